@@ -1,0 +1,310 @@
+//! The command line, declared with clap's derive API. Help text, completions and the man page all
+//! come from these types. Value parsers reject malformed input here, so it ends in exit 2 before
+//! any work starts.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use nix::sys::signal::Signal;
+
+use crate::parse::{self, Name};
+
+/// Turn any program into a well-behaved Unix daemon and hand it back by name.
+#[derive(Debug, Parser)]
+#[command(
+    name = "rdaemon",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(after_help = "\
+Examples:
+  rdaemon start --pidfile /run/web.pid -- python3 -m http.server 8080
+  rdaemon status web
+  rdaemon restart web
+  rdaemon stop web
+
+Exit codes: 0 success, 1 failure, 2 usage error, 4 insufficient privilege;
+status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.")]
+pub struct Cli {
+    /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
+    /// [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// Print less: only errors
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more about what rdaemon does
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands, one file each under `src/commands/`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs
+    #[command(after_help = "\
+Examples:
+  rdaemon start -- sleep 1000
+  rdaemon start --name web --chdir /srv/www --env PORT=8080 -- python3 -m http.server 8080
+  rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost")]
+    Start(StartArgs),
+
+    /// Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must
+    #[command(after_help = "\
+Examples:
+  rdaemon stop web
+  rdaemon stop --pidfile /run/ping.pid --timeout 30s
+  rdaemon stop web --retry TERM/30/KILL/5")]
+    Stop(StopArgs),
+
+    /// Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)
+    #[command(after_help = "\
+Examples:
+  rdaemon status web
+  rdaemon status web --json
+  rdaemon status            # every daemon, as a table")]
+    Status(StatusArgs),
+
+    /// List every daemon in the rdaemon directory
+    #[command(after_help = "\
+Examples:
+  rdaemon list
+  rdaemon list --json")]
+    List(ListArgs),
+
+    /// Stop a daemon if it runs, then start it again with its recorded command line
+    #[command(after_help = "\
+Examples:
+  rdaemon restart web
+  rdaemon restart web --env LEVEL=debug
+  rdaemon restart web -- python3 -m http.server 9090")]
+    Restart(RestartArgs),
+
+    /// Remove a stopped daemon's record (its logs stay)
+    #[command(after_help = "\
+Example:
+  rdaemon forget web")]
+    Forget(TargetArgs),
+}
+
+/// How a command that acts on an existing daemon names it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetArgs {
+    /// The daemon's name; optional when only one daemon exists
+    #[arg(value_name = "NAME", value_parser = Name::parse)]
+    pub name: Option<Name>,
+
+    /// The daemon's name, as an option
+    #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with = "name")]
+    pub name_opt: Option<Name>,
+
+    /// The daemon's pidfile (matched against the records; any pidfile works)
+    #[arg(long, value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
+}
+
+impl TargetArgs {
+    /// The name given positionally or with `--name`.
+    pub fn given_name(&self) -> Option<&Name> {
+        self.name.as_ref().or(self.name_opt.as_ref())
+    }
+}
+
+/// Options of `start` that `restart` may override.
+#[derive(Debug, Args, Clone, Default)]
+pub struct StartOpts {
+    /// Append stdout and stderr to FILE [default: DIR/NAME.log]
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Append stdout to FILE (overrides --log; /dev/null discards)
+    #[arg(long, value_name = "FILE")]
+    pub stdout: Option<PathBuf>,
+
+    /// Append stderr to FILE (overrides --log; /dev/null discards)
+    #[arg(long, value_name = "FILE")]
+    pub stderr: Option<PathBuf>,
+
+    /// Working directory of the daemon [default: /]
+    #[arg(long, value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+
+    /// File mode creation mask, in octal [default: 022]
+    #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask)]
+    pub umask: Option<u32>,
+
+    /// Set an environment variable (repeatable); the rest of the environment is inherited
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse::parse_env_pair)]
+    pub env: Vec<(String, String)>,
+}
+
+/// `rdaemon start`.
+#[derive(Debug, Args, Clone)]
+pub struct StartArgs {
+    /// The daemon's name [default: the pidfile's stem, else the program's basename]
+    #[arg(long, value_name = "NAME", value_parser = Name::parse)]
+    pub name: Option<Name>,
+
+    /// Where to write the pidfile [default: DIR/NAME.pid]
+    #[arg(long, value_name = "PATH")]
+    pub pidfile: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub opts: StartOpts,
+
+    /// The program and its arguments (looked up in PATH unless it contains a /)
+    #[arg(
+        value_name = "PROGRAM",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub program: Vec<OsString>,
+}
+
+/// `rdaemon stop`.
+#[derive(Debug, Args, Clone)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// First signal (TERM, SIGTERM, 15, any case)
+    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = parse::parse_signal)]
+    pub signal: Signal,
+
+    /// How long to wait after the first signal before SIGKILL
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration)]
+    pub timeout: Duration,
+
+    /// Never escalate to SIGKILL
+    #[arg(long)]
+    pub no_kill: bool,
+
+    /// Signal only the main process, not its process group
+    #[arg(long)]
+    pub main_only: bool,
+
+    /// start-stop-daemon's schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever
+    #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["timeout", "no_kill"])]
+    pub retry: Option<String>,
+}
+
+/// `rdaemon status`.
+#[derive(Debug, Args, Clone)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Print one JSON document instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rdaemon list`.
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `rdaemon restart`.
+#[derive(Debug, Args, Clone)]
+pub struct RestartArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub opts: StartOpts,
+
+    /// A new command line, after `--` (replaces the recorded one)
+    #[arg(value_name = "PROGRAM", last = true)]
+    pub program: Vec<OsString>,
+}
+
+impl Cli {
+    /// Parses the command line; on a usage error prints one `rdaemon: ...` line and exits 2.
+    pub fn parse_or_exit() -> Cli {
+        match Cli::try_parse() {
+            Ok(cli) => cli,
+            Err(err) if !err.use_stderr() => err.exit(),
+            Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                err.exit()
+            }
+            Err(err) => {
+                eprintln!("rdaemon: {}", one_line(&err));
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
+/// Renders a clap error as one line: `--umask: invalid umask '9': ...` for a rejected value,
+/// clap's own first line otherwise.
+fn one_line(err: &clap::Error) -> String {
+    use std::error::Error as _;
+    if err.kind() == ErrorKind::ValueValidation {
+        if let (Some(ContextValue::String(arg)), Some(source)) =
+            (err.get(ContextKind::InvalidArg), err.source())
+        {
+            let arg = arg.split_whitespace().next().unwrap_or(arg);
+            return format!("{arg}: {source}");
+        }
+    }
+    let text = err.render().to_string();
+    let first = text.lines().next().unwrap_or("invalid usage");
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn start_takes_program_with_or_without_double_dash() {
+        let cli = Cli::try_parse_from(["rdaemon", "start", "--name", "x", "sleep", "-5"]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(args.program, ["sleep", "-5"]);
+        let cli = Cli::try_parse_from(["rdaemon", "start", "--", "--weird"]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(args.program, ["--weird"]);
+    }
+
+    #[test]
+    fn dir_is_global() {
+        let cli = Cli::try_parse_from(["rdaemon", "status", "--dir", "/tmp/x"]).unwrap();
+        assert_eq!(cli.dir, Some(PathBuf::from("/tmp/x")));
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        let err = Cli::try_parse_from(["rdaemon", "start", "--umask", "9", "true"]).unwrap_err();
+        assert_eq!(
+            one_line(&err),
+            "--umask: invalid umask '9': use an octal mode from 000 to 777, like 022"
+        );
+        let err = Cli::try_parse_from(["rdaemon", "stop", "--bogus"]).unwrap_err();
+        assert!(!one_line(&err).contains('\n'));
+    }
+}

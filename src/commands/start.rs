@@ -1,0 +1,389 @@
+//! `rdaemon start`: resolve and check everything, then detach the program through
+//! `daemonize::spawn` and report only once it has really been executed.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
+use nix::unistd::{access, AccessFlags};
+
+use crate::cli::{StartArgs, StartOpts};
+use crate::daemonize::{self, Plan};
+use crate::exit::{Code, Fail};
+use crate::parse::Name;
+use crate::paths::{absolute, create_dir, Ctx};
+use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
+use crate::process::{self, Pid};
+use crate::state::{now_rfc3339, Mode, Record};
+use crate::target::{judge, State, Target};
+
+/// What to start: the resolved command line and options, from `start`'s arguments or from a
+/// record plus `restart`'s overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The daemon's name.
+    pub name: Name,
+    /// Absolute pidfile path.
+    pub pidfile: PathBuf,
+    /// argv; a program given with a `/` is made absolute.
+    pub command: Vec<String>,
+    /// Working directory (absolute).
+    pub chdir: PathBuf,
+    /// File mode creation mask.
+    pub umask: u32,
+    /// `--env` overrides.
+    pub env: BTreeMap<String, String>,
+    /// stdout file (absolute).
+    pub stdout: PathBuf,
+    /// stderr file (absolute).
+    pub stderr: PathBuf,
+}
+
+impl Spec {
+    /// A spec with the defaults of SPEC §2 for `command`.
+    pub fn new(
+        ctx: &Ctx,
+        name: Name,
+        pidfile: Option<&Path>,
+        command: Vec<String>,
+    ) -> Result<Spec> {
+        let log = ctx.default_log_path(&name);
+        Ok(Spec {
+            pidfile: match pidfile {
+                Some(p) => absolute(p)?,
+                None => ctx.pidfile_path(&name),
+            },
+            name,
+            command,
+            chdir: PathBuf::from("/"),
+            umask: 0o022,
+            env: BTreeMap::new(),
+            stdout: log.clone(),
+            stderr: log,
+        })
+    }
+
+    /// The spec a record describes.
+    pub fn from_record(rec: &Record) -> Result<Spec> {
+        Ok(Spec {
+            name: rec.name.clone(),
+            pidfile: rec.pidfile.clone(),
+            command: rec.command.clone(),
+            chdir: rec.chdir.clone(),
+            umask: crate::parse::parse_umask(&rec.umask)
+                .map_err(|e| anyhow::anyhow!("corrupt record for {}: {e}", rec.name))?,
+            env: rec.env.clone(),
+            stdout: rec.stdout.clone(),
+            stderr: rec.stderr.clone(),
+        })
+    }
+
+    /// Applies options given on the command line over what the spec holds.
+    pub fn apply(&mut self, opts: &StartOpts) -> Result<()> {
+        if let Some(log) = &opts.log {
+            self.stdout = absolute(log)?;
+            self.stderr = self.stdout.clone();
+        }
+        if let Some(p) = &opts.stdout {
+            self.stdout = absolute(p)?;
+        }
+        if let Some(p) = &opts.stderr {
+            self.stderr = absolute(p)?;
+        }
+        if let Some(d) = &opts.chdir {
+            self.chdir = absolute(d)?;
+        }
+        if let Some(u) = opts.umask {
+            self.umask = u;
+        }
+        self.env.extend(opts.env.iter().cloned());
+        Ok(())
+    }
+
+    /// The record of this spec started as `pid`.
+    fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
+        Record {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+            pid: Some(pid.get()),
+            child_pid: None,
+            start_time: Some(start_time),
+            boot_id: Some(boot_id.to_owned()),
+            command: self.command.clone(),
+            chdir: self.chdir.clone(),
+            umask: format!("{:03o}", self.umask),
+            env: self.env.clone(),
+            user: None,
+            group: None,
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            mode: Mode::Exec,
+            ready: "exec".into(),
+            started_at: Some(now_rfc3339()),
+            restarts: 0,
+            last_exit: None,
+        }
+    }
+}
+
+/// Converts a command line to UTF-8 text (records are JSON) and makes a program path with a `/`
+/// absolute, since the daemon runs from another directory.
+pub fn command_line(program: &[OsString]) -> Result<Vec<String>> {
+    let mut command = program
+        .iter()
+        .map(|a| {
+            a.to_str().map(str::to_owned).ok_or_else(|| {
+                Fail::usage(format!(
+                    "invalid argument '{}': rdaemon needs UTF-8 arguments",
+                    a.to_string_lossy()
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    match command.first_mut() {
+        None => bail!(Fail::usage("no program given")),
+        Some(p) if p.contains('/') => *p = absolute(Path::new(p))?.to_string_lossy().into_owned(),
+        Some(_) => {}
+    }
+    Ok(command)
+}
+
+/// `rdaemon start`.
+pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
+    let command = command_line(&args.program)?;
+    let name = match args.name {
+        Some(n) => n,
+        None => derive_name(args.pidfile.as_deref(), &command[0])?,
+    };
+    let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
+    spec.apply(&args.opts)?;
+    ctx.ensure_dir()?;
+    let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
+    let old = load_record_for_start(ctx, &spec.name);
+    let result = start_locked(ctx, &spec, old);
+    if result.is_err() && !ctx.record_path(&spec.name).exists() {
+        // A first start that failed leaves nothing behind, not even its lock file.
+        let _ = lock.remove_file();
+    }
+    result
+}
+
+/// The default name: the pidfile's stem, else the program's basename (SPEC §1).
+fn derive_name(pidfile: Option<&Path>, program: &str) -> Result<Name> {
+    let (source, what) = match pidfile {
+        Some(p) => (
+            p.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            format!("pidfile '{}'", p.display()),
+        ),
+        None => (
+            Path::new(program)
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            format!("program '{program}'"),
+        ),
+    };
+    Name::parse(&source).map_err(|_| {
+        Fail::usage(format!(
+            "cannot derive a daemon name from {what}: '{source}' is not a valid name; give --name"
+        ))
+        .into()
+    })
+}
+
+/// The previous record, if readable; a corrupt one is reported and will be replaced.
+pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Option<Record> {
+    match Record::load(ctx, name) {
+        Ok(r) => r,
+        Err(e) => {
+            ctx.warn(format!("{e:#}; it will be replaced"));
+            None
+        }
+    }
+}
+
+/// Starts `spec` while its name's lock is held. `old` is the previous record, which is kept if
+/// the start fails.
+pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
+    pidfile::refuse_symlink(&spec.pidfile)?;
+    let mut pidfiles = vec![spec.pidfile.clone()];
+    if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
+        pidfiles.insert(0, rec.pidfile.clone());
+    }
+    let program = resolve_program(&spec.command[0], &spec.env)?;
+    for path in pidfiles {
+        let target = Target {
+            name: Some(spec.name.clone()),
+            pidfile: path,
+            record: old.clone(),
+        };
+        if let Some(pid) = clear_stale(ctx, &target, &program)? {
+            ctx.say(format!("{} is already running (pid {pid})", spec.name));
+            return Ok(Code::Ok);
+        }
+    }
+
+    let plan = prepare(ctx, spec, &program)?;
+    let writer = PidfileWriter::prepare(&spec.pidfile)?;
+    let boot_id = process::boot_id().context("cannot read the boot id")?;
+    let mut committed = None;
+    let result = daemonize::spawn(&plan, |pid| {
+        let start_time = process::read_stat(pid)
+            .map(|s| s.start_time)
+            .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+        writer.commit(pid)?;
+        committed = Some(pid);
+        spec.record(pid, start_time, &boot_id).save(ctx)
+    });
+    match result {
+        Ok(pid) => {
+            ctx.say(format!("started {} (pid {pid})", spec.name));
+            Ok(Code::Ok)
+        }
+        Err(err) => {
+            if let Some(pid) = committed {
+                let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+                let _ = match &old {
+                    Some(rec) => rec.save(ctx),
+                    None => Record::remove(ctx, &spec.name),
+                };
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Looks at one pidfile before a start: returns the pid if the daemon verifiably runs, and
+/// otherwise removes a stale or invalid pidfile with a warning. Never signals anything.
+fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>> {
+    let path = target.pidfile.display();
+    match judge(ctx, target) {
+        State::Stopped => return Ok(None),
+        State::Running { pid, vouched: true } => return Ok(Some(pid)),
+        State::Running {
+            pid,
+            vouched: false,
+        } => {
+            let same = process::exe(pid)
+                .zip(program.canonicalize().ok())
+                .is_some_and(|(a, b)| a == b);
+            if same {
+                return Ok(Some(pid));
+            }
+            ctx.warn(format!(
+                "pidfile '{path}' names pid {pid}, which is not {}; replacing it",
+                target.label()
+            ));
+        }
+        State::Dead { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
+        State::Unknown { why } => ctx.warn(format!("{why}; replacing it")),
+    }
+    pidfile::remove(&target.pidfile)?;
+    Ok(None)
+}
+
+/// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
+fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
+    let fail =
+        |errno: nix::errno::Errno| anyhow::anyhow!("cannot execute '{program}': {}", errno.desc());
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return match std::fs::metadata(&path) {
+            Ok(_) => Ok(path),
+            Err(e) => Err(anyhow::anyhow!(
+                "cannot execute '{program}': {}",
+                os_reason(&e)
+            )),
+        };
+    }
+    if program.is_empty() {
+        return Err(fail(nix::errno::Errno::ENOENT));
+    }
+    let path_var: OsString = match env.get("PATH") {
+        Some(p) => p.into(),
+        None => std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+    };
+    let mut denied = false;
+    for dir in std::env::split_paths(&path_var).filter(|d| !d.as_os_str().is_empty()) {
+        let candidate = dir.join(program);
+        if std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+            if access(&candidate, AccessFlags::X_OK).is_ok() {
+                return absolute(&candidate);
+            }
+            denied = true;
+        }
+    }
+    Err(fail(if denied {
+        nix::errno::Errno::EACCES
+    } else {
+        nix::errno::Errno::ENOENT
+    }))
+}
+
+/// Checks and opens everything the daemon needs, so that failures show here, on the terminal.
+fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<Plan> {
+    match std::fs::metadata(&spec.chdir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!(
+            "cannot change directory to '{}': Not a directory",
+            spec.chdir.display()
+        ),
+        Err(e) => bail!(
+            "cannot change directory to '{}': {}",
+            spec.chdir.display(),
+            os_reason(&e)
+        ),
+    }
+    let default_log = ctx.default_log_path(&spec.name);
+    if spec.stdout == default_log || spec.stderr == default_log {
+        if let Some(dir) = default_log.parent() {
+            create_dir(dir, 0o755)
+                .with_context(|| format!("cannot create log directory '{}'", dir.display()))?;
+        }
+    }
+    let stdin = File::open("/dev/null").context("cannot open /dev/null")?;
+    let stdout = open_log(&spec.stdout)?;
+    let stderr = if spec.stderr == spec.stdout {
+        None
+    } else {
+        Some(open_log(&spec.stderr)?)
+    };
+    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
+    Plan::new(
+        program.as_os_str(),
+        &spec.command,
+        env,
+        spec.chdir.as_os_str(),
+        spec.umask,
+        OwnedFd::from(stdin),
+        stdout,
+        stderr,
+        None,
+    )
+}
+
+/// Opens a log file for appending (created 0644), close-on-exec in rdaemon.
+fn open_log(path: &Path) -> Result<OwnedFd> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o644)
+        .custom_flags(OFlag::O_NOCTTY.bits())
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open log file '{}': {}",
+                path.display(),
+                os_reason(&e)
+            )
+        })
+}

@@ -1,0 +1,253 @@
+//! `rdaemon status`: LSB exit codes and a human or JSON report of one daemon (or, bare with
+//! several daemons, the `list` table).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::StatusArgs;
+use crate::exit::Code;
+use crate::paths::Ctx;
+use crate::process;
+use crate::state::{LastExit, Mode};
+use crate::target::{judge, resolve, Resolved, State, Target};
+
+/// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Name (or the pidfile path for a pidfile without a valid name).
+    pub name: String,
+    /// running, stopped, dead, failed or unknown.
+    pub state: &'static str,
+    /// Main pid while running, else null.
+    pub pid: Option<i32>,
+    /// Respawn mode: the child's pid.
+    pub child_pid: Option<i32>,
+    /// Pidfile path.
+    pub pidfile: PathBuf,
+    /// argv.
+    pub command: Vec<String>,
+    /// exec or respawn.
+    pub mode: Mode,
+    /// When it was started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Seconds since the process started, while running.
+    pub uptime_secs: Option<u64>,
+    /// Resident memory, while running.
+    pub rss_bytes: Option<u64>,
+    /// Respawn mode: restarts so far.
+    pub restarts: u32,
+    /// Respawn mode: how the program last ended.
+    pub last_exit: Option<LastExit>,
+    /// stdout file.
+    pub stdout: Option<PathBuf>,
+    /// stderr file.
+    pub stderr: Option<PathBuf>,
+    /// Start time in clock ticks since boot.
+    pub start_time: Option<u64>,
+    /// Boot id of the recorded start.
+    pub boot_id: Option<String>,
+    /// Why a daemon is dead or unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Report {
+    /// Judges `target` and gathers what `status` and `list` show.
+    pub fn new(ctx: &Ctx, target: &Target) -> Report {
+        let state = judge(ctx, target);
+        let rec = target.record.as_ref();
+        let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
+        let stat = pid.and_then(process::read_stat);
+        Report {
+            name,
+            state: match state {
+                State::Running { .. } => "running",
+                State::Stopped => "stopped",
+                State::Dead { .. } => "dead",
+                State::Unknown { .. } => "unknown",
+            },
+            pid: pid.map(process::Pid::get),
+            child_pid: rec.and_then(|r| r.child_pid).filter(|_| pid.is_some()),
+            pidfile: target.pidfile.clone(),
+            command: rec.map(|r| r.command.clone()).unwrap_or_default(),
+            mode: rec.map(|r| r.mode).unwrap_or_default(),
+            started_at: rec.and_then(|r| r.started_at.clone()),
+            uptime_secs: stat
+                .as_ref()
+                .and_then(|s| process::uptime(s.start_time))
+                .map(|d| d.as_secs()),
+            rss_bytes: pid.and_then(process::rss_bytes),
+            restarts: rec.map(|r| r.restarts).unwrap_or(0),
+            last_exit: rec.and_then(|r| r.last_exit.clone()),
+            stdout: rec.map(|r| r.stdout.clone()),
+            stderr: rec.map(|r| r.stderr.clone()),
+            start_time: stat
+                .as_ref()
+                .map(|s| s.start_time)
+                .or(rec.and_then(|r| r.start_time)),
+            boot_id: rec.and_then(|r| r.boot_id.clone()),
+            reason,
+        }
+    }
+
+    /// The LSB status code of this report.
+    pub fn code(&self) -> Code {
+        match self.state {
+            "running" => Code::Ok,
+            "dead" | "failed" => Code::Failure,
+            "unknown" => Code::Privilege,
+            _ => Code::NotRunning,
+        }
+    }
+}
+
+fn running_pid(state: &State) -> Option<process::Pid> {
+    match state {
+        State::Running { pid, .. } => Some(*pid),
+        _ => None,
+    }
+}
+
+fn reason(state: &State) -> Option<String> {
+    match state {
+        State::Dead { why, .. } | State::Unknown { why } => Some(why.clone()),
+        _ => None,
+    }
+}
+
+/// `rdaemon status`.
+pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
+    let target = match resolve(ctx, &args.target)? {
+        Resolved::One(t) => *t,
+        Resolved::NoDaemons => {
+            if args.json {
+                println!("[]");
+            } else {
+                ctx.say("no daemons");
+            }
+            return Ok(Code::NotRunning);
+        }
+        Resolved::Several(_) => {
+            let reports = super::list::reports(ctx)?;
+            super::list::print(ctx, &reports, args.json)?;
+            let all_running = reports.iter().all(|r| r.state == "running");
+            return Ok(if all_running {
+                Code::Ok
+            } else {
+                Code::NotRunning
+            });
+        }
+    };
+    let report = Report::new(ctx, &target);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else if report.state == "unknown" {
+        eprintln!(
+            "rdaemon: {}: {}",
+            report.name,
+            report.reason.as_deref().unwrap_or("unknown state")
+        );
+    } else if !ctx.quiet {
+        print_human(&report, target.record.is_some());
+    }
+    Ok(report.code())
+}
+
+fn print_human(r: &Report, has_record: bool) {
+    match r.state {
+        "running" => {
+            let up = r
+                .uptime_secs
+                .map(|s| format!(", up {}", format_uptime(s)))
+                .unwrap_or_default();
+            println!(
+                "{} is running (pid {}){up}",
+                r.name,
+                r.pid.unwrap_or_default()
+            );
+        }
+        "dead" => println!(
+            "{} is dead: {}; pidfile '{}' remains",
+            r.name,
+            r.reason.as_deref().unwrap_or("its process is gone"),
+            r.pidfile.display()
+        ),
+        _ if has_record => println!("{} is stopped", r.name),
+        _ => println!("{} is not running", r.name),
+    }
+    if !r.command.is_empty() {
+        println!("  command: {}", shell_join(&r.command));
+    }
+    println!("  pidfile: {}", r.pidfile.display());
+    match (&r.stdout, &r.stderr) {
+        (Some(out), Some(err)) if out == err => println!("  log:     {}", out.display()),
+        (Some(out), Some(err)) => {
+            println!("  stdout:  {}", out.display());
+            println!("  stderr:  {}", err.display());
+        }
+        _ => {}
+    }
+    if let Some(rss) = r.rss_bytes {
+        println!("  rss:     {}", format_bytes(rss));
+    }
+}
+
+/// `1h 2m 3s` style, to the second.
+pub fn format_uptime(secs: u64) -> String {
+    humantime::format_duration(Duration::from_secs(secs)).to_string()
+}
+
+/// `12.3 MiB` style.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Joins argv for display, quoting what a shell would need quoted.
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_like_a_shell() {
+        let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
+        assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
+    }
+
+    #[test]
+    fn formats_sizes_and_uptimes() {
+        assert_eq!(format_bytes(512), "512 B");
+        assert_eq!(format_bytes(1536), "1.5 KiB");
+        assert_eq!(format_bytes(12 << 20), "12.0 MiB");
+        assert_eq!(format_uptime(3723), "1h 2m 3s");
+    }
+}

@@ -1,0 +1,163 @@
+//! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
+//! a daemon that verifiably is the one the pidfile and record describe.
+
+use anyhow::{bail, Result};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::cli::StopArgs;
+use crate::exit::{Code, Fail};
+use crate::parse::{default_schedule, parse_schedule, signal_name, Step};
+use crate::paths::Ctx;
+use crate::pidfile;
+use crate::process::{Pid, Process};
+use crate::target::{judge, resolve, several_error, still_same, Resolved, State, Target};
+
+/// How a stop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It was not running (a stale pidfile may have been removed).
+    NotRunning,
+    /// It ran and is gone now.
+    Stopped(Pid),
+}
+
+/// `rdaemon stop`.
+pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
+    let schedule = match &args.retry {
+        Some(s) => {
+            parse_schedule(s, args.signal).map_err(|e| Fail::usage(format!("--retry: {e}")))?
+        }
+        None => default_schedule(args.signal, args.timeout, args.no_kill),
+    };
+    let mut target = match resolve(ctx, &args.target)? {
+        Resolved::One(t) => *t,
+        Resolved::NoDaemons => {
+            ctx.say("no daemons");
+            return Ok(Code::Ok);
+        }
+        Resolved::Several(names) => return Err(several_error(&names).into()),
+    };
+    let _lock = target.lock(ctx)?;
+    stop_locked(ctx, &target, &schedule, args.main_only)?;
+    Ok(Code::Ok)
+}
+
+/// Stops the daemon while its lock is held. Prints the outcome; errors name the daemon.
+pub fn stop_locked(
+    ctx: &Ctx,
+    target: &Target,
+    schedule: &[Step],
+    main_only: bool,
+) -> Result<Stopped> {
+    let label = target.label();
+    let pid = match judge(ctx, target) {
+        State::Stopped => {
+            ctx.say(format!("{label} is not running"));
+            return Ok(Stopped::NotRunning);
+        }
+        State::Dead { why, .. } => {
+            pidfile::remove(&target.pidfile)?;
+            ctx.say(format!(
+                "{label} is not running ({why}; removed stale pidfile '{}')",
+                target.pidfile.display()
+            ));
+            return Ok(Stopped::NotRunning);
+        }
+        State::Unknown { why } => bail!("cannot stop {label}: {why}"),
+        State::Running { pid, .. } => pid,
+    };
+    let process = match Process::open(pid) {
+        Ok(p) => p,
+        Err(_) => return finish_gone(ctx, target, pid),
+    };
+    // The pid could have been reused between judging it and opening the pidfd: check again
+    // now that the pidfd pins the process.
+    if !still_same(target, pid) {
+        return finish_gone(ctx, target, pid);
+    }
+    let group = if main_only { None } else { process.own_group() };
+    ctx.debug(match group {
+        Some(g) => format!("signalling process group {g} of {label}"),
+        None => format!("signalling only pid {pid} of {label}"),
+    });
+    if run_schedule(&process, group, schedule).map_err(|e| signal_error(e, &label, pid))? {
+        return finish_gone(ctx, target, pid);
+    }
+    let last = schedule
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::Signal(sig) => Some(signal_name(*sig)),
+            _ => None,
+        })
+        .unwrap_or("TERM");
+    bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
+}
+
+fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
+    pidfile::remove_if_pid(&target.pidfile, pid)?;
+    ctx.say(format!("stopped {} (pid {pid})", target.label()));
+    Ok(Stopped::Stopped(pid))
+}
+
+fn signal_error(err: Errno, label: &str, pid: Pid) -> anyhow::Error {
+    let msg = format!("cannot signal {label} (pid {pid}): {}", err.desc());
+    if err == Errno::EPERM {
+        Fail::privilege(msg).into()
+    } else {
+        anyhow::anyhow!(msg)
+    }
+}
+
+/// Runs a stop schedule (OpenRC's `run_stop_schedule`): each signal goes to the group (or the
+/// main process), followed by SIGCONT so that a stopped process can act on it; each wait returns
+/// as soon as the main process exits. Returns whether it exited.
+pub fn run_schedule(
+    process: &Process,
+    group: Option<Pid>,
+    schedule: &[Step],
+) -> Result<bool, Errno> {
+    let mut i = 0;
+    while i < schedule.len() {
+        match schedule[i] {
+            Step::Signal(sig) => {
+                if process.has_exited() {
+                    return Ok(true);
+                }
+                match send(process, group, sig) {
+                    Ok(()) => {}
+                    Err(Errno::ESRCH) => return Ok(true),
+                    Err(e) => return Err(e),
+                }
+            }
+            Step::Wait(d) => {
+                if process
+                    .wait_exit(d)
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
+                {
+                    return Ok(true);
+                }
+            }
+            Step::Forever => {
+                i = 0;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    Ok(process.has_exited())
+}
+
+fn send(process: &Process, group: Option<Pid>, sig: Signal) -> Result<(), Errno> {
+    let deliver = |s| match group {
+        Some(g) => process.signal_group(g, s),
+        None => process.signal(s),
+    };
+    deliver(sig)?;
+    if sig != Signal::SIGKILL && sig != Signal::SIGCONT {
+        // Best effort: the process may already be gone.
+        let _ = deliver(Signal::SIGCONT);
+    }
+    Ok(())
+}

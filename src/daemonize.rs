@@ -1,0 +1,453 @@
+//! The only place in rdaemon that forks.
+//!
+//! [`spawn`] takes a fully prepared [`Plan`] (paths, argv, envp as C strings, opened fds,
+//! credentials) and detaches it: fork; the child calls `setsid` and forks again, reports the
+//! grandchild's pid and exits; the grandchild waits for the parent's "go", then sets up its
+//! process (group, signals, credentials, cwd, umask, stdio, close-on-exec for everything else)
+//! and calls `execve`. A close-on-exec pipe carries the pid and any failure (as a step and an
+//! errno) back to the parent: end-of-file after "go" means the exec happened.
+//!
+//! The parent becomes a child subreaper first, so the grandchild is re-parented to it when the
+//! intermediate child exits: its pid cannot be reused while the parent writes the pidfile, and a
+//! failed grandchild is reaped here rather than left to PID 1.
+//!
+//! Between fork and exec only async-signal-safe libc calls run on memory prepared before the fork:
+//! no allocation, no locks, no Rust I/O, no panics; failures end in `_exit`.
+
+use std::ffi::{CString, OsStr};
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::libc::{self, c_char, c_int};
+use nix::sys::prctl;
+use nix::sys::wait::waitpid;
+use nix::unistd::pipe2;
+
+use crate::process::Pid;
+
+/// User and groups to switch to before exec (resolved before the fork).
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Numeric user id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// Everything the daemon process needs, prepared before the first fork.
+#[derive(Debug)]
+pub struct Plan {
+    /// How to name the program in messages.
+    pub display: String,
+    program: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    cwd: CString,
+    umask: libc::mode_t,
+    stdin: OwnedFd,
+    stdout: OwnedFd,
+    stderr: Option<OwnedFd>,
+    creds: Option<Credentials>,
+}
+
+impl Plan {
+    /// Builds a plan. `stderr` of `None` shares `stdout`'s file. Fds are moved above 2 so
+    /// that the `dup2` onto 0, 1, 2 always clears close-on-exec.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        program: &OsStr,
+        argv: &[impl AsRef<OsStr>],
+        envp: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
+        cwd: &OsStr,
+        umask: u32,
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: Option<OwnedFd>,
+        creds: Option<Credentials>,
+    ) -> Result<Plan> {
+        let cstr = |s: &OsStr| {
+            CString::new(s.as_bytes()).with_context(|| {
+                format!(
+                    "invalid argument '{}': it contains a NUL byte",
+                    s.to_string_lossy()
+                )
+            })
+        };
+        let envp = envp
+            .into_iter()
+            .map(|(k, v)| {
+                let mut kv = k.as_ref().as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_ref().as_bytes());
+                CString::new(kv).context("invalid environment: a variable contains a NUL byte")
+            })
+            .collect::<Result<_>>()?;
+        Ok(Plan {
+            display: argv
+                .first()
+                .map(|a| a.as_ref().to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            program: cstr(program)?,
+            argv: argv
+                .iter()
+                .map(|a| cstr(a.as_ref()))
+                .collect::<Result<_>>()?,
+            envp,
+            cwd: cstr(cwd)?,
+            umask: umask as libc::mode_t,
+            stdin: above_stdio(stdin)?,
+            stdout: above_stdio(stdout)?,
+            stderr: stderr.map(above_stdio).transpose()?,
+            creds,
+        })
+    }
+}
+
+/// Duplicates `fd` to a number ≥ 3 (close-on-exec) when it sits on 0, 1 or 2.
+fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    let raw =
+        fcntl(&fd, FcntlArg::F_DUPFD_CLOEXEC(3)).context("cannot duplicate a file descriptor")?;
+    // SAFETY: fcntl just returned this new fd and nothing else owns it.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+}
+
+/// The step that failed in the child, sent back with its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+enum Step {
+    Pid = 1,
+    Setsid,
+    Fork,
+    Setpgid,
+    Setgroups,
+    Setgid,
+    Setuid,
+    Chdir,
+    Stdio,
+    Exec,
+}
+
+impl Step {
+    fn from_u32(v: u32) -> Option<Step> {
+        use Step::*;
+        [
+            Pid, Setsid, Fork, Setpgid, Setgroups, Setgid, Setuid, Chdir, Stdio, Exec,
+        ]
+        .into_iter()
+        .find(|s| *s as u32 == v)
+    }
+}
+
+/// The program could not be started; `step` says where it failed.
+#[derive(Debug)]
+pub struct SpawnError {
+    message: String,
+}
+
+impl std::fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpawnError {}
+
+/// Data the forked children use, with every pointer array built before the fork.
+struct Prepared<'a> {
+    plan: &'a Plan,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    report: RawFd,
+    go_read: RawFd,
+    go_write: RawFd,
+    max_signal: c_int,
+    max_fd: c_int,
+}
+
+/// Detaches the plan's program as a daemon and returns its pid once the exec has happened.
+///
+/// `before_exec` runs in the parent while the grandchild exists but waits: it is where the
+/// pidfile and record are written, so they are in place before the program runs. If it fails,
+/// the grandchild is killed and reaped, and the error returned.
+pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result<Pid> {
+    ensure_single_threaded()?;
+    // Best effort: without it (old kernel), the grandchild goes to PID 1 and is simply not
+    // reaped here; nothing else changes.
+    let _ = prctl::set_child_subreaper(true);
+
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const c_char> = plan.envp.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let prepared = Prepared {
+        plan,
+        argv,
+        envp,
+        report: report_w.as_raw_fd(),
+        go_read: go_r.as_raw_fd(),
+        go_write: go_w.as_raw_fd(),
+        max_signal: libc::SIGRTMAX(),
+        max_fd: max_fd(),
+    };
+
+    // SAFETY: rdaemon is single-threaded here (checked above), so the child is a faithful copy
+    // with no lock held by another thread. The child runs `intermediate`, which makes only
+    // async-signal-safe calls on memory prepared above and never returns.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(io::Error::last_os_error()).context("cannot fork");
+    }
+    if child == 0 {
+        // SAFETY: see above; this is the forked child.
+        unsafe { intermediate(&prepared) }
+    }
+    drop(report_w);
+    drop(go_r);
+    let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
+
+    let pid = match read_message(&report_r)? {
+        Some((Step::Pid, raw)) => {
+            Pid::new(raw).map_err(|why| anyhow::anyhow!("the daemon got an unusable pid: {why}"))?
+        }
+        Some((step, errno)) => return Err(failure(plan, step, errno).into()),
+        None => bail!(
+            "cannot start '{}': the intermediate process died",
+            plan.display
+        ),
+    };
+
+    if let Err(err) = before_exec(pid) {
+        // The grandchild is blocked reading the go pipe; it never ran the program.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid.get()),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
+        return Err(err);
+    }
+    write_go(&go_w)?;
+    drop(go_w);
+
+    match read_message(&report_r)? {
+        None => Ok(pid),
+        Some((step, errno)) => {
+            // The grandchild has _exit'ed or is about to: reap it (we are its subreaper).
+            let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
+            Err(failure(plan, step, errno).into())
+        }
+    }
+}
+
+fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
+    let why = Errno::from_raw(errno).desc();
+    let cwd = plan.cwd.to_string_lossy();
+    let message = match step {
+        Step::Exec => format!("cannot execute '{}': {why}", plan.display),
+        Step::Chdir => format!("cannot change directory to '{cwd}': {why}"),
+        Step::Setgroups => format!("cannot set supplementary groups: {why}"),
+        Step::Setgid => format!("cannot set group id: {why}"),
+        Step::Setuid => format!("cannot set user id: {why}"),
+        Step::Stdio => format!("cannot redirect standard streams: {why}"),
+        Step::Setsid => format!("cannot create a new session: {why}"),
+        Step::Setpgid => format!("cannot create a process group: {why}"),
+        Step::Fork | Step::Pid => format!("cannot fork: {why}"),
+    };
+    SpawnError { message }
+}
+
+fn ensure_single_threaded() -> Result<()> {
+    let threads = fs::read_dir("/proc/self/task")
+        .context("cannot read /proc/self/task")?
+        .count();
+    if threads != 1 {
+        bail!("internal error: rdaemon must fork while single-threaded, but has {threads} threads");
+    }
+    Ok(())
+}
+
+/// The highest fd number the fallback close-on-exec loop must cover.
+fn max_fd() -> c_int {
+    use nix::sys::resource::{getrlimit, Resource};
+    getrlimit(Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft.min(1 << 20) as c_int)
+        .unwrap_or(1024)
+}
+
+fn write_go(go: &OwnedFd) -> Result<()> {
+    loop {
+        match nix::unistd::write(go, b"g") {
+            Ok(_) => return Ok(()),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("cannot signal the daemon process to go on"),
+        }
+    }
+}
+
+/// Reads one 8-byte message (step, value) from the report pipe; `None` at end-of-file.
+fn read_message(fd: &OwnedFd) -> Result<Option<(Step, i32)>> {
+    let mut buf = [0u8; 8];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return Ok(None),
+            Ok(8) => break,
+            Ok(n) => bail!("internal error: short message of {n} bytes from the daemon process"),
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e).context("cannot read from the daemon process"),
+        }
+    }
+    let step = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let value = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    let step =
+        Step::from_u32(step).context("internal error: unknown message from the daemon process")?;
+    Ok(Some((step, value)))
+}
+
+/// Writes one message on the report pipe. Async-signal-safe: one `write` of a stack buffer.
+///
+/// # Safety
+/// `fd` must be the report pipe's write end.
+unsafe fn report(fd: RawFd, step: Step, value: i32) {
+    let mut buf = [0u8; 8];
+    buf[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+    buf[4..].copy_from_slice(&value.to_ne_bytes());
+    // SAFETY: buf is 8 valid bytes on our stack; a pipe write of ≤ PIPE_BUF bytes is atomic.
+    unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+}
+
+/// Reports `step` with the current errno and exits the child.
+///
+/// # Safety
+/// Only in a forked child.
+unsafe fn fail(p: &Prepared<'_>, step: Step) -> ! {
+    let errno = Errno::last_raw();
+    // SAFETY: write and _exit are async-signal-safe; _exit skips atexit handlers and destructors
+    // that belong to the parent.
+    unsafe {
+        report(p.report, step, errno);
+        libc::_exit(127)
+    }
+}
+
+/// The first child: new session, second fork, report the grandchild's pid, exit.
+///
+/// # Safety
+/// Only in the child of `fork`, with `p` built before the fork.
+unsafe fn intermediate(p: &Prepared<'_>) -> ! {
+    // SAFETY: setsid, fork, write and _exit are async-signal-safe; `grandchild` keeps to the same.
+    unsafe {
+        if libc::setsid() < 0 {
+            fail(p, Step::Setsid)
+        }
+        match libc::fork() {
+            -1 => fail(p, Step::Fork),
+            0 => grandchild(p),
+            pid => {
+                report(p.report, Step::Pid, pid);
+                libc::_exit(0)
+            }
+        }
+    }
+}
+
+/// The daemon-to-be: waits for "go", sets up the process and execs.
+///
+/// # Safety
+/// Only in the grandchild, with `p` built before the fork.
+unsafe fn grandchild(p: &Prepared<'_>) -> ! {
+    let plan = p.plan;
+    // SAFETY: every call below is an async-signal-safe syscall wrapper (close, read, setpgid,
+    // setgroups, setgid, setuid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
+    // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
+    unsafe {
+        libc::close(p.go_write);
+        let mut byte = 0u8;
+        loop {
+            let n = libc::read(p.go_read, (&mut byte as *mut u8).cast(), 1);
+            if n == 1 {
+                break;
+            }
+            if n < 0 && Errno::last_raw() == libc::EINTR {
+                continue;
+            }
+            // The parent died or gave up before saying go: never run the program.
+            libc::_exit(1);
+        }
+        libc::close(p.go_read);
+
+        // Lead a process group of its own, so `stop` can signal the daemon and its children,
+        // while staying out of the session leader's seat (no controlling tty, ever).
+        if libc::setpgid(0, 0) < 0 {
+            fail(p, Step::Setpgid)
+        }
+        if let Some(creds) = &plan.creds {
+            if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
+                fail(p, Step::Setgroups)
+            }
+            if libc::setgid(creds.gid) < 0 {
+                fail(p, Step::Setgid)
+            }
+            if libc::setuid(creds.uid) < 0 {
+                fail(p, Step::Setuid)
+            }
+        }
+        if libc::chdir(plan.cwd.as_ptr()) < 0 {
+            fail(p, Step::Chdir)
+        }
+        libc::umask(plan.umask);
+        let stderr = plan.stderr.as_ref().unwrap_or(&plan.stdout);
+        if libc::dup2(plan.stdin.as_raw_fd(), 0) < 0
+            || libc::dup2(plan.stdout.as_raw_fd(), 1) < 0
+            || libc::dup2(stderr.as_raw_fd(), 2) < 0
+        {
+            fail(p, Step::Stdio)
+        }
+        // Every fd above 2 is closed at exec: the report pipe stays usable until then.
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        ) < 0
+        {
+            for fd in 3..p.max_fd {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        reset_signals(p.max_signal);
+        libc::execve(plan.program.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
+        fail(p, Step::Exec)
+    }
+}
+
+/// Default disposition for every signal and an empty mask: nothing rdaemon or its caller
+/// ignored or blocked (SIGPIPE, which Rust ignores, included) leaks into the daemon.
+///
+/// # Safety
+/// Only in the grandchild.
+unsafe fn reset_signals(max_signal: c_int) {
+    // SAFETY: zeroed sigaction is a valid "SIG_DFL, no flags, empty mask"; sigaction and
+    // sigprocmask are async-signal-safe; errors (SIGKILL, SIGSTOP, reserved numbers) are ignored.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigemptyset(&mut dfl.sa_mask);
+        for sig in 1..=max_signal {
+            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+    }
+}

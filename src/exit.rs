@@ -1,0 +1,92 @@
+//! Exit codes and the typed errors that carry one.
+//!
+//! Commands return `Result<Code>`: the `Ok` side is the code of a normal outcome (status uses 1, 3
+//! and 4 for answers, not failures), the `Err` side is an `anyhow::Error` whose chain may hold a
+//! [`Fail`] that picks a code other than 1. `main` walks the chain (as ripgrep does) to find it.
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// The exit codes of the contract (SPEC §7, LSB for `status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    /// Success; for `status`: running.
+    Ok = 0,
+    /// Failure; for `status`: dead but the pidfile exists, or a respawn daemon that gave up.
+    Failure = 1,
+    /// Usage error: malformed option, name or value.
+    Usage = 2,
+    /// `status`: not running.
+    NotRunning = 3,
+    /// Insufficient privilege; for `status`: unknown (invalid or unreadable pidfile).
+    Privilege = 4,
+}
+
+impl From<Code> for ExitCode {
+    fn from(code: Code) -> ExitCode {
+        ExitCode::from(code as u8)
+    }
+}
+
+/// An error that must end rdaemon with a specific exit code.
+#[derive(Debug)]
+pub struct Fail {
+    /// The exit code this error maps to.
+    pub code: Code,
+    message: String,
+}
+
+impl Fail {
+    /// A usage error (exit 2): the user typed something malformed.
+    pub fn usage(message: impl Into<String>) -> Fail {
+        Fail {
+            code: Code::Usage,
+            message: message.into(),
+        }
+    }
+
+    /// Permission to signal or act was denied (exit 4).
+    pub fn privilege(message: impl Into<String>) -> Fail {
+        Fail {
+            code: Code::Privilege,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// The exit code for an error: the first [`Fail`] in its chain, else 1.
+pub fn code_of(err: &anyhow::Error) -> Code {
+    err.chain()
+        .find_map(|cause| cause.downcast_ref::<Fail>().map(|fail| fail.code))
+        .unwrap_or(Code::Failure)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn code_is_found_under_context() {
+        let err = Err::<(), _>(Fail::usage("bad name"))
+            .context("start")
+            .unwrap_err();
+        assert_eq!(code_of(&err), Code::Usage);
+        assert_eq!(format!("{err:#}"), "start: bad name");
+    }
+
+    #[test]
+    fn plain_errors_are_failures() {
+        assert_eq!(code_of(&anyhow::anyhow!("boom")), Code::Failure);
+        let err = anyhow::Error::new(Fail::privilege("no")).context("stop");
+        assert_eq!(code_of(&err), Code::Privilege);
+    }
+}

@@ -1,0 +1,21 @@
+//! rdaemon turns any program into a well-behaved Unix daemon and hands it back by name.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library; the library exists so that
+//! the parsers can be fuzzed and tested on their own. `SPEC.md` in the project's shared folder
+//! fixes the behaviour; `docs/ARCHITECTURE.md` explains the layout. Linux only.
+
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod cli;
+pub mod commands;
+#[allow(unsafe_code)]
+pub mod daemonize;
+pub mod exit;
+pub mod parse;
+pub mod paths;
+pub mod pidfile;
+#[allow(unsafe_code)]
+pub mod process;
+pub mod state;
+pub mod target;

@@ -1,0 +1,455 @@
+//! Pure parsers for everything a user can type or a file can hold: names, durations, sizes,
+//! signals, umasks, `--env` pairs, stop schedules and pidfile content.
+//!
+//! No I/O here, so every function is unit-tested (and fuzzable) on its own. Errors are plain
+//! strings meant to follow "invalid X 'value': " in a message.
+
+use std::fmt;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use serde::{Deserialize, Serialize};
+
+/// The largest pid Linux can ever hand out (`PID_MAX_LIMIT` on 64-bit kernels).
+pub const PID_MAX_LIMIT: i64 = 4_194_304;
+
+/// A daemon's name: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`. Never a path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Name(String);
+
+impl Name {
+    /// Validates `s` as a daemon name.
+    pub fn parse(s: &str) -> Result<Name, String> {
+        let mut chars = s.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+        let rest_ok = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !first_ok || !rest_ok || s.len() > 64 {
+            return Err(format!(
+                "invalid name '{s}': a name is 1 to 64 of A-Z a-z 0-9 . _ - and starts with a letter or digit"
+            ));
+        }
+        Ok(Name(s.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Name {
+    type Error = String;
+    fn try_from(s: String) -> Result<Name, String> {
+        Name::parse(&s)
+    }
+}
+
+impl From<Name> for String {
+    fn from(name: Name) -> String {
+        name.0
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h` (anything humantime reads) or a bare number of seconds (`0.5`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let bad =
+        || format!("invalid duration '{s}': use e.g. 500ms, 10s, 2m, 1h or a number of seconds");
+    if s.is_empty() {
+        return Err(bad());
+    }
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let secs: f64 = s.parse().map_err(|_| bad())?;
+        // A week is far beyond any sensible timeout and keeps the arithmetic clear of overflow.
+        if !secs.is_finite() || !(0.0..=604_800.0).contains(&secs) {
+            return Err(bad());
+        }
+        return Ok(Duration::from_secs_f64(secs));
+    }
+    let d = humantime::parse_duration(s).map_err(|_| bad())?;
+    if d > Duration::from_secs(604_800 * 52) {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+/// Parses a size: `512K`, `10M`, `1G` in binary units, or a bare number of bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || format!("invalid size '{s}': use e.g. 512K, 10M, 1G or a number of bytes");
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        Some(_) => (t, 0),
+        None => return Err(bad()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1u64 << shift).ok_or_else(bad)
+}
+
+/// Parses a signal: `TERM`, `SIGTERM`, `15`, in any case.
+pub fn parse_signal(s: &str) -> Result<Signal, String> {
+    let bad = || format!("invalid signal '{s}': use a name like TERM or SIGHUP, or a number");
+    let t = s.trim();
+    if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i32 = t.parse().map_err(|_| bad())?;
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let upper = t.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    full.parse::<Signal>().map_err(|_| bad())
+}
+
+/// The short name of a signal, without `SIG` (`TERM`).
+pub fn signal_name(sig: Signal) -> &'static str {
+    let full = sig.as_str();
+    full.strip_prefix("SIG").unwrap_or(full)
+}
+
+/// Parses an octal umask: one to four octal digits, at most `0777`.
+pub fn parse_umask(s: &str) -> Result<u32, String> {
+    let bad = || format!("invalid umask '{s}': use an octal mode from 000 to 777, like 022");
+    if s.is_empty() || s.len() > 4 || !s.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(bad());
+    }
+    let v = u32::from_str_radix(s, 8).map_err(|_| bad())?;
+    if v > 0o777 {
+        return Err(bad());
+    }
+    Ok(v)
+}
+
+/// Parses `KEY=VALUE` for `--env`.
+pub fn parse_env_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains('\0') && !v.contains('\0') => {
+            Ok((k.to_owned(), v.to_owned()))
+        }
+        _ => Err(format!("invalid environment setting '{s}': use KEY=VALUE")),
+    }
+}
+
+/// One step of a stop schedule (start-stop-daemon's `--retry`, OpenRC's `run_stop_schedule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Send this signal.
+    Signal(Signal),
+    /// Wait this long for the process to exit.
+    Wait(Duration),
+    /// Start the schedule over, forever.
+    Forever,
+}
+
+/// Builds the schedule of `stop`'s `--signal`, `--timeout` and `--no-kill` options.
+pub fn default_schedule(first: Signal, timeout: Duration, no_kill: bool) -> Vec<Step> {
+    let mut steps = vec![Step::Signal(first), Step::Wait(timeout)];
+    if !no_kill {
+        steps.extend([
+            Step::Signal(Signal::SIGKILL),
+            Step::Wait(Duration::from_secs(5)),
+        ]);
+    }
+    steps
+}
+
+/// Parses a `--retry` schedule: `TERM/30/KILL/5`, a bare `N` (`SIG/N/KILL/N` with `first` as SIG),
+/// and `forever` as the last item to repeat it. As in start-stop-daemon, a signal is a name or a
+/// number with a leading `-` (`-9`); a bare number is a timeout in seconds.
+pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
+    let bad = |why: &str| format!("invalid schedule '{s}': {why}");
+    let items: Vec<&str> = s.split('/').collect();
+    if items.len() == 1 {
+        if let Ok(secs) = s.parse::<u32>() {
+            let d = Duration::from_secs(secs.into());
+            return Ok(vec![
+                Step::Signal(first),
+                Step::Wait(d),
+                Step::Signal(Signal::SIGKILL),
+                Step::Wait(d),
+            ]);
+        }
+    }
+    let mut steps = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let step = if item.eq_ignore_ascii_case("forever") {
+            if i + 1 != items.len() || i == 0 {
+                return Err(bad("'forever' may only be the last item"));
+            }
+            Step::Forever
+        } else if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
+            let secs: u32 = item.parse().map_err(|_| bad("timeout out of range"))?;
+            Step::Wait(Duration::from_secs(secs.into()))
+        } else {
+            let sig = item.strip_prefix('-').unwrap_or(item);
+            Step::Signal(parse_signal(sig).map_err(|e| bad(&e))?)
+        };
+        steps.push(step);
+    }
+    if !steps.iter().any(|s| matches!(s, Step::Wait(_))) {
+        return Err(bad(
+            "it has no timeout, so rdaemon would never know whether it worked",
+        ));
+    }
+    if !matches!(steps[0], Step::Signal(_)) {
+        return Err(bad("it must start with a signal"));
+    }
+    Ok(steps)
+}
+
+/// Why a pidfile's content is not a pid rdaemon may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidContentError {
+    /// The file is empty (or only white space).
+    Empty,
+    /// Longer than any pid line can be.
+    TooLong,
+    /// Something other than one decimal number.
+    NotANumber,
+    /// A number that can never be a daemon's pid (0, 1, beyond the kernel's limit).
+    OutOfRange(String),
+}
+
+impl fmt::Display for PidContentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PidContentError::Empty => f.write_str("it is empty"),
+            PidContentError::TooLong => f.write_str("it is too long to hold a pid"),
+            PidContentError::NotANumber => f.write_str("it does not hold one decimal pid"),
+            PidContentError::OutOfRange(v) => write!(f, "{v} is not a pid rdaemon may signal"),
+        }
+    }
+}
+
+/// The most bytes a pidfile may hold: a 7-digit pid, a newline and some slack for `\r\n` or blanks.
+pub const PIDFILE_MAX_BYTES: usize = 32;
+
+/// Parses pidfile content: one positive decimal pid greater than 1, optionally surrounded by
+/// ASCII white space (a trailing newline is what rdaemon writes). Everything else is refused.
+pub fn parse_pid_content(bytes: &[u8]) -> Result<i32, PidContentError> {
+    if bytes.len() > PIDFILE_MAX_BYTES {
+        return Err(PidContentError::TooLong);
+    }
+    let text = bytes.trim_ascii();
+    if text.is_empty() {
+        return Err(PidContentError::Empty);
+    }
+    let (negative, digits) = match text.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(PidContentError::NotANumber);
+    }
+    let shown = String::from_utf8_lossy(text).into_owned();
+    if negative || digits.len() > 7 {
+        return Err(PidContentError::OutOfRange(shown));
+    }
+    let value: i64 = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .ok_or(PidContentError::NotANumber)?;
+    if value <= 1 || value > PID_MAX_LIMIT {
+        return Err(PidContentError::OutOfRange(shown));
+    }
+    Ok(value as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["x", "ping", "web-1", "a.b_c", "0", &"a".repeat(64)] {
+            assert_eq!(Name::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "../x",
+            "a/b",
+            ".hidden",
+            "-x",
+            "_x",
+            "sp ace",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert!(Name::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        for bad in [
+            "",
+            "abc",
+            "-1",
+            "1.2.3",
+            "10x",
+            "nan",
+            "inf",
+            "1e9",
+            "9999999999",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512K"), Ok(512 * 1024));
+        assert_eq!(parse_size("10M"), Ok(10 * 1048576));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in [
+            "",
+            "M",
+            "1.5M",
+            "-1",
+            "10X",
+            "99999999999999999999",
+            "18014398509481984K",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn signals() {
+        for s in ["TERM", "term", "SIGTERM", "sigterm", "15", "Term"] {
+            assert_eq!(parse_signal(s), Ok(Signal::SIGTERM), "{s}");
+        }
+        assert_eq!(parse_signal("9"), Ok(Signal::SIGKILL));
+        assert_eq!(parse_signal("hup"), Ok(Signal::SIGHUP));
+        for bad in ["", "0", "TERMX", "SIG", "99", "-15", "1.5"] {
+            assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(signal_name(Signal::SIGUSR1), "USR1");
+    }
+
+    #[test]
+    fn umasks() {
+        assert_eq!(parse_umask("022"), Ok(0o22));
+        assert_eq!(parse_umask("0"), Ok(0));
+        assert_eq!(parse_umask("0777"), Ok(0o777));
+        assert_eq!(parse_umask("777"), Ok(0o777));
+        for bad in ["", "8", "0o22", "1000", "7777", "abc", "-1", "02a"] {
+            assert!(parse_umask(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn env_pairs() {
+        assert_eq!(parse_env_pair("A=b"), Ok(("A".into(), "b".into())));
+        assert_eq!(parse_env_pair("A="), Ok(("A".into(), "".into())));
+        assert_eq!(parse_env_pair("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert!(parse_env_pair("A").is_err());
+        assert!(parse_env_pair("=b").is_err());
+    }
+
+    #[test]
+    fn schedules() {
+        use Step::{Forever, Wait};
+        let sig = Step::Signal;
+        let term = Signal::SIGTERM;
+        let kill = Signal::SIGKILL;
+        let s = |n| Duration::from_secs(n);
+        assert_eq!(
+            parse_schedule("TERM/30/KILL/5", term),
+            Ok(vec![sig(term), Wait(s(30)), sig(kill), Wait(s(5))])
+        );
+        assert_eq!(
+            parse_schedule("7", Signal::SIGINT),
+            Ok(vec![sig(Signal::SIGINT), Wait(s(7)), sig(kill), Wait(s(7))])
+        );
+        assert_eq!(
+            parse_schedule("-15/2/-9/1/forever", term),
+            Ok(vec![sig(term), Wait(s(2)), sig(kill), Wait(s(1)), Forever])
+        );
+        assert_eq!(
+            parse_schedule("hup/1", term),
+            Ok(vec![sig(Signal::SIGHUP), Wait(s(1))])
+        );
+        for bad in [
+            "",
+            "TERM",
+            "TERM/KILL",
+            "30/TERM",
+            "forever",
+            "TERM/forever/5",
+            "TERM/x",
+            "TERM//5",
+        ] {
+            assert!(parse_schedule(bad, term).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn default_schedule_escalates_unless_told_not_to() {
+        let d = Duration::from_secs(3);
+        assert_eq!(default_schedule(Signal::SIGTERM, d, false).len(), 4);
+        assert_eq!(
+            default_schedule(Signal::SIGINT, d, true),
+            vec![Step::Signal(Signal::SIGINT), Step::Wait(d)]
+        );
+    }
+
+    #[test]
+    fn pid_content() {
+        assert_eq!(parse_pid_content(b"1234\n"), Ok(1234));
+        assert_eq!(parse_pid_content(b"1234"), Ok(1234));
+        assert_eq!(parse_pid_content(b" 42 \r\n"), Ok(42));
+        assert_eq!(parse_pid_content(b"4194304\n"), Ok(4_194_304));
+        assert_eq!(parse_pid_content(b""), Err(PidContentError::Empty));
+        assert_eq!(parse_pid_content(b"\n \n"), Err(PidContentError::Empty));
+        assert_eq!(
+            parse_pid_content(&[b'1'; 40]),
+            Err(PidContentError::TooLong)
+        );
+        for bad in [
+            &b"abc"[..],
+            b"123abc",
+            b"12 34",
+            b"\x00\x01",
+            b"1\n2\n",
+            b"+5",
+            b"0x10",
+            b"-",
+        ] {
+            assert_eq!(
+                parse_pid_content(bad),
+                Err(PidContentError::NotANumber),
+                "{bad:?}"
+            );
+        }
+        for bad in [&b"0"[..], b"1", b"-1", b"-42", b"4194305", b"99999999999"] {
+            assert!(
+                matches!(parse_pid_content(bad), Err(PidContentError::OutOfRange(_))),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Pidfiles and per-name locks.
+//!
+//! A pidfile holds one decimal pid and a newline. It is read through `O_NOFOLLOW` with a size cap,
+//! replaced atomically (a temporary file in the same directory, then `rename`), never written
+//! through a symlink, and removed only while it still names the pid rdaemon means to remove.
+//! The per-name `flock` serialises the check-then-act of start, stop, restart and forget.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use nix::fcntl::{Flock, FlockArg, OFlag};
+
+use crate::parse::{parse_pid_content, PIDFILE_MAX_BYTES};
+use crate::process::Pid;
+
+/// What a pidfile path holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// No file there.
+    Missing,
+    /// A valid pid. `trusted` is false when rdaemon runs as root and the file could have been
+    /// written by another user (not owned by root, or writable by group or others).
+    Valid { pid: Pid, trusted: bool },
+    /// Something rdaemon must not act on; the reason says why.
+    Invalid(String),
+}
+
+/// Reads and validates the pidfile at `path` without following a symlink and without reading
+/// more than a bounded prefix.
+pub fn read(path: &Path, is_root: bool) -> Content {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Content::Missing,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Content::Invalid(
+                "it is a symlink, and rdaemon does not follow symlinks at a pidfile path".into(),
+            )
+        }
+        Err(e) => return Content::Invalid(format!("cannot read it: {}", os_reason(&e))),
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return Content::Invalid(format!("cannot read it: {}", os_reason(&e))),
+    };
+    if !meta.is_file() {
+        return Content::Invalid("it is not a regular file".into());
+    }
+    let mut buf = Vec::with_capacity(PIDFILE_MAX_BYTES + 1);
+    if let Err(e) = file
+        .take(PIDFILE_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+    {
+        return Content::Invalid(format!("cannot read it: {}", os_reason(&e)));
+    }
+    let raw = match parse_pid_content(&buf) {
+        Ok(raw) => raw,
+        Err(e) => return Content::Invalid(e.to_string()),
+    };
+    match Pid::new(raw) {
+        Ok(pid) => Content::Valid {
+            pid,
+            trusted: !is_root || (meta.uid() == 0 && meta.mode() & 0o022 == 0),
+        },
+        Err(why) => Content::Invalid(why),
+    }
+}
+
+/// A pidfile being written: the temporary file exists from [`PidfileWriter::prepare`] on (so a
+/// directory that is not writable shows before anything is started), and [`PidfileWriter::commit`]
+/// fills it and renames it into place. Dropped uncommitted, it removes the temporary file.
+#[derive(Debug)]
+pub struct PidfileWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+}
+
+impl PidfileWriter {
+    /// Checks the pidfile path (no symlink, no directory) and creates the temporary file.
+    pub fn prepare(path: &Path) -> Result<PidfileWriter> {
+        refuse_symlink(path)?;
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        let file_name = path
+            .file_name()
+            .with_context(|| format!("invalid pidfile path '{}'", path.display()))?;
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        let file = create_exclusive(&tmp, 0o644)
+            .with_context(|| format!("cannot write pidfile '{}'", path.display()))?;
+        Ok(PidfileWriter {
+            path: path.to_owned(),
+            tmp,
+            file: Some(file),
+        })
+    }
+
+    /// Writes `pid` and a newline and renames the file over the pidfile path.
+    pub fn commit(mut self, pid: Pid) -> Result<()> {
+        let mut file = self.file.take().expect("commit runs once");
+        file.write_all(format!("{pid}\n").as_bytes())
+            .and_then(|()| fs::rename(&self.tmp, &self.path))
+            .with_context(|| format!("cannot write pidfile '{}'", self.path.display()))
+    }
+}
+
+impl Drop for PidfileWriter {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Creates `path` exclusively with `mode` (exactly, whatever the umask), not following symlinks.
+/// A leftover from a crashed run with the same pid is replaced.
+pub fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
+    let open = || {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(OFlag::O_NOFOLLOW.bits())
+            .open(path)
+    };
+    let file = match open() {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs::remove_file(path)?;
+            open()?
+        }
+        other => other?,
+    };
+    file.set_permissions(fs::Permissions::from_mode(mode))?;
+    Ok(file)
+}
+
+/// Fails if `path` is a symlink: rdaemon never writes or removes a pidfile through one.
+pub fn refuse_symlink(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => bail!(
+            "refusing pidfile '{}': it is a symlink, and rdaemon does not follow symlinks at a pidfile path",
+            path.display()
+        ),
+        Ok(m) if m.is_dir() => bail!("invalid pidfile '{}': it is a directory", path.display()),
+        _ => Ok(()),
+    }
+}
+
+/// Removes the pidfile if it still names `pid`. Returns whether it did.
+pub fn remove_if_pid(path: &Path, pid: Pid) -> Result<bool> {
+    match read(path, false) {
+        Content::Valid { pid: p, .. } if p == pid => remove(path).map(|()| true),
+        _ => Ok(false),
+    }
+}
+
+/// Removes a stale or invalid pidfile (a regular file only: never a symlink's target).
+pub fn remove(path: &Path) -> Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.is_file() => fs::remove_file(path)
+            .with_context(|| format!("cannot remove pidfile '{}'", path.display())),
+        Ok(_) => bail!(
+            "refusing to remove '{}': it is not a regular file",
+            path.display()
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove pidfile '{}'", path.display())),
+    }
+}
+
+/// An exclusive `flock` on `DIR/NAME.lock`, held until dropped.
+#[derive(Debug)]
+pub struct NameLock {
+    path: PathBuf,
+    _lock: Flock<File>,
+}
+
+impl NameLock {
+    /// Blocks until the lock on `path` is ours. If another rdaemon removed the lock file while we
+    /// waited (`forget`), we locked a dead inode: take the new one instead.
+    pub fn acquire(path: &Path) -> Result<NameLock> {
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o644)
+                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits())
+                .open(path)
+                .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
+                .map_err(|(_, e)| e)
+                .with_context(|| format!("cannot lock '{}'", path.display()))?;
+            let ours = lock.metadata()?.ino();
+            match fs::metadata(path) {
+                Ok(m) if m.ino() == ours => {
+                    return Ok(NameLock {
+                        path: path.to_owned(),
+                        _lock: lock,
+                    })
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Removes the lock file while holding the lock (for `forget`).
+    pub fn remove_file(&self) -> Result<()> {
+        fs::remove_file(&self.path)
+            .with_context(|| format!("cannot remove lock file '{}'", self.path.display()))
+    }
+}
+
+/// The OS reason of an I/O error without Rust's " (os error N)" suffix.
+pub fn os_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        let pid = Pid::new(4242).unwrap();
+        PidfileWriter::prepare(&path).unwrap().commit(pid).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "4242\n");
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o644);
+        assert!(matches!(read(&path, false), Content::Valid { pid: p, trusted: true } if p == pid));
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "temp file left behind"
+        );
+    }
+
+    #[test]
+    fn uncommitted_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        drop(PidfileWriter::prepare(&path).unwrap());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn symlinks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        fs::write(&target, "4242\n").unwrap();
+        let link = dir.path().join("x.pid");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(matches!(read(&link, false), Content::Invalid(why) if why.contains("symlink")));
+        assert!(PidfileWriter::prepare(&link).is_err());
+        assert!(remove(&link).is_err());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "4242\n");
+    }
+
+    #[test]
+    fn garbage_is_invalid_and_missing_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        assert_eq!(read(&path, false), Content::Missing);
+        fs::write(&path, vec![b'7'; 5 << 20]).unwrap();
+        assert!(matches!(read(&path, false), Content::Invalid(_)));
+        fs::write(&path, "1\n").unwrap();
+        assert!(matches!(read(&path, false), Content::Invalid(_)));
+    }
+
+    #[test]
+    fn lock_survives_removal_by_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let lock = NameLock::acquire(&path).unwrap();
+        lock.remove_file().unwrap();
+        drop(lock);
+        let again = NameLock::acquire(&path).unwrap();
+        assert!(path.exists());
+        drop(again);
+    }
+}

@@ -1,0 +1,303 @@
+//! Processes as rdaemon sees them: a [`Pid`] that can never be 0, 1, negative, rdaemon itself or
+//! its parent; `/proc/PID/stat` (state, group, start time) and the boot id that identify a
+//! process across pid reuse; and [`Process`], a pid paired with a pidfd (systemd's `PidRef`) that
+//! signals without races and waits for exit exactly.
+//!
+//! Linux-only: pidfd (Linux ≥ 5.3) with a short polling fallback, and `/proc`.
+//! A zombie counts as dead everywhere: `kill(pid, 0)` still succeeds on one, so liveness is read
+//! from the state letter in `/proc/PID/stat`, and the pidfd becomes readable at exit, before reaping.
+
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::{getpgrp, getpid, getppid, sysconf, SysconfVar};
+
+use crate::parse::PID_MAX_LIMIT;
+
+/// A pid rdaemon may act on: greater than 1, within the kernel's limit, neither rdaemon itself
+/// nor its parent. Construct it only through [`Pid::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pid(i32);
+
+impl Pid {
+    /// Checks `raw` against the safety rules of SPEC §4.
+    pub fn new(raw: i32) -> Result<Pid, String> {
+        if raw <= 1 || i64::from(raw) > PID_MAX_LIMIT {
+            return Err(format!("{raw} is not a pid rdaemon may signal"));
+        }
+        if raw == getpid().as_raw() {
+            return Err(format!("pid {raw} is rdaemon itself"));
+        }
+        if raw == getppid().as_raw() {
+            return Err(format!("pid {raw} is rdaemon's parent"));
+        }
+        Ok(Pid(raw))
+    }
+
+    /// The number.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    fn nix(self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.0)
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// The fields of `/proc/PID/stat` rdaemon uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcStat {
+    /// State letter: R, S, D, Z (zombie), X (dead), T, t, I...
+    pub state: char,
+    /// Parent pid.
+    pub ppid: i32,
+    /// Process group id.
+    pub pgrp: i32,
+    /// Session id.
+    pub session: i32,
+    /// Start time in clock ticks since boot (field 22).
+    pub start_time: u64,
+}
+
+impl ProcStat {
+    /// Whether the process still runs: a zombie (`Z`) or a dead task (`X`) does not.
+    pub fn is_alive(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses the text of `/proc/PID/stat`. The command name (field 2) may hold spaces and `)`, so
+/// the fields are read after the *last* `)`.
+pub fn parse_stat(text: &str) -> Option<ProcStat> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
+    // After the comm, fields are numbered from 3 (state) on: index = field - 3.
+    let state = fields.first()?.chars().next()?;
+    Some(ProcStat {
+        state,
+        ppid: fields.get(1)?.parse().ok()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
+        start_time: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// Reads `/proc/PID/stat`; `None` when there is no such process.
+pub fn read_stat(pid: Pid) -> Option<ProcStat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Whether `pid` names a live (not zombie) process.
+pub fn is_alive(pid: Pid) -> bool {
+    read_stat(pid).is_some_and(|s| s.is_alive())
+}
+
+/// This boot's id (`/proc/sys/kernel/random/boot_id`).
+pub fn boot_id() -> io::Result<String> {
+    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_owned())
+}
+
+/// How long a process started at `start_time` (clock ticks since boot) has run.
+pub fn uptime(start_time: u64) -> Option<Duration> {
+    let hz = sysconf(SysconfVar::CLK_TCK).ok()??;
+    let text = fs::read_to_string("/proc/uptime").ok()?;
+    let since_boot: f64 = text.split_whitespace().next()?.parse().ok()?;
+    let started = start_time as f64 / hz as f64;
+    Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
+}
+
+/// Resident set size of `pid` in bytes, from `/proc/PID/statm`.
+pub fn rss_bytes(pid: Pid) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;
+    Some(pages * page as u64)
+}
+
+/// The executable `pid` runs (`/proc/PID/exe`).
+pub fn exe(pid: Pid) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// A process held by pid and, where the kernel allows, by pidfd: signals then reach exactly
+/// this process even if the pid is reused, and exit is awaited without polling.
+#[derive(Debug)]
+pub struct Process {
+    pid: Pid,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Process {
+    /// Opens a pidfd for `pid` (falls back to plain pid use without one).
+    pub fn open(pid: Pid) -> io::Result<Process> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
+        #[allow(unsafe_code)]
+        let fd = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, pid.get(), 0) };
+        let pidfd = if fd >= 0 {
+            // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+            #[allow(unsafe_code)]
+            Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        } else {
+            match Errno::last() {
+                Errno::ESRCH => return Err(io::Error::from_raw_os_error(Errno::ESRCH as i32)),
+                // ENOSYS (kernel < 5.3) or a sandbox refusing it: fall back to the pid.
+                _ => None,
+            }
+        };
+        Ok(Process { pid, pidfd })
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Whether the process has exited (zombies included).
+    pub fn has_exited(&self) -> bool {
+        match &self.pidfd {
+            Some(fd) => matches!(poll_readable(fd, Duration::ZERO), Ok(true)),
+            None => !is_alive(self.pid),
+        }
+    }
+
+    /// Sends `sig` to this process only (through the pidfd when there is one).
+    pub fn signal(&self, sig: Signal) -> nix::Result<()> {
+        match &self.pidfd {
+            Some(fd) => {
+                // SAFETY: pidfd_send_signal(fd, sig, NULL, 0): a valid fd we own, a valid signal
+                // number, no siginfo pointer.
+                #[allow(unsafe_code)]
+                let rc = unsafe {
+                    nix::libc::syscall(
+                        nix::libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        sig as i32,
+                        std::ptr::null::<nix::libc::siginfo_t>(),
+                        0,
+                    )
+                };
+                Errno::result(rc).map(drop)
+            }
+            None => kill(self.pid.nix(), sig),
+        }
+    }
+
+    /// The process group that this process leads, if it leads one: the group a daemon started by
+    /// rdaemon gets. A process inside someone else's group yields `None`, so that rdaemon never
+    /// signals a group that may hold unrelated processes.
+    pub fn own_group(&self) -> Option<Pid> {
+        let stat = read_stat(self.pid)?;
+        (stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw()).then_some(self.pid)
+    }
+
+    /// Sends `sig` to the process group `pgid` (from [`Process::own_group`]), while this process
+    /// is still alive, so the group id cannot have been reused.
+    pub fn signal_group(&self, pgid: Pid, sig: Signal) -> nix::Result<()> {
+        if self.has_exited() {
+            return Err(Errno::ESRCH);
+        }
+        killpg(pgid.nix(), sig)
+    }
+
+    /// Waits up to `timeout` for the process to exit; true if it did. Exact with a pidfd; polls
+    /// every few milliseconds without one.
+    pub fn wait_exit(&self, timeout: Duration) -> io::Result<bool> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match &self.pidfd {
+                Some(fd) => match poll_readable(fd, left) {
+                    Ok(true) => return Ok(true),
+                    Ok(false) if left.is_zero() => return Ok(false),
+                    Ok(false) => continue,
+                    Err(e) => return Err(e),
+                },
+                None => {
+                    if !is_alive(self.pid) {
+                        return Ok(true);
+                    }
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    std::thread::sleep(left.min(Duration::from_millis(5)));
+                }
+            }
+        }
+    }
+}
+
+/// Polls `fd` for readability for at most `timeout`; EINTR counts as "not yet".
+fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    // Round up so that a sub-millisecond remainder still waits rather than spinning.
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+    match poll(&mut fds, timeout) {
+        Ok(n) => Ok(n > 0),
+        Err(Errno::EINTR) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parses_after_the_last_paren() {
+        let text = "1234 (we ird) (x) S 1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        let s = parse_stat(text).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!((s.ppid, s.pgrp, s.session), (1, 1230, 1230));
+        assert_eq!(s.start_time, 987654);
+        assert!(s.is_alive());
+        let zombie = text.replace(") S ", ") Z ");
+        assert!(!parse_stat(&zombie).unwrap().is_alive());
+    }
+
+    #[test]
+    fn stat_rejects_garbage() {
+        assert_eq!(parse_stat(""), None);
+        assert_eq!(parse_stat("12 (x) S 1"), None);
+        assert_eq!(parse_stat("no paren"), None);
+    }
+
+    #[test]
+    fn own_stat_is_readable() {
+        let me = fs::read_to_string("/proc/self/stat").unwrap();
+        let s = parse_stat(&me).unwrap();
+        assert!(s.is_alive());
+        assert!(s.start_time > 0);
+    }
+
+    #[test]
+    fn pids_that_must_never_be_signalled() {
+        for raw in [i32::MIN, -1, 0, 1, 4_194_305, i32::MAX] {
+            assert!(Pid::new(raw).is_err(), "{raw}");
+        }
+        assert!(Pid::new(getpid().as_raw()).is_err());
+        assert!(Pid::new(getppid().as_raw()).is_err());
+        assert_eq!(Pid::new(4_194_304).map(Pid::get), Ok(4_194_304));
+    }
+
+    #[test]
+    fn boot_id_is_a_uuid() {
+        assert_eq!(boot_id().unwrap().len(), 36);
+    }
+}

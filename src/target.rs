@@ -1,0 +1,206 @@
+//! Which daemon a command addresses (NAME, `--name`, `--pidfile`, or the only one there is) and
+//! what state it is in. The judgement applies SPEC §4: a pidfile's pid counts as the daemon only
+//! if it is alive (not a zombie) and, when a record describes it, has the record's start time
+//! and boot id.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cli::TargetArgs;
+use crate::exit::Fail;
+use crate::parse::Name;
+use crate::paths::{absolute, Ctx};
+use crate::pidfile::{self, Content, NameLock};
+use crate::process::{self, Pid};
+use crate::state::{self, Record};
+
+/// A daemon as addressed by a command.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Its name: the record's, the given one, or the pidfile's stem. `None` only for a pidfile
+    /// whose stem is not a valid name.
+    pub name: Option<Name>,
+    /// The pidfile to act on.
+    pub pidfile: PathBuf,
+    /// The record, if there is one.
+    pub record: Option<Record>,
+}
+
+/// The outcome of resolving a command's daemon arguments.
+#[derive(Debug)]
+pub enum Resolved {
+    /// Exactly one daemon.
+    One(Box<Target>),
+    /// Nothing named and no records at all.
+    NoDaemons,
+    /// Nothing named and several records: the caller must choose.
+    Several(Vec<Name>),
+}
+
+impl Target {
+    /// How to refer to the daemon in messages.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => self.pidfile.display().to_string(),
+        }
+    }
+
+    /// Takes the per-name lock (none for an anonymous pidfile) and reloads the record under it,
+    /// so that what the caller then checks and does is not raced by another rdaemon.
+    pub fn lock(&mut self, ctx: &Ctx) -> Result<Option<NameLock>> {
+        let Some(name) = &self.name else {
+            return Ok(None);
+        };
+        if !ctx.dir.is_dir() {
+            return Ok(None);
+        }
+        let lock = NameLock::acquire(&ctx.lock_path(name))?;
+        if self.record.is_some() {
+            self.record = Record::load(ctx, name)?;
+        }
+        Ok(Some(lock))
+    }
+}
+
+/// Finds the daemon that `args` names.
+pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
+    let pidfile = args.pidfile.as_deref().map(absolute).transpose()?;
+    if let Some(name) = args.given_name() {
+        return by_name(ctx, name, pidfile).map(one);
+    }
+    let names = state::list_names(ctx)?;
+    if let Some(pidfile) = pidfile {
+        for name in &names {
+            if let Ok(Some(record)) = Record::load(ctx, name) {
+                if record.pidfile == pidfile {
+                    return Ok(one(Target {
+                        name: Some(record.name.clone()),
+                        pidfile,
+                        record: Some(record),
+                    }));
+                }
+            }
+        }
+        let name = pidfile
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| Name::parse(s).ok());
+        return Ok(one(Target {
+            name,
+            pidfile,
+            record: None,
+        }));
+    }
+    match names.as_slice() {
+        [] => Ok(Resolved::NoDaemons),
+        [name] => by_name(ctx, name, None).map(one),
+        _ => Ok(Resolved::Several(names)),
+    }
+}
+
+/// The daemon called `name`: its record's pidfile unless `pidfile` overrides it.
+fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Target> {
+    let record = Record::load(ctx, name)?;
+    let pidfile = pidfile
+        .or_else(|| record.as_ref().map(|r| r.pidfile.clone()))
+        .unwrap_or_else(|| ctx.pidfile_path(name));
+    Ok(Target {
+        name: Some(name.clone()),
+        pidfile,
+        record,
+    })
+}
+
+fn one(target: Target) -> Resolved {
+    Resolved::One(Box::new(target))
+}
+
+/// The usage error for a bare command when several daemons exist.
+pub fn several_error(names: &[Name]) -> Fail {
+    let list: Vec<&str> = names.iter().map(Name::as_str).collect();
+    Fail::usage(format!(
+        "several daemons exist ({}): name one",
+        list.join(", ")
+    ))
+}
+
+/// What state a daemon is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
+    /// match; a pidfile without a matching record is trusted the classic way.
+    Running { pid: Pid, vouched: bool },
+    /// No pidfile: never started, or stopped by rdaemon.
+    Stopped,
+    /// The pidfile remains but its process is gone (or the pid now belongs to another process).
+    Dead { pid: Pid, why: String },
+    /// The pidfile cannot be trusted: invalid, unreadable, a symlink, or untrusted as root.
+    Unknown { why: String },
+}
+
+/// Judges the daemon's state from its pidfile, `/proc` and its record.
+pub fn judge(ctx: &Ctx, target: &Target) -> State {
+    let (pid, trusted) = match pidfile::read(&target.pidfile, ctx.is_root) {
+        Content::Missing => return State::Stopped,
+        Content::Invalid(why) => {
+            return State::Unknown {
+                why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
+            }
+        }
+        Content::Valid { pid, trusted } => (pid, trusted),
+    };
+    let Some(stat) = process::read_stat(pid).filter(|s| s.is_alive()) else {
+        return State::Dead {
+            pid,
+            why: format!("pid {pid} is not running"),
+        };
+    };
+    let record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
+    match record {
+        Some(rec) => match identity_mismatch(rec, stat.start_time) {
+            Some(why) => State::Dead { pid, why },
+            None => State::Running { pid, vouched: true },
+        },
+        None if !trusted => State::Unknown {
+            why: format!(
+                "pidfile '{}' could have been written by another user (it is not owned by root, or is group- or world-writable), and no record vouches for pid {pid}",
+                target.pidfile.display()
+            ),
+        },
+        None => State::Running {
+            pid,
+            vouched: false,
+        },
+    }
+}
+
+/// Why a live process with the record's pid is not the recorded daemon, if it is not.
+fn identity_mismatch(rec: &Record, start_time: u64) -> Option<String> {
+    let pid = rec.pid.unwrap_or_default();
+    if let (Some(recorded), Ok(now)) = (&rec.boot_id, process::boot_id()) {
+        if *recorded != now {
+            return Some(format!("pid {pid} was recorded during an earlier boot"));
+        }
+    }
+    match rec.start_time {
+        Some(t) if t != start_time => Some(format!(
+            "pid {pid} now belongs to another process (start time {start_time}, recorded {t})"
+        )),
+        _ => None,
+    }
+}
+
+/// Whether `pid` still is what `judge` found: alive, and for a vouched daemon still with the
+/// recorded start time. Called after opening a pidfd, to close the window in which the pid
+/// could have been reused.
+pub fn still_same(target: &Target, pid: Pid) -> bool {
+    match process::read_stat(pid).filter(|s| s.is_alive()) {
+        None => false,
+        Some(stat) => match target.record.as_ref().filter(|r| r.pid == Some(pid.get())) {
+            Some(rec) => identity_mismatch(rec, stat.start_time).is_none(),
+            None => true,
+        },
+    }
+}
