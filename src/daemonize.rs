@@ -434,20 +434,44 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
 /// Default disposition for every signal and an empty mask: nothing rdaemon or its caller
 /// ignored or blocked (SIGPIPE, which Rust ignores, included) leaks into the daemon.
 ///
+/// The dispositions are set with the raw `rt_sigaction` system call: glibc's `sigaction`
+/// refuses its two reserved real-time signals (32 and 33), and a parent that ignored them would
+/// otherwise pass that on through exec.
+///
 /// # Safety
 /// Only in the grandchild.
 unsafe fn reset_signals(max_signal: c_int) {
-    // SAFETY: zeroed sigaction is a valid "SIG_DFL, no flags, empty mask"; sigaction and
-    // sigprocmask are async-signal-safe; errors (SIGKILL, SIGSTOP, reserved numbers) are ignored.
+    // SAFETY: a zeroed kernel sigaction is "SIG_DFL, no flags, no restorer, empty mask";
+    // rt_sigaction and sigprocmask are async-signal-safe; errors (SIGKILL, SIGSTOP) are ignored.
     unsafe {
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigemptyset(&mut dfl.sa_mask);
+        let dfl = KernelSigaction::default();
         for sig in 1..=max_signal {
-            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            );
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
     }
 }
+
+/// The kernel's `struct sigaction` on x86_64 and aarch64 (handler, flags, restorer, 64-bit mask),
+/// which differs from glibc's.
+#[repr(C)]
+#[derive(Default)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+compile_error!(
+    "rdaemon's reset_signals knows the kernel sigaction layout of x86_64 and aarch64 only"
+);

@@ -1,1 +1,12 @@
-//! Integration tests: placeholder until the harness lands.
+//! rdaemon's integration tests: the real binary against real processes, checked in `/proc`.
+//! One test binary (as ripgrep does) with a module per area.
+
+mod common;
+
+mod forget;
+mod list;
+mod restart;
+mod start;
+mod status;
+mod stop;
+mod usage;

@@ -1,0 +1,384 @@
+//! The test harness: every test gets an [`Env`] with its own temporary `RDAEMON_DIR` and a
+//! scrubbed environment, runs the real binary, checks real processes in `/proc`, and kills what
+//! it started by pid (after checking the pid still is that process) when it is dropped, also
+//! when the test fails.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use assert_cmd::Command;
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid as NixPid;
+
+/// Generous deadline for anything a test waits for: these machines are shared and noisy.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `cond` every 5 ms until it holds; panics naming `what` after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting until {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The fields of `/proc/PID/stat` the tests look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    pub tty_nr: i32,
+    pub start_time: u64,
+}
+
+/// Reads `/proc/PID/stat`; `None` once the pid is gone (reaped).
+pub fn stat(pid: i32) -> Option<Stat> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(Stat {
+        state: f[0].chars().next()?,
+        ppid: f[1].parse().ok()?,
+        pgrp: f[2].parse().ok()?,
+        session: f[3].parse().ok()?,
+        tty_nr: f[4].parse().ok()?,
+        start_time: f[19].parse().ok()?,
+    })
+}
+
+/// Alive means present and neither a zombie nor dead: PID 1 reaps late on these machines.
+pub fn alive(pid: i32) -> bool {
+    stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
+}
+
+/// Waits until `pid` is gone or a zombie.
+pub fn wait_dead(pid: i32) {
+    wait_until(&format!("pid {pid} is dead"), DEADLINE, || !alive(pid));
+}
+
+/// A field of `/proc/PID/status` (`SigIgn`, `SigBlk`, `Umask`...).
+pub fn status_field(pid: i32, field: &str) -> String {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        .trim()
+        .to_owned()
+}
+
+/// The open fds of `pid`, sorted, with their targets.
+pub fn fds(pid: i32) -> Vec<(i32, PathBuf)> {
+    let mut out: Vec<(i32, PathBuf)> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let n: i32 = e.file_name().to_str().unwrap().parse().unwrap();
+            (n, fs::read_link(e.path()).unwrap_or_default())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The environment of `pid` as `KEY=VALUE` strings.
+pub fn environ(pid: i32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/environ"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Waits until `pid`'s environment holds `entry`: right after an exec, `/proc/PID/environ` can
+/// briefly read empty while the kernel finishes setting up the new image.
+pub fn wait_environ_has(pid: i32, entry: &str) {
+    wait_until(
+        &format!("pid {pid} has {entry} in its environment"),
+        DEADLINE,
+        || environ(pid).iter().any(|e| e == entry),
+    );
+}
+
+/// The working directory of `pid`.
+pub fn cwd(pid: i32) -> PathBuf {
+    fs::read_link(format!("/proc/{pid}/cwd")).unwrap()
+}
+
+/// Whether the tests run as root (some tests need it and skip with a printed reason otherwise).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// The result of one rdaemon run, with everything needed to explain a failure.
+pub struct Run {
+    pub args: Vec<String>,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: PathBuf,
+}
+
+impl Run {
+    fn from(args: Vec<String>, out: Output, dir: &Path) -> Run {
+        Run {
+            args,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Panics with the whole story unless the exit code is `code`.
+    pub fn code(self, code: i32) -> Run {
+        if self.code != code {
+            panic!("expected exit {code}\n{}", self.dump());
+        }
+        self
+    }
+
+    /// Shorthand for `.code(0)`.
+    pub fn ok(self) -> Run {
+        self.code(0)
+    }
+
+    /// Panics unless stdout contains `s`.
+    pub fn stdout_has(self, s: &str) -> Run {
+        assert!(
+            self.stdout.contains(s),
+            "stdout lacks {s:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    /// Panics unless stderr contains `s`.
+    pub fn stderr_has(self, s: &str) -> Run {
+        assert!(
+            self.stderr.contains(s),
+            "stderr lacks {s:?}\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    /// Panics unless stderr is exactly one line (an error in rdaemon's voice).
+    pub fn one_error_line(self) -> Run {
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert!(
+            lines.len() == 1 && lines[0].starts_with("rdaemon: "),
+            "stderr is not one 'rdaemon: ' line\n{}",
+            self.dump()
+        );
+        self
+    }
+
+    /// Everything about this run and the rdaemon directory.
+    pub fn dump(&self) -> String {
+        let mut listing = String::new();
+        if let Ok(entries) = fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                let content = fs::read_to_string(e.path()).unwrap_or_default();
+                let short: String = content.chars().take(600).collect();
+                listing.push_str(&format!("--- {}\n{short}\n", e.path().display()));
+            }
+        }
+        format!(
+            "command: rdaemon {}\nexit: {}\n--- stdout\n{}--- stderr\n{}--- rdaemon dir {}\n{listing}",
+            self.args.join(" "),
+            self.code,
+            self.stdout,
+            self.stderr,
+            self.dir.display()
+        )
+    }
+}
+
+/// One test's world: a temporary rdaemon directory and the processes started in it.
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+    /// (pid, start time) of every process to kill at the end.
+    started: RefCell<Vec<(i32, u64)>>,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            tmp: tempfile::Builder::new()
+                .prefix("rdaemon-test")
+                .tempdir()
+                .unwrap(),
+            started: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The rdaemon directory.
+    pub fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A path inside the test's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// An rdaemon command with a scrubbed environment and this test's `RDAEMON_DIR`.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::from_std(self.std_cmd());
+        cmd.timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    /// The same as a `std::process::Command` (for `pre_exec`).
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rdaemon"));
+        for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("RDAEMON_DIR", self.dir()).current_dir(self.dir());
+        cmd
+    }
+
+    /// Runs rdaemon with `args`; every pid it leaves in a pidfile of this directory is tracked.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_cmd(self.cmd(), args)
+    }
+
+    /// Runs a prepared command with `args` (for extra env or stdin).
+    pub fn run_cmd(&self, mut cmd: Command, args: &[&str]) -> Run {
+        let out = cmd.args(args).output().unwrap();
+        self.track_pidfiles();
+        Run::from(
+            args.iter().map(|s| s.to_string()).collect(),
+            out,
+            self.dir(),
+        )
+    }
+
+    /// `rdaemon start ARGS`, which must succeed; returns the daemon's pid from the pidfile.
+    pub fn start(&self, name: &str, program: &[&str]) -> i32 {
+        let mut args = vec!["start", "--name", name, "--"];
+        args.extend_from_slice(program);
+        self.run(&args)
+            .ok()
+            .stdout_has(&format!("started {name} (pid "));
+        self.pid_of(name)
+    }
+
+    /// The pid in `DIR/NAME.pid`.
+    pub fn pid_of(&self, name: &str) -> i32 {
+        let text = fs::read_to_string(self.path(&format!("{name}.pid")))
+            .unwrap_or_else(|e| panic!("no pidfile for {name}: {e}"));
+        text.trim().parse().unwrap()
+    }
+
+    /// The record `DIR/NAME.json` as JSON.
+    pub fn record(&self, name: &str) -> serde_json::Value {
+        let text = fs::read_to_string(self.path(&format!("{name}.json"))).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Remembers `pid` (with its start time) for cleanup.
+    pub fn track(&self, pid: i32) {
+        if pid <= 1 || pid == std::process::id() as i32 {
+            return;
+        }
+        if let Some(s) = stat(pid) {
+            let mut started = self.started.borrow_mut();
+            if !started.iter().any(|(p, _)| *p == pid) {
+                started.push((pid, s.start_time));
+            }
+        }
+    }
+
+    fn track_pidfiles(&self) {
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.path().extension().is_some_and(|x| x == "pid") {
+                if let Some(pid) = fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                    .filter(|p| *p > 1)
+                {
+                    // Only a process rdaemon started from this test's directory is ours: its
+                    // cwd-independent mark is the log fd pointing into our temp dir, or the
+                    // record naming this pid.
+                    let recorded = fs::read_dir(self.dir()).ok().is_some_and(|rs| {
+                        rs.flatten().any(|r| {
+                            r.path().extension().is_some_and(|x| x == "json")
+                                && fs::read_to_string(r.path())
+                                    .ok()
+                                    .and_then(|t| {
+                                        serde_json::from_str::<serde_json::Value>(&t).ok()
+                                    })
+                                    .is_some_and(|v| v["pid"] == pid)
+                        })
+                    });
+                    if recorded {
+                        self.track(pid);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes an executable shell script into the test directory and returns its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.path(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Waits until file `name` in the test directory exists (a fixture's readiness mark).
+    pub fn wait_file(&self, name: &str) -> PathBuf {
+        let path = self.path(name);
+        wait_until(&format!("{} exists", path.display()), DEADLINE, || {
+            path.exists()
+        });
+        path
+    }
+}
+
+impl Default for Env {
+    fn default() -> Env {
+        Env::new()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let started = self.started.borrow().clone();
+        for &(pid, start_time) in &started {
+            // Only if the pid still is the process we saw: never a stranger that reused it.
+            if stat(pid).is_some_and(|s| s.start_time == start_time) {
+                if stat(pid).is_some_and(|s| s.pgrp == pid) {
+                    let _ = killpg(NixPid::from_raw(pid), Signal::SIGKILL);
+                }
+                let _ = kill(NixPid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+        for &(pid, start_time) in &started {
+            let deadline = Instant::now() + DEADLINE;
+            while stat(pid)
+                .is_some_and(|s| s.start_time == start_time && !matches!(s.state, 'Z' | 'X'))
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+}

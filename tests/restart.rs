@@ -1,0 +1,80 @@
+//! `rdaemon restart`: same command line from the record, with overrides.
+
+use crate::common::*;
+
+#[test]
+fn restart_replaces_the_process_with_the_recorded_command() {
+    let env = Env::new();
+    let old = env.start("web", &["sleep", "1000"]);
+    env.run(&["restart", "web"])
+        .ok()
+        .stdout_has("started web (pid");
+    let new = env.pid_of("web");
+    assert_ne!(old, new);
+    assert!(!alive(old));
+    assert!(alive(new));
+    assert_eq!(
+        env.record("web")["command"],
+        serde_json::json!(["sleep", "1000"])
+    );
+}
+
+#[test]
+fn restart_applies_overrides() {
+    let env = Env::new();
+    env.start("web", &["sleep", "1000"]);
+    env.run(&[
+        "restart",
+        "web",
+        "--env",
+        "LEVEL=debug",
+        "--umask",
+        "027",
+        "--",
+        "sleep",
+        "2000",
+    ])
+    .ok();
+    let pid = env.pid_of("web");
+    wait_environ_has(pid, "LEVEL=debug");
+    assert_eq!(status_field(pid, "Umask"), "0027");
+    let rec = env.record("web");
+    assert_eq!(rec["command"], serde_json::json!(["sleep", "2000"]));
+    assert_eq!(rec["umask"], "027");
+}
+
+#[test]
+fn restart_of_a_stopped_daemon_starts_it() {
+    let env = Env::new();
+    let old = env.start("web", &["sleep", "1000"]);
+    env.run(&["stop", "web"]).ok();
+    wait_dead(old);
+    env.run(&["restart", "web"]).ok();
+    assert!(alive(env.pid_of("web")));
+}
+
+#[test]
+fn restart_without_record_needs_a_command_line() {
+    let env = Env::new();
+    env.run(&["restart", "ghost"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("no record for ghost");
+    env.run(&["restart", "ghost", "--", "sleep", "1000"]).ok();
+    assert!(alive(env.pid_of("ghost")));
+}
+
+#[test]
+fn restart_with_a_missing_program_fails_with_exit_1() {
+    let env = Env::new();
+    env.start("web", &["sleep", "1000"]);
+    env.run(&["restart", "web", "--", "no-such-program-xyz"])
+        .code(1)
+        .stderr_has("cannot execute 'no-such-program-xyz'");
+    assert!(!env.path("web.pid").exists());
+    // The failed restart keeps the record of what last worked.
+    assert_eq!(
+        env.record("web")["command"],
+        serde_json::json!(["sleep", "1000"])
+    );
+}

@@ -1,0 +1,357 @@
+//! `rdaemon start`: the daemon's process state, options, and every way a start can fail.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::common::*;
+
+#[test]
+fn daemon_is_detached_with_clean_process_state() {
+    let env = Env::new();
+    let pid = env.start("sleeper", &["sleep", "1000"]);
+    assert!(alive(pid));
+    let st = stat(pid).unwrap();
+    let me = stat(std::process::id() as i32).unwrap();
+    assert_ne!(
+        st.session, me.session,
+        "daemon is still in the test's session"
+    );
+    assert_ne!(
+        st.session, pid,
+        "daemon is a session leader and could acquire a tty"
+    );
+    assert_eq!(st.pgrp, pid, "daemon should lead its own process group");
+    assert_eq!(st.tty_nr, 0, "daemon has a controlling terminal");
+    assert_eq!(cwd(pid), std::path::Path::new("/"));
+    assert_eq!(status_field(pid, "Umask"), "0022");
+    assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
+    let log = env.path("sleeper.log");
+    assert_eq!(
+        fds(pid),
+        vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone()),]
+    );
+    assert_eq!(
+        fs::read_to_string(env.path("sleeper.pid")).unwrap(),
+        format!("{pid}\n")
+    );
+    let rec = env.record("sleeper");
+    assert_eq!(rec["name"], "sleeper");
+    assert_eq!(rec["pid"], pid);
+    assert_eq!(rec["start_time"], st.start_time);
+    assert_eq!(rec["command"], serde_json::json!(["sleep", "1000"]));
+    assert_eq!(rec["mode"], "exec");
+    assert_eq!(rec["umask"], "022");
+    assert_eq!(
+        rec["boot_id"].as_str().unwrap(),
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .unwrap()
+            .trim()
+    );
+}
+
+#[test]
+fn options_reach_the_daemon() {
+    let env = Env::new();
+    let work = env.path("work");
+    fs::create_dir(&work).unwrap();
+    let out = env.path("out.log");
+    let err = env.path("err.log");
+    let script = env.script(
+        "talk.sh",
+        "echo \"to stdout $GREETING\"; echo 'to stderr' >&2; exec sleep 1000",
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "talk",
+        "--chdir",
+        work.to_str().unwrap(),
+        "--umask",
+        "077",
+        "--env",
+        "GREETING=hello",
+        "--stdout",
+        out.to_str().unwrap(),
+        "--stderr",
+        err.to_str().unwrap(),
+        "--",
+        script.to_str().unwrap(),
+    ])
+    .ok();
+    let pid = env.pid_of("talk");
+    wait_until("the script has written both streams", DEADLINE, || {
+        fs::read_to_string(&err).is_ok_and(|s| s.contains("to stderr"))
+    });
+    assert_eq!(fs::read_to_string(&out).unwrap(), "to stdout hello\n");
+    assert_eq!(fs::read_to_string(&err).unwrap(), "to stderr\n");
+    assert_eq!(cwd(pid), work);
+    assert_eq!(status_field(pid, "Umask"), "0077");
+    wait_environ_has(pid, "GREETING=hello");
+    let rec = env.record("talk");
+    assert_eq!(rec["env"]["GREETING"], "hello");
+    assert_eq!(rec["chdir"], work.to_str().unwrap());
+    assert_eq!(rec["stdout"], out.to_str().unwrap());
+}
+
+#[test]
+fn log_is_appended_not_truncated() {
+    let env = Env::new();
+    fs::write(env.path("echo.log"), "old line\n").unwrap();
+    env.run(&["start", "--name", "echo", "--", "sh", "-c", "echo new line"])
+        .ok();
+    wait_until("the log has the new line", DEADLINE, || {
+        fs::read_to_string(env.path("echo.log")).is_ok_and(|s| s.contains("new line"))
+    });
+    assert_eq!(
+        fs::read_to_string(env.path("echo.log")).unwrap(),
+        "old line\nnew line\n"
+    );
+}
+
+#[test]
+fn second_start_reports_already_running() {
+    let env = Env::new();
+    let pid = env.start("once", &["sleep", "1000"]);
+    env.run(&["start", "--name", "once", "--", "sleep", "1000"])
+        .ok()
+        .stdout_has(&format!("once is already running (pid {pid})"));
+    assert_eq!(env.pid_of("once"), pid);
+}
+
+#[test]
+fn missing_program_fails_and_leaves_nothing() {
+    let env = Env::new();
+    let run = env
+        .run(&["start", "--", "no-such-program-xyz"])
+        .code(1)
+        .one_error_line();
+    assert_eq!(
+        run.stderr,
+        "rdaemon: cannot execute 'no-such-program-xyz': No such file or directory\n"
+    );
+    assert_eq!(
+        fs::read_dir(env.dir()).unwrap().count(),
+        0,
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn non_executable_file_fails_with_permission_denied() {
+    let env = Env::new();
+    let file = env.path("plain.txt");
+    fs::write(&file, "echo hi\n").unwrap();
+    env.run(&["start", "--name", "plain", "--", file.to_str().unwrap()])
+        .code(1)
+        .one_error_line()
+        .stderr_has("Permission denied");
+    assert!(!env.path("plain.pid").exists());
+    assert!(!env.path("plain.json").exists());
+}
+
+#[test]
+fn file_without_shebang_is_an_exec_format_error() {
+    let env = Env::new();
+    let file = env.path("noshebang");
+    fs::write(&file, "sleep 1000\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&["start", "--name", "nosb", "--", file.to_str().unwrap()])
+        .code(1)
+        .one_error_line()
+        .stderr_has("cannot execute")
+        .stderr_has("Exec format error");
+    assert!(!env.path("nosb.pid").exists());
+    assert!(!env.path("nosb.json").exists());
+}
+
+#[test]
+fn relative_program_path_is_resolved_before_chdir() {
+    let env = Env::new();
+    env.script("rel.sh", "exec sleep 1000");
+    let pid = env.start("rel", &["./rel.sh"]);
+    assert!(alive(pid));
+    let cmd = env.record("rel")["command"][0].as_str().unwrap().to_owned();
+    assert_eq!(cmd, env.path("rel.sh").to_str().unwrap());
+}
+
+#[test]
+fn program_is_looked_up_in_the_daemons_path() {
+    let env = Env::new();
+    let bin = env.path("bin");
+    fs::create_dir(&bin).unwrap();
+    let script = env.script("bin/only-here", "exec sleep 1000");
+    assert!(script.exists());
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    env.run(&["start", "--env", &format!("PATH={path}"), "--", "only-here"])
+        .ok();
+    assert!(alive(env.pid_of("only-here")));
+}
+
+#[test]
+fn stale_pidfile_after_kill_9_is_replaced() {
+    let env = Env::new();
+    let old = env.start("phoenix", &["sleep", "1000"]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(old);
+    let new = env.start("phoenix", &["sleep", "1000"]);
+    assert_ne!(old, new);
+    assert!(alive(new));
+}
+
+#[test]
+fn garbage_pidfile_is_replaced_with_a_warning() {
+    let env = Env::new();
+    fs::write(env.path("junk.pid"), "abc\n").unwrap();
+    env.run(&["start", "--name", "junk", "--", "sleep", "1000"])
+        .ok()
+        .stderr_has("warning")
+        .stderr_has("junk.pid");
+    assert!(alive(env.pid_of("junk")));
+}
+
+#[test]
+fn name_defaults_to_pidfile_stem_then_program() {
+    let env = Env::new();
+    let pidfile = env.path("custom.pid");
+    env.run(&[
+        "start",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok()
+    .stdout_has("started custom (pid");
+    assert_eq!(env.record("custom")["pidfile"], pidfile.to_str().unwrap());
+    env.run(&["start", "--", "sleep", "999"])
+        .ok()
+        .stdout_has("started sleep (pid");
+}
+
+#[test]
+fn underivable_name_is_a_usage_error() {
+    let env = Env::new();
+    let pidfile = env.path(".hidden.pid");
+    env.run(&[
+        "start",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(2)
+    .one_error_line()
+    .stderr_has("--name");
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn missing_log_directory_fails_before_detaching() {
+    let env = Env::new();
+    let log = env.path("nodir/x.log");
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(log.to_str().unwrap())
+    .stderr_has("No such file or directory");
+    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn missing_chdir_fails_before_detaching() {
+    let env = Env::new();
+    let dir = env.path("gone");
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--chdir",
+        dir.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(dir.to_str().unwrap());
+    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn pidfile_symlink_is_refused() {
+    let env = Env::new();
+    let victim = env.path("victim");
+    fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, env.path("link.pid")).unwrap();
+    env.run(&["start", "--name", "link", "--", "sleep", "1000"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("symlink");
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!env.path("link.json").exists());
+}
+
+#[test]
+fn inherited_signal_state_and_fds_do_not_leak() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let extra = fs::File::open("/dev/null").unwrap();
+    let extra_fd = std::os::fd::AsRawFd::as_raw_fd(&extra);
+    let mut cmd = env.std_cmd();
+    // SAFETY: between fork and exec in the test's child we only call async-signal-safe
+    // functions (sigprocmask, signal, fcntl) on stack data.
+    unsafe {
+        cmd.pre_exec(move || {
+            use nix::libc;
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGUSR1);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            // Leave the extra fd open across exec, as a careless parent would.
+            libc::fcntl(extra_fd, libc::F_SETFD, 0);
+            Ok(())
+        });
+    }
+    env.run_cmd(
+        assert_cmd::Command::from_std(cmd),
+        &["start", "--name", "clean", "--", "sleep", "1000"],
+    )
+    .ok();
+    let pid = env.pid_of("clean");
+    assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
+    let numbers: Vec<i32> = fds(pid).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(numbers, vec![0, 1, 2]);
+    drop(extra);
+}
+
+#[test]
+fn program_that_exits_at_once_still_counts_as_started() {
+    // `--ready exec` (the default) promises only that the exec happened.
+    let env = Env::new();
+    env.run(&["start", "--name", "quick", "--", "true"])
+        .ok()
+        .stdout_has("started quick");
+    let pid = env.pid_of("quick");
+    wait_dead(pid);
+}

@@ -1,0 +1,279 @@
+//! `rdaemon stop`: the schedule (TERM, wait, KILL), process groups, stale and invalid pidfiles,
+//! and exit codes.
+
+use std::fs;
+
+use crate::common::*;
+
+#[test]
+fn stop_terminates_and_removes_pidfile_but_keeps_record() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid})"));
+    assert!(!alive(pid), "pid {pid} survived stop");
+    assert!(!env.path("web.pid").exists());
+    assert!(env.path("web.json").exists());
+}
+
+#[test]
+fn stop_when_not_running_is_success() {
+    let env = Env::new();
+    let pid = env.start("idle", &["sleep", "1000"]);
+    env.run(&["stop", "idle"]).ok();
+    wait_dead(pid);
+    env.run(&["stop", "idle"])
+        .ok()
+        .stdout_has("idle is not running");
+    env.run(&["stop", "never-started"])
+        .ok()
+        .stdout_has("never-started is not running");
+}
+
+#[test]
+fn term_ignoring_program_is_killed_after_the_timeout() {
+    let env = Env::new();
+    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
+    let ready = env.path("stubborn.ready");
+    let pid = env.start(
+        "stubborn",
+        &[script.to_str().unwrap(), ready.to_str().unwrap()],
+    );
+    env.wait_file("stubborn.ready");
+    env.run(&["stop", "stubborn", "--timeout", "300ms"]).ok();
+    assert!(!alive(pid));
+    assert!(!env.path("stubborn.pid").exists());
+}
+
+#[test]
+fn no_kill_leaves_a_term_ignoring_program_and_fails() {
+    let env = Env::new();
+    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
+    let ready = env.path("stubborn.ready");
+    let pid = env.start(
+        "stubborn",
+        &[script.to_str().unwrap(), ready.to_str().unwrap()],
+    );
+    env.wait_file("stubborn.ready");
+    env.run(&["stop", "stubborn", "--timeout", "200ms", "--no-kill"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("still running");
+    assert!(alive(pid), "--no-kill must not kill");
+    assert_eq!(
+        env.pid_of("stubborn"),
+        pid,
+        "pidfile of a live daemon was removed"
+    );
+}
+
+#[test]
+fn retry_schedule_escalates() {
+    let env = Env::new();
+    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
+    let ready = env.path("stubborn.ready");
+    let pid = env.start(
+        "stubborn",
+        &[script.to_str().unwrap(), ready.to_str().unwrap()],
+    );
+    env.wait_file("stubborn.ready");
+    env.run(&["stop", "stubborn", "--retry", "TERM/0/KILL/5"])
+        .ok();
+    assert!(!alive(pid));
+}
+
+#[test]
+fn stop_signals_the_whole_process_group() {
+    let env = Env::new();
+    let kids = env.path("kids");
+    let script = env.script(
+        "parent.sh",
+        "sleep 1000 & echo $! >> \"$1\"; sleep 1000 & echo $! >> \"$1\"; : > \"$1.done\"; wait",
+    );
+    let pid = env.start(
+        "family",
+        &[script.to_str().unwrap(), kids.to_str().unwrap()],
+    );
+    env.wait_file("kids.done");
+    let children: Vec<i32> = fs::read_to_string(&kids)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(children.len(), 2);
+    children.iter().for_each(|c| env.track(*c));
+    env.run(&["stop", "family"]).ok();
+    assert!(!alive(pid));
+    for c in children {
+        wait_dead(c);
+    }
+}
+
+#[test]
+fn main_only_leaves_the_children() {
+    let env = Env::new();
+    let kids = env.path("kids");
+    let script = env.script(
+        "parent.sh",
+        "sleep 1000 & echo $! >> \"$1\"; : > \"$1.done\"; wait",
+    );
+    let pid = env.start(
+        "family",
+        &[script.to_str().unwrap(), kids.to_str().unwrap()],
+    );
+    env.wait_file("kids.done");
+    let child: i32 = fs::read_to_string(&kids).unwrap().trim().parse().unwrap();
+    env.track(child);
+    env.run(&["stop", "family", "--main-only"]).ok();
+    assert!(!alive(pid));
+    assert!(alive(child), "--main-only must not signal the group");
+}
+
+#[test]
+fn stale_pidfile_after_kill_9_is_removed() {
+    let env = Env::new();
+    let pid = env.start("victim", &["sleep", "1000"]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(pid);
+    env.run(&["stop", "victim"])
+        .ok()
+        .stdout_has("not running")
+        .stdout_has("removed stale pidfile");
+    assert!(!env.path("victim.pid").exists());
+}
+
+#[test]
+fn zombie_counts_as_dead() {
+    // `true` exits at once; PID 1 reaps late here, so it lingers as a zombie for a while.
+    let env = Env::new();
+    env.run(&["start", "--name", "brief", "--", "true"]).ok();
+    let pid = env.pid_of("brief");
+    wait_dead(pid);
+    env.run(&["status", "brief"]).code(1);
+    env.run(&["stop", "brief"]).ok().stdout_has("not running");
+    assert!(!env.path("brief.pid").exists());
+}
+
+#[test]
+fn invalid_pidfile_is_reported_and_nothing_is_signalled() {
+    let env = Env::new();
+    let pidfile = env.path("bad.pid");
+    for content in [
+        "",
+        "abc\n",
+        "0\n",
+        "1\n",
+        "-1\n",
+        "123abc\n",
+        "99999999999\n",
+    ] {
+        fs::write(&pidfile, content).unwrap();
+        env.run(&["stop", "--pidfile", pidfile.to_str().unwrap()])
+            .code(1)
+            .one_error_line()
+            .stderr_has("invalid pidfile")
+            .stderr_has(pidfile.to_str().unwrap());
+        assert_eq!(
+            fs::read_to_string(&pidfile).unwrap(),
+            content,
+            "pidfile changed"
+        );
+    }
+}
+
+#[test]
+fn pidfile_naming_rdaemon_itself_or_its_parent_is_refused() {
+    // rdaemon's parent is this test process: a pidfile naming it must never be signalled.
+    let env = Env::new();
+    let pidfile = env.path("parent.pid");
+    fs::write(&pidfile, format!("{}\n", std::process::id())).unwrap();
+    env.run(&["stop", "--pidfile", pidfile.to_str().unwrap()])
+        .code(1)
+        .stderr_has("parent");
+}
+
+#[test]
+fn foreign_pidfile_without_record_is_trusted_classically() {
+    let env = Env::new();
+    let mut child = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    env.track(pid);
+    let pidfile = env.path("other.pid");
+    fs::write(&pidfile, format!("{pid}\n")).unwrap();
+    if is_root() {
+        // As root, rdaemon trusts only a pidfile no other user could have written.
+        fs::set_permissions(
+            &pidfile,
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    env.run(&["stop", "--pidfile", pidfile.to_str().unwrap()])
+        .ok();
+    child.wait().unwrap();
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn bare_stop_picks_the_only_daemon_and_refuses_ambiguity() {
+    let env = Env::new();
+    env.run(&["stop"]).ok().stdout_has("no daemons");
+    let one = env.start("one", &["sleep", "1000"]);
+    env.run(&["stop"]).ok().stdout_has("stopped one");
+    assert!(!alive(one));
+    env.start("one", &["sleep", "1000"]);
+    env.start("two", &["sleep", "1000"]);
+    env.run(&["stop"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("one, two");
+    assert!(alive(env.pid_of("one")) && alive(env.pid_of("two")));
+}
+
+#[test]
+fn stop_by_pidfile_finds_the_record() {
+    let env = Env::new();
+    let pidfile = env.path("srv.pid");
+    env.run(&[
+        "start",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let pid = env.pid_of("srv");
+    env.run(&["stop", "--pidfile", pidfile.to_str().unwrap()])
+        .ok()
+        .stdout_has("stopped srv");
+    assert!(!alive(pid));
+}
+
+#[test]
+fn reused_pid_is_never_signalled() {
+    // Make the record describe another start time: the live pid then belongs to "someone else".
+    let env = Env::new();
+    let pid = env.start("reuse", &["sleep", "1000"]);
+    let path = env.path("reuse.json");
+    let mut rec = env.record("reuse");
+    rec["start_time"] = serde_json::json!(rec["start_time"].as_u64().unwrap() + 1);
+    fs::write(&path, serde_json::to_string(&rec).unwrap()).unwrap();
+    env.run(&["status", "reuse"])
+        .code(1)
+        .stdout_has("another process");
+    env.run(&["stop", "reuse"]).ok().stdout_has("not running");
+    assert!(
+        alive(pid),
+        "rdaemon signalled a process that is not the daemon"
+    );
+    assert!(!env.path("reuse.pid").exists());
+}

@@ -1,0 +1,64 @@
+//! Usage errors: one line, exit 2, nothing started. And the global options.
+
+use crate::common::*;
+
+#[test]
+fn malformed_values_are_exit_2_with_one_line() {
+    let env = Env::new();
+    let cases: &[&[&str]] = &[
+        &["start", "--name", "../x", "--", "sleep", "1"],
+        &["start", "--name", "", "--", "sleep", "1"],
+        &["start", "--umask", "999", "--", "sleep", "1"],
+        &["start", "--env", "NOEQUALS", "--", "sleep", "1"],
+        &["stop", "--timeout", "ten", "x"],
+        &["stop", "--signal", "NOPE", "x"],
+        &["stop", "--retry", "TERM/KILL", "x"],
+        &["status", "a/b"],
+        &["start"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let run = env.run(args).code(2).one_error_line();
+        assert!(!run.stderr.contains("error:"), "{}", run.dump());
+    }
+    assert_eq!(std::fs::read_dir(env.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn dir_option_works_before_or_after_the_subcommand_and_beats_the_env() {
+    let env = Env::new();
+    let other = env.path("other");
+    env.run(&[
+        "--dir",
+        other.to_str().unwrap(),
+        "start",
+        "--name",
+        "d",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    assert!(other.join("d.pid").exists());
+    assert!(!env.path("d.pid").exists());
+    let pid: i32 = std::fs::read_to_string(other.join("d.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    env.run(&["status", "d", "--dir", other.to_str().unwrap()])
+        .ok();
+    env.run(&["status", "d"]).code(3);
+    env.run(&["stop", "d", "--dir", other.to_str().unwrap()])
+        .ok();
+    assert!(!alive(pid));
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let env = Env::new();
+    env.run(&["--help"]).ok().stdout_has("Usage");
+    env.run(&["--version"]).ok().stdout_has("rdaemon ");
+    env.run(&["stop", "--help"]).ok().stdout_has("--timeout");
+}
