@@ -215,8 +215,9 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
     }
     drop(report_w);
     drop(go_r);
-    let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
-
+    // The pid arrives as soon as the intermediate has forked; its exit and reaping then overlap
+    // with the pidfile and record work and with the grandchild's exec instead of delaying them.
+    let mut intermediate = Intermediate(Some(nix::unistd::Pid::from_raw(child)));
     let pid = match read_message(&report_r)? {
         Some((Step::Pid, raw)) => {
             Pid::new(raw).map_err(|why| anyhow::anyhow!("the daemon got an unusable pid: {why}"))?
@@ -229,24 +230,44 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
     };
 
     if let Err(err) = before_exec(pid) {
-        // The grandchild is blocked reading the go pipe; it never ran the program.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid.get()),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
+        // The grandchild is blocked reading the go pipe; it never ran the program. Once the
+        // intermediate is reaped, the grandchild is our child and can be reaped here too.
+        intermediate.reap();
+        let grandchild = nix::unistd::Pid::from_raw(pid.get());
+        let _ = nix::sys::signal::kill(grandchild, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(grandchild, None);
         return Err(err);
     }
     write_go(&go_w)?;
     drop(go_w);
 
-    match read_message(&report_r)? {
+    let outcome = read_message(&report_r)?;
+    intermediate.reap();
+    match outcome {
         None => Ok(pid),
         Some((step, errno)) => {
             // The grandchild has _exit'ed or is about to: reap it (we are its subreaper).
             let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
             Err(failure(plan, step, errno).into())
         }
+    }
+}
+
+/// The intermediate child, reaped exactly once: where the grandchild must already be our child,
+/// or when `spawn` returns.
+struct Intermediate(Option<nix::unistd::Pid>);
+
+impl Intermediate {
+    fn reap(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = waitpid(pid, None);
+        }
+    }
+}
+
+impl Drop for Intermediate {
+    fn drop(&mut self) {
+        self.reap();
     }
 }
 
