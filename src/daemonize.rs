@@ -1,5 +1,8 @@
 //! The only place in rdaemon that forks.
 //!
+//! Two entry points share one setup-and-exec routine: [`spawn`] detaches a daemon (exec mode, and
+//! the respawn monitor itself), [`spawn_child`] starts the respawn monitor's child.
+//!
 //! [`spawn`] takes a fully prepared [`Plan`] (paths, argv, envp as C strings, opened fds,
 //! credentials) and detaches it: fork; the child calls `setsid` and forks again, reports the
 //! grandchild's pid and exits; the grandchild waits for the parent's "go", then sets up its
@@ -10,6 +13,10 @@
 //! The parent becomes a child subreaper first, so the grandchild is re-parented to it when the
 //! intermediate child exits: its pid cannot be reused while the parent writes the pidfile, and a
 //! failed grandchild is reaped here rather than left to PID 1.
+//!
+//! [`spawn_child`] forks once, with every signal blocked across the fork (the child must not run
+//! the monitor's handlers), and the child keeps the monitor's session and process group, sets
+//! `PR_SET_PDEATHSIG` and re-checks its parent, then runs the same setup as a daemon.
 //!
 //! Between fork and exec only async-signal-safe libc calls run on memory prepared before the fork:
 //! no allocation, no locks, no Rust I/O, no panics; failures end in `_exit`.
@@ -25,8 +32,9 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::libc::{self, c_char, c_int};
 use nix::sys::prctl;
+use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
 use nix::sys::wait::waitpid;
-use nix::unistd::pipe2;
+use nix::unistd::{getpid, pipe2};
 
 use crate::process::Pid;
 
@@ -55,6 +63,7 @@ pub struct Plan {
     stdout: OwnedFd,
     stderr: Option<OwnedFd>,
     creds: Option<Credentials>,
+    inherit: Option<OwnedFd>,
 }
 
 impl Plan {
@@ -106,12 +115,25 @@ impl Plan {
             stdout: above_stdio(stdout)?,
             stderr: stderr.map(above_stdio).transpose()?,
             creds,
+            inherit: None,
         })
+    }
+
+    /// Makes the program inherit `fd` under its current number (which the caller has passed
+    /// on, in argv for instance); it must be above 2 (see [`above_stdio`]). Every other fd
+    /// above 2 is closed at exec.
+    pub fn inherit(mut self, fd: OwnedFd) -> Result<Plan> {
+        if fd.as_raw_fd() <= 2 {
+            bail!("internal error: an inherited fd must be above 2");
+        }
+        self.inherit = Some(fd);
+        Ok(self)
     }
 }
 
-/// Duplicates `fd` to a number ≥ 3 (close-on-exec) when it sits on 0, 1 or 2.
-fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
+/// Duplicates `fd` to a number ≥ 3 (close-on-exec) when it sits on 0, 1 or 2, so that setting
+/// up the standard streams cannot clobber it.
+pub fn above_stdio(fd: OwnedFd) -> Result<OwnedFd> {
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
@@ -135,13 +157,14 @@ enum Step {
     Chdir,
     Stdio,
     Exec,
+    Pdeathsig,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Option<Step> {
         use Step::*;
         [
-            Pid, Setsid, Fork, Setpgid, Setgroups, Setgid, Setuid, Chdir, Stdio, Exec,
+            Pid, Setsid, Fork, Setpgid, Setgroups, Setgid, Setuid, Chdir, Stdio, Exec, Pdeathsig,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -172,6 +195,30 @@ struct Prepared<'a> {
     go_write: RawFd,
     max_signal: c_int,
     max_fd: c_int,
+    /// `spawn_child`: the monitor's pid, which the child checks after setting its parent-death
+    /// signal; 0 for a daemon.
+    parent: libc::pid_t,
+}
+
+impl<'a> Prepared<'a> {
+    /// Builds the argv and envp pointer arrays (they point into `plan`, which outlives them).
+    fn new(plan: &'a Plan, report: RawFd) -> Prepared<'a> {
+        let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const c_char> = plan.envp.iter().map(|e| e.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        Prepared {
+            plan,
+            argv,
+            envp,
+            report,
+            go_read: -1,
+            go_write: -1,
+            max_signal: libc::SIGRTMAX(),
+            max_fd: max_fd(),
+            parent: 0,
+        }
+    }
 }
 
 /// Detaches the plan's program as a daemon and returns its pid once the exec has happened.
@@ -187,19 +234,10 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
 
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
-    let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = plan.envp.iter().map(|e| e.as_ptr()).collect();
-    envp.push(std::ptr::null());
     let prepared = Prepared {
-        plan,
-        argv,
-        envp,
-        report: report_w.as_raw_fd(),
         go_read: go_r.as_raw_fd(),
         go_write: go_w.as_raw_fd(),
-        max_signal: libc::SIGRTMAX(),
-        max_fd: max_fd(),
+        ..Prepared::new(plan, report_w.as_raw_fd())
     };
 
     // SAFETY: rdaemon is single-threaded here (checked above), so the child is a faithful copy
@@ -271,6 +309,87 @@ impl Drop for Intermediate {
     }
 }
 
+/// Starts the respawn monitor's child: the plan's program as a direct child of the calling
+/// process, in its session and process group, with `PR_SET_PDEATHSIG(SIGTERM)` so that it does
+/// not outlive the monitor. Returns once `execve` has succeeded; a failure before or at the exec
+/// (the child is then reaped here) is an error saying which step failed.
+///
+/// Every signal is blocked across the fork: the child inherits the monitor's handlers, which
+/// must never run in it, and a signal sent to it before the exec (a `stop` of the whole group)
+/// stays pending until every disposition is back to default, then acts.
+pub fn spawn_child(plan: &Plan) -> Result<Pid> {
+    ensure_single_threaded()?;
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let prepared = Prepared {
+        parent: getpid().as_raw(),
+        ..Prepared::new(plan, report_w.as_raw_fd())
+    };
+    let mut old_mask = SigSet::empty();
+    sigprocmask(
+        SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::all()),
+        Some(&mut old_mask),
+    )
+    .context("cannot block signals")?;
+    // SAFETY: single-threaded (checked above), so the child is a faithful copy with no lock held
+    // by another thread; it runs `set_up_and_exec`, which makes only async-signal-safe calls on
+    // memory prepared above and never returns. The child stays in the monitor's session and
+    // process group, so that `stop`'s group signal reaches both.
+    let child = unsafe { libc::fork() };
+    if child == 0 {
+        // SAFETY: see above; this is the forked child.
+        unsafe { set_up_and_exec(&prepared) }
+    }
+    let forked = if child < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    };
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    forked.context("cannot fork")?;
+    drop(report_w);
+    let pid =
+        Pid::new(child).map_err(|why| anyhow::anyhow!("the child got an unusable pid: {why}"));
+    match read_message(&report_r) {
+        Ok(None) => pid,
+        Ok(Some((step, errno))) => {
+            let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
+            Err(failure(plan, step, errno).into())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes ownership of a pipe that the parent rdaemon passed down under the number `fd` (the
+/// respawn monitor's report pipe), making it close-on-exec. Refuses 0, 1, 2 and anything that is
+/// not an open pipe, so a stray number can never capture another file.
+pub fn claim_inherited_pipe(fd: RawFd) -> Result<OwnedFd> {
+    use std::os::unix::fs::FileTypeExt;
+    if fd <= 2 {
+        bail!("invalid inherited fd {fd}: it must be above 2");
+    }
+    // F_GETFD fails with EBADF unless `fd` is open; it then belongs to no Rust object in this
+    // freshly executed process, since the parent passed it to us for exactly this use.
+    // SAFETY: fcntl on an integer fd touches no memory.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error())
+            .with_context(|| format!("invalid inherited fd {fd}"));
+    }
+    // SAFETY: `fd` is open (checked above) and owned by nothing else in this process.
+    let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let file = fs::File::from(owned);
+    let is_pipe = file.metadata().is_ok_and(|m| m.file_type().is_fifo());
+    let owned = OwnedFd::from(file);
+    if !is_pipe {
+        // Give the number back untouched: it is not ours to close.
+        let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
+        bail!("invalid inherited fd {fd}: it is not a pipe");
+    }
+    fcntl(&owned, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+        .with_context(|| format!("invalid inherited fd {fd}"))?;
+    Ok(owned)
+}
+
 fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
     let why = Errno::from_raw(errno).desc();
     let cwd = plan.cwd.to_string_lossy();
@@ -283,6 +402,7 @@ fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
         Step::Stdio => format!("cannot redirect standard streams: {why}"),
         Step::Setsid => format!("cannot create a new session: {why}"),
         Step::Setpgid => format!("cannot create a process group: {why}"),
+        Step::Pdeathsig => format!("cannot set the parent-death signal: {why}"),
         Step::Fork | Step::Pid => format!("cannot fork: {why}"),
     };
     SpawnError { message }
@@ -387,10 +507,8 @@ unsafe fn intermediate(p: &Prepared<'_>) -> ! {
 /// # Safety
 /// Only in the grandchild, with `p` built before the fork.
 unsafe fn grandchild(p: &Prepared<'_>) -> ! {
-    let plan = p.plan;
-    // SAFETY: every call below is an async-signal-safe syscall wrapper (close, read, setpgid,
-    // setgroups, setgid, setuid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
-    // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
+    // SAFETY: close, read, setpgid and _exit are async-signal-safe syscall wrappers on fds
+    // prepared before the fork; set_up_and_exec keeps to the same rules.
     unsafe {
         libc::close(p.go_write);
         let mut byte = 0u8;
@@ -412,6 +530,21 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
         if libc::setpgid(0, 0) < 0 {
             fail(p, Step::Setpgid)
         }
+        set_up_and_exec(p)
+    }
+}
+
+/// Credentials, parent-death signal (children of the monitor only), cwd, umask, stdio,
+/// close-on-exec for every other fd, default signal dispositions and mask, then `execve`.
+///
+/// # Safety
+/// Only in a forked child, with `p` built before the fork.
+unsafe fn set_up_and_exec(p: &Prepared<'_>) -> ! {
+    let plan = p.plan;
+    // SAFETY: every call below is an async-signal-safe syscall wrapper (setgroups, setgid,
+    // setuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
+    // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
+    unsafe {
         if let Some(creds) = &plan.creds {
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
                 fail(p, Step::Setgroups)
@@ -421,6 +554,17 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
             }
             if libc::setuid(creds.uid) < 0 {
                 fail(p, Step::Setuid)
+            }
+        }
+        if p.parent != 0 {
+            // After the credentials: changing them clears the parent-death signal (prctl(2)).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) < 0 {
+                fail(p, Step::Pdeathsig)
+            }
+            // The monitor may have died before the prctl, and then the signal never comes:
+            // re-check the parent, as systemd does. Nobody is left to report to.
+            if libc::getppid() != p.parent {
+                libc::_exit(1)
             }
         }
         if libc::chdir(plan.cwd.as_ptr()) < 0 {
@@ -446,6 +590,14 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
+        // ...except the one the plan passes on under its own number.
+        if let Some(fd) = &plan.inherit {
+            if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) < 0 {
+                fail(p, Step::Stdio)
+            }
+        }
+        // Last, so that a signal blocked since `spawn_child`'s fork acts only with its default
+        // disposition, never through a handler inherited from the monitor.
         reset_signals(p.max_signal);
         libc::execve(plan.program.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
         fail(p, Step::Exec)

@@ -98,6 +98,16 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     n.checked_mul(1u64 << shift).ok_or_else(bad)
 }
 
+/// Parses `--log-max-size`: a size ([`parse_size`]) of at least one byte.
+pub fn parse_log_size(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err(format!(
+            "invalid size '{s}': a log cannot be rotated at 0 bytes; use e.g. 10M"
+        )),
+        n => Ok(n),
+    }
+}
+
 /// Parses a signal: `TERM`, `SIGTERM`, `15`, in any case.
 pub fn parse_signal(s: &str) -> Result<Signal, String> {
     let bad = || format!("invalid signal '{s}': use a name like TERM or SIGHUP, or a number");
@@ -324,6 +334,9 @@ mod tests {
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert_eq!(parse_size("1g"), Ok(1 << 30));
         assert_eq!(parse_size("4096"), Ok(4096));
+        assert_eq!(parse_log_size("1"), Ok(1));
+        assert!(parse_log_size("0").is_err());
+        assert!(parse_log_size("0M").is_err());
         for bad in [
             "",
             "M",

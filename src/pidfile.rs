@@ -31,37 +31,10 @@ pub enum Content {
 /// Reads and validates the pidfile at `path` without following a symlink and without reading
 /// more than a bounded prefix.
 pub fn read(path: &Path, is_root: bool) -> Content {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
-        .open(path);
-    let file = match file {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Content::Missing,
-        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Content::Invalid(
-                "it is a symlink, and rdaemon does not follow symlinks at a pidfile path".into(),
-            )
-        }
-        Err(e) => return Content::Invalid(format!("cannot read it: {}", os_reason(&e))),
-    };
-    let meta = match file.metadata() {
-        Ok(m) => m,
-        Err(e) => return Content::Invalid(format!("cannot read it: {}", os_reason(&e))),
-    };
-    if !meta.is_file() {
-        return Content::Invalid("it is not a regular file".into());
-    }
-    let mut buf = Vec::with_capacity(PIDFILE_MAX_BYTES + 1);
-    if let Err(e) = file
-        .take(PIDFILE_MAX_BYTES as u64 + 1)
-        .read_to_end(&mut buf)
-    {
-        return Content::Invalid(format!("cannot read it: {}", os_reason(&e)));
-    }
-    let raw = match parse_pid_content(&buf) {
-        Ok(raw) => raw,
-        Err(e) => return Content::Invalid(e.to_string()),
+    let (raw, meta) = match read_raw(path) {
+        Ok(None) => return Content::Missing,
+        Ok(Some(found)) => found,
+        Err(why) => return Content::Invalid(why),
     };
     match Pid::new(raw) {
         Ok(pid) => Content::Valid {
@@ -69,6 +42,52 @@ pub fn read(path: &Path, is_root: bool) -> Content {
             trusted: !is_root || (meta.uid() == 0 && meta.mode() & 0o022 == 0),
         },
         Err(why) => Content::Invalid(why),
+    }
+}
+
+/// The number a pidfile holds, before the [`Pid`] rules: `Ok(None)` when there is no file, an
+/// error (the reason) when it is not one decimal pid in a regular file.
+fn read_raw(path: &Path) -> Result<Option<(i32, fs::Metadata)>, String> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path);
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(
+                "it is a symlink, and rdaemon does not follow symlinks at a pidfile path".into(),
+            )
+        }
+        Err(e) => return Err(format!("cannot read it: {}", os_reason(&e))),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("cannot read it: {}", os_reason(&e)))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    let mut buf = Vec::with_capacity(PIDFILE_MAX_BYTES + 1);
+    file.take(PIDFILE_MAX_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read it: {}", os_reason(&e)))?;
+    let raw = parse_pid_content(&buf).map_err(|e| e.to_string())?;
+    Ok(Some((raw, meta)))
+}
+
+/// Whether the pidfile at `path` names the calling process (the respawn monitor's own pidfile,
+/// which [`read`] rightly refuses as "rdaemon itself").
+pub fn names_self(path: &Path) -> bool {
+    matches!(read_raw(path), Ok(Some((raw, _))) if raw == std::process::id() as i32)
+}
+
+/// Removes the pidfile if it still names the calling process. Returns whether it did.
+pub fn remove_if_self(path: &Path) -> Result<bool> {
+    if names_self(path) {
+        remove(path).map(|()| true)
+    } else {
+        Ok(false)
     }
 }
 
@@ -213,6 +232,38 @@ impl NameLock {
         }
     }
 
+    /// Takes the lock on `path` if nobody holds it; `Ok(None)` when it is busy. Never blocks: the
+    /// respawn monitor uses it, because `stop` holds the lock while it waits for the monitor.
+    pub fn try_acquire(path: &Path) -> Result<Option<NameLock>> {
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .mode(0o644)
+                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits())
+                .open(path)
+                .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
+            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(lock) => lock,
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, e)) => {
+                    return Err(e).with_context(|| format!("cannot lock '{}'", path.display()))
+                }
+            };
+            let ours = lock.metadata()?.ino();
+            match fs::metadata(path) {
+                Ok(m) if m.ino() == ours => {
+                    return Ok(Some(NameLock {
+                        path: path.to_owned(),
+                        _lock: lock,
+                    }))
+                }
+                _ => continue,
+            }
+        }
+    }
+
     /// Removes the lock file while holding the lock (for `forget`).
     pub fn remove_file(&self) -> Result<()> {
         fs::remove_file(&self.path)
@@ -278,6 +329,34 @@ mod tests {
         assert!(matches!(read(&path, false), Content::Invalid(_)));
         fs::write(&path, "1\n").unwrap();
         assert!(matches!(read(&path, false), Content::Invalid(_)));
+    }
+
+    #[test]
+    fn own_pid_is_recognised_and_only_then_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        assert!(names_self(&path));
+        assert!(matches!(read(&path, false), Content::Invalid(_)));
+        fs::write(&path, "4242\n").unwrap();
+        assert!(!remove_if_self(&path).unwrap());
+        assert!(path.exists());
+        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        assert!(remove_if_self(&path).unwrap());
+        assert!(!path.exists());
+        assert!(!remove_if_self(&path).unwrap());
+    }
+
+    #[test]
+    fn try_lock_does_not_block_on_a_held_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = NameLock::acquire(&path).unwrap();
+        // flock locks belong to the open file description: a second open conflicts even in the
+        // same process.
+        assert!(NameLock::try_acquire(&path).unwrap().is_none());
+        drop(held);
+        assert!(NameLock::try_acquire(&path).unwrap().is_some());
     }
 
     #[test]

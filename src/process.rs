@@ -101,6 +101,11 @@ pub fn read_stat(pid: Pid) -> Option<ProcStat> {
     parse_stat(&text)
 }
 
+/// The calling process's own `/proc/self/stat` (a [`Pid`] can never be rdaemon itself).
+pub fn read_own_stat() -> Option<ProcStat> {
+    parse_stat(&fs::read_to_string("/proc/self/stat").ok()?)
+}
+
 /// Whether `pid` names a live (not zombie) process.
 pub fn is_alive(pid: Pid) -> bool {
     read_stat(pid).is_some_and(|s| s.is_alive())
