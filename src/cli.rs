@@ -56,7 +56,8 @@ pub enum Command {
 Examples:
   rdaemon start -- sleep 1000
   rdaemon start --name web --chdir /srv/www --env PORT=8080 -- python3 -m http.server 8080
-  rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost")]
+  rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
+  rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh")]
     Start(StartArgs),
 
     /// Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must
@@ -95,6 +96,22 @@ Examples:
 Example:
   rdaemon forget web")]
     Forget(TargetArgs),
+
+    /// Internal: the monitor process of a `start --respawn` daemon
+    #[command(name = "__monitor", hide = true)]
+    Monitor(MonitorArgs),
+}
+
+/// `rdaemon __monitor`: run by `start --respawn` (through exec), never by hand.
+#[derive(Debug, Args, Clone)]
+pub struct MonitorArgs {
+    /// The daemon whose record the monitor runs
+    #[arg(value_name = "NAME", value_parser = Name::parse)]
+    pub name: Name,
+
+    /// An inherited pipe on which to report whether the first child started
+    #[arg(long, value_name = "FD")]
+    pub report_fd: Option<i32>,
 }
 
 /// How a command that acts on an existing daemon names it.
@@ -146,7 +163,38 @@ pub struct StartOpts {
     /// Set an environment variable (repeatable); the rest of the environment is inherited
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse::parse_env_pair)]
     pub env: Vec<(String, String)>,
+
+    /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
+    /// exits; the pidfile holds the monitor's pid
+    #[arg(long, help_heading = RESPAWN)]
+    pub respawn: bool,
+
+    /// Delay before the first restart; doubles on each quick failure (up to 60s), back to the
+    /// start once the program has run 60s [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    pub restart_delay: Option<Duration>,
+
+    /// Give up after N restarts within --restart-window (state "failed"); 0: never give up
+    /// [default: 5]
+    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    pub max_restarts: Option<u32>,
+
+    /// The window of --max-restarts [default: 60s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    pub restart_window: Option<Duration>,
+
+    /// Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program's output
+    /// through pipes and renames FILE to FILE.1 at a line boundary
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN)]
+    pub log_max_size: Option<u64>,
+
+    /// How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]
+    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    pub log_keep: Option<u32>,
 }
+
+/// The help heading of the respawn options.
+const RESPAWN: &str = "Supervised mode";
 
 /// `rdaemon start`.
 #[derive(Debug, Args, Clone)]

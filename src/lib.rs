@@ -18,4 +18,5 @@ pub mod pidfile;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod state;
+pub mod supervisor;
 pub mod target;

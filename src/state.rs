@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::parse::Name;
+use crate::parse::{parse_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile::create_exclusive;
 
@@ -26,7 +27,7 @@ pub enum Mode {
 }
 
 /// How a program ended: `{"code": N}` or `{"signal": N}`, with when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LastExit {
     /// Exit status, when it exited.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -88,6 +89,104 @@ pub struct Record {
     /// Respawn mode: how the program last ended.
     #[serde(default)]
     pub last_exit: Option<LastExit>,
+    /// Respawn mode: the options of the monitor; `None` in exec mode.
+    #[serde(default)]
+    pub respawn: Option<Respawn>,
+    /// Respawn mode: the monitor gave up after too many restarts (state `failed`).
+    #[serde(default)]
+    pub failed: bool,
+}
+
+impl LastExit {
+    /// An exit with status `code`, now.
+    pub fn code(code: i32) -> LastExit {
+        LastExit {
+            code: Some(code),
+            signal: None,
+            at: Some(now_rfc3339()),
+        }
+    }
+
+    /// Death by signal `signal`, now.
+    pub fn signal(signal: i32) -> LastExit {
+        LastExit {
+            code: None,
+            signal: Some(signal),
+            at: Some(now_rfc3339()),
+        }
+    }
+
+    /// `exited with status 1` / `killed by signal 9`, as SPEC §6 words it.
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (_, Some(sig)) => format!("killed by signal {sig}"),
+            (Some(code), None) => format!("exited with status {code}"),
+            (None, None) => "ended".into(),
+        }
+    }
+}
+
+/// Respawn mode's options (SPEC §6), as `start` was given them and `restart` restores them.
+/// Durations are kept as text (`"1s"`, `"500ms"`) so the record stays readable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Respawn {
+    /// Delay before the first restart (`--restart-delay`).
+    pub restart_delay: String,
+    /// Restarts allowed within the window before giving up; 0 for no limit (`--max-restarts`).
+    pub max_restarts: u32,
+    /// The window of `max_restarts` (`--restart-window`).
+    pub restart_window: String,
+    /// Rotate the log at this many bytes (`--log-max-size`); `None`: the child writes the log
+    /// files itself and nothing rotates.
+    #[serde(default)]
+    pub log_max_size: Option<u64>,
+    /// How many rotated files to keep (`--log-keep`).
+    #[serde(default = "default_log_keep")]
+    pub log_keep: u32,
+}
+
+/// `--restart-delay`'s default.
+pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);
+/// `--max-restarts`'s default.
+pub const DEFAULT_MAX_RESTARTS: u32 = 5;
+/// `--restart-window`'s default.
+pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
+/// `--log-keep`'s default.
+pub const DEFAULT_LOG_KEEP: u32 = 5;
+
+fn default_log_keep() -> u32 {
+    DEFAULT_LOG_KEEP
+}
+
+impl Default for Respawn {
+    fn default() -> Respawn {
+        Respawn {
+            restart_delay: format_duration(DEFAULT_RESTART_DELAY),
+            max_restarts: DEFAULT_MAX_RESTARTS,
+            restart_window: format_duration(DEFAULT_RESTART_WINDOW),
+            log_max_size: None,
+            log_keep: DEFAULT_LOG_KEEP,
+        }
+    }
+}
+
+impl Respawn {
+    /// `--restart-delay` as a duration; a corrupt record is an error naming the field.
+    pub fn restart_delay(&self) -> Result<Duration> {
+        parse_duration(&self.restart_delay)
+            .map_err(|e| anyhow::anyhow!("corrupt record: restart_delay: {e}"))
+    }
+
+    /// `--restart-window` as a duration.
+    pub fn restart_window(&self) -> Result<Duration> {
+        parse_duration(&self.restart_window)
+            .map_err(|e| anyhow::anyhow!("corrupt record: restart_window: {e}"))
+    }
+}
+
+/// A duration as the record keeps it: `1s`, `500ms`, `1m 30s`.
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
 }
 
 fn default_ready() -> String {
@@ -203,6 +302,8 @@ mod tests {
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
             last_exit: None,
+            respawn: None,
+            failed: false,
         }
     }
 
@@ -231,6 +332,47 @@ mod tests {
         let err = Record::load(&ctx, &name).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt record"), "{err:#}");
         assert!(format!("{err:#}").contains("web.json"));
+    }
+
+    #[test]
+    fn respawn_record_round_trips_and_old_records_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut rec = sample();
+        rec.mode = Mode::Respawn;
+        rec.child_pid = Some(4321);
+        rec.restarts = 3;
+        rec.last_exit = Some(LastExit::signal(9));
+        rec.respawn = Some(Respawn {
+            log_max_size: Some(10 << 20),
+            ..Respawn::default()
+        });
+        rec.save(&ctx).unwrap();
+        assert_eq!(Record::load(&ctx, &rec.name).unwrap(), Some(rec.clone()));
+        let v: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(ctx.record_path(&rec.name)).unwrap()).unwrap();
+        assert_eq!(v["mode"], "respawn");
+        assert_eq!(v["last_exit"]["signal"], 9);
+        assert!(v["last_exit"].get("code").is_none());
+        assert_eq!(v["respawn"]["restart_delay"], "1s");
+        let respawn = rec.respawn.as_ref().unwrap();
+        assert_eq!(respawn.restart_delay().unwrap(), Duration::from_secs(1));
+        assert_eq!(respawn.restart_window().unwrap(), Duration::from_secs(60));
+
+        // A record written before respawn mode existed has none of the new fields.
+        let mut old = v.clone();
+        for key in ["respawn", "failed", "child_pid", "restarts", "last_exit"] {
+            old.as_object_mut().unwrap().remove(key);
+        }
+        let back: Record = serde_json::from_value(old).unwrap();
+        assert_eq!((back.respawn, back.failed, back.restarts), (None, false, 0));
+    }
+
+    #[test]
+    fn last_exit_is_described_as_the_spec_words_it() {
+        assert_eq!(LastExit::code(1).describe(), "exited with status 1");
+        assert_eq!(LastExit::signal(9).describe(), "killed by signal 9");
+        assert!(LastExit::code(0).at.unwrap().ends_with('Z'));
     }
 
     #[test]

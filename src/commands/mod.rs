@@ -24,5 +24,6 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::List(args) => list::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Forget(args) => forget::run(args, &ctx),
+        Command::Monitor(args) => crate::supervisor::run(args, &ctx),
     }
 }

@@ -1,5 +1,7 @@
 //! `rdaemon start`: resolve and check everything, then detach the program through
-//! `daemonize::spawn` and report only once it has really been executed.
+//! `daemonize::spawn` and report only once it has really been executed. With `--respawn`, what
+//! is detached is an rdaemon monitor (`rdaemon __monitor`, see `supervisor`), and "executed"
+//! means the monitor has started the program's first child.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -13,13 +15,14 @@ use nix::fcntl::OFlag;
 use nix::unistd::{access, AccessFlags};
 
 use crate::cli::{StartArgs, StartOpts};
-use crate::daemonize::{self, Plan};
+use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::parse::Name;
 use crate::paths::{absolute, create_dir, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
 use crate::process::{self, Pid};
-use crate::state::{now_rfc3339, Mode, Record};
+use crate::state::{format_duration, now_rfc3339, Mode, Record, Respawn};
+use crate::supervisor;
 use crate::target::{judge, State, Target};
 
 /// What to start: the resolved command line and options, from `start`'s arguments or from a
@@ -42,6 +45,8 @@ pub struct Spec {
     pub stdout: PathBuf,
     /// stderr file (absolute).
     pub stderr: PathBuf,
+    /// Supervised mode's options; `None` in exec mode.
+    pub respawn: Option<Respawn>,
 }
 
 impl Spec {
@@ -65,6 +70,7 @@ impl Spec {
             env: BTreeMap::new(),
             stdout: log.clone(),
             stderr: log,
+            respawn: None,
         })
     }
 
@@ -80,6 +86,10 @@ impl Spec {
             env: rec.env.clone(),
             stdout: rec.stdout.clone(),
             stderr: rec.stderr.clone(),
+            respawn: match rec.mode {
+                Mode::Exec => None,
+                Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
+            },
         })
     }
 
@@ -102,6 +112,39 @@ impl Spec {
             self.umask = u;
         }
         self.env.extend(opts.env.iter().cloned());
+        if opts.respawn && self.respawn.is_none() {
+            self.respawn = Some(Respawn::default());
+        }
+        let Some(respawn) = &mut self.respawn else {
+            let given = [
+                ("--restart-delay", opts.restart_delay.is_some()),
+                ("--max-restarts", opts.max_restarts.is_some()),
+                ("--restart-window", opts.restart_window.is_some()),
+                ("--log-max-size", opts.log_max_size.is_some()),
+                ("--log-keep", opts.log_keep.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                bail!(Fail::usage(format!(
+                    "{flag} works only in supervised mode: add --respawn"
+                )));
+            }
+            return Ok(());
+        };
+        if let Some(d) = opts.restart_delay {
+            respawn.restart_delay = format_duration(d);
+        }
+        if let Some(n) = opts.max_restarts {
+            respawn.max_restarts = n;
+        }
+        if let Some(d) = opts.restart_window {
+            respawn.restart_window = format_duration(d);
+        }
+        if let Some(n) = opts.log_max_size {
+            respawn.log_max_size = Some(n);
+        }
+        if let Some(n) = opts.log_keep {
+            respawn.log_keep = n;
+        }
         Ok(())
     }
 
@@ -122,11 +165,16 @@ impl Spec {
             group: None,
             stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
-            mode: Mode::Exec,
+            mode: match self.respawn {
+                None => Mode::Exec,
+                Some(_) => Mode::Respawn,
+            },
             ready: "exec".into(),
             started_at: Some(now_rfc3339()),
             restarts: 0,
             last_exit: None,
+            respawn: self.respawn.clone(),
+            failed: false,
         }
     }
 }
@@ -230,7 +278,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
     }
 
-    let plan = prepare(ctx, spec, &program)?;
+    let (plan, report) = prepare(ctx, spec, &program)?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
@@ -242,6 +290,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         committed = Some(pid);
         spec.record(pid, start_time, &boot_id).save(ctx)
     });
+    // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
+    // without a word shows as end-of-file.
+    drop(plan);
+    let result = match (result, report) {
+        (Ok(monitor), Some(report)) => confirm_monitor(ctx, spec, monitor, report),
+        (result, _) => result,
+    };
     match result {
         Ok(pid) => {
             ctx.say(format!("started {} (pid {pid})", spec.name));
@@ -254,6 +309,40 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                     Some(rec) => rec.save(ctx),
                     None => Record::remove(ctx, &spec.name),
                 };
+            }
+            Err(err)
+        }
+    }
+}
+
+/// Waits for the respawn monitor's word on its first child. On success, records the child's pid
+/// (the monitor cannot yet: this start holds the name's lock); on failure, makes sure the
+/// monitor is gone before the caller removes its pidfile.
+fn confirm_monitor(ctx: &Ctx, spec: &Spec, monitor: Pid, report: OwnedFd) -> Result<Pid> {
+    match supervisor::await_first_child(report) {
+        Ok(child) => {
+            ctx.debug(format!(
+                "the monitor (pid {monitor}) started child pid {child}"
+            ));
+            if let Ok(Some(mut rec)) = Record::load(ctx, &spec.name) {
+                if rec.pid == Some(monitor.get()) && rec.child_pid.is_none() {
+                    rec.child_pid = Some(child);
+                    rec.save(ctx)?;
+                }
+            }
+            Ok(monitor)
+        }
+        Err(err) => {
+            // The monitor exits by itself after reporting; this is rdaemon's own child (start is
+            // its subreaper), so the pid cannot have been reused.
+            if let Ok(p) = process::Process::open(monitor) {
+                if !p
+                    .wait_exit(std::time::Duration::from_secs(5))
+                    .unwrap_or(false)
+                {
+                    let _ = p.signal(nix::sys::signal::Signal::SIGKILL);
+                    let _ = p.wait_exit(std::time::Duration::from_secs(5));
+                }
             }
             Err(err)
         }
@@ -290,7 +379,7 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
 }
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
-fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
+pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
     let fail =
         |errno: nix::errno::Errno| anyhow::anyhow!("cannot execute '{program}': {}", errno.desc());
     if program.contains('/') {
@@ -328,7 +417,9 @@ fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<Path
 }
 
 /// Checks and opens everything the daemon needs, so that failures show here, on the terminal.
-fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<Plan> {
+/// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
+/// the read end of the pipe on which the monitor reports its first child.
+fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<OwnedFd>)> {
     match std::fs::metadata(&spec.chdir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => bail!(
@@ -357,17 +448,56 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<Plan> {
     };
     let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-    Plan::new(
-        program.as_os_str(),
-        &spec.command,
+    if spec.respawn.is_none() {
+        let plan = Plan::new(
+            program.as_os_str(),
+            &spec.command,
+            env,
+            spec.chdir.as_os_str(),
+            spec.umask,
+            OwnedFd::from(stdin),
+            stdout,
+            stderr,
+            None,
+        )?;
+        return Ok((plan, None));
+    }
+    // Resolved now: the grandchild must exec exactly the binary that runs this start.
+    let exe = std::env::current_exe()
+        .ok()
+        .filter(|p| p.is_file())
+        .context(
+            "cannot find rdaemon's own executable to run the monitor (was it replaced or deleted?)",
+        )?;
+    let (report_r, report_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let report_w = above_stdio(report_w)?;
+    let argv: Vec<OsString> = vec![
+        exe.clone().into(),
+        "__monitor".into(),
+        "--dir".into(),
+        ctx.dir.clone().into(),
+        "--report-fd".into(),
+        std::os::fd::AsRawFd::as_raw_fd(&report_w)
+            .to_string()
+            .into(),
+        spec.name.as_str().into(),
+    ];
+    // The monitor works from `/` (the child changes to the daemon's directory itself) and
+    // writes its own messages to the daemon's stderr.
+    let plan = Plan::new(
+        exe.as_os_str(),
+        &argv,
         env,
-        spec.chdir.as_os_str(),
+        "/".as_ref(),
         spec.umask,
         OwnedFd::from(stdin),
         stdout,
         stderr,
         None,
-    )
+    )?
+    .inherit(report_w)?;
+    Ok((plan, Some(report_r)))
 }
 
 /// Opens a log file for appending (created 0644), close-on-exec in rdaemon.

@@ -61,10 +61,13 @@ impl Report {
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         let stat = pid.and_then(process::read_stat);
+        let failed = rec.is_some_and(|r| r.failed);
         Report {
             name,
             state: match state {
                 State::Running { .. } => "running",
+                // The monitor removed its pidfile when it gave up.
+                State::Stopped if failed => "failed",
                 State::Stopped => "stopped",
                 State::Dead { .. } => "dead",
                 State::Unknown { .. } => "unknown",
@@ -175,6 +178,10 @@ fn print_human(r: &Report, has_record: bool) {
             r.reason.as_deref().unwrap_or("its process is gone"),
             r.pidfile.display()
         ),
+        "failed" => println!(
+            "{} has failed: its monitor gave up after {} restarts",
+            r.name, r.restarts
+        ),
         _ if has_record => println!("{} is stopped", r.name),
         _ => println!("{} is not running", r.name),
     }
@@ -190,9 +197,33 @@ fn print_human(r: &Report, has_record: bool) {
         }
         _ => {}
     }
+    if r.mode == Mode::Respawn {
+        if let Some(child) = r.child_pid {
+            println!("  child:   pid {child}");
+        }
+        println!("  restarts: {}", r.restarts);
+        if let Some(last) = &r.last_exit {
+            println!("  last exit: {}", describe_exit(last));
+        }
+    }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
     }
+}
+
+/// `killed by signal 9 at 2026-05-01T10:00:00Z (3m 2s ago)`.
+fn describe_exit(last: &LastExit) -> String {
+    let mut text = last.describe();
+    if let Some(at) = &last.at {
+        text.push_str(&format!(" at {at}"));
+        let ago = humantime::parse_rfc3339(at)
+            .ok()
+            .and_then(|t| std::time::SystemTime::now().duration_since(t).ok());
+        if let Some(ago) = ago {
+            text.push_str(&format!(" ({} ago)", format_uptime(ago.as_secs())));
+        }
+    }
+    text
 }
 
 /// `1h 2m 3s` style, to the second.
@@ -241,6 +272,25 @@ mod tests {
     fn joins_like_a_shell() {
         let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
         assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
+    }
+
+    #[test]
+    fn describes_the_last_exit_with_when() {
+        let last = LastExit {
+            code: None,
+            signal: Some(9),
+            at: Some("2020-01-01T00:00:00Z".into()),
+        };
+        let text = describe_exit(&last);
+        assert!(
+            text.starts_with("killed by signal 9 at 2020-01-01T00:00:00Z ("),
+            "{text}"
+        );
+        assert!(text.ends_with(" ago)"), "{text}");
+        assert_eq!(
+            describe_exit(&LastExit { at: None, ..last }),
+            "killed by signal 9"
+        );
     }
 
     #[test]

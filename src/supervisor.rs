@@ -1,0 +1,1150 @@
+//! The respawn monitor (`start --respawn`, SPEC §6): `rdaemon __monitor NAME`, exec'd by `start`
+//! as the daemon, keeps PROGRAM running as its child.
+//!
+//! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
+//! give up after too many restarts), forwarding signals to the child, the respawn fields of the
+//! record (`child_pid`, `restarts`, `last_exit`, `failed`), and, with `--log-max-size`, the log
+//! files (the child writes into pipes; the monitor appends and rotates at line boundaries).
+//!
+//! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
+//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay or a record
+//! update is pending), do work in signal handlers (signal-hook's handlers only write to the
+//! self-pipe), start threads, or block on the name's lock (`stop` holds that lock while it
+//! waits for the monitor to exit; see "Locking" in docs/ARCHITECTURE.md).
+//!
+//! The shape is s6-supervise's: an explicit [`State`], events from the self-pipe and the clock,
+//! and a pure table [`action`] from (state, event) to what to do. Backoff and the restart limit
+//! are pure too ([`Backoff`], step/cap/window as OpenRC's `respawn_*`), as is the choice of
+//! rotation points ([`next_cut`]), so they are unit-tested here.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
+
+use crate::cli::MonitorArgs;
+use crate::commands::start::resolve_program;
+use crate::daemonize::{self, Plan};
+use crate::exit::Code;
+use crate::parse::Name;
+use crate::paths::Ctx;
+use crate::pidfile::{self, os_reason, NameLock};
+use crate::process::{self, Pid};
+use crate::state::{format_duration, LastExit, Mode, Record};
+
+/// The delay never doubles past this (unless `--restart-delay` itself is longer).
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// A child that ran this long was no quick failure: the next delay is `--restart-delay` again.
+pub const RESET_AFTER: Duration = Duration::from_secs(60);
+/// How soon a record update that found the name's lock busy is tried again.
+const LOCK_RETRY: Duration = Duration::from_millis(20);
+/// The exit status recorded when the child could not even be executed (as a shell reports a
+/// command it cannot run).
+pub const SPAWN_FAILED_STATUS: i32 = 127;
+/// Size of the buffer the log pipes are read into (a pipe's default capacity).
+const READ_BUFFER: usize = 64 * 1024;
+/// Reads per pipe per wake-up, so that a chatty child cannot starve signal handling.
+const READS_PER_WAKE: usize = 16;
+
+/// The signals the monitor handles. SIGPIPE is caught (and dropped) rather than ignored: an
+/// ignored disposition would be inherited across exec, a caught one is reset.
+const SIGNALS: [Signal; 9] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+    Signal::SIGQUIT,
+    Signal::SIGCHLD,
+    Signal::SIGPIPE,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Backoff and the restart limit: pure.
+
+/// The restart policy of one daemon (`--restart-delay`, `--max-restarts`, `--restart-window`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Delay before the first restart.
+    pub delay: Duration,
+    /// Restarts allowed within `window`; 0 for no limit.
+    pub max_restarts: u32,
+    /// The window of `max_restarts`.
+    pub window: Duration,
+}
+
+/// What follows an exit of the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Start it again after this delay.
+    Restart(Duration),
+    /// Too many restarts within the window: stop trying.
+    GiveUp,
+}
+
+/// The memory of past exits and restarts that the policy needs.
+#[derive(Debug, Default, Clone)]
+pub struct Backoff {
+    /// The delay chosen after the previous exit.
+    last_delay: Option<Duration>,
+    /// When the restarts still inside the window happened (at most `max_restarts`).
+    restarts: VecDeque<Instant>,
+}
+
+impl Backoff {
+    /// Decides what follows an exit at `now` of a child that ran for `ran_for`: give up when
+    /// `max_restarts` restarts already happened within the window ending now; else restart after
+    /// `delay`, doubled for each consecutive quick failure, capped at [`MAX_DELAY`], back to
+    /// `delay` once a child has run [`RESET_AFTER`].
+    pub fn on_exit(&mut self, policy: &Policy, now: Instant, ran_for: Duration) -> Decision {
+        while let Some(&first) = self.restarts.front() {
+            if now.saturating_duration_since(first) < policy.window {
+                break;
+            }
+            self.restarts.pop_front();
+        }
+        if policy.max_restarts > 0 && self.restarts.len() >= policy.max_restarts as usize {
+            return Decision::GiveUp;
+        }
+        let delay = match self.last_delay {
+            Some(prev) if ran_for < RESET_AFTER => {
+                prev.saturating_mul(2).min(MAX_DELAY.max(policy.delay))
+            }
+            _ => policy.delay,
+        };
+        self.last_delay = Some(delay);
+        Decision::Restart(delay)
+    }
+
+    /// Notes that the child was restarted at `now`.
+    pub fn on_restart(&mut self, policy: &Policy, now: Instant) {
+        if policy.max_restarts == 0 {
+            return;
+        }
+        self.restarts.push_back(now);
+        while self.restarts.len() > policy.max_restarts as usize {
+            self.restarts.pop_front();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state machine: states, events and the (state, event) → action table. Pure.
+
+/// Where the monitor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// The child runs, since `since`.
+    Running { child: Pid, since: Instant },
+    /// No child: the next one starts at `at` (the restart delay).
+    Waiting { at: Instant },
+    /// TERM or INT was forwarded: the monitor exits as soon as the child has.
+    Stopping { child: Pid },
+    /// The monitor is finished and exits with `code`.
+    Done { code: Code },
+}
+
+/// What wakes the monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A child was reaped.
+    Exited { pid: Pid, how: LastExit },
+    /// A signal other than SIGCHLD and SIGPIPE arrived.
+    Signal(Signal),
+    /// The restart delay is over.
+    DelayOver,
+}
+
+/// What the monitor does about an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing (a stray child, a signal with no child to forward it to, a stale timer).
+    Ignore,
+    /// Pass the signal on to the child.
+    Forward(Pid, Signal),
+    /// Pass TERM or INT on to the child and wait for it to exit, never restarting it.
+    Stop(Pid, Signal),
+    /// The child exited on its own: restart it after a delay, or give up.
+    Reschedule,
+    /// Record the last exit, remove the pidfile, exit.
+    Finish,
+    /// Start a new child.
+    Spawn,
+}
+
+/// The transition table (s6-supervise's `actions[state][event]`).
+pub fn action(state: &State, event: &Event) -> Action {
+    use Signal::{SIGINT, SIGTERM};
+    match (*state, event) {
+        (State::Done { .. }, _) => Action::Ignore,
+        (State::Running { child, .. }, Event::Exited { pid, .. }) if *pid == child => {
+            Action::Reschedule
+        }
+        (State::Stopping { child }, Event::Exited { pid, .. }) if *pid == child => Action::Finish,
+        (_, Event::Exited { .. }) => Action::Ignore,
+        (
+            State::Running { child, .. } | State::Stopping { child },
+            Event::Signal(sig @ (SIGTERM | SIGINT)),
+        ) => Action::Stop(child, *sig),
+        (State::Waiting { .. }, Event::Signal(SIGTERM | SIGINT)) => Action::Finish,
+        (State::Running { child, .. } | State::Stopping { child }, Event::Signal(sig)) => {
+            Action::Forward(child, *sig)
+        }
+        (State::Waiting { .. }, Event::Signal(_)) => Action::Ignore,
+        (State::Waiting { .. }, Event::DelayOver) => Action::Spawn,
+        (_, Event::DelayOver) => Action::Ignore,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Log rotation: where to cut (pure) and the rotating file.
+
+/// The next step in appending `data` to a log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Append the first N bytes.
+    Write(usize),
+    /// Rotate the log first.
+    Rotate,
+}
+
+/// Chooses the next step in appending `data` to a log of `size` bytes that rotates at `max`.
+/// Rotation happens only at a line boundary (`at_line_start`: the log is empty or ends with a
+/// newline), so no line is ever split across two files: a line still open when the log is full
+/// is finished first, and a single line longer than `max` fills a file on its own.
+pub fn next_cut(size: u64, max: u64, at_line_start: bool, data: &[u8]) -> Cut {
+    let room = max.saturating_sub(size);
+    if data.len() as u64 <= room {
+        return Cut::Write(data.len());
+    }
+    // room < data.len(), so it fits in usize.
+    if let Some(i) = data[..room as usize].iter().rposition(|&b| b == b'\n') {
+        return Cut::Write(i + 1);
+    }
+    if at_line_start && size > 0 {
+        return Cut::Rotate;
+    }
+    match data.iter().position(|&b| b == b'\n') {
+        Some(i) => Cut::Write(i + 1),
+        None => Cut::Write(data.len()),
+    }
+}
+
+/// `PATH.N`, the N-th rotated file of `path`.
+pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{n}"));
+    path.with_file_name(name)
+}
+
+/// A log file the monitor appends to and rotates (`NAME.log` → `NAME.log.1` … `NAME.log.N`).
+/// Rotation renames, so a follower by name (`tail -F`, `rdaemon logs -f`) moves on to the new file.
+#[derive(Debug)]
+pub struct RotatingLog {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    at_line_start: bool,
+    max: u64,
+    keep: u32,
+    mode: u32,
+}
+
+impl RotatingLog {
+    /// Opens (creates) `path` for appending; `max` bytes per file, `keep` rotated files.
+    pub fn open(path: &Path, max: u64, keep: u32) -> Result<RotatingLog> {
+        let file = open_append(path, 0o644)?;
+        let meta = file
+            .metadata()
+            .with_context(|| format!("cannot read log file '{}'", path.display()))?;
+        let size = meta.len();
+        let mut last = [0u8; 1];
+        let at_line_start =
+            size == 0 || (file.read_at(&mut last, size - 1).is_ok() && last[0] == b'\n');
+        Ok(RotatingLog {
+            path: path.to_owned(),
+            file,
+            size,
+            at_line_start,
+            max,
+            keep,
+            mode: meta.mode() & 0o7777,
+        })
+    }
+
+    /// Appends `data`, rotating at line boundaries as [`next_cut`] decides.
+    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
+        while !data.is_empty() {
+            match next_cut(self.size, self.max, self.at_line_start, data) {
+                Cut::Rotate => self.rotate()?,
+                Cut::Write(n) => {
+                    self.file
+                        .write_all(&data[..n])
+                        .with_context(|| format!("cannot write log '{}'", self.path.display()))?;
+                    self.size += n as u64;
+                    self.at_line_start = data[n - 1] == b'\n';
+                    data = &data[n..];
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one whole line of the monitor's own, on a line of its own.
+    pub fn write_line(&mut self, line: &str) -> Result<()> {
+        if !self.at_line_start {
+            self.write(b"\n")?;
+        }
+        self.write(line.as_bytes())
+    }
+
+    /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
+    /// `PATH` with the same permissions. With `keep` 0 the old content is simply removed.
+    fn rotate(&mut self) -> Result<()> {
+        let moved = if self.keep == 0 {
+            fs::remove_file(&self.path)
+        } else {
+            (1..self.keep)
+                .rev()
+                .try_for_each(|i| {
+                    rename_if_exists(
+                        &rotated_path(&self.path, i),
+                        &rotated_path(&self.path, i + 1),
+                    )
+                })
+                .and_then(|()| fs::rename(&self.path, rotated_path(&self.path, 1)))
+        };
+        // Whatever happened, count from zero again, so that a failing rotation is retried only
+        // after another `max` bytes rather than at every write.
+        self.size = 0;
+        self.at_line_start = true;
+        moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
+        self.file = open_append(&self.path, self.mode)?;
+        Ok(())
+    }
+}
+
+fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
+    match fs::rename(from, to) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
+/// Opens `path` for appending (and reading its last byte), creating it with exactly `mode`.
+fn open_append(path: &Path, mode: u32) -> Result<File> {
+    let existed = path.exists();
+    let file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags((OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits())
+        .open(path)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open log file '{}': {}",
+                path.display(),
+                os_reason(&e)
+            )
+        })?;
+    if !existed {
+        let _ = file.set_permissions(fs::Permissions::from_mode(mode));
+    }
+    Ok(file)
+}
+
+/// A pipe from the child's stdout and/or stderr into a rotating log.
+#[derive(Debug)]
+struct Output {
+    /// The read end (non-blocking).
+    pipe: File,
+    log: RotatingLog,
+    /// Whether the child's stderr goes here (the monitor's own messages follow it).
+    stderr: bool,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The first report to `start`.
+
+/// Reads the monitor's report on its first child, as `start` does: the child's pid once it has
+/// been executed, or the reason it could not be.
+pub fn await_first_child(report: OwnedFd) -> Result<i32> {
+    let mut text = Vec::new();
+    File::from(report)
+        .take(4096)
+        .read_to_end(&mut text)
+        .context("cannot read from the rdaemon monitor")?;
+    parse_report(&String::from_utf8_lossy(&text))
+}
+
+/// Parses `ok PID` / `error MESSAGE`.
+fn parse_report(text: &str) -> Result<i32> {
+    let text = text.trim_end();
+    if let Some(pid) = text.strip_prefix("ok ") {
+        return pid
+            .parse()
+            .ok()
+            .filter(|p| *p > 1)
+            .with_context(|| format!("internal error: bad report from the monitor: '{text}'"));
+    }
+    match text.strip_prefix("error ") {
+        Some(why) => bail!("{why}"),
+        None => bail!("the rdaemon monitor exited before it could start the program"),
+    }
+}
+
+fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
+    if let Some(mut report) = report {
+        let line = match outcome {
+            Ok(pid) => format!("ok {pid}\n"),
+            Err(err) => format!("error {err:#}\n"),
+        };
+        // `start` may be gone (killed): then nobody needs the answer.
+        let _ = report.write_all(line.as_bytes());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The monitor.
+
+/// `rdaemon __monitor NAME`: supervise the daemon whose record names this process.
+pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
+    let report = args
+        .report_fd
+        .map(daemonize::claim_inherited_pipe)
+        .transpose()?
+        .map(File::from);
+    let mut monitor = match Monitor::new(ctx, &args.name) {
+        Ok(m) => m,
+        Err(err) => {
+            send_report(report, Err(&err));
+            return Err(err);
+        }
+    };
+    let now = Instant::now();
+    match daemonize::spawn_child(&monitor.plan) {
+        Ok(child) => {
+            send_report(report, Ok(child.get()));
+            monitor.child_pid = Some(child.get());
+            monitor.dirty = true;
+            monitor.state = State::Running { child, since: now };
+        }
+        // `start` waits for this answer and cleans up (pidfile, record) under its lock.
+        Err(err) if report.is_some() => {
+            send_report(report, Err(&err));
+            return Err(err);
+        }
+        Err(err) => {
+            let how = LastExit::code(SPAWN_FAILED_STATUS);
+            monitor.state = monitor.after_exit(&format!("{err:#}"), how, Duration::ZERO, now);
+        }
+    }
+    monitor.run_loop()
+}
+
+/// The monitor's world.
+struct Monitor {
+    ctx: Ctx,
+    name: Name,
+    pidfile: PathBuf,
+    /// This process's start time, which the record must show for the monitor to update it.
+    start_time: u64,
+    policy: Policy,
+    plan: Plan,
+    outputs: Vec<Output>,
+    buffer: Vec<u8>,
+    signals: SignalDelivery<UnixStream, SignalOnly>,
+    state: State,
+    backoff: Backoff,
+    // The record fields the monitor owns.
+    child_pid: Option<i32>,
+    restarts: u32,
+    last_exit: Option<LastExit>,
+    failed: bool,
+    /// They changed and are not saved yet.
+    dirty: bool,
+}
+
+impl Monitor {
+    /// Reads the record and prepares everything the children need, signal handling included
+    /// (before the first child exists, so that no SIGCHLD is missed).
+    fn new(ctx: &Ctx, name: &Name) -> Result<Monitor> {
+        let rec = Record::load(ctx, name)?
+            .with_context(|| format!("no record for {name} in '{}'", ctx.dir.display()))?;
+        let me = std::process::id() as i32;
+        let start_time = process::read_own_stat()
+            .context("cannot read /proc/self/stat")?
+            .start_time;
+        if rec.mode != Mode::Respawn || rec.pid != Some(me) || rec.start_time != Some(start_time) {
+            bail!("the record of {name} does not describe this monitor (pid {me})");
+        }
+        let respawn = rec.respawn.clone().unwrap_or_default();
+        let policy = Policy {
+            delay: respawn.restart_delay()?,
+            max_restarts: respawn.max_restarts,
+            window: respawn.restart_window()?,
+        };
+        let program = resolve_program(&rec.command[0], &rec.env)?;
+
+        let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
+        let shared = rec.stdout == rec.stderr;
+        let mut outputs = Vec::new();
+        let (stdout, stderr) = match respawn.log_max_size {
+            // The child writes the files itself, through the monitor's own stdout and stderr,
+            // which `start` opened on them.
+            None => (
+                dup(io::stdout().as_fd())?,
+                if shared {
+                    None
+                } else {
+                    Some(dup(io::stderr().as_fd())?)
+                },
+            ),
+            Some(max) => {
+                let mut stream = |path: &Path, stderr: bool| -> Result<OwnedFd> {
+                    if !is_regular_or_missing(path) {
+                        // /dev/null, a terminal, a FIFO: nothing to rotate.
+                        return Ok(OwnedFd::from(open_append(path, 0o644)?));
+                    }
+                    let (read, write) =
+                        nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+                    fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+                        .context("cannot make a pipe non-blocking")?;
+                    outputs.push(Output {
+                        pipe: File::from(read),
+                        log: RotatingLog::open(path, max, respawn.log_keep)?,
+                        stderr,
+                    });
+                    Ok(write)
+                };
+                let out = stream(&rec.stdout, shared)?;
+                let err = if shared {
+                    None
+                } else {
+                    Some(stream(&rec.stderr, true)?)
+                };
+                (out, err)
+            }
+        };
+        let buffer = if outputs.is_empty() {
+            Vec::new()
+        } else {
+            vec![0; READ_BUFFER]
+        };
+        let umask = crate::parse::parse_umask(&rec.umask)
+            .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
+        // The monitor's environment is the daemon's: `start` built it (its own plus --env).
+        let env: BTreeMap<_, _> = std::env::vars_os().collect();
+        // TODO(--user): when exec mode learns credentials, resolve them here too: the monitor
+        // stays root (it writes the record) and only the child drops privileges.
+        let plan = Plan::new(
+            program.as_os_str(),
+            &rec.command,
+            env,
+            rec.chdir.as_os_str(),
+            umask,
+            stdin,
+            stdout,
+            stderr,
+            None,
+        )?;
+
+        let (read, write) = UnixStream::pair().context("cannot create the signal pipe")?;
+        let signals = SignalDelivery::with_pipe(read, write, SignalOnly, SIGNALS.map(|s| s as i32))
+            .context("cannot install signal handlers")?;
+        Ok(Monitor {
+            ctx: ctx.clone(),
+            name: name.clone(),
+            pidfile: rec.pidfile.clone(),
+            start_time,
+            policy,
+            plan,
+            outputs,
+            buffer,
+            signals,
+            state: State::Waiting { at: Instant::now() },
+            backoff: Backoff::default(),
+            child_pid: None,
+            restarts: rec.restarts,
+            last_exit: rec.last_exit.clone(),
+            failed: false,
+            dirty: false,
+        })
+    }
+
+    /// Blocks for events and acts on them until the state is `Done`.
+    fn run_loop(&mut self) -> Result<Code> {
+        loop {
+            if let State::Done { code } = self.state {
+                return Ok(code);
+            }
+            let (signalled, readable) = self.wait()?;
+            for i in readable {
+                self.pump(i, READS_PER_WAKE);
+            }
+            if signalled {
+                let pending: Vec<i32> = self.signals.pending().collect();
+                for sig in pending {
+                    match Signal::try_from(sig) {
+                        Ok(Signal::SIGCHLD) => {
+                            for event in reap_children() {
+                                self.handle(event);
+                            }
+                        }
+                        Ok(Signal::SIGPIPE) | Err(_) => {}
+                        Ok(sig) => self.handle(Event::Signal(sig)),
+                    }
+                }
+            }
+            if let State::Waiting { at } = self.state {
+                if Instant::now() >= at {
+                    self.handle(Event::DelayOver);
+                }
+            }
+            if self.dirty && !matches!(self.state, State::Done { .. }) {
+                self.save_record(false);
+            }
+        }
+    }
+
+    /// Waits in `poll` for the signal pipe and the log pipes. The only timeouts are a pending
+    /// restart delay and a pending record update; otherwise it sleeps until something happens.
+    /// Returns whether the signal pipe is readable and which log pipes are.
+    fn wait(&self) -> Result<(bool, Vec<usize>)> {
+        let now = Instant::now();
+        let mut timeout: Option<Duration> = None;
+        if let State::Waiting { at } = self.state {
+            timeout = Some(at.saturating_duration_since(now));
+        }
+        if self.dirty {
+            timeout = Some(timeout.map_or(LOCK_RETRY, |t| t.min(LOCK_RETRY)));
+        }
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                let ms = t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let mut fds = vec![PollFd::new(
+            self.signals.get_read().as_fd(),
+            PollFlags::POLLIN,
+        )];
+        fds.extend(
+            self.outputs
+                .iter()
+                .map(|o| PollFd::new(o.pipe.as_fd(), PollFlags::POLLIN)),
+        );
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e).context("cannot wait for events"),
+        }
+        let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let readable = fds[1..]
+            .iter()
+            .enumerate()
+            .filter(|(_, fd)| ready(fd))
+            .map(|(i, _)| i)
+            .collect();
+        Ok((ready(&fds[0]), readable))
+    }
+
+    /// Copies what the `i`-th log pipe holds (at most `reads` reads) into its log.
+    fn pump(&mut self, i: usize, reads: usize) {
+        for _ in 0..reads {
+            let output = &mut self.outputs[i];
+            let n = match output.pipe.read(&mut self.buffer) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return, // WouldBlock: drained.
+            };
+            if let Err(err) = output.log.write(&self.buffer[..n]) {
+                // The disk is full or the directory gone: the output is lost, the monitor lives.
+                let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
+            }
+        }
+    }
+
+    /// Copies everything the log pipes hold now (the exited child's last words).
+    fn drain_outputs(&mut self) {
+        for i in 0..self.outputs.len() {
+            self.pump(i, 64);
+        }
+    }
+
+    /// Acts on one event as the table says.
+    fn handle(&mut self, event: Event) {
+        let now = Instant::now();
+        match action(&self.state, &event) {
+            Action::Ignore => {}
+            Action::Forward(child, sig) => forward(child, sig),
+            Action::Stop(child, sig) => {
+                if let State::Running { .. } = self.state {
+                    self.say(&format!(
+                        "got SIG{}: stopping pid {child}",
+                        crate::parse::signal_name(sig)
+                    ));
+                }
+                forward(child, sig);
+                self.state = State::Stopping { child };
+            }
+            Action::Reschedule => {
+                let (State::Running { child, since }, Event::Exited { how, .. }) =
+                    (self.state, event)
+                else {
+                    return;
+                };
+                self.drain_outputs();
+                let ran_for = now.saturating_duration_since(since);
+                self.state = self.after_exit(&format!("pid {child}"), how, ran_for, now);
+            }
+            Action::Finish => {
+                if let Event::Exited { how, .. } = event {
+                    self.drain_outputs();
+                    self.note_exit(how);
+                }
+                self.state = self.finish(Code::Ok);
+            }
+            Action::Spawn => {
+                self.restarts += 1;
+                self.backoff.on_restart(&self.policy, now);
+                self.dirty = true;
+                self.state = match daemonize::spawn_child(&self.plan) {
+                    Ok(child) => {
+                        self.child_pid = Some(child.get());
+                        self.say(&format!(
+                            "restarted as pid {child} (restart {})",
+                            self.restarts
+                        ));
+                        State::Running { child, since: now }
+                    }
+                    Err(err) => {
+                        let how = LastExit::code(SPAWN_FAILED_STATUS);
+                        self.after_exit(&format!("{err:#}"), how, Duration::ZERO, now)
+                    }
+                };
+            }
+        }
+    }
+
+    /// Records an exit of `who` (a pid, or what failed to start) and decides, by the policy,
+    /// between a delayed restart and giving up.
+    fn after_exit(&mut self, who: &str, how: LastExit, ran_for: Duration, now: Instant) -> State {
+        let what = format!(
+            "{who}: {} after {}",
+            how.describe(),
+            format_duration(Duration::from_millis(ran_for.as_millis() as u64))
+        );
+        self.note_exit(how);
+        match self.backoff.on_exit(&self.policy, now, ran_for) {
+            Decision::Restart(delay) => {
+                self.say(&format!("{what}; restarting in {}", format_duration(delay)));
+                State::Waiting { at: now + delay }
+            }
+            Decision::GiveUp => {
+                self.failed = true;
+                self.say(&format!(
+                    "{what}; giving up after {} restarts within {} (state: failed)",
+                    self.policy.max_restarts,
+                    format_duration(self.policy.window)
+                ));
+                self.finish(Code::Failure)
+            }
+        }
+    }
+
+    fn note_exit(&mut self, how: LastExit) {
+        self.last_exit = Some(how);
+        self.child_pid = None;
+        self.dirty = true;
+    }
+
+    /// The end: saves the record, removes the pidfile if it still names this monitor.
+    fn finish(&mut self, code: Code) -> State {
+        self.save_record(true);
+        if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
+            self.say(&format!("{err:#}"));
+        }
+        State::Done { code }
+    }
+
+    /// Writes the monitor's fields into the record, if the record still describes this monitor.
+    ///
+    /// Never blocks on the name's lock: `stop` and `restart` hold it while they wait for this
+    /// process to exit. A busy lock postpones an ordinary update (`run_loop` retries after
+    /// [`LOCK_RETRY`]). The final update, made on the way out, goes ahead without the lock as
+    /// long as the pidfile still names this monitor: every command that writes the record does
+    /// so only after finding the daemon not running, that is, after this write (made before the
+    /// pidfile is removed and the process exits).
+    fn save_record(&mut self, last: bool) {
+        let lock = match NameLock::try_acquire(&self.ctx.lock_path(&self.name)) {
+            Ok(Some(lock)) => Some(lock),
+            Ok(None) if !last => return,
+            Ok(None) => None,
+            Err(err) => {
+                self.say(&format!("{err:#}"));
+                None
+            }
+        };
+        self.dirty = false;
+        if lock.is_none() && !pidfile::names_self(&self.pidfile) {
+            return;
+        }
+        let me = std::process::id() as i32;
+        let saved = Record::load(&self.ctx, &self.name).and_then(|rec| match rec {
+            Some(mut rec) if rec.pid == Some(me) && rec.start_time == Some(self.start_time) => {
+                rec.child_pid = self.child_pid;
+                rec.restarts = self.restarts;
+                rec.last_exit = self.last_exit.clone();
+                rec.failed = self.failed;
+                rec.save(&self.ctx).map(|()| true)
+            }
+            _ => Ok(false),
+        });
+        drop(lock);
+        match saved {
+            Ok(true) => {}
+            Ok(false) => self.say("the record no longer describes this monitor; not updating it"),
+            Err(err) => self.say(&format!("{err:#}")),
+        }
+    }
+
+    /// A line of the monitor's own in the daemon's stderr log.
+    fn say(&mut self, msg: &str) {
+        let line = format!("rdaemon: {}: {msg}\n", self.name);
+        match self.outputs.iter_mut().find(|o| o.stderr) {
+            Some(output) => {
+                let _ = output.log.write_line(&line);
+            }
+            None => {
+                let _ = io::stderr().write_all(line.as_bytes());
+            }
+        }
+    }
+}
+
+/// Passes `sig` on to the child. It is this process's unreaped child, so its pid cannot have
+/// been reused; an error means it is already exiting.
+fn forward(child: Pid, sig: Signal) {
+    let _ = kill(nix::unistd::Pid::from_raw(child.get()), sig);
+}
+
+/// Reaps every child that has exited (WNOHANG until none is left: signals coalesce).
+fn reap_children() -> Vec<Event> {
+    let mut events = Vec::new();
+    loop {
+        let (pid, how) = match waitpid(None::<nix::unistd::Pid>, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => (pid, LastExit::code(code)),
+            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, LastExit::signal(sig as i32)),
+            Ok(WaitStatus::StillAlive) => break,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            Err(_) => break, // ECHILD: no children at all.
+        };
+        if let Ok(pid) = Pid::new(pid.as_raw()) {
+            events.push(Event::Exited { pid, how });
+        }
+    }
+    events
+}
+
+fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
+    fd.try_clone_to_owned()
+        .context("cannot duplicate a standard stream")
+}
+
+fn is_regular_or_missing(path: &Path) -> bool {
+    match fs::metadata(path) {
+        Ok(m) => m.is_file(),
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(delay_ms: u64, max: u32, window_s: u64) -> Policy {
+        Policy {
+            delay: Duration::from_millis(delay_ms),
+            max_restarts: max,
+            window: Duration::from_secs(window_s),
+        }
+    }
+
+    /// Exits quickly `n` times, restarting after each chosen delay; returns the delays.
+    fn crash_loop(b: &mut Backoff, p: &Policy, t0: Instant, n: usize) -> Vec<Decision> {
+        let mut t = t0;
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let d = b.on_exit(p, t, Duration::from_millis(10));
+            out.push(d);
+            if let Decision::Restart(delay) = d {
+                t += delay;
+                b.on_restart(p, t);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn delay_doubles_on_quick_failures_and_is_capped() {
+        let p = policy(1000, 0, 60);
+        let delays = crash_loop(&mut Backoff::default(), &p, Instant::now(), 9);
+        let secs: Vec<u64> = delays
+            .iter()
+            .map(|d| match d {
+                Decision::Restart(d) => d.as_secs(),
+                Decision::GiveUp => panic!("gave up without a limit"),
+            })
+            .collect();
+        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+
+    #[test]
+    fn a_long_run_resets_the_delay() {
+        let p = policy(500, 0, 60);
+        let mut b = Backoff::default();
+        let t = Instant::now();
+        crash_loop(&mut b, &p, t, 4);
+        let d = b.on_exit(&p, t + Duration::from_secs(600), RESET_AFTER);
+        assert_eq!(d, Decision::Restart(Duration::from_millis(500)));
+        let d = b.on_exit(&p, t + Duration::from_secs(601), Duration::from_secs(1));
+        assert_eq!(d, Decision::Restart(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_delay_longer_than_the_cap_is_kept() {
+        let p = policy(120_000, 0, 60);
+        let d = crash_loop(&mut Backoff::default(), &p, Instant::now(), 2);
+        assert_eq!(d, [Decision::Restart(Duration::from_secs(120)); 2]);
+    }
+
+    #[test]
+    fn gives_up_after_max_restarts_within_the_window() {
+        let p = policy(100, 3, 60);
+        let d = crash_loop(&mut Backoff::default(), &p, Instant::now(), 5);
+        assert_eq!(
+            d,
+            [
+                Decision::Restart(Duration::from_millis(100)),
+                Decision::Restart(Duration::from_millis(200)),
+                Decision::Restart(Duration::from_millis(400)),
+                Decision::GiveUp,
+                Decision::GiveUp,
+            ]
+        );
+    }
+
+    #[test]
+    fn restarts_outside_the_window_do_not_count() {
+        let p = policy(0, 2, 10);
+        let mut b = Backoff::default();
+        let t = Instant::now();
+        assert_eq!(
+            b.on_exit(&p, t, Duration::ZERO),
+            Decision::Restart(Duration::ZERO)
+        );
+        b.on_restart(&p, t);
+        let t1 = t + Duration::from_secs(1);
+        assert!(matches!(
+            b.on_exit(&p, t1, Duration::ZERO),
+            Decision::Restart(_)
+        ));
+        b.on_restart(&p, t1);
+        // Two restarts within 10 s: the next exit gives up...
+        assert_eq!(
+            b.on_exit(&p, t + Duration::from_secs(5), Duration::ZERO),
+            Decision::GiveUp
+        );
+        // ...but not once the first restart has left the window.
+        let later = t + Duration::from_secs(10);
+        assert!(matches!(
+            b.on_exit(&p, later, Duration::ZERO),
+            Decision::Restart(_)
+        ));
+    }
+
+    #[test]
+    fn zero_max_restarts_never_gives_up() {
+        let p = policy(0, 0, 3600);
+        let d = crash_loop(&mut Backoff::default(), &p, Instant::now(), 1000);
+        assert!(d.iter().all(|d| *d == Decision::Restart(Duration::ZERO)));
+    }
+
+    #[test]
+    fn the_transition_table() {
+        let child = Pid::new(4242).unwrap();
+        let other = Pid::new(4243).unwrap();
+        let t = Instant::now();
+        let running = State::Running { child, since: t };
+        let waiting = State::Waiting { at: t };
+        let stopping = State::Stopping { child };
+        let done = State::Done { code: Code::Ok };
+        let exit = |pid| Event::Exited {
+            pid,
+            how: LastExit::code(1),
+        };
+        use Signal::*;
+        let cases = [
+            (running, exit(child), Action::Reschedule),
+            (running, exit(other), Action::Ignore),
+            (
+                running,
+                Event::Signal(SIGTERM),
+                Action::Stop(child, SIGTERM),
+            ),
+            (running, Event::Signal(SIGINT), Action::Stop(child, SIGINT)),
+            (
+                running,
+                Event::Signal(SIGHUP),
+                Action::Forward(child, SIGHUP),
+            ),
+            (
+                running,
+                Event::Signal(SIGQUIT),
+                Action::Forward(child, SIGQUIT),
+            ),
+            (running, Event::DelayOver, Action::Ignore),
+            (waiting, Event::DelayOver, Action::Spawn),
+            (waiting, Event::Signal(SIGTERM), Action::Finish),
+            (waiting, Event::Signal(SIGINT), Action::Finish),
+            (waiting, Event::Signal(SIGUSR1), Action::Ignore),
+            (waiting, exit(other), Action::Ignore),
+            (stopping, exit(child), Action::Finish),
+            (stopping, exit(other), Action::Ignore),
+            (
+                stopping,
+                Event::Signal(SIGTERM),
+                Action::Stop(child, SIGTERM),
+            ),
+            (
+                stopping,
+                Event::Signal(SIGWINCH),
+                Action::Forward(child, SIGWINCH),
+            ),
+            (stopping, Event::DelayOver, Action::Ignore),
+            (done, Event::Signal(SIGTERM), Action::Ignore),
+            (done, exit(child), Action::Ignore),
+        ];
+        for (state, event, want) in cases {
+            assert_eq!(action(&state, &event), want, "{state:?} + {event:?}");
+        }
+    }
+
+    #[test]
+    fn cuts_fall_on_line_boundaries() {
+        // Fits: all of it.
+        assert_eq!(next_cut(0, 100, true, b"a\nb\n"), Cut::Write(4));
+        // Does not fit: up to the last newline that does.
+        assert_eq!(
+            next_cut(90, 100, true, b"12345\n789\nabcdef\n"),
+            Cut::Write(10)
+        );
+        // Full at a line boundary: rotate.
+        assert_eq!(next_cut(100, 100, true, b"x\n"), Cut::Rotate);
+        assert_eq!(next_cut(98, 100, true, b"xyz\n"), Cut::Rotate);
+        // Full in the middle of a line: finish the line first.
+        assert_eq!(next_cut(100, 100, false, b"end\nnext\n"), Cut::Write(4));
+        assert_eq!(next_cut(100, 100, false, b"no newline"), Cut::Write(10));
+        // A line longer than the limit fills an empty file on its own.
+        assert_eq!(next_cut(0, 4, true, b"0123456789\nab"), Cut::Write(11));
+    }
+
+    fn read_all(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_default()
+    }
+
+    #[test]
+    fn rotation_keeps_every_line_whole_and_n_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 100, 3).unwrap();
+        let lines: Vec<String> = (0..60).map(|i| format!("line {i:04}\n")).collect();
+        // Fed in awkward pieces, as a pipe delivers them.
+        let all = lines.concat();
+        for chunk in all.as_bytes().chunks(7) {
+            log.write(chunk).unwrap();
+        }
+        assert!(!rotated_path(&path, 4).exists(), "kept more than 3");
+        let mut seen = String::new();
+        for n in (1..=3).rev() {
+            let text = read_all(&rotated_path(&path, n));
+            assert!(text.len() <= 100, "{n}: {} bytes", text.len());
+            assert!(text.ends_with('\n'), "{n} ends mid-line: {text:?}");
+            seen.push_str(&text);
+        }
+        seen.push_str(&read_all(&path));
+        // The newest lines, in order, none split or lost since the oldest file kept.
+        assert!(all.ends_with(&seen), "{seen}");
+        assert!(seen.len() > 300);
+        assert!(seen.lines().all(|l| l.len() == 9 && l.starts_with("line ")));
+    }
+
+    #[test]
+    fn rotation_waits_for_the_end_of_an_open_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 10, 2).unwrap();
+        log.write(b"0123456789abc").unwrap();
+        log.write(b"def\nnext\n").unwrap();
+        assert_eq!(read_all(&rotated_path(&path, 1)), "0123456789abcdef\n");
+        assert_eq!(read_all(&path), "next\n");
+    }
+
+    #[test]
+    fn reopening_knows_the_size_and_whether_a_line_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        fs::write(&path, "half").unwrap();
+        let mut log = RotatingLog::open(&path, 20, 1).unwrap();
+        // The monitor's own line never lands in the middle of the program's.
+        log.write_line("rdaemon: x\n").unwrap();
+        assert_eq!(read_all(&path), "half\nrdaemon: x\n");
+        // 16 bytes now: 7 more do not fit in 20.
+        log.write(b"abcdef\n").unwrap();
+        assert_eq!(read_all(&rotated_path(&path, 1)), "half\nrdaemon: x\n");
+        assert_eq!(read_all(&path), "abcdef\n");
+    }
+
+    #[test]
+    fn keep_zero_discards_and_permissions_carry_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let mut log = RotatingLog::open(&path, 4, 0).unwrap();
+        log.write(b"aaa\nbbb\n").unwrap();
+        assert_eq!(read_all(&path), "bbb\n");
+        assert!(!rotated_path(&path, 1).exists());
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn reports_parse() {
+        assert_eq!(parse_report("ok 1234\n").unwrap(), 1234);
+        let err = parse_report("error cannot execute 'x': Exec format error\n").unwrap_err();
+        assert_eq!(err.to_string(), "cannot execute 'x': Exec format error");
+        assert!(parse_report("")
+            .unwrap_err()
+            .to_string()
+            .contains("exited before"));
+        assert!(parse_report("ok 1").is_err());
+        assert!(parse_report("ok x").is_err());
+    }
+}
