@@ -439,9 +439,11 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
     let now = Instant::now();
     match daemonize::spawn_child(&monitor.plan) {
         Ok(child) => {
+            // `start` records the first child itself, under the lock it holds until it exits:
+            // nothing to save (and no retry timer) unless nobody is waiting for the report.
+            monitor.dirty = report.is_none();
             send_report(report, Ok(child.get()));
             monitor.child_pid = Some(child.get());
-            monitor.dirty = true;
             monitor.state = State::Running { child, since: now };
         }
         // `start` waits for this answer and cleans up (pidfile, record) under its lock.
