@@ -5,6 +5,7 @@ mod common;
 
 mod forget;
 mod list;
+mod respawn;
 mod restart;
 mod start;
 mod status;
