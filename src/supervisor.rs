@@ -376,6 +376,8 @@ struct Output {
     log: RotatingLog,
     /// Whether the child's stderr goes here (the monitor's own messages follow it).
     stderr: bool,
+    /// The last write failed (reported once, not at every chunk).
+    failing: bool,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,7 +503,11 @@ impl Monitor {
             max_restarts: respawn.max_restarts,
             window: respawn.restart_window()?,
         };
-        let program = resolve_program(&rec.command[0], &rec.env)?;
+        let program = rec
+            .command
+            .first()
+            .with_context(|| format!("corrupt record for {name}: no command"))?;
+        let program = resolve_program(program, &rec.env)?;
 
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
         let shared = rec.stdout == rec.stderr;
@@ -531,6 +537,7 @@ impl Monitor {
                         pipe: File::from(read),
                         log: RotatingLog::open(path, max, respawn.log_keep)?,
                         stderr,
+                        failing: false,
                     });
                     Ok(write)
                 };
@@ -676,9 +683,15 @@ impl Monitor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return, // WouldBlock: drained.
             };
-            if let Err(err) = output.log.write(&self.buffer[..n]) {
-                // The disk is full or the directory gone: the output is lost, the monitor lives.
-                let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
+            match output.log.write(&self.buffer[..n]) {
+                Ok(()) => output.failing = false,
+                // The disk is full or the directory gone: the output is lost, the monitor lives
+                // and says so once on its own stderr (the log as `start` opened it).
+                Err(err) if !output.failing => {
+                    output.failing = true;
+                    let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
+                }
+                Err(_) => {}
             }
         }
     }
