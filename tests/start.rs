@@ -28,8 +28,8 @@ fn daemon_is_detached_with_clean_process_state() {
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
     let log = env.path("sleeper.log");
     assert_eq!(
-        fds(pid),
-        vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone()),]
+        settled_fds(pid, &[0, 1, 2]),
+        vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone())]
     );
     assert_eq!(
         fs::read_to_string(env.path("sleeper.pid")).unwrap(),
@@ -340,7 +340,10 @@ fn inherited_signal_state_and_fds_do_not_leak() {
     let pid = env.pid_of("clean");
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
-    let numbers: Vec<i32> = fds(pid).into_iter().map(|(n, _)| n).collect();
+    let numbers: Vec<i32> = settled_fds(pid, &[0, 1, 2])
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     assert_eq!(numbers, vec![0, 1, 2]);
     drop(extra);
 }
@@ -354,4 +357,20 @@ fn program_that_exits_at_once_still_counts_as_started() {
         .stdout_has("started quick");
     let pid = env.pid_of("quick");
     wait_dead(pid);
+}
+
+/// The daemon's open fds once its start-up is over. Right after the exec, `sleep` opens and
+/// closes locale files (fd 3, for a moment), which a look at /proc/PID/fd can catch: wait until
+/// the fd numbers are `numbers`, or the deadline; a real leak stays and still fails the test.
+fn settled_fds(pid: i32, numbers: &[i32]) -> Vec<(i32, std::path::PathBuf)> {
+    let only =
+        |fds: &[(i32, std::path::PathBuf)]| fds.iter().map(|f| f.0).eq(numbers.iter().copied());
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let now = fds(pid);
+        if only(&now) || std::time::Instant::now() >= deadline {
+            return now;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
