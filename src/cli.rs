@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use nix::sys::signal::Signal;
 
 use crate::parse::{self, Name};
@@ -95,6 +95,13 @@ Examples:
 Example:
   rdaemon forget web")]
     Forget(TargetArgs),
+
+    /// Print a service definition for another supervisor, built from a daemon's record
+    #[command(after_help = "\
+Examples:
+  rdaemon export systemd web > /etc/systemd/system/web.service
+  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web")]
+    Export(ExportArgs),
 }
 
 /// How a command that acts on an existing daemon names it.
@@ -217,6 +224,24 @@ pub struct ListArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+}
+
+/// `rdaemon export`.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The format to print (only systemd for now)
+    #[arg(value_name = "FORMAT", value_enum)]
+    pub format: ExportFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// What `rdaemon export` can print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A systemd service unit (NAME.service)
+    Systemd,
 }
 
 /// `rdaemon restart`.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod export;
 mod forget;
 mod list;
 mod restart;

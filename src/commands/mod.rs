@@ -1,6 +1,7 @@
 //! One module per subcommand; each `run` orchestrates and returns the exit code of a normal
 //! outcome. None of them calls libc: that is `daemonize` and `process`.
 
+pub mod export;
 pub mod forget;
 pub mod list;
 pub mod restart;
@@ -24,5 +25,6 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::List(args) => list::run(args, &ctx),
         Command::Restart(args) => restart::run(args, &ctx),
         Command::Forget(args) => forget::run(args, &ctx),
+        Command::Export(args) => export::run(args, &ctx),
     }
 }

@@ -290,7 +290,7 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
 }
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
-fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
+pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
     let fail =
         |errno: nix::errno::Errno| anyhow::anyhow!("cannot execute '{program}': {}", errno.desc());
     if program.contains('/') {
