@@ -3,6 +3,7 @@
 
 mod common;
 
+mod completions;
 mod export;
 mod forget;
 mod list;
