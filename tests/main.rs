@@ -6,6 +6,7 @@ mod common;
 mod completions;
 mod export;
 mod forget;
+mod json;
 mod list;
 mod restart;
 mod start;
