@@ -72,8 +72,12 @@ fn completions_of_an_unknown_shell_is_a_usage_error() {
 
 #[test]
 fn man_page_renders_cleanly() {
-    if !have("man") {
-        eprintln!("skipped: man is not installed");
+    let man_db = StdCommand::new("man")
+        .arg("--help")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--warnings"));
+    if !man_db {
+        eprintln!("skipped: man (man-db) is not installed");
         return;
     }
     let out = StdCommand::new("man")
@@ -357,6 +361,37 @@ fn zsh_completes_daemon_names() {
     assert!(
         screen.contains("rdaemon --dir") && screen.contains("gamma"),
         "{screen}"
+    );
+}
+
+#[test]
+fn help_is_coloured_on_a_terminal_unless_no_color() {
+    if !have("script") {
+        eprintln!("skipped: script(1) is not installed, no pseudo-terminal to test colour on");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let help_on_a_tty = |no_color: bool| -> String {
+        let mut cmd = StdCommand::new("script");
+        cmd.args(["-qec", &format!("{} --help", bin.display()), "/dev/null"])
+            .env_remove("NO_COLOR")
+            .env("TERM", "xterm");
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let coloured = help_on_a_tty(false);
+    assert!(
+        coloured.contains("Usage:") && coloured.contains('\x1b'),
+        "{coloured:?}"
+    );
+    let plain = help_on_a_tty(true);
+    assert!(
+        plain.contains("Usage:") && !plain.contains('\x1b'),
+        "{plain:?}"
     );
 }
 
