@@ -97,7 +97,7 @@ pub struct Extras {
     #[serde(default, deserialize_with = "lenient_duration")]
     pub restart_delay: Option<Duration>,
     /// Restarts allowed within the window before giving up.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_count")]
     pub max_restarts: Option<u32>,
     /// The window of `max_restarts`.
     #[serde(default, deserialize_with = "lenient_duration")]
@@ -111,20 +111,30 @@ pub struct Extras {
 }
 
 fn lenient_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Any {
-        Text(String),
-        Secs(f64),
-        Serde { secs: u64, nanos: u32 },
-    }
-    Ok(match Option::<Any>::deserialize(d)? {
-        None => None,
-        Some(Any::Text(s)) => crate::parse::parse_duration(&s).ok(),
-        Some(Any::Secs(s)) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(Any::Secs(_)) => None,
-        Some(Any::Serde { secs, nanos }) => Some(Duration::new(secs, nanos)),
+    use serde_json::Value;
+    // Whatever shape a future record uses, an unreadable value means "the default", never an
+    // export that fails.
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::String(s)) => crate::parse::parse_duration(&s).ok(),
+        Some(Value::Number(n)) => n
+            .as_f64()
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64),
+        Some(Value::Object(o)) => match (o.get("secs"), o.get("nanos")) {
+            (Some(secs), nanos) => secs.as_u64().map(|secs| {
+                let nanos = nanos.and_then(Value::as_u64).unwrap_or(0).min(999_999_999);
+                Duration::new(secs, nanos as u32)
+            }),
+            _ => None,
+        },
+        _ => None,
     })
+}
+
+fn lenient_count<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Ok(Option::<serde_json::Value>::deserialize(d)?
+        .and_then(|v| v.as_u64())
+        .and_then(|n| u32::try_from(n).ok()))
 }
 
 /// What the unit needs beyond the record.
@@ -577,6 +587,16 @@ mod tests {
         let unit = systemd_unit(&rec, &cx).unwrap();
         let l = lines(&unit);
         assert!(l.contains(&"RestartSec=2500ms"), "{}", unit.text);
+        let odd: Extras = serde_json::from_str(
+            r#"{"restart_delay": true, "restart_window": 1.5, "max_restarts": "x"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            odd.restart_delay, None,
+            "an unreadable value means the default"
+        );
+        assert_eq!(odd.restart_window, Some(Duration::from_millis(1500)));
+        assert_eq!(odd.max_restarts, None);
         assert!(l.contains(&"StartLimitBurst=4") && l.contains(&"StartLimitIntervalSec=30s"));
     }
 
