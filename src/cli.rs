@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use clap_complete::Shell;
 use nix::sys::signal::Signal;
 
 use crate::parse::{self, Name};
@@ -18,7 +19,9 @@ use crate::parse::{self, Name};
     name = "rdaemon",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    subcommand_value_name = "COMMAND",
+    subcommand_help_heading = "Commands"
 )]
 #[command(after_help = "\
 Examples:
@@ -80,7 +83,8 @@ Examples:
     #[command(after_help = "\
 Examples:
   rdaemon list
-  rdaemon list --json")]
+  rdaemon list --json
+  for name in $(rdaemon list --names); do rdaemon restart \"$name\"; done")]
     List(ListArgs),
 
     /// Stop a daemon if it runs, then start it again with its recorded command line
@@ -96,6 +100,21 @@ Examples:
 Example:
   rdaemon forget web")]
     Forget(TargetArgs),
+
+    /// Print a service definition for another supervisor, built from a daemon's record
+    #[command(after_help = "\
+Examples:
+  rdaemon export systemd web > /etc/systemd/system/web.service
+  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web")]
+    Export(ExportArgs),
+
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(after_help = "\
+Examples:
+  rdaemon completions bash > ~/.local/share/bash-completion/completions/rdaemon
+  rdaemon completions zsh > ~/.zfunc/_rdaemon      # a directory in $fpath
+  rdaemon completions fish > ~/.config/fish/completions/rdaemon.fish")]
+    Completions(CompletionsArgs),
 
     /// Internal: the monitor process of a `start --respawn` daemon
     #[command(name = "__monitor", hide = true)]
@@ -265,6 +284,36 @@ pub struct ListArgs {
     /// Print a JSON array instead of a table
     #[arg(long)]
     pub json: bool,
+
+    /// Print only the names, one per line (fast: no process is looked at)
+    #[arg(long, conflicts_with = "json")]
+    pub names: bool,
+}
+
+/// `rdaemon export`.
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    /// The format to print (only systemd for now)
+    #[arg(value_name = "FORMAT", value_enum)]
+    pub format: ExportFormat,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// What `rdaemon export` can print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A systemd service unit (NAME.service)
+    Systemd,
+}
+
+/// `rdaemon completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to print a completion script for
+    #[arg(value_name = "SHELL", value_enum)]
+    pub shell: Shell,
 }
 
 /// `rdaemon restart`.

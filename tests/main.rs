@@ -3,7 +3,10 @@
 
 mod common;
 
+mod completions;
+mod export;
 mod forget;
+mod json;
 mod list;
 mod respawn;
 mod restart;

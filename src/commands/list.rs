@@ -12,6 +12,12 @@ use super::status::{format_uptime, shell_join, Report};
 
 /// `rdaemon list`.
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<Code> {
+    if args.names {
+        for name in state::list_names(ctx)? {
+            println!("{name}");
+        }
+        return Ok(Code::Ok);
+    }
     let reports = reports(ctx)?;
     print(ctx, &reports, args.json)?;
     Ok(Code::Ok)

@@ -1,6 +1,8 @@
 //! One module per subcommand; each `run` orchestrates and returns the exit code of a normal
 //! outcome. None of them calls libc: that is `daemonize` and `process`.
 
+pub mod completions;
+pub mod export;
 pub mod forget;
 pub mod list;
 pub mod restart;
@@ -14,16 +16,19 @@ use crate::cli::{Cli, Command};
 use crate::exit::Code;
 use crate::paths::Ctx;
 
-/// Runs the parsed command line.
+/// Runs the parsed command line. `completions` needs no rdaemon directory (it must work even
+/// where none can be found), every other command does.
 pub fn run(cli: Cli) -> Result<Code> {
-    let ctx = Ctx::new(cli.dir, cli.quiet, cli.verbose)?;
+    let ctx = || Ctx::new(cli.dir.clone(), cli.quiet, cli.verbose);
     match cli.command {
-        Command::Start(args) => start::run(args, &ctx),
-        Command::Stop(args) => stop::run(args, &ctx),
-        Command::Status(args) => status::run(args, &ctx),
-        Command::List(args) => list::run(args, &ctx),
-        Command::Restart(args) => restart::run(args, &ctx),
-        Command::Forget(args) => forget::run(args, &ctx),
-        Command::Monitor(args) => crate::supervisor::run(args, &ctx),
+        Command::Completions(args) => completions::run(args),
+        Command::Start(args) => start::run(args, &ctx()?),
+        Command::Stop(args) => stop::run(args, &ctx()?),
+        Command::Status(args) => status::run(args, &ctx()?),
+        Command::List(args) => list::run(args, &ctx()?),
+        Command::Restart(args) => restart::run(args, &ctx()?),
+        Command::Forget(args) => forget::run(args, &ctx()?),
+        Command::Export(args) => export::run(args, &ctx()?),
+        Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }
 }

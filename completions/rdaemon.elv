@@ -1,0 +1,219 @@
+
+use builtin;
+use str;
+
+set edit:completion:arg-completer[rdaemon] = {|@words|
+    fn spaces {|n|
+        builtin:repeat $n ' ' | str:join ''
+    }
+    fn cand {|text desc|
+        edit:complex-candidate $text &display=$text' '(spaces (- 14 (wcswidth $text)))$desc
+    }
+    var command = 'rdaemon'
+    for word $words[1..-1] {
+        if (str:has-prefix $word '-') {
+            break
+        }
+        set command = $command';'$word
+    }
+    var completions = [
+        &'rdaemon'= {
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+            cand stop 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+            cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+            cand list 'List every daemon in the rdaemon directory'
+            cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand forget 'Remove a stopped daemon''s record (its logs stay)'
+            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand __monitor 'Internal: the monitor process of a `start --respawn` daemon'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rdaemon;start'= {
+            cand --name 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]'
+            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]'
+            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log]'
+            cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
+            cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
+            cand --chdir 'Working directory of the daemon [default: /]'
+            cand --umask 'File mode creation mask, in octal [default: 022]'
+            cand --env 'Set an environment variable (repeatable); the rest of the environment is inherited'
+            cand --restart-delay 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]'
+            cand --max-restarts 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]'
+            cand --restart-window 'The window of --max-restarts [default: 60s]'
+            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary'
+            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;stop'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --signal 'First signal (TERM, SIGTERM, 15, any case)'
+            cand --timeout 'How long to wait after the first signal before SIGKILL'
+            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --no-kill 'Never escalate to SIGKILL'
+            cand --main-only 'Signal only the main process, not its process group'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;status'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --json 'Print one JSON document instead of text'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;list'= {
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --json 'Print a JSON array instead of a table'
+            cand --names 'Print only the names, one per line (fast: no process is looked at)'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;restart'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log]'
+            cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
+            cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
+            cand --chdir 'Working directory of the daemon [default: /]'
+            cand --umask 'File mode creation mask, in octal [default: 022]'
+            cand --env 'Set an environment variable (repeatable); the rest of the environment is inherited'
+            cand --restart-delay 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]'
+            cand --max-restarts 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]'
+            cand --restart-window 'The window of --max-restarts [default: 60s]'
+            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary'
+            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;forget'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;export'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;completions'= {
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;__monitor'= {
+            cand --report-fd 'An inherited pipe on which to report whether the first child started'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;help'= {
+            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+            cand stop 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+            cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+            cand list 'List every daemon in the rdaemon directory'
+            cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand forget 'Remove a stopped daemon''s record (its logs stay)'
+            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+            cand __monitor 'Internal: the monitor process of a `start --respawn` daemon'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'rdaemon;help;start'= {
+        }
+        &'rdaemon;help;stop'= {
+        }
+        &'rdaemon;help;status'= {
+        }
+        &'rdaemon;help;list'= {
+        }
+        &'rdaemon;help;restart'= {
+        }
+        &'rdaemon;help;forget'= {
+        }
+        &'rdaemon;help;export'= {
+        }
+        &'rdaemon;help;completions'= {
+        }
+        &'rdaemon;help;__monitor'= {
+        }
+        &'rdaemon;help;help'= {
+        }
+    ]
+    $completions[$command]
+}

@@ -1,0 +1,167 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_rdaemon_global_optspecs
+    string join \n dir= q/quiet v/verbose h/help V/version
+end
+
+function __fish_rdaemon_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_rdaemon_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_rdaemon_using_subcommand
+    set -l cmd (__fish_rdaemon_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l name -d 'The daemon\'s name [default: the pidfile\'s stem, else the program\'s basename]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l pidfile -d 'Where to write the pidfile [default: DIR/NAME.pid]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 at a line boundary' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l no-kill -d 'Never escalate to SIGKILL'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Signal only the main process, not its process group'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l json -d 'Print one JSON document instead of text'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l json -d 'Print a JSON array instead of a table'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l names -d 'Print only the names, one per line (fast: no process is looked at)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 at a line boundary' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -l report-fd -d 'An inherited pipe on which to report whether the first child started' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+
+# Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
+# (--dir on the command line, else RDAEMON_DIR, else the default).
+function __fish_rdaemon_names
+    set -l tokens (commandline -opc)
+    set -l dir
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case --dir
+                set dir --dir $tokens[(math $i + 1)]
+            case '--dir=*'
+                set dir --dir (string replace -- --dir= '' $tokens[$i])
+        end
+    end
+    $tokens[1] $dir list --names 2>/dev/null
+end
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export; and __fish_seen_subcommand_from systemd" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -x -a "(__fish_rdaemon_names)"

@@ -1,0 +1,363 @@
+//! `rdaemon completions SHELL`: print a completion script generated from the clap definition
+//! (`cli::Cli`) by `clap_complete`, so that it can never drift from the real options.
+//!
+//! For bash, zsh and fish the generated script gets one addition: the commands that take a
+//! daemon NAME (`stop`, `status`, `restart`, `forget`, `export systemd`, ...) complete it from
+//! `rdaemon list --names`, honouring a `--dir` typed on the command line (and `RDAEMON_DIR`,
+//! which the called rdaemon reads itself). Which commands those are, at which position, and
+//! which options take a value is derived from `Cli` too, so the additions follow the CLI.
+//!
+//! The committed files in `completions/` are this module's output; `tests/completions.rs`
+//! fails when they differ and says how to regenerate them.
+
+use std::fmt::Write as _;
+
+use anyhow::Result;
+use clap::{Command, CommandFactory};
+use clap_complete::Shell;
+
+use crate::cli::{Cli, CompletionsArgs};
+use crate::exit::Code;
+
+/// `rdaemon completions`.
+pub fn run(args: CompletionsArgs) -> Result<Code> {
+    print!("{}", script(args.shell));
+    Ok(Code::Ok)
+}
+
+/// The file name under `completions/` for each shell, as the shells' loaders expect.
+pub fn file_name(shell: Shell) -> &'static str {
+    match shell {
+        Shell::Bash => "rdaemon.bash",
+        Shell::Zsh => "_rdaemon",
+        Shell::Fish => "rdaemon.fish",
+        Shell::Elvish => "rdaemon.elv",
+        Shell::PowerShell => "_rdaemon.ps1",
+        _ => "rdaemon.unknown",
+    }
+}
+
+/// The shells rdaemon ships completions for.
+pub const SHELLS: [Shell; 5] = [
+    Shell::Bash,
+    Shell::Zsh,
+    Shell::Fish,
+    Shell::Elvish,
+    Shell::PowerShell,
+];
+
+/// The complete script for `shell`: clap_complete's output plus, for bash, zsh and fish, the
+/// completion of daemon names.
+pub fn script(shell: Shell) -> String {
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "rdaemon", &mut out);
+    let generated = String::from_utf8(out).expect("clap_complete writes UTF-8");
+    cmd.build();
+    let shape = NameShape::of(&cmd);
+    match shell {
+        Shell::Bash => add_bash_names(&generated, &shape),
+        Shell::Zsh => add_zsh_names(&generated, &shape),
+        Shell::Fish => add_fish_names(generated, &shape),
+        _ => generated,
+    }
+}
+
+/// Where the CLI takes a daemon NAME, derived from the clap definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameShape {
+    /// Subcommands with the number of positional arguments before their NAME (0 for `stop`;
+    /// 1 for `export`, whose FORMAT comes first).
+    pub positional: Vec<(String, usize)>,
+    /// The possible values of positional arguments that come before a NAME (`systemd`).
+    pub before_name: Vec<(String, Vec<String>)>,
+    /// Subcommands that also take `--name NAME` for an existing daemon.
+    pub option: Vec<String>,
+    /// Every option that takes a value, anywhere (`--dir`, `--signal`, `-n`...): when
+    /// scanning a command line, the word after one of them is its value, not a positional.
+    pub value_options: Vec<String>,
+}
+
+impl NameShape {
+    /// Reads the shape from a built command: a subcommand takes an existing daemon's NAME when
+    /// it has the positional argument `name` (`cli::TargetArgs`), and `--name` with it.
+    pub fn of(cmd: &Command) -> NameShape {
+        let mut shape = NameShape {
+            positional: Vec::new(),
+            before_name: Vec::new(),
+            option: Vec::new(),
+            value_options: Vec::new(),
+        };
+        collect_value_options(cmd, &mut shape.value_options);
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            collect_value_options(sub, &mut shape.value_options);
+            let positionals: Vec<&clap::Arg> = sub.get_positionals().collect();
+            if let Some(index) = positionals.iter().position(|a| a.get_id() == "name") {
+                shape.positional.push((sub.get_name().to_owned(), index));
+                if index > 0 {
+                    let values = positionals[..index]
+                        .iter()
+                        .flat_map(|a| a.get_possible_values())
+                        .map(|v| v.get_name().to_owned())
+                        .collect();
+                    shape.before_name.push((sub.get_name().to_owned(), values));
+                }
+                if sub.get_arguments().any(|a| a.get_id() == "name_opt") {
+                    shape.option.push(sub.get_name().to_owned());
+                }
+            }
+        }
+        shape.value_options.sort();
+        shape.value_options.dedup();
+        shape
+    }
+}
+
+fn collect_value_options(cmd: &Command, out: &mut Vec<String>) {
+    for arg in cmd.get_arguments().filter(|a| !a.is_positional()) {
+        if !arg.get_num_args().is_some_and(|n| n.takes_values()) {
+            continue;
+        }
+        out.extend(arg.get_long().map(|l| format!("--{l}")));
+        out.extend(arg.get_short().map(|s| format!("-{s}")));
+    }
+}
+
+/// Splits `text` at the last occurrence of `anchor`; panics when clap_complete's output no
+/// longer has it (the freshness test then fails loudly rather than shipping a broken script).
+fn split_at_anchor<'a>(text: &'a str, anchor: &str, shell: &str) -> (&'a str, &'a str) {
+    let at = text.rfind(anchor).unwrap_or_else(|| {
+        panic!("clap_complete's {shell} script changed: '{anchor}' not found; update src/commands/completions.rs")
+    });
+    text.split_at(at)
+}
+
+fn add_bash_names(generated: &str, shape: &NameShape) -> String {
+    let anchor = "if [[ \"${BASH_VERSINFO[0]}\" -eq 4";
+    let (head, tail) = split_at_anchor(generated, anchor, "bash");
+    let registrations = tail.matches("complete -F _rdaemon ").count();
+    assert_eq!(
+        registrations, 2,
+        "clap_complete's bash script changed: expected 2 'complete -F _rdaemon' lines"
+    );
+    let tail = tail.replace("complete -F _rdaemon ", "complete -F _rdaemon_names ");
+    let positional: Vec<String> = shape
+        .positional
+        .iter()
+        .map(|(sub, n)| format!("{sub}:{n}"))
+        .collect();
+    let option: Vec<String> = shape.option.iter().map(|s| format!("{s}:--name")).collect();
+    let value_options: Vec<&str> = shape
+        .value_options
+        .iter()
+        .map(String::as_str)
+        .filter(|o| *o != "--dir")
+        .collect();
+    let mut f = String::new();
+    let _ = write!(
+        f,
+        r#"# Added by rdaemon: daemon names for the commands that take one, from `rdaemon list --names`
+# in the rdaemon directory (--dir on the command line, else RDAEMON_DIR, else the default).
+_rdaemon_names() {{
+    local cur="${{COMP_WORDS[COMP_CWORD]}}"
+    local i w sub="" npos=0 dir="" opt=""
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${{COMP_WORDS[i]}}"
+        if [[ -n "$opt" ]]; then
+            # The value of the option before (bash splits --opt=value at the '=').
+            [[ "$w" == "=" ]] && continue
+            [[ "$opt" == "--dir" ]] && dir="$w"
+            opt=""
+            continue
+        fi
+        case "$w" in
+            --) _rdaemon "$@"; return ;;
+            --dir=*) dir="${{w#--dir=}}" ;;
+            --*=*) ;;
+            --dir|{value_options}) opt="$w" ;;
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
+        esac
+    done
+    local want=""
+    if [[ -n "$opt" ]]; then
+        case "$sub:$opt" in
+            {option}) want=1 ;;
+        esac
+    elif [[ "$cur" != -* ]]; then
+        case "$sub:$npos" in
+            {positional}) want=1 ;;
+        esac
+    fi
+    if [[ -z "$want" ]]; then
+        _rdaemon "$@"
+        return
+    fi
+    [[ "$dir" == "~/"* ]] && dir="$HOME/${{dir#"~/"}}"
+    local names
+    names="$("${{COMP_WORDS[0]}}" ${{dir:+--dir "$dir"}} list --names 2>/dev/null)"
+    COMPREPLY=($(compgen -W "$names" -- "$cur"))
+}}
+
+"#,
+        value_options = value_options.join("|"),
+        option = option.join("|"),
+        positional = positional.join("|"),
+    );
+    format!("{head}{f}{tail}")
+}
+
+fn add_zsh_names(generated: &str, shape: &NameShape) -> String {
+    // The NAME positional and `--name` of the commands that address an existing daemon get
+    // `_rdaemon_names` instead of `_default` as their action.
+    let mut replaced = 0;
+    let mut body = String::new();
+    for line in generated.split_inclusive('\n') {
+        let is_name = line.starts_with("'::name -- ") || line.starts_with("'()--name=[");
+        match line.strip_suffix(":_default' \\\n") {
+            Some(spec) if is_name => {
+                replaced += 1;
+                body.push_str(spec);
+                body.push_str(":_rdaemon_names' \\\n");
+            }
+            _ => body.push_str(line),
+        }
+    }
+    let expected = shape.positional.len() + shape.option.len();
+    assert_eq!(
+        replaced, expected,
+        "clap_complete's zsh script changed: expected {expected} NAME specs to hook"
+    );
+    let (head, tail) = split_at_anchor(
+        &body,
+        "if [ \"$funcstack[1]\" = \"_rdaemon\" ]; then",
+        "zsh",
+    );
+    let function = r#"# Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
+# (--dir on the command line, else RDAEMON_DIR, else the default).
+(( $+functions[_rdaemon_names] )) ||
+_rdaemon_names() {
+    local -a tokens names dir
+    local i start=0 exe=rdaemon
+    tokens=(${(Q)${(z)LBUFFER}})
+    for (( i = ${#tokens}; i > 0; i-- )); do
+        if [[ ${tokens[i]:t} == rdaemon ]]; then
+            start=$i
+            exe=${tokens[i]/#\~/$HOME}
+            break
+        fi
+    done
+    for (( i = start + 1; i <= ${#tokens}; i++ )); do
+        case ${tokens[i]} in
+            --) break ;;
+            --dir) dir=(--dir "${tokens[i+1]/#\~/$HOME}") ;;
+            --dir=*) dir=(--dir "${${tokens[i]#--dir=}/#\~/$HOME}") ;;
+        esac
+    done
+    names=(${(f)"$($exe $dir list --names 2>/dev/null)"})
+    _wanted daemons expl 'daemon name' compadd -a names
+}
+
+"#;
+    format!("{head}{function}{tail}")
+}
+
+fn add_fish_names(mut generated: String, shape: &NameShape) -> String {
+    let _ = write!(
+        generated,
+        r#"
+# Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
+# (--dir on the command line, else RDAEMON_DIR, else the default).
+function __fish_rdaemon_names
+    set -l tokens (commandline -opc)
+    set -l dir
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case --dir
+                set dir --dir $tokens[(math $i + 1)]
+            case '--dir=*'
+                set dir --dir (string replace -- --dir= '' $tokens[$i])
+        end
+    end
+    $tokens[1] $dir list --names 2>/dev/null
+end
+"#
+    );
+    for (sub, _) in &shape.positional {
+        let condition = match shape.before_name.iter().find(|(s, _)| s == sub) {
+            Some((_, values)) => format!(
+                "__fish_rdaemon_using_subcommand {sub}; and __fish_seen_subcommand_from {}",
+                values.join(" ")
+            ),
+            None => format!("__fish_rdaemon_using_subcommand {sub}"),
+        };
+        let _ = writeln!(
+            generated,
+            "complete -c rdaemon -n \"{condition}\" -f -a \"(__fish_rdaemon_names)\""
+        );
+    }
+    for sub in &shape.option {
+        let _ = writeln!(
+            generated,
+            "complete -c rdaemon -n \"__fish_rdaemon_using_subcommand {sub}\" -l name -x -a \"(__fish_rdaemon_names)\""
+        );
+    }
+    generated
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> NameShape {
+        let mut cmd = Cli::command();
+        cmd.build();
+        NameShape::of(&cmd)
+    }
+
+    #[test]
+    fn name_shape_follows_the_cli() {
+        let shape = shape();
+        for sub in ["stop", "status", "restart", "forget"] {
+            assert!(
+                shape.positional.contains(&(sub.to_owned(), 0)),
+                "{sub}: {shape:?}"
+            );
+            assert!(shape.option.contains(&sub.to_owned()), "{sub}");
+        }
+        assert!(shape.positional.contains(&("export".to_owned(), 1)));
+        for sub in ["start", "list", "completions"] {
+            assert!(!shape.positional.iter().any(|(s, _)| s == sub), "{sub}");
+        }
+        for opt in [
+            "--dir",
+            "--name",
+            "--pidfile",
+            "--signal",
+            "--umask",
+            "--env",
+        ] {
+            assert!(shape.value_options.iter().any(|o| o == opt), "{opt}");
+        }
+        for flag in ["--json", "--no-kill", "--quiet", "-q"] {
+            assert!(!shape.value_options.iter().any(|o| o == flag), "{flag}");
+        }
+    }
+
+    #[test]
+    fn every_shell_script_names_rdaemon_and_hooks_names() {
+        for shell in SHELLS {
+            let text = script(shell);
+            assert!(text.contains("rdaemon"), "{shell}");
+        }
+        assert!(script(Shell::Bash).contains("complete -F _rdaemon_names "));
+        assert!(!script(Shell::Bash).contains("complete -F _rdaemon "));
+        let zsh = script(Shell::Zsh);
+        assert!(zsh.contains("_rdaemon_names() {"));
+        assert!(zsh.contains("'::name -- "), "{zsh}");
+        assert!(!zsh
+            .lines()
+            .any(|l| l.starts_with("'::name -- ") && l.ends_with(":_default' \\")));
+        assert!(script(Shell::Fish).contains("(__fish_rdaemon_names)"));
+    }
+}

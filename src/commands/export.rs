@@ -1,0 +1,651 @@
+//! `rdaemon export systemd [NAME]`: print a systemd service unit equivalent to a daemon's
+//! record, the way out for a daemon that outgrows rdaemon.
+//!
+//! The mapping (also in `docs/guide.md`):
+//!
+//! | record | unit |
+//! |---|---|
+//! | `command` | `ExecStart=` (program resolved to an absolute path; `%`, `$`, quotes, spaces escaped) |
+//! | `chdir`, `umask` | `WorkingDirectory=`, `UMask=` |
+//! | `env` | one `Environment=` per variable (only the overrides: the inherited rest is not recorded) |
+//! | `user`, `group` | `User=`, `Group=` |
+//! | `stdout`, `stderr` | `StandardOutput=`/`StandardError=` `append:PATH` (`null` for `/dev/null`) |
+//! | `ready` `exec` / `notify` | `Type=exec` / `Type=notify` + `NotifyAccess=all` + `TimeoutStartSec=` |
+//! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
+//! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//!
+//! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; systemd's default
+//! `KillMode=control-group` stops what the daemon spawned, as stopping the process group does.
+//!
+//! Reading the record and the terminal output is here; building the unit text is the pure
+//! function [`systemd_unit`], unit-tested below and checked with `systemd-analyze verify` in
+//! `tests/export.rs`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::cli::{ExportArgs, ExportFormat};
+use crate::exit::Code;
+use crate::paths::Ctx;
+use crate::state::{Mode, Record};
+use crate::target::{resolve, several_error, Resolved};
+
+use super::start::resolve_program;
+
+/// Defaults of SPEC §2 and §6 for what a record may not say.
+const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);
+const DEFAULT_MAX_RESTARTS: u32 = 5;
+const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
+const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// `rdaemon stop`'s default `--timeout`.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `rdaemon export`.
+pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
+    let target = match resolve(ctx, &args.target)? {
+        Resolved::One(t) => *t,
+        Resolved::NoDaemons => bail!("no daemons to export"),
+        Resolved::Several(names) => return Err(several_error(&names).into()),
+    };
+    let label = target.label();
+    let (Some(name), Some(record)) = (&target.name, &target.record) else {
+        bail!("cannot export {label}: no record describes it (export needs the record of a daemon rdaemon started)");
+    };
+    let record_path = ctx.record_path(name);
+    let extras = Extras::of(record);
+    let program = match resolve_program(&record.command[0], &record.env) {
+        Ok(path) => path,
+        Err(err) => {
+            ctx.warn(format!(
+                "{err:#}; the unit names it as recorded and systemd will look for it in its own PATH"
+            ));
+            PathBuf::from(&record.command[0])
+        }
+    };
+    let unit = match args.format {
+        ExportFormat::Systemd => systemd_unit(
+            record,
+            &UnitContext {
+                program,
+                record_path,
+                extras,
+                user_manager: !ctx.is_root,
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot export {label}: {e}"))?,
+    };
+    for warning in &unit.warnings {
+        ctx.warn(format!("{label}: {warning}"));
+    }
+    print!("{}", unit.text);
+    Ok(Code::Ok)
+}
+
+/// The record's supervised-mode and readiness settings, read from its typed fields; `None`
+/// where the record has none (the SPEC default applies).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Extras {
+    /// Delay before the first restart.
+    pub restart_delay: Option<Duration>,
+    /// Restarts allowed within the window before giving up (0: no limit).
+    pub max_restarts: Option<u32>,
+    /// The window of `max_restarts`.
+    pub restart_window: Option<Duration>,
+    /// How long `start` waited for readiness.
+    pub ready_timeout: Option<Duration>,
+    /// Size at which the monitor rotated the log.
+    pub log_max_size: Option<u64>,
+}
+
+impl Extras {
+    /// The settings `rec` holds.
+    pub fn of(rec: &Record) -> Extras {
+        let respawn = rec.respawn.as_ref();
+        let duration = |text: &str| crate::parse::parse_duration(text).ok();
+        Extras {
+            restart_delay: respawn.and_then(|r| duration(&r.restart_delay)),
+            max_restarts: respawn.map(|r| r.max_restarts),
+            restart_window: respawn.and_then(|r| duration(&r.restart_window)),
+            ready_timeout: None,
+            log_max_size: respawn.and_then(|r| r.log_max_size),
+        }
+    }
+}
+
+/// What the unit needs beyond the record.
+#[derive(Debug, Clone)]
+pub struct UnitContext {
+    /// The program as `ExecStart=` names it (absolute when it could be resolved).
+    pub program: PathBuf,
+    /// The record file, named in the header comment.
+    pub record_path: PathBuf,
+    /// Supervised-mode and readiness settings from the record.
+    pub extras: Extras,
+    /// A unit for `systemctl --user` (rdaemon not run as root).
+    pub user_manager: bool,
+}
+
+/// A unit file and what could not be carried over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unit {
+    /// The unit file.
+    pub text: String,
+    /// Settings left out, each with the reason.
+    pub warnings: Vec<String>,
+}
+
+/// Builds the systemd service unit equivalent to `rec`. Fails when a path cannot be written
+/// in a unit file (a control character, or white space at either end).
+pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
+    let name = rec.name.as_str();
+    let mut warnings = Vec::new();
+    let mut t = String::new();
+    let (unit_dir, systemctl, wanted_by) = if cx.user_manager {
+        (
+            "~/.config/systemd/user",
+            "systemctl --user",
+            "default.target",
+        )
+    } else {
+        ("/etc/systemd/system", "systemctl", "multi-user.target")
+    };
+    let _ = writeln!(
+        t,
+        "# {name}.service: written by `rdaemon export systemd {name}` (rdaemon {}) from the",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(t, "# record {}.", one_line(&cx.record_path));
+    let _ = writeln!(
+        t,
+        "# Install it as {unit_dir}/{name}.service, stop the rdaemon copy (rdaemon stop {name}),"
+    );
+    let _ = writeln!(
+        t,
+        "# then: {systemctl} daemon-reload && {systemctl} enable --now {name}"
+    );
+    t.push_str(
+        "# Only the --env overrides were recorded: the rest of the environment the daemon inherited\n\
+         # from rdaemon is not, and systemd starts services with a clean one. Add what the program\n\
+         # needs with Environment=. systemd tracks the process itself: no pidfile is written.\n",
+    );
+
+    t.push_str("\n[Unit]\n");
+    let _ = writeln!(
+        t,
+        "Description={} (exported from rdaemon)",
+        specifiers(name)
+    );
+    let respawn = rec.mode == Mode::Respawn;
+    if respawn {
+        let max = cx.extras.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS);
+        let window = cx.extras.restart_window.unwrap_or(DEFAULT_RESTART_WINDOW);
+        if max == 0 {
+            t.push_str("# rdaemon never gives up (--max-restarts 0): no start limit.\n");
+            t.push_str("StartLimitIntervalSec=0\n");
+        } else {
+            let _ = writeln!(
+                t,
+                "# rdaemon gives up after {max} restarts within {}: systemd counts the first start too.",
+                timespan(window)
+            );
+            let _ = writeln!(t, "StartLimitIntervalSec={}", timespan(window));
+            let _ = writeln!(t, "StartLimitBurst={}", max.saturating_add(1));
+        }
+    }
+
+    t.push_str("\n[Service]\n");
+    let ready = rec.ready.as_str();
+    if ready == "notify" {
+        t.push_str("Type=notify\nNotifyAccess=all\n");
+        let timeout = cx.extras.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
+        let _ = writeln!(t, "TimeoutStartSec={}", timespan(timeout));
+    } else {
+        t.push_str("Type=exec\n");
+        if ready != "exec" {
+            ready_comment(&mut t, ready, cx.extras.ready_timeout)?;
+        }
+    }
+    let mut argv = vec![path_text(&cx.program, "program")?];
+    argv.extend(rec.command.iter().skip(1).cloned());
+    // systemd reads these as prefixes of the program, and refuses quotes and backslashes in
+    // its path (load-fragment.c, config_parse_exec).
+    if let Some(c) = argv[0].chars().next().filter(|c| "@-:+!".contains(*c)) {
+        return Err(format!(
+            "the program '{}' starts with '{c}', which systemd reads as a prefix; give it with its path",
+            argv[0]
+        ));
+    }
+    if argv[0].contains(['"', '\'', '\\']) {
+        return Err(format!(
+            "systemd refuses quotes and backslashes in the program's path '{}'",
+            argv[0]
+        ));
+    }
+    let _ = writeln!(t, "ExecStart={}", exec_line(&argv));
+    let _ = writeln!(t, "WorkingDirectory={}", unit_path(&rec.chdir, "chdir")?);
+    let umask =
+        crate::parse::parse_umask(&rec.umask).map_err(|e| format!("corrupt record: {e}"))?;
+    let _ = writeln!(t, "UMask={umask:04o}");
+    for (key, value) in &rec.env {
+        if env_name_is_valid(key) {
+            let _ = writeln!(t, "Environment={}", quote(&format!("{key}={value}"), false));
+        } else {
+            warnings.push(format!(
+                "--env {key}=... is left out: systemd accepts only variable names of letters, digits and _ (not starting with a digit)"
+            ));
+            let _ = writeln!(
+                t,
+                "# --env {}: not a variable name systemd accepts",
+                specifiers(key)
+            );
+        }
+    }
+    let (user, group) = match rec.user.as_deref().map(|u| u.split_once(':')) {
+        Some(Some((u, g))) => (Some(u), rec.group.as_deref().or(Some(g))),
+        Some(None) => (rec.user.as_deref(), rec.group.as_deref()),
+        None => (None, rec.group.as_deref()),
+    };
+    if let Some(user) = user {
+        let _ = writeln!(t, "User={}", plain_value(user, "user")?);
+    }
+    if let Some(group) = group {
+        let _ = writeln!(t, "Group={}", plain_value(group, "group")?);
+    }
+    let _ = writeln!(t, "StandardOutput={}", output(&rec.stdout, "stdout")?);
+    let _ = writeln!(t, "StandardError={}", output(&rec.stderr, "stderr")?);
+    if cx.extras.log_max_size.is_some() {
+        t.push_str(
+            "# rdaemon rotated this log (--log-max-size); systemd does not: use logrotate with\n\
+             # copytruncate, or StandardOutput=journal.\n",
+        );
+    }
+    if respawn {
+        t.push_str(
+            "# --respawn: rdaemon restarts the program whenever it exits; on-failure leaves a clean\n\
+             # exit (status 0) alone, Restart=always would restart that too. rdaemon doubles the\n\
+             # delay after quick failures, up to 60s; systemd >= 254 can: RestartSteps=6,\n\
+             # RestartMaxDelaySec=60s.\n",
+        );
+        t.push_str("Restart=on-failure\n");
+        let delay = cx.extras.restart_delay.unwrap_or(DEFAULT_RESTART_DELAY);
+        let _ = writeln!(t, "RestartSec={}", timespan(delay));
+    }
+    let _ = writeln!(
+        t,
+        "# As rdaemon stop: TERM to every process of the daemon, KILL after {}.",
+        timespan(STOP_TIMEOUT)
+    );
+    let _ = writeln!(t, "TimeoutStopSec={}", timespan(STOP_TIMEOUT));
+
+    t.push_str("\n[Install]\n");
+    let _ = writeln!(t, "WantedBy={wanted_by}");
+    Ok(Unit { text: t, warnings })
+}
+
+/// The comment for a readiness check systemd does not have, with a commented-out
+/// `ExecStartPost=` that keeps the wait where a shell can do it.
+fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Result<(), String> {
+    let timeout = timespan(timeout.unwrap_or(DEFAULT_READY_TIMEOUT));
+    let suggestion = if let Some(d) = ready.strip_prefix("alive:") {
+        let _ = writeln!(
+            t,
+            "# rdaemon checked that the program still ran {} after it started (--ready {}).",
+            specifiers(d),
+            specifiers(ready)
+        );
+        None
+    } else if let Some(spec) = ready.strip_prefix("tcp:") {
+        let (host, port) = match spec.rsplit_once(':') {
+            Some((h, p)) => (h.trim_start_matches('[').trim_end_matches(']'), p),
+            None => ("127.0.0.1", spec),
+        };
+        let _ = writeln!(
+            t,
+            "# rdaemon waited until {host}:{port} accepted a connection (--ready {}).",
+            specifiers(ready)
+        );
+        Some(vec![
+            "/bin/bash".to_owned(),
+            "-c".to_owned(),
+            "until (: </dev/tcp/\"$1\"/\"$2\") 2>/dev/null; do sleep 0.1; done".to_owned(),
+            "ready".to_owned(),
+            host.to_owned(),
+            port.to_owned(),
+        ])
+    } else if let Some(path) = ready.strip_prefix("file:") {
+        let _ = writeln!(
+            t,
+            "# rdaemon waited until {} existed (--ready {}).",
+            specifiers(&one_line(Path::new(path))),
+            specifiers(ready)
+        );
+        Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            "until [ -e \"$1\" ]; do sleep 0.1; done".to_owned(),
+            "ready".to_owned(),
+            path.to_owned(),
+        ])
+    } else {
+        let _ = writeln!(
+            t,
+            "# rdaemon's readiness check: --ready {}.",
+            specifiers(ready)
+        );
+        None
+    };
+    t.push_str(
+        "# systemd has no such check: with Type=exec the unit counts as started once the program\n\
+         # is executed.",
+    );
+    match suggestion {
+        Some(argv) => {
+            t.push_str(" To keep the wait, uncomment:\n");
+            let _ = writeln!(t, "#ExecStartPost={}", exec_line(&argv));
+            let _ = writeln!(t, "#TimeoutStartSec={timeout}");
+        }
+        None => t.push('\n'),
+    }
+    Ok(())
+}
+
+/// A command line for `ExecStart=` (systemd.service(5), "Command lines"): each argument as one
+/// word, quoted when it holds anything but plain characters; `%` (specifiers) and `$`
+/// (variable expansion) doubled everywhere.
+pub fn exec_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| quote(a, true))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// One word of a unit file setting: bare when plain, else in double quotes with C escapes for
+/// `\`, `"` and control characters. `%` is always doubled; `$` too when `dollars` (ExecStart
+/// expands `$VAR`, Environment= does not).
+pub fn quote(arg: &str, dollars: bool) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%$".contains(&b));
+    let mut out = String::with_capacity(arg.len() + 2);
+    if !plain {
+        out.push('"');
+    }
+    for c in arg.chars() {
+        match c {
+            '%' => out.push_str("%%"),
+            '$' if dollars => out.push_str("$$"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    if !plain {
+        out.push('"');
+    }
+    out
+}
+
+/// `%` doubled: systemd expands specifiers in nearly every setting.
+fn specifiers(s: &str) -> String {
+    s.replace('%', "%%")
+}
+
+/// A path for settings that take the rest of the line as it is (no quoting, no escapes).
+fn unit_path(path: &Path, what: &str) -> Result<String, String> {
+    path_text(path, what).map(|s| specifiers(&s))
+}
+
+fn path_text(path: &Path, what: &str) -> Result<String, String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| format!("the {what} path '{}' is not UTF-8", path.display()))?;
+    // A unit file line ending in a backslash continues on the next line.
+    if text.chars().any(char::is_control) || text.trim() != text || text.ends_with('\\') {
+        return Err(format!(
+            "the {what} path {text:?} cannot be written in a unit file (control characters, white space at an end, or a final backslash)"
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn plain_value(value: &str, what: &str) -> Result<String, String> {
+    if value.is_empty() || value.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(format!(
+            "the {what} {value:?} cannot be written in a unit file"
+        ));
+    }
+    Ok(specifiers(value))
+}
+
+fn output(path: &Path, what: &str) -> Result<String, String> {
+    if path == Path::new("/dev/null") {
+        return Ok("null".into());
+    }
+    Ok(format!("append:{}", unit_path(path, what)?))
+}
+
+/// A path for a comment line: lossy, newlines shown escaped.
+fn one_line(path: &Path) -> String {
+    path.display().to_string().escape_debug().to_string()
+}
+
+/// systemd's rule for Environment= names: letters, digits and `_`, not starting with a digit.
+fn env_name_is_valid(key: &str) -> bool {
+    !key.is_empty()
+        && !key.starts_with(|c: char| c.is_ascii_digit())
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A systemd time span: whole seconds as `Ns`, else milliseconds.
+fn timespan(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::parse::Name;
+
+    fn record() -> Record {
+        Record {
+            name: Name::parse("web").unwrap(),
+            pidfile: "/run/rdaemon/web.pid".into(),
+            pid: Some(1234),
+            child_pid: None,
+            start_time: Some(1),
+            boot_id: Some("b".into()),
+            command: vec!["python3".into(), "-m".into(), "http.server".into()],
+            chdir: "/srv/www".into(),
+            umask: "027".into(),
+            env: BTreeMap::from([("PORT".into(), "8080".into())]),
+            user: None,
+            group: None,
+            stdout: "/var/log/rdaemon/web.log".into(),
+            stderr: "/var/log/rdaemon/web.log".into(),
+            mode: Mode::Exec,
+            ready: "exec".into(),
+            started_at: None,
+            restarts: 0,
+            last_exit: None,
+            respawn: None,
+            failed: false,
+        }
+    }
+
+    fn cx() -> UnitContext {
+        UnitContext {
+            program: "/usr/bin/python3".into(),
+            record_path: "/run/rdaemon/web.json".into(),
+            extras: Extras::default(),
+            user_manager: false,
+        }
+    }
+
+    fn lines(unit: &Unit) -> Vec<&str> {
+        unit.text.lines().filter(|l| !l.starts_with('#')).collect()
+    }
+
+    #[test]
+    fn exec_mode_maps_every_field() {
+        let unit = systemd_unit(&record(), &cx()).unwrap();
+        let l = lines(&unit);
+        for want in [
+            "[Unit]",
+            "Description=web (exported from rdaemon)",
+            "[Service]",
+            "Type=exec",
+            "ExecStart=/usr/bin/python3 -m http.server",
+            "WorkingDirectory=/srv/www",
+            "UMask=0027",
+            "Environment=PORT=8080",
+            "StandardOutput=append:/var/log/rdaemon/web.log",
+            "StandardError=append:/var/log/rdaemon/web.log",
+            "TimeoutStopSec=10s",
+            "[Install]",
+            "WantedBy=multi-user.target",
+        ] {
+            assert!(l.contains(&want), "{want} missing in\n{}", unit.text);
+        }
+        assert!(!unit.text.contains("Restart="));
+        assert!(!unit.text.contains("User="));
+        assert!(unit.warnings.is_empty());
+    }
+
+    #[test]
+    fn arguments_are_quoted_for_systemd() {
+        let argv: Vec<String> = [
+            "/bin/echo",
+            "a b",
+            "100%",
+            "$HOME",
+            "say \"hi\"",
+            "back\\slash",
+            "",
+            "it's",
+            "tab\there",
+            ";",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            exec_line(&argv),
+            r#"/bin/echo "a b" 100%% $$HOME "say \"hi\"" "back\\slash" "" "it's" "tab\there" ";""#
+        );
+        assert_eq!(quote("A=$x 5%", false), "\"A=$x 5%%\"");
+        assert_eq!(quote("bell\u{7}", true), "\"bell\\x07\"");
+    }
+
+    #[test]
+    fn respawn_restarts_on_failure_with_the_recorded_delay() {
+        let mut rec = record();
+        rec.mode = Mode::Respawn;
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"Restart=on-failure") && l.contains(&"RestartSec=1s"));
+        assert!(l.contains(&"StartLimitBurst=6") && l.contains(&"StartLimitIntervalSec=60s"));
+        rec.respawn = Some(crate::state::Respawn {
+            restart_delay: "2500ms".into(),
+            max_restarts: 3,
+            restart_window: "30s".into(),
+            ..Default::default()
+        });
+        let cx = UnitContext {
+            extras: Extras::of(&rec),
+            ..cx()
+        };
+        let unit = systemd_unit(&rec, &cx).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"RestartSec=2500ms"), "{}", unit.text);
+        assert!(l.contains(&"StartLimitBurst=4") && l.contains(&"StartLimitIntervalSec=30s"));
+    }
+
+    #[test]
+    fn readiness_maps_to_type() {
+        let mut rec = record();
+        rec.ready = "notify".into();
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"Type=notify") && l.contains(&"TimeoutStartSec=30s"));
+        for ready in [
+            "tcp:8080",
+            "tcp:localhost:8080",
+            "file:/run/web.ready",
+            "alive:2s",
+        ] {
+            rec.ready = ready.into();
+            let unit = systemd_unit(&rec, &cx()).unwrap();
+            assert!(lines(&unit).contains(&"Type=exec"), "{ready}");
+            assert!(unit.text.contains(&format!("--ready {ready}")), "{ready}");
+            assert!(unit.text.contains("systemd has no such check"), "{ready}");
+        }
+        rec.ready = "tcp:localhost:8080".into();
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        assert!(
+            unit.text.contains("#ExecStartPost=/bin/bash -c "),
+            "{}",
+            unit.text
+        );
+        assert!(
+            unit.text.contains(" ready localhost 8080\n"),
+            "{}",
+            unit.text
+        );
+    }
+
+    #[test]
+    fn user_and_group_and_user_manager() {
+        let mut rec = record();
+        rec.user = Some("www-data:www".into());
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        assert!(lines(&unit).contains(&"User=www-data") && lines(&unit).contains(&"Group=www"));
+        rec.user = Some("alice".into());
+        rec.group = Some("staff".into());
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        assert!(lines(&unit).contains(&"User=alice") && lines(&unit).contains(&"Group=staff"));
+        let mut cx = cx();
+        cx.user_manager = true;
+        let unit = systemd_unit(&record(), &cx).unwrap();
+        assert!(lines(&unit).contains(&"WantedBy=default.target"));
+        assert!(unit.text.contains("systemctl --user daemon-reload"));
+    }
+
+    #[test]
+    fn dev_null_and_odd_values() {
+        let mut rec = record();
+        rec.stdout = "/dev/null".into();
+        rec.stderr = "/tmp/100%.log".into();
+        rec.env.insert("BAD KEY".into(), "x".into());
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"StandardOutput=null"));
+        assert!(l.contains(&"StandardError=append:/tmp/100%%.log"));
+        assert_eq!(unit.warnings.len(), 1, "{:?}", unit.warnings);
+        assert!(!l.iter().any(|l| l.contains("BAD KEY")));
+        rec.chdir = "/tmp/new\nline".into();
+        assert!(systemd_unit(&rec, &cx())
+            .unwrap_err()
+            .contains("cannot be written"));
+    }
+
+    #[test]
+    fn timespans() {
+        assert_eq!(timespan(Duration::from_secs(60)), "60s");
+        assert_eq!(timespan(Duration::from_millis(500)), "500ms");
+    }
+}

@@ -1,0 +1,428 @@
+//! `rdaemon export systemd`: the unit is read back with a small parser that follows
+//! systemd.syntax(7) and systemd.service(5) (always), and checked with `systemd-analyze verify`
+//! when systemd is installed.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::process::Command as StdCommand;
+
+use serde_json::{json, Value};
+
+use crate::common::*;
+
+/// A unit file as (section, key, value) triples, in order: `[Section]` headers, `Key=Value`
+/// lines with white space around both trimmed, `#` and `;` comments, and a backslash at the
+/// end of a line joining the next one.
+fn parse_unit(text: &str) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    let mut section = String::new();
+    let mut pending = String::new();
+    for raw in text.lines() {
+        if pending.is_empty() && (raw.starts_with('#') || raw.starts_with(';')) {
+            continue;
+        }
+        if let Some(joined) = raw.strip_suffix('\\') {
+            pending.push_str(joined);
+            pending.push(' ');
+            continue;
+        }
+        let line = format!("{pending}{raw}");
+        pending.clear();
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_owned();
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("not a Key=Value line: {line:?}"));
+        out.push((
+            section.clone(),
+            key.trim().to_owned(),
+            value.trim().to_owned(),
+        ));
+    }
+    out
+}
+
+/// The values of `key` in `section`.
+fn values<'a>(unit: &'a [(String, String, String)], section: &str, key: &str) -> Vec<&'a str> {
+    unit.iter()
+        .filter(|(s, k, _)| s == section && k == key)
+        .map(|(_, _, v)| v.as_str())
+        .collect()
+}
+
+/// The single value of `key` in `[Service]`.
+fn service<'a>(unit: &'a [(String, String, String)], key: &str) -> &'a str {
+    match values(unit, "Service", key).as_slice() {
+        [v] => v,
+        other => panic!("expected one {key}= in [Service], found {other:?}"),
+    }
+}
+
+/// systemd's word splitting with unquoting and C unescaping (systemd.service(5), "Command
+/// lines"; `extract_first_word` with `EXTRACT_UNQUOTE|EXTRACT_CUNESCAPE`).
+fn split_words(value: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut chars = value.chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            return words;
+        }
+        let mut word = String::new();
+        let mut quote: Option<char> = None;
+        while let Some(c) = chars.next() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (None, '"' | '\'') => quote = Some(c),
+                (None, c) if c.is_ascii_whitespace() => break,
+                (_, '\\') => word.push(unescape(&mut chars)),
+                (_, c) => word.push(c),
+            }
+        }
+        assert!(quote.is_none(), "unbalanced quote in {value:?}");
+        words.push(word);
+    }
+}
+
+/// One C escape after a backslash; anything else is an error (systemd warns and ignores).
+fn unescape(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> char {
+    let c = chars.next().expect("a trailing backslash");
+    let hex = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, n: usize| {
+        let digits: String = (0..n).map(|_| chars.next().unwrap()).collect();
+        char::from_u32(u32::from_str_radix(&digits, 16).unwrap()).unwrap()
+    };
+    match c {
+        'a' => '\x07',
+        'b' => '\x08',
+        'f' => '\x0c',
+        'n' => '\n',
+        'r' => '\r',
+        't' => '\t',
+        'v' => '\x0b',
+        's' => ' ',
+        '\\' | '"' | '\'' => c,
+        'x' => hex(chars, 2),
+        'u' => hex(chars, 4),
+        'U' => hex(chars, 8),
+        other => panic!("unknown escape \\{other}"),
+    }
+}
+
+/// `%%` → `%`; any other `%` would be a specifier systemd expands.
+fn unspecify(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            assert_eq!(chars.next(), Some('%'), "unescaped specifier in {s:?}");
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `$$` → `$`; any other `$` would be expanded from the environment at exec time.
+fn undollar(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '$' {
+            assert_eq!(chars.next(), Some('$'), "unescaped variable in {s:?}");
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The argv systemd will execute for an `ExecStart=` value.
+fn exec_argv(value: &str) -> Vec<String> {
+    split_words(value)
+        .iter()
+        .map(|w| undollar(&unspecify(w)))
+        .collect()
+}
+
+/// Runs `systemd-analyze verify` on the unit when it is installed; `false` when skipped.
+fn verify(env: &Env, name: &str, unit: &str) -> bool {
+    let have = StdCommand::new("sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!(
+            "skipped: systemd-analyze is not installed (Debian: apt-get install systemd); the unit was checked by the parser only"
+        );
+        return false;
+    }
+    let dir = env.path("units");
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.service"));
+    fs::write(&path, unit).unwrap();
+    let out = StdCommand::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Other units of the machine may draw warnings too; ours must draw none.
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(&format!("{name}.service")))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify rejected the unit:\n{stderr}\n--- unit\n{unit}"
+    );
+    true
+}
+
+fn export(env: &Env, name: &str) -> String {
+    let run = env.run(&["export", "systemd", name]).ok();
+    assert_eq!(run.stderr, "", "{}", run.dump());
+    run.stdout
+}
+
+#[test]
+fn exported_unit_runs_the_recorded_command_line() {
+    let env = Env::new();
+    let workdir = env.path("work dir");
+    fs::create_dir(&workdir).unwrap();
+    let out = env.path("out 100%.log");
+    let err = env.path("err.log");
+    let args = [
+        "sleep 1000",
+        "a b",
+        "100%",
+        "$HOME",
+        "${HOME}",
+        "say \"hi\"",
+        "back\\slash",
+        "",
+        "it's",
+        ";",
+        "tab\there",
+        "naïve",
+    ];
+    let mut argv = vec![
+        "start",
+        "--name",
+        "tricky",
+        "--chdir",
+        workdir.to_str().unwrap(),
+        "--umask",
+        "027",
+        "--env",
+        "GREETING=hello world",
+        "--env",
+        "PCT=100% \"quoted\" $NOT_EXPANDED",
+        "--stdout",
+        out.to_str().unwrap(),
+        "--stderr",
+        err.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+    ];
+    argv.extend(args);
+    env.run(&argv).ok();
+    let text = export(&env, "tricky");
+    let unit = parse_unit(&text);
+    let record = env.record("tricky");
+
+    let exec = exec_argv(service(&unit, "ExecStart"));
+    let program = Path::new(&exec[0]);
+    assert!(program.is_absolute() && program.ends_with("sh"), "{exec:?}");
+    assert_eq!(
+        fs::canonicalize(program).unwrap(),
+        fs::canonicalize(which("sh")).unwrap()
+    );
+    let mut expected = vec!["-c".to_owned()];
+    expected.extend(args.iter().map(|s| s.to_string()));
+    assert_eq!(&exec[1..], expected.as_slice(), "{text}");
+    assert_eq!(record["command"][0], "sh");
+
+    assert_eq!(service(&unit, "Type"), "exec");
+    assert_eq!(
+        unspecify(service(&unit, "WorkingDirectory")),
+        workdir.to_str().unwrap()
+    );
+    assert_eq!(service(&unit, "UMask"), "0027");
+    let environment: BTreeMap<String, String> = values(&unit, "Service", "Environment")
+        .iter()
+        .flat_map(|v| split_words(v))
+        .map(|w| {
+            let w = unspecify(&w);
+            let (k, v) = w.split_once('=').unwrap();
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let recorded: BTreeMap<String, String> = serde_json::from_value(record["env"].clone()).unwrap();
+    assert_eq!(environment, recorded);
+    assert_eq!(
+        unspecify(service(&unit, "StandardOutput")),
+        format!("append:{}", out.display())
+    );
+    assert_eq!(
+        unspecify(service(&unit, "StandardError")),
+        format!("append:{}", err.display())
+    );
+    assert!(values(&unit, "Service", "Restart").is_empty());
+    assert!(values(&unit, "Service", "User").is_empty());
+    assert_eq!(values(&unit, "Install", "WantedBy"), ["multi-user.target"]);
+    assert!(
+        text.contains("written by `rdaemon export systemd tricky`"),
+        "{text}"
+    );
+    verify(&env, "tricky", &text);
+}
+
+fn which(program: &str) -> String {
+    let out = StdCommand::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Starts and stops `name`, then rewrites its record with `changes`, as supervised mode,
+/// readiness and `--user` will record them.
+fn recorded(env: &Env, name: &str, changes: Value) {
+    env.start(name, &["sleep", "1000"]);
+    env.run(&["stop", name]).ok();
+    let mut record = env.record(name);
+    for (k, v) in changes.as_object().unwrap() {
+        record[k] = v.clone();
+    }
+    fs::write(
+        env.path(&format!("{name}.json")),
+        serde_json::to_vec_pretty(&record).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn respawn_mode_restarts_on_failure() {
+    let env = Env::new();
+    env.run(&["start", "--name", "sup", "--respawn", "--", "sleep", "1000"])
+        .ok();
+    env.run(&["stop", "sup"]).ok();
+    let text = export(&env, "sup");
+    let unit = parse_unit(&text);
+    assert_eq!(service(&unit, "Restart"), "on-failure");
+    assert_eq!(service(&unit, "RestartSec"), "1s", "the default delay");
+    assert_eq!(values(&unit, "Unit", "StartLimitBurst"), ["6"]);
+    assert_eq!(values(&unit, "Unit", "StartLimitIntervalSec"), ["60s"]);
+    verify(&env, "sup", &text);
+
+    env.run(&[
+        "start",
+        "--name",
+        "slow",
+        "--respawn",
+        "--restart-delay",
+        "3s",
+        "--max-restarts",
+        "2",
+        "--restart-window",
+        "10m",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    env.run(&["stop", "slow"]).ok();
+    let unit = parse_unit(&export(&env, "slow"));
+    assert_eq!(service(&unit, "RestartSec"), "3s");
+    assert_eq!(values(&unit, "Unit", "StartLimitBurst"), ["3"]);
+    assert_eq!(values(&unit, "Unit", "StartLimitIntervalSec"), ["600s"]);
+}
+
+#[test]
+fn readiness_and_credentials() {
+    let env = Env::new();
+    recorded(
+        &env,
+        "note",
+        json!({"ready": "notify", "user": "daemon", "group": "daemon"}),
+    );
+    let text = export(&env, "note");
+    let unit = parse_unit(&text);
+    assert_eq!(service(&unit, "Type"), "notify");
+    assert_eq!(service(&unit, "NotifyAccess"), "all");
+    assert_eq!(service(&unit, "TimeoutStartSec"), "30s");
+    assert_eq!(service(&unit, "User"), "daemon");
+    assert_eq!(service(&unit, "Group"), "daemon");
+    verify(&env, "note", &text);
+
+    recorded(&env, "port", json!({"ready": "tcp:127.0.0.1:8080"}));
+    let text = export(&env, "port");
+    let unit = parse_unit(&text);
+    assert_eq!(service(&unit, "Type"), "exec");
+    assert!(values(&unit, "Service", "ExecStartPost").is_empty());
+    // The suggested wait, once uncommented, is a valid command line for the same check.
+    let suggestion = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#ExecStartPost="))
+        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
+    let argv = exec_argv(suggestion);
+    assert_eq!(argv[0], "/bin/bash");
+    assert_eq!(&argv[argv.len() - 2..], ["127.0.0.1", "8080"]);
+    assert!(argv[2].contains("/dev/tcp/\"$1\"/\"$2\""), "{argv:?}");
+    verify(
+        &env,
+        "port",
+        &text.replace("#ExecStartPost=", "ExecStartPost="),
+    );
+}
+
+#[test]
+fn export_names_the_daemon_like_the_other_commands() {
+    let env = Env::new();
+    env.run(&["export", "systemd"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("no daemons");
+    env.run(&["export", "systemd", "ghost"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("ghost");
+    env.run(&["export", "upstart", "x"])
+        .code(2)
+        .one_error_line();
+    env.run(&["export", "systemd", "../x"])
+        .code(2)
+        .one_error_line();
+    fs::write(env.path("other.pid"), "12345\n").unwrap();
+    env.run(&[
+        "export",
+        "systemd",
+        "--pidfile",
+        env.path("other.pid").to_str().unwrap(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("no record");
+
+    env.start("only", &["sleep", "1000"]);
+    let bare = env.run(&["export", "systemd"]).ok().stdout;
+    assert!(bare.contains("Description=only "), "{bare}");
+    let by_option = env
+        .run(&["export", "systemd", "--name", "only"])
+        .ok()
+        .stdout;
+    assert_eq!(bare, by_option);
+    env.start("second", &["sleep", "1000"]);
+    env.run(&["export", "systemd"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("only, second");
+}
