@@ -3,10 +3,12 @@
 
 mod common;
 
+mod faults;
 mod forget;
 mod list;
 mod restart;
 mod start;
 mod status;
 mod stop;
+mod stress;
 mod usage;

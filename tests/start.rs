@@ -27,6 +27,7 @@ fn daemon_is_detached_with_clean_process_state() {
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
     let log = env.path("sleeper.log");
+    wait_asleep(pid);
     assert_eq!(
         fds(pid),
         vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone()),]
@@ -340,8 +341,8 @@ fn inherited_signal_state_and_fds_do_not_leak() {
     let pid = env.pid_of("clean");
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
-    let numbers: Vec<i32> = fds(pid).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(numbers, vec![0, 1, 2]);
+    wait_asleep(pid);
+    assert_eq!(fd_numbers(pid), [0, 1, 2]);
     drop(extra);
 }
 
