@@ -240,6 +240,7 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
 
+    crate::fault::point("before-fork");
     // SAFETY: rdaemon is single-threaded here (checked above), so the child is a faithful copy
     // with no lock held by another thread. The child runs `intermediate`, which makes only
     // async-signal-safe calls on memory prepared above and never returns.
@@ -253,6 +254,7 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
     }
     drop(report_w);
     drop(go_r);
+    crate::fault::point("between-forks");
     // The pid arrives as soon as the intermediate has forked; its exit and reaping then overlap
     // with the pidfile and record work and with the grandchild's exec instead of delaying them.
     let mut intermediate = Intermediate(Some(nix::unistd::Pid::from_raw(child)));
@@ -278,6 +280,7 @@ pub fn spawn(plan: &Plan, before_exec: impl FnOnce(Pid) -> Result<()>) -> Result
     }
     write_go(&go_w)?;
     drop(go_w);
+    crate::fault::point("before-exec");
 
     let outcome = read_message(&report_r)?;
     intermediate.reap();

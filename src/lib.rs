@@ -12,6 +12,7 @@ pub mod commands;
 #[allow(unsafe_code)]
 pub mod daemonize;
 pub mod exit;
+pub mod fault;
 pub mod manpage;
 pub mod parse;
 pub mod paths;

@@ -126,6 +126,32 @@ fn default_dir(is_root: bool) -> Result<PathBuf> {
     }
 }
 
+/// Fails with ENOSPC's message when the file system holding `path` has no block left for
+/// unprivileged writers: rdaemon checks this before starting anything, so a full disk shows as
+/// a clear error rather than as a daemon whose log writes or pidfile silently fail.
+///
+/// For a path that does not exist yet, its directory is checked; a path that is neither a
+/// regular file nor a directory (`/dev/null`, a FIFO) is not checked.
+pub fn ensure_space(path: &Path, what: &str) -> Result<()> {
+    use nix::sys::statvfs::statvfs;
+    let probe = match fs::metadata(path) {
+        Ok(m) if m.is_file() || m.is_dir() => path,
+        Ok(_) => return Ok(()),
+        Err(_) => match path.parent() {
+            Some(dir) => dir,
+            None => return Ok(()),
+        },
+    };
+    match statvfs(probe) {
+        Ok(st) if st.blocks_available() == 0 && st.blocks() > 0 => bail!(
+            "cannot use {what} '{}': {}",
+            path.display(),
+            nix::errno::Errno::ENOSPC.desc()
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Makes `path` absolute against the current directory, without resolving symlinks.
 pub fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("invalid path '{}'", path.display()))

@@ -109,11 +109,9 @@ impl PidfileWriter {
         let file_name = path
             .file_name()
             .with_context(|| format!("invalid pidfile path '{}'", path.display()))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id()
-        ));
+        let prefix = format!(".{}.", file_name.to_string_lossy());
+        remove_stale_temporaries(dir, &prefix);
+        let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
         let file = create_exclusive(&tmp, 0o644)
             .with_context(|| format!("cannot write pidfile '{}'", path.display()))?;
         Ok(PidfileWriter {
@@ -126,9 +124,13 @@ impl PidfileWriter {
     /// Writes `pid` and a newline and renames the file over the pidfile path.
     pub fn commit(mut self, pid: Pid) -> Result<()> {
         let mut file = self.file.take().expect("commit runs once");
-        file.write_all(format!("{pid}\n").as_bytes())
-            .and_then(|()| fs::rename(&self.tmp, &self.path))
-            .with_context(|| format!("cannot write pidfile '{}'", self.path.display()))
+        let written = file
+            .write_all(format!("{pid}\n").as_bytes())
+            .and_then(|()| fs::rename(&self.tmp, &self.path));
+        if written.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        written.with_context(|| format!("cannot write pidfile '{}'", self.path.display()))
     }
 }
 
@@ -136,6 +138,25 @@ impl Drop for PidfileWriter {
     fn drop(&mut self) {
         if self.file.is_some() {
             let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Removes temporary pidfiles (`.NAME.pid.PID.tmp`) left by an rdaemon that was killed while
+/// starting. The caller holds the name's lock, so no live writer owns one.
+fn remove_stale_temporaries(dir: &Path, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_ours = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if is_ours {
+            let _ = fs::remove_file(entry.path());
         }
     }
 }
@@ -297,6 +318,25 @@ mod tests {
             1,
             "temp file left behind"
         );
+    }
+
+    #[test]
+    fn temporaries_of_a_killed_start_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        fs::write(dir.path().join(".x.pid.12345.tmp"), "").unwrap();
+        fs::write(dir.path().join(".y.pid.12345.tmp"), "").unwrap();
+        fs::write(dir.path().join(".x.pid.abc.tmp"), "").unwrap();
+        PidfileWriter::prepare(&path)
+            .unwrap()
+            .commit(Pid::new(4242).unwrap())
+            .unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".x.pid.abc.tmp", ".y.pid.12345.tmp", "x.pid"]);
     }
 
     #[test]

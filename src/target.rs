@@ -16,7 +16,7 @@ use crate::process::{self, Pid};
 use crate::state::{self, Record};
 
 /// A daemon as addressed by a command.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Target {
     /// Its name: the record's, the given one, or the pidfile's stem. `None` only for a pidfile
     /// whose stem is not a valid name.
@@ -25,6 +25,8 @@ pub struct Target {
     pub pidfile: PathBuf,
     /// The record, if there is one.
     pub record: Option<Record>,
+    /// Why the record could not be read (corrupt, truncated, unreadable), if it could not.
+    pub record_error: Option<String>,
 }
 
 /// The outcome of resolving a command's daemon arguments.
@@ -79,6 +81,7 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
                         name: Some(record.name.clone()),
                         pidfile,
                         record: Some(record),
+                        record_error: None,
                     }));
                 }
             }
@@ -90,7 +93,7 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
         return Ok(one(Target {
             name,
             pidfile,
-            record: None,
+            ..Target::default()
         }));
     }
     match names.as_slice() {
@@ -102,7 +105,10 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
 
 /// The daemon called `name`: its record's pidfile unless `pidfile` overrides it.
 fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Target> {
-    let record = Record::load(ctx, name)?;
+    let (record, record_error) = match Record::load(ctx, name) {
+        Ok(r) => (r, None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
     let pidfile = pidfile
         .or_else(|| record.as_ref().map(|r| r.pidfile.clone()))
         .unwrap_or_else(|| ctx.pidfile_path(name));
@@ -110,6 +116,7 @@ fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Target> {
         name: Some(name.clone()),
         pidfile,
         record,
+        record_error,
     })
 }
 

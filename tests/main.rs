@@ -5,6 +5,7 @@ mod common;
 
 mod completions;
 mod export;
+mod faults;
 mod forget;
 mod json;
 mod list;
@@ -13,4 +14,5 @@ mod restart;
 mod start;
 mod status;
 mod stop;
+mod stress;
 mod usage;

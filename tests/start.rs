@@ -27,12 +27,11 @@ fn daemon_is_detached_with_clean_process_state() {
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
     let log = env.path("sleeper.log");
-    // While it starts, the program itself briefly opens fd 3 (the dynamic loader, locale files).
-    let expected: Vec<(i32, std::path::PathBuf)> =
-        vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone())];
-    wait_until("the daemon has only fds 0, 1, 2", DEADLINE, || {
-        fds(pid) == expected
-    });
+    wait_asleep(pid);
+    assert_eq!(
+        fds(pid),
+        vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone()),]
+    );
     assert_eq!(
         fs::read_to_string(env.path("sleeper.pid")).unwrap(),
         format!("{pid}\n")
@@ -342,10 +341,8 @@ fn inherited_signal_state_and_fds_do_not_leak() {
     let pid = env.pid_of("clean");
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
-    // The program briefly opens fd 3 itself while it starts: wait for that to pass.
-    wait_until("the daemon has only fds 0, 1, 2", DEADLINE, || {
-        fds(pid).into_iter().map(|(n, _)| n).collect::<Vec<_>>() == [0, 1, 2]
-    });
+    wait_asleep(pid);
+    assert_eq!(fd_numbers(pid), [0, 1, 2]);
     drop(extra);
 }
 

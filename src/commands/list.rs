@@ -27,39 +27,25 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<Code> {
 pub fn reports(ctx: &Ctx) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     for name in state::list_names(ctx)? {
-        let (record, error) = match Record::load(ctx, &name) {
-            Ok(r) => (r, None),
-            Err(e) => (None, Some(format!("{e:#}"))),
-        };
-        let Some(record) = record else {
-            if let Some(why) = error {
-                out.push(unknown(ctx, &name, why));
-            }
-            continue;
-        };
-        let target = Target {
-            name: Some(name),
-            pidfile: record.pidfile.clone(),
-            record: Some(record),
+        let target = match Record::load(ctx, &name) {
+            Ok(Some(record)) => Target {
+                name: Some(name),
+                pidfile: record.pidfile.clone(),
+                record: Some(record),
+                record_error: None,
+            },
+            // Removed since it was listed: nothing to report.
+            Ok(None) => continue,
+            Err(e) => Target {
+                pidfile: ctx.pidfile_path(&name),
+                name: Some(name),
+                record: None,
+                record_error: Some(format!("{e:#}")),
+            },
         };
         out.push(Report::new(ctx, &target));
     }
     Ok(out)
-}
-
-fn unknown(ctx: &Ctx, name: &crate::parse::Name, why: String) -> Report {
-    let mut r = Report::new(
-        ctx,
-        &Target {
-            name: Some(name.clone()),
-            pidfile: ctx.pidfile_path(name),
-            record: None,
-        },
-    );
-    r.state = "unknown";
-    r.pid = None;
-    r.reason = Some(why);
-    r
 }
 
 /// Prints reports as a table (or JSON array).

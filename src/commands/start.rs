@@ -18,7 +18,7 @@ use crate::cli::{StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::parse::Name;
-use crate::paths::{absolute, create_dir, Ctx};
+use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
 use crate::process::{self, Pid};
 use crate::state::{format_duration, now_rfc3339, Mode, Record, Respawn};
@@ -271,6 +271,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             name: Some(spec.name.clone()),
             pidfile: path,
             record: old.clone(),
+            record_error: None,
         };
         if let Some(pid) = clear_stale(ctx, &target, &program)? {
             ctx.say(format!("{} is already running (pid {pid})", spec.name));
@@ -283,6 +284,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
     let result = daemonize::spawn(&plan, |pid| {
+        crate::fault::point("before-pidfile");
         let start_time = process::read_stat(pid)
             .map(|s| s.start_time)
             .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
@@ -439,6 +441,10 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<Owned
                 .with_context(|| format!("cannot create log directory '{}'", dir.display()))?;
         }
     }
+    ensure_space(&ctx.dir, "rdaemon directory")?;
+    if let Some(dir) = spec.pidfile.parent() {
+        ensure_space(dir, "pidfile directory")?;
+    }
     let stdin = File::open("/dev/null").context("cannot open /dev/null")?;
     let stdout = open_log(&spec.stdout)?;
     let stderr = if spec.stderr == spec.stdout {
@@ -500,20 +506,22 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<Owned
     Ok((plan, Some(report_r)))
 }
 
-/// Opens a log file for appending (created 0644), close-on-exec in rdaemon.
+/// Opens a log file for appending (created 0644), close-on-exec in rdaemon. A regular file on
+/// a full file system is refused: the daemon's output would be lost without a word.
 fn open_log(path: &Path) -> Result<OwnedFd> {
-    OpenOptions::new()
+    ensure_space(path, "log file")?;
+    let file = OpenOptions::new()
         .append(true)
         .create(true)
         .mode(0o644)
         .custom_flags(OFlag::O_NOCTTY.bits())
         .open(path)
-        .map(OwnedFd::from)
         .map_err(|e| {
             anyhow::anyhow!(
                 "cannot open log file '{}': {}",
                 path.display(),
                 os_reason(&e)
             )
-        })
+        })?;
+    Ok(OwnedFd::from(file))
 }

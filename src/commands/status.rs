@@ -57,7 +57,11 @@ pub struct Report {
 impl Report {
     /// Judges `target` and gathers what `status` and `list` show.
     pub fn new(ctx: &Ctx, target: &Target) -> Report {
-        let state = judge(ctx, target);
+        // A record that cannot be read cannot vouch for anything: the state is unknown.
+        let state = match &target.record_error {
+            Some(why) => State::Unknown { why: why.clone() },
+            None => judge(ctx, target),
+        };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         let stat = pid.and_then(process::read_stat);

@@ -39,6 +39,11 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
     let _lock = target.lock(ctx)?;
+    if let Some(why) = &target.record_error {
+        ctx.warn(format!(
+            "{why}; treating the pidfile as one without a record"
+        ));
+    }
     stop_locked(ctx, &target, &schedule, args.main_only)?;
     Ok(Code::Ok)
 }

@@ -5,11 +5,11 @@
 
 #![allow(dead_code)]
 
-use std::cell::RefCell;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
@@ -88,6 +88,19 @@ pub fn fds(pid: i32) -> Vec<(i32, PathBuf)> {
         .collect();
     out.sort();
     out
+}
+
+/// Waits until `pid`, a `sleep`, is blocked in its nanosleep: its start-up is over (a libc may
+/// briefly open locale files there), so what `fds` shows now is what the daemon keeps.
+pub fn wait_asleep(pid: i32) {
+    wait_until(&format!("pid {pid} sleeps in nanosleep"), DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+    });
+}
+
+/// The fd numbers `pid` has open.
+pub fn fd_numbers(pid: i32) -> Vec<i32> {
+    fds(pid).into_iter().map(|(n, _)| n).collect()
 }
 
 /// The environment of `pid` as `KEY=VALUE` strings.
@@ -209,7 +222,7 @@ impl Run {
 pub struct Env {
     pub tmp: tempfile::TempDir,
     /// (pid, start time) of every process to kill at the end.
-    started: RefCell<Vec<(i32, u64)>>,
+    started: Mutex<Vec<(i32, u64)>>,
 }
 
 impl Env {
@@ -219,7 +232,7 @@ impl Env {
                 .prefix("rdaemon-test")
                 .tempdir()
                 .unwrap(),
-            started: RefCell::new(Vec::new()),
+            started: Mutex::new(Vec::new()),
         }
     }
 
@@ -295,7 +308,7 @@ impl Env {
             return;
         }
         if let Some(s) = stat(pid) {
-            let mut started = self.started.borrow_mut();
+            let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
             if !started.iter().any(|(p, _)| *p == pid) {
                 started.push((pid, s.start_time));
             }
@@ -361,7 +374,11 @@ impl Default for Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
-        let started = self.started.borrow().clone();
+        let started = self
+            .started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         for &(pid, start_time) in &started {
             // Only if the pid still is the process we saw: never a stranger that reused it.
             if stat(pid).is_some_and(|s| s.start_time == start_time) {

@@ -1,0 +1,21 @@
+//! Fault injection for the test suite: with `RDAEMON_FAULT=STAGE` in its environment, rdaemon
+//! kills itself with SIGKILL when `start` reaches that stage, exactly as an impatient user or an
+//! OOM killer would. The reliability tests use it to prove that a start killed anywhere leaves a
+//! state the next start recovers from. Unset (always, outside those tests) a check costs one
+//! environment lookup.
+//!
+//! Stages, in order: `before-fork` (everything checked, the temporary pidfile created),
+//! `between-forks` (the parent, just after the first fork), `before-pidfile` (the grandchild
+//! exists and waits; nothing is written yet), `before-exec` ("go" was sent; the exec is under way).
+
+use nix::sys::signal::{raise, Signal};
+
+/// The environment variable that names the stage at which to die.
+pub const VAR: &str = "RDAEMON_FAULT";
+
+/// Dies here with SIGKILL if `RDAEMON_FAULT` names `stage`.
+pub fn point(stage: &str) {
+    if std::env::var_os(VAR).is_some_and(|v| v == stage) {
+        let _ = raise(Signal::SIGKILL);
+    }
+}

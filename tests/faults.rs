@@ -1,0 +1,323 @@
+//! Fault injection: rdaemon killed with SIGKILL at each stage of `start` (through the
+//! `RDAEMON_FAULT` hook), a full disk under the log and under the rdaemon directory, a corrupt
+//! record. Each must leave a state that the next `start` recovers from: no duplicate daemon, no
+//! permanent "already running", no half-written pidfile or record.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command as StdCommand;
+
+use crate::common::*;
+
+/// Every live process whose environment carries `tag`: what a killed start left running.
+fn tagged(tag: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if environ(pid).iter().any(|v| v == tag) && alive(pid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// How many times the program has run (each run appends a line).
+fn ran(runs: &Path) -> usize {
+    fs::read_to_string(runs)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+fn temporaries(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".new"))
+        .collect()
+}
+
+/// Starts `name` with rdaemon dying at `stage`; returns the file each run of the program appends
+/// its pid to.
+fn start_killed_at(env: &Env, stage: &str, tag: &str) -> std::path::PathBuf {
+    let runs = env.path("runs");
+    let script = env.script("prog.sh", "echo $$ >> \"$1\"; exec sleep 1000");
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", stage).env(
+        tag.split('=').next().unwrap(),
+        tag.split('=').nth(1).unwrap(),
+    );
+    let run = env.run_cmd(
+        cmd,
+        &[
+            "start",
+            "--name",
+            "f",
+            "--",
+            script.to_str().unwrap(),
+            runs.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        run.code,
+        -1,
+        "rdaemon was not killed at {stage}\n{}",
+        run.dump()
+    );
+    runs
+}
+
+fn recover_after(stage: &str, daemon_survives: bool) {
+    let env = Env::new();
+    let tag = format!("RDAEMON_TEST_TAG={}-{}", stage, std::process::id());
+    let runs = start_killed_at(&env, stage, &tag);
+    if daemon_survives {
+        // The exec was already under way: the daemon runs, with its pidfile and record.
+        let pid = env.pid_of("f");
+        env.track(pid);
+        wait_until("the program has run", DEADLINE, || ran(&runs) >= 1);
+        env.run(&["start", "--name", "f", "--", "sleep", "1"])
+            .ok()
+            .stdout_has(&format!("f is already running (pid {pid})"));
+    } else {
+        // Nothing from the killed start may run the program or linger.
+        wait_until(&format!("nothing tagged {tag} is alive"), DEADLINE, || {
+            tagged(&tag).is_empty()
+        });
+        assert!(
+            !env.path("f.pid").exists(),
+            "a pidfile survived a start killed at {stage}"
+        );
+        let script = env.path("prog.sh");
+        env.run(&[
+            "start",
+            "--name",
+            "f",
+            "--",
+            script.to_str().unwrap(),
+            runs.to_str().unwrap(),
+        ])
+        .ok()
+        .stdout_has("started f");
+        wait_until("the program has run", DEADLINE, || ran(&runs) >= 1);
+    }
+    let pid = env.pid_of("f");
+    assert!(alive(pid));
+    assert_eq!(ran(&runs), 1, "the program ran twice");
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
+    let rec = env.record("f");
+    assert_eq!(rec["pid"], pid);
+    env.run(&["status", "f"]).ok();
+    env.run(&["stop", "f"]).ok();
+    assert!(!alive(pid));
+}
+
+#[test]
+fn killed_before_fork_recovers() {
+    recover_after("before-fork", false);
+}
+
+#[test]
+fn killed_between_the_forks_recovers() {
+    recover_after("between-forks", false);
+}
+
+#[test]
+fn killed_before_the_pidfile_is_written_recovers() {
+    recover_after("before-pidfile", false);
+}
+
+#[test]
+fn killed_before_exec_leaves_a_running_daemon_that_start_recognises() {
+    recover_after("before-exec", true);
+}
+
+#[test]
+fn corrupt_record_is_reported_and_repaired_by_the_next_start() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    env.run(&["stop", "web"]).ok();
+    wait_dead(pid);
+    fs::write(env.path("web.json"), "{\"name\": \"web\", \"pid\": 12").unwrap();
+    env.run(&["status", "web"])
+        .code(4)
+        .one_error_line()
+        .stderr_has("corrupt record")
+        .stderr_has("web.json");
+    let run = env.run(&["list"]).ok();
+    assert!(
+        run.stdout
+            .lines()
+            .any(|l| l.starts_with("web") && l.contains("unknown")),
+        "{}",
+        run.dump()
+    );
+    env.run(&["start", "--name", "web", "--", "sleep", "1000"])
+        .ok()
+        .stderr_has("corrupt record");
+    let rec = env.record("web");
+    assert_eq!(rec["pid"], env.pid_of("web"));
+}
+
+#[test]
+fn truncated_record_is_reported_and_repaired() {
+    let env = Env::new();
+    env.start("web", &["sleep", "1000"]);
+    let old = env.pid_of("web");
+    env.run(&["stop", "web"]).ok();
+    fs::write(env.path("web.json"), "").unwrap();
+    env.run(&["restart", "web", "--", "sleep", "1000"]).ok();
+    assert_ne!(env.pid_of("web"), old);
+    assert_eq!(
+        env.record("web")["command"],
+        serde_json::json!(["sleep", "1000"])
+    );
+}
+
+/// A small tmpfs mounted by the test (root only), unmounted on drop.
+struct Tmpfs {
+    path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
+        if !is_root() {
+            eprintln!("skipped: mounting a tmpfs needs root");
+            return None;
+        }
+        fs::create_dir_all(path).unwrap();
+        let status = StdCommand::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0755"),
+                "tmpfs",
+            ])
+            .arg(path)
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(Tmpfs {
+                path: path.to_owned(),
+            }),
+            _ => {
+                eprintln!("skipped: cannot mount a tmpfs at {} here", path.display());
+                None
+            }
+        }
+    }
+
+    /// Fills the file system until writes fail with ENOSPC.
+    fn fill(&self) {
+        let mut n = 0;
+        loop {
+            let p = self.path.join(format!("filler{n}"));
+            if fs::write(&p, vec![0u8; 64 * 1024]).is_err() {
+                // Leave no half-written filler; the space stays used by the others.
+                let _ = fs::write(&p, b"");
+                break;
+            }
+            n += 1;
+        }
+        // The last few bytes: small files until even those fail.
+        for i in 0..1000 {
+            if fs::write(self.path.join(format!("crumb{i}")), vec![0u8; 512]).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn full_rdaemon_directory_fails_cleanly_and_keeps_the_old_files() {
+    let env = Env::new();
+    let Some(fs_) = Tmpfs::mount(&env.path("small"), "256k") else {
+        return;
+    };
+    let dir = env.path("small");
+    let dir_s = dir.to_str().unwrap();
+    env.run(&[
+        "--dir",
+        dir_s,
+        "start",
+        "--name",
+        "web",
+        "--log",
+        "/dev/null",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let first: i32 = fs::read_to_string(dir.join("web.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(first);
+    env.run(&["--dir", dir_s, "stop", "web"]).ok();
+    let old_record = fs::read_to_string(dir.join("web.json")).unwrap();
+    fs_.fill();
+    let run = env
+        .run(&[
+            "--dir",
+            dir_s,
+            "start",
+            "--name",
+            "web",
+            "--log",
+            "/dev/null",
+            "--",
+            "sleep",
+            "1000",
+        ])
+        .code(1)
+        .one_error_line()
+        .stderr_has("No space left on device");
+    assert!(run.stderr.contains(dir_s), "{}", run.dump());
+    assert!(
+        !dir.join("web.pid").exists(),
+        "a pidfile appeared on a full disk"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("web.json")).unwrap(),
+        old_record,
+        "record changed"
+    );
+    assert_eq!(temporaries(&dir), Vec::<String>::new());
+    drop(fs_);
+}
+
+#[test]
+fn full_log_disk_gives_a_clear_error() {
+    let env = Env::new();
+    let Some(fs_) = Tmpfs::mount(&env.path("logs"), "128k") else {
+        return;
+    };
+    fs_.fill();
+    let log = env.path("logs/web.log");
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(log.to_str().unwrap())
+    .stderr_has("No space left on device");
+    assert!(!env.path("web.pid").exists());
+    assert!(!env.path("web.json").exists());
+    drop(fs_);
+}

@@ -1,0 +1,143 @@
+//! Stress: many cycles, many names, concurrent readers, stop racing the daemon's own exit.
+//! Bounded to seconds on 2 cores; every deadline is generous, nothing asserts a time.
+
+use std::collections::HashSet;
+use std::fs;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+use crate::common::*;
+
+#[test]
+fn two_hundred_start_stop_cycles_leave_nothing_behind() {
+    let env = Env::new();
+    let mut started = Vec::new();
+    for _ in 0..200 {
+        let pid = env.start("cycle", &["sleep", "1000"]);
+        let start_time = stat(pid).unwrap().start_time;
+        wait_asleep(pid);
+        assert_eq!(
+            fd_numbers(pid),
+            [0, 1, 2],
+            "the daemon has more than fds 0, 1, 2"
+        );
+        env.run(&["stop", "cycle"]).ok();
+        assert!(!alive(pid), "pid {pid} survived stop");
+        started.push((pid, start_time));
+    }
+    // (pid, start time) identifies a process; a pid alone may come round again on a busy machine.
+    assert_eq!(
+        started.iter().collect::<HashSet<_>>().len(),
+        200,
+        "one process was reported as started twice"
+    );
+    assert!(!env.path("cycle.pid").exists());
+    let names: HashSet<String> = fs::read_dir(env.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["cycle.json", "cycle.lock", "cycle.log"]
+            .map(String::from)
+            .into(),
+        "leftover files"
+    );
+    // PID 1 reaps late here: every one of the 200 processes must be reaped (gone from /proc,
+    // or its pid taken by a newer process) within the deadline: no process, not even a zombie,
+    // is left behind.
+    wait_until("all 200 daemons are reaped", DEADLINE, || {
+        started
+            .iter()
+            .all(|(pid, t)| stat(*pid).is_none_or(|s| s.start_time != *t))
+    });
+}
+
+#[test]
+fn twenty_names_start_and_stop_concurrently() {
+    let env = Arc::new(Env::new());
+    let handles: Vec<_> = (0..20)
+        .map(|i| {
+            let env = Arc::clone(&env);
+            thread::spawn(move || {
+                let name = format!("n{i}");
+                let pid = env.start(&name, &["sleep", "1000"]);
+                env.run(&["status", &name]).ok();
+                env.run(&["stop", &name]).ok();
+                assert!(!alive(pid));
+                pid
+            })
+        })
+        .collect();
+    let pids: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(pids.iter().collect::<HashSet<_>>().len(), 20);
+    let run = env.run(&["list", "--json"]).ok();
+    let list: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 20);
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["state"] == "stopped"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[test]
+fn status_during_start_stop_cycles_is_always_0_1_or_3() {
+    let env = Arc::new(Env::new());
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (env, done) = (Arc::clone(&env), Arc::clone(&done));
+            thread::spawn(move || {
+                let mut seen = HashSet::new();
+                while !done.load(Ordering::Relaxed) {
+                    let run = env.run(&["status", "busy"]);
+                    assert!(
+                        [0, 1, 3].contains(&run.code),
+                        "status said {}\n{}",
+                        run.code,
+                        run.dump()
+                    );
+                    seen.insert(run.code);
+                }
+                seen
+            })
+        })
+        .collect();
+    for _ in 0..40 {
+        env.start("busy", &["sleep", "1000"]);
+        env.run(&["stop", "busy"]).ok();
+    }
+    done.store(true, Ordering::Relaxed);
+    let mut seen = HashSet::new();
+    for r in readers {
+        seen.extend(r.join().unwrap());
+    }
+    assert!(!seen.is_empty());
+}
+
+#[test]
+fn stop_racing_the_daemons_own_exit_always_succeeds() {
+    let env = Env::new();
+    for i in 0..30 {
+        // The program exits on its own after a short, varying moment; stop comes at the same time.
+        let delay = format!("0.0{}", i % 10);
+        let pid = env.start("racer", &["sleep", &delay]);
+        let run = env.run(&["stop", "racer"]).ok();
+        assert!(
+            run.stdout.contains("stopped racer") || run.stdout.contains("not running"),
+            "{}",
+            run.dump()
+        );
+        assert!(!alive(pid));
+        assert!(
+            !env.path("racer.pid").exists(),
+            "pidfile left naming a dead pid\n{}",
+            run.dump()
+        );
+    }
+}
