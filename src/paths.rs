@@ -3,11 +3,11 @@
 //! (`Ctx`) with the output helpers every command uses.
 
 use std::fs;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use nix::unistd::geteuid;
+use nix::unistd::{access, geteuid, AccessFlags};
 
 use crate::parse::Name;
 
@@ -46,6 +46,11 @@ impl Ctx {
         })
     }
 
+    /// rdaemon's effective uid.
+    pub fn uid(&self) -> u32 {
+        geteuid().as_raw()
+    }
+
     /// `DIR/NAME.pid`, the default pidfile.
     pub fn pidfile_path(&self, name: &Name) -> PathBuf {
         self.dir.join(format!("{name}.pid"))
@@ -71,10 +76,38 @@ impl Ctx {
         }
     }
 
-    /// Creates the rdaemon directory if needed: mode 0755 for root, 0700 otherwise.
+    /// Creates the rdaemon directory if needed (mode 0755 for root, 0700 otherwise) and checks
+    /// that rdaemon can write in it, so that a read-only directory fails before anything starts.
     pub fn ensure_dir(&self) -> Result<()> {
         create_dir(&self.dir, if self.is_root { 0o755 } else { 0o700 })
-            .with_context(|| format!("cannot create rdaemon directory '{}'", self.dir.display()))
+            .with_context(|| format!("cannot create rdaemon directory '{}'", self.dir.display()))?;
+        self.refuse_untrusted_dir()?;
+        access(&self.dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+            anyhow::anyhow!(
+                "rdaemon directory '{}' is not writable: {}",
+                self.dir.display(),
+                e.desc()
+            )
+        })
+    }
+
+    /// As root, refuses an rdaemon directory that another user could write to (not owned by
+    /// root, or group- or world-writable): its records vouch for the pids rdaemon signals, so a
+    /// record someone else could forge must never be read. A missing directory is fine (rdaemon
+    /// creates it). Like sshd's StrictModes.
+    pub fn refuse_untrusted_dir(&self) -> Result<()> {
+        if !self.is_root {
+            return Ok(());
+        }
+        match fs::metadata(&self.dir) {
+            Ok(m) if m.uid() != 0 || m.mode() & 0o022 != 0 => bail!(
+                "refusing rdaemon directory '{}': other users could write to it (owner uid {}, mode {:03o}); as root, rdaemon uses only a directory owned by root and not group- or world-writable",
+                self.dir.display(),
+                m.uid(),
+                m.mode() & 0o7777
+            ),
+            _ => Ok(()),
+        }
     }
 
     /// Normal output (stdout), unless `-q`.
@@ -106,7 +139,7 @@ pub fn create_dir(dir: &Path, mode: u32) -> Result<()> {
         .recursive(true)
         .mode(mode)
         .create(dir)
-        .map_err(Into::into)
+        .map_err(crate::pidfile::os_error)
 }
 
 fn default_dir(is_root: bool) -> Result<PathBuf> {

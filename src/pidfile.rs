@@ -22,7 +22,8 @@ pub enum Content {
     /// No file there.
     Missing,
     /// A valid pid. `trusted` is false when rdaemon runs as root and the file could have been
-    /// written by another user (not owned by root, or writable by group or others).
+    /// written by another user: not owned by root, writable by group or others, or with a
+    /// second hard link (another user may have linked some root-owned file there).
     Valid { pid: Pid, trusted: bool },
     /// Something rdaemon must not act on; the reason says why.
     Invalid(String),
@@ -36,10 +37,16 @@ pub fn read(path: &Path, is_root: bool) -> Content {
         Ok(Some(found)) => found,
         Err(why) => return Content::Invalid(why),
     };
+    let pid_max = crate::process::pid_max();
+    if i64::from(raw) > pid_max {
+        return Content::Invalid(format!(
+            "{raw} is beyond the kernel's pid_max ({pid_max}), so no process can have it"
+        ));
+    }
     match Pid::new(raw) {
         Ok(pid) => Content::Valid {
             pid,
-            trusted: !is_root || (meta.uid() == 0 && meta.mode() & 0o022 == 0),
+            trusted: !is_root || (meta.uid() == 0 && meta.mode() & 0o022 == 0 && meta.nlink() == 1),
         },
         Err(why) => Content::Invalid(why),
     }
@@ -113,6 +120,7 @@ impl PidfileWriter {
         remove_stale_temporaries(dir, &prefix);
         let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
         let file = create_exclusive(&tmp, 0o644)
+            .map_err(os_error)
             .with_context(|| format!("cannot write pidfile '{}'", path.display()))?;
         Ok(PidfileWriter {
             path: path.to_owned(),
@@ -130,7 +138,9 @@ impl PidfileWriter {
         if written.is_err() {
             let _ = fs::remove_file(&self.tmp);
         }
-        written.with_context(|| format!("cannot write pidfile '{}'", self.path.display()))
+        written
+            .map_err(os_error)
+            .with_context(|| format!("cannot write pidfile '{}'", self.path.display()))
     }
 }
 
@@ -207,13 +217,16 @@ pub fn remove_if_pid(path: &Path, pid: Pid) -> Result<bool> {
 pub fn remove(path: &Path) -> Result<()> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.is_file() => fs::remove_file(path)
+            .map_err(os_error)
             .with_context(|| format!("cannot remove pidfile '{}'", path.display())),
         Ok(_) => bail!(
             "refusing to remove '{}': it is not a regular file",
             path.display()
         ),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot remove pidfile '{}'", path.display())),
+        Err(e) => {
+            Err(os_error(e)).with_context(|| format!("cannot remove pidfile '{}'", path.display()))
+        }
     }
 }
 
@@ -236,6 +249,7 @@ impl NameLock {
                 .mode(0o644)
                 .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits())
                 .open(path)
+                .map_err(os_error)
                 .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
             let lock = Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, e)| e)
@@ -288,8 +302,14 @@ impl NameLock {
     /// Removes the lock file while holding the lock (for `forget`).
     pub fn remove_file(&self) -> Result<()> {
         fs::remove_file(&self.path)
+            .map_err(os_error)
             .with_context(|| format!("cannot remove lock file '{}'", self.path.display()))
     }
+}
+
+/// An I/O error as an error whose text is only the OS reason (see [`os_reason`]).
+pub fn os_error(e: io::Error) -> anyhow::Error {
+    anyhow::anyhow!(os_reason(&e))
 }
 
 /// The OS reason of an I/O error without Rust's " (os error N)" suffix.

@@ -111,6 +111,15 @@ pub fn is_alive(pid: Pid) -> bool {
     read_stat(pid).is_some_and(|s| s.is_alive())
 }
 
+/// The kernel's current `pid_max` (`/proc/sys/kernel/pid_max`): no process has a higher pid
+/// (unless the limit was lowered after it started). Falls back to the absolute limit.
+pub fn pid_max() -> i64 {
+    fs::read_to_string("/proc/sys/kernel/pid_max")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(PID_MAX_LIMIT)
+}
+
 /// This boot's id (`/proc/sys/kernel/random/boot_id`).
 pub fn boot_id() -> io::Result<String> {
     Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
@@ -139,6 +148,10 @@ pub fn rss_bytes(pid: Pid) -> Option<u64> {
 pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
+
+/// `pidfd_send_signal` flag (Linux 6.9, `include/uapi/linux/pidfd.h`): signal the process
+/// group the pidfd's pid names.
+const PIDFD_SIGNAL_PROCESS_GROUP: nix::libc::c_uint = 1 << 2;
 
 /// A process held by pid and, where the kernel allows, by pidfd: signals then reach exactly
 /// this process even if the pid is reused, and exit is awaited without polling.
@@ -211,9 +224,33 @@ impl Process {
         (stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw()).then_some(self.pid)
     }
 
-    /// Sends `sig` to the process group `pgid` (from [`Process::own_group`]), while this process
-    /// is still alive, so the group id cannot have been reused.
+    /// Sends `sig` to the process group `pgid` (from [`Process::own_group`], so `pgid` is this
+    /// process's pid).
+    ///
+    /// On Linux ≥ 6.9 the pidfd itself names the group (`PIDFD_SIGNAL_PROCESS_GROUP`): the
+    /// kernel signals the group whose id is the pid the pidfd pins, so the group cannot have
+    /// been replaced by a stranger's. Older kernels refuse the flag with EINVAL; then the group
+    /// is signalled by number, only while this process is still alive (a live leader keeps its
+    /// group id from being reused).
     pub fn signal_group(&self, pgid: Pid, sig: Signal) -> nix::Result<()> {
+        if let Some(fd) = self.pidfd.as_ref().filter(|_| pgid == self.pid) {
+            // SAFETY: pidfd_send_signal(fd, sig, NULL, flags): a valid fd we own, a valid signal
+            // number, no siginfo pointer.
+            #[allow(unsafe_code)]
+            let rc = unsafe {
+                nix::libc::syscall(
+                    nix::libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig as i32,
+                    std::ptr::null::<nix::libc::siginfo_t>(),
+                    PIDFD_SIGNAL_PROCESS_GROUP,
+                )
+            };
+            match Errno::result(rc) {
+                Err(Errno::EINVAL) => {} // kernel < 6.9: no group flag
+                other => return other.map(drop),
+            }
+        }
         if self.has_exited() {
             return Err(Errno::ESRCH);
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::{parse_duration, Name};
 use crate::paths::Ctx;
-use crate::pidfile::create_exclusive;
+use crate::pidfile::{create_exclusive, os_error};
 
 /// How a daemon runs: the program itself, or under an rdaemon monitor (`--respawn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -213,7 +213,7 @@ impl Record {
         write()
             .map_err(|e| {
                 let _ = fs::remove_file(&tmp);
-                anyhow::Error::new(e)
+                os_error(e)
             })
             .with_context(|| format!("cannot write record '{}'", path.display()))
     }
@@ -221,7 +221,9 @@ impl Record {
     /// Removes `DIR/NAME.json`.
     pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
         let path = ctx.record_path(name);
-        fs::remove_file(&path).with_context(|| format!("cannot remove record '{}'", path.display()))
+        fs::remove_file(&path)
+            .map_err(os_error)
+            .with_context(|| format!("cannot remove record '{}'", path.display()))
     }
 }
 
@@ -232,7 +234,8 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(e).with_context(|| format!("cannot read record '{}'", path.display()))
+            return Err(os_error(e))
+                .with_context(|| format!("cannot read record '{}'", path.display()))
         }
     };
     serde_json::from_slice(&text)
@@ -246,7 +249,7 @@ pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => {
-            return Err(e)
+            return Err(os_error(e))
                 .with_context(|| format!("cannot read rdaemon directory '{}'", ctx.dir.display()))
         }
     };

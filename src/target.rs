@@ -59,8 +59,20 @@ impl Target {
             return Ok(None);
         }
         let lock = NameLock::acquire(&ctx.lock_path(name))?;
-        if self.record.is_some() {
-            self.record = Record::load(ctx, name)?;
+        // Another rdaemon may have saved, replaced or removed the record while we waited: what
+        // counts is the record as it is now. A record that appeared meanwhile is ours only if
+        // it describes the pidfile we act on.
+        // A record that cannot be read is reported by the caller, as at resolve time.
+        let had_record = self.record.is_some();
+        match Record::load(ctx, name) {
+            Ok(rec) => {
+                self.record = rec.filter(|rec| had_record || rec.pidfile == self.pidfile);
+                self.record_error = None;
+            }
+            Err(e) => {
+                self.record = None;
+                self.record_error = Some(format!("{e:#}"));
+            }
         }
         Ok(Some(lock))
     }
@@ -137,8 +149,13 @@ pub fn several_error(names: &[Name]) -> Fail {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
     /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
-    /// match; a pidfile without a matching record is trusted the classic way.
-    Running { pid: Pid, vouched: bool },
+    /// match; a pidfile without a matching record is trusted the classic way. `start_time` is
+    /// the process's, as judged: [`still_same`] compares against it.
+    Running {
+        pid: Pid,
+        vouched: bool,
+        start_time: u64,
+    },
     /// No pidfile: never started, or stopped by rdaemon.
     Stopped,
     /// The pidfile remains but its process is gone (or the pid now belongs to another process).
@@ -168,17 +185,22 @@ pub fn judge(ctx: &Ctx, target: &Target) -> State {
     match record {
         Some(rec) => match identity_mismatch(rec, stat.start_time) {
             Some(why) => State::Dead { pid, why },
-            None => State::Running { pid, vouched: true },
+            None => State::Running {
+                pid,
+                vouched: true,
+                start_time: stat.start_time,
+            },
         },
         None if !trusted => State::Unknown {
             why: format!(
-                "pidfile '{}' could have been written by another user (it is not owned by root, or is group- or world-writable), and no record vouches for pid {pid}",
+                "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, or has another hard link), and no record vouches for pid {pid}",
                 target.pidfile.display()
             ),
         },
         None => State::Running {
             pid,
             vouched: false,
+            start_time: stat.start_time,
         },
     }
 }
@@ -199,15 +221,9 @@ fn identity_mismatch(rec: &Record, start_time: u64) -> Option<String> {
     }
 }
 
-/// Whether `pid` still is what `judge` found: alive, and for a vouched daemon still with the
-/// recorded start time. Called after opening a pidfd, to close the window in which the pid
-/// could have been reused.
-pub fn still_same(target: &Target, pid: Pid) -> bool {
-    match process::read_stat(pid).filter(|s| s.is_alive()) {
-        None => false,
-        Some(stat) => match target.record.as_ref().filter(|r| r.pid == Some(pid.get())) {
-            Some(rec) => identity_mismatch(rec, stat.start_time).is_none(),
-            None => true,
-        },
-    }
+/// Whether `pid` still is the process `judge` found: alive, with the start time it had then.
+/// Called after opening a pidfd, to close the window in which the pid could have been reused
+/// (for a pidfile with a record and for one without).
+pub fn still_same(pid: Pid, start_time: u64) -> bool {
+    process::read_stat(pid).is_some_and(|stat| stat.is_alive() && stat.start_time == start_time)
 }

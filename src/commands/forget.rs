@@ -28,6 +28,10 @@ pub fn run(args: TargetArgs, ctx: &Ctx) -> Result<Code> {
         bail!("no record for {name}");
     }
     let lock = NameLock::acquire(&ctx.lock_path(&name))?;
+    if !ctx.record_path(&name).exists() {
+        // Another forget got there while we waited for the lock.
+        bail!("no record for {name}");
+    }
     target.record = Record::load(ctx, &name).unwrap_or(None);
     match judge(ctx, &target) {
         State::Running { pid, .. } => bail!("{name} is running (pid {pid}): stop it first"),

@@ -20,14 +20,21 @@ use crate::paths::Ctx;
 /// where none can be found), every other command does.
 pub fn run(cli: Cli) -> Result<Code> {
     let ctx = || Ctx::new(cli.dir.clone(), cli.quiet, cli.verbose);
+    // Commands that act on what the records say (signal, replace, remove): never on records
+    // another user could have forged.
+    let acting_ctx = || {
+        let ctx = ctx()?;
+        ctx.refuse_untrusted_dir()?;
+        Ok::<_, anyhow::Error>(ctx)
+    };
     match cli.command {
         Command::Completions(args) => completions::run(args),
-        Command::Start(args) => start::run(args, &ctx()?),
-        Command::Stop(args) => stop::run(args, &ctx()?),
+        Command::Start(args) => start::run(args, &acting_ctx()?),
+        Command::Stop(args) => stop::run(args, &acting_ctx()?),
         Command::Status(args) => status::run(args, &ctx()?),
         Command::List(args) => list::run(args, &ctx()?),
-        Command::Restart(args) => restart::run(args, &ctx()?),
-        Command::Forget(args) => forget::run(args, &ctx()?),
+        Command::Restart(args) => restart::run(args, &acting_ctx()?),
+        Command::Forget(args) => forget::run(args, &acting_ctx()?),
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }

@@ -357,10 +357,13 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
     let path = target.pidfile.display();
     match judge(ctx, target) {
         State::Stopped => return Ok(None),
-        State::Running { pid, vouched: true } => return Ok(Some(pid)),
+        State::Running {
+            pid, vouched: true, ..
+        } => return Ok(Some(pid)),
         State::Running {
             pid,
             vouched: false,
+            ..
         } => {
             let same = process::exe(pid)
                 .zip(program.canonicalize().ok())

@@ -56,7 +56,7 @@ pub fn stop_locked(
     main_only: bool,
 ) -> Result<Stopped> {
     let label = target.label();
-    let pid = match judge(ctx, target) {
+    let (pid, start_time) = match judge(ctx, target) {
         State::Stopped => {
             ctx.say(format!("{label} is not running"));
             return Ok(Stopped::NotRunning);
@@ -70,7 +70,9 @@ pub fn stop_locked(
             return Ok(Stopped::NotRunning);
         }
         State::Unknown { why } => bail!("cannot stop {label}: {why}"),
-        State::Running { pid, .. } => pid,
+        State::Running {
+            pid, start_time, ..
+        } => (pid, start_time),
     };
     let process = match Process::open(pid) {
         Ok(p) => p,
@@ -78,7 +80,7 @@ pub fn stop_locked(
     };
     // The pid could have been reused between judging it and opening the pidfd: check again
     // now that the pidfd pins the process.
-    if !still_same(target, pid) {
+    if !still_same(pid, start_time) {
         return finish_gone(ctx, target, pid);
     }
     let group = if main_only { None } else { process.own_group() };

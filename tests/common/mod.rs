@@ -320,7 +320,9 @@ impl Env {
             return;
         };
         for e in entries.flatten() {
-            if e.path().extension().is_some_and(|x| x == "pid") {
+            // Regular files only: opening a FIFO a test put there would block.
+            let regular = e.file_type().is_ok_and(|t| t.is_file());
+            if regular && e.path().extension().is_some_and(|x| x == "pid") {
                 if let Some(pid) = fs::read_to_string(e.path())
                     .ok()
                     .and_then(|t| t.trim().parse::<i32>().ok())
@@ -397,5 +399,127 @@ impl Drop for Env {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+    }
+}
+
+/// A `sleep` argument no other process on the machine has: `sleep` with it marks a process as
+/// this test's, so a test can check that exactly the daemons it expects exist (and none was
+/// left behind) by scanning `/proc`.
+pub fn unique_secs() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}.{:07}", 100_000 + n, std::process::id())
+}
+
+/// The live (not zombie) processes that have `arg` among their arguments.
+pub fn live_pids_with_arg(arg: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == arg.as_bytes()))
+        })
+        .filter(|pid| alive(*pid))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// The kernel's `pid_max`.
+pub fn pid_max() -> i64 {
+    fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The `nobody` account, if this system has one.
+pub fn nobody() -> Option<nix::unistd::User> {
+    nix::unistd::User::from_name("nobody").ok().flatten()
+}
+
+/// Prints why a test is skipped (visible with `--nocapture`, and in the output of a failure).
+pub fn skip(test: &str, why: &str) {
+    eprintln!("skipping {test}: {why}");
+}
+
+/// The names of the files in `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A read-only tmpfs mounted by a test (needs CAP_SYS_ADMIN), unmounted when dropped, also
+/// when the test fails. Declare it after the `Env` whose directory holds it, so that it is
+/// dropped first.
+pub struct ReadOnlyMount {
+    path: PathBuf,
+}
+
+impl ReadOnlyMount {
+    /// Mounts an empty read-only tmpfs (mode 0755, owned by root) on `path`; the error says why
+    /// it could not.
+    pub fn new(path: &Path) -> Result<ReadOnlyMount, String> {
+        fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "ro,mode=0755", "rdaemon-test"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(ReadOnlyMount {
+            path: path.to_owned(),
+        })
+    }
+}
+
+impl Drop for ReadOnlyMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// A child process of the test itself (a bystander rdaemon must never touch, or a process made
+/// to take a pid): killed and reaped when dropped, also when the test fails. Being our unreaped
+/// child, its pid cannot be reused before that.
+pub struct OwnChild(pub std::process::Child);
+
+impl OwnChild {
+    /// `sleep` with a [`unique_secs`] argument.
+    pub fn sleep() -> OwnChild {
+        OwnChild(
+            std::process::Command::new("sleep")
+                .arg(unique_secs())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.0.id() as i32
+    }
+}
+
+impl Drop for OwnChild {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
