@@ -365,7 +365,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +400,14 @@ _rdaemon() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -435,7 +443,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -470,6 +478,14 @@ _rdaemon() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -589,7 +605,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--chdir|--env|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask) opt="$w" ;;
+            --dir|--chdir|--env|--group|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask|--user) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac

@@ -47,6 +47,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'App
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
@@ -93,6 +95,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'A
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r

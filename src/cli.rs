@@ -11,7 +11,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use nix::sys::signal::Signal;
 
-use crate::parse::{self, Name};
+use crate::parse::{self, Name, UserSpec};
 
 /// Turn any program into a well-behaved Unix daemon and hand it back by name.
 #[derive(Debug, Parser)]
@@ -182,6 +182,15 @@ pub struct StartOpts {
     /// Set an environment variable (repeatable); the rest of the environment is inherited
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse::parse_env_pair)]
     pub env: Vec<(String, String)>,
+
+    /// Run as USER (name or uid), with GROUP or the user's primary group and the user's
+    /// supplementary groups; only as root. The pidfile and logs are opened first, as root
+    #[arg(long, value_name = "USER[:GROUP]", value_parser = parse::parse_user_spec)]
+    pub user: Option<UserSpec>,
+
+    /// Run with GROUP (name or gid) as the primary group; only as root
+    #[arg(long, value_name = "GROUP", value_parser = parse::parse_group_name)]
+    pub group: Option<String>,
 
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
     /// exits; the pidfile holds the monitor's pid

@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod account;
 pub mod cli;
 pub mod commands;
 #[allow(unsafe_code)]

@@ -1,5 +1,5 @@
 //! Pure parsers for everything a user can type or a file can hold: names, durations, sizes,
-//! signals, umasks, `--env` pairs, stop schedules and pidfile content.
+//! signals, umasks, `--env` pairs, `--user`, stop schedules and pidfile content.
 //!
 //! No I/O here, so every function is unit-tested (and fuzzable) on its own. Errors are plain
 //! strings meant to follow "invalid X 'value': " in a message.
@@ -152,6 +152,58 @@ pub fn parse_env_pair(s: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("invalid environment setting '{s}': use KEY=VALUE")),
     }
+}
+
+/// `--user USER[:GROUP]`: an account name (or numeric id) and optionally a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    /// User name or numeric uid.
+    pub user: String,
+    /// Group name or numeric gid, when given after a colon.
+    pub group: Option<String>,
+}
+
+/// Parses `USER` or `USER:GROUP` (names or numeric ids).
+pub fn parse_user_spec(s: &str) -> Result<UserSpec, String> {
+    let bad = |why: &str| format!("invalid user '{s}': {why}; use USER or USER:GROUP");
+    let (user, group) = match s.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (s, None),
+    };
+    check_account_name(user).map_err(|why| bad(&why))?;
+    if let Some(g) = group {
+        check_account_name(g).map_err(|why| bad(&why))?;
+    }
+    Ok(UserSpec {
+        user: user.to_owned(),
+        group: group.map(str::to_owned),
+    })
+}
+
+/// Parses `--group GROUP` (a name or numeric id).
+pub fn parse_group_name(s: &str) -> Result<String, String> {
+    check_account_name(s).map_err(|why| format!("invalid group '{s}': {why}"))?;
+    Ok(s.to_owned())
+}
+
+/// A user or group name as the account databases hold them: not empty, at most 256 bytes, no
+/// `:` (the field separator), no whitespace or control characters, not starting with `-`.
+fn check_account_name(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if s.len() > 256 {
+        return Err("the name is too long".into());
+    }
+    if s.starts_with('-') {
+        return Err("a name cannot start with '-'".into());
+    }
+    if s.chars()
+        .any(|c| c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err("a name cannot hold ':', spaces or control characters".into());
+    }
+    Ok(())
 }
 
 /// One step of a stop schedule (start-stop-daemon's `--retry`, OpenRC's `run_stop_schedule`).
@@ -361,6 +413,38 @@ mod tests {
             assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
         }
         assert_eq!(signal_name(Signal::SIGUSR1), "USR1");
+    }
+
+    #[test]
+    fn user_specs() {
+        assert_eq!(
+            parse_user_spec("nobody"),
+            Ok(UserSpec {
+                user: "nobody".into(),
+                group: None
+            })
+        );
+        assert_eq!(
+            parse_user_spec("www-data:adm"),
+            Ok(UserSpec {
+                user: "www-data".into(),
+                group: Some("adm".into())
+            })
+        );
+        assert_eq!(
+            parse_user_spec("1000:1000"),
+            Ok(UserSpec {
+                user: "1000".into(),
+                group: Some("1000".into())
+            })
+        );
+        for bad in ["", ":", "a:", ":g", "a:b:c", "a b", "-x", "a\n", "x:-g"] {
+            assert!(parse_user_spec(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(parse_group_name("nogroup"), Ok("nogroup".into()));
+        for bad in ["", "a:b", " g", "-g"] {
+            assert!(parse_group_name(bad).is_err(), "{bad:?} accepted");
+        }
     }
 
     #[test]

@@ -35,6 +35,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
+use crate::account;
 use crate::cli::MonitorArgs;
 use crate::commands::start::resolve_program;
 use crate::daemonize::{self, Plan};
@@ -559,8 +560,19 @@ impl Monitor {
             .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
         // The monitor's environment is the daemon's: `start` built it (its own plus --env).
         let env: BTreeMap<_, _> = std::env::vars_os().collect();
-        // TODO(--user): when exec mode learns credentials, resolve them here too: the monitor
-        // stays root (it writes the record) and only the child drops privileges.
+        // The monitor stays root (it writes the record); only the child drops privileges. The
+        // names were checked by `start`; they are resolved again here, before any fork.
+        let creds = match (&rec.user, &rec.group) {
+            (None, None) => None,
+            (user, group) => Some(
+                account::resolve(
+                    user.as_deref(),
+                    group.as_deref(),
+                    nix::unistd::geteuid().as_raw(),
+                )?
+                .creds,
+            ),
+        };
         let plan = Plan::new(
             program.as_os_str(),
             &rec.command,
@@ -570,7 +582,7 @@ impl Monitor {
             stdin,
             stdout,
             stderr,
-            None,
+            creds,
         )?;
 
         let (read, write) = UnixStream::pair().context("cannot create the signal pipe")?;

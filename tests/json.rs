@@ -36,6 +36,8 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("last_exit", Ty::Object, true),
     ("stdout", Ty::Str, true),
     ("stderr", Ty::Str, true),
+    ("user", Ty::Str, true),
+    ("group", Ty::Str, true),
     ("start_time", Ty::Int, true),
     ("boot_id", Ty::Str, true),
 ];
@@ -188,6 +190,8 @@ fn record_uses_the_same_names() {
         "last_exit",
         "stdout",
         "stderr",
+        "user",
+        "group",
         "start_time",
         "boot_id",
     ] {

@@ -14,6 +14,7 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::unistd::{access, AccessFlags};
 
+use crate::account::{self, Account};
 use crate::cli::{StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
@@ -47,6 +48,10 @@ pub struct Spec {
     pub stderr: PathBuf,
     /// Supervised mode's options; `None` in exec mode.
     pub respawn: Option<Respawn>,
+    /// `--user`: user name or uid to run as.
+    pub user: Option<String>,
+    /// `--group` (or the GROUP of `--user USER:GROUP`): group name or gid to run with.
+    pub group: Option<String>,
 }
 
 impl Spec {
@@ -71,6 +76,8 @@ impl Spec {
             stdout: log.clone(),
             stderr: log,
             respawn: None,
+            user: None,
+            group: None,
         })
     }
 
@@ -90,6 +97,8 @@ impl Spec {
                 Mode::Exec => None,
                 Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
             },
+            user: rec.user.clone(),
+            group: rec.group.clone(),
         })
     }
 
@@ -112,6 +121,20 @@ impl Spec {
             self.umask = u;
         }
         self.env.extend(opts.env.iter().cloned());
+        if let Some(spec) = &opts.user {
+            // A new user comes with its own group (given, or its primary one).
+            self.user = Some(spec.user.clone());
+            self.group = spec.group.clone();
+        }
+        if let Some(group) = &opts.group {
+            if let Some(given) = opts.user.as_ref().and_then(|u| u.group.as_ref()) {
+                bail!(Fail::usage(format!(
+                    "--group {group} conflicts with the group in --user {}:{given}: give one of them",
+                    opts.user.as_ref().map(|u| u.user.as_str()).unwrap_or_default()
+                )));
+            }
+            self.group = Some(group.clone());
+        }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
         }
@@ -148,6 +171,27 @@ impl Spec {
         Ok(())
     }
 
+    /// Resolves `--user`/`--group` to ids. Refused unless rdaemon runs as root (exit 4); an
+    /// unknown user or group is exit 1. Called before anything is created or stopped.
+    pub fn account(&self, ctx: &Ctx) -> Result<Option<Account>> {
+        if self.user.is_none() && self.group.is_none() {
+            return Ok(None);
+        }
+        let who = match (&self.user, &self.group) {
+            (Some(u), Some(g)) => format!("user '{u}' and group '{g}'"),
+            (Some(u), None) => format!("user '{u}'"),
+            (None, g) => format!("group '{}'", g.as_deref().unwrap_or_default()),
+        };
+        if !ctx.is_root {
+            bail!(Fail::privilege(format!(
+                "cannot run {} as {who}: --user and --group need root (rdaemon runs as uid {})",
+                self.name,
+                ctx.uid()
+            )));
+        }
+        account::resolve(self.user.as_deref(), self.group.as_deref(), ctx.uid()).map(Some)
+    }
+
     /// The record of this spec started as `pid`.
     fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
         Record {
@@ -161,8 +205,8 @@ impl Spec {
             chdir: self.chdir.clone(),
             umask: format!("{:03o}", self.umask),
             env: self.env.clone(),
-            user: None,
-            group: None,
+            user: self.user.clone(),
+            group: self.group.clone(),
             stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
             mode: match self.respawn {
@@ -210,6 +254,8 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     };
     let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
     spec.apply(&args.opts)?;
+    // Refuse a bad --user or --group before creating anything.
+    spec.account(ctx)?;
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
     let old = load_record_for_start(ctx, &spec.name);
@@ -260,6 +306,7 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Option<Record> {
 /// Starts `spec` while its name's lock is held. `old` is the previous record, which is kept if
 /// the start fails.
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
+    let account = spec.account(ctx)?;
     pidfile::refuse_symlink(&spec.pidfile)?;
     let mut pidfiles = vec![spec.pidfile.clone()];
     if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
@@ -279,7 +326,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
     }
 
-    let (plan, report) = prepare(ctx, spec, &program)?;
+    let (plan, report, new_logs) = prepare(ctx, spec, &program, account)?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
@@ -301,6 +348,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     };
     match result {
         Ok(pid) => {
+            new_logs.keep();
             ctx.say(format!("started {} (pid {pid})", spec.name));
             Ok(Code::Ok)
         }
@@ -423,8 +471,15 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
 
 /// Checks and opens everything the daemon needs, so that failures show here, on the terminal.
 /// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
-/// the read end of the pipe on which the monitor reports its first child.
-fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<OwnedFd>)> {
+/// the read end of the pipe on which the monitor reports its first child; the monitor stays
+/// root (it writes the record) and drops privileges for the child only. Log files this creates
+/// are removed again if the start fails (see [`NewFiles`]).
+fn prepare(
+    ctx: &Ctx,
+    spec: &Spec,
+    program: &Path,
+    account: Option<Account>,
+) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
     match std::fs::metadata(&spec.chdir) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => bail!(
@@ -449,13 +504,20 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<Owned
         ensure_space(dir, "pidfile directory")?;
     }
     let stdin = File::open("/dev/null").context("cannot open /dev/null")?;
-    let stdout = open_log(&spec.stdout)?;
+    let mut new_logs = NewFiles::default();
+    let stdout = open_log(&spec.stdout, &mut new_logs)?;
     let stderr = if spec.stderr == spec.stdout {
         None
     } else {
-        Some(open_log(&spec.stderr)?)
+        Some(open_log(&spec.stderr, &mut new_logs)?)
     };
     let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    if let Some((login, home)) = account.as_ref().and_then(|a| a.login.as_ref()) {
+        // What the program expects of its user, as systemd and OpenRC set them; --env wins.
+        env.insert("USER".into(), login.into());
+        env.insert("LOGNAME".into(), login.into());
+        env.insert("HOME".into(), home.into());
+    }
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
     if spec.respawn.is_none() {
         let plan = Plan::new(
@@ -467,9 +529,9 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<Owned
             OwnedFd::from(stdin),
             stdout,
             stderr,
-            None,
+            account.map(|a| a.creds),
         )?;
-        return Ok((plan, None));
+        return Ok((plan, None, new_logs));
     }
     // Resolved now: the grandchild must exec exactly the binary that runs this start.
     let exe = std::env::current_exe()
@@ -506,25 +568,57 @@ fn prepare(ctx: &Ctx, spec: &Spec, program: &Path) -> Result<(Plan, Option<Owned
         None,
     )?
     .inherit(report_w)?;
-    Ok((plan, Some(report_r)))
+    Ok((plan, Some(report_r), new_logs))
 }
 
-/// Opens a log file for appending (created 0644), close-on-exec in rdaemon. A regular file on
-/// a full file system is refused: the daemon's output would be lost without a word.
-fn open_log(path: &Path) -> Result<OwnedFd> {
+/// Files a failed start created and must not leave behind. Dropped, it removes each one that is
+/// still empty (nothing ran, so nothing was written); [`NewFiles::keep`] keeps them.
+#[derive(Debug, Default)]
+struct NewFiles(Vec<PathBuf>);
+
+impl NewFiles {
+    fn keep(mut self) {
+        self.0.clear();
+    }
+}
+
+impl Drop for NewFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Opens a log file for appending (created 0644), close-on-exec in rdaemon; remembers it in
+/// `new` if this created it. A regular file on a full file system is refused: the daemon's
+/// output would be lost without a word.
+fn open_log(path: &Path, new: &mut NewFiles) -> Result<OwnedFd> {
     ensure_space(path, "log file")?;
-    let file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o644)
-        .custom_flags(OFlag::O_NOCTTY.bits())
-        .open(path)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open log file '{}': {}",
-                path.display(),
-                os_reason(&e)
-            )
-        })?;
-    Ok(OwnedFd::from(file))
+    let open = |create_new: bool| {
+        OpenOptions::new()
+            .append(true)
+            .create(!create_new)
+            .create_new(create_new)
+            .mode(0o644)
+            .custom_flags(OFlag::O_NOCTTY.bits())
+            .open(path)
+    };
+    let file = match open(true) {
+        Ok(f) => {
+            new.0.push(path.to_owned());
+            Ok(f)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(false),
+        Err(e) => Err(e),
+    };
+    file.map(OwnedFd::from).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open log file '{}': {}",
+            path.display(),
+            os_reason(&e)
+        )
+    })
 }

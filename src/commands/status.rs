@@ -45,6 +45,10 @@ pub struct Report {
     pub stdout: Option<PathBuf>,
     /// stderr file.
     pub stderr: Option<PathBuf>,
+    /// `--user` it runs as (null: rdaemon's own user).
+    pub user: Option<String>,
+    /// `--group` it runs with (null: the user's primary group).
+    pub group: Option<String>,
     /// Start time in clock ticks since boot.
     pub start_time: Option<u64>,
     /// Boot id of the recorded start.
@@ -91,6 +95,8 @@ impl Report {
             last_exit: rec.and_then(|r| r.last_exit.clone()),
             stdout: rec.map(|r| r.stdout.clone()),
             stderr: rec.map(|r| r.stderr.clone()),
+            user: rec.and_then(|r| r.user.clone()),
+            group: rec.and_then(|r| r.group.clone()),
             start_time: stat
                 .as_ref()
                 .map(|s| s.start_time)
@@ -200,6 +206,12 @@ fn print_human(r: &Report, has_record: bool) {
             println!("  stderr:  {}", err.display());
         }
         _ => {}
+    }
+    match (&r.user, &r.group) {
+        (Some(u), Some(g)) => println!("  user:    {u}:{g}"),
+        (Some(u), None) => println!("  user:    {u}"),
+        (None, Some(g)) => println!("  group:   {g}"),
+        (None, None) => {}
     }
     if r.mode == Mode::Respawn {
         if let Some(child) = r.child_pid {
