@@ -206,17 +206,6 @@ fn stale_pidfile_after_kill_9_is_replaced() {
 }
 
 #[test]
-fn garbage_pidfile_is_replaced_with_a_warning() {
-    let env = Env::new();
-    fs::write(env.path("junk.pid"), "abc\n").unwrap();
-    env.run(&["start", "--name", "junk", "--", "sleep", "1000"])
-        .ok()
-        .stderr_has("warning")
-        .stderr_has("junk.pid");
-    assert!(alive(env.pid_of("junk")));
-}
-
-#[test]
 fn name_defaults_to_pidfile_stem_then_program() {
     let env = Env::new();
     let pidfile = env.path("custom.pid");
@@ -252,98 +241,6 @@ fn underivable_name_is_a_usage_error() {
     .one_error_line()
     .stderr_has("--name");
     assert!(!pidfile.exists());
-}
-
-#[test]
-fn missing_log_directory_fails_before_detaching() {
-    let env = Env::new();
-    let log = env.path("nodir/x.log");
-    env.run(&[
-        "start",
-        "--name",
-        "x",
-        "--log",
-        log.to_str().unwrap(),
-        "--",
-        "sleep",
-        "1000",
-    ])
-    .code(1)
-    .one_error_line()
-    .stderr_has(log.to_str().unwrap())
-    .stderr_has("No such file or directory");
-    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
-}
-
-#[test]
-fn missing_chdir_fails_before_detaching() {
-    let env = Env::new();
-    let dir = env.path("gone");
-    env.run(&[
-        "start",
-        "--name",
-        "x",
-        "--chdir",
-        dir.to_str().unwrap(),
-        "--",
-        "sleep",
-        "1000",
-    ])
-    .code(1)
-    .one_error_line()
-    .stderr_has(dir.to_str().unwrap());
-    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
-}
-
-#[test]
-fn pidfile_symlink_is_refused() {
-    let env = Env::new();
-    let victim = env.path("victim");
-    fs::write(&victim, "precious\n").unwrap();
-    std::os::unix::fs::symlink(&victim, env.path("link.pid")).unwrap();
-    env.run(&["start", "--name", "link", "--", "sleep", "1000"])
-        .code(1)
-        .one_error_line()
-        .stderr_has("symlink");
-    assert_eq!(fs::read_to_string(&victim).unwrap(), "precious\n");
-    assert!(!env.path("link.json").exists());
-}
-
-#[test]
-fn inherited_signal_state_and_fds_do_not_leak() {
-    use std::os::unix::process::CommandExt;
-    let env = Env::new();
-    let extra = fs::File::open("/dev/null").unwrap();
-    let extra_fd = std::os::fd::AsRawFd::as_raw_fd(&extra);
-    let mut cmd = env.std_cmd();
-    // SAFETY: between fork and exec in the test's child we only call async-signal-safe
-    // functions (sigprocmask, signal, fcntl) on stack data.
-    unsafe {
-        cmd.pre_exec(move || {
-            use nix::libc;
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            libc::sigaddset(&mut set, libc::SIGUSR1);
-            libc::sigaddset(&mut set, libc::SIGTERM);
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-            libc::signal(libc::SIGHUP, libc::SIG_IGN);
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            // Leave the extra fd open across exec, as a careless parent would.
-            libc::fcntl(extra_fd, libc::F_SETFD, 0);
-            Ok(())
-        });
-    }
-    env.run_cmd(
-        assert_cmd::Command::from_std(cmd),
-        &["start", "--name", "clean", "--", "sleep", "1000"],
-    )
-    .ok();
-    let pid = env.pid_of("clean");
-    assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
-    assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
-    wait_asleep(pid);
-    assert_eq!(fd_numbers(pid), [0, 1, 2]);
-    drop(extra);
 }
 
 #[test]

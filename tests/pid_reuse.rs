@@ -1,0 +1,167 @@
+//! SPEC §4, pid reuse: when the pidfile's pid is alive but its start time or boot id differs
+//! from the record, the pid belongs to someone else and the daemon is dead to rdaemon: `status`
+//! says 1, `stop` signals nothing and clears the stale pidfile, `start` starts a new daemon.
+//!
+//! The record-editing tests simulate reuse; `a_real_reused_pid_survives_stop` makes the kernel
+//! hand the daemon's pid to an unrelated process (as root, through `ns_last_pid`).
+
+use std::fs;
+use std::process::Command;
+
+use crate::common::*;
+
+/// Runs status, stop and start against a daemon whose pid now belongs to `stranger`, and checks
+/// that the stranger survives all of it.
+fn check_dead_to_rdaemon(env: &Env, name: &str, stranger: i32, why: &str) {
+    let pidfile = env.path(&format!("{name}.pid"));
+    env.run(&["status", name])
+        .code(1)
+        .stdout_has(&format!("{name} is dead"))
+        .stdout_has(why);
+    env.run(&["status", name, "--json"])
+        .code(1)
+        .stdout_has("\"state\": \"dead\"");
+    env.run(&["stop", name])
+        .ok()
+        .stdout_has("not running")
+        .stdout_has("removed stale pidfile");
+    assert!(alive(stranger), "stop signalled pid {stranger}, a stranger");
+    assert!(!pidfile.exists(), "stop left the stale pidfile");
+    env.run(&["status", name]).code(3);
+
+    // The stale pidfile again (as a crash would leave it): start replaces it and starts anew.
+    fs::write(&pidfile, format!("{stranger}\n")).unwrap();
+    env.run(&["start", "--name", name, "--", "sleep", &unique_secs()])
+        .ok()
+        .stdout_has(&format!("started {name} (pid"));
+    let new = env.pid_of(name);
+    assert_ne!(new, stranger);
+    assert!(alive(new));
+    assert!(
+        alive(stranger),
+        "start signalled pid {stranger}, a stranger"
+    );
+    env.run(&["status", name]).ok();
+    env.run(&["stop", name]).ok();
+    assert!(!alive(new));
+    assert!(alive(stranger), "stop signalled pid {stranger}, a stranger");
+}
+
+/// Rewrites one field of a record.
+fn edit_record(env: &Env, name: &str, field: &str, value: serde_json::Value) {
+    let mut rec = env.record(name);
+    rec[field] = value;
+    fs::write(
+        env.path(&format!("{name}.json")),
+        serde_json::to_string(&rec).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn another_start_time_means_another_process() {
+    let env = Env::new();
+    let pid = env.start("reuse", &["sleep", "1000"]);
+    let start_time = env.record("reuse")["start_time"].as_u64().unwrap();
+    edit_record(&env, "reuse", "start_time", (start_time + 1).into());
+    check_dead_to_rdaemon(&env, "reuse", pid, "now belongs to another process");
+}
+
+#[test]
+fn another_boot_id_means_another_process() {
+    let env = Env::new();
+    let pid = env.start("reboot", &["sleep", "1000"]);
+    edit_record(
+        &env,
+        "reboot",
+        "boot_id",
+        "00000000-0000-4000-8000-000000000000".into(),
+    );
+    check_dead_to_rdaemon(&env, "reboot", pid, "earlier boot");
+}
+
+#[test]
+fn restart_and_forget_leave_a_stranger_alone() {
+    let env = Env::new();
+    let pid = env.start("moved", &["sleep", "1000"]);
+    let start_time = env.record("moved")["start_time"].as_u64().unwrap();
+    edit_record(&env, "moved", "start_time", (start_time + 1).into());
+    env.run(&["restart", "moved"])
+        .ok()
+        .stdout_has("started moved (pid");
+    assert!(alive(pid), "restart signalled a stranger");
+    let new = env.pid_of("moved");
+    assert_ne!(new, pid);
+    env.run(&["stop", "moved"]).ok();
+
+    // The record names the stranger's pid with another start time (the restarted daemon's
+    // own could fall in the same clock tick as the stranger's: take one that cannot).
+    fs::write(env.path("moved.pid"), format!("{pid}\n")).unwrap();
+    edit_record(&env, "moved", "pid", pid.into());
+    let stranger_start = stat(pid).unwrap().start_time;
+    edit_record(&env, "moved", "start_time", (stranger_start + 1).into());
+    env.run(&["forget", "moved"]).ok();
+    assert!(alive(pid), "forget signalled a stranger");
+    assert!(!env.path("moved.json").exists());
+}
+
+/// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
+/// forks, again and again, until the pid lands or `attempts` run out. Every other process
+/// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible.
+fn take_pid(pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
+    for _ in 0..attempts {
+        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
+            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
+        let child = OwnChild(
+            Command::new("sleep")
+                .arg(unique_secs())
+                .spawn()
+                .map_err(|e| format!("cannot spawn sleep: {e}"))?,
+        );
+        if child.pid() == pid {
+            return Ok(Some(child));
+        }
+        drop(child);
+    }
+    Ok(None)
+}
+
+#[test]
+fn a_real_reused_pid_survives_stop() {
+    const TEST: &str = "a_real_reused_pid_survives_stop";
+    if !is_root() {
+        return skip(TEST, "writing /proc/sys/kernel/ns_last_pid needs root");
+    }
+    let env = Env::new();
+    let pid = env.start("reused", &["sleep", &unique_secs()]);
+    let recorded = env.record("reused")["start_time"].as_u64().unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    // Gone from /proc, not merely a zombie: only a reaped pid can be handed out again.
+    wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
+        stat(pid).is_none()
+    });
+    let stranger = match take_pid(pid, 200) {
+        Ok(Some(child)) => child,
+        Ok(None) => {
+            return skip(
+                TEST,
+                &format!("other processes kept taking pid {pid} first (200 attempts)"),
+            )
+        }
+        Err(why) => return skip(TEST, &why),
+    };
+    assert_eq!(stranger.pid(), pid);
+    assert_ne!(stat(pid).unwrap().start_time, recorded);
+    assert!(
+        fs::read_link(format!("/proc/{pid}/exe"))
+            .unwrap()
+            .ends_with("sleep"),
+        "the stranger runs the same program as the daemon did"
+    );
+    check_dead_to_rdaemon(&env, "reused", pid, "now belongs to another process");
+    drop(stranger);
+}

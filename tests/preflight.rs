@@ -1,0 +1,284 @@
+//! SPEC §2: everything that can fail is checked before detaching, so the error reaches the
+//! terminal and nothing is left behind — no pidfile, no record, no lock or log file, no process.
+//! A problem in the system is exit 1 with a message naming the path or name; a malformed value
+//! is exit 2.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::common::*;
+
+/// Checks that a failed start left `dir` as it was and started no process with `secs`.
+fn assert_nothing_left(dir: &Path, before: &[String], secs: &str, run: &Run) {
+    assert_eq!(listing(dir), before, "files left behind\n{}", run.dump());
+    assert_eq!(
+        live_pids_with_arg(secs),
+        Vec::<i32>::new(),
+        "a process was left behind\n{}",
+        run.dump()
+    );
+}
+
+/// `start --name x OPTS -- sleep SECS`, expected to fail with `code` naming `needle`, leaving
+/// nothing behind.
+fn start_fails(env: &Env, opts: &[&str], code: i32, needle: &str) -> Run {
+    let before = listing(env.dir());
+    let secs = unique_secs();
+    let mut args = vec!["start", "--name", "x"];
+    args.extend(opts);
+    args.extend(["--", "sleep", &secs]);
+    let run = env
+        .run(&args)
+        .code(code)
+        .one_error_line()
+        .stderr_has(needle);
+    assert_nothing_left(env.dir(), &before, &secs, &run);
+    run
+}
+
+#[test]
+fn missing_log_directory_fails_before_detaching() {
+    let env = Env::new();
+    let log = env.path("nodir/x.log");
+    start_fails(
+        &env,
+        &["--log", log.to_str().unwrap()],
+        1,
+        log.to_str().unwrap(),
+    )
+    .stderr_has("No such file or directory");
+    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
+}
+
+#[test]
+fn a_log_that_cannot_be_opened_fails_before_detaching() {
+    let env = Env::new();
+    let dir_log = env.path("adir");
+    fs::create_dir(&dir_log).unwrap();
+    let file = env.path("afile");
+    fs::write(&file, "").unwrap();
+    let under_file = file.join("x.log");
+    for (log, why) in [
+        (&dir_log, "Is a directory"),
+        (&under_file, "Not a directory"),
+    ] {
+        let log = log.to_str().unwrap();
+        for opt in ["--log", "--stdout", "--stderr"] {
+            start_fails(
+                &env,
+                &[opt, log],
+                1,
+                &format!("cannot open log file '{log}': {why}"),
+            );
+        }
+    }
+    if is_root() {
+        let ro = env.path("ro");
+        let _mount = match ReadOnlyMount::new(&ro) {
+            Ok(m) => m,
+            Err(why) => {
+                return skip(
+                    "a_log_that_cannot_be_opened_fails_before_detaching (read-only part)",
+                    &why,
+                )
+            }
+        };
+        let log = ro.join("x.log");
+        start_fails(
+            &env,
+            &["--log", log.to_str().unwrap()],
+            1,
+            "Read-only file system",
+        );
+    } else {
+        let locked = env.path("locked.log");
+        fs::write(&locked, "").unwrap();
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o444)).unwrap();
+        start_fails(
+            &env,
+            &["--log", locked.to_str().unwrap()],
+            1,
+            "Permission denied",
+        );
+    }
+}
+
+#[test]
+fn a_failing_stderr_log_removes_the_stdout_log_it_created_but_keeps_an_old_one() {
+    let env = Env::new();
+    let bad = env.path("nodir/err.log");
+    let bad = bad.to_str().unwrap();
+    // stdout is the default DIR/x.log, created first; stderr then fails.
+    start_fails(&env, &["--stderr", bad], 1, bad);
+    assert!(!env.path("x.log").exists());
+    // A log that existed before is the user's: it stays, content and all.
+    fs::write(env.path("x.log"), "old\n").unwrap();
+    start_fails(&env, &["--stderr", bad], 1, bad);
+    assert_eq!(fs::read_to_string(env.path("x.log")).unwrap(), "old\n");
+}
+
+#[test]
+fn missing_chdir_fails_before_detaching() {
+    let env = Env::new();
+    let dir = env.path("gone");
+    start_fails(
+        &env,
+        &["--chdir", dir.to_str().unwrap()],
+        1,
+        dir.to_str().unwrap(),
+    );
+    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
+    let file = env.path("plain");
+    fs::write(&file, "").unwrap();
+    start_fails(
+        &env,
+        &["--chdir", file.to_str().unwrap()],
+        1,
+        &format!(
+            "cannot change directory to '{}': Not a directory",
+            file.display()
+        ),
+    );
+}
+
+#[test]
+fn unknown_user_or_group_fails_before_detaching() {
+    let env = Env::new();
+    // Without root, --user and --group are refused (4) before any lookup.
+    let code = if is_root() { 1 } else { 4 };
+    for (opts, needle) in [
+        (
+            vec!["--user", "no-such-user-rdaemon"],
+            "user 'no-such-user-rdaemon'",
+        ),
+        (
+            vec!["--user", "root:no-such-group-rdaemon"],
+            "group 'no-such-group-rdaemon'",
+        ),
+        (
+            vec!["--user", "root", "--group", "no-such-group-rdaemon"],
+            "group 'no-such-group-rdaemon'",
+        ),
+        (
+            vec!["--group", "no-such-group-rdaemon"],
+            "group 'no-such-group-rdaemon'",
+        ),
+        (vec!["--user", "4294967000"], "4294967000"),
+    ] {
+        let run = start_fails(&env, &opts, code, needle);
+        if is_root() && !needle.starts_with('4') {
+            run.stderr_has(&format!("unknown {needle}"));
+        }
+    }
+}
+
+#[test]
+fn malformed_values_are_usage_errors_and_leave_nothing() {
+    let env = Env::new();
+    for (opt, value) in [
+        ("--umask", "8"),
+        ("--umask", "1000"),
+        ("--umask", "abc"),
+        ("--umask", "-22"),
+        ("--user", ""),
+        ("--user", "a:b:c"),
+        ("--user", ":wheel"),
+        ("--user", "nobody:"),
+        ("--user", "two words"),
+        ("--group", ""),
+        ("--group", "a:b"),
+    ] {
+        start_fails(&env, &[opt, value], 2, opt);
+    }
+    start_fails(
+        &env,
+        &["--user", "root:root", "--group", "root"],
+        2,
+        "--group",
+    );
+}
+
+#[test]
+fn a_read_only_rdaemon_directory_fails_before_detaching() {
+    let env = Env::new();
+    let dir = env.path("state");
+    // Keep the mount guard alive to the end of the test (dropped before `env`).
+    let _mount;
+    if is_root() {
+        // chmod does not stop root: only a read-only file system does.
+        _mount = match ReadOnlyMount::new(&dir) {
+            Ok(m) => m,
+            Err(why) => return skip("a_read_only_rdaemon_directory_fails_before_detaching", &why),
+        };
+    } else {
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let why = if is_root() {
+        "Read-only file system"
+    } else {
+        "Permission denied"
+    };
+    let secs = unique_secs();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_DIR", &dir);
+    let run = env
+        .run_cmd(cmd, &["start", "--name", "x", "--", "sleep", &secs])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon directory '{}' is not writable: {why}",
+            dir.display()
+        ));
+    assert_nothing_left(&dir, &[], &secs, &run);
+}
+
+#[test]
+fn a_pidfile_in_a_read_only_place_fails_before_detaching() {
+    let env = Env::new();
+    let ro = env.path("ro");
+    let _mount;
+    if is_root() {
+        _mount = match ReadOnlyMount::new(&ro) {
+            Ok(m) => m,
+            Err(why) => {
+                return skip(
+                    "a_pidfile_in_a_read_only_place_fails_before_detaching",
+                    &why,
+                )
+            }
+        };
+    } else {
+        fs::create_dir(&ro).unwrap();
+        fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let pidfile = ro.join("x.pid");
+    let run = start_fails(
+        &env,
+        &["--pidfile", pidfile.to_str().unwrap()],
+        1,
+        &format!("cannot write pidfile '{}'", pidfile.display()),
+    );
+    assert!(!run.stderr.contains("os error"), "{}", run.dump());
+    // Neither the record, the lock nor the default log stayed in the rdaemon directory.
+    assert_eq!(listing(env.dir()), vec!["ro".to_owned()]);
+}
+
+#[test]
+fn restart_with_a_bad_user_keeps_the_daemon_running() {
+    let env = Env::new();
+    let pid = env.start("steady", &["sleep", &unique_secs()]);
+    let record = fs::read_to_string(env.path("steady.json")).unwrap();
+    let code = if is_root() { 1 } else { 4 };
+    env.run(&["restart", "steady", "--user", "no-such-user-rdaemon"])
+        .code(code)
+        .one_error_line()
+        .stderr_has("no-such-user-rdaemon");
+    assert!(
+        alive(pid),
+        "restart stopped the daemon before finding the user unusable"
+    );
+    assert_eq!(env.pid_of("steady"), pid);
+    assert_eq!(fs::read_to_string(env.path("steady.json")).unwrap(), record);
+}
