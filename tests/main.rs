@@ -14,6 +14,7 @@ mod pid_reuse;
 mod pidfile_validation;
 mod preflight;
 mod process_state;
+mod races;
 mod respawn;
 mod restart;
 mod start;
