@@ -13,6 +13,7 @@ mod list;
 mod pid_reuse;
 mod pidfile_validation;
 mod preflight;
+mod privileges;
 mod process_state;
 mod races;
 mod respawn;
