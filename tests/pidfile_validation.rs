@@ -151,6 +151,12 @@ fn a_pidfile_naming_rdaemon_itself_or_its_parent_is_refused() {
         .one_error_line()
         .stderr_has("rdaemon's parent");
     env.run(&["status", "--pidfile", path]).code(4);
+    env.run(&["start", "--pidfile", path, "--", "sleep", &unique_secs()])
+        .ok()
+        .stderr_has("warning")
+        .stderr_has("rdaemon's parent");
+    assert_ne!(env.pid_of("parent"), std::process::id() as i32);
+    env.run(&["stop", "parent"]).ok();
     // rdaemon's own pid: run it through a shell that execs it, so the pid is known in advance.
     let me = env.path("me.pid");
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
