@@ -29,6 +29,14 @@ fn stop_when_not_running_is_success() {
     env.run(&["stop", "never-started"])
         .ok()
         .stdout_has("never-started is not running");
+    assert!(
+        !env.path("never-started.lock").exists(),
+        "stop of an unknown name left a lock file"
+    );
+    assert!(
+        env.path("idle.lock").exists(),
+        "a known daemon's lock file went away"
+    );
 }
 
 #[test]

@@ -38,13 +38,19 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
         }
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
-    let _lock = target.lock(ctx)?;
+    let lock = target.lock(ctx)?;
     if let Some(why) = &target.record_error {
         ctx.warn(format!(
             "{why}; treating the pidfile as one without a record"
         ));
     }
     stop_locked(ctx, &target, &schedule, args.main_only)?;
+    // A name rdaemon never knew leaves no lock file behind (forget's rule: removed while held).
+    if let (Some(lock), Some(name)) = (&lock, &target.name) {
+        if target.record.is_none() && !ctx.record_path(name).exists() && !target.pidfile.exists() {
+            let _ = lock.remove_file();
+        }
+    }
     Ok(Code::Ok)
 }
 
