@@ -141,3 +141,63 @@ fn stop_racing_the_daemons_own_exit_always_succeeds() {
         );
     }
 }
+
+#[test]
+fn a_monitor_restarting_its_child_a_hundred_times_leaks_no_fd_and_no_zombie() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--name",
+        "churn",
+        "--respawn",
+        "--restart-delay",
+        "0",
+        "--max-restarts",
+        "0",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let monitor = env.pid_of("churn");
+    let child_of = |env: &Env| env.record("churn")["child_pid"].as_i64().map(|p| p as i32);
+    let first = child_of(&env).expect("no child_pid in the record");
+    env.track(first);
+    // The baseline is taken while the monitor waits in poll(), its resting state.
+    wait_until("the monitor rests in poll", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{monitor}/wchan")).is_ok_and(|w| w.contains("poll"))
+    });
+    let fds_before = fd_numbers(monitor);
+    let mut child = first;
+    for round in 0..100 {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_until(
+            &format!("round {round}: a new child replaces pid {child}"),
+            DEADLINE,
+            || child_of(&env).is_some_and(|c| c != child && alive(c)),
+        );
+        child = child_of(&env).unwrap();
+        env.track(child);
+    }
+    assert_eq!(env.record("churn")["restarts"], 100);
+    // Between updates the monitor holds only its stdio and its pipes; while it writes the record it
+    // briefly has the lock and a temporary file open. A leaked fd never goes away.
+    wait_until(
+        "the monitor's fds are back to what they were",
+        DEADLINE,
+        || fd_numbers(monitor) == fds_before,
+    );
+    // The monitor reaps every child it had: none of its children is a zombie.
+    let zombies: Vec<i32> = fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| stat(*p).is_some_and(|s| s.ppid == monitor && s.state == 'Z'))
+        .collect();
+    assert!(zombies.is_empty(), "the monitor left zombies: {zombies:?}");
+    env.run(&["stop", "churn"]).ok();
+    assert!(!alive(monitor) && !alive(child));
+}
