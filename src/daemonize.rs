@@ -1,7 +1,9 @@
-//! The only place in rdaemon that forks.
+//! The only place in rdaemon that forks or execs.
 //!
-//! Two entry points share one setup-and-exec routine: [`spawn`] detaches a daemon (exec mode, and
-//! the respawn monitor itself), [`spawn_child`] starts the respawn monitor's child.
+//! Three entry points share one setup-and-exec routine: [`spawn`] detaches a daemon (exec mode,
+//! and the respawn monitor itself), [`spawn_child`] starts the respawn monitor's child, and
+//! [`exec_in_place`] (`start --foreground`) execs the program in rdaemon's own place, without a
+//! fork.
 //!
 //! [`spawn`] takes a fully prepared [`Plan`] (paths, argv, envp as C strings, opened fds,
 //! credentials) and detaches it: fork; the child calls `setsid` and forks again, reports the
@@ -12,7 +14,8 @@
 //!
 //! The parent becomes a child subreaper first, so the grandchild is re-parented to it when the
 //! intermediate child exits: its pid cannot be reused while the parent writes the pidfile, and a
-//! failed grandchild is reaped here rather than left to PID 1.
+//! failed grandchild is reaped here rather than left to PID 1. After `spawn` returns, the daemon
+//! still is the caller's child, so `start` can wait for its readiness and learn how it ended.
 //!
 //! [`spawn_child`] forks once, with every signal blocked across the fork (the child must not run
 //! the monitor's handlers), and the child keeps the monitor's session and process group, sets
@@ -341,7 +344,7 @@ pub fn spawn_child(plan: &Plan) -> Result<Pid> {
     let child = unsafe { libc::fork() };
     if child == 0 {
         // SAFETY: see above; this is the forked child.
-        unsafe { set_up_and_exec(&prepared) }
+        unsafe { exec_or_report(&prepared) }
     }
     let forked = if child < 0 {
         Err(io::Error::last_os_error())
@@ -361,6 +364,22 @@ pub fn spawn_child(plan: &Plan) -> Result<Pid> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// Execs the plan's program in place of rdaemon (`start --foreground`): the same set-up as the
+/// daemon gets after the double fork (credentials, cwd, umask, stdio, every fd above 2 closed at
+/// exec, default signal dispositions and an empty mask), but no fork, no `setsid` and no new
+/// process group, so the program keeps rdaemon's pid (and its place under systemd or a
+/// container runtime). Returns only if a step or the exec failed; the process is then half set
+/// up (credentials may already be dropped) and should only report and exit.
+pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
+    ensure_single_threaded()?;
+    let prepared = Prepared::new(plan, -1);
+    // SAFETY: rdaemon is single-threaded (checked above), so changing credentials, signal
+    // dispositions and fds affects no other thread; `prepared` and `plan` outlive the call, and
+    // `set_up_and_exec` only makes system calls on the C strings and fds they hold.
+    let (step, errno) = unsafe { set_up_and_exec(&prepared) };
+    Err(failure(plan, step, errno).into())
 }
 
 /// Takes ownership of a pipe that the parent rdaemon passed down under the number `fd` (the
@@ -533,36 +552,53 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
         if libc::setpgid(0, 0) < 0 {
             fail(p, Step::Setpgid)
         }
-        set_up_and_exec(p)
+        exec_or_report(p)
+    }
+}
+
+/// [`set_up_and_exec`] in a forked child: a failure goes back on the report pipe, then `_exit`.
+///
+/// # Safety
+/// Only in a forked child, with `p` built before the fork.
+unsafe fn exec_or_report(p: &Prepared<'_>) -> ! {
+    // SAFETY: set_up_and_exec, write and _exit keep to async-signal-safe calls on memory
+    // prepared before the fork.
+    unsafe {
+        let (step, errno) = set_up_and_exec(p);
+        report(p.report, step, errno);
+        libc::_exit(127)
     }
 }
 
 /// Credentials, parent-death signal (children of the monitor only), cwd, umask, stdio,
 /// close-on-exec for every other fd, default signal dispositions and mask, then `execve`.
+/// Returns only on failure: the step that failed and its errno.
 ///
 /// # Safety
-/// Only in a forked child, with `p` built before the fork.
-unsafe fn set_up_and_exec(p: &Prepared<'_>) -> ! {
+/// Only in a single-threaded process (a forked child, or rdaemon about to exec in place), with
+/// `p` built beforehand: it makes only async-signal-safe calls and never allocates.
+unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
     let plan = p.plan;
+    let failed = |step| (step, Errno::last_raw());
     // SAFETY: every call below is an async-signal-safe syscall wrapper (setgroups, setgid,
     // setuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
     // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
     unsafe {
         if let Some(creds) = &plan.creds {
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
-                fail(p, Step::Setgroups)
+                return failed(Step::Setgroups);
             }
             if libc::setgid(creds.gid) < 0 {
-                fail(p, Step::Setgid)
+                return failed(Step::Setgid);
             }
             if libc::setuid(creds.uid) < 0 {
-                fail(p, Step::Setuid)
+                return failed(Step::Setuid);
             }
         }
         if p.parent != 0 {
             // After the credentials: changing them clears the parent-death signal (prctl(2)).
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) < 0 {
-                fail(p, Step::Pdeathsig)
+                return failed(Step::Pdeathsig);
             }
             // The monitor may have died before the prctl, and then the signal never comes:
             // re-check the parent, as systemd does. Nobody is left to report to.
@@ -571,7 +607,7 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> ! {
             }
         }
         if libc::chdir(plan.cwd.as_ptr()) < 0 {
-            fail(p, Step::Chdir)
+            return failed(Step::Chdir);
         }
         libc::umask(plan.umask);
         let stderr = plan.stderr.as_ref().unwrap_or(&plan.stdout);
@@ -579,7 +615,7 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> ! {
             || libc::dup2(plan.stdout.as_raw_fd(), 1) < 0
             || libc::dup2(stderr.as_raw_fd(), 2) < 0
         {
-            fail(p, Step::Stdio)
+            return failed(Step::Stdio);
         }
         // Every fd above 2 is closed at exec: the report pipe stays usable until then.
         if libc::syscall(
@@ -596,14 +632,14 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> ! {
         // ...except the one the plan passes on under its own number.
         if let Some(fd) = &plan.inherit {
             if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) < 0 {
-                fail(p, Step::Stdio)
+                return failed(Step::Stdio);
             }
         }
         // Last, so that a signal blocked since `spawn_child`'s fork acts only with its default
         // disposition, never through a handler inherited from the monitor.
         reset_signals(p.max_signal);
         libc::execve(plan.program.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
-        fail(p, Step::Exec)
+        failed(Step::Exec)
     }
 }
 

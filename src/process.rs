@@ -10,13 +10,14 @@
 use std::fmt;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{getpgrp, getpid, getppid, sysconf, SysconfVar};
 
 use crate::parse::PID_MAX_LIMIT;
@@ -39,6 +40,12 @@ impl Pid {
             return Err(format!("pid {raw} is rdaemon's parent"));
         }
         Ok(Pid(raw))
+    }
+
+    /// rdaemon's own pid, for `start --foreground` only: rdaemon is about to exec the program in
+    /// its own place, so its pid is the daemon's. Nothing may signal it.
+    pub fn own_for_foreground() -> Pid {
+        Pid(getpid().as_raw())
     }
 
     /// The number.
@@ -186,6 +193,27 @@ impl Process {
         self.pid
     }
 
+    /// The pidfd, if the kernel gave one: it becomes readable when the process exits.
+    pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+        self.pidfd.as_ref().map(|fd| fd.as_fd())
+    }
+
+    /// Reaps the process once it has exited and tells how it ended. Only for a child of rdaemon
+    /// (the daemon is one while `start` runs: `start` is its subreaper); `None` when it is not
+    /// our child (its status went to someone else). Call only after [`Process::has_exited`].
+    pub fn reap(&self) -> Option<Ended> {
+        loop {
+            match waitpid(self.pid.nix(), None) {
+                Ok(WaitStatus::Exited(_, code)) => return Some(Ended::Code(code)),
+                Ok(WaitStatus::Signaled(_, sig, core)) => {
+                    return Some(Ended::Signal(sig as i32, core))
+                }
+                Err(Errno::EINTR) => continue,
+                _ => return None,
+            }
+        }
+    }
+
     /// Whether the process has exited (zombies included).
     pub fn has_exited(&self) -> bool {
         match &self.pidfd {
@@ -284,6 +312,33 @@ impl Process {
     }
 }
 
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this status.
+    Code(i32),
+    /// A signal killed it; `true` if it dumped core.
+    Signal(i32, bool),
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Ended::Code(code) => write!(f, "exited with status {code}"),
+            Ended::Signal(sig, core) => {
+                write!(f, "killed by signal {sig}")?;
+                let name = Signal::try_from(sig).map(Signal::as_str).ok();
+                match (name, core) {
+                    (Some(name), true) => write!(f, " ({name}, core dumped)"),
+                    (Some(name), false) => write!(f, " ({name})"),
+                    (None, true) => f.write_str(" (core dumped)"),
+                    (None, false) => Ok(()),
+                }
+            }
+        }
+    }
+}
+
 /// Polls `fd` for readability for at most `timeout`; EINTR counts as "not yet".
 fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -336,6 +391,19 @@ mod tests {
         assert!(Pid::new(getpid().as_raw()).is_err());
         assert!(Pid::new(getppid().as_raw()).is_err());
         assert_eq!(Pid::new(4_194_304).map(Pid::get), Ok(4_194_304));
+    }
+
+    #[test]
+    fn endings_read_as_the_spec_words_them() {
+        assert_eq!(Ended::Code(3).to_string(), "exited with status 3");
+        assert_eq!(
+            Ended::Signal(9, false).to_string(),
+            "killed by signal 9 (SIGKILL)"
+        );
+        assert_eq!(
+            Ended::Signal(11, true).to_string(),
+            "killed by signal 11 (SIGSEGV, core dumped)"
+        );
     }
 
     #[test]
