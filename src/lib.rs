@@ -20,6 +20,7 @@ pub mod paths;
 pub mod pidfile;
 #[allow(unsafe_code)]
 pub mod process;
+pub mod progress;
 pub mod state;
 pub mod supervisor;
 pub mod target;

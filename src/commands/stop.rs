@@ -11,6 +11,7 @@ use crate::parse::{default_schedule, parse_schedule, signal_name, Step};
 use crate::paths::Ctx;
 use crate::pidfile;
 use crate::process::{Pid, Process};
+use crate::progress::Spinner;
 use crate::target::{judge, resolve, several_error, still_same, Resolved, State, Target};
 
 /// How a stop ended.
@@ -94,7 +95,10 @@ pub fn stop_locked(
         Some(g) => format!("signalling process group {g} of {label}"),
         None => format!("signalling only pid {pid} of {label}"),
     });
-    if run_schedule(&process, group, schedule).map_err(|e| signal_error(e, &label, pid))? {
+    let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
+    let gone = run_schedule_with(&process, group, schedule, &mut spinner);
+    spinner.finish();
+    if gone.map_err(|e| signal_error(e, &label, pid))? {
         return finish_gone(ctx, target, pid);
     }
     let last = schedule
@@ -131,6 +135,16 @@ pub fn run_schedule(
     group: Option<Pid>,
     schedule: &[Step],
 ) -> Result<bool, Errno> {
+    run_schedule_with(process, group, schedule, &mut Spinner::off("stopping"))
+}
+
+/// [`run_schedule`], showing the waits on `spinner` (with the last signal sent).
+pub fn run_schedule_with(
+    process: &Process,
+    group: Option<Pid>,
+    schedule: &[Step],
+    spinner: &mut Spinner,
+) -> Result<bool, Errno> {
     let mut i = 0;
     while i < schedule.len() {
         match schedule[i] {
@@ -138,6 +152,7 @@ pub fn run_schedule(
                 if process.has_exited() {
                     return Ok(true);
                 }
+                spinner.set_detail(format!("after SIG{}", signal_name(sig)));
                 match send(process, group, sig) {
                     Ok(()) => {}
                     Err(Errno::ESRCH) => return Ok(true),
@@ -145,8 +160,8 @@ pub fn run_schedule(
                 }
             }
             Step::Wait(d) => {
-                if process
-                    .wait_exit(d)
+                if spinner
+                    .wait_with(d, |slice| process.wait_exit(slice))
                     .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
                 {
                     return Ok(true);
