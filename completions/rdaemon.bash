@@ -34,6 +34,9 @@ _rdaemon() {
             rdaemon,list)
                 cmd="rdaemon__subcmd__list"
                 ;;
+            rdaemon,logs)
+                cmd="rdaemon__subcmd__logs"
+                ;;
             rdaemon,restart)
                 cmd="rdaemon__subcmd__restart"
                 ;;
@@ -64,6 +67,9 @@ _rdaemon() {
             rdaemon__subcmd__help,list)
                 cmd="rdaemon__subcmd__help__subcmd__list"
                 ;;
+            rdaemon__subcmd__help,logs)
+                cmd="rdaemon__subcmd__help__subcmd__logs"
+                ;;
             rdaemon__subcmd__help,restart)
                 cmd="rdaemon__subcmd__help__subcmd__restart"
                 ;;
@@ -83,7 +89,7 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart forget export completions __monitor help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget export completions __monitor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,7 +199,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart forget export completions __monitor help"
+            opts="start stop status list restart logs forget export completions __monitor help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +296,20 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__help__subcmd__logs)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__help__subcmd__restart)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -353,6 +373,40 @@ _rdaemon() {
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__logs)
+            opts="-n -f -q -v -h -V --name --pidfile --lines --follow --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -605,7 +659,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--chdir|--env|--group|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask|--user) opt="$w" ;;
+            --dir|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask|--user|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
@@ -613,11 +667,11 @@ _rdaemon_names() {
     local want=""
     if [[ -n "$opt" ]]; then
         case "$sub:$opt" in
-            stop:--name|status:--name|restart:--name|forget:--name|export:--name) want=1 ;;
+            stop:--name|status:--name|restart:--name|logs:--name|forget:--name|export:--name) want=1 ;;
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
-            stop:0|status:0|restart:0|forget:0|export:1) want=1 ;;
+            stop:0|status:0|restart:0|logs:0|forget:0|export:1) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then

@@ -32,6 +32,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove a stopped daemon''s record (its logs stay)'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
@@ -137,6 +138,23 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'rdaemon;logs'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand -n 'How many lines to print from the end of each log'
+            cand --lines 'How many lines to print from the end of each log'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -f 'Keep printing what is appended, across rotation and truncation, until interrupted'
+            cand --follow 'Keep printing what is appended, across rotation and truncation, until interrupted'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'rdaemon;forget'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
@@ -192,6 +210,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove a stopped daemon''s record (its logs stay)'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
@@ -207,6 +226,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;help;list'= {
         }
         &'rdaemon;help;restart'= {
+        }
+        &'rdaemon;help;logs'= {
         }
         &'rdaemon;help;forget'= {
         }

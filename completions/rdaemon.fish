@@ -34,6 +34,7 @@ complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "stop" -d 'Stop a da
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "list" -d 'List every daemon in the rdaemon directory'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
@@ -108,6 +109,15 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
@@ -133,16 +143,17 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s q -l quiet
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "list" -d 'List every daemon in the rdaemon directory'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart forget export completions __monitor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
 # (--dir on the command line, else RDAEMON_DIR, else the default).
@@ -162,10 +173,12 @@ end
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export; and __fish_seen_subcommand_from systemd" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -x -a "(__fish_rdaemon_names)"

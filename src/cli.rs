@@ -27,6 +27,7 @@ use crate::parse::{self, Name, UserSpec};
 Examples:
   rdaemon start --pidfile /run/web.pid -- python3 -m http.server 8080
   rdaemon status web
+  rdaemon logs web -f
   rdaemon restart web
   rdaemon stop web
 
@@ -94,6 +95,14 @@ Examples:
   rdaemon restart web --env LEVEL=debug
   rdaemon restart web -- python3 -m http.server 9090")]
     Restart(RestartArgs),
+
+    /// Print the last lines of a daemon's log; -f follows it (across rotation) until interrupted
+    #[command(after_help = "\
+Examples:
+  rdaemon logs web
+  rdaemon logs web -n 100
+  rdaemon logs web -f")]
+    Logs(LogsArgs),
 
     /// Remove a stopped daemon's record (its logs stay)
     #[command(after_help = "\
@@ -325,6 +334,26 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
+/// `rdaemon logs`.
+#[derive(Debug, Args, Clone)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// How many lines to print from the end of each log
+    #[arg(
+        short = 'n',
+        long = "lines",
+        value_name = "LINES",
+        default_value_t = 20
+    )]
+    pub lines: usize,
+
+    /// Keep printing what is appended, across rotation and truncation, until interrupted
+    #[arg(short, long)]
+    pub follow: bool,
+}
+
 /// `rdaemon restart`.
 #[derive(Debug, Args, Clone)]
 pub struct RestartArgs {
@@ -401,6 +430,16 @@ mod tests {
     fn dir_is_global() {
         let cli = Cli::try_parse_from(["rdaemon", "status", "--dir", "/tmp/x"]).unwrap();
         assert_eq!(cli.dir, Some(PathBuf::from("/tmp/x")));
+    }
+
+    #[test]
+    fn logs_takes_lines_and_follow() {
+        let cli = Cli::try_parse_from(["rdaemon", "logs", "web", "-n", "5", "-f"]).unwrap();
+        let Command::Logs(args) = cli.command else {
+            panic!("not logs")
+        };
+        assert_eq!((args.lines, args.follow), (5, true));
+        assert_eq!(args.target.given_name().unwrap().as_str(), "web");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod files;
 mod forget;
 mod json;
 mod list;
+mod logs;
 mod pid_reuse;
 mod pidfile_validation;
 mod preflight;

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod export;
 pub mod forget;
 pub mod list;
+pub mod logs;
 pub mod restart;
 pub mod start;
 pub mod status;
@@ -20,8 +21,8 @@ use crate::paths::Ctx;
 /// where none can be found), every other command does.
 pub fn run(cli: Cli) -> Result<Code> {
     let ctx = || Ctx::new(cli.dir.clone(), cli.quiet, cli.verbose);
-    // Commands that act on what the records say (signal, replace, remove): never on records
-    // another user could have forged.
+    // Commands that act on what the records say (signal, replace, remove, or print the files
+    // they name): never on records another user could have forged.
     let acting_ctx = || {
         let ctx = ctx()?;
         ctx.refuse_untrusted_dir()?;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::Status(args) => status::run(args, &ctx()?),
         Command::List(args) => list::run(args, &ctx()?),
         Command::Restart(args) => restart::run(args, &acting_ctx()?),
+        Command::Logs(args) => logs::run(args, &acting_ctx()?),
         Command::Forget(args) => forget::run(args, &acting_ctx()?),
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),

@@ -523,3 +523,65 @@ impl Drop for OwnChild {
         let _ = self.0.wait();
     }
 }
+
+/// A helper program in `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A python3 interpreter for the fixtures that need one; `None` (and the test skips, saying
+/// so) where there is none.
+pub fn python3() -> Option<PathBuf> {
+    let usual = PathBuf::from("/usr/bin/python3");
+    if usual.exists() {
+        return Some(usual);
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("python3"))
+        .find(|p| p.exists())
+}
+
+/// A loopback TCP port that nothing listens on at the moment of the call.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A process a test runs in the background (`rdaemon logs -f`, `start --foreground`): killed
+/// by pid and reaped when dropped, also when the test fails.
+pub struct Background(Option<std::process::Child>);
+
+impl Background {
+    /// Spawns `cmd`.
+    pub fn spawn(cmd: &mut std::process::Command) -> Background {
+        Background(Some(cmd.spawn().unwrap()))
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.0.as_ref().map_or(0, |c| c.id() as i32)
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// Waits for the process to end and collects its piped output.
+    pub fn into_output(mut self) -> Output {
+        self.0.take().unwrap().wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            // Child::kill signals this child's pid (and never a reaped one).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Log files: the last lines of a file, read backwards from its end so that a huge log costs only
+//! its tail; and [`Follower`], which follows files by name as `tail -F` does: what is appended is
+//! printed, a file renamed away and replaced (rotation) is drained and then the new one followed
+//! from its start, and a truncated file is followed from its new end of data.
+//!
+//! Following is woken by inotify on the files' directories (which reports writes, creations and
+//! renames of the files inside), with a re-check every half second as a safety net; without
+//! inotify, it polls at an interval that grows from 10 ms to 250 ms and shrinks on activity.
+//!
+//! Must not: write to anything but the writer it is given (and notes through the callback).
+
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+/// How much is read per step when scanning backwards for line starts.
+const CHUNK: u64 = 8192;
+/// The safety-net re-check while inotify is watching.
+const RECHECK: Duration = Duration::from_millis(500);
+const POLL_MIN: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(250);
+
+/// The last `lines` lines of `file` and the offset where they end (its length when read).
+pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
+    let len = file.metadata()?.len();
+    if lines == 0 || len == 0 {
+        return Ok((Vec::new(), len));
+    }
+    let mut start = 0;
+    let mut pos = len;
+    let mut seen = 0;
+    let mut buf = vec![0u8; CHUNK as usize];
+    'scan: while pos > 0 {
+        let step = pos.min(CHUNK);
+        pos -= step;
+        let chunk = &mut buf[..step as usize];
+        file.seek(SeekFrom::Start(pos))?;
+        file.read_exact(chunk)?;
+        for (i, byte) in chunk.iter().enumerate().rev() {
+            let at = pos + i as u64;
+            // The newline that ends the last line does not start another one.
+            if *byte == b'\n' && at != len - 1 {
+                seen += 1;
+                if seen == lines {
+                    start = at + 1;
+                    break 'scan;
+                }
+            }
+        }
+    }
+    file.seek(SeekFrom::Start(start))?;
+    let mut out = Vec::with_capacity((len - start) as usize);
+    file.take(len - start).read_to_end(&mut out)?;
+    let end = start + out.len() as u64;
+    Ok((out, end))
+}
+
+/// The last `lines` lines of the regular file at `path` as text (lossy UTF-8, no trailing
+/// newline); `None` if it cannot be read, is not a regular file or is empty.
+pub fn tail_text(path: &Path, lines: usize) -> Option<String> {
+    let mut file = File::open(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
+    let (bytes, _) = tail(&mut file, lines).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim_end_matches('\n');
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// One file followed by name.
+#[derive(Debug)]
+struct Followed {
+    path: PathBuf,
+    file: Option<File>,
+    /// (device, inode) of `file`.
+    id: Option<(u64, u64)>,
+    /// How far `file` has been printed.
+    pos: u64,
+    /// Whether the name's disappearance was noted already.
+    gone: bool,
+}
+
+/// Follows files by name until an error (a closed output is the caller's cue to stop).
+#[derive(Debug)]
+pub struct Follower {
+    files: Vec<Followed>,
+    headers: bool,
+    last: Option<usize>,
+    inotify: Option<Inotify>,
+}
+
+impl Follower {
+    /// Follows `files`, each with the handle and offset its tail was printed from (`None` for a
+    /// file that does not exist yet). With `headers`, output from another file than the last one
+    /// printed gets a `==> PATH <==` header (`last` is the index printed last).
+    pub fn new(
+        files: Vec<(PathBuf, Option<(File, u64)>)>,
+        headers: bool,
+        last: Option<usize>,
+    ) -> Follower {
+        let files = files
+            .into_iter()
+            .map(|(path, opened)| {
+                let (file, pos) = match opened {
+                    Some((f, pos)) => (Some(f), pos),
+                    None => (None, 0),
+                };
+                let id = file
+                    .as_ref()
+                    .and_then(|f| f.metadata().ok())
+                    .map(|m| (m.dev(), m.ino()));
+                Followed {
+                    path,
+                    file,
+                    id,
+                    pos,
+                    gone: false,
+                }
+            })
+            .collect();
+        Follower {
+            files,
+            headers,
+            last,
+            inotify: None,
+        }
+    }
+
+    /// Follows forever: returns only with an error (of `out`, typically a closed pipe).
+    pub fn run(mut self, out: &mut dyn Write, note: &mut dyn FnMut(String)) -> io::Result<()> {
+        self.inotify = self.watch_directories();
+        let mut interval = POLL_MIN;
+        loop {
+            let active = self.poll_once(out, note)?;
+            match &self.inotify {
+                Some(inotify) => {
+                    let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+                    let ms = RECHECK.as_millis() as i32;
+                    match poll(
+                        &mut fds,
+                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+                    ) {
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                    // The events only say "look again"; drain them.
+                    while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
+                }
+                None => {
+                    interval = if active {
+                        POLL_MIN
+                    } else {
+                        (interval * 3 / 2).min(POLL_MAX)
+                    };
+                    std::thread::sleep(interval);
+                }
+            }
+        }
+    }
+
+    /// An inotify instance watching each file's directory, or `None` (then polling is used).
+    fn watch_directories(&self) -> Option<Inotify> {
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()?;
+        let mask = AddWatchFlags::IN_MODIFY
+            | AddWatchFlags::IN_ATTRIB
+            | AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_DELETE
+            | AddWatchFlags::IN_MOVED_FROM
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE;
+        for f in &self.files {
+            let dir = match f.path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            inotify.add_watch(dir, mask).ok()?;
+        }
+        Some(inotify)
+    }
+
+    /// Prints whatever is new in every file, handling truncation and replacement. Returns
+    /// whether anything happened.
+    pub fn poll_once(
+        &mut self,
+        out: &mut dyn Write,
+        note: &mut dyn FnMut(String),
+    ) -> io::Result<bool> {
+        let mut active = false;
+        for i in 0..self.files.len() {
+            // Drain the open file first: after a rotation, the daemon may still have written
+            // to the old file before the new one appeared.
+            active |= self.drain(i, out, note)?;
+            let f = &mut self.files[i];
+            match fs::metadata(&f.path) {
+                Ok(m) if Some((m.dev(), m.ino())) != f.id && m.is_file() => {
+                    let Ok(file) = File::open(&f.path) else {
+                        continue;
+                    };
+                    if f.file.is_some() {
+                        note(format!(
+                            "'{}' has been replaced; following the new file",
+                            f.path.display()
+                        ));
+                    } else if f.gone {
+                        note(format!("'{}' has appeared; following it", f.path.display()));
+                    }
+                    f.id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+                    f.file = Some(file);
+                    f.pos = 0;
+                    f.gone = false;
+                    self.drain(i, out, note)?;
+                    active = true;
+                }
+                Ok(_) => {}
+                Err(_) if !f.gone => {
+                    f.gone = true;
+                    note(format!(
+                        "'{}' has become inaccessible; waiting for it to reappear",
+                        f.path.display()
+                    ));
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(active)
+    }
+
+    /// Prints what was appended to file `i` since the last look; notices truncation.
+    fn drain(
+        &mut self,
+        i: usize,
+        out: &mut dyn Write,
+        note: &mut dyn FnMut(String),
+    ) -> io::Result<bool> {
+        let f = &mut self.files[i];
+        let Some(file) = f.file.as_mut() else {
+            return Ok(false);
+        };
+        let len = file.metadata()?.len();
+        if len < f.pos {
+            note(format!(
+                "'{}' was truncated; following from its start",
+                f.path.display()
+            ));
+            f.pos = 0;
+        }
+        if len == f.pos {
+            return Ok(false);
+        }
+        file.seek(SeekFrom::Start(f.pos))?;
+        let mut data = Vec::new();
+        file.take(len - f.pos).read_to_end(&mut data)?;
+        if data.is_empty() {
+            return Ok(false);
+        }
+        f.pos += data.len() as u64;
+        if self.headers && self.last != Some(i) {
+            let sep = if self.last.is_some() { "\n" } else { "" };
+            writeln!(out, "{sep}==> {} <==", self.files[i].path.display())?;
+        }
+        self.last = Some(i);
+        out.write_all(&data)?;
+        out.flush()?;
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail_of(content: &[u8], lines: usize) -> Vec<u8> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, content).unwrap();
+        let mut file = File::open(&path).unwrap();
+        let (out, end) = tail(&mut file, lines).unwrap();
+        assert_eq!(end, content.len() as u64);
+        out
+    }
+
+    #[test]
+    fn tail_takes_the_last_lines() {
+        assert_eq!(tail_of(b"a\nb\nc\n", 2), b"b\nc\n");
+        assert_eq!(tail_of(b"a\nb\nc\n", 3), b"a\nb\nc\n");
+        assert_eq!(tail_of(b"a\nb\nc\n", 10), b"a\nb\nc\n");
+        assert_eq!(tail_of(b"a\nb\nc", 2), b"b\nc", "unterminated last line");
+        assert_eq!(tail_of(b"a\n\n\nb\n", 2), b"\nb\n", "empty lines count");
+        assert_eq!(tail_of(b"a\nb\n", 0), b"");
+        assert_eq!(tail_of(b"", 5), b"");
+        assert_eq!(tail_of(b"\n", 1), b"\n");
+    }
+
+    #[test]
+    fn tail_crosses_chunk_boundaries() {
+        let mut content = Vec::new();
+        for i in 0..5000 {
+            content.extend_from_slice(format!("line {i}\n").as_bytes());
+        }
+        let out = tail_of(&content, 1500);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1500);
+        assert!(text.starts_with("line 3500\n") && text.ends_with("line 4999\n"));
+        let long = [vec![b'x'; 3 * CHUNK as usize], b"\nend\n".to_vec()].concat();
+        assert_eq!(tail_of(&long, 1), b"end\n");
+        assert_eq!(tail_of(&long, 2), long);
+    }
+
+    #[test]
+    fn tail_text_is_trimmed_and_none_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "x\ny\nz\n").unwrap();
+        assert_eq!(tail_text(&path, 2).as_deref(), Some("y\nz"));
+        fs::write(&path, "").unwrap();
+        assert_eq!(tail_text(&path, 2), None);
+        assert_eq!(tail_text(&dir.path().join("missing"), 2), None);
+        assert_eq!(tail_text(dir.path(), 2), None);
+    }
+
+    #[test]
+    fn follower_sees_appends_rotation_and_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "old\n").unwrap();
+        let mut file = File::open(&path).unwrap();
+        let (_, end) = tail(&mut file, 0).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, end)))], false, None);
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        let mut step =
+            |f: &mut Follower, out: &mut Vec<u8>| f.poll_once(out, &mut |n| notes.push(n)).unwrap();
+        assert!(!step(&mut follower, &mut out));
+        append(&path, "one\n");
+        assert!(step(&mut follower, &mut out));
+        fs::rename(&path, dir.path().join("log.1")).unwrap();
+        append(&dir.path().join("log.1"), "two\n");
+        step(&mut follower, &mut out);
+        fs::write(&path, "three\n").unwrap();
+        step(&mut follower, &mut out);
+        fs::write(&path, "").unwrap();
+        step(&mut follower, &mut out);
+        append(&path, "four\n");
+        step(&mut follower, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\nthree\nfour\n");
+        let notes = notes.join("\n");
+        assert!(notes.contains("has been replaced"), "{notes}");
+        assert!(notes.contains("was truncated"), "{notes}");
+    }
+
+    #[test]
+    fn follower_prints_headers_when_switching_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        fs::write(&a, "").unwrap();
+        let open = |p: &Path| Some((File::open(p).unwrap(), 0));
+        let mut follower = Follower::new(
+            vec![(a.clone(), open(&a)), (b.clone(), None)],
+            true,
+            Some(1),
+        );
+        let mut out = Vec::new();
+        append(&a, "1\n");
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        append(&a, "2\n");
+        fs::write(&b, "3\n").unwrap();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        let expected = format!(
+            "\n==> {} <==\n1\n2\n\n==> {} <==\n3\n",
+            a.display(),
+            b.display()
+        );
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    fn append(path: &Path, text: &str) {
+        let mut f = fs::OpenOptions::new().append(true).open(path).unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+}

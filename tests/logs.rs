@@ -1,0 +1,178 @@
+//! `rdaemon logs`: the last lines, both streams labelled, and `-f` across rotation and
+//! truncation.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::common::*;
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn logs_prints_the_last_lines() {
+    let env = Env::new();
+    env.start(
+        "count",
+        &[
+            "sh",
+            "-c",
+            "for i in $(seq 1 30); do echo line $i; done; exec sleep 1000",
+        ],
+    );
+    let log = env.path("count.log");
+    wait_until("the log has 30 lines", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|s| s.ends_with("line 30\n"))
+    });
+    let run = env.run(&["logs", "count"]).ok();
+    let expected: String = (11..=30).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(run.stdout, expected, "{}", run.dump());
+    let run = env.run(&["logs", "count", "-n", "3"]).ok();
+    assert_eq!(run.stdout, "line 28\nline 29\nline 30\n");
+    let run = env.run(&["logs", "-n", "0"]).ok();
+    assert_eq!(run.stdout, "", "the only daemon is the default");
+}
+
+#[test]
+fn logs_labels_separate_streams_as_tail_does() {
+    let env = Env::new();
+    let (out, err) = (env.path("out.log"), env.path("err.log"));
+    env.run(&[
+        "start",
+        "--name",
+        "two",
+        "--stdout",
+        out.to_str().unwrap(),
+        "--stderr",
+        err.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "echo o1; echo o2; echo e1 >&2; echo e2 >&2; exec sleep 1000",
+    ])
+    .ok();
+    wait_until("both streams are written", DEADLINE, || {
+        fs::read_to_string(&err).is_ok_and(|s| s == "e1\ne2\n")
+            && fs::read_to_string(&out).is_ok_and(|s| s == "o1\no2\n")
+    });
+    let run = env.run(&["logs", "two", "-n", "1"]).ok();
+    assert_eq!(
+        run.stdout,
+        format!(
+            "==> {} <==\no2\n\n==> {} <==\ne2\n",
+            out.display(),
+            err.display()
+        )
+    );
+}
+
+#[test]
+fn logs_errors_name_what_is_missing() {
+    let env = Env::new();
+    env.run(&["logs"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("no daemons");
+    env.run(&["logs", "ghost"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("no record for ghost");
+    env.run(&[
+        "start",
+        "--name",
+        "mute",
+        "--log",
+        "/dev/null",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    env.run(&["logs", "mute"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("/dev/null");
+    env.run(&["logs", "mute", "-n", "x"])
+        .code(2)
+        .one_error_line();
+}
+
+#[test]
+fn logs_follow_survives_rotation_and_truncation() {
+    let env = Env::new();
+    env.start("svc", &["sleep", "1000"]);
+    let log = env.path("svc.log");
+    append(&log, "one\ntwo\nthree\n");
+
+    let out_path = env.path("follow.out");
+    let err_path = env.path("follow.err");
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "svc", "-f", "-n", "2"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    env.track(follower.pid());
+    let out = || fs::read_to_string(&out_path).unwrap();
+    let err = || fs::read_to_string(&err_path).unwrap();
+    let expect = |what: &str, text: &str| {
+        wait_until(&format!("logs -f prints {what}"), DEADLINE, || {
+            out() == text
+        });
+    };
+
+    expect("the last two lines", "two\nthree\n");
+    append(&log, "four\n");
+    expect("an appended line", "two\nthree\nfour\n");
+
+    // Rotation as logrotate does it: rename, the old file still written a little, a new file.
+    let rotated = env.path("svc.log.1");
+    fs::rename(&log, &rotated).unwrap();
+    append(&rotated, "five\n");
+    fs::write(&log, "six\n").unwrap();
+    expect(
+        "the rotated and the new file",
+        "two\nthree\nfour\nfive\nsix\n",
+    );
+
+    // Truncation (copytruncate): once noticed, the file is read from its start again.
+    fs::write(&log, "").unwrap();
+    wait_until("logs -f notices the truncation", DEADLINE, || {
+        err().contains("truncated")
+    });
+    append(&log, "seven\n");
+    expect(
+        "the line after the truncation",
+        "two\nthree\nfour\nfive\nsix\nseven\n",
+    );
+    assert!(err().contains("has been replaced"), "{}", err());
+    assert!(alive(follower.pid()), "logs -f stopped by itself");
+    drop(follower);
+}
+
+#[test]
+fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
+    let env = Env::new();
+    // A named daemon without a record: its default log, once it appears.
+    let out_path = env.path("follow.out");
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "later", "-f"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null());
+    let follower = Background::spawn(&mut cmd);
+    env.track(follower.pid());
+    // Let it settle on the missing file before the file appears.
+    wait_until("logs -f is running", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{}/comm", follower.pid()))
+            .is_ok_and(|c| c.trim() == "rdaemon")
+    });
+    fs::write(env.path("later.log"), "hello\n").unwrap();
+    wait_until("logs -f prints the new file", DEADLINE, || {
+        fs::read_to_string(&out_path).is_ok_and(|s| s == "hello\n")
+    });
+}
