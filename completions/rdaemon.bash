@@ -419,7 +419,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -462,6 +462,14 @@ _rdaemon() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ready-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -497,7 +505,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --foreground --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -540,6 +548,14 @@ _rdaemon() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ready)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ready-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -659,7 +675,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask|--user|-n) opt="$w" ;;
+            --dir|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--timeout|--umask|--user|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac

@@ -50,6 +50,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready-timeout -d 'How long to wait for readiness before stopping the program and failing [default: 30s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
@@ -57,6 +59,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l foreground -d 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s h -l help -d 'Print help'
@@ -98,6 +101,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'Fi
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready-timeout -d 'How long to wait for readiness before stopping the program and failing [default: 30s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r

@@ -12,6 +12,7 @@ use clap_complete::Shell;
 use nix::sys::signal::Signal;
 
 use crate::parse::{self, Name, UserSpec};
+use crate::ready::ReadySpec;
 
 /// Turn any program into a well-behaved Unix daemon and hand it back by name.
 #[derive(Debug, Parser)]
@@ -25,7 +26,7 @@ use crate::parse::{self, Name, UserSpec};
 )]
 #[command(after_help = "\
 Examples:
-  rdaemon start --pidfile /run/web.pid -- python3 -m http.server 8080
+  rdaemon start --pidfile /run/web.pid --ready tcp:8080 -- python3 -m http.server 8080
   rdaemon status web
   rdaemon logs web -f
   rdaemon restart web
@@ -60,8 +61,10 @@ pub enum Command {
 Examples:
   rdaemon start -- sleep 1000
   rdaemon start --name web --chdir /srv/www --env PORT=8080 -- python3 -m http.server 8080
+  rdaemon start --name web --ready tcp:8080 --ready-timeout 1m -- python3 -m http.server 8080
   rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
-  rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh")]
+  rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh
+  rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers")]
     Start(StartArgs),
 
     /// Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must
@@ -201,6 +204,15 @@ pub struct StartOpts {
     #[arg(long, value_name = "GROUP", value_parser = parse::parse_group_name)]
     pub group: Option<String>,
 
+    /// What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH
+    /// [default: exec]
+    #[arg(long, value_name = "SPEC", value_parser = ReadySpec::parse)]
+    pub ready: Option<ReadySpec>,
+
+    /// How long to wait for readiness before stopping the program and failing [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration)]
+    pub ready_timeout: Option<Duration>,
+
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
     /// exits; the pidfile holds the monitor's pid
     #[arg(long, help_heading = RESPAWN)]
@@ -246,6 +258,11 @@ pub struct StartArgs {
 
     #[command(flatten)]
     pub opts: StartOpts,
+
+    /// Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same
+    /// pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging
+    #[arg(long)]
+    pub foreground: bool,
 
     /// The program and its arguments (looked up in PATH unless it contains a /)
     #[arg(
@@ -430,6 +447,28 @@ mod tests {
     fn dir_is_global() {
         let cli = Cli::try_parse_from(["rdaemon", "status", "--dir", "/tmp/x"]).unwrap();
         assert_eq!(cli.dir, Some(PathBuf::from("/tmp/x")));
+    }
+
+    #[test]
+    fn ready_spec_is_parsed_by_clap() {
+        let cli =
+            Cli::try_parse_from(["rdaemon", "start", "--ready", "tcp:80", "--", "x"]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(
+            args.opts.ready,
+            Some(ReadySpec::Tcp {
+                host: "127.0.0.1".into(),
+                port: 80
+            })
+        );
+        let err =
+            Cli::try_parse_from(["rdaemon", "start", "--ready", "tcp:0", "--", "x"]).unwrap_err();
+        assert_eq!(
+            one_line(&err),
+            "--ready: invalid readiness spec 'tcp:0': invalid port '0': use 1 to 65535"
+        );
     }
 
     #[test]

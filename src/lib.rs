@@ -22,6 +22,7 @@ pub mod pidfile;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod progress;
+pub mod ready;
 pub mod state;
 pub mod supervisor;
 pub mod target;

@@ -78,9 +78,15 @@ pub struct Record {
     /// exec or respawn.
     #[serde(default)]
     pub mode: Mode,
-    /// Readiness spec (`--ready`).
+    /// Readiness spec (`--ready`), in its canonical form.
     #[serde(default = "default_ready")]
     pub ready: String,
+    /// `--ready-timeout` (`30s`).
+    #[serde(default)]
+    pub ready_timeout: Option<String>,
+    /// The last `STATUS=` text the program sent over the notify socket while `start` waited.
+    #[serde(default)]
+    pub status_text: Option<String>,
     /// When it was started (RFC 3339).
     pub started_at: Option<String>,
     /// Respawn mode: restarts so far.
@@ -302,6 +308,8 @@ mod tests {
             stderr: "/run/rdaemon/web.log".into(),
             mode: Mode::Exec,
             ready: "exec".into(),
+            ready_timeout: Some("30s".into()),
+            status_text: Some("Listening".into()),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
             last_exit: None,

@@ -109,7 +109,7 @@ impl Extras {
             restart_delay: respawn.and_then(|r| duration(&r.restart_delay)),
             max_restarts: respawn.map(|r| r.max_restarts),
             restart_window: respawn.and_then(|r| duration(&r.restart_window)),
-            ready_timeout: None,
+            ready_timeout: rec.ready_timeout.as_deref().and_then(duration),
             log_max_size: respawn.and_then(|r| r.log_max_size),
         }
     }
@@ -480,6 +480,8 @@ mod tests {
             stderr: "/var/log/rdaemon/web.log".into(),
             mode: Mode::Exec,
             ready: "exec".into(),
+            ready_timeout: None,
+            status_text: None,
             started_at: None,
             restarts: 0,
             last_exit: None,
@@ -582,6 +584,19 @@ mod tests {
         let unit = systemd_unit(&rec, &cx()).unwrap();
         let l = lines(&unit);
         assert!(l.contains(&"Type=notify") && l.contains(&"TimeoutStartSec=30s"));
+        // The recorded --ready-timeout carries over.
+        rec.ready_timeout = Some("2m".into());
+        let cx2 = UnitContext {
+            extras: Extras::of(&rec),
+            ..cx()
+        };
+        let unit = systemd_unit(&rec, &cx2).unwrap();
+        assert!(
+            lines(&unit).contains(&"TimeoutStartSec=120s"),
+            "{}",
+            unit.text
+        );
+        rec.ready_timeout = None;
         for ready in [
             "tcp:8080",
             "tcp:localhost:8080",

@@ -41,7 +41,7 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         target.record = load_record_for_start(ctx, &name);
     }
     let mut spec = match &target.record {
-        Some(rec) => Spec::from_record(rec)?,
+        Some(rec) => Spec::from_record(ctx, rec)?,
         None if args.program.is_empty() => {
             return Err(Fail::usage(format!(
             "no record for {name}: give its command line (rdaemon restart {name} -- PROGRAM ARGS)"

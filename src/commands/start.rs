@@ -1,30 +1,47 @@
 //! `rdaemon start`: resolve and check everything, then detach the program through
-//! `daemonize::spawn` and report only once it has really been executed. With `--respawn`, what
-//! is detached is an rdaemon monitor (`rdaemon __monitor`, see `supervisor`), and "executed"
-//! means the monitor has started the program's first child.
+//! `daemonize::spawn` and report only once it has really been executed and, with `--ready`, is
+//! ready. With `--respawn`, what is detached is an rdaemon monitor (`rdaemon __monitor`, see
+//! `supervisor`), and "executed" means the monitor has started the program's first child.
+//!
+//! A program that dies while `start` waits for readiness is reported at once, with how it ended
+//! and the end of its log; one that is not ready in time is stopped as `stop` would.
+//! `--foreground` execs the program in rdaemon's place instead (`daemonize::exec_in_place`).
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
-use std::os::fd::OwnedFd;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
 use crate::cli::{StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
-use crate::parse::Name;
+use crate::logs;
+use crate::parse::{default_schedule, parse_duration, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
-use crate::process::{self, Pid};
+use crate::process::{self, Ended, Pid, Process};
+use crate::progress::Spinner;
+use crate::ready::{Check, Outcome, ReadySpec};
 use crate::state::{format_duration, now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
+
+use super::stop::run_schedule_with;
+
+/// `--ready-timeout`'s default.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of the log a failed start shows.
+const TAIL_LINES: usize = 10;
 
 /// What to start: the resolved command line and options, from `start`'s arguments or from a
 /// record plus `restart`'s overrides.
@@ -52,6 +69,15 @@ pub struct Spec {
     pub user: Option<String>,
     /// `--group` (or the GROUP of `--user USER:GROUP`): group name or gid to run with.
     pub group: Option<String>,
+    /// What "started" means.
+    pub ready: ReadySpec,
+    /// How long to wait for readiness.
+    pub ready_timeout: Duration,
+    /// `--foreground`: exec in place instead of detaching (never recorded).
+    pub foreground: bool,
+    /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
+    /// `stderr` then say what they are, as `/proc/self/fd` shows them).
+    pub inherit_output: bool,
 }
 
 impl Spec {
@@ -78,27 +104,46 @@ impl Spec {
             respawn: None,
             user: None,
             group: None,
+            ready: ReadySpec::Exec,
+            ready_timeout: READY_TIMEOUT,
+            foreground: false,
+            inherit_output: false,
         })
     }
 
-    /// The spec a record describes.
-    pub fn from_record(rec: &Record) -> Result<Spec> {
+    /// The spec a record describes. A stream recorded as something other than a path (the
+    /// inherited pipe of a `--foreground` start) goes to the default log instead.
+    pub fn from_record(ctx: &Ctx, rec: &Record) -> Result<Spec> {
+        let corrupt = |e: String| anyhow::anyhow!("corrupt record for {}: {e}", rec.name);
+        let stream = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                ctx.default_log_path(&rec.name)
+            }
+        };
         Ok(Spec {
             name: rec.name.clone(),
             pidfile: rec.pidfile.clone(),
             command: rec.command.clone(),
             chdir: rec.chdir.clone(),
-            umask: crate::parse::parse_umask(&rec.umask)
-                .map_err(|e| anyhow::anyhow!("corrupt record for {}: {e}", rec.name))?,
+            umask: crate::parse::parse_umask(&rec.umask).map_err(corrupt)?,
             env: rec.env.clone(),
-            stdout: rec.stdout.clone(),
-            stderr: rec.stderr.clone(),
+            stdout: stream(&rec.stdout),
+            stderr: stream(&rec.stderr),
             respawn: match rec.mode {
                 Mode::Exec => None,
                 Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
             },
             user: rec.user.clone(),
             group: rec.group.clone(),
+            ready: ReadySpec::parse(&rec.ready).map_err(corrupt)?,
+            ready_timeout: match &rec.ready_timeout {
+                Some(t) => parse_duration(t).map_err(corrupt)?,
+                None => READY_TIMEOUT,
+            },
+            foreground: false,
+            inherit_output: false,
         })
     }
 
@@ -121,6 +166,15 @@ impl Spec {
             self.umask = u;
         }
         self.env.extend(opts.env.iter().cloned());
+        if let Some(ready) = &opts.ready {
+            self.ready = match ready {
+                ReadySpec::File(p) => ReadySpec::File(absolute(p)?),
+                other => other.clone(),
+            };
+        }
+        if let Some(t) = opts.ready_timeout {
+            self.ready_timeout = t;
+        }
         if let Some(spec) = &opts.user {
             // A new user comes with its own group (given, or its primary one).
             self.user = Some(spec.user.clone());
@@ -213,7 +267,9 @@ impl Spec {
                 None => Mode::Exec,
                 Some(_) => Mode::Respawn,
             },
-            ready: "exec".into(),
+            ready: self.ready.to_string(),
+            ready_timeout: Some(format_duration(self.ready_timeout)),
+            status_text: None,
             started_at: Some(now_rfc3339()),
             restarts: 0,
             last_exit: None,
@@ -256,6 +312,28 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     spec.apply(&args.opts)?;
     // Refuse a bad --user or --group before creating anything.
     spec.account(ctx)?;
+    if args.foreground {
+        if spec.ready != ReadySpec::Exec {
+            return Err(Fail::usage(format!(
+                "--ready {}: rdaemon cannot wait for readiness with --foreground, as it becomes the program (under systemd, use Type=notify: NOTIFY_SOCKET is passed on)",
+                spec.ready
+            ))
+            .into());
+        }
+        if spec.respawn.is_some() {
+            return Err(Fail::usage(
+                "--respawn cannot be used with --foreground: rdaemon becomes the program and cannot supervise it (let systemd or the container runtime restart it)",
+            )
+            .into());
+        }
+        spec.foreground = true;
+        let opts = &args.opts;
+        if opts.log.is_none() && opts.stdout.is_none() && opts.stderr.is_none() {
+            spec.inherit_output = true;
+            spec.stdout = inherited_stream(1);
+            spec.stderr = inherited_stream(2);
+        }
+    }
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
     let old = load_record_for_start(ctx, &spec.name);
@@ -326,7 +404,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
     }
 
-    let (plan, report, new_logs) = prepare(ctx, spec, &program, account)?;
+    if spec.foreground {
+        return start_in_place(ctx, spec, old, &program, account);
+    }
+    let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, check.notify_socket())?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
@@ -348,9 +430,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     };
     match result {
         Ok(pid) => {
+            // The program ran: its log stays, whatever its readiness (the record names it).
             new_logs.keep();
-            ctx.say(format!("started {} (pid {pid})", spec.name));
-            Ok(Code::Ok)
+            if spec.ready == ReadySpec::Exec {
+                ctx.say(format!("started {} (pid {pid})", spec.name));
+                return Ok(Code::Ok);
+            }
+            await_ready(ctx, spec, pid, &mut check)
         }
         Err(err) => {
             if let Some(pid) = committed {
@@ -397,6 +483,178 @@ fn confirm_monitor(ctx: &Ctx, spec: &Spec, monitor: Pid, report: OwnedFd) -> Res
             Err(err)
         }
     }
+}
+
+/// Waits until the freshly started daemon (in supervised mode: its monitor) is ready. If it dies
+/// first, fails at once with how it ended; if it reports failure or is not ready in time, stops
+/// it with `stop`'s schedule. Either way the pidfile goes (unless the program refused to die),
+/// the record stays (for `logs`, `status`, `restart`), and the error shows the end of the log.
+fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Code> {
+    let name = &spec.name;
+    let process = match Process::open(pid) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            return Err(e).with_context(|| format!("cannot wait for {name} (pid {pid})"));
+        }
+    };
+    let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", spec.ready));
+    if !matches!(spec.ready, ReadySpec::Alive(_)) {
+        spinner.set_limit(spec.ready_timeout);
+    }
+    let outcome = check
+        .wait(&process, spec.ready_timeout, &mut spinner)
+        .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
+    spinner.finish();
+    if let Some(text) = check.status_text() {
+        save_status_text(ctx, name, pid, text);
+    }
+    let what = spec.ready.describe();
+    let (reason, stopped) = match outcome {
+        Outcome::Ready => {
+            ctx.say(format!("started {name} (pid {pid})"));
+            return Ok(Code::Ok);
+        }
+        Outcome::Exited => {
+            // In supervised mode the pid is the monitor's: it exits when it gives up.
+            let who = match spec.respawn {
+                Some(_) => "the monitor",
+                None => "the program",
+            };
+            let how = match process.reap() {
+                Some(ended @ Ended::Code(_)) => format!("{who} {ended}"),
+                Some(ended @ Ended::Signal(..)) => format!("{who} was {ended}"),
+                None => format!("{who} exited"),
+            };
+            (format!("{how} while rdaemon waited for {what}"), None)
+        }
+        Outcome::Failed(why) => (why, Some(stop_unready(ctx, spec, &process))),
+        Outcome::TimedOut(waited) => {
+            let mut why = format!(
+                "it was not ready after {} (rdaemon waited for {what})",
+                format_duration(Duration::from_millis(waited.as_millis() as u64))
+            );
+            if let Some(first) = check.ignored().first() {
+                why.push_str(&format!("; rdaemon ignored {first}"));
+            }
+            (why, Some(stop_unready(ctx, spec, &process)))
+        }
+    };
+    let mut message = format!("cannot start {name}: {reason}");
+    match stopped {
+        None => {
+            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+        }
+        Some(Ok(())) => {
+            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            message.push_str(&format!("; stopped it (pid {pid})"));
+        }
+        Some(Err(e)) => message.push_str(&format!("; and it could not be stopped: {e:#}")),
+    }
+    if let Some(text) = check.status_text() {
+        message.push_str(&format!("\nits last STATUS= was: {text}"));
+    }
+    message.push_str(&log_tail(spec, TAIL_LINES));
+    Err(anyhow::anyhow!(message))
+}
+
+/// Keeps the notify `STATUS=` text in the record, for `status`. The record is read again: in
+/// supervised mode `start` has added the child's pid to it since the spawn.
+fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
+    match Record::load(ctx, name) {
+        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) => {
+            rec.status_text = Some(text.to_owned());
+            if let Err(e) = rec.save(ctx) {
+                ctx.warn(format!("{e:#}"));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => ctx.warn(format!("{e:#}")),
+    }
+}
+
+/// Stops a daemon that did not become ready, as `stop` would (TERM to its group, 10 s, KILL,
+/// 5 s), and reaps it.
+fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
+    let pid = process.pid();
+    let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
+    let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", spec.name));
+    match run_schedule_with(process, process.own_group(), &schedule, &mut spinner) {
+        Ok(true) => {
+            process.reap();
+            Ok(())
+        }
+        Ok(false) => bail!("pid {pid} is still running after SIGKILL"),
+        Err(e) => bail!("cannot signal pid {pid}: {}", e.desc()),
+    }
+}
+
+/// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error
+/// message.
+fn log_tail(spec: &Spec, lines: usize) -> String {
+    let mut out = String::new();
+    let mut seen: Vec<&Path> = Vec::new();
+    for path in [spec.stdout.as_path(), spec.stderr.as_path()] {
+        if seen.contains(&path) || path == Path::new("/dev/null") || !path.is_absolute() {
+            continue;
+        }
+        seen.push(path);
+        match logs::tail_text(path, lines) {
+            Some(text) => out.push_str(&format!("\n==> {} <==\n{text}", path.display())),
+            None => out.push_str(&format!("\n(the log '{}' is empty)", path.display())),
+        }
+    }
+    out
+}
+
+/// `start --foreground`: writes the pidfile and record with rdaemon's own pid, then execs the
+/// program in place. Returns only if the exec failed, after removing both again.
+fn start_in_place(
+    ctx: &Ctx,
+    spec: &Spec,
+    old: Option<Record>,
+    program: &Path,
+    account: Option<Account>,
+) -> Result<Code> {
+    // `new_logs` removes the log files this created if the exec fails; after an exec nothing
+    // of rdaemon is left to drop it.
+    let (plan, _, _new_logs) = prepare(ctx, spec, program, account, None)?;
+    let writer = PidfileWriter::prepare(&spec.pidfile)?;
+    let boot_id = process::boot_id().context("cannot read the boot id")?;
+    let pid = Pid::own_for_foreground();
+    let start_time = process::read_stat(pid)
+        .map(|s| s.start_time)
+        .context("cannot read /proc/self/stat")?;
+    writer.commit(pid)?;
+    let undo = |old: Option<Record>| {
+        // The pidfile names rdaemon itself, which `remove_if_pid` would rightly refuse to match.
+        let _ = pidfile::remove(&spec.pidfile);
+        let _ = match old {
+            Some(rec) => rec.save(ctx),
+            None => Record::remove(ctx, &spec.name),
+        };
+    };
+    if let Err(e) = spec.record(pid, start_time, &boot_id).save(ctx) {
+        undo(old);
+        return Err(e);
+    }
+    ctx.debug(format!(
+        "executing {} in place as {} (pid {pid})",
+        plan.display, spec.name
+    ));
+    let _ = io::stdout().flush();
+    let err = match daemonize::exec_in_place(&plan) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    undo(old);
+    Err(err)
+}
+
+/// What fd `fd` of rdaemon is, as `/proc/self/fd` shows it (`/dev/pts/0`, `pipe:[1234]`);
+/// `/dev/null` for a closed one, which the daemon then gets instead.
+fn inherited_stream(fd: i32) -> PathBuf {
+    std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_else(|_| "/dev/null".into())
 }
 
 /// Looks at one pidfile before a start: returns the pid if the daemon verifiably runs, and
@@ -473,12 +731,15 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
 /// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
 /// the read end of the pipe on which the monitor reports its first child; the monitor stays
 /// root (it writes the record) and drops privileges for the child only. Log files this creates
-/// are removed again if the start fails (see [`NewFiles`]).
+/// are removed again if the start fails (see [`NewFiles`]). `notify` is the `NOTIFY_SOCKET` of
+/// `--ready notify`; a detached daemon never inherits rdaemon's own (it would report to
+/// rdaemon's supervisor), a `--foreground` one does.
 fn prepare(
     ctx: &Ctx,
     spec: &Spec,
     program: &Path,
     account: Option<Account>,
+    notify: Option<&str>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
     match std::fs::metadata(&spec.chdir) {
         Ok(m) if m.is_dir() => {}
@@ -493,7 +754,7 @@ fn prepare(
         ),
     }
     let default_log = ctx.default_log_path(&spec.name);
-    if spec.stdout == default_log || spec.stderr == default_log {
+    if !spec.inherit_output && (spec.stdout == default_log || spec.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
             create_dir(dir, 0o755)
                 .with_context(|| format!("cannot create log directory '{}'", dir.display()))?;
@@ -503,15 +764,40 @@ fn prepare(
     if let Some(dir) = spec.pidfile.parent() {
         ensure_space(dir, "pidfile directory")?;
     }
-    let stdin = File::open("/dev/null").context("cannot open /dev/null")?;
-    let mut new_logs = NewFiles::default();
-    let stdout = open_log(&spec.stdout, &mut new_logs)?;
-    let stderr = if spec.stderr == spec.stdout {
-        None
+    let null = || -> Result<OwnedFd> {
+        Ok(File::open("/dev/null")
+            .context("cannot open /dev/null")?
+            .into())
+    };
+    // `--foreground` keeps rdaemon's streams (a closed one becomes /dev/null).
+    let inherit = |fd: std::os::fd::BorrowedFd<'_>| match fd.try_clone_to_owned() {
+        Ok(fd) => Ok(fd),
+        Err(_) => null(),
+    };
+    let stdin = if spec.foreground {
+        inherit(io::stdin().as_fd())?
     } else {
-        Some(open_log(&spec.stderr, &mut new_logs)?)
+        null()?
+    };
+    let mut new_logs = NewFiles::default();
+    let (stdout, stderr) = if spec.inherit_output {
+        (
+            inherit(io::stdout().as_fd())?,
+            Some(inherit(io::stderr().as_fd())?),
+        )
+    } else {
+        let stdout = open_log(&spec.stdout, &mut new_logs)?;
+        let stderr = if spec.stderr == spec.stdout {
+            None
+        } else {
+            Some(open_log(&spec.stderr, &mut new_logs)?)
+        };
+        (stdout, stderr)
     };
     let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
+    if !spec.foreground {
+        env.remove(OsStr::new("NOTIFY_SOCKET"));
+    }
     if let Some((login, home)) = account.as_ref().and_then(|a| a.login.as_ref()) {
         // What the program expects of its user, as systemd and OpenRC set them; --env wins.
         env.insert("USER".into(), login.into());
@@ -519,6 +805,9 @@ fn prepare(
         env.insert("HOME".into(), home.into());
     }
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
+    if let Some(address) = notify {
+        env.insert("NOTIFY_SOCKET".into(), address.into());
+    }
     if spec.respawn.is_none() {
         let plan = Plan::new(
             program.as_os_str(),
@@ -526,7 +815,7 @@ fn prepare(
             env,
             spec.chdir.as_os_str(),
             spec.umask,
-            OwnedFd::from(stdin),
+            stdin,
             stdout,
             stderr,
             account.map(|a| a.creds),
@@ -562,7 +851,7 @@ fn prepare(
         env,
         "/".as_ref(),
         spec.umask,
-        OwnedFd::from(stdin),
+        stdin,
         stdout,
         stderr,
         None,

@@ -1,0 +1,706 @@
+//! Readiness (`start --ready SPEC`): what "started" means, and the wait for it.
+//!
+//! [`ReadySpec`] is the option's pure, tested parser. [`Check::prepare`] does what can fail
+//! before the fork: it resolves a TCP host, notes a readiness file that already exists (so that a
+//! stale one does not count), and binds the notify socket whose address goes into the daemon's
+//! `NOTIFY_SOCKET`. [`Check::wait`] then waits for the condition, for the program's exit or for
+//! the timeout, whichever comes first: the pidfd and the notify socket wake it at once; TCP and
+//! file checks retry at a short interval that grows from 5 ms to 250 ms, never a fixed second.
+//!
+//! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
+//! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
+//! the sender's pid to every datagram, and only the daemon, members of its process group and its
+//! descendants are heard.
+//!
+//! Must not: signal or reap the program; `start` does that, with the stop schedule.
+
+use std::fmt;
+use std::io::IoSliceMut;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{
+    bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType, UnixAddr, UnixCredentials,
+};
+
+use crate::parse::{parse_duration, Name};
+use crate::process::{self, Pid, Process};
+use crate::progress::Spinner;
+
+/// The first and the longest pause between two TCP or file checks.
+const FIRST_INTERVAL: Duration = Duration::from_millis(5);
+const MAX_INTERVAL: Duration = Duration::from_millis(250);
+/// The largest notify datagram heard (systemd's `NOTIFY_BUFFER_MAX`); longer ones are ignored.
+const NOTIFY_MAX: usize = 4096;
+/// How far up the parent chain a notify sender may be from the daemon.
+const MAX_DEPTH: usize = 64;
+
+/// What "started" means (`--ready SPEC`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ReadySpec {
+    /// The program was executed.
+    #[default]
+    Exec,
+    /// It was executed and still runs this long after.
+    Alive(Duration),
+    /// It sent `READY=1` over `$NOTIFY_SOCKET`.
+    Notify,
+    /// A TCP connection to HOST:PORT succeeds.
+    Tcp {
+        /// Host name or address (default `127.0.0.1`).
+        host: String,
+        /// Port, 1 to 65535.
+        port: u16,
+    },
+    /// This file exists (made absolute by `start`).
+    File(PathBuf),
+}
+
+impl ReadySpec {
+    /// Parses `exec`, `alive:DURATION`, `notify`, `tcp:[HOST:]PORT` or `file:PATH`.
+    pub fn parse(s: &str) -> Result<ReadySpec, String> {
+        let bad = |why: &str| format!("invalid readiness spec '{s}': {why}");
+        let usage = "use exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH";
+        match s.split_once(':') {
+            None if s == "exec" => Ok(ReadySpec::Exec),
+            None if s == "notify" => Ok(ReadySpec::Notify),
+            Some(("exec" | "notify", _)) => Err(bad("exec and notify take no argument")),
+            Some(("alive", d)) => parse_duration(d).map(ReadySpec::Alive).map_err(|e| bad(&e)),
+            Some(("tcp", addr)) => parse_host_port(addr).map_err(|e| bad(&e)),
+            Some(("file", "")) => Err(bad("the path is empty")),
+            Some(("file", path)) => Ok(ReadySpec::File(PathBuf::from(path))),
+            _ => Err(bad(usage)),
+        }
+    }
+
+    /// What `start` waits for, in words (`a TCP connection to 127.0.0.1:8080`).
+    pub fn describe(&self) -> String {
+        match self {
+            ReadySpec::Exec => "the exec".into(),
+            ReadySpec::Alive(d) => format!(
+                "the program to stay up for {}",
+                humantime::format_duration(*d)
+            ),
+            ReadySpec::Notify => "READY=1 on its NOTIFY_SOCKET".into(),
+            ReadySpec::Tcp { .. } => {
+                let spec = self.to_string();
+                format!("a TCP connection to {}", &spec["tcp:".len()..])
+            }
+            ReadySpec::File(p) => format!("'{}' to appear", p.display()),
+        }
+    }
+}
+
+impl fmt::Display for ReadySpec {
+    /// The canonical form, as stored in the record and parsed back by [`ReadySpec::parse`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadySpec::Exec => f.write_str("exec"),
+            ReadySpec::Alive(d) => write!(f, "alive:{}", humantime::format_duration(*d)),
+            ReadySpec::Notify => f.write_str("notify"),
+            ReadySpec::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
+            ReadySpec::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+            ReadySpec::File(p) => write!(f, "file:{}", p.display()),
+        }
+    }
+}
+
+/// `PORT`, `HOST:PORT` or `[IPV6]:PORT`.
+fn parse_host_port(s: &str) -> Result<ReadySpec, String> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        rest.split_once("]:")
+            .ok_or("write an IPv6 address as [ADDRESS]:PORT")?
+    } else {
+        match s.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err("write an IPv6 address in brackets, like tcp:[::1]:8080".into())
+            }
+            Some((host, port)) => (host, port),
+            None => ("127.0.0.1", s),
+        }
+    };
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+        return Err(format!("invalid host '{host}'"));
+    }
+    let port = match port.parse::<u16>() {
+        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
+        _ => return Err(format!("invalid port '{port}': use 1 to 65535")),
+    };
+    Ok(ReadySpec::Tcp {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// What one sd_notify datagram says; unknown fields are ignored.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// `READY=1`.
+    pub ready: bool,
+    /// The last `STATUS=` text.
+    pub status: Option<String>,
+    /// `ERRNO=N` with N > 0: the program reports failure.
+    pub errno: Option<i32>,
+    /// `EXTEND_TIMEOUT_USEC=N`: it needs N µs more from now.
+    pub extend: Option<Duration>,
+}
+
+/// Parses one notify datagram (newline-separated `KEY=VALUE` lines).
+pub fn parse_notice(msg: &[u8]) -> Notice {
+    let mut notice = Notice::default();
+    for line in msg.split(|b| *b == b'\n') {
+        let Ok(line) = std::str::from_utf8(line) else {
+            continue;
+        };
+        match line.split_once('=') {
+            Some(("READY", "1")) => notice.ready = true,
+            Some(("STATUS", text)) => notice.status = Some(text.to_owned()),
+            Some(("ERRNO", n)) => {
+                if let Some(n) = n.parse::<i32>().ok().filter(|n| *n > 0) {
+                    notice.errno = Some(n);
+                }
+            }
+            Some(("EXTEND_TIMEOUT_USEC", n)) => {
+                if let Ok(us) = n.parse::<u64>() {
+                    notice.extend = Some(Duration::from_micros(us));
+                }
+            }
+            _ => {}
+        }
+    }
+    notice
+}
+
+/// How a wait for readiness ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The condition holds and the program runs.
+    Ready,
+    /// The program exited first (reap it to learn how).
+    Exited,
+    /// The program reported failure (notify `ERRNO=`); the text says how.
+    Failed(String),
+    /// The timeout passed: this one (longer than asked if the program extended it).
+    TimedOut(Duration),
+}
+
+/// A readiness check, prepared before the fork.
+#[derive(Debug)]
+pub struct Check {
+    how: How,
+    status: Option<String>,
+    ignored: Vec<String>,
+}
+
+#[derive(Debug)]
+enum How {
+    Exec,
+    Alive(Duration),
+    Notify(NotifySocket),
+    Tcp(Vec<SocketAddr>),
+    File {
+        path: PathBuf,
+        before: Option<FileId>,
+    },
+}
+
+/// Enough of a file's metadata to see that it was created or rewritten.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileId {
+    fn of(path: &std::path::Path) -> Option<FileId> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+impl Check {
+    /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
+    /// socket, notes an existing readiness file. Errors here stop `start` before anything runs.
+    pub fn prepare(spec: &ReadySpec, name: &Name) -> Result<Check> {
+        let how = match spec {
+            ReadySpec::Exec => How::Exec,
+            ReadySpec::Alive(d) => How::Alive(*d),
+            ReadySpec::Notify => How::Notify(NotifySocket::bind(name)?),
+            ReadySpec::Tcp { host, port } => {
+                let addrs: Vec<SocketAddr> = (host.as_str(), *port)
+                    .to_socket_addrs()
+                    .with_context(|| format!("--ready {spec}: cannot resolve '{host}'"))?
+                    .collect();
+                if addrs.is_empty() {
+                    anyhow::bail!("--ready {spec}: '{host}' has no address");
+                }
+                How::Tcp(addrs)
+            }
+            ReadySpec::File(path) => How::File {
+                path: path.clone(),
+                before: FileId::of(path),
+            },
+        };
+        Ok(Check {
+            how,
+            status: None,
+            ignored: Vec::new(),
+        })
+    }
+
+    /// The value for the daemon's `NOTIFY_SOCKET` (`@name` for an abstract address), with
+    /// `--ready notify`.
+    pub fn notify_socket(&self) -> Option<&str> {
+        match &self.how {
+            How::Notify(sock) => Some(&sock.address),
+            _ => None,
+        }
+    }
+
+    /// The last `STATUS=` text the program sent.
+    pub fn status_text(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    /// Notify messages that were ignored because they came from other processes (for the
+    /// timeout message).
+    pub fn ignored(&self) -> &[String] {
+        &self.ignored
+    }
+
+    /// Waits until the program is ready, exits, fails or `timeout` passes (`alive:` waits its
+    /// own duration instead). `spinner` shows the wait on a terminal.
+    pub fn wait(
+        &mut self,
+        process: &Process,
+        timeout: Duration,
+        spinner: &mut Spinner,
+    ) -> Result<Outcome> {
+        let waiting = |e: std::io::Error| {
+            anyhow::Error::new(e).context(format!("cannot wait for pid {}", process.pid()))
+        };
+        match &self.how {
+            How::Exec => Ok(Outcome::Ready),
+            How::Alive(d) => {
+                let exited = spinner
+                    .wait_with(*d, |slice| process.wait_exit(slice))
+                    .map_err(waiting)?;
+                Ok(if exited {
+                    Outcome::Exited
+                } else {
+                    Outcome::Ready
+                })
+            }
+            How::Tcp(_) | How::File { .. } => {
+                let started = Instant::now();
+                let deadline = started + timeout;
+                let mut interval = FIRST_INTERVAL;
+                loop {
+                    if process.has_exited() {
+                        return Ok(Outcome::Exited);
+                    }
+                    if self.holds(deadline) {
+                        return Ok(Outcome::Ready);
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(Outcome::TimedOut(deadline - started));
+                    }
+                    if spinner
+                        .wait_with(interval.min(left), |slice| process.wait_exit(slice))
+                        .map_err(waiting)?
+                    {
+                        return Ok(Outcome::Exited);
+                    }
+                    interval = (interval * 3 / 2).min(MAX_INTERVAL);
+                }
+            }
+            How::Notify(_) => self.wait_notify(process, timeout, spinner),
+        }
+    }
+
+    /// Whether a TCP or file condition holds now. A connection attempt gives up at the deadline
+    /// (at most one second per attempt).
+    fn holds(&self, deadline: Instant) -> bool {
+        match &self.how {
+            How::Tcp(addrs) => addrs.iter().any(|addr| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let limit = left.clamp(Duration::from_millis(1), Duration::from_secs(1));
+                // Connect and close at once: nothing is sent.
+                TcpStream::connect_timeout(addr, limit).is_ok()
+            }),
+            How::File { path, before } => {
+                FileId::of(path).is_some_and(|now| before.is_none_or(|b| b != now))
+            }
+            _ => false,
+        }
+    }
+
+    fn wait_notify(
+        &mut self,
+        process: &Process,
+        timeout: Duration,
+        spinner: &mut Spinner,
+    ) -> Result<Outcome> {
+        let How::Notify(sock) = &self.how else {
+            unreachable!("wait_notify without a notify socket")
+        };
+        let started = Instant::now();
+        let mut deadline = started + timeout;
+        let mut fallback = FIRST_INTERVAL;
+        loop {
+            let mut ready = false;
+            while let Some(message) = sock.receive(process.pid(), &mut self.ignored)? {
+                let notice = parse_notice(&message);
+                if notice.status.is_some() {
+                    self.status = notice.status;
+                }
+                if let Some(n) = notice.errno {
+                    return Ok(Outcome::Failed(format!(
+                        "it reported failure with ERRNO={n} ({})",
+                        Errno::from_raw(n).desc()
+                    )));
+                }
+                if let Some(more) = notice.extend {
+                    deadline = deadline.max(Instant::now() + more);
+                }
+                ready |= notice.ready;
+            }
+            if process.has_exited() {
+                return Ok(Outcome::Exited);
+            }
+            if ready {
+                return Ok(Outcome::Ready);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Outcome::TimedOut(deadline - started));
+            }
+            let slice = spinner.slice(left);
+            match process.pidfd() {
+                Some(pidfd) => wait_readable(&[sock.fd.as_fd(), pidfd], slice)?,
+                None => {
+                    // Without a pidfd, exit is only seen by looking: look often at first.
+                    wait_readable(&[sock.fd.as_fd()], slice.min(fallback))?;
+                    fallback = (fallback * 3 / 2).min(MAX_INTERVAL);
+                }
+            }
+            spinner.tick();
+        }
+    }
+}
+
+/// Blocks until one of `fds` is readable or `timeout` passes.
+fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> Result<()> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    match poll(
+        &mut polled,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) | Err(Errno::EINTR) => Ok(()),
+        Err(e) => Err(e).context("cannot wait for the daemon"),
+    }
+}
+
+/// The datagram socket the daemon's `NOTIFY_SOCKET` names: abstract (nothing to clean up, gone
+/// when `start` exits), close-on-exec, non-blocking, with `SO_PASSCRED`.
+#[derive(Debug)]
+struct NotifySocket {
+    fd: OwnedFd,
+    address: String,
+}
+
+impl NotifySocket {
+    fn bind(name: &Name) -> Result<NotifySocket> {
+        let fail = || format!("cannot create the notify socket for {name}");
+        let fd = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .with_context(fail)?;
+        setsockopt(&fd, sockopt::PassCred, &true).with_context(fail)?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let mut attempt = 0u32;
+        loop {
+            let path = format!(
+                "rdaemon/{name}/{}/{:x}",
+                std::process::id(),
+                nanos.wrapping_add(attempt)
+            );
+            let addr = UnixAddr::new_abstract(path.as_bytes()).with_context(fail)?;
+            match bind(fd.as_raw_fd(), &addr) {
+                Ok(()) => {
+                    return Ok(NotifySocket {
+                        fd,
+                        address: format!("@{path}"),
+                    })
+                }
+                Err(Errno::EADDRINUSE) if attempt < 16 => attempt += 1,
+                Err(e) => return Err(e).with_context(fail),
+            }
+        }
+    }
+
+    /// The next queued datagram sent by one of `daemon`'s processes, `None` when none is queued.
+    /// Datagrams from anyone else (and oversized ones, or ones carrying file descriptors, which
+    /// the kernel closes for us as there is no room for them) are dropped and noted in `ignored`.
+    fn receive(&self, daemon: Pid, ignored: &mut Vec<String>) -> Result<Option<Vec<u8>>> {
+        loop {
+            let mut buf = vec![0u8; NOTIFY_MAX];
+            let mut cmsg = nix::cmsg_space!(UnixCredentials);
+            let mut iov = [IoSliceMut::new(&mut buf)];
+            let msg = match recvmsg::<()>(
+                self.fd.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC,
+            ) {
+                Ok(m) => m,
+                Err(Errno::EAGAIN) => return Ok(None),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e).context("cannot read from the notify socket"),
+            };
+            let bytes = msg.bytes;
+            let sender = msg.cmsgs().ok().and_then(|mut cmsgs| {
+                cmsgs.find_map(|c| match c {
+                    ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+                    _ => None,
+                })
+            });
+            let note = |why: String, ignored: &mut Vec<String>| {
+                if ignored.len() < 8 {
+                    ignored.push(why);
+                }
+            };
+            if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+                note(format!("a message longer than {NOTIFY_MAX} bytes"), ignored);
+                continue;
+            }
+            match sender {
+                Some(pid) if belongs_to(daemon, pid) => return Ok(Some(buf[..bytes].to_vec())),
+                Some(pid) => note(
+                    format!("a message from pid {pid}, which is not one of its processes"),
+                    ignored,
+                ),
+                None => note(
+                    "a message without sender credentials (or with file descriptors)".into(),
+                    ignored,
+                ),
+            }
+        }
+    }
+}
+
+/// Whether `sender` is the daemon, in its process group (the daemon leads one, and while it is
+/// unreaped its id cannot be reused), or one of its descendants.
+fn belongs_to(daemon: Pid, sender: i32) -> bool {
+    if sender == daemon.get() {
+        return true;
+    }
+    let Ok(mut pid) = Pid::new(sender) else {
+        return false;
+    };
+    for _ in 0..MAX_DEPTH {
+        let Some(stat) = process::read_stat(pid) else {
+            return false;
+        };
+        if stat.pgrp == daemon.get() || stat.ppid == daemon.get() {
+            return true;
+        }
+        match Pid::new(stat.ppid) {
+            Ok(parent) => pid = parent,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> ReadySpec {
+        ReadySpec::Tcp {
+            host: host.into(),
+            port,
+        }
+    }
+
+    #[test]
+    fn parses_every_kind() {
+        let ok = |s| ReadySpec::parse(s).unwrap();
+        assert_eq!(ok("exec"), ReadySpec::Exec);
+        assert_eq!(ok("notify"), ReadySpec::Notify);
+        assert_eq!(
+            ok("alive:500ms"),
+            ReadySpec::Alive(Duration::from_millis(500))
+        );
+        assert_eq!(ok("alive:2"), ReadySpec::Alive(Duration::from_secs(2)));
+        assert_eq!(ok("tcp:8080"), tcp("127.0.0.1", 8080));
+        assert_eq!(ok("tcp:localhost:80"), tcp("localhost", 80));
+        assert_eq!(ok("tcp:10.0.0.1:65535"), tcp("10.0.0.1", 65535));
+        assert_eq!(ok("tcp:[::1]:8080"), tcp("::1", 8080));
+        assert_eq!(
+            ok("file:/run/x.ready"),
+            ReadySpec::File("/run/x.ready".into())
+        );
+        assert_eq!(ok("file:rel/a:b"), ReadySpec::File("rel/a:b".into()));
+    }
+
+    #[test]
+    fn rejects_malformed_specs() {
+        for bad in [
+            "",
+            "EXEC",
+            "exec:1",
+            "notify:x",
+            "alive",
+            "alive:",
+            "alive:soon",
+            "tcp",
+            "tcp:",
+            "tcp:0",
+            "tcp:65536",
+            "tcp:http",
+            "tcp:+80",
+            "tcp::80",
+            "tcp:::1:80",
+            "tcp:[::1]",
+            "tcp:[::1]80",
+            "tcp:a b:80",
+            "file:",
+            "file",
+            "http://x",
+        ] {
+            let err = ReadySpec::parse(bad).unwrap_err();
+            assert!(err.starts_with("invalid readiness spec"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn canonical_form_round_trips() {
+        for s in [
+            "exec",
+            "notify",
+            "alive:1s 500ms",
+            "tcp:127.0.0.1:8080",
+            "tcp:[::1]:22",
+            "file:/x/y",
+        ] {
+            let spec = ReadySpec::parse(s).unwrap();
+            assert_eq!(spec.to_string(), s);
+            assert_eq!(ReadySpec::parse(&spec.to_string()).unwrap(), spec);
+        }
+        assert_eq!(
+            ReadySpec::parse("tcp:9000").unwrap().to_string(),
+            "tcp:127.0.0.1:9000"
+        );
+        assert_eq!(
+            tcp("::1", 80).describe(),
+            "a TCP connection to [::1]:80",
+            "describe names the address"
+        );
+    }
+
+    #[test]
+    fn notify_messages() {
+        assert_eq!(
+            parse_notice(b"READY=1\nSTATUS=Listening on 8080\nMAINPID=42"),
+            Notice {
+                ready: true,
+                status: Some("Listening on 8080".into()),
+                ..Notice::default()
+            }
+        );
+        let n = parse_notice(b"STATUS=a\nSTATUS=b\nEXTEND_TIMEOUT_USEC=2500000\n");
+        assert_eq!(n.status.as_deref(), Some("b"));
+        assert_eq!(n.extend, Some(Duration::from_millis(2500)));
+        assert!(!n.ready);
+        assert_eq!(parse_notice(b"ERRNO=13").errno, Some(13));
+        for ignored in [
+            &b"READY=0"[..],
+            b"READY=1x",
+            b"ready=1",
+            b" READY=1",
+            b"ERRNO=0",
+            b"ERRNO=-5",
+            b"ERRNO=x",
+            b"EXTEND_TIMEOUT_USEC=-1",
+            b"\xff\xfe",
+            b"",
+        ] {
+            assert_eq!(parse_notice(ignored), Notice::default(), "{ignored:?}");
+        }
+        assert!(parse_notice(b"\xffjunk\nREADY=1").ready);
+    }
+
+    #[test]
+    fn notify_socket_is_abstract_and_hears_only_the_daemon() {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixDatagram};
+        let name = Name::parse("unit").unwrap();
+        let check = Check::prepare(&ReadySpec::Notify, &name).unwrap();
+        let address = check.notify_socket().unwrap().to_owned();
+        assert!(address.starts_with("@rdaemon/unit/"), "{address}");
+        let How::Notify(sock) = &check.how else {
+            panic!("no socket")
+        };
+        let client = UnixDatagram::unbound().unwrap();
+        let to = UnixSocketAddr::from_abstract_name(&address.as_bytes()[1..]).unwrap();
+        client.send_to_addr(b"READY=1", &to).unwrap();
+        // The test process sends; it is neither the "daemon" (some other pid) nor related to it,
+        // so the message must be refused.
+        let daemon = Pid::new(std::process::id() as i32 + 1).unwrap();
+        let mut ignored = Vec::new();
+        assert_eq!(sock.receive(daemon, &mut ignored).unwrap(), None);
+        assert_eq!(ignored.len(), 1, "{ignored:?}");
+        assert!(ignored[0].contains(&format!("pid {}", std::process::id())));
+    }
+
+    #[test]
+    fn a_stale_readiness_file_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ready");
+        std::fs::write(&path, "old").unwrap();
+        let name = Name::parse("unit").unwrap();
+        let check = Check::prepare(&ReadySpec::File(path.clone()), &name).unwrap();
+        let far = Instant::now() + Duration::from_secs(5);
+        assert!(!check.holds(far), "a file that existed before counts");
+        std::fs::remove_file(&path).unwrap();
+        assert!(!check.holds(far));
+        std::fs::write(&path, "renewed").unwrap();
+        assert!(check.holds(far), "a recreated file does not count");
+    }
+
+    #[test]
+    fn unresolvable_tcp_host_fails_before_anything_starts() {
+        let name = Name::parse("unit").unwrap();
+        let err = Check::prepare(&tcp("no-such-host.invalid", 80), &name).unwrap_err();
+        assert!(format!("{err:#}").contains("cannot resolve 'no-such-host.invalid'"));
+    }
+}

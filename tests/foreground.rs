@@ -1,0 +1,109 @@
+//! `start --foreground`: no detaching; pidfile and record written, then the program runs in
+//! rdaemon's place, with rdaemon's pid and (without log options) its standard streams.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+
+use crate::common::*;
+
+#[test]
+fn foreground_execs_in_place_keeping_the_pid_and_the_streams() {
+    let env = Env::new();
+    let script = env.script(
+        "fg.sh",
+        "echo \"pid $$\"; echo \"notify $NOTIFY_SOCKET\"; exec sleep 1000",
+    );
+    let out = env.path("fg.out");
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--foreground", "--name", "fg", "--"])
+        .arg(&script)
+        // Under systemd (Type=notify) the program must reach systemd's socket itself.
+        .env("NOTIFY_SOCKET", "@systemd-test")
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(Stdio::null());
+    let mut fg = Background::spawn(&mut cmd);
+    let pid = fg.pid();
+    env.track(pid);
+    wait_until("the program has become sleep", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_eq!(
+        fs::read_to_string(&out).unwrap(),
+        format!("pid {pid}\nnotify @systemd-test\n"),
+        "the program did not run in rdaemon's place with its stdout"
+    );
+    assert_eq!(env.pid_of("fg"), pid);
+    let rec = env.record("fg");
+    assert_eq!(rec["pid"], pid);
+    assert_eq!(rec["start_time"], stat(pid).unwrap().start_time);
+    assert_eq!(rec["stdout"], out.to_str().unwrap());
+    assert!(!env.path("fg.log").exists(), "output went to a log file");
+    assert_eq!(
+        fds(pid),
+        vec![
+            (0, "/dev/null".into()),
+            (1, out.clone()),
+            (2, "/dev/null".into())
+        ]
+    );
+    assert_eq!(status_field(pid, "SigIgn"), "0000000000000000");
+    env.run(&["status", "fg"]).ok();
+    env.run(&["stop", "fg"])
+        .ok()
+        .stdout_has(&format!("stopped fg (pid {pid})"));
+    let status = fg.child().wait().unwrap();
+    assert_eq!(status.signal(), Some(15), "{status:?}");
+    assert!(!env.path("fg.pid").exists());
+}
+
+#[test]
+fn foreground_with_a_log_writes_there_and_exits_with_the_program() {
+    let env = Env::new();
+    let log = env.path("once.log");
+    let run = env
+        .run(&[
+            "start",
+            "--foreground",
+            "--name",
+            "once",
+            "--log",
+            log.to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            "echo to the log; echo oops >&2; exit 7",
+        ])
+        .code(7);
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    assert_eq!(fs::read_to_string(&log).unwrap(), "to the log\noops\n");
+    assert_eq!(env.record("once")["stdout"], log.to_str().unwrap());
+    // It died without rdaemon: dead, pidfile left.
+    env.run(&["status", "once"])
+        .code(1)
+        .stdout_has("once is dead");
+}
+
+#[test]
+fn foreground_exec_failure_leaves_nothing() {
+    let env = Env::new();
+    let file = env.path("noshebang");
+    fs::write(&file, "sleep 1000\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&[
+        "start",
+        "--foreground",
+        "--name",
+        "bad",
+        "--",
+        file.to_str().unwrap(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("cannot execute")
+    .stderr_has("Exec format error");
+    assert!(!env.path("bad.pid").exists());
+    assert!(!env.path("bad.json").exists());
+}

@@ -1,0 +1,471 @@
+//! `start --ready`: each kind of readiness with real programs, early death, timeout, and the
+//! notify protocol's rules (who may speak, ERRNO=, EXTEND_TIMEOUT_USEC=, STATUS=).
+
+use std::fs;
+use std::net::TcpStream;
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The record's pid of a daemon whose pidfile is gone (a failed start), tracked for cleanup.
+fn recorded_pid(env: &Env, name: &str) -> i32 {
+    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    pid
+}
+
+/// Lines of `text`, for exact line checks (`line1` is a prefix of `line10`).
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
+}
+
+#[test]
+fn tcp_readiness_waits_until_the_server_accepts() {
+    let Some(python) = python3() else {
+        return skip("tcp_readiness", "no python3");
+    };
+    let env = Env::new();
+    let port = free_port().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--ready",
+        &format!("tcp:{port}"),
+        "--",
+        python.to_str().unwrap(),
+        "-m",
+        "http.server",
+        &port,
+        "--bind",
+        "127.0.0.1",
+    ])
+    .ok()
+    .stdout_has("started web (pid ");
+    // Right away, with no retry: `start` returned only once a connection succeeded.
+    TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap()))
+        .expect("start said ready, but the server does not accept connections");
+    assert_eq!(env.record("web")["ready"], format!("tcp:127.0.0.1:{port}"));
+    assert!(alive(env.pid_of("web")));
+}
+
+#[test]
+fn alive_readiness_waits_its_duration() {
+    let env = Env::new();
+    let began = Instant::now();
+    env.run(&[
+        "start",
+        "--name",
+        "nap",
+        "--ready",
+        "alive:300ms",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok()
+    .stdout_has("started nap");
+    assert!(began.elapsed() >= Duration::from_millis(300));
+    assert!(alive(env.pid_of("nap")));
+    assert_eq!(env.record("nap")["ready"], "alive:300ms");
+}
+
+#[test]
+fn file_readiness_ignores_a_stale_file_and_waits_for_a_fresh_one() {
+    let env = Env::new();
+    let flag = env.path("ready.flag");
+    fs::write(&flag, "stale\n").unwrap();
+    let script = env.script(
+        "slow.sh",
+        "sleep 0.3; echo fresh > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; exec sleep 1000",
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "slow",
+        "--ready",
+        &format!("file:{}", flag.display()),
+        "--",
+        script.to_str().unwrap(),
+        flag.to_str().unwrap(),
+    ])
+    .ok()
+    .stdout_has("started slow");
+    assert_eq!(fs::read_to_string(&flag).unwrap(), "fresh\n");
+    assert!(alive(env.pid_of("slow")));
+}
+
+#[test]
+fn relative_ready_file_is_made_absolute() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--name",
+        "rel",
+        "--ready",
+        "file:rel.flag",
+        "--",
+        "sh",
+        "-c",
+        &format!("touch {}; exec sleep 1000", env.path("rel.flag").display()),
+    ])
+    .ok();
+    assert_eq!(
+        env.record("rel")["ready"],
+        format!("file:{}", env.path("rel.flag").display())
+    );
+}
+
+#[test]
+fn timeout_stops_the_program_and_says_what_was_awaited() {
+    let env = Env::new();
+    let never = env.path("never.flag");
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "late",
+            "--ready",
+            &format!("file:{}", never.display()),
+            "--ready-timeout",
+            "300ms",
+            "--",
+            "sh",
+            "-c",
+            "echo still booting; exec sleep 1000",
+        ])
+        .code(1);
+    let pid = recorded_pid(&env, "late");
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("rdaemon: cannot start late: it was not ready after 300ms")
+            && first.contains(&format!("'{}' to appear", never.display()))
+            && first.ends_with(&format!("stopped it (pid {pid})")),
+        "{}",
+        run.dump()
+    );
+    assert!(!alive(pid), "the program still runs\n{}", run.dump());
+    assert!(!env.path("late.pid").exists());
+    // The record stays: logs, status and restart still know the daemon.
+    env.run(&["status", "late"])
+        .code(3)
+        .stdout_has("late is stopped");
+    assert!(run.stdout.is_empty(), "{}", run.dump());
+}
+
+#[test]
+fn early_exit_fails_at_once_with_its_status_and_the_end_of_its_log() {
+    let env = Env::new();
+    let began = Instant::now();
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "crash",
+            "--ready",
+            &format!("file:{}", env.path("never.flag").display()),
+            "--ready-timeout",
+            "60s",
+            "--",
+            "sh",
+            "-c",
+            "for i in $(seq 1 15); do echo line$i; done; echo 'fatal: no config' >&2; exit 3",
+        ])
+        .code(1);
+    // Not at the timeout: at once (a generous bound for a loaded machine).
+    assert!(began.elapsed() < Duration::from_secs(30), "{}", run.dump());
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("rdaemon: cannot start crash: the program exited with status 3"),
+        "{}",
+        run.dump()
+    );
+    assert!(has_line(
+        &run.stderr,
+        &format!("==> {} <==", env.path("crash.log").display())
+    ));
+    for i in 7..=15 {
+        assert!(has_line(&run.stderr, &format!("line{i}")), "{}", run.dump());
+    }
+    assert!(has_line(&run.stderr, "fatal: no config"), "{}", run.dump());
+    assert!(
+        !has_line(&run.stderr, "line6"),
+        "more than 10 lines\n{}",
+        run.dump()
+    );
+    assert!(!env.path("crash.pid").exists());
+    recorded_pid(&env, "crash");
+}
+
+#[test]
+fn early_death_by_signal_is_named() {
+    let env = Env::new();
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "doomed",
+            "--ready",
+            "alive:60s",
+            "--",
+            "sh",
+            "-c",
+            "echo about to die; kill -9 $$",
+        ])
+        .code(1)
+        .stderr_has("the program was killed by signal 9 (SIGKILL)")
+        .stderr_has("about to die");
+    assert!(run.stdout.is_empty(), "{}", run.dump());
+    assert!(!env.path("doomed.pid").exists());
+}
+
+/// `python3 sd_notify.py MESSAGES... -- sleep 1000`, or `None` without python3.
+fn notifier(messages: &[&str]) -> Option<Vec<String>> {
+    let python = python3()?;
+    let mut argv = vec![
+        python.to_string_lossy().into_owned(),
+        fixture("sd_notify.py").to_string_lossy().into_owned(),
+    ];
+    argv.extend(messages.iter().map(|m| m.to_string()));
+    argv.extend(["--", "sleep", "1000"].map(String::from));
+    Some(argv)
+}
+
+fn start_args<'a>(name: &'a str, extra: &[&'a str], program: &'a [String]) -> Vec<&'a str> {
+    let mut args = vec!["start", "--name", name];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend(program.iter().map(String::as_str));
+    args
+}
+
+#[test]
+fn notify_ready_from_the_daemon_and_its_status_text() {
+    let Some(program) = notifier(&["STATUS=warming up", "STATUS=serving", "READY=1"]) else {
+        return skip("notify_ready", "no python3");
+    };
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    // rdaemon's own NOTIFY_SOCKET (its supervisor's) must not reach the daemon.
+    cmd.env("NOTIFY_SOCKET", "/run/systemd/notify");
+    env.run_cmd(cmd, &start_args("svc", &["--ready", "notify"], &program))
+        .ok()
+        .stdout_has("started svc (pid ");
+    let pid = env.pid_of("svc");
+    assert!(alive(pid));
+    wait_until("the daemon has become sleep", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    let socket = environ(pid)
+        .into_iter()
+        .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned))
+        .expect("the daemon has no NOTIFY_SOCKET");
+    assert!(socket.starts_with("@rdaemon/svc/"), "{socket}");
+    assert_eq!(env.record("svc")["status_text"], "serving");
+}
+
+#[test]
+fn notify_in_supervised_mode_comes_from_the_monitors_child() {
+    let Some(program) = notifier(&["STATUS=supervised", "READY=1"]) else {
+        return skip("notify_respawn", "no python3");
+    };
+    let env = Env::new();
+    env.run(&start_args(
+        "sup",
+        &["--respawn", "--ready", "notify"],
+        &program,
+    ))
+    .ok()
+    .stdout_has("started sup (pid ");
+    let monitor = env.pid_of("sup");
+    let rec = env.record("sup");
+    assert_eq!(rec["pid"], monitor);
+    assert_eq!(rec["status_text"], "supervised");
+    // Saving the status text kept the child's pid that start recorded after the spawn.
+    let child = rec["child_pid"].as_i64().expect("no child_pid") as i32;
+    env.track(child);
+    assert!(alive(child));
+    assert_eq!(stat(child).unwrap().ppid, monitor);
+}
+
+#[test]
+fn notify_from_a_process_in_the_daemons_group_counts() {
+    let Some(program) = notifier(&["READY=1"]) else {
+        return skip("notify_group", "no python3");
+    };
+    let env = Env::new();
+    let line = format!("{} & exec sleep 1000", shell_words(&program));
+    env.run(&[
+        "start", "--name", "grp", "--ready", "notify", "--", "sh", "-c", &line,
+    ])
+    .ok()
+    .stdout_has("started grp");
+}
+
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn notify_errno_fails_at_once_and_stops_the_program() {
+    let Some(program) = notifier(&["STATUS=cannot open the database", "ERRNO=13"]) else {
+        return skip("notify_errno", "no python3");
+    };
+    let env = Env::new();
+    let began = Instant::now();
+    let run = env
+        .run(&start_args(
+            "db",
+            &["--ready", "notify", "--ready-timeout", "60s"],
+            &program,
+        ))
+        .code(1)
+        .stderr_has("rdaemon: cannot start db: it reported failure with ERRNO=13 (Permission denied); stopped it (pid ")
+        .stderr_has("its last STATUS= was: cannot open the database");
+    assert!(began.elapsed() < Duration::from_secs(30), "{}", run.dump());
+    let pid = recorded_pid(&env, "db");
+    assert!(!alive(pid), "{}", run.dump());
+    assert!(!env.path("db.pid").exists());
+    assert_eq!(env.record("db")["status_text"], "cannot open the database");
+}
+
+#[test]
+fn notify_extend_timeout_gives_more_time() {
+    let Some(python) = python3() else {
+        return skip("notify_extend", "no python3");
+    };
+    let env = Env::new();
+    let notify = fixture("sd_notify.py");
+    let (py, fx) = (python.display(), notify.display());
+    // Asks for 30 s more at once, then takes 0.8 s (beyond the 0.3 s timeout) to get ready.
+    let line = format!(
+        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=30000000; sleep 0.8; exec '{py}' '{fx}' READY=1 -- sleep 1000"
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "ext",
+        "--ready",
+        "notify",
+        "--ready-timeout",
+        "300ms",
+        "--",
+        "sh",
+        "-c",
+        &line,
+    ])
+    .ok()
+    .stdout_has("started ext");
+}
+
+#[test]
+fn notify_messages_from_strangers_are_ignored() {
+    let Some(python) = python3() else {
+        return skip("notify_strangers", "no python3");
+    };
+    let env = Env::new();
+    // The daemon waits for the test's go, then reports failure itself. Had rdaemon heard the
+    // test's READY=1 (sent before the go), `start` would have reported success instead.
+    let line = format!(
+        "while [ ! -e go ]; do sleep 0.01; done; exec '{}' '{}' ERRNO=5 -- sleep 1000",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "shy",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--ready",
+        "notify",
+        "--ready-timeout",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        &line,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let pidfile = env.wait_file("shy.pid");
+    let pid: i32 = fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
+    env.track(pid);
+    let mut socket = None;
+    wait_until(
+        "the daemon's environment names its NOTIFY_SOCKET",
+        DEADLINE,
+        || {
+            socket = environ(pid)
+                .into_iter()
+                .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=@").map(str::to_owned));
+            socket.is_some()
+        },
+    );
+    let to = SocketAddr::from_abstract_name(socket.unwrap().as_bytes()).unwrap();
+    UnixDatagram::unbound()
+        .unwrap()
+        .send_to_addr(b"READY=1", &to)
+        .unwrap();
+    fs::write(env.path("go"), "").unwrap();
+    let output = start.into_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("it reported failure with ERRNO=5"),
+        "{stderr}"
+    );
+    assert!(!alive(pid));
+}
+
+#[test]
+fn no_notify_socket_leaks_into_an_exec_daemon() {
+    let env = Env::new();
+    let mut cmd = env.cmd();
+    cmd.env("NOTIFY_SOCKET", "/run/systemd/notify");
+    env.run_cmd(cmd, &["start", "--name", "plain", "--", "sleep", "1000"])
+        .ok();
+    let pid = env.pid_of("plain");
+    wait_environ_has(pid, &format!("RDAEMON_DIR={}", env.dir().display()));
+    assert!(
+        !environ(pid).iter().any(|e| e.starts_with("NOTIFY_SOCKET=")),
+        "{:?}",
+        environ(pid)
+    );
+}
+
+#[test]
+fn restart_waits_for_the_recorded_readiness() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--name",
+        "again",
+        "--ready",
+        "alive:200ms",
+        "--ready-timeout",
+        "5s",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let old = env.pid_of("again");
+    let began = Instant::now();
+    env.run(&["restart", "again"])
+        .ok()
+        .stdout_has("started again");
+    assert!(began.elapsed() >= Duration::from_millis(200));
+    assert_ne!(env.pid_of("again"), old);
+    let rec = env.record("again");
+    assert_eq!(rec["ready"], "alive:200ms");
+    assert_eq!(rec["ready_timeout"], "5s");
+}

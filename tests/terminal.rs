@@ -1,0 +1,146 @@
+//! The terminal experience: the wait spinner of `start --ready` and `stop` shows on a terminal
+//! only (never in a pipe), is erased when done, and honours `NO_COLOR` and `-q`.
+
+use std::process::{Command, Stdio};
+
+use crate::common::*;
+
+/// Runs rdaemon with `args` under a pseudo-terminal (util-linux `script`) and returns its exit
+/// code and everything it wrote there; `None` without `script`.
+fn on_a_terminal(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Option<(i32, String)> {
+    Command::new("script")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let line = std::iter::once(bin.to_str().unwrap())
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::null())
+        .current_dir(env.dir())
+        .env("RDAEMON_DIR", env.dir())
+        .env("TERM", "xterm");
+    for var in ["NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR", "CI"] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    Some((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+const ERASE: &str = "\x1b[2K";
+const CYAN: &str = "\x1b[36m";
+
+/// A daemon that ignores SIGTERM, so that `stop` has to wait for its timeout.
+fn start_stubborn(env: &Env, name: &str) -> i32 {
+    env.start(name, &["sh", "-c", "trap '' TERM; exec sleep 1000"])
+}
+
+#[test]
+fn no_spinner_when_output_is_not_a_terminal() {
+    let env = Env::new();
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "piped",
+            "--ready",
+            "alive:400ms",
+            "--",
+            "sleep",
+            "1000",
+        ])
+        .ok();
+    let pid = env.pid_of("piped");
+    assert_eq!(run.stdout, format!("started piped (pid {pid})\n"));
+    assert_eq!(run.stderr, "");
+    let pid = start_stubborn(&env, "stubborn");
+    let run = env.run(&["stop", "stubborn", "--timeout", "400ms"]).ok();
+    assert_eq!(run.stdout, format!("stopped stubborn (pid {pid})\n"));
+    assert_eq!(run.stderr, "");
+}
+
+fn start_args(name: &str) -> Vec<&str> {
+    vec![
+        "start",
+        "--name",
+        name,
+        "--ready",
+        "alive:600ms",
+        "--",
+        "sleep",
+        "1000",
+    ]
+}
+
+#[test]
+fn start_spinner_on_a_terminal_is_erased_when_done() {
+    let env = Env::new();
+    let Some((code, out)) = on_a_terminal(&env, &start_args("tty"), &[]) else {
+        return skip("start_spinner", "util-linux 'script' is not installed");
+    };
+    env.track(env.pid_of("tty"));
+    assert_eq!(code, 0, "{out:?}");
+    assert!(out.contains("waiting for tty: alive:600ms"), "{out:?}");
+    assert!(out.contains(CYAN), "{out:?}");
+    let started = out.find("started tty (pid ").expect("no started line");
+    assert!(
+        out.rfind(ERASE).is_some_and(|e| e < started),
+        "the spinner was not erased before the result: {out:?}"
+    );
+}
+
+#[test]
+fn spinner_honours_no_color() {
+    let env = Env::new();
+    let Some((code, out)) = on_a_terminal(&env, &start_args("plain"), &[("NO_COLOR", "1")]) else {
+        return skip("spinner_no_color", "util-linux 'script' is not installed");
+    };
+    env.track(env.pid_of("plain"));
+    assert_eq!(code, 0, "{out:?}");
+    assert!(out.contains("waiting for plain"), "{out:?}");
+    assert!(!out.contains(CYAN) && !out.contains("\x1b[0m"), "{out:?}");
+}
+
+#[test]
+fn quiet_means_no_spinner() {
+    let env = Env::new();
+    let mut args = vec!["-q"];
+    args.extend(start_args("hush"));
+    let Some((code, out)) = on_a_terminal(&env, &args, &[]) else {
+        return skip("quiet_spinner", "util-linux 'script' is not installed");
+    };
+    env.track(env.pid_of("hush"));
+    assert_eq!(code, 0, "{out:?}");
+    assert_eq!(out, "", "-q prints nothing on success");
+}
+
+#[test]
+fn stop_spinner_on_a_terminal() {
+    let env = Env::new();
+    let pid = start_stubborn(&env, "stubborn");
+    let Some((code, out)) = on_a_terminal(&env, &["stop", "stubborn", "--timeout", "600ms"], &[])
+    else {
+        return skip("stop_spinner", "util-linux 'script' is not installed");
+    };
+    assert_eq!(code, 0, "{out:?}");
+    assert!(
+        out.contains(&format!("stopping stubborn (pid {pid}) after SIGTERM")),
+        "{out:?}"
+    );
+    assert!(
+        out.contains(&format!("stopped stubborn (pid {pid})")),
+        "{out:?}"
+    );
+    assert!(!alive(pid));
+}
