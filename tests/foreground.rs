@@ -80,10 +80,11 @@ fn foreground_with_a_log_writes_there_and_exits_with_the_program() {
     assert_eq!(run.stdout, "", "{}", run.dump());
     assert_eq!(fs::read_to_string(&log).unwrap(), "to the log\noops\n");
     assert_eq!(env.record("once")["stdout"], log.to_str().unwrap());
-    // It died without rdaemon: dead, pidfile left.
+    // It died without rdaemon: dead, pidfile left, and the reason on screen.
     env.run(&["status", "once"])
         .code(1)
-        .stdout_has("once is dead");
+        .stdout_has("once is dead")
+        .stdout_has("    oops");
 }
 
 #[test]

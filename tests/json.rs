@@ -40,6 +40,7 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("group", Ty::Str, true),
     ("start_time", Ty::Int, true),
     ("boot_id", Ty::Str, true),
+    ("status_text", Ty::Str, true),
 ];
 
 /// Present only when `state` is `dead` or `unknown`.

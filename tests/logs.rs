@@ -176,3 +176,34 @@ fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
         fs::read_to_string(&out_path).is_ok_and(|s| s == "hello\n")
     });
 }
+
+#[test]
+fn as_root_no_log_is_shown_from_a_directory_others_could_write() {
+    if !is_root() {
+        return skip("logs_untrusted_dir", "needs root");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let pid = env.start("svc", &["sh", "-c", "echo from the log; exec sleep 1000"]);
+    wait_until("the log is written", DEADLINE, || {
+        fs::read_to_string(env.path("svc.log")).is_ok_and(|s| s.contains("from the log"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(pid);
+    env.run(&["status", "svc"])
+        .code(1)
+        .stdout_has("    from the log");
+    // Anyone could now forge svc.json to name any file: root shows none.
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o777)).unwrap();
+    env.run(&["logs", "svc"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("refusing rdaemon directory");
+    let run = env.run(&["status", "svc"]).code(1);
+    assert!(!run.stdout.contains("    from the log"), "{}", run.dump());
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+}

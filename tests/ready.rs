@@ -265,6 +265,12 @@ fn notify_ready_from_the_daemon_and_its_status_text() {
         .expect("the daemon has no NOTIFY_SOCKET");
     assert!(socket.starts_with("@rdaemon/svc/"), "{socket}");
     assert_eq!(env.record("svc")["status_text"], "serving");
+    env.run(&["status", "svc"])
+        .ok()
+        .stdout_has("  status:  serving");
+    let run = env.run(&["status", "svc", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["status_text"], "serving");
 }
 
 #[test]

@@ -100,3 +100,36 @@ fn json_status_has_the_documented_fields() {
     assert_eq!(v["state"], "stopped");
     assert_eq!(v["pid"], serde_json::Value::Null);
 }
+
+#[test]
+fn dead_daemon_shows_the_end_of_its_log() {
+    let env = Env::new();
+    env.start(
+        "fragile",
+        &[
+            "sh",
+            "-c",
+            "echo starting; echo step 1; echo step 2; echo 'panic: out of disk'; exec sleep 1000",
+        ],
+    );
+    let pid = env.pid_of("fragile");
+    wait_until("the log is written", DEADLINE, || {
+        fs::read_to_string(env.path("fragile.log")).is_ok_and(|s| s.contains("panic"))
+    });
+    // A running daemon's status stays short.
+    let run = env.run(&["status", "fragile"]).ok();
+    assert!(!run.stdout.contains("last lines"), "{}", run.dump());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(pid);
+    let run = env.run(&["status", "fragile"]).code(1);
+    let expected = format!(
+        "  last lines of {}:\n    step 1\n    step 2\n    panic: out of disk\n",
+        env.path("fragile.log").display()
+    );
+    assert!(run.stdout.ends_with(&expected), "{}", run.dump());
+    assert!(!run.stdout.contains("    starting\n"), "{}", run.dump());
+}

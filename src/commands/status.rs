@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::cli::StatusArgs;
 use crate::exit::Code;
+use crate::logs;
 use crate::paths::Ctx;
 use crate::process;
 use crate::state::{LastExit, Mode};
@@ -53,6 +54,8 @@ pub struct Report {
     pub start_time: Option<u64>,
     /// Boot id of the recorded start.
     pub boot_id: Option<String>,
+    /// The last `STATUS=` text the program sent while `start --ready notify` waited.
+    pub status_text: Option<String>,
     /// Why a daemon is dead or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -102,6 +105,7 @@ impl Report {
                 .map(|s| s.start_time)
                 .or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
+            status_text: rec.and_then(|r| r.status_text.clone()),
             reason,
         }
     }
@@ -164,12 +168,15 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             report.reason.as_deref().unwrap_or("unknown state")
         );
     } else if !ctx.quiet {
-        print_human(&report, target.record.is_some());
+        // As root, the log a record names is shown only from a directory no other user could
+        // write to: a forged record must not make root print any file it likes.
+        let show_log = ctx.refuse_untrusted_dir().is_ok();
+        print_human(&report, target.record.is_some(), show_log);
     }
     Ok(report.code())
 }
 
-fn print_human(r: &Report, has_record: bool) {
+fn print_human(r: &Report, has_record: bool, show_log: bool) {
     match r.state {
         "running" => {
             let up = r
@@ -222,8 +229,34 @@ fn print_human(r: &Report, has_record: bool) {
             println!("  last exit: {}", describe_exit(last));
         }
     }
+    if let Some(text) = r.status_text.as_ref().filter(|_| r.state != "stopped") {
+        println!("  status:  {text}");
+    }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
+    }
+    if show_log && matches!(r.state, "dead" | "failed") {
+        print_log_tail(r);
+    }
+}
+
+/// How many log lines `status` shows for a dead daemon: enough to see why it died.
+const DEAD_TAIL_LINES: usize = 3;
+
+/// The last lines of a dead (or failed) daemon's log file(s), so that the reason is on screen.
+fn print_log_tail(r: &Report) {
+    let mut seen = Vec::new();
+    for path in [&r.stdout, &r.stderr].into_iter().flatten() {
+        if seen.contains(&path) || !path.is_absolute() || path.as_os_str() == "/dev/null" {
+            continue;
+        }
+        seen.push(path);
+        if let Some(text) = logs::tail_text(path, DEAD_TAIL_LINES) {
+            println!("  last lines of {}:", path.display());
+            for line in text.lines() {
+                println!("    {line}");
+            }
+        }
     }
 }
 
