@@ -151,6 +151,17 @@ pub fn rss_bytes(pid: Pid) -> Option<u64> {
     Some(pages * page as u64)
 }
 
+/// The real user id `pid` runs as (first field of `Uid:` in `/proc/PID/status`).
+pub fn real_uid(pid: Pid) -> Option<u32> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The executable `pid` runs (`/proc/PID/exe`).
 pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()

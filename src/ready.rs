@@ -9,8 +9,9 @@
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
 //! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
-//! the sender's pid to every datagram, and only the daemon, members of its process group and its
-//! descendants are heard.
+//! the sender's pid and uid to every datagram, and only the daemon, members of its process group
+//! and its descendants are heard (a sender already gone when its message is read, like a
+//! `systemd-notify` its shell has reaped, is heard if it ran as the daemon's user).
 //!
 //! Must not: signal or reap the program; `start` does that, with the stop schedule.
 
@@ -488,7 +489,7 @@ impl NotifySocket {
             let bytes = msg.bytes;
             let sender = msg.cmsgs().ok().and_then(|mut cmsgs| {
                 cmsgs.find_map(|c| match c {
-                    ControlMessageOwned::ScmCredentials(cred) => Some(cred.pid()),
+                    ControlMessageOwned::ScmCredentials(cred) => Some((cred.pid(), cred.uid())),
                     _ => None,
                 })
             });
@@ -502,9 +503,13 @@ impl NotifySocket {
                 continue;
             }
             match sender {
-                Some(pid) if belongs_to(daemon, pid) => return Ok(Some(buf[..bytes].to_vec())),
-                Some(pid) => note(
-                    format!("a message from pid {pid}, which is not one of its processes"),
+                Some((pid, uid)) if belongs_to(daemon, pid, uid) => {
+                    return Ok(Some(buf[..bytes].to_vec()))
+                }
+                Some((pid, uid)) => note(
+                    format!(
+                        "a message from pid {pid} (uid {uid}), which is not one of its processes"
+                    ),
                     ignored,
                 ),
                 None => note(
@@ -516,18 +521,24 @@ impl NotifySocket {
     }
 }
 
-/// Whether `sender` is the daemon, in its process group (the daemon leads one, and while it is
-/// unreaped its id cannot be reused), or one of its descendants.
-fn belongs_to(daemon: Pid, sender: i32) -> bool {
+/// Whether `sender` (with real uid `uid`, both attested by the kernel) is the daemon, in its
+/// process group (the daemon leads one, and while it is unreaped its id cannot be reused), or one
+/// of its descendants.
+///
+/// A sender may be gone by the time its message is read: a short-lived helper such as
+/// `systemd-notify`, reaped by the daemon's shell at once (systemd knows this race too). Its group
+/// and parents cannot be checked any more; it is heard if it ran as the daemon's user, who could
+/// act as the daemon in any case. A live sender is always judged by group and ancestry.
+fn belongs_to(daemon: Pid, sender: i32, uid: u32) -> bool {
     if sender == daemon.get() {
         return true;
     }
     let Ok(mut pid) = Pid::new(sender) else {
         return false;
     };
-    for _ in 0..MAX_DEPTH {
+    for depth in 0..MAX_DEPTH {
         let Some(stat) = process::read_stat(pid) else {
-            return false;
+            return depth == 0 && process::real_uid(daemon) == Some(uid);
         };
         if stat.pgrp == daemon.get() || stat.ppid == daemon.get() {
             return true;
@@ -680,6 +691,26 @@ mod tests {
         assert_eq!(sock.receive(daemon, &mut ignored).unwrap(), None);
         assert_eq!(ignored.len(), 1, "{ignored:?}");
         assert!(ignored[0].contains(&format!("pid {}", std::process::id())));
+    }
+
+    #[test]
+    fn a_sender_already_gone_is_judged_by_its_user() {
+        let mut daemon = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let mut helper = std::process::Command::new("true").spawn().unwrap();
+        let gone = helper.id() as i32;
+        helper.wait().unwrap();
+        let uid = nix::unistd::getuid().as_raw();
+        let pid = Pid::new(daemon.id() as i32).unwrap();
+        assert!(belongs_to(pid, gone, uid));
+        assert!(!belongs_to(pid, gone, uid.wrapping_add(1)));
+        // A live stranger is refused whatever its user: this test process.
+        assert!(!belongs_to(pid, std::process::id() as i32, uid));
+        assert!(belongs_to(pid, pid.get(), uid.wrapping_add(1)));
+        daemon.kill().unwrap();
+        daemon.wait().unwrap();
     }
 
     #[test]

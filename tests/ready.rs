@@ -259,10 +259,18 @@ fn notify_ready_from_the_daemon_and_its_status_text() {
     wait_until("the daemon has become sleep", DEADLINE, || {
         fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
     });
-    let socket = environ(pid)
-        .into_iter()
-        .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned))
-        .expect("the daemon has no NOTIFY_SOCKET");
+    let mut socket = None;
+    wait_until(
+        "the daemon's environment names its NOTIFY_SOCKET",
+        DEADLINE,
+        || {
+            socket = environ(pid)
+                .into_iter()
+                .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned));
+            socket.is_some()
+        },
+    );
+    let socket = socket.unwrap();
     assert!(socket.starts_with("@rdaemon/svc/"), "{socket}");
     assert_eq!(env.record("svc")["status_text"], "serving");
     env.run(&["status", "svc"])
@@ -349,9 +357,10 @@ fn notify_extend_timeout_gives_more_time() {
     let env = Env::new();
     let notify = fixture("sd_notify.py");
     let (py, fx) = (python.display(), notify.display());
-    // Asks for 30 s more at once, then takes 0.8 s (beyond the 0.3 s timeout) to get ready.
+    // A short-lived child asks for 30 s more at once (python starts well within the 1 s
+    // timeout), then the daemon takes 1.5 s, beyond the timeout, to get ready.
     let line = format!(
-        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=30000000; sleep 0.8; exec '{py}' '{fx}' READY=1 -- sleep 1000"
+        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=30000000; sleep 1.5; exec '{py}' '{fx}' READY=1 -- sleep 1000"
     );
     env.run(&[
         "start",
@@ -360,7 +369,7 @@ fn notify_extend_timeout_gives_more_time() {
         "--ready",
         "notify",
         "--ready-timeout",
-        "300ms",
+        "1s",
         "--",
         "sh",
         "-c",
