@@ -1,6 +1,7 @@
 //! The terminal experience: the wait spinner of `start --ready` and `stop` shows on a terminal
 //! only (never in a pipe), is erased when done, and honours `NO_COLOR` and `-q`.
 
+use std::fs;
 use std::process::{Command, Stdio};
 
 use crate::common::*;
@@ -43,7 +44,12 @@ const CYAN: &str = "\x1b[36m";
 
 /// A daemon that ignores SIGTERM, so that `stop` has to wait for its timeout.
 fn start_stubborn(env: &Env, name: &str) -> i32 {
-    env.start(name, &["sh", "-c", "trap '' TERM; exec sleep 1000"])
+    let pid = env.start(name, &["sh", "-c", "trap '' TERM; exec sleep 1000"]);
+    // Only once the shell has set the trap and become sleep does it ignore SIGTERM.
+    wait_until("the daemon ignores SIGTERM", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    pid
 }
 
 #[test]
