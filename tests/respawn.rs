@@ -19,13 +19,15 @@ fn start_monitor(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> i32
     args.push("--");
     args.extend_from_slice(program);
     let run = env.run(&args).ok();
-    let monitor = env.pid_of(name);
-    assert!(
-        run.stdout
-            .contains(&format!("started {name} (pid {monitor})")),
-        "{}",
-        run.dump()
-    );
+    // The pid comes from start's own report: a monitor that gives up at once may already have
+    // removed its pidfile by the time the test could read it.
+    let prefix = format!("started {name} (pid ");
+    let monitor: i32 = run
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.strip_suffix(')')?.parse().ok())
+        .unwrap_or_else(|| panic!("start did not report a pid\n{}", run.dump()));
+    env.track(monitor);
     monitor
 }
 
