@@ -27,7 +27,6 @@ fn start_monitor(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> i32
         .lines()
         .find_map(|l| l.strip_prefix(&prefix)?.strip_suffix(')')?.parse().ok())
         .unwrap_or_else(|| panic!("start did not report a pid\n{}", run.dump()));
-    env.track(monitor);
     monitor
 }
 
