@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""rdaemon's benchmark driver: rdaemon side by side with start-stop-daemon, libslack daemon and
+daemonize, interleaved, medians over many runs. Called by bench/run.sh, which builds everything
+and runs this once under a subreaper and once without.
+
+Every time is taken on CLOCK_MONOTONIC (Python's time.monotonic_ns), the clock the C target
+program stamps its main() and its SIGTERM with, so "running" and "exited" are exact, not polled.
+Results go to a JSON file; `report` turns one or two JSON files into the Markdown tables and the
+plot of docs/performance.md.
+"""
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+DEADLINE = 10.0  # seconds: how long any wait may take before the run is counted as failed
+
+
+# ---------------------------------------------------------------------------------------------
+# small helpers
+
+def now():
+    return time.monotonic_ns()
+
+
+def pct(values, p):
+    """The p-th percentile (nearest rank) of values."""
+    s = sorted(values)
+    if not s:
+        return float("nan")
+    k = max(0, min(len(s) - 1, round(p / 100 * (len(s) - 1))))
+    return s[k]
+
+
+def summary(values):
+    return {
+        "n": len(values),
+        "median": statistics.median(values) if values else float("nan"),
+        "p10": pct(values, 10),
+        "p90": pct(values, 90),
+    }
+
+
+def stamps(path):
+    """The target's timestamp lines: {kind: [(pid, ns), ...]}."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3:
+                    out.setdefault(parts[0], []).append((int(parts[1]), int(parts[2])))
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def wait_stamp(path, kind, count=1, deadline=DEADLINE):
+    """Waits until the target has written `count` lines of `kind`; returns the last (pid, ns)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        lines = stamps(path).get(kind, [])
+        if len(lines) >= count:
+            return lines[count - 1]
+        time.sleep(0.0005)
+    raise TimeoutError(f"no '{kind}' #{count} in {path} after {deadline}s")
+
+
+def proc_state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+        return text[text.rindex(")") + 2]
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return None
+
+
+def alive(pid):
+    return proc_state(pid) not in (None, "Z", "X")
+
+
+def kill_and_wait(pid):
+    """SIGKILL a target we started (its pid came from its own stamp) and wait until it is gone."""
+    if pid and alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + DEADLINE
+    while pid and alive(pid) and time.monotonic() < end:
+        time.sleep(0.001)
+
+
+def run(argv, env=None, nofile=None):
+    """Runs a command to completion; returns (start_ns, end_ns, returncode)."""
+    def limit():
+        if nofile:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+    t0 = now()
+    p = subprocess.run(argv, env=env, preexec_fn=limit if nofile else None,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    t1 = now()
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {p.returncode}: {p.stderr.decode()[:300]}")
+    return t0, t1, p.returncode
+
+
+def proc_status(pid):
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+# ---------------------------------------------------------------------------------------------
+# the tools: how each starts and stops the target
+
+class Tools:
+    def __init__(self, rdaemon, target, work):
+        self.rdaemon = rdaemon
+        self.target = target
+        self.work = work
+        self.rd_dir = os.path.join(work, "rdaemon")
+        os.makedirs(self.rd_dir, exist_ok=True)
+        self.n = 0
+
+    def fresh(self, tool):
+        self.n += 1
+        ts = os.path.join(self.work, f"{tool}-{self.n}.ts")
+        pidfile = os.path.join(self.work, f"{tool}-{self.n}.pid")
+        return ts, pidfile, f"b{self.n}"
+
+    def start_argv(self, tool, ts, pidfile, name):
+        t = self.target
+        if tool == "rdaemon":
+            return [self.rdaemon, "--dir", self.rd_dir, "-q", "start", "--name", name,
+                    "--pidfile", pidfile, "--log", "/dev/null", "--", t, ts]
+        if tool == "start-stop-daemon":
+            return ["start-stop-daemon", "--start", "--quiet", "--background", "--make-pidfile",
+                    "--pidfile", pidfile, "--exec", t, "--", ts]
+        if tool == "daemon":
+            return ["daemon", f"--name={name}", f"--pidfiles={self.work}", "--", t, ts]
+        if tool == "daemonize":
+            return ["daemonize", "-p", pidfile, t, ts]
+        raise ValueError(tool)
+
+    def stop_argv(self, tool, pidfile, name):
+        if tool == "rdaemon":
+            return [self.rdaemon, "--dir", self.rd_dir, "-q", "stop", name]
+        if tool == "start-stop-daemon":
+            return ["start-stop-daemon", "--stop", "--quiet", "--pidfile", pidfile,
+                    "--retry", "TERM/10/KILL/5"]
+        raise ValueError(tool)
+
+    def cleanup_rdaemon(self, name):
+        for ext in ("json", "lock", "pid"):
+            try:
+                os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
+            except FileNotFoundError:
+                pass
+
+
+# ---------------------------------------------------------------------------------------------
+# the measurements
+
+def bench_start(tools, runs, results):
+    """start returns / start → main(), every tool, interleaved."""
+    names = ["rdaemon", "start-stop-daemon", "daemon", "daemonize"]
+    ret = {t: [] for t in names}
+    to_main = {t: [] for t in names}
+    for _ in range(runs):
+        random.shuffle(names)
+        for tool in names:
+            ts, pidfile, name = tools.fresh(tool)
+            t0, t1, _ = run(tools.start_argv(tool, ts, pidfile, name))
+            pid, t_main = wait_stamp(ts, "main")
+            ret[tool].append((t1 - t0) / 1e6)
+            to_main[tool].append((t_main - t0) / 1e6)
+            kill_and_wait(pid)
+            if tool == "rdaemon":
+                tools.cleanup_rdaemon(name)
+    results["start_return_ms"] = {t: summary(v) for t, v in ret.items()}
+    results["start_to_main_ms"] = {t: summary(v) for t, v in to_main.items()}
+    results["raw_start_to_main_ms"] = to_main
+
+
+def bench_nofile(tools, runs, results):
+    """start at RLIMIT_NOFILE 1024 and at the highest limit this process may set (1048576 where
+    it has CAP_SYS_RESOURCE; rdaemon uses close_range, not a loop over every fd)."""
+    high = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if high == resource.RLIM_INFINITY or high > 1048576:
+        high = 1048576
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1048576))
+        high = 1048576
+    except (ValueError, OSError):
+        pass
+    limits = [1024, high]
+    results["nofile_high"] = high
+    tools_ = ["rdaemon", "start-stop-daemon"]
+    out = {f"{t}@{n}": [] for t in tools_ for n in limits}
+    for _ in range(runs):
+        combos = [(t, n) for t in tools_ for n in limits]
+        random.shuffle(combos)
+        for tool, nofile in combos:
+            ts, pidfile, name = tools.fresh(tool)
+            t0, t1, _ = run(tools.start_argv(tool, ts, pidfile, name), nofile=nofile)
+            pid, t_main = wait_stamp(ts, "main")
+            out[f"{tool}@{nofile}"].append((t_main - t0) / 1e6)
+            kill_and_wait(pid)
+            if tool == "rdaemon":
+                tools.cleanup_rdaemon(name)
+    results["start_to_main_by_nofile_ms"] = {k: summary(v) for k, v in out.items()}
+
+
+def bench_stop(tools, runs, results, delay=None, key="stop_prompt"):
+    """stop: time until the stop command returns, and its overshoot past the target's exit."""
+    names = ["rdaemon", "start-stop-daemon"]
+    took = {t: [] for t in names}
+    over = {t: [] for t in names}
+    env = dict(os.environ)
+    if delay:
+        env["BENCH_EXIT_DELAY_MS"] = delay
+    for _ in range(runs):
+        random.shuffle(names)
+        for tool in names:
+            ts, pidfile, name = tools.fresh(tool)
+            run(tools.start_argv(tool, ts, pidfile, name), env=env)
+            pid, _ = wait_stamp(ts, "main")
+            t0, t1, _ = run(tools.stop_argv(tool, pidfile, name))
+            _, t_exit = wait_stamp(ts, "exit")
+            if alive(pid):
+                raise RuntimeError(f"{tool} stop returned but pid {pid} is alive")
+            took[tool].append((t1 - t0) / 1e6)
+            over[tool].append((t1 - t_exit) / 1e6)
+            kill_and_wait(pid)
+            if tool == "rdaemon":
+                tools.cleanup_rdaemon(name)
+    results[f"{key}_ms"] = {t: summary(v) for t, v in took.items()}
+    results[f"{key}_overshoot_ms"] = {t: summary(v) for t, v in over.items()}
+    results[f"raw_{key}_overshoot_ms"] = over
+
+
+def bench_status_list(tools, results):
+    """status of one daemon and list over 10, 100, 1000 records, with hyperfine."""
+    d = os.path.join(tools.work, "rdaemon-list")
+    os.makedirs(d, exist_ok=True)
+    ts = os.path.join(tools.work, "status.ts")
+    run([tools.rdaemon, "--dir", d, "-q", "start", "--name", "one", "--log", "/dev/null", "--",
+         tools.target, ts])
+    pid, _ = wait_stamp(ts, "main")
+    try:
+        results["status_ms"] = hyperfine([tools.rdaemon, "--dir", d, "status", "one"])
+        with open(os.path.join(d, "one.json")) as f:
+            record = json.load(f)
+        out = {}
+        made = 1
+        for count in (10, 100, 1000):
+            while made < count:
+                rec = dict(record, name=f"r{made}", pid=None,
+                           pidfile=os.path.join(d, f"r{made}.pid"))
+                with open(os.path.join(d, f"r{made}.json"), "w") as f:
+                    json.dump(rec, f)
+                made += 1
+            out[str(count)] = hyperfine([tools.rdaemon, "--dir", d, "list"])
+        results["list_ms_by_records"] = out
+    finally:
+        kill_and_wait(pid)
+
+
+def hyperfine(argv):
+    with tempfile.NamedTemporaryFile(suffix=".json") as f:
+        subprocess.run(["hyperfine", "-N", "--warmup", "5", "--runs", "60", "--export-json",
+                        f.name, "--style", "none", "--", " ".join(argv)],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        data = json.load(open(f.name))["results"][0]["times"]
+    ms = [t * 1000 for t in data]
+    return summary(ms)
+
+
+def bench_respawn(tools, runs, results):
+    """--respawn: SIGKILL of the child → the new child's main(); monitor memory and idle cost."""
+    help_text = subprocess.run([tools.rdaemon, "start", "--help"], capture_output=True,
+                               text=True).stdout
+    if "--respawn" not in help_text:
+        results["respawn"] = "skipped: this rdaemon has no --respawn"
+        return
+    rd_ts = os.path.join(tools.work, "respawn-rdaemon.ts")
+    sl_ts = os.path.join(tools.work, "respawn-daemon.ts")
+    run([tools.rdaemon, "--dir", tools.rd_dir, "-q", "start", "--name", "resp", "--respawn",
+         "--restart-delay", "0", "--max-restarts", "100000", "--log", "/dev/null", "--",
+         tools.target, rd_ts])
+    sl_started = [0]
+
+    def start_slack():
+        sl_started[0] += 1
+        run(["daemon", f"--name=resp{sl_started[0]}", f"--pidfiles={tools.work}", "--respawn",
+             "--", tools.target, sl_ts])
+
+    start_slack()
+    out = {"rdaemon": [], "daemon": []}
+    counts = {"rdaemon": 1, "daemon": 1}
+    wait_stamp(rd_ts, "main", 1)
+    wait_stamp(sl_ts, "main", 1)
+    slack_kills = 0
+    for _ in range(runs):
+        order = ["rdaemon", "daemon"]
+        random.shuffle(order)
+        for tool in order:
+            ts = rd_ts if tool == "rdaemon" else sl_ts
+            pid, _ = stamps(ts)["main"][counts[tool] - 1]
+            t0 = now()
+            os.kill(pid, signal.SIGKILL)
+            counts[tool] += 1
+            _, t_new = wait_stamp(ts, "main", counts[tool])
+            out[tool].append((t_new - t0) / 1e6)
+            if tool == "daemon":
+                slack_kills += 1
+                if slack_kills % 4 == 0:
+                    # libslack daemon counts quick deaths and then pauses for --delay (300 s):
+                    # give it a fresh instance every few kills.
+                    run(["daemon", f"--name=resp{sl_started[0]}", f"--pidfiles={tools.work}",
+                         "--stop"])
+                    pid, _ = stamps(sl_ts)["main"][counts["daemon"] - 1]
+                    end = time.monotonic() + DEADLINE
+                    while alive(pid) and time.monotonic() < end:
+                        time.sleep(0.001)
+                    start_slack()
+                    counts["daemon"] += 1
+                    wait_stamp(sl_ts, "main", counts["daemon"])
+    results["respawn_ms"] = {t: summary(v) for t, v in out.items()}
+
+    monitor = int(open(os.path.join(tools.rd_dir, "resp.pid")).read())
+    slack_pid = int(open(os.path.join(tools.work, f"resp{sl_started[0]}.pid")).read())
+    mem = {}
+    for tool, pid in (("rdaemon", monitor), ("daemon", slack_pid)):
+        st = proc_status(pid)
+        mem[tool] = {"VmRSS_kB": int(st["VmRSS"].split()[0]),
+                     "RssAnon_kB": int(st["RssAnon"].split()[0]),
+                     "threads": int(st["Threads"])}
+    before = {t: (cpu_ticks(p), ctx(p)) for t, p in (("rdaemon", monitor), ("daemon", slack_pid))}
+    time.sleep(10)  # the idle window being measured, not a synchronisation
+    for tool, pid in (("rdaemon", monitor), ("daemon", slack_pid)):
+        mem[tool]["idle_cpu_ticks_10s"] = cpu_ticks(pid) - before[tool][0]
+        mem[tool]["idle_ctx_switches_10s"] = ctx(pid) - before[tool][1]
+    results["monitor"] = mem
+    run([tools.rdaemon, "--dir", tools.rd_dir, "-q", "stop", "resp"])
+    run(["daemon", f"--name=resp{sl_started[0]}", f"--pidfiles={tools.work}", "--stop"])
+
+
+def ctx(pid):
+    st = proc_status(pid)
+    return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
+
+
+def measure(args):
+    work = tempfile.mkdtemp(prefix="rdaemon-bench.")
+    tools = Tools(os.path.abspath(args.rdaemon), os.path.abspath(args.target), work)
+    results = {
+        "label": args.label,
+        "runs": args.runs,
+        "subreaper": os.environ.get("BENCH_SUBREAPER") == "1",
+        "binary_bytes": os.path.getsize(args.rdaemon),
+        "kernel": os.uname().release,
+        "cpus": os.cpu_count(),
+    }
+    steps = [
+        ("start", lambda: bench_start(tools, args.runs, results)),
+        ("nofile", lambda: bench_nofile(tools, args.runs, results)),
+        ("stop", lambda: bench_stop(tools, args.runs, results)),
+        ("overshoot", lambda: bench_stop(tools, args.runs, results, "300-325", "stop_slow")),
+        ("status", lambda: bench_status_list(tools, results)),
+        ("respawn", lambda: bench_respawn(tools, args.runs, results)),
+    ]
+    for name, step in steps:
+        if args.only and name not in args.only.split(","):
+            continue
+        print(f"[{args.label}] {name} ...", file=sys.stderr, flush=True)
+        step()
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+def fmt(x):
+    return "—" if x is None or x != x else (f"{x:.2f}" if x < 100 else f"{x:.0f}")
+
+
+def row(label, s, ratio=None, target=None):
+    r = "" if ratio is None else f"{ratio:.2f}×"
+    ok = "" if target is None else ("yes" if ratio is not None and ratio <= target else "**no**")
+    return f"| {label} | {fmt(s['median'])} | {fmt(s['p10'])} | {fmt(s['p90'])} | {r} | {ok} |"
+
+
+def report(args):
+    runs = [json.load(open(p)) for p in args.inputs]
+    lines = []
+    head = "| tool | median ms | p10 | p90 | ratio | target met |\n|---|---|---|---|---|---|"
+    for r in runs:
+        lines.append(f"### {r['label']}\n")
+        lines.append(f"{r['runs']} interleaved runs per row; kernel {r['kernel']}, {r['cpus']} CPUs; "
+                     f"release binary {r['binary_bytes']:,} bytes.\n")
+        if "start_return_ms" in r:
+            s = r["start_return_ms"]
+            m = r["start_to_main_ms"]
+            lines.append("**start command returns** (rdaemon has confirmed the exec; the others have not)"
+                         " — target: ≤ 1.0× daemonize\n")
+            lines.append(head)
+            for t in ("rdaemon", "daemonize", "daemon", "start-stop-daemon"):
+                ratio = s[t]["median"] / s["daemonize"]["median"]
+                lines.append(row(t, s[t], ratio, 1.0 if t == "rdaemon" else None))
+            lines.append("\n**start → the program's main()** — target: ≤ 0.5× start-stop-daemon\n")
+            lines.append(head)
+            for t in ("rdaemon", "daemonize", "daemon", "start-stop-daemon"):
+                ratio = m[t]["median"] / m["start-stop-daemon"]["median"]
+                lines.append(row(t, m[t], ratio, 0.5 if t == "rdaemon" else None))
+        if "start_to_main_by_nofile_ms" in r:
+            n = r["start_to_main_by_nofile_ms"]
+            high = r["nofile_high"]
+            lines.append(f"\n**start → main() by RLIMIT_NOFILE** (1024 and {high}, the highest this"
+                         " machine allows) — target: rdaemon at the high limit ≤ 1.1× at 1024\n")
+            lines.append(head)
+            for t in ("rdaemon", "start-stop-daemon"):
+                base = n[f"{t}@1024"]["median"]
+                lines.append(row(f"{t}, nofile 1024", n[f"{t}@1024"], 1.0))
+                lines.append(row(f"{t}, nofile {high}", n[f"{t}@{high}"],
+                                 n[f"{t}@{high}"]["median"] / base,
+                                 1.1 if t == "rdaemon" else None))
+        if "stop_prompt_ms" in r:
+            s = r["stop_prompt_ms"]
+            lines.append("\n**stop of a program that exits at once on SIGTERM** — target: ≤ 0.15×"
+                         " start-stop-daemon (`--retry TERM/10/KILL/5`)\n")
+            lines.append(head)
+            for t in ("rdaemon", "start-stop-daemon"):
+                ratio = s[t]["median"] / s["start-stop-daemon"]["median"]
+                lines.append(row(t, s[t], ratio, 0.15 if t == "rdaemon" else None))
+        if "stop_slow_overshoot_ms" in r:
+            o = r["stop_slow_overshoot_ms"]
+            lines.append("\n**stop overshoot**: stop returns minus the program's exit, for a program"
+                         " that exits 300–325 ms after SIGTERM — target: rdaemon median ≤ 3 ms, p90 ≤ 6 ms\n")
+            lines.append("| tool | median ms | p10 | p90 | target met |\n|---|---|---|---|---|")
+            for t in ("rdaemon", "start-stop-daemon"):
+                ok = ""
+                if t == "rdaemon":
+                    ok = "yes" if o[t]["median"] <= 3 and o[t]["p90"] <= 6 else "**no**"
+                lines.append(f"| {t} | {fmt(o[t]['median'])} | {fmt(o[t]['p10'])} | {fmt(o[t]['p90'])} | {ok} |")
+        if "status_ms" in r:
+            lines.append("\n**status and list** (hyperfine, 60 runs) — targets: status ≤ 2 ms,"
+                         " list of 1000 ≤ 50 ms\n")
+            lines.append("| command | median ms | p10 | p90 | target met |\n|---|---|---|---|---|")
+            s = r["status_ms"]
+            lines.append(f"| status of one daemon | {fmt(s['median'])} | {fmt(s['p10'])} | {fmt(s['p90'])} | "
+                         f"{'yes' if s['median'] <= 2 else '**no**'} |")
+            for count, s in r["list_ms_by_records"].items():
+                ok = ("yes" if s["median"] <= 50 else "**no**") if count == "1000" else ""
+                lines.append(f"| list, {count} records | {fmt(s['median'])} | {fmt(s['p10'])} | {fmt(s['p90'])} | {ok} |")
+        if isinstance(r.get("respawn_ms"), dict):
+            s = r["respawn_ms"]
+            lines.append("\n**respawn**: SIGKILL of the child → the new child's main(), rdaemon with"
+                         " `--restart-delay 0` — target: ≤ 1.0× libslack daemon\n")
+            lines.append(head)
+            for t in ("rdaemon", "daemon"):
+                ratio = s[t]["median"] / s["daemon"]["median"]
+                lines.append(row(t, s[t], ratio, 1.0 if t == "rdaemon" else None))
+            m = r["monitor"]
+            lines.append("\n**the monitor at rest** — targets: VmRSS ≤ libslack's, RssAnon ≤ 512 kB,"
+                         " zero CPU ticks and context switches over 10 idle seconds\n")
+            lines.append("| monitor | VmRSS kB | RssAnon kB | threads | CPU ticks / 10 s | context switches / 10 s |")
+            lines.append("|---|---|---|---|---|---|")
+            for t in ("rdaemon", "daemon"):
+                x = m[t]
+                lines.append(f"| {t} | {x['VmRSS_kB']} | {x['RssAnon_kB']} | {x['threads']} | "
+                             f"{x['idle_cpu_ticks_10s']} | {x['idle_ctx_switches_10s']} |")
+        elif "respawn" in r:
+            lines.append(f"\n**respawn**: {r['respawn']}\n")
+        lines.append("")
+    text = "\n".join(lines)
+    if args.doc:
+        doc = open(args.doc).read()
+        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+        i, j = doc.index(begin) + len(begin), doc.index(end)
+        doc = doc[:i] + "\n" + text + "\n" + doc[j:]
+        open(args.doc, "w").write(doc)
+    else:
+        print(text)
+    if args.plot:
+        plot(runs, args.plot)
+
+
+def plot(runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    panels = [r for r in runs if "raw_stop_slow_overshoot_ms" in r]
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4), squeeze=False)
+    for ax, r in zip(axes[0], panels):
+        data = r["raw_stop_slow_overshoot_ms"]
+        tools_ = ["rdaemon", "start-stop-daemon"]
+        ax.boxplot([data[t] for t in tools_], showfliers=True)
+        ax.set_xticks(range(1, len(tools_) + 1), tools_)
+        for i, t in enumerate(tools_, start=1):
+            xs = [i + random.uniform(-0.12, 0.12) for _ in data[t]]
+            ax.scatter(xs, data[t], s=8, alpha=0.5)
+        ax.set_ylabel("stop returns after the program's exit (ms)")
+        ax.set_title(r["label"], fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle("stop overshoot, program exits 300–325 ms after SIGTERM")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--rdaemon", required=True)
+    m.add_argument("--target", required=True)
+    m.add_argument("--runs", type=int, default=30)
+    m.add_argument("--label", required=True)
+    m.add_argument("--out", required=True)
+    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,status,respawn")
+    r = sub.add_parser("report")
+    r.add_argument("inputs", nargs="+")
+    r.add_argument("--doc", help="docs/performance.md: replace its results section")
+    r.add_argument("--plot", help="write the overshoot plot (PNG) here")
+    args = p.parse_args()
+    measure(args) if args.cmd == "measure" else report(args)
+
+
+if __name__ == "__main__":
+    main()

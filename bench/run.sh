@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# rdaemon's benchmark, side by side with start-stop-daemon, libslack daemon and daemonize.
+# Not part of the test command. Run as root on a quiet machine:
+#
+#   bench/run.sh            # 30 interleaved runs per row (RUNS=50 bench/run.sh for more)
+#
+# It installs what it needs (hyperfine, daemon, daemonize from Debian; matplotlib from PyPI),
+# builds rdaemon (release) and two small C programs: the target, which stamps CLOCK_MONOTONIC
+# at the top of main() and at SIGTERM, and a subreaper. It measures everything once under the
+# subreaper (so PID 1's late reaping does not distort the peers) and the stop rows once without,
+# then writes the tables into docs/performance.md and the plot to docs/performance.png.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-30}
+
+missing=()
+for tool in hyperfine daemon daemonize start-stop-daemon gcc; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+    echo "== installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine daemon daemonize >/dev/null
+fi
+python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
+
+cargo build --release --locked
+mkdir -p bench/build bench/results
+# libslack daemon refuses to run a program from a group- or world-writable directory.
+chmod 755 bench/build
+gcc -O2 -Wall -Wextra -o bench/build/target bench/target.c
+gcc -O2 -Wall -Wextra -o bench/build/subreaper bench/subreaper.c
+
+rd=target/release/rdaemon
+echo "== under a subreaper"
+BENCH_SUBREAPER=1 bench/build/subreaper python3 bench/bench.py measure --rdaemon "$rd" \
+    --target bench/build/target --runs "$runs" --label "under a subreaper" \
+    --out bench/results/subreaper.json
+echo "== without a subreaper: PID 1 reaps the exited daemon late"
+python3 bench/bench.py measure --rdaemon "$rd" --target bench/build/target --runs "$runs" \
+    --label "without a subreaper (PID 1 reaps late)" --only stop,overshoot \
+    --out bench/results/plain.json
+python3 bench/bench.py report bench/results/subreaper.json bench/results/plain.json \
+    --doc docs/performance.md --plot docs/performance.png
+echo "== docs/performance.md and docs/performance.png updated"
