@@ -241,6 +241,21 @@ impl NameLock {
     /// Blocks until the lock on `path` is ours. If another rdaemon removed the lock file while we
     /// waited (`forget`), we locked a dead inode: take the new one instead.
     pub fn acquire(path: &Path) -> Result<NameLock> {
+        Ok(Self::lock(path, true)?.expect("a blocking lock is always taken"))
+    }
+
+    /// Takes the lock on `path` if nobody holds it; `Ok(None)` when it is busy. Never blocks: the
+    /// respawn monitor uses it, because `stop` holds the lock while it waits for the monitor.
+    pub fn try_acquire(path: &Path) -> Result<Option<NameLock>> {
+        Self::lock(path, false)
+    }
+
+    fn lock(path: &Path, block: bool) -> Result<Option<NameLock>> {
+        let how = if block {
+            FlockArg::LockExclusive
+        } else {
+            FlockArg::LockExclusiveNonblock
+        };
         loop {
             let file = OpenOptions::new()
                 .read(true)
@@ -251,50 +266,20 @@ impl NameLock {
                 .open(path)
                 .map_err(os_error)
                 .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
-            let lock = Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, e)| e)
-                .with_context(|| format!("cannot lock '{}'", path.display()))?;
-            let ours = lock.metadata()?.ino();
-            match fs::metadata(path) {
-                Ok(m) if m.ino() == ours => {
-                    return Ok(NameLock {
-                        path: path.to_owned(),
-                        _lock: lock,
-                    })
-                }
-                _ => continue,
-            }
-        }
-    }
-
-    /// Takes the lock on `path` if nobody holds it; `Ok(None)` when it is busy. Never blocks: the
-    /// respawn monitor uses it, because `stop` holds the lock while it waits for the monitor.
-    pub fn try_acquire(path: &Path) -> Result<Option<NameLock>> {
-        loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o644)
-                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits())
-                .open(path)
-                .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
-            let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            let lock = match Flock::lock(file, how) {
                 Ok(lock) => lock,
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) => return Ok(None),
+                Err((_, nix::errno::Errno::EWOULDBLOCK)) if !block => return Ok(None),
                 Err((_, e)) => {
                     return Err(e).with_context(|| format!("cannot lock '{}'", path.display()))
                 }
             };
+            // Locked a file that `forget` removed meanwhile: lock the one now at the path.
             let ours = lock.metadata()?.ino();
-            match fs::metadata(path) {
-                Ok(m) if m.ino() == ours => {
-                    return Ok(Some(NameLock {
-                        path: path.to_owned(),
-                        _lock: lock,
-                    }))
-                }
-                _ => continue,
+            if fs::metadata(path).is_ok_and(|m| m.ino() == ours) {
+                return Ok(Some(NameLock {
+                    path: path.to_owned(),
+                    _lock: lock,
+                }));
             }
         }
     }

@@ -236,21 +236,7 @@ impl Process {
     /// Sends `sig` to this process only (through the pidfd when there is one).
     pub fn signal(&self, sig: Signal) -> nix::Result<()> {
         match &self.pidfd {
-            Some(fd) => {
-                // SAFETY: pidfd_send_signal(fd, sig, NULL, 0): a valid fd we own, a valid signal
-                // number, no siginfo pointer.
-                #[allow(unsafe_code)]
-                let rc = unsafe {
-                    nix::libc::syscall(
-                        nix::libc::SYS_pidfd_send_signal,
-                        fd.as_raw_fd(),
-                        sig as i32,
-                        std::ptr::null::<nix::libc::siginfo_t>(),
-                        0,
-                    )
-                };
-                Errno::result(rc).map(drop)
-            }
+            Some(fd) => pidfd_send_signal(fd, sig, 0),
             None => kill(self.pid.nix(), sig),
         }
     }
@@ -273,21 +259,9 @@ impl Process {
     /// group id from being reused).
     pub fn signal_group(&self, pgid: Pid, sig: Signal) -> nix::Result<()> {
         if let Some(fd) = self.pidfd.as_ref().filter(|_| pgid == self.pid) {
-            // SAFETY: pidfd_send_signal(fd, sig, NULL, flags): a valid fd we own, a valid signal
-            // number, no siginfo pointer.
-            #[allow(unsafe_code)]
-            let rc = unsafe {
-                nix::libc::syscall(
-                    nix::libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    sig as i32,
-                    std::ptr::null::<nix::libc::siginfo_t>(),
-                    PIDFD_SIGNAL_PROCESS_GROUP,
-                )
-            };
-            match Errno::result(rc) {
+            match pidfd_send_signal(fd, sig, PIDFD_SIGNAL_PROCESS_GROUP) {
                 Err(Errno::EINVAL) => {} // kernel < 6.9: no group flag
-                other => return other.map(drop),
+                other => return other,
             }
         }
         if self.has_exited() {
@@ -348,6 +322,23 @@ impl fmt::Display for Ended {
             }
         }
     }
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, flags)`.
+fn pidfd_send_signal(fd: &OwnedFd, sig: Signal, flags: u32) -> nix::Result<()> {
+    // SAFETY: a valid pidfd we own, a valid signal number, no siginfo pointer, and flags the
+    // kernel checks; no memory is shared with the kernel.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        nix::libc::syscall(
+            nix::libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig as i32,
+            std::ptr::null::<nix::libc::siginfo_t>(),
+            flags,
+        )
+    };
+    Errno::result(rc).map(drop)
 }
 
 /// Polls `fd` for readability for at most `timeout`; EINTR counts as "not yet".
