@@ -86,10 +86,12 @@ impl ProcStat {
     }
 }
 
-/// Parses the text of `/proc/PID/stat`. The command name (field 2) may hold spaces and `)`, so
-/// the fields are read after the *last* `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
-    let rest = &text[text.rfind(')')? + 1..];
+/// Parses the content of `/proc/PID/stat`. The command name (field 2) may hold spaces, `)` and
+/// bytes that are not UTF-8 (the kernel cuts it at 15 bytes, possibly inside a character), so
+/// this takes bytes and reads the fields after the *last* `)`.
+pub fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
+    let after_comm = &raw[raw.iter().rposition(|&b| b == b')')? + 1..];
+    let rest = std::str::from_utf8(after_comm).ok()?;
     let fields: Vec<&str> = rest.split_ascii_whitespace().collect();
     // After the comm, fields are numbered from 3 (state) on: index = field - 3.
     let state = fields.first()?.chars().next()?;
@@ -104,13 +106,15 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
 
 /// Reads `/proc/PID/stat`; `None` when there is no such process.
 pub fn read_stat(pid: Pid) -> Option<ProcStat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
+    // Bytes, not a String: a command name that is not UTF-8 must not make a live process look
+    // dead (`stop` would then remove its pidfile and leave it running).
+    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&raw)
 }
 
 /// The calling process's own `/proc/self/stat` (a [`Pid`] can never be rdaemon itself).
 pub fn read_own_stat() -> Option<ProcStat> {
-    parse_stat(&fs::read_to_string("/proc/self/stat").ok()?)
+    parse_stat(&fs::read("/proc/self/stat").ok()?)
 }
 
 /// Whether `pid` names a live (not zombie) process.
@@ -361,25 +365,40 @@ mod tests {
     #[test]
     fn stat_parses_after_the_last_paren() {
         let text = "1234 (we ird) (x) S 1 1230 1230 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        let s = parse_stat(text).unwrap();
+        let s = parse_stat(text.as_bytes()).unwrap();
         assert_eq!(s.state, 'S');
         assert_eq!((s.ppid, s.pgrp, s.session), (1, 1230, 1230));
         assert_eq!(s.start_time, 987654);
         assert!(s.is_alive());
         let zombie = text.replace(") S ", ") Z ");
-        assert!(!parse_stat(&zombie).unwrap().is_alive());
+        assert!(!parse_stat(zombie.as_bytes()).unwrap().is_alive());
     }
 
     #[test]
     fn stat_rejects_garbage() {
-        assert_eq!(parse_stat(""), None);
-        assert_eq!(parse_stat("12 (x) S 1"), None);
-        assert_eq!(parse_stat("no paren"), None);
+        assert_eq!(parse_stat(b""), None);
+        assert_eq!(parse_stat(b"12 (x) S 1"), None);
+        assert_eq!(parse_stat(b"no paren"), None);
+    }
+
+    /// Regression (issue 8): the kernel cuts the command name at 15 bytes, so a program called
+    /// `aaaaaaaaaaaaaaé` runs as `aaaaaaaaaaaaaa\xc3`; reading `/proc/PID/stat` as a `String`
+    /// failed, the live daemon looked dead and `stop` removed its pidfile.
+    #[test]
+    fn stat_with_a_name_that_is_not_utf8_parses() {
+        let raw =
+            b"4242 (aaaaaaaaaaaaaa\xc3) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5555 0 0";
+        let s = parse_stat(raw).unwrap();
+        assert_eq!(
+            (s.state, s.ppid, s.pgrp, s.start_time),
+            ('S', 1, 4242, 5555)
+        );
+        assert_eq!(parse_stat(b"1 (x) S\xff 1 1 1"), None);
     }
 
     #[test]
     fn own_stat_is_readable() {
-        let me = fs::read_to_string("/proc/self/stat").unwrap();
+        let me = fs::read("/proc/self/stat").unwrap();
         let s = parse_stat(&me).unwrap();
         assert!(s.is_alive());
         assert!(s.start_time > 0);

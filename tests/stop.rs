@@ -227,3 +227,30 @@ fn stop_by_pidfile_finds_the_record() {
         .stdout_has("stopped srv");
     assert!(!alive(pid));
 }
+
+/// Regression (issue 8): the kernel keeps only 15 bytes of a program's name, so a program called
+/// `aaaaaaaaaaaaaaé` runs as `aaaaaaaaaaaaaa\xc3`, which is not UTF-8. rdaemon read
+/// `/proc/PID/stat` as text, took the live daemon for dead, and `stop` removed its pidfile and
+/// left it running.
+#[test]
+fn daemon_whose_name_the_kernel_cuts_inside_a_character_is_seen_and_stopped() {
+    let env = Env::new();
+    let sleep = ["/usr/bin/sleep", "/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("no sleep binary");
+    let program = env.path("aaaaaaaaaaaaaaé");
+    fs::copy(sleep, &program).unwrap();
+    let pid = env.start("cut", &[program.to_str().unwrap(), "1000"]);
+    wait_until("the daemon runs under its cut name", DEADLINE, || {
+        fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c == b"aaaaaaaaaaaaaa\xc3\n")
+    });
+    env.run(&["status", "cut"])
+        .ok()
+        .stdout_has(&format!("cut is running (pid {pid})"));
+    env.run(&["stop", "cut"])
+        .ok()
+        .stdout_has(&format!("stopped cut (pid {pid})"));
+    assert!(!alive(pid), "pid {pid} survived stop");
+    assert!(!env.path("cut.pid").exists());
+}

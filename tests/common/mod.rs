@@ -41,10 +41,11 @@ pub struct Stat {
     pub start_time: u64,
 }
 
-/// Reads `/proc/PID/stat`; `None` once the pid is gone (reaped).
+/// Reads `/proc/PID/stat`; `None` once the pid is gone (reaped). Bytes, because the command
+/// name need not be UTF-8.
 pub fn stat(pid: i32) -> Option<Stat> {
-    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 1..];
+    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let rest = std::str::from_utf8(&raw[raw.iter().rposition(|&b| b == b')')? + 1..]).ok()?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some(Stat {
         state: f[0].chars().next()?,
