@@ -205,11 +205,25 @@ impl Record {
         load_path(&ctx.record_path(name))
     }
 
+    /// The record as rdaemon stores it: pretty JSON and a newline. Fails only for a path that is
+    /// not UTF-8 (JSON cannot hold it).
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut text = serde_json::to_vec_pretty(self)?;
+        text.push(b'\n');
+        Ok(text)
+    }
+
+    /// Reads a record from the content of a `NAME.json` file; [`Record::to_json`] is its inverse.
+    pub fn from_json(bytes: &[u8]) -> serde_json::Result<Record> {
+        serde_json::from_slice(bytes)
+    }
+
     /// Saves the record atomically (mode 0644).
     pub fn save(&self, ctx: &Ctx) -> Result<()> {
         let path = ctx.record_path(&self.name);
-        let mut text = serde_json::to_vec_pretty(self)?;
-        text.push(b'\n');
+        let text = self
+            .to_json()
+            .with_context(|| format!("cannot write record '{}'", path.display()))?;
         let tmp = path.with_extension("json.new");
         let write = || -> io::Result<()> {
             let mut file = create_exclusive(&tmp, 0o644)?;
@@ -244,7 +258,7 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
                 .with_context(|| format!("cannot read record '{}'", path.display()))
         }
     };
-    serde_json::from_slice(&text)
+    Record::from_json(&text)
         .map(Some)
         .with_context(|| format!("corrupt record '{}'", path.display()))
 }
@@ -343,6 +357,26 @@ mod tests {
         let err = Record::load(&ctx, &name).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt record"), "{err:#}");
         assert!(format!("{err:#}").contains("web.json"));
+    }
+
+    /// Regression (issue 8): a path that is not UTF-8 made `save` fail with serde's bare
+    /// "path contains invalid UTF-8 characters", naming no file.
+    #[test]
+    fn unencodable_record_is_an_error_naming_the_file() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut rec = sample();
+        rec.stdout = PathBuf::from(OsStr::from_bytes(b"/tmp/l\xff.log"));
+        let err = format!("{:#}", rec.save(&ctx).unwrap_err());
+        assert!(err.starts_with("cannot write record '"), "{err}");
+        assert!(err.contains("web.json") && err.contains("UTF-8"), "{err}");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "left a file behind"
+        );
     }
 
     #[test]
