@@ -1,8 +1,11 @@
 //! Pure parsers for everything a user can type or a file can hold: names, durations, sizes,
-//! signals, umasks, `--env` pairs, `--user`, stop schedules and pidfile content.
+//! signals, umasks, `--env` pairs, `--user`, stop schedules and pidfile content, and the
+//! formatters that write those values back so that the parsers read them exactly
+//! (`parse(format(x)) == x`).
 //!
-//! No I/O here, so every function is unit-tested (and fuzzable) on its own. Errors are plain
-//! strings meant to follow "invalid X 'value': " in a message.
+//! No I/O here, so every function is unit-tested, property-tested (`mod proptests`) and fuzzed
+//! (`fuzz/`, see `docs/testing.md`) on its own. No input may make a parser panic. Errors are
+//! plain strings meant to follow "invalid X 'value': " in a message.
 
 use std::fmt;
 use std::time::Duration;
@@ -80,6 +83,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Writes a duration in humantime's `1h 2m 3s 500ms` form (`0s` for zero), as the record keeps
+/// `--restart-delay` and `status` shows uptimes. [`parse_duration`] reads it back exactly for
+/// every duration it accepts (up to 52 weeks).
+pub fn format_duration(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}
+
 /// Parses a size: `512K`, `10M`, `1G` in binary units, or a bare number of bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let bad = || format!("invalid size '{s}': use e.g. 512K, 10M, 1G or a number of bytes");
@@ -96,6 +106,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     }
     let n: u64 = digits.parse().map_err(|_| bad())?;
     n.checked_mul(1u64 << shift).ok_or_else(bad)
+}
+
+/// Writes a size in the largest binary unit that divides it exactly (`10M`, `512K`, `1G`), else
+/// as a bare number of bytes; [`parse_size`] reads it back exactly.
+pub fn format_size(bytes: u64) -> String {
+    for (shift, unit) in [(30, 'G'), (20, 'M'), (10, 'K')] {
+        if bytes != 0 && bytes.trailing_zeros() >= shift {
+            return format!("{}{unit}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
 }
 
 /// Parses `--log-max-size`: a size ([`parse_size`]) of at least one byte.
@@ -125,7 +146,7 @@ pub fn parse_signal(s: &str) -> Result<Signal, String> {
     full.parse::<Signal>().map_err(|_| bad())
 }
 
-/// The short name of a signal, without `SIG` (`TERM`).
+/// The short name of a signal, without `SIG` (`TERM`); [`parse_signal`] reads it back.
 pub fn signal_name(sig: Signal) -> &'static str {
     let full = sig.as_str();
     full.strip_prefix("SIG").unwrap_or(full)
@@ -142,6 +163,12 @@ pub fn parse_umask(s: &str) -> Result<u32, String> {
         return Err(bad());
     }
     Ok(v)
+}
+
+/// Writes a umask as three octal digits (`022`), as the record holds it; [`parse_umask`] reads
+/// it back exactly for every mask up to `0777`.
+pub fn format_umask(mask: u32) -> String {
+    format!("{mask:03o}")
 }
 
 /// Parses `KEY=VALUE` for `--env`.
@@ -273,6 +300,22 @@ pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
+/// Writes a stop schedule in `--retry` syntax (`TERM/30/KILL/5/forever`). [`parse_schedule`]
+/// reads back every schedule it returns; a sub-second wait (which only `--timeout 500ms` can
+/// give) is written as a duration (`TERM/500ms/KILL/5`), for people rather than for the parser.
+pub fn format_schedule(steps: &[Step]) -> String {
+    let items: Vec<String> = steps
+        .iter()
+        .map(|step| match step {
+            Step::Signal(sig) => signal_name(*sig).to_owned(),
+            Step::Wait(d) if d.subsec_nanos() == 0 => d.as_secs().to_string(),
+            Step::Wait(d) => format_duration(*d),
+            Step::Forever => "forever".to_owned(),
+        })
+        .collect();
+    items.join("/")
+}
+
 /// Why a pidfile's content is not a pid rdaemon may act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PidContentError {
@@ -329,6 +372,12 @@ pub fn parse_pid_content(bytes: &[u8]) -> Result<i32, PidContentError> {
         return Err(PidContentError::OutOfRange(shown));
     }
     Ok(value as i32)
+}
+
+/// The content of a pidfile: the pid in decimal and a newline, nothing else (SPEC §1), so that
+/// `kill $(cat x.pid)` works; [`parse_pid_content`] reads it back.
+pub fn format_pid_content(pid: i32) -> String {
+    format!("{pid}\n")
 }
 
 #[cfg(test)]
@@ -547,6 +596,216 @@ mod tests {
                 matches!(parse_pid_content(bad), Err(PidContentError::OutOfRange(_))),
                 "{bad:?}"
             );
+        }
+    }
+}
+
+/// Property tests (issue 8): every formatter's output parses back to the same value, and no input
+/// makes a parser panic. Case counts are proptest's default (256, or `PROPTEST_CASES`).
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The longest duration `parse_duration` accepts.
+    const MAX_DURATION: Duration = Duration::from_secs(604_800 * 52);
+
+    /// Arbitrary text: any Unicode, and ASCII close to what the parsers expect.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            "[ -~]{0,24}",
+            "[0-9.]{0,12}",
+            "[0-9a-zA-Z./ _-]{0,12}",
+            "([0-9]{1,4}[a-z]{0,3} ?){0,4}",
+        ]
+    }
+
+    fn signal() -> impl Strategy<Value = Signal> {
+        prop::sample::select(Signal::iterator().collect::<Vec<_>>())
+    }
+
+    /// A schedule `parse_schedule` can return: a signal first, at least one wait, whole seconds,
+    /// `forever` only last.
+    fn schedule() -> impl Strategy<Value = Vec<Step>> {
+        let step = prop_oneof![
+            signal().prop_map(Step::Signal),
+            any::<u32>().prop_map(|s| Step::Wait(Duration::from_secs(s.into()))),
+        ];
+        (
+            signal(),
+            any::<u32>(),
+            prop::collection::vec(step, 0..6),
+            any::<bool>(),
+        )
+            .prop_map(|(first, wait, rest, forever)| {
+                let mut steps = vec![
+                    Step::Signal(first),
+                    Step::Wait(Duration::from_secs(wait.into())),
+                ];
+                steps.extend(rest);
+                if forever {
+                    steps.push(Step::Forever);
+                }
+                steps
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn name_round_trips(s in "[A-Za-z0-9][A-Za-z0-9._-]{0,63}") {
+            let name = Name::parse(&s).unwrap();
+            prop_assert_eq!(name.as_str(), s.as_str());
+            prop_assert_eq!(Name::parse(&name.to_string()), Ok(name.clone()));
+            let json = serde_json::to_string(&name).unwrap();
+            prop_assert_eq!(serde_json::from_str::<Name>(&json).unwrap(), name);
+        }
+
+        #[test]
+        fn name_parse_never_panics(s in text()) {
+            if let Ok(name) = Name::parse(&s) {
+                prop_assert_eq!(name.as_str(), s.as_str());
+                prop_assert!((1..=64).contains(&s.len()));
+                prop_assert!(!s.contains('/') && !s.starts_with('.'));
+            }
+        }
+
+        #[test]
+        fn duration_round_trips(secs in 0..=MAX_DURATION.as_secs(), nanos in 0u32..1_000_000_000) {
+            let d = Duration::new(secs, nanos).min(MAX_DURATION);
+            prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+        }
+
+        #[test]
+        fn duration_parse_never_panics(s in text()) {
+            if let Ok(d) = parse_duration(&s) {
+                prop_assert!(d <= MAX_DURATION, "{:?} gave {:?}", s, d);
+                prop_assert_eq!(parse_duration(&format_duration(d)), Ok(d));
+            }
+        }
+
+        #[test]
+        fn size_round_trips(n in 0u64..1 << 33, shift in prop::sample::select(vec![0, 10, 20, 30]), raw in any::<u64>()) {
+            let n = n << shift;
+            prop_assert_eq!(parse_size(&format_size(n)), Ok(n));
+            prop_assert_eq!(parse_size(&format_size(raw)), Ok(raw));
+        }
+
+        #[test]
+        fn size_parse_never_panics(s in text()) {
+            if let Ok(n) = parse_size(&s) {
+                prop_assert_eq!(parse_size(&format_size(n)), Ok(n));
+            }
+        }
+
+        #[test]
+        fn log_size_parse_never_panics(s in text()) {
+            if let Ok(n) = parse_log_size(&s) {
+                prop_assert!(n > 0);
+                prop_assert_eq!(parse_log_size(&format_size(n)), Ok(n));
+            }
+        }
+
+        #[test]
+        fn signal_round_trips(sig in signal()) {
+            let name = signal_name(sig);
+            prop_assert_eq!(parse_signal(name), Ok(sig));
+            prop_assert_eq!(parse_signal(&format!("sig{}", name.to_lowercase())), Ok(sig));
+            prop_assert_eq!(parse_signal(&(sig as i32).to_string()), Ok(sig));
+        }
+
+        #[test]
+        fn signal_parse_never_panics(s in text()) {
+            if let Ok(sig) = parse_signal(&s) {
+                prop_assert_eq!(parse_signal(signal_name(sig)), Ok(sig));
+            }
+        }
+
+        #[test]
+        fn umask_round_trips(mask in 0u32..=0o777) {
+            prop_assert_eq!(parse_umask(&format_umask(mask)), Ok(mask));
+        }
+
+        #[test]
+        fn umask_parse_never_panics(s in text()) {
+            if let Ok(mask) = parse_umask(&s) {
+                prop_assert!(mask <= 0o777);
+                prop_assert_eq!(parse_umask(&format_umask(mask)), Ok(mask));
+            }
+        }
+
+        #[test]
+        fn env_pair_round_trips(key in "[^=\0]{1,12}", value in "[^\0]{0,12}") {
+            let pair = parse_env_pair(&format!("{key}={value}"));
+            prop_assert_eq!(pair, Ok((key, value)));
+        }
+
+        #[test]
+        fn env_pair_parse_never_panics(s in text()) {
+            if let Ok((key, value)) = parse_env_pair(&s) {
+                prop_assert!(!key.is_empty() && !key.contains('='));
+                prop_assert_eq!(format!("{key}={value}"), s);
+            }
+        }
+
+        #[test]
+        fn user_spec_round_trips(user in "[a-z_][a-z0-9_.-]{0,31}", group in proptest::option::of("[0-9]{1,10}|[a-z_][a-z0-9_-]{0,31}")) {
+            let text = match &group {
+                Some(g) => format!("{user}:{g}"),
+                None => user.clone(),
+            };
+            prop_assert_eq!(parse_user_spec(&text), Ok(UserSpec { user, group: group.clone() }));
+            if let Some(g) = group {
+                prop_assert_eq!(parse_group_name(&g), Ok(g.clone()));
+            }
+        }
+
+        #[test]
+        fn user_spec_parse_never_panics(s in text()) {
+            if let Ok(spec) = parse_user_spec(&s) {
+                prop_assert!(!spec.user.is_empty() && !spec.user.contains(':'));
+                let again = match &spec.group {
+                    Some(g) => format!("{}:{g}", spec.user),
+                    None => spec.user.clone(),
+                };
+                prop_assert_eq!(again, s.clone());
+            }
+            if let Ok(group) = parse_group_name(&s) {
+                prop_assert_eq!(&group, &s);
+                prop_assert!(!group.is_empty() && !group.contains(':') && !group.starts_with('-'));
+            }
+        }
+
+        #[test]
+        fn schedule_round_trips(steps in schedule(), first in signal()) {
+            prop_assert_eq!(parse_schedule(&format_schedule(&steps), first), Ok(steps));
+        }
+
+        #[test]
+        fn schedule_parse_never_panics(s in text(), first in signal()) {
+            if let Ok(steps) = parse_schedule(&s, first) {
+                prop_assert!(matches!(steps[0], Step::Signal(_)));
+                prop_assert!(steps.iter().any(|s| matches!(s, Step::Wait(_))));
+                prop_assert_eq!(parse_schedule(&format_schedule(&steps), first), Ok(steps));
+            }
+        }
+
+        #[test]
+        fn pid_content_round_trips(pid in 2..=PID_MAX_LIMIT as i32) {
+            prop_assert_eq!(parse_pid_content(format_pid_content(pid).as_bytes()), Ok(pid));
+        }
+
+        #[test]
+        fn pid_content_parse_never_panics(
+            bytes in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..48),
+                prop::collection::vec(prop::sample::select(b"0123456789- \t\r\n+".to_vec()), 0..40),
+            ]
+        ) {
+            if let Ok(pid) = parse_pid_content(&bytes) {
+                prop_assert!((2..=PID_MAX_LIMIT as i32).contains(&pid));
+                prop_assert_eq!(parse_pid_content(format_pid_content(pid).as_bytes()), Ok(pid));
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 
-use crate::parse::{parse_pid_content, PIDFILE_MAX_BYTES};
+use crate::parse::{format_pid_content, parse_pid_content, PIDFILE_MAX_BYTES};
 use crate::process::Pid;
 
 /// What a pidfile path holds.
@@ -133,7 +133,7 @@ impl PidfileWriter {
     pub fn commit(mut self, pid: Pid) -> Result<()> {
         let mut file = self.file.take().expect("commit runs once");
         let written = file
-            .write_all(format!("{pid}\n").as_bytes())
+            .write_all(format_pid_content(pid.get()).as_bytes())
             .and_then(|()| fs::rename(&self.tmp, &self.path));
         if written.is_err() {
             let _ = fs::remove_file(&self.tmp);

@@ -432,3 +432,52 @@ mod tests {
         assert_eq!(boot_id().unwrap().len(), 36);
     }
 }
+
+/// Property tests (issue 8): a stat line with any command name parses back to its fields, and
+/// no content makes `parse_stat` panic.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A `/proc/PID/stat` line as the kernel writes it, with `stat`'s fields in their places.
+    fn stat_line(pid: i32, comm: &[u8], stat: &ProcStat, tty: i32) -> Vec<u8> {
+        let mut line = format!("{pid} (").into_bytes();
+        line.extend_from_slice(comm);
+        line.extend_from_slice(
+            format!(
+                ") {} {} {} {} {tty} -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000 10 18446744073709551615\n",
+                stat.state, stat.ppid, stat.pgrp, stat.session, stat.start_time
+            )
+            .as_bytes(),
+        );
+        line
+    }
+
+    proptest! {
+        #[test]
+        fn stat_round_trips(
+            pid in 1..=PID_MAX_LIMIT as i32,
+            comm in prop::collection::vec(any::<u8>(), 0..=16),
+            state in prop::sample::select(b"RSDZTtXxIPKW".to_vec()),
+            ppid in any::<i32>(),
+            pgrp in any::<i32>(),
+            session in any::<i32>(),
+            start_time in any::<u64>(),
+            tty in any::<i32>(),
+        ) {
+            let stat = ProcStat { state: char::from(state), ppid, pgrp, session, start_time };
+            prop_assert_eq!(parse_stat(&stat_line(pid, &comm, &stat, tty)), Some(stat));
+        }
+
+        #[test]
+        fn stat_parse_never_panics(raw in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..128),
+            "[0-9a-z() -]{0,80}".prop_map(String::into_bytes),
+        ]) {
+            if let Some(stat) = parse_stat(&raw) {
+                prop_assert!(!stat.state.is_ascii_whitespace());
+            }
+        }
+    }
+}

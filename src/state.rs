@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{parse_duration, Name};
+use crate::parse::{format_duration, parse_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile::{create_exclusive, os_error};
 
@@ -188,11 +188,6 @@ impl Respawn {
         parse_duration(&self.restart_window)
             .map_err(|e| anyhow::anyhow!("corrupt record: restart_window: {e}"))
     }
-}
-
-/// A duration as the record keeps it: `1s`, `500ms`, `1m 30s`.
-pub fn format_duration(d: Duration) -> String {
-    humantime::format_duration(d).to_string()
 }
 
 fn default_ready() -> String {
@@ -424,5 +419,150 @@ mod tests {
     fn missing_dir_lists_nothing() {
         let ctx = ctx(Path::new("/nonexistent/rdaemon"));
         assert!(list_names(&ctx).unwrap().is_empty());
+    }
+}
+
+/// Property tests (issue 8): a record survives `to_json` then `from_json` unchanged, and no
+/// content of a record file makes `from_json` panic.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn last_exit() -> impl Strategy<Value = LastExit> {
+        (
+            any::<Option<i32>>(),
+            any::<Option<i32>>(),
+            any::<Option<String>>(),
+        )
+            .prop_map(|(code, signal, at)| LastExit { code, signal, at })
+    }
+
+    fn respawn() -> impl Strategy<Value = Respawn> {
+        (
+            any::<String>(),
+            any::<u32>(),
+            any::<String>(),
+            any::<Option<u64>>(),
+            any::<u32>(),
+        )
+            .prop_map(
+                |(restart_delay, max_restarts, restart_window, log_max_size, log_keep)| Respawn {
+                    restart_delay,
+                    max_restarts,
+                    restart_window,
+                    log_max_size,
+                    log_keep,
+                },
+            )
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        let identity = (
+            "[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+            any::<String>(),
+            any::<Option<i32>>(),
+            any::<Option<i32>>(),
+            any::<Option<u64>>(),
+            any::<Option<String>>(),
+        );
+        let how = (
+            prop::collection::vec(any::<String>(), 0..4),
+            any::<String>(),
+            "[0-7]{3}",
+            prop::collection::btree_map(any::<String>(), any::<String>(), 0..3),
+            any::<Option<String>>(),
+            any::<Option<String>>(),
+            any::<String>(),
+            any::<String>(),
+        );
+        let run = (
+            any::<bool>(),
+            any::<String>(),
+            any::<Option<String>>(),
+            any::<u32>(),
+            proptest::option::of(last_exit()),
+            proptest::option::of(respawn()),
+            any::<bool>(),
+            any::<Option<String>>(),
+            any::<Option<String>>(),
+        );
+        (identity, how, run).prop_map(
+            |(
+                (name, pidfile, pid, child_pid, start_time, boot_id),
+                (command, chdir, umask, env, user, group, stdout, stderr),
+                (
+                    respawn_mode,
+                    ready,
+                    started_at,
+                    restarts,
+                    last_exit,
+                    respawn,
+                    failed,
+                    ready_timeout,
+                    status_text,
+                ),
+            )| Record {
+                name: Name::parse(&name).unwrap(),
+                pidfile: pidfile.into(),
+                pid,
+                child_pid,
+                start_time,
+                boot_id,
+                command,
+                chdir: chdir.into(),
+                umask,
+                env,
+                user,
+                group,
+                stdout: stdout.into(),
+                stderr: stderr.into(),
+                mode: if respawn_mode {
+                    Mode::Respawn
+                } else {
+                    Mode::Exec
+                },
+                ready,
+                started_at,
+                restarts,
+                last_exit,
+                respawn,
+                failed,
+                ready_timeout,
+                status_text,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn record_round_trips(rec in record()) {
+            let json = rec.to_json().unwrap();
+            prop_assert_eq!(Record::from_json(&json).unwrap(), rec);
+        }
+
+        #[test]
+        fn record_parse_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            if let Ok(rec) = Record::from_json(&bytes) {
+                prop_assert_eq!(Record::from_json(&rec.to_json().unwrap()).unwrap(), rec);
+            }
+        }
+
+        /// A valid record file with a few bytes overwritten: mostly corrupt, sometimes still a
+        /// record, never a panic.
+        #[test]
+        fn damaged_record_never_panics(
+            rec in record(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
+        ) {
+            let mut json = rec.to_json().unwrap();
+            for (at, byte) in edits {
+                let i = at.index(json.len());
+                json[i] = byte;
+            }
+            if let Ok(rec) = Record::from_json(&json) {
+                prop_assert_eq!(Record::from_json(&rec.to_json().unwrap()).unwrap(), rec);
+            }
+        }
     }
 }

@@ -40,11 +40,11 @@ use crate::cli::MonitorArgs;
 use crate::commands::start::resolve_program;
 use crate::daemonize::{self, Plan};
 use crate::exit::Code;
-use crate::parse::Name;
+use crate::parse::{format_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile::{self, os_reason, NameLock};
 use crate::process::{self, Pid};
-use crate::state::{format_duration, LastExit, Mode, Record};
+use crate::state::{LastExit, Mode, Record};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
 pub const MAX_DELAY: Duration = Duration::from_secs(60);

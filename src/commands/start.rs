@@ -26,13 +26,13 @@ use crate::cli::{StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::logs;
-use crate::parse::{default_schedule, parse_duration, Name};
+use crate::parse::{default_schedule, format_duration, parse_duration, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Outcome, ReadySpec};
-use crate::state::{format_duration, now_rfc3339, Mode, Record, Respawn};
+use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
 
@@ -257,7 +257,7 @@ impl Spec {
             boot_id: Some(boot_id.to_owned()),
             command: self.command.clone(),
             chdir: self.chdir.clone(),
-            umask: format!("{:03o}", self.umask),
+            umask: crate::parse::format_umask(self.umask),
             env: self.env.clone(),
             user: self.user.clone(),
             group: self.group.clone(),

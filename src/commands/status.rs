@@ -277,7 +277,7 @@ fn describe_exit(last: &LastExit) -> String {
 
 /// `1h 2m 3s` style, to the second.
 pub fn format_uptime(secs: u64) -> String {
-    humantime::format_duration(Duration::from_secs(secs)).to_string()
+    crate::parse::format_duration(Duration::from_secs(secs))
 }
 
 /// `12.3 MiB` style.
