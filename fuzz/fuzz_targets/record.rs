@@ -1,5 +1,6 @@
 //! The record file (`NAME.json`, read by `state::load_path` through `Record::from_json`): any
-//! bytes. An accepted record survives `to_json` then `from_json` unchanged.
+//! bytes. An accepted record survives `to_json` then `from_json` unchanged, and its respawn
+//! durations (kept as text) parse or fail without a panic.
 
 #![no_main]
 
@@ -12,5 +13,9 @@ fuzz_target!(|data: &[u8]| {
             .to_json()
             .expect("a record read from JSON can be written as JSON");
         assert_eq!(Record::from_json(&json).unwrap(), rec);
+        if let Some(respawn) = &rec.respawn {
+            let _ = respawn.restart_delay();
+            let _ = respawn.restart_window();
+        }
     }
 });
