@@ -31,7 +31,7 @@ use nix::sys::socket::{
     SockFlag, SockType, UnixAddr, UnixCredentials,
 };
 
-use crate::parse::{parse_duration, Name};
+use crate::parse::{format_duration, parse_duration, Name};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 
@@ -85,10 +85,7 @@ impl ReadySpec {
     pub fn describe(&self) -> String {
         match self {
             ReadySpec::Exec => "the exec".into(),
-            ReadySpec::Alive(d) => format!(
-                "the program to stay up for {}",
-                humantime::format_duration(*d)
-            ),
+            ReadySpec::Alive(d) => format!("the program to stay up for {}", format_duration(*d)),
             ReadySpec::Notify => "READY=1 on its NOTIFY_SOCKET".into(),
             ReadySpec::Tcp { .. } => {
                 let spec = self.to_string();
@@ -104,7 +101,7 @@ impl fmt::Display for ReadySpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadySpec::Exec => f.write_str("exec"),
-            ReadySpec::Alive(d) => write!(f, "alive:{}", humantime::format_duration(*d)),
+            ReadySpec::Alive(d) => write!(f, "alive:{}", format_duration(*d)),
             ReadySpec::Notify => f.write_str("notify"),
             ReadySpec::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
             ReadySpec::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
@@ -127,7 +124,10 @@ fn parse_host_port(s: &str) -> Result<ReadySpec, String> {
             None => ("127.0.0.1", s),
         }
     };
-    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+    // No brackets inside a host: `tcp:[[]:1` would otherwise give host `[`, whose canonical form
+    // `tcp:[:1` the record could not be read back from (found by the `ready` fuzz target).
+    if host.is_empty() || host.contains(|c: char| c.is_whitespace() || matches!(c, '/' | '[' | ']'))
+    {
         return Err(format!("invalid host '{host}'"));
     }
     let port = match port.parse::<u16>() {
@@ -613,6 +613,23 @@ mod tests {
         }
     }
 
+    /// Regression (issue 8, found by the `ready` fuzz target): `tcp:[[]:1` was accepted with the
+    /// host `[`, and its canonical form `tcp:[:1`, which the record keeps, was refused, so the
+    /// record could not be read back.
+    #[test]
+    fn brackets_inside_a_tcp_host_are_refused() {
+        for bad in [
+            "tcp:[[]:1",
+            "tcp:[[x]:80",
+            "tcp:[a]b]:80",
+            "tcp:a]b:80",
+            "tcp:a[b:80",
+        ] {
+            let err = ReadySpec::parse(bad).unwrap_err();
+            assert!(err.contains("invalid host"), "{bad:?}: {err}");
+        }
+    }
+
     #[test]
     fn canonical_form_round_trips() {
         for s in [
@@ -733,5 +750,62 @@ mod tests {
         let name = Name::parse("unit").unwrap();
         let err = Check::prepare(&tcp("no-such-host.invalid", 80), &name).unwrap_err();
         assert!(format!("{err:#}").contains("cannot resolve 'no-such-host.invalid'"));
+    }
+}
+
+/// Property tests (issue 8): every spec's canonical form (what the record keeps) parses back to
+/// it, and no text or notify datagram makes a parser panic.
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn spec() -> impl Strategy<Value = ReadySpec> {
+        prop_oneof![
+            Just(ReadySpec::Exec),
+            Just(ReadySpec::Notify),
+            (0..=604_800u64 * 52, 0u32..1_000_000_000).prop_map(|(secs, nanos)| {
+                let d = Duration::new(secs, nanos).min(Duration::from_secs(604_800 * 52));
+                ReadySpec::Alive(d)
+            }),
+            ("[a-z0-9.-]{1,20}|[0-9a-f:]{2,20}", 1..=u16::MAX)
+                .prop_map(|(host, port)| ReadySpec::Tcp { host, port }),
+            "[^\0]{1,30}".prop_map(|p| ReadySpec::File(PathBuf::from(p))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn ready_spec_round_trips(spec in spec()) {
+            prop_assert_eq!(ReadySpec::parse(&spec.to_string()), Ok(spec));
+        }
+
+        #[test]
+        fn ready_spec_parse_never_panics(
+            s in prop_oneof![
+                any::<String>(),
+                "(exec|notify|alive|tcp|file)(:[ -~]{0,16}){0,2}",
+                "tcp:\\[?[0-9a-z:\\[\\]]{0,10}\\]?(:[0-9]{0,6})?",
+            ]
+        ) {
+            if let Ok(spec) = ReadySpec::parse(&s) {
+                prop_assert_eq!(ReadySpec::parse(&spec.to_string()), Ok(spec.clone()));
+                let _ = spec.describe();
+            }
+        }
+
+        #[test]
+        fn notice_parse_never_panics(
+            msg in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..256),
+                "((READY|STATUS|ERRNO|EXTEND_TIMEOUT_USEC|MAINPID)=[ -~]{0,12}\n?){0,4}"
+                    .prop_map(String::into_bytes),
+            ]
+        ) {
+            let notice = parse_notice(&msg);
+            let ready_line = msg.split(|b| *b == b'\n').any(|l| l == b"READY=1");
+            prop_assert_eq!(notice.ready, ready_line);
+            prop_assert!(notice.errno.is_none_or(|n| n > 0));
+        }
     }
 }
