@@ -37,7 +37,7 @@ status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.
 pub struct Cli {
     /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
     /// [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, value_name = "DIR", value_parser = Utf8Path)]
     pub dir: Option<PathBuf>,
 
     /// Print less: only errors
@@ -157,7 +157,7 @@ pub struct TargetArgs {
     pub name_opt: Option<Name>,
 
     /// The daemon's pidfile (matched against the records; any pidfile works)
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 }
 
@@ -172,19 +172,19 @@ impl TargetArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct StartOpts {
     /// Append stdout and stderr to FILE [default: DIR/NAME.log]
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub log: Option<PathBuf>,
 
     /// Append stdout to FILE (overrides --log; /dev/null discards)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub stdout: Option<PathBuf>,
 
     /// Append stderr to FILE (overrides --log; /dev/null discards)
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub stderr: Option<PathBuf>,
 
     /// Working directory of the daemon [default: /]
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
     pub chdir: Option<PathBuf>,
 
     /// File mode creation mask, in octal [default: 022]
@@ -253,7 +253,7 @@ pub struct StartArgs {
     pub name: Option<Name>,
 
     /// Where to write the pidfile [default: DIR/NAME.pid]
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 
     #[command(flatten)]
@@ -383,6 +383,41 @@ pub struct RestartArgs {
     /// A new command line, after `--` (replaces the recorded one)
     #[arg(value_name = "PROGRAM", last = true)]
     pub program: Vec<OsString>,
+}
+
+/// A path option: non-empty and UTF-8, since records keep paths as JSON text. Refused here, a
+/// bad path is a usage error before anything starts, rather than a record that cannot be saved.
+#[derive(Debug, Clone, Copy)]
+pub struct Utf8Path;
+
+impl clap::builder::TypedValueParser for Utf8Path {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        let option = arg
+            .and_then(|a| a.get_long())
+            .map(|l| format!("--{l}: "))
+            .unwrap_or_default();
+        match value.to_str() {
+            Some("") => Err(clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("{option}invalid path '': it is empty\n"),
+            )),
+            Some(text) => Ok(PathBuf::from(text)),
+            None => Err(clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!(
+                    "{option}invalid path '{}': rdaemon needs paths in UTF-8 (its records are JSON)\n",
+                    value.to_string_lossy()
+                ),
+            )),
+        }
+    }
 }
 
 impl Cli {

@@ -77,3 +77,35 @@ fn help_and_version_exit_0() {
     env.run(&["--version"]).ok().stdout_has("rdaemon ");
     env.run(&["stop", "--help"]).ok().stdout_has("--timeout");
 }
+
+#[test]
+fn non_utf8_or_empty_paths_are_usage_errors_before_anything_starts() {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let bad = std::ffi::OsStr::from_bytes(b"/tmp/l\xff.log");
+    for option in ["--log", "--stdout", "--stderr", "--chdir", "--pidfile"] {
+        let out = env
+            .cmd()
+            .args(["start", "--name", "p", option])
+            .arg(bad)
+            .args(["--", "sleep", "1000"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("rdaemon: {option}: invalid path")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    env.run(&["start", "--name", "p", "--log", "", "--", "sleep", "1000"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("--log: invalid path '': it is empty");
+    assert_eq!(
+        std::fs::read_dir(env.dir()).unwrap().count(),
+        0,
+        "something was left behind"
+    );
+}
