@@ -198,6 +198,9 @@ pub struct Check {
     how: How,
     status: Option<String>,
     ignored: Vec<String>,
+    /// The uid the program runs as when it is not the daemon's (`--user` under a respawn
+    /// monitor, which stays root): a notify sender already gone is heard if it had this uid too.
+    program_uid: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -236,6 +239,12 @@ impl FileId {
 }
 
 impl Check {
+    /// Also hears an already-gone notify sender that ran as `uid`: the program's user when it
+    /// differs from the daemon's (a respawn monitor stays root, its child drops to `--user`).
+    pub fn hear_program_uid(&mut self, uid: u32) {
+        self.program_uid = Some(uid);
+    }
+
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
     /// socket, notes an existing readiness file. Errors here stop `start` before anything runs.
     pub fn prepare(spec: &ReadySpec, name: &Name) -> Result<Check> {
@@ -262,6 +271,7 @@ impl Check {
             how,
             status: None,
             ignored: Vec::new(),
+            program_uid: None,
         })
     }
 
@@ -367,7 +377,9 @@ impl Check {
         let mut fallback = FIRST_INTERVAL;
         loop {
             let mut ready = false;
-            while let Some(message) = sock.receive(process.pid(), &mut self.ignored)? {
+            while let Some(message) =
+                sock.receive(process.pid(), self.program_uid, &mut self.ignored)?
+            {
                 let notice = parse_notice(&message);
                 if notice.status.is_some() {
                     self.status = notice.status;
@@ -470,7 +482,12 @@ impl NotifySocket {
     /// The next queued datagram sent by one of `daemon`'s processes, `None` when none is queued.
     /// Datagrams from anyone else (and oversized ones, or ones carrying file descriptors, which
     /// the kernel closes for us as there is no room for them) are dropped and noted in `ignored`.
-    fn receive(&self, daemon: Pid, ignored: &mut Vec<String>) -> Result<Option<Vec<u8>>> {
+    fn receive(
+        &self,
+        daemon: Pid,
+        program_uid: Option<u32>,
+        ignored: &mut Vec<String>,
+    ) -> Result<Option<Vec<u8>>> {
         loop {
             let mut buf = vec![0u8; NOTIFY_MAX];
             let mut cmsg = nix::cmsg_space!(UnixCredentials);
@@ -503,7 +520,7 @@ impl NotifySocket {
                 continue;
             }
             match sender {
-                Some((pid, uid)) if belongs_to(daemon, pid, uid) => {
+                Some((pid, uid)) if belongs_to(daemon, pid, uid, program_uid) => {
                     return Ok(Some(buf[..bytes].to_vec()))
                 }
                 Some((pid, uid)) => note(
@@ -528,8 +545,9 @@ impl NotifySocket {
 /// A sender may be gone by the time its message is read: a short-lived helper such as
 /// `systemd-notify`, reaped by the daemon's shell at once (systemd knows this race too). Its group
 /// and parents cannot be checked any more; it is heard if it ran as the daemon's user, who could
-/// act as the daemon in any case. A live sender is always judged by group and ancestry.
-fn belongs_to(daemon: Pid, sender: i32, uid: u32) -> bool {
+/// act as the daemon in any case (or, under a respawn monitor with `--user`, as the program's
+/// user, `program_uid`). A live sender is always judged by group and ancestry.
+fn belongs_to(daemon: Pid, sender: i32, uid: u32, program_uid: Option<u32>) -> bool {
     if sender == daemon.get() {
         return true;
     }
@@ -538,7 +556,8 @@ fn belongs_to(daemon: Pid, sender: i32, uid: u32) -> bool {
     };
     for depth in 0..MAX_DEPTH {
         let Some(stat) = process::read_stat(pid) else {
-            return depth == 0 && process::real_uid(daemon) == Some(uid);
+            return depth == 0
+                && (process::real_uid(daemon) == Some(uid) || program_uid == Some(uid));
         };
         if stat.pgrp == daemon.get() || stat.ppid == daemon.get() {
             return true;
@@ -705,7 +724,7 @@ mod tests {
         // so the message must be refused.
         let daemon = Pid::new(std::process::id() as i32 + 1).unwrap();
         let mut ignored = Vec::new();
-        assert_eq!(sock.receive(daemon, &mut ignored).unwrap(), None);
+        assert_eq!(sock.receive(daemon, None, &mut ignored).unwrap(), None);
         assert_eq!(ignored.len(), 1, "{ignored:?}");
         assert!(ignored[0].contains(&format!("pid {}", std::process::id())));
     }
@@ -721,11 +740,24 @@ mod tests {
         helper.wait().unwrap();
         let uid = nix::unistd::getuid().as_raw();
         let pid = Pid::new(daemon.id() as i32).unwrap();
-        assert!(belongs_to(pid, gone, uid));
-        assert!(!belongs_to(pid, gone, uid.wrapping_add(1)));
+        assert!(belongs_to(pid, gone, uid, None));
+        assert!(!belongs_to(pid, gone, uid.wrapping_add(1), None));
+        // Under a respawn monitor with --user: the program's uid is heard too, no other.
+        assert!(belongs_to(
+            pid,
+            gone,
+            uid.wrapping_add(1),
+            Some(uid.wrapping_add(1))
+        ));
+        assert!(!belongs_to(
+            pid,
+            gone,
+            uid.wrapping_add(2),
+            Some(uid.wrapping_add(1))
+        ));
         // A live stranger is refused whatever its user: this test process.
-        assert!(!belongs_to(pid, std::process::id() as i32, uid));
-        assert!(belongs_to(pid, pid.get(), uid.wrapping_add(1)));
+        assert!(!belongs_to(pid, std::process::id() as i32, uid, None));
+        assert!(belongs_to(pid, pid.get(), uid.wrapping_add(1), None));
         daemon.kill().unwrap();
         daemon.wait().unwrap();
     }

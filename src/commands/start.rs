@@ -408,6 +408,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
+        check.hear_program_uid(a.creds.uid);
+    }
     let (plan, report, new_logs) = prepare(ctx, spec, &program, account, check.notify_socket())?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
