@@ -474,15 +474,10 @@ fn stop_ends_monitor_and_child() {
 #[test]
 fn stop_kills_the_group_when_the_child_ignores_term() {
     let env = Env::new();
-    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
-    let ready = env.path("ready");
-    let (monitor, child) = start_respawn(
-        &env,
-        "stub",
-        &[],
-        &[script.to_str().unwrap(), ready.to_str().unwrap()],
-    );
-    env.wait_file("ready");
+    let argv = env.stubborn_program("stub");
+    let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (monitor, child) = start_respawn(&env, "stub", &[], &args);
+    env.wait_file("stub.ready");
     env.run(&["stop", "stub", "--timeout", "300ms"])
         .ok()
         .stdout_has("stopped stub");

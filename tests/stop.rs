@@ -42,13 +42,7 @@ fn stop_when_not_running_is_success() {
 #[test]
 fn term_ignoring_program_is_killed_after_the_timeout() {
     let env = Env::new();
-    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
-    let ready = env.path("stubborn.ready");
-    let pid = env.start(
-        "stubborn",
-        &[script.to_str().unwrap(), ready.to_str().unwrap()],
-    );
-    env.wait_file("stubborn.ready");
+    let pid = env.start_stubborn("stubborn");
     env.run(&["stop", "stubborn", "--timeout", "300ms"]).ok();
     assert!(!alive(pid));
     assert!(!env.path("stubborn.pid").exists());
@@ -57,13 +51,7 @@ fn term_ignoring_program_is_killed_after_the_timeout() {
 #[test]
 fn no_kill_leaves_a_term_ignoring_program_and_fails() {
     let env = Env::new();
-    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
-    let ready = env.path("stubborn.ready");
-    let pid = env.start(
-        "stubborn",
-        &[script.to_str().unwrap(), ready.to_str().unwrap()],
-    );
-    env.wait_file("stubborn.ready");
+    let pid = env.start_stubborn("stubborn");
     env.run(&["stop", "stubborn", "--timeout", "200ms", "--no-kill"])
         .code(1)
         .one_error_line()
@@ -79,13 +67,7 @@ fn no_kill_leaves_a_term_ignoring_program_and_fails() {
 #[test]
 fn retry_schedule_escalates() {
     let env = Env::new();
-    let script = env.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
-    let ready = env.path("stubborn.ready");
-    let pid = env.start(
-        "stubborn",
-        &[script.to_str().unwrap(), ready.to_str().unwrap()],
-    );
-    env.wait_file("stubborn.ready");
+    let pid = env.start_stubborn("stubborn");
     env.run(&["stop", "stubborn", "--retry", "TERM/0/KILL/5"])
         .ok();
     assert!(!alive(pid));

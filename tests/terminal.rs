@@ -1,7 +1,6 @@
 //! The terminal experience: the wait spinner of `start --ready` and `stop` shows on a terminal
 //! only (never in a pipe), is erased when done, and honours `NO_COLOR` and `-q`.
 
-use std::fs;
 use std::process::{Command, Stdio};
 
 use crate::common::*;
@@ -42,16 +41,6 @@ fn on_a_terminal(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Option<(i32
 const ERASE: &str = "\x1b[2K";
 const CYAN: &str = "\x1b[36m";
 
-/// A daemon that ignores SIGTERM, so that `stop` has to wait for its timeout.
-fn start_stubborn(env: &Env, name: &str) -> i32 {
-    let pid = env.start(name, &["sh", "-c", "trap '' TERM; exec sleep 1000"]);
-    // Only once the shell has set the trap and become sleep does it ignore SIGTERM.
-    wait_until("the daemon ignores SIGTERM", DEADLINE, || {
-        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
-    });
-    pid
-}
-
 #[test]
 fn no_spinner_when_output_is_not_a_terminal() {
     let env = Env::new();
@@ -70,7 +59,7 @@ fn no_spinner_when_output_is_not_a_terminal() {
     let pid = env.pid_of("piped");
     assert_eq!(run.stdout, format!("started piped (pid {pid})\n"));
     assert_eq!(run.stderr, "");
-    let pid = start_stubborn(&env, "stubborn");
+    let pid = env.start_stubborn("stubborn");
     let run = env.run(&["stop", "stubborn", "--timeout", "400ms"]).ok();
     assert_eq!(run.stdout, format!("stopped stubborn (pid {pid})\n"));
     assert_eq!(run.stderr, "");
@@ -134,7 +123,7 @@ fn quiet_means_no_spinner() {
 #[test]
 fn stop_spinner_on_a_terminal() {
     let env = Env::new();
-    let pid = start_stubborn(&env, "stubborn");
+    let pid = env.start_stubborn("stubborn");
     let Some((code, out)) = on_a_terminal(&env, &["stop", "stubborn", "--timeout", "600ms"], &[])
     else {
         return skip("stop_spinner", "util-linux 'script' is not installed");

@@ -359,6 +359,23 @@ impl Env {
         path
     }
 
+    /// A program that ignores SIGTERM (its `sleep` inherits the ignored disposition) and creates
+    /// `TAG.ready` in the test directory once it does: returns its argv.
+    pub fn stubborn_program(&self, tag: &str) -> Vec<String> {
+        let script = self.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
+        let ready = self.path(&format!("{tag}.ready"));
+        vec![script.display().to_string(), ready.display().to_string()]
+    }
+
+    /// Starts [`Env::stubborn_program`] as daemon `name` and waits until it ignores SIGTERM.
+    pub fn start_stubborn(&self, name: &str) -> i32 {
+        let argv = self.stubborn_program(name);
+        let args: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let pid = self.start(name, &args);
+        self.wait_file(&format!("{name}.ready"));
+        pid
+    }
+
     /// Waits until file `name` in the test directory exists (a fixture's readiness mark).
     pub fn wait_file(&self, name: &str) -> PathBuf {
         let path = self.path(name);
