@@ -808,6 +808,7 @@ impl Monitor {
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
             self.say(&format!("{err:#}"));
         }
+        end_group();
         State::Done { code }
     }
 
@@ -870,6 +871,18 @@ impl Monitor {
 /// been reused; an error means it is already exiting.
 fn forward(child: Pid, sig: Signal) {
     let _ = kill(nix::unistd::Pid::from_raw(child.get()), sig);
+}
+
+/// Sends SIGTERM (and SIGCONT) to what is left of the process group this monitor leads: the
+/// processes its children started and left behind go with the daemon, as `stop`'s group signal
+/// takes them in exec mode (`stop` signals only the monitor of a respawn daemon, so that the
+/// child gets one TERM, forwarded). The monitor gets them too and, being done, ignores them.
+fn end_group() {
+    let me = nix::unistd::getpid();
+    if nix::unistd::getpgrp() == me {
+        let _ = nix::sys::signal::killpg(me, Signal::SIGTERM);
+        let _ = nix::sys::signal::killpg(me, Signal::SIGCONT);
+    }
 }
 
 /// Reaps every child that has exited (WNOHANG until none is left: signals coalesce).

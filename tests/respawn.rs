@@ -726,3 +726,87 @@ fn rotation_keeps_n_files_and_leaves_other_streams_alone() {
     assert_eq!(*numbers.last().unwrap(), 20_000);
     assert_eq!(fds(child)[2].1, Path::new("/dev/null"));
 }
+
+/// A program that counts every SIGTERM delivered to it (Python's wakeup fd gets one byte per
+/// delivery, so nothing coalesces) and, as a server with a graceful shutdown would, takes half a
+/// second to exit after the first one; it writes the count to `$1` and exits 0.
+const COUNT_TERMS: &str = r#"
+import os, select, signal, sys, time
+count_path, ready_path = sys.argv[1], sys.argv[2]
+r, w = os.pipe()
+os.set_blocking(w, False)
+signal.set_wakeup_fd(w)
+signal.signal(signal.SIGTERM, lambda *a: None)
+open(ready_path, "w").close()
+terms = 0
+while terms == 0:
+    select.select([r], [], [])
+    terms += os.read(r, 64).count(signal.SIGTERM)
+end = time.monotonic() + 0.5
+while (left := end - time.monotonic()) > 0:
+    if select.select([r], [], [], left)[0]:
+        terms += os.read(r, 64).count(signal.SIGTERM)
+with open(count_path, "w") as f:
+    f.write(str(terms))
+"#;
+
+#[test]
+fn stop_gives_the_child_exactly_one_term() {
+    let env = Env::new();
+    let script = env.path("count_terms.py");
+    fs::write(&script, COUNT_TERMS).unwrap();
+    let (count, ready) = (env.path("terms"), env.path("ready"));
+    let (monitor, child) = start_respawn(
+        &env,
+        "gentle",
+        &[],
+        &[
+            "python3",
+            script.to_str().unwrap(),
+            count.to_str().unwrap(),
+            ready.to_str().unwrap(),
+        ],
+    );
+    env.wait_file("ready");
+    env.run(&["stop", "gentle"])
+        .ok()
+        .stdout_has("stopped gentle");
+    assert!(!alive(monitor));
+    wait_dead(child);
+    assert_eq!(
+        fs::read_to_string(&count).unwrap(),
+        "1",
+        "the child must get one SIGTERM: a second one cuts a graceful shutdown short"
+    );
+    let rec = env.record("gentle");
+    assert_eq!(
+        rec["last_exit"]["code"], 0,
+        "the child shut down gracefully"
+    );
+}
+
+#[test]
+fn stop_leaves_nothing_the_child_started() {
+    // The child exits on TERM at once and leaves its own background process behind: that one
+    // goes too, as with `stop` of an exec daemon.
+    let env = Env::new();
+    let kid = env.path("kid");
+    let script = env.script(
+        "leaver.sh",
+        "sleep 1000 & echo $! > \"$1\"; trap 'exit 0' TERM; : > \"$1.ready\"; wait",
+    );
+    let (monitor, child) = start_respawn(
+        &env,
+        "leaver",
+        &[],
+        &[script.to_str().unwrap(), kid.to_str().unwrap()],
+    );
+    env.wait_file("kid.ready");
+    let grandchild: i32 = fs::read_to_string(&kid).unwrap().trim().parse().unwrap();
+    env.track(grandchild);
+    env.run(&["stop", "leaver"]).ok();
+    assert!(!alive(monitor));
+    wait_dead(child);
+    wait_dead(grandchild);
+    assert_eq!(env.record("leaver")["last_exit"]["code"], 0);
+}

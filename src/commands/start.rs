@@ -36,7 +36,7 @@ use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
 
-use super::stop::run_schedule_with;
+use super::stop::{run_schedule_with, Aim};
 
 /// `--ready-timeout`'s default.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -582,7 +582,11 @@ fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
     let pid = process.pid();
     let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", spec.name));
-    match run_schedule_with(process, process.own_group(), &schedule, &mut spinner) {
+    let aim = Aim {
+        group: process.own_group(),
+        soft_to_main: spec.respawn.is_some(),
+    };
+    match run_schedule_with(process, aim, &schedule, &mut spinner) {
         Ok(true) => {
             process.reap();
             Ok(())

@@ -12,6 +12,7 @@ use crate::paths::Ctx;
 use crate::pidfile;
 use crate::process::{Pid, Process};
 use crate::progress::Spinner;
+use crate::state::Mode;
 use crate::target::{judge, resolve, several_error, still_same, Resolved, State, Target};
 
 /// How a stop ended.
@@ -90,13 +91,22 @@ pub fn stop_locked(
     if !still_same(pid, start_time) {
         return finish_gone(ctx, target, pid);
     }
-    let group = if main_only { None } else { process.own_group() };
-    ctx.debug(match group {
-        Some(g) => format!("signalling process group {g} of {label}"),
-        None => format!("signalling only pid {pid} of {label}"),
+    let aim = Aim {
+        group: if main_only { None } else { process.own_group() },
+        // A respawn monitor forwards TERM and INT to its child itself: sent to the whole group,
+        // the child would get them twice, and a second TERM cuts many a graceful shutdown short.
+        soft_to_main: target
+            .record
+            .as_ref()
+            .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
+    };
+    ctx.debug(match (aim.group, aim.soft_to_main) {
+        (Some(g), false) => format!("signalling process group {g} of {label}"),
+        (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
+        (None, _) => format!("signalling only pid {pid} of {label}"),
     });
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
-    let gone = run_schedule_with(&process, group, schedule, &mut spinner);
+    let gone = run_schedule_with(&process, aim, schedule, &mut spinner);
     spinner.finish();
     if gone.map_err(|e| signal_error(e, &label, pid))? {
         return finish_gone(ctx, target, pid);
@@ -127,21 +137,27 @@ fn signal_error(err: Errno, label: &str, pid: Pid) -> anyhow::Error {
     }
 }
 
-/// Runs a stop schedule (OpenRC's `run_stop_schedule`): each signal goes to the group (or the
-/// main process), followed by SIGCONT so that a stopped process can act on it; each wait returns
-/// as soon as the main process exits. Returns whether it exited.
-pub fn run_schedule(
-    process: &Process,
-    group: Option<Pid>,
-    schedule: &[Step],
-) -> Result<bool, Errno> {
-    run_schedule_with(process, group, schedule, &mut Spinner::off("stopping"))
+/// Where a stop schedule's signals go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aim {
+    /// The process group the daemon leads, when the signals go to the group.
+    pub group: Option<Pid>,
+    /// Signals other than SIGKILL go to the main process only (a respawn monitor, which
+    /// forwards them to its child); SIGKILL still goes to the group.
+    pub soft_to_main: bool,
+}
+
+/// Runs a stop schedule (OpenRC's `run_stop_schedule`): each signal goes where `aim` says,
+/// followed by SIGCONT so that a stopped process can act on it; each wait returns as soon as the
+/// main process exits. Returns whether it exited.
+pub fn run_schedule(process: &Process, aim: Aim, schedule: &[Step]) -> Result<bool, Errno> {
+    run_schedule_with(process, aim, schedule, &mut Spinner::off("stopping"))
 }
 
 /// [`run_schedule`], showing the waits on `spinner` (with the last signal sent).
 pub fn run_schedule_with(
     process: &Process,
-    group: Option<Pid>,
+    aim: Aim,
     schedule: &[Step],
     spinner: &mut Spinner,
 ) -> Result<bool, Errno> {
@@ -153,7 +169,7 @@ pub fn run_schedule_with(
                     return Ok(true);
                 }
                 spinner.set_detail(format!("after SIG{}", signal_name(sig)));
-                match send(process, group, sig) {
+                match send(process, aim, sig) {
                     Ok(()) => {}
                     Err(Errno::ESRCH) => return Ok(true),
                     Err(e) => return Err(e),
@@ -177,7 +193,10 @@ pub fn run_schedule_with(
     Ok(process.has_exited())
 }
 
-fn send(process: &Process, group: Option<Pid>, sig: Signal) -> Result<(), Errno> {
+fn send(process: &Process, aim: Aim, sig: Signal) -> Result<(), Errno> {
+    let group = aim
+        .group
+        .filter(|_| sig == Signal::SIGKILL || !aim.soft_to_main);
     let deliver = |s| match group {
         Some(g) => process.signal_group(g, s),
         None => process.signal(s),
