@@ -28,7 +28,7 @@ use crate::exit::{Code, Fail};
 use crate::logs;
 use crate::parse::{default_schedule, format_duration, parse_duration, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
-use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
+use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Outcome, ReadySpec};
@@ -336,8 +336,8 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     }
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
-    let old = load_record_for_start(ctx, &spec.name);
-    let result = start_locked(ctx, &spec, old);
+    let result =
+        load_record_for_start(ctx, &spec.name).and_then(|old| start_locked(ctx, &spec, old));
     if result.is_err() && !ctx.record_path(&spec.name).exists() {
         // A first start that failed leaves nothing behind, not even its lock file.
         let _ = lock.remove_file();
@@ -370,14 +370,17 @@ fn derive_name(pidfile: Option<&Path>, program: &str) -> Result<Name> {
     })
 }
 
-/// The previous record, if readable; a corrupt one is reported and will be replaced.
-pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Option<Record> {
+/// The previous record; a corrupt one (content that is not a record) is reported and will be
+/// replaced. A record that cannot be read (EMFILE, EACCES...) is an error: it may vouch for a
+/// running daemon, and starting without it could start a second copy.
+pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
     match Record::load(ctx, name) {
-        Ok(r) => r,
-        Err(e) => {
+        Ok(r) => Ok(r),
+        Err(e) if e.root_cause().is::<serde_json::Error>() => {
             ctx.warn(format!("{e:#}; it will be replaced"));
-            None
+            Ok(None)
         }
+        Err(e) => Err(e.context(format!("cannot start {name}"))),
     }
 }
 
@@ -399,6 +402,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record_error: None,
         };
         if let Some(pid) = clear_stale(ctx, &target, &program)? {
+            if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
+                restore_pidfile(ctx, &rec.pidfile, pid);
+            }
             ctx.say(format!("{} is already running (pid {pid})", spec.name));
             return Ok(Code::Ok);
         }
@@ -420,9 +426,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         let start_time = process::read_stat(pid)
             .map(|s| s.start_time)
             .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-        writer.commit(pid)?;
+        // The record first: every pidfile rdaemon writes is vouched for by a record from the
+        // moment it exists, so a start killed between the two leaves a record naming a pid that
+        // never ran (judged by its start time once reused), never a pidfile naming nobody's.
+        spec.record(pid, start_time, &boot_id).save(ctx)?;
         committed = Some(pid);
-        spec.record(pid, start_time, &boot_id).save(ctx)
+        crate::fault::point("between-commits");
+        writer.commit(pid)
     });
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
@@ -632,7 +642,6 @@ fn start_in_place(
     let start_time = process::read_stat(pid)
         .map(|s| s.start_time)
         .context("cannot read /proc/self/stat")?;
-    writer.commit(pid)?;
     let undo = |old: Option<Record>| {
         // The pidfile names rdaemon itself, which `remove_if_pid` would rightly refuse to match.
         let _ = pidfile::remove(&spec.pidfile);
@@ -641,7 +650,9 @@ fn start_in_place(
             None => Record::remove(ctx, &spec.name),
         };
     };
-    if let Err(e) = spec.record(pid, start_time, &boot_id).save(ctx) {
+    // The record before the pidfile, as in a detached start.
+    spec.record(pid, start_time, &boot_id).save(ctx)?;
+    if let Err(e) = writer.commit(pid) {
         undo(old);
         return Err(e);
     }
@@ -668,7 +679,8 @@ fn inherited_stream(fd: i32) -> PathBuf {
 /// otherwise removes a stale or invalid pidfile with a warning. Never signals anything.
 fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>> {
     let path = target.pidfile.display();
-    match judge(ctx, target) {
+    let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
+    match judged {
         State::Stopped => return Ok(None),
         State::Running {
             pid, vouched: true, ..
@@ -694,6 +706,23 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
     }
     pidfile::remove(&target.pidfile)?;
     Ok(None)
+}
+
+/// Makes the pidfile of a daemon that its record identifies name it again, owned by rdaemon,
+/// when it does not (the daemon removed or replaced it): SPEC §2, the status wins over the
+/// pidfile. A failure is only a warning: the daemon runs either way.
+fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid) {
+    if matches!(pidfile::read(path, ctx.is_root), Content::Valid { pid: p, trusted: true } if p == pid)
+    {
+        return;
+    }
+    ctx.debug(format!(
+        "rewriting pidfile '{}' with pid {pid}",
+        path.display()
+    ));
+    if let Err(e) = PidfileWriter::prepare(path).and_then(|w| w.commit(pid)) {
+        ctx.warn(format!("{e:#}"));
+    }
 }
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.

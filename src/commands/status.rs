@@ -67,7 +67,10 @@ impl Report {
         // A record that cannot be read cannot vouch for anything: the state is unknown.
         let state = match &target.record_error {
             Some(why) => State::Unknown { why: why.clone() },
-            None => judge(ctx, target),
+            // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
+            None => judge(ctx, target).unwrap_or_else(|e| State::Unknown {
+                why: format!("{e:#}"),
+            }),
         };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
