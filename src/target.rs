@@ -53,7 +53,8 @@ impl Target {
     }
 
     /// Takes the per-name lock (none for an anonymous pidfile) and reloads the record under it,
-    /// so that what the caller then checks and does is not raced by another rdaemon.
+    /// so that what the caller then checks and does is not raced by another rdaemon. A corrupt
+    /// record is left to the caller (`record_error`); one that cannot be read is an error.
     pub fn lock(&mut self, ctx: &Ctx) -> Result<Option<NameLock>> {
         let Some(name) = &self.name else {
             return Ok(None);
@@ -72,10 +73,14 @@ impl Target {
                 self.record = rec.filter(|rec| had_record || rec.pidfile == self.pidfile);
                 self.record_error = None;
             }
-            Err(e) => {
+            // Content that is not a record: reported by the caller, which acts without it.
+            Err(e) if e.root_cause().is::<serde_json::Error>() => {
                 self.record = None;
                 self.record_error = Some(format!("{e:#}"));
             }
+            // A record that cannot be read (EMFILE, EACCES...) may vouch for the running daemon:
+            // acting without it could misjudge the daemon, so that is an error.
+            Err(e) => return Err(e),
         }
         Ok(Some(lock))
     }
@@ -201,7 +206,20 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
             why: format!("pid {pid} is not running"),
         });
     };
-    let record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
+    let mut record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
+    let fresh;
+    let in_own_dir = in_dir(&target.pidfile, &ctx.dir);
+    if record.is_none() && in_own_dir {
+        // `start` commits the record before the pidfile, so a record read after the pidfile
+        // vouches for a pidfile of rdaemon's, even one written since this command began.
+        fresh = match &target.name {
+            Some(name) => Record::load(ctx, name).ok().flatten(),
+            None => None,
+        };
+        record = fresh
+            .as_ref()
+            .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    }
     Ok(match record {
         Some(rec) => match identity_mismatch(rec, stat.start_time)? {
             Some(why) => State::Dead { pid, why },
@@ -217,7 +235,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
                 target.pidfile.display()
             ),
         },
-        None if in_dir(&target.pidfile, &ctx.dir) => State::Unknown {
+        None if in_own_dir => State::Unknown {
             why: format!(
                 "no record vouches for pid {pid} in pidfile '{}': rdaemon writes a pidfile in its directory only after the record that vouches for it, so this one was left by an interrupted start or written by something else; remove it if pid {pid} is not the daemon",
                 target.pidfile.display()
