@@ -223,6 +223,11 @@ fn normalise_start_time(ticks: u64, offset_ns: i128, tick_ns: i128) -> u64 {
 /// 2 in the initial pid namespace, and its children). `Pid` already refuses rdaemon and its
 /// parent. Reading `/proc` may fail; that is an error, not a verdict.
 pub fn refuse_protected(pid: Pid) -> io::Result<Option<String>> {
+    if ancestors()?.contains(&pid.get()) {
+        return Ok(Some(format!(
+            "pid {pid} is an ancestor of rdaemon (a shell or program that ran it)"
+        )));
+    }
     if let Some(stat) = stat(pid)? {
         if stat.is_kernel_thread() {
             return Ok(Some(format!("pid {pid} is a kernel thread")));
@@ -235,7 +240,17 @@ pub fn refuse_protected(pid: Pid) -> io::Result<Option<String>> {
             )));
         }
     }
-    // Up rdaemon's ancestry from its parent (which `Pid::new` refuses already) to pid 1.
+    Ok(None)
+}
+
+/// rdaemon's ancestors above its parent (which `Pid::new` refuses already), up to but not
+/// including pid 1, walked once through `/proc/PID/stat` (`list` judges many daemons).
+fn ancestors() -> io::Result<&'static [i32]> {
+    static ANCESTORS: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+    if let Some(found) = ANCESTORS.get() {
+        return Ok(found);
+    }
+    let mut found = Vec::new();
     let mut ancestor = getppid().as_raw();
     for _ in 0..MAX_ANCESTRY {
         if ancestor <= 1 {
@@ -245,13 +260,11 @@ pub fn refuse_protected(pid: Pid) -> io::Result<Option<String>> {
             break;
         };
         ancestor = stat.ppid;
-        if ancestor == pid.get() {
-            return Ok(Some(format!(
-                "pid {pid} is an ancestor of rdaemon (a shell or program that ran it)"
-            )));
+        if ancestor > 1 {
+            found.push(ancestor);
         }
     }
-    Ok(None)
+    Ok(ANCESTORS.get_or_init(|| found))
 }
 
 /// How far up rdaemon's ancestry [`refuse_protected`] looks: far beyond any real nesting.
@@ -430,8 +443,17 @@ impl Process {
     /// rdaemon gets. A process inside someone else's group yields `None`, so that rdaemon never
     /// signals a group that may hold unrelated processes.
     pub fn own_group(&self) -> Option<Pid> {
-        let stat = read_stat(self.pid)?;
-        (stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw()).then_some(self.pid)
+        self.own_group_checked().ok().flatten()
+    }
+
+    /// [`Process::own_group`], with an error when `/proc` cannot be read: `stop` must not fall
+    /// back to signalling the main process alone because of EMFILE.
+    pub fn own_group_checked(&self) -> io::Result<Option<Pid>> {
+        let Some(stat) = stat(self.pid)? else {
+            return Ok(None);
+        };
+        let leads = stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw();
+        Ok(leads.then_some(self.pid))
     }
 
     /// Sends `sig` to the process group `pgid` (from [`Process::own_group`], so `pgid` is this

@@ -96,7 +96,15 @@ pub fn stop_locked(
         ),
     };
     let aim = Aim {
-        group: if main_only { None } else { process.own_group() },
+        group: match main_only {
+            true => None,
+            false => process.own_group_checked().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
+                    pidfile::os_reason(&e)
+                )
+            })?,
+        },
         // A respawn monitor forwards TERM and INT to its child itself: sent to the whole group,
         // the child would get them twice, and a second TERM cuts many a graceful shutdown short.
         soft_to_main: target
