@@ -158,7 +158,7 @@ pub fn several_error(names: &[Name]) -> Fail {
 pub enum State {
     /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
     /// match; a pidfile without a matching record is trusted the classic way. `start_time` is
-    /// the process's, as judged: [`Process::open_verified`](crate::process::Process::open_verified) checks it again.
+    /// the process's, as judged: `Process::open_verified` checks it again before signalling.
     Running {
         pid: Pid,
         vouched: bool,
