@@ -7,6 +7,11 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// First, so that its `print!`/`println!`/`eprint!`/`eprintln!` shadow std's in every module
+// below: a closed stdout must end rdaemon quietly, never in a panic (see `output`).
+#[macro_use]
+pub mod output;
+
 pub mod account;
 pub mod cli;
 pub mod commands;

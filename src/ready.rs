@@ -26,10 +26,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
 use nix::sys::socket::{
     bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr, UnixCredentials,
 };
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::process::{self, Pid, Process};
@@ -190,6 +193,58 @@ pub enum Outcome {
     Failed(String),
     /// The timeout passed: this one (longer than asked if the program extended it).
     TimedOut(Duration),
+    /// rdaemon itself got this signal (Ctrl-C, SIGTERM, SIGHUP) while it waited.
+    Interrupted(Signal),
+}
+
+/// The signals that interrupt a wait for readiness (SPEC §2.1: Ctrl-C stops the half-started
+/// daemon as a timeout would).
+const INTERRUPTS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// rdaemon's own SIGINT, SIGTERM and SIGHUP, caught on a self-pipe while `start` waits, so that
+/// an interrupted `start` can stop what it started instead of dying and leaving it "started".
+///
+/// A signal that rdaemon's caller ignored (`nohup` ignores SIGHUP, a shell's background job
+/// SIGINT) stays ignored. Once caught, the signals stay caught until rdaemon exits (signal-hook
+/// cannot give back the default disposition): a second Ctrl-C does not cut the clean-up short.
+pub struct Interrupt {
+    delivery: SignalDelivery<std::os::unix::net::UnixStream, SignalOnly>,
+}
+
+impl fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Interrupt")
+    }
+}
+
+impl Interrupt {
+    /// Starts catching the interrupting signals that are not ignored.
+    pub fn catch() -> Result<Interrupt> {
+        let ignored = process::ignored_signals();
+        let signals: Vec<i32> = INTERRUPTS
+            .iter()
+            .map(|s| *s as i32)
+            .filter(|s| ignored & (1u64 << (s - 1)) == 0)
+            .collect();
+        let (read, write) =
+            std::os::unix::net::UnixStream::pair().context("cannot create the signal pipe")?;
+        read.set_nonblocking(true)
+            .context("cannot create the signal pipe")?;
+        let delivery = SignalDelivery::with_pipe(read, write, SignalOnly, signals)
+            .context("cannot install signal handlers")?;
+        Ok(Interrupt { delivery })
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.delivery.get_read().as_fd()
+    }
+
+    /// The first interrupting signal caught so far, if any.
+    fn caught(&mut self) -> Option<Signal> {
+        self.delivery
+            .pending()
+            .find_map(|s| Signal::try_from(s).ok())
+    }
 }
 
 /// A readiness check, prepared before the fork.
@@ -201,6 +256,10 @@ pub struct Check {
     /// The uid the program runs as when it is not the daemon's (`--user` under a respawn
     /// monitor, which stays root): a notify sender already gone is heard if it had this uid too.
     program_uid: Option<u32>,
+    /// rdaemon's own termination signals, when the wait is to end on them.
+    interrupt: Option<Interrupt>,
+    /// A signal caught while waiting, kept once read from the pipe.
+    caught: Option<Signal>,
 }
 
 #[derive(Debug)]
@@ -245,6 +304,36 @@ impl Check {
         self.program_uid = Some(uid);
     }
 
+    /// Makes [`Check::wait`] end with [`Outcome::Interrupted`] when rdaemon gets SIGINT,
+    /// SIGTERM or SIGHUP (see [`Interrupt`]).
+    pub fn end_on_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
+    }
+
+    /// The signal that interrupted the wait, once one has arrived.
+    fn interrupted(&mut self) -> Option<Signal> {
+        take_caught(&mut self.caught, &mut self.interrupt)
+    }
+
+    /// Sleeps up to `slice`, waking early when the program exits or an interrupting signal
+    /// arrives; true if either happened (or may have: the caller looks).
+    fn sleep(&self, process: &Process, slice: Duration) -> std::io::Result<bool> {
+        let Some(interrupt) = &self.interrupt else {
+            return process.wait_exit(slice);
+        };
+        match process.pidfd() {
+            Some(pidfd) => {
+                wait_readable(&[pidfd, interrupt.fd()], slice).map_err(std::io::Error::other)?;
+            }
+            None => {
+                // Without a pidfd, exit is only seen by looking: look often.
+                wait_readable(&[interrupt.fd()], slice.min(Duration::from_millis(5)))
+                    .map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(process.has_exited() || readable(interrupt.fd()))
+    }
+
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
     /// socket, notes an existing readiness file. Errors here stop `start` before anything runs.
     pub fn prepare(spec: &ReadySpec, name: &Name) -> Result<Check> {
@@ -272,6 +361,8 @@ impl Check {
             status: None,
             ignored: Vec::new(),
             program_uid: None,
+            interrupt: None,
+            caught: None,
         })
     }
 
@@ -309,20 +400,31 @@ impl Check {
         match &self.how {
             How::Exec => Ok(Outcome::Ready),
             How::Alive(d) => {
-                let exited = spinner
-                    .wait_with(*d, |slice| process.wait_exit(slice))
-                    .map_err(waiting)?;
-                Ok(if exited {
-                    Outcome::Exited
-                } else {
-                    Outcome::Ready
-                })
+                let deadline = Instant::now() + *d;
+                loop {
+                    if let Some(sig) = self.interrupted() {
+                        return Ok(Outcome::Interrupted(sig));
+                    }
+                    if process.has_exited() {
+                        return Ok(Outcome::Exited);
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(Outcome::Ready);
+                    }
+                    spinner
+                        .wait_with(left, |slice| self.sleep(process, slice))
+                        .map_err(waiting)?;
+                }
             }
             How::Tcp(_) | How::File { .. } => {
                 let started = Instant::now();
                 let deadline = started + timeout;
                 let mut interval = FIRST_INTERVAL;
                 loop {
+                    if let Some(sig) = self.interrupted() {
+                        return Ok(Outcome::Interrupted(sig));
+                    }
                     if process.has_exited() {
                         return Ok(Outcome::Exited);
                     }
@@ -333,12 +435,10 @@ impl Check {
                     if left.is_zero() {
                         return Ok(Outcome::TimedOut(deadline - started));
                     }
-                    if spinner
-                        .wait_with(interval.min(left), |slice| process.wait_exit(slice))
-                        .map_err(waiting)?
-                    {
-                        return Ok(Outcome::Exited);
-                    }
+                    // Woken early by an exit or a signal: the top of the loop tells which.
+                    spinner
+                        .wait_with(interval.min(left), |slice| self.sleep(process, slice))
+                        .map_err(waiting)?;
                     interval = (interval * 3 / 2).min(MAX_INTERVAL);
                 }
             }
@@ -395,6 +495,9 @@ impl Check {
                 }
                 ready |= notice.ready;
             }
+            if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
+                return Ok(Outcome::Interrupted(sig));
+            }
             if process.has_exited() {
                 return Ok(Outcome::Exited);
             }
@@ -406,17 +509,37 @@ impl Check {
                 return Ok(Outcome::TimedOut(deadline - started));
             }
             let slice = spinner.slice(left);
+            let mut fds = vec![sock.fd.as_fd()];
+            fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
             match process.pidfd() {
-                Some(pidfd) => wait_readable(&[sock.fd.as_fd(), pidfd], slice)?,
+                Some(pidfd) => {
+                    fds.push(pidfd);
+                    wait_readable(&fds, slice)?
+                }
                 None => {
                     // Without a pidfd, exit is only seen by looking: look often at first.
-                    wait_readable(&[sock.fd.as_fd()], slice.min(fallback))?;
+                    wait_readable(&fds, slice.min(fallback))?;
                     fallback = (fallback * 3 / 2).min(MAX_INTERVAL);
                 }
             }
             spinner.tick();
         }
     }
+}
+
+/// [`Check::interrupted`] on the two fields alone, for a caller that holds a borrow of another
+/// field (the notify socket).
+fn take_caught(caught: &mut Option<Signal>, interrupt: &mut Option<Interrupt>) -> Option<Signal> {
+    if caught.is_none() {
+        *caught = interrupt.as_mut().and_then(Interrupt::caught);
+    }
+    *caught
+}
+
+/// Whether `fd` is readable now.
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// Blocks until one of `fds` is readable or `timeout` passes.

@@ -31,7 +31,7 @@ use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
-use crate::ready::{Check, Outcome, ReadySpec};
+use crate::ready::{Check, Interrupt, Outcome, ReadySpec};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
@@ -501,6 +501,12 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             return Err(e).with_context(|| format!("cannot wait for {name} (pid {pid})"));
         }
     };
+    // Ctrl-C (or SIGTERM, SIGHUP) now must not leave a half-started daemon "started": the wait
+    // ends and the daemon is stopped as on a timeout (SPEC §2.1).
+    match Interrupt::catch() {
+        Ok(interrupt) => check.end_on_interrupt(interrupt),
+        Err(e) => ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}")),
+    }
     let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", spec.ready));
     if !matches!(spec.ready, ReadySpec::Alive(_)) {
         spinner.set_limit(spec.ready_timeout);
@@ -513,6 +519,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         save_status_text(ctx, name, pid, text);
     }
     let what = spec.ready.describe();
+    let mut interrupted = None;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
             ctx.say(format!("started {name} (pid {pid})"));
@@ -532,6 +539,16 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             (format!("{how} while rdaemon waited for {what}"), None)
         }
         Outcome::Failed(why) => (why, Some(stop_unready(ctx, spec, &process))),
+        Outcome::Interrupted(sig) => {
+            interrupted = Some(sig);
+            (
+                format!(
+                    "interrupted by {} while rdaemon waited for {what}",
+                    sig.as_str()
+                ),
+                Some(stop_unready(ctx, spec, &process)),
+            )
+        }
         Outcome::TimedOut(waited) => {
             let mut why = format!(
                 "it was not ready after {} (rdaemon waited for {what})",
@@ -556,6 +573,10 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
     }
     if let Some(text) = check.status_text() {
         message.push_str(&format!("\nits last STATUS= was: {text}"));
+    }
+    if let Some(sig) = interrupted {
+        // What the user asked for, not the program's fault: no log tail.
+        return Err(Fail::interrupted(sig, message).into());
     }
     message.push_str(&log_tail(spec, TAIL_LINES));
     Err(anyhow::anyhow!(message))
