@@ -37,6 +37,7 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
+use crate::sockets;
 
 /// The first and the longest pause between two TCP or file checks.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
@@ -428,7 +429,11 @@ impl Check {
                     if process.has_exited() {
                         return Ok(Outcome::Exited);
                     }
-                    if self.holds(deadline) {
+                    let ready = match &self.how {
+                        How::Tcp(_) => self.tcp_ready(deadline, process.pid()),
+                        _ => self.holds(deadline),
+                    };
+                    if ready {
                         return Ok(Outcome::Ready);
                     }
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -444,6 +449,63 @@ impl Check {
             }
             How::Notify(_) => self.wait_notify(process, timeout, spinner),
         }
+    }
+
+    /// Whether `tcp:` holds now: a connection succeeds and, for an address of this machine, the
+    /// socket listening there belongs to one of the daemon's processes (an old server still on
+    /// the port does not count, SPEC §2.1). A listener of someone else is noted for the timeout
+    /// message.
+    fn tcp_ready(&mut self, deadline: Instant, daemon: Pid) -> bool {
+        let How::Tcp(addrs) = &self.how else {
+            return false;
+        };
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let limit = left.clamp(Duration::from_millis(1), Duration::from_secs(1));
+            // Connect and close at once: nothing is sent.
+            if TcpStream::connect_timeout(addr, limit).is_err() {
+                continue;
+            }
+            if !sockets::is_local(addr.ip()) {
+                return true;
+            }
+            let inodes = sockets::listening_on(*addr);
+            if !sockets::holders(&inodes, sockets::daemon_processes(daemon))
+                .pids
+                .is_empty()
+            {
+                return true;
+            }
+            if self.ignored.is_empty() {
+                let holder = describe_holder(&sockets::holders(&inodes, sockets::all_pids()));
+                self.ignored.push(format!(
+                    "a listener on {addr} that is {holder}, not the daemon's"
+                ));
+            }
+        }
+        false
+    }
+
+    /// With `tcp:` on an address of this machine, who already listens on the port, before
+    /// anything starts: `Some` names the holder (SPEC §2.1 preflight).
+    pub fn port_in_use(&self) -> Option<PortInUse> {
+        let How::Tcp(addrs) = &self.how else {
+            return None;
+        };
+        addrs
+            .iter()
+            .filter(|addr| sockets::is_local(addr.ip()))
+            .find_map(|addr| {
+                let inodes = sockets::listening_on(*addr);
+                if inodes.is_empty() {
+                    return None;
+                }
+                let found = sockets::holders(&inodes, sockets::all_pids());
+                Some(PortInUse {
+                    port: addr.port(),
+                    holder: found.pids.first().map(|&pid| (pid, sockets::comm(pid))),
+                })
+            })
     }
 
     /// Whether a TCP or file condition holds now. A connection attempt gives up at the deadline
@@ -524,6 +586,24 @@ impl Check {
             }
             spinner.tick();
         }
+    }
+}
+
+/// A port that is already listening before the daemon starts (see [`Check::port_in_use`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInUse {
+    /// The port.
+    pub port: u16,
+    /// A process holding the listening socket, with its command name; `None` when none could be
+    /// seen (another user's, without root).
+    pub holder: Option<(i32, String)>,
+}
+
+/// `pid 4711 (python3)`, or `another process` when the holder is hidden.
+fn describe_holder(found: &sockets::Holders) -> String {
+    match found.pids.first() {
+        Some(&pid) => format!("held by pid {pid} ({})", sockets::comm(pid)),
+        None => "held by another process".into(),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use nix::sys::signal::{kill, Signal};
@@ -162,4 +163,157 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     env.run(&["status", "half"])
         .code(3)
         .stdout_has("half is stopped");
+}
+
+/// A python3 for the tests that run real servers: missing, the test skips (and fails in CI).
+fn need_python(test: &str) -> Option<PathBuf> {
+    let found = python3();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs python3, and CI is set"
+        );
+        skip(test, "no python3");
+    }
+    found
+}
+
+/// A tiny TCP server: listens on 127.0.0.1:PORT (argv[1]) and sleeps.
+fn listener_script(env: &Env) -> PathBuf {
+    let path = env.path("listen.py");
+    fs::write(
+        &path,
+        "import socket, sys, time\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+         s.listen()\n\
+         time.sleep(100000)\n",
+    )
+    .unwrap();
+    path
+}
+
+fn accepting(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Item 1: with an old server still on the port, `start --ready tcp:PORT` of a new one said
+/// "started" (exit 0) while the new program died with "Address already in use". Now `start`
+/// refuses before anything runs, naming the holder, and during the wait only a listener of the
+/// daemon's own processes counts.
+#[test]
+fn tcp_readiness_counts_only_the_daemons_own_listener() {
+    let Some(python) = need_python("tcp_readiness_counts_only_the_daemons_own_listener") else {
+        return;
+    };
+    let env = Env::new();
+    let script = listener_script(&env);
+    let (py, sc) = (python.to_str().unwrap(), script.to_str().unwrap());
+
+    // A server rdaemon knows nothing of holds the port.
+    let port = free_port();
+    let mut stranger = Background::spawn(
+        std::process::Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string()),
+    );
+    wait_until("the stranger listens", DEADLINE, || accepting(port));
+    let tcp = format!("tcp:{port}");
+    env.run(&[
+        "start",
+        "--name",
+        "new",
+        "--ready",
+        &tcp,
+        "--",
+        py,
+        sc,
+        &port.to_string(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "rdaemon: port {port} is already in use by pid {} (python3)",
+        stranger.pid()
+    ));
+    assert_eq!(listing(env.dir()), ["listen.py"], "start left files behind");
+    stranger.child().kill().unwrap();
+    stranger.child().wait().unwrap();
+
+    // A daemon holds it: its name is given too.
+    let old = env.start("old", &[py, sc, &port.to_string()]);
+    wait_until("old listens", DEADLINE, || accepting(port));
+    env.run(&[
+        "start",
+        "--name",
+        "new",
+        "--ready",
+        &tcp,
+        "--",
+        py,
+        sc,
+        &port.to_string(),
+    ])
+    .code(1)
+    .stderr_has(&format!(
+        "rdaemon: port {port} is already in use by pid {old} (python3, daemon 'old')"
+    ));
+    env.run(&["stop", "old"]).ok();
+
+    // The daemon's own listener, up after a while: started.
+    let slow = env.script("slow.sh", &format!("sleep 0.3; exec {py} {sc} \"$1\""));
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "new",
+            "--ready",
+            &tcp,
+            "--",
+            slow.to_str().unwrap(),
+            &port.to_string(),
+        ])
+        .ok();
+    let new = env.pid_of("new");
+    assert!(
+        run.stdout.contains(&format!("started new (pid {new})")),
+        "{}",
+        run.dump()
+    );
+    assert!(accepting(port));
+    env.run(&["stop", "new"]).ok();
+
+    // Someone else's listener that comes up during the wait does not count: the daemon here
+    // never listens, so the start times out, saying whose listener it ignored.
+    let port = free_port();
+    let waiting = env.script("waiting.sh", ": > \"$1\"; exec sleep 100000");
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "idle",
+        "--ready-timeout",
+        "3s",
+        "--ready",
+    ])
+    .arg(format!("tcp:{port}"))
+    .arg("--")
+    .arg(&waiting)
+    .arg(env.path("idle.began"))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    env.wait_file("idle.began");
+    let intruder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("it was not ready after 3s")
+            && stderr.contains(&format!("held by pid {} (", std::process::id())),
+        "{stderr}"
+    );
+    drop(intruder);
+    assert!(!env.path("idle.pid").exists());
 }

@@ -31,7 +31,7 @@ use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
-use crate::ready::{Check, Interrupt, Outcome, ReadySpec};
+use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
@@ -408,6 +408,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    // With another server on the port, the new program would fail to bind while a connect
+    // to the old one looked like readiness: refuse now, naming who holds it.
+    if let Some(busy) = check.port_in_use() {
+        bail!(port_in_use_message(ctx, &busy));
+    }
     if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
@@ -580,6 +585,30 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
     }
     message.push_str(&log_tail(spec, TAIL_LINES));
     Err(anyhow::anyhow!(message))
+}
+
+/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
+/// and the daemon whose record names its pid, if any.
+fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
+    let port = busy.port;
+    let Some((pid, comm)) = &busy.holder else {
+        return format!("port {port} is already in use by another process");
+    };
+    let daemon = crate::state::list_names(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|name| {
+            Record::load(ctx, name)
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
+        });
+    match daemon {
+        Some(name) => {
+            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
+        }
+        None => format!("port {port} is already in use by pid {pid} ({comm})"),
+    }
 }
 
 /// Keeps the notify `STATUS=` text in the record, for `status`. The record is read again: in
