@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -316,4 +317,83 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     );
     drop(intruder);
     assert!(!env.path("idle.pid").exists());
+}
+
+/// Item 2: `--foreground` lost its exec error. With `--log`, the message went to fd 2 after it
+/// pointed at the log, which was then removed: exit 1, nothing on screen. With `--user`, the
+/// clean-up ran unprivileged and left the pidfile, record and lock behind. Now the error reaches
+/// the terminal and nothing is left; the program still gets the user's ids and nothing more.
+#[test]
+fn foreground_exec_errors_reach_the_terminal_and_leave_nothing() {
+    let env = Env::new();
+    let program = env.path("noshebang");
+    fs::write(&program, "sleep 1000\n").unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = env.path("fg.log");
+    env.run(&[
+        "start",
+        "--foreground",
+        "--name",
+        "fg",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        program.to_str().unwrap(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("rdaemon: cannot execute")
+    .stderr_has("Exec format error");
+    assert_eq!(listing(env.dir()), ["noshebang"], "left behind");
+
+    if !must_run_as_root("foreground_exec_errors_reach_the_terminal_and_leave_nothing") {
+        return;
+    }
+    // nobody cannot enter a directory of root's with mode 0700: the exec as nobody fails.
+    let private = env.path("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let program = private.join("prog");
+    fs::copy("/bin/true", &program).unwrap();
+    let run = env
+        .run(&[
+            "start",
+            "--foreground",
+            "--user",
+            "nobody",
+            "--name",
+            "fg",
+            "--log",
+            log.to_str().unwrap(),
+            "--",
+            program.to_str().unwrap(),
+        ])
+        .code(1)
+        .one_error_line()
+        .stderr_has("Permission denied");
+    assert!(run.stderr.contains("cannot execute"), "{}", run.dump());
+    assert_eq!(listing(env.dir()), ["noshebang", "private"], "left behind");
+
+    // The way back to root was only rdaemon's: the program has nobody's ids in all four slots
+    // and no capability.
+    let secs = unique_secs();
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--foreground", "--user", "nobody", "--name", "fg"])
+        .args(["--", "sleep", &secs])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let fg = Background::spawn(&mut cmd);
+    let pid = fg.pid();
+    env.track(pid);
+    wait_until("the program has become sleep", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+    });
+    assert_eq!(status_field(pid, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(pid, "Gid"), "65534\t65534\t65534\t65534");
+    for caps in ["CapPrm", "CapEff", "CapAmb", "CapInh"] {
+        assert_eq!(status_field(pid, caps), "0000000000000000", "{caps}");
+    }
+    env.run(&["stop", "fg"]).ok();
+    drop(fg);
 }
