@@ -6,7 +6,7 @@
 use std::fs;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use nix::sys::signal::{kill, Signal};
@@ -396,4 +396,113 @@ fn foreground_exec_errors_reach_the_terminal_and_leave_nothing() {
     }
     env.run(&["stop", "fg"]).ok();
     drop(fg);
+}
+
+/// A small tmpfs mounted by a test (needs CAP_SYS_ADMIN), detached when dropped, also when the
+/// test fails (lazily: a daemon may still hold its log there).
+struct SmallTmpfs {
+    path: PathBuf,
+}
+
+impl SmallTmpfs {
+    fn new(path: &Path) -> Result<SmallTmpfs, String> {
+        fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0755", "rdaemon-test"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(SmallTmpfs {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Writes zeros until the file system is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = fs::File::create(self.path.join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Item 7: on a full disk, `restart` stopped the daemon and then could not start it again. Now
+/// it checks what the start will need before stopping anything, and fails (exit 1) leaving the
+/// running daemon as it was: with the rdaemon directory, or only the log, on the full disk.
+#[test]
+fn restart_on_a_full_disk_leaves_the_daemon_running() {
+    let test = "restart_on_a_full_disk_leaves_the_daemon_running";
+    if !must_run_as_root(test) {
+        return;
+    }
+    let env = Env::new();
+    let small = match SmallTmpfs::new(&env.path("small")) {
+        Ok(m) => m,
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "{test}: {why}");
+            return skip(test, &why);
+        }
+    };
+    let dir = small.path.to_str().unwrap().to_owned();
+    let secs = unique_secs();
+    // One daemon keeps everything on the small disk, one only its log.
+    env.run(&[
+        "--dir", &dir, "start", "--name", "full", "--", "sleep", &secs,
+    ])
+    .ok();
+    let full_pid = |env: &Env| -> i32 {
+        fs::read_to_string(small.path.join("full.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let full = full_pid(&env);
+    env.track(full);
+    let log = small.path.join("logged.log");
+    env.run(&[
+        "start",
+        "--name",
+        "logged",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let logged = env.pid_of("logged");
+    small.fill();
+
+    env.run(&["--dir", &dir, "restart", "full"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("No space left on device");
+    env.run(&["restart", "logged"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!("'{}': No space left on device", log.display()));
+    for (name, pid) in [("full", full), ("logged", logged)] {
+        assert!(alive(pid), "restart stopped {name} on a full disk");
+    }
+    assert_eq!(full_pid(&env), full);
+    assert_eq!(env.pid_of("logged"), logged);
+    env.run(&["--dir", &dir, "status", "full"]).ok();
+    env.run(&["status", "logged"]).ok();
 }

@@ -381,6 +381,73 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Option<Record> {
     }
 }
 
+/// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
+/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// rdaemon directory, the pidfile's directory and the log files (or the directories they will
+/// be created in) are writable and not on a full file system. `restart` runs it before it stops
+/// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
+/// the start itself checks all of it again and opens the files for real. The port of
+/// `--ready tcp:` is not checked here: the running daemon holds it.
+pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    spec.account(ctx)?;
+    pidfile::refuse_symlink(&spec.pidfile)?;
+    resolve_program(&spec.command[0], &spec.env)?;
+    check_chdir(spec)?;
+    Check::prepare(&spec.ready, &spec.name)?;
+    writable(&ctx.dir, "rdaemon directory")?;
+    if let Some(dir) = spec.pidfile.parent() {
+        writable(dir, "pidfile directory")?;
+    }
+    if !spec.inherit_output {
+        for log in [&spec.stdout, &spec.stderr] {
+            match std::fs::metadata(log) {
+                Ok(m) if m.is_file() => writable(log, "log file")?,
+                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
+                Err(_) => {
+                    // Created at the start, with any missing directories: the nearest that
+                    // exists must take them.
+                    let dir = log
+                        .ancestors()
+                        .skip(1)
+                        .find(|d| d.is_dir())
+                        .unwrap_or(Path::new("/"));
+                    writable(dir, "log directory")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
+/// file system has room.
+fn writable(path: &Path, what: &str) -> Result<()> {
+    let mode = if path.is_dir() {
+        AccessFlags::W_OK | AccessFlags::X_OK
+    } else {
+        AccessFlags::W_OK
+    };
+    access(path, mode)
+        .map_err(|e| anyhow::anyhow!("cannot write {what} '{}': {}", path.display(), e.desc()))?;
+    ensure_space(path, what)
+}
+
+/// Fails unless the `--chdir` target is a directory.
+fn check_chdir(spec: &Spec) -> Result<()> {
+    match std::fs::metadata(&spec.chdir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot change directory to '{}': Not a directory",
+            spec.chdir.display()
+        ),
+        Err(e) => bail!(
+            "cannot change directory to '{}': {}",
+            spec.chdir.display(),
+            os_reason(&e)
+        ),
+    }
+}
+
 /// Starts `spec` while its name's lock is held. `old` is the previous record, which is kept if
 /// the start fails.
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
@@ -798,18 +865,7 @@ fn prepare(
     account: Option<Account>,
     notify: Option<&str>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
-    match std::fs::metadata(&spec.chdir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => bail!(
-            "cannot change directory to '{}': Not a directory",
-            spec.chdir.display()
-        ),
-        Err(e) => bail!(
-            "cannot change directory to '{}': {}",
-            spec.chdir.display(),
-            os_reason(&e)
-        ),
-    }
+    check_chdir(spec)?;
     let default_log = ctx.default_log_path(&spec.name);
     if !spec.inherit_output && (spec.stdout == default_log || spec.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
