@@ -466,14 +466,14 @@ fn restart_on_a_full_disk_leaves_the_daemon_running() {
         "--dir", &dir, "start", "--name", "full", "--", "sleep", &secs,
     ])
     .ok();
-    let full_pid = |env: &Env| -> i32 {
+    let full_pid = || -> i32 {
         fs::read_to_string(small.path.join("full.pid"))
             .unwrap()
             .trim()
             .parse()
             .unwrap()
     };
-    let full = full_pid(&env);
+    let full = full_pid();
     env.track(full);
     let log = small.path.join("logged.log");
     env.run(&[
@@ -501,7 +501,7 @@ fn restart_on_a_full_disk_leaves_the_daemon_running() {
     for (name, pid) in [("full", full), ("logged", logged)] {
         assert!(alive(pid), "restart stopped {name} on a full disk");
     }
-    assert_eq!(full_pid(&env), full);
+    assert_eq!(full_pid(), full);
     assert_eq!(env.pid_of("logged"), logged);
     env.run(&["--dir", &dir, "status", "full"]).ok();
     env.run(&["status", "logged"]).ok();
