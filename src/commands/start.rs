@@ -402,6 +402,9 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
         for log in [&spec.stdout, &spec.stderr] {
             match std::fs::metadata(log) {
                 Ok(m) if m.is_file() => writable(log, "log file")?,
+                Ok(m) if m.is_dir() => {
+                    bail!("cannot open log file '{}': Is a directory", log.display())
+                }
                 Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
                 Err(_) => {
                     // Created at the start, with any missing directories: the nearest that
