@@ -164,6 +164,34 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     env.run(&["status", "half"])
         .code(3)
         .stdout_has("half is stopped");
+
+    // SIGTERM to start: the same, exit 128 + 15.
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "half",
+        "--ready-timeout",
+        "60s",
+        "--ready",
+    ])
+    .arg(format!("file:{}", never.display()))
+    .args(["--", "sleep", &secs])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let rdaemon = start.pid();
+    wait_until("start catches SIGTERM", DEADLINE, || {
+        catches(rdaemon, Signal::SIGTERM)
+    });
+    let daemon = env.pid_of("half");
+    env.track(daemon);
+    kill(NixPid::from_raw(rdaemon), Signal::SIGTERM).unwrap();
+    let out = start.into_output();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert!(!alive(daemon), "the half-started daemon still runs");
+    assert!(!env.path("half.pid").exists());
 }
 
 /// A python3 for the tests that run real servers: missing, the test skips (and fails in CI).
@@ -317,6 +345,36 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     );
     drop(intruder);
     assert!(!env.path("idle.pid").exists());
+
+    // Without root, another user's sockets have no visible holder: "by another process".
+    let test = "tcp_readiness_counts_only_the_daemons_own_listener";
+    if !must_run_as_root(test) {
+        return;
+    }
+    let port = free_port();
+    let _root_listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let theirs = env.path("nobody");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    // A copy nobody can surely run (the build directory may be closed to it).
+    let bin = theirs.join("rdaemon");
+    fs::copy(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("--dir")
+        .arg(theirs.join("d"))
+        .args(["start", "--name", "x", "--ready"])
+        .arg(format!("tcp:{port}"))
+        .args(["--", "sleep", &unique_secs()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("rdaemon: port {port} is already in use by another process\n")
+    );
 }
 
 /// Item 2: `--foreground` lost its exec error. With `--log`, the message went to fd 2 after it
