@@ -6,6 +6,11 @@
 //! `NOTIFY_SOCKET`. [`Check::wait`] then waits for the condition, for the program's exit or for
 //! the timeout, whichever comes first: the pidfd and the notify socket wake it at once; TCP and
 //! file checks retry at a short interval that grows from 5 ms to 250 ms, never a fixed second.
+//! With an [`Interrupt`], rdaemon's own SIGINT, SIGTERM or SIGHUP end the wait at once too.
+//!
+//! A `tcp:` check on an address of this machine counts a connection only when the listening
+//! socket belongs to the daemon's processes (`sockets`), and [`Check::port_in_use`] names whoever
+//! already listens on the port before anything starts (SPEC §2.1).
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
 //! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
