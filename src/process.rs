@@ -317,6 +317,18 @@ pub fn real_uid(pid: Pid) -> Option<u32> {
         .ok()
 }
 
+/// The signals rdaemon itself ignores, as the `SigIgn` mask of `/proc/self/status` shows them
+/// (bit N-1 for signal N); 0 when it cannot be read.
+pub fn ignored_signals() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            let mask = text.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The executable `pid` runs (`/proc/PID/exe`).
 pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()

@@ -54,8 +54,9 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         spec.command = command_line(&args.program)?;
     }
     spec.apply(&args.opts)?;
-    // A user or group that cannot be used must not cost the running daemon its life.
-    spec.account(ctx)?;
+    // A start bound to fail (a user or group that cannot be used, a missing program, a full
+    // disk) must not cost the running daemon its life: check before stopping it.
+    super::start::preflight(ctx, &spec)?;
     let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
     stop_locked(ctx, &target, &schedule, false)?;
     start_locked(ctx, &spec, target.record)

@@ -31,7 +31,7 @@ use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
-use crate::ready::{Check, Outcome, ReadySpec};
+use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
@@ -384,6 +384,76 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
     }
 }
 
+/// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
+/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// rdaemon directory, the pidfile's directory and the log files (or the directories they will
+/// be created in) are writable and not on a full file system. `restart` runs it before it stops
+/// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
+/// the start itself checks all of it again and opens the files for real. The port of
+/// `--ready tcp:` is not checked here: the running daemon holds it.
+pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    spec.account(ctx)?;
+    pidfile::refuse_symlink(&spec.pidfile)?;
+    resolve_program(&spec.command[0], &spec.env)?;
+    check_chdir(spec)?;
+    Check::prepare(&spec.ready, &spec.name)?;
+    writable(&ctx.dir, "rdaemon directory")?;
+    if let Some(dir) = spec.pidfile.parent() {
+        writable(dir, "pidfile directory")?;
+    }
+    if !spec.inherit_output {
+        for log in [&spec.stdout, &spec.stderr] {
+            match std::fs::metadata(log) {
+                Ok(m) if m.is_file() => writable(log, "log file")?,
+                Ok(m) if m.is_dir() => {
+                    bail!("cannot open log file '{}': Is a directory", log.display())
+                }
+                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
+                Err(_) => {
+                    // Created at the start, with any missing directories: the nearest that
+                    // exists must take them.
+                    let dir = log
+                        .ancestors()
+                        .skip(1)
+                        .find(|d| d.is_dir())
+                        .unwrap_or(Path::new("/"));
+                    writable(dir, "log directory")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
+/// file system has room.
+fn writable(path: &Path, what: &str) -> Result<()> {
+    let mode = if path.is_dir() {
+        AccessFlags::W_OK | AccessFlags::X_OK
+    } else {
+        AccessFlags::W_OK
+    };
+    access(path, mode)
+        .map_err(|e| anyhow::anyhow!("cannot write {what} '{}': {}", path.display(), e.desc()))?;
+    ensure_space(path, what)
+}
+
+/// Fails unless the `--chdir` target is a directory.
+fn check_chdir(spec: &Spec) -> Result<()> {
+    match std::fs::metadata(&spec.chdir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot change directory to '{}': Not a directory",
+            spec.chdir.display()
+        ),
+        Err(e) => bail!(
+            "cannot change directory to '{}': {}",
+            spec.chdir.display(),
+            os_reason(&e)
+        ),
+    }
+}
+
 /// Starts `spec` while its name's lock is held. `old` is the previous record, which is kept if
 /// the start fails.
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
@@ -414,6 +484,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    // With another server on the port, the new program would fail to bind while a connect
+    // to the old one looked like readiness: refuse now, naming who holds it.
+    if let Some(busy) = check.port_in_use() {
+        bail!(port_in_use_message(ctx, &busy));
+    }
     if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
@@ -511,6 +586,12 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             return Err(e).with_context(|| format!("cannot wait for {name} (pid {pid})"));
         }
     };
+    // Ctrl-C (or SIGTERM, SIGHUP) now must not leave a half-started daemon "started": the wait
+    // ends and the daemon is stopped as on a timeout (SPEC §2.1).
+    match Interrupt::catch() {
+        Ok(interrupt) => check.end_on_interrupt(interrupt),
+        Err(e) => ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}")),
+    }
     let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", spec.ready));
     if !matches!(spec.ready, ReadySpec::Alive(_)) {
         spinner.set_limit(spec.ready_timeout);
@@ -523,6 +604,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         save_status_text(ctx, name, pid, text);
     }
     let what = spec.ready.describe();
+    let mut interrupted = None;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
             ctx.say(format!("started {name} (pid {pid})"));
@@ -542,6 +624,16 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             (format!("{how} while rdaemon waited for {what}"), None)
         }
         Outcome::Failed(why) => (why, Some(stop_unready(ctx, spec, &process))),
+        Outcome::Interrupted(sig) => {
+            interrupted = Some(sig);
+            (
+                format!(
+                    "interrupted by {} while rdaemon waited for {what}",
+                    sig.as_str()
+                ),
+                Some(stop_unready(ctx, spec, &process)),
+            )
+        }
         Outcome::TimedOut(waited) => {
             let mut why = format!(
                 "it was not ready after {} (rdaemon waited for {what})",
@@ -567,8 +659,36 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
     if let Some(text) = check.status_text() {
         message.push_str(&format!("\nits last STATUS= was: {text}"));
     }
+    if let Some(sig) = interrupted {
+        // What the user asked for, not the program's fault: no log tail.
+        return Err(Fail::interrupted(sig, message).into());
+    }
     message.push_str(&log_tail(spec, TAIL_LINES));
     Err(anyhow::anyhow!(message))
+}
+
+/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
+/// and the daemon whose record names its pid, if any.
+fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
+    let port = busy.port;
+    let Some((pid, comm)) = &busy.holder else {
+        return format!("port {port} is already in use by another process");
+    };
+    let daemon = crate::state::list_names(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|name| {
+            Record::load(ctx, name)
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
+        });
+    match daemon {
+        Some(name) => {
+            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
+        }
+        None => format!("port {port} is already in use by pid {pid} ({comm})"),
+    }
 }
 
 /// Keeps the notify `STATUS=` text in the record, for `status`. The record is read again: in
@@ -777,18 +897,7 @@ fn prepare(
     account: Option<Account>,
     notify: Option<&str>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
-    match std::fs::metadata(&spec.chdir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => bail!(
-            "cannot change directory to '{}': Not a directory",
-            spec.chdir.display()
-        ),
-        Err(e) => bail!(
-            "cannot change directory to '{}': {}",
-            spec.chdir.display(),
-            os_reason(&e)
-        ),
-    }
+    check_chdir(spec)?;
     let default_log = ctx.default_log_path(&spec.name);
     if !spec.inherit_output && (spec.stdout == default_log || spec.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
