@@ -28,6 +28,7 @@ pub mod pidfile;
 pub mod process;
 pub mod progress;
 pub mod ready;
+pub mod session;
 pub mod sockets;
 pub mod state;
 pub mod supervisor;

@@ -128,6 +128,12 @@ pub fn stat(pid: Pid) -> io::Result<Option<ProcStat>> {
     stat_at(&format!("/proc/{pid}/stat"))
 }
 
+/// [`stat`] for any pid number, as a scan of `/proc` finds them (rdaemon itself and its parent
+/// included, which a [`Pid`] refuses): for reading only, never to signal by.
+pub fn stat_of(pid: i32) -> io::Result<Option<ProcStat>> {
+    stat_at(&format!("/proc/{pid}/stat"))
+}
+
 fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     // Bytes, not a String: a command name that is not UTF-8 must not make a live process look
     // dead (`stop` would then remove its pidfile and leave it running).

@@ -42,7 +42,7 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
-use crate::sockets;
+use crate::{session, sockets};
 
 /// The first and the longest pause between two TCP or file checks.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
@@ -475,14 +475,14 @@ impl Check {
                 return true;
             }
             let inodes = sockets::listening_on(*addr);
-            if !sockets::holders(&inodes, sockets::daemon_processes(daemon))
+            if !sockets::holders(&inodes, session::daemon_processes(daemon))
                 .pids
                 .is_empty()
             {
                 return true;
             }
             if self.ignored.is_empty() {
-                let holder = describe_holder(&sockets::holders(&inodes, sockets::all_pids()));
+                let holder = describe_holder(&sockets::holders(&inodes, session::all_pids()));
                 self.ignored.push(format!(
                     "a listener on {addr} that is {holder}, not the daemon's"
                 ));
@@ -505,7 +505,7 @@ impl Check {
                 if inodes.is_empty() {
                     return None;
                 }
-                let found = sockets::holders(&inodes, sockets::all_pids());
+                let found = sockets::holders(&inodes, session::all_pids());
                 Some(PortInUse {
                     port: addr.port(),
                     holder: found.pids.first().map(|&pid| (pid, sockets::comm(pid))),

@@ -9,11 +9,8 @@
 //!
 //! Must not: connect, signal, or change anything; this module only reads.
 
-use std::collections::HashMap;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
-
-use crate::process::{self, Pid};
 
 /// A socket in the LISTEN state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,59 +143,6 @@ pub fn holders(inodes: &[u64], pids: impl IntoIterator<Item = i32>) -> Holders {
         }
     }
     found
-}
-
-/// Every pid in `/proc`, ascending.
-pub fn all_pids() -> Vec<i32> {
-    let mut pids: Vec<i32> = fs::read_dir("/proc")
-        .map(|rd| {
-            rd.flatten()
-                .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    pids.sort_unstable();
-    pids
-}
-
-/// The daemon's processes: `daemon` itself, every member of its session (rdaemon made the
-/// session, and the kernel does not reuse its id while a member lives), and every descendant
-/// of `daemon` (also one that left the session with `setsid`).
-pub fn daemon_processes(daemon: Pid) -> Vec<i32> {
-    let Some(session) = process::read_stat(daemon).map(|s| s.session) else {
-        return Vec::new();
-    };
-    let mut parents: HashMap<i32, i32> = HashMap::new();
-    let mut members = Vec::new();
-    for pid in all_pids() {
-        let Some(stat) = fs::read(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|raw| process::parse_stat(&raw))
-        else {
-            continue;
-        };
-        if pid == daemon.get() || stat.session == session {
-            members.push(pid);
-        } else {
-            parents.insert(pid, stat.ppid);
-        }
-    }
-    // Descendants outside the session: walk each one's parents up to the daemon.
-    for (&pid, _) in parents.iter() {
-        let mut at = pid;
-        for _ in 0..64 {
-            match parents.get(&at) {
-                Some(&parent) if parent == daemon.get() || members.contains(&parent) => {
-                    members.push(pid);
-                    break;
-                }
-                Some(&parent) => at = parent,
-                None => break,
-            }
-        }
-    }
-    members.sort_unstable();
-    members
 }
 
 /// A process's command name (`/proc/PID/comm`), or `?`.

@@ -56,6 +56,12 @@ pub struct Record {
     pub start_time: Option<u64>,
     /// The boot during which `pid` was started.
     pub boot_id: Option<String>,
+    /// The session rdaemon made for the daemon (the `setsid` of the double fork; field 6 of
+    /// `/proc/PID/stat`), read at start while the daemon waited for its exec: how its leftovers
+    /// are found once the main process has died (`session`). `None` for `--foreground` (it
+    /// keeps the caller's session) and in records written before it existed.
+    #[serde(default)]
+    pub session: Option<i32>,
     /// argv, program first.
     pub command: Vec<String>,
     /// Working directory.
@@ -307,6 +313,7 @@ mod tests {
             child_pid: None,
             start_time: Some(98765),
             boot_id: Some("0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b".into()),
+            session: Some(4241),
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/".into(),
             umask: "022".into(),
@@ -509,6 +516,7 @@ mod proptests {
                 child_pid,
                 start_time,
                 boot_id,
+                session: None,
                 command,
                 chdir: chdir.into(),
                 umask,

@@ -4,6 +4,7 @@
 mod common;
 
 mod completions;
+mod containment;
 mod export;
 mod faults;
 mod field_start;

@@ -255,6 +255,7 @@ impl Spec {
             child_pid: None,
             start_time: Some(start_time),
             boot_id: Some(boot_id.to_owned()),
+            session: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),
             umask: crate::parse::format_umask(self.umask),
@@ -498,13 +499,15 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut committed = None;
     let result = daemonize::spawn(&plan, |pid| {
         crate::fault::point("before-pidfile");
-        let start_time = process::read_stat(pid)
-            .map(|s| s.start_time)
-            .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+        let stat =
+            process::read_stat(pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
         // The record first: every pidfile rdaemon writes is vouched for by a record from the
         // moment it exists, so a start killed between the two leaves a record naming a pid that
         // never ran (judged by its start time once reused), never a pidfile naming nobody's.
-        spec.record(pid, start_time, &boot_id).save(ctx)?;
+        let mut record = spec.record(pid, stat.start_time, &boot_id);
+        // The session the double fork made (the daemon waits for its "go": nothing ran yet).
+        record.session = crate::session::made_for(&stat);
+        record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
         writer.commit(pid)

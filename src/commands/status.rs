@@ -59,6 +59,10 @@ pub struct Report {
     /// Why a daemon is dead or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How many processes of its session live on although the main process is gone (SPEC
+    /// §3.1); absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<usize>,
 }
 
 impl Report {
@@ -76,11 +80,17 @@ impl Report {
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         let stat = pid.and_then(process::read_stat);
         let failed = rec.is_some_and(|r| r.failed);
+        let leftovers = match state {
+            State::Dead { .. } | State::Stopped => rec.map_or(0, count_leftovers),
+            _ => 0,
+        };
         Report {
             name,
             state: match state {
                 State::Running { .. } => "running",
                 // The monitor removed its pidfile when it gave up.
+                // The main process is gone, but not all of the daemon.
+                State::Stopped | State::Dead { .. } if leftovers > 0 => "dead",
                 State::Stopped if failed => "failed",
                 State::Stopped => "stopped",
                 State::Dead { .. } => "dead",
@@ -109,7 +119,11 @@ impl Report {
                 .or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
-            reason,
+            reason: match (reason, leftovers) {
+                (None, 1..) => Some("its main process is gone".into()),
+                (reason, _) => reason,
+            },
+            leftovers: (leftovers > 0).then_some(leftovers),
         }
     }
 
@@ -121,6 +135,14 @@ impl Report {
             "unknown" => Code::Privilege,
             _ => Code::NotRunning,
         }
+    }
+}
+
+/// The live leftovers of the session `rec` names, once its main process is gone.
+fn count_leftovers(rec: &crate::state::Record) -> usize {
+    match crate::session::Session::of(rec, None) {
+        Ok(Some(session)) => session.leftovers().len(),
+        _ => 0,
     }
 }
 
@@ -192,12 +214,22 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
                 r.pid.unwrap_or_default()
             );
         }
-        "dead" => println!(
-            "{} is dead: {}; pidfile '{}' remains",
-            r.name,
-            r.reason.as_deref().unwrap_or("its process is gone"),
-            r.pidfile.display()
-        ),
+        "dead" => {
+            let reason = r.reason.as_deref().unwrap_or("its process is gone");
+            let leftovers = match r.leftovers {
+                Some(1) => "; 1 leftover process".to_owned(),
+                Some(n) => format!("; {n} leftover processes"),
+                None => String::new(),
+            };
+            match r.pidfile.exists() {
+                true => println!(
+                    "{} is dead: {reason}{leftovers}; pidfile '{}' remains",
+                    r.name,
+                    r.pidfile.display()
+                ),
+                false => println!("{} is dead: {reason}{leftovers}", r.name),
+            }
+        }
         "failed" => println!(
             "{} has failed: its monitor gave up after {} restarts",
             r.name, r.restarts

@@ -1,6 +1,8 @@
 //! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
 //! a daemon that verifiably is the one the pidfile and record describe.
 
+use std::time::Instant;
+
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -12,6 +14,7 @@ use crate::paths::Ctx;
 use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
+use crate::session::{Session, Swept};
 use crate::state::Mode;
 use crate::target::{judge, privilege_error, resolve, several_error, Resolved, State, Target};
 
@@ -66,13 +69,21 @@ pub fn stop_locked(
     main_only: bool,
 ) -> Result<Stopped> {
     let label = target.label();
+    let begun = Instant::now();
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
     let (pid, start_time) = match judged {
         State::Stopped => {
+            if stop_leftovers(ctx, target, schedule, main_only)? {
+                return Ok(Stopped::NotRunning);
+            }
             ctx.say(format!("{label} is not running"));
             return Ok(Stopped::NotRunning);
         }
         State::Dead { why, .. } => {
+            if stop_leftovers(ctx, target, schedule, main_only)? {
+                pidfile::remove(&target.pidfile)?;
+                return Ok(Stopped::NotRunning);
+            }
             pidfile::remove(&target.pidfile)?;
             ctx.say(format!(
                 "{label} is not running ({why}; removed stale pidfile '{}')",
@@ -87,9 +98,14 @@ pub fn stop_locked(
     };
     // The pid could have been reused between judging it and opening the pidfd: check again
     // once the pidfd pins the process (without a pidfd, before every signal).
+    // The session, known while the main process is verified alive (SPEC §3.1).
+    let session = live_session(target, pid, start_time, main_only);
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
-        Ok(None) => return finish_gone(ctx, target, pid),
+        Ok(None) => {
+            let swept = sweep(&label, session, schedule, begun, None)?;
+            return finish_gone(ctx, target, pid, swept);
+        }
         Err(e) => bail!(
             "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
             pidfile::os_reason(&e)
@@ -121,7 +137,9 @@ pub fn stop_locked(
     let gone = run_schedule_with(&process, aim, schedule, &mut spinner);
     spinner.finish();
     if gone.map_err(|e| signal_error(e, &label, pid))? {
-        return finish_gone(ctx, target, pid);
+        let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
+        let swept = sweep(&label, session, schedule, begun, signalled)?;
+        return finish_gone(ctx, target, pid, swept);
     }
     let last = schedule
         .iter()
@@ -134,9 +152,10 @@ pub fn stop_locked(
     bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
 }
 
-fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
+fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid, swept: usize) -> Result<Stopped> {
     clear_pidfile(ctx, target, pid)?;
-    ctx.say(format!("stopped {} (pid {pid})", target.label()));
+    let leftovers = leftovers_note(swept);
+    ctx.say(format!("stopped {} (pid {pid}){leftovers}", target.label()));
     Ok(Stopped::Stopped(pid))
 }
 
@@ -245,4 +264,76 @@ fn send(process: &Process, aim: Aim, sig: Signal) -> Result<(), Errno> {
         let _ = deliver(Signal::SIGCONT);
     }
     Ok(())
+}
+
+// Leftovers (SPEC §3.1): what is left of the daemon's session once the main process is gone is
+// stopped on the same schedule, so that `stop` returns only when all of it is gone.
+
+/// The daemon's session while its main process `pid` is alive with `start_time`, if the stop
+/// reaches beyond the main process and a session can be trusted (`session`).
+fn live_session(target: &Target, pid: Pid, start_time: u64, main_only: bool) -> Option<Session> {
+    let rec = target.record.as_ref().filter(|_| !main_only)?;
+    let stat = process::read_stat(pid).filter(|s| s.start_time == start_time)?;
+    Session::of(rec, Some((pid, &stat))).ok().flatten()
+}
+
+/// With the main process already gone: stops the leftovers of the session the record names,
+/// printing `stopped leftovers of NAME: N processes`. Whether there were any.
+fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool) -> Result<bool> {
+    let Some(rec) = target.record.as_ref().filter(|_| !main_only) else {
+        return Ok(false);
+    };
+    let label = target.label();
+    let session = Session::of(rec, None)
+        .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
+    let swept = sweep(&label, session, schedule, Instant::now(), None)?;
+    if swept == 0 {
+        return Ok(false);
+    }
+    let noun = if swept == 1 { "process" } else { "processes" };
+    ctx.say(format!("stopped leftovers of {label}: {swept} {noun}"));
+    Ok(true)
+}
+
+/// Runs the schedule (anchored at `begun`) against the session's leftovers; how many it stopped.
+/// Survivors are an error naming them; a refused signal is exit 4.
+fn sweep(
+    label: &str,
+    session: Option<Session>,
+    schedule: &[Step],
+    begun: Instant,
+    signalled_group: Option<i32>,
+) -> Result<usize> {
+    let Some(session) = session else {
+        return Ok(0);
+    };
+    match session.sweep(schedule, begun, signalled_group) {
+        Ok(Swept { stopped, survivors }) if survivors.is_empty() => Ok(stopped),
+        Ok(Swept { survivors, .. }) => {
+            let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
+            bail!(
+                "cannot stop {label}: its leftover processes {} are still running after the whole stop schedule",
+                pids.join(", ")
+            )
+        }
+        Err((pid, e)) => {
+            let msg = format!(
+                "cannot signal a leftover of {label} (pid {pid}): {}",
+                e.desc()
+            );
+            match e {
+                Errno::EPERM => Err(Fail::privilege(msg).into()),
+                _ => Err(anyhow::anyhow!(msg)),
+            }
+        }
+    }
+}
+
+/// `; 2 leftover processes stopped` after `stopped NAME (pid N)`, or nothing.
+fn leftovers_note(swept: usize) -> String {
+    match swept {
+        0 => String::new(),
+        1 => "; 1 leftover process stopped".into(),
+        n => format!("; {n} leftover processes stopped"),
+    }
 }

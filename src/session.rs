@@ -1,0 +1,478 @@
+//! The daemon's session (SPEC §3.1, exec mode): rdaemon made it with `setsid` in the double
+//! fork, so every process whose session id (field 6 of `/proc/PID/stat`) is the daemon's
+//! belongs to the daemon, even after the main process died and even in another process group.
+//! This module owns the one scan of `/proc` ([`scan`], also what `--ready tcp:` uses to find the
+//! daemon's sockets), decides which session id may be trusted ([`Session::of`]), counts the
+//! leftovers, and stops them on the stop schedule ([`Session::sweep`]).
+//!
+//! **When a session id is trusted.** The session id is the pid of the intermediate process of
+//! the double fork, which called `setsid` and exited at once; `start` records it (`session` in
+//! the record) while the daemon waits for its exec. The kernel keeps a pid number allocated
+//! while any process uses it as a pid, process group or session id, so while one member of the
+//! session lives no other session can get that id, and no process can get that pid. Once every
+//! member is gone the number can be reused: a new process gets it as its pid and may call
+//! `setsid`, making a stranger's session with the same id. So a session counts as the daemon's
+//! only when:
+//! - the record's boot id is this boot's (ids do not survive a reboot) and its start time known;
+//! - no process has the session id as its pid: the daemon's session leader exited at start, so
+//!   a live (or zombie) leader means another session that reused the id;
+//! - it is neither rdaemon's own session nor led by the main process (`--foreground` keeps the
+//!   caller's session, and records written before `session` existed say nothing: then the main
+//!   process's session is taken only while it lives and only under the same rules);
+//!
+//! and a process counts as a member only when it is alive, in that session, started no earlier
+//! than the daemon (a member is forked from the daemon or another member), and is neither
+//! rdaemon, its parent, one of its ancestors nor a kernel thread. What remains possible is a
+//! stranger that reused the id after every member died *and* whose own leader has exited (a
+//! program that daemonizes itself the same way) — the same class of risk as pid reuse, guarded
+//! the same way (boot id, start time), and documented in docs/safety.md.
+//!
+//! A descendant that calls `setsid` itself leaves the session: only a cgroup catches it.
+//!
+//! Must not: signal anything outside the session so judged, or wait on a fixed tick where a
+//! pidfd can be polled.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
+
+use crate::parse::Step;
+use crate::process::{self, Pid, ProcStat, Process};
+use crate::state::Record;
+
+/// Every pid in `/proc`, ascending.
+pub fn all_pids() -> Vec<i32> {
+    let mut pids: Vec<i32> = fs::read_dir("/proc")
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    pids.sort_unstable();
+    pids
+}
+
+/// One process as a scan of `/proc` saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its pid.
+    pub pid: i32,
+    /// Its `/proc/PID/stat`, start time normalised as [`process::stat`] gives it.
+    pub stat: ProcStat,
+}
+
+/// One pass over `/proc`: every process that could be read, ascending by pid. A process that
+/// vanished meanwhile is simply not there.
+pub fn scan() -> Vec<Entry> {
+    all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = process::stat_of(pid).ok().flatten()?;
+            Some(Entry { pid, stat })
+        })
+        .collect()
+}
+
+/// The daemon's processes for readiness: `daemon` itself, every member of its session, and
+/// every descendant of `daemon` (also one that left the session with `setsid`), from one scan.
+pub fn daemon_processes(daemon: Pid) -> Vec<i32> {
+    daemon_processes_in(daemon.get(), &scan())
+}
+
+fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
+    let Some(session) = table
+        .iter()
+        .find(|e| e.pid == daemon)
+        .map(|e| e.stat.session)
+    else {
+        return Vec::new();
+    };
+    let mut parents: HashMap<i32, i32> = HashMap::new();
+    let mut members = Vec::new();
+    for e in table {
+        if e.pid == daemon || e.stat.session == session {
+            members.push(e.pid);
+        } else {
+            parents.insert(e.pid, e.stat.ppid);
+        }
+    }
+    // Descendants outside the session: walk each one's parents up to the daemon.
+    for &pid in parents.keys() {
+        let mut at = pid;
+        for _ in 0..64 {
+            match parents.get(&at) {
+                Some(&parent) if parent == daemon || members.contains(&parent) => {
+                    members.push(pid);
+                    break;
+                }
+                Some(&parent) => at = parent,
+                None => break,
+            }
+        }
+    }
+    members.sort_unstable();
+    members
+}
+
+/// The session id to record for a daemon just forked by the double fork (`stat` is its
+/// `/proc/PID/stat`): `None` when it is not a new session (rdaemon's own), which then must never
+/// be swept.
+pub fn made_for(stat: &ProcStat) -> Option<i32> {
+    let own = process::read_own_stat()?.session;
+    (stat.session > 1 && stat.session != own).then_some(stat.session)
+}
+
+/// A daemon's session, trusted by the rules of the module header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Session {
+    /// The session id.
+    pub sid: i32,
+    /// The daemon's start time: no member started earlier.
+    not_before: u64,
+    /// The main process, never counted among the leftovers.
+    main: Option<i32>,
+}
+
+impl Session {
+    /// The session of the daemon `record` describes. `main` is its main process with its stat
+    /// when it is alive and was verified (pid and start time match the record); the session id
+    /// comes from the record, else (an older record) from the live main process. `None` when no
+    /// session id can be trusted; an error only when `/proc` cannot be read.
+    pub fn of(record: &Record, main: Option<(Pid, &ProcStat)>) -> io::Result<Option<Session>> {
+        let (Some(not_before), Some(boot)) = (record.start_time, &record.boot_id) else {
+            return Ok(None);
+        };
+        if *boot != process::boot_id()? {
+            return Ok(None);
+        }
+        let main = main.filter(|(pid, stat)| {
+            record.pid == Some(pid.get()) && stat.start_time == not_before && stat.is_alive()
+        });
+        let Some(sid) = record.session.or(main.map(|(_, stat)| stat.session)) else {
+            return Ok(None);
+        };
+        let session = Session {
+            sid,
+            not_before,
+            main: record.pid,
+        };
+        Ok(session.plausible()?.then_some(session))
+    }
+
+    /// The rules of the module header that do not depend on the member.
+    fn plausible(&self) -> io::Result<bool> {
+        if self.sid <= 1 || Some(self.sid) == self.main {
+            return Ok(false);
+        }
+        let own = process::read_own_stat()
+            .ok_or_else(|| io::Error::other("cannot read /proc/self/stat"))?;
+        if self.sid == own.session {
+            return Ok(false);
+        }
+        // The daemon's session leader exited at start: a process with that pid is another
+        // session's leader (or the id was reused).
+        Ok(process::stat_of(self.sid)?.is_none())
+    }
+
+    /// Whether the scanned process `e` is a leftover of the daemon: a live member of the
+    /// session, started no earlier than the daemon, other than the main process.
+    fn is_leftover(&self, e: &Entry) -> bool {
+        e.stat.session == self.sid
+            && e.stat.is_alive()
+            && e.stat.start_time >= self.not_before
+            && Some(e.pid) != self.main
+            && !e.stat.is_kernel_thread()
+            && Pid::new(e.pid)
+                .ok()
+                .is_some_and(|pid| matches!(process::refuse_protected(pid), Ok(None)))
+    }
+
+    /// The leftovers in one scan of `/proc`, ascending.
+    pub fn leftovers(&self) -> Vec<Entry> {
+        if !matches!(self.plausible(), Ok(true)) {
+            return Vec::new();
+        }
+        scan().into_iter().filter(|e| self.is_leftover(e)).collect()
+    }
+
+    /// Stops every leftover on `schedule`, anchored at `begun` (when the stop began: a wait
+    /// whose end has passed is skipped, so what was still alive when the main process's
+    /// schedule reached SIGKILL gets SIGKILL now). `signalled_group` is the process group that
+    /// already got the schedule's first signal; its members do not get it twice. Each signal is
+    /// followed by SIGCONT (not after SIGKILL). Reads `/proc` once per round (at each signal and
+    /// whenever every known leftover has exited), waits on pidfds, and returns as soon as the
+    /// last one is gone. An error when a leftover cannot be signalled (EPERM).
+    pub fn sweep(
+        &self,
+        schedule: &[Step],
+        begun: Instant,
+        signalled_group: Option<i32>,
+    ) -> Result<Swept, (i32, Errno)> {
+        let mut sweep = Sweeper {
+            session: *self,
+            members: Vec::new(),
+            seen: HashSet::new(),
+        };
+        sweep.refresh();
+        if sweep.members.is_empty() {
+            return Ok(Swept::default());
+        }
+        let mut pending: Option<(Signal, bool)> = None;
+        let mut first = true;
+        let mut at = Duration::ZERO;
+        let mut cycle_at = at;
+        let mut i = 0;
+        while i < schedule.len() {
+            match schedule[i] {
+                Step::Signal(sig) => {
+                    pending = Some((sig, first));
+                    first = false;
+                }
+                Step::Wait(d) => {
+                    at += d;
+                    let deadline = begun + at;
+                    if deadline > Instant::now() {
+                        if let Some((sig, first)) = pending.take() {
+                            sweep.deliver(sig, signalled_group.filter(|_| first))?;
+                        }
+                        if sweep.wait_all(deadline) {
+                            return Ok(sweep.outcome());
+                        }
+                    }
+                }
+                Step::Forever => {
+                    // A cycle without any wait would spin: stop repeating it.
+                    if at == cycle_at {
+                        break;
+                    }
+                    cycle_at = at;
+                    i = 0;
+                    continue;
+                }
+            }
+            i += 1;
+        }
+        if let Some((sig, first)) = pending {
+            sweep.deliver(sig, signalled_group.filter(|_| first))?;
+            sweep.wait_all(Instant::now());
+        }
+        sweep.refresh();
+        Ok(sweep.outcome())
+    }
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// How many leftovers it stopped.
+    pub stopped: usize,
+    /// The leftovers still alive at the end of the schedule.
+    pub survivors: Vec<i32>,
+}
+
+/// A leftover being stopped: held by pidfd where the kernel allows.
+struct Member {
+    process: Process,
+    pgrp: i32,
+}
+
+struct Sweeper {
+    session: Session,
+    members: Vec<Member>,
+    /// (pid, start time) of every leftover ever seen.
+    seen: HashSet<(i32, u64)>,
+}
+
+impl Sweeper {
+    /// One scan of `/proc`: adds the leftovers not yet held (verified by start time once the
+    /// pidfd pins them) and drops the ones that have exited.
+    fn refresh(&mut self) {
+        for e in self.session.leftovers() {
+            if self.members.iter().any(|m| m.process.pid().get() == e.pid) {
+                continue;
+            }
+            let Ok(pid) = Pid::new(e.pid) else { continue };
+            if let Ok(Some(process)) = Process::open_verified(pid, e.stat.start_time) {
+                self.seen.insert((e.pid, e.stat.start_time));
+                self.members.push(Member {
+                    process,
+                    pgrp: e.stat.pgrp,
+                });
+            }
+        }
+        self.members.retain(|m| !m.process.has_exited());
+    }
+
+    /// Sends `sig` (and SIGCONT) to every leftover, after a fresh scan, except members of
+    /// `skip_group`, which got it already.
+    fn deliver(&mut self, sig: Signal, skip_group: Option<i32>) -> Result<(), (i32, Errno)> {
+        self.refresh();
+        for m in &self.members {
+            if skip_group == Some(m.pgrp) {
+                continue;
+            }
+            match m.process.signal(sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => return Err((m.process.pid().get(), e)),
+            }
+            if sig != Signal::SIGKILL && sig != Signal::SIGCONT {
+                let _ = m.process.signal(Signal::SIGCONT);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every leftover is gone (true) or `deadline` passes (false). Polls the
+    /// pidfds all at once; only leftovers without one are checked every few milliseconds.
+    fn wait_all(&mut self, deadline: Instant) -> bool {
+        loop {
+            self.members.retain(|m| !m.process.has_exited());
+            if self.members.is_empty() {
+                // Every known one is gone: one scan for any forked meanwhile.
+                self.refresh();
+                if self.members.is_empty() {
+                    return true;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let blind = self.members.iter().any(|m| m.process.pidfd().is_none());
+            let slice = if blind {
+                left.min(Duration::from_millis(5))
+            } else {
+                left
+            };
+            let mut fds: Vec<PollFd> = self
+                .members
+                .iter()
+                .filter_map(|m| m.process.pidfd())
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
+            match poll(&mut fds, timeout) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                // poll itself failed (ENOMEM): fall back to checking every few milliseconds.
+                Err(_) => std::thread::sleep(slice.min(Duration::from_millis(5))),
+            }
+            // `fds` borrows the members; which became readable is asked again above.
+            drop(fds);
+        }
+    }
+
+    fn outcome(&self) -> Swept {
+        let survivors: Vec<i32> = self
+            .members
+            .iter()
+            .filter(|m| !m.process.has_exited())
+            .map(|m| m.process.pid().get())
+            .collect();
+        Swept {
+            stopped: self.seen.len() - survivors.len(),
+            survivors,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: i32, ppid: i32, session: i32, start_time: u64) -> Entry {
+        Entry {
+            pid,
+            stat: ProcStat {
+                state: 'S',
+                ppid,
+                pgrp: pid,
+                session,
+                start_time,
+                flags: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn daemon_processes_are_its_session_and_its_descendants() {
+        let table = vec![
+            entry(100, 1, 99, 10),    // the daemon; its session leader 99 is gone
+            entry(101, 100, 99, 11),  // a child in the session
+            entry(102, 101, 102, 12), // a grandchild that called setsid
+            entry(103, 102, 102, 13), // and its child
+            entry(200, 1, 200, 5),    // a stranger
+            entry(201, 200, 200, 6),
+        ];
+        assert_eq!(daemon_processes_in(100, &table), vec![100, 101, 102, 103]);
+        assert_eq!(daemon_processes_in(300, &table), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn leftovers_are_live_members_started_after_the_daemon() {
+        let session = Session {
+            sid: 99,
+            not_before: 10,
+            main: Some(100),
+        };
+        let own = std::process::id() as i32;
+        assert!(session.is_leftover(&entry(4_000_001, 1, 99, 10)));
+        assert!(
+            !session.is_leftover(&entry(100, 1, 99, 10)),
+            "the main process"
+        );
+        assert!(
+            !session.is_leftover(&entry(4_000_002, 1, 98, 10)),
+            "another session"
+        );
+        assert!(
+            !session.is_leftover(&entry(4_000_003, 1, 99, 9)),
+            "older than the daemon"
+        );
+        assert!(
+            !session.is_leftover(&entry(own, 1, 99, 10)),
+            "rdaemon itself"
+        );
+        let mut zombie = entry(4_000_004, 1, 99, 10);
+        zombie.stat.state = 'Z';
+        assert!(!session.is_leftover(&zombie), "a zombie is dead");
+    }
+
+    #[test]
+    fn an_untrusted_session_id_is_refused() {
+        let me = process::read_own_stat().unwrap();
+        let own = Session {
+            sid: me.session,
+            not_before: 0,
+            main: None,
+        };
+        assert!(!own.plausible().unwrap(), "rdaemon's own session");
+        let led = Session {
+            sid: 4242,
+            not_before: 0,
+            main: Some(4242),
+        };
+        assert!(
+            !led.plausible().unwrap(),
+            "a session the main process leads"
+        );
+        // A session whose leader is alive (pid 1's, or this test's parent's) is another's.
+        let leader = Session {
+            sid: std::os::unix::process::parent_id() as i32,
+            not_before: 0,
+            main: None,
+        };
+        assert!(!leader.plausible().unwrap());
+        assert_eq!(
+            made_for(&me),
+            None,
+            "rdaemon's own session is never recorded"
+        );
+    }
+}
