@@ -13,6 +13,7 @@
 pub mod output;
 
 pub mod account;
+pub mod cgroup;
 pub mod cli;
 pub mod commands;
 #[allow(unsafe_code)]

@@ -340,6 +340,37 @@ pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
 }
 
+/// The value of extended attribute `name` of `path` (`getxattr(2)`, following symlinks), up to
+/// 256 bytes; `Ok(None)` when it has none (ENODATA) or the file system has no xattrs (ENOTSUP).
+/// Here because reading one needs a raw call (std and nix have none); `cgroup` uses it for
+/// systemd's `trusted.delegate` / `user.delegate` marks.
+pub fn read_xattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u8>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c_name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut buf = [0u8; 256];
+    // SAFETY: both strings are NUL-terminated and live across the call; the kernel writes at
+    // most `buf.len()` bytes into `buf`, which we own, and returns how many (or -1).
+    #[allow(unsafe_code)]
+    let n = unsafe {
+        nix::libc::getxattr(
+            c_path.as_ptr(),
+            c_name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return match Errno::last() {
+            Errno::ENODATA | Errno::ENOTSUP => Ok(None),
+            e => Err(e.into()),
+        };
+    }
+    Ok(Some(buf[..n as usize].to_vec()))
+}
+
 /// `pidfd_send_signal` flag (Linux 6.9, `include/uapi/linux/pidfd.h`): signal the process
 /// group the pidfd's pid names.
 const PIDFD_SIGNAL_PROCESS_GROUP: nix::libc::c_uint = 1 << 2;

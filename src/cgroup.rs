@@ -1,0 +1,716 @@
+//! cgroup v2 building blocks (SPEC §3.1): find the cgroup2 mount, decide whether `--cgroup auto`
+//! may use it, and manage one daemon's cgroup `rdaemon/NAME` beneath it: create, move a
+//! process in, kill everything in it (`cgroup.kill`, or signals to every pid of `cgroup.procs`
+//! until it is empty), wait for `populated 0` in `cgroup.events` (inotify, no sleep loop),
+//! remove it, and set `memory.max` / `pids.max`.
+//!
+//! Where: the cgroup2 mount comes from `/proc/self/mountinfo` (file system type `cgroup2`):
+//! `/sys/fs/cgroup` on a unified host, `/sys/fs/cgroup/unified` on a hybrid one. When systemd
+//! manages the tree (`/run/systemd/system` exists, as `sd_booted()` checks), systemd's
+//! CGROUP_DELEGATION rules apply: outside a subtree delegated to it, a program must not create
+//! cgroups or write attributes. rdaemon then uses cgroups only when its own cgroup (or an
+//! ancestor up to the mount) carries systemd's delegation mark, the `trusted.delegate` (system
+//! manager) or `user.delegate` (user manager) extended attribute set to `1`, and then creates
+//! `rdaemon/NAME` beneath its own cgroup; otherwise `auto` is off. Elsewhere (no systemd, a
+//! container runtime that gave us the tree) it uses the mount's root.
+//!
+//! Not yet wired into `start`/`stop` (issue 14's remaining part, after issue 13): this module
+//! is complete and tested on its own.
+//!
+//! Must not: write anything outside `rdaemon/` beneath the chosen parent, except enabling a
+//! controller in the `cgroup.subtree_control` of the `rdaemon` cgroup it owns.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::signal::Signal;
+
+use crate::process::{Pid, Process};
+
+/// The cgroup2 mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// Where it is mounted.
+    pub path: PathBuf,
+    /// The cgroup path of the mount's root (`/` unless a cgroup namespace or a bind mount
+    /// shows a subtree).
+    pub root: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+/// The first `cgroup2` mount in the text of `/proc/self/mountinfo`: `ID PARENT MAJ:MIN ROOT
+/// MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS`, with spaces and other
+/// special bytes in paths escaped as octal (`\040`).
+pub fn parse_mountinfo(text: &str) -> Option<Mount> {
+    text.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        let fields: Vec<&str> = left.split_whitespace().collect();
+        let options = fields.get(5)?;
+        Some(Mount {
+            root: unescape(fields.get(3)?),
+            path: PathBuf::from(unescape(fields.get(4)?)),
+            read_only: options.split(',').any(|o| o == "ro"),
+        })
+    })
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
+fn unescape(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .filter(|d| bytes[i] == b'\\' && d.iter().all(|b| (b'0'..=b'7').contains(b)));
+        match octal {
+            Some(d) => {
+                out.push(
+                    d.iter()
+                        .fold(0u8, |acc, b| acc.wrapping_mul(8) + (b - b'0')),
+                );
+                i += 4;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup2 mount of this system, from `/proc/self/mountinfo`; `None` without one.
+pub fn find_mount() -> io::Result<Option<Mount>> {
+    Ok(parse_mountinfo(&fs::read_to_string(
+        "/proc/self/mountinfo",
+    )?))
+}
+
+/// The v2 cgroup path (`0::/PATH`) in the text of `/proc/PID/cgroup`.
+pub fn parse_own_cgroup(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_owned)
+}
+
+/// What `--cgroup auto` decides from.
+#[derive(Debug, Clone)]
+pub struct Host {
+    /// rdaemon runs as root.
+    pub is_root: bool,
+    /// The cgroup2 mount, if any.
+    pub mount: Option<Mount>,
+    /// rdaemon's own v2 cgroup path (`/proc/self/cgroup`).
+    pub own: Option<String>,
+    /// systemd manages the tree (`/run/systemd/system` exists).
+    pub systemd: bool,
+}
+
+impl Host {
+    /// This system, as rdaemon runs on it.
+    pub fn detect(is_root: bool) -> io::Result<Host> {
+        Ok(Host {
+            is_root,
+            mount: find_mount()?,
+            own: fs::read_to_string("/proc/self/cgroup")
+                .ok()
+                .as_deref()
+                .and_then(parse_own_cgroup),
+            systemd: Path::new("/run/systemd/system").is_dir(),
+        })
+    }
+}
+
+/// Where rdaemon may create `rdaemon/NAME`, or why it may not (what `auto` falls back on
+/// silently and `on` reports, exit 1). `delegated` says whether a cgroup directory carries
+/// systemd's delegation mark ([`is_delegated`]).
+pub fn decide(host: &Host, delegated: impl Fn(&Path) -> bool) -> Result<PathBuf, String> {
+    if !host.is_root {
+        return Err("cgroups need root (rdaemon runs as another user)".into());
+    }
+    let Some(mount) = &host.mount else {
+        return Err("no cgroup2 file system is mounted (/proc/self/mountinfo)".into());
+    };
+    if mount.read_only {
+        return Err(format!(
+            "the cgroup2 mount '{}' is read-only",
+            mount.path.display()
+        ));
+    }
+    if !host.systemd {
+        return Ok(mount.path.clone());
+    }
+    // systemd's tree: only beneath our own cgroup, and only if it (or an ancestor below the
+    // mount) was delegated to us.
+    let own = host.own.as_deref().unwrap_or("/");
+    let relative = own
+        .strip_prefix(mount.root.trim_end_matches('/'))
+        .unwrap_or(own)
+        .trim_start_matches('/');
+    let own_dir = mount.path.join(relative);
+    let mut at = own_dir.as_path();
+    loop {
+        if delegated(at) {
+            return Ok(own_dir);
+        }
+        if at == mount.path {
+            break;
+        }
+        match at.parent() {
+            Some(parent) if parent.starts_with(&mount.path) => at = parent,
+            _ => break,
+        }
+    }
+    Err(format!(
+        "rdaemon's cgroup '{}' is managed by systemd and not delegated to it (systemd's CGROUP_DELEGATION rules; run rdaemon from a unit with Delegate=yes)",
+        own_dir.display()
+    ))
+}
+
+/// Whether systemd delegated the cgroup directory `dir`: its `trusted.delegate` or
+/// `user.delegate` extended attribute is `1`.
+pub fn is_delegated(dir: &Path) -> bool {
+    ["trusted.delegate", "user.delegate"]
+        .iter()
+        .any(|name| matches!(crate::process::read_xattr(dir, name), Ok(Some(v)) if v == b"1"))
+}
+
+/// The cgroup of one daemon, `PARENT/rdaemon/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    path: PathBuf,
+}
+
+/// The directory beneath the chosen parent that holds every daemon's cgroup.
+const TOP: &str = "rdaemon";
+
+impl Cgroup {
+    /// The cgroup of daemon `name` beneath `parent` (whether or not it exists).
+    pub fn at(parent: &Path, name: &str) -> Cgroup {
+        Cgroup {
+            path: parent.join(TOP).join(name),
+        }
+    }
+
+    /// Creates `PARENT/rdaemon/NAME` (and `rdaemon`), mode 0755; an existing one is reused.
+    pub fn create(parent: &Path, name: &str) -> Result<Cgroup> {
+        let cgroup = Cgroup::at(parent, name);
+        let top = parent.join(TOP);
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o755);
+        // Another rdaemon may remove an empty `rdaemon` between our two mkdirs: try again.
+        for _ in 0..3 {
+            match builder.create(&top) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cannot create cgroup '{}'", top.display()))
+                }
+            }
+            match builder.create(&cgroup.path) {
+                Ok(()) => return Ok(cgroup),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(cgroup),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create cgroup '{}'", cgroup.path.display())
+                    })
+                }
+            }
+        }
+        bail!(
+            "cannot create cgroup '{}': its parent keeps disappearing",
+            cgroup.path.display()
+        )
+    }
+
+    /// Its directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether it exists.
+    pub fn exists(&self) -> bool {
+        self.path.join("cgroup.procs").exists()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    fn write(&self, name: &str, value: &str) -> io::Result<()> {
+        fs::write(self.file(name), value)
+    }
+
+    /// Moves process `pid` (all its threads) into the cgroup.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        self.write("cgroup.procs", &pid.to_string())
+            .with_context(|| {
+                format!(
+                    "cannot move pid {pid} into cgroup '{}'",
+                    self.path.display()
+                )
+            })
+    }
+
+    /// The pids in it now.
+    pub fn procs(&self) -> io::Result<Vec<i32>> {
+        Ok(fs::read_to_string(self.file("cgroup.procs"))?
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect())
+    }
+
+    /// Whether any process is in it or beneath it (`populated` of `cgroup.events`).
+    pub fn populated(&self) -> io::Result<bool> {
+        let text = fs::read_to_string(self.file("cgroup.events"))?;
+        Ok(text
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["populated", "1"]))
+    }
+
+    /// SIGKILLs everything in it: `cgroup.kill` (Linux ≥ 5.14), else [`Cgroup::signal_all`]
+    /// until it is empty (a fork racing the signals lands in the cgroup too, so a few rounds
+    /// catch it).
+    pub fn kill(&self) -> Result<()> {
+        match self.write("cgroup.kill", "1") {
+            Ok(()) => return Ok(()),
+            // No cgroup.kill: an older kernel.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot kill cgroup '{}'", self.path.display()))
+            }
+        }
+        self.kill_by_signals()
+    }
+
+    /// The fallback of [`Cgroup::kill`]: SIGKILL to every pid of `cgroup.procs`, again until
+    /// it lists none.
+    pub fn kill_by_signals(&self) -> Result<()> {
+        for _ in 0..100 {
+            if self.signal_all(Signal::SIGKILL)? == 0 {
+                return Ok(());
+            }
+        }
+        bail!(
+            "cannot kill cgroup '{}': processes keep appearing in it",
+            self.path.display()
+        )
+    }
+
+    /// Sends `sig` to every process listed in `cgroup.procs`; how many were listed. Each is
+    /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
+    /// the listing and the signal is never hit.
+    pub fn signal_all(&self, sig: Signal) -> Result<usize> {
+        let pids = self
+            .procs()
+            .with_context(|| format!("cannot read '{}'", self.file("cgroup.procs").display()))?;
+        let mut listed = 0;
+        for raw in pids {
+            let Ok(pid) = Pid::new(raw) else { continue };
+            listed += 1;
+            let Ok(process) = Process::open(pid) else {
+                continue;
+            };
+            if !self.holds(raw) {
+                continue;
+            }
+            match process.signal(sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => bail!(
+                    "cannot signal pid {raw} of cgroup '{}': {}",
+                    self.path.display(),
+                    e.desc()
+                ),
+            }
+        }
+        Ok(listed)
+    }
+
+    /// Whether `/proc/PID/cgroup` places `pid` in this cgroup (or beneath it).
+    fn holds(&self, pid: i32) -> bool {
+        let Some(own) = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+            .ok()
+            .as_deref()
+            .and_then(parse_own_cgroup)
+        else {
+            return false;
+        };
+        let tail = format!(
+            "/{TOP}/{}",
+            self.path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        own.ends_with(&tail) || own.contains(&format!("{tail}/"))
+    }
+
+    /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): inotify on
+    /// `cgroup.events` (the kernel signals IN_MODIFY on a change), no sleep loop. True if it
+    /// emptied.
+    pub fn wait_empty(&self, timeout: Duration) -> Result<bool> {
+        let events = self.file("cgroup.events");
+        let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .context("cannot create an inotify instance")?;
+        inotify
+            .add_watch(&events, AddWatchFlags::IN_MODIFY)
+            .with_context(|| format!("cannot watch '{}'", events.display()))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Read after the watch exists, so that no change between the two is missed.
+            if !self
+                .populated()
+                .with_context(|| format!("cannot read '{}'", events.display()))?
+            {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let mut fds = [PollFd::new(
+                std::os::fd::AsFd::as_fd(&inotify),
+                PollFlags::POLLIN,
+            )];
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => {
+                    return Err(anyhow!(
+                        "cannot wait on '{}': {}",
+                        events.display(),
+                        e.desc()
+                    ))
+                }
+            }
+            // Drain (non-blocking); the content is read again above.
+            while let Ok(batch) = inotify.read_events() {
+                if batch.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Removes the (empty) cgroup, and `rdaemon` above it when that is empty too. A cgroup that
+    /// is already gone is fine.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir(&self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot remove cgroup '{}'", self.path.display()))
+            }
+        }
+        if let Some(top) = self.path.parent() {
+            // Best effort: other daemons' cgroups (EBUSY/ENOTEMPTY) keep it.
+            let _ = fs::remove_dir(top);
+        }
+        Ok(())
+    }
+
+    /// Sets `memory.max` to `bytes`.
+    pub fn set_memory_max(&self, bytes: u64) -> Result<()> {
+        self.set_limit("memory", "memory.max", &bytes.to_string())
+    }
+
+    /// Sets `pids.max` to `tasks`.
+    pub fn set_pids_max(&self, tasks: u64) -> Result<()> {
+        self.set_limit("pids", "pids.max", &tasks.to_string())
+    }
+
+    /// Writes `file` of `controller`, first enabling the controller in the `rdaemon` cgroup's
+    /// `cgroup.subtree_control` (which rdaemon owns) when its parent offers it; a clear error
+    /// when the hierarchy does not offer it at all.
+    fn set_limit(&self, controller: &str, file: &str, value: &str) -> Result<()> {
+        let top = self
+            .path
+            .parent()
+            .ok_or_else(|| anyhow!("cgroup '{}' has no parent", self.path.display()))?;
+        let words = |path: PathBuf| -> Result<Vec<String>> {
+            Ok(fs::read_to_string(&path)
+                .with_context(|| format!("cannot read '{}'", path.display()))?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect())
+        };
+        let enabled = words(top.join("cgroup.subtree_control"))?;
+        if !enabled.iter().any(|c| c == controller) {
+            let available = words(top.join("cgroup.controllers"))?;
+            if !available.iter().any(|c| c == controller) {
+                let list = if available.is_empty() {
+                    "none".to_owned()
+                } else {
+                    available.join(" ")
+                };
+                let above = top.parent().unwrap_or(top).join("cgroup.subtree_control");
+                bail!(
+                    "cannot set {file} of cgroup '{}': the {controller} controller is not available (not enabled in '{}'; available here: {list})",
+                    self.path.display(),
+                    above.display()
+                );
+            }
+            fs::write(top.join("cgroup.subtree_control"), format!("+{controller}")).with_context(
+                || {
+                    format!(
+                        "cannot enable the {controller} controller in '{}'",
+                        top.join("cgroup.subtree_control").display()
+                    )
+                },
+            )?;
+        }
+        self.write(file, value).with_context(|| {
+            format!(
+                "cannot set {file} of cgroup '{}' to {value}",
+                self.path.display()
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n\
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
+
+    #[test]
+    fn finds_the_cgroup2_mount() {
+        assert_eq!(
+            parse_mountinfo(HYBRID),
+            Some(Mount {
+                path: "/sys/fs/cgroup/unified".into(),
+                root: "/".into(),
+                read_only: false,
+            })
+        );
+        let unified = "25 20 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 rw,nsdelegate\n";
+        let m = parse_mountinfo(unified).unwrap();
+        assert_eq!(m.path, Path::new("/sys/fs/cgroup"));
+        assert!(m.read_only);
+        let escaped = "1 2 0:3 /sub /mnt/my\\040cgroups rw - cgroup2 none rw\n";
+        let m = parse_mountinfo(escaped).unwrap();
+        assert_eq!(m.path, Path::new("/mnt/my cgroups"));
+        assert_eq!(m.root, "/sub");
+        assert_eq!(
+            parse_mountinfo("31 23 0:28 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n"),
+            None
+        );
+        assert_eq!(parse_mountinfo("garbage\n"), None);
+    }
+
+    #[test]
+    fn reads_the_v2_line_of_proc_cgroup() {
+        assert_eq!(
+            parse_own_cgroup("9:name=systemd:/\n4:memory:/x\n0::/system.slice/a.service\n"),
+            Some("/system.slice/a.service".into())
+        );
+        assert_eq!(parse_own_cgroup("4:memory:/x\n"), None);
+    }
+
+    fn host(is_root: bool, systemd: bool, own: &str) -> Host {
+        Host {
+            is_root,
+            mount: parse_mountinfo(HYBRID),
+            own: Some(own.into()),
+            systemd,
+        }
+    }
+
+    #[test]
+    fn auto_is_off_where_rdaemon_may_not_create_cgroups() {
+        let never = |_: &Path| false;
+        assert_eq!(
+            decide(&host(true, false, "/"), never),
+            Ok("/sys/fs/cgroup/unified".into())
+        );
+        assert!(decide(&host(false, false, "/"), never)
+            .unwrap_err()
+            .contains("need root"));
+        let mut ro = host(true, false, "/");
+        ro.mount.as_mut().unwrap().read_only = true;
+        assert!(decide(&ro, never).unwrap_err().contains("read-only"));
+        let none = Host {
+            mount: None,
+            ..host(true, false, "/")
+        };
+        assert!(decide(&none, never).unwrap_err().contains("no cgroup2"));
+        let managed = host(true, true, "/system.slice/app.service");
+        assert!(decide(&managed, never)
+            .unwrap_err()
+            .contains("not delegated"));
+        // Delegated to the unit: beneath our own cgroup, also from a leaf inside it.
+        let unit = Path::new("/sys/fs/cgroup/unified/system.slice/app.service");
+        let delegated = |p: &Path| p == unit;
+        assert_eq!(decide(&managed, delegated), Ok(unit.to_owned()));
+        let leaf = host(true, true, "/system.slice/app.service/main");
+        assert_eq!(decide(&leaf, delegated), Ok(unit.join("main")));
+    }
+
+    /// Whether the real-cgroup tests can run: root and a writable cgroup2 mount. Without
+    /// them the test is skipped with a reason, unless `CI` is set (CI runs as root on a host
+    /// with cgroup2): then it fails.
+    fn real_mount(test: &str) -> Option<PathBuf> {
+        let why = if !nix::unistd::geteuid().is_root() {
+            "not root".to_owned()
+        } else {
+            match find_mount() {
+                Ok(Some(m)) if !m.read_only => return Some(m.path),
+                Ok(Some(m)) => format!("the cgroup2 mount {} is read-only", m.path.display()),
+                Ok(None) => "no cgroup2 mount".to_owned(),
+                Err(e) => format!("cannot read /proc/self/mountinfo: {e}"),
+            }
+        };
+        if std::env::var_os("CI").is_some() {
+            panic!("{test} cannot run under CI: {why}");
+        }
+        eprintln!("skipping {test}: {why}");
+        None
+    }
+
+    /// A cgroup of a test: everything in it killed and the cgroup removed when dropped, also
+    /// when the test fails.
+    struct TestCgroup(Cgroup);
+
+    impl TestCgroup {
+        fn new(parent: &Path, test: &str) -> TestCgroup {
+            let name = format!("test-{test}-{}", std::process::id());
+            TestCgroup(Cgroup::create(parent, &name).unwrap())
+        }
+    }
+
+    impl Drop for TestCgroup {
+        fn drop(&mut self) {
+            if self.0.exists() {
+                let _ = self.0.kill();
+                let _ = self.0.wait_empty(Duration::from_secs(5));
+            }
+            let _ = self.0.remove();
+        }
+    }
+
+    /// A child of the test, reaped when dropped.
+    struct Child(std::process::Child);
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn sleeper() -> Child {
+        Child(
+            std::process::Command::new("sleep")
+                .arg("1000")
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    fn in_cgroup(pid: u32, cgroup: &Cgroup) -> bool {
+        cgroup.holds(pid as i32)
+    }
+
+    fn kill_wait_remove(test: &str, kill: impl Fn(&Cgroup) -> Result<()>) {
+        let Some(mount) = real_mount(test) else {
+            return;
+        };
+        let cg = TestCgroup::new(&mount, test);
+        let path = cg.0.path().to_owned();
+        assert!(
+            path.starts_with(mount.join("rdaemon")),
+            "{}",
+            path.display()
+        );
+        let mut child = sleeper();
+        cg.0.add(child.0.id() as i32).unwrap();
+        assert!(in_cgroup(child.0.id(), &cg.0), "the child is in the cgroup");
+        assert_eq!(cg.0.procs().unwrap(), vec![child.0.id() as i32]);
+        assert!(cg.0.populated().unwrap());
+        let started = Instant::now();
+        kill(&cg.0).unwrap();
+        assert!(
+            cg.0.wait_empty(Duration::from_secs(10)).unwrap(),
+            "still populated"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let status = child.0.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "killed by SIGKILL"
+        );
+        cg.0.remove().unwrap();
+        assert!(!path.exists(), "{} remains", path.display());
+    }
+
+    #[test]
+    fn a_real_cgroup_is_killed_waited_for_and_removed() {
+        kill_wait_remove("cgroup_kill", Cgroup::kill);
+    }
+
+    #[test]
+    fn without_cgroup_kill_every_process_is_signalled() {
+        kill_wait_remove("cgroup_signals", Cgroup::kill_by_signals);
+    }
+
+    #[test]
+    fn wait_empty_times_out_while_populated() {
+        let Some(mount) = real_mount("cgroup_wait") else {
+            return;
+        };
+        let cg = TestCgroup::new(&mount, "wait");
+        let child = sleeper();
+        cg.0.add(child.0.id() as i32).unwrap();
+        assert!(!cg.0.wait_empty(Duration::from_millis(50)).unwrap());
+    }
+
+    #[test]
+    fn limits_need_their_controller() {
+        let Some(mount) = real_mount("cgroup_limits") else {
+            return;
+        };
+        let cg = TestCgroup::new(&mount, "limits");
+        let offered = fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap();
+        let offered: Vec<&str> = offered.split_whitespace().collect();
+        match cg.0.set_pids_max(5) {
+            Ok(()) => {
+                assert!(offered.contains(&"pids"));
+                assert_eq!(
+                    fs::read_to_string(cg.0.path().join("pids.max"))
+                        .unwrap()
+                        .trim(),
+                    "5"
+                );
+            }
+            Err(e) => {
+                assert!(!offered.contains(&"pids"), "{e:#}");
+                let msg = format!("{e:#}");
+                assert!(msg.contains("pids controller is not available"), "{msg}");
+            }
+        }
+        match cg.0.set_memory_max(64 << 20) {
+            Ok(()) => assert!(offered.contains(&"memory")),
+            Err(e) => assert!(format!("{e:#}").contains("memory controller"), "{e:#}"),
+        }
+    }
+}
