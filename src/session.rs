@@ -218,6 +218,7 @@ impl Session {
             session: *self,
             members: Vec::new(),
             seen: HashSet::new(),
+            fresh: false,
         };
         sweep.refresh();
         if sweep.members.is_empty() {
@@ -258,9 +259,15 @@ impl Session {
             }
             i += 1;
         }
+        // Every wait ended before the main process did: the last signal due still goes out,
+        // followed by the schedule's last wait (SIGKILL and 5 s, by default).
         if let Some((sig, first)) = pending {
             sweep.deliver(sig, signalled_group.filter(|_| first))?;
-            sweep.wait_all(Instant::now());
+            let last_wait = schedule.iter().rev().find_map(|s| match s {
+                Step::Wait(d) => Some(*d),
+                _ => None,
+            });
+            sweep.wait_all(Instant::now() + last_wait.unwrap_or(Duration::from_secs(5)));
         }
         sweep.refresh();
         Ok(sweep.outcome())
@@ -287,6 +294,8 @@ struct Sweeper {
     members: Vec<Member>,
     /// (pid, start time) of every leftover ever seen.
     seen: HashSet<(i32, u64)>,
+    /// `members` comes from a scan made since the last wait: no need to scan again.
+    fresh: bool,
 }
 
 impl Sweeper {
@@ -307,12 +316,15 @@ impl Sweeper {
             }
         }
         self.members.retain(|m| !m.process.has_exited());
+        self.fresh = true;
     }
 
     /// Sends `sig` (and SIGCONT) to every leftover, after a fresh scan, except members of
     /// `skip_group`, which got it already.
     fn deliver(&mut self, sig: Signal, skip_group: Option<i32>) -> Result<(), (i32, Errno)> {
-        self.refresh();
+        if !self.fresh {
+            self.refresh();
+        }
         for m in &self.members {
             if skip_group == Some(m.pgrp) {
                 continue;
@@ -344,6 +356,7 @@ impl Sweeper {
             if left.is_zero() {
                 return false;
             }
+            self.fresh = false;
             let blind = self.members.iter().any(|m| m.process.pidfd().is_none());
             let slice = if blind {
                 left.min(Duration::from_millis(5))

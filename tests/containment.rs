@@ -192,3 +192,24 @@ fn status_counts_the_leftovers_main_only_left() {
         members[0]
     );
 }
+
+#[test]
+fn surviving_leftovers_fail_the_stop_by_pid_and_a_later_stop_ends_them() {
+    let env = Env::new();
+    let (main, members) = start_with_members(&env, "web", 1, true);
+    let member = members[0];
+    let stop = env.run(&["stop", "web", "--timeout", "200ms", "--no-kill"]);
+    assert!(!alive(main));
+    assert!(alive(member), "--no-kill must not kill member {member}");
+    stop.code(1)
+        .one_error_line()
+        .stderr_has(&format!("leftover processes {member} are still running"));
+    env.run(&["status", "web"])
+        .code(1)
+        .stdout_has("web is dead")
+        .stdout_has("1 leftover process");
+    let stop = env.run(&["stop", "web", "--timeout", "200ms"]);
+    assert!(!alive(member), "member {member} survived the second stop");
+    stop.ok().stdout_has("stopped leftovers of web: 1 process");
+    assert!(!env.path("web.pid").exists());
+}
