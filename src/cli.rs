@@ -237,8 +237,9 @@ pub struct StartOpts {
     #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN)]
     pub log_max_size: Option<u64>,
 
-    /// How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    /// How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none
+    /// [default: 5]
+    #[arg(long, value_name = "N", value_parser = parse::parse_log_keep, help_heading = RESPAWN)]
     pub log_keep: Option<u32>,
 }
 

@@ -4,7 +4,8 @@
 //! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
 //! give up after too many restarts), forwarding signals to the child, the respawn fields of the
 //! record (`child_pid`, `restarts`, `last_exit`, `failed`), and, with `--log-max-size`, the log
-//! files (the child writes into pipes; the monitor appends and rotates at line boundaries).
+//! files (the child writes into pipes; the monitor appends and rotates, at line boundaries where
+//! it can, never past `--log-max-size`).
 //!
 //! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
 //! on a signal self-pipe and the log pipes, with a timeout only while a restart delay or a record
@@ -40,7 +41,7 @@ use crate::cli::MonitorArgs;
 use crate::commands::start::resolve_program;
 use crate::daemonize::{self, Plan};
 use crate::exit::Code;
-use crate::parse::{format_duration, Name};
+use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
 use crate::pidfile::{self, os_reason, NameLock};
 use crate::process::{self, Pid};
@@ -224,25 +225,28 @@ pub enum Cut {
 }
 
 /// Chooses the next step in appending `data` to a log of `size` bytes that rotates at `max`.
-/// Rotation happens only at a line boundary (`at_line_start`: the log is empty or ends with a
-/// newline), so no line is ever split across two files: a line still open when the log is full
-/// is finished first, and a single line longer than `max` fills a file on its own.
+/// `max` is a bound: no file grows past it. Cuts fall on line boundaries whenever they can: as
+/// many whole lines as fit are appended, and a line that does not fit in what is left starts a
+/// new file if the log is at a line boundary (`at_line_start`: empty or ending with a newline).
+/// Only a line that fits nowhere whole (longer than `max`, or already begun in a file that is
+/// now full) is split, at `max`: output without newlines (progress bars, binary) must not grow
+/// one file forever.
 pub fn next_cut(size: u64, max: u64, at_line_start: bool, data: &[u8]) -> Cut {
+    let max = max.max(1);
     let room = max.saturating_sub(size);
     if data.len() as u64 <= room {
         return Cut::Write(data.len());
     }
     // room < data.len(), so it fits in usize.
-    if let Some(i) = data[..room as usize].iter().rposition(|&b| b == b'\n') {
+    let room = room as usize;
+    if let Some(i) = data[..room].iter().rposition(|&b| b == b'\n') {
         return Cut::Write(i + 1);
     }
-    if at_line_start && size > 0 {
+    if size > 0 && (at_line_start || room == 0) {
         return Cut::Rotate;
     }
-    match data.iter().position(|&b| b == b'\n') {
-        Some(i) => Cut::Write(i + 1),
-        None => Cut::Write(data.len()),
-    }
+    // An empty file (room is `max`) or an open line with room left: fill the file to `max`.
+    Cut::Write(room)
 }
 
 /// `PATH.N`, the N-th rotated file of `path`.
@@ -282,7 +286,8 @@ impl RotatingLog {
             size,
             at_line_start,
             max,
-            keep,
+            // `start` refuses more; a record edited by hand gets the bound too.
+            keep: keep.min(MAX_LOG_KEEP),
             mode: meta.mode() & 0o7777,
         })
     }
@@ -319,15 +324,7 @@ impl RotatingLog {
         let moved = if self.keep == 0 {
             fs::remove_file(&self.path)
         } else {
-            (1..self.keep)
-                .rev()
-                .try_for_each(|i| {
-                    rename_if_exists(
-                        &rotated_path(&self.path, i),
-                        &rotated_path(&self.path, i + 1),
-                    )
-                })
-                .and_then(|()| fs::rename(&self.path, rotated_path(&self.path, 1)))
+            shift_rotated(&self.path, self.keep)
         };
         // Whatever happened, count from zero again, so that a failing rotation is retried only
         // after another `max` bytes rather than at every write.
@@ -337,6 +334,21 @@ impl RotatingLog {
         self.file = open_append(&self.path, self.mode)?;
         Ok(())
     }
+}
+
+/// Renames `PATH` → `PATH.1`, moving the rotated files up by one first: `PATH.N-1` → `PATH.N` …
+/// `PATH.1` → `PATH.2`, where `PATH.N` is the first free slot, or `PATH.keep`, whose file falls
+/// off. Only files that exist are renamed (the files are contiguous from `PATH.1`, as rotation
+/// leaves them), so a rotation costs one rename per rotated file, whatever `keep` is.
+fn shift_rotated(path: &Path, keep: u32) -> io::Result<()> {
+    let mut free = 1;
+    while free < keep && fs::symlink_metadata(rotated_path(path, free)).is_ok() {
+        free += 1;
+    }
+    for i in (1..free).rev() {
+        rename_if_exists(&rotated_path(path, i), &rotated_path(path, i + 1))?;
+    }
+    fs::rename(path, rotated_path(path, 1))
 }
 
 fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
@@ -729,6 +741,10 @@ impl Monitor {
                     ));
                 }
                 forward(child, sig);
+                // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
+                // mode's `stop` does it: without this, it would sit out the whole stop timeout,
+                // be SIGKILLed with the monitor, and its exit would go unrecorded.
+                forward(child, Signal::SIGCONT);
                 self.state = State::Stopping { child };
             }
             Action::Reschedule => {
@@ -1091,19 +1107,85 @@ mod tests {
     fn cuts_fall_on_line_boundaries() {
         // Fits: all of it.
         assert_eq!(next_cut(0, 100, true, b"a\nb\n"), Cut::Write(4));
+        assert_eq!(next_cut(96, 100, false, b"xyz\n"), Cut::Write(4));
         // Does not fit: up to the last newline that does.
         assert_eq!(
             next_cut(90, 100, true, b"12345\n789\nabcdef\n"),
             Cut::Write(10)
         );
-        // Full at a line boundary: rotate.
+        // Full, or the next line does not fit, at a line boundary: rotate.
         assert_eq!(next_cut(100, 100, true, b"x\n"), Cut::Rotate);
         assert_eq!(next_cut(98, 100, true, b"xyz\n"), Cut::Rotate);
-        // Full in the middle of a line: finish the line first.
-        assert_eq!(next_cut(100, 100, false, b"end\nnext\n"), Cut::Write(4));
-        assert_eq!(next_cut(100, 100, false, b"no newline"), Cut::Write(10));
-        // A line longer than the limit fills an empty file on its own.
-        assert_eq!(next_cut(0, 4, true, b"0123456789\nab"), Cut::Write(11));
+        assert_eq!(next_cut(98, 100, true, b"no newline"), Cut::Rotate);
+    }
+
+    #[test]
+    fn cuts_never_exceed_the_bound() {
+        // A line longer than the limit is split at the limit.
+        assert_eq!(next_cut(0, 4, true, b"0123456789\nab"), Cut::Write(4));
+        assert_eq!(next_cut(0, 4, true, b"0123456789"), Cut::Write(4));
+        // An open line in a full file: rotate, the rest goes on in the next file.
+        assert_eq!(next_cut(100, 100, false, b"end\nnext\n"), Cut::Rotate);
+        assert_eq!(next_cut(100, 100, false, b"no newline"), Cut::Rotate);
+        // An open line with room left but no newline within it: fill the file.
+        assert_eq!(next_cut(97, 100, false, b"tail of it\n"), Cut::Write(3));
+        // A file already over the limit (an older, larger setting): rotate first.
+        assert_eq!(next_cut(500, 100, true, b"x\n"), Cut::Rotate);
+        assert_eq!(next_cut(500, 100, false, b"x"), Cut::Rotate);
+        // A limit of 0 (never given by `start`) still makes progress.
+        assert_eq!(next_cut(0, 0, true, b"ab"), Cut::Write(1));
+    }
+
+    /// Feeds `input` in `chunk`-byte pieces through `next_cut` as `RotatingLog::write` does;
+    /// returns the files' sizes.
+    fn simulate(max: u64, input: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let mut files = vec![Vec::new()];
+        for mut data in input.chunks(chunk) {
+            while !data.is_empty() {
+                let cur = files.last().unwrap();
+                let at_line_start = cur.last().is_none_or(|b| *b == b'\n');
+                match next_cut(cur.len() as u64, max, at_line_start, data) {
+                    Cut::Rotate => files.push(Vec::new()),
+                    Cut::Write(n) => {
+                        assert!(n > 0, "no progress");
+                        files.last_mut().unwrap().extend_from_slice(&data[..n]);
+                        data = &data[n..];
+                    }
+                }
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn cuts_lose_nothing_and_keep_short_lines_whole() {
+        let mut input = Vec::new();
+        for i in 0..300 {
+            input.extend_from_slice(format!("line {i}\n").as_bytes());
+            if i % 50 == 0 {
+                input.extend(std::iter::repeat_n(b'#', 250));
+                input.push(b'\n');
+            }
+        }
+        for chunk in [1, 7, 64, 4096, input.len()] {
+            let files = simulate(64, &input, chunk);
+            assert_eq!(files.concat(), input, "chunk {chunk}");
+            for f in &files {
+                assert!(f.len() <= 64, "chunk {chunk}: a file of {} bytes", f.len());
+            }
+        }
+        // Given whole lines, only the long ones are split: every file ends with a newline
+        // or inside a long line.
+        for pair in simulate(64, &input, input.len()).windows(2) {
+            assert!(
+                pair[0].ends_with(b"\n") || pair[0].ends_with(b"#"),
+                "a short line split: {pair:?}"
+            );
+        }
+        // Output without any newline: files of exactly `max`.
+        let files = simulate(4096, &vec![b'x'; 100_000], 65536);
+        assert!(files.iter().rev().skip(1).all(|f| f.len() == 4096));
+        assert_eq!(files.iter().map(Vec::len).sum::<usize>(), 100_000);
     }
 
     fn read_all(path: &Path) -> String {
@@ -1137,14 +1219,49 @@ mod tests {
     }
 
     #[test]
-    fn rotation_waits_for_the_end_of_an_open_line() {
+    fn rotation_splits_a_line_longer_than_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.log");
         let mut log = RotatingLog::open(&path, 10, 2).unwrap();
         log.write(b"0123456789abc").unwrap();
         log.write(b"def\nnext\n").unwrap();
-        assert_eq!(read_all(&rotated_path(&path, 1)), "0123456789abcdef\n");
+        assert_eq!(read_all(&rotated_path(&path, 2)), "0123456789");
+        assert_eq!(read_all(&rotated_path(&path, 1)), "abcdef\n");
         assert_eq!(read_all(&path), "next\n");
+    }
+
+    #[test]
+    fn rotation_renames_only_the_files_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        // The most `start` accepts: a rotation must not try a thousand renames, nor create
+        // empty slots.
+        let mut log = RotatingLog::open(&path, 4, MAX_LOG_KEEP).unwrap();
+        for i in 0..5 {
+            log.write(format!("{i}{i}{i}\n").as_bytes()).unwrap();
+        }
+        assert_eq!(read_all(&path), "444\n");
+        for (n, want) in [(1, "333\n"), (2, "222\n"), (3, "111\n"), (4, "000\n")] {
+            assert_eq!(read_all(&rotated_path(&path, n)), want, "{n}");
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 5);
+        // A record asking for more than the bound keeps the bound.
+        let log = RotatingLog::open(&path, 4, u32::MAX).unwrap();
+        assert_eq!(log.keep, MAX_LOG_KEEP);
+    }
+
+    #[test]
+    fn rotation_drops_the_oldest_at_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 2, 2).unwrap();
+        for c in ["a", "b", "c", "d"] {
+            log.write(format!("{c}\n").as_bytes()).unwrap();
+        }
+        assert_eq!(read_all(&path), "d\n");
+        assert_eq!(read_all(&rotated_path(&path, 1)), "c\n");
+        assert_eq!(read_all(&rotated_path(&path, 2)), "b\n");
+        assert!(!rotated_path(&path, 3).exists());
     }
 
     #[test]

@@ -487,6 +487,7 @@ mod tests {
             last_exit: None,
             respawn: None,
             failed: false,
+            stopping: false,
         }
     }
 

@@ -56,8 +56,13 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
         return Ok(Code::Ok);
     }
     let last = (!files.is_empty()).then(|| files.len() - 1);
+    // Rotation is routine: following goes on quietly through it (`-v` tells of it).
     let result = Follower::new(opened, headers, last).run(&mut out, &mut |note| {
-        eprintln!("rdaemon: {note}");
+        if note.routine {
+            ctx.debug(note);
+        } else {
+            eprintln!("rdaemon: {note}");
+        }
     });
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Code::Ok),

@@ -275,6 +275,7 @@ impl Spec {
             last_exit: None,
             respawn: self.respawn.clone(),
             failed: false,
+            stopping: false,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::exit::Code;
 use crate::logs;
 use crate::paths::Ctx;
 use crate::process;
-use crate::state::{LastExit, Mode};
+use crate::state::{LastExit, Mode, Record};
 use crate::target::{judge, resolve, Resolved, State, Target};
 
 /// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
@@ -20,7 +20,7 @@ use crate::target::{judge, resolve, Resolved, State, Target};
 pub struct Report {
     /// Name (or the pidfile path for a pidfile without a valid name).
     pub name: String,
-    /// running, stopped, dead, failed or unknown.
+    /// running, restarting, stopped, dead, failed or unknown.
     pub state: &'static str,
     /// Main pid while running, else null.
     pub pid: Option<i32>,
@@ -36,8 +36,10 @@ pub struct Report {
     pub started_at: Option<String>,
     /// Seconds since the process started, while running.
     pub uptime_secs: Option<u64>,
-    /// Resident memory, while running.
+    /// Resident memory of the program while it runs (in respawn mode, the child's).
     pub rss_bytes: Option<u64>,
+    /// Respawn mode: resident memory of the monitor, while it runs.
+    pub monitor_rss_bytes: Option<u64>,
     /// Respawn mode: restarts so far.
     pub restarts: u32,
     /// Respawn mode: how the program last ended.
@@ -67,24 +69,34 @@ impl Report {
         // A record that cannot be read cannot vouch for anything: the state is unknown.
         let state = match &target.record_error {
             Some(why) => State::Unknown { why: why.clone() },
-            None => judge(ctx, target),
+            None => judge_settled(ctx, target),
         };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         let stat = pid.and_then(process::read_stat);
         let failed = rec.is_some_and(|r| r.failed);
+        let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
+        // The monitor's live child: the program itself, whose memory is the daemon's.
+        let child = match (pid, respawn) {
+            (Some(monitor), Some(rec)) => live_child(monitor, rec.child_pid),
+            _ => None,
+        };
+        let state = match state {
+            State::Running { .. } if respawn.is_some() && child.is_none() => {
+                respawn_without_child(rec)
+            }
+            State::Running { .. } => "running",
+            // The monitor removed its pidfile when it gave up.
+            State::Stopped if failed => "failed",
+            State::Stopped => "stopped",
+            State::Dead { .. } => "dead",
+            State::Unknown { .. } => "unknown",
+        };
         Report {
             name,
-            state: match state {
-                State::Running { .. } => "running",
-                // The monitor removed its pidfile when it gave up.
-                State::Stopped if failed => "failed",
-                State::Stopped => "stopped",
-                State::Dead { .. } => "dead",
-                State::Unknown { .. } => "unknown",
-            },
+            state,
             pid: pid.map(process::Pid::get),
-            child_pid: rec.and_then(|r| r.child_pid).filter(|_| pid.is_some()),
+            child_pid: child.map(process::Pid::get),
             pidfile: target.pidfile.clone(),
             command: rec.map(|r| r.command.clone()).unwrap_or_default(),
             mode: rec.map(|r| r.mode).unwrap_or_default(),
@@ -93,7 +105,11 @@ impl Report {
                 .as_ref()
                 .and_then(|s| process::uptime(s.start_time))
                 .map(|d| d.as_secs()),
-            rss_bytes: pid.and_then(process::rss_bytes),
+            rss_bytes: match respawn {
+                Some(_) => child.and_then(process::rss_bytes),
+                None => pid.and_then(process::rss_bytes),
+            },
+            monitor_rss_bytes: respawn.and(pid).and_then(process::rss_bytes),
             restarts: rec.map(|r| r.restarts).unwrap_or(0),
             last_exit: rec.and_then(|r| r.last_exit.clone()),
             stdout: rec.map(|r| r.stdout.clone()),
@@ -118,6 +134,58 @@ impl Report {
             "unknown" => Code::Privilege,
             _ => Code::NotRunning,
         }
+    }
+}
+
+/// [`judge`], made sure of when it finds the daemon dead: `stop` may be between the death of
+/// the main process and the removal of its pidfile (or `restart` between its stop and its
+/// start). A daemon rdaemon is stopping is never dead: `stop` marks the record before its first
+/// signal, and the record is read again here, after the death was seen. Otherwise the daemon is
+/// judged again as the files are now (the pidfile gone, or naming a new process).
+fn judge_settled(ctx: &Ctx, target: &Target) -> State {
+    let state = judge(ctx, target);
+    let (State::Dead { pid, .. }, Some(name)) = (&state, &target.name) else {
+        return state;
+    };
+    let Ok(record) = Record::load(ctx, name) else {
+        return state;
+    };
+    if record
+        .as_ref()
+        .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
+    {
+        return State::Stopped;
+    }
+    let now = Target {
+        record,
+        ..target.clone()
+    };
+    match judge(ctx, &now) {
+        State::Dead { pid: again, .. } if again == *pid => state,
+        other => other,
+    }
+}
+
+/// The monitor's child `child_pid`, if it is alive and still the child of `monitor` (the pid
+/// was not reused since the record was written).
+fn live_child(monitor: process::Pid, child_pid: Option<i32>) -> Option<process::Pid> {
+    let child = process::Pid::new(child_pid?).ok()?;
+    process::read_stat(child)
+        .filter(|s| s.is_alive() && s.ppid == monitor.get())
+        .map(|_| child)
+}
+
+/// The state of a respawn daemon whose monitor runs but whose program does not.
+fn respawn_without_child(rec: Option<&Record>) -> &'static str {
+    match rec {
+        // The monitor gave up and is on its way out.
+        Some(r) if r.failed => "failed",
+        // `stop` is ending it: the program is gone, the monitor follows.
+        Some(r) if r.stopping => "stopped",
+        // Nothing has exited yet: `start` is still starting the first child.
+        Some(r) if r.child_pid.is_none() && r.last_exit.is_none() => "running",
+        // The program ended and the monitor waits out the restart delay.
+        _ => "restarting",
     }
 }
 
@@ -189,6 +257,11 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
                 r.pid.unwrap_or_default()
             );
         }
+        "restarting" => println!(
+            "{} is restarting (monitor pid {}): its program exited and starts again after the restart delay",
+            r.name,
+            r.pid.unwrap_or_default()
+        ),
         "dead" => println!(
             "{} is dead: {}; pidfile '{}' remains",
             r.name,
@@ -234,6 +307,9 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
     }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
+    }
+    if let Some(rss) = r.monitor_rss_bytes {
+        println!("  monitor rss: {}", format_bytes(rss));
     }
     if show_log && matches!(r.state, "dead" | "failed") {
         print_log_tail(r);

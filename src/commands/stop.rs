@@ -12,7 +12,7 @@ use crate::paths::Ctx;
 use crate::pidfile;
 use crate::process::{Pid, Process};
 use crate::progress::Spinner;
-use crate::state::Mode;
+use crate::state::{Mode, Record};
 use crate::target::{judge, resolve, several_error, still_same, Resolved, State, Target};
 
 /// How a stop ended.
@@ -105,12 +105,17 @@ pub fn stop_locked(
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
         (None, _) => format!("signalling only pid {pid} of {label}"),
     });
+    mark_stopping(ctx, target, pid, true);
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
     let gone = run_schedule_with(&process, aim, schedule, &mut spinner);
     spinner.finish();
-    if gone.map_err(|e| signal_error(e, &label, pid))? {
+    let gone = gone.map_err(|e| signal_error(e, &label, pid));
+    if matches!(gone, Ok(true)) {
         return finish_gone(ctx, target, pid);
     }
+    // It survived (or could not be signalled): it is not being stopped any more.
+    mark_stopping(ctx, target, pid, false);
+    gone?;
     let last = schedule
         .iter()
         .rev()
@@ -120,6 +125,27 @@ pub fn stop_locked(
         })
         .unwrap_or("TERM");
     bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
+}
+
+/// Marks the record of the daemon whose main process is `pid` as being stopped by rdaemon (or
+/// clears the mark), under the name's lock that the caller holds. Between the death of the main
+/// process and the removal of its pidfile, `status` would otherwise see a pidfile naming a dead
+/// process, the sign of a crash: it reads this mark after it has seen the death. Best effort:
+/// a record that cannot be written (a read-only directory) must not prevent the stop.
+fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
+    let Some(name) = &target.name else {
+        return;
+    };
+    // The record as it is now: a respawn monitor may have updated it since the lock was taken.
+    match Record::load(ctx, name) {
+        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && rec.stopping != on => {
+            rec.stopping = on;
+            if let Err(err) = rec.save(ctx) {
+                ctx.debug(format!("{err:#}"));
+            }
+        }
+        _ => {}
+    }
 }
 
 fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
