@@ -8,10 +8,11 @@
 //! it can, never past `--log-max-size`).
 //!
 //! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
-//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay or a record
-//! update is pending), do work in signal handlers (signal-hook's handlers only write to the
-//! self-pipe), start threads, or block on the name's lock (`stop` holds that lock while it
-//! waits for the monitor to exit; see "Locking" in docs/ARCHITECTURE.md).
+//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay, a record
+//! update, or the end of an open line held back from the log is pending), do work in signal
+//! handlers (signal-hook's handlers only write to the self-pipe), start threads, or block on the
+//! name's lock (`stop` holds that lock while it waits for the monitor to exit; see "Locking" in
+//! docs/ARCHITECTURE.md).
 //!
 //! The shape is s6-supervise's: an explicit [`State`], events from the self-pipe and the clock,
 //! and a pure table [`action`] from (state, event) to what to do. Backoff and the restart limit
@@ -60,6 +61,10 @@ pub const SPAWN_FAILED_STATUS: i32 = 127;
 const READ_BUFFER: usize = 64 * 1024;
 /// Reads per pipe per wake-up, so that a chatty child cannot starve signal handling.
 const READS_PER_WAKE: usize = 16;
+/// How long the end of an open line may be held back before it is written anyway.
+pub const HOLD_FOR: Duration = Duration::from_secs(1);
+/// The most of an open line held back (less when `--log-max-size` is smaller).
+pub const HOLD_MAX: u64 = 64 * 1024;
 
 /// The signals the monitor handles. SIGPIPE is caught (and dropped) rather than ignored: an
 /// ignored disposition would be inherited across exec, a caught one is reset.
@@ -267,6 +272,10 @@ pub struct RotatingLog {
     max: u64,
     keep: u32,
     mode: u32,
+    /// The end of a line still open, not written yet (see [`RotatingLog::write`]).
+    held: Vec<u8>,
+    /// Since when `held` is not empty.
+    held_since: Option<Instant>,
 }
 
 impl RotatingLog {
@@ -289,11 +298,64 @@ impl RotatingLog {
             // `start` refuses more; a record edited by hand gets the bound too.
             keep: keep.min(MAX_LOG_KEEP),
             mode: meta.mode() & 0o7777,
+            held: Vec::new(),
+            held_since: None,
         })
     }
 
-    /// Appends `data`, rotating at line boundaries as [`next_cut`] decides.
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
+    /// Takes output of the program. Whole lines are appended at once; the end of a line still
+    /// open is held back until its newline comes, so that a rotation can fall before the line
+    /// rather than in it (a pipe delivers output in blocks that end anywhere, and `max` is
+    /// often a multiple of their size). What is held is written anyway once it reaches `max`
+    /// (or [`HOLD_MAX`]) bytes, when [`HOLD_FOR`] has passed (the monitor calls
+    /// [`RotatingLog::flush_held`]: a prompt or a progress bar must show), and before a line
+    /// of the monitor's own.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let Some(end) = data.iter().rposition(|&b| b == b'\n') else {
+            return self.hold(data);
+        };
+        let (lines, rest) = data.split_at(end + 1);
+        if self.held.is_empty() {
+            self.append(lines)?;
+        } else {
+            let mut line = std::mem::take(&mut self.held);
+            self.held_since = None;
+            line.extend_from_slice(lines);
+            self.append(&line)?;
+        }
+        self.hold(rest)
+    }
+
+    /// Holds `data`, the start of a line, writing what is held once it is too long to hold.
+    fn hold(&mut self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.held.is_empty() {
+            self.held_since = Some(Instant::now());
+        }
+        self.held.extend_from_slice(data);
+        if self.held.len() as u64 >= self.max.min(HOLD_MAX) {
+            self.flush_held()?;
+        }
+        Ok(())
+    }
+
+    /// Since when the end of an open line is held back, if one is.
+    pub fn held_since(&self) -> Option<Instant> {
+        self.held_since
+    }
+
+    /// Writes the end of an open line held back (the line goes on in the file when the rest
+    /// comes, or in the next one if the file is full by then).
+    pub fn flush_held(&mut self) -> Result<()> {
+        self.held_since = None;
+        let held = std::mem::take(&mut self.held);
+        self.append(&held)
+    }
+
+    /// Appends `data`, rotating where [`next_cut`] decides.
+    fn append(&mut self, mut data: &[u8]) -> Result<()> {
         while !data.is_empty() {
             match next_cut(self.size, self.max, self.at_line_start, data) {
                 Cut::Rotate => self.rotate()?,
@@ -312,10 +374,11 @@ impl RotatingLog {
 
     /// Appends one whole line of the monitor's own, on a line of its own.
     pub fn write_line(&mut self, line: &str) -> Result<()> {
+        self.flush_held()?;
         if !self.at_line_start {
-            self.write(b"\n")?;
+            self.append(b"\n")?;
         }
-        self.write(line.as_bytes())
+        self.append(line.as_bytes())
     }
 
     /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
@@ -391,6 +454,17 @@ struct Output {
     stderr: bool,
     /// The last write failed (reported once, not at every chunk).
     failing: bool,
+}
+
+impl Output {
+    /// A write failed: the disk is full or the directory gone. The output is lost, the monitor
+    /// lives and says so once on its own stderr (the log as `start` opened it).
+    fn report(&mut self, name: &Name, err: &anyhow::Error) {
+        if !self.failing {
+            self.failing = true;
+            let _ = writeln!(io::stderr(), "rdaemon: {name}: {err:#}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -630,6 +704,7 @@ impl Monitor {
             for i in readable {
                 self.pump(i, READS_PER_WAKE);
             }
+            self.flush_held(Some(Instant::now()));
             if signalled {
                 let pending: Vec<i32> = self.signals.pending().collect();
                 for sig in pending {
@@ -656,7 +731,8 @@ impl Monitor {
     }
 
     /// Waits in `poll` for the signal pipe and the log pipes. The only timeouts are a pending
-    /// restart delay and a pending record update; otherwise it sleeps until something happens.
+    /// restart delay, a pending record update and the end of an open line held back from a log
+    /// (for at most [`HOLD_FOR`]); otherwise it sleeps until something happens.
     /// Returns whether the signal pipe is readable and which log pipes are.
     fn wait(&self) -> Result<(bool, Vec<usize>)> {
         let now = Instant::now();
@@ -666,6 +742,10 @@ impl Monitor {
         }
         if self.dirty {
             timeout = Some(timeout.map_or(LOCK_RETRY, |t| t.min(LOCK_RETRY)));
+        }
+        if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
+            let left = (since + HOLD_FOR).saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         let timeout = match timeout {
             None => PollTimeout::NONE,
@@ -709,13 +789,7 @@ impl Monitor {
             };
             match output.log.write(&self.buffer[..n]) {
                 Ok(()) => output.failing = false,
-                // The disk is full or the directory gone: the output is lost, the monitor lives
-                // and says so once on its own stderr (the log as `start` opened it).
-                Err(err) if !output.failing => {
-                    output.failing = true;
-                    let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
-                }
-                Err(_) => {}
+                Err(err) => output.report(&self.name, &err),
             }
         }
     }
@@ -724,6 +798,24 @@ impl Monitor {
     fn drain_outputs(&mut self) {
         for i in 0..self.outputs.len() {
             self.pump(i, 64);
+        }
+        self.flush_held(None);
+    }
+
+    /// Writes the ends of open lines held back: all of them, or those held since before
+    /// `now - HOLD_FOR`.
+    fn flush_held(&mut self, now: Option<Instant>) {
+        for output in &mut self.outputs {
+            let due = match (output.log.held_since(), now) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(since), Some(now)) => now >= since + HOLD_FOR,
+            };
+            if due {
+                if let Err(err) = output.log.flush_held() {
+                    output.report(&self.name, &err);
+                }
+            }
         }
     }
 
@@ -820,6 +912,7 @@ impl Monitor {
 
     /// The end: saves the record, removes the pidfile if it still names this monitor.
     fn finish(&mut self, code: Code) -> State {
+        self.flush_held(None);
         self.save_record(true);
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
             self.say(&format!("{err:#}"));
@@ -1228,6 +1321,46 @@ mod tests {
         assert_eq!(read_all(&rotated_path(&path, 2)), "0123456789");
         assert_eq!(read_all(&rotated_path(&path, 1)), "abcdef\n");
         assert_eq!(read_all(&path), "next\n");
+    }
+
+    #[test]
+    fn an_open_line_is_held_until_its_newline_so_the_cut_falls_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 20, 2).unwrap();
+        log.write(b"aaaaaaaaaaaaaaa\nbbbb").unwrap();
+        assert_eq!(read_all(&path), "aaaaaaaaaaaaaaa\n");
+        assert!(log.held_since().is_some());
+        // The line does not fit in what is left: it starts the next file, whole.
+        log.write(b"cc\n").unwrap();
+        assert_eq!(read_all(&rotated_path(&path, 1)), "aaaaaaaaaaaaaaa\n");
+        assert_eq!(read_all(&path), "bbbbcc\n");
+        assert_eq!(log.held_since(), None);
+    }
+
+    #[test]
+    fn what_is_held_is_written_when_flushed_or_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 100, 2).unwrap();
+        log.write(b"prompt> ").unwrap();
+        assert_eq!(read_all(&path), "");
+        log.flush_held().unwrap();
+        assert_eq!(read_all(&path), "prompt> ");
+        assert_eq!(log.held_since(), None);
+        // The rest of the line follows it in the same file.
+        log.write(b"yes\nhalf").unwrap();
+        // A line of the monitor's own: what is held first, then the line on its own.
+        log.write_line("rdaemon: x\n").unwrap();
+        assert_eq!(read_all(&path), "prompt> yes\nhalf\nrdaemon: x\n");
+        // Held no longer than the size: output without newlines is written in files of max.
+        let mut log = RotatingLog::open(&dir.path().join("e.log"), 10, 5).unwrap();
+        log.write(&[b'x'; 25]).unwrap();
+        assert_eq!(
+            read_all(&rotated_path(&dir.path().join("e.log"), 1)).len(),
+            10
+        );
+        assert_eq!(read_all(&dir.path().join("e.log")).len(), 5);
     }
 
     #[test]

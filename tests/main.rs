@@ -6,6 +6,7 @@ mod common;
 mod completions;
 mod export;
 mod faults;
+mod field_monitor;
 mod files;
 mod foreground;
 mod forget;
