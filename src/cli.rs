@@ -233,7 +233,8 @@ pub struct StartOpts {
     pub restart_window: Option<Duration>,
 
     /// Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program's output
-    /// through pipes and renames FILE to FILE.1 at a line boundary
+    /// through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line
+    /// longer than SIZE is cut)
     #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN)]
     pub log_max_size: Option<u64>,
 

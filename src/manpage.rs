@@ -189,7 +189,7 @@ fn exit_status() -> Roff {
         [bold("2")],
         "Usage error: a malformed option, value or name. Nothing was started or signalled.",
     );
-    item(&mut r, [bold("3")], "For status only: not running (never started, or stopped by rdaemon). Bare status with several daemons: not all of them run.");
+    item(&mut r, [bold("3")], "For status only: not running (never started, stopped or being stopped by rdaemon, or a respawned daemon waiting to restart its program: restarting). Bare status with several daemons: not all of them run.");
     item(&mut r, [bold("4")], "Insufficient privilege (permission to signal the daemon was denied). For status: unknown, the pidfile is invalid or unreadable.");
     para(&mut r, "The status codes are those of LSB init scripts, so rdaemon status can serve as the status action of an init script as it is.");
     r

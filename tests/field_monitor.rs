@@ -86,7 +86,8 @@ fn respawn_stop_wakes_a_stopped_child_and_records_its_exit() {
     assert_eq!((code, v["state"].as_str()), (3, Some("stopped")), "{v}");
 }
 
-/// Item 6: `--log-max-size` is a bound even for output without newlines; nothing is lost.
+/// Item 6: `--log-max-size` is a bound even for output without newlines; nothing is lost, and
+/// an open line is not held back for long.
 #[test]
 fn log_max_size_bounds_output_without_newlines() {
     let env = Env::new();
@@ -115,13 +116,9 @@ fn log_max_size_bounds_output_without_newlines() {
         assert!(*size <= 4096, "{} has {size} bytes", path.display());
     }
     assert!(files.len() >= 256, "{} files", files.len());
-}
 
-/// Item 6, the other side of the bound: the end of a line still open is held back so that a
-/// cut can fall before its line, but not for long: a prompt without a newline reaches the log.
-#[test]
-fn an_open_line_reaches_the_rotated_log_soon() {
-    let env = Env::new();
+    // The other side of the bound: the end of a line still open is held back so that a cut
+    // can fall before its line, but not for long: a prompt without a newline reaches the log.
     let script = env.script("prompt.sh", "printf 'password: '\nexec sleep 1000");
     start_respawn(
         &env,
