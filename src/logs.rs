@@ -98,9 +98,9 @@ struct Followed {
 pub struct Note {
     /// The message.
     pub text: String,
-    /// A routine event (a rotation) that a user following a log does not need to hear about
-    /// (`logs -f` shows these with `-v` only); else something unusual (a truncation, a log that
-    /// vanished or was replaced behind the writer's back).
+    /// A routine event (a rotation, a log replaced by a new file) that a user following a log
+    /// does not need to hear about (`logs -f` shows these with `-v` only); else something
+    /// unusual (a truncation, a log that vanished and was waited for).
     pub routine: bool,
 }
 
@@ -302,7 +302,8 @@ impl Follower {
                                 text: format!("'{}' has appeared; following it", f.path.display()),
                                 routine,
                             }),
-                            (false, None, true) => Some(Note::unusual(format!(
+                            // As `--log-keep 0` rotates: the old file removed, a new one.
+                            (false, None, true) => Some(Note::routine(format!(
                                 "'{}' has been replaced; following the new file",
                                 f.path.display()
                             ))),
@@ -588,7 +589,7 @@ mod tests {
         follower
             .poll_once(&mut out, &mut |n| notes.push(n))
             .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "a\nb\n");
+        assert_eq!(out, b"a\nb\n");
         let texts: Vec<(bool, &str)> = notes.iter().map(|n| (n.routine, n.text.as_str())).collect();
         assert_eq!(texts.len(), 2, "{texts:?}");
         assert!(
@@ -598,6 +599,21 @@ mod tests {
         assert!(
             !texts[1].0 && texts[1].1.contains("has appeared"),
             "{texts:?}"
+        );
+        // Replaced at once (as `--log-keep 0` rotates): followed quietly.
+        notes.clear();
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "c\n").unwrap();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a\nb\nc\n");
+        assert!(
+            !notes.is_empty()
+                && notes
+                    .iter()
+                    .all(|n| n.routine && n.text.contains("replaced")),
+            "{notes:?}"
         );
     }
 
