@@ -157,13 +157,25 @@ fn rotated_slot_is(path: &Path, k: u32, id: (u64, u64)) -> bool {
 }
 
 /// The slot `K` at which the file `id` sits now among the rotated files of `path`
-/// (`PATH.1` …, contiguous, as rotation leaves them).
+/// (`PATH.1` …). Rotation leaves them contiguous, but while it renames them (`PATH.N-1` →
+/// `PATH.N` first, `PATH` → `PATH.1` last) one slot is empty, and the empty slot moves down as
+/// this scan moves up: the scan goes on past a few missing slots. The file sought only ever
+/// moves up, one slot per rotation, so a scan upwards cannot pass it.
 fn rotated_slot(path: &Path, id: (u64, u64)) -> Option<u32> {
-    (1..=MAX_LOG_KEEP)
-        .map_while(|k| fs::metadata(rotated_path(path, k)).ok().map(|m| (k, m)))
-        .find(|(_, m)| (m.dev(), m.ino()) == id)
-        .map(|(k, _)| k)
+    let mut missing = 0;
+    for k in 1..=MAX_LOG_KEEP {
+        match fs::metadata(rotated_path(path, k)) {
+            Ok(m) if (m.dev(), m.ino()) == id => return Some(k),
+            Ok(_) => missing = 0,
+            Err(_) if missing < MISSING_SLOTS => missing += 1,
+            Err(_) => return None,
+        }
+    }
+    None
 }
+
+/// How many missing slots in a row [`rotated_slot`] looks past (rotations under way).
+const MISSING_SLOTS: u32 = 3;
 
 /// Follows files by name until an error (a closed output is the caller's cue to stop).
 #[derive(Debug)]
@@ -357,7 +369,10 @@ impl Follower {
     /// followed from its start.
     fn next_file(&self, i: usize) -> Next {
         let f = &self.files[i];
-        let slot = f.id.and_then(|id| rotated_slot(&f.path, id));
+        // Not found: it was removed, fell off the end, or the scan met the files as several
+        // rotations moved them: one more look before following the name from its start.
+        let slot =
+            f.id.and_then(|id| rotated_slot(&f.path, id).or_else(|| rotated_slot(&f.path, id)));
         let next = match slot {
             Some(k) if k > 1 => rotated_path(&f.path, k - 1),
             _ => f.path.clone(),
