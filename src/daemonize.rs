@@ -27,7 +27,7 @@
 use std::ffi::{CString, OsStr};
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use anyhow::{bail, Context, Result};
@@ -201,6 +201,10 @@ struct Prepared<'a> {
     /// `spawn_child`: the monitor's pid, which the child checks after setting its parent-death
     /// signal; 0 for a daemon.
     parent: libc::pid_t,
+    /// `exec_in_place`: drop to the user's real and effective ids but keep root's saved ones,
+    /// so that rdaemon can take root back to clean up if the exec fails (execve itself then
+    /// copies the effective ids into the saved ones: the program keeps no way back).
+    keep_saved_ids: bool,
 }
 
 impl<'a> Prepared<'a> {
@@ -220,6 +224,7 @@ impl<'a> Prepared<'a> {
             max_signal: libc::SIGRTMAX(),
             max_fd: max_fd(),
             parent: 0,
+            keep_saved_ids: false,
         }
     }
 }
@@ -370,16 +375,80 @@ pub fn spawn_child(plan: &Plan) -> Result<Pid> {
 /// daemon gets after the double fork (credentials, cwd, umask, stdio, every fd above 2 closed at
 /// exec, default signal dispositions and an empty mask), but no fork, no `setsid` and no new
 /// process group, so the program keeps rdaemon's pid (and its place under systemd or a
-/// container runtime). Returns only if a step or the exec failed; the process is then half set
-/// up (credentials may already be dropped) and should only report and exit.
+/// container runtime).
+///
+/// Returns only if a step or the exec failed, and then undoes what matters for reporting and
+/// cleaning up: rdaemon's standard streams are back (the error reaches the terminal, not the
+/// log), so are its user and groups (the pidfile and record it wrote as root can be removed:
+/// with `--user` only the real and effective ids were dropped, see `keep_saved_ids`), and
+/// SIGPIPE is ignored again.
 pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
+    use nix::unistd::{getgroups, getresgid, getresuid, setgroups, setresgid, setresuid};
     ensure_single_threaded()?;
-    let prepared = Prepared::new(plan, -1);
+    // Close-on-exec copies of fds 0, 1, 2 (a closed one stays closed).
+    let streams = [
+        io::stdin().as_fd(),
+        io::stdout().as_fd(),
+        io::stderr().as_fd(),
+    ]
+    .map(|fd| {
+        fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3))
+            .ok()
+            // SAFETY: fcntl just returned this new fd and nothing else owns it.
+            .map(|raw| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+    });
+    let ids = match &plan.creds {
+        Some(_) => Some((
+            getresuid().context("cannot read rdaemon's user ids")?,
+            getresgid().context("cannot read rdaemon's group ids")?,
+            getgroups().context("cannot read rdaemon's groups")?,
+        )),
+        None => None,
+    };
+    let prepared = Prepared {
+        keep_saved_ids: true,
+        ..Prepared::new(plan, -1)
+    };
     // SAFETY: rdaemon is single-threaded (checked above), so changing credentials, signal
     // dispositions and fds affects no other thread; `prepared` and `plan` outlive the call, and
     // `set_up_and_exec` only makes system calls on the C strings and fds they hold.
     let (step, errno) = unsafe { set_up_and_exec(&prepared) };
-    Err(failure(plan, step, errno).into())
+    let mut err = anyhow::Error::from(failure(plan, step, errno));
+    if let Some((uids, gids, groups)) = ids {
+        // The saved ids are still root's: each may be set back to them.
+        let regained = setresuid(uids.real, uids.effective, uids.saved)
+            .and_then(|()| setresgid(gids.real, gids.effective, gids.saved))
+            .and_then(|()| setgroups(&groups));
+        if let Err(e) = regained {
+            err = err.context(format!(
+                "and rdaemon cannot take back its own user to clean up: {}",
+                e.desc()
+            ));
+        }
+    }
+    let [stdin, stdout, stderr] = streams;
+    for (saved, restore) in [
+        (
+            stdin,
+            nix::unistd::dup2_stdin::<OwnedFd> as fn(OwnedFd) -> nix::Result<()>,
+        ),
+        (stdout, nix::unistd::dup2_stdout::<OwnedFd>),
+        (stderr, nix::unistd::dup2_stderr::<OwnedFd>),
+    ] {
+        if let Some(fd) = saved {
+            let _ = restore(fd);
+        }
+    }
+    // Rust's runtime ignores SIGPIPE; the set-up reset it to the default, which would kill
+    // rdaemon on a closed pipe instead of letting `output` end quietly.
+    // SAFETY: single-threaded; SIG_IGN installs no handler code.
+    let _ = unsafe {
+        nix::sys::signal::signal(
+            nix::sys::signal::Signal::SIGPIPE,
+            nix::sys::signal::SigHandler::SigIgn,
+        )
+    };
+    Err(err)
 }
 
 /// Takes ownership of a pipe that the parent rdaemon passed down under the number `fd` (the
@@ -581,18 +650,40 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
     let plan = p.plan;
     let failed = |step| (step, Errno::last_raw());
     // SAFETY: every call below is an async-signal-safe syscall wrapper (setgroups, setgid,
-    // setuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
+    // setuid, setresgid, setresuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
     // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
     unsafe {
         if let Some(creds) = &plan.creds {
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
                 return failed(Step::Setgroups);
             }
-            if libc::setgid(creds.gid) < 0 {
-                return failed(Step::Setgid);
-            }
-            if libc::setuid(creds.uid) < 0 {
-                return failed(Step::Setuid);
+            if p.keep_saved_ids {
+                // Real and effective ids only (-1: the saved ones stay root's); execve copies
+                // the effective ids into the saved ones, so the program has no way back.
+                let keep = libc::uid_t::MAX;
+                if libc::setresgid(creds.gid, creds.gid, keep) < 0 {
+                    return failed(Step::Setgid);
+                }
+                if libc::setresuid(creds.uid, creds.uid, keep) < 0 {
+                    return failed(Step::Setuid);
+                }
+                // A saved uid of 0 keeps the ambient capabilities, which a full setuid would
+                // have cleared (capabilities(7)): clear them, so the program gets none.
+                // EINVAL on kernels before 4.3, which have none to clear.
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                    0 as libc::c_ulong,
+                );
+            } else {
+                if libc::setgid(creds.gid) < 0 {
+                    return failed(Step::Setgid);
+                }
+                if libc::setuid(creds.uid) < 0 {
+                    return failed(Step::Setuid);
+                }
             }
         }
         if p.parent != 0 {

@@ -20,6 +20,12 @@ pub enum Code {
     NotRunning = 3,
     /// Insufficient privilege; for `status`: unknown (invalid or unreadable pidfile).
     Privilege = 4,
+    /// rdaemon got SIGHUP while `start` waited for readiness (128 + 1, as shells report it).
+    HangUp = 129,
+    /// Ctrl-C (SIGINT) while `start` waited for readiness (128 + 2, SPEC §2.1).
+    Interrupted = 130,
+    /// rdaemon got SIGTERM while `start` waited for readiness (128 + 15).
+    Terminated = 143,
 }
 
 impl From<Code> for ExitCode {
@@ -41,6 +47,20 @@ impl Fail {
     pub fn usage(message: impl Into<String>) -> Fail {
         Fail {
             code: Code::Usage,
+            message: message.into(),
+        }
+    }
+
+    /// rdaemon was interrupted by `sig` (SIGINT, SIGTERM or SIGHUP): exit 128 + its number, as
+    /// a shell reports a command a signal ended (130 for Ctrl-C).
+    pub fn interrupted(sig: nix::sys::signal::Signal, message: impl Into<String>) -> Fail {
+        use nix::sys::signal::Signal;
+        Fail {
+            code: match sig {
+                Signal::SIGHUP => Code::HangUp,
+                Signal::SIGTERM => Code::Terminated,
+                _ => Code::Interrupted,
+            },
             message: message.into(),
         }
     }

@@ -6,7 +6,8 @@
 //!
 //! Stages, in order: `before-fork` (everything checked, the temporary pidfile created),
 //! `between-forks` (the parent, just after the first fork), `before-pidfile` (the grandchild
-//! exists and waits; nothing is written yet), `before-exec` ("go" was sent; the exec is under way).
+//! exists and waits; nothing is written yet), `between-commits` (the record is written, the
+//! pidfile not yet), `before-exec` ("go" was sent; the exec is under way).
 
 use nix::sys::signal::{raise, Signal};
 

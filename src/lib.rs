@@ -7,6 +7,11 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+// First, so that its `print!`/`println!`/`eprint!`/`eprintln!` shadow std's in every module
+// below: a closed stdout must end rdaemon quietly, never in a panic (see `output`).
+#[macro_use]
+pub mod output;
+
 pub mod account;
 pub mod cli;
 pub mod commands;
@@ -23,6 +28,7 @@ pub mod pidfile;
 pub mod process;
 pub mod progress;
 pub mod ready;
+pub mod sockets;
 pub mod state;
 pub mod supervisor;
 pub mod target;

@@ -75,8 +75,11 @@ pub struct ProcStat {
     pub pgrp: i32,
     /// Session id.
     pub session: i32,
-    /// Start time in clock ticks since boot (field 22).
+    /// Start time in clock ticks since boot (field 22), as the initial time namespace counts
+    /// them (see [`stat`]).
     pub start_time: u64,
+    /// The kernel's per-process flags (field 9): `PF_KTHREAD` marks a kernel thread.
+    pub flags: u64,
 }
 
 impl ProcStat {
@@ -84,7 +87,16 @@ impl ProcStat {
     pub fn is_alive(&self) -> bool {
         !matches!(self.state, 'Z' | 'X' | 'x')
     }
+
+    /// Whether this is a kernel thread (`PF_KTHREAD`, `include/linux/sched.h`): kthreadd and
+    /// every thread it spawns. No pidfile may name one.
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
 }
+
+/// `PF_KTHREAD` in `/proc/PID/stat` field 9 (`include/linux/sched.h`).
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 /// Parses the content of `/proc/PID/stat`. The command name (field 2) may hold spaces, `)` and
 /// bytes that are not UTF-8 (the kernel cuts it at 15 bytes, possibly inside a character), so
@@ -100,27 +112,163 @@ pub fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
         ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
+        flags: fields.get(6)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
 }
 
-/// Reads `/proc/PID/stat`; `None` when there is no such process.
-pub fn read_stat(pid: Pid) -> Option<ProcStat> {
+/// Reads `/proc/PID/stat`: `Ok(None)` only when the kernel says there is no such process
+/// (ENOENT, ESRCH). Any other failure (EMFILE, ENFILE, EACCES...) is an error, never "gone": a
+/// live daemon taken for dead would lose its pidfile and escape `stop`.
+///
+/// The start time is normalised to the initial time namespace: the kernel shifts it by the
+/// reader's boottime offset (`/proc/self/timens_offsets`, Linux ≥ 5.6), so a daemon started
+/// outside a time namespace and judged from inside one would otherwise look like a reused pid.
+pub fn stat(pid: Pid) -> io::Result<Option<ProcStat>> {
+    stat_at(&format!("/proc/{pid}/stat"))
+}
+
+fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     // Bytes, not a String: a command name that is not UTF-8 must not make a live process look
     // dead (`stop` would then remove its pidfile and leave it running).
-    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&raw)
+    let raw = match fs::read(path) {
+        Ok(raw) => raw,
+        Err(e) if is_gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut stat = parse_stat(&raw).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {path}"))
+    })?;
+    stat.start_time = normalise_start_time(stat.start_time, boottime_offset_ns()?, clock_tick_ns());
+    Ok(Some(stat))
 }
 
-/// The calling process's own `/proc/self/stat` (a [`Pid`] can never be rdaemon itself).
+/// Whether an error reading `/proc/PID/...` means the process does not exist.
+fn is_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ESRCH))
+}
+
+/// Reads `/proc/PID/stat`; `None` when there is no such process *or it cannot be read*. Only for
+/// what rdaemon shows or waits for; decisions to signal or to remove a pidfile use [`stat`].
+pub fn read_stat(pid: Pid) -> Option<ProcStat> {
+    stat(pid).ok().flatten()
+}
+
+/// The calling process's own `/proc/self/stat` (a [`Pid`] can never be rdaemon itself), with
+/// the start time normalised as [`stat`] does.
 pub fn read_own_stat() -> Option<ProcStat> {
-    parse_stat(&fs::read("/proc/self/stat").ok()?)
+    stat_at("/proc/self/stat").ok().flatten()
 }
 
-/// Whether `pid` names a live (not zombie) process.
-pub fn is_alive(pid: Pid) -> bool {
-    read_stat(pid).is_some_and(|s| s.is_alive())
+/// Whether `pid` names a live (not zombie) process; an error reading `/proc` is an error.
+pub fn alive(pid: Pid) -> io::Result<bool> {
+    Ok(stat(pid)?.is_some_and(|s| s.is_alive()))
 }
+
+/// The length of a clock tick (`USER_HZ`) in nanoseconds.
+fn clock_tick_ns() -> i128 {
+    let hz = sysconf(SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100)
+        .max(1);
+    1_000_000_000 / i128::from(hz)
+}
+
+/// The boottime offset of rdaemon's time namespace in nanoseconds (`boottime SECS NSECS` in
+/// `/proc/self/timens_offsets`); 0 on a kernel without time namespaces. Read once.
+fn boottime_offset_ns() -> io::Result<i128> {
+    static OFFSET: std::sync::OnceLock<i128> = std::sync::OnceLock::new();
+    if let Some(offset) = OFFSET.get() {
+        return Ok(*offset);
+    }
+    let offset = match fs::read_to_string("/proc/self/timens_offsets") {
+        Ok(text) => parse_boottime_offset(&text).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "cannot parse /proc/self/timens_offsets",
+            )
+        })?,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => 0,
+        Err(e) => return Err(e),
+    };
+    Ok(*OFFSET.get_or_init(|| offset))
+}
+
+/// The boottime offset in nanoseconds from the text of `/proc/self/timens_offsets`
+/// (`monotonic 0 0` / `boottime 1000 0`: clock, seconds, nanoseconds).
+fn parse_boottime_offset(text: &str) -> Option<i128> {
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        if words.next() == Some("boottime") {
+            let secs: i128 = words.next()?.parse().ok()?;
+            let nsecs: i128 = words.next()?.parse().ok()?;
+            return Some(secs * 1_000_000_000 + nsecs);
+        }
+    }
+    Some(0)
+}
+
+/// A start time read in a time namespace with boottime offset `offset_ns`, as the initial
+/// namespace (and the record) counts it. The kernel computes `(start + offset) / tick`, so an
+/// offset that is not a whole number of ticks can leave the result one tick off: the daemon then
+/// looks like another process and is left alone (docs/safety.md).
+fn normalise_start_time(ticks: u64, offset_ns: i128, tick_ns: i128) -> u64 {
+    let shifted = i128::from(ticks) - offset_ns.div_euclid(tick_ns);
+    u64::try_from(shifted).unwrap_or(0)
+}
+
+/// Why rdaemon must never signal `pid`, if it must not: it is an ancestor of rdaemon (the
+/// shell behind `timeout`, `sudo`, `nohup`..., up to pid 1), or a kernel thread (kthreadd, pid
+/// 2 in the initial pid namespace, and its children). `Pid` already refuses rdaemon and its
+/// parent. Reading `/proc` may fail; that is an error, not a verdict.
+pub fn refuse_protected(pid: Pid) -> io::Result<Option<String>> {
+    if ancestors()?.contains(&pid.get()) {
+        return Ok(Some(format!(
+            "pid {pid} is an ancestor of rdaemon (a shell or program that ran it)"
+        )));
+    }
+    if let Some(stat) = stat(pid)? {
+        if stat.is_kernel_thread() {
+            return Ok(Some(format!("pid {pid} is a kernel thread")));
+        }
+        let kthreadd =
+            || Ok::<_, io::Error>(stat_at("/proc/2/stat")?.is_some_and(|s| s.is_kernel_thread()));
+        if stat.ppid == 2 && kthreadd()? {
+            return Ok(Some(format!(
+                "pid {pid} is a child of kthreadd, the kernel's pid 2"
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// rdaemon's ancestors above its parent (which `Pid::new` refuses already), up to but not
+/// including pid 1, walked once through `/proc/PID/stat` (`list` judges many daemons).
+fn ancestors() -> io::Result<&'static [i32]> {
+    static ANCESTORS: std::sync::OnceLock<Vec<i32>> = std::sync::OnceLock::new();
+    if let Some(found) = ANCESTORS.get() {
+        return Ok(found);
+    }
+    let mut found = Vec::new();
+    let mut ancestor = getppid().as_raw();
+    for _ in 0..MAX_ANCESTRY {
+        if ancestor <= 1 {
+            break;
+        }
+        let Some(stat) = stat_at(&format!("/proc/{ancestor}/stat"))? else {
+            break;
+        };
+        ancestor = stat.ppid;
+        if ancestor > 1 {
+            found.push(ancestor);
+        }
+    }
+    Ok(ANCESTORS.get_or_init(|| found))
+}
+
+/// How far up rdaemon's ancestry [`refuse_protected`] looks: far beyond any real nesting.
+const MAX_ANCESTRY: usize = 4096;
 
 /// The kernel's current `pid_max` (`/proc/sys/kernel/pid_max`): no process has a higher pid
 /// (unless the limit was lowered after it started). Falls back to the absolute limit.
@@ -138,11 +286,14 @@ pub fn boot_id() -> io::Result<String> {
         .to_owned())
 }
 
-/// How long a process started at `start_time` (clock ticks since boot) has run.
+/// How long a process started at `start_time` (clock ticks since boot, normalised as [`stat`]
+/// gives it) has run.
 pub fn uptime(start_time: u64) -> Option<Duration> {
     let hz = sysconf(SysconfVar::CLK_TCK).ok()??;
     let text = fs::read_to_string("/proc/uptime").ok()?;
-    let since_boot: f64 = text.split_whitespace().next()?.parse().ok()?;
+    // `/proc/uptime` is shifted by the time namespace's boottime offset too.
+    let offset = boottime_offset_ns().ok()? as f64 / 1e9;
+    let since_boot: f64 = text.split_whitespace().next()?.parse::<f64>().ok()? - offset;
     let started = start_time as f64 / hz as f64;
     Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
 }
@@ -166,6 +317,18 @@ pub fn real_uid(pid: Pid) -> Option<u32> {
         .ok()
 }
 
+/// The signals rdaemon itself ignores, as the `SigIgn` mask of `/proc/self/status` shows them
+/// (bit N-1 for signal N); 0 when it cannot be read.
+pub fn ignored_signals() -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|text| {
+            let mask = text.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The executable `pid` runs (`/proc/PID/exe`).
 pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
@@ -181,6 +344,10 @@ const PIDFD_SIGNAL_PROCESS_GROUP: nix::libc::c_uint = 1 << 2;
 pub struct Process {
     pid: Pid,
     pidfd: Option<OwnedFd>,
+    /// The start time the process was judged with ([`Process::open_verified`]): without a
+    /// pidfd, it is checked again right before every signal, so a pid reused meanwhile is
+    /// never signalled.
+    start_time: Option<u64>,
 }
 
 impl Process {
@@ -200,7 +367,41 @@ impl Process {
                 _ => None,
             }
         };
-        Ok(Process { pid, pidfd })
+        Ok(Process {
+            pid,
+            pidfd,
+            start_time: None,
+        })
+    }
+
+    /// Opens a pidfd for `pid`, then checks that the pid still is the process that was judged
+    /// (alive, with `start_time`): a pid that died and was reused between the judgement and the
+    /// pidfd is not this process. `Ok(None)` when it is gone or another process; an error only
+    /// when `/proc` cannot be read.
+    pub fn open_verified(pid: Pid, start_time: u64) -> io::Result<Option<Process>> {
+        let mut process = match Process::open(pid) {
+            Ok(p) => p,
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        process.start_time = Some(start_time);
+        Ok(process.is_still_there()?.then_some(process))
+    }
+
+    /// Whether the process is alive and, when it was judged by its start time, still has it.
+    fn is_still_there(&self) -> io::Result<bool> {
+        Ok(stat(self.pid)?
+            .is_some_and(|s| s.is_alive() && self.start_time.is_none_or(|t| t == s.start_time)))
+    }
+
+    /// Before a signal by number (no pidfd pins the process): ESRCH if the pid is gone or now
+    /// names another process, the OS error if `/proc` cannot be read.
+    fn check_before_kill(&self) -> nix::Result<()> {
+        match self.is_still_there() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Errno::ESRCH),
+            Err(e) => Err(Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO))),
+        }
     }
 
     /// The pid.
@@ -233,7 +434,9 @@ impl Process {
     pub fn has_exited(&self) -> bool {
         match &self.pidfd {
             Some(fd) => matches!(poll_readable(fd, Duration::ZERO), Ok(true)),
-            None => !is_alive(self.pid),
+            // Unreadable `/proc`: not known to have exited (a signal by number then checks
+            // again and fails with the error).
+            None => matches!(self.is_still_there(), Ok(false)),
         }
     }
 
@@ -241,7 +444,10 @@ impl Process {
     pub fn signal(&self, sig: Signal) -> nix::Result<()> {
         match &self.pidfd {
             Some(fd) => pidfd_send_signal(fd, sig, 0),
-            None => kill(self.pid.nix(), sig),
+            None => {
+                self.check_before_kill()?;
+                kill(self.pid.nix(), sig)
+            }
         }
     }
 
@@ -249,8 +455,17 @@ impl Process {
     /// rdaemon gets. A process inside someone else's group yields `None`, so that rdaemon never
     /// signals a group that may hold unrelated processes.
     pub fn own_group(&self) -> Option<Pid> {
-        let stat = read_stat(self.pid)?;
-        (stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw()).then_some(self.pid)
+        self.own_group_checked().ok().flatten()
+    }
+
+    /// [`Process::own_group`], with an error when `/proc` cannot be read: `stop` must not fall
+    /// back to signalling the main process alone because of EMFILE.
+    pub fn own_group_checked(&self) -> io::Result<Option<Pid>> {
+        let Some(stat) = stat(self.pid)? else {
+            return Ok(None);
+        };
+        let leads = stat.pgrp == self.pid.get() && stat.pgrp != getpgrp().as_raw();
+        Ok(leads.then_some(self.pid))
     }
 
     /// Sends `sig` to the process group `pgid` (from [`Process::own_group`], so `pgid` is this
@@ -271,6 +486,9 @@ impl Process {
         if self.has_exited() {
             return Err(Errno::ESRCH);
         }
+        if self.pidfd.is_none() {
+            self.check_before_kill()?;
+        }
         killpg(pgid.nix(), sig)
     }
 
@@ -288,7 +506,7 @@ impl Process {
                     Err(e) => return Err(e),
                 },
                 None => {
-                    if !is_alive(self.pid) {
+                    if !self.is_still_there()? {
                         return Ok(true);
                     }
                     if left.is_zero() {
@@ -428,6 +646,66 @@ mod tests {
     }
 
     #[test]
+    fn kernel_threads_are_flagged() {
+        let kthread = b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0";
+        assert!(parse_stat(kthread).unwrap().is_kernel_thread());
+        let user = b"77 (sh) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9 0 0";
+        assert!(!parse_stat(user).unwrap().is_kernel_thread());
+    }
+
+    /// Regression (issue 11): from a time namespace with a boottime offset the kernel shows
+    /// start times shifted by it; rdaemon compares them as the initial namespace counts them.
+    #[test]
+    fn start_times_are_normalised_by_the_boottime_offset() {
+        let text = "monotonic        1000         0\nboottime         1000         0\n";
+        let offset = parse_boottime_offset(text).unwrap();
+        assert_eq!(offset, 1_000_000_000_000);
+        let tick = 10_000_000; // USER_HZ 100
+        assert_eq!(normalise_start_time(176_033, offset, tick), 76_033);
+        assert_eq!(normalise_start_time(500, 0, tick), 500);
+        assert_eq!(normalise_start_time(500, -2_000_000_000, tick), 700);
+        assert_eq!(parse_boottime_offset("monotonic 5 0\n"), Some(0));
+        assert_eq!(parse_boottime_offset("boottime x 0\n"), None);
+    }
+
+    #[test]
+    fn rdaemons_ancestors_are_protected() {
+        // The test binary plays rdaemon: its parent is refused by `Pid::new`, its
+        // grandparent (and further up) by `refuse_protected`.
+        let parent = read_stat_raw(getppid().as_raw()).unwrap();
+        if let Ok(grandparent) = Pid::new(parent.ppid) {
+            let why = refuse_protected(grandparent).unwrap().unwrap();
+            assert!(why.contains("ancestor of rdaemon"), "{why}");
+        }
+        let child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let mut child = scopeguard(child);
+        let pid = Pid::new(child.0.id() as i32).unwrap();
+        assert_eq!(refuse_protected(pid).unwrap(), None);
+        let _ = child.0.kill();
+    }
+
+    fn read_stat_raw(pid: i32) -> Option<ProcStat> {
+        stat_at(&format!("/proc/{pid}/stat")).unwrap()
+    }
+
+    /// Kills and reaps a child when dropped, also when the test fails.
+    struct Guard(std::process::Child);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn scopeguard(child: std::process::Child) -> Guard {
+        Guard(child)
+    }
+
+    #[test]
     fn boot_id_is_a_uuid() {
         assert_eq!(boot_id().unwrap().len(), 36);
     }
@@ -446,8 +724,8 @@ mod proptests {
         line.extend_from_slice(comm);
         line.extend_from_slice(
             format!(
-                ") {} {} {} {} {tty} -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000 10 18446744073709551615\n",
-                stat.state, stat.ppid, stat.pgrp, stat.session, stat.start_time
+                ") {} {} {} {} {tty} -1 {} 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000 10 18446744073709551615\n",
+                stat.state, stat.ppid, stat.pgrp, stat.session, stat.flags, stat.start_time
             )
             .as_bytes(),
         );
@@ -465,8 +743,10 @@ mod proptests {
             session in any::<i32>(),
             start_time in any::<u64>(),
             tty in any::<i32>(),
+            flags in any::<u32>(),
         ) {
-            let stat = ProcStat { state: char::from(state), ppid, pgrp, session, start_time };
+            let flags = u64::from(flags);
+            let stat = ProcStat { state: char::from(state), ppid, pgrp, session, start_time, flags };
             prop_assert_eq!(parse_stat(&stat_line(pid, &comm, &stat, tty)), Some(stat));
         }
 

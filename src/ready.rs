@@ -6,6 +6,11 @@
 //! `NOTIFY_SOCKET`. [`Check::wait`] then waits for the condition, for the program's exit or for
 //! the timeout, whichever comes first: the pidfd and the notify socket wake it at once; TCP and
 //! file checks retry at a short interval that grows from 5 ms to 250 ms, never a fixed second.
+//! With an [`Interrupt`], rdaemon's own SIGINT, SIGTERM or SIGHUP end the wait at once too.
+//!
+//! A `tcp:` check on an address of this machine counts a connection only when the listening
+//! socket belongs to the daemon's processes (`sockets`), and [`Check::port_in_use`] names whoever
+//! already listens on the port before anything starts (SPEC §2.1).
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
 //! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
@@ -26,14 +31,18 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::Signal;
 use nix::sys::socket::{
     bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags,
     SockFlag, SockType, UnixAddr, UnixCredentials,
 };
+use signal_hook::iterator::backend::SignalDelivery;
+use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
+use crate::sockets;
 
 /// The first and the longest pause between two TCP or file checks.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
@@ -190,6 +199,58 @@ pub enum Outcome {
     Failed(String),
     /// The timeout passed: this one (longer than asked if the program extended it).
     TimedOut(Duration),
+    /// rdaemon itself got this signal (Ctrl-C, SIGTERM, SIGHUP) while it waited.
+    Interrupted(Signal),
+}
+
+/// The signals that interrupt a wait for readiness (SPEC §2.1: Ctrl-C stops the half-started
+/// daemon as a timeout would).
+const INTERRUPTS: [Signal; 3] = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP];
+
+/// rdaemon's own SIGINT, SIGTERM and SIGHUP, caught on a self-pipe while `start` waits, so that
+/// an interrupted `start` can stop what it started instead of dying and leaving it "started".
+///
+/// A signal that rdaemon's caller ignored (`nohup` ignores SIGHUP, a shell's background job
+/// SIGINT) stays ignored. Once caught, the signals stay caught until rdaemon exits (signal-hook
+/// cannot give back the default disposition): a second Ctrl-C does not cut the clean-up short.
+pub struct Interrupt {
+    delivery: SignalDelivery<std::os::unix::net::UnixStream, SignalOnly>,
+}
+
+impl fmt::Debug for Interrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Interrupt")
+    }
+}
+
+impl Interrupt {
+    /// Starts catching the interrupting signals that are not ignored.
+    pub fn catch() -> Result<Interrupt> {
+        let ignored = process::ignored_signals();
+        let signals: Vec<i32> = INTERRUPTS
+            .iter()
+            .map(|s| *s as i32)
+            .filter(|s| ignored & (1u64 << (s - 1)) == 0)
+            .collect();
+        let (read, write) =
+            std::os::unix::net::UnixStream::pair().context("cannot create the signal pipe")?;
+        read.set_nonblocking(true)
+            .context("cannot create the signal pipe")?;
+        let delivery = SignalDelivery::with_pipe(read, write, SignalOnly, signals)
+            .context("cannot install signal handlers")?;
+        Ok(Interrupt { delivery })
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.delivery.get_read().as_fd()
+    }
+
+    /// The first interrupting signal caught so far, if any.
+    fn caught(&mut self) -> Option<Signal> {
+        self.delivery
+            .pending()
+            .find_map(|s| Signal::try_from(s).ok())
+    }
 }
 
 /// A readiness check, prepared before the fork.
@@ -201,6 +262,10 @@ pub struct Check {
     /// The uid the program runs as when it is not the daemon's (`--user` under a respawn
     /// monitor, which stays root): a notify sender already gone is heard if it had this uid too.
     program_uid: Option<u32>,
+    /// rdaemon's own termination signals, when the wait is to end on them.
+    interrupt: Option<Interrupt>,
+    /// A signal caught while waiting, kept once read from the pipe.
+    caught: Option<Signal>,
 }
 
 #[derive(Debug)]
@@ -245,6 +310,36 @@ impl Check {
         self.program_uid = Some(uid);
     }
 
+    /// Makes [`Check::wait`] end with [`Outcome::Interrupted`] when rdaemon gets SIGINT,
+    /// SIGTERM or SIGHUP (see [`Interrupt`]).
+    pub fn end_on_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
+    }
+
+    /// The signal that interrupted the wait, once one has arrived.
+    fn interrupted(&mut self) -> Option<Signal> {
+        take_caught(&mut self.caught, &mut self.interrupt)
+    }
+
+    /// Sleeps up to `slice`, waking early when the program exits or an interrupting signal
+    /// arrives; true if either happened (or may have: the caller looks).
+    fn sleep(&self, process: &Process, slice: Duration) -> std::io::Result<bool> {
+        let Some(interrupt) = &self.interrupt else {
+            return process.wait_exit(slice);
+        };
+        match process.pidfd() {
+            Some(pidfd) => {
+                wait_readable(&[pidfd, interrupt.fd()], slice).map_err(std::io::Error::other)?;
+            }
+            None => {
+                // Without a pidfd, exit is only seen by looking: look often.
+                wait_readable(&[interrupt.fd()], slice.min(Duration::from_millis(5)))
+                    .map_err(std::io::Error::other)?;
+            }
+        }
+        Ok(process.has_exited() || readable(interrupt.fd()))
+    }
+
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
     /// socket, notes an existing readiness file. Errors here stop `start` before anything runs.
     pub fn prepare(spec: &ReadySpec, name: &Name) -> Result<Check> {
@@ -272,6 +367,8 @@ impl Check {
             status: None,
             ignored: Vec::new(),
             program_uid: None,
+            interrupt: None,
+            caught: None,
         })
     }
 
@@ -309,41 +406,111 @@ impl Check {
         match &self.how {
             How::Exec => Ok(Outcome::Ready),
             How::Alive(d) => {
-                let exited = spinner
-                    .wait_with(*d, |slice| process.wait_exit(slice))
-                    .map_err(waiting)?;
-                Ok(if exited {
-                    Outcome::Exited
-                } else {
-                    Outcome::Ready
-                })
+                let deadline = Instant::now() + *d;
+                loop {
+                    if let Some(sig) = self.interrupted() {
+                        return Ok(Outcome::Interrupted(sig));
+                    }
+                    if process.has_exited() {
+                        return Ok(Outcome::Exited);
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(Outcome::Ready);
+                    }
+                    spinner
+                        .wait_with(left, |slice| self.sleep(process, slice))
+                        .map_err(waiting)?;
+                }
             }
             How::Tcp(_) | How::File { .. } => {
                 let started = Instant::now();
                 let deadline = started + timeout;
                 let mut interval = FIRST_INTERVAL;
                 loop {
+                    if let Some(sig) = self.interrupted() {
+                        return Ok(Outcome::Interrupted(sig));
+                    }
                     if process.has_exited() {
                         return Ok(Outcome::Exited);
                     }
-                    if self.holds(deadline) {
+                    let ready = match &self.how {
+                        How::Tcp(_) => self.tcp_ready(deadline, process.pid()),
+                        _ => self.holds(deadline),
+                    };
+                    if ready {
                         return Ok(Outcome::Ready);
                     }
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok(Outcome::TimedOut(deadline - started));
                     }
-                    if spinner
-                        .wait_with(interval.min(left), |slice| process.wait_exit(slice))
-                        .map_err(waiting)?
-                    {
-                        return Ok(Outcome::Exited);
-                    }
+                    // Woken early by an exit or a signal: the top of the loop tells which.
+                    spinner
+                        .wait_with(interval.min(left), |slice| self.sleep(process, slice))
+                        .map_err(waiting)?;
                     interval = (interval * 3 / 2).min(MAX_INTERVAL);
                 }
             }
             How::Notify(_) => self.wait_notify(process, timeout, spinner),
         }
+    }
+
+    /// Whether `tcp:` holds now: a connection succeeds and, for an address of this machine, the
+    /// socket listening there belongs to one of the daemon's processes (an old server still on
+    /// the port does not count, SPEC §2.1). A listener of someone else is noted for the timeout
+    /// message.
+    fn tcp_ready(&mut self, deadline: Instant, daemon: Pid) -> bool {
+        let How::Tcp(addrs) = &self.how else {
+            return false;
+        };
+        for addr in addrs {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let limit = left.clamp(Duration::from_millis(1), Duration::from_secs(1));
+            // Connect and close at once: nothing is sent.
+            if TcpStream::connect_timeout(addr, limit).is_err() {
+                continue;
+            }
+            if !sockets::is_local(addr.ip()) {
+                return true;
+            }
+            let inodes = sockets::listening_on(*addr);
+            if !sockets::holders(&inodes, sockets::daemon_processes(daemon))
+                .pids
+                .is_empty()
+            {
+                return true;
+            }
+            if self.ignored.is_empty() {
+                let holder = describe_holder(&sockets::holders(&inodes, sockets::all_pids()));
+                self.ignored.push(format!(
+                    "a listener on {addr} that is {holder}, not the daemon's"
+                ));
+            }
+        }
+        false
+    }
+
+    /// With `tcp:` on an address of this machine, who already listens on the port, before
+    /// anything starts: `Some` names the holder (SPEC §2.1 preflight).
+    pub fn port_in_use(&self) -> Option<PortInUse> {
+        let How::Tcp(addrs) = &self.how else {
+            return None;
+        };
+        addrs
+            .iter()
+            .filter(|addr| sockets::is_local(addr.ip()))
+            .find_map(|addr| {
+                let inodes = sockets::listening_on(*addr);
+                if inodes.is_empty() {
+                    return None;
+                }
+                let found = sockets::holders(&inodes, sockets::all_pids());
+                Some(PortInUse {
+                    port: addr.port(),
+                    holder: found.pids.first().map(|&pid| (pid, sockets::comm(pid))),
+                })
+            })
     }
 
     /// Whether a TCP or file condition holds now. A connection attempt gives up at the deadline
@@ -395,6 +562,9 @@ impl Check {
                 }
                 ready |= notice.ready;
             }
+            if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
+                return Ok(Outcome::Interrupted(sig));
+            }
             if process.has_exited() {
                 return Ok(Outcome::Exited);
             }
@@ -406,17 +576,55 @@ impl Check {
                 return Ok(Outcome::TimedOut(deadline - started));
             }
             let slice = spinner.slice(left);
+            let mut fds = vec![sock.fd.as_fd()];
+            fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
             match process.pidfd() {
-                Some(pidfd) => wait_readable(&[sock.fd.as_fd(), pidfd], slice)?,
+                Some(pidfd) => {
+                    fds.push(pidfd);
+                    wait_readable(&fds, slice)?
+                }
                 None => {
                     // Without a pidfd, exit is only seen by looking: look often at first.
-                    wait_readable(&[sock.fd.as_fd()], slice.min(fallback))?;
+                    wait_readable(&fds, slice.min(fallback))?;
                     fallback = (fallback * 3 / 2).min(MAX_INTERVAL);
                 }
             }
             spinner.tick();
         }
     }
+}
+
+/// A port that is already listening before the daemon starts (see [`Check::port_in_use`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortInUse {
+    /// The port.
+    pub port: u16,
+    /// A process holding the listening socket, with its command name; `None` when none could be
+    /// seen (another user's, without root).
+    pub holder: Option<(i32, String)>,
+}
+
+/// `pid 4711 (python3)`, or `another process` when the holder is hidden.
+fn describe_holder(found: &sockets::Holders) -> String {
+    match found.pids.first() {
+        Some(&pid) => format!("held by pid {pid} ({})", sockets::comm(pid)),
+        None => "held by another process".into(),
+    }
+}
+
+/// [`Check::interrupted`] on the two fields alone, for a caller that holds a borrow of another
+/// field (the notify socket).
+fn take_caught(caught: &mut Option<Signal>, interrupt: &mut Option<Interrupt>) -> Option<Signal> {
+    if caught.is_none() {
+        *caught = interrupt.as_mut().and_then(Interrupt::caught);
+    }
+    *caught
+}
+
+/// Whether `fd` is readable now.
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
 }
 
 /// Blocks until one of `fds` is readable or `timeout` passes.

@@ -1,17 +1,20 @@
 //! Which daemon a command addresses (NAME, `--name`, `--pidfile`, or the only one there is) and
-//! what state it is in. The judgement applies SPEC §4: a pidfile's pid counts as the daemon only
-//! if it is alive (not a zombie) and, when a record describes it, has the record's start time
-//! and boot id.
+//! what state it is in. The judgement applies SPEC §2 and §4: a record that identifies a live
+//! process exactly (pid, start time, boot id) names the daemon whatever the pidfile says; else a
+//! pidfile's pid counts as the daemon only if it is alive (not a zombie), is neither an ancestor
+//! of rdaemon nor a kernel thread, and, when a record describes it, has the record's start time
+//! and boot id. Only the kernel's "no such process" means gone.
 
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::TargetArgs;
 use crate::exit::Fail;
 use crate::parse::Name;
 use crate::paths::{absolute, Ctx};
-use crate::pidfile::{self, Content, NameLock};
+use crate::pidfile::{self, os_error, Content, NameLock};
 use crate::process::{self, Pid};
 use crate::state::{self, Record};
 
@@ -50,7 +53,8 @@ impl Target {
     }
 
     /// Takes the per-name lock (none for an anonymous pidfile) and reloads the record under it,
-    /// so that what the caller then checks and does is not raced by another rdaemon.
+    /// so that what the caller then checks and does is not raced by another rdaemon. A corrupt
+    /// record is left to the caller (`record_error`); one that cannot be read is an error.
     pub fn lock(&mut self, ctx: &Ctx) -> Result<Option<NameLock>> {
         let Some(name) = &self.name else {
             return Ok(None);
@@ -69,10 +73,14 @@ impl Target {
                 self.record = rec.filter(|rec| had_record || rec.pidfile == self.pidfile);
                 self.record_error = None;
             }
-            Err(e) => {
+            // Content that is not a record: reported by the caller, which acts without it.
+            Err(e) if e.root_cause().is::<serde_json::Error>() => {
                 self.record = None;
                 self.record_error = Some(format!("{e:#}"));
             }
+            // A record that cannot be read (EMFILE, EACCES...) may vouch for the running daemon:
+            // acting without it could misjudge the daemon, so that is an error.
+            Err(e) => return Err(e),
         }
         Ok(Some(lock))
     }
@@ -150,7 +158,7 @@ pub fn several_error(names: &[Name]) -> Fail {
 pub enum State {
     /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
     /// match; a pidfile without a matching record is trusted the classic way. `start_time` is
-    /// the process's, as judged: [`still_same`] compares against it.
+    /// the process's, as judged: `Process::open_verified` checks it again before signalling.
     Running {
         pid: Pid,
         vouched: bool,
@@ -164,26 +172,56 @@ pub enum State {
     Unknown { why: String },
 }
 
-/// Judges the daemon's state from its pidfile, `/proc` and its record.
-pub fn judge(ctx: &Ctx, target: &Target) -> State {
+/// Judges the daemon's state from its record, its pidfile and `/proc`.
+///
+/// The record wins: when it identifies a live process exactly (pid, start time and boot id),
+/// that process is the daemon whatever the pidfile holds (missing, garbage, another pid), so a
+/// daemon cannot escape by removing its pidfile. Otherwise the pidfile's pid counts only if it
+/// is alive, is not an ancestor of rdaemon or a kernel thread, and either the record vouches for
+/// it or, for a pidfile outside rdaemon's directory, it is trusted the classic way.
+///
+/// An error reading `/proc` (EMFILE, EACCES...) is an error, never "gone": only the kernel's
+/// ENOENT or ESRCH means that a process does not exist.
+pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
+    if let Some(state) = judge_by_record(target)? {
+        return Ok(state);
+    }
     let (pid, trusted) = match pidfile::read(&target.pidfile, ctx.is_root) {
-        Content::Missing => return State::Stopped,
+        Content::Missing => return Ok(State::Stopped),
         Content::Invalid(why) => {
-            return State::Unknown {
+            return Ok(State::Unknown {
                 why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
-            }
+            })
         }
         Content::Valid { pid, trusted } => (pid, trusted),
     };
-    let Some(stat) = process::read_stat(pid).filter(|s| s.is_alive()) else {
-        return State::Dead {
+    if let Some(why) = refuse_protected(pid)? {
+        return Ok(State::Unknown {
+            why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
+        });
+    }
+    let Some(stat) = read_stat(pid)?.filter(|s| s.is_alive()) else {
+        return Ok(State::Dead {
             pid,
             why: format!("pid {pid} is not running"),
-        };
+        });
     };
-    let record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
-    match record {
-        Some(rec) => match identity_mismatch(rec, stat.start_time) {
+    let mut record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
+    let fresh;
+    let in_own_dir = in_dir(&target.pidfile, &ctx.dir);
+    if record.is_none() && in_own_dir {
+        // `start` commits the record before the pidfile, so a record read after the pidfile
+        // vouches for a pidfile of rdaemon's, even one written since this command began.
+        fresh = match &target.name {
+            Some(name) => Record::load(ctx, name).ok().flatten(),
+            None => None,
+        };
+        record = fresh
+            .as_ref()
+            .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    }
+    Ok(match record {
+        Some(rec) => match identity_mismatch(rec, stat.start_time)? {
             Some(why) => State::Dead { pid, why },
             None => State::Running {
                 pid,
@@ -197,33 +235,125 @@ pub fn judge(ctx: &Ctx, target: &Target) -> State {
                 target.pidfile.display()
             ),
         },
+        None if in_own_dir => State::Unknown {
+            why: format!(
+                "no record vouches for pid {pid} in pidfile '{}': rdaemon writes a pidfile in its directory only after the record that vouches for it, so this one was left by an interrupted start or written by something else; remove it if pid {pid} is not the daemon",
+                target.pidfile.display()
+            ),
+        },
         None => State::Running {
             pid,
             vouched: false,
             start_time: stat.start_time,
         },
+    })
+}
+
+/// The daemon as its record identifies it, whatever the pidfile says: `Running` when the
+/// recorded pid is alive with the recorded start time during the recorded boot (`Unknown` if
+/// that process is one rdaemon must never signal). `None` when the record does not identify a
+/// live process exactly, or says its monitor gave up (it is on its way out).
+fn judge_by_record(target: &Target) -> Result<Option<State>> {
+    let Some(rec) = target.record.as_ref().filter(|r| !r.failed) else {
+        return Ok(None);
+    };
+    let (Some(raw), Some(start_time), Some(boot)) = (rec.pid, rec.start_time, &rec.boot_id) else {
+        return Ok(None);
+    };
+    let Ok(pid) = Pid::new(raw) else {
+        return Ok(None);
+    };
+    if *boot != current_boot_id()? {
+        return Ok(None);
+    }
+    match read_stat(pid)? {
+        Some(stat) if stat.is_alive() && stat.start_time == start_time => {}
+        _ => return Ok(None),
+    }
+    if let Some(why) = refuse_protected(pid)? {
+        return Ok(Some(State::Unknown {
+            why: format!("the record names pid {pid}, but {why}"),
+        }));
+    }
+    Ok(Some(State::Running {
+        pid,
+        vouched: true,
+        start_time,
+    }))
+}
+
+/// `/proc/PID/stat`, naming the file in an error.
+fn read_stat(pid: Pid) -> Result<Option<process::ProcStat>> {
+    process::stat(pid)
+        .map_err(os_error)
+        .with_context(|| format!("cannot read /proc/{pid}/stat"))
+}
+
+/// Why rdaemon must never signal `pid` (an ancestor of rdaemon, a kernel thread), if so.
+fn refuse_protected(pid: Pid) -> Result<Option<String>> {
+    process::refuse_protected(pid)
+        .map_err(os_error)
+        .with_context(|| format!("cannot check whether pid {pid} is an ancestor of rdaemon"))
+}
+
+fn current_boot_id() -> Result<String> {
+    process::boot_id()
+        .map_err(os_error)
+        .context("cannot read the boot id")
+}
+
+/// Whether `path` is a file directly in directory `dir` (the same directory, however named).
+fn in_dir(path: &Path, dir: &Path) -> bool {
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    if parent == dir {
+        return true;
+    }
+    match (std::fs::metadata(parent), std::fs::metadata(dir)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
     }
 }
 
 /// Why a live process with the record's pid is not the recorded daemon, if it is not.
-fn identity_mismatch(rec: &Record, start_time: u64) -> Option<String> {
+fn identity_mismatch(rec: &Record, start_time: u64) -> Result<Option<String>> {
     let pid = rec.pid.unwrap_or_default();
-    if let (Some(recorded), Ok(now)) = (&rec.boot_id, process::boot_id()) {
-        if *recorded != now {
-            return Some(format!("pid {pid} was recorded during an earlier boot"));
+    if let Some(recorded) = &rec.boot_id {
+        if *recorded != current_boot_id()? {
+            return Ok(Some(format!(
+                "pid {pid} was recorded during an earlier boot"
+            )));
         }
     }
-    match rec.start_time {
+    Ok(match rec.start_time {
         Some(t) if t != start_time => Some(format!(
             "pid {pid} now belongs to another process (start time {start_time}, recorded {t})"
         )),
         _ => None,
-    }
+    })
 }
 
-/// Whether `pid` still is the process `judge` found: alive, with the start time it had then.
-/// Called after opening a pidfd, to close the window in which the pid could have been reused
-/// (for a pidfile with a record and for one without).
-pub fn still_same(pid: Pid, start_time: u64) -> bool {
-    process::read_stat(pid).is_some_and(|stat| stat.is_alive() && stat.start_time == start_time)
+/// Maps an error met while taking a daemon's lock or reading its files, as a user other than
+/// root for a daemon whose rdaemon directory belongs to someone else, to "insufficient
+/// privilege" (exit 4, SPEC §3), saying whose the daemon is.
+pub fn privilege_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
+    if ctx.is_root {
+        return err;
+    }
+    let owner = std::fs::metadata(&ctx.dir).map(|m| m.uid());
+    match owner {
+        Ok(uid) if uid != ctx.uid() => {
+            let whose = if uid == 0 {
+                "root's (use sudo)".to_owned()
+            } else {
+                format!("uid {uid}'s")
+            };
+            let dir = ctx.dir.display();
+            anyhow::Error::new(Fail::privilege(format!(
+                "{err:#}; the rdaemon directory '{dir}' is {whose}"
+            )))
+        }
+        _ => err,
+    }
 }

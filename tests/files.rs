@@ -128,7 +128,9 @@ fn as_root_a_pidfile_another_user_could_write_is_not_trusted_without_a_record() 
     let env = Env::new();
     let bystander = OwnChild::sleep();
     let pid = bystander.pid();
-    let pidfile = env.path("foreign.pid");
+    // Outside rdaemon's directory, where rdaemon itself writes a pidfile only with a record.
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let pidfile = env.path("elsewhere/foreign.pid");
     let path = pidfile.to_str().unwrap();
     let alias = env.path("alias");
     let cases: [(&str, u32, u32, bool); 4] = [

@@ -67,11 +67,13 @@ fn restart_without_record_needs_a_command_line() {
 #[test]
 fn restart_with_a_missing_program_fails_with_exit_1() {
     let env = Env::new();
-    env.start("web", &["sleep", "1000"]);
+    let pid = env.start("web", &["sleep", "1000"]);
     env.run(&["restart", "web", "--", "no-such-program-xyz"])
         .code(1)
         .stderr_has("cannot execute 'no-such-program-xyz'");
-    assert!(!env.path("web.pid").exists());
+    // Found before stopping anything (issue 12): the running daemon is left alone.
+    assert!(alive(pid));
+    assert_eq!(env.pid_of("web"), pid);
     // The failed restart keeps the record of what last worked.
     assert_eq!(
         env.record("web")["command"],

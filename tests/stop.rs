@@ -158,7 +158,9 @@ fn foreign_pidfile_without_record_is_trusted_classically() {
         .unwrap();
     let pid = child.id() as i32;
     env.track(pid);
-    let pidfile = env.path("other.pid");
+    // Outside rdaemon's directory, where rdaemon itself writes a pidfile only with a record.
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let pidfile = env.path("elsewhere/other.pid");
     fs::write(&pidfile, format!("{pid}\n")).unwrap();
     if is_root() {
         // As root, rdaemon trusts only a pidfile no other user could have written.

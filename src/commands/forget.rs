@@ -1,7 +1,7 @@
 //! `rdaemon forget`: remove a stopped daemon's record (and its stale pidfile and lock file).
 //! Refuses while the daemon runs. Log files stay: they are the user's.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::TargetArgs;
 use crate::exit::{Code, Fail};
@@ -33,7 +33,7 @@ pub fn run(args: TargetArgs, ctx: &Ctx) -> Result<Code> {
         bail!("no record for {name}");
     }
     target.record = Record::load(ctx, &name).unwrap_or(None);
-    match judge(ctx, &target) {
+    match judge(ctx, &target).with_context(|| format!("cannot forget {name}"))? {
         State::Running { pid, .. } => bail!("{name} is running (pid {pid}): stop it first"),
         State::Dead { .. } => pidfile::remove(&target.pidfile)?,
         State::Unknown { why } => ctx.warn(format!("{why}; leaving it in place")),

@@ -11,7 +11,7 @@ use crate::exit::{Code, Fail};
 use crate::parse::default_schedule;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
-use crate::target::{resolve, several_error, Resolved};
+use crate::target::{privilege_error, resolve, several_error, Resolved};
 
 use super::start::{command_line, load_record_for_start, start_locked, Spec};
 use super::stop::stop_locked;
@@ -35,10 +35,10 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         ))
         .into());
     };
-    ctx.ensure_dir()?;
-    let _lock = NameLock::acquire(&ctx.lock_path(&name))?;
+    ctx.ensure_dir().map_err(|e| privilege_error(ctx, e))?;
+    let _lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
     if target.record.is_some() || args.target.given_name().is_some() {
-        target.record = load_record_for_start(ctx, &name);
+        target.record = load_record_for_start(ctx, &name)?;
     }
     let mut spec = match &target.record {
         Some(rec) => Spec::from_record(ctx, rec)?,
@@ -54,8 +54,9 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         spec.command = command_line(&args.program)?;
     }
     spec.apply(&args.opts)?;
-    // A user or group that cannot be used must not cost the running daemon its life.
-    spec.account(ctx)?;
+    // A start bound to fail (a user or group that cannot be used, a missing program, a full
+    // disk) must not cost the running daemon its life: check before stopping it.
+    super::start::preflight(ctx, &spec)?;
     let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
     stop_locked(ctx, &target, &schedule, false)?;
     start_locked(ctx, &spec, target.record)

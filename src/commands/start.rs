@@ -28,10 +28,10 @@ use crate::exit::{Code, Fail};
 use crate::logs;
 use crate::parse::{default_schedule, format_duration, parse_duration, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
-use crate::pidfile::{self, os_reason, NameLock, PidfileWriter};
+use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
-use crate::ready::{Check, Outcome, ReadySpec};
+use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::supervisor;
 use crate::target::{judge, State, Target};
@@ -337,8 +337,8 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     }
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
-    let old = load_record_for_start(ctx, &spec.name);
-    let result = start_locked(ctx, &spec, old);
+    let result =
+        load_record_for_start(ctx, &spec.name).and_then(|old| start_locked(ctx, &spec, old));
     if result.is_err() && !ctx.record_path(&spec.name).exists() {
         // A first start that failed leaves nothing behind, not even its lock file.
         let _ = lock.remove_file();
@@ -371,14 +371,87 @@ fn derive_name(pidfile: Option<&Path>, program: &str) -> Result<Name> {
     })
 }
 
-/// The previous record, if readable; a corrupt one is reported and will be replaced.
-pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Option<Record> {
+/// The previous record; a corrupt one (content that is not a record) is reported and will be
+/// replaced. A record that cannot be read (EMFILE, EACCES...) is an error: it may vouch for a
+/// running daemon, and starting without it could start a second copy.
+pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
     match Record::load(ctx, name) {
-        Ok(r) => r,
-        Err(e) => {
+        Ok(r) => Ok(r),
+        Err(e) if e.root_cause().is::<serde_json::Error>() => {
             ctx.warn(format!("{e:#}; it will be replaced"));
-            None
+            Ok(None)
         }
+        Err(e) => Err(e.context(format!("cannot start {name}"))),
+    }
+}
+
+/// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
+/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// rdaemon directory, the pidfile's directory and the log files (or the directories they will
+/// be created in) are writable and not on a full file system. `restart` runs it before it stops
+/// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
+/// the start itself checks all of it again and opens the files for real. The port of
+/// `--ready tcp:` is not checked here: the running daemon holds it.
+pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    spec.account(ctx)?;
+    pidfile::refuse_symlink(&spec.pidfile)?;
+    resolve_program(&spec.command[0], &spec.env)?;
+    check_chdir(spec)?;
+    Check::prepare(&spec.ready, &spec.name)?;
+    writable(&ctx.dir, "rdaemon directory")?;
+    if let Some(dir) = spec.pidfile.parent() {
+        writable(dir, "pidfile directory")?;
+    }
+    if !spec.inherit_output {
+        for log in [&spec.stdout, &spec.stderr] {
+            match std::fs::metadata(log) {
+                Ok(m) if m.is_file() => writable(log, "log file")?,
+                Ok(m) if m.is_dir() => {
+                    bail!("cannot open log file '{}': Is a directory", log.display())
+                }
+                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
+                Err(_) => {
+                    // Created at the start, with any missing directories: the nearest that
+                    // exists must take them.
+                    let dir = log
+                        .ancestors()
+                        .skip(1)
+                        .find(|d| d.is_dir())
+                        .unwrap_or(Path::new("/"));
+                    writable(dir, "log directory")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
+/// file system has room.
+fn writable(path: &Path, what: &str) -> Result<()> {
+    let mode = if path.is_dir() {
+        AccessFlags::W_OK | AccessFlags::X_OK
+    } else {
+        AccessFlags::W_OK
+    };
+    access(path, mode)
+        .map_err(|e| anyhow::anyhow!("cannot write {what} '{}': {}", path.display(), e.desc()))?;
+    ensure_space(path, what)
+}
+
+/// Fails unless the `--chdir` target is a directory.
+fn check_chdir(spec: &Spec) -> Result<()> {
+    match std::fs::metadata(&spec.chdir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot change directory to '{}': Not a directory",
+            spec.chdir.display()
+        ),
+        Err(e) => bail!(
+            "cannot change directory to '{}': {}",
+            spec.chdir.display(),
+            os_reason(&e)
+        ),
     }
 }
 
@@ -400,6 +473,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record_error: None,
         };
         if let Some(pid) = clear_stale(ctx, &target, &program)? {
+            if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
+                restore_pidfile(ctx, &rec.pidfile, pid);
+            }
             ctx.say(format!("{} is already running (pid {pid})", spec.name));
             return Ok(Code::Ok);
         }
@@ -409,6 +485,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    // With another server on the port, the new program would fail to bind while a connect
+    // to the old one looked like readiness: refuse now, naming who holds it.
+    if let Some(busy) = check.port_in_use() {
+        bail!(port_in_use_message(ctx, &busy));
+    }
     if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
@@ -421,9 +502,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         let start_time = process::read_stat(pid)
             .map(|s| s.start_time)
             .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-        writer.commit(pid)?;
+        // The record first: every pidfile rdaemon writes is vouched for by a record from the
+        // moment it exists, so a start killed between the two leaves a record naming a pid that
+        // never ran (judged by its start time once reused), never a pidfile naming nobody's.
+        spec.record(pid, start_time, &boot_id).save(ctx)?;
         committed = Some(pid);
-        spec.record(pid, start_time, &boot_id).save(ctx)
+        crate::fault::point("between-commits");
+        writer.commit(pid)
     });
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
@@ -502,6 +587,12 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             return Err(e).with_context(|| format!("cannot wait for {name} (pid {pid})"));
         }
     };
+    // Ctrl-C (or SIGTERM, SIGHUP) now must not leave a half-started daemon "started": the wait
+    // ends and the daemon is stopped as on a timeout (SPEC §2.1).
+    match Interrupt::catch() {
+        Ok(interrupt) => check.end_on_interrupt(interrupt),
+        Err(e) => ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}")),
+    }
     let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", spec.ready));
     if !matches!(spec.ready, ReadySpec::Alive(_)) {
         spinner.set_limit(spec.ready_timeout);
@@ -514,6 +605,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         save_status_text(ctx, name, pid, text);
     }
     let what = spec.ready.describe();
+    let mut interrupted = None;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
             ctx.say(format!("started {name} (pid {pid})"));
@@ -533,6 +625,16 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             (format!("{how} while rdaemon waited for {what}"), None)
         }
         Outcome::Failed(why) => (why, Some(stop_unready(ctx, spec, &process))),
+        Outcome::Interrupted(sig) => {
+            interrupted = Some(sig);
+            (
+                format!(
+                    "interrupted by {} while rdaemon waited for {what}",
+                    sig.as_str()
+                ),
+                Some(stop_unready(ctx, spec, &process)),
+            )
+        }
         Outcome::TimedOut(waited) => {
             let mut why = format!(
                 "it was not ready after {} (rdaemon waited for {what})",
@@ -558,8 +660,36 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
     if let Some(text) = check.status_text() {
         message.push_str(&format!("\nits last STATUS= was: {text}"));
     }
+    if let Some(sig) = interrupted {
+        // What the user asked for, not the program's fault: no log tail.
+        return Err(Fail::interrupted(sig, message).into());
+    }
     message.push_str(&log_tail(spec, TAIL_LINES));
     Err(anyhow::anyhow!(message))
+}
+
+/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
+/// and the daemon whose record names its pid, if any.
+fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
+    let port = busy.port;
+    let Some((pid, comm)) = &busy.holder else {
+        return format!("port {port} is already in use by another process");
+    };
+    let daemon = crate::state::list_names(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|name| {
+            Record::load(ctx, name)
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
+        });
+    match daemon {
+        Some(name) => {
+            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
+        }
+        None => format!("port {port} is already in use by pid {pid} ({comm})"),
+    }
 }
 
 /// Keeps the notify `STATUS=` text in the record, for `status`. The record is read again: in
@@ -633,7 +763,6 @@ fn start_in_place(
     let start_time = process::read_stat(pid)
         .map(|s| s.start_time)
         .context("cannot read /proc/self/stat")?;
-    writer.commit(pid)?;
     let undo = |old: Option<Record>| {
         // The pidfile names rdaemon itself, which `remove_if_pid` would rightly refuse to match.
         let _ = pidfile::remove(&spec.pidfile);
@@ -642,7 +771,9 @@ fn start_in_place(
             None => Record::remove(ctx, &spec.name),
         };
     };
-    if let Err(e) = spec.record(pid, start_time, &boot_id).save(ctx) {
+    // The record before the pidfile, as in a detached start.
+    spec.record(pid, start_time, &boot_id).save(ctx)?;
+    if let Err(e) = writer.commit(pid) {
         undo(old);
         return Err(e);
     }
@@ -669,7 +800,8 @@ fn inherited_stream(fd: i32) -> PathBuf {
 /// otherwise removes a stale or invalid pidfile with a warning. Never signals anything.
 fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>> {
     let path = target.pidfile.display();
-    match judge(ctx, target) {
+    let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
+    match judged {
         State::Stopped => return Ok(None),
         State::Running {
             pid, vouched: true, ..
@@ -695,6 +827,23 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
     }
     pidfile::remove(&target.pidfile)?;
     Ok(None)
+}
+
+/// Makes the pidfile of a daemon that its record identifies name it again, owned by rdaemon,
+/// when it does not (the daemon removed or replaced it): SPEC §2, the status wins over the
+/// pidfile. A failure is only a warning: the daemon runs either way.
+fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid) {
+    if matches!(pidfile::read(path, ctx.is_root), Content::Valid { pid: p, trusted: true } if p == pid)
+    {
+        return;
+    }
+    ctx.debug(format!(
+        "rewriting pidfile '{}' with pid {pid}",
+        path.display()
+    ));
+    if let Err(e) = PidfileWriter::prepare(path).and_then(|w| w.commit(pid)) {
+        ctx.warn(format!("{e:#}"));
+    }
 }
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
@@ -749,18 +898,7 @@ fn prepare(
     account: Option<Account>,
     notify: Option<&str>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
-    match std::fs::metadata(&spec.chdir) {
-        Ok(m) if m.is_dir() => {}
-        Ok(_) => bail!(
-            "cannot change directory to '{}': Not a directory",
-            spec.chdir.display()
-        ),
-        Err(e) => bail!(
-            "cannot change directory to '{}': {}",
-            spec.chdir.display(),
-            os_reason(&e)
-        ),
-    }
+    check_chdir(spec)?;
     let default_log = ctx.default_log_path(&spec.name);
     if !spec.inherit_output && (spec.stdout == default_log || spec.stderr == default_log) {
         if let Some(dir) = default_log.parent() {

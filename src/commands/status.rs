@@ -69,7 +69,10 @@ impl Report {
         // A record that cannot be read cannot vouch for anything: the state is unknown.
         let state = match &target.record_error {
             Some(why) => State::Unknown { why: why.clone() },
-            None => judge_settled(ctx, target),
+            // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
+            None => judge_settled(ctx, target).unwrap_or_else(|e| State::Unknown {
+                why: format!("{e:#}"),
+            }),
         };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
@@ -142,28 +145,28 @@ impl Report {
 /// start). A daemon rdaemon is stopping is never dead: `stop` marks the record before its first
 /// signal, and the record is read again here, after the death was seen. Otherwise the daemon is
 /// judged again as the files are now (the pidfile gone, or naming a new process).
-fn judge_settled(ctx: &Ctx, target: &Target) -> State {
-    let state = judge(ctx, target);
+fn judge_settled(ctx: &Ctx, target: &Target) -> Result<State> {
+    let state = judge(ctx, target)?;
     let (State::Dead { pid, .. }, Some(name)) = (&state, &target.name) else {
-        return state;
+        return Ok(state);
     };
     let Ok(record) = Record::load(ctx, name) else {
-        return state;
+        return Ok(state);
     };
     if record
         .as_ref()
         .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
     {
-        return State::Stopped;
+        return Ok(State::Stopped);
     }
     let now = Target {
         record,
         ..target.clone()
     };
-    match judge(ctx, &now) {
+    Ok(match judge(ctx, &now)? {
         State::Dead { pid: again, .. } if again == *pid => state,
         other => other,
-    }
+    })
 }
 
 /// The monitor's child `child_pid`, if it is alive and still the child of `monitor` (the pid

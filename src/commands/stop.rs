@@ -1,7 +1,7 @@
 //! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
 //! a daemon that verifiably is the one the pidfile and record describe.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
@@ -9,11 +9,11 @@ use crate::cli::StopArgs;
 use crate::exit::{Code, Fail};
 use crate::parse::{default_schedule, parse_schedule, signal_name, Step};
 use crate::paths::Ctx;
-use crate::pidfile;
-use crate::process::{Pid, Process};
+use crate::pidfile::{self, Content};
+use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::state::{Mode, Record};
-use crate::target::{judge, resolve, several_error, still_same, Resolved, State, Target};
+use crate::target::{judge, privilege_error, resolve, several_error, Resolved, State, Target};
 
 /// How a stop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,9 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
         }
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
-    let lock = target.lock(ctx)?;
+    let lock = target
+        .lock(ctx)
+        .map_err(|e| privilege_error(ctx, e.context(format!("cannot stop {}", target.label()))))?;
     if let Some(why) = &target.record_error {
         ctx.warn(format!(
             "{why}; treating the pidfile as one without a record"
@@ -64,7 +66,8 @@ pub fn stop_locked(
     main_only: bool,
 ) -> Result<Stopped> {
     let label = target.label();
-    let (pid, start_time) = match judge(ctx, target) {
+    let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
+    let (pid, start_time) = match judged {
         State::Stopped => {
             ctx.say(format!("{label} is not running"));
             return Ok(Stopped::NotRunning);
@@ -82,17 +85,26 @@ pub fn stop_locked(
             pid, start_time, ..
         } => (pid, start_time),
     };
-    let process = match Process::open(pid) {
-        Ok(p) => p,
-        Err(_) => return finish_gone(ctx, target, pid),
-    };
     // The pid could have been reused between judging it and opening the pidfd: check again
-    // now that the pidfd pins the process.
-    if !still_same(pid, start_time) {
-        return finish_gone(ctx, target, pid);
-    }
+    // once the pidfd pins the process (without a pidfd, before every signal).
+    let process = match Process::open_verified(pid, start_time) {
+        Ok(Some(p)) => p,
+        Ok(None) => return finish_gone(ctx, target, pid),
+        Err(e) => bail!(
+            "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
+            pidfile::os_reason(&e)
+        ),
+    };
     let aim = Aim {
-        group: if main_only { None } else { process.own_group() },
+        group: match main_only {
+            true => None,
+            false => process.own_group_checked().map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
+                    pidfile::os_reason(&e)
+                )
+            })?,
+        },
         // A respawn monitor forwards TERM and INT to its child itself: sent to the whole group,
         // the child would get them twice, and a second TERM cuts many a graceful shutdown short.
         soft_to_main: target
@@ -149,9 +161,35 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
 }
 
 fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
-    pidfile::remove_if_pid(&target.pidfile, pid)?;
+    clear_pidfile(ctx, target, pid)?;
     ctx.say(format!("stopped {} (pid {pid})", target.label()));
     Ok(Stopped::Stopped(pid))
+}
+
+/// Removes the pidfile once the daemon `pid` is gone: if it names `pid`, and, when the record
+/// describes this pidfile and `pid`, also if it holds anything but a live process (garbage, a
+/// dead pid), since the daemon (or someone) replaced what rdaemon wrote there. A pidfile naming
+/// another live process is left alone.
+fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
+    if pidfile::remove_if_pid(&target.pidfile, pid)? {
+        return Ok(());
+    }
+    let described = target
+        .record
+        .as_ref()
+        .is_some_and(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    let stale = described
+        && match pidfile::read(&target.pidfile, false) {
+            Content::Missing => false,
+            Content::Invalid(_) => true,
+            Content::Valid { pid: other, .. } => matches!(process::alive(other), Ok(false)),
+        };
+    if stale {
+        if let Err(e) = pidfile::remove(&target.pidfile) {
+            ctx.warn(format!("{e:#}"));
+        }
+    }
+    Ok(())
 }
 
 fn signal_error(err: Errno, label: &str, pid: Pid) -> anyhow::Error {

@@ -1,0 +1,566 @@
+//! Issue 12, what real programs found in `start`, readiness and `restart`: a TCP readiness
+//! check that believed any listener (item 1), a `--foreground` exec error lost in the log
+//! (item 2), a closed stdout that aborted rdaemon mid-restart (item 4), Ctrl-C during a
+//! readiness wait (item 5) and a `restart` that stopped the daemon on a full disk (item 7).
+
+use std::fs;
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::common::*;
+
+/// A pipe whose reader is already gone: every write to it fails with EPIPE.
+fn reader_gone_pipe() -> OwnedFd {
+    let (read, write) = nix::unistd::pipe().unwrap();
+    drop(read);
+    write
+}
+
+/// Runs rdaemon with `args` and its stdout on a pipe nobody reads: its exit code and stderr.
+fn run_with_closed_stdout(env: &Env, args: &[&str]) -> (Option<i32>, String) {
+    let out = env
+        .std_cmd()
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(reader_gone_pipe()))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether this test may skip where it lacks root: never in CI, where it must run.
+fn must_run_as_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs root, and CI is set: run the suite as root"
+    );
+    skip(test, "needs root");
+    false
+}
+
+/// Whether signal `sig` has a handler in `pid` (`SigCgt` of `/proc/PID/status`).
+fn catches(pid: i32, sig: Signal) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
+    })
+}
+
+/// Item 4: `rdaemon list | head -1` with enough daemons ended in a panic (exit 134 in a release
+/// build, 101 here), and a `restart` whose output reader was gone stopped the daemon, then
+/// panicked on its "stopped" line before starting it again. Now a closed stdout only ends the
+/// output: every command finishes its work and exits with its own code, quietly.
+#[test]
+fn a_closed_stdout_ends_output_quietly_and_a_restart_still_finishes() {
+    let env = Env::new();
+    let secs = unique_secs();
+    for i in 0..50 {
+        env.start(&format!("d{i:02}"), &["sleep", &secs]);
+    }
+    for args in [
+        &["list"][..],
+        &["list", "--json"],
+        &["list", "--names"],
+        &["status"],
+    ] {
+        // `status` of several running daemons answers 0; the rest succeed.
+        let (code, stderr) = run_with_closed_stdout(&env, args);
+        assert_eq!((code, stderr.as_str()), (Some(0), ""), "rdaemon {args:?}");
+    }
+    // The real pipeline prints its one line.
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("\"$0\" list | head -1")
+        .arg(bin)
+        .env("RDAEMON_DIR", env.dir())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{out:?}"
+    );
+
+    let old = env.pid_of("d00");
+    let (code, stderr) = run_with_closed_stdout(&env, &["restart", "d00"]);
+    assert_eq!((code, stderr.as_str()), (Some(0), ""), "restart");
+    wait_dead(old);
+    let new = env.pid_of("d00");
+    env.track(new);
+    assert_ne!(new, old);
+    assert!(alive(new), "the restart did not start d00 again");
+    assert_eq!(live_pids_with_arg(&secs).len(), 50);
+    env.run(&["status", "d00"]).ok();
+}
+
+/// Item 5: Ctrl-C during a readiness wait killed `start` and left the half-started daemon
+/// running, its status "running". Now `start` stops it as a timeout would and exits 130.
+#[test]
+fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let never = env.path("never.ready");
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "half",
+        "--ready-timeout",
+        "60s",
+        "--ready",
+    ])
+    .arg(format!("file:{}", never.display()))
+    .args(["--", "sleep", &secs])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let rdaemon = start.pid();
+    // rdaemon's own command line holds the argument too: the daemon is the `sleep`.
+    let sleeping = || -> Vec<i32> {
+        live_pids_with_arg(&secs)
+            .into_iter()
+            .filter(|p| fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c == "sleep\n"))
+            .collect()
+    };
+    wait_until("the daemon runs", DEADLINE, || sleeping().len() == 1);
+    let daemon = sleeping()[0];
+    env.track(daemon);
+    // start is its subreaper: once the intermediate process is gone, its parent.
+    wait_until("the daemon is start's child", DEADLINE, || {
+        stat(daemon).is_some_and(|s| s.ppid == rdaemon)
+    });
+    // Once rdaemon catches SIGINT, it is in the wait.
+    wait_until("start catches SIGINT", DEADLINE, || {
+        catches(rdaemon, Signal::SIGINT)
+    });
+    kill(NixPid::from_raw(rdaemon), Signal::SIGINT).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        stderr.contains("cannot start half: interrupted by SIGINT")
+            && stderr.contains(&format!("stopped it (pid {daemon})")),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "it said started");
+    assert!(!alive(daemon), "the half-started daemon still runs");
+    assert!(!env.path("half.pid").exists());
+    env.run(&["status", "half"])
+        .code(3)
+        .stdout_has("half is stopped");
+
+    // SIGTERM to start: the same, exit 128 + 15.
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "half",
+        "--ready-timeout",
+        "60s",
+        "--ready",
+    ])
+    .arg(format!("file:{}", never.display()))
+    .args(["--", "sleep", &secs])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let rdaemon = start.pid();
+    wait_until("start catches SIGTERM", DEADLINE, || {
+        catches(rdaemon, Signal::SIGTERM)
+    });
+    let daemon = env.pid_of("half");
+    env.track(daemon);
+    kill(NixPid::from_raw(rdaemon), Signal::SIGTERM).unwrap();
+    let out = start.into_output();
+    assert_eq!(out.status.code(), Some(143), "{out:?}");
+    assert!(!alive(daemon), "the half-started daemon still runs");
+    assert!(!env.path("half.pid").exists());
+}
+
+/// A python3 for the tests that run real servers: missing, the test skips (and fails in CI).
+fn need_python(test: &str) -> Option<PathBuf> {
+    let found = python3();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs python3, and CI is set"
+        );
+        skip(test, "no python3");
+    }
+    found
+}
+
+/// A tiny TCP server: listens on 127.0.0.1:PORT (argv[1]) and sleeps.
+fn listener_script(env: &Env) -> PathBuf {
+    let path = env.path("listen.py");
+    fs::write(
+        &path,
+        "import socket, sys, time\n\
+         s = socket.socket()\n\
+         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+         s.listen()\n\
+         time.sleep(100000)\n",
+    )
+    .unwrap();
+    path
+}
+
+fn accepting(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+/// Item 1: with an old server still on the port, `start --ready tcp:PORT` of a new one said
+/// "started" (exit 0) while the new program died with "Address already in use". Now `start`
+/// refuses before anything runs, naming the holder, and during the wait only a listener of the
+/// daemon's own processes counts.
+#[test]
+fn tcp_readiness_counts_only_the_daemons_own_listener() {
+    let Some(python) = need_python("tcp_readiness_counts_only_the_daemons_own_listener") else {
+        return;
+    };
+    let env = Env::new();
+    let script = listener_script(&env);
+    let (py, sc) = (python.to_str().unwrap(), script.to_str().unwrap());
+
+    // A server rdaemon knows nothing of holds the port.
+    let port = free_port();
+    let mut stranger = Background::spawn(
+        std::process::Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string()),
+    );
+    wait_until("the stranger listens", DEADLINE, || accepting(port));
+    let tcp = format!("tcp:{port}");
+    env.run(&[
+        "start",
+        "--name",
+        "new",
+        "--ready",
+        &tcp,
+        "--",
+        py,
+        sc,
+        &port.to_string(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "rdaemon: port {port} is already in use by pid {} (python3)",
+        stranger.pid()
+    ));
+    assert_eq!(listing(env.dir()), ["listen.py"], "start left files behind");
+    stranger.child().kill().unwrap();
+    stranger.child().wait().unwrap();
+
+    // A daemon holds it: its name is given too.
+    let old = env.start("old", &[py, sc, &port.to_string()]);
+    wait_until("old listens", DEADLINE, || accepting(port));
+    env.run(&[
+        "start",
+        "--name",
+        "new",
+        "--ready",
+        &tcp,
+        "--",
+        py,
+        sc,
+        &port.to_string(),
+    ])
+    .code(1)
+    .stderr_has(&format!(
+        "rdaemon: port {port} is already in use by pid {old} (python3, daemon 'old')"
+    ));
+    env.run(&["stop", "old"]).ok();
+
+    // The daemon's own listener, up after a while: started.
+    let slow = env.script("slow.sh", &format!("sleep 0.3; exec {py} {sc} \"$1\""));
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "new",
+            "--ready",
+            &tcp,
+            "--",
+            slow.to_str().unwrap(),
+            &port.to_string(),
+        ])
+        .ok();
+    let new = env.pid_of("new");
+    assert!(
+        run.stdout.contains(&format!("started new (pid {new})")),
+        "{}",
+        run.dump()
+    );
+    assert!(accepting(port));
+    env.run(&["stop", "new"]).ok();
+
+    // Someone else's listener that comes up during the wait does not count: the daemon here
+    // never listens, so the start times out, saying whose listener it ignored.
+    let port = free_port();
+    let waiting = env.script("waiting.sh", ": > \"$1\"; exec sleep 100000");
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "idle",
+        "--ready-timeout",
+        "3s",
+        "--ready",
+    ])
+    .arg(format!("tcp:{port}"))
+    .arg("--")
+    .arg(&waiting)
+    .arg(env.path("idle.began"))
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    env.wait_file("idle.began");
+    let intruder = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.contains("it was not ready after 3s")
+            && stderr.contains(&format!("held by pid {} (", std::process::id())),
+        "{stderr}"
+    );
+    drop(intruder);
+    assert!(!env.path("idle.pid").exists());
+
+    // Without root, another user's sockets have no visible holder: "by another process".
+    let test = "tcp_readiness_counts_only_the_daemons_own_listener";
+    if !must_run_as_root(test) {
+        return;
+    }
+    let port = free_port();
+    let _root_listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let theirs = env.path("nobody");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    // A copy nobody can surely run (the build directory may be closed to it).
+    let bin = theirs.join("rdaemon");
+    fs::copy(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("--dir")
+        .arg(theirs.join("d"))
+        .args(["start", "--name", "x", "--ready"])
+        .arg(format!("tcp:{port}"))
+        .args(["--", "sleep", &unique_secs()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("rdaemon: port {port} is already in use by another process\n")
+    );
+}
+
+/// Item 2: `--foreground` lost its exec error. With `--log`, the message went to fd 2 after it
+/// pointed at the log, which was then removed: exit 1, nothing on screen. With `--user`, the
+/// clean-up ran unprivileged and left the pidfile, record and lock behind. Now the error reaches
+/// the terminal and nothing is left; the program still gets the user's ids and nothing more.
+#[test]
+fn foreground_exec_errors_reach_the_terminal_and_leave_nothing() {
+    let env = Env::new();
+    let program = env.path("noshebang");
+    fs::write(&program, "sleep 1000\n").unwrap();
+    fs::set_permissions(&program, fs::Permissions::from_mode(0o755)).unwrap();
+    let log = env.path("fg.log");
+    env.run(&[
+        "start",
+        "--foreground",
+        "--name",
+        "fg",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        program.to_str().unwrap(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("rdaemon: cannot execute")
+    .stderr_has("Exec format error");
+    assert_eq!(listing(env.dir()), ["noshebang"], "left behind");
+
+    if !must_run_as_root("foreground_exec_errors_reach_the_terminal_and_leave_nothing") {
+        return;
+    }
+    // nobody cannot enter a directory of root's with mode 0700: the exec as nobody fails.
+    let private = env.path("private");
+    fs::create_dir(&private).unwrap();
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+    let program = private.join("prog");
+    fs::copy("/bin/true", &program).unwrap();
+    let run = env
+        .run(&[
+            "start",
+            "--foreground",
+            "--user",
+            "nobody",
+            "--name",
+            "fg",
+            "--log",
+            log.to_str().unwrap(),
+            "--",
+            program.to_str().unwrap(),
+        ])
+        .code(1)
+        .one_error_line()
+        .stderr_has("Permission denied");
+    assert!(run.stderr.contains("cannot execute"), "{}", run.dump());
+    assert_eq!(listing(env.dir()), ["noshebang", "private"], "left behind");
+
+    // The way back to root was only rdaemon's: the program has nobody's ids in all four slots
+    // and no capability.
+    let secs = unique_secs();
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--foreground", "--user", "nobody", "--name", "fg"])
+        .args(["--", "sleep", &secs])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let fg = Background::spawn(&mut cmd);
+    let pid = fg.pid();
+    env.track(pid);
+    wait_until("the program has become sleep", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c == "sleep\n")
+    });
+    assert_eq!(status_field(pid, "Uid"), "65534\t65534\t65534\t65534");
+    assert_eq!(status_field(pid, "Gid"), "65534\t65534\t65534\t65534");
+    for caps in ["CapPrm", "CapEff", "CapAmb", "CapInh"] {
+        assert_eq!(status_field(pid, caps), "0000000000000000", "{caps}");
+    }
+    env.run(&["stop", "fg"]).ok();
+    drop(fg);
+}
+
+/// A small tmpfs mounted by a test (needs CAP_SYS_ADMIN), detached when dropped, also when the
+/// test fails (lazily: a daemon may still hold its log there).
+struct SmallTmpfs {
+    path: PathBuf,
+}
+
+impl SmallTmpfs {
+    fn new(path: &Path) -> Result<SmallTmpfs, String> {
+        fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0755", "rdaemon-test"])
+            .arg(path)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mount failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(SmallTmpfs {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Writes zeros until the file system is full.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut file = fs::File::create(self.path.join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.path)
+            .status();
+    }
+}
+
+/// Item 7: on a full disk, `restart` stopped the daemon and then could not start it again. Now
+/// it checks what the start will need before stopping anything, and fails (exit 1) leaving the
+/// running daemon as it was: with the rdaemon directory, or only the log, on the full disk.
+#[test]
+fn restart_on_a_full_disk_leaves_the_daemon_running() {
+    let test = "restart_on_a_full_disk_leaves_the_daemon_running";
+    if !must_run_as_root(test) {
+        return;
+    }
+    let env = Env::new();
+    let small = match SmallTmpfs::new(&env.path("small")) {
+        Ok(m) => m,
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "{test}: {why}");
+            return skip(test, &why);
+        }
+    };
+    let dir = small.path.to_str().unwrap().to_owned();
+    let secs = unique_secs();
+    // One daemon keeps everything on the small disk, one only its log.
+    env.run(&[
+        "--dir", &dir, "start", "--name", "full", "--", "sleep", &secs,
+    ])
+    .ok();
+    let full_pid = || -> i32 {
+        fs::read_to_string(small.path.join("full.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let full = full_pid();
+    env.track(full);
+    let log = small.path.join("logged.log");
+    env.run(&[
+        "start",
+        "--name",
+        "logged",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let logged = env.pid_of("logged");
+    small.fill();
+
+    env.run(&["--dir", &dir, "restart", "full"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("No space left on device");
+    env.run(&["restart", "logged"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!("'{}': No space left on device", log.display()));
+    for (name, pid) in [("full", full), ("logged", logged)] {
+        assert!(alive(pid), "restart stopped {name} on a full disk");
+    }
+    assert_eq!(full_pid(), full);
+    assert_eq!(env.pid_of("logged"), logged);
+    env.run(&["--dir", &dir, "status", "full"]).ok();
+    env.run(&["status", "logged"]).ok();
+}

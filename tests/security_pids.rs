@@ -1,0 +1,522 @@
+//! Issue 11, the pid-identity findings: which process rdaemon takes for the daemon, and when it
+//! signals. Each test reproduces one attack or fault and checks, in `/proc`, that no stranger is
+//! signalled and that no daemon escapes:
+//! - 4: a `start` killed between its two commits, then the pid reused; a pidfile in rdaemon's
+//!   own directory that no record vouches for;
+//! - 5: a daemon (`--user nobody`) that removes or replaces its own pidfile, once or in a loop;
+//! - 6: `/proc` that cannot be read (too many open files) is not "process gone";
+//! - 9: a daemon judged from another time namespace;
+//! - 12: a non-root `stop` of root's daemon is "insufficient privilege" (exit 4);
+//! - 13: a pidfile naming an ancestor of rdaemon (the shell behind `timeout`) or a kernel thread.
+//!
+//! Tests that need root run in CI (root, `CI` set) and fail there if they cannot; elsewhere they
+//! skip with the reason.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::Command;
+
+use crate::common::*;
+
+/// Whether the test can run as root; fails in CI (which runs as root) rather than skipping.
+fn root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} needs root, and CI runs the tests as root");
+    }
+    skip(test, "needs root");
+    false
+}
+
+/// The `nobody` user, for the tests that need root and it.
+fn root_and_nobody(test: &str) -> Option<nix::unistd::User> {
+    if !root(test) {
+        return None;
+    }
+    let user = nobody();
+    if user.is_none() {
+        skip(test, "no 'nobody' user on this system");
+    }
+    user
+}
+
+/// Lets other users reach the test directory (a tempdir is 0700), as `/run/rdaemon` (0755) is.
+fn open_dir(env: &Env) {
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Makes the kernel give `pid` to a new `sleep` of ours (as root, through `ns_last_pid`).
+fn take_pid(pid: i32, attempts: u32) -> Option<OwnChild> {
+    for _ in 0..attempts {
+        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1)).unwrap();
+        let child = OwnChild(Command::new("sleep").arg(unique_secs()).spawn().unwrap());
+        if child.pid() == pid {
+            return Some(child);
+        }
+    }
+    None
+}
+
+/// Finding 4: `start` killed after one commit and before the other. The record is written
+/// first, so what is left is a record naming a pid that never ran the program, and no pidfile;
+/// once a stranger has that pid, `status` does not call it running and `stop`, `start` leave
+/// it alone.
+#[test]
+fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger() {
+    const TEST: &str =
+        "a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger";
+    if !root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let secs = unique_secs();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "between-commits");
+    let run = env.run_cmd(cmd, &["start", "--name", "f", "--", "sleep", &secs]);
+    assert_eq!(
+        run.code,
+        -1,
+        "rdaemon was not killed between the commits\n{}",
+        run.dump()
+    );
+    assert!(
+        !env.path("f.pid").exists(),
+        "the pidfile was committed before the record\n{}",
+        run.dump()
+    );
+    let pid = env.record("f")["pid"].as_i64().unwrap() as i32;
+    // The grandchild never got "go": it exits, and is reaped by init.
+    wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
+        stat(pid).is_none()
+    });
+    assert_eq!(live_pids_with_arg(&secs), Vec::<i32>::new());
+    let Some(stranger) = take_pid(pid, 200) else {
+        return skip(TEST, &format!("other processes kept taking pid {pid}"));
+    };
+    env.run(&["status", "f"]).code(3).stdout_has("f is stopped");
+    env.run(&["stop", "f"]).ok().stdout_has("not running");
+    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    env.run(&["start", "--name", "f", "--", "sleep", &secs])
+        .ok()
+        .stdout_has("started f");
+    let new = env.pid_of("f");
+    assert_ne!(new, pid);
+    env.run(&["stop", "f"]).ok().stdout_has("stopped f");
+    assert!(alive(stranger.pid()), "a stranger was signalled");
+}
+
+/// Finding 4, the state an older rdaemon killed between its commits leaves: its own pidfile
+/// and no record vouching for the pid in it. rdaemon writes a pidfile in its directory only
+/// after the record, so such a pidfile is not trusted to kill.
+#[test]
+fn a_pidfile_in_rdaemons_directory_that_no_record_vouches_for_is_not_trusted() {
+    let env = Env::new();
+    let stranger = OwnChild::sleep();
+    let pidfile = env.path("left.pid");
+    fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    env.run(&["status", "left"])
+        .code(4)
+        .one_error_line()
+        .stderr_has("no record vouches for pid");
+    env.run(&["stop", "left"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("no record vouches for pid");
+    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    assert!(pidfile.exists());
+    // A record of an earlier run does not vouch for another pid either.
+    let old = env.start("left2", &["sleep", &unique_secs()]);
+    env.run(&["stop", "left2"]).ok();
+    wait_dead(old);
+    fs::write(env.path("left2.pid"), format!("{}\n", stranger.pid())).unwrap();
+    env.run(&["stop", "left2"]).code(1);
+    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    // start replaces such a pidfile (with a warning) and leaves the stranger alone.
+    env.run(&["start", "--name", "left", "--", "sleep", &unique_secs()])
+        .ok()
+        .stderr_has("warning");
+    assert_ne!(env.pid_of("left"), stranger.pid());
+    env.run(&["stop", "left"]).ok();
+    assert!(alive(stranger.pid()));
+}
+
+/// Starts, as root, a daemon running as `nobody` whose pidfile is in a directory `nobody` owns,
+/// running `body` (a shell script: `$1` is the pidfile, `$2` a unique word). Returns the pidfile,
+/// the unique word and the daemon's pid.
+fn start_evader(env: &Env, name: &str, body: &str) -> (std::path::PathBuf, String, i32) {
+    let nobody = nobody().unwrap();
+    open_dir(env);
+    let home = env.path(&format!("{name}-home"));
+    fs::create_dir(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(nobody.uid.as_raw()), Some(nobody.gid.as_raw())).unwrap();
+    let pidfile = home.join(format!("{name}.pid"));
+    let script = env.script(&format!("{name}.sh"), body);
+    let secs = unique_secs();
+    let args = [
+        "start",
+        "--name",
+        name,
+        "--user",
+        "nobody",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        script.to_str().unwrap(),
+        pidfile.to_str().unwrap(),
+        &secs,
+    ];
+    env.run(&args)
+        .ok()
+        .stdout_has(&format!("started {name} (pid "));
+    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    (pidfile, secs, pid)
+}
+
+/// Finding 5: the daemon replaces its pidfile with garbage (it may: the directory is its
+/// user's). The record still identifies it, so it is running, a second `start` starts no second
+/// copy and gives the pidfile back, and `stop` stops it.
+#[test]
+fn a_daemon_that_replaces_its_pidfile_is_still_the_daemon() {
+    const TEST: &str = "a_daemon_that_replaces_its_pidfile_is_still_the_daemon";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let body = "rm -f \"$1\"; echo 1 > \"$1\"; exec sleep \"$2\"";
+    let (pidfile, secs, pid) = start_evader(&env, "evader", body);
+    wait_until("the daemon has replaced its pidfile", DEADLINE, || {
+        fs::read_to_string(&pidfile).is_ok_and(|t| t == "1\n")
+    });
+    env.run(&["status", "evader"])
+        .ok()
+        .stdout_has(&format!("evader is running (pid {pid})"));
+    let script = env.path("evader.sh");
+    env.run(&[
+        "start",
+        "--name",
+        "evader",
+        "--user",
+        "nobody",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        script.to_str().unwrap(),
+        pidfile.to_str().unwrap(),
+        &secs,
+    ])
+    .ok()
+    .stdout_has(&format!("evader is already running (pid {pid})"));
+    assert_eq!(live_pids_with_arg(&secs), vec![pid], "a second copy runs");
+    assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
+    assert_eq!(fs::metadata(&pidfile).unwrap().uid(), 0);
+    // Garbage again, then stop: the daemon goes, and so does its pidfile.
+    fs::write(&pidfile, "garbage\n").unwrap();
+    env.run(&["stop", "evader"])
+        .ok()
+        .stdout_has(&format!("stopped evader (pid {pid})"));
+    assert!(!alive(pid), "stop left the daemon running");
+    assert!(!pidfile.exists(), "stop left the garbage pidfile");
+    env.run(&["status", "evader"]).code(3);
+}
+
+/// Finding 5, the loop: a daemon that keeps deleting its pidfile. Before, every `start` found
+/// no pidfile and started another copy (14 of them in the report).
+#[test]
+fn a_daemon_that_keeps_deleting_its_pidfile_gets_no_second_copy() {
+    const TEST: &str = "a_daemon_that_keeps_deleting_its_pidfile_gets_no_second_copy";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let body = "while :; do rm -f \"$1\"; sleep 0.01; done";
+    let (pidfile, secs, pid) = start_evader(&env, "looper", body);
+    wait_until("the daemon has deleted its pidfile", DEADLINE, || {
+        !pidfile.exists()
+    });
+    let script = env.path("looper.sh");
+    for _ in 0..5 {
+        env.run(&[
+            "start",
+            "--name",
+            "looper",
+            "--user",
+            "nobody",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            "--",
+            script.to_str().unwrap(),
+            pidfile.to_str().unwrap(),
+            &secs,
+        ])
+        .ok()
+        .stdout_has(&format!("looper is already running (pid {pid})"));
+        assert_eq!(copies(&secs, pid), vec![pid], "a second copy runs");
+    }
+    env.run(&["status", "looper"])
+        .ok()
+        .stdout_has(&format!("looper is running (pid {pid})"));
+    env.run(&["stop", "looper"])
+        .ok()
+        .stdout_has(&format!("stopped looper (pid {pid})"));
+    wait_dead(pid);
+    assert_eq!(copies(&secs, pid), Vec::<i32>::new());
+}
+
+/// The live processes with `arg` among their arguments, except children of `daemon`: the
+/// looping shell forks for each `rm`, and a fork shows the shell's arguments until its exec.
+fn copies(arg: &str, daemon: i32) -> Vec<i32> {
+    live_pids_with_arg(arg)
+        .into_iter()
+        .filter(|&p| stat(p).is_some_and(|s| s.ppid != daemon))
+        .collect()
+}
+
+/// An rdaemon command line run through `wrapper` (`sh -c 'ulimit...'`, `unshare`...), with the
+/// environment `Env::cmd` gives rdaemon: `Env::run_cmd` appends rdaemon's arguments.
+fn wrapped(env: &Env, wrapper: &[&str]) -> assert_cmd::Command {
+    let mut cmd = Command::new(wrapper[0]);
+    cmd.args(&wrapper[1..])
+        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"));
+    for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR"] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RDAEMON_DIR", env.dir()).current_dir(env.dir());
+    let mut cmd = assert_cmd::Command::from_std(cmd);
+    cmd.timeout(std::time::Duration::from_secs(60));
+    cmd
+}
+
+/// Runs `rdaemon ARGS` with at most `fds` open files (`ulimit -n`).
+fn run_with_fd_limit(env: &Env, fds: u32, args: &[&str]) -> Run {
+    let fds = fds.to_string();
+    let limit = ["sh", "-c", "ulimit -n \"$0\" && exec \"$@\"", &fds];
+    env.run_cmd(wrapped(env, &limit), args)
+}
+
+/// Finding 6: with too few file descriptors, reading `/proc/PID/stat` fails with EMFILE. That
+/// is not "the process is gone": `stop` either stops the daemon or fails, never says "stopped"
+/// while it runs; `start` never removes the running daemon's pidfile or starts a second copy.
+/// Every limit from 4 descriptors up is tried, so each read in turn is the one that fails.
+#[test]
+fn an_error_reading_proc_is_not_a_dead_process() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("s", &["sleep", &secs]);
+    let mut failed_emfile = 0;
+    let mut failed_at_proc = false;
+    let mut stopped = false;
+    for fds in 4..=24 {
+        let run = run_with_fd_limit(&env, fds, &["stop", "s"]);
+        if run.code == 0 {
+            // `stop` returns only once the daemon is gone: "stopped" must be true now.
+            assert!(
+                run.stdout.contains(&format!("stopped s (pid {pid})")) && !alive(pid),
+                "stop said it stopped a daemon that still runs\n{}",
+                run.dump()
+            );
+            stopped = true;
+            break;
+        }
+        assert!(
+            alive(pid),
+            "stop failed and yet the daemon is gone\n{}",
+            run.dump()
+        );
+        assert_eq!(env.pid_of("s"), pid, "{}", run.dump());
+        eprintln!("at most {fds} fds: {}", run.stderr.trim());
+        assert!(
+            run.stderr
+                .lines()
+                .last()
+                .is_some_and(|l| l.starts_with("rdaemon: ") && !l.contains("warning")),
+            "no error in rdaemon's voice\n{}",
+            run.dump()
+        );
+        if run.stderr.contains("Too many open files") {
+            failed_emfile += 1;
+            failed_at_proc |= run.stderr.contains(&format!("/proc/{pid}/stat"));
+        }
+    }
+    assert!(stopped, "stop never succeeded, whatever the limit");
+    assert!(
+        failed_emfile > 0 && failed_at_proc,
+        "no limit made stop meet EMFILE reading /proc/{pid}/stat: the test tests nothing"
+    );
+
+    let secs = unique_secs();
+    let pid = env.start("s", &["sleep", &secs]);
+    for fds in 4..=24 {
+        let run = run_with_fd_limit(&env, fds, &["start", "--name", "s", "--", "sleep", &secs]);
+        assert_eq!(
+            live_pids_with_arg(&secs),
+            vec![pid],
+            "a second copy runs\n{}",
+            run.dump()
+        );
+        assert_eq!(
+            fs::read_to_string(env.path("s.pid")).ok(),
+            Some(format!("{pid}\n")),
+            "start (at most {fds} fds) touched the running daemon's pidfile\n{}",
+            run.dump()
+        );
+        if run.code == 0 {
+            run.stdout_has(&format!("s is already running (pid {pid})"));
+            break;
+        }
+        run.one_error_line().stderr_has("Too many open files");
+    }
+    env.run(&["stop", "s"]).ok();
+}
+
+/// Finding 9: `/proc/PID/stat` start times are relative to the reader's time namespace. A
+/// daemon started outside one is still itself from inside one with a boottime offset.
+#[test]
+fn a_daemon_is_itself_from_another_time_namespace() {
+    const TEST: &str = "a_daemon_is_itself_from_another_time_namespace";
+    if !root(TEST) {
+        return;
+    }
+    let shifted = ["--time", "--boottime", "1000", "--monotonic", "1000"];
+    let works = Command::new("unshare")
+        .args(shifted)
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !works {
+        return skip(TEST, "unshare --time does not work here (kernel < 5.6?)");
+    }
+    let env = Env::new();
+    let pid = env.start("timely", &["sleep", &unique_secs()]);
+    let in_ns = |args: &[&str]| {
+        let mut unshare = vec!["unshare"];
+        unshare.extend(shifted);
+        env.run_cmd(wrapped(&env, &unshare), args)
+    };
+    // The namespace really shifts what the kernel shows.
+    let seen = in_ns(&["status", "timely", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&seen.stdout).unwrap();
+    assert_eq!(json["state"], "running", "{}", seen.dump());
+    assert_eq!(json["pid"], pid);
+    assert!(
+        json["uptime_secs"].as_u64().unwrap() < 900,
+        "uptime shifted by the namespace\n{}",
+        seen.dump()
+    );
+    in_ns(&["status", "timely"])
+        .ok()
+        .stdout_has(&format!("timely is running (pid {pid})"));
+    in_ns(&["stop", "timely"])
+        .ok()
+        .stdout_has(&format!("stopped timely (pid {pid})"));
+    assert!(!alive(pid), "stop left the daemon running");
+    assert!(!env.path("timely.pid").exists());
+}
+
+/// Finding 12: `stop` (and `restart`) of root's daemon by another user is "insufficient
+/// privilege", exit 4 (SPEC §3), saying whose the daemon is, whether or not the user can read
+/// root's rdaemon directory.
+#[test]
+fn a_non_root_stop_of_roots_daemon_is_insufficient_privilege() {
+    const TEST: &str = "a_non_root_stop_of_roots_daemon_is_insufficient_privilege";
+    let Some(nobody) = root_and_nobody(TEST) else {
+        return;
+    };
+    let env = Env::new();
+    let pid = env.start("rooted", &["sleep", &unique_secs()]);
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = env.std_cmd();
+        cmd.uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .current_dir("/");
+        env.run_cmd(assert_cmd::Command::from_std(cmd), args)
+    };
+    for mode in [0o700, 0o755] {
+        fs::set_permissions(env.dir(), fs::Permissions::from_mode(mode)).unwrap();
+        for verb in ["stop", "restart"] {
+            as_nobody(&[verb, "rooted"])
+                .code(4)
+                .one_error_line()
+                .stderr_has("root's");
+            assert!(
+                alive(pid),
+                "mode {mode:o}: {verb} as nobody touched the daemon"
+            );
+        }
+    }
+    assert_eq!(env.pid_of("rooted"), pid);
+    env.run(&["stop", "rooted"]).ok();
+}
+
+/// Finding 13: a pidfile naming the shell that runs `timeout rdaemon stop` (rdaemon's
+/// grandparent), kthreadd (pid 2) or one of its kernel threads is invalid: `status` 4, `stop` 1,
+/// nothing signalled. Before, only rdaemon's direct parent was protected.
+#[test]
+fn ancestors_and_kernel_threads_are_never_signalled() {
+    let env = Env::new();
+    // Outside rdaemon's directory: a foreign pidfile, trusted the classic way if anything is.
+    let elsewhere = env.path("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let pidfile = elsewhere.join("sh.pid");
+    let codes = env.path("codes");
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "echo $$ > \"$P\"; timeout 20 \"$BIN\" stop --pidfile \"$P\"; echo $? >> \"$C\"; \
+             timeout 20 \"$BIN\" status --pidfile \"$P\"; echo $? >> \"$C\"",
+        )
+        .env("P", &pidfile)
+        .env("C", &codes)
+        .env("BIN", bin)
+        .env("RDAEMON_DIR", env.dir())
+        .env_remove("NOTIFY_SOCKET")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.signal(),
+        None,
+        "rdaemon signalled the shell that ran it\n{stderr}"
+    );
+    assert_eq!(fs::read_to_string(&codes).unwrap(), "1\n4\n", "{stderr}");
+    assert!(stderr.contains("ancestor of rdaemon"), "{stderr}");
+
+    let is_kthread = |pid: i32| {
+        fs::read(format!("/proc/{pid}/stat")).is_ok_and(|raw| {
+            let rest =
+                String::from_utf8_lossy(&raw[raw.iter().rposition(|&b| b == b')').unwrap() + 1..])
+                    .into_owned();
+            let flags: u64 = rest.split_whitespace().nth(6).unwrap().parse().unwrap();
+            flags & 0x0020_0000 != 0
+        })
+    };
+    if !is_kthread(2) {
+        return skip(
+            "ancestors_and_kernel_threads_are_never_signalled",
+            "pid 2 is not kthreadd here (a pid namespace): the kernel-thread half is not run",
+        );
+    }
+    let child_of_kthreadd = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|&p| p > 2 && stat(p).is_some_and(|s| s.ppid == 2));
+    for pid in std::iter::once(2).chain(child_of_kthreadd) {
+        let path = elsewhere.join("k.pid");
+        fs::write(&path, format!("{pid}\n")).unwrap();
+        let path = path.to_str().unwrap();
+        env.run(&["status", "--pidfile", path])
+            .code(4)
+            .one_error_line()
+            .stderr_has("kernel thread");
+        env.run(&["stop", "--pidfile", path])
+            .code(1)
+            .one_error_line()
+            .stderr_has("kernel thread");
+    }
+}
