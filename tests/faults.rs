@@ -183,7 +183,7 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
         if !is_root() {
-            eprintln!("skipped: mounting a tmpfs needs root");
+            skip("Tmpfs::mount", "mounting a tmpfs needs root");
             return None;
         }
         fs::create_dir_all(path).unwrap();
@@ -202,7 +202,10 @@ impl Tmpfs {
                 path: path.to_owned(),
             }),
             _ => {
-                eprintln!("skipped: cannot mount a tmpfs at {} here", path.display());
+                skip(
+                    "Tmpfs::mount",
+                    &format!("cannot mount a tmpfs at {} here", path.display()),
+                );
                 None
             }
         }
