@@ -6,6 +6,7 @@ mod common;
 mod completions;
 mod export;
 mod faults;
+mod field_cli;
 mod files;
 mod foreground;
 mod forget;
