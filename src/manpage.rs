@@ -168,13 +168,19 @@ fn description() -> Roff {
         bold("--name"),
         roman(" or by "),
         bold("--pidfile"),
-        roman(". With none of these and exactly one daemon in the rdaemon directory, that one is meant; with several, it is a usage error that lists them (bare "),
+        roman(". With none of these and exactly one daemon in the rdaemon directory, that one is meant; with several, "),
+        bold("stop"),
+        roman(", "),
+        bold("restart"),
+        roman(" and "),
+        bold("logs"),
+        roman(" mean the only one that runs, if exactly one does; otherwise it is a usage error that lists them (bare "),
         bold("status"),
-        roman(" shows them all). Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
+        roman(" shows them all). A name rdaemon does not know is said on standard error (no daemon named '...'), with the closest known names and, for a user other than root, a hint when root has a daemon of that name; status still exits 3 and stop 0. Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
     ]);
     para(
         &mut r,
-        "Durations are written 500ms, 10s, 2m, 1h or as a bare number of seconds (0.5). Normal output, including \"already running\" and \"not running\", goes to standard output; errors go to standard error as one line, rdaemon: <what failed>: <why>. Linux only (pidfd, /proc).",
+        "Durations are written 500ms, 10s, 2m, 1h or as a bare number of seconds (0.5). Normal output, including \"already running\" and \"not running\", goes to standard output; errors go to standard error as one line, rdaemon: <what failed>: <why>, with OS errors in one wording (No such file or directory). A usage error about the shape of the command line (an unknown option, a missing PROGRAM) is printed whole: what is wrong, a tip, the usage line. Linux only (pidfd, /proc).",
     );
     r
 }
