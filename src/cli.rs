@@ -211,7 +211,7 @@ pub struct StartOpts {
     pub chdir: Option<PathBuf>,
 
     /// File mode creation mask, in octal [default: 022]
-    #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask)]
+    #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 
     /// Set an environment variable (repeatable); the rest of the environment is inherited
@@ -233,7 +233,7 @@ pub struct StartOpts {
     pub ready: Option<ReadySpec>,
 
     /// How long to wait for readiness before stopping the program and failing [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub ready_timeout: Option<Duration>,
 
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
@@ -243,25 +243,25 @@ pub struct StartOpts {
 
     /// Delay before the first restart; doubles on each quick failure (up to 60s), back to the
     /// start once the program has run 60s [default: 1s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub restart_delay: Option<Duration>,
 
     /// Give up after N restarts within --restart-window (state "failed"); 0: never give up
     /// [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    #[arg(long, value_name = "N", help_heading = RESPAWN, allow_negative_numbers = true)]
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub restart_window: Option<Duration>,
 
     /// Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program's output
     /// through pipes and renames FILE to FILE.1 at a line boundary
-    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN)]
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_max_size: Option<u64>,
 
     /// How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    #[arg(long, value_name = "N", help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_keep: Option<u32>,
 }
 
@@ -321,7 +321,7 @@ pub struct StopOpts {
     pub signal: Signal,
 
     /// How long to wait after the first signal before SIGKILL
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// Never escalate to SIGKILL
