@@ -170,7 +170,8 @@ pub struct MonitorArgs {
 /// How a command that acts on an existing daemon names it.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
-    /// The daemon's name; optional when only one daemon exists
+    /// The daemon's name; optional when only one daemon exists (for stop, restart and logs:
+    /// when only one runs)
     #[arg(value_name = "NAME", value_parser = Name::parse)]
     pub name: Option<Name>,
 

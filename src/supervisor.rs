@@ -415,7 +415,7 @@ fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
     if let Some(mut report) = report {
         let line = match outcome {
             Ok(pid) => format!("ok {pid}\n"),
-            Err(err) => format!("error {err:#}\n"),
+            Err(err) => format!("error {}\n", crate::exit::render(&err)),
         };
         // `start` may be gone (killed): then nobody needs the answer.
         let _ = report.write_all(line.as_bytes());
@@ -456,7 +456,8 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
         }
         Err(err) => {
             let how = LastExit::code(SPAWN_FAILED_STATUS);
-            monitor.state = monitor.after_exit(&format!("{err:#}"), how, Duration::ZERO, now);
+            monitor.state =
+                monitor.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now);
         }
     }
     monitor.run_loop()
@@ -701,7 +702,12 @@ impl Monitor {
                 // and says so once on its own stderr (the log as `start` opened it).
                 Err(err) if !output.failing => {
                     output.failing = true;
-                    let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
+                    let _ = writeln!(
+                        io::stderr(),
+                        "rdaemon: {}: {}",
+                        self.name,
+                        crate::exit::render(&err)
+                    );
                 }
                 Err(_) => {}
             }
@@ -763,7 +769,7 @@ impl Monitor {
                     }
                     Err(err) => {
                         let how = LastExit::code(SPAWN_FAILED_STATUS);
-                        self.after_exit(&format!("{err:#}"), how, Duration::ZERO, now)
+                        self.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now)
                     }
                 };
             }
@@ -806,7 +812,7 @@ impl Monitor {
     fn finish(&mut self, code: Code) -> State {
         self.save_record(true);
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
-            self.say(&format!("{err:#}"));
+            self.say(&crate::exit::render(&err));
         }
         end_group();
         State::Done { code }
@@ -826,7 +832,7 @@ impl Monitor {
             Ok(None) if !last => return,
             Ok(None) => None,
             Err(err) => {
-                self.say(&format!("{err:#}"));
+                self.say(&crate::exit::render(&err));
                 None
             }
         };
@@ -849,7 +855,7 @@ impl Monitor {
         match saved {
             Ok(true) => {}
             Ok(false) => self.say("the record no longer describes this monitor; not updating it"),
-            Err(err) => self.say(&format!("{err:#}")),
+            Err(err) => self.say(&crate::exit::render(&err)),
         }
     }
 
