@@ -415,7 +415,7 @@ fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
     if let Some(mut report) = report {
         let line = match outcome {
             Ok(pid) => format!("ok {pid}\n"),
-            Err(err) => format!("error {}\n", crate::exit::render(&err)),
+            Err(err) => format!("error {}\n", crate::exit::render(err)),
         };
         // `start` may be gone (killed): then nobody needs the answer.
         let _ = report.write_all(line.as_bytes());
