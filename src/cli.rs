@@ -448,12 +448,14 @@ pub struct RestartArgs {
     #[command(flatten)]
     pub opts: StartOpts,
 
-    #[command(flatten)]
-    pub stop: StopOpts,
-
     /// A new command line, after `--` (replaces the recorded one)
     #[arg(value_name = "PROGRAM", last = true)]
     pub program: Vec<OsString>,
+
+    /// How the running daemon is stopped first, as `stop` takes them (last: the heading would
+    /// carry over to the arguments after it).
+    #[command(flatten, next_help_heading = "Stop options")]
+    pub stop: StopOpts,
 }
 
 /// A path option: non-empty and UTF-8, since records keep paths as JSON text. Refused here, a
