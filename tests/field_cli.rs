@@ -272,6 +272,12 @@ fn a_relative_file_argument_with_the_default_chdir_is_warned_about() {
     env.run(&args).ok().stderr_has(&format!(
         "rdaemon: warning: '{script}' is relative to the daemon's working directory /; use an absolute path or --chdir"
     ));
+    // restart with a new command line runs it from the recorded directory: the same trap.
+    let mut args = vec!["restart", "py", "--"];
+    args.extend_from_slice(&argv);
+    env.run(&args).ok().stderr_has(&format!(
+        "rdaemon: warning: '{script}' is relative to the daemon's working directory /"
+    ));
     env.run(&["stop", "py"]).ok();
     let dir = env.dir().to_str().unwrap().to_owned();
     let mut args = vec!["start", "--name", "py", "--chdir", &dir, "--"];

@@ -9,7 +9,7 @@ use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::target::{resolve_running, several_error, Resolved};
 
-use super::start::{command_line, load_record_for_start, start_locked, Spec};
+use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args, Spec};
 use super::stop::stop_locked;
 
 /// `rdaemon restart`.
@@ -51,6 +51,9 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         spec.command = command_line(&args.program)?;
     }
     spec.apply(&args.opts)?;
+    if !args.program.is_empty() && args.opts.chdir.is_none() {
+        warn_relative_args(ctx, &spec);
+    }
     // A user or group that cannot be used must not cost the running daemon its life.
     spec.account(ctx)?;
     stop_locked(ctx, &target, &schedule, false)?;

@@ -348,10 +348,11 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     result
 }
 
-/// The relative-path trap (SPEC §2): with the default `--chdir /`, an argument that names an
-/// existing file relative to the caller's directory, but not relative to `/`, is most likely
-/// meant as the caller's file, which the daemon will not find.
-fn warn_relative_args(ctx: &Ctx, spec: &Spec) {
+/// The relative-path trap (SPEC §2): with the default `--chdir /` (or, for `restart` with a new
+/// command line, the recorded one), an argument that names an existing file relative to the
+/// caller's directory, but not relative to the daemon's, is most likely meant as the caller's
+/// file, which the daemon will not find.
+pub fn warn_relative_args(ctx: &Ctx, spec: &Spec) {
     for arg in spec.command.iter().skip(1) {
         let path = Path::new(arg);
         if arg.is_empty() || arg.starts_with('-') || path.is_absolute() {
