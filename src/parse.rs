@@ -262,6 +262,23 @@ pub enum Step {
     Forever,
 }
 
+/// Joins argv for display, quoting what a shell would need quoted.
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Builds the schedule of `stop`'s `--signal`, `--timeout` and `--no-kill` options.
 pub fn default_schedule(first: Signal, timeout: Duration, no_kill: bool) -> Vec<Step> {
     let mut steps = vec![Step::Signal(first), Step::Wait(timeout)];
@@ -401,6 +418,12 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn joins_like_a_shell() {
+        let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
+        assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
+    }
 
     #[test]
     fn names() {

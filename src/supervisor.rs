@@ -462,7 +462,11 @@ impl Output {
     fn report(&mut self, name: &Name, err: &anyhow::Error) {
         if !self.failing {
             self.failing = true;
-            let _ = writeln!(io::stderr(), "rdaemon: {name}: {err:#}");
+            let _ = writeln!(
+                io::stderr(),
+                "rdaemon: {name}: {}",
+                crate::exit::render(err)
+            );
         }
     }
 }
@@ -501,7 +505,7 @@ fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
     if let Some(mut report) = report {
         let line = match outcome {
             Ok(pid) => format!("ok {pid}\n"),
-            Err(err) => format!("error {err:#}\n"),
+            Err(err) => format!("error {}\n", crate::exit::render(err)),
         };
         // `start` may be gone (killed): then nobody needs the answer.
         let _ = report.write_all(line.as_bytes());
@@ -542,7 +546,8 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
         }
         Err(err) => {
             let how = LastExit::code(SPAWN_FAILED_STATUS);
-            monitor.state = monitor.after_exit(&format!("{err:#}"), how, Duration::ZERO, now);
+            monitor.state =
+                monitor.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now);
         }
     }
     monitor.run_loop()
@@ -871,7 +876,7 @@ impl Monitor {
                     }
                     Err(err) => {
                         let how = LastExit::code(SPAWN_FAILED_STATUS);
-                        self.after_exit(&format!("{err:#}"), how, Duration::ZERO, now)
+                        self.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now)
                     }
                 };
             }
@@ -915,7 +920,7 @@ impl Monitor {
         self.flush_held(None);
         self.save_record(true);
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
-            self.say(&format!("{err:#}"));
+            self.say(&crate::exit::render(&err));
         }
         end_group();
         State::Done { code }
@@ -935,7 +940,7 @@ impl Monitor {
             Ok(None) if !last => return,
             Ok(None) => None,
             Err(err) => {
-                self.say(&format!("{err:#}"));
+                self.say(&crate::exit::render(&err));
                 None
             }
         };
@@ -958,7 +963,7 @@ impl Monitor {
         match saved {
             Ok(true) => {}
             Ok(false) => self.say("the record no longer describes this monitor; not updating it"),
-            Err(err) => self.say(&format!("{err:#}")),
+            Err(err) => self.say(&crate::exit::render(&err)),
         }
     }
 

@@ -6,6 +6,7 @@ mod common;
 mod completions;
 mod export;
 mod faults;
+mod field_cli;
 mod field_monitor;
 mod field_start;
 mod files;

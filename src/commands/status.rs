@@ -10,10 +10,12 @@ use serde::Serialize;
 use crate::cli::StatusArgs;
 use crate::exit::Code;
 use crate::logs;
+/// Moved down to `parse`, where `start` can reach it too.
+pub use crate::parse::shell_join;
 use crate::paths::Ctx;
 use crate::process;
 use crate::state::{LastExit, Mode, Record};
-use crate::target::{judge, resolve, Resolved, State, Target};
+use crate::target::{is_unknown, judge, resolve, unknown_name_of, Resolved, State, Target};
 
 /// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
 #[derive(Debug, Serialize)]
@@ -229,6 +231,17 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             });
         }
     };
+    if is_unknown(ctx, &args.target, &target) {
+        // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
+        eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Report::new(ctx, &target))?
+            );
+        }
+        return Ok(Code::NotRunning);
+    }
     let report = Report::new(ctx, &target);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -375,32 +388,9 @@ pub fn format_bytes(n: u64) -> String {
     }
 }
 
-/// Joins argv for display, quoting what a shell would need quoted.
-pub fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-            if plain {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn joins_like_a_shell() {
-        let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
-        assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
-    }
 
     #[test]
     fn describes_the_last_exit_with_when() {

@@ -1,19 +1,24 @@
 //! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
 //! a daemon that verifiably is the one the pidfile and record describe.
 
+use std::time::Duration;
+
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
 use crate::cli::StopArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::{default_schedule, parse_schedule, signal_name, Step};
+use crate::parse::{format_duration, signal_name, Step};
 use crate::paths::Ctx;
 use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::state::{Mode, Record};
-use crate::target::{judge, privilege_error, resolve, several_error, Resolved, State, Target};
+use crate::target::{
+    is_unknown, judge, privilege_error, resolve_running, several_error, unknown_name_of, Resolved,
+    State, Target,
+};
 
 /// How a stop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,13 +31,14 @@ pub enum Stopped {
 
 /// `rdaemon stop`.
 pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
-    let schedule = match &args.retry {
-        Some(s) => {
-            parse_schedule(s, args.signal).map_err(|e| Fail::usage(format!("--retry: {e}")))?
+    let schedule = args.stop.schedule()?;
+    let mut target = match resolve_running(ctx, &args.target)? {
+        Resolved::One(t) if is_unknown(ctx, &args.target, &t) => {
+            // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or
+            // root's daemon.
+            eprintln!("rdaemon: {}", unknown_name_of(ctx, &t));
+            return Ok(Code::Ok);
         }
-        None => default_schedule(args.signal, args.timeout, args.no_kill),
-    };
-    let mut target = match resolve(ctx, &args.target)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => {
             ctx.say("no daemons");
@@ -119,11 +125,30 @@ pub fn stop_locked(
     });
     mark_stopping(ctx, target, pid, true);
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
-    let gone = run_schedule_with(&process, aim, schedule, &mut spinner);
+    let mut sent = Vec::new();
+    let gone = run_schedule_noting(&process, aim, schedule, &mut spinner, &mut sent);
     spinner.finish();
+    for (sig, after) in &sent {
+        ctx.debug(format!(
+            "sent SIG{} to {label} after {}",
+            signal_name(*sig),
+            format_duration(*after)
+        ));
+    }
     let gone = gone.map_err(|e| signal_error(e, &label, pid));
     if matches!(gone, Ok(true)) {
-        return finish_gone(ctx, target, pid);
+        // SPEC §3: say what it took when the first signal was not enough.
+        let how = match sent.as_slice() {
+            [_, .., (sig, after)] => {
+                format!(
+                    " with SIG{} after {}",
+                    signal_name(*sig),
+                    format_duration(*after)
+                )
+            }
+            _ => String::new(),
+        };
+        return finish_gone_saying(ctx, target, pid, &how);
     }
     // It survived (or could not be signalled): it is not being stopped any more.
     mark_stopping(ctx, target, pid, false);
@@ -161,8 +186,13 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
 }
 
 fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
+    finish_gone_saying(ctx, target, pid, "")
+}
+
+/// Removes the pidfile of a stopped daemon and says so, with `how` it was stopped.
+fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result<Stopped> {
     clear_pidfile(ctx, target, pid)?;
-    ctx.say(format!("stopped {} (pid {pid})", target.label()));
+    ctx.say(format!("stopped {} (pid {pid}){how}", target.label()));
     Ok(Stopped::Stopped(pid))
 }
 
@@ -225,6 +255,19 @@ pub fn run_schedule_with(
     schedule: &[Step],
     spinner: &mut Spinner,
 ) -> Result<bool, Errno> {
+    run_schedule_noting(process, aim, schedule, spinner, &mut Vec::new())
+}
+
+/// [`run_schedule_with`], noting in `sent` each signal it sent (SIGCONT aside) with how long
+/// after the first, as the schedule's waits add up, so that `stop` can say what it took.
+pub fn run_schedule_noting(
+    process: &Process,
+    aim: Aim,
+    schedule: &[Step],
+    spinner: &mut Spinner,
+    sent: &mut Vec<(Signal, Duration)>,
+) -> Result<bool, Errno> {
+    let mut waited = Duration::ZERO;
     let mut i = 0;
     while i < schedule.len() {
         match schedule[i] {
@@ -234,7 +277,7 @@ pub fn run_schedule_with(
                 }
                 spinner.set_detail(format!("after SIG{}", signal_name(sig)));
                 match send(process, aim, sig) {
-                    Ok(()) => {}
+                    Ok(()) => sent.push((sig, waited)),
                     Err(Errno::ESRCH) => return Ok(true),
                     Err(e) => return Err(e),
                 }
@@ -246,6 +289,7 @@ pub fn run_schedule_with(
                 {
                     return Ok(true);
                 }
+                waited += d;
             }
             Step::Forever => {
                 i = 0;
