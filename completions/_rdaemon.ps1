@@ -36,17 +36,16 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every daemon in the rdaemon directory')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
-            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove a stopped daemon''s record (its logs stay)')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
-            [CompletionResult]::new('__monitor', '__monitor', [CompletionResultType]::ParameterValue, 'Internal: the monitor process of a `start --respawn` daemon')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'rdaemon;start' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'Where to write the pidfile [default: DIR/NAME.pid]')
-            [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log]')
+            [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
             [CompletionResult]::new('--stdout', '--stdout', [CompletionResultType]::ParameterName, 'Append stdout to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--stderr', '--stderr', [CompletionResultType]::ParameterName, 'Append stderr to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--chdir', '--chdir', [CompletionResultType]::ParameterName, 'Working directory of the daemon [default: /]')
@@ -59,8 +58,8 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--restart-delay', '--restart-delay', [CompletionResultType]::ParameterName, 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]')
             [CompletionResult]::new('--max-restarts', '--max-restarts', [CompletionResultType]::ParameterName, 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]')
             [CompletionResult]::new('--restart-window', '--restart-window', [CompletionResultType]::ParameterName, 'The window of --max-restarts [default: 60s]')
-            [CompletionResult]::new('--log-max-size', '--log-max-size', [CompletionResultType]::ParameterName, 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary')
-            [CompletionResult]::new('--log-keep', '--log-keep', [CompletionResultType]::ParameterName, 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]')
+            [CompletionResult]::new('--log-max-size', '--log-max-size', [CompletionResultType]::ParameterName, 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)')
+            [CompletionResult]::new('--log-keep', '--log-keep', [CompletionResultType]::ParameterName, 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
             [CompletionResult]::new('--foreground', '--foreground', [CompletionResultType]::ParameterName, 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging')
@@ -125,7 +124,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;restart' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
-            [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log]')
+            [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
             [CompletionResult]::new('--stdout', '--stdout', [CompletionResultType]::ParameterName, 'Append stdout to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--stderr', '--stderr', [CompletionResultType]::ParameterName, 'Append stderr to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--chdir', '--chdir', [CompletionResultType]::ParameterName, 'Working directory of the daemon [default: /]')
@@ -138,10 +137,14 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--restart-delay', '--restart-delay', [CompletionResultType]::ParameterName, 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]')
             [CompletionResult]::new('--max-restarts', '--max-restarts', [CompletionResultType]::ParameterName, 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]')
             [CompletionResult]::new('--restart-window', '--restart-window', [CompletionResultType]::ParameterName, 'The window of --max-restarts [default: 60s]')
-            [CompletionResult]::new('--log-max-size', '--log-max-size', [CompletionResultType]::ParameterName, 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary')
-            [CompletionResult]::new('--log-keep', '--log-keep', [CompletionResultType]::ParameterName, 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]')
+            [CompletionResult]::new('--log-max-size', '--log-max-size', [CompletionResultType]::ParameterName, 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)')
+            [CompletionResult]::new('--log-keep', '--log-keep', [CompletionResultType]::ParameterName, 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]')
+            [CompletionResult]::new('--signal', '--signal', [CompletionResultType]::ParameterName, 'First signal (TERM, SIGTERM, 15, any case)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL')
+            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
+            [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -172,8 +175,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;forget' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Forget every daemon that is not running (running ones are left alone)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -210,19 +214,6 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'rdaemon;__monitor' {
-            [CompletionResult]::new('--report-fd', '--report-fd', [CompletionResultType]::ParameterName, 'An inherited pipe on which to report whether the first child started')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'rdaemon;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must')
@@ -230,10 +221,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every daemon in the rdaemon directory')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
-            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove a stopped daemon''s record (its logs stay)')
+            [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
-            [CompletionResult]::new('__monitor', '__monitor', [CompletionResultType]::ParameterValue, 'Internal: the monitor process of a `start --respawn` daemon')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -262,9 +252,6 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;help;completions' {
-            break
-        }
-        'rdaemon;help;__monitor' {
             break
         }
         'rdaemon;help;help' {

@@ -16,9 +16,6 @@ _rdaemon() {
             ",$1")
                 cmd="rdaemon"
                 ;;
-            rdaemon,__monitor)
-                cmd="rdaemon__subcmd____monitor"
-                ;;
             rdaemon,completions)
                 cmd="rdaemon__subcmd__completions"
                 ;;
@@ -48,9 +45,6 @@ _rdaemon() {
                 ;;
             rdaemon,stop)
                 cmd="rdaemon__subcmd__stop"
-                ;;
-            rdaemon__subcmd__help,__monitor)
-                cmd="rdaemon__subcmd__help__subcmd____monitor"
                 ;;
             rdaemon__subcmd__help,completions)
                 cmd="rdaemon__subcmd__help__subcmd__completions"
@@ -89,34 +83,12 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget export completions __monitor help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rdaemon__subcmd____monitor)
-            opts="-q -v -h -V --report-fd --dir --quiet --verbose --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --report-fd)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -173,7 +145,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__forget)
-            opts="-q -v -h -V --name --pidfile --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -199,22 +171,8 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart logs forget export completions __monitor help"
+            opts="start stop status list restart logs forget export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        rdaemon__subcmd__help__subcmd____monitor)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -419,7 +377,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -490,6 +448,18 @@ _rdaemon() {
                     return 0
                     ;;
                 --log-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --retry)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -617,7 +587,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__stop)
-            opts="-q -v -h -V --name --pidfile --signal --timeout --no-kill --main-only --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --signal --timeout --no-kill --retry --main-only --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

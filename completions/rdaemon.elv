@@ -33,16 +33,15 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
-            cand forget 'Remove a stopped daemon''s record (its logs stay)'
+            cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-            cand __monitor 'Internal: the monitor process of a `start --respawn` daemon'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rdaemon;start'= {
             cand --name 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]'
             cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]'
-            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log]'
+            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
             cand --chdir 'Working directory of the daemon [default: /]'
@@ -55,8 +54,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --restart-delay 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]'
             cand --max-restarts 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]'
             cand --restart-window 'The window of --max-restarts [default: 60s]'
-            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary'
-            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]'
+            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)'
+            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --foreground 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
@@ -117,7 +116,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;restart'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log]'
+            cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
             cand --chdir 'Working directory of the daemon [default: /]'
@@ -130,10 +129,14 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --restart-delay 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]'
             cand --max-restarts 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]'
             cand --restart-window 'The window of --max-restarts [default: 60s]'
-            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 at a line boundary'
-            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]'
+            cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)'
+            cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]'
+            cand --signal 'First signal (TERM, SIGTERM, 15, any case)'
+            cand --timeout 'How long to wait after the first signal before SIGKILL'
+            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
+            cand --no-kill 'Never escalate to SIGKILL'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -162,8 +165,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;forget'= {
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Forget every daemon that is not running (running ones are left alone)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -197,18 +201,6 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'rdaemon;__monitor'= {
-            cand --report-fd 'An inherited pipe on which to report whether the first child started'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
-            cand -q 'Print less: only errors'
-            cand --quiet 'Print less: only errors'
-            cand -v 'Print more about what rdaemon does'
-            cand --verbose 'Print more about what rdaemon does'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'rdaemon;help'= {
             cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
             cand stop 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
@@ -216,10 +208,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
-            cand forget 'Remove a stopped daemon''s record (its logs stay)'
+            cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-            cand __monitor 'Internal: the monitor process of a `start --respawn` daemon'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'rdaemon;help;start'= {
@@ -239,8 +230,6 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;help;export'= {
         }
         &'rdaemon;help;completions'= {
-        }
-        &'rdaemon;help;__monitor'= {
         }
         &'rdaemon;help;help'= {
         }

@@ -35,14 +35,13 @@ complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "status" -d 'Tell wh
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "list" -d 'List every daemon in the rdaemon directory'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
-complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l name -d 'The daemon\'s name [default: the pidfile\'s stem, else the program\'s basename]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l pidfile -d 'Where to write the pidfile [default: DIR/NAME.pid]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
@@ -55,8 +54,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready-timeout 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 at a line boundary' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l foreground -d 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
@@ -93,7 +92,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
@@ -106,10 +105,14 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready-timeou
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 at a line boundary' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s h -l help -d 'Print help'
@@ -124,8 +127,9 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s v -l verbose -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Forget every daemon that is not running (running ones are left alone)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 'Print help'
@@ -142,23 +146,16 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s q -l qui
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -l report-fd -d 'An inherited pipe on which to report whether the first child started' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s q -l quiet -d 'Print less: only errors'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s v -l verbose -d 'Print more about what rdaemon does'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s h -l help -d 'Print help'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand __monitor" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "list" -d 'List every daemon in the rdaemon directory'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "forget" -d 'Remove a stopped daemon\'s record (its logs stay)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "__monitor" -d 'Internal: the monitor process of a `start --respawn` daemon'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions __monitor help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
 # (--dir on the command line, else RDAEMON_DIR, else the default).

@@ -8,6 +8,15 @@ cargo build --release --locked
 rd=./target/release/rdaemon
 RDAEMON_DIR=$(mktemp -d /tmp/rdaemon-demo.XXXXXX)
 export RDAEMON_DIR
+# Whatever happens (a failed step, Ctrl-C), the server is stopped and the directory removed.
+cleanup() {
+    set +x
+    "$rd" stop web >/dev/null 2>&1 || true
+    rm -rf "$RDAEMON_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 echo "== rdaemon directory: $RDAEMON_DIR"
 # A free loopback port for the server.
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

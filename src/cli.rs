@@ -11,7 +11,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use nix::sys::signal::Signal;
 
-use crate::parse::{self, Name, UserSpec};
+use crate::parse::{self, Name, Step, UserSpec};
 use crate::ready::ReadySpec;
 
 /// Turn any program into a well-behaved Unix daemon and hand it back by name.
@@ -37,21 +37,41 @@ status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.
 pub struct Cli {
     /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
     /// [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]
-    #[arg(long, global = true, value_name = "DIR", value_parser = Utf8Path)]
+    #[arg(long, global = true, value_name = "DIR", value_parser = Utf8Path, help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
 
     /// Print less: only errors
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL)]
     pub quiet: bool,
 
     /// Print more about what rdaemon does
-    #[arg(short, long, global = true, action = ArgAction::Count)]
+    #[arg(short, long, global = true, action = ArgAction::Count, help_heading = GLOBAL)]
     pub verbose: u8,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// The help heading of the options every command takes, so that a command's own options are
+/// not mixed with them.
+const GLOBAL: &str = "Global options";
+
+/// The command line of the internal `rdaemon __monitor`, which `start --respawn` execs. It is
+/// parsed apart from [`Cli`], so that help, completions and the man page never offer it.
+#[derive(Debug, Parser)]
+#[command(name = "rdaemon __monitor")]
+struct MonitorCli {
+    /// The rdaemon directory
+    #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
+    dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    args: MonitorArgs,
+}
+
+/// The word that selects the internal monitor as `argv[1]`.
+pub const MONITOR: &str = "__monitor";
 
 /// The subcommands, one file each under `src/commands/`.
 #[derive(Debug, Subcommand)]
@@ -107,11 +127,13 @@ Examples:
   rdaemon logs web -f")]
     Logs(LogsArgs),
 
-    /// Remove a stopped daemon's record (its logs stay)
+    /// Remove stopped daemons' records (their logs stay); refuses a daemon that runs
     #[command(after_help = "\
-Example:
-  rdaemon forget web")]
-    Forget(TargetArgs),
+Examples:
+  rdaemon forget web
+  rdaemon forget web worker
+  rdaemon forget --all      # every stopped daemon")]
+    Forget(ForgetArgs),
 
     /// Print a service definition for another supervisor, built from a daemon's record
     #[command(after_help = "\
@@ -128,8 +150,8 @@ Examples:
   rdaemon completions fish > ~/.config/fish/completions/rdaemon.fish")]
     Completions(CompletionsArgs),
 
-    /// Internal: the monitor process of a `start --respawn` daemon
-    #[command(name = "__monitor", hide = true)]
+    /// Internal: the monitor process of a `start --respawn` daemon, parsed by [`MonitorCli`]
+    #[command(skip)]
     Monitor(MonitorArgs),
 }
 
@@ -148,7 +170,8 @@ pub struct MonitorArgs {
 /// How a command that acts on an existing daemon names it.
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetArgs {
-    /// The daemon's name; optional when only one daemon exists
+    /// The daemon's name; optional when only one daemon exists (for stop, restart and logs:
+    /// when only one runs)
     #[arg(value_name = "NAME", value_parser = Name::parse)]
     pub name: Option<Name>,
 
@@ -171,7 +194,8 @@ impl TargetArgs {
 /// Options of `start` that `restart` may override.
 #[derive(Debug, Args, Clone, Default)]
 pub struct StartOpts {
-    /// Append stdout and stderr to FILE [default: DIR/NAME.log]
+    /// Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or
+    /// RDAEMON_DIR: /var/log/rdaemon/NAME.log]
     #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub log: Option<PathBuf>,
 
@@ -188,7 +212,7 @@ pub struct StartOpts {
     pub chdir: Option<PathBuf>,
 
     /// File mode creation mask, in octal [default: 022]
-    #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask)]
+    #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 
     /// Set an environment variable (repeatable); the rest of the environment is inherited
@@ -210,7 +234,7 @@ pub struct StartOpts {
     pub ready: Option<ReadySpec>,
 
     /// How long to wait for readiness before stopping the program and failing [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub ready_timeout: Option<Duration>,
 
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
@@ -220,25 +244,27 @@ pub struct StartOpts {
 
     /// Delay before the first restart; doubles on each quick failure (up to 60s), back to the
     /// start once the program has run 60s [default: 1s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub restart_delay: Option<Duration>,
 
     /// Give up after N restarts within --restart-window (state "failed"); 0: never give up
     /// [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    #[arg(long, value_name = "N", help_heading = RESPAWN, allow_negative_numbers = true)]
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub restart_window: Option<Duration>,
 
     /// Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program's output
-    /// through pipes and renames FILE to FILE.1 at a line boundary
-    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN)]
+    /// through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line
+    /// longer than SIZE is cut)
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_max_size: Option<u64>,
 
-    /// How many rotated files to keep (FILE.1 ... FILE.N); 0 keeps none [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN)]
+    /// How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none
+    /// [default: 5]
+    #[arg(long, value_name = "N", value_parser = parse::parse_log_keep, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_keep: Option<u32>,
 }
 
@@ -264,13 +290,14 @@ pub struct StartArgs {
     #[arg(long)]
     pub foreground: bool,
 
-    /// The program and its arguments (looked up in PATH unless it contains a /)
+    /// The program and its arguments (looked up in PATH unless it contains a /). Before it,
+    /// every word beginning with - is an option of rdaemon: a program whose name begins with -
+    /// needs `--` before it
     #[arg(
         value_name = "PROGRAM",
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     pub program: Vec<OsString>,
 }
@@ -281,25 +308,68 @@ pub struct StopArgs {
     #[command(flatten)]
     pub target: TargetArgs,
 
+    #[command(flatten)]
+    pub stop: StopOpts,
+
+    /// Signal only the main process, not its process group
+    #[arg(long)]
+    pub main_only: bool,
+}
+
+/// The options of `stop` that `restart` takes for its stop phase.
+#[derive(Debug, Args, Clone)]
+pub struct StopOpts {
     /// First signal (TERM, SIGTERM, 15, any case)
     #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = parse::parse_signal)]
     pub signal: Signal,
 
     /// How long to wait after the first signal before SIGKILL
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub timeout: Duration,
 
     /// Never escalate to SIGKILL
     #[arg(long)]
     pub no_kill: bool,
 
-    /// Signal only the main process, not its process group
-    #[arg(long)]
-    pub main_only: bool,
-
     /// start-stop-daemon's schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever
     #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["timeout", "no_kill"])]
     pub retry: Option<String>,
+}
+
+impl StopOpts {
+    /// The stop schedule these options describe: `--retry`'s, else `--signal`, `--timeout` and
+    /// `--no-kill`'s. A malformed `--retry` is a usage error.
+    pub fn schedule(&self) -> Result<Vec<Step>, crate::exit::Fail> {
+        match &self.retry {
+            Some(s) => parse::parse_schedule(s, self.signal)
+                .map_err(|e| crate::exit::Fail::usage(format!("--retry: {e}"))),
+            None => Ok(parse::default_schedule(
+                self.signal,
+                self.timeout,
+                self.no_kill,
+            )),
+        }
+    }
+}
+
+/// `rdaemon forget`.
+#[derive(Debug, Args, Clone)]
+pub struct ForgetArgs {
+    /// The daemons' names; optional when only one daemon exists
+    #[arg(value_name = "NAME", value_parser = Name::parse, conflicts_with = "all")]
+    pub names: Vec<Name>,
+
+    /// The daemon's name, as an option
+    #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with_all = ["names", "all"])]
+    pub name_opt: Option<Name>,
+
+    /// The daemon's pidfile (matched against the records)
+    #[arg(long, value_name = "PATH", value_parser = Utf8Path, conflicts_with_all = ["names", "all"])]
+    pub pidfile: Option<PathBuf>,
+
+    /// Forget every daemon that is not running (running ones are left alone)
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `rdaemon status`.
@@ -383,6 +453,11 @@ pub struct RestartArgs {
     /// A new command line, after `--` (replaces the recorded one)
     #[arg(value_name = "PROGRAM", last = true)]
     pub program: Vec<OsString>,
+
+    /// How the running daemon is stopped first, as `stop` takes them (last: the heading would
+    /// carry over to the arguments after it).
+    #[command(flatten, next_help_heading = "Stop options")]
+    pub stop: StopOpts,
 }
 
 /// A path option: non-empty and UTF-8, since records keep paths as JSON text. Refused here, a
@@ -421,26 +496,44 @@ impl clap::builder::TypedValueParser for Utf8Path {
 }
 
 impl Cli {
-    /// Parses the command line; on a usage error prints one `rdaemon: ...` line and exits 2.
+    /// Parses the command line; on a usage error prints it in rdaemon's voice and exits 2. A
+    /// malformed value is one line (`rdaemon: --umask: invalid umask '9': ...`); any other
+    /// usage error is clap's whole message: what is wrong, its tip ("a similar argument
+    /// exists"), the usage line.
     pub fn parse_or_exit() -> Cli {
-        match Cli::try_parse() {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let parsed = if args.get(1).is_some_and(|a| a == MONITOR) {
+            MonitorCli::try_parse_from(
+                std::iter::once(OsString::from(MONITOR)).chain(args.into_iter().skip(2)),
+            )
+            .map(|m| Cli {
+                dir: m.dir,
+                quiet: false,
+                verbose: 0,
+                command: Command::Monitor(m.args),
+            })
+        } else {
+            Cli::try_parse_from(args)
+        };
+        match parsed {
             Ok(cli) => cli,
             Err(err) if !err.use_stderr() => err.exit(),
             Err(err) if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 err.exit()
             }
             Err(err) => {
-                eprintln!("rdaemon: {}", one_line(&err));
+                eprintln!("rdaemon: {}", usage_message(&err));
                 std::process::exit(2);
             }
         }
     }
 }
 
-/// Renders a clap error as one line: `--umask: invalid umask '9': ...` for a rejected value,
-/// clap's own first line otherwise.
-fn one_line(err: &clap::Error) -> String {
+/// Renders a clap error for `rdaemon: ...`: `--umask: invalid umask '9': ...` for a value one
+/// of our parsers rejected (its message says everything), clap's whole message otherwise.
+fn usage_message(err: &clap::Error) -> String {
     use std::error::Error as _;
+    let text = err.render().to_string();
     if err.kind() == ErrorKind::ValueValidation {
         if let (Some(ContextValue::String(arg)), Some(source)) =
             (err.get(ContextKind::InvalidArg), err.source())
@@ -448,10 +541,12 @@ fn one_line(err: &clap::Error) -> String {
             let arg = arg.split_whitespace().next().unwrap_or(arg);
             return format!("{arg}: {source}");
         }
+        // A raw error of a value parser (`Utf8Path`): its first line is the whole story.
+        let first = text.lines().next().unwrap_or("invalid value");
+        return first.strip_prefix("error: ").unwrap_or(first).to_owned();
     }
-    let text = err.render().to_string();
-    let first = text.lines().next().unwrap_or("invalid usage");
-    first.strip_prefix("error: ").unwrap_or(first).to_owned()
+    let text = text.trim_end();
+    text.strip_prefix("error: ").unwrap_or(text).to_owned()
 }
 
 #[cfg(test)]
@@ -501,7 +596,7 @@ mod tests {
         let err =
             Cli::try_parse_from(["rdaemon", "start", "--ready", "tcp:0", "--", "x"]).unwrap_err();
         assert_eq!(
-            one_line(&err),
+            usage_message(&err),
             "--ready: invalid readiness spec 'tcp:0': invalid port '0': use 1 to 65535"
         );
     }
@@ -517,13 +612,43 @@ mod tests {
     }
 
     #[test]
-    fn usage_errors_are_one_line() {
+    fn malformed_values_are_one_line_other_usage_errors_whole() {
         let err = Cli::try_parse_from(["rdaemon", "start", "--umask", "9", "true"]).unwrap_err();
         assert_eq!(
-            one_line(&err),
+            usage_message(&err),
             "--umask: invalid umask '9': use an octal mode from 000 to 777, like 022"
         );
-        let err = Cli::try_parse_from(["rdaemon", "stop", "--bogus"]).unwrap_err();
-        assert!(!one_line(&err).contains('\n'));
+        let err = Cli::try_parse_from(["rdaemon", "stop", "--timout", "5s"]).unwrap_err();
+        let text = usage_message(&err);
+        assert!(
+            text.starts_with("unexpected argument '--timout' found"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tip: a similar argument exists: '--timeout'"),
+            "{text}"
+        );
+        assert!(text.contains("Usage: rdaemon stop"), "{text}");
+    }
+
+    #[test]
+    fn a_mistyped_option_before_the_program_is_not_the_program() {
+        let err =
+            Cli::try_parse_from(["rdaemon", "start", "--redy", "tcp:80", "--", "x"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::UnknownArgument);
+        let cli = Cli::try_parse_from(["rdaemon", "start", "--", "-x", "--redy"]).unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(args.program, ["-x", "--redy"]);
+    }
+
+    #[test]
+    fn the_monitor_is_not_a_public_subcommand() {
+        let err = Cli::try_parse_from(["rdaemon", "__monitor", "x"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSubcommand);
+        let m = MonitorCli::try_parse_from(["__monitor", "--dir", "/d", "--report-fd", "5", "x"])
+            .unwrap();
+        assert_eq!((m.dir.unwrap(), m.args.report_fd), ("/d".into(), Some(5)));
     }
 }

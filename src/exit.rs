@@ -5,6 +5,7 @@
 //! [`Fail`] that picks a code other than 1. `main` walks the chain (as ripgrep does) to find it.
 
 use std::fmt;
+use std::io;
 use std::process::ExitCode;
 
 /// The exit codes of the contract (SPEC §7, LSB for `status`).
@@ -89,6 +90,38 @@ pub fn code_of(err: &anyhow::Error) -> Code {
         .unwrap_or(Code::Failure)
 }
 
+/// The one rendering of an OS error (SPEC §8): the C library's text, `No such file or
+/// directory` — never nix's `ENOENT: No such file or directory` nor Rust's `... (os error 2)`.
+pub fn os_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// An I/O error as an error whose text is only the OS reason (see [`os_reason`]).
+pub fn os_error(e: io::Error) -> anyhow::Error {
+    anyhow::anyhow!(os_reason(&e))
+}
+
+/// An error with its causes, `what failed: why: why`, as `{:#}` prints it but with every OS
+/// error in the chain rendered by [`os_reason`]. Everything rdaemon prints about an error goes
+/// through this.
+pub fn render(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| {
+            if let Some(e) = cause.downcast_ref::<io::Error>() {
+                os_reason(e)
+            } else if let Some(errno) = cause.downcast_ref::<nix::errno::Errno>() {
+                errno.desc().to_owned()
+            } else {
+                cause.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +134,18 @@ mod tests {
             .unwrap_err();
         assert_eq!(code_of(&err), Code::Usage);
         assert_eq!(format!("{err:#}"), "start: bad name");
+    }
+
+    #[test]
+    fn os_errors_have_one_rendering() {
+        let io = io::Error::from_raw_os_error(24);
+        assert_eq!(os_reason(&io), "Too many open files");
+        let err = anyhow::Error::new(io).context("cannot open 'x'");
+        assert_eq!(render(&err), "cannot open 'x': Too many open files");
+        let err = anyhow::Error::new(nix::errno::Errno::ENOENT).context("cannot read 'y'");
+        assert_eq!(render(&err), "cannot read 'y': No such file or directory");
+        let err = anyhow::Error::new(Fail::usage("bad")).context("start");
+        assert_eq!(render(&err), format!("{err:#}"));
     }
 
     #[test]

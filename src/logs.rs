@@ -1,7 +1,10 @@
 //! Log files: the last lines of a file, read backwards from its end so that a huge log costs only
 //! its tail; and [`Follower`], which follows files by name as `tail -F` does: what is appended is
-//! printed, a file renamed away and replaced (rotation) is drained and then the new one followed
-//! from its start, and a truncated file is followed from its new end of data.
+//! printed, and a truncated file is followed from its new end of data. A file renamed away by
+//! rotation (`NAME.log` → `NAME.log.1`, the monitor's `--log-max-size`) is drained to its end,
+//! then every newer rotated file it has not read is printed in order (`NAME.log.K-1` … `.1`),
+//! then the new `NAME.log` is followed: however fast the rotation, no file is skipped (as long
+//! as `--log-keep` keeps it). Rotation is routine: it is noted only at the caller's request.
 //!
 //! Following is woken by inotify on the files' directories (which reports writes, creations and
 //! renames of the files inside), with a re-check every half second as a safety net; without
@@ -12,12 +15,15 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::parse::MAX_LOG_KEEP;
+use crate::supervisor::rotated_path;
 
 /// How much is read per step when scanning backwards for line starts.
 const CHUNK: u64 = 8192;
@@ -83,9 +89,93 @@ struct Followed {
     id: Option<(u64, u64)>,
     /// How far `file` has been printed.
     pos: u64,
-    /// Whether the name's disappearance was noted already.
-    gone: bool,
+    /// The name's disappearance was seen (and noted, unless routine): `Some(routine)`.
+    gone: Option<bool>,
 }
+
+/// Something the follower has to say besides the data, on the way to the caller's stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note {
+    /// The message.
+    pub text: String,
+    /// A routine event (a rotation, a log replaced by a new file) that a user following a log
+    /// does not need to hear about (`logs -f` shows these with `-v` only); else something
+    /// unusual (a truncation, a log that vanished and was waited for).
+    pub routine: bool,
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl Note {
+    fn routine(text: String) -> Note {
+        Note {
+            text,
+            routine: true,
+        }
+    }
+
+    fn unusual(text: String) -> Note {
+        Note {
+            text,
+            routine: false,
+        }
+    }
+}
+
+/// The file that comes after the one being followed, once its name holds another file.
+enum Next {
+    /// Follow this file next, from its start.
+    Open {
+        file: File,
+        path: PathBuf,
+        rotated: bool,
+    },
+    /// Nothing to follow yet: the name is missing (`routine` while a rotation is under way).
+    Missing { routine: bool },
+    /// The files moved while we looked (another rotation): look again.
+    Again,
+}
+
+/// Opens `path` for reading if it is a regular file: non-blocking, so that a FIFO put in its
+/// place cannot hang the follower (checked after opening, on what was opened).
+fn open_regular(path: &Path) -> Option<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// Whether the file at `PATH.K` is the file `id`.
+fn rotated_slot_is(path: &Path, k: u32, id: (u64, u64)) -> bool {
+    fs::metadata(rotated_path(path, k)).is_ok_and(|m| (m.dev(), m.ino()) == id)
+}
+
+/// The slot `K` at which the file `id` sits now among the rotated files of `path`
+/// (`PATH.1` …). Rotation leaves them contiguous, but while it renames them (`PATH.N-1` →
+/// `PATH.N` first, `PATH` → `PATH.1` last) one slot is empty, and the empty slot moves down as
+/// this scan moves up: the scan goes on past a few missing slots. The file sought only ever
+/// moves up, one slot per rotation, so a scan upwards cannot pass it.
+fn rotated_slot(path: &Path, id: (u64, u64)) -> Option<u32> {
+    let mut missing = 0;
+    for k in 1..=MAX_LOG_KEEP {
+        match fs::metadata(rotated_path(path, k)) {
+            Ok(m) if (m.dev(), m.ino()) == id => return Some(k),
+            Ok(_) => missing = 0,
+            Err(_) if missing < MISSING_SLOTS => missing += 1,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// How many missing slots in a row [`rotated_slot`] looks past (rotations under way).
+const MISSING_SLOTS: u32 = 3;
 
 /// Follows files by name until an error (a closed output is the caller's cue to stop).
 #[derive(Debug)]
@@ -121,7 +211,7 @@ impl Follower {
                     file,
                     id,
                     pos,
-                    gone: false,
+                    gone: None,
                 }
             })
             .collect();
@@ -134,7 +224,7 @@ impl Follower {
     }
 
     /// Follows forever: returns only with an error (of `out`, typically a closed pipe).
-    pub fn run(mut self, out: &mut dyn Write, note: &mut dyn FnMut(String)) -> io::Result<()> {
+    pub fn run(mut self, out: &mut dyn Write, note: &mut dyn FnMut(Note)) -> io::Result<()> {
         self.inotify = self.watch_directories();
         let mut interval = POLL_MIN;
         loop {
@@ -185,51 +275,134 @@ impl Follower {
         Some(inotify)
     }
 
-    /// Prints whatever is new in every file, handling truncation and replacement. Returns
-    /// whether anything happened.
+    /// Prints whatever is new in every file, handling rotation, truncation and replacement.
+    /// Returns whether anything happened.
     pub fn poll_once(
         &mut self,
         out: &mut dyn Write,
-        note: &mut dyn FnMut(String),
+        note: &mut dyn FnMut(Note),
     ) -> io::Result<bool> {
         let mut active = false;
         for i in 0..self.files.len() {
-            // Drain the open file first: after a rotation, the daemon may still have written
-            // to the old file before the new one appeared.
             active |= self.drain(i, out, note)?;
-            let f = &mut self.files[i];
-            match fs::metadata(&f.path) {
-                Ok(m) if Some((m.dev(), m.ino())) != f.id && m.is_file() => {
-                    let Ok(file) = File::open(&f.path) else {
-                        continue;
-                    };
-                    if f.file.is_some() {
-                        note(format!(
-                            "'{}' has been replaced; following the new file",
-                            f.path.display()
-                        ));
-                    } else if f.gone {
-                        note(format!("'{}' has appeared; following it", f.path.display()));
+            // Each step moves one file on (a rotated file, then the next, up to the name): at
+            // most every kept file and the name, plus a few looks again under rotation.
+            for _ in 0..2 * MAX_LOG_KEEP + 8 {
+                if !self.name_moved(i) {
+                    break;
+                }
+                match self.next_file(i) {
+                    Next::Open {
+                        file,
+                        path,
+                        rotated,
+                    } => {
+                        // What the writer put in the old file before it moved on.
+                        self.drain(i, out, note)?;
+                        let f = &mut self.files[i];
+                        let text = match (rotated, f.gone, f.file.is_some()) {
+                            (true, _, _) if path == f.path => Some(Note::routine(format!(
+                                "'{}' was rotated; following the new file",
+                                f.path.display()
+                            ))),
+                            (true, _, _) => Some(Note::routine(format!(
+                                "'{}' was rotated; reading '{}'",
+                                f.path.display(),
+                                path.display()
+                            ))),
+                            (false, Some(routine), _) => Some(Note {
+                                text: format!("'{}' has appeared; following it", f.path.display()),
+                                routine,
+                            }),
+                            // As `--log-keep 0` rotates: the old file removed, a new one.
+                            (false, None, true) => Some(Note::routine(format!(
+                                "'{}' has been replaced; following the new file",
+                                f.path.display()
+                            ))),
+                            (false, None, false) => None,
+                        };
+                        if let Some(text) = text {
+                            note(text);
+                        }
+                        f.id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+                        f.file = Some(file);
+                        f.pos = 0;
+                        f.gone = None;
+                        self.drain(i, out, note)?;
+                        active = true;
                     }
-                    f.id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
-                    f.file = Some(file);
-                    f.pos = 0;
-                    f.gone = false;
-                    self.drain(i, out, note)?;
-                    active = true;
+                    Next::Missing { routine } => {
+                        let f = &mut self.files[i];
+                        if f.gone.is_none() {
+                            f.gone = Some(routine);
+                            note(Note {
+                                text: format!(
+                                    "'{}' has become inaccessible; waiting for it to reappear",
+                                    f.path.display()
+                                ),
+                                routine,
+                            });
+                        }
+                        break;
+                    }
+                    Next::Again => {}
                 }
-                Ok(_) => {}
-                Err(_) if !f.gone => {
-                    f.gone = true;
-                    note(format!(
-                        "'{}' has become inaccessible; waiting for it to reappear",
-                        f.path.display()
-                    ));
-                }
-                Err(_) => {}
             }
         }
         Ok(active)
+    }
+
+    /// Whether the name of file `i` no longer holds the file being followed.
+    fn name_moved(&self, i: usize) -> bool {
+        let f = &self.files[i];
+        match fs::metadata(&f.path) {
+            Ok(m) => Some((m.dev(), m.ino())) != f.id && m.is_file(),
+            Err(_) => true,
+        }
+    }
+
+    /// What to follow after file `i`, whose name holds another file now (or none). A file found
+    /// at `PATH.K` was rotated: the next newer one is `PATH.K-1` (after `PATH.1`, the name
+    /// itself). That file is the right one only if no rotation moved the files meanwhile, that
+    /// is, if ours is still at `PATH.K` after it was opened (rotation renames the older files
+    /// first). A file that is not among the rotated ones was replaced or removed: the name is
+    /// followed from its start.
+    fn next_file(&self, i: usize) -> Next {
+        let f = &self.files[i];
+        // Not found: it was removed, fell off the end, or the scan met the files as several
+        // rotations moved them: one more look before following the name from its start.
+        let slot =
+            f.id.and_then(|id| rotated_slot(&f.path, id).or_else(|| rotated_slot(&f.path, id)));
+        let next = match slot {
+            Some(k) if k > 1 => rotated_path(&f.path, k - 1),
+            _ => f.path.clone(),
+        };
+        let file = match open_regular(&next) {
+            Some(file) => file,
+            // A rotated file that vanished or moved on (another rotation, or `--log-keep`).
+            None if next != f.path => return Next::Again,
+            // The name: missing (still, during a rotation), or not a file to follow.
+            None => {
+                return Next::Missing {
+                    routine: slot.is_some(),
+                }
+            }
+        };
+        if let (Some(k), Some(id)) = (slot, f.id) {
+            if rotated_slot_is(&f.path, k, id) {
+                return Next::Open {
+                    file,
+                    path: next,
+                    rotated: true,
+                };
+            }
+            return Next::Again;
+        }
+        Next::Open {
+            file,
+            path: next,
+            rotated: false,
+        }
     }
 
     /// Prints what was appended to file `i` since the last look; notices truncation.
@@ -237,7 +410,7 @@ impl Follower {
         &mut self,
         i: usize,
         out: &mut dyn Write,
-        note: &mut dyn FnMut(String),
+        note: &mut dyn FnMut(Note),
     ) -> io::Result<bool> {
         let f = &mut self.files[i];
         let Some(file) = f.file.as_mut() else {
@@ -245,10 +418,10 @@ impl Follower {
         };
         let len = file.metadata()?.len();
         if len < f.pos {
-            note(format!(
+            note(Note::unusual(format!(
                 "'{}' was truncated; following from its start",
                 f.path.display()
-            ));
+            )));
             f.pos = 0;
         }
         if len == f.pos {
@@ -350,9 +523,113 @@ mod tests {
         append(&path, "four\n");
         step(&mut follower, &mut out);
         assert_eq!(String::from_utf8(out).unwrap(), "one\ntwo\nthree\nfour\n");
-        let notes = notes.join("\n");
-        assert!(notes.contains("has been replaced"), "{notes}");
-        assert!(notes.contains("was truncated"), "{notes}");
+        // The rotation is routine; the truncation is not.
+        let (routine, unusual): (Vec<_>, Vec<_>) = notes.iter().partition(|n| n.routine);
+        assert!(
+            routine.iter().any(|n| n.text.contains("was rotated")),
+            "{notes:?}"
+        );
+        let [truncated] = unusual.as_slice() else {
+            panic!("{notes:?}");
+        };
+        assert!(truncated.text.contains("was truncated"), "{notes:?}");
+    }
+
+    /// Rotates `path` as the monitor does, `keep` files kept.
+    fn rotate(path: &Path, keep: u32) {
+        let mut free = 1;
+        while free < keep && rotated_path(path, free).exists() {
+            free += 1;
+        }
+        for i in (1..free).rev() {
+            fs::rename(rotated_path(path, i), rotated_path(path, i + 1)).unwrap();
+        }
+        fs::rename(path, rotated_path(path, 1)).unwrap();
+    }
+
+    #[test]
+    fn follower_reads_every_rotated_file_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "0\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 0)))], false, None);
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        append(&path, "1\n");
+        // Several rotations between two looks, the name even missing at the end of one.
+        let mut n = 2;
+        for round in 0..4 {
+            for _ in 0..round + 1 {
+                rotate(&path, 50);
+                fs::write(&path, format!("{n}\n")).unwrap();
+                append(&path, &format!("{}\n", n + 1));
+                n += 2;
+            }
+            if round == 2 {
+                rotate(&path, 50);
+                follower
+                    .poll_once(&mut out, &mut |n| notes.push(n))
+                    .unwrap();
+                fs::write(&path, format!("{n}\n")).unwrap();
+                n += 1;
+            }
+            follower
+                .poll_once(&mut out, &mut |n| notes.push(n))
+                .unwrap();
+        }
+        let want: String = (0..n).map(|i| format!("{i}\n")).collect();
+        assert_eq!(String::from_utf8(out).unwrap(), want);
+        assert!(notes.iter().all(|n| n.routine), "{notes:?}");
+    }
+
+    #[test]
+    fn follower_says_when_a_log_is_replaced_without_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 0)))], false, None);
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        append(&path, "a\n");
+        fs::remove_file(&path).unwrap();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        fs::write(&path, "b\n").unwrap();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        assert_eq!(out, b"a\nb\n");
+        let texts: Vec<(bool, &str)> = notes.iter().map(|n| (n.routine, n.text.as_str())).collect();
+        assert_eq!(texts.len(), 2, "{texts:?}");
+        assert!(
+            !texts[0].0 && texts[0].1.contains("inaccessible"),
+            "{texts:?}"
+        );
+        assert!(
+            !texts[1].0 && texts[1].1.contains("has appeared"),
+            "{texts:?}"
+        );
+        // Replaced at once (as `--log-keep 0` rotates): followed quietly.
+        notes.clear();
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "c\n").unwrap();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "a\nb\nc\n");
+        assert!(
+            !notes.is_empty()
+                && notes
+                    .iter()
+                    .all(|n| n.routine && n.text.contains("replaced")),
+            "{notes:?}"
+        );
     }
 
     #[test]

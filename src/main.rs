@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("rdaemon: {err:#}");
+            eprintln!("rdaemon: {}", exit::render(&err));
             exit::code_of(&err).into()
         }
     }

@@ -26,7 +26,7 @@ pub fn render() -> String {
         env!("CARGO_PKG_VERSION")
     ));
     page.push_str(&mangen(|w| man.render_name_section(w)));
-    page.push_str(&mangen(|w| man.render_synopsis_section(w)));
+    page.push_str(&body(&synopsis(&cmd)));
     page.push_str(&body(&description()));
     page.push_str(&mangen(|w| man.render_options_section(w)));
     page.push_str(&commands(&cmd));
@@ -89,6 +89,57 @@ fn literal(roff: &mut Roff, lines: &[&str]) {
     roff.control("RE", []);
 }
 
+/// `rdaemon [--dir DIR] [-q|--quiet] [-v|--verbose]... COMMAND ...`: clap_mangen's synopsis
+/// leaves out the value of an option (`--dir` without `DIR`), so it is written here, from the
+/// same definition.
+fn synopsis(cmd: &Command) -> Roff {
+    let mut r = Roff::new();
+    section(&mut r, "SYNOPSIS");
+    let mut line = vec![bold("rdaemon")];
+    for arg in cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set() && !a.is_hide_set())
+    {
+        line.push(roman(" ["));
+        if let Some(short) = arg.get_short() {
+            line.push(bold(format!("-{short}")));
+            line.push(roman("|"));
+        }
+        if let Some(long) = arg.get_long() {
+            line.push(bold(format!("--{long}")));
+        }
+        if arg.get_num_args().is_some_and(|n| n.takes_values()) {
+            for value in arg.get_value_names().unwrap_or_default() {
+                line.push(roman(" "));
+                line.push(italic(value.as_str()));
+            }
+        }
+        line.push(roman("]"));
+        if matches!(arg.get_action(), clap::ArgAction::Count) {
+            line.push(roman("..."));
+        }
+    }
+    line.extend([
+        roman(" "),
+        italic("COMMAND"),
+        roman(" ["),
+        italic("OPTIONS"),
+        roman("] ["),
+        italic("ARGS"),
+        roman("]"),
+    ]);
+    r.text(line);
+    r.control("br", []);
+    r.text([
+        bold("rdaemon"),
+        roman(" "),
+        bold("--help"),
+        roman(" | "),
+        bold("--version"),
+    ]);
+    r
+}
+
 fn description() -> Roff {
     let mut r = Roff::new();
     section(&mut r, "DESCRIPTION");
@@ -117,13 +168,19 @@ fn description() -> Roff {
         bold("--name"),
         roman(" or by "),
         bold("--pidfile"),
-        roman(". With none of these and exactly one daemon in the rdaemon directory, that one is meant; with several, it is a usage error that lists them (bare "),
+        roman(". With none of these and exactly one daemon in the rdaemon directory, that one is meant; with several, "),
+        bold("stop"),
+        roman(", "),
+        bold("restart"),
+        roman(" and "),
+        bold("logs"),
+        roman(" mean the only one that runs, if exactly one does; otherwise it is a usage error that lists them (bare "),
         bold("status"),
-        roman(" shows them all). Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
+        roman(" shows them all). A name rdaemon does not know is said on standard error (no daemon named '...'), with the closest known names and, for a user other than root, a hint when root has a daemon of that name; status still exits 3 and stop 0. Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
     ]);
     para(
         &mut r,
-        "Durations are written 500ms, 10s, 2m, 1h or as a bare number of seconds (0.5). Normal output, including \"already running\" and \"not running\", goes to standard output; errors go to standard error as one line, rdaemon: <what failed>: <why>. Linux only (pidfd, /proc).",
+        "Durations are written 500ms, 10s, 2m, 1h or as a bare number of seconds (0.5). Normal output, including \"already running\" and \"not running\", goes to standard output; errors go to standard error as one line, rdaemon: <what failed>: <why>, with OS errors in one wording (No such file or directory). A usage error about the shape of the command line (an unknown option, a missing PROGRAM) is printed whole: what is wrong, a tip, the usage line. Linux only (pidfd, /proc).",
     );
     r
 }
@@ -160,8 +217,31 @@ fn commands(cmd: &Command) -> String {
         }
         if sub.get_arguments().any(|a| !a.is_hide_set()) {
             let options = mangen(|w| Man::new(sub.clone()).render_options_section(w));
-            // clap_mangen heads the list with `.SH OPTIONS`; here it is part of a subsection.
-            text.push_str(options.strip_prefix(".SH OPTIONS\n").unwrap_or(&options));
+            // clap_mangen heads the list with `.SH OPTIONS`, and each help heading with its
+            // own `.SH` ("SUPERVISED MODE", once per command that has it); here they are part
+            // of the command's subsection.
+            let options = options.strip_prefix(".SH OPTIONS\n").unwrap_or(&options);
+            for line in options.lines() {
+                match line.strip_prefix(".SH ") {
+                    Some(heading) => {
+                        let mut h = Roff::new();
+                        h.control("PP", []);
+                        let heading = heading.trim_matches('"').to_lowercase();
+                        let mut chars = heading.chars();
+                        let first = chars.next().map(|c| c.to_uppercase().to_string());
+                        h.text([italic(format!(
+                            "{}{}",
+                            first.unwrap_or_default(),
+                            chars.as_str()
+                        ))]);
+                        text.push_str(&body(&h));
+                    }
+                    None => {
+                        text.push_str(line);
+                        text.push('\n');
+                    }
+                }
+            }
         }
         if let Some(after) = sub.get_after_help() {
             let after = after.to_string();
@@ -189,7 +269,7 @@ fn exit_status() -> Roff {
         [bold("2")],
         "Usage error: a malformed option, value or name. Nothing was started or signalled.",
     );
-    item(&mut r, [bold("3")], "For status only: not running (never started, or stopped by rdaemon). Bare status with several daemons: not all of them run.");
+    item(&mut r, [bold("3")], "For status only: not running (never started, stopped or being stopped by rdaemon, or a respawned daemon waiting to restart its program: restarting). Bare status with several daemons: not all of them run.");
     item(&mut r, [bold("4")], "Insufficient privilege (permission to signal the daemon was denied). For status: unknown, the pidfile is invalid or unreadable.");
     item(&mut r, [bold("130")], "start was interrupted by Ctrl-C (SIGINT) while it waited for readiness; it stopped the half-started daemon. SIGTERM and SIGHUP give 143 and 129 (128 + the signal).");
     para(&mut r, "The status codes are those of LSB init scripts, so rdaemon status can serve as the status action of an init script as it is.");

@@ -129,6 +129,24 @@ pub fn parse_log_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// The most rotated log files `--log-keep` may ask for: each rotation renames every one of them.
+pub const MAX_LOG_KEEP: u32 = 1000;
+
+/// Parses `--log-keep N`: a count of rotated files from 0 to [`MAX_LOG_KEEP`].
+pub fn parse_log_keep(s: &str) -> Result<u32, String> {
+    let bad = || format!("invalid count '{s}': use a number of files from 0 to {MAX_LOG_KEEP}");
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match t.parse::<u64>() {
+        Ok(n) if n <= u64::from(MAX_LOG_KEEP) => Ok(n as u32),
+        _ => Err(format!(
+            "too many rotated files ({t}): at most {MAX_LOG_KEEP} can be kept"
+        )),
+    }
+}
+
 /// Parses a signal: `TERM`, `SIGTERM`, `15`, in any case.
 pub fn parse_signal(s: &str) -> Result<Signal, String> {
     let bad = || format!("invalid signal '{s}': use a name like TERM or SIGHUP, or a number");
@@ -242,6 +260,23 @@ pub enum Step {
     Wait(Duration),
     /// Start the schedule over, forever.
     Forever,
+}
+
+/// Joins argv for display, quoting what a shell would need quoted.
+pub fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Builds the schedule of `stop`'s `--signal`, `--timeout` and `--no-kill` options.
@@ -385,6 +420,12 @@ mod tests {
     use super::*;
 
     #[test]
+    fn joins_like_a_shell() {
+        let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
+        assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
+    }
+
+    #[test]
     fn names() {
         for ok in ["x", "ping", "web-1", "a.b_c", "0", &"a".repeat(64)] {
             assert_eq!(Name::parse(ok).unwrap().as_str(), ok);
@@ -437,6 +478,19 @@ mod tests {
         assert_eq!(parse_size("4096"), Ok(4096));
         assert_eq!(parse_log_size("1"), Ok(1));
         assert!(parse_log_size("0").is_err());
+        assert_eq!(parse_log_keep("0"), Ok(0));
+        assert_eq!(parse_log_keep("1000"), Ok(MAX_LOG_KEEP));
+        for bad in [
+            "1001",
+            "4000000000",
+            "99999999999999999999999",
+            "-1",
+            "",
+            "5x",
+            "1e3",
+        ] {
+            assert!(parse_log_keep(bad).is_err(), "{bad}");
+        }
         assert!(parse_log_size("0M").is_err());
         for bad in [
             "",

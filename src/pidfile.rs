@@ -292,18 +292,8 @@ impl NameLock {
     }
 }
 
-/// An I/O error as an error whose text is only the OS reason (see [`os_reason`]).
-pub fn os_error(e: io::Error) -> anyhow::Error {
-    anyhow::anyhow!(os_reason(&e))
-}
-
-/// The OS reason of an I/O error without Rust's " (os error N)" suffix.
-pub fn os_reason(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
-        None => e.to_string(),
-    }
-}
+/// Their home is `exit` (one rendering of OS errors); re-exported for the callers of old.
+pub use crate::exit::{os_error, os_reason};
 
 #[cfg(test)]
 mod tests {

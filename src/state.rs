@@ -107,6 +107,11 @@ pub struct Record {
     /// Respawn mode: the monitor gave up after too many restarts (state `failed`).
     #[serde(default)]
     pub failed: bool,
+    /// `stop` (or `restart`) is stopping this daemon: set before its first signal, so that a
+    /// daemon found gone before `stop` removed its pidfile is not taken for a crash. A new
+    /// start writes a new record without it.
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 impl LastExit {
@@ -331,6 +336,7 @@ mod tests {
             last_exit: None,
             respawn: None,
             failed: false,
+            stopping: false,
         }
     }
 
@@ -536,6 +542,8 @@ mod proptests {
                 last_exit,
                 respawn,
                 failed,
+                // Another random bit, without widening the tuples.
+                stopping: restarts % 2 == 1,
                 ready_timeout,
                 status_text,
             },

@@ -4,13 +4,15 @@
 //! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
 //! give up after too many restarts), forwarding signals to the child, the respawn fields of the
 //! record (`child_pid`, `restarts`, `last_exit`, `failed`), and, with `--log-max-size`, the log
-//! files (the child writes into pipes; the monitor appends and rotates at line boundaries).
+//! files (the child writes into pipes; the monitor appends and rotates, at line boundaries where
+//! it can, never past `--log-max-size`).
 //!
 //! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
-//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay or a record
-//! update is pending), do work in signal handlers (signal-hook's handlers only write to the
-//! self-pipe), start threads, or block on the name's lock (`stop` holds that lock while it
-//! waits for the monitor to exit; see "Locking" in docs/ARCHITECTURE.md).
+//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay, a record
+//! update, or the end of an open line held back from the log is pending), do work in signal
+//! handlers (signal-hook's handlers only write to the self-pipe), start threads, or block on the
+//! name's lock (`stop` holds that lock while it waits for the monitor to exit; see "Locking" in
+//! docs/ARCHITECTURE.md).
 //!
 //! The shape is s6-supervise's: an explicit [`State`], events from the self-pipe and the clock,
 //! and a pure table [`action`] from (state, event) to what to do. Backoff and the restart limit
@@ -40,7 +42,7 @@ use crate::cli::MonitorArgs;
 use crate::commands::start::resolve_program;
 use crate::daemonize::{self, Plan};
 use crate::exit::Code;
-use crate::parse::{format_duration, Name};
+use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
 use crate::pidfile::{self, os_reason, NameLock};
 use crate::process::{self, Pid};
@@ -59,6 +61,10 @@ pub const SPAWN_FAILED_STATUS: i32 = 127;
 const READ_BUFFER: usize = 64 * 1024;
 /// Reads per pipe per wake-up, so that a chatty child cannot starve signal handling.
 const READS_PER_WAKE: usize = 16;
+/// How long the end of an open line may be held back before it is written anyway.
+pub const HOLD_FOR: Duration = Duration::from_secs(1);
+/// The most of an open line held back (less when `--log-max-size` is smaller).
+pub const HOLD_MAX: u64 = 64 * 1024;
 
 /// The signals the monitor handles. SIGPIPE is caught (and dropped) rather than ignored: an
 /// ignored disposition would be inherited across exec, a caught one is reset.
@@ -224,25 +230,28 @@ pub enum Cut {
 }
 
 /// Chooses the next step in appending `data` to a log of `size` bytes that rotates at `max`.
-/// Rotation happens only at a line boundary (`at_line_start`: the log is empty or ends with a
-/// newline), so no line is ever split across two files: a line still open when the log is full
-/// is finished first, and a single line longer than `max` fills a file on its own.
+/// `max` is a bound: no file grows past it. Cuts fall on line boundaries whenever they can: as
+/// many whole lines as fit are appended, and a line that does not fit in what is left starts a
+/// new file if the log is at a line boundary (`at_line_start`: empty or ending with a newline).
+/// Only a line that fits nowhere whole (longer than `max`, or already begun in a file that is
+/// now full) is split, at `max`: output without newlines (progress bars, binary) must not grow
+/// one file forever.
 pub fn next_cut(size: u64, max: u64, at_line_start: bool, data: &[u8]) -> Cut {
+    let max = max.max(1);
     let room = max.saturating_sub(size);
     if data.len() as u64 <= room {
         return Cut::Write(data.len());
     }
     // room < data.len(), so it fits in usize.
-    if let Some(i) = data[..room as usize].iter().rposition(|&b| b == b'\n') {
+    let room = room as usize;
+    if let Some(i) = data[..room].iter().rposition(|&b| b == b'\n') {
         return Cut::Write(i + 1);
     }
-    if at_line_start && size > 0 {
+    if size > 0 && (at_line_start || room == 0) {
         return Cut::Rotate;
     }
-    match data.iter().position(|&b| b == b'\n') {
-        Some(i) => Cut::Write(i + 1),
-        None => Cut::Write(data.len()),
-    }
+    // An empty file (room is `max`) or an open line with room left: fill the file to `max`.
+    Cut::Write(room)
 }
 
 /// `PATH.N`, the N-th rotated file of `path`.
@@ -263,6 +272,10 @@ pub struct RotatingLog {
     max: u64,
     keep: u32,
     mode: u32,
+    /// The end of a line still open, not written yet (see [`RotatingLog::write`]).
+    held: Vec<u8>,
+    /// Since when `held` is not empty.
+    held_since: Option<Instant>,
 }
 
 impl RotatingLog {
@@ -282,13 +295,67 @@ impl RotatingLog {
             size,
             at_line_start,
             max,
-            keep,
+            // `start` refuses more; a record edited by hand gets the bound too.
+            keep: keep.min(MAX_LOG_KEEP),
             mode: meta.mode() & 0o7777,
+            held: Vec::new(),
+            held_since: None,
         })
     }
 
-    /// Appends `data`, rotating at line boundaries as [`next_cut`] decides.
-    pub fn write(&mut self, mut data: &[u8]) -> Result<()> {
+    /// Takes output of the program. Whole lines are appended at once; the end of a line still
+    /// open is held back until its newline comes, so that a rotation can fall before the line
+    /// rather than in it (a pipe delivers output in blocks that end anywhere, and `max` is
+    /// often a multiple of their size). What is held is written anyway once it reaches `max`
+    /// (or [`HOLD_MAX`]) bytes, when [`HOLD_FOR`] has passed (the monitor calls
+    /// [`RotatingLog::flush_held`]: a prompt or a progress bar must show), and before a line
+    /// of the monitor's own.
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        let Some(end) = data.iter().rposition(|&b| b == b'\n') else {
+            return self.hold(data);
+        };
+        let (lines, rest) = data.split_at(end + 1);
+        if self.held.is_empty() {
+            self.append(lines)?;
+        } else {
+            let mut line = std::mem::take(&mut self.held);
+            self.held_since = None;
+            line.extend_from_slice(lines);
+            self.append(&line)?;
+        }
+        self.hold(rest)
+    }
+
+    /// Holds `data`, the start of a line, writing what is held once it is too long to hold.
+    fn hold(&mut self, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        if self.held.is_empty() {
+            self.held_since = Some(Instant::now());
+        }
+        self.held.extend_from_slice(data);
+        if self.held.len() as u64 >= self.max.min(HOLD_MAX) {
+            self.flush_held()?;
+        }
+        Ok(())
+    }
+
+    /// Since when the end of an open line is held back, if one is.
+    pub fn held_since(&self) -> Option<Instant> {
+        self.held_since
+    }
+
+    /// Writes the end of an open line held back (the line goes on in the file when the rest
+    /// comes, or in the next one if the file is full by then).
+    pub fn flush_held(&mut self) -> Result<()> {
+        self.held_since = None;
+        let held = std::mem::take(&mut self.held);
+        self.append(&held)
+    }
+
+    /// Appends `data`, rotating where [`next_cut`] decides.
+    fn append(&mut self, mut data: &[u8]) -> Result<()> {
         while !data.is_empty() {
             match next_cut(self.size, self.max, self.at_line_start, data) {
                 Cut::Rotate => self.rotate()?,
@@ -307,10 +374,11 @@ impl RotatingLog {
 
     /// Appends one whole line of the monitor's own, on a line of its own.
     pub fn write_line(&mut self, line: &str) -> Result<()> {
+        self.flush_held()?;
         if !self.at_line_start {
-            self.write(b"\n")?;
+            self.append(b"\n")?;
         }
-        self.write(line.as_bytes())
+        self.append(line.as_bytes())
     }
 
     /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
@@ -319,15 +387,7 @@ impl RotatingLog {
         let moved = if self.keep == 0 {
             fs::remove_file(&self.path)
         } else {
-            (1..self.keep)
-                .rev()
-                .try_for_each(|i| {
-                    rename_if_exists(
-                        &rotated_path(&self.path, i),
-                        &rotated_path(&self.path, i + 1),
-                    )
-                })
-                .and_then(|()| fs::rename(&self.path, rotated_path(&self.path, 1)))
+            shift_rotated(&self.path, self.keep)
         };
         // Whatever happened, count from zero again, so that a failing rotation is retried only
         // after another `max` bytes rather than at every write.
@@ -337,6 +397,21 @@ impl RotatingLog {
         self.file = open_append(&self.path, self.mode)?;
         Ok(())
     }
+}
+
+/// Renames `PATH` → `PATH.1`, moving the rotated files up by one first: `PATH.N-1` → `PATH.N` …
+/// `PATH.1` → `PATH.2`, where `PATH.N` is the first free slot, or `PATH.keep`, whose file falls
+/// off. Only files that exist are renamed (the files are contiguous from `PATH.1`, as rotation
+/// leaves them), so a rotation costs one rename per rotated file, whatever `keep` is.
+fn shift_rotated(path: &Path, keep: u32) -> io::Result<()> {
+    let mut free = 1;
+    while free < keep && fs::symlink_metadata(rotated_path(path, free)).is_ok() {
+        free += 1;
+    }
+    for i in (1..free).rev() {
+        rename_if_exists(&rotated_path(path, i), &rotated_path(path, i + 1))?;
+    }
+    fs::rename(path, rotated_path(path, 1))
 }
 
 fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
@@ -381,6 +456,21 @@ struct Output {
     failing: bool,
 }
 
+impl Output {
+    /// A write failed: the disk is full or the directory gone. The output is lost, the monitor
+    /// lives and says so once on its own stderr (the log as `start` opened it).
+    fn report(&mut self, name: &Name, err: &anyhow::Error) {
+        if !self.failing {
+            self.failing = true;
+            let _ = writeln!(
+                io::stderr(),
+                "rdaemon: {name}: {}",
+                crate::exit::render(err)
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The first report to `start`.
 
@@ -415,7 +505,7 @@ fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
     if let Some(mut report) = report {
         let line = match outcome {
             Ok(pid) => format!("ok {pid}\n"),
-            Err(err) => format!("error {err:#}\n"),
+            Err(err) => format!("error {}\n", crate::exit::render(err)),
         };
         // `start` may be gone (killed): then nobody needs the answer.
         let _ = report.write_all(line.as_bytes());
@@ -456,7 +546,8 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
         }
         Err(err) => {
             let how = LastExit::code(SPAWN_FAILED_STATUS);
-            monitor.state = monitor.after_exit(&format!("{err:#}"), how, Duration::ZERO, now);
+            monitor.state =
+                monitor.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now);
         }
     }
     monitor.run_loop()
@@ -618,6 +709,7 @@ impl Monitor {
             for i in readable {
                 self.pump(i, READS_PER_WAKE);
             }
+            self.flush_held(Some(Instant::now()));
             if signalled {
                 let pending: Vec<i32> = self.signals.pending().collect();
                 for sig in pending {
@@ -644,7 +736,8 @@ impl Monitor {
     }
 
     /// Waits in `poll` for the signal pipe and the log pipes. The only timeouts are a pending
-    /// restart delay and a pending record update; otherwise it sleeps until something happens.
+    /// restart delay, a pending record update and the end of an open line held back from a log
+    /// (for at most [`HOLD_FOR`]); otherwise it sleeps until something happens.
     /// Returns whether the signal pipe is readable and which log pipes are.
     fn wait(&self) -> Result<(bool, Vec<usize>)> {
         let now = Instant::now();
@@ -654,6 +747,10 @@ impl Monitor {
         }
         if self.dirty {
             timeout = Some(timeout.map_or(LOCK_RETRY, |t| t.min(LOCK_RETRY)));
+        }
+        if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
+            let left = (since + HOLD_FOR).saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         let timeout = match timeout {
             None => PollTimeout::NONE,
@@ -697,13 +794,7 @@ impl Monitor {
             };
             match output.log.write(&self.buffer[..n]) {
                 Ok(()) => output.failing = false,
-                // The disk is full or the directory gone: the output is lost, the monitor lives
-                // and says so once on its own stderr (the log as `start` opened it).
-                Err(err) if !output.failing => {
-                    output.failing = true;
-                    let _ = writeln!(io::stderr(), "rdaemon: {}: {err:#}", self.name);
-                }
-                Err(_) => {}
+                Err(err) => output.report(&self.name, &err),
             }
         }
     }
@@ -712,6 +803,24 @@ impl Monitor {
     fn drain_outputs(&mut self) {
         for i in 0..self.outputs.len() {
             self.pump(i, 64);
+        }
+        self.flush_held(None);
+    }
+
+    /// Writes the ends of open lines held back: all of them, or those held since before
+    /// `now - HOLD_FOR`.
+    fn flush_held(&mut self, now: Option<Instant>) {
+        for output in &mut self.outputs {
+            let due = match (output.log.held_since(), now) {
+                (None, _) => false,
+                (Some(_), None) => true,
+                (Some(since), Some(now)) => now >= since + HOLD_FOR,
+            };
+            if due {
+                if let Err(err) = output.log.flush_held() {
+                    output.report(&self.name, &err);
+                }
+            }
         }
     }
 
@@ -729,6 +838,10 @@ impl Monitor {
                     ));
                 }
                 forward(child, sig);
+                // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
+                // mode's `stop` does it: without this, it would sit out the whole stop timeout,
+                // be SIGKILLed with the monitor, and its exit would go unrecorded.
+                forward(child, Signal::SIGCONT);
                 self.state = State::Stopping { child };
             }
             Action::Reschedule => {
@@ -763,7 +876,7 @@ impl Monitor {
                     }
                     Err(err) => {
                         let how = LastExit::code(SPAWN_FAILED_STATUS);
-                        self.after_exit(&format!("{err:#}"), how, Duration::ZERO, now)
+                        self.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now)
                     }
                 };
             }
@@ -804,9 +917,10 @@ impl Monitor {
 
     /// The end: saves the record, removes the pidfile if it still names this monitor.
     fn finish(&mut self, code: Code) -> State {
+        self.flush_held(None);
         self.save_record(true);
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
-            self.say(&format!("{err:#}"));
+            self.say(&crate::exit::render(&err));
         }
         end_group();
         State::Done { code }
@@ -826,7 +940,7 @@ impl Monitor {
             Ok(None) if !last => return,
             Ok(None) => None,
             Err(err) => {
-                self.say(&format!("{err:#}"));
+                self.say(&crate::exit::render(&err));
                 None
             }
         };
@@ -849,7 +963,7 @@ impl Monitor {
         match saved {
             Ok(true) => {}
             Ok(false) => self.say("the record no longer describes this monitor; not updating it"),
-            Err(err) => self.say(&format!("{err:#}")),
+            Err(err) => self.say(&crate::exit::render(&err)),
         }
     }
 
@@ -1091,19 +1205,85 @@ mod tests {
     fn cuts_fall_on_line_boundaries() {
         // Fits: all of it.
         assert_eq!(next_cut(0, 100, true, b"a\nb\n"), Cut::Write(4));
+        assert_eq!(next_cut(96, 100, false, b"xyz\n"), Cut::Write(4));
         // Does not fit: up to the last newline that does.
         assert_eq!(
             next_cut(90, 100, true, b"12345\n789\nabcdef\n"),
             Cut::Write(10)
         );
-        // Full at a line boundary: rotate.
+        // Full, or the next line does not fit, at a line boundary: rotate.
         assert_eq!(next_cut(100, 100, true, b"x\n"), Cut::Rotate);
         assert_eq!(next_cut(98, 100, true, b"xyz\n"), Cut::Rotate);
-        // Full in the middle of a line: finish the line first.
-        assert_eq!(next_cut(100, 100, false, b"end\nnext\n"), Cut::Write(4));
-        assert_eq!(next_cut(100, 100, false, b"no newline"), Cut::Write(10));
-        // A line longer than the limit fills an empty file on its own.
-        assert_eq!(next_cut(0, 4, true, b"0123456789\nab"), Cut::Write(11));
+        assert_eq!(next_cut(98, 100, true, b"no newline"), Cut::Rotate);
+    }
+
+    #[test]
+    fn cuts_never_exceed_the_bound() {
+        // A line longer than the limit is split at the limit.
+        assert_eq!(next_cut(0, 4, true, b"0123456789\nab"), Cut::Write(4));
+        assert_eq!(next_cut(0, 4, true, b"0123456789"), Cut::Write(4));
+        // An open line in a full file: rotate, the rest goes on in the next file.
+        assert_eq!(next_cut(100, 100, false, b"end\nnext\n"), Cut::Rotate);
+        assert_eq!(next_cut(100, 100, false, b"no newline"), Cut::Rotate);
+        // An open line with room left but no newline within it: fill the file.
+        assert_eq!(next_cut(97, 100, false, b"tail of it\n"), Cut::Write(3));
+        // A file already over the limit (an older, larger setting): rotate first.
+        assert_eq!(next_cut(500, 100, true, b"x\n"), Cut::Rotate);
+        assert_eq!(next_cut(500, 100, false, b"x"), Cut::Rotate);
+        // A limit of 0 (never given by `start`) still makes progress.
+        assert_eq!(next_cut(0, 0, true, b"ab"), Cut::Write(1));
+    }
+
+    /// Feeds `input` in `chunk`-byte pieces through `next_cut` as `RotatingLog::write` does;
+    /// returns the files' sizes.
+    fn simulate(max: u64, input: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let mut files = vec![Vec::new()];
+        for mut data in input.chunks(chunk) {
+            while !data.is_empty() {
+                let cur = files.last().unwrap();
+                let at_line_start = cur.last().is_none_or(|b| *b == b'\n');
+                match next_cut(cur.len() as u64, max, at_line_start, data) {
+                    Cut::Rotate => files.push(Vec::new()),
+                    Cut::Write(n) => {
+                        assert!(n > 0, "no progress");
+                        files.last_mut().unwrap().extend_from_slice(&data[..n]);
+                        data = &data[n..];
+                    }
+                }
+            }
+        }
+        files
+    }
+
+    #[test]
+    fn cuts_lose_nothing_and_keep_short_lines_whole() {
+        let mut input = Vec::new();
+        for i in 0..300 {
+            input.extend_from_slice(format!("line {i}\n").as_bytes());
+            if i % 50 == 0 {
+                input.extend(std::iter::repeat_n(b'#', 250));
+                input.push(b'\n');
+            }
+        }
+        for chunk in [1, 7, 64, 4096, input.len()] {
+            let files = simulate(64, &input, chunk);
+            assert_eq!(files.concat(), input, "chunk {chunk}");
+            for f in &files {
+                assert!(f.len() <= 64, "chunk {chunk}: a file of {} bytes", f.len());
+            }
+        }
+        // Given whole lines, only the long ones are split: every file ends with a newline
+        // or inside a long line.
+        for pair in simulate(64, &input, input.len()).windows(2) {
+            assert!(
+                pair[0].ends_with(b"\n") || pair[0].ends_with(b"#"),
+                "a short line split: {pair:?}"
+            );
+        }
+        // Output without any newline: files of exactly `max`.
+        let files = simulate(4096, &vec![b'x'; 100_000], 65536);
+        assert!(files.iter().rev().skip(1).all(|f| f.len() == 4096));
+        assert_eq!(files.iter().map(Vec::len).sum::<usize>(), 100_000);
     }
 
     fn read_all(path: &Path) -> String {
@@ -1137,14 +1317,89 @@ mod tests {
     }
 
     #[test]
-    fn rotation_waits_for_the_end_of_an_open_line() {
+    fn rotation_splits_a_line_longer_than_the_limit() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.log");
         let mut log = RotatingLog::open(&path, 10, 2).unwrap();
         log.write(b"0123456789abc").unwrap();
         log.write(b"def\nnext\n").unwrap();
-        assert_eq!(read_all(&rotated_path(&path, 1)), "0123456789abcdef\n");
+        assert_eq!(read_all(&rotated_path(&path, 2)), "0123456789");
+        assert_eq!(read_all(&rotated_path(&path, 1)), "abcdef\n");
         assert_eq!(read_all(&path), "next\n");
+    }
+
+    #[test]
+    fn an_open_line_is_held_until_its_newline_so_the_cut_falls_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 20, 2).unwrap();
+        log.write(b"aaaaaaaaaaaaaaa\nbbbb").unwrap();
+        assert_eq!(read_all(&path), "aaaaaaaaaaaaaaa\n");
+        assert!(log.held_since().is_some());
+        // The line does not fit in what is left: it starts the next file, whole.
+        log.write(b"cc\n").unwrap();
+        assert_eq!(read_all(&rotated_path(&path, 1)), "aaaaaaaaaaaaaaa\n");
+        assert_eq!(read_all(&path), "bbbbcc\n");
+        assert_eq!(log.held_since(), None);
+    }
+
+    #[test]
+    fn what_is_held_is_written_when_flushed_or_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 100, 2).unwrap();
+        log.write(b"prompt> ").unwrap();
+        assert_eq!(read_all(&path), "");
+        log.flush_held().unwrap();
+        assert_eq!(read_all(&path), "prompt> ");
+        assert_eq!(log.held_since(), None);
+        // The rest of the line follows it in the same file.
+        log.write(b"yes\nhalf").unwrap();
+        // A line of the monitor's own: what is held first, then the line on its own.
+        log.write_line("rdaemon: x\n").unwrap();
+        assert_eq!(read_all(&path), "prompt> yes\nhalf\nrdaemon: x\n");
+        // Held no longer than the size: output without newlines is written in files of max.
+        let mut log = RotatingLog::open(&dir.path().join("e.log"), 10, 5).unwrap();
+        log.write(&[b'x'; 25]).unwrap();
+        assert_eq!(
+            read_all(&rotated_path(&dir.path().join("e.log"), 1)).len(),
+            10
+        );
+        assert_eq!(read_all(&dir.path().join("e.log")).len(), 5);
+    }
+
+    #[test]
+    fn rotation_renames_only_the_files_that_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        // The most `start` accepts: a rotation must not try a thousand renames, nor create
+        // empty slots.
+        let mut log = RotatingLog::open(&path, 4, MAX_LOG_KEEP).unwrap();
+        for i in 0..5 {
+            log.write(format!("{i}{i}{i}\n").as_bytes()).unwrap();
+        }
+        assert_eq!(read_all(&path), "444\n");
+        for (n, want) in [(1, "333\n"), (2, "222\n"), (3, "111\n"), (4, "000\n")] {
+            assert_eq!(read_all(&rotated_path(&path, n)), want, "{n}");
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 5);
+        // A record asking for more than the bound keeps the bound.
+        let log = RotatingLog::open(&path, 4, u32::MAX).unwrap();
+        assert_eq!(log.keep, MAX_LOG_KEEP);
+    }
+
+    #[test]
+    fn rotation_drops_the_oldest_at_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.log");
+        let mut log = RotatingLog::open(&path, 2, 2).unwrap();
+        for c in ["a", "b", "c", "d"] {
+            log.write(format!("{c}\n").as_bytes()).unwrap();
+        }
+        assert_eq!(read_all(&path), "d\n");
+        assert_eq!(read_all(&rotated_path(&path, 1)), "c\n");
+        assert_eq!(read_all(&rotated_path(&path, 2)), "b\n");
+        assert!(!rotated_path(&path, 3).exists());
     }
 
     #[test]

@@ -76,7 +76,7 @@ impl Target {
             // Content that is not a record: reported by the caller, which acts without it.
             Err(e) if e.root_cause().is::<serde_json::Error>() => {
                 self.record = None;
-                self.record_error = Some(format!("{e:#}"));
+                self.record_error = Some(crate::exit::render(&e));
             }
             // A record that cannot be read (EMFILE, EACCES...) may vouch for the running daemon:
             // acting without it could misjudge the daemon, so that is an error.
@@ -123,11 +123,121 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     }
 }
 
+/// [`resolve`] for the commands that act on a running daemon (`stop`, `restart`, `logs`): bare,
+/// with several daemons, the only *running* one if exactly one runs (SPEC §1).
+pub fn resolve_running(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
+    let names = match resolve(ctx, args)? {
+        Resolved::Several(names) => names,
+        other => return Ok(other),
+    };
+    let mut running = Vec::new();
+    for name in &names {
+        let target = by_name(ctx, name, None)?;
+        if matches!(judge(ctx, &target), Ok(State::Running { .. })) {
+            running.push(target);
+        }
+    }
+    match (running.pop(), running.is_empty()) {
+        (Some(only), true) => Ok(one(only)),
+        _ => Ok(Resolved::Several(names)),
+    }
+}
+
+/// Whether rdaemon knows nothing of the daemon the user named: no record (readable or not) and
+/// no pidfile. Such a name is reported by [`unknown_name`], not silently "not running".
+pub fn is_unknown(ctx: &Ctx, args: &TargetArgs, target: &Target) -> bool {
+    args.given_name().is_some()
+        && target.record.is_none()
+        && target.record_error.is_none()
+        && target
+            .name
+            .as_ref()
+            .is_some_and(|n| std::fs::symlink_metadata(ctx.record_path(n)).is_err())
+        && std::fs::symlink_metadata(&target.pidfile).is_err()
+}
+
+/// Where root keeps its daemons' files by default: a non-root user who names one of them is told
+/// to use sudo.
+const ROOT_DIRS: [&str; 2] = ["/run/rdaemon", "/var/lib/rdaemon"];
+
+/// What to say about a name rdaemon does not know (SPEC §1): `no daemon named 'pingr'`, the
+/// known names that are closest, and, for a non-root user, whether root has a daemon of that
+/// name.
+pub fn unknown_name(ctx: &Ctx, name: &Name) -> String {
+    let mut text = format!("no daemon named '{name}'");
+    let known = state::list_names(ctx).unwrap_or_default();
+    let close = closest(name.as_str(), known.iter().map(Name::as_str));
+    if !close.is_empty() {
+        text.push_str(&format!(" (closest: {})", close.join(", ")));
+    }
+    if !ctx.is_root {
+        let roots = ROOT_DIRS.iter().map(PathBuf::from);
+        let theirs = roots.filter(|d| *d != ctx.dir).find(|dir| {
+            ["pid", "json"]
+                .iter()
+                .any(|ext| std::fs::symlink_metadata(dir.join(format!("{name}.{ext}"))).is_ok())
+        });
+        if let Some(dir) = theirs {
+            text.push_str(&format!(
+                "; root has a daemon named '{name}' (in {}): use sudo",
+                dir.display()
+            ));
+        }
+    }
+    text
+}
+
+/// [`unknown_name`] for a target that [`is_unknown`].
+pub fn unknown_name_of(ctx: &Ctx, target: &Target) -> String {
+    match &target.name {
+        Some(name) => unknown_name(ctx, name),
+        None => format!("no daemon with pidfile '{}'", target.pidfile.display()),
+    }
+}
+
+/// The names among `known` closest to `name` by edit distance, at most three, best first; only
+/// those close enough to be a typo of it (a third of its length, at least 1).
+fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    let mut scored: Vec<(usize, &str)> = known
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// The edit distance between `a` and `b` by characters, counting an insertion, a deletion, a
+/// substitution or a swap of two neighbours as one edit (optimal string alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 /// The daemon called `name`: its record's pidfile unless `pidfile` overrides it.
-fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Target> {
+pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Target> {
     let (record, record_error) = match Record::load(ctx, name) {
         Ok(r) => (r, None),
-        Err(e) => (None, Some(format!("{e:#}"))),
+        Err(e) => (None, Some(crate::exit::render(&e))),
     };
     let pidfile = pidfile
         .or_else(|| record.as_ref().map(|r| r.pidfile.clone()))
@@ -355,5 +465,31 @@ pub fn privilege_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
             )))
         }
         _ => err,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("pingr", "ping"), 1);
+        assert_eq!(edit_distance("web", "wbe"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn closest_names_are_typos_only_best_first() {
+        let known = ["ping", "pinger", "web", "worker-1", "worker-2"];
+        assert_eq!(closest("pingr", known.into_iter()), ["ping", "pinger"]);
+        assert_eq!(
+            closest("worker-3", known.into_iter()),
+            ["worker-1", "worker-2"]
+        );
+        assert!(closest("database", known.into_iter()).is_empty());
+        assert_eq!(closest("wbe", known.into_iter()), ["web"]);
+        assert!(closest("x", known.into_iter()).is_empty());
     }
 }

@@ -66,7 +66,10 @@ fn committed_man_page_is_fresh() {
 #[test]
 fn completions_of_an_unknown_shell_is_a_usage_error() {
     let env = Env::new();
-    env.run(&["completions", "tcsh"]).code(2).one_error_line();
+    env.run(&["completions", "tcsh"])
+        .code(2)
+        .stderr_has("rdaemon: invalid value 'tcsh'")
+        .stderr_has("possible values: bash");
     env.run(&["completions"]).code(2);
 }
 
@@ -156,9 +159,7 @@ fn list_names_prints_one_name_per_line() {
         .run(&["list", "--names", "--dir", other.to_str().unwrap()])
         .ok();
     assert_eq!(run.stdout, "gamma\n");
-    env.run(&["list", "--names", "--json"])
-        .code(2)
-        .one_error_line();
+    env.run(&["list", "--names", "--json"]).usage_error();
 }
 
 /// What `_rdaemon_names` offers for the command line `words` (the last one being completed),
@@ -367,7 +368,10 @@ fn zsh_completes_daemon_names() {
 #[test]
 fn help_is_coloured_on_a_terminal_unless_no_color() {
     if !have("script") {
-        eprintln!("skipped: script(1) is not installed, no pseudo-terminal to test colour on");
+        skip(
+            "help_is_coloured_on_a_terminal_unless_no_color",
+            "script(1) is not installed, no pseudo-terminal to test colour on",
+        );
         return;
     }
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");

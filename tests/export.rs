@@ -397,7 +397,8 @@ fn export_names_the_daemon_like_the_other_commands() {
         .stderr_has("ghost");
     env.run(&["export", "upstart", "x"])
         .code(2)
-        .one_error_line();
+        .stderr_has("rdaemon: invalid value 'upstart'")
+        .stderr_has("possible values: systemd");
     env.run(&["export", "systemd", "../x"])
         .code(2)
         .one_error_line();

@@ -77,9 +77,18 @@ fn recover_after(stage: &str, daemon_survives: bool) {
         let pid = env.pid_of("f");
         env.track(pid);
         wait_until("the program has run", DEADLINE, || ran(&runs) >= 1);
-        env.run(&["start", "--name", "f", "--", "sleep", "1"])
-            .ok()
-            .stdout_has(&format!("f is already running (pid {pid})"));
+        // The same command line: with another one, `start` would refuse (SPEC §2).
+        let script = env.path("prog.sh");
+        env.run(&[
+            "start",
+            "--name",
+            "f",
+            "--",
+            script.to_str().unwrap(),
+            runs.to_str().unwrap(),
+        ])
+        .ok()
+        .stdout_has(&format!("f is already running (pid {pid})"));
     } else {
         // Nothing from the killed start may run the program or linger.
         wait_until(&format!("nothing tagged {tag} is alive"), DEADLINE, || {
@@ -183,7 +192,7 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(path: &Path, size: &str) -> Option<Tmpfs> {
         if !is_root() {
-            eprintln!("skipped: mounting a tmpfs needs root");
+            skip("Tmpfs::mount", "mounting a tmpfs needs root");
             return None;
         }
         fs::create_dir_all(path).unwrap();
@@ -202,7 +211,10 @@ impl Tmpfs {
                 path: path.to_owned(),
             }),
             _ => {
-                eprintln!("skipped: cannot mount a tmpfs at {} here", path.display());
+                skip(
+                    "Tmpfs::mount",
+                    &format!("cannot mount a tmpfs at {} here", path.display()),
+                );
                 None
             }
         }

@@ -32,6 +32,7 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("started_at", Ty::Str, true),
     ("uptime_secs", Ty::Int, true),
     ("rss_bytes", Ty::Int, true),
+    ("monitor_rss_bytes", Ty::Int, true),
     ("restarts", Ty::Int, false),
     ("last_exit", Ty::Object, true),
     ("stdout", Ty::Str, true),
@@ -77,7 +78,15 @@ fn check_object(v: &Value) -> &serde_json::Map<String, Value> {
         );
     }
     assert!(
-        ["running", "stopped", "dead", "failed", "unknown"].contains(&state),
+        [
+            "running",
+            "restarting",
+            "stopped",
+            "dead",
+            "failed",
+            "unknown"
+        ]
+        .contains(&state),
         "{state}"
     );
     assert!(["exec", "respawn"].contains(&obj["mode"].as_str().unwrap()));

@@ -7,6 +7,8 @@ mod completions;
 mod containment;
 mod export;
 mod faults;
+mod field_cli;
+mod field_monitor;
 mod field_start;
 mod files;
 mod foreground;

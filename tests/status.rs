@@ -26,7 +26,7 @@ fn stopped_is_3_dead_is_1_invalid_is_4() {
     let env = Env::new();
     env.run(&["status", "nothing"])
         .code(3)
-        .stdout_has("nothing is not running");
+        .stderr_has("rdaemon: no daemon named 'nothing'");
     let pid = env.start("web", &["sleep", "1000"]);
     env.run(&["stop", "web"]).ok();
     env.run(&["status", "web"])

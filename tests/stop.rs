@@ -28,7 +28,7 @@ fn stop_when_not_running_is_success() {
         .stdout_has("idle is not running");
     env.run(&["stop", "never-started"])
         .ok()
-        .stdout_has("never-started is not running");
+        .stderr_has("rdaemon: no daemon named 'never-started'");
     assert!(
         !env.path("never-started.lock").exists(),
         "stop of an unknown name left a lock file"

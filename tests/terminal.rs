@@ -61,7 +61,10 @@ fn no_spinner_when_output_is_not_a_terminal() {
     assert_eq!(run.stderr, "");
     let pid = env.start_stubborn("stubborn");
     let run = env.run(&["stop", "stubborn", "--timeout", "400ms"]).ok();
-    assert_eq!(run.stdout, format!("stopped stubborn (pid {pid})\n"));
+    assert_eq!(
+        run.stdout,
+        format!("stopped stubborn (pid {pid}) with SIGKILL after 400ms\n")
+    );
     assert_eq!(run.stderr, "");
 }
 

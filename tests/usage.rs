@@ -1,4 +1,5 @@
-//! Usage errors: one line, exit 2, nothing started. And the global options.
+//! Usage errors: exit 2, nothing started; a malformed value in one line, any other usage error
+//! whole. And the global options.
 
 use crate::common::*;
 
@@ -28,13 +29,15 @@ fn malformed_values_are_exit_2_with_one_line() {
             "1",
         ],
         &["start", "--foreground", "--respawn", "--", "sleep", "1"],
-        &["logs", "-n", "-1"],
-        &["start"],
-        &["frobnicate"],
     ];
     for args in cases {
         let run = env.run(args).code(2).one_error_line();
         assert!(!run.stderr.contains("error:"), "{}", run.dump());
+    }
+    // Errors of the command line's shape are clap's, whole: what is wrong, then the usage.
+    let shapes: &[&[&str]] = &[&["logs", "-n", "-1"], &["start"], &["frobnicate"]];
+    for args in shapes {
+        env.run(args).usage_error();
     }
     assert_eq!(std::fs::read_dir(env.dir()).unwrap().count(), 0);
 }

@@ -92,7 +92,9 @@ impl NameShape {
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             collect_value_options(sub, &mut shape.value_options);
             let positionals: Vec<&clap::Arg> = sub.get_positionals().collect();
-            if let Some(index) = positionals.iter().position(|a| a.get_id() == "name") {
+            // `name` (one daemon, `cli::TargetArgs`) or `names` (several, `forget`).
+            let is_name = |a: &&clap::Arg| matches!(a.get_id().as_str(), "name" | "names");
+            if let Some(index) = positionals.iter().position(is_name) {
                 shape.positional.push((sub.get_name().to_owned(), index));
                 if index > 0 {
                     let values = positionals[..index]
@@ -213,7 +215,11 @@ fn add_zsh_names(generated: &str, shape: &NameShape) -> String {
     let mut replaced = 0;
     let mut body = String::new();
     for line in generated.split_inclusive('\n') {
-        let is_name = line.starts_with("'::name -- ") || line.starts_with("'()--name=[");
+        // `'::name -- ...`, or `'*::names -- ...` for several; `'()--name=[...`, or with the
+        // options it conflicts with, `'(--all)--name=[...`.
+        let is_name = line.starts_with("'::name -- ")
+            || line.starts_with("'*::names -- ")
+            || (line.starts_with("'(") && line.contains(")--name=["));
         match line.strip_suffix(":_default' \\\n") {
             Some(spec) if is_name => {
                 replaced += 1;

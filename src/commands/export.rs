@@ -60,7 +60,8 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
         Ok(path) => path,
         Err(err) => {
             ctx.warn(format!(
-                "{err:#}; the unit names it as recorded and systemd will look for it in its own PATH"
+                "{}; the unit names it as recorded and systemd will look for it in its own PATH",
+                crate::exit::render(&err)
             ));
             PathBuf::from(&record.command[0])
         }
@@ -488,6 +489,7 @@ mod tests {
             last_exit: None,
             respawn: None,
             failed: false,
+            stopping: false,
         }
     }
 

@@ -40,7 +40,7 @@ pub fn reports(ctx: &Ctx) -> Result<Vec<Report>> {
                 pidfile: ctx.pidfile_path(&name),
                 name: Some(name),
                 record: None,
-                record_error: Some(format!("{e:#}")),
+                record_error: Some(crate::exit::render(&e)),
             },
         };
         out.push(Report::new(ctx, &target));

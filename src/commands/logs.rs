@@ -13,11 +13,11 @@ use crate::exit::Code;
 use crate::logs::{tail, Follower};
 use crate::paths::Ctx;
 use crate::pidfile::os_reason;
-use crate::target::{resolve, several_error, Resolved, Target};
+use crate::target::{resolve_running, several_error, Resolved, Target};
 
 /// `rdaemon logs`.
 pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
-    let target = match resolve(ctx, &args.target)? {
+    let target = match resolve_running(ctx, &args.target)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => bail!("no daemons, so no logs to show"),
         Resolved::Several(names) => return Err(several_error(&names).into()),
@@ -56,8 +56,13 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
         return Ok(Code::Ok);
     }
     let last = (!files.is_empty()).then(|| files.len() - 1);
+    // Rotation is routine: following goes on quietly through it (`-v` tells of it).
     let result = Follower::new(opened, headers, last).run(&mut out, &mut |note| {
-        eprintln!("rdaemon: {note}");
+        if note.routine {
+            ctx.debug(note);
+        } else {
+            eprintln!("rdaemon: {note}");
+        }
     });
     match result {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(Code::Ok),

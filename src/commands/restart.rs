@@ -1,24 +1,21 @@
 //! `rdaemon restart`: under the name's lock, stop the daemon if it runs, then start it again
 //! from its record, with whatever the command line gives overriding the record.
 
-use std::time::Duration;
-
 use anyhow::Result;
-use nix::sys::signal::Signal;
 
 use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::default_schedule;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
-use crate::target::{privilege_error, resolve, several_error, Resolved};
+use crate::target::{privilege_error, resolve_running, several_error, Resolved};
 
-use super::start::{command_line, load_record_for_start, start_locked, Spec};
+use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args, Spec};
 use super::stop::stop_locked;
 
 /// `rdaemon restart`.
 pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
-    let mut target = match resolve(ctx, &args.target)? {
+    let schedule = args.stop.schedule()?;
+    let mut target = match resolve_running(ctx, &args.target)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => {
             return Err(Fail::usage(
@@ -54,10 +51,12 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         spec.command = command_line(&args.program)?;
     }
     spec.apply(&args.opts)?;
+    if !args.program.is_empty() && args.opts.chdir.is_none() {
+        warn_relative_args(ctx, &spec);
+    }
     // A start bound to fail (a user or group that cannot be used, a missing program, a full
     // disk) must not cost the running daemon its life: check before stopping it.
     super::start::preflight(ctx, &spec)?;
-    let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
     stop_locked(ctx, &target, &schedule, false)?;
     start_locked(ctx, &spec, target.record)
 }

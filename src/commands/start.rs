@@ -26,7 +26,7 @@ use crate::cli::{StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::logs;
-use crate::parse::{default_schedule, format_duration, parse_duration, Name};
+use crate::parse::{default_schedule, format_duration, parse_duration, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::process::{self, Ended, Pid, Process};
@@ -276,6 +276,7 @@ impl Spec {
             last_exit: None,
             respawn: self.respawn.clone(),
             failed: false,
+            stopping: false,
         }
     }
 }
@@ -311,6 +312,9 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     };
     let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
     spec.apply(&args.opts)?;
+    if args.opts.chdir.is_none() {
+        warn_relative_args(ctx, &spec);
+    }
     // Refuse a bad --user or --group before creating anything.
     spec.account(ctx)?;
     if args.foreground {
@@ -346,6 +350,25 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     result
 }
 
+/// The relative-path trap (SPEC §2): with the default `--chdir /` (or, for `restart` with a new
+/// command line, the recorded one), an argument that names an existing file relative to the
+/// caller's directory, but not relative to the daemon's, is most likely meant as the caller's
+/// file, which the daemon will not find.
+pub fn warn_relative_args(ctx: &Ctx, spec: &Spec) {
+    for arg in spec.command.iter().skip(1) {
+        let path = Path::new(arg);
+        if arg.is_empty() || arg.starts_with('-') || path.is_absolute() {
+            continue;
+        }
+        if path.exists() && !spec.chdir.join(path).exists() {
+            ctx.warn(format!(
+                "'{arg}' is relative to the daemon's working directory {}; use an absolute path or --chdir",
+                spec.chdir.display()
+            ));
+        }
+    }
+}
+
 /// The default name: the pidfile's stem, else the program's basename (SPEC §1).
 fn derive_name(pidfile: Option<&Path>, program: &str) -> Result<Name> {
     let (source, what) = match pidfile {
@@ -378,7 +401,7 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
     match Record::load(ctx, name) {
         Ok(r) => Ok(r),
         Err(e) if e.root_cause().is::<serde_json::Error>() => {
-            ctx.warn(format!("{e:#}; it will be replaced"));
+            ctx.warn(format!("{}; it will be replaced", crate::exit::render(&e)));
             Ok(None)
         }
         Err(e) => Err(e.context(format!("cannot start {name}"))),
@@ -476,6 +499,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
                 restore_pidfile(ctx, &rec.pidfile, pid);
             }
+            if let Some(other) = old
+                .as_ref()
+                .and_then(|rec| running_otherwise(ctx, spec, rec))
+            {
+                bail!("{} is already running (pid {pid}) {other}", spec.name);
+            }
             ctx.say(format!("{} is already running (pid {pid})", spec.name));
             return Ok(Code::Ok);
         }
@@ -542,6 +571,53 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
 }
 
+/// How the running daemon's record differs from what `spec` asks for, said for the error of a
+/// `start` that would otherwise do nothing (SPEC §2): `with another command: ...; use 'rdaemon
+/// restart ...' to replace it, or another --name`. `None` when the spec is the same.
+fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
+    let running = Spec::from_record(ctx, rec).ok()?;
+    let name = &spec.name;
+    let next = "to replace it, or another --name";
+    if running.command != spec.command {
+        return Some(format!(
+            "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
+            shell_join(&running.command),
+            shell_join(&spec.command)
+        ));
+    }
+    let options = [
+        ("--pidfile", running.pidfile != spec.pidfile),
+        ("--chdir", running.chdir != spec.chdir),
+        ("--umask", running.umask != spec.umask),
+        ("--env", running.env != spec.env),
+        (
+            "--log",
+            running.stdout != spec.stdout || running.stderr != spec.stderr,
+        ),
+        (
+            "--user/--group",
+            running.user != spec.user || running.group != spec.group,
+        ),
+        ("--ready", running.ready != spec.ready),
+        (
+            "--ready-timeout",
+            running.ready_timeout != spec.ready_timeout,
+        ),
+        ("--respawn", running.respawn != spec.respawn),
+    ];
+    let differ: Vec<&str> = options
+        .iter()
+        .filter(|(_, differs)| *differs)
+        .map(|(option, _)| *option)
+        .collect();
+    (!differ.is_empty()).then(|| {
+        format!(
+            "with other options ({}); use 'rdaemon restart {name}' with the new options {next}",
+            differ.join(", ")
+        )
+    })
+}
+
 /// Waits for the respawn monitor's word on its first child. On success, records the child's pid
 /// (the monitor cannot yet: this start holds the name's lock); on failure, makes sure the
 /// monitor is gone before the caller removes its pidfile.
@@ -601,7 +677,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
     }
     let outcome = check
         .wait(&process, spec.ready_timeout, &mut spinner)
-        .unwrap_or_else(|e| Outcome::Failed(format!("{e:#}")));
+        .unwrap_or_else(|e| Outcome::Failed(crate::exit::render(&e)));
     spinner.finish();
     if let Some(text) = check.status_text() {
         save_status_text(ctx, name, pid, text);
@@ -657,7 +733,10 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
             message.push_str(&format!("; stopped it (pid {pid})"));
         }
-        Some(Err(e)) => message.push_str(&format!("; and it could not be stopped: {e:#}")),
+        Some(Err(e)) => message.push_str(&format!(
+            "; and it could not be stopped: {}",
+            crate::exit::render(&e)
+        )),
     }
     if let Some(text) = check.status_text() {
         message.push_str(&format!("\nits last STATUS= was: {text}"));
@@ -701,11 +780,11 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
         Ok(Some(mut rec)) if rec.pid == Some(pid.get()) => {
             rec.status_text = Some(text.to_owned());
             if let Err(e) = rec.save(ctx) {
-                ctx.warn(format!("{e:#}"));
+                ctx.warn(crate::exit::render(&e));
             }
         }
         Ok(_) => {}
-        Err(e) => ctx.warn(format!("{e:#}")),
+        Err(e) => ctx.warn(crate::exit::render(&e)),
     }
 }
 

@@ -10,17 +10,19 @@ use serde::Serialize;
 use crate::cli::StatusArgs;
 use crate::exit::Code;
 use crate::logs;
+/// Moved down to `parse`, where `start` can reach it too.
+pub use crate::parse::shell_join;
 use crate::paths::Ctx;
 use crate::process;
-use crate::state::{LastExit, Mode};
-use crate::target::{judge, resolve, Resolved, State, Target};
+use crate::state::{LastExit, Mode, Record};
+use crate::target::{is_unknown, judge, resolve, unknown_name_of, Resolved, State, Target};
 
 /// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
 #[derive(Debug, Serialize)]
 pub struct Report {
     /// Name (or the pidfile path for a pidfile without a valid name).
     pub name: String,
-    /// running, stopped, dead, failed or unknown.
+    /// running, restarting, stopped, dead, failed or unknown.
     pub state: &'static str,
     /// Main pid while running, else null.
     pub pid: Option<i32>,
@@ -36,8 +38,10 @@ pub struct Report {
     pub started_at: Option<String>,
     /// Seconds since the process started, while running.
     pub uptime_secs: Option<u64>,
-    /// Resident memory, while running.
+    /// Resident memory of the program while it runs (in respawn mode, the child's).
     pub rss_bytes: Option<u64>,
+    /// Respawn mode: resident memory of the monitor, while it runs.
+    pub monitor_rss_bytes: Option<u64>,
     /// Respawn mode: restarts so far.
     pub restarts: u32,
     /// Respawn mode: how the program last ended.
@@ -72,7 +76,7 @@ impl Report {
         let state = match &target.record_error {
             Some(why) => State::Unknown { why: why.clone() },
             // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
-            None => judge(ctx, target).unwrap_or_else(|e| State::Unknown {
+            None => judge_settled(ctx, target).unwrap_or_else(|e| State::Unknown {
                 why: format!("{e:#}"),
             }),
         };
@@ -80,24 +84,34 @@ impl Report {
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         let stat = pid.and_then(process::read_stat);
         let failed = rec.is_some_and(|r| r.failed);
+        let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
+        // The monitor's live child: the program itself, whose memory is the daemon's.
+        let child = match (pid, respawn) {
+            (Some(monitor), Some(rec)) => live_child(monitor, rec.child_pid),
+            _ => None,
+        };
         let leftovers = match state {
             State::Dead { .. } | State::Stopped => rec.map_or(0, count_leftovers),
             _ => 0,
         };
+        let state = match state {
+            // The main process is gone, but not all of the daemon.
+            State::Stopped | State::Dead { .. } if leftovers > 0 => "dead",
+            State::Running { .. } if respawn.is_some() && child.is_none() => {
+                respawn_without_child(rec)
+            }
+            State::Running { .. } => "running",
+            // The monitor removed its pidfile when it gave up.
+            State::Stopped if failed => "failed",
+            State::Stopped => "stopped",
+            State::Dead { .. } => "dead",
+            State::Unknown { .. } => "unknown",
+        };
         Report {
             name,
-            state: match state {
-                State::Running { .. } => "running",
-                // The monitor removed its pidfile when it gave up.
-                // The main process is gone, but not all of the daemon.
-                State::Stopped | State::Dead { .. } if leftovers > 0 => "dead",
-                State::Stopped if failed => "failed",
-                State::Stopped => "stopped",
-                State::Dead { .. } => "dead",
-                State::Unknown { .. } => "unknown",
-            },
+            state,
             pid: pid.map(process::Pid::get),
-            child_pid: rec.and_then(|r| r.child_pid).filter(|_| pid.is_some()),
+            child_pid: child.map(process::Pid::get),
             pidfile: target.pidfile.clone(),
             command: rec.map(|r| r.command.clone()).unwrap_or_default(),
             mode: rec.map(|r| r.mode).unwrap_or_default(),
@@ -106,7 +120,11 @@ impl Report {
                 .as_ref()
                 .and_then(|s| process::uptime(s.start_time))
                 .map(|d| d.as_secs()),
-            rss_bytes: pid.and_then(process::rss_bytes),
+            rss_bytes: match respawn {
+                Some(_) => child.and_then(process::rss_bytes),
+                None => pid.and_then(process::rss_bytes),
+            },
+            monitor_rss_bytes: respawn.and(pid).and_then(process::rss_bytes),
             restarts: rec.map(|r| r.restarts).unwrap_or(0),
             last_exit: rec.and_then(|r| r.last_exit.clone()),
             stdout: rec.map(|r| r.stdout.clone()),
@@ -135,6 +153,58 @@ impl Report {
             "unknown" => Code::Privilege,
             _ => Code::NotRunning,
         }
+    }
+}
+
+/// [`judge`], made sure of when it finds the daemon dead: `stop` may be between the death of
+/// the main process and the removal of its pidfile (or `restart` between its stop and its
+/// start). A daemon rdaemon is stopping is never dead: `stop` marks the record before its first
+/// signal, and the record is read again here, after the death was seen. Otherwise the daemon is
+/// judged again as the files are now (the pidfile gone, or naming a new process).
+fn judge_settled(ctx: &Ctx, target: &Target) -> Result<State> {
+    let state = judge(ctx, target)?;
+    let (State::Dead { pid, .. }, Some(name)) = (&state, &target.name) else {
+        return Ok(state);
+    };
+    let Ok(record) = Record::load(ctx, name) else {
+        return Ok(state);
+    };
+    if record
+        .as_ref()
+        .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
+    {
+        return Ok(State::Stopped);
+    }
+    let now = Target {
+        record,
+        ..target.clone()
+    };
+    Ok(match judge(ctx, &now)? {
+        State::Dead { pid: again, .. } if again == *pid => state,
+        other => other,
+    })
+}
+
+/// The monitor's child `child_pid`, if it is alive and still the child of `monitor` (the pid
+/// was not reused since the record was written).
+fn live_child(monitor: process::Pid, child_pid: Option<i32>) -> Option<process::Pid> {
+    let child = process::Pid::new(child_pid?).ok()?;
+    process::read_stat(child)
+        .filter(|s| s.is_alive() && s.ppid == monitor.get())
+        .map(|_| child)
+}
+
+/// The state of a respawn daemon whose monitor runs but whose program does not.
+fn respawn_without_child(rec: Option<&Record>) -> &'static str {
+    match rec {
+        // The monitor gave up and is on its way out.
+        Some(r) if r.failed => "failed",
+        // `stop` is ending it: the program is gone, the monitor follows.
+        Some(r) if r.stopping => "stopped",
+        // Nothing has exited yet: `start` is still starting the first child.
+        Some(r) if r.child_pid.is_none() && r.last_exit.is_none() => "running",
+        // The program ended and the monitor waits out the restart delay.
+        _ => "restarting",
     }
 }
 
@@ -183,6 +253,17 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             });
         }
     };
+    if is_unknown(ctx, &args.target, &target) {
+        // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
+        eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
+        if args.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Report::new(ctx, &target))?
+            );
+        }
+        return Ok(Code::NotRunning);
+    }
     let report = Report::new(ctx, &target);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -214,6 +295,11 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
                 r.pid.unwrap_or_default()
             );
         }
+        "restarting" => println!(
+            "{} is restarting (monitor pid {}): its program exited and starts again after the restart delay",
+            r.name,
+            r.pid.unwrap_or_default()
+        ),
         "dead" => {
             let reason = r.reason.as_deref().unwrap_or("its process is gone");
             let leftovers = match r.leftovers {
@@ -269,6 +355,9 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
     }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
+    }
+    if let Some(rss) = r.monitor_rss_bytes {
+        println!("  monitor rss: {}", format_bytes(rss));
     }
     if show_log && matches!(r.state, "dead" | "failed") {
         print_log_tail(r);
@@ -331,32 +420,9 @@ pub fn format_bytes(n: u64) -> String {
     }
 }
 
-/// Joins argv for display, quoting what a shell would need quoted.
-pub fn shell_join(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            let plain = !a.is_empty()
-                && a.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-            if plain {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn joins_like_a_shell() {
-        let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
-        assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
-    }
 
     #[test]
     fn describes_the_last_exit_with_when() {

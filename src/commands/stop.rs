@@ -1,7 +1,7 @@
 //! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
 //! a daemon that verifiably is the one the pidfile and record describe.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -9,14 +9,17 @@ use nix::sys::signal::Signal;
 
 use crate::cli::StopArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::{default_schedule, parse_schedule, signal_name, Step};
+use crate::parse::{format_duration, signal_name, Step};
 use crate::paths::Ctx;
 use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::session::{Session, Swept};
-use crate::state::Mode;
-use crate::target::{judge, privilege_error, resolve, several_error, Resolved, State, Target};
+use crate::state::{Mode, Record};
+use crate::target::{
+    is_unknown, judge, privilege_error, resolve_running, several_error, unknown_name_of, Resolved,
+    State, Target,
+};
 
 /// How a stop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,13 +32,14 @@ pub enum Stopped {
 
 /// `rdaemon stop`.
 pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
-    let schedule = match &args.retry {
-        Some(s) => {
-            parse_schedule(s, args.signal).map_err(|e| Fail::usage(format!("--retry: {e}")))?
+    let schedule = args.stop.schedule()?;
+    let mut target = match resolve_running(ctx, &args.target)? {
+        Resolved::One(t) if is_unknown(ctx, &args.target, &t) => {
+            // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or
+            // root's daemon.
+            eprintln!("rdaemon: {}", unknown_name_of(ctx, &t));
+            return Ok(Code::Ok);
         }
-        None => default_schedule(args.signal, args.timeout, args.no_kill),
-    };
-    let mut target = match resolve(ctx, &args.target)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => {
             ctx.say("no daemons");
@@ -104,7 +108,7 @@ pub fn stop_locked(
         Ok(Some(p)) => p,
         Ok(None) => {
             let swept = sweep(&label, session, schedule, begun, None)?;
-            return finish_gone(ctx, target, pid, swept);
+            return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
             "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
@@ -133,14 +137,42 @@ pub fn stop_locked(
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
         (None, _) => format!("signalling only pid {pid} of {label}"),
     });
+    mark_stopping(ctx, target, pid, true);
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
-    let gone = run_schedule_with(&process, aim, schedule, &mut spinner);
+    let mut sent = Vec::new();
+    let gone = run_schedule_noting(&process, aim, schedule, &mut spinner, &mut sent);
     spinner.finish();
-    if gone.map_err(|e| signal_error(e, &label, pid))? {
-        let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
-        let swept = sweep(&label, session, schedule, begun, signalled)?;
-        return finish_gone(ctx, target, pid, swept);
+    for (sig, after) in &sent {
+        ctx.debug(format!(
+            "sent SIG{} to {label} after {}",
+            signal_name(*sig),
+            format_duration(*after)
+        ));
     }
+    let gone = gone.map_err(|e| signal_error(e, &label, pid));
+    if matches!(gone, Ok(true)) {
+        // SPEC §3: say what it took when the first signal was not enough.
+        let how = match sent.as_slice() {
+            [_, .., (sig, after)] => {
+                format!(
+                    " with SIG{} after {}",
+                    signal_name(*sig),
+                    format_duration(*after)
+                )
+            }
+            _ => String::new(),
+        };
+        // Then what the main process left behind in its session (SPEC §3.1).
+        let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
+        let swept = sweep(&label, session, schedule, begun, signalled).inspect_err(|_| {
+            mark_stopping(ctx, target, pid, false);
+        })?;
+        let how = format!("{how}{}", leftovers_note(swept));
+        return finish_gone_saying(ctx, target, pid, &how);
+    }
+    // It survived (or could not be signalled): it is not being stopped any more.
+    mark_stopping(ctx, target, pid, false);
+    gone?;
     let last = schedule
         .iter()
         .rev()
@@ -152,10 +184,31 @@ pub fn stop_locked(
     bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
 }
 
-fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid, swept: usize) -> Result<Stopped> {
+/// Marks the record of the daemon whose main process is `pid` as being stopped by rdaemon (or
+/// clears the mark), under the name's lock that the caller holds. Between the death of the main
+/// process and the removal of its pidfile, `status` would otherwise see a pidfile naming a dead
+/// process, the sign of a crash: it reads this mark after it has seen the death. Best effort:
+/// a record that cannot be written (a read-only directory) must not prevent the stop.
+fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
+    let Some(name) = &target.name else {
+        return;
+    };
+    // The record as it is now: a respawn monitor may have updated it since the lock was taken.
+    match Record::load(ctx, name) {
+        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && rec.stopping != on => {
+            rec.stopping = on;
+            if let Err(err) = rec.save(ctx) {
+                ctx.debug(format!("{err:#}"));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes the pidfile of a stopped daemon and says so, with `how` it was stopped.
+fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result<Stopped> {
     clear_pidfile(ctx, target, pid)?;
-    let leftovers = leftovers_note(swept);
-    ctx.say(format!("stopped {} (pid {pid}){leftovers}", target.label()));
+    ctx.say(format!("stopped {} (pid {pid}){how}", target.label()));
     Ok(Stopped::Stopped(pid))
 }
 
@@ -218,6 +271,19 @@ pub fn run_schedule_with(
     schedule: &[Step],
     spinner: &mut Spinner,
 ) -> Result<bool, Errno> {
+    run_schedule_noting(process, aim, schedule, spinner, &mut Vec::new())
+}
+
+/// [`run_schedule_with`], noting in `sent` each signal it sent (SIGCONT aside) with how long
+/// after the first, as the schedule's waits add up, so that `stop` can say what it took.
+pub fn run_schedule_noting(
+    process: &Process,
+    aim: Aim,
+    schedule: &[Step],
+    spinner: &mut Spinner,
+    sent: &mut Vec<(Signal, Duration)>,
+) -> Result<bool, Errno> {
+    let mut waited = Duration::ZERO;
     let mut i = 0;
     while i < schedule.len() {
         match schedule[i] {
@@ -227,7 +293,7 @@ pub fn run_schedule_with(
                 }
                 spinner.set_detail(format!("after SIG{}", signal_name(sig)));
                 match send(process, aim, sig) {
-                    Ok(()) => {}
+                    Ok(()) => sent.push((sig, waited)),
                     Err(Errno::ESRCH) => return Ok(true),
                     Err(e) => return Err(e),
                 }
@@ -239,6 +305,7 @@ pub fn run_schedule_with(
                 {
                     return Ok(true);
                 }
+                waited += d;
             }
             Step::Forever => {
                 i = 0;

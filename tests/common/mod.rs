@@ -198,6 +198,21 @@ impl Run {
         self
     }
 
+    /// Panics unless this is clap's whole usage error in rdaemon's voice: exit 2, what is wrong
+    /// on the first line, the usage line after it (SPEC §2: never cut to the first line).
+    pub fn usage_error(self) -> Run {
+        let first = self.stderr.lines().next().unwrap_or_default();
+        assert!(
+            self.code == 2
+                && first.starts_with("rdaemon: ")
+                && !self.stderr.contains("error:")
+                && self.stderr.contains("\nUsage: rdaemon"),
+            "not a whole usage error (exit 2, 'rdaemon: ' then the usage line)\n{}",
+            self.dump()
+        );
+        self
+    }
+
     /// Everything about this run and the rdaemon directory.
     pub fn dump(&self) -> String {
         let mut listing = String::new();
@@ -459,8 +474,23 @@ pub fn nobody() -> Option<nix::unistd::User> {
     nix::unistd::User::from_name("nobody").ok().flatten()
 }
 
-/// Prints why a test is skipped (visible with `--nocapture`, and in the output of a failure).
+/// The one way a test skips: prints why (visible with `--nocapture`, and in the output of a
+/// failure). Under CI (env `CI` set and not empty) a missing precondition — root, `nobody`,
+/// python3, `script`, a tmpfs — fails the test instead: a CI that silently skipped the
+/// security tests would pass without testing them.
 pub fn skip(test: &str, why: &str) {
+    skip_unless_ci(
+        std::env::var_os("CI").filter(|v| !v.is_empty()).is_some(),
+        test,
+        why,
+    );
+}
+
+/// [`skip`] with the CI setting given: panics when `ci`.
+pub fn skip_unless_ci(ci: bool, test: &str, why: &str) {
+    if ci {
+        panic!("{test} cannot run here ({why}), and CI is set: a skipped test would hide it");
+    }
     eprintln!("skipping {test}: {why}");
 }
 

@@ -1,0 +1,431 @@
+//! Issue 12, "saying what happened": what the field trial found rdaemon's command line keeping
+//! quiet about or getting wrong (SPEC v2 §1, §2, §3, §8). One test per item.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+
+use crate::common::*;
+
+/// Item 10: before PROGRAM every word beginning with `-` is an option; a mistyped one is a usage
+/// error with clap's tip, printed whole, and nothing is started.
+#[test]
+fn a_mistyped_option_is_a_usage_error_with_the_tip_not_the_program() {
+    let env = Env::new();
+    let run = env
+        .run(&["start", "--redy", "tcp:80", "--", "sleep", "1000"])
+        .usage_error()
+        .stderr_has("rdaemon: unexpected argument '--redy' found")
+        .stderr_has("tip: a similar argument exists: '--ready'");
+    assert!(!run.stderr.contains("cannot execute"), "{}", run.dump());
+    assert_eq!(listing(env.dir()), Vec::<String>::new(), "{}", run.dump());
+    // The whole message, not its first line only.
+    env.run(&["start"])
+        .usage_error()
+        .stderr_has("the following required arguments were not provided:")
+        .stderr_has("<PROGRAM>...");
+    env.run(&["stop", "--timout", "5s", "web"])
+        .usage_error()
+        .stderr_has("a similar argument exists: '--timeout'");
+    // A program whose name begins with `-` is still reachable, after `--`.
+    env.run(&["start", "--name", "dash", "--", "-no-such-program"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("cannot execute '-no-such-program': No such file or directory");
+}
+
+/// Item 11: `start` of a name that runs with another command is an error that says how to
+/// replace it; with the same command it is still "already running", exit 0.
+#[test]
+fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it() {
+    let env = Env::new();
+    let (first, second) = (unique_secs(), unique_secs());
+    let pid = env.start("web", &["sleep", &first]);
+    let run = env
+        .run(&["start", "--name", "web", "--", "sleep", &second])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon: web is already running (pid {pid}) with another command: sleep {first}; use 'rdaemon restart web -- sleep {second}' to replace it, or another --name"
+        ));
+    assert!(live_pids_with_arg(&second).is_empty(), "{}", run.dump());
+    assert!(alive(pid));
+    env.run(&[
+        "start", "--name", "web", "--chdir", "/tmp", "--", "sleep", &first,
+    ])
+    .code(1)
+    .stderr_has("with other options (--chdir)");
+    env.run(&["start", "--name", "web", "--", "sleep", &first])
+        .ok()
+        .stdout_has(&format!("web is already running (pid {pid})"));
+    assert_eq!(live_pids_with_arg(&first), vec![pid]);
+}
+
+/// Item 12: an unknown name keeps the LSB codes (status 3, stop 0) but is said on stderr, with
+/// the closest known names; nothing is left behind for it.
+#[test]
+fn an_unknown_name_is_said_with_the_closest_names() {
+    let env = Env::new();
+    env.start("ping", &["sleep", &unique_secs()]);
+    env.start("pinger", &["sleep", &unique_secs()]);
+    env.run(&["status", "pingr"])
+        .code(3)
+        .stderr_has("rdaemon: no daemon named 'pingr' (closest: ping, pinger)");
+    let run = env
+        .run(&["stop", "pingr"])
+        .ok()
+        .stderr_has("rdaemon: no daemon named 'pingr' (closest: ping, pinger)");
+    assert!(!run.stdout.contains("not running"), "{}", run.dump());
+    env.run(&["stop", "database"])
+        .ok()
+        .stderr_has("rdaemon: no daemon named 'database'\n");
+    let left: Vec<String> = listing(env.dir())
+        .into_iter()
+        .filter(|f| f.starts_with("pingr") || f.starts_with("database"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A file in root's runtime directory, removed when dropped (and the directory, if the test
+/// created it and it is empty).
+struct RootFile {
+    path: PathBuf,
+    made_dir: bool,
+}
+
+impl Drop for RootFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+        if self.made_dir {
+            let _ = fs::remove_dir(self.path.parent().unwrap());
+        }
+    }
+}
+
+/// Item 12: a non-root user who names a daemon of root's is told to use sudo.
+#[test]
+fn an_unknown_name_that_root_has_gets_the_sudo_hint() {
+    const TEST: &str = "an_unknown_name_that_root_has_gets_the_sudo_hint";
+    if !is_root() {
+        return skip(TEST, "needs root, to play root's daemon and run as nobody");
+    }
+    let Some(nobody) = nobody() else {
+        return skip(TEST, "no 'nobody' user on this system");
+    };
+    let run_dir = Path::new("/run/rdaemon");
+    let made_dir = !run_dir.exists();
+    fs::create_dir_all(run_dir).unwrap();
+    let name = format!("fieldcli-{}", std::process::id());
+    let root_file = RootFile {
+        path: run_dir.join(format!("{name}.pid")),
+        made_dir,
+    };
+    fs::write(&root_file.path, "999999\n").unwrap();
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let users_dir = env.path("nobody");
+    fs::create_dir(&users_dir).unwrap();
+    nix::unistd::chown(&users_dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    for (verb, code) in [("stop", 0), ("status", 3)] {
+        let out = StdCommand::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
+            .args([verb, &name])
+            .env("RDAEMON_DIR", &users_dir)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{verb}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "no daemon named '{name}'; root has a daemon named '{name}' (in /run/rdaemon): use sudo"
+            )),
+            "{verb}: {stderr}"
+        );
+    }
+    drop(root_file);
+}
+
+/// Item 13: `stop` says when it had to SIGKILL, and `restart` takes stop's options for its stop.
+#[test]
+fn stop_says_it_killed_and_restart_takes_the_stop_options() {
+    let env = Env::new();
+    let pid = env.start_stubborn("web");
+    let run = env
+        .run(&["-v", "stop", "web", "--timeout", "300ms"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid}) with SIGKILL after 300ms"))
+        .stderr_has("sent SIGTERM to web after 0s")
+        .stderr_has("sent SIGKILL to web after 300ms");
+    assert!(!alive(pid), "{}", run.dump());
+    // A clean stop says nothing more.
+    let pid = env.start("calm", &["sleep", &unique_secs()]);
+    let run = env.run(&["stop", "calm"]).ok();
+    assert_eq!(run.stdout, format!("stopped calm (pid {pid})\n"));
+    // restart: the stubborn one dies of INT (its sleep keeps INT's default), no SIGKILL needed;
+    // the 30s --timeout would make a TERM-then-KILL restart take 30 seconds.
+    fs::remove_file(env.path("web.ready")).unwrap();
+    let pid = env.start_stubborn("web");
+    fs::remove_file(env.path("web.ready")).unwrap();
+    let started = std::time::Instant::now();
+    let run = env
+        .run(&[
+            "restart",
+            "web",
+            "--signal",
+            "INT",
+            "--timeout",
+            "30s",
+            "--no-kill",
+        ])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid})\n"))
+        .stdout_has("started web (pid ");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{}",
+        run.dump()
+    );
+    assert!(!alive(pid));
+    let pid = env.pid_of("web");
+    env.wait_file("web.ready");
+    env.run(&["restart", "web", "--retry", "TERM/200ms/KILL/5"])
+        .code(2)
+        .stderr_has("--retry");
+    env.run(&["restart", "web", "--timeout", "200ms"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid}) with SIGKILL after 200ms"));
+}
+
+/// Item 15: bare `stop`, `restart` and `logs` with several records address the only running
+/// daemon; with two running they still ask for a name.
+#[test]
+fn bare_commands_address_the_only_running_daemon() {
+    let env = Env::new();
+    let old = env.start("old", &["sleep", &unique_secs()]);
+    env.run(&["stop", "old"]).ok();
+    wait_dead(old);
+    let pid = env.start("web", &["sleep", &unique_secs()]);
+    env.run(&["logs"]).ok();
+    let run = env.run(&["restart"]).ok();
+    assert!(
+        run.stdout.contains(&format!("stopped web (pid {pid})")),
+        "{}",
+        run.dump()
+    );
+    let pid = env.pid_of("web");
+    env.run(&["stop"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid})"));
+    wait_dead(pid);
+    env.start("a", &["sleep", &unique_secs()]);
+    env.start("b", &["sleep", &unique_secs()]);
+    env.run(&["stop"])
+        .code(2)
+        .stderr_has("several daemons exist (a, b, old, web)");
+}
+
+/// Item 15: `forget` takes several names, and `--all` forgets every stopped daemon but leaves a
+/// running one alone.
+#[test]
+fn forget_takes_several_names_and_all() {
+    let env = Env::new();
+    for name in ["a", "b", "c", "d"] {
+        let pid = env.start(name, &["sleep", &unique_secs()]);
+        env.run(&["stop", name]).ok();
+        wait_dead(pid);
+    }
+    let running = env.start("live", &["sleep", &unique_secs()]);
+    env.run(&["forget", "a", "b"])
+        .ok()
+        .stdout_has("forgot a\nforgot b\n");
+    assert!(!env.path("a.json").exists() && !env.path("b.json").exists());
+    env.run(&["forget", "c", "live"])
+        .code(1)
+        .stdout_has("forgot c")
+        .stderr_has(&format!(
+            "rdaemon: live is running (pid {running}): stop it first"
+        ));
+    env.run(&["forget", "--all"])
+        .ok()
+        .stdout_has("forgot d")
+        .stdout_has(&format!("live is running (pid {running}): kept"));
+    assert!(!env.path("d.json").exists());
+    assert!(env.path("live.json").exists() && alive(running));
+    env.run(&["forget", "--all", "live"]).code(2);
+}
+
+/// Item 16: with the default `--chdir /`, an argument that is a file only relative to the
+/// caller's directory is warned about; with `--chdir`, or absolute, it is not.
+#[test]
+fn a_relative_file_argument_with_the_default_chdir_is_warned_about() {
+    let env = Env::new();
+    let script = format!("server-{}.py", std::process::id());
+    fs::write(env.path(&script), "").unwrap();
+    // rdaemon runs in the test directory (Env::cmd), where the file is.
+    let secs = unique_secs();
+    let argv = ["sh", "-c", "exec sleep \"$1\"", &script, &secs];
+    let mut args = vec!["start", "--name", "py", "--"];
+    args.extend_from_slice(&argv);
+    env.run(&args).ok().stderr_has(&format!(
+        "rdaemon: warning: '{script}' is relative to the daemon's working directory /; use an absolute path or --chdir"
+    ));
+    // restart with a new command line runs it from the recorded directory: the same trap.
+    let mut args = vec!["restart", "py", "--"];
+    args.extend_from_slice(&argv);
+    env.run(&args).ok().stderr_has(&format!(
+        "rdaemon: warning: '{script}' is relative to the daemon's working directory /"
+    ));
+    env.run(&["stop", "py"]).ok();
+    let dir = env.dir().to_str().unwrap().to_owned();
+    let mut args = vec!["start", "--name", "py", "--chdir", &dir, "--"];
+    args.extend_from_slice(&argv);
+    let run = env.run(&args).ok();
+    assert!(!run.stderr.contains("relative"), "{}", run.dump());
+}
+
+/// Runs rdaemon with `args` under `ulimit -n limit`, in `env`'s directory.
+fn run_with_fd_limit(env: &Env, limit: u32, args: &[&str]) -> (i32, String) {
+    let out = StdCommand::new("sh")
+        .arg("-c")
+        .arg("ulimit -n \"$1\" && shift && exec \"$@\"")
+        .arg("sh")
+        .arg(limit.to_string())
+        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
+        .args(args)
+        .env_remove("NOTIFY_SOCKET")
+        .env("RDAEMON_DIR", env.dir())
+        .current_dir(env.dir())
+        .output()
+        .unwrap();
+    // What it started is killed by the harness, whatever else fails.
+    for entry in listing(env.dir()).iter().filter(|e| e.ends_with(".pid")) {
+        let text = fs::read_to_string(env.path(entry)).unwrap_or_default();
+        if let Ok(pid) = text.trim().parse() {
+            env.track(pid);
+        }
+    }
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Whether `text` renders an OS error other than the one way: nix's `EMFILE: ...` or Rust's
+/// `... (os error 24)`.
+fn second_voice(text: &str) -> bool {
+    text.contains("(os error") || {
+        text.split(|c: char| !c.is_ascii_alphanumeric() && c != ':')
+            .any(|w| {
+                w.len() > 2
+                    && w.starts_with('E')
+                    && w.ends_with(':')
+                    && w[1..w.len() - 1].chars().all(|c| c.is_ascii_uppercase())
+            })
+    }
+}
+
+/// Item 17: one rendering of OS errors in every command family, under a low `ulimit -n` and
+/// with missing paths.
+#[test]
+fn os_errors_have_one_voice_in_every_command() {
+    assert!(second_voice(
+        "cannot create a pipe: EMFILE: Too many open files"
+    ));
+    assert!(second_voice(
+        "cannot read: Too many open files (os error 24)"
+    ));
+    assert!(!second_voice(
+        "cannot read 'EMFILE.log': Too many open files"
+    ));
+    let env = Env::new();
+    env.start("web", &["sleep", &unique_secs()]);
+    let mut seen = Vec::new();
+    for limit in 4..=11 {
+        let secs = unique_secs();
+        let commands: [&[&str]; 8] = [
+            &["start", "--name", "x", "--", "sleep", &secs],
+            &["start", "--respawn", "--name", "y", "--", "sleep", &secs],
+            &["status", "web"],
+            &["list"],
+            &["logs", "web"],
+            &["export", "systemd", "web"],
+            &["forget", "nothing"],
+            &["restart", "nothing", "--", "sleep", &secs],
+        ];
+        for args in commands {
+            let (code, stderr) = run_with_fd_limit(&env, limit, args);
+            assert!(
+                !second_voice(&stderr),
+                "ulimit -n {limit}, rdaemon {}: exit {code}\n{stderr}",
+                args.join(" ")
+            );
+            seen.push(stderr);
+        }
+        for name in ["x", "y"] {
+            if env.path(&format!("{name}.pid")).exists() {
+                env.run(&["stop", name]).ok();
+            }
+        }
+    }
+    assert!(
+        seen.iter().any(|s| s.contains(": Too many open files")),
+        "no command failed for want of fds: {seen:#?}"
+    );
+    let missing: [&[&str]; 4] = [
+        &["start", "--log", "/nonexistent/x.log", "--", "sleep", "1"],
+        &["start", "--chdir", "/nonexistent", "--", "sleep", "1"],
+        &["start", "--", "/nonexistent/program"],
+        &["--dir", "/proc/nonexistent", "start", "--", "sleep", "1"],
+    ];
+    for args in missing {
+        let run = env.run(args).code(1).one_error_line();
+        assert!(
+            run.stderr.ends_with(": No such file or directory\n") && !second_voice(&run.stderr),
+            "{}",
+            run.dump()
+        );
+    }
+}
+
+/// The smaller things: `--help` tells root's log default and keeps global options apart, the
+/// man page's synopsis has `--dir DIR` and each heading once, completions never offer the
+/// internal monitor, and a skipped precondition fails under CI.
+#[test]
+fn help_man_page_completions_and_skips_say_what_is_true() {
+    let env = Env::new();
+    let help = env.run(&["start", "--help"]).ok().stdout;
+    assert!(
+        help.contains("as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log"),
+        "{help}"
+    );
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a Global options heading");
+    assert!(
+        !own.contains("--dir <DIR>") && !own.contains("--verbose"),
+        "{help}"
+    );
+    assert!(
+        global.contains("--dir <DIR>") && global.contains("--quiet"),
+        "{help}"
+    );
+    let page = rdaemon::manpage::render();
+    let synopsis = page.split(".SH SYNOPSIS\n").nth(1).unwrap();
+    let synopsis = synopsis.split(".SH").next().unwrap();
+    assert!(synopsis.contains(r"\fB\-\-dir\fR \fIDIR\fR"), "{synopsis}");
+    let sections: Vec<&str> = page.lines().filter(|l| l.starts_with(".SH ")).collect();
+    let mut unique = sections.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(sections.len(), unique.len(), "{sections:?}");
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = env.run(&["completions", shell]).ok().stdout;
+        assert!(!script.contains("__monitor"), "{shell} offers __monitor");
+    }
+    let outcome = std::panic::catch_unwind(|| skip_unless_ci(true, "t", "no python3"));
+    assert!(outcome.is_err(), "under CI a skip must fail the test");
+    skip_unless_ci(false, "t", "a skip outside CI only prints");
+}
