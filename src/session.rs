@@ -201,6 +201,15 @@ impl Session {
         scan().into_iter().filter(|e| self.is_leftover(e)).collect()
     }
 
+    /// How many leftovers `table` (a [`scan`] made for a report, shared by every daemon that
+    /// `list` shows) holds.
+    pub fn count_leftovers_in(&self, table: &[Entry]) -> usize {
+        if !matches!(self.plausible(), Ok(true)) {
+            return 0;
+        }
+        table.iter().filter(|e| self.is_leftover(e)).count()
+    }
+
     /// Stops every leftover on `schedule`, anchored at `begun` (when the stop began: a wait
     /// whose end has passed is skipped, so what was still alive when the main process's
     /// schedule reached SIGKILL gets SIGKILL now). `signalled_group` is the process group that

@@ -94,6 +94,7 @@ fn leftovers_of_a_dead_main_process_show_in_status_and_stop() {
     );
     let json = env.run(&["status", "web", "--json"]).code(1);
     let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    crate::json::check_object(&report);
     assert_eq!(report["state"], "dead");
     assert_eq!(report["leftovers"], 2);
     for &m in &members {

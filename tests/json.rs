@@ -47,6 +47,9 @@ const FIELDS: &[(&str, Ty, bool)] = &[
 /// Present only when `state` is `dead` or `unknown`.
 const REASON: &str = "reason";
 
+/// Present only when `state` is `dead` and processes of the daemon's session live on.
+const LEFTOVERS: &str = "leftovers";
+
 fn has_type(v: &Value, ty: Ty) -> bool {
     match ty {
         Ty::Str => v.is_string(),
@@ -57,7 +60,7 @@ fn has_type(v: &Value, ty: Ty) -> bool {
 }
 
 /// Checks one daemon object against the contract and returns it.
-fn check_object(v: &Value) -> &serde_json::Map<String, Value> {
+pub(crate) fn check_object(v: &Value) -> &serde_json::Map<String, Value> {
     let obj = v
         .as_object()
         .unwrap_or_else(|| panic!("not an object: {v}"));
@@ -67,6 +70,10 @@ fn check_object(v: &Value) -> &serde_json::Map<String, Value> {
     if matches!(state, "dead" | "unknown") {
         expected.insert(REASON);
         assert!(obj[REASON].is_string(), "{v}");
+    }
+    if state == "dead" && obj.contains_key(LEFTOVERS) {
+        expected.insert(LEFTOVERS);
+        assert!(obj[LEFTOVERS].as_u64().is_some_and(|n| n > 0), "{v}");
     }
     assert_eq!(keys, expected, "field set of {v}");
     for &(name, ty, nullable) in FIELDS {
@@ -229,5 +236,6 @@ fn docs_json_md_documents_exactly_these_fields() {
         .collect();
     let mut expected: BTreeSet<&str> = FIELDS.iter().map(|f| f.0).collect();
     expected.insert(REASON);
+    expected.insert(LEFTOVERS);
     assert_eq!(documented, expected, "docs/json.md's field table");
 }

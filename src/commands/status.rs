@@ -14,6 +14,7 @@ use crate::logs;
 pub use crate::parse::shell_join;
 use crate::paths::Ctx;
 use crate::process;
+use crate::session;
 use crate::state::{LastExit, Mode, Record};
 use crate::target::{is_unknown, judge, resolve, unknown_name_of, Resolved, State, Target};
 
@@ -208,10 +209,12 @@ fn respawn_without_child(rec: Option<&Record>) -> &'static str {
     }
 }
 
-/// The live leftovers of the session `rec` names, once its main process is gone.
-fn count_leftovers(rec: &crate::state::Record) -> usize {
-    match crate::session::Session::of(rec, None) {
-        Ok(Some(session)) => session.leftovers().len(),
+/// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
+/// scanned once per command, however many daemons `list` reports.
+fn count_leftovers(rec: &Record) -> usize {
+    static TABLE: std::sync::OnceLock<Vec<session::Entry>> = std::sync::OnceLock::new();
+    match session::Session::of(rec, None) {
+        Ok(Some(session)) => session.count_leftovers_in(TABLE.get_or_init(session::scan)),
         _ => 0,
     }
 }
