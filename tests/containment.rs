@@ -214,3 +214,63 @@ fn surviving_leftovers_fail_the_stop_by_pid_and_a_later_stop_ends_them() {
     stop.ok().stdout_has("stopped leftovers of web: 1 process");
     assert!(!env.path("web.pid").exists());
 }
+
+#[test]
+fn forget_keeps_the_record_while_leftovers_live() {
+    let env = Env::new();
+    let (main, members) = start_with_members(&env, "web", 1, false);
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    let forget = env.run(&["forget", "web"]);
+    assert!(
+        env.path("web.json").exists(),
+        "forget dropped the record that finds member {}",
+        members[0]
+    );
+    assert!(alive(members[0]));
+    forget
+        .code(1)
+        .one_error_line()
+        .stderr_has("web has 1 leftover process running")
+        .stderr_has("stop it first");
+    env.run(&["stop", "web"]).ok();
+    assert!(!alive(members[0]));
+    env.run(&["forget", "web"]).ok().stdout_has("forgot web");
+}
+
+#[test]
+fn a_respawn_monitor_leaves_no_term_ignoring_helper_behind() {
+    let env = Env::new();
+    let script = env.script(
+        "helper.sh",
+        &format!(
+            r#"(trap '' TERM; exec sleep {secs}) &
+echo $! > "$1/helper.tmp"; mv "$1/helper.tmp" "$1/helper.txt"
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        "web",
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .ok();
+    let monitor = env.pid_of("web");
+    env.track(monitor);
+    let helper = member_pids(&env, "helper.txt")[0];
+    // SigIgn bit 14: SIGTERM (15).
+    wait_until("the helper ignores TERM", DEADLINE, || {
+        u64::from_str_radix(&status_field(helper, "SigIgn"), 16).unwrap() & (1 << 14) != 0
+    });
+    assert!(same_session(helper, monitor));
+    let stop = env.run(&["stop", "web", "--timeout", "300ms"]);
+    assert!(!alive(monitor));
+    assert!(!alive(helper), "helper {helper} survived stop");
+    stop.ok().stdout_has("1 leftover process stopped");
+}

@@ -98,7 +98,15 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
         bail!("no record for {name}");
     }
     target.record = Record::load(ctx, &name).unwrap_or(None);
-    match judge(ctx, &target).with_context(|| format!("cannot forget {name}"))? {
+    let judged = judge(ctx, &target).with_context(|| format!("cannot forget {name}"))?;
+    // Without the record, what the main process left behind could never be found again.
+    if let (State::Dead { .. } | State::Stopped, Some(n)) = (&judged, leftovers(&target)) {
+        let noun = if n == 1 { "process" } else { "processes" };
+        return Ok(Forgot::Running(format!(
+            "{name} has {n} leftover {noun} running (its main process is gone)"
+        )));
+    }
+    match judged {
         State::Running { pid, .. } => {
             return Ok(Forgot::Running(format!("{name} is running (pid {pid})")))
         }
@@ -110,4 +118,10 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     lock.remove_file()?;
     ctx.say(format!("forgot {name}"));
     Ok(Forgot::Done)
+}
+
+/// How many processes of the daemon's session still live, if any (SPEC §3.1).
+fn leftovers(target: &Target) -> Option<usize> {
+    let session = crate::session::Session::of(target.record.as_ref()?, None).ok()??;
+    Some(session.leftovers().len()).filter(|&n| n > 0)
 }
