@@ -233,53 +233,94 @@ impl Session {
         if sweep.members.is_empty() {
             return Ok(Swept::default());
         }
-        let mut pending: Option<(Signal, bool)> = None;
-        let mut first = true;
-        let mut at = Duration::ZERO;
-        let mut cycle_at = at;
-        let mut i = 0;
-        while i < schedule.len() {
-            match schedule[i] {
-                Step::Signal(sig) => {
-                    pending = Some((sig, first));
-                    first = false;
-                }
-                Step::Wait(d) => {
-                    at += d;
-                    let deadline = begun + at;
-                    if deadline > Instant::now() {
-                        if let Some((sig, first)) = pending.take() {
-                            sweep.deliver(sig, signalled_group.filter(|_| first))?;
-                        }
-                        if sweep.wait_all(deadline) {
-                            return Ok(sweep.outcome());
-                        }
-                    }
-                }
-                Step::Forever => {
-                    // A cycle without any wait would spin: stop repeating it.
-                    if at == cycle_at {
-                        break;
-                    }
-                    cycle_at = at;
-                    i = 0;
-                    continue;
-                }
+        let mut timeline = Timeline::new(schedule);
+        while let Some(phase) = timeline.next(begun.elapsed()) {
+            if let Some((sig, first)) = phase.signal {
+                sweep.deliver(sig, signalled_group.filter(|_| first))?;
             }
-            i += 1;
-        }
-        // Every wait ended before the main process did: the last signal due still goes out,
-        // followed by the schedule's last wait (SIGKILL and 5 s, by default).
-        if let Some((sig, first)) = pending {
-            sweep.deliver(sig, signalled_group.filter(|_| first))?;
-            let last_wait = schedule.iter().rev().find_map(|s| match s {
-                Step::Wait(d) => Some(*d),
-                _ => None,
-            });
-            sweep.wait_all(Instant::now() + last_wait.unwrap_or(Duration::from_secs(5)));
+            if sweep.wait_all(begun + phase.until) {
+                return Ok(sweep.outcome());
+            }
         }
         sweep.refresh();
         Ok(sweep.outcome())
+    }
+}
+
+/// One phase of a sweep: send `signal` (with whether it is the schedule's first), then wait
+/// until `until` after the start of the stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Phase {
+    signal: Option<(Signal, bool)>,
+    until: Duration,
+}
+
+/// The stop schedule as a sweep that starts late lives it (pure): the schedule runs from the
+/// start of the stop, so a wait that has already ended when the sweep gets there is skipped,
+/// and the signal before it is superseded by the next one (what was still alive at the
+/// timeout gets SIGKILL at once). A last signal due after every wait ended is followed by the
+/// schedule's last wait (5 s after SIGKILL by default), from now. `forever` repeats the
+/// schedule; a cycle without a wait is not repeated.
+struct Timeline<'a> {
+    schedule: &'a [Step],
+    i: usize,
+    /// The end of the waits so far, from the start of the stop.
+    at: Duration,
+    cycle_at: Duration,
+    first: bool,
+    pending: Option<(Signal, bool)>,
+    done: bool,
+}
+
+impl<'a> Timeline<'a> {
+    fn new(schedule: &'a [Step]) -> Timeline<'a> {
+        Timeline {
+            schedule,
+            i: 0,
+            at: Duration::ZERO,
+            cycle_at: Duration::ZERO,
+            first: true,
+            pending: None,
+            done: false,
+        }
+    }
+
+    /// The next phase, `elapsed` into the stop; `None` at the end.
+    fn next(&mut self, elapsed: Duration) -> Option<Phase> {
+        while !self.done && self.i < self.schedule.len() {
+            let step = self.schedule[self.i];
+            self.i += 1;
+            match step {
+                Step::Signal(sig) => {
+                    self.pending = Some((sig, self.first));
+                    self.first = false;
+                }
+                Step::Wait(d) => {
+                    self.at += d;
+                    if self.at > elapsed {
+                        return Some(Phase {
+                            signal: self.pending.take(),
+                            until: self.at,
+                        });
+                    }
+                }
+                Step::Forever if self.at == self.cycle_at => self.done = true,
+                Step::Forever => {
+                    self.cycle_at = self.at;
+                    self.i = 0;
+                }
+            }
+        }
+        self.done = true;
+        let signal = self.pending.take()?;
+        let last_wait = self.schedule.iter().rev().find_map(|s| match s {
+            Step::Wait(d) => Some(*d),
+            _ => None,
+        });
+        Some(Phase {
+            signal: Some(signal),
+            until: elapsed + last_wait.unwrap_or(Duration::from_secs(5)),
+        })
     }
 }
 
@@ -464,6 +505,71 @@ mod tests {
         let mut zombie = entry(4_000_004, 1, 99, 10);
         zombie.stat.state = 'Z';
         assert!(!session.is_leftover(&zombie), "a zombie is dead");
+    }
+
+    fn phases(schedule: &[Step], elapsed_ms: &[u64]) -> Vec<Option<Phase>> {
+        let mut timeline = Timeline::new(schedule);
+        elapsed_ms
+            .iter()
+            .map(|&ms| timeline.next(Duration::from_millis(ms)))
+            .collect()
+    }
+
+    fn phase(signal: Option<(Signal, bool)>, until_ms: u64) -> Option<Phase> {
+        Some(Phase {
+            signal,
+            until: Duration::from_millis(until_ms),
+        })
+    }
+
+    #[test]
+    fn a_sweep_lives_the_rest_of_the_schedule() {
+        use Signal::{SIGKILL, SIGTERM};
+        let ms = Duration::from_millis;
+        let default = [
+            Step::Signal(SIGTERM),
+            Step::Wait(ms(10_000)),
+            Step::Signal(SIGKILL),
+            Step::Wait(ms(5_000)),
+        ];
+        // The main process went at once: TERM (the first signal), then KILL at the timeout.
+        assert_eq!(
+            phases(&default, &[5, 10_000, 15_000]),
+            [
+                phase(Some((SIGTERM, true)), 10_000),
+                phase(Some((SIGKILL, false)), 15_000),
+                None
+            ]
+        );
+        // It took 12 s (it needed SIGKILL): the TERM phase is over, KILL now.
+        assert_eq!(
+            phases(&default, &[12_000, 15_000]),
+            [phase(Some((SIGKILL, false)), 15_000), None]
+        );
+        // It outlived every wait: the last signal, then the last wait from now.
+        assert_eq!(
+            phases(&default, &[15_500, 20_500]),
+            [phase(Some((SIGKILL, false)), 20_500), None]
+        );
+        let no_kill = [Step::Signal(SIGTERM), Step::Wait(ms(200))];
+        assert_eq!(
+            phases(&no_kill, &[0, 200]),
+            [phase(Some((SIGTERM, true)), 200), None]
+        );
+        let forever = [Step::Signal(SIGTERM), Step::Wait(ms(100)), Step::Forever];
+        assert_eq!(
+            phases(&forever, &[0, 100, 200]),
+            [
+                phase(Some((SIGTERM, true)), 100),
+                phase(Some((SIGTERM, false)), 200),
+                phase(Some((SIGTERM, false)), 300)
+            ]
+        );
+        let spinning = [Step::Signal(SIGTERM), Step::Forever];
+        assert_eq!(
+            phases(&spinning, &[0, 1]),
+            [phase(Some((SIGTERM, true)), 5_000), None]
+        );
     }
 
     #[test]
