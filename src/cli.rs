@@ -245,7 +245,7 @@ pub struct TargetsArgs {
     pub pidfile: Option<PathBuf>,
 
     /// Every daemon rdaemon knows
-    #[arg(long)]
+    #[arg(long, conflicts_with = "names")]
     pub all: bool,
 }
 
