@@ -379,3 +379,28 @@ fn logs_of_several_daemons_are_prefixed_without_color_in_a_pipe() {
     kill(NixPid::from_raw(follower_pid), Signal::SIGKILL).unwrap();
     let _ = follower.wait();
 }
+
+#[test]
+fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
+    let env = Env::new();
+    start_trapper(&env, "a", &[]);
+    start_trapper(&env, "bbb", &[]);
+    for (name, line) in [("a", "hello a"), ("bbb", "hello bbb")] {
+        let log = env.path(&format!("{name}.log"));
+        wait_until(&format!("{name} said hello"), DEADLINE, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains(line))
+        });
+    }
+    let Some((code, out)) = crate::terminal::on_a_terminal(&env, &["logs", "a", "bbb"], &[]) else {
+        return skip("logs_colored", "util-linux 'script' is not installed");
+    };
+    assert_eq!(code, 0, "{out:?}");
+    // One color per name, the prefix reset before the line.
+    assert!(out.contains("\x1b[36ma   |\x1b[0m hello a"), "{out:?}");
+    assert!(out.contains("\x1b[33mbbb |\x1b[0m hello bbb"), "{out:?}");
+    let (code, out) =
+        crate::terminal::on_a_terminal(&env, &["logs", "a", "bbb"], &[("NO_COLOR", "1")]).unwrap();
+    assert_eq!(code, 0, "{out:?}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains("a   | hello a"), "{out:?}");
+}
