@@ -404,3 +404,35 @@ fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
     assert!(!out.contains('\x1b'), "{out:?}");
     assert!(out.contains("a   | hello a"), "{out:?}");
 }
+
+#[test]
+fn signal_that_the_kernel_refuses_exits_4() {
+    if !is_root() {
+        return skip(
+            "signal_that_the_kernel_refuses_exits_4",
+            "needs root to signal root's daemon as another user",
+        );
+    }
+    let Some(nobody) = nobody() else {
+        return skip("signal_that_the_kernel_refuses_exits_4", "no 'nobody' user");
+    };
+    let env = Env::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = env.start("roots", &["sleep", &unique_secs()]);
+    let as_nobody = || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = env.std_cmd();
+        cmd.uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .current_dir("/");
+        assert_cmd::Command::from_std(cmd)
+    };
+    env.run_cmd(as_nobody(), &["signal", "USR1", "roots"])
+        .code(4)
+        .stderr_has(&format!(
+            "rdaemon: cannot signal roots (pid {pid}): Operation not permitted"
+        ));
+    env.run_cmd(as_nobody(), &["reload", "roots"]).code(4);
+    assert!(alive(pid));
+}
