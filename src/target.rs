@@ -231,6 +231,9 @@ pub fn resolve_many(ctx: &Ctx, args: &TargetsArgs, running: bool) -> Result<Many
     Ok(Many::Picked { targets, unknown })
 }
 
+/// How many known names a glob that matches none of them lists.
+const NAMES_SHOWN: usize = 8;
+
 /// What to say of a glob that matches no known name: as of an unknown name (SPEC §1).
 fn no_match(ctx: &Ctx, pattern: &Pattern, known: &[Name]) -> String {
     match pattern {
@@ -239,8 +242,12 @@ fn no_match(ctx: &Ctx, pattern: &Pattern, known: &[Name]) -> String {
             format!("no daemon named '{g}' (there are no daemons)")
         }
         Pattern::Glob(g) => {
-            let list: Vec<&str> = known.iter().map(Name::as_str).collect();
-            format!("no daemon named '{g}' (known: {})", list.join(", "))
+            let list: Vec<&str> = known.iter().take(NAMES_SHOWN).map(Name::as_str).collect();
+            let more = match known.len() > NAMES_SHOWN {
+                true => format!(", … {} in all", known.len()),
+                false => String::new(),
+            };
+            format!("no daemon named '{g}' (known: {}{more})", list.join(", "))
         }
     }
 }

@@ -239,6 +239,15 @@ fn signal_of_a_respawn_daemon_reaches_its_child_not_the_monitor() {
     assert!(alive(monitor) && alive(child));
     assert_eq!(env.pid_of("r"), monitor);
     assert_eq!(env.record("r")["restarts"], 0);
+    // --group: the program and its sleep, not the monitor (which would forward it again).
+    env.run(&["signal", "--group", "USR1", "r"])
+        .ok()
+        .stdout_has("sent SIGUSR1 to r (2 processes)");
+    wait_until("the group's USR1 is noted", DEADLINE, || {
+        lines_of(&env, "r.usr1") == 2
+    });
+    assert!(alive(monitor));
+    assert_eq!(env.pid_of("r"), monitor);
     env.run(&["stop", "r"]).ok();
     wait_dead(monitor);
     wait_dead(child);
