@@ -445,3 +445,24 @@ fn signal_that_the_kernel_refuses_exits_4() {
     env.run_cmd(as_nobody(), &["reload", "roots"]).code(4);
     assert!(alive(pid));
 }
+
+#[test]
+fn restart_of_a_glob_restarts_each_one_after_the_other() {
+    let env = Env::new();
+    let old1 = env.start("job-1", &["sleep", &unique_secs()]);
+    let old2 = env.start("job-2", &["sleep", &unique_secs()]);
+    let other = env.start("other", &["sleep", &unique_secs()]);
+    let run = env.run(&["restart", "job-*"]).ok();
+    wait_dead(old1);
+    wait_dead(old2);
+    let (new1, new2) = (env.pid_of("job-1"), env.pid_of("job-2"));
+    assert!(new1 != old1 && new2 != old2, "{}", run.dump());
+    assert!(alive(new1) && alive(new2) && alive(other));
+    assert!(
+        run.stdout.contains(&format!("stopped job-1 (pid {old1})"))
+            && run.stdout.contains(&format!("started job-2 (pid {new2})")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(env.pid_of("other"), other);
+}
