@@ -37,6 +37,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
+            [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Tell daemons to reload their configuration (their reload signal: HUP)')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -80,6 +83,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL')
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
             [CompletionResult]::new('--main-only', '--main-only', [CompletionResultType]::ParameterName, 'Signal only the main process, not its process group')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -96,6 +100,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document instead of text')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -143,6 +148,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL')
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
             [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -161,6 +167,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
             [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -175,9 +182,56 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;forget' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Forget every daemon that is not running (running ones are left alone)')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rdaemon;signal' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Send it to every process of the daemon''s process group, not only the main program')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rdaemon;reload' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rdaemon;wait' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -222,6 +276,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
+            [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
+            [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Tell daemons to reload their configuration (their reload signal: HUP)')
+            [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
             [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -246,6 +303,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;help;forget' {
+            break
+        }
+        'rdaemon;help;signal' {
+            break
+        }
+        'rdaemon;help;reload' {
+            break
+        }
+        'rdaemon;help;wait' {
             break
         }
         'rdaemon;help;export' {

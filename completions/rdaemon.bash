@@ -34,8 +34,14 @@ _rdaemon() {
             rdaemon,logs)
                 cmd="rdaemon__subcmd__logs"
                 ;;
+            rdaemon,reload)
+                cmd="rdaemon__subcmd__reload"
+                ;;
             rdaemon,restart)
                 cmd="rdaemon__subcmd__restart"
+                ;;
+            rdaemon,signal)
+                cmd="rdaemon__subcmd__signal"
                 ;;
             rdaemon,start)
                 cmd="rdaemon__subcmd__start"
@@ -45,6 +51,9 @@ _rdaemon() {
                 ;;
             rdaemon,stop)
                 cmd="rdaemon__subcmd__stop"
+                ;;
+            rdaemon,wait)
+                cmd="rdaemon__subcmd__wait"
                 ;;
             rdaemon__subcmd__help,completions)
                 cmd="rdaemon__subcmd__help__subcmd__completions"
@@ -64,8 +73,14 @@ _rdaemon() {
             rdaemon__subcmd__help,logs)
                 cmd="rdaemon__subcmd__help__subcmd__logs"
                 ;;
+            rdaemon__subcmd__help,reload)
+                cmd="rdaemon__subcmd__help__subcmd__reload"
+                ;;
             rdaemon__subcmd__help,restart)
                 cmd="rdaemon__subcmd__help__subcmd__restart"
+                ;;
+            rdaemon__subcmd__help,signal)
+                cmd="rdaemon__subcmd__help__subcmd__signal"
                 ;;
             rdaemon__subcmd__help,start)
                 cmd="rdaemon__subcmd__help__subcmd__start"
@@ -76,6 +91,9 @@ _rdaemon() {
             rdaemon__subcmd__help,stop)
                 cmd="rdaemon__subcmd__help__subcmd__stop"
                 ;;
+            rdaemon__subcmd__help,wait)
+                cmd="rdaemon__subcmd__help__subcmd__wait"
+                ;;
             *)
                 ;;
         esac
@@ -83,7 +101,7 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget export completions help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget signal reload wait export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,7 +189,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart logs forget export completions help"
+            opts="start stop status list restart logs forget signal reload wait export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,7 +286,35 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__help__subcmd__reload)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__help__subcmd__restart)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__help__subcmd__signal)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -324,6 +370,20 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__help__subcmd__wait)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__list)
             opts="-q -v -h -V --json --names --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -343,7 +403,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__logs)
-            opts="-n -f -q -v -h -V --name --pidfile --lines --follow --dir --quiet --verbose --help --version"
+            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -376,8 +436,34 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__reload)
+            opts="-q -v -h -V --name --pidfile --all --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -460,6 +546,32 @@ _rdaemon() {
                     return 0
                     ;;
                 --retry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__signal)
+            opts="-q -v -h -V --name --pidfile --all --group --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -561,7 +673,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__status)
-            opts="-q -v -h -V --name --pidfile --json --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --json --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,7 +699,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__stop)
-            opts="-q -v -h -V --name --pidfile --signal --timeout --no-kill --retry --main-only --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --signal --timeout --no-kill --retry --main-only --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -610,6 +722,36 @@ _rdaemon() {
                     return 0
                     ;;
                 --retry)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__wait)
+            opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -653,11 +795,11 @@ _rdaemon_names() {
     local want=""
     if [[ -n "$opt" ]]; then
         case "$sub:$opt" in
-            stop:--name|status:--name|restart:--name|logs:--name|forget:--name|export:--name) want=1 ;;
+            stop:--name|status:--name|restart:--name|logs:--name|forget:--name|signal:--name|reload:--name|wait:--name|export:--name) want=1 ;;
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
-            stop:0|status:0|restart:0|logs:0|forget:0|export:1) want=1 ;;
+            stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|export:1) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then

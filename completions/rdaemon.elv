@@ -34,6 +34,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
+            cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
+            cand reload 'Tell daemons to reload their configuration (their reload signal: HUP)'
+            cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -75,6 +78,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --timeout 'How long to wait after the first signal before SIGKILL'
             cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
             cand --no-kill 'Never escalate to SIGKILL'
             cand --main-only 'Signal only the main process, not its process group'
             cand -q 'Print less: only errors'
@@ -90,6 +94,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
             cand --json 'Print one JSON document instead of text'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -135,6 +140,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --timeout 'How long to wait after the first signal before SIGKILL'
             cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --no-kill 'Never escalate to SIGKILL'
             cand -q 'Print less: only errors'
@@ -152,6 +158,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -n 'How many lines to print from the end of each log'
             cand --lines 'How many lines to print from the end of each log'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
             cand -f 'Keep printing what is appended, across rotation and truncation, until interrupted'
             cand --follow 'Keep printing what is appended, across rotation and truncation, until interrupted'
             cand -q 'Print less: only errors'
@@ -165,9 +172,53 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;forget'= {
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
-            cand --all 'Forget every daemon that is not running (running ones are left alone)'
+            cand --all 'Every daemon rdaemon knows'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;signal'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
+            cand --group 'Send it to every process of the daemon''s process group, not only the main program'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;reload'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;wait'= {
+            cand --name 'The daemon''s name, as an option'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --timeout 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --all 'Every daemon rdaemon knows'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -209,6 +260,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
+            cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
+            cand reload 'Tell daemons to reload their configuration (their reload signal: HUP)'
+            cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
             cand export 'Print a service definition for another supervisor, built from a daemon''s record'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -226,6 +280,12 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;help;logs'= {
         }
         &'rdaemon;help;forget'= {
+        }
+        &'rdaemon;help;signal'= {
+        }
+        &'rdaemon;help;reload'= {
+        }
+        &'rdaemon;help;wait'= {
         }
         &'rdaemon;help;export'= {
         }

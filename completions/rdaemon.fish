@@ -36,6 +36,9 @@ complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "list" -d 'List ever
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "signal" -d 'Send a signal to daemons\' main programs (in respawn mode: the program, not its monitor)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "reload" -d 'Tell daemons to reload their configuration (their reload signal: HUP)'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "wait" -d 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -69,6 +72,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'Firs
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Signal only the main process, not its process group'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
@@ -78,6 +82,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l json -d 'Print one JSON document instead of text'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -111,6 +116,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
@@ -121,19 +127,46 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The da
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Forget every daemon that is not running (running ones are left alone)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon\'s process group, not only the main program'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -d 'The daemon\'s name, as an option' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l timeout -d 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
@@ -146,16 +179,19 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s q -l qui
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "list" -d 'List every daemon in the rdaemon directory'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "signal" -d 'Send a signal to daemons\' main programs (in respawn mode: the program, not its monitor)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "reload" -d 'Tell daemons to reload their configuration (their reload signal: HUP)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "wait" -d 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart logs forget signal reload wait export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
 # (--dir on the command line, else RDAEMON_DIR, else the default).
@@ -177,10 +213,16 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (count (commandline -opc)) -gt 2" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export; and __fish_seen_subcommand_from systemd" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -x -a "(__fish_rdaemon_names)"

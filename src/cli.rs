@@ -11,7 +11,7 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use clap_complete::Shell;
 use nix::sys::signal::Signal;
 
-use crate::parse::{self, Name, Step, UserSpec};
+use crate::parse::{self, Name, Pattern, Step, UserSpec};
 use crate::ready::ReadySpec;
 
 /// Turn any program into a well-behaved Unix daemon and hand it back by name.
@@ -32,7 +32,8 @@ Examples:
   rdaemon restart web
   rdaemon stop web
 
-Exit codes: 0 success, 1 failure, 2 usage error, 4 insufficient privilege;
+Exit codes: 0 success, 1 failure, 2 usage error, 4 insufficient privilege, 7 not running
+(signal, reload);
 status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.")]
 pub struct Cli {
     /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
@@ -92,7 +93,9 @@ Examples:
 Examples:
   rdaemon stop web
   rdaemon stop --pidfile /run/ping.pid --timeout 30s
-  rdaemon stop web --retry TERM/30/KILL/5")]
+  rdaemon stop web --retry TERM/30/KILL/5
+  rdaemon stop web worker 'job-*'   # several: one line each, the worst exit code
+  rdaemon stop --all")]
     Stop(StopArgs),
 
     /// Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)
@@ -100,7 +103,8 @@ Examples:
 Examples:
   rdaemon status web
   rdaemon status web --json
-  rdaemon status            # every daemon, as a table")]
+  rdaemon status            # every daemon, as a table
+  rdaemon status 'web-*'    # several: the table; exit 0 only if all run, else the worst of 4 > 1 > 3")]
     Status(StatusArgs),
 
     /// List every daemon in the rdaemon directory
@@ -116,7 +120,8 @@ Examples:
 Examples:
   rdaemon restart web
   rdaemon restart web --env LEVEL=debug
-  rdaemon restart web -- python3 -m http.server 9090")]
+  rdaemon restart web -- python3 -m http.server 9090
+  rdaemon restart 'web-*'             # one after the other")]
     Restart(RestartArgs),
 
     /// Print the last lines of a daemon's log; -f follows it (across rotation) until interrupted
@@ -124,7 +129,9 @@ Examples:
 Examples:
   rdaemon logs web
   rdaemon logs web -n 100
-  rdaemon logs web -f")]
+  rdaemon logs web -f
+  rdaemon logs web worker -f    # interleaved, each line prefixed 'NAME | '
+  rdaemon logs --all -n 5")]
     Logs(LogsArgs),
 
     /// Remove stopped daemons' records (their logs stay); refuses a daemon that runs
@@ -132,8 +139,37 @@ Examples:
 Examples:
   rdaemon forget web
   rdaemon forget web worker
+  rdaemon forget 'job-*'
   rdaemon forget --all      # every stopped daemon")]
     Forget(ForgetArgs),
+
+    /// Send a signal to daemons' main programs (in respawn mode: the program, not its monitor)
+    #[command(after_help = "\
+Examples:
+  rdaemon signal USR1 web
+  rdaemon signal HUP 'worker-*'
+  rdaemon signal --group TERM web    # every process of its process group
+
+Exit 7 when a daemon is not running.")]
+    Signal(SignalArgs),
+
+    /// Tell daemons to reload their configuration (their reload signal: HUP)
+    #[command(after_help = "\
+Examples:
+  rdaemon reload web
+  rdaemon reload --all
+
+Exit 7 when a daemon is not running.")]
+    Reload(ReloadArgs),
+
+    /// Wait until daemons have exited (on pidfds, no polling), saying how each ended
+    #[command(after_help = "\
+Examples:
+  rdaemon wait web
+  rdaemon wait 'job-*' --timeout 10m
+
+Exit 0 once all have exited (a daemon not running counts as done), 1 at the timeout.")]
+    Wait(WaitArgs),
 
     /// Print a service definition for another supervisor, built from a daemon's record
     #[command(after_help = "\
@@ -188,6 +224,46 @@ impl TargetArgs {
     /// The name given positionally or with `--name`.
     pub fn given_name(&self) -> Option<&Name> {
         self.name.as_ref().or(self.name_opt.as_ref())
+    }
+}
+
+/// How a command that acts on existing daemons names them: one or more names or shell-style
+/// globs, `--all`, or `--name`/`--pidfile` (SPEC §1).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TargetsArgs {
+    /// Daemon names, or shell-style globs matched against the known names ('web-*', quoted);
+    /// none: the only daemon there is (for all but status and forget: the only one running)
+    #[arg(value_name = "NAME", value_parser = Pattern::parse)]
+    pub names: Vec<Pattern>,
+
+    /// The daemon's name, as an option
+    #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with_all = ["names", "all"])]
+    pub name_opt: Option<Name>,
+
+    /// The daemon's pidfile (matched against the records; any pidfile works)
+    #[arg(long, value_name = "PATH", value_parser = Utf8Path, conflicts_with = "all")]
+    pub pidfile: Option<PathBuf>,
+
+    /// Every daemon rdaemon knows
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+}
+
+impl TargetsArgs {
+    /// The one-daemon form (at most one plain name, no glob, no `--all`), which keeps the rules
+    /// of a bare command; `None` when several daemons are meant.
+    pub fn single(&self) -> Option<TargetArgs> {
+        let name = match self.names.as_slice() {
+            _ if self.all => return None,
+            [] => None,
+            [Pattern::Name(n)] => Some(n.clone()),
+            _ => return None,
+        };
+        Some(TargetArgs {
+            name,
+            name_opt: self.name_opt.clone(),
+            pidfile: self.pidfile.clone(),
+        })
     }
 }
 
@@ -306,7 +382,7 @@ pub struct StartArgs {
 #[derive(Debug, Args, Clone)]
 pub struct StopArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: TargetsArgs,
 
     #[command(flatten)]
     pub stop: StopOpts,
@@ -355,28 +431,49 @@ impl StopOpts {
 /// `rdaemon forget`.
 #[derive(Debug, Args, Clone)]
 pub struct ForgetArgs {
-    /// The daemons' names; optional when only one daemon exists
-    #[arg(value_name = "NAME", value_parser = Name::parse, conflicts_with = "all")]
-    pub names: Vec<Name>,
+    /// Which daemons (`--all`: every one that is not running; running ones are left alone)
+    #[command(flatten)]
+    pub target: TargetsArgs,
+}
 
-    /// The daemon's name, as an option
-    #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with_all = ["names", "all"])]
-    pub name_opt: Option<Name>,
+/// `rdaemon signal`.
+#[derive(Debug, Args, Clone)]
+pub struct SignalArgs {
+    /// The signal to send (HUP, SIGUSR1, 10, any case)
+    #[arg(value_name = "SIG", value_parser = parse::parse_signal)]
+    pub signal: Signal,
 
-    /// The daemon's pidfile (matched against the records)
-    #[arg(long, value_name = "PATH", value_parser = Utf8Path, conflicts_with_all = ["names", "all"])]
-    pub pidfile: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetsArgs,
 
-    /// Forget every daemon that is not running (running ones are left alone)
+    /// Send it to every process of the daemon's process group, not only the main program
     #[arg(long)]
-    pub all: bool,
+    pub group: bool,
+}
+
+/// `rdaemon reload`.
+#[derive(Debug, Args, Clone)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub target: TargetsArgs,
+}
+
+/// `rdaemon wait`.
+#[derive(Debug, Args, Clone)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub target: TargetsArgs,
+
+    /// Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    pub timeout: Option<Duration>,
 }
 
 /// `rdaemon status`.
 #[derive(Debug, Args, Clone)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: TargetsArgs,
 
     /// Print one JSON document instead of text
     #[arg(long)]
@@ -425,7 +522,7 @@ pub struct CompletionsArgs {
 #[derive(Debug, Args, Clone)]
 pub struct LogsArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: TargetsArgs,
 
     /// How many lines to print from the end of each log
     #[arg(
@@ -445,7 +542,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RestartArgs {
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub target: TargetsArgs,
 
     #[command(flatten)]
     pub opts: StartOpts,
@@ -608,7 +705,10 @@ mod tests {
             panic!("not logs")
         };
         assert_eq!((args.lines, args.follow), (5, true));
-        assert_eq!(args.target.given_name().unwrap().as_str(), "web");
+        assert_eq!(
+            args.target.single().unwrap().given_name().unwrap().as_str(),
+            "web"
+        );
     }
 
     #[test]

@@ -21,12 +21,44 @@ pub enum Code {
     NotRunning = 3,
     /// Insufficient privilege; for `status`: unknown (invalid or unreadable pidfile).
     Privilege = 4,
+    /// LSB's "program is not running" for an action other than `status`: `signal` and
+    /// `reload` of a daemon that does not run (SPEC §5).
+    ProgramNotRunning = 7,
     /// rdaemon got SIGHUP while `start` waited for readiness (128 + 1, as shells report it).
     HangUp = 129,
     /// Ctrl-C (SIGINT) while `start` waited for readiness (128 + 2, SPEC §2.1).
     Interrupted = 130,
     /// rdaemon got SIGTERM while `start` waited for readiness (128 + 15).
     Terminated = 143,
+}
+
+impl Code {
+    /// How bad an outcome is, for [`Code::worst`]: 0 (success) < 3 (not running) < 7
+    /// (program not running) < 1 (failure) < 2 (usage) < 4 (privilege: unknown for `status`)
+    /// < the interruptions.
+    fn severity(self) -> u8 {
+        match self {
+            Code::Ok => 0,
+            Code::NotRunning => 1,
+            Code::ProgramNotRunning => 2,
+            Code::Failure => 3,
+            Code::Usage => 4,
+            Code::Privilege => 5,
+            Code::HangUp | Code::Terminated => 6,
+            Code::Interrupted => 7,
+        }
+    }
+
+    /// The exit code of a command over several daemons: the worst of theirs, in the order of
+    /// [`Code::severity`]. So `status a b` exits 0 only when all run, else the highest of
+    /// 4 (unknown) > 1 (dead or failed) > 3 (not running); `stop a b` 4 > 1 > 0; `signal` and
+    /// `reload` 4 > 1 > 7 > 0. Usage errors (2) end a command before it acts on any daemon.
+    pub fn worst(codes: impl IntoIterator<Item = Code>) -> Code {
+        codes
+            .into_iter()
+            .max_by_key(|c| c.severity())
+            .unwrap_or(Code::Ok)
+    }
 }
 
 impl From<Code> for ExitCode {
@@ -126,6 +158,18 @@ pub fn render(err: &anyhow::Error) -> String {
 mod tests {
     use super::*;
     use anyhow::Context;
+
+    #[test]
+    fn the_worst_code_wins() {
+        use Code::*;
+        assert_eq!(Code::worst([]), Ok);
+        assert_eq!(Code::worst([Ok, Ok]), Ok);
+        assert_eq!(Code::worst([Ok, NotRunning, Ok]), NotRunning);
+        assert_eq!(Code::worst([NotRunning, Failure]), Failure);
+        assert_eq!(Code::worst([Failure, Privilege, NotRunning]), Privilege);
+        assert_eq!(Code::worst([ProgramNotRunning, Ok]), ProgramNotRunning);
+        assert_eq!(Code::worst([ProgramNotRunning, Failure]), Failure);
+    }
 
     #[test]
     fn code_is_found_under_context() {

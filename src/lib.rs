@@ -18,6 +18,7 @@ pub mod cli;
 pub mod commands;
 #[allow(unsafe_code)]
 pub mod daemonize;
+pub mod deliver;
 pub mod exit;
 pub mod fault;
 pub mod logs;

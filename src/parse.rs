@@ -60,6 +60,136 @@ impl From<Name> for String {
     }
 }
 
+/// A daemon NAME as a command that acts on existing daemons takes it: a name, or a shell-style
+/// glob over the known names (`'web-*'`, `worker-?`, `db[12]`; SPEC §1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pattern {
+    /// A plain name.
+    Name(Name),
+    /// A glob: `*` any run of characters, `?` one character, `[abc]`, `[a-z]`, `[!x]` (or
+    /// `[^x]`) one character of (not of) a set.
+    Glob(String),
+}
+
+impl Pattern {
+    /// Validates `s` as a name, or, if it holds `*`, `?` or `[`, as a glob made of name
+    /// characters and glob syntax (never a path: no `/`).
+    pub fn parse(s: &str) -> Result<Pattern, String> {
+        if !s.contains(['*', '?', '[']) {
+            return Name::parse(s).map(Pattern::Name);
+        }
+        let ok = s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '.' | '_' | '-' | '*' | '?' | '[' | ']' | '!' | '^')
+        });
+        if !ok || s.len() > 200 {
+            return Err(format!(
+                "invalid name pattern '{s}': use name characters (A-Z a-z 0-9 . _ -) and *, ?, [...]"
+            ));
+        }
+        if glob_match(s, "").is_none() {
+            return Err(format!(
+                "invalid name pattern '{s}': a '[' has no closing ']'"
+            ));
+        }
+        Ok(Pattern::Glob(s.to_owned()))
+    }
+
+    /// Whether `name` is this pattern's name or matches its glob.
+    pub fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Name(n) => n.as_str() == name,
+            Pattern::Glob(g) => glob_match(g, name).unwrap_or(false),
+        }
+    }
+}
+
+impl fmt::Display for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Name(n) => n.fmt(f),
+            Pattern::Glob(g) => f.write_str(g),
+        }
+    }
+}
+
+/// Whether `text` matches the shell-style glob `pattern` (`*`, `?`, `[set]`, `[!set]`,
+/// `[^set]`, ranges `a-z`; a `]` first in a set is literal). `None` when the pattern is
+/// malformed (a `[` without its `]`). Iterative, with one backtrack point for the last `*`, so
+/// its time is O(len(pattern) x len(text)) whatever the input.
+pub fn glob_match(pattern: &str, text: &str) -> Option<bool> {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Check the sets once, so that a malformed pattern is malformed whatever the text.
+    let mut i = 0;
+    while i < p.len() {
+        if p[i] == '[' {
+            i = match_set(&p, i, None)?.1;
+        } else {
+            i += 1;
+        }
+    }
+    let (mut pi, mut ti) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ti));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => match match_set(&p, pi, Some(t[ti]))? {
+                (true, next) => Some(next),
+                (false, _) => None,
+            },
+            Some(&c) if c == t[ti] => Some(pi + 1),
+            _ => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                pi = next;
+                ti += 1;
+            }
+            (None, Some((sp, st))) => {
+                pi = sp + 1;
+                ti = st + 1;
+                star = Some((sp, st + 1));
+            }
+            (None, None) => return Some(false),
+        }
+    }
+    Some(p[pi..].iter().all(|&c| c == '*'))
+}
+
+/// The set starting at `p[start] == '['`: whether `c` is in it (false without a `c`) and the
+/// index after its `]`; `None` when it has no `]`.
+fn match_set(p: &[char], start: usize, c: Option<char>) -> Option<(bool, usize)> {
+    let mut i = start + 1;
+    let negate = matches!(p.get(i), Some('!' | '^'));
+    if negate {
+        i += 1;
+    }
+    let mut found = false;
+    let mut first = true;
+    loop {
+        let &ch = p.get(i)?;
+        if ch == ']' && !first {
+            let hit = c.is_some() && found != negate;
+            return Some((hit, i + 1));
+        }
+        first = false;
+        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|&e| e != ']') {
+            let (lo, hi) = (ch, p[i + 2]);
+            found |= c.is_some_and(|c| lo <= c && c <= hi);
+            i += 3;
+        } else {
+            found |= c == Some(ch);
+            i += 1;
+        }
+    }
+}
+
 /// Parses `500ms`, `10s`, `2m`, `1h` (anything humantime reads) or a bare number of seconds (`0.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -418,6 +548,41 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn globs_match_like_the_shell() {
+        let m = |p: &str, t: &str| glob_match(p, t).unwrap();
+        assert!(m("web-*", "web-1") && m("web-*", "web-") && !m("web-*", "api-1"));
+        assert!(m("*", "") && m("*", "anything") && m("**x", "x"));
+        assert!(m("w?b", "web") && !m("w?b", "wb") && !m("w?b", "weeb"));
+        assert!(m("db[12]", "db1") && !m("db[12]", "db3"));
+        assert!(m("db[0-9]", "db7") && !m("db[0-9]", "dbx"));
+        assert!(m("db[!0-9]", "dbx") && !m("db[^0-9]", "db4"));
+        assert!(m("[]x]", "]") && m("[a-]", "-"));
+        assert!(m("*-worker-*", "a-worker-b") && !m("*-worker-*", "a-worker"));
+        assert!(m("a*b*c", "aXbYbZc") && !m("a*b*c", "aXbYbZ"));
+        assert_eq!(glob_match("db[12", "db1"), None);
+        assert_eq!(glob_match("[", ""), None);
+    }
+
+    #[test]
+    fn patterns_are_names_or_globs_never_paths() {
+        assert_eq!(
+            Pattern::parse("web").unwrap(),
+            Pattern::Name(Name::parse("web").unwrap())
+        );
+        assert_eq!(
+            Pattern::parse("web-*").unwrap(),
+            Pattern::Glob("web-*".into())
+        );
+        assert!(Pattern::parse("../*").is_err());
+        assert!(Pattern::parse("../x")
+            .unwrap_err()
+            .starts_with("invalid name '../x'"));
+        assert!(Pattern::parse("db[1").unwrap_err().contains("no closing"));
+        assert!(Pattern::parse("web-*").unwrap().matches("web-2"));
+        assert!(!Pattern::parse("web").unwrap().matches("web-2"));
+    }
 
     #[test]
     fn joins_like_a_shell() {

@@ -556,6 +556,48 @@ impl Process {
     }
 }
 
+/// Waits until one or more of `processes` have exited, or `timeout` (`None`: forever) has
+/// passed; returns the indexes of those that have exited (empty at the timeout). One `poll` on
+/// all their pidfds at once; processes without a pidfd are looked at every few milliseconds.
+pub fn wait_any(processes: &[&Process], timeout: Option<Duration>) -> io::Result<Vec<usize>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let exited: Vec<usize> = (0..processes.len())
+            .filter(|&i| processes[i].has_exited())
+            .collect();
+        if !exited.is_empty() || processes.is_empty() {
+            return Ok(exited);
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|l| l.is_zero()) {
+            return Ok(Vec::new());
+        }
+        let without_pidfd = processes.iter().any(|p| p.pidfd.is_none());
+        let slice = match (left, without_pidfd) {
+            (Some(l), true) => Some(l.min(Duration::from_millis(5))),
+            (None, true) => Some(Duration::from_millis(5)),
+            (l, false) => l,
+        };
+        let mut fds: Vec<PollFd> = processes
+            .iter()
+            .filter_map(|p| p.pidfd.as_ref())
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        let timeout = match slice {
+            // Round up so that a sub-millisecond remainder still waits rather than spinning.
+            Some(d) => {
+                let ms = d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+            None => PollTimeout::NONE,
+        };
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// How a process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {

@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cli::TargetArgs;
+use crate::cli::{TargetArgs, TargetsArgs};
 use crate::exit::Fail;
-use crate::parse::Name;
+use crate::parse::{Name, Pattern};
 use crate::paths::{absolute, Ctx};
 use crate::pidfile::{self, os_error, Content, NameLock};
 use crate::process::{self, Pid};
@@ -143,11 +143,124 @@ pub fn resolve_running(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     }
 }
 
+/// The daemons a command over several names acts on (SPEC §1).
+#[derive(Debug)]
+pub enum Many {
+    /// These daemons, in the order given (globs and `--all`: by name), each once; `unknown`
+    /// holds what to say of each name or glob that names no daemon ([`unknown_name`]).
+    Picked {
+        targets: Vec<Target>,
+        unknown: Vec<String>,
+    },
+    /// Nothing named and no records at all.
+    NoDaemons,
+    /// Nothing named and several daemons: the caller must choose.
+    Several(Vec<Name>),
+}
+
+/// Finds the daemons that `args` names: for the one-daemon forms (at most one plain name), as
+/// [`resolve`] (or [`resolve_running`] when `running`); else every name given, every known name
+/// a glob matches, or with `--all` every known name. A name rdaemon does not know, and a glob
+/// that matches nothing, go to `unknown`; `--pidfile` with several names is a usage error.
+pub fn resolve_many(ctx: &Ctx, args: &TargetsArgs, running: bool) -> Result<Many> {
+    if let Some(single) = args.single() {
+        let resolved = match running {
+            true => resolve_running(ctx, &single)?,
+            false => resolve(ctx, &single)?,
+        };
+        return Ok(match resolved {
+            Resolved::One(t) if is_unknown(ctx, &single, &t) => Many::Picked {
+                unknown: vec![unknown_name_of(ctx, &t)],
+                targets: Vec::new(),
+            },
+            Resolved::One(t) => Many::Picked {
+                targets: vec![*t],
+                unknown: Vec::new(),
+            },
+            Resolved::NoDaemons => Many::NoDaemons,
+            Resolved::Several(names) => Many::Several(names),
+        });
+    }
+    if args.pidfile.is_some() {
+        return Err(
+            Fail::usage("--pidfile names one daemon: give it alone, or names instead").into(),
+        );
+    }
+    let known = state::list_names(ctx)?;
+    if args.all {
+        if known.is_empty() {
+            return Ok(Many::NoDaemons);
+        }
+        let targets = known
+            .iter()
+            .map(|n| by_name(ctx, n, None))
+            .collect::<Result<_>>()?;
+        return Ok(Many::Picked {
+            targets,
+            unknown: Vec::new(),
+        });
+    }
+    let mut names: Vec<Name> = Vec::new();
+    let mut unknown = Vec::new();
+    for pattern in &args.names {
+        let matched: Vec<&Name> = match pattern {
+            Pattern::Name(n) => vec![n],
+            Pattern::Glob(_) => known
+                .iter()
+                .filter(|n| pattern.matches(n.as_str()))
+                .collect(),
+        };
+        if matched.is_empty() {
+            unknown.push(no_match(ctx, pattern, &known));
+        }
+        for name in matched {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    let mut targets = Vec::new();
+    for name in &names {
+        let target = by_name(ctx, name, None)?;
+        if is_unknown_target(ctx, &target) {
+            unknown.push(unknown_name(ctx, name));
+        } else {
+            targets.push(target);
+        }
+    }
+    Ok(Many::Picked { targets, unknown })
+}
+
+/// How many known names a glob that matches none of them lists.
+const NAMES_SHOWN: usize = 8;
+
+/// What to say of a glob that matches no known name: as of an unknown name (SPEC §1).
+fn no_match(ctx: &Ctx, pattern: &Pattern, known: &[Name]) -> String {
+    match pattern {
+        Pattern::Name(n) => unknown_name(ctx, n),
+        Pattern::Glob(g) if known.is_empty() => {
+            format!("no daemon named '{g}' (there are no daemons)")
+        }
+        Pattern::Glob(g) => {
+            let list: Vec<&str> = known.iter().take(NAMES_SHOWN).map(Name::as_str).collect();
+            let more = match known.len() > NAMES_SHOWN {
+                true => format!(", … {} in all", known.len()),
+                false => String::new(),
+            };
+            format!("no daemon named '{g}' (known: {}{more})", list.join(", "))
+        }
+    }
+}
+
 /// Whether rdaemon knows nothing of the daemon the user named: no record (readable or not) and
 /// no pidfile. Such a name is reported by [`unknown_name`], not silently "not running".
 pub fn is_unknown(ctx: &Ctx, args: &TargetArgs, target: &Target) -> bool {
-    args.given_name().is_some()
-        && target.record.is_none()
+    args.given_name().is_some() && is_unknown_target(ctx, target)
+}
+
+/// [`is_unknown`] for a daemon named by the user (no record, no pidfile).
+fn is_unknown_target(ctx: &Ctx, target: &Target) -> bool {
+    target.record.is_none()
         && target.record_error.is_none()
         && target
             .name

@@ -229,10 +229,16 @@ fn bash_completes_daemon_names_where_a_name_goes() {
         bash_complete(&env, &["status", "--dir", "=", other, ""]),
         ["gamma"]
     );
+    // Several names: after one, more of them (`stop a b`, `signal HUP a b`).
+    assert!(bash_complete(&env, &["stop", "alpha", ""]).contains(&"beta".to_owned()));
+    assert!(bash_complete(&env, &["signal", "HUP", "alpha", ""]).contains(&"beta".to_owned()));
+    assert!(!bash_complete(&env, &["signal", ""]).contains(&"beta".to_owned()));
     // Not where no name goes: these fall back to the generated completion.
-    let words = bash_complete(&env, &["stop", "alpha", ""]);
+    let words = bash_complete(&env, &["stop", "-"]);
     assert!(!words.contains(&"beta".to_owned()), "{words:?}");
     assert!(words.contains(&"--signal".to_owned()), "{words:?}");
+    let words = bash_complete(&env, &["export", "systemd", "alpha", ""]);
+    assert!(!words.contains(&"beta".to_owned()), "{words:?}");
     let words = bash_complete(&env, &["export", ""]);
     assert!(words.contains(&"systemd".to_owned()) && !words.contains(&"alpha".to_owned()));
     let words = bash_complete(&env, &["st"]);

@@ -25,5 +25,5 @@ fn forget_of_an_unknown_daemon_fails() {
     env.run(&["forget", "nobody-here"])
         .code(1)
         .one_error_line()
-        .stderr_has("no record");
+        .stderr_has("rdaemon: no daemon named 'nobody-here'");
 }

@@ -16,6 +16,7 @@ mod forget;
 mod json;
 mod list;
 mod logs;
+mod many;
 mod pid_reuse;
 mod pidfile_validation;
 mod preflight;

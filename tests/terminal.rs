@@ -6,8 +6,8 @@ use std::process::{Command, Stdio};
 use crate::common::*;
 
 /// Runs rdaemon with `args` under a pseudo-terminal (util-linux `script`) and returns its exit
-/// code and everything it wrote there; `None` without `script`.
-fn on_a_terminal(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Option<(i32, String)> {
+/// code and everything it wrote there; `None` without `script`. Also used by `many`.
+pub fn on_a_terminal(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Option<(i32, String)> {
     Command::new("script")
         .arg("--version")
         .output()

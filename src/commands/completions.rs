@@ -73,6 +73,9 @@ pub struct NameShape {
     pub before_name: Vec<(String, Vec<String>)>,
     /// Subcommands that also take `--name NAME` for an existing daemon.
     pub option: Vec<String>,
+    /// Subcommands whose NAME repeats (`stop a b`, `signal HUP a b`): every positional from
+    /// NAME's on is a name.
+    pub several: Vec<String>,
     /// Every option that takes a value, anywhere (`--dir`, `--signal`, `-n`...): when
     /// scanning a command line, the word after one of them is its value, not a positional.
     pub value_options: Vec<String>,
@@ -86,6 +89,7 @@ impl NameShape {
             positional: Vec::new(),
             before_name: Vec::new(),
             option: Vec::new(),
+            several: Vec::new(),
             value_options: Vec::new(),
         };
         collect_value_options(cmd, &mut shape.value_options);
@@ -96,6 +100,12 @@ impl NameShape {
             let is_name = |a: &&clap::Arg| matches!(a.get_id().as_str(), "name" | "names");
             if let Some(index) = positionals.iter().position(is_name) {
                 shape.positional.push((sub.get_name().to_owned(), index));
+                if positionals[index]
+                    .get_num_args()
+                    .is_some_and(|n| n.max_values() > 1)
+                {
+                    shape.several.push(sub.get_name().to_owned());
+                }
                 if index > 0 {
                     let values = positionals[..index]
                         .iter()
@@ -146,7 +156,12 @@ fn add_bash_names(generated: &str, shape: &NameShape) -> String {
     let positional: Vec<String> = shape
         .positional
         .iter()
-        .map(|(sub, n)| format!("{sub}:{n}"))
+        .map(|(sub, n)| match shape.several.contains(sub) {
+            // Any positional from NAME's on: `stop:*`, `signal:[1-9]*`.
+            true if *n == 0 => format!("{sub}:*"),
+            true => format!("{sub}:[{n}-9]*"),
+            false => format!("{sub}:{n}"),
+        })
         .collect();
     let option: Vec<String> = shape.option.iter().map(|s| format!("{s}:--name")).collect();
     let value_options: Vec<&str> = shape
@@ -291,6 +306,18 @@ end
     );
     for (sub, _) in &shape.positional {
         let condition = match shape.before_name.iter().find(|(s, _)| s == sub) {
+            // A free positional before NAME (`signal SIG NAME...`): names once it is typed.
+            Some((_, values)) if values.is_empty() => {
+                let n = shape
+                    .positional
+                    .iter()
+                    .find(|(s, _)| s == sub)
+                    .map_or(0, |(_, n)| *n);
+                format!(
+                    "__fish_rdaemon_using_subcommand {sub}; and test (count (commandline -opc)) -gt {}",
+                    n + 1
+                )
+            }
             Some((_, values)) => format!(
                 "__fish_rdaemon_using_subcommand {sub}; and __fish_seen_subcommand_from {}",
                 values.join(" ")
@@ -324,13 +351,19 @@ mod tests {
     #[test]
     fn name_shape_follows_the_cli() {
         let shape = shape();
-        for sub in ["stop", "status", "restart", "forget"] {
+        for sub in [
+            "stop", "status", "restart", "forget", "logs", "reload", "wait",
+        ] {
             assert!(
                 shape.positional.contains(&(sub.to_owned(), 0)),
                 "{sub}: {shape:?}"
             );
             assert!(shape.option.contains(&sub.to_owned()), "{sub}");
+            assert!(shape.several.contains(&sub.to_owned()), "{sub}");
         }
+        assert!(shape.positional.contains(&("signal".to_owned(), 1)));
+        assert!(shape.several.contains(&"signal".to_owned()));
+        assert!(!shape.several.contains(&"export".to_owned()));
         assert!(shape.positional.contains(&("export".to_owned(), 1)));
         for sub in ["start", "list", "completions"] {
             assert!(!shape.positional.iter().any(|(s, _)| s == sub), "{sub}");

@@ -3,13 +3,12 @@
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::{ForgetArgs, TargetArgs};
+use crate::cli::ForgetArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::pidfile::{self, NameLock};
-use crate::state::{self, Record};
-use crate::target::{by_name, judge, resolve, several_error, Resolved, State, Target};
+use crate::state::Record;
+use crate::target::{judge, resolve_many, several_error, Many, State, Target};
 
 /// How forgetting one daemon ended.
 enum Forgot {
@@ -19,65 +18,35 @@ enum Forgot {
     Running(String),
 }
 
-/// `rdaemon forget`.
+/// `rdaemon forget`: each daemon named (names, globs), one after the other; exit 1 if any
+/// failed or runs. `--all`: every daemon that does not run, the running ones named and kept.
 pub fn run(args: ForgetArgs, ctx: &Ctx) -> Result<Code> {
-    if args.all {
-        return forget_all(ctx);
-    }
-    if args.names.len() > 1 {
-        return forget_each(ctx, &args.names);
-    }
-    let target_args = TargetArgs {
-        name: args.names.into_iter().next(),
-        name_opt: args.name_opt,
-        pidfile: args.pidfile,
-    };
-    let target = match resolve(ctx, &target_args)? {
-        Resolved::One(t) => *t,
-        Resolved::NoDaemons => bail!("no daemons to forget"),
-        Resolved::Several(names) => return Err(several_error(&names).into()),
-    };
-    match forget(ctx, target)? {
-        Forgot::Done => Ok(Code::Ok),
-        Forgot::Running(why) => bail!("{why}: stop it first"),
-    }
-}
-
-/// `forget NAME NAME...`: each one, reporting each failure; exit 1 if any failed.
-fn forget_each(ctx: &Ctx, names: &[Name]) -> Result<Code> {
-    let mut code = Code::Ok;
-    for name in names {
-        let outcome = by_name(ctx, name, None).and_then(|t| forget(ctx, t));
-        let error = match outcome {
-            Ok(Forgot::Done) => continue,
-            Ok(Forgot::Running(why)) => format!("{why}: stop it first"),
-            Err(e) => crate::exit::render(&e),
-        };
-        eprintln!("rdaemon: {error}");
-        code = Code::Failure;
-    }
-    Ok(code)
-}
-
-/// `forget --all`: every daemon that does not run; the running ones are named and kept.
-fn forget_all(ctx: &Ctx) -> Result<Code> {
-    let names = state::list_names(ctx)?;
-    if names.is_empty() {
-        ctx.say("no daemons");
-        return Ok(Code::Ok);
-    }
-    let mut code = Code::Ok;
-    for name in &names {
-        match by_name(ctx, name, None).and_then(|t| forget(ctx, t)) {
-            Ok(Forgot::Done) => {}
-            Ok(Forgot::Running(why)) => ctx.say(format!("{why}: kept")),
-            Err(e) => {
-                eprintln!("rdaemon: {}", crate::exit::render(&e));
-                code = Code::Failure;
-            }
+    let all = args.target.all;
+    let (targets, unknown) = match resolve_many(ctx, &args.target, false)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        Many::NoDaemons if all => {
+            ctx.say("no daemons");
+            return Ok(Code::Ok);
         }
+        Many::NoDaemons => bail!("no daemons to forget"),
+        Many::Several(names) => return Err(several_error(&names).into()),
+    };
+    // A name with nothing to forget is a failure, as it always was for forget.
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
     }
-    Ok(code)
+    let code = super::each(targets, |target| match forget(ctx, target)? {
+        Forgot::Done => Ok(Code::Ok),
+        Forgot::Running(why) if all => {
+            ctx.say(format!("{why}: kept"));
+            Ok(Code::Ok)
+        }
+        Forgot::Running(why) => bail!("{why}: stop it first"),
+    })?;
+    Ok(match unknown.is_empty() {
+        true => code,
+        false => Code::worst([code, Code::Failure]),
+    })
 }
 
 /// Forgets one daemon under its lock, unless it runs.

@@ -3,7 +3,7 @@
 //! what is appended after, across rotation and truncation, until interrupted.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -13,11 +13,14 @@ use crate::exit::Code;
 use crate::logs::{tail, Follower};
 use crate::paths::Ctx;
 use crate::pidfile::os_reason;
-use crate::target::{resolve_running, several_error, Resolved, Target};
+use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved, Target};
 
 /// `rdaemon logs`.
 pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
-    let target = match resolve_running(ctx, &args.target)? {
+    let Some(single) = args.target.single() else {
+        return logs_many(&args, ctx);
+    };
+    let target = match resolve_running(ctx, &single)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => bail!("no daemons, so no logs to show"),
         Resolved::Several(names) => return Err(several_error(&names).into()),
@@ -109,4 +112,156 @@ fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
         bail!("{label} discards its output (/dev/null): there is no log to show");
     }
     Ok(files)
+}
+
+/// Colors for the `NAME | ` prefixes on a terminal, one per daemon in turn, as foreman's.
+const COLORS: [&str; 6] = [
+    "\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[31m",
+];
+
+/// `logs` of several daemons (names, globs, `--all`): each daemon's last lines, then with `-f`
+/// what every one of them appends, interleaved as it arrives; every line prefixed `NAME | `
+/// (names padded to one width), in a color per name on a terminal unless `NO_COLOR` is set.
+/// One thread per followed file, each running the one [`Follower`] of `crate::logs`. A daemon
+/// whose log cannot be shown is reported and skipped (exit 1 at the end).
+fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
+    let (targets, unknown) = match resolve_many(ctx, &args.target, false)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        Many::NoDaemons | Many::Several(_) => bail!("no daemons, so no logs to show"),
+    };
+    let mut code = Code::Ok;
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
+        code = Code::Failure;
+    }
+    let width = targets.iter().map(|t| t.label().len()).max().unwrap_or(0);
+    let color =
+        io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut followed = Vec::new();
+    for (i, target) in targets.iter().enumerate() {
+        let label = target.label();
+        let prefix = match color {
+            true => format!("{}{label:<width$} |\x1b[0m ", COLORS[i % COLORS.len()]),
+            false => format!("{label:<width$} | "),
+        };
+        let files = match log_files(ctx, target, args.follow) {
+            Ok(files) => files,
+            Err(e) => {
+                eprintln!("rdaemon: {}", crate::exit::render(&e));
+                code = Code::Failure;
+                continue;
+            }
+        };
+        for path in files {
+            let mut out = Prefixed::new(prefix.clone());
+            let shown = (|| -> io::Result<Option<(File, u64)>> {
+                let mut file = match File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && args.follow => {
+                        return Ok(None)
+                    }
+                    Err(e) => return Err(e),
+                };
+                if !file.metadata()?.is_file() {
+                    return Err(io::Error::other("it is not a regular file"));
+                }
+                let (bytes, end) = tail(&mut file, args.lines)?;
+                out.write_all(&bytes)?;
+                out.finish()?;
+                Ok(Some((file, end)))
+            })();
+            match shown {
+                Ok(opened) => followed.push((path, opened, out)),
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Code::Ok),
+                Err(e) => {
+                    eprintln!(
+                        "rdaemon: cannot read log '{}': {}",
+                        path.display(),
+                        os_reason(&e)
+                    );
+                    code = Code::Failure;
+                }
+            }
+        }
+    }
+    if !args.follow || followed.is_empty() {
+        return Ok(code);
+    }
+    let (done, ended) = std::sync::mpsc::channel();
+    for (path, opened, mut out) in followed {
+        let (done, ctx) = (done.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let result = Follower::new(vec![(path.clone(), opened)], false, Some(0)).run(
+                &mut out,
+                &mut |note| match note.routine {
+                    true => ctx.debug(note),
+                    false => eprintln!("rdaemon: {note}"),
+                },
+            );
+            let _ = done.send((path, result));
+        });
+    }
+    // A follower returns only with an error: a closed output ends them all (quietly), as does
+    // any other error (said).
+    match ended.recv() {
+        Ok((_, Err(e))) if e.kind() == io::ErrorKind::BrokenPipe => Ok(code),
+        Ok((path, Err(e))) => {
+            Err(e).with_context(|| format!("cannot follow the log '{}'", path.display()))
+        }
+        Ok((_, Ok(()))) | Err(_) => Ok(code),
+    }
+}
+
+/// Output that prefixes every whole line written to it and writes it to stdout in one piece,
+/// so that lines from several threads never mix; a partial line waits for its end.
+struct Prefixed {
+    prefix: String,
+    pending: Vec<u8>,
+}
+
+impl Prefixed {
+    fn new(prefix: String) -> Prefixed {
+        Prefixed {
+            prefix,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Writes a last line that has no newline (the end of a tail), ending it.
+    fn finish(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            self.pending.push(b'\n');
+            self.emit()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every whole line pending.
+    fn emit(&mut self) -> io::Result<()> {
+        let Some(end) = self.pending.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        let mut text = Vec::with_capacity(end + 1 + self.prefix.len() * 4);
+        for line in self.pending[..end].split(|&b| b == b'\n') {
+            text.extend_from_slice(self.prefix.as_bytes());
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        self.pending.drain(..=end);
+        let mut out = io::stdout().lock();
+        out.write_all(&text)?;
+        out.flush()
+    }
+}
+
+impl Write for Prefixed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        self.emit()?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stdout().lock().flush()
+    }
 }

@@ -6,16 +6,20 @@ pub mod export;
 pub mod forget;
 pub mod list;
 pub mod logs;
+pub mod reload;
 pub mod restart;
+pub mod signal;
 pub mod start;
 pub mod status;
 pub mod stop;
+pub mod wait;
 
 use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 use crate::exit::Code;
 use crate::paths::Ctx;
+use crate::target::Target;
 
 /// Runs the parsed command line. `completions` needs no rdaemon directory (it must work even
 /// where none can be found), every other command does.
@@ -37,7 +41,35 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::Restart(args) => restart::run(args, &acting_ctx()?),
         Command::Logs(args) => logs::run(args, &acting_ctx()?),
         Command::Forget(args) => forget::run(args, &acting_ctx()?),
+        Command::Signal(args) => signal::run(args, &acting_ctx()?),
+        Command::Reload(args) => reload::run(args, &acting_ctx()?),
+        Command::Wait(args) => wait::run(args, &acting_ctx()?),
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }
+}
+
+/// Acts on each daemon in turn (one after the other, so that no two names' locks are ever held
+/// at once), printing each failure as it happens; the exit code is the worst of them
+/// ([`Code::worst`]). A single daemon's error is returned as it is, so that one daemon's
+/// command behaves as it always did.
+pub(crate) fn each(
+    targets: Vec<Target>,
+    mut act: impl FnMut(Target) -> Result<Code>,
+) -> Result<Code> {
+    if targets.len() == 1 {
+        let only = targets.into_iter().next().expect("one target");
+        return act(only);
+    }
+    let mut codes = Vec::with_capacity(targets.len());
+    for target in targets {
+        codes.push(match act(target) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!("rdaemon: {}", crate::exit::render(&err));
+                crate::exit::code_of(&err)
+            }
+        });
+    }
+    Ok(Code::worst(codes))
 }

@@ -1,21 +1,48 @@
 //! `rdaemon restart`: under the name's lock, stop the daemon if it runs, then start it again
 //! from its record, with whatever the command line gives overriding the record.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
+use crate::parse::Step;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
-use crate::target::{privilege_error, resolve_running, several_error, Resolved};
+use crate::target::{
+    privilege_error, resolve_many, resolve_running, several_error, Many, Resolved, Target,
+};
 
 use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args, Spec};
 use super::stop::stop_locked;
 
-/// `rdaemon restart`.
+/// `rdaemon restart`: one daemon as always; several (names, globs, `--all`) one after the
+/// other, each under its own lock, the exit code the worst of theirs (4 > 1 > 0).
 pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
     let schedule = args.stop.schedule()?;
-    let mut target = match resolve_running(ctx, &args.target)? {
+    let Some(single) = args.target.single() else {
+        if !args.program.is_empty() {
+            return Err(Fail::usage(
+                "a new command line (-- PROGRAM) fits one daemon: restart several without it, or name one",
+            )
+            .into());
+        }
+        let (targets, unknown) = match resolve_many(ctx, &args.target, true)? {
+            Many::Picked { targets, unknown } => (targets, unknown),
+            Many::NoDaemons => bail!("no daemons to restart"),
+            Many::Several(names) => return Err(several_error(&names).into()),
+        };
+        for why in &unknown {
+            eprintln!("rdaemon: {why}");
+        }
+        let code = super::each(targets, |target| {
+            restart_one(ctx, &args, &schedule, target, true)
+        })?;
+        return Ok(match unknown.is_empty() {
+            true => code,
+            false => Code::worst([code, Code::Failure]),
+        });
+    };
+    let target = match resolve_running(ctx, &single)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => {
             return Err(Fail::usage(
@@ -25,6 +52,17 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         }
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
+    restart_one(ctx, &args, &schedule, target, single.given_name().is_some())
+}
+
+/// Restarts one daemon under its lock; `named` when the user named it.
+fn restart_one(
+    ctx: &Ctx,
+    args: &RestartArgs,
+    schedule: &[Step],
+    mut target: Target,
+    named: bool,
+) -> Result<Code> {
     let Some(name) = target.name.clone() else {
         return Err(Fail::usage(format!(
             "cannot restart '{}': its file name is not a valid daemon name; give --name",
@@ -34,7 +72,7 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
     };
     ctx.ensure_dir().map_err(|e| privilege_error(ctx, e))?;
     let _lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
-    if target.record.is_some() || args.target.given_name().is_some() {
+    if target.record.is_some() || named {
         target.record = load_record_for_start(ctx, &name)?;
     }
     let mut spec = match &target.record {
@@ -57,6 +95,6 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
     // A start bound to fail (a user or group that cannot be used, a missing program, a full
     // disk) must not cost the running daemon its life: check before stopping it.
     super::start::preflight(ctx, &spec)?;
-    stop_locked(ctx, &target, &schedule, false)?;
+    stop_locked(ctx, &target, schedule, false)?;
     start_locked(ctx, &spec, target.record)
 }

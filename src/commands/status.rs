@@ -16,7 +16,9 @@ use crate::paths::Ctx;
 use crate::process;
 use crate::session;
 use crate::state::{LastExit, Mode, Record};
-use crate::target::{is_unknown, judge, resolve, unknown_name_of, Resolved, State, Target};
+use crate::target::{
+    is_unknown, judge, resolve, resolve_many, unknown_name_of, Many, Resolved, State, Target,
+};
 
 /// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
 #[derive(Debug, Serialize)]
@@ -235,7 +237,10 @@ fn reason(state: &State) -> Option<String> {
 
 /// `rdaemon status`.
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
-    let target = match resolve(ctx, &args.target)? {
+    let Some(single) = args.target.single() else {
+        return status_many(ctx, &args);
+    };
+    let target = match resolve(ctx, &single)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => {
             if args.json {
@@ -256,7 +261,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             });
         }
     };
-    if is_unknown(ctx, &args.target, &target) {
+    if is_unknown(ctx, &single, &target) {
         // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
         eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
         if args.json {
@@ -283,6 +288,30 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         print_human(&report, target.record.is_some(), show_log);
     }
     Ok(report.code())
+}
+
+/// `status` of several daemons (names, globs, `--all`): the `list` table (or a JSON array) of
+/// them. Exit 0 only when all run; else the worst of 4 (unknown) > 1 (dead, failed) > 3 (not
+/// running, or a name that matches no daemon).
+fn status_many(ctx: &Ctx, args: &StatusArgs) -> Result<Code> {
+    let (targets, unknown) = match resolve_many(ctx, &args.target, false)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        // `--all` with no daemons.
+        Many::NoDaemons | Many::Several(_) => (Vec::new(), Vec::new()),
+    };
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
+    }
+    let reports: Vec<Report> = targets.iter().map(|t| Report::new(ctx, t)).collect();
+    // Names that all name nothing were said on stderr: no empty table ("no daemons") on top.
+    if !reports.is_empty() || unknown.is_empty() || args.json {
+        super::list::print(ctx, &reports, args.json)?;
+    }
+    let mut codes: Vec<Code> = reports.iter().map(Report::code).collect();
+    if !unknown.is_empty() || reports.is_empty() {
+        codes.push(Code::NotRunning);
+    }
+    Ok(Code::worst(codes))
 }
 
 fn print_human(r: &Report, has_record: bool, show_log: bool) {

@@ -16,10 +16,7 @@ use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::session::{Session, Swept};
 use crate::state::{Mode, Record};
-use crate::target::{
-    is_unknown, judge, privilege_error, resolve_running, several_error, unknown_name_of, Resolved,
-    State, Target,
-};
+use crate::target::{judge, privilege_error, resolve_many, several_error, Many, State, Target};
 
 /// How a stop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,23 +27,29 @@ pub enum Stopped {
     Stopped(Pid),
 }
 
-/// `rdaemon stop`.
+/// `rdaemon stop`: each daemon named, one after the other, each under its own lock (never two
+/// names' locks at once). The exit code is the worst of theirs (`Code::worst`: 4 > 1 > 0).
 pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
     let schedule = args.stop.schedule()?;
-    let mut target = match resolve_running(ctx, &args.target)? {
-        Resolved::One(t) if is_unknown(ctx, &args.target, &t) => {
-            // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or
-            // root's daemon.
-            eprintln!("rdaemon: {}", unknown_name_of(ctx, &t));
-            return Ok(Code::Ok);
-        }
-        Resolved::One(t) => *t,
-        Resolved::NoDaemons => {
+    let (targets, unknown) = match resolve_many(ctx, &args.target, true)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        Many::NoDaemons => {
             ctx.say("no daemons");
             return Ok(Code::Ok);
         }
-        Resolved::Several(names) => return Err(several_error(&names).into()),
+        Many::Several(names) => return Err(several_error(&names).into()),
     };
+    // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or root's daemon.
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
+    }
+    super::each(targets, |target| {
+        stop_one(ctx, target, &schedule, args.main_only)
+    })
+}
+
+/// Stops one daemon under its lock.
+fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -> Result<Code> {
     let lock = target
         .lock(ctx)
         .map_err(|e| privilege_error(ctx, e.context(format!("cannot stop {}", target.label()))))?;
@@ -55,7 +58,7 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             "{why}; treating the pidfile as one without a record"
         ));
     }
-    stop_locked(ctx, &target, &schedule, args.main_only)?;
+    stop_locked(ctx, &target, schedule, main_only)?;
     // A name rdaemon never knew leaves no lock file behind (forget's rule: removed while held).
     if let (Some(lock), Some(name)) = (&lock, &target.name) {
         if target.record.is_none() && !ctx.record_path(name).exists() && !target.pidfile.exists() {

@@ -1,0 +1,119 @@
+//! `rdaemon wait NAME... [--timeout DURATION]`: block until each daemon's main process has
+//! exited, on pidfds (one `poll` on all of them, no sleep loop), saying how each ended when that
+//! is known. The daemons are not rdaemon's children, so their exit status is not ours to reap:
+//! a respawn daemon's record says how its program last ended; otherwise "has exited".
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+use crate::cli::WaitArgs;
+use crate::exit::Code;
+use crate::parse::format_duration;
+use crate::paths::Ctx;
+use crate::pidfile::os_reason;
+use crate::process::{self, Process};
+use crate::state::{Mode, Record};
+use crate::target::{judge, resolve_many, several_error, Many, State, Target};
+
+/// `rdaemon wait`: exit 0 once every daemon named has exited (one that is not running counts
+/// as done), 1 at the timeout naming those still running, 1 for a name that names no daemon
+/// (a typo must not pass for "it has exited") or a daemon whose state is unknown.
+pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
+    let start = Instant::now();
+    let (targets, unknown) = match resolve_many(ctx, &args.target, true)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        Many::NoDaemons => {
+            ctx.say("no daemons");
+            return Ok(Code::Ok);
+        }
+        Many::Several(names) => return Err(several_error(&names).into()),
+    };
+    let mut code = Code::Ok;
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
+        code = Code::Failure;
+    }
+    let mut waiting: Vec<(Target, Process)> = Vec::new();
+    for target in targets {
+        match pin(ctx, &target) {
+            Ok(Some(process)) => waiting.push((target, process)),
+            Ok(None) => ctx.say(format!("{} is not running", target.label())),
+            Err(e) => {
+                eprintln!("rdaemon: {}", crate::exit::render(&e));
+                code = Code::Failure;
+            }
+        }
+    }
+    while !waiting.is_empty() {
+        let left = args.timeout.map(|t| t.saturating_sub(start.elapsed()));
+        let processes: Vec<&Process> = waiting.iter().map(|(_, p)| p).collect();
+        let exited = process::wait_any(&processes, left)
+            .map_err(|e| anyhow::anyhow!("cannot wait for the daemons: {}", os_reason(&e)))?;
+        if exited.is_empty() {
+            let names: Vec<String> = waiting.iter().map(|(t, _)| t.label()).collect();
+            let after = format_duration(args.timeout.unwrap_or_default());
+            bail!(
+                "timed out after {after}; still running: {}",
+                names.join(", ")
+            );
+        }
+        // Highest index first, so that the indexes still to remove stay valid.
+        for i in exited.into_iter().rev() {
+            let (target, process) = waiting.remove(i);
+            ctx.say(format!(
+                "{} {}",
+                target.label(),
+                ended(ctx, &target, &process)
+            ));
+        }
+    }
+    Ok(code)
+}
+
+/// The daemon's main process pinned by a pidfd, as judged; `None` when it is not running.
+fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
+    let label = target.label();
+    match judge(ctx, target).with_context(|| format!("cannot wait for {label}"))? {
+        State::Running {
+            pid, start_time, ..
+        } => Process::open_verified(pid, start_time).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot wait for {label}: cannot read /proc/{pid}/stat: {}",
+                os_reason(&e)
+            )
+        }),
+        State::Stopped | State::Dead { .. } => Ok(None),
+        State::Unknown { why } => bail!("cannot wait for {label}: {why}"),
+    }
+}
+
+/// How the daemon ended, as far as rdaemon can know: what its record says once it is gone (a
+/// stop by rdaemon, a respawn monitor's last exit of its program), else "has exited".
+fn ended(ctx: &Ctx, target: &Target, process: &Process) -> String {
+    let pid = process.pid();
+    let record = target
+        .name
+        .as_ref()
+        .and_then(|n| Record::load(ctx, n).ok().flatten())
+        .filter(|r| r.pid == Some(pid.get()));
+    let Some(rec) = record else {
+        return format!("has exited (pid {pid})");
+    };
+    let mut text = format!("has exited (pid {pid})");
+    if rec.stopping {
+        text.push_str(": stopped by rdaemon");
+    }
+    if rec.mode == Mode::Respawn {
+        if rec.failed {
+            text.push_str(&format!(
+                ": its monitor gave up after {} restarts",
+                rec.restarts
+            ));
+        }
+        if let Some(last) = &rec.last_exit {
+            text.push_str(&format!("; its program's last exit: {}", last.describe()));
+        }
+    }
+    text
+}

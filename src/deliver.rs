@@ -1,0 +1,157 @@
+//! Sending a signal to a daemon's program (`signal`, `reload`), identity-checked as `stop` is:
+//! the daemon is judged from its record, pidfile and `/proc` ([`target::judge`]), its main
+//! process pinned by a pidfd whose start time is checked again (`Process::open_verified`), and
+//! only then signalled. In respawn mode the program is the monitor's child: the record's
+//! `child_pid`, accepted only while it is alive and the pinned monitor's child.
+//!
+//! Must not: take a name's lock (a signal changes no file), or signal a process that the
+//! judgement did not vouch for.
+
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::exit::{Code, Fail};
+use crate::parse::signal_name;
+use crate::paths::Ctx;
+use crate::pidfile::os_reason;
+use crate::process::{self, Pid, Process};
+use crate::session;
+use crate::state::Mode;
+use crate::target::{judge, State, Target};
+
+/// The signal that `reload` sends to `target`. The one place that decides it: HUP for now.
+/// Issue 17 adds the spec field `--reload-signal` (SPEC §2), read from the daemon's spec here.
+pub fn reload_signal(_target: &Target) -> Signal {
+    Signal::SIGHUP
+}
+
+/// Sends `sig` to the daemon's program (with `group`, to every process of its process group
+/// but a respawn monitor) and says so. Returns `Code::Ok`, or `Code::ProgramNotRunning` (7)
+/// when the daemon or its program does not run; an error for a daemon whose state is unknown,
+/// and exit 4 for a signal the kernel refused (EPERM).
+pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code> {
+    let label = target.label();
+    let name = signal_name(sig);
+    let (pid, start_time) =
+        match judge(ctx, target).with_context(|| format!("cannot signal {label}"))? {
+            State::Running {
+                pid, start_time, ..
+            } => (pid, start_time),
+            State::Stopped | State::Dead { .. } => return Ok(not_running(ctx, &label)),
+            State::Unknown { why } => bail!("cannot signal {label}: {why}"),
+        };
+    let proc_error = |pid: Pid, e: std::io::Error| {
+        anyhow::anyhow!(
+            "cannot signal {label}: cannot read /proc/{pid}/stat: {}",
+            os_reason(&e)
+        )
+    };
+    let main = match Process::open_verified(pid, start_time) {
+        Ok(Some(p)) => p,
+        Ok(None) => return Ok(not_running(ctx, &label)),
+        Err(e) => return Err(proc_error(pid, e)),
+    };
+    let monitor = target
+        .record
+        .as_ref()
+        .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
+    let sent = match (monitor, group) {
+        (None, false) => main.signal(sig).map(|()| format!("pid {pid}")),
+        (None, true) => match main.own_group_checked().map_err(|e| proc_error(pid, e))? {
+            Some(g) => main.signal_group(g, sig).map(|()| format!("process group {g}")),
+            None => bail!(
+                "cannot signal {label}'s process group: pid {pid} does not lead its own group; signal it without --group"
+            ),
+        },
+        (Some(rec), false) => {
+            let Some(child) = live_child(&main, rec.child_pid).map_err(|e| proc_error(pid, e))?
+            else {
+                ctx.say(format!(
+                    "{label}'s program is not running (its monitor, pid {pid}, is restarting it)"
+                ));
+                return Ok(Code::ProgramNotRunning);
+            };
+            let child_pid = child.pid();
+            child.signal(sig).map(|()| format!("pid {child_pid}"))
+        }
+        (Some(_), true) => signal_members(&main, sig).map(|n| match n {
+            1 => "1 process".to_owned(),
+            n => format!("{n} processes"),
+        }),
+    };
+    match sent {
+        Ok(whom) => {
+            ctx.say(format!("sent SIG{name} to {label} ({whom})"));
+            Ok(Code::Ok)
+        }
+        Err(Errno::ESRCH) => Ok(not_running(ctx, &label)),
+        Err(e) => {
+            let msg = format!("cannot signal {label} (pid {pid}): {}", e.desc());
+            match e {
+                Errno::EPERM => Err(Fail::privilege(msg).into()),
+                _ => Err(anyhow::anyhow!(msg)),
+            }
+        }
+    }
+}
+
+fn not_running(ctx: &Ctx, label: &str) -> Code {
+    ctx.say(format!("{label} is not running"));
+    Code::ProgramNotRunning
+}
+
+/// The monitor's program: `child_pid`, pinned by a pidfd, if it is alive and a child of
+/// `monitor` (which is pinned, so its pid is not reused while we look) and not a process rdaemon
+/// must never signal. A pid reused since the record was written has another parent.
+fn live_child(monitor: &Process, child_pid: Option<i32>) -> std::io::Result<Option<Process>> {
+    let Some(child) = child_pid.and_then(|raw| Pid::new(raw).ok()) else {
+        return Ok(None);
+    };
+    let process = match Process::open(child) {
+        Ok(p) => p,
+        Err(e) if e.raw_os_error() == Some(Errno::ESRCH as i32) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Checked after the pidfd pins the pid: the process it pins is the monitor's child.
+    let ok = process::stat(child)?.is_some_and(|s| s.is_alive() && s.ppid == monitor.pid().get())
+        && !monitor.has_exited()
+        && process::refuse_protected(child)?.is_none();
+    Ok(ok.then_some(process))
+}
+
+/// Sends `sig` to every member of the process group that a respawn monitor leads, except the
+/// monitor itself (it forwards some signals to its child, which would then get them twice, and
+/// stops the daemon on TERM). Each member is pinned by a pidfd and checked to be in the group
+/// while the monitor, the group's leader, lives (so the group id is not reused). Returns how
+/// many processes got it.
+fn signal_members(monitor: &Process, sig: Signal) -> Result<usize, Errno> {
+    let group = monitor.pid().get();
+    let mut sent = 0;
+    for raw in session::all_pids() {
+        let Ok(pid) = Pid::new(raw) else { continue };
+        if raw == group || process::read_stat(pid).is_none_or(|s| s.pgrp != group) {
+            continue;
+        }
+        // Never an ancestor of rdaemon or a kernel thread, whatever group it is in.
+        if !matches!(process::refuse_protected(pid), Ok(None)) {
+            continue;
+        }
+        let Ok(member) = Process::open(pid) else {
+            continue;
+        };
+        let still = process::read_stat(pid).is_some_and(|s| s.is_alive() && s.pgrp == group);
+        if !still || monitor.has_exited() {
+            continue;
+        }
+        match member.signal(sig) {
+            Ok(()) => sent += 1,
+            Err(Errno::ESRCH) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if sent == 0 {
+        return Err(Errno::ESRCH);
+    }
+    Ok(sent)
+}

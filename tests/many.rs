@@ -1,0 +1,468 @@
+//! Verbs over several daemons (SPEC v2 §1, §5): names, globs and `--all` for status, stop,
+//! forget; `signal`, `reload`, `wait`; `logs` of several daemons interleaved and prefixed.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::mpsc;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::common::*;
+
+/// A daemon that notes each USR1 and HUP it gets (in `PREFIX.usr1`, `PREFIX.hup`, and a line
+/// `got usr1 TAG` in its log), runs a `sleep` in its own process group, says `hello TAG`, and
+/// writes `SHELLPID SLEEPPID` to `PREFIX.ready` once its traps are set. It ends when its sleep
+/// ends (a signal to the whole group kills the sleep).
+fn trapper(env: &Env, tag: &str) -> Vec<String> {
+    let script = env.script(
+        "trapper.sh",
+        r#"trap 'echo "usr1 $2" >> "$1.usr1"; echo "got usr1 $2"' USR1
+trap 'echo "hup $2" >> "$1.hup"' HUP
+sleep 1000 & s=$!
+echo "$$ $s" > "$1.ready.tmp" && mv "$1.ready.tmp" "$1.ready"
+echo "hello $2"
+while kill -0 $s 2>/dev/null; do wait $s; done"#,
+    );
+    vec![
+        script.display().to_string(),
+        env.path(tag).display().to_string(),
+        tag.to_owned(),
+    ]
+}
+
+/// Starts [`trapper`] as daemon `name` (extra start options before `--`) and returns the pids
+/// of its shell and its sleep once its traps are set.
+fn start_trapper(env: &Env, name: &str, options: &[&str]) -> (i32, i32) {
+    let argv = trapper(env, name);
+    let mut args = vec!["start", "--name", name];
+    args.extend_from_slice(options);
+    args.push("--");
+    args.extend(argv.iter().map(String::as_str));
+    env.run(&args).ok();
+    let ready = env.wait_file(&format!("{name}.ready"));
+    let text = std::fs::read_to_string(ready).unwrap();
+    let mut pids = text.split_whitespace().map(|p| p.parse::<i32>().unwrap());
+    let (shell, sleep) = (pids.next().unwrap(), pids.next().unwrap());
+    env.track(shell);
+    (shell, sleep)
+}
+
+/// Whether process `holder` has a pidfd open for `pid` (`Pid:` in `/proc/HOLDER/fdinfo/FD`).
+fn holds_pidfd(holder: i32, pid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{holder}/fdinfo")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        std::fs::read_to_string(e.path())
+            .is_ok_and(|t| t.lines().any(|l| l == format!("Pid:\t{pid}")))
+    })
+}
+
+fn lines_of(env: &Env, file: &str) -> usize {
+    std::fs::read_to_string(env.path(file))
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+/// Four `web-*` daemons in every state, and a `db` that runs.
+fn mixed(env: &Env) -> [i32; 3] {
+    let web1 = env.start("web-1", &["sleep", &unique_secs()]);
+    let web2 = env.start("web-2", &["sleep", &unique_secs()]);
+    let web3 = env.start("web-3", &["sleep", &unique_secs()]);
+    env.run(&["stop", "web-3"]).ok();
+    wait_dead(web3);
+    let web4 = env.start("web-4", &["sleep", &unique_secs()]);
+    kill(NixPid::from_raw(web4), Signal::SIGKILL).unwrap();
+    wait_dead(web4);
+    let db = env.start("db", &["sleep", &unique_secs()]);
+    [web1, web2, db]
+}
+
+#[test]
+fn globs_and_all_over_mixed_states() {
+    let env = Env::new();
+    let [web1, web2, db] = mixed(&env);
+    // status: the list table; the worst code: dead (1) beats stopped (3).
+    let run = env.run(&["status", "web-*"]).code(1);
+    for row in [
+        "web-1  running",
+        "web-2  running",
+        "web-3  stopped",
+        "web-4  dead",
+    ] {
+        assert!(run.stdout.contains(row), "{row}\n{}", run.dump());
+    }
+    assert!(run.stdout.starts_with("NAME "), "{}", run.dump());
+    assert!(!run.stdout.contains("db "), "{}", run.dump());
+    env.run(&["status", "web-1", "web-2"])
+        .ok()
+        .stdout_has("web-2  running");
+    env.run(&["status", "web-[12]", "db"]).ok();
+    env.run(&["status", "web-1", "web-3"]).code(3);
+    env.run(&["status", "--all"])
+        .code(1)
+        .stdout_has("db     running");
+    env.run(&["status", "web-?", "--json"])
+        .code(1)
+        .stdout_has("\"name\": \"web-4\"");
+    // A glob that matches nothing is an unknown name: status 3, stop 0, both saying so.
+    env.run(&["status", "nothing-*"])
+        .code(3)
+        .stderr_has("rdaemon: no daemon named 'nothing-*'");
+    env.run(&["stop", "nothing-*"])
+        .ok()
+        .stderr_has("rdaemon: no daemon named 'nothing-*'");
+    // A glob is never a path.
+    env.run(&["stop", "../*"])
+        .code(2)
+        .stderr_has("invalid name pattern '../*'");
+
+    let run = env.run(&["stop", "web-*"]).ok();
+    for line in [
+        format!("stopped web-1 (pid {web1})"),
+        format!("stopped web-2 (pid {web2})"),
+        "web-3 is not running".to_owned(),
+        "web-4 is not running".to_owned(),
+    ] {
+        assert!(run.stdout.contains(&line), "{line}\n{}", run.dump());
+    }
+    wait_dead(web1);
+    wait_dead(web2);
+    assert!(alive(db), "db is not matched by web-*");
+    assert!(
+        !env.path("web-4.pid").exists(),
+        "the stale pidfile is removed"
+    );
+
+    // forget: a glob over stopped daemons, then --all keeping the one that runs.
+    env.run(&["forget", "web-*"])
+        .ok()
+        .stdout_has("forgot web-1\nforgot web-2\nforgot web-3\nforgot web-4\n");
+    for n in 1..=4 {
+        assert!(!env.path(&format!("web-{n}.json")).exists());
+    }
+    env.run(&["forget", "--all"])
+        .ok()
+        .stdout_has(&format!("db is running (pid {db}): kept"));
+    env.run(&["forget", "d*"])
+        .code(1)
+        .stderr_has(&format!("rdaemon: db is running (pid {db}): stop it first"));
+    assert!(env.path("db.json").exists() && alive(db));
+    env.run(&["forget", "nothing-*"])
+        .code(1)
+        .stderr_has("no daemon named 'nothing-*'");
+    env.run(&["stop", "--all"])
+        .ok()
+        .stdout_has(&format!("stopped db (pid {db})"));
+    wait_dead(db);
+}
+
+#[test]
+fn stop_of_several_names_stops_each_and_exits_with_the_worst() {
+    let env = Env::new();
+    let a = env.start("a", &["sleep", &unique_secs()]);
+    let b = env.start("b", &["sleep", &unique_secs()]);
+    env.run(&["stop", "a", "b"])
+        .ok()
+        .stdout_has(&format!("stopped a (pid {a})\nstopped b (pid {b})\n"));
+    wait_dead(a);
+    wait_dead(b);
+    // A daemon that refuses to stop makes the whole command fail, the others still stopped.
+    let stubborn = env.start_stubborn("stubborn");
+    let c = env.start("c", &["sleep", &unique_secs()]);
+    env.run(&["stop", "stubborn", "c", "--timeout", "100ms", "--no-kill"])
+        .code(1)
+        .stderr_has(&format!("stubborn (pid {stubborn}) is still running"))
+        .stdout_has(&format!("stopped c (pid {c})"));
+    wait_dead(c);
+    assert!(alive(stubborn));
+    // --pidfile names one daemon.
+    env.run(&["stop", "a", "b", "--pidfile", "/tmp/x.pid"])
+        .code(2)
+        .stderr_has("--pidfile names one daemon");
+    // A new command line cannot fit several daemons.
+    env.run(&["restart", "a", "b", "--", "sleep", "1"])
+        .code(2)
+        .stderr_has("fits one daemon");
+}
+
+#[test]
+fn signal_reaches_the_main_program_only() {
+    let env = Env::new();
+    let (shell, sleep) = start_trapper(&env, "t", &[]);
+    env.run(&["signal", "usr1", "t"])
+        .ok()
+        .stdout_has(&format!("sent SIGUSR1 to t (pid {shell})"));
+    env.wait_file("t.usr1");
+    assert_eq!(lines_of(&env, "t.usr1"), 1);
+    assert!(alive(shell) && alive(sleep), "only the main program got it");
+    // By number too.
+    env.run(&["signal", "10", "t"]).ok();
+    wait_until("the second USR1 is noted", DEADLINE, || {
+        lines_of(&env, "t.usr1") == 2
+    });
+    // --group: every process of the group, the sleep too (USR1 kills it, and the shell ends).
+    env.run(&["signal", "--group", "SIGUSR1", "t"])
+        .ok()
+        .stdout_has(&format!("sent SIGUSR1 to t (process group {shell})"));
+    wait_dead(sleep);
+    wait_until("the third USR1 is noted", DEADLINE, || {
+        lines_of(&env, "t.usr1") == 3
+    });
+    wait_dead(shell);
+    // Not running: exit 7, LSB's "program is not running".
+    env.run(&["signal", "USR1", "t"])
+        .code(7)
+        .stdout_has("t is not running");
+    env.run(&["signal", "NOPE", "t"])
+        .code(2)
+        .stderr_has("invalid signal 'NOPE'");
+}
+
+#[test]
+fn signal_of_a_respawn_daemon_reaches_its_child_not_the_monitor() {
+    let env = Env::new();
+    let (child, _sleep) = start_trapper(&env, "r", &["--respawn"]);
+    let monitor = env.pid_of("r");
+    assert_ne!(monitor, child);
+    assert_eq!(env.record("r")["child_pid"], child);
+    env.run(&["signal", "USR1", "r"])
+        .ok()
+        .stdout_has(&format!("sent SIGUSR1 to r (pid {child})"));
+    env.wait_file("r.usr1");
+    // A second signal round trip: had the monitor got the first one too, it would have
+    // forwarded it, and the file would hold three lines by the time the second is noted.
+    env.run(&["signal", "HUP", "r"]).ok();
+    env.wait_file("r.hup");
+    assert_eq!(lines_of(&env, "r.usr1"), 1, "the child got USR1 once");
+    assert!(alive(monitor) && alive(child));
+    assert_eq!(env.pid_of("r"), monitor);
+    assert_eq!(env.record("r")["restarts"], 0);
+    // --group: the program and its sleep, not the monitor (which would forward it again).
+    env.run(&["signal", "--group", "USR1", "r"])
+        .ok()
+        .stdout_has("sent SIGUSR1 to r (2 processes)");
+    wait_until("the group's USR1 is noted", DEADLINE, || {
+        lines_of(&env, "r.usr1") == 2
+    });
+    assert!(alive(monitor));
+    assert_eq!(env.pid_of("r"), monitor);
+    env.run(&["stop", "r"]).ok();
+    wait_dead(monitor);
+    wait_dead(child);
+}
+
+#[test]
+fn reload_sends_hup_and_exits_7_when_not_running() {
+    let env = Env::new();
+    let (shell, _) = start_trapper(&env, "web", &[]);
+    let other = env.start("other", &["sleep", &unique_secs()]);
+    env.run(&["stop", "other"]).ok();
+    wait_dead(other);
+    env.run(&["reload", "web"])
+        .ok()
+        .stdout_has(&format!("sent SIGHUP to web (pid {shell})"));
+    env.wait_file("web.hup");
+    assert!(alive(shell));
+    env.run(&["reload", "other"])
+        .code(7)
+        .stdout_has("other is not running");
+    // Several: the worst code, each said.
+    env.run(&["reload", "web", "other"])
+        .code(7)
+        .stdout_has("sent SIGHUP to web");
+    wait_until("the second HUP is noted", DEADLINE, || {
+        lines_of(&env, "web.hup") == 2
+    });
+    env.run(&["reload", "ghost"])
+        .code(7)
+        .stderr_has("no daemon named 'ghost'");
+}
+
+#[test]
+fn wait_returns_when_the_daemon_exits_and_fails_at_the_timeout() {
+    let env = Env::new();
+    let a = env.start("a", &["sleep", &unique_secs()]);
+    let b = env.start("b", &["sleep", &unique_secs()]);
+    env.run(&["wait", "a", "--timeout", "200ms"])
+        .code(1)
+        .stderr_has("still running: a");
+    assert!(alive(a));
+    let mut waiter = env
+        .std_cmd()
+        .args(["wait", "a", "b"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter_pid = waiter.id() as i32;
+    env.track(waiter_pid);
+    // It waits while they run, on a pidfd for each (the kernel shows which pid a pidfd pins).
+    wait_until("wait holds a pidfd for a and b", DEADLINE, || {
+        holds_pidfd(waiter_pid, a) && holds_pidfd(waiter_pid, b)
+    });
+    assert!(waiter.try_wait().unwrap().is_none());
+    kill(NixPid::from_raw(a), Signal::SIGKILL).unwrap();
+    kill(NixPid::from_raw(b), Signal::SIGTERM).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(waiter.wait_with_output());
+    });
+    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("a has exited (pid {a})")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("b has exited (pid {b})")),
+        "{stdout}"
+    );
+    // Not running counts as done.
+    env.run(&["wait", "a"]).ok().stdout_has("a is not running");
+}
+
+#[test]
+fn logs_of_several_daemons_are_prefixed_without_color_in_a_pipe() {
+    let env = Env::new();
+    start_trapper(&env, "a", &[]);
+    start_trapper(&env, "bbb", &[]);
+    for (name, line) in [("a", "hello a"), ("bbb", "hello bbb")] {
+        let log = env.path(&format!("{name}.log"));
+        wait_until(&format!("{name} said hello"), DEADLINE, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains(line))
+        });
+    }
+    let run = env.run(&["logs", "a", "bbb"]).ok();
+    assert!(run.stdout.contains("a   | hello a\n"), "{}", run.dump());
+    assert!(run.stdout.contains("bbb | hello bbb\n"), "{}", run.dump());
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "no color in a pipe\n{}",
+        run.dump()
+    );
+    env.run(&["logs", "--all", "-n", "1"])
+        .ok()
+        .stdout_has("a   | hello a\n");
+    // One daemon: today's output, unprefixed.
+    env.run(&["logs", "a"]).ok().stdout_has("hello a\n");
+
+    // -f: what each appends, interleaved as it arrives.
+    let mut follower = env
+        .std_cmd()
+        .args(["logs", "-f", "a", "bbb"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let follower_pid = follower.id() as i32;
+    env.track(follower_pid);
+    let stdout = follower.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let expect = |want: &str, seen: &mut Vec<String>| {
+        while !seen.iter().any(|l| l == want) {
+            let line = rx
+                .recv_timeout(DEADLINE)
+                .unwrap_or_else(|_| panic!("no line '{want}' in {seen:?}"));
+            seen.push(line);
+        }
+    };
+    // The tails come first: then following has begun (the files are open).
+    expect("a   | hello a", &mut seen);
+    expect("bbb | hello bbb", &mut seen);
+    env.run(&["signal", "USR1", "bbb"]).ok();
+    expect("bbb | got usr1 bbb", &mut seen);
+    env.run(&["signal", "USR1", "a"]).ok();
+    expect("a   | got usr1 a", &mut seen);
+    assert!(seen.iter().all(|l| !l.contains('\x1b')), "{seen:?}");
+    kill(NixPid::from_raw(follower_pid), Signal::SIGKILL).unwrap();
+    let _ = follower.wait();
+}
+
+#[test]
+fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
+    let env = Env::new();
+    start_trapper(&env, "a", &[]);
+    start_trapper(&env, "bbb", &[]);
+    for (name, line) in [("a", "hello a"), ("bbb", "hello bbb")] {
+        let log = env.path(&format!("{name}.log"));
+        wait_until(&format!("{name} said hello"), DEADLINE, || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t.contains(line))
+        });
+    }
+    let Some((code, out)) = crate::terminal::on_a_terminal(&env, &["logs", "a", "bbb"], &[]) else {
+        return skip("logs_colored", "util-linux 'script' is not installed");
+    };
+    assert_eq!(code, 0, "{out:?}");
+    // One color per name, the prefix reset before the line.
+    assert!(out.contains("\x1b[36ma   |\x1b[0m hello a"), "{out:?}");
+    assert!(out.contains("\x1b[33mbbb |\x1b[0m hello bbb"), "{out:?}");
+    let (code, out) =
+        crate::terminal::on_a_terminal(&env, &["logs", "a", "bbb"], &[("NO_COLOR", "1")]).unwrap();
+    assert_eq!(code, 0, "{out:?}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains("a   | hello a"), "{out:?}");
+}
+
+#[test]
+fn signal_that_the_kernel_refuses_exits_4() {
+    if !is_root() {
+        return skip(
+            "signal_that_the_kernel_refuses_exits_4",
+            "needs root to signal root's daemon as another user",
+        );
+    }
+    let Some(nobody) = nobody() else {
+        return skip("signal_that_the_kernel_refuses_exits_4", "no 'nobody' user");
+    };
+    let env = Env::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = env.start("roots", &["sleep", &unique_secs()]);
+    let as_nobody = || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = env.std_cmd();
+        cmd.uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .current_dir("/");
+        assert_cmd::Command::from_std(cmd)
+    };
+    env.run_cmd(as_nobody(), &["signal", "USR1", "roots"])
+        .code(4)
+        .stderr_has(&format!(
+            "rdaemon: cannot signal roots (pid {pid}): Operation not permitted"
+        ));
+    env.run_cmd(as_nobody(), &["reload", "roots"]).code(4);
+    assert!(alive(pid));
+}
+
+#[test]
+fn restart_of_a_glob_restarts_each_one_after_the_other() {
+    let env = Env::new();
+    let old1 = env.start("job-1", &["sleep", &unique_secs()]);
+    let old2 = env.start("job-2", &["sleep", &unique_secs()]);
+    let other = env.start("other", &["sleep", &unique_secs()]);
+    let run = env.run(&["restart", "job-*"]).ok();
+    wait_dead(old1);
+    wait_dead(old2);
+    let (new1, new2) = (env.pid_of("job-1"), env.pid_of("job-2"));
+    assert!(new1 != old1 && new2 != old2, "{}", run.dump());
+    assert!(alive(new1) && alive(new2) && alive(other));
+    assert!(
+        run.stdout.contains(&format!("stopped job-1 (pid {old1})"))
+            && run.stdout.contains(&format!("started job-2 (pid {new2})")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(env.pid_of("other"), other);
+}
