@@ -14,6 +14,7 @@ pub mod commands;
 pub mod daemonize;
 pub mod exit;
 pub mod fault;
+pub mod fsx;
 pub mod logs;
 pub mod manpage;
 pub mod parse;

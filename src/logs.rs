@@ -62,12 +62,10 @@ pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
 }
 
 /// The last `lines` lines of the regular file at `path` as text (lossy UTF-8, no trailing
-/// newline); `None` if it cannot be read, is not a regular file or is empty.
+/// newline); `None` if it cannot be read, is not a regular file or is empty. Opened as
+/// [`crate::fsx::open_read`] does: never through a symlink, never blocking on a FIFO.
 pub fn tail_text(path: &Path, lines: usize) -> Option<String> {
-    let mut file = File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let mut file = crate::fsx::open_read(path).ok()??;
     let (bytes, _) = tail(&mut file, lines).ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_end_matches('\n');
@@ -200,7 +198,7 @@ impl Follower {
             let f = &mut self.files[i];
             match fs::metadata(&f.path) {
                 Ok(m) if Some((m.dev(), m.ino())) != f.id && m.is_file() => {
-                    let Ok(file) = File::open(&f.path) else {
+                    let Ok(Some(file)) = crate::fsx::open_read(&f.path) else {
                         continue;
                     };
                     if f.file.is_some() {

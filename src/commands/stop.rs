@@ -123,7 +123,11 @@ pub fn stop_locked(
 }
 
 fn finish_gone(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Stopped> {
-    pidfile::remove_if_pid(&target.pidfile, pid)?;
+    // The daemon is gone whatever happens to its pidfile (a read-only rdaemon directory cannot
+    // lose it): say so, and warn. A pidfile naming a dead pid reads as "dead" until removed.
+    if let Err(e) = pidfile::remove_if_pid(&target.pidfile, pid) {
+        ctx.warn(format!("{e:#}"));
+    }
     ctx.say(format!("stopped {} (pid {pid})", target.label()));
     Ok(Stopped::Stopped(pid))
 }
