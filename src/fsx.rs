@@ -61,16 +61,20 @@ impl Dir {
     /// Opens the directory `path` (made absolute against the current directory) as described in
     /// the module header. The error names the path and why.
     pub fn open(path: &Path) -> Result<Dir> {
-        let path = std::path::absolute(path)
-            .map_err(|e| anyhow::anyhow!("invalid path '{}': {e}", path.display()))?;
-        let fd = chase(&path)
-            .map_err(|why| anyhow::anyhow!("cannot open directory '{}': {why}", path.display()))?;
-        let stat = fstat(&fd)
-            .map_err(|e| anyhow::anyhow!("cannot open directory '{}': {}", path.display(), e.desc()))?;
+        Dir::open_quiet(path)
+            .map_err(|why| anyhow::anyhow!("cannot open directory '{}': {why}", path.display()))
+    }
+
+    /// [`Dir::open`] with an error that only says why (the caller names what it wanted).
+    fn open_quiet(path: &Path) -> Result<Dir, String> {
+        let path = std::path::absolute(path).map_err(|e| e.to_string())?;
+        let fd = chase(&path)?;
+        let stat = fstat(&fd).map_err(|e| e.desc().to_owned())?;
         Ok(Dir { fd, path, stat })
     }
 
-    /// Opens the directory holding `file` and returns it with the file's name in it.
+    /// Opens the directory holding `file` and returns it with the file's name in it. The error
+    /// says only why (`Not a directory`): the caller names the file.
     pub fn open_parent(file: &Path) -> Result<(Dir, OsString)> {
         let file = std::path::absolute(file)
             .map_err(|e| anyhow::anyhow!("invalid path '{}': {e}", file.display()))?;
@@ -79,7 +83,10 @@ impl Dir {
             None => bail!("invalid path '{}': it names no file", file.display()),
         };
         let dir = file.parent().unwrap_or(Path::new("/"));
-        Ok((Dir::open(dir)?, name))
+        Ok((
+            Dir::open_quiet(dir).map_err(|why| anyhow::anyhow!(why))?,
+            name,
+        ))
     }
 
     /// The path the directory was opened by (for messages).
@@ -173,7 +180,6 @@ impl Dir {
             Err(e) => Err(e.into()),
         }
     }
-
 }
 
 /// Refuses a name that is not one plain path component.
@@ -220,7 +226,7 @@ fn chase(path: &Path) -> Result<OwnedFd, String> {
     let mut walked = PathBuf::from("/");
     let mut hops = 0;
     while let Some(name) = todo.pop() {
-        let fd = open(&cur, &name).map_err(|e| format!("'{}': {}", walked.join(&name).display(), e.desc()))?;
+        let fd = open(&cur, &name).map_err(|e| e.desc().to_owned())?;
         let st = fstat(&fd).map_err(|e| e.desc().to_owned())?;
         let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
         if kind == SFlag::S_IFDIR {
@@ -233,11 +239,11 @@ fn chase(path: &Path) -> Result<OwnedFd, String> {
             continue;
         }
         if kind != SFlag::S_IFLNK {
-            return Err(format!("'{}' is not a directory", walked.join(&name).display()));
+            return Err(Errno::ENOTDIR.desc().to_owned());
         }
         let parent = fstat(&cur).map_err(|e| e.desc().to_owned())?;
-        let parent_safe = is_ours(parent.st_uid)
-            && (parent.st_mode & 0o022 == 0 || parent.st_mode & 0o1000 != 0);
+        let parent_safe =
+            is_ours(parent.st_uid) && (parent.st_mode & 0o022 == 0 || parent.st_mode & 0o1000 != 0);
         if !is_ours(st.st_uid) || !parent_safe {
             return Err(format!(
                 "'{}' is a symlink another user could have made (owner uid {}), and rdaemon does not follow those",
@@ -411,10 +417,17 @@ pub fn open_log(
     });
     let (file, created) = opened.map_err(|e| {
         let by = match rights {
-            Some(r) => format!(" (opened with the rights of uid {}, who can write its directory)", r.uid),
+            Some(r) => format!(
+                " (opened with the rights of uid {}, who can write its directory)",
+                r.uid
+            ),
             None => String::new(),
         };
-        anyhow::anyhow!("cannot open log file '{}': {}{by}", path.display(), open_reason(&e))
+        anyhow::anyhow!(
+            "cannot open log file '{}': {}{by}",
+            path.display(),
+            open_reason(&e)
+        )
     })?;
     check_file(&file, Kind::RegularOrDevice, owner)
         .map_err(|why| anyhow::anyhow!("refusing log file '{}': {why}", path.display()))?;
@@ -517,7 +530,9 @@ mod tests {
         let dir = Dir::open(&tmp.path().join("alias")).unwrap();
         dir.create(OsStr::new("f"), OFlag::O_WRONLY, 0o600).unwrap();
         assert!(tmp.path().join("real/f").exists());
-        assert!(dir.open_file(OsStr::new("../x"), OFlag::O_RDONLY, 0).is_err());
+        assert!(dir
+            .open_file(OsStr::new("../x"), OFlag::O_RDONLY, 0)
+            .is_err());
         assert!(Dir::open(&tmp.path().join("real/f")).is_err());
     }
 }

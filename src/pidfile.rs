@@ -273,8 +273,8 @@ impl NameLock {
             .file_name()
             .with_context(|| format!("invalid lock path '{}'", path.display()))?
             .to_owned();
-        let dir = crate::fsx::open_cached(path.parent().unwrap_or(Path::new("/")))
-            .with_context(fail)?;
+        let dir =
+            crate::fsx::open_cached(path.parent().unwrap_or(Path::new("/"))).with_context(fail)?;
         let started = Instant::now();
         let timeout = lock_timeout();
         let mut told = false;
@@ -312,14 +312,23 @@ impl NameLock {
                             );
                         }
                         file = f;
-                        std::thread::sleep(Duration::from_millis(10).max(waited / 20).min(Duration::from_millis(100)));
+                        std::thread::sleep(
+                            Duration::from_millis(10)
+                                .max(waited / 20)
+                                .min(Duration::from_millis(100)),
+                        );
                     }
                     Err((_, e)) => return Err(e).with_context(fail),
                 }
             };
             // Locked a file that `forget` removed meanwhile: lock the one now at the path.
             let ours = lock.metadata()?.ino();
-            if dir.stat(&name).ok().flatten().is_some_and(|st| st.st_ino == ours) {
+            if dir
+                .stat(&name)
+                .ok()
+                .flatten()
+                .is_some_and(|st| st.st_ino == ours)
+            {
                 return Ok(Some(NameLock {
                     path: path.to_owned(),
                     dir,
@@ -382,7 +391,11 @@ fn open_lock_file(dir: &Dir, name: &OsStr, path: &Path) -> Result<Option<File>> 
         }
         // Others may open it (a lock file of an older rdaemon, 0644): replace it by a private
         // one. A waiter that locked the old inode notices and locks the new one.
-        let tmp = OsString::from(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+        let tmp = OsString::from(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
         let _ = dir.unlink(&tmp);
         let replaced = dir
             .create(&tmp, OFlag::O_RDONLY, LOCK_MODE)
@@ -397,7 +410,10 @@ fn open_lock_file(dir: &Dir, name: &OsStr, path: &Path) -> Result<Option<File>> 
             }
         }
     }
-    bail!("cannot open lock file '{}': it keeps changing", path.display())
+    bail!(
+        "cannot open lock file '{}': it keeps changing",
+        path.display()
+    )
 }
 
 /// Who holds the `flock` on `file`: `pid N (COMMAND)`, from `/proc/locks` matched by device

@@ -270,10 +270,15 @@ impl Record {
             Some(_) => {}
         }
         if let Some(arg) = self.command.iter().find(|a| a.contains('\0')) {
-            return Err(format!("\"command\" has an argument with a NUL byte: {arg:?}"));
+            return Err(format!(
+                "\"command\" has an argument with a NUL byte: {arg:?}"
+            ));
         }
         if !pid_ok(self.pid) {
-            return Err(format!("\"pid\" {} is not a possible pid", self.pid.unwrap_or_default()));
+            return Err(format!(
+                "\"pid\" {} is not a possible pid",
+                self.pid.unwrap_or_default()
+            ));
         }
         if !pid_ok(self.child_pid) {
             return Err(format!(
@@ -281,12 +286,12 @@ impl Record {
                 self.child_pid.unwrap_or_default()
             ));
         }
-        for (field, path) in [
-            ("pidfile", &self.pidfile),
-            ("chdir", &self.chdir),
-        ] {
+        for (field, path) in [("pidfile", &self.pidfile), ("chdir", &self.chdir)] {
             if !path.is_absolute() {
-                return Err(format!("\"{field}\" '{}' is not an absolute path", path.display()));
+                return Err(format!(
+                    "\"{field}\" '{}' is not an absolute path",
+                    path.display()
+                ));
             }
         }
         for (field, path) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
@@ -297,7 +302,11 @@ impl Record {
         if crate::parse::parse_umask(&self.umask).is_err() {
             return Err(format!("\"umask\" '{}' is not an octal umask", self.umask));
         }
-        if let Some(k) = self.env.keys().find(|k| k.is_empty() || k.contains(['=', '\0'])) {
+        if let Some(k) = self
+            .env
+            .keys()
+            .find(|k| k.is_empty() || k.contains(['=', '\0']))
+        {
             return Err(format!("\"env\" has an invalid variable name {k:?}"));
         }
         if let Some(r) = &self.respawn {
@@ -332,15 +341,17 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
     let file = match dir.open_file(name, OFlag::O_RDONLY, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(anyhow::anyhow!(crate::fsx::open_reason(&e))).with_context(fail)
-        }
+        Err(e) => return Err(anyhow::anyhow!(crate::fsx::open_reason(&e))).with_context(fail),
     };
     let st = crate::fsx::check_file(&file, crate::fsx::Kind::Regular, None)
         .map_err(|why| anyhow::anyhow!(why))
         .with_context(fail)?;
     if st.st_size as u64 > RECORD_MAX_BYTES {
-        return Err(anyhow::anyhow!("it is larger than {} bytes", RECORD_MAX_BYTES)).with_context(fail);
+        return Err(anyhow::anyhow!(
+            "it is larger than {} bytes",
+            RECORD_MAX_BYTES
+        ))
+        .with_context(fail);
     }
     let mut text = Vec::new();
     file.take(RECORD_MAX_BYTES + 1)
@@ -348,10 +359,14 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
         .map_err(os_error)
         .with_context(fail)?;
     if text.len() as u64 > RECORD_MAX_BYTES {
-        return Err(anyhow::anyhow!("it is larger than {} bytes", RECORD_MAX_BYTES)).with_context(fail);
+        return Err(anyhow::anyhow!(
+            "it is larger than {} bytes",
+            RECORD_MAX_BYTES
+        ))
+        .with_context(fail);
     }
-    let rec = Record::from_json(&text)
-        .with_context(|| format!("corrupt record '{}'", path.display()))?;
+    let rec =
+        Record::from_json(&text).with_context(|| format!("corrupt record '{}'", path.display()))?;
     rec.validate()
         .map_err(|why| anyhow::anyhow!(why))
         .with_context(|| format!("corrupt record '{}'", path.display()))?;

@@ -21,6 +21,7 @@ mod races;
 mod ready;
 mod respawn;
 mod restart;
+mod security_files;
 mod start;
 mod status;
 mod stop;

@@ -22,8 +22,8 @@ use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
 use crate::cli::{StartArgs, StartOpts};
-use crate::daemonize::{self, above_stdio, Plan};
 use crate::daemonize::Credentials;
+use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::fsx::{self, Dir, Rights};
 use crate::logs;
@@ -912,8 +912,8 @@ impl Drop for NewFiles {
 /// with that user's rights.
 fn open_log(path: &Path, new: &mut NewFiles, creds: Option<&Credentials>) -> Result<OwnedFd> {
     ensure_space(path, "log file")?;
-    let (dir, name) =
-        Dir::open_parent(path).with_context(|| format!("cannot open log file '{}'", path.display()))?;
+    let (dir, name) = Dir::open_parent(path)
+        .with_context(|| format!("cannot open log file '{}'", path.display()))?;
     let rights = Rights::for_dir(&dir, creds);
     let (file, created) = fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
     if created {
