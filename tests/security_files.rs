@@ -181,6 +181,17 @@ fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
         &secs,
     ])
     .ok();
+    // In nobody's directory the monitor rotates with nobody's rights: the files are nobody's.
+    wait_until("the monitor has rotated the log", DEADLINE, || {
+        logs.join("x.log.1").exists()
+    });
+    for name in listing(&logs) {
+        let owner = fs::symlink_metadata(logs.join(&name)).map(|m| m.uid());
+        assert!(
+            matches!(owner, Ok(65534) | Err(_)),
+            "{name} is owned by {owner:?}"
+        );
+    }
     env.run(&["stop", "x"]).ok();
     // The attack: nobody's own file, set-uid, in place of the log.
     nobody_does(&format!(
