@@ -535,4 +535,25 @@ mod tests {
             .is_err());
         assert!(Dir::open(&tmp.path().join("real/f")).is_err());
     }
+
+    /// The directory-swap attack: once opened, a handle keeps naming the directory it opened,
+    /// whatever is put at its path afterwards (a symlink, another directory).
+    #[test]
+    fn a_swapped_directory_path_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let checked = tmp.path().join("state");
+        std::fs::create_dir(&checked).unwrap();
+        let dir = open_cached(&checked).unwrap();
+        std::fs::rename(&checked, tmp.path().join("moved")).unwrap();
+        std::fs::create_dir(tmp.path().join("evil")).unwrap();
+        symlink(tmp.path().join("evil"), &checked).unwrap();
+        dir.create(OsStr::new("x.json"), OFlag::O_WRONLY, 0o600)
+            .unwrap();
+        assert!(tmp.path().join("moved/x.json").exists());
+        assert!(!tmp.path().join("evil/x.json").exists());
+        assert!(std::sync::Arc::ptr_eq(
+            &dir,
+            &open_cached(&checked).unwrap()
+        ));
+    }
 }

@@ -537,6 +537,37 @@ mod tests {
         assert!(LastExit::code(0).at.unwrap().ends_with('Z'));
     }
 
+    /// Issue 11, finding 10: fields serde accepts but rdaemon cannot act on are refused by
+    /// name, and a hostile file is never read whole.
+    #[test]
+    fn absurd_fields_and_hostile_files_are_errors_naming_them() {
+        let bad: [(&str, fn(&mut Record)); 6] = [
+            ("\"command\" is empty", |r| r.command.clear()),
+            ("empty program", |r| r.command = vec![String::new()]),
+            ("\"pid\" 1", |r| r.pid = Some(1)),
+            ("\"child_pid\" -5", |r| r.child_pid = Some(-5)),
+            ("\"pidfile\" 'x.pid'", |r| r.pidfile = "x.pid".into()),
+            ("\"umask\" '999'", |r| r.umask = "999".into()),
+        ];
+        for (why, spoil) in bad {
+            let mut rec = sample();
+            spoil(&mut rec);
+            let err = rec.validate().unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        assert_eq!(sample().validate(), Ok(()));
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let web = Name::parse("web").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", ctx.record_path(&web)).unwrap();
+        let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());
+        assert!(err.contains("web.json") && err.contains("symlink"), "{err}");
+        fs::remove_file(ctx.record_path(&web)).unwrap();
+        fs::write(ctx.record_path(&web), vec![b' '; 2 << 20]).unwrap();
+        let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());
+        assert!(err.contains("larger than"), "{err}");
+    }
+
     #[test]
     fn missing_dir_lists_nothing() {
         let ctx = ctx(Path::new("/nonexistent/rdaemon"));
