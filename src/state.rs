@@ -541,7 +541,8 @@ mod tests {
     /// name, and a hostile file is never read whole.
     #[test]
     fn absurd_fields_and_hostile_files_are_errors_naming_them() {
-        let bad: [(&str, fn(&mut Record)); 6] = [
+        type Spoil = fn(&mut Record);
+        let bad: [(&str, Spoil); 6] = [
             ("\"command\" is empty", |r| r.command.clear()),
             ("empty program", |r| r.command = vec![String::new()]),
             ("\"pid\" 1", |r| r.pid = Some(1)),
