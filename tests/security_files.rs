@@ -282,12 +282,14 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
         "start", "--name", "x", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
     ])
     .ok();
-    env.run(&["stop", "x"]).ok();
+    let pid = env.pid_of("x");
     nobody_does(&format!("rm -f {log_s} && mkfifo {log_s}"));
     run_or_hang(&env, &["restart", "x"], &[])
         .code(1)
         .stderr_has("FIFO")
         .stderr_has(log_s);
+    // Refused before the stop: the daemon did not pay for it.
+    assert!(alive(pid), "restart stopped the daemon and then failed");
     run_or_hang(&env, &["logs", "x"], &[])
         .code(1)
         .stderr_has("FIFO")

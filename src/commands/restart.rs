@@ -55,7 +55,9 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
     }
     spec.apply(&args.opts)?;
     // A user or group that cannot be used must not cost the running daemon its life.
-    spec.account(ctx)?;
+    let account = spec.account(ctx)?;
+    // Nor must a log file that cannot be opened safely (issue 11).
+    super::start::check_logs(&spec, account.as_ref())?;
     let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
     stop_locked(ctx, &target, &schedule, false)?;
     start_locked(ctx, &spec, target.record)

@@ -903,6 +903,28 @@ impl Drop for NewFiles {
     }
 }
 
+/// Checks, without creating anything, that the log files of `spec` can be opened the safe way:
+/// an existing one must pass the checks of [`open_log`]. `restart` calls it before stopping the
+/// running daemon, so that a log replaced by a symlink, a FIFO or a set-id file costs nothing.
+pub fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
+    if spec.inherit_output {
+        return Ok(());
+    }
+    let creds = account.map(|a| &a.creds);
+    for path in [&spec.stdout, &spec.stderr] {
+        let Ok((dir, name)) = Dir::open_parent(path) else {
+            // `start` reports it, after the stop, as before.
+            continue;
+        };
+        if dir.stat(&name).ok().flatten().is_none() {
+            continue;
+        }
+        let rights = Rights::for_dir(&dir, creds);
+        fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    }
+    Ok(())
+}
+
 /// Opens a log file for appending (created 0644), close-on-exec in rdaemon; remembers it in
 /// `new` if this created it. A regular file on a full file system is refused: the daemon's
 /// output would be lost without a word. Opened the safe way (`fsx`): its directory without
