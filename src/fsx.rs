@@ -337,7 +337,7 @@ pub enum Kind {
     RegularOrDevice,
 }
 
-/// Checks an opened file: of the right kind; for a regular file, one hard link, owned by root,
+/// Checks an opened file: of the right kind; for a regular file, no second hard link, owned by root,
 /// rdaemon's user or `owner`, and no set-id bits. The error says why, without the path (the
 /// caller adds it).
 pub fn check_file(file: &File, kind: Kind, owner: Option<u32>) -> Result<FileStat, String> {
@@ -349,7 +349,9 @@ pub fn check_file(file: &File, kind: Kind, owner: Option<u32>) -> Result<FileSta
     if ft != SFlag::S_IFREG {
         return Err(format!("it is {}, not a regular file", describe_kind(ft)));
     }
-    if st.st_nlink != 1 {
+    // No link at all is fine: the name was replaced (renamed over) after the open, and what was
+    // opened is the old file, a consistent one.
+    if st.st_nlink > 1 {
         return Err(format!(
             "it has {} hard links (another name could be another user's alias of it)",
             st.st_nlink
