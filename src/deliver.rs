@@ -18,7 +18,7 @@ use crate::pidfile::os_reason;
 use crate::process::{self, Pid, Process};
 use crate::session;
 use crate::state::Mode;
-use crate::target::{judge, State, Target};
+use crate::target::{judge, privilege_error, State, Target};
 
 /// The signal that `reload` sends to `target`. The one place that decides it: HUP for now.
 /// Issue 17 adds the spec field `--reload-signal` (SPEC §2), read from the daemon's spec here.
@@ -33,6 +33,15 @@ pub fn reload_signal(_target: &Target) -> Signal {
 pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code> {
     let label = target.label();
     let name = signal_name(sig);
+    // The record is what vouches for the pid: without it (root's 0600 record read by another
+    // user, a corrupt one), nothing is signalled. For another user's directory that is
+    // insufficient privilege (exit 4, SPEC §3).
+    if let Some(why) = &target.record_error {
+        return Err(privilege_error(
+            ctx,
+            anyhow::anyhow!("cannot signal {label}: {why}"),
+        ));
+    }
     let (pid, start_time) =
         match judge(ctx, target).with_context(|| format!("cannot signal {label}"))? {
             State::Running {

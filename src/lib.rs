@@ -21,6 +21,7 @@ pub mod daemonize;
 pub mod deliver;
 pub mod exit;
 pub mod fault;
+pub mod fsx;
 pub mod logs;
 pub mod manpage;
 pub mod parse;

@@ -15,7 +15,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,12 +68,10 @@ pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
 }
 
 /// The last `lines` lines of the regular file at `path` as text (lossy UTF-8, no trailing
-/// newline); `None` if it cannot be read, is not a regular file or is empty.
+/// newline); `None` if it cannot be read, is not a regular file or is empty. Opened as
+/// [`crate::fsx::open_read`] does: never through a symlink, never blocking on a FIFO.
 pub fn tail_text(path: &Path, lines: usize) -> Option<String> {
-    let mut file = File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let mut file = crate::fsx::open_read(path).ok()??;
     let (bytes, _) = tail(&mut file, lines).ok()?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_end_matches('\n');
@@ -140,15 +138,10 @@ enum Next {
     Again,
 }
 
-/// Opens `path` for reading if it is a regular file: non-blocking, so that a FIFO put in its
-/// place cannot hang the follower (checked after opening, on what was opened).
+/// Opens `path` for reading if it is a regular file, as [`crate::fsx::open_read`] does: never
+/// through a symlink, never blocking on a FIFO put in its place.
 fn open_regular(path: &Path) -> Option<File> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)
-        .ok()?;
-    file.metadata().ok()?.is_file().then_some(file)
+    crate::fsx::open_read(path).ok().flatten()
 }
 
 /// Whether the file at `PATH.K` is the file `id`.

@@ -3,12 +3,14 @@
 //! (`Ctx`) with the output helpers every command uses.
 
 use std::fs;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use nix::unistd::{access, geteuid, AccessFlags};
 
+use crate::fsx::Dir;
 use crate::parse::Name;
 
 /// What every command needs to know about its environment.
@@ -91,23 +93,37 @@ impl Ctx {
         })
     }
 
+    /// The rdaemon directory, opened once per process without following symlinks another user
+    /// could have made (`fsx::open_cached`): records, pidfiles and locks in it are all reached
+    /// through this handle.
+    pub fn state_dir(&self) -> Result<Arc<Dir>> {
+        crate::fsx::open_cached(&self.dir)
+    }
+
     /// As root, refuses an rdaemon directory that another user could write to (not owned by
     /// root, or group- or world-writable): its records vouch for the pids rdaemon signals, so a
     /// record someone else could forge must never be read. A missing directory is fine (rdaemon
-    /// creates it). Like sshd's StrictModes.
+    /// creates it). Like sshd's StrictModes. The check is made on the opened directory
+    /// ([`Ctx::state_dir`]), the one every later file operation goes through.
     pub fn refuse_untrusted_dir(&self) -> Result<()> {
-        if !self.is_root {
+        if !self.is_root || !self.dir.exists() {
             return Ok(());
         }
-        match fs::metadata(&self.dir) {
-            Ok(m) if m.uid() != 0 || m.mode() & 0o022 != 0 => bail!(
+        let dir = self.state_dir()?;
+        let st = dir
+            .restat()
+            .map_err(crate::pidfile::os_error)
+            .with_context(|| format!("cannot read rdaemon directory '{}'", self.dir.display()))?;
+        let mode = st.st_mode & 0o7777;
+        if st.st_uid != 0 || mode & 0o022 != 0 {
+            bail!(
                 "refusing rdaemon directory '{}': other users could write to it (owner uid {}, mode {:03o}); as root, rdaemon uses only a directory owned by root and not group- or world-writable",
                 self.dir.display(),
-                m.uid(),
-                m.mode() & 0o7777
-            ),
-            _ => Ok(()),
+                st.st_uid,
+                mode
+            );
         }
+        Ok(())
     }
 
     /// Normal output (stdout), unless `-q`.

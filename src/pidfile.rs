@@ -5,14 +5,18 @@
 //! through a symlink, and removed only while it still names the pid rdaemon means to remove.
 //! The per-name `flock` serialises the check-then-act of start, stop, restart and forget.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 
+use crate::fsx::Dir;
 use crate::parse::{format_pid_content, parse_pid_content, PIDFILE_MAX_BYTES};
 use crate::process::Pid;
 
@@ -100,11 +104,14 @@ pub fn remove_if_self(path: &Path) -> Result<bool> {
 
 /// A pidfile being written: the temporary file exists from [`PidfileWriter::prepare`] on (so a
 /// directory that is not writable shows before anything is started), and [`PidfileWriter::commit`]
-/// fills it and renames it into place. Dropped uncommitted, it removes the temporary file.
+/// fills it and renames it into place. Dropped uncommitted, it removes the temporary file. All
+/// of it goes through one handle on the pidfile's directory (`fsx::Dir`), opened once.
 #[derive(Debug)]
 pub struct PidfileWriter {
     path: PathBuf,
-    tmp: PathBuf,
+    dir: Arc<Dir>,
+    name: OsString,
+    tmp: OsString,
     file: Option<File>,
 }
 
@@ -112,18 +119,30 @@ impl PidfileWriter {
     /// Checks the pidfile path (no symlink, no directory) and creates the temporary file.
     pub fn prepare(path: &Path) -> Result<PidfileWriter> {
         refuse_symlink(path)?;
-        let dir = path.parent().unwrap_or(Path::new("/"));
-        let file_name = path
+        let fail = || format!("cannot write pidfile '{}'", path.display());
+        let dir_path = path.parent().unwrap_or(Path::new("/"));
+        let name = path
             .file_name()
-            .with_context(|| format!("invalid pidfile path '{}'", path.display()))?;
-        let prefix = format!(".{}.", file_name.to_string_lossy());
-        remove_stale_temporaries(dir, &prefix);
-        let tmp = dir.join(format!("{prefix}{}.tmp", std::process::id()));
-        let file = create_exclusive(&tmp, 0o644)
-            .map_err(os_error)
-            .with_context(|| format!("cannot write pidfile '{}'", path.display()))?;
+            .with_context(|| format!("invalid pidfile path '{}'", path.display()))?
+            .to_owned();
+        let dir = crate::fsx::open_cached(dir_path).with_context(fail)?;
+        let prefix = format!(".{}.", name.to_string_lossy());
+        remove_stale_temporaries(&dir, &prefix);
+        let tmp = OsString::from(format!("{prefix}{}.tmp", std::process::id()));
+        let create = || dir.create(&tmp, OFlag::O_WRONLY, 0o644);
+        let file = match create() {
+            // A leftover from a crashed run with the same pid.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                dir.unlink(&tmp).and_then(|()| create())
+            }
+            other => other,
+        }
+        .map_err(os_error)
+        .with_context(fail)?;
         Ok(PidfileWriter {
             path: path.to_owned(),
+            dir,
+            name,
             tmp,
             file: Some(file),
         })
@@ -134,9 +153,9 @@ impl PidfileWriter {
         let mut file = self.file.take().expect("commit runs once");
         let written = file
             .write_all(format_pid_content(pid.get()).as_bytes())
-            .and_then(|()| fs::rename(&self.tmp, &self.path));
+            .and_then(|()| self.dir.rename(&self.tmp, &self.name));
         if written.is_err() {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = self.dir.unlink(&self.tmp);
         }
         written
             .map_err(os_error)
@@ -147,50 +166,28 @@ impl PidfileWriter {
 impl Drop for PidfileWriter {
     fn drop(&mut self) {
         if self.file.is_some() {
-            let _ = fs::remove_file(&self.tmp);
+            let _ = self.dir.unlink(&self.tmp);
         }
     }
 }
 
 /// Removes temporary pidfiles (`.NAME.pid.PID.tmp`) left by an rdaemon that was killed while
 /// starting. The caller holds the name's lock, so no live writer owns one.
-fn remove_stale_temporaries(dir: &Path, prefix: &str) {
-    let Ok(entries) = fs::read_dir(dir) else {
+fn remove_stale_temporaries(dir: &Dir, prefix: &str) {
+    let Ok(entries) = fs::read_dir(dir.path()) else {
         return;
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let is_ours = name
+        let Some(text) = name.to_str() else { continue };
+        let is_ours = text
             .strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(".tmp"))
             .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
         if is_ours {
-            let _ = fs::remove_file(entry.path());
+            let _ = dir.unlink(&name);
         }
     }
-}
-
-/// Creates `path` exclusively with `mode` (exactly, whatever the umask), not following symlinks.
-/// A leftover from a crashed run with the same pid is replaced.
-pub fn create_exclusive(path: &Path, mode: u32) -> io::Result<File> {
-    let open = || {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .custom_flags(OFlag::O_NOFOLLOW.bits())
-            .open(path)
-    };
-    let file = match open() {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            fs::remove_file(path)?;
-            open()?
-        }
-        other => other?,
-    };
-    file.set_permissions(fs::Permissions::from_mode(mode))?;
-    Ok(file)
 }
 
 /// Fails if `path` is a symlink: rdaemon never writes or removes a pidfile through one.
@@ -230,16 +227,36 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
+/// How long [`NameLock::acquire`] waits for a busy lock before giving up, unless
+/// `RDAEMON_LOCK_TIMEOUT` (a duration) says otherwise.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(60);
+/// After this long waiting, [`NameLock::acquire`] says on stderr who holds the lock.
+const LOCK_TELL_AFTER: Duration = Duration::from_secs(1);
+/// The lock file's mode: its owner's only, so that no other user can open it to `flock` it
+/// (`flock` works on a read-only fd).
+pub const LOCK_MODE: u32 = 0o600;
+
 /// An exclusive `flock` on `DIR/NAME.lock`, held until dropped.
+///
+/// The lock file is created `O_EXCL | O_NOFOLLOW` with mode 0600 through the rdaemon
+/// directory's handle, and opened read-only (which is all `flock` needs, so a read-only rdaemon
+/// directory does not make daemons unstoppable); an existing one must be a regular file of
+/// rdaemon's user with one link. One that others could open (0644, from before) is replaced.
 #[derive(Debug)]
 pub struct NameLock {
     path: PathBuf,
-    _lock: Flock<File>,
+    dir: Arc<Dir>,
+    name: OsString,
+    /// `None` only when the directory is read-only and holds no lock file: nothing can start
+    /// there, so there is nothing to exclude.
+    _lock: Option<Flock<File>>,
 }
 
 impl NameLock {
-    /// Blocks until the lock on `path` is ours. If another rdaemon removed the lock file while we
-    /// waited (`forget`), we locked a dead inode: take the new one instead.
+    /// Waits until the lock on `path` is ours. If another rdaemon removed the lock file while we
+    /// waited (`forget`), we locked a dead inode: take the new one instead. After a second, says
+    /// on stderr who holds it; after `RDAEMON_LOCK_TIMEOUT` (default [`LOCK_TIMEOUT`]) gives up
+    /// with an error naming the holder.
     pub fn acquire(path: &Path) -> Result<NameLock> {
         Ok(Self::lock(path, true)?.expect("a blocking lock is always taken"))
     }
@@ -251,34 +268,72 @@ impl NameLock {
     }
 
     fn lock(path: &Path, block: bool) -> Result<Option<NameLock>> {
-        let how = if block {
-            FlockArg::LockExclusive
-        } else {
-            FlockArg::LockExclusiveNonblock
-        };
+        let fail = || format!("cannot lock '{}'", path.display());
+        let name = path
+            .file_name()
+            .with_context(|| format!("invalid lock path '{}'", path.display()))?
+            .to_owned();
+        let dir =
+            crate::fsx::open_cached(path.parent().unwrap_or(Path::new("/"))).with_context(fail)?;
+        let started = Instant::now();
+        let timeout = lock_timeout();
+        let mut told = false;
         loop {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .mode(0o644)
-                .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC).bits())
-                .open(path)
-                .map_err(os_error)
-                .with_context(|| format!("cannot create lock file '{}'", path.display()))?;
-            let lock = match Flock::lock(file, how) {
-                Ok(lock) => lock,
-                Err((_, nix::errno::Errno::EWOULDBLOCK)) if !block => return Ok(None),
-                Err((_, e)) => {
-                    return Err(e).with_context(|| format!("cannot lock '{}'", path.display()))
+            let Some(mut file) = open_lock_file(&dir, &name, path)? else {
+                return Ok(Some(NameLock {
+                    path: path.to_owned(),
+                    dir,
+                    name,
+                    _lock: None,
+                }));
+            };
+            let lock = loop {
+                match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                    Ok(lock) => break lock,
+                    Err((f, nix::errno::Errno::EWOULDBLOCK)) => {
+                        if !block {
+                            return Ok(None);
+                        }
+                        let waited = started.elapsed();
+                        if waited >= timeout {
+                            bail!(
+                                "cannot lock '{}': {} has held it for more than {}; rdaemon gave up (RDAEMON_LOCK_TIMEOUT sets how long to wait)",
+                                path.display(),
+                                lock_holder(&f).unwrap_or_else(|| "another process".into()),
+                                crate::parse::format_duration(timeout)
+                            );
+                        }
+                        if !told && waited >= LOCK_TELL_AFTER {
+                            told = true;
+                            eprintln!(
+                                "rdaemon: waiting for the lock '{}', held by {}",
+                                path.display(),
+                                lock_holder(&f).unwrap_or_else(|| "another process".into())
+                            );
+                        }
+                        file = f;
+                        std::thread::sleep(
+                            Duration::from_millis(10)
+                                .max(waited / 20)
+                                .min(Duration::from_millis(100)),
+                        );
+                    }
+                    Err((_, e)) => return Err(e).with_context(fail),
                 }
             };
             // Locked a file that `forget` removed meanwhile: lock the one now at the path.
             let ours = lock.metadata()?.ino();
-            if fs::metadata(path).is_ok_and(|m| m.ino() == ours) {
+            if dir
+                .stat(&name)
+                .ok()
+                .flatten()
+                .is_some_and(|st| st.st_ino == ours)
+            {
                 return Ok(Some(NameLock {
                     path: path.to_owned(),
-                    _lock: lock,
+                    dir,
+                    name,
+                    _lock: Some(lock),
                 }));
             }
         }
@@ -286,10 +341,119 @@ impl NameLock {
 
     /// Removes the lock file while holding the lock (for `forget`).
     pub fn remove_file(&self) -> Result<()> {
-        fs::remove_file(&self.path)
+        self.dir
+            .unlink(&self.name)
             .map_err(os_error)
             .with_context(|| format!("cannot remove lock file '{}'", self.path.display()))
     }
+}
+
+/// `RDAEMON_LOCK_TIMEOUT`, or [`LOCK_TIMEOUT`].
+fn lock_timeout() -> Duration {
+    std::env::var("RDAEMON_LOCK_TIMEOUT")
+        .ok()
+        .and_then(|v| crate::parse::parse_duration(&v).ok())
+        .unwrap_or(LOCK_TIMEOUT)
+}
+
+/// Opens the lock file `name` read-only, creating it (0600, exclusively) if missing. `None`
+/// when it is missing and cannot be created because the directory is read-only.
+fn open_lock_file(dir: &Dir, name: &OsStr, path: &Path) -> Result<Option<File>> {
+    let fail = || format!("cannot open lock file '{}'", path.display());
+    for _ in 0..8 {
+        let file = match dir.create(name, OFlag::O_RDONLY, LOCK_MODE) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                match dir.open_file(name, OFlag::O_RDONLY, 0) {
+                    Ok(f) => f,
+                    // Removed (forget) between the two opens: create it again.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => {
+                        return Err(anyhow::anyhow!(crate::fsx::open_reason(&e))).with_context(fail)
+                    }
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(nix::libc::EROFS) => return Ok(None),
+            Err(e) => return Err(os_error(e)).with_context(fail),
+        };
+        let st = crate::fsx::check_file(&file, crate::fsx::Kind::Regular, None)
+            .map_err(|why| anyhow::anyhow!("refusing lock file '{}': {why}", path.display()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if st.st_uid != me {
+            bail!(
+                "refusing lock file '{}': it is owned by uid {}, not by rdaemon's user (uid {me})",
+                path.display(),
+                st.st_uid
+            );
+        }
+        if st.st_mode & 0o077 == 0 {
+            return Ok(Some(file));
+        }
+        // Others may open it (a lock file of an older rdaemon, 0644): replace it by a private
+        // one. A waiter that locked the old inode notices and locks the new one.
+        let tmp = OsString::from(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let _ = dir.unlink(&tmp);
+        let replaced = dir
+            .create(&tmp, OFlag::O_RDONLY, LOCK_MODE)
+            .and_then(|_| dir.rename(&tmp, name));
+        match replaced {
+            Ok(()) => continue,
+            // A read-only directory: the old file is all there is.
+            Err(e) if e.raw_os_error() == Some(nix::libc::EROFS) => return Ok(Some(file)),
+            Err(e) => {
+                let _ = dir.unlink(&tmp);
+                return Err(os_error(e)).with_context(fail);
+            }
+        }
+    }
+    bail!(
+        "cannot open lock file '{}': it keeps changing",
+        path.display()
+    )
+}
+
+/// Who holds the `flock` on `file`: `pid N (COMMAND)`, from `/proc/locks` matched by device
+/// and inode.
+fn lock_holder(file: &File) -> Option<String> {
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    for line in locks.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" ("->" marks a waiter).
+        if fields.get(1) != Some(&"FLOCK") || fields.contains(&"->") {
+            continue;
+        }
+        let (Some(pid), Some(id)) = (fields.get(4), fields.get(5)) else {
+            continue;
+        };
+        let mut parts = id.split(':');
+        let (Some(ma), Some(mi), Some(ino)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let same = u64::from_str_radix(ma, 16).ok() == Some(major)
+            && u64::from_str_radix(mi, 16).ok() == Some(minor)
+            && ino.parse::<u64>().ok() == Some(meta.ino());
+        if same {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let command: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            return Some(if command.is_empty() {
+                format!("pid {pid}")
+            } else {
+                format!("pid {pid} ({})", command.join(" "))
+            });
+        }
+    }
+    None
 }
 
 /// Their home is `exit` (one rendering of OS errors); re-exported for the callers of old.

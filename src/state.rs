@@ -3,17 +3,19 @@
 //! `forget`.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
+use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::paths::Ctx;
-use crate::pidfile::{create_exclusive, os_error};
+use crate::pidfile::os_error;
 
 /// How a daemon runs: the program itself, or under an rdaemon monitor (`--respawn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -224,21 +226,35 @@ impl Record {
         serde_json::from_slice(bytes)
     }
 
-    /// Saves the record atomically (mode 0644).
+    /// Saves the record atomically, readable and writable by its owner only (mode 0600): it
+    /// holds the `--env` values, which may be secrets. Written through the rdaemon directory's
+    /// handle: `NAME.json.new` created exclusively, then renamed over `NAME.json`.
     pub fn save(&self, ctx: &Ctx) -> Result<()> {
         let path = ctx.record_path(&self.name);
         let text = self
             .to_json()
             .with_context(|| format!("cannot write record '{}'", path.display()))?;
-        let tmp = path.with_extension("json.new");
+        let dir = ctx
+            .state_dir()
+            .with_context(|| format!("cannot write record '{}'", path.display()))?;
+        let name = OsString::from(format!("{}.json", self.name));
+        let tmp = OsString::from(format!("{}.json.new", self.name));
         let write = || -> io::Result<()> {
-            let mut file = create_exclusive(&tmp, 0o644)?;
+            let create = || dir.create(&tmp, OFlag::O_WRONLY, RECORD_MODE);
+            let mut file = match create() {
+                // A leftover of a killed rdaemon (the caller holds the name's lock).
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    dir.unlink(&tmp)?;
+                    create()?
+                }
+                other => other?,
+            };
             file.write_all(&text)?;
-            fs::rename(&tmp, &path)
+            dir.rename(&tmp, &name)
         };
         write()
             .map_err(|e| {
-                let _ = fs::remove_file(&tmp);
+                let _ = dir.unlink(&tmp);
                 os_error(e)
             })
             .with_context(|| format!("cannot write record '{}'", path.display()))
@@ -247,26 +263,132 @@ impl Record {
     /// Removes `DIR/NAME.json`.
     pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
         let path = ctx.record_path(name);
-        fs::remove_file(&path)
-            .map_err(os_error)
+        ctx.state_dir()
+            .and_then(|dir| {
+                dir.unlink(OsStr::new(&format!("{name}.json")))
+                    .map_err(os_error)
+            })
             .with_context(|| format!("cannot remove record '{}'", path.display()))
+    }
+
+    /// Checks what serde cannot: every field rdaemon will act on makes sense, so that a corrupt
+    /// or hostile record is an error naming the field, never a panic or an absurd action.
+    pub fn validate(&self) -> Result<(), String> {
+        let pid_ok = |p: Option<i32>| p.is_none_or(|p| p > 1 && p <= PID_MAX_LIMIT);
+        match self.command.first() {
+            None => return Err("\"command\" is empty".into()),
+            Some(p) if p.is_empty() => return Err("\"command\" names an empty program".into()),
+            Some(_) => {}
+        }
+        if let Some(arg) = self.command.iter().find(|a| a.contains('\0')) {
+            return Err(format!(
+                "\"command\" has an argument with a NUL byte: {arg:?}"
+            ));
+        }
+        if !pid_ok(self.pid) {
+            return Err(format!(
+                "\"pid\" {} is not a possible pid",
+                self.pid.unwrap_or_default()
+            ));
+        }
+        if !pid_ok(self.child_pid) {
+            return Err(format!(
+                "\"child_pid\" {} is not a possible pid",
+                self.child_pid.unwrap_or_default()
+            ));
+        }
+        for (field, path) in [("pidfile", &self.pidfile), ("chdir", &self.chdir)] {
+            if !path.is_absolute() {
+                return Err(format!(
+                    "\"{field}\" '{}' is not an absolute path",
+                    path.display()
+                ));
+            }
+        }
+        for (field, path) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if path.as_os_str().is_empty() {
+                return Err(format!("\"{field}\" is empty"));
+            }
+        }
+        if crate::parse::parse_umask(&self.umask).is_err() {
+            return Err(format!("\"umask\" '{}' is not an octal umask", self.umask));
+        }
+        if let Some(k) = self
+            .env
+            .keys()
+            .find(|k| k.is_empty() || k.contains(['=', '\0']))
+        {
+            return Err(format!("\"env\" has an invalid variable name {k:?}"));
+        }
+        if let Some(r) = &self.respawn {
+            if r.log_max_size == Some(0) {
+                return Err("\"respawn.log_max_size\" is 0".into());
+            }
+            r.restart_delay().map_err(|e| e.to_string())?;
+            r.restart_window().map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }
 
-/// Loads a record file; `Ok(None)` when missing, an error naming the path when unreadable or
-/// corrupt.
+/// A record's mode: its owner's only, since `env` may hold secrets (issue 11, finding 7).
+pub const RECORD_MODE: u32 = 0o600;
+/// No record is larger than this; a bigger file is refused unread (a link to `/dev/zero` would
+/// otherwise be read forever).
+pub const RECORD_MAX_BYTES: u64 = 1 << 20;
+/// The kernel's highest possible pid (`PID_MAX_LIMIT` on 64-bit systems).
+const PID_MAX_LIMIT: i32 = 1 << 22;
+
+/// Loads a record file; `Ok(None)` when missing, an error naming the path when unreadable,
+/// not a regular file, larger than [`RECORD_MAX_BYTES`] or corrupt. Opened without following a
+/// symlink and without blocking (a FIFO), through the directory's handle.
 pub fn load_path(path: &Path) -> Result<Option<Record>> {
-    let text = match fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(os_error(e))
-                .with_context(|| format!("cannot read record '{}'", path.display()))
-        }
+    let fail = || format!("cannot read record '{}'", path.display());
+    let Some(parent) = path.parent().filter(|p| p.is_dir()) else {
+        return Ok(None);
     };
-    Record::from_json(&text)
-        .map(Some)
-        .with_context(|| format!("corrupt record '{}'", path.display()))
+    let name = path.file_name().with_context(fail)?;
+    let dir = crate::fsx::open_cached(parent).with_context(fail)?;
+    let file = match dir.open_file(name, OFlag::O_RDONLY, 0) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow::anyhow!(crate::fsx::open_reason(&e))).with_context(fail),
+    };
+    let st = crate::fsx::check_file(&file, crate::fsx::Kind::Regular, None)
+        .map_err(|why| anyhow::anyhow!(why))
+        .with_context(fail)?;
+    if st.st_size as u64 > RECORD_MAX_BYTES {
+        return Err(anyhow::anyhow!(
+            "it is larger than {} bytes",
+            RECORD_MAX_BYTES
+        ))
+        .with_context(fail);
+    }
+    let mut text = Vec::new();
+    file.take(RECORD_MAX_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(os_error)
+        .with_context(fail)?;
+    if text.len() as u64 > RECORD_MAX_BYTES {
+        return Err(anyhow::anyhow!(
+            "it is larger than {} bytes",
+            RECORD_MAX_BYTES
+        ))
+        .with_context(fail);
+    }
+    let rec =
+        Record::from_json(&text).with_context(|| format!("corrupt record '{}'", path.display()))?;
+    rec.validate()
+        .map_err(|why| anyhow::anyhow!(why))
+        .with_context(|| format!("corrupt record '{}'", path.display()))?;
+    if path.file_name() != Some(OsStr::new(&format!("{}.json", rec.name))) {
+        bail!(
+            "corrupt record '{}': it names another daemon ('{}')",
+            path.display(),
+            rec.name
+        );
+    }
+    Ok(Some(rec))
 }
 
 /// The names of all records in the rdaemon directory, sorted.
@@ -426,6 +548,38 @@ mod tests {
         assert_eq!(LastExit::code(1).describe(), "exited with status 1");
         assert_eq!(LastExit::signal(9).describe(), "killed by signal 9");
         assert!(LastExit::code(0).at.unwrap().ends_with('Z'));
+    }
+
+    /// Issue 11, finding 10: fields serde accepts but rdaemon cannot act on are refused by
+    /// name, and a hostile file is never read whole.
+    #[test]
+    fn absurd_fields_and_hostile_files_are_errors_naming_them() {
+        type Spoil = fn(&mut Record);
+        let bad: [(&str, Spoil); 6] = [
+            ("\"command\" is empty", |r| r.command.clear()),
+            ("empty program", |r| r.command = vec![String::new()]),
+            ("\"pid\" 1", |r| r.pid = Some(1)),
+            ("\"child_pid\" -5", |r| r.child_pid = Some(-5)),
+            ("\"pidfile\" 'x.pid'", |r| r.pidfile = "x.pid".into()),
+            ("\"umask\" '999'", |r| r.umask = "999".into()),
+        ];
+        for (why, spoil) in bad {
+            let mut rec = sample();
+            spoil(&mut rec);
+            let err = rec.validate().unwrap_err();
+            assert!(err.contains(why), "{err}");
+        }
+        assert_eq!(sample().validate(), Ok(()));
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let web = Name::parse("web").unwrap();
+        std::os::unix::fs::symlink("/dev/zero", ctx.record_path(&web)).unwrap();
+        let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());
+        assert!(err.contains("web.json") && err.contains("symlink"), "{err}");
+        fs::remove_file(ctx.record_path(&web)).unwrap();
+        fs::write(ctx.record_path(&web), vec![b' '; 2 << 20]).unwrap();
+        let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());
+        assert!(err.contains("larger than"), "{err}");
     }
 
     #[test]

@@ -20,10 +20,11 @@
 //! rotation points ([`next_cut`]), so they are unit-tested here.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::FileExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -40,11 +41,12 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 use crate::account;
 use crate::cli::MonitorArgs;
 use crate::commands::start::resolve_program;
-use crate::daemonize::{self, Plan};
+use crate::daemonize::{self, Credentials, Plan};
 use crate::exit::Code;
+use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
-use crate::pidfile::{self, os_reason, NameLock};
+use crate::pidfile::{self, NameLock};
 use crate::process::{self, Pid};
 use crate::state::{LastExit, Mode, Record};
 
@@ -263,6 +265,10 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
 
 /// A log file the monitor appends to and rotates (`NAME.log` → `NAME.log.1` … `NAME.log.N`).
 /// Rotation renames, so a follower by name (`tail -F`, `rdaemon logs -f`) moves on to the new file.
+///
+/// Every file operation goes through one handle on the log's directory (`fsx::Dir`), with the
+/// daemon user's rights when that user can write the directory; a new `NAME.log` is created
+/// exclusively with mode 0644, never with the mode or owner of the file it replaces.
 #[derive(Debug)]
 pub struct RotatingLog {
     path: PathBuf,
@@ -271,7 +277,10 @@ pub struct RotatingLog {
     at_line_start: bool,
     max: u64,
     keep: u32,
-    mode: u32,
+    dir: Dir,
+    name: OsString,
+    rights: Option<Rights>,
+    owner: Option<u32>,
     /// The end of a line still open, not written yet (see [`RotatingLog::write`]).
     held: Vec<u8>,
     /// Since when `held` is not empty.
@@ -281,7 +290,22 @@ pub struct RotatingLog {
 impl RotatingLog {
     /// Opens (creates) `path` for appending; `max` bytes per file, `keep` rotated files.
     pub fn open(path: &Path, max: u64, keep: u32) -> Result<RotatingLog> {
-        let file = open_append(path, 0o644)?;
+        Self::open_as(path, max, keep, None)
+    }
+
+    /// As [`RotatingLog::open`], for a daemon running with `creds`: in a directory its user can
+    /// write, the log is opened, created and rotated with that user's rights.
+    pub fn open_as(
+        path: &Path,
+        max: u64,
+        keep: u32,
+        creds: Option<&Credentials>,
+    ) -> Result<RotatingLog> {
+        let (dir, name) = Dir::open_parent(path)
+            .with_context(|| format!("cannot open log file '{}'", path.display()))?;
+        let rights = Rights::for_dir(&dir, creds);
+        let owner = creds.map(|c| c.uid);
+        let (file, _) = fsx::open_log(&dir, &name, rights, owner, true)?;
         let meta = file
             .metadata()
             .with_context(|| format!("cannot read log file '{}'", path.display()))?;
@@ -297,7 +321,10 @@ impl RotatingLog {
             max,
             // `start` refuses more; a record edited by hand gets the bound too.
             keep: keep.min(MAX_LOG_KEEP),
-            mode: meta.mode() & 0o7777,
+            dir,
+            name,
+            rights,
+            owner,
             held: Vec::new(),
             held_since: None,
         })
@@ -382,66 +409,55 @@ impl RotatingLog {
     }
 
     /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
-    /// `PATH` with the same permissions. With `keep` 0 the old content is simply removed.
+    /// `PATH` (mode 0644, created exclusively). With `keep` 0 the old content is simply removed.
     fn rotate(&mut self) -> Result<()> {
-        let moved = if self.keep == 0 {
-            fs::remove_file(&self.path)
-        } else {
-            shift_rotated(&self.path, self.keep)
-        };
+        let dir = &self.dir;
+        let name = &self.name;
+        let moved = fsx::with_rights(self.rights, || {
+            if self.keep == 0 {
+                dir.unlink(name)
+            } else {
+                shift_rotated(dir, name, self.keep)
+            }
+        });
         // Whatever happened, count from zero again, so that a failing rotation is retried only
         // after another `max` bytes rather than at every write.
         self.size = 0;
         self.at_line_start = true;
         moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
-        self.file = open_append(&self.path, self.mode)?;
+        self.file = fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true)?.0;
         Ok(())
     }
 }
 
-/// Renames `PATH` → `PATH.1`, moving the rotated files up by one first: `PATH.N-1` → `PATH.N` …
-/// `PATH.1` → `PATH.2`, where `PATH.N` is the first free slot, or `PATH.keep`, whose file falls
-/// off. Only files that exist are renamed (the files are contiguous from `PATH.1`, as rotation
-/// leaves them), so a rotation costs one rename per rotated file, whatever `keep` is.
-fn shift_rotated(path: &Path, keep: u32) -> io::Result<()> {
+/// Renames `NAME` → `NAME.1` in `dir`, moving the rotated files up by one first: `NAME.N-1` →
+/// `NAME.N` … `NAME.1` → `NAME.2`, where `NAME.N` is the first free slot, or `NAME.keep`, whose
+/// file falls off. Only files that exist are renamed (the files are contiguous from `NAME.1`,
+/// as rotation leaves them), so a rotation costs one rename per rotated file, whatever `keep`
+/// is.
+fn shift_rotated(dir: &Dir, name: &OsStr, keep: u32) -> io::Result<()> {
     let mut free = 1;
-    while free < keep && fs::symlink_metadata(rotated_path(path, free)).is_ok() {
+    while free < keep && dir.stat(&rotated_name(name, free))?.is_some() {
         free += 1;
     }
     for i in (1..free).rev() {
-        rename_if_exists(&rotated_path(path, i), &rotated_path(path, i + 1))?;
+        rename_if_exists(dir, &rotated_name(name, i), &rotated_name(name, i + 1))?;
     }
-    fs::rename(path, rotated_path(path, 1))
+    dir.rename(name, &rotated_name(name, 1))
 }
 
-fn rename_if_exists(from: &Path, to: &Path) -> io::Result<()> {
-    match fs::rename(from, to) {
+/// `NAME.N`, the N-th rotated name of `name`.
+fn rotated_name(name: &OsStr, n: u32) -> OsString {
+    let mut name = name.to_os_string();
+    name.push(format!(".{n}"));
+    name
+}
+
+fn rename_if_exists(dir: &Dir, from: &OsStr, to: &OsStr) -> io::Result<()> {
+    match dir.rename(from, to) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         other => other,
     }
-}
-
-/// Opens `path` for appending (and reading its last byte), creating it with exactly `mode`.
-fn open_append(path: &Path, mode: u32) -> Result<File> {
-    let existed = path.exists();
-    let file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags((OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits())
-        .open(path)
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "cannot open log file '{}': {}",
-                path.display(),
-                os_reason(&e)
-            )
-        })?;
-    if !existed {
-        let _ = file.set_permissions(fs::Permissions::from_mode(mode));
-    }
-    Ok(file)
 }
 
 /// A pipe from the child's stdout and/or stderr into a rotating log.
@@ -601,6 +617,20 @@ impl Monitor {
             .with_context(|| format!("corrupt record for {name}: no command"))?;
         let program = resolve_program(program, &rec.env)?;
 
+        // The monitor stays root (it writes the record); only the child drops privileges. The
+        // names were checked by `start`; they are resolved again here, before any fork.
+        let creds = match (&rec.user, &rec.group) {
+            (None, None) => None,
+            (user, group) => Some(
+                account::resolve(
+                    user.as_deref(),
+                    group.as_deref(),
+                    nix::unistd::geteuid().as_raw(),
+                )?
+                .creds,
+            ),
+        };
+
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
         let shared = rec.stdout == rec.stderr;
         let mut outputs = Vec::new();
@@ -618,8 +648,16 @@ impl Monitor {
             Some(max) => {
                 let mut stream = |path: &Path, stderr: bool| -> Result<OwnedFd> {
                     if !is_regular_or_missing(path) {
-                        // /dev/null, a terminal, a FIFO: nothing to rotate.
-                        return Ok(OwnedFd::from(open_append(path, 0o644)?));
+                        // /dev/null, a terminal: nothing to rotate (`fsx::open_log` refuses the
+                        // rest).
+                        let (dir, name) = Dir::open_parent(path).with_context(|| {
+                            format!("cannot open log file '{}'", path.display())
+                        })?;
+                        let rights = Rights::for_dir(&dir, creds.as_ref());
+                        let owner = creds.as_ref().map(|c| c.uid);
+                        return Ok(OwnedFd::from(
+                            fsx::open_log(&dir, &name, rights, owner, false)?.0,
+                        ));
                     }
                     let (read, write) =
                         nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
@@ -627,7 +665,7 @@ impl Monitor {
                         .context("cannot make a pipe non-blocking")?;
                     outputs.push(Output {
                         pipe: File::from(read),
-                        log: RotatingLog::open(path, max, respawn.log_keep)?,
+                        log: RotatingLog::open_as(path, max, respawn.log_keep, creds.as_ref())?,
                         stderr,
                         failing: false,
                     });
@@ -651,19 +689,6 @@ impl Monitor {
             .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
         // The monitor's environment is the daemon's: `start` built it (its own plus --env).
         let env: BTreeMap<_, _> = std::env::vars_os().collect();
-        // The monitor stays root (it writes the record); only the child drops privileges. The
-        // names were checked by `start`; they are resolved again here, before any fork.
-        let creds = match (&rec.user, &rec.group) {
-            (None, None) => None,
-            (user, group) => Some(
-                account::resolve(
-                    user.as_deref(),
-                    group.as_deref(),
-                    nix::unistd::geteuid().as_raw(),
-                )?
-                .creds,
-            ),
-        };
         let plan = Plan::new(
             program.as_os_str(),
             &rec.command,
@@ -1418,7 +1443,10 @@ mod tests {
     }
 
     #[test]
-    fn keep_zero_discards_and_permissions_carry_over() {
+    /// Issue 11, finding 1: a new log never takes the mode of the one it replaces (a 04777
+    /// file planted by the daemon's user became a set-uid root file).
+    fn keep_zero_discards_and_new_logs_get_a_fixed_mode() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.log");
         fs::write(&path, "").unwrap();
@@ -1427,7 +1455,7 @@ mod tests {
         log.write(b"aaa\nbbb\n").unwrap();
         assert_eq!(read_all(&path), "bbb\n");
         assert!(!rotated_path(&path, 1).exists());
-        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
     }
 
     #[test]

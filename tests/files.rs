@@ -85,9 +85,10 @@ fn pidfile_and_record_are_0644_and_replaced_by_rename_whatever_the_umask() {
     .ok();
     let pidfile = env.path("modes.pid");
     let record = env.path("modes.json");
-    for path in [&pidfile, &record] {
+    // The record holds --env values: its owner's only (issue 11, finding 7).
+    for (path, mode) in [(&pidfile, 0o644), (&record, 0o600)] {
         let meta = fs::metadata(path).unwrap();
-        assert_eq!(meta.mode() & 0o7777, 0o644, "{}", path.display());
+        assert_eq!(meta.mode() & 0o7777, mode, "{}", path.display());
         assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
     }
     // Hold the old pidfile open (its inode cannot be recycled then): a rewrite in place would

@@ -26,6 +26,7 @@ mod races;
 mod ready;
 mod respawn;
 mod restart;
+mod security_files;
 mod security_pids;
 mod start;
 mod status;

@@ -437,12 +437,23 @@ fn signal_that_the_kernel_refuses_exits_4() {
             .current_dir("/");
         assert_cmd::Command::from_std(cmd)
     };
+    // The record is root's and private (0600): another user cannot even judge the daemon.
+    env.run_cmd(as_nobody(), &["signal", "USR1", "roots"])
+        .code(4)
+        .stderr_has("Permission denied")
+        .stderr_has("is root's (use sudo)");
+    env.run_cmd(as_nobody(), &["reload", "roots"]).code(4);
+    // With the record made readable, the kernel itself refuses the signal.
+    std::fs::set_permissions(
+        env.dir().join("roots.json"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     env.run_cmd(as_nobody(), &["signal", "USR1", "roots"])
         .code(4)
         .stderr_has(&format!(
             "rdaemon: cannot signal roots (pid {pid}): Operation not permitted"
         ));
-    env.run_cmd(as_nobody(), &["reload", "roots"]).code(4);
     assert!(alive(pid));
 }
 

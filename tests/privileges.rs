@@ -121,9 +121,13 @@ fn nobody_gets_its_ids_and_groups_and_cannot_touch_its_pidfile() {
         "NOT_WRITTEN\nNOT_REMOVED\n"
     );
     assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
-    for file in ["drop.pid", "drop.json", "drop.log"] {
+    for (file, mode) in [
+        ("drop.pid", 0o644),
+        ("drop.json", 0o600),
+        ("drop.log", 0o644),
+    ] {
         let meta = fs::metadata(env.path(file)).unwrap();
-        assert_eq!((meta.uid(), meta.mode() & 0o777), (0, 0o644), "{file}");
+        assert_eq!((meta.uid(), meta.mode() & 0o777), (0, mode), "{file}");
     }
     wait_environ_has(pid, "USER=nobody");
     wait_environ_has(pid, "LOGNAME=nobody");

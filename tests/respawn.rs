@@ -167,11 +167,15 @@ fn monitor_fds_are_stdio_and_its_signal_pipe_only() {
         all[..3],
         [(0, "/dev/null".into()), (1, log.clone()), (2, log.clone())]
     );
-    // Above 2: the self-pipe (a socket pair) and the child's stdin; no leftover report pipe.
+    // Above 2: the self-pipe (a socket pair) and the child's stdin, and the handle on the
+    // rdaemon directory its records go through (issue 11); no leftover report pipe.
     for (n, target) in &all[3..] {
         let t = target.to_string_lossy();
         assert!(
-            t.starts_with("socket:") || t == "/dev/null" || t == log.to_string_lossy(),
+            t.starts_with("socket:")
+                || t == "/dev/null"
+                || t == log.to_string_lossy()
+                || target == env.dir(),
             "unexpected fd {n} -> {t} in {all:?}"
         );
     }

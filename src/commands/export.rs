@@ -51,6 +51,9 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
     let label = target.label();
+    if let (None, Some(why)) = (&target.record, &target.record_error) {
+        bail!("cannot export {label}: {why}");
+    }
     let (Some(name), Some(record)) = (&target.name, &target.record) else {
         bail!("cannot export {label}: no record describes it (export needs the record of a daemon rdaemon started)");
     };

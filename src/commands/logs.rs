@@ -35,15 +35,15 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
                 let sep = if i > 0 { "\n" } else { "" };
                 writeln!(out, "{sep}==> {} <==", path.display())?;
             }
-            let mut file = match File::open(path) {
-                Ok(f) => f,
+            // Never through a symlink, never blocking on a FIFO (`fsx::open_read`).
+            let mut file = match crate::fsx::open_read(path)? {
+                Some(f) => f,
                 // `-f` waits for a log that does not exist yet, as `tail -F` does.
-                Err(e) if e.kind() == io::ErrorKind::NotFound && args.follow => return Ok(None),
-                Err(e) => return Err(e),
+                None if args.follow => return Ok(None),
+                None => {
+                    return Err(io::Error::from_raw_os_error(nix::libc::ENOENT));
+                }
             };
-            if !file.metadata()?.is_file() {
-                return Err(io::Error::other("it is not a regular file"));
-            }
             let (bytes, end) = tail(&mut file, args.lines)?;
             out.write_all(&bytes)?;
             out.flush()?;

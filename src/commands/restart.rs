@@ -93,7 +93,8 @@ fn restart_one(
         warn_relative_args(ctx, &spec);
     }
     // A start bound to fail (a user or group that cannot be used, a missing program, a full
-    // disk) must not cost the running daemon its life: check before stopping it.
+    // disk, a log file that cannot be opened safely) must not cost the running daemon its
+    // life: check before stopping it.
     super::start::preflight(ctx, &spec)?;
     stop_locked(ctx, &target, schedule, false)?;
     start_locked(ctx, &spec, target.record)

@@ -9,10 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,8 +22,10 @@ use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
 use crate::cli::{StartArgs, StartOpts};
+use crate::daemonize::Credentials;
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
+use crate::fsx::{self, Dir, Rights};
 use crate::logs;
 use crate::parse::{default_schedule, format_duration, parse_duration, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
@@ -416,7 +417,9 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
 /// the start itself checks all of it again and opens the files for real. The port of
 /// `--ready tcp:` is not checked here: the running daemon holds it.
 pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    spec.account(ctx)?;
+    let account = spec.account(ctx)?;
+    // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
+    check_logs(spec, account.as_ref())?;
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
@@ -487,7 +490,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
         pidfiles.insert(0, rec.pidfile.clone());
     }
-    let program = resolve_program(&spec.command[0], &spec.env)?;
+    let program = match spec.command.first() {
+        Some(program) => resolve_program(program, &spec.env)?,
+        None => bail!("cannot start {}: no program given", spec.name),
+    };
     for path in pidfiles {
         let target = Target {
             name: Some(spec.name.clone()),
@@ -1013,11 +1019,12 @@ fn prepare(
             Some(inherit(io::stderr().as_fd())?),
         )
     } else {
-        let stdout = open_log(&spec.stdout, &mut new_logs)?;
+        let creds = account.as_ref().map(|a| &a.creds);
+        let stdout = open_log(&spec.stdout, &mut new_logs, creds)?;
         let stderr = if spec.stderr == spec.stdout {
             None
         } else {
-            Some(open_log(&spec.stderr, &mut new_logs)?)
+            Some(open_log(&spec.stderr, &mut new_logs, creds)?)
         };
         (stdout, stderr)
     };
@@ -1088,9 +1095,10 @@ fn prepare(
 }
 
 /// Files a failed start created and must not leave behind. Dropped, it removes each one that is
-/// still empty (nothing ran, so nothing was written); [`NewFiles::keep`] keeps them.
+/// still empty (nothing ran, so nothing was written), with the rights it was created with;
+/// [`NewFiles::keep`] keeps them.
 #[derive(Debug, Default)]
-struct NewFiles(Vec<PathBuf>);
+struct NewFiles(Vec<(PathBuf, Option<Rights>)>);
 
 impl NewFiles {
     fn keep(mut self) {
@@ -1100,41 +1108,60 @@ impl NewFiles {
 
 impl Drop for NewFiles {
     fn drop(&mut self) {
-        for path in &self.0 {
-            if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
-                let _ = std::fs::remove_file(path);
-            }
+        for (path, rights) in &self.0 {
+            let Ok((dir, name)) = Dir::open_parent(path) else {
+                continue;
+            };
+            let _ = fsx::with_rights(*rights, || {
+                let empty = dir.stat(&name)?.is_some_and(|st| {
+                    st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG && st.st_size == 0
+                });
+                if empty {
+                    dir.unlink(&name)?;
+                }
+                Ok(())
+            });
         }
     }
 }
 
+/// Checks, without creating anything, that the log files of `spec` can be opened the safe way:
+/// an existing one must pass the checks of [`open_log`]. `restart` calls it before stopping the
+/// running daemon, so that a log replaced by a symlink, a FIFO or a set-id file costs nothing.
+pub fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
+    if spec.inherit_output {
+        return Ok(());
+    }
+    let creds = account.map(|a| &a.creds);
+    for path in [&spec.stdout, &spec.stderr] {
+        let Ok((dir, name)) = Dir::open_parent(path) else {
+            // `start` reports it, after the stop, as before.
+            continue;
+        };
+        if dir.stat(&name).ok().flatten().is_none() {
+            continue;
+        }
+        let rights = Rights::for_dir(&dir, creds);
+        fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    }
+    Ok(())
+}
+
 /// Opens a log file for appending (created 0644), close-on-exec in rdaemon; remembers it in
 /// `new` if this created it. A regular file on a full file system is refused: the daemon's
-/// output would be lost without a word.
-fn open_log(path: &Path, new: &mut NewFiles) -> Result<OwnedFd> {
+/// output would be lost without a word. Opened the safe way (`fsx`): its directory without
+/// following another user's symlinks, the file with `O_NOFOLLOW | O_NONBLOCK`, checked with
+/// `fstat` (a regular file with one link, owned by root or the daemon's user, no set-id bits; or
+/// a character device such as `/dev/null`), and, in a directory the daemon's user can write,
+/// with that user's rights.
+fn open_log(path: &Path, new: &mut NewFiles, creds: Option<&Credentials>) -> Result<OwnedFd> {
     ensure_space(path, "log file")?;
-    let open = |create_new: bool| {
-        OpenOptions::new()
-            .append(true)
-            .create(!create_new)
-            .create_new(create_new)
-            .mode(0o644)
-            .custom_flags(OFlag::O_NOCTTY.bits())
-            .open(path)
-    };
-    let file = match open(true) {
-        Ok(f) => {
-            new.0.push(path.to_owned());
-            Ok(f)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(false),
-        Err(e) => Err(e),
-    };
-    file.map(OwnedFd::from).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open log file '{}': {}",
-            path.display(),
-            os_reason(&e)
-        )
-    })
+    let (dir, name) = Dir::open_parent(path)
+        .with_context(|| format!("cannot open log file '{}'", path.display()))?;
+    let rights = Rights::for_dir(&dir, creds);
+    let (file, created) = fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    if created {
+        new.0.push((path.to_owned(), rights));
+    }
+    Ok(OwnedFd::from(file))
 }

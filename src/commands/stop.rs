@@ -210,7 +210,11 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
 
 /// Removes the pidfile of a stopped daemon and says so, with `how` it was stopped.
 fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result<Stopped> {
-    clear_pidfile(ctx, target, pid)?;
+    // The daemon is gone whatever happens to its pidfile (a read-only rdaemon directory cannot
+    // lose it): say so, and warn. A pidfile naming a dead pid reads as "dead" until removed.
+    if let Err(e) = clear_pidfile(ctx, target, pid) {
+        ctx.warn(format!("{e:#}"));
+    }
     ctx.say(format!("stopped {} (pid {pid}){how}", target.label()));
     Ok(Stopped::Stopped(pid))
 }

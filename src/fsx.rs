@@ -1,0 +1,561 @@
+//! Files opened the safe way (issue 11): no file operation rdaemon performs as root can be
+//! redirected by another user.
+//!
+//! A directory is opened once ([`Dir::open`]): component by component from `/`, each with
+//! `O_NOFOLLOW`, a symlink followed only when nobody but root (or rdaemon's own user) could
+//! have made it, the result checked with `fstat`. Everything after goes through that fd:
+//! `openat`, `renameat`, `unlinkat`, `fstatat` of one plain name (never a path with a `/`), so
+//! swapping the directory's path afterwards changes nothing. Names are opened with
+//! `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC` and the opened file is checked with
+//! `fstat` ([`check_file`]); new files are created with `O_CREAT | O_EXCL` and a fixed mode,
+//! never one copied from an existing file. [`with_rights`] runs file operations with the
+//! daemon user's file-system ids (`setfsuid`/`setfsgid`, per thread in the kernel), for a
+//! directory that user can write.
+//!
+//! Must not: follow a symlink another user could have planted, open a FIFO blocking, create a
+//! file with set-id bits.
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{bail, Result};
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, openat, readlinkat, renameat, FcntlArg, OFlag, AT_FDCWD};
+use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
+use nix::unistd::{geteuid, setfsgid, setfsuid, unlinkat, Gid, Uid, UnlinkatFlags};
+
+use crate::daemonize::Credentials;
+
+/// How many symlinks [`Dir::open`] follows before giving up (the kernel's `MAXSYMLINKS`).
+const MAX_SYMLINKS: usize = 40;
+
+/// The directory `path`, opened once per process: every later call with the same path gets the
+/// same handle, so that a directory checked once is the one used for everything after (its path
+/// can be swapped meanwhile: the handle still names the directory that was checked).
+pub fn open_cached(path: &Path) -> Result<std::sync::Arc<Dir>> {
+    static OPENED: std::sync::Mutex<Vec<std::sync::Arc<Dir>>> = std::sync::Mutex::new(Vec::new());
+    let path = std::path::absolute(path)
+        .map_err(|e| anyhow::anyhow!("invalid path '{}': {e}", path.display()))?;
+    let mut opened = OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(dir) = opened.iter().find(|d| d.path == path) {
+        return Ok(dir.clone());
+    }
+    let dir = std::sync::Arc::new(Dir::open(&path)?);
+    opened.push(dir.clone());
+    Ok(dir)
+}
+
+/// A directory opened once, without following symlinks another user could have made.
+#[derive(Debug)]
+pub struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+    stat: FileStat,
+}
+
+impl Dir {
+    /// Opens the directory `path` (made absolute against the current directory) as described in
+    /// the module header. The error names the path and why.
+    pub fn open(path: &Path) -> Result<Dir> {
+        Dir::open_quiet(path)
+            .map_err(|why| anyhow::anyhow!("cannot open directory '{}': {why}", path.display()))
+    }
+
+    /// [`Dir::open`] with an error that only says why (the caller names what it wanted).
+    fn open_quiet(path: &Path) -> Result<Dir, String> {
+        let path = std::path::absolute(path).map_err(|e| e.to_string())?;
+        let fd = chase(&path)?;
+        let stat = fstat(&fd).map_err(|e| e.desc().to_owned())?;
+        Ok(Dir { fd, path, stat })
+    }
+
+    /// Opens the directory holding `file` and returns it with the file's name in it. The error
+    /// says only why (`Not a directory`): the caller names the file.
+    pub fn open_parent(file: &Path) -> Result<(Dir, OsString)> {
+        let file = std::path::absolute(file)
+            .map_err(|e| anyhow::anyhow!("invalid path '{}': {e}", file.display()))?;
+        let name = match file.file_name() {
+            Some(n) => n.to_owned(),
+            None => bail!("invalid path '{}': it names no file", file.display()),
+        };
+        let dir = file.parent().unwrap_or(Path::new("/"));
+        Ok((
+            Dir::open_quiet(dir).map_err(|why| anyhow::anyhow!(why))?,
+            name,
+        ))
+    }
+
+    /// The path the directory was opened by (for messages).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `DIR/NAME`, for messages.
+    pub fn join(&self, name: &OsStr) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// The owner's uid.
+    pub fn owner(&self) -> u32 {
+        self.stat.st_uid
+    }
+
+    /// A fresh `fstat` of the directory (owner and mode may have changed since it was opened).
+    pub fn restat(&self) -> io::Result<FileStat> {
+        Ok(fstat(&self.fd)?)
+    }
+
+    /// The permission bits.
+    pub fn mode(&self) -> u32 {
+        self.stat.st_mode & 0o7777
+    }
+
+    /// Whether only root (or rdaemon's own user) can write in it: owned by one of them and not
+    /// group- or world-writable.
+    pub fn is_private(&self) -> bool {
+        is_ours(self.owner()) && self.mode() & 0o022 == 0
+    }
+
+    /// Whether a process with `creds` may create and rename files in it (the permission bits
+    /// only, as the kernel checks them for a user without capabilities).
+    pub fn writable_by(&self, creds: &Credentials) -> bool {
+        let bits = if creds.uid == self.stat.st_uid {
+            0o300
+        } else if creds.gid == self.stat.st_gid || creds.groups.contains(&self.stat.st_gid) {
+            0o030
+        } else {
+            0o003
+        };
+        self.mode() & bits == bits
+    }
+
+    /// Opens the file `name` with `flags` plus `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC`
+    /// (and `mode` when creating). `O_NONBLOCK` is cleared again once open, so that a FIFO
+    /// cannot hang the open but the caller gets an ordinary file.
+    pub fn open_file(&self, name: &OsStr, flags: OFlag, mode: u32) -> io::Result<File> {
+        plain_name(name)?;
+        let fd = openat(
+            &self.fd,
+            name,
+            flags | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )?;
+        let fl = OFlag::from_bits_truncate(fcntl(&fd, FcntlArg::F_GETFL)?);
+        fcntl(&fd, FcntlArg::F_SETFL(fl - OFlag::O_NONBLOCK))?;
+        Ok(File::from(fd))
+    }
+
+    /// Creates `name` exclusively (`O_CREAT | O_EXCL`, never through a symlink) with exactly
+    /// `mode` (no set-id bits, whatever the umask), open with `flags`.
+    pub fn create(&self, name: &OsStr, flags: OFlag, mode: u32) -> io::Result<File> {
+        let mode = mode & 0o777;
+        let file = self.open_file(name, flags | OFlag::O_CREAT | OFlag::O_EXCL, mode)?;
+        nix::sys::stat::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))?;
+        Ok(file)
+    }
+
+    /// `renameat` within the directory.
+    pub fn rename(&self, from: &OsStr, to: &OsStr) -> io::Result<()> {
+        plain_name(from)?;
+        plain_name(to)?;
+        Ok(renameat(&self.fd, from, &self.fd, to)?)
+    }
+
+    /// `unlinkat` of a file (not a directory) in the directory.
+    pub fn unlink(&self, name: &OsStr) -> io::Result<()> {
+        plain_name(name)?;
+        Ok(unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir)?)
+    }
+
+    /// `fstatat` of `name`, not following a symlink; `None` when it does not exist.
+    pub fn stat(&self, name: &OsStr) -> io::Result<Option<FileStat>> {
+        plain_name(name)?;
+        match fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Refuses a name that is not one plain path component.
+fn plain_name(name: &OsStr) -> io::Result<()> {
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.contains(&b'/') || name == "." || name == ".." {
+        return Err(io::Error::other(format!(
+            "'{}' is not a plain file name",
+            name.to_string_lossy()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether `uid` is root or rdaemon's own user.
+fn is_ours(uid: u32) -> bool {
+    uid == 0 || uid == geteuid().as_raw()
+}
+
+/// Walks `path` (absolute) from `/`, one component at a time with `O_PATH | O_NOFOLLOW`. A
+/// symlink is followed only if owned by root or rdaemon's user and in a directory that no one
+/// else can write (or a sticky one), so another user cannot have made or replaced it.
+fn chase(path: &Path) -> Result<OwnedFd, String> {
+    let open = |dir: &OwnedFd, name: &OsStr| {
+        openat(
+            dir,
+            name,
+            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let root = || {
+        openat(
+            AT_FDCWD,
+            "/",
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| e.desc().to_owned())
+    };
+    let mut todo: Vec<OsString> = Vec::new();
+    push_components(&mut todo, path);
+    let mut cur = root()?;
+    let mut walked = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(name) = todo.pop() {
+        let fd = open(&cur, &name).map_err(|e| e.desc().to_owned())?;
+        let st = fstat(&fd).map_err(|e| e.desc().to_owned())?;
+        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        if kind == SFlag::S_IFDIR {
+            walked = if name == ".." {
+                walked.parent().unwrap_or(Path::new("/")).to_owned()
+            } else {
+                walked.join(&name)
+            };
+            cur = fd;
+            continue;
+        }
+        if kind != SFlag::S_IFLNK {
+            return Err(Errno::ENOTDIR.desc().to_owned());
+        }
+        let parent = fstat(&cur).map_err(|e| e.desc().to_owned())?;
+        let parent_safe =
+            is_ours(parent.st_uid) && (parent.st_mode & 0o022 == 0 || parent.st_mode & 0o1000 != 0);
+        if !is_ours(st.st_uid) || !parent_safe {
+            return Err(format!(
+                "'{}' is a symlink another user could have made (owner uid {}), and rdaemon does not follow those",
+                walked.join(&name).display(),
+                st.st_uid
+            ));
+        }
+        hops += 1;
+        if hops > MAX_SYMLINKS {
+            return Err(Errno::ELOOP.desc().to_owned());
+        }
+        let target = readlinkat(&cur, name.as_os_str()).map_err(|e| e.desc().to_owned())?;
+        let target = PathBuf::from(target);
+        if target.is_absolute() {
+            cur = root()?;
+            walked = PathBuf::from("/");
+        }
+        push_components(&mut todo, &target);
+    }
+    Ok(cur)
+}
+
+/// Pushes the components of `path` onto `todo` so that the first is popped first.
+fn push_components(todo: &mut Vec<OsString>, path: &Path) {
+    for c in path.components().rev() {
+        match c {
+            Component::Normal(n) => todo.push(n.to_owned()),
+            Component::ParentDir => todo.push("..".into()),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+}
+
+/// Whose file-system rights file operations run with: the daemon's user, for a directory that
+/// user can write (see [`with_rights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rights {
+    /// File-system uid.
+    pub uid: u32,
+    /// File-system gid.
+    pub gid: u32,
+}
+
+impl Rights {
+    /// The rights to use in `dir` for a daemon running with `creds`: the daemon's, when rdaemon
+    /// is root, the daemon is another user and that user can write in `dir`; `None` (rdaemon's
+    /// own) otherwise.
+    pub fn for_dir(dir: &Dir, creds: Option<&Credentials>) -> Option<Rights> {
+        let creds = creds?;
+        if !geteuid().is_root() || creds.uid == 0 || !dir.writable_by(creds) {
+            return None;
+        }
+        Some(Rights {
+            uid: creds.uid,
+            gid: creds.gid,
+        })
+    }
+}
+
+/// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
+/// and without root's file capabilities), then restores rdaemon's own. With `None`, just runs
+/// `f`. Fails, without running `f`, if the kernel did not take the ids.
+pub fn with_rights<T>(rights: Option<Rights>, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    let Some(r) = rights else {
+        return f();
+    };
+    let old_gid = setfsgid(Gid::from_raw(r.gid));
+    let old_uid = setfsuid(Uid::from_raw(r.uid));
+    // setfsuid only reports the previous id: an invalid one (-1) reads back the current one.
+    let took = setfsuid(Uid::from_raw(u32::MAX)).as_raw() == r.uid
+        && setfsgid(Gid::from_raw(u32::MAX)).as_raw() == r.gid;
+    let out = if took {
+        f()
+    } else {
+        Err(io::Error::other(format!(
+            "cannot take the file-system ids of uid {} and gid {}",
+            r.uid, r.gid
+        )))
+    };
+    setfsuid(old_uid);
+    setfsgid(old_gid);
+    out
+}
+
+/// What kinds of file [`check_file`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A regular file only.
+    Regular,
+    /// A regular file, or a character device (`/dev/null`, a terminal) that the caller named.
+    RegularOrDevice,
+}
+
+/// Checks an opened file: of the right kind; for a regular file, no second hard link, owned by root,
+/// rdaemon's user or `owner`, and no set-id bits. The error says why, without the path (the
+/// caller adds it).
+pub fn check_file(file: &File, kind: Kind, owner: Option<u32>) -> Result<FileStat, String> {
+    let st = fstat(file.as_fd()).map_err(|e| e.desc().to_owned())?;
+    let ft = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if ft == SFlag::S_IFCHR && kind == Kind::RegularOrDevice {
+        return Ok(st);
+    }
+    if ft != SFlag::S_IFREG {
+        return Err(format!("it is {}, not a regular file", describe_kind(ft)));
+    }
+    // No link at all is fine: the name was replaced (renamed over) after the open, and what was
+    // opened is the old file, a consistent one.
+    if st.st_nlink > 1 {
+        return Err(format!(
+            "it has {} hard links (another name could be another user's alias of it)",
+            st.st_nlink
+        ));
+    }
+    if !is_ours(st.st_uid) && Some(st.st_uid) != owner {
+        return Err(format!(
+            "it is owned by uid {}, neither root nor the daemon's user",
+            st.st_uid
+        ));
+    }
+    if st.st_mode & 0o6000 != 0 {
+        return Err(format!(
+            "it has set-id bits (mode {:04o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(st)
+}
+
+fn describe_kind(ft: SFlag) -> &'static str {
+    match ft {
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFIFO => "a FIFO",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFLNK => "a symlink",
+        _ => "something else",
+    }
+}
+
+/// The reason for an open that failed, in rdaemon's words: `O_NOFOLLOW` on a symlink is ELOOP.
+pub fn open_reason(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(code) if code == Errno::ELOOP as i32 => {
+            "it is a symlink, and rdaemon does not follow symlinks there".into()
+        }
+        Some(code) if code == Errno::ENXIO as i32 => "it is a FIFO with no reader".into(),
+        Some(code) => Errno::from_raw(code).desc().to_owned(),
+        None => e.to_string(),
+    }
+}
+
+/// A log file opened for appending (created 0644 if missing) in `dir`, with `rights`, checked
+/// with [`check_file`] (a character device such as `/dev/null` is accepted). `read` adds read
+/// access (the monitor reads the last byte). Returns the file and whether this created it.
+pub fn open_log(
+    dir: &Dir,
+    name: &OsStr,
+    rights: Option<Rights>,
+    owner: Option<u32>,
+    read: bool,
+) -> Result<(File, bool)> {
+    let path = dir.join(name);
+    let access = if read { OFlag::O_RDWR } else { OFlag::O_WRONLY };
+    let opened = with_rights(rights, || {
+        match dir.create(name, access | OFlag::O_APPEND, 0o644) {
+            Ok(f) => Ok((f, true)),
+            Err(e) if e.raw_os_error() == Some(Errno::EEXIST as i32) => dir
+                .open_file(name, access | OFlag::O_APPEND, 0)
+                .map(|f| (f, false)),
+            Err(e) => Err(e),
+        }
+    });
+    let (file, created) = opened.map_err(|e| {
+        let by = match rights {
+            Some(r) => format!(
+                " (opened with the rights of uid {}, who can write its directory)",
+                r.uid
+            ),
+            None => String::new(),
+        };
+        anyhow::anyhow!(
+            "cannot open log file '{}': {}{by}",
+            path.display(),
+            open_reason(&e)
+        )
+    })?;
+    check_file(&file, Kind::RegularOrDevice, owner)
+        .map_err(|why| anyhow::anyhow!("refusing log file '{}': {why}", path.display()))?;
+    Ok((file, created))
+}
+
+/// Opens a file to read it (a record, a log): `O_NOFOLLOW | O_NONBLOCK`, then checks that it is
+/// a regular file. `Ok(None)` when it does not exist.
+pub fn open_read(path: &Path) -> io::Result<Option<File>> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags_safe()
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io::Error::other(open_reason(&e))),
+    };
+    let fl = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
+    fcntl(&file, FcntlArg::F_SETFL(fl - OFlag::O_NONBLOCK))?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let ft = SFlag::from_bits_truncate(
+            std::os::unix::fs::MetadataExt::mode(&meta) & SFlag::S_IFMT.bits(),
+        );
+        return Err(io::Error::other(format!(
+            "it is {}, not a regular file",
+            describe_kind(ft)
+        )));
+    }
+    Ok(Some(file))
+}
+
+trait SafeFlags {
+    fn custom_flags_safe(&mut self) -> &mut Self;
+}
+
+impl SafeFlags for std::fs::OpenOptions {
+    fn custom_flags_safe(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(
+            (OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{symlink, PermissionsExt};
+
+    #[test]
+    fn symlinked_file_and_fifo_are_refused_and_nothing_blocks() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        std::fs::write(tmp.path().join("target"), "x").unwrap();
+        symlink(tmp.path().join("target"), tmp.path().join("link")).unwrap();
+        let err = open_log(&dir, OsStr::new("link"), None, None, false).unwrap_err();
+        assert!(format!("{err:#}").contains("symlink"), "{err:#}");
+        nix::unistd::mkfifo(&tmp.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
+        let err = open_log(&dir, OsStr::new("fifo"), None, None, false).unwrap_err();
+        assert!(format!("{err:#}").contains("FIFO"), "{err:#}");
+        assert!(open_read(&tmp.path().join("fifo")).is_err());
+        assert!(open_read(&tmp.path().join("link")).is_err());
+        assert!(open_read(&tmp.path().join("missing")).unwrap().is_none());
+    }
+
+    #[test]
+    fn new_files_get_a_fixed_mode_and_set_id_files_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap();
+        assert!(created);
+        let meta = std::fs::metadata(tmp.path().join("a.log")).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
+        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap();
+        assert!(!created);
+        std::fs::set_permissions(
+            tmp.path().join("a.log"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
+        let err = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap_err();
+        assert!(format!("{err:#}").contains("set-id"), "{err:#}");
+        std::fs::set_permissions(
+            tmp.path().join("a.log"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        std::fs::hard_link(tmp.path().join("a.log"), tmp.path().join("b")).unwrap();
+        let err = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap_err();
+        assert!(format!("{err:#}").contains("hard links"), "{err:#}");
+    }
+
+    #[test]
+    fn directory_paths_with_our_symlinks_resolve_and_names_are_plain() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("real")).unwrap();
+        symlink("real", tmp.path().join("alias")).unwrap();
+        let dir = Dir::open(&tmp.path().join("alias")).unwrap();
+        dir.create(OsStr::new("f"), OFlag::O_WRONLY, 0o600).unwrap();
+        assert!(tmp.path().join("real/f").exists());
+        assert!(dir
+            .open_file(OsStr::new("../x"), OFlag::O_RDONLY, 0)
+            .is_err());
+        assert!(Dir::open(&tmp.path().join("real/f")).is_err());
+    }
+
+    /// The directory-swap attack: once opened, a handle keeps naming the directory it opened,
+    /// whatever is put at its path afterwards (a symlink, another directory).
+    #[test]
+    fn a_swapped_directory_path_changes_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let checked = tmp.path().join("state");
+        std::fs::create_dir(&checked).unwrap();
+        let dir = open_cached(&checked).unwrap();
+        std::fs::rename(&checked, tmp.path().join("moved")).unwrap();
+        std::fs::create_dir(tmp.path().join("evil")).unwrap();
+        symlink(tmp.path().join("evil"), &checked).unwrap();
+        dir.create(OsStr::new("x.json"), OFlag::O_WRONLY, 0o600)
+            .unwrap();
+        assert!(tmp.path().join("moved/x.json").exists());
+        assert!(!tmp.path().join("evil/x.json").exists());
+        assert!(std::sync::Arc::ptr_eq(
+            &dir,
+            &open_cached(&checked).unwrap()
+        ));
+    }
+}

@@ -1,0 +1,546 @@
+//! Issue 11, the file-system class: an unprivileged daemon user must gain nothing from root's
+//! rdaemon. Each test does the attack the way `nobody` would (symlinks, FIFOs, set-id files,
+//! held locks), with `setpriv`, and checks that root's rdaemon neither follows it nor hangs on
+//! it. They need root (to be the victim, and to become `nobody`): in CI they run; elsewhere
+//! they skip with the reason.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// How long a command may take before it counts as hung.
+const HANG: Duration = Duration::from_secs(15);
+
+/// Whether the test can run: as root, yes; otherwise it fails in CI and is skipped elsewhere.
+fn need_root(test: &str) -> bool {
+    if is_root() && nobody().is_some() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("{test} needs root and the nobody account, and CI must run it");
+    }
+    skip(test, "needs root and the nobody account");
+    false
+}
+
+/// `sh -c SCRIPT` as nobody (uid and gid 65534, no supplementary groups).
+fn as_nobody(script: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args([
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "/bin/sh",
+        "-c",
+        script,
+    ]);
+    cmd
+}
+
+/// Runs SCRIPT as nobody and requires it to succeed.
+fn nobody_does(script: &str) {
+    let out = as_nobody(script).output().unwrap();
+    assert!(
+        out.status.success(),
+        "nobody could not run {script:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes the test's directory traversable by nobody (tempdirs are 0700) and creates in it a
+/// log directory that nobody owns, as a daemon user's own directory would be.
+fn nobody_log_dir(env: &Env) -> PathBuf {
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let logs = env.path("logs");
+    fs::create_dir(&logs).unwrap();
+    std::os::unix::fs::chown(&logs, Some(65534), Some(65534)).unwrap();
+    logs
+}
+
+/// Runs rdaemon with ARGS, failing the test (instead of waiting forever) if it hangs.
+fn run_or_hang(env: &Env, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
+    let started = Instant::now();
+    let mut std_cmd = env.std_cmd();
+    for (k, v) in extra_env {
+        std_cmd.env(k, v);
+    }
+    let mut child = std_cmd
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > HANG {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "rdaemon {args:?} hung for {HANG:?}\n--- stderr\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = child.wait_with_output().unwrap();
+    // Whatever it started is killed at the end of the test, as `Env::run` arranges.
+    for e in fs::read_dir(env.dir()).unwrap().flatten() {
+        let regular = e.file_type().is_ok_and(|t| t.is_file());
+        if regular && e.path().extension().is_some_and(|x| x == "pid") {
+            if let Some(pid) = fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| t.trim().parse::<i32>().ok())
+            {
+                env.track(pid);
+            }
+        }
+    }
+    Run {
+        args: args.iter().map(|s| s.to_string()).collect(),
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        dir: env.dir().to_owned(),
+    }
+}
+
+/// Polls `cond` for up to `timeout` without failing; returns whether it came true.
+fn came_true(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    cond()
+}
+
+/// Kills, at the end of the test, every process whose argv holds `arg` (a `flock` holder and
+/// the `sleep` it runs, which are not the test's children).
+struct KillByArg(String);
+
+impl Drop for KillByArg {
+    fn drop(&mut self) {
+        for pid in live_pids_with_arg(&self.0) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
+
+/// Every file in `dir` that root owns with a set-id bit.
+fn root_set_id_files(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|name| {
+            fs::symlink_metadata(dir.join(name))
+                .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o6000 != 0)
+        })
+        .collect()
+}
+
+/// Finding 1: nobody replaces its log by its own file of mode 04777; after a routine restart,
+/// the root monitor must not create rotated logs as root with that mode (a set-uid root file
+/// whose content the child writes). rdaemon now refuses the set-id file and never copies a
+/// mode.
+#[test]
+fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
+    if !need_root("a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file") {
+        return;
+    }
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let log = logs.join("x.log");
+    let log_s = log.to_str().unwrap();
+    let secs = unique_secs();
+    let script = "while :; do echo 0123456789012345678901234567890123456789; sleep 0.05; done";
+    let _guard = KillByArg(secs.clone());
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--respawn",
+        "--log-max-size",
+        "200",
+        "--log-keep",
+        "2",
+        "--user",
+        "nobody",
+        "--log",
+        log_s,
+        "--",
+        "sh",
+        "-c",
+        script,
+        "sh",
+        &secs,
+    ])
+    .ok();
+    // In nobody's directory the monitor rotates with nobody's rights: the files are nobody's.
+    wait_until("the monitor has rotated the log", DEADLINE, || {
+        logs.join("x.log.1").exists()
+    });
+    // (Checked at the end, so that the old code fails on the finding itself.)
+    let not_nobodys: Vec<String> = listing(&logs)
+        .into_iter()
+        .filter(|name| fs::symlink_metadata(logs.join(name)).is_ok_and(|m| m.uid() != 65534))
+        .collect();
+    env.run(&["stop", "x"]).ok();
+    // The attack: nobody's own file, set-uid, in place of the log.
+    nobody_does(&format!(
+        "cd {} && rm -f x.log* && : > x.log && chmod 04777 x.log",
+        logs.display()
+    ));
+    let restarted = run_or_hang(&env, &["restart", "x"], &[]);
+    if restarted.code == 0 {
+        // Give the monitor time to rotate (the old code then made a root-owned 04777 log).
+        came_true(Duration::from_secs(5), || {
+            !root_set_id_files(&logs).is_empty()
+        });
+    }
+    assert_eq!(
+        root_set_id_files(&logs),
+        Vec::<String>::new(),
+        "root created a set-id file in {}",
+        logs.display()
+    );
+    restarted.code(1).stderr_has("set-id").stderr_has(log_s);
+    assert_eq!(
+        not_nobodys,
+        Vec::<String>::new(),
+        "the monitor made files in nobody's directory that are not nobody's"
+    );
+}
+
+/// Finding 2 (exec mode): nobody swaps its log for a symlink to a root-only file; root's
+/// `restart` must not open the target and hand it to the daemon as stdout.
+#[test]
+fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
+    if !need_root("a_log_symlink_planted_by_the_user_is_not_followed_by_restart") {
+        return;
+    }
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let secret_dir = env.path("secret");
+    fs::create_dir(&secret_dir).unwrap();
+    let secret = secret_dir.join("shadow");
+    fs::write(&secret, "root only\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let log = logs.join("x.log");
+    let log_s = log.to_str().unwrap();
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--user",
+        "nobody",
+        "--log",
+        log_s,
+        "--",
+        "sh",
+        "-c",
+        &format!("echo PWNED; exec sleep {secs}"),
+    ])
+    .ok();
+    env.run(&["stop", "x"]).ok();
+    nobody_does(&format!(
+        "ln -sf {} {}.new && mv -f {}.new {}",
+        secret.display(),
+        log_s,
+        log_s,
+        log_s
+    ));
+    assert!(fs::symlink_metadata(&log).unwrap().file_type().is_symlink());
+    let restarted = run_or_hang(&env, &["restart", "x"], &[]);
+    if restarted.code == 0 {
+        came_true(Duration::from_secs(5), || {
+            fs::read_to_string(&secret).is_ok_and(|s| s.contains("PWNED"))
+        });
+    }
+    assert_eq!(fs::read_to_string(&secret).unwrap(), "root only\n");
+    assert_eq!(fs::metadata(&secret).unwrap().mode() & 0o7777, 0o600);
+    restarted.code(1).stderr_has("symlink").stderr_has(log_s);
+    assert!(live_pids_with_arg(&secs).is_empty(), "a daemon was started");
+}
+
+/// Finding 2 (FIFO): a FIFO planted as the log must neither hang root's `restart` (which held
+/// the lock while blocked in `open`) nor `logs`; both fail at once naming the file.
+#[test]
+fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
+    if !need_root("a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs") {
+        return;
+    }
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let log = logs.join("x.log");
+    let log_s = log.to_str().unwrap();
+    let secs = unique_secs();
+    env.run(&[
+        "start", "--name", "x", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
+    ])
+    .ok();
+    let pid = env.pid_of("x");
+    nobody_does(&format!("rm -f {log_s} && mkfifo {log_s}"));
+    run_or_hang(&env, &["restart", "x"], &[])
+        .code(1)
+        .stderr_has("FIFO")
+        .stderr_has(log_s);
+    // Refused before the stop: the daemon did not pay for it.
+    assert!(alive(pid), "restart stopped the daemon and then failed");
+    run_or_hang(&env, &["logs", "x"], &[])
+        .code(1)
+        .stderr_has("FIFO")
+        .stderr_has(log_s);
+    // The lock is free again: stop answers at once.
+    run_or_hang(&env, &["stop", "x"], &[]).ok();
+    assert!(live_pids_with_arg(&secs).is_empty());
+}
+
+/// Finding 3: a lock file anyone can open lets anyone hold root's lock (flock works on a
+/// read-only fd), and root's `stop` then hangs forever. Lock files are 0600 now: nobody cannot
+/// open it, and root's `stop` works.
+#[test]
+fn nobody_cannot_hold_roots_lock() {
+    if !need_root("nobody_cannot_hold_roots_lock") {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let pid = env.start("x", &["sleep", &unique_secs()]);
+    let lock = env.path("x.lock");
+    let holder_secs = unique_secs();
+    let _guard = KillByArg(holder_secs.clone());
+    let mut holder = Background::spawn(&mut as_nobody(&format!(
+        "exec flock -s {} sleep {holder_secs}",
+        lock.display()
+    )));
+    let ino = fs::metadata(&lock).unwrap().ino();
+    let held = |ino: u64| {
+        fs::read_to_string("/proc/locks")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                l.split_whitespace()
+                    .nth(5)
+                    .is_some_and(|id| id.ends_with(&format!(":{ino}")))
+            })
+    };
+    wait_until(
+        "nobody's flock has failed or holds the lock",
+        DEADLINE,
+        || holder.child().try_wait().unwrap().is_some() || held(ino),
+    );
+    run_or_hang(&env, &["stop", "x"], &[]).ok();
+    wait_dead(pid);
+    let mode = fs::metadata(&lock)
+        .map(|m| m.mode() & 0o777)
+        .unwrap_or(0o600);
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "the lock file is open to others: {mode:03o}"
+    );
+}
+
+/// Finding 3: waiting for a busy lock says who holds it after a second and gives up with a
+/// clear error at the deadline (RDAEMON_LOCK_TIMEOUT), instead of hanging forever.
+#[test]
+fn a_held_lock_is_named_and_given_up_on() {
+    let env = Env::new();
+    let pid = env.start("x", &["sleep", &unique_secs()]);
+    let lock = env.path("x.lock");
+    let holder_secs = unique_secs();
+    let _guard = KillByArg(holder_secs.clone());
+    let mut holder = Background::spawn(
+        std::process::Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", &holder_secs]),
+    );
+    let ino = fs::metadata(&lock).unwrap().ino();
+    wait_until("the test's flock holds the lock", DEADLINE, || {
+        fs::read_to_string("/proc/locks")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains(&format!(":{ino} ")))
+    });
+    let began = Instant::now();
+    run_or_hang(&env, &["stop", "x"], &[("RDAEMON_LOCK_TIMEOUT", "2s")])
+        .code(1)
+        .stderr_has("waiting for the lock")
+        .stderr_has(&format!("pid {}", holder.pid()))
+        .stderr_has("gave up");
+    assert!(began.elapsed() < Duration::from_secs(10));
+    assert!(alive(pid), "stop acted without the lock");
+    holder.child().kill().unwrap();
+    let _ = holder.child().wait();
+    for p in live_pids_with_arg(&holder_secs) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    wait_until("the lock is free", DEADLINE, || {
+        !fs::read_to_string("/proc/locks")
+            .unwrap_or_default()
+            .contains(&format!(":{ino} "))
+    });
+    env.run(&["stop", "x"]).ok();
+    wait_dead(pid);
+}
+
+/// Finding 7: `--env` values (secrets) must not be readable by other users in the record.
+#[test]
+fn the_record_with_env_secrets_is_private() {
+    if !need_root("the_record_with_env_secrets_is_private") {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--env",
+        "TOKEN=hunter2-secret",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    env.pid_of("x");
+    let record = env.path("x.json");
+    let out = as_nobody(&format!("cat {}", record.display()))
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("hunter2-secret"),
+        "nobody read the secret from {}",
+        record.display()
+    );
+    assert!(!out.status.success());
+    assert_eq!(fs::metadata(&record).unwrap().mode() & 0o777, 0o600);
+    // Its owner still reads it.
+    env.run(&["status", "x"]).ok();
+    env.run(&["list"]).ok().stdout_has("running");
+    env.run(&["stop", "x"]).ok();
+}
+
+/// Finding 8: a read-only rdaemon directory must not make a daemon unstoppable (the lock was
+/// opened read-write and created if missing).
+#[test]
+fn stop_works_in_a_read_only_rdaemon_directory() {
+    if !need_root("stop_works_in_a_read_only_rdaemon_directory") {
+        return;
+    }
+    let env = Env::new();
+    let pid = env.start("x", &["sleep", &unique_secs()]);
+    let _ro = BindReadOnly::new(env.dir());
+    assert!(
+        fs::write(env.path("probe"), "").is_err(),
+        "the mount is not read-only"
+    );
+    env.run(&["status", "x"]).ok();
+    run_or_hang(&env, &["stop", "x"], &[])
+        .ok()
+        .stdout_has("stopped x");
+    wait_dead(pid);
+}
+
+/// A read-only bind mount of a directory on itself, undone when dropped.
+struct BindReadOnly(PathBuf);
+
+impl BindReadOnly {
+    fn new(path: &Path) -> BindReadOnly {
+        let ok = std::process::Command::new("mount")
+            .arg("--bind")
+            .arg(path)
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount --bind failed");
+        let guard = BindReadOnly(path.to_owned());
+        let ok = std::process::Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "remount read-only failed");
+        guard
+    }
+}
+
+impl Drop for BindReadOnly {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// Finding 10: a record with `"command": []` made `restart` and `export` panic; now each is an
+/// error naming the file.
+#[test]
+fn a_record_without_a_command_is_an_error_not_a_panic() {
+    let env = Env::new();
+    env.start("x", &["sleep", &unique_secs()]);
+    env.run(&["stop", "x"]).ok();
+    let path = env.path("x.json");
+    let mut rec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    rec["command"] = serde_json::json!([]);
+    fs::write(&path, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let path_s = path.to_str().unwrap();
+    for args in [
+        &["restart", "x"][..],
+        &["export", "systemd", "x"][..],
+        &["start", "x"][..],
+    ] {
+        let run = run_or_hang(&env, args, &[]);
+        assert!(
+            !run.stderr.contains("panicked"),
+            "rdaemon panicked: {}",
+            run.dump()
+        );
+        // restart and start see no usable record (exit 2: give a command line); export fails.
+        assert!([1, 2].contains(&run.code), "{}", run.dump());
+        run.stderr_has(path_s).stderr_has("command");
+    }
+    run_or_hang(&env, &["list"], &[]).ok().stdout_has("unknown");
+}
+
+/// Finding 10: a FIFO in place of a record hung `list`; a record linked to `/dev/zero` made it
+/// read (and allocate) without end. Records are regular files, opened without blocking and
+/// without following symlinks, and size-capped.
+#[test]
+fn hostile_record_files_hang_nothing() {
+    let env = Env::new();
+    nix::unistd::mkfifo(
+        &env.path("fifo.json"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/dev/zero", env.path("zero.json")).unwrap();
+    fs::write(env.path("big.json"), vec![b' '; 2 << 20]).unwrap();
+    let list = run_or_hang(&env, &["list"], &[]);
+    let statuses: Vec<(&str, Run)> = ["fifo", "zero", "big"]
+        .into_iter()
+        .map(|name| (name, run_or_hang(&env, &["status", name], &[])))
+        .collect();
+    let json = run_or_hang(&env, &["list", "--json"], &[]);
+    // The harness shows the directory's files when an assertion fails: these would hang it.
+    for name in ["fifo.json", "zero.json", "big.json"] {
+        fs::remove_file(env.path(name)).unwrap();
+    }
+    list.ok().stdout_has("unknown");
+    for (name, run) in statuses {
+        assert!(!run.stderr.contains("panicked"), "{}", run.dump());
+        run.stderr_has(&format!("{name}.json"));
+    }
+    json.ok();
+}
