@@ -18,7 +18,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
     }
     var completions = [
         &'rdaemon'= {
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -59,7 +59,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --restart-window 'The window of --max-restarts [default: 60s]'
             cand --log-max-size 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program''s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)'
             cand --log-keep 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --foreground 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
             cand -q 'Print less: only errors'
@@ -77,7 +77,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --signal 'First signal (TERM, SIGTERM, 15, any case)'
             cand --timeout 'How long to wait after the first signal before SIGKILL'
             cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand --no-kill 'Never escalate to SIGKILL'
             cand --main-only 'Signal only the main process, not its process group'
@@ -93,7 +93,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;status'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand --json 'Print one JSON document instead of text'
             cand -q 'Print less: only errors'
@@ -106,7 +106,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --version 'Print version'
         }
         &'rdaemon;list'= {
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --json 'Print a JSON array instead of a table'
             cand --names 'Print only the names, one per line (fast: no process is looked at)'
             cand -q 'Print less: only errors'
@@ -139,7 +139,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --signal 'First signal (TERM, SIGTERM, 15, any case)'
             cand --timeout 'How long to wait after the first signal before SIGKILL'
             cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --no-kill 'Never escalate to SIGKILL'
@@ -157,7 +157,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand -n 'How many lines to print from the end of each log'
             cand --lines 'How many lines to print from the end of each log'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -f 'Keep printing what is appended, across rotation and truncation, until interrupted'
             cand --follow 'Keep printing what is appended, across rotation and truncation, until interrupted'
@@ -173,7 +173,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;forget'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -187,7 +187,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;signal'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand --group 'Send it to every process of the daemon''s process group, not only the main program'
             cand -q 'Print less: only errors'
@@ -202,7 +202,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;reload'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -217,7 +217,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand --timeout 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -231,7 +231,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;export'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -242,7 +242,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --version 'Print version'
         }
         &'rdaemon;completions'= {
-            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'

@@ -24,7 +24,7 @@ function __fish_rdaemon_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c rdaemon -n "__fish_rdaemon_needs_command" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -s h -l help -d 'Print help'
@@ -59,7 +59,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l foreground -d 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
@@ -71,7 +71,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Signal only the main process, not its process group'
@@ -81,14 +81,14 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l json -d 'Print one JSON document instead of text'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l json -d 'Print a JSON array instead of a table'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l names -d 'Print only the names, one per line (fast: no process is looked at)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s q -l quiet -d 'Print less: only errors'
@@ -115,7 +115,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-keep -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l no-kill -d 'Never escalate to SIGKILL'
@@ -126,7 +126,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s V -l version
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
@@ -135,7 +135,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -143,7 +143,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon\'s process group, not only the main program'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
@@ -152,7 +152,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -161,7 +161,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s V -l version 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l timeout -d 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -169,12 +169,12 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s h -l help -d 'Print help'

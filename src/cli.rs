@@ -37,7 +37,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 4 insufficient privilege, 7 not
 status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.")]
 pub struct Cli {
     /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
-    /// [default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon]
+    /// [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]
     #[arg(long, global = true, value_name = "DIR", value_parser = Utf8Path, help_heading = GLOBAL)]
     pub dir: Option<PathBuf>,
 
@@ -201,6 +201,10 @@ pub struct MonitorArgs {
     /// An inherited pipe on which to report whether the first child started
     #[arg(long, value_name = "FD")]
     pub report_fd: Option<i32>,
+
+    /// The runtime directory (status, pidfile, lock), when it is not `--dir`
+    #[arg(long, value_name = "DIR")]
+    pub runtime_dir: Option<PathBuf>,
 }
 
 /// How a command that acts on an existing daemon names it.

@@ -279,12 +279,13 @@ fn exit_status() -> Roff {
 fn environment() -> Roff {
     let mut r = Roff::new();
     section(&mut r, "ENVIRONMENT");
-    item(&mut r, [bold("RDAEMON_DIR")], "The rdaemon directory, when --dir is not given. Default: /run/rdaemon as root, else $XDG_STATE_HOME/rdaemon (~/.local/state/rdaemon).");
+    item(&mut r, [bold("RDAEMON_DIR")], "The rdaemon directory, when --dir is not given. Default: /var/lib/rdaemon for specs and /run/rdaemon for runtime files as root, else $XDG_STATE_HOME/rdaemon (~/.local/state/rdaemon) for both.");
     item(
         &mut r,
         [bold("XDG_STATE_HOME"), roman(", "), bold("HOME")],
         "Locate the default rdaemon directory of a user other than root.",
     );
+    item(&mut r, [bold("RDAEMON_RUNTIME_DIR")], "The runtime directory (status files, pidfiles, locks), for tests and unusual setups. Default: the rdaemon directory, or /run/rdaemon as root without --dir or RDAEMON_DIR.");
     item(&mut r, [bold("NO_COLOR")], "When set to a non-empty value, rdaemon prints no colour (clap colours help and usage messages on a terminal otherwise).");
     item(&mut r, [bold("NOTIFY_SOCKET")], "With start --ready notify, rdaemon sets it, for the daemon, to a socket of its own and waits for READY=1 there (the sd_notify protocol). The daemon inherits rdaemon's environment otherwise, with --env overrides applied.");
     item(&mut r, [bold("PATH")], "PROGRAM is looked up in the PATH the daemon will get (after --env) unless it contains a slash.");
@@ -295,14 +296,15 @@ fn files() -> Roff {
     let mut r = Roff::new();
     section(&mut r, "FILES");
     item(&mut r, [italic("DIR"), roman("/"), italic("NAME"), roman(".pid")], "The default pidfile: the daemon's pid in decimal and a newline, nothing else. Written atomically by rdaemon, never by the daemon, never through a symlink; removed by stop once the process is gone.");
-    item(&mut r, [italic("DIR"), roman("/"), italic("NAME"), roman(".json")], "The record: everything needed to recognise and re-run the daemon (argv, options, pid, start time, boot id). It survives stop, so restart needs no command line; forget removes it. Its fields are those of status --json.");
+    item(&mut r, [italic("DIR"), roman("/"), italic("NAME"), roman(".json")], "The spec: what to run (argv, options) and whether it is wanted running. It survives stop and reboots, so restart, start NAME and resurrect need no command line; forget removes it. Mode 0600.");
+    item(&mut r, [italic("RUNTIME"), roman("/"), italic("NAME"), roman(".status")], "The status (JSON): pid, start time, boot id, restarts, last exit. One writer at a time: start, then the respawn monitor.");
     item(&mut r, [italic("DIR"), roman("/"), italic("NAME"), roman(".log")], "The default log (stdout and stderr appended); as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log.");
     item(
         &mut r,
         [italic("DIR"), roman("/"), italic("NAME"), roman(".lock")],
         "Serialises start, stop, restart and forget of one name (flock).",
     );
-    item(&mut r, [bold("/run/rdaemon")], "The rdaemon directory of root (mode 0755); ~/.local/state/rdaemon for other users (mode 0700).");
+    item(&mut r, [bold("/run/rdaemon")], "The runtime directory of root (mode 0755): status files, pidfiles, locks. Specs in /var/lib/rdaemon; ~/.local/state/rdaemon holds both for other users (mode 0700).");
     r
 }
 

@@ -1,6 +1,8 @@
-//! Where rdaemon keeps its state: the rdaemon directory (`--dir`, `RDAEMON_DIR`, or the default
-//! for root or the user) and the per-daemon file names inside it. Also the command context
-//! (`Ctx`) with the output helpers every command uses.
+//! Where rdaemon keeps its state: the spec directory (what to run: `NAME.json`, kept across
+//! reboots) and the runtime directory (what is true now: `NAME.status`, pidfiles, locks), the
+//! same directory unless rdaemon runs as root without `--dir`/`RDAEMON_DIR` (then
+//! `/var/lib/rdaemon` and `/run/rdaemon`, SPEC §1), and the per-daemon file names inside them.
+//! Also the command context (`Ctx`) with the output helpers every command uses.
 
 use std::fs;
 use std::os::unix::fs::DirBuilderExt;
@@ -16,8 +18,11 @@ use crate::parse::Name;
 /// What every command needs to know about its environment.
 #[derive(Debug, Clone)]
 pub struct Ctx {
-    /// The rdaemon directory (absolute).
+    /// The rdaemon directory (absolute): the spec directory, where `NAME.json` lives.
     pub dir: PathBuf,
+    /// The runtime directory (absolute): status files, pidfiles, locks. The same as `dir`
+    /// except as root with the default layout, or with `RDAEMON_RUNTIME_DIR`.
+    pub runtime: PathBuf,
     /// Whether the directory came from `--dir` or `RDAEMON_DIR` rather than the default.
     pub dir_explicit: bool,
     /// `-q`: print only errors.
@@ -33,14 +38,19 @@ impl Ctx {
     pub fn new(dir: Option<PathBuf>, quiet: bool, verbose: u8) -> Result<Ctx> {
         let is_root = geteuid().is_root();
         let from_env = std::env::var_os("RDAEMON_DIR").filter(|v| !v.is_empty());
-        let (dir, dir_explicit) = match dir.or(from_env.map(PathBuf::from)) {
-            Some(d) => (d, true),
-            None => (default_dir(is_root)?, false),
+        let runtime_env = std::env::var_os("RDAEMON_RUNTIME_DIR").filter(|v| !v.is_empty());
+        let (dir, runtime, dir_explicit) = layout(
+            dir.or(from_env.map(PathBuf::from)),
+            runtime_env.map(PathBuf::from),
+            is_root,
+        )?;
+        let abs = |dir: PathBuf| {
+            std::path::absolute(&dir)
+                .with_context(|| format!("invalid rdaemon directory '{}'", dir.display()))
         };
-        let dir = std::path::absolute(&dir)
-            .with_context(|| format!("invalid rdaemon directory '{}'", dir.display()))?;
         Ok(Ctx {
-            dir,
+            dir: abs(dir)?,
+            runtime: abs(runtime)?,
             dir_explicit,
             quiet,
             verbose,
@@ -53,19 +63,31 @@ impl Ctx {
         geteuid().as_raw()
     }
 
-    /// `DIR/NAME.pid`, the default pidfile.
+    /// `RUNTIME/NAME.pid`, the default pidfile.
     pub fn pidfile_path(&self, name: &Name) -> PathBuf {
-        self.dir.join(format!("{name}.pid"))
+        self.runtime.join(format!("{name}.pid"))
     }
 
-    /// `DIR/NAME.json`, the record.
+    /// `DIR/NAME.json`, the spec.
     pub fn record_path(&self, name: &Name) -> PathBuf {
         self.dir.join(format!("{name}.json"))
     }
 
-    /// `DIR/NAME.lock`, the per-name lock.
+    /// `RUNTIME/NAME.status`, the runtime status (JSON). Not `NAME.status.json`: that would
+    /// read as the spec of a daemon named `NAME.status`.
+    pub fn status_path(&self, name: &Name) -> PathBuf {
+        self.runtime.join(format!("{name}.status"))
+    }
+
+    /// `RUNTIME/NAME.json`: where a v1 record lay when the runtime directory is not the spec
+    /// directory (root's `/run/rdaemon`); `None` when they are the same.
+    pub fn v1_record_path(&self, name: &Name) -> Option<PathBuf> {
+        (self.runtime != self.dir).then(|| self.runtime.join(format!("{name}.json")))
+    }
+
+    /// `RUNTIME/NAME.lock`, the per-name lock.
     pub fn lock_path(&self, name: &Name) -> PathBuf {
-        self.dir.join(format!("{name}.lock"))
+        self.runtime.join(format!("{name}.lock"))
     }
 
     /// The default log: `DIR/NAME.log`, or `/var/log/rdaemon/NAME.log` as root without an
@@ -81,23 +103,41 @@ impl Ctx {
     /// Creates the rdaemon directory if needed (mode 0755 for root, 0700 otherwise) and checks
     /// that rdaemon can write in it, so that a read-only directory fails before anything starts.
     pub fn ensure_dir(&self) -> Result<()> {
-        create_dir(&self.dir, if self.is_root { 0o755 } else { 0o700 })
-            .with_context(|| format!("cannot create rdaemon directory '{}'", self.dir.display()))?;
+        for dir in self.dirs() {
+            create_dir(dir, if self.is_root { 0o755 } else { 0o700 })
+                .with_context(|| format!("cannot create rdaemon directory '{}'", dir.display()))?;
+        }
         self.refuse_untrusted_dir()?;
-        access(&self.dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
-            anyhow::anyhow!(
-                "rdaemon directory '{}' is not writable: {}",
-                self.dir.display(),
-                e.desc()
-            )
-        })
+        for dir in self.dirs() {
+            access(dir, AccessFlags::W_OK | AccessFlags::X_OK).map_err(|e| {
+                anyhow::anyhow!(
+                    "rdaemon directory '{}' is not writable: {}",
+                    dir.display(),
+                    e.desc()
+                )
+            })?;
+        }
+        Ok(())
     }
 
-    /// The rdaemon directory, opened once per process without following symlinks another user
-    /// could have made (`fsx::open_cached`): records, pidfiles and locks in it are all reached
-    /// through this handle.
+    /// The spec directory, then the runtime directory if it is another one.
+    pub fn dirs(&self) -> Vec<&Path> {
+        let mut dirs = vec![self.dir.as_path()];
+        if self.runtime != self.dir {
+            dirs.push(self.runtime.as_path());
+        }
+        dirs
+    }
+
+    /// The spec directory, opened once per process without following symlinks another user
+    /// could have made (`fsx::open_cached`): specs are reached through this handle.
     pub fn state_dir(&self) -> Result<Arc<Dir>> {
         crate::fsx::open_cached(&self.dir)
+    }
+
+    /// The runtime directory, opened the same way: status files, pidfiles and locks.
+    pub fn runtime_dir(&self) -> Result<Arc<Dir>> {
+        crate::fsx::open_cached(&self.runtime)
     }
 
     /// As root, refuses an rdaemon directory that another user could write to (not owned by
@@ -106,22 +146,27 @@ impl Ctx {
     /// creates it). Like sshd's StrictModes. The check is made on the opened directory
     /// ([`Ctx::state_dir`]), the one every later file operation goes through.
     pub fn refuse_untrusted_dir(&self) -> Result<()> {
-        if !self.is_root || !self.dir.exists() {
+        if !self.is_root {
             return Ok(());
         }
-        let dir = self.state_dir()?;
-        let st = dir
-            .restat()
-            .map_err(crate::pidfile::os_error)
-            .with_context(|| format!("cannot read rdaemon directory '{}'", self.dir.display()))?;
-        let mode = st.st_mode & 0o7777;
-        if st.st_uid != 0 || mode & 0o022 != 0 {
-            bail!(
-                "refusing rdaemon directory '{}': other users could write to it (owner uid {}, mode {:03o}); as root, rdaemon uses only a directory owned by root and not group- or world-writable",
-                self.dir.display(),
-                st.st_uid,
-                mode
-            );
+        for path in self.dirs() {
+            if !path.exists() {
+                continue;
+            }
+            let dir = crate::fsx::open_cached(path)?;
+            let st = dir
+                .restat()
+                .map_err(crate::pidfile::os_error)
+                .with_context(|| format!("cannot read rdaemon directory '{}'", path.display()))?;
+            let mode = st.st_mode & 0o7777;
+            if st.st_uid != 0 || mode & 0o022 != 0 {
+                bail!(
+                    "refusing rdaemon directory '{}': other users could write to it (owner uid {}, mode {:03o}); as root, rdaemon uses only a directory owned by root and not group- or world-writable",
+                    path.display(),
+                    st.st_uid,
+                    mode
+                );
+            }
         }
         Ok(())
     }
@@ -158,9 +203,30 @@ pub fn create_dir(dir: &Path, mode: u32) -> Result<()> {
         .map_err(crate::pidfile::os_error)
 }
 
+/// The spec directory, the runtime directory, and whether they were chosen explicitly: from
+/// `--dir` (or `RDAEMON_DIR`) and `RDAEMON_RUNTIME_DIR` (for tests and unusual setups). As root
+/// without either, specs go to `/var/lib/rdaemon` (they must survive a reboot) and runtime to
+/// the tmpfs `/run/rdaemon` (it must not); otherwise one directory holds both.
+pub fn layout(
+    dir: Option<PathBuf>,
+    runtime: Option<PathBuf>,
+    is_root: bool,
+) -> Result<(PathBuf, PathBuf, bool)> {
+    let (dir, explicit) = match dir {
+        Some(d) => (d, true),
+        None => (default_dir(is_root)?, false),
+    };
+    let runtime = match runtime {
+        Some(r) => r,
+        None if is_root && !explicit => PathBuf::from("/run/rdaemon"),
+        None => dir.clone(),
+    };
+    Ok((dir, runtime, explicit))
+}
+
 fn default_dir(is_root: bool) -> Result<PathBuf> {
     if is_root {
-        return Ok(PathBuf::from("/run/rdaemon"));
+        return Ok(PathBuf::from("/var/lib/rdaemon"));
     }
     if let Some(state) = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from) {
         if state.is_absolute() {
@@ -204,4 +270,37 @@ pub fn ensure_space(path: &Path, what: &str) -> Result<()> {
 /// Makes `path` absolute against the current directory, without resolving symlinks.
 pub fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("invalid path '{}'", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_splits_specs_from_runtime_and_everyone_else_keeps_one_dir() {
+        let (d, r, e) = layout(None, None, true).unwrap();
+        assert_eq!(
+            (d.as_path(), r.as_path(), e),
+            (
+                Path::new("/var/lib/rdaemon"),
+                Path::new("/run/rdaemon"),
+                false
+            )
+        );
+        let (d, r, e) = layout(Some("/x".into()), None, true).unwrap();
+        assert_eq!(
+            (d.as_path(), r.as_path(), e),
+            (Path::new("/x"), Path::new("/x"), true)
+        );
+        let (d, r, _) = layout(Some("/x".into()), Some("/y".into()), false).unwrap();
+        assert_eq!(
+            (d.as_path(), r.as_path()),
+            (Path::new("/x"), Path::new("/y"))
+        );
+        let (d, r, _) = layout(None, Some("/y".into()), true).unwrap();
+        assert_eq!(
+            (d.as_path(), r.as_path()),
+            (Path::new("/var/lib/rdaemon"), Path::new("/y"))
+        );
+    }
 }

@@ -42,7 +42,140 @@ pub struct LastExit {
     pub at: Option<String>,
 }
 
-/// One daemon's record. Field names are those of `status --json` (SPEC §5).
+/// What the user wants of a daemon, kept in its spec: `running` from `start` (and `restart`),
+/// `stopped` from `stop`. A daemon wanted running that is not is `dead`; `resurrect` starts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Wanted {
+    /// Started by the user, to be kept running (and started again by `resurrect`).
+    #[default]
+    Running,
+    /// Stopped by the user.
+    Stopped,
+}
+
+/// The spec file `DIR/NAME.json`: what to run and whether it is wanted running. Written only by
+/// user verbs under the name's lock (docs/json.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SpecFile {
+    name: Name,
+    pidfile: PathBuf,
+    command: Vec<String>,
+    chdir: PathBuf,
+    umask: String,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    user: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    #[serde(default)]
+    mode: Mode,
+    #[serde(default = "default_ready")]
+    ready: String,
+    #[serde(default)]
+    ready_timeout: Option<String>,
+    #[serde(default)]
+    respawn: Option<Respawn>,
+    wanted: Wanted,
+}
+
+/// The status file `RUNTIME/NAME.status`: what is true now. One writer at a time (SPEC §1):
+/// `start` until it returns, then in respawn mode the monitor. Written atomically; readers
+/// never lock. Mode 0644: it holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Status {
+    /// The pid rdaemon started (the monitor's in respawn mode).
+    #[serde(default)]
+    pub pid: Option<i32>,
+    /// Respawn mode: the current child's pid.
+    #[serde(default)]
+    pub child_pid: Option<i32>,
+    /// Start time of `pid` in clock ticks since boot.
+    #[serde(default)]
+    pub start_time: Option<u64>,
+    /// The boot during which `pid` was started.
+    #[serde(default)]
+    pub boot_id: Option<String>,
+    /// The session made for the daemon.
+    #[serde(default)]
+    pub session: Option<i32>,
+    /// The last notify `STATUS=` text.
+    #[serde(default)]
+    pub status_text: Option<String>,
+    /// When it was started (RFC 3339).
+    #[serde(default)]
+    pub started_at: Option<String>,
+    /// Respawn mode: restarts so far.
+    #[serde(default)]
+    pub restarts: u32,
+    /// Respawn mode: how the program last ended.
+    #[serde(default)]
+    pub last_exit: Option<LastExit>,
+    /// Respawn mode: the monitor gave up.
+    #[serde(default)]
+    pub failed: bool,
+}
+
+/// A status file's mode: anyone may read it.
+pub const STATUS_MODE: u32 = 0o644;
+
+impl Status {
+    /// Loads `RUNTIME/NAME.status`; `Ok(None)` when there is none.
+    pub fn load(ctx: &Ctx, name: &Name) -> Result<Option<Status>> {
+        let path = ctx.status_path(name);
+        let Some(text) = read_checked(&path)? else {
+            return Ok(None);
+        };
+        let status: Status = serde_json::from_slice(&text)
+            .with_context(|| format!("corrupt status '{}'", path.display()))?;
+        status
+            .validate()
+            .map_err(|why| anyhow::anyhow!(why))
+            .with_context(|| format!("corrupt status '{}'", path.display()))?;
+        Ok(Some(status))
+    }
+
+    /// Saves `RUNTIME/NAME.status` atomically (a temporary file renamed over it, through the
+    /// runtime directory's handle). Only the status's one writer calls this.
+    pub fn save(&self, ctx: &Ctx, name: &Name) -> Result<()> {
+        let path = ctx.status_path(name);
+        let fail = || format!("cannot write status '{}'", path.display());
+        let mut text = serde_json::to_vec_pretty(self).with_context(fail)?;
+        text.push(b'\n');
+        let dir = ctx.runtime_dir().with_context(fail)?;
+        write_atomic(&dir, &format!("{name}.status"), &text, STATUS_MODE).with_context(fail)
+    }
+
+    /// Removes `RUNTIME/NAME.status`, if any.
+    pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
+        let dir = ctx.runtime_dir()?;
+        match dir.unlink(OsStr::new(&format!("{name}.status"))) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(os_error(e))
+                .with_context(|| format!("cannot remove '{}'", ctx.status_path(name).display())),
+            _ => Ok(()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let pid_ok = |p: Option<i32>| p.is_none_or(|p| p > 1 && p <= PID_MAX_LIMIT);
+        for (field, pid) in [("pid", self.pid), ("child_pid", self.child_pid)] {
+            if !pid_ok(pid) {
+                return Err(format!(
+                    "\"{field}\" {} is not a possible pid",
+                    pid.unwrap_or_default()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One daemon's record, as rdaemon works with it: its spec and its status read together. On
+/// disk, the v1 format (read once, then converted). Field names are those of `status --json`
+/// (SPEC §5).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The daemon's name.
@@ -109,9 +242,8 @@ pub struct Record {
     /// Respawn mode: the monitor gave up after too many restarts (state `failed`).
     #[serde(default)]
     pub failed: bool,
-    /// `stop` (or `restart`) is stopping this daemon: set before its first signal, so that a
-    /// daemon found gone before `stop` removed its pidfile is not taken for a crash. A new
-    /// start writes a new record without it.
+    /// The spec's `wanted` is `stopped`: `stop` (or `restart`) sets it before its first signal,
+    /// so that a daemon found gone is `stopped`, not `dead`. A new start clears it.
     #[serde(default)]
     pub stopping: bool,
 }
@@ -208,61 +340,180 @@ fn default_ready() -> String {
 }
 
 impl Record {
-    /// Loads `DIR/NAME.json`; `Ok(None)` when there is none.
+    /// Loads the daemon's spec (`DIR/NAME.json`) and status (`RUNTIME/NAME.status`) as one
+    /// view; `Ok(None)` when there is no spec. A v1 record (one `NAME.json` holding both, in the
+    /// spec directory or, for root, in `/run/rdaemon`) is read as it is and converted to the two
+    /// files when the name's lock is free.
     pub fn load(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
-        load_path(&ctx.record_path(name))
+        let spec_path = ctx.record_path(name);
+        let (path, text) = match read_checked(&spec_path)? {
+            Some(text) => (spec_path, text),
+            None => match ctx.v1_record_path(name) {
+                Some(old) => match read_checked(&old)? {
+                    Some(text) => (old, text),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            },
+        };
+        let corrupt = || format!("corrupt record '{}'", path.display());
+        let value: serde_json::Value = serde_json::from_slice(&text).with_context(corrupt)?;
+        let rec = if is_v1(&value) {
+            let rec = Record::from_json(&text).with_context(corrupt)?;
+            rec.check(&path)?;
+            convert_v1(ctx, &rec);
+            rec
+        } else {
+            let spec: SpecFile = serde_json::from_value(value).with_context(corrupt)?;
+            let status_path = ctx.status_path(name);
+            let status = match read_checked(&status_path)? {
+                Some(text) => {
+                    let status: Status = serde_json::from_slice(&text)
+                        .with_context(|| format!("corrupt status '{}'", status_path.display()))?;
+                    status
+                        .validate()
+                        .map_err(|why| anyhow::anyhow!(why))
+                        .with_context(|| format!("corrupt status '{}'", status_path.display()))?;
+                    status
+                }
+                None => Status::default(),
+            };
+            let rec = Record::from_parts(spec, status);
+            rec.check(&path)?;
+            rec
+        };
+        Ok(Some(rec))
     }
 
-    /// The record as rdaemon stores it: pretty JSON and a newline. Fails only for a path that is
-    /// not UTF-8 (JSON cannot hold it).
+    /// Validates a record read from `path` and checks that it names the daemon of its file.
+    fn check(&self, path: &Path) -> Result<()> {
+        self.validate()
+            .map_err(|why| anyhow::anyhow!(why))
+            .with_context(|| format!("corrupt record '{}'", path.display()))?;
+        if path.file_name() != Some(OsStr::new(&format!("{}.json", self.name))) {
+            bail!(
+                "corrupt record '{}': it names another daemon ('{}')",
+                path.display(),
+                self.name
+            );
+        }
+        Ok(())
+    }
+
+    /// The record in the v1 format (one file, spec and status): pretty JSON and a newline. Fails
+    /// only for a path that is not UTF-8 (JSON cannot hold it). Kept to read v1 records.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut text = serde_json::to_vec_pretty(self)?;
         text.push(b'\n');
         Ok(text)
     }
 
-    /// Reads a record from the content of a `NAME.json` file; [`Record::to_json`] is its inverse.
+    /// Reads a v1 record; [`Record::to_json`] is its inverse.
     pub fn from_json(bytes: &[u8]) -> serde_json::Result<Record> {
         serde_json::from_slice(bytes)
     }
 
-    /// Saves the record atomically, readable and writable by its owner only (mode 0600): it
-    /// holds the `--env` values, which may be secrets. Written through the rdaemon directory's
-    /// handle: `NAME.json.new` created exclusively, then renamed over `NAME.json`.
-    pub fn save(&self, ctx: &Ctx) -> Result<()> {
-        let path = ctx.record_path(&self.name);
-        let text = self
-            .to_json()
-            .with_context(|| format!("cannot write record '{}'", path.display()))?;
-        let dir = ctx
-            .state_dir()
-            .with_context(|| format!("cannot write record '{}'", path.display()))?;
-        let name = OsString::from(format!("{}.json", self.name));
-        let tmp = OsString::from(format!("{}.json.new", self.name));
-        let write = || -> io::Result<()> {
-            let create = || dir.create(&tmp, OFlag::O_WRONLY, RECORD_MODE);
-            let mut file = match create() {
-                // A leftover of a killed rdaemon (the caller holds the name's lock).
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    dir.unlink(&tmp)?;
-                    create()?
-                }
-                other => other?,
-            };
-            file.write_all(&text)?;
-            dir.rename(&tmp, &name)
-        };
-        write()
-            .map_err(|e| {
-                let _ = dir.unlink(&tmp);
-                os_error(e)
-            })
-            .with_context(|| format!("cannot write record '{}'", path.display()))
+    /// What the user wants of it: `stopped` once `stop` marked it.
+    pub fn wanted(&self) -> Wanted {
+        if self.stopping {
+            Wanted::Stopped
+        } else {
+            Wanted::Running
+        }
     }
 
-    /// Removes `DIR/NAME.json`.
+    fn from_parts(spec: SpecFile, status: Status) -> Record {
+        Record {
+            name: spec.name,
+            pidfile: spec.pidfile,
+            pid: status.pid,
+            child_pid: status.child_pid,
+            start_time: status.start_time,
+            boot_id: status.boot_id,
+            session: status.session,
+            command: spec.command,
+            chdir: spec.chdir,
+            umask: spec.umask,
+            env: spec.env,
+            user: spec.user,
+            group: spec.group,
+            stdout: spec.stdout,
+            stderr: spec.stderr,
+            mode: spec.mode,
+            ready: spec.ready,
+            ready_timeout: spec.ready_timeout,
+            status_text: status.status_text,
+            started_at: status.started_at,
+            restarts: status.restarts,
+            last_exit: status.last_exit,
+            respawn: spec.respawn,
+            failed: status.failed,
+            stopping: spec.wanted == Wanted::Stopped,
+        }
+    }
+
+    fn spec_file(&self) -> SpecFile {
+        SpecFile {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+            command: self.command.clone(),
+            chdir: self.chdir.clone(),
+            umask: self.umask.clone(),
+            env: self.env.clone(),
+            user: self.user.clone(),
+            group: self.group.clone(),
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            mode: self.mode,
+            ready: self.ready.clone(),
+            ready_timeout: self.ready_timeout.clone(),
+            respawn: self.respawn.clone(),
+            wanted: self.wanted(),
+        }
+    }
+
+    /// The runtime half.
+    pub fn status(&self) -> Status {
+        Status {
+            pid: self.pid,
+            child_pid: self.child_pid,
+            start_time: self.start_time,
+            boot_id: self.boot_id.clone(),
+            session: self.session,
+            status_text: self.status_text.clone(),
+            started_at: self.started_at.clone(),
+            restarts: self.restarts,
+            last_exit: self.last_exit.clone(),
+            failed: self.failed,
+        }
+    }
+
+    /// Saves both files: the spec, then the status. Only `start` does, under the name's lock,
+    /// while it is the status's one writer (SPEC §1).
+    pub fn save(&self, ctx: &Ctx) -> Result<()> {
+        self.save_spec(ctx)?;
+        self.status().save(ctx, &self.name)?;
+        remove_v1(ctx, &self.name);
+        Ok(())
+    }
+
+    /// Saves the spec `DIR/NAME.json` atomically, readable and writable by its owner only (mode
+    /// 0600): it holds the `--env` values, which may be secrets. Only user verbs write it, under
+    /// the name's lock; never the monitor.
+    pub fn save_spec(&self, ctx: &Ctx) -> Result<()> {
+        let path = ctx.record_path(&self.name);
+        let fail = || format!("cannot write record '{}'", path.display());
+        let mut text = serde_json::to_vec_pretty(&self.spec_file()).with_context(fail)?;
+        text.push(b'\n');
+        let dir = ctx.state_dir().with_context(fail)?;
+        write_atomic(&dir, &format!("{}.json", self.name), &text, RECORD_MODE).with_context(fail)
+    }
+
+    /// Removes the spec and the status (and a v1 record left in the runtime directory).
     pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
         let path = ctx.record_path(name);
+        let _ = Status::remove(ctx, name);
+        remove_v1(ctx, name);
         ctx.state_dir()
             .and_then(|dir| {
                 dir.unlink(OsStr::new(&format!("{name}.json")))
@@ -339,10 +590,10 @@ pub const RECORD_MAX_BYTES: u64 = 1 << 20;
 /// The kernel's highest possible pid (`PID_MAX_LIMIT` on 64-bit systems).
 const PID_MAX_LIMIT: i32 = 1 << 22;
 
-/// Loads a record file; `Ok(None)` when missing, an error naming the path when unreadable,
-/// not a regular file, larger than [`RECORD_MAX_BYTES`] or corrupt. Opened without following a
-/// symlink and without blocking (a FIFO), through the directory's handle.
-pub fn load_path(path: &Path) -> Result<Option<Record>> {
+/// Reads a spec or status file; `Ok(None)` when missing, an error naming the path when
+/// unreadable, not a regular file or larger than [`RECORD_MAX_BYTES`]. Opened without following
+/// a symlink and without blocking (a FIFO), through the directory's handle.
+fn read_checked(path: &Path) -> Result<Option<Vec<u8>>> {
     let fail = || format!("cannot read record '{}'", path.display());
     let Some(parent) = path.parent().filter(|p| p.is_dir()) else {
         return Ok(None);
@@ -357,12 +608,9 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
     let st = crate::fsx::check_file(&file, crate::fsx::Kind::Regular, None)
         .map_err(|why| anyhow::anyhow!(why))
         .with_context(fail)?;
+    let too_big = || anyhow::anyhow!("it is larger than {} bytes", RECORD_MAX_BYTES);
     if st.st_size as u64 > RECORD_MAX_BYTES {
-        return Err(anyhow::anyhow!(
-            "it is larger than {} bytes",
-            RECORD_MAX_BYTES
-        ))
-        .with_context(fail);
+        return Err(too_big()).with_context(fail);
     }
     let mut text = Vec::new();
     file.take(RECORD_MAX_BYTES + 1)
@@ -370,46 +618,94 @@ pub fn load_path(path: &Path) -> Result<Option<Record>> {
         .map_err(os_error)
         .with_context(fail)?;
     if text.len() as u64 > RECORD_MAX_BYTES {
-        return Err(anyhow::anyhow!(
-            "it is larger than {} bytes",
-            RECORD_MAX_BYTES
-        ))
-        .with_context(fail);
+        return Err(too_big()).with_context(fail);
     }
-    let rec =
-        Record::from_json(&text).with_context(|| format!("corrupt record '{}'", path.display()))?;
-    rec.validate()
-        .map_err(|why| anyhow::anyhow!(why))
-        .with_context(|| format!("corrupt record '{}'", path.display()))?;
-    if path.file_name() != Some(OsStr::new(&format!("{}.json", rec.name))) {
-        bail!(
-            "corrupt record '{}': it names another daemon ('{}')",
-            path.display(),
-            rec.name
-        );
+    Ok(Some(text))
+}
+
+/// Whether a `NAME.json` is a v1 record: it holds the runtime fields itself.
+fn is_v1(value: &serde_json::Value) -> bool {
+    value.get("wanted").is_none()
+        && ["pid", "start_time", "boot_id", "started_at"]
+            .iter()
+            .any(|k| value.get(*k).is_some())
+}
+
+/// Writes a v1 record as a spec and a status, once: only when the name's lock is free (a
+/// reader converting under a writer's feet would race it). Best effort: a record that cannot be
+/// converted is read as v1 again next time.
+fn convert_v1(ctx: &Ctx, rec: &Record) {
+    if std::fs::metadata(&ctx.runtime).is_err() {
+        return;
     }
-    Ok(Some(rec))
+    if let Ok(Some(_lock)) = crate::pidfile::NameLock::try_acquire(&ctx.lock_path(&rec.name)) {
+        if let Err(err) = rec.save(ctx) {
+            ctx.debug(format!(
+                "cannot convert the v1 record of {}: {err:#}",
+                rec.name
+            ));
+        }
+    }
+}
+
+fn remove_v1(ctx: &Ctx, name: &Name) {
+    if ctx.v1_record_path(name).is_some() {
+        if let Ok(dir) = ctx.runtime_dir() {
+            let _ = dir.unlink(OsStr::new(&format!("{name}.json")));
+        }
+    }
+}
+
+/// Writes `text` as `name` in `dir` atomically: `name.new` created exclusively with `mode`,
+/// then renamed over `name` (as s6 does).
+pub(crate) fn write_atomic(
+    dir: &crate::fsx::Dir,
+    name: &str,
+    text: &[u8],
+    mode: u32,
+) -> Result<()> {
+    let tmp = OsString::from(format!("{name}.new"));
+    let name = OsString::from(name);
+    let write = || -> io::Result<()> {
+        let create = || dir.create(&tmp, OFlag::O_WRONLY, mode);
+        let mut file = match create() {
+            // A leftover of a killed rdaemon.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                dir.unlink(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
+        file.write_all(text)?;
+        dir.rename(&tmp, &name)
+    };
+    write().map_err(|e| {
+        let _ = dir.unlink(&tmp);
+        os_error(e)
+    })
 }
 
 /// The names of all records in the rdaemon directory, sorted.
 pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
-    let entries = match fs::read_dir(&ctx.dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(os_error(e))
-                .with_context(|| format!("cannot read rdaemon directory '{}'", ctx.dir.display()))
-        }
-    };
-    let mut names: Vec<Name> = entries
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
+    let mut names = Vec::new();
+    // The runtime directory too: v1 records of root lay there.
+    for dir in ctx.dirs() {
+        let entries = match fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                return Err(os_error(e))
+                    .with_context(|| format!("cannot read rdaemon directory '{}'", dir.display()))
+            }
+        };
+        names.extend(entries.filter_map(|e| e.ok()).filter_map(|e| {
             let file = e.file_name();
             let stem = file.to_str()?.strip_suffix(".json")?;
             Name::parse(stem).ok()
-        })
-        .collect();
+        }));
+    }
     names.sort();
+    names.dedup();
     Ok(names)
 }
 
@@ -425,6 +721,7 @@ mod tests {
     fn ctx(dir: &Path) -> Ctx {
         Ctx {
             dir: dir.to_owned(),
+            runtime: dir.to_owned(),
             dir_explicit: true,
             quiet: false,
             verbose: 0,
@@ -473,9 +770,70 @@ mod tests {
         let text = fs::read_to_string(ctx.record_path(&rec.name)).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["mode"], "exec");
+        assert_eq!(v["wanted"], "running");
+        assert!(
+            v.get("start_time").is_none(),
+            "runtime fields stay out of the spec"
+        );
+        let text = fs::read_to_string(ctx.status_path(&rec.name)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["start_time"], 98765);
+        assert!(v.get("env").is_none(), "no secret in the status");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: PathBuf| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(ctx.record_path(&rec.name)), 0o600);
+        assert_eq!(mode(ctx.status_path(&rec.name)) & 0o600, 0o600);
         Record::remove(&ctx, &rec.name).unwrap();
         assert_eq!(Record::load(&ctx, &rec.name).unwrap(), None);
+        assert!(!ctx.status_path(&rec.name).exists());
+    }
+
+    /// A v1 record (one `NAME.json` with the runtime fields), written by hand as rdaemon 1
+    /// wrote it, in root's old place (the runtime directory): read, then converted once to a
+    /// spec in the spec directory and a status in the runtime directory.
+    #[test]
+    fn v1_record_is_read_and_converted_once() {
+        let specs = tempfile::tempdir().unwrap();
+        let runtime = tempfile::tempdir().unwrap();
+        let ctx = Ctx {
+            runtime: runtime.path().to_owned(),
+            ..ctx(specs.path())
+        };
+        let v1 = r#"{
+  "name": "web",
+  "pidfile": "/run/rdaemon/web.pid",
+  "pid": 1234,
+  "child_pid": null,
+  "start_time": 98765,
+  "boot_id": "0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b",
+  "command": ["python3", "-m", "http.server"],
+  "chdir": "/",
+  "umask": "022",
+  "env": {"PORT": "8080"},
+  "stdout": "/var/log/rdaemon/web.log",
+  "stderr": "/var/log/rdaemon/web.log",
+  "mode": "exec",
+  "ready": "exec",
+  "started_at": "2026-11-21T13:00:00Z",
+  "stopping": false
+}
+"#;
+        fs::write(runtime.path().join("web.json"), v1).unwrap();
+        let web = Name::parse("web").unwrap();
+        assert_eq!(list_names(&ctx).unwrap(), vec![web.clone()]);
+        let rec = Record::load(&ctx, &web).unwrap().unwrap();
+        assert_eq!((rec.pid, rec.start_time), (Some(1234), Some(98765)));
+        assert_eq!(rec.wanted(), Wanted::Running);
+        assert!(!runtime.path().join("web.json").exists(), "v1 record left");
+        let spec: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(specs.path().join("web.json")).unwrap())
+                .unwrap();
+        assert_eq!(spec["wanted"], "running");
+        assert_eq!(spec["env"]["PORT"], "8080");
+        assert!(spec.get("pid").is_none());
+        let status = Status::load(&ctx, &web).unwrap().unwrap();
+        assert_eq!((status.pid, status.start_time), (Some(1234), Some(98765)));
+        assert_eq!(Record::load(&ctx, &web).unwrap(), Some(rec));
     }
 
     #[test]
@@ -524,8 +882,7 @@ mod tests {
         });
         rec.save(&ctx).unwrap();
         assert_eq!(Record::load(&ctx, &rec.name).unwrap(), Some(rec.clone()));
-        let v: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(ctx.record_path(&rec.name)).unwrap()).unwrap();
+        let v: serde_json::Value = serde_json::to_value(&rec).unwrap();
         assert_eq!(v["mode"], "respawn");
         assert_eq!(v["last_exit"]["signal"], 9);
         assert!(v["last_exit"].get("code").is_none());

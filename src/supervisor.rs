@@ -46,16 +46,14 @@ use crate::exit::Code;
 use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
-use crate::pidfile::{self, NameLock};
+use crate::pidfile;
 use crate::process::{self, Pid};
-use crate::state::{LastExit, Mode, Record};
+use crate::state::{LastExit, Mode, Record, Status};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
 /// A child that ran this long was no quick failure: the next delay is `--restart-delay` again.
 pub const RESET_AFTER: Duration = Duration::from_secs(60);
-/// How soon a record update that found the name's lock busy is tried again.
-const LOCK_RETRY: Duration = Duration::from_millis(20);
 /// The exit status recorded when the child could not even be executed (as a shell reports a
 /// command it cannot run).
 pub const SPAWN_FAILED_STATUS: i32 = 127;
@@ -491,15 +489,30 @@ impl Output {
 // The first report to `start`.
 
 /// Reads the monitor's report on its first child, as `start` does: the child's pid once it has
-/// been executed, or the reason it could not be.
-pub fn await_first_child(report: OwnedFd) -> Result<i32> {
+/// been executed, or the reason it could not be. One line: the monitor keeps its end open after
+/// it, and on success the pipe is handed back ([`Handoff`]): the monitor writes the status only
+/// once `start` has closed it, so that the status never has two writers (SPEC §1).
+pub fn await_first_child(report: OwnedFd) -> Result<(i32, Handoff)> {
+    let mut file = File::from(report);
     let mut text = Vec::new();
-    File::from(report)
-        .take(4096)
-        .read_to_end(&mut text)
-        .context("cannot read from the rdaemon monitor")?;
-    parse_report(&String::from_utf8_lossy(&text))
+    let mut byte = [0u8; 1];
+    while text.len() < 4096 {
+        match file.read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => text.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("cannot read from the rdaemon monitor"),
+        }
+    }
+    let pid = parse_report(&String::from_utf8_lossy(&text))?;
+    Ok((pid, Handoff(file)))
 }
+
+/// `start`'s end of the report pipe, held while `start` still writes the status; dropping it
+/// hands the status over to the monitor.
+#[derive(Debug)]
+pub struct Handoff(#[allow(dead_code)] File);
 
 /// Parses `ok PID` / `error MESSAGE`.
 fn parse_report(text: &str) -> Result<i32> {
@@ -517,14 +530,16 @@ fn parse_report(text: &str) -> Result<i32> {
     }
 }
 
-fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
-    if let Some(mut report) = report {
+fn send_report(report: &mut Option<File>, outcome: Result<i32, &anyhow::Error>) {
+    if let Some(file) = report {
         let line = match outcome {
             Ok(pid) => format!("ok {pid}\n"),
             Err(err) => format!("error {}\n", crate::exit::render(err)),
         };
-        // `start` may be gone (killed): then nobody needs the answer.
-        let _ = report.write_all(line.as_bytes());
+        // `start` may be gone (killed): then nobody needs the answer, nor waits to hand over.
+        if file.write_all(line.as_bytes()).is_err() {
+            *report = None;
+        }
     }
 }
 
@@ -533,7 +548,12 @@ fn send_report(report: Option<File>, outcome: Result<i32, &anyhow::Error>) {
 
 /// `rdaemon __monitor NAME`: supervise the daemon whose record names this process.
 pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
-    let report = args
+    let mut ctx = ctx.clone();
+    if let Some(runtime) = &args.runtime_dir {
+        ctx.runtime = runtime.clone();
+    }
+    let ctx = &ctx;
+    let mut report = args
         .report_fd
         .map(daemonize::claim_inherited_pipe)
         .transpose()?
@@ -541,23 +561,24 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
     let mut monitor = match Monitor::new(ctx, &args.name) {
         Ok(m) => m,
         Err(err) => {
-            send_report(report, Err(&err));
+            send_report(&mut report, Err(&err));
             return Err(err);
         }
     };
     let now = Instant::now();
     match daemonize::spawn_child(&monitor.plan) {
         Ok(child) => {
-            // `start` records the first child itself, under the lock it holds until it exits:
-            // nothing to save (and no retry timer) unless nobody is waiting for the report.
-            monitor.dirty = report.is_none();
-            send_report(report, Ok(child.get()));
+            // `start` records the first child itself: it writes the status until it returns
+            // and closes its end of the report pipe (`Handoff`); the monitor writes after that.
+            monitor.dirty = true;
+            send_report(&mut report, Ok(child.get()));
+            monitor.handoff = report;
             monitor.child_pid = Some(child.get());
             monitor.state = State::Running { child, since: now };
         }
         // `start` waits for this answer and cleans up (pidfile, record) under its lock.
         Err(err) if report.is_some() => {
-            send_report(report, Err(&err));
+            send_report(&mut report, Err(&err));
             return Err(err);
         }
         Err(err) => {
@@ -590,6 +611,9 @@ struct Monitor {
     failed: bool,
     /// They changed and are not saved yet.
     dirty: bool,
+    /// The report pipe to `start`, while `start` still writes the status: the monitor writes
+    /// it only once `start` has closed its end (poll reports an error on this end then).
+    handoff: Option<File>,
 }
 
 impl Monitor {
@@ -721,6 +745,7 @@ impl Monitor {
             last_exit: rec.last_exit.clone(),
             failed: false,
             dirty: false,
+            handoff: None,
         })
     }
 
@@ -754,8 +779,8 @@ impl Monitor {
                     self.handle(Event::DelayOver);
                 }
             }
-            if self.dirty && !matches!(self.state, State::Done { .. }) {
-                self.save_record(false);
+            if self.dirty && self.handoff.is_none() && !matches!(self.state, State::Done { .. }) {
+                self.save_status();
             }
         }
     }
@@ -764,14 +789,11 @@ impl Monitor {
     /// restart delay, a pending record update and the end of an open line held back from a log
     /// (for at most [`HOLD_FOR`]); otherwise it sleeps until something happens.
     /// Returns whether the signal pipe is readable and which log pipes are.
-    fn wait(&self) -> Result<(bool, Vec<usize>)> {
+    fn wait(&mut self) -> Result<(bool, Vec<usize>)> {
         let now = Instant::now();
         let mut timeout: Option<Duration> = None;
         if let State::Waiting { at } = self.state {
             timeout = Some(at.saturating_duration_since(now));
-        }
-        if self.dirty {
-            timeout = Some(timeout.map_or(LOCK_RETRY, |t| t.min(LOCK_RETRY)));
         }
         if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
             let left = (since + HOLD_FOR).saturating_duration_since(now);
@@ -793,18 +815,30 @@ impl Monitor {
                 .iter()
                 .map(|o| PollFd::new(o.pipe.as_fd(), PollFlags::POLLIN)),
         );
+        // The write end of the report pipe: POLLERR once `start` has closed the read end.
+        if let Some(handoff) = &self.handoff {
+            fds.push(PollFd::new(handoff.as_fd(), PollFlags::empty()));
+        }
         match poll(&mut fds, timeout) {
             Ok(_) | Err(Errno::EINTR) => {}
             Err(e) => return Err(e).context("cannot wait for events"),
         }
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
+        let handed_over = self.handoff.is_some() && fds.last().is_some_and(ready);
+        if self.handoff.is_some() {
+            fds.pop();
+        }
         let readable = fds[1..]
             .iter()
             .enumerate()
             .filter(|(_, fd)| ready(fd))
             .map(|(i, _)| i)
             .collect();
-        Ok((ready(&fds[0]), readable))
+        let signalled = ready(&fds[0]);
+        if handed_over {
+            self.handoff = None;
+        }
+        Ok((signalled, readable))
     }
 
     /// Copies what the `i`-th log pipe holds (at most `reads` reads) into its log.
@@ -940,10 +974,13 @@ impl Monitor {
         self.dirty = true;
     }
 
-    /// The end: saves the record, removes the pidfile if it still names this monitor.
+    /// The end: saves the status, removes the pidfile if it still names this monitor.
     fn finish(&mut self, code: Code) -> State {
         self.flush_held(None);
-        self.save_record(true);
+        // Still before the handoff: `start` is failing and restores the files itself.
+        if self.handoff.is_none() {
+            self.save_status();
+        }
         if let Err(err) = pidfile::remove_if_self(&self.pidfile) {
             self.say(&crate::exit::render(&err));
         }
@@ -951,43 +988,27 @@ impl Monitor {
         State::Done { code }
     }
 
-    /// Writes the monitor's fields into the record, if the record still describes this monitor.
-    ///
-    /// Never blocks on the name's lock: `stop` and `restart` hold it while they wait for this
-    /// process to exit. A busy lock postpones an ordinary update (`run_loop` retries after
-    /// [`LOCK_RETRY`]). The final update, made on the way out, goes ahead without the lock as
-    /// long as the pidfile still names this monitor: every command that writes the record does
-    /// so only after finding the daemon not running, that is, after this write (made before the
-    /// pidfile is removed and the process exits).
-    fn save_record(&mut self, last: bool) {
-        let lock = match NameLock::try_acquire(&self.ctx.lock_path(&self.name)) {
-            Ok(Some(lock)) => Some(lock),
-            Ok(None) if !last => return,
-            Ok(None) => None,
-            Err(err) => {
-                self.say(&crate::exit::render(&err));
-                None
-            }
-        };
+    /// Writes the monitor's fields into the status file, if it still describes this monitor.
+    /// No lock: after the handoff the monitor is the status's only writer (SPEC §1) — `start`
+    /// has returned, and `stop` and `restart` write nothing of it while this process lives.
+    fn save_status(&mut self) {
         self.dirty = false;
-        if lock.is_none() && !pidfile::names_self(&self.pidfile) {
-            return;
-        }
         let me = std::process::id() as i32;
-        let saved = Record::load(&self.ctx, &self.name).and_then(|rec| match rec {
-            Some(mut rec) if rec.pid == Some(me) && rec.start_time == Some(self.start_time) => {
-                rec.child_pid = self.child_pid;
-                rec.restarts = self.restarts;
-                rec.last_exit = self.last_exit.clone();
-                rec.failed = self.failed;
-                rec.save(&self.ctx).map(|()| true)
+        let saved = Status::load(&self.ctx, &self.name).and_then(|status| match status {
+            Some(mut status)
+                if status.pid == Some(me) && status.start_time == Some(self.start_time) =>
+            {
+                status.child_pid = self.child_pid;
+                status.restarts = self.restarts;
+                status.last_exit = self.last_exit.clone();
+                status.failed = self.failed;
+                status.save(&self.ctx, &self.name).map(|()| true)
             }
             _ => Ok(false),
         });
-        drop(lock);
         match saved {
             Ok(true) => {}
-            Ok(false) => self.say("the record no longer describes this monitor; not updating it"),
+            Ok(false) => self.say("the status no longer describes this monitor; not updating it"),
             Err(err) => self.say(&crate::exit::render(&err)),
         }
     }

@@ -59,7 +59,7 @@ impl Target {
         let Some(name) = &self.name else {
             return Ok(None);
         };
-        if !ctx.dir.is_dir() {
+        if !ctx.runtime.is_dir() {
             return Ok(None);
         }
         let lock = NameLock::acquire(&ctx.lock_path(name))?;
@@ -431,7 +431,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
     };
     let mut record = target.record.as_ref().filter(|r| r.pid == Some(pid.get()));
     let fresh;
-    let in_own_dir = in_dir(&target.pidfile, &ctx.dir);
+    let in_own_dir = in_dir(&target.pidfile, &ctx.runtime);
     if record.is_none() && in_own_dir {
         // `start` commits the record before the pidfile, so a record read after the pidfile
         // vouches for a pidfile of rdaemon's, even one written since this command began.

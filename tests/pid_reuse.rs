@@ -47,15 +47,14 @@ fn check_dead_to_rdaemon(env: &Env, name: &str, stranger: i32, why: &str) {
     assert!(alive(stranger), "stop signalled pid {stranger}, a stranger");
 }
 
-/// Rewrites one field of a record.
+/// Rewrites one field of the status file `NAME.status` (docs/json.md), where the runtime
+/// fields are.
 fn edit_record(env: &Env, name: &str, field: &str, value: serde_json::Value) {
-    let mut rec = env.record(name);
-    rec[field] = value;
-    fs::write(
-        env.path(&format!("{name}.json")),
-        serde_json::to_string(&rec).unwrap(),
-    )
-    .unwrap();
+    let path = env.path(&format!("{name}.status"));
+    let mut status: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    status[field] = value;
+    fs::write(&path, serde_json::to_string(&status).unwrap()).unwrap();
 }
 
 #[test]

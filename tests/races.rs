@@ -100,7 +100,7 @@ fn fifty_concurrent_starts_give_exactly_one_daemon() {
     assert_eq!((started, already), (1, 49), "{stdouts:#?}");
     assert!(torn.is_empty(), "a reader saw a torn pidfile: {torn:?}");
     let rec: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(dir.join("one.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(dir.join("one.status")).unwrap()).unwrap();
     assert_eq!(rec["pid"], pid);
     let leftovers: Vec<String> = listing(&dir)
         .into_iter()

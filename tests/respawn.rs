@@ -162,6 +162,13 @@ fn monitor_fds_are_stdio_and_its_signal_pipe_only() {
     let env = Env::new();
     let (monitor, _) = start_respawn(&env, "fds", &[], &["sleep", "1000"]);
     let log = env.path("fds.log");
+    // The report pipe is kept until `start` has returned (the status's handoff, SPEC §1), then
+    // closed as soon as the monitor sees `start`'s end closed.
+    wait_until("the monitor closes the report pipe", DEADLINE, || {
+        !fds(monitor)
+            .iter()
+            .any(|(_, t)| t.to_string_lossy().starts_with("pipe:"))
+    });
     let all = fds(monitor);
     assert_eq!(
         all[..3],

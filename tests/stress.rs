@@ -39,7 +39,7 @@ fn two_hundred_start_stop_cycles_leave_nothing_behind() {
         .collect();
     assert_eq!(
         names,
-        ["cycle.json", "cycle.lock", "cycle.log"]
+        ["cycle.json", "cycle.lock", "cycle.log", "cycle.status"]
             .map(String::from)
             .into(),
         "leftover files"

@@ -424,7 +424,9 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
     Check::prepare(&spec.ready, &spec.name)?;
-    writable(&ctx.dir, "rdaemon directory")?;
+    for dir in ctx.dirs() {
+        writable(dir, "rdaemon directory")?;
+    }
     if let Some(dir) = spec.pidfile.parent() {
         writable(dir, "pidfile directory")?;
     }
@@ -532,6 +534,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
+    // Held until this function returns: the monitor writes the status only after that.
+    let mut handoff = None;
     let result = daemonize::spawn(&plan, |pid| {
         crate::fault::point("before-pidfile");
         let stat =
@@ -551,7 +555,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // without a word shows as end-of-file.
     drop(plan);
     let result = match (result, report) {
-        (Ok(monitor), Some(report)) => confirm_monitor(ctx, spec, monitor, report),
+        (Ok(monitor), Some(report)) => confirm_monitor(ctx, spec, monitor, report, &mut handoff),
         (result, _) => result,
     };
     match result {
@@ -627,9 +631,16 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
 /// Waits for the respawn monitor's word on its first child. On success, records the child's pid
 /// (the monitor cannot yet: this start holds the name's lock); on failure, makes sure the
 /// monitor is gone before the caller removes its pidfile.
-fn confirm_monitor(ctx: &Ctx, spec: &Spec, monitor: Pid, report: OwnedFd) -> Result<Pid> {
+fn confirm_monitor(
+    ctx: &Ctx,
+    spec: &Spec,
+    monitor: Pid,
+    report: OwnedFd,
+    handoff: &mut Option<supervisor::Handoff>,
+) -> Result<Pid> {
     match supervisor::await_first_child(report) {
-        Ok(child) => {
+        Ok((child, pipe)) => {
+            *handoff = Some(pipe);
             ctx.debug(format!(
                 "the monitor (pid {monitor}) started child pid {child}"
             ));
@@ -785,7 +796,7 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
     match Record::load(ctx, name) {
         Ok(Some(mut rec)) if rec.pid == Some(pid.get()) => {
             rec.status_text = Some(text.to_owned());
-            if let Err(e) = rec.save(ctx) {
+            if let Err(e) = rec.status().save(ctx, name) {
                 ctx.warn(crate::exit::render(&e));
             }
         }
@@ -1071,6 +1082,8 @@ fn prepare(
         "__monitor".into(),
         "--dir".into(),
         ctx.dir.clone().into(),
+        "--runtime-dir".into(),
+        ctx.runtime.clone().into(),
         "--report-fd".into(),
         std::os::fd::AsRawFd::as_raw_fd(&report_w)
             .to_string()

@@ -78,6 +78,10 @@ pub fn stop_locked(
     let label = target.label();
     let begun = Instant::now();
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
+    if !matches!(judged, State::Running { .. } | State::Unknown { .. }) {
+        // Not running: from now on it is wanted stopped (`stopped`, not `dead`).
+        mark_wanted_stopped(ctx, target);
+    }
     let (pid, start_time) = match judged {
         State::Stopped => {
             if stop_leftovers(ctx, target, schedule, main_only)? {
@@ -187,8 +191,25 @@ pub fn stop_locked(
     bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
 }
 
-/// Marks the record of the daemon whose main process is `pid` as being stopped by rdaemon (or
-/// clears the mark), under the name's lock that the caller holds. Between the death of the main
+/// Marks the spec of a daemon that is not running as wanted stopped, under the name's lock that
+/// the caller holds. Best effort, as [`mark_stopping`].
+fn mark_wanted_stopped(ctx: &Ctx, target: &Target) {
+    let Some(name) = &target.name else {
+        return;
+    };
+    if let Ok(Some(mut rec)) = Record::load(ctx, name) {
+        if !rec.stopping {
+            rec.stopping = true;
+            if let Err(err) = rec.save_spec(ctx) {
+                ctx.debug(format!("{err:#}"));
+            }
+        }
+    }
+}
+
+/// Marks the spec of the daemon whose main process is `pid` as wanted stopped (or wanted
+/// running again, when the stop failed), under the name's lock that the caller holds. Only the
+/// spec: the status belongs to the daemon's monitor while it lives. Between the death of the main
 /// process and the removal of its pidfile, `status` would otherwise see a pidfile naming a dead
 /// process, the sign of a crash: it reads this mark after it has seen the death. Best effort:
 /// a record that cannot be written (a read-only directory) must not prevent the stop.
@@ -200,7 +221,7 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
     match Record::load(ctx, name) {
         Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && rec.stopping != on => {
             rec.stopping = on;
-            if let Err(err) = rec.save(ctx) {
+            if let Err(err) = rec.save_spec(ctx) {
                 ctx.debug(format!("{err:#}"));
             }
         }

@@ -272,7 +272,13 @@ impl Env {
     /// The same as a `std::process::Command` (for `pre_exec`).
     pub fn std_cmd(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rdaemon"));
-        for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR"] {
+        for var in [
+            "RDAEMON_DIR",
+            "RDAEMON_RUNTIME_DIR",
+            "NOTIFY_SOCKET",
+            "XDG_STATE_HOME",
+            "NO_COLOR",
+        ] {
             cmd.env_remove(var);
         }
         cmd.env("RDAEMON_DIR", self.dir()).current_dir(self.dir());
@@ -312,10 +318,18 @@ impl Env {
         text.trim().parse().unwrap()
     }
 
-    /// The record `DIR/NAME.json` as JSON.
+    /// The spec `DIR/NAME.json` with the fields of the status `DIR/NAME.status`, as JSON.
     pub fn record(&self, name: &str) -> serde_json::Value {
         let text = fs::read_to_string(self.path(&format!("{name}.json"))).unwrap();
-        serde_json::from_str(&text).unwrap()
+        let mut record: serde_json::Value = serde_json::from_str(&text).unwrap();
+        // The status file (docs/json.md), when there is one: its fields beside the spec's.
+        if let Ok(text) = fs::read_to_string(self.path(&format!("{name}.status"))) {
+            let status: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for (k, v) in status.as_object().unwrap() {
+                record[k] = v.clone();
+            }
+        }
+        record
     }
 
     /// Remembers `pid` (with its start time) for cleanup.
