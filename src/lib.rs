@@ -36,3 +36,4 @@ pub mod sockets;
 pub mod state;
 pub mod supervisor;
 pub mod target;
+pub mod view;

@@ -117,6 +117,10 @@ pub struct Status {
     /// Respawn mode: the monitor gave up.
     #[serde(default)]
     pub failed: bool,
+    /// Respawn mode: the monitor was told to stop (SIGTERM, SIGINT) and stopped its program: a
+    /// deliberate stop, `stopped` rather than `dead`.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// A status file's mode: anyone may read it.
@@ -242,6 +246,9 @@ pub struct Record {
     /// Respawn mode: the monitor gave up after too many restarts (state `failed`).
     #[serde(default)]
     pub failed: bool,
+    /// Respawn mode: the monitor stopped on SIGTERM or SIGINT (the status's `stopped`).
+    #[serde(default)]
+    pub stopped: bool,
     /// The spec's `wanted` is `stopped`: `stop` (or `restart`) sets it before its first signal,
     /// so that a daemon found gone is `stopped`, not `dead`. A new start clears it.
     #[serde(default)]
@@ -448,6 +455,7 @@ impl Record {
             last_exit: status.last_exit,
             respawn: spec.respawn,
             failed: status.failed,
+            stopped: status.stopped,
             stopping: spec.wanted == Wanted::Stopped,
         }
     }
@@ -485,6 +493,7 @@ impl Record {
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
             failed: self.failed,
+            stopped: self.stopped,
         }
     }
 
@@ -755,6 +764,7 @@ mod tests {
             last_exit: None,
             respawn: None,
             failed: false,
+            stopped: false,
             stopping: false,
         }
     }
@@ -1055,6 +1065,7 @@ mod proptests {
                 failed,
                 // Another random bit, without widening the tuples.
                 stopping: restarts % 2 == 1,
+                stopped: restarts % 3 == 1,
                 ready_timeout,
                 status_text,
             },

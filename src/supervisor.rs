@@ -609,6 +609,8 @@ struct Monitor {
     restarts: u32,
     last_exit: Option<LastExit>,
     failed: bool,
+    /// It was told to stop (SIGTERM, SIGINT) and stopped its program.
+    stopped: bool,
     /// They changed and are not saved yet.
     dirty: bool,
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
@@ -744,6 +746,7 @@ impl Monitor {
             restarts: rec.restarts,
             last_exit: rec.last_exit.clone(),
             failed: false,
+            stopped: false,
             dirty: false,
             handoff: None,
         })
@@ -914,6 +917,7 @@ impl Monitor {
                 self.state = self.after_exit(&format!("pid {child}"), how, ran_for, now);
             }
             Action::Finish => {
+                self.stopped = true;
                 if let Event::Exited { how, .. } = event {
                     self.drain_outputs();
                     self.note_exit(how);
@@ -1002,6 +1006,7 @@ impl Monitor {
                 status.restarts = self.restarts;
                 status.last_exit = self.last_exit.clone();
                 status.failed = self.failed;
+                status.stopped = self.stopped;
                 status.save(&self.ctx, &self.name).map(|()| true)
             }
             _ => Ok(false),

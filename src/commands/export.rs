@@ -492,6 +492,7 @@ mod tests {
             last_exit: None,
             respawn: None,
             failed: false,
+            stopped: false,
             stopping: false,
         }
     }

@@ -277,7 +277,10 @@ impl Spec {
             last_exit: None,
             respawn: self.respawn.clone(),
             failed: false,
-            stopping: false,
+            stopped: false,
+            // Wanted running only once this start has succeeded ([`want_running`]): a start
+            // that fails, times out or is killed leaves a daemon that is `stopped`, not `dead`.
+            stopping: true,
         }
     }
 }
@@ -563,10 +566,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The program ran: its log stays, whatever its readiness (the record names it).
             new_logs.keep();
             if spec.ready == ReadySpec::Exec {
+                want_running(ctx, &spec.name, pid)?;
                 ctx.say(format!("started {} (pid {pid})", spec.name));
                 return Ok(Code::Ok);
             }
-            await_ready(ctx, spec, pid, &mut check)
+            let code = await_ready(ctx, spec, pid, &mut check)?;
+            want_running(ctx, &spec.name, pid)?;
+            Ok(code)
         }
         Err(err) => {
             if let Some(pid) = committed {
@@ -578,6 +584,17 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             }
             Err(err)
         }
+    }
+}
+
+/// Marks the spec of the daemon just started as `pid` wanted running: the start succeeded.
+fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
+    match Record::load(ctx, name)? {
+        Some(mut rec) if rec.pid == Some(pid.get()) && rec.stopping => {
+            rec.stopping = false;
+            rec.save_spec(ctx)
+        }
+        _ => Ok(()),
     }
 }
 
@@ -869,8 +886,11 @@ fn start_in_place(
             None => Record::remove(ctx, &spec.name),
         };
     };
-    // The record before the pidfile, as in a detached start.
-    spec.record(pid, start_time, &boot_id).save(ctx)?;
+    // The record before the pidfile, as in a detached start; wanted running, since nothing of
+    // rdaemon is left after the exec to say so.
+    let mut record = spec.record(pid, start_time, &boot_id);
+    record.stopping = false;
+    record.save(ctx)?;
     if let Err(e) = writer.commit(pid) {
         undo(old);
         return Err(e);

@@ -78,8 +78,9 @@ pub fn stop_locked(
     let label = target.label();
     let begun = Instant::now();
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
-    if !matches!(judged, State::Running { .. } | State::Unknown { .. }) {
-        // Not running: from now on it is wanted stopped (`stopped`, not `dead`).
+    if !matches!(judged, State::Unknown { .. }) {
+        // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
+        // before the first signal. A stop that fails marks it wanted running again.
         mark_wanted_stopped(ctx, target);
     }
     let (pid, start_time) = match judged {

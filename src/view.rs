@@ -1,0 +1,398 @@
+//! The view of a daemon shared by `status` and `list` (SPEC §5): its one [`DaemonState`],
+//! derived from the spec, the status and the process table in one place ([`Report::new`]), and
+//! the `list` table.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::exit::Code;
+use crate::parse::shell_join;
+use crate::paths::Ctx;
+use crate::process;
+use crate::session;
+use crate::state::{self, LastExit, Mode, Record};
+use crate::target::{judge, State, Target};
+
+/// The state of a daemon, as `status` and `list` say it, with its LSB status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DaemonState {
+    /// Its process runs (in respawn mode: the monitor and its program).
+    Running,
+    /// Respawn mode: the program exited and the monitor waits out the restart delay.
+    Restarting,
+    /// Wanted stopped (a user stopped it), or never started.
+    Stopped,
+    /// Wanted running, but gone: a crash, a kill, a reboot (the pidfile may remain or not).
+    Dead,
+    /// Respawn mode: the monitor gave up.
+    Failed,
+    /// Its pidfile or record cannot be trusted or read.
+    Unknown,
+}
+
+impl DaemonState {
+    /// The word (`running`...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DaemonState::Running => "running",
+            DaemonState::Restarting => "restarting",
+            DaemonState::Stopped => "stopped",
+            DaemonState::Dead => "dead",
+            DaemonState::Failed => "failed",
+            DaemonState::Unknown => "unknown",
+        }
+    }
+
+    /// The LSB status code: 0 running, 1 dead or failed, 3 not running, 4 unknown.
+    pub fn code(self) -> Code {
+        match self {
+            DaemonState::Running => Code::Ok,
+            DaemonState::Dead | DaemonState::Failed => Code::Failure,
+            DaemonState::Unknown => Code::Privilege,
+            DaemonState::Restarting | DaemonState::Stopped => Code::NotRunning,
+        }
+    }
+
+    /// Derives the state from what the process table says (`judged`, after [`judge`]) and
+    /// what the spec and status say (`rec`); `leftovers` live processes of its session.
+    pub fn derive(
+        judged: &State,
+        rec: Option<&Record>,
+        child_alive: bool,
+        leftovers: usize,
+    ) -> DaemonState {
+        let failed = rec.is_some_and(|r| r.failed);
+        let respawn = rec.is_some_and(|r| r.mode == Mode::Respawn);
+        let wanted_running = rec.is_some_and(|r| r.wanted() == state::Wanted::Running);
+        match judged {
+            // The main process is gone, but not all of the daemon.
+            State::Stopped | State::Dead { .. } if leftovers > 0 => DaemonState::Dead,
+            State::Running { .. } if respawn && !child_alive => respawn_without_child(rec),
+            State::Running { .. } => DaemonState::Running,
+            // The monitor removed its pidfile when it gave up.
+            State::Stopped if failed => DaemonState::Failed,
+            // Its monitor was told to stop (SIGTERM) and did.
+            State::Stopped if rec.is_some_and(|r| r.stopped) => DaemonState::Stopped,
+            // No pidfile, but the spec wants it running: killed, crashed, or the machine
+            // rebooted (the runtime directory is gone).
+            State::Stopped if wanted_running => DaemonState::Dead,
+            State::Stopped => DaemonState::Stopped,
+            State::Dead { .. } => DaemonState::Dead,
+            State::Unknown { .. } => DaemonState::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for DaemonState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The JSON view of a daemon (SPEC §5); `list --json` prints an array of these.
+#[derive(Debug, Serialize)]
+pub struct Report {
+    /// Name (or the pidfile path for a pidfile without a valid name).
+    pub name: String,
+    /// running, restarting, stopped, dead, failed or unknown.
+    pub state: DaemonState,
+    /// Main pid while running, else null.
+    pub pid: Option<i32>,
+    /// Respawn mode: the child's pid.
+    pub child_pid: Option<i32>,
+    /// Pidfile path.
+    pub pidfile: PathBuf,
+    /// argv.
+    pub command: Vec<String>,
+    /// exec or respawn.
+    pub mode: Mode,
+    /// When it was started (RFC 3339).
+    pub started_at: Option<String>,
+    /// Seconds since the process started, while running.
+    pub uptime_secs: Option<u64>,
+    /// Resident memory of the program while it runs (in respawn mode, the child's).
+    pub rss_bytes: Option<u64>,
+    /// Respawn mode: resident memory of the monitor, while it runs.
+    pub monitor_rss_bytes: Option<u64>,
+    /// Respawn mode: restarts so far.
+    pub restarts: u32,
+    /// Respawn mode: how the program last ended.
+    pub last_exit: Option<LastExit>,
+    /// stdout file.
+    pub stdout: Option<PathBuf>,
+    /// stderr file.
+    pub stderr: Option<PathBuf>,
+    /// `--user` it runs as (null: rdaemon's own user).
+    pub user: Option<String>,
+    /// `--group` it runs with (null: the user's primary group).
+    pub group: Option<String>,
+    /// Start time in clock ticks since boot.
+    pub start_time: Option<u64>,
+    /// Boot id of the recorded start.
+    pub boot_id: Option<String>,
+    /// The last `STATUS=` text the program sent while `start --ready notify` waited.
+    pub status_text: Option<String>,
+    /// Why a daemon is dead or unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// How many processes of its session live on although the main process is gone (SPEC
+    /// §3.1); absent when there are none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leftovers: Option<usize>,
+}
+
+impl Report {
+    /// Judges `target` and gathers what `status` and `list` show.
+    pub fn new(ctx: &Ctx, target: &Target) -> Report {
+        // A record that cannot be read cannot vouch for anything: the state is unknown.
+        let state = match &target.record_error {
+            Some(why) => State::Unknown { why: why.clone() },
+            // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
+            None => judge_settled(ctx, target).unwrap_or_else(|e| State::Unknown {
+                why: format!("{e:#}"),
+            }),
+        };
+        let rec = target.record.as_ref();
+        let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
+        let stat = pid.and_then(process::read_stat);
+        let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
+        // The monitor's live child: the program itself, whose memory is the daemon's.
+        let child = match (pid, respawn) {
+            (Some(monitor), Some(rec)) => live_child(monitor, rec.child_pid),
+            _ => None,
+        };
+        let leftovers = match state {
+            State::Dead { .. } | State::Stopped => rec.map_or(0, count_leftovers),
+            _ => 0,
+        };
+        let derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
+        let reason = match (derived, &state) {
+            (DaemonState::Dead, State::Stopped) if leftovers == 0 => Some(
+                "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"
+                    .into(),
+            ),
+            _ => reason,
+        };
+        let state = derived;
+        Report {
+            name,
+            state,
+            pid: pid.map(process::Pid::get),
+            child_pid: child.map(process::Pid::get),
+            pidfile: target.pidfile.clone(),
+            command: rec.map(|r| r.command.clone()).unwrap_or_default(),
+            mode: rec.map(|r| r.mode).unwrap_or_default(),
+            started_at: rec.and_then(|r| r.started_at.clone()),
+            uptime_secs: stat
+                .as_ref()
+                .and_then(|s| process::uptime(s.start_time))
+                .map(|d| d.as_secs()),
+            rss_bytes: match respawn {
+                Some(_) => child.and_then(process::rss_bytes),
+                None => pid.and_then(process::rss_bytes),
+            },
+            monitor_rss_bytes: respawn.and(pid).and_then(process::rss_bytes),
+            restarts: rec.map(|r| r.restarts).unwrap_or(0),
+            last_exit: rec.and_then(|r| r.last_exit.clone()),
+            stdout: rec.map(|r| r.stdout.clone()),
+            stderr: rec.map(|r| r.stderr.clone()),
+            user: rec.and_then(|r| r.user.clone()),
+            group: rec.and_then(|r| r.group.clone()),
+            start_time: stat
+                .as_ref()
+                .map(|s| s.start_time)
+                .or(rec.and_then(|r| r.start_time)),
+            boot_id: rec.and_then(|r| r.boot_id.clone()),
+            status_text: rec.and_then(|r| r.status_text.clone()),
+            reason: match (reason, leftovers) {
+                (None, 1..) => Some("its main process is gone".into()),
+                (reason, _) => reason,
+            },
+            leftovers: (leftovers > 0).then_some(leftovers),
+        }
+    }
+
+    /// The LSB status code of this report.
+    pub fn code(&self) -> Code {
+        self.state.code()
+    }
+}
+
+/// [`judge`], made sure of when it finds the daemon dead: `stop` may be between the death of
+/// the main process and the removal of its pidfile (or `restart` between its stop and its
+/// start). A daemon rdaemon is stopping is never dead: `stop` marks the record before its first
+/// signal, and the record is read again here, after the death was seen. Otherwise the daemon is
+/// judged again as the files are now (the pidfile gone, or naming a new process).
+fn judge_settled(ctx: &Ctx, target: &Target) -> Result<State> {
+    let state = judge(ctx, target)?;
+    let (State::Dead { pid, .. }, Some(name)) = (&state, &target.name) else {
+        return Ok(state);
+    };
+    let Ok(record) = Record::load(ctx, name) else {
+        return Ok(state);
+    };
+    if record
+        .as_ref()
+        .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
+    {
+        return Ok(State::Stopped);
+    }
+    let now = Target {
+        record,
+        ..target.clone()
+    };
+    Ok(match judge(ctx, &now)? {
+        State::Dead { pid: again, .. } if again == *pid => state,
+        other => other,
+    })
+}
+
+/// The monitor's child `child_pid`, if it is alive and still the child of `monitor` (the pid
+/// was not reused since the record was written).
+fn live_child(monitor: process::Pid, child_pid: Option<i32>) -> Option<process::Pid> {
+    let child = process::Pid::new(child_pid?).ok()?;
+    process::read_stat(child)
+        .filter(|s| s.is_alive() && s.ppid == monitor.get())
+        .map(|_| child)
+}
+
+/// The state of a respawn daemon whose monitor runs but whose program does not.
+fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
+    match rec {
+        // The monitor gave up and is on its way out.
+        Some(r) if r.failed => DaemonState::Failed,
+        // Nothing has exited yet: `start` is still starting the first child.
+        Some(r) if r.child_pid.is_none() && r.last_exit.is_none() => DaemonState::Running,
+        // `stop` is ending it: the program is gone, the monitor follows.
+        Some(r) if r.stopping => DaemonState::Stopped,
+        // The program ended and the monitor waits out the restart delay.
+        _ => DaemonState::Restarting,
+    }
+}
+
+/// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
+/// scanned once per command, however many daemons `list` reports.
+fn count_leftovers(rec: &Record) -> usize {
+    static TABLE: std::sync::OnceLock<Vec<session::Entry>> = std::sync::OnceLock::new();
+    match session::Session::of(rec, None) {
+        Ok(Some(session)) => session.count_leftovers_in(TABLE.get_or_init(session::scan)),
+        _ => 0,
+    }
+}
+
+fn running_pid(state: &State) -> Option<process::Pid> {
+    match state {
+        State::Running { pid, .. } => Some(*pid),
+        _ => None,
+    }
+}
+
+fn reason(state: &State) -> Option<String> {
+    match state {
+        State::Dead { why, .. } | State::Unknown { why } => Some(why.clone()),
+        _ => None,
+    }
+}
+
+/// `1h 2m 3s` style, to the second.
+pub fn format_uptime(secs: u64) -> String {
+    crate::parse::format_duration(Duration::from_secs(secs))
+}
+
+/// `12.3 MiB` style.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// A report for every record; a corrupt record shows as `unknown` with the reason.
+pub fn reports(ctx: &Ctx) -> Result<Vec<Report>> {
+    let mut out = Vec::new();
+    for name in state::list_names(ctx)? {
+        let target = match Record::load(ctx, &name) {
+            Ok(Some(record)) => Target {
+                name: Some(name),
+                pidfile: record.pidfile.clone(),
+                record: Some(record),
+                record_error: None,
+            },
+            // Removed since it was listed: nothing to report.
+            Ok(None) => continue,
+            Err(e) => Target {
+                pidfile: ctx.pidfile_path(&name),
+                name: Some(name),
+                record: None,
+                record_error: Some(crate::exit::render(&e)),
+            },
+        };
+        out.push(Report::new(ctx, &target));
+    }
+    Ok(out)
+}
+
+/// Prints reports as a table (or JSON array).
+pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(reports)?);
+        return Ok(());
+    }
+    if ctx.quiet {
+        return Ok(());
+    }
+    if reports.is_empty() {
+        println!("no daemons");
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = reports
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.state.as_str().to_owned(),
+                r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                r.uptime_secs
+                    .map(format_uptime)
+                    .unwrap_or_else(|| "-".into()),
+                r.restarts.to_string(),
+                shell_join(&r.command),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "STATE", "PID", "UPTIME", "RESTARTS", "COMMAND"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut s = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 5 {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]].map(|s| s.as_str()));
+    }
+    Ok(())
+}
