@@ -30,11 +30,12 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every daemon in the rdaemon directory')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
+            [CompletionResult]::new('resurrect', 'resurrect', [CompletionResultType]::ParameterValue, 'Start every daemon whose spec wants it running and that does not run (after a reboot)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
             [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
@@ -161,6 +162,18 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'rdaemon;resurrect' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'rdaemon;logs' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
@@ -269,11 +282,12 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;help' {
-            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs')
+            [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec')
             [CompletionResult]::new('stop', 'stop', [CompletionResultType]::ParameterValue, 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)')
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List every daemon in the rdaemon directory')
             [CompletionResult]::new('restart', 'restart', [CompletionResultType]::ParameterValue, 'Stop a daemon if it runs, then start it again with its recorded command line')
+            [CompletionResult]::new('resurrect', 'resurrect', [CompletionResultType]::ParameterValue, 'Start every daemon whose spec wants it running and that does not run (after a reboot)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted')
             [CompletionResult]::new('forget', 'forget', [CompletionResultType]::ParameterValue, 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs')
             [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
@@ -297,6 +311,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;help;restart' {
+            break
+        }
+        'rdaemon;help;resurrect' {
             break
         }
         'rdaemon;help;logs' {

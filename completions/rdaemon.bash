@@ -40,6 +40,9 @@ _rdaemon() {
             rdaemon,restart)
                 cmd="rdaemon__subcmd__restart"
                 ;;
+            rdaemon,resurrect)
+                cmd="rdaemon__subcmd__resurrect"
+                ;;
             rdaemon,signal)
                 cmd="rdaemon__subcmd__signal"
                 ;;
@@ -79,6 +82,9 @@ _rdaemon() {
             rdaemon__subcmd__help,restart)
                 cmd="rdaemon__subcmd__help__subcmd__restart"
                 ;;
+            rdaemon__subcmd__help,resurrect)
+                cmd="rdaemon__subcmd__help__subcmd__resurrect"
+                ;;
             rdaemon__subcmd__help,signal)
                 cmd="rdaemon__subcmd__help__subcmd__signal"
                 ;;
@@ -101,7 +107,7 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart logs forget signal reload wait export completions help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart resurrect logs forget signal reload wait export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -189,7 +195,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart logs forget signal reload wait export completions help"
+            opts="start stop status list restart resurrect logs forget signal reload wait export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -301,6 +307,20 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help__subcmd__restart)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__help__subcmd__resurrect)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -549,6 +569,24 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__resurrect)
+            opts="-q -v -h -V --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -27,11 +27,12 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --help 'Print help'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec'
             cand stop 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
             cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand resurrect 'Start every daemon whose spec wants it running and that does not run (after a reboot)'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
             cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
@@ -152,6 +153,17 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'rdaemon;resurrect'= {
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'rdaemon;logs'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
@@ -253,11 +265,12 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --version 'Print version'
         }
         &'rdaemon;help'= {
-            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs'
+            cand start 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec'
             cand stop 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
             cand status 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
             cand list 'List every daemon in the rdaemon directory'
             cand restart 'Stop a daemon if it runs, then start it again with its recorded command line'
+            cand resurrect 'Start every daemon whose spec wants it running and that does not run (after a reboot)'
             cand logs 'Print the last lines of a daemon''s log; -f follows it (across rotation) until interrupted'
             cand forget 'Remove stopped daemons'' records (their logs stay); refuses a daemon that runs'
             cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
@@ -276,6 +289,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;help;list'= {
         }
         &'rdaemon;help;restart'= {
+        }
+        &'rdaemon;help;resurrect'= {
         }
         &'rdaemon;help;logs'= {
         }

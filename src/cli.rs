@@ -77,15 +77,20 @@ pub const MONITOR: &str = "__monitor";
 /// The subcommands, one file each under `src/commands/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs
-    #[command(after_help = "\
+    /// Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs;
+    /// `start NAME` starts a stopped daemon again from its spec
+    #[command(
+        override_usage = "rdaemon start [OPTIONS] [--] <PROGRAM>...\n       rdaemon start [OPTIONS] <NAME>",
+        after_help = "\
 Examples:
   rdaemon start -- sleep 1000
+  rdaemon start web                       # again, from its spec (options given override it)
   rdaemon start --name web --chdir /srv/www --env PORT=8080 -- python3 -m http.server 8080
   rdaemon start --name web --ready tcp:8080 --ready-timeout 1m -- python3 -m http.server 8080
   rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
   rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh
-  rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers")]
+  rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers"
+    )]
     Start(StartArgs),
 
     /// Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must
@@ -123,6 +128,15 @@ Examples:
   rdaemon restart web -- python3 -m http.server 9090
   rdaemon restart 'web-*'             # one after the other")]
     Restart(RestartArgs),
+
+    /// Start every daemon whose spec wants it running and that does not run (after a reboot)
+    #[command(after_help = "\
+Examples:
+  rdaemon resurrect           # at boot: cron @reboot, an init script, a systemd unit
+
+Daemons are started one after the other, in alphabetical order. Exit 0 if all daemons wanted
+running run afterwards, else 1.")]
+    Resurrect(ResurrectArgs),
 
     /// Print the last lines of a daemon's log; -f follows it (across rotation) until interrupted
     #[command(after_help = "\
@@ -372,15 +386,20 @@ pub struct StartArgs {
 
     /// The program and its arguments (looked up in PATH unless it contains a /). Before it,
     /// every word beginning with - is an option of rdaemon: a program whose name begins with -
-    /// needs `--` before it
+    /// needs `--` before it. One word without `--` that names a known daemon (or none, with
+    /// --name): start that daemon from its spec
     #[arg(
         value_name = "PROGRAM",
-        required = true,
-        num_args = 1..,
+        required_unless_present = "name",
+        num_args = 0..,
         trailing_var_arg = true
     )]
     pub program: Vec<OsString>,
 }
+
+/// `rdaemon resurrect`.
+#[derive(Debug, Args, Clone)]
+pub struct ResurrectArgs {}
 
 /// `rdaemon stop`.
 #[derive(Debug, Args, Clone)]

@@ -169,7 +169,18 @@ impl Report {
             State::Dead { .. } | State::Stopped => rec.map_or(0, count_leftovers),
             _ => 0,
         };
-        let derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
+        let mut derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
+        if derived == DaemonState::Dead && state == State::Stopped && leftovers == 0 {
+            // Settled as `judge_settled` does: the spec read before the process was seen gone
+            // may predate the `stop` that ended it (it marks the spec before its first signal).
+            let now = target
+                .name
+                .as_ref()
+                .and_then(|name| Record::load(ctx, name).ok().flatten());
+            if now.as_ref().is_some_and(|r| r.stopping || r.stopped) {
+                derived = DaemonState::Stopped;
+            }
+        }
         let reason = match (derived, &state) {
             (DaemonState::Dead, State::Stopped) if leftovers == 0 => Some(
                 "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"

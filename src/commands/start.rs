@@ -307,11 +307,36 @@ pub fn command_line(program: &[OsString]) -> Result<Vec<String>> {
     Ok(command)
 }
 
+/// The daemon `start` names without a command line: `start NAME` (one word, no `--`, naming a
+/// known daemon) or `start --name NAME` alone. `None`: a program to run.
+fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
+    match (args.program.as_slice(), &args.name) {
+        ([], Some(name)) => Ok(Some(name.clone())),
+        ([], None) => Err(Fail::usage(
+            "no program given: rdaemon start [OPTIONS] -- PROGRAM [ARGS...], or rdaemon start NAME",
+        )
+        .into()),
+        ([word], None) if !std::env::args_os().any(|a| a == "--") => {
+            let name = word.to_str().and_then(|w| Name::parse(w).ok());
+            Ok(name.filter(|n| {
+                std::fs::symlink_metadata(ctx.record_path(n)).is_ok()
+                    || ctx
+                        .v1_record_path(n)
+                        .is_some_and(|p| std::fs::symlink_metadata(p).is_ok())
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// `rdaemon start`.
 pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
+    if let Some(name) = stored_name(ctx, &args)? {
+        return start_stored(ctx, &name, &args);
+    }
     let command = command_line(&args.program)?;
     let name = match args.name {
-        Some(n) => n,
+        Some(ref n) => n.clone(),
         None => derive_name(args.pidfile.as_deref(), &command[0])?,
     };
     let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
@@ -319,6 +344,38 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
+    start_spec(ctx, spec, &args)
+}
+
+/// `rdaemon start NAME`: the daemon from its spec, the options given overriding it (and saved
+/// with it, as `restart` does).
+fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
+    ctx.ensure_dir()?;
+    let rec = {
+        let lock = NameLock::acquire(&ctx.lock_path(name))?;
+        let rec = load_record_for_start(ctx, name)?;
+        if rec.is_none() {
+            // A name rdaemon never knew leaves no lock file behind.
+            let _ = lock.remove_file();
+        }
+        rec
+    };
+    let Some(rec) = rec else {
+        return Err(Fail::usage(format!(
+            "no record for {name}: give its command line (rdaemon start --name {name} -- PROGRAM ARGS)"
+        ))
+        .into());
+    };
+    let mut spec = Spec::from_record(ctx, &rec)?;
+    if let Some(pidfile) = &args.pidfile {
+        spec.pidfile = absolute(pidfile)?;
+    }
+    spec.apply(&args.opts)?;
+    start_spec(ctx, spec, args)
+}
+
+/// What `start` does once it knows what to start.
+fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
     // Refuse a bad --user or --group before creating anything.
     spec.account(ctx)?;
     if args.foreground {

@@ -1,0 +1,256 @@
+//! Daemons that survive a reboot (issue 13, SPEC §5 `resurrect`): a reboot is simulated as the
+//! kernel leaves things — every process of the daemons SIGKILLed by pid, and what lives in the
+//! runtime directory gone (status files, pidfiles, locks) — while the specs stay.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::Path;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::common::*;
+
+/// The pids of `name`'s processes its status names: the main one and, in respawn mode, the
+/// monitor's child.
+fn pids_in_status(runtime: &Path, name: &str) -> Vec<i32> {
+    let text = fs::read_to_string(runtime.join(format!("{name}.status"))).unwrap();
+    let status: serde_json::Value = serde_json::from_str(&text).unwrap();
+    ["pid", "child_pid"]
+        .iter()
+        .filter_map(|k| status[*k].as_i64())
+        .map(|p| p as i32)
+        .collect()
+}
+
+/// A reboot, as far as rdaemon can tell: SIGKILL to every process of `names`, by pid, then
+/// the runtime files removed. With one directory for specs and runtime, only the runtime files
+/// go: `NAME.status`, `NAME.pid`, `NAME.lock`.
+fn reboot(runtime: &Path, names: &[&str]) {
+    let mut pids = Vec::new();
+    for name in names {
+        if runtime.join(format!("{name}.status")).exists() {
+            pids.extend(pids_in_status(runtime, name));
+        }
+    }
+    for pid in &pids {
+        let _ = kill(NixPid::from_raw(*pid), Signal::SIGKILL);
+    }
+    for pid in &pids {
+        wait_dead(*pid);
+    }
+    for entry in fs::read_dir(runtime).unwrap().flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if [".status", ".pid", ".lock", ".new"]
+            .iter()
+            .any(|ext| file.ends_with(ext))
+        {
+            fs::remove_file(entry.path()).unwrap();
+        }
+    }
+}
+
+#[test]
+fn after_a_reboot_status_tells_dead_from_stopped_and_resurrect_starts_the_wanted_ones() {
+    let env = Env::new();
+    let (a_secs, b_secs, c_secs) = (unique_secs(), unique_secs(), unique_secs());
+    let a = env.start("a", &["sleep", &a_secs]);
+    env.run(&["start", "--respawn", "--name", "b", "--", "sleep", &b_secs])
+        .ok()
+        .stdout_has("started b");
+    let b_child = pids_in_status(env.dir(), "b")[1];
+    env.start("c", &["sleep", &c_secs]);
+    env.run(&["stop", "c"]).ok();
+
+    reboot(env.dir(), &["a", "b", "c"]);
+    assert!(!alive(a) && !alive(b_child));
+    env.run(&["status", "a"]).code(1).stdout_has("a is dead");
+    env.run(&["status", "b"]).code(1).stdout_has("b is dead");
+    env.run(&["status", "c"]).code(3).stdout_has("c is stopped");
+    let list: serde_json::Value =
+        serde_json::from_str(&env.run(&["list", "--json"]).ok().stdout).unwrap();
+    let states: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["dead", "dead", "stopped"]);
+
+    let run = env
+        .run(&["resurrect"])
+        .ok()
+        .stdout_has("started a (pid ")
+        .stdout_has("started b (pid ");
+    assert!(
+        !run.stdout.contains("c "),
+        "resurrect touched c: {}",
+        run.stdout
+    );
+    let new_a = env.pid_of("a");
+    assert_ne!(new_a, a);
+    assert!(alive(new_a));
+    assert_eq!(live_pids_with_arg(&a_secs), vec![new_a]);
+    assert_eq!(live_pids_with_arg(&b_secs).len(), 1);
+    assert!(alive(env.pid_of("b")));
+    assert_eq!(live_pids_with_arg(&c_secs), Vec::<i32>::new());
+    env.run(&["status", "a"]).ok();
+    env.run(&["status", "b"]).ok();
+    env.run(&["status", "c"]).code(3);
+    // Nothing left to do: all wanted running run.
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has(&format!("a is already running (pid {new_a})"));
+    assert_eq!(live_pids_with_arg(&a_secs), vec![new_a]);
+}
+
+#[test]
+fn start_name_starts_a_daemon_from_its_spec_with_overrides_saved() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let old = env.start("web", &["sleep", &secs]);
+    let json = env.run(&["status", "web", "--json"]).ok().stdout;
+    reboot(env.dir(), &["web"]);
+    env.run(&["status", "web"]).code(1);
+    env.run(&["start", "--env", "LEVEL=debug", "web"])
+        .ok()
+        .stdout_has("started web (pid ");
+    let new = env.pid_of("web");
+    assert_ne!(new, old);
+    assert_eq!(live_pids_with_arg(&secs), vec![new]);
+    wait_environ_has(new, "LEVEL=debug");
+    // The override is saved in the spec: the next start from it keeps it.
+    env.run(&["stop", "web"]).ok();
+    env.run(&["status", "web"]).code(3);
+    env.run(&["start", "--name", "web"]).ok();
+    let again = env.pid_of("web");
+    wait_environ_has(again, "LEVEL=debug");
+    let before: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let now: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", "web", "--json"]).ok().stdout).unwrap();
+    assert_eq!(now["command"], before["command"]);
+    // --name alone names a stored spec; there is none for this one.
+    env.run(&["start", "--name", "nosuch"])
+        .code(2)
+        .stderr_has("no record for nosuch");
+    assert!(!env.path("nosuch.lock").exists());
+}
+
+#[test]
+fn a_separate_runtime_directory_can_vanish_whole() {
+    let env = Env::new();
+    let runtime = env.path("run");
+    let secs = unique_secs();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+    env.run_cmd(cmd, &["start", "--name", "w", "--", "sleep", &secs])
+        .ok();
+    let pid: i32 = fs::read_to_string(runtime.join("w.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    assert!(env.path("w.json").exists() && !env.path("w.status").exists());
+    assert!(runtime.join("w.status").exists());
+    kill(NixPid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_dead(pid);
+    fs::remove_dir_all(&runtime).unwrap();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+    env.run_cmd(cmd, &["status", "w"])
+        .code(1)
+        .stdout_has("w is dead");
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+    env.run_cmd(cmd, &["resurrect"])
+        .ok()
+        .stdout_has("started w");
+    let new: i32 = fs::read_to_string(runtime.join("w.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(new);
+    assert_eq!(live_pids_with_arg(&secs), vec![new]);
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+    env.run_cmd(cmd, &["stop", "w"]).ok();
+    wait_dead(new);
+}
+
+#[test]
+fn two_resurrects_at_once_start_each_daemon_exactly_once() {
+    let env = Env::new();
+    let names = ["p", "q", "r"];
+    let secs: Vec<String> = names.iter().map(|_| unique_secs()).collect();
+    for (name, s) in names.iter().zip(&secs) {
+        env.start(name, &["sleep", s]);
+    }
+    reboot(env.dir(), &names);
+    let spawn = || {
+        let mut cmd = env.std_cmd();
+        cmd.arg("resurrect")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+    let (one, two) = (spawn(), spawn());
+    let (one, two) = (
+        one.wait_with_output().unwrap(),
+        two.wait_with_output().unwrap(),
+    );
+    for name in names {
+        env.track(env.pid_of(name));
+    }
+    assert!(
+        one.status.success() && two.status.success(),
+        "{one:?}\n{two:?}"
+    );
+    for s in &secs {
+        assert_eq!(live_pids_with_arg(s).len(), 1, "not exactly one daemon");
+    }
+    let said =
+        String::from_utf8_lossy(&one.stdout).to_string() + &String::from_utf8_lossy(&two.stdout);
+    for name in names {
+        assert_eq!(
+            said.matches(&format!("started {name} (pid ")).count(),
+            1,
+            "{said}"
+        );
+    }
+    let pids: HashSet<i32> = names.iter().map(|n| env.pid_of(n)).collect();
+    assert_eq!(pids.len(), 3);
+}
+
+#[test]
+fn resurrect_against_stop_ends_consistent() {
+    let env = Env::new();
+    for _ in 0..5 {
+        let secs = unique_secs();
+        env.start("s", &["sleep", &secs]);
+        reboot(env.dir(), &["s"]);
+        let mut res = env.std_cmd();
+        res.arg("resurrect")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut stop = env.std_cmd();
+        stop.args(["stop", "s"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let (res, stop) = (res.spawn().unwrap(), stop.spawn().unwrap());
+        let (res, stop) = (
+            res.wait_with_output().unwrap(),
+            stop.wait_with_output().unwrap(),
+        );
+        for pid in live_pids_with_arg(&secs) {
+            env.track(pid);
+        }
+        assert!(stop.status.success(), "{stop:?}");
+        // Whoever took the lock first, the user's stop wins: either it stopped what resurrect
+        // started, or resurrect found the daemon wanted stopped and left it alone.
+        assert_eq!(live_pids_with_arg(&secs), Vec::<i32>::new());
+        env.run(&["status", "s"]).code(3).stdout_has("s is stopped");
+        assert!(res.status.success(), "{res:?}");
+    }
+}
