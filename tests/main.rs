@@ -21,6 +21,7 @@ mod privileges;
 mod process_state;
 mod races;
 mod ready;
+mod ready_kinds;
 mod respawn;
 mod restart;
 mod security_pids;
