@@ -571,6 +571,22 @@ pub fn run_as(cmd: &mut std::process::Command, creds: &crate::daemonize::Credent
     }
 }
 
+/// `pidfd_getfd(2)`: a duplicate of file descriptor `fd` of the process behind `pidfd` (kernel
+/// 5.6; needs the right to ptrace it, which root has). Used to look at a socket the daemon
+/// holds (`--ready tcp:`) without scanning `/proc/net/tcp`.
+pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
+    // SAFETY: a pidfd we hold, a plain fd number and no flags; the kernel returns a new fd
+    // (close-on-exec) or -1, and no memory is shared.
+    #[allow(unsafe_code)]
+    let rc = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    #[allow(unsafe_code)]
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
+}
+
 /// `pidfd_send_signal(fd, sig, NULL, flags)`.
 fn pidfd_send_signal(fd: &OwnedFd, sig: Signal, flags: u32) -> nix::Result<()> {
     // SAFETY: a valid pidfd we own, a valid signal number, no siginfo pointer, and flags the
