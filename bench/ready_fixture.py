@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Readiness-overshoot fixture: sleeps DELAY_MS, becomes ready in one of five ways and writes
 into STAMPFILE the CLOCK_MONOTONIC time (ns) taken right before the system call that made it
-ready (listen, create, write, sendto), then waits to be stopped. Stamping before the call, not
+ready (listen, create, write, sendto; for http, right after it listens), then waits to be
+stopped. Stamping before the call, not
 after, keeps the measured overshoot an upper bound: a waiter woken by the call may return before
 a stamp taken after it would be written.
 
@@ -46,9 +47,8 @@ if kind == "tcp":
     s.listen(64)
     stamp(t)
 elif kind == "http":
-    t = time.monotonic_ns()
     server = http.server.HTTPServer(("127.0.0.1", int(arg)), Quiet)  # binds and listens
-    stamp(t)
+    stamp(time.monotonic_ns())  # the instant it listens: answering is part of the overshoot
     server.serve_forever()
 elif kind == "file":
     t = time.monotonic_ns()
