@@ -24,6 +24,7 @@ mod privileges;
 mod process_state;
 mod races;
 mod ready;
+mod ready_kinds;
 mod respawn;
 mod restart;
 mod security_files;

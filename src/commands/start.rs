@@ -423,7 +423,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
-    Check::prepare(&spec.ready, &spec.name)?;
+    Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     writable(&ctx.dir, "rdaemon directory")?;
     if let Some(dir) = spec.pidfile.parent() {
         writable(dir, "pidfile directory")?;
@@ -520,6 +520,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    // `log:` counts only lines written from now on, and cannot read /dev/null.
+    check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // With another server on the port, the new program would fail to bind while a connect
     // to the old one looked like readiness: refuse now, naming who holds it.
     if let Some(busy) = check.port_in_use() {
@@ -528,7 +530,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
-    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, check.notify_socket())?;
+    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, Some(&mut check))?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let mut committed = None;
@@ -975,15 +977,15 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
 /// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
 /// the read end of the pipe on which the monitor reports its first child; the monitor stays
 /// root (it writes the record) and drops privileges for the child only. Log files this creates
-/// are removed again if the start fails (see [`NewFiles`]). `notify` is the `NOTIFY_SOCKET` of
-/// `--ready notify`; a detached daemon never inherits rdaemon's own (it would report to
-/// rdaemon's supervisor), a `--foreground` one does.
+/// are removed again if the start fails (see [`NewFiles`]). `check` gives the `NOTIFY_SOCKET` of
+/// `--ready notify` (a detached daemon never inherits rdaemon's own: it would report to
+/// rdaemon's supervisor; a `--foreground` one does) and learns what a `cmd:` check runs with.
 fn prepare(
     ctx: &Ctx,
     spec: &Spec,
     program: &Path,
     account: Option<Account>,
-    notify: Option<&str>,
+    mut check: Option<&mut Check>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
     check_chdir(spec)?;
     let default_log = ctx.default_log_path(&spec.name);
@@ -1039,8 +1041,11 @@ fn prepare(
         env.insert("HOME".into(), home.into());
     }
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-    if let Some(address) = notify {
+    if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
         env.insert("NOTIFY_SOCKET".into(), address.into());
+    }
+    if let Some(check) = check.as_mut() {
+        check.run_as(&env, &spec.chdir, account.as_ref().map(|a| &a.creds));
     }
     if spec.respawn.is_none() {
         let plan = Plan::new(
