@@ -274,3 +274,151 @@ exec sleep 1000"#,
     assert!(!alive(helper), "helper {helper} survived stop");
     stop.ok().stdout_has("1 leftover process stopped");
 }
+
+// Respawn mode: the monitor is the child subreaper (SPEC §3.1).
+
+/// Starts a respawn daemon `name` running `script DIR` with `extra` options; returns the
+/// monitor's pid, tracked.
+fn start_respawn_script(env: &Env, name: &str, extra: &[&str], script: &std::path::Path) -> i32 {
+    let dir = env.dir().display().to_string();
+    let mut args = vec!["start", "--respawn", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", script.to_str().unwrap(), &dir]);
+    env.run(&args).ok();
+    let monitor = env.pid_of(name);
+    env.track(monitor);
+    monitor
+}
+
+/// The monitor's children in `/proc` that are zombies.
+fn zombie_children(monitor: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|s| s.ppid == monitor && s.state == 'Z'))
+        .collect()
+}
+
+#[test]
+fn a_respawn_childs_double_forked_setsid_grandchild_is_stopped() {
+    let env = Env::new();
+    // The grandchild leaves the session (setsid) and its parent exits at once (double fork):
+    // only the monitor, as subreaper, still knows it.
+    let script = env.script(
+        "escape.sh",
+        &format!(
+            r#"(setsid sh -c 'trap "" TERM; echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let monitor = start_respawn_script(&env, "esc", &[], &script);
+    let gc = member_pids(&env, "gc.txt")[0];
+    wait_until(
+        "the grandchild is re-parented to the monitor",
+        DEADLINE,
+        || stat(gc).is_some_and(|s| s.ppid == monitor),
+    );
+    assert!(
+        !same_session(gc, monitor),
+        "the grandchild left the session"
+    );
+    wait_until("the grandchild ignores TERM", DEADLINE, || {
+        u64::from_str_radix(&status_field(gc, "SigIgn"), 16).unwrap() & (1 << 14) != 0
+    });
+    let stop = env.run(&["stop", "esc", "--timeout", "300ms"]);
+    assert!(!alive(monitor));
+    assert!(!alive(gc), "the setsid grandchild {gc} survived stop");
+    stop.ok().stdout_has("1 leftover process stopped");
+}
+
+#[test]
+fn a_crash_looping_child_leaves_no_helpers_piling_up() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let script = env.script(
+        "crash.sh",
+        &format!(
+            r#"sleep {secs} &
+echo $! >> "$1/helpers.txt"
+exit 1"#
+        ),
+    );
+    let monitor = start_respawn_script(
+        &env,
+        "crash",
+        &["--restart-delay", "20ms", "--max-restarts", "0"],
+        &script,
+    );
+    let helpers = || -> Vec<i32> {
+        fs::read_to_string(env.path("helpers.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let mut most = 0;
+    wait_until("three restarts", DEADLINE, || {
+        for pid in helpers() {
+            env.track(pid);
+        }
+        most = most.max(live_pids_with_arg(&secs).len());
+        env.record("crash")["restarts"].as_u64().unwrap_or(0) >= 3
+    });
+    let all = helpers();
+    for &pid in &all {
+        env.track(pid);
+    }
+    assert!(all.len() >= 3, "helpers: {all:?}");
+    assert!(most <= 1, "{most} helpers alive at once");
+    // Every helper but the newest is gone, and reaped by the monitor.
+    for &pid in &all[..all.len() - 1] {
+        wait_until(&format!("helper {pid} is reaped"), DEADLINE, || {
+            stat(pid).is_none()
+        });
+    }
+    assert!(live_pids_with_arg(&secs).len() <= 1);
+    let log = fs::read_to_string(env.path("crash.log")).unwrap_or_default();
+    assert!(log.contains("left behind before restarting it"), "{log}");
+    env.run(&["stop", "crash", "--timeout", "2s"]).ok();
+    assert!(!alive(monitor));
+    assert!(
+        live_pids_with_arg(&secs).is_empty(),
+        "a helper outlived stop"
+    );
+}
+
+#[test]
+fn an_adopted_process_is_reaped_and_not_taken_for_the_child() {
+    let env = Env::new();
+    let script = env.script(
+        "adopt.sh",
+        &format!(
+            r#"(sleep {secs} & echo $! > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt")
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let monitor = start_respawn_script(&env, "adopt", &[], &script);
+    let gc = member_pids(&env, "gc.txt")[0];
+    wait_until(
+        "the grandchild is re-parented to the monitor",
+        DEADLINE,
+        || stat(gc).is_some_and(|s| s.ppid == monitor),
+    );
+    let child = env.record("adopt")["child_pid"].as_i64().unwrap() as i32;
+    kill(NixPid::from_raw(gc), Signal::SIGKILL).unwrap();
+    wait_until("the monitor reaps the adopted process", DEADLINE, || {
+        stat(gc).is_none()
+    });
+    assert!(zombie_children(monitor).is_empty());
+    assert!(alive(child), "the child went with the adopted process");
+    let rec = env.record("adopt");
+    assert_eq!(rec["child_pid"], child, "{rec}");
+    assert_eq!(
+        rec["restarts"], 0,
+        "an adopted exit was taken for the child's"
+    );
+    env.run(&["stop", "adopt", "--timeout", "2s"]).ok();
+}

@@ -14,7 +14,7 @@ use crate::paths::Ctx;
 use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
-use crate::session::{Session, Swept};
+use crate::session::{self, Held, Session, Swept};
 use crate::state::{Mode, Record};
 use crate::target::{
     is_unknown, judge, privilege_error, resolve_running, several_error, unknown_name_of, Resolved,
@@ -107,7 +107,7 @@ pub fn stop_locked(
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            let swept = sweep(&label, session, schedule, begun, None)?;
+            let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -131,6 +131,12 @@ pub fn stop_locked(
             .record
             .as_ref()
             .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
+    };
+    // A respawn monitor is the child subreaper of whatever escaped its session (setsid, double
+    // fork): held now, by pidfd, they can be stopped after the monitor is gone (SPEC §3.1).
+    let escaped = match aim.soft_to_main && !main_only {
+        true => session::hold_descendants(pid, session.as_ref()),
+        false => Vec::new(),
     };
     ctx.debug(match (aim.group, aim.soft_to_main) {
         (Some(g), false) => format!("signalling process group {g} of {label}"),
@@ -164,9 +170,10 @@ pub fn stop_locked(
         };
         // Then what the main process left behind in its session (SPEC §3.1).
         let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
-        let swept = sweep(&label, session, schedule, begun, signalled).inspect_err(|_| {
-            mark_stopping(ctx, target, pid, false);
-        })?;
+        let swept =
+            sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
+                mark_stopping(ctx, target, pid, false);
+            })?;
         let how = format!("{how}{}", leftovers_note(swept));
         return finish_gone_saying(ctx, target, pid, &how);
     }
@@ -353,7 +360,7 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
     let label = target.label();
     let session = Session::of(rec, None)
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
-    let swept = sweep(&label, session, schedule, Instant::now(), None)?;
+    let swept = sweep(&label, session, Vec::new(), schedule, Instant::now(), None)?;
     if swept == 0 {
         return Ok(false);
     }
@@ -367,14 +374,15 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
 fn sweep(
     label: &str,
     session: Option<Session>,
+    held: Vec<Held>,
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
 ) -> Result<usize> {
-    let Some(session) = session else {
+    if session.is_none() && held.is_empty() {
         return Ok(0);
-    };
-    match session.sweep(schedule, begun, signalled_group) {
+    }
+    match session::sweep(session, held, schedule, begun, signalled_group) {
         Ok(Swept { stopped, survivors }) if survivors.is_empty() => Ok(stopped),
         Ok(Swept { survivors, .. }) => {
             let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
