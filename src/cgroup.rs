@@ -14,15 +14,15 @@
 //! `rdaemon/NAME` beneath its own cgroup; otherwise `auto` is off. Elsewhere (no systemd, a
 //! container runtime that gave us the tree) it uses the mount's root.
 //!
-//! Not yet wired into `start`/`stop` (issue 14's remaining part, after issue 13): this module
-//! is complete and tested on its own.
+//! `start` creates the cgroup and moves the daemon in before its exec; `stop` empties and
+//! removes it; `status` reads it.
 //!
 //! Must not: write anything outside `rdaemon/` beneath the chosen parent, except enabling a
 //! controller in the `cgroup.subtree_control` of the `rdaemon` cgroup it owns.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -202,6 +202,44 @@ impl Cgroup {
         Cgroup {
             path: parent.join(TOP).join(name),
         }
+    }
+
+    /// The cgroup a record names for daemon `name`, if it is one rdaemon could have made: a
+    /// directory `.../rdaemon/NAME` beneath the cgroup2 mount. Anything else is refused, so a
+    /// record edited by hand cannot make `stop` kill another cgroup.
+    /// Its id must be `id` (see [`Cgroup::id`]): a cgroup of the same path made since is
+    /// another daemon's.
+    pub fn recorded(path: &Path, name: &str, id: Option<u64>) -> Option<Cgroup> {
+        let mount = find_mount().ok()??;
+        if id.is_none() || fs::metadata(path).ok().map(|m| m.ino()) != id {
+            return None;
+        }
+        let parent = path.parent()?;
+        let ok = path.is_absolute()
+            && path.file_name()? == name
+            && parent.file_name()? == TOP
+            && path.starts_with(&mount.path)
+            && !path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        ok.then(|| Cgroup {
+            path: path.to_owned(),
+        })
+    }
+
+    /// Its id: the inode number of its directory, which the kernel never gives to another
+    /// cgroup while this one exists (nor, being 64-bit, reuses in practice).
+    pub fn id(&self) -> Option<u64> {
+        fs::metadata(&self.path).ok().map(|m| m.ino())
+    }
+
+    /// The memory it uses now (`memory.current`), without the memory controller `None`.
+    pub fn memory_current(&self) -> Option<u64> {
+        fs::read_to_string(self.file("memory.current"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Creates `PARENT/rdaemon/NAME` (and `rdaemon`), mode 0755; an existing one is reused.

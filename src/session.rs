@@ -85,7 +85,8 @@ pub fn daemon_processes(daemon: Pid) -> Vec<i32> {
     daemon_processes_in(daemon.get(), &scan())
 }
 
-fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
+/// [`daemon_processes`] in a scan already made.
+pub fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
     let Some(session) = table
         .iter()
         .find(|e| e.pid == daemon)

@@ -490,6 +490,11 @@ mod tests {
             respawn: None,
             failed: false,
             stopping: false,
+            cgroup_mode: None,
+            memory_max: None,
+            tasks_max: None,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 

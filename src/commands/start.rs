@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -22,7 +22,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
-use crate::cli::{StartArgs, StartOpts};
+use crate::cgroup::{self, Cgroup};
+use crate::cli::{CgroupMode, StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::logs;
@@ -78,6 +79,12 @@ pub struct Spec {
     /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
     /// `stderr` then say what they are, as `/proc/self/fd` shows them).
     pub inherit_output: bool,
+    /// `--cgroup`.
+    pub cgroup: CgroupMode,
+    /// `--memory-max`, in bytes.
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    pub tasks_max: Option<u64>,
 }
 
 impl Spec {
@@ -108,6 +115,9 @@ impl Spec {
             ready_timeout: READY_TIMEOUT,
             foreground: false,
             inherit_output: false,
+            cgroup: CgroupMode::Auto,
+            memory_max: None,
+            tasks_max: None,
         })
     }
 
@@ -144,6 +154,9 @@ impl Spec {
             },
             foreground: false,
             inherit_output: false,
+            cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
+            memory_max: rec.memory_max,
+            tasks_max: rec.tasks_max,
         })
     }
 
@@ -188,6 +201,15 @@ impl Spec {
                 )));
             }
             self.group = Some(group.clone());
+        }
+        if let Some(mode) = opts.cgroup {
+            self.cgroup = mode;
+        }
+        if let Some(n) = opts.memory_max {
+            self.memory_max = Some(n);
+        }
+        if let Some(n) = opts.tasks_max {
+            self.tasks_max = Some(n);
         }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
@@ -277,6 +299,11 @@ impl Spec {
             respawn: self.respawn.clone(),
             failed: false,
             stopping: false,
+            cgroup_mode: Some(self.cgroup.as_str().to_owned()),
+            memory_max: self.memory_max,
+            tasks_max: self.tasks_max,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 }
@@ -511,6 +538,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
 
     if spec.foreground {
+        if spec.cgroup == CgroupMode::On || spec.memory_max.is_some() || spec.tasks_max.is_some() {
+            bail!(Fail::usage(
+                "--cgroup on, --memory-max and --tasks-max do not work with --foreground"
+            ));
+        }
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
@@ -525,6 +557,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let (plan, report, new_logs) = prepare(ctx, spec, &program, account, check.notify_socket())?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
+    // Last before the fork: the cgroup, with its limits (an error here is the start's).
+    let cgroup = prepare_cgroup(ctx, spec)?;
+    let mut claimed = false;
     let mut committed = None;
     let result = daemonize::spawn(&plan, |pid| {
         crate::fault::point("before-pidfile");
@@ -536,6 +571,31 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         let mut record = spec.record(pid, stat.start_time, &boot_id);
         // The session the double fork made (the daemon waits for its "go": nothing ran yet).
         record.session = crate::session::made_for(&stat);
+        // Into its cgroup while it waits for its "go": no code of the program runs outside it,
+        // and whatever it forks is born inside. Written here, as root, so `--user` changes
+        // nothing.
+        if let Some(cg) = &cgroup {
+            // Cgroup paths are global: a daemon of the same name started from another
+            // directory may hold it. Never share one (its `stop` would kill ours): `auto` goes
+            // without, anything else fails.
+            if cg.populated().unwrap_or(true) {
+                if spec.cgroup != CgroupMode::Auto
+                    || spec.memory_max.is_some()
+                    || spec.tasks_max.is_some()
+                {
+                    bail!(
+                        "cannot give {} a cgroup: '{}' is in use by other processes (another daemon of this name?)",
+                        spec.name,
+                        cg.path().display()
+                    );
+                }
+            } else {
+                claimed = true;
+                cg.add(pid.get())?;
+                record.cgroup = Some(cg.path().to_owned());
+                record.cgroup_id = cg.id();
+            }
+        }
         record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
@@ -559,6 +619,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             await_ready(ctx, spec, pid, &mut check)
         }
         Err(err) => {
+            if let Some(cg) = cgroup.as_ref().filter(|_| claimed) {
+                // Best effort: an empty cgroup goes; one that holds a failed program's processes
+                // is left for `stop`.
+                if matches!(cg.populated(), Ok(false)) {
+                    let _ = cg.remove();
+                }
+            }
             if let Some(pid) = committed {
                 let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
                 let _ = match &old {
@@ -569,6 +636,62 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Err(err)
         }
     }
+}
+
+/// The cgroup `spec` asks for (SPEC §3.1), created with its limits: `None` with `--cgroup off`,
+/// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
+/// limit where it is impossible, or a limit whose controller is missing, is an error with the
+/// reason (exit 1); the cgroup is then removed again.
+fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Cgroup>> {
+    let limits = spec.memory_max.is_some() || spec.tasks_max.is_some();
+    if spec.cgroup == CgroupMode::Off {
+        if limits {
+            bail!(Fail::usage(
+                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
+            ));
+        }
+        return Ok(None);
+    }
+    let host = cgroup::Host::detect(ctx.is_root)
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
+    let parent = match cgroup::decide(&host, cgroup::is_delegated) {
+        Ok(parent) => parent,
+        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => return Ok(None),
+        Err(why) => bail!("cannot give {} a cgroup: {why}", spec.name),
+    };
+    let mut cg = Cgroup::create(&parent, spec.name.as_str())?;
+    // An empty one left by an earlier daemon of this name (from any directory) is made anew,
+    // so that it gets a new id: the records that name the old one no longer match it.
+    if matches!(cg.populated(), Ok(false)) && fs::remove_dir(cg.path()).is_ok() {
+        cg = Cgroup::create(&parent, spec.name.as_str())?;
+    }
+    // Cgroup paths are global: never share (or set limits on) another daemon's.
+    if cg.populated().unwrap_or(true) {
+        if spec.cgroup == CgroupMode::Auto && !limits {
+            return Ok(None);
+        }
+        bail!(
+            "cannot give {} a cgroup: '{}' is in use by other processes (another daemon of this name?)",
+            spec.name,
+            cg.path().display()
+        );
+    }
+    let limited = (|| -> Result<()> {
+        if let Some(bytes) = spec.memory_max {
+            cg.set_memory_max(bytes)?;
+        }
+        if let Some(n) = spec.tasks_max {
+            cg.set_pids_max(n)?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = limited {
+        if matches!(cg.populated(), Ok(false)) {
+            let _ = cg.remove();
+        }
+        return Err(err);
+    }
+    Ok(Some(cg))
 }
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a

@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use crate::cgroup::Cgroup;
 use crate::cli::StopArgs;
 use crate::exit::{Code, Fail};
 use crate::parse::{format_duration, signal_name, Step};
@@ -107,7 +108,8 @@ pub fn stop_locked(
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?;
+            let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
+                + stop_cgroup(target, schedule, begun, main_only)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -174,6 +176,7 @@ pub fn stop_locked(
             sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
                 mark_stopping(ctx, target, pid, false);
             })?;
+        let swept = swept + stop_cgroup(target, schedule, begun, main_only)?;
         let how = format!("{how}{}", leftovers_note(swept));
         return finish_gone_saying(ctx, target, pid, &how);
     }
@@ -360,7 +363,9 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
     let label = target.label();
     let session = Session::of(rec, None)
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
-    let swept = sweep(&label, session, Vec::new(), schedule, Instant::now(), None)?;
+    let begun = Instant::now();
+    let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
+        + stop_cgroup(target, schedule, begun, main_only)?;
     if swept == 0 {
         return Ok(false);
     }
@@ -402,6 +407,78 @@ fn sweep(
             }
         }
     }
+}
+
+/// What is left in the daemon's cgroup (SPEC §3.1) once its main process and session are gone
+/// (a descendant that left the session with `setsid`): the schedule's first signal (and SIGCONT)
+/// if its first wait has not ended yet, waiting on `cgroup.events` (inotify) until then;
+/// `cgroup.kill` at the KILL step, waiting for `populated 0`; then the cgroup is removed. How
+/// many processes it held; an error naming them if some survive. Nothing with `--main-only`.
+fn stop_cgroup(
+    target: &Target,
+    schedule: &[Step],
+    begun: Instant,
+    main_only: bool,
+) -> Result<usize> {
+    let Some((rec, path)) = target
+        .record
+        .as_ref()
+        .filter(|_| !main_only)
+        .and_then(|r| Some((r, r.cgroup.as_deref()?)))
+    else {
+        return Ok(0);
+    };
+    let label = target.label();
+    let Some(cg) = Cgroup::recorded(path, rec.name.as_str(), rec.cgroup_id) else {
+        return Ok(0);
+    };
+    if !cg.exists() {
+        return Ok(0);
+    }
+    let fail =
+        |e: anyhow::Error| anyhow::anyhow!("cannot stop {label}: {}", crate::exit::render(&e));
+    let held = cg.procs().map_err(|e| fail(e.into()))?.len();
+    let mut first = None;
+    let mut first_wait = None;
+    for step in schedule {
+        match *step {
+            Step::Signal(sig) if first.is_none() => first = Some(sig),
+            Step::Wait(d) if first_wait.is_none() => first_wait = Some(d),
+            _ => {}
+        }
+    }
+    let kills = schedule.contains(&Step::Signal(Signal::SIGKILL));
+    let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
+    if !empty {
+        let until = begun + first_wait.unwrap_or_default();
+        let left = until.saturating_duration_since(Instant::now());
+        if let (Some(sig), false) = (first, left.is_zero()) {
+            cg.signal_all(sig).map_err(fail)?;
+            if sig != Signal::SIGKILL {
+                cg.signal_all(Signal::SIGCONT).map_err(fail)?;
+            }
+            empty = cg.wait_empty(left).map_err(fail)?;
+        }
+    }
+    if !empty && kills {
+        cg.kill().map_err(fail)?;
+        empty = cg.wait_empty(Duration::from_secs(5)).map_err(fail)?;
+    }
+    if !empty {
+        let pids: Vec<String> = cg
+            .procs()
+            .unwrap_or_default()
+            .iter()
+            .map(i32::to_string)
+            .collect();
+        bail!(
+            "cannot stop {label}: processes {} of its cgroup '{}' are still running after the whole stop schedule",
+            pids.join(", "),
+            cg.path().display()
+        );
+    }
+    cg.remove().map_err(fail)?;
+    Ok(held)
 }
 
 /// `; 2 leftover processes stopped` after `stopped NAME (pid N)`, or nothing.

@@ -432,6 +432,56 @@ impl Drop for Env {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        self.remove_cgroups();
+    }
+}
+
+impl Env {
+    /// Removes the cgroup of every daemon whose record (in this test's directory) names one,
+    /// killing what is left in it first: cgroups are global, a failed test must not leave any.
+    fn remove_cgroups(&self) {
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.path().extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let Some((cg, id)) = fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| {
+                    Some((
+                        PathBuf::from(v["cgroup"].as_str()?),
+                        v["cgroup_id"].as_u64()?,
+                    ))
+                })
+            else {
+                continue;
+            };
+            // Only the one the record names: a cgroup of the same path made since (the
+            // directory's inode differs) is another test's.
+            use std::os::unix::fs::MetadataExt;
+            if !cg.starts_with("/sys/fs/cgroup")
+                || fs::metadata(&cg).map(|m| m.ino()).ok() != Some(id)
+            {
+                continue;
+            }
+            let _ = fs::write(cg.join("cgroup.kill"), "1");
+            remove_cgroup_dir(&cg);
+        }
+    }
+}
+
+/// Removes the cgroup directory `dir` once it is empty (a killed process leaves it a moment
+/// after its death), then its parent `rdaemon` if that is empty too.
+pub fn remove_cgroup_dir(dir: &Path) {
+    let deadline = Instant::now() + DEADLINE;
+    while dir.exists() && fs::remove_dir(dir).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if let Some(parent) = dir.parent() {
+        let _ = fs::remove_dir(parent);
     }
 }
 
