@@ -193,6 +193,41 @@ pub struct Cgroup {
     path: PathBuf,
 }
 
+/// A cgroup made by [`Cgroup::claim`], with a handle on its directory.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The cgroup.
+    pub cgroup: Cgroup,
+    dir: fs::File,
+}
+
+impl Claimed {
+    /// Its id, from the directory handle (see [`Cgroup::id`]).
+    pub fn id(&self) -> Option<u64> {
+        self.dir.metadata().ok().map(|m| m.ino())
+    }
+
+    /// Moves process `pid` into this very cgroup (through the directory handle: if the cgroup
+    /// was removed meanwhile, this fails rather than writing into a new one of the same path).
+    pub fn add(&self, pid: i32) -> Result<()> {
+        use std::io::Write;
+        let procs = nix::fcntl::openat(
+            &self.dir,
+            "cgroup.procs",
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(io::Error::from)
+        .and_then(|fd| fs::File::from(fd).write_all(pid.to_string().as_bytes()));
+        procs.with_context(|| {
+            format!(
+                "cannot move pid {pid} into cgroup '{}'",
+                self.cgroup.path.display()
+            )
+        })
+    }
+}
+
 /// The directory beneath the chosen parent that holds every daemon's cgroup.
 const TOP: &str = "rdaemon";
 
@@ -225,6 +260,74 @@ impl Cgroup {
         ok.then(|| Cgroup {
             path: path.to_owned(),
         })
+    }
+
+    /// The cgroup of the daemon `rec` describes, trusted by the rules of the session sweep
+    /// (SPEC §4): the record is of this boot (cgroup ids start again at boot), the cgroup is the
+    /// one it names ([`Cgroup::recorded`]), and nothing in it started before the daemon. `None`
+    /// otherwise: then rdaemon neither reports nor touches it.
+    pub fn of_record(rec: &crate::state::Record) -> Option<Cgroup> {
+        let cg = Cgroup::recorded(rec.cgroup.as_deref()?, rec.name.as_str(), rec.cgroup_id)?;
+        if rec.boot_id.as_deref() != crate::process::boot_id().ok().as_deref() {
+            return None;
+        }
+        let not_before = rec.start_time?;
+        let older = cg.procs().ok()?.into_iter().any(|p| {
+            crate::process::stat_of(p)
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.start_time < not_before)
+        });
+        (!older).then_some(cg)
+    }
+
+    /// Claims `PARENT/rdaemon/NAME` for one daemon: a cgroup this call made itself (mkdir, not
+    /// an existing one), with a handle on its directory that [`Claimed::add`] writes through, so
+    /// that a process never lands in a cgroup of the same path made by someone else meanwhile.
+    /// An empty one left behind (a daemon killed outright) is removed and made anew. `None`
+    /// when the path is in use (populated, or another start made it at the same moment).
+    pub fn claim(parent: &Path, name: &str) -> Result<Option<Claimed>> {
+        let cgroup = Cgroup::create_top(parent, name)?;
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o755);
+        for _ in 0..4 {
+            match builder.create(&cgroup.path) {
+                Ok(()) => {
+                    let dir = fs::File::open(&cgroup.path).with_context(|| {
+                        format!("cannot open cgroup '{}'", cgroup.path.display())
+                    })?;
+                    return Ok(Some(Claimed { cgroup, dir }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if cgroup.populated().unwrap_or(true) || fs::remove_dir(&cgroup.path).is_err() {
+                        return Ok(None);
+                    }
+                }
+                // Another rdaemon removed an empty `rdaemon` between our two mkdirs.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Cgroup::create_top(parent, name)?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create cgroup '{}'", cgroup.path.display())
+                    })
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Creates `PARENT/rdaemon` if needed; the cgroup of `name` beneath it (not created).
+    fn create_top(parent: &Path, name: &str) -> Result<Cgroup> {
+        let top = parent.join(TOP);
+        match fs::DirBuilder::new().mode(0o755).create(&top) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create cgroup '{}'", top.display()))
+            }
+        }
+        Ok(Cgroup::at(parent, name))
     }
 
     /// Its id: the inode number of its directory, which the kernel never gives to another

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
@@ -22,7 +22,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
-use crate::cgroup::{self, Cgroup};
+use crate::cgroup::{self, Cgroup, Claimed};
 use crate::cli::{CgroupMode, StartArgs, StartOpts};
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
@@ -559,7 +559,6 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
     let cgroup = prepare_cgroup(ctx, spec)?;
-    let mut claimed = false;
     let mut committed = None;
     let result = daemonize::spawn(&plan, |pid| {
         crate::fault::point("before-pidfile");
@@ -575,25 +574,15 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         // and whatever it forks is born inside. Written here, as root, so `--user` changes
         // nothing.
         if let Some(cg) = &cgroup {
-            // Cgroup paths are global: a daemon of the same name started from another
-            // directory may hold it. Never share one (its `stop` would kill ours): `auto` goes
-            // without, anything else fails.
-            if cg.populated().unwrap_or(true) {
-                if spec.cgroup != CgroupMode::Auto
-                    || spec.memory_max.is_some()
-                    || spec.tasks_max.is_some()
-                {
-                    bail!(
-                        "cannot give {} a cgroup: '{}' is in use by other processes (another daemon of this name?)",
-                        spec.name,
-                        cg.path().display()
-                    );
+            match cg.add(pid.get()) {
+                Ok(()) => {
+                    record.cgroup = Some(cg.cgroup.path().to_owned());
+                    record.cgroup_id = cg.id();
                 }
-            } else {
-                claimed = true;
-                cg.add(pid.get())?;
-                record.cgroup = Some(cg.path().to_owned());
-                record.cgroup_id = cg.id();
+                // A start of the same name from another directory took the path over while
+                // the cgroup was empty: `auto` goes without.
+                Err(_) if spec.cgroup == CgroupMode::Auto && !has_limits(spec) => {}
+                Err(err) => return Err(err),
             }
         }
         record.save(ctx)?;
@@ -619,7 +608,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             await_ready(ctx, spec, pid, &mut check)
         }
         Err(err) => {
-            if let Some(cg) = cgroup.as_ref().filter(|_| claimed) {
+            if let Some(cg) = cgroup.as_ref().map(|c| &c.cgroup) {
                 // Best effort: an empty cgroup goes; one that holds a failed program's processes
                 // is left for `stop`.
                 if matches!(cg.populated(), Ok(false)) {
@@ -638,12 +627,17 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
 }
 
+/// Whether `spec` sets a limit that needs a cgroup.
+fn has_limits(spec: &Spec) -> bool {
+    spec.memory_max.is_some() || spec.tasks_max.is_some()
+}
+
 /// The cgroup `spec` asks for (SPEC §3.1), created with its limits: `None` with `--cgroup off`,
 /// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
 /// limit where it is impossible, or a limit whose controller is missing, is an error with the
 /// reason (exit 1); the cgroup is then removed again.
-fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Cgroup>> {
-    let limits = spec.memory_max.is_some() || spec.tasks_max.is_some();
+fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Claimed>> {
+    let limits = has_limits(spec);
     if spec.cgroup == CgroupMode::Off {
         if limits {
             bail!(Fail::usage(
@@ -659,23 +653,25 @@ fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Cgroup>> {
         Err(_) if spec.cgroup == CgroupMode::Auto && !limits => return Ok(None),
         Err(why) => bail!("cannot give {} a cgroup: {why}", spec.name),
     };
-    let mut cg = Cgroup::create(&parent, spec.name.as_str())?;
-    // An empty one left by an earlier daemon of this name (from any directory) is made anew,
-    // so that it gets a new id: the records that name the old one no longer match it.
-    if matches!(cg.populated(), Ok(false)) && fs::remove_dir(cg.path()).is_ok() {
-        cg = Cgroup::create(&parent, spec.name.as_str())?;
-    }
-    // Cgroup paths are global: never share (or set limits on) another daemon's.
-    if cg.populated().unwrap_or(true) {
+    // Cgroup paths are global: never share (or set limits on) another daemon's. An empty one
+    // left by an earlier daemon of this name (from any directory) is made anew, so that it gets
+    // a new id: the records that name the old one no longer match it.
+    let claimed = match Cgroup::claim(&parent, spec.name.as_str()) {
+        Ok(claimed) => claimed,
+        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => None,
+        Err(err) => return Err(err),
+    };
+    let Some(claimed) = claimed else {
         if spec.cgroup == CgroupMode::Auto && !limits {
             return Ok(None);
         }
         bail!(
-            "cannot give {} a cgroup: '{}' is in use by other processes (another daemon of this name?)",
+            "cannot give {} a cgroup: '{}' is in use (another daemon of this name?)",
             spec.name,
-            cg.path().display()
+            Cgroup::at(&parent, spec.name.as_str()).path().display()
         );
-    }
+    };
+    let cg = &claimed.cgroup;
     let limited = (|| -> Result<()> {
         if let Some(bytes) = spec.memory_max {
             cg.set_memory_max(bytes)?;
@@ -691,7 +687,7 @@ fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Cgroup>> {
         }
         return Err(err);
     }
-    Ok(Some(cg))
+    Ok(Some(claimed))
 }
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a

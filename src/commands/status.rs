@@ -117,8 +117,7 @@ impl Report {
             State::Dead { .. } => "dead",
             State::Unknown { .. } => "unknown",
         };
-        let cgroup =
-            rec.and_then(|r| Cgroup::recorded(r.cgroup.as_deref()?, r.name.as_str(), r.cgroup_id));
+        let cgroup = rec.and_then(Cgroup::of_record);
         let monitor = respawn.and(pid).map(process::Pid::get);
         let (tasks, memory_bytes) = match (pid, cgroup.as_ref().filter(|c| c.exists())) {
             _ if pid.is_none() && leftovers == 0 => (None, None),

@@ -420,16 +420,13 @@ fn stop_cgroup(
     begun: Instant,
     main_only: bool,
 ) -> Result<usize> {
-    let Some((rec, path)) = target
+    let label = target.label();
+    let Some(cg) = target
         .record
         .as_ref()
         .filter(|_| !main_only)
-        .and_then(|r| Some((r, r.cgroup.as_deref()?)))
+        .and_then(Cgroup::of_record)
     else {
-        return Ok(0);
-    };
-    let label = target.label();
-    let Some(cg) = Cgroup::recorded(path, rec.name.as_str(), rec.cgroup_id) else {
         return Ok(0);
     };
     if !cg.exists() {

@@ -414,6 +414,15 @@ impl Drop for Env {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // The rdaemon cgroups our processes are in (a record may no longer name them).
+        let mut cgroups: Vec<(PathBuf, u64)> = Vec::new();
+        for &(pid, start_time) in &started {
+            if stat(pid).is_some_and(|s| s.start_time == start_time) {
+                if let Some(cg) = rdaemon_cgroup_of(pid).filter(|c| !cgroups.contains(c)) {
+                    cgroups.push(cg);
+                }
+            }
+        }
         for &(pid, start_time) in &started {
             // Only if the pid still is the process we saw: never a stranger that reused it.
             if stat(pid).is_some_and(|s| s.start_time == start_time) {
@@ -433,7 +442,35 @@ impl Drop for Env {
             }
         }
         self.remove_cgroups();
+        for (cg, id) in cgroups {
+            // Still the one our processes were in (another test may have made one anew).
+            if fs::metadata(&cg).is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == id) {
+                let _ = fs::write(cg.join("cgroup.kill"), "1");
+                remove_cgroup_dir(&cg);
+            }
+        }
     }
+}
+
+/// The `rdaemon/NAME` cgroup (v2) that `pid` is in, if any, with its id (inode).
+fn rdaemon_cgroup_of(pid: i32) -> Option<(PathBuf, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    if !rel.contains("/rdaemon/") {
+        return None;
+    }
+    let mount = fs::read_to_string("/proc/self/mountinfo")
+        .ok()?
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))?;
+    let path = mount.join(rel.trim_start_matches('/'));
+    let id = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).ok()?);
+    Some((path, id))
 }
 
 impl Env {
