@@ -264,21 +264,24 @@ impl Cgroup {
 
     /// The cgroup of the daemon `rec` describes, trusted by the rules of the session sweep
     /// (SPEC §4): the record is of this boot (cgroup ids start again at boot), the cgroup is the
-    /// one it names ([`Cgroup::recorded`]), and nothing in it started before the daemon. `None`
-    /// otherwise: then rdaemon neither reports nor touches it.
+    /// one it names ([`Cgroup::recorded`]), and the record is not contradicted by the cgroup:
+    /// its main pid, if alive in the cgroup, has the recorded start time (else the record was
+    /// not written for what runs there). `None` otherwise: then rdaemon neither reports nor
+    /// touches it.
     pub fn of_record(rec: &crate::state::Record) -> Option<Cgroup> {
         let cg = Cgroup::recorded(rec.cgroup.as_deref()?, rec.name.as_str(), rec.cgroup_id)?;
         if rec.boot_id.as_deref() != crate::process::boot_id().ok().as_deref() {
             return None;
         }
-        let not_before = rec.start_time?;
-        let older = cg.procs().ok()?.into_iter().any(|p| {
-            crate::process::stat_of(p)
+        let start_time = rec.start_time?;
+        let contradicted = rec.pid.is_some_and(|pid| {
+            crate::process::stat_of(pid)
                 .ok()
                 .flatten()
-                .is_some_and(|s| s.start_time < not_before)
+                .is_some_and(|s| s.start_time != start_time)
+                && cg.holds(pid)
         });
-        (!older).then_some(cg)
+        (!contradicted).then_some(cg)
     }
 
     /// Claims `PARENT/rdaemon/NAME` for one daemon: a cgroup this call made itself (mkdir, not
@@ -440,10 +443,14 @@ impl Cgroup {
     }
 
     /// The fallback of [`Cgroup::kill`]: SIGKILL to every pid of `cgroup.procs`, again until
-    /// it lists none.
+    /// it lists none. Between rounds it waits (on `cgroup.events`, briefly) for the killed to
+    /// leave: a busy machine takes a while to tear a process down, and a tight loop of rounds
+    /// would give up before.
     pub fn kill_by_signals(&self) -> Result<()> {
         for _ in 0..100 {
-            if self.signal_all(Signal::SIGKILL)? == 0 {
+            if self.signal_all(Signal::SIGKILL)? == 0
+                || self.wait_empty(Duration::from_millis(50))?
+            {
                 return Ok(());
             }
         }
@@ -457,6 +464,12 @@ impl Cgroup {
     /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
     /// the listing and the signal is never hit.
     pub fn signal_all(&self, sig: Signal) -> Result<usize> {
+        self.signal_members(&[sig], None)
+    }
+
+    /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
+    /// members of process group `skip_group` (which got them already).
+    pub fn signal_members(&self, sigs: &[Signal], skip_group: Option<i32>) -> Result<usize> {
         let pids = self
             .procs()
             .with_context(|| format!("cannot read '{}'", self.file("cgroup.procs").display()))?;
@@ -464,19 +477,28 @@ impl Cgroup {
         for raw in pids {
             let Ok(pid) = Pid::new(raw) else { continue };
             listed += 1;
+            // Cheapest first: a member of the group that got the signal already is left alone
+            // (a pid reused meanwhile is then not signalled either: nothing is lost).
+            if skip_group.is_some()
+                && crate::process::stat_of(raw).ok().flatten().map(|s| s.pgrp) == skip_group
+            {
+                continue;
+            }
             let Ok(process) = Process::open(pid) else {
                 continue;
             };
             if !self.holds(raw) {
                 continue;
             }
-            match process.signal(sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => bail!(
-                    "cannot signal pid {raw} of cgroup '{}': {}",
-                    self.path.display(),
-                    e.desc()
-                ),
+            for &sig in sigs {
+                match process.signal(sig) {
+                    Ok(()) | Err(Errno::ESRCH) => {}
+                    Err(e) => bail!(
+                        "cannot signal pid {raw} of cgroup '{}': {}",
+                        self.path.display(),
+                        e.desc()
+                    ),
+                }
             }
         }
         Ok(listed)
@@ -498,11 +520,25 @@ impl Cgroup {
         own.ends_with(&tail) || own.contains(&format!("{tail}/"))
     }
 
-    /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): inotify on
-    /// `cgroup.events` (the kernel signals IN_MODIFY on a change), no sleep loop. True if it
-    /// emptied.
+    /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): `poll` on
+    /// `cgroup.events` itself (POLLPRI, woken at once when the kernel changes it) and inotify
+    /// (IN_MODIFY, which the kernel delivers from a work queue, later under load), no sleep
+    /// loop. True if it emptied.
     pub fn wait_empty(&self, timeout: Duration) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
         let events = self.file("cgroup.events");
+        let file = fs::File::open(&events)
+            .with_context(|| format!("cannot open '{}'", events.display()))?;
+        // Reading through this fd is what re-arms its POLLPRI.
+        let populated = || -> Result<bool> {
+            let mut buf = [0u8; 256];
+            let n = file
+                .read_at(&mut buf, 0)
+                .with_context(|| format!("cannot read '{}'", events.display()))?;
+            Ok(String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l.split_whitespace().eq(["populated", "1"])))
+        };
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
             .context("cannot create an inotify instance")?;
         inotify
@@ -511,10 +547,7 @@ impl Cgroup {
         let deadline = Instant::now() + timeout;
         loop {
             // Read after the watch exists, so that no change between the two is missed.
-            if !self
-                .populated()
-                .with_context(|| format!("cannot read '{}'", events.display()))?
-            {
+            if !populated()? {
                 return Ok(true);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -522,10 +555,10 @@ impl Cgroup {
                 return Ok(false);
             }
             let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let mut fds = [PollFd::new(
-                std::os::fd::AsFd::as_fd(&inotify),
-                PollFlags::POLLIN,
-            )];
+            let mut fds = [
+                PollFd::new(std::os::fd::AsFd::as_fd(&inotify), PollFlags::POLLIN),
+                PollFd::new(std::os::fd::AsFd::as_fd(&file), PollFlags::POLLPRI),
+            ];
             match poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),

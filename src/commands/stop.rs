@@ -109,7 +109,7 @@ pub fn stop_locked(
         Ok(Some(p)) => p,
         Ok(None) => {
             let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-                + stop_cgroup(target, schedule, begun, main_only)?;
+                + stop_cgroup(target, schedule, begun, main_only, None)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -172,11 +172,25 @@ pub fn stop_locked(
         };
         // Then what the main process left behind in its session (SPEC §3.1).
         let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
-        let swept =
-            sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
+        // With a cgroup, it is the kernel's word on what is left of the daemon (its session and
+        // its escaped descendants were born inside): stopped and waited for through the cgroup,
+        // no scan of `/proc`. The session sweep runs the schedules a cgroup stop does not
+        // (`forever`).
+        let by_cgroup = !main_only
+            && !schedule.contains(&Step::Forever)
+            && target.record.as_ref().and_then(Cgroup::of_record).is_some();
+        let swept = match by_cgroup {
+            true => 0,
+            false => {
+                sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
+                    mark_stopping(ctx, target, pid, false);
+                })?
+            }
+        };
+        let swept = swept
+            + stop_cgroup(target, schedule, begun, main_only, signalled).inspect_err(|_| {
                 mark_stopping(ctx, target, pid, false);
             })?;
-        let swept = swept + stop_cgroup(target, schedule, begun, main_only)?;
         let how = format!("{how}{}", leftovers_note(swept));
         return finish_gone_saying(ctx, target, pid, &how);
     }
@@ -365,7 +379,7 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
     let begun = Instant::now();
     let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-        + stop_cgroup(target, schedule, begun, main_only)?;
+        + stop_cgroup(target, schedule, begun, main_only, None)?;
     if swept == 0 {
         return Ok(false);
     }
@@ -414,11 +428,13 @@ fn sweep(
 /// if its first wait has not ended yet, waiting on `cgroup.events` (inotify) until then;
 /// `cgroup.kill` at the KILL step, waiting for `populated 0`; then the cgroup is removed. How
 /// many processes it held; an error naming them if some survive. Nothing with `--main-only`.
+/// `signalled_group` got the first signal already (its members do not get it twice).
 fn stop_cgroup(
     target: &Target,
     schedule: &[Step],
     begun: Instant,
     main_only: bool,
+    signalled_group: Option<i32>,
 ) -> Result<usize> {
     let label = target.label();
     let Some(cg) = target
@@ -450,10 +466,12 @@ fn stop_cgroup(
         let until = begun + first_wait.unwrap_or_default();
         let left = until.saturating_duration_since(Instant::now());
         if let (Some(sig), false) = (first, left.is_zero()) {
-            cg.signal_all(sig).map_err(fail)?;
-            if sig != Signal::SIGKILL {
-                cg.signal_all(Signal::SIGCONT).map_err(fail)?;
-            }
+            // The signalled group had its SIGCONT with its first signal.
+            let sigs: &[Signal] = match sig {
+                Signal::SIGKILL => &[Signal::SIGKILL],
+                _ => &[sig, Signal::SIGCONT],
+            };
+            cg.signal_members(sigs, signalled_group).map_err(fail)?;
             empty = cg.wait_empty(left).map_err(fail)?;
         }
     }
@@ -469,7 +487,7 @@ fn stop_cgroup(
             .map(i32::to_string)
             .collect();
         bail!(
-            "cannot stop {label}: processes {} of its cgroup '{}' are still running after the whole stop schedule",
+            "cannot stop {label}: its leftover processes {} are still running after the whole stop schedule (cgroup '{}')",
             pids.join(", "),
             cg.path().display()
         );
