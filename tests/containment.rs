@@ -617,6 +617,33 @@ fn cgroup_on_as_a_user_fails_with_the_reason() {
 }
 
 #[test]
+fn restart_overrides_and_keeps_the_containment_options() {
+    let env = Env::new();
+    let name = unique_name(&env, "ro");
+    env.run(&[
+        "start",
+        "--name",
+        &name,
+        "--cgroup",
+        "off",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    let rec = env.record(&name);
+    assert_eq!(rec["cgroup_mode"], "off");
+    assert!(rec["cgroup"].is_null(), "{rec}");
+    let pid = env.pid_of(&name);
+    // A limit without a cgroup is refused before anything is stopped.
+    env.run(&["restart", &name, "--tasks-max", "7"]).code(2);
+    assert!(alive(pid), "a refused restart stopped the daemon");
+    env.run(&["restart", &name]).ok();
+    assert_eq!(env.record(&name)["cgroup_mode"], "off", "kept by restart");
+    env.run(&["stop", &name]).ok();
+}
+
+#[test]
 fn malformed_containment_options_are_usage_errors() {
     let env = Env::new();
     for args in [

@@ -211,6 +211,11 @@ impl Spec {
         if let Some(n) = opts.tasks_max {
             self.tasks_max = Some(n);
         }
+        if self.cgroup == CgroupMode::Off && has_limits(self) {
+            bail!(Fail::usage(
+                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
+            ));
+        }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
         }
