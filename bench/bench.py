@@ -259,6 +259,46 @@ def bench_stop(tools, runs, results, delay=None, key="stop_prompt"):
     results[f"raw_{key}_overshoot_ms"] = over
 
 
+def bench_stop_many(tools, runs, results, sizes=(1, 100)):
+    """stop of a daemon of N processes (the main one and N-1 members of its group, each the
+    target, exiting a random 300-325 ms after SIGTERM): stop's return minus the last exit stamp.
+    Members are found in /proc by session and held by pidfd (SPEC §3.1), so the overshoot must
+    not grow with N."""
+    env = dict(os.environ)
+    env["BENCH_EXIT_DELAY_MS"] = "300-325"
+    # BENCH_CGROUP=off measures without a cgroup (default: auto, a cgroup where rdaemon can).
+    cgroup = os.environ.get("BENCH_CGROUP", "auto")
+    results["stop_many_cgroup"] = cgroup
+    over = {n: [] for n in sizes}
+    took = {n: [] for n in sizes}
+    order = list(sizes)
+    for _ in range(runs):
+        random.shuffle(order)
+        for n in order:
+            ts, pidfile, name = tools.fresh("rdaemon")
+            script = (f'i=1; while [ $i -lt {n} ]; do "$0" "$1" & i=$((i+1)); done; '
+                      'exec "$0" "$1"')
+            argv = [tools.rdaemon, "--dir", tools.rd_dir, "-q", "start", "--name", name,
+                    "--pidfile", pidfile, "--log", "/dev/null", "--cgroup", cgroup, "--",
+                    "/bin/sh", "-c", script, tools.target, ts]
+            run(argv, env=env)
+            wait_stamp(ts, "main", count=n)
+            pids = [p for p, _ in stamps(ts)["main"]]
+            t0, t1, _ = run([tools.rdaemon, "--dir", tools.rd_dir, "-q", "stop", name])
+            wait_stamp(ts, "exit", count=n)
+            last = max(t for _, t in stamps(ts)["exit"])
+            for pid in pids:
+                if alive(pid):
+                    raise RuntimeError(f"rdaemon stop returned but pid {pid} is alive")
+            took[n].append((t1 - t0) / 1e6)
+            over[n].append((t1 - last) / 1e6)
+            for pid in pids:
+                kill_and_wait(pid)
+            tools.cleanup_rdaemon(name)
+    results["stop_many_ms"] = {str(n): summary(v) for n, v in took.items()}
+    results["stop_many_overshoot_ms"] = {str(n): summary(v) for n, v in over.items()}
+
+
 def bench_status_list(tools, results):
     """status of one daemon and list over 10, 100, 1000 records, with hyperfine."""
     d = os.path.join(tools.work, "rdaemon-list")
@@ -387,6 +427,7 @@ def measure(args):
         ("nofile", lambda: bench_nofile(tools, args.runs, results)),
         ("stop", lambda: bench_stop(tools, args.runs, results)),
         ("overshoot", lambda: bench_stop(tools, args.runs, results, "300-325", "stop_slow")),
+        ("many", lambda: bench_stop_many(tools, args.runs, results)),
         ("status", lambda: bench_status_list(tools, results)),
         ("respawn", lambda: bench_respawn(tools, args.runs, results)),
     ]
@@ -465,6 +506,17 @@ def report(args):
                 if t == "rdaemon":
                     ok = "yes" if o[t]["median"] <= 3 and o[t]["p90"] <= 6 else "**no**"
                 lines.append(f"| {t} | {fmt(o[t]['median'])} | {fmt(o[t]['p10'])} | {fmt(o[t]['p90'])} | {ok} |")
+        if "stop_many_overshoot_ms" in r:
+            o, s = r["stop_many_overshoot_ms"], r["stop_many_ms"]
+            lines.append("\n**stop of a daemon of 100 processes** (`--cgroup "
+                         f"{r.get('stop_many_cgroup', 'auto')}`): each exits 300–325 ms after SIGTERM;"
+                         " stop's return minus the last exit — target: rdaemon median ≤ 5 ms at 100\n")
+            lines.append("| processes | stop median ms | overshoot median ms | p10 | p90 | target met |")
+            lines.append("|---|---|---|---|---|---|")
+            for n in sorted(o, key=int):
+                ok = ("yes" if o[n]["median"] <= 5 else "**no**") if n == "100" else ""
+                lines.append(f"| {n} | {fmt(s[n]['median'])} | {fmt(o[n]['median'])} | "
+                             f"{fmt(o[n]['p10'])} | {fmt(o[n]['p90'])} | {ok} |")
         if "status_ms" in r:
             lines.append("\n**status and list** (hyperfine, 60 runs) — targets: status ≤ 2 ms,"
                          " list of 1000 ≤ 50 ms\n")
@@ -679,7 +731,7 @@ def main():
     m.add_argument("--runs", type=int, default=30)
     m.add_argument("--label", required=True)
     m.add_argument("--out", required=True)
-    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,status,respawn")
+    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,many,status,respawn")
     rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")
     rd.add_argument("--rdaemon", required=True)
     rd.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "ready_fixture.py"))

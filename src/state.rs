@@ -114,6 +114,22 @@ pub struct Record {
     /// start writes a new record without it.
     #[serde(default)]
     pub stopping: bool,
+    /// `--cgroup`: `auto`, `on` or `off` (absent: `auto`).
+    #[serde(default)]
+    pub cgroup_mode: Option<String>,
+    /// `--memory-max`, in bytes.
+    #[serde(default)]
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    #[serde(default)]
+    pub tasks_max: Option<u64>,
+    /// The cgroup the daemon runs in (`.../rdaemon/NAME`), if it got one.
+    #[serde(default)]
+    pub cgroup: Option<PathBuf>,
+    /// Its id (the directory's inode): cgroup paths are global and a name's cgroup may be
+    /// another daemon's since, so nothing is done to one whose id differs.
+    #[serde(default)]
+    pub cgroup_id: Option<u64>,
 }
 
 impl LastExit {
@@ -459,6 +475,11 @@ mod tests {
             respawn: None,
             failed: false,
             stopping: false,
+            cgroup_mode: None,
+            memory_max: None,
+            tasks_max: None,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 
@@ -698,6 +719,11 @@ mod proptests {
                 failed,
                 // Another random bit, without widening the tuples.
                 stopping: restarts % 2 == 1,
+                cgroup_mode: None,
+                memory_max: None,
+                tasks_max: None,
+                cgroup: None,
+                cgroup_id: None,
                 ready_timeout,
                 status_text,
             },
