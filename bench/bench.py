@@ -259,6 +259,46 @@ def bench_stop(tools, runs, results, delay=None, key="stop_prompt"):
     results[f"raw_{key}_overshoot_ms"] = over
 
 
+def bench_stop_many(tools, runs, results, sizes=(1, 100)):
+    """stop of a daemon of N processes (the main one and N-1 members of its group, each the
+    target, exiting a random 300-325 ms after SIGTERM): stop's return minus the last exit stamp.
+    Members are found in /proc by session and held by pidfd (SPEC §3.1), so the overshoot must
+    not grow with N."""
+    env = dict(os.environ)
+    env["BENCH_EXIT_DELAY_MS"] = "300-325"
+    # BENCH_CGROUP=off measures without a cgroup (default: auto, a cgroup where rdaemon can).
+    cgroup = os.environ.get("BENCH_CGROUP", "auto")
+    results["stop_many_cgroup"] = cgroup
+    over = {n: [] for n in sizes}
+    took = {n: [] for n in sizes}
+    order = list(sizes)
+    for _ in range(runs):
+        random.shuffle(order)
+        for n in order:
+            ts, pidfile, name = tools.fresh("rdaemon")
+            script = (f'i=1; while [ $i -lt {n} ]; do "$0" "$1" & i=$((i+1)); done; '
+                      'exec "$0" "$1"')
+            argv = [tools.rdaemon, "--dir", tools.rd_dir, "-q", "start", "--name", name,
+                    "--pidfile", pidfile, "--log", "/dev/null", "--cgroup", cgroup, "--",
+                    "/bin/sh", "-c", script, tools.target, ts]
+            run(argv, env=env)
+            wait_stamp(ts, "main", count=n)
+            pids = [p for p, _ in stamps(ts)["main"]]
+            t0, t1, _ = run([tools.rdaemon, "--dir", tools.rd_dir, "-q", "stop", name])
+            wait_stamp(ts, "exit", count=n)
+            last = max(t for _, t in stamps(ts)["exit"])
+            for pid in pids:
+                if alive(pid):
+                    raise RuntimeError(f"rdaemon stop returned but pid {pid} is alive")
+            took[n].append((t1 - t0) / 1e6)
+            over[n].append((t1 - last) / 1e6)
+            for pid in pids:
+                kill_and_wait(pid)
+            tools.cleanup_rdaemon(name)
+    results["stop_many_ms"] = {str(n): summary(v) for n, v in took.items()}
+    results["stop_many_overshoot_ms"] = {str(n): summary(v) for n, v in over.items()}
+
+
 def bench_status_list(tools, results):
     """status of one daemon and list over 10, 100, 1000 records, with hyperfine."""
     d = os.path.join(tools.work, "rdaemon-list")
@@ -387,6 +427,7 @@ def measure(args):
         ("nofile", lambda: bench_nofile(tools, args.runs, results)),
         ("stop", lambda: bench_stop(tools, args.runs, results)),
         ("overshoot", lambda: bench_stop(tools, args.runs, results, "300-325", "stop_slow")),
+        ("many", lambda: bench_stop_many(tools, args.runs, results)),
         ("status", lambda: bench_status_list(tools, results)),
         ("respawn", lambda: bench_respawn(tools, args.runs, results)),
     ]
@@ -465,6 +506,17 @@ def report(args):
                 if t == "rdaemon":
                     ok = "yes" if o[t]["median"] <= 3 and o[t]["p90"] <= 6 else "**no**"
                 lines.append(f"| {t} | {fmt(o[t]['median'])} | {fmt(o[t]['p10'])} | {fmt(o[t]['p90'])} | {ok} |")
+        if "stop_many_overshoot_ms" in r:
+            o, s = r["stop_many_overshoot_ms"], r["stop_many_ms"]
+            lines.append("\n**stop of a daemon of 100 processes** (`--cgroup "
+                         f"{r.get('stop_many_cgroup', 'auto')}`): each exits 300–325 ms after SIGTERM;"
+                         " stop's return minus the last exit — target: rdaemon median ≤ 5 ms at 100\n")
+            lines.append("| processes | stop median ms | overshoot median ms | p10 | p90 | target met |")
+            lines.append("|---|---|---|---|---|---|")
+            for n in sorted(o, key=int):
+                ok = ("yes" if o[n]["median"] <= 5 else "**no**") if n == "100" else ""
+                lines.append(f"| {n} | {fmt(s[n]['median'])} | {fmt(o[n]['median'])} | "
+                             f"{fmt(o[n]['p10'])} | {fmt(o[n]['p90'])} | {ok} |")
         if "status_ms" in r:
             lines.append("\n**status and list** (hyperfine, 60 runs) — targets: status ≤ 2 ms,"
                          " list of 1000 ≤ 50 ms\n")
@@ -532,6 +584,144 @@ def plot(runs, path):
     fig.savefig(path, dpi=110)
 
 
+# ---------------------------------------------------------------------------------------------
+# readiness overshoot (issue 18, target 1)
+
+READY_DELAY_MS = 1000  # the fixture becomes ready this long after it starts: long enough that
+# the fixed cost of a start (exec, preflight) does not dominate the CPU per second waited
+READY_LINE = "bench fixture is ready"
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def timed_wait(argv, env=None, stdout=subprocess.DEVNULL):
+    """Runs argv to completion: (start_ns, end_ns, returncode, cpu seconds of it and its reaped
+    children, from wait4's rusage)."""
+    t0 = now()
+    p = subprocess.Popen(argv, env=env, stdout=stdout, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    t1 = now()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {p.returncode}: {p.stderr.read()[:300]}")
+    return t0, t1, p.returncode, ru.ru_utime + ru.ru_stime
+
+
+def read_stamp(path, deadline=DEADLINE):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with open(path) as f:
+                text = f.read()
+            if text.endswith("\n"):
+                return int(text)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.001)
+    raise TimeoutError(f"no stamp in {path}")
+
+
+def ready_rows(fixture, has_wait_for_it):
+    """(label, kind, waiter) for every row: waiter None means rdaemon start --ready."""
+    rows = [(f"rdaemon --ready {k}", k, None) for k in ("tcp", "file", "http", "log", "notify")]
+    rows += [
+        ("shell loop, sleep 0.1 (bash /dev/tcp)", "tcp",
+         "until (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; do sleep 0.1; done"),
+        ("shell loop, sleep 0.1 ([ -e ])", "file", "until [ -e {path} ]; do sleep 0.1; done"),
+        ("shell loop, sleep 0.1 (curl -fs)", "http",
+         "until curl -fs -o /dev/null http://127.0.0.1:{port}/; do sleep 0.1; done"),
+        ("shell loop, sleep 0.1 (grep -q)", "log",
+         "until grep -qx '{line}' {log} 2>/dev/null; do sleep 0.1; done"),
+    ]
+    if has_wait_for_it:
+        rows.append(("wait-for-it", "tcp", "wait-for-it -q -t 30 127.0.0.1:{port}"))
+    return rows
+
+
+def bench_ready(args):
+    rd = os.path.abspath(args.rdaemon)
+    fixture = os.path.abspath(args.fixture)
+    work = tempfile.mkdtemp(prefix="rdaemon-bench-ready.")
+    env = dict(os.environ, RDAEMON_DIR=work)
+    env.pop("NOTIFY_SOCKET", None)
+    rows = ready_rows(fixture, shutil.which("wait-for-it") is not None)
+    samples = {label: {"overshoot_ms": [], "cpu_ms_per_s": [], "cpu_ms": []}
+               for label, _, _ in rows}
+    n = 0
+    for r in range(args.runs):
+        order = rows[:]
+        random.shuffle(order)  # interleaved: every tool sees the same moments of a busy machine
+        for label, kind, waiter in order:
+            n += 1
+            port = free_port()
+            stampfile = os.path.join(work, f"stamp{n}")
+            log = os.path.join(work, f"r{n}.log")
+            path = os.path.join(work, f"ready{n}")
+            arg = {"tcp": str(port), "http": str(port), "file": path, "log": READY_LINE,
+                   "notify": "-"}[kind]
+            fix = [sys.executable, fixture, kind, str(READY_DELAY_MS), stampfile, arg]
+            if waiter is None:
+                spec = {"tcp": f"tcp:{port}", "http": f"http:http://127.0.0.1:{port}/",
+                        "file": f"file:{path}", "log": f"log:^{READY_LINE}$",
+                        "notify": "notify"}[kind]
+                name = f"r{n}"
+                t0, t1, _, cpu = timed_wait(
+                    [rd, "start", "--name", name, "--stdout", log, "--ready", spec,
+                     "--ready-timeout", "30s", "--"] + fix, env=env)
+                stamp = read_stamp(stampfile)
+                subprocess.run([rd, "stop", name], env=env, stdout=subprocess.DEVNULL)
+                subprocess.run([rd, "forget", name], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+            else:
+                with open(log, "w") as out:
+                    daemon = subprocess.Popen(fix, stdout=out, stderr=subprocess.DEVNULL)
+                try:
+                    cmd = waiter.format(port=port, path=path, line=READY_LINE, log=log)
+                    t0, t1, _, cpu = timed_wait(["bash", "-c", cmd])
+                    stamp = read_stamp(stampfile)
+                finally:
+                    daemon.kill()
+                    daemon.wait()
+            waited = (t1 - t0) / 1e9
+            samples[label]["overshoot_ms"].append((t1 - stamp) / 1e6)
+            samples[label]["cpu_ms_per_s"].append(cpu * 1000 / waited)
+            samples[label]["cpu_ms"].append(cpu * 1000)
+        print(f"[ready] run {r + 1}/{args.runs}", file=sys.stderr, flush=True)
+    results = {
+        "runs": args.runs,
+        "delay_ms": READY_DELAY_MS,
+        "kernel": os.uname().release,
+        "cpus": os.cpu_count(),
+        "loadavg": open("/proc/loadavg").read().split()[:3],
+        "rows": {label: {k: summary(v) for k, v in s.items()} for label, s in samples.items()},
+        "kinds": {label: kind for label, kind, _ in rows},
+    }
+    with open(args.out, "w") as f:
+        json.dump(results, f, indent=1)
+    shutil.rmtree(work, ignore_errors=True)
+    print(ready_table(results))
+
+
+def ready_table(results):
+    lines = [
+        "| kind | tool | overshoot median (ms) | p90 (ms) | CPU (ms per s waited) | CPU in all (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, row in sorted(results["rows"].items(),
+                             key=lambda kv: (results["kinds"][kv[0]], not kv[0].startswith("rdaemon"))):
+        o, c, t = row["overshoot_ms"], row["cpu_ms_per_s"], row["cpu_ms"]
+        lines.append(f"| `{results['kinds'][label]}` | {label} | {o['median']:.2f} | "
+                     f"{o['p90']:.2f} | {c['median']:.1f} | {t['median']:.1f} |")
+    return "\n".join(lines)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -541,13 +731,18 @@ def main():
     m.add_argument("--runs", type=int, default=30)
     m.add_argument("--label", required=True)
     m.add_argument("--out", required=True)
-    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,status,respawn")
+    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,many,status,respawn")
+    rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")
+    rd.add_argument("--rdaemon", required=True)
+    rd.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "ready_fixture.py"))
+    rd.add_argument("--runs", type=int, default=20)
+    rd.add_argument("--out", required=True)
     r = sub.add_parser("report")
     r.add_argument("inputs", nargs="+")
     r.add_argument("--doc", help="docs/performance.md: replace its results section")
     r.add_argument("--plot", help="write the overshoot plot (PNG) here")
     args = p.parse_args()
-    measure(args) if args.cmd == "measure" else report(args)
+    {"measure": measure, "ready": bench_ready, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":

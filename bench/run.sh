@@ -3,6 +3,8 @@
 # Not part of the test command. Run as root on a quiet machine:
 #
 #   bench/run.sh            # 30 interleaved runs per row (RUNS=50 bench/run.sh for more)
+#   READY_ONLY=1 bench/run.sh   # only the readiness overshoot (rdaemon --ready against
+#                               # wait-for-it and shell polling loops); prints its table
 #
 # It installs what it needs (hyperfine, daemon, daemonize from Debian; matplotlib from PyPI),
 # builds rdaemon (release) and two small C programs: the target, which stamps CLOCK_MONOTONIC
@@ -14,13 +16,14 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-30}
 
 missing=()
-for tool in hyperfine daemon daemonize start-stop-daemon gcc; do
+for tool in hyperfine daemon daemonize start-stop-daemon gcc wait-for-it curl; do
     command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if ((${#missing[@]})); then
     echo "== installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine daemon daemonize >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq hyperfine daemon daemonize \
+        wait-for-it curl >/dev/null
 fi
 python3 -c 'import matplotlib' 2>/dev/null || python3 -m pip install -q matplotlib
 
@@ -32,6 +35,11 @@ gcc -O2 -Wall -Wextra -o bench/build/target bench/target.c
 gcc -O2 -Wall -Wextra -o bench/build/subreaper bench/subreaper.c
 
 rd=target/release/rdaemon
+echo "== readiness overshoot"
+python3 bench/bench.py ready --rdaemon "$rd" --runs "$runs" --out bench/results/ready.json
+if [[ -n ${READY_ONLY:-} ]]; then
+    exit 0
+fi
 echo "== under a subreaper"
 BENCH_SUBREAPER=1 bench/build/subreaper python3 bench/bench.py measure --rdaemon "$rd" \
     --target bench/build/target --runs "$runs" --label "under a subreaper" \

@@ -14,15 +14,15 @@
 //! `rdaemon/NAME` beneath its own cgroup; otherwise `auto` is off. Elsewhere (no systemd, a
 //! container runtime that gave us the tree) it uses the mount's root.
 //!
-//! Not yet wired into `start`/`stop` (issue 14's remaining part, after issue 13): this module
-//! is complete and tested on its own.
+//! `start` creates the cgroup and moves the daemon in before its exec; `stop` empties and
+//! removes it; `status` reads it.
 //!
 //! Must not: write anything outside `rdaemon/` beneath the chosen parent, except enabling a
 //! controller in the `cgroup.subtree_control` of the `rdaemon` cgroup it owns.
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -193,6 +193,41 @@ pub struct Cgroup {
     path: PathBuf,
 }
 
+/// A cgroup made by [`Cgroup::claim`], with a handle on its directory.
+#[derive(Debug)]
+pub struct Claimed {
+    /// The cgroup.
+    pub cgroup: Cgroup,
+    dir: fs::File,
+}
+
+impl Claimed {
+    /// Its id, from the directory handle (see [`Cgroup::id`]).
+    pub fn id(&self) -> Option<u64> {
+        self.dir.metadata().ok().map(|m| m.ino())
+    }
+
+    /// Moves process `pid` into this very cgroup (through the directory handle: if the cgroup
+    /// was removed meanwhile, this fails rather than writing into a new one of the same path).
+    pub fn add(&self, pid: i32) -> Result<()> {
+        use std::io::Write;
+        let procs = nix::fcntl::openat(
+            &self.dir,
+            "cgroup.procs",
+            nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+        .map_err(io::Error::from)
+        .and_then(|fd| fs::File::from(fd).write_all(pid.to_string().as_bytes()));
+        procs.with_context(|| {
+            format!(
+                "cannot move pid {pid} into cgroup '{}'",
+                self.cgroup.path.display()
+            )
+        })
+    }
+}
+
 /// The directory beneath the chosen parent that holds every daemon's cgroup.
 const TOP: &str = "rdaemon";
 
@@ -202,6 +237,115 @@ impl Cgroup {
         Cgroup {
             path: parent.join(TOP).join(name),
         }
+    }
+
+    /// The cgroup a record names for daemon `name`, if it is one rdaemon could have made: a
+    /// directory `.../rdaemon/NAME` beneath the cgroup2 mount. Anything else is refused, so a
+    /// record edited by hand cannot make `stop` kill another cgroup.
+    /// Its id must be `id` (see [`Cgroup::id`]): a cgroup of the same path made since is
+    /// another daemon's.
+    pub fn recorded(path: &Path, name: &str, id: Option<u64>) -> Option<Cgroup> {
+        let mount = find_mount().ok()??;
+        if id.is_none() || fs::metadata(path).ok().map(|m| m.ino()) != id {
+            return None;
+        }
+        let parent = path.parent()?;
+        let ok = path.is_absolute()
+            && path.file_name()? == name
+            && parent.file_name()? == TOP
+            && path.starts_with(&mount.path)
+            && !path
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir));
+        ok.then(|| Cgroup {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The cgroup of the daemon `rec` describes, trusted by the rules of the session sweep
+    /// (SPEC §4): the record is of this boot (cgroup ids start again at boot), the cgroup is the
+    /// one it names ([`Cgroup::recorded`]), and the record is not contradicted by the cgroup:
+    /// its main pid, if alive in the cgroup, has the recorded start time (else the record was
+    /// not written for what runs there). `None` otherwise: then rdaemon neither reports nor
+    /// touches it.
+    pub fn of_record(rec: &crate::state::Record) -> Option<Cgroup> {
+        let cg = Cgroup::recorded(rec.cgroup.as_deref()?, rec.name.as_str(), rec.cgroup_id)?;
+        if rec.boot_id.as_deref() != crate::process::boot_id().ok().as_deref() {
+            return None;
+        }
+        let start_time = rec.start_time?;
+        let contradicted = rec.pid.is_some_and(|pid| {
+            crate::process::stat_of(pid)
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.start_time != start_time)
+                && cg.holds(pid)
+        });
+        (!contradicted).then_some(cg)
+    }
+
+    /// Claims `PARENT/rdaemon/NAME` for one daemon: a cgroup this call made itself (mkdir, not
+    /// an existing one), with a handle on its directory that [`Claimed::add`] writes through, so
+    /// that a process never lands in a cgroup of the same path made by someone else meanwhile.
+    /// An empty one left behind (a daemon killed outright) is removed and made anew. `None`
+    /// when the path is in use (populated, or another start made it at the same moment).
+    pub fn claim(parent: &Path, name: &str) -> Result<Option<Claimed>> {
+        let cgroup = Cgroup::create_top(parent, name)?;
+        let mut builder = fs::DirBuilder::new();
+        builder.mode(0o755);
+        for _ in 0..4 {
+            match builder.create(&cgroup.path) {
+                Ok(()) => {
+                    let dir = fs::File::open(&cgroup.path).with_context(|| {
+                        format!("cannot open cgroup '{}'", cgroup.path.display())
+                    })?;
+                    return Ok(Some(Claimed { cgroup, dir }));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if cgroup.populated().unwrap_or(true) || fs::remove_dir(&cgroup.path).is_err() {
+                        return Ok(None);
+                    }
+                }
+                // Another rdaemon removed an empty `rdaemon` between our two mkdirs.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    Cgroup::create_top(parent, name)?;
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!("cannot create cgroup '{}'", cgroup.path.display())
+                    })
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Creates `PARENT/rdaemon` if needed; the cgroup of `name` beneath it (not created).
+    fn create_top(parent: &Path, name: &str) -> Result<Cgroup> {
+        let top = parent.join(TOP);
+        match fs::DirBuilder::new().mode(0o755).create(&top) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot create cgroup '{}'", top.display()))
+            }
+        }
+        Ok(Cgroup::at(parent, name))
+    }
+
+    /// Its id: the inode number of its directory, which the kernel never gives to another
+    /// cgroup while this one exists (nor, being 64-bit, reuses in practice).
+    pub fn id(&self) -> Option<u64> {
+        fs::metadata(&self.path).ok().map(|m| m.ino())
+    }
+
+    /// The memory it uses now (`memory.current`), without the memory controller `None`.
+    pub fn memory_current(&self) -> Option<u64> {
+        fs::read_to_string(self.file("memory.current"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Creates `PARENT/rdaemon/NAME` (and `rdaemon`), mode 0755; an existing one is reused.
@@ -299,10 +443,14 @@ impl Cgroup {
     }
 
     /// The fallback of [`Cgroup::kill`]: SIGKILL to every pid of `cgroup.procs`, again until
-    /// it lists none.
+    /// it lists none. Between rounds it waits (on `cgroup.events`, briefly) for the killed to
+    /// leave: a busy machine takes a while to tear a process down, and a tight loop of rounds
+    /// would give up before.
     pub fn kill_by_signals(&self) -> Result<()> {
         for _ in 0..100 {
-            if self.signal_all(Signal::SIGKILL)? == 0 {
+            if self.signal_all(Signal::SIGKILL)? == 0
+                || self.wait_empty(Duration::from_millis(50))?
+            {
                 return Ok(());
             }
         }
@@ -316,6 +464,12 @@ impl Cgroup {
     /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
     /// the listing and the signal is never hit.
     pub fn signal_all(&self, sig: Signal) -> Result<usize> {
+        self.signal_members(&[sig], None)
+    }
+
+    /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
+    /// members of process group `skip_group` (which got them already).
+    pub fn signal_members(&self, sigs: &[Signal], skip_group: Option<i32>) -> Result<usize> {
         let pids = self
             .procs()
             .with_context(|| format!("cannot read '{}'", self.file("cgroup.procs").display()))?;
@@ -323,19 +477,28 @@ impl Cgroup {
         for raw in pids {
             let Ok(pid) = Pid::new(raw) else { continue };
             listed += 1;
+            // Cheapest first: a member of the group that got the signal already is left alone
+            // (a pid reused meanwhile is then not signalled either: nothing is lost).
+            if skip_group.is_some()
+                && crate::process::stat_of(raw).ok().flatten().map(|s| s.pgrp) == skip_group
+            {
+                continue;
+            }
             let Ok(process) = Process::open(pid) else {
                 continue;
             };
             if !self.holds(raw) {
                 continue;
             }
-            match process.signal(sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => bail!(
-                    "cannot signal pid {raw} of cgroup '{}': {}",
-                    self.path.display(),
-                    e.desc()
-                ),
+            for &sig in sigs {
+                match process.signal(sig) {
+                    Ok(()) | Err(Errno::ESRCH) => {}
+                    Err(e) => bail!(
+                        "cannot signal pid {raw} of cgroup '{}': {}",
+                        self.path.display(),
+                        e.desc()
+                    ),
+                }
             }
         }
         Ok(listed)
@@ -357,11 +520,25 @@ impl Cgroup {
         own.ends_with(&tail) || own.contains(&format!("{tail}/"))
     }
 
-    /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): inotify on
-    /// `cgroup.events` (the kernel signals IN_MODIFY on a change), no sleep loop. True if it
-    /// emptied.
+    /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): `poll` on
+    /// `cgroup.events` itself (POLLPRI, woken at once when the kernel changes it) and inotify
+    /// (IN_MODIFY, which the kernel delivers from a work queue, later under load), no sleep
+    /// loop. True if it emptied.
     pub fn wait_empty(&self, timeout: Duration) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
         let events = self.file("cgroup.events");
+        let file = fs::File::open(&events)
+            .with_context(|| format!("cannot open '{}'", events.display()))?;
+        // Reading through this fd is what re-arms its POLLPRI.
+        let populated = || -> Result<bool> {
+            let mut buf = [0u8; 256];
+            let n = file
+                .read_at(&mut buf, 0)
+                .with_context(|| format!("cannot read '{}'", events.display()))?;
+            Ok(String::from_utf8_lossy(&buf[..n])
+                .lines()
+                .any(|l| l.split_whitespace().eq(["populated", "1"])))
+        };
         let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
             .context("cannot create an inotify instance")?;
         inotify
@@ -370,10 +547,7 @@ impl Cgroup {
         let deadline = Instant::now() + timeout;
         loop {
             // Read after the watch exists, so that no change between the two is missed.
-            if !self
-                .populated()
-                .with_context(|| format!("cannot read '{}'", events.display()))?
-            {
+            if !populated()? {
                 return Ok(true);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -381,10 +555,10 @@ impl Cgroup {
                 return Ok(false);
             }
             let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let mut fds = [PollFd::new(
-                std::os::fd::AsFd::as_fd(&inotify),
-                PollFlags::POLLIN,
-            )];
+            let mut fds = [
+                PollFd::new(std::os::fd::AsFd::as_fd(&inotify), PollFlags::POLLIN),
+                PollFd::new(std::os::fd::AsFd::as_fd(&file), PollFlags::POLLPRI),
+            ];
             match poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),

@@ -360,7 +360,69 @@ pub struct StartOpts {
     /// [default: 5]
     #[arg(long, value_name = "N", value_parser = parse::parse_log_keep, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_keep: Option<u32>,
+
+    /// Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every
+    /// process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a
+    /// systemd tree that was not delegated), on (fail with the reason where it cannot), off
+    /// [default: auto]
+    #[arg(long, value_name = "WHEN", help_heading = CONTAINMENT)]
+    pub cgroup: Option<CgroupMode>,
+
+    /// Limit the daemon's memory to SIZE (512K, 10M, 1G): the cgroup's memory.max; needs the
+    /// memory controller
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = CONTAINMENT, allow_negative_numbers = true)]
+    pub memory_max: Option<u64>,
+
+    /// Limit the daemon to N processes and threads: the cgroup's pids.max; needs the pids
+    /// controller
+    #[arg(long, value_name = "N", value_parser = parse_tasks_max, help_heading = CONTAINMENT, allow_negative_numbers = true)]
+    pub tasks_max: Option<u64>,
 }
+
+/// `--cgroup`: whether the daemon gets a cgroup of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CgroupMode {
+    /// Where rdaemon can create one.
+    #[default]
+    Auto,
+    /// Always: fail where impossible.
+    On,
+    /// Never.
+    Off,
+}
+
+impl CgroupMode {
+    /// The word of the record and the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CgroupMode::Auto => "auto",
+            CgroupMode::On => "on",
+            CgroupMode::Off => "off",
+        }
+    }
+
+    /// The mode a record names (`auto` for an older record or an unknown word).
+    pub fn from_record(word: Option<&str>) -> CgroupMode {
+        match word {
+            Some("on") => CgroupMode::On,
+            Some("off") => CgroupMode::Off,
+            _ => CgroupMode::Auto,
+        }
+    }
+}
+
+/// `--tasks-max N`: a positive number.
+fn parse_tasks_max(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "invalid number of tasks '{s}': use a whole number above 0"
+        )),
+    }
+}
+
+/// The help heading of the containment options.
+const CONTAINMENT: &str = "Containment";
 
 /// The help heading of the respawn options.
 const RESPAWN: &str = "Supervised mode";
@@ -410,7 +472,8 @@ pub struct StopArgs {
     #[command(flatten)]
     pub stop: StopOpts,
 
-    /// Signal only the main process, not its process group
+    /// Signal only the main process, nothing else of the daemon (its group, the rest of its
+    /// session, its cgroup)
     #[arg(long)]
     pub main_only: bool,
 }

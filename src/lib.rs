@@ -27,6 +27,7 @@ pub mod manpage;
 pub mod parse;
 pub mod paths;
 pub mod pidfile;
+pub mod probe;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod progress;

@@ -3,9 +3,15 @@
 //! [`ReadySpec`] is the option's pure, tested parser. [`Check::prepare`] does what can fail
 //! before the fork: it resolves a TCP host, notes a readiness file that already exists (so that a
 //! stale one does not count), and binds the notify socket whose address goes into the daemon's
-//! `NOTIFY_SOCKET`. [`Check::wait`] then waits for the condition, for the program's exit or for
-//! the timeout, whichever comes first: the pidfd and the notify socket wake it at once; TCP and
-//! file checks retry at a short interval that grows from 5 ms to 250 ms, never a fixed second.
+//! `NOTIFY_SOCKET`; [`Check::watch_logs`] notes the size of the logs a `log:` check reads from and
+//! [`Check::run_as`] the environment, directory and user a `cmd:` check runs with.
+//! [`Check::wait`] then waits for the condition, for the program's exit or for the timeout,
+//! whichever comes first, detecting it at once where the kernel gives an event: the pidfd, the
+//! notify socket, inotify on the readiness file's directory (`file:`) and on the log files
+//! (`log:`). `tcp:` and `http:` have no event to wait for and probe at a short fixed interval
+//! (a connect to a port nobody listens on costs a few microseconds), backing off only once
+//! something answers without being ready (so that a server answering 503 is not flooded);
+//! `cmd:` runs its command at an interval that grows from 10 ms to 250 ms, each try bounded.
 //! With an [`Interrupt`], rdaemon's own SIGINT, SIGTERM or SIGHUP end the wait at once too.
 //!
 //! A `tcp:` check on an address of this machine counts a connection only when the listening
@@ -20,17 +26,20 @@
 //!
 //! Must not: signal or reap the program; `start` does that, with the stop schedule.
 
+use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::io::IoSliceMut;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{
     bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags,
@@ -39,14 +48,34 @@ use nix::sys::socket::{
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
+use crate::daemonize::Credentials;
+use crate::exit::Fail;
 use crate::parse::{format_duration, parse_duration, Name};
+use crate::probe::{self, Answer, HttpUrl, LogFollower};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::{session, sockets};
 
-/// The first and the longest pause between two TCP or file checks.
+/// The first and the longest pause between two looks at a notify sender's exit without a pidfd.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
 const MAX_INTERVAL: Duration = Duration::from_millis(250);
+/// The pause between two `tcp:` or `http:` probes while nothing answers (and between two looks
+/// for a readiness file or log that has no inotify watch yet): the median overshoot is about
+/// half of it; see docs/performance.md for the CPU it costs.
+const PROBE_INTERVAL: Duration = Duration::from_millis(4);
+/// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
+/// from the first, doubling up to the second.
+const ANSWERED_BACKOFF: (Duration, Duration) =
+    (Duration::from_millis(50), Duration::from_millis(500));
+/// The pauses between two tries of a `cmd:` check (each costs a fork and an exec).
+const CMD_BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(250));
+/// The longest one `cmd:` try may run before it is killed.
+const CMD_TRY_LIMIT: Duration = Duration::from_secs(5);
+/// The longest one `http:` try waits for the status line.
+const HTTP_TRY_LIMIT: Duration = Duration::from_secs(2);
+/// With an inotify watch in place, a look anyway at this interval (an event the watch cannot
+/// see: a file made by a hard link, a directory created later).
+const EVENT_FALLBACK: Duration = Duration::from_millis(250);
 /// The largest notify datagram heard (systemd's `NOTIFY_BUFFER_MAX`); longer ones are ignored.
 const NOTIFY_MAX: usize = 4096;
 /// How far up the parent chain a notify sender may be from the daemon.
@@ -71,13 +100,21 @@ pub enum ReadySpec {
     },
     /// This file exists (made absolute by `start`).
     File(PathBuf),
+    /// An HTTP GET of this `http://` URL answers 2xx or 3xx.
+    Http(String),
+    /// A line the program writes to its log after `start` began matches this regular expression.
+    Log(String),
+    /// `/bin/sh -c COMMAND`, as the daemon's user, exits 0.
+    Cmd(String),
 }
 
 impl ReadySpec {
-    /// Parses `exec`, `alive:DURATION`, `notify`, `tcp:[HOST:]PORT` or `file:PATH`.
+    /// Parses `exec`, `alive:DURATION`, `notify`, `tcp:[HOST:]PORT`, `file:PATH`, `http:URL`,
+    /// `log:REGEX` or `cmd:COMMAND`.
     pub fn parse(s: &str) -> Result<ReadySpec, String> {
         let bad = |why: &str| format!("invalid readiness spec '{s}': {why}");
-        let usage = "use exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH";
+        let usage = "use exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH, http:URL, \
+                     log:REGEX or cmd:COMMAND";
         match s.split_once(':') {
             None if s == "exec" => Ok(ReadySpec::Exec),
             None if s == "notify" => Ok(ReadySpec::Notify),
@@ -86,6 +123,20 @@ impl ReadySpec {
             Some(("tcp", addr)) => parse_host_port(addr).map_err(|e| bad(&e)),
             Some(("file", "")) => Err(bad("the path is empty")),
             Some(("file", path)) => Ok(ReadySpec::File(PathBuf::from(path))),
+            Some(("http", url)) => probe::parse_http_url(url)
+                .map(|_| ReadySpec::Http(url.to_owned()))
+                .map_err(|e| bad(&e)),
+            Some(("log", "")) => Err(bad("the regular expression is empty")),
+            Some(("log", re)) => match log_regex(re) {
+                Ok(_) => Ok(ReadySpec::Log(re.to_owned())),
+                Err(e) => Err(bad(&format!(
+                    "invalid regular expression: {}",
+                    e.to_string().lines().last().unwrap_or_default().trim()
+                ))),
+            },
+            Some(("cmd", c)) if c.trim().is_empty() => Err(bad("the command is empty")),
+            Some(("cmd", c)) if c.contains('\0') => Err(bad("the command has a NUL byte")),
+            Some(("cmd", c)) => Ok(ReadySpec::Cmd(c.to_owned())),
             _ => Err(bad(usage)),
         }
     }
@@ -101,6 +152,9 @@ impl ReadySpec {
                 format!("a TCP connection to {}", &spec["tcp:".len()..])
             }
             ReadySpec::File(p) => format!("'{}' to appear", p.display()),
+            ReadySpec::Http(url) => format!("an HTTP GET of {url} to answer 2xx or 3xx"),
+            ReadySpec::Log(re) => format!("a line matching '{re}' in its log"),
+            ReadySpec::Cmd(c) => format!("'{c}' to exit 0"),
         }
     }
 }
@@ -115,8 +169,19 @@ impl fmt::Display for ReadySpec {
             ReadySpec::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
             ReadySpec::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
             ReadySpec::File(p) => write!(f, "file:{}", p.display()),
+            ReadySpec::Http(url) => write!(f, "http:{url}"),
+            ReadySpec::Log(re) => write!(f, "log:{re}"),
+            ReadySpec::Cmd(c) => write!(f, "cmd:{c}"),
         }
     }
+}
+
+/// The regular expression of `log:REGEX`, matched against the raw bytes of a line with Unicode
+/// mode off: `\d`, `\w`, `\s` and `(?i)` are ASCII, `.` is any byte but `\n`, a non-ASCII
+/// literal matches its UTF-8 bytes. It keeps the regex crate to its smallest build (no Unicode
+/// tables: the release binary stays under its 2 MB target) and lines that are not UTF-8 count.
+fn log_regex(re: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(re).unicode(false).build()
 }
 
 /// `PORT`, `HOST:PORT` or `[IPV6]:PORT`.
@@ -266,6 +331,9 @@ pub struct Check {
     interrupt: Option<Interrupt>,
     /// A signal caught while waiting, kept once read from the pipe.
     caught: Option<Signal>,
+    /// A `cat` holding a copy of the inotify instance until rdaemon exits (see
+    /// [`outlive_exit`]). Declared after `how`, so that rdaemon's copy is closed first.
+    keeper: Option<std::process::Child>,
 }
 
 #[derive(Debug)]
@@ -277,7 +345,48 @@ enum How {
     File {
         path: PathBuf,
         before: Option<FileId>,
+        /// Watches the file's directory for names appearing in it (`None`: no inotify).
+        inotify: Option<Inotify>,
+        /// Whether the directory's watch is in place (it may not exist yet).
+        watching: bool,
     },
+    Http {
+        url: HttpUrl,
+        addrs: Vec<SocketAddr>,
+    },
+    Log {
+        regex: regex::bytes::Regex,
+        logs: Vec<LogFollower>,
+        /// Watches the log files for writes (`None`: no inotify).
+        inotify: Option<Inotify>,
+        /// Whether every log has its watch.
+        watching: bool,
+    },
+    Cmd {
+        command: String,
+        run: Option<CmdContext>,
+    },
+}
+
+/// What a `cmd:` check runs with: the daemon's environment, directory and user.
+#[derive(Debug)]
+struct CmdContext {
+    env: BTreeMap<OsString, OsString>,
+    chdir: PathBuf,
+    creds: Option<Credentials>,
+}
+
+/// A non-blocking, close-on-exec inotify instance; `None` where the kernel refuses one (the
+/// checks then fall back to probing at [`PROBE_INTERVAL`]).
+fn inotify() -> Option<Inotify> {
+    Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok()
+}
+
+/// Reads and drops the queued events: what changed is looked at directly.
+fn drain(inotify: &Option<Inotify>) {
+    if let Some(i) = inotify {
+        while matches!(i.read_events(), Ok(events) if !events.is_empty()) {}
+    }
 }
 
 /// Enough of a file's metadata to see that it was created or rewritten.
@@ -360,6 +469,31 @@ impl Check {
             ReadySpec::File(path) => How::File {
                 path: path.clone(),
                 before: FileId::of(path),
+                inotify: inotify(),
+                watching: false,
+            },
+            ReadySpec::Http(text) => {
+                let url = probe::parse_http_url(text)
+                    .map_err(|e| Fail::usage(format!("invalid readiness spec '{spec}': {e}")))?;
+                let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
+                    .to_socket_addrs()
+                    .with_context(|| format!("--ready {spec}: cannot resolve '{}'", url.host))?
+                    .collect();
+                if addrs.is_empty() {
+                    anyhow::bail!("--ready {spec}: '{}' has no address", url.host);
+                }
+                How::Http { url, addrs }
+            }
+            ReadySpec::Log(re) => How::Log {
+                regex: log_regex(re)
+                    .map_err(|e| Fail::usage(format!("invalid readiness spec '{spec}': {e}")))?,
+                logs: Vec::new(),
+                inotify: inotify(),
+                watching: false,
+            },
+            ReadySpec::Cmd(command) => How::Cmd {
+                command: command.clone(),
+                run: None,
             },
         };
         Ok(Check {
@@ -369,7 +503,59 @@ impl Check {
             program_uid: None,
             interrupt: None,
             caught: None,
+            keeper: None,
         })
+    }
+
+    /// With `log:`, the logs to read the program's lines from (stdout's and stderr's, the same
+    /// file or two), from the size they have now: a line already there does not count. A log
+    /// that is not a regular file (`/dev/null`, a FIFO, a terminal) cannot be read back: a usage
+    /// error, before anything starts. Call before the logs are opened for the daemon.
+    pub fn watch_logs(&mut self, logs: &[&Path]) -> Result<()> {
+        let How::Log { logs: followed, .. } = &mut self.how else {
+            return Ok(());
+        };
+        followed.clear();
+        for path in logs {
+            if followed.iter().any(|f| f.path() == *path) {
+                continue;
+            }
+            let offset = match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => m.len(),
+                Ok(_) => {
+                    return Err(Fail::usage(format!(
+                        "--ready log: cannot read the program's lines from '{}': not a regular \
+                         file (give --stdout/--stderr a file, or use another --ready kind)",
+                        path.display()
+                    ))
+                    .into())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cannot read log file '{}'", path.display()))
+                }
+            };
+            followed.push(LogFollower::new(path, offset));
+        }
+        Ok(())
+    }
+
+    /// With `cmd:`, what the command runs with: the daemon's environment, working directory and,
+    /// with `--user`/`--group`, its credentials.
+    pub fn run_as(
+        &mut self,
+        env: &BTreeMap<OsString, OsString>,
+        chdir: &Path,
+        creds: Option<&Credentials>,
+    ) {
+        if let How::Cmd { run, .. } = &mut self.how {
+            *run = Some(CmdContext {
+                env: env.clone(),
+                chdir: chdir.to_owned(),
+                creds: creds.cloned(),
+            });
+        }
     }
 
     /// The value for the daemon's `NOTIFY_SOCKET` (`@name` for an abstract address), with
@@ -423,10 +609,20 @@ impl Check {
                         .map_err(waiting)?;
                 }
             }
-            How::Tcp(_) | How::File { .. } => {
+            How::Notify(_) => self.wait_notify(process, timeout, spinner),
+            _ => {
+                if let How::File {
+                    inotify: Some(i), ..
+                }
+                | How::Log {
+                    inotify: Some(i), ..
+                } = &self.how
+                {
+                    self.keeper = outlive_exit(i.as_fd());
+                }
                 let started = Instant::now();
                 let deadline = started + timeout;
-                let mut interval = FIRST_INTERVAL;
+                let mut backoff: Option<Duration> = None;
                 loop {
                     if let Some(sig) = self.interrupted() {
                         return Ok(Outcome::Interrupted(sig));
@@ -434,53 +630,321 @@ impl Check {
                     if process.has_exited() {
                         return Ok(Outcome::Exited);
                     }
-                    let ready = match &self.how {
-                        How::Tcp(_) => self.tcp_ready(deadline, process.pid()),
-                        _ => self.holds(deadline),
+                    let interval = match self.probe(deadline, process)? {
+                        Probe::Ready => return Ok(Outcome::Ready),
+                        Probe::NotYet(interval) => {
+                            backoff = None;
+                            interval
+                        }
+                        Probe::Answered((first, max)) => {
+                            let next = backoff.map_or(first, |b| (b * 2).min(max));
+                            backoff = Some(next);
+                            next
+                        }
                     };
-                    if ready {
-                        return Ok(Outcome::Ready);
-                    }
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
                         return Ok(Outcome::TimedOut(deadline - started));
                     }
-                    // Woken early by an exit or a signal: the top of the loop tells which.
+                    // Woken early by an exit, a signal or an event: the top of the loop looks.
                     spinner
-                        .wait_with(interval.min(left), |slice| self.sleep(process, slice))
+                        .wait_with(interval.min(left), |slice| {
+                            self.sleep_or_event(process, slice)
+                        })
                         .map_err(waiting)?;
-                    interval = (interval * 3 / 2).min(MAX_INTERVAL);
                 }
             }
-            How::Notify(_) => self.wait_notify(process, timeout, spinner),
         }
+    }
+
+    /// The inotify instance whose events end a pause early, once its watches are in place.
+    fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.how {
+            How::File {
+                inotify: Some(i),
+                watching: true,
+                ..
+            }
+            | How::Log {
+                inotify: Some(i),
+                watching: true,
+                ..
+            } => Some(i.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// [`Check::sleep`], also ending at once on an inotify event.
+    fn sleep_or_event(&self, process: &Process, slice: Duration) -> std::io::Result<bool> {
+        let Some(event) = self.event_fd() else {
+            return self.sleep(process, slice);
+        };
+        let mut fds = vec![event];
+        fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
+        let slice = match process.pidfd() {
+            Some(pidfd) => {
+                fds.push(pidfd);
+                slice
+            }
+            // Without a pidfd, exit is only seen by looking: look often.
+            None => slice.min(Duration::from_millis(5)),
+        };
+        wait_readable(&fds, slice).map_err(std::io::Error::other)?;
+        Ok(readable(event)
+            || process.has_exited()
+            || self.interrupt.as_ref().is_some_and(|i| readable(i.fd())))
+    }
+
+    /// Whether the program exited or rdaemon was interrupted while waiting up to `slice` for
+    /// `fd` to become readable (one HTTP try's answer, one `cmd:` try's exit).
+    fn cut_short(&self, process: &Process, fd: BorrowedFd<'_>, slice: Duration) -> bool {
+        let mut fds = vec![fd];
+        fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
+        let slice = match process.pidfd() {
+            Some(pidfd) => {
+                fds.push(pidfd);
+                slice
+            }
+            None => slice.min(Duration::from_millis(5)),
+        };
+        let _ = wait_readable(&fds, slice);
+        process.has_exited() || self.interrupt.as_ref().is_some_and(|i| readable(i.fd()))
+    }
+
+    /// One look at a condition of `tcp:`, `file:`, `http:`, `log:` or `cmd:`, and how long to
+    /// pause before the next.
+    fn probe(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
+        let event_or = |watching: bool| match watching {
+            true => EVENT_FALLBACK,
+            false => PROBE_INTERVAL,
+        };
+        match &mut self.how {
+            How::Tcp(_) => Ok(match self.tcp_ready(deadline, process) {
+                (true, _) => Probe::Ready,
+                (false, true) => Probe::Answered(ANSWERED_BACKOFF),
+                (false, false) => Probe::NotYet(PROBE_INTERVAL),
+            }),
+            How::File {
+                path,
+                inotify,
+                watching,
+                ..
+            } => {
+                if !*watching {
+                    // The directory may appear later: try again at every probe. The look below
+                    // comes after the watch, so nothing made in between is missed.
+                    let dir = match path.parent() {
+                        Some(d) if !d.as_os_str().is_empty() => d,
+                        _ => Path::new("."),
+                    };
+                    *watching = inotify.as_ref().is_some_and(|i| {
+                        let mask = AddWatchFlags::IN_CREATE
+                            | AddWatchFlags::IN_MOVED_TO
+                            | AddWatchFlags::IN_CLOSE_WRITE
+                            | AddWatchFlags::IN_ATTRIB
+                            | AddWatchFlags::IN_ONLYDIR;
+                        i.add_watch(dir, mask).is_ok()
+                    });
+                }
+                drain(inotify);
+                let watching = *watching;
+                Ok(match self.holds(deadline) {
+                    true => Probe::Ready,
+                    false => Probe::NotYet(event_or(watching)),
+                })
+            }
+            How::Log {
+                regex,
+                logs,
+                inotify,
+                watching,
+            } => {
+                drain(inotify);
+                let mut all = true;
+                let mut found = false;
+                for log in logs.iter_mut() {
+                    log.open();
+                    // Again at every look: after a rotation the path is another file. Before
+                    // the read, so that a line written after it wakes the next pause.
+                    let watched = inotify.as_ref().is_some_and(|i| {
+                        let mask = AddWatchFlags::IN_MODIFY
+                            | AddWatchFlags::IN_MOVE_SELF
+                            | AddWatchFlags::IN_DELETE_SELF;
+                        log.is_open() && i.add_watch(log.path(), mask).is_ok()
+                    });
+                    all &= watched;
+                    if log.read_lines(|line| regex.is_match(line)) {
+                        found = true;
+                        break;
+                    }
+                }
+                *watching = all && !logs.is_empty();
+                Ok(match found {
+                    true => Probe::Ready,
+                    false => Probe::NotYet(event_or(*watching)),
+                })
+            }
+            How::Http { .. } => self.http_ready(deadline, process),
+            How::Cmd { .. } => self.cmd_ready(deadline, process),
+            How::Exec | How::Alive(_) | How::Notify(_) => Ok(Probe::Ready),
+        }
+    }
+
+    /// One GET per address of the URL: ready at the first 2xx or 3xx.
+    fn http_ready(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
+        let How::Http { url, addrs } = &self.how else {
+            return Ok(Probe::Ready);
+        };
+        let mut answered = None;
+        for addr in addrs {
+            let limit = (Instant::now() + HTTP_TRY_LIMIT).min(deadline);
+            match probe::http_try(url, addr, limit, |stream, slice| {
+                self.cut_short(process, stream.as_fd(), slice)
+            }) {
+                Answer::Status(code, _) if (200..400).contains(&code) => return Ok(Probe::Ready),
+                Answer::Status(_, line) => answered = Some(format!("the answer '{line}'")),
+                // A try cut by the deadline must not hide the last real answer.
+                Answer::NoAnswer(what) => {
+                    answered = Some(
+                        answered.unwrap_or_else(|| self.ignored.first().cloned().unwrap_or(what)),
+                    )
+                }
+                Answer::NoConnection => {}
+                Answer::Cut => return Ok(Probe::NotYet(PROBE_INTERVAL)),
+            }
+        }
+        Ok(match answered {
+            Some(what) if what.contains(" (from ") => {
+                self.ignored = vec![what];
+                Probe::Answered(ANSWERED_BACKOFF)
+            }
+            Some(what) => {
+                self.ignored = vec![format!("{what} (from {})", addrs_text(addrs))];
+                Probe::Answered(ANSWERED_BACKOFF)
+            }
+            None => Probe::NotYet(PROBE_INTERVAL),
+        })
+    }
+
+    /// One run of the `cmd:` command, as the daemon's user with its environment and directory,
+    /// killed (with the process group it leads) if it outlasts [`CMD_TRY_LIMIT`] or the wait.
+    fn cmd_ready(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
+        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        use std::process::{Command, Stdio};
+        let How::Cmd { command, run } = &self.how else {
+            return Ok(Probe::Ready);
+        };
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(command)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        if let Some(run) = run {
+            cmd.env_clear().envs(&run.env).current_dir(&run.chdir);
+            if let Some(creds) = &run.creds {
+                process::run_as(&mut cmd, creds);
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("cannot run the readiness command '{command}'"))?;
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let watched = Pid::new(pid.as_raw())
+            .ok()
+            .and_then(|p| Process::open(p).ok());
+        let began = Instant::now();
+        let limit = (began + CMD_TRY_LIMIT).min(deadline);
+        let ended = loop {
+            if let Some(status) = child
+                .try_wait()
+                .context("cannot wait for the readiness command")?
+            {
+                break Some(status);
+            }
+            let left = limit.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break None;
+            }
+            let cut = match watched.as_ref().and_then(Process::pidfd) {
+                Some(fd) => self.cut_short(process, fd, left),
+                None => {
+                    let pause = left.min(Duration::from_millis(5));
+                    match self.interrupt.as_ref() {
+                        Some(i) => self.cut_short(process, i.fd(), pause),
+                        None => process.wait_exit(pause).unwrap_or(false),
+                    }
+                }
+            };
+            if cut {
+                if let Some(status) = child.try_wait().ok().flatten() {
+                    break Some(status);
+                }
+                let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+                let _ = child.wait();
+                return Ok(Probe::NotYet(PROBE_INTERVAL));
+            }
+        };
+        let what = match ended {
+            Some(status) if status.success() => return Ok(Probe::Ready),
+            Some(status) => match (status.code(), status.signal()) {
+                (Some(code), _) => format!("its last try, which exited with code {code}"),
+                (_, Some(sig)) => format!("its last try, which was killed by signal {sig}"),
+                _ => "its last try, which failed".into(),
+            },
+            None => {
+                let _ = nix::sys::signal::killpg(pid, Signal::SIGKILL);
+                let _ = child.wait();
+                if limit < began + CMD_TRY_LIMIT && !self.ignored.is_empty() {
+                    // Cut by the deadline: the last whole try says more.
+                    return Ok(Probe::Answered(CMD_BACKOFF));
+                }
+                let took = Duration::from_millis(began.elapsed().as_millis() as u64);
+                format!("its last try, killed after {}", format_duration(took))
+            }
+        };
+        self.ignored = vec![what];
+        Ok(Probe::Answered(CMD_BACKOFF))
     }
 
     /// Whether `tcp:` holds now: a connection succeeds and, for an address of this machine, the
     /// socket listening there belongs to one of the daemon's processes (an old server still on
     /// the port does not count, SPEC §2.1). A listener of someone else is noted for the timeout
-    /// message.
-    fn tcp_ready(&mut self, deadline: Instant, daemon: Pid) -> bool {
+    /// message; the second value tells that one was seen (the next probe then waits longer, as
+    /// each costs a scan of `/proc`).
+    fn tcp_ready(&mut self, deadline: Instant, process: &Process) -> (bool, bool) {
+        let daemon = process.pid();
         let How::Tcp(addrs) = &self.how else {
-            return false;
+            return (false, false);
         };
+        let mut foreign = false;
         for addr in addrs {
             let left = deadline.saturating_duration_since(Instant::now());
             let limit = left.clamp(Duration::from_millis(1), Duration::from_secs(1));
-            // Connect and close at once: nothing is sent.
-            if TcpStream::connect_timeout(addr, limit).is_err() {
+            // Connect and close at once: nothing is sent. To a loopback address a
+            // plain connect is refused or accepted at once, in a third of the system calls.
+            let connected = match addr.ip().is_loopback() {
+                true => TcpStream::connect(addr),
+                false => TcpStream::connect_timeout(addr, limit),
+            };
+            if connected.is_err() {
                 continue;
             }
             if !sockets::is_local(addr.ip()) {
-                return true;
+                return (true, false);
+            }
+            if daemon_listens(process, addr) {
+                return (true, false);
             }
             let inodes = sockets::listening_on(*addr);
             if !sockets::holders(&inodes, session::daemon_processes(daemon))
                 .pids
                 .is_empty()
             {
-                return true;
+                return (true, false);
             }
+            foreign = true;
             if self.ignored.is_empty() {
                 let holder = describe_holder(&sockets::holders(&inodes, session::all_pids()));
                 self.ignored.push(format!(
@@ -488,7 +952,7 @@ impl Check {
                 ));
             }
         }
-        false
+        (false, foreign)
     }
 
     /// With `tcp:` on an address of this machine, who already listens on the port, before
@@ -523,7 +987,7 @@ impl Check {
                 // Connect and close at once: nothing is sent.
                 TcpStream::connect_timeout(addr, limit).is_ok()
             }),
-            How::File { path, before } => {
+            How::File { path, before, .. } => {
                 FileId::of(path).is_some_and(|now| before.is_none_or(|b| b != now))
             }
             _ => false,
@@ -592,6 +1056,87 @@ impl Check {
             spinner.tick();
         }
     }
+}
+
+/// Whether the daemon process itself holds a socket listening where `addr` connects: its socket
+/// fds, duplicated with `pidfd_getfd`, asked for `SO_ACCEPTCONN` and their address. The usual
+/// case, answered in microseconds, where reading `/proc/net/tcp` walks the kernel's whole TCP
+/// hash table (milliseconds on a large machine). `false` when it cannot tell (no pidfd, an
+/// older kernel, no right to look, a listener in another of the daemon's processes): the
+/// caller then does the full check.
+fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
+    let Some(pidfd) = process.pidfd() else {
+        return false;
+    };
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{}/fd", process.pid())) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let is_socket = std::fs::read_link(e.path())
+            .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"socket:["));
+        let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            return false;
+        };
+        if !is_socket {
+            return false;
+        }
+        let Ok(dup) = process::pidfd_getfd(pidfd, fd) else {
+            return false;
+        };
+        if !nix::sys::socket::getsockopt(&dup, sockopt::AcceptConn).unwrap_or(false) {
+            return false;
+        }
+        std::net::TcpListener::from(dup)
+            .local_addr()
+            .is_ok_and(|local| {
+                local.port() == addr.port() && sockets::accepts(local.ip(), addr.ip())
+            })
+    })
+}
+
+/// Starts a `cat` that inherits a copy of `fd` (an inotify instance) and reads its stdin, whose
+/// other end rdaemon holds: it ends when rdaemon closes that end, at the latest when rdaemon
+/// exits. The last close of an inotify instance waits for the kernel's fsnotify SRCU grace
+/// period (`fsnotify_destroy_group`), measured at 10 to 20 ms on a busy machine, and made by
+/// rdaemon it would delay the moment `start` returns after readiness was seen by that much
+/// (bench/: `file:` and `log:` overshoot). Made by the `cat`, it delays nobody. `None` when no
+/// `cat` could be started: rdaemon then pays the wait itself.
+fn outlive_exit(fd: BorrowedFd<'_>) -> Option<std::process::Child> {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    use std::process::{Command, Stdio};
+    fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).ok()?;
+    let child = ["/bin/cat", "/usr/bin/cat"].iter().find_map(|cat| {
+        Command::new(cat)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .current_dir("/")
+            .spawn()
+            .ok()
+    });
+    // Back to close-on-exec before anything else runs (rdaemon is single-threaded).
+    let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    child
+}
+
+/// What one look at a probed condition found, and the pause before the next.
+#[derive(Debug)]
+enum Probe {
+    /// The condition holds.
+    Ready,
+    /// Nothing yet: look again after this long.
+    NotYet(Duration),
+    /// Something answered without being ready: back off from the first pause to the second.
+    Answered((Duration, Duration)),
+}
+
+/// `127.0.0.1:8080`, or `[::1]:8080, 127.0.0.1:8080` for several addresses.
+fn addrs_text(addrs: &[SocketAddr]) -> String {
+    addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A port that is already listening before the daemon starts (see [`Check::port_in_use`]).
@@ -808,6 +1353,49 @@ mod tests {
             ReadySpec::File("/run/x.ready".into())
         );
         assert_eq!(ok("file:rel/a:b"), ReadySpec::File("rel/a:b".into()));
+        assert_eq!(
+            ok("http:http://127.0.0.1:8080/health"),
+            ReadySpec::Http("http://127.0.0.1:8080/health".into())
+        );
+        assert_eq!(
+            ok("http:http://[::1]/"),
+            ReadySpec::Http("http://[::1]/".into())
+        );
+        assert_eq!(
+            ok("log:^Listening on \\d+$"),
+            ReadySpec::Log("^Listening on \\d+$".into())
+        );
+        assert_eq!(ok("log:a:b"), ReadySpec::Log("a:b".into()));
+        assert_eq!(
+            ok("cmd:pg_isready -h /run/pg"),
+            ReadySpec::Cmd("pg_isready -h /run/pg".into())
+        );
+        assert_eq!(ok("cmd:test -f a:b"), ReadySpec::Cmd("test -f a:b".into()));
+    }
+
+    #[test]
+    fn log_regex_is_ascii_over_raw_bytes() {
+        let re = log_regex(r"^listening on \d+$").unwrap();
+        assert!(re.is_match(b"listening on 8080"));
+        assert!(
+            !re.is_match(b"listening on \xd9\xa3"),
+            "an Arabic-Indic digit is no \\d"
+        );
+        assert!(log_regex("ready").unwrap().is_match(b"\xff\xfe ready"));
+        assert!(log_regex("(?i)READY").unwrap().is_match(b"ready"));
+        assert!(log_regex("prêt")
+            .unwrap()
+            .is_match("serveur prêt".as_bytes()));
+    }
+
+    #[test]
+    fn new_kinds_say_what_is_wrong() {
+        let err = |s| ReadySpec::parse(s).unwrap_err();
+        assert!(err("http:https://x/").contains("https:// is not supported"));
+        assert!(err("http:x:80").contains("must begin with http://"));
+        assert!(err("log:").contains("empty"));
+        assert!(err("log:(").contains("invalid regular expression"));
+        assert!(err("cmd: ").contains("the command is empty"));
     }
 
     #[test]
@@ -834,6 +1422,21 @@ mod tests {
             "file:",
             "file",
             "http://x",
+            "http:",
+            "http:https://x/",
+            "http:ftp://x/",
+            "http:http://",
+            "http:http://x:99999/",
+            "http:http://::1/",
+            "http:http://a b/",
+            "log:",
+            "log:(",
+            "log:[z-a]",
+            "log:a{99999999}",
+            "cmd:",
+            "cmd:   ",
+            "cmd:a\0b",
+            "HTTP:http://x/",
         ] {
             let err = ReadySpec::parse(bad).unwrap_err();
             assert!(err.starts_with("invalid readiness spec"), "{bad:?}: {err}");
@@ -866,6 +1469,9 @@ mod tests {
             "tcp:127.0.0.1:8080",
             "tcp:[::1]:22",
             "file:/x/y",
+            "http:http://127.0.0.1:8080/x?y",
+            "log:^ready$",
+            "cmd:test -f /x",
         ] {
             let spec = ReadySpec::parse(s).unwrap();
             assert_eq!(spec.to_string(), s);
@@ -1011,6 +1617,17 @@ mod proptests {
             ("[a-z0-9.-]{1,20}|[0-9a-f:]{2,20}", 1..=u16::MAX)
                 .prop_map(|(host, port)| ReadySpec::Tcp { host, port }),
             "[^\0]{1,30}".prop_map(|p| ReadySpec::File(PathBuf::from(p))),
+            (
+                "[a-z0-9.-]{1,20}",
+                prop::option::of(1..=u16::MAX),
+                "(/[!-~]{0,12})?"
+            )
+                .prop_map(|(host, port, path)| {
+                    let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                    ReadySpec::Http(format!("http://{host}{port}{path}"))
+                }),
+            "[a-z ^$.:]{1,20}".prop_map(ReadySpec::Log),
+            "[a-z][ -~]{0,20}".prop_map(ReadySpec::Cmd),
         ]
     }
 
@@ -1024,7 +1641,8 @@ mod proptests {
         fn ready_spec_parse_never_panics(
             s in prop_oneof![
                 any::<String>(),
-                "(exec|notify|alive|tcp|file)(:[ -~]{0,16}){0,2}",
+                "(exec|notify|alive|tcp|file|http|log|cmd)(:[ -~]{0,16}){0,2}",
+                "http:https?://[ -~]{0,20}",
                 "tcp:\\[?[0-9a-z:\\[\\]]{0,10}\\]?(:[0-9]{0,6})?",
             ]
         ) {

@@ -85,7 +85,8 @@ pub fn daemon_processes(daemon: Pid) -> Vec<i32> {
     daemon_processes_in(daemon.get(), &scan())
 }
 
-fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
+/// [`daemon_processes`] in a scan already made.
+pub fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
     let Some(session) = table
         .iter()
         .find(|e| e.pid == daemon)
@@ -118,6 +119,58 @@ fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
     }
     members.sort_unstable();
     members
+}
+
+/// The live descendants of `root` in `table` (not `root` itself, no zombies), however deep:
+/// what a subreaper (the respawn monitor) holds, escaped ones (`setsid`, double fork) included.
+pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
+    let mut children: HashMap<i32, Vec<&Entry>> = HashMap::new();
+    for e in table {
+        children.entry(e.stat.ppid).or_default().push(e);
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    let mut seen = HashSet::new();
+    while let Some(parent) = todo.pop() {
+        for e in children.get(&parent).into_iter().flatten() {
+            if e.pid != root && seen.insert(e.pid) {
+                todo.push(e.pid);
+                if e.stat.is_alive() && !e.stat.is_kernel_thread() {
+                    out.push((*e).clone());
+                }
+            }
+        }
+    }
+    out.sort_unstable_by_key(|e| e.pid);
+    out
+}
+
+/// A process held for a sweep besides the session's members: a descendant of a respawn monitor
+/// that left the session (`setsid`), held by pidfd from before the monitor is signalled, so that
+/// it can still be stopped once the monitor is gone and it has been re-parented elsewhere.
+pub struct Held(Member);
+
+/// Holds every live descendant of `root` outside `session` (all of them without one), each
+/// verified by start time once its pidfd pins it.
+pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {
+    descendants_in(root.get(), &scan())
+        .into_iter()
+        .filter(|e| session.is_none_or(|s| e.stat.session != s.sid))
+        .filter(|e| {
+            Pid::new(e.pid)
+                .ok()
+                .is_some_and(|pid| matches!(process::refuse_protected(pid), Ok(None)))
+        })
+        .filter_map(|e| {
+            let process = Process::open_verified(Pid::new(e.pid).ok()?, e.stat.start_time)
+                .ok()
+                .flatten()?;
+            Some(Held(Member {
+                process,
+                pgrp: e.stat.pgrp,
+            }))
+        })
+        .collect()
 }
 
 /// The session id to record for a daemon just forked by the double fork (`stat` is its
@@ -223,28 +276,46 @@ impl Session {
         begun: Instant,
         signalled_group: Option<i32>,
     ) -> Result<Swept, (i32, Errno)> {
-        let mut sweep = Sweeper {
-            session: *self,
-            members: Vec::new(),
-            seen: HashSet::new(),
-            fresh: false,
-        };
-        sweep.refresh();
-        if sweep.members.is_empty() {
-            return Ok(Swept::default());
-        }
-        let mut timeline = Timeline::new(schedule);
-        while let Some(phase) = timeline.next(begun.elapsed()) {
-            if let Some((sig, first)) = phase.signal {
-                sweep.deliver(sig, signalled_group.filter(|_| first))?;
-            }
-            if sweep.wait_all(begun + phase.until) {
-                return Ok(sweep.outcome());
-            }
-        }
-        sweep.refresh();
-        Ok(sweep.outcome())
+        sweep(Some(*self), Vec::new(), schedule, begun, signalled_group)
     }
+}
+
+/// [`Session::sweep`] of `session` (if any) and of `held`, processes held besides its members
+/// (see [`hold_descendants`]).
+pub fn sweep(
+    session: Option<Session>,
+    held: Vec<Held>,
+    schedule: &[Step],
+    begun: Instant,
+    signalled_group: Option<i32>,
+) -> Result<Swept, (i32, Errno)> {
+    let mut sweep = Sweeper {
+        session,
+        members: Vec::new(),
+        seen: HashSet::new(),
+        fresh: false,
+    };
+    for Held(m) in held {
+        if let Ok(Some(stat)) = process::stat(m.process.pid()) {
+            sweep.seen.insert((m.process.pid().get(), stat.start_time));
+        }
+        sweep.members.push(m);
+    }
+    sweep.refresh();
+    if sweep.members.is_empty() {
+        return Ok(Swept::default());
+    }
+    let mut timeline = Timeline::new(schedule);
+    while let Some(phase) = timeline.next(begun.elapsed()) {
+        if let Some((sig, first)) = phase.signal {
+            sweep.deliver(sig, signalled_group.filter(|_| first))?;
+        }
+        if sweep.wait_all(begun + phase.until) {
+            return Ok(sweep.outcome());
+        }
+    }
+    sweep.refresh();
+    Ok(sweep.outcome())
 }
 
 /// One phase of a sweep: send `signal` (with whether it is the schedule's first), then wait
@@ -340,7 +411,7 @@ struct Member {
 }
 
 struct Sweeper {
-    session: Session,
+    session: Option<Session>,
     members: Vec<Member>,
     /// (pid, start time) of every leftover ever seen.
     seen: HashSet<(i32, u64)>,
@@ -352,7 +423,8 @@ impl Sweeper {
     /// One scan of `/proc`: adds the leftovers not yet held (verified by start time once the
     /// pidfd pins them) and drops the ones that have exited.
     fn refresh(&mut self) {
-        for e in self.session.leftovers() {
+        let found = self.session.map(|s| s.leftovers()).unwrap_or_default();
+        for e in found {
             if self.members.iter().any(|m| m.process.pid().get() == e.pid) {
                 continue;
             }
@@ -475,6 +547,23 @@ mod tests {
         ];
         assert_eq!(daemon_processes_in(100, &table), vec![100, 101, 102, 103]);
         assert_eq!(daemon_processes_in(300, &table), Vec::<i32>::new());
+    }
+
+    #[test]
+    fn descendants_are_the_whole_subtree_alive() {
+        let mut zombie = entry(105, 100, 99, 15);
+        zombie.stat.state = 'Z';
+        let table = vec![
+            entry(100, 1, 99, 10),    // the monitor
+            entry(101, 100, 99, 11),  // its child
+            entry(102, 100, 102, 12), // adopted, escaped with setsid
+            entry(103, 102, 102, 13), // its child
+            entry(104, 1, 104, 5),    // a stranger
+            zombie,                   // an adopted zombie: dead
+        ];
+        let pids: Vec<i32> = descendants_in(100, &table).iter().map(|e| e.pid).collect();
+        assert_eq!(pids, [101, 102, 103]);
+        assert!(descendants_in(104, &table).is_empty());
     }
 
     #[test]

@@ -79,6 +79,12 @@ struct SpecFile {
     ready_timeout: Option<String>,
     #[serde(default)]
     respawn: Option<Respawn>,
+    #[serde(default)]
+    cgroup_mode: Option<String>,
+    #[serde(default)]
+    memory_max: Option<u64>,
+    #[serde(default)]
+    tasks_max: Option<u64>,
     wanted: Wanted,
 }
 
@@ -121,6 +127,12 @@ pub struct Status {
     /// deliberate stop, `stopped` rather than `dead`.
     #[serde(default)]
     pub stopped: bool,
+    /// The cgroup the daemon runs in, if it got one.
+    #[serde(default)]
+    pub cgroup: Option<PathBuf>,
+    /// Its id (the directory's inode).
+    #[serde(default)]
+    pub cgroup_id: Option<u64>,
 }
 
 /// A status file's mode: anyone may read it.
@@ -253,6 +265,22 @@ pub struct Record {
     /// so that a daemon found gone is `stopped`, not `dead`. A new start clears it.
     #[serde(default)]
     pub stopping: bool,
+    /// `--cgroup`: `auto`, `on` or `off` (absent: `auto`).
+    #[serde(default)]
+    pub cgroup_mode: Option<String>,
+    /// `--memory-max`, in bytes.
+    #[serde(default)]
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    #[serde(default)]
+    pub tasks_max: Option<u64>,
+    /// The cgroup the daemon runs in (`.../rdaemon/NAME`), if it got one.
+    #[serde(default)]
+    pub cgroup: Option<PathBuf>,
+    /// Its id (the directory's inode): cgroup paths are global and a name's cgroup may be
+    /// another daemon's since, so nothing is done to one whose id differs.
+    #[serde(default)]
+    pub cgroup_id: Option<u64>,
 }
 
 impl LastExit {
@@ -457,6 +485,11 @@ impl Record {
             failed: status.failed,
             stopped: status.stopped,
             stopping: spec.wanted == Wanted::Stopped,
+            cgroup_mode: spec.cgroup_mode,
+            memory_max: spec.memory_max,
+            tasks_max: spec.tasks_max,
+            cgroup: status.cgroup,
+            cgroup_id: status.cgroup_id,
         }
     }
 
@@ -476,6 +509,9 @@ impl Record {
             ready: self.ready.clone(),
             ready_timeout: self.ready_timeout.clone(),
             respawn: self.respawn.clone(),
+            cgroup_mode: self.cgroup_mode.clone(),
+            memory_max: self.memory_max,
+            tasks_max: self.tasks_max,
             wanted: self.wanted(),
         }
     }
@@ -494,6 +530,8 @@ impl Record {
             last_exit: self.last_exit.clone(),
             failed: self.failed,
             stopped: self.stopped,
+            cgroup: self.cgroup.clone(),
+            cgroup_id: self.cgroup_id,
         }
     }
 
@@ -766,6 +804,11 @@ mod tests {
             failed: false,
             stopped: false,
             stopping: false,
+            cgroup_mode: None,
+            memory_max: None,
+            tasks_max: None,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 
@@ -1066,6 +1109,11 @@ mod proptests {
                 // Another random bit, without widening the tuples.
                 stopping: restarts % 2 == 1,
                 stopped: restarts % 3 == 1,
+                cgroup_mode: None,
+                memory_max: None,
+                tasks_max: None,
+                cgroup: None,
+                cgroup_id: None,
                 ready_timeout,
                 status_text,
             },

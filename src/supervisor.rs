@@ -47,7 +47,8 @@ use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
 use crate::pidfile;
-use crate::process::{self, Pid};
+use crate::process::{self, Pid, Process};
+use crate::session;
 use crate::state::{LastExit, Mode, Record, Status};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
@@ -65,6 +66,13 @@ const READS_PER_WAKE: usize = 16;
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
 /// The most of an open line held back (less when `--log-max-size` is smaller).
 pub const HOLD_MAX: u64 = 64 * 1024;
+/// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
+/// timeout: the record keeps no stop timeout of its own).
+pub const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
+const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
+/// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
+const BLIND_CHECK: Duration = Duration::from_millis(5);
 
 /// The signals the monitor handles. SIGPIPE is caught (and dropped) rather than ignored: an
 /// ignored disposition would be inherited across exec, a caught one is reset.
@@ -616,6 +624,45 @@ struct Monitor {
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
     /// it only once `start` has closed its end (poll reports an error on this end then).
     handoff: Option<File>,
+    /// What the last child left behind, being stopped before the next start.
+    cleanup: Option<Cleanup>,
+}
+
+/// Processes an exited child left behind (its process group, and whatever escaped it and was
+/// re-parented to the monitor, the child subreaper), being stopped: SIGTERM (and SIGCONT), then
+/// SIGKILL at the deadline. Held by pidfd; the monitor's `poll` wakes when one exits.
+struct Cleanup {
+    held: Vec<Process>,
+    /// SIGKILL is due then; once sent, the monitor stops waiting then.
+    deadline: Instant,
+    killed: bool,
+    /// How many were stopped so far.
+    count: usize,
+}
+
+/// Signals `sig` (and SIGCONT after any signal but SIGKILL) to every live descendant of this
+/// process not yet in `held` and not `exclude` (the running child), and holds them: one scan of
+/// `/proc`. Returns how many it added. Members are this subreaper's descendants by the kernel's
+/// word; each is verified by start time once its pidfd pins it.
+fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, sig: Signal) -> usize {
+    let me = std::process::id() as i32;
+    let mut added = 0;
+    for e in session::descendants_in(me, &session::scan()) {
+        if Some(e.pid) == exclude.map(Pid::get) || held.iter().any(|p| p.pid().get() == e.pid) {
+            continue;
+        }
+        let Ok(pid) = Pid::new(e.pid) else { continue };
+        let Ok(Some(p)) = Process::open_verified(pid, e.stat.start_time) else {
+            continue;
+        };
+        let _ = p.signal(sig);
+        if sig != Signal::SIGKILL {
+            let _ = p.signal(Signal::SIGCONT);
+        }
+        held.push(p);
+        added += 1;
+    }
+    added
 }
 
 impl Monitor {
@@ -727,6 +774,10 @@ impl Monitor {
             creds,
         )?;
 
+        // Whatever escapes the child (setsid, double fork) is re-parented to the monitor, which
+        // can then stop it (SPEC §3.1). Set before the first child exists.
+        nix::sys::prctl::set_child_subreaper(true)
+            .context("cannot become a child subreaper (PR_SET_CHILD_SUBREAPER)")?;
         let (read, write) = UnixStream::pair().context("cannot create the signal pipe")?;
         let signals = SignalDelivery::with_pipe(read, write, SignalOnly, SIGNALS.map(|s| s as i32))
             .context("cannot install signal handlers")?;
@@ -749,6 +800,7 @@ impl Monitor {
             stopped: false,
             dirty: false,
             handoff: None,
+            cleanup: None,
         })
     }
 
@@ -777,8 +829,10 @@ impl Monitor {
                     }
                 }
             }
+            self.tend_cleanup();
             if let State::Waiting { at } = self.state {
-                if Instant::now() >= at {
+                // The next child starts only once the last one's leftovers are gone.
+                if Instant::now() >= at && self.cleanup.is_none() {
                     self.handle(Event::DelayOver);
                 }
             }
@@ -802,6 +856,13 @@ impl Monitor {
             let left = (since + HOLD_FOR).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        if let Some(c) = &self.cleanup {
+            let mut left = c.deadline.saturating_duration_since(now);
+            if c.held.iter().any(|p| p.pidfd().is_none()) {
+                left = left.min(BLIND_CHECK);
+            }
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
         let timeout = match timeout {
             None => PollTimeout::NONE,
             Some(t) => {
@@ -818,6 +879,13 @@ impl Monitor {
                 .iter()
                 .map(|o| PollFd::new(o.pipe.as_fd(), PollFlags::POLLIN)),
         );
+        // A leftover's pidfd becomes readable when it exits.
+        fds.extend(
+            self.cleanup
+                .iter()
+                .flat_map(|c| c.held.iter().filter_map(|p| p.pidfd()))
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+        );
         // The write end of the report pipe: POLLERR once `start` has closed the read end.
         if let Some(handoff) = &self.handoff {
             fds.push(PollFd::new(handoff.as_fd(), PollFlags::empty()));
@@ -828,10 +896,7 @@ impl Monitor {
         }
         let ready = |fd: &PollFd| fd.revents().is_some_and(|r| !r.is_empty());
         let handed_over = self.handoff.is_some() && fds.last().is_some_and(ready);
-        if self.handoff.is_some() {
-            fds.pop();
-        }
-        let readable = fds[1..]
+        let readable = fds[1..=self.outputs.len()]
             .iter()
             .enumerate()
             .filter(|(_, fd)| ready(fd))
@@ -915,6 +980,9 @@ impl Monitor {
                 self.drain_outputs();
                 let ran_for = now.saturating_duration_since(since);
                 self.state = self.after_exit(&format!("pid {child}"), how, ran_for, now);
+                if matches!(self.state, State::Waiting { .. }) {
+                    self.begin_cleanup(child);
+                }
             }
             Action::Finish => {
                 self.stopped = true;
@@ -989,6 +1057,7 @@ impl Monitor {
             self.say(&crate::exit::render(&err));
         }
         end_group();
+        self.end_descendants();
         State::Done { code }
     }
 
@@ -1016,6 +1085,83 @@ impl Monitor {
             Ok(false) => self.say("the status no longer describes this monitor; not updating it"),
             Err(err) => self.say(&crate::exit::render(&err)),
         }
+    }
+
+    /// The child `child` exited: stops what it left behind before the next start (SIGTERM and
+    /// SIGCONT now, SIGKILL after [`LEFTOVER_TIMEOUT`]), without blocking: `run_loop` waits on
+    /// the leftovers' pidfds with the signal pipe and calls [`Monitor::tend_cleanup`].
+    fn begin_cleanup(&mut self, child: Pid) {
+        let mut held = Vec::new();
+        let count = gather(&mut held, None, Signal::SIGTERM);
+        if count == 0 {
+            return;
+        }
+        let noun = if count == 1 { "process" } else { "processes" };
+        self.say(&format!(
+            "stopping {count} {noun} pid {child} left behind before restarting it"
+        ));
+        self.cleanup = Some(Cleanup {
+            held,
+            deadline: Instant::now() + LEFTOVER_TIMEOUT,
+            killed: false,
+            count,
+        });
+    }
+
+    /// Moves a clean-up on: drops the leftovers that exited (looking once more for any forked
+    /// meanwhile when none is left), sends SIGKILL at the deadline, and gives up on survivors
+    /// [`LEFTOVER_KILL_WAIT`] later.
+    fn tend_cleanup(&mut self) {
+        let Some(c) = &mut self.cleanup else {
+            return;
+        };
+        c.held.retain(|p| !p.has_exited());
+        if c.held.is_empty() {
+            let sig = if c.killed {
+                Signal::SIGKILL
+            } else {
+                Signal::SIGTERM
+            };
+            c.count += gather(&mut c.held, None, sig);
+            if c.held.is_empty() {
+                self.cleanup = None;
+                return;
+            }
+        }
+        let now = Instant::now();
+        if now < c.deadline {
+            return;
+        }
+        if !c.killed {
+            for p in &c.held {
+                let _ = p.signal(Signal::SIGKILL);
+            }
+            c.killed = true;
+            c.deadline = now + LEFTOVER_KILL_WAIT;
+            let msg = format!(
+                "{} leftover processes still running after {}: sent SIGKILL",
+                c.held.len(),
+                format_duration(LEFTOVER_TIMEOUT)
+            );
+            self.say(&msg);
+            return;
+        }
+        let pids: Vec<String> = c.held.iter().map(|p| p.pid().to_string()).collect();
+        let msg = format!(
+            "leftover processes {} survive SIGKILL; starting anyway",
+            pids.join(", ")
+        );
+        self.cleanup = None;
+        self.say(&msg);
+    }
+
+    /// On the way out: SIGTERM and SIGCONT to every descendant left (escaped ones included,
+    /// which the process group signal misses; those of a clean-up under way had theirs). The
+    /// monitor does not wait for them: `stop` holds them by pidfd from before its first
+    /// signal and finishes them on its schedule (SPEC §3.1).
+    fn end_descendants(&mut self) {
+        let mut held = self.cleanup.take().map(|c| c.held).unwrap_or_default();
+        gather(&mut held, None, Signal::SIGTERM);
     }
 
     /// A line of the monitor's own in the daemon's stderr log.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::cgroup::Cgroup;
 use crate::exit::Code;
 use crate::parse::shell_join;
 use crate::paths::Ctx;
@@ -143,6 +144,14 @@ pub struct Report {
     /// §3.1); absent when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leftovers: Option<usize>,
+    /// How many processes the program has (its cgroup's, else its session's and descendants';
+    /// the monitor not counted), while it runs or leftovers live.
+    pub tasks: Option<usize>,
+    /// Their memory: the cgroup's `memory.current` with the memory controller, else their
+    /// summed RSS.
+    pub memory_bytes: Option<u64>,
+    /// The cgroup it runs in, if it got one.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl Report {
@@ -189,6 +198,25 @@ impl Report {
             _ => reason,
         };
         let state = derived;
+        let cgroup = rec.and_then(Cgroup::of_record);
+        let monitor = respawn.and(pid).map(process::Pid::get);
+        let (tasks, memory_bytes) = match (pid, cgroup.as_ref().filter(|c| c.exists())) {
+            _ if pid.is_none() && leftovers == 0 => (None, None),
+            (_, Some(cg)) => {
+                let procs = cg.procs().unwrap_or_default();
+                let procs: Vec<i32> = procs.into_iter().filter(|p| Some(*p) != monitor).collect();
+                let memory = cg.memory_current().or_else(|| Some(summed_rss(&procs)));
+                (Some(procs.len()), memory)
+            }
+            (Some(pid), None) => {
+                let procs: Vec<i32> = session::daemon_processes_in(pid.get(), scan_table())
+                    .into_iter()
+                    .filter(|p| Some(*p) != monitor)
+                    .collect();
+                (Some(procs.len()), Some(summed_rss(&procs)))
+            }
+            (None, None) => (Some(leftovers), None),
+        };
         Report {
             name,
             state,
@@ -224,6 +252,9 @@ impl Report {
                 (reason, _) => reason,
             },
             leftovers: (leftovers > 0).then_some(leftovers),
+            tasks,
+            memory_bytes,
+            cgroup: cgroup.filter(|c| c.exists()).map(|c| c.path().to_owned()),
         }
     }
 
@@ -288,11 +319,24 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
 /// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
 /// scanned once per command, however many daemons `list` reports.
 fn count_leftovers(rec: &Record) -> usize {
-    static TABLE: std::sync::OnceLock<Vec<session::Entry>> = std::sync::OnceLock::new();
     match session::Session::of(rec, None) {
-        Ok(Some(session)) => session.count_leftovers_in(TABLE.get_or_init(session::scan)),
+        Ok(Some(session)) => session.count_leftovers_in(scan_table()),
         _ => 0,
     }
+}
+
+/// The one scan of `/proc` of this command.
+fn scan_table() -> &'static [session::Entry] {
+    static TABLE: std::sync::OnceLock<Vec<session::Entry>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(session::scan)
+}
+
+/// The summed resident memory of `pids` (those that vanished count nothing).
+fn summed_rss(pids: &[i32]) -> u64 {
+    pids.iter()
+        .filter_map(|&p| process::Pid::new(p).ok())
+        .filter_map(process::rss_bytes)
+        .sum()
 }
 
 fn running_pid(state: &State) -> Option<process::Pid> {

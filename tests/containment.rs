@@ -274,3 +274,391 @@ exec sleep 1000"#,
     assert!(!alive(helper), "helper {helper} survived stop");
     stop.ok().stdout_has("1 leftover process stopped");
 }
+
+// Respawn mode: the monitor is the child subreaper (SPEC §3.1).
+
+/// Starts a respawn daemon `name` running `script DIR` with `extra` options; returns the
+/// monitor's pid, tracked.
+fn start_respawn_script(env: &Env, name: &str, extra: &[&str], script: &std::path::Path) -> i32 {
+    let dir = env.dir().display().to_string();
+    let mut args = vec!["start", "--respawn", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", script.to_str().unwrap(), &dir]);
+    env.run(&args).ok();
+    let monitor = env.pid_of(name);
+    env.track(monitor);
+    monitor
+}
+
+/// The monitor's children in `/proc` that are zombies.
+fn zombie_children(monitor: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| stat(pid).is_some_and(|s| s.ppid == monitor && s.state == 'Z'))
+        .collect()
+}
+
+#[test]
+fn a_respawn_childs_double_forked_setsid_grandchild_is_stopped() {
+    let env = Env::new();
+    // The grandchild leaves the session (setsid) and its parent exits at once (double fork):
+    // only the monitor, as subreaper, still knows it.
+    let script = env.script(
+        "escape.sh",
+        &format!(
+            r#"(setsid sh -c 'trap "" TERM; echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let monitor = start_respawn_script(&env, "esc", &[], &script);
+    let gc = member_pids(&env, "gc.txt")[0];
+    wait_until(
+        "the grandchild is re-parented to the monitor",
+        DEADLINE,
+        || stat(gc).is_some_and(|s| s.ppid == monitor),
+    );
+    assert!(
+        !same_session(gc, monitor),
+        "the grandchild left the session"
+    );
+    wait_until("the grandchild ignores TERM", DEADLINE, || {
+        u64::from_str_radix(&status_field(gc, "SigIgn"), 16).unwrap() & (1 << 14) != 0
+    });
+    let stop = env.run(&["stop", "esc", "--timeout", "300ms"]);
+    assert!(!alive(monitor));
+    assert!(!alive(gc), "the setsid grandchild {gc} survived stop");
+    stop.ok().stdout_has("1 leftover process stopped");
+}
+
+#[test]
+fn a_crash_looping_child_leaves_no_helpers_piling_up() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let script = env.script(
+        "crash.sh",
+        &format!(
+            r#"sleep {secs} &
+echo $! >> "$1/helpers.txt"
+exit 1"#
+        ),
+    );
+    let monitor = start_respawn_script(
+        &env,
+        "crash",
+        &["--restart-delay", "20ms", "--max-restarts", "0"],
+        &script,
+    );
+    let helpers = || -> Vec<i32> {
+        fs::read_to_string(env.path("helpers.txt"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let mut most = 0;
+    wait_until("three restarts", DEADLINE, || {
+        for pid in helpers() {
+            env.track(pid);
+        }
+        most = most.max(live_pids_with_arg(&secs).len());
+        env.record("crash")["restarts"].as_u64().unwrap_or(0) >= 3
+    });
+    let all = helpers();
+    for &pid in &all {
+        env.track(pid);
+    }
+    assert!(all.len() >= 3, "helpers: {all:?}");
+    assert!(most <= 1, "{most} helpers alive at once");
+    // Every helper but the newest is gone, and reaped by the monitor.
+    for &pid in &all[..all.len() - 1] {
+        wait_until(&format!("helper {pid} is reaped"), DEADLINE, || {
+            stat(pid).is_none()
+        });
+    }
+    assert!(live_pids_with_arg(&secs).len() <= 1);
+    let log = fs::read_to_string(env.path("crash.log")).unwrap_or_default();
+    assert!(log.contains("left behind before restarting it"), "{log}");
+    env.run(&["stop", "crash", "--timeout", "2s"]).ok();
+    assert!(!alive(monitor));
+    assert!(
+        live_pids_with_arg(&secs).is_empty(),
+        "a helper outlived stop"
+    );
+}
+
+#[test]
+fn an_adopted_process_is_reaped_and_not_taken_for_the_child() {
+    let env = Env::new();
+    let script = env.script(
+        "adopt.sh",
+        &format!(
+            r#"(sleep {secs} & echo $! > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt")
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let monitor = start_respawn_script(&env, "adopt", &[], &script);
+    let gc = member_pids(&env, "gc.txt")[0];
+    wait_until(
+        "the grandchild is re-parented to the monitor",
+        DEADLINE,
+        || stat(gc).is_some_and(|s| s.ppid == monitor),
+    );
+    let child = env.record("adopt")["child_pid"].as_i64().unwrap() as i32;
+    kill(NixPid::from_raw(gc), Signal::SIGKILL).unwrap();
+    wait_until("the monitor reaps the adopted process", DEADLINE, || {
+        stat(gc).is_none()
+    });
+    assert!(zombie_children(monitor).is_empty());
+    assert!(alive(child), "the child went with the adopted process");
+    let rec = env.record("adopt");
+    assert_eq!(rec["child_pid"], child, "{rec}");
+    assert_eq!(
+        rec["restarts"], 0,
+        "an adopted exit was taken for the child's"
+    );
+    env.run(&["stop", "adopt", "--timeout", "2s"]).ok();
+}
+
+// cgroup v2 (SPEC §3.1). Cgroup paths are global: every daemon here has a name no other test
+// uses (the tempdir's suffix), and the guard removes every cgroup a record names.
+
+/// The cgroup2 mount, from `/proc/self/mountinfo`.
+fn cgroup2_mount() -> Option<std::path::PathBuf> {
+    fs::read_to_string("/proc/self/mountinfo")
+        .ok()?
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split_whitespace().nth(4).map(std::path::PathBuf::from))
+}
+
+/// A daemon name unique to this test run.
+fn unique_name(env: &Env, stem: &str) -> String {
+    let tail: String = env
+        .dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{stem}-{tail}")
+}
+
+/// The cgroup mount where this test may use cgroups (root, a writable cgroup2 mount), else
+/// `None` after saying why (a failure under CI).
+fn cgroups_here(test: &str) -> Option<std::path::PathBuf> {
+    if !is_root() {
+        skip(test, "cgroups need root");
+        return None;
+    }
+    if std::path::Path::new("/run/systemd/system").is_dir() {
+        skip(test, "systemd manages the cgroup tree here (not delegated)");
+        return None;
+    }
+    let mount = cgroup2_mount();
+    if mount.is_none() {
+        skip(test, "no cgroup2 mount");
+    }
+    mount
+}
+
+#[test]
+fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
+    let test = "an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "cg");
+    let script = env.script(
+        "escape.sh",
+        &format!(
+            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let main = env.start(&name, &[script.to_str().unwrap(), &dir]);
+    let gc = member_pids(&env, "gc.txt")[0];
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
+    assert!(!same_session(gc, main), "the grandchild left the session");
+    let own = fs::read_to_string(format!("/proc/{gc}/cgroup")).unwrap();
+    assert!(
+        own.contains(&format!("0::/rdaemon/{name}\n"))
+            || own.contains(&format!("/rdaemon/{name}\n")),
+        "{own}"
+    );
+    let status = env.run(&["status", &name, "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["tasks"], 2, "{json}");
+    assert!(json["memory_bytes"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["cgroup"], cgroup.to_str().unwrap());
+    let stop = env.run(&["stop", &name, "--timeout", "2s"]).ok();
+    assert!(!alive(main));
+    assert!(!alive(gc), "the setsid grandchild {gc} survived stop");
+    stop.stdout_has("1 leftover process stopped");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+#[test]
+fn tasks_max_is_the_pids_controllers_limit_or_a_clear_error() {
+    let test = "tasks_max_is_the_pids_controllers_limit_or_a_clear_error";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "tm");
+    let cgroup = mount.join("rdaemon").join(&name);
+    let offered = fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap_or_default();
+    if !offered.split_whitespace().any(|c| c == "pids") {
+        eprintln!("{test}: no pids controller in '{}': checking the error (the limit itself is not tested here)", mount.display());
+        let run = env
+            .run(&[
+                "start",
+                "--name",
+                &name,
+                "--tasks-max",
+                "5",
+                "--",
+                "sleep",
+                &unique_secs(),
+            ])
+            .code(1)
+            .one_error_line()
+            .stderr_has("the pids controller is not available");
+        drop(run);
+        assert!(!env.path(&format!("{name}.pid")).exists());
+        assert!(!cgroup.exists(), "{} was left behind", cgroup.display());
+        return;
+    }
+    eprintln!("{test}: the pids controller is available: testing the limit");
+    let secs = unique_secs();
+    let script = env.script(
+        "forks.sh",
+        &format!("i=0\nwhile [ $i -lt 10 ]; do sleep {secs} & i=$((i+1)); done\nexec sleep {secs}"),
+    );
+    env.run(&[
+        "start",
+        "--name",
+        &name,
+        "--tasks-max",
+        "5",
+        "--",
+        script.to_str().unwrap(),
+    ])
+    .ok();
+    let main = env.pid_of(&name);
+    assert_eq!(
+        fs::read_to_string(cgroup.join("pids.max")).unwrap().trim(),
+        "5"
+    );
+    wait_until("the forks are done", DEADLINE, || {
+        stat(main).is_some_and(|_| {
+            fs::read_to_string(format!("/proc/{main}/cmdline"))
+                .is_ok_and(|c| c.starts_with("sleep"))
+        })
+    });
+    for pid in live_pids_with_arg(&secs) {
+        env.track(pid);
+    }
+    assert!(live_pids_with_arg(&secs).len() <= 5);
+    env.run(&["stop", &name]).ok();
+    assert!(!cgroup.exists());
+}
+
+#[test]
+fn cgroup_on_as_a_user_fails_with_the_reason() {
+    let test = "cgroup_on_as_a_user_fails_with_the_reason";
+    if !is_root() {
+        skip(test, "needs root to become nobody");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let theirs = env.path("nobody");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let bin = theirs.join("rdaemon");
+    fs::copy(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .arg("--dir")
+        .arg(theirs.join("d"))
+        .args([
+            "start",
+            "--name",
+            "x",
+            "--cgroup",
+            "on",
+            "--",
+            "sleep",
+            &unique_secs(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "rdaemon: cannot give x a cgroup: cgroups need root (rdaemon runs as another user)\n"
+    );
+    assert!(!theirs.join("d/x.pid").exists());
+}
+
+#[test]
+fn restart_overrides_and_keeps_the_containment_options() {
+    let env = Env::new();
+    let name = unique_name(&env, "ro");
+    env.run(&[
+        "start",
+        "--name",
+        &name,
+        "--cgroup",
+        "off",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    let rec = env.record(&name);
+    assert_eq!(rec["cgroup_mode"], "off");
+    assert!(rec["cgroup"].is_null(), "{rec}");
+    let pid = env.pid_of(&name);
+    // A limit without a cgroup is refused before anything is stopped.
+    env.run(&["restart", &name, "--tasks-max", "7"]).code(2);
+    assert!(alive(pid), "a refused restart stopped the daemon");
+    env.run(&["restart", &name]).ok();
+    assert_eq!(env.record(&name)["cgroup_mode"], "off", "kept by restart");
+    env.run(&["stop", &name]).ok();
+}
+
+#[test]
+fn malformed_containment_options_are_usage_errors() {
+    let env = Env::new();
+    for args in [
+        &["--cgroup", "maybe"][..],
+        &["--memory-max", "lots"],
+        &["--memory-max", "0"],
+        &["--tasks-max", "0"],
+        &["--tasks-max", "-1"],
+        &["--cgroup", "off", "--tasks-max", "5"],
+    ] {
+        let mut all = vec!["start", "--name", "m"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--", "sleep", "1000"]);
+        let run = env.run(&all).code(2);
+        assert!(run.stderr.starts_with("rdaemon: "), "{}", run.dump());
+        assert!(!env.path("m.pid").exists(), "{args:?}");
+    }
+}

@@ -310,6 +310,28 @@ fn recorded(env: &Env, name: &str, changes: Value) {
 }
 
 #[test]
+fn limits_and_kill_mode_map_to_systemd() {
+    let env = Env::new();
+    recorded(
+        &env,
+        "lim",
+        serde_json::json!({"memory_max": 268435456u64, "tasks_max": 64}),
+    );
+    let text = export(&env, "lim");
+    let unit = parse_unit(&text);
+    assert_eq!(service(&unit, "MemoryMax"), "268435456");
+    assert_eq!(service(&unit, "TasksMax"), "64");
+    assert_eq!(service(&unit, "KillMode"), "control-group");
+    verify(&env, "lim", &text);
+    // Without limits: no MemoryMax= or TasksMax= at all.
+    recorded(&env, "free", serde_json::json!({}));
+    let unit = parse_unit(&export(&env, "free"));
+    assert!(values(&unit, "Service", "MemoryMax").is_empty());
+    assert!(values(&unit, "Service", "TasksMax").is_empty());
+    assert_eq!(service(&unit, "KillMode"), "control-group");
+}
+
+#[test]
 fn respawn_mode_restarts_on_failure() {
     let env = Env::new();
     env.run(&["start", "--name", "sup", "--respawn", "--", "sleep", "1000"])

@@ -42,6 +42,9 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("start_time", Ty::Int, true),
     ("boot_id", Ty::Str, true),
     ("status_text", Ty::Str, true),
+    ("tasks", Ty::Int, true),
+    ("memory_bytes", Ty::Int, true),
+    ("cgroup", Ty::Str, true),
 ];
 
 /// Present only when `state` is `dead` or `unknown`.

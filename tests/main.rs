@@ -24,6 +24,7 @@ mod privileges;
 mod process_state;
 mod races;
 mod ready;
+mod ready_kinds;
 mod reboot;
 mod respawn;
 mod restart;

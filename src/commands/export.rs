@@ -14,8 +14,11 @@
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
 //! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
 //!
-//! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; systemd's default
-//! `KillMode=control-group` stops what the daemon spawned, as stopping the process group does.
+//! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
+//!
+//! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; `KillMode=
+//! control-group` (systemd's default, written out) stops everything the daemon spawned, as
+//! `rdaemon stop` does (SPEC §3.1).
 //!
 //! Reading the record and the terminal output is here; building the unit text is the pure
 //! function [`systemd_unit`], unit-tested below and checked with `systemd-analyze verify` in
@@ -277,10 +280,20 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         let delay = cx.extras.restart_delay.unwrap_or(DEFAULT_RESTART_DELAY);
         let _ = writeln!(t, "RestartSec={}", timespan(delay));
     }
+    if let Some(bytes) = rec.memory_max {
+        let _ = writeln!(t, "MemoryMax={bytes}");
+    }
+    if let Some(n) = rec.tasks_max {
+        let _ = writeln!(t, "TasksMax={n}");
+    }
     let _ = writeln!(
         t,
         "# As rdaemon stop: TERM to every process of the daemon, KILL after {}.",
         timespan(STOP_TIMEOUT)
+    );
+    t.push_str(
+        "KillMode=control-group
+",
     );
     let _ = writeln!(t, "TimeoutStopSec={}", timespan(STOP_TIMEOUT));
 
@@ -494,6 +507,11 @@ mod tests {
             failed: false,
             stopped: false,
             stopping: false,
+            cgroup_mode: None,
+            memory_max: None,
+            tasks_max: None,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 

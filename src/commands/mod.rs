@@ -17,10 +17,10 @@ pub mod wait;
 
 use anyhow::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TargetsArgs};
 use crate::exit::Code;
 use crate::paths::Ctx;
-use crate::target::Target;
+use crate::target::{resolve_many, several_error, Many, Target};
 
 /// Runs the parsed command line. `completions` needs no rdaemon directory (it must work even
 /// where none can be found), every other command does.
@@ -74,4 +74,33 @@ pub(crate) fn each(
         });
     }
     Ok(Code::worst(codes))
+}
+
+/// `signal` and `reload`: sends `sig_of(daemon)` to each daemon `args` names (`deliver::send`);
+/// the exit code is the worst (4 > 1 > 7 > 0), and a name that matches nothing counts as not
+/// running (7).
+pub(crate) fn deliver_each(
+    ctx: &Ctx,
+    args: &TargetsArgs,
+    group: bool,
+    sig_of: impl Fn(&Target) -> nix::sys::signal::Signal,
+) -> Result<Code> {
+    let (targets, unknown) = match resolve_many(ctx, args, true)? {
+        Many::Picked { targets, unknown } => (targets, unknown),
+        Many::NoDaemons => {
+            ctx.say("no daemons");
+            return Ok(Code::ProgramNotRunning);
+        }
+        Many::Several(names) => return Err(several_error(&names).into()),
+    };
+    for why in &unknown {
+        eprintln!("rdaemon: {why}");
+    }
+    let code = each(targets, |target| {
+        crate::deliver::send(ctx, &target, sig_of(&target), group)
+    })?;
+    Ok(match unknown.is_empty() {
+        true => code,
+        false => Code::worst([code, Code::ProgramNotRunning]),
+    })
 }

@@ -8,27 +8,8 @@ use crate::cli::ReloadArgs;
 use crate::deliver;
 use crate::exit::Code;
 use crate::paths::Ctx;
-use crate::target::{resolve_many, several_error, Many};
 
 /// `rdaemon reload`: each daemon in turn; the exit code is the worst (4 > 1 > 7 > 0).
 pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
-    let (targets, unknown) = match resolve_many(ctx, &args.target, true)? {
-        Many::Picked { targets, unknown } => (targets, unknown),
-        Many::NoDaemons => {
-            ctx.say("no daemons");
-            return Ok(Code::ProgramNotRunning);
-        }
-        Many::Several(names) => return Err(several_error(&names).into()),
-    };
-    for why in &unknown {
-        eprintln!("rdaemon: {why}");
-    }
-    let code = super::each(targets, |target| {
-        let sig = deliver::reload_signal(&target);
-        deliver::send(ctx, &target, sig, false)
-    })?;
-    Ok(match unknown.is_empty() {
-        true => code,
-        false => Code::worst([code, Code::ProgramNotRunning]),
-    })
+    super::deliver_each(ctx, &args.target, false, deliver::reload_signal)
 }

@@ -21,7 +21,8 @@ use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::{self, Account};
-use crate::cli::{StartArgs, StartOpts};
+use crate::cgroup::{self, Cgroup, Claimed};
+use crate::cli::{CgroupMode, StartArgs, StartOpts};
 use crate::daemonize::Credentials;
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
@@ -79,6 +80,12 @@ pub struct Spec {
     /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
     /// `stderr` then say what they are, as `/proc/self/fd` shows them).
     pub inherit_output: bool,
+    /// `--cgroup`.
+    pub cgroup: CgroupMode,
+    /// `--memory-max`, in bytes.
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    pub tasks_max: Option<u64>,
 }
 
 impl Spec {
@@ -109,6 +116,9 @@ impl Spec {
             ready_timeout: READY_TIMEOUT,
             foreground: false,
             inherit_output: false,
+            cgroup: CgroupMode::Auto,
+            memory_max: None,
+            tasks_max: None,
         })
     }
 
@@ -145,6 +155,9 @@ impl Spec {
             },
             foreground: false,
             inherit_output: false,
+            cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
+            memory_max: rec.memory_max,
+            tasks_max: rec.tasks_max,
         })
     }
 
@@ -189,6 +202,20 @@ impl Spec {
                 )));
             }
             self.group = Some(group.clone());
+        }
+        if let Some(mode) = opts.cgroup {
+            self.cgroup = mode;
+        }
+        if let Some(n) = opts.memory_max {
+            self.memory_max = Some(n);
+        }
+        if let Some(n) = opts.tasks_max {
+            self.tasks_max = Some(n);
+        }
+        if self.cgroup == CgroupMode::Off && has_limits(self) {
+            bail!(Fail::usage(
+                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
+            ));
         }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
@@ -281,6 +308,11 @@ impl Spec {
             // Wanted running only once this start has succeeded ([`want_running`]): a start
             // that fails, times out or is killed leaves a daemon that is `stopped`, not `dead`.
             stopping: true,
+            cgroup_mode: Some(self.cgroup.as_str().to_owned()),
+            memory_max: self.memory_max,
+            tasks_max: self.tasks_max,
+            cgroup: None,
+            cgroup_id: None,
         }
     }
 }
@@ -483,7 +515,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
-    Check::prepare(&spec.ready, &spec.name)?;
+    Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
     }
@@ -579,9 +611,16 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
 
     if spec.foreground {
+        if spec.cgroup == CgroupMode::On || spec.memory_max.is_some() || spec.tasks_max.is_some() {
+            bail!(Fail::usage(
+                "--cgroup on, --memory-max and --tasks-max do not work with --foreground"
+            ));
+        }
         return start_in_place(ctx, spec, old, &program, account);
     }
     let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    // `log:` counts only lines written from now on, and cannot read /dev/null.
+    check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // With another server on the port, the new program would fail to bind while a connect
     // to the old one looked like readiness: refuse now, naming who holds it.
     if let Some(busy) = check.port_in_use() {
@@ -590,9 +629,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
-    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, check.notify_socket())?;
+    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, Some(&mut check))?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
+    // Last before the fork: the cgroup, with its limits (an error here is the start's).
+    let cgroup = prepare_cgroup(ctx, spec)?;
     let mut committed = None;
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
@@ -606,6 +647,21 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         let mut record = spec.record(pid, stat.start_time, &boot_id);
         // The session the double fork made (the daemon waits for its "go": nothing ran yet).
         record.session = crate::session::made_for(&stat);
+        // Into its cgroup while it waits for its "go": no code of the program runs outside it,
+        // and whatever it forks is born inside. Written here, as root, so `--user` changes
+        // nothing.
+        if let Some(cg) = &cgroup {
+            match cg.add(pid.get()) {
+                Ok(()) => {
+                    record.cgroup = Some(cg.cgroup.path().to_owned());
+                    record.cgroup_id = cg.id();
+                }
+                // A start of the same name from another directory took the path over while
+                // the cgroup was empty: `auto` goes without.
+                Err(_) if spec.cgroup == CgroupMode::Auto && !has_limits(spec) => {}
+                Err(err) => return Err(err),
+            }
+        }
         record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
@@ -632,6 +688,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Ok(code)
         }
         Err(err) => {
+            if let Some(cg) = cgroup.as_ref().map(|c| &c.cgroup) {
+                // Best effort: an empty cgroup goes; one that holds a failed program's processes
+                // is left for `stop`.
+                if matches!(cg.populated(), Ok(false)) {
+                    let _ = cg.remove();
+                }
+            }
             if let Some(pid) = committed {
                 let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
                 let _ = match &old {
@@ -653,6 +716,69 @@ fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// Whether `spec` sets a limit that needs a cgroup.
+fn has_limits(spec: &Spec) -> bool {
+    spec.memory_max.is_some() || spec.tasks_max.is_some()
+}
+
+/// The cgroup `spec` asks for (SPEC §3.1), created with its limits: `None` with `--cgroup off`,
+/// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
+/// limit where it is impossible, or a limit whose controller is missing, is an error with the
+/// reason (exit 1); the cgroup is then removed again.
+fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Claimed>> {
+    let limits = has_limits(spec);
+    if spec.cgroup == CgroupMode::Off {
+        if limits {
+            bail!(Fail::usage(
+                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
+            ));
+        }
+        return Ok(None);
+    }
+    let host = cgroup::Host::detect(ctx.is_root)
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
+    let parent = match cgroup::decide(&host, cgroup::is_delegated) {
+        Ok(parent) => parent,
+        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => return Ok(None),
+        Err(why) => bail!("cannot give {} a cgroup: {why}", spec.name),
+    };
+    // Cgroup paths are global: never share (or set limits on) another daemon's. An empty one
+    // left by an earlier daemon of this name (from any directory) is made anew, so that it gets
+    // a new id: the records that name the old one no longer match it.
+    let claimed = match Cgroup::claim(&parent, spec.name.as_str()) {
+        Ok(claimed) => claimed,
+        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => None,
+        Err(err) => return Err(err),
+    };
+    let Some(claimed) = claimed else {
+        if spec.cgroup == CgroupMode::Auto && !limits {
+            return Ok(None);
+        }
+        bail!(
+            "cannot give {} a cgroup: '{}' is in use (another daemon of this name?)",
+            spec.name,
+            Cgroup::at(&parent, spec.name.as_str()).path().display()
+        );
+    };
+    let cg = &claimed.cgroup;
+    let limited = (|| -> Result<()> {
+        if let Some(bytes) = spec.memory_max {
+            cg.set_memory_max(bytes)?;
+        }
+        if let Some(n) = spec.tasks_max {
+            cg.set_pids_max(n)?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = limited {
+        if matches!(cg.populated(), Ok(false)) {
+            let _ = cg.remove();
+        }
+        return Err(err);
+    }
+    Ok(Some(claimed))
 }
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a
@@ -1063,15 +1189,15 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
 /// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
 /// the read end of the pipe on which the monitor reports its first child; the monitor stays
 /// root (it writes the record) and drops privileges for the child only. Log files this creates
-/// are removed again if the start fails (see [`NewFiles`]). `notify` is the `NOTIFY_SOCKET` of
-/// `--ready notify`; a detached daemon never inherits rdaemon's own (it would report to
-/// rdaemon's supervisor), a `--foreground` one does.
+/// are removed again if the start fails (see [`NewFiles`]). `check` gives the `NOTIFY_SOCKET` of
+/// `--ready notify` (a detached daemon never inherits rdaemon's own: it would report to
+/// rdaemon's supervisor; a `--foreground` one does) and learns what a `cmd:` check runs with.
 fn prepare(
     ctx: &Ctx,
     spec: &Spec,
     program: &Path,
     account: Option<Account>,
-    notify: Option<&str>,
+    mut check: Option<&mut Check>,
 ) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
     check_chdir(spec)?;
     let default_log = ctx.default_log_path(&spec.name);
@@ -1127,8 +1253,11 @@ fn prepare(
         env.insert("HOME".into(), home.into());
     }
     env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-    if let Some(address) = notify {
+    if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
         env.insert("NOTIFY_SOCKET".into(), address.into());
+    }
+    if let Some(check) = check.as_mut() {
+        check.run_as(&env, &spec.chdir, account.as_ref().map(|a| &a.creds));
     }
     if spec.respawn.is_none() {
         let plan = Plan::new(

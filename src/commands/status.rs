@@ -174,6 +174,17 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
     if let Some(rss) = r.monitor_rss_bytes {
         println!("  monitor rss: {}", format_bytes(rss));
     }
+    if let Some(tasks) = r.tasks {
+        let memory = r
+            .memory_bytes
+            .map(|m| format!(", {}", format_bytes(m)))
+            .unwrap_or_default();
+        let noun = if tasks == 1 { "process" } else { "processes" };
+        println!("  tasks:   {tasks} {noun}{memory}");
+    }
+    if let Some(cg) = &r.cgroup {
+        println!("  cgroup:  {}", cg.display());
+    }
     if show_log && matches!(r.state, DaemonState::Dead | DaemonState::Failed) {
         print_log_tail(r);
     }

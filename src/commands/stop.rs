@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
 
+use crate::cgroup::Cgroup;
 use crate::cli::StopArgs;
 use crate::exit::{Code, Fail};
 use crate::parse::{format_duration, signal_name, Step};
@@ -14,7 +15,7 @@ use crate::paths::Ctx;
 use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
-use crate::session::{Session, Swept};
+use crate::session::{self, Held, Session, Swept};
 use crate::state::{Mode, Record};
 use crate::target::{judge, privilege_error, resolve_many, several_error, Many, State, Target};
 
@@ -115,7 +116,8 @@ pub fn stop_locked(
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            let swept = sweep(&label, session, schedule, begun, None)?;
+            let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
+                + stop_cgroup(target, schedule, begun, main_only, None)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -139,6 +141,12 @@ pub fn stop_locked(
             .record
             .as_ref()
             .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
+    };
+    // A respawn monitor is the child subreaper of whatever escaped its session (setsid, double
+    // fork): held now, by pidfd, they can be stopped after the monitor is gone (SPEC §3.1).
+    let escaped = match aim.soft_to_main && !main_only {
+        true => session::hold_descendants(pid, session.as_ref()),
+        false => Vec::new(),
     };
     ctx.debug(match (aim.group, aim.soft_to_main) {
         (Some(g), false) => format!("signalling process group {g} of {label}"),
@@ -172,9 +180,25 @@ pub fn stop_locked(
         };
         // Then what the main process left behind in its session (SPEC §3.1).
         let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
-        let swept = sweep(&label, session, schedule, begun, signalled).inspect_err(|_| {
-            mark_stopping(ctx, target, pid, false);
-        })?;
+        // With a cgroup, it is the kernel's word on what is left of the daemon (its session and
+        // its escaped descendants were born inside): stopped and waited for through the cgroup,
+        // no scan of `/proc`. The session sweep runs the schedules a cgroup stop does not
+        // (`forever`).
+        let by_cgroup = !main_only
+            && !schedule.contains(&Step::Forever)
+            && target.record.as_ref().and_then(Cgroup::of_record).is_some();
+        let swept = match by_cgroup {
+            true => 0,
+            false => {
+                sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
+                    mark_stopping(ctx, target, pid, false);
+                })?
+            }
+        };
+        let swept = swept
+            + stop_cgroup(target, schedule, begun, main_only, signalled).inspect_err(|_| {
+                mark_stopping(ctx, target, pid, false);
+            })?;
         let how = format!("{how}{}", leftovers_note(swept));
         return finish_gone_saying(ctx, target, pid, &how);
     }
@@ -382,7 +406,9 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
     let label = target.label();
     let session = Session::of(rec, None)
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
-    let swept = sweep(&label, session, schedule, Instant::now(), None)?;
+    let begun = Instant::now();
+    let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
+        + stop_cgroup(target, schedule, begun, main_only, None)?;
     if swept == 0 {
         return Ok(false);
     }
@@ -396,14 +422,15 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
 fn sweep(
     label: &str,
     session: Option<Session>,
+    held: Vec<Held>,
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
 ) -> Result<usize> {
-    let Some(session) = session else {
+    if session.is_none() && held.is_empty() {
         return Ok(0);
-    };
-    match session.sweep(schedule, begun, signalled_group) {
+    }
+    match session::sweep(session, held, schedule, begun, signalled_group) {
         Ok(Swept { stopped, survivors }) if survivors.is_empty() => Ok(stopped),
         Ok(Swept { survivors, .. }) => {
             let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
@@ -423,6 +450,79 @@ fn sweep(
             }
         }
     }
+}
+
+/// What is left in the daemon's cgroup (SPEC §3.1) once its main process and session are gone
+/// (a descendant that left the session with `setsid`): the schedule's first signal (and SIGCONT)
+/// if its first wait has not ended yet, waiting on `cgroup.events` (inotify) until then;
+/// `cgroup.kill` at the KILL step, waiting for `populated 0`; then the cgroup is removed. How
+/// many processes it held; an error naming them if some survive. Nothing with `--main-only`.
+/// `signalled_group` got the first signal already (its members do not get it twice).
+fn stop_cgroup(
+    target: &Target,
+    schedule: &[Step],
+    begun: Instant,
+    main_only: bool,
+    signalled_group: Option<i32>,
+) -> Result<usize> {
+    let label = target.label();
+    let Some(cg) = target
+        .record
+        .as_ref()
+        .filter(|_| !main_only)
+        .and_then(Cgroup::of_record)
+    else {
+        return Ok(0);
+    };
+    if !cg.exists() {
+        return Ok(0);
+    }
+    let fail =
+        |e: anyhow::Error| anyhow::anyhow!("cannot stop {label}: {}", crate::exit::render(&e));
+    let held = cg.procs().map_err(|e| fail(e.into()))?.len();
+    let mut first = None;
+    let mut first_wait = None;
+    for step in schedule {
+        match *step {
+            Step::Signal(sig) if first.is_none() => first = Some(sig),
+            Step::Wait(d) if first_wait.is_none() => first_wait = Some(d),
+            _ => {}
+        }
+    }
+    let kills = schedule.contains(&Step::Signal(Signal::SIGKILL));
+    let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
+    if !empty {
+        let until = begun + first_wait.unwrap_or_default();
+        let left = until.saturating_duration_since(Instant::now());
+        if let (Some(sig), false) = (first, left.is_zero()) {
+            // The signalled group had its SIGCONT with its first signal.
+            let sigs: &[Signal] = match sig {
+                Signal::SIGKILL => &[Signal::SIGKILL],
+                _ => &[sig, Signal::SIGCONT],
+            };
+            cg.signal_members(sigs, signalled_group).map_err(fail)?;
+            empty = cg.wait_empty(left).map_err(fail)?;
+        }
+    }
+    if !empty && kills {
+        cg.kill().map_err(fail)?;
+        empty = cg.wait_empty(Duration::from_secs(5)).map_err(fail)?;
+    }
+    if !empty {
+        let pids: Vec<String> = cg
+            .procs()
+            .unwrap_or_default()
+            .iter()
+            .map(i32::to_string)
+            .collect();
+        bail!(
+            "cannot stop {label}: its leftover processes {} are still running after the whole stop schedule (cgroup '{}')",
+            pids.join(", "),
+            cg.path().display()
+        );
+    }
+    cg.remove().map_err(fail)?;
+    Ok(held)
 }
 
 /// `; 2 leftover processes stopped` after `stopped NAME (pid N)`, or nothing.

@@ -428,6 +428,15 @@ impl Drop for Env {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // The rdaemon cgroups our processes are in (a record may no longer name them).
+        let mut cgroups: Vec<(PathBuf, u64)> = Vec::new();
+        for &(pid, start_time) in &started {
+            if stat(pid).is_some_and(|s| s.start_time == start_time) {
+                if let Some(cg) = rdaemon_cgroup_of(pid).filter(|c| !cgroups.contains(c)) {
+                    cgroups.push(cg);
+                }
+            }
+        }
         for &(pid, start_time) in &started {
             // Only if the pid still is the process we saw: never a stranger that reused it.
             if stat(pid).is_some_and(|s| s.start_time == start_time) {
@@ -446,6 +455,84 @@ impl Drop for Env {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        self.remove_cgroups();
+        for (cg, id) in cgroups {
+            // Still the one our processes were in (another test may have made one anew).
+            if fs::metadata(&cg).is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == id) {
+                let _ = fs::write(cg.join("cgroup.kill"), "1");
+                remove_cgroup_dir(&cg);
+            }
+        }
+    }
+}
+
+/// The `rdaemon/NAME` cgroup (v2) that `pid` is in, if any, with its id (inode).
+fn rdaemon_cgroup_of(pid: i32) -> Option<(PathBuf, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    if !rel.contains("/rdaemon/") {
+        return None;
+    }
+    let mount = fs::read_to_string("/proc/self/mountinfo")
+        .ok()?
+        .lines()
+        .find(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+        })
+        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))?;
+    let path = mount.join(rel.trim_start_matches('/'));
+    let id = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).ok()?);
+    Some((path, id))
+}
+
+impl Env {
+    /// Removes the cgroup of every daemon whose record (in this test's directory) names one,
+    /// killing what is left in it first: cgroups are global, a failed test must not leave any.
+    fn remove_cgroups(&self) {
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.path().extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let Some((cg, id)) = fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| {
+                    Some((
+                        PathBuf::from(v["cgroup"].as_str()?),
+                        v["cgroup_id"].as_u64()?,
+                    ))
+                })
+            else {
+                continue;
+            };
+            // Only the one the record names: a cgroup of the same path made since (the
+            // directory's inode differs) is another test's.
+            use std::os::unix::fs::MetadataExt;
+            if !cg.starts_with("/sys/fs/cgroup")
+                || fs::metadata(&cg).map(|m| m.ino()).ok() != Some(id)
+            {
+                continue;
+            }
+            let _ = fs::write(cg.join("cgroup.kill"), "1");
+            remove_cgroup_dir(&cg);
+        }
+    }
+}
+
+/// Removes the cgroup directory `dir` once it is empty (a killed process leaves it a moment
+/// after its death), then its parent `rdaemon` if that is empty too.
+pub fn remove_cgroup_dir(dir: &Path) {
+    let deadline = Instant::now() + DEADLINE;
+    while dir.exists() && fs::remove_dir(dir).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if let Some(parent) = dir.parent() {
+        let _ = fs::remove_dir(parent);
     }
 }
 

@@ -1,0 +1,434 @@
+//! `start --ready` kinds of SPEC v2 §2.1: `http:URL`, `log:REGEX` and `cmd:COMMAND`, with real
+//! servers and programs; each fails at once when the program exits first.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A generous bound for "at once" on a loaded machine, far below the 60 s timeouts used.
+const AT_ONCE: Duration = Duration::from_secs(30);
+
+/// python3, or `None` after printing why the test skips (never in CI, where it must run).
+fn python(test: &str) -> Option<PathBuf> {
+    let found = python3();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs python3, and CI is set"
+        );
+        skip(test, "no python3");
+    }
+    found
+}
+
+/// Whether the test can run as root; fails in CI (which runs as root) rather than skipping.
+fn root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs root, and CI runs the tests as root"
+    );
+    skip(test, "needs root");
+    false
+}
+
+/// The record's pid of a daemon whose start failed, tracked for cleanup.
+fn recorded_pid(env: &Env, name: &str) -> i32 {
+    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    pid
+}
+
+/// `rdaemon start --name NAME EXTRA... -- PROGRAM...`.
+fn start(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> Run {
+    let mut args = vec!["start", "--name", name];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(program);
+    env.run(&args)
+}
+
+/// The status code a GET of `path` on the loopback `port` answers now.
+fn get(port: u16, path: &str) -> u16 {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("the server does not accept");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn http_readiness_waits_for_a_2xx_answer() {
+    let Some(py) = python("http_readiness") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    start(
+        &env,
+        "web",
+        &["--ready", &format!("http:{url}")],
+        &[
+            py.to_str().unwrap(),
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ],
+    )
+    .ok()
+    .stdout_has("started web (pid ");
+    // At once, no retry: start returned only after a 2xx.
+    assert_eq!(get(port, "/"), 200);
+    assert_eq!(env.record("web")["ready"], format!("http:{url}"));
+    assert!(alive(env.pid_of("web")));
+}
+
+/// A server answering `code` to every GET.
+fn answering(env: &Env, code: u16) -> PathBuf {
+    let path = env.path(&format!("answer{code}.py"));
+    fs::write(
+        &path,
+        format!(
+            "import http.server, sys\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_GET(self):\n\
+             \x20       self.send_error({code})\n\
+             http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn http_errors_are_never_ready_and_the_timeout_stops_the_server() {
+    let Some(py) = python("http_errors") else {
+        return;
+    };
+    let env = Env::new();
+    for code in [404u16, 500] {
+        let name = format!("e{code}");
+        let port = free_port().to_string();
+        let server = answering(&env, code);
+        let run = start(
+            &env,
+            &name,
+            &[
+                "--ready",
+                &format!("http:http://127.0.0.1:{port}/health"),
+                "--ready-timeout",
+                "1s",
+            ],
+            &[py.to_str().unwrap(), server.to_str().unwrap(), &port],
+        )
+        .code(1);
+        let pid = recorded_pid(&env, &name);
+        assert!(
+            run.stderr.contains("it was not ready after 1s") && run.stderr.contains("stopped it"),
+            "{}",
+            run.dump()
+        );
+        // The timeout message names the last answer.
+        assert!(run.stderr.contains(&format!(" {code} ")), "{}", run.dump());
+        wait_dead(pid);
+        assert!(!env.path(&format!("{name}.pid")).exists());
+    }
+}
+
+#[test]
+fn https_and_malformed_urls_are_usage_errors() {
+    let env = Env::new();
+    for spec in [
+        "http:https://example.com/",
+        "http:example.com",
+        "http:http://[::1/",
+        "http:http://x:0/",
+    ] {
+        let run = start(&env, "u", &["--ready", spec], &["sleep", "100"]).code(2);
+        assert!(
+            run.stderr.contains("invalid readiness spec"),
+            "{}",
+            run.dump()
+        );
+    }
+    let run = start(
+        &env,
+        "u",
+        &["--ready", "http:https://example.com/"],
+        &["sleep", "100"],
+    );
+    assert!(
+        run.stderr.contains("https:// is not supported"),
+        "{}",
+        run.dump()
+    );
+    assert!(!env.path("u.json").exists() && !env.path("u.pid").exists());
+}
+
+/// Every kind fails at once, not at its 60 s timeout, when the program exits while `start`
+/// waits; the message says how it ended.
+#[test]
+fn each_new_kind_fails_at_once_when_the_program_exits() {
+    let env = Env::new();
+    let port = free_port();
+    for (i, spec) in [
+        format!("http:http://127.0.0.1:{port}/"),
+        "log:^never$".to_owned(),
+        "cmd:false".to_owned(),
+        // A command that outlasts the program: cut short too.
+        "cmd:sleep 100".to_owned(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let name = format!("dies{i}");
+        let began = Instant::now();
+        let run = start(
+            &env,
+            &name,
+            &["--ready", spec, "--ready-timeout", "60s"],
+            &["sh", "-c", "sleep 0.2; echo bye; exit 4"],
+        )
+        .code(1);
+        assert!(began.elapsed() < AT_ONCE, "{spec}: {}", run.dump());
+        assert!(
+            run.stderr.contains(&format!(
+                "cannot start {name}: the program exited with status 4"
+            )),
+            "{spec}: {}",
+            run.dump()
+        );
+        recorded_pid(&env, &name);
+    }
+}
+
+#[test]
+fn log_readiness_counts_only_lines_written_after_start_began() {
+    let env = Env::new();
+    // An earlier run's line is already in the log: it must not count.
+    fs::write(env.path("old.log"), "listening on 8080\n").unwrap();
+    let run = start(
+        &env,
+        "old",
+        &[
+            "--ready",
+            "log:^listening on \\d+$",
+            "--ready-timeout",
+            "1s",
+        ],
+        &["sleep", "100"],
+    )
+    .code(1);
+    assert!(
+        run.stderr.contains("it was not ready after 1s"),
+        "{}",
+        run.dump()
+    );
+    wait_dead(recorded_pid(&env, "old"));
+
+    // The same, with the program writing the line after a moment (and partial lines first).
+    fs::write(env.path("new.log"), "listening on 8080\n").unwrap();
+    start(
+        &env,
+        "new",
+        &[
+            "--ready",
+            "log:^listening on \\d+$",
+            "--ready-timeout",
+            "60s",
+        ],
+        &[
+            "sh",
+            "-c",
+            "sleep 0.3; printf 'booting\\nlisten'; sleep 0.1; echo 'ing on 9090'; exec sleep 100",
+        ],
+    )
+    .ok()
+    .stdout_has("started new (pid ");
+    let log = fs::read_to_string(env.path("new.log")).unwrap();
+    assert!(log.ends_with("listening on 9090\n"), "{log}");
+    assert!(alive(env.pid_of("new")));
+}
+
+#[test]
+fn log_readiness_watches_separate_stdout_and_stderr() {
+    let env = Env::new();
+    let out = env.path("out.log");
+    let err = env.path("err.log");
+    start(
+        &env,
+        "split",
+        &[
+            "--stdout",
+            out.to_str().unwrap(),
+            "--stderr",
+            err.to_str().unwrap(),
+            "--ready",
+            "log:ready to serve",
+            "--ready-timeout",
+            "60s",
+        ],
+        &[
+            "sh",
+            "-c",
+            "echo starting; sleep 0.2; echo 'now ready to serve' >&2; exec sleep 100",
+        ],
+    )
+    .ok();
+    assert_eq!(fs::read_to_string(&err).unwrap(), "now ready to serve\n");
+    assert!(alive(env.pid_of("split")));
+}
+
+#[test]
+fn log_readiness_under_the_respawn_monitor() {
+    let env = Env::new();
+    start(
+        &env,
+        "sup",
+        &["--respawn", "--ready", "log:^up$", "--ready-timeout", "60s"],
+        &["sh", "-c", "sleep 0.2; echo up; exec sleep 100"],
+    )
+    .ok()
+    .stdout_has("started sup (pid ");
+    assert!(fs::read_to_string(env.path("sup.log"))
+        .unwrap()
+        .lines()
+        .any(|l| l == "up"));
+    let monitor = env.pid_of("sup");
+    assert!(alive(monitor));
+    env.run(&["stop", "sup"]).ok();
+    wait_dead(monitor);
+}
+
+#[test]
+fn log_readiness_needs_a_regular_log_file() {
+    let env = Env::new();
+    let run = start(
+        &env,
+        "null",
+        &["--stdout", "/dev/null", "--ready", "log:x"],
+        &["sleep", "100"],
+    )
+    .code(2);
+    assert!(
+        run.stderr.contains("'/dev/null': not a regular file"),
+        "{}",
+        run.dump()
+    );
+    assert!(!env.path("null.json").exists() && !env.path("null.pid").exists());
+    for bad in ["log:", "log:(", "log:a{99999999}"] {
+        let run = start(&env, "bad", &["--ready", bad], &["sleep", "100"]).code(2);
+        assert!(
+            run.stderr.contains("invalid readiness spec"),
+            "{}",
+            run.dump()
+        );
+    }
+}
+
+#[test]
+fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
+    let env = Env::new();
+    let work = env.path("work");
+    fs::create_dir(&work).unwrap();
+    start(
+        &env,
+        "job",
+        &[
+            "--chdir",
+            work.to_str().unwrap(),
+            "--env",
+            "MARK=yes",
+            "--ready",
+            "cmd:test \"$MARK\" = yes && test -f made",
+            "--ready-timeout",
+            "60s",
+        ],
+        &["sh", "-c", "sleep 0.3; : > made; exec sleep 100"],
+    )
+    .ok()
+    .stdout_has("started job (pid ");
+    assert!(work.join("made").exists());
+    assert!(alive(env.pid_of("job")));
+
+    // The command's last result is named when it never succeeds.
+    let run = start(
+        &env,
+        "never",
+        &["--ready", "cmd:exit 7", "--ready-timeout", "1s"],
+        &["sleep", "100"],
+    )
+    .code(1);
+    assert!(run.stderr.contains("exited with code 7"), "{}", run.dump());
+    wait_dead(recorded_pid(&env, "never"));
+}
+
+#[test]
+fn cmd_readiness_runs_as_the_daemons_user() {
+    if !root("cmd_readiness_as_user") {
+        return;
+    }
+    let Some(_) = nobody() else {
+        assert!(std::env::var_os("CI").is_none(), "no user nobody");
+        return skip("cmd_readiness_as_user", "no user nobody");
+    };
+    let env = Env::new();
+    // nobody may pass through the test directory but not read root's secret.
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o711)).unwrap();
+    let secret = env.path("secret");
+    fs::write(&secret, "x").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let secret = secret.to_str().unwrap();
+
+    let run = start(
+        &env,
+        "unread",
+        &[
+            "--user",
+            "nobody",
+            "--ready",
+            &format!("cmd:test -r {secret}"),
+            "--ready-timeout",
+            "1s",
+        ],
+        &["sleep", "100"],
+    )
+    .code(1);
+    assert!(run.stderr.contains("exited with code 1"), "{}", run.dump());
+    wait_dead(recorded_pid(&env, "unread"));
+
+    // The same command as root is ready; as nobody, the file is seen but not readable.
+    start(
+        &env,
+        "asroot",
+        &["--ready", &format!("cmd:test -r {secret}")],
+        &["sleep", "100"],
+    )
+    .ok();
+    start(
+        &env,
+        "seen",
+        &[
+            "--user",
+            "nobody",
+            "--ready",
+            &format!("cmd:test -e {secret} && test \"$(id -u)\" = \"$(id -u nobody)\""),
+        ],
+        &["sleep", "100"],
+    )
+    .ok();
+}
