@@ -27,11 +27,13 @@ pub mod manpage;
 pub mod parse;
 pub mod paths;
 pub mod pidfile;
+pub mod plan;
 pub mod probe;
 #[allow(unsafe_code)]
 pub mod process;
 pub mod progress;
 pub mod ready;
+pub mod schedule;
 pub mod session;
 pub mod sockets;
 pub mod state;

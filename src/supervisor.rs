@@ -40,13 +40,13 @@ use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use crate::account;
 use crate::cli::MonitorArgs;
-use crate::commands::start::resolve_program;
 use crate::daemonize::{self, Credentials, Plan};
 use crate::exit::Code;
 use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name, MAX_LOG_KEEP};
 use crate::paths::Ctx;
 use crate::pidfile;
+use crate::plan::{resolve_program, send_report};
 use crate::process::{self, Pid, Process};
 use crate::session;
 use crate::state::{LastExit, Mode, Record, Status};
@@ -495,61 +495,6 @@ impl Output {
 
 // ---------------------------------------------------------------------------------------------
 // The first report to `start`.
-
-/// Reads the monitor's report on its first child, as `start` does: the child's pid once it has
-/// been executed, or the reason it could not be. One line: the monitor keeps its end open after
-/// it, and on success the pipe is handed back ([`Handoff`]): the monitor writes the status only
-/// once `start` has closed it, so that the status never has two writers (SPEC §1).
-pub fn await_first_child(report: OwnedFd) -> Result<(i32, Handoff)> {
-    let mut file = File::from(report);
-    let mut text = Vec::new();
-    let mut byte = [0u8; 1];
-    while text.len() < 4096 {
-        match file.read(&mut byte) {
-            Ok(0) => break,
-            Ok(_) if byte[0] == b'\n' => break,
-            Ok(_) => text.push(byte[0]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e).context("cannot read from the rdaemon monitor"),
-        }
-    }
-    let pid = parse_report(&String::from_utf8_lossy(&text))?;
-    Ok((pid, Handoff(file)))
-}
-
-/// `start`'s end of the report pipe, held while `start` still writes the status; dropping it
-/// hands the status over to the monitor.
-#[derive(Debug)]
-pub struct Handoff(#[allow(dead_code)] File);
-
-/// Parses `ok PID` / `error MESSAGE`.
-fn parse_report(text: &str) -> Result<i32> {
-    let text = text.trim_end();
-    if let Some(pid) = text.strip_prefix("ok ") {
-        return pid
-            .parse()
-            .ok()
-            .filter(|p| *p > 1)
-            .with_context(|| format!("internal error: bad report from the monitor: '{text}'"));
-    }
-    match text.strip_prefix("error ") {
-        Some(why) => bail!("{why}"),
-        None => bail!("the rdaemon monitor exited before it could start the program"),
-    }
-}
-
-fn send_report(report: &mut Option<File>, outcome: Result<i32, &anyhow::Error>) {
-    if let Some(file) = report {
-        let line = match outcome {
-            Ok(pid) => format!("ok {pid}\n"),
-            Err(err) => format!("error {}\n", crate::exit::render(err)),
-        };
-        // `start` may be gone (killed): then nobody needs the answer, nor waits to hand over.
-        if file.write_all(line.as_bytes()).is_err() {
-            *report = None;
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The monitor.
@@ -1628,18 +1573,5 @@ mod tests {
         assert_eq!(read_all(&path), "bbb\n");
         assert!(!rotated_path(&path, 1).exists());
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
-    }
-
-    #[test]
-    fn reports_parse() {
-        assert_eq!(parse_report("ok 1234\n").unwrap(), 1234);
-        let err = parse_report("error cannot execute 'x': Exec format error\n").unwrap_err();
-        assert_eq!(err.to_string(), "cannot execute 'x': Exec format error");
-        assert!(parse_report("")
-            .unwrap_err()
-            .to_string()
-            .contains("exited before"));
-        assert!(parse_report("ok 1").is_err());
-        assert!(parse_report("ok x").is_err());
     }
 }

@@ -36,7 +36,7 @@ use crate::paths::Ctx;
 use crate::state::{Mode, Record};
 use crate::target::{resolve, several_error, Resolved};
 
-use super::start::resolve_program;
+use crate::plan::resolve_program;
 
 /// Defaults of SPEC §2 and §6 for what a record may not say.
 const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);

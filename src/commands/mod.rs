@@ -8,7 +8,6 @@ pub mod list;
 pub mod logs;
 pub mod reload;
 pub mod restart;
-pub mod resurrect;
 pub mod signal;
 pub mod start;
 pub mod status;
@@ -40,7 +39,7 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::Status(args) => status::run(args, &ctx()?),
         Command::List(args) => list::run(args, &ctx()?),
         Command::Restart(args) => restart::run(args, &acting_ctx()?),
-        Command::Resurrect(args) => resurrect::run(args, &acting_ctx()?),
+        Command::Resurrect(args) => start::resurrect(args, &acting_ctx()?),
         Command::Logs(args) => logs::run(args, &acting_ctx()?),
         Command::Forget(args) => forget::run(args, &acting_ctx()?),
         Command::Signal(args) => signal::run(args, &acting_ctx()?),

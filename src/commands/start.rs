@@ -31,14 +31,13 @@ use crate::logs;
 use crate::parse::{default_schedule, format_duration, parse_duration, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
+use crate::plan::{self, resolve_program};
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
+use crate::schedule::{run_schedule_with, Aim};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
-use crate::supervisor;
 use crate::target::{judge, State, Target};
-
-use super::stop::{run_schedule_with, Aim};
 
 /// `--ready-timeout`'s default.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -443,6 +442,69 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
     result
 }
 
+// `rdaemon resurrect`: starts every daemon whose spec wants it running and that does not run —
+// after a reboot emptied the runtime directory, or after a crash. One after the other, in
+// alphabetical order (a spec has no ordering field yet; when one comes, it orders them), each
+// under its own lock, where `wanted` is read again: a `stop` that won the lock wins. It lives
+// here, beside `start`, since it is `start NAME` over every such daemon.
+
+/// `rdaemon resurrect`.
+pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
+    let mut codes = Vec::new();
+    for name in crate::state::list_names(ctx)? {
+        codes.push(match resurrect_one(ctx, &name) {
+            Ok(code) => code,
+            Err(err) => {
+                eprintln!(
+                    "rdaemon: cannot start {name}: {}",
+                    crate::exit::render(&err)
+                );
+                Code::Failure
+            }
+        });
+    }
+    Ok(match codes.iter().all(|c| *c == Code::Ok) {
+        true => Code::Ok,
+        false => Code::Failure,
+    })
+}
+
+/// One daemon: started if it is wanted running and does not run. `Ok` when it runs afterwards
+/// or is not wanted running.
+fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Code> {
+    ctx.ensure_dir()?;
+    let _lock = NameLock::acquire(&ctx.lock_path(name))?;
+    let Some(rec) = Record::load(ctx, name)? else {
+        return Ok(Code::Ok);
+    };
+    if rec.wanted() != crate::state::Wanted::Running {
+        ctx.debug(format!("{name} is wanted stopped: left alone"));
+        return Ok(Code::Ok);
+    }
+    let target = Target {
+        name: Some(name.clone()),
+        pidfile: rec.pidfile.clone(),
+        record: Some(rec.clone()),
+        record_error: None,
+    };
+    let report = crate::view::Report::new(ctx, &target);
+    match report.state {
+        crate::view::DaemonState::Running | crate::view::DaemonState::Restarting => {
+            ctx.say(format!(
+                "{name} is already running (pid {})",
+                report.pid.unwrap_or_default()
+            ));
+            return Ok(Code::Ok);
+        }
+        crate::view::DaemonState::Unknown => {
+            anyhow::bail!(report.reason.unwrap_or_else(|| "unknown state".into()))
+        }
+        _ => {}
+    }
+    let spec = Spec::from_record(ctx, &rec)?;
+    start_locked(ctx, &spec, Some(rec))
+}
+
 /// The relative-path trap (SPEC §2): with the default `--chdir /` (or, for `restart` with a new
 /// command line, the recorded one), an argument that names an existing file relative to the
 /// caller's directory, but not relative to the daemon's, is most likely meant as the caller's
@@ -836,9 +898,9 @@ fn confirm_monitor(
     spec: &Spec,
     monitor: Pid,
     report: OwnedFd,
-    handoff: &mut Option<supervisor::Handoff>,
+    handoff: &mut Option<plan::Handoff>,
 ) -> Result<Pid> {
-    match supervisor::await_first_child(report) {
+    match plan::await_first_child(report) {
         Ok((child, pipe)) => {
             *handoff = Some(pipe);
             ctx.debug(format!(
@@ -1145,44 +1207,6 @@ fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid) {
     if let Err(e) = PidfileWriter::prepare(path).and_then(|w| w.commit(pid)) {
         ctx.warn(format!("{e:#}"));
     }
-}
-
-/// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
-pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
-    let fail =
-        |errno: nix::errno::Errno| anyhow::anyhow!("cannot execute '{program}': {}", errno.desc());
-    if program.contains('/') {
-        let path = PathBuf::from(program);
-        return match std::fs::metadata(&path) {
-            Ok(_) => Ok(path),
-            Err(e) => Err(anyhow::anyhow!(
-                "cannot execute '{program}': {}",
-                os_reason(&e)
-            )),
-        };
-    }
-    if program.is_empty() {
-        return Err(fail(nix::errno::Errno::ENOENT));
-    }
-    let path_var: OsString = match env.get("PATH") {
-        Some(p) => p.into(),
-        None => std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
-    };
-    let mut denied = false;
-    for dir in std::env::split_paths(&path_var).filter(|d| !d.as_os_str().is_empty()) {
-        let candidate = dir.join(program);
-        if std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
-            if access(&candidate, AccessFlags::X_OK).is_ok() {
-                return absolute(&candidate);
-            }
-            denied = true;
-        }
-    }
-    Err(fail(if denied {
-        nix::errno::Errno::EACCES
-    } else {
-        nix::errno::Errno::ENOENT
-    }))
 }
 
 /// Checks and opens everything the daemon needs, so that failures show here, on the terminal.

@@ -1,0 +1,98 @@
+//! The stop schedule (OpenRC's `run_stop_schedule`) run against one process: used by `stop`,
+//! by `start` to stop a daemon that did not become ready, and by `restart` through `stop`. Below
+//! `commands/`, so that no command imports another for it.
+
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::signal::Signal;
+
+use crate::parse::{signal_name, Step};
+use crate::process::{Pid, Process};
+use crate::progress::Spinner;
+
+/// Where a stop schedule's signals go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aim {
+    /// The process group the daemon leads, when the signals go to the group.
+    pub group: Option<Pid>,
+    /// Signals other than SIGKILL go to the main process only (a respawn monitor, which
+    /// forwards them to its child); SIGKILL still goes to the group.
+    pub soft_to_main: bool,
+}
+
+/// Runs a stop schedule (OpenRC's `run_stop_schedule`): each signal goes where `aim` says,
+/// followed by SIGCONT so that a stopped process can act on it; each wait returns as soon as the
+/// main process exits. Returns whether it exited.
+pub fn run_schedule(process: &Process, aim: Aim, schedule: &[Step]) -> Result<bool, Errno> {
+    run_schedule_with(process, aim, schedule, &mut Spinner::off("stopping"))
+}
+
+/// [`run_schedule`], showing the waits on `spinner` (with the last signal sent).
+pub fn run_schedule_with(
+    process: &Process,
+    aim: Aim,
+    schedule: &[Step],
+    spinner: &mut Spinner,
+) -> Result<bool, Errno> {
+    run_schedule_noting(process, aim, schedule, spinner, &mut Vec::new())
+}
+
+/// [`run_schedule_with`], noting in `sent` each signal it sent (SIGCONT aside) with how long
+/// after the first, as the schedule's waits add up, so that `stop` can say what it took.
+pub fn run_schedule_noting(
+    process: &Process,
+    aim: Aim,
+    schedule: &[Step],
+    spinner: &mut Spinner,
+    sent: &mut Vec<(Signal, Duration)>,
+) -> Result<bool, Errno> {
+    let mut waited = Duration::ZERO;
+    let mut i = 0;
+    while i < schedule.len() {
+        match schedule[i] {
+            Step::Signal(sig) => {
+                if process.has_exited() {
+                    return Ok(true);
+                }
+                spinner.set_detail(format!("after SIG{}", signal_name(sig)));
+                match send(process, aim, sig) {
+                    Ok(()) => sent.push((sig, waited)),
+                    Err(Errno::ESRCH) => return Ok(true),
+                    Err(e) => return Err(e),
+                }
+            }
+            Step::Wait(d) => {
+                if spinner
+                    .wait_with(d, |slice| process.wait_exit(slice))
+                    .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
+                {
+                    return Ok(true);
+                }
+                waited += d;
+            }
+            Step::Forever => {
+                i = 0;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    Ok(process.has_exited())
+}
+
+fn send(process: &Process, aim: Aim, sig: Signal) -> Result<(), Errno> {
+    let group = aim
+        .group
+        .filter(|_| sig == Signal::SIGKILL || !aim.soft_to_main);
+    let deliver = |s| match group {
+        Some(g) => process.signal_group(g, s),
+        None => process.signal(s),
+    };
+    deliver(sig)?;
+    if sig != Signal::SIGKILL && sig != Signal::SIGCONT {
+        // Best effort: the process may already be gone.
+        let _ = deliver(Signal::SIGCONT);
+    }
+    Ok(())
+}
