@@ -158,11 +158,17 @@ impl Backoff {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The state machine: states, events and the (state, event) → action table. Pure.
+// The state machine: states, events, effects and the whole (state, event) → (state, effects)
+// table. Pure.
 
 /// Where the monitor is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
+    /// Nothing started yet: the first clock tick starts the first child.
+    New,
+    /// A child is being started (the `Spawn` effect); its outcome is the next event. `first`:
+    /// the first child, which is no restart.
+    Starting { first: bool },
     /// The child runs, since `since`.
     Running { child: Pid, since: Instant },
     /// No child: the next one starts at `at` (the restart delay).
@@ -180,48 +186,160 @@ pub enum Event {
     Exited { pid: Pid, how: LastExit },
     /// A signal other than SIGCHLD and SIGPIPE arrived.
     Signal(Signal),
-    /// The restart delay is over.
-    DelayOver,
+    /// The clock: the poll loop woke up (at the `now` given to [`step`]); `leftovers`: what the
+    /// last child left behind is still being stopped (the next child waits for that).
+    Tick { leftovers: bool },
+    /// The child asked for by `Spawn` was started.
+    Spawned(Pid),
+    /// The child asked for by `Spawn` could not be started, for this reason.
+    SpawnFailed(String),
 }
 
-/// What the monitor does about an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Nothing (a stray child, a signal with no child to forward it to, a stale timer).
-    Ignore,
+/// What the monitor does, in order, for one step of its machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
     /// Pass the signal on to the child.
     Forward(Pid, Signal),
-    /// Pass TERM or INT on to the child and wait for it to exit, never restarting it.
-    Stop(Pid, Signal),
-    /// The child exited on its own: restart it after a delay, or give up.
-    Reschedule,
-    /// Record the last exit, remove the pidfile, exit.
-    Finish,
-    /// Start a new child.
+    /// A line of the monitor's own in the daemon's log.
+    Say(String),
+    /// Copy what the exited child's pipes still hold into the log.
+    Drain,
+    /// Record how the child ended (`last_exit`; no `child_pid` any more).
+    NoteExit(LastExit),
+    /// Count a restart (`restarts`).
+    CountRestart,
+    /// Record the new child (`child_pid`).
+    ChildStarted(Pid),
+    /// Stop what the exited child left behind.
+    Cleanup(Pid),
+    /// Start a child; the outcome comes back as `Spawned` or `SpawnFailed`.
     Spawn,
+    /// The monitor gave up (state `failed`).
+    Failed,
+    /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM).
+    Finish { code: Code, stopped: bool },
 }
 
-/// The transition table (s6-supervise's `actions[state][event]`).
-pub fn action(state: &State, event: &Event) -> Action {
-    use Signal::{SIGINT, SIGTERM};
-    match (*state, event) {
-        (State::Done { .. }, _) => Action::Ignore,
-        (State::Running { child, .. }, Event::Exited { pid, .. }) if *pid == child => {
-            Action::Reschedule
+/// The monitor's machine, whole (s6-supervise's `actions[state][event]`): the next state and
+/// what to do, from the state, the event, the restart policy and its memory, and the time.
+/// Pure but for `backoff`, which it keeps; `restarts` is the count so far, for messages.
+pub fn step(
+    state: State,
+    event: Event,
+    policy: &Policy,
+    backoff: &mut Backoff,
+    restarts: u32,
+    now: Instant,
+) -> (State, Vec<Effect>) {
+    use Signal::{SIGCONT, SIGINT, SIGTERM};
+    // A child ended (or never started): restart it after the delay, or give up.
+    let mut ended = |who: String, how: LastExit, ran_for: Duration, child: Option<Pid>| {
+        let what = format!(
+            "{who}: {} after {}",
+            how.describe(),
+            format_duration(Duration::from_millis(ran_for.as_millis() as u64))
+        );
+        let mut effects = vec![Effect::NoteExit(how)];
+        match backoff.on_exit(policy, now, ran_for) {
+            Decision::Restart(delay) => {
+                effects.push(Effect::Say(format!(
+                    "{what}; restarting in {}",
+                    format_duration(delay)
+                )));
+                effects.extend(child.map(Effect::Cleanup));
+                (State::Waiting { at: now + delay }, effects)
+            }
+            Decision::GiveUp => {
+                effects.push(Effect::Failed);
+                effects.push(Effect::Say(format!(
+                    "{what}; giving up after {} restarts within {} (state: failed)",
+                    policy.max_restarts,
+                    format_duration(policy.window)
+                )));
+                effects.push(Effect::Finish {
+                    code: Code::Failure,
+                    stopped: false,
+                });
+                (
+                    State::Done {
+                        code: Code::Failure,
+                    },
+                    effects,
+                )
+            }
         }
-        (State::Stopping { child }, Event::Exited { pid, .. }) if *pid == child => Action::Finish,
-        (_, Event::Exited { .. }) => Action::Ignore,
-        (
-            State::Running { child, .. } | State::Stopping { child },
-            Event::Signal(sig @ (SIGTERM | SIGINT)),
-        ) => Action::Stop(child, *sig),
-        (State::Waiting { .. }, Event::Signal(SIGTERM | SIGINT)) => Action::Finish,
+    };
+    let stop = |child: Pid, sig: Signal| {
+        vec![Effect::Forward(child, sig), Effect::Forward(child, SIGCONT)]
+    };
+    match (state, event) {
+        (State::Done { .. }, _) => (state, vec![]),
+        (State::New, Event::Tick { .. }) => (State::Starting { first: true }, vec![Effect::Spawn]),
+        (State::Starting { first }, Event::Spawned(child)) => {
+            let mut effects = vec![Effect::ChildStarted(child)];
+            if !first {
+                effects.push(Effect::Say(format!(
+                    "restarted as pid {child} (restart {restarts})"
+                )));
+            }
+            (State::Running { child, since: now }, effects)
+        }
+        (State::Starting { .. }, Event::SpawnFailed(why)) => {
+            let how = LastExit::code(SPAWN_FAILED_STATUS);
+            ended(why, how, Duration::ZERO, None)
+        }
+        (State::Running { child, since }, Event::Exited { pid, how }) if pid == child => {
+            let ran_for = now.saturating_duration_since(since);
+            let (next, mut effects) = ended(format!("pid {child}"), how, ran_for, Some(child));
+            effects.insert(0, Effect::Drain);
+            (next, effects)
+        }
+        (State::Stopping { child }, Event::Exited { pid, how }) if pid == child => (
+            State::Done { code: Code::Ok },
+            vec![
+                Effect::Drain,
+                Effect::NoteExit(how),
+                Effect::Finish {
+                    code: Code::Ok,
+                    stopped: true,
+                },
+            ],
+        ),
+        (_, Event::Exited { .. }) => (state, vec![]),
+        (State::Running { child, .. }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+            // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
+            // mode's `stop` does it: without SIGCONT, it would sit out the whole stop timeout,
+            // be SIGKILLed with the monitor, and its exit would go unrecorded.
+            let mut effects = vec![Effect::Say(format!(
+                "got SIG{}: stopping pid {child}",
+                crate::parse::signal_name(sig)
+            ))];
+            effects.extend(stop(child, sig));
+            (State::Stopping { child }, effects)
+        }
+        (State::Stopping { child }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+            (State::Stopping { child }, stop(child, sig))
+        }
+        (State::Waiting { .. } | State::New, Event::Signal(SIGTERM | SIGINT)) => (
+            State::Done { code: Code::Ok },
+            vec![Effect::Finish {
+                code: Code::Ok,
+                stopped: true,
+            }],
+        ),
         (State::Running { child, .. } | State::Stopping { child }, Event::Signal(sig)) => {
-            Action::Forward(child, *sig)
+            (state, vec![Effect::Forward(child, sig)])
         }
-        (State::Waiting { .. }, Event::Signal(_)) => Action::Ignore,
-        (State::Waiting { .. }, Event::DelayOver) => Action::Spawn,
-        (_, Event::DelayOver) => Action::Ignore,
+        (State::Waiting { at }, Event::Tick { leftovers: false }) if now >= at => {
+            backoff.on_restart(policy, now);
+            (
+                State::Starting { first: false },
+                vec![Effect::CountRestart, Effect::Spawn],
+            )
+        }
+        // The rest: a signal with no child to pass it to, a tick before its time, a spawn
+        // outcome nobody asked for.
+        _ => (state, vec![]),
     }
 }
 
@@ -518,27 +636,13 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
             return Err(err);
         }
     };
-    let now = Instant::now();
-    match daemonize::spawn_child(&monitor.plan) {
-        Ok(child) => {
-            // `start` records the first child itself: it writes the status until it returns
-            // and closes its end of the report pipe (`Handoff`); the monitor writes after that.
-            monitor.dirty = true;
-            send_report(&mut report, Ok(child.get()));
-            monitor.handoff = report;
-            monitor.child_pid = Some(child.get());
-            monitor.state = State::Running { child, since: now };
-        }
-        // `start` waits for this answer and cleans up (pidfile, record) under its lock.
-        Err(err) if report.is_some() => {
-            send_report(&mut report, Err(&err));
-            return Err(err);
-        }
-        Err(err) => {
-            let how = LastExit::code(SPAWN_FAILED_STATUS);
-            monitor.state =
-                monitor.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now);
-        }
+    // The first child goes through the machine like every other; only its outcome is also
+    // reported to `start`, which cleans up itself if it could not be started.
+    monitor.report = report;
+    monitor.dirty = true;
+    monitor.handle(Event::Tick { leftovers: false });
+    if let Some(err) = monitor.fatal.take() {
+        return Err(err);
     }
     monitor.run_loop()
 }
@@ -569,6 +673,10 @@ struct Monitor {
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
     /// it only once `start` has closed its end (poll reports an error on this end then).
     handoff: Option<File>,
+    /// The report pipe to `start` until the first child is started.
+    report: Option<File>,
+    /// The first child could not be started and `start` was told: the monitor exits with this.
+    fatal: Option<anyhow::Error>,
     /// What the last child left behind, being stopped before the next start.
     cleanup: Option<Cleanup>,
 }
@@ -736,7 +844,7 @@ impl Monitor {
             outputs,
             buffer,
             signals,
-            state: State::Waiting { at: Instant::now() },
+            state: State::New,
             backoff: Backoff::default(),
             child_pid: None,
             restarts: rec.restarts,
@@ -745,6 +853,8 @@ impl Monitor {
             stopped: false,
             dirty: false,
             handoff: None,
+            report: None,
+            fatal: None,
             cleanup: None,
         })
     }
@@ -775,12 +885,10 @@ impl Monitor {
                 }
             }
             self.tend_cleanup();
-            if let State::Waiting { at } = self.state {
-                // The next child starts only once the last one's leftovers are gone.
-                if Instant::now() >= at && self.cleanup.is_none() {
-                    self.handle(Event::DelayOver);
-                }
-            }
+            // The clock is an event of the loop like the others.
+            self.handle(Event::Tick {
+                leftovers: self.cleanup.is_some(),
+            });
             if self.dirty && self.handoff.is_none() && !matches!(self.state, State::Done { .. }) {
                 self.save_status();
             }
@@ -896,92 +1004,69 @@ impl Monitor {
         }
     }
 
-    /// Acts on one event as the table says.
+    /// Acts on one event as the machine says, and on the events its effects produce (the
+    /// outcome of a spawn).
     fn handle(&mut self, event: Event) {
-        let now = Instant::now();
-        match action(&self.state, &event) {
-            Action::Ignore => {}
-            Action::Forward(child, sig) => forward(child, sig),
-            Action::Stop(child, sig) => {
-                if let State::Running { .. } = self.state {
-                    self.say(&format!(
-                        "got SIG{}: stopping pid {child}",
-                        crate::parse::signal_name(sig)
-                    ));
-                }
-                forward(child, sig);
-                // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
-                // mode's `stop` does it: without this, it would sit out the whole stop timeout,
-                // be SIGKILLed with the monitor, and its exit would go unrecorded.
-                forward(child, Signal::SIGCONT);
-                self.state = State::Stopping { child };
-            }
-            Action::Reschedule => {
-                let (State::Running { child, since }, Event::Exited { how, .. }) =
-                    (self.state, event)
-                else {
-                    return;
-                };
-                self.drain_outputs();
-                let ran_for = now.saturating_duration_since(since);
-                self.state = self.after_exit(&format!("pid {child}"), how, ran_for, now);
-                if matches!(self.state, State::Waiting { .. }) {
-                    self.begin_cleanup(child);
-                }
-            }
-            Action::Finish => {
-                self.stopped = true;
-                if let Event::Exited { how, .. } = event {
-                    self.drain_outputs();
-                    self.note_exit(how);
-                }
-                self.state = self.finish(Code::Ok);
-            }
-            Action::Spawn => {
-                self.restarts += 1;
-                self.backoff.on_restart(&self.policy, now);
-                self.dirty = true;
-                self.state = match daemonize::spawn_child(&self.plan) {
-                    Ok(child) => {
+        let mut next = Some(event);
+        while let Some(event) = next.take() {
+            let now = Instant::now();
+            let (state, effects) = step(
+                self.state,
+                event,
+                &self.policy,
+                &mut self.backoff,
+                self.restarts,
+                now,
+            );
+            self.state = state;
+            for effect in effects {
+                match effect {
+                    Effect::Forward(child, sig) => forward(child, sig),
+                    Effect::Say(line) => self.say(&line),
+                    Effect::Drain => self.drain_outputs(),
+                    Effect::NoteExit(how) => self.note_exit(how),
+                    Effect::CountRestart => {
+                        self.restarts += 1;
+                        self.dirty = true;
+                    }
+                    Effect::ChildStarted(child) => {
                         self.child_pid = Some(child.get());
-                        self.say(&format!(
-                            "restarted as pid {child} (restart {})",
-                            self.restarts
-                        ));
-                        State::Running { child, since: now }
+                        self.dirty = true;
                     }
-                    Err(err) => {
-                        let how = LastExit::code(SPAWN_FAILED_STATUS);
-                        self.after_exit(&crate::exit::render(&err), how, Duration::ZERO, now)
+                    Effect::Cleanup(child) => self.begin_cleanup(child),
+                    Effect::Failed => self.failed = true,
+                    Effect::Finish { code, stopped } => {
+                        self.stopped |= stopped;
+                        self.state = self.finish(code);
                     }
-                };
+                    Effect::Spawn => next = self.spawn(),
+                }
             }
         }
     }
 
-    /// Records an exit of `who` (a pid, or what failed to start) and decides, by the policy,
-    /// between a delayed restart and giving up.
-    fn after_exit(&mut self, who: &str, how: LastExit, ran_for: Duration, now: Instant) -> State {
-        let what = format!(
-            "{who}: {} after {}",
-            how.describe(),
-            format_duration(Duration::from_millis(ran_for.as_millis() as u64))
-        );
-        self.note_exit(how);
-        match self.backoff.on_exit(&self.policy, now, ran_for) {
-            Decision::Restart(delay) => {
-                self.say(&format!("{what}; restarting in {}", format_duration(delay)));
-                State::Waiting { at: now + delay }
+    /// Starts a child; the event that says how it went. The first child's outcome also goes on
+    /// the report pipe to `start`, whose end is then kept for the status handoff.
+    fn spawn(&mut self) -> Option<Event> {
+        let first = matches!(self.state, State::Starting { first: true });
+        match daemonize::spawn_child(&self.plan) {
+            Ok(child) => {
+                if first {
+                    send_report(&mut self.report, Ok(child.get()));
+                    self.handoff = self.report.take();
+                }
+                Some(Event::Spawned(child))
             }
-            Decision::GiveUp => {
-                self.failed = true;
-                self.say(&format!(
-                    "{what}; giving up after {} restarts within {} (state: failed)",
-                    self.policy.max_restarts,
-                    format_duration(self.policy.window)
-                ));
-                self.finish(Code::Failure)
+            // `start` waits for this answer and cleans up (pidfile, record) under its lock.
+            Err(err) if first && self.report.is_some() => {
+                send_report(&mut self.report, Err(&err));
+                self.fatal = Some(err);
+                self.state = State::Done {
+                    code: Code::Failure,
+                };
+                None
             }
+            Err(err) => Some(Event::SpawnFailed(crate::exit::render(&err))),
         }
     }
 
@@ -1283,6 +1368,18 @@ mod tests {
         assert!(d.iter().all(|d| *d == Decision::Restart(Duration::ZERO)));
     }
 
+    /// One step from `state` at `now`, with a fresh backoff: the next state and the effects.
+    fn one(state: State, event: Event, now: Instant) -> (State, Vec<Effect>) {
+        step(
+            state,
+            event,
+            &policy(1000, 5, 60),
+            &mut Backoff::default(),
+            0,
+            now,
+        )
+    }
+
     #[test]
     fn the_transition_table() {
         let child = Pid::new(4242).unwrap();
@@ -1296,51 +1393,273 @@ mod tests {
             pid,
             how: LastExit::code(1),
         };
+        let tick = Event::Tick { leftovers: false };
         use Signal::*;
-        let cases = [
-            (running, exit(child), Action::Reschedule),
-            (running, exit(other), Action::Ignore),
+        let stop = |sig| {
             (
-                running,
-                Event::Signal(SIGTERM),
-                Action::Stop(child, SIGTERM),
-            ),
-            (running, Event::Signal(SIGINT), Action::Stop(child, SIGINT)),
+                stopping,
+                vec![Effect::Forward(child, sig), Effect::Forward(child, SIGCONT)],
+            )
+        };
+        let finish = Effect::Finish {
+            code: Code::Ok,
+            stopped: true,
+        };
+        let cases: Vec<(State, Event, (State, Vec<Effect>))> = vec![
+            (running, exit(other), (running, vec![])),
             (
                 running,
                 Event::Signal(SIGHUP),
-                Action::Forward(child, SIGHUP),
+                (running, vec![Effect::Forward(child, SIGHUP)]),
             ),
             (
                 running,
                 Event::Signal(SIGQUIT),
-                Action::Forward(child, SIGQUIT),
+                (running, vec![Effect::Forward(child, SIGQUIT)]),
             ),
-            (running, Event::DelayOver, Action::Ignore),
-            (waiting, Event::DelayOver, Action::Spawn),
-            (waiting, Event::Signal(SIGTERM), Action::Finish),
-            (waiting, Event::Signal(SIGINT), Action::Finish),
-            (waiting, Event::Signal(SIGUSR1), Action::Ignore),
-            (waiting, exit(other), Action::Ignore),
-            (stopping, exit(child), Action::Finish),
-            (stopping, exit(other), Action::Ignore),
+            (running, tick.clone(), (running, vec![])),
             (
-                stopping,
-                Event::Signal(SIGTERM),
-                Action::Stop(child, SIGTERM),
+                waiting,
+                tick.clone(),
+                (
+                    State::Starting { first: false },
+                    vec![Effect::CountRestart, Effect::Spawn],
+                ),
             ),
+            (waiting, Event::Tick { leftovers: true }, (waiting, vec![])),
+            (
+                waiting,
+                Event::Signal(SIGTERM),
+                (State::Done { code: Code::Ok }, vec![finish.clone()]),
+            ),
+            (
+                waiting,
+                Event::Signal(SIGINT),
+                (State::Done { code: Code::Ok }, vec![finish.clone()]),
+            ),
+            (waiting, Event::Signal(SIGUSR1), (waiting, vec![])),
+            (waiting, exit(other), (waiting, vec![])),
+            (stopping, exit(other), (stopping, vec![])),
+            (stopping, Event::Signal(SIGTERM), stop(SIGTERM)),
             (
                 stopping,
                 Event::Signal(SIGWINCH),
-                Action::Forward(child, SIGWINCH),
+                (stopping, vec![Effect::Forward(child, SIGWINCH)]),
             ),
-            (stopping, Event::DelayOver, Action::Ignore),
-            (done, Event::Signal(SIGTERM), Action::Ignore),
-            (done, exit(child), Action::Ignore),
+            (stopping, tick.clone(), (stopping, vec![])),
+            (done, Event::Signal(SIGTERM), (done, vec![])),
+            (done, exit(child), (done, vec![])),
+            (
+                State::New,
+                tick.clone(),
+                (State::Starting { first: true }, vec![Effect::Spawn]),
+            ),
+            (
+                State::Starting { first: true },
+                Event::Spawned(child),
+                (running, vec![Effect::ChildStarted(child)]),
+            ),
         ];
         for (state, event, want) in cases {
-            assert_eq!(action(&state, &event), want, "{state:?} + {event:?}");
+            assert_eq!(one(state, event.clone(), t), want, "{state:?} + {event:?}");
         }
+        // TERM while running: said, passed on with SIGCONT, then the child's exit ends it.
+        let (next, effects) = one(running, Event::Signal(SIGTERM), t);
+        assert_eq!(next, stopping);
+        assert!(matches!(&effects[0], Effect::Say(line) if line.contains("got SIGTERM")));
+        assert_eq!(effects[1..], stop(SIGTERM).1[..]);
+        let (next, effects) = one(stopping, exit(child), t);
+        assert_eq!(next, State::Done { code: Code::Ok });
+        assert_eq!(effects.last(), Some(&finish));
+        // A tick before the restart delay is over does nothing.
+        let later = State::Waiting {
+            at: t + Duration::from_secs(5),
+        };
+        assert_eq!(one(later, tick, t), (later, vec![]));
+    }
+
+    /// Drives the machine through `events` (each at its time), as the monitor's loop does,
+    /// feeding the outcome of each `Spawn` back: `spawns` says, in order, whether each spawn
+    /// works. Returns the states passed through and every effect.
+    fn run_machine(
+        p: &Policy,
+        events: Vec<(Instant, Event)>,
+        mut spawns: Vec<bool>,
+    ) -> (Vec<State>, Vec<Effect>) {
+        let mut backoff = Backoff::default();
+        let (mut state, mut restarts, mut next_pid) = (State::New, 0, 5000);
+        let (mut states, mut all) = (Vec::new(), Vec::new());
+        for (now, event) in events {
+            let mut pending = Some(event);
+            while let Some(event) = pending.take() {
+                let (next, effects) = step(state, event, p, &mut backoff, restarts, now);
+                state = next;
+                states.push(state);
+                for effect in &effects {
+                    match effect {
+                        Effect::CountRestart => restarts += 1,
+                        Effect::Spawn if spawns.remove(0) => {
+                            next_pid += 1;
+                            pending = Some(Event::Spawned(Pid::new(next_pid).unwrap()));
+                        }
+                        Effect::Spawn => {
+                            pending = Some(Event::SpawnFailed("cannot execute 'x'".into()))
+                        }
+                        _ => {}
+                    }
+                }
+                all.extend(effects);
+            }
+        }
+        (states, all)
+    }
+
+    fn crashed(pid: i32) -> Event {
+        Event::Exited {
+            pid: Pid::new(pid).unwrap(),
+            how: LastExit::code(1),
+        }
+    }
+
+    #[test]
+    fn a_crash_loop_gives_up_after_max_restarts() {
+        let p = policy(100, 2, 60);
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        // Start (5001), crash, restart after 100 ms (5002), crash, restart after 200 ms (5003),
+        // crash: two restarts within the window, give up.
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), crashed(5001)),
+            (ms(110), tick()),
+            (ms(120), crashed(5002)),
+            (ms(320), tick()),
+            (ms(330), crashed(5003)),
+            (ms(2000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true, true]);
+        assert_eq!(
+            states.last(),
+            Some(&State::Done {
+                code: Code::Failure
+            })
+        );
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| **e == Effect::CountRestart)
+                .count(),
+            2
+        );
+        assert_eq!(effects.iter().filter(|e| **e == Effect::Spawn).count(), 3);
+        assert!(effects.contains(&Effect::Failed));
+        assert!(effects.contains(&Effect::Finish {
+            code: Code::Failure,
+            stopped: false
+        }));
+        assert!(effects
+            .iter()
+            .any(|e| matches!(e, Effect::Say(l) if l.contains("giving up after 2 restarts"))));
+        // Each crash drained its pipes and cleaned up what it left, but the last (given up).
+        assert_eq!(effects.iter().filter(|e| **e == Effect::Drain).count(), 3);
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Cleanup(_)))
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn term_while_waiting_to_restart_stops_without_a_restart() {
+        let p = policy(1000, 5, 60);
+        let t = Instant::now();
+        let events = vec![
+            (t, Event::Tick { leftovers: false }),
+            (t + Duration::from_millis(10), crashed(5001)),
+            (
+                t + Duration::from_millis(20),
+                Event::Signal(Signal::SIGTERM),
+            ),
+            // The delay would be over now: nothing starts any more.
+            (t + Duration::from_secs(5), Event::Tick { leftovers: false }),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true]);
+        assert_eq!(states.last(), Some(&State::Done { code: Code::Ok }));
+        assert_eq!(effects.iter().filter(|e| **e == Effect::Spawn).count(), 1);
+        assert!(effects.contains(&Effect::Finish {
+            code: Code::Ok,
+            stopped: true
+        }));
+        assert!(!effects.contains(&Effect::Failed));
+    }
+
+    #[test]
+    fn a_spawn_failure_at_a_restart_counts_as_an_exit_and_is_retried() {
+        let p = policy(100, 5, 60);
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), crashed(5001)),
+            // The restart cannot execute the program: recorded as status 127, retried later.
+            (ms(110), tick()),
+            (ms(50_000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, false, true]);
+        assert!(
+            matches!(states.last(), Some(State::Running { .. })),
+            "{states:?}"
+        );
+        assert!(effects.contains(&Effect::NoteExit(LastExit {
+            at: effects.iter().find_map(|e| match e {
+                Effect::NoteExit(l) if l.code == Some(SPAWN_FAILED_STATUS) => l.at.clone(),
+                _ => None,
+            }),
+            ..LastExit::code(SPAWN_FAILED_STATUS)
+        })));
+        assert!(effects.iter().any(|e| matches!(e, Effect::Say(l) if l.starts_with("cannot execute 'x'") && l.contains("restarting in"))));
+        // Nothing to clean up after a child that never ran.
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| matches!(e, Effect::Cleanup(_)))
+                .count(),
+            1
+        );
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| **e == Effect::CountRestart)
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn the_next_child_waits_for_the_leftovers() {
+        let p = policy(0, 5, 60);
+        let t = Instant::now();
+        let events = vec![
+            (t, Event::Tick { leftovers: false }),
+            (t, crashed(5001)),
+            (
+                t + Duration::from_millis(1),
+                Event::Tick { leftovers: true },
+            ),
+        ];
+        let (states, _) = run_machine(&p, events.clone(), vec![true]);
+        assert!(matches!(states.last(), Some(State::Waiting { .. })));
+        let mut events = events;
+        events.push((
+            t + Duration::from_millis(2),
+            Event::Tick { leftovers: false },
+        ));
+        let (states, _) = run_machine(&p, events, vec![true, true]);
+        assert!(matches!(states.last(), Some(State::Running { .. })));
     }
 
     #[test]
