@@ -829,6 +829,16 @@ mod tests {
         assert_eq!(args.program, ["-x", "--redy"]);
     }
 
+    /// The stop timeout's default is said as text for clap; it is the spec's.
+    #[test]
+    fn the_stop_timeout_default_is_the_specs() {
+        let cli = Cli::try_parse_from(["rdaemon", "stop", "web"]).unwrap();
+        let Command::Stop(args) = cli.command else {
+            panic!("not stop")
+        };
+        assert_eq!(args.stop.timeout, crate::spec::STOP_TIMEOUT);
+    }
+
     #[test]
     fn the_monitor_is_not_a_public_subcommand() {
         let err = Cli::try_parse_from(["rdaemon", "__monitor", "x"]).unwrap_err();

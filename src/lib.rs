@@ -36,6 +36,7 @@ pub mod ready;
 pub mod schedule;
 pub mod session;
 pub mod sockets;
+pub mod spec;
 pub mod state;
 pub mod supervisor;
 pub mod target;

@@ -331,27 +331,18 @@ pub struct Respawn {
     pub log_keep: u32,
 }
 
-/// `--restart-delay`'s default.
-pub const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);
-/// `--max-restarts`'s default.
-pub const DEFAULT_MAX_RESTARTS: u32 = 5;
-/// `--restart-window`'s default.
-pub const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
-/// `--log-keep`'s default.
-pub const DEFAULT_LOG_KEEP: u32 = 5;
-
 fn default_log_keep() -> u32 {
-    DEFAULT_LOG_KEEP
+    crate::spec::LOG_KEEP
 }
 
 impl Default for Respawn {
     fn default() -> Respawn {
         Respawn {
-            restart_delay: format_duration(DEFAULT_RESTART_DELAY),
-            max_restarts: DEFAULT_MAX_RESTARTS,
-            restart_window: format_duration(DEFAULT_RESTART_WINDOW),
+            restart_delay: format_duration(crate::spec::RESTART_DELAY),
+            max_restarts: crate::spec::MAX_RESTARTS,
+            restart_window: format_duration(crate::spec::RESTART_WINDOW),
             log_max_size: None,
-            log_keep: DEFAULT_LOG_KEEP,
+            log_keep: crate::spec::LOG_KEEP,
         }
     }
 }

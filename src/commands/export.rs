@@ -38,13 +38,11 @@ use crate::target::{resolve, several_error, Resolved};
 
 use crate::plan::resolve_program;
 
-/// Defaults of SPEC §2 and §6 for what a record may not say.
-const DEFAULT_RESTART_DELAY: Duration = Duration::from_secs(1);
-const DEFAULT_MAX_RESTARTS: u32 = 5;
-const DEFAULT_RESTART_WINDOW: Duration = Duration::from_secs(60);
-const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// `rdaemon stop`'s default `--timeout`.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+// Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
+use crate::spec::{
+    MAX_RESTARTS as DEFAULT_MAX_RESTARTS, READY_TIMEOUT as DEFAULT_READY_TIMEOUT,
+    RESTART_DELAY as DEFAULT_RESTART_DELAY, RESTART_WINDOW as DEFAULT_RESTART_WINDOW, STOP_TIMEOUT,
+};
 
 /// `rdaemon export`.
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {

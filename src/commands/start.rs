@@ -39,8 +39,7 @@ use crate::schedule::{run_schedule_with, Aim};
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 use crate::target::{judge, State, Target};
 
-/// `--ready-timeout`'s default.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::spec::READY_TIMEOUT;
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
 
@@ -1071,7 +1070,7 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
 /// 5 s), and reaps it.
 fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
     let pid = process.pid();
-    let schedule = default_schedule(Signal::SIGTERM, Duration::from_secs(10), false);
+    let schedule = default_schedule(Signal::SIGTERM, crate::spec::STOP_TIMEOUT, false);
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", spec.name));
     let aim = Aim {
         group: process.own_group(),
