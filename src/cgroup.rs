@@ -202,7 +202,8 @@ pub struct Claimed {
 }
 
 impl Claimed {
-    /// Its id, from the directory handle (see [`Cgroup::id`]).
+    /// Its id: the inode number of its directory, from the directory handle, which the kernel
+    /// never gives to another cgroup while this one exists.
     pub fn id(&self) -> Option<u64> {
         self.dir.metadata().ok().map(|m| m.ino())
     }
@@ -333,12 +334,6 @@ impl Cgroup {
         Ok(Cgroup::at(parent, name))
     }
 
-    /// Its id: the inode number of its directory, which the kernel never gives to another
-    /// cgroup while this one exists (nor, being 64-bit, reuses in practice).
-    pub fn id(&self) -> Option<u64> {
-        fs::metadata(&self.path).ok().map(|m| m.ino())
-    }
-
     /// The memory it uses now (`memory.current`), without the memory controller `None`.
     pub fn memory_current(&self) -> Option<u64> {
         fs::read_to_string(self.file("memory.current"))
@@ -349,6 +344,7 @@ impl Cgroup {
     }
 
     /// Creates `PARENT/rdaemon/NAME` (and `rdaemon`), mode 0755; an existing one is reused.
+    #[cfg(test)]
     pub fn create(parent: &Path, name: &str) -> Result<Cgroup> {
         let cgroup = Cgroup::at(parent, name);
         let top = parent.join(TOP);
@@ -400,6 +396,7 @@ impl Cgroup {
     }
 
     /// Moves process `pid` (all its threads) into the cgroup.
+    #[cfg(test)]
     pub fn add(&self, pid: i32) -> Result<()> {
         self.write("cgroup.procs", &pid.to_string())
             .with_context(|| {

@@ -12,32 +12,32 @@
 #[macro_use]
 pub mod output;
 
-pub mod account;
-pub mod cgroup;
+pub(crate) mod account;
+pub(crate) mod cgroup;
 pub mod cli;
 pub mod commands;
 #[allow(unsafe_code)]
-pub mod daemonize;
-pub mod deliver;
+pub(crate) mod daemonize;
+pub(crate) mod deliver;
 pub mod exit;
-pub mod fault;
-pub mod fsx;
-pub mod logs;
+pub(crate) mod fault;
+pub(crate) mod fsx;
+pub(crate) mod logs;
 pub mod manpage;
 pub mod parse;
-pub mod paths;
-pub mod pidfile;
-pub mod plan;
-pub mod probe;
+pub(crate) mod paths;
+pub(crate) mod pidfile;
+pub(crate) mod plan;
+pub(crate) mod probe;
 #[allow(unsafe_code)]
 pub mod process;
-pub mod progress;
+pub(crate) mod progress;
 pub mod ready;
-pub mod schedule;
-pub mod session;
-pub mod sockets;
-pub mod spec;
+pub(crate) mod schedule;
+pub(crate) mod session;
+pub(crate) mod sockets;
+pub(crate) mod spec;
 pub mod state;
-pub mod supervisor;
-pub mod target;
-pub mod view;
+pub(crate) mod supervisor;
+pub(crate) mod target;
+pub(crate) mod view;

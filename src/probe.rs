@@ -138,7 +138,7 @@ pub enum Answer {
     /// The status line came back.
     Status(u16, String),
     /// The server accepted but did not answer with a status line in time (or closed).
-    NoAnswer(String),
+    Silent(String),
     /// `stop` (the program's exit or a signal, as told by the caller's wait) cut the try short.
     Cut,
 }
@@ -171,29 +171,29 @@ pub fn http_try(
             let line = &got[..end];
             return match status_code(line) {
                 Some(code) => Answer::Status(code, String::from_utf8_lossy(line).trim().to_owned()),
-                None => Answer::NoAnswer(format!(
+                None => Answer::Silent(format!(
                     "an answer that is not HTTP: '{}'",
                     String::from_utf8_lossy(line).trim()
                 )),
             };
         }
         if got.len() > 4096 {
-            return Answer::NoAnswer("an answer without a status line".into());
+            return Answer::Silent("an answer without a status line".into());
         }
         match stream.read(&mut buf) {
-            Ok(0) => return Answer::NoAnswer("a connection closed without an answer".into()),
+            Ok(0) => return Answer::Silent("a connection closed without an answer".into()),
             Ok(n) => got.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let left = limit.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Answer::NoAnswer("a connection that gave no answer in time".into());
+                    return Answer::Silent("a connection that gave no answer in time".into());
                 }
                 if wait(&stream, left) {
                     return Answer::Cut;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Answer::NoAnswer(format!("a connection that failed: {e}")),
+            Err(e) => return Answer::Silent(format!("a connection that failed: {e}")),
         }
     }
 }

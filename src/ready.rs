@@ -804,7 +804,7 @@ impl Check {
                 Answer::Status(code, _) if (200..400).contains(&code) => return Ok(Probe::Ready),
                 Answer::Status(_, line) => answered = Some(format!("the answer '{line}'")),
                 // A try cut by the deadline must not hide the last real answer.
-                Answer::NoAnswer(what) => {
+                Answer::Silent(what) => {
                     answered = Some(
                         answered.unwrap_or_else(|| self.ignored.first().cloned().unwrap_or(what)),
                     )

@@ -23,12 +23,8 @@ pub struct Aim {
 
 /// Runs a stop schedule (OpenRC's `run_stop_schedule`): each signal goes where `aim` says,
 /// followed by SIGCONT so that a stopped process can act on it; each wait returns as soon as the
-/// main process exits. Returns whether it exited.
-pub fn run_schedule(process: &Process, aim: Aim, schedule: &[Step]) -> Result<bool, Errno> {
-    run_schedule_with(process, aim, schedule, &mut Spinner::off("stopping"))
-}
-
-/// [`run_schedule`], showing the waits on `spinner` (with the last signal sent).
+/// main process exits. Returns whether it exited. Shows the waits on `spinner` (with the last
+/// signal sent).
 pub fn run_schedule_with(
     process: &Process,
     aim: Aim,

@@ -3,7 +3,7 @@
 //! belongs to the daemon, even after the main process died and even in another process group.
 //! This module owns the one scan of `/proc` ([`scan`], also what `--ready tcp:` uses to find the
 //! daemon's sockets), decides which session id may be trusted ([`Session::of`]), counts the
-//! leftovers, and stops them on the stop schedule ([`Session::sweep`]).
+//! leftovers, and stops them on the stop schedule ([`sweep`]).
 //!
 //! **When a session id is trusted.** The session id is the pid of the intermediate process of
 //! the double fork, which called `setsid` and exited at once; `start` records it (`session` in
@@ -262,25 +262,9 @@ impl Session {
         }
         table.iter().filter(|e| self.is_leftover(e)).count()
     }
-
-    /// Stops every leftover on `schedule`, anchored at `begun` (when the stop began: a wait
-    /// whose end has passed is skipped, so what was still alive when the main process's
-    /// schedule reached SIGKILL gets SIGKILL now). `signalled_group` is the process group that
-    /// already got the schedule's first signal; its members do not get it twice. Each signal is
-    /// followed by SIGCONT (not after SIGKILL). Reads `/proc` once per round (at each signal and
-    /// whenever every known leftover has exited), waits on pidfds, and returns as soon as the
-    /// last one is gone. An error when a leftover cannot be signalled (EPERM).
-    pub fn sweep(
-        &self,
-        schedule: &[Step],
-        begun: Instant,
-        signalled_group: Option<i32>,
-    ) -> Result<Swept, (i32, Errno)> {
-        sweep(Some(*self), Vec::new(), schedule, begun, signalled_group)
-    }
 }
 
-/// [`Session::sweep`] of `session` (if any) and of `held`, processes held besides its members
+/// The sweep of `session` (if any) and of `held`, processes held besides its members
 /// (see [`hold_descendants`]).
 pub fn sweep(
     session: Option<Session>,

@@ -413,6 +413,7 @@ pub struct RotatingLog {
 
 impl RotatingLog {
     /// Opens (creates) `path` for appending; `max` bytes per file, `keep` rotated files.
+    #[cfg(test)]
     pub fn open(path: &Path, max: u64, keep: u32) -> Result<RotatingLog> {
         Self::open_as(path, max, keep, None)
     }
