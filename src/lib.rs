@@ -33,6 +33,7 @@ pub(crate) mod probe;
 pub mod process;
 pub(crate) mod progress;
 pub mod ready;
+pub(crate) mod rotate;
 pub(crate) mod schedule;
 pub(crate) mod session;
 pub(crate) mod sockets;

@@ -23,7 +23,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 use crate::parse::MAX_LOG_KEEP;
-use crate::supervisor::rotated_path;
+use crate::rotate::rotated_path;
 
 /// How much is read per step when scanning backwards for line starts.
 const CHUNK: u64 = 8192;
