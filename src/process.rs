@@ -457,12 +457,9 @@ impl Process {
     pub fn reap(&self) -> Option<Ended> {
         loop {
             match waitpid(self.pid.nix(), None) {
-                Ok(WaitStatus::Exited(_, code)) => return Some(Ended::Code(code)),
-                Ok(WaitStatus::Signaled(_, sig, core)) => {
-                    return Some(Ended::Signal(sig as i32, core))
-                }
+                Ok(status) => return Ended::of_wait(&status),
                 Err(Errno::EINTR) => continue,
-                _ => return None,
+                Err(_) => return None,
             }
         }
     }
@@ -605,6 +602,18 @@ pub enum Ended {
     Code(i32),
     /// A signal killed it; `true` if it dumped core.
     Signal(i32, bool),
+}
+
+impl Ended {
+    /// How a `waitpid` status says a process ended; `None` for a status that is no end
+    /// (stopped, continued, still alive).
+    pub fn of_wait(status: &WaitStatus) -> Option<Ended> {
+        match *status {
+            WaitStatus::Exited(_, code) => Some(Ended::Code(code)),
+            WaitStatus::Signaled(_, sig, core) => Some(Ended::Signal(sig as i32, core)),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Ended {

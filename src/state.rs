@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile::os_error;
+use crate::process::Ended;
 
 /// How a daemon runs: the program itself, or under an rdaemon monitor (`--respawn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -28,7 +29,8 @@ pub enum Mode {
     Respawn,
 }
 
-/// How a program ended: `{"code": N}` or `{"signal": N}`, with when.
+/// How a program ended ([`Ended`], the one enum for it), as the status file and `status --json`
+/// keep it: `{"code": N}` or `{"signal": N}`, with when.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct LastExit {
     /// Exit status, when it exited.
@@ -283,31 +285,47 @@ pub struct Record {
     pub cgroup_id: Option<u64>,
 }
 
+impl From<Ended> for LastExit {
+    /// How it ended, now.
+    fn from(ended: Ended) -> LastExit {
+        let (code, signal) = match ended {
+            Ended::Code(code) => (Some(code), None),
+            Ended::Signal(sig, _) => (None, Some(sig)),
+        };
+        LastExit {
+            code,
+            signal,
+            at: Some(now_rfc3339()),
+        }
+    }
+}
+
 impl LastExit {
     /// An exit with status `code`, now.
     pub fn code(code: i32) -> LastExit {
-        LastExit {
-            code: Some(code),
-            signal: None,
-            at: Some(now_rfc3339()),
-        }
+        LastExit::from(Ended::Code(code))
     }
 
     /// Death by signal `signal`, now.
     pub fn signal(signal: i32) -> LastExit {
-        LastExit {
-            code: None,
-            signal: Some(signal),
-            at: Some(now_rfc3339()),
+        LastExit::from(Ended::Signal(signal, false))
+    }
+
+    /// How it ended, if the record says (a signal wins over a code in a hand-edited file).
+    pub fn ended(&self) -> Option<Ended> {
+        match (self.code, self.signal) {
+            (_, Some(sig)) => Some(Ended::Signal(sig, false)),
+            (Some(code), None) => Some(Ended::Code(code)),
+            (None, None) => None,
         }
     }
 
     /// `exited with status 1` / `killed by signal 9`, as SPEC §6 words it.
     pub fn describe(&self) -> String {
-        match (self.code, self.signal) {
-            (_, Some(sig)) => format!("killed by signal {sig}"),
-            (Some(code), None) => format!("exited with status {code}"),
-            (None, None) => "ended".into(),
+        match self.ended() {
+            Some(Ended::Signal(sig, _)) => format!("killed by signal {sig}"),
+            Some(Ended::Code(code)) => format!("exited with status {code}"),
+            None => "ended".into(),
         }
     }
 }

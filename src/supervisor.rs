@@ -987,10 +987,12 @@ fn reap_children() -> Vec<Event> {
     let mut events = Vec::new();
     loop {
         let (pid, how) = match waitpid(None::<nix::unistd::Pid>, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) => (pid, LastExit::code(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, LastExit::signal(sig as i32)),
             Ok(WaitStatus::StillAlive) => break,
-            Ok(_) | Err(Errno::EINTR) => continue,
+            Ok(status) => match (status.pid(), process::Ended::of_wait(&status)) {
+                (Some(pid), Some(ended)) => (pid, LastExit::from(ended)),
+                _ => continue,
+            },
+            Err(Errno::EINTR) => continue,
             Err(_) => break, // ECHILD: no children at all.
         };
         if let Ok(pid) = Pid::new(pid.as_raw()) {
