@@ -254,3 +254,58 @@ fn resurrect_against_stop_ends_consistent() {
         assert!(res.status.success(), "{res:?}");
     }
 }
+
+/// With a separate runtime directory, the respawn monitor (told it with `--runtime-dir`) writes
+/// its status there once `start` has handed it over: a restart shows in `RUNTIME/NAME.status`,
+/// and nothing of the runtime lands in the spec directory.
+#[test]
+fn the_monitor_writes_its_status_in_the_runtime_directory() {
+    let env = Env::new();
+    let runtime = env.path("run");
+    let secs = unique_secs();
+    let cmd = || {
+        let mut cmd = env.cmd();
+        cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+        cmd
+    };
+    env.run_cmd(
+        cmd(),
+        &[
+            "start",
+            "--respawn",
+            "--restart-delay",
+            "0",
+            "--name",
+            "m",
+            "--",
+            "sleep",
+            &secs,
+        ],
+    )
+    .ok();
+    let pids = pids_in_status(&runtime, "m");
+    for pid in &pids {
+        env.track(*pid);
+    }
+    let (monitor, child) = (pids[0], pids[1]);
+    kill(NixPid::from_raw(child), Signal::SIGKILL).unwrap();
+    wait_until("the monitor records the restart", DEADLINE, || {
+        fs::read_to_string(runtime.join("m.status"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|s| {
+                s["restarts"] == 1 && s["child_pid"].as_i64().is_some_and(|c| c as i32 != child)
+            })
+    });
+    let new_child = pids_in_status(&runtime, "m")[1];
+    env.track(new_child);
+    assert_eq!(live_pids_with_arg(&secs), vec![new_child]);
+    assert!(!env.path("m.status").exists() && !env.path("m.pid").exists());
+    env.run_cmd(cmd(), &["status", "m"])
+        .ok()
+        .stdout_has("restarts: 1");
+    env.run_cmd(cmd(), &["stop", "m"]).ok();
+    wait_dead(monitor);
+    wait_dead(new_child);
+    env.run_cmd(cmd(), &["status", "m"]).code(3);
+}
