@@ -1,8 +1,22 @@
-//! The defaults of a daemon's spec (SPEC §2, §3, §6), in one place: `start` fills a spec with
+//! A daemon's spec, typed ([`Spec`]: what `start` runs, built from the command line or from the
+//! spec file), and its defaults (SPEC §2, §3, §6), in one place: `start` fills a spec with
 //! them, `export` falls back on them for what a spec does not say, `stop` and `start` (a daemon
 //! that did not become ready) stop on them. The spec file itself is `state`'s (`NAME.json`).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use anyhow::{bail, Result};
+
+use crate::account::{self, Account};
+use crate::cli::{CgroupMode, StartOpts};
+use crate::exit::Fail;
+use crate::parse::{format_duration, parse_duration, Name};
+use crate::paths::{absolute, Ctx};
+use crate::process::Pid;
+use crate::ready::ReadySpec;
+use crate::state::{now_rfc3339, Mode, Record, Respawn};
 
 /// `--ready-timeout`'s default.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -17,3 +31,280 @@ pub const MAX_RESTARTS: u32 = 5;
 pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 /// `--log-keep`'s default.
 pub const LOG_KEEP: u32 = 5;
+
+/// What to start: the resolved command line and options, from `start`'s arguments or from a
+/// record plus `restart`'s overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The daemon's name.
+    pub name: Name,
+    /// Absolute pidfile path.
+    pub pidfile: PathBuf,
+    /// argv; a program given with a `/` is made absolute.
+    pub command: Vec<String>,
+    /// Working directory (absolute).
+    pub chdir: PathBuf,
+    /// File mode creation mask.
+    pub umask: u32,
+    /// `--env` overrides.
+    pub env: BTreeMap<String, String>,
+    /// stdout file (absolute).
+    pub stdout: PathBuf,
+    /// stderr file (absolute).
+    pub stderr: PathBuf,
+    /// Supervised mode's options; `None` in exec mode.
+    pub respawn: Option<Respawn>,
+    /// `--user`: user name or uid to run as.
+    pub user: Option<String>,
+    /// `--group` (or the GROUP of `--user USER:GROUP`): group name or gid to run with.
+    pub group: Option<String>,
+    /// What "started" means.
+    pub ready: ReadySpec,
+    /// How long to wait for readiness.
+    pub ready_timeout: Duration,
+    /// `--foreground`: exec in place instead of detaching (never recorded).
+    pub foreground: bool,
+    /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
+    /// `stderr` then say what they are, as `/proc/self/fd` shows them).
+    pub inherit_output: bool,
+    /// `--cgroup`.
+    pub cgroup: CgroupMode,
+    /// `--memory-max`, in bytes.
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    pub tasks_max: Option<u64>,
+}
+
+impl Spec {
+    /// A spec with the defaults of SPEC §2 for `command`.
+    pub fn new(
+        ctx: &Ctx,
+        name: Name,
+        pidfile: Option<&Path>,
+        command: Vec<String>,
+    ) -> Result<Spec> {
+        let log = ctx.default_log_path(&name);
+        Ok(Spec {
+            pidfile: match pidfile {
+                Some(p) => absolute(p)?,
+                None => ctx.pidfile_path(&name),
+            },
+            name,
+            command,
+            chdir: PathBuf::from("/"),
+            umask: 0o022,
+            env: BTreeMap::new(),
+            stdout: log.clone(),
+            stderr: log,
+            respawn: None,
+            user: None,
+            group: None,
+            ready: ReadySpec::Exec,
+            ready_timeout: READY_TIMEOUT,
+            foreground: false,
+            inherit_output: false,
+            cgroup: CgroupMode::Auto,
+            memory_max: None,
+            tasks_max: None,
+        })
+    }
+
+    /// The spec a record describes. A stream recorded as something other than a path (the
+    /// inherited pipe of a `--foreground` start) goes to the default log instead.
+    pub fn from_record(ctx: &Ctx, rec: &Record) -> Result<Spec> {
+        let corrupt = |e: String| anyhow::anyhow!("corrupt record for {}: {e}", rec.name);
+        let stream = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                ctx.default_log_path(&rec.name)
+            }
+        };
+        Ok(Spec {
+            name: rec.name.clone(),
+            pidfile: rec.pidfile.clone(),
+            command: rec.command.clone(),
+            chdir: rec.chdir.clone(),
+            umask: crate::parse::parse_umask(&rec.umask).map_err(corrupt)?,
+            env: rec.env.clone(),
+            stdout: stream(&rec.stdout),
+            stderr: stream(&rec.stderr),
+            respawn: match rec.mode {
+                Mode::Exec => None,
+                Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
+            },
+            user: rec.user.clone(),
+            group: rec.group.clone(),
+            ready: ReadySpec::parse(&rec.ready).map_err(corrupt)?,
+            ready_timeout: match &rec.ready_timeout {
+                Some(t) => parse_duration(t).map_err(corrupt)?,
+                None => READY_TIMEOUT,
+            },
+            foreground: false,
+            inherit_output: false,
+            cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
+            memory_max: rec.memory_max,
+            tasks_max: rec.tasks_max,
+        })
+    }
+
+    /// Applies options given on the command line over what the spec holds.
+    pub fn apply(&mut self, opts: &StartOpts) -> Result<()> {
+        if let Some(log) = &opts.log {
+            self.stdout = absolute(log)?;
+            self.stderr = self.stdout.clone();
+        }
+        if let Some(p) = &opts.stdout {
+            self.stdout = absolute(p)?;
+        }
+        if let Some(p) = &opts.stderr {
+            self.stderr = absolute(p)?;
+        }
+        if let Some(d) = &opts.chdir {
+            self.chdir = absolute(d)?;
+        }
+        if let Some(u) = opts.umask {
+            self.umask = u;
+        }
+        self.env.extend(opts.env.iter().cloned());
+        if let Some(ready) = &opts.ready {
+            self.ready = match ready {
+                ReadySpec::File(p) => ReadySpec::File(absolute(p)?),
+                other => other.clone(),
+            };
+        }
+        if let Some(t) = opts.ready_timeout {
+            self.ready_timeout = t;
+        }
+        if let Some(spec) = &opts.user {
+            // A new user comes with its own group (given, or its primary one).
+            self.user = Some(spec.user.clone());
+            self.group = spec.group.clone();
+        }
+        if let Some(group) = &opts.group {
+            if let Some(given) = opts.user.as_ref().and_then(|u| u.group.as_ref()) {
+                bail!(Fail::usage(format!(
+                    "--group {group} conflicts with the group in --user {}:{given}: give one of them",
+                    opts.user.as_ref().map(|u| u.user.as_str()).unwrap_or_default()
+                )));
+            }
+            self.group = Some(group.clone());
+        }
+        if let Some(mode) = opts.cgroup {
+            self.cgroup = mode;
+        }
+        if let Some(n) = opts.memory_max {
+            self.memory_max = Some(n);
+        }
+        if let Some(n) = opts.tasks_max {
+            self.tasks_max = Some(n);
+        }
+        if self.cgroup == CgroupMode::Off && self.has_limits() {
+            bail!(Fail::usage(
+                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
+            ));
+        }
+        if opts.respawn && self.respawn.is_none() {
+            self.respawn = Some(Respawn::default());
+        }
+        let Some(respawn) = &mut self.respawn else {
+            let given = [
+                ("--restart-delay", opts.restart_delay.is_some()),
+                ("--max-restarts", opts.max_restarts.is_some()),
+                ("--restart-window", opts.restart_window.is_some()),
+                ("--log-max-size", opts.log_max_size.is_some()),
+                ("--log-keep", opts.log_keep.is_some()),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                bail!(Fail::usage(format!(
+                    "{flag} works only in supervised mode: add --respawn"
+                )));
+            }
+            return Ok(());
+        };
+        if let Some(d) = opts.restart_delay {
+            respawn.restart_delay = format_duration(d);
+        }
+        if let Some(n) = opts.max_restarts {
+            respawn.max_restarts = n;
+        }
+        if let Some(d) = opts.restart_window {
+            respawn.restart_window = format_duration(d);
+        }
+        if let Some(n) = opts.log_max_size {
+            respawn.log_max_size = Some(n);
+        }
+        if let Some(n) = opts.log_keep {
+            respawn.log_keep = n;
+        }
+        Ok(())
+    }
+
+    /// Resolves `--user`/`--group` to ids. Refused unless rdaemon runs as root (exit 4); an
+    /// unknown user or group is exit 1. Called before anything is created or stopped.
+    pub fn account(&self, ctx: &Ctx) -> Result<Option<Account>> {
+        if self.user.is_none() && self.group.is_none() {
+            return Ok(None);
+        }
+        let who = match (&self.user, &self.group) {
+            (Some(u), Some(g)) => format!("user '{u}' and group '{g}'"),
+            (Some(u), None) => format!("user '{u}'"),
+            (None, g) => format!("group '{}'", g.as_deref().unwrap_or_default()),
+        };
+        if !ctx.is_root {
+            bail!(Fail::privilege(format!(
+                "cannot run {} as {who}: --user and --group need root (rdaemon runs as uid {})",
+                self.name,
+                ctx.uid()
+            )));
+        }
+        account::resolve(self.user.as_deref(), self.group.as_deref(), ctx.uid()).map(Some)
+    }
+
+    /// Whether it sets a limit that needs a cgroup.
+    pub fn has_limits(&self) -> bool {
+        self.memory_max.is_some() || self.tasks_max.is_some()
+    }
+
+    /// The record of this spec started as `pid`.
+    pub fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
+        Record {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+            pid: Some(pid.get()),
+            child_pid: None,
+            start_time: Some(start_time),
+            boot_id: Some(boot_id.to_owned()),
+            session: None,
+            command: self.command.clone(),
+            chdir: self.chdir.clone(),
+            umask: crate::parse::format_umask(self.umask),
+            env: self.env.clone(),
+            user: self.user.clone(),
+            group: self.group.clone(),
+            stdout: self.stdout.clone(),
+            stderr: self.stderr.clone(),
+            mode: match self.respawn {
+                None => Mode::Exec,
+                Some(_) => Mode::Respawn,
+            },
+            ready: self.ready.to_string(),
+            ready_timeout: Some(format_duration(self.ready_timeout)),
+            status_text: None,
+            started_at: Some(now_rfc3339()),
+            restarts: 0,
+            last_exit: None,
+            respawn: self.respawn.clone(),
+            failed: false,
+            stopped: false,
+            // Wanted running only once this start has succeeded ([`want_running`]): a start
+            // that fails, times out or is killed leaves a daemon that is `stopped`, not `dead`.
+            stopping: true,
+            cgroup_mode: Some(self.cgroup.as_str().to_owned()),
+            memory_max: self.memory_max,
+            tasks_max: self.tasks_max,
+            cgroup: None,
+            cgroup_id: None,
+        }
+    }
+}

@@ -20,15 +20,15 @@ use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
-use crate::account::{self, Account};
+use crate::account::Account;
 use crate::cgroup::{self, Cgroup, Claimed};
-use crate::cli::{CgroupMode, StartArgs, StartOpts};
+use crate::cli::{CgroupMode, StartArgs};
 use crate::daemonize::Credentials;
 use crate::daemonize::{self, above_stdio, Plan};
 use crate::exit::{Code, Fail};
 use crate::fsx::{self, Dir, Rights};
 use crate::logs;
-use crate::parse::{default_schedule, format_duration, parse_duration, shell_join, Name};
+use crate::parse::{default_schedule, format_duration, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::plan::{self, resolve_program};
@@ -36,284 +36,13 @@ use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
-use crate::state::{now_rfc3339, Mode, Record, Respawn};
+use crate::state::Record;
 use crate::target::{judge, State, Target};
 
-use crate::spec::READY_TIMEOUT;
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
 
-/// What to start: the resolved command line and options, from `start`'s arguments or from a
-/// record plus `restart`'s overrides.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
-    /// The daemon's name.
-    pub name: Name,
-    /// Absolute pidfile path.
-    pub pidfile: PathBuf,
-    /// argv; a program given with a `/` is made absolute.
-    pub command: Vec<String>,
-    /// Working directory (absolute).
-    pub chdir: PathBuf,
-    /// File mode creation mask.
-    pub umask: u32,
-    /// `--env` overrides.
-    pub env: BTreeMap<String, String>,
-    /// stdout file (absolute).
-    pub stdout: PathBuf,
-    /// stderr file (absolute).
-    pub stderr: PathBuf,
-    /// Supervised mode's options; `None` in exec mode.
-    pub respawn: Option<Respawn>,
-    /// `--user`: user name or uid to run as.
-    pub user: Option<String>,
-    /// `--group` (or the GROUP of `--user USER:GROUP`): group name or gid to run with.
-    pub group: Option<String>,
-    /// What "started" means.
-    pub ready: ReadySpec,
-    /// How long to wait for readiness.
-    pub ready_timeout: Duration,
-    /// `--foreground`: exec in place instead of detaching (never recorded).
-    pub foreground: bool,
-    /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
-    /// `stderr` then say what they are, as `/proc/self/fd` shows them).
-    pub inherit_output: bool,
-    /// `--cgroup`.
-    pub cgroup: CgroupMode,
-    /// `--memory-max`, in bytes.
-    pub memory_max: Option<u64>,
-    /// `--tasks-max`.
-    pub tasks_max: Option<u64>,
-}
-
-impl Spec {
-    /// A spec with the defaults of SPEC §2 for `command`.
-    pub fn new(
-        ctx: &Ctx,
-        name: Name,
-        pidfile: Option<&Path>,
-        command: Vec<String>,
-    ) -> Result<Spec> {
-        let log = ctx.default_log_path(&name);
-        Ok(Spec {
-            pidfile: match pidfile {
-                Some(p) => absolute(p)?,
-                None => ctx.pidfile_path(&name),
-            },
-            name,
-            command,
-            chdir: PathBuf::from("/"),
-            umask: 0o022,
-            env: BTreeMap::new(),
-            stdout: log.clone(),
-            stderr: log,
-            respawn: None,
-            user: None,
-            group: None,
-            ready: ReadySpec::Exec,
-            ready_timeout: READY_TIMEOUT,
-            foreground: false,
-            inherit_output: false,
-            cgroup: CgroupMode::Auto,
-            memory_max: None,
-            tasks_max: None,
-        })
-    }
-
-    /// The spec a record describes. A stream recorded as something other than a path (the
-    /// inherited pipe of a `--foreground` start) goes to the default log instead.
-    pub fn from_record(ctx: &Ctx, rec: &Record) -> Result<Spec> {
-        let corrupt = |e: String| anyhow::anyhow!("corrupt record for {}: {e}", rec.name);
-        let stream = |p: &PathBuf| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                ctx.default_log_path(&rec.name)
-            }
-        };
-        Ok(Spec {
-            name: rec.name.clone(),
-            pidfile: rec.pidfile.clone(),
-            command: rec.command.clone(),
-            chdir: rec.chdir.clone(),
-            umask: crate::parse::parse_umask(&rec.umask).map_err(corrupt)?,
-            env: rec.env.clone(),
-            stdout: stream(&rec.stdout),
-            stderr: stream(&rec.stderr),
-            respawn: match rec.mode {
-                Mode::Exec => None,
-                Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
-            },
-            user: rec.user.clone(),
-            group: rec.group.clone(),
-            ready: ReadySpec::parse(&rec.ready).map_err(corrupt)?,
-            ready_timeout: match &rec.ready_timeout {
-                Some(t) => parse_duration(t).map_err(corrupt)?,
-                None => READY_TIMEOUT,
-            },
-            foreground: false,
-            inherit_output: false,
-            cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
-            memory_max: rec.memory_max,
-            tasks_max: rec.tasks_max,
-        })
-    }
-
-    /// Applies options given on the command line over what the spec holds.
-    pub fn apply(&mut self, opts: &StartOpts) -> Result<()> {
-        if let Some(log) = &opts.log {
-            self.stdout = absolute(log)?;
-            self.stderr = self.stdout.clone();
-        }
-        if let Some(p) = &opts.stdout {
-            self.stdout = absolute(p)?;
-        }
-        if let Some(p) = &opts.stderr {
-            self.stderr = absolute(p)?;
-        }
-        if let Some(d) = &opts.chdir {
-            self.chdir = absolute(d)?;
-        }
-        if let Some(u) = opts.umask {
-            self.umask = u;
-        }
-        self.env.extend(opts.env.iter().cloned());
-        if let Some(ready) = &opts.ready {
-            self.ready = match ready {
-                ReadySpec::File(p) => ReadySpec::File(absolute(p)?),
-                other => other.clone(),
-            };
-        }
-        if let Some(t) = opts.ready_timeout {
-            self.ready_timeout = t;
-        }
-        if let Some(spec) = &opts.user {
-            // A new user comes with its own group (given, or its primary one).
-            self.user = Some(spec.user.clone());
-            self.group = spec.group.clone();
-        }
-        if let Some(group) = &opts.group {
-            if let Some(given) = opts.user.as_ref().and_then(|u| u.group.as_ref()) {
-                bail!(Fail::usage(format!(
-                    "--group {group} conflicts with the group in --user {}:{given}: give one of them",
-                    opts.user.as_ref().map(|u| u.user.as_str()).unwrap_or_default()
-                )));
-            }
-            self.group = Some(group.clone());
-        }
-        if let Some(mode) = opts.cgroup {
-            self.cgroup = mode;
-        }
-        if let Some(n) = opts.memory_max {
-            self.memory_max = Some(n);
-        }
-        if let Some(n) = opts.tasks_max {
-            self.tasks_max = Some(n);
-        }
-        if self.cgroup == CgroupMode::Off && has_limits(self) {
-            bail!(Fail::usage(
-                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
-            ));
-        }
-        if opts.respawn && self.respawn.is_none() {
-            self.respawn = Some(Respawn::default());
-        }
-        let Some(respawn) = &mut self.respawn else {
-            let given = [
-                ("--restart-delay", opts.restart_delay.is_some()),
-                ("--max-restarts", opts.max_restarts.is_some()),
-                ("--restart-window", opts.restart_window.is_some()),
-                ("--log-max-size", opts.log_max_size.is_some()),
-                ("--log-keep", opts.log_keep.is_some()),
-            ];
-            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
-                bail!(Fail::usage(format!(
-                    "{flag} works only in supervised mode: add --respawn"
-                )));
-            }
-            return Ok(());
-        };
-        if let Some(d) = opts.restart_delay {
-            respawn.restart_delay = format_duration(d);
-        }
-        if let Some(n) = opts.max_restarts {
-            respawn.max_restarts = n;
-        }
-        if let Some(d) = opts.restart_window {
-            respawn.restart_window = format_duration(d);
-        }
-        if let Some(n) = opts.log_max_size {
-            respawn.log_max_size = Some(n);
-        }
-        if let Some(n) = opts.log_keep {
-            respawn.log_keep = n;
-        }
-        Ok(())
-    }
-
-    /// Resolves `--user`/`--group` to ids. Refused unless rdaemon runs as root (exit 4); an
-    /// unknown user or group is exit 1. Called before anything is created or stopped.
-    pub fn account(&self, ctx: &Ctx) -> Result<Option<Account>> {
-        if self.user.is_none() && self.group.is_none() {
-            return Ok(None);
-        }
-        let who = match (&self.user, &self.group) {
-            (Some(u), Some(g)) => format!("user '{u}' and group '{g}'"),
-            (Some(u), None) => format!("user '{u}'"),
-            (None, g) => format!("group '{}'", g.as_deref().unwrap_or_default()),
-        };
-        if !ctx.is_root {
-            bail!(Fail::privilege(format!(
-                "cannot run {} as {who}: --user and --group need root (rdaemon runs as uid {})",
-                self.name,
-                ctx.uid()
-            )));
-        }
-        account::resolve(self.user.as_deref(), self.group.as_deref(), ctx.uid()).map(Some)
-    }
-
-    /// The record of this spec started as `pid`.
-    fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
-        Record {
-            name: self.name.clone(),
-            pidfile: self.pidfile.clone(),
-            pid: Some(pid.get()),
-            child_pid: None,
-            start_time: Some(start_time),
-            boot_id: Some(boot_id.to_owned()),
-            session: None,
-            command: self.command.clone(),
-            chdir: self.chdir.clone(),
-            umask: crate::parse::format_umask(self.umask),
-            env: self.env.clone(),
-            user: self.user.clone(),
-            group: self.group.clone(),
-            stdout: self.stdout.clone(),
-            stderr: self.stderr.clone(),
-            mode: match self.respawn {
-                None => Mode::Exec,
-                Some(_) => Mode::Respawn,
-            },
-            ready: self.ready.to_string(),
-            ready_timeout: Some(format_duration(self.ready_timeout)),
-            status_text: None,
-            started_at: Some(now_rfc3339()),
-            restarts: 0,
-            last_exit: None,
-            respawn: self.respawn.clone(),
-            failed: false,
-            stopped: false,
-            // Wanted running only once this start has succeeded ([`want_running`]): a start
-            // that fails, times out or is killed leaves a daemon that is `stopped`, not `dead`.
-            stopping: true,
-            cgroup_mode: Some(self.cgroup.as_str().to_owned()),
-            memory_max: self.memory_max,
-            tasks_max: self.tasks_max,
-            cgroup: None,
-            cgroup_id: None,
-        }
-    }
-}
+pub use crate::spec::Spec;
 
 /// Converts a command line to UTF-8 text (records are JSON) and makes a program path with a `/`
 /// absolute, since the daemon runs from another directory.
@@ -719,7 +448,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 }
                 // A start of the same name from another directory took the path over while
                 // the cgroup was empty: `auto` goes without.
-                Err(_) if spec.cgroup == CgroupMode::Auto && !has_limits(spec) => {}
+                Err(_) if spec.cgroup == CgroupMode::Auto && !spec.has_limits() => {}
                 Err(err) => return Err(err),
             }
         }
@@ -779,17 +508,12 @@ fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
     }
 }
 
-/// Whether `spec` sets a limit that needs a cgroup.
-fn has_limits(spec: &Spec) -> bool {
-    spec.memory_max.is_some() || spec.tasks_max.is_some()
-}
-
 /// The cgroup `spec` asks for (SPEC §3.1), created with its limits: `None` with `--cgroup off`,
 /// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
 /// limit where it is impossible, or a limit whose controller is missing, is an error with the
 /// reason (exit 1); the cgroup is then removed again.
 fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Claimed>> {
-    let limits = has_limits(spec);
+    let limits = spec.has_limits();
     if spec.cgroup == CgroupMode::Off {
         if limits {
             bail!(Fail::usage(
