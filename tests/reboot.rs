@@ -309,3 +309,34 @@ fn the_monitor_writes_its_status_in_the_runtime_directory() {
     wait_dead(new_child);
     env.run_cmd(cmd(), &["status", "m"]).code(3);
 }
+
+/// Upgrading from v1: a running daemon whose record is one `NAME.json` with the runtime fields
+/// (as rdaemon 1 wrote it, rebuilt here from the two files) is still known as running, is
+/// converted to a spec and a status, and stops as before.
+#[test]
+fn a_v1_record_of_a_running_daemon_is_read_and_converted() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("old", &["sleep", &secs]);
+    let mut v1 = env.record("old");
+    let v1 = v1.as_object_mut().unwrap();
+    v1.remove("wanted");
+    v1.insert("stopping".into(), false.into());
+    fs::write(
+        env.path("old.json"),
+        serde_json::to_string_pretty(&v1).unwrap(),
+    )
+    .unwrap();
+    fs::remove_file(env.path("old.status")).unwrap();
+    env.run(&["status", "old"])
+        .ok()
+        .stdout_has(&format!("old is running (pid {pid})"));
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(env.path("old.json")).unwrap()).unwrap();
+    assert_eq!(spec["wanted"], "running");
+    assert!(spec.get("pid").is_none(), "{spec}");
+    assert_eq!(env.record("old")["pid"], pid);
+    env.run(&["stop", "old"]).ok().stdout_has("stopped old");
+    wait_dead(pid);
+    env.run(&["status", "old"]).code(3);
+}

@@ -162,30 +162,41 @@ fn monitor_fds_are_stdio_and_its_signal_pipe_only() {
     let env = Env::new();
     let (monitor, _) = start_respawn(&env, "fds", &[], &["sleep", "1000"]);
     let log = env.path("fds.log");
-    // The report pipe is kept until `start` has returned (the status's handoff, SPEC §1), then
-    // closed as soon as the monitor sees `start`'s end closed.
-    wait_until("the monitor closes the report pipe", DEADLINE, || {
-        !fds(monitor)
-            .iter()
-            .any(|(_, t)| t.to_string_lossy().starts_with("pipe:"))
+    // Above 2: the self-pipe (a socket pair) and the child's stdin, and the handle on the
+    // rdaemon directory its files go through (issue 11); no leftover report pipe. The report
+    // pipe is kept until `start` has returned (the status's handoff, SPEC §1), then closed as
+    // soon as the monitor sees `start`'s end closed, and the status written (a file open for a
+    // moment): wait for the monitor to settle, then check.
+    let expected = |n: i32, target: &Path| {
+        let t = target.to_string_lossy();
+        match n {
+            0 => t == "/dev/null",
+            1 | 2 => target == log,
+            _ => {
+                t.starts_with("socket:") || t == "/dev/null" || target == log || target == env.dir()
+            }
+        }
+    };
+    wait_until("the monitor holds only its own fds", DEADLINE, || {
+        fds(monitor).iter().all(|(n, t)| expected(*n, t))
     });
     let all = fds(monitor);
     assert_eq!(
         all[..3],
         [(0, "/dev/null".into()), (1, log.clone()), (2, log.clone())]
     );
-    // Above 2: the self-pipe (a socket pair) and the child's stdin, and the handle on the
-    // rdaemon directory its records go through (issue 11); no leftover report pipe.
     for (n, target) in &all[3..] {
-        let t = target.to_string_lossy();
         assert!(
-            t.starts_with("socket:")
-                || t == "/dev/null"
-                || t == log.to_string_lossy()
-                || target == env.dir(),
-            "unexpected fd {n} -> {t} in {all:?}"
+            expected(*n, target),
+            "unexpected fd {n} -> {} in {all:?}",
+            target.display()
         );
     }
+    assert!(
+        !all.iter()
+            .any(|(_, t)| t.to_string_lossy().starts_with("pipe:")),
+        "{all:?}"
+    );
 }
 
 #[test]
