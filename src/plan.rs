@@ -72,13 +72,15 @@ pub fn await_first_child(report: OwnedFd) -> Result<(i32, Handoff)> {
         }
     }
     let pid = parse_report(&String::from_utf8_lossy(&text))?;
-    Ok((pid, Handoff(file)))
+    Ok((pid, Handoff { _pipe: file }))
 }
 
 /// `start`'s end of the report pipe, held while `start` still writes the status; dropping it
 /// hands the status over to the monitor.
 #[derive(Debug)]
-pub struct Handoff(#[allow(dead_code)] File);
+pub struct Handoff {
+    _pipe: File,
+}
 
 /// Parses `ok PID` / `error MESSAGE`.
 fn parse_report(text: &str) -> Result<i32> {
