@@ -11,9 +11,9 @@
 # It installs what it needs (hyperfine, daemon, daemonize from Debian; matplotlib from PyPI),
 # builds rdaemon (release) and three small C programs: the target, which stamps CLOCK_MONOTONIC
 # at the top of main() and at SIGTERM, a subreaper, and the C reference for start (cref). It
-# measures everything once under the
-# subreaper (so PID 1's late reaping does not distort the peers) and the stop rows once without,
-# then writes the tables into docs/performance.md and the plot to docs/performance.png.
+# measures everything once under the subreaper (so PID 1's late reaping does not distort the
+# peers) and the stop rows once without, then writes the tables into docs/performance.md and
+# the plot to docs/performance.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-30}
