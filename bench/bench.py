@@ -176,6 +176,12 @@ class Tools:
                 os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
             except FileNotFoundError:
                 pass
+        # A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind.
+        for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+            try:
+                os.rmdir(os.path.join(mount, "rdaemon", name))
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
