@@ -176,6 +176,12 @@ class Tools:
                 os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
             except FileNotFoundError:
                 pass
+        # A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind.
+        for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+            try:
+                os.rmdir(os.path.join(mount, "rdaemon", name))
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +206,59 @@ def bench_start(tools, runs, results):
     results["start_return_ms"] = {t: summary(v) for t, v in ret.items()}
     results["start_to_main_ms"] = {t: summary(v) for t, v in to_main.items()}
     results["raw_start_to_main_ms"] = to_main
+
+
+def bench_cref(tools, cref, runs, results):
+    """start against the C reference (bench/cref.c, issue 18 target 2): the start command's wall
+    time, rdaemon (default and --cgroup off) and cref with rdaemon's protocol and bare,
+    interleaved; same target program, same log (/dev/null); each daemon killed by its pid."""
+    rows = {
+        "rdaemon": lambda ts, pidfile, name: tools.start_argv("rdaemon", ts, pidfile, name),
+        "rdaemon --cgroup off": lambda ts, pidfile, name: tools.start_argv(
+            "rdaemon", ts, pidfile, name)[:-3] + ["--cgroup", "off", "--", tools.target, ts],
+        "C reference": lambda ts, pidfile, name: [cref, "--log", "/dev/null", pidfile,
+                                                  tools.target, ts],
+        "C reference, bare": lambda ts, pidfile, name: [cref, "--bare", "--log", "/dev/null",
+                                                        tools.target, ts],
+    }
+    names = list(rows)
+    ret = {t: [] for t in names}
+    to_main = {t: [] for t in names}
+    for _ in range(runs):
+        random.shuffle(names)
+        for tool in names:
+            ts, pidfile, name = tools.fresh("cref" if tool.startswith("C") else "rdaemon")
+            t0, t1, _ = run(rows[tool](ts, pidfile, name))
+            pid, t_main = wait_stamp(ts, "main")
+            ret[tool].append((t1 - t0) / 1e6)
+            to_main[tool].append((t_main - t0) / 1e6)
+            kill_and_wait(pid)
+            if tool.startswith("rdaemon"):
+                tools.cleanup_rdaemon(name)
+            else:
+                for path in (pidfile, pidfile + ".json"):
+                    try:
+                        os.unlink(path)
+                    except FileNotFoundError:
+                        pass
+    results["cref_return_ms"] = {t: summary(v) for t, v in ret.items()}
+    results["cref_to_main_ms"] = {t: summary(v) for t, v in to_main.items()}
+    results["raw_cref_return_ms"] = ret
+    results["loadavg"] = open("/proc/loadavg").read().split()[:3]
+
+
+def cref_table(r):
+    """The table of the `cref` step: ratios against the C reference with the protocol."""
+    s, m = r["cref_return_ms"], r["cref_to_main_ms"]
+    base = s["C reference"]["median"]
+    lines = ["| start command | returns, median ms | p10 | p90 | ratio to C reference | "
+             "→ main(), median ms | target ≤ 1.5× |", "|---|---|---|---|---|---|---|"]
+    for t in ("rdaemon", "rdaemon --cgroup off", "C reference", "C reference, bare"):
+        ratio = s[t]["median"] / base
+        ok = ("yes" if ratio <= 1.5 else "**no**") if t.startswith("rdaemon") else ""
+        lines.append(f"| {t} | {fmt(s[t]['median'])} | {fmt(s[t]['p10'])} | {fmt(s[t]['p90'])} | "
+                     f"{ratio:.2f}× | {fmt(m[t]['median'])} | {ok} |")
+    return "\n".join(lines)
 
 
 def bench_nofile(tools, runs, results):
@@ -424,6 +483,7 @@ def measure(args):
     }
     steps = [
         ("start", lambda: bench_start(tools, args.runs, results)),
+        ("cref", lambda: bench_cref(tools, os.path.abspath(args.cref), args.runs, results)),
         ("nofile", lambda: bench_nofile(tools, args.runs, results)),
         ("stop", lambda: bench_stop(tools, args.runs, results)),
         ("overshoot", lambda: bench_stop(tools, args.runs, results, "300-325", "stop_slow")),
@@ -439,6 +499,8 @@ def measure(args):
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)
+    if "cref_return_ms" in results:
+        print(cref_table(results))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,6 +538,11 @@ def report(args):
             for t in ("rdaemon", "daemonize", "daemon", "start-stop-daemon"):
                 ratio = m[t]["median"] / m["start-stop-daemon"]["median"]
                 lines.append(row(t, m[t], ratio, 0.5 if t == "rdaemon" else None))
+        if "cref_return_ms" in r:
+            lines.append("\n**start against the C reference** (`bench/cref.c`: the same double fork,"
+                         " report pipe, record and pidfile before the exec, exec confirmed) —"
+                         " target: ≤ 1.5× the C reference\n")
+            lines.append(cref_table(r))
         if "start_to_main_by_nofile_ms" in r:
             n = r["start_to_main_by_nofile_ms"]
             high = r["nofile_high"]
@@ -731,7 +798,10 @@ def main():
     m.add_argument("--runs", type=int, default=30)
     m.add_argument("--label", required=True)
     m.add_argument("--out", required=True)
-    m.add_argument("--only", help="comma-separated steps: start,nofile,stop,overshoot,many,status,respawn")
+    m.add_argument("--cref", default=os.path.join(os.path.dirname(__file__), "build", "cref"),
+                   help="the C reference for start (bench/cref.c), for the cref step")
+    m.add_argument("--only", help="comma-separated steps: start,cref,nofile,stop,overshoot,many,"
+                   "status,respawn")
     rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")
     rd.add_argument("--rdaemon", required=True)
     rd.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "ready_fixture.py"))

@@ -5,12 +5,15 @@
 #   bench/run.sh            # 30 interleaved runs per row (RUNS=50 bench/run.sh for more)
 #   READY_ONLY=1 bench/run.sh   # only the readiness overshoot (rdaemon --ready against
 #                               # wait-for-it and shell polling loops); prints its table
+#   CREF_ONLY=1 bench/run.sh    # only start against the C reference (bench/cref.c), under the
+#                               # subreaper; prints its table
 #
 # It installs what it needs (hyperfine, daemon, daemonize from Debian; matplotlib from PyPI),
-# builds rdaemon (release) and two small C programs: the target, which stamps CLOCK_MONOTONIC
-# at the top of main() and at SIGTERM, and a subreaper. It measures everything once under the
-# subreaper (so PID 1's late reaping does not distort the peers) and the stop rows once without,
-# then writes the tables into docs/performance.md and the plot to docs/performance.png.
+# builds rdaemon (release) and three small C programs: the target, which stamps CLOCK_MONOTONIC
+# at the top of main() and at SIGTERM, a subreaper, and the C reference for start (cref). It
+# measures everything once under the subreaper (so PID 1's late reaping does not distort the
+# peers) and the stop rows once without, then writes the tables into docs/performance.md and
+# the plot to docs/performance.png.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-30}
@@ -33,8 +36,16 @@ mkdir -p bench/build bench/results
 chmod 755 bench/build
 gcc -O2 -Wall -Wextra -o bench/build/target bench/target.c
 gcc -O2 -Wall -Wextra -o bench/build/subreaper bench/subreaper.c
+gcc -O2 -Wall -Wextra -o bench/build/cref bench/cref.c
 
 rd=target/release/rdaemon
+if [[ -n ${CREF_ONLY:-} ]]; then
+    echo "== start against the C reference, under a subreaper"
+    BENCH_SUBREAPER=1 bench/build/subreaper python3 bench/bench.py measure --rdaemon "$rd" \
+        --target bench/build/target --cref bench/build/cref --runs "$runs" \
+        --label "start against the C reference" --only cref --out bench/results/cref.json
+    exit 0
+fi
 echo "== readiness overshoot"
 python3 bench/bench.py ready --rdaemon "$rd" --runs "$runs" --out bench/results/ready.json
 if [[ -n ${READY_ONLY:-} ]]; then
@@ -42,7 +53,7 @@ if [[ -n ${READY_ONLY:-} ]]; then
 fi
 echo "== under a subreaper"
 BENCH_SUBREAPER=1 bench/build/subreaper python3 bench/bench.py measure --rdaemon "$rd" \
-    --target bench/build/target --runs "$runs" --label "under a subreaper" \
+    --target bench/build/target --cref bench/build/cref --runs "$runs" --label "under a subreaper" \
     --out bench/results/subreaper.json
 echo "== without a subreaper: PID 1 reaps the exited daemon late"
 python3 bench/bench.py measure --rdaemon "$rd" --target bench/build/target --runs "$runs" \
