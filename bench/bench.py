@@ -171,7 +171,7 @@ class Tools:
         raise ValueError(tool)
 
     def cleanup_rdaemon(self, name):
-        for ext in ("json", "lock", "pid"):
+        for ext in ("json", "status", "lock", "pid"):
             try:
                 os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
             except FileNotFoundError:
