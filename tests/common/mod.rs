@@ -363,7 +363,7 @@ impl Env {
                     // record naming this pid.
                     let recorded = fs::read_dir(self.dir()).ok().is_some_and(|rs| {
                         rs.flatten().any(|r| {
-                            r.path().extension().is_some_and(|x| x == "json")
+                            r.path().extension().is_some_and(|x| x == "status")
                                 && fs::read_to_string(r.path())
                                     .ok()
                                     .and_then(|t| {
@@ -495,7 +495,7 @@ impl Env {
             return;
         };
         for e in entries.flatten() {
-            if e.path().extension().is_none_or(|x| x != "json") {
+            if e.path().extension().is_none_or(|x| x != "status") {
                 continue;
             }
             let Some((cg, id)) = fs::read_to_string(e.path())
