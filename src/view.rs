@@ -157,6 +157,15 @@ pub struct Report {
 impl Report {
     /// Judges `target` and gathers what `status` and `list` show.
     pub fn new(ctx: &Ctx, target: &Target) -> Report {
+        Report::gather(ctx, target, true)
+    }
+
+    /// [`Report::new`], or with `full` false, for the `list` table: what the table shows
+    /// (state, pid, uptime, restarts, command) and nothing else. The process count, the memory
+    /// and the cgroup (`tasks`, `memory_bytes`, `rss_bytes`, `monitor_rss_bytes`, `cgroup`) stay
+    /// `None`: reading them for every daemon (a cgroup's files, or `/proc` for every process of
+    /// every session) is most of a `list` of a thousand daemons, and the table does not show them.
+    fn gather(ctx: &Ctx, target: &Target, full: bool) -> Report {
         // A record that cannot be read cannot vouch for anything: the state is unknown.
         let state = match &target.record_error {
             Some(why) => State::Unknown { why: why.clone() },
@@ -167,7 +176,11 @@ impl Report {
         };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
-        let stat = pid.and_then(process::read_stat);
+        // The start time the judgement read, rather than `/proc/PID/stat` once more.
+        let start_time = match state {
+            State::Running { start_time, .. } => Some(start_time),
+            _ => None,
+        };
         let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
         // The monitor's live child: the program itself, whose memory is the daemon's.
         let child = match (pid, respawn) {
@@ -198,9 +211,11 @@ impl Report {
             _ => reason,
         };
         let state = derived;
-        let cgroup = rec.and_then(Cgroup::of_record);
+        let cgroup = rec.filter(|_| full).and_then(Cgroup::of_record);
         let monitor = respawn.and(pid).map(process::Pid::get);
-        let (tasks, memory_bytes) = match (pid, cgroup.as_ref().filter(|c| c.exists())) {
+        let cgroup = cgroup.filter(|c| c.exists());
+        let (tasks, memory_bytes) = match (pid, cgroup.as_ref()) {
+            _ if !full => (None, None),
             _ if pid.is_none() && leftovers == 0 => (None, None),
             (_, Some(cg)) => {
                 let procs = cg.procs().unwrap_or_default();
@@ -226,25 +241,23 @@ impl Report {
             command: rec.map(|r| r.command.clone()).unwrap_or_default(),
             mode: rec.map(|r| r.mode).unwrap_or_default(),
             started_at: rec.and_then(|r| r.started_at.clone()),
-            uptime_secs: stat
-                .as_ref()
-                .and_then(|s| process::uptime(s.start_time))
-                .map(|d| d.as_secs()),
+            uptime_secs: start_time.and_then(process::uptime).map(|d| d.as_secs()),
             rss_bytes: match respawn {
+                _ if !full => None,
                 Some(_) => child.and_then(process::rss_bytes),
                 None => pid.and_then(process::rss_bytes),
             },
-            monitor_rss_bytes: respawn.and(pid).and_then(process::rss_bytes),
+            monitor_rss_bytes: respawn
+                .filter(|_| full)
+                .and(pid)
+                .and_then(process::rss_bytes),
             restarts: rec.map(|r| r.restarts).unwrap_or(0),
             last_exit: rec.and_then(|r| r.last_exit.clone()),
             stdout: rec.map(|r| r.stdout.clone()),
             stderr: rec.map(|r| r.stderr.clone()),
             user: rec.and_then(|r| r.user.clone()),
             group: rec.and_then(|r| r.group.clone()),
-            start_time: stat
-                .as_ref()
-                .map(|s| s.start_time)
-                .or(rec.and_then(|r| r.start_time)),
+            start_time: start_time.or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
             reason: match (reason, leftovers) {
@@ -254,7 +267,7 @@ impl Report {
             leftovers: (leftovers > 0).then_some(leftovers),
             tasks,
             memory_bytes,
-            cgroup: cgroup.filter(|c| c.exists()).map(|c| c.path().to_owned()),
+            cgroup: cgroup.map(|c| c.path().to_owned()),
         }
     }
 
@@ -374,8 +387,9 @@ pub fn format_bytes(n: u64) -> String {
     }
 }
 
-/// A report for every record; a corrupt record shows as `unknown` with the reason.
-pub fn reports(ctx: &Ctx) -> Result<Vec<Report>> {
+/// A report for every record; a corrupt record shows as `unknown` with the reason. `full` for
+/// JSON (every field); else [`Report::brief`], what the table shows.
+pub fn reports(ctx: &Ctx, full: bool) -> Result<Vec<Report>> {
     let mut out = Vec::new();
     for name in state::list_names(ctx)? {
         let target = match Record::load(ctx, &name) {
@@ -394,7 +408,7 @@ pub fn reports(ctx: &Ctx) -> Result<Vec<Report>> {
                 record_error: Some(crate::exit::render(&e)),
             },
         };
-        out.push(Report::new(ctx, &target));
+        out.push(Report::gather(ctx, &target, full));
     }
     Ok(out)
 }
@@ -434,7 +448,9 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 6]| {
+    // The whole table in one write, not one per line.
+    let mut table = String::new();
+    let mut line = |cells: [&str; 6]| {
         let mut s = String::new();
         for (i, cell) in cells.iter().enumerate() {
             if i == 5 {
@@ -443,11 +459,13 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
                 s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
             }
         }
-        println!("{}", s.trim_end());
+        table.push_str(s.trim_end());
+        table.push('\n');
     };
     line(header);
     for row in &rows {
         line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]].map(|s| s.as_str()));
     }
+    print!("{table}");
     Ok(())
 }
