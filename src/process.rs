@@ -358,6 +358,19 @@ pub fn uptime(start_time: u64) -> Option<Duration> {
     Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
 }
 
+/// Gives the heap pages that are free back to the kernel (glibc's `malloc_trim`): for the
+/// respawn monitor, which stays resident for the daemon's whole life, after its set-up (issue
+/// 18: what it allocated to read the spec and start the first child would otherwise stay
+/// private memory). Nothing on a libc without it.
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel; no memory in use moves.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
+}
+
 /// Resident set size of `pid` in bytes, from `/proc/PID/statm`.
 pub fn rss_bytes(pid: Pid) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
