@@ -330,12 +330,38 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
 }
 
 /// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
-/// scanned once per command, however many daemons `list` reports.
+/// looked at once per command, however many daemons `list` reports.
 fn count_leftovers(rec: &Record) -> usize {
     match session::Session::of(rec, None) {
-        Ok(Some(session)) => session.count_leftovers_in(scan_table()),
+        Ok(Some(session)) => session.count_leftovers_in(&session_members(session.sid)),
         _ => 0,
     }
+}
+
+/// The processes of session `sid`, each `/proc/PID/stat` read in full. Every process's session
+/// is asked once per command with `getsid` (one system call, where reading its stat is three and
+/// a formatted page: 1 ms instead of 10 with a thousand processes), and only the members of a
+/// session asked for are read: `list` pays this for every stopped daemon, most of which have
+/// none.
+fn session_members(sid: i32) -> Vec<session::Entry> {
+    static BY_SESSION: std::sync::OnceLock<std::collections::HashMap<i32, Vec<i32>>> =
+        std::sync::OnceLock::new();
+    let index = BY_SESSION.get_or_init(|| {
+        let mut index: std::collections::HashMap<i32, Vec<i32>> = Default::default();
+        for pid in session::all_pids() {
+            if let Ok(sid) = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid))) {
+                index.entry(sid.as_raw()).or_default().push(pid);
+            }
+        }
+        index
+    });
+    let pids = index.get(&sid).map(Vec::as_slice).unwrap_or_default();
+    pids.iter()
+        .filter_map(|&pid| {
+            let stat = process::stat_of(pid).ok().flatten()?;
+            Some(session::Entry { pid, stat })
+        })
+        .collect()
 }
 
 /// The one scan of `/proc` of this command.
@@ -390,27 +416,59 @@ pub fn format_bytes(n: u64) -> String {
 /// A report for every record; a corrupt record shows as `unknown` with the reason. `full` for
 /// JSON (every field); else [`Report::brief`], what the table shows.
 pub fn reports(ctx: &Ctx, full: bool) -> Result<Vec<Report>> {
-    let mut out = Vec::new();
-    for name in state::list_names(ctx)? {
-        let target = match Record::load(ctx, &name) {
-            Ok(Some(record)) => Target {
-                name: Some(name),
-                pidfile: record.pidfile.clone(),
-                record: Some(record),
-                record_error: None,
-            },
-            // Removed since it was listed: nothing to report.
-            Ok(None) => continue,
-            Err(e) => Target {
-                pidfile: ctx.pidfile_path(&name),
-                name: Some(name),
-                record: None,
-                record_error: Some(crate::exit::render(&e)),
-            },
-        };
-        out.push(Report::gather(ctx, &target, full));
+    let names = state::list_names(ctx)?;
+    // Each report is three small file reads (spec, status, `/proc/PID/stat`) and no more: with
+    // a thousand daemons the command is those reads, which run side by side on the machine's
+    // CPUs (issue 18: `list` of 1000 ≤ 20 ms). Nothing here forks; the order stays the names'.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if threads < 2 || names.len() < PARALLEL_FROM {
+        return Ok(names
+            .iter()
+            .filter_map(|n| report_of(ctx, n, full))
+            .collect());
     }
-    Ok(out)
+    let chunk = names.len().div_ceil(threads);
+    let parts: Vec<Vec<Report>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = names
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .filter_map(|n| report_of(ctx, n, full))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// From how many daemons [`reports`] shares the work among threads.
+const PARALLEL_FROM: usize = 64;
+
+/// The report of daemon `name`; `None` when its spec was removed since it was listed.
+fn report_of(ctx: &Ctx, name: &crate::parse::Name, full: bool) -> Option<Report> {
+    let target = match Record::load(ctx, name) {
+        Ok(Some(record)) => Target {
+            name: Some(name.clone()),
+            pidfile: record.pidfile.clone(),
+            record: Some(record),
+            record_error: None,
+        },
+        // Removed since it was listed: nothing to report.
+        Ok(None) => return None,
+        Err(e) => Target {
+            pidfile: ctx.pidfile_path(name),
+            name: Some(name.clone()),
+            record: None,
+            record_error: Some(crate::exit::render(&e)),
+        },
+    };
+    Some(Report::gather(ctx, &target, full))
 }
 
 /// Prints reports as a table (or JSON array).
