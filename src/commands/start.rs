@@ -41,7 +41,7 @@ use crate::target::{judge, State, Target};
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
 
-pub use crate::spec::Spec;
+use crate::spec::Spec;
 
 /// Converts a command line to UTF-8 text (records are JSON) and makes a program path with a `/`
 /// absolute, since the daemon runs from another directory.
