@@ -98,16 +98,13 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
         Some(program) => resolve_program(program, &spec.env)?,
         None => bail!("cannot start {}: no program given", spec.name),
     };
-    let respawn = match &spec.respawn {
-        None => None,
-        Some(r) => Some(Supervision {
-            restart_delay: r.restart_delay()?,
-            max_restarts: r.max_restarts,
-            restart_window: r.restart_window()?,
-            log_max_size: r.log_max_size,
-            log_keep: r.log_keep,
-        }),
-    };
+    let respawn = spec.respawn.as_ref().map(|r| Supervision {
+        restart_delay: r.restart_delay,
+        max_restarts: r.max_restarts,
+        restart_window: r.restart_window,
+        log_max_size: r.log_max_size,
+        log_keep: r.log_keep,
+    });
     let env = environment(
         std::env::vars_os(),
         spec.foreground,
@@ -323,7 +320,7 @@ mod tests {
         assert_eq!(plan.chdir, PathBuf::from("/"));
         assert_eq!(plan.umask, 0o022);
         assert_eq!(plan.ready, ReadySpec::Exec);
-        assert_eq!(plan.ready_timeout, crate::spec::READY_TIMEOUT);
+        assert_eq!(plan.ready_timeout, Duration::from_secs(30));
         assert_eq!(plan.cgroup, CgroupMode::Auto);
         assert_eq!(plan.stdout, ctx.default_log_path(&plan.name));
         assert_eq!(plan.stdout, plan.stderr);
@@ -337,10 +334,10 @@ mod tests {
         let mut spec = spec(&ctx, &["/bin/sh"]);
         spec.respawn = Some(crate::state::Respawn::default());
         let s = plan(&ctx, &spec).unwrap().respawn.unwrap();
-        assert_eq!(s.restart_delay, crate::spec::RESTART_DELAY);
-        assert_eq!(s.max_restarts, crate::spec::MAX_RESTARTS);
-        assert_eq!(s.restart_window, crate::spec::RESTART_WINDOW);
-        assert_eq!((s.log_max_size, s.log_keep), (None, crate::spec::LOG_KEEP));
+        assert_eq!(s.restart_delay, Duration::from_secs(1));
+        assert_eq!(s.max_restarts, 5);
+        assert_eq!(s.restart_window, Duration::from_secs(60));
+        assert_eq!((s.log_max_size, s.log_keep), (None, 5));
     }
 
     #[test]

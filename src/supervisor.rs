@@ -65,7 +65,7 @@ const READS_PER_WAKE: usize = 16;
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
 /// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
 /// timeout: the record keeps no stop timeout of its own).
-pub const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const LEFTOVER_TIMEOUT: Duration = crate::spec::STOP_TIMEOUT;
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
