@@ -36,7 +36,7 @@ use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::state::Record;
-use crate::target::{judge, State, Target};
+use crate::target::{judge, Main, Target};
 
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
@@ -885,11 +885,11 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
     let path = target.pidfile.display();
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     match judged {
-        State::Stopped => return Ok(None),
-        State::Running {
+        Main::NoPidfile => return Ok(None),
+        Main::Alive {
             pid, vouched: true, ..
         } => return Ok(Some(pid)),
-        State::Running {
+        Main::Alive {
             pid,
             vouched: false,
             ..
@@ -905,8 +905,8 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
                 target.label()
             ));
         }
-        State::Dead { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
-        State::Unknown { why } => ctx.warn(format!("{why}; replacing it")),
+        Main::Gone { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
+        Main::Untrusted { why } => ctx.warn(format!("{why}; replacing it")),
     }
     pidfile::remove(&target.pidfile)?;
     Ok(None)
