@@ -316,3 +316,48 @@ impl Spec {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Spec::new` adds only what depends on the daemon and its directory to `Spec::default`,
+    /// the one home of the defaults (SPEC §2, §3, §6).
+    #[test]
+    fn a_new_spec_is_the_default_with_its_name_and_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx::new(Some(dir.path().to_owned()), true, 0).unwrap();
+        let name = Name::parse("web").unwrap();
+        let spec = Spec::new(&ctx, name.clone(), None, vec!["web".into()]).unwrap();
+        let log = ctx.default_log_path(&name);
+        assert_eq!(
+            spec,
+            Spec {
+                name: name.clone(),
+                pidfile: ctx.pidfile_path(&name),
+                command: vec!["web".into()],
+                stdout: log.clone(),
+                stderr: log,
+                ..Spec::default()
+            }
+        );
+        let d = Spec::default();
+        assert_eq!((d.chdir, d.umask), (PathBuf::from("/"), 0o022));
+        assert_eq!(
+            (d.ready, d.ready_timeout),
+            (ReadySpec::Exec, Duration::from_secs(30))
+        );
+        assert_eq!((d.cgroup, d.respawn), (CgroupMode::Auto, None));
+        let r = Respawn::default();
+        assert_eq!(
+            (
+                r.restart_delay,
+                r.max_restarts,
+                r.restart_window,
+                r.log_keep
+            ),
+            (Duration::from_secs(1), 5, Duration::from_secs(60), 5)
+        );
+        assert_eq!(STOP_TIMEOUT, Duration::from_secs(10));
+    }
+}
