@@ -789,7 +789,10 @@ pub fn stem_name(pidfile: &Path) -> Option<Name> {
 /// Writes the index entry of daemon `name`, whose spec names `pidfile`, unless its stem finds it
 /// already.
 pub fn index_pidfile(ctx: &Ctx, name: &Name, pidfile: &Path) -> Result<()> {
-    if stem_name(pidfile).as_ref() == Some(name) {
+    // Nothing to write when the stem finds it, or the entry names it already (a restart).
+    if stem_name(pidfile).as_ref() == Some(name)
+        || indexed_name(ctx, pidfile).as_ref() == Some(name)
+    {
         return Ok(());
     }
     let dir = ctx.state_dir()?;
