@@ -57,15 +57,17 @@ fn status_by_pidfile_finds_the_daemon_with_a_missing_or_stale_index() {
     let env = Env::new();
     let (pidfile, web, _custom) = web_and_custom(&env);
     let p = pidfile.to_str().unwrap();
-    // `start` indexed web's pidfile (custom's is found by its stem and needs no entry).
-    let entries = index_entries(env.dir());
-    assert_eq!(entries.len(), 1, "{entries:?}");
-    let entry = entries[0].clone();
-    assert_eq!(fs::read_to_string(&entry).unwrap(), "web\n");
+    // The first lookup scans and indexes web's pidfile (custom's is found by its stem and
+    // needs no entry).
+    assert!(index_entries(env.dir()).is_empty());
     let running = format!("web is running (pid {web})");
     env.run(&["status", "--pidfile", p])
         .ok()
         .stdout_has(&running);
+    let entries = index_entries(env.dir());
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let entry = entries[0].clone();
+    assert_eq!(fs::read_to_string(&entry).unwrap(), "web\n");
 
     // Missing: found by the scan, and the entry is written again.
     fs::remove_file(&entry).unwrap();
@@ -94,6 +96,7 @@ fn a_forged_index_entry_does_not_redirect_stop() {
     let env = Env::new();
     let (pidfile, web, custom) = web_and_custom(&env);
     let p = pidfile.to_str().unwrap();
+    env.run(&["status", "--pidfile", p]).ok();
     let entry = index_entries(env.dir())
         .pop()
         .expect("web's pidfile is indexed");
