@@ -429,6 +429,9 @@ def bench_scale(tools, runs, results, sizes=(10, 1000)):
                     t0, t1, _ = run(argv)
                     if op:
                         out[op][str(n)].append((t1 - t0) / 1e6)
+        # `list` also as the status step times it (hyperfine -N: no Python spawn in the time).
+        results["scale_list_hyperfine_ms"] = {
+            str(n): hyperfine([rd, "--dir", dirs[n][0], "list"]) for n in sizes}
     finally:
         for n in sizes:
             subprocess.run([rd, "--dir", dirs[n][0], "-q", "stop", "--all"],
@@ -451,6 +454,12 @@ def scale_table(r):
             target, ok = "≤ 1.2×", "yes" if ratio <= 1.2 else "**no**"
         lines.append(f"| `{op}` | {fmt(small)} | {fmt(big)} | {fmt(by['1000']['p90'])} | "
                      f"{ratio:.2f}× | {target} | {ok} |")
+    h = r.get("scale_list_hyperfine_ms")
+    if h:
+        small, big = h["10"]["median"], h["1000"]["median"]
+        lines.append(f"| `list` (hyperfine -N, 60 runs) | {fmt(small)} | {fmt(big)} | "
+                     f"{fmt(h['1000']['p90'])} | {big / small:.2f}× | ≤ 20 ms at 1000 | "
+                     f"{'yes' if big <= 20 else '**no**'} |")
     return "\n".join(lines)
 
 
