@@ -331,6 +331,12 @@ pub struct StartOpts {
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub ready_timeout: Option<Duration>,
 
+    /// The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit,
+    /// then adopt the process it left, named by --pidfile (the pidfile the program writes;
+    /// rdaemon only reads it) or, without --pidfile, the only process left
+    #[arg(long)]
+    pub forking: bool,
+
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
     /// exits; the pidfile holds the monitor's pid
     #[arg(long, help_heading = RESPAWN)]

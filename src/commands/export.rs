@@ -14,6 +14,7 @@
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
 //! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
 //!
+//! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) |
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
 //!
 //! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; `KillMode=
@@ -203,7 +204,19 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
 
     t.push_str("\n[Service]\n");
     let ready = rec.ready.as_str();
-    if ready == "notify" {
+    if rec.forking {
+        // The program forks into the background: its exit is the start, its pidfile names
+        // the main process (rdaemon's own default pidfile is none of the program's).
+        t.push_str("Type=forking\n");
+        if !rec.program_pidfile {
+            t.push_str("# The program writes no pidfile of its own: systemd takes the process it leaves.\n");
+        } else {
+            let _ = writeln!(t, "PIDFile={}", path_text(&rec.pidfile, "pidfile")?);
+        }
+        if ready != "exec" {
+            ready_comment(&mut t, ready, cx.extras.ready_timeout)?;
+        }
+    } else if ready == "notify" {
         t.push_str("Type=notify\nNotifyAccess=all\n");
         let timeout = cx.extras.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
         let _ = writeln!(t, "TimeoutStartSec={}", timespan(timeout));
@@ -495,6 +508,8 @@ mod tests {
             stdout: "/var/log/rdaemon/web.log".into(),
             stderr: "/var/log/rdaemon/web.log".into(),
             mode: Mode::Exec,
+            forking: false,
+            program_pidfile: false,
             ready: "exec".into(),
             ready_timeout: None,
             status_text: None,

@@ -100,6 +100,7 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     };
     let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
     spec.apply(&args.opts)?;
+    spec.program_pidfile = spec.forking && args.pidfile.is_some();
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
@@ -128,8 +129,10 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     let mut spec = Spec::from_record(ctx, &rec)?;
     if let Some(pidfile) = &args.pidfile {
         spec.pidfile = absolute(pidfile)?;
+        spec.program_pidfile = true;
     }
     spec.apply(&args.opts)?;
+    spec.program_pidfile &= spec.forking;
     start_spec(ctx, spec, args)
 }
 
@@ -145,6 +148,12 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
             ))
             .into());
         }
+        if spec.forking {
+            return Err(Fail::usage(
+                "--forking cannot be used with --foreground: rdaemon becomes the program, which then forks away from it (under systemd, use Type=forking)",
+            )
+            .into());
+        }
         if spec.respawn.is_some() {
             return Err(Fail::usage(
                 "--respawn cannot be used with --foreground: rdaemon becomes the program and cannot supervise it (let systemd or the container runtime restart it)",
@@ -158,6 +167,12 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
             spec.stdout = inherited_stream(1);
             spec.stderr = inherited_stream(2);
         }
+    }
+    if spec.forking && spec.respawn.is_some() {
+        return Err(Fail::usage(
+            "--forking cannot be used with --respawn yet: the monitor does not adopt a forked process",
+        )
+        .into());
     }
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
@@ -387,7 +402,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         };
         if let Some(pid) = clear_stale(ctx, &target, &program)? {
             if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
-                restore_pidfile(ctx, &rec.pidfile, pid);
+                // A forking program's own pidfile is its to write, never rdaemon's.
+                if writes_pidfile(spec) {
+                    restore_pidfile(ctx, &rec.pidfile, pid);
+                }
             }
             if let Some(other) = old
                 .as_ref()
@@ -420,11 +438,15 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         check.hear_program_uid(a.creds.uid);
     }
     let (plan, report, new_logs) = prepare(ctx, spec, &program, account, Some(&mut check))?;
-    let writer = PidfileWriter::prepare(&spec.pidfile)?;
+    let mut writer = match writes_pidfile(spec) {
+        true => Some(PidfileWriter::prepare(&spec.pidfile)?),
+        false => None,
+    };
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
     let cgroup = prepare_cgroup(ctx, spec)?;
     let mut committed = None;
+    let mut joined = false;
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
     let result = daemonize::spawn(&plan, |pid| {
@@ -445,6 +467,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 Ok(()) => {
                     record.cgroup = Some(cg.cgroup.path().to_owned());
                     record.cgroup_id = cg.id();
+                    joined = true;
                 }
                 // A start of the same name from another directory took the path over while
                 // the cgroup was empty: `auto` goes without.
@@ -455,13 +478,24 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
-        writer.commit(pid)
+        // `--forking`: the pidfile names the process the program leaves, known only later.
+        match writer.take() {
+            Some(writer) if !spec.forking => writer.commit(pid),
+            other => {
+                writer = other;
+                Ok(())
+            }
+        }
     });
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
     drop(plan);
     let result = match (result, report) {
         (Ok(monitor), Some(report)) => confirm_monitor(ctx, spec, monitor, report, &mut handoff),
+        (Ok(launcher), None) if spec.forking => {
+            let cgroup = cgroup.as_ref().filter(|_| joined).map(|c| &c.cgroup);
+            adopt_forked(ctx, spec, launcher, cgroup, writer.take())
+        }
         (result, _) => result,
     };
     match result {
@@ -495,6 +529,106 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Err(err)
         }
     }
+}
+
+/// Whether rdaemon writes the daemon's pidfile: always, except the pidfile a `--forking`
+/// program writes itself (`--pidfile`; without it, the default one is rdaemon's as usual).
+fn writes_pidfile(spec: &Spec) -> bool {
+    !(spec.forking && spec.program_pidfile)
+}
+
+/// `--forking` (SPEC §2.2): waits for the launched program (`launcher`, a child of this start,
+/// its subreaper) to exit, then adopts the process it left behind (`forking::find_main`: named
+/// by the program's pidfile, or the only one left, and in either case left by this launch), all
+/// within `--ready-timeout`. The status then names that process, with its start time; the
+/// pidfile too when it is rdaemon's (`writer`). On failure, everything the launch left is
+/// stopped and the error shows how the program ended and its log tail.
+fn adopt_forked(
+    ctx: &Ctx,
+    spec: &Spec,
+    launcher: Pid,
+    cgroup: Option<&Cgroup>,
+    writer: Option<PidfileWriter>,
+) -> Result<Pid> {
+    let name = &spec.name;
+    let timeout = spec.ready_timeout;
+    let deadline = std::time::Instant::now() + timeout;
+    let fail = |why: String| -> anyhow::Error {
+        let stopped = crate::forking::stop_left(cgroup);
+        if !writes_pidfile(spec) {
+            // The program's pidfile, if it names what was just stopped (SPEC §2.2).
+            for pid in stopped.iter().filter_map(|&p| Pid::new(p).ok()) {
+                let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            }
+        }
+        let mut message = format!("cannot start {name}: {why}");
+        if !stopped.is_empty() {
+            message.push_str(&format!(
+                "; stopped what it left running (pid {})",
+                stopped
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        message.push_str(&log_tail(spec, TAIL_LINES));
+        anyhow::anyhow!(message)
+    };
+    let process = Process::open(launcher)
+        .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
+    let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
+    spinner.set_limit(timeout);
+    let exited = spinner.wait_with(timeout, |slice| process.wait_exit(slice));
+    spinner.finish();
+    // The launcher is this start's child (re-parented to it, the subreaper): reaped here.
+    let ended = exited.map(|exited| exited.then(|| process.reap().unwrap_or(Ended::Code(0))));
+    match ended {
+        Ok(Some(Ended::Code(0))) => {}
+        Ok(Some(ended)) => {
+            return Err(fail(format!(
+                "{} before it forked into the background (--forking)",
+                crate::forking::describe_launcher(ended)
+            )))
+        }
+        Ok(None) => {
+            return Err(fail(format!(
+                "the program (pid {launcher}) did not exit within {}: with --forking, rdaemon waits for it to fork into the background and exit",
+                format_duration(timeout)
+            )))
+        }
+        Err(e) => {
+            return Err(fail(format!(
+                "cannot wait for pid {launcher}: {}",
+                os_reason(&e)
+            )))
+        }
+    }
+    let pidfile = (!writes_pidfile(spec)).then_some(spec.pidfile.as_path());
+    let found = crate::forking::find_main(pidfile, cgroup, deadline, timeout)
+        .map_err(|e| fail(crate::exit::render(&e)))?;
+    let pid = found.process.pid();
+    ctx.debug(format!(
+        "the program (pid {launcher}) exited after forking; adopting pid {pid}"
+    ));
+    let adopted = (|| -> Result<()> {
+        let mut rec = Record::load(ctx, name)?
+            .filter(|r| r.pid == Some(launcher.get()))
+            .with_context(|| format!("the status of {name} changed while it started"))?;
+        rec.pid = Some(pid.get());
+        rec.start_time = Some(found.stat.start_time);
+        // The session the program made for itself, when the daemon is a member and not its
+        // leader (a leader is reached through its process group).
+        rec.session = crate::session::made_for(&found.stat).filter(|&sid| sid != pid.get());
+        rec.started_at = Some(crate::state::now_rfc3339());
+        rec.save(ctx)?;
+        if let Some(writer) = writer {
+            writer.commit(pid)?;
+        }
+        Ok(())
+    })();
+    adopted.map_err(|e| fail(crate::exit::render(&e)))?;
+    Ok(pid)
 }
 
 /// Marks the spec of the daemon just started as `pid` wanted running: the start succeeded.

@@ -1,0 +1,346 @@
+//! `start --forking` (SPEC §2.2, issue 15): programs that daemonize themselves. The fixture
+//! `tests/fixtures/forker.py` has nginx's shape: it forks, its parent exits, the child calls
+//! `setsid`, writes its pid and sleeps. Every test marks its processes with a unique argument and
+//! checks in `/proc` what is left.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// The fixture's command line with `opts` and the mark `mark`; `None` (the test skips, saying
+/// why) without python3.
+fn forker(test: &str, opts: &[&str], mark: &str) -> Option<Vec<String>> {
+    let Some(python) = python3() else {
+        skip(test, "python3 is not installed");
+        return None;
+    };
+    let mut argv = vec![
+        python.display().to_string(),
+        fixture("forker.py").display().to_string(),
+    ];
+    argv.extend(opts.iter().map(|s| s.to_string()));
+    argv.push(mark.to_owned());
+    Some(argv)
+}
+
+/// `rdaemon start --name NAME OPTS -- ARGV`.
+fn start(env: &Env, name: &str, opts: &[&str], argv: &[String]) -> Run {
+    let mut args = vec!["start", "--name", name];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.extend(argv.iter().map(String::as_str));
+    let run = env.run(&args);
+    for pid in live_pids_with_arg(argv.last().unwrap()) {
+        env.track(pid);
+    }
+    run
+}
+
+/// The main pid `status --json` shows.
+fn status_pid(env: &Env, name: &str) -> i64 {
+    let run = env.run(&["status", name, "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no pid\n{}", run.dump()))
+}
+
+/// The pid in a pidfile.
+fn read_pid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+/// Nothing the fixture started with `mark` is alive (zombies count as dead).
+fn wait_nothing_left(mark: &str) {
+    wait_until(&format!("no process with {mark} left"), DEADLINE, || {
+        live_pids_with_arg(mark).is_empty()
+    });
+}
+
+#[test]
+fn forking_status_shows_the_forked_pid_and_stop_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("fk.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_status", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(&env, "fk", &["--forking", "--pidfile", &p], &argv).ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "one process left: {live:?}\n{}", run.dump());
+    let daemon = live[0];
+    assert_eq!(read_pid(&pidfile), daemon);
+    run.stdout_has(&format!("started fk (pid {daemon})"));
+    // Every time, the forked process: never the launcher's short-lived pid.
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "fk"), i64::from(daemon));
+        assert!(alive(daemon));
+    }
+    // The daemon the program left: its own session (it called setsid), adopted by no one but
+    // the process that was `start` (now gone, so PID 1 or the nearest subreaper).
+    let st = stat(daemon).unwrap();
+    assert_eq!(st.session, daemon, "the fixture leads its own session");
+    let rec = env.record("fk");
+    assert_eq!(rec["forking"], true, "{rec}");
+    assert_eq!(rec["pid"], daemon);
+    let json = env.run(&["status", "fk", "--json"]).ok();
+    assert!(
+        json.stdout.contains("\"mode\": \"forking\""),
+        "{}",
+        json.dump()
+    );
+    // rdaemon never wrote the program's pidfile: the fixture's plain write, its content.
+    env.run(&["stop", "fk"])
+        .ok()
+        .stdout_has(&format!("stopped fk (pid {daemon})"));
+    wait_nothing_left(&mark);
+    assert!(
+        !pidfile.exists(),
+        "the pidfile naming the stopped process is removed"
+    );
+    env.run(&["status", "fk"]).code(3);
+}
+
+#[test]
+fn forking_without_pidfile_takes_the_only_process_left_by_a_double_fork() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_double", &["--double"], &mark) else {
+        return;
+    };
+    let run = start(&env, "dbl", &["--forking"], &argv).ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
+    let daemon = live[0];
+    // The double fork's intermediate exited: the one left is the daemon, in the session the
+    // program made (not its leader).
+    assert_ne!(stat(daemon).unwrap().session, daemon);
+    run.stdout_has(&format!("started dbl (pid {daemon})"));
+    assert_eq!(env.pid_of("dbl"), daemon, "rdaemon's own pidfile names it");
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "dbl"), i64::from(daemon));
+    }
+    env.run(&["stop", "dbl"]).ok();
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("bad.pid").display().to_string();
+    let Some(argv) = forker("forking_exit3", &["--pidfile", &p, "--exit", "3"], &mark) else {
+        return;
+    };
+    start(&env, "bad", &["--forking", "--pidfile", &p], &argv)
+        .code(1)
+        .stderr_has("exited with status 3")
+        .stderr_has("==> ");
+    wait_nothing_left(&mark);
+    env.run(&["status", "bad"]).code(3);
+}
+
+#[test]
+fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
+    let env = Env::new();
+    let bystander = OwnChild::sleep();
+    let other = bystander.pid().to_string();
+    let mark = unique_secs();
+    let p = env.path("liar.pid").display().to_string();
+    let Some(argv) = forker(
+        "forking_unrelated",
+        &["--pidfile", &p, "--write-pid", &other],
+        &mark,
+    ) else {
+        return;
+    };
+    start(&env, "liar", &["--forking", "--pidfile", &p], &argv)
+        .code(1)
+        .stderr_has(&format!("names pid {other}"))
+        .stderr_has("nothing was signalled");
+    let st = stat(bystander.pid()).unwrap();
+    assert_ne!(st.state, 'Z', "the bystander is untouched");
+    assert!(alive(bystander.pid()));
+    assert_eq!(
+        status_field(bystander.pid(), "SigPnd"),
+        "0000000000000000",
+        "no signal is pending for the bystander"
+    );
+    wait_nothing_left(&mark);
+    // The program's lie stays where it wrote it (rdaemon never writes or replaces that file),
+    // and no record vouches for it.
+    env.run(&["status", "liar"])
+        .code(4)
+        .stderr_has("no record vouches");
+}
+
+#[test]
+fn forking_pidfile_naming_pid_1_or_rdaemon_fails() {
+    let env = Env::new();
+    for (i, pid) in ["1", "0"].iter().enumerate() {
+        let mark = unique_secs();
+        let p = env.path(&format!("one{i}.pid")).display().to_string();
+        let Some(argv) = forker(
+            "forking_pid1",
+            &["--pidfile", &p, "--write-pid", pid],
+            &mark,
+        ) else {
+            return;
+        };
+        start(
+            &env,
+            &format!("one{i}"),
+            &["--forking", "--pidfile", &p, "--ready-timeout", "5s"],
+            &argv,
+        )
+        .code(1)
+        .stderr_has("nothing was signalled");
+        wait_nothing_left(&mark);
+    }
+}
+
+#[test]
+fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("never.pid").display().to_string();
+    // The program writes no pidfile at all.
+    let Some(argv) = forker("forking_never", &[], &mark) else {
+        return;
+    };
+    let begun = std::time::Instant::now();
+    start(
+        &env,
+        "never",
+        &["--forking", "--pidfile", &p, "--ready-timeout", "1s"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("did not appear within 1s");
+    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
+    wait_nothing_left(&mark);
+    assert!(!Path::new(&p).exists());
+}
+
+#[test]
+fn forking_two_processes_left_without_pidfile_fails_asking_for_one() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_two", &["--two"], &mark) else {
+        return;
+    };
+    start(&env, "two", &["--forking"], &argv)
+        .code(1)
+        .stderr_has("give --pidfile");
+    wait_nothing_left(&mark);
+    env.run(&["status", "two"]).code(3);
+}
+
+#[test]
+fn forking_with_foreground_is_a_usage_error() {
+    let env = Env::new();
+    env.run(&["start", "--forking", "--foreground", "--", "sleep", "1"])
+        .code(2)
+        .stderr_has("--forking cannot be used with --foreground");
+}
+
+#[test]
+fn forking_export_systemd_says_type_forking_and_pidfile() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("ex.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_export", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "ex", &["--forking", "--pidfile", &p], &argv).ok();
+    env.run(&["export", "systemd", "ex"])
+        .ok()
+        .stdout_has("Type=forking")
+        .stdout_has(&format!("PIDFile={p}"));
+    env.run(&["stop", "ex"]).ok();
+    wait_nothing_left(&mark);
+}
+
+/// A directory owned by `nobody` (mode 0755), for its pidfile, inside the test's directory.
+fn nobody_dir(env: &Env, name: &str) -> Option<PathBuf> {
+    let nobody = nobody()?;
+    let dir = env.path(name);
+    fs::create_dir(&dir).unwrap();
+    nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    // The test directory itself must let nobody through.
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    Some(dir)
+}
+
+#[test]
+fn forking_as_nobody_with_its_own_pidfile_directory() {
+    if !is_root() {
+        return skip("forking_as_nobody", "needs root");
+    }
+    let env = Env::new();
+    let Some(dir) = nobody_dir(&env, "run") else {
+        return skip("forking_as_nobody", "no nobody account");
+    };
+    let mark = unique_secs();
+    let pidfile = dir.join("srv.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_as_nobody", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(
+        &env,
+        "srv",
+        &["--forking", "--pidfile", &p, "--user", "nobody"],
+        &argv,
+    )
+    .ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{}", run.dump());
+    let daemon = live[0];
+    assert_eq!(
+        status_field(daemon, "Uid").split_whitespace().next(),
+        Some("65534")
+    );
+    // The program wrote its pidfile as nobody: rdaemon neither wrote nor replaced it.
+    let meta = fs::metadata(&pidfile).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
+    assert_eq!(read_pid(&pidfile), daemon);
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "srv"), i64::from(daemon));
+    }
+    env.run(&["stop", "srv"]).ok();
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_pidfile_that_is_a_symlink_planted_by_nobody_is_refused() {
+    if !is_root() {
+        return skip("forking_symlink", "needs root");
+    }
+    let env = Env::new();
+    let Some(dir) = nobody_dir(&env, "run") else {
+        return skip("forking_symlink", "no nobody account");
+    };
+    let mark = unique_secs();
+    let p = dir.join("sym.pid").display().to_string();
+    // The program (as nobody) makes the pidfile a symlink to a file holding its own pid:
+    // followed, it would even name the right process. rdaemon does not follow it.
+    let Some(argv) = forker("forking_symlink", &["--pidfile", &p, "--symlink"], &mark) else {
+        return;
+    };
+    start(
+        &env,
+        "sym",
+        &["--forking", "--pidfile", &p, "--user", "nobody"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("symlink")
+    .stderr_has("nothing was signalled");
+    wait_nothing_left(&mark);
+}
