@@ -74,8 +74,23 @@ pub fn find_main(
     timeout: Duration,
 ) -> Result<Found> {
     match pidfile {
-        Some(path) => from_pidfile(path, cgroup, deadline, timeout),
-        None => only_one_left(cgroup, deadline, timeout),
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, false),
+        None => only_one_left(cgroup, deadline, timeout, false),
+    }
+}
+
+/// [`find_main`] for the respawn monitor: the process must also be the caller's child (the
+/// monitor learns of its children's exits only), so a descendant that is not re-parented yet
+/// (the child of a double fork's intermediate still exiting) is waited for.
+pub fn find_child(
+    pidfile: Option<&Path>,
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Found> {
+    match pidfile {
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, true),
+        None => only_one_left(cgroup, deadline, timeout, true),
     }
 }
 
@@ -88,6 +103,7 @@ fn from_pidfile(
     cgroup: Option<&Cgroup>,
     deadline: Instant,
     timeout: Duration,
+    child_only: bool,
 ) -> Result<Found> {
     let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok();
     let mut watching = false;
@@ -110,6 +126,7 @@ fn from_pidfile(
         if let Some(i) = &inotify {
             while matches!(i.read_events(), Ok(events) if !events.is_empty()) {}
         }
+        reap_zombies();
         let table = session::scan();
         let why = match pidfile::read(path, false) {
             Content::Missing => format!("pidfile '{shown}' did not appear"),
@@ -120,12 +137,18 @@ fn from_pidfile(
             Content::Invalid(why) => format!("pidfile '{shown}' is invalid: {why}"),
             Content::Valid { pid, .. } => {
                 let raw = pid.get();
+                let entry = table.iter().find(|e| e.pid == raw);
+                let child = entry.is_some_and(|e| e.stat.ppid == root);
                 if left_by_launch(raw, root, &table, cgroup) {
-                    if let Some(found) = pin(pid)? {
-                        return Ok(found);
+                    match pin(pid)? {
+                        Some(found) if child || !child_only => return Ok(found),
+                        _ => {}
                     }
                 }
-                match table.iter().find(|e| e.pid == raw) {
+                match entry {
+                    Some(e) if e.stat.is_alive() && child_only && left_by_launch(raw, root, &table, cgroup) => format!(
+                        "pid {raw}, which pidfile '{shown}' names, is not the monitor's child (it must be re-parented to the monitor, which learns only of its children's exits)"
+                    ),
                     Some(e) if e.stat.is_alive() => bail!(
                         "pidfile '{shown}' names pid {raw}{}, which this start did not launch (it is not a process the program left behind); nothing was signalled",
                         comm(raw)
@@ -135,6 +158,7 @@ fn from_pidfile(
             }
         };
         if session::descendants_in(root, &table).is_empty()
+            && !has_zombie_child(root, &table)
             && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
         {
             bail!("the program left no process running ({why})");
@@ -164,7 +188,12 @@ fn from_pidfile(
 /// Without `--pidfile`: the only live child of the caller (every orphan of the launch is
 /// re-parented to it), once it has lived [`SETTLE`] (an intermediate of a double fork exits
 /// within it, and its child takes its place). Several: an error asking for `--pidfile`.
-fn only_one_left(cgroup: Option<&Cgroup>, deadline: Instant, timeout: Duration) -> Result<Found> {
+fn only_one_left(
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+    child_only: bool,
+) -> Result<Found> {
     let root = own_pid();
     loop {
         reap_zombies();
@@ -185,12 +214,17 @@ fn only_one_left(cgroup: Option<&Cgroup>, deadline: Instant, timeout: Duration) 
                     .iter()
                     .find(|e| e.pid == pid)
                     .is_some_and(|e| e.stat.is_alive() && !procs_has(cgroup, e.stat.ppid));
-                if top && !candidates.contains(&pid) {
+                if top && pid != root && !candidates.contains(&pid) {
                     candidates.push(pid);
                 }
             }
         }
         if candidates.is_empty() {
+            if has_zombie_child(root, &table) {
+                // An intermediate died while the scan ran, perhaps before its child showed
+                // in `/proc`: reaped at the top, then look again.
+                continue;
+            }
             bail!("the program left no process running (a program that does not fork needs no --forking)");
         }
         let processes: Vec<Process> = candidates
@@ -210,10 +244,10 @@ fn only_one_left(cgroup: Option<&Cgroup>, deadline: Instant, timeout: Duration) 
             continue;
         }
         if Instant::now() < deadline && candidates.len() == 1 {
-            if let Some(found) = pin(processes[0].pid())? {
-                return Ok(found);
+            match pin(processes[0].pid())? {
+                Some(found) if found.stat.ppid == root || !child_only => return Ok(found),
+                _ => continue,
             }
-            continue;
         }
         if candidates.len() > 1 {
             let mut pids: Vec<String> = candidates
@@ -237,6 +271,13 @@ fn final_problem(why: &str) -> bool {
     why.starts_with("it is")
         || why.contains("is not a pid rdaemon may signal")
         || why.contains("is rdaemon")
+}
+
+/// Whether `table` shows a child of `root` that has exited and is not reaped yet.
+fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
+    table
+        .iter()
+        .any(|e| e.stat.ppid == root && !e.stat.is_alive())
 }
 
 fn procs_has(cgroup: Option<&Cgroup>, pid: i32) -> bool {

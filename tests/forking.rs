@@ -344,3 +344,134 @@ fn forking_pidfile_that_is_a_symlink_planted_by_nobody_is_refused() {
     .stderr_has("nothing was signalled");
     wait_nothing_left(&mark);
 }
+
+#[test]
+fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("verbs.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_verbs", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "verbs", &["--forking", "--pidfile", &p], &argv).ok();
+    let first = live_pids_with_arg(&mark)[0];
+    // restart: the spec says --forking and whose pidfile it is; the new process is adopted.
+    env.run(&["restart", "verbs"]).ok();
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    wait_dead(first);
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let second = live[0];
+    assert_ne!(second, first);
+    assert_eq!(status_pid(&env, "verbs"), i64::from(second));
+    assert_eq!(read_pid(&pidfile), second);
+    // signal reaches the adopted process (STOP, then CONT: it lives on).
+    env.run(&["signal", "STOP", "verbs"]).ok();
+    wait_until("the daemon is stopped", DEADLINE, || {
+        stat(second).is_some_and(|s| s.state == 'T')
+    });
+    env.run(&["signal", "CONT", "verbs"]).ok();
+    wait_until("the daemon runs again", DEADLINE, || {
+        stat(second).is_some_and(|s| s.state != 'T')
+    });
+    // reload sends HUP, which ends the fixture; wait sees it go.
+    env.run(&["reload", "verbs"]).ok();
+    env.run(&["wait", "verbs", "--timeout", "10s"]).ok();
+    wait_dead(second);
+    wait_nothing_left(&mark);
+    env.run(&["status", "verbs"]).code(1);
+}
+
+/// `status --json` of `name`.
+fn status_json(env: &Env, name: &str) -> serde_json::Value {
+    let run = env.run(&["status", name, "--json"]);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.dump()))
+}
+
+#[test]
+fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("run-fk.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_respawn", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(
+        &env,
+        "rfk",
+        &[
+            "--respawn",
+            "--forking",
+            "--pidfile",
+            &p,
+            "--restart-delay",
+            "100ms",
+        ],
+        &argv,
+    )
+    .ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
+    let first = live[0];
+    let v = status_json(&env, "rfk");
+    let monitor = v["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    assert_eq!(v["child_pid"], first, "{v}");
+    assert_eq!(v["mode"], "respawn");
+    // The forked process was re-parented to the monitor, its subreaper.
+    assert_eq!(stat(first).unwrap().ppid, monitor);
+    // Killed: the monitor runs the program again the same way and adopts the new one.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("a new forked process is adopted", DEADLINE, || {
+        let v = status_json(&env, "rfk");
+        v["child_pid"]
+            .as_i64()
+            .is_some_and(|c| c != i64::from(first))
+            && v["restarts"] == 1
+    });
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let second = live[0];
+    assert_ne!(second, first);
+    assert_eq!(status_json(&env, "rfk")["child_pid"], second);
+    assert_eq!(read_pid(&pidfile), second);
+    assert_eq!(stat(second).unwrap().ppid, monitor);
+    env.run(&["stop", "rfk"]).ok();
+    wait_nothing_left(&mark);
+    wait_dead(monitor);
+}
+
+#[test]
+fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("rbad.pid").display().to_string();
+    let Some(argv) = forker(
+        "forking_respawn_exit3",
+        &["--pidfile", &p, "--exit", "3"],
+        &mark,
+    ) else {
+        return;
+    };
+    start(
+        &env,
+        "rbad",
+        &["--respawn", "--forking", "--pidfile", &p],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("exited with status 3");
+    wait_nothing_left(&mark);
+    env.run(&["status", "rbad"]).code(3);
+}

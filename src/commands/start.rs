@@ -168,12 +168,6 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
             spec.stderr = inherited_stream(2);
         }
     }
-    if spec.forking && spec.respawn.is_some() {
-        return Err(Fail::usage(
-            "--forking cannot be used with --respawn yet: the monitor does not adopt a forked process",
-        )
-        .into());
-    }
     ctx.ensure_dir()?;
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
     let result =
@@ -478,9 +472,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
-        // `--forking`: the pidfile names the process the program leaves, known only later.
+        // `--forking`: the pidfile names the process the program leaves, known only later
+        // (a respawn monitor's own pidfile is written now, as for any monitor).
         match writer.take() {
-            Some(writer) if !spec.forking => writer.commit(pid),
+            Some(writer) if !spec.forking || spec.respawn.is_some() => writer.commit(pid),
             other => {
                 writer = other;
                 Ok(())
@@ -772,6 +767,16 @@ fn confirm_monitor(
             Ok(monitor)
         }
         Err(err) => {
+            // `--forking`: the monitor's report says how the launch failed; the log says more.
+            let err = match spec.forking {
+                true => anyhow::anyhow!(
+                    "cannot start {}: {}{}",
+                    spec.name,
+                    crate::exit::render(&err),
+                    log_tail(spec, TAIL_LINES)
+                ),
+                false => err,
+            };
             // The monitor exits by itself after reporting; this is rdaemon's own child (start is
             // its subreaper), so the pid cannot have been reused.
             if let Ok(p) = process::Process::open(monitor) {
