@@ -475,3 +475,62 @@ fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
     wait_nothing_left(&mark);
     env.run(&["status", "rbad"]).code(3);
 }
+
+/// The pid a fixture wrote to `path`, once it is there.
+fn wait_pid_file(path: &Path) -> i32 {
+    wait_until(&format!("{} exists", path.display()), DEADLINE, || {
+        path.exists()
+    });
+    read_pid(path)
+}
+
+#[test]
+fn forking_containment_stops_a_helper_in_its_own_group_leader_or_not() {
+    // The session (cgroup off), and the cgroup where rdaemon can make one (auto).
+    for (double, cgroup) in [(false, "off"), (true, "off"), (false, "auto")] {
+        let env = Env::new();
+        let mark = unique_secs();
+        let helper_file = env.path("helper.txt");
+        let h = helper_file.display().to_string();
+        let mut opts = vec!["--helper", &h];
+        if double {
+            opts.push("--double");
+        }
+        let Some(argv) = forker("forking_containment", &opts, &mark) else {
+            return;
+        };
+        start(&env, "ct", &["--forking", "--cgroup", cgroup], &argv).ok();
+        let main = env.pid_of("ct");
+        let helper = wait_pid_file(&helper_file);
+        env.track(helper);
+        let st = stat(helper).unwrap();
+        assert_eq!(st.pgrp, helper, "the helper leads its own group");
+        assert_eq!(
+            st.session,
+            stat(main).unwrap().session,
+            "in the daemon's session"
+        );
+        assert_eq!(
+            st.session == main,
+            !double,
+            "the main process leads the session"
+        );
+        // The main process dies: the helper is its leftover, which status and stop know.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(main),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_dead(main);
+        let v = status_json(&env, "ct");
+        assert_eq!(v["state"], "dead", "{v}");
+        env.run(&["stop", "ct"])
+            .ok()
+            .stdout_has("stopped leftovers of ct: 1 process");
+        assert!(
+            !alive(helper),
+            "the helper {helper} survived stop (double: {double})"
+        );
+        wait_nothing_left(&mark);
+    }
+}

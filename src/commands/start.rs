@@ -612,9 +612,9 @@ fn adopt_forked(
             .with_context(|| format!("the status of {name} changed while it started"))?;
         rec.pid = Some(pid.get());
         rec.start_time = Some(found.stat.start_time);
-        // The session the program made for itself, when the daemon is a member and not its
-        // leader (a leader is reached through its process group).
-        rec.session = crate::session::made_for(&found.stat).filter(|&sid| sid != pid.get());
+        // The session the program made for itself (`setsid`), led by the daemon or not: its
+        // leftovers are found there (`session::Session`).
+        rec.session = crate::session::made_for(&found.stat);
         rec.started_at = Some(crate::state::now_rfc3339());
         rec.save(ctx)?;
         if let Some(writer) = writer {
