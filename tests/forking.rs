@@ -534,3 +534,179 @@ fn forking_containment_stops_a_helper_in_its_own_group_leader_or_not() {
         wait_nothing_left(&mark);
     }
 }
+
+/// The path of `program` in the usual directories, if it is installed.
+fn installed(program: &str) -> Option<PathBuf> {
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(program))
+    .find(|p| p.is_file())
+}
+
+/// The live processes whose parent is `pid`.
+fn children_of(pid: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| stat(p).is_some_and(|s| s.ppid == pid && s.state != 'Z'))
+        .collect()
+}
+
+/// nginx in its default mode (it daemonizes, its master writes the pidfile), with a
+/// configuration of the test's own. Skipped, with the reason, where nginx is not installed: the
+/// suite must pass on a fresh machine (Debian: apt-get install nginx-light).
+#[test]
+fn forking_real_nginx_in_its_default_mode() {
+    let Some(nginx) = installed("nginx") else {
+        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        return;
+    };
+    let env = Env::new();
+    let prefix = env.path("nginx");
+    fs::create_dir(&prefix).unwrap();
+    let port = free_port();
+    let p = |name: &str| prefix.join(name).display().to_string();
+    let pidfile = prefix.join("nginx.pid");
+    let conf = format!(
+        "pid {pid};\nerror_log {err};\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {b};\n  proxy_temp_path {pr};\n  fastcgi_temp_path {f};\n  uwsgi_temp_path {u};\n  scgi_temp_path {s};\n  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n",
+        pid = pidfile.display(),
+        err = p("error.log"),
+        b = p("body"),
+        pr = p("proxy"),
+        f = p("fastcgi"),
+        u = p("uwsgi"),
+        s = p("scgi"),
+    );
+    fs::write(prefix.join("nginx.conf"), conf).unwrap();
+    let pf = pidfile.display().to_string();
+    let ready = format!("tcp:{port}");
+    let nginx = nginx.display().to_string();
+    let (pre, cf) = (p(""), p("nginx.conf"));
+    let run = env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--forking",
+        "--pidfile",
+        &pf,
+        "--ready",
+        &ready,
+        "--",
+        &nginx,
+        "-p",
+        &pre,
+        "-c",
+        &cf,
+    ]);
+    if pidfile.exists() {
+        env.track(read_pid(&pidfile));
+    }
+    let run = run.ok();
+    let master = read_pid(&pidfile);
+    run.stdout_has(&format!("started web (pid {master})"));
+    let workers = children_of(master);
+    for &w in &workers {
+        env.track(w);
+    }
+    assert!(!workers.is_empty(), "nginx has workers");
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "web"), i64::from(master));
+    }
+    env.run(&["export", "systemd", "web"])
+        .ok()
+        .stdout_has("Type=forking")
+        .stdout_has(&format!("PIDFile={pf}"));
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {master})"));
+    for pid in std::iter::once(master).chain(workers) {
+        assert!(!alive(pid), "nginx process {pid} survived stop");
+    }
+    assert!(
+        !pidfile.exists(),
+        "nginx removed its pidfile, or rdaemon did"
+    );
+}
+
+/// Debian's redis with its own pidfile, as its init script runs it: `--user redis`, the pidfile
+/// in a directory redis owns. Skipped, with the reason, where redis-server (and its user) is
+/// not installed.
+#[test]
+fn forking_real_redis_as_its_user_with_its_own_pidfile() {
+    let Some(redis) = installed("redis-server") else {
+        eprintln!("skipped: redis-server is not installed (Debian: apt-get install redis-server)");
+        return;
+    };
+    let Some(user) = nix::unistd::User::from_name("redis").ok().flatten() else {
+        eprintln!("skipped: there is no redis user (Debian's redis-server package makes it)");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: --user redis needs root");
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let run_dir = env.path("run");
+    let data = env.path("data");
+    for dir in [&run_dir, &data] {
+        fs::create_dir(dir).unwrap();
+        nix::unistd::chown(dir, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let pidfile = run_dir.join("redis-server.pid");
+    let pf = pidfile.display().to_string();
+    let port = free_port().to_string();
+    let ready = format!("tcp:{port}");
+    let (redis, d) = (redis.display().to_string(), data.display().to_string());
+    let run = env.run(&[
+        "start",
+        "--forking",
+        "--user",
+        "redis",
+        "--pidfile",
+        &pf,
+        "--ready",
+        &ready,
+        "--",
+        &redis,
+        "--daemonize",
+        "yes",
+        "--port",
+        &port,
+        "--pidfile",
+        &pf,
+        "--dir",
+        &d,
+        "--logfile",
+        "",
+        "--save",
+        "",
+    ]);
+    if pidfile.exists() {
+        env.track(read_pid(&pidfile));
+    }
+    let run = run.ok();
+    let pid = read_pid(&pidfile);
+    run.stdout_has(&format!("started redis-server (pid {pid})"));
+    assert_eq!(
+        status_field(pid, "Uid").split_whitespace().next(),
+        Some(&*user.uid.to_string())
+    );
+    let meta = fs::metadata(&pidfile).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        user.uid.as_raw()
+    );
+    assert_eq!(status_pid(&env, "redis-server"), i64::from(pid));
+    env.run(&["stop", "redis-server"]).ok();
+    assert!(!alive(pid));
+    assert!(!pidfile.exists());
+}

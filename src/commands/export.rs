@@ -214,7 +214,12 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
             let _ = writeln!(t, "PIDFile={}", path_text(&rec.pidfile, "pidfile")?);
         }
         if ready != "exec" {
-            ready_comment(&mut t, ready, cx.extras.ready_timeout)?;
+            let mut note = String::new();
+            ready_comment(&mut note, ready, cx.extras.ready_timeout)?;
+            t.push_str(&note.replace(
+                "with Type=exec the unit counts as started once the program\n# is executed",
+                "with Type=forking the unit counts as started once the program\n# has forked and its first process exited",
+            ));
         }
     } else if ready == "notify" {
         t.push_str("Type=notify\nNotifyAccess=all\n");
@@ -565,6 +570,28 @@ mod tests {
         assert!(!unit.text.contains("Restart="));
         assert!(!unit.text.contains("User="));
         assert!(unit.warnings.is_empty());
+    }
+
+    #[test]
+    fn forking_maps_to_type_forking_with_the_programs_pidfile() {
+        let mut rec = record();
+        rec.forking = true;
+        rec.program_pidfile = true;
+        rec.pidfile = "/run/nginx.pid".into();
+        rec.ready = "tcp:8080".into();
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"Type=forking"), "{}", unit.text);
+        assert!(l.contains(&"PIDFile=/run/nginx.pid"), "{}", unit.text);
+        assert!(!l.contains(&"Type=exec"), "{}", unit.text);
+        assert!(unit
+            .text
+            .contains("with Type=forking the unit counts as started"));
+        // Without a pidfile of its own, systemd guesses the main process: no PIDFile=.
+        rec.program_pidfile = false;
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        assert!(lines(&unit).contains(&"Type=forking"));
+        assert!(!unit.text.contains("PIDFile="), "{}", unit.text);
     }
 
     #[test]
