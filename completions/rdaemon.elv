@@ -44,7 +44,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;start'= {
             cand --name 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]'
-            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]'
+            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads'
             cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
