@@ -73,10 +73,25 @@ pub fn find_main(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Found> {
-    match pidfile {
+    let found = match pidfile {
         Some(path) => from_pidfile(path, cgroup, deadline, timeout, false),
         None => only_one_left(cgroup, deadline, timeout, false),
+    };
+    // The daemon's parent, still an intermediate of a double fork about to exit: given a
+    // moment to, so that it is reaped here.
+    if let Some(parent) = found
+        .as_ref()
+        .ok()
+        .filter(|f| f.stat.ppid != own_pid())
+        .and_then(|f| Pid::new(f.stat.ppid).ok())
+        .and_then(|p| Process::open(p).ok())
+    {
+        let _ = parent.wait_exit(SETTLE.min(deadline.saturating_duration_since(Instant::now())));
     }
+    // The intermediates of the launch that exited meanwhile: a zombie left to PID 1 (which
+    // may reap late) with the session's id would make the session look like another's.
+    reap_zombies();
+    found
 }
 
 /// [`find_main`] for the respawn monitor: the process must also be the caller's child (the
@@ -88,10 +103,12 @@ pub fn find_child(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Found> {
-    match pidfile {
+    let found = match pidfile {
         Some(path) => from_pidfile(path, cgroup, deadline, timeout, true),
         None => only_one_left(cgroup, deadline, timeout, true),
-    }
+    };
+    reap_zombies();
+    found
 }
 
 /// `--pidfile PATH`: waits (inotify on the directory) until PATH names a process the launch

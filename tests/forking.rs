@@ -710,3 +710,39 @@ fn forking_real_redis_as_its_user_with_its_own_pidfile() {
     assert!(!alive(pid));
     assert!(!pidfile.exists());
 }
+
+#[test]
+fn forking_pidfile_naming_rdaemon_itself_fails_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("self.pid").display().to_string();
+    // The launcher's parent: rdaemon start (its subreaper), or the double fork's intermediate
+    // if the launcher looked too early (then a dead pid, which never becomes valid either).
+    let Some(argv) = forker("forking_self", &["--pidfile", &p, "--write-ppid"], &mark) else {
+        return;
+    };
+    start(
+        &env,
+        "self",
+        &["--forking", "--pidfile", &p, "--ready-timeout", "2s"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("cannot start self: ");
+    wait_nothing_left(&mark);
+    let status = env.run(&["status", "self"]);
+    assert_ne!(status.code, 0, "{}", status.dump());
+}
+
+#[test]
+fn forking_launcher_that_never_exits_times_out_and_is_stopped() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_hang", &["--hang"], &mark) else {
+        return;
+    };
+    start(&env, "hang", &["--forking", "--ready-timeout", "1s"], &argv)
+        .code(1)
+        .stderr_has("did not exit within 1s");
+    wait_nothing_left(&mark);
+}
