@@ -14,7 +14,8 @@
 //! Must not: signal a process that it did not find among the caller's descendants or the
 //! cgroup's members; reap a process it may still hand back.
 
-use std::os::fd::AsFd;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -67,15 +68,17 @@ fn own_pid() -> i32 {
 /// Finds the daemon's main process once the launcher has exited, before `deadline`: the live
 /// process `pidfile` names, when it was left by the launch; without a pidfile, the only process
 /// left. An error says why not (the caller adds "cannot start NAME").
+/// `stop`, readable, ends the wait with an error (`start`'s caught Ctrl-C: the caller looks).
 pub fn find_main(
     pidfile: Option<&Path>,
     cgroup: Option<&Cgroup>,
     deadline: Instant,
     timeout: Duration,
+    stop: Option<BorrowedFd<'_>>,
 ) -> Result<Found> {
     let found = match pidfile {
-        Some(path) => from_pidfile(path, cgroup, deadline, timeout, false),
-        None => only_one_left(cgroup, deadline, timeout, false),
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, false, stop),
+        None => only_one_left(cgroup, deadline, timeout, false, stop),
     };
     // The daemon's parent, still an intermediate of a double fork about to exit: given a
     // moment to, so that it is reaped here.
@@ -104,8 +107,8 @@ pub fn find_child(
     timeout: Duration,
 ) -> Result<Found> {
     let found = match pidfile {
-        Some(path) => from_pidfile(path, cgroup, deadline, timeout, true),
-        None => only_one_left(cgroup, deadline, timeout, true),
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, true, None),
+        None => only_one_left(cgroup, deadline, timeout, true, None),
     };
     reap_zombies();
     found
@@ -121,6 +124,7 @@ fn from_pidfile(
     deadline: Instant,
     timeout: Duration,
     child_only: bool,
+    stop: Option<BorrowedFd<'_>>,
 ) -> Result<Found> {
     let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok();
     let mut watching = false;
@@ -142,6 +146,9 @@ fn from_pidfile(
         }
         if let Some(i) = &inotify {
             while matches!(i.read_events(), Ok(events) if !events.is_empty()) {}
+        }
+        if stop.is_some_and(readable) {
+            bail!("interrupted");
         }
         reap_zombies();
         let table = session::scan();
@@ -193,6 +200,7 @@ fn from_pidfile(
             .iter()
             .filter(|_| watching)
             .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
+            .chain(stop.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
             .collect();
         let ms = slice.as_millis().min(i32::MAX as u128) as i32;
         let _ = poll(
@@ -210,9 +218,13 @@ fn only_one_left(
     deadline: Instant,
     timeout: Duration,
     child_only: bool,
+    stop: Option<BorrowedFd<'_>>,
 ) -> Result<Found> {
     let root = own_pid();
     loop {
+        if stop.is_some_and(readable) {
+            bail!("interrupted");
+        }
         reap_zombies();
         let table = session::scan();
         let live = session::descendants_in(root, &table);
@@ -295,6 +307,37 @@ fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
     table
         .iter()
         .any(|e| e.stat.ppid == root && !e.stat.is_alive())
+}
+
+/// Whether `fd` is readable now.
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Waits up to `slice` for the launcher to exit or `stop` to become readable; true if either
+/// happened (the caller looks which).
+pub fn wait_launcher(
+    launcher: &Process,
+    stop: Option<BorrowedFd<'_>>,
+    slice: Duration,
+) -> io::Result<bool> {
+    let (Some(stop), Some(pidfd)) = (stop, launcher.pidfd()) else {
+        return launcher.wait_exit(slice);
+    };
+    let mut fds = [
+        PollFd::new(pidfd, PollFlags::POLLIN),
+        PollFd::new(stop, PollFlags::POLLIN),
+    ];
+    let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(launcher.has_exited() || readable(stop))
 }
 
 fn procs_has(cgroup: Option<&Cgroup>, pid: i32) -> bool {

@@ -746,3 +746,53 @@ fn forking_launcher_that_never_exits_times_out_and_is_stopped() {
         .stderr_has("did not exit within 1s");
     wait_nothing_left(&mark);
 }
+
+#[test]
+fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
+    use nix::sys::signal::{kill, Signal};
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("int.pid").display().to_string();
+    // The program writes no pidfile: start waits (30 s) until interrupted.
+    let Some(argv) = forker("forking_ctrl_c", &[], &mark) else {
+        return;
+    };
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "int", "--forking", "--pidfile", &p, "--"])
+        .args(&argv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let rdaemon = start.pid();
+    // The daemon the launcher left is start's child (its subreaper): the launcher has exited,
+    // and start watches for the pidfile.
+    wait_until("the launch left its daemon to start", DEADLINE, || {
+        live_pids_with_arg(&mark)
+            .iter()
+            .any(|&p| stat(p).is_some_and(|s| s.ppid == rdaemon))
+    });
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    let catches_int = || {
+        fs::read_to_string(format!("/proc/{rdaemon}/status")).is_ok_and(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|mask| mask & (1 << (Signal::SIGINT as i32 - 1)) != 0)
+        })
+    };
+    wait_until("start catches SIGINT", DEADLINE, catches_int);
+    let begun = std::time::Instant::now();
+    kill(nix::unistd::Pid::from_raw(rdaemon), Signal::SIGINT).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        stderr.contains("cannot start int: interrupted by SIGINT"),
+        "{stderr}"
+    );
+    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
+    wait_nothing_left(&mark);
+}

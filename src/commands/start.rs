@@ -548,7 +548,15 @@ fn adopt_forked(
     let name = &spec.name;
     let timeout = spec.ready_timeout;
     let deadline = std::time::Instant::now() + timeout;
-    let fail = |why: String| -> anyhow::Error {
+    // Ctrl-C (or SIGTERM, SIGHUP) now stops what the launch left and exits 130 (SPEC §2.1).
+    let mut interrupt = match Interrupt::catch() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}"));
+            None
+        }
+    };
+    let fail = |why: String, sig: Option<Signal>| -> anyhow::Error {
         let stopped = crate::forking::stop_left(cgroup);
         if !writes_pidfile(spec) {
             // The program's pidfile, if it names what was just stopped (SPEC §2.2).
@@ -567,41 +575,74 @@ fn adopt_forked(
                     .join(", ")
             ));
         }
+        if let Some(sig) = sig {
+            // What the user asked for, not the program's fault: no log tail.
+            return Fail::interrupted(sig, message).into();
+        }
         message.push_str(&log_tail(spec, TAIL_LINES));
         anyhow::anyhow!(message)
+    };
+    let interrupted = |interrupt: &mut Option<Interrupt>, stage: &str| {
+        let sig = interrupt.as_mut().and_then(Interrupt::caught)?;
+        Some(fail(
+            format!(
+                "interrupted by {} while rdaemon waited for {stage}",
+                sig.as_str()
+            ),
+            Some(sig),
+        ))
     };
     let process = Process::open(launcher)
         .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
     let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
     spinner.set_limit(timeout);
-    let exited = spinner.wait_with(timeout, |slice| process.wait_exit(slice));
+    let exited = spinner.wait_with(timeout, |slice| {
+        crate::forking::wait_launcher(&process, interrupt.as_ref().map(Interrupt::fd), slice)
+    });
     spinner.finish();
+    if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
+        return Err(err);
+    }
+    let exited = exited.map(|_| process.has_exited());
     // The launcher is this start's child (re-parented to it, the subreaper): reaped here.
     let ended = exited.map(|exited| exited.then(|| process.reap().unwrap_or(Ended::Code(0))));
     match ended {
         Ok(Some(Ended::Code(0))) => {}
         Ok(Some(ended)) => {
-            return Err(fail(format!(
-                "{} before it forked into the background (--forking)",
-                crate::forking::describe_launcher(ended)
-            )))
+            return Err(fail(
+                format!(
+                    "{} before it forked into the background (--forking)",
+                    crate::forking::describe_launcher(ended)
+                ),
+                None,
+            ))
         }
         Ok(None) => {
-            return Err(fail(format!(
-                "the program (pid {launcher}) did not exit within {}: with --forking, rdaemon waits for it to fork into the background and exit",
-                format_duration(timeout)
-            )))
+            return Err(fail(
+                format!(
+                    "the program (pid {launcher}) did not exit within {}: with --forking, rdaemon waits for it to fork into the background and exit",
+                    format_duration(timeout)
+                ),
+                None,
+            ))
         }
         Err(e) => {
-            return Err(fail(format!(
-                "cannot wait for pid {launcher}: {}",
-                os_reason(&e)
-            )))
+            return Err(fail(
+                format!("cannot wait for pid {launcher}: {}", os_reason(&e)),
+                None,
+            ))
         }
     }
     let pidfile = (!writes_pidfile(spec)).then_some(spec.pidfile.as_path());
-    let found = crate::forking::find_main(pidfile, cgroup, deadline, timeout)
-        .map_err(|e| fail(crate::exit::render(&e)))?;
+    let stop = interrupt.as_ref().map(Interrupt::fd);
+    let found = match crate::forking::find_main(pidfile, cgroup, deadline, timeout, stop) {
+        Ok(found) => found,
+        Err(e) => {
+            let what = "the process the program left";
+            return Err(interrupted(&mut interrupt, what)
+                .unwrap_or_else(|| fail(crate::exit::render(&e), None)));
+        }
+    };
     let pid = found.process.pid();
     ctx.debug(format!(
         "the program (pid {launcher}) exited after forking; adopting pid {pid}"
@@ -622,7 +663,7 @@ fn adopt_forked(
         }
         Ok(())
     })();
-    adopted.map_err(|e| fail(crate::exit::render(&e)))?;
+    adopted.map_err(|e| fail(crate::exit::render(&e), None))?;
     Ok(pid)
 }
 
