@@ -769,6 +769,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
             running.ready_timeout != spec.ready_timeout,
         ),
         ("--respawn", running.respawn != spec.respawn),
+        ("--forking", running.forking != spec.forking),
     ];
     let differ: Vec<&str> = options
         .iter()
