@@ -796,3 +796,28 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
     assert!(begun.elapsed() < std::time::Duration::from_secs(15));
     wait_nothing_left(&mark);
 }
+
+#[test]
+fn forking_ready_tcp_applies_to_the_adopted_process() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let port = free_port().to_string();
+    let p = env.path("tcp.pid").display().to_string();
+    let Some(argv) = forker("forking_tcp", &["--pidfile", &p, "--listen", &port], &mark) else {
+        return;
+    };
+    let ready = format!("tcp:{port}");
+    let run = start(
+        &env,
+        "tcp",
+        &["--forking", "--pidfile", &p, "--ready", &ready],
+        &argv,
+    )
+    .ok();
+    let daemon = read_pid(Path::new(&p));
+    run.stdout_has(&format!("started tcp (pid {daemon})"));
+    // It listens by the time start said started: the port is the adopted process's.
+    std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    env.run(&["stop", "tcp"]).ok();
+    wait_nothing_left(&mark);
+}
