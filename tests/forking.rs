@@ -821,3 +821,36 @@ fn forking_ready_tcp_applies_to_the_adopted_process() {
     env.run(&["stop", "tcp"]).ok();
     wait_nothing_left(&mark);
 }
+
+#[test]
+fn forking_status_wins_over_a_pidfile_rewritten_to_name_another_process() {
+    let env = Env::new();
+    let bystander = OwnChild::sleep();
+    let mark = unique_secs();
+    let pidfile = env.path("rw.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_rewritten", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "rw", &["--forking", "--pidfile", &p], &argv).ok();
+    let daemon = read_pid(&pidfile);
+    // The program (or whoever can write its directory) now names someone else.
+    fs::write(&pidfile, format!("{}\n", bystander.pid())).unwrap();
+    assert_eq!(status_pid(&env, "rw"), i64::from(daemon));
+    env.run(&["signal", "CONT", "rw"])
+        .ok()
+        .stdout_has(&format!("pid {daemon}"));
+    env.run(&["stop", "rw"])
+        .ok()
+        .stdout_has(&format!("stopped rw (pid {daemon})"));
+    wait_nothing_left(&mark);
+    assert!(
+        alive(bystander.pid()),
+        "the process the pidfile named is untouched"
+    );
+    assert_eq!(
+        read_pid(&pidfile),
+        bystander.pid(),
+        "a pidfile naming another live process is left alone"
+    );
+}
