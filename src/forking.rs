@@ -297,7 +297,8 @@ fn only_one_left(
 /// but a symlink, a FIFO or a directory, or a pid rdaemon never accepts (0, 1, itself, its
 /// parent).
 fn final_problem(why: &str) -> bool {
-    why.starts_with("it is")
+    why.starts_with("it is a symlink")
+        || why == "it is not a regular file"
         || why.contains("is not a pid rdaemon may signal")
         || why.contains("is rdaemon")
 }
@@ -407,5 +408,75 @@ pub fn describe_launcher(ended: Ended) -> String {
     match ended {
         Ended::Code(_) => format!("the program {ended}"),
         Ended::Signal(..) => format!("the program was {ended}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: i32, ppid: i32, state: char) -> Entry {
+        Entry {
+            pid,
+            stat: ProcStat {
+                state,
+                ppid,
+                pgrp: pid,
+                session: pid,
+                start_time: 1,
+                flags: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn only_what_the_launch_left_is_accepted() {
+        // 100 is rdaemon; 101 was re-parented to it; 102 is 101's child; 103 a double fork's
+        // daemon still under its exiting intermediate 104 (a zombie); 200 a stranger.
+        let table = [
+            entry(100, 1, 'S'),
+            entry(101, 100, 'S'),
+            entry(102, 101, 'S'),
+            entry(104, 100, 'Z'),
+            entry(103, 104, 'S'),
+            entry(200, 1, 'S'),
+            entry(201, 200, 'S'),
+        ];
+        for pid in [101, 102, 103] {
+            assert!(left_by_launch(pid, 100, &table, None), "{pid}");
+        }
+        for pid in [1, 100, 104, 200, 201, 999] {
+            assert!(!left_by_launch(pid, 100, &table, None), "{pid}");
+        }
+        assert!(has_zombie_child(100, &table));
+        assert!(!has_zombie_child(200, &table));
+    }
+
+    #[test]
+    fn final_problems_fail_at_once_and_a_pidfile_being_written_is_waited_for() {
+        for why in [
+            "it is a symlink, and rdaemon does not follow symlinks at a pidfile path",
+            "it is not a regular file",
+            "1 is not a pid rdaemon may signal",
+            "pid 4242 is rdaemon itself",
+            "pid 4241 is rdaemon's parent",
+        ] {
+            assert!(final_problem(why), "{why}");
+        }
+        // `pidfile::read`'s own words for a file caught while it is written.
+        for why in [
+            crate::parse::parse_pid_content(b"")
+                .unwrap_err()
+                .to_string(),
+            crate::parse::parse_pid_content(b"12")
+                .map(|_| String::new())
+                .unwrap_or_default(),
+            crate::parse::parse_pid_content(b"12a")
+                .unwrap_err()
+                .to_string(),
+            "cannot read it: Interrupted system call".to_owned(),
+        ] {
+            assert!(!final_problem(&why), "{why}");
+        }
     }
 }

@@ -854,3 +854,20 @@ fn forking_status_wins_over_a_pidfile_rewritten_to_name_another_process() {
         "a pidfile naming another live process is left alone"
     );
 }
+
+#[test]
+fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("slow.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_slow", &["--pidfile", &p, "--slow"], &mark) else {
+        return;
+    };
+    let run = start(&env, "slow", &["--forking", "--pidfile", &p], &argv).ok();
+    let daemon = read_pid(&pidfile);
+    run.stdout_has(&format!("started slow (pid {daemon})"));
+    assert_eq!(live_pids_with_arg(&mark), vec![daemon]);
+    env.run(&["stop", "slow"]).ok();
+    wait_nothing_left(&mark);
+}
