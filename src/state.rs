@@ -846,8 +846,12 @@ pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
     }
     for name in list_names(ctx)? {
         if let Some(rec) = names_it(&name) {
-            // Repaired for the next reader, as far as this user may write there.
-            let _ = index_pidfile(ctx, &rec.name, pidfile);
+            // Repaired for the next reader, as far as this user may write there; as root only
+            // in a directory no other user could write to (docs/safety.md), which `status`, a
+            // reader, does not otherwise require.
+            if ctx.refuse_untrusted_dir().is_ok() {
+                let _ = index_pidfile(ctx, &rec.name, pidfile);
+            }
             return Ok(Some(rec));
         }
     }
