@@ -207,6 +207,12 @@ impl Claimed {
         self.dir.metadata().ok().map(|m| m.ino())
     }
 
+    /// Its directory handle, for a process created straight in it (`CLONE_INTO_CGROUP`).
+    pub fn dir(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.dir.as_fd()
+    }
+
     /// Moves process `pid` into this very cgroup (through the directory handle: if the cgroup
     /// was removed meanwhile, this fails rather than writing into a new one of the same path).
     pub fn add(&self, pid: i32) -> Result<()> {

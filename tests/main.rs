@@ -3,6 +3,7 @@
 
 mod common;
 
+mod clone_cgroup;
 mod completions;
 mod containment;
 mod export;

@@ -441,7 +441,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut joined = false;
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
-    let result = daemonize::spawn(&plan, |pid| {
+    let into = cgroup.as_ref().map(|c| c.dir());
+    let result = daemonize::spawn(&plan, into, |pid, in_cgroup| {
         crate::fault::point("before-pidfile");
         let stat =
             process::read_stat(pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
@@ -452,10 +453,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         // The session the double fork made (the daemon waits for its "go": nothing ran yet).
         record.session = crate::session::made_for(&stat);
         // Into its cgroup while it waits for its "go": no code of the program runs outside it,
-        // and whatever it forks is born inside. Written here, as root, so `--user` changes
-        // nothing.
+        // and whatever it forks is born inside. Created there where the kernel can (clone3),
+        // else moved there now, as root, so `--user` changes nothing.
         if let Some(cg) = &cgroup {
-            match cg.add(pid.get()) {
+            let joined_at_birth = if in_cgroup { Ok(()) } else { cg.add(pid.get()) };
+            match joined_at_birth {
                 Ok(()) => {
                     record.cgroup = Some(cg.cgroup.path().to_owned());
                     record.cgroup_id = cg.id();
