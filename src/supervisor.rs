@@ -586,6 +586,9 @@ struct Cleanup {
 /// `/proc`. Returns how many it added. Members are this subreaper's descendants by the kernel's
 /// word; each is verified by start time once its pidfd pins it.
 fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, sig: Signal) -> usize {
+    if childless() {
+        return 0;
+    }
     let me = std::process::id() as i32;
     let mut added = 0;
     for e in session::descendants_in(me, &session::scan()) {
@@ -604,6 +607,24 @@ fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, sig: Signal) -> usize {
         added += 1;
     }
     added
+}
+
+/// Whether this process has no child at all, zombies included, and so no descendant: a
+/// descendant's parent is alive (then it is a child of ours or its descendant) or it was
+/// re-parented to this subreaper before its parent could be reaped. One `waitid` that reaps
+/// nothing (`WNOWAIT`), instead of a scan of every process on the machine (`gather`), which
+/// sat between a child's death and its restart (issue 18: respawn 1.97× libslack's).
+fn childless() -> bool {
+    let any = WaitPidFlag::WEXITED
+        | WaitPidFlag::WSTOPPED
+        | WaitPidFlag::WCONTINUED
+        | WaitPidFlag::WNOHANG
+        | WaitPidFlag::WNOWAIT
+        | WaitPidFlag::__WALL;
+    matches!(
+        nix::sys::wait::waitid(nix::sys::wait::Id::All, any),
+        Err(Errno::ECHILD)
+    )
 }
 
 impl Monitor {
