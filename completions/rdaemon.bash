@@ -19,6 +19,9 @@ _rdaemon() {
             rdaemon,completions)
                 cmd="rdaemon__subcmd__completions"
                 ;;
+            rdaemon,down)
+                cmd="rdaemon__subcmd__down"
+                ;;
             rdaemon,export)
                 cmd="rdaemon__subcmd__export"
                 ;;
@@ -55,11 +58,17 @@ _rdaemon() {
             rdaemon,stop)
                 cmd="rdaemon__subcmd__stop"
                 ;;
+            rdaemon,up)
+                cmd="rdaemon__subcmd__up"
+                ;;
             rdaemon,wait)
                 cmd="rdaemon__subcmd__wait"
                 ;;
             rdaemon__subcmd__help,completions)
                 cmd="rdaemon__subcmd__help__subcmd__completions"
+                ;;
+            rdaemon__subcmd__help,down)
+                cmd="rdaemon__subcmd__help__subcmd__down"
                 ;;
             rdaemon__subcmd__help,export)
                 cmd="rdaemon__subcmd__help__subcmd__export"
@@ -97,6 +106,9 @@ _rdaemon() {
             rdaemon__subcmd__help,stop)
                 cmd="rdaemon__subcmd__help__subcmd__stop"
                 ;;
+            rdaemon__subcmd__help,up)
+                cmd="rdaemon__subcmd__help__subcmd__up"
+                ;;
             rdaemon__subcmd__help,wait)
                 cmd="rdaemon__subcmd__help__subcmd__wait"
                 ;;
@@ -107,7 +119,7 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart resurrect logs forget signal reload wait export completions help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart resurrect logs forget signal reload wait up down export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -131,6 +143,54 @@ _rdaemon() {
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__down)
+            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -195,7 +255,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart resurrect logs forget signal reload wait export completions help"
+            opts="start stop status list restart resurrect logs forget signal reload wait up down export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +269,20 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -377,6 +451,20 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help__subcmd__stop)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__help__subcmd__up)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -637,7 +725,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --source --after --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -723,6 +811,14 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -798,6 +894,54 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__up)
+            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__wait)
             opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -849,7 +993,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--cgroup|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|-n) opt="$w" ;;
+            --dir|--after|--cgroup|--chdir|--env|--file|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--source|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|-f|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
@@ -861,7 +1005,7 @@ _rdaemon_names() {
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
-            stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|export:1) want=1 ;;
+            stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|up:*|down:*|export:1) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then

@@ -134,7 +134,8 @@ Examples:
 Examples:
   rdaemon resurrect           # at boot: cron @reboot, an init script, a systemd unit
 
-Daemons are started one after the other, in alphabetical order. Exit 0 if all daemons wanted
+Daemons are started one after the other, each after the daemons its up file says it comes
+after, else in alphabetical order. Exit 0 if all daemons wanted
 running run afterwards, else 1.")]
     Resurrect(ResurrectArgs),
 
@@ -184,6 +185,40 @@ Examples:
 
 Exit 0 once all have exited (a daemon not running counts as done), 1 at the timeout.")]
     Wait(WaitArgs),
+
+    /// Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is
+    /// ready, independent ones at once; unchanged running ones are left alone
+    #[command(after_help = "\
+Examples:
+  rdaemon up                      # ./rdaemon.toml, else ./Procfile
+  rdaemon up -f ci/rdaemon.toml
+  rdaemon up web                  # web and what it comes after
+
+rdaemon.toml:
+  [daemons.db]
+  command = [\"redis-server\", \"--port\", \"6390\"]
+  ready = \"tcp:6390\"
+
+  [daemons.web]
+  run = \"python3 -m http.server 8080\"    # via /bin/sh -c
+  after = [\"db\"]
+  ready = \"http:http://127.0.0.1:8080/\"
+  env = { LEVEL = \"debug\" }
+
+Keys are start's long options with the same values, plus command or run, and after. Relative
+paths, and the default --chdir, are relative to the file's directory. Exit 0 when all are up, 1
+on a failure (what depends on the failed daemon is not started; the rest stay up), 2 for a bad
+file (nothing is started).")]
+    Up(UpArgs),
+
+    /// Stop the daemons of a file, dependents first, independent ones at once; their specs stay
+    #[command(after_help = "\
+Examples:
+  rdaemon down                    # every daemon of ./rdaemon.toml (else ./Procfile)
+  rdaemon down web                # web and what comes after it
+
+Each daemon is stopped with its own stop settings. Daemons that do not run count as stopped.")]
+    Down(UpArgs),
 
     /// Print a service definition for another supervisor, built from a daemon's record
     #[command(after_help = "\
@@ -446,6 +481,16 @@ pub struct StartArgs {
     #[arg(long)]
     pub foreground: bool,
 
+    /// Internal (`up`): the absolute path of the `up` file the daemon's entry comes from,
+    /// recorded in its spec
+    #[arg(long, value_name = "FILE", value_parser = Utf8Path, hide = true)]
+    pub source: Option<PathBuf>,
+
+    /// Internal (`up`): a daemon of the same file that must be ready first, recorded in the
+    /// spec for `resurrect` (repeatable)
+    #[arg(long, value_name = "NAME", value_parser = Name::parse, hide = true)]
+    pub after: Vec<Name>,
+
     /// The program and its arguments (looked up in PATH unless it contains a /). Before it,
     /// every word beginning with - is an option of rdaemon: a program whose name begins with -
     /// needs `--` before it. One word without `--` that names a known daemon (or none, with
@@ -457,6 +502,20 @@ pub struct StartArgs {
         trailing_var_arg = true
     )]
     pub program: Vec<OsString>,
+}
+
+/// `rdaemon up` and `rdaemon down`.
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile
+    /// [default: ./rdaemon.toml, else ./Procfile]
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Entries of the file to act on (up: with what they come after; down: with what comes
+    /// after them) [default: all]
+    #[arg(value_name = "NAME", value_parser = Name::parse)]
+    pub names: Vec<Name>,
 }
 
 /// `rdaemon resurrect`.
@@ -714,7 +773,7 @@ impl Cli {
 
 /// Renders a clap error for `rdaemon: ...`: `--umask: invalid umask '9': ...` for a value one
 /// of our parsers rejected (its message says everything), clap's whole message otherwise.
-fn usage_message(err: &clap::Error) -> String {
+pub(crate) fn usage_message(err: &clap::Error) -> String {
     use std::error::Error as _;
     let text = err.render().to_string();
     if err.kind() == ErrorKind::ValueValidation {

@@ -73,6 +73,10 @@ pub struct Spec {
     pub memory_max: Option<u64>,
     /// `--tasks-max`.
     pub tasks_max: Option<u64>,
+    /// The `up` file it comes from (absolute), if any.
+    pub source: Option<PathBuf>,
+    /// The daemons of its `up` file it starts after.
+    pub after: Vec<Name>,
 }
 
 impl Spec {
@@ -106,6 +110,8 @@ impl Spec {
             cgroup: CgroupMode::Auto,
             memory_max: None,
             tasks_max: None,
+            source: None,
+            after: Vec::new(),
         })
     }
 
@@ -145,6 +151,8 @@ impl Spec {
             cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
             memory_max: rec.memory_max,
             tasks_max: rec.tasks_max,
+            source: rec.source.clone(),
+            after: rec.after.clone(),
         })
     }
 
@@ -305,6 +313,8 @@ impl Spec {
             tasks_max: self.tasks_max,
             cgroup: None,
             cgroup_id: None,
+            source: self.source.clone(),
+            after: self.after.clone(),
         }
     }
 }

@@ -510,6 +510,8 @@ mod tests {
             tasks_max: None,
             cgroup: None,
             cgroup_id: None,
+            source: None,
+            after: Vec::new(),
         }
     }
 

@@ -1,0 +1,295 @@
+//! `rdaemon up` / `rdaemon down` (SPEC §7): daemons declared in a file, started in `after`
+//! order (independent ones at once), idempotent, stopped dependents first. The fixture stamps
+//! CLOCK_MONOTONIC when it starts, when it is ready and when it gets SIGTERM, so order and
+//! overlap are read from the daemons' own clocks.
+
+use std::fs;
+
+use crate::common::*;
+
+/// `stamp.py NAME DELAY`: writes `NAME.start`, then after DELAY seconds `NAME.ready` (the
+/// file `--ready file:` waits for), each holding time.monotonic(); on SIGTERM, `NAME.term`.
+const STAMP: &str = r#"import os, signal, sys, time
+name, delay = sys.argv[1], float(sys.argv[2])
+def stamp(what):
+    tmp = f"{name}.{what}.tmp"
+    with open(tmp, "w") as f:
+        f.write(repr(time.monotonic()))
+    os.rename(tmp, f"{name}.{what}")
+def term(*_):
+    stamp("term")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+stamp("start")
+time.sleep(delay)
+stamp("ready")
+while True:
+    signal.pause()
+"#;
+
+/// An entry running the fixture from the file's directory (the test's).
+fn entry(name: &str, delay: &str, extra: &str) -> String {
+    format!(
+        "[daemons.{name}]\ncommand = [\"python3\", \"stamp.py\", \"{name}\", \"{delay}\"]\nready = \"file:{name}.ready\"\nready-timeout = \"10s\"\n{extra}\n"
+    )
+}
+
+/// The test's world with the fixture and an rdaemon.toml of `entries`.
+fn world(entries: &str) -> Env {
+    let env = Env::new();
+    fs::write(env.path("stamp.py"), STAMP).unwrap();
+    fs::write(env.path("rdaemon.toml"), entries).unwrap();
+    env
+}
+
+/// The time in `NAME.WHAT`.
+fn stamp(env: &Env, name: &str, what: &str) -> f64 {
+    let path = env.path(&format!("{name}.{what}"));
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// db and cache independent (0.3 s to be ready), web after db.
+fn three() -> String {
+    [
+        entry("db", "0.3", ""),
+        entry("cache", "0.3", ""),
+        entry("web", "0.05", "after = [\"db\"]"),
+    ]
+    .concat()
+}
+
+#[test]
+fn up_starts_in_after_order_and_independent_ones_at_once() {
+    let env = world(&three());
+    let run = env.run(&["up"]).ok();
+    for name in ["db", "cache", "web"] {
+        assert!(
+            run.stdout.contains(&format!("{name} is ready"))
+                || run.stdout.contains(&format!("started {name}")),
+            "{}",
+            run.dump()
+        );
+        assert!(alive(env.pid_of(name)));
+        let rec = env.record(name);
+        assert_eq!(
+            rec["source"],
+            env.path("rdaemon.toml").display().to_string()
+        );
+        assert_eq!(rec["wanted"], "running");
+        // The default working directory is the file's.
+        assert_eq!(cwd(env.pid_of(name)), env.dir().canonicalize().unwrap());
+    }
+    assert_eq!(env.record("web")["after"], serde_json::json!(["db"]));
+    // web started only once db was ready.
+    assert!(stamp(&env, "web", "start") >= stamp(&env, "db", "ready"));
+    // db and cache ran at once: each started before the other was ready.
+    assert!(stamp(&env, "db", "start") < stamp(&env, "cache", "ready"));
+    assert!(stamp(&env, "cache", "start") < stamp(&env, "db", "ready"));
+    // The line of web comes after db's.
+    let db_line = run.stdout.find("db").unwrap();
+    let web_line = run.stdout.find("web").unwrap();
+    assert!(db_line < web_line, "{}", run.dump());
+}
+
+#[test]
+fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
+    let env = world(&three());
+    env.run(&["up"]).ok();
+    let pids: Vec<i32> = ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec();
+    let again = env.run(&["up"]).ok();
+    for name in ["db", "cache", "web"] {
+        assert!(
+            again.stdout.contains(&format!("{name} is up to date")),
+            "{}",
+            again.dump()
+        );
+    }
+    assert_eq!(pids, ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec());
+    // An edited entry (a new environment variable): only it is restarted.
+    let edited = three().replace(
+        "[daemons.cache]\n",
+        "[daemons.cache]\nenv = { LEVEL = \"debug\" }\n",
+    );
+    fs::write(env.path("rdaemon.toml"), edited).unwrap();
+    let run = env.run(&["up"]).ok();
+    assert!(run.stdout.contains("db is up to date"), "{}", run.dump());
+    assert!(run.stdout.contains("web is up to date"), "{}", run.dump());
+    let cache = env.pid_of("cache");
+    assert_ne!(cache, pids[1]);
+    wait_dead(pids[1]);
+    wait_environ_has(cache, "LEVEL=debug");
+    assert_eq!((env.pid_of("db"), env.pid_of("web")), (pids[0], pids[2]));
+    // A stopped one is started again; the others are left alone.
+    env.run(&["stop", "web"]).ok();
+    wait_dead(pids[2]);
+    env.run(&["up"]).ok().stdout_has("db is up to date");
+    assert!(alive(env.pid_of("web")));
+    assert_ne!(env.pid_of("web"), pids[2]);
+}
+
+#[test]
+fn down_stops_dependents_first_and_keeps_the_specs() {
+    let env = world(&three());
+    env.run(&["up"]).ok();
+    let pids: Vec<i32> = ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec();
+    env.run(&["down"]).ok();
+    for pid in &pids {
+        assert!(!alive(*pid));
+    }
+    assert!(stamp(&env, "web", "term") <= stamp(&env, "db", "term"));
+    for name in ["db", "cache", "web"] {
+        assert_eq!(env.record(name)["wanted"], "stopped");
+    }
+    // Again, with nothing running: still a success.
+    env.run(&["down"]).ok();
+    // `up web` brings web and what it needs, not cache.
+    env.run(&["up", "web"]).ok();
+    assert!(alive(env.pid_of("db")) && alive(env.pid_of("web")));
+    assert!(!env.path("cache.pid").exists());
+    // `down db` stops db and what comes after it.
+    let (db, web) = (env.pid_of("db"), env.pid_of("web"));
+    env.run(&["down", "db"]).ok();
+    wait_dead(db);
+    wait_dead(web);
+}
+
+#[test]
+fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
+    let cases = [
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"db\"]\nredy = \"tcp:1\"")
+            ),
+            ":11: redy: unknown key",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "ready-timeout = \"soon\"")
+            ),
+            ":9: --ready-timeout: ",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", "after = [\"web\"]"),
+                entry("web", "0", "after = [\"db\"]")
+            ),
+            "a cycle in after: db -> web -> db",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"dbx\"]")
+            ),
+            ":10: web: after names 'dbx', which is not a daemon of this file",
+        ),
+    ];
+    for (text, wanted) in cases {
+        // The bad value's line: the header of web is line 6, its keys follow.
+        let text = text.replace("ready-timeout = \"10s\"\nready-timeout", "ready-timeout");
+        let env = world(&text);
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert!(
+            run.stderr.starts_with(&format!("rdaemon: {file}:")),
+            "{}",
+            run.dump()
+        );
+        assert!(
+            run.stderr.contains(wanted),
+            "{wanted}\n{text}\n{}",
+            run.dump()
+        );
+        assert!(!env.path("db.json").exists() && !env.path("db.start").exists());
+    }
+}
+
+#[test]
+fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
+    let failing =
+        "[daemons.db]\nrun = \"echo db cannot start; exit 3\"\nready = \"file:db.ready\"\n";
+    let env = world(
+        &[
+            failing,
+            &entry("cache", "0", ""),
+            &entry("web", "0", "after = [\"db\"]"),
+        ]
+        .concat(),
+    );
+    let run = env.run(&["up"]).code(1);
+    assert!(run.stderr.contains("db cannot start"), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("web not started: it comes after db, which failed"),
+        "{}",
+        run.dump()
+    );
+    assert!(alive(env.pid_of("cache")));
+    assert!(!env.path("web.start").exists() && !env.path("web.json").exists());
+}
+
+#[test]
+fn a_procfile_gives_one_entry_per_line() {
+    let env = Env::new();
+    fs::write(
+        env.path("Procfile"),
+        "# two workers\nweb: exec sleep 1001\nworker: exec sleep 1002\n",
+    )
+    .unwrap();
+    env.run(&["up"])
+        .ok()
+        .stdout_has("started web")
+        .stdout_has("started worker");
+    let web = env.pid_of("web");
+    assert!(fs::read_to_string(format!("/proc/{web}/cmdline"))
+        .unwrap()
+        .contains("1001"));
+    assert_eq!(
+        env.record("worker")["source"],
+        env.path("Procfile").display().to_string()
+    );
+    env.run(&["down", "-f", "Procfile"]).ok();
+    wait_dead(web);
+}
+
+#[test]
+fn a_name_owned_by_another_daemon_is_refused() {
+    let env = world(&entry("db", "0", ""));
+    let pid = env.start("db", &["sleep", "1000"]);
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert!(run.stderr.contains("was started by hand"), "{}", run.dump());
+    assert_eq!(env.pid_of("db"), pid);
+    env.run(&["down"]).code(1).stderr_has("was started by hand");
+    assert!(alive(pid));
+}
+
+#[test]
+fn resurrect_follows_after() {
+    let env = world(&[entry("zz", "0.2", ""), entry("aa", "0", "after = [\"zz\"]")].concat());
+    env.run(&["up"]).ok();
+    let pids = [env.pid_of("zz"), env.pid_of("aa")];
+    // As a reboot would leave them: killed, wanted running.
+    for pid in pids {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_dead(pid);
+    }
+    for f in ["zz.start", "aa.start", "zz.ready", "aa.ready"] {
+        fs::remove_file(env.path(f)).unwrap();
+    }
+    env.run(&["resurrect"]).ok();
+    // Alphabetically aa would go first; after puts zz (ready 0.2 s later) before it.
+    assert!(stamp(&env, "aa", "start") >= stamp(&env, "zz", "ready"));
+}
