@@ -203,7 +203,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__export)
-            opts="-q -v -h -V --name --pidfile --dir --quiet --verbose --help --version systemd"
+            opts="-f -q -v -h -V --name --pidfile --file --out --target --dir --quiet --verbose --help --version systemd nomad"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -214,6 +214,44 @@ _rdaemon() {
                     return 0
                     ;;
                 --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -511,7 +549,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__logs)
-            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --dir --quiet --verbose --help --version"
+            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --file --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -531,6 +569,21 @@ _rdaemon() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --dir)
@@ -993,7 +1046,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--after|--cgroup|--chdir|--env|--file|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--source|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|-f|-n) opt="$w" ;;
+            --dir|--after|--cgroup|--chdir|--env|--file|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--out|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--source|--stderr|--stdout|--target|--tasks-max|--timeout|--umask|--user|-f|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac

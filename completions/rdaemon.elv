@@ -179,6 +179,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand -n 'How many lines to print from the end of each log'
             cand --lines 'How many lines to print from the end of each log'
+            cand --file 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -f 'Keep printing what is appended, across rotation and truncation, until interrupted'
@@ -279,6 +280,10 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;export'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand -f 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
+            cand --file 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
+            cand --out 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them'
+            cand --target 'The name of the systemd target (-f) or of the Nomad job [default: the file''s directory name; nomad without -f: rdaemon]'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'

@@ -146,6 +146,7 @@ Examples:
   rdaemon logs web -n 100
   rdaemon logs web -f
   rdaemon logs web worker -f    # interleaved, each line prefixed 'NAME | '
+  rdaemon logs --file rdaemon.toml -f   # the daemons of an up file
   rdaemon logs --all -n 5")]
     Logs(LogsArgs),
 
@@ -224,7 +225,10 @@ Each daemon is stopped with its own stop settings. Daemons that do not run count
     #[command(after_help = "\
 Examples:
   rdaemon export systemd web > /etc/systemd/system/web.service
-  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web")]
+  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web
+  rdaemon export systemd -f rdaemon.toml --out /etc/systemd/system   # NAME.service..., DIR.target
+  rdaemon export nomad -f rdaemon.toml > app.nomad.json              # nomad job run -json app.nomad.json
+  rdaemon export nomad web worker --target app")]
     Export(ExportArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -640,19 +644,39 @@ pub struct ListArgs {
 /// `rdaemon export`.
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
-    /// The format to print (only systemd for now)
+    /// The format to print
     #[arg(value_name = "FORMAT", value_enum)]
     pub format: ExportFormat,
 
     #[command(flatten)]
     pub target: TargetArgs,
+
+    /// nomad: more daemons for the same job
+    #[arg(value_name = "MORE", value_parser = Name::parse, requires = "name")]
+    pub more: Vec<Name>,
+
+    /// Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with
+    /// After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["name", "name_opt", "pidfile"])]
+    pub file: Option<PathBuf>,
+
+    /// systemd -f: write NAME.service and TARGET.target into DIR instead of printing them
+    #[arg(long, value_name = "DIR", value_parser = Utf8Path, requires = "file")]
+    pub out: Option<PathBuf>,
+
+    /// The name of the systemd target (-f) or of the Nomad job [default: the file's directory
+    /// name; nomad without -f: rdaemon]
+    #[arg(long = "target", value_name = "NAME", value_parser = Name::parse)]
+    pub group: Option<Name>,
 }
 
 /// What `rdaemon export` can print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// A systemd service unit (NAME.service)
+    /// A systemd service unit (NAME.service); with -f, one per daemon and a NAME.target
     Systemd,
+    /// A Nomad job as JSON (raw_exec driver, one task per daemon)
+    Nomad,
 }
 
 /// `rdaemon completions`.
@@ -681,6 +705,10 @@ pub struct LogsArgs {
     /// Keep printing what is appended, across rotation and truncation, until interrupted
     #[arg(short, long)]
     pub follow: bool,
+
+    /// The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)
+    #[arg(long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["names", "all", "name_opt", "pidfile"])]
+    pub file: Option<PathBuf>,
 }
 
 /// `rdaemon restart`.

@@ -277,12 +277,23 @@ impl Spec {
     /// The record of this spec started as `pid`.
     pub fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
         Record {
-            name: self.name.clone(),
-            pidfile: self.pidfile.clone(),
             pid: Some(pid.get()),
-            child_pid: None,
             start_time: Some(start_time),
             boot_id: Some(boot_id.to_owned()),
+            ..self.unstarted()
+        }
+    }
+
+    /// The record of this spec before anything runs (no pid, wanted stopped): what `export -f`
+    /// describes for an entry of an `up` file.
+    pub fn unstarted(&self) -> Record {
+        Record {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+            pid: None,
+            child_pid: None,
+            start_time: None,
+            boot_id: None,
             session: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),

@@ -3,6 +3,7 @@
 //! CLOCK_MONOTONIC when it starts, when it is ready and when it gets SIGTERM, so order and
 //! overlap are read from the daemons' own clocks.
 
+use std::collections::BTreeMap;
 use std::fs;
 
 use crate::common::*;
@@ -292,4 +293,282 @@ fn resurrect_follows_after() {
     env.run(&["resurrect"]).ok();
     // Alphabetically aa would go first; after puts zz (ready 0.2 s later) before it.
     assert!(stamp(&env, "aa", "start") >= stamp(&env, "zz", "ready"));
+}
+
+/// The units of `export systemd -f` as printed: (file name, Key=Value triples by section).
+fn printed_units(text: &str) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let mut out = BTreeMap::new();
+    for chunk in text.split("### ").skip(1) {
+        let (name, body) = chunk.split_once('\n').unwrap();
+        let mut section = String::new();
+        let mut lines = Vec::new();
+        for line in body.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.to_owned();
+                continue;
+            }
+            let (k, v) = line.split_once('=').unwrap();
+            lines.push((section.clone(), k.to_owned(), v.to_owned()));
+        }
+        out.insert(name.to_owned(), lines);
+    }
+    out
+}
+
+fn get<'a>(unit: &'a [(String, String, String)], section: &str, key: &str) -> Vec<&'a str> {
+    unit.iter()
+        .filter(|(s, k, _)| s == section && k == key)
+        .map(|(_, _, v)| v.as_str())
+        .collect()
+}
+
+const EXPORTED: &str = r#"
+[daemons.db]
+command = ["sleep", "1000"]
+ready = "tcp:6390"
+respawn = true
+max-restarts = 3
+restart-delay = "2s"
+restart-window = "30s"
+umask = "027"
+
+[daemons.web]
+run = "exec sleep 1001"
+after = ["db"]
+ready = "http:http://127.0.0.1:8080/health"
+env = { LEVEL = "debug" }
+memory-max = "64M"
+"#;
+
+#[test]
+fn export_systemd_from_a_file_gives_units_and_a_target() {
+    let env = Env::new();
+    let app = env.path("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(app.join("rdaemon.toml"), EXPORTED).unwrap();
+    let run = env
+        .run(&["export", "systemd", "-f", "app/rdaemon.toml"])
+        .ok();
+    let units = printed_units(&run.stdout);
+    assert_eq!(
+        units.keys().collect::<Vec<_>>(),
+        ["app.target", "db.service", "web.service"]
+    );
+    let dir = app.display().to_string();
+    let db = &units["db.service"];
+    assert_eq!(get(db, "Service", "ExecStart"), ["/usr/bin/sleep 1000"]);
+    assert_eq!(get(db, "Service", "WorkingDirectory"), [dir.as_str()]);
+    assert_eq!(get(db, "Service", "UMask"), ["0027"]);
+    assert_eq!(get(db, "Service", "Restart"), ["on-failure"]);
+    assert_eq!(get(db, "Service", "RestartSec"), ["2s"]);
+    assert_eq!(get(db, "Unit", "StartLimitBurst"), ["4"]);
+    assert_eq!(get(db, "Unit", "StartLimitIntervalSec"), ["30s"]);
+    assert_eq!(get(db, "Unit", "PartOf"), ["app.target"]);
+    assert!(get(db, "Unit", "After").is_empty() && get(db, "Unit", "Requires").is_empty());
+    assert_eq!(get(db, "Install", "WantedBy"), ["app.target"]);
+    let web = &units["web.service"];
+    assert_eq!(
+        get(web, "Service", "ExecStart"),
+        ["/bin/sh -c \"exec sleep 1001\""]
+    );
+    assert_eq!(get(web, "Service", "Environment"), ["LEVEL=debug"]);
+    assert_eq!(get(web, "Service", "MemoryMax"), ["67108864"]);
+    assert!(get(web, "Service", "Restart").is_empty());
+    assert_eq!(get(web, "Unit", "After"), ["db.service"]);
+    assert_eq!(get(web, "Unit", "Requires"), ["db.service"]);
+    assert_eq!(get(web, "Unit", "PartOf"), ["app.target"]);
+    assert_eq!(get(web, "Install", "WantedBy"), ["app.target"]);
+    let target = &units["app.target"];
+    assert_eq!(get(target, "Unit", "Wants"), ["db.service web.service"]);
+    assert_eq!(get(target, "Install", "WantedBy"), ["multi-user.target"]);
+    // Nothing was started or recorded.
+    assert!(!env.path("db.json").exists());
+
+    // --out writes the same files; --target names the target.
+    let out = env.path("units");
+    fs::create_dir(&out).unwrap();
+    env.run(&[
+        "export",
+        "systemd",
+        "-f",
+        "app/rdaemon.toml",
+        "--out",
+        "units",
+        "--target",
+        "shop",
+    ])
+    .ok();
+    let mut written: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["db.service", "shop.target", "web.service"]);
+    let web = fs::read_to_string(out.join("web.service")).unwrap();
+    assert!(web.contains("\nWantedBy=shop.target\n") && web.contains("\nPartOf=shop.target\n"));
+    let have = std::process::Command::new("sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!(
+            "skipped systemd-analyze verify: it is not installed (Debian: apt-get install systemd)"
+        );
+        return;
+    }
+    let check = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(written.iter().map(|f| out.join(f)))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            ["db.service", "web.service", "shop.target"]
+                .iter()
+                .any(|u| l.contains(u))
+        })
+        .collect();
+    assert!(
+        check.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+}
+
+#[test]
+fn export_nomad_from_a_file_and_from_records() {
+    let env = Env::new();
+    fs::write(env.path("rdaemon.toml"), EXPORTED).unwrap();
+    let run = env
+        .run(&["export", "nomad", "-f", "rdaemon.toml", "--target", "shop"])
+        .ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let job = &doc["Job"];
+    assert_eq!(
+        (
+            job["ID"].as_str(),
+            job["Name"].as_str(),
+            job["Type"].as_str()
+        ),
+        (Some("shop"), Some("shop"), Some("service"))
+    );
+    assert_eq!(
+        job["Meta"]["rdaemon_source"],
+        env.path("rdaemon.toml").display().to_string()
+    );
+    let groups = job["TaskGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    let group = &groups[0];
+    assert_eq!(group["Count"], 1);
+    assert_eq!(
+        group["Networks"][0]["ReservedPorts"],
+        serde_json::json!([{"Label": "db-ready", "Value": 6390}, {"Label": "web-ready", "Value": 8080}])
+    );
+    let services = group["Services"].as_array().unwrap();
+    assert_eq!(services[0]["Name"], "db");
+    assert_eq!(services[0]["PortLabel"], "db-ready");
+    assert_eq!(services[0]["Checks"][0]["Type"], "tcp");
+    assert_eq!(services[1]["Checks"][0]["Type"], "http");
+    assert_eq!(services[1]["Checks"][0]["Path"], "/health");
+    let tasks = group["Tasks"].as_array().unwrap();
+    let (db, web) = (&tasks[0], &tasks[1]);
+    assert_eq!(db["Name"], "db");
+    assert_eq!(db["Driver"], "raw_exec");
+    assert_eq!(
+        db["Config"],
+        serde_json::json!({"command": "/usr/bin/sleep", "args": ["1000"]})
+    );
+    assert_eq!(
+        db["RestartPolicy"],
+        serde_json::json!({"Attempts": 3, "Interval": 30_000_000_000u64, "Delay": 2_000_000_000u64, "Mode": "fail"})
+    );
+    assert_eq!(
+        db["Lifecycle"],
+        serde_json::json!({"Hook": "prestart", "Sidecar": true})
+    );
+    assert_eq!(db["KillSignal"], "SIGTERM");
+    assert_eq!(db["KillTimeout"], 10_000_000_000u64);
+    assert_eq!(db["Meta"]["rdaemon_umask"], "027");
+    assert_eq!(db["Meta"]["rdaemon_chdir"], env.dir().display().to_string());
+    assert_eq!(web["Name"], "web");
+    assert_eq!(web["Config"]["command"], "/bin/sh");
+    assert_eq!(
+        web["Config"]["args"],
+        serde_json::json!(["-c", "exec sleep 1001"])
+    );
+    assert_eq!(web["Env"], serde_json::json!({"LEVEL": "debug"}));
+    assert_eq!(web["Resources"]["MemoryMB"], 64);
+    assert_eq!(
+        web["RestartPolicy"],
+        serde_json::json!({"Attempts": 0, "Mode": "fail"})
+    );
+    assert!(web["Lifecycle"].is_null());
+    assert!(web["Meta"]["rdaemon_after"]
+        .as_str()
+        .unwrap()
+        .starts_with("db:"));
+
+    // From records, by name: the job is named rdaemon unless --target says.
+    env.start("one", &["sleep", "1000"]);
+    env.run(&[
+        "start",
+        "--name",
+        "two",
+        "--ready",
+        "alive:50ms",
+        "--",
+        "sleep",
+        "1001",
+    ])
+    .ok();
+    let run = env.run(&["export", "nomad", "one", "two"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["Job"]["ID"], "rdaemon");
+    let tasks = doc["Job"]["TaskGroups"][0]["Tasks"].as_array().unwrap();
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|t| t["Name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["one", "two"]
+    );
+    assert!(tasks[1]["Meta"]["rdaemon_ready"]
+        .as_str()
+        .unwrap()
+        .starts_with("alive:50ms"));
+    assert!(doc["Job"]["TaskGroups"][0]["Networks"].is_null());
+}
+
+#[test]
+fn logs_of_a_file_interleaves_its_daemons() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.a]\nrun = \"echo from-a; exec sleep 1000\"\n[daemons.b]\nrun = \"echo from-b; exec sleep 1000\"\n",
+    )
+    .unwrap();
+    fs::write(
+        env.path("other.toml"),
+        "[daemons.c]\nrun = \"echo from-c; exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    env.run(&["up", "-f", "other.toml"]).ok();
+    wait_until("both logs are written", DEADLINE, || {
+        ["a", "b"].iter().all(|n| {
+            fs::read_to_string(env.path(&format!("{n}.log"))).is_ok_and(|s| s.contains("from-"))
+        })
+    });
+    let run = env.run(&["logs", "--file", "rdaemon.toml"]).ok();
+    assert!(run.stdout.contains("a | from-a\n"), "{}", run.dump());
+    assert!(run.stdout.contains("b | from-b\n"), "{}", run.dump());
+    assert!(
+        !run.stdout.contains("from-c") && !run.stdout.contains('\x1b'),
+        "{}",
+        run.dump()
+    );
 }
