@@ -101,6 +101,9 @@ impl UpFile {
             ))),
             _ => anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)),
         })?;
+        // Its identity for `source`: the same file however it is named (`-f ../app/x.toml`,
+        // a symlink, the default).
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
         let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         std::env::set_current_dir(&dir).map_err(|e| {
             anyhow::anyhow!(
