@@ -235,6 +235,12 @@ fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
         "{}",
         run.dump()
     );
+    assert!(
+        run.stderr
+            .contains("2 of 3 daemons failed or were not started: db, web"),
+        "{}",
+        run.dump()
+    );
     assert!(alive(env.pid_of("cache")));
     assert!(!env.path("web.start").exists() && !env.path("web.json").exists());
 }
@@ -272,6 +278,19 @@ fn a_name_owned_by_another_daemon_is_refused() {
     assert_eq!(env.pid_of("db"), pid);
     env.run(&["down"]).code(1).stderr_has("was started by hand");
     assert!(alive(pid));
+    // Nor may another file take a name this one owns.
+    fs::write(env.path("mine.toml"), entry("mine", "0", "")).unwrap();
+    fs::create_dir(env.path("other")).unwrap();
+    fs::write(env.path("other/rdaemon.toml"), entry("mine", "0", "")).unwrap();
+    env.run(&["up", "-f", "mine.toml"]).ok();
+    let mine = env.pid_of("mine");
+    let run = env.run(&["up", "-f", "other/rdaemon.toml"]).code(1);
+    let owner = format!(
+        "comes from {}",
+        env.path("mine.toml").canonicalize().unwrap().display()
+    );
+    assert!(run.stderr.contains(&owner), "{}", run.dump());
+    assert_eq!(env.pid_of("mine"), mine);
 }
 
 #[test]

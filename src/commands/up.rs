@@ -275,10 +275,17 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
             failed.insert(done.name);
         }
     }
-    Ok(match failed.is_empty() {
-        true => Code::Ok,
-        false => Code::Failure,
-    })
+    if failed.is_empty() {
+        return Ok(Code::Ok);
+    }
+    let names: Vec<&str> = failed.iter().map(Name::as_str).collect();
+    eprintln!(
+        "rdaemon: {} of {} daemons failed or were not started: {}",
+        failed.len(),
+        failed.len() + succeeded.len(),
+        names.join(", ")
+    );
+    Ok(Code::Failure)
 }
 
 /// The children work from the file's directory: an rdaemon directory given relative to the
