@@ -244,6 +244,13 @@ pub fn in_target(unit: &str, after: &[Name], target: &str) -> String {
             }
         }
     }
+    // The header says how the unit was made (`export systemd -f`) and from what (the file).
+    let how = "`rdaemon export systemd ";
+    if let Some(at) = out.find(how) {
+        if let Some(len) = out[at + how.len()..].find('`') {
+            out.replace_range(at..at + how.len() + len + 1, "`rdaemon export systemd -f`");
+        }
+    }
     out.replace("from the\n# record ", "from the\n# up file ")
 }
 
