@@ -19,7 +19,7 @@
 //! are pure too ([`Backoff`], step/cap/window as OpenRC's `respawn_*`), as is the choice of
 //! rotation points ([`next_cut`]), so they are unit-tested here.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -36,7 +36,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
-use crate::account;
 use crate::cli::MonitorArgs;
 use crate::daemonize::{self, Plan};
 use crate::exit::Code;
@@ -44,10 +43,11 @@ use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile;
-use crate::plan::{resolve_program, send_report};
+use crate::plan::{self, send_report};
 use crate::process::{self, Pid, Process};
 use crate::rotate::RotatingLog;
 use crate::session;
+use crate::spec::Spec;
 use crate::state::{LastExit, Mode, Record, Status};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
@@ -65,7 +65,7 @@ const READS_PER_WAKE: usize = 16;
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
 /// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
 /// timeout: the record keeps no stop timeout of its own).
-pub const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const LEFTOVER_TIMEOUT: Duration = crate::spec::STOP_TIMEOUT;
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
@@ -487,34 +487,27 @@ impl Monitor {
         if rec.mode != Mode::Respawn || rec.pid != Some(me) || rec.start_time != Some(start_time) {
             bail!("the record of {name} does not describe this monitor (pid {me})");
         }
-        let respawn = rec.respawn.clone().unwrap_or_default();
+        // The same plan `start` made, from the same spec: the monitor's environment is the one
+        // `start` built for the daemon, so building it again changes nothing, but for the
+        // `NOTIFY_SOCKET` of `--ready notify`, which `start` added to it and the child keeps.
+        let spec = Spec::from_record(ctx, &rec)?;
+        let mut launch = plan::plan(ctx, &spec)?;
+        if let Some(socket) = std::env::var_os("NOTIFY_SOCKET") {
+            launch.env.insert("NOTIFY_SOCKET".into(), socket);
+        }
+        let respawn = launch
+            .respawn
+            .with_context(|| format!("the spec of {name} is not supervised"))?;
         let policy = Policy {
-            delay: respawn.restart_delay()?,
+            delay: respawn.restart_delay,
             max_restarts: respawn.max_restarts,
-            window: respawn.restart_window()?,
+            window: respawn.restart_window,
         };
-        let program = rec
-            .command
-            .first()
-            .with_context(|| format!("corrupt record for {name}: no command"))?;
-        let program = resolve_program(program, &rec.env)?;
-
-        // The monitor stays root (it writes the record); only the child drops privileges. The
-        // names were checked by `start`; they are resolved again here, before any fork.
-        let creds = match (&rec.user, &rec.group) {
-            (None, None) => None,
-            (user, group) => Some(
-                account::resolve(
-                    user.as_deref(),
-                    group.as_deref(),
-                    nix::unistd::geteuid().as_raw(),
-                )?
-                .creds,
-            ),
-        };
+        // The monitor stays root (it writes the status); only the child drops privileges.
+        let creds = launch.account.as_ref().map(|a| a.creds.clone());
 
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
-        let shared = rec.stdout == rec.stderr;
+        let shared = launch.stdout == launch.stderr;
         let mut outputs = Vec::new();
         let (stdout, stderr) = match respawn.log_max_size {
             // The child writes the files itself, through the monitor's own stdout and stderr,
@@ -553,11 +546,11 @@ impl Monitor {
                     });
                     Ok(write)
                 };
-                let out = stream(&rec.stdout, shared)?;
+                let out = stream(&launch.stdout, shared)?;
                 let err = if shared {
                     None
                 } else {
-                    Some(stream(&rec.stderr, true)?)
+                    Some(stream(&launch.stderr, true)?)
                 };
                 (out, err)
             }
@@ -567,21 +560,7 @@ impl Monitor {
         } else {
             vec![0; READ_BUFFER]
         };
-        let umask = crate::parse::parse_umask(&rec.umask)
-            .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
-        // The monitor's environment is the daemon's: `start` built it (its own plus --env).
-        let env: BTreeMap<_, _> = std::env::vars_os().collect();
-        let plan = Plan::new(
-            program.as_os_str(),
-            &rec.command,
-            env,
-            rec.chdir.as_os_str(),
-            umask,
-            stdin,
-            stdout,
-            stderr,
-            creds,
-        )?;
+        let plan = launch.exec(stdin, stdout, stderr)?;
 
         // Whatever escapes the child (setsid, double fork) is re-parented to the monitor, which
         // can then stop it (SPEC §3.1). Set before the first child exists.

@@ -44,10 +44,8 @@ use crate::upfile::UpFile;
 use crate::plan::resolve_program;
 
 // Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
-use crate::spec::{
-    MAX_RESTARTS as DEFAULT_MAX_RESTARTS, READY_TIMEOUT as DEFAULT_READY_TIMEOUT,
-    RESTART_DELAY as DEFAULT_RESTART_DELAY, RESTART_WINDOW as DEFAULT_RESTART_WINDOW, STOP_TIMEOUT,
-};
+use crate::spec::{Spec, STOP_TIMEOUT};
+use crate::state::Respawn;
 
 /// `rdaemon export`.
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
@@ -405,9 +403,10 @@ pub fn nomad_job(
         let restart = match &rec.respawn {
             None => json!({"Attempts": 0, "Mode": "fail"}),
             Some(_) => {
-                let max = extras.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS);
-                let delay = extras.restart_delay.unwrap_or(DEFAULT_RESTART_DELAY);
-                let window = extras.restart_window.unwrap_or(DEFAULT_RESTART_WINDOW);
+                let defaults = Respawn::default();
+                let max = extras.max_restarts.unwrap_or(defaults.max_restarts);
+                let delay = extras.restart_delay.unwrap_or(defaults.restart_delay);
+                let window = extras.restart_window.unwrap_or(defaults.restart_window);
                 if max == 0 {
                     note(
                         "max_restarts",
@@ -415,7 +414,7 @@ pub fn nomad_job(
                     );
                 }
                 json!({
-                    "Attempts": if max == 0 { DEFAULT_MAX_RESTARTS } else { max },
+                    "Attempts": if max == 0 { defaults.max_restarts } else { max },
                     "Interval": nanos(window),
                     "Delay": nanos(delay),
                     "Mode": if max == 0 { "delay" } else { "fail" },
@@ -481,12 +480,11 @@ impl Extras {
     /// The settings `rec` holds.
     pub fn of(rec: &Record) -> Extras {
         let respawn = rec.respawn.as_ref();
-        let duration = |text: &str| crate::parse::parse_duration(text).ok();
         Extras {
-            restart_delay: respawn.and_then(|r| duration(&r.restart_delay)),
+            restart_delay: respawn.map(|r| r.restart_delay),
             max_restarts: respawn.map(|r| r.max_restarts),
-            restart_window: respawn.and_then(|r| duration(&r.restart_window)),
-            ready_timeout: rec.ready_timeout.as_deref().and_then(duration),
+            restart_window: respawn.map(|r| r.restart_window),
+            ready_timeout: rec.ready_timeout,
             log_max_size: respawn.and_then(|r| r.log_max_size),
         }
     }
@@ -557,8 +555,14 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     );
     let respawn = rec.mode == Mode::Respawn;
     if respawn {
-        let max = cx.extras.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS);
-        let window = cx.extras.restart_window.unwrap_or(DEFAULT_RESTART_WINDOW);
+        let max = cx
+            .extras
+            .max_restarts
+            .unwrap_or(Respawn::default().max_restarts);
+        let window = cx
+            .extras
+            .restart_window
+            .unwrap_or(Respawn::default().restart_window);
         if max == 0 {
             t.push_str("# rdaemon never gives up (--max-restarts 0): no start limit.\n");
             t.push_str("StartLimitIntervalSec=0\n");
@@ -577,7 +581,10 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     let ready = rec.ready.as_str();
     if ready == "notify" {
         t.push_str("Type=notify\nNotifyAccess=all\n");
-        let timeout = cx.extras.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
+        let timeout = cx
+            .extras
+            .ready_timeout
+            .unwrap_or(Spec::default().ready_timeout);
         let _ = writeln!(t, "TimeoutStartSec={}", timespan(timeout));
     } else {
         t.push_str("Type=exec\n");
@@ -647,7 +654,10 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
              # RestartMaxDelaySec=60s.\n",
         );
         t.push_str("Restart=on-failure\n");
-        let delay = cx.extras.restart_delay.unwrap_or(DEFAULT_RESTART_DELAY);
+        let delay = cx
+            .extras
+            .restart_delay
+            .unwrap_or(Respawn::default().restart_delay);
         let _ = writeln!(t, "RestartSec={}", timespan(delay));
     }
     if let Some(bytes) = rec.memory_max {
@@ -675,7 +685,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
 /// The comment for a readiness check systemd does not have, with a commented-out
 /// `ExecStartPost=` that keeps the wait where a shell can do it.
 fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Result<(), String> {
-    let timeout = timespan(timeout.unwrap_or(DEFAULT_READY_TIMEOUT));
+    let timeout = timespan(timeout.unwrap_or(Spec::default().ready_timeout));
     let suggestion = if let Some(d) = ready.strip_prefix("alive:") {
         let _ = writeln!(
             t,
@@ -959,9 +969,9 @@ mod tests {
         assert!(l.contains(&"Restart=on-failure") && l.contains(&"RestartSec=1s"));
         assert!(l.contains(&"StartLimitBurst=6") && l.contains(&"StartLimitIntervalSec=60s"));
         rec.respawn = Some(crate::state::Respawn {
-            restart_delay: "2500ms".into(),
+            restart_delay: Duration::from_millis(2500),
             max_restarts: 3,
-            restart_window: "30s".into(),
+            restart_window: Duration::from_secs(30),
             ..Default::default()
         });
         let cx = UnitContext {
@@ -982,7 +992,7 @@ mod tests {
         let l = lines(&unit);
         assert!(l.contains(&"Type=notify") && l.contains(&"TimeoutStartSec=30s"));
         // The recorded --ready-timeout carries over.
-        rec.ready_timeout = Some("2m".into());
+        rec.ready_timeout = Some(Duration::from_secs(120));
         let cx2 = UnitContext {
             extras: Extras::of(&rec),
             ..cx()
