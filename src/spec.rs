@@ -126,6 +126,23 @@ impl Spec {
         })
     }
 
+    /// The spec `start` builds for a new command line (`rdaemon start [OPTIONS] -- PROGRAM`,
+    /// and `up` for each entry, which compares it with a running daemon's): `command` (UTF-8,
+    /// a program with a `/` already absolute) as `name`, the defaults, the options given, and
+    /// the `up` file's `source` and `after`.
+    pub fn from_start(
+        ctx: &Ctx,
+        name: Name,
+        args: &crate::cli::StartArgs,
+        command: Vec<String>,
+    ) -> Result<Spec> {
+        let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
+        spec.apply(&args.opts)?;
+        spec.source.clone_from(&args.source);
+        spec.after.clone_from(&args.after);
+        Ok(spec)
+    }
+
     /// The spec a record describes. A stream recorded as something other than a path (the
     /// inherited pipe of a `--foreground` start) goes to the default log instead.
     pub fn from_record(ctx: &Ctx, rec: &Record) -> Result<Spec> {

@@ -279,11 +279,7 @@ impl Entry {
                     .to_string_lossy()
                     .into_owned();
             }
-            let mut spec = Spec::new(ctx, self.name.clone(), args.pidfile.as_deref(), command)?;
-            spec.apply(&args.opts)?;
-            spec.source.clone_from(&args.source);
-            spec.after.clone_from(&args.after);
-            Ok(spec)
+            Spec::from_start(ctx, self.name.clone(), args, command)
         };
         build().map_err(|e| {
             Fail::usage(format!(

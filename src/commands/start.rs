@@ -97,10 +97,7 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
         Some(ref n) => n.clone(),
         None => derive_name(args.pidfile.as_deref(), &command[0])?,
     };
-    let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
-    spec.apply(&args.opts)?;
-    spec.source.clone_from(&args.source);
-    spec.after.clone_from(&args.after);
+    let spec = Spec::from_start(ctx, name, &args, command)?;
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
