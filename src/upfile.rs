@@ -678,6 +678,56 @@ ready-timeout = "10s"
             .starts_with("/srv/app/rdaemon.toml:3: respawn: expected true or false"));
     }
 
+    /// What `up` compares to call a daemon up to date: the spec built from its entry must come
+    /// back equal from the spec file `start` saves, for every key (a field that does not round
+    /// trip would restart the daemon at every `up`).
+    #[test]
+    fn an_entrys_spec_comes_back_equal_from_the_spec_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx::new(Some(dir.path().to_owned()), true, 0).unwrap();
+        let file = parse(
+            r#"
+[daemons.web]
+command = ["/usr/bin/python3", "-m", "http.server"]
+after = ["db"]
+pidfile = "/run/web.pid"
+stdout = "/var/log/web.out"
+stderr = "/var/log/web.err"
+chdir = "/srv"
+umask = "027"
+env = { LEVEL = "debug", PORT = 8080 }
+ready = "file:/srv/web.ready"
+ready-timeout = "1m30s"
+respawn = true
+restart-delay = "250ms"
+max-restarts = 0
+restart-window = "2m"
+log-max-size = "10M"
+log-keep = 2
+cgroup = "on"
+memory-max = "64M"
+tasks-max = 50
+
+[daemons.db]
+run = "exec sleep 1000"
+"#,
+        )
+        .unwrap();
+        for entry in file.entries.values() {
+            let spec = entry.spec(&ctx, &file.path).unwrap();
+            spec.unstarted().save_spec(&ctx).unwrap();
+            let rec = crate::state::Record::load(&ctx, &entry.name)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                Spec::from_record(&ctx, &rec).unwrap(),
+                spec,
+                "{}",
+                entry.name
+            );
+        }
+    }
+
     #[test]
     fn procfiles_are_run_entries() {
         let file = UpFile::parse(
