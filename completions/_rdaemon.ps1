@@ -43,7 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -338,7 +338,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
             [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone')
             [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break

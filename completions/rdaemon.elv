@@ -40,7 +40,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
             cand up 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
             cand down 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
-            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand export 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -319,7 +319,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
             cand up 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
             cand down 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
-            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand export 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }

@@ -221,7 +221,8 @@ Examples:
 Each daemon is stopped with its own stop settings. Daemons that do not run count as stopped.")]
     Down(UpArgs),
 
-    /// Print a service definition for another supervisor, built from a daemon's record
+    /// Print a service definition for another supervisor (systemd, Nomad), built from daemons'
+    /// records or from an up file
     #[command(after_help = "\
 Examples:
   rdaemon export systemd web > /etc/systemd/system/web.service
