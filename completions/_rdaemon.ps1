@@ -50,7 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;start' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'Where to write the pidfile [default: DIR/NAME.pid]')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads')
             [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
             [CompletionResult]::new('--stdout', '--stdout', [CompletionResultType]::ParameterName, 'Append stdout to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--stderr', '--stderr', [CompletionResultType]::ParameterName, 'Append stderr to FILE (overrides --log; /dev/null discards)')
@@ -72,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
             [CompletionResult]::new('--foreground', '--foreground', [CompletionResultType]::ParameterName, 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -160,6 +161,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
             [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')

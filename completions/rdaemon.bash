@@ -624,7 +624,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -778,7 +778,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --source --after --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --source --after --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

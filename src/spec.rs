@@ -72,6 +72,11 @@ pub struct Spec {
     pub source: Option<PathBuf>,
     /// The daemons of its `up` file it starts after.
     pub after: Vec<Name>,
+    /// `--forking`: the program daemonizes itself (SPEC §2.2).
+    pub forking: bool,
+    /// With `--forking`, `pidfile` is the program's own (`--pidfile` given): rdaemon only reads
+    /// it. Without, rdaemon writes its default pidfile as for any daemon.
+    pub program_pidfile: bool,
 }
 
 impl Default for Spec {
@@ -100,6 +105,8 @@ impl Default for Spec {
             tasks_max: None,
             source: None,
             after: Vec::new(),
+            forking: false,
+            program_pidfile: false,
         }
     }
 }
@@ -138,6 +145,7 @@ impl Spec {
     ) -> Result<Spec> {
         let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
         spec.apply(&args.opts)?;
+        spec.program_pidfile = spec.forking && args.pidfile.is_some();
         spec.source.clone_from(&args.source);
         spec.after.clone_from(&args.after);
         Ok(spec)
@@ -164,7 +172,7 @@ impl Spec {
             stdout: stream(&rec.stdout),
             stderr: stream(&rec.stderr),
             respawn: match rec.mode {
-                Mode::Exec => None,
+                Mode::Exec | Mode::Forking => None,
                 Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
             },
             user: rec.user.clone(),
@@ -178,6 +186,8 @@ impl Spec {
             tasks_max: rec.tasks_max,
             source: rec.source.clone(),
             after: rec.after.clone(),
+            forking: rec.forking || rec.mode == Mode::Forking,
+            program_pidfile: rec.program_pidfile,
         })
     }
 
@@ -236,6 +246,9 @@ impl Spec {
             bail!(Fail::usage(
                 "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
             ));
+        }
+        if opts.forking {
+            self.forking = true;
         }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
@@ -332,6 +345,8 @@ impl Spec {
                 None => Mode::Exec,
                 Some(_) => Mode::Respawn,
             },
+            forking: self.forking,
+            program_pidfile: self.forking && self.program_pidfile,
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,
