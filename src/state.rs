@@ -42,6 +42,78 @@ pub struct LastExit {
     /// When (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub at: Option<String>,
+    /// Why the monitor stopped it, when it did (`--health`, `--watchdog`): then that is what
+    /// `status` shows, rather than the signal it died of.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<StopReason>,
+}
+
+/// Why a respawn monitor stopped its program itself (to restart it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopReason {
+    /// `--health` failed `--health-retries` times in a row.
+    Unhealthy,
+    /// No `WATCHDOG=1` within `--watchdog`.
+    Watchdog,
+}
+
+impl StopReason {
+    /// `unhealthy` / `watchdog`, as `status` says it (SPEC §6).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Unhealthy => "unhealthy",
+            StopReason::Watchdog => "watchdog",
+        }
+    }
+}
+
+/// What a program said of itself over the notify socket (sd_notify(3)), kept in the status by
+/// its respawn monitor (SPEC §6); all empty in exec mode, where the socket ends with `start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyStatus {
+    /// Its state: `starting` (no `READY=1` yet since it was last started), `ready`,
+    /// `reloading` (`RELOADING=1`, until `READY=1`) or `stopping` (`STOPPING=1`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_state: Option<NotifyState>,
+    /// How many reloads it completed (`RELOADING=1` then `READY=1`): `reload` waits for this
+    /// to grow.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub reloads: u64,
+    /// `MAINPID=`: the process it named as its main one (accepted only for a descendant of the
+    /// monitor).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub main_pid: Option<i32>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The program's state as it last told it over the notify socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyState {
+    /// Started, no `READY=1` yet.
+    Starting,
+    /// `READY=1`.
+    Ready,
+    /// `RELOADING=1`, no `READY=1` since.
+    Reloading,
+    /// `STOPPING=1`.
+    Stopping,
+}
+
+impl NotifyState {
+    /// The word of the status file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyState::Starting => "starting",
+            NotifyState::Ready => "ready",
+            NotifyState::Reloading => "reloading",
+            NotifyState::Stopping => "stopping",
+        }
+    }
 }
 
 /// What the user wants of a daemon, kept in its spec: `running` from `start` (and `restart`),
@@ -113,6 +185,9 @@ pub struct Status {
     /// The last notify `STATUS=` text.
     #[serde(default)]
     pub status_text: Option<String>,
+    /// What the program said over the notify socket (respawn mode with `--ready notify`).
+    #[serde(flatten)]
+    pub notify: NotifyStatus,
     /// When it was started (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
@@ -243,9 +318,13 @@ pub struct Record {
     /// `--ready-timeout` (`30s`).
     #[serde(default)]
     pub ready_timeout: Option<String>,
-    /// The last `STATUS=` text the program sent over the notify socket while `start` waited.
+    /// The last `STATUS=` text the program sent over the notify socket (while `start` waited,
+    /// and in respawn mode for its whole life).
     #[serde(default)]
     pub status_text: Option<String>,
+    /// Respawn mode with `--ready notify`: what the program last said of its state.
+    #[serde(flatten)]
+    pub notify: NotifyStatus,
     /// When it was started (RFC 3339).
     pub started_at: Option<String>,
     /// Respawn mode: restarts so far.
@@ -296,6 +375,7 @@ impl From<Ended> for LastExit {
             code,
             signal,
             at: Some(now_rfc3339()),
+            reason: None,
         }
     }
 }
@@ -320,8 +400,12 @@ impl LastExit {
         }
     }
 
-    /// `exited with status 1` / `killed by signal 9`, as SPEC §6 words it.
+    /// `exited with status 1` / `killed by signal 9` / `unhealthy` / `watchdog`, as SPEC §6
+    /// words it.
     pub fn describe(&self) -> String {
+        if let Some(reason) = self.reason {
+            return reason.as_str().to_owned();
+        }
         match self.ended() {
             Some(Ended::Signal(sig, _)) => format!("killed by signal {sig}"),
             Some(Ended::Code(code)) => format!("exited with status {code}"),
@@ -347,6 +431,57 @@ pub struct Respawn {
     /// How many rotated files to keep (`--log-keep`).
     #[serde(default = "default_log_keep")]
     pub log_keep: u32,
+    /// When the program is restarted (`--restart`).
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The health check (`--health`), in its canonical form; `None`: no check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// How often the health check runs (`--health-interval`).
+    #[serde(default = "default_health_interval")]
+    pub health_interval: String,
+    /// Failures in a row that make the monitor restart the program (`--health-retries`).
+    #[serde(default = "default_health_retries")]
+    pub health_retries: u32,
+    /// `--watchdog`: the longest time between two `WATCHDOG=1`; `None`: no watchdog.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<String>,
+    /// `--on-exit`: a shell command run after each exit of the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exit: Option<String>,
+    /// `--log-timestamps`: the monitor prefixes each line of output with its time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_timestamps: bool,
+}
+
+/// `--restart`: after which exits the monitor starts the program again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// After every exit (systemd's `Restart=always`).
+    #[default]
+    Always,
+    /// Only after a non-zero exit status or death by a signal (`Restart=on-failure`): a clean
+    /// exit (status 0) ends the monitor, and the daemon is `stopped`.
+    OnFailure,
+}
+
+impl RestartPolicy {
+    /// The word of the command line, the spec file and systemd's `Restart=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+        }
+    }
+}
+
+fn default_health_interval() -> String {
+    format_duration(crate::spec::HEALTH_INTERVAL)
+}
+
+fn default_health_retries() -> u32 {
+    crate::spec::HEALTH_RETRIES
 }
 
 fn default_log_keep() -> u32 {
@@ -361,6 +496,13 @@ impl Default for Respawn {
             restart_window: format_duration(crate::spec::RESTART_WINDOW),
             log_max_size: None,
             log_keep: crate::spec::LOG_KEEP,
+            restart: RestartPolicy::default(),
+            health: None,
+            health_interval: default_health_interval(),
+            health_retries: crate::spec::HEALTH_RETRIES,
+            watchdog: None,
+            on_exit: None,
+            log_timestamps: false,
         }
     }
 }
@@ -376,6 +518,30 @@ impl Respawn {
     pub fn restart_window(&self) -> Result<Duration> {
         parse_duration(&self.restart_window)
             .map_err(|e| anyhow::anyhow!("corrupt record: restart_window: {e}"))
+    }
+
+    /// `--health-interval` as a duration.
+    pub fn health_interval(&self) -> Result<Duration> {
+        parse_duration(&self.health_interval)
+            .map_err(|e| anyhow::anyhow!("corrupt record: health_interval: {e}"))
+    }
+
+    /// `--watchdog` as a duration, if set.
+    pub fn watchdog(&self) -> Result<Option<Duration>> {
+        self.watchdog
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("corrupt record: watchdog: {e}"))
+    }
+
+    /// `--health` as a check, if set.
+    pub fn health(&self) -> Result<Option<crate::ready::ReadySpec>> {
+        self.health
+            .as_deref()
+            .map(crate::ready::ReadySpec::parse_health)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("corrupt record: health: {e}"))
     }
 }
 
@@ -487,6 +653,7 @@ impl Record {
             ready: spec.ready,
             ready_timeout: spec.ready_timeout,
             status_text: status.status_text,
+            notify: status.notify,
             started_at: status.started_at,
             restarts: status.restarts,
             last_exit: status.last_exit,
@@ -534,6 +701,7 @@ impl Record {
             boot_id: self.boot_id.clone(),
             session: self.session,
             status_text: self.status_text.clone(),
+            notify: self.notify.clone(),
             started_at: self.started_at.clone(),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
@@ -806,6 +974,7 @@ mod tests {
             ready: "exec".into(),
             ready_timeout: Some("30s".into()),
             status_text: Some("Listening".into()),
+            notify: NotifyStatus::default(),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
             last_exit: None,
@@ -1021,7 +1190,12 @@ mod proptests {
             any::<Option<i32>>(),
             any::<Option<String>>(),
         )
-            .prop_map(|(code, signal, at)| LastExit { code, signal, at })
+            .prop_map(|(code, signal, at)| LastExit {
+                code,
+                signal,
+                at,
+                reason: None,
+            })
     }
 
     fn respawn() -> impl Strategy<Value = Respawn> {
@@ -1039,6 +1213,7 @@ mod proptests {
                     restart_window,
                     log_max_size,
                     log_keep,
+                    ..Respawn::default()
                 },
             )
     }
@@ -1125,6 +1300,7 @@ mod proptests {
                 cgroup_id: None,
                 ready_timeout,
                 status_text,
+                notify: NotifyStatus::default(),
             },
         )
     }

@@ -135,8 +135,13 @@ pub struct Report {
     pub start_time: Option<u64>,
     /// Boot id of the recorded start.
     pub boot_id: Option<String>,
-    /// The last `STATUS=` text the program sent while `start --ready notify` waited.
+    /// The last `STATUS=` text the program sent (while `start --ready notify` waited; in
+    /// respawn mode, at any time).
     pub status_text: Option<String>,
+    /// Respawn mode with `--ready notify`: `notify_state`, `reloads` and `main_pid`, as the
+    /// program last told its monitor.
+    #[serde(flatten)]
+    pub notify: crate::state::NotifyStatus,
     /// Why a daemon is dead or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -247,6 +252,7 @@ impl Report {
                 .or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
+            notify: rec.map(|r| r.notify.clone()).unwrap_or_default(),
             reason: match (reason, leftovers) {
                 (None, 1..) => Some("its main process is gone".into()),
                 (reason, _) => reason,
