@@ -2253,4 +2253,230 @@ mod tests {
         let (states, _) = run_machine(&p, events, vec![true, true]);
         assert!(matches!(states.last(), Some(State::Running { .. })));
     }
+
+    fn notified(f: impl FnOnce(&mut Notice)) -> Event {
+        let mut n = Notice::default();
+        f(&mut n);
+        Event::Notified(n)
+    }
+
+    fn says(effects: &[Effect], text: &str) -> bool {
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Say(l) if l.contains(text)))
+    }
+
+    #[test]
+    fn health_failures_in_a_row_stop_and_restart_the_program() {
+        let mut p = policy(100, 5, 60);
+        p.health = Some(HealthPolicy {
+            interval: Duration::from_secs(1),
+            retries: 3,
+        });
+        let t = Instant::now();
+        let s = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let bad = || Event::Health(Err("no connection".into()));
+        let events = vec![
+            (s(0), tick()),
+            // Too early: nothing.
+            (s(500), tick()),
+            (s(1000), tick()),
+            (s(1010), bad()),
+            (s(2010), tick()),
+            // A pass resets the count.
+            (s(2020), Event::Health(Ok(()))),
+            (s(3020), tick()),
+            (s(3030), bad()),
+            (s(4030), tick()),
+            (s(4040), bad()),
+            (s(5040), tick()),
+            (s(5050), bad()),
+            // Stopped with SIGTERM; SIGKILL at the stop timeout if it does not go.
+            (s(15050), tick()),
+            (
+                s(15060),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(9),
+                },
+            ),
+            (s(16000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let checks = effects
+            .iter()
+            .filter(|e| **e == Effect::CheckHealth)
+            .count();
+        assert_eq!(checks, 5, "{effects:?}");
+        assert!(says(&effects, "health check failed (3 of 3 in a row)"));
+        assert!(!says(&effects, "(4 of 3"));
+        let child = Pid::new(5001).unwrap();
+        assert!(effects.contains(&Effect::Forward(child, Signal::SIGTERM)));
+        assert!(effects.contains(&Effect::Forward(child, Signal::SIGKILL)));
+        let last = effects.iter().rev().find_map(|e| match e {
+            Effect::NoteExit(l) => Some(l.clone()),
+            _ => None,
+        });
+        assert_eq!(last.unwrap().reason, Some(StopReason::Unhealthy));
+        assert!(says(&effects, "unhealthy after"));
+        assert!(matches!(states.last(), Some(State::Running { child, .. }) if child.get() == 5002));
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| **e == Effect::CountRestart)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_watchdog_miss_stops_and_restarts_the_program() {
+        let mut p = policy(100, 5, 60);
+        p.notify = true;
+        p.watchdog = Some(Duration::from_millis(500));
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let events = vec![
+            (ms(0), tick()),
+            // Not armed before READY=1: no miss however long it takes.
+            (ms(5000), tick()),
+            (ms(5010), notified(|n| n.ready = true)),
+            (ms(5400), notified(|n| n.watchdog = true)),
+            (ms(5800), tick()),
+            (ms(5900), tick()),
+            (
+                ms(5910),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(15),
+                },
+            ),
+            (ms(6100), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let term = Effect::Forward(Pid::new(5001).unwrap(), Signal::SIGTERM);
+        assert_eq!(effects.iter().filter(|e| **e == term).count(), 1);
+        assert!(says(
+            &effects,
+            "no WATCHDOG=1 from the program within 500ms"
+        ));
+        let reason = effects.iter().find_map(|e| match e {
+            Effect::NoteExit(l) => l.reason,
+            _ => None,
+        });
+        assert_eq!(reason, Some(StopReason::Watchdog));
+        // The new child is not ready, and its watchdog waits for its READY=1.
+        assert!(matches!(
+            states.last(),
+            Some(State::Running {
+                said: Some(NotifyState::Starting),
+                watchdog_at: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn on_failure_ends_on_a_clean_exit_and_restarts_after_a_failure() {
+        let mut p = policy(100, 5, 60);
+        p.restart = RestartPolicy::OnFailure;
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let exit = |pid, code| Event::Exited {
+            pid: Pid::new(pid).unwrap(),
+            how: LastExit::code(code),
+        };
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), exit(5001, 1)),
+            (ms(110), tick()),
+            (ms(120), exit(5002, 0)),
+            (ms(5000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true, true]);
+        assert_eq!(states.last(), Some(&State::Done { code: Code::Ok }));
+        assert_eq!(effects.iter().filter(|e| **e == Effect::Spawn).count(), 2);
+        assert!(says(&effects, "not restarting it (--restart on-failure)"));
+        assert!(effects.contains(&Effect::Finish {
+            code: Code::Ok,
+            stopped: true
+        }));
+        let hooks: Vec<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::OnExit { state, .. } => Some(*state),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hooks, ["restarting", "stopped"]);
+        // A signal is a failure too.
+        let events = vec![
+            (ms(0), tick()),
+            (
+                ms(10),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(9),
+                },
+            ),
+            (ms(200), tick()),
+        ];
+        let (states, _) = run_machine(&p, events, vec![true, true]);
+        assert!(matches!(states.last(), Some(State::Running { .. })));
+    }
+
+    #[test]
+    fn ready_again_after_a_restart_and_reloads_are_counted() {
+        let mut p = policy(100, 5, 60);
+        p.notify = true;
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), notified(|n| n.ready = true)),
+            (ms(20), notified(|n| n.status = Some("one".into()))),
+            (ms(30), notified(|n| n.reloading = true)),
+            (ms(40), notified(|n| n.ready = true)),
+            // A READY=1 without RELOADING=1 is no reload.
+            (ms(50), notified(|n| n.ready = true)),
+            (ms(60), crashed(5001)),
+            (ms(200), tick()),
+            (ms(210), notified(|n| n.ready = true)),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let said: Vec<NotifyState> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::NotifyState(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        use NotifyState::*;
+        assert_eq!(said, [Starting, Ready, Reloading, Ready, Starting, Ready]);
+        assert_eq!(
+            effects.iter().filter(|e| **e == Effect::Reloaded).count(),
+            1
+        );
+        assert!(effects.contains(&Effect::StatusText("one".into())));
+        assert!(matches!(
+            states.last(),
+            Some(State::Running { said: Some(Ready), child, .. }) if child.get() == 5002
+        ));
+    }
+
+    #[test]
+    fn stamps_each_line_where_it_begins() {
+        let mut start = true;
+        let out = stamp_lines(b"one\ntw", &mut start, "T");
+        assert_eq!(out, b"T one\nT tw");
+        assert!(!start);
+        // The rest of an open line gets no stamp; the next line does.
+        let out = stamp_lines(b"o\n\nx", &mut start, "T");
+        assert_eq!(out, b"o\nT \nT x");
+        assert_eq!(stamp_lines(b"", &mut start, "T"), b"");
+    }
 }
