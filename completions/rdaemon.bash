@@ -457,7 +457,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__reload)
-            opts="-q -v -h -V --name --pidfile --all --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -468,6 +468,10 @@ _rdaemon() {
                     return 0
                     ;;
                 --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -483,7 +487,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -554,6 +558,30 @@ _rdaemon() {
                     return 0
                     ;;
                 --log-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart)
+                    COMPREPLY=($(compgen -W "always on-failure" -- "${cur}"))
+                    return 0
+                    ;;
+                --health)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watchdog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-exit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -637,7 +665,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -708,6 +736,30 @@ _rdaemon() {
                     return 0
                     ;;
                 --log-keep)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart)
+                    COMPREPLY=($(compgen -W "always on-failure" -- "${cur}"))
+                    return 0
+                    ;;
+                --health)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --health-retries)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --watchdog)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-exit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -849,7 +901,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--cgroup|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|-n) opt="$w" ;;
+            --dir|--cgroup|--chdir|--env|--group|--health|--health-interval|--health-retries|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--on-exit|--pidfile|--ready|--ready-timeout|--restart|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|--watchdog|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
