@@ -138,10 +138,14 @@ pub struct Report {
     /// The last `STATUS=` text the program sent (while `start --ready notify` waited; in
     /// respawn mode, at any time).
     pub status_text: Option<String>,
-    /// Respawn mode with `--ready notify`: `notify_state`, `reloads` and `main_pid`, as the
-    /// program last told its monitor.
-    #[serde(flatten)]
-    pub notify: crate::state::NotifyStatus,
+    /// Respawn mode with `--ready notify`: the program's state as it last told its monitor
+    /// (`starting`, `ready`, `reloading`, `stopping`); `null` otherwise.
+    pub notify_state: Option<crate::state::NotifyState>,
+    /// Respawn mode with `--ready notify`: reloads the program finished (`RELOADING=1`, then
+    /// `READY=1`).
+    pub reloads: u64,
+    /// Respawn mode with `--ready notify`: the program's `MAINPID=`, if it sent one.
+    pub main_pid: Option<i32>,
     /// Why a daemon is dead or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -252,7 +256,9 @@ impl Report {
                 .or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
-            notify: rec.map(|r| r.notify.clone()).unwrap_or_default(),
+            notify_state: rec.and_then(|r| r.notify.notify_state),
+            reloads: rec.map_or(0, |r| r.notify.reloads),
+            main_pid: rec.and_then(|r| r.notify.main_pid),
             reason: match (reason, leftovers) {
                 (None, 1..) => Some("its main process is gone".into()),
                 (reason, _) => reason,

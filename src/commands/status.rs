@@ -160,8 +160,8 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         if let Some(last) = &r.last_exit {
             println!("  last exit: {}", describe_exit(last));
         }
-        if let Some(state) = r.notify.notify_state {
-            match r.notify.reloads {
+        if let Some(state) = r.notify_state {
+            match r.reloads {
                 0 => println!("  notify:  {}", state.as_str()),
                 1 => println!("  notify:  {} (1 reload)", state.as_str()),
                 n => println!("  notify:  {} ({n} reloads)", state.as_str()),
