@@ -12,7 +12,9 @@
 //! | `stdout`, `stderr` | `StandardOutput=`/`StandardError=` `append:PATH` (`null` for `/dev/null`) |
 //! | `ready` `exec` / `notify` | `Type=exec` / `Type=notify` + `NotifyAccess=all` + `TimeoutStartSec=` |
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
-//! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//! | `mode` `respawn` | `Restart=` (`--restart`: `always` or `on-failure`), `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//! | `respawn.watchdog` | `WatchdogSec=` |
+//! | `respawn.health`, `on_exit`, `log_timestamps` | a comment each: systemd has no health check, no exit hook with rdaemon's variables; the journal stamps lines |
 //!
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
 //!
