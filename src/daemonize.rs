@@ -551,9 +551,9 @@ fn claim_inherited(fd: RawFd, kind: &str, is_kind: fn(&fs::FileType) -> bool) ->
     // SAFETY: `fd` is open (checked above) and owned by nothing else in this process.
     let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let file = fs::File::from(owned);
-    let is_pipe = file.metadata().is_ok_and(|m| is_kind(&m.file_type()));
+    let right_kind = file.metadata().is_ok_and(|m| is_kind(&m.file_type()));
     let owned = OwnedFd::from(file);
-    if !is_pipe {
+    if !right_kind {
         // Give the number back untouched: it is not ours to close.
         let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
         bail!("invalid inherited fd {fd}: it is not {kind}");
