@@ -509,3 +509,48 @@ fn export_maps_the_monitor_options() {
         "{unit}"
     );
 }
+
+#[test]
+fn on_exit_and_health_commands_run_as_the_daemons_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = "on_exit_and_health_commands_run_as_the_daemons_user";
+    if !is_root() {
+        return skip(test, "changing user needs root");
+    }
+    let Some(nobody) = nobody() else {
+        return skip(test, "no 'nobody' user on this system");
+    };
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.path("out");
+    fs::create_dir(&out).unwrap();
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
+    let hook = format!("id -u > '{}/hook'", out.display());
+    // The check records who runs it, and fails: the program is restarted, and the hook runs.
+    let check = format!("cmd:id -u > '{}/check'; exit 1", out.display());
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let extra = [
+        "--user",
+        "nobody",
+        "--on-exit",
+        &hook,
+        "--health",
+        &check,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "--restart-delay",
+        "1h",
+    ];
+    start_supervised(&env, "who", &extra, &program);
+    let uid = format!("{}\n", nobody.uid);
+    for file in ["check", "hook"] {
+        let path = out.join(file);
+        wait_until(&format!("{file} ran"), DEADLINE, || {
+            fs::read_to_string(&path).is_ok_and(|t| t.ends_with('\n'))
+        });
+        assert_eq!(fs::read_to_string(&path).unwrap(), uid, "{file}");
+    }
+    env.run(&["stop", "who"]).ok();
+}
