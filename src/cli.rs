@@ -528,9 +528,9 @@ pub struct StopOpts {
     #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = parse::parse_signal)]
     pub signal: Signal,
 
-    /// How long to wait after the first signal before SIGKILL
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse::parse_duration, allow_negative_numbers = true)]
-    pub timeout: Duration,
+    /// How long to wait after the first signal before SIGKILL [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    pub timeout: Option<Duration>,
 
     /// Never escalate to SIGKILL
     #[arg(long)]
@@ -550,7 +550,7 @@ impl StopOpts {
                 .map_err(|e| crate::exit::Fail::usage(format!("--retry: {e}"))),
             None => Ok(parse::default_schedule(
                 self.signal,
-                self.timeout,
+                self.timeout.unwrap_or(crate::spec::STOP_TIMEOUT),
                 self.no_kill,
             )),
         }
@@ -877,14 +877,68 @@ mod tests {
         assert_eq!(args.program, ["-x", "--redy"]);
     }
 
-    /// The stop timeout's default is said as text for clap; it is the spec's.
+    /// The stop timeout's default is the spec's.
     #[test]
     fn the_stop_timeout_default_is_the_specs() {
         let cli = Cli::try_parse_from(["rdaemon", "stop", "web"]).unwrap();
         let Command::Stop(args) = cli.command else {
             panic!("not stop")
         };
-        assert_eq!(args.stop.timeout, crate::spec::STOP_TIMEOUT);
+        assert_eq!(args.stop.timeout, None);
+        let schedule = args.stop.schedule().unwrap();
+        assert_eq!(
+            schedule,
+            parse::default_schedule(Signal::SIGTERM, crate::spec::STOP_TIMEOUT, false)
+        );
+    }
+
+    /// The defaults live in `Spec::default` (and `Respawn::default`); the help says them as
+    /// text, which must agree.
+    #[test]
+    fn the_help_says_the_specs_defaults() {
+        use crate::parse::format_umask;
+        use clap::CommandFactory;
+        let spec = crate::spec::Spec::default();
+        let respawn = crate::state::Respawn::default();
+        let cli = Cli::command();
+        let help = |verb: &str, id: &str| {
+            let verb = cli.find_subcommand(verb).unwrap();
+            let arg = verb.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_long_help()
+                .or(arg.get_help())
+                .map(|h| h.to_string().replace('\n', " "))
+                .unwrap_or_default()
+        };
+        let said = |verb: &str, id: &str| {
+            let help = help(verb, id);
+            let start = help.find("[default: ").expect("a default in the help") + 10;
+            help[start..start + help[start..].find(']').unwrap()].to_owned()
+        };
+        let duration = |verb: &str, id: &str| parse::parse_duration(&said(verb, id)).unwrap();
+        assert_eq!(said("start", "chdir"), spec.chdir.display().to_string());
+        assert_eq!(said("start", "umask"), format_umask(spec.umask));
+        assert_eq!(said("start", "ready"), spec.ready.to_string());
+        assert_eq!(duration("start", "ready_timeout"), spec.ready_timeout);
+        assert_eq!(said("start", "cgroup"), spec.cgroup.as_str());
+        assert_eq!(duration("start", "restart_delay"), respawn.restart_delay);
+        assert_eq!(
+            said("start", "max_restarts"),
+            respawn.max_restarts.to_string()
+        );
+        assert_eq!(duration("start", "restart_window"), respawn.restart_window);
+        assert_eq!(said("start", "log_keep"), respawn.log_keep.to_string());
+        assert_eq!(said("start", "restart"), respawn.restart.as_str());
+        assert_eq!(
+            duration("start", "health_interval"),
+            respawn.health_interval
+        );
+        assert_eq!(
+            said("start", "health_retries"),
+            respawn.health_retries.to_string()
+        );
+        for verb in ["stop", "restart"] {
+            assert_eq!(duration(verb, "timeout"), crate::spec::STOP_TIMEOUT);
+        }
     }
 
     #[test]

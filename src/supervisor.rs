@@ -36,7 +36,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
-use crate::account;
 use crate::cli::MonitorArgs;
 use crate::daemonize::{self, Credentials, Plan};
 use crate::exit::Code;
@@ -44,11 +43,12 @@ use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile;
-use crate::plan::{resolve_program, send_report};
+use crate::plan::{self, send_report};
 use crate::process::{self, Pid, Process};
 use crate::ready::{Notice, NotifySocket, ReadySpec};
 use crate::rotate::RotatingLog;
 use crate::session;
+use crate::spec::Spec;
 use crate::state::{
     LastExit, Mode, NotifyState, NotifyStatus, Record, RestartPolicy, Status, StopReason,
 };
@@ -68,7 +68,7 @@ const READS_PER_WAKE: usize = 16;
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
 /// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
 /// timeout: the record keeps no stop timeout of its own).
-pub const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const LEFTOVER_TIMEOUT: Duration = crate::spec::STOP_TIMEOUT;
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
@@ -885,23 +885,30 @@ impl Monitor {
         if rec.mode != Mode::Respawn || rec.pid != Some(me) || rec.start_time != Some(start_time) {
             bail!("the record of {name} does not describe this monitor (pid {me})");
         }
-        let respawn = rec.respawn.clone().unwrap_or_default();
-        let health = respawn.health()?;
+        // The same plan `start` made, from the same spec: the monitor's environment is the one
+        // `start` built for the daemon, so building it again changes nothing, but for the
+        // `NOTIFY_SOCKET` of `--ready notify`, which `start` added to it and the child keeps.
+        let spec = Spec::from_record(ctx, &rec)?;
+        let mut launch = plan::plan(ctx, &spec)?;
+        if let Some(socket) = std::env::var_os("NOTIFY_SOCKET") {
+            launch.env.insert("NOTIFY_SOCKET".into(), socket);
+        }
+        let respawn = launch
+            .respawn
+            .clone()
+            .with_context(|| format!("the spec of {name} is not supervised"))?;
         let policy = Policy {
             restart: respawn.restart,
-            notify: rec.ready == ReadySpec::Notify.to_string(),
-            health: match health {
-                Some(_) => Some(HealthPolicy {
-                    interval: respawn.health_interval()?,
-                    retries: respawn.health_retries.max(1),
-                }),
-                None => None,
-            },
-            watchdog: respawn.watchdog()?,
+            notify: launch.ready == ReadySpec::Notify,
+            health: respawn.health.as_ref().map(|_| HealthPolicy {
+                interval: respawn.health_interval,
+                retries: respawn.health_retries,
+            }),
+            watchdog: respawn.watchdog,
             ..Policy::new(
-                respawn.restart_delay()?,
+                respawn.restart_delay,
                 respawn.max_restarts,
-                respawn.restart_window()?,
+                respawn.restart_window,
             )
         };
         let notify = args
@@ -909,28 +916,11 @@ impl Monitor {
             .map(daemonize::claim_inherited_socket)
             .transpose()?
             .map(NotifySocket::from_fd);
-        let program = rec
-            .command
-            .first()
-            .with_context(|| format!("corrupt record for {name}: no command"))?;
-        let program = resolve_program(program, &rec.env)?;
-
-        // The monitor stays root (it writes the record); only the child drops privileges. The
-        // names were checked by `start`; they are resolved again here, before any fork.
-        let creds = match (&rec.user, &rec.group) {
-            (None, None) => None,
-            (user, group) => Some(
-                account::resolve(
-                    user.as_deref(),
-                    group.as_deref(),
-                    nix::unistd::geteuid().as_raw(),
-                )?
-                .creds,
-            ),
-        };
+        // The monitor stays root (it writes the status); only the child drops privileges.
+        let creds = launch.account.as_ref().map(|a| a.creds.clone());
 
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
-        let shared = rec.stdout == rec.stderr;
+        let shared = launch.stdout == launch.stderr;
         let mut outputs = Vec::new();
         // Without rotation or timestamps, the child writes the files itself, through the
         // monitor's own stdout and stderr, which `start` opened on them.
@@ -976,11 +966,11 @@ impl Monitor {
                     });
                     Ok(write)
                 };
-                let out = stream(&rec.stdout, shared)?;
+                let out = stream(&launch.stdout, shared)?;
                 let err = if shared {
                     None
                 } else {
-                    Some(stream(&rec.stderr, true)?)
+                    Some(stream(&launch.stderr, true)?)
                 };
                 (out, err)
             }
@@ -990,28 +980,13 @@ impl Monitor {
         } else {
             vec![0; READ_BUFFER]
         };
-        let umask = crate::parse::parse_umask(&rec.umask)
-            .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
-        // The monitor's environment is the daemon's: `start` built it (its own plus --env).
-        let mut env: BTreeMap<_, _> = std::env::vars_os().collect();
-        if let Some(limit) = policy.watchdog {
-            // sd_watchdog_enabled(3); WATCHDOG_PID is the child's own pid, written at the fork.
-            env.insert("WATCHDOG_USEC".into(), limit.as_micros().to_string().into());
+        let plan = launch.exec(stdin, stdout, stderr)?;
+        // Helpers get the program's environment, but they are not the program: no
+        // NOTIFY_SOCKET, no watchdog.
+        let mut helper_env = launch.env.clone();
+        for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            helper_env.remove(std::ffi::OsStr::new(var));
         }
-        let helper_env = env.clone();
-        let program_uid = creds.as_ref().map(|c| c.uid);
-        let helper_creds = creds.clone();
-        let plan = Plan::new(
-            program.as_os_str(),
-            &rec.command,
-            env,
-            rec.chdir.as_os_str(),
-            umask,
-            stdin,
-            stdout,
-            stderr,
-            creds,
-        )?;
         let plan = match policy.watchdog {
             Some(_) => plan.with_pid_env("WATCHDOG_PID")?,
             None => plan,
@@ -1048,16 +1023,16 @@ impl Monitor {
             cleanup: None,
             notify,
             ignored: Vec::new(),
-            program_uid,
+            program_uid: launch.account.as_ref().map(|a| a.creds.uid),
             said: NotifyStatus::default(),
             status_text: None,
-            health,
+            health: respawn.health.clone(),
             health_run: None,
             on_exit: respawn.on_exit.clone(),
             hook: None,
             env: helper_env,
-            chdir: rec.chdir.clone(),
-            creds: helper_creds,
+            chdir: launch.chdir.clone(),
+            creds: launch.account.as_ref().map(|a| a.creds.clone()),
         })
     }
 

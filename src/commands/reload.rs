@@ -12,7 +12,7 @@ use anyhow::{bail, Result};
 use crate::cli::ReloadArgs;
 use crate::deliver;
 use crate::exit::Code;
-use crate::parse::{format_duration, parse_duration};
+use crate::parse::format_duration;
 use crate::paths::Ctx;
 use crate::ready::ReadySpec;
 use crate::state::{Mode, NotifyState, Status};
@@ -64,9 +64,8 @@ fn ready_timeout(target: &Target) -> Duration {
     target
         .record
         .as_ref()
-        .and_then(|r| r.ready_timeout.as_deref())
-        .and_then(|t| parse_duration(t).ok())
-        .unwrap_or(crate::spec::READY_TIMEOUT)
+        .and_then(|r| r.ready_timeout)
+        .unwrap_or(crate::spec::Spec::default().ready_timeout)
 }
 
 /// Waits until the status of `target` counts more than `count` finished reloads.
