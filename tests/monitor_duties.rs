@@ -554,3 +554,34 @@ fn on_exit_and_health_commands_run_as_the_daemons_user() {
     }
     env.run(&["stop", "who"]).ok();
 }
+
+#[test]
+fn mainpid_is_kept_only_for_a_descendant() {
+    let test = "mainpid_is_kept_only_for_a_descendant";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let go = env.path("go");
+    let notify = format!(
+        "'{}' '{}'",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let stranger = std::process::id();
+    let script = env.script(
+        "mainpid.sh",
+        &format!(
+            "{notify} READY=1\nwhile [ ! -e '{go}' ]; do sleep 0.01; done\n{notify} MAINPID=$$\n{notify} MAINPID={stranger}\nexec sleep 1000",
+            go = go.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    let (monitor, child) = start_supervised(&env, "mp", &["--ready", "notify"], &program);
+    fs::write(&go, "").unwrap();
+    wait_until("the stranger's MAINPID is refused", DEADLINE, || {
+        log(&env, "mp").contains(&format!("ignored MAINPID={stranger}"))
+    });
+    wait_field(&env, "mp", "main_pid", child.into());
+    assert!(alive(monitor));
+}
