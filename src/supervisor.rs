@@ -2,17 +2,24 @@
 //! as the daemon, keeps PROGRAM running as its child.
 //!
 //! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
-//! give up after too many restarts), forwarding signals to the child, the respawn fields of the
-//! record (`child_pid`, `restarts`, `last_exit`, `failed`), and, with `--log-max-size`, the log
-//! files (the child writes into pipes; the monitor appends and rotates, at line boundaries where
-//! it can, never past `--log-max-size`).
+//! give up after too many restarts, or end after a clean exit with `--restart on-failure`),
+//! forwarding signals to the child, the respawn fields of the status (`child_pid`, `restarts`,
+//! `last_exit`, `failed`), with `--log-max-size` or `--log-timestamps` the log files (the child
+//! writes into pipes; the monitor appends, stamps and rotates, at line boundaries where it can,
+//! never past `--log-max-size`), and with `--ready notify` the notify socket once `start` has
+//! handed it over (`READY=1`, `STATUS=`, `RELOADING=1`, `STOPPING=1`, `WATCHDOG=1`, `MAINPID=`
+//! into the status: SPEC §6, sd_notify for life). It runs `--health` checks and enforces
+//! `--watchdog` (stopping and restarting the program), and runs `--on-exit` after each exit;
+//! helpers (`--on-exit`, `--health cmd:`) are std `Command` children in their own process
+//! groups, reaped with the rest and killed at their deadline.
 //!
-//! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
-//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay, a record
-//! update, or the end of an open line held back from the log is pending), do work in signal
-//! handlers (signal-hook's handlers only write to the self-pipe), start threads, or block on the
-//! name's lock (`stop` holds that lock while it waits for the monitor to exit; see "Locking" in
-//! docs/ARCHITECTURE.md).
+//! It must not: fork or exec itself (that is `daemonize`; helpers come from std `Command`), poll
+//! on a timer (it blocks in `poll` on a signal self-pipe, the log pipes and the notify socket,
+//! with a timeout only while a restart delay, a record update, the end of an open line held
+//! back from the log, a health check, the watchdog, a SIGKILL or a helper's deadline is
+//! pending), do work in signal handlers (signal-hook's handlers only write to the self-pipe),
+//! start threads, or block on the name's lock (`stop` holds that lock while it waits for the
+//! monitor to exit; see "Locking" in docs/ARCHITECTURE.md).
 //!
 //! The shape is s6-supervise's: an explicit [`State`], events from the self-pipe and the clock,
 //! and a pure table [`action`] from (state, event) to what to do. Backoff and the restart limit
