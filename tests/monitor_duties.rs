@@ -585,3 +585,24 @@ fn mainpid_is_kept_only_for_a_descendant() {
     wait_field(&env, "mp", "main_pid", child.into());
     assert!(alive(monitor));
 }
+
+#[test]
+fn a_slow_on_exit_command_does_not_hold_up_stop() {
+    let env = Env::new();
+    let pidfile = env.path("hook.pid");
+    let hook = format!("echo $$ > '{}'; exec sleep 1000", pidfile.display());
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    start_supervised(&env, "slow", &["--on-exit", &hook], &program);
+    let began = std::time::Instant::now();
+    env.run(&["stop", "slow"]).ok();
+    let took = began.elapsed();
+    // The monitor waits for the command at most 5 s, well within stop's 10 s.
+    assert!(took < Duration::from_secs(9), "stop took {took:?}");
+    let hook_pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(hook_pid);
+    wait_dead(hook_pid);
+}
