@@ -90,6 +90,7 @@ Examples:
   rdaemon start --name web --ready tcp:8080 --ready-timeout 1m -- python3 -m http.server 8080
   rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
   rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh
+  rdaemon start --forking --pidfile /run/nginx.pid --ready tcp:80 -- nginx   # forks by itself
   rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers"
     )]
     Start(StartArgs),
@@ -337,6 +338,12 @@ pub struct StartOpts {
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub ready_timeout: Option<Duration>,
 
+    /// The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit,
+    /// then adopt the process it left, named by --pidfile (the pidfile the program writes;
+    /// rdaemon only reads it) or, without --pidfile, the only process left
+    #[arg(long)]
+    pub forking: bool,
+
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
     /// exits; the pidfile holds the monitor's pid
     #[arg(long, help_heading = RESPAWN)]
@@ -477,7 +484,8 @@ pub struct StartArgs {
     #[arg(long, value_name = "NAME", value_parser = Name::parse)]
     pub name: Option<Name>,
 
-    /// Where to write the pidfile [default: DIR/NAME.pid]
+    /// Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the
+    /// program writes, which rdaemon only reads
     #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 

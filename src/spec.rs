@@ -68,6 +68,11 @@ pub struct Spec {
     pub memory_max: Option<u64>,
     /// `--tasks-max`.
     pub tasks_max: Option<u64>,
+    /// `--forking`: the program daemonizes itself (SPEC §2.2).
+    pub forking: bool,
+    /// With `--forking`, `pidfile` is the program's own (`--pidfile` given): rdaemon only reads
+    /// it. Without, rdaemon writes its default pidfile as for any daemon.
+    pub program_pidfile: bool,
 }
 
 impl Default for Spec {
@@ -94,6 +99,8 @@ impl Default for Spec {
             cgroup: CgroupMode::Auto,
             memory_max: None,
             tasks_max: None,
+            forking: false,
+            program_pidfile: false,
         }
     }
 }
@@ -141,7 +148,7 @@ impl Spec {
             stdout: stream(&rec.stdout),
             stderr: stream(&rec.stderr),
             respawn: match rec.mode {
-                Mode::Exec => None,
+                Mode::Exec | Mode::Forking => None,
                 Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
             },
             user: rec.user.clone(),
@@ -153,6 +160,8 @@ impl Spec {
             cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
             memory_max: rec.memory_max,
             tasks_max: rec.tasks_max,
+            forking: rec.forking || rec.mode == Mode::Forking,
+            program_pidfile: rec.program_pidfile,
         })
     }
 
@@ -211,6 +220,9 @@ impl Spec {
             bail!(Fail::usage(
                 "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
             ));
+        }
+        if opts.forking {
+            self.forking = true;
         }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
@@ -334,6 +346,8 @@ impl Spec {
                 None => Mode::Exec,
                 Some(_) => Mode::Respawn,
             },
+            forking: self.forking,
+            program_pidfile: self.forking && self.program_pidfile,
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,

@@ -27,6 +27,9 @@ pub enum Mode {
     Exec,
     /// A monitor restarts the program; the pidfile holds the monitor's pid.
     Respawn,
+    /// `--forking` in exec mode, as `status --json` shows it: the program daemonized itself
+    /// and rdaemon adopted the process it left. Spec files say `exec` and `"forking": true`.
+    Forking,
 }
 
 /// How a program ended ([`Ended`], the one enum for it), as the status file and `status --json`
@@ -147,6 +150,10 @@ struct SpecFile {
     stderr: PathBuf,
     #[serde(default)]
     mode: Mode,
+    #[serde(default, skip_serializing_if = "is_false")]
+    forking: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    program_pidfile: bool,
     #[serde(default = "default_ready")]
     ready: String,
     #[serde(default, with = "crate::parse::duration_text::option")]
@@ -312,6 +319,14 @@ pub struct Record {
     /// exec or respawn.
     #[serde(default)]
     pub mode: Mode,
+    /// `--forking`: the program daemonizes itself; `pidfile` is the program's own (read, never
+    /// written) unless it is rdaemon's default one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forking: bool,
+    /// `--forking --pidfile`: `pidfile` is the one the program writes, which rdaemon only
+    /// reads (and removes after `stop` if it still names the stopped process).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub program_pidfile: bool,
     /// Readiness spec (`--ready`), in its canonical form.
     #[serde(default = "default_ready")]
     pub ready: String,
@@ -532,6 +547,10 @@ impl Respawn {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn default_ready() -> String {
     "exec".into()
 }
@@ -637,6 +656,8 @@ impl Record {
             stdout: spec.stdout,
             stderr: spec.stderr,
             mode: spec.mode,
+            forking: spec.forking,
+            program_pidfile: spec.program_pidfile,
             ready: spec.ready,
             ready_timeout: spec.ready_timeout,
             status_text: status.status_text,
@@ -669,6 +690,8 @@ impl Record {
             stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
             mode: self.mode,
+            forking: self.forking,
+            program_pidfile: self.program_pidfile,
             ready: self.ready.clone(),
             ready_timeout: self.ready_timeout,
             respawn: self.respawn.clone(),
@@ -956,6 +979,8 @@ mod tests {
             stdout: "/run/rdaemon/web.log".into(),
             stderr: "/run/rdaemon/web.log".into(),
             mode: Mode::Exec,
+            forking: false,
+            program_pidfile: false,
             ready: "exec".into(),
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
@@ -1323,6 +1348,8 @@ mod proptests {
                 } else {
                     Mode::Exec
                 },
+                forking: restarts % 5 == 1,
+                program_pidfile: restarts % 7 == 1,
                 ready,
                 started_at,
                 restarts,

@@ -233,7 +233,12 @@ impl Report {
             child_pid: child.map(process::Pid::get),
             pidfile: target.pidfile.clone(),
             command: rec.map(|r| r.command.clone()).unwrap_or_default(),
-            mode: rec.map(|r| r.mode).unwrap_or_default(),
+            mode: rec
+                .map(|r| match r.mode {
+                    Mode::Exec if r.forking => Mode::Forking,
+                    mode => mode,
+                })
+                .unwrap_or_default(),
             started_at: rec.and_then(|r| r.started_at.clone()),
             uptime_secs: stat
                 .as_ref()

@@ -13,6 +13,7 @@ mod field_start;
 mod files;
 mod foreground;
 mod forget;
+mod forking;
 mod json;
 mod list;
 mod logs;
