@@ -30,6 +30,7 @@ mod ready_kinds;
 mod reboot;
 mod respawn;
 mod restart;
+mod scale;
 mod security_files;
 mod security_pids;
 mod start;
