@@ -604,6 +604,49 @@ def bench_respawn(tools, runs, results):
     run(["daemon", f"--name=resp{sl_started[0]}", f"--pidfiles={tools.work}", "--stop"])
 
 
+def bench_up(rdaemon, runs, results, sizes=(1, 10)):
+    """`rdaemon up` of N independent daemons, each ready (`--ready file:`) 300 ms after its
+    start: with N at once, up takes about one daemon's 300 ms, not N times it (issue 16)."""
+    work = tempfile.mkdtemp(prefix="rdaemon-bench-up.")
+    env = dict(os.environ, RDAEMON_DIR=os.path.join(work, "rd"))
+    times = {str(n): [] for n in sizes}
+    for n in sizes:
+        with open(os.path.join(work, f"up{n}.toml"), "w") as f:
+            for i in range(n):
+                f.write(f'[daemons.u{n}-{i}]\nrun = "sleep 0.3; : > u{n}-{i}.ready; exec sleep 1000"\n'
+                        f'ready = "file:u{n}-{i}.ready"\n\n')
+    for _ in range(runs):
+        order = list(sizes)
+        random.shuffle(order)
+        for n in order:
+            path = os.path.join(work, f"up{n}.toml")
+            t0 = now()
+            subprocess.run([rdaemon, "-q", "up", "-f", path], env=env, check=True)
+            times[str(n)].append((now() - t0) / 1e6)
+            subprocess.run([rdaemon, "-q", "down", "-f", path], env=env, check=True)
+            for i in range(n):
+                os.unlink(os.path.join(work, f"u{n}-{i}.ready"))
+    results["up_ms"] = {k: summary(v) for k, v in times.items()}
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def up_table(r):
+    lines = ["| daemons | median ms | p10 | p90 | target met |", "|---|---|---|---|---|"]
+    for n, s in sorted(r["up_ms"].items(), key=lambda kv: int(kv[0])):
+        ok = ("yes" if s["median"] < 1000 else "**no**") if n == "10" else ""
+        lines.append(f"| {n} | {fmt(s['median'])} | {fmt(s['p10'])} | {fmt(s['p90'])} | {ok} |")
+    return "\n".join(lines)
+
+
+def up_only(args):
+    results = {"runs": args.runs}
+    bench_up(os.path.abspath(args.rdaemon), args.runs, results)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+    print(up_table(results))
+
+
 def ctx(pid):
     st = proc_status(pid)
     return int(st["voluntary_ctxt_switches"]) + int(st["nonvoluntary_ctxt_switches"])
@@ -629,6 +672,7 @@ def measure(args):
         ("many", lambda: bench_stop_many(tools, args.runs, results)),
         ("status", lambda: bench_status_list(tools, results)),
         ("respawn", lambda: bench_respawn(tools, args.runs, results)),
+        ("up", lambda: bench_up(tools.rdaemon, args.runs, results)),
         ("scale", lambda: bench_scale(tools, args.runs, results)),
         ("pss", lambda: bench_pss(tools, results)),
     ]
@@ -758,6 +802,11 @@ def report(args):
                              f"{x['idle_cpu_ticks_10s']} | {x['idle_ctx_switches_10s']} |")
         elif "respawn" in r:
             lines.append(f"\n**respawn**: {r['respawn']}\n")
+        if "up_ms" in r:
+            lines.append("\n**up** of N independent daemons, each ready 300 ms after its start"
+                         " (`--ready file:`), from the command to its exit — target: 10 well under"
+                         " 1 s\n")
+            lines.append(up_table(r))
         if "scale_ms" in r:
             lines.append("\n**per-daemon commands with 10 and 1000 live daemons in the directory**"
                          " — target: ≤ 1.2×; list of 1000 ≤ 20 ms\n")
@@ -953,18 +1002,22 @@ def main():
     m.add_argument("--cref", default=os.path.join(os.path.dirname(__file__), "build", "cref"),
                    help="the C reference for start (bench/cref.c), for the cref step")
     m.add_argument("--only", help="comma-separated steps: start,cref,nofile,stop,overshoot,many,"
-                   "status,respawn,scale,pss")
+                   "status,respawn,scale,pss,up")
     rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")
     rd.add_argument("--rdaemon", required=True)
     rd.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "ready_fixture.py"))
     rd.add_argument("--runs", type=int, default=20)
     rd.add_argument("--out", required=True)
+    u = sub.add_parser("up", help="up of 1 and 10 daemons ready after 300 ms; prints its table")
+    u.add_argument("--rdaemon", required=True)
+    u.add_argument("--runs", type=int, default=10)
+    u.add_argument("--out")
     r = sub.add_parser("report")
     r.add_argument("inputs", nargs="+")
     r.add_argument("--doc", help="docs/performance.md: replace its results section")
     r.add_argument("--plot", help="write the overshoot plot (PNG) here")
     args = p.parse_args()
-    {"measure": measure, "ready": bench_ready, "report": report}[args.cmd](args)
+    {"measure": measure, "ready": bench_ready, "up": up_only, "report": report}[args.cmd](args)
 
 
 if __name__ == "__main__":

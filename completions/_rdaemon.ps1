@@ -41,7 +41,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
             [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Tell daemons to reload their configuration (their reload signal: HUP)')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -73,6 +75,8 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]')
             [CompletionResult]::new('--memory-max', '--memory-max', [CompletionResultType]::ParameterName, 'Limit the daemon''s memory to SIZE (512K, 10M, 1G): the cgroup''s memory.max; needs the memory controller')
             [CompletionResult]::new('--tasks-max', '--tasks-max', [CompletionResultType]::ParameterName, 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller')
+            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec')
+            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
@@ -201,6 +205,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
@@ -278,9 +283,41 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'rdaemon;up' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'rdaemon;down' {
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'rdaemon;export' {
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them')
+            [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The name of the systemd target (-f) or of the Nomad job [default: the file''s directory name; nomad without -f: rdaemon]')
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -316,7 +353,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('signal', 'signal', [CompletionResultType]::ParameterValue, 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)')
             [CompletionResult]::new('reload', 'reload', [CompletionResultType]::ParameterValue, 'Tell daemons to reload their configuration (their reload signal: HUP)')
             [CompletionResult]::new('wait', 'wait', [CompletionResultType]::ParameterValue, 'Wait until daemons have exited (on pidfds, no polling), saying how each ended')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor, built from a daemon''s record')
+            [CompletionResult]::new('up', 'up', [CompletionResultType]::ParameterValue, 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone')
+            [CompletionResult]::new('down', 'down', [CompletionResultType]::ParameterValue, 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script (bash, zsh, fish, elvish, powershell)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -352,6 +391,12 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;help;wait' {
+            break
+        }
+        'rdaemon;help;up' {
+            break
+        }
+        'rdaemon;help;down' {
             break
         }
         'rdaemon;help;export' {

@@ -19,6 +19,9 @@ _rdaemon() {
             rdaemon,completions)
                 cmd="rdaemon__subcmd__completions"
                 ;;
+            rdaemon,down)
+                cmd="rdaemon__subcmd__down"
+                ;;
             rdaemon,export)
                 cmd="rdaemon__subcmd__export"
                 ;;
@@ -55,11 +58,17 @@ _rdaemon() {
             rdaemon,stop)
                 cmd="rdaemon__subcmd__stop"
                 ;;
+            rdaemon,up)
+                cmd="rdaemon__subcmd__up"
+                ;;
             rdaemon,wait)
                 cmd="rdaemon__subcmd__wait"
                 ;;
             rdaemon__subcmd__help,completions)
                 cmd="rdaemon__subcmd__help__subcmd__completions"
+                ;;
+            rdaemon__subcmd__help,down)
+                cmd="rdaemon__subcmd__help__subcmd__down"
                 ;;
             rdaemon__subcmd__help,export)
                 cmd="rdaemon__subcmd__help__subcmd__export"
@@ -97,6 +106,9 @@ _rdaemon() {
             rdaemon__subcmd__help,stop)
                 cmd="rdaemon__subcmd__help__subcmd__stop"
                 ;;
+            rdaemon__subcmd__help,up)
+                cmd="rdaemon__subcmd__help__subcmd__up"
+                ;;
             rdaemon__subcmd__help,wait)
                 cmd="rdaemon__subcmd__help__subcmd__wait"
                 ;;
@@ -107,7 +119,7 @@ _rdaemon() {
 
     case "${cmd}" in
         rdaemon)
-            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart resurrect logs forget signal reload wait export completions help"
+            opts="-q -v -h -V --dir --quiet --verbose --help --version start stop status list restart resurrect logs forget signal reload wait up down export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -142,8 +154,56 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__down)
+            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__export)
-            opts="-q -v -h -V --name --pidfile --dir --quiet --verbose --help --version systemd"
+            opts="-f -q -v -h -V --name --pidfile --file --out --target --dir --quiet --verbose --help --version systemd nomad"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -154,6 +214,44 @@ _rdaemon() {
                     return 0
                     ;;
                 --pidfile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -195,7 +293,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help)
-            opts="start stop status list restart resurrect logs forget signal reload wait export completions help"
+            opts="start stop status list restart resurrect logs forget signal reload wait up down export completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -209,6 +307,20 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__help__subcmd__completions)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        rdaemon__subcmd__help__subcmd__down)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -390,6 +502,20 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__help__subcmd__up)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__help__subcmd__wait)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -423,7 +549,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__logs)
-            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --dir --quiet --verbose --help --version"
+            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --file --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,6 +569,21 @@ _rdaemon() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --dir)
@@ -665,7 +806,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --source --after --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -775,6 +916,14 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -850,6 +999,54 @@ _rdaemon() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        rdaemon__subcmd__up)
+            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                -f)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         rdaemon__subcmd__wait)
             opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -901,7 +1098,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--cgroup|--chdir|--env|--group|--health|--health-interval|--health-retries|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--on-exit|--pidfile|--ready|--ready-timeout|--restart|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|--watchdog|-n) opt="$w" ;;
+            --dir|--after|--cgroup|--chdir|--env|--file|--group|--health|--health-interval|--health-retries|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--on-exit|--out|--pidfile|--ready|--ready-timeout|--restart|--restart-delay|--restart-window|--retry|--signal|--source|--stderr|--stdout|--target|--tasks-max|--timeout|--umask|--user|--watchdog|-f|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
@@ -913,7 +1110,7 @@ _rdaemon_names() {
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
-            stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|export:1) want=1 ;;
+            stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|up:*|down:*|export:1) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then

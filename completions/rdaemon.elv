@@ -38,7 +38,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
             cand reload 'Tell daemons to reload their configuration (their reload signal: HUP)'
             cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
-            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand up 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
+            cand down 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
+            cand export 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -69,6 +71,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --cgroup 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]'
             cand --memory-max 'Limit the daemon''s memory to SIZE (512K, 10M, 1G): the cgroup''s memory.max; needs the memory controller'
             cand --tasks-max 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller'
+            cand --source 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec'
+            cand --after 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --forking 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
@@ -191,6 +195,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
             cand -n 'How many lines to print from the end of each log'
             cand --lines 'How many lines to print from the end of each log'
+            cand --file 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
             cand -f 'Keep printing what is appended, across rotation and truncation, until interrupted'
@@ -263,9 +268,39 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'rdaemon;up'= {
+            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'rdaemon;down'= {
+            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
+            cand -q 'Print less: only errors'
+            cand --quiet 'Print less: only errors'
+            cand -v 'Print more about what rdaemon does'
+            cand --verbose 'Print more about what rdaemon does'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'rdaemon;export'= {
             cand --name 'The daemon''s name, as an option'
             cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand -f 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
+            cand --file 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
+            cand --out 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them'
+            cand --target 'The name of the systemd target (-f) or of the Nomad job [default: the file''s directory name; nomad without -f: rdaemon]'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -299,7 +334,9 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand signal 'Send a signal to daemons'' main programs (in respawn mode: the program, not its monitor)'
             cand reload 'Tell daemons to reload their configuration (their reload signal: HUP)'
             cand wait 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
-            cand export 'Print a service definition for another supervisor, built from a daemon''s record'
+            cand up 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
+            cand down 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
+            cand export 'Print a service definition for another supervisor (systemd, Nomad), built from daemons'' records or from an up file'
             cand completions 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -324,6 +361,10 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;help;reload'= {
         }
         &'rdaemon;help;wait'= {
+        }
+        &'rdaemon;help;up'= {
+        }
+        &'rdaemon;help;down'= {
         }
         &'rdaemon;help;export'= {
         }

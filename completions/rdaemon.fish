@@ -40,7 +40,9 @@ complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "forget" -d 'Remove 
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "signal" -d 'Send a signal to daemons\' main programs (in respawn mode: the program, not its monitor)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "reload" -d 'Tell daemons to reload their configuration (their reload signal: HUP)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "wait" -d 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
-complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "up" -d 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "down" -d 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
+complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor (systemd, Nomad), built from daemons\' records or from an up file'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l name -d 'The daemon\'s name [default: the pidfile\'s stem, else the program\'s basename]' -r
@@ -72,6 +74,8 @@ on\t'Always: fail where impossible'
 off\t'Never'"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l memory-max -d 'Limit the daemon\'s memory to SIZE (512K, 10M, 1G): the cgroup\'s memory.max; needs the memory controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l source -d 'Internal (`up`): the absolute path of the `up` file the daemon\'s entry comes from, recorded in its spec' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l after -d 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
@@ -160,6 +164,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s V -l versi
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
@@ -202,8 +207,23 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d '
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s h -l help -d 'Print help'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s f -l file -d 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l out -d 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l target -d 'The name of the systemd target (-f) or of the Nomad job [default: the file\'s directory name; nomad without -f: rdaemon]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -214,20 +234,22 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s q -l qui
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "list" -d 'List every daemon in the rdaemon directory'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "resurrect" -d 'Start every daemon whose spec wants it running and that does not run (after a reboot)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "signal" -d 'Send a signal to daemons\' main programs (in respawn mode: the program, not its monitor)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "reload" -d 'Tell daemons to reload their configuration (their reload signal: HUP)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "wait" -d 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "export" -d 'Print a service definition for another supervisor, built from a daemon\'s record'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "start" -d 'Detach PROGRAM as a daemon, write its pidfile and record, and report once it really runs; `start NAME` starts a stopped daemon again from its spec'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "stop" -d 'Stop a daemon: signal its process group, wait exactly until it is gone, KILL if it must'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "status" -d 'Tell whether a daemon runs (LSB exit codes: 0 running, 1 dead, 3 stopped, 4 unknown)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "list" -d 'List every daemon in the rdaemon directory'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "restart" -d 'Stop a daemon if it runs, then start it again with its recorded command line'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "resurrect" -d 'Start every daemon whose spec wants it running and that does not run (after a reboot)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "logs" -d 'Print the last lines of a daemon\'s log; -f follows it (across rotation) until interrupted'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "forget" -d 'Remove stopped daemons\' records (their logs stay); refuses a daemon that runs'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "signal" -d 'Send a signal to daemons\' main programs (in respawn mode: the program, not its monitor)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "reload" -d 'Tell daemons to reload their configuration (their reload signal: HUP)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "wait" -d 'Wait until daemons have exited (on pidfds, no polling), saying how each ended'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "up" -d 'Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is ready, independent ones at once; unchanged running ones are left alone'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "down" -d 'Stop the daemons of a file, dependents first, independent ones at once; their specs stay'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "export" -d 'Print a service definition for another supervisor (systemd, Nomad), built from daemons\' records or from an up file'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand help; and not __fish_seen_subcommand_from start stop status list restart resurrect logs forget signal reload wait up down export completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Added by rdaemon: daemon names from `rdaemon list --names` in the rdaemon directory
 # (--dir on the command line, else RDAEMON_DIR, else the default).
@@ -252,7 +274,9 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (count (commandline -opc)) -gt 2" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -f -a "(__fish_rdaemon_names)"
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand export; and __fish_seen_subcommand_from systemd" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export; and __fish_seen_subcommand_from systemd nomad" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -x -a "(__fish_rdaemon_names)"

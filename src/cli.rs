@@ -184,7 +184,8 @@ Examples:
 Examples:
   rdaemon resurrect           # at boot: cron @reboot, an init script, a systemd unit
 
-Daemons are started one after the other, in alphabetical order. Exit 0 if all daemons wanted
+Daemons are started one after the other, each after the daemons its up file says it comes
+after, else in alphabetical order. Exit 0 if all daemons wanted
 running run afterwards, else 1.")]
     Resurrect(ResurrectArgs),
 
@@ -195,6 +196,7 @@ Examples:
   rdaemon logs web -n 100
   rdaemon logs web -f
   rdaemon logs web worker -f    # interleaved, each line prefixed 'NAME | '
+  rdaemon logs --file rdaemon.toml -f   # the daemons of an up file
   rdaemon logs --all -n 5")]
     Logs(LogsArgs),
 
@@ -235,11 +237,49 @@ Examples:
 Exit 0 once all have exited (a daemon not running counts as done), 1 at the timeout.")]
     Wait(WaitArgs),
 
-    /// Print a service definition for another supervisor, built from a daemon's record
+    /// Start the daemons of a file (rdaemon.toml or Procfile), each once what it comes after is
+    /// ready, independent ones at once; unchanged running ones are left alone
+    #[command(after_help = "\
+Examples:
+  rdaemon up                      # ./rdaemon.toml, else ./Procfile
+  rdaemon up -f ci/rdaemon.toml
+  rdaemon up web                  # web and what it comes after
+
+rdaemon.toml:
+  [daemons.db]
+  command = [\"redis-server\", \"--port\", \"6390\"]
+  ready = \"tcp:6390\"
+
+  [daemons.web]
+  run = \"python3 -m http.server 8080\"    # via /bin/sh -c
+  after = [\"db\"]
+  ready = \"http:http://127.0.0.1:8080/\"
+  env = { LEVEL = \"debug\" }
+
+Keys are start's long options with the same values, plus command or run, and after. Relative
+paths, and the default --chdir, are relative to the file's directory. Exit 0 when all are up, 1
+on a failure (what depends on the failed daemon is not started; the rest stay up), 2 for a bad
+file (nothing is started).")]
+    Up(UpArgs),
+
+    /// Stop the daemons of a file, dependents first, independent ones at once; their specs stay
+    #[command(after_help = "\
+Examples:
+  rdaemon down                    # every daemon of ./rdaemon.toml (else ./Procfile)
+  rdaemon down web                # web and what comes after it
+
+Each daemon is stopped with its own stop settings. Daemons that do not run count as stopped.")]
+    Down(UpArgs),
+
+    /// Print a service definition for another supervisor (systemd, Nomad), built from daemons'
+    /// records or from an up file
     #[command(after_help = "\
 Examples:
   rdaemon export systemd web > /etc/systemd/system/web.service
-  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web")]
+  systemctl daemon-reload && rdaemon stop web && systemctl enable --now web
+  rdaemon export systemd -f rdaemon.toml --out /etc/systemd/system   # NAME.service..., DIR.target
+  rdaemon export nomad -f rdaemon.toml > app.nomad.json              # nomad job run -json app.nomad.json
+  rdaemon export nomad web worker --target app")]
     Export(ExportArgs),
 
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
@@ -545,6 +585,16 @@ pub struct StartArgs {
     #[arg(long)]
     pub foreground: bool,
 
+    /// Internal (`up`): the absolute path of the `up` file the daemon's entry comes from,
+    /// recorded in its spec
+    #[arg(long, value_name = "FILE", value_parser = Utf8Path, hide = true)]
+    pub source: Option<PathBuf>,
+
+    /// Internal (`up`): a daemon of the same file that must be ready first, recorded in the
+    /// spec for `resurrect` (repeatable)
+    #[arg(long, value_name = "NAME", value_parser = Name::parse, hide = true)]
+    pub after: Vec<Name>,
+
     /// The program and its arguments (looked up in PATH unless it contains a /). Before it,
     /// every word beginning with - is an option of rdaemon: a program whose name begins with -
     /// needs `--` before it. One word without `--` that names a known daemon (or none, with
@@ -556,6 +606,20 @@ pub struct StartArgs {
         trailing_var_arg = true
     )]
     pub program: Vec<OsString>,
+}
+
+/// `rdaemon up` and `rdaemon down`.
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile
+    /// [default: ./rdaemon.toml, else ./Procfile]
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath)]
+    pub file: Option<PathBuf>,
+
+    /// Entries of the file to act on (up: with what they come after; down: with what comes
+    /// after them) [default: all]
+    #[arg(value_name = "NAME", value_parser = Name::parse)]
+    pub names: Vec<Name>,
 }
 
 /// `rdaemon resurrect`.
@@ -685,19 +749,39 @@ pub struct ListArgs {
 /// `rdaemon export`.
 #[derive(Debug, Args, Clone)]
 pub struct ExportArgs {
-    /// The format to print (only systemd for now)
+    /// The format to print
     #[arg(value_name = "FORMAT", value_enum)]
     pub format: ExportFormat,
 
     #[command(flatten)]
     pub target: TargetArgs,
+
+    /// nomad: more daemons for the same job
+    #[arg(value_name = "MORE", value_parser = Name::parse, requires = "name")]
+    pub more: Vec<Name>,
+
+    /// Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with
+    /// After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["name", "name_opt", "pidfile"])]
+    pub file: Option<PathBuf>,
+
+    /// systemd -f: write NAME.service and TARGET.target into DIR instead of printing them
+    #[arg(long, value_name = "DIR", value_parser = Utf8Path, requires = "file")]
+    pub out: Option<PathBuf>,
+
+    /// The name of the systemd target (-f) or of the Nomad job [default: the file's directory
+    /// name; nomad without -f: rdaemon]
+    #[arg(long = "target", value_name = "NAME", value_parser = Name::parse)]
+    pub group: Option<Name>,
 }
 
 /// What `rdaemon export` can print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
-    /// A systemd service unit (NAME.service)
+    /// A systemd service unit (NAME.service); with -f, one per daemon and a NAME.target
     Systemd,
+    /// A Nomad job as JSON (raw_exec driver, one task per daemon)
+    Nomad,
 }
 
 /// `rdaemon completions`.
@@ -726,6 +810,10 @@ pub struct LogsArgs {
     /// Keep printing what is appended, across rotation and truncation, until interrupted
     #[arg(short, long)]
     pub follow: bool,
+
+    /// The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)
+    #[arg(long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["names", "all", "name_opt", "pidfile"])]
+    pub file: Option<PathBuf>,
 }
 
 /// `rdaemon restart`.
@@ -815,7 +903,7 @@ impl Cli {
 
 /// Renders a clap error for `rdaemon: ...`: `--umask: invalid umask '9': ...` for a value one
 /// of our parsers rejected (its message says everything), clap's whole message otherwise.
-fn usage_message(err: &clap::Error) -> String {
+pub(crate) fn usage_message(err: &clap::Error) -> String {
     use std::error::Error as _;
     let text = err.render().to_string();
     if err.kind() == ErrorKind::ValueValidation {

@@ -42,4 +42,5 @@ pub(crate) mod spec;
 pub mod state;
 pub(crate) mod supervisor;
 pub(crate) mod target;
+pub(crate) mod upfile;
 pub(crate) mod view;

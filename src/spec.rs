@@ -68,6 +68,10 @@ pub struct Spec {
     pub memory_max: Option<u64>,
     /// `--tasks-max`.
     pub tasks_max: Option<u64>,
+    /// The `up` file it comes from (absolute), if any.
+    pub source: Option<PathBuf>,
+    /// The daemons of its `up` file it starts after.
+    pub after: Vec<Name>,
     /// `--forking`: the program daemonizes itself (SPEC §2.2).
     pub forking: bool,
     /// With `--forking`, `pidfile` is the program's own (`--pidfile` given): rdaemon only reads
@@ -99,6 +103,8 @@ impl Default for Spec {
             cgroup: CgroupMode::Auto,
             memory_max: None,
             tasks_max: None,
+            source: None,
+            after: Vec::new(),
             forking: false,
             program_pidfile: false,
         }
@@ -125,6 +131,24 @@ impl Spec {
             stderr: log,
             ..Spec::default()
         })
+    }
+
+    /// The spec `start` builds for a new command line (`rdaemon start [OPTIONS] -- PROGRAM`,
+    /// and `up` for each entry, which compares it with a running daemon's): `command` (UTF-8,
+    /// a program with a `/` already absolute) as `name`, the defaults, the options given, and
+    /// the `up` file's `source` and `after`.
+    pub fn from_start(
+        ctx: &Ctx,
+        name: Name,
+        args: &crate::cli::StartArgs,
+        command: Vec<String>,
+    ) -> Result<Spec> {
+        let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
+        spec.apply(&args.opts)?;
+        spec.program_pidfile = spec.forking && args.pidfile.is_some();
+        spec.source.clone_from(&args.source);
+        spec.after.clone_from(&args.after);
+        Ok(spec)
     }
 
     /// The spec a record describes. A stream recorded as something other than a path (the
@@ -160,6 +184,8 @@ impl Spec {
             cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
             memory_max: rec.memory_max,
             tasks_max: rec.tasks_max,
+            source: rec.source.clone(),
+            after: rec.after.clone(),
             forking: rec.forking || rec.mode == Mode::Forking,
             program_pidfile: rec.program_pidfile,
         })
@@ -327,12 +353,23 @@ impl Spec {
     /// The record of this spec started as `pid`.
     pub fn record(&self, pid: Pid, start_time: u64, boot_id: &str) -> Record {
         Record {
-            name: self.name.clone(),
-            pidfile: self.pidfile.clone(),
             pid: Some(pid.get()),
-            child_pid: None,
             start_time: Some(start_time),
             boot_id: Some(boot_id.to_owned()),
+            ..self.unstarted()
+        }
+    }
+
+    /// The record of this spec before anything runs (no pid, wanted stopped): what `export -f`
+    /// describes for an entry of an `up` file.
+    pub fn unstarted(&self) -> Record {
+        Record {
+            name: self.name.clone(),
+            pidfile: self.pidfile.clone(),
+            pid: None,
+            child_pid: None,
+            start_time: None,
+            boot_id: None,
             session: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),
@@ -366,6 +403,8 @@ impl Spec {
             tasks_max: self.tasks_max,
             cgroup: None,
             cgroup_id: None,
+            source: self.source.clone(),
+            after: self.after.clone(),
         }
     }
 }

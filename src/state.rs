@@ -167,6 +167,10 @@ struct SpecFile {
     #[serde(default)]
     tasks_max: Option<u64>,
     wanted: Wanted,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    source: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    after: Vec<Name>,
 }
 
 /// The status file `RUNTIME/NAME.status`: what is true now. One writer at a time (SPEC §1):
@@ -377,6 +381,14 @@ pub struct Record {
     /// another daemon's since, so nothing is done to one whose id differs.
     #[serde(default)]
     pub cgroup_id: Option<u64>,
+    /// The `up` file (absolute path) this daemon's entry comes from; `None` for a daemon
+    /// started by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<PathBuf>,
+    /// The daemons of its `up` file that must be ready before it starts (`after`), which
+    /// `resurrect` honours too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<Name>,
 }
 
 impl From<Ended> for LastExit {
@@ -683,6 +695,8 @@ impl Record {
             tasks_max: spec.tasks_max,
             cgroup: status.cgroup,
             cgroup_id: status.cgroup_id,
+            source: spec.source,
+            after: spec.after,
         }
     }
 
@@ -708,6 +722,8 @@ impl Record {
             memory_max: self.memory_max,
             tasks_max: self.tasks_max,
             wanted: self.wanted(),
+            source: self.source.clone(),
+            after: self.after.clone(),
         }
     }
 
@@ -1102,6 +1118,8 @@ mod tests {
             tasks_max: None,
             cgroup: None,
             cgroup_id: None,
+            source: None,
+            after: Vec::new(),
         }
     }
 
@@ -1469,6 +1487,8 @@ mod proptests {
                 tasks_max: None,
                 cgroup: None,
                 cgroup_id: None,
+                source: None,
+                after: Vec::new(),
                 ready_timeout,
                 status_text,
                 notify: NotifyStatus::default(),

@@ -38,4 +38,5 @@ mod status;
 mod stop;
 mod stress;
 mod terminal;
+mod up;
 mod usage;

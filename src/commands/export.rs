@@ -1,5 +1,8 @@
 //! `rdaemon export systemd [NAME]`: print a systemd service unit equivalent to a daemon's
-//! record, the way out for a daemon that outgrows rdaemon.
+//! record, the way out for a daemon that outgrows rdaemon. `export systemd -f FILE`: a unit per
+//! daemon of an `up` file (`After=`/`Requires=` from `after`, `PartOf=` and `WantedBy=` its
+//! target) and the `.target` grouping them (`in_target`, `target_unit`). `export nomad`: one
+//! Nomad job, one `raw_exec` task per daemon ([`nomad_job`]), from records or from a file.
 //!
 //! The mapping (also in `docs/guide.md`):
 //!
@@ -34,10 +37,12 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 
 use crate::cli::{ExportArgs, ExportFormat};
-use crate::exit::Code;
+use crate::exit::{Code, Fail};
+use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::state::{Mode, Record};
 use crate::target::{resolve, several_error, Resolved};
+use crate::upfile::UpFile;
 
 use crate::plan::resolve_program;
 
@@ -47,7 +52,42 @@ use crate::state::Respawn;
 
 /// `rdaemon export`.
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
-    let target = match resolve(ctx, &args.target)? {
+    if let Some(path) = &args.file {
+        return export_file(ctx, &args, path);
+    }
+    if args.out.is_some() {
+        bail!(Fail::usage("--out needs -f FILE"));
+    }
+    if args.format == ExportFormat::Nomad {
+        let recs = if args.more.is_empty() {
+            vec![one_record(ctx, &args.target)?]
+        } else {
+            let names = args.target.name.iter().chain(&args.more);
+            names
+                .map(|name| {
+                    Record::load(ctx, name)?.ok_or_else(|| {
+                        anyhow::anyhow!("cannot export {name}: no record describes it")
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        let job = args.group.as_ref().map_or("rdaemon", Name::as_str);
+        return print_nomad(ctx, job, &recs, "records");
+    }
+    if !args.more.is_empty() || args.group.is_some() {
+        bail!(Fail::usage(
+            "export systemd takes one NAME (and no --target): give -f FILE for several daemons"
+        ));
+    }
+    let record = one_record(ctx, &args.target)?;
+    let unit = unit_for(ctx, &record, &ctx.record_path(&record.name))?;
+    print!("{}", unit.text);
+    Ok(Code::Ok)
+}
+
+/// The record of the one daemon `target` means.
+fn one_record(ctx: &Ctx, target: &crate::cli::TargetArgs) -> Result<Record> {
+    let target = match resolve(ctx, target)? {
         Resolved::One(t) => *t,
         Resolved::NoDaemons => bail!("no daemons to export"),
         Resolved::Several(names) => return Err(several_error(&names).into()),
@@ -56,38 +96,371 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
     if let (None, Some(why)) = (&target.record, &target.record_error) {
         bail!("cannot export {label}: {why}");
     }
-    let (Some(name), Some(record)) = (&target.name, &target.record) else {
-        bail!("cannot export {label}: no record describes it (export needs the record of a daemon rdaemon started)");
-    };
-    let record_path = ctx.record_path(name);
-    let extras = Extras::of(record);
-    let program = match resolve_program(&record.command[0], &record.env) {
+    match target.record {
+        Some(record) if target.name.is_some() => Ok(record),
+        _ => bail!("cannot export {label}: no record describes it (export needs the record of a daemon rdaemon started)"),
+    }
+}
+
+/// The program as a unit or a job names it: resolved in the daemon's PATH, else as recorded
+/// (with a warning).
+fn program_of(ctx: &Ctx, record: &Record) -> PathBuf {
+    match resolve_program(&record.command[0], &record.env) {
         Ok(path) => path,
         Err(err) => {
             ctx.warn(format!(
-                "{}; the unit names it as recorded and systemd will look for it in its own PATH",
+                "{}; the export names it as recorded and the other supervisor will look for it in its own PATH",
                 crate::exit::render(&err)
             ));
             PathBuf::from(&record.command[0])
         }
-    };
-    let unit = match args.format {
-        ExportFormat::Systemd => systemd_unit(
-            record,
-            &UnitContext {
-                program,
-                record_path,
-                extras,
-                user_manager: !ctx.is_root,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("cannot export {label}: {e}"))?,
-    };
+    }
+}
+
+/// The systemd unit of `record`, its warnings printed.
+fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path) -> Result<Unit> {
+    let label = record.name.as_str();
+    let unit = systemd_unit(
+        record,
+        &UnitContext {
+            program: program_of(ctx, record),
+            record_path: record_path.to_owned(),
+            extras: Extras::of(record),
+            user_manager: !ctx.is_root,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot export {label}: {e}"))?;
     for warning in &unit.warnings {
         ctx.warn(format!("{label}: {warning}"));
     }
-    print!("{}", unit.text);
+    Ok(unit)
+}
+
+/// `export FORMAT -f FILE`: every daemon of an `up` file, described from the file (whether or
+/// not it ever ran): systemd units grouped by a target, or one Nomad job.
+fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
+    // Relative to the caller's directory: loading the file moves to the file's.
+    let out = args
+        .out
+        .as_deref()
+        .map(crate::paths::absolute)
+        .transpose()?;
+    let file = UpFile::load(Some(path))?;
+    let group = match &args.group {
+        Some(name) => name.clone(),
+        None => {
+            let base = file
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Name::parse(&base).map_err(|_| {
+                Fail::usage(format!(
+                    "cannot name the group after the directory '{}': give --target NAME",
+                    file.dir.display()
+                ))
+            })?
+        }
+    };
+    let mut recs = Vec::new();
+    for entry in file.entries.values() {
+        recs.push(entry.spec(ctx, &file.path)?.unstarted());
+    }
+    if args.format == ExportFormat::Nomad {
+        if args.out.is_some() {
+            bail!(Fail::usage(
+                "--out is for systemd units: nomad prints one job"
+            ));
+        }
+        return print_nomad(ctx, group.as_str(), &recs, &file.path.display().to_string());
+    }
+    let mut units: Vec<(String, String)> = Vec::new();
+    for rec in &recs {
+        let unit = unit_for(ctx, rec, &file.path)?;
+        units.push((
+            format!("{}.service", rec.name),
+            in_target(&unit.text, &rec.after, group.as_str()),
+        ));
+    }
+    units.push((
+        format!("{group}.target"),
+        target_unit(&file.path, group.as_str(), &recs, !ctx.is_root),
+    ));
+    match &out {
+        Some(dir) => {
+            for (name, text) in &units {
+                let path = dir.join(name);
+                std::fs::write(&path, text).map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot write '{}': {}",
+                        path.display(),
+                        crate::exit::os_reason(&e)
+                    )
+                })?;
+                ctx.say(format!("wrote {}", path.display()));
+            }
+        }
+        None => {
+            for (i, (name, text)) in units.iter().enumerate() {
+                if i > 0 {
+                    println!();
+                }
+                println!("### {name}");
+                print!("{text}");
+            }
+        }
+    }
     Ok(Code::Ok)
+}
+
+/// A daemon's unit as a member of `target`: ordered after (and requiring) the units of its
+/// `after`, stopped and restarted with the target (`PartOf=`), installed into it.
+pub fn in_target(unit: &str, after: &[Name], target: &str) -> String {
+    let mut lines = vec![format!("PartOf={target}.target")];
+    if !after.is_empty() {
+        let units: Vec<String> = after.iter().map(|a| format!("{a}.service")).collect();
+        lines.push(format!("After={}", units.join(" ")));
+        lines.push(format!("Requires={}", units.join(" ")));
+    }
+    let mut out = String::new();
+    let mut section = "";
+    for line in unit.lines() {
+        if line.starts_with('[') {
+            section = if line == "[Unit]" {
+                "unit"
+            } else if line == "[Install]" {
+                "install"
+            } else {
+                ""
+            };
+        }
+        if section == "install" && line.starts_with("WantedBy=") {
+            let _ = writeln!(out, "WantedBy={target}.target");
+            continue;
+        }
+        let _ = writeln!(out, "{line}");
+        if section == "unit" && line.starts_with("Description=") {
+            for l in &lines {
+                let _ = writeln!(out, "{l}");
+            }
+        }
+    }
+    // The header says how the unit was made (`export systemd -f`) and from what (the file).
+    let how = "`rdaemon export systemd ";
+    if let Some(at) = out.find(how) {
+        if let Some(len) = out[at + how.len()..].find('`') {
+            out.replace_range(at..at + how.len() + len + 1, "`rdaemon export systemd -f`");
+        }
+    }
+    out.replace("from the\n# record ", "from the\n# up file ")
+}
+
+/// The target grouping the daemons of an `up` file: starting it starts them all (`Wants=`).
+pub fn target_unit(file: &Path, target: &str, recs: &[Record], user_manager: bool) -> String {
+    let (systemctl, wanted_by) = if user_manager {
+        ("systemctl --user", "default.target")
+    } else {
+        ("systemctl", "multi-user.target")
+    };
+    let units: Vec<String> = recs.iter().map(|r| format!("{}.service", r.name)).collect();
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "# {target}.target: written by `rdaemon export systemd -f` (rdaemon {}) from",
+        env!("CARGO_PKG_VERSION")
+    );
+    let _ = writeln!(t, "# {}: the daemons it declares.", one_line(file));
+    let _ = writeln!(
+        t,
+        "# Install it beside their units, stop the rdaemon copies (rdaemon down -f FILE), then:"
+    );
+    let _ = writeln!(
+        t,
+        "# {systemctl} daemon-reload && {systemctl} enable --now {target}.target"
+    );
+    t.push_str("\n[Unit]\n");
+    let _ = writeln!(
+        t,
+        "Description=The daemons of {} (exported from rdaemon)",
+        specifiers(&one_line(file))
+    );
+    let _ = writeln!(t, "Wants={}", units.join(" "));
+    t.push_str("\n[Install]\n");
+    let _ = writeln!(t, "WantedBy={wanted_by}");
+    t
+}
+
+/// Prints the Nomad job of `recs`.
+fn print_nomad(ctx: &Ctx, job: &str, recs: &[Record], source: &str) -> Result<Code> {
+    let programs: Vec<PathBuf> = recs.iter().map(|r| program_of(ctx, r)).collect();
+    let job = nomad_job(job, recs, &programs, source)
+        .map_err(|e| anyhow::anyhow!("cannot export the Nomad job: {e}"))?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&job).expect("JSON values serialize")
+    );
+    Ok(Code::Ok)
+}
+
+/// Nanoseconds, as Nomad's JSON API counts durations.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The Nomad job (the JSON of `nomad job run -json`, the API's `{"Job": ...}`) for `recs`: one
+/// group, one `raw_exec` task per daemon. `--respawn` becomes the task's `RestartPolicy` (exec
+/// mode: no restart); `tcp:`/`http:` readiness a service check on a reserved port; `after` a
+/// prestart sidecar `Lifecycle` for a daemon others need that needs nothing itself (Nomad
+/// orders nothing else), and a `rdaemon_after` meta note on the dependent; what Nomad has no
+/// field for (working directory, umask, log files, other readiness kinds, tasks limit) a
+/// `rdaemon_*` meta note.
+pub fn nomad_job(
+    job: &str,
+    recs: &[Record],
+    programs: &[PathBuf],
+    source: &str,
+) -> Result<serde_json::Value, String> {
+    use serde_json::{json, Map, Value};
+    let needed: Vec<&Name> = recs.iter().flat_map(|r| &r.after).collect();
+    let mut tasks = Vec::new();
+    let mut ports = Vec::new();
+    let mut services = Vec::new();
+    for (rec, program) in recs.iter().zip(programs) {
+        let name = rec.name.as_str();
+        let extras = Extras::of(rec);
+        let mut meta = Map::new();
+        let mut note = |k: &str, v: String| {
+            meta.insert(format!("rdaemon_{k}"), Value::String(v));
+        };
+        note("chdir", rec.chdir.display().to_string());
+        note("umask", rec.umask.clone());
+        note(
+            "stdout",
+            format!(
+                "{} (Nomad keeps the task's logs itself)",
+                rec.stdout.display()
+            ),
+        );
+        note("stderr", rec.stderr.display().to_string());
+        let ready = crate::ready::ReadySpec::parse(&rec.ready)
+            .map_err(|e| format!("corrupt record for {name}: {e}"))?;
+        let check = match &ready {
+            crate::ready::ReadySpec::Tcp { host, port } => {
+                if host != "127.0.0.1" {
+                    note(
+                        "ready_host",
+                        format!("{host}: Nomad checks the task's own address"),
+                    );
+                }
+                Some((
+                    *port,
+                    json!({"Name": format!("{name}-ready"), "Type": "tcp"}),
+                ))
+            }
+            crate::ready::ReadySpec::Http(url) => {
+                let url = crate::probe::parse_http_url(url)
+                    .map_err(|e| format!("corrupt record for {name}: {e}"))?;
+                Some((
+                    url.port,
+                    json!({"Name": format!("{name}-ready"), "Type": "http", "Protocol": "http", "Path": url.path}),
+                ))
+            }
+            crate::ready::ReadySpec::Exec => None,
+            other => {
+                note(
+                    "ready",
+                    format!("{other}: no Nomad equivalent (rdaemon waited for it at start)"),
+                );
+                None
+            }
+        };
+        if let Some((port, mut check)) = check {
+            let label = format!("{name}-ready");
+            check["Interval"] = json!(nanos(Duration::from_secs(10)));
+            check["Timeout"] = json!(nanos(Duration::from_secs(2)));
+            ports.push(json!({"Label": label, "Value": port}));
+            services.push(json!({
+                "Name": name,
+                "Provider": "nomad",
+                "PortLabel": label,
+                "TaskName": name,
+                "Checks": [check],
+            }));
+        }
+        if !rec.after.is_empty() {
+            let after: Vec<&str> = rec.after.iter().map(Name::as_str).collect();
+            note(
+                "after",
+                format!(
+                    "{}: Nomad starts a group's main tasks together, after its prestart tasks",
+                    after.join(",")
+                ),
+            );
+        }
+        if let Some(n) = rec.tasks_max {
+            note("tasks_max", n.to_string());
+        }
+        if let Some(n) = extras.log_max_size {
+            note("log_max_size", n.to_string());
+        }
+        let restart = match &rec.respawn {
+            None => json!({"Attempts": 0, "Mode": "fail"}),
+            Some(_) => {
+                let defaults = Respawn::default();
+                let max = extras.max_restarts.unwrap_or(defaults.max_restarts);
+                let delay = extras.restart_delay.unwrap_or(defaults.restart_delay);
+                let window = extras.restart_window.unwrap_or(defaults.restart_window);
+                if max == 0 {
+                    note(
+                        "max_restarts",
+                        "0: never gives up (Nomad: mode delay)".into(),
+                    );
+                }
+                json!({
+                    "Attempts": if max == 0 { defaults.max_restarts } else { max },
+                    "Interval": nanos(window),
+                    "Delay": nanos(delay),
+                    "Mode": if max == 0 { "delay" } else { "fail" },
+                })
+            }
+        };
+        let mut task = json!({
+            "Name": name,
+            "Driver": "raw_exec",
+            "Config": {
+                "command": program.display().to_string(),
+                "args": rec.command[1..],
+            },
+            "Env": rec.env,
+            "KillSignal": "SIGTERM",
+            "KillTimeout": nanos(STOP_TIMEOUT),
+            "RestartPolicy": restart,
+            "Meta": meta,
+        });
+        if let Some(user) = &rec.user {
+            task["User"] = json!(user);
+        }
+        if let Some(bytes) = rec.memory_max {
+            task["Resources"] = json!({"MemoryMB": bytes.div_ceil(1 << 20)});
+        }
+        if rec.after.is_empty() && needed.contains(&&rec.name) {
+            task["Lifecycle"] = json!({"Hook": "prestart", "Sidecar": true});
+        }
+        tasks.push(task);
+    }
+    let mut group = json!({"Name": job, "Count": 1, "Tasks": tasks});
+    if !ports.is_empty() {
+        group["Networks"] = json!([{"ReservedPorts": ports}]);
+        group["Services"] = json!(services);
+    }
+    Ok(json!({"Job": {
+        "ID": job,
+        "Name": job,
+        "Type": "service",
+        "Datacenters": ["*"],
+        "Meta": {"rdaemon_source": source},
+        "TaskGroups": [group],
+    }}))
 }
 
 /// The record's supervised-mode and readiness settings, read from its typed fields; `None`
@@ -567,6 +940,8 @@ mod tests {
             tasks_max: None,
             cgroup: None,
             cgroup_id: None,
+            source: None,
+            after: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod signal;
 pub(crate) mod start;
 pub(crate) mod status;
 pub(crate) mod stop;
+pub(crate) mod up;
 pub(crate) mod wait;
 
 use anyhow::Result;
@@ -45,6 +46,8 @@ pub fn run(cli: Cli) -> Result<Code> {
         Command::Signal(args) => signal::run(args, &acting_ctx()?),
         Command::Reload(args) => reload::run(args, &acting_ctx()?),
         Command::Wait(args) => wait::run(args, &acting_ctx()?),
+        Command::Up(args) => up::run(args, &acting_ctx()?),
+        Command::Down(args) => up::down(args, &acting_ctx()?),
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }

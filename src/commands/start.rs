@@ -97,9 +97,7 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
         Some(ref n) => n.clone(),
         None => derive_name(args.pidfile.as_deref(), &command[0])?,
     };
-    let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
-    spec.apply(&args.opts)?;
-    spec.program_pidfile = spec.forking && args.pidfile.is_some();
+    let spec = Spec::from_start(ctx, name, &args, command)?;
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
@@ -132,6 +130,10 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     }
     spec.apply(&args.opts)?;
     spec.program_pidfile &= spec.forking;
+    if args.source.is_some() {
+        spec.source.clone_from(&args.source);
+        spec.after.clone_from(&args.after);
+    }
     start_spec(ctx, spec, args)
 }
 
@@ -179,15 +181,37 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
 }
 
 // `rdaemon resurrect`: starts every daemon whose spec wants it running and that does not run —
-// after a reboot emptied the runtime directory, or after a crash. One after the other, in
-// alphabetical order (a spec has no ordering field yet; when one comes, it orders them), each
-// under its own lock, where `wanted` is read again: a `stop` that won the lock wins. It lives
-// here, beside `start`, since it is `start NAME` over every such daemon.
+// after a reboot emptied the runtime directory, or after a crash. One after the other, in `up`'s
+// dependency order (the specs' `after`; alphabetical among equals), each under its own lock,
+// where `wanted` is read again: a `stop` that won the lock wins. A daemon that comes after one
+// that could not be started is not started. It lives here, beside `start`, since it is
+// `start NAME` over every such daemon.
 
 /// `rdaemon resurrect`.
 pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
+    let names = crate::state::list_names(ctx)?;
+    // The order comes from the specs as they are now; each is read again under its lock.
+    let after: Vec<(Name, Vec<Name>)> = names
+        .into_iter()
+        .map(|name| {
+            let after = Record::load(ctx, &name)
+                .ok()
+                .flatten()
+                .map(|rec| rec.after)
+                .unwrap_or_default();
+            (name, after)
+        })
+        .collect();
+    let needs: std::collections::BTreeMap<Name, Vec<Name>> = after.iter().cloned().collect();
     let mut codes = Vec::new();
-    for name in crate::state::list_names(ctx)? {
+    let mut failed: Vec<Name> = Vec::new();
+    for name in crate::upfile::order_by_after(&after) {
+        if let Some(dep) = needs[&name].iter().find(|d| failed.contains(d)) {
+            eprintln!("rdaemon: cannot start {name}: it comes after {dep}, which did not start");
+            failed.push(name);
+            codes.push(Code::Failure);
+            continue;
+        }
         codes.push(match resurrect_one(ctx, &name) {
             Ok(code) => code,
             Err(err) => {
@@ -195,6 +219,7 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
                     "rdaemon: cannot start {name}: {}",
                     crate::exit::render(&err)
                 );
+                failed.push(name);
                 Code::Failure
             }
         });

@@ -1,0 +1,757 @@
+//! The file of `up`, `down`, `export -f` and `logs --file` (SPEC §7): `rdaemon.toml`, parsed
+//! with the `toml` crate, or a `Procfile`. Each entry is turned into `start`'s command line and
+//! parsed by `start`'s own clap definitions, so that a value has one parser and one meaning
+//! wherever it is written. Every error is `FILE:LINE: what is wrong`, a usage error (exit 2),
+//! found before anything starts. Also the dependency graph of `after` (cycles, unknown names,
+//! what a daemon needs, what needs it).
+//!
+//! Reads the file and nothing else: it never starts, stops or records anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::{ArgAction, CommandFactory, Parser};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cli::{usage_message, Cli, Command, StartArgs};
+use crate::exit::{os_reason, Fail};
+use crate::parse::Name;
+use crate::paths::{absolute, Ctx};
+use crate::spec::Spec;
+
+/// The files `up` looks for in the current directory, in this order.
+pub const DEFAULT_FILES: [&str; 2] = ["rdaemon.toml", "Procfile"];
+
+/// A parsed, checked file.
+#[derive(Debug)]
+pub struct UpFile {
+    /// Its absolute path (what the daemons' specs record as `source`).
+    pub path: PathBuf,
+    /// Its directory: relative paths in it, and the default `chdir`, are relative to it.
+    pub dir: PathBuf,
+    /// The daemons it declares, by name.
+    pub entries: BTreeMap<Name, Entry>,
+}
+
+/// One daemon of the file.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The daemon's name (the table's key, or the Procfile line's).
+    pub name: Name,
+    /// The line of its table header (or Procfile line).
+    pub line: usize,
+    /// `start`'s arguments for it (what follows `rdaemon start`), `--source` and `--after`
+    /// included.
+    pub argv: Vec<OsString>,
+    /// The same, parsed by `start`'s definitions.
+    pub args: StartArgs,
+    /// The daemons it starts after.
+    pub after: Vec<Name>,
+    /// The line of its `after` key.
+    after_line: usize,
+}
+
+/// One `[daemons.NAME]` table: each key with its span.
+type Table = BTreeMap<Spanned<String>, Spanned<toml::Value>>;
+
+/// The document: `[daemons.NAME]` tables, keys with their spans.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Doc {
+    #[serde(default)]
+    daemons: BTreeMap<Spanned<String>, Spanned<Table>>,
+}
+
+/// An entry before its keys are checked: the name, its line, each key with its line.
+struct Raw {
+    name: String,
+    line: usize,
+    items: Vec<(String, usize, toml::Value)>,
+}
+
+impl UpFile {
+    /// Reads FILE (default: `./rdaemon.toml`, else `./Procfile`) and checks every entry. Then
+    /// makes the file's directory the current one, so that relative paths in it (resolved when
+    /// a spec is built, by this process and by the `start`s it runs) are relative to the file.
+    pub fn load(file: Option<&Path>) -> Result<UpFile> {
+        let path = match file {
+            Some(p) => absolute(p)?,
+            None => {
+                let cwd = absolute(Path::new("."))?;
+                DEFAULT_FILES
+                    .iter()
+                    .map(|f| cwd.join(f))
+                    .find(|p| p.exists())
+                    .ok_or_else(|| {
+                        Fail::usage(format!(
+                            "no rdaemon.toml or Procfile in {}: give one with -f FILE",
+                            cwd.display()
+                        ))
+                    })?
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow::Error::from(Fail::usage(format!(
+                "cannot read '{}': {}",
+                path.display(),
+                os_reason(&e)
+            ))),
+            _ => anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)),
+        })?;
+        // Its identity for `source`: the same file however it is named (`-f ../app/x.toml`,
+        // a symlink, the default).
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        std::env::set_current_dir(&dir).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot change directory to '{}': {}",
+                dir.display(),
+                os_reason(&e)
+            )
+        })?;
+        let file = UpFile::parse(&path, &text)?;
+        Ok(file)
+    }
+
+    /// Parses and checks `text`, the content of `path` (absolute).
+    pub fn parse(path: &Path, text: &str) -> Result<UpFile> {
+        let at = |line: usize, what: String| -> anyhow::Error {
+            Fail::usage(format!("{}:{line}: {what}", path.display())).into()
+        };
+        let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let raws = if is_procfile(path) {
+            parse_procfile(text).map_err(|(line, what)| at(line, what))?
+        } else {
+            parse_toml(text).map_err(|(line, what)| at(line, what))?
+        };
+        if raws.is_empty() {
+            return Err(at(
+                1,
+                "no daemons: declare each in a [daemons.NAME] table".into(),
+            ));
+        }
+        let mut entries = BTreeMap::new();
+        for raw in raws {
+            let line = raw.line;
+            let entry = entry_of(raw, path, &dir).map_err(|(l, what)| at(l, what))?;
+            if entries.insert(entry.name.clone(), entry).is_some() {
+                return Err(at(line, "this name is declared twice".into()));
+            }
+        }
+        let file = UpFile {
+            path: path.to_owned(),
+            dir,
+            entries,
+        };
+        file.check_after().map_err(|(line, what)| at(line, what))?;
+        Ok(file)
+    }
+
+    /// Every `after` names an entry, and there is no cycle.
+    fn check_after(&self) -> Result<(), (usize, String)> {
+        for entry in self.entries.values() {
+            if let Some(unknown) = entry.after.iter().find(|n| !self.entries.contains_key(n)) {
+                return Err((
+                    entry.after_line,
+                    format!(
+                        "{}: after names '{unknown}', which is not a daemon of this file",
+                        entry.name
+                    ),
+                ));
+            }
+        }
+        // Depth-first, in name order: the first cycle found is reported at the `after` of
+        // the daemon where it closes.
+        let mut done = BTreeSet::new();
+        for start in self.entries.keys() {
+            let mut path = Vec::new();
+            if let Some(cycle) = self.find_cycle(start, &mut path, &mut done) {
+                let at = &self.entries[&cycle[cycle.len() - 2]];
+                let names: Vec<&str> = cycle.iter().map(Name::as_str).collect();
+                return Err((
+                    at.after_line,
+                    format!("a cycle in after: {}", names.join(" -> ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn find_cycle(
+        &self,
+        name: &Name,
+        path: &mut Vec<Name>,
+        done: &mut BTreeSet<Name>,
+    ) -> Option<Vec<Name>> {
+        if let Some(i) = path.iter().position(|n| n == name) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(name.clone());
+            return Some(cycle);
+        }
+        if done.contains(name) {
+            return None;
+        }
+        path.push(name.clone());
+        for dep in &self.entries[name].after {
+            if let Some(cycle) = self.find_cycle(dep, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(name.clone());
+        None
+    }
+
+    /// The names given (all when none), checked against the file: a name it does not declare
+    /// is a usage error.
+    fn given(&self, names: &[Name]) -> Result<BTreeSet<Name>> {
+        if names.is_empty() {
+            return Ok(self.entries.keys().cloned().collect());
+        }
+        if let Some(unknown) = names.iter().find(|n| !self.entries.contains_key(n)) {
+            return Err(
+                Fail::usage(format!("no daemon '{unknown}' in {}", self.path.display())).into(),
+            );
+        }
+        Ok(names.iter().cloned().collect())
+    }
+
+    /// `names` (all when none) and everything they need, through `after`.
+    pub fn with_needs(&self, names: &[Name]) -> Result<BTreeSet<Name>> {
+        let mut set = self.given(names)?;
+        let mut todo: Vec<Name> = set.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            for dep in &self.entries[&name].after {
+                if set.insert(dep.clone()) {
+                    todo.push(dep.clone());
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// `names` (all when none) and everything that needs them, through `after`.
+    pub fn with_dependents(&self, names: &[Name]) -> Result<BTreeSet<Name>> {
+        let mut set = self.given(names)?;
+        loop {
+            let more: Vec<Name> = self
+                .entries
+                .values()
+                .filter(|e| !set.contains(&e.name) && e.after.iter().any(|d| set.contains(d)))
+                .map(|e| e.name.clone())
+                .collect();
+            if more.is_empty() {
+                return Ok(set);
+            }
+            set.extend(more);
+        }
+    }
+
+    /// The daemons of `set` whose `after` names `name`.
+    pub fn dependents_of<'a>(
+        &'a self,
+        name: &'a Name,
+        set: &'a BTreeSet<Name>,
+    ) -> impl Iterator<Item = &'a Name> + 'a {
+        set.iter()
+            .filter(move |n| self.entries[*n].after.contains(name))
+    }
+}
+
+impl Entry {
+    /// The spec `start` will build from this entry (relative paths against the current
+    /// directory, which [`UpFile::load`] made the file's): what `up` compares with a running
+    /// daemon's. A value `start` refuses (an option that needs another) is the file's usage
+    /// error, at the entry's line.
+    pub fn spec(&self, ctx: &Ctx, file: &Path) -> Result<Spec> {
+        let build = || -> Result<Spec> {
+            let args = &self.args;
+            let mut command: Vec<String> = args
+                .program
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            if let Some(p) = command.first_mut().filter(|p| p.contains('/')) {
+                *p = absolute(Path::new(p.as_str()))?
+                    .to_string_lossy()
+                    .into_owned();
+            }
+            Spec::from_start(ctx, self.name.clone(), args, command)
+        };
+        build().map_err(|e| {
+            Fail::usage(format!(
+                "{}:{}: {}: {}",
+                file.display(),
+                self.line,
+                self.name,
+                crate::exit::render(&e)
+            ))
+            .into()
+        })
+    }
+}
+
+/// Orders daemons so that each comes after the ones its `after` names (those present): Kahn's
+/// algorithm, by name among the ready ones. Names caught in a cycle (possible only in hand-made
+/// specs) come last, by name. Used by `up`'s files and `resurrect`'s specs alike.
+pub fn order_by_after(daemons: &[(Name, Vec<Name>)]) -> Vec<Name> {
+    let present: BTreeSet<&Name> = daemons.iter().map(|(n, _)| n).collect();
+    let mut waiting: BTreeMap<&Name, BTreeSet<&Name>> = daemons
+        .iter()
+        .map(|(n, after)| (n, after.iter().filter(|d| present.contains(d)).collect()))
+        .collect();
+    let mut out = Vec::new();
+    loop {
+        let ready: Vec<&Name> = waiting
+            .iter()
+            .filter(|(_, deps)| deps.is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for name in ready {
+            waiting.remove(name);
+            for deps in waiting.values_mut() {
+                deps.remove(name);
+            }
+            out.push(name.clone());
+        }
+    }
+    out.extend(waiting.keys().map(|n| (*n).clone()));
+    out
+}
+
+/// Whether `path` is read as a Procfile: its name ends in `Procfile` (`Procfile`,
+/// `Procfile.dev` does not; `dev.Procfile` does).
+fn is_procfile(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with("Procfile"))
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+fn parse_toml(text: &str) -> Result<Vec<Raw>, (usize, String)> {
+    let doc: Doc = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+        (line, e.message().trim_end().to_owned())
+    })?;
+    Ok(doc
+        .daemons
+        .into_iter()
+        .map(|(name, table)| Raw {
+            line: line_of(text, name.span().start),
+            name: name.into_inner(),
+            items: table
+                .into_inner()
+                .into_iter()
+                .map(|(key, value)| {
+                    (
+                        key.as_ref().clone(),
+                        line_of(text, key.span().start),
+                        value.into_inner(),
+                    )
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// `NAME: COMMAND` lines (blank lines and `#` comments skipped): one `run` entry each.
+fn parse_procfile(text: &str) -> Result<Vec<Raw>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let Some((name, command)) = trimmed.split_once(':') else {
+            return Err((i + 1, "expected 'NAME: COMMAND'".into()));
+        };
+        let command = command.trim();
+        if command.is_empty() {
+            return Err((
+                i + 1,
+                format!("{}: no command after the colon", name.trim()),
+            ));
+        }
+        out.push(Raw {
+            name: name.trim().to_owned(),
+            line: i + 1,
+            items: vec![("run".into(), i + 1, toml::Value::String(command.into()))],
+        });
+    }
+    Ok(out)
+}
+
+/// A scalar as a command-line word.
+fn word(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(n) => Some(n.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => None,
+    }
+}
+
+/// Turns an entry into `start`'s arguments and parses them with `start`'s definitions.
+fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)> {
+    let line = raw.line;
+    let name = Name::parse(&raw.name).map_err(|e| (line, e))?;
+    let cli = Cli::command();
+    let start = cli.find_subcommand("start").expect("start is a subcommand");
+    let mut program: Option<Vec<String>> = None;
+    let mut after = Vec::new();
+    let mut after_line = line;
+    let mut options: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut chdir_given = false;
+    for (key, key_line, value) in raw.items {
+        let fail = |what: String| (key_line, format!("{key}: {what}"));
+        match key.as_str() {
+            "command" | "run" => {
+                if program.is_some() {
+                    return Err(fail("give command or run, not both".into()));
+                }
+                program = Some(match (key.as_str(), &value) {
+                    ("run", toml::Value::String(s)) if !s.trim().is_empty() => {
+                        vec!["/bin/sh".into(), "-c".into(), s.clone()]
+                    }
+                    ("run", _) => {
+                        return Err(fail("expected a shell command line (a string)".into()))
+                    }
+                    (_, toml::Value::Array(words)) if !words.is_empty() => words
+                        .iter()
+                        .map(|w| match w {
+                            toml::Value::String(s) => Ok(s.clone()),
+                            _ => Err(fail("expected an array of strings".into())),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => {
+                        return Err(fail(
+                            "expected the program and its arguments, an array of strings".into(),
+                        ))
+                    }
+                });
+            }
+            "after" => {
+                after_line = key_line;
+                let names = match &value {
+                    toml::Value::String(s) => vec![s.clone()],
+                    toml::Value::Array(items) => items
+                        .iter()
+                        .map(|v| match v {
+                            toml::Value::String(s) => Ok(s.clone()),
+                            _ => Err(fail("expected an array of daemon names".into())),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    _ => return Err(fail("expected an array of daemon names".into())),
+                };
+                for n in names {
+                    let n = Name::parse(&n).map_err(&fail)?;
+                    if n == name {
+                        return Err(fail(format!("a cycle in after: {name} -> {name}")));
+                    }
+                    after.push(n);
+                }
+            }
+            "env" => {
+                let toml::Value::Table(table) = &value else {
+                    return Err(fail("expected a table: env = { KEY = \"value\" }".into()));
+                };
+                let mut words = Vec::new();
+                for (k, v) in table {
+                    let v =
+                        word(&v.clone()).ok_or_else(|| fail(format!("{k}: expected a value")))?;
+                    words.push(format!("--env={k}={v}"));
+                }
+                options.push((key_line, words));
+            }
+            "name" => {
+                return Err(fail(
+                    "not a key of an entry: the table's name is the daemon's name".into(),
+                ))
+            }
+            "foreground" => {
+                return Err(fail(
+                    "up detaches every daemon: foreground cannot be used here".into(),
+                ))
+            }
+            _ => {
+                let arg = start
+                    .get_arguments()
+                    .find(|a| !a.is_hide_set() && a.get_long() == Some(key.as_str()))
+                    .ok_or_else(|| {
+                        fail("unknown key: not a long option of 'rdaemon start' (nor command, run, after)".into())
+                    })?;
+                if key == "chdir" {
+                    chdir_given = true;
+                }
+                let words = if arg.get_action().takes_values() {
+                    let values = match &value {
+                        toml::Value::Array(items)
+                            if matches!(arg.get_action(), ArgAction::Append) =>
+                        {
+                            items.clone()
+                        }
+                        toml::Value::Array(_) => {
+                            return Err(fail("expected one value, not an array".into()))
+                        }
+                        toml::Value::Table(_) => {
+                            return Err(fail("expected a value, not a table".into()))
+                        }
+                        toml::Value::Boolean(_) => {
+                            return Err(fail("expected a value, not true or false".into()))
+                        }
+                        other => vec![other.clone()],
+                    };
+                    values
+                        .iter()
+                        .map(|v| {
+                            word(v)
+                                .map(|w| format!("--{key}={w}"))
+                                .ok_or_else(|| fail("expected a value".into()))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                } else {
+                    match value {
+                        toml::Value::Boolean(true) => vec![format!("--{key}")],
+                        toml::Value::Boolean(false) => vec![],
+                        _ => return Err(fail("expected true or false".into())),
+                    }
+                };
+                options.push((key_line, words));
+            }
+        }
+    }
+    let Some(program) = program else {
+        return Err((
+            line,
+            format!("{name}: no program: give command = [\"PROGRAM\", \"ARG\"...] or run = \"COMMAND LINE\""),
+        ));
+    };
+    // Each key alone first, so that a bad value is reported at its own line.
+    let head = |extra: &[String]| {
+        let mut argv: Vec<OsString> = vec!["rdaemon".into(), "start".into()];
+        argv.push(format!("--name={name}").into());
+        argv.extend(extra.iter().map(OsString::from));
+        argv
+    };
+    for (key_line, words) in &options {
+        let mut argv = head(words);
+        argv.extend(["--".into(), "true".into()]);
+        if let Err(err) = Cli::try_parse_from(&argv) {
+            return Err((*key_line, usage_message(&err)));
+        }
+    }
+    let mut words: Vec<String> = vec![format!("--source={}", path.display())];
+    words.extend(after.iter().map(|a| format!("--after={a}")));
+    if !chdir_given {
+        words.push(format!("--chdir={}", dir.display()));
+    }
+    words.extend(options.into_iter().flat_map(|(_, w)| w));
+    let mut argv = head(&words);
+    argv.push("--".into());
+    argv.extend(program.iter().map(OsString::from));
+    let args = match Cli::try_parse_from(&argv) {
+        Ok(Cli {
+            command: Command::Start(args),
+            ..
+        }) => args,
+        Ok(_) => unreachable!("parsed as start"),
+        Err(err) => return Err((line, format!("{name}: {}", usage_message(&err)))),
+    };
+    Ok(Entry {
+        name,
+        line,
+        argv: argv.into_iter().skip(2).collect(),
+        args,
+        after,
+        after_line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<UpFile> {
+        UpFile::parse(Path::new("/srv/app/rdaemon.toml"), text)
+    }
+
+    fn err(text: &str) -> String {
+        let e = parse(text).unwrap_err();
+        assert_eq!(crate::exit::code_of(&e), crate::exit::Code::Usage);
+        e.to_string()
+    }
+
+    #[test]
+    fn entries_become_starts_command_line() {
+        let file = parse(
+            r#"
+[daemons.db]
+command = ["redis-server", "--port", "6390"]
+ready = "tcp:6390"
+
+[daemons.web]
+run = "python3 -m http.server 8080"
+after = ["db"]
+env = { LEVEL = "debug", N = 3 }
+respawn = true
+ready-timeout = "10s"
+"#,
+        )
+        .unwrap();
+        let web = &file.entries[&Name::parse("web").unwrap()];
+        assert_eq!(web.line, 6);
+        let argv: Vec<String> = web
+            .argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "--name=web",
+                "--source=/srv/app/rdaemon.toml",
+                "--after=db",
+                "--chdir=/srv/app",
+                "--env=LEVEL=debug",
+                "--env=N=3",
+                "--ready-timeout=10s",
+                "--respawn",
+                "--",
+                "/bin/sh",
+                "-c",
+                "python3 -m http.server 8080"
+            ]
+        );
+        assert!(web.args.opts.respawn);
+        assert_eq!(
+            web.args.source.as_deref(),
+            Some(Path::new("/srv/app/rdaemon.toml"))
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_line() {
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\nredy = \"tcp:1\"\n"),
+            "/srv/app/rdaemon.toml:3: redy: unknown key: not a long option of 'rdaemon start' (nor command, run, after)"
+        );
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\n\nready-timeout = \"soon\"\n"),
+            format!(
+                "/srv/app/rdaemon.toml:4: {}",
+                usage_message(
+                    &Cli::try_parse_from(["rdaemon", "start", "--ready-timeout=soon", "x"])
+                        .unwrap_err()
+                )
+            )
+        );
+        let cycle = err(
+            "[daemons.a]\ncommand = [\"x\"]\nafter = [\"b\"]\n[daemons.b]\ncommand = [\"x\"]\nafter = [\"a\"]\n",
+        );
+        assert!(cycle.starts_with("/srv/app/rdaemon.toml:"), "{cycle}");
+        assert!(cycle.contains("a cycle in after: a -> b -> a"), "{cycle}");
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\nafter = [\"nope\"]\n"),
+            "/srv/app/rdaemon.toml:3: a: after names 'nope', which is not a daemon of this file"
+        );
+        assert!(err("[daemons.a]\nready = \"exec\"\n")
+            .starts_with("/srv/app/rdaemon.toml:1: a: no program"));
+        assert!(err("[daemons.a]\ncommand = [\"x\"\n").starts_with("/srv/app/rdaemon.toml:2: "));
+        assert!(err("[other]\n").starts_with("/srv/app/rdaemon.toml:1: unknown field"));
+        assert!(err("[daemons.a]\ncommand = [\"x\"]\nrespawn = \"yes\"\n")
+            .starts_with("/srv/app/rdaemon.toml:3: respawn: expected true or false"));
+    }
+
+    /// What `up` compares to call a daemon up to date: the spec built from its entry must come
+    /// back equal from the spec file `start` saves, for every key (a field that does not round
+    /// trip would restart the daemon at every `up`).
+    #[test]
+    fn an_entrys_spec_comes_back_equal_from_the_spec_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx::new(Some(dir.path().to_owned()), true, 0).unwrap();
+        let file = parse(
+            r#"
+[daemons.web]
+command = ["/usr/bin/python3", "-m", "http.server"]
+after = ["db"]
+pidfile = "/run/web.pid"
+stdout = "/var/log/web.out"
+stderr = "/var/log/web.err"
+chdir = "/srv"
+umask = "027"
+env = { LEVEL = "debug", PORT = 8080 }
+ready = "file:/srv/web.ready"
+ready-timeout = "1m30s"
+respawn = true
+restart-delay = "250ms"
+max-restarts = 0
+restart-window = "2m"
+log-max-size = "10M"
+log-keep = 2
+cgroup = "on"
+memory-max = "64M"
+tasks-max = 50
+
+[daemons.db]
+run = "exec sleep 1000"
+"#,
+        )
+        .unwrap();
+        for entry in file.entries.values() {
+            let spec = entry.spec(&ctx, &file.path).unwrap();
+            spec.unstarted().save_spec(&ctx).unwrap();
+            let rec = crate::state::Record::load(&ctx, &entry.name)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                Spec::from_record(&ctx, &rec).unwrap(),
+                spec,
+                "{}",
+                entry.name
+            );
+        }
+    }
+
+    #[test]
+    fn procfiles_are_run_entries() {
+        let file = UpFile::parse(
+            Path::new("/srv/app/Procfile"),
+            "# comment\nweb: python3 -m http.server\n\nworker:  ./work.sh --fast\n",
+        )
+        .unwrap();
+        let worker = &file.entries[&Name::parse("worker").unwrap()];
+        assert_eq!(worker.line, 4);
+        assert_eq!(worker.args.program, ["/bin/sh", "-c", "./work.sh --fast"]);
+        let e = UpFile::parse(Path::new("/srv/Procfile"), "web python3\n").unwrap_err();
+        assert_eq!(e.to_string(), "/srv/Procfile:1: expected 'NAME: COMMAND'");
+    }
+
+    #[test]
+    fn order_puts_needs_first_and_cycles_last() {
+        let n = |s: &str| Name::parse(s).unwrap();
+        let order = order_by_after(&[
+            (n("c"), vec![n("b")]),
+            (n("b"), vec![n("a"), n("gone")]),
+            (n("a"), vec![]),
+            (n("x"), vec![n("y")]),
+            (n("y"), vec![n("x")]),
+        ]);
+        assert_eq!(order, ["a", "b", "c", "x", "y"].map(n));
+    }
+}

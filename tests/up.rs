@@ -1,0 +1,660 @@
+//! `rdaemon up` / `rdaemon down` (SPEC §7): daemons declared in a file, started in `after`
+//! order (independent ones at once), idempotent, stopped dependents first. The fixture stamps
+//! CLOCK_MONOTONIC when it starts, when it is ready and when it gets SIGTERM, so order and
+//! overlap are read from the daemons' own clocks.
+
+use std::collections::BTreeMap;
+use std::fs;
+
+use crate::common::*;
+
+/// `stamp.py NAME DELAY`: writes `NAME.start`, then after DELAY seconds `NAME.ready` (the
+/// file `--ready file:` waits for), each holding time.monotonic(); on SIGTERM, `NAME.term`.
+const STAMP: &str = r#"import os, signal, sys, time
+name, delay = sys.argv[1], float(sys.argv[2])
+def stamp(what):
+    tmp = f"{name}.{what}.tmp"
+    with open(tmp, "w") as f:
+        f.write(repr(time.monotonic()))
+    os.rename(tmp, f"{name}.{what}")
+def term(*_):
+    stamp("term")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+stamp("start")
+time.sleep(delay)
+stamp("ready")
+while True:
+    signal.pause()
+"#;
+
+/// An entry running the fixture from the file's directory (the test's).
+fn entry(name: &str, delay: &str, extra: &str) -> String {
+    format!(
+        "[daemons.{name}]\ncommand = [\"python3\", \"stamp.py\", \"{name}\", \"{delay}\"]\nready = \"file:{name}.ready\"\nready-timeout = \"10s\"\n{extra}\n"
+    )
+}
+
+/// The test's world with the fixture and an rdaemon.toml of `entries`.
+fn world(entries: &str) -> Env {
+    let env = Env::new();
+    fs::write(env.path("stamp.py"), STAMP).unwrap();
+    fs::write(env.path("rdaemon.toml"), entries).unwrap();
+    env
+}
+
+/// The time in `NAME.WHAT`.
+fn stamp(env: &Env, name: &str, what: &str) -> f64 {
+    let path = env.path(&format!("{name}.{what}"));
+    fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("no {}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// db and cache independent (0.5 s to be ready: room for a slow python start on a busy
+/// machine), web after db.
+fn three() -> String {
+    [
+        entry("db", "0.5", ""),
+        entry("cache", "0.5", ""),
+        entry("web", "0.05", "after = [\"db\"]"),
+    ]
+    .concat()
+}
+
+#[test]
+fn up_starts_in_after_order_and_independent_ones_at_once() {
+    let env = world(&three());
+    let run = env.run(&["up"]).ok();
+    for name in ["db", "cache", "web"] {
+        assert!(
+            run.stdout.contains(&format!("{name} is ready"))
+                || run.stdout.contains(&format!("started {name}")),
+            "{}",
+            run.dump()
+        );
+        assert!(alive(env.pid_of(name)));
+        let rec = env.record(name);
+        assert_eq!(
+            rec["source"],
+            env.path("rdaemon.toml").display().to_string()
+        );
+        assert_eq!(rec["wanted"], "running");
+        // The default working directory is the file's.
+        assert_eq!(cwd(env.pid_of(name)), env.dir().canonicalize().unwrap());
+    }
+    assert_eq!(env.record("web")["after"], serde_json::json!(["db"]));
+    // web started only once db was ready.
+    assert!(stamp(&env, "web", "start") >= stamp(&env, "db", "ready"));
+    // db and cache ran at once: each started before the other was ready.
+    assert!(stamp(&env, "db", "start") < stamp(&env, "cache", "ready"));
+    assert!(stamp(&env, "cache", "start") < stamp(&env, "db", "ready"));
+    // The line of web comes after db's.
+    let db_line = run.stdout.find("db").unwrap();
+    let web_line = run.stdout.find("web").unwrap();
+    assert!(db_line < web_line, "{}", run.dump());
+}
+
+#[test]
+fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
+    let env = world(&three());
+    env.run(&["up"]).ok();
+    let pids: Vec<i32> = ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec();
+    let again = env.run(&["up"]).ok();
+    for name in ["db", "cache", "web"] {
+        assert!(
+            again.stdout.contains(&format!("{name} is up to date")),
+            "{}",
+            again.dump()
+        );
+    }
+    assert_eq!(pids, ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec());
+    // An edited entry (a new environment variable): only it is restarted.
+    let edited = three().replace(
+        "[daemons.cache]\n",
+        "[daemons.cache]\nenv = { LEVEL = \"debug\" }\n",
+    );
+    fs::write(env.path("rdaemon.toml"), edited).unwrap();
+    let run = env.run(&["up"]).ok();
+    assert!(run.stdout.contains("db is up to date"), "{}", run.dump());
+    assert!(run.stdout.contains("web is up to date"), "{}", run.dump());
+    let cache = env.pid_of("cache");
+    assert_ne!(cache, pids[1]);
+    wait_dead(pids[1]);
+    wait_environ_has(cache, "LEVEL=debug");
+    assert_eq!((env.pid_of("db"), env.pid_of("web")), (pids[0], pids[2]));
+    // A stopped one is started again; the others are left alone.
+    env.run(&["stop", "web"]).ok();
+    wait_dead(pids[2]);
+    env.run(&["up"]).ok().stdout_has("db is up to date");
+    assert!(alive(env.pid_of("web")));
+    assert_ne!(env.pid_of("web"), pids[2]);
+}
+
+#[test]
+fn down_stops_dependents_first_and_keeps_the_specs() {
+    let env = world(&three());
+    env.run(&["up"]).ok();
+    let pids: Vec<i32> = ["db", "cache", "web"].map(|n| env.pid_of(n)).to_vec();
+    env.run(&["down"]).ok();
+    for pid in &pids {
+        assert!(!alive(*pid));
+    }
+    assert!(stamp(&env, "web", "term") <= stamp(&env, "db", "term"));
+    for name in ["db", "cache", "web"] {
+        assert_eq!(env.record(name)["wanted"], "stopped");
+    }
+    // Again, with nothing running: still a success.
+    env.run(&["down"]).ok();
+    // `up web` brings web and what it needs, not cache.
+    env.run(&["up", "web"]).ok();
+    assert!(alive(env.pid_of("db")) && alive(env.pid_of("web")));
+    assert!(!env.path("cache.pid").exists());
+    // `down db` stops db and what comes after it.
+    let (db, web) = (env.pid_of("db"), env.pid_of("web"));
+    env.run(&["down", "db"]).ok();
+    wait_dead(db);
+    wait_dead(web);
+}
+
+#[test]
+fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
+    let cases = [
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"db\"]\nredy = \"tcp:1\"")
+            ),
+            ":11: redy: unknown key",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "ready-timeout = \"soon\"")
+            ),
+            ":9: --ready-timeout: ",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", "after = [\"web\"]"),
+                entry("web", "0", "after = [\"db\"]")
+            ),
+            "a cycle in after: db -> web -> db",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"dbx\"]")
+            ),
+            ":10: web: after names 'dbx', which is not a daemon of this file",
+        ),
+    ];
+    for (text, wanted) in cases {
+        // The bad value's line: the header of web is line 6, its keys follow.
+        let text = text.replace("ready-timeout = \"10s\"\nready-timeout", "ready-timeout");
+        let env = world(&text);
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert!(
+            run.stderr.starts_with(&format!("rdaemon: {file}:")),
+            "{}",
+            run.dump()
+        );
+        assert!(
+            run.stderr.contains(wanted),
+            "{wanted}\n{text}\n{}",
+            run.dump()
+        );
+        assert!(!env.path("db.json").exists() && !env.path("db.start").exists());
+    }
+}
+
+#[test]
+fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
+    let failing =
+        "[daemons.db]\nrun = \"echo db cannot start; exit 3\"\nready = \"file:db.ready\"\n";
+    let env = world(
+        &[
+            failing,
+            &entry("cache", "0", ""),
+            &entry("web", "0", "after = [\"db\"]"),
+        ]
+        .concat(),
+    );
+    let run = env.run(&["up"]).code(1);
+    assert!(run.stderr.contains("db cannot start"), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("web not started: it comes after db, which failed"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr
+            .contains("2 of 3 daemons failed or were not started: db, web"),
+        "{}",
+        run.dump()
+    );
+    assert!(alive(env.pid_of("cache")));
+    assert!(!env.path("web.start").exists() && !env.path("web.json").exists());
+}
+
+#[test]
+fn a_procfile_gives_one_entry_per_line() {
+    let env = Env::new();
+    fs::write(
+        env.path("Procfile"),
+        "# two workers\nweb: exec sleep 1001\nworker: exec sleep 1002\n",
+    )
+    .unwrap();
+    env.run(&["up"])
+        .ok()
+        .stdout_has("started web")
+        .stdout_has("started worker");
+    let web = env.pid_of("web");
+    assert!(fs::read_to_string(format!("/proc/{web}/cmdline"))
+        .unwrap()
+        .contains("1001"));
+    assert_eq!(
+        env.record("worker")["source"],
+        env.path("Procfile").display().to_string()
+    );
+    env.run(&["down", "-f", "Procfile"]).ok();
+    wait_dead(web);
+}
+
+#[test]
+fn a_name_owned_by_another_daemon_is_refused() {
+    let env = world(&entry("db", "0", ""));
+    let pid = env.start("db", &["sleep", "1000"]);
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert!(run.stderr.contains("was started by hand"), "{}", run.dump());
+    assert_eq!(env.pid_of("db"), pid);
+    env.run(&["down"]).code(1).stderr_has("was started by hand");
+    assert!(alive(pid));
+    // Nor may another file take a name this one owns.
+    fs::write(env.path("mine.toml"), entry("mine", "0", "")).unwrap();
+    fs::create_dir(env.path("other")).unwrap();
+    fs::write(env.path("other/rdaemon.toml"), entry("mine", "0", "")).unwrap();
+    env.run(&["up", "-f", "mine.toml"]).ok();
+    let mine = env.pid_of("mine");
+    let run = env.run(&["up", "-f", "other/rdaemon.toml"]).code(1);
+    let owner = format!(
+        "comes from {}",
+        env.path("mine.toml").canonicalize().unwrap().display()
+    );
+    assert!(run.stderr.contains(&owner), "{}", run.dump());
+    assert_eq!(env.pid_of("mine"), mine);
+}
+
+#[test]
+fn resurrect_follows_after() {
+    let env = world(&[entry("zz", "0.2", ""), entry("aa", "0", "after = [\"zz\"]")].concat());
+    env.run(&["up"]).ok();
+    let pids = [env.pid_of("zz"), env.pid_of("aa")];
+    // As a reboot would leave them: killed, wanted running.
+    for pid in pids {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_dead(pid);
+    }
+    for f in ["zz.start", "aa.start", "zz.ready", "aa.ready"] {
+        fs::remove_file(env.path(f)).unwrap();
+    }
+    env.run(&["resurrect"]).ok();
+    // Alphabetically aa would go first; after puts zz (ready 0.2 s later) before it.
+    assert!(stamp(&env, "aa", "start") >= stamp(&env, "zz", "ready"));
+}
+
+/// The units of `export systemd -f` as printed: (file name, Key=Value triples by section).
+fn printed_units(text: &str) -> BTreeMap<String, Vec<(String, String, String)>> {
+    let mut out = BTreeMap::new();
+    for chunk in text.split("### ").skip(1) {
+        let (name, body) = chunk.split_once('\n').unwrap();
+        let mut section = String::new();
+        let mut lines = Vec::new();
+        for line in body.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = s.to_owned();
+                continue;
+            }
+            let (k, v) = line.split_once('=').unwrap();
+            lines.push((section.clone(), k.to_owned(), v.to_owned()));
+        }
+        out.insert(name.to_owned(), lines);
+    }
+    out
+}
+
+fn get<'a>(unit: &'a [(String, String, String)], section: &str, key: &str) -> Vec<&'a str> {
+    unit.iter()
+        .filter(|(s, k, _)| s == section && k == key)
+        .map(|(_, _, v)| v.as_str())
+        .collect()
+}
+
+const EXPORTED: &str = r#"
+[daemons.db]
+command = ["sleep", "1000"]
+ready = "tcp:6390"
+respawn = true
+max-restarts = 3
+restart-delay = "2s"
+restart-window = "30s"
+umask = "027"
+
+[daemons.web]
+run = "exec sleep 1001"
+after = ["db"]
+ready = "http:http://127.0.0.1:8080/health"
+env = { LEVEL = "debug" }
+memory-max = "64M"
+"#;
+
+#[test]
+fn export_systemd_from_a_file_gives_units_and_a_target() {
+    let env = Env::new();
+    let app = env.path("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(app.join("rdaemon.toml"), EXPORTED).unwrap();
+    let run = env
+        .run(&["export", "systemd", "-f", "app/rdaemon.toml"])
+        .ok();
+    let units = printed_units(&run.stdout);
+    assert_eq!(
+        units.keys().collect::<Vec<_>>(),
+        ["app.target", "db.service", "web.service"]
+    );
+    let dir = app.display().to_string();
+    let db = &units["db.service"];
+    assert_eq!(get(db, "Service", "ExecStart"), ["/usr/bin/sleep 1000"]);
+    assert_eq!(get(db, "Service", "WorkingDirectory"), [dir.as_str()]);
+    assert_eq!(get(db, "Service", "UMask"), ["0027"]);
+    assert_eq!(get(db, "Service", "Restart"), ["always"]);
+    assert_eq!(get(db, "Service", "RestartSec"), ["2s"]);
+    assert_eq!(get(db, "Unit", "StartLimitBurst"), ["4"]);
+    assert_eq!(get(db, "Unit", "StartLimitIntervalSec"), ["30s"]);
+    assert_eq!(get(db, "Unit", "PartOf"), ["app.target"]);
+    assert!(get(db, "Unit", "After").is_empty() && get(db, "Unit", "Requires").is_empty());
+    assert_eq!(get(db, "Install", "WantedBy"), ["app.target"]);
+    let web = &units["web.service"];
+    assert_eq!(
+        get(web, "Service", "ExecStart"),
+        ["/bin/sh -c \"exec sleep 1001\""]
+    );
+    assert_eq!(get(web, "Service", "Environment"), ["LEVEL=debug"]);
+    assert_eq!(get(web, "Service", "MemoryMax"), ["67108864"]);
+    assert!(get(web, "Service", "Restart").is_empty());
+    assert_eq!(get(web, "Unit", "After"), ["db.service"]);
+    assert_eq!(get(web, "Unit", "Requires"), ["db.service"]);
+    assert_eq!(get(web, "Unit", "PartOf"), ["app.target"]);
+    assert_eq!(get(web, "Install", "WantedBy"), ["app.target"]);
+    let target = &units["app.target"];
+    assert_eq!(get(target, "Unit", "Wants"), ["db.service web.service"]);
+    assert_eq!(get(target, "Install", "WantedBy"), ["multi-user.target"]);
+    // Nothing was started or recorded.
+    assert!(!env.path("db.json").exists());
+
+    // --out writes the same files; --target names the target.
+    let out = env.path("units");
+    fs::create_dir(&out).unwrap();
+    env.run(&[
+        "export",
+        "systemd",
+        "-f",
+        "app/rdaemon.toml",
+        "--out",
+        "units",
+        "--target",
+        "shop",
+    ])
+    .ok();
+    let mut written: Vec<String> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    assert_eq!(written, ["db.service", "shop.target", "web.service"]);
+    let web = fs::read_to_string(out.join("web.service")).unwrap();
+    assert!(web.contains("\nWantedBy=shop.target\n") && web.contains("\nPartOf=shop.target\n"));
+    let have = std::process::Command::new("sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!(
+            "skipped systemd-analyze verify: it is not installed (Debian: apt-get install systemd)"
+        );
+        return;
+    }
+    let check = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .args(written.iter().map(|f| out.join(f)))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            ["db.service", "web.service", "shop.target"]
+                .iter()
+                .any(|u| l.contains(u))
+        })
+        .collect();
+    assert!(
+        check.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+}
+
+#[test]
+fn export_nomad_from_a_file_and_from_records() {
+    let env = Env::new();
+    fs::write(env.path("rdaemon.toml"), EXPORTED).unwrap();
+    let run = env
+        .run(&["export", "nomad", "-f", "rdaemon.toml", "--target", "shop"])
+        .ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let job = &doc["Job"];
+    assert_eq!(
+        (
+            job["ID"].as_str(),
+            job["Name"].as_str(),
+            job["Type"].as_str()
+        ),
+        (Some("shop"), Some("shop"), Some("service"))
+    );
+    assert_eq!(
+        job["Meta"]["rdaemon_source"],
+        env.path("rdaemon.toml").display().to_string()
+    );
+    let groups = job["TaskGroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1);
+    let group = &groups[0];
+    assert_eq!(group["Count"], 1);
+    assert_eq!(
+        group["Networks"][0]["ReservedPorts"],
+        serde_json::json!([{"Label": "db-ready", "Value": 6390}, {"Label": "web-ready", "Value": 8080}])
+    );
+    let services = group["Services"].as_array().unwrap();
+    assert_eq!(services[0]["Name"], "db");
+    assert_eq!(services[0]["PortLabel"], "db-ready");
+    assert_eq!(services[0]["Checks"][0]["Type"], "tcp");
+    assert_eq!(services[1]["Checks"][0]["Type"], "http");
+    assert_eq!(services[1]["Checks"][0]["Path"], "/health");
+    let tasks = group["Tasks"].as_array().unwrap();
+    let (db, web) = (&tasks[0], &tasks[1]);
+    assert_eq!(db["Name"], "db");
+    assert_eq!(db["Driver"], "raw_exec");
+    assert_eq!(
+        db["Config"],
+        serde_json::json!({"command": "/usr/bin/sleep", "args": ["1000"]})
+    );
+    assert_eq!(
+        db["RestartPolicy"],
+        serde_json::json!({"Attempts": 3, "Interval": 30_000_000_000u64, "Delay": 2_000_000_000u64, "Mode": "fail"})
+    );
+    assert_eq!(
+        db["Lifecycle"],
+        serde_json::json!({"Hook": "prestart", "Sidecar": true})
+    );
+    assert_eq!(db["KillSignal"], "SIGTERM");
+    assert_eq!(db["KillTimeout"], 10_000_000_000u64);
+    assert_eq!(db["Meta"]["rdaemon_umask"], "027");
+    assert_eq!(db["Meta"]["rdaemon_chdir"], env.dir().display().to_string());
+    assert_eq!(web["Name"], "web");
+    assert_eq!(web["Config"]["command"], "/bin/sh");
+    assert_eq!(
+        web["Config"]["args"],
+        serde_json::json!(["-c", "exec sleep 1001"])
+    );
+    assert_eq!(web["Env"], serde_json::json!({"LEVEL": "debug"}));
+    assert_eq!(web["Resources"]["MemoryMB"], 64);
+    assert_eq!(
+        web["RestartPolicy"],
+        serde_json::json!({"Attempts": 0, "Mode": "fail"})
+    );
+    assert!(web["Lifecycle"].is_null());
+    assert!(web["Meta"]["rdaemon_after"]
+        .as_str()
+        .unwrap()
+        .starts_with("db:"));
+
+    // From records, by name: the job is named rdaemon unless --target says.
+    env.start("one", &["sleep", "1000"]);
+    env.run(&[
+        "start",
+        "--name",
+        "two",
+        "--ready",
+        "alive:50ms",
+        "--",
+        "sleep",
+        "1001",
+    ])
+    .ok();
+    let run = env.run(&["export", "nomad", "one", "two"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["Job"]["ID"], "rdaemon");
+    let tasks = doc["Job"]["TaskGroups"][0]["Tasks"].as_array().unwrap();
+    assert_eq!(
+        tasks
+            .iter()
+            .map(|t| t["Name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["one", "two"]
+    );
+    assert!(tasks[1]["Meta"]["rdaemon_ready"]
+        .as_str()
+        .unwrap()
+        .starts_with("alive:50ms"));
+    assert!(doc["Job"]["TaskGroups"][0]["Networks"].is_null());
+}
+
+#[test]
+fn logs_of_a_file_interleaves_its_daemons() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.a]\nrun = \"echo from-a; exec sleep 1000\"\n[daemons.b]\nrun = \"echo from-b; exec sleep 1000\"\n",
+    )
+    .unwrap();
+    fs::write(
+        env.path("other.toml"),
+        "[daemons.c]\nrun = \"echo from-c; exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    env.run(&["up", "-f", "other.toml"]).ok();
+    wait_until("both logs are written", DEADLINE, || {
+        ["a", "b"].iter().all(|n| {
+            fs::read_to_string(env.path(&format!("{n}.log"))).is_ok_and(|s| s.contains("from-"))
+        })
+    });
+    let run = env.run(&["logs", "--file", "rdaemon.toml"]).ok();
+    assert!(run.stdout.contains("a | from-a\n"), "{}", run.dump());
+    assert!(run.stdout.contains("b | from-b\n"), "{}", run.dump());
+    assert!(
+        !run.stdout.contains("from-c") && !run.stdout.contains('\x1b'),
+        "{}",
+        run.dump()
+    );
+}
+
+/// What bash completes after `rdaemon WORDS...` (the last word being completed).
+fn bash_complete(env: &Env, words: &[&str]) -> Vec<String> {
+    let script = env.path("rdaemon.bash");
+    fs::write(&script, env.run(&["completions", "bash"]).ok().stdout).unwrap();
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(
+            r#"source "$1"; shift
+               COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
+               _rdaemon_names "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+               printf '%s\n' "${COMPREPLY[@]}""#,
+        )
+        .arg("bash")
+        .arg(&script)
+        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
+        .args(words)
+        .current_dir(env.dir())
+        .env("RDAEMON_DIR", env.dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn completions_offer_names_and_files_for_up_and_down() {
+    let env = world(&entry("db", "0", ""));
+    env.run(&["up"]).ok();
+    for verb in ["up", "down"] {
+        assert_eq!(bash_complete(&env, &[verb, ""]), ["db"], "{verb}");
+        // -f takes a file: files are offered, not the names.
+        let files = bash_complete(&env, &[verb, "-f", ""]);
+        assert!(
+            files.contains(&"rdaemon.toml".to_owned()) && !files.contains(&"db".to_owned()),
+            "{verb} -f: {files:?}"
+        );
+    }
+    let files = bash_complete(&env, &["logs", "--file", ""]);
+    assert!(
+        files.contains(&"rdaemon.toml".to_owned()) && !files.contains(&"db".to_owned()),
+        "{files:?}"
+    );
+    let fish = env.run(&["completions", "fish"]).ok().stdout;
+    for verb in ["up", "down"] {
+        let line = fish
+            .lines()
+            .find(|l| l.contains(&format!("using_subcommand {verb}\" -s f -l file")))
+            .unwrap_or_else(|| panic!("no -f for {verb} in the fish script"));
+        assert!(line.ends_with("-r -F"), "{line}");
+    }
+    let zsh = env.run(&["completions", "zsh"]).ok().stdout;
+    assert!(
+        zsh.contains("'-f+[The file declaring the daemons"),
+        "zsh lacks -f"
+    );
+    assert!(zsh.contains(":_files'"), "zsh completes no files");
+}
