@@ -62,6 +62,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart -d 'When to restart the program: always (after any exit), or on-failure (only after a non-zero exit status or a signal; a clean exit ends the daemon, state "stopped") [default: always]' -r -f -a "always\t'After every exit (systemd\'s `Restart=always`)'
+on-failure\t'Only after a non-zero exit status or death by a signal (`Restart=on-failure`): a clean exit (status 0) ends the monitor, and the daemon is `stopped`'"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l health -d 'Check the program\'s health once it is ready: tcp:[HOST:]PORT, http:URL, cmd:COMMAND or file:PATH; after --health-retries failures in a row the program is stopped and restarted (last exit "unhealthy")' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l health-interval -d 'How often the health check runs [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l health-retries -d 'Failures in a row of the health check before a restart [default: 3]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l watchdog -d 'The program must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped and restarted (last exit "watchdog"); sets WATCHDOG_USEC and WATCHDOG_PID; needs --ready notify' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l on-exit -d 'Run `/bin/sh -c COMMAND` after each exit of the program (as its user, output to its log, killed after 60s), with RDAEMON_NAME, RDAEMON_EXIT, RDAEMON_EXIT_CODE or RDAEMON_EXIT_SIGNAL, RDAEMON_RESTARTS and RDAEMON_STATE (restarting, failed, stopped)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l cgroup -d 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]' -r -f -a "auto\t'Where rdaemon can create one'
 on\t'Always: fail where impossible'
 off\t'Never'"
@@ -72,6 +79,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l after -d 'Inte
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-timestamps -d 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program\'s output through pipes'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l foreground -d 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -123,6 +131,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-window -d 'The window of --max-restarts [default: 60s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-max-size -d 'Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program\'s output through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line longer than SIZE is cut)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-keep -d 'How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none [default: 5]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart -d 'When to restart the program: always (after any exit), or on-failure (only after a non-zero exit status or a signal; a clean exit ends the daemon, state "stopped") [default: always]' -r -f -a "always\t'After every exit (systemd\'s `Restart=always`)'
+on-failure\t'Only after a non-zero exit status or death by a signal (`Restart=on-failure`): a clean exit (status 0) ends the monitor, and the daemon is `stopped`'"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l health -d 'Check the program\'s health once it is ready: tcp:[HOST:]PORT, http:URL, cmd:COMMAND or file:PATH; after --health-retries failures in a row the program is stopped and restarted (last exit "unhealthy")' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l health-interval -d 'How often the health check runs [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l health-retries -d 'Failures in a row of the health check before a restart [default: 3]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l watchdog -d 'The program must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped and restarted (last exit "watchdog"); sets WATCHDOG_USEC and WATCHDOG_PID; needs --ready notify' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l on-exit -d 'Run `/bin/sh -c COMMAND` after each exit of the program (as its user, output to its log, killed after 60s), with RDAEMON_NAME, RDAEMON_EXIT, RDAEMON_EXIT_CODE or RDAEMON_EXIT_SIGNAL, RDAEMON_RESTARTS and RDAEMON_STATE (restarting, failed, stopped)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l cgroup -d 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]' -r -f -a "auto\t'Where rdaemon can create one'
 on\t'Always: fail where impossible'
 off\t'Never'"
@@ -135,6 +150,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-timestamps -d 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program\'s output through pipes'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -175,6 +191,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l timeout -d 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon\'s --ready-timeout]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'

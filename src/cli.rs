@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 
 use crate::parse::{self, Name, Pattern, Step, UserSpec};
 use crate::ready::ReadySpec;
+use crate::state::RestartPolicy;
 
 /// Turn any program into a well-behaved Unix daemon and hand it back by name.
 #[derive(Debug, Parser)]
@@ -59,13 +60,15 @@ pub struct Cli {
 const GLOBAL: &str = "Global options";
 
 /// Parses the command line of the internal `rdaemon __monitor` (the words after `__monitor`),
-/// which `start --respawn` execs: `[--dir DIR] [--runtime-dir DIR] [--report-fd FD] NAME`. By
+/// which `start --respawn` execs: `[--dir DIR] [--runtime-dir DIR] [--report-fd FD]
+/// [--notify-fd FD] NAME`. By
 /// hand, apart from [`Cli`]: help, completions and the man page never offer it, and the monitor,
 /// which stays resident for the daemon's life, never builds clap's parser (issue 18: the pages
 /// that touches are most of a monitor's private memory).
 fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
     let mut words = words;
     let (mut dir, mut runtime_dir, mut report_fd, mut name) = (None, None, None, None);
+    let mut notify_fd = None;
     while let Some(word) = words.next() {
         let text = word
             .to_str()
@@ -92,6 +95,13 @@ fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
                         .map_err(|_| format!("invalid --report-fd '{v}'"))?,
                 );
             }
+            "--notify-fd" => {
+                let v = value()?;
+                notify_fd = Some(
+                    v.parse()
+                        .map_err(|_| format!("invalid --notify-fd '{v}'"))?,
+                );
+            }
             o if o.starts_with('-') => return Err(format!("unexpected option '{o}'")),
             _ if name.is_some() => return Err(format!("unexpected argument '{text}'")),
             _ => name = Some(Name::parse(&text)?),
@@ -105,6 +115,7 @@ fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
             name: name.ok_or("the daemon's NAME is missing")?,
             report_fd,
             runtime_dir,
+            notify_fd,
         }),
     })
 }
@@ -298,6 +309,11 @@ pub struct MonitorArgs {
     /// The runtime directory (status, pidfile, lock), when it is not `--dir`
     #[arg(long, value_name = "DIR")]
     pub runtime_dir: Option<PathBuf>,
+
+    /// An inherited notify socket (`--ready notify`), which the monitor reads once `start` has
+    /// handed the status over
+    #[arg(long, value_name = "FD")]
+    pub notify_fd: Option<i32>,
 }
 
 /// How a command that acts on an existing daemon names it.
@@ -445,6 +461,43 @@ pub struct StartOpts {
     /// [default: 5]
     #[arg(long, value_name = "N", value_parser = parse::parse_log_keep, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub log_keep: Option<u32>,
+
+    /// When to restart the program: always (after any exit), or on-failure (only after a
+    /// non-zero exit status or a signal; a clean exit ends the daemon, state "stopped")
+    /// [default: always]
+    #[arg(long, value_name = "WHEN", help_heading = RESPAWN)]
+    pub restart: Option<RestartPolicy>,
+
+    /// Check the program's health once it is ready: tcp:[HOST:]PORT, http:URL, cmd:COMMAND or
+    /// file:PATH; after --health-retries failures in a row the program is stopped and
+    /// restarted (last exit "unhealthy")
+    #[arg(long, value_name = "SPEC", value_parser = ReadySpec::parse_health, help_heading = RESPAWN)]
+    pub health: Option<ReadySpec>,
+
+    /// How often the health check runs [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    pub health_interval: Option<Duration>,
+
+    /// Failures in a row of the health check before a restart [default: 3]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = RESPAWN, allow_negative_numbers = true)]
+    pub health_retries: Option<u32>,
+
+    /// The program must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped and
+    /// restarted (last exit "watchdog"); sets WATCHDOG_USEC and WATCHDOG_PID; needs
+    /// --ready notify
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    pub watchdog: Option<Duration>,
+
+    /// Run `/bin/sh -c COMMAND` after each exit of the program (as its user, output to its
+    /// log, killed after 60s), with RDAEMON_NAME, RDAEMON_EXIT, RDAEMON_EXIT_CODE or
+    /// RDAEMON_EXIT_SIGNAL, RDAEMON_RESTARTS and RDAEMON_STATE (restarting, failed, stopped)
+    #[arg(long, value_name = "COMMAND", help_heading = RESPAWN)]
+    pub on_exit: Option<String>,
+
+    /// Prefix each line the program writes with its time (RFC 3339, milliseconds): the
+    /// monitor reads the program's output through pipes
+    #[arg(long, help_heading = RESPAWN)]
+    pub log_timestamps: bool,
 
     /// Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every
     /// process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a
@@ -652,6 +705,11 @@ pub struct SignalArgs {
 pub struct ReloadArgs {
     #[command(flatten)]
     pub target: TargetsArgs,
+
+    /// With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1
+    /// (exit 1 after) [default: the daemon's --ready-timeout]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    pub timeout: Option<Duration>,
 }
 
 /// `rdaemon wait`.
@@ -1010,6 +1068,15 @@ mod tests {
         );
         assert_eq!(duration("start", "restart_window"), respawn.restart_window);
         assert_eq!(said("start", "log_keep"), respawn.log_keep.to_string());
+        assert_eq!(said("start", "restart"), respawn.restart.as_str());
+        assert_eq!(
+            duration("start", "health_interval"),
+            respawn.health_interval
+        );
+        assert_eq!(
+            said("start", "health_retries"),
+            respawn.health_retries.to_string()
+        );
         for verb in ["stop", "restart"] {
             assert_eq!(duration(verb, "timeout"), crate::spec::STOP_TIMEOUT);
         }
@@ -1035,8 +1102,15 @@ mod tests {
             args.runtime_dir.as_deref(),
             Some(std::path::Path::new("/r"))
         );
+        assert_eq!(args.notify_fd, None);
+        let m = parse_monitor(words(&["--report-fd", "5", "--notify-fd", "6", "z"])).unwrap();
+        let Command::Monitor(args) = &m.command else {
+            panic!("not the monitor")
+        };
+        assert_eq!((args.report_fd, args.notify_fd), (Some(5), Some(6)));
         for bad in [
             &["--report-fd", "x", "n"][..],
+            &["--notify-fd", "x", "n"],
             &["--dir"],
             &[],
             &["a", "b"],

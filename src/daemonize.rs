@@ -69,7 +69,10 @@ pub struct Plan {
     stdout: OwnedFd,
     stderr: Option<OwnedFd>,
     creds: Option<Credentials>,
-    inherit: Option<OwnedFd>,
+    inherit: Vec<OwnedFd>,
+    /// A variable set to the program's own pid (`WATCHDOG_PID`, sd_watchdog_enabled(3)), known
+    /// only after the fork: written into space reserved before it.
+    pid_env: Option<CString>,
 }
 
 impl Plan {
@@ -121,18 +124,29 @@ impl Plan {
             stdout: above_stdio(stdout)?,
             stderr: stderr.map(above_stdio).transpose()?,
             creds,
-            inherit: None,
+            inherit: Vec::new(),
+            pid_env: None,
         })
+    }
+
+    /// Sets the variable `name` to the program's own pid (for `spawn_child` only: a detached
+    /// daemon's pid is not its parent's to write).
+    pub fn with_pid_env(mut self, name: &str) -> Result<Plan> {
+        let name = CString::new(name).context("invalid variable name")?;
+        self.envp
+            .retain(|e| !e.as_bytes().starts_with(&[name.as_bytes(), b"="].concat()));
+        self.pid_env = Some(name);
+        Ok(self)
     }
 
     /// Makes the program inherit `fd` under its current number (which the caller has passed
     /// on, in argv for instance); it must be above 2 (see [`above_stdio`]). Every other fd
-    /// above 2 is closed at exec.
+    /// above 2 is closed at exec. May be called more than once.
     pub fn inherit(mut self, fd: OwnedFd) -> Result<Plan> {
         if fd.as_raw_fd() <= 2 {
             bail!("internal error: an inherited fd must be above 2");
         }
-        self.inherit = Some(fd);
+        self.inherit.push(fd);
         Ok(self)
     }
 }
@@ -224,6 +238,53 @@ struct Prepared<'a> {
     /// so that rdaemon can take root back to clean up if the exec fails (execve itself then
     /// copies the effective ids into the saved ones: the program keeps no way back).
     keep_saved_ids: bool,
+    /// The `NAME=` entry of [`Plan::with_pid_env`], which the forked child completes.
+    pid_slot: Option<PidSlot>,
+}
+
+/// An environment entry `NAME=` with room for a pid and its NUL after `at`: a raw allocation
+/// (freed on drop) that the forked child writes its pid into before exec, with no reference to
+/// it alive.
+struct PidSlot {
+    ptr: *mut u8,
+    at: usize,
+}
+
+/// Room for the digits of any pid and a NUL.
+const PID_DIGITS: usize = 24;
+
+impl Drop for PidSlot {
+    fn drop(&mut self) {
+        let len = self.at + PID_DIGITS;
+        // SAFETY: `ptr` came from `Box::into_raw` of a boxed slice of exactly this length in
+        // `Prepared::new`, and is freed only here.
+        drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.ptr, len)) });
+    }
+}
+
+/// Writes `n` in decimal and a NUL at `at` (room for [`PID_DIGITS`] bytes). Async-signal-safe:
+/// no allocation.
+///
+/// # Safety
+/// `at` must be valid for writes of `PID_DIGITS` bytes, with no reference to them alive.
+unsafe fn write_pid_digits(at: *mut u8, n: libc::pid_t) {
+    let mut digits = [0u8; PID_DIGITS];
+    let mut len = 0;
+    let mut n = n.max(0) as u64;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        // SAFETY: len < PID_DIGITS (a u64 has at most 20 digits), within the caller's room.
+        unsafe { *at.add(i) = digits[len - 1 - i] };
+    }
+    // SAFETY: as above.
+    unsafe { *at.add(len) = 0 };
 }
 
 impl<'a> Prepared<'a> {
@@ -232,8 +293,18 @@ impl<'a> Prepared<'a> {
         let mut argv: Vec<*const c_char> = plan.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
         let mut envp: Vec<*const c_char> = plan.envp.iter().map(|e| e.as_ptr()).collect();
+        let pid_slot = plan.pid_env.as_ref().map(|name| {
+            let mut entry = name.as_bytes().to_vec();
+            entry.push(b'=');
+            let at = entry.len();
+            entry.extend_from_slice(&[0; PID_DIGITS]);
+            let ptr = Box::into_raw(entry.into_boxed_slice()) as *mut u8;
+            envp.push(ptr as *const c_char);
+            PidSlot { ptr, at }
+        });
         envp.push(std::ptr::null());
         Prepared {
+            pid_slot,
             plan,
             argv,
             envp,
@@ -491,6 +562,17 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
 /// not an open pipe, so a stray number can never capture another file.
 pub fn claim_inherited_pipe(fd: RawFd) -> Result<OwnedFd> {
     use std::os::unix::fs::FileTypeExt;
+    claim_inherited(fd, "a pipe", |t| t.is_fifo())
+}
+
+/// Takes ownership of a socket passed down under the number `fd` (the notify socket that `start`
+/// hands to the respawn monitor), as [`claim_inherited_pipe`] does a pipe.
+pub fn claim_inherited_socket(fd: RawFd) -> Result<OwnedFd> {
+    use std::os::unix::fs::FileTypeExt;
+    claim_inherited(fd, "a socket", |t| t.is_socket())
+}
+
+fn claim_inherited(fd: RawFd, kind: &str, is_kind: fn(&fs::FileType) -> bool) -> Result<OwnedFd> {
     if fd <= 2 {
         bail!("invalid inherited fd {fd}: it must be above 2");
     }
@@ -504,12 +586,12 @@ pub fn claim_inherited_pipe(fd: RawFd) -> Result<OwnedFd> {
     // SAFETY: `fd` is open (checked above) and owned by nothing else in this process.
     let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     let file = fs::File::from(owned);
-    let is_pipe = file.metadata().is_ok_and(|m| m.file_type().is_fifo());
+    let right_kind = file.metadata().is_ok_and(|m| is_kind(&m.file_type()));
     let owned = OwnedFd::from(file);
-    if !is_pipe {
+    if !right_kind {
         // Give the number back untouched: it is not ours to close.
         let _ = std::os::fd::IntoRawFd::into_raw_fd(owned);
-        bail!("invalid inherited fd {fd}: it is not a pipe");
+        bail!("invalid inherited fd {fd}: it is not {kind}");
     }
     fcntl(&owned, FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
         .with_context(|| format!("invalid inherited fd {fd}"))?;
@@ -729,8 +811,12 @@ unsafe fn grandchild(p: &Prepared<'_>) -> ! {
 /// Only in a forked child, with `p` built before the fork.
 unsafe fn exec_or_report(p: &Prepared<'_>) -> ! {
     // SAFETY: set_up_and_exec, write and _exit keep to async-signal-safe calls on memory
-    // prepared before the fork.
+    // prepared before the fork; the pid slot is a raw allocation of the right size that no
+    // reference points into (see `Prepared::pid_slot`).
     unsafe {
+        if let Some(slot) = &p.pid_slot {
+            write_pid_digits(slot.ptr.add(slot.at), libc::getpid());
+        }
         let (step, errno) = set_up_and_exec(p);
         report(p.report, step, errno);
         libc::_exit(127)
@@ -818,8 +904,8 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
-        // ...except the one the plan passes on under its own number.
-        if let Some(fd) = &plan.inherit {
+        // ...except the ones the plan passes on under their own numbers.
+        for fd in &plan.inherit {
             if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) < 0 {
                 return failed(Step::Stdio);
             }

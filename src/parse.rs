@@ -213,6 +213,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Parses a duration that must be above zero (an interval, a watchdog timeout).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!(
+            "invalid duration '{}': it must be above 0",
+            s.trim()
+        )),
+        d => Ok(d),
+    }
+}
+
 /// Writes a duration in humantime's `1h 2m 3s 500ms` form (`0s` for zero), as the record keeps
 /// `--restart-delay` and `status` shows uptimes. [`parse_duration`] reads it back exactly for
 /// every duration it accepts (up to 52 weeks).

@@ -29,6 +29,7 @@ use crate::paths::{absolute, Ctx};
 use crate::pidfile::os_reason;
 use crate::ready::ReadySpec;
 use crate::spec::Spec;
+use crate::state::RestartPolicy;
 
 /// Everything a launch of a daemon needs, derived from its spec by [`plan`] and nowhere else.
 /// Checked and resolved, opening nothing: the callers open the streams (`start` the log files,
@@ -87,7 +88,7 @@ pub struct Forking {
 }
 
 /// The monitor's part of a plan (`--respawn`), typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Supervision {
     /// `--restart-delay`.
     pub restart_delay: Duration,
@@ -99,6 +100,20 @@ pub struct Supervision {
     pub log_max_size: Option<u64>,
     /// `--log-keep`.
     pub log_keep: u32,
+    /// `--restart`.
+    pub restart: RestartPolicy,
+    /// `--health`, parsed.
+    pub health: Option<ReadySpec>,
+    /// `--health-interval`.
+    pub health_interval: Duration,
+    /// `--health-retries`.
+    pub health_retries: u32,
+    /// `--watchdog` (the environment then has `WATCHDOG_USEC`).
+    pub watchdog: Option<Duration>,
+    /// `--on-exit`.
+    pub on_exit: Option<String>,
+    /// `--log-timestamps`: the monitor writes the logs, each line stamped.
+    pub log_timestamps: bool,
 }
 
 /// The launch plan of `spec`: resolves the account (exit 4 without root, 1 for an unknown
@@ -110,19 +125,34 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
         Some(program) => resolve_program(program, &spec.env)?,
         None => bail!("cannot start {}: no program given", spec.name),
     };
-    let respawn = spec.respawn.as_ref().map(|r| Supervision {
-        restart_delay: r.restart_delay,
-        max_restarts: r.max_restarts,
-        restart_window: r.restart_window,
-        log_max_size: r.log_max_size,
-        log_keep: r.log_keep,
-    });
-    let env = environment(
+    let respawn = match spec.respawn.as_ref() {
+        None => None,
+        Some(r) => Some(Supervision {
+            restart_delay: r.restart_delay,
+            max_restarts: r.max_restarts,
+            restart_window: r.restart_window,
+            log_max_size: r.log_max_size,
+            log_keep: r.log_keep,
+            restart: r.restart,
+            health: r.health()?,
+            health_interval: r.health_interval,
+            health_retries: r.health_retries.max(1),
+            watchdog: r.watchdog,
+            on_exit: r.on_exit.clone(),
+            log_timestamps: r.log_timestamps,
+        }),
+    };
+    let mut env = environment(
         std::env::vars_os(),
         spec.foreground,
         account.as_ref(),
         &spec.env,
     );
+    if let Some(limit) = respawn.as_ref().and_then(|r| r.watchdog) {
+        // sd_watchdog_enabled(3); the monitor adds WATCHDOG_PID, the child's own pid, at the
+        // fork (`daemonize::Plan::with_pid_env`).
+        env.insert("WATCHDOG_USEC".into(), limit.as_micros().to_string().into());
+    }
     Ok(Plan {
         name: spec.name.clone(),
         pidfile: spec.pidfile.clone(),

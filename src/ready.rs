@@ -141,6 +141,18 @@ impl ReadySpec {
         }
     }
 
+    /// Parses a `--health` check: `tcp:[HOST:]PORT`, `http:URL`, `cmd:COMMAND` or `file:PATH`
+    /// (the kinds that can be asked again and again of a running program).
+    pub fn parse_health(s: &str) -> Result<ReadySpec, String> {
+        match ReadySpec::parse(s) {
+            Ok(spec @ (ReadySpec::Tcp { .. } | ReadySpec::Http(_) | ReadySpec::Cmd(_) | ReadySpec::File(_))) => Ok(spec),
+            Ok(_) => Err(format!(
+                "invalid health check '{s}': use tcp:[HOST:]PORT, http:URL, cmd:COMMAND or file:PATH"
+            )),
+            Err(e) => Err(e.replacen("invalid readiness spec", "invalid health check", 1)),
+        }
+    }
+
     /// What `start` waits for, in words (`a TCP connection to 127.0.0.1:8080`).
     pub fn describe(&self) -> String {
         match self {
@@ -225,6 +237,14 @@ pub struct Notice {
     pub errno: Option<i32>,
     /// `EXTEND_TIMEOUT_USEC=N`: it needs N µs more from now.
     pub extend: Option<Duration>,
+    /// `RELOADING=1`: it is reloading its configuration (`READY=1` follows when done).
+    pub reloading: bool,
+    /// `STOPPING=1`: it is shutting down.
+    pub stopping: bool,
+    /// `WATCHDOG=1`: it is alive (`--watchdog`).
+    pub watchdog: bool,
+    /// `MAINPID=N`: its main process is N.
+    pub main_pid: Option<i32>,
 }
 
 /// Parses one notify datagram (newline-separated `KEY=VALUE` lines).
@@ -236,6 +256,10 @@ pub fn parse_notice(msg: &[u8]) -> Notice {
         };
         match line.split_once('=') {
             Some(("READY", "1")) => notice.ready = true,
+            Some(("RELOADING", "1")) => notice.reloading = true,
+            Some(("STOPPING", "1")) => notice.stopping = true,
+            Some(("WATCHDOG", "1")) => notice.watchdog = true,
+            Some(("MAINPID", n)) => notice.main_pid = n.parse().ok().filter(|n| *n > 1),
             Some(("STATUS", text)) => notice.status = Some(text.to_owned()),
             Some(("ERRNO", n)) => {
                 if let Some(n) = n.parse::<i32>().ok().filter(|n| *n > 0) {
@@ -560,6 +584,14 @@ impl Check {
     }
 
     /// The value for the daemon's `NOTIFY_SOCKET` (`@name` for an abstract address), with
+    /// The notify socket itself (`--ready notify`), to pass on to a respawn monitor.
+    pub fn notify_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.how {
+            How::Notify(sock) => Some(sock.fd.as_fd()),
+            _ => None,
+        }
+    }
+
     /// `--ready notify`.
     pub fn notify_socket(&self) -> Option<&str> {
         match &self.how {
@@ -1190,14 +1222,40 @@ fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> Result<()> {
 }
 
 /// The datagram socket the daemon's `NOTIFY_SOCKET` names: abstract (nothing to clean up, gone
-/// when `start` exits), close-on-exec, non-blocking, with `SO_PASSCRED`.
+/// when its last holder exits: `start`, or in respawn mode the monitor, which inherits it),
+/// close-on-exec, non-blocking, with `SO_PASSCRED`.
 #[derive(Debug)]
-struct NotifySocket {
+pub struct NotifySocket {
     fd: OwnedFd,
     address: String,
 }
 
 impl NotifySocket {
+    /// The socket `start` bound and passed on to the respawn monitor (`__monitor --notify-fd`),
+    /// which hears the program for the rest of its life.
+    pub fn from_fd(fd: OwnedFd) -> NotifySocket {
+        NotifySocket {
+            fd,
+            address: String::new(),
+        }
+    }
+
+    /// The next queued message from the calling respawn monitor's own processes (its child and
+    /// their descendants), as [`NotifySocket::receive`] hears the daemon's. The monitor's pid is
+    /// only compared with senders', never signalled.
+    pub fn receive_for_monitor(
+        &self,
+        program_uid: Option<u32>,
+        ignored: &mut Vec<String>,
+    ) -> Result<Option<Vec<u8>>> {
+        self.receive(Pid::own_for_foreground(), program_uid, ignored)
+    }
+
+    /// The socket, for `poll`.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     fn bind(name: &Name) -> Result<NotifySocket> {
         let fail = || format!("cannot create the notify socket for {name}");
         let fd = socket(
@@ -1496,9 +1554,13 @@ mod tests {
             Notice {
                 ready: true,
                 status: Some("Listening on 8080".into()),
+                main_pid: Some(42),
                 ..Notice::default()
             }
         );
+        let n = parse_notice(b"RELOADING=1\nMONOTONIC_USEC=5\nWATCHDOG=1\nSTOPPING=1\nMAINPID=1");
+        assert!(n.reloading && n.watchdog && n.stopping && !n.ready);
+        assert_eq!(n.main_pid, None, "MAINPID=1 is no daemon's");
         let n = parse_notice(b"STATUS=a\nSTATUS=b\nEXTEND_TIMEOUT_USEC=2500000\n");
         assert_eq!(n.status.as_deref(), Some("b"));
         assert_eq!(n.extend, Some(Duration::from_millis(2500)));

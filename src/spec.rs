@@ -260,6 +260,13 @@ impl Spec {
                 ("--restart-window", opts.restart_window.is_some()),
                 ("--log-max-size", opts.log_max_size.is_some()),
                 ("--log-keep", opts.log_keep.is_some()),
+                ("--restart", opts.restart.is_some()),
+                ("--health", opts.health.is_some()),
+                ("--health-interval", opts.health_interval.is_some()),
+                ("--health-retries", opts.health_retries.is_some()),
+                ("--watchdog", opts.watchdog.is_some()),
+                ("--on-exit", opts.on_exit.is_some()),
+                ("--log-timestamps", opts.log_timestamps),
             ];
             if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
                 bail!(Fail::usage(format!(
@@ -282,6 +289,37 @@ impl Spec {
         }
         if let Some(n) = opts.log_keep {
             respawn.log_keep = n;
+        }
+        if let Some(policy) = opts.restart {
+            respawn.restart = policy;
+        }
+        if let Some(health) = &opts.health {
+            let health = match health {
+                ReadySpec::File(p) => ReadySpec::File(absolute(p)?),
+                other => other.clone(),
+            };
+            respawn.health = Some(health.to_string());
+        }
+        if let Some(d) = opts.health_interval {
+            respawn.health_interval = d;
+        }
+        if let Some(n) = opts.health_retries {
+            respawn.health_retries = n;
+        }
+        if let Some(d) = opts.watchdog {
+            respawn.watchdog = Some(d);
+        }
+        if let Some(command) = &opts.on_exit {
+            respawn.on_exit = Some(command.clone());
+        }
+        if opts.log_timestamps {
+            respawn.log_timestamps = true;
+        }
+        if respawn.watchdog.is_some() && self.ready != ReadySpec::Notify {
+            bail!(Fail::usage(format!(
+                "--watchdog needs --ready notify: the program sends WATCHDOG=1 on its NOTIFY_SOCKET (--ready is {})",
+                self.ready
+            )));
         }
         Ok(())
     }
@@ -350,6 +388,7 @@ impl Spec {
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,
+            notify: Default::default(),
             started_at: Some(now_rfc3339()),
             restarts: 0,
             last_exit: None,

@@ -45,6 +45,78 @@ pub struct LastExit {
     /// When (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub at: Option<String>,
+    /// Why the monitor stopped it, when it did (`--health`, `--watchdog`): then that is what
+    /// `status` shows, rather than the signal it died of.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<StopReason>,
+}
+
+/// Why a respawn monitor stopped its program itself (to restart it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StopReason {
+    /// `--health` failed `--health-retries` times in a row.
+    Unhealthy,
+    /// No `WATCHDOG=1` within `--watchdog`.
+    Watchdog,
+}
+
+impl StopReason {
+    /// `unhealthy` / `watchdog`, as `status` says it (SPEC §6).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Unhealthy => "unhealthy",
+            StopReason::Watchdog => "watchdog",
+        }
+    }
+}
+
+/// What a program said of itself over the notify socket (sd_notify(3)), kept in the status by
+/// its respawn monitor (SPEC §6); all empty in exec mode, where the socket ends with `start`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NotifyStatus {
+    /// Its state: `starting` (no `READY=1` yet since it was last started), `ready`,
+    /// `reloading` (`RELOADING=1`, until `READY=1`) or `stopping` (`STOPPING=1`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub notify_state: Option<NotifyState>,
+    /// How many reloads it completed (`RELOADING=1` then `READY=1`): `reload` waits for this
+    /// to grow.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub reloads: u64,
+    /// `MAINPID=`: the process it named as its main one (accepted only for a descendant of the
+    /// monitor).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub main_pid: Option<i32>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The program's state as it last told it over the notify socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyState {
+    /// Started, no `READY=1` yet.
+    Starting,
+    /// `READY=1`.
+    Ready,
+    /// `RELOADING=1`, no `READY=1` since.
+    Reloading,
+    /// `STOPPING=1`.
+    Stopping,
+}
+
+impl NotifyState {
+    /// The word of the status file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyState::Starting => "starting",
+            NotifyState::Ready => "ready",
+            NotifyState::Reloading => "reloading",
+            NotifyState::Stopping => "stopping",
+        }
+    }
 }
 
 /// What the user wants of a daemon, kept in its spec: `running` from `start` (and `restart`),
@@ -124,6 +196,9 @@ pub struct Status {
     /// The last notify `STATUS=` text.
     #[serde(default)]
     pub status_text: Option<String>,
+    /// What the program said over the notify socket (respawn mode with `--ready notify`).
+    #[serde(flatten)]
+    pub notify: NotifyStatus,
     /// When it was started (RFC 3339).
     #[serde(default)]
     pub started_at: Option<String>,
@@ -262,9 +337,13 @@ pub struct Record {
     /// `--ready-timeout` (`"30s"` on disk).
     #[serde(default, with = "crate::parse::duration_text::option")]
     pub ready_timeout: Option<Duration>,
-    /// The last `STATUS=` text the program sent over the notify socket while `start` waited.
+    /// The last `STATUS=` text the program sent over the notify socket (while `start` waited,
+    /// and in respawn mode for its whole life).
     #[serde(default)]
     pub status_text: Option<String>,
+    /// Respawn mode with `--ready notify`: what the program last said of its state.
+    #[serde(flatten)]
+    pub notify: NotifyStatus,
     /// When it was started (RFC 3339).
     pub started_at: Option<String>,
     /// Respawn mode: restarts so far.
@@ -323,6 +402,7 @@ impl From<Ended> for LastExit {
             code,
             signal,
             at: Some(now_rfc3339()),
+            reason: None,
         }
     }
 }
@@ -347,8 +427,12 @@ impl LastExit {
         }
     }
 
-    /// `exited with status 1` / `killed by signal 9`, as SPEC §6 words it.
+    /// `exited with status 1` / `killed by signal 9` / `unhealthy` / `watchdog`, as SPEC §6
+    /// words it.
     pub fn describe(&self) -> String {
+        if let Some(reason) = self.reason {
+            return reason.as_str().to_owned();
+        }
         match self.ended() {
             Some(Ended::Signal(sig, _)) => format!("killed by signal {sig}"),
             Some(Ended::Code(code)) => format!("exited with status {code}"),
@@ -377,6 +461,66 @@ pub struct Respawn {
     /// How many rotated files to keep (`--log-keep`).
     #[serde(default = "default_log_keep")]
     pub log_keep: u32,
+    /// When the program is restarted (`--restart`).
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// The health check (`--health`), in its canonical form; `None`: no check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<String>,
+    /// How often the health check runs (`--health-interval`; `"10s"` on disk).
+    #[serde(
+        default = "default_health_interval",
+        with = "crate::parse::duration_text"
+    )]
+    pub health_interval: Duration,
+    /// Failures in a row that make the monitor restart the program (`--health-retries`).
+    #[serde(default = "default_health_retries")]
+    pub health_retries: u32,
+    /// `--watchdog`: the longest time between two `WATCHDOG=1`; `None`: no watchdog.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::parse::duration_text::option"
+    )]
+    pub watchdog: Option<Duration>,
+    /// `--on-exit`: a shell command run after each exit of the program.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_exit: Option<String>,
+    /// `--log-timestamps`: the monitor prefixes each line of output with its time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub log_timestamps: bool,
+}
+
+/// `--restart`: after which exits the monitor starts the program again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// After every exit (systemd's `Restart=always`).
+    #[default]
+    Always,
+    /// Only after a non-zero exit status or death by a signal (`Restart=on-failure`): a clean
+    /// exit (status 0) ends the monitor, and the daemon is `stopped`.
+    OnFailure,
+}
+
+impl RestartPolicy {
+    /// The word of the command line, the spec file and systemd's `Restart=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartPolicy::Always => "always",
+            RestartPolicy::OnFailure => "on-failure",
+        }
+    }
+}
+
+/// A file from before `health_interval` was kept: the default.
+fn default_health_interval() -> Duration {
+    Respawn::default().health_interval
+}
+
+/// A file from before `health_retries` was kept: the default.
+fn default_health_retries() -> u32 {
+    Respawn::default().health_retries
 }
 
 /// A file from before `log_keep` was kept: the default.
@@ -393,7 +537,25 @@ impl Default for Respawn {
             restart_window: Duration::from_secs(60),
             log_max_size: None,
             log_keep: 5,
+            restart: RestartPolicy::Always,
+            health: None,
+            health_interval: Duration::from_secs(10),
+            health_retries: 3,
+            watchdog: None,
+            on_exit: None,
+            log_timestamps: false,
         }
+    }
+}
+
+impl Respawn {
+    /// `--health` as a check, if set; a corrupt spec file is an error naming the field.
+    pub fn health(&self) -> Result<Option<crate::ready::ReadySpec>> {
+        self.health
+            .as_deref()
+            .map(crate::ready::ReadySpec::parse_health)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("corrupt spec: health: {e}"))
     }
 }
 
@@ -520,6 +682,7 @@ impl Record {
             ready: spec.ready,
             ready_timeout: spec.ready_timeout,
             status_text: status.status_text,
+            notify: status.notify,
             started_at: status.started_at,
             restarts: status.restarts,
             last_exit: status.last_exit,
@@ -573,6 +736,7 @@ impl Record {
             boot_id: self.boot_id.clone(),
             session: self.session,
             status_text: self.status_text.clone(),
+            notify: self.notify.clone(),
             started_at: self.started_at.clone(),
             restarts: self.restarts,
             last_exit: self.last_exit.clone(),
@@ -941,6 +1105,7 @@ mod tests {
             ready: "exec".into(),
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
+            notify: NotifyStatus::default(),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
             last_exit: None,
@@ -1207,7 +1372,12 @@ mod proptests {
             any::<Option<i32>>(),
             any::<Option<String>>(),
         )
-            .prop_map(|(code, signal, at)| LastExit { code, signal, at })
+            .prop_map(|(code, signal, at)| LastExit {
+                code,
+                signal,
+                at,
+                reason: None,
+            })
     }
 
     /// A duration the spec file can hold (up to 52 weeks, to the millisecond).
@@ -1230,6 +1400,7 @@ mod proptests {
                     restart_window,
                     log_max_size,
                     log_keep,
+                    ..Respawn::default()
                 },
             )
     }
@@ -1320,6 +1491,7 @@ mod proptests {
                 after: Vec::new(),
                 ready_timeout,
                 status_text,
+                notify: NotifyStatus::default(),
             },
         )
     }

@@ -2,24 +2,31 @@
 //! as the daemon, keeps PROGRAM running as its child.
 //!
 //! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
-//! give up after too many restarts), forwarding signals to the child, the respawn fields of the
-//! record (`child_pid`, `restarts`, `last_exit`, `failed`), and, with `--log-max-size`, the log
-//! files (the child writes into pipes; the monitor appends and rotates, at line boundaries where
-//! it can, never past `--log-max-size`).
+//! give up after too many restarts, or end after a clean exit with `--restart on-failure`),
+//! forwarding signals to the child, the respawn fields of the status (`child_pid`, `restarts`,
+//! `last_exit`, `failed`), with `--log-max-size` or `--log-timestamps` the log files (the child
+//! writes into pipes; the monitor appends, stamps and rotates, at line boundaries where it can,
+//! never past `--log-max-size`), and with `--ready notify` the notify socket once `start` has
+//! handed it over (`READY=1`, `STATUS=`, `RELOADING=1`, `STOPPING=1`, `WATCHDOG=1`, `MAINPID=`
+//! into the status: SPEC §6, sd_notify for life). It runs `--health` checks and enforces
+//! `--watchdog` (stopping and restarting the program), and runs `--on-exit` after each exit;
+//! helpers (`--on-exit`, `--health cmd:`) are std `Command` children in their own process
+//! groups, reaped with the rest and killed at their deadline.
 //!
-//! It must not: fork or exec itself (that is `daemonize`), poll on a timer (it blocks in `poll`
-//! on a signal self-pipe and the log pipes, with a timeout only while a restart delay, a record
-//! update, or the end of an open line held back from the log is pending), do work in signal
-//! handlers (signal-hook's handlers only write to the self-pipe), start threads, or block on the
-//! name's lock (`stop` holds that lock while it waits for the monitor to exit; see "Locking" in
-//! docs/ARCHITECTURE.md).
+//! It must not: fork or exec itself (that is `daemonize`; helpers come from std `Command`), poll
+//! on a timer (it blocks in `poll` on a signal self-pipe, the log pipes and the notify socket,
+//! with a timeout only while a restart delay, a record update, the end of an open line held
+//! back from the log, a health check, the watchdog, a SIGKILL or a helper's deadline is
+//! pending), do work in signal handlers (signal-hook's handlers only write to the self-pipe),
+//! start threads, or block on the name's lock (`stop` holds that lock while it waits for the
+//! monitor to exit; see "Locking" in docs/ARCHITECTURE.md).
 //!
 //! The shape is s6-supervise's: an explicit [`State`], events from the self-pipe and the clock,
 //! and a pure table [`action`] from (state, event) to what to do. Backoff and the restart limit
 //! are pure too ([`Backoff`], step/cap/window as OpenRC's `respawn_*`), as is the choice of
 //! rotation points ([`next_cut`]), so they are unit-tested here.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -37,7 +44,7 @@ use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use crate::cli::MonitorArgs;
-use crate::daemonize::{self, Plan};
+use crate::daemonize::{self, Credentials, Plan};
 use crate::exit::Code;
 use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name};
@@ -45,10 +52,13 @@ use crate::paths::Ctx;
 use crate::pidfile;
 use crate::plan::{self, send_report};
 use crate::process::{self, Pid, Process};
+use crate::ready::{Notice, NotifySocket, ReadySpec};
 use crate::rotate::RotatingLog;
 use crate::session;
 use crate::spec::Spec;
-use crate::state::{LastExit, Mode, Record, Status};
+use crate::state::{
+    LastExit, Mode, NotifyState, NotifyStatus, Record, RestartPolicy, Status, StopReason,
+};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
 pub const MAX_DELAY: Duration = Duration::from_secs(60);
@@ -88,7 +98,9 @@ const SIGNALS: [Signal; 9] = [
 // ---------------------------------------------------------------------------------------------
 // Backoff and the restart limit: pure.
 
-/// The restart policy of one daemon (`--restart-delay`, `--max-restarts`, `--restart-window`).
+/// The restart policy of one daemon (`--restart-delay`, `--max-restarts`, `--restart-window`,
+/// `--restart`) and what the monitor watches while the program runs (`--ready notify`,
+/// `--health`, `--watchdog`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// Delay before the first restart.
@@ -97,9 +109,46 @@ pub struct Policy {
     pub max_restarts: u32,
     /// The window of `max_restarts`.
     pub window: Duration,
+    /// After which exits to restart.
+    pub restart: RestartPolicy,
+    /// `--ready notify`: the program is ready once it says `READY=1` (else at once).
+    pub notify: bool,
+    /// `--health-interval` and `--health-retries`, with `--health`.
+    pub health: Option<HealthPolicy>,
+    /// `--watchdog`.
+    pub watchdog: Option<Duration>,
+    /// How long a program the monitor stops itself (unhealthy, watchdog) has after SIGTERM
+    /// before SIGKILL.
+    pub stop_timeout: Duration,
     /// `--forking`: the program daemonizes itself; the launcher and the pidfile have this long
     /// (`--ready-timeout`) before the launch counts as failed. `None`: the child is the program.
     pub forking: Option<Duration>,
+}
+
+impl Policy {
+    /// A policy with the defaults of SPEC §6 but for the restart delay and limit.
+    pub fn new(delay: Duration, max_restarts: u32, window: Duration) -> Policy {
+        Policy {
+            delay,
+            max_restarts,
+            window,
+            restart: RestartPolicy::Always,
+            notify: false,
+            health: None,
+            watchdog: None,
+            stop_timeout: crate::spec::STOP_TIMEOUT,
+            forking: None,
+        }
+    }
+}
+
+/// How often the health check runs, and how many failures in a row restart the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthPolicy {
+    /// `--health-interval`.
+    pub interval: Duration,
+    /// `--health-retries`.
+    pub retries: u32,
 }
 
 /// What follows an exit of the child.
@@ -170,7 +219,30 @@ pub enum State {
     /// the first child, which is no restart.
     Starting { first: bool },
     /// The child runs, since `since`.
-    Running { child: Pid, since: Instant },
+    Running {
+        child: Pid,
+        since: Instant,
+        /// With `--ready notify`, what it last said of its state (`None` otherwise).
+        said: Option<NotifyState>,
+        /// Health checks failed in a row.
+        failures: u32,
+        /// When the next health check is due; `None` before the program is ready and while a
+        /// check runs.
+        health_at: Option<Instant>,
+        /// A health check runs (its outcome is the next `Health` event).
+        checking: bool,
+        /// When the watchdog expires unless `WATCHDOG=1` comes first; `None` until it is
+        /// armed (by the first `READY=1` or `WATCHDOG=1`).
+        watchdog_at: Option<Instant>,
+    },
+    /// The monitor stops the child itself (SIGTERM sent) for `reason`, to restart it; SIGKILL
+    /// is due at `kill_at` (`None` once sent).
+    Killing {
+        child: Pid,
+        since: Instant,
+        reason: StopReason,
+        kill_at: Option<Instant>,
+    },
     /// No child: the next one starts at `at` (the restart delay).
     Waiting { at: Instant },
     /// `--forking`: the launched program runs, since `since`, and is to fork into the
@@ -208,6 +280,11 @@ pub enum Event {
     Spawned(Pid),
     /// The child asked for by `Spawn` could not be started, for this reason.
     SpawnFailed(String),
+    /// A notify message from the program's processes (its `MAINPID=`, if any, checked: a
+    /// descendant of the monitor).
+    Notified(Notice),
+    /// The outcome of the health check asked for by `CheckHealth`: why it failed, if it did.
+    Health(Result<(), String>),
     /// `--forking`: the process the launcher left was adopted as the child.
     Adopted(Pid),
     /// `--forking`: no process could be adopted, for this reason.
@@ -241,8 +318,22 @@ pub enum Effect {
     Abort(String),
     /// The monitor gave up (state `failed`).
     Failed,
-    /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM).
+    /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM), or
+    /// a clean exit with `--restart on-failure`.
     Finish { code: Code, stopped: bool },
+    /// Run the health check; its outcome comes back as `Health`.
+    CheckHealth,
+    /// Run `--on-exit` for this exit, the daemon's state being `state` (`restarting`,
+    /// `failed`, `stopped`).
+    OnExit { how: LastExit, state: &'static str },
+    /// The program said what state it is in (status `notify_state`).
+    NotifyState(NotifyState),
+    /// The program finished a reload (`RELOADING=1`, then `READY=1`): status `reloads` grows.
+    Reloaded,
+    /// The program's `STATUS=` text.
+    StatusText(String),
+    /// The program's `MAINPID=`.
+    MainPid(i32),
 }
 
 /// The monitor's machine, whole (s6-supervise's `actions[state][event]`): the next state and
@@ -256,15 +347,32 @@ pub fn step(
     restarts: u32,
     now: Instant,
 ) -> (State, Vec<Effect>) {
-    use Signal::{SIGCONT, SIGINT, SIGTERM};
-    // A child ended (or never started): restart it after the delay, or give up.
+    use Signal::{SIGCONT, SIGINT, SIGKILL, SIGTERM};
+    // A child ended (or never started): restart it after the delay, or give up; with
+    // `--restart on-failure`, a clean exit ends the monitor.
     let mut ended = |who: String, how: LastExit, ran_for: Duration, child: Option<Pid>| {
         let what = format!(
             "{who}: {} after {}",
             how.describe(),
             format_duration(Duration::from_millis(ran_for.as_millis() as u64))
         );
-        let mut effects = vec![Effect::NoteExit(how)];
+        let mut effects = vec![Effect::NoteExit(how.clone())];
+        let clean = how.reason.is_none() && how.code == Some(0);
+        if policy.restart == RestartPolicy::OnFailure && clean {
+            effects.push(Effect::Say(format!(
+                "{what}; not restarting it (--restart on-failure)"
+            )));
+            effects.extend(child.map(Effect::Cleanup));
+            effects.push(Effect::OnExit {
+                how,
+                state: "stopped",
+            });
+            effects.push(Effect::Finish {
+                code: Code::Ok,
+                stopped: true,
+            });
+            return (State::Done { code: Code::Ok }, effects);
+        }
         match backoff.on_exit(policy, now, ran_for) {
             Decision::Restart(delay) => {
                 effects.push(Effect::Say(format!(
@@ -272,6 +380,10 @@ pub fn step(
                     format_duration(delay)
                 )));
                 effects.extend(child.map(Effect::Cleanup));
+                effects.push(Effect::OnExit {
+                    how,
+                    state: "restarting",
+                });
                 (State::Waiting { at: now + delay }, effects)
             }
             Decision::GiveUp => {
@@ -281,6 +393,10 @@ pub fn step(
                     policy.max_restarts,
                     format_duration(policy.window)
                 )));
+                effects.push(Effect::OnExit {
+                    how,
+                    state: "failed",
+                });
                 effects.push(Effect::Finish {
                     code: Code::Failure,
                     stopped: false,
@@ -296,6 +412,33 @@ pub fn step(
     };
     let stop = |child: Pid, sig: Signal| {
         vec![Effect::Forward(child, sig), Effect::Forward(child, SIGCONT)]
+    };
+    // The monitor stops the child itself, to restart it.
+    let kill = |child: Pid, since: Instant, reason: StopReason, why: String| {
+        let mut effects = vec![Effect::Say(format!("{why}: stopping pid {child}"))];
+        effects.extend(stop(child, SIGTERM));
+        let state = State::Killing {
+            child,
+            since,
+            reason,
+            kill_at: Some(now + policy.stop_timeout),
+        };
+        (state, effects)
+    };
+    // A child (spawned, or adopted with `--forking`) runs from now on: what the monitor
+    // watches starts afresh.
+    let running = |child: Pid, since: Instant| State::Running {
+        child,
+        since,
+        said: policy.notify.then_some(NotifyState::Starting),
+        failures: 0,
+        // Without notify, the program counts as ready once started.
+        health_at: policy
+            .health
+            .filter(|_| !policy.notify)
+            .map(|h| now + h.interval),
+        checking: false,
+        watchdog_at: None,
     };
     match (state, event) {
         (State::Done { .. }, _) => (state, vec![]),
@@ -356,7 +499,10 @@ pub fn step(
                     "restarted: adopted pid {child} (restart {restarts})"
                 )));
             }
-            (State::Running { child, since }, effects)
+            if policy.notify {
+                effects.push(Effect::NotifyState(NotifyState::Starting));
+            }
+            (running(child, since), effects)
         }
         (
             State::Adopting {
@@ -405,14 +551,35 @@ pub fn step(
                     "restarted as pid {child} (restart {restarts})"
                 )));
             }
-            (State::Running { child, since: now }, effects)
+            if policy.notify {
+                effects.push(Effect::NotifyState(NotifyState::Starting));
+            }
+            (running(child, now), effects)
         }
         (State::Starting { .. }, Event::SpawnFailed(why)) => {
             let how = LastExit::code(SPAWN_FAILED_STATUS);
             ended(why, how, Duration::ZERO, None)
         }
-        (State::Running { child, since }, Event::Exited { pid, how }) if pid == child => {
+        (State::Running { child, since, .. }, Event::Exited { pid, how }) if pid == child => {
             let ran_for = now.saturating_duration_since(since);
+            let (next, mut effects) = ended(format!("pid {child}"), how, ran_for, Some(child));
+            effects.insert(0, Effect::Drain);
+            (next, effects)
+        }
+        (
+            State::Killing {
+                child,
+                since,
+                reason,
+                ..
+            },
+            Event::Exited { pid, how },
+        ) if pid == child => {
+            let ran_for = now.saturating_duration_since(since);
+            let how = LastExit {
+                reason: Some(reason),
+                ..how
+            };
             let (next, mut effects) = ended(format!("pid {child}"), how, ran_for, Some(child));
             effects.insert(0, Effect::Drain);
             (next, effects)
@@ -421,7 +588,11 @@ pub fn step(
             State::Done { code: Code::Ok },
             vec![
                 Effect::Drain,
-                Effect::NoteExit(how),
+                Effect::NoteExit(how.clone()),
+                Effect::OnExit {
+                    how,
+                    state: "stopped",
+                },
                 Effect::Finish {
                     code: Code::Ok,
                     stopped: true,
@@ -429,7 +600,10 @@ pub fn step(
             ],
         ),
         (_, Event::Exited { .. }) => (state, vec![]),
-        (State::Running { child, .. }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+        (
+            State::Running { child, .. } | State::Killing { child, .. },
+            Event::Signal(sig @ (SIGTERM | SIGINT)),
+        ) => {
             // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
             // mode's `stop` does it: without SIGCONT, it would sit out the whole stop timeout,
             // be SIGKILLed with the monitor, and its exit would go unrecorded.
@@ -450,9 +624,10 @@ pub fn step(
                 stopped: true,
             }],
         ),
-        (State::Running { child, .. } | State::Stopping { child }, Event::Signal(sig)) => {
-            (state, vec![Effect::Forward(child, sig)])
-        }
+        (
+            State::Running { child, .. } | State::Stopping { child } | State::Killing { child, .. },
+            Event::Signal(sig),
+        ) => (state, vec![Effect::Forward(child, sig)]),
         (State::Waiting { at }, Event::Tick { leftovers: false }) if now >= at => {
             backoff.on_restart(policy, now);
             (
@@ -460,8 +635,179 @@ pub fn step(
                 vec![Effect::CountRestart, Effect::Spawn],
             )
         }
+        (
+            State::Running {
+                child,
+                since,
+                watchdog_at: Some(at),
+                ..
+            },
+            Event::Tick { .. },
+        ) if now >= at => {
+            let limit = format_duration(policy.watchdog.unwrap_or_default());
+            let why = format!("no WATCHDOG=1 from the program within {limit}");
+            kill(child, since, StopReason::Watchdog, why)
+        }
+        (
+            State::Running {
+                child,
+                since,
+                said,
+                failures,
+                health_at: Some(at),
+                checking: false,
+                watchdog_at,
+            },
+            Event::Tick { .. },
+        ) if now >= at => (
+            State::Running {
+                child,
+                since,
+                said,
+                failures,
+                health_at: None,
+                checking: true,
+                watchdog_at,
+            },
+            vec![Effect::CheckHealth],
+        ),
+        (
+            State::Killing {
+                child,
+                since,
+                reason,
+                kill_at: Some(at),
+            },
+            Event::Tick { .. },
+        ) if now >= at => (
+            State::Killing {
+                child,
+                since,
+                reason,
+                kill_at: None,
+            },
+            vec![
+                Effect::Say(format!(
+                    "pid {child} still running {} after SIGTERM: sent SIGKILL",
+                    format_duration(policy.stop_timeout)
+                )),
+                Effect::Forward(child, SIGKILL),
+            ],
+        ),
+        (
+            State::Running {
+                child,
+                since,
+                said,
+                failures,
+                checking: true,
+                watchdog_at,
+                ..
+            },
+            Event::Health(outcome),
+        ) => {
+            let Some(health) = policy.health else {
+                return (state, vec![]);
+            };
+            let next = now + health.interval;
+            let running = |failures| State::Running {
+                child,
+                since,
+                said,
+                failures,
+                health_at: Some(next),
+                checking: false,
+                watchdog_at,
+            };
+            match outcome {
+                Ok(()) => (running(0), vec![]),
+                Err(why) => {
+                    let failures = failures + 1;
+                    let line = format!(
+                        "health check failed ({failures} of {} in a row): {why}",
+                        health.retries
+                    );
+                    if failures < health.retries {
+                        return (running(failures), vec![Effect::Say(line)]);
+                    }
+                    let (next, mut effects) = kill(
+                        child,
+                        since,
+                        StopReason::Unhealthy,
+                        format!("{line}; unhealthy"),
+                    );
+                    effects.remove(0);
+                    effects.insert(0, Effect::Say(format!("{line}: stopping pid {child}")));
+                    (next, effects)
+                }
+            }
+        }
+        (
+            State::Running {
+                child,
+                since,
+                said,
+                failures,
+                health_at,
+                checking,
+                watchdog_at,
+            },
+            Event::Notified(notice),
+        ) => {
+            let mut effects = Vec::new();
+            let mut said = said;
+            let (mut health_at, mut watchdog_at) = (health_at, watchdog_at);
+            if let Some(text) = notice.status {
+                effects.push(Effect::StatusText(text));
+            }
+            if let Some(pid) = notice.main_pid {
+                effects.push(Effect::MainPid(pid));
+            }
+            if let Some(n) = notice.errno {
+                effects.push(Effect::Say(format!(
+                    "pid {child} reported ERRNO={n} ({})",
+                    Errno::from_raw(n).desc()
+                )));
+            }
+            let tell =
+                |state: NotifyState, said: &mut Option<NotifyState>, effects: &mut Vec<Effect>| {
+                    if *said != Some(state) {
+                        *said = Some(state);
+                        effects.push(Effect::NotifyState(state));
+                    }
+                };
+            if notice.reloading {
+                tell(NotifyState::Reloading, &mut said, &mut effects);
+            }
+            if notice.ready {
+                if said == Some(NotifyState::Reloading) {
+                    effects.push(Effect::Reloaded);
+                }
+                tell(NotifyState::Ready, &mut said, &mut effects);
+                // Ready for the first time: the health checks begin.
+                if health_at.is_none() && !checking {
+                    health_at = policy.health.map(|h| now + h.interval);
+                }
+            }
+            if notice.stopping {
+                tell(NotifyState::Stopping, &mut said, &mut effects);
+            }
+            if notice.ready || notice.watchdog {
+                watchdog_at = policy.watchdog.map(|d| now + d);
+            }
+            let running = State::Running {
+                child,
+                since,
+                said,
+                failures,
+                health_at,
+                checking,
+                watchdog_at,
+            };
+            (running, effects)
+        }
         // The rest: a signal with no child to pass it to, a tick before its time, a spawn
-        // outcome nobody asked for.
+        // outcome nobody asked for, a notice or a check outcome for a child being stopped.
         _ => (state, vec![]),
     }
 }
@@ -476,6 +822,25 @@ struct Output {
     stderr: bool,
     /// The last write failed (reported once, not at every chunk).
     failing: bool,
+    /// `--log-timestamps`: each line begins with its time.
+    timestamps: bool,
+    /// The next byte begins a line (for `timestamps`).
+    line_start: bool,
+}
+
+/// `data` with `stamp` and a space before each line that begins in it; `line_start` says whether
+/// the first byte begins one, and is left saying whether the byte after `data` will.
+pub fn stamp_lines(data: &[u8], line_start: &mut bool, stamp: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + stamp.len() + 1);
+    for &b in data {
+        if *line_start {
+            out.extend_from_slice(stamp.as_bytes());
+            out.push(b' ');
+        }
+        out.push(b);
+        *line_start = b == b'\n';
+    }
+    out
 }
 
 impl Output {
@@ -511,7 +876,7 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
         .map(daemonize::claim_inherited_pipe)
         .transpose()?
         .map(File::from);
-    let mut monitor = match Monitor::new(ctx, &args.name) {
+    let mut monitor = match Monitor::new(ctx, &args) {
         Ok(m) => m,
         Err(err) => {
             send_report(&mut report, Err(&err));
@@ -563,11 +928,53 @@ struct Monitor {
     fatal: Option<anyhow::Error>,
     /// What the last child left behind, being stopped before the next start.
     cleanup: Option<Cleanup>,
+    /// `--ready notify`: the socket `start` passed on, read once `start` has handed over.
+    notify: Option<NotifySocket>,
+    /// Notify messages dropped (not from the program's processes); kept short.
+    ignored: Vec<String>,
+    /// With `--user`: the program's uid (a notify sender already gone is heard if it had it).
+    program_uid: Option<u32>,
+    /// What the program said over the notify socket, for the status.
+    said: NotifyStatus,
+    /// Its last `STATUS=` text, once the monitor has heard one.
+    status_text: Option<String>,
+    /// `--health`.
+    health: Option<ReadySpec>,
+    /// A `cmd:` health check under way.
+    health_run: Option<Helper>,
+    /// `--on-exit`.
+    on_exit: Option<String>,
+    /// An `--on-exit` command under way.
+    hook: Option<Helper>,
+    /// What helpers (`--on-exit`, `--health cmd:`) run with: the program's environment,
+    /// directory and credentials.
+    env: BTreeMap<std::ffi::OsString, std::ffi::OsString>,
+    chdir: PathBuf,
+    creds: Option<Credentials>,
     /// `--forking --pidfile`: the pidfile the program writes (read, never written).
     program_pidfile: Option<PathBuf>,
     /// The daemon's cgroup (the monitor is in it too), for `--forking`'s identity check.
     cgroup: Option<crate::cgroup::Cgroup>,
 }
+
+/// A short-lived command the monitor runs beside the program (`--on-exit`, `--health cmd:`), in
+/// a process group of its own; reaped with the rest by `reap_children`.
+#[derive(Debug, Clone, Copy)]
+struct Helper {
+    pid: Pid,
+    began: Instant,
+    /// SIGKILL (to its group) is due then.
+    deadline: Instant,
+    killed: bool,
+}
+
+/// How long an `--on-exit` command may run (SPEC §6).
+pub const ON_EXIT_LIMIT: Duration = Duration::from_secs(60);
+/// How long the monitor, on its way out, waits for an `--on-exit` command before it kills it:
+/// well within `stop`'s timeout, which is waiting for the monitor.
+pub const ON_EXIT_FINAL_WAIT: Duration = Duration::from_secs(5);
+/// The longest a `tcp:` or `http:` health check may block the monitor's loop.
+pub const HEALTH_TRY_LIMIT: Duration = Duration::from_secs(2);
 
 /// Processes an exited child left behind (its process group, and whatever escaped it and was
 /// re-parented to the monitor, the child subreaper), being stopped: SIGTERM (and SIGCONT), then
@@ -585,14 +992,17 @@ struct Cleanup {
 /// process not yet in `held` and not `exclude` (the running child), and holds them: one scan of
 /// `/proc`. Returns how many it added. Members are this subreaper's descendants by the kernel's
 /// word; each is verified by start time once its pidfd pins it.
-fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, sig: Signal) -> usize {
+fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, spare: &[i32], sig: Signal) -> usize {
     if childless() {
         return 0;
     }
     let me = std::process::id() as i32;
     let mut added = 0;
     for e in session::descendants_in(me, &session::scan()) {
-        if Some(e.pid) == exclude.map(Pid::get) || held.iter().any(|p| p.pid().get() == e.pid) {
+        if Some(e.pid) == exclude.map(Pid::get)
+            || spare.contains(&e.stat.pgrp)
+            || held.iter().any(|p| p.pid().get() == e.pid)
+        {
             continue;
         }
         let Ok(pid) = Pid::new(e.pid) else { continue };
@@ -630,7 +1040,8 @@ fn childless() -> bool {
 impl Monitor {
     /// Reads the record and prepares everything the children need, signal handling included
     /// (before the first child exists, so that no SIGCHLD is missed).
-    fn new(ctx: &Ctx, name: &Name) -> Result<Monitor> {
+    fn new(ctx: &Ctx, args: &MonitorArgs) -> Result<Monitor> {
+        let name = &args.name;
         let rec = Record::load(ctx, name)?
             .with_context(|| format!("no record for {name} in '{}'", ctx.dir.display()))?;
         let me = std::process::id() as i32;
@@ -650,22 +1061,42 @@ impl Monitor {
         }
         let respawn = launch
             .respawn
+            .clone()
             .with_context(|| format!("the spec of {name} is not supervised"))?;
         let policy = Policy {
-            delay: respawn.restart_delay,
-            max_restarts: respawn.max_restarts,
-            window: respawn.restart_window,
+            restart: respawn.restart,
+            notify: launch.ready == ReadySpec::Notify,
+            health: respawn.health.as_ref().map(|_| HealthPolicy {
+                interval: respawn.health_interval,
+                retries: respawn.health_retries,
+            }),
+            watchdog: respawn.watchdog,
             forking: launch.forking.as_ref().map(|f| f.timeout),
+            ..Policy::new(
+                respawn.restart_delay,
+                respawn.max_restarts,
+                respawn.restart_window,
+            )
         };
+        let notify = args
+            .notify_fd
+            .map(daemonize::claim_inherited_socket)
+            .transpose()?
+            .map(NotifySocket::from_fd);
         // The monitor stays root (it writes the status); only the child drops privileges.
         let creds = launch.account.as_ref().map(|a| a.creds.clone());
 
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
         let shared = launch.stdout == launch.stderr;
         let mut outputs = Vec::new();
-        let (stdout, stderr) = match respawn.log_max_size {
-            // The child writes the files itself, through the monitor's own stdout and stderr,
-            // which `start` opened on them.
+        // Without rotation or timestamps, the child writes the files itself, through the
+        // monitor's own stdout and stderr, which `start` opened on them.
+        let piped = match (respawn.log_max_size, respawn.log_timestamps) {
+            (Some(max), _) => Some(max),
+            (None, true) => Some(u64::MAX),
+            (None, false) => None,
+        };
+        let (stdout, stderr) = match piped {
             None => (
                 dup(io::stdout().as_fd())?,
                 if shared {
@@ -697,6 +1128,8 @@ impl Monitor {
                         log: RotatingLog::open_as(path, max, respawn.log_keep, creds.as_ref())?,
                         stderr,
                         failing: false,
+                        timestamps: respawn.log_timestamps,
+                        line_start: true,
                     });
                     Ok(write)
                 };
@@ -715,6 +1148,16 @@ impl Monitor {
             vec![0; READ_BUFFER]
         };
         let plan = launch.exec(stdin, stdout, stderr)?;
+        // Helpers get the program's environment, but they are not the program: no
+        // NOTIFY_SOCKET, no watchdog.
+        let mut helper_env = launch.env.clone();
+        for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
+            helper_env.remove(std::ffi::OsStr::new(var));
+        }
+        let plan = match policy.watchdog {
+            Some(_) => plan.with_pid_env("WATCHDOG_PID")?,
+            None => plan,
+        };
 
         // Whatever escapes the child (setsid, double fork) is re-parented to the monitor, which
         // can then stop it (SPEC §3.1). Set before the first child exists.
@@ -745,6 +1188,18 @@ impl Monitor {
             report: None,
             fatal: None,
             cleanup: None,
+            notify,
+            ignored: Vec::new(),
+            program_uid: launch.account.as_ref().map(|a| a.creds.uid),
+            said: NotifyStatus::default(),
+            status_text: None,
+            health: respawn.health.clone(),
+            health_run: None,
+            on_exit: respawn.on_exit.clone(),
+            hook: None,
+            env: helper_env,
+            chdir: launch.chdir.clone(),
+            creds: launch.account.as_ref().map(|a| a.creds.clone()),
             program_pidfile: launch.forking.as_ref().and_then(|f| f.pidfile.clone()),
             cgroup: crate::cgroup::Cgroup::of_record(&rec),
         })
@@ -760,18 +1215,29 @@ impl Monitor {
                 }
                 return Ok(code);
             }
-            let (signalled, readable) = self.wait()?;
-            for i in readable {
+            let wake = self.wait()?;
+            for i in wake.readable {
                 self.pump(i, READS_PER_WAKE);
             }
             self.flush_held(Some(Instant::now()));
-            if signalled {
+            if wake.handed_over && self.policy.notify {
+                // `start` returned: it saw the program's READY=1 (else it would have failed and
+                // stopped this monitor). From now on the monitor hears the program.
+                self.handle(Event::Notified(Notice {
+                    ready: true,
+                    ..Notice::default()
+                }));
+            }
+            if wake.notified {
+                self.read_notify();
+            }
+            if wake.signalled {
                 let pending: Vec<i32> = self.signals.pending().collect();
                 for sig in pending {
                     match Signal::try_from(sig) {
                         Ok(Signal::SIGCHLD) => {
                             for event in reap_children() {
-                                self.handle(event);
+                                self.route(event);
                             }
                         }
                         Ok(Signal::SIGPIPE) | Err(_) => {}
@@ -780,6 +1246,7 @@ impl Monitor {
                 }
             }
             self.tend_cleanup();
+            self.tend_helpers();
             // The clock is an event of the loop like the others.
             self.handle(Event::Tick {
                 leftovers: self.cleanup.is_some(),
@@ -794,7 +1261,7 @@ impl Monitor {
     /// restart delay, a pending record update and the end of an open line held back from a log
     /// (for at most [`HOLD_FOR`]); otherwise it sleeps until something happens.
     /// Returns whether the signal pipe is readable and which log pipes are.
-    fn wait(&mut self) -> Result<(bool, Vec<usize>)> {
+    fn wait(&mut self) -> Result<Wake> {
         let now = Instant::now();
         let mut timeout: Option<Duration> = None;
         if let State::Waiting { at } | State::Launching { until: at, .. } = self.state {
@@ -802,6 +1269,24 @@ impl Monitor {
         }
         if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
             let left = (since + HOLD_FOR).saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        let due = match self.state {
+            State::Running {
+                health_at,
+                watchdog_at,
+                ..
+            } => [health_at, watchdog_at],
+            State::Killing { kill_at, .. } => [kill_at, None],
+            _ => [None, None],
+        };
+        let helpers = [&self.hook, &self.health_run]
+            .into_iter()
+            .flatten()
+            .filter(|h| !h.killed)
+            .map(|h| h.deadline);
+        for at in due.into_iter().flatten().chain(helpers) {
+            let left = at.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         if let Some(c) = &self.cleanup {
@@ -827,6 +1312,11 @@ impl Monitor {
                 .iter()
                 .map(|o| PollFd::new(o.pipe.as_fd(), PollFlags::POLLIN)),
         );
+        // The notify socket, once `start` has handed over (until then `start` reads it).
+        let listening = self.handoff.is_none() && self.notify.is_some();
+        if let Some(sock) = self.notify.as_ref().filter(|_| listening) {
+            fds.push(PollFd::new(sock.fd(), PollFlags::POLLIN));
+        }
         // A leftover's pidfd becomes readable when it exits.
         fds.extend(
             self.cleanup
@@ -851,10 +1341,16 @@ impl Monitor {
             .map(|(i, _)| i)
             .collect();
         let signalled = ready(&fds[0]);
+        let notified = listening && ready(&fds[self.outputs.len() + 1]);
         if handed_over {
             self.handoff = None;
         }
-        Ok((signalled, readable))
+        Ok(Wake {
+            signalled,
+            readable,
+            notified,
+            handed_over,
+        })
     }
 
     /// Copies what the `i`-th log pipe holds (at most `reads` reads) into its log.
@@ -867,7 +1363,16 @@ impl Monitor {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return, // WouldBlock: drained.
             };
-            match output.log.write(&self.buffer[..n]) {
+            let data = &self.buffer[..n];
+            let stamped;
+            let data = if output.timestamps {
+                let now = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+                stamped = stamp_lines(data, &mut output.line_start, &now.to_string());
+                &stamped[..]
+            } else {
+                data
+            };
+            match output.log.write(data) {
                 Ok(()) => output.failing = false,
                 Err(err) => output.report(&self.name, &err),
             }
@@ -935,10 +1440,249 @@ impl Monitor {
                         self.state = self.finish(code);
                     }
                     Effect::Spawn => next = self.spawn(),
+                    Effect::CheckHealth => next = self.check_health(),
+                    Effect::OnExit { how, state } => self.run_on_exit(&how, state),
+                    Effect::NotifyState(state) => {
+                        self.said.notify_state = Some(state);
+                        self.dirty = true;
+                    }
+                    Effect::Reloaded => {
+                        self.said.reloads += 1;
+                        self.dirty = true;
+                    }
+                    Effect::StatusText(text) => {
+                        self.status_text = Some(text);
+                        self.dirty = true;
+                    }
+                    Effect::MainPid(pid) => {
+                        self.said.main_pid = Some(pid);
+                        self.dirty = true;
+                    }
                     Effect::Adopt { first } => next = Some(self.adopt(first)),
                     Effect::Abort(why) => self.abort(why),
                 }
             }
+        }
+        // A check of a child that is gone says nothing of the next one.
+        if !matches!(self.state, State::Running { .. }) {
+            if let Some(h) = self.health_run.as_mut().filter(|h| !h.killed) {
+                h.killed = true;
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(h.pid.get()),
+                    Signal::SIGKILL,
+                );
+            }
+        }
+    }
+
+    /// An event from `reap_children`: a helper's end, or one for the machine.
+    fn route(&mut self, event: Event) {
+        let Event::Exited { pid, how } = &event else {
+            return self.handle(event);
+        };
+        if self.health_run.is_some_and(|h| h.pid == *pid) {
+            let h = self.health_run.take().expect("checked");
+            let outcome = match (how.code, h.killed) {
+                (Some(0), _) => Ok(()),
+                (_, true) => Err(format!(
+                    "the command did not finish within {}",
+                    format_duration(Duration::from_millis(
+                        h.deadline.saturating_duration_since(h.began).as_millis() as u64
+                    ))
+                )),
+                _ => Err(format!("the command {}", how.describe())),
+            };
+            return self.handle(Event::Health(outcome));
+        }
+        if self.hook.is_some_and(|h| h.pid == *pid) {
+            let h = self.hook.take().expect("checked");
+            if h.killed {
+                self.say(&format!(
+                    "--on-exit command (pid {pid}) killed after {}",
+                    format_duration(ON_EXIT_LIMIT)
+                ));
+            } else if how.code != Some(0) {
+                self.say(&format!("--on-exit command (pid {pid}) {}", how.describe()));
+            }
+            return;
+        }
+        self.handle(event)
+    }
+
+    /// Reads every queued notify message and acts on each.
+    fn read_notify(&mut self) {
+        loop {
+            let Some(sock) = &self.notify else { return };
+            let message = match sock.receive_for_monitor(self.program_uid, &mut self.ignored) {
+                Ok(Some(m)) => m,
+                Ok(None) => return,
+                Err(err) => {
+                    self.say(&crate::exit::render(&err));
+                    return;
+                }
+            };
+            let mut notice = crate::ready::parse_notice(&message);
+            if let Some(pid) = notice.main_pid {
+                if !is_descendant(pid) {
+                    notice.main_pid = None;
+                    self.say(&format!(
+                        "ignored MAINPID={pid}: not a process of this daemon"
+                    ));
+                }
+            }
+            self.handle(Event::Notified(notice));
+        }
+    }
+
+    /// The process groups of the helpers under way, which clean-ups leave alone.
+    fn helper_groups(&self) -> Vec<i32> {
+        [&self.hook, &self.health_run]
+            .into_iter()
+            .flatten()
+            .map(|h| h.pid.get())
+            .collect()
+    }
+
+    /// Kills the helpers whose time is up (their end comes through `reap_children`).
+    fn tend_helpers(&mut self) {
+        let now = Instant::now();
+        for h in [&mut self.hook, &mut self.health_run].into_iter().flatten() {
+            if !h.killed && now >= h.deadline {
+                h.killed = true;
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(h.pid.get()),
+                    Signal::SIGKILL,
+                );
+            }
+        }
+    }
+
+    /// Starts `/bin/sh -c command` as a helper: with the program's environment (plus `extra`),
+    /// directory and user, stdin from /dev/null, its output to the log (`to_log`) or nowhere,
+    /// in a process group of its own.
+    fn start_helper(
+        &self,
+        command: &str,
+        extra: &[(&str, String)],
+        to_log: bool,
+        limit: Duration,
+    ) -> Result<Helper> {
+        use std::os::unix::process::CommandExt;
+        use std::process::{Command, Stdio};
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(command)
+            .env_clear()
+            .envs(&self.env)
+            .envs(extra.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.chdir)
+            .stdin(Stdio::null())
+            .process_group(0);
+        if to_log {
+            // The monitor's stderr is the daemon's stderr log, as `start` opened it.
+            cmd.stdout(Stdio::from(dup(io::stderr().as_fd())?))
+                .stderr(Stdio::from(dup(io::stderr().as_fd())?));
+        } else {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+        if let Some(creds) = &self.creds {
+            process::run_as(&mut cmd, creds);
+        }
+        let child = cmd.spawn().map_err(|e| {
+            anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
+        })?;
+        let pid = Pid::new(child.id() as i32).map_err(|e| anyhow::anyhow!(e))?;
+        // Reaped by `reap_children` with every other child: the handle is not waited on.
+        drop(child);
+        let began = Instant::now();
+        Ok(Helper {
+            pid,
+            began,
+            deadline: began + limit,
+            killed: false,
+        })
+    }
+
+    /// Runs the health check: `tcp:`, `http:` and `file:` at once (bounded by
+    /// [`HEALTH_TRY_LIMIT`]), their outcome the event returned; `cmd:` as a helper, whose end
+    /// gives the outcome.
+    fn check_health(&mut self) -> Option<Event> {
+        let interval = self.policy.health.map(|h| h.interval)?;
+        let limit = HEALTH_TRY_LIMIT.min(interval);
+        let outcome = match self.health.as_ref()? {
+            ReadySpec::Tcp { host, port } => health_tcp(host, *port, limit),
+            ReadySpec::Http(url) => health_http(url, limit),
+            ReadySpec::File(path) => match path.try_exists() {
+                Ok(true) => Ok(()),
+                _ => Err(format!("'{}' does not exist", path.display())),
+            },
+            ReadySpec::Cmd(command) => {
+                let command = command.clone();
+                match self.start_helper(&command, &[], false, interval) {
+                    Ok(helper) => {
+                        self.health_run = Some(helper);
+                        return None;
+                    }
+                    Err(err) => Err(crate::exit::render(&err)),
+                }
+            }
+            _ => Ok(()),
+        };
+        Some(Event::Health(outcome))
+    }
+
+    /// Runs `--on-exit` for an exit of the program (SPEC §6), unless the previous one still
+    /// runs.
+    fn run_on_exit(&mut self, how: &LastExit, state: &str) {
+        let Some(command) = self.on_exit.clone() else {
+            return;
+        };
+        if let Some(h) = &self.hook {
+            let pid = h.pid;
+            self.say(&format!(
+                "--on-exit: the previous command (pid {pid}) still runs; not running it for this exit"
+            ));
+            return;
+        }
+        let mut extra = vec![
+            ("RDAEMON_NAME", self.name.to_string()),
+            ("RDAEMON_EXIT", how.describe()),
+            ("RDAEMON_RESTARTS", self.restarts.to_string()),
+            ("RDAEMON_STATE", state.to_owned()),
+        ];
+        match (how.code, how.signal) {
+            (_, Some(sig)) => extra.push(("RDAEMON_EXIT_SIGNAL", sig.to_string())),
+            (Some(code), None) => extra.push(("RDAEMON_EXIT_CODE", code.to_string())),
+            (None, None) => {}
+        }
+        match self.start_helper(&command, &extra, true, ON_EXIT_LIMIT) {
+            Ok(helper) => self.hook = Some(helper),
+            Err(err) => {
+                let line = format!("--on-exit: {}", crate::exit::render(&err));
+                self.say(&line);
+            }
+        }
+    }
+
+    /// On the way out: gives an `--on-exit` command under way a little time
+    /// ([`ON_EXIT_FINAL_WAIT`], so that `stop` is not held up), then kills and reaps the
+    /// helpers.
+    fn end_helpers(&mut self) {
+        for h in [self.hook.take(), self.health_run.take()]
+            .into_iter()
+            .flatten()
+        {
+            let group = nix::unistd::Pid::from_raw(h.pid.get());
+            let wait = h
+                .deadline
+                .min(Instant::now() + ON_EXIT_FINAL_WAIT)
+                .saturating_duration_since(Instant::now());
+            let done =
+                !h.killed && Process::open(h.pid).is_ok_and(|p| p.wait_exit(wait).unwrap_or(false));
+            if !done {
+                let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+            }
+            let _ = waitpid(group, None);
         }
     }
 
@@ -1022,11 +1766,17 @@ impl Monitor {
     fn note_exit(&mut self, how: LastExit) {
         self.last_exit = Some(how);
         self.child_pid = None;
+        // What the program said is gone with it.
+        if self.policy.notify {
+            self.said.notify_state = None;
+            self.said.main_pid = None;
+        }
         self.dirty = true;
     }
 
     /// The end: saves the status, removes the pidfile if it still names this monitor.
     fn finish(&mut self, code: Code) -> State {
+        self.end_helpers();
         self.flush_held(None);
         // Still before the handoff: `start` is failing and restores the files itself.
         if self.handoff.is_none() {
@@ -1055,6 +1805,12 @@ impl Monitor {
                 status.last_exit = self.last_exit.clone();
                 status.failed = self.failed;
                 status.stopped = self.stopped;
+                if let Some(text) = &self.status_text {
+                    status.status_text = Some(text.clone());
+                }
+                if self.policy.notify {
+                    status.notify = self.said.clone();
+                }
                 status.save(&self.ctx, &self.name).map(|()| true)
             }
             _ => Ok(false),
@@ -1071,7 +1827,8 @@ impl Monitor {
     /// the leftovers' pidfds with the signal pipe and calls [`Monitor::tend_cleanup`].
     fn begin_cleanup(&mut self, child: Pid) {
         let mut held = Vec::new();
-        let count = gather(&mut held, None, Signal::SIGTERM);
+        let spare = self.helper_groups();
+        let count = gather(&mut held, None, &spare, Signal::SIGTERM);
         if count == 0 {
             return;
         }
@@ -1091,6 +1848,7 @@ impl Monitor {
     /// meanwhile when none is left), sends SIGKILL at the deadline, and gives up on survivors
     /// [`LEFTOVER_KILL_WAIT`] later.
     fn tend_cleanup(&mut self) {
+        let spare = self.helper_groups();
         let Some(c) = &mut self.cleanup else {
             return;
         };
@@ -1101,7 +1859,7 @@ impl Monitor {
             } else {
                 Signal::SIGTERM
             };
-            c.count += gather(&mut c.held, None, sig);
+            c.count += gather(&mut c.held, None, &spare, sig);
             if c.held.is_empty() {
                 self.cleanup = None;
                 return;
@@ -1140,7 +1898,7 @@ impl Monitor {
     /// signal and finishes them on its schedule (SPEC §3.1).
     fn end_descendants(&mut self) {
         let mut held = self.cleanup.take().map(|c| c.held).unwrap_or_default();
-        gather(&mut held, None, Signal::SIGTERM);
+        gather(&mut held, None, &[], Signal::SIGTERM);
     }
 
     /// A line of the monitor's own in the daemon's stderr log.
@@ -1195,6 +1953,78 @@ fn reap_children() -> Vec<Event> {
     events
 }
 
+/// What woke the monitor's `poll`.
+struct Wake {
+    /// The signal pipe is readable.
+    signalled: bool,
+    /// These log pipes are readable.
+    readable: Vec<usize>,
+    /// The notify socket is readable.
+    notified: bool,
+    /// `start` has just handed the status over.
+    handed_over: bool,
+}
+
+/// Whether `pid` is a descendant of this monitor (`MAINPID=` is accepted only for one).
+fn is_descendant(pid: i32) -> bool {
+    let me = std::process::id() as i32;
+    let mut at = pid;
+    for _ in 0..64 {
+        let Ok(p) = Pid::new(at) else { return false };
+        match process::read_stat(p) {
+            Some(stat) if stat.is_alive() && stat.ppid == me => return true,
+            Some(stat) if stat.is_alive() => at = stat.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// A `tcp:` health check: a connection to HOST:PORT within `limit`.
+fn health_tcp(host: &str, port: u16, limit: Duration) -> Result<(), String> {
+    use std::net::{TcpStream, ToSocketAddrs};
+    let addrs: Vec<_> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}"))?
+        .collect();
+    let mut why = format!("no address for '{host}'");
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, limit) {
+            Ok(_) => return Ok(()),
+            Err(e) => why = format!("no connection to {addr}: {}", crate::pidfile::os_reason(&e)),
+        }
+    }
+    Err(why)
+}
+
+/// An `http:` health check: a GET answered 2xx or 3xx within `limit`.
+fn health_http(url: &str, limit: Duration) -> Result<(), String> {
+    use crate::probe::{http_try, parse_http_url, Answer};
+    use std::net::ToSocketAddrs;
+    let parsed = parse_http_url(url)?;
+    let addr = (parsed.host.as_str(), parsed.port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{}': {e}", parsed.host))?
+        .next()
+        .ok_or_else(|| format!("no address for '{}'", parsed.host))?;
+    let wait = |stream: &std::net::TcpStream, slice: Duration| {
+        let mut fds = [PollFd::new(stream.as_fd(), PollFlags::POLLIN)];
+        let ms = slice.as_millis().clamp(1, 60_000) as i32;
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+        false
+    };
+    match http_try(&parsed, &addr, Instant::now() + limit, wait) {
+        Answer::Status(code, _) if (200..400).contains(&code) => Ok(()),
+        Answer::Status(_, line) => Err(format!("{url} answered '{line}'")),
+        Answer::NoConnection => Err(format!("no connection to {addr}")),
+        Answer::Silent(why) => Err(format!("{url}: {why}")),
+        Answer::Cut => Err(format!("{url}: cut short")),
+    }
+}
+
 fn dup(fd: std::os::fd::BorrowedFd<'_>) -> Result<OwnedFd> {
     fd.try_clone_to_owned()
         .context("cannot duplicate a standard stream")
@@ -1212,12 +2042,11 @@ mod tests {
     use super::*;
 
     fn policy(delay_ms: u64, max: u32, window_s: u64) -> Policy {
-        Policy {
-            delay: Duration::from_millis(delay_ms),
-            max_restarts: max,
-            window: Duration::from_secs(window_s),
-            forking: None,
-        }
+        Policy::new(
+            Duration::from_millis(delay_ms),
+            max,
+            Duration::from_secs(window_s),
+        )
     }
 
     /// Exits quickly `n` times, restarting after each chosen delay; returns the delays.
@@ -1320,6 +2149,19 @@ mod tests {
         assert!(d.iter().all(|d| *d == Decision::Restart(Duration::ZERO)));
     }
 
+    /// A child running since `t`, not watched (no notify, health or watchdog).
+    fn running_since(child: Pid, t: Instant) -> State {
+        State::Running {
+            child,
+            since: t,
+            said: None,
+            failures: 0,
+            health_at: None,
+            checking: false,
+            watchdog_at: None,
+        }
+    }
+
     /// `--forking`: the launcher's exit leads to adoption; its failure, to a restart (or, for
     /// the first launch, to the monitor's end); a launcher that does not exit is killed.
     #[test]
@@ -1350,13 +2192,7 @@ mod tests {
         };
         assert_eq!((s, e), (adopting, vec![Effect::Adopt { first: true }]));
         let (s, e) = go(adopting, Event::Adopted(main), t);
-        assert_eq!(
-            s,
-            State::Running {
-                child: main,
-                since: t
-            }
-        );
+        assert_eq!(s, running_since(main, t));
         assert_eq!(e, vec![Effect::ChildStarted(main)]);
         // The first launch failing ends the monitor (start is told and cleans up).
         let three = Event::Exited {
@@ -1403,13 +2239,7 @@ mod tests {
         assert!(e.contains(&Effect::Forward(launcher, Signal::SIGTERM)));
         // Without --forking, a spawned child runs at once.
         let (s, _) = one(State::Starting { first: true }, Event::Spawned(launcher), t);
-        assert_eq!(
-            s,
-            State::Running {
-                child: launcher,
-                since: t
-            }
-        );
+        assert_eq!(s, running_since(launcher, t));
     }
 
     /// One step from `state` at `now`, with a fresh backoff: the next state and the effects.
@@ -1429,7 +2259,7 @@ mod tests {
         let child = Pid::new(4242).unwrap();
         let other = Pid::new(4243).unwrap();
         let t = Instant::now();
-        let running = State::Running { child, since: t };
+        let running = running_since(child, t);
         let waiting = State::Waiting { at: t };
         let stopping = State::Stopping { child };
         let done = State::Done { code: Code::Ok };
@@ -1704,5 +2534,231 @@ mod tests {
         ));
         let (states, _) = run_machine(&p, events, vec![true, true]);
         assert!(matches!(states.last(), Some(State::Running { .. })));
+    }
+
+    fn notified(f: impl FnOnce(&mut Notice)) -> Event {
+        let mut n = Notice::default();
+        f(&mut n);
+        Event::Notified(n)
+    }
+
+    fn says(effects: &[Effect], text: &str) -> bool {
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Say(l) if l.contains(text)))
+    }
+
+    #[test]
+    fn health_failures_in_a_row_stop_and_restart_the_program() {
+        let mut p = policy(100, 5, 60);
+        p.health = Some(HealthPolicy {
+            interval: Duration::from_secs(1),
+            retries: 3,
+        });
+        let t = Instant::now();
+        let s = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let bad = || Event::Health(Err("no connection".into()));
+        let events = vec![
+            (s(0), tick()),
+            // Too early: nothing.
+            (s(500), tick()),
+            (s(1000), tick()),
+            (s(1010), bad()),
+            (s(2010), tick()),
+            // A pass resets the count.
+            (s(2020), Event::Health(Ok(()))),
+            (s(3020), tick()),
+            (s(3030), bad()),
+            (s(4030), tick()),
+            (s(4040), bad()),
+            (s(5040), tick()),
+            (s(5050), bad()),
+            // Stopped with SIGTERM; SIGKILL at the stop timeout if it does not go.
+            (s(15050), tick()),
+            (
+                s(15060),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(9),
+                },
+            ),
+            (s(16000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let checks = effects
+            .iter()
+            .filter(|e| **e == Effect::CheckHealth)
+            .count();
+        assert_eq!(checks, 5, "{effects:?}");
+        assert!(says(&effects, "health check failed (3 of 3 in a row)"));
+        assert!(!says(&effects, "(4 of 3"));
+        let child = Pid::new(5001).unwrap();
+        assert!(effects.contains(&Effect::Forward(child, Signal::SIGTERM)));
+        assert!(effects.contains(&Effect::Forward(child, Signal::SIGKILL)));
+        let last = effects.iter().rev().find_map(|e| match e {
+            Effect::NoteExit(l) => Some(l.clone()),
+            _ => None,
+        });
+        assert_eq!(last.unwrap().reason, Some(StopReason::Unhealthy));
+        assert!(says(&effects, "unhealthy after"));
+        assert!(matches!(states.last(), Some(State::Running { child, .. }) if child.get() == 5002));
+        assert_eq!(
+            effects
+                .iter()
+                .filter(|e| **e == Effect::CountRestart)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_watchdog_miss_stops_and_restarts_the_program() {
+        let mut p = policy(100, 5, 60);
+        p.notify = true;
+        p.watchdog = Some(Duration::from_millis(500));
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let events = vec![
+            (ms(0), tick()),
+            // Not armed before READY=1: no miss however long it takes.
+            (ms(5000), tick()),
+            (ms(5010), notified(|n| n.ready = true)),
+            (ms(5400), notified(|n| n.watchdog = true)),
+            (ms(5800), tick()),
+            (ms(5900), tick()),
+            (
+                ms(5910),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(15),
+                },
+            ),
+            (ms(6100), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let term = Effect::Forward(Pid::new(5001).unwrap(), Signal::SIGTERM);
+        assert_eq!(effects.iter().filter(|e| **e == term).count(), 1);
+        assert!(says(
+            &effects,
+            "no WATCHDOG=1 from the program within 500ms"
+        ));
+        let reason = effects.iter().find_map(|e| match e {
+            Effect::NoteExit(l) => l.reason,
+            _ => None,
+        });
+        assert_eq!(reason, Some(StopReason::Watchdog));
+        // The new child is not ready, and its watchdog waits for its READY=1.
+        assert!(matches!(
+            states.last(),
+            Some(State::Running {
+                said: Some(NotifyState::Starting),
+                watchdog_at: None,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn on_failure_ends_on_a_clean_exit_and_restarts_after_a_failure() {
+        let mut p = policy(100, 5, 60);
+        p.restart = RestartPolicy::OnFailure;
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let exit = |pid, code| Event::Exited {
+            pid: Pid::new(pid).unwrap(),
+            how: LastExit::code(code),
+        };
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), exit(5001, 1)),
+            (ms(110), tick()),
+            (ms(120), exit(5002, 0)),
+            (ms(5000), tick()),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true, true]);
+        assert_eq!(states.last(), Some(&State::Done { code: Code::Ok }));
+        assert_eq!(effects.iter().filter(|e| **e == Effect::Spawn).count(), 2);
+        assert!(says(&effects, "not restarting it (--restart on-failure)"));
+        assert!(effects.contains(&Effect::Finish {
+            code: Code::Ok,
+            stopped: true
+        }));
+        let hooks: Vec<&str> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::OnExit { state, .. } => Some(*state),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(hooks, ["restarting", "stopped"]);
+        // A signal is a failure too.
+        let events = vec![
+            (ms(0), tick()),
+            (
+                ms(10),
+                Event::Exited {
+                    pid: Pid::new(5001).unwrap(),
+                    how: LastExit::signal(9),
+                },
+            ),
+            (ms(200), tick()),
+        ];
+        let (states, _) = run_machine(&p, events, vec![true, true]);
+        assert!(matches!(states.last(), Some(State::Running { .. })));
+    }
+
+    #[test]
+    fn ready_again_after_a_restart_and_reloads_are_counted() {
+        let mut p = policy(100, 5, 60);
+        p.notify = true;
+        let t = Instant::now();
+        let ms = |n: u64| t + Duration::from_millis(n);
+        let tick = || Event::Tick { leftovers: false };
+        let events = vec![
+            (ms(0), tick()),
+            (ms(10), notified(|n| n.ready = true)),
+            (ms(20), notified(|n| n.status = Some("one".into()))),
+            (ms(30), notified(|n| n.reloading = true)),
+            (ms(40), notified(|n| n.ready = true)),
+            // A READY=1 without RELOADING=1 is no reload.
+            (ms(50), notified(|n| n.ready = true)),
+            (ms(60), crashed(5001)),
+            (ms(200), tick()),
+            (ms(210), notified(|n| n.ready = true)),
+        ];
+        let (states, effects) = run_machine(&p, events, vec![true, true]);
+        let said: Vec<NotifyState> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::NotifyState(s) => Some(*s),
+                _ => None,
+            })
+            .collect();
+        use NotifyState::*;
+        assert_eq!(said, [Starting, Ready, Reloading, Ready, Starting, Ready]);
+        assert_eq!(
+            effects.iter().filter(|e| **e == Effect::Reloaded).count(),
+            1
+        );
+        assert!(effects.contains(&Effect::StatusText("one".into())));
+        assert!(matches!(
+            states.last(),
+            Some(State::Running { said: Some(Ready), child, .. }) if child.get() == 5002
+        ));
+    }
+
+    #[test]
+    fn stamps_each_line_where_it_begins() {
+        let mut start = true;
+        let out = stamp_lines(b"one\ntw", &mut start, "T");
+        assert_eq!(out, b"T one\nT tw");
+        assert!(!start);
+        // The rest of an open line gets no stamp; the next line does.
+        let out = stamp_lines(b"o\n\nx", &mut start, "T");
+        assert_eq!(out, b"o\nT \nT x");
+        assert_eq!(stamp_lines(b"", &mut start, "T"), b"");
     }
 }

@@ -135,8 +135,17 @@ pub struct Report {
     pub start_time: Option<u64>,
     /// Boot id of the recorded start.
     pub boot_id: Option<String>,
-    /// The last `STATUS=` text the program sent while `start --ready notify` waited.
+    /// The last `STATUS=` text the program sent (while `start --ready notify` waited; in
+    /// respawn mode, at any time).
     pub status_text: Option<String>,
+    /// Respawn mode with `--ready notify`: the program's state as it last told its monitor
+    /// (`starting`, `ready`, `reloading`, `stopping`); `null` otherwise.
+    pub notify_state: Option<crate::state::NotifyState>,
+    /// Respawn mode with `--ready notify`: reloads the program finished (`RELOADING=1`, then
+    /// `READY=1`).
+    pub reloads: u64,
+    /// Respawn mode with `--ready notify`: the program's `MAINPID=`, if it sent one.
+    pub main_pid: Option<i32>,
     /// Why a daemon is dead or unknown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -265,6 +274,9 @@ impl Report {
             start_time: start_time.or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
+            notify_state: rec.and_then(|r| r.notify.notify_state),
+            reloads: rec.map_or(0, |r| r.notify.reloads),
+            main_pid: rec.and_then(|r| r.notify.main_pid),
             reason: match (reason, leftovers) {
                 (None, 1..) => Some("its main process is gone".into()),
                 (reason, _) => reason,

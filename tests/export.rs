@@ -332,14 +332,18 @@ fn limits_and_kill_mode_map_to_systemd() {
 }
 
 #[test]
-fn respawn_mode_restarts_on_failure() {
+fn respawn_mode_restarts_always_by_default() {
     let env = Env::new();
     env.run(&["start", "--name", "sup", "--respawn", "--", "sleep", "1000"])
         .ok();
     env.run(&["stop", "sup"]).ok();
     let text = export(&env, "sup");
     let unit = parse_unit(&text);
-    assert_eq!(service(&unit, "Restart"), "on-failure");
+    assert_eq!(
+        service(&unit, "Restart"),
+        "always",
+        "--restart always, the default"
+    );
     assert_eq!(service(&unit, "RestartSec"), "1s", "the default delay");
     assert_eq!(values(&unit, "Unit", "StartLimitBurst"), ["6"]);
     assert_eq!(values(&unit, "Unit", "StartLimitIntervalSec"), ["60s"]);

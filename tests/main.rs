@@ -19,6 +19,7 @@ mod json;
 mod list;
 mod logs;
 mod many;
+mod monitor_duties;
 mod pid_reuse;
 mod pidfile_validation;
 mod preflight;

@@ -382,7 +382,7 @@ fn export_systemd_from_a_file_gives_units_and_a_target() {
     assert_eq!(get(db, "Service", "ExecStart"), ["/usr/bin/sleep 1000"]);
     assert_eq!(get(db, "Service", "WorkingDirectory"), [dir.as_str()]);
     assert_eq!(get(db, "Service", "UMask"), ["0027"]);
-    assert_eq!(get(db, "Service", "Restart"), ["on-failure"]);
+    assert_eq!(get(db, "Service", "Restart"), ["always"]);
     assert_eq!(get(db, "Service", "RestartSec"), ["2s"]);
     assert_eq!(get(db, "Unit", "StartLimitBurst"), ["4"]);
     assert_eq!(get(db, "Unit", "StartLimitIntervalSec"), ["30s"]);

@@ -15,7 +15,9 @@
 //! | `stdout`, `stderr` | `StandardOutput=`/`StandardError=` `append:PATH` (`null` for `/dev/null`) |
 //! | `ready` `exec` / `notify` | `Type=exec` / `Type=notify` + `NotifyAccess=all` + `TimeoutStartSec=` |
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
-//! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//! | `mode` `respawn` | `Restart=` (`--restart`: `always` or `on-failure`), `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//! | `respawn.watchdog` | `WatchdogSec=` |
+//! | `respawn.health`, `on_exit`, `log_timestamps` | a comment each: systemd has no health check, no exit hook with rdaemon's variables; the journal stamps lines |
 //!
 //! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) |
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
@@ -665,18 +667,43 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         );
     }
     if respawn {
+        let r = rec.respawn.clone().unwrap_or_default();
         t.push_str(
-            "# --respawn: rdaemon restarts the program whenever it exits; on-failure leaves a clean\n\
-             # exit (status 0) alone, Restart=always would restart that too. rdaemon doubles the\n\
-             # delay after quick failures, up to 60s; systemd >= 254 can: RestartSteps=6,\n\
-             # RestartMaxDelaySec=60s.\n",
+            "# --respawn: rdaemon doubles the delay after quick failures, up to 60s; systemd >= 254\n\
+             # can: RestartSteps=6, RestartMaxDelaySec=60s.\n",
         );
-        t.push_str("Restart=on-failure\n");
+        let _ = writeln!(t, "Restart={}", r.restart.as_str());
         let delay = cx
             .extras
             .restart_delay
             .unwrap_or(Respawn::default().restart_delay);
         let _ = writeln!(t, "RestartSec={}", timespan(delay));
+        if let Some(d) = r.watchdog {
+            let _ = writeln!(t, "WatchdogSec={}", timespan(d));
+        }
+        if let Some(health) = &r.health {
+            let _ = writeln!(
+                t,
+                "# --health {} every {}, {} failures in a row restart it: systemd has no health\n\
+                 # check (a timer unit running the check and `systemctl restart` comes closest).",
+                specifiers(&health.replace('\n', "\\n")),
+                timespan(r.health_interval),
+                r.health_retries
+            );
+        }
+        if let Some(command) = &r.on_exit {
+            let _ = writeln!(
+                t,
+                "# --on-exit {}: systemd has no exit hook with rdaemon's variables; ExecStopPost=\n\
+                 # runs after each stop with $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS.",
+                specifiers(&command.replace('\n', "\\n"))
+            );
+        }
+        if r.log_timestamps {
+            t.push_str(
+                "# --log-timestamps: the journal (StandardOutput=journal) stamps each line.\n",
+            );
+        }
     }
     if let Some(bytes) = rec.memory_max {
         let _ = writeln!(t, "MemoryMax={bytes}");
@@ -900,6 +927,7 @@ mod tests {
             ready: "exec".into(),
             ready_timeout: None,
             status_text: None,
+            notify: Default::default(),
             started_at: None,
             restarts: 0,
             last_exit: None,
@@ -1008,7 +1036,7 @@ mod tests {
         rec.mode = Mode::Respawn;
         let unit = systemd_unit(&rec, &cx()).unwrap();
         let l = lines(&unit);
-        assert!(l.contains(&"Restart=on-failure") && l.contains(&"RestartSec=1s"));
+        assert!(l.contains(&"Restart=always") && l.contains(&"RestartSec=1s"));
         assert!(l.contains(&"StartLimitBurst=6") && l.contains(&"StartLimitIntervalSec=60s"));
         rec.respawn = Some(crate::state::Respawn {
             restart_delay: Duration::from_millis(2500),

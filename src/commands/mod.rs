@@ -87,6 +87,18 @@ pub(crate) fn deliver_each(
     group: bool,
     sig_of: impl Fn(&Target) -> nix::sys::signal::Signal,
 ) -> Result<Code> {
+    deliver_each_then(ctx, args, group, sig_of, |_, code| Ok(code))
+}
+
+/// [`deliver_each`], with `then` run after each delivery (with its outcome) for what follows
+/// it: `reload` waits there for the program to say it has reloaded.
+pub(crate) fn deliver_each_then(
+    ctx: &Ctx,
+    args: &TargetsArgs,
+    group: bool,
+    sig_of: impl Fn(&Target) -> nix::sys::signal::Signal,
+    then: impl Fn(&Target, Code) -> Result<Code>,
+) -> Result<Code> {
     let (targets, unknown) = match resolve_many(ctx, args, true)? {
         Many::Picked { targets, unknown } => (targets, unknown),
         Many::NoDaemons => {
@@ -99,7 +111,8 @@ pub(crate) fn deliver_each(
         eprintln!("rdaemon: {why}");
     }
     let code = each(targets, |target| {
-        crate::deliver::send(ctx, &target, sig_of(&target), group)
+        let code = crate::deliver::send(ctx, &target, sig_of(&target), group)?;
+        then(&target, code)
     })?;
     Ok(match unknown.is_empty() {
         true => code,

@@ -1,15 +1,106 @@
-//! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`:
-//! HUP until issue 17 adds `--reload-signal` to the spec), to its main program as `signal`
-//! does. Exit 7 for a daemon that is not running.
+//! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`, the
+//! one place that picks it), to its main program as `signal` does. Exit 7 for a daemon that is
+//! not running. In respawn mode with `--ready notify` it then waits until the program has said
+//! `RELOADING=1` and then `READY=1`: its monitor counts such reloads in the status (`reloads`),
+//! and `reload` waits for the count to grow, within `--timeout` (default: the daemon's ready
+//! timeout), reading the status file (SPEC §5, §6).
 
-use anyhow::Result;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
 
 use crate::cli::ReloadArgs;
 use crate::deliver;
 use crate::exit::Code;
+use crate::parse::format_duration;
 use crate::paths::Ctx;
+use crate::ready::ReadySpec;
+use crate::state::{Mode, NotifyState, Status};
+use crate::target::Target;
+
+/// How often the status is read while `reload` waits.
+const LOOK_EVERY: Duration = Duration::from_millis(10);
 
 /// `rdaemon reload`: each daemon in turn; the exit code is the worst (4 > 1 > 7 > 0).
 pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
-    super::deliver_each(ctx, &args.target, false, deliver::reload_signal)
+    // The count of finished reloads each daemon's status shows before its signal.
+    let before = std::cell::RefCell::new(std::collections::HashMap::new());
+    let sig_of = |target: &Target| {
+        if let Some(name) = target.name.as_ref().filter(|_| waits(target)) {
+            if let Ok(Some(status)) = Status::load(ctx, name) {
+                before
+                    .borrow_mut()
+                    .insert(name.clone(), status.notify.reloads);
+            }
+        }
+        deliver::reload_signal(target)
+    };
+    let then = |target: &Target, code: Code| {
+        let Some(name) = target
+            .name
+            .as_ref()
+            .filter(|_| code == Code::Ok && waits(target))
+        else {
+            return Ok(code);
+        };
+        let Some(&count) = before.borrow().get(name) else {
+            return Ok(code);
+        };
+        let timeout = args.timeout.unwrap_or_else(|| ready_timeout(target));
+        await_reload(ctx, target, count, timeout)
+    };
+    super::deliver_each_then(ctx, &args.target, false, sig_of, then)
+}
+
+/// Whether `reload` waits for the program's word: respawn mode with `--ready notify`.
+fn waits(target: &Target) -> bool {
+    target
+        .record
+        .as_ref()
+        .is_some_and(|r| r.mode == Mode::Respawn && r.ready == ReadySpec::Notify.to_string())
+}
+
+fn ready_timeout(target: &Target) -> Duration {
+    target
+        .record
+        .as_ref()
+        .and_then(|r| r.ready_timeout)
+        .unwrap_or(crate::spec::Spec::default().ready_timeout)
+}
+
+/// Waits until the status of `target` counts more than `count` finished reloads.
+fn await_reload(ctx: &Ctx, target: &Target, count: u64, timeout: Duration) -> Result<Code> {
+    let label = target.label();
+    let Some(name) = &target.name else {
+        return Ok(Code::Ok);
+    };
+    let monitor = target.record.as_ref().and_then(|r| r.pid);
+    let deadline = Instant::now() + timeout;
+    let mut reloading = false;
+    loop {
+        let status = Status::load(ctx, name)?.unwrap_or_default();
+        if status.pid != monitor {
+            bail!(
+                "cannot reload {label}: its monitor (pid {}) went away",
+                monitor.unwrap_or_default()
+            );
+        }
+        if status.notify.reloads > count {
+            ctx.say(format!("reloaded {label}"));
+            return Ok(Code::Ok);
+        }
+        reloading |= status.notify.notify_state == Some(NotifyState::Reloading);
+        if Instant::now() >= deadline {
+            let what = if reloading {
+                "it sent RELOADING=1 but no READY=1 since"
+            } else {
+                "it sent no RELOADING=1"
+            };
+            bail!(
+                "{label} did not finish reloading within {}: {what}",
+                format_duration(timeout)
+            );
+        }
+        std::thread::sleep(LOOK_EVERY.min(deadline.saturating_duration_since(Instant::now())));
+    }
 }

@@ -1220,7 +1220,19 @@ fn prepare(
     let (report_r, report_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let report_w = above_stdio(report_w)?;
-    let argv: Vec<OsString> = vec![
+    // With `--ready notify` the monitor keeps the notify socket for the program's whole life
+    // (SPEC §6): it gets a copy, and reads it only once this start has returned.
+    let notify = check
+        .as_ref()
+        .and_then(|c| c.notify_fd())
+        .map(|fd| {
+            fd.try_clone_to_owned()
+                .context("cannot pass on the notify socket")
+        })
+        .transpose()?
+        .map(above_stdio)
+        .transpose()?;
+    let mut argv: Vec<OsString> = vec![
         exe.clone().into(),
         "__monitor".into(),
         "--dir".into(),
@@ -1233,6 +1245,15 @@ fn prepare(
             .into(),
         launch.name.as_str().into(),
     ];
+    if let Some(fd) = &notify {
+        argv.splice(
+            argv.len() - 1..argv.len() - 1,
+            [
+                "--notify-fd".into(),
+                std::os::fd::AsRawFd::as_raw_fd(fd).to_string().into(),
+            ],
+        );
+    }
     // The monitor runs with the daemon's environment (it makes the same plan from the spec),
     // works from `/` (the child changes to the daemon's directory itself) and writes its own
     // messages to the daemon's stderr.
@@ -1248,6 +1269,10 @@ fn prepare(
         None,
     )?
     .inherit(report_w)?;
+    let plan = match notify {
+        Some(fd) => plan.inherit(fd)?,
+        None => plan,
+    };
     Ok((plan, Some(report_r), new_logs))
 }
 

@@ -160,6 +160,13 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         if let Some(last) = &r.last_exit {
             println!("  last exit: {}", describe_exit(last));
         }
+        if let Some(state) = r.notify_state {
+            match r.reloads {
+                0 => println!("  notify:  {}", state.as_str()),
+                1 => println!("  notify:  {} (1 reload)", state.as_str()),
+                n => println!("  notify:  {} ({n} reloads)", state.as_str()),
+            }
+        }
     }
     if let Some(text) = r
         .status_text
@@ -235,6 +242,7 @@ mod tests {
             code: None,
             signal: Some(9),
             at: Some("2020-01-01T00:00:00Z".into()),
+            reason: None,
         };
         let text = describe_exit(&last);
         assert!(

@@ -1,0 +1,608 @@
+//! The respawn monitor's duties (SPEC §6, issue 17): the notify socket kept for the program's
+//! life (`STATUS=`, `READY=1` after a restart, `reload` waiting for `RELOADING=1`/`READY=1`),
+//! `--watchdog`, `--health`, `--on-exit`, `--restart on-failure`, `--log-timestamps`, and an
+//! idle monitor that holds the socket without waking up. Real processes, checked in `/proc`
+//! and in the status file.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::common::*;
+
+/// `python3 notify_life.py ARGS...`, or `None` (the test skips, saying so) without python3.
+fn notify_life(test: &str, args: &[&str]) -> Option<Vec<String>> {
+    let Some(python) = python3() else {
+        skip(test, "no python3");
+        return None;
+    };
+    let mut argv = vec![
+        python.to_string_lossy().into_owned(),
+        fixture("notify_life.py").to_string_lossy().into_owned(),
+    ];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    Some(argv)
+}
+
+/// `rdaemon start --respawn --name NAME EXTRA... -- PROGRAM...`, which must succeed; returns
+/// (monitor, child), both tracked for cleanup.
+fn start_supervised(env: &Env, name: &str, extra: &[&str], program: &[String]) -> (i32, i32) {
+    let mut args = vec!["start", "--respawn", "--name", name];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend(program.iter().map(String::as_str));
+    env.run(&args).ok();
+    let monitor = env.pid_of(name);
+    let child = child_pid(env, name).unwrap_or_else(|| panic!("no child in {}", env.record(name)));
+    env.track(child);
+    (monitor, child)
+}
+
+fn child_pid(env: &Env, name: &str) -> Option<i32> {
+    env.record(name)["child_pid"].as_i64().map(|p| p as i32)
+}
+
+/// Waits until the status names a live child other than `old`; returns it (tracked).
+fn wait_new_child(env: &Env, name: &str, old: i32) -> i32 {
+    let mut new = 0;
+    wait_until(
+        &format!("{name} has a new child"),
+        DEADLINE,
+        || match child_pid(env, name) {
+            Some(p) if p != old && alive(p) => {
+                new = p;
+                true
+            }
+            _ => false,
+        },
+    );
+    env.track(new);
+    new
+}
+
+/// Waits until the status field `field` is `want`.
+fn wait_field(env: &Env, name: &str, field: &str, want: serde_json::Value) {
+    wait_until(&format!("{name}'s {field} is {want}"), DEADLINE, || {
+        env.record(name)[field] == want
+    });
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn log(env: &Env, name: &str) -> String {
+    fs::read_to_string(env.path(&format!("{name}.log"))).unwrap_or_default()
+}
+
+#[test]
+fn status_text_sent_after_start_returned_reaches_status() {
+    let env = Env::new();
+    let go = env.path("go");
+    let go = go.to_str().unwrap();
+    let Some(program) = notify_life(
+        "status_text_sent_after_start_returned_reaches_status",
+        &["--status-gate", go, "first", "second"],
+    ) else {
+        return;
+    };
+    start_supervised(&env, "st", &["--ready", "notify"], &program);
+    // `start` has returned: in exec mode the socket would be gone now.
+    fs::write(go, "").unwrap();
+    wait_field(&env, "st", "status_text", "second".into());
+    env.run(&["status", "st"])
+        .ok()
+        .stdout_has("status:  second");
+    let json = env.run(&["status", "st", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["status_text"], "second");
+    assert_eq!(v["notify_state"], "ready");
+}
+
+#[test]
+fn a_restarted_program_is_ready_again_on_its_ready() {
+    let env = Env::new();
+    let (runs, gate) = (env.path("runs"), env.path("gate"));
+    let Some(program) = notify_life(
+        "a_restarted_program_is_ready_again_on_its_ready",
+        &[
+            "--runs",
+            runs.to_str().unwrap(),
+            "--ready-gate",
+            gate.to_str().unwrap(),
+        ],
+    ) else {
+        return;
+    };
+    let extra = ["--ready", "notify", "--restart-delay", "100ms"];
+    let (_, child) = start_supervised(&env, "again", &extra, &program);
+    wait_field(&env, "again", "notify_state", "ready".into());
+    kill(NixPid::from_raw(child), Signal::SIGKILL).unwrap();
+    let second = wait_new_child(&env, "again", child);
+    // The new child waits for the gate: not ready yet.
+    wait_field(&env, "again", "notify_state", "starting".into());
+    assert!(alive(second));
+    fs::write(&gate, "").unwrap();
+    wait_field(&env, "again", "notify_state", "ready".into());
+    assert_eq!(env.record("again")["child_pid"], second);
+    env.run(&["status", "again"])
+        .ok()
+        .stdout_has("notify:  ready");
+}
+
+#[test]
+fn reload_waits_for_reloading_then_ready() {
+    let env = Env::new();
+    let done = env.path("reloaded");
+    let Some(program) = notify_life(
+        "reload_waits_for_reloading_then_ready",
+        &["--reload-gate", done.to_str().unwrap()],
+    ) else {
+        return;
+    };
+    start_supervised(&env, "rl", &["--ready", "notify"], &program);
+    wait_field(&env, "rl", "notify_state", "ready".into());
+    let mut cmd = env.std_cmd();
+    cmd.args(["reload", "rl"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut reload = Background::spawn(&mut cmd);
+    wait_field(&env, "rl", "notify_state", "reloading".into());
+    assert!(
+        reload.child().try_wait().unwrap().is_none(),
+        "reload returned before READY=1"
+    );
+    fs::write(&done, "").unwrap();
+    let out = reload.into_output();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("sent SIGHUP to rl"), "{stdout}");
+    assert!(stdout.contains("reloaded rl"), "{stdout}");
+    assert_eq!(env.record("rl")["reloads"], 1);
+    assert_eq!(env.record("rl")["notify_state"], "ready");
+}
+
+#[test]
+fn reload_without_ready_times_out() {
+    let env = Env::new();
+    let Some(program) = notify_life(
+        "reload_without_ready_times_out",
+        &["--reload-gate", "never"],
+    ) else {
+        return;
+    };
+    start_supervised(&env, "stuck", &["--ready", "notify"], &program);
+    wait_field(&env, "stuck", "notify_state", "ready".into());
+    env.run(&["reload", "stuck", "--timeout", "300ms"])
+        .code(1)
+        .stderr_has(
+            "stuck did not finish reloading within 300ms: it sent RELOADING=1 but no READY=1",
+        );
+    assert_eq!(env.record("stuck")["notify_state"], "reloading");
+}
+
+#[test]
+fn a_watchdog_miss_restarts_the_program() {
+    let env = Env::new();
+    let Some(program) = notify_life(
+        "a_watchdog_miss_restarts_the_program",
+        &["--watchdogs", "3"],
+    ) else {
+        return;
+    };
+    let extra = ["--ready", "notify", "--watchdog", "400ms"];
+    let (_, child) = start_supervised(&env, "wd", &extra, &program);
+    wait_environ_has(child, "WATCHDOG_USEC=400000");
+    wait_environ_has(child, &format!("WATCHDOG_PID={child}"));
+    let second = wait_new_child(&env, "wd", child);
+    assert!(!alive(child));
+    let rec = env.record("wd");
+    assert_eq!(rec["last_exit"]["reason"], "watchdog", "{rec}");
+    assert_eq!(rec["restarts"], 1);
+    assert!(alive(second));
+    env.run(&["status", "wd"])
+        .ok()
+        .stdout_has("last exit: watchdog");
+    assert!(log(&env, "wd").contains("no WATCHDOG=1 from the program within 400ms"));
+}
+
+#[test]
+fn failing_health_checks_restart_the_program() {
+    let env = Env::new();
+    let healthy = env.path("healthy");
+    fs::write(&healthy, "").unwrap();
+    let checks = env.path("checks");
+    let check = format!(
+        "cmd:echo x >> '{}'; test -e '{}'",
+        checks.display(),
+        healthy.display()
+    );
+    let extra = [
+        "--health",
+        &check,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "3",
+    ];
+    let sleep = ["sleep".to_owned(), "1000".to_owned()];
+    let (_, child) = start_supervised(&env, "hc", &extra, &sleep);
+    wait_until("four checks ran", DEADLINE, || {
+        fs::read_to_string(&checks).is_ok_and(|t| t.lines().count() >= 4)
+    });
+    // Healthy: no restart.
+    assert_eq!(env.record("hc")["restarts"], 0);
+    assert_eq!(child_pid(&env, "hc"), Some(child));
+    fs::remove_file(&healthy).unwrap();
+    let second = wait_new_child(&env, "hc", child);
+    let rec = env.record("hc");
+    assert_eq!(rec["last_exit"]["reason"], "unhealthy", "{rec}");
+    let text = log(&env, "hc");
+    assert!(
+        text.contains("health check failed (1 of 3 in a row)")
+            && text.contains("health check failed (3 of 3 in a row)"),
+        "{text}"
+    );
+    env.run(&["status", "hc"])
+        .ok()
+        .stdout_has("last exit: unhealthy");
+    assert!(alive(second));
+}
+
+#[test]
+fn on_exit_sees_the_exit_code() {
+    let env = Env::new();
+    let out = env.path("hook");
+    let hook = format!(
+        "echo hook says hi; echo \"$RDAEMON_NAME $RDAEMON_EXIT_CODE $RDAEMON_STATE $RDAEMON_RESTARTS $RDAEMON_EXIT\" > '{}.'$RDAEMON_RESTARTS",
+        out.display()
+    );
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "sleep 0.2; exit 3".to_owned(),
+    ];
+    let extra = ["--on-exit", &hook, "--restart-delay", "5s"];
+    let mut args = vec!["start", "--respawn", "--name", "oe"];
+    args.extend_from_slice(&extra);
+    args.push("--");
+    args.extend(strs(&program));
+    env.run(&args).ok();
+    let first = env.path("hook.0");
+    wait_until("the hook wrote its file", DEADLINE, || {
+        fs::read_to_string(&first).is_ok_and(|t| t.ends_with('\n'))
+    });
+    assert_eq!(
+        fs::read_to_string(&first).unwrap(),
+        "oe 3 restarting 0 exited with status 3\n"
+    );
+    wait_until("the hook's output is in the log", DEADLINE, || {
+        log(&env, "oe").contains("hook says hi")
+    });
+    env.run(&["stop", "oe"]).ok();
+}
+
+#[test]
+fn on_failure_restarts_after_a_failure_only() {
+    let env = Env::new();
+    let runs = env.path("runs");
+    // Fails the first time, exits 0 the second.
+    let script = env.script(
+        "twice.sh",
+        &format!(
+            "if [ -e '{0}' ]; then exit 0; fi; : > '{0}'; sleep 0.1; exit 1",
+            runs.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    let extra = ["--restart", "on-failure", "--restart-delay", "100ms"];
+    let mut args = vec!["start", "--respawn", "--name", "of"];
+    args.extend_from_slice(&extra);
+    args.push("--");
+    args.extend(strs(&program));
+    let run = env.run(&args).ok();
+    let monitor: i32 = run
+        .stdout
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("started of (pid ")?
+                .strip_suffix(')')?
+                .parse()
+                .ok()
+        })
+        .unwrap();
+    env.track(monitor);
+    wait_dead(monitor);
+    let rec = env.record("of");
+    assert_eq!(rec["restarts"], 1, "{rec}");
+    assert_eq!(rec["last_exit"]["code"], 0, "{rec}");
+    assert!(log(&env, "of").contains("not restarting it (--restart on-failure)"));
+    env.run(&["status", "of"])
+        .code(3)
+        .stdout_has("of is stopped");
+    assert!(!env.path("of.pid").exists());
+}
+
+#[test]
+fn log_timestamps_prefix_every_line() {
+    let env = Env::new();
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "echo one; printf 'two\\nthr'; sleep 0.1; echo ee; printf partial; exit 1".to_owned(),
+    ];
+    let mut args = vec![
+        "start",
+        "--respawn",
+        "--name",
+        "ts",
+        "--log-timestamps",
+        "--restart-delay",
+        "1h",
+        "--",
+    ];
+    args.extend(strs(&program));
+    env.run(&args).ok();
+    wait_until("the partial line is flushed at the exit", DEADLINE, || {
+        log(&env, "ts").contains("partial")
+    });
+    let text = log(&env, "ts");
+    let stamp = regex::Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (.*)$").unwrap();
+    let program_lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("rdaemon:"))
+        .map(|l| {
+            stamp
+                .captures(l)
+                .unwrap_or_else(|| panic!("no timestamp on {l:?} in\n{text}"))[1]
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(program_lines, ["one", "two", "three", "partial"], "{text}");
+    env.run(&["stop", "ts"]).ok();
+}
+
+#[test]
+fn idle_monitor_keeping_the_notify_socket_does_not_wake() {
+    let env = Env::new();
+    let Some(program) = notify_life("idle_monitor_keeping_the_notify_socket_does_not_wake", &[])
+    else {
+        return;
+    };
+    let (monitor, _) = start_supervised(&env, "idle", &["--ready", "notify"], &program);
+    wait_field(&env, "idle", "notify_state", "ready".into());
+    wait_until("the monitor sleeps", DEADLINE, || {
+        stat(monitor).is_some_and(|s| s.state == 'S')
+    });
+    // It holds the socket its program's NOTIFY_SOCKET names (abstract `@rdaemon/idle/...`,
+    // listed in /proc/net/unix with its inode).
+    let table = fs::read_to_string("/proc/net/unix").unwrap();
+    let inodes: Vec<String> = table
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(7)
+                .is_some_and(|p| p.starts_with("@rdaemon/idle/"))
+        })
+        .filter_map(|l| l.split_whitespace().nth(6).map(|i| format!("socket:[{i}]")))
+        .collect();
+    assert!(
+        !inodes.is_empty(),
+        "no notify socket in /proc/net/unix:\n{table}"
+    );
+    let held = fds(monitor)
+        .iter()
+        .any(|(_, target)| inodes.contains(&target.to_string_lossy().into_owned()));
+    assert!(
+        held,
+        "the monitor does not hold {inodes:?}: {:?}",
+        fds(monitor)
+    );
+    let switches = || {
+        status_field(monitor, "voluntary_ctxt_switches")
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = switches();
+    // A measurement over an interval, not a synchronisation.
+    std::thread::sleep(Duration::from_secs(2));
+    let woken = switches() - before;
+    assert!(woken <= 1, "idle monitor woke {woken} times");
+}
+
+#[test]
+fn monitor_options_are_checked_before_anything_starts() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--name",
+        "a",
+        "--watchdog",
+        "1s",
+        "--respawn",
+        "--",
+        "sleep",
+        "1",
+    ])
+    .code(2)
+    .stderr_has("--watchdog needs --ready notify");
+    for opt in [
+        &["--health", "tcp:80"][..],
+        &["--on-exit", "true"],
+        &["--restart", "on-failure"],
+        &["--log-timestamps"],
+    ] {
+        let mut args = vec!["start", "--name", "b"];
+        args.extend_from_slice(opt);
+        args.extend(["--", "sleep", "1"]);
+        env.run(&args)
+            .code(2)
+            .stderr_has("works only in supervised mode: add --respawn");
+    }
+    env.run(&[
+        "start",
+        "--respawn",
+        "--health",
+        "alive:1s",
+        "--",
+        "sleep",
+        "1",
+    ])
+    .code(2)
+    .stderr_has("invalid health check");
+    env.run(&[
+        "start",
+        "--respawn",
+        "--health-interval",
+        "0",
+        "--",
+        "sleep",
+        "1",
+    ])
+    .code(2)
+    .stderr_has("it must be above 0");
+    assert!(!Path::new(&env.path("a.json")).exists());
+    assert!(!Path::new(&env.path("b.json")).exists());
+}
+
+#[test]
+fn export_maps_the_monitor_options() {
+    let env = Env::new();
+    let Some(program) = notify_life("export_maps_the_monitor_options", &[]) else {
+        return;
+    };
+    let extra = [
+        "--ready",
+        "notify",
+        "--restart",
+        "on-failure",
+        "--watchdog",
+        "30s",
+        "--health",
+        "tcp:8080",
+        "--on-exit",
+        "logger gone",
+    ];
+    start_supervised(&env, "ex", &extra, &program);
+    env.run(&["stop", "ex"]).ok();
+    let unit = env.run(&["export", "systemd", "ex"]).ok().stdout;
+    let lines: Vec<&str> = unit.lines().collect();
+    assert!(lines.contains(&"Restart=on-failure"), "{unit}");
+    assert!(lines.contains(&"WatchdogSec=30s"), "{unit}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("# --health tcp:127.0.0.1:8080 every 10s")),
+        "{unit}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("# --on-exit logger gone")),
+        "{unit}"
+    );
+}
+
+#[test]
+fn on_exit_and_health_commands_run_as_the_daemons_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let test = "on_exit_and_health_commands_run_as_the_daemons_user";
+    if !is_root() {
+        return skip(test, "changing user needs root");
+    }
+    let Some(nobody) = nobody() else {
+        return skip(test, "no 'nobody' user on this system");
+    };
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let out = env.path("out");
+    fs::create_dir(&out).unwrap();
+    fs::set_permissions(&out, fs::Permissions::from_mode(0o777)).unwrap();
+    let hook = format!("id -u > '{}/hook'", out.display());
+    // The check records who runs it, and fails: the program is restarted, and the hook runs.
+    let check = format!("cmd:id -u > '{}/check'; exit 1", out.display());
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let extra = [
+        "--user",
+        "nobody",
+        "--on-exit",
+        &hook,
+        "--health",
+        &check,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "--restart-delay",
+        "1h",
+    ];
+    start_supervised(&env, "who", &extra, &program);
+    let uid = format!("{}\n", nobody.uid);
+    for file in ["check", "hook"] {
+        let path = out.join(file);
+        wait_until(&format!("{file} ran"), DEADLINE, || {
+            fs::read_to_string(&path).is_ok_and(|t| t.ends_with('\n'))
+        });
+        assert_eq!(fs::read_to_string(&path).unwrap(), uid, "{file}");
+    }
+    env.run(&["stop", "who"]).ok();
+}
+
+#[test]
+fn mainpid_is_kept_only_for_a_descendant() {
+    let test = "mainpid_is_kept_only_for_a_descendant";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let go = env.path("go");
+    let notify = format!(
+        "'{}' '{}'",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let stranger = std::process::id();
+    let script = env.script(
+        "mainpid.sh",
+        &format!(
+            "{notify} READY=1\nwhile [ ! -e '{go}' ]; do sleep 0.01; done\n{notify} MAINPID=$$\n{notify} MAINPID={stranger}\nexec sleep 1000",
+            go = go.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    let (monitor, child) = start_supervised(&env, "mp", &["--ready", "notify"], &program);
+    fs::write(&go, "").unwrap();
+    wait_until("the stranger's MAINPID is refused", DEADLINE, || {
+        log(&env, "mp").contains(&format!("ignored MAINPID={stranger}"))
+    });
+    wait_field(&env, "mp", "main_pid", child.into());
+    assert!(alive(monitor));
+}
+
+#[test]
+fn a_slow_on_exit_command_does_not_hold_up_stop() {
+    let env = Env::new();
+    let pidfile = env.path("hook.pid");
+    let hook = format!("echo $$ > '{}'; exec sleep 1000", pidfile.display());
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    start_supervised(&env, "slow", &["--on-exit", &hook], &program);
+    let began = std::time::Instant::now();
+    env.run(&["stop", "slow"]).ok();
+    let took = began.elapsed();
+    // The monitor waits for the command at most 5 s, well within stop's 10 s.
+    assert!(took < Duration::from_secs(9), "stop took {took:?}");
+    let hook_pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(hook_pid);
+    wait_dead(hook_pid);
+}
