@@ -87,6 +87,20 @@ struct SpecFile {
     memory_max: Option<u64>,
     #[serde(default)]
     tasks_max: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    env_files: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    limits: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nice: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oom_score_adj: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stop_timeout: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reload_signal: Option<String>,
     wanted: Wanted,
 }
 
@@ -276,6 +290,27 @@ pub struct Record {
     /// `--tasks-max`.
     #[serde(default)]
     pub tasks_max: Option<u64>,
+    /// `--env-file`s, absolute, in order (read at every start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_files: Vec<PathBuf>,
+    /// `--limit`s: resource name to `SOFT:HARD` (`unlimited`, sizes as `64M`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+    /// `--nice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+    /// `--oom-score-adj`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--stop-signal` (`TERM`); absent: TERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` (`10s`); absent: 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<String>,
+    /// `--reload-signal` (`HUP`); absent: HUP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_signal: Option<String>,
     /// The cgroup the daemon runs in (`.../rdaemon/NAME`), if it got one.
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
@@ -497,6 +532,13 @@ impl Record {
             cgroup_mode: spec.cgroup_mode,
             memory_max: spec.memory_max,
             tasks_max: spec.tasks_max,
+            env_files: spec.env_files,
+            limits: spec.limits,
+            nice: spec.nice,
+            oom_score_adj: spec.oom_score_adj,
+            stop_signal: spec.stop_signal,
+            stop_timeout: spec.stop_timeout,
+            reload_signal: spec.reload_signal,
             cgroup: status.cgroup,
             cgroup_id: status.cgroup_id,
         }
@@ -521,6 +563,13 @@ impl Record {
             cgroup_mode: self.cgroup_mode.clone(),
             memory_max: self.memory_max,
             tasks_max: self.tasks_max,
+            env_files: self.env_files.clone(),
+            limits: self.limits.clone(),
+            nice: self.nice,
+            oom_score_adj: self.oom_score_adj,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout.clone(),
+            reload_signal: self.reload_signal.clone(),
             wanted: self.wanted(),
         }
     }
@@ -816,6 +865,13 @@ mod tests {
             cgroup_mode: None,
             memory_max: None,
             tasks_max: None,
+            env_files: Vec::new(),
+            limits: BTreeMap::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: None,
+            stop_timeout: None,
+            reload_signal: None,
             cgroup: None,
             cgroup_id: None,
         }
@@ -1121,6 +1177,13 @@ mod proptests {
                 cgroup_mode: None,
                 memory_max: None,
                 tasks_max: None,
+                env_files: Vec::new(),
+                limits: BTreeMap::new(),
+                nice: None,
+                oom_score_adj: None,
+                stop_signal: None,
+                stop_timeout: None,
+                reload_signal: None,
                 cgroup: None,
                 cgroup_id: None,
                 ready_timeout,

@@ -97,6 +97,16 @@ pub struct Policy {
     pub max_restarts: u32,
     /// The window of `max_restarts`.
     pub window: Duration,
+    /// The spec's `--stop-signal`: besides SIGTERM and SIGINT, the signal that stops the
+    /// monitor (`stop` sends it), forwarded to the child as it is.
+    pub stop_signal: Signal,
+}
+
+impl Policy {
+    /// Whether `sig` tells the monitor to stop.
+    fn stops(&self, sig: Signal) -> bool {
+        matches!(sig, Signal::SIGTERM | Signal::SIGINT) || sig == self.stop_signal
+    }
 }
 
 /// What follows an exit of the child.
@@ -228,7 +238,7 @@ pub fn step(
     restarts: u32,
     now: Instant,
 ) -> (State, Vec<Effect>) {
-    use Signal::{SIGCONT, SIGINT, SIGTERM};
+    use Signal::SIGCONT;
     // A child ended (or never started): restart it after the delay, or give up.
     let mut ended = |who: String, how: LastExit, ran_for: Duration, child: Option<Pid>| {
         let what = format!(
@@ -303,7 +313,7 @@ pub fn step(
             ],
         ),
         (_, Event::Exited { .. }) => (state, vec![]),
-        (State::Running { child, .. }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+        (State::Running { child, .. }, Event::Signal(sig)) if policy.stops(sig) => {
             // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
             // mode's `stop` does it: without SIGCONT, it would sit out the whole stop timeout,
             // be SIGKILLed with the monitor, and its exit would go unrecorded.
@@ -314,10 +324,10 @@ pub fn step(
             effects.extend(stop(child, sig));
             (State::Stopping { child }, effects)
         }
-        (State::Stopping { child }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+        (State::Stopping { child }, Event::Signal(sig)) if policy.stops(sig) => {
             (State::Stopping { child }, stop(child, sig))
         }
-        (State::Waiting { .. } | State::New, Event::Signal(SIGTERM | SIGINT)) => (
+        (State::Waiting { .. } | State::New, Event::Signal(sig)) if policy.stops(sig) => (
             State::Done { code: Code::Ok },
             vec![Effect::Finish {
                 code: Code::Ok,
@@ -412,6 +422,12 @@ struct Monitor {
     start_time: u64,
     policy: Policy,
     plan: Plan,
+    /// The monitor's environment: the child's, without the env files' variables.
+    env: BTreeMap<std::ffi::OsString, std::ffi::OsString>,
+    /// `--env-file`s, read before each start of the child.
+    env_files: Vec<PathBuf>,
+    /// `--env`, which wins over the env files.
+    overrides: BTreeMap<String, String>,
     outputs: Vec<Output>,
     buffer: Vec<u8>,
     signals: SignalDelivery<UnixStream, SignalOnly>,
@@ -492,6 +508,8 @@ impl Monitor {
             delay: respawn.restart_delay()?,
             max_restarts: respawn.max_restarts,
             window: respawn.restart_window()?,
+            stop_signal: crate::spec::stop_signal(&rec)
+                .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?,
         };
         let program = rec
             .command
@@ -570,25 +588,38 @@ impl Monitor {
         let umask = crate::parse::parse_umask(&rec.umask)
             .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
         // The monitor's environment is the daemon's: `start` built it (its own plus --env).
+        // `start` left the env files' variables out of it: they are read before each start of
+        // the child ([`Monitor::spawn`]), so that edits take effect at the next restart.
         let env: BTreeMap<_, _> = std::env::vars_os().collect();
         let plan = Plan::new(
             program.as_os_str(),
             &rec.command,
-            env,
+            env.clone(),
             rec.chdir.as_os_str(),
             umask,
             stdin,
             stdout,
             stderr,
             creds,
-        )?;
+        )?
+        .tune(&crate::procopts::tuning(
+            &spec_limits(&rec)?,
+            rec.nice,
+            rec.oom_score_adj,
+        ));
 
         // Whatever escapes the child (setsid, double fork) is re-parented to the monitor, which
         // can then stop it (SPEC §3.1). Set before the first child exists.
         nix::sys::prctl::set_child_subreaper(true)
             .context("cannot become a child subreaper (PR_SET_CHILD_SUBREAPER)")?;
         let (read, write) = UnixStream::pair().context("cannot create the signal pipe")?;
-        let signals = SignalDelivery::with_pipe(read, write, SignalOnly, SIGNALS.map(|s| s as i32))
+        // The stop signal too, when it is another one: it must stop the monitor, not kill it.
+        let mut handled: Vec<i32> = SIGNALS.map(|s| s as i32).to_vec();
+        let stop = policy.stop_signal;
+        if !SIGNALS.contains(&stop) && !matches!(stop, Signal::SIGKILL | Signal::SIGSTOP) {
+            handled.push(stop as i32);
+        }
+        let signals = SignalDelivery::with_pipe(read, write, SignalOnly, handled)
             .context("cannot install signal handlers")?;
         Ok(Monitor {
             ctx: ctx.clone(),
@@ -597,6 +628,9 @@ impl Monitor {
             start_time,
             policy,
             plan,
+            env,
+            env_files: rec.env_files.clone(),
+            overrides: rec.env.clone(),
             outputs,
             buffer,
             signals,
@@ -805,7 +839,10 @@ impl Monitor {
     /// the report pipe to `start`, whose end is then kept for the status handoff.
     fn spawn(&mut self) -> Option<Event> {
         let first = matches!(self.state, State::Starting { first: true });
-        match daemonize::spawn_child(&self.plan) {
+        match self
+            .read_env()
+            .and_then(|()| daemonize::spawn_child(&self.plan))
+        {
             Ok(child) => {
                 if first {
                     send_report(&mut self.report, Ok(child.get()));
@@ -824,6 +861,19 @@ impl Monitor {
             }
             Err(err) => Some(Event::SpawnFailed(crate::exit::render(&err))),
         }
+    }
+
+    /// Reads the env files again into the child's environment (later files win, `--env` wins
+    /// over them): a file that cannot be read or has a malformed line fails this start.
+    fn read_env(&mut self) -> Result<()> {
+        if self.env_files.is_empty() {
+            return Ok(());
+        }
+        let mut env = self.env.clone();
+        let vars = crate::procopts::read_env_files(&self.env_files)?;
+        env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        env.extend(self.overrides.iter().map(|(k, v)| (k.into(), v.into())));
+        self.plan.set_env(env)
     }
 
     fn note_exit(&mut self, how: LastExit) {
@@ -964,6 +1014,15 @@ impl Monitor {
     }
 }
 
+/// The record's `--limit`s.
+fn spec_limits(rec: &Record) -> Result<Vec<crate::procopts::Limit>> {
+    rec.limits
+        .iter()
+        .map(|(res, value)| crate::procopts::Limit::parse(&format!("{res}={value}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("corrupt record for {}: {e}", rec.name))
+}
+
 /// Passes `sig` on to the child. It is this process's unreaped child, so its pid cannot have
 /// been reused; an error means it is already exiting.
 fn forward(child: Pid, sig: Signal) {
@@ -1020,6 +1079,7 @@ mod tests {
 
     fn policy(delay_ms: u64, max: u32, window_s: u64) -> Policy {
         Policy {
+            stop_signal: Signal::SIGTERM,
             delay: Duration::from_millis(delay_ms),
             max_restarts: max,
             window: Duration::from_secs(window_s),

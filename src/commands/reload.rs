@@ -1,6 +1,5 @@
-//! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`:
-//! HUP until issue 17 adds `--reload-signal` to the spec), to its main program as `signal`
-//! does. Exit 7 for a daemon that is not running.
+//! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`: the
+//! spec's `--reload-signal`, HUP by default), to its main program as `signal` does. Exit 7 for a daemon that is not running.
 
 use anyhow::Result;
 

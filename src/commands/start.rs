@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
-use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::Account;
@@ -305,6 +304,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
+    spec.check_process_settings()?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
@@ -400,6 +400,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
     }
 
+    // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
+    // the terminal, before anything is detached.
+    spec.check_process_settings()?;
     if spec.foreground {
         if spec.cgroup == CgroupMode::On || spec.memory_max.is_some() || spec.tasks_max.is_some() {
             bail!(Fail::usage(
@@ -599,6 +602,19 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
             running.ready_timeout != spec.ready_timeout,
         ),
         ("--respawn", running.respawn != spec.respawn),
+        ("--env-file", running.env_files != spec.env_files),
+        ("--limit", running.limits != spec.limits),
+        ("--nice", running.nice != spec.nice),
+        (
+            "--oom-score-adj",
+            running.oom_score_adj != spec.oom_score_adj,
+        ),
+        ("--stop-signal", running.stop_signal != spec.stop_signal),
+        ("--stop-timeout", running.stop_timeout != spec.stop_timeout),
+        (
+            "--reload-signal",
+            running.reload_signal != spec.reload_signal,
+        ),
     ];
     let differ: Vec<&str> = options
         .iter()
@@ -790,11 +806,11 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
     }
 }
 
-/// Stops a daemon that did not become ready, as `stop` would (TERM to its group, 10 s, KILL,
-/// 5 s), and reaps it.
+/// Stops a daemon that did not become ready, as `stop` would (its stop signal to its group,
+/// its stop timeout, KILL, 5 s), and reaps it.
 fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
     let pid = process.pid();
-    let schedule = default_schedule(Signal::SIGTERM, crate::spec::STOP_TIMEOUT, false);
+    let schedule = default_schedule(spec.stop_signal, spec.stop_timeout, false);
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", spec.name));
     let aim = Aim {
         group: process.own_group(),
@@ -999,9 +1015,15 @@ fn prepare(
         env.insert("LOGNAME".into(), login.into());
         env.insert("HOME".into(), home.into());
     }
-    env.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-    if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
-        env.insert("NOTIFY_SOCKET".into(), address.into());
+    // Later files win, --env wins over files.
+    let file_vars = spec.env_file_vars()?;
+    let mut monitor_env = env.clone();
+    env.extend(file_vars.iter().map(|(k, v)| (k.into(), v.into())));
+    for e in [&mut env, &mut monitor_env] {
+        e.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
+        if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
+            e.insert("NOTIFY_SOCKET".into(), address.into());
+        }
     }
     if let Some(check) = check.as_mut() {
         check.run_as(&env, &spec.chdir, account.as_ref().map(|a| &a.creds));
@@ -1017,7 +1039,8 @@ fn prepare(
             stdout,
             stderr,
             account.map(|a| a.creds),
-        )?;
+        )?
+        .tune(&spec.tuning());
         return Ok((plan, None, new_logs));
     }
     // Resolved now: the grandchild must exec exactly the binary that runs this start.
@@ -1045,10 +1068,12 @@ fn prepare(
     ];
     // The monitor works from `/` (the child changes to the daemon's directory itself) and
     // writes its own messages to the daemon's stderr.
+    // The monitor reads the env files itself before each start of its child: its own
+    // environment holds none of their variables, so that an edit removing one takes effect.
     let plan = Plan::new(
         exe.as_os_str(),
         &argv,
-        env,
+        monitor_env,
         "/".as_ref(),
         spec.umask,
         stdin,
