@@ -483,7 +483,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -518,6 +518,34 @@ _rdaemon() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --oom-score-adj)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reload-signal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -637,7 +665,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --cgroup --memory-max --tasks-max --foreground --dir --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -672,6 +700,34 @@ _rdaemon() {
                     return 0
                     ;;
                 --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --nice)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --oom-score-adj)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-signal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stop-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reload-signal)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -849,7 +905,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--cgroup|--chdir|--env|--group|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--pidfile|--ready|--ready-timeout|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--tasks-max|--timeout|--umask|--user|-n) opt="$w" ;;
+            --dir|--cgroup|--chdir|--env|--env-file|--group|--limit|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--nice|--oom-score-adj|--pidfile|--ready|--ready-timeout|--reload-signal|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--stop-signal|--stop-timeout|--tasks-max|--timeout|--umask|--user|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
