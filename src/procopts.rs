@@ -13,9 +13,11 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{bail, Result};
+use nix::fcntl::OFlag;
 
-use crate::daemonize::Tuning;
+use crate::daemonize::{Credentials, Tuning};
 use crate::exit::Fail;
+use crate::fsx::{self, Dir, Kind, Rights};
 use crate::parse::{format_size, parse_size};
 
 /// The largest env file rdaemon reads: far more than any real one, and a bound on what a
@@ -331,32 +333,42 @@ pub fn parse_env_text(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
     Ok(vars)
 }
 
-/// Reads the env files in order (later files win) into one map. Each is opened the safe way
-/// (`fsx::open_read`: `O_NOFOLLOW | O_NONBLOCK`, a regular file checked with `fstat`, so a FIFO
-/// never blocks root and a symlink is not followed), at most [`MAX_ENV_FILE`] bytes. A missing
-/// or unreadable file is exit 1; a malformed line exit 2 naming `FILE:LINE`.
-pub fn read_env_files(files: &[impl AsRef<Path>]) -> Result<BTreeMap<String, String>> {
+/// Reads the env files in order (later files win) into one map, for a daemon that runs with
+/// `creds`. Each is opened the safe way (`fsx`): its directory without following another
+/// user's symlinks, the file with `O_NOFOLLOW | O_NONBLOCK` (a FIFO never blocks root), checked
+/// with `fstat` to be a regular file, at most [`MAX_ENV_FILE`] bytes. In a directory the
+/// daemon's user can write, it is opened with that user's rights and must pass
+/// `fsx::check_file` (one link, owned by root or that user): the user cannot make root read a
+/// file it could not read itself into its environment. A missing or unreadable file is exit 1;
+/// a malformed line exit 2 naming `FILE:LINE`.
+pub fn read_env_files(
+    files: &[impl AsRef<Path>],
+    creds: Option<&Credentials>,
+) -> Result<BTreeMap<String, String>> {
     let mut vars = BTreeMap::new();
     for path in files {
         let path = path.as_ref();
         let shown = path.display();
-        let mut file = match crate::fsx::open_read(path) {
-            Ok(Some(f)) => f,
-            Ok(None) => bail!("cannot read env file '{shown}': No such file or directory"),
-            Err(e) => bail!("cannot read env file '{shown}': {e}"),
+        let fail = |why: String| anyhow::anyhow!("cannot read env file '{shown}': {why}");
+        let (dir, name) = Dir::open_parent(path).map_err(|e| fail(format!("{e:#}")))?;
+        let rights = Rights::for_dir(&dir, creds);
+        let file = fsx::with_rights(rights, || dir.open_file(&name, OFlag::O_RDONLY, 0))
+            .map_err(|e| fail(fsx::open_reason(&e)))?;
+        let checked = match rights {
+            Some(_) => fsx::check_file(&file, Kind::Regular, creds.map(|c| c.uid)).map(|_| ()),
+            None => match file.metadata() {
+                Ok(m) if m.is_file() => Ok(()),
+                Ok(_) => Err("it is not a regular file".to_owned()),
+                Err(e) => Err(crate::pidfile::os_reason(&e)),
+            },
         };
+        checked.map_err(|why| anyhow::anyhow!("refusing env file '{shown}': {why}"))?;
         let mut bytes = Vec::new();
-        (&mut file)
-            .take(MAX_ENV_FILE + 1)
+        file.take(MAX_ENV_FILE + 1)
             .read_to_end(&mut bytes)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot read env file '{shown}': {}",
-                    crate::pidfile::os_reason(&e)
-                )
-            })?;
+            .map_err(|e| fail(crate::pidfile::os_reason(&e)))?;
         if bytes.len() as u64 > MAX_ENV_FILE {
-            bail!("cannot read env file '{shown}': it is larger than {MAX_ENV_FILE} bytes");
+            bail!(fail(format!("it is larger than {MAX_ENV_FILE} bytes")));
         }
         let Ok(text) = String::from_utf8(bytes) else {
             bail!(Fail::usage(format!(

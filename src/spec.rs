@@ -332,17 +332,17 @@ impl Spec {
         crate::procopts::tuning(&self.limits, self.nice, self.oom_score_adj)
     }
 
-    /// The environment the env files give, read now (a missing file is exit 1, a malformed
-    /// line exit 2).
-    pub fn env_file_vars(&self) -> Result<BTreeMap<String, String>> {
-        crate::procopts::read_env_files(&self.env_files)
+    /// The environment the env files give, read now for a daemon running as `account` (a
+    /// missing file is exit 1, a malformed line exit 2).
+    pub fn env_file_vars(&self, account: Option<&Account>) -> Result<BTreeMap<String, String>> {
+        crate::procopts::read_env_files(&self.env_files, account.map(|a| &a.creds))
     }
 
     /// Checks, before anything is detached, that the env files can be read and that the
     /// kernel accepts the limits, nice value and OOM score adjustment (a trial in a forked
     /// child: `daemonize::try_tuning`); a refusal is exit 1 naming the option.
-    pub fn check_process_settings(&self) -> Result<()> {
-        self.env_file_vars()?;
+    pub fn check_process_settings(&self, ctx: &Ctx) -> Result<()> {
+        self.env_file_vars(self.account(ctx)?.as_ref())?;
         let refused = match crate::daemonize::try_tuning(&self.tuning())? {
             None => return Ok(()),
             Some(r) => r,

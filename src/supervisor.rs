@@ -428,6 +428,9 @@ struct Monitor {
     env_files: Vec<PathBuf>,
     /// `--env`, which wins over the env files.
     overrides: BTreeMap<String, String>,
+    /// The child's credentials, with whose rights an env file in a directory the child's user
+    /// can write is read.
+    creds: Option<daemonize::Credentials>,
     outputs: Vec<Output>,
     buffer: Vec<u8>,
     signals: SignalDelivery<UnixStream, SignalOnly>,
@@ -585,6 +588,7 @@ impl Monitor {
         } else {
             vec![0; READ_BUFFER]
         };
+        let child_creds = creds.clone();
         let umask = crate::parse::parse_umask(&rec.umask)
             .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
         // The monitor's environment is the daemon's: `start` built it (its own plus --env).
@@ -600,7 +604,7 @@ impl Monitor {
             stdin,
             stdout,
             stderr,
-            creds,
+            creds.clone(),
         )?
         .tune(&crate::procopts::tuning(
             &spec_limits(&rec)?,
@@ -631,6 +635,7 @@ impl Monitor {
             env,
             env_files: rec.env_files.clone(),
             overrides: rec.env.clone(),
+            creds: child_creds,
             outputs,
             buffer,
             signals,
@@ -870,7 +875,7 @@ impl Monitor {
             return Ok(());
         }
         let mut env = self.env.clone();
-        let vars = crate::procopts::read_env_files(&self.env_files)?;
+        let vars = crate::procopts::read_env_files(&self.env_files, self.creds.as_ref())?;
         env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
         env.extend(self.overrides.iter().map(|(k, v)| (k.into(), v.into())));
         self.plan.set_env(env)

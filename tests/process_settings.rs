@@ -701,3 +701,79 @@ fn export_systemd_maps_every_process_setting() {
         run.stdout
     );
 }
+
+/// As root, for a daemon that runs as nobody: a root-only env file in a directory nobody cannot
+/// write is read (secrets belong there); in a directory nobody can write, a hard link or a
+/// symlink nobody planted to a root-only file is refused, and nothing of it reaches a process.
+#[test]
+fn env_files_are_read_the_safe_way_for_a_daemon_of_another_user() {
+    const TEST: &str = "env_files_are_read_the_safe_way";
+    if !is_root() {
+        return skip(TEST, "needs root to run a daemon as nobody");
+    }
+    if nobody().is_none() {
+        return skip(TEST, "no 'nobody' account");
+    }
+    let env = Env::new();
+    fs::set_permissions(
+        env.dir(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let secret = env.path("secret.env");
+    fs::write(&secret, "SECRET=hunter2\n").unwrap();
+    fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let s = secret.display().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        "ok",
+        "--user",
+        "nobody",
+        "--env-file",
+        &s,
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    assert_eq!(
+        env_var(env.pid_of("ok"), "SECRET").as_deref(),
+        Some("hunter2")
+    );
+
+    let theirs = env.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(65534.into()), Some(65534.into())).unwrap();
+    fs::hard_link(&secret, theirs.join("linked.env")).unwrap();
+    std::os::unix::fs::symlink(&secret, theirs.join("symlinked.env")).unwrap();
+    let mark = unique_secs();
+    // A root-owned file anyone may read, linked: refused for its second link all the same.
+    let public = env.path("public.env");
+    fs::write(&public, "PUBLIC=1\n").unwrap();
+    fs::hard_link(&public, theirs.join("public.env")).unwrap();
+    for (file, why) in [
+        // Opened with nobody's rights: nobody cannot read it.
+        ("linked.env", "Permission denied"),
+        ("public.env", "hard links"),
+        ("symlinked.env", "symlink"),
+    ] {
+        let path = theirs.join(file).display().to_string();
+        env.run(&[
+            "start",
+            "--name",
+            "bad",
+            "--user",
+            "nobody",
+            "--env-file",
+            &path,
+            "--",
+            "sleep",
+            &mark,
+        ])
+        .code(1)
+        .stderr_has(why);
+    }
+    assert!(live_pids_with_arg(&mark).is_empty());
+    assert!(!env.path("bad.json").exists());
+}

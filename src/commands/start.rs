@@ -304,7 +304,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(spec)?;
-    spec.check_process_settings()?;
+    spec.check_process_settings(ctx)?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
@@ -402,7 +402,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
 
     // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
     // the terminal, before anything is detached.
-    spec.check_process_settings()?;
+    spec.check_process_settings(ctx)?;
     if spec.foreground {
         if spec.cgroup == CgroupMode::On || spec.memory_max.is_some() || spec.tasks_max.is_some() {
             bail!(Fail::usage(
@@ -1016,7 +1016,7 @@ fn prepare(
         env.insert("HOME".into(), home.into());
     }
     // Later files win, --env wins over files.
-    let file_vars = spec.env_file_vars()?;
+    let file_vars = spec.env_file_vars(account.as_ref())?;
     let mut monitor_env = env.clone();
     env.extend(file_vars.iter().map(|(k, v)| (k.into(), v.into())));
     for e in [&mut env, &mut monitor_env] {
