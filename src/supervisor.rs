@@ -63,9 +63,6 @@ const READ_BUFFER: usize = 64 * 1024;
 const READS_PER_WAKE: usize = 16;
 /// How long the end of an open line may be held back before it is written anyway.
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
-/// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
-/// timeout: the record keeps no stop timeout of its own).
-pub const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
@@ -100,6 +97,9 @@ pub struct Policy {
     /// The spec's `--stop-signal`: besides SIGTERM and SIGINT, the signal that stops the
     /// monitor (`stop` sends it), forwarded to the child as it is.
     pub stop_signal: Signal,
+    /// The spec's `--stop-timeout`: how long what an exited child left behind has after the
+    /// stop signal before SIGKILL.
+    pub stop_timeout: Duration,
 }
 
 impl Policy {
@@ -512,6 +512,8 @@ impl Monitor {
             max_restarts: respawn.max_restarts,
             window: respawn.restart_window()?,
             stop_signal: crate::spec::stop_signal(&rec)
+                .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?,
+            stop_timeout: crate::spec::stop_timeout(&rec)
                 .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?,
         };
         let program = rec
@@ -928,12 +930,12 @@ impl Monitor {
         }
     }
 
-    /// The child `child` exited: stops what it left behind before the next start (SIGTERM and
-    /// SIGCONT now, SIGKILL after [`LEFTOVER_TIMEOUT`]), without blocking: `run_loop` waits on
+    /// The child `child` exited: stops what it left behind before the next start (the stop
+    /// signal and SIGCONT now, SIGKILL after the stop timeout, SPEC §3.1), without blocking: `run_loop` waits on
     /// the leftovers' pidfds with the signal pipe and calls [`Monitor::tend_cleanup`].
     fn begin_cleanup(&mut self, child: Pid) {
         let mut held = Vec::new();
-        let count = gather(&mut held, None, Signal::SIGTERM);
+        let count = gather(&mut held, None, self.policy.stop_signal);
         if count == 0 {
             return;
         }
@@ -943,7 +945,7 @@ impl Monitor {
         ));
         self.cleanup = Some(Cleanup {
             held,
-            deadline: Instant::now() + LEFTOVER_TIMEOUT,
+            deadline: Instant::now() + self.policy.stop_timeout,
             killed: false,
             count,
         });
@@ -961,7 +963,7 @@ impl Monitor {
             let sig = if c.killed {
                 Signal::SIGKILL
             } else {
-                Signal::SIGTERM
+                self.policy.stop_signal
             };
             c.count += gather(&mut c.held, None, sig);
             if c.held.is_empty() {
@@ -982,7 +984,7 @@ impl Monitor {
             let msg = format!(
                 "{} leftover processes still running after {}: sent SIGKILL",
                 c.held.len(),
-                format_duration(LEFTOVER_TIMEOUT)
+                format_duration(self.policy.stop_timeout)
             );
             self.say(&msg);
             return;
@@ -1085,6 +1087,7 @@ mod tests {
     fn policy(delay_ms: u64, max: u32, window_s: u64) -> Policy {
         Policy {
             stop_signal: Signal::SIGTERM,
+            stop_timeout: crate::spec::STOP_TIMEOUT,
             delay: Duration::from_millis(delay_ms),
             max_restarts: max,
             window: Duration::from_secs(window_s),

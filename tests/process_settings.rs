@@ -777,3 +777,34 @@ fn env_files_are_read_the_safe_way_for_a_daemon_of_another_user() {
     assert!(live_pids_with_arg(&mark).is_empty());
     assert!(!env.path("bad.json").exists());
 }
+
+/// What an exited child left behind gets the stop signal and, after the stop timeout, SIGKILL
+/// before the monitor restarts the program (SPEC §3.1).
+#[test]
+fn the_monitor_stops_leftovers_with_the_stop_timeout() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let script = env.script(
+        "leaver.sh",
+        &format!("( trap '' TERM; exec sleep {mark} ) &\nsleep 0.2\nexit 3"),
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "leaver",
+        "--respawn",
+        "--stop-timeout",
+        "1s",
+        "--",
+        &script.display().to_string(),
+    ])
+    .ok();
+    let log = env.path("leaver.log");
+    wait_until("the monitor killed a leftover", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("after 1s: sent SIGKILL"))
+    });
+    env.run(&["stop", "leaver"]).ok();
+    wait_until("no leftover lives", DEADLINE, || {
+        live_pids_with_arg(&mark).is_empty()
+    });
+}
