@@ -1206,6 +1206,48 @@ mod tests {
         )
     }
 
+    /// The spec's stop signal stops the monitor as TERM does, and is passed on as it is; the
+    /// same signal is only forwarded when it is not the stop signal.
+    #[test]
+    fn the_stop_signal_stops_the_monitor() {
+        let child = Pid::new(4242).unwrap();
+        let t = Instant::now();
+        let running = State::Running { child, since: t };
+        let usr2 = Policy {
+            stop_signal: Signal::SIGUSR2,
+            ..policy(1000, 5, 60)
+        };
+        let (next, effects) = step(
+            running,
+            Event::Signal(Signal::SIGUSR2),
+            &usr2,
+            &mut Backoff::default(),
+            0,
+            t,
+        );
+        assert_eq!(next, State::Stopping { child });
+        assert_eq!(
+            effects[1..],
+            [
+                Effect::Forward(child, Signal::SIGUSR2),
+                Effect::Forward(child, Signal::SIGCONT)
+            ]
+        );
+        let (next, effects) = one(running, Event::Signal(Signal::SIGUSR2), t);
+        assert_eq!(next, running);
+        assert_eq!(effects, [Effect::Forward(child, Signal::SIGUSR2)]);
+        let waiting = State::Waiting { at: t };
+        let (next, _) = step(
+            waiting,
+            Event::Signal(Signal::SIGUSR2),
+            &usr2,
+            &mut Backoff::default(),
+            0,
+            t,
+        );
+        assert_eq!(next, State::Done { code: Code::Ok });
+    }
+
     #[test]
     fn the_transition_table() {
         let child = Pid::new(4242).unwrap();
