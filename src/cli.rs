@@ -514,12 +514,13 @@ pub struct StopArgs {
 /// The options of `stop` that `restart` takes for its stop phase.
 #[derive(Debug, Args, Clone)]
 pub struct StopOpts {
-    /// First signal (TERM, SIGTERM, 15, any case) [default: the daemon's --stop-signal, TERM]
+    /// First signal (TERM, SIGTERM, 15, any case; the daemon's --stop-signal unless given)
+    /// [default: TERM]
     #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
     pub signal: Option<Signal>,
 
-    /// How long to wait after the first signal before SIGKILL [default: the daemon's
-    /// --stop-timeout, 10s]
+    /// How long to wait after the first signal before SIGKILL (the daemon's --stop-timeout unless
+    /// given) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub timeout: Option<Duration>,
 
@@ -888,6 +889,56 @@ mod tests {
         assert_eq!(
             args.stop.schedule(spec).unwrap(),
             parse::default_schedule(Signal::SIGHUP, Duration::from_secs(3), false)
+        );
+    }
+
+    /// The defaults live in `Spec::default` (and `Respawn::default`); the help says them as
+    /// text, which must agree.
+    #[test]
+    fn the_help_says_the_specs_defaults() {
+        use crate::parse::format_umask;
+        use clap::CommandFactory;
+        let spec = crate::spec::Spec::default();
+        let respawn = crate::state::Respawn::default();
+        let cli = Cli::command();
+        let help = |verb: &str, id: &str| {
+            let verb = cli.find_subcommand(verb).unwrap();
+            let arg = verb.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_long_help()
+                .or(arg.get_help())
+                .map(|h| h.to_string().replace('\n', " "))
+                .unwrap_or_default()
+        };
+        let said = |verb: &str, id: &str| {
+            let help = help(verb, id);
+            let start = help.find("[default: ").expect("a default in the help") + 10;
+            help[start..start + help[start..].find(']').unwrap()].to_owned()
+        };
+        let duration = |verb: &str, id: &str| parse::parse_duration(&said(verb, id)).unwrap();
+        assert_eq!(said("start", "chdir"), spec.chdir.display().to_string());
+        assert_eq!(said("start", "umask"), format_umask(spec.umask));
+        assert_eq!(said("start", "ready"), spec.ready.to_string());
+        assert_eq!(duration("start", "ready_timeout"), spec.ready_timeout);
+        assert_eq!(said("start", "cgroup"), spec.cgroup.as_str());
+        assert_eq!(duration("start", "restart_delay"), respawn.restart_delay);
+        assert_eq!(
+            said("start", "max_restarts"),
+            respawn.max_restarts.to_string()
+        );
+        assert_eq!(duration("start", "restart_window"), respawn.restart_window);
+        assert_eq!(said("start", "log_keep"), respawn.log_keep.to_string());
+        for verb in ["stop", "restart"] {
+            assert_eq!(duration(verb, "timeout"), crate::spec::STOP_TIMEOUT);
+            assert_eq!(said(verb, "signal"), parse::signal_name(spec.stop_signal));
+        }
+        assert_eq!(duration("start", "stop_timeout"), spec.stop_timeout);
+        assert_eq!(
+            said("start", "stop_signal"),
+            parse::signal_name(spec.stop_signal)
+        );
+        assert_eq!(
+            said("start", "reload_signal"),
+            parse::signal_name(spec.reload_signal)
         );
     }
 

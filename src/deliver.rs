@@ -18,7 +18,7 @@ use crate::pidfile::os_reason;
 use crate::process::{self, Pid, Process};
 use crate::session;
 use crate::state::Mode;
-use crate::target::{judge, privilege_error, State, Target};
+use crate::target::{judge, privilege_error, Main, Target};
 
 /// The signal that `reload` sends to `target`. The one place that decides it: the spec's
 /// `--reload-signal` (SPEC §2), HUP for a daemon without a spec or a spec that keeps none.
@@ -48,11 +48,11 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code
     }
     let (pid, start_time) =
         match judge(ctx, target).with_context(|| format!("cannot signal {label}"))? {
-            State::Running {
+            Main::Alive {
                 pid, start_time, ..
             } => (pid, start_time),
-            State::Stopped | State::Dead { .. } => return Ok(not_running(ctx, &label)),
-            State::Unknown { why } => bail!("cannot signal {label}: {why}"),
+            Main::NoPidfile | Main::Gone { .. } => return Ok(not_running(ctx, &label)),
+            Main::Untrusted { why } => bail!("cannot signal {label}: {why}"),
         };
     let proc_error = |pid: Pid, e: std::io::Error| {
         anyhow::anyhow!(

@@ -99,11 +99,6 @@ impl Dir {
         self.path.join(name)
     }
 
-    /// The owner's uid.
-    pub fn owner(&self) -> u32 {
-        self.stat.st_uid
-    }
-
     /// A fresh `fstat` of the directory (owner and mode may have changed since it was opened).
     pub fn restat(&self) -> io::Result<FileStat> {
         Ok(fstat(&self.fd)?)
@@ -112,12 +107,6 @@ impl Dir {
     /// The permission bits.
     pub fn mode(&self) -> u32 {
         self.stat.st_mode & 0o7777
-    }
-
-    /// Whether only root (or rdaemon's own user) can write in it: owned by one of them and not
-    /// group- or world-writable.
-    pub fn is_private(&self) -> bool {
-        is_ours(self.owner()) && self.mode() & 0o022 == 0
     }
 
     /// Whether a process with `creds` may create and rename files in it (the permission bits

@@ -45,12 +45,6 @@ pub fn write_err(args: fmt::Arguments<'_>) {
     let _ = io::stderr().lock().write_fmt(args);
 }
 
-/// Whether a write to stdout has failed (its reader is gone): callers that would only keep
-/// producing output (a follow loop) may stop.
-pub fn stdout_gone() -> bool {
-    STDOUT_GONE.load(Ordering::Relaxed)
-}
-
 /// `print!` through [`write_out`]: never panics.
 macro_rules! print {
     ($($arg:tt)*) => {

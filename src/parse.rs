@@ -220,6 +220,52 @@ pub fn format_duration(d: Duration) -> String {
     humantime::format_duration(d).to_string()
 }
 
+/// A duration in a spec file, typed in memory and text on disk (`"10s"`, `"500ms"`, as the
+/// command line says it): `#[serde(with = "crate::parse::duration_text")]`. The one place a
+/// stored duration is parsed; a file holding a bad one is corrupt, as with any other bad field.
+pub mod duration_text {
+    use super::{format_duration, parse_duration};
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Writes `d` as [`format_duration`] does.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_duration(*d))
+    }
+
+    /// Reads what [`parse_duration`] accepts.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for an optional duration (`null` or absent: `None`; pair it with
+    /// `#[serde(default)]`).
+    pub mod option {
+        use super::{format_duration, parse_duration};
+        use serde::{Deserialize, Deserializer, Serializer};
+        use std::time::Duration;
+
+        /// Writes `Some(d)` as [`format_duration`] does, `None` as `null`.
+        pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.serialize_str(&format_duration(*d)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads `null` or what [`parse_duration`] accepts.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(text) => parse_duration(&text)
+                    .map(Some)
+                    .map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
+}
+
 /// Parses a size: `512K`, `10M`, `1G` in binary units, or a bare number of bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let bad = || format!("invalid size '{s}': use e.g. 512K, 10M, 1G or a number of bytes");

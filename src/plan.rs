@@ -1,20 +1,237 @@
-//! What `start` and the respawn monitor share about launching a program: how PROGRAM is found
-//! (`resolve_program`, as execve will run it), and the monitor's report to `start` on its first
-//! child, with the status handoff that follows it (SPEC §1: one status writer at a time). Below
-//! `commands/`, so that the monitor imports no command and `start` no monitor.
+//! What `start` and the respawn monitor share about launching a program: the launch plan
+//! ([`plan`]: the one place that turns a [`Spec`] into what a launch needs: the program as
+//! execve will run it, argv, the final environment, the account, directory, umask, streams,
+//! cgroup settings, readiness and the monitor's policy), how PROGRAM is found
+//! (`resolve_program`), and the monitor's report to `start` on its first child, with the status
+//! handoff that follows it (SPEC §1: one status writer at a time). Below `commands/`, so that
+//! the monitor imports no command and `start` no monitor.
+//!
+//! A new launch setting is a field of `Spec` (and its file), a field of [`Plan`] set in
+//! [`plan`], and its use in the grandchild ([`Plan::exec`] hands it to `daemonize`): `start`,
+//! `restart`, `resurrect` and the monitor all launch through this.
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use nix::unistd::{access, AccessFlags};
 
-use crate::paths::absolute;
+use crate::account::Account;
+use crate::cli::CgroupMode;
+use crate::daemonize;
+use crate::parse::Name;
+use crate::paths::{absolute, Ctx};
 use crate::pidfile::os_reason;
+use crate::ready::ReadySpec;
+use crate::spec::Spec;
+
+/// Everything a launch of a daemon needs, derived from its spec by [`plan`] and nowhere else.
+/// Checked and resolved, opening nothing: the callers open the streams (`start` the log files,
+/// the monitor its pipes) and fork.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The daemon's name.
+    pub name: Name,
+    /// Absolute pidfile path.
+    pub pidfile: PathBuf,
+    /// PROGRAM as execve will run it (looked up in the daemon's PATH).
+    pub program: PathBuf,
+    /// argv, `argv[0]` as given.
+    pub argv: Vec<String>,
+    /// The final environment: rdaemon's own (without `NOTIFY_SOCKET` unless `--foreground`),
+    /// `USER`, `LOGNAME` and `HOME` of `--user`, then the `--env-file`s' variables (read now),
+    /// then `--env`.
+    pub env: BTreeMap<OsString, OsString>,
+    /// The same without the env files' variables: what a respawn monitor is given, so that it
+    /// reads the files again before each start of its child ([`Plan::env_now`]) and an edit
+    /// that removes a variable takes effect.
+    pub monitor_env: BTreeMap<OsString, OsString>,
+    /// `--env-file`s, absolute, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--env`, which wins over the env files.
+    pub env_overrides: BTreeMap<String, String>,
+    /// `--limit`s, `--nice`, `--oom-score-adj`: set in the program before exec.
+    pub tuning: daemonize::Tuning,
+    /// `--stop-signal`.
+    pub stop_signal: nix::sys::signal::Signal,
+    /// `--stop-timeout`.
+    pub stop_timeout: Duration,
+    /// `--user`/`--group`, resolved (root only).
+    pub account: Option<Account>,
+    /// Working directory.
+    pub chdir: PathBuf,
+    /// File mode creation mask.
+    pub umask: u32,
+    /// stdout file.
+    pub stdout: PathBuf,
+    /// stderr file.
+    pub stderr: PathBuf,
+    /// `--foreground`: exec in place.
+    pub foreground: bool,
+    /// `--foreground` without log options: keep rdaemon's streams.
+    pub inherit_output: bool,
+    /// `--cgroup`.
+    pub cgroup: CgroupMode,
+    /// `--memory-max`, in bytes.
+    pub memory_max: Option<u64>,
+    /// `--tasks-max`.
+    pub tasks_max: Option<u64>,
+    /// What "started" means.
+    pub ready: ReadySpec,
+    /// How long to wait for readiness.
+    pub ready_timeout: Duration,
+    /// Supervised mode; `None` in exec mode.
+    pub respawn: Option<Supervision>,
+}
+
+/// The monitor's part of a plan (`--respawn`), typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supervision {
+    /// `--restart-delay`.
+    pub restart_delay: Duration,
+    /// `--max-restarts`; 0 for no limit.
+    pub max_restarts: u32,
+    /// `--restart-window`.
+    pub restart_window: Duration,
+    /// `--log-max-size`: the monitor writes (and rotates) the logs.
+    pub log_max_size: Option<u64>,
+    /// `--log-keep`.
+    pub log_keep: u32,
+}
+
+/// The launch plan of `spec`: resolves the account (exit 4 without root, 1 for an unknown
+/// user), the program, and builds the environment from rdaemon's own. The one builder of what
+/// a launch needs (issue 13): `start` and the monitor both use it.
+pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
+    let account = spec.account(ctx)?;
+    let program = match spec.command.first() {
+        Some(program) => resolve_program(program, &spec.env)?,
+        None => bail!("cannot start {}: no program given", spec.name),
+    };
+    let respawn = spec.respawn.as_ref().map(|r| Supervision {
+        restart_delay: r.restart_delay,
+        max_restarts: r.max_restarts,
+        restart_window: r.restart_window,
+        log_max_size: r.log_max_size,
+        log_keep: r.log_keep,
+    });
+    // A missing env file is exit 1, a malformed line exit 2, here, before anything is created.
+    let file_vars = spec.env_file_vars(account.as_ref())?;
+    let base: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    let env = environment(
+        base.clone(),
+        spec.foreground,
+        account.as_ref(),
+        &file_vars,
+        &spec.env,
+    );
+    let monitor_env = environment(
+        base,
+        spec.foreground,
+        account.as_ref(),
+        &BTreeMap::new(),
+        &spec.env,
+    );
+    Ok(Plan {
+        name: spec.name.clone(),
+        pidfile: spec.pidfile.clone(),
+        program,
+        argv: spec.command.clone(),
+        env,
+        monitor_env,
+        env_files: spec.env_files.clone(),
+        env_overrides: spec.env.clone(),
+        tuning: spec.tuning(),
+        stop_signal: spec.stop_signal,
+        stop_timeout: spec.stop_timeout,
+        account,
+        chdir: spec.chdir.clone(),
+        umask: spec.umask,
+        stdout: spec.stdout.clone(),
+        stderr: spec.stderr.clone(),
+        foreground: spec.foreground,
+        inherit_output: spec.inherit_output,
+        cgroup: spec.cgroup,
+        memory_max: spec.memory_max,
+        tasks_max: spec.tasks_max,
+        ready: spec.ready.clone(),
+        ready_timeout: spec.ready_timeout,
+        respawn,
+    })
+}
+
+/// The daemon's environment: `base` (rdaemon's own), without `NOTIFY_SOCKET` unless in the
+/// foreground (a detached daemon must not report to rdaemon's supervisor), with what the program
+/// expects of its user as systemd and OpenRC set them, then the env files' variables, then
+/// `--env`, which wins.
+fn environment(
+    base: impl IntoIterator<Item = (OsString, OsString)>,
+    foreground: bool,
+    account: Option<&Account>,
+    files: &BTreeMap<String, String>,
+    overrides: &BTreeMap<String, String>,
+) -> BTreeMap<OsString, OsString> {
+    let mut env: BTreeMap<OsString, OsString> = base.into_iter().collect();
+    if !foreground {
+        env.remove(OsStr::new("NOTIFY_SOCKET"));
+    }
+    if let Some((login, home)) = account.and_then(|a| a.login.as_ref()) {
+        env.insert("USER".into(), login.into());
+        env.insert("LOGNAME".into(), login.into());
+        env.insert("HOME".into(), home.into());
+    }
+    env.extend(files.iter().map(|(k, v)| (k.into(), v.into())));
+    env.extend(overrides.iter().map(|(k, v)| (k.into(), v.into())));
+    env
+}
+
+impl Plan {
+    /// Whether it sets a limit that needs a cgroup.
+    pub fn has_limits(&self) -> bool {
+        self.memory_max.is_some() || self.tasks_max.is_some()
+    }
+
+    /// The grandchild's part: what `daemonize` execs for this plan, on these streams (`stderr`
+    /// of `None` shares `stdout`'s file).
+    pub fn exec(
+        &self,
+        stdin: OwnedFd,
+        stdout: OwnedFd,
+        stderr: Option<OwnedFd>,
+    ) -> Result<daemonize::Plan> {
+        daemonize::Plan::new(
+            self.program.as_os_str(),
+            &self.argv,
+            &self.env,
+            self.chdir.as_os_str(),
+            self.umask,
+            stdin,
+            stdout,
+            stderr,
+            self.account.as_ref().map(|a| a.creds.clone()),
+        )
+        .map(|plan| plan.tune(&self.tuning))
+    }
+
+    /// The program's environment with the env files read again now (the respawn monitor,
+    /// before each start of its child): `monitor_env`, the files' variables, then `--env`.
+    pub fn env_now(&self) -> Result<BTreeMap<OsString, OsString>> {
+        let mut env = self.monitor_env.clone();
+        if self.env_files.is_empty() {
+            return Ok(env);
+        }
+        let creds = self.account.as_ref().map(|a| &a.creds);
+        let vars = crate::procopts::read_env_files(&self.env_files, creds)?;
+        env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        env.extend(self.env_overrides.iter().map(|(k, v)| (k.into(), v.into())));
+        Ok(env)
+    }
+}
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
 pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
@@ -126,5 +343,121 @@ mod tests {
             .contains("exited before"));
         assert!(parse_report("ok 1").is_err());
         assert!(parse_report("ok x").is_err());
+    }
+
+    fn ctx(dir: &std::path::Path) -> Ctx {
+        Ctx::new(Some(dir.to_owned()), true, 0).unwrap()
+    }
+
+    fn spec(ctx: &Ctx, command: &[&str]) -> Spec {
+        let name = Name::parse("web").unwrap();
+        Spec::new(
+            ctx,
+            name,
+            None,
+            command.iter().map(|s| s.to_string()).collect(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_plan_carries_the_spec_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let plan = plan(&ctx, &spec(&ctx, &["/bin/sh", "-c", "true"])).unwrap();
+        assert_eq!(plan.program, PathBuf::from("/bin/sh"));
+        assert_eq!(plan.argv, ["/bin/sh", "-c", "true"]);
+        assert_eq!(plan.chdir, PathBuf::from("/"));
+        assert_eq!(plan.umask, 0o022);
+        assert_eq!(plan.ready, ReadySpec::Exec);
+        assert_eq!(plan.ready_timeout, Duration::from_secs(30));
+        assert_eq!(plan.cgroup, CgroupMode::Auto);
+        assert_eq!(plan.stdout, ctx.default_log_path(&plan.name));
+        assert_eq!(plan.stdout, plan.stderr);
+        assert!(plan.account.is_none() && plan.respawn.is_none() && !plan.has_limits());
+    }
+
+    #[test]
+    fn a_supervised_plan_has_typed_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let mut spec = spec(&ctx, &["/bin/sh"]);
+        spec.respawn = Some(crate::state::Respawn::default());
+        let s = plan(&ctx, &spec).unwrap().respawn.unwrap();
+        assert_eq!(s.restart_delay, Duration::from_secs(1));
+        assert_eq!(s.max_restarts, 5);
+        assert_eq!(s.restart_window, Duration::from_secs(60));
+        assert_eq!((s.log_max_size, s.log_keep), (None, 5));
+    }
+
+    #[test]
+    fn the_environment_is_rdaemons_then_the_user_then_env() {
+        let base = [
+            ("PATH", "/usr/bin"),
+            ("NOTIFY_SOCKET", "/run/systemd/notify"),
+            ("USER", "root"),
+            ("KEEP", "1"),
+        ]
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)));
+        let account = Account {
+            creds: daemonize::Credentials {
+                uid: 65534,
+                gid: 65534,
+                groups: vec![],
+            },
+            login: Some(("nobody".into(), "/nonexistent".into())),
+        };
+        let overrides = BTreeMap::from([
+            ("HOME".to_string(), "/srv".to_string()),
+            ("BOTH".to_string(), "env".to_string()),
+        ]);
+        let files = BTreeMap::from([
+            ("KEEP".to_string(), "file".to_string()),
+            ("BOTH".to_string(), "file".to_string()),
+        ]);
+        let env = environment(base.clone(), false, Some(&account), &files, &overrides);
+        let get = |k: &str| env.get(OsStr::new(k)).map(|v| v.to_str().unwrap());
+        assert_eq!(get("NOTIFY_SOCKET"), None);
+        assert_eq!(get("USER"), Some("nobody"));
+        assert_eq!(get("LOGNAME"), Some("nobody"));
+        // --env wins over the account's.
+        assert_eq!(get("HOME"), Some("/srv"));
+        // The env files win over rdaemon's environment, --env over the files.
+        assert_eq!(get("KEEP"), Some("file"));
+        assert_eq!(get("BOTH"), Some("env"));
+        assert_eq!(get("PATH"), Some("/usr/bin"));
+        // In the foreground, the daemon reports to rdaemon's own supervisor.
+        let env = environment(base, true, None, &BTreeMap::new(), &BTreeMap::new());
+        assert_eq!(
+            env.get(OsStr::new("NOTIFY_SOCKET")),
+            Some(&OsString::from("/run/systemd/notify"))
+        );
+        assert_eq!(env.get(OsStr::new("USER")), Some(&OsString::from("root")));
+    }
+
+    #[test]
+    fn the_program_is_found_in_the_daemons_path() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let tool = bin.join("only-here");
+        std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let ctx = ctx(dir.path());
+        let mut spec = spec(&ctx, &["only-here"]);
+        assert!(plan(&ctx, &spec)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot execute 'only-here'"));
+        spec.env
+            .insert("PATH".into(), format!("/nonexistent:{}", bin.display()));
+        let plan = plan(&ctx, &spec).unwrap();
+        assert_eq!(plan.program, tool);
+        assert_eq!(plan.argv, ["only-here"]);
+        assert_eq!(
+            plan.env.get(OsStr::new("PATH")),
+            Some(&OsString::from(format!("/nonexistent:{}", bin.display())))
+        );
     }
 }

@@ -358,6 +358,9 @@ pub fn read_env_files(
             Some(_) => fsx::check_file(&file, Kind::Regular, creds.map(|c| c.uid)).map(|_| ()),
             None => match file.metadata() {
                 Ok(m) if m.is_file() => Ok(()),
+                Ok(m) if std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()) => {
+                    Err("it is a FIFO, not a regular file".to_owned())
+                }
                 Ok(_) => Err("it is not a regular file".to_owned()),
                 Err(e) => Err(crate::pidfile::os_reason(&e)),
             },

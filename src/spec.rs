@@ -1,7 +1,10 @@
 //! A daemon's spec, typed ([`Spec`]: what `start` runs, built from the command line or from the
-//! spec file), and its defaults (SPEC §2, §3, §6), in one place: `start` fills a spec with
-//! them, `export` falls back on them for what a spec does not say, `stop` and `start` (a daemon
-//! that did not become ready) stop on them. The spec file itself is `state`'s (`NAME.json`).
+//! spec file), and its defaults (SPEC §2, §3, §6), in one place, [`Spec::default`] (with
+//! `Respawn::default` for the supervised part, and [`STOP_TIMEOUT`] while the spec keeps no stop
+//! timeout): `start` fills a spec with them, `export` falls back on them for what a spec does not
+//! say, the command line's help says them (a unit test of `cli` checks it), `stop` and `start`
+//! (a daemon that did not become ready) stop on them. The spec file itself is `state`'s
+//! (`NAME.json`); launching a spec is `plan`'s.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,30 +16,21 @@ use nix::sys::signal::Signal;
 use crate::account::{self, Account};
 use crate::cli::{CgroupMode, StartOpts};
 use crate::exit::Fail;
-use crate::parse::{format_duration, parse_duration, parse_signal, signal_name, Name};
+use crate::parse::{parse_signal, signal_name, Name};
 use crate::paths::{absolute, Ctx};
 use crate::process::Pid;
 use crate::procopts::Limit;
 use crate::ready::ReadySpec;
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 
-/// `--ready-timeout`'s default.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(30);
-/// `stop --timeout`'s default: how long after the first signal SIGKILL follows. The command
-/// line says it as text (`"10s"`, clap's default); a unit test of `cli` checks that they agree.
+/// `--stop-timeout`'s default: how long after the first signal SIGKILL follows (`stop`,
+/// `start` for a daemon that did not become ready, the monitor for what a child left behind),
+/// for [`Spec::default`] and for a pidfile that no spec describes ([`stop_settings`]).
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// `--stop-signal`'s default: what `stop` sends first.
 pub const STOP_SIGNAL: Signal = Signal::SIGTERM;
 /// `--reload-signal`'s default: what `reload` sends.
 pub const RELOAD_SIGNAL: Signal = Signal::SIGHUP;
-/// `--restart-delay`'s default.
-pub const RESTART_DELAY: Duration = Duration::from_secs(1);
-/// `--max-restarts`'s default.
-pub const MAX_RESTARTS: u32 = 5;
-/// `--restart-window`'s default.
-pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
-/// `--log-keep`'s default.
-pub const LOG_KEEP: u32 = 5;
 
 /// What to start: the resolved command line and options, from `start`'s arguments or from a
 /// record plus `restart`'s overrides.
@@ -95,8 +89,43 @@ pub struct Spec {
     pub reload_signal: Signal,
 }
 
+impl Default for Spec {
+    /// The defaults of SPEC §2, §3 and §6, written nowhere else. What depends on the daemon and
+    /// its directory (`name`, `pidfile`, `command`, the log files) is a placeholder here:
+    /// [`Spec::new`] sets it.
+    fn default() -> Spec {
+        Spec {
+            name: Name::parse("daemon").expect("a valid name"),
+            pidfile: PathBuf::new(),
+            command: Vec::new(),
+            chdir: PathBuf::from("/"),
+            umask: 0o022,
+            env: BTreeMap::new(),
+            stdout: PathBuf::new(),
+            stderr: PathBuf::new(),
+            respawn: None,
+            user: None,
+            group: None,
+            ready: ReadySpec::Exec,
+            ready_timeout: Duration::from_secs(30),
+            foreground: false,
+            inherit_output: false,
+            cgroup: CgroupMode::Auto,
+            memory_max: None,
+            tasks_max: None,
+            env_files: Vec::new(),
+            limits: Vec::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: STOP_SIGNAL,
+            stop_timeout: STOP_TIMEOUT,
+            reload_signal: RELOAD_SIGNAL,
+        }
+    }
+}
+
 impl Spec {
-    /// A spec with the defaults of SPEC §2 for `command`.
+    /// A spec with the defaults ([`Spec::default`]) for `command`.
     pub fn new(
         ctx: &Ctx,
         name: Name,
@@ -111,28 +140,9 @@ impl Spec {
             },
             name,
             command,
-            chdir: PathBuf::from("/"),
-            umask: 0o022,
-            env: BTreeMap::new(),
             stdout: log.clone(),
             stderr: log,
-            respawn: None,
-            user: None,
-            group: None,
-            ready: ReadySpec::Exec,
-            ready_timeout: READY_TIMEOUT,
-            foreground: false,
-            inherit_output: false,
-            cgroup: CgroupMode::Auto,
-            memory_max: None,
-            tasks_max: None,
-            env_files: Vec::new(),
-            limits: Vec::new(),
-            nice: None,
-            oom_score_adj: None,
-            stop_signal: STOP_SIGNAL,
-            stop_timeout: STOP_TIMEOUT,
-            reload_signal: RELOAD_SIGNAL,
+            ..Spec::default()
         })
     }
 
@@ -163,10 +173,7 @@ impl Spec {
             user: rec.user.clone(),
             group: rec.group.clone(),
             ready: ReadySpec::parse(&rec.ready).map_err(corrupt)?,
-            ready_timeout: match &rec.ready_timeout {
-                Some(t) => parse_duration(t).map_err(corrupt)?,
-                None => READY_TIMEOUT,
-            },
+            ready_timeout: rec.ready_timeout.unwrap_or(Spec::default().ready_timeout),
             foreground: false,
             inherit_output: false,
             cgroup: CgroupMode::from_record(rec.cgroup_mode.as_deref()),
@@ -289,13 +296,13 @@ impl Spec {
             return Ok(());
         };
         if let Some(d) = opts.restart_delay {
-            respawn.restart_delay = format_duration(d);
+            respawn.restart_delay = d;
         }
         if let Some(n) = opts.max_restarts {
             respawn.max_restarts = n;
         }
         if let Some(d) = opts.restart_window {
-            respawn.restart_window = format_duration(d);
+            respawn.restart_window = d;
         }
         if let Some(n) = opts.log_max_size {
             respawn.log_max_size = Some(n);
@@ -400,7 +407,7 @@ impl Spec {
                 Some(_) => Mode::Respawn,
             },
             ready: self.ready.to_string(),
-            ready_timeout: Some(format_duration(self.ready_timeout)),
+            ready_timeout: Some(self.ready_timeout),
             status_text: None,
             started_at: Some(now_rfc3339()),
             restarts: 0,
@@ -423,7 +430,7 @@ impl Spec {
             nice: self.nice,
             oom_score_adj: self.oom_score_adj,
             stop_signal: Some(signal_name(self.stop_signal).to_owned()),
-            stop_timeout: Some(format_duration(self.stop_timeout)),
+            stop_timeout: Some(self.stop_timeout),
             reload_signal: Some(signal_name(self.reload_signal).to_owned()),
             cgroup: None,
             cgroup_id: None,
@@ -440,9 +447,7 @@ pub fn stop_signal(rec: &Record) -> Result<Signal, String> {
 
 /// The stop timeout a record keeps (`10s` when it keeps none).
 pub fn stop_timeout(rec: &Record) -> Result<Duration, String> {
-    rec.stop_timeout
-        .as_deref()
-        .map_or(Ok(STOP_TIMEOUT), parse_duration)
+    Ok(rec.stop_timeout.unwrap_or(STOP_TIMEOUT))
 }
 
 /// The reload signal a record keeps (`HUP` when it keeps none).
@@ -461,5 +466,56 @@ pub fn stop_settings(rec: Option<&Record>) -> (Signal, Duration) {
             stop_timeout(rec).unwrap_or(STOP_TIMEOUT),
         ),
         None => (STOP_SIGNAL, STOP_TIMEOUT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Spec::new` adds only what depends on the daemon and its directory to `Spec::default`,
+    /// the one home of the defaults (SPEC §2, §3, §6).
+    #[test]
+    fn a_new_spec_is_the_default_with_its_name_and_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Ctx::new(Some(dir.path().to_owned()), true, 0).unwrap();
+        let name = Name::parse("web").unwrap();
+        let spec = Spec::new(&ctx, name.clone(), None, vec!["web".into()]).unwrap();
+        let log = ctx.default_log_path(&name);
+        assert_eq!(
+            spec,
+            Spec {
+                name: name.clone(),
+                pidfile: ctx.pidfile_path(&name),
+                command: vec!["web".into()],
+                stdout: log.clone(),
+                stderr: log,
+                ..Spec::default()
+            }
+        );
+        let d = Spec::default();
+        assert_eq!((d.chdir, d.umask), (PathBuf::from("/"), 0o022));
+        assert_eq!(
+            (d.ready, d.ready_timeout),
+            (ReadySpec::Exec, Duration::from_secs(30))
+        );
+        assert_eq!((d.cgroup, d.respawn), (CgroupMode::Auto, None));
+        let r = Respawn::default();
+        assert_eq!(
+            (
+                r.restart_delay,
+                r.max_restarts,
+                r.restart_window,
+                r.log_keep
+            ),
+            (Duration::from_secs(1), 5, Duration::from_secs(60), 5)
+        );
+        assert_eq!(STOP_TIMEOUT, Duration::from_secs(10));
+        assert_eq!(
+            (d.stop_signal, d.stop_timeout, d.reload_signal),
+            (Signal::SIGTERM, STOP_TIMEOUT, Signal::SIGHUP)
+        );
+        assert!(d.env_files.is_empty() && d.limits.is_empty());
+        assert_eq!((d.nice, d.oom_score_adj), (None, None));
     }
 }

@@ -13,7 +13,7 @@ use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{format_duration, parse_duration, Name};
+use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::pidfile::os_error;
 use crate::process::Ended;
@@ -77,8 +77,8 @@ struct SpecFile {
     mode: Mode,
     #[serde(default = "default_ready")]
     ready: String,
-    #[serde(default)]
-    ready_timeout: Option<String>,
+    #[serde(default, with = "crate::parse::duration_text::option")]
+    ready_timeout: Option<Duration>,
     #[serde(default)]
     respawn: Option<Respawn>,
     #[serde(default)]
@@ -97,8 +97,12 @@ struct SpecFile {
     oom_score_adj: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     stop_signal: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    stop_timeout: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::parse::duration_text::option"
+    )]
+    stop_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reload_signal: Option<String>,
     wanted: Wanted,
@@ -254,9 +258,9 @@ pub struct Record {
     /// Readiness spec (`--ready`), in its canonical form.
     #[serde(default = "default_ready")]
     pub ready: String,
-    /// `--ready-timeout` (`30s`).
-    #[serde(default)]
-    pub ready_timeout: Option<String>,
+    /// `--ready-timeout` (`"30s"` on disk).
+    #[serde(default, with = "crate::parse::duration_text::option")]
+    pub ready_timeout: Option<Duration>,
     /// The last `STATUS=` text the program sent over the notify socket while `start` waited.
     #[serde(default)]
     pub status_text: Option<String>,
@@ -306,8 +310,12 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
     /// `--stop-timeout` (`10s`); absent: 10s.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_timeout: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::parse::duration_text::option"
+    )]
+    pub stop_timeout: Option<Duration>,
     /// `--reload-signal` (`HUP`); absent: HUP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reload_signal: Option<String>,
@@ -366,15 +374,18 @@ impl LastExit {
 }
 
 /// Respawn mode's options (SPEC §6), as `start` was given them and `restart` restores them.
-/// Durations are kept as text (`"1s"`, `"500ms"`) so the record stays readable.
+/// Durations are kept as text on disk (`"1s"`, `"500ms"`) so the file stays readable, and
+/// typed in memory (`parse::duration_text`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Respawn {
     /// Delay before the first restart (`--restart-delay`).
-    pub restart_delay: String,
+    #[serde(with = "crate::parse::duration_text")]
+    pub restart_delay: Duration,
     /// Restarts allowed within the window before giving up; 0 for no limit (`--max-restarts`).
     pub max_restarts: u32,
     /// The window of `max_restarts` (`--restart-window`).
-    pub restart_window: String,
+    #[serde(with = "crate::parse::duration_text")]
+    pub restart_window: Duration,
     /// Rotate the log at this many bytes (`--log-max-size`); `None`: the child writes the log
     /// files itself and nothing rotates.
     #[serde(default)]
@@ -384,33 +395,21 @@ pub struct Respawn {
     pub log_keep: u32,
 }
 
+/// A file from before `log_keep` was kept: the default.
 fn default_log_keep() -> u32 {
-    crate::spec::LOG_KEEP
+    Respawn::default().log_keep
 }
 
 impl Default for Respawn {
+    /// The respawn defaults of SPEC §6 (the supervised part of [`crate::spec::Spec::default`]).
     fn default() -> Respawn {
         Respawn {
-            restart_delay: format_duration(crate::spec::RESTART_DELAY),
-            max_restarts: crate::spec::MAX_RESTARTS,
-            restart_window: format_duration(crate::spec::RESTART_WINDOW),
+            restart_delay: Duration::from_secs(1),
+            max_restarts: 5,
+            restart_window: Duration::from_secs(60),
             log_max_size: None,
-            log_keep: crate::spec::LOG_KEEP,
+            log_keep: 5,
         }
-    }
-}
-
-impl Respawn {
-    /// `--restart-delay` as a duration; a corrupt record is an error naming the field.
-    pub fn restart_delay(&self) -> Result<Duration> {
-        parse_duration(&self.restart_delay)
-            .map_err(|e| anyhow::anyhow!("corrupt record: restart_delay: {e}"))
-    }
-
-    /// `--restart-window` as a duration.
-    pub fn restart_window(&self) -> Result<Duration> {
-        parse_duration(&self.restart_window)
-            .map_err(|e| anyhow::anyhow!("corrupt record: restart_window: {e}"))
     }
 }
 
@@ -558,7 +557,7 @@ impl Record {
             stderr: self.stderr.clone(),
             mode: self.mode,
             ready: self.ready.clone(),
-            ready_timeout: self.ready_timeout.clone(),
+            ready_timeout: self.ready_timeout,
             respawn: self.respawn.clone(),
             cgroup_mode: self.cgroup_mode.clone(),
             memory_max: self.memory_max,
@@ -568,7 +567,7 @@ impl Record {
             nice: self.nice,
             oom_score_adj: self.oom_score_adj,
             stop_signal: self.stop_signal.clone(),
-            stop_timeout: self.stop_timeout.clone(),
+            stop_timeout: self.stop_timeout,
             reload_signal: self.reload_signal.clone(),
             wanted: self.wanted(),
         }
@@ -680,8 +679,6 @@ impl Record {
             if r.log_max_size == Some(0) {
                 return Err("\"respawn.log_max_size\" is 0".into());
             }
-            r.restart_delay().map_err(|e| e.to_string())?;
-            r.restart_window().map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -853,7 +850,7 @@ mod tests {
             stderr: "/run/rdaemon/web.log".into(),
             mode: Mode::Exec,
             ready: "exec".into(),
-            ready_timeout: Some("30s".into()),
+            ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
@@ -954,6 +951,55 @@ mod tests {
         assert_eq!(Record::load(&ctx, &web).unwrap(), Some(rec));
     }
 
+    /// A spec file as the previous version wrote it, durations as text: it loads into typed
+    /// durations, and is written back with the same text (issue 13: durations typed once).
+    #[test]
+    fn a_spec_file_with_text_durations_loads_typed_and_saves_the_same_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = ctx(dir.path());
+        let spec = r#"{
+  "name": "web",
+  "pidfile": "/run/rdaemon/web.pid",
+  "command": ["python3", "-m", "http.server"],
+  "chdir": "/",
+  "umask": "022",
+  "env": {},
+  "stdout": "/var/log/rdaemon/web.log",
+  "stderr": "/var/log/rdaemon/web.log",
+  "mode": "respawn",
+  "ready": "exec",
+  "ready_timeout": "1m 30s",
+  "respawn": {
+    "restart_delay": "500ms",
+    "max_restarts": 3,
+    "restart_window": "2m",
+    "log_max_size": null
+  },
+  "wanted": "stopped"
+}
+"#;
+        let web = Name::parse("web").unwrap();
+        fs::write(ctx.record_path(&web), spec).unwrap();
+        let rec = Record::load(&ctx, &web).unwrap().unwrap();
+        assert_eq!(rec.ready_timeout, Some(Duration::from_secs(90)));
+        let respawn = rec.respawn.clone().unwrap();
+        assert_eq!(respawn.restart_delay, Duration::from_millis(500));
+        assert_eq!(respawn.restart_window, Duration::from_secs(120));
+        // A file from before `log_keep` gets the default.
+        assert_eq!(respawn.log_keep, Respawn::default().log_keep);
+        assert_eq!(rec.wanted(), Wanted::Stopped);
+        rec.save_spec(&ctx).unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(ctx.record_path(&web)).unwrap()).unwrap();
+        assert_eq!(saved["ready_timeout"], "1m 30s");
+        assert_eq!(saved["respawn"]["restart_delay"], "500ms");
+        assert_eq!(saved["respawn"]["restart_window"], "2m");
+        // A duration that does not parse makes the file corrupt, naming it.
+        fs::write(ctx.record_path(&web), spec.replace("500ms", "soon")).unwrap();
+        let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());
+        assert!(err.contains("web.json") && err.contains("soon"), "{err}");
+    }
+
     #[test]
     fn corrupt_record_is_an_error_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -1006,8 +1052,8 @@ mod tests {
         assert!(v["last_exit"].get("code").is_none());
         assert_eq!(v["respawn"]["restart_delay"], "1s");
         let respawn = rec.respawn.as_ref().unwrap();
-        assert_eq!(respawn.restart_delay().unwrap(), Duration::from_secs(1));
-        assert_eq!(respawn.restart_window().unwrap(), Duration::from_secs(60));
+        assert_eq!(respawn.restart_delay, Duration::from_secs(1));
+        assert_eq!(respawn.restart_window, Duration::from_secs(60));
 
         // A record written before respawn mode existed has none of the new fields.
         let mut old = v.clone();
@@ -1080,11 +1126,16 @@ mod proptests {
             .prop_map(|(code, signal, at)| LastExit { code, signal, at })
     }
 
+    /// A duration the spec file can hold (up to 52 weeks, to the millisecond).
+    fn duration() -> impl Strategy<Value = Duration> {
+        (0u64..52 * 7 * 86_400_000).prop_map(Duration::from_millis)
+    }
+
     fn respawn() -> impl Strategy<Value = Respawn> {
         (
-            any::<String>(),
+            duration(),
             any::<u32>(),
-            any::<String>(),
+            duration(),
             any::<Option<u64>>(),
             any::<u32>(),
         )
@@ -1126,7 +1177,7 @@ mod proptests {
             proptest::option::of(last_exit()),
             proptest::option::of(respawn()),
             any::<bool>(),
-            any::<Option<String>>(),
+            proptest::option::of(duration()),
             any::<Option<String>>(),
         );
         (identity, how, run).prop_map(

@@ -19,7 +19,7 @@
 //! are pure too ([`Backoff`], step/cap/window as OpenRC's `respawn_*`), as is the choice of
 //! rotation points ([`next_cut`]), so they are unit-tested here.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -36,7 +36,6 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
-use crate::account;
 use crate::cli::MonitorArgs;
 use crate::daemonize::{self, Plan};
 use crate::exit::Code;
@@ -44,10 +43,11 @@ use crate::fsx::{self, Dir, Rights};
 use crate::parse::{format_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile;
-use crate::plan::{resolve_program, send_report};
+use crate::plan::{self, send_report};
 use crate::process::{self, Pid, Process};
 use crate::rotate::RotatingLog;
 use crate::session;
+use crate::spec::Spec;
 use crate::state::{LastExit, Mode, Record, Status};
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
@@ -422,15 +422,8 @@ struct Monitor {
     start_time: u64,
     policy: Policy,
     plan: Plan,
-    /// The monitor's environment: the child's, without the env files' variables.
-    env: BTreeMap<std::ffi::OsString, std::ffi::OsString>,
-    /// `--env-file`s, read before each start of the child.
-    env_files: Vec<PathBuf>,
-    /// `--env`, which wins over the env files.
-    overrides: BTreeMap<String, String>,
-    /// The child's credentials, with whose rights an env file in a directory the child's user
-    /// can write is read.
-    creds: Option<daemonize::Credentials>,
+    /// The launch plan, whose env files are read again before each start of the child.
+    launch: plan::Plan,
     outputs: Vec<Output>,
     buffer: Vec<u8>,
     signals: SignalDelivery<UnixStream, SignalOnly>,
@@ -506,38 +499,30 @@ impl Monitor {
         if rec.mode != Mode::Respawn || rec.pid != Some(me) || rec.start_time != Some(start_time) {
             bail!("the record of {name} does not describe this monitor (pid {me})");
         }
-        let respawn = rec.respawn.clone().unwrap_or_default();
+        // The same plan `start` made, from the same spec: the monitor's environment is the one
+        // `start` built for the daemon, so building it again changes nothing, but for the
+        // `NOTIFY_SOCKET` of `--ready notify`, which `start` added to it and the child keeps.
+        let spec = Spec::from_record(ctx, &rec)?;
+        let mut launch = plan::plan(ctx, &spec)?;
+        if let Some(socket) = std::env::var_os("NOTIFY_SOCKET") {
+            launch.env.insert("NOTIFY_SOCKET".into(), socket.clone());
+            launch.monitor_env.insert("NOTIFY_SOCKET".into(), socket);
+        }
+        let respawn = launch
+            .respawn
+            .with_context(|| format!("the spec of {name} is not supervised"))?;
         let policy = Policy {
-            delay: respawn.restart_delay()?,
+            delay: respawn.restart_delay,
             max_restarts: respawn.max_restarts,
-            window: respawn.restart_window()?,
-            stop_signal: crate::spec::stop_signal(&rec)
-                .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?,
-            stop_timeout: crate::spec::stop_timeout(&rec)
-                .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?,
+            window: respawn.restart_window,
+            stop_signal: launch.stop_signal,
+            stop_timeout: launch.stop_timeout,
         };
-        let program = rec
-            .command
-            .first()
-            .with_context(|| format!("corrupt record for {name}: no command"))?;
-        let program = resolve_program(program, &rec.env)?;
-
-        // The monitor stays root (it writes the record); only the child drops privileges. The
-        // names were checked by `start`; they are resolved again here, before any fork.
-        let creds = match (&rec.user, &rec.group) {
-            (None, None) => None,
-            (user, group) => Some(
-                account::resolve(
-                    user.as_deref(),
-                    group.as_deref(),
-                    nix::unistd::geteuid().as_raw(),
-                )?
-                .creds,
-            ),
-        };
+        // The monitor stays root (it writes the status); only the child drops privileges.
+        let creds = launch.account.as_ref().map(|a| a.creds.clone());
 
         let stdin = OwnedFd::from(File::open("/dev/null").context("cannot open /dev/null")?);
-        let shared = rec.stdout == rec.stderr;
+        let shared = launch.stdout == launch.stderr;
         let mut outputs = Vec::new();
         let (stdout, stderr) = match respawn.log_max_size {
             // The child writes the files itself, through the monitor's own stdout and stderr,
@@ -576,11 +561,11 @@ impl Monitor {
                     });
                     Ok(write)
                 };
-                let out = stream(&rec.stdout, shared)?;
+                let out = stream(&launch.stdout, shared)?;
                 let err = if shared {
                     None
                 } else {
-                    Some(stream(&rec.stderr, true)?)
+                    Some(stream(&launch.stderr, true)?)
                 };
                 (out, err)
             }
@@ -590,29 +575,7 @@ impl Monitor {
         } else {
             vec![0; READ_BUFFER]
         };
-        let child_creds = creds.clone();
-        let umask = crate::parse::parse_umask(&rec.umask)
-            .map_err(|e| anyhow::anyhow!("corrupt record for {name}: {e}"))?;
-        // The monitor's environment is the daemon's: `start` built it (its own plus --env).
-        // `start` left the env files' variables out of it: they are read before each start of
-        // the child ([`Monitor::spawn`]), so that edits take effect at the next restart.
-        let env: BTreeMap<_, _> = std::env::vars_os().collect();
-        let plan = Plan::new(
-            program.as_os_str(),
-            &rec.command,
-            env.clone(),
-            rec.chdir.as_os_str(),
-            umask,
-            stdin,
-            stdout,
-            stderr,
-            creds.clone(),
-        )?
-        .tune(&crate::procopts::tuning(
-            &spec_limits(&rec)?,
-            rec.nice,
-            rec.oom_score_adj,
-        ));
+        let plan = launch.exec(stdin, stdout, stderr)?;
 
         // Whatever escapes the child (setsid, double fork) is re-parented to the monitor, which
         // can then stop it (SPEC §3.1). Set before the first child exists.
@@ -634,10 +597,7 @@ impl Monitor {
             start_time,
             policy,
             plan,
-            env,
-            env_files: rec.env_files.clone(),
-            overrides: rec.env.clone(),
-            creds: child_creds,
+            launch,
             outputs,
             buffer,
             signals,
@@ -873,13 +833,10 @@ impl Monitor {
     /// Reads the env files again into the child's environment (later files win, `--env` wins
     /// over them): a file that cannot be read or has a malformed line fails this start.
     fn read_env(&mut self) -> Result<()> {
-        if self.env_files.is_empty() {
+        if self.launch.env_files.is_empty() {
             return Ok(());
         }
-        let mut env = self.env.clone();
-        let vars = crate::procopts::read_env_files(&self.env_files, self.creds.as_ref())?;
-        env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
-        env.extend(self.overrides.iter().map(|(k, v)| (k.into(), v.into())));
+        let env = self.launch.env_now()?;
         self.plan.set_env(env)
     }
 
@@ -1019,15 +976,6 @@ impl Monitor {
             }
         }
     }
-}
-
-/// The record's `--limit`s.
-fn spec_limits(rec: &Record) -> Result<Vec<crate::procopts::Limit>> {
-    rec.limits
-        .iter()
-        .map(|(res, value)| crate::procopts::Limit::parse(&format!("{res}={value}")))
-        .collect::<Result<_, _>>()
-        .map_err(|e| anyhow::anyhow!("corrupt record for {}: {e}", rec.name))
 }
 
 /// Passes `sig` on to the child. It is this process's unreaped child, so its pid cannot have

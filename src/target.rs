@@ -133,7 +133,7 @@ pub fn resolve_running(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     let mut running = Vec::new();
     for name in &names {
         let target = by_name(ctx, name, None)?;
-        if matches!(judge(ctx, &target), Ok(State::Running { .. })) {
+        if matches!(judge(ctx, &target), Ok(Main::Alive { .. })) {
             running.push(target);
         }
     }
@@ -376,26 +376,32 @@ pub fn several_error(names: &[Name]) -> Fail {
     ))
 }
 
-/// What state a daemon is in.
+/// What the record, the pidfile and `/proc` say of a daemon's main process: the evidence the
+/// verbs act on (which pid to signal, which pidfile is stale). Not a state of the daemon: that
+/// is [`crate::view::DaemonState`], the one state enum (running, restarting, stopped, dead,
+/// failed, unknown), derived from this, the spec and the status by `DaemonState::derive` (a
+/// missing pidfile is `stopped` or `dead` by what the spec wants, `failed` if the monitor gave
+/// up). The variants are named apart from the states for that reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
+pub enum Main {
     /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
     /// match; a pidfile without a matching record is trusted the classic way. `start_time` is
     /// the process's, as judged: `Process::open_verified` checks it again before signalling.
-    Running {
+    Alive {
         pid: Pid,
         vouched: bool,
         start_time: u64,
     },
-    /// No pidfile: never started, or stopped by rdaemon.
-    Stopped,
+    /// No pidfile and no live process the record names: never started, stopped, or gone
+    /// together with its pidfile.
+    NoPidfile,
     /// The pidfile remains but its process is gone (or the pid now belongs to another process).
-    Dead { pid: Pid, why: String },
+    Gone { pid: Pid, why: String },
     /// The pidfile cannot be trusted: invalid, unreadable, a symlink, or untrusted as root.
-    Unknown { why: String },
+    Untrusted { why: String },
 }
 
-/// Judges the daemon's state from its record, its pidfile and `/proc`.
+/// Judges the daemon's main process from its record, its pidfile and `/proc`.
 ///
 /// The record wins: when it identifies a live process exactly (pid, start time and boot id),
 /// that process is the daemon whatever the pidfile holds (missing, garbage, another pid), so a
@@ -405,26 +411,26 @@ pub enum State {
 ///
 /// An error reading `/proc` (EMFILE, EACCES...) is an error, never "gone": only the kernel's
 /// ENOENT or ESRCH means that a process does not exist.
-pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
+pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
     if let Some(state) = judge_by_record(target)? {
         return Ok(state);
     }
     let (pid, trusted) = match pidfile::read(&target.pidfile, ctx.is_root) {
-        Content::Missing => return Ok(State::Stopped),
+        Content::Missing => return Ok(Main::NoPidfile),
         Content::Invalid(why) => {
-            return Ok(State::Unknown {
+            return Ok(Main::Untrusted {
                 why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
             })
         }
         Content::Valid { pid, trusted } => (pid, trusted),
     };
     if let Some(why) = refuse_protected(pid)? {
-        return Ok(State::Unknown {
+        return Ok(Main::Untrusted {
             why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
         });
     }
     let Some(stat) = read_stat(pid)?.filter(|s| s.is_alive()) else {
-        return Ok(State::Dead {
+        return Ok(Main::Gone {
             pid,
             why: format!("pid {pid} is not running"),
         });
@@ -445,26 +451,26 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
     }
     Ok(match record {
         Some(rec) => match identity_mismatch(rec, stat.start_time)? {
-            Some(why) => State::Dead { pid, why },
-            None => State::Running {
+            Some(why) => Main::Gone { pid, why },
+            None => Main::Alive {
                 pid,
                 vouched: true,
                 start_time: stat.start_time,
             },
         },
-        None if !trusted => State::Unknown {
+        None if !trusted => Main::Untrusted {
             why: format!(
                 "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, or has another hard link), and no record vouches for pid {pid}",
                 target.pidfile.display()
             ),
         },
-        None if in_own_dir => State::Unknown {
+        None if in_own_dir => Main::Untrusted {
             why: format!(
                 "no record vouches for pid {pid} in pidfile '{}': rdaemon writes a pidfile in its directory only after the record that vouches for it, so this one was left by an interrupted start or written by something else; remove it if pid {pid} is not the daemon",
                 target.pidfile.display()
             ),
         },
-        None => State::Running {
+        None => Main::Alive {
             pid,
             vouched: false,
             start_time: stat.start_time,
@@ -472,11 +478,11 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<State> {
     })
 }
 
-/// The daemon as its record identifies it, whatever the pidfile says: `Running` when the
-/// recorded pid is alive with the recorded start time during the recorded boot (`Unknown` if
+/// The daemon as its record identifies it, whatever the pidfile says: `Alive` when the
+/// recorded pid is alive with the recorded start time during the recorded boot (`Untrusted` if
 /// that process is one rdaemon must never signal). `None` when the record does not identify a
 /// live process exactly, or says its monitor gave up (it is on its way out).
-fn judge_by_record(target: &Target) -> Result<Option<State>> {
+fn judge_by_record(target: &Target) -> Result<Option<Main>> {
     let Some(rec) = target.record.as_ref().filter(|r| !r.failed) else {
         return Ok(None);
     };
@@ -494,11 +500,11 @@ fn judge_by_record(target: &Target) -> Result<Option<State>> {
         _ => return Ok(None),
     }
     if let Some(why) = refuse_protected(pid)? {
-        return Ok(Some(State::Unknown {
+        return Ok(Some(Main::Untrusted {
             why: format!("the record names pid {pid}, but {why}"),
         }));
     }
-    Ok(Some(State::Running {
+    Ok(Some(Main::Alive {
         pid,
         vouched: true,
         start_time,

@@ -15,7 +15,7 @@ use crate::paths::Ctx;
 use crate::process;
 use crate::session;
 use crate::state::{self, LastExit, Mode, Record};
-use crate::target::{judge, State, Target};
+use crate::target::{judge, Main, Target};
 
 /// The state of a daemon, as `status` and `list` say it, with its LSB status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,7 +61,7 @@ impl DaemonState {
     /// Derives the state from what the process table says (`judged`, after [`judge`]) and
     /// what the spec and status say (`rec`); `leftovers` live processes of its session.
     pub fn derive(
-        judged: &State,
+        judged: &Main,
         rec: Option<&Record>,
         child_alive: bool,
         leftovers: usize,
@@ -71,19 +71,19 @@ impl DaemonState {
         let wanted_running = rec.is_some_and(|r| r.wanted() == state::Wanted::Running);
         match judged {
             // The main process is gone, but not all of the daemon.
-            State::Stopped | State::Dead { .. } if leftovers > 0 => DaemonState::Dead,
-            State::Running { .. } if respawn && !child_alive => respawn_without_child(rec),
-            State::Running { .. } => DaemonState::Running,
+            Main::NoPidfile | Main::Gone { .. } if leftovers > 0 => DaemonState::Dead,
+            Main::Alive { .. } if respawn && !child_alive => respawn_without_child(rec),
+            Main::Alive { .. } => DaemonState::Running,
             // The monitor removed its pidfile when it gave up.
-            State::Stopped if failed => DaemonState::Failed,
+            Main::NoPidfile if failed => DaemonState::Failed,
             // Its monitor was told to stop (SIGTERM) and did.
-            State::Stopped if rec.is_some_and(|r| r.stopped) => DaemonState::Stopped,
+            Main::NoPidfile if rec.is_some_and(|r| r.stopped) => DaemonState::Stopped,
             // No pidfile, but the spec wants it running: killed, crashed, or the machine
             // rebooted (the runtime directory is gone).
-            State::Stopped if wanted_running => DaemonState::Dead,
-            State::Stopped => DaemonState::Stopped,
-            State::Dead { .. } => DaemonState::Dead,
-            State::Unknown { .. } => DaemonState::Unknown,
+            Main::NoPidfile if wanted_running => DaemonState::Dead,
+            Main::NoPidfile => DaemonState::Stopped,
+            Main::Gone { .. } => DaemonState::Dead,
+            Main::Untrusted { .. } => DaemonState::Unknown,
         }
     }
 }
@@ -159,9 +159,9 @@ impl Report {
     pub fn new(ctx: &Ctx, target: &Target) -> Report {
         // A record that cannot be read cannot vouch for anything: the state is unknown.
         let state = match &target.record_error {
-            Some(why) => State::Unknown { why: why.clone() },
+            Some(why) => Main::Untrusted { why: why.clone() },
             // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
-            None => judge_settled(ctx, target).unwrap_or_else(|e| State::Unknown {
+            None => judge_settled(ctx, target).unwrap_or_else(|e| Main::Untrusted {
                 why: format!("{e:#}"),
             }),
         };
@@ -175,11 +175,11 @@ impl Report {
             _ => None,
         };
         let leftovers = match state {
-            State::Dead { .. } | State::Stopped => rec.map_or(0, count_leftovers),
+            Main::Gone { .. } | Main::NoPidfile => rec.map_or(0, count_leftovers),
             _ => 0,
         };
         let mut derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
-        if derived == DaemonState::Dead && state == State::Stopped && leftovers == 0 {
+        if derived == DaemonState::Dead && state == Main::NoPidfile && leftovers == 0 {
             // Settled as `judge_settled` does: the spec read before the process was seen gone
             // may predate the `stop` that ended it (it marks the spec before its first signal).
             let now = target
@@ -191,7 +191,7 @@ impl Report {
             }
         }
         let reason = match (derived, &state) {
-            (DaemonState::Dead, State::Stopped) if leftovers == 0 => Some(
+            (DaemonState::Dead, Main::NoPidfile) if leftovers == 0 => Some(
                 "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"
                     .into(),
             ),
@@ -269,9 +269,9 @@ impl Report {
 /// start). A daemon rdaemon is stopping is never dead: `stop` marks the record before its first
 /// signal, and the record is read again here, after the death was seen. Otherwise the daemon is
 /// judged again as the files are now (the pidfile gone, or naming a new process).
-fn judge_settled(ctx: &Ctx, target: &Target) -> Result<State> {
+fn judge_settled(ctx: &Ctx, target: &Target) -> Result<Main> {
     let state = judge(ctx, target)?;
-    let (State::Dead { pid, .. }, Some(name)) = (&state, &target.name) else {
+    let (Main::Gone { pid, .. }, Some(name)) = (&state, &target.name) else {
         return Ok(state);
     };
     let Ok(record) = Record::load(ctx, name) else {
@@ -281,14 +281,14 @@ fn judge_settled(ctx: &Ctx, target: &Target) -> Result<State> {
         .as_ref()
         .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
     {
-        return Ok(State::Stopped);
+        return Ok(Main::NoPidfile);
     }
     let now = Target {
         record,
         ..target.clone()
     };
     Ok(match judge(ctx, &now)? {
-        State::Dead { pid: again, .. } if again == *pid => state,
+        Main::Gone { pid: again, .. } if again == *pid => state,
         other => other,
     })
 }
@@ -339,16 +339,16 @@ fn summed_rss(pids: &[i32]) -> u64 {
         .sum()
 }
 
-fn running_pid(state: &State) -> Option<process::Pid> {
+fn running_pid(state: &Main) -> Option<process::Pid> {
     match state {
-        State::Running { pid, .. } => Some(*pid),
+        Main::Alive { pid, .. } => Some(*pid),
         _ => None,
     }
 }
 
-fn reason(state: &State) -> Option<String> {
+fn reason(state: &Main) -> Option<String> {
     match state {
-        State::Dead { why, .. } | State::Unknown { why } => Some(why.clone()),
+        Main::Gone { why, .. } | Main::Untrusted { why } => Some(why.clone()),
         _ => None,
     }
 }
@@ -450,4 +450,82 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
         line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]].map(|s| s.as_str()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(extra: &str) -> Record {
+        Record::from_json(
+            format!(
+                r#"{{"name": "web", "pidfile": "/run/web.pid", "pid": 1234, "start_time": 1,
+                "boot_id": "b", "command": ["web"], "chdir": "/", "umask": "022",
+                "stdout": "/l", "stderr": "/l", "started_at": null {extra}}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+    }
+
+    /// The one state enum is derived from `judge`'s evidence in one place: a missing pidfile
+    /// is `stopped`, `dead` or `failed` by what the spec and status say; a live monitor without
+    /// a child is `restarting`.
+    #[test]
+    fn every_verdict_derives_one_state() {
+        let pid = process::Pid::new(1234).unwrap();
+        let alive = Main::Alive {
+            pid,
+            vouched: true,
+            start_time: 1,
+        };
+        let gone = Main::Gone {
+            pid,
+            why: "gone".into(),
+        };
+        let untrusted = Main::Untrusted { why: "x".into() };
+        let exec = record("");
+        let stopping = record(r#", "stopping": true"#);
+        let failed = record(r#", "mode": "respawn", "failed": true"#);
+        let waiting = record(r#", "mode": "respawn", "last_exit": {"code": 1}"#);
+        let derive = |m: &Main, r: &Record, child: bool, left: usize| {
+            DaemonState::derive(m, Some(r), child, left)
+        };
+        assert_eq!(derive(&alive, &exec, false, 0), DaemonState::Running);
+        assert_eq!(derive(&alive, &waiting, false, 0), DaemonState::Restarting);
+        assert_eq!(derive(&alive, &waiting, true, 0), DaemonState::Running);
+        assert_eq!(derive(&Main::NoPidfile, &exec, false, 0), DaemonState::Dead);
+        assert_eq!(
+            derive(&Main::NoPidfile, &stopping, false, 0),
+            DaemonState::Stopped
+        );
+        assert_eq!(
+            derive(&Main::NoPidfile, &stopping, false, 2),
+            DaemonState::Dead
+        );
+        assert_eq!(
+            derive(&Main::NoPidfile, &failed, false, 0),
+            DaemonState::Failed
+        );
+        assert_eq!(derive(&gone, &stopping, false, 0), DaemonState::Dead);
+        assert_eq!(derive(&untrusted, &exec, false, 0), DaemonState::Unknown);
+        assert_eq!(
+            DaemonState::derive(&Main::NoPidfile, None, false, 0),
+            DaemonState::Stopped
+        );
+        let codes = [
+            DaemonState::Running,
+            DaemonState::Dead,
+            DaemonState::Unknown,
+        ]
+        .map(|s| (s.as_str(), s.code()));
+        assert_eq!(
+            codes,
+            [
+                ("running", Code::Ok),
+                ("dead", Code::Failure),
+                ("unknown", Code::Privilege)
+            ]
+        );
+    }
 }

@@ -45,10 +45,8 @@ use crate::target::{resolve, several_error, Resolved};
 use crate::plan::resolve_program;
 
 // Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
-use crate::spec::{
-    MAX_RESTARTS as DEFAULT_MAX_RESTARTS, READY_TIMEOUT as DEFAULT_READY_TIMEOUT,
-    RESTART_DELAY as DEFAULT_RESTART_DELAY, RESTART_WINDOW as DEFAULT_RESTART_WINDOW, STOP_SIGNAL,
-};
+use crate::spec::{Spec, STOP_SIGNAL};
+use crate::state::Respawn;
 
 /// `rdaemon export`.
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
@@ -115,12 +113,11 @@ impl Extras {
     /// The settings `rec` holds.
     pub fn of(rec: &Record) -> Extras {
         let respawn = rec.respawn.as_ref();
-        let duration = |text: &str| crate::parse::parse_duration(text).ok();
         Extras {
-            restart_delay: respawn.and_then(|r| duration(&r.restart_delay)),
+            restart_delay: respawn.map(|r| r.restart_delay),
             max_restarts: respawn.map(|r| r.max_restarts),
-            restart_window: respawn.and_then(|r| duration(&r.restart_window)),
-            ready_timeout: rec.ready_timeout.as_deref().and_then(duration),
+            restart_window: respawn.map(|r| r.restart_window),
+            ready_timeout: rec.ready_timeout,
             log_max_size: respawn.and_then(|r| r.log_max_size),
         }
     }
@@ -191,8 +188,14 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     );
     let respawn = rec.mode == Mode::Respawn;
     if respawn {
-        let max = cx.extras.max_restarts.unwrap_or(DEFAULT_MAX_RESTARTS);
-        let window = cx.extras.restart_window.unwrap_or(DEFAULT_RESTART_WINDOW);
+        let max = cx
+            .extras
+            .max_restarts
+            .unwrap_or(Respawn::default().max_restarts);
+        let window = cx
+            .extras
+            .restart_window
+            .unwrap_or(Respawn::default().restart_window);
         if max == 0 {
             t.push_str("# rdaemon never gives up (--max-restarts 0): no start limit.\n");
             t.push_str("StartLimitIntervalSec=0\n");
@@ -211,7 +214,10 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     let ready = rec.ready.as_str();
     if ready == "notify" {
         t.push_str("Type=notify\nNotifyAccess=all\n");
-        let timeout = cx.extras.ready_timeout.unwrap_or(DEFAULT_READY_TIMEOUT);
+        let timeout = cx
+            .extras
+            .ready_timeout
+            .unwrap_or(Spec::default().ready_timeout);
         let _ = writeln!(t, "TimeoutStartSec={}", timespan(timeout));
     } else {
         t.push_str("Type=exec\n");
@@ -290,7 +296,10 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
              # RestartMaxDelaySec=60s.\n",
         );
         t.push_str("Restart=on-failure\n");
-        let delay = cx.extras.restart_delay.unwrap_or(DEFAULT_RESTART_DELAY);
+        let delay = cx
+            .extras
+            .restart_delay
+            .unwrap_or(Respawn::default().restart_delay);
         let _ = writeln!(t, "RestartSec={}", timespan(delay));
     }
     if let Some(bytes) = rec.memory_max {
@@ -344,7 +353,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
 /// The comment for a readiness check systemd does not have, with a commented-out
 /// `ExecStartPost=` that keeps the wait where a shell can do it.
 fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Result<(), String> {
-    let timeout = timespan(timeout.unwrap_or(DEFAULT_READY_TIMEOUT));
+    let timeout = timespan(timeout.unwrap_or(Spec::default().ready_timeout));
     let suggestion = if let Some(d) = ready.strip_prefix("alive:") {
         let _ = writeln!(
             t,
@@ -633,9 +642,9 @@ mod tests {
         assert!(l.contains(&"Restart=on-failure") && l.contains(&"RestartSec=1s"));
         assert!(l.contains(&"StartLimitBurst=6") && l.contains(&"StartLimitIntervalSec=60s"));
         rec.respawn = Some(crate::state::Respawn {
-            restart_delay: "2500ms".into(),
+            restart_delay: Duration::from_millis(2500),
             max_restarts: 3,
-            restart_window: "30s".into(),
+            restart_window: Duration::from_secs(30),
             ..Default::default()
         });
         let cx = UnitContext {
@@ -656,7 +665,7 @@ mod tests {
         let l = lines(&unit);
         assert!(l.contains(&"Type=notify") && l.contains(&"TimeoutStartSec=30s"));
         // The recorded --ready-timeout carries over.
-        rec.ready_timeout = Some("2m".into());
+        rec.ready_timeout = Some(Duration::from_secs(120));
         let cx2 = UnitContext {
             extras: Extras::of(&rec),
             ..cx()

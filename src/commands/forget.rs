@@ -8,7 +8,7 @@ use crate::exit::{Code, Fail};
 use crate::paths::Ctx;
 use crate::pidfile::{self, NameLock};
 use crate::state::Record;
-use crate::target::{judge, resolve_many, several_error, Many, State, Target};
+use crate::target::{judge, resolve_many, several_error, Main, Many, Target};
 
 /// How forgetting one daemon ended.
 enum Forgot {
@@ -69,19 +69,19 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     target.record = Record::load(ctx, &name).unwrap_or(None);
     let judged = judge(ctx, &target).with_context(|| format!("cannot forget {name}"))?;
     // Without the record, what the main process left behind could never be found again.
-    if let (State::Dead { .. } | State::Stopped, Some(n)) = (&judged, leftovers(&target)) {
+    if let (Main::Gone { .. } | Main::NoPidfile, Some(n)) = (&judged, leftovers(&target)) {
         let noun = if n == 1 { "process" } else { "processes" };
         return Ok(Forgot::Running(format!(
             "{name} has {n} leftover {noun} running (its main process is gone)"
         )));
     }
     match judged {
-        State::Running { pid, .. } => {
+        Main::Alive { pid, .. } => {
             return Ok(Forgot::Running(format!("{name} is running (pid {pid})")))
         }
-        State::Dead { .. } => pidfile::remove(&target.pidfile)?,
-        State::Unknown { why } => ctx.warn(format!("{why}; leaving it in place")),
-        State::Stopped => {}
+        Main::Gone { .. } => pidfile::remove(&target.pidfile)?,
+        Main::Untrusted { why } => ctx.warn(format!("{why}; leaving it in place")),
+        Main::NoPidfile => {}
     }
     Record::remove(ctx, &name)?;
     lock.remove_file()?;

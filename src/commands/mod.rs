@@ -2,17 +2,17 @@
 //! outcome. None of them calls libc: that is `daemonize` and `process`.
 
 pub mod completions;
-pub mod export;
-pub mod forget;
-pub mod list;
-pub mod logs;
-pub mod reload;
-pub mod restart;
-pub mod signal;
-pub mod start;
-pub mod status;
-pub mod stop;
-pub mod wait;
+pub(crate) mod export;
+pub(crate) mod forget;
+pub(crate) mod list;
+pub(crate) mod logs;
+pub(crate) mod reload;
+pub(crate) mod restart;
+pub(crate) mod signal;
+pub(crate) mod start;
+pub(crate) mod status;
+pub(crate) mod stop;
+pub(crate) mod wait;
 
 use anyhow::Result;
 

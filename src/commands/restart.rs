@@ -7,11 +7,12 @@ use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
+use crate::spec::Spec;
 use crate::target::{
     privilege_error, resolve_many, resolve_running, several_error, Many, Resolved, Target,
 };
 
-use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args, Spec};
+use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args};
 use super::stop::stop_locked;
 
 /// `rdaemon restart`: one daemon as always; several (names, globs, `--all`) one after the

@@ -7,8 +7,7 @@
 //! and the end of its log; one that is not ready in time is stopped as `stop` would.
 //! `--foreground` execs the program in rdaemon's place instead (`daemonize::exec_in_place`).
 
-use std::collections::BTreeMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,7 +22,7 @@ use crate::account::Account;
 use crate::cgroup::{self, Cgroup, Claimed};
 use crate::cli::{CgroupMode, StartArgs};
 use crate::daemonize::Credentials;
-use crate::daemonize::{self, above_stdio, Plan};
+use crate::daemonize::{self, above_stdio};
 use crate::exit::{Code, Fail};
 use crate::fsx::{self, Dir, Rights};
 use crate::logs;
@@ -36,12 +35,12 @@ use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::state::Record;
-use crate::target::{judge, State, Target};
+use crate::target::{judge, Main, Target};
 
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
 
-pub use crate::spec::Spec;
+use crate::spec::Spec;
 
 /// Converts a command line to UTF-8 text (records are JSON) and makes a program path with a `/`
 /// absolute, since the daemon runs from another directory.
@@ -303,7 +302,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     check_logs(spec, account.as_ref())?;
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
-    check_chdir(spec)?;
+    check_chdir(&spec.chdir)?;
     spec.check_process_settings(ctx)?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
@@ -350,16 +349,16 @@ fn writable(path: &Path, what: &str) -> Result<()> {
 }
 
 /// Fails unless the `--chdir` target is a directory.
-fn check_chdir(spec: &Spec) -> Result<()> {
-    match std::fs::metadata(&spec.chdir) {
+fn check_chdir(chdir: &Path) -> Result<()> {
+    match std::fs::metadata(chdir) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => bail!(
             "cannot change directory to '{}': Not a directory",
-            spec.chdir.display()
+            chdir.display()
         ),
         Err(e) => bail!(
             "cannot change directory to '{}': {}",
-            spec.chdir.display(),
+            chdir.display(),
             os_reason(&e)
         ),
     }
@@ -368,16 +367,15 @@ fn check_chdir(spec: &Spec) -> Result<()> {
 /// Starts `spec` while its name's lock is held. `old` is the previous record, which is kept if
 /// the start fails.
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
-    let account = spec.account(ctx)?;
+    // The account first, as always: a bad --user or --group is reported before anything else.
+    spec.account(ctx)?;
     pidfile::refuse_symlink(&spec.pidfile)?;
     let mut pidfiles = vec![spec.pidfile.clone()];
     if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
         pidfiles.insert(0, rec.pidfile.clone());
     }
-    let program = match spec.command.first() {
-        Some(program) => resolve_program(program, &spec.env)?,
-        None => bail!("cannot start {}: no program given", spec.name),
-    };
+    let mut launch = plan::plan(ctx, spec)?;
+    let program = launch.program.clone();
     for path in pidfiles {
         let target = Target {
             name: Some(spec.name.clone()),
@@ -404,14 +402,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // the terminal, before anything is detached.
     spec.check_process_settings(ctx)?;
     if spec.foreground {
-        if spec.cgroup == CgroupMode::On || spec.memory_max.is_some() || spec.tasks_max.is_some() {
+        if launch.cgroup == CgroupMode::On || launch.has_limits() {
             bail!(Fail::usage(
                 "--cgroup on, --memory-max and --tasks-max do not work with --foreground"
             ));
         }
-        return start_in_place(ctx, spec, old, &program, account);
+        return start_in_place(ctx, spec, old, &launch);
     }
-    let mut check = Check::prepare(&spec.ready, &spec.name)?;
+    let mut check = Check::prepare(&launch.ready, &launch.name)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
     check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // With another server on the port, the new program would fail to bind while a connect
@@ -419,14 +417,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(busy) = check.port_in_use() {
         bail!(port_in_use_message(ctx, &busy));
     }
-    if let Some(a) = account.as_ref().filter(|_| spec.respawn.is_some()) {
+    if let Some(a) = launch.account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
-    let (plan, report, new_logs) = prepare(ctx, spec, &program, account, Some(&mut check))?;
+    let (plan, report, new_logs) = prepare(ctx, &mut launch, Some(&mut check))?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
-    let cgroup = prepare_cgroup(ctx, spec)?;
+    let cgroup = prepare_cgroup(ctx, &launch)?;
     let mut committed = None;
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
@@ -451,7 +449,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 }
                 // A start of the same name from another directory took the path over while
                 // the cgroup was empty: `auto` goes without.
-                Err(_) if spec.cgroup == CgroupMode::Auto && !spec.has_limits() => {}
+                Err(_) if launch.cgroup == CgroupMode::Auto && !launch.has_limits() => {}
                 Err(err) => return Err(err),
             }
         }
@@ -471,12 +469,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         Ok(pid) => {
             // The program ran: its log stays, whatever its readiness (the record names it).
             new_logs.keep();
-            if spec.ready == ReadySpec::Exec {
+            if launch.ready == ReadySpec::Exec {
                 want_running(ctx, &spec.name, pid)?;
                 ctx.say(format!("started {} (pid {pid})", spec.name));
                 return Ok(Code::Ok);
             }
-            let code = await_ready(ctx, spec, pid, &mut check)?;
+            let code = await_ready(ctx, &launch, pid, &mut check)?;
             want_running(ctx, &spec.name, pid)?;
             Ok(code)
         }
@@ -515,9 +513,9 @@ fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
 /// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
 /// limit where it is impossible, or a limit whose controller is missing, is an error with the
 /// reason (exit 1); the cgroup is then removed again.
-fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Claimed>> {
-    let limits = spec.has_limits();
-    if spec.cgroup == CgroupMode::Off {
+fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
+    let limits = launch.has_limits();
+    if launch.cgroup == CgroupMode::Off {
         if limits {
             bail!(Fail::usage(
                 "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
@@ -529,33 +527,33 @@ fn prepare_cgroup(ctx: &Ctx, spec: &Spec) -> Result<Option<Claimed>> {
         .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
     let parent = match cgroup::decide(&host, cgroup::is_delegated) {
         Ok(parent) => parent,
-        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => return Ok(None),
-        Err(why) => bail!("cannot give {} a cgroup: {why}", spec.name),
+        Err(_) if launch.cgroup == CgroupMode::Auto && !limits => return Ok(None),
+        Err(why) => bail!("cannot give {} a cgroup: {why}", launch.name),
     };
     // Cgroup paths are global: never share (or set limits on) another daemon's. An empty one
     // left by an earlier daemon of this name (from any directory) is made anew, so that it gets
     // a new id: the records that name the old one no longer match it.
-    let claimed = match Cgroup::claim(&parent, spec.name.as_str()) {
+    let claimed = match Cgroup::claim(&parent, launch.name.as_str()) {
         Ok(claimed) => claimed,
-        Err(_) if spec.cgroup == CgroupMode::Auto && !limits => None,
+        Err(_) if launch.cgroup == CgroupMode::Auto && !limits => None,
         Err(err) => return Err(err),
     };
     let Some(claimed) = claimed else {
-        if spec.cgroup == CgroupMode::Auto && !limits {
+        if launch.cgroup == CgroupMode::Auto && !limits {
             return Ok(None);
         }
         bail!(
             "cannot give {} a cgroup: '{}' is in use (another daemon of this name?)",
-            spec.name,
-            Cgroup::at(&parent, spec.name.as_str()).path().display()
+            launch.name,
+            Cgroup::at(&parent, launch.name.as_str()).path().display()
         );
     };
     let cg = &claimed.cgroup;
     let limited = (|| -> Result<()> {
-        if let Some(bytes) = spec.memory_max {
+        if let Some(bytes) = launch.memory_max {
             cg.set_memory_max(bytes)?;
         }
-        if let Some(n) = spec.tasks_max {
+        if let Some(n) = launch.tasks_max {
             cg.set_pids_max(n)?;
         }
         Ok(())
@@ -674,12 +672,12 @@ fn confirm_monitor(
 /// first, fails at once with how it ended; if it reports failure or is not ready in time, stops
 /// it with `stop`'s schedule. Either way the pidfile goes (unless the program refused to die),
 /// the record stays (for `logs`, `status`, `restart`), and the error shows the end of the log.
-fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Code> {
-    let name = &spec.name;
+fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> Result<Code> {
+    let name = &launch.name;
     let process = match Process::open(pid) {
         Ok(p) => p,
         Err(e) => {
-            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
             return Err(e).with_context(|| format!("cannot wait for {name} (pid {pid})"));
         }
     };
@@ -689,18 +687,18 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         Ok(interrupt) => check.end_on_interrupt(interrupt),
         Err(e) => ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}")),
     }
-    let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", spec.ready));
-    if !matches!(spec.ready, ReadySpec::Alive(_)) {
-        spinner.set_limit(spec.ready_timeout);
+    let mut spinner = Spinner::new(ctx, format!("waiting for {name}: {}", launch.ready));
+    if !matches!(launch.ready, ReadySpec::Alive(_)) {
+        spinner.set_limit(launch.ready_timeout);
     }
     let outcome = check
-        .wait(&process, spec.ready_timeout, &mut spinner)
+        .wait(&process, launch.ready_timeout, &mut spinner)
         .unwrap_or_else(|e| Outcome::Failed(crate::exit::render(&e)));
     spinner.finish();
     if let Some(text) = check.status_text() {
         save_status_text(ctx, name, pid, text);
     }
-    let what = spec.ready.describe();
+    let what = launch.ready.describe();
     let mut interrupted = None;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
@@ -709,7 +707,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         }
         Outcome::Exited => {
             // In supervised mode the pid is the monitor's: it exits when it gives up.
-            let who = match spec.respawn {
+            let who = match launch.respawn {
                 Some(_) => "the monitor",
                 None => "the program",
             };
@@ -720,7 +718,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             };
             (format!("{how} while rdaemon waited for {what}"), None)
         }
-        Outcome::Failed(why) => (why, Some(stop_unready(ctx, spec, &process))),
+        Outcome::Failed(why) => (why, Some(stop_unready(ctx, launch, &process))),
         Outcome::Interrupted(sig) => {
             interrupted = Some(sig);
             (
@@ -728,7 +726,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
                     "interrupted by {} while rdaemon waited for {what}",
                     sig.as_str()
                 ),
-                Some(stop_unready(ctx, spec, &process)),
+                Some(stop_unready(ctx, launch, &process)),
             )
         }
         Outcome::TimedOut(waited) => {
@@ -739,16 +737,16 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
             if let Some(first) = check.ignored().first() {
                 why.push_str(&format!("; rdaemon ignored {first}"));
             }
-            (why, Some(stop_unready(ctx, spec, &process)))
+            (why, Some(stop_unready(ctx, launch, &process)))
         }
     };
     let mut message = format!("cannot start {name}: {reason}");
     match stopped {
         None => {
-            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
         }
         Some(Ok(())) => {
-            let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
             message.push_str(&format!("; stopped it (pid {pid})"));
         }
         Some(Err(e)) => message.push_str(&format!(
@@ -763,7 +761,7 @@ fn await_ready(ctx: &Ctx, spec: &Spec, pid: Pid, check: &mut Check) -> Result<Co
         // What the user asked for, not the program's fault: no log tail.
         return Err(Fail::interrupted(sig, message).into());
     }
-    message.push_str(&log_tail(spec, TAIL_LINES));
+    message.push_str(&log_tail(launch, TAIL_LINES));
     Err(anyhow::anyhow!(message))
 }
 
@@ -808,13 +806,13 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
 
 /// Stops a daemon that did not become ready, as `stop` would (its stop signal to its group,
 /// its stop timeout, KILL, 5 s), and reaps it.
-fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
+fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()> {
     let pid = process.pid();
-    let schedule = default_schedule(spec.stop_signal, spec.stop_timeout, false);
-    let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", spec.name));
+    let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
+    let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {
         group: process.own_group(),
-        soft_to_main: spec.respawn.is_some(),
+        soft_to_main: launch.respawn.is_some(),
     };
     match run_schedule_with(process, aim, &schedule, &mut spinner) {
         Ok(true) => {
@@ -828,10 +826,10 @@ fn stop_unready(ctx: &Ctx, spec: &Spec, process: &Process) -> Result<()> {
 
 /// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error
 /// message.
-fn log_tail(spec: &Spec, lines: usize) -> String {
+fn log_tail(launch: &plan::Plan, lines: usize) -> String {
     let mut out = String::new();
     let mut seen: Vec<&Path> = Vec::new();
-    for path in [spec.stdout.as_path(), spec.stderr.as_path()] {
+    for path in [launch.stdout.as_path(), launch.stderr.as_path()] {
         if seen.contains(&path) || path == Path::new("/dev/null") || !path.is_absolute() {
             continue;
         }
@@ -850,12 +848,11 @@ fn start_in_place(
     ctx: &Ctx,
     spec: &Spec,
     old: Option<Record>,
-    program: &Path,
-    account: Option<Account>,
+    launch: &plan::Plan,
 ) -> Result<Code> {
     // `new_logs` removes the log files this created if the exec fails; after an exec nothing
     // of rdaemon is left to drop it.
-    let (plan, _, _new_logs) = prepare(ctx, spec, program, account, None)?;
+    let (plan, _, _new_logs) = prepare(ctx, &mut launch.clone(), None)?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let pid = Pid::own_for_foreground();
@@ -904,11 +901,11 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
     let path = target.pidfile.display();
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     match judged {
-        State::Stopped => return Ok(None),
-        State::Running {
+        Main::NoPidfile => return Ok(None),
+        Main::Alive {
             pid, vouched: true, ..
         } => return Ok(Some(pid)),
-        State::Running {
+        Main::Alive {
             pid,
             vouched: false,
             ..
@@ -924,8 +921,8 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
                 target.label()
             ));
         }
-        State::Dead { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
-        State::Unknown { why } => ctx.warn(format!("{why}; replacing it")),
+        Main::Gone { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
+        Main::Untrusted { why } => ctx.warn(format!("{why}; replacing it")),
     }
     pidfile::remove(&target.pidfile)?;
     Ok(None)
@@ -948,30 +945,29 @@ fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid) {
     }
 }
 
-/// Checks and opens everything the daemon needs, so that failures show here, on the terminal.
-/// In respawn mode the plan runs the monitor (this very executable, `__monitor`) and comes with
-/// the read end of the pipe on which the monitor reports its first child; the monitor stays
-/// root (it writes the record) and drops privileges for the child only. Log files this creates
-/// are removed again if the start fails (see [`NewFiles`]). `check` gives the `NOTIFY_SOCKET` of
-/// `--ready notify` (a detached daemon never inherits rdaemon's own: it would report to
-/// rdaemon's supervisor; a `--foreground` one does) and learns what a `cmd:` check runs with.
+/// Checks and opens everything the launch plan `launch` needs, so that failures show here, on
+/// the terminal. In respawn mode the plan runs the monitor (this very executable, `__monitor`)
+/// and comes with the read end of the pipe on which the monitor reports its first child; the
+/// monitor stays root (it writes the status) and drops privileges for the child only. Log files
+/// this creates are removed again if the start fails (see [`NewFiles`]). `check` gives the
+/// `NOTIFY_SOCKET` of `--ready notify` (a detached daemon never inherits rdaemon's own: it would
+/// report to rdaemon's supervisor; a `--foreground` one does), added to `launch`'s environment,
+/// and learns what a `cmd:` check runs with.
 fn prepare(
     ctx: &Ctx,
-    spec: &Spec,
-    program: &Path,
-    account: Option<Account>,
+    launch: &mut plan::Plan,
     mut check: Option<&mut Check>,
-) -> Result<(Plan, Option<OwnedFd>, NewFiles)> {
-    check_chdir(spec)?;
-    let default_log = ctx.default_log_path(&spec.name);
-    if !spec.inherit_output && (spec.stdout == default_log || spec.stderr == default_log) {
+) -> Result<(daemonize::Plan, Option<OwnedFd>, NewFiles)> {
+    check_chdir(&launch.chdir)?;
+    let default_log = ctx.default_log_path(&launch.name);
+    if !launch.inherit_output && (launch.stdout == default_log || launch.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
             create_dir(dir, 0o755)
                 .with_context(|| format!("cannot create log directory '{}'", dir.display()))?;
         }
     }
     ensure_space(&ctx.dir, "rdaemon directory")?;
-    if let Some(dir) = spec.pidfile.parent() {
+    if let Some(dir) = launch.pidfile.parent() {
         ensure_space(dir, "pidfile directory")?;
     }
     let null = || -> Result<OwnedFd> {
@@ -984,63 +980,42 @@ fn prepare(
         Ok(fd) => Ok(fd),
         Err(_) => null(),
     };
-    let stdin = if spec.foreground {
+    let stdin = if launch.foreground {
         inherit(io::stdin().as_fd())?
     } else {
         null()?
     };
     let mut new_logs = NewFiles::default();
-    let (stdout, stderr) = if spec.inherit_output {
+    let (stdout, stderr) = if launch.inherit_output {
         (
             inherit(io::stdout().as_fd())?,
             Some(inherit(io::stderr().as_fd())?),
         )
     } else {
-        let creds = account.as_ref().map(|a| &a.creds);
-        let stdout = open_log(&spec.stdout, &mut new_logs, creds)?;
-        let stderr = if spec.stderr == spec.stdout {
+        let creds = launch.account.as_ref().map(|a| &a.creds);
+        let stdout = open_log(&launch.stdout, &mut new_logs, creds)?;
+        let stderr = if launch.stderr == launch.stdout {
             None
         } else {
-            Some(open_log(&spec.stderr, &mut new_logs, creds)?)
+            Some(open_log(&launch.stderr, &mut new_logs, creds)?)
         };
         (stdout, stderr)
     };
-    let mut env: BTreeMap<OsString, OsString> = std::env::vars_os().collect();
-    if !spec.foreground {
-        env.remove(OsStr::new("NOTIFY_SOCKET"));
-    }
-    if let Some((login, home)) = account.as_ref().and_then(|a| a.login.as_ref()) {
-        // What the program expects of its user, as systemd and OpenRC set them; --env wins.
-        env.insert("USER".into(), login.into());
-        env.insert("LOGNAME".into(), login.into());
-        env.insert("HOME".into(), home.into());
-    }
-    // Later files win, --env wins over files.
-    let file_vars = spec.env_file_vars(account.as_ref())?;
-    let mut monitor_env = env.clone();
-    env.extend(file_vars.iter().map(|(k, v)| (k.into(), v.into())));
-    for e in [&mut env, &mut monitor_env] {
-        e.extend(spec.env.iter().map(|(k, v)| (k.into(), v.into())));
-        if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
-            e.insert("NOTIFY_SOCKET".into(), address.into());
-        }
+    if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
+        launch.env.insert("NOTIFY_SOCKET".into(), address.into());
+        launch
+            .monitor_env
+            .insert("NOTIFY_SOCKET".into(), address.into());
     }
     if let Some(check) = check.as_mut() {
-        check.run_as(&env, &spec.chdir, account.as_ref().map(|a| &a.creds));
+        check.run_as(
+            &launch.env,
+            &launch.chdir,
+            launch.account.as_ref().map(|a| &a.creds),
+        );
     }
-    if spec.respawn.is_none() {
-        let plan = Plan::new(
-            program.as_os_str(),
-            &spec.command,
-            env,
-            spec.chdir.as_os_str(),
-            spec.umask,
-            stdin,
-            stdout,
-            stderr,
-            account.map(|a| a.creds),
-        )?
-        .tune(&spec.tuning());
+    if launch.respawn.is_none() {
+        let plan = launch.exec(stdin, stdout, stderr)?;
         return Ok((plan, None, new_logs));
     }
     // Resolved now: the grandchild must exec exactly the binary that runs this start.
@@ -1064,18 +1039,18 @@ fn prepare(
         std::os::fd::AsRawFd::as_raw_fd(&report_w)
             .to_string()
             .into(),
-        spec.name.as_str().into(),
+        launch.name.as_str().into(),
     ];
-    // The monitor works from `/` (the child changes to the daemon's directory itself) and
-    // writes its own messages to the daemon's stderr.
-    // The monitor reads the env files itself before each start of its child: its own
-    // environment holds none of their variables, so that an edit removing one takes effect.
-    let plan = Plan::new(
+    // The monitor runs with the daemon's environment but the env files' variables (it makes
+    // the same plan from the spec, and reads the files again before each start of its child),
+    // works from `/` (the child changes to the daemon's directory itself) and writes its own
+    // messages to the daemon's stderr.
+    let plan = daemonize::Plan::new(
         exe.as_os_str(),
         &argv,
-        monitor_env,
+        &launch.monitor_env,
         "/".as_ref(),
-        spec.umask,
+        launch.umask,
         stdin,
         stdout,
         stderr,

@@ -18,7 +18,7 @@ use crate::progress::Spinner;
 use crate::schedule::{run_schedule_noting, Aim};
 use crate::session::{self, Held, Session, Swept};
 use crate::state::{Mode, Record};
-use crate::target::{judge, privilege_error, resolve_many, several_error, Many, State, Target};
+use crate::target::{judge, privilege_error, resolve_many, several_error, Main, Many, Target};
 
 /// How a stop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,20 +85,20 @@ pub fn stop_locked(
     let label = target.label();
     let begun = Instant::now();
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
-    if !matches!(judged, State::Unknown { .. }) {
+    if !matches!(judged, Main::Untrusted { .. }) {
         // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
         // before the first signal. A stop that fails marks it wanted running again.
         mark_wanted_stopped(ctx, target);
     }
     let (pid, start_time) = match judged {
-        State::Stopped => {
+        Main::NoPidfile => {
             if stop_leftovers(ctx, target, schedule, main_only)? {
                 return Ok(Stopped::NotRunning);
             }
             ctx.say(format!("{label} is not running"));
             return Ok(Stopped::NotRunning);
         }
-        State::Dead { why, .. } => {
+        Main::Gone { why, .. } => {
             if stop_leftovers(ctx, target, schedule, main_only)? {
                 pidfile::remove(&target.pidfile)?;
                 return Ok(Stopped::NotRunning);
@@ -110,8 +110,8 @@ pub fn stop_locked(
             ));
             return Ok(Stopped::NotRunning);
         }
-        State::Unknown { why } => bail!("cannot stop {label}: {why}"),
-        State::Running {
+        Main::Untrusted { why } => bail!("cannot stop {label}: {why}"),
+        Main::Alive {
             pid, start_time, ..
         } => (pid, start_time),
     };

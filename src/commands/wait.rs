@@ -14,7 +14,7 @@ use crate::paths::Ctx;
 use crate::pidfile::os_reason;
 use crate::process::{self, Process};
 use crate::state::{Mode, Record};
-use crate::target::{judge, resolve_many, several_error, Many, State, Target};
+use crate::target::{judge, resolve_many, several_error, Main, Many, Target};
 
 /// `rdaemon wait`: exit 0 once every daemon named has exited (one that is not running counts
 /// as done), 1 at the timeout naming those still running, 1 for a name that names no daemon
@@ -75,7 +75,7 @@ pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
 fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
     let label = target.label();
     match judge(ctx, target).with_context(|| format!("cannot wait for {label}"))? {
-        State::Running {
+        Main::Alive {
             pid, start_time, ..
         } => Process::open_verified(pid, start_time).map_err(|e| {
             anyhow::anyhow!(
@@ -83,8 +83,8 @@ fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
                 os_reason(&e)
             )
         }),
-        State::Stopped | State::Dead { .. } => Ok(None),
-        State::Unknown { why } => bail!("cannot wait for {label}: {why}"),
+        Main::NoPidfile | Main::Gone { .. } => Ok(None),
+        Main::Untrusted { why } => bail!("cannot wait for {label}: {why}"),
     }
 }
 
