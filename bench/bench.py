@@ -385,6 +385,145 @@ def bench_status_list(tools, results):
         kill_and_wait(pid)
 
 
+def bench_scale(tools, runs, results, sizes=(10, 1000)):
+    """Per-daemon commands with 10 and with 1000 live daemons in the rdaemon directory (issue 18,
+    target 3: the same cost, ≤ 1.2×; list of 1000 ≤ 20 ms). Both directories are filled first
+    and live side by side, so the machine runs the same processes for either size; each daemon
+    has a pidfile not named after it (found through the pidfile index). Every round, in a random
+    order of sizes: start, status NAME, status --pidfile, stop NAME, start, stop --pidfile of a
+    probe daemon, and list; timed as every other row (the wall time of the command)."""
+    rd = tools.rdaemon
+    base = os.path.join(tools.work, "scale")
+    dirs = {}
+    for n in sizes:
+        d, pids = os.path.join(base, f"d{n}"), os.path.join(base, f"p{n}")
+        os.makedirs(pids)
+        for i in range(n):
+            # Names distinct across the two directories: a cgroup is rdaemon/NAME machine-wide.
+            run([rd, "--dir", d, "-q", "start", "--name", f"n{n}-{i}", "--pidfile",
+                 os.path.join(pids, f"pid-{i}.pid"), "--log", "/dev/null", "--",
+                 "sleep", "100000"])
+        dirs[n] = (d, pids)
+    ops = ["start", "status NAME", "status --pidfile", "stop NAME", "stop --pidfile", "list"]
+    out = {op: {str(n): [] for n in sizes} for op in ops}
+    order = list(sizes)
+    try:
+        for _ in range(runs):
+            random.shuffle(order)
+            for n in order:
+                d, pids = dirs[n]
+                name, pidfile = f"probe{n}", os.path.join(pids, "probe-pid.pid")
+                rdd = [rd, "--dir", d, "-q"]
+                start = rdd + ["start", "--name", name, "--pidfile", pidfile, "--log",
+                               "/dev/null", "--", "sleep", "100000"]
+                timed = [
+                    ("start", start),
+                    ("status NAME", rdd + ["status", name]),
+                    ("status --pidfile", rdd + ["status", "--pidfile", pidfile]),
+                    ("stop NAME", rdd + ["stop", name]),
+                    (None, start),
+                    ("stop --pidfile", rdd + ["stop", "--pidfile", pidfile]),
+                    ("list", [rd, "--dir", d, "list"]),
+                ]
+                for op, argv in timed:
+                    t0, t1, _ = run(argv)
+                    if op:
+                        out[op][str(n)].append((t1 - t0) / 1e6)
+        # `list` also as the status step times it (hyperfine -N: no Python spawn in the time).
+        results["scale_list_hyperfine_ms"] = {
+            str(n): hyperfine([rd, "--dir", dirs[n][0], "list"]) for n in sizes}
+    finally:
+        for n in sizes:
+            subprocess.run([rd, "--dir", dirs[n][0], "-q", "stop", "--all"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results["scale_ms"] = {op: {n: summary(v) for n, v in by.items()} for op, by in out.items()}
+    results["loadavg"] = open("/proc/loadavg").read().split()[:3]
+
+
+def scale_table(r):
+    """The table of the `scale` step."""
+    s = r["scale_ms"]
+    lines = ["| command | 10 daemons, median ms | 1000 daemons, median ms | p90 at 1000 | ratio | "
+             "target | met |", "|---|---|---|---|---|---|---|"]
+    for op, by in s.items():
+        small, big = by["10"]["median"], by["1000"]["median"]
+        ratio = big / small
+        if op == "list":
+            target, ok = "≤ 20 ms at 1000", "yes" if big <= 20 else "**no**"
+        else:
+            target, ok = "≤ 1.2×", "yes" if ratio <= 1.2 else "**no**"
+        lines.append(f"| `{op}` | {fmt(small)} | {fmt(big)} | {fmt(by['1000']['p90'])} | "
+                     f"{ratio:.2f}× | {target} | {ok} |")
+    h = r.get("scale_list_hyperfine_ms")
+    if h:
+        small, big = h["10"]["median"], h["1000"]["median"]
+        lines.append(f"| `list` (hyperfine -N, 60 runs) | {fmt(small)} | {fmt(big)} | "
+                     f"{fmt(h['1000']['p90'])} | {big / small:.2f}× | ≤ 20 ms at 1000 | "
+                     f"{'yes' if big <= 20 else '**no**'} |")
+    return "\n".join(lines)
+
+
+def smaps_rollup(pid):
+    """Pss and private memory (kB) of a process, from /proc/PID/smaps_rollup."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            if v.strip().endswith("kB"):
+                out[k] = int(v.split()[0])
+    return {"Pss_kB": out["Pss"], "Private_kB": out["Private_Clean"] + out["Private_Dirty"],
+            "Rss_kB": out["Rss"]}
+
+
+def bench_pss(tools, results, count=100):
+    """Monitor memory (issue 18, target 4): `count` rdaemon --respawn monitors and `count`
+    libslack `daemon --respawn` monitors, each over `sleep`, all running at once; the mean Pss and
+    private memory per monitor from /proc/PID/smaps_rollup (Pss shares each shared page among the
+    processes that map it, so it is what one more monitor costs)."""
+    d = os.path.join(tools.work, "pss")
+    slack = os.path.join(tools.work, "pss-slack")
+    os.makedirs(slack)
+    os.chmod(slack, 0o755)
+    monitors = {"rdaemon": [], "daemon": []}
+    try:
+        for i in range(count):
+            run([tools.rdaemon, "--dir", d, "-q", "start", "--name", f"pss{i}", "--respawn",
+                 "--log", "/dev/null", "--", "sleep", "100000"])
+            run(["daemon", f"--name=pss{i}", f"--pidfiles={slack}", "--respawn", "--",
+                 "/bin/sleep", "100000"])
+        for i in range(count):
+            monitors["rdaemon"].append(int(open(os.path.join(d, f"pss{i}.pid")).read()))
+            path = os.path.join(slack, f"pss{i}.pid")
+            end = time.monotonic() + DEADLINE
+            while not os.path.exists(path) and time.monotonic() < end:
+                time.sleep(0.001)
+            monitors["daemon"].append(int(open(path).read()))
+        mem = {}
+        for tool, pids in monitors.items():
+            rows = [smaps_rollup(p) for p in pids]
+            mem[tool] = {k: statistics.mean(r[k] for r in rows) for k in rows[0]}
+        results["pss"] = mem
+        results["pss_count"] = count
+    finally:
+        subprocess.run([tools.rdaemon, "--dir", d, "-q", "stop", "--all"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for i in range(count):
+            subprocess.run(["daemon", f"--name=pss{i}", f"--pidfiles={slack}", "--stop"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def pss_table(r):
+    m = r["pss"]
+    lines = [f"| monitor ({r['pss_count']} of each running) | Pss kB | private kB | Rss kB | "
+             "target: Pss ≤ libslack's |", "|---|---|---|---|---|"]
+    for t in ("rdaemon", "daemon"):
+        ok = ("yes" if m[t]["Pss_kB"] <= m["daemon"]["Pss_kB"] else "**no**") \
+            if t == "rdaemon" else ""
+        lines.append(f"| {t} | {m[t]['Pss_kB']:.0f} | {m[t]['Private_kB']:.0f} | "
+                     f"{m[t]['Rss_kB']:.0f} | {ok} |")
+    return "\n".join(lines)
+
+
 def hyperfine(argv):
     with tempfile.NamedTemporaryFile(suffix=".json") as f:
         subprocess.run(["hyperfine", "-N", "--warmup", "5", "--runs", "60", "--export-json",
@@ -490,6 +629,8 @@ def measure(args):
         ("many", lambda: bench_stop_many(tools, args.runs, results)),
         ("status", lambda: bench_status_list(tools, results)),
         ("respawn", lambda: bench_respawn(tools, args.runs, results)),
+        ("scale", lambda: bench_scale(tools, args.runs, results)),
+        ("pss", lambda: bench_pss(tools, results)),
     ]
     for name, step in steps:
         if args.only and name not in args.only.split(","):
@@ -501,6 +642,10 @@ def measure(args):
     shutil.rmtree(work, ignore_errors=True)
     if "cref_return_ms" in results:
         print(cref_table(results))
+    if "scale_ms" in results:
+        print(scale_table(results))
+    if "pss" in results:
+        print(pss_table(results))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -613,6 +758,13 @@ def report(args):
                              f"{x['idle_cpu_ticks_10s']} | {x['idle_ctx_switches_10s']} |")
         elif "respawn" in r:
             lines.append(f"\n**respawn**: {r['respawn']}\n")
+        if "scale_ms" in r:
+            lines.append("\n**per-daemon commands with 10 and 1000 live daemons in the directory**"
+                         " — target: ≤ 1.2×; list of 1000 ≤ 20 ms\n")
+            lines.append(scale_table(r))
+        if "pss" in r:
+            lines.append("\n**monitor memory, Pss per monitor** — target: ≤ libslack daemon's\n")
+            lines.append(pss_table(r))
         lines.append("")
     text = "\n".join(lines)
     if args.doc:
@@ -801,7 +953,7 @@ def main():
     m.add_argument("--cref", default=os.path.join(os.path.dirname(__file__), "build", "cref"),
                    help="the C reference for start (bench/cref.c), for the cref step")
     m.add_argument("--only", help="comma-separated steps: start,cref,nofile,stop,overshoot,many,"
-                   "status,respawn")
+                   "status,respawn,scale,pss")
     rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")
     rd.add_argument("--rdaemon", required=True)
     rd.add_argument("--fixture", default=os.path.join(os.path.dirname(__file__), "ready_fixture.py"))

@@ -44,7 +44,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;start'= {
             cand --name 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]'
-            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]'
+            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads'
             cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
@@ -71,6 +71,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --memory-max 'Limit the daemon''s memory to SIZE (512K, 10M, 1G): the cgroup''s memory.max; needs the memory controller'
             cand --tasks-max 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
+            cand --forking 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --foreground 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
             cand -q 'Print less: only errors'
@@ -162,6 +163,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --all 'Every daemon rdaemon knows'
+            cand --forking 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
             cand --respawn 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid'
             cand --no-kill 'Never escalate to SIGKILL'
             cand -q 'Print less: only errors'

@@ -58,17 +58,55 @@ pub struct Cli {
 /// not mixed with them.
 const GLOBAL: &str = "Global options";
 
-/// The command line of the internal `rdaemon __monitor`, which `start --respawn` execs. It is
-/// parsed apart from [`Cli`], so that help, completions and the man page never offer it.
-#[derive(Debug, Parser)]
-#[command(name = "rdaemon __monitor")]
-struct MonitorCli {
-    /// The rdaemon directory
-    #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
-    dir: Option<PathBuf>,
-
-    #[command(flatten)]
-    args: MonitorArgs,
+/// Parses the command line of the internal `rdaemon __monitor` (the words after `__monitor`),
+/// which `start --respawn` execs: `[--dir DIR] [--runtime-dir DIR] [--report-fd FD] NAME`. By
+/// hand, apart from [`Cli`]: help, completions and the man page never offer it, and the monitor,
+/// which stays resident for the daemon's life, never builds clap's parser (issue 18: the pages
+/// that touches are most of a monitor's private memory).
+fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
+    let mut words = words;
+    let (mut dir, mut runtime_dir, mut report_fd, mut name) = (None, None, None, None);
+    while let Some(word) = words.next() {
+        let text = word
+            .to_str()
+            .ok_or_else(|| format!("invalid UTF-8: {word:?}"))?
+            .to_owned();
+        let (option, inline) = match text.split_once('=') {
+            Some((o, v)) if o.starts_with("--") => (o.to_owned(), Some(v.to_owned())),
+            _ => (text.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| words.next().and_then(|w| w.into_string().ok()))
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("{option} needs a value"))
+        };
+        match option.as_str() {
+            "--dir" => dir = Some(PathBuf::from(value()?)),
+            "--runtime-dir" => runtime_dir = Some(PathBuf::from(value()?)),
+            "--report-fd" => {
+                let v = value()?;
+                report_fd = Some(
+                    v.parse()
+                        .map_err(|_| format!("invalid --report-fd '{v}'"))?,
+                );
+            }
+            o if o.starts_with('-') => return Err(format!("unexpected option '{o}'")),
+            _ if name.is_some() => return Err(format!("unexpected argument '{text}'")),
+            _ => name = Some(Name::parse(&text)?),
+        }
+    }
+    Ok(Cli {
+        dir,
+        quiet: false,
+        verbose: 0,
+        command: Command::Monitor(MonitorArgs {
+            name: name.ok_or("the daemon's NAME is missing")?,
+            report_fd,
+            runtime_dir,
+        }),
+    })
 }
 
 /// The word that selects the internal monitor as `argv[1]`.
@@ -89,6 +127,7 @@ Examples:
   rdaemon start --name web --ready tcp:8080 --ready-timeout 1m -- python3 -m http.server 8080
   rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
   rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh
+  rdaemon start --forking --pidfile /run/nginx.pid --ready tcp:80 -- nginx   # forks by itself
   rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers"
     )]
     Start(StartArgs),
@@ -200,7 +239,7 @@ Examples:
   rdaemon completions fish > ~/.config/fish/completions/rdaemon.fish")]
     Completions(CompletionsArgs),
 
-    /// Internal: the monitor process of a `start --respawn` daemon, parsed by [`MonitorCli`]
+    /// Internal: the monitor process of a `start --respawn` daemon, parsed by hand (`parse_monitor`)
     #[command(skip)]
     Monitor(MonitorArgs),
 }
@@ -364,6 +403,12 @@ pub struct StartOpts {
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub ready_timeout: Option<Duration>,
 
+    /// The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit,
+    /// then adopt the process it left, named by --pidfile (the pidfile the program writes;
+    /// rdaemon only reads it) or, without --pidfile, the only process left
+    #[arg(long)]
+    pub forking: bool,
+
     /// Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it
     /// exits; the pidfile holds the monitor's pid
     #[arg(long, help_heading = RESPAWN)]
@@ -467,7 +512,8 @@ pub struct StartArgs {
     #[arg(long, value_name = "NAME", value_parser = Name::parse)]
     pub name: Option<Name>,
 
-    /// Where to write the pidfile [default: DIR/NAME.pid]
+    /// Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the
+    /// program writes, which rdaemon only reads
     #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 
@@ -726,19 +772,16 @@ impl Cli {
     /// exists"), the usage line.
     pub fn parse_or_exit() -> Cli {
         let args: Vec<OsString> = std::env::args_os().collect();
-        let parsed = if args.get(1).is_some_and(|a| a == MONITOR) {
-            MonitorCli::try_parse_from(
-                std::iter::once(OsString::from(MONITOR)).chain(args.into_iter().skip(2)),
-            )
-            .map(|m| Cli {
-                dir: m.dir,
-                quiet: false,
-                verbose: 0,
-                command: Command::Monitor(m.args),
-            })
-        } else {
-            Cli::try_parse_from(args)
-        };
+        if args.get(1).is_some_and(|a| a == MONITOR) {
+            return match parse_monitor(args.into_iter().skip(2)) {
+                Ok(cli) => cli,
+                Err(why) => {
+                    eprintln!("rdaemon: {MONITOR}: {why}");
+                    std::process::exit(2);
+                }
+            };
+        }
+        let parsed = Cli::try_parse_from(args);
         match parsed {
             Ok(cli) => cli,
             Err(err) if !err.use_stderr() => err.exit(),
@@ -946,8 +989,31 @@ mod tests {
     fn the_monitor_is_not_a_public_subcommand() {
         let err = Cli::try_parse_from(["rdaemon", "__monitor", "x"]).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidSubcommand);
-        let m = MonitorCli::try_parse_from(["__monitor", "--dir", "/d", "--report-fd", "5", "x"])
-            .unwrap();
-        assert_eq!((m.dir.unwrap(), m.args.report_fd), ("/d".into(), Some(5)));
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>().into_iter();
+        let m = parse_monitor(words(&["--dir", "/d", "--report-fd", "5", "x"])).unwrap();
+        let Command::Monitor(args) = &m.command else {
+            panic!("not the monitor")
+        };
+        assert_eq!(m.dir.unwrap(), PathBuf::from("/d"));
+        assert_eq!((args.name.as_str(), args.report_fd), ("x", Some(5)));
+        assert_eq!(args.runtime_dir, None);
+        let m = parse_monitor(words(&["--runtime-dir=/r", "y"])).unwrap();
+        let Command::Monitor(args) = &m.command else {
+            panic!("not the monitor")
+        };
+        assert_eq!(
+            args.runtime_dir.as_deref(),
+            Some(std::path::Path::new("/r"))
+        );
+        for bad in [
+            &["--report-fd", "x", "n"][..],
+            &["--dir"],
+            &[],
+            &["a", "b"],
+            &["--what", "n"],
+            &["../x"],
+        ] {
+            assert!(parse_monitor(words(bad)).is_err(), "{bad:?}");
+        }
     }
 }

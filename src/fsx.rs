@@ -138,6 +138,19 @@ impl Dir {
         Ok(File::from(fd))
     }
 
+    /// [`Dir::open_file`] for a file that is read only once [`check_file`] found it regular:
+    /// `O_NONBLOCK` (which guards the open against a FIFO) stays set, as it changes nothing
+    /// for a regular file, which saves two `fcntl` calls per file (`list` reads two per daemon).
+    pub fn open_regular(&self, name: &OsStr) -> io::Result<File> {
+        plain_name(name)?;
+        let flags = OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC;
+        Ok(File::from(openat(&self.fd, name, flags, Mode::empty())?))
+    }
+
     /// Creates `name` exclusively (`O_CREAT | O_EXCL`, never through a symlink) with exactly
     /// `mode` (no set-id bits, whatever the umask), open with `flags`.
     pub fn create(&self, name: &OsStr, flags: OFlag, mode: u32) -> io::Result<File> {

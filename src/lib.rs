@@ -21,6 +21,7 @@ pub(crate) mod daemonize;
 pub(crate) mod deliver;
 pub mod exit;
 pub(crate) mod fault;
+pub(crate) mod forking;
 pub(crate) mod fsx;
 pub(crate) mod logs;
 pub mod manpage;

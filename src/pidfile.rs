@@ -127,18 +127,37 @@ impl PidfileWriter {
             .to_owned();
         let dir = crate::fsx::open_cached(dir_path).with_context(fail)?;
         let prefix = format!(".{}.", name.to_string_lossy());
-        remove_stale_temporaries(&dir, &prefix);
-        let tmp = OsString::from(format!("{prefix}{}.tmp", std::process::id()));
-        let create = || dir.create(&tmp, OFlag::O_WRONLY, 0o644);
-        let file = match create() {
-            // A leftover from a crashed run with the same pid.
+        // The temporary file has a fixed name (`.NAME.pid.tmp`): the caller holds the name's
+        // lock, so no live writer owns one, and one left by a start killed meanwhile is removed
+        // and made anew, with no scan of the directory (which holds four files per daemon: the
+        // scan made `start` slower with every daemon). Only when that name cannot be had (a
+        // file someone else owns in a sticky directory) does the writer fall back to a name of
+        // its own pid, after removing the stale ones of that form.
+        let create = |tmp: &OsString| dir.create(tmp, OFlag::O_WRONLY, 0o644);
+        let fixed = OsString::from(format!("{prefix}tmp"));
+        let made = match create(&fixed) {
+            // A leftover of a killed start.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                dir.unlink(&tmp).and_then(|()| create())
+                dir.unlink(&fixed).and_then(|()| create(&fixed))
             }
             other => other,
-        }
-        .map_err(os_error)
-        .with_context(fail)?;
+        };
+        let (tmp, made) = match made {
+            Ok(file) => (fixed, Ok(file)),
+            Err(_) => {
+                remove_stale_temporaries(&dir, &prefix);
+                let tmp = OsString::from(format!("{prefix}{}.tmp", std::process::id()));
+                let made = match create(&tmp) {
+                    // A leftover from a crashed run with the same pid.
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        dir.unlink(&tmp).and_then(|()| create(&tmp))
+                    }
+                    other => other,
+                };
+                (tmp, made)
+            }
+        };
+        let file = made.map_err(os_error).with_context(fail)?;
         Ok(PidfileWriter {
             path: path.to_owned(),
             dir,
@@ -171,8 +190,8 @@ impl Drop for PidfileWriter {
     }
 }
 
-/// Removes temporary pidfiles (`.NAME.pid.PID.tmp`) left by an rdaemon that was killed while
-/// starting. The caller holds the name's lock, so no live writer owns one.
+/// Removes temporary pidfiles of the fallback form (`.NAME.pid.PID.tmp`) left by an rdaemon
+/// that was killed while starting. The caller holds the name's lock, so no live writer owns one.
 fn remove_stale_temporaries(dir: &Dir, prefix: &str) {
     let Ok(entries) = fs::read_dir(dir.path()) else {
         return;
@@ -480,9 +499,31 @@ mod tests {
     }
 
     #[test]
+    fn the_temporary_of_a_killed_start_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pid");
+        fs::write(dir.path().join(".x.pid.tmp"), "12").unwrap();
+        fs::write(dir.path().join(".y.pid.tmp"), "").unwrap();
+        PidfileWriter::prepare(&path)
+            .unwrap()
+            .commit(Pid::new(4242).unwrap())
+            .unwrap();
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".y.pid.tmp", "x.pid"]);
+        assert_eq!(fs::read_to_string(&path).unwrap(), "4242\n");
+    }
+
+    #[test]
     fn temporaries_of_a_killed_start_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.pid");
+        // The fixed name cannot be had (here: a directory holds it): the fallback form is used,
+        // and its stale files are removed.
+        fs::create_dir(dir.path().join(".x.pid.tmp")).unwrap();
         fs::write(dir.path().join(".x.pid.12345.tmp"), "").unwrap();
         fs::write(dir.path().join(".y.pid.12345.tmp"), "").unwrap();
         fs::write(dir.path().join(".x.pid.abc.tmp"), "").unwrap();
@@ -495,7 +536,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         left.sort();
-        assert_eq!(left, [".x.pid.abc.tmp", ".y.pid.12345.tmp", "x.pid"]);
+        assert_eq!(
+            left,
+            [".x.pid.abc.tmp", ".x.pid.tmp", ".y.pid.12345.tmp", "x.pid"]
+        );
     }
 
     #[test]

@@ -87,6 +87,18 @@ pub struct Plan {
     pub ready_timeout: Duration,
     /// Supervised mode; `None` in exec mode.
     pub respawn: Option<Supervision>,
+    /// `--forking`: the program daemonizes itself (SPEC §2.2); `None` otherwise.
+    pub forking: Option<Forking>,
+}
+
+/// What `--forking` needs of a launch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forking {
+    /// The pidfile the program writes (`--pidfile`), which rdaemon only reads; `None`: the only
+    /// process the launch left is the daemon.
+    pub pidfile: Option<PathBuf>,
+    /// How long the program has to fork, exit and leave its process (`--ready-timeout`).
+    pub timeout: Duration,
 }
 
 /// The monitor's part of a plan (`--respawn`), typed.
@@ -162,6 +174,10 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
         ready: spec.ready.clone(),
         ready_timeout: spec.ready_timeout,
         respawn,
+        forking: spec.forking.then(|| Forking {
+            pidfile: spec.program_pidfile.then(|| spec.pidfile.clone()),
+            timeout: spec.ready_timeout,
+        }),
     })
 }
 

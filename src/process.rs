@@ -136,17 +136,49 @@ pub fn stat_of(pid: i32) -> io::Result<Option<ProcStat>> {
 
 fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     // Bytes, not a String: a command name that is not UTF-8 must not make a live process look
-    // dead (`stop` would then remove its pidfile and leave it running).
-    let raw = match fs::read(path) {
-        Ok(raw) => raw,
+    // dead (`stop` would then remove its pidfile and leave it running). One open and one read
+    // into a buffer on the stack (`list` reads a stat per daemon; `fs::read` adds a `statx` and
+    // grows its buffer read by read); a line longer than the buffer is read whole.
+    let mut buf = [0u8; 1024];
+    let len = match read_small(path, &mut buf) {
+        Ok(len) => len,
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut stat = parse_stat(&raw).ok_or_else(|| {
+    let long;
+    let raw = match len < buf.len() {
+        true => &buf[..len],
+        false => {
+            long = match fs::read(path) {
+                Ok(raw) => raw,
+                Err(e) if is_gone(&e) => return Ok(None),
+                Err(e) => return Err(e),
+            };
+            &long[..]
+        }
+    };
+    let mut stat = parse_stat(raw).ok_or_else(|| {
         io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {path}"))
     })?;
     stat.start_time = normalise_start_time(stat.start_time, boottime_offset_ns()?, clock_tick_ns());
     Ok(Some(stat))
+}
+
+/// Reads the small file `path` (a file of `/proc`) into `buf` until end of file or until `buf`
+/// is full; returns how many bytes it holds.
+fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(len)
 }
 
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
@@ -229,12 +261,18 @@ fn normalise_start_time(ticks: u64, offset_ns: i128, tick_ns: i128) -> u64 {
 /// 2 in the initial pid namespace, and its children). `Pid` already refuses rdaemon and its
 /// parent. Reading `/proc` may fail; that is an error, not a verdict.
 pub fn refuse_protected(pid: Pid) -> io::Result<Option<String>> {
+    refuse_protected_with(pid, stat(pid)?.as_ref())
+}
+
+/// [`refuse_protected`] with `/proc/PID/stat` already read (`None`: no such process), so that
+/// judging a daemon reads it once.
+pub fn refuse_protected_with(pid: Pid, stat: Option<&ProcStat>) -> io::Result<Option<String>> {
     if ancestors()?.contains(&pid.get()) {
         return Ok(Some(format!(
             "pid {pid} is an ancestor of rdaemon (a shell or program that ran it)"
         )));
     }
-    if let Some(stat) = stat(pid)? {
+    if let Some(stat) = stat {
         if stat.is_kernel_thread() {
             return Ok(Some(format!("pid {pid} is a kernel thread")));
         }
@@ -285,23 +323,52 @@ pub fn pid_max() -> i64 {
         .unwrap_or(PID_MAX_LIMIT)
 }
 
-/// This boot's id (`/proc/sys/kernel/random/boot_id`).
+/// This boot's id (`/proc/sys/kernel/random/boot_id`), read once per process: it cannot change
+/// while the process lives (`list` compares it with every daemon's status).
 pub fn boot_id() -> io::Result<String> {
-    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(id) = BOOT_ID.get() {
+        return Ok(id.clone());
+    }
+    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
         .trim()
-        .to_owned())
+        .to_owned();
+    Ok(BOOT_ID.get_or_init(|| id).clone())
 }
 
 /// How long a process started at `start_time` (clock ticks since boot, normalised as [`stat`]
 /// gives it) has run.
 pub fn uptime(start_time: u64) -> Option<Duration> {
     let hz = sysconf(SysconfVar::CLK_TCK).ok()??;
-    let text = fs::read_to_string("/proc/uptime").ok()?;
-    // `/proc/uptime` is shifted by the time namespace's boottime offset too.
+    // CLOCK_BOOTTIME is what `/proc/uptime` shows, without a file to read per daemon; it is
+    // shifted by the time namespace's boottime offset too.
+    let mut now = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given, which lives on this stack.
+    #[allow(unsafe_code)]
+    let failed = unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_BOOTTIME, &mut now) } != 0;
+    if failed {
+        return None;
+    }
     let offset = boottime_offset_ns().ok()? as f64 / 1e9;
-    let since_boot: f64 = text.split_whitespace().next()?.parse::<f64>().ok()? - offset;
+    let since_boot = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 - offset;
     let started = start_time as f64 / hz as f64;
     Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
+}
+
+/// Gives the heap pages that are free back to the kernel (glibc's `malloc_trim`): for the
+/// respawn monitor, which stays resident for the daemon's whole life, after its set-up (issue
+/// 18: what it allocated to read the spec and start the first child would otherwise stay
+/// private memory). Nothing on a libc without it.
+pub fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel; no memory in use moves.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::malloc_trim(0);
+    }
 }
 
 /// Resident set size of `pid` in bytes, from `/proc/PID/statm`.

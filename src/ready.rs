@@ -306,12 +306,13 @@ impl Interrupt {
         Ok(Interrupt { delivery })
     }
 
-    fn fd(&self) -> BorrowedFd<'_> {
+    /// The read end of the self-pipe: readable once a signal was caught.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.delivery.get_read().as_fd()
     }
 
     /// The first interrupting signal caught so far, if any.
-    fn caught(&mut self) -> Option<Signal> {
+    pub(crate) fn caught(&mut self) -> Option<Signal> {
         self.delivery
             .pending()
             .find_map(|s| Signal::try_from(s).ok())

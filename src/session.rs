@@ -18,7 +18,10 @@
 //!   a live (or zombie) leader means another session that reused the id;
 //! - it is neither rdaemon's own session nor led by the main process (`--foreground` keeps the
 //!   caller's session, and records written before `session` existed say nothing: then the main
-//!   process's session is taken only while it lives and only under the same rules);
+//!   process's session is taken only while it lives and only under the same rules) — except
+//!   for a `--forking` program whose main process made the session itself and leads it: every
+//!   member descends from it, and a process with the session's id must be that main process
+//!   (its start time, alive or a zombie) or none at all;
 //!
 //! and a process counts as a member only when it is alive, in that session, started no earlier
 //! than the daemon (a member is forked from the daemon or another member), and is neither
@@ -190,6 +193,8 @@ pub struct Session {
     not_before: u64,
     /// The main process, never counted among the leftovers.
     main: Option<i32>,
+    /// A `--forking` program's main process made the session itself (`setsid`) and leads it.
+    led_by_main: bool,
 }
 
 impl Session {
@@ -214,19 +219,28 @@ impl Session {
             sid,
             not_before,
             main: record.pid,
+            led_by_main: record.forking && record.session.is_some() && record.session == record.pid,
         };
         Ok(session.plausible()?.then_some(session))
     }
 
     /// The rules of the module header that do not depend on the member.
     fn plausible(&self) -> io::Result<bool> {
-        if self.sid <= 1 || Some(self.sid) == self.main {
+        if self.sid <= 1 || (Some(self.sid) == self.main && !self.led_by_main) {
             return Ok(false);
         }
         let own = process::read_own_stat()
             .ok_or_else(|| io::Error::other("cannot read /proc/self/stat"))?;
         if self.sid == own.session {
             return Ok(false);
+        }
+        if self.led_by_main {
+            // A `--forking` daemon's main process leads the session it made: every member
+            // descends from it. A process with the session's id is that main process (alive or
+            // a zombie) only if it has its start time; none at all: the rule below.
+            if let Some(leader) = process::stat_of(self.sid)? {
+                return Ok(leader.start_time == self.not_before);
+            }
         }
         // The daemon's session leader exited at start: a process with that pid is another
         // session's leader (or the id was reused).
@@ -571,6 +585,7 @@ mod tests {
             sid: 99,
             not_before: 10,
             main: Some(100),
+            led_by_main: false,
         };
         let own = std::process::id() as i32;
         assert!(session.is_leftover(&entry(4_000_001, 1, 99, 10)));
@@ -667,12 +682,14 @@ mod tests {
             sid: me.session,
             not_before: 0,
             main: None,
+            led_by_main: false,
         };
         assert!(!own.plausible().unwrap(), "rdaemon's own session");
         let led = Session {
             sid: 4242,
             not_before: 0,
             main: Some(4242),
+            led_by_main: false,
         };
         assert!(
             !led.plausible().unwrap(),
@@ -683,6 +700,7 @@ mod tests {
             sid: std::os::unix::process::parent_id() as i32,
             not_before: 0,
             main: None,
+            led_by_main: false,
         };
         assert!(!leader.plausible().unwrap());
         assert_eq!(

@@ -87,6 +87,11 @@ pub struct Spec {
     pub stop_timeout: Duration,
     /// `--reload-signal`.
     pub reload_signal: Signal,
+    /// `--forking`: the program daemonizes itself (SPEC §2.2).
+    pub forking: bool,
+    /// With `--forking`, `pidfile` is the program's own (`--pidfile` given): rdaemon only reads
+    /// it. Without, rdaemon writes its default pidfile as for any daemon.
+    pub program_pidfile: bool,
 }
 
 impl Default for Spec {
@@ -120,6 +125,8 @@ impl Default for Spec {
             stop_signal: STOP_SIGNAL,
             stop_timeout: STOP_TIMEOUT,
             reload_signal: RELOAD_SIGNAL,
+            forking: false,
+            program_pidfile: false,
         }
     }
 }
@@ -167,7 +174,7 @@ impl Spec {
             stdout: stream(&rec.stdout),
             stderr: stream(&rec.stderr),
             respawn: match rec.mode {
-                Mode::Exec => None,
+                Mode::Exec | Mode::Forking => None,
                 Mode::Respawn => Some(rec.respawn.clone().unwrap_or_default()),
             },
             user: rec.user.clone(),
@@ -191,6 +198,8 @@ impl Spec {
             stop_signal: stop_signal(rec).map_err(corrupt)?,
             stop_timeout: stop_timeout(rec).map_err(corrupt)?,
             reload_signal: reload_signal(rec).map_err(corrupt)?,
+            forking: rec.forking || rec.mode == Mode::Forking,
+            program_pidfile: rec.program_pidfile,
         })
     }
 
@@ -276,6 +285,9 @@ impl Spec {
             bail!(Fail::usage(
                 "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
             ));
+        }
+        if opts.forking {
+            self.forking = true;
         }
         if opts.respawn && self.respawn.is_none() {
             self.respawn = Some(Respawn::default());
@@ -406,6 +418,8 @@ impl Spec {
                 None => Mode::Exec,
                 Some(_) => Mode::Respawn,
             },
+            forking: self.forking,
+            program_pidfile: self.forking && self.program_pidfile,
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,

@@ -27,6 +27,9 @@ pub enum Mode {
     Exec,
     /// A monitor restarts the program; the pidfile holds the monitor's pid.
     Respawn,
+    /// `--forking` in exec mode, as `status --json` shows it: the program daemonized itself
+    /// and rdaemon adopted the process it left. Spec files say `exec` and `"forking": true`.
+    Forking,
 }
 
 /// How a program ended ([`Ended`], the one enum for it), as the status file and `status --json`
@@ -75,6 +78,10 @@ struct SpecFile {
     stderr: PathBuf,
     #[serde(default)]
     mode: Mode,
+    #[serde(default, skip_serializing_if = "is_false")]
+    forking: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    program_pidfile: bool,
     #[serde(default = "default_ready")]
     ready: String,
     #[serde(default, with = "crate::parse::duration_text::option")]
@@ -255,6 +262,14 @@ pub struct Record {
     /// exec or respawn.
     #[serde(default)]
     pub mode: Mode,
+    /// `--forking`: the program daemonizes itself; `pidfile` is the program's own (read, never
+    /// written) unless it is rdaemon's default one.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub forking: bool,
+    /// `--forking --pidfile`: `pidfile` is the one the program writes, which rdaemon only
+    /// reads (and removes after `stop` if it still names the stopped process).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub program_pidfile: bool,
     /// Readiness spec (`--ready`), in its canonical form.
     #[serde(default = "default_ready")]
     pub ready: String,
@@ -413,6 +428,10 @@ impl Default for Respawn {
     }
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 fn default_ready() -> String {
     "exec".into()
 }
@@ -435,14 +454,23 @@ impl Record {
             },
         };
         let corrupt = || format!("corrupt record '{}'", path.display());
-        let value: serde_json::Value = serde_json::from_slice(&text).with_context(corrupt)?;
-        let rec = if is_v1(&value) {
+        // A spec (it has `wanted`, so it is not v1) parsed at once; anything else, v1 or
+        // corrupt, through a `Value` first, as before.
+        let parsed = serde_json::from_slice::<SpecFile>(&text).map_err(|_| ());
+        let value: serde_json::Value = match parsed {
+            Ok(_) => serde_json::Value::Null,
+            Err(()) => serde_json::from_slice(&text).with_context(corrupt)?,
+        };
+        let rec = if parsed.is_err() && is_v1(&value) {
             let rec = Record::from_json(&text).with_context(corrupt)?;
             rec.check(&path)?;
             convert_v1(ctx, &rec);
             rec
         } else {
-            let spec: SpecFile = serde_json::from_value(value).with_context(corrupt)?;
+            let spec: SpecFile = match parsed {
+                Ok(spec) => spec,
+                Err(()) => serde_json::from_value(value).with_context(corrupt)?,
+            };
             let status_path = ctx.status_path(name);
             let status = match read_checked(&status_path)? {
                 Some(text) => {
@@ -518,6 +546,8 @@ impl Record {
             stdout: spec.stdout,
             stderr: spec.stderr,
             mode: spec.mode,
+            forking: spec.forking,
+            program_pidfile: spec.program_pidfile,
             ready: spec.ready,
             ready_timeout: spec.ready_timeout,
             status_text: status.status_text,
@@ -556,6 +586,8 @@ impl Record {
             stdout: self.stdout.clone(),
             stderr: self.stderr.clone(),
             mode: self.mode,
+            forking: self.forking,
+            program_pidfile: self.program_pidfile,
             ready: self.ready.clone(),
             ready_timeout: self.ready_timeout,
             respawn: self.respawn.clone(),
@@ -616,6 +648,13 @@ impl Record {
     /// Removes the spec and the status (and a v1 record left in the runtime directory).
     pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
         let path = ctx.record_path(name);
+        // Its pidfile index entry too, if it is this daemon's (a hint: best effort).
+        if let Ok(Some(rec)) = Record::load(ctx, name) {
+            if indexed_name(ctx, &rec.pidfile).as_ref() == Some(name) {
+                let key = pidfile_key(&rec.pidfile);
+                let _ = ctx.state_dir().map(|dir| dir.unlink(OsStr::new(&key)));
+            }
+        }
         let _ = Status::remove(ctx, name);
         remove_v1(ctx, name);
         ctx.state_dir()
@@ -697,16 +736,23 @@ const PID_MAX_LIMIT: i32 = 1 << 22;
 /// a symlink and without blocking (a FIFO), through the directory's handle.
 fn read_checked(path: &Path) -> Result<Option<Vec<u8>>> {
     let fail = || format!("cannot read record '{}'", path.display());
-    let Some(parent) = path.parent().filter(|p| p.is_dir()) else {
+    let Some(parent) = path.parent() else {
         return Ok(None);
     };
     let name = path.file_name().with_context(fail)?;
-    let dir = crate::fsx::open_cached(parent).with_context(fail)?;
-    let file = match dir.open_file(name, OFlag::O_RDONLY, 0) {
+    // The directory is opened once per command (`list` reads two files per daemon from it);
+    // only when it cannot be opened is it looked at again: a missing one holds no record.
+    let dir = match crate::fsx::open_cached(parent) {
+        Ok(dir) => dir,
+        Err(_) if !parent.is_dir() => return Ok(None),
+        Err(e) => return Err(e).with_context(fail),
+    };
+    let file = match dir.open_regular(name) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(anyhow::anyhow!(crate::fsx::open_reason(&e))).with_context(fail),
     };
+    // Regular, or refused: what is read below never blocks.
     let st = crate::fsx::check_file(&file, crate::fsx::Kind::Regular, None)
         .map_err(|why| anyhow::anyhow!(why))
         .with_context(fail)?;
@@ -714,7 +760,8 @@ fn read_checked(path: &Path) -> Result<Option<Vec<u8>>> {
     if st.st_size as u64 > RECORD_MAX_BYTES {
         return Err(too_big()).with_context(fail);
     }
-    let mut text = Vec::new();
+    // Room for the whole file and the read that finds its end: two reads, no regrowth.
+    let mut text = Vec::with_capacity(st.st_size as usize + 1);
     file.take(RECORD_MAX_BYTES + 1)
         .read_to_end(&mut text)
         .map_err(os_error)
@@ -787,6 +834,87 @@ pub(crate) fn write_atomic(
     })
 }
 
+// The pidfile index (issue 18): `--pidfile P` must find the daemon whose spec names P without
+// reading every spec. A pidfile named after its daemon (`NAME.pid`, the default, or the stem that
+// gave the daemon its name) is found by its stem alone; for any other, the spec directory holds
+// `.pidfile.HASH` (HASH: FNV-1a of the path, in hex) with the daemon's name, written by the first
+// lookup that had to scan (not by `start`: a file created and renamed costs a start 0.4 ms here,
+// for a lookup that may never come), and rewritten by one that found it stale. It is only ever a
+// hint: what
+// it names counts only if that daemon's spec names P ([`by_pidfile`]), so a missing, stale,
+// colliding or forged entry costs a scan of the specs and can never redirect a command to
+// another daemon.
+
+/// The index entry's file name for `pidfile`.
+fn pidfile_key(pidfile: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in pidfile.as_os_str().as_bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!(".pidfile.{hash:016x}")
+}
+
+/// The name a pidfile's stem gives (`/var/run/web.pid` → `web`), if it is a valid name.
+pub fn stem_name(pidfile: &Path) -> Option<Name> {
+    pidfile
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| Name::parse(s).ok())
+}
+
+/// Writes the index entry of daemon `name`, whose spec names `pidfile`, unless its stem finds it
+/// or the entry names it already.
+pub fn index_pidfile(ctx: &Ctx, name: &Name, pidfile: &Path) -> Result<()> {
+    // Nothing to write when the stem finds it, or the entry names it already (a restart).
+    if stem_name(pidfile).as_ref() == Some(name)
+        || indexed_name(ctx, pidfile).as_ref() == Some(name)
+    {
+        return Ok(());
+    }
+    let dir = ctx.state_dir()?;
+    write_atomic(
+        &dir,
+        &pidfile_key(pidfile),
+        format!("{name}\n").as_bytes(),
+        RECORD_MODE,
+    )
+}
+
+/// The name the index entry for `pidfile` holds, if there is a readable, well-formed one.
+fn indexed_name(ctx: &Ctx, pidfile: &Path) -> Option<Name> {
+    let text = read_checked(&ctx.dir.join(pidfile_key(pidfile))).ok()??;
+    let text = std::str::from_utf8(&text).ok()?;
+    Name::parse(text.strip_suffix('\n')?).ok()
+}
+
+/// The record of the daemon whose spec names `pidfile` (absolute), if any: the one its stem
+/// names, else the one its index entry names, else the first in a scan of every spec (whose
+/// finding is written back to the index). A record counts only if it names `pidfile`.
+pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
+    let names_it = |name: &Name| match Record::load(ctx, name) {
+        Ok(Some(rec)) if rec.pidfile == pidfile => Some(rec),
+        _ => None,
+    };
+    let quick = [stem_name(pidfile), indexed_name(ctx, pidfile)];
+    if let Some(rec) = quick.iter().flatten().find_map(names_it) {
+        return Ok(Some(rec));
+    }
+    for name in list_names(ctx)? {
+        if let Some(rec) = names_it(&name) {
+            // Repaired for the next reader, as far as this user may write there; as root only
+            // in a directory no other user could write to (docs/safety.md), which `status`, a
+            // reader, does not otherwise require.
+            if ctx.refuse_untrusted_dir().is_ok() {
+                let _ = index_pidfile(ctx, &rec.name, pidfile);
+            }
+            return Ok(Some(rec));
+        }
+    }
+    Ok(None)
+}
+
 /// The names of all records in the rdaemon directory, sorted.
 pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
     let mut names = Vec::new();
@@ -849,6 +977,8 @@ mod tests {
             stdout: "/run/rdaemon/web.log".into(),
             stderr: "/run/rdaemon/web.log".into(),
             mode: Mode::Exec,
+            forking: false,
+            program_pidfile: false,
             ready: "exec".into(),
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
@@ -1216,6 +1346,8 @@ mod proptests {
                 } else {
                     Mode::Exec
                 },
+                forking: restarts % 5 == 1,
+                program_pidfile: restarts % 7 == 1,
                 ready,
                 started_at,
                 restarts,

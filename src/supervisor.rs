@@ -94,6 +94,9 @@ pub struct Policy {
     pub max_restarts: u32,
     /// The window of `max_restarts`.
     pub window: Duration,
+    /// `--forking`: the program daemonizes itself; the launcher and the pidfile have this long
+    /// (`--ready-timeout`) before the launch counts as failed. `None`: the child is the program.
+    pub forking: Option<Duration>,
     /// The spec's `--stop-signal`: besides SIGTERM and SIGINT, the signal that stops the
     /// monitor (`stop` sends it), forwarded to the child as it is.
     pub stop_signal: Signal,
@@ -180,6 +183,21 @@ pub enum State {
     Running { child: Pid, since: Instant },
     /// No child: the next one starts at `at` (the restart delay).
     Waiting { at: Instant },
+    /// `--forking`: the launched program runs, since `since`, and is to fork into the
+    /// background and exit by `until`; what it leaves is adopted then.
+    Launching {
+        launcher: Pid,
+        first: bool,
+        since: Instant,
+        until: Instant,
+    },
+    /// `--forking`: the launcher exited; the process it left is being found (the `Adopt`
+    /// effect), whose outcome is the next event.
+    Adopting {
+        launcher: Pid,
+        first: bool,
+        since: Instant,
+    },
     /// TERM or INT was forwarded: the monitor exits as soon as the child has.
     Stopping { child: Pid },
     /// The monitor is finished and exits with `code`.
@@ -200,6 +218,10 @@ pub enum Event {
     Spawned(Pid),
     /// The child asked for by `Spawn` could not be started, for this reason.
     SpawnFailed(String),
+    /// `--forking`: the process the launcher left was adopted as the child.
+    Adopted(Pid),
+    /// `--forking`: no process could be adopted, for this reason.
+    AdoptFailed(String),
 }
 
 /// What the monitor does, in order, for one step of its machine.
@@ -221,6 +243,12 @@ pub enum Effect {
     Cleanup(Pid),
     /// Start a child; the outcome comes back as `Spawned` or `SpawnFailed`.
     Spawn,
+    /// `--forking`: find the process the launcher left (its pidfile's, or the only one) and
+    /// adopt it; the outcome comes back as `Adopted` or `AdoptFailed`. `first`: the first
+    /// child, whose outcome `start` waits for.
+    Adopt { first: bool },
+    /// `--forking`: the first launch failed: tell `start`, stop what it left, exit.
+    Abort(String),
     /// The monitor gave up (state `failed`).
     Failed,
     /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM).
@@ -282,6 +310,104 @@ pub fn step(
     match (state, event) {
         (State::Done { .. }, _) => (state, vec![]),
         (State::New, Event::Tick { .. }) => (State::Starting { first: true }, vec![Effect::Spawn]),
+        (State::Starting { first }, Event::Spawned(launcher)) if policy.forking.is_some() => {
+            let until = now + policy.forking.unwrap_or_default();
+            (
+                State::Launching {
+                    launcher,
+                    first,
+                    since: now,
+                    until,
+                },
+                vec![],
+            )
+        }
+        (
+            State::Launching {
+                launcher,
+                first,
+                since,
+                ..
+            },
+            Event::Exited { pid, how },
+        ) if pid == launcher => {
+            if how.code == Some(0) {
+                return (
+                    State::Adopting {
+                        launcher,
+                        first,
+                        since,
+                    },
+                    vec![Effect::Adopt { first }],
+                );
+            }
+            let why = format!(
+                "the program {} before it forked into the background (--forking)",
+                match how.signal {
+                    Some(_) => format!("was {}", how.describe()),
+                    None => how.describe(),
+                }
+            );
+            if first {
+                return (
+                    State::Done {
+                        code: Code::Failure,
+                    },
+                    vec![Effect::Abort(why)],
+                );
+            }
+            let ran_for = now.saturating_duration_since(since);
+            ended(why, how, ran_for, Some(launcher))
+        }
+        (State::Adopting { first, since, .. }, Event::Adopted(child)) => {
+            let mut effects = vec![Effect::ChildStarted(child)];
+            if !first {
+                effects.push(Effect::Say(format!(
+                    "restarted: adopted pid {child} (restart {restarts})"
+                )));
+            }
+            (State::Running { child, since }, effects)
+        }
+        (
+            State::Adopting {
+                launcher,
+                first,
+                since,
+            },
+            Event::AdoptFailed(why),
+        ) => {
+            if first {
+                return (
+                    State::Done {
+                        code: Code::Failure,
+                    },
+                    vec![Effect::Abort(why)],
+                );
+            }
+            let ran_for = now.saturating_duration_since(since);
+            ended(why, LastExit::code(0), ran_for, Some(launcher))
+        }
+        (State::Launching { launcher, until, .. }, Event::Tick { .. }) if now >= until => (
+            state,
+            vec![
+                Effect::Say(format!(
+                    "pid {launcher} did not fork into the background and exit within {}: killing it",
+                    format_duration(policy.forking.unwrap_or_default())
+                )),
+                Effect::Forward(launcher, Signal::SIGKILL),
+            ],
+        ),
+        (State::Launching { launcher, .. }, Event::Signal(sig)) if policy.stops(sig) => {
+            let mut effects = vec![Effect::Say(format!(
+                "got SIG{}: stopping pid {launcher}",
+                crate::parse::signal_name(sig)
+            ))];
+            effects.extend(stop(launcher, sig));
+            (State::Stopping { child: launcher }, effects)
+        }
+        (State::Launching { launcher, .. }, Event::Signal(sig)) => {
+            (state, vec![Effect::Forward(launcher, sig)])
+        }
         (State::Starting { first }, Event::Spawned(child)) => {
             let mut effects = vec![Effect::ChildStarted(child)];
             if !first {
@@ -410,6 +536,8 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
     if let Some(err) = monitor.fatal.take() {
         return Err(err);
     }
+    // Resident for the daemon's life: what the set-up allocated and freed goes back (issue 18).
+    crate::process::release_free_memory();
     monitor.run_loop()
 }
 
@@ -447,6 +575,10 @@ struct Monitor {
     fatal: Option<anyhow::Error>,
     /// What the last child left behind, being stopped before the next start.
     cleanup: Option<Cleanup>,
+    /// `--forking --pidfile`: the pidfile the program writes (read, never written).
+    program_pidfile: Option<PathBuf>,
+    /// The daemon's cgroup (the monitor is in it too), for `--forking`'s identity check.
+    cgroup: Option<crate::cgroup::Cgroup>,
 }
 
 /// Processes an exited child left behind (its process group, and whatever escaped it and was
@@ -517,6 +649,7 @@ impl Monitor {
             window: respawn.restart_window,
             stop_signal: launch.stop_signal,
             stop_timeout: launch.stop_timeout,
+            forking: launch.forking.as_ref().map(|f| f.timeout),
         };
         // The monitor stays root (it writes the status); only the child drops privileges.
         let creds = launch.account.as_ref().map(|a| a.creds.clone());
@@ -590,6 +723,7 @@ impl Monitor {
         }
         let signals = SignalDelivery::with_pipe(read, write, SignalOnly, handled)
             .context("cannot install signal handlers")?;
+        let program_pidfile = launch.forking.as_ref().and_then(|f| f.pidfile.clone());
         Ok(Monitor {
             ctx: ctx.clone(),
             name: name.clone(),
@@ -613,6 +747,8 @@ impl Monitor {
             report: None,
             fatal: None,
             cleanup: None,
+            program_pidfile,
+            cgroup: crate::cgroup::Cgroup::of_record(&rec),
         })
     }
 
@@ -620,6 +756,10 @@ impl Monitor {
     fn run_loop(&mut self) -> Result<Code> {
         loop {
             if let State::Done { code } = self.state {
+                // `--forking`: a first launch that failed (`start` was told).
+                if let Some(err) = self.fatal.take() {
+                    return Err(err);
+                }
                 return Ok(code);
             }
             let (signalled, readable) = self.wait()?;
@@ -659,7 +799,7 @@ impl Monitor {
     fn wait(&mut self) -> Result<(bool, Vec<usize>)> {
         let now = Instant::now();
         let mut timeout: Option<Duration> = None;
-        if let State::Waiting { at } = self.state {
+        if let State::Waiting { at } | State::Launching { until: at, .. } = self.state {
             timeout = Some(at.saturating_duration_since(now));
         }
         if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
@@ -797,6 +937,8 @@ impl Monitor {
                         self.state = self.finish(code);
                     }
                     Effect::Spawn => next = self.spawn(),
+                    Effect::Adopt { first } => next = Some(self.adopt(first)),
+                    Effect::Abort(why) => self.abort(why),
                 }
             }
         }
@@ -811,7 +953,8 @@ impl Monitor {
             .and_then(|()| daemonize::spawn_child(&self.plan))
         {
             Ok(child) => {
-                if first {
+                // `--forking`: `start` hears of the process the launcher leaves, once adopted.
+                if first && self.policy.forking.is_none() {
                     send_report(&mut self.report, Ok(child.get()));
                     self.handoff = self.report.take();
                 }
@@ -838,6 +981,57 @@ impl Monitor {
         }
         let env = self.launch.env_now()?;
         self.plan.set_env(env)
+    }
+
+    /// `--forking`: the launcher exited with status 0; finds the process it left (named by the
+    /// program's pidfile, or the only one left), accepted only if it is this monitor's child
+    /// (re-parented to it, the subreaper): the monitor must hear of its exit. The first child's
+    /// outcome goes on the report pipe to `start`, as [`Monitor::spawn`] does for a program
+    /// that does not fork.
+    fn adopt(&mut self, first: bool) -> Event {
+        let timeout = self.policy.forking.unwrap_or_default();
+        let deadline = Instant::now() + timeout;
+        let found = crate::forking::find_child(
+            self.program_pidfile.as_deref(),
+            self.cgroup.as_ref(),
+            deadline,
+            timeout,
+        );
+        match found {
+            Ok(found) => {
+                let child = found.process.pid();
+                if first {
+                    send_report(&mut self.report, Ok(child.get()));
+                    self.handoff = self.report.take();
+                }
+                Event::Adopted(child)
+            }
+            Err(err) => Event::AdoptFailed(crate::exit::render(&err)),
+        }
+    }
+
+    /// `--forking`: the first launch failed (the launcher's exit, or nothing to adopt). Stops
+    /// what it left (the monitor's descendants: never the cgroup, which holds the monitor
+    /// too), then tells `start`, which cleans up its files; the monitor then exits.
+    fn abort(&mut self, why: String) {
+        let stopped = crate::forking::stop_left(None);
+        if let Some(path) = &self.program_pidfile {
+            // The program's pidfile, if it names what was just stopped (SPEC §2.2).
+            for pid in stopped.iter().filter_map(|&p| Pid::new(p).ok()) {
+                let _ = pidfile::remove_if_pid(path, pid);
+            }
+        }
+        let mut why = why;
+        if !stopped.is_empty() {
+            let pids: Vec<String> = stopped.iter().map(i32::to_string).collect();
+            why.push_str(&format!(
+                "; stopped what it left running (pid {})",
+                pids.join(", ")
+            ));
+        }
+        let err = anyhow::anyhow!(why);
+        send_report(&mut self.report, Err(&err));
+        self.fatal = Some(err);
     }
 
     fn note_exit(&mut self, how: LastExit) {
@@ -1039,6 +1233,7 @@ mod tests {
             delay: Duration::from_millis(delay_ms),
             max_restarts: max,
             window: Duration::from_secs(window_s),
+            forking: None,
         }
     }
 
@@ -1140,6 +1335,98 @@ mod tests {
         let p = policy(0, 0, 3600);
         let d = crash_loop(&mut Backoff::default(), &p, Instant::now(), 1000);
         assert!(d.iter().all(|d| *d == Decision::Restart(Duration::ZERO)));
+    }
+
+    /// `--forking`: the launcher's exit leads to adoption; its failure, to a restart (or, for
+    /// the first launch, to the monitor's end); a launcher that does not exit is killed.
+    #[test]
+    fn forking_launch_adopt_and_fail_through_the_table() {
+        let mut p = policy(1000, 5, 60);
+        p.forking = Some(Duration::from_secs(30));
+        let go = |state, event, now| step(state, event, &p, &mut Backoff::default(), 0, now);
+        let t = Instant::now();
+        let launcher = Pid::new(4242).unwrap();
+        let main = Pid::new(4250).unwrap();
+        let (s, e) = go(State::Starting { first: true }, Event::Spawned(launcher), t);
+        let launching = State::Launching {
+            launcher,
+            first: true,
+            since: t,
+            until: t + Duration::from_secs(30),
+        };
+        assert_eq!((s, e), (launching, vec![]));
+        let ok = Event::Exited {
+            pid: launcher,
+            how: LastExit::code(0),
+        };
+        let (s, e) = go(launching, ok.clone(), t);
+        let adopting = State::Adopting {
+            launcher,
+            first: true,
+            since: t,
+        };
+        assert_eq!((s, e), (adopting, vec![Effect::Adopt { first: true }]));
+        let (s, e) = go(adopting, Event::Adopted(main), t);
+        assert_eq!(
+            s,
+            State::Running {
+                child: main,
+                since: t
+            }
+        );
+        assert_eq!(e, vec![Effect::ChildStarted(main)]);
+        // The first launch failing ends the monitor (start is told and cleans up).
+        let three = Event::Exited {
+            pid: launcher,
+            how: LastExit::code(3),
+        };
+        let (s, e) = go(launching, three.clone(), t);
+        assert_eq!(
+            s,
+            State::Done {
+                code: Code::Failure
+            }
+        );
+        assert!(matches!(&e[..], [Effect::Abort(why)] if why.contains("exited with status 3")));
+        let (s, e) = go(adopting, Event::AdoptFailed("no pidfile".into()), t);
+        assert_eq!(
+            s,
+            State::Done {
+                code: Code::Failure
+            }
+        );
+        assert_eq!(e, vec![Effect::Abort("no pidfile".into())]);
+        // A later launch failing is an exit like any other: cleanup, then a restart.
+        let later = State::Launching {
+            launcher,
+            first: false,
+            since: t,
+            until: t + Duration::from_secs(30),
+        };
+        let (s, e) = go(later, three, t);
+        assert!(matches!(s, State::Waiting { .. }), "{s:?}");
+        assert!(e.contains(&Effect::Cleanup(launcher)), "{e:?}");
+        // A launcher still running at its deadline is killed; its exit then follows.
+        let (s, e) = go(
+            later,
+            Event::Tick { leftovers: false },
+            t + Duration::from_secs(31),
+        );
+        assert_eq!(s, later);
+        assert!(e.contains(&Effect::Forward(launcher, Signal::SIGKILL)));
+        // TERM while launching stops the launcher.
+        let (s, e) = go(later, Event::Signal(Signal::SIGTERM), t);
+        assert_eq!(s, State::Stopping { child: launcher });
+        assert!(e.contains(&Effect::Forward(launcher, Signal::SIGTERM)));
+        // Without --forking, a spawned child runs at once.
+        let (s, _) = one(State::Starting { first: true }, Event::Spawned(launcher), t);
+        assert_eq!(
+            s,
+            State::Running {
+                child: launcher,
+                since: t
+            }
+        );
     }
 
     /// One step from `state` at `now`, with a fresh backoff: the next state and the effects.

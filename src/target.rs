@@ -92,30 +92,23 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     if let Some(name) = args.given_name() {
         return by_name(ctx, name, pidfile).map(one);
     }
-    let names = state::list_names(ctx)?;
     if let Some(pidfile) = pidfile {
-        for name in &names {
-            if let Ok(Some(record)) = Record::load(ctx, name) {
-                if record.pidfile == pidfile {
-                    return Ok(one(Target {
-                        name: Some(record.name.clone()),
-                        pidfile,
-                        record: Some(record),
-                        record_error: None,
-                    }));
-                }
-            }
+        // Found by its stem or the pidfile index, without reading every spec (issue 18).
+        if let Some(record) = state::by_pidfile(ctx, &pidfile)? {
+            return Ok(one(Target {
+                name: Some(record.name.clone()),
+                pidfile,
+                record: Some(record),
+                record_error: None,
+            }));
         }
-        let name = pidfile
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| Name::parse(s).ok());
         return Ok(one(Target {
-            name,
+            name: state::stem_name(&pidfile),
             pidfile,
             ..Target::default()
         }));
     }
+    let names = state::list_names(ctx)?;
     match names.as_slice() {
         [] => Ok(Resolved::NoDaemons),
         [name] => by_name(ctx, name, None).map(one),
@@ -424,12 +417,13 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
         }
         Content::Valid { pid, trusted } => (pid, trusted),
     };
-    if let Some(why) = refuse_protected(pid)? {
+    let stat = read_stat(pid)?;
+    if let Some(why) = refuse_protected(pid, stat.as_ref())? {
         return Ok(Main::Untrusted {
             why: format!("invalid pidfile '{}': {why}", target.pidfile.display()),
         });
     }
-    let Some(stat) = read_stat(pid)?.filter(|s| s.is_alive()) else {
+    let Some(stat) = stat.filter(|s| s.is_alive()) else {
         return Ok(Main::Gone {
             pid,
             why: format!("pid {pid} is not running"),
@@ -495,11 +489,11 @@ fn judge_by_record(target: &Target) -> Result<Option<Main>> {
     if *boot != current_boot_id()? {
         return Ok(None);
     }
-    match read_stat(pid)? {
-        Some(stat) if stat.is_alive() && stat.start_time == start_time => {}
+    let stat = match read_stat(pid)? {
+        Some(stat) if stat.is_alive() && stat.start_time == start_time => stat,
         _ => return Ok(None),
-    }
-    if let Some(why) = refuse_protected(pid)? {
+    };
+    if let Some(why) = refuse_protected(pid, Some(&stat))? {
         return Ok(Some(Main::Untrusted {
             why: format!("the record names pid {pid}, but {why}"),
         }));
@@ -519,8 +513,8 @@ fn read_stat(pid: Pid) -> Result<Option<process::ProcStat>> {
 }
 
 /// Why rdaemon must never signal `pid` (an ancestor of rdaemon, a kernel thread), if so.
-fn refuse_protected(pid: Pid) -> Result<Option<String>> {
-    process::refuse_protected(pid)
+fn refuse_protected(pid: Pid, stat: Option<&process::ProcStat>) -> Result<Option<String>> {
+    process::refuse_protected_with(pid, stat)
         .map_err(os_error)
         .with_context(|| format!("cannot check whether pid {pid} is an ancestor of rdaemon"))
 }

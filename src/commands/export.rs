@@ -14,6 +14,7 @@
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
 //! | `mode` `respawn` | `Restart=on-failure`, `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
 //!
+//! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) |
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
 //! | `env_files` | one `EnvironmentFile=` per file (a comment notes that systemd lets them win over `Environment=`) |
 //! | `limits` | `LimitNOFILE=SOFT:HARD` etc. (`infinity` for unlimited, sizes in bytes) |
@@ -212,7 +213,24 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
 
     t.push_str("\n[Service]\n");
     let ready = rec.ready.as_str();
-    if ready == "notify" {
+    if rec.forking {
+        // The program forks into the background: its exit is the start, its pidfile names
+        // the main process (rdaemon's own default pidfile is none of the program's).
+        t.push_str("Type=forking\n");
+        if !rec.program_pidfile {
+            t.push_str("# The program writes no pidfile of its own: systemd takes the process it leaves.\n");
+        } else {
+            let _ = writeln!(t, "PIDFile={}", path_text(&rec.pidfile, "pidfile")?);
+        }
+        if ready != "exec" {
+            let mut note = String::new();
+            ready_comment(&mut note, ready, cx.extras.ready_timeout)?;
+            t.push_str(&note.replace(
+                "with Type=exec the unit counts as started once the program\n# is executed",
+                "with Type=forking the unit counts as started once the program\n# has forked and its first process exited",
+            ));
+        }
+    } else if ready == "notify" {
         t.push_str("Type=notify\nNotifyAccess=all\n");
         let timeout = cx
             .extras
@@ -545,6 +563,8 @@ mod tests {
             stdout: "/var/log/rdaemon/web.log".into(),
             stderr: "/var/log/rdaemon/web.log".into(),
             mode: Mode::Exec,
+            forking: false,
+            program_pidfile: false,
             ready: "exec".into(),
             ready_timeout: None,
             status_text: None,
@@ -607,6 +627,28 @@ mod tests {
         assert!(!unit.text.contains("Restart="));
         assert!(!unit.text.contains("User="));
         assert!(unit.warnings.is_empty());
+    }
+
+    #[test]
+    fn forking_maps_to_type_forking_with_the_programs_pidfile() {
+        let mut rec = record();
+        rec.forking = true;
+        rec.program_pidfile = true;
+        rec.pidfile = "/run/nginx.pid".into();
+        rec.ready = "tcp:8080".into();
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        let l = lines(&unit);
+        assert!(l.contains(&"Type=forking"), "{}", unit.text);
+        assert!(l.contains(&"PIDFile=/run/nginx.pid"), "{}", unit.text);
+        assert!(!l.contains(&"Type=exec"), "{}", unit.text);
+        assert!(unit
+            .text
+            .contains("with Type=forking the unit counts as started"));
+        // Without a pidfile of its own, systemd guesses the main process: no PIDFile=.
+        rec.program_pidfile = false;
+        let unit = systemd_unit(&rec, &cx()).unwrap();
+        assert!(lines(&unit).contains(&"Type=forking"));
+        assert!(!unit.text.contains("PIDFile="), "{}", unit.text);
     }
 
     #[test]

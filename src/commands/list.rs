@@ -16,7 +16,7 @@ pub fn run(args: ListArgs, ctx: &Ctx) -> Result<Code> {
         }
         return Ok(Code::Ok);
     }
-    let reports = reports(ctx)?;
+    let reports = reports(ctx, args.json)?;
     print(ctx, &reports, args.json)?;
     Ok(Code::Ok)
 }

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
+use nix::sys::signal::Signal;
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::Account;
@@ -98,6 +99,7 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     };
     let mut spec = Spec::new(ctx, name, args.pidfile.as_deref(), command)?;
     spec.apply(&args.opts)?;
+    spec.program_pidfile = spec.forking && args.pidfile.is_some();
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
@@ -126,8 +128,10 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     let mut spec = Spec::from_record(ctx, &rec)?;
     if let Some(pidfile) = &args.pidfile {
         spec.pidfile = absolute(pidfile)?;
+        spec.program_pidfile = true;
     }
     spec.apply(&args.opts)?;
+    spec.program_pidfile &= spec.forking;
     start_spec(ctx, spec, args)
 }
 
@@ -141,6 +145,12 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
                 "--ready {}: rdaemon cannot wait for readiness with --foreground, as it becomes the program (under systemd, use Type=notify: NOTIFY_SOCKET is passed on)",
                 spec.ready
             ))
+            .into());
+        }
+        if spec.forking {
+            return Err(Fail::usage(
+                "--forking cannot be used with --foreground: rdaemon becomes the program, which then forks away from it (under systemd, use Type=forking)",
+            )
             .into());
         }
         if spec.respawn.is_some() {
@@ -385,7 +395,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         };
         if let Some(pid) = clear_stale(ctx, &target, &program)? {
             if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
-                restore_pidfile(ctx, &rec.pidfile, pid);
+                // A forking program's own pidfile is its to write, never rdaemon's.
+                if writes_pidfile(spec) {
+                    restore_pidfile(ctx, &rec.pidfile, pid);
+                }
             }
             if let Some(other) = old
                 .as_ref()
@@ -421,11 +434,15 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         check.hear_program_uid(a.creds.uid);
     }
     let (plan, report, new_logs) = prepare(ctx, &mut launch, Some(&mut check))?;
-    let writer = PidfileWriter::prepare(&spec.pidfile)?;
+    let mut writer = match writes_pidfile(spec) {
+        true => Some(PidfileWriter::prepare(&spec.pidfile)?),
+        false => None,
+    };
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
     let cgroup = prepare_cgroup(ctx, &launch)?;
     let mut committed = None;
+    let mut joined = false;
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
     let result = daemonize::spawn(&plan, |pid| {
@@ -446,6 +463,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 Ok(()) => {
                     record.cgroup = Some(cg.cgroup.path().to_owned());
                     record.cgroup_id = cg.id();
+                    joined = true;
                 }
                 // A start of the same name from another directory took the path over while
                 // the cgroup was empty: `auto` goes without.
@@ -456,13 +474,25 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         record.save(ctx)?;
         committed = Some(pid);
         crate::fault::point("between-commits");
-        writer.commit(pid)
+        // `--forking`: the pidfile names the process the program leaves, known only later
+        // (a respawn monitor's own pidfile is written now, as for any monitor).
+        match writer.take() {
+            Some(writer) if !spec.forking || spec.respawn.is_some() => writer.commit(pid),
+            other => {
+                writer = other;
+                Ok(())
+            }
+        }
     });
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
     drop(plan);
     let result = match (result, report) {
-        (Ok(monitor), Some(report)) => confirm_monitor(ctx, spec, monitor, report, &mut handoff),
+        (Ok(monitor), Some(report)) => confirm_monitor(ctx, &launch, monitor, report, &mut handoff),
+        (Ok(launcher), None) if launch.forking.is_some() => {
+            let cgroup = cgroup.as_ref().filter(|_| joined).map(|c| &c.cgroup);
+            adopt_forked(ctx, &launch, launcher, cgroup, writer.take())
+        }
         (result, _) => result,
     };
     match result {
@@ -496,6 +526,150 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Err(err)
         }
     }
+}
+
+/// Whether rdaemon writes the daemon's pidfile: always, except the pidfile a `--forking`
+/// program writes itself (`--pidfile`; without it, the default one is rdaemon's as usual).
+fn writes_pidfile(spec: &Spec) -> bool {
+    !(spec.forking && spec.program_pidfile)
+}
+
+/// `--forking` (SPEC §2.2): waits for the launched program (`launcher`, a child of this start,
+/// its subreaper) to exit, then adopts the process it left behind (`forking::find_main`: named
+/// by the program's pidfile, or the only one left, and in either case left by this launch), all
+/// within `--ready-timeout`. The status then names that process, with its start time; the
+/// pidfile too when it is rdaemon's (`writer`). On failure, everything the launch left is
+/// stopped and the error shows how the program ended and its log tail.
+fn adopt_forked(
+    ctx: &Ctx,
+    launch: &plan::Plan,
+    launcher: Pid,
+    cgroup: Option<&Cgroup>,
+    writer: Option<PidfileWriter>,
+) -> Result<Pid> {
+    let name = &launch.name;
+    let Some(forking) = &launch.forking else {
+        bail!("internal error: {name} is not a --forking daemon");
+    };
+    let timeout = forking.timeout;
+    let deadline = std::time::Instant::now() + timeout;
+    // Ctrl-C (or SIGTERM, SIGHUP) now stops what the launch left and exits 130 (SPEC §2.1).
+    let mut interrupt = match Interrupt::catch() {
+        Ok(i) => Some(i),
+        Err(e) => {
+            ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}"));
+            None
+        }
+    };
+    let fail = |why: String, sig: Option<Signal>| -> anyhow::Error {
+        let stopped = crate::forking::stop_left(cgroup);
+        if let Some(path) = &forking.pidfile {
+            // The program's pidfile, if it names what was just stopped (SPEC §2.2).
+            for pid in stopped.iter().filter_map(|&p| Pid::new(p).ok()) {
+                let _ = pidfile::remove_if_pid(path, pid);
+            }
+        }
+        let mut message = format!("cannot start {name}: {why}");
+        if !stopped.is_empty() {
+            message.push_str(&format!(
+                "; stopped what it left running (pid {})",
+                stopped
+                    .iter()
+                    .map(i32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if let Some(sig) = sig {
+            // What the user asked for, not the program's fault: no log tail.
+            return Fail::interrupted(sig, message).into();
+        }
+        message.push_str(&log_tail(launch, TAIL_LINES));
+        anyhow::anyhow!(message)
+    };
+    let interrupted = |interrupt: &mut Option<Interrupt>, stage: &str| {
+        let sig = interrupt.as_mut().and_then(Interrupt::caught)?;
+        Some(fail(
+            format!(
+                "interrupted by {} while rdaemon waited for {stage}",
+                sig.as_str()
+            ),
+            Some(sig),
+        ))
+    };
+    let process = Process::open(launcher)
+        .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
+    let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
+    spinner.set_limit(timeout);
+    let exited = spinner.wait_with(timeout, |slice| {
+        crate::forking::wait_launcher(&process, interrupt.as_ref().map(Interrupt::fd), slice)
+    });
+    spinner.finish();
+    if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
+        return Err(err);
+    }
+    let exited = exited.map(|_| process.has_exited());
+    // The launcher is this start's child (re-parented to it, the subreaper): reaped here.
+    let ended = exited.map(|exited| exited.then(|| process.reap().unwrap_or(Ended::Code(0))));
+    match ended {
+        Ok(Some(Ended::Code(0))) => {}
+        Ok(Some(ended)) => {
+            return Err(fail(
+                format!(
+                    "{} before it forked into the background (--forking)",
+                    crate::forking::describe_launcher(ended)
+                ),
+                None,
+            ))
+        }
+        Ok(None) => {
+            return Err(fail(
+                format!(
+                    "the program (pid {launcher}) did not exit within {}: with --forking, rdaemon waits for it to fork into the background and exit",
+                    format_duration(timeout)
+                ),
+                None,
+            ))
+        }
+        Err(e) => {
+            return Err(fail(
+                format!("cannot wait for pid {launcher}: {}", os_reason(&e)),
+                None,
+            ))
+        }
+    }
+    let pidfile = forking.pidfile.as_deref();
+    let stop = interrupt.as_ref().map(Interrupt::fd);
+    let found = match crate::forking::find_main(pidfile, cgroup, deadline, timeout, stop) {
+        Ok(found) => found,
+        Err(e) => {
+            let what = "the process the program left";
+            return Err(interrupted(&mut interrupt, what)
+                .unwrap_or_else(|| fail(crate::exit::render(&e), None)));
+        }
+    };
+    let pid = found.process.pid();
+    ctx.debug(format!(
+        "the program (pid {launcher}) exited after forking; adopting pid {pid}"
+    ));
+    let adopted = (|| -> Result<()> {
+        let mut rec = Record::load(ctx, name)?
+            .filter(|r| r.pid == Some(launcher.get()))
+            .with_context(|| format!("the status of {name} changed while it started"))?;
+        rec.pid = Some(pid.get());
+        rec.start_time = Some(found.stat.start_time);
+        // The session the program made for itself (`setsid`), led by the daemon or not: its
+        // leftovers are found there (`session::Session`).
+        rec.session = crate::session::made_for(&found.stat);
+        rec.started_at = Some(crate::state::now_rfc3339());
+        rec.save(ctx)?;
+        if let Some(writer) = writer {
+            writer.commit(pid)?;
+        }
+        Ok(())
+    })();
+    adopted.map_err(|e| fail(crate::exit::render(&e), None))?;
+    Ok(pid)
 }
 
 /// Marks the spec of the daemon just started as `pid` wanted running: the start succeeded.
@@ -613,6 +787,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
             "--reload-signal",
             running.reload_signal != spec.reload_signal,
         ),
+        ("--forking", running.forking != spec.forking),
     ];
     let differ: Vec<&str> = options
         .iter()
@@ -632,7 +807,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
 /// monitor is gone before the caller removes its pidfile.
 fn confirm_monitor(
     ctx: &Ctx,
-    spec: &Spec,
+    launch: &plan::Plan,
     monitor: Pid,
     report: OwnedFd,
     handoff: &mut Option<plan::Handoff>,
@@ -643,7 +818,7 @@ fn confirm_monitor(
             ctx.debug(format!(
                 "the monitor (pid {monitor}) started child pid {child}"
             ));
-            if let Ok(Some(mut rec)) = Record::load(ctx, &spec.name) {
+            if let Ok(Some(mut rec)) = Record::load(ctx, &launch.name) {
                 if rec.pid == Some(monitor.get()) && rec.child_pid.is_none() {
                     rec.child_pid = Some(child);
                     rec.save(ctx)?;
@@ -652,6 +827,16 @@ fn confirm_monitor(
             Ok(monitor)
         }
         Err(err) => {
+            // `--forking`: the monitor's report says how the launch failed; the log says more.
+            let err = match launch.forking {
+                Some(_) => anyhow::anyhow!(
+                    "cannot start {}: {}{}",
+                    launch.name,
+                    crate::exit::render(&err),
+                    log_tail(launch, TAIL_LINES)
+                ),
+                None => err,
+            };
             // The monitor exits by itself after reporting; this is rdaemon's own child (start is
             // its subreaper), so the pid cannot have been reused.
             if let Ok(p) = process::Process::open(monitor) {

@@ -30,7 +30,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             return Ok(Code::NotRunning);
         }
         Resolved::Several(_) => {
-            let reports = crate::view::reports(ctx)?;
+            let reports = crate::view::reports(ctx, args.json)?;
             crate::view::print(ctx, &reports, args.json)?;
             let all_running = reports.iter().all(|r| r.state == DaemonState::Running);
             return Ok(if all_running {

@@ -1,0 +1,482 @@
+//! `--forking` (SPEC §2.2): programs that daemonize themselves (nginx, `redis-server
+//! --daemonize yes`, most init-script daemons). Once the program has been launched, `start` (or
+//! the respawn monitor) waits here for the launched process to exit, then finds the process it
+//! left behind: the one the program's own pidfile names, or, without one, the only one left.
+//!
+//! Identity, not trust: a pid is accepted only if the launch left that process behind, that is,
+//! if it descends from the caller (a child subreaper: every orphan of the launch is re-parented
+//! to it, and it has no other children at this point) or is in the daemon's cgroup. A pidfile
+//! naming pid 1, rdaemon itself or any other process fails the start and nothing is signalled.
+//! The pidfile is the program's, written as whatever user it runs as, so it is hostile: read
+//! without following a symlink or blocking on a FIFO, bounded, one strict decimal
+//! (`pidfile::read`), and never written or replaced here.
+//!
+//! Must not: signal a process that it did not find among the caller's descendants or the
+//! cgroup's members; reap a process it may still hand back.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+
+use crate::cgroup::Cgroup;
+use crate::parse::{default_schedule, format_duration};
+use crate::pidfile::{self, Content};
+use crate::process::{self, Ended, Pid, ProcStat, Process};
+use crate::session::{self, Entry};
+
+/// Without `--pidfile`: how long the only process left must live on before it is taken for the
+/// daemon. A program that daemonizes by a double fork leaves an intermediate process that exits
+/// within microseconds; its child, re-parented to rdaemon, is the daemon.
+pub const SETTLE: Duration = Duration::from_millis(100);
+
+/// With an inotify watch on the pidfile's directory, a look anyway at this interval (a
+/// directory made later, an event the watch cannot see).
+const EVENT_FALLBACK: Duration = Duration::from_millis(250);
+
+/// The process a forking program left behind, pinned by a pidfd (it is a descendant of the
+/// caller, so its pid cannot be reused before the caller reaps it).
+#[derive(Debug)]
+pub struct Found {
+    /// The daemon's main process.
+    pub process: Process,
+    /// Its `/proc/PID/stat` when it was accepted.
+    pub stat: ProcStat,
+}
+
+/// Whether the process `pid` (in `table`) was left behind by the launch: a live descendant of
+/// `root` (the caller, a child subreaper) or a member of the daemon's cgroup.
+pub fn left_by_launch(pid: i32, root: i32, table: &[Entry], cgroup: Option<&Cgroup>) -> bool {
+    let alive = table.iter().any(|e| e.pid == pid && e.stat.is_alive());
+    alive
+        && (session::descendants_in(root, table)
+            .iter()
+            .any(|e| e.pid == pid)
+            || cgroup.is_some_and(|cg| cg.procs().is_ok_and(|procs| procs.contains(&pid))))
+}
+
+/// The pid of the calling process (rdaemon `start` or the monitor).
+fn own_pid() -> i32 {
+    std::process::id() as i32
+}
+
+/// Finds the daemon's main process once the launcher has exited, before `deadline`: the live
+/// process `pidfile` names, when it was left by the launch; without a pidfile, the only process
+/// left. An error says why not (the caller adds "cannot start NAME").
+/// `stop`, readable, ends the wait with an error (`start`'s caught Ctrl-C: the caller looks).
+pub fn find_main(
+    pidfile: Option<&Path>,
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Found> {
+    let found = match pidfile {
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, false, stop),
+        None => only_one_left(cgroup, deadline, timeout, false, stop),
+    };
+    // The daemon's parent, still an intermediate of a double fork about to exit: given a
+    // moment to, so that it is reaped here.
+    if let Some(parent) = found
+        .as_ref()
+        .ok()
+        .filter(|f| f.stat.ppid != own_pid())
+        .and_then(|f| Pid::new(f.stat.ppid).ok())
+        .and_then(|p| Process::open(p).ok())
+    {
+        let _ = parent.wait_exit(SETTLE.min(deadline.saturating_duration_since(Instant::now())));
+    }
+    // The intermediates of the launch that exited meanwhile: a zombie left to PID 1 (which
+    // may reap late) with the session's id would make the session look like another's.
+    reap_zombies();
+    found
+}
+
+/// [`find_main`] for the respawn monitor: the process must also be the caller's child (the
+/// monitor learns of its children's exits only), so a descendant that is not re-parented yet
+/// (the child of a double fork's intermediate still exiting) is waited for.
+pub fn find_child(
+    pidfile: Option<&Path>,
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<Found> {
+    let found = match pidfile {
+        Some(path) => from_pidfile(path, cgroup, deadline, timeout, true, None),
+        None => only_one_left(cgroup, deadline, timeout, true, None),
+    };
+    reap_zombies();
+    found
+}
+
+/// `--pidfile PATH`: waits (inotify on the directory) until PATH names a process the launch
+/// left behind. A process that the launch did not leave behind fails at once; anything else
+/// (missing, empty, garbage, a dead pid: the program may not have written it yet) is waited
+/// out until `deadline`.
+fn from_pidfile(
+    path: &Path,
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+    child_only: bool,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Found> {
+    let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok();
+    let mut watching = false;
+    let root = own_pid();
+    let shown = path.display();
+    loop {
+        if !watching {
+            // Watch first, look after: nothing written in between is missed.
+            let dir = path.parent().unwrap_or(Path::new("/"));
+            watching = inotify.as_ref().is_some_and(|i| {
+                let mask = AddWatchFlags::IN_CREATE
+                    | AddWatchFlags::IN_MOVED_TO
+                    | AddWatchFlags::IN_CLOSE_WRITE
+                    | AddWatchFlags::IN_MODIFY
+                    | AddWatchFlags::IN_ATTRIB
+                    | AddWatchFlags::IN_ONLYDIR;
+                i.add_watch(dir, mask).is_ok()
+            });
+        }
+        if let Some(i) = &inotify {
+            while matches!(i.read_events(), Ok(events) if !events.is_empty()) {}
+        }
+        if stop.is_some_and(readable) {
+            bail!("interrupted");
+        }
+        reap_zombies();
+        let table = session::scan();
+        let why = match pidfile::read(path, false) {
+            Content::Missing => format!("pidfile '{shown}' did not appear"),
+            Content::Invalid(why) if final_problem(&why) => {
+                // A symlink, a FIFO, pid 1, rdaemon itself: never what the program meant.
+                bail!("pidfile '{shown}' is not usable: {why}; nothing was signalled")
+            }
+            Content::Invalid(why) => format!("pidfile '{shown}' is invalid: {why}"),
+            Content::Valid { pid, .. } => {
+                let raw = pid.get();
+                let entry = table.iter().find(|e| e.pid == raw);
+                let child = entry.is_some_and(|e| e.stat.ppid == root);
+                if left_by_launch(raw, root, &table, cgroup) {
+                    match pin(pid)? {
+                        Some(found) if child || !child_only => return Ok(found),
+                        _ => {}
+                    }
+                }
+                match entry {
+                    Some(e) if e.stat.is_alive() && child_only && left_by_launch(raw, root, &table, cgroup) => format!(
+                        "pid {raw}, which pidfile '{shown}' names, is not the monitor's child (it must be re-parented to the monitor, which learns only of its children's exits)"
+                    ),
+                    Some(e) if e.stat.is_alive() => bail!(
+                        "pidfile '{shown}' names pid {raw}{}, which this start did not launch (it is not a process the program left behind); nothing was signalled",
+                        comm(raw)
+                    ),
+                    _ => format!("pidfile '{shown}' names pid {raw}, which is not running"),
+                }
+            }
+        };
+        if session::descendants_in(root, &table).is_empty()
+            && !has_zombie_child(root, &table)
+            && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
+        {
+            bail!("the program left no process running ({why})");
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("{why} within {}", format_duration(timeout));
+        }
+        let slice = match (&inotify, watching) {
+            (Some(_), true) => EVENT_FALLBACK,
+            _ => Duration::from_millis(10),
+        }
+        .min(left);
+        let mut fds: Vec<PollFd> = inotify
+            .iter()
+            .filter(|_| watching)
+            .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
+            .chain(stop.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
+            .collect();
+        let ms = slice.as_millis().min(i32::MAX as u128) as i32;
+        let _ = poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+    }
+}
+
+/// Without `--pidfile`: the only live child of the caller (every orphan of the launch is
+/// re-parented to it), once it has lived [`SETTLE`] (an intermediate of a double fork exits
+/// within it, and its child takes its place). Several: an error asking for `--pidfile`.
+fn only_one_left(
+    cgroup: Option<&Cgroup>,
+    deadline: Instant,
+    timeout: Duration,
+    child_only: bool,
+    stop: Option<BorrowedFd<'_>>,
+) -> Result<Found> {
+    let root = own_pid();
+    loop {
+        if stop.is_some_and(readable) {
+            bail!("interrupted");
+        }
+        reap_zombies();
+        let table = session::scan();
+        let live = session::descendants_in(root, &table);
+        // The tops of what is left: re-parented to the caller, or (a scan racing an exit) the
+        // child of an intermediate that is a zombie now.
+        let mut candidates: Vec<i32> = live
+            .iter()
+            .filter(|e| !live.iter().any(|p| p.pid == e.stat.ppid))
+            .map(|e| e.pid)
+            .collect();
+        if let Some(procs) = cgroup.and_then(|cg| cg.procs().ok()) {
+            // Members whose parent is outside the cgroup: the tops of what the launch left
+            // (normally the same processes as above).
+            for pid in procs {
+                let top = table
+                    .iter()
+                    .find(|e| e.pid == pid)
+                    .is_some_and(|e| e.stat.is_alive() && !procs_has(cgroup, e.stat.ppid));
+                if top && pid != root && !candidates.contains(&pid) {
+                    candidates.push(pid);
+                }
+            }
+        }
+        if candidates.is_empty() {
+            if has_zombie_child(root, &table) {
+                // An intermediate died while the scan ran, perhaps before its child showed
+                // in `/proc`: reaped at the top, then look again.
+                continue;
+            }
+            bail!("the program left no process running (a program that does not fork needs no --forking)");
+        }
+        let processes: Vec<Process> = candidates
+            .iter()
+            .filter_map(|&pid| Process::open(Pid::new(pid).ok()?).ok())
+            .collect();
+        let refs: Vec<&Process> = processes.iter().collect();
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!(
+                "no single process was left by the program within {}",
+                format_duration(timeout)
+            );
+        }
+        if !process::wait_any(&refs, Some(SETTLE.min(left)))?.is_empty() {
+            // An intermediate exited: its children are ours now. Look again.
+            continue;
+        }
+        if Instant::now() < deadline && candidates.len() == 1 {
+            match pin(processes[0].pid())? {
+                Some(found) if found.stat.ppid == root || !child_only => return Ok(found),
+                _ => continue,
+            }
+        }
+        if candidates.len() > 1 {
+            let mut pids: Vec<String> = candidates
+                .iter()
+                .map(|p| format!("{p}{}", comm(*p)))
+                .collect();
+            pids.sort();
+            bail!(
+                "the program left {} processes behind ({}): give --pidfile PATH, the pidfile it writes, to say which one is the daemon",
+                candidates.len(),
+                pids.join(", ")
+            );
+        }
+    }
+}
+
+/// Whether a reason of `pidfile::read` is final: not a pidfile being written (empty, partial)
+/// but a symlink, a FIFO or a directory, or a pid rdaemon never accepts (0, 1, itself, its
+/// parent).
+fn final_problem(why: &str) -> bool {
+    why.starts_with("it is a symlink")
+        || why == "it is not a regular file"
+        || why.contains("is not a pid rdaemon may signal")
+        || why.contains("is rdaemon")
+}
+
+/// Whether `table` shows a child of `root` that has exited and is not reaped yet.
+fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
+    table
+        .iter()
+        .any(|e| e.stat.ppid == root && !e.stat.is_alive())
+}
+
+/// Whether `fd` is readable now.
+fn readable(fd: BorrowedFd<'_>) -> bool {
+    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Waits up to `slice` for the launcher to exit or `stop` to become readable; true if either
+/// happened (the caller looks which).
+pub fn wait_launcher(
+    launcher: &Process,
+    stop: Option<BorrowedFd<'_>>,
+    slice: Duration,
+) -> io::Result<bool> {
+    let (Some(stop), Some(pidfd)) = (stop, launcher.pidfd()) else {
+        return launcher.wait_exit(slice);
+    };
+    let mut fds = [
+        PollFd::new(pidfd, PollFlags::POLLIN),
+        PollFd::new(stop, PollFlags::POLLIN),
+    ];
+    let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    match poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    ) {
+        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(launcher.has_exited() || readable(stop))
+}
+
+fn procs_has(cgroup: Option<&Cgroup>, pid: i32) -> bool {
+    cgroup.is_some_and(|cg| cg.procs().is_ok_and(|p| p.contains(&pid)))
+}
+
+/// Pins `pid` with a pidfd and reads its start time; `None` if it is gone meanwhile.
+fn pin(pid: Pid) -> Result<Option<Found>> {
+    let Some(stat) = process::stat(pid)?.filter(ProcStat::is_alive) else {
+        return Ok(None);
+    };
+    Ok(Process::open_verified(pid, stat.start_time)?.map(|process| Found { process, stat }))
+}
+
+/// ` (nginx)`: a process's command name, for messages; empty when unreadable.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|c| format!(" ({})", c.trim_end()))
+        .unwrap_or_default()
+}
+
+/// Reaps every child of the caller that has exited (intermediates of the launch), without
+/// blocking. Only while no child's exit status matters: the launcher is reaped before.
+pub fn reap_zombies() {
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// After a failed launch: stops everything the launch left behind (the caller's descendants
+/// and the cgroup's members) on stop's default schedule, reaps what was the caller's, and
+/// returns the pids it found to stop.
+pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
+    let mut found: Vec<i32> = session::descendants_in(own_pid(), &session::scan())
+        .iter()
+        .map(|e| e.pid)
+        .collect();
+    if let Some(procs) = cgroup.and_then(|cg| cg.procs().ok()) {
+        found.extend(procs);
+        found.sort_unstable();
+        found.dedup();
+    }
+    // Only its number is used: the root of the walk through `/proc`.
+    let me = Pid::own_for_foreground();
+    let held = session::hold_descendants(me, None);
+    let schedule = default_schedule(
+        nix::sys::signal::Signal::SIGTERM,
+        crate::spec::STOP_TIMEOUT,
+        false,
+    );
+    let _ = session::sweep(None, held, &schedule, Instant::now(), None);
+    if let Some(cg) = cgroup {
+        if matches!(cg.populated(), Ok(true)) {
+            let _ = cg.kill();
+            let _ = cg.wait_empty(Duration::from_secs(5));
+        }
+    }
+    reap_zombies();
+    found.sort_unstable();
+    found
+}
+
+/// How the launcher ended, for an error: `the program exited with status 3`.
+pub fn describe_launcher(ended: Ended) -> String {
+    match ended {
+        Ended::Code(_) => format!("the program {ended}"),
+        Ended::Signal(..) => format!("the program was {ended}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(pid: i32, ppid: i32, state: char) -> Entry {
+        Entry {
+            pid,
+            stat: ProcStat {
+                state,
+                ppid,
+                pgrp: pid,
+                session: pid,
+                start_time: 1,
+                flags: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn only_what_the_launch_left_is_accepted() {
+        // 100 is rdaemon; 101 was re-parented to it; 102 is 101's child; 103 a double fork's
+        // daemon still under its exiting intermediate 104 (a zombie); 200 a stranger.
+        let table = [
+            entry(100, 1, 'S'),
+            entry(101, 100, 'S'),
+            entry(102, 101, 'S'),
+            entry(104, 100, 'Z'),
+            entry(103, 104, 'S'),
+            entry(200, 1, 'S'),
+            entry(201, 200, 'S'),
+        ];
+        for pid in [101, 102, 103] {
+            assert!(left_by_launch(pid, 100, &table, None), "{pid}");
+        }
+        for pid in [1, 100, 104, 200, 201, 999] {
+            assert!(!left_by_launch(pid, 100, &table, None), "{pid}");
+        }
+        assert!(has_zombie_child(100, &table));
+        assert!(!has_zombie_child(200, &table));
+    }
+
+    #[test]
+    fn final_problems_fail_at_once_and_a_pidfile_being_written_is_waited_for() {
+        for why in [
+            "it is a symlink, and rdaemon does not follow symlinks at a pidfile path",
+            "it is not a regular file",
+            "1 is not a pid rdaemon may signal",
+            "pid 4242 is rdaemon itself",
+            "pid 4241 is rdaemon's parent",
+        ] {
+            assert!(final_problem(why), "{why}");
+        }
+        // `pidfile::read`'s own words for a file caught while it is written.
+        for why in [
+            crate::parse::parse_pid_content(b"")
+                .unwrap_err()
+                .to_string(),
+            crate::parse::parse_pid_content(b"12")
+                .map(|_| String::new())
+                .unwrap_or_default(),
+            crate::parse::parse_pid_content(b"12a")
+                .unwrap_err()
+                .to_string(),
+            "cannot read it: Interrupted system call".to_owned(),
+        ] {
+            assert!(!final_problem(&why), "{why}");
+        }
+    }
+}

@@ -1,0 +1,873 @@
+//! `start --forking` (SPEC §2.2, issue 15): programs that daemonize themselves. The fixture
+//! `tests/fixtures/forker.py` has nginx's shape: it forks, its parent exits, the child calls
+//! `setsid`, writes its pid and sleeps. Every test marks its processes with a unique argument and
+//! checks in `/proc` what is left.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// The fixture's command line with `opts` and the mark `mark`; `None` (the test skips, saying
+/// why) without python3.
+fn forker(test: &str, opts: &[&str], mark: &str) -> Option<Vec<String>> {
+    let Some(python) = python3() else {
+        skip(test, "python3 is not installed");
+        return None;
+    };
+    let mut argv = vec![
+        python.display().to_string(),
+        fixture("forker.py").display().to_string(),
+    ];
+    argv.extend(opts.iter().map(|s| s.to_string()));
+    argv.push(mark.to_owned());
+    Some(argv)
+}
+
+/// `rdaemon start --name NAME OPTS -- ARGV`.
+fn start(env: &Env, name: &str, opts: &[&str], argv: &[String]) -> Run {
+    let mut args = vec!["start", "--name", name];
+    args.extend_from_slice(opts);
+    args.push("--");
+    args.extend(argv.iter().map(String::as_str));
+    let run = env.run(&args);
+    for pid in live_pids_with_arg(argv.last().unwrap()) {
+        env.track(pid);
+    }
+    run
+}
+
+/// The main pid `status --json` shows.
+fn status_pid(env: &Env, name: &str) -> i64 {
+    let run = env.run(&["status", name, "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    v["pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no pid\n{}", run.dump()))
+}
+
+/// The pid in a pidfile.
+fn read_pid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
+/// Nothing the fixture started with `mark` is alive (zombies count as dead).
+fn wait_nothing_left(mark: &str) {
+    wait_until(&format!("no process with {mark} left"), DEADLINE, || {
+        live_pids_with_arg(mark).is_empty()
+    });
+}
+
+#[test]
+fn forking_status_shows_the_forked_pid_and_stop_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("fk.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_status", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(&env, "fk", &["--forking", "--pidfile", &p], &argv).ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "one process left: {live:?}\n{}", run.dump());
+    let daemon = live[0];
+    assert_eq!(read_pid(&pidfile), daemon);
+    run.stdout_has(&format!("started fk (pid {daemon})"));
+    // Every time, the forked process: never the launcher's short-lived pid.
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "fk"), i64::from(daemon));
+        assert!(alive(daemon));
+    }
+    // The daemon the program left: its own session (it called setsid), adopted by no one but
+    // the process that was `start` (now gone, so PID 1 or the nearest subreaper).
+    let st = stat(daemon).unwrap();
+    assert_eq!(st.session, daemon, "the fixture leads its own session");
+    let rec = env.record("fk");
+    assert_eq!(rec["forking"], true, "{rec}");
+    assert_eq!(rec["pid"], daemon);
+    let json = env.run(&["status", "fk", "--json"]).ok();
+    assert!(
+        json.stdout.contains("\"mode\": \"forking\""),
+        "{}",
+        json.dump()
+    );
+    // rdaemon never wrote the program's pidfile: the fixture's plain write, its content.
+    env.run(&["stop", "fk"])
+        .ok()
+        .stdout_has(&format!("stopped fk (pid {daemon})"));
+    wait_nothing_left(&mark);
+    assert!(
+        !pidfile.exists(),
+        "the pidfile naming the stopped process is removed"
+    );
+    env.run(&["status", "fk"]).code(3);
+}
+
+#[test]
+fn forking_without_pidfile_takes_the_only_process_left_by_a_double_fork() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_double", &["--double"], &mark) else {
+        return;
+    };
+    let run = start(&env, "dbl", &["--forking"], &argv).ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
+    let daemon = live[0];
+    // The double fork's intermediate exited: the one left is the daemon, in the session the
+    // program made (not its leader).
+    assert_ne!(stat(daemon).unwrap().session, daemon);
+    run.stdout_has(&format!("started dbl (pid {daemon})"));
+    assert_eq!(env.pid_of("dbl"), daemon, "rdaemon's own pidfile names it");
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "dbl"), i64::from(daemon));
+    }
+    env.run(&["stop", "dbl"]).ok();
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("bad.pid").display().to_string();
+    let Some(argv) = forker("forking_exit3", &["--pidfile", &p, "--exit", "3"], &mark) else {
+        return;
+    };
+    start(&env, "bad", &["--forking", "--pidfile", &p], &argv)
+        .code(1)
+        .stderr_has("exited with status 3")
+        .stderr_has("==> ");
+    wait_nothing_left(&mark);
+    env.run(&["status", "bad"]).code(3);
+}
+
+#[test]
+fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
+    let env = Env::new();
+    let bystander = OwnChild::sleep();
+    let other = bystander.pid().to_string();
+    let mark = unique_secs();
+    let p = env.path("liar.pid").display().to_string();
+    let Some(argv) = forker(
+        "forking_unrelated",
+        &["--pidfile", &p, "--write-pid", &other],
+        &mark,
+    ) else {
+        return;
+    };
+    start(&env, "liar", &["--forking", "--pidfile", &p], &argv)
+        .code(1)
+        .stderr_has(&format!("names pid {other}"))
+        .stderr_has("nothing was signalled");
+    let st = stat(bystander.pid()).unwrap();
+    assert_ne!(st.state, 'Z', "the bystander is untouched");
+    assert!(alive(bystander.pid()));
+    assert_eq!(
+        status_field(bystander.pid(), "SigPnd"),
+        "0000000000000000",
+        "no signal is pending for the bystander"
+    );
+    wait_nothing_left(&mark);
+    // The program's lie stays where it wrote it (rdaemon never writes or replaces that file),
+    // and no record vouches for it.
+    env.run(&["status", "liar"])
+        .code(4)
+        .stderr_has("no record vouches");
+}
+
+#[test]
+fn forking_pidfile_naming_pid_1_or_rdaemon_fails() {
+    let env = Env::new();
+    for (i, pid) in ["1", "0"].iter().enumerate() {
+        let mark = unique_secs();
+        let p = env.path(&format!("one{i}.pid")).display().to_string();
+        let Some(argv) = forker(
+            "forking_pid1",
+            &["--pidfile", &p, "--write-pid", pid],
+            &mark,
+        ) else {
+            return;
+        };
+        start(
+            &env,
+            &format!("one{i}"),
+            &["--forking", "--pidfile", &p, "--ready-timeout", "5s"],
+            &argv,
+        )
+        .code(1)
+        .stderr_has("nothing was signalled");
+        wait_nothing_left(&mark);
+    }
+}
+
+#[test]
+fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("never.pid").display().to_string();
+    // The program writes no pidfile at all.
+    let Some(argv) = forker("forking_never", &[], &mark) else {
+        return;
+    };
+    let begun = std::time::Instant::now();
+    start(
+        &env,
+        "never",
+        &["--forking", "--pidfile", &p, "--ready-timeout", "1s"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("did not appear within 1s");
+    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
+    wait_nothing_left(&mark);
+    assert!(!Path::new(&p).exists());
+}
+
+#[test]
+fn forking_two_processes_left_without_pidfile_fails_asking_for_one() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_two", &["--two"], &mark) else {
+        return;
+    };
+    start(&env, "two", &["--forking"], &argv)
+        .code(1)
+        .stderr_has("give --pidfile");
+    wait_nothing_left(&mark);
+    env.run(&["status", "two"]).code(3);
+}
+
+#[test]
+fn forking_with_foreground_is_a_usage_error() {
+    let env = Env::new();
+    env.run(&["start", "--forking", "--foreground", "--", "sleep", "1"])
+        .code(2)
+        .stderr_has("--forking cannot be used with --foreground");
+}
+
+#[test]
+fn forking_export_systemd_says_type_forking_and_pidfile() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("ex.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_export", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "ex", &["--forking", "--pidfile", &p], &argv).ok();
+    env.run(&["export", "systemd", "ex"])
+        .ok()
+        .stdout_has("Type=forking")
+        .stdout_has(&format!("PIDFile={p}"));
+    env.run(&["stop", "ex"]).ok();
+    wait_nothing_left(&mark);
+}
+
+/// A directory owned by `nobody` (mode 0755), for its pidfile, inside the test's directory.
+fn nobody_dir(env: &Env, name: &str) -> Option<PathBuf> {
+    let nobody = nobody()?;
+    let dir = env.path(name);
+    fs::create_dir(&dir).unwrap();
+    nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    // The test directory itself must let nobody through.
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    Some(dir)
+}
+
+#[test]
+fn forking_as_nobody_with_its_own_pidfile_directory() {
+    if !is_root() {
+        return skip("forking_as_nobody", "needs root");
+    }
+    let env = Env::new();
+    let Some(dir) = nobody_dir(&env, "run") else {
+        return skip("forking_as_nobody", "no nobody account");
+    };
+    let mark = unique_secs();
+    let pidfile = dir.join("srv.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_as_nobody", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(
+        &env,
+        "srv",
+        &["--forking", "--pidfile", &p, "--user", "nobody"],
+        &argv,
+    )
+    .ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{}", run.dump());
+    let daemon = live[0];
+    assert_eq!(
+        status_field(daemon, "Uid").split_whitespace().next(),
+        Some("65534")
+    );
+    // The program wrote its pidfile as nobody: rdaemon neither wrote nor replaced it.
+    let meta = fs::metadata(&pidfile).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
+    assert_eq!(read_pid(&pidfile), daemon);
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "srv"), i64::from(daemon));
+    }
+    env.run(&["stop", "srv"]).ok();
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_pidfile_that_is_a_symlink_planted_by_nobody_is_refused() {
+    if !is_root() {
+        return skip("forking_symlink", "needs root");
+    }
+    let env = Env::new();
+    let Some(dir) = nobody_dir(&env, "run") else {
+        return skip("forking_symlink", "no nobody account");
+    };
+    let mark = unique_secs();
+    let p = dir.join("sym.pid").display().to_string();
+    // The program (as nobody) makes the pidfile a symlink to a file holding its own pid:
+    // followed, it would even name the right process. rdaemon does not follow it.
+    let Some(argv) = forker("forking_symlink", &["--pidfile", &p, "--symlink"], &mark) else {
+        return;
+    };
+    start(
+        &env,
+        "sym",
+        &["--forking", "--pidfile", &p, "--user", "nobody"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("symlink")
+    .stderr_has("nothing was signalled");
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("verbs.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_verbs", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "verbs", &["--forking", "--pidfile", &p], &argv).ok();
+    let first = live_pids_with_arg(&mark)[0];
+    // restart: the spec says --forking and whose pidfile it is; the new process is adopted.
+    env.run(&["restart", "verbs"]).ok();
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    wait_dead(first);
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let second = live[0];
+    assert_ne!(second, first);
+    assert_eq!(status_pid(&env, "verbs"), i64::from(second));
+    assert_eq!(read_pid(&pidfile), second);
+    // signal reaches the adopted process (STOP, then CONT: it lives on).
+    env.run(&["signal", "STOP", "verbs"]).ok();
+    wait_until("the daemon is stopped", DEADLINE, || {
+        stat(second).is_some_and(|s| s.state == 'T')
+    });
+    env.run(&["signal", "CONT", "verbs"]).ok();
+    wait_until("the daemon runs again", DEADLINE, || {
+        stat(second).is_some_and(|s| s.state != 'T')
+    });
+    // reload sends HUP, which ends the fixture; wait sees it go.
+    env.run(&["reload", "verbs"]).ok();
+    env.run(&["wait", "verbs", "--timeout", "10s"]).ok();
+    wait_dead(second);
+    wait_nothing_left(&mark);
+    env.run(&["status", "verbs"]).code(1);
+}
+
+/// `status --json` of `name`.
+fn status_json(env: &Env, name: &str) -> serde_json::Value {
+    let run = env.run(&["status", name, "--json"]);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.dump()))
+}
+
+#[test]
+fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("run-fk.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_respawn", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let run = start(
+        &env,
+        "rfk",
+        &[
+            "--respawn",
+            "--forking",
+            "--pidfile",
+            &p,
+            "--restart-delay",
+            "100ms",
+        ],
+        &argv,
+    )
+    .ok();
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
+    let first = live[0];
+    let v = status_json(&env, "rfk");
+    let monitor = v["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    assert_eq!(v["child_pid"], first, "{v}");
+    assert_eq!(v["mode"], "respawn");
+    // The forked process was re-parented to the monitor, its subreaper.
+    assert_eq!(stat(first).unwrap().ppid, monitor);
+    // Killed: the monitor runs the program again the same way and adopts the new one.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("a new forked process is adopted", DEADLINE, || {
+        let v = status_json(&env, "rfk");
+        v["child_pid"]
+            .as_i64()
+            .is_some_and(|c| c != i64::from(first))
+            && v["restarts"] == 1
+    });
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    let live = live_pids_with_arg(&mark);
+    assert_eq!(live.len(), 1, "{live:?}");
+    let second = live[0];
+    assert_ne!(second, first);
+    assert_eq!(status_json(&env, "rfk")["child_pid"], second);
+    assert_eq!(read_pid(&pidfile), second);
+    assert_eq!(stat(second).unwrap().ppid, monitor);
+    env.run(&["stop", "rfk"]).ok();
+    wait_nothing_left(&mark);
+    wait_dead(monitor);
+}
+
+#[test]
+fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("rbad.pid").display().to_string();
+    let Some(argv) = forker(
+        "forking_respawn_exit3",
+        &["--pidfile", &p, "--exit", "3"],
+        &mark,
+    ) else {
+        return;
+    };
+    start(
+        &env,
+        "rbad",
+        &["--respawn", "--forking", "--pidfile", &p],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("exited with status 3");
+    wait_nothing_left(&mark);
+    env.run(&["status", "rbad"]).code(3);
+}
+
+/// The pid a fixture wrote to `path`, once it is there.
+fn wait_pid_file(path: &Path) -> i32 {
+    wait_until(&format!("{} exists", path.display()), DEADLINE, || {
+        path.exists()
+    });
+    read_pid(path)
+}
+
+#[test]
+fn forking_containment_stops_a_helper_in_its_own_group_leader_or_not() {
+    // The session (cgroup off), and the cgroup where rdaemon can make one (auto).
+    for (double, cgroup) in [(false, "off"), (true, "off"), (false, "auto")] {
+        let env = Env::new();
+        let mark = unique_secs();
+        let helper_file = env.path("helper.txt");
+        let h = helper_file.display().to_string();
+        let mut opts = vec!["--helper", &h];
+        if double {
+            opts.push("--double");
+        }
+        let Some(argv) = forker("forking_containment", &opts, &mark) else {
+            return;
+        };
+        start(&env, "ct", &["--forking", "--cgroup", cgroup], &argv).ok();
+        let main = env.pid_of("ct");
+        let helper = wait_pid_file(&helper_file);
+        env.track(helper);
+        let st = stat(helper).unwrap();
+        assert_eq!(st.pgrp, helper, "the helper leads its own group");
+        assert_eq!(
+            st.session,
+            stat(main).unwrap().session,
+            "in the daemon's session"
+        );
+        assert_eq!(
+            st.session == main,
+            !double,
+            "the main process leads the session"
+        );
+        // The main process dies: the helper is its leftover, which status and stop know.
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(main),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_dead(main);
+        let v = status_json(&env, "ct");
+        assert_eq!(v["state"], "dead", "{v}");
+        env.run(&["stop", "ct"])
+            .ok()
+            .stdout_has("stopped leftovers of ct: 1 process");
+        assert!(
+            !alive(helper),
+            "the helper {helper} survived stop (double: {double})"
+        );
+        wait_nothing_left(&mark);
+    }
+}
+
+/// The path of `program` in the usual directories, if it is installed.
+fn installed(program: &str) -> Option<PathBuf> {
+    [
+        "/usr/sbin",
+        "/usr/bin",
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(program))
+    .find(|p| p.is_file())
+}
+
+/// The live processes whose parent is `pid`.
+fn children_of(pid: i32) -> Vec<i32> {
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&p| stat(p).is_some_and(|s| s.ppid == pid && s.state != 'Z'))
+        .collect()
+}
+
+/// nginx in its default mode (it daemonizes, its master writes the pidfile), with a
+/// configuration of the test's own. Skipped, with the reason, where nginx is not installed: the
+/// suite must pass on a fresh machine (Debian: apt-get install nginx-light).
+#[test]
+fn forking_real_nginx_in_its_default_mode() {
+    let Some(nginx) = installed("nginx") else {
+        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        return;
+    };
+    let env = Env::new();
+    let prefix = env.path("nginx");
+    fs::create_dir(&prefix).unwrap();
+    let port = free_port();
+    let p = |name: &str| prefix.join(name).display().to_string();
+    let pidfile = prefix.join("nginx.pid");
+    let conf = format!(
+        "pid {pid};\nerror_log {err};\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {b};\n  proxy_temp_path {pr};\n  fastcgi_temp_path {f};\n  uwsgi_temp_path {u};\n  scgi_temp_path {s};\n  server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"ok\\n\"; }} }}\n}}\n",
+        pid = pidfile.display(),
+        err = p("error.log"),
+        b = p("body"),
+        pr = p("proxy"),
+        f = p("fastcgi"),
+        u = p("uwsgi"),
+        s = p("scgi"),
+    );
+    fs::write(prefix.join("nginx.conf"), conf).unwrap();
+    let pf = pidfile.display().to_string();
+    let ready = format!("tcp:{port}");
+    let nginx = nginx.display().to_string();
+    let (pre, cf) = (p(""), p("nginx.conf"));
+    let run = env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--forking",
+        "--pidfile",
+        &pf,
+        "--ready",
+        &ready,
+        "--",
+        &nginx,
+        "-p",
+        &pre,
+        "-c",
+        &cf,
+    ]);
+    if pidfile.exists() {
+        env.track(read_pid(&pidfile));
+    }
+    let run = run.ok();
+    let master = read_pid(&pidfile);
+    run.stdout_has(&format!("started web (pid {master})"));
+    let workers = children_of(master);
+    for &w in &workers {
+        env.track(w);
+    }
+    assert!(!workers.is_empty(), "nginx has workers");
+    for _ in 0..5 {
+        assert_eq!(status_pid(&env, "web"), i64::from(master));
+    }
+    env.run(&["export", "systemd", "web"])
+        .ok()
+        .stdout_has("Type=forking")
+        .stdout_has(&format!("PIDFile={pf}"));
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {master})"));
+    for pid in std::iter::once(master).chain(workers) {
+        assert!(!alive(pid), "nginx process {pid} survived stop");
+    }
+    assert!(
+        !pidfile.exists(),
+        "nginx removed its pidfile, or rdaemon did"
+    );
+}
+
+/// Debian's redis with its own pidfile, as its init script runs it: `--user redis`, the pidfile
+/// in a directory redis owns. Skipped, with the reason, where redis-server (and its user) is
+/// not installed.
+#[test]
+fn forking_real_redis_as_its_user_with_its_own_pidfile() {
+    let Some(redis) = installed("redis-server") else {
+        eprintln!("skipped: redis-server is not installed (Debian: apt-get install redis-server)");
+        return;
+    };
+    let Some(user) = nix::unistd::User::from_name("redis").ok().flatten() else {
+        eprintln!("skipped: there is no redis user (Debian's redis-server package makes it)");
+        return;
+    };
+    if !is_root() {
+        eprintln!("skipped: --user redis needs root");
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let run_dir = env.path("run");
+    let data = env.path("data");
+    for dir in [&run_dir, &data] {
+        fs::create_dir(dir).unwrap();
+        nix::unistd::chown(dir, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let pidfile = run_dir.join("redis-server.pid");
+    let pf = pidfile.display().to_string();
+    let port = free_port().to_string();
+    let ready = format!("tcp:{port}");
+    let (redis, d) = (redis.display().to_string(), data.display().to_string());
+    let run = env.run(&[
+        "start",
+        "--forking",
+        "--user",
+        "redis",
+        "--pidfile",
+        &pf,
+        "--ready",
+        &ready,
+        "--",
+        &redis,
+        "--daemonize",
+        "yes",
+        "--port",
+        &port,
+        "--pidfile",
+        &pf,
+        "--dir",
+        &d,
+        "--logfile",
+        "",
+        "--save",
+        "",
+    ]);
+    if pidfile.exists() {
+        env.track(read_pid(&pidfile));
+    }
+    let run = run.ok();
+    let pid = read_pid(&pidfile);
+    run.stdout_has(&format!("started redis-server (pid {pid})"));
+    assert_eq!(
+        status_field(pid, "Uid").split_whitespace().next(),
+        Some(&*user.uid.to_string())
+    );
+    let meta = fs::metadata(&pidfile).unwrap();
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::uid(&meta),
+        user.uid.as_raw()
+    );
+    assert_eq!(status_pid(&env, "redis-server"), i64::from(pid));
+    env.run(&["stop", "redis-server"]).ok();
+    assert!(!alive(pid));
+    assert!(!pidfile.exists());
+}
+
+#[test]
+fn forking_pidfile_naming_rdaemon_itself_fails_and_leaves_nothing() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("self.pid").display().to_string();
+    // The launcher's parent: rdaemon start (its subreaper), or the double fork's intermediate
+    // if the launcher looked too early (then a dead pid, which never becomes valid either).
+    let Some(argv) = forker("forking_self", &["--pidfile", &p, "--write-ppid"], &mark) else {
+        return;
+    };
+    start(
+        &env,
+        "self",
+        &["--forking", "--pidfile", &p, "--ready-timeout", "2s"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has("cannot start self: ");
+    wait_nothing_left(&mark);
+    let status = env.run(&["status", "self"]);
+    assert_ne!(status.code, 0, "{}", status.dump());
+}
+
+#[test]
+fn forking_launcher_that_never_exits_times_out_and_is_stopped() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_hang", &["--hang"], &mark) else {
+        return;
+    };
+    start(&env, "hang", &["--forking", "--ready-timeout", "1s"], &argv)
+        .code(1)
+        .stderr_has("did not exit within 1s");
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
+    use nix::sys::signal::{kill, Signal};
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("int.pid").display().to_string();
+    // The program writes no pidfile: start waits (30 s) until interrupted.
+    let Some(argv) = forker("forking_ctrl_c", &[], &mark) else {
+        return;
+    };
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "int", "--forking", "--pidfile", &p, "--"])
+        .args(&argv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let rdaemon = start.pid();
+    // The daemon the launcher left is start's child (its subreaper): the launcher has exited,
+    // and start watches for the pidfile.
+    wait_until("the launch left its daemon to start", DEADLINE, || {
+        live_pids_with_arg(&mark)
+            .iter()
+            .any(|&p| stat(p).is_some_and(|s| s.ppid == rdaemon))
+    });
+    for pid in live_pids_with_arg(&mark) {
+        env.track(pid);
+    }
+    let catches_int = || {
+        fs::read_to_string(format!("/proc/{rdaemon}/status")).is_ok_and(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("SigCgt:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|mask| mask & (1 << (Signal::SIGINT as i32 - 1)) != 0)
+        })
+    };
+    wait_until("start catches SIGINT", DEADLINE, catches_int);
+    let begun = std::time::Instant::now();
+    kill(nix::unistd::Pid::from_raw(rdaemon), Signal::SIGINT).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        stderr.contains("cannot start int: interrupted by SIGINT"),
+        "{stderr}"
+    );
+    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_ready_tcp_applies_to_the_adopted_process() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let port = free_port().to_string();
+    let p = env.path("tcp.pid").display().to_string();
+    let Some(argv) = forker("forking_tcp", &["--pidfile", &p, "--listen", &port], &mark) else {
+        return;
+    };
+    let ready = format!("tcp:{port}");
+    let run = start(
+        &env,
+        "tcp",
+        &["--forking", "--pidfile", &p, "--ready", &ready],
+        &argv,
+    )
+    .ok();
+    let daemon = read_pid(Path::new(&p));
+    run.stdout_has(&format!("started tcp (pid {daemon})"));
+    // It listens by the time start said started: the port is the adopted process's.
+    std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
+    env.run(&["stop", "tcp"]).ok();
+    wait_nothing_left(&mark);
+}
+
+#[test]
+fn forking_status_wins_over_a_pidfile_rewritten_to_name_another_process() {
+    let env = Env::new();
+    let bystander = OwnChild::sleep();
+    let mark = unique_secs();
+    let pidfile = env.path("rw.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_rewritten", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(&env, "rw", &["--forking", "--pidfile", &p], &argv).ok();
+    let daemon = read_pid(&pidfile);
+    // The program (or whoever can write its directory) now names someone else.
+    fs::write(&pidfile, format!("{}\n", bystander.pid())).unwrap();
+    assert_eq!(status_pid(&env, "rw"), i64::from(daemon));
+    env.run(&["signal", "CONT", "rw"])
+        .ok()
+        .stdout_has(&format!("pid {daemon}"));
+    env.run(&["stop", "rw"])
+        .ok()
+        .stdout_has(&format!("stopped rw (pid {daemon})"));
+    wait_nothing_left(&mark);
+    assert!(
+        alive(bystander.pid()),
+        "the process the pidfile named is untouched"
+    );
+    assert_eq!(
+        read_pid(&pidfile),
+        bystander.pid(),
+        "a pidfile naming another live process is left alone"
+    );
+}
+
+#[test]
+fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("slow.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker("forking_slow", &["--pidfile", &p, "--slow"], &mark) else {
+        return;
+    };
+    let run = start(&env, "slow", &["--forking", "--pidfile", &p], &argv).ok();
+    let daemon = read_pid(&pidfile);
+    run.stdout_has(&format!("started slow (pid {daemon})"));
+    assert_eq!(live_pids_with_arg(&mark), vec![daemon]);
+    env.run(&["stop", "slow"]).ok();
+    wait_nothing_left(&mark);
+}
