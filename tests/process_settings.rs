@@ -393,17 +393,9 @@ fn a_limit_the_kernel_refuses_fails_before_anything_is_detached() {
     let (_, hard) =
         nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).unwrap();
     let above = format!("nofile=16:{}", (hard + 1).min(nr_open));
-    // A copy nobody can surely run (the build directory may be closed to it), made by `cp`:
-    // a write fd of this process could leak into a child another test thread forks meanwhile
-    // and make the exec fail with ETXTBSY.
+    // A copy nobody can surely run (the build directory may be closed to it).
     let bin = dir.join("rdaemon");
-    let copied = StdCommand::new("cp")
-        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
-        .arg(&bin)
-        .status()
-        .unwrap();
-    assert!(copied.success());
-    fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
     let mut setpriv = StdCommand::new("setpriv");
     setpriv
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
