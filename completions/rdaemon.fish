@@ -53,6 +53,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'App
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l nice -d 'Scheduling priority of the daemon, from -20 (highest) to 19 (lowest)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l oom-score-adj -d 'OOM score adjustment of the daemon, from -1000 (never killed) to 1000 (killed first)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-timeout -d 'How long stop, restart and down wait after the stop signal before SIGKILL, unless told otherwise [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
@@ -87,8 +94,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s h -l help -d '
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
@@ -122,6 +129,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'A
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l nice -d 'Scheduling priority of the daemon, from -20 (highest) to 19 (lowest)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l oom-score-adj -d 'OOM score adjustment of the daemon, from -1000 (never killed) to 1000 (killed first)' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-timeout -d 'How long stop, restart and down wait after the stop signal before SIGKILL, unless told otherwise [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
@@ -143,8 +157,8 @@ on\t'Always: fail where impossible'
 off\t'Never'"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l memory-max -d 'Limit the daemon\'s memory to SIZE (512K, 10M, 1G): the cgroup\'s memory.max; needs the memory controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case)' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL [default: 10s]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'

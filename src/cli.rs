@@ -408,6 +408,39 @@ pub struct StartOpts {
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse::parse_env_pair)]
     pub env: Vec<(String, String)>,
 
+    /// Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and #
+    /// comments skipped, optional `export `, one level of quotes stripped); later files win,
+    /// --env wins over files; read again at every start, restart and respawn
+    #[arg(long = "env-file", value_name = "FILE", value_parser = Utf8Path)]
+    pub env_file: Vec<PathBuf>,
+
+    /// Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize,
+    /// cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or
+    /// unlimited; one value sets both the soft and the hard limit
+    #[arg(long, value_name = "RES=SOFT[:HARD]", value_parser = crate::procopts::parse_limit)]
+    pub limit: Vec<crate::procopts::Limit>,
+
+    /// Scheduling priority of the daemon, from -20 (highest) to 19 (lowest)
+    #[arg(long, value_name = "N", value_parser = crate::procopts::parse_nice, allow_negative_numbers = true)]
+    pub nice: Option<i32>,
+
+    /// OOM score adjustment of the daemon, from -1000 (never killed) to 1000 (killed first)
+    #[arg(long, value_name = "N", value_parser = crate::procopts::parse_oom_score_adj, allow_negative_numbers = true)]
+    pub oom_score_adj: Option<i32>,
+
+    /// The signal that stop, restart and down send first, unless told otherwise [default: TERM]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    pub stop_signal: Option<Signal>,
+
+    /// How long stop, restart and down wait after the stop signal before SIGKILL, unless told
+    /// otherwise [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    pub stop_timeout: Option<Duration>,
+
+    /// The signal that reload sends [default: HUP]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    pub reload_signal: Option<Signal>,
+
     /// Run as USER (name or uid), with GROUP or the user's primary group and the user's
     /// supplementary groups; only as root. The pidfile and logs are opened first, as root
     #[arg(long, value_name = "USER[:GROUP]", value_parser = parse::parse_user_spec)]
@@ -644,11 +677,13 @@ pub struct StopArgs {
 /// The options of `stop` that `restart` takes for its stop phase.
 #[derive(Debug, Args, Clone)]
 pub struct StopOpts {
-    /// First signal (TERM, SIGTERM, 15, any case)
-    #[arg(long, value_name = "SIG", default_value = "TERM", value_parser = parse::parse_signal)]
-    pub signal: Signal,
+    /// First signal (TERM, SIGTERM, 15, any case; the daemon's --stop-signal unless given)
+    /// [default: TERM]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    pub signal: Option<Signal>,
 
-    /// How long to wait after the first signal before SIGKILL [default: 10s]
+    /// How long to wait after the first signal before SIGKILL (the daemon's --stop-timeout unless
+    /// given) [default: 10s]
     #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
     pub timeout: Option<Duration>,
 
@@ -662,15 +697,21 @@ pub struct StopOpts {
 }
 
 impl StopOpts {
-    /// The stop schedule these options describe: `--retry`'s, else `--signal`, `--timeout` and
-    /// `--no-kill`'s. A malformed `--retry` is a usage error.
-    pub fn schedule(&self) -> Result<Vec<Step>, crate::exit::Fail> {
+    /// The stop schedule these options describe for a daemon whose spec stops it with
+    /// `signal` and `timeout` (`--stop-signal`, `--stop-timeout`): `--retry`'s, else
+    /// `--signal`, `--timeout` and `--no-kill`'s, each falling back on the spec's. A malformed
+    /// `--retry` is a usage error.
+    pub fn schedule(
+        &self,
+        (signal, timeout): (Signal, Duration),
+    ) -> Result<Vec<Step>, crate::exit::Fail> {
+        let signal = self.signal.unwrap_or(signal);
         match &self.retry {
-            Some(s) => parse::parse_schedule(s, self.signal)
+            Some(s) => parse::parse_schedule(s, signal)
                 .map_err(|e| crate::exit::Fail::usage(format!("--retry: {e}"))),
             None => Ok(parse::default_schedule(
-                self.signal,
-                self.timeout.unwrap_or(crate::spec::STOP_TIMEOUT),
+                signal,
+                self.timeout.unwrap_or(timeout),
                 self.no_kill,
             )),
         }
@@ -1018,18 +1059,25 @@ mod tests {
         assert_eq!(args.program, ["-x", "--redy"]);
     }
 
-    /// The stop timeout's default is the spec's.
+    /// Without --signal and --timeout, stop uses the daemon's stop signal and timeout.
     #[test]
-    fn the_stop_timeout_default_is_the_specs() {
+    fn stop_falls_back_on_the_specs_stop_settings() {
         let cli = Cli::try_parse_from(["rdaemon", "stop", "web"]).unwrap();
         let Command::Stop(args) = cli.command else {
             panic!("not stop")
         };
-        assert_eq!(args.stop.timeout, None);
-        let schedule = args.stop.schedule().unwrap();
+        let spec = (Signal::SIGINT, Duration::from_secs(3));
         assert_eq!(
-            schedule,
-            parse::default_schedule(Signal::SIGTERM, crate::spec::STOP_TIMEOUT, false)
+            args.stop.schedule(spec).unwrap(),
+            parse::default_schedule(Signal::SIGINT, Duration::from_secs(3), false)
+        );
+        let cli = Cli::try_parse_from(["rdaemon", "stop", "web", "--signal", "HUP"]).unwrap();
+        let Command::Stop(args) = cli.command else {
+            panic!("not stop")
+        };
+        assert_eq!(
+            args.stop.schedule(spec).unwrap(),
+            parse::default_schedule(Signal::SIGHUP, Duration::from_secs(3), false)
         );
     }
 
@@ -1079,7 +1127,17 @@ mod tests {
         );
         for verb in ["stop", "restart"] {
             assert_eq!(duration(verb, "timeout"), crate::spec::STOP_TIMEOUT);
+            assert_eq!(said(verb, "signal"), parse::signal_name(spec.stop_signal));
         }
+        assert_eq!(duration("start", "stop_timeout"), spec.stop_timeout);
+        assert_eq!(
+            said("start", "stop_signal"),
+            parse::signal_name(spec.stop_signal)
+        );
+        assert_eq!(
+            said("start", "reload_signal"),
+            parse::signal_name(spec.reload_signal)
+        );
     }
 
     #[test]

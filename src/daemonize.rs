@@ -73,6 +73,45 @@ pub struct Plan {
     /// A variable set to the program's own pid (`WATCHDOG_PID`, sd_watchdog_enabled(3)), known
     /// only after the fork: written into space reserved before it.
     pid_env: Option<CString>,
+    tuning: PreparedTuning,
+}
+
+/// Resource limits, scheduling priority and OOM score adjustment (issue 17), set in the
+/// daemon before the credentials change (so that root can raise a hard limit for a daemon
+/// that runs as another user), with async-signal-safe calls only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tuning {
+    /// `(resource, soft, hard)` for `prlimit64`, `u64::MAX` meaning unlimited; in order.
+    pub rlimits: Vec<(i32, u64, u64)>,
+    /// The nice value to set (`setpriority`).
+    pub nice: Option<i32>,
+    /// The value to write to `/proc/self/oom_score_adj`.
+    pub oom_score_adj: Option<i32>,
+}
+
+impl Tuning {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.rlimits.is_empty() && self.nice.is_none() && self.oom_score_adj.is_none()
+    }
+}
+
+/// A [`Tuning`] with its OOM score text formatted before the fork.
+#[derive(Debug, Clone, Default)]
+struct PreparedTuning {
+    rlimits: Vec<(i32, [u64; 2])>,
+    nice: Option<i32>,
+    oom_text: Option<Vec<u8>>,
+}
+
+impl PreparedTuning {
+    fn new(t: &Tuning) -> PreparedTuning {
+        PreparedTuning {
+            rlimits: t.rlimits.iter().map(|&(r, s, h)| (r, [s, h])).collect(),
+            nice: t.nice,
+            oom_text: t.oom_score_adj.map(|v| format!("{v}\n").into_bytes()),
+        }
+    }
 }
 
 impl Plan {
@@ -98,15 +137,7 @@ impl Plan {
                 )
             })
         };
-        let envp = envp
-            .into_iter()
-            .map(|(k, v)| {
-                let mut kv = k.as_ref().as_bytes().to_vec();
-                kv.push(b'=');
-                kv.extend_from_slice(v.as_ref().as_bytes());
-                CString::new(kv).context("invalid environment: a variable contains a NUL byte")
-            })
-            .collect::<Result<_>>()?;
+        let envp = envp_of(envp)?;
         Ok(Plan {
             display: argv
                 .first()
@@ -126,6 +157,7 @@ impl Plan {
             creds,
             inherit: Vec::new(),
             pid_env: None,
+            tuning: PreparedTuning::default(),
         })
     }
 
@@ -139,6 +171,23 @@ impl Plan {
         Ok(self)
     }
 
+    /// Sets the program's resource limits, nice value and OOM score adjustment (the daemon's
+    /// own, never a respawn monitor's: that one's plan has none).
+    pub fn tune(mut self, tuning: &Tuning) -> Plan {
+        self.tuning = PreparedTuning::new(tuning);
+        self
+    }
+
+    /// Replaces the program's environment (the respawn monitor reads the env files again
+    /// before each start of its child).
+    pub fn set_env(
+        &mut self,
+        envp: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
+    ) -> Result<()> {
+        self.envp = envp_of(envp)?;
+        Ok(())
+    }
+
     /// Makes the program inherit `fd` under its current number (which the caller has passed
     /// on, in argv for instance); it must be above 2 (see [`above_stdio`]). Every other fd
     /// above 2 is closed at exec. May be called more than once.
@@ -149,6 +198,20 @@ impl Plan {
         self.inherit.push(fd);
         Ok(self)
     }
+}
+
+/// `KEY=VALUE` C strings.
+fn envp_of(
+    envp: impl IntoIterator<Item = (impl AsRef<OsStr>, impl AsRef<OsStr>)>,
+) -> Result<Vec<CString>> {
+    envp.into_iter()
+        .map(|(k, v)| {
+            let mut kv = k.as_ref().as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_ref().as_bytes());
+            CString::new(kv).context("invalid environment: a variable contains a NUL byte")
+        })
+        .collect()
 }
 
 /// Duplicates `fd` to a number ≥ 3 (close-on-exec) when it sits on 0, 1 or 2, so that setting
@@ -178,6 +241,9 @@ enum Step {
     Stdio,
     Exec,
     Pdeathsig,
+    Rlimit,
+    Nice,
+    OomScoreAdj,
     /// The grandchild's pid, the grandchild having been created in the requested cgroup.
     PidInCgroup,
 }
@@ -197,6 +263,9 @@ impl Step {
             Stdio,
             Exec,
             Pdeathsig,
+            Rlimit,
+            Nice,
+            OomScoreAdj,
             PidInCgroup,
         ]
         .into_iter()
@@ -611,6 +680,9 @@ fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
         Step::Setsid => format!("cannot create a new session: {why}"),
         Step::Setpgid => format!("cannot create a process group: {why}"),
         Step::Pdeathsig => format!("cannot set the parent-death signal: {why}"),
+        Step::Rlimit => format!("cannot set a resource limit: {why}"),
+        Step::Nice => format!("cannot set the nice value: {why}"),
+        Step::OomScoreAdj => format!("cannot set the OOM score adjustment: {why}"),
         Step::Fork | Step::Pid | Step::PidInCgroup => format!("cannot fork: {why}"),
     };
     SpawnError { message }
@@ -837,6 +909,11 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
     // setuid, setresgid, setresuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
     // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
     unsafe {
+        // Before the credentials: as root, a hard limit can be raised, a negative nice value
+        // and a low OOM score set, for a program that runs as another user.
+        if let Err((step, errno, _)) = apply_tuning(&plan.tuning) {
+            return (step, errno);
+        }
         if let Some(creds) = &plan.creds {
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
                 return failed(Step::Setgroups);
@@ -916,6 +993,121 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
         libc::execve(plan.program.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
         failed(Step::Exec)
     }
+}
+
+/// Sets the limits, the nice value and the OOM score adjustment of the calling process; on
+/// failure, the step, its errno and (for a limit) its index.
+///
+/// # Safety
+/// Only in a forked child (or rdaemon about to exec in place): async-signal-safe calls only
+/// (prlimit64, setpriority, open, write, close) on memory prepared before the fork.
+unsafe fn apply_tuning(t: &PreparedTuning) -> Result<(), (Step, i32, usize)> {
+    // SAFETY: raw system calls on stack values and buffers allocated before the fork.
+    unsafe {
+        for (i, (resource, values)) in t.rlimits.iter().enumerate() {
+            let r = libc::syscall(
+                libc::SYS_prlimit64,
+                0 as libc::pid_t,
+                *resource as c_int,
+                values.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+            );
+            if r < 0 {
+                return Err((Step::Rlimit, Errno::last_raw(), i));
+            }
+        }
+        if let Some(nice) = t.nice {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, nice) < 0 {
+                return Err((Step::Nice, Errno::last_raw(), 0));
+            }
+        }
+        if let Some(text) = &t.oom_text {
+            let fd = libc::open(
+                c"/proc/self/oom_score_adj".as_ptr(),
+                libc::O_WRONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err((Step::OomScoreAdj, Errno::last_raw(), 0));
+            }
+            let n = libc::write(fd, text.as_ptr().cast(), text.len());
+            let errno = Errno::last_raw();
+            libc::close(fd);
+            if n != text.len() as isize {
+                return Err((Step::OomScoreAdj, errno, 0));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why the kernel refused a [`Tuning`]: which part, and its errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The limit at this index of `rlimits`.
+    Rlimit(usize, Errno),
+    /// The nice value.
+    Nice(Errno),
+    /// The OOM score adjustment.
+    OomScoreAdj(Errno),
+}
+
+/// Tries `tuning` in a forked child that only applies it, as the daemon will (before the
+/// credentials, as rdaemon's own user) and exits: the kernel's own answer, before anything is
+/// detached (a hard limit above the current one without root, `nofile` above `fs.nr_open`, a
+/// negative nice value or a lower OOM score without the privilege). `Ok(None)`: accepted.
+pub fn try_tuning(tuning: &Tuning) -> Result<Option<Refused>> {
+    if tuning.is_empty() {
+        return Ok(None);
+    }
+    ensure_single_threaded()?;
+    let prepared = PreparedTuning::new(tuning);
+    let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let raw_w = report_w.as_raw_fd();
+    // SAFETY: single-threaded (checked above), so the child is a faithful copy with no lock
+    // held by another thread; it makes only async-signal-safe calls (apply_tuning, write,
+    // _exit) on memory prepared above and never returns.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(io::Error::last_os_error()).context("cannot fork");
+    }
+    if child == 0 {
+        // SAFETY: the forked child, see above.
+        unsafe {
+            if let Err((step, errno, index)) = apply_tuning(&prepared) {
+                let mut buf = [0u8; 12];
+                buf[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+                buf[4..8].copy_from_slice(&errno.to_ne_bytes());
+                buf[8..].copy_from_slice(&(index as u32).to_ne_bytes());
+                libc::write(raw_w, buf.as_ptr().cast(), buf.len());
+            }
+            libc::_exit(0)
+        }
+    }
+    drop(report_w);
+    let mut buf = [0u8; 12];
+    let mut got = 0;
+    while got < buf.len() {
+        match nix::unistd::read(&report_r, &mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => {
+                let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
+                return Err(e).context("cannot read from the probe process");
+            }
+        }
+    }
+    let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
+    if got == 0 {
+        return Ok(None);
+    }
+    let word = |i: usize| u32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+    let errno = Errno::from_raw(word(4) as i32);
+    Ok(Some(match Step::from_u32(word(0)) {
+        Some(Step::Nice) => Refused::Nice(errno),
+        Some(Step::OomScoreAdj) => Refused::OomScoreAdj(errno),
+        _ => Refused::Rlimit(word(8) as usize, errno),
+    }))
 }
 
 /// Default disposition for every signal and an empty mask: nothing rdaemon or its caller

@@ -20,10 +20,14 @@ use crate::session;
 use crate::state::Mode;
 use crate::target::{judge, privilege_error, Main, Target};
 
-/// The signal that `reload` sends to `target`. The one place that decides it: HUP for now.
-/// Issue 17 adds the spec field `--reload-signal` (SPEC §2), read from the daemon's spec here.
-pub fn reload_signal(_target: &Target) -> Signal {
-    Signal::SIGHUP
+/// The signal that `reload` sends to `target`. The one place that decides it: the spec's
+/// `--reload-signal` (SPEC §2), HUP for a daemon without a spec or a spec that keeps none.
+pub fn reload_signal(target: &Target) -> Signal {
+    target
+        .record
+        .as_ref()
+        .and_then(|rec| crate::spec::reload_signal(rec).ok())
+        .unwrap_or(crate::spec::RELOAD_SIGNAL)
 }
 
 /// Sends `sig` to the daemon's program (with `group`, to every process of its process group

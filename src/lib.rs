@@ -32,6 +32,7 @@ pub(crate) mod plan;
 pub(crate) mod probe;
 #[allow(unsafe_code)]
 pub mod process;
+pub(crate) mod procopts;
 pub(crate) mod progress;
 pub mod ready;
 pub(crate) mod rotate;

@@ -45,8 +45,23 @@ pub struct Plan {
     /// argv, `argv[0]` as given.
     pub argv: Vec<String>,
     /// The final environment: rdaemon's own (without `NOTIFY_SOCKET` unless `--foreground`),
-    /// `USER`, `LOGNAME` and `HOME` of `--user`, then `--env`.
+    /// `USER`, `LOGNAME` and `HOME` of `--user`, then the `--env-file`s' variables (read now),
+    /// then `--env`.
     pub env: BTreeMap<OsString, OsString>,
+    /// The same without the env files' variables: what a respawn monitor is given, so that it
+    /// reads the files again before each start of its child ([`Plan::env_now`]) and an edit
+    /// that removes a variable takes effect.
+    pub monitor_env: BTreeMap<OsString, OsString>,
+    /// `--env-file`s, absolute, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--env`, which wins over the env files.
+    pub env_overrides: BTreeMap<String, String>,
+    /// `--limit`s, `--nice`, `--oom-score-adj`: set in the program before exec.
+    pub tuning: daemonize::Tuning,
+    /// `--stop-signal`.
+    pub stop_signal: nix::sys::signal::Signal,
+    /// `--stop-timeout`.
+    pub stop_timeout: Duration,
     /// `--user`/`--group`, resolved (root only).
     pub account: Option<Account>,
     /// Working directory.
@@ -142,10 +157,21 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
             log_timestamps: r.log_timestamps,
         }),
     };
+    // A missing env file is exit 1, a malformed line exit 2, here, before anything is created.
+    let file_vars = spec.env_file_vars(account.as_ref())?;
+    let base: Vec<(OsString, OsString)> = std::env::vars_os().collect();
     let mut env = environment(
-        std::env::vars_os(),
+        base.clone(),
         spec.foreground,
         account.as_ref(),
+        &file_vars,
+        &spec.env,
+    );
+    let monitor_env = environment(
+        base,
+        spec.foreground,
+        account.as_ref(),
+        &BTreeMap::new(),
         &spec.env,
     );
     if let Some(limit) = respawn.as_ref().and_then(|r| r.watchdog) {
@@ -159,6 +185,12 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
         program,
         argv: spec.command.clone(),
         env,
+        monitor_env,
+        env_files: spec.env_files.clone(),
+        env_overrides: spec.env.clone(),
+        tuning: spec.tuning(),
+        stop_signal: spec.stop_signal,
+        stop_timeout: spec.stop_timeout,
         account,
         chdir: spec.chdir.clone(),
         umask: spec.umask,
@@ -181,11 +213,13 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
 
 /// The daemon's environment: `base` (rdaemon's own), without `NOTIFY_SOCKET` unless in the
 /// foreground (a detached daemon must not report to rdaemon's supervisor), with what the program
-/// expects of its user as systemd and OpenRC set them, then `--env`, which wins.
+/// expects of its user as systemd and OpenRC set them, then the env files' variables, then
+/// `--env`, which wins.
 fn environment(
     base: impl IntoIterator<Item = (OsString, OsString)>,
     foreground: bool,
     account: Option<&Account>,
+    files: &BTreeMap<String, String>,
     overrides: &BTreeMap<String, String>,
 ) -> BTreeMap<OsString, OsString> {
     let mut env: BTreeMap<OsString, OsString> = base.into_iter().collect();
@@ -197,6 +231,7 @@ fn environment(
         env.insert("LOGNAME".into(), login.into());
         env.insert("HOME".into(), home.into());
     }
+    env.extend(files.iter().map(|(k, v)| (k.into(), v.into())));
     env.extend(overrides.iter().map(|(k, v)| (k.into(), v.into())));
     env
 }
@@ -226,6 +261,23 @@ impl Plan {
             stderr,
             self.account.as_ref().map(|a| a.creds.clone()),
         )
+        .map(|plan| plan.tune(&self.tuning))
+    }
+
+    /// The program's environment with the env files read again now (the respawn monitor,
+    /// before each start of its child): `monitor_env`, the files' variables, then `--env`.
+    pub fn env_now(&self) -> Result<BTreeMap<OsString, OsString>> {
+        let mut env = self.monitor_env.clone();
+        if !self.env_files.is_empty() {
+            let creds = self.account.as_ref().map(|a| &a.creds);
+            let vars = crate::procopts::read_env_files(&self.env_files, creds)?;
+            env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+            env.extend(self.env_overrides.iter().map(|(k, v)| (k.into(), v.into())));
+        }
+        if let Some(limit) = self.respawn.as_ref().and_then(|r| r.watchdog) {
+            env.insert("WATCHDOG_USEC".into(), limit.as_micros().to_string().into());
+        }
+        Ok(env)
     }
 }
 
@@ -403,18 +455,27 @@ mod tests {
             },
             login: Some(("nobody".into(), "/nonexistent".into())),
         };
-        let overrides = BTreeMap::from([("HOME".to_string(), "/srv".to_string())]);
-        let env = environment(base.clone(), false, Some(&account), &overrides);
+        let overrides = BTreeMap::from([
+            ("HOME".to_string(), "/srv".to_string()),
+            ("BOTH".to_string(), "env".to_string()),
+        ]);
+        let files = BTreeMap::from([
+            ("KEEP".to_string(), "file".to_string()),
+            ("BOTH".to_string(), "file".to_string()),
+        ]);
+        let env = environment(base.clone(), false, Some(&account), &files, &overrides);
         let get = |k: &str| env.get(OsStr::new(k)).map(|v| v.to_str().unwrap());
         assert_eq!(get("NOTIFY_SOCKET"), None);
         assert_eq!(get("USER"), Some("nobody"));
         assert_eq!(get("LOGNAME"), Some("nobody"));
         // --env wins over the account's.
         assert_eq!(get("HOME"), Some("/srv"));
-        assert_eq!(get("KEEP"), Some("1"));
+        // The env files win over rdaemon's environment, --env over the files.
+        assert_eq!(get("KEEP"), Some("file"));
+        assert_eq!(get("BOTH"), Some("env"));
         assert_eq!(get("PATH"), Some("/usr/bin"));
         // In the foreground, the daemon reports to rdaemon's own supervisor.
-        let env = environment(base, true, None, &BTreeMap::new());
+        let env = environment(base, true, None, &BTreeMap::new(), &BTreeMap::new());
         assert_eq!(
             env.get(OsStr::new("NOTIFY_SOCKET")),
             Some(&OsString::from("/run/systemd/notify"))

@@ -11,21 +11,26 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use nix::sys::signal::Signal;
 
 use crate::account::{self, Account};
 use crate::cli::{CgroupMode, StartOpts};
 use crate::exit::Fail;
-use crate::parse::Name;
+use crate::parse::{parse_signal, signal_name, Name};
 use crate::paths::{absolute, Ctx};
 use crate::process::Pid;
+use crate::procopts::Limit;
 use crate::ready::ReadySpec;
 use crate::state::{now_rfc3339, Mode, Record, Respawn};
 
-/// `stop --timeout`'s default: how long after the first signal SIGKILL follows (also `start`'s
-/// for a daemon that did not become ready, and the monitor's for what a child left behind). Its
-/// home until the spec stores a stop timeout (SPEC v2 `--stop-timeout`), when it becomes a field
-/// of [`Spec::default`].
+/// `--stop-timeout`'s default: how long after the first signal SIGKILL follows (`stop`,
+/// `start` for a daemon that did not become ready, the monitor for what a child left behind),
+/// for [`Spec::default`] and for a pidfile that no spec describes ([`stop_settings`]).
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--stop-signal`'s default: what `stop` sends first.
+pub const STOP_SIGNAL: Signal = Signal::SIGTERM;
+/// `--reload-signal`'s default: what `reload` sends.
+pub const RELOAD_SIGNAL: Signal = Signal::SIGHUP;
 
 /// What to start: the resolved command line and options, from `start`'s arguments or from a
 /// record plus `restart`'s overrides.
@@ -72,6 +77,20 @@ pub struct Spec {
     pub source: Option<PathBuf>,
     /// The daemons of its `up` file it starts after.
     pub after: Vec<Name>,
+    /// `--env-file`s (absolute), read at every start, in order.
+    pub env_files: Vec<PathBuf>,
+    /// `--limit`s, one per resource, in the order given.
+    pub limits: Vec<Limit>,
+    /// `--nice`.
+    pub nice: Option<i32>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: Option<i32>,
+    /// `--stop-signal`.
+    pub stop_signal: Signal,
+    /// `--stop-timeout`.
+    pub stop_timeout: Duration,
+    /// `--reload-signal`.
+    pub reload_signal: Signal,
     /// `--forking`: the program daemonizes itself (SPEC §2.2).
     pub forking: bool,
     /// With `--forking`, `pidfile` is the program's own (`--pidfile` given): rdaemon only reads
@@ -105,6 +124,13 @@ impl Default for Spec {
             tasks_max: None,
             source: None,
             after: Vec::new(),
+            env_files: Vec::new(),
+            limits: Vec::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: STOP_SIGNAL,
+            stop_timeout: STOP_TIMEOUT,
+            reload_signal: RELOAD_SIGNAL,
             forking: false,
             program_pidfile: false,
         }
@@ -186,6 +212,18 @@ impl Spec {
             tasks_max: rec.tasks_max,
             source: rec.source.clone(),
             after: rec.after.clone(),
+            env_files: rec.env_files.clone(),
+            limits: rec
+                .limits
+                .iter()
+                .map(|(res, value)| Limit::parse(&format!("{res}={value}")))
+                .collect::<Result<_, _>>()
+                .map_err(corrupt)?,
+            nice: rec.nice,
+            oom_score_adj: rec.oom_score_adj,
+            stop_signal: stop_signal(rec).map_err(corrupt)?,
+            stop_timeout: stop_timeout(rec).map_err(corrupt)?,
+            reload_signal: reload_signal(rec).map_err(corrupt)?,
             forking: rec.forking || rec.mode == Mode::Forking,
             program_pidfile: rec.program_pidfile,
         })
@@ -210,6 +248,33 @@ impl Spec {
             self.umask = u;
         }
         self.env.extend(opts.env.iter().cloned());
+        if !opts.env_file.is_empty() {
+            // The files given replace the spec's: they are one ordered list.
+            self.env_files = opts
+                .env_file
+                .iter()
+                .map(|p| absolute(p))
+                .collect::<Result<_>>()?;
+        }
+        for limit in &opts.limit {
+            self.limits.retain(|l| l.resource != limit.resource);
+            self.limits.push(*limit);
+        }
+        if let Some(n) = opts.nice {
+            self.nice = Some(n);
+        }
+        if let Some(n) = opts.oom_score_adj {
+            self.oom_score_adj = Some(n);
+        }
+        if let Some(sig) = opts.stop_signal {
+            self.stop_signal = sig;
+        }
+        if let Some(t) = opts.stop_timeout {
+            self.stop_timeout = t;
+        }
+        if let Some(sig) = opts.reload_signal {
+            self.reload_signal = sig;
+        }
         if let Some(ready) = &opts.ready {
             self.ready = match ready {
                 ReadySpec::File(p) => ReadySpec::File(absolute(p)?),
@@ -345,6 +410,51 @@ impl Spec {
         account::resolve(self.user.as_deref(), self.group.as_deref(), ctx.uid()).map(Some)
     }
 
+    /// The limits, nice value and OOM score adjustment the program gets.
+    pub fn tuning(&self) -> crate::daemonize::Tuning {
+        crate::procopts::tuning(&self.limits, self.nice, self.oom_score_adj)
+    }
+
+    /// The environment the env files give, read now for a daemon running as `account` (a
+    /// missing file is exit 1, a malformed line exit 2).
+    pub fn env_file_vars(&self, account: Option<&Account>) -> Result<BTreeMap<String, String>> {
+        crate::procopts::read_env_files(&self.env_files, account.map(|a| &a.creds))
+    }
+
+    /// Checks, before anything is detached, that the env files can be read and that the
+    /// kernel accepts the limits, nice value and OOM score adjustment (a trial in a forked
+    /// child: `daemonize::try_tuning`); a refusal is exit 1 naming the option.
+    pub fn check_process_settings(&self, ctx: &Ctx) -> Result<()> {
+        self.env_file_vars(self.account(ctx)?.as_ref())?;
+        let refused = match crate::daemonize::try_tuning(&self.tuning())? {
+            None => return Ok(()),
+            Some(r) => r,
+        };
+        use crate::daemonize::Refused;
+        match refused {
+            Refused::Rlimit(i, errno) => {
+                let Some(limit) = self.limits.get(i) else {
+                    bail!("cannot set a resource limit: {}", errno.desc())
+                };
+                bail!(
+                    "cannot set --limit {limit}: the kernel refuses it ({}: {})",
+                    errno.desc(),
+                    crate::procopts::refusal_hint(limit)
+                )
+            }
+            Refused::Nice(errno) => bail!(
+                "cannot set --nice {}: the kernel refuses it ({}; a negative nice value needs root)",
+                self.nice.unwrap_or_default(),
+                errno.desc()
+            ),
+            Refused::OomScoreAdj(errno) => bail!(
+                "cannot set --oom-score-adj {}: the kernel refuses it ({}; lowering it needs root)",
+                self.oom_score_adj.unwrap_or_default(),
+                errno.desc()
+            ),
+        }
+    }
+
     /// Whether it sets a limit that needs a cgroup.
     pub fn has_limits(&self) -> bool {
         self.memory_max.is_some() || self.tasks_max.is_some()
@@ -401,11 +511,53 @@ impl Spec {
             cgroup_mode: Some(self.cgroup.as_str().to_owned()),
             memory_max: self.memory_max,
             tasks_max: self.tasks_max,
+            env_files: self.env_files.clone(),
+            limits: self
+                .limits
+                .iter()
+                .map(|l| (l.resource.as_str().to_owned(), l.value_text()))
+                .collect(),
+            nice: self.nice,
+            oom_score_adj: self.oom_score_adj,
+            stop_signal: Some(signal_name(self.stop_signal).to_owned()),
+            stop_timeout: Some(self.stop_timeout),
+            reload_signal: Some(signal_name(self.reload_signal).to_owned()),
             cgroup: None,
             cgroup_id: None,
             source: self.source.clone(),
             after: self.after.clone(),
         }
+    }
+}
+
+/// The stop signal a record keeps (`TERM` when it keeps none).
+pub fn stop_signal(rec: &Record) -> Result<Signal, String> {
+    rec.stop_signal
+        .as_deref()
+        .map_or(Ok(STOP_SIGNAL), parse_signal)
+}
+
+/// The stop timeout a record keeps (`10s` when it keeps none).
+pub fn stop_timeout(rec: &Record) -> Result<Duration, String> {
+    Ok(rec.stop_timeout.unwrap_or(STOP_TIMEOUT))
+}
+
+/// The reload signal a record keeps (`HUP` when it keeps none).
+pub fn reload_signal(rec: &Record) -> Result<Signal, String> {
+    rec.reload_signal
+        .as_deref()
+        .map_or(Ok(RELOAD_SIGNAL), parse_signal)
+}
+
+/// What `stop` uses unless told otherwise: the record's stop signal and timeout, or the
+/// defaults (for a pidfile without a record, or a record that keeps none or a corrupt one).
+pub fn stop_settings(rec: Option<&Record>) -> (Signal, Duration) {
+    match rec {
+        Some(rec) => (
+            stop_signal(rec).unwrap_or(STOP_SIGNAL),
+            stop_timeout(rec).unwrap_or(STOP_TIMEOUT),
+        ),
+        None => (STOP_SIGNAL, STOP_TIMEOUT),
     }
 }
 
@@ -451,5 +603,11 @@ mod tests {
             (Duration::from_secs(1), 5, Duration::from_secs(60), 5)
         );
         assert_eq!(STOP_TIMEOUT, Duration::from_secs(10));
+        assert_eq!(
+            (d.stop_signal, d.stop_timeout, d.reload_signal),
+            (Signal::SIGTERM, STOP_TIMEOUT, Signal::SIGHUP)
+        );
+        assert!(d.env_files.is_empty() && d.limits.is_empty());
+        assert_eq!((d.nice, d.oom_score_adj), (None, None));
     }
 }

@@ -166,6 +166,24 @@ struct SpecFile {
     memory_max: Option<u64>,
     #[serde(default)]
     tasks_max: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    env_files: Vec<PathBuf>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    limits: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nice: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    oom_score_adj: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stop_signal: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::parse::duration_text::option"
+    )]
+    stop_timeout: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reload_signal: Option<String>,
     wanted: Wanted,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<PathBuf>,
@@ -374,6 +392,31 @@ pub struct Record {
     /// `--tasks-max`.
     #[serde(default)]
     pub tasks_max: Option<u64>,
+    /// `--env-file`s, absolute, in order (read at every start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_files: Vec<PathBuf>,
+    /// `--limit`s: resource name to `SOFT:HARD` (`unlimited`, sizes as `64M`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, String>,
+    /// `--nice`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+    /// `--oom-score-adj`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oom_score_adj: Option<i32>,
+    /// `--stop-signal` (`TERM`); absent: TERM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    /// `--stop-timeout` (`10s`); absent: 10s.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::parse::duration_text::option"
+    )]
+    pub stop_timeout: Option<Duration>,
+    /// `--reload-signal` (`HUP`); absent: HUP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload_signal: Option<String>,
     /// The cgroup the daemon runs in (`.../rdaemon/NAME`), if it got one.
     #[serde(default)]
     pub cgroup: Option<PathBuf>,
@@ -693,6 +736,13 @@ impl Record {
             cgroup_mode: spec.cgroup_mode,
             memory_max: spec.memory_max,
             tasks_max: spec.tasks_max,
+            env_files: spec.env_files,
+            limits: spec.limits,
+            nice: spec.nice,
+            oom_score_adj: spec.oom_score_adj,
+            stop_signal: spec.stop_signal,
+            stop_timeout: spec.stop_timeout,
+            reload_signal: spec.reload_signal,
             cgroup: status.cgroup,
             cgroup_id: status.cgroup_id,
             source: spec.source,
@@ -721,6 +771,13 @@ impl Record {
             cgroup_mode: self.cgroup_mode.clone(),
             memory_max: self.memory_max,
             tasks_max: self.tasks_max,
+            env_files: self.env_files.clone(),
+            limits: self.limits.clone(),
+            nice: self.nice,
+            oom_score_adj: self.oom_score_adj,
+            stop_signal: self.stop_signal.clone(),
+            stop_timeout: self.stop_timeout,
+            reload_signal: self.reload_signal.clone(),
             wanted: self.wanted(),
             source: self.source.clone(),
             after: self.after.clone(),
@@ -1116,6 +1173,13 @@ mod tests {
             cgroup_mode: None,
             memory_max: None,
             tasks_max: None,
+            env_files: Vec::new(),
+            limits: BTreeMap::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: None,
+            stop_timeout: None,
+            reload_signal: None,
             cgroup: None,
             cgroup_id: None,
             source: None,
@@ -1485,6 +1549,13 @@ mod proptests {
                 cgroup_mode: None,
                 memory_max: None,
                 tasks_max: None,
+                env_files: Vec::new(),
+                limits: BTreeMap::new(),
+                nice: None,
+                oom_score_adj: None,
+                stop_signal: None,
+                stop_timeout: None,
+                reload_signal: None,
                 cgroup: None,
                 cgroup_id: None,
                 source: None,

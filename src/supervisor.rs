@@ -73,9 +73,6 @@ const READ_BUFFER: usize = 64 * 1024;
 const READS_PER_WAKE: usize = 16;
 /// How long the end of an open line may be held back before it is written anyway.
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
-/// How long what an exited child left behind has after SIGTERM before SIGKILL (`stop`'s default
-/// timeout: the record keeps no stop timeout of its own).
-pub const LEFTOVER_TIMEOUT: Duration = crate::spec::STOP_TIMEOUT;
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
@@ -117,12 +114,22 @@ pub struct Policy {
     pub health: Option<HealthPolicy>,
     /// `--watchdog`.
     pub watchdog: Option<Duration>,
-    /// How long a program the monitor stops itself (unhealthy, watchdog) has after SIGTERM
-    /// before SIGKILL.
-    pub stop_timeout: Duration,
     /// `--forking`: the program daemonizes itself; the launcher and the pidfile have this long
     /// (`--ready-timeout`) before the launch counts as failed. `None`: the child is the program.
     pub forking: Option<Duration>,
+    /// The spec's `--stop-signal`: besides SIGTERM and SIGINT, the signal that stops the
+    /// monitor (`stop` sends it), forwarded to the child as it is.
+    pub stop_signal: Signal,
+    /// The spec's `--stop-timeout`: how long a program the monitor stops itself (unhealthy,
+    /// watchdog), or what an exited child left behind, has after the stop signal before SIGKILL.
+    pub stop_timeout: Duration,
+}
+
+impl Policy {
+    /// Whether `sig` tells the monitor to stop.
+    fn stops(&self, sig: Signal) -> bool {
+        matches!(sig, Signal::SIGTERM | Signal::SIGINT) || sig == self.stop_signal
+    }
 }
 
 impl Policy {
@@ -136,8 +143,9 @@ impl Policy {
             notify: false,
             health: None,
             watchdog: None,
-            stop_timeout: crate::spec::STOP_TIMEOUT,
             forking: None,
+            stop_signal: Signal::SIGTERM,
+            stop_timeout: crate::spec::STOP_TIMEOUT,
         }
     }
 }
@@ -347,7 +355,7 @@ pub fn step(
     restarts: u32,
     now: Instant,
 ) -> (State, Vec<Effect>) {
-    use Signal::{SIGCONT, SIGINT, SIGKILL, SIGTERM};
+    use Signal::{SIGCONT, SIGKILL};
     // A child ended (or never started): restart it after the delay, or give up; with
     // `--restart on-failure`, a clean exit ends the monitor.
     let mut ended = |who: String, how: LastExit, ran_for: Duration, child: Option<Pid>| {
@@ -416,7 +424,7 @@ pub fn step(
     // The monitor stops the child itself, to restart it.
     let kill = |child: Pid, since: Instant, reason: StopReason, why: String| {
         let mut effects = vec![Effect::Say(format!("{why}: stopping pid {child}"))];
-        effects.extend(stop(child, SIGTERM));
+        effects.extend(stop(child, policy.stop_signal));
         let state = State::Killing {
             child,
             since,
@@ -533,7 +541,7 @@ pub fn step(
                 Effect::Forward(launcher, Signal::SIGKILL),
             ],
         ),
-        (State::Launching { launcher, .. }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+        (State::Launching { launcher, .. }, Event::Signal(sig)) if policy.stops(sig) => {
             let mut effects = vec![Effect::Say(format!(
                 "got SIG{}: stopping pid {launcher}",
                 crate::parse::signal_name(sig)
@@ -600,10 +608,9 @@ pub fn step(
             ],
         ),
         (_, Event::Exited { .. }) => (state, vec![]),
-        (
-            State::Running { child, .. } | State::Killing { child, .. },
-            Event::Signal(sig @ (SIGTERM | SIGINT)),
-        ) => {
+        (State::Running { child, .. } | State::Killing { child, .. }, Event::Signal(sig))
+            if policy.stops(sig) =>
+        {
             // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
             // mode's `stop` does it: without SIGCONT, it would sit out the whole stop timeout,
             // be SIGKILLed with the monitor, and its exit would go unrecorded.
@@ -614,10 +621,10 @@ pub fn step(
             effects.extend(stop(child, sig));
             (State::Stopping { child }, effects)
         }
-        (State::Stopping { child }, Event::Signal(sig @ (SIGTERM | SIGINT))) => {
+        (State::Stopping { child }, Event::Signal(sig)) if policy.stops(sig) => {
             (State::Stopping { child }, stop(child, sig))
         }
-        (State::Waiting { .. } | State::New, Event::Signal(SIGTERM | SIGINT)) => (
+        (State::Waiting { .. } | State::New, Event::Signal(sig)) if policy.stops(sig) => (
             State::Done { code: Code::Ok },
             vec![Effect::Finish {
                 code: Code::Ok,
@@ -905,6 +912,8 @@ struct Monitor {
     start_time: u64,
     policy: Policy,
     plan: Plan,
+    /// The launch plan, whose env files are read again before each start of the child.
+    launch: plan::Plan,
     outputs: Vec<Output>,
     buffer: Vec<u8>,
     signals: SignalDelivery<UnixStream, SignalOnly>,
@@ -1057,7 +1066,8 @@ impl Monitor {
         let spec = Spec::from_record(ctx, &rec)?;
         let mut launch = plan::plan(ctx, &spec)?;
         if let Some(socket) = std::env::var_os("NOTIFY_SOCKET") {
-            launch.env.insert("NOTIFY_SOCKET".into(), socket);
+            launch.env.insert("NOTIFY_SOCKET".into(), socket.clone());
+            launch.monitor_env.insert("NOTIFY_SOCKET".into(), socket);
         }
         let respawn = launch
             .respawn
@@ -1071,6 +1081,8 @@ impl Monitor {
                 retries: respawn.health_retries,
             }),
             watchdog: respawn.watchdog,
+            stop_signal: launch.stop_signal,
+            stop_timeout: launch.stop_timeout,
             forking: launch.forking.as_ref().map(|f| f.timeout),
             ..Policy::new(
                 respawn.restart_delay,
@@ -1164,8 +1176,18 @@ impl Monitor {
         nix::sys::prctl::set_child_subreaper(true)
             .context("cannot become a child subreaper (PR_SET_CHILD_SUBREAPER)")?;
         let (read, write) = UnixStream::pair().context("cannot create the signal pipe")?;
-        let signals = SignalDelivery::with_pipe(read, write, SignalOnly, SIGNALS.map(|s| s as i32))
+        // The stop signal too, when it is another one: it must stop the monitor, not kill it.
+        let mut handled: Vec<i32> = SIGNALS.map(|s| s as i32).to_vec();
+        let stop = policy.stop_signal;
+        if !SIGNALS.contains(&stop) && !matches!(stop, Signal::SIGKILL | Signal::SIGSTOP) {
+            handled.push(stop as i32);
+        }
+        let signals = SignalDelivery::with_pipe(read, write, SignalOnly, handled)
             .context("cannot install signal handlers")?;
+        let program_pidfile = launch.forking.as_ref().and_then(|f| f.pidfile.clone());
+        let program_uid = launch.account.as_ref().map(|a| a.creds.uid);
+        let chdir = launch.chdir.clone();
+        let creds = launch.account.as_ref().map(|a| a.creds.clone());
         Ok(Monitor {
             ctx: ctx.clone(),
             name: name.clone(),
@@ -1173,6 +1195,7 @@ impl Monitor {
             start_time,
             policy,
             plan,
+            launch,
             outputs,
             buffer,
             signals,
@@ -1190,7 +1213,7 @@ impl Monitor {
             cleanup: None,
             notify,
             ignored: Vec::new(),
-            program_uid: launch.account.as_ref().map(|a| a.creds.uid),
+            program_uid,
             said: NotifyStatus::default(),
             status_text: None,
             health: respawn.health.clone(),
@@ -1198,9 +1221,9 @@ impl Monitor {
             on_exit: respawn.on_exit.clone(),
             hook: None,
             env: helper_env,
-            chdir: launch.chdir.clone(),
-            creds: launch.account.as_ref().map(|a| a.creds.clone()),
-            program_pidfile: launch.forking.as_ref().and_then(|f| f.pidfile.clone()),
+            chdir,
+            creds,
+            program_pidfile,
             cgroup: crate::cgroup::Cgroup::of_record(&rec),
         })
     }
@@ -1690,7 +1713,10 @@ impl Monitor {
     /// the report pipe to `start`, whose end is then kept for the status handoff.
     fn spawn(&mut self) -> Option<Event> {
         let first = matches!(self.state, State::Starting { first: true });
-        match daemonize::spawn_child(&self.plan) {
+        match self
+            .read_env()
+            .and_then(|()| daemonize::spawn_child(&self.plan))
+        {
             Ok(child) => {
                 // `--forking`: `start` hears of the process the launcher leaves, once adopted.
                 if first && self.policy.forking.is_none() {
@@ -1710,6 +1736,16 @@ impl Monitor {
             }
             Err(err) => Some(Event::SpawnFailed(crate::exit::render(&err))),
         }
+    }
+
+    /// Reads the env files again into the child's environment (later files win, `--env` wins
+    /// over them): a file that cannot be read or has a malformed line fails this start.
+    fn read_env(&mut self) -> Result<()> {
+        if self.launch.env_files.is_empty() {
+            return Ok(());
+        }
+        let env = self.launch.env_now()?;
+        self.plan.set_env(env)
     }
 
     /// `--forking`: the launcher exited with status 0; finds the process it left (named by the
@@ -1822,13 +1858,13 @@ impl Monitor {
         }
     }
 
-    /// The child `child` exited: stops what it left behind before the next start (SIGTERM and
-    /// SIGCONT now, SIGKILL after [`LEFTOVER_TIMEOUT`]), without blocking: `run_loop` waits on
+    /// The child `child` exited: stops what it left behind before the next start (the stop
+    /// signal and SIGCONT now, SIGKILL after the stop timeout, SPEC §3.1), without blocking: `run_loop` waits on
     /// the leftovers' pidfds with the signal pipe and calls [`Monitor::tend_cleanup`].
     fn begin_cleanup(&mut self, child: Pid) {
         let mut held = Vec::new();
         let spare = self.helper_groups();
-        let count = gather(&mut held, None, &spare, Signal::SIGTERM);
+        let count = gather(&mut held, None, &spare, self.policy.stop_signal);
         if count == 0 {
             return;
         }
@@ -1838,7 +1874,7 @@ impl Monitor {
         ));
         self.cleanup = Some(Cleanup {
             held,
-            deadline: Instant::now() + LEFTOVER_TIMEOUT,
+            deadline: Instant::now() + self.policy.stop_timeout,
             killed: false,
             count,
         });
@@ -1857,7 +1893,7 @@ impl Monitor {
             let sig = if c.killed {
                 Signal::SIGKILL
             } else {
-                Signal::SIGTERM
+                self.policy.stop_signal
             };
             c.count += gather(&mut c.held, None, &spare, sig);
             if c.held.is_empty() {
@@ -1878,7 +1914,7 @@ impl Monitor {
             let msg = format!(
                 "{} leftover processes still running after {}: sent SIGKILL",
                 c.held.len(),
-                format_duration(LEFTOVER_TIMEOUT)
+                format_duration(self.policy.stop_timeout)
             );
             self.say(&msg);
             return;
@@ -2252,6 +2288,48 @@ mod tests {
             0,
             now,
         )
+    }
+
+    /// The spec's stop signal stops the monitor as TERM does, and is passed on as it is; the
+    /// same signal is only forwarded when it is not the stop signal.
+    #[test]
+    fn the_stop_signal_stops_the_monitor() {
+        let child = Pid::new(4242).unwrap();
+        let t = Instant::now();
+        let running = running_since(child, t);
+        let usr2 = Policy {
+            stop_signal: Signal::SIGUSR2,
+            ..policy(1000, 5, 60)
+        };
+        let (next, effects) = step(
+            running,
+            Event::Signal(Signal::SIGUSR2),
+            &usr2,
+            &mut Backoff::default(),
+            0,
+            t,
+        );
+        assert_eq!(next, State::Stopping { child });
+        assert_eq!(
+            effects[1..],
+            [
+                Effect::Forward(child, Signal::SIGUSR2),
+                Effect::Forward(child, Signal::SIGCONT)
+            ]
+        );
+        let (next, effects) = one(running, Event::Signal(Signal::SIGUSR2), t);
+        assert_eq!(next, running);
+        assert_eq!(effects, [Effect::Forward(child, Signal::SIGUSR2)]);
+        let waiting = State::Waiting { at: t };
+        let (next, _) = step(
+            waiting,
+            Event::Signal(Signal::SIGUSR2),
+            &usr2,
+            &mut Backoff::default(),
+            0,
+            t,
+        );
+        assert_eq!(next, State::Done { code: Code::Ok });
     }
 
     #[test]

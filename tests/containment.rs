@@ -583,14 +583,12 @@ fn cgroup_on_as_a_user_fails_with_the_reason() {
         skip(test, "needs root to become nobody");
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     let theirs = env.path("nobody");
     fs::create_dir(&theirs).unwrap();
     nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
     let bin = theirs.join("rdaemon");
-    fs::copy(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)

@@ -152,7 +152,8 @@ fn exec_argv(value: &str) -> Vec<String> {
 }
 
 /// Runs `systemd-analyze verify` on the unit when it is installed; `false` when skipped.
-fn verify(env: &Env, name: &str, unit: &str) -> bool {
+/// Every test that exports a unit checks it with this.
+pub fn verify(env: &Env, name: &str, unit: &str) -> bool {
     let have = StdCommand::new("sh")
         .args(["-c", "command -v systemd-analyze"])
         .output()

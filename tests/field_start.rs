@@ -358,8 +358,7 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
     // A copy nobody can surely run (the build directory may be closed to it).
     let bin = theirs.join("rdaemon");
-    fs::copy(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
@@ -412,7 +411,7 @@ fn foreground_exec_errors_reach_the_terminal_and_leave_nothing() {
     fs::create_dir(&private).unwrap();
     fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
     let program = private.join("prog");
-    fs::copy("/bin/true", &program).unwrap();
+    copy_executable("/bin/true", &program);
     let run = env
         .run(&[
             "start",

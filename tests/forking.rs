@@ -257,10 +257,13 @@ fn forking_export_systemd_says_type_forking_and_pidfile() {
         return;
     };
     start(&env, "ex", &["--forking", "--pidfile", &p], &argv).ok();
-    env.run(&["export", "systemd", "ex"])
+    let unit = env
+        .run(&["export", "systemd", "ex"])
         .ok()
         .stdout_has("Type=forking")
-        .stdout_has(&format!("PIDFile={p}"));
+        .stdout_has(&format!("PIDFile={p}"))
+        .stdout;
+    crate::export::verify(&env, "ex", &unit);
     env.run(&["stop", "ex"]).ok();
     wait_nothing_left(&mark);
 }

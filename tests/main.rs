@@ -24,6 +24,7 @@ mod pid_reuse;
 mod pidfile_validation;
 mod preflight;
 mod privileges;
+mod process_settings;
 mod process_state;
 mod races;
 mod ready;

@@ -508,6 +508,7 @@ fn export_maps_the_monitor_options() {
             .any(|l| l.starts_with("# --on-exit logger gone")),
         "{unit}"
     );
+    crate::export::verify(&env, "ex", &unit);
 }
 
 #[test]

@@ -224,7 +224,7 @@ fn daemon_whose_name_the_kernel_cuts_inside_a_character_is_seen_and_stopped() {
         .find(|p| std::path::Path::new(p).exists())
         .expect("no sleep binary");
     let program = env.path("aaaaaaaaaaaaaaé");
-    fs::copy(sleep, &program).unwrap();
+    copy_executable(sleep, &program);
     let pid = env.start("cut", &[program.to_str().unwrap(), "1000"]);
     wait_until("the daemon runs under its cut name", DEADLINE, || {
         fs::read(format!("/proc/{pid}/comm")).is_ok_and(|c| c == b"aaaaaaaaaaaaaa\xc3\n")

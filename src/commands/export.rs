@@ -21,6 +21,11 @@
 //!
 //! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) |
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
+//! | `env_files` | one `EnvironmentFile=` per file (a comment notes that systemd lets them win over `Environment=`) |
+//! | `limits` | `LimitNOFILE=SOFT:HARD` etc. (`infinity` for unlimited, sizes in bytes) |
+//! | `nice`, `oom_score_adj` | `Nice=`, `OOMScoreAdjust=` |
+//! | `stop_signal`, `stop_timeout` | `KillSignal=` (when not TERM), `TimeoutStopSec=` |
+//! | `reload_signal` | `ExecReload=/bin/kill -SIG $MAINPID` |
 //!
 //! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; `KillMode=
 //! control-group` (systemd's default, written out) stops everything the daemon spawned, as
@@ -38,7 +43,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::exit::{Code, Fail};
-use crate::parse::Name;
+use crate::parse::{signal_name, Name};
 use crate::paths::Ctx;
 use crate::state::{Mode, Record};
 use crate::target::{resolve, several_error, Resolved};
@@ -47,7 +52,7 @@ use crate::upfile::UpFile;
 use crate::plan::resolve_program;
 
 // Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
-use crate::spec::{Spec, STOP_TIMEOUT};
+use crate::spec::{Spec, STOP_SIGNAL};
 use crate::state::Respawn;
 
 /// `rdaemon export`.
@@ -344,6 +349,10 @@ pub fn nomad_job(
         note("stderr", rec.stderr.display().to_string());
         let ready = crate::ready::ReadySpec::parse(&rec.ready)
             .map_err(|e| format!("corrupt record for {name}: {e}"))?;
+        let stop_signal =
+            crate::spec::stop_signal(rec).map_err(|e| format!("corrupt record for {name}: {e}"))?;
+        let stop_timeout = crate::spec::stop_timeout(rec)
+            .map_err(|e| format!("corrupt record for {name}: {e}"))?;
         let check = match &ready {
             crate::ready::ReadySpec::Tcp { host, port } => {
                 if host != "127.0.0.1" {
@@ -432,8 +441,8 @@ pub fn nomad_job(
                 "args": rec.command[1..],
             },
             "Env": rec.env,
-            "KillSignal": "SIGTERM",
-            "KillTimeout": nanos(STOP_TIMEOUT),
+            "KillSignal": format!("SIG{}", signal_name(stop_signal)),
+            "KillTimeout": nanos(stop_timeout),
             "RestartPolicy": restart,
             "Meta": meta,
         });
@@ -647,6 +656,15 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
             );
         }
     }
+    if !rec.env_files.is_empty() {
+        t.push_str(
+            "# --env-file: systemd reads these at every start too, but its variables from\n\
+             # EnvironmentFile= win over Environment= (with rdaemon, --env wins over the files).\n",
+        );
+    }
+    for file in &rec.env_files {
+        let _ = writeln!(t, "EnvironmentFile={}", unit_path(file, "env file")?);
+    }
     let (user, group) = match rec.user.as_deref().map(|u| u.split_once(':')) {
         Some(Some((u, g))) => (Some(u), rec.group.as_deref().or(Some(g))),
         Some(None) => (rec.user.as_deref(), rec.group.as_deref()),
@@ -711,16 +729,42 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     if let Some(n) = rec.tasks_max {
         let _ = writeln!(t, "TasksMax={n}");
     }
+    for (res, value) in &rec.limits {
+        let limit = crate::procopts::Limit::parse(&format!("{res}={value}"))
+            .map_err(|e| format!("corrupt record: {e}"))?;
+        let _ = writeln!(t, "{}={}", limit.resource.systemd(), limit.systemd_value());
+    }
+    if let Some(n) = rec.nice {
+        let _ = writeln!(t, "Nice={n}");
+    }
+    if let Some(n) = rec.oom_score_adj {
+        let _ = writeln!(t, "OOMScoreAdjust={n}");
+    }
+    let stop_signal = crate::spec::stop_signal(rec).map_err(|e| format!("corrupt record: {e}"))?;
+    let stop_timeout =
+        crate::spec::stop_timeout(rec).map_err(|e| format!("corrupt record: {e}"))?;
+    let reload_signal =
+        crate::spec::reload_signal(rec).map_err(|e| format!("corrupt record: {e}"))?;
     let _ = writeln!(
         t,
-        "# As rdaemon stop: TERM to every process of the daemon, KILL after {}.",
-        timespan(STOP_TIMEOUT)
+        "# As rdaemon stop: {} to every process of the daemon, KILL after {}.",
+        signal_name(stop_signal),
+        timespan(stop_timeout)
     );
     t.push_str(
         "KillMode=control-group
 ",
     );
-    let _ = writeln!(t, "TimeoutStopSec={}", timespan(STOP_TIMEOUT));
+    if stop_signal != STOP_SIGNAL {
+        let _ = writeln!(t, "KillSignal=SIG{}", signal_name(stop_signal));
+    }
+    let _ = writeln!(t, "TimeoutStopSec={}", timespan(stop_timeout));
+    // As rdaemon reload: the reload signal to the main program.
+    let _ = writeln!(
+        t,
+        "ExecReload=/bin/kill -{} $MAINPID",
+        signal_name(reload_signal)
+    );
 
     t.push_str("\n[Install]\n");
     let _ = writeln!(t, "WantedBy={wanted_by}");
@@ -938,6 +982,13 @@ mod tests {
             cgroup_mode: None,
             memory_max: None,
             tasks_max: None,
+            env_files: Vec::new(),
+            limits: BTreeMap::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: None,
+            stop_timeout: None,
+            reload_signal: None,
             cgroup: None,
             cgroup_id: None,
             source: None,

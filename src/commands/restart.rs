@@ -5,7 +5,6 @@ use anyhow::{bail, Result};
 
 use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::Step;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::spec::Spec;
@@ -19,7 +18,8 @@ use super::stop::stop_locked;
 /// `rdaemon restart`: one daemon as always; several (names, globs, `--all`) one after the
 /// other, each under its own lock, the exit code the worst of theirs (4 > 1 > 0).
 pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
-    let schedule = args.stop.schedule()?;
+    // A malformed --retry is refused before anything is stopped.
+    args.stop.schedule(crate::spec::stop_settings(None))?;
     let Some(single) = args.target.single() else {
         if !args.program.is_empty() {
             return Err(Fail::usage(
@@ -35,9 +35,7 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         for why in &unknown {
             eprintln!("rdaemon: {why}");
         }
-        let code = super::each(targets, |target| {
-            restart_one(ctx, &args, &schedule, target, true)
-        })?;
+        let code = super::each(targets, |target| restart_one(ctx, &args, target, true))?;
         return Ok(match unknown.is_empty() {
             true => code,
             false => Code::worst([code, Code::Failure]),
@@ -53,17 +51,11 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         }
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
-    restart_one(ctx, &args, &schedule, target, single.given_name().is_some())
+    restart_one(ctx, &args, target, single.given_name().is_some())
 }
 
 /// Restarts one daemon under its lock; `named` when the user named it.
-fn restart_one(
-    ctx: &Ctx,
-    args: &RestartArgs,
-    schedule: &[Step],
-    mut target: Target,
-    named: bool,
-) -> Result<Code> {
+fn restart_one(ctx: &Ctx, args: &RestartArgs, mut target: Target, named: bool) -> Result<Code> {
     let Some(name) = target.name.clone() else {
         return Err(Fail::usage(format!(
             "cannot restart '{}': its file name is not a valid daemon name; give --name",
@@ -97,6 +89,10 @@ fn restart_one(
     // disk, a log file that cannot be opened safely) must not cost the running daemon its
     // life: check before stopping it.
     super::start::preflight(ctx, &spec)?;
-    stop_locked(ctx, &target, schedule, false)?;
+    // The running daemon stops as its spec says, unless the command line says otherwise.
+    let schedule = args
+        .stop
+        .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
+    stop_locked(ctx, &target, &schedule, false)?;
     start_locked(ctx, &spec, target.record)
 }

@@ -338,6 +338,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(&spec.chdir)?;
+    spec.check_process_settings(ctx)?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
@@ -435,6 +436,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
     }
 
+    // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
+    // the terminal, before anything is detached.
+    spec.check_process_settings(ctx)?;
     if spec.foreground {
         if launch.cgroup == CgroupMode::On || launch.has_limits() {
             bail!(Fail::usage(
@@ -797,6 +801,19 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
             running.ready_timeout != spec.ready_timeout,
         ),
         ("--respawn", running.respawn != spec.respawn),
+        ("--env-file", running.env_files != spec.env_files),
+        ("--limit", running.limits != spec.limits),
+        ("--nice", running.nice != spec.nice),
+        (
+            "--oom-score-adj",
+            running.oom_score_adj != spec.oom_score_adj,
+        ),
+        ("--stop-signal", running.stop_signal != spec.stop_signal),
+        ("--stop-timeout", running.stop_timeout != spec.stop_timeout),
+        (
+            "--reload-signal",
+            running.reload_signal != spec.reload_signal,
+        ),
         ("--forking", running.forking != spec.forking),
     ];
     let differ: Vec<&str> = options
@@ -999,11 +1016,11 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
     }
 }
 
-/// Stops a daemon that did not become ready, as `stop` would (TERM to its group, 10 s, KILL,
-/// 5 s), and reaps it.
+/// Stops a daemon that did not become ready, as `stop` would (its stop signal to its group,
+/// its stop timeout, KILL, 5 s), and reaps it.
 fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()> {
     let pid = process.pid();
-    let schedule = default_schedule(Signal::SIGTERM, crate::spec::STOP_TIMEOUT, false);
+    let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {
         group: process.own_group(),
@@ -1198,6 +1215,9 @@ fn prepare(
     };
     if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
         launch.env.insert("NOTIFY_SOCKET".into(), address.into());
+        launch
+            .monitor_env
+            .insert("NOTIFY_SOCKET".into(), address.into());
     }
     if let Some(check) = check.as_mut() {
         check.run_as(
@@ -1254,13 +1274,14 @@ fn prepare(
             ],
         );
     }
-    // The monitor runs with the daemon's environment (it makes the same plan from the spec),
+    // The monitor runs with the daemon's environment but the env files' variables (it makes
+    // the same plan from the spec, and reads the files again before each start of its child),
     // works from `/` (the child changes to the daemon's directory itself) and writes its own
     // messages to the daemon's stderr.
     let plan = daemonize::Plan::new(
         exe.as_os_str(),
         &argv,
-        &launch.env,
+        &launch.monitor_env,
         "/".as_ref(),
         launch.umask,
         stdin,

@@ -32,7 +32,8 @@ pub enum Stopped {
 /// `rdaemon stop`: each daemon named, one after the other, each under its own lock (never two
 /// names' locks at once). The exit code is the worst of theirs (`Code::worst`: 4 > 1 > 0).
 pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
-    let schedule = args.stop.schedule()?;
+    // A malformed --retry is refused before anything is stopped.
+    args.stop.schedule(crate::spec::stop_settings(None))?;
     let (targets, unknown) = match resolve_many(ctx, &args.target, true)? {
         Many::Picked { targets, unknown } => (targets, unknown),
         Many::NoDaemons => {
@@ -46,6 +47,10 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
         eprintln!("rdaemon: {why}");
     }
     super::each(targets, |target| {
+        // Each daemon's own stop signal and timeout, unless the command line gives them.
+        let schedule = args
+            .stop
+            .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
         stop_one(ctx, target, &schedule, args.main_only)
     })
 }

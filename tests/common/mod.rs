@@ -734,3 +734,21 @@ impl Drop for Background {
         }
     }
 }
+
+/// Copies the executable `from` to `to` (mode 0755) with `cp`, not `fs::copy`: a write fd of
+/// this process could leak into a child another test thread forks meanwhile, and the exec of
+/// the copy would then fail with ETXTBSY ("Text file busy").
+pub fn copy_executable(from: impl AsRef<Path>, to: &Path) {
+    let copied = std::process::Command::new("cp")
+        .arg(from.as_ref())
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(
+        copied.success(),
+        "cp {} {}",
+        from.as_ref().display(),
+        to.display()
+    );
+    fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
+}
