@@ -41,28 +41,6 @@ fn start_supervised(env: &Env, name: &str, extra: &[&str], program: &[String]) -
     (monitor, child)
 }
 
-fn child_pid(env: &Env, name: &str) -> Option<i32> {
-    env.record(name)["child_pid"].as_i64().map(|p| p as i32)
-}
-
-/// Waits until the status names a live child other than `old`; returns it (tracked).
-fn wait_new_child(env: &Env, name: &str, old: i32) -> i32 {
-    let mut new = 0;
-    wait_until(
-        &format!("{name} has a new child"),
-        DEADLINE,
-        || match child_pid(env, name) {
-            Some(p) if p != old && alive(p) => {
-                new = p;
-                true
-            }
-            _ => false,
-        },
-    );
-    env.track(new);
-    new
-}
-
 /// Waits until the status field `field` is `want`.
 fn wait_field(env: &Env, name: &str, field: &str, want: serde_json::Value) {
     wait_until(&format!("{name}'s {field} is {want}"), DEADLINE, || {

@@ -7,23 +7,6 @@ use std::process::Command as StdCommand;
 
 use crate::common::*;
 
-/// The respawn monitor's current child.
-fn child_pid(env: &Env, name: &str) -> Option<i32> {
-    env.record(name)["child_pid"].as_i64().map(|p| p as i32)
-}
-
-/// Waits for a child of the monitor other than `old`, and returns it.
-fn wait_new_child(env: &Env, name: &str, old: Option<i32>) -> i32 {
-    let mut pid = None;
-    wait_until("the monitor has a new child", DEADLINE, || {
-        pid = child_pid(env, name).filter(|p| Some(*p) != old && alive(*p));
-        pid.is_some()
-    });
-    let pid = pid.unwrap();
-    env.track(pid);
-    pid
-}
-
 /// The value of `KEY` in `pid`'s environment, once the environment is readable.
 fn env_var(pid: i32, key: &str) -> Option<String> {
     wait_until(&format!("pid {pid} has an environment"), DEADLINE, || {
@@ -181,7 +164,7 @@ fn an_edited_env_file_is_read_again_at_each_respawn() {
     ])
     .ok();
     let monitor = env.pid_of("worker");
-    let child = wait_new_child(&env, "worker", None);
+    let child = wait_new_child(&env, "worker", 0);
     assert_eq!(env_var(child, "LEVEL").as_deref(), Some("info"));
     // The monitor holds none of the files' variables: a removed one must go.
     assert_eq!(env_var(monitor, "LEVEL"), None);
@@ -191,7 +174,7 @@ fn an_edited_env_file_is_read_again_at_each_respawn() {
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let next = wait_new_child(&env, "worker", Some(child));
+    let next = wait_new_child(&env, "worker", child);
     assert_eq!(env_var(next, "LEVEL").as_deref(), Some("debug"));
     assert_eq!(env_var(next, "GONE"), None);
     assert_eq!(env_var(next, "KEPT").as_deref(), Some("cli"));
@@ -260,7 +243,7 @@ fn limits_nice_and_oom_score_adj_apply_to_start_restart_start_name_and_respawn()
     ])
     .ok();
     let monitor = env.pid_of("sup");
-    let child = wait_new_child(&env, "sup", None);
+    let child = wait_new_child(&env, "sup", 0);
     assert_eq!(
         limit(child, "Max open files"),
         ("1000".into(), "2000".into())
@@ -274,7 +257,7 @@ fn limits_nice_and_oom_score_adj_apply_to_start_restart_start_name_and_respawn()
         nix::sys::signal::Signal::SIGKILL,
     )
     .unwrap();
-    let next = wait_new_child(&env, "sup", Some(child));
+    let next = wait_new_child(&env, "sup", child);
     assert_eq!(nice(next), 4);
     assert_eq!(oom_score_adj(next), 200);
     assert_eq!(
@@ -543,7 +526,7 @@ fn the_respawn_monitor_stops_on_the_stop_signal_and_forwards_it() {
     .ok();
     env.wait_file("usr2.out.ready");
     let monitor = env.pid_of("sup");
-    let child = wait_new_child(&env, "sup", None);
+    let child = wait_new_child(&env, "sup", 0);
     let run = env.run(&["stop", "sup"]).ok();
     // Stopped by the signal, not killed at the timeout after a restart.
     assert!(!run.stdout.contains("SIGKILL"), "{}", run.dump());

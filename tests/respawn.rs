@@ -40,29 +40,6 @@ fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> (i3
     (monitor, child)
 }
 
-/// The child's pid in the record, if any.
-fn child_pid(env: &Env, name: &str) -> Option<i32> {
-    env.record(name)["child_pid"].as_i64().map(|p| p as i32)
-}
-
-/// Waits until the record names a live child other than `old`, and returns it (tracked).
-fn wait_new_child(env: &Env, name: &str, old: i32) -> i32 {
-    let mut new = 0;
-    wait_until(
-        &format!("{name} has a new child"),
-        DEADLINE,
-        || match child_pid(env, name) {
-            Some(p) if p != old && alive(p) => {
-                new = p;
-                true
-            }
-            _ => false,
-        },
-    );
-    env.track(new);
-    new
-}
-
 fn signal(pid: i32, sig: Signal) {
     kill(NixPid::from_raw(pid), sig).unwrap();
 }

@@ -752,3 +752,21 @@ pub fn copy_executable(from: impl AsRef<Path>, to: &Path) {
     );
     fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
 }
+
+/// The respawn child's pid in the daemon's status, if any.
+pub fn child_pid(env: &Env, name: &str) -> Option<i32> {
+    env.record(name)["child_pid"].as_i64().map(|p| p as i32)
+}
+
+/// Waits until the status names a live child other than `old` (0: any), and returns it,
+/// tracked.
+pub fn wait_new_child(env: &Env, name: &str, old: i32) -> i32 {
+    let mut new = None;
+    wait_until(&format!("{name} has a new child"), DEADLINE, || {
+        new = child_pid(env, name).filter(|&p| p != old && alive(p));
+        new.is_some()
+    });
+    let new = new.unwrap();
+    env.track(new);
+    new
+}
