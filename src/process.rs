@@ -358,16 +358,78 @@ pub fn uptime(start_time: u64) -> Option<Duration> {
     Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
 }
 
-/// Gives the heap pages that are free back to the kernel (glibc's `malloc_trim`): for the
-/// respawn monitor, which stays resident for the daemon's whole life, after its set-up (issue
-/// 18: what it allocated to read the spec and start the first child would otherwise stay
-/// private memory). Nothing on a libc without it.
+/// Gives the memory the respawn monitor no longer uses back to the kernel (issue 18: it stays
+/// resident for the daemon's whole life, so what its set-up and each restart touched would
+/// otherwise stay private memory): the heap pages that are free (glibc's `malloc_trim`; nothing
+/// on a libc without it), and the pages of the main thread's stack below the frames in use
+/// ([`release_unused_stack`]).
 pub fn release_free_memory() {
+    // Read before the trim, so that what reading it allocates is given back too.
+    let _ = main_stack();
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only returns free heap memory to the kernel; no memory in use moves.
     #[allow(unsafe_code)]
     unsafe {
         nix::libc::malloc_trim(0);
+    }
+    release_unused_stack();
+}
+
+/// How much of the stack below its own frame [`release_unused_stack`] leaves alone: its only
+/// callee then (`madvise`, a thin system call wrapper) needs a few bytes of it; a signal
+/// handler that runs meanwhile is given its frame after the call returns or before it begins.
+const STACK_MARGIN: usize = 1024;
+
+/// The bounds of the main thread's stack mapping (`[stack]` in `/proc/self/maps`), read once:
+/// it only grows downwards, so its top stays and its old bottom stays inside it.
+fn main_stack() -> Option<(usize, usize)> {
+    static BOUNDS: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    *BOUNDS.get_or_init(|| {
+        let maps = fs::read_to_string("/proc/self/maps").ok()?;
+        let line = maps.lines().find(|l| l.ends_with("[stack]"))?;
+        let (low, high) = line.split_whitespace().next()?.split_once('-')?;
+        Some((
+            usize::from_str_radix(low, 16).ok()?,
+            usize::from_str_radix(high, 16).ok()?,
+        ))
+    })
+}
+
+/// Drops the pages of the main thread's stack that lie more than [`STACK_MARGIN`] below this
+/// function's frame (`MADV_DONTNEED`): the deepest calls of the set-up (reading the spec,
+/// building the plan, the first fork) dirtied them and the monitor's loop, much shallower, does
+/// not use them. They stay mapped; a later call that goes that deep gets zeroed pages again.
+/// Does nothing on another thread's stack.
+#[inline(never)]
+pub fn release_unused_stack() {
+    let Some((low, high)) = main_stack() else {
+        return;
+    };
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    if here <= low || here >= high {
+        return;
+    }
+    let page = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as usize);
+    let end = here.saturating_sub(STACK_MARGIN) & !(page - 1);
+    if end <= low {
+        return;
+    }
+    // SAFETY: [low, end) is inside the main thread's stack mapping (checked above), and more
+    // than STACK_MARGIN below this frame, which is on that stack: below the stack pointer the
+    // ABI keeps nothing alive beyond a 128-byte red zone, so no live data of this thread (the
+    // one whose stack it is) lies there, and no other thread uses it. MADV_DONTNEED keeps the
+    // mapping: a later use of those addresses gets zero-filled pages, as a fresh stack would.
+    #[allow(unsafe_code)]
+    unsafe {
+        nix::libc::madvise(
+            low as *mut nix::libc::c_void,
+            end - low,
+            nix::libc::MADV_DONTNEED,
+        );
     }
 }
 

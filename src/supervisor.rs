@@ -928,6 +928,9 @@ struct Monitor {
     stopped: bool,
     /// They changed and are not saved yet.
     dirty: bool,
+    /// The status was just saved (after the handoff, a restart, an exit): before it sleeps,
+    /// the monitor gives back the memory that work used (issue 18).
+    settle: bool,
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
     /// it only once `start` has closed its end (poll reports an error on this end then).
     handoff: Option<File>,
@@ -1048,7 +1051,10 @@ fn childless() -> bool {
 
 impl Monitor {
     /// Reads the record and prepares everything the children need, signal handling included
-    /// (before the first child exists, so that no SIGCHLD is missed).
+    /// (before the first child exists, so that no SIGCHLD is missed). Never inlined: its
+    /// locals would otherwise stay in the frame of [`run`], on the stack for the monitor's
+    /// whole life (issue 18).
+    #[inline(never)]
     fn new(ctx: &Ctx, args: &MonitorArgs) -> Result<Monitor> {
         let name = &args.name;
         let rec = Record::load(ctx, name)?
@@ -1161,10 +1167,23 @@ impl Monitor {
         };
         let plan = launch.exec(stdin, stdout, stderr)?;
         // Helpers get the program's environment, but they are not the program: no
-        // NOTIFY_SOCKET, no watchdog.
-        let mut helper_env = launch.env.clone();
+        // NOTIFY_SOCKET, no watchdog. The monitor keeps only the copies of the environment it
+        // will use (issue 18: each is a few hundred small allocations, resident for the
+        // daemon's life): the plan's, the helpers' if it has helpers, and the base of
+        // `env_now` if it reads env files again.
+        let helpers =
+            respawn.on_exit.is_some() || matches!(respawn.health, Some(ReadySpec::Cmd(_)));
+        let mut helper_env = if helpers {
+            std::mem::take(&mut launch.env)
+        } else {
+            BTreeMap::new()
+        };
+        launch.env = BTreeMap::new();
         for var in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] {
             helper_env.remove(std::ffi::OsStr::new(var));
+        }
+        if launch.env_files.is_empty() {
+            launch.monitor_env = BTreeMap::new();
         }
         let plan = match policy.watchdog {
             Some(_) => plan.with_pid_env("WATCHDOG_PID")?,
@@ -1207,6 +1226,7 @@ impl Monitor {
             failed: false,
             stopped: false,
             dirty: false,
+            settle: false,
             handoff: None,
             report: None,
             fatal: None,
@@ -1237,6 +1257,10 @@ impl Monitor {
                     return Err(err);
                 }
                 return Ok(code);
+            }
+            if self.settle {
+                self.settle = false;
+                crate::process::release_free_memory();
             }
             let wake = self.wait()?;
             for i in wake.readable {
@@ -1831,6 +1855,7 @@ impl Monitor {
     /// has returned, and `stop` and `restart` write nothing of it while this process lives.
     fn save_status(&mut self) {
         self.dirty = false;
+        self.settle = true;
         let me = std::process::id() as i32;
         let saved = Status::load(&self.ctx, &self.name).and_then(|status| match status {
             Some(mut status)

@@ -20,6 +20,7 @@ mod list;
 mod logs;
 mod many;
 mod monitor_duties;
+mod monitor_memory;
 mod pid_reuse;
 mod pidfile_validation;
 mod preflight;
