@@ -364,7 +364,7 @@ pub fn uptime(start_time: u64) -> Option<Duration> {
 /// on a libc without it), and the pages of the main thread's stack below the frames in use
 /// ([`release_unused_stack`]).
 pub fn release_free_memory() {
-    // Read before the trim, so that what reading it allocates is given back too.
+    // Read before the trim, so that what reading them allocates is given back too.
     let _ = main_stack();
     #[cfg(target_env = "gnu")]
     // SAFETY: malloc_trim only returns free heap memory to the kernel; no memory in use moves.
@@ -373,6 +373,81 @@ pub fn release_free_memory() {
         nix::libc::malloc_trim(0);
     }
     release_unused_stack();
+    release_executable_pages();
+}
+
+/// The pages of rdaemon's own executable that are read-only mappings of its file: its
+/// read-only `PT_LOAD` segments (code, read-only data), whole pages inside them, never the
+/// writable ones nor `PT_GNU_RELRO` (relocated at load: private copies, not the file).
+/// `(start, length)`, from the program headers the kernel passes in the auxiliary vector.
+fn executable_pages() -> Vec<(usize, usize)> {
+    use nix::libc::{
+        getauxval, Elf64_Phdr, AT_PHDR, AT_PHNUM, PF_W, PT_GNU_RELRO, PT_LOAD, PT_PHDR,
+    };
+    // SAFETY: getauxval only reads the auxiliary vector the kernel gave this process.
+    #[allow(unsafe_code)]
+    let (at, count) = unsafe { (getauxval(AT_PHDR) as usize, getauxval(AT_PHNUM) as usize) };
+    if at == 0 || count == 0 || at % std::mem::align_of::<Elf64_Phdr>() != 0 {
+        return Vec::new();
+    }
+    // SAFETY: AT_PHDR is the address of the executable's program headers, AT_PHNUM their
+    // number: the kernel maps them (they lie in the first PT_LOAD segment) for the process's
+    // whole life, aligned, and nothing writes them.
+    #[allow(unsafe_code)]
+    let headers = unsafe { std::slice::from_raw_parts(at as *const Elf64_Phdr, count) };
+    // A position-independent executable is loaded at a bias: PT_PHDR says where the headers
+    // were meant to be.
+    let Some(bias) = headers
+        .iter()
+        .find(|h| h.p_type == PT_PHDR)
+        .map(|h| at.wrapping_sub(h.p_vaddr as usize))
+    else {
+        return Vec::new();
+    };
+    let page = sysconf(SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .map_or(4096, |p| p as usize);
+    let span = |h: &Elf64_Phdr| {
+        let start = bias.wrapping_add(h.p_vaddr as usize);
+        (start, start + h.p_memsz as usize)
+    };
+    let relro: Vec<(usize, usize)> = headers
+        .iter()
+        .filter(|h| h.p_type == PT_GNU_RELRO || (h.p_type == PT_LOAD && h.p_flags & PF_W != 0))
+        .map(span)
+        .collect();
+    headers
+        .iter()
+        .filter(|h| h.p_type == PT_LOAD && h.p_flags & PF_W == 0)
+        .filter_map(|h| {
+            let (start, end) = span(h);
+            let (start, end) = (start.next_multiple_of(page), end / page * page);
+            let apart = relro.iter().all(|&(lo, hi)| hi <= start || end <= lo);
+            (start < end && apart).then_some((start, end - start))
+        })
+        .collect()
+}
+
+/// Unmaps the pages of rdaemon's executable that the monitor's loop does not use: the kernel
+/// maps the file's pages around each page fault (up to 16), so the set-up left most of a large
+/// binary mapped, and each mapped page counts in the monitor's share of memory (`Pss`). They
+/// stay in the page cache; the loop maps again the few it runs.
+fn release_executable_pages() {
+    for (start, len) in executable_pages() {
+        // SAFETY: [start, start + len) is whole pages of a read-only PT_LOAD segment of this
+        // executable, which the loader mapped privately from the file and nothing can write
+        // (not writable, not RELRO): MADV_DONTNEED only drops their page table entries, and a
+        // later access maps the same file contents again.
+        #[allow(unsafe_code)]
+        unsafe {
+            nix::libc::madvise(
+                start as *mut nix::libc::c_void,
+                len,
+                nix::libc::MADV_DONTNEED,
+            );
+        }
+    }
 }
 
 /// How much of the stack below its own frame [`release_unused_stack`] leaves alone: its only
