@@ -25,6 +25,19 @@ use crate::target::{resolve_many, several_error, Many, Target};
 /// Runs the parsed command line. `completions` needs no rdaemon directory (it must work even
 /// where none can be found), every other command does.
 pub fn run(cli: Cli) -> Result<Code> {
+    // The respawn monitor apart: its frames stay on the stack for the daemon's life, so they
+    // must not carry the space of every other command inlined here (issue 18).
+    match cli.command {
+        Command::Monitor(args) => {
+            crate::supervisor::run(args, &Ctx::new(cli.dir, cli.quiet, cli.verbose)?)
+        }
+        command => run_verb(Cli { command, ..cli }),
+    }
+}
+
+/// Runs a user's command.
+#[inline(never)]
+fn run_verb(cli: Cli) -> Result<Code> {
     let ctx = || Ctx::new(cli.dir.clone(), cli.quiet, cli.verbose);
     // Commands that act on what the records say (signal, replace, remove, or print the files
     // they name): never on records another user could have forged.
