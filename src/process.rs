@@ -198,6 +198,12 @@ pub fn read_own_stat() -> Option<ProcStat> {
     stat_at("/proc/self/stat").ok().flatten()
 }
 
+/// rdaemon's own session id: `getsid(0)`, one system call where reading `/proc/self/stat` is
+/// several (it is asked on `start`'s way from the fork to the exec).
+pub fn own_session() -> io::Result<i32> {
+    Ok(nix::unistd::getsid(None)?.as_raw())
+}
+
 /// Whether `pid` names a live (not zombie) process; an error reading `/proc` is an error.
 pub fn alive(pid: Pid) -> io::Result<bool> {
     Ok(stat(pid)?.is_some_and(|s| s.is_alive()))
