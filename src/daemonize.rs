@@ -503,6 +503,39 @@ impl Drop for Intermediate {
     }
 }
 
+/// What Rust's runtime start-up (`lang_start`) would have done and rdaemon needs, for the
+/// binary's C `main` (`#![no_main]`, see `src/main.rs`): fds 0, 1 and 2 open, each closed one on
+/// `/dev/null` (else the first file rdaemon opens, a lock or a record, would become its stdout),
+/// and SIGPIPE ignored (a write to a closed pipe is then an `EPIPE` error, see `output.rs`).
+/// Skipped: the main thread's stack-overflow handler and its alternate signal stack (an overflow
+/// is a plain SIGSEGV) and the thread's name in panic messages.
+pub fn start_up() {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigHandler, Signal};
+    let mut fds = [0, 1, 2].map(|fd| {
+        // SAFETY: only polled (events 0: nothing is read or written); a closed fd is fine,
+        // poll reports it as POLLNVAL.
+        PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::empty())
+    });
+    if nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok() {
+        for fd in fds {
+            if fd
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLNVAL))
+            {
+                // The lowest free fd: the closed one. Kept open for the process's life.
+                let none = nix::sys::stat::Mode::empty();
+                if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, none) {
+                    std::mem::forget(null);
+                }
+            }
+        }
+    }
+    // SAFETY: no handler is installed, only the disposition "ignore", and rdaemon is single-
+    // threaded this early.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+}
+
 /// Starts the respawn monitor's child: the plan's program as a direct child of the calling
 /// process, in its session and process group, with `PR_SET_PDEATHSIG(SIGTERM)` so that it does
 /// not outlive the monitor. Returns once `execve` has succeeded; a failure before or at the exec
