@@ -347,11 +347,41 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
 }
 
 /// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
-/// looked at once per command, however many daemons `list` reports.
+/// looked at once per command, however many daemons `list` reports, and not at all when the
+/// daemon's cgroup is gone ([`cgroup_removed`]).
 fn count_leftovers(rec: &Record) -> usize {
+    if cgroup_removed(rec) {
+        return 0;
+    }
     match session::Session::of(rec, None) {
         Ok(Some(session)) => session.count_leftovers_in(&session_members(session.sid)),
         _ => 0,
+    }
+}
+
+/// Whether the cgroup `rec` says its daemon ran in (during this boot) was removed: then nothing
+/// of the daemon lives on. Its session and every process forked in it were born inside the
+/// cgroup (`stop` takes the cgroup for the kernel's word on what is left of a daemon, SPEC §3.1),
+/// and the kernel removes a cgroup only when no process is in it (`rmdir` fails with `EBUSY`):
+/// `stop` removes it once the last one is gone. A cgroup of the same path with another id (its
+/// inode) was made since for another start. This one `stat` spares `list` and `status` a look
+/// at every process on the machine for a stopped daemon (2–3 ms with 1,100 processes). Any
+/// doubt (no cgroup recorded, another boot, an error other than "not found") leaves the answer
+/// to the look at the session.
+fn cgroup_removed(rec: &Record) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let (Some(path), Some(id)) = (rec.cgroup.as_deref(), rec.cgroup_id) else {
+        return false;
+    };
+    if !path.is_absolute() || rec.boot_id.is_none() {
+        return false;
+    }
+    if rec.boot_id.as_deref() != process::boot_id().ok().as_deref() {
+        return false;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.ino() != id,
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
     }
 }
 
