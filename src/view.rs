@@ -467,32 +467,56 @@ pub fn reports(ctx: &Ctx, full: bool) -> Result<Vec<Report>> {
     // Each report is three small file reads (spec, status, `/proc/PID/stat`) and no more: with
     // a thousand daemons the command is those reads, which run side by side on the machine's
     // CPUs (issue 18: `list` of 1000 ≤ 20 ms). Nothing here forks; the order stays the names'.
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    if threads < 2 || names.len() < PARALLEL_FROM {
+    // The work is handed out in small batches rather than cut in equal parts: a thread the
+    // scheduler set aside on a busy machine, or a stopped daemon without a cgroup (a look at
+    // every process for its leftovers), would leave the other working alone at the end. The
+    // calling thread works too.
+    let threads = match names.len() < PARALLEL_FROM {
+        true => 1,
+        // Three files of /proc and /sys read (cgroup CPU quota): asked only when it counts.
+        false => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+    };
+    if threads < 2 {
         return Ok(names
             .iter()
             .filter_map(|n| report_of(ctx, n, full))
             .collect());
     }
-    let chunk = names.len().div_ceil(threads);
-    let parts: Vec<Vec<Report>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .filter_map(|n| report_of(ctx, n, full))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let from = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
+            if from >= names.len() {
+                return done;
+            }
+            let batch = &names[from..names.len().min(from + BATCH)];
+            done.extend(
+                (from..)
+                    .zip(batch)
+                    .filter_map(|(i, n)| Some((i, report_of(ctx, n, full)?))),
+            );
+        }
+    };
+    let mut all: Vec<(usize, Report)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+        let mut all = work();
+        for helper in helpers {
+            all.extend(
+                helper
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        all
     });
-    Ok(parts.into_iter().flatten().collect())
+    // The order stays the names'.
+    all.sort_unstable_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, report)| report).collect())
 }
+
+/// How many daemons a thread of [`reports`] takes at a time.
+const BATCH: usize = 16;
 
 /// From how many daemons [`reports`] shares the work among threads.
 const PARALLEL_FROM: usize = 64;
