@@ -577,18 +577,21 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
             *w = (*w).max(cell.chars().count());
         }
     }
-    // The whole table in one write, not one per line.
-    let mut table = String::new();
+    // The whole table in one write, not one per line, built in one string sized beforehand:
+    // no string per cell or per line (a thousand rows are six thousand cells).
+    let line_len = widths.iter().sum::<usize>() + 2 * (widths.len() - 1) + 1;
+    let mut table = String::with_capacity((rows.len() + 1) * line_len);
     let mut line = |cells: [&str; 6]| {
-        let mut s = String::new();
+        let start = table.len();
         for (i, cell) in cells.iter().enumerate() {
-            if i == 5 {
-                s.push_str(cell);
-            } else {
-                s.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            table.push_str(cell);
+            if i < 5 {
+                let pad = widths[i] - cell.chars().count() + 2;
+                table.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        table.push_str(s.trim_end());
+        let end = start + table[start..].trim_end().len();
+        table.truncate(end);
         table.push('\n');
     };
     line(header);
