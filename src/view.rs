@@ -2,7 +2,7 @@
 //! derived from the spec, the status and the process table in one place ([`Report::new`]), and
 //! the `list` table.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Result;
@@ -381,7 +381,14 @@ fn cgroup_removed(rec: &Record) -> bool {
     }
     match std::fs::symlink_metadata(path) {
         Ok(meta) => meta.ino() != id,
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+        // Gone, as long as the cgroup tree it was made in is here to be seen (not another
+        // mount namespace's view of `/sys`): its root, above `rdaemon`, which `stop` removes
+        // with the last daemon's cgroup.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
+            .parent()
+            .and_then(Path::parent)
+            .is_some_and(|root| root.join("cgroup.procs").exists()),
+        Err(_) => false,
     }
 }
 
