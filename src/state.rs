@@ -952,8 +952,8 @@ fn read_checked(path: &Path) -> Result<Option<Vec<u8>>> {
 /// Reads a regular file of `size` bytes (its `fstat`) to its end, but no more than `max` + 1
 /// bytes, usually in one `read`: one byte more than `size` is asked for, and a read of a
 /// regular file that returns less than it was asked, having reached `size`, stopped at the end
-/// of the file. `read_to_end` would ask once more to be told so (`list` reads two files per
-/// daemon: 2,000 system calls of 11,000 with a thousand daemons). A file that grew since its
+/// of the file. `read_to_end` would ask once more to be told so (`list` reads two such files
+/// per daemon: 2,000 of its 16,000 system calls with a thousand daemons). A file that grew since its
 /// `fstat` (rdaemon replaces its files whole, never writes into them) is read on to its end.
 fn read_to_end_sized(mut file: fs::File, size: usize, max: usize) -> io::Result<Vec<u8>> {
     let mut text = vec![0u8; size.min(max) + 1];

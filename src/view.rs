@@ -382,8 +382,8 @@ fn cgroup_removed(rec: &Record) -> bool {
     match std::fs::symlink_metadata(path) {
         Ok(meta) => meta.ino() != id,
         // Gone, as long as the cgroup tree it was made in is here to be seen (not another
-        // mount namespace's view of `/sys`): its root, above `rdaemon`, which `stop` removes
-        // with the last daemon's cgroup.
+        // mount namespace's view of `/sys`): the cgroup above `rdaemon/` (the mount's root, or
+        // a delegated one), not `rdaemon/` itself, which `stop` removes with the last daemon's.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => path
             .parent()
             .and_then(Path::parent)
