@@ -164,21 +164,20 @@ fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     Ok(Some(stat))
 }
 
-/// Reads the small file `path` (a file of `/proc`) into `buf` until end of file or until `buf`
-/// is full; returns how many bytes it holds.
+/// Reads the small file `path` (a `/proc/PID/stat`) into `buf` in one `read`; returns how many
+/// bytes it holds. The kernel formats the whole line at the first read (a `seq_file` of one
+/// record) and copies as much of it as `buf` holds: a read that leaves `buf` not full returned
+/// all of it, and the read that would find the end of file is spared (`list` reads one stat per
+/// daemon). A full `buf` may hold only part: the caller reads the file again whole.
 fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    loop {
+        match file.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            done => return done,
         }
     }
-    Ok(len)
 }
 
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
