@@ -180,6 +180,17 @@ fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
     }
 }
 
+/// Reads a file of `/proc` or `/sys` whole, as text. `fs::read_to_string` asks the size first
+/// (0 for these files) and then reads 32 bytes, 32, 64, 128...: seven reads for
+/// `/proc/self/mountinfo`. One buffer of a page takes the usual few hundred bytes in one read,
+/// and the read that finds the end.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
 fn is_gone(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ESRCH))
@@ -225,7 +236,7 @@ fn boottime_offset_ns() -> io::Result<i128> {
     if let Some(offset) = OFFSET.get() {
         return Ok(*offset);
     }
-    let offset = match fs::read_to_string("/proc/self/timens_offsets") {
+    let offset = match read_text("/proc/self/timens_offsets") {
         Ok(text) => parse_boottime_offset(&text).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -335,7 +346,7 @@ pub fn boot_id() -> io::Result<String> {
     if let Some(id) = BOOT_ID.get() {
         return Ok(id.clone());
     }
-    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    let id = read_text("/proc/sys/kernel/random/boot_id")?
         .trim()
         .to_owned();
     Ok(BOOT_ID.get_or_init(|| id).clone())
