@@ -392,11 +392,16 @@ impl<'a> Prepared<'a> {
 /// Detaches the plan's program as a daemon and returns its pid once the exec has happened,
 /// with what `before_exec` returned.
 ///
-/// `before_exec` runs in the parent while the grandchild exists but waits: it is where the
-/// pidfile and record are written, so they are in place before the program runs. If it fails,
-/// the grandchild is killed and reaped, and the error returned. `while_exec` runs in the parent
-/// once the grandchild has its "go", while it sets itself up and execs on another CPU: work
-/// that the start needs done only if the exec succeeds, done in that time instead of after it.
+/// Three steps of the caller run in the parent, two of them while a child works on another CPU,
+/// so that their time overlaps instead of adding up:
+/// - `while_forking`, right after the first fork, while the intermediate child makes the session
+///   and forks the grandchild: work that needs no pid (`start` writes the spec there). What it
+///   returns is handed to `before_exec`.
+/// - `before_exec`, while the grandchild exists but waits for its "go": where the pidfile and
+///   record are written, so they are in place before the program runs. If it fails, the
+///   grandchild is killed and reaped, and the error returned.
+/// - `while_exec`, once the grandchild has its "go", while it sets itself up and execs: work
+///   that the start needs done only if the exec succeeds.
 ///
 /// With `cgroup` (a cgroup's directory), the daemon is created straight in that cgroup
 /// (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7): no move between cgroups, whose write to
@@ -405,10 +410,11 @@ impl<'a> Prepared<'a> {
 /// not allowed to hold processes), the daemon is forked as without `cgroup`, outside it.
 /// `before_exec` learns which: its second argument says whether the daemon is already in the
 /// cgroup; if not, moving it there is the caller's business.
-pub fn spawn<T>(
+pub fn spawn<W, T>(
     plan: &Plan,
     cgroup: Option<BorrowedFd<'_>>,
-    before_exec: impl FnOnce(Pid, bool) -> Result<T>,
+    while_forking: impl FnOnce() -> W,
+    before_exec: impl FnOnce(W, Pid, bool) -> Result<T>,
     while_exec: impl FnOnce(&mut T),
 ) -> Result<(Pid, T)> {
     ensure_single_threaded()?;
@@ -443,6 +449,7 @@ pub fn spawn<T>(
     // The pid arrives as soon as the intermediate has forked; its exit and reaping then overlap
     // with the pidfile and record work and with the grandchild's exec instead of delaying them.
     let mut intermediate = Intermediate(Some(nix::unistd::Pid::from_raw(child)));
+    let forked = while_forking();
     let (pid, in_cgroup) = match read_message(&report_r)? {
         Some((step @ (Step::Pid | Step::PidInCgroup), raw)) => (
             Pid::new(raw)
@@ -456,7 +463,7 @@ pub fn spawn<T>(
         ),
     };
 
-    let mut done = match before_exec(pid, in_cgroup) {
+    let mut done = match before_exec(forked, pid, in_cgroup) {
         Ok(done) => done,
         Err(err) => {
             // The grandchild is blocked reading the go pipe; it never ran the program. Once the

@@ -808,6 +808,12 @@ impl Record {
     /// while it is the status's one writer (SPEC §1).
     pub fn save(&self, ctx: &Ctx) -> Result<()> {
         self.save_spec(ctx)?;
+        self.save_status(ctx)
+    }
+
+    /// Saves the status `RUNTIME/NAME.status` alone (and removes a v1 record): [`Record::save`]
+    /// once the spec is in place.
+    pub fn save_status(&self, ctx: &Ctx) -> Result<()> {
         self.status().save(ctx, &self.name)?;
         remove_v1(ctx, &self.name);
         Ok(())

@@ -475,10 +475,19 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // succeeds: written while the program execs, instead of read and written again after.
     let wanted_at_exec = launch.ready == ReadySpec::Exec && launch.forking.is_none();
     let mut wanted = Ok(());
+    // The spec needs no pid: written while the intermediate child forks, still wanted stopped.
+    let mut spec_saved = false;
+    let unstarted = spec.unstarted();
     let result = daemonize::spawn(
         &plan,
         into,
-        |pid, in_cgroup| {
+        || {
+            let saved = unstarted.save_spec(ctx);
+            spec_saved = saved.is_ok();
+            saved
+        },
+        |saved, pid, in_cgroup| {
+            saved?;
             crate::fault::point("before-pidfile");
             let stat =
                 process::read_stat(pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
@@ -505,7 +514,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                     Err(err) => return Err(err),
                 }
             }
-            record.save(ctx)?;
+            record.save_status(ctx)?;
             committed = Some(pid);
             crate::fault::point("between-commits");
             // `--forking`: the pidfile names the process the program leaves, known only later
@@ -562,6 +571,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             }
             if let Some(pid) = committed {
                 let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
+            }
+            if committed.is_some() || spec_saved {
                 let _ = match &old {
                     Some(rec) => rec.save(ctx),
                     None => Record::remove(ctx, &spec.name),
