@@ -31,7 +31,7 @@ use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::Signal;
 
-use crate::process::{Pid, Process};
+use crate::process::{self, Pid, Process};
 
 /// The cgroup2 mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +92,7 @@ fn unescape(s: &str) -> String {
 
 /// The cgroup2 mount of this system, from `/proc/self/mountinfo`; `None` without one.
 pub fn find_mount() -> io::Result<Option<Mount>> {
-    Ok(parse_mountinfo(&fs::read_to_string(
+    Ok(parse_mountinfo(&process::read_text(
         "/proc/self/mountinfo",
     )?))
 }
@@ -123,7 +123,7 @@ impl Host {
         Ok(Host {
             is_root,
             mount: find_mount()?,
-            own: fs::read_to_string("/proc/self/cgroup")
+            own: process::read_text("/proc/self/cgroup")
                 .ok()
                 .as_deref()
                 .and_then(parse_own_cgroup),
@@ -341,7 +341,7 @@ impl Cgroup {
 
     /// The memory it uses now (`memory.current`), without the memory controller `None`.
     pub fn memory_current(&self) -> Option<u64> {
-        fs::read_to_string(self.file("memory.current"))
+        process::read_text(self.file("memory.current"))
             .ok()?
             .trim()
             .parse()
@@ -414,7 +414,7 @@ impl Cgroup {
 
     /// The pids in it now.
     pub fn procs(&self) -> io::Result<Vec<i32>> {
-        Ok(fs::read_to_string(self.file("cgroup.procs"))?
+        Ok(process::read_text(self.file("cgroup.procs"))?
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
             .collect())
@@ -422,7 +422,7 @@ impl Cgroup {
 
     /// Whether any process is in it or beneath it (`populated` of `cgroup.events`).
     pub fn populated(&self) -> io::Result<bool> {
-        let text = fs::read_to_string(self.file("cgroup.events"))?;
+        let text = process::read_text(self.file("cgroup.events"))?;
         Ok(text
             .lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["populated", "1"]))
@@ -512,7 +512,7 @@ impl Cgroup {
 
     /// Whether `/proc/PID/cgroup` places `pid` in this cgroup (or beneath it).
     fn holds(&self, pid: i32) -> bool {
-        let Some(own) = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        let Some(own) = process::read_text(format!("/proc/{pid}/cgroup"))
             .ok()
             .as_deref()
             .and_then(parse_own_cgroup)

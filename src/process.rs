@@ -164,21 +164,31 @@ fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     Ok(Some(stat))
 }
 
-/// Reads the small file `path` (a file of `/proc`) into `buf` until end of file or until `buf`
-/// is full; returns how many bytes it holds.
+/// Reads the small file `path` (a `/proc/PID/stat`) into `buf` in one `read`; returns how many
+/// bytes it holds. The kernel formats the whole line at the first read (a `seq_file` of one
+/// record) and copies as much of it as `buf` holds: a read that leaves `buf` not full returned
+/// all of it, and the read that would find the end of file is spared (`list` reads one stat per
+/// daemon). A full `buf` may hold only part: the caller reads the file again whole.
 fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    loop {
+        match file.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            done => return done,
         }
     }
-    Ok(len)
+}
+
+/// Reads a file of `/proc` or `/sys` whole, as text. `fs::read_to_string` asks the size first
+/// (0 for these files) and then reads 32 bytes, 32, 64, 128...: seven reads for
+/// `/proc/self/mountinfo`. One buffer of a page takes the usual few hundred bytes in one read,
+/// and the read that finds the end.
+pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::with_capacity(4096);
+    fs::File::open(path)?.read_to_string(&mut text)?;
+    Ok(text)
 }
 
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
@@ -196,6 +206,12 @@ pub fn read_stat(pid: Pid) -> Option<ProcStat> {
 /// the start time normalised as [`stat`] does.
 pub fn read_own_stat() -> Option<ProcStat> {
     stat_at("/proc/self/stat").ok().flatten()
+}
+
+/// rdaemon's own session id: `getsid(0)`, one system call where reading `/proc/self/stat` is
+/// several (it is asked on `start`'s way from the fork to the exec).
+pub fn own_session() -> io::Result<i32> {
+    Ok(nix::unistd::getsid(None)?.as_raw())
 }
 
 /// Whether `pid` names a live (not zombie) process; an error reading `/proc` is an error.
@@ -220,7 +236,7 @@ fn boottime_offset_ns() -> io::Result<i128> {
     if let Some(offset) = OFFSET.get() {
         return Ok(*offset);
     }
-    let offset = match fs::read_to_string("/proc/self/timens_offsets") {
+    let offset = match read_text("/proc/self/timens_offsets") {
         Ok(text) => parse_boottime_offset(&text).ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -330,7 +346,7 @@ pub fn boot_id() -> io::Result<String> {
     if let Some(id) = BOOT_ID.get() {
         return Ok(id.clone());
     }
-    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+    let id = read_text("/proc/sys/kernel/random/boot_id")?
         .trim()
         .to_owned();
     Ok(BOOT_ID.get_or_init(|| id).clone())
