@@ -59,6 +59,7 @@ echo "== without a subreaper: PID 1 reaps the exited daemon late"
 python3 bench/bench.py measure --rdaemon "$rd" --target bench/build/target --runs "$runs" \
     --label "without a subreaper (PID 1 reaps late)" --only stop,overshoot \
     --out bench/results/plain.json
-python3 bench/bench.py report bench/results/subreaper.json bench/results/plain.json \
+python3 bench/bench.py report bench/results/ready.json bench/results/subreaper.json \
+    bench/results/plain.json \
     --doc docs/performance.md --plot docs/performance.png
 echo "== docs/performance.md and docs/performance.png updated"
