@@ -378,7 +378,7 @@ pub fn uptime(start_time: u64) -> Option<Duration> {
 /// resident for the daemon's whole life, so what its set-up and each restart touched would
 /// otherwise stay private memory): the heap pages that are free (glibc's `malloc_trim`; nothing
 /// on a libc without it), and the pages of the main thread's stack below the frames in use
-/// ([`release_unused_stack`]).
+/// ([`release_unused_stack`]). The pages of its code: [`release_executable_pages`].
 pub fn release_free_memory() {
     // Read before the trim, so that what reading them allocates is given back too.
     let _ = main_stack();
@@ -389,7 +389,6 @@ pub fn release_free_memory() {
         nix::libc::malloc_trim(0);
     }
     release_unused_stack();
-    release_executable_pages();
 }
 
 /// The pages of rdaemon's own executable that are read-only mappings of its file: its
@@ -448,8 +447,9 @@ fn executable_pages() -> Vec<(usize, usize)> {
 /// Unmaps the pages of rdaemon's executable that the monitor's loop does not use: the kernel
 /// maps the file's pages around each page fault (up to 16), so the set-up left most of a large
 /// binary mapped, and each mapped page counts in the monitor's share of memory (`Pss`). They
-/// stay in the page cache; the loop maps again the few it runs.
-fn release_executable_pages() {
+/// stay in the page cache; the loop maps again the few it runs. Once, after the set-up: after
+/// a restart it would only make the next restart map the same pages again, later.
+pub fn release_executable_pages() {
     for (start, len) in executable_pages() {
         // SAFETY: [start, start + len) is whole pages of a read-only PT_LOAD segment of this
         // executable, which the loader mapped privately from the file and nothing can write

@@ -931,6 +931,8 @@ struct Monitor {
     /// The status was just saved (after the handoff, a restart, an exit): before it sleeps,
     /// the monitor gives back the memory that work used (issue 18).
     settle: bool,
+    /// It settled once: the pages of its code that the set-up alone used are unmapped.
+    settled: bool,
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
     /// it only once `start` has closed its end (poll reports an error on this end then).
     handoff: Option<File>,
@@ -1227,6 +1229,7 @@ impl Monitor {
             stopped: false,
             dirty: false,
             settle: false,
+            settled: false,
             handoff: None,
             report: None,
             fatal: None,
@@ -1261,6 +1264,10 @@ impl Monitor {
             if self.settle {
                 self.settle = false;
                 crate::process::release_free_memory();
+                if !self.settled {
+                    self.settled = true;
+                    crate::process::release_executable_pages();
+                }
             }
             let wake = self.wait()?;
             for i in wake.readable {
