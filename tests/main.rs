@@ -29,6 +29,7 @@ mod process_state;
 mod races;
 mod ready;
 mod ready_kinds;
+mod ready_speed;
 mod reboot;
 mod respawn;
 mod restart;
