@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;start' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads')
             [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
@@ -84,15 +85,14 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--tasks-max', '--tasks-max', [CompletionResultType]::ParameterName, 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller')
             [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec')
             [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
-            [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
-            [CompletionResult]::new('--log-timestamps', '--log-timestamps', [CompletionResultType]::ParameterName, 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program''s output through pipes')
-            [CompletionResult]::new('--foreground', '--foreground', [CompletionResultType]::ParameterName, 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
+            [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
+            [CompletionResult]::new('--log-timestamps', '--log-timestamps', [CompletionResultType]::ParameterName, 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program''s output through pipes')
+            [CompletionResult]::new('--foreground', '--foreground', [CompletionResultType]::ParameterName, 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -100,19 +100,19 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;stop' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--signal', '--signal', [CompletionResultType]::ParameterName, 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]')
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
-            [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
-            [CompletionResult]::new('--main-only', '--main-only', [CompletionResultType]::ParameterName, 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
+            [CompletionResult]::new('--main-only', '--main-only', [CompletionResultType]::ParameterName, 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -120,15 +120,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;status' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document instead of text')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print one JSON document instead of text')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -137,12 +137,12 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;list' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array instead of a table')
-            [CompletionResult]::new('--names', '--names', [CompletionResultType]::ParameterName, 'Print only the names, one per line (fast: no process is looked at)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array instead of a table')
+            [CompletionResult]::new('--names', '--names', [CompletionResultType]::ParameterName, 'Print only the names, one per line (fast: no process is looked at)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -150,6 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;restart' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
@@ -186,16 +187,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--signal', '--signal', [CompletionResultType]::ParameterName, 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]')
             [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('--forking', '--forking', [CompletionResultType]::ParameterName, 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left')
             [CompletionResult]::new('--respawn', '--respawn', [CompletionResultType]::ParameterName, 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor''s pid')
             [CompletionResult]::new('--log-timestamps', '--log-timestamps', [CompletionResultType]::ParameterName, 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program''s output through pipes')
             [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -215,19 +215,19 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;logs' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
-            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
+            [CompletionResult]::new('--follow', '--follow', [CompletionResultType]::ParameterName, 'Keep printing what is appended, across rotation and truncation, until interrupted')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -235,14 +235,14 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;forget' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -250,15 +250,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;signal' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
-            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Send it to every process of the daemon''s process group, not only the main program')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Send it to every process of the daemon''s process group, not only the main program')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -266,15 +266,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;reload' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon''s --ready-timeout]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -282,15 +282,15 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;wait' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
@@ -298,9 +298,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;up' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -312,9 +312,9 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;down' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -326,13 +326,13 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             break
         }
         'rdaemon;export' {
+            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
             [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them')
             [CompletionResult]::new('--target', '--target', [CompletionResultType]::ParameterName, 'The name of the systemd target (-f) or of the Nomad job [default: the file''s directory name; nomad without -f: rdaemon]')
-            [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')

@@ -155,12 +155,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__down)
-            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            opts="-q -v -f -h -V --dir --quiet --verbose --file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -191,10 +195,6 @@ _rdaemon() {
                     fi
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -203,12 +203,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__export)
-            opts="-f -q -v -h -V --name --pidfile --file --out --target --dir --quiet --verbose --help --version systemd nomad"
+            opts="-q -v -f -h -V --dir --quiet --verbose --name --pidfile --file --out --target --help --version systemd nomad"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -255,10 +259,6 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -267,21 +267,21 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__forget)
-            opts="-q -v -h -V --name --pidfile --all --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pidfile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -531,7 +531,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__list)
-            opts="-q -v -h -V --json --names --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --json --names --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -549,12 +549,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__logs)
-            opts="-n -f -q -v -h -V --name --pidfile --all --lines --follow --file --dir --quiet --verbose --help --version"
+            opts="-q -v -n -f -h -V --dir --quiet --verbose --name --pidfile --all --lines --follow --file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -586,10 +590,6 @@ _rdaemon() {
                     fi
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -598,12 +598,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__reload)
-            opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -616,10 +620,6 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -628,12 +628,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --name --pidfile --all --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -778,10 +782,6 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -808,21 +808,21 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__signal)
-            opts="-q -v -h -V --name --pidfile --all --group --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --group --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pidfile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -834,12 +834,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --name --pidfile --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --source --after --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --source --after --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -980,10 +984,6 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -992,21 +992,21 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__status)
-            opts="-q -v -h -V --name --pidfile --all --json --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --pidfile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1018,12 +1018,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__stop)
-            opts="-q -v -h -V --name --pidfile --all --signal --timeout --no-kill --retry --main-only --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --signal --timeout --no-kill --retry --main-only --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1044,10 +1048,6 @@ _rdaemon() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1056,12 +1056,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__up)
-            opts="-f -q -v -h -V --file --dir --quiet --verbose --help --version"
+            opts="-q -v -f -h -V --dir --quiet --verbose --file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --file)
                     local oldifs
                     if [ -n "${IFS+x}" ]; then
@@ -1092,10 +1096,6 @@ _rdaemon() {
                     fi
                     return 0
                     ;;
-                --dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1104,12 +1104,16 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__wait)
-            opts="-q -v -h -V --name --pidfile --all --timeout --dir --quiet --verbose --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --name)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1119,10 +1123,6 @@ _rdaemon() {
                     return 0
                     ;;
                 --timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

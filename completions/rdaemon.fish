@@ -45,6 +45,7 @@ complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "down" -d 'Stop the 
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "export" -d 'Print a service definition for another supervisor (systemd, Nomad), built from daemons\' records or from an up file'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "completions" -d 'Print a shell completion script (bash, zsh, fish, elvish, powershell)'
 complete -c rdaemon -n "__fish_rdaemon_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l name -d 'The daemon\'s name [default: the pidfile\'s stem, else the program\'s basename]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l pidfile -d 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
@@ -83,44 +84,44 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l memory-max -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l source -d 'Internal (`up`): the absolute path of the `up` file the daemon\'s entry comes from, recorded in its spec' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l after -d 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log-timestamps -d 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program\'s output through pipes'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l foreground -d 'Do not detach: write the pidfile and record, then exec PROGRAM in place of rdaemon (same pid, same stdio unless --log/--stdout/--stderr), for systemd units, containers, debugging'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l no-kill -d 'Never escalate to SIGKILL'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l json -d 'Print one JSON document instead of text'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l json -d 'Print one JSON document instead of text'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l json -d 'Print a JSON array instead of a table'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l names -d 'Print only the names, one per line (fast: no process is looked at)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l json -d 'Print a JSON array instead of a table'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -l names -d 'Print only the names, one per line (fast: no process is looked at)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
@@ -160,14 +161,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l tasks-max -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l respawn -d 'Supervise: a small rdaemon monitor runs PROGRAM as its child and restarts it whenever it exits; the pidfile holds the monitor\'s pid'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log-timestamps -d 'Prefix each line the program writes with its time (RFC 3339, milliseconds): the monitor reads the program\'s output through pipes'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l no-kill -d 'Never escalate to SIGKILL'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
@@ -175,70 +175,70 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s q -l quiet
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s f -l follow -d 'Keep printing what is appended, across rotation and truncation, until interrupted'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon\'s process group, not only the main program'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon\'s process group, not only the main program'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l timeout -d 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon\'s --ready-timeout]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l timeout -d 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s V -l version -d 'Print version'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s V -l version -d 'Print version'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s f -l file -d 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l out -d 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l target -d 'The name of the systemd target (-f) or of the Nomad job [default: the file\'s directory name; nomad without -f: rdaemon]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -389,11 +389,14 @@ impl<'a> Prepared<'a> {
     }
 }
 
-/// Detaches the plan's program as a daemon and returns its pid once the exec has happened.
+/// Detaches the plan's program as a daemon and returns its pid once the exec has happened,
+/// with what `before_exec` returned.
 ///
 /// `before_exec` runs in the parent while the grandchild exists but waits: it is where the
 /// pidfile and record are written, so they are in place before the program runs. If it fails,
-/// the grandchild is killed and reaped, and the error returned.
+/// the grandchild is killed and reaped, and the error returned. `while_exec` runs in the parent
+/// once the grandchild has its "go", while it sets itself up and execs on another CPU: work
+/// that the start needs done only if the exec succeeds, done in that time instead of after it.
 ///
 /// With `cgroup` (a cgroup's directory), the daemon is created straight in that cgroup
 /// (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7): no move between cgroups, whose write to
@@ -402,11 +405,12 @@ impl<'a> Prepared<'a> {
 /// not allowed to hold processes), the daemon is forked as without `cgroup`, outside it.
 /// `before_exec` learns which: its second argument says whether the daemon is already in the
 /// cgroup; if not, moving it there is the caller's business.
-pub fn spawn(
+pub fn spawn<T>(
     plan: &Plan,
     cgroup: Option<BorrowedFd<'_>>,
-    before_exec: impl FnOnce(Pid, bool) -> Result<()>,
-) -> Result<Pid> {
+    before_exec: impl FnOnce(Pid, bool) -> Result<T>,
+    while_exec: impl FnOnce(&mut T),
+) -> Result<(Pid, T)> {
     ensure_single_threaded()?;
     // Best effort: without it (old kernel), the grandchild goes to PID 1 and is simply not
     // reaped here; nothing else changes.
@@ -452,23 +456,27 @@ pub fn spawn(
         ),
     };
 
-    if let Err(err) = before_exec(pid, in_cgroup) {
-        // The grandchild is blocked reading the go pipe; it never ran the program. Once the
-        // intermediate is reaped, the grandchild is our child and can be reaped here too.
-        intermediate.reap();
-        let grandchild = nix::unistd::Pid::from_raw(pid.get());
-        let _ = nix::sys::signal::kill(grandchild, nix::sys::signal::Signal::SIGKILL);
-        let _ = waitpid(grandchild, None);
-        return Err(err);
-    }
+    let mut done = match before_exec(pid, in_cgroup) {
+        Ok(done) => done,
+        Err(err) => {
+            // The grandchild is blocked reading the go pipe; it never ran the program. Once the
+            // intermediate is reaped, the grandchild is our child and can be reaped here too.
+            intermediate.reap();
+            let grandchild = nix::unistd::Pid::from_raw(pid.get());
+            let _ = nix::sys::signal::kill(grandchild, nix::sys::signal::Signal::SIGKILL);
+            let _ = waitpid(grandchild, None);
+            return Err(err);
+        }
+    };
     write_go(&go_w)?;
     drop(go_w);
     crate::fault::point("before-exec");
+    while_exec(&mut done);
 
     let outcome = read_message(&report_r)?;
     intermediate.reap();
     match outcome {
-        None => Ok(pid),
+        None => Ok((pid, done)),
         Some((step, errno)) => {
             // The grandchild has _exit'ed or is about to: reap it (we are its subreaper).
             let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
@@ -493,6 +501,39 @@ impl Drop for Intermediate {
     fn drop(&mut self) {
         self.reap();
     }
+}
+
+/// What Rust's runtime start-up (`lang_start`) would have done and rdaemon needs, for the
+/// binary's C `main` (`#![no_main]`, see `src/main.rs`): fds 0, 1 and 2 open, each closed one on
+/// `/dev/null` (else the first file rdaemon opens, a lock or a record, would become its stdout),
+/// and SIGPIPE ignored (a write to a closed pipe is then an `EPIPE` error, see `output.rs`).
+/// Skipped: the main thread's stack-overflow handler and its alternate signal stack (an overflow
+/// is a plain SIGSEGV) and the thread's name in panic messages.
+pub fn start_up() {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    use nix::sys::signal::{SigHandler, Signal};
+    let mut fds = [0, 1, 2].map(|fd| {
+        // SAFETY: only polled (events 0: nothing is read or written); a closed fd is fine,
+        // poll reports it as POLLNVAL.
+        PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::empty())
+    });
+    if nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok() {
+        for fd in fds {
+            if fd
+                .revents()
+                .is_some_and(|r| r.contains(PollFlags::POLLNVAL))
+            {
+                // The lowest free fd: the closed one. Kept open for the process's life.
+                let none = nix::sys::stat::Mode::empty();
+                if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, none) {
+                    std::mem::forget(null);
+                }
+            }
+        }
+    }
+    // SAFETY: no handler is installed, only the disposition "ignore", and rdaemon is single-
+    // threaded this early.
+    let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
 /// Starts the respawn monitor's child: the plan's program as a direct child of the calling

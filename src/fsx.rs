@@ -153,11 +153,25 @@ impl Dir {
 
     /// Creates `name` exclusively (`O_CREAT | O_EXCL`, never through a symlink) with exactly
     /// `mode` (no set-id bits, whatever the umask), open with `flags`.
+    ///
+    /// No `O_NONBLOCK` here: `O_EXCL` fails on any existing name (a FIFO, a symlink), so the
+    /// file opened is always the regular file just made, which saves two `fcntl` calls.
     pub fn create(&self, name: &OsStr, flags: OFlag, mode: u32) -> io::Result<File> {
+        plain_name(name)?;
         let mode = mode & 0o777;
-        let file = self.open_file(name, flags | OFlag::O_CREAT | OFlag::O_EXCL, mode)?;
-        nix::sys::stat::fchmod(file.as_fd(), Mode::from_bits_truncate(mode))?;
-        Ok(file)
+        let fd = openat(
+            &self.fd,
+            name,
+            flags
+                | OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NOCTTY
+                | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )?;
+        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(mode))?;
+        Ok(File::from(fd))
     }
 
     /// `renameat` within the directory.

@@ -45,3 +45,5 @@ pub(crate) mod supervisor;
 pub(crate) mod target;
 pub(crate) mod upfile;
 pub(crate) mod view;
+
+pub use daemonize::start_up;

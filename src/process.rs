@@ -164,21 +164,20 @@ fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     Ok(Some(stat))
 }
 
-/// Reads the small file `path` (a file of `/proc`) into `buf` until end of file or until `buf`
-/// is full; returns how many bytes it holds.
+/// Reads the small file `path` (a `/proc/PID/stat`) into `buf` in one `read`; returns how many
+/// bytes it holds. The kernel formats the whole line at the first read (a `seq_file` of one
+/// record) and copies as much of it as `buf` holds: a read that leaves `buf` not full returned
+/// all of it, and the read that would find the end of file is spared (`list` reads one stat per
+/// daemon). A full `buf` may hold only part: the caller reads the file again whole.
 fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
     use std::io::Read;
     let mut file = fs::File::open(path)?;
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
+    loop {
+        match file.read(buf) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            done => return done,
         }
     }
-    Ok(len)
 }
 
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
@@ -196,6 +195,12 @@ pub fn read_stat(pid: Pid) -> Option<ProcStat> {
 /// the start time normalised as [`stat`] does.
 pub fn read_own_stat() -> Option<ProcStat> {
     stat_at("/proc/self/stat").ok().flatten()
+}
+
+/// rdaemon's own session id: `getsid(0)`, one system call where reading `/proc/self/stat` is
+/// several (it is asked on `start`'s way from the fork to the exec).
+pub fn own_session() -> io::Result<i32> {
+    Ok(nix::unistd::getsid(None)?.as_raw())
 }
 
 /// Whether `pid` names a live (not zombie) process; an error reading `/proc` is an error.

@@ -180,7 +180,7 @@ pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {
 /// `/proc/PID/stat`): `None` when it is not a new session (rdaemon's own), which then must never
 /// be swept.
 pub fn made_for(stat: &ProcStat) -> Option<i32> {
-    let own = process::read_own_stat()?.session;
+    let own = process::own_session().ok()?;
     (stat.session > 1 && stat.session != own).then_some(stat.session)
 }
 
@@ -229,9 +229,7 @@ impl Session {
         if self.sid <= 1 || (Some(self.sid) == self.main && !self.led_by_main) {
             return Ok(false);
         }
-        let own = process::read_own_stat()
-            .ok_or_else(|| io::Error::other("cannot read /proc/self/stat"))?;
-        if self.sid == own.session {
+        if self.sid == process::own_session()? {
             return Ok(false);
         }
         if self.led_by_main {

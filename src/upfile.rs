@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use clap::{ArgAction, CommandFactory, Parser};
+use clap::{ArgAction, Parser};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -411,7 +411,7 @@ fn word(value: &toml::Value) -> Option<String> {
 fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)> {
     let line = raw.line;
     let name = Name::parse(&raw.name).map_err(|e| (line, e))?;
-    let cli = Cli::command();
+    let cli = Cli::built();
     let start = cli.find_subcommand("start").expect("start is a subcommand");
     let mut program: Option<Vec<String>> = None;
     let mut after = Vec::new();

@@ -12,7 +12,7 @@ use crate::common::*;
 
 /// Waits until the fixture wrote `file` (renamed into place, so never read half-written) and
 /// returns the pids in it, each tracked for cleanup.
-fn member_pids(env: &Env, file: &str) -> Vec<i32> {
+pub(crate) fn member_pids(env: &Env, file: &str) -> Vec<i32> {
     let path = env.wait_file(file);
     let pids: Vec<i32> = fs::read_to_string(path)
         .unwrap()
@@ -28,7 +28,12 @@ fn member_pids(env: &Env, file: &str) -> Vec<i32> {
 /// A main process (`sleep`) with `n` members forked before it: each ignores SIGTERM when
 /// `stubborn`, and all are in the main process's group and session. Their pids go to
 /// `members.txt`.
-fn start_with_members(env: &Env, name: &str, n: usize, stubborn: bool) -> (i32, Vec<i32>) {
+pub(crate) fn start_with_members(
+    env: &Env,
+    name: &str,
+    n: usize,
+    stubborn: bool,
+) -> (i32, Vec<i32>) {
     let trap = if stubborn { "trap '' TERM" } else { ":" };
     let script = env.script(
         "members.sh",
@@ -440,7 +445,7 @@ fn cgroup2_mount() -> Option<std::path::PathBuf> {
 }
 
 /// A daemon name unique to this test run.
-fn unique_name(env: &Env, stem: &str) -> String {
+pub(crate) fn unique_name(env: &Env, stem: &str) -> String {
     let tail: String = env
         .dir()
         .file_name()
@@ -454,7 +459,7 @@ fn unique_name(env: &Env, stem: &str) -> String {
 
 /// The cgroup mount where this test may use cgroups (root, a writable cgroup2 mount), else
 /// `None` after saying why (a failure under CI).
-fn cgroups_here(test: &str) -> Option<std::path::PathBuf> {
+pub(crate) fn cgroups_here(test: &str) -> Option<std::path::PathBuf> {
     if !is_root() {
         skip(test, "cgroups need root");
         return None;

@@ -17,6 +17,7 @@ mod forget;
 mod forking;
 mod json;
 mod list;
+mod list_speed;
 mod logs;
 mod many;
 mod monitor_duties;

@@ -471,46 +471,60 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // Held until this function returns: the monitor writes the status only after that.
     let mut handoff = None;
     let into = cgroup.as_ref().map(|c| c.dir());
-    let result = daemonize::spawn(&plan, into, |pid, in_cgroup| {
-        crate::fault::point("before-pidfile");
-        let stat =
-            process::read_stat(pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-        // The record first: every pidfile rdaemon writes is vouched for by a record from the
-        // moment it exists, so a start killed between the two leaves a record naming a pid that
-        // never ran (judged by its start time once reused), never a pidfile naming nobody's.
-        let mut record = spec.record(pid, stat.start_time, &boot_id);
-        // The session the double fork made (the daemon waits for its "go": nothing ran yet).
-        record.session = crate::session::made_for(&stat);
-        // Into its cgroup while it waits for its "go": no code of the program runs outside it,
-        // and whatever it forks is born inside. Created there where the kernel can (clone3),
-        // else moved there now, as root, so `--user` changes nothing.
-        if let Some(cg) = &cgroup {
-            let joined_at_birth = if in_cgroup { Ok(()) } else { cg.add(pid.get()) };
-            match joined_at_birth {
-                Ok(()) => {
-                    record.cgroup = Some(cg.cgroup.path().to_owned());
-                    record.cgroup_id = cg.id();
-                    joined = true;
+    // When the exec is all this start waits for, the spec says `wanted: running` as soon as it
+    // succeeds: written while the program execs, instead of read and written again after.
+    let wanted_at_exec = launch.ready == ReadySpec::Exec && launch.forking.is_none();
+    let mut wanted = Ok(());
+    let result = daemonize::spawn(
+        &plan,
+        into,
+        |pid, in_cgroup| {
+            crate::fault::point("before-pidfile");
+            let stat =
+                process::read_stat(pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+            // The record first: every pidfile rdaemon writes is vouched for by a record from the
+            // moment it exists, so a start killed between the two leaves a record naming a pid that
+            // never ran (judged by its start time once reused), never a pidfile naming nobody's.
+            let mut record = spec.record(pid, stat.start_time, &boot_id);
+            // The session the double fork made (the daemon waits for its "go": nothing ran yet).
+            record.session = crate::session::made_for(&stat);
+            // Into its cgroup while it waits for its "go": no code of the program runs outside it,
+            // and whatever it forks is born inside. Created there where the kernel can (clone3),
+            // else moved there now, as root, so `--user` changes nothing.
+            if let Some(cg) = &cgroup {
+                let joined_at_birth = if in_cgroup { Ok(()) } else { cg.add(pid.get()) };
+                match joined_at_birth {
+                    Ok(()) => {
+                        record.cgroup = Some(cg.cgroup.path().to_owned());
+                        record.cgroup_id = cg.id();
+                        joined = true;
+                    }
+                    // A start of the same name from another directory took the path over while
+                    // the cgroup was empty: `auto` goes without.
+                    Err(_) if launch.cgroup == CgroupMode::Auto && !launch.has_limits() => {}
+                    Err(err) => return Err(err),
                 }
-                // A start of the same name from another directory took the path over while
-                // the cgroup was empty: `auto` goes without.
-                Err(_) if launch.cgroup == CgroupMode::Auto && !launch.has_limits() => {}
-                Err(err) => return Err(err),
             }
-        }
-        record.save(ctx)?;
-        committed = Some(pid);
-        crate::fault::point("between-commits");
-        // `--forking`: the pidfile names the process the program leaves, known only later
-        // (a respawn monitor's own pidfile is written now, as for any monitor).
-        match writer.take() {
-            Some(writer) if !spec.forking || spec.respawn.is_some() => writer.commit(pid),
-            other => {
-                writer = other;
-                Ok(())
+            record.save(ctx)?;
+            committed = Some(pid);
+            crate::fault::point("between-commits");
+            // `--forking`: the pidfile names the process the program leaves, known only later
+            // (a respawn monitor's own pidfile is written now, as for any monitor).
+            match writer.take() {
+                Some(writer) if !spec.forking || spec.respawn.is_some() => writer.commit(pid)?,
+                other => writer = other,
             }
-        }
-    });
+            Ok(record)
+        },
+        |record| {
+            // Undone with the rest of the record if the exec fails (below).
+            if wanted_at_exec {
+                record.stopping = false;
+                wanted = record.save_spec(ctx);
+            }
+        },
+    )
+    .map(|(pid, _)| pid);
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
     drop(plan);
@@ -527,7 +541,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The program ran: its log stays, whatever its readiness (the record names it).
             new_logs.keep();
             if launch.ready == ReadySpec::Exec {
-                want_running(ctx, &spec.name, pid)?;
+                match wanted_at_exec {
+                    true => wanted?,
+                    false => want_running(ctx, &spec.name, pid)?,
+                }
                 ctx.say(format!("started {} (pid {pid})", spec.name));
                 return Ok(Code::Ok);
             }

@@ -1,0 +1,161 @@
+//! What `list` (and `status`) spare themselves must not change what they say (issue 18: `list`
+//! of 1000 live daemons ≤ 20 ms). A stopped daemon whose cgroup was removed is not looked for in
+//! every process of the machine: its leftovers are none, as the look would find; while its
+//! cgroup lives, or without one, the look is made. From 64 daemons on, the reports are shared
+//! among threads in batches: every daemon says what `status NAME` says, in the names' order.
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
+use crate::common::*;
+use crate::containment::{cgroups_here, start_with_members, unique_name};
+
+/// The report of `name` in `list --json`.
+fn listed(env: &Env, name: &str) -> serde_json::Value {
+    let run = env.run(&["list", "--json"]).ok();
+    let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not listed: {}", run.dump()))
+        .clone()
+}
+
+/// The line of `name` in the `list` table, split in words.
+fn table_row(env: &Env, name: &str) -> Vec<String> {
+    let run = env.run(&["list"]).ok();
+    let row = run
+        .stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in the table: {}", run.dump()));
+    row.split_whitespace().map(str::to_owned).collect()
+}
+
+#[test]
+fn leftovers_are_looked_for_while_the_cgroup_lives_and_none_once_stop_removed_it() {
+    let test = "leftovers_are_looked_for_while_the_cgroup_lives_and_none_once_stop_removed_it";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "ls");
+    let (main, members) = start_with_members(&env, &name, 1, false);
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    // The cgroup lives on with the member in it: the session is looked at.
+    let report = listed(&env, &name);
+    assert_eq!(report["state"], "dead", "{report}");
+    assert_eq!(report["leftovers"], 1, "{report}");
+    assert_eq!(table_row(&env, &name)[1], "dead");
+    env.run(&["stop", &name])
+        .ok()
+        .stdout_has(&format!("stopped leftovers of {name}: 1 process"));
+    assert!(!alive(members[0]));
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    // Removed, so empty: stopped, no leftovers, as a look at every process would say.
+    let report = listed(&env, &name);
+    assert_eq!(report["state"], "stopped", "{report}");
+    assert!(report.get("leftovers").is_none(), "{report}");
+    assert_eq!(table_row(&env, &name)[1], "stopped");
+    env.run(&["status", &name])
+        .code(3)
+        .stdout_has(&format!("{name} is stopped"));
+}
+
+#[test]
+fn without_a_cgroup_the_leftovers_of_a_dead_daemon_are_still_found() {
+    let env = Env::new();
+    let script = env.script(
+        "member.sh",
+        &format!(
+            r#"sleep {secs} & echo $! > "$1/members.tmp"; mv "$1/members.tmp" "$1/members.txt"
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--cgroup",
+        "off",
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .ok();
+    let main = env.pid_of("web");
+    let member = crate::containment::member_pids(&env, "members.txt")[0];
+    assert!(env.record("web")["cgroup"].is_null());
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    let report = listed(&env, "web");
+    assert_eq!(report["state"], "dead", "{report}");
+    assert_eq!(report["leftovers"], 1, "{report}");
+    assert!(alive(member), "list must not touch member {member}");
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has("stopped leftovers of web: 1 process");
+    assert_eq!(listed(&env, "web")["state"], "stopped");
+}
+
+#[test]
+fn a_list_shared_among_threads_says_what_status_says_in_the_names_order() {
+    let env = Env::new();
+    // More than the 64 from which `list` shares the work, in several states.
+    let names: Vec<String> = (0..70).map(|i| format!("d{i:02}")).collect();
+    for name in &names {
+        env.start(name, &["sleep", &unique_secs()]);
+    }
+    for name in ["d03", "d40", "d69"] {
+        env.run(&["stop", name]).ok();
+    }
+    for name in ["d07", "d50"] {
+        let pid = env.pid_of(name);
+        kill(NixPid::from_raw(pid), Signal::SIGKILL).unwrap();
+        wait_dead(pid);
+    }
+    let run = env.run(&["list", "--json"]).ok();
+    let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let listed: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, names, "{}", run.dump());
+    for report in all.as_array().unwrap() {
+        let name = report["name"].as_str().unwrap();
+        let one = env.run(&["status", name, "--json"]);
+        let status: serde_json::Value = serde_json::from_str(&one.stdout).unwrap();
+        for field in [
+            "state",
+            "pid",
+            "start_time",
+            "restarts",
+            "command",
+            "leftovers",
+        ] {
+            assert_eq!(report.get(field), status.get(field), "{name}: {field}");
+        }
+        let want = match name {
+            "d03" | "d40" | "d69" => "stopped",
+            "d07" | "d50" => "dead",
+            _ => "running",
+        };
+        assert_eq!(report["state"], want, "{name}");
+    }
+    let table = env.run(&["list"]).ok();
+    let rows: Vec<&str> = table
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rows, names, "{}", table.dump());
+}
