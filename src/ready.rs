@@ -59,15 +59,13 @@ use crate::{session, sockets};
 /// The first and the longest pause between two looks at a notify sender's exit without a pidfd.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
 const MAX_INTERVAL: Duration = Duration::from_millis(250);
-/// The pause between two `tcp:` or `http:` probes while nothing answers (and between two looks
-/// for a readiness file or log that has no inotify watch yet): the median overshoot is about
-/// half of it; see docs/performance.md for the CPU it costs.
+/// The pause between two looks for a readiness file or log that has no inotify watch yet, and
+/// after a `cmd:` try cut short.
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
-/// The same for `http:`, shorter: its overshoot also holds the server's answer to the GET (about
-/// a millisecond for Python's http.server), and it has CPU to spare where `tcp:` has none (no
-/// scan of `/proc/net/tcp` before the start): 2.5 ms measured 24.5 ms of CPU per second waited,
-/// 4 ms 17.2 (docs/performance.md).
-const HTTP_PROBE_INTERVAL: Duration = Duration::from_micros(2500);
+/// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
+/// holds the server's answer to the GET (about 0.6 ms for Python's http.server). 2.5 ms cost
+/// about 18 ms of CPU per second waited in bench/, under the 30 ms target (docs/performance.md).
+const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(2500);
 /// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
 /// from the first, doubling up to the second.
 const ANSWERED_BACKOFF: (Duration, Duration) =
@@ -763,7 +761,7 @@ impl Check {
             How::Tcp(_) => Ok(match self.tcp_ready(deadline, process) {
                 (true, _) => Probe::Ready,
                 (false, true) => Probe::Answered(ANSWERED_BACKOFF),
-                (false, false) => Probe::NotYet(PROBE_INTERVAL),
+                (false, false) => Probe::NotYet(CONNECT_PROBE_INTERVAL),
             }),
             How::File {
                 path,
@@ -851,7 +849,7 @@ impl Check {
                     )
                 }
                 Answer::NoConnection => {}
-                Answer::Cut => return Ok(Probe::NotYet(HTTP_PROBE_INTERVAL)),
+                Answer::Cut => return Ok(Probe::NotYet(CONNECT_PROBE_INTERVAL)),
             }
         }
         Ok(match answered {
@@ -863,7 +861,7 @@ impl Check {
                 self.ignored = vec![format!("{what} (from {})", addrs_text(addrs))];
                 Probe::Answered(ANSWERED_BACKOFF)
             }
-            None => Probe::NotYet(HTTP_PROBE_INTERVAL),
+            None => Probe::NotYet(CONNECT_PROBE_INTERVAL),
         })
     }
 
@@ -1006,6 +1004,15 @@ impl Check {
             .iter()
             .filter(|addr| sockets::is_local(addr.ip()))
             .find_map(|addr| {
+                // A connection refused at once: nobody listens where one to `addr` would go, so
+                // the scan of `/proc/net/tcp` (which walks the kernel's whole TCP hash table, a
+                // few milliseconds of CPU) has nothing to find. Anything else (accepted, or no
+                // answer in time) is looked into.
+                let refused = TcpStream::connect_timeout(addr, Duration::from_millis(100))
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+                if refused {
+                    return None;
+                }
                 let inodes = sockets::listening_on(*addr);
                 if inodes.is_empty() {
                     return None;
