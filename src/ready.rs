@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{poll, ppoll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{
@@ -59,10 +59,13 @@ use crate::{session, sockets};
 /// The first and the longest pause between two looks at a notify sender's exit without a pidfd.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
 const MAX_INTERVAL: Duration = Duration::from_millis(250);
-/// The pause between two `tcp:` or `http:` probes while nothing answers (and between two looks
-/// for a readiness file or log that has no inotify watch yet): the median overshoot is about
-/// half of it; see docs/performance.md for the CPU it costs.
+/// The pause between two looks for a readiness file or log that has no inotify watch yet, and
+/// after a `cmd:` try cut short.
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
+/// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
+/// holds the server's answer to the GET (about 0.6 ms for Python's http.server). 2.5 ms cost
+/// about 18 ms of CPU per second waited in bench/, under the 30 ms target (docs/performance.md).
+const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(2500);
 /// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
 /// from the first, doubling up to the second.
 const ANSWERED_BACKOFF: (Duration, Duration) =
@@ -462,16 +465,14 @@ impl Check {
             return process.wait_exit(slice);
         };
         match process.pidfd() {
-            Some(pidfd) => {
-                wait_readable(&[pidfd, interrupt.fd()], slice).map_err(std::io::Error::other)?;
-            }
+            // The pidfd is readable only once the program exited: poll's answer says it all.
+            Some(pidfd) => Ok(wait_any(&[pidfd, interrupt.fd()], slice)? != 0),
             None => {
                 // Without a pidfd, exit is only seen by looking: look often.
-                wait_readable(&[interrupt.fd()], slice.min(Duration::from_millis(5)))
-                    .map_err(std::io::Error::other)?;
+                let woken = wait_any(&[interrupt.fd()], slice.min(Duration::from_millis(5)))?;
+                Ok(woken != 0 || process.has_exited())
             }
         }
-        Ok(process.has_exited() || readable(interrupt.fd()))
     }
 
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
@@ -656,12 +657,18 @@ impl Check {
                 let started = Instant::now();
                 let deadline = started + timeout;
                 let mut backoff: Option<Duration> = None;
+                // Whether the program may have exited or a signal may have come: at first, and
+                // after a pause that something ended early. A pause that ran its course saw
+                // neither (its poll watched both), so the next probe follows at once.
+                let mut look = true;
                 loop {
-                    if let Some(sig) = self.interrupted() {
-                        return Ok(Outcome::Interrupted(sig));
-                    }
-                    if process.has_exited() {
-                        return Ok(Outcome::Exited);
+                    if look {
+                        if let Some(sig) = self.interrupted() {
+                            return Ok(Outcome::Interrupted(sig));
+                        }
+                        if process.has_exited() {
+                            return Ok(Outcome::Exited);
+                        }
                     }
                     let interval = match self.probe(deadline, process)? {
                         Probe::Ready => return Ok(Outcome::Ready),
@@ -680,7 +687,7 @@ impl Check {
                         return Ok(Outcome::TimedOut(deadline - started));
                     }
                     // Woken early by an exit, a signal or an event: the top of the loop looks.
-                    spinner
+                    look = spinner
                         .wait_with(interval.min(left), |slice| {
                             self.sleep_or_event(process, slice)
                         })
@@ -714,18 +721,17 @@ impl Check {
         };
         let mut fds = vec![event];
         fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
-        let slice = match process.pidfd() {
+        match process.pidfd() {
             Some(pidfd) => {
                 fds.push(pidfd);
-                slice
+                Ok(wait_any(&fds, slice)? != 0)
             }
             // Without a pidfd, exit is only seen by looking: look often.
-            None => slice.min(Duration::from_millis(5)),
-        };
-        wait_readable(&fds, slice).map_err(std::io::Error::other)?;
-        Ok(readable(event)
-            || process.has_exited()
-            || self.interrupt.as_ref().is_some_and(|i| readable(i.fd())))
+            None => {
+                let woken = wait_any(&fds, slice.min(Duration::from_millis(5)))?;
+                Ok(woken != 0 || process.has_exited())
+            }
+        }
     }
 
     /// Whether the program exited or rdaemon was interrupted while waiting up to `slice` for
@@ -755,7 +761,7 @@ impl Check {
             How::Tcp(_) => Ok(match self.tcp_ready(deadline, process) {
                 (true, _) => Probe::Ready,
                 (false, true) => Probe::Answered(ANSWERED_BACKOFF),
-                (false, false) => Probe::NotYet(PROBE_INTERVAL),
+                (false, false) => Probe::NotYet(CONNECT_PROBE_INTERVAL),
             }),
             How::File {
                 path,
@@ -843,7 +849,7 @@ impl Check {
                     )
                 }
                 Answer::NoConnection => {}
-                Answer::Cut => return Ok(Probe::NotYet(PROBE_INTERVAL)),
+                Answer::Cut => return Ok(Probe::NotYet(CONNECT_PROBE_INTERVAL)),
             }
         }
         Ok(match answered {
@@ -855,7 +861,7 @@ impl Check {
                 self.ignored = vec![format!("{what} (from {})", addrs_text(addrs))];
                 Probe::Answered(ANSWERED_BACKOFF)
             }
-            None => Probe::NotYet(PROBE_INTERVAL),
+            None => Probe::NotYet(CONNECT_PROBE_INTERVAL),
         })
     }
 
@@ -998,6 +1004,15 @@ impl Check {
             .iter()
             .filter(|addr| sockets::is_local(addr.ip()))
             .find_map(|addr| {
+                // A connection refused at once: nobody listens where one to `addr` would go, so
+                // the scan of `/proc/net/tcp` (which walks the kernel's whole TCP hash table, a
+                // few milliseconds of CPU) has nothing to find. Anything else (accepted, or no
+                // answer in time) is looked into.
+                let refused = TcpStream::connect_timeout(addr, Duration::from_millis(100))
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+                if refused {
+                    return None;
+                }
                 let inodes = sockets::listening_on(*addr);
                 if inodes.is_empty() {
                     return None;
@@ -1203,6 +1218,29 @@ fn take_caught(caught: &mut Option<Signal>, interrupt: &mut Option<Interrupt>) -
 fn readable(fd: BorrowedFd<'_>) -> bool {
     let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
     matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Blocks until one of `fds` is readable (or hung up) or `timeout` passes, to the microsecond
+/// (`ppoll`: a probe interval of 4 ms is not stretched to 5 by rounding); which were, as bits
+/// (bit i for `fds[i]`); all bits when a signal cut the wait short, so that the caller looks.
+fn wait_any(fds: &[BorrowedFd<'_>], timeout: Duration) -> std::io::Result<u64> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|fd| PollFd::new(*fd, PollFlags::POLLIN))
+        .collect();
+    let timeout = nix::sys::time::TimeSpec::from_duration(timeout);
+    match ppoll(&mut polled, Some(timeout), None) {
+        Ok(0) => Ok(0),
+        Ok(_) => Ok(polled
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.any().unwrap_or(true))
+            .fold(0, |mask, (i, _)| mask | 1u64 << i.min(63))),
+        Err(Errno::EINTR) => Ok(u64::MAX),
+        Err(e) => Err(std::io::Error::other(
+            anyhow::Error::new(e).context("cannot wait for the daemon"),
+        )),
+    }
 }
 
 /// Blocks until one of `fds` is readable or `timeout` passes.

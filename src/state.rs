@@ -831,6 +831,26 @@ impl Record {
         write_atomic(&dir, &format!("{}.json", self.name), &text, RECORD_MODE).with_context(fail)
     }
 
+    /// Writes the spec as [`Record::save_spec`] would, but leaves it staged beside the spec
+    /// until [`StagedSpec::commit`]. Only under the name's lock, which must be held until the
+    /// commit (or the drop): no other write of the spec may come in between.
+    pub fn stage_spec(&self, ctx: &Ctx) -> Result<StagedSpec> {
+        let path = ctx.record_path(&self.name);
+        let fail = || format!("cannot write record '{}'", path.display());
+        let mut text = serde_json::to_vec_pretty(&self.spec_file()).with_context(fail)?;
+        text.push(b'\n');
+        let dir = ctx.state_dir().with_context(fail)?;
+        let name = format!("{}.json", self.name);
+        write_staged(&dir, &name, &text, RECORD_MODE).with_context(fail)?;
+        Ok(StagedSpec {
+            dir,
+            tmp: OsString::from(format!("{name}.new")),
+            name: OsString::from(name),
+            path,
+            committed: false,
+        })
+    }
+
     /// Removes the spec and the status (and a v1 record left in the runtime directory).
     pub fn remove(ctx: &Ctx, name: &Name) -> Result<()> {
         let path = ctx.record_path(name);
@@ -1015,6 +1035,43 @@ fn remove_v1(ctx: &Ctx, name: &Name) {
     }
 }
 
+/// A spec written ahead of time as `NAME.json.new` ([`Record::stage_spec`]) and put in place by
+/// one `rename` ([`StagedSpec::commit`]): `start --ready` stages the spec that says "wanted
+/// running" while it waits, so that the moment readiness is seen costs a rename, not the reads,
+/// the create and the write of the spec (about 0.15 ms of the time `start` returns after the
+/// program became ready). Dropped without a commit, the staged file goes. A staged file left by
+/// a killed `start` is replaced by the next write of the spec ([`write_atomic`]).
+#[derive(Debug)]
+pub struct StagedSpec {
+    dir: std::sync::Arc<crate::fsx::Dir>,
+    tmp: OsString,
+    name: OsString,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl StagedSpec {
+    /// Puts the staged spec in place.
+    pub fn commit(mut self) -> Result<()> {
+        self.committed = true;
+        let renamed = self.dir.rename(&self.tmp, &self.name);
+        renamed
+            .map_err(|e| {
+                let _ = self.dir.unlink(&self.tmp);
+                os_error(e)
+            })
+            .with_context(|| format!("cannot write record '{}'", self.path.display()))
+    }
+}
+
+impl Drop for StagedSpec {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = self.dir.unlink(&self.tmp);
+        }
+    }
+}
+
 /// Writes `text` as `name` in `dir` atomically: `name.new` created exclusively with `mode`,
 /// then renamed over `name` (as s6 does).
 pub(crate) fn write_atomic(
@@ -1023,8 +1080,18 @@ pub(crate) fn write_atomic(
     text: &[u8],
     mode: u32,
 ) -> Result<()> {
+    write_staged(dir, name, text, mode)?;
     let tmp = OsString::from(format!("{name}.new"));
-    let name = OsString::from(name);
+    dir.rename(&tmp, OsStr::new(name)).map_err(|e| {
+        let _ = dir.unlink(&tmp);
+        os_error(e)
+    })
+}
+
+/// The first half of [`write_atomic`]: `text` written to `name.new`, created exclusively with
+/// `mode` (a leftover of a killed rdaemon is replaced). Nothing is left behind on an error.
+fn write_staged(dir: &crate::fsx::Dir, name: &str, text: &[u8], mode: u32) -> Result<()> {
+    let tmp = OsString::from(format!("{name}.new"));
     let write = || -> io::Result<()> {
         let create = || dir.create(&tmp, OFlag::O_WRONLY, mode);
         let mut file = match create() {
@@ -1035,8 +1102,7 @@ pub(crate) fn write_atomic(
             }
             other => other?,
         };
-        file.write_all(text)?;
-        dir.rename(&tmp, &name)
+        file.write_all(text)
     };
     write().map_err(|e| {
         let _ = dir.unlink(&tmp);

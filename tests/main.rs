@@ -31,6 +31,7 @@ mod process_state;
 mod races;
 mod ready;
 mod ready_kinds;
+mod ready_speed;
 mod reboot;
 mod respawn;
 mod restart;

@@ -35,7 +35,7 @@ use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
-use crate::state::Record;
+use crate::state::{Record, StagedSpec};
 use crate::target::{judge, Main, Target};
 
 /// How much of the log a failed start shows.
@@ -557,8 +557,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 ctx.say(format!("started {} (pid {pid})", spec.name));
                 return Ok(Code::Ok);
             }
+            // The spec that says "wanted running" is written now, while the program gets ready,
+            // and put in place by a rename once it is (dropped, unused, if it never is).
+            let staged = stage_running(ctx, &spec.name, pid);
             let code = await_ready(ctx, &launch, pid, &mut check)?;
-            want_running(ctx, &spec.name, pid)?;
+            match staged {
+                Some(staged) => staged.commit()?,
+                None => want_running(ctx, &spec.name, pid)?,
+            }
             Ok(code)
         }
         Err(err) => {
@@ -735,6 +741,19 @@ fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
             rec.save_spec(ctx)
         }
         _ => Ok(()),
+    }
+}
+
+/// [`want_running`] written ahead, for a start that waits for readiness: the spec marked wanted
+/// running, staged to be put in place by [`StagedSpec::commit`]. `None` when there is nothing to
+/// mark or the staging failed ([`want_running`] then does it, and reports its error).
+fn stage_running(ctx: &Ctx, name: &Name, pid: Pid) -> Option<StagedSpec> {
+    match Record::load(ctx, name) {
+        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && rec.stopping => {
+            rec.stopping = false;
+            rec.stage_spec(ctx).ok()
+        }
+        _ => None,
     }
 }
 

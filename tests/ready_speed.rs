@@ -1,0 +1,201 @@
+//! The fast paths of `start --ready` (issue 18, target 1) stay truthful: `http:` counts only a
+//! 2xx or 3xx answer however soon its listener is seen, and the spec that says "wanted running",
+//! written ahead while the program gets ready, is put in place only when it is ready (and goes
+//! when it never is).
+
+use std::fs;
+use std::path::PathBuf;
+
+use crate::common::*;
+
+/// python3, or `None` after printing why the test skips (never in CI, where it must run).
+fn python(test: &str) -> Option<PathBuf> {
+    let found = python3();
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test} needs python3, and CI is set"
+        );
+        skip(test, "no python3");
+    }
+    found
+}
+
+/// Temporary files (`.new`, `.tmp`) left in the rdaemon directory.
+fn temporaries(env: &Env) -> Vec<String> {
+    listing(env.dir())
+        .into_iter()
+        .filter(|f| f.ends_with(".new") || f.ends_with(".tmp"))
+        .collect()
+}
+
+/// What the spec file (not the status) says the user wants of `name`.
+fn wanted(env: &Env, name: &str) -> String {
+    let text = fs::read_to_string(env.path(&format!("{name}.json"))).unwrap();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap();
+    spec["wanted"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A server that listens at once but answers nothing until it has slept `delay` seconds; then
+/// it writes the file `answering` and answers each GET with the next code of `codes` (the last
+/// one for ever), appending each code it sent to the file `answered`.
+fn late_server(env: &Env, delay: &str, codes: &[u16]) -> PathBuf {
+    let path = env.path("late.py");
+    let codes: Vec<String> = codes.iter().map(u16::to_string).collect();
+    fs::write(
+        &path,
+        format!(
+            "import http.server, socket, sys, time\n\
+             codes = [{codes}]\n\
+             class H(http.server.BaseHTTPRequestHandler):\n\
+             \x20   def do_GET(self):\n\
+             \x20       code = codes.pop(0) if len(codes) > 1 else codes[0]\n\
+             \x20       with open('answered', 'a') as f:\n\
+             \x20           f.write(f'{{code}}\\n')\n\
+             \x20       self.send_response(code)\n\
+             \x20       self.send_header('Content-Length', '0')\n\
+             \x20       self.end_headers()\n\
+             \x20   def log_message(self, *args):\n\
+             \x20       pass\n\
+             server = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)\n\
+             time.sleep({delay})\n\
+             open('answering', 'w').close()\n\
+             server.serve_forever()\n",
+            codes = codes.join(", "),
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
+    let Some(py) = python("http_late") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port().to_string();
+    let server = late_server(&env, "1.0", &[200]);
+    let chdir = env.dir().to_str().unwrap().to_owned();
+    env.run(&[
+        "start",
+        "--name",
+        "late",
+        "--chdir",
+        &chdir,
+        "--ready",
+        &format!("http:http://127.0.0.1:{port}/"),
+        "--ready-timeout",
+        "60s",
+        "--",
+        py.to_str().unwrap(),
+        server.to_str().unwrap(),
+        &port,
+    ])
+    .ok()
+    .stdout_has("started late (pid ");
+    // The listener was there a second before: only the answer made the start return.
+    assert!(env.path("answering").exists(), "ready before any answer");
+    assert_eq!(fs::read_to_string(env.path("answered")).unwrap(), "200\n");
+    assert_eq!(wanted(&env, "late"), "running");
+    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+}
+
+#[test]
+fn http_error_answers_before_the_200_do_not_count() {
+    let Some(py) = python("http_errors_first") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port().to_string();
+    let server = late_server(&env, "0", &[500, 503, 200]);
+    let chdir = env.dir().to_str().unwrap().to_owned();
+    env.run(&[
+        "start",
+        "--name",
+        "warm",
+        "--chdir",
+        &chdir,
+        "--ready",
+        &format!("http:http://127.0.0.1:{port}/"),
+        "--ready-timeout",
+        "60s",
+        "--",
+        py.to_str().unwrap(),
+        server.to_str().unwrap(),
+        &port,
+    ])
+    .ok()
+    .stdout_has("started warm (pid ");
+    assert_eq!(
+        fs::read_to_string(env.path("answered")).unwrap(),
+        "500\n503\n200\n",
+        "ready before the first 2xx, or asked again after it"
+    );
+    assert!(alive(env.pid_of("warm")));
+}
+
+#[test]
+fn notify_ready_after_status_lines_puts_the_wanted_spec_in_place() {
+    let Some(py) = python("notify_staged") else {
+        return;
+    };
+    let env = Env::new();
+    let notify = fixture("sd_notify.py");
+    env.run(&[
+        "start",
+        "--name",
+        "svc",
+        "--ready",
+        "notify",
+        "--",
+        py.to_str().unwrap(),
+        notify.to_str().unwrap(),
+        "STATUS=loading",
+        "STATUS=warming up",
+        "READY=1",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok()
+    .stdout_has("started svc (pid ");
+    assert!(alive(env.pid_of("svc")));
+    assert_eq!(wanted(&env, "svc"), "running");
+    assert_eq!(env.record("svc")["status_text"], "warming up");
+    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    // The spec in place is a whole one: `restart` runs the same command from it.
+    env.run(&["restart", "svc"]).ok();
+    assert_eq!(wanted(&env, "svc"), "running");
+}
+
+#[test]
+fn a_start_never_ready_leaves_its_spec_stopped_and_nothing_staged() {
+    let env = Env::new();
+    let never = env.path("never");
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "slow",
+            "--ready",
+            &format!("file:{}", never.display()),
+            "--ready-timeout",
+            "300ms",
+            "--",
+            "sleep",
+            "1000",
+        ])
+        .code(1);
+    assert!(
+        run.stderr.contains("it was not ready after 300ms"),
+        "{}",
+        run.dump()
+    );
+    let pid = env.record("slow")["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    wait_dead(pid);
+    assert_eq!(wanted(&env, "slow"), "stopped");
+    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    env.run(&["status", "slow"]).code(3);
+}
