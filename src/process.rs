@@ -183,12 +183,26 @@ fn read_small(path: &str, buf: &mut [u8]) -> io::Result<usize> {
 /// Reads a file of `/proc` or `/sys` whole, as text. `fs::read_to_string` asks the size first
 /// (0 for these files) and then reads 32 bytes, 32, 64, 128...: seven reads for
 /// `/proc/self/mountinfo`. One buffer of a page takes the usual few hundred bytes in one read,
-/// and the read that finds the end.
+/// and the read that finds the end (`read_to_string` on the file would still ask its size with
+/// `statx` and its offset with `lseek` first).
 pub fn read_text(path: impl AsRef<std::path::Path>) -> io::Result<String> {
     use std::io::Read;
-    let mut text = String::with_capacity(4096);
-    fs::File::open(path)?.read_to_string(&mut text)?;
-    Ok(text)
+    let mut file = fs::File::open(path)?;
+    let mut bytes = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(len * 2, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(len);
+    String::from_utf8(bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Whether an error reading `/proc/PID/...` means the process does not exist.
