@@ -10,6 +10,7 @@ plot of docs/performance.md.
 """
 
 import argparse
+import errno
 import json
 import os
 import random
@@ -210,8 +211,10 @@ def bench_start(tools, runs, results):
 
 def bench_cref(tools, cref, runs, results):
     """start against the C reference (bench/cref.c, issue 18 target 2): the start command's wall
-    time, rdaemon (default and --cgroup off) and cref with rdaemon's protocol and bare,
+    time, rdaemon (default and --cgroup off) and cref with rdaemon's protocol (with a cgroup as
+    rdaemon's default makes, where the machine has cgroup v2, and without) and bare,
     interleaved; same target program, same log (/dev/null); each daemon killed by its pid."""
+    cgroups = cgroup_parent()
     rows = {
         "rdaemon": lambda ts, pidfile, name: tools.start_argv("rdaemon", ts, pidfile, name),
         "rdaemon --cgroup off": lambda ts, pidfile, name: tools.start_argv(
@@ -221,6 +224,12 @@ def bench_cref(tools, cref, runs, results):
         "C reference, bare": lambda ts, pidfile, name: [cref, "--bare", "--log", "/dev/null",
                                                         tools.target, ts],
     }
+    if cgroups:
+        # Beside rdaemon's own cgroups (MOUNT/rdaemon/NAME), so both make theirs in the same
+        # parent; named apart from any daemon's.
+        rows["C reference, cgroup"] = lambda ts, pidfile, name: [
+            cref, "--log", "/dev/null", "--cgroup", os.path.join(cgroups, f"cref-{name}"),
+            pidfile, tools.target, ts]
     names = list(rows)
     ret = {t: [] for t in names}
     to_main = {t: [] for t in names}
@@ -241,6 +250,8 @@ def bench_cref(tools, cref, runs, results):
                         os.unlink(path)
                     except FileNotFoundError:
                         pass
+                if tool == "C reference, cgroup":
+                    remove_cgroup(os.path.join(cgroups, f"cref-{name}"))
     results["cref_return_ms"] = {t: summary(v) for t, v in ret.items()}
     results["cref_to_main_ms"] = {t: summary(v) for t, v in to_main.items()}
     results["raw_cref_return_ms"] = ret
@@ -248,17 +259,56 @@ def bench_cref(tools, cref, runs, results):
 
 
 def cref_table(r):
-    """The table of the `cref` step: ratios against the C reference with the protocol."""
+    """The table of the `cref` step: each rdaemon row against the C reference doing the same
+    (rdaemon's default, which makes a cgroup, against the reference with --cgroup, where the run
+    had it; --cgroup off against the reference without); the references against the protocol's."""
     s, m = r["cref_return_ms"], r["cref_to_main_ms"]
-    base = s["C reference"]["median"]
-    lines = ["| start command | returns, median ms | p10 | p90 | ratio to C reference | "
-             "→ main(), median ms | target ≤ 1.5× |", "|---|---|---|---|---|---|---|"]
-    for t in ("rdaemon", "rdaemon --cgroup off", "C reference", "C reference, bare"):
-        ratio = s[t]["median"] / base
+    cg = "C reference, cgroup" if "C reference, cgroup" in s else "C reference"
+    against = {"rdaemon": cg, "rdaemon --cgroup off": "C reference"}
+    lines = ["| start command | returns, median ms | p10 | p90 | against | ratio | "
+             "→ main(), median ms | target ≤ 1.5× |", "|---|---|---|---|---|---|---|---|"]
+    for t in ("rdaemon", "rdaemon --cgroup off", "C reference, cgroup", "C reference",
+              "C reference, bare"):
+        if t not in s:
+            continue
+        base = against.get(t, "C reference")
+        ratio = s[t]["median"] / s[base]["median"]
         ok = ("yes" if ratio <= 1.5 else "**no**") if t.startswith("rdaemon") else ""
         lines.append(f"| {t} | {fmt(s[t]['median'])} | {fmt(s[t]['p10'])} | {fmt(s[t]['p90'])} | "
-                     f"{ratio:.2f}× | {fmt(m[t]['median'])} | {ok} |")
+                     f"{base} | {ratio:.2f}× | {fmt(m[t]['median'])} | {ok} |")
     return "\n".join(lines)
+
+
+def cgroup_parent():
+    """Where rdaemon makes its cgroups here (MOUNT/rdaemon of the cgroup v2 mount, made if
+    missing), or None without a writable cgroup v2 mount."""
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        sep = fields.index("-")
+        if fields[sep + 1] == "cgroup2":
+            parent = os.path.join(fields[4], "rdaemon")
+            try:
+                os.makedirs(parent, exist_ok=True)
+            except OSError:
+                return None
+            return parent
+    return None
+
+
+def remove_cgroup(path, deadline=DEADLINE):
+    """Removes the empty cgroup `path` once its last process is gone (the kernel refuses with
+    EBUSY until then)."""
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() > end:
+                raise
+            time.sleep(0.001)
 
 
 def bench_nofile(tools, runs, results):

@@ -1,7 +1,7 @@
 /* The C reference for `rdaemon start` (issue 18, target 2): the least a C program must do to
  * start a daemon the way rdaemon does, so that rdaemon's start can be measured against it.
  *
- *   cref [--log FILE] [--record FILE] PIDFILE PROGRAM [ARGS...]
+ *   cref [--log FILE] [--record FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]
  *   cref --bare [--log FILE] PROGRAM [ARGS...]
  *
  * Both: the log (default /dev/null) is opened for appending in the parent, before the fork;
@@ -21,15 +21,22 @@
  * pidfile and renamed onto PIDFILE — record first, as rdaemon does, so that no pidfile ever
  * exists without a record vouching for it — and only then is "go" written.
  *
+ * --cgroup DIR: also what rdaemon's default (--cgroup auto) does: DIR, a new cgroup v2
+ * directory, is made before the fork (mkdir, 0755) and opened, and the intermediate creates the
+ * grandchild straight in it (clone3 with CLONE_INTO_CGROUP, Linux 5.7) instead of fork. The
+ * caller removes DIR once the daemon is gone.
+ *
  * --bare: no pidfile, no record, no "go" pipe: fork, setsid, fork, report pipe, reset, dup2,
  * close_range, execve.
  *
  * Not done here (rdaemon does it): the name lock, reading an old record, checking a stale
- * pidfile, resolving the program on PATH (PROGRAM must be an absolute path: the exec runs from /), cgroups, --user.
+ * pidfile, resolving the program on PATH (PROGRAM must be an absolute path: the exec runs from /),
+ * finding the cgroup mount, --user.
  *
  * Build: gcc -O2 -Wall -Wextra -o bench/build/cref bench/cref.c (bench/run.sh does). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -43,6 +50,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef SYS_clone3
+#define SYS_clone3 435
+#endif
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -53,7 +66,7 @@ enum step { STEP_PID = 1, STEP_SETSID, STEP_FORK, STEP_SETPGID, STEP_CHDIR, STEP
 static const char *step_name[] = {"", "pid", "setsid", "fork", "setpgid", "chdir", "stdio", "execve"};
 
 /* Everything the children need, prepared before the fork: they only make system calls. */
-static int report_w = -1, go_r = -1, go_w = -1, null_fd = -1, log_fd = -1;
+static int report_w = -1, go_r = -1, go_w = -1, null_fd = -1, log_fd = -1, cgroup_fd = -1;
 static char **child_argv;
 
 static void report(int step, int value) {
@@ -97,9 +110,24 @@ static void grandchild(void) {
     fail(STEP_EXEC);
 }
 
+/* The kernel's struct clone_args, up to its cgroup field (CLONE_ARGS_SIZE_VER2). */
+struct clone_args_v2 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
 static void intermediate(void) {
     if (setsid() < 0) fail(STEP_SETSID);
-    pid_t pid = fork();
+    pid_t pid;
+    if (cgroup_fd >= 0) {
+        struct clone_args_v2 args = {0};
+        args.flags = CLONE_INTO_CGROUP;
+        args.exit_signal = SIGCHLD;
+        args.cgroup = (uint64_t)cgroup_fd;
+        pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    } else {
+        pid = fork();
+    }
     if (pid < 0) fail(STEP_FORK);
     if (pid == 0) grandchild();
     report(STEP_PID, pid);
@@ -165,20 +193,21 @@ static size_t json_str(char *buf, size_t at, size_t cap, const char *s) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: cref [--log FILE] [--record FILE] PIDFILE PROGRAM [ARGS...]\n"
+    fprintf(stderr, "usage: cref [--log FILE] [--record FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]\n"
                     "       cref --bare [--log FILE] PROGRAM [ARGS...]\n");
     exit(2);
 }
 
 int main(int argc, char **argv) {
     int bare = 0;
-    const char *log = "/dev/null", *record = NULL, *pidfile = NULL;
+    const char *log = "/dev/null", *record = NULL, *pidfile = NULL, *cgroup = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--")) { i++; break; }
         else if (!strcmp(argv[i], "--bare")) bare = 1;
         else if (!strcmp(argv[i], "--log") && i + 1 < argc) log = argv[++i];
         else if (!strcmp(argv[i], "--record") && i + 1 < argc) record = argv[++i];
+        else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc) cgroup = argv[++i];
         else usage();
     }
     if (!bare) {
@@ -214,6 +243,11 @@ int main(int argc, char **argv) {
     if (log_fd < 0) { perror(log); return 1; }
     null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null_fd < 0) { perror("/dev/null"); return 1; }
+    if (cgroup) {
+        if (mkdir(cgroup, 0755) < 0) { perror(cgroup); return 1; }
+        cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (cgroup_fd < 0) { perror(cgroup); rmdir(cgroup); return 1; }
+    }
     /* Best effort, as in rdaemon: the grandchild becomes our child once the intermediate exits. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 
