@@ -433,6 +433,10 @@ def bench_status_list(tools, results):
         results["list_ms_by_records"] = out
     finally:
         kill_and_wait(pid)
+        # Killed by its pid, not stopped: its cgroup stays behind unless removed here.
+        parent = cgroup_parent()
+        if parent:
+            remove_cgroup(os.path.join(parent, "one"))
 
 
 def bench_scale(tools, runs, results, sizes=(10, 1000)):
@@ -731,6 +735,7 @@ def measure(args):
             continue
         print(f"[{args.label}] {name} ...", file=sys.stderr, flush=True)
         step()
+    results["loadavg"] = open("/proc/loadavg").read().split()[:3]
     with open(args.out, "w") as f:
         json.dump(results, f, indent=1)
     shutil.rmtree(work, ignore_errors=True)

@@ -64,7 +64,7 @@ const MAX_INTERVAL: Duration = Duration::from_millis(250);
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
 /// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
 /// holds the server's answer to the GET (about 0.6 ms for Python's http.server). 2.5 ms cost
-/// about 18 ms of CPU per second waited in bench/, under the 30 ms target (docs/performance.md).
+/// about 21 ms of CPU per second waited in bench/, under the 30 ms target (docs/performance.md).
 const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(2500);
 /// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
 /// from the first, doubling up to the second.
