@@ -194,19 +194,6 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     assert!(!env.path("half.pid").exists());
 }
 
-/// A python3 for the tests that run real servers: missing, the test skips (and fails in CI).
-fn need_python(test: &str) -> Option<PathBuf> {
-    let found = python3();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test} needs python3, and CI is set"
-        );
-        skip(test, "no python3");
-    }
-    found
-}
-
 /// A tiny TCP server: listens on 127.0.0.1:PORT (argv[1]) and sleeps.
 fn listener_script(env: &Env) -> PathBuf {
     let path = env.path("listen.py");
@@ -233,7 +220,7 @@ fn accepting(port: u16) -> bool {
 /// daemon's own processes counts.
 #[test]
 fn tcp_readiness_counts_only_the_daemons_own_listener() {
-    let Some(python) = need_python("tcp_readiness_counts_only_the_daemons_own_listener") else {
+    let Some(python) = python3_or_skip("tcp_readiness_counts_only_the_daemons_own_listener") else {
         return;
     };
     let env = Env::new();

@@ -13,19 +13,6 @@ use crate::common::*;
 /// A generous bound for "at once" on a loaded machine, far below the 60 s timeouts used.
 const AT_ONCE: Duration = Duration::from_secs(30);
 
-/// python3, or `None` after printing why the test skips (never in CI, where it must run).
-fn python(test: &str) -> Option<PathBuf> {
-    let found = python3();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test} needs python3, and CI is set"
-        );
-        skip(test, "no python3");
-    }
-    found
-}
-
 /// Whether the test can run as root; fails in CI (which runs as root) rather than skipping.
 fn root(test: &str) -> bool {
     if is_root() {
@@ -70,7 +57,7 @@ fn get(port: u16, path: &str) -> u16 {
 
 #[test]
 fn http_readiness_waits_for_a_2xx_answer() {
-    let Some(py) = python("http_readiness") else {
+    let Some(py) = python3_or_skip("http_readiness") else {
         return;
     };
     let env = Env::new();
@@ -116,7 +103,7 @@ fn answering(env: &Env, code: u16) -> PathBuf {
 
 #[test]
 fn http_errors_are_never_ready_and_the_timeout_stops_the_server() {
-    let Some(py) = python("http_errors") else {
+    let Some(py) = python3_or_skip("http_errors") else {
         return;
     };
     let env = Env::new();

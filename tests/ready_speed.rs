@@ -8,19 +8,6 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// python3, or `None` after printing why the test skips (never in CI, where it must run).
-fn python(test: &str) -> Option<PathBuf> {
-    let found = python3();
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test} needs python3, and CI is set"
-        );
-        skip(test, "no python3");
-    }
-    found
-}
-
 /// Temporary files (`.new`, `.tmp`) left in the rdaemon directory.
 fn temporaries(env: &Env) -> Vec<String> {
     listing(env.dir())
@@ -70,7 +57,7 @@ fn late_server(env: &Env, delay: &str, codes: &[u16]) -> PathBuf {
 
 #[test]
 fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
-    let Some(py) = python("http_late") else {
+    let Some(py) = python3_or_skip("http_late") else {
         return;
     };
     let env = Env::new();
@@ -103,7 +90,7 @@ fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
 
 #[test]
 fn http_error_answers_before_the_200_do_not_count() {
-    let Some(py) = python("http_errors_first") else {
+    let Some(py) = python3_or_skip("http_errors_first") else {
         return;
     };
     let env = Env::new();
@@ -137,7 +124,7 @@ fn http_error_answers_before_the_200_do_not_count() {
 
 #[test]
 fn notify_ready_after_status_lines_puts_the_wanted_spec_in_place() {
-    let Some(py) = python("notify_staged") else {
+    let Some(py) = python3_or_skip("notify_staged") else {
         return;
     };
     let env = Env::new();

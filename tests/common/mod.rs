@@ -692,6 +692,16 @@ pub fn python3() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// [`python3`] for a test that needs it, or `None` once [`skip`] has said why (under CI the
+/// test fails instead).
+pub fn python3_or_skip(test: &str) -> Option<PathBuf> {
+    let found = python3();
+    if found.is_none() {
+        skip(test, "no python3");
+    }
+    found
+}
+
 /// A loopback TCP port that nothing listens on at the moment of the call.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
