@@ -1202,3 +1202,29 @@ struct KernelSigaction {
 compile_error!(
     "rdaemon's reset_signals knows the kernel sigaction layout of x86_64 and aarch64 only"
 );
+
+/// Makes `cmd` run as `creds` (the daemon's user, groups and supplementary groups), as the
+/// daemon itself does: supplementary groups, then group, then user, in the child before exec.
+/// std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear the supplementary
+/// groups, hence a `pre_exec` hook. Used by `--ready cmd:` and the monitor's helpers (`--health`
+/// and `--on-exit` commands).
+pub fn run_as(cmd: &mut std::process::Command, creds: &Credentials) {
+    use std::os::unix::process::CommandExt;
+    let groups: Vec<nix::libc::gid_t> = creds.groups.clone();
+    let (uid, gid) = (creds.uid, creds.gid);
+    // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
+    // calls (getuid, setgroups, setgid, setuid) on data moved in beforehand; nothing allocates.
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            // Only root may set groups; an unprivileged rdaemon runs the check as itself.
+            if nix::libc::getuid() == 0 && nix::libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if nix::libc::setgid(gid) < 0 || nix::libc::setuid(uid) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}

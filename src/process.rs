@@ -868,31 +868,6 @@ impl fmt::Display for Ended {
     }
 }
 
-/// Makes `cmd` run as `creds` (the daemon's user, groups and supplementary groups), as the
-/// daemon itself does: supplementary groups, then group, then user, in the child before exec.
-/// std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear the supplementary
-/// groups, hence a `pre_exec` hook. Used by `--ready cmd:`.
-pub fn run_as(cmd: &mut std::process::Command, creds: &crate::daemonize::Credentials) {
-    use std::os::unix::process::CommandExt;
-    let groups: Vec<nix::libc::gid_t> = creds.groups.clone();
-    let (uid, gid) = (creds.uid, creds.gid);
-    // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
-    // calls (getuid, setgroups, setgid, setuid) on data moved in beforehand; nothing allocates.
-    #[allow(unsafe_code)]
-    unsafe {
-        cmd.pre_exec(move || {
-            // Only root may set groups; an unprivileged rdaemon runs the check as itself.
-            if nix::libc::getuid() == 0 && nix::libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if nix::libc::setgid(gid) < 0 || nix::libc::setuid(uid) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
 /// `pidfd_getfd(2)`: a duplicate of file descriptor `fd` of the process behind `pidfd` (kernel
 /// 5.6; needs the right to ptrace it, which root has). Used to look at a socket the daemon
 /// holds (`--ready tcp:`) without scanning `/proc/net/tcp`.

@@ -883,7 +883,7 @@ impl Check {
         if let Some(run) = run {
             cmd.env_clear().envs(&run.env).current_dir(&run.chdir);
             if let Some(creds) = &run.creds {
-                process::run_as(&mut cmd, creds);
+                crate::daemonize::run_as(&mut cmd, creds);
             }
         }
         let mut child = cmd

@@ -1640,7 +1640,7 @@ impl Monitor {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         if let Some(creds) = &self.creds {
-            process::run_as(&mut cmd, creds);
+            crate::daemonize::run_as(&mut cmd, creds);
         }
         let child = cmd.spawn().map_err(|e| {
             anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
