@@ -1194,8 +1194,17 @@ pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
 /// The names of all records in the rdaemon directory, sorted.
 pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
     let mut names = Vec::new();
-    // The runtime directory too: v1 records of root lay there.
-    for dir in ctx.dirs() {
+    for_each_name(ctx, |name, _| names.push(name))?;
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Calls `f` with each record's name as the rdaemon directory's listing yields it, unsorted,
+/// and the index in [`Ctx::dirs`] of the directory it was found in: a name can be found twice
+/// (a v1 record of root in the runtime directory beside a spec).
+pub fn for_each_name(ctx: &Ctx, mut f: impl FnMut(Name, usize)) -> Result<()> {
+    for (i, dir) in ctx.dirs().into_iter().enumerate() {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -1204,15 +1213,15 @@ pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
                     .with_context(|| format!("cannot read rdaemon directory '{}'", dir.display()))
             }
         };
-        names.extend(entries.filter_map(|e| e.ok()).filter_map(|e| {
-            let file = e.file_name();
-            let stem = file.to_str()?.strip_suffix(".json")?;
-            Name::parse(stem).ok()
-        }));
+        for entry in entries.filter_map(|e| e.ok()) {
+            let file = entry.file_name();
+            let stem = file.to_str().and_then(|f| f.strip_suffix(".json"));
+            if let Some(name) = stem.and_then(|stem| Name::parse(stem).ok()) {
+                f(name, i);
+            }
+        }
     }
-    names.sort();
-    names.dedup();
-    Ok(names)
+    Ok(())
 }
 
 /// Now, as RFC 3339 with seconds (UTC).

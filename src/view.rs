@@ -470,52 +470,72 @@ pub fn format_bytes(n: u64) -> String {
 /// A report for every record; a corrupt record shows as `unknown` with the reason. `full` for
 /// JSON (every field); else [`Report::brief`], what the table shows.
 pub fn reports(ctx: &Ctx, full: bool) -> Result<Vec<Report>> {
-    let names = state::list_names(ctx)?;
     // Each report is three small file reads (spec, status, `/proc/PID/stat`) and no more: with
     // a thousand daemons the command is those reads, which run side by side on the machine's
-    // CPUs (issue 18: `list` of 1000 ≤ 20 ms). Nothing here forks; the order stays the names'.
-    // The work is handed out in small batches rather than cut in equal parts: a thread the
-    // scheduler set aside on a busy machine, or a stopped daemon without a cgroup (a look at
-    // every process for its leftovers), would leave the other working alone at the end.
+    // CPUs (issue 18: `list` of 1000 ≤ 20 ms). Nothing here forks; the order is the names'.
+    // The workers start once the directory has shown enough names to share, while the rest of
+    // its listing is read (a thousand daemons are three thousand entries, about 1 ms of
+    // `getdents`, which can wait for a directory block being written back). The work is handed
+    // out in small batches rather than cut in equal parts: a thread the scheduler set aside on
+    // a busy machine, or a stopped daemon without a cgroup (a look at every process for its
+    // leftovers), would leave the other working alone at the end.
     //
-    // The calling thread only waits. It allocates from glibc's main arena, the workers each
-    // from their own; but glibc keeps a freed block in the freeing thread's cache whatever its
-    // arena, and a `realloc` of it takes that arena's lock and makes the new block there too.
-    // Blocks of the main arena that reach a worker so spread through its allocations, and with
-    // the calling thread working alongside, the two contended for the main arena's lock (a
-    // uprobe on glibc's lock wait: 217 waits in 20 runs of `list` of a thousand, 2 with the
-    // calling thread idle); a holder preempted on a busy machine stalled the other for
-    // milliseconds. Interleaved runs: median 17.0 → 15.1 ms, p90 22.2 → 17.5 ms.
-    let threads = match names.len() < PARALLEL_FROM {
-        true => 1,
-        // Three files of /proc and /sys read (cgroup CPU quota): asked only when it counts.
-        false => std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
-    };
-    if threads < 2 {
-        return Ok(names
-            .iter()
-            .filter_map(|n| report_of(ctx, n, full))
-            .collect());
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
+    // The calling thread only reads the directory, then waits. It allocates from glibc's main
+    // arena, the workers each from their own; but glibc keeps a freed block in the freeing
+    // thread's cache whatever its arena, and a `realloc` of it takes that arena's lock and makes
+    // the new block there too. Blocks of the main arena that reach a worker so spread through
+    // its allocations, and with the calling thread working alongside, the two contended for the
+    // main arena's lock (a uprobe on glibc's lock wait: 217 waits in 20 runs of `list` of a
+    // thousand, 2 with the calling thread idle); a holder preempted on a busy machine stalled
+    // the other for milliseconds. Interleaved runs: median 18.4 → 16.5 ms, p90 23.1 → 19.3 ms.
+    // For the same reason a worker clones the names it takes (and frees its clones) rather than
+    // taking the calling thread's.
+    let feed = Feed::default();
     let work = || {
         let mut done = Vec::new();
-        loop {
-            let from = next.fetch_add(BATCH, std::sync::atomic::Ordering::Relaxed);
-            if from >= names.len() {
-                return done;
-            }
-            let batch = &names[from..names.len().min(from + BATCH)];
+        while let Some(batch) = feed.take() {
             done.extend(
-                (from..)
-                    .zip(batch)
-                    .filter_map(|(i, n)| Some((i, report_of(ctx, n, full)?))),
+                batch
+                    .into_iter()
+                    .filter_map(|n| Some((report_of(ctx, &n, full)?, n))),
             );
         }
+        done
     };
-    let mut all: Vec<(usize, Report)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
-        let mut all = Vec::with_capacity(names.len());
+    let (read, alone, mut all) = std::thread::scope(|scope| {
+        let mut workers = Vec::new();
+        // Names read and not yet handed out: all of them while the calling thread works alone.
+        let mut pending = Vec::new();
+        let mut shared = false;
+        // A name can be found in the second directory too (a v1 record of root).
+        let mut first = (ctx.dirs().len() > 1).then(std::collections::HashSet::new);
+        let read = state::for_each_name(ctx, |name, dir| {
+            match (&mut first, dir) {
+                (Some(first), 0) => {
+                    first.insert(name.clone());
+                }
+                (Some(first), _) if first.contains(&name) => return,
+                _ => {}
+            }
+            pending.push(name);
+            if !shared && pending.len() == PARALLEL_FROM {
+                shared = true;
+                // Three files of /proc and /sys read (cgroup CPU quota): asked only when it counts.
+                let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+                if threads > 1 {
+                    workers = (0..threads).map(|_| scope.spawn(work)).collect();
+                }
+            }
+            if !workers.is_empty() && pending.len() >= BATCH {
+                feed.give(std::mem::take(&mut pending));
+            }
+        });
+        if workers.is_empty() {
+            return (read, pending, Vec::new());
+        }
+        feed.give(pending);
+        feed.finish();
+        let mut all = Vec::new();
         for worker in workers {
             all.extend(
                 worker
@@ -523,14 +543,72 @@ pub fn reports(ctx: &Ctx, full: bool) -> Result<Vec<Report>> {
                     .unwrap_or_else(|e| std::panic::resume_unwind(e)),
             );
         }
-        all
+        (read, Vec::new(), all)
     });
-    // The order stays the names'.
-    all.sort_unstable_by_key(|(i, _)| *i);
-    Ok(all.into_iter().map(|(_, report)| report).collect())
+    read?;
+    if all.is_empty() {
+        let mut names = alone;
+        names.sort_unstable();
+        return Ok(names
+            .iter()
+            .filter_map(|n| report_of(ctx, n, full))
+            .collect());
+    }
+    all.sort_unstable_by(|(_, a), (_, b)| a.cmp(b));
+    Ok(all.into_iter().map(|(report, _)| report).collect())
 }
 
-/// How many daemons a thread of [`reports`] takes at a time.
+/// The names [`reports`]'s calling thread has read, handed out to its workers in batches.
+#[derive(Default)]
+struct Feed {
+    state: std::sync::Mutex<FeedState>,
+    more: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct FeedState {
+    names: Vec<crate::parse::Name>,
+    taken: usize,
+    finished: bool,
+}
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FeedState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds names for the workers.
+    fn give(&self, names: Vec<crate::parse::Name>) {
+        if names.is_empty() {
+            return;
+        }
+        self.lock().names.extend(names);
+        self.more.notify_all();
+    }
+
+    /// No more names will come.
+    fn finish(&self) {
+        self.lock().finished = true;
+        self.more.notify_all();
+    }
+
+    /// The next batch of at most [`BATCH`] names, cloned; `None` once all are taken and no more
+    /// will come.
+    fn take(&self) -> Option<Vec<crate::parse::Name>> {
+        let mut state = self.lock();
+        while state.taken == state.names.len() {
+            if state.finished {
+                return None;
+            }
+            state = self.more.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+        let from = state.taken;
+        state.taken = state.names.len().min(from + BATCH);
+        Some(state.names[from..state.taken].to_vec())
+    }
+}
+
+/// How many daemons a worker of [`reports`] takes at a time.
 const BATCH: usize = 16;
 
 /// From how many daemons [`reports`] shares the work among threads.

@@ -4,6 +4,8 @@
 //! cgroup lives, or without one, the look is made. From 64 daemons on, the reports are shared
 //! among threads in batches: every daemon says what `status NAME` says, in the names' order.
 
+use std::fs;
+
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid as NixPid;
 
@@ -158,4 +160,65 @@ fn a_list_shared_among_threads_says_what_status_says_in_the_names_order() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(rows, names, "{}", table.dump());
+}
+
+/// With a separate runtime directory (root's layout: v1 records of root lay there), the names of
+/// both directories are read while the workers already report: a name in both is listed once,
+/// one found only in the runtime directory (a v1 record) takes its place in the names' order.
+#[test]
+fn a_shared_list_reads_both_directories_and_lists_each_name_once() {
+    let env = Env::new();
+    let runtime = env.path("run");
+    let with_runtime = || {
+        let mut cmd = env.cmd();
+        cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
+        cmd
+    };
+    let secs = unique_secs();
+    let names: Vec<String> = (0..70).map(|i| format!("d{i:02}")).collect();
+    for name in &names {
+        env.run_cmd(
+            with_runtime(),
+            &["start", "--name", name, "--", "sleep", &secs],
+        )
+        .ok();
+        let pid: i32 = fs::read_to_string(runtime.join(format!("{name}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        env.track(pid);
+    }
+    // `d05`: a v1 record in the runtime directory beside its spec; `d33`: only a v1 record
+    // there (spec and status made into one file, as rdaemon 1 wrote it).
+    let v1 = |name: &str| {
+        let spec = fs::read_to_string(env.path(&format!("{name}.json"))).unwrap();
+        let mut v1: serde_json::Value = serde_json::from_str(&spec).unwrap();
+        let status = fs::read_to_string(runtime.join(format!("{name}.status"))).unwrap();
+        let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+        let v1_obj = v1.as_object_mut().unwrap();
+        for (k, v) in status.as_object().unwrap() {
+            v1_obj.insert(k.clone(), v.clone());
+        }
+        v1_obj.remove("wanted");
+        v1_obj.insert("stopping".into(), false.into());
+        serde_json::to_string_pretty(&v1).unwrap()
+    };
+    fs::write(runtime.join("d05.json"), v1("d05")).unwrap();
+    fs::write(runtime.join("d33.json"), v1("d33")).unwrap();
+    fs::remove_file(env.path("d33.json")).unwrap();
+    fs::remove_file(runtime.join("d33.status")).unwrap();
+    let run = env.run_cmd(with_runtime(), &["list", "--json"]).ok();
+    let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let listed: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, names, "{}", run.dump());
+    for report in all.as_array().unwrap() {
+        assert_eq!(report["state"], "running", "{report}");
+    }
+    env.run_cmd(with_runtime(), &["stop", "--all"]).ok();
 }
