@@ -126,6 +126,10 @@ impl ReadySpec {
             Some(("tcp", addr)) => parse_host_port(addr).map_err(|e| bad(&e)),
             Some(("file", "")) => Err(bad("the path is empty")),
             Some(("file", path)) => Ok(ReadySpec::File(PathBuf::from(path))),
+            // `--ready http://HOST/`: the kind left out, and the URL's scheme taken for it.
+            Some(("http", url)) if url.starts_with("//") => {
+                Err(bad(&format!("the kind comes first: write http:{s}")))
+            }
             Some(("http", url)) => probe::parse_http_url(url)
                 .map(|_| ReadySpec::Http(url.to_owned()))
                 .map_err(|e| bad(&e)),
@@ -1490,6 +1494,11 @@ mod tests {
         let err = |s| ReadySpec::parse(s).unwrap_err();
         assert!(err("http:https://x/").contains("https:// is not supported"));
         assert!(err("http:x:80").contains("must begin with http://"));
+        assert_eq!(
+            err("http://127.0.0.1:8080/"),
+            "invalid readiness spec 'http://127.0.0.1:8080/': the kind comes first: \
+             write http:http://127.0.0.1:8080/"
+        );
         assert!(err("log:").contains("empty"));
         assert!(err("log:(").contains("invalid regular expression"));
         assert!(err("cmd: ").contains("the command is empty"));
