@@ -12,6 +12,14 @@ use nix::unistd::Pid as NixPid;
 use crate::common::*;
 use crate::containment::{cgroups_here, start_with_members, unique_name};
 
+/// The reports of `list --json`'s output, which must name `names` in that order.
+fn reports_named_in_order(run: &Run, names: &[String]) -> Vec<serde_json::Value> {
+    let all: Vec<serde_json::Value> = serde_json::from_str(&run.stdout).unwrap();
+    let listed: Vec<&str> = all.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, names, "{}", run.dump());
+    all
+}
+
 /// The report of `name` in `list --json`.
 fn listed(env: &Env, name: &str) -> serde_json::Value {
     let run = env.run(&["list", "--json"]).ok();
@@ -123,15 +131,8 @@ fn a_list_shared_among_threads_says_what_status_says_in_the_names_order() {
         wait_dead(pid);
     }
     let run = env.run(&["list", "--json"]).ok();
-    let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let listed: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, names, "{}", run.dump());
-    for report in all.as_array().unwrap() {
+    let all = reports_named_in_order(&run, &names);
+    for report in &all {
         let name = report["name"].as_str().unwrap();
         let one = env.run(&["status", name, "--json"]);
         let status: serde_json::Value = serde_json::from_str(&one.stdout).unwrap();
@@ -209,15 +210,8 @@ fn a_shared_list_reads_both_directories_and_lists_each_name_once() {
     fs::remove_file(env.path("d33.json")).unwrap();
     fs::remove_file(runtime.join("d33.status")).unwrap();
     let run = env.run_cmd(with_runtime(), &["list", "--json"]).ok();
-    let all: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let listed: Vec<&str> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(listed, names, "{}", run.dump());
-    for report in all.as_array().unwrap() {
+    let all = reports_named_in_order(&run, &names);
+    for report in &all {
         assert_eq!(report["state"], "running", "{report}");
     }
     env.run_cmd(with_runtime(), &["stop", "--all"]).ok();
