@@ -54,7 +54,8 @@ use crate::parse::{format_duration, parse_duration, Name};
 use crate::probe::{self, Answer, HttpUrl, LogFollower};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
-use crate::{session, sockets};
+use crate::session;
+use crate::sockets::{self, ListenQuery};
 
 /// The first and the longest pause between two looks at a notify sender's exit without a pidfd.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
@@ -63,9 +64,13 @@ const MAX_INTERVAL: Duration = Duration::from_millis(250);
 /// after a `cmd:` try cut short.
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
 /// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
-/// holds the server's answer to the GET (about 0.6 ms for Python's http.server). 2.5 ms cost
-/// about 21 ms of CPU per second waited in bench/, under the 30 ms target (docs/performance.md).
-const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(2500);
+/// holds the server's answer to the GET (about 0.6 ms for Python's http.server). On loopback a
+/// look is a sock_diag lookup ([`Knock`]); with it, 1.5 ms cost about 20 ms of CPU per second
+/// waited in bench/, under the 30 ms target (docs/performance.md).
+const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(1500);
+/// A probe of `tcp:` or `http:` on a loopback address connects only when the kernel reports a
+/// listener there, and anyway at every this many looks ([`Knock`]).
+const KNOCK_EVERY: u32 = 8;
 /// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
 /// from the first, doubling up to the second.
 const ANSWERED_BACKOFF: (Duration, Duration) =
@@ -366,6 +371,48 @@ pub struct Check {
     /// A `cat` holding a copy of the inotify instance until rdaemon exits (see
     /// [`outlive_exit`]). Declared after `how`, so that rdaemon's copy is closed first.
     keeper: Option<std::process::Child>,
+    /// Whether a probe of `tcp:` or `http:` connects.
+    knock: Knock,
+}
+
+/// Whether a probe of `tcp:` or `http:` connects now. To a loopback address only when the
+/// kernel reports a listener there ([`ListenQuery`]: two system calls, where a refused connection
+/// costs four and a SYN and a RST), and anyway at every [`KNOCK_EVERY`]th look, for what the
+/// lookup cannot see (a listener bound to a device, a port redirected by the firewall).
+#[derive(Debug, Default)]
+struct Knock {
+    /// Opened at the first look; `None` where the kernel cannot answer.
+    query: Option<ListenQuery>,
+    opened: bool,
+    /// Looks without a connection since the last.
+    skipped: u32,
+}
+
+impl Knock {
+    fn connect_to(&mut self, addr: SocketAddr) -> bool {
+        if !addr.ip().is_loopback() || self.skipped + 1 >= KNOCK_EVERY {
+            self.skipped = 0;
+            return true;
+        }
+        if !self.opened {
+            self.opened = true;
+            self.query = ListenQuery::open();
+        }
+        let Some(query) = self.query.as_mut() else {
+            return true;
+        };
+        match query.listens(addr) {
+            Some(false) => {
+                self.skipped += 1;
+                false
+            }
+            Some(true) => true,
+            None => {
+                self.query = None;
+                true
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -534,6 +581,7 @@ impl Check {
             interrupt: None,
             caught: None,
             keeper: None,
+            knock: Knock::default(),
         })
     }
 
@@ -840,6 +888,9 @@ impl Check {
         };
         let mut answered = None;
         for addr in addrs {
+            if !self.knock.connect_to(*addr) {
+                continue;
+            }
             let limit = (Instant::now() + HTTP_TRY_LIMIT).min(deadline);
             match probe::http_try(url, addr, limit, |stream, slice| {
                 self.cut_short(process, stream.as_fd(), slice)
@@ -963,6 +1014,9 @@ impl Check {
         };
         let mut foreign = false;
         for addr in addrs {
+            if !self.knock.connect_to(*addr) {
+                continue;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             let limit = left.clamp(Duration::from_millis(1), Duration::from_secs(1));
             // Connect and close at once: nothing is sent. To a loopback address a

@@ -7,10 +7,18 @@
 //! entries reads `socket:[INODE]`. Without root, other users' fds cannot be read: their
 //! sockets then have no known holder.
 //!
+//! [`ListenQuery`] asks the kernel directly (sock_diag netlink) whether a socket listens where a
+//! connection to an address of this machine would go: the probe of `tcp:` and `http:` while the
+//! program is still starting, at a sixth of a refused connection's cost.
+//!
 //! Must not: connect, signal, or change anything; this module only reads.
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::sys::socket::{self, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
 
 /// A socket in the LISTEN state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +116,120 @@ pub fn listening_on(target: SocketAddr) -> Vec<u64> {
         .collect()
 }
 
+/// A netlink socket for sock_diag's exact lookup of one TCP socket: two system calls, no packet
+/// sent and no port taken, where a refused connection costs a socket, a SYN, a RST and a close.
+#[derive(Debug)]
+pub struct ListenQuery {
+    fd: OwnedFd,
+    seq: u32,
+}
+
+/// `SOCK_DIAG_BY_FAMILY`, `NLMSG_ERROR`, `NLM_F_REQUEST` and `TCP_LISTEN` (linux/sock_diag.h,
+/// linux/netlink.h, net/tcp_states.h).
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 1;
+const TCP_LISTEN: u8 = 10;
+/// `nlmsghdr` (16 bytes) and `inet_diag_req_v2` (56).
+const REQUEST_LEN: usize = 16 + 56;
+
+impl ListenQuery {
+    /// `None` where the kernel has no sock_diag for us (then connect instead).
+    pub fn open() -> Option<ListenQuery> {
+        let fd = socket::socket(
+            AddressFamily::Netlink,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            SockProtocol::NetlinkSockDiag,
+        )
+        .ok()?;
+        Some(ListenQuery { fd, seq: 0 })
+    }
+
+    /// Whether a TCP socket of this network namespace listens where a connection to `addr`
+    /// would go: the kernel's own lookup for an incoming connection, so a wildcard or
+    /// dual-stack listener counts. `None`: the kernel could not say.
+    ///
+    /// The lookup cannot see what only a real connection reaches: a listener bound to a
+    /// device, a port redirected by the firewall. Callers connect now and then anyway.
+    pub fn listens(&mut self, addr: SocketAddr) -> Option<bool> {
+        self.seq = self.seq.wrapping_add(1);
+        let request = diag_request(addr, self.seq);
+        let fd = self.fd.as_raw_fd();
+        socket::send(fd, &request, MsgFlags::empty()).ok()?;
+        // The kernel answers within the send; a reply of an earlier request left unread (its
+        // receive failed) is skipped by its sequence number.
+        let mut reply = [0u8; 512];
+        loop {
+            let n = match socket::recv(fd, &mut reply, MsgFlags::MSG_DONTWAIT) {
+                Ok(n) => n,
+                Err(Errno::EINTR) => continue,
+                Err(_) => return None,
+            };
+            match parse_diag_reply(&reply[..n], self.seq) {
+                Reply::Other => continue,
+                Reply::Found(state) => return Some(state == TCP_LISTEN),
+                Reply::Error(e) if e == Errno::ENOENT as i32 => return Some(false),
+                Reply::Error(_) | Reply::Malformed => return None,
+            }
+        }
+    }
+}
+
+/// A sock_diag exact-lookup request for the TCP socket whose local end is `addr` and whose
+/// remote end is unset: the listener a connection to `addr` would reach.
+fn diag_request(addr: SocketAddr, seq: u32) -> [u8; REQUEST_LEN] {
+    let mut r = [0u8; REQUEST_LEN];
+    r[0..4].copy_from_slice(&(REQUEST_LEN as u32).to_ne_bytes());
+    r[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    r[6..8].copy_from_slice(&NLM_F_REQUEST.to_ne_bytes());
+    r[8..12].copy_from_slice(&seq.to_ne_bytes());
+    // inet_diag_req_v2: family, protocol, ext, pad, states; then inet_diag_sockid: sport,
+    // dport (network order), src[16], dst[16], if, cookie[2].
+    let body = &mut r[16..];
+    body[0] = match addr {
+        SocketAddr::V4(_) => nix::libc::AF_INET as u8,
+        SocketAddr::V6(_) => nix::libc::AF_INET6 as u8,
+    };
+    body[1] = nix::libc::IPPROTO_TCP as u8;
+    body[4..8].copy_from_slice(&u32::MAX.to_ne_bytes());
+    body[8..10].copy_from_slice(&addr.port().to_be_bytes());
+    match addr.ip() {
+        IpAddr::V4(a) => body[12..16].copy_from_slice(&a.octets()),
+        IpAddr::V6(a) => body[12..28].copy_from_slice(&a.octets()),
+    }
+    // No cookie: INET_DIAG_NOCOOKIE in both words.
+    body[48..56].fill(0xff);
+    r
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Reply {
+    /// A socket was found, in this TCP state.
+    Found(u8),
+    /// The kernel refused the request with this errno (`ENOENT`: no such socket).
+    Error(i32),
+    /// A reply to another request.
+    Other,
+    Malformed,
+}
+
+/// The first netlink message of a sock_diag reply, if it answers request `seq`.
+fn parse_diag_reply(reply: &[u8], seq: u32) -> Reply {
+    let word = |at: usize| -> Option<[u8; 4]> { reply.get(at..at + 4)?.try_into().ok() };
+    let (Some(_), Some(kind), Some(got)) = (word(0), reply.get(4..6), word(8)) else {
+        return Reply::Malformed;
+    };
+    if u32::from_ne_bytes(got) != seq {
+        return Reply::Other;
+    }
+    match u16::from_ne_bytes([kind[0], kind[1]]) {
+        SOCK_DIAG_BY_FAMILY => reply.get(17).map_or(Reply::Malformed, |&s| Reply::Found(s)),
+        NLMSG_ERROR => word(16).map_or(Reply::Malformed, |e| Reply::Error(-i32::from_ne_bytes(e))),
+        _ => Reply::Malformed,
+    }
+}
+
 /// Who holds one of `inodes`: the pids among `pids` with an fd on one of them, in order.
 /// `hidden` says whether some process's fds could not be read (another user's, without root).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -201,6 +323,56 @@ mod tests {
         assert!(!accepts(ip("127.0.0.2"), ip("127.0.0.1")));
         assert!(!accepts(ip("0.0.0.0"), ip("::1")));
         assert!(!accepts(ip("::1"), ip("127.0.0.1")));
+    }
+
+    #[test]
+    fn the_kernel_says_who_listens_where_a_connection_would_go() {
+        let Some(mut query) = ListenQuery::open() else {
+            eprintln!("skipped: no sock_diag netlink here");
+            return;
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        assert_eq!(query.listens(addr), Some(true));
+        // A connected socket on the same local address is not a listener.
+        let _client = std::net::TcpStream::connect(addr).unwrap();
+        let (_server, _) = listener.accept().unwrap();
+        assert_eq!(query.listens(addr), Some(true));
+        drop(listener);
+        assert_eq!(query.listens(addr), Some(false));
+        // A wildcard listener takes connections to loopback.
+        let wild = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+        let port = wild.local_addr().unwrap().port();
+        let lo = SocketAddr::new("127.0.0.1".parse().unwrap(), port);
+        assert_eq!(query.listens(lo), Some(true));
+        if let Ok(v6) = std::net::TcpListener::bind("[::1]:0") {
+            assert_eq!(query.listens(v6.local_addr().unwrap()), Some(true));
+            let port = v6.local_addr().unwrap().port();
+            drop(v6);
+            assert_eq!(
+                query.listens(SocketAddr::new("::1".parse().unwrap(), port)),
+                Some(false)
+            );
+        }
+    }
+
+    #[test]
+    fn diag_replies_are_matched_to_their_request() {
+        let mut found = [0u8; 88];
+        found[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        found[8..12].copy_from_slice(&7u32.to_ne_bytes());
+        found[17] = TCP_LISTEN;
+        assert_eq!(parse_diag_reply(&found, 7), Reply::Found(TCP_LISTEN));
+        assert_eq!(parse_diag_reply(&found, 8), Reply::Other);
+        let mut error = [0u8; 36];
+        error[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        error[8..12].copy_from_slice(&7u32.to_ne_bytes());
+        error[16..20].copy_from_slice(&(-2i32).to_ne_bytes());
+        assert_eq!(parse_diag_reply(&error, 7), Reply::Error(2));
+        assert_eq!(parse_diag_reply(&error[..10], 7), Reply::Malformed);
+        let request = diag_request("127.0.0.1:8080".parse().unwrap(), 7);
+        assert_eq!(&request[24..26], &8080u16.to_be_bytes());
+        assert_eq!(&request[28..32], &[127, 0, 0, 1]);
     }
 
     #[test]

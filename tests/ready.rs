@@ -52,6 +52,70 @@ fn tcp_readiness_waits_until_the_server_accepts() {
     assert!(alive(env.pid_of("web")));
 }
 
+/// On loopback, most looks of `tcp:` and `http:` ask the kernel whether anything listens
+/// instead of connecting. That lookup cannot see a listener bound to a device; the connection
+/// made every few looks anyway must still find it.
+#[test]
+fn tcp_and_http_readiness_find_a_listener_bound_to_the_loopback_device() {
+    let test = "bound_listener";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let bind_to_lo = "import socket; socket.socket().setsockopt(socket.SOL_SOCKET, \
+                      socket.SO_BINDTODEVICE, b'lo')";
+    let allowed = std::process::Command::new(&python)
+        .args(["-c", bind_to_lo])
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    if !allowed.success() {
+        return skip(test, "SO_BINDTODEVICE is refused here");
+    }
+    let env = Env::new();
+    let server = env.path("bound.py");
+    fs::write(
+        &server,
+        "import http.server, socket, sys\n\
+         class Bound(http.server.HTTPServer):\n\
+         \x20   def server_bind(self):\n\
+         \x20       self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b'lo')\n\
+         \x20       super().server_bind()\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(200)\n\
+         \x20       self.send_header('Content-Length', '0')\n\
+         \x20       self.end_headers()\n\
+         Bound(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
+    )
+    .unwrap();
+    for kind in ["tcp", "http"] {
+        let port = free_port();
+        let spec = match kind {
+            "tcp" => format!("tcp:{port}"),
+            _ => format!("http:http://127.0.0.1:{port}/"),
+        };
+        let name = format!("bound-{kind}");
+        env.run(&[
+            "start",
+            "--name",
+            &name,
+            "--ready",
+            &spec,
+            "--ready-timeout",
+            "30s",
+            "--",
+            python.to_str().unwrap(),
+            server.to_str().unwrap(),
+            &port.to_string(),
+        ])
+        .ok()
+        .stdout_has(&format!("started {name} (pid "));
+        TcpStream::connect(("127.0.0.1", port))
+            .expect("start said ready, but the server does not accept connections");
+        assert!(alive(env.pid_of(&name)));
+    }
+}
+
 #[test]
 fn alive_readiness_waits_its_duration() {
     let env = Env::new();
