@@ -476,6 +476,34 @@ pub(crate) fn cgroups_here(test: &str) -> Option<std::path::PathBuf> {
 }
 
 #[test]
+fn a_start_that_is_never_ready_removes_its_cgroup() {
+    let test = "a_start_that_is_never_ready_removes_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "unready");
+    let port = free_port().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        &name,
+        "--ready",
+        &format!("tcp:{port}"),
+        "--ready-timeout",
+        "300ms",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .code(1)
+    .stderr_has("stopped it (pid ");
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+#[test]
 fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     let test = "an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes";
     let Some(mount) = cgroups_here(test) else {

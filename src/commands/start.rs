@@ -560,7 +560,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The spec that says "wanted running" is written now, while the program gets ready,
             // and put in place by a rename once it is (dropped, unused, if it never is).
             let staged = stage_running(ctx, &spec.name, pid);
-            let code = await_ready(ctx, &launch, pid, &mut check)?;
+            let code = await_ready(ctx, &launch, pid, &mut check).inspect_err(|_| {
+                // Never ready: stopped, and its cgroup goes like one of a start that failed
+                // earlier.
+                remove_if_empty(cgroup.as_ref());
+            })?;
             match staged {
                 Some(staged) => staged.commit()?,
                 None => want_running(ctx, &spec.name, pid)?,
@@ -568,13 +572,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Ok(code)
         }
         Err(err) => {
-            if let Some(cg) = cgroup.as_ref().map(|c| &c.cgroup) {
-                // Best effort: an empty cgroup goes; one that holds a failed program's processes
-                // is left for `stop`.
-                if matches!(cg.populated(), Ok(false)) {
-                    let _ = cg.remove();
-                }
-            }
+            remove_if_empty(cgroup.as_ref());
             if let Some(pid) = committed {
                 let _ = pidfile::remove_if_pid(&spec.pidfile, pid);
             }
@@ -585,6 +583,16 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 };
             }
             Err(err)
+        }
+    }
+}
+
+/// After a failed start, best effort: an empty cgroup goes; one that holds a failed program's
+/// processes is left for `stop`.
+fn remove_if_empty(cgroup: Option<&Claimed>) {
+    if let Some(cg) = cgroup.map(|c| &c.cgroup) {
+        if matches!(cg.populated(), Ok(false)) {
+            let _ = cg.remove();
         }
     }
 }
