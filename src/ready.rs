@@ -65,7 +65,7 @@ const MAX_INTERVAL: Duration = Duration::from_millis(250);
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
 /// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
 /// holds the server's answer to the GET (about 0.6 ms for Python's http.server). On loopback a
-/// look is a sock_diag lookup ([`Knock`]); with it, 1.5 ms cost about 20 ms of CPU per second
+/// look is a sock_diag lookup ([`Knock`]); with it, 1.5 ms cost 20–26 ms of CPU per second
 /// waited in bench/, under the 30 ms target (docs/performance.md).
 const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(1500);
 /// A probe of `tcp:` or `http:` on a loopback address connects only when the kernel reports a
@@ -377,7 +377,7 @@ pub struct Check {
 
 /// Whether a probe of `tcp:` or `http:` connects now. To a loopback address only when the
 /// kernel reports a listener there ([`ListenQuery`]: two system calls, where a refused connection
-/// costs four and a SYN and a RST), and anyway at every [`KNOCK_EVERY`]th look, for what the
+/// costs three (`tcp:`) to seven (`http:`), a SYN and a RST), and anyway at every [`KNOCK_EVERY`]th look, for what the
 /// lookup cannot see (a listener bound to a device, a port redirected by the firewall).
 #[derive(Debug, Default)]
 struct Knock {
