@@ -693,3 +693,87 @@ fn malformed_containment_options_are_usage_errors() {
         assert!(!env.path("m.pid").exists(), "{args:?}");
     }
 }
+
+/// A program that never becomes ready is stopped whole: a descendant that left its session with
+/// `setsid` goes with it, through its cgroup, and the cgroup is removed.
+#[test]
+fn a_start_that_is_never_ready_stops_what_escaped_its_session() {
+    let test = "a_start_that_is_never_ready_stops_what_escaped_its_session";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "unready");
+    let script = env.script(
+        "escape.sh",
+        &format!(
+            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let port = free_port().to_string();
+    let script = script.to_str().unwrap();
+    let out = env
+        .run(&[
+            "start",
+            "--name",
+            &name,
+            "--ready",
+            &format!("tcp:{port}"),
+            "--ready-timeout",
+            "3s",
+            "--",
+            script,
+            &dir,
+        ])
+        .code(1);
+    let gc = member_pids(&env, "gc.txt")[0];
+    out.stderr_has("stopped it (pid ");
+    assert!(
+        !alive(gc),
+        "the setsid grandchild {gc} survived the failed start"
+    );
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+/// Without a cgroup, what the program left in its session in another process group is stopped
+/// with it when it never becomes ready.
+#[test]
+fn a_start_that_is_never_ready_stops_its_session_without_a_cgroup() {
+    let env = Env::new();
+    let script = env.script(
+        "member.sh",
+        &format!(
+            r#"python3 -c 'import os, sys, time; os.setpgid(0, 0); open(sys.argv[1] + "/m.tmp", "w").write(str(os.getpid())); os.rename(sys.argv[1] + "/m.tmp", sys.argv[1] + "/m.txt"); time.sleep({secs})' "$1" &
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let port = free_port().to_string();
+    let out = env
+        .run(&[
+            "start",
+            "--name",
+            "unready",
+            "--cgroup",
+            "off",
+            "--ready",
+            &format!("tcp:{port}"),
+            "--ready-timeout",
+            "3s",
+            "--",
+            script.to_str().unwrap(),
+            &dir,
+        ])
+        .code(1);
+    let member = member_pids(&env, "m.txt")[0];
+    out.stderr_has("stopped it (pid ");
+    assert!(
+        !alive(member),
+        "the member {member} in its own group survived the failed start"
+    );
+}

@@ -35,6 +35,7 @@ use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
+use crate::session::Session;
 use crate::state::{Record, StagedSpec};
 use crate::target::{judge, Main, Target};
 
@@ -1071,24 +1072,47 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
     }
 }
 
-/// Stops a daemon that did not become ready, as `stop` would (its stop signal to its group,
-/// its stop timeout, KILL, 5 s), and reaps it.
+/// Stops a daemon that did not become ready, as `stop` would: its stop signal to its group, its
+/// stop timeout, KILL, 5 s, and it is reaped; then what it left in its session and its cgroup
+/// (SPEC §3.1), and the cgroup goes.
 fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()> {
     let pid = process.pid();
     let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
+    let record = Record::load(ctx, &launch.name)
+        .ok()
+        .flatten()
+        .filter(|rec| rec.pid == Some(pid.get()));
+    let target = Target {
+        name: Some(launch.name.clone()),
+        pidfile: launch.pidfile.clone(),
+        record,
+        record_error: None,
+    };
+    let soft_to_main = launch.respawn.is_some();
+    // A monitor is the subreaper of what escaped its session: held by pidfd before it goes.
+    let escaped = match (soft_to_main, &target.record) {
+        (true, Some(rec)) => {
+            let session = process::read_stat(pid)
+                .and_then(|stat| Session::of(rec, Some((pid, &stat))).ok().flatten());
+            crate::session::hold_descendants(pid, session.as_ref())
+        }
+        _ => Vec::new(),
+    };
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {
         group: process.own_group(),
-        soft_to_main: launch.respawn.is_some(),
+        soft_to_main,
     };
     match run_schedule_with(process, aim, &schedule, &mut spinner) {
         Ok(true) => {
             process.reap();
-            Ok(())
         }
         Ok(false) => bail!("pid {pid} is still running after SIGKILL"),
         Err(e) => bail!("cannot signal pid {pid}: {}", e.desc()),
     }
+    spinner.finish();
+    super::stop::stop_remains(&target, &schedule, escaped)?;
+    Ok(())
 }
 
 /// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error

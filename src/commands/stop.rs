@@ -317,6 +317,26 @@ fn live_session(target: &Target, pid: Pid, start_time: u64, main_only: bool) -> 
     Session::of(rec, Some((pid, &stat))).ok().flatten()
 }
 
+/// What a daemon whose main process is gone left behind, for a `start` whose program never
+/// became ready: the rest of its session and of its cgroup (SPEC §3.1), and what `escaped` holds
+/// (a monitor's adopted descendants), stopped with `schedule` from now, as `stop` would, and
+/// the cgroup removed. How many processes it stopped; an error naming survivors.
+pub(crate) fn stop_remains(
+    target: &Target,
+    schedule: &[Step],
+    escaped: Vec<Held>,
+) -> Result<usize> {
+    let label = target.label();
+    let session = match target.record.as_ref() {
+        Some(rec) => Session::of(rec, None)
+            .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?,
+        None => None,
+    };
+    let begun = Instant::now();
+    Ok(sweep(&label, session, escaped, schedule, begun, None)?
+        + stop_cgroup(target, schedule, begun, false, None)?)
+}
+
 /// With the main process already gone: stops the leftovers of the session the record names,
 /// printing `stopped leftovers of NAME: N processes`. Whether there were any.
 fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool) -> Result<bool> {
