@@ -392,16 +392,14 @@ impl<'a> Prepared<'a> {
 /// Detaches the plan's program as a daemon and returns its pid once the exec has happened,
 /// with what `before_exec` returned.
 ///
-/// Three steps of the caller run in the parent, two of them while a child works on another CPU,
-/// so that their time overlaps instead of adding up:
+/// Two steps of the caller run in the parent, the first while a child works on another CPU, so
+/// that their time overlaps instead of adding up:
 /// - `while_forking`, right after the first fork, while the intermediate child makes the session
 ///   and forks the grandchild: work that needs no pid (`start` writes the spec there). What it
 ///   returns is handed to `before_exec`.
 /// - `before_exec`, while the grandchild exists but waits for its "go": where the pidfile and
 ///   record are written, so they are in place before the program runs. If it fails, the
 ///   grandchild is killed and reaped, and the error returned.
-/// - `while_exec`, once the grandchild has its "go", while it sets itself up and execs: work
-///   that the start needs done only if the exec succeeds.
 ///
 /// With `cgroup` (a cgroup's directory), the daemon is created straight in that cgroup
 /// (`clone3` with `CLONE_INTO_CGROUP`, Linux 5.7): no move between cgroups, whose write to
@@ -415,7 +413,6 @@ pub fn spawn<W, T>(
     cgroup: Option<BorrowedFd<'_>>,
     while_forking: impl FnOnce() -> W,
     before_exec: impl FnOnce(W, Pid, bool) -> Result<T>,
-    while_exec: impl FnOnce(&mut T),
 ) -> Result<(Pid, T)> {
     ensure_single_threaded()?;
     // Best effort: without it (old kernel), the grandchild goes to PID 1 and is simply not
@@ -463,7 +460,7 @@ pub fn spawn<W, T>(
         ),
     };
 
-    let mut done = match before_exec(forked, pid, in_cgroup) {
+    let done = match before_exec(forked, pid, in_cgroup) {
         Ok(done) => done,
         Err(err) => {
             // The grandchild is blocked reading the go pipe; it never ran the program. Once the
@@ -478,7 +475,6 @@ pub fn spawn<W, T>(
     write_go(&go_w)?;
     drop(go_w);
     crate::fault::point("before-exec");
-    while_exec(&mut done);
 
     let outcome = read_message(&report_r)?;
     intermediate.reap();

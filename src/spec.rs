@@ -505,9 +505,10 @@ impl Spec {
             respawn: self.respawn.clone(),
             failed: false,
             stopped: false,
-            // Wanted running only once this start has succeeded (`start` says so in the record
-            // it writes when the exec is all it waits for, else afterwards): a start that fails
-            // or times out leaves a daemon that is `stopped`, not `dead`.
+            // Wanted running only once this start has succeeded, or, when the exec is all it
+            // waits for, once it has begun (`start` says so in the spec it writes before the
+            // fork): a start that fails or times out leaves a daemon that is `stopped`, not
+            // `dead`.
             stopping: true,
             cgroup_mode: Some(self.cgroup.as_str().to_owned()),
             memory_max: self.memory_max,

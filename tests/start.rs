@@ -152,6 +152,30 @@ fn non_executable_file_fails_with_permission_denied() {
     assert!(!env.path("plain.json").exists());
 }
 
+/// The spec of a plain start says wanted running from before the fork: an exec that fails
+/// puts the old spec back, still wanted stopped and with its old command.
+#[test]
+fn a_failed_exec_restores_the_old_spec_wanted_stopped() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("keep", &["sleep", &secs]);
+    env.run(&["stop", "keep"]).ok();
+    wait_dead(pid);
+    assert_eq!(env.record("keep")["wanted"], "stopped");
+    let file = env.path("noshebang");
+    fs::write(&file, "sleep 1000\n").unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o755)).unwrap();
+    env.run(&["start", "--name", "keep", "--", file.to_str().unwrap()])
+        .code(1)
+        .stderr_has("Exec format error");
+    let spec = env.record("keep");
+    assert_eq!(spec["wanted"], "stopped", "{spec}");
+    assert_eq!(spec["command"][0], "sleep", "{spec}");
+    env.run(&["status", "keep"])
+        .code(3)
+        .stdout_has("keep is stopped");
+}
+
 #[test]
 fn file_without_shebang_is_an_exec_format_error() {
     let env = Env::new();
