@@ -213,7 +213,9 @@ def bench_cref(tools, cref, runs, results):
     """start against the C reference (bench/cref.c, issue 18 target 2): the start command's wall
     time, rdaemon (default and --cgroup off) and cref with rdaemon's protocol (with a cgroup as
     rdaemon's default makes, where the machine has cgroup v2, and without) and bare,
-    interleaved; same target program, same log (/dev/null); each daemon killed by its pid."""
+    interleaved; same target program, same log (/dev/null); each daemon killed by its pid.
+    The protocol's state twice: one record beside the pidfile (as version 1 kept it), and
+    version 2's (`--state`: the name's lock, the spec and the status, in rdaemon's directory)."""
     cgroups = cgroup_parent()
     rows = {
         "rdaemon": lambda ts, pidfile, name: tools.start_argv("rdaemon", ts, pidfile, name),
@@ -223,6 +225,9 @@ def bench_cref(tools, cref, runs, results):
                                                   tools.target, ts],
         "C reference, bare": lambda ts, pidfile, name: [cref, "--bare", "--log", "/dev/null",
                                                         tools.target, ts],
+        "C reference, v2 state": lambda ts, pidfile, name: [
+            cref, "--state", tools.rd_dir, "--name", name, "--log", "/dev/null", pidfile,
+            tools.target, ts],
     }
     if cgroups:
         # Beside rdaemon's own cgroups (MOUNT/rdaemon/NAME), so both make theirs in the same
@@ -230,6 +235,9 @@ def bench_cref(tools, cref, runs, results):
         rows["C reference, cgroup"] = lambda ts, pidfile, name: [
             cref, "--log", "/dev/null", "--cgroup", os.path.join(cgroups, f"cref-{name}"),
             pidfile, tools.target, ts]
+        rows["C reference, v2 state, cgroup"] = lambda ts, pidfile, name: [
+            cref, "--state", tools.rd_dir, "--name", name, "--log", "/dev/null", "--cgroup",
+            os.path.join(cgroups, f"cref-{name}"), pidfile, tools.target, ts]
     names = list(rows)
     ret = {t: [] for t in names}
     to_main = {t: [] for t in names}
@@ -242,16 +250,15 @@ def bench_cref(tools, cref, runs, results):
             ret[tool].append((t1 - t0) / 1e6)
             to_main[tool].append((t_main - t0) / 1e6)
             kill_and_wait(pid)
-            if tool.startswith("rdaemon"):
+            if tool.startswith("rdaemon") or "v2 state" in tool:
                 tools.cleanup_rdaemon(name)
-            else:
-                for path in (pidfile, pidfile + ".json"):
-                    try:
-                        os.unlink(path)
-                    except FileNotFoundError:
-                        pass
-                if tool == "C reference, cgroup":
-                    remove_cgroup(os.path.join(cgroups, f"cref-{name}"))
+            for path in (pidfile, pidfile + ".json"):
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+            if tool.startswith("C reference") and tool.endswith("cgroup"):
+                remove_cgroup(os.path.join(cgroups, f"cref-{name}"))
     results["cref_return_ms"] = {t: summary(v) for t, v in ret.items()}
     results["cref_to_main_ms"] = {t: summary(v) for t, v in to_main.items()}
     results["raw_cref_return_ms"] = ret
@@ -261,21 +268,33 @@ def bench_cref(tools, cref, runs, results):
 def cref_table(r):
     """The table of the `cref` step: each rdaemon row against the C reference doing the same
     (rdaemon's default, which makes a cgroup, against the reference with --cgroup, where the run
-    had it; --cgroup off against the reference without); the references against the protocol's."""
+    had it; --cgroup off against the reference without), with version 2's state (lock, spec,
+    status) and with one record; the references against the one-record protocol's."""
     s, m = r["cref_return_ms"], r["cref_to_main_ms"]
-    cg = "C reference, cgroup" if "C reference, cgroup" in s else "C reference"
-    against = {"rdaemon": cg, "rdaemon --cgroup off": "C reference"}
-    lines = ["| start command | returns, median ms | p10 | p90 | against | ratio | "
-             "→ main(), median ms | target ≤ 1.5× |", "|---|---|---|---|---|---|---|---|"]
-    for t in ("rdaemon", "rdaemon --cgroup off", "C reference, cgroup", "C reference",
+    cg = ", cgroup" if "C reference, cgroup" in s else ""
+    one = {"rdaemon": f"C reference{cg}", "rdaemon --cgroup off": "C reference"}
+    two = {"rdaemon": f"C reference, v2 state{cg}",
+           "rdaemon --cgroup off": "C reference, v2 state"}
+    lines = ["| start command | returns, median ms | p10 | p90 | → main(), median ms | "
+             "against the reference with v2 state | ratio | ≤ 1.5× | "
+             "against the reference with one record | ratio | ≤ 1.5× |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for t in ("rdaemon", "rdaemon --cgroup off", "C reference, v2 state, cgroup",
+              "C reference, v2 state", "C reference, cgroup", "C reference",
               "C reference, bare"):
         if t not in s:
             continue
-        base = against.get(t, "C reference")
-        ratio = s[t]["median"] / s[base]["median"]
-        ok = ("yes" if ratio <= 1.5 else "**no**") if t.startswith("rdaemon") else ""
-        lines.append(f"| {t} | {fmt(s[t]['median'])} | {fmt(s[t]['p10'])} | {fmt(s[t]['p90'])} | "
-                     f"{base} | {ratio:.2f}× | {fmt(m[t]['median'])} | {ok} |")
+        row = (f"| {t} | {fmt(s[t]['median'])} | {fmt(s[t]['p10'])} | {fmt(s[t]['p90'])} | "
+               f"{fmt(m[t]['median'])} |")
+        for against in (two, one):
+            base = against.get(t, "C reference")
+            if base not in s or (against is two and not t.startswith("rdaemon")):
+                row += " | | |"
+                continue
+            ratio = s[t]["median"] / s[base]["median"]
+            ok = ("yes" if ratio <= 1.5 else "**no**") if t.startswith("rdaemon") else ""
+            row += f" {base} | {ratio:.2f}× | {ok} |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -791,8 +810,9 @@ def report(args):
                 lines.append(row(t, m[t], ratio, 0.5 if t == "rdaemon" else None))
         if "cref_return_ms" in r:
             lines.append("\n**start against the C reference** (`bench/cref.c`: the same double fork,"
-                         " report pipe, record and pidfile before the exec, exec confirmed) —"
-                         " target: ≤ 1.5× the C reference\n")
+                         " report pipe, state and pidfile before the exec, exec confirmed; the"
+                         " state as version 2 keeps it, the name's lock, spec and status, or as"
+                         " one record) — target: ≤ 1.5× the C reference\n")
             lines.append(cref_table(r))
         if "start_to_main_by_nofile_ms" in r:
             n = r["start_to_main_by_nofile_ms"]

@@ -2,6 +2,7 @@
  * start a daemon the way rdaemon does, so that rdaemon's start can be measured against it.
  *
  *   cref [--log FILE] [--record FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]
+ *   cref --state DIR --name NAME [--log FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]
  *   cref --bare [--log FILE] PROGRAM [ARGS...]
  *
  * Both: the log (default /dev/null) is opened for appending in the parent, before the fork;
@@ -21,6 +22,13 @@
  * pidfile and renamed onto PIDFILE — record first, as rdaemon does, so that no pidfile ever
  * exists without a record vouching for it — and only then is "go" written.
  *
+ * --state DIR --name NAME: rdaemon version 2's state instead of the one record (SPEC §1): the
+ * per-name lock (DIR/NAME.lock, created O_EXCL | O_NOFOLLOW 0600 if missing, else opened; an
+ * exclusive flock) is taken first; the spec (DIR/NAME.json: what to run, wanted running) is
+ * written to DIR/NAME.json.new and renamed while the intermediate child forks; the status
+ * (DIR/NAME.status: pid, start time, boot id) is written the same way once the pid is known,
+ * before the pidfile. Each is written once. The lock is released at exit.
+ *
  * --cgroup DIR: also what rdaemon's default (--cgroup auto) does: DIR, a new cgroup v2
  * directory, is made before the fork (mkdir, 0755) and opened, and the intermediate creates the
  * grandchild straight in it (clone3 with CLONE_INTO_CGROUP, Linux 5.7) instead of fork. The
@@ -29,7 +37,7 @@
  * --bare: no pidfile, no record, no "go" pipe: fork, setsid, fork, report pipe, reset, dup2,
  * close_range, execve.
  *
- * Not done here (rdaemon does it): the name lock, reading an old record, checking a stale
+ * Not done here (rdaemon does it): the name lock (unless --state), reading an old record, checking a stale
  * pidfile, resolving the program on PATH (PROGRAM must be an absolute path: the exec runs from /),
  * finding the cgroup mount, --user.
  *
@@ -43,6 +51,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -192,8 +201,31 @@ static size_t json_str(char *buf, size_t at, size_t cap, const char *s) {
     return at;
 }
 
+/* Writes len bytes to path.new, then renames it onto path. */
+static int write_replace(const char *path, const char *buf, size_t len, mode_t mode) {
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) return -1;
+    if (write_all(fd, buf, len) < 0) { close(fd); unlink(tmp); return -1; }
+    if (close(fd) < 0 || rename(tmp, path) < 0) { unlink(tmp); return -1; }
+    return 0;
+}
+
+/* The JSON array of the program's argv. */
+static size_t json_argv(char *buf, size_t at, size_t cap) {
+    if (at < cap) buf[at++] = '[';
+    for (char **a = child_argv; *a && at < cap - 64; a++) {
+        if (a != child_argv) buf[at++] = ',';
+        at = json_str(buf, at, cap, *a);
+    }
+    if (at < cap) buf[at++] = ']';
+    return at;
+}
+
 static void usage(void) {
     fprintf(stderr, "usage: cref [--log FILE] [--record FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]\n"
+                    "       cref --state DIR --name NAME [--log FILE] [--cgroup DIR] PIDFILE PROGRAM [ARGS...]\n"
                     "       cref --bare [--log FILE] PROGRAM [ARGS...]\n");
     exit(2);
 }
@@ -201,6 +233,7 @@ static void usage(void) {
 int main(int argc, char **argv) {
     int bare = 0;
     const char *log = "/dev/null", *record = NULL, *pidfile = NULL, *cgroup = NULL;
+    const char *state = NULL, *name = NULL;
     int i = 1;
     for (; i < argc && argv[i][0] == '-' && argv[i][1] == '-'; i++) {
         if (!strcmp(argv[i], "--")) { i++; break; }
@@ -208,17 +241,32 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--log") && i + 1 < argc) log = argv[++i];
         else if (!strcmp(argv[i], "--record") && i + 1 < argc) record = argv[++i];
         else if (!strcmp(argv[i], "--cgroup") && i + 1 < argc) cgroup = argv[++i];
+        else if (!strcmp(argv[i], "--state") && i + 1 < argc) state = argv[++i];
+        else if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
         else usage();
     }
     if (!bare) {
         if (i >= argc) usage();
         pidfile = argv[i++];
     }
+    if (!state != !name || (state && (bare || record))) usage();
     if (i >= argc) usage();
     child_argv = argv + i;
 
     char record_buf[PATH_MAX], record_tmp[PATH_MAX + 8], pid_tmp[PATH_MAX + 32], boot_id[64] = "";
+    char spec_path[PATH_MAX], status_path[PATH_MAX];
     int pid_tmp_fd = -1;
+    if (state) {
+        /* The name's lock first, as every rdaemon verb that writes takes it. */
+        char lock_path[PATH_MAX];
+        snprintf(lock_path, sizeof lock_path, "%s/%s.lock", state, name);
+        int lock_fd = open(lock_path, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (lock_fd < 0 && errno == EEXIST) lock_fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX) < 0) { perror(lock_path); return 1; }
+        snprintf(spec_path, sizeof spec_path, "%s/%s.json", state, name);
+        snprintf(status_path, sizeof status_path, "%s/%s.status", state, name);
+        record = status_path;
+    }
     if (!bare) {
         if (!record) {
             snprintf(record_buf, sizeof record_buf, "%s.json", pidfile);
@@ -265,6 +313,23 @@ int main(int argc, char **argv) {
     if (child == 0) intermediate();
     close(report_w);
     if (!bare) close(go_r);
+    int spec_failed = 0;
+    if (state) {
+        /* The spec needs no pid: written while the intermediate forks, once, wanted running. */
+        static char spec[8192];
+        size_t at = (size_t)snprintf(spec, sizeof spec, "{\"name\":");
+        at = json_str(spec, at, sizeof spec, name);
+        at += (size_t)snprintf(spec + at, sizeof spec - at, ",\"pidfile\":");
+        at = json_str(spec, at, sizeof spec, pidfile);
+        at += (size_t)snprintf(spec + at, sizeof spec - at, ",\"command\":");
+        at = json_argv(spec, at, sizeof spec);
+        at += (size_t)snprintf(spec + at, sizeof spec - at,
+                               ",\"chdir\":\"/\",\"umask\":\"0022\",\"stdout\":");
+        at = json_str(spec, at, sizeof spec, log);
+        at += (size_t)snprintf(spec + at, sizeof spec - at,
+                               ",\"mode\":\"exec\",\"wanted\":\"running\"}\n");
+        if (write_replace(spec_path, spec, at, 0600) < 0) { perror(spec_path); spec_failed = 1; }
+    }
 
     int msg[2];
     if (!read_message(report_pipe[0], msg)) {
@@ -276,13 +341,23 @@ int main(int argc, char **argv) {
         return 1;
     }
     pid_t pid = msg[1];
+    if (spec_failed) goto abort;
 
     if (!bare) {
         unsigned long long st;
         if (start_time(pid, &st) < 0) { fprintf(stderr, "cref: cannot read /proc/%d/stat\n", pid); goto abort; }
         /* The record: one JSON line with what a record names, written whole, then renamed. */
         static char json[8192];
-        size_t at = (size_t)snprintf(json, sizeof json, "{\"pidfile\":");
+        size_t at;
+        if (state) {
+            /* The status: what is true of this run only. */
+            at = (size_t)snprintf(json, sizeof json,
+                                  "{\"pid\":%d,\"start_time\":%llu,\"boot_id\":\"%s\",\"session\":%d}\n",
+                                  (int)pid, st, boot_id, (int)child);
+            if (write_replace(status_path, json, at, 0644) < 0) { perror(status_path); goto abort; }
+            goto pidfile;
+        }
+        at = (size_t)snprintf(json, sizeof json, "{\"pidfile\":");
         at = json_str(json, at, sizeof json, pidfile);
         at += (size_t)snprintf(json + at, sizeof json - at,
                                ",\"pid\":%d,\"start_time\":%llu,\"boot_id\":\"%s\",\"command\":[",
@@ -300,6 +375,7 @@ int main(int argc, char **argv) {
             perror(record);
             goto abort;
         }
+    pidfile:;
         /* Then the pidfile. */
         char text[32];
         int len = snprintf(text, sizeof text, "%d\n", (int)pid);
@@ -320,6 +396,7 @@ int main(int argc, char **argv) {
         waitpid(pid, NULL, 0);
         fprintf(stderr, "cref: %s failed: %s\n", step_name[msg[0] % 8], strerror(msg[1]));
         if (!bare) { unlink(pidfile); unlink(record); }
+        if (state) unlink(spec_path);
         return 1;
     }
     printf("started (pid %d)\n", (int)pid);
