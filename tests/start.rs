@@ -176,6 +176,36 @@ fn a_failed_exec_restores_the_old_spec_wanted_stopped() {
         .stdout_has("keep is stopped");
 }
 
+/// The temporary pidfile is made while the intermediate child forks: a pidfile that cannot be
+/// written still fails the start before the program runs, and the old spec stays.
+#[test]
+fn an_unwritable_pidfile_fails_the_start_before_the_program_runs() {
+    let env = Env::new();
+    let pid = env.start("keep", &["sleep", &unique_secs()]);
+    env.run(&["stop", "keep"]).ok();
+    wait_dead(pid);
+    let before = fs::read_to_string(env.path("keep.json")).unwrap();
+    let script = env.script("prog.sh", "touch \"$1/ran\"; exec sleep 1000");
+    let dir = env.dir().display().to_string();
+    let missing = env.path("missing/keep.pid");
+    env.run(&[
+        "start",
+        "--name",
+        "keep",
+        "--pidfile",
+        missing.to_str().unwrap(),
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("cannot write pidfile");
+    assert!(!env.path("ran").exists(), "the program ran");
+    assert_eq!(fs::read_to_string(env.path("keep.json")).unwrap(), before);
+    env.run(&["status", "keep"]).code(3).stdout_has("keep is stopped");
+}
+
 #[test]
 fn file_without_shebang_is_an_exec_format_error() {
     let env = Env::new();
