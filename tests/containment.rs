@@ -503,6 +503,19 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// A program (run with the test's directory as its argument) that leaves a grandchild out of
+/// its session with `setsid`, the grandchild's pid in `gc.txt`, and execs `sleep 1000`.
+fn setsid_escape_script(env: &Env) -> std::path::PathBuf {
+    env.script(
+        "escape.sh",
+        &format!(
+            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exec sleep 1000"#,
+            secs = unique_secs()
+        ),
+    )
+}
+
 #[test]
 fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     let test = "an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes";
@@ -511,14 +524,7 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     };
     let env = Env::new();
     let name = unique_name(&env, "cg");
-    let script = env.script(
-        "escape.sh",
-        &format!(
-            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
-exec sleep 1000"#,
-            secs = unique_secs()
-        ),
-    );
+    let script = setsid_escape_script(&env);
     let dir = env.dir().display().to_string();
     let main = env.start(&name, &[script.to_str().unwrap(), &dir]);
     let gc = member_pids(&env, "gc.txt")[0];
@@ -704,14 +710,7 @@ fn a_start_that_is_never_ready_stops_what_escaped_its_session() {
     };
     let env = Env::new();
     let name = unique_name(&env, "unready");
-    let script = env.script(
-        "escape.sh",
-        &format!(
-            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
-exec sleep 1000"#,
-            secs = unique_secs()
-        ),
-    );
+    let script = setsid_escape_script(&env);
     let dir = env.dir().display().to_string();
     let port = free_port().to_string();
     let script = script.to_str().unwrap();

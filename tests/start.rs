@@ -203,7 +203,9 @@ fn an_unwritable_pidfile_fails_the_start_before_the_program_runs() {
     .stderr_has("cannot write pidfile");
     assert!(!env.path("ran").exists(), "the program ran");
     assert_eq!(fs::read_to_string(env.path("keep.json")).unwrap(), before);
-    env.run(&["status", "keep"]).code(3).stdout_has("keep is stopped");
+    env.run(&["status", "keep"])
+        .code(3)
+        .stdout_has("keep is stopped");
 }
 
 #[test]
