@@ -506,8 +506,8 @@ impl Spec {
             failed: false,
             stopped: false,
             // Wanted running only once this start has succeeded, or, when the exec is all it
-            // waits for, once it has begun (`start` says so in the spec it writes before the
-            // fork): a start that fails or times out leaves a daemon that is `stopped`, not
+            // waits for, once it has begun (`start` says so in the spec it writes while it
+            // forks): a start that fails or times out leaves a daemon that is `stopped`, not
             // `dead`.
             stopping: true,
             cgroup_mode: Some(self.cgroup.as_str().to_owned()),
