@@ -135,7 +135,12 @@ pub struct Supervision {
 /// user), the program, and builds the environment from rdaemon's own. The one builder of what
 /// a launch needs (issue 13): `start` and the monitor both use it.
 pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
-    let account = spec.account(ctx)?;
+    plan_as(spec, spec.account(ctx)?)
+}
+
+/// [`plan`] with the spec's account already resolved ([`Spec::account`]): a `start` resolves it
+/// once (each resolution asks the user database, LDAP or sssd where NSS says so).
+pub fn plan_as(spec: &Spec, account: Option<Account>) -> Result<Plan> {
     let program = match spec.command.first() {
         Some(program) => resolve_program(program, &spec.env)?,
         None => bail!("cannot start {}: no program given", spec.name),

@@ -424,8 +424,8 @@ impl Spec {
     /// Checks, before anything is detached, that the env files can be read and that the
     /// kernel accepts the limits, nice value and OOM score adjustment (a trial in a forked
     /// child: `daemonize::try_tuning`); a refusal is exit 1 naming the option.
-    pub fn check_process_settings(&self, ctx: &Ctx) -> Result<()> {
-        self.env_file_vars(self.account(ctx)?.as_ref())?;
+    pub fn check_process_settings(&self, account: Option<&Account>) -> Result<()> {
+        self.env_file_vars(account)?;
         let refused = match crate::daemonize::try_tuning(&self.tuning())? {
             None => return Ok(()),
             Some(r) => r,

@@ -339,7 +339,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     resolve_program(&spec.command[0], &spec.env)?;
     check_chdir(&spec.chdir)?;
-    spec.check_process_settings(ctx)?;
+    spec.check_process_settings(account.as_ref())?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
@@ -404,13 +404,13 @@ fn check_chdir(chdir: &Path) -> Result<()> {
 /// the start fails.
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
     // The account first, as always: a bad --user or --group is reported before anything else.
-    spec.account(ctx)?;
+    let account = spec.account(ctx)?;
     pidfile::refuse_symlink(&spec.pidfile)?;
     let mut pidfiles = vec![spec.pidfile.clone()];
     if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
         pidfiles.insert(0, rec.pidfile.clone());
     }
-    let mut launch = plan::plan(ctx, spec)?;
+    let mut launch = plan::plan_as(spec, account)?;
     let program = launch.program.clone();
     for path in pidfiles {
         let target = Target {
@@ -439,7 +439,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
 
     // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
     // the terminal, before anything is detached.
-    spec.check_process_settings(ctx)?;
+    spec.check_process_settings(launch.account.as_ref())?;
     if spec.foreground {
         if launch.cgroup == CgroupMode::On || launch.has_limits() {
             bail!(Fail::usage(
