@@ -152,15 +152,19 @@ fn non_executable_file_fails_with_permission_denied() {
     assert!(!env.path("plain.json").exists());
 }
 
-/// The spec of a plain start says wanted running from before the fork: an exec that fails
+/// `name`, a `sleep`, started and stopped again: a known daemon, wanted stopped.
+fn stopped_daemon(env: &Env, name: &str) {
+    let pid = env.start(name, &["sleep", &unique_secs()]);
+    env.run(&["stop", name]).ok();
+    wait_dead(pid);
+}
+
+/// The spec of a plain start says wanted running from its one write, while it forks: an exec that fails
 /// puts the old spec back, still wanted stopped and with its old command.
 #[test]
 fn a_failed_exec_restores_the_old_spec_wanted_stopped() {
     let env = Env::new();
-    let secs = unique_secs();
-    let pid = env.start("keep", &["sleep", &secs]);
-    env.run(&["stop", "keep"]).ok();
-    wait_dead(pid);
+    stopped_daemon(&env, "keep");
     assert_eq!(env.record("keep")["wanted"], "stopped");
     let file = env.path("noshebang");
     fs::write(&file, "sleep 1000\n").unwrap();
@@ -181,9 +185,7 @@ fn a_failed_exec_restores_the_old_spec_wanted_stopped() {
 #[test]
 fn an_unwritable_pidfile_fails_the_start_before_the_program_runs() {
     let env = Env::new();
-    let pid = env.start("keep", &["sleep", &unique_secs()]);
-    env.run(&["stop", "keep"]).ok();
-    wait_dead(pid);
+    stopped_daemon(&env, "keep");
     let before = fs::read_to_string(env.path("keep.json")).unwrap();
     let script = env.script("prog.sh", "touch \"$1/ran\"; exec sleep 1000");
     let dir = env.dir().display().to_string();
