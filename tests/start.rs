@@ -159,8 +159,8 @@ fn stopped_daemon(env: &Env, name: &str) {
     wait_dead(pid);
 }
 
-/// The spec of a plain start says wanted running from its one write, while it forks: an exec that fails
-/// puts the old spec back, still wanted stopped and with its old command.
+/// The spec of a plain start says wanted running from its one write, while it forks: an exec
+/// that fails puts the old spec back, still wanted stopped and with its old command.
 #[test]
 fn a_failed_exec_restores_the_old_spec_wanted_stopped() {
     let env = Env::new();
