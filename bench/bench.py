@@ -548,24 +548,31 @@ def smaps_rollup(pid):
             "Rss_kB": out["Rss"]}
 
 
-def bench_pss(tools, results, count=100):
+def bench_pss(tools, results, count=100, nopie=None):
     """Monitor memory (issue 18, target 4): `count` rdaemon --respawn monitors and `count`
     libslack `daemon --respawn` monitors, each over `sleep`, all running at once; the mean Pss and
     private memory per monitor from /proc/PID/smaps_rollup (Pss shares each shared page among the
-    processes that map it, so it is what one more monitor costs)."""
-    d = os.path.join(tools.work, "pss")
+    processes that map it, so it is what one more monitor costs). With `nopie`, a build of the
+    same commit linked as a non-PIE executable (not what is shipped: see docs/performance.md)
+    runs `count` more beside them, to measure what the relocated data of the PIE costs."""
     slack = os.path.join(tools.work, "pss-slack")
     os.makedirs(slack)
     os.chmod(slack, 0o755)
-    monitors = {"rdaemon": [], "daemon": []}
+    builds = {"rdaemon": tools.rdaemon}
+    if nopie:
+        builds["rdaemon_nopie"] = nopie
+    dirs = {tool: os.path.join(tools.work, f"pss-{tool}") for tool in builds}
+    monitors = {tool: [] for tool in list(builds) + ["daemon"]}
     try:
         for i in range(count):
-            run([tools.rdaemon, "--dir", d, "-q", "start", "--name", f"pss{i}", "--respawn",
-                 "--log", "/dev/null", "--", "sleep", "100000"])
+            for tool, binary in builds.items():
+                run([binary, "--dir", dirs[tool], "-q", "start", "--name", f"pss{i}",
+                     "--respawn", "--log", "/dev/null", "--", "sleep", "100000"])
             run(["daemon", f"--name=pss{i}", f"--pidfiles={slack}", "--respawn", "--",
                  "/bin/sleep", "100000"])
         for i in range(count):
-            monitors["rdaemon"].append(int(open(os.path.join(d, f"pss{i}.pid")).read()))
+            for tool in builds:
+                monitors[tool].append(int(open(os.path.join(dirs[tool], f"pss{i}.pid")).read()))
             path = os.path.join(slack, f"pss{i}.pid")
             end = time.monotonic() + DEADLINE
             while not os.path.exists(path) and time.monotonic() < end:
@@ -578,21 +585,29 @@ def bench_pss(tools, results, count=100):
         results["pss"] = mem
         results["pss_count"] = count
     finally:
-        subprocess.run([tools.rdaemon, "--dir", d, "-q", "stop", "--all"],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for tool, binary in builds.items():
+            subprocess.run([binary, "--dir", dirs[tool], "-q", "stop", "--all"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for i in range(count):
             subprocess.run(["daemon", f"--name=pss{i}", f"--pidfiles={slack}", "--stop"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+PSS_ROWS = (("rdaemon", "rdaemon"),
+            ("rdaemon_nopie", "rdaemon, same commit linked non-PIE (not shipped)"),
+            ("daemon", "daemon"))
 
 
 def pss_table(r):
     m = r["pss"]
     lines = [f"| monitor ({r['pss_count']} of each running) | Pss kB | private kB | Rss kB | "
              "target: Pss ≤ libslack's |", "|---|---|---|---|---|"]
-    for t in ("rdaemon", "daemon"):
+    for t, label in PSS_ROWS:
+        if t not in m:
+            continue
         ok = ("yes" if m[t]["Pss_kB"] <= m["daemon"]["Pss_kB"] else "**no**") \
             if t == "rdaemon" else ""
-        lines.append(f"| {t} | {m[t]['Pss_kB']:.0f} | {m[t]['Private_kB']:.0f} | "
+        lines.append(f"| {label} | {m[t]['Pss_kB']:.0f} | {m[t]['Private_kB']:.0f} | "
                      f"{m[t]['Rss_kB']:.0f} | {ok} |")
     return "\n".join(lines)
 
@@ -747,7 +762,7 @@ def measure(args):
         ("respawn", lambda: bench_respawn(tools, args.runs, results)),
         ("up", lambda: bench_up(tools.rdaemon, args.runs, results)),
         ("scale", lambda: bench_scale(tools, args.runs, results)),
-        ("pss", lambda: bench_pss(tools, results)),
+        ("pss", lambda: bench_pss(tools, results, nopie=args.rdaemon_nopie and os.path.abspath(args.rdaemon_nopie))),
     ]
     for name, step in steps:
         if args.only and name not in args.only.split(","):
@@ -1095,6 +1110,8 @@ def main():
     m.add_argument("--out", required=True)
     m.add_argument("--cref", default=os.path.join(os.path.dirname(__file__), "build", "cref"),
                    help="the C reference for start (bench/cref.c), for the cref step")
+    m.add_argument("--rdaemon-nopie", help="the pss step: also a non-PIE build of rdaemon "
+                   "(bench/run.sh builds one), measured beside the shipped one")
     m.add_argument("--only", help="comma-separated steps: start,cref,nofile,stop,overshoot,many,"
                    "status,respawn,scale,pss,up")
     rd = sub.add_parser("ready", help="readiness overshoot: rdaemon --ready against peers")

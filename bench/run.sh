@@ -7,9 +7,11 @@
 #                               # wait-for-it and shell polling loops); prints its table
 #   CREF_ONLY=1 bench/run.sh    # only start against the C reference (bench/cref.c), under the
 #                               # subreaper; prints its table
+#   PSS_ONLY=1 bench/run.sh     # only the monitors' memory; prints its table
 #
 # It installs what it needs (hyperfine, daemon, daemonize from Debian; matplotlib from PyPI),
-# builds rdaemon (release) and three small C programs: the target, which stamps CLOCK_MONOTONIC
+# builds rdaemon (release; and the same code linked as a non-PIE executable, not shipped, for the
+# memory step's comparison row) and three small C programs: the target, which stamps CLOCK_MONOTONIC
 # at the top of main() and at SIGTERM, a subreaper, and the C reference for start (cref). It
 # measures everything once under the subreaper (so PID 1's late reaping does not distort the
 # peers) and the stop rows once without, then writes the tables into docs/performance.md and
@@ -46,6 +48,19 @@ if [[ -n ${CREF_ONLY:-} ]]; then
         --label "start against the C reference" --only cref --out bench/results/cref.json
     exit 0
 fi
+# The memory step's comparison row: what the position-independent executable's relocated data
+# costs each monitor. --target keeps RUSTFLAGS off the proc macros, which must stay PIC.
+host=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C relocation-model=static" cargo build --release --locked --target "$host" \
+    --target-dir bench/build/nopie
+nopie=bench/build/nopie/$host/release/rdaemon
+if [[ -n ${PSS_ONLY:-} ]]; then
+    echo "== the monitors' memory"
+    python3 bench/bench.py measure --rdaemon "$rd" --rdaemon-nopie "$nopie" \
+        --target bench/build/target --label "monitor memory" --only pss \
+        --out bench/results/pss.json
+    exit 0
+fi
 echo "== readiness overshoot"
 python3 bench/bench.py ready --rdaemon "$rd" --runs "$runs" --out bench/results/ready.json
 if [[ -n ${READY_ONLY:-} ]]; then
@@ -53,7 +68,8 @@ if [[ -n ${READY_ONLY:-} ]]; then
 fi
 echo "== under a subreaper"
 BENCH_SUBREAPER=1 bench/build/subreaper python3 bench/bench.py measure --rdaemon "$rd" \
-    --target bench/build/target --cref bench/build/cref --runs "$runs" --label "under a subreaper" \
+    --rdaemon-nopie "$nopie" --target bench/build/target --cref bench/build/cref --runs "$runs" \
+    --label "under a subreaper" \
     --out bench/results/subreaper.json
 echo "== without a subreaper: PID 1 reaps the exited daemon late"
 python3 bench/bench.py measure --rdaemon "$rd" --target bench/build/target --runs "$runs" \
