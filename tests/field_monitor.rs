@@ -161,8 +161,11 @@ fn status_during_a_clean_stop_is_never_dead() {
                     out
                 };
                 let pollers = [s.spawn(poll), s.spawn(poll)];
+                // Set when this closure ends, also by a failing stop's panic: the scope joins
+                // the pollers before it unwinds, and they must not poll forever.
+                let stop_polling = SetOnDrop(&done);
                 env.run(&["stop", "svc"]).ok();
-                done.store(true, Ordering::Relaxed);
+                drop(stop_polling);
                 pollers.map(|p| p.join().unwrap())
             });
             for r in results.into_iter().flatten() {

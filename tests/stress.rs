@@ -87,36 +87,42 @@ fn twenty_names_start_and_stop_concurrently() {
 
 #[test]
 fn status_during_start_stop_cycles_is_always_0_1_or_3() {
-    let env = Arc::new(Env::new());
-    let done = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            let (env, done) = (Arc::clone(&env), Arc::clone(&done));
-            thread::spawn(move || {
-                let mut seen = HashSet::new();
-                while !done.load(Ordering::Relaxed) {
-                    let run = env.run(&["status", "busy"]);
-                    assert!(
-                        [0, 1, 3].contains(&run.code),
-                        "status said {}\n{}",
-                        run.code,
-                        run.dump()
-                    );
-                    seen.insert(run.code);
-                }
-                seen
+    let env = Env::new();
+    let done = AtomicBool::new(false);
+    // Scoped readers: joined before the scope returns or unwinds, so none outlives the test
+    // (or its Env, whose drop kills what it started).
+    let seen = thread::scope(|s| {
+        let readers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut seen = HashSet::new();
+                    while !done.load(Ordering::Relaxed) {
+                        let run = env.run(&["status", "busy"]);
+                        assert!(
+                            [0, 1, 3].contains(&run.code),
+                            "status said {}\n{}",
+                            run.code,
+                            run.dump()
+                        );
+                        seen.insert(run.code);
+                    }
+                    seen
+                })
             })
-        })
-        .collect();
-    for _ in 0..40 {
-        env.start("busy", &["sleep", "1000"]);
-        env.run(&["stop", "busy"]).ok();
-    }
-    done.store(true, Ordering::Relaxed);
-    let mut seen = HashSet::new();
-    for r in readers {
-        seen.extend(r.join().unwrap());
-    }
+            .collect();
+        // Set when this closure ends, also when a start or stop panics: the readers stop.
+        let stop_reading = SetOnDrop(&done);
+        for _ in 0..40 {
+            env.start("busy", &["sleep", "1000"]);
+            env.run(&["stop", "busy"]).ok();
+        }
+        drop(stop_reading);
+        let mut seen = HashSet::new();
+        for r in readers {
+            seen.extend(r.join().unwrap());
+        }
+        seen
+    });
     assert!(!seen.is_empty());
 }
 

@@ -30,6 +30,17 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// Sets its flag when dropped, also when the test panics: threads that poll until the flag is
+/// set (inside `std::thread::scope`, which joins them before it returns or unwinds) then stop,
+/// and a failure fails instead of hanging on them.
+pub struct SetOnDrop<'a>(pub &'a std::sync::atomic::AtomicBool);
+
+impl Drop for SetOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The fields of `/proc/PID/stat` the tests look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
