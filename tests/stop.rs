@@ -152,12 +152,14 @@ fn zombie_counts_as_dead() {
 #[test]
 fn foreign_pidfile_without_record_is_trusted_classically() {
     let env = Env::new();
-    let mut child = std::process::Command::new("sleep")
-        .arg("1000")
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    env.track(pid);
+    // Our own child: killed and reaped when dropped, also when the test fails.
+    let mut child = OwnChild(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
+    let pid = child.pid();
     // Outside rdaemon's directory, where rdaemon itself writes a pidfile only with a record.
     fs::create_dir(env.path("elsewhere")).unwrap();
     let pidfile = env.path("elsewhere/other.pid");
@@ -172,7 +174,14 @@ fn foreign_pidfile_without_record_is_trusted_classically() {
     }
     env.run(&["stop", "--pidfile", pidfile.to_str().unwrap()])
         .ok();
-    child.wait().unwrap();
+    // Dead within the deadline (unreaped, it is a zombie: dead), not a wait of 1000 s.
+    wait_dead(pid);
+    let status = child.0.wait().unwrap();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(nix::sys::signal::Signal::SIGTERM as i32),
+        "{status:?}"
+    );
     assert!(!pidfile.exists());
 }
 
