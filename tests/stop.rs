@@ -137,15 +137,73 @@ fn stale_pidfile_after_kill_9_is_removed() {
     assert!(!env.path("victim.pid").exists());
 }
 
+/// A daemon that has exited but is not reaped yet is dead. To keep it a zombie for as long as
+/// the test looks, `start` runs under a child subreaper that never reaps an orphan: the daemon
+/// is re-parented to it when `start` exits, and its zombie stays until the subreaper is killed.
 #[test]
 fn zombie_counts_as_dead() {
-    // `true` exits at once; PID 1 reaps late here, so it lingers as a zombie for a while.
+    const TEST: &str = "zombie_counts_as_dead";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
     let env = Env::new();
-    env.run(&["start", "--name", "brief", "--", "true"]).ok();
+    let secs = unique_secs();
+    let out = fs::File::create(env.path("start.out")).unwrap();
+    // `rdaemon start` as `Env::run` would run it (the same program and environment), under the
+    // subreaper.
+    let rdaemon = env.std_cmd();
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(fixture("subreaper.py"))
+        .arg(env.path("start.code"))
+        .arg(rdaemon.get_program())
+        .args(["start", "--name", "brief", "--", "sleep", &secs])
+        .current_dir(env.dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    for (key, value) in rdaemon.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    // Declared after `env`: dropped (killed by pid and reaped) first, its zombies going to init.
+    let reaper = Background::spawn(&mut cmd);
+    let code = env.wait_file("start.code");
+    env.track_marked(&secs);
+    let said = fs::read_to_string(env.path("start.out")).unwrap();
+    assert_eq!(
+        fs::read_to_string(code).unwrap(),
+        "0\n",
+        "rdaemon start failed:\n{said}"
+    );
+    assert!(said.contains("started brief (pid "), "{said}");
     let pid = env.pid_of("brief");
-    wait_dead(pid);
-    env.run(&["status", "brief"]).code(1);
+    env.track(pid);
+    assert_eq!(
+        stat(pid).map(|s| s.ppid),
+        Some(reaper.pid()),
+        "the daemon was not re-parented to the subreaper"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let is_zombie = || stat(pid).is_some_and(|s| s.state == 'Z');
+    wait_until(&format!("pid {pid} is a zombie"), DEADLINE, is_zombie);
+    env.run(&["status", "brief"])
+        .code(1)
+        .stdout_has("brief is dead");
+    assert!(
+        is_zombie(),
+        "pid {pid} is no longer a zombie: status saw no zombie"
+    );
     env.run(&["stop", "brief"]).ok().stdout_has("not running");
+    assert!(
+        is_zombie(),
+        "pid {pid} is no longer a zombie: stop saw no zombie"
+    );
     assert!(!env.path("brief.pid").exists());
 }
 

@@ -356,6 +356,17 @@ impl Env {
         }
     }
 
+    /// The live processes with `mark` among their arguments ([`live_pids_with_arg`]), each
+    /// tracked first: a test asserting that there are none (or exactly these) leaves nothing
+    /// running when the assertion fails.
+    pub fn track_marked(&self, mark: &str) -> Vec<i32> {
+        let pids = live_pids_with_arg(mark);
+        for &pid in &pids {
+            self.track(pid);
+        }
+        pids
+    }
+
     fn track_pidfiles(&self) {
         let Ok(entries) = fs::read_dir(self.dir()) else {
             return;
