@@ -6,7 +6,6 @@
 //! hand the daemon's pid to an unrelated process (as root, through `ns_last_pid`).
 
 use std::fs;
-use std::process::Command;
 
 use crate::common::*;
 
@@ -102,27 +101,6 @@ fn restart_and_forget_leave_a_stranger_alone() {
     env.run(&["forget", "moved"]).ok();
     assert!(alive(pid), "forget signalled a stranger");
     assert!(!env.path("moved.json").exists());
-}
-
-/// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
-/// forks, again and again, until the pid lands or `attempts` run out. Every other process
-/// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible.
-fn take_pid(pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
-    for _ in 0..attempts {
-        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
-            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
-        let child = OwnChild(
-            Command::new("sleep")
-                .arg(unique_secs())
-                .spawn()
-                .map_err(|e| format!("cannot spawn sleep: {e}"))?,
-        );
-        if child.pid() == pid {
-            return Ok(Some(child));
-        }
-        drop(child);
-    }
-    Ok(None)
 }
 
 #[test]

@@ -695,6 +695,28 @@ impl Drop for OwnChild {
     }
 }
 
+/// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
+/// forks, again and again, until the pid lands or `attempts` run out. Every other process
+/// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible
+/// (not root, or `/proc/sys` mounted read-only): the test then skips, saying so.
+pub fn take_pid(pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
+    for _ in 0..attempts {
+        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
+            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
+        let child = OwnChild(
+            std::process::Command::new("sleep")
+                .arg(unique_secs())
+                .spawn()
+                .map_err(|e| format!("cannot spawn sleep: {e}"))?,
+        );
+        if child.pid() == pid {
+            return Ok(Some(child));
+        }
+        drop(child);
+    }
+    Ok(None)
+}
+
 /// A helper program in `tests/fixtures`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
