@@ -816,13 +816,11 @@ mod tests {
         assert!(in_cgroup(child.0.id(), &cg.0), "the child is in the cgroup");
         assert_eq!(cg.0.procs().unwrap(), vec![child.0.id() as i32]);
         assert!(cg.0.populated().unwrap());
-        let started = Instant::now();
         kill(&cg.0).unwrap();
         assert!(
             cg.0.wait_empty(Duration::from_secs(10)).unwrap(),
             "still populated"
         );
-        assert!(started.elapsed() < Duration::from_secs(5));
         let status = child.0.wait().unwrap();
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),

@@ -164,30 +164,24 @@ fn stop_says_it_killed_and_restart_takes_the_stop_options() {
     let pid = env.start("calm", &["sleep", &unique_secs()]);
     let run = env.run(&["stop", "calm"]).ok();
     assert_eq!(run.stdout, format!("stopped calm (pid {pid})\n"));
-    // restart: the stubborn one dies of INT (its sleep keeps INT's default), no SIGKILL needed;
-    // the 30s --timeout would make a TERM-then-KILL restart take 30 seconds.
+    // restart: the stubborn one dies of INT (its sleep keeps INT's default), no SIGKILL needed:
+    // with --no-kill a restart whose INT did not end it fails, and the stop line is the plain
+    // one, without "with SIGKILL".
     fs::remove_file(env.path("web.ready")).unwrap();
     let pid = env.start_stubborn("web");
     fs::remove_file(env.path("web.ready")).unwrap();
-    let started = std::time::Instant::now();
-    let run = env
-        .run(&[
-            "restart",
-            "web",
-            "--signal",
-            "INT",
-            "--timeout",
-            "30s",
-            "--no-kill",
-        ])
-        .ok()
-        .stdout_has(&format!("stopped web (pid {pid})\n"))
-        .stdout_has("started web (pid ");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{}",
-        run.dump()
-    );
+    env.run(&[
+        "restart",
+        "web",
+        "--signal",
+        "INT",
+        "--timeout",
+        "30s",
+        "--no-kill",
+    ])
+    .ok()
+    .stdout_has(&format!("stopped web (pid {pid})\n"))
+    .stdout_has("started web (pid ");
     assert!(!alive(pid));
     let pid = env.pid_of("web");
     env.wait_file("web.ready");

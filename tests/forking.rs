@@ -211,7 +211,6 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     let Some(argv) = forker("forking_never", &[], &mark) else {
         return;
     };
-    let begun = std::time::Instant::now();
     start(
         &env,
         "never",
@@ -220,7 +219,6 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     )
     .code(1)
     .stderr_has("did not appear within 1s");
-    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
     wait_nothing_left(&mark);
     assert!(!Path::new(&p).exists());
 }
@@ -787,7 +785,6 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
         })
     };
     wait_until("start catches SIGINT", DEADLINE, catches_int);
-    let begun = std::time::Instant::now();
     kill(nix::unistd::Pid::from_raw(rdaemon), Signal::SIGINT).unwrap();
     let out = start.into_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -796,7 +793,6 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
         stderr.contains("cannot start int: interrupted by SIGINT"),
         "{stderr}"
     );
-    assert!(begun.elapsed() < std::time::Duration::from_secs(15));
     wait_nothing_left(&mark);
 }
 

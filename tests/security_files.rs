@@ -369,13 +369,11 @@ fn a_held_lock_is_named_and_given_up_on() {
             .lines()
             .any(|l| l.contains(&format!(":{ino} ")))
     });
-    let began = Instant::now();
     run_or_hang(&env, &["stop", "x"], &[("RDAEMON_LOCK_TIMEOUT", "2s")])
         .code(1)
         .stderr_has("waiting for the lock")
         .stderr_has(&format!("pid {}", holder.pid()))
         .stderr_has("gave up");
-    assert!(began.elapsed() < Duration::from_secs(10));
     assert!(alive(pid), "stop acted without the lock");
     holder.child().kill().unwrap();
     let _ = holder.child().wait();
