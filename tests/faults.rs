@@ -175,8 +175,19 @@ fn truncated_record_is_reported_and_repaired() {
     env.start("web", &["sleep", "1000"]);
     let old = env.pid_of("web");
     env.run(&["stop", "web"]).ok();
-    fs::write(env.path("web.json"), "").unwrap();
-    env.run(&["restart", "web", "--", "sleep", "1000"]).ok();
+    let record = env.path("web.json");
+    fs::write(&record, "").unwrap();
+    // Reported: by status as an error, by restart as the warning that it will be replaced.
+    let report = format!("corrupt record '{}'", record.display());
+    env.run(&["status", "web"])
+        .code(4)
+        .one_error_line()
+        .stderr_has(&report);
+    env.run(&["restart", "web", "--", "sleep", "1000"])
+        .ok()
+        .stderr_has(&format!("rdaemon: warning: {report}"))
+        .stderr_has("it will be replaced");
+    // Repaired: a new daemon, and a record of it that reads.
     assert_ne!(env.pid_of("web"), old);
     assert_eq!(
         env.record("web")["command"],
