@@ -613,11 +613,15 @@ fn forking_real_nginx_in_its_default_mode() {
     let run = run.ok();
     let master = read_pid(&pidfile);
     run.stdout_has(&format!("started web (pid {master})"));
-    let workers = children_of(master);
-    for &w in &workers {
-        env.track(w);
-    }
-    assert!(!workers.is_empty(), "nginx has workers");
+    // The master forks its workers after it is ready, maybe after start has returned.
+    let mut workers = Vec::new();
+    wait_until("nginx has workers", DEADLINE, || {
+        workers = children_of(master);
+        for &w in &workers {
+            env.track(w);
+        }
+        !workers.is_empty()
+    });
     for _ in 0..5 {
         assert_eq!(status_pid(&env, "web"), i64::from(master));
     }
