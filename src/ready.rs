@@ -1709,15 +1709,25 @@ mod tests {
 
     #[test]
     fn a_sender_already_gone_is_judged_by_its_user() {
-        let mut daemon = std::process::Command::new("sleep")
-            .arg("60")
-            .spawn()
-            .unwrap();
+        /// Kills and reaps the child when dropped, also when the test fails.
+        struct Guard(std::process::Child);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let daemon = Guard(
+            std::process::Command::new("sleep")
+                .arg("60")
+                .spawn()
+                .unwrap(),
+        );
         let mut helper = std::process::Command::new("true").spawn().unwrap();
         let gone = helper.id() as i32;
         helper.wait().unwrap();
         let uid = nix::unistd::getuid().as_raw();
-        let pid = Pid::new(daemon.id() as i32).unwrap();
+        let pid = Pid::new(daemon.0.id() as i32).unwrap();
         assert!(belongs_to(pid, gone, uid, None));
         assert!(!belongs_to(pid, gone, uid.wrapping_add(1), None));
         // Under a respawn monitor with --user: the program's uid is heard too, no other.
@@ -1736,8 +1746,7 @@ mod tests {
         // A live stranger is refused whatever its user: this test process.
         assert!(!belongs_to(pid, std::process::id() as i32, uid, None));
         assert!(belongs_to(pid, pid.get(), uid.wrapping_add(1), None));
-        daemon.kill().unwrap();
-        daemon.wait().unwrap();
+        drop(daemon);
     }
 
     #[test]

@@ -92,7 +92,12 @@ fn recover_after(stage: &str, daemon_survives: bool) {
     } else {
         // Nothing from the killed start may run the program or linger.
         wait_until(&format!("nothing tagged {tag} is alive"), DEADLINE, || {
-            tagged(&tag).is_empty()
+            // Tracked as seen: killed at the end if it never goes away by itself.
+            let live = tagged(&tag);
+            for &pid in &live {
+                env.track(pid);
+            }
+            live.is_empty()
         });
         assert!(
             !env.path("f.pid").exists(),

@@ -9,11 +9,13 @@ use std::path::Path;
 
 use crate::common::*;
 
-/// Checks that a failed start left `dir` as it was and started no process with `secs`.
-fn assert_nothing_left(dir: &Path, before: &[String], secs: &str, run: &Run) {
+/// Checks that a failed start left `dir` as it was and started no process with `secs` (one it
+/// did start is tracked by `env` first, and killed when the test ends).
+fn assert_nothing_left(env: &Env, dir: &Path, before: &[String], secs: &str, run: &Run) {
+    let left = env.track_marked(secs);
     assert_eq!(listing(dir), before, "files left behind\n{}", run.dump());
     assert_eq!(
-        live_pids_with_arg(secs),
+        left,
         Vec::<i32>::new(),
         "a process was left behind\n{}",
         run.dump()
@@ -33,7 +35,7 @@ fn start_fails(env: &Env, opts: &[&str], code: i32, needle: &str) -> Run {
         .code(code)
         .one_error_line()
         .stderr_has(needle);
-    assert_nothing_left(env.dir(), &before, &secs, &run);
+    assert_nothing_left(env, env.dir(), &before, &secs, &run);
     run
 }
 
@@ -231,7 +233,7 @@ fn a_read_only_rdaemon_directory_fails_before_detaching() {
             "rdaemon directory '{}' is not writable: {why}",
             dir.display()
         ));
-    assert_nothing_left(&dir, &[], &secs, &run);
+    assert_nothing_left(&env, &dir, &[], &secs, &run);
 }
 
 #[test]

@@ -270,7 +270,7 @@ fn user_and_group_are_refused_without_root() {
             .stderr_has(opts[1].split(':').next().unwrap());
     }
     assert_eq!(listing(env.dir()), Vec::<String>::new());
-    assert_eq!(live_pids_with_arg(&secs), Vec::<i32>::new());
+    assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn what_the_user_cannot_reach_fails_the_start_and_leaves_nothing() {
     .stderr_has("cannot execute")
     .stderr_has("Permission denied");
     assert_eq!(listing(env.dir()), before);
-    assert_eq!(live_pids_with_arg(&secs), Vec::<i32>::new());
+    assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
 }
 
 #[test]

@@ -482,7 +482,7 @@ fn a_missing_env_file_is_exit_1_and_a_malformed_line_exit_2_naming_it() {
     ])
     .code(1)
     .stderr_has("FIFO");
-    assert!(live_pids_with_arg(&mark).is_empty());
+    assert!(env.track_marked(&mark).is_empty());
     assert!(!env.path("e.json").exists());
     assert!(!env.path("e.pid").exists());
 }
@@ -733,7 +733,7 @@ fn env_files_are_read_the_safe_way_for_a_daemon_of_another_user() {
         .code(1)
         .stderr_has(why);
     }
-    assert!(live_pids_with_arg(&mark).is_empty());
+    assert!(env.track_marked(&mark).is_empty());
     assert!(!env.path("bad.json").exists());
 }
 

@@ -266,7 +266,7 @@ fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
     assert_eq!(fs::read_to_string(&secret).unwrap(), "root only\n");
     assert_eq!(fs::metadata(&secret).unwrap().mode() & 0o7777, 0o600);
     restarted.code(1).stderr_has("symlink").stderr_has(log_s);
-    assert!(live_pids_with_arg(&secs).is_empty(), "a daemon was started");
+    assert!(env.track_marked(&secs).is_empty(), "a daemon was started");
 }
 
 /// Finding 2 (FIFO): a FIFO planted as the log must neither hang root's `restart` (which held
