@@ -735,12 +735,15 @@ mod tests {
         assert_eq!(decide(&leaf, delegated), Ok(unit.join("main")));
     }
 
-    /// Whether the real-cgroup tests can run: root and a writable cgroup2 mount. Without
-    /// them the test is skipped with a reason, unless `CI` is set (CI runs as root on a host
-    /// with cgroup2): then it fails.
+    /// Whether the real-cgroup tests can run: root, a cgroup tree systemd does not manage (as
+    /// the integration tests require: not delegated to us, it is not ours to write), and a
+    /// writable cgroup2 mount. Without them the test is skipped with a reason, unless `CI` is
+    /// set (CI runs as root on a host with cgroup2): then it fails.
     fn real_mount(test: &str) -> Option<PathBuf> {
         let why = if !nix::unistd::geteuid().is_root() {
             "not root".to_owned()
+        } else if Path::new("/run/systemd/system").is_dir() {
+            "systemd manages the cgroup tree here (not delegated)".to_owned()
         } else {
             match find_mount() {
                 Ok(Some(m)) if !m.read_only => return Some(m.path),
