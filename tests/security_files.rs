@@ -433,12 +433,17 @@ fn the_record_with_env_secrets_is_private() {
 /// opened read-write and created if missing).
 #[test]
 fn stop_works_in_a_read_only_rdaemon_directory() {
-    if !need_root("stop_works_in_a_read_only_rdaemon_directory") {
+    const TEST: &str = "stop_works_in_a_read_only_rdaemon_directory";
+    if !need_root(TEST) {
         return;
     }
     let env = Env::new();
     let pid = env.start("x", &["sleep", &unique_secs()]);
-    let _ro = BindReadOnly::new(env.dir());
+    // Root without CAP_SYS_ADMIN (a container) cannot mount: skip, saying why.
+    let _ro = match BindReadOnly::new(env.dir()) {
+        Ok(mount) => mount,
+        Err(why) => return skip(TEST, &why),
+    };
     assert!(
         fs::write(env.path("probe"), "").is_err(),
         "the mount is not read-only"
@@ -450,28 +455,32 @@ fn stop_works_in_a_read_only_rdaemon_directory() {
     wait_dead(pid);
 }
 
-/// A read-only bind mount of a directory on itself, undone when dropped.
+/// A read-only bind mount of a directory on itself, undone when dropped (also when it could be
+/// made but not remounted read-only).
 struct BindReadOnly(PathBuf);
 
 impl BindReadOnly {
-    fn new(path: &Path) -> BindReadOnly {
-        let ok = std::process::Command::new("mount")
-            .arg("--bind")
-            .arg(path)
-            .arg(path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "mount --bind failed");
+    /// Mounts `path` on itself read-only (needs CAP_SYS_ADMIN); the error says why it could not.
+    fn new(path: &Path) -> Result<BindReadOnly, String> {
+        let mount = |args: &[&std::ffi::OsStr]| -> Result<(), String> {
+            let out = std::process::Command::new("mount")
+                .args(args)
+                .output()
+                .map_err(|e| format!("cannot run mount: {e}"))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "mount {} failed: {}",
+                    args[0].to_string_lossy(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        mount(&["--bind".as_ref(), path.as_os_str(), path.as_os_str()])?;
         let guard = BindReadOnly(path.to_owned());
-        let ok = std::process::Command::new("mount")
-            .args(["-o", "remount,bind,ro"])
-            .arg(path)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "remount read-only failed");
-        guard
+        mount(&["-o".as_ref(), "remount,bind,ro".as_ref(), path.as_os_str()])?;
+        Ok(guard)
     }
 }
 
