@@ -368,7 +368,7 @@ exit 1"#
         for pid in helpers() {
             env.track(pid);
         }
-        most = most.max(live_pids_with_arg(&secs).len());
+        most = most.max(env.track_marked(&secs).len());
         env.record("crash")["restarts"].as_u64().unwrap_or(0) >= 3
     });
     let all = helpers();
@@ -383,15 +383,12 @@ exit 1"#
             stat(pid).is_none()
         });
     }
-    assert!(live_pids_with_arg(&secs).len() <= 1);
+    assert!(env.track_marked(&secs).len() <= 1);
     let log = fs::read_to_string(env.path("crash.log")).unwrap_or_default();
     assert!(log.contains("left behind before restarting it"), "{log}");
     env.run(&["stop", "crash", "--timeout", "2s"]).ok();
     assert!(!alive(monitor));
-    assert!(
-        live_pids_with_arg(&secs).is_empty(),
-        "a helper outlived stop"
-    );
+    assert!(env.track_marked(&secs).is_empty(), "a helper outlived stop");
 }
 
 #[test]

@@ -49,7 +49,7 @@ fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it
         .stderr_has(&format!(
             "rdaemon: web is already running (pid {pid}) with another command: sleep {first}; use 'rdaemon restart web -- sleep {second}' to replace it, or another --name"
         ));
-    assert!(live_pids_with_arg(&second).is_empty(), "{}", run.dump());
+    assert!(env.track_marked(&second).is_empty(), "{}", run.dump());
     assert!(alive(pid));
     env.run(&[
         "start", "--name", "web", "--chdir", "/tmp", "--", "sleep", &first,
@@ -59,7 +59,7 @@ fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it
     env.run(&["start", "--name", "web", "--", "sleep", &first])
         .ok()
         .stdout_has(&format!("web is already running (pid {pid})"));
-    assert_eq!(live_pids_with_arg(&first), vec![pid]);
+    assert_eq!(env.track_marked(&first), vec![pid]);
 }
 
 /// Item 12: an unknown name keeps the LSB codes (status 3, stop 0) but is said on stderr, with

@@ -76,7 +76,7 @@ fn respawn_stop_wakes_a_stopped_child_and_records_its_exit() {
     assert!(!run.stdout.contains("SIGKILL"), "{}", run.dump());
     assert!(!alive(child), "the child survived\n{}", run.dump());
     assert!(!alive(monitor), "the monitor survived\n{}", run.dump());
-    assert!(live_pids_with_arg(&secs).is_empty());
+    assert!(env.track_marked(&secs).is_empty());
     // The monitor saw its child end by the forwarded TERM, and said so.
     let last = &env.record("frozen")["last_exit"];
     assert_eq!(last["signal"], 15, "{}", env.record("frozen"));
@@ -171,7 +171,7 @@ fn status_during_a_clean_stop_is_never_dead() {
                 seen.push(r);
             }
             env.run(&["status", "svc"]).code(3);
-            assert!(live_pids_with_arg(&secs).is_empty());
+            assert!(env.track_marked(&secs).is_empty());
         }
         assert!(
             seen.len() >= rounds,

@@ -104,7 +104,7 @@ fn a_closed_stdout_ends_output_quietly_and_a_restart_still_finishes() {
     env.track(new);
     assert_ne!(new, old);
     assert!(alive(new), "the restart did not start d00 again");
-    assert_eq!(live_pids_with_arg(&secs).len(), 50);
+    assert_eq!(env.track_marked(&secs).len(), 50);
     env.run(&["status", "d00"]).ok();
 }
 

@@ -52,10 +52,11 @@ fn read_pid(path: &Path) -> i32 {
     fs::read_to_string(path).unwrap().trim().parse().unwrap()
 }
 
-/// Nothing the fixture started with `mark` is alive (zombies count as dead).
-fn wait_nothing_left(mark: &str) {
+/// Nothing the fixture started with `mark` is alive (zombies count as dead). Each one seen is
+/// tracked by `env`, so one that never goes away is killed when the test ends.
+fn wait_nothing_left(env: &Env, mark: &str) {
     wait_until(&format!("no process with {mark} left"), DEADLINE, || {
-        live_pids_with_arg(mark).is_empty()
+        env.track_marked(mark).is_empty()
     });
 }
 
@@ -69,7 +70,7 @@ fn forking_status_shows_the_forked_pid_and_stop_leaves_nothing() {
         return;
     };
     let run = start(&env, "fk", &["--forking", "--pidfile", &p], &argv).ok();
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "one process left: {live:?}\n{}", run.dump());
     let daemon = live[0];
     assert_eq!(read_pid(&pidfile), daemon);
@@ -96,7 +97,7 @@ fn forking_status_shows_the_forked_pid_and_stop_leaves_nothing() {
     env.run(&["stop", "fk"])
         .ok()
         .stdout_has(&format!("stopped fk (pid {daemon})"));
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     assert!(
         !pidfile.exists(),
         "the pidfile naming the stopped process is removed"
@@ -112,7 +113,7 @@ fn forking_without_pidfile_takes_the_only_process_left_by_a_double_fork() {
         return;
     };
     let run = start(&env, "dbl", &["--forking"], &argv).ok();
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
     let daemon = live[0];
     // The double fork's intermediate exited: the one left is the daemon, in the session the
@@ -124,7 +125,7 @@ fn forking_without_pidfile_takes_the_only_process_left_by_a_double_fork() {
         assert_eq!(status_pid(&env, "dbl"), i64::from(daemon));
     }
     env.run(&["stop", "dbl"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -139,7 +140,7 @@ fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
         .code(1)
         .stderr_has("exited with status 3")
         .stderr_has("==> ");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     env.run(&["status", "bad"]).code(3);
 }
 
@@ -169,7 +170,7 @@ fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
         "0000000000000000",
         "no signal is pending for the bystander"
     );
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     // The program's lie stays where it wrote it (rdaemon never writes or replaces that file),
     // and no record vouches for it.
     env.run(&["status", "liar"])
@@ -198,7 +199,7 @@ fn forking_pidfile_naming_pid_1_or_rdaemon_fails() {
         )
         .code(1)
         .stderr_has("nothing was signalled");
-        wait_nothing_left(&mark);
+        wait_nothing_left(&env, &mark);
     }
 }
 
@@ -219,7 +220,7 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     )
     .code(1)
     .stderr_has("did not appear within 1s");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     assert!(!Path::new(&p).exists());
 }
 
@@ -233,7 +234,7 @@ fn forking_two_processes_left_without_pidfile_fails_asking_for_one() {
     start(&env, "two", &["--forking"], &argv)
         .code(1)
         .stderr_has("give --pidfile");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     env.run(&["status", "two"]).code(3);
 }
 
@@ -263,7 +264,7 @@ fn forking_export_systemd_says_type_forking_and_pidfile() {
         .stdout;
     crate::export::verify(&env, "ex", &unit);
     env.run(&["stop", "ex"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 /// A directory owned by `nobody` (mode 0755), for its pidfile, inside the test's directory.
@@ -300,7 +301,7 @@ fn forking_as_nobody_with_its_own_pidfile_directory() {
         &argv,
     )
     .ok();
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{}", run.dump());
     let daemon = live[0];
     assert_eq!(
@@ -315,7 +316,7 @@ fn forking_as_nobody_with_its_own_pidfile_directory() {
         assert_eq!(status_pid(&env, "srv"), i64::from(daemon));
     }
     env.run(&["stop", "srv"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -343,7 +344,7 @@ fn forking_pidfile_that_is_a_symlink_planted_by_nobody_is_refused() {
     .code(1)
     .stderr_has("symlink")
     .stderr_has("nothing was signalled");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -363,7 +364,7 @@ fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
         env.track(pid);
     }
     wait_dead(first);
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}");
     let second = live[0];
     assert_ne!(second, first);
@@ -382,7 +383,7 @@ fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
     env.run(&["reload", "verbs"]).ok();
     env.run(&["wait", "verbs", "--timeout", "10s"]).ok();
     wait_dead(second);
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     env.run(&["status", "verbs"]).code(1);
 }
 
@@ -415,7 +416,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
         &argv,
     )
     .ok();
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
     let first = live[0];
     let v = status_json(&env, "rfk");
@@ -438,10 +439,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
             .is_some_and(|c| c != i64::from(first))
             && v["restarts"] == 1
     });
-    for pid in live_pids_with_arg(&mark) {
-        env.track(pid);
-    }
-    let live = live_pids_with_arg(&mark);
+    let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}");
     let second = live[0];
     assert_ne!(second, first);
@@ -449,7 +447,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     assert_eq!(read_pid(&pidfile), second);
     assert_eq!(stat(second).unwrap().ppid, monitor);
     env.run(&["stop", "rfk"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     wait_dead(monitor);
 }
 
@@ -473,7 +471,7 @@ fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
     )
     .code(1)
     .stderr_has("exited with status 3");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     env.run(&["status", "rbad"]).code(3);
 }
 
@@ -532,7 +530,7 @@ fn forking_containment_stops_a_helper_in_its_own_group_leader_or_not() {
             !alive(helper),
             "the helper {helper} survived stop (double: {double})"
         );
-        wait_nothing_left(&mark);
+        wait_nothing_left(&env, &mark);
     }
 }
 
@@ -734,7 +732,7 @@ fn forking_pidfile_naming_rdaemon_itself_fails_and_leaves_nothing() {
     )
     .code(1)
     .stderr_has("cannot start self: ");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     let status = env.run(&["status", "self"]);
     assert_ne!(status.code, 0, "{}", status.dump());
 }
@@ -749,7 +747,7 @@ fn forking_launcher_that_never_exits_times_out_and_is_stopped() {
     start(&env, "hang", &["--forking", "--ready-timeout", "1s"], &argv)
         .code(1)
         .stderr_has("did not exit within 1s");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -797,7 +795,7 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
         stderr.contains("cannot start int: interrupted by SIGINT"),
         "{stderr}"
     );
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -822,7 +820,7 @@ fn forking_ready_tcp_applies_to_the_adopted_process() {
     // It listens by the time start said started: the port is the adopted process's.
     std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).unwrap();
     env.run(&["stop", "tcp"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }
 
 #[test]
@@ -846,7 +844,7 @@ fn forking_status_wins_over_a_pidfile_rewritten_to_name_another_process() {
     env.run(&["stop", "rw"])
         .ok()
         .stdout_has(&format!("stopped rw (pid {daemon})"));
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     assert!(
         alive(bystander.pid()),
         "the process the pidfile named is untouched"
@@ -870,7 +868,7 @@ fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
     let run = start(&env, "slow", &["--forking", "--pidfile", &p], &argv).ok();
     let daemon = read_pid(&pidfile);
     run.stdout_has(&format!("started slow (pid {daemon})"));
-    assert_eq!(live_pids_with_arg(&mark), vec![daemon]);
+    assert_eq!(env.track_marked(&mark), vec![daemon]);
     env.run(&["stop", "slow"]).ok();
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
 }

@@ -350,7 +350,7 @@ fn in_supervised_mode_only_the_child_drops_privileges() {
         .as_i64()
         .expect("start records the child before it reports") as i32;
     env.track(child);
-    assert_eq!(live_pids_with_arg(&secs), vec![child]);
+    assert_eq!(env.track_marked(&secs), vec![child]);
     // The monitor writes the record and the logs: it stays root.
     assert_eq!(status_field(monitor, "Uid"), all_four(0));
     assert_eq!(status_field(child, "Uid"), all_four(nobody.uid.as_raw()));

@@ -764,6 +764,6 @@ fn the_monitor_stops_leftovers_with_the_stop_timeout() {
     });
     env.run(&["stop", "leaver"]).ok();
     wait_until("no leftover lives", DEADLINE, || {
-        live_pids_with_arg(&mark).is_empty()
+        env.track_marked(&mark).is_empty()
     });
 }

@@ -90,10 +90,10 @@ fn after_a_reboot_status_tells_dead_from_stopped_and_resurrect_starts_the_wanted
     let new_a = env.pid_of("a");
     assert_ne!(new_a, a);
     assert!(alive(new_a));
-    assert_eq!(live_pids_with_arg(&a_secs), vec![new_a]);
-    assert_eq!(live_pids_with_arg(&b_secs).len(), 1);
+    assert_eq!(env.track_marked(&a_secs), vec![new_a]);
+    assert_eq!(env.track_marked(&b_secs).len(), 1);
     assert!(alive(env.pid_of("b")));
-    assert_eq!(live_pids_with_arg(&c_secs), Vec::<i32>::new());
+    assert_eq!(env.track_marked(&c_secs), Vec::<i32>::new());
     env.run(&["status", "a"]).ok();
     env.run(&["status", "b"]).ok();
     env.run(&["status", "c"]).code(3);
@@ -101,7 +101,7 @@ fn after_a_reboot_status_tells_dead_from_stopped_and_resurrect_starts_the_wanted
     env.run(&["resurrect"])
         .ok()
         .stdout_has(&format!("a is already running (pid {new_a})"));
-    assert_eq!(live_pids_with_arg(&a_secs), vec![new_a]);
+    assert_eq!(env.track_marked(&a_secs), vec![new_a]);
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn start_name_starts_a_daemon_from_its_spec_with_overrides_saved() {
         .stdout_has("started web (pid ");
     let new = env.pid_of("web");
     assert_ne!(new, old);
-    assert_eq!(live_pids_with_arg(&secs), vec![new]);
+    assert_eq!(env.track_marked(&secs), vec![new]);
     wait_environ_has(new, "LEVEL=debug");
     // The override is saved in the spec: the next start from it keeps it.
     env.run(&["stop", "web"]).ok();
@@ -172,7 +172,7 @@ fn a_separate_runtime_directory_can_vanish_whole() {
         .parse()
         .unwrap();
     env.track(new);
-    assert_eq!(live_pids_with_arg(&secs), vec![new]);
+    assert_eq!(env.track_marked(&secs), vec![new]);
     let mut cmd = env.cmd();
     cmd.env("RDAEMON_RUNTIME_DIR", &runtime);
     env.run_cmd(cmd, &["stop", "w"]).ok();
@@ -208,7 +208,7 @@ fn two_resurrects_at_once_start_each_daemon_exactly_once() {
         "{one:?}\n{two:?}"
     );
     for s in &secs {
-        assert_eq!(live_pids_with_arg(s).len(), 1, "not exactly one daemon");
+        assert_eq!(env.track_marked(s).len(), 1, "not exactly one daemon");
     }
     let said =
         String::from_utf8_lossy(&one.stdout).to_string() + &String::from_utf8_lossy(&two.stdout);
@@ -299,7 +299,7 @@ fn the_monitor_writes_its_status_in_the_runtime_directory() {
     });
     let new_child = pids_in_status(&runtime, "m")[1];
     env.track(new_child);
-    assert_eq!(live_pids_with_arg(&secs), vec![new_child]);
+    assert_eq!(env.track_marked(&secs), vec![new_child]);
     assert!(!env.path("m.status").exists() && !env.path("m.pid").exists());
     env.run_cmd(cmd(), &["status", "m"])
         .ok()

@@ -299,7 +299,7 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
         .stderr_has(log_s);
     // The lock is free again: stop answers at once.
     run_or_hang(&env, &["stop", "x"], &[]).ok();
-    assert!(live_pids_with_arg(&secs).is_empty());
+    assert!(env.track_marked(&secs).is_empty());
 }
 
 /// Finding 3: a lock file anyone can open lets anyone hold root's lock (flock works on a

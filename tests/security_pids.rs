@@ -80,7 +80,7 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
     wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
         stat(pid).is_none()
     });
-    assert_eq!(live_pids_with_arg(&secs), Vec::<i32>::new());
+    assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
     let stranger = match take_pid(pid, 200) {
         Ok(Some(child)) => child,
         Ok(None) => return skip(TEST, &format!("other processes kept taking pid {pid}")),
@@ -204,7 +204,7 @@ fn a_daemon_that_replaces_its_pidfile_is_still_the_daemon() {
     ])
     .ok()
     .stdout_has(&format!("evader is already running (pid {pid})"));
-    assert_eq!(live_pids_with_arg(&secs), vec![pid], "a second copy runs");
+    assert_eq!(env.track_marked(&secs), vec![pid], "a second copy runs");
     assert_eq!(fs::read_to_string(&pidfile).unwrap(), format!("{pid}\n"));
     assert_eq!(fs::metadata(&pidfile).unwrap().uid(), 0);
     // Garbage again, then stop: the daemon goes, and so does its pidfile.
@@ -248,7 +248,7 @@ fn a_daemon_that_keeps_deleting_its_pidfile_gets_no_second_copy() {
         ])
         .ok()
         .stdout_has(&format!("looper is already running (pid {pid})"));
-        assert_eq!(copies(&secs, pid), vec![pid], "a second copy runs");
+        assert_eq!(copies(&env, &secs, pid), vec![pid], "a second copy runs");
     }
     env.run(&["status", "looper"])
         .ok()
@@ -257,13 +257,14 @@ fn a_daemon_that_keeps_deleting_its_pidfile_gets_no_second_copy() {
         .ok()
         .stdout_has(&format!("stopped looper (pid {pid})"));
     wait_dead(pid);
-    assert_eq!(copies(&secs, pid), Vec::<i32>::new());
+    assert_eq!(copies(&env, &secs, pid), Vec::<i32>::new());
 }
 
 /// The live processes with `arg` among their arguments, except children of `daemon`: the
 /// looping shell forks for each `rm`, and a fork shows the shell's arguments until its exec.
-fn copies(arg: &str, daemon: i32) -> Vec<i32> {
-    live_pids_with_arg(arg)
+/// All are tracked by `env` first, so a copy found is killed when the test ends.
+fn copies(env: &Env, arg: &str, daemon: i32) -> Vec<i32> {
+    env.track_marked(arg)
         .into_iter()
         .filter(|&p| stat(p).is_some_and(|s| s.ppid != daemon))
         .collect()
