@@ -104,6 +104,12 @@ impl Dir {
         Ok(fstat(&self.fd)?)
     }
 
+    /// Whether no user but root and rdaemon's own can change what it holds ([`protected`]),
+    /// from a fresh `fstat`.
+    pub fn is_protected(&self) -> bool {
+        self.restat().is_ok_and(|st| protected(&st))
+    }
+
     /// The permission bits.
     pub fn mode(&self) -> u32 {
         self.stat.st_mode & 0o7777
@@ -215,6 +221,31 @@ fn is_ours(uid: u32) -> bool {
     uid == 0 || uid == geteuid().as_raw()
 }
 
+/// Whether no user but root and rdaemon's own can change what the directory `st` holds: it is
+/// owned by one of them and is either writable by no group or other user, or sticky (there only
+/// a file's owner may rename or remove it).
+fn protected(st: &FileStat) -> bool {
+    is_ours(st.st_uid) && (st.st_mode & 0o022 == 0 || st.st_mode & 0o1000 != 0)
+}
+
+/// SPEC §4: as root, a file rdaemon writes with its own rights (`rights` is `None`) is only
+/// ever in a directory no other user can write, or a sticky one, as the rdaemon directory
+/// is: elsewhere another user could rename it away or put their own file in its place. (With
+/// the daemon user's rights, [`Rights`], what rdaemon writes there is that user's.) `what`
+/// and `file` name it in the error.
+pub fn refuse_shared_dir(dir: &Dir, rights: Option<Rights>, what: &str, file: &Path) -> Result<()> {
+    if rights.is_some() || !geteuid().is_root() || protected(&dir.stat) {
+        return Ok(());
+    }
+    bail!(
+        "refusing to write {what} '{}': other users can write to '{}' (owner uid {}, mode {:03o}); as root, rdaemon writes only in a directory no other user can write, or a sticky one such as /tmp (or with --user, as the user who owns the directory)",
+        file.display(),
+        dir.path().display(),
+        dir.stat.st_uid,
+        dir.stat.st_mode & 0o7777
+    )
+}
+
 /// Walks `path` (absolute) from `/`, one component at a time with `O_PATH | O_NOFOLLOW`. A
 /// symlink is followed only if owned by root or rdaemon's user and in a directory that no one
 /// else can write (or a sticky one), so another user cannot have made or replaced it.
@@ -258,9 +289,7 @@ fn chase(path: &Path) -> Result<OwnedFd, String> {
             return Err(Errno::ENOTDIR.desc().to_owned());
         }
         let parent = fstat(&cur).map_err(|e| e.desc().to_owned())?;
-        let parent_safe =
-            is_ours(parent.st_uid) && (parent.st_mode & 0o022 == 0 || parent.st_mode & 0o1000 != 0);
-        if !is_ours(st.st_uid) || !parent_safe {
+        if !is_ours(st.st_uid) || !protected(&parent) {
             return Err(format!(
                 "'{}' is a symlink another user could have made (owner uid {}), and rdaemon does not follow those",
                 walked.join(&name).display(),
@@ -423,6 +452,7 @@ pub fn open_log(
     read: bool,
 ) -> Result<(File, bool)> {
     let path = dir.join(name);
+    refuse_shared_dir(dir, rights, "log file", &path)?;
     let access = if read { OFlag::O_RDWR } else { OFlag::O_WRONLY };
     let opened = with_rights(rights, || {
         match dir.create(name, access | OFlag::O_APPEND, 0o644) {
@@ -452,20 +482,36 @@ pub fn open_log(
     Ok((file, created))
 }
 
-/// Opens a file to read it (a record, a log): `O_NOFOLLOW | O_NONBLOCK`, then checks that it is
-/// a regular file. `Ok(None)` when it does not exist.
+/// The directory holding `file`, opened the safe way once per process ([`open_cached`]: no
+/// symlink another user could have made is followed on the way), and the file's name in it.
+/// `Ok(None)` when there is no such directory.
+pub fn parent_of(file: &Path) -> Result<Option<(std::sync::Arc<Dir>, OsString)>> {
+    let file = std::path::absolute(file)
+        .map_err(|e| anyhow::anyhow!("invalid path '{}': {e}", file.display()))?;
+    let Some(name) = file.file_name().map(OsStr::to_owned) else {
+        bail!("invalid path '{}': it names no file", file.display());
+    };
+    let parent = file.parent().unwrap_or(Path::new("/"));
+    match open_cached(parent) {
+        Ok(dir) => Ok(Some((dir, name))),
+        // Only to tell "missing" from "refused": the walk has already failed.
+        Err(_) if std::fs::symlink_metadata(parent).is_err() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens a file to read it (a record, a log): through its directory's safe handle
+/// ([`parent_of`]), `O_NOFOLLOW | O_NONBLOCK`, then checks that it is a regular file.
+/// `Ok(None)` when it does not exist.
 pub fn open_read(path: &Path) -> io::Result<Option<File>> {
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags_safe()
-        .open(path)
-    {
+    let Some((dir, name)) = parent_of(path).map_err(|e| io::Error::other(format!("{e:#}")))? else {
+        return Ok(None);
+    };
+    let file = match dir.open_file(&name, OFlag::O_RDONLY, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io::Error::other(open_reason(&e))),
     };
-    let fl = OFlag::from_bits_truncate(fcntl(&file, FcntlArg::F_GETFL)?);
-    fcntl(&file, FcntlArg::F_SETFL(fl - OFlag::O_NONBLOCK))?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         let ft = SFlag::from_bits_truncate(
@@ -477,19 +523,6 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
         )));
     }
     Ok(Some(file))
-}
-
-trait SafeFlags {
-    fn custom_flags_safe(&mut self) -> &mut Self;
-}
-
-impl SafeFlags for std::fs::OpenOptions {
-    fn custom_flags_safe(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(
-            (OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits(),
-        )
-    }
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //! The per-name `flock` serialises the check-then-act of start, stop, restart and forget.
 
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 
-use crate::fsx::Dir;
+use crate::daemonize::Credentials;
+use crate::fsx::{with_rights, Dir, Rights};
 use crate::parse::{format_pid_content, parse_pid_content, PIDFILE_MAX_BYTES};
 use crate::process::Pid;
 
@@ -36,7 +37,7 @@ pub enum Content {
 /// Reads and validates the pidfile at `path` without following a symlink and without reading
 /// more than a bounded prefix.
 pub fn read(path: &Path, is_root: bool) -> Content {
-    let (raw, meta) = match read_raw(path) {
+    let (raw, meta, dir_protected) = match read_raw(path) {
         Ok(None) => return Content::Missing,
         Ok(Some(found)) => found,
         Err(why) => return Content::Invalid(why),
@@ -50,20 +51,29 @@ pub fn read(path: &Path, is_root: bool) -> Content {
     match Pid::new(raw) {
         Ok(pid) => Content::Valid {
             pid,
-            trusted: !is_root || (meta.uid() == 0 && meta.mode() & 0o022 == 0 && meta.nlink() == 1),
+            trusted: !is_root
+                || (meta.uid() == 0
+                    && meta.mode() & 0o022 == 0
+                    && meta.nlink() == 1
+                    && dir_protected),
         },
         Err(why) => Content::Invalid(why),
     }
 }
 
-/// The number a pidfile holds, before the [`Pid`] rules: `Ok(None)` when there is no file, an
-/// error (the reason) when it is not one decimal pid in a regular file.
-fn read_raw(path: &Path) -> Result<Option<(i32, fs::Metadata)>, String> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
-        .open(path);
-    let file = match file {
+/// The number a pidfile holds, before the [`Pid`] rules, its metadata, and whether its
+/// directory is one only root (or rdaemon's user) can change (`fsx::Dir::is_protected`): where
+/// another user can write, they could have put any file at that name, root's included.
+/// `Ok(None)` when there is no file, an error (the reason) when it is not one decimal pid in a
+/// regular file. Read through the directory's safe handle: no symlink another user could have
+/// made is followed, on the way or at the name.
+fn read_raw(path: &Path) -> Result<Option<(i32, fs::Metadata, bool)>, String> {
+    let (dir, name) = match crate::fsx::parent_of(path) {
+        Ok(Some(found)) => found,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(format!("{e:#}")),
+    };
+    let file = match dir.open_file(&name, OFlag::O_RDONLY, 0) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
@@ -84,13 +94,13 @@ fn read_raw(path: &Path) -> Result<Option<(i32, fs::Metadata)>, String> {
         .read_to_end(&mut buf)
         .map_err(|e| format!("cannot read it: {}", os_reason(&e)))?;
     let raw = parse_pid_content(&buf).map_err(|e| e.to_string())?;
-    Ok(Some((raw, meta)))
+    Ok(Some((raw, meta, dir.is_protected())))
 }
 
 /// Whether the pidfile at `path` names the calling process (the respawn monitor's own pidfile,
 /// which [`read`] rightly refuses as "rdaemon itself").
 pub fn names_self(path: &Path) -> bool {
-    matches!(read_raw(path), Ok(Some((raw, _))) if raw == std::process::id() as i32)
+    matches!(read_raw(path), Ok(Some((raw, _, _))) if raw == std::process::id() as i32)
 }
 
 /// Removes the pidfile if it still names the calling process. Returns whether it did.
@@ -110,14 +120,19 @@ pub fn remove_if_self(path: &Path) -> Result<bool> {
 pub struct PidfileWriter {
     path: PathBuf,
     dir: Arc<Dir>,
+    /// The daemon user's, in a directory that user can write (`fsx::Rights`).
+    rights: Option<Rights>,
     name: OsString,
     tmp: OsString,
     file: Option<File>,
 }
 
 impl PidfileWriter {
-    /// Checks the pidfile path (no symlink, no directory) and creates the temporary file.
-    pub fn prepare(path: &Path) -> Result<PidfileWriter> {
+    /// Checks the pidfile path (no symlink, no directory) and creates the temporary file. As
+    /// root (SPEC §4): in a directory the daemon's user (`creds`) can write, everything is done
+    /// with that user's rights and the pidfile is theirs (the status, not the file, vouches for
+    /// the pid); a directory any other user can write, unless sticky, is refused.
+    pub fn prepare(path: &Path, creds: Option<&Credentials>) -> Result<PidfileWriter> {
         refuse_symlink(path)?;
         let fail = || format!("cannot write pidfile '{}'", path.display());
         let dir_path = path.parent().unwrap_or(Path::new("/"));
@@ -126,6 +141,8 @@ impl PidfileWriter {
             .with_context(|| format!("invalid pidfile path '{}'", path.display()))?
             .to_owned();
         let dir = crate::fsx::open_cached(dir_path).with_context(fail)?;
+        let rights = Rights::for_dir(&dir, creds);
+        crate::fsx::refuse_shared_dir(&dir, rights, "pidfile", path)?;
         let prefix = format!(".{}.", name.to_string_lossy());
         // The temporary file has a fixed name (`.NAME.pid.tmp`): the caller holds the name's
         // lock, so no live writer owns one, and one left by a start killed meanwhile is removed
@@ -133,24 +150,26 @@ impl PidfileWriter {
         // scan made `start` slower with every daemon). Only when that name cannot be had (a
         // file someone else owns in a sticky directory) does the writer fall back to a name of
         // its own pid, after removing the stale ones of that form.
-        let create = |tmp: &OsString| dir.create(tmp, OFlag::O_WRONLY, 0o644);
+        let create =
+            |tmp: &OsString| with_rights(rights, || dir.create(tmp, OFlag::O_WRONLY, 0o644));
+        let unlink = |tmp: &OsString| with_rights(rights, || dir.unlink(tmp));
         let fixed = OsString::from(format!("{prefix}tmp"));
         let made = match create(&fixed) {
             // A leftover of a killed start.
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                dir.unlink(&fixed).and_then(|()| create(&fixed))
+                unlink(&fixed).and_then(|()| create(&fixed))
             }
             other => other,
         };
         let (tmp, made) = match made {
             Ok(file) => (fixed, Ok(file)),
             Err(_) => {
-                remove_stale_temporaries(&dir, &prefix);
+                remove_stale_temporaries(&dir, rights, &prefix);
                 let tmp = OsString::from(format!("{prefix}{}.tmp", std::process::id()));
                 let made = match create(&tmp) {
                     // A leftover from a crashed run with the same pid.
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        dir.unlink(&tmp).and_then(|()| create(&tmp))
+                        unlink(&tmp).and_then(|()| create(&tmp))
                     }
                     other => other,
                 };
@@ -161,6 +180,7 @@ impl PidfileWriter {
         Ok(PidfileWriter {
             path: path.to_owned(),
             dir,
+            rights,
             name,
             tmp,
             file: Some(file),
@@ -172,9 +192,9 @@ impl PidfileWriter {
         let mut file = self.file.take().expect("commit runs once");
         let written = file
             .write_all(format_pid_content(pid.get()).as_bytes())
-            .and_then(|()| self.dir.rename(&self.tmp, &self.name));
+            .and_then(|()| with_rights(self.rights, || self.dir.rename(&self.tmp, &self.name)));
         if written.is_err() {
-            let _ = self.dir.unlink(&self.tmp);
+            let _ = with_rights(self.rights, || self.dir.unlink(&self.tmp));
         }
         written
             .map_err(os_error)
@@ -185,14 +205,14 @@ impl PidfileWriter {
 impl Drop for PidfileWriter {
     fn drop(&mut self) {
         if self.file.is_some() {
-            let _ = self.dir.unlink(&self.tmp);
+            let _ = with_rights(self.rights, || self.dir.unlink(&self.tmp));
         }
     }
 }
 
 /// Removes temporary pidfiles of the fallback form (`.NAME.pid.PID.tmp`) left by an rdaemon
 /// that was killed while starting. The caller holds the name's lock, so no live writer owns one.
-fn remove_stale_temporaries(dir: &Dir, prefix: &str) {
+fn remove_stale_temporaries(dir: &Dir, rights: Option<Rights>, prefix: &str) {
     let Ok(entries) = fs::read_dir(dir.path()) else {
         return;
     };
@@ -204,19 +224,31 @@ fn remove_stale_temporaries(dir: &Dir, prefix: &str) {
             .and_then(|rest| rest.strip_suffix(".tmp"))
             .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
         if is_ours {
-            let _ = dir.unlink(&name);
+            let _ = with_rights(rights, || dir.unlink(&name));
         }
     }
 }
 
-/// Fails if `path` is a symlink: rdaemon never writes or removes a pidfile through one.
+/// Fails if `path` is a symlink: rdaemon never writes or removes a pidfile through one. Also
+/// fails if its directory cannot be reached the safe way (a symlink another user made on the
+/// way).
 pub fn refuse_symlink(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => bail!(
+    let Some((dir, name)) = crate::fsx::parent_of(path)? else {
+        return Ok(());
+    };
+    let kind = dir
+        .stat(&name)
+        .ok()
+        .flatten()
+        .map(|st| st.st_mode & nix::libc::S_IFMT);
+    match kind {
+        Some(nix::libc::S_IFLNK) => bail!(
             "refusing pidfile '{}': it is a symlink, and rdaemon does not follow symlinks at a pidfile path",
             path.display()
         ),
-        Ok(m) if m.is_dir() => bail!("invalid pidfile '{}': it is a directory", path.display()),
+        Some(nix::libc::S_IFDIR) => {
+            bail!("invalid pidfile '{}': it is a directory", path.display())
+        }
         _ => Ok(()),
     }
 }
@@ -229,20 +261,25 @@ pub fn remove_if_pid(path: &Path, pid: Pid) -> Result<bool> {
     }
 }
 
-/// Removes a stale or invalid pidfile (a regular file only: never a symlink's target).
+/// Removes a stale or invalid pidfile (a regular file only: never a symlink's target), through
+/// its directory's safe handle: a symlink another user made on the way is not followed.
 pub fn remove(path: &Path) -> Result<()> {
-    match fs::symlink_metadata(path) {
-        Ok(m) if m.is_file() => fs::remove_file(path)
-            .map_err(os_error)
-            .with_context(|| format!("cannot remove pidfile '{}'", path.display())),
-        Ok(_) => bail!(
+    let fail = || format!("cannot remove pidfile '{}'", path.display());
+    let Some((dir, name)) = crate::fsx::parent_of(path).with_context(fail)? else {
+        return Ok(());
+    };
+    match dir.stat(&name).map_err(os_error).with_context(fail)? {
+        None => Ok(()),
+        Some(st) if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG => {
+            match dir.unlink(&name) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                other => other.map_err(os_error).with_context(fail),
+            }
+        }
+        Some(_) => bail!(
             "refusing to remove '{}': it is not a regular file",
             path.display()
         ),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => {
-            Err(os_error(e)).with_context(|| format!("cannot remove pidfile '{}'", path.display()))
-        }
     }
 }
 
@@ -487,7 +524,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.pid");
         let pid = Pid::new(4242).unwrap();
-        PidfileWriter::prepare(&path).unwrap().commit(pid).unwrap();
+        PidfileWriter::prepare(&path, None)
+            .unwrap()
+            .commit(pid)
+            .unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "4242\n");
         assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o644);
         assert!(matches!(read(&path, false), Content::Valid { pid: p, trusted: true } if p == pid));
@@ -504,7 +544,7 @@ mod tests {
         let path = dir.path().join("x.pid");
         fs::write(dir.path().join(".x.pid.tmp"), "12").unwrap();
         fs::write(dir.path().join(".y.pid.tmp"), "").unwrap();
-        PidfileWriter::prepare(&path)
+        PidfileWriter::prepare(&path, None)
             .unwrap()
             .commit(Pid::new(4242).unwrap())
             .unwrap();
@@ -527,7 +567,7 @@ mod tests {
         fs::write(dir.path().join(".x.pid.12345.tmp"), "").unwrap();
         fs::write(dir.path().join(".y.pid.12345.tmp"), "").unwrap();
         fs::write(dir.path().join(".x.pid.abc.tmp"), "").unwrap();
-        PidfileWriter::prepare(&path)
+        PidfileWriter::prepare(&path, None)
             .unwrap()
             .commit(Pid::new(4242).unwrap())
             .unwrap();
@@ -546,7 +586,7 @@ mod tests {
     fn uncommitted_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.pid");
-        drop(PidfileWriter::prepare(&path).unwrap());
+        drop(PidfileWriter::prepare(&path, None).unwrap());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 
@@ -558,7 +598,7 @@ mod tests {
         let link = dir.path().join("x.pid");
         std::os::unix::fs::symlink(&target, &link).unwrap();
         assert!(matches!(read(&link, false), Content::Invalid(why) if why.contains("symlink")));
-        assert!(PidfileWriter::prepare(&link).is_err());
+        assert!(PidfileWriter::prepare(&link, None).is_err());
         assert!(remove(&link).is_err());
         assert_eq!(fs::read_to_string(&target).unwrap(), "4242\n");
     }

@@ -233,17 +233,20 @@ impl LogFollower {
         self.file.is_some()
     }
 
-    /// Opens the file if it is not yet open; true if it was opened just now.
+    /// Opens the file if it is not yet open; true if it was opened just now. Opened the safe
+    /// way (`fsx::open_read`): the daemon's user may own the log's directory, so a symlink it
+    /// made (to a file only root may read) is not followed and a FIFO it put there neither
+    /// blocks the open nor is read; either is never opened, and the wait times out.
     pub fn open(&mut self) -> bool {
         if self.file.is_some() {
             return false;
         }
-        match File::open(&self.path) {
-            Ok(f) => {
+        match crate::fsx::open_read(&self.path) {
+            Ok(Some(f)) => {
                 self.file = Some(f);
                 true
             }
-            Err(_) => false,
+            Ok(None) | Err(_) => false,
         }
     }
 

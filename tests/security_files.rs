@@ -551,3 +551,204 @@ fn hostile_record_files_hang_nothing() {
     }
     json.ok();
 }
+
+/// A root-owned pidfile no record describes, in a directory another user can write: that user
+/// could have put it there (renamed from a pidfile of another daemon, say), so root's `stop`
+/// does not trust it, and signals nothing (SPEC §4, "as root only if no other user could have
+/// written it"). The same file in a directory only root can write is trusted the classic way.
+#[test]
+fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
+    const TEST: &str = "a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let bystander = OwnChild(
+        std::process::Command::new("sleep")
+            .arg(unique_secs())
+            .spawn()
+            .unwrap(),
+    );
+    let pidfile = theirs.join("moved.pid");
+    fs::write(&pidfile, format!("{}\n", bystander.pid())).unwrap();
+    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run_or_hang(&env, &["stop", "--pidfile", pidfile.to_str().unwrap()], &[]);
+    assert_ne!(out.code, 0, "stop trusted it\n{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("could have been written by another user"),
+        "{}",
+        out.dump()
+    );
+    assert!(alive(bystander.pid()), "root's stop killed a bystander");
+    // Only root can write here: the classic trust holds, and the process is stopped.
+    let ours = env.path("ours");
+    fs::create_dir(&ours).unwrap();
+    let trusted = ours.join("x.pid");
+    fs::write(&trusted, format!("{}\n", bystander.pid())).unwrap();
+    fs::set_permissions(&trusted, fs::Permissions::from_mode(0o644)).unwrap();
+    run_or_hang(&env, &["stop", "--pidfile", trusted.to_str().unwrap()], &[]).ok();
+    wait_dead(bystander.pid());
+}
+
+/// The user swaps a directory on the pidfile's path for a symlink to a directory of root's,
+/// where a root-owned file of that name names a bystander: neither `status`, `stop` nor `start`
+/// follows the link, so nothing is signalled and root's file is not removed.
+#[test]
+fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
+    const TEST: &str = "a_symlink_swapped_into_the_pidfile_path_is_not_followed";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let bystander = OwnChild(
+        std::process::Command::new("sleep")
+            .arg(unique_secs())
+            .spawn()
+            .unwrap(),
+    );
+    let roots = env.path("roots");
+    fs::create_dir(&roots).unwrap();
+    let victim = roots.join("app.pid");
+    fs::write(&victim, format!("{}\n", bystander.pid())).unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+    nobody_does(&format!(
+        "ln -s '{}' '{}/run'",
+        roots.display(),
+        theirs.display()
+    ));
+    let pidfile = theirs.join("run/app.pid");
+    let pidfile = pidfile.to_str().unwrap();
+    let status = run_or_hang(&env, &["status", "--pidfile", pidfile], &[]);
+    assert_eq!(status.code, 4, "{}", status.dump());
+    assert!(status.stderr.contains("symlink"), "{}", status.dump());
+    let stop = run_or_hang(&env, &["stop", "--pidfile", pidfile], &[]);
+    assert_ne!(stop.code, 0, "{}", stop.dump());
+    let start = run_or_hang(
+        &env,
+        &[
+            "start",
+            "--name",
+            "swapped",
+            "--pidfile",
+            pidfile,
+            "--",
+            "sleep",
+            "1",
+        ],
+        &[],
+    );
+    assert_ne!(start.code, 0, "{}", start.dump());
+    assert!(alive(bystander.pid()), "a bystander was signalled");
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        format!("{}\n", bystander.pid()),
+        "root's file was changed or removed"
+    );
+}
+
+/// As root, rdaemon writes a pidfile with its own rights only where no other user can write
+/// (SPEC §4): a world-writable directory that is not sticky is refused before anything runs; a
+/// sticky one, such as /tmp, is fine.
+#[test]
+fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
+    const TEST: &str = "a_pidfile_in_a_world_writable_directory_is_refused_as_root";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let open = env.path("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let mark = unique_secs();
+    let pidfile = open.join("w.pid");
+    let out = run_or_hang(
+        &env,
+        &[
+            "start",
+            "--name",
+            "w",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            "--",
+            "sleep",
+            &mark,
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(
+        out.stderr.contains("other users can write to"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(env.track_marked(&mark), Vec::<i32>::new(), "it ran anyway");
+    assert!(!pidfile.exists());
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+    run_or_hang(
+        &env,
+        &[
+            "start",
+            "--name",
+            "w",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            "--",
+            "sleep",
+            &mark,
+        ],
+        &[],
+    )
+    .ok();
+    assert_eq!(env.track_marked(&mark).len(), 1);
+    assert_eq!(fs::metadata(&pidfile).unwrap().uid(), 0);
+}
+
+/// `--ready log:` as root, the log in the daemon user's directory: the daemon replaces its log
+/// with a FIFO. Before, root's `start` blocked in `open` for good, deaf to its timeout and to
+/// SIGTERM, holding the name's lock; now the FIFO is never opened and the wait times out.
+#[test]
+fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
+    const TEST: &str = "a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let log = logs.join("f.log");
+    let script = env.path("fifo.sh");
+    fs::write(
+        &script,
+        "#!/bin/sh\nrm -f \"$1\"; mkfifo \"$1\"; exec sleep \"$2\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let mark = unique_secs();
+    let out = run_or_hang(
+        &env,
+        &[
+            "start",
+            "--name",
+            "f",
+            "--user",
+            "nobody",
+            "--log",
+            log.to_str().unwrap(),
+            "--ready",
+            "log:never-matches",
+            "--ready-timeout",
+            "3s",
+            "--",
+            script.to_str().unwrap(),
+            log.to_str().unwrap(),
+            &mark,
+        ],
+        &[],
+    );
+    env.track_marked(&mark);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(out.stderr.contains("not ready"), "{}", out.dump());
+}

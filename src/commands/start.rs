@@ -423,7 +423,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
                 // A forking program's own pidfile is its to write, never rdaemon's.
                 if writes_pidfile(spec) {
-                    restore_pidfile(ctx, &rec.pidfile, pid);
+                    let creds = launch.account.as_ref().map(|a| &a.creds);
+                    restore_pidfile(ctx, &rec.pidfile, pid, creds);
                 }
             }
             if let Some(other) = old
@@ -482,6 +483,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut spec_saved = false;
     let mut unstarted = spec.unstarted();
     unstarted.stopping = !wanted_at_exec;
+    let creds = launch.account.as_ref().map(|a| &a.creds);
     let result = daemonize::spawn(
         &plan,
         into,
@@ -489,7 +491,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             let saved = unstarted.save_spec(ctx);
             spec_saved = saved.is_ok();
             let prepared = match writes_pidfile(spec) {
-                true => PidfileWriter::prepare(&spec.pidfile).map(Some),
+                true => PidfileWriter::prepare(&spec.pidfile, creds).map(Some),
                 false => Ok(None),
             };
             (saved, prepared, process::boot_id())
@@ -1145,7 +1147,7 @@ fn start_in_place(
     // `new_logs` removes the log files this created if the exec fails; after an exec nothing
     // of rdaemon is left to drop it.
     let (plan, _, _new_logs) = prepare(ctx, &mut launch.clone(), None)?;
-    let writer = PidfileWriter::prepare(&spec.pidfile)?;
+    let writer = PidfileWriter::prepare(&spec.pidfile, launch.account.as_ref().map(|a| &a.creds))?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let pid = Pid::own_for_foreground();
     let start_time = process::read_stat(pid)
@@ -1223,16 +1225,15 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
 /// Makes the pidfile of a daemon that its record identifies name it again, owned by rdaemon,
 /// when it does not (the daemon removed or replaced it): SPEC §2, the status wins over the
 /// pidfile. A failure is only a warning: the daemon runs either way.
-fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid) {
-    if matches!(pidfile::read(path, ctx.is_root), Content::Valid { pid: p, trusted: true } if p == pid)
-    {
+fn restore_pidfile(ctx: &Ctx, path: &Path, pid: Pid, creds: Option<&Credentials>) {
+    if matches!(pidfile::read(path, ctx.is_root), Content::Valid { pid: p, .. } if p == pid) {
         return;
     }
     ctx.debug(format!(
         "rewriting pidfile '{}' with pid {pid}",
         path.display()
     ));
-    if let Err(e) = PidfileWriter::prepare(path).and_then(|w| w.commit(pid)) {
+    if let Err(e) = PidfileWriter::prepare(path, creds).and_then(|w| w.commit(pid)) {
         ctx.warn(format!("{e:#}"));
     }
 }
