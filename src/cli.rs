@@ -163,7 +163,7 @@ Examples:
   rdaemon status web
   rdaemon status web --json
   rdaemon status            # every daemon, as a table
-  rdaemon status 'web-*'    # several: the table; exit 0 only if all run, else the worst of 4 > 1 > 3")]
+  rdaemon status 'web-*'    # several: the table; exit 0 only if all run, else 3")]
     Status(StatusArgs),
 
     /// List every daemon in the rdaemon directory
