@@ -848,7 +848,9 @@ pub struct LogsArgs {
         short = 'n',
         long = "lines",
         value_name = "LINES",
-        default_value_t = 20
+        default_value_t = 20,
+        value_parser = parse::parse_lines,
+        allow_negative_numbers = true
     )]
     pub lines: usize,
 
