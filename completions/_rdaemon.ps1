@@ -83,8 +83,6 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--cgroup', '--cgroup', [CompletionResultType]::ParameterName, 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]')
             [CompletionResult]::new('--memory-max', '--memory-max', [CompletionResultType]::ParameterName, 'Limit the daemon''s memory to SIZE (512K, 10M, 1G): the cgroup''s memory.max; needs the memory controller')
             [CompletionResult]::new('--tasks-max', '--tasks-max', [CompletionResultType]::ParameterName, 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller')
-            [CompletionResult]::new('--source', '--source', [CompletionResultType]::ParameterName, 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec')
-            [CompletionResult]::new('--after', '--after', [CompletionResultType]::ParameterName, 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')

@@ -834,7 +834,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__start)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --source --after --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --foreground --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -973,14 +973,6 @@ _rdaemon() {
                     return 0
                     ;;
                 --tasks-max)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --source)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1154,7 +1146,7 @@ _rdaemon_names() {
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
             --*=*) ;;
-            --dir|--after|--cgroup|--chdir|--env|--env-file|--file|--group|--health|--health-interval|--health-retries|--limit|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--nice|--on-exit|--oom-score-adj|--out|--pidfile|--ready|--ready-timeout|--reload-signal|--restart|--restart-delay|--restart-window|--retry|--signal|--source|--stderr|--stdout|--stop-signal|--stop-timeout|--target|--tasks-max|--timeout|--umask|--user|--watchdog|-f|-n) opt="$w" ;;
+            --dir|--cgroup|--chdir|--env|--env-file|--file|--group|--health|--health-interval|--health-retries|--limit|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--nice|--on-exit|--oom-score-adj|--out|--pidfile|--ready|--ready-timeout|--reload-signal|--restart|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--stop-signal|--stop-timeout|--target|--tasks-max|--timeout|--umask|--user|--watchdog|-f|-n) opt="$w" ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac

@@ -79,8 +79,6 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --cgroup 'Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a systemd tree that was not delegated), on (fail with the reason where it cannot), off [default: auto]'
             cand --memory-max 'Limit the daemon''s memory to SIZE (512K, 10M, 1G): the cgroup''s memory.max; needs the memory controller'
             cand --tasks-max 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller'
-            cand --source 'Internal (`up`): the absolute path of the `up` file the daemon''s entry comes from, recorded in its spec'
-            cand --after 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'

@@ -82,8 +82,6 @@ on\t'Always: fail where impossible'
 off\t'Never'"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l memory-max -d 'Limit the daemon\'s memory to SIZE (512K, 10M, 1G): the cgroup\'s memory.max; needs the memory controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l source -d 'Internal (`up`): the absolute path of the `up` file the daemon\'s entry comes from, recorded in its spec' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l after -d 'Internal (`up`): a daemon of the same file that must be ready first, recorded in the spec for `resurrect` (repeatable)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l forking -d 'The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit, then adopt the process it left, named by --pidfile (the pidfile the program writes; rdaemon only reads it) or, without --pidfile, the only process left'

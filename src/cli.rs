@@ -123,6 +123,40 @@ fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
 /// The word that selects the internal monitor as `argv[1]`.
 pub const MONITOR: &str = "__monitor";
 
+/// `start --source FILE`, internal: see [`with_internal_options`].
+const SOURCE: &str = "source";
+
+/// `start --after NAME`, internal: see [`with_internal_options`].
+const AFTER: &str = "after";
+
+/// `cmd` with the options of `start` that only `up` gives, to the `rdaemon start` it runs for
+/// each entry: `--source FILE` and `--after NAME` (`StartArgs::source`, `StartArgs::after`).
+/// They are added here, for parsing only ([`Cli::try_parse_words`]), rather than declared with
+/// the derive: clap_complete offers every argument of the definition, hidden or not, and
+/// completions never offer internal options (SPEC §8); help and the man page never see them
+/// either.
+fn with_internal_options(cmd: clap::Command) -> clap::Command {
+    cmd.mut_subcommand("start", |start| {
+        start
+            .arg(
+                clap::Arg::new(SOURCE)
+                    .long(SOURCE)
+                    .value_name("FILE")
+                    .value_parser(Utf8Path)
+                    .action(ArgAction::Set)
+                    .hide(true),
+            )
+            .arg(
+                clap::Arg::new(AFTER)
+                    .long(AFTER)
+                    .value_name("NAME")
+                    .value_parser(Name::parse)
+                    .action(ArgAction::Append)
+                    .hide(true),
+            )
+    })
+}
+
 /// The subcommands, one file each under `src/commands/`. Deferred: parsing a command line
 /// defines the arguments of the one subcommand it names only ([`Cli::built`] defines them all).
 /// Each variant's doc comment is its help; the argument structs carry plain comments, since a
@@ -163,7 +197,7 @@ Examples:
   rdaemon status web
   rdaemon status web --json
   rdaemon status            # every daemon, as a table
-  rdaemon status 'web-*'    # several: the table; exit 0 only if all run, else the worst of 4 > 1 > 3")]
+  rdaemon status 'web-*'    # several: the table; exit 0 only if all run, else 3")]
     Status(StatusArgs),
 
     /// List every daemon in the rdaemon directory
@@ -622,14 +656,14 @@ pub struct StartArgs {
     #[arg(long)]
     pub foreground: bool,
 
-    /// Internal (`up`): the absolute path of the `up` file the daemon's entry comes from,
-    /// recorded in its spec
-    #[arg(long, value_name = "FILE", value_parser = Utf8Path, hide = true)]
+    // Internal (`up`, `--source FILE`): the absolute path of the `up` file the daemon's entry
+    // comes from, recorded in its spec. Not declared here: see `with_internal_options`.
+    #[arg(skip)]
     pub source: Option<PathBuf>,
 
-    /// Internal (`up`): a daemon of the same file that must be ready first, recorded in the
-    /// spec for `resurrect` (repeatable)
-    #[arg(long, value_name = "NAME", value_parser = Name::parse, hide = true)]
+    // Internal (`up`, `--after NAME`, repeatable): a daemon of the same file that must be ready
+    // first, recorded in the spec for `resurrect`. Not declared here: see `with_internal_options`.
+    #[arg(skip)]
     pub after: Vec<Name>,
 
     /// The program and its arguments (looked up in PATH unless it contains a /). Before it,
@@ -848,7 +882,9 @@ pub struct LogsArgs {
         short = 'n',
         long = "lines",
         value_name = "LINES",
-        default_value_t = 20
+        default_value_t = 20,
+        value_parser = parse::parse_lines,
+        allow_negative_numbers = true
     )]
     pub lines: usize,
 
@@ -927,6 +963,35 @@ impl Cli {
         cmd
     }
 
+    /// Parses a whole command line (`argv[0]` first), as clap's `Parser::try_parse_from` does,
+    /// with `start`'s internal options understood ([`with_internal_options`]). Every command
+    /// line rdaemon runs on, or that `up` checks, is parsed here.
+    pub fn try_parse_words<I, T>(words: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut matches = with_internal_options(Cli::command()).try_get_matches_from(words)?;
+        let (source, after) = match matches.subcommand_matches("start") {
+            Some(start) => (
+                start.get_one::<PathBuf>(SOURCE).cloned(),
+                start
+                    .get_many::<Name>(AFTER)
+                    .map(|names| names.cloned().collect())
+                    .unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
+        };
+        let mut cli =
+            Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))?;
+        if let Command::Start(args) = &mut cli.command {
+            args.source = source;
+            args.after = after;
+        }
+        Ok(cli)
+    }
+
     /// Parses the command line; on a usage error prints it in rdaemon's voice and exits 2. A
     /// malformed value is one line (`rdaemon: --umask: invalid umask '9': ...`); any other
     /// usage error is clap's whole message: what is wrong, its tip ("a similar argument
@@ -942,7 +1007,7 @@ impl Cli {
                 }
             };
         }
-        let parsed = Cli::try_parse_from(args);
+        let parsed = Cli::try_parse_words(args);
         match parsed {
             Ok(cli) => cli,
             Err(err) if !err.use_stderr() => err.exit(),
@@ -1027,6 +1092,39 @@ mod tests {
             usage_message(&err),
             "--ready: invalid readiness spec 'tcp:0': invalid port '0': use 1 to 65535"
         );
+    }
+
+    #[test]
+    fn starts_internal_options_are_parsed_but_not_declared() {
+        let cli = Cli::try_parse_words([
+            "rdaemon",
+            "start",
+            "--source=/srv/rdaemon.toml",
+            "--after",
+            "db",
+            "--after=cache",
+            "--",
+            "true",
+        ])
+        .unwrap();
+        let Command::Start(args) = cli.command else {
+            panic!("not start")
+        };
+        assert_eq!(
+            args.source.as_deref(),
+            Some(std::path::Path::new("/srv/rdaemon.toml"))
+        );
+        let after: Vec<&str> = args.after.iter().map(Name::as_str).collect();
+        assert_eq!(after, ["db", "cache"]);
+        assert_eq!(args.program, ["true"]);
+        // Not in the definition that help, completions and the man page come from.
+        let cli = Cli::built();
+        let start = cli.find_subcommand("start").unwrap();
+        for id in [SOURCE, AFTER] {
+            assert!(start.get_arguments().all(|a| a.get_id() != id), "{id}");
+        }
+        // Only start has them.
+        assert!(Cli::try_parse_words(["rdaemon", "stop", "--source=/x", "web"]).is_err());
     }
 
     #[test]

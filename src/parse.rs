@@ -334,6 +334,18 @@ pub fn parse_log_keep(s: &str) -> Result<u32, String> {
     }
 }
 
+/// Parses `logs -n LINES`: a whole number of lines, 0 or more (0 prints none, for `-f` alone).
+pub fn parse_lines(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid number of lines '{s}': use a whole number, like 20 (0 for none)"
+        ));
+    }
+    t.parse::<usize>()
+        .map_err(|_| format!("too many lines ({t}): at most {}", usize::MAX))
+}
+
 /// Parses a signal: `TERM`, `SIGTERM`, `15`, in any case.
 pub fn parse_signal(s: &str) -> Result<Signal, String> {
     let bad = || format!("invalid signal '{s}': use a name like TERM or SIGHUP, or a number");
@@ -713,6 +725,23 @@ mod tests {
         ] {
             assert!(parse_log_keep(bad).is_err(), "{bad}");
         }
+        assert_eq!(parse_lines("20"), Ok(20));
+        assert_eq!(parse_lines("0"), Ok(0));
+        assert_eq!(parse_lines(&usize::MAX.to_string()), Ok(usize::MAX));
+        for bad in ["", "abc", "-1", "+5", "1.5", "5x", "1e3"] {
+            let why = parse_lines(bad).unwrap_err();
+            assert!(
+                why.starts_with(&format!("invalid number of lines '{bad}': ")),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            parse_lines("99999999999999999999"),
+            Err(format!(
+                "too many lines (99999999999999999999): at most {}",
+                usize::MAX
+            ))
+        );
         assert!(parse_log_size("0M").is_err());
         for bad in [
             "",

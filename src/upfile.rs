@@ -12,7 +12,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
-use clap::{ArgAction, Parser};
+use clap::ArgAction;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -552,7 +552,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
     for (key_line, words) in &options {
         let mut argv = head(words);
         argv.extend(["--".into(), "true".into()]);
-        if let Err(err) = Cli::try_parse_from(&argv) {
+        if let Err(err) = Cli::try_parse_words(&argv) {
             return Err((*key_line, usage_message(&err)));
         }
     }
@@ -565,7 +565,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
     let mut argv = head(&words);
     argv.push("--".into());
     argv.extend(program.iter().map(OsString::from));
-    let args = match Cli::try_parse_from(&argv) {
+    let args = match Cli::try_parse_words(&argv) {
         Ok(Cli {
             command: Command::Start(args),
             ..
@@ -656,7 +656,7 @@ ready-timeout = "10s"
             format!(
                 "/srv/app/rdaemon.toml:4: {}",
                 usage_message(
-                    &Cli::try_parse_from(["rdaemon", "start", "--ready-timeout=soon", "x"])
+                    &Cli::try_parse_words(["rdaemon", "start", "--ready-timeout=soon", "x"])
                         .unwrap_err()
                 )
             )

@@ -101,6 +101,9 @@ pub struct Report {
     pub name: String,
     /// running, restarting, stopped, dead, failed or unknown.
     pub state: DaemonState,
+    /// What its spec wants (`running` or `stopped`, the spec file's `wanted`); `None` without
+    /// a readable spec.
+    pub wanted: Option<state::Wanted>,
     /// Main pid while running, else null.
     pub pid: Option<i32>,
     /// Respawn mode: the child's pid.
@@ -201,6 +204,7 @@ impl Report {
             _ => 0,
         };
         let mut derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
+        let mut wanted = rec.map(Record::wanted);
         if derived == DaemonState::Dead && state == Main::NoPidfile && leftovers == 0 {
             // Settled as `judge_settled` does: the spec read before the process was seen gone
             // may predate the `stop` that ended it (it marks the spec before its first signal).
@@ -210,6 +214,8 @@ impl Report {
                 .and_then(|name| Record::load(ctx, name).ok().flatten());
             if now.as_ref().is_some_and(|r| r.stopping || r.stopped) {
                 derived = DaemonState::Stopped;
+                // The spec read again is the one the state was derived from.
+                wanted = now.as_ref().map(Record::wanted);
             }
         }
         let reason = match (derived, &state) {
@@ -244,6 +250,7 @@ impl Report {
         Report {
             name,
             state,
+            wanted,
             pid: pid.map(process::Pid::get),
             child_pid: child.map(process::Pid::get),
             pidfile: target.pidfile.clone(),

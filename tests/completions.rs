@@ -9,6 +9,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
+use clap_complete::Shell;
+use rdaemon::cli::MONITOR;
 use rdaemon::commands::completions::{file_name, SHELLS};
 
 use crate::common::*;
@@ -60,6 +62,67 @@ fn committed_completions_are_fresh() {
 #[test]
 fn committed_man_page_is_fresh() {
     check_fresh(&root().join("docs/rdaemon.1"), &rdaemon::manpage::render());
+}
+
+/// SPEC §8: completions never offer what is internal: `start --source` and `--after` (which
+/// only `up` gives) and the `__monitor` command. And nothing a user may type is lost with them:
+/// every long option `start --help` shows is offered by every shell's script.
+#[test]
+fn completions_offer_no_internal_option_and_every_visible_one() {
+    let env = Env::new();
+    let help = env.run(&["start", "--help"]).ok().stdout;
+    // Option lines are indented by 2 or 6 spaces; their descriptions by 10.
+    let visible: Vec<&str> = help
+        .lines()
+        .filter(|l| {
+            let indent = l.len() - l.trim_start().len();
+            (2..=6).contains(&indent) && l.trim_start().starts_with('-')
+        })
+        .filter_map(|l| l.split_whitespace().find(|w| w.starts_with("--")))
+        // `-q, --quiet`, `-v, --verbose...`
+        .map(|w| w.trim_end_matches([',', '.']))
+        .collect();
+    assert!(
+        visible.contains(&"--foreground") && visible.contains(&"--log-keep"),
+        "{help}"
+    );
+    let man = fs::read_to_string(root().join("docs/rdaemon.1")).unwrap();
+    for internal in ["--source", "--after"] {
+        assert!(!help.contains(internal), "start --help shows {internal}");
+        let roff = internal.replace('-', "\\-");
+        assert!(!man.contains(&roff), "the man page shows {internal}");
+    }
+    for shell in SHELLS {
+        let script = env.run(&["completions", &shell.to_string()]).ok().stdout;
+        let offers = |option: &str| match shell {
+            Shell::Fish => script.contains(&format!(" -l {} ", &option[2..])),
+            _ => script.contains(option),
+        };
+        for internal in ["--source", "--after"] {
+            assert!(!offers(internal), "{shell} offers {internal}");
+        }
+        assert!(!script.contains(MONITOR), "{shell} offers {MONITOR}");
+        for option in &visible {
+            assert!(offers(option), "{shell} does not offer start {option}");
+        }
+    }
+    // Internal, not gone: `start` still takes them from `up` (tests/up.rs checks the spec they
+    // make), with their value parsers; these values are refused before anything starts.
+    env.run(&["start", "--source", "", "--", "true"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("rdaemon: --source: invalid path '': it is empty");
+    env.run(&[
+        "start",
+        "--source=/srv/rdaemon.toml",
+        "--after=../db",
+        "--",
+        "true",
+    ])
+    .code(2)
+    .one_error_line()
+    .stderr_has("rdaemon: --after: invalid name '../db'");
+    assert_eq!(fs::read_dir(env.dir()).unwrap().count(), 0);
 }
 
 #[test]

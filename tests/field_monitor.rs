@@ -268,6 +268,7 @@ fn respawn_status_is_restarting_during_the_delay() {
     assert_eq!(v["pid"], monitor, "{v}");
     assert_eq!(v["child_pid"], Value::Null, "{v}");
     assert_eq!(v["rss_bytes"], Value::Null, "no program runs: {v}");
+    assert_eq!(v["wanted"], "running", "{v}");
     env.run(&["status", "flaky"])
         .code(3)
         .stdout_has("flaky is restarting");

@@ -24,6 +24,7 @@ enum Ty {
 const FIELDS: &[(&str, Ty, bool)] = &[
     ("name", Ty::Str, false),
     ("state", Ty::Str, false),
+    ("wanted", Ty::Str, true),
     ("pid", Ty::Int, true),
     ("child_pid", Ty::Int, true),
     ("pidfile", Ty::Str, false),
@@ -103,6 +104,11 @@ pub(crate) fn check_object(v: &Value) -> &serde_json::Map<String, Value> {
         "{state}"
     );
     assert!(["exec", "respawn"].contains(&obj["mode"].as_str().unwrap()));
+    assert!(
+        obj["wanted"].is_null()
+            || ["running", "stopped"].contains(&obj["wanted"].as_str().unwrap()),
+        "wanted: {v}"
+    );
     obj
 }
 
@@ -119,6 +125,7 @@ fn status_json_in_every_state() {
     let v = parse(&run.stdout);
     let obj = check_object(&v);
     assert_eq!(obj["state"], "running");
+    assert_eq!(obj["wanted"], "running");
     assert_eq!(obj["pid"], pid);
     assert!(obj["rss_bytes"].as_u64().unwrap() > 0);
     assert!(obj["uptime_secs"].is_u64());
@@ -135,6 +142,7 @@ fn status_json_in_every_state() {
     let v = parse(&run.stdout);
     let obj = check_object(&v);
     assert_eq!(obj["state"], "dead");
+    assert_eq!(obj["wanted"], "running", "dead: wanted running, but gone");
     assert_eq!(obj["pid"], Value::Null);
     assert_eq!(obj["rss_bytes"], Value::Null);
 
@@ -143,6 +151,7 @@ fn status_json_in_every_state() {
     let run = env.run(&["status", "web", "--json"]).code(3);
     let obj = check_object(&parse(&run.stdout)).clone();
     assert_eq!(obj["state"], "stopped");
+    assert_eq!(obj["wanted"], "stopped");
     assert_eq!(obj["uptime_secs"], Value::Null);
     assert_eq!(obj["command"], serde_json::json!(["sleep", "1000"]));
 
@@ -152,6 +161,7 @@ fn status_json_in_every_state() {
     let v = parse(&run.stdout);
     let obj = check_object(&v);
     assert_eq!(obj["state"], "unknown");
+    assert_eq!(obj["wanted"], "stopped", "the spec still says it");
     assert!(obj[REASON].as_str().unwrap().contains("invalid pidfile"));
 
     // Never started: no record, still the same fields.
@@ -160,6 +170,7 @@ fn status_json_in_every_state() {
     let obj = check_object(&v);
     assert_eq!(obj["command"], serde_json::json!([]));
     assert_eq!(obj["stdout"], Value::Null);
+    assert_eq!(obj["wanted"], Value::Null, "no spec, nothing wanted");
 }
 
 #[test]
@@ -177,19 +188,24 @@ fn list_json_is_an_array_of_the_same_objects() {
     let run = env.run(&["list", "--json"]).ok();
     let v = parse(&run.stdout);
     let items = v.as_array().unwrap();
-    let states: Vec<(&str, &str)> = items
+    let states: Vec<(&str, &str, &Value)> = items
         .iter()
         .map(|i| {
             let obj = check_object(i);
             (
                 obj["name"].as_str().unwrap(),
                 obj["state"].as_str().unwrap(),
+                &obj["wanted"],
             )
         })
         .collect();
     assert_eq!(
         states,
-        [("a", "running"), ("b", "stopped"), ("c", "unknown")]
+        [
+            ("a", "running", &Value::from("running")),
+            ("b", "stopped", &Value::from("stopped")),
+            ("c", "unknown", &Value::Null),
+        ]
     );
     // Bare status with several daemons prints the same array.
     let run = env.run(&["status", "--json"]).code(3);

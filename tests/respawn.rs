@@ -337,7 +337,12 @@ fn gives_up_after_max_restarts_and_is_failed() {
         .stdout_has("last exit: exited with status 3 at ");
     let json: serde_json::Value =
         serde_json::from_str(&env.run(&["status", "crash", "--json"]).code(1).stdout).unwrap();
+    crate::json::check_object(&json);
     assert_eq!(json["state"], "failed");
+    assert_eq!(
+        json["wanted"], "running",
+        "the monitor gave up, the user did not"
+    );
     assert_eq!(json["pid"], serde_json::Value::Null);
     assert_eq!(json["last_exit"]["code"], 3);
     let list = env.run(&["list"]).ok();

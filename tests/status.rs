@@ -73,6 +73,72 @@ fn bare_status_with_none_one_and_several() {
     env.run(&["status"]).code(3).stdout_has("stopped");
 }
 
+/// SPEC §5: with several daemons, exit 0 only if all run, else 3, whatever their states (a dead
+/// or unknown one too) and however they are named: bare, names, a glob, `--all`, with or without
+/// `--json`. One daemon named alone keeps its LSB code.
+#[test]
+fn several_daemons_are_0_if_all_run_else_3_however_named() {
+    let env = Env::new();
+    env.start("a", &["sleep", "1000"]);
+    let b = env.start("b", &["sleep", "1000"]);
+    let forms: &[&[&str]] = &[
+        &["status"],
+        &["status", "--all"],
+        &["status", "a", "b"],
+        &["status", "*"],
+        &["status", "--json"],
+        &["status", "--all", "--json"],
+        &["status", "a", "b", "--json"],
+    ];
+    let all_say = |code: i32, row: &str| {
+        for args in forms {
+            let run = env.run(args).code(code);
+            let state = match args.contains(&"--json") {
+                true => serde_json::from_str::<serde_json::Value>(&run.stdout)
+                    .ok()
+                    .and_then(|v| {
+                        let b = v.as_array()?.iter().find(|d| d["name"] == "b")?;
+                        Some(b["state"].as_str()?.to_owned())
+                    }),
+                false => run
+                    .stdout
+                    .lines()
+                    .find(|l| l.starts_with("b "))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .map(str::to_owned),
+            };
+            assert_eq!(state.as_deref(), Some(row), "{}", run.dump());
+        }
+    };
+    all_say(0, "running");
+
+    // Dead (1 alone): 3 for the set.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(b),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(b);
+    env.run(&["status", "b"]).code(1).stdout_has("b is dead");
+    all_say(3, "dead");
+
+    // Unknown (4 alone): 3 for the set.
+    fs::write(env.path("b.pid"), "garbage\n").unwrap();
+    env.run(&["status", "b"]).code(4);
+    all_say(3, "unknown");
+
+    // Stopped (3 alone): 3 for the set; and a name that names nothing makes it 3 too.
+    fs::remove_file(env.path("b.pid")).unwrap();
+    env.run(&["stop", "b"]).ok();
+    env.run(&["status", "b"]).code(3);
+    all_say(3, "stopped");
+    env.start("b", &["sleep", "1000"]);
+    all_say(0, "running");
+    env.run(&["status", "a", "b", "nothing"])
+        .code(3)
+        .stderr_has("no daemon named 'nothing'");
+}
+
 #[test]
 fn json_status_has_the_documented_fields() {
     let env = Env::new();

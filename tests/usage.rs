@@ -29,15 +29,50 @@ fn malformed_values_are_exit_2_with_one_line() {
             "1",
         ],
         &["start", "--foreground", "--respawn", "--", "sleep", "1"],
+        &["logs", "-n", "abc"],
+        &["logs", "-n", "-1"],
     ];
     for args in cases {
         let run = env.run(args).code(2).one_error_line();
         assert!(!run.stderr.contains("error:"), "{}", run.dump());
     }
     // Errors of the command line's shape are clap's, whole: what is wrong, then the usage.
-    let shapes: &[&[&str]] = &[&["logs", "-n", "-1"], &["start"], &["frobnicate"]];
+    let shapes: &[&[&str]] = &[&["logs", "-n", "5", "--frob"], &["start"], &["frobnicate"]];
     for args in shapes {
         env.run(args).usage_error();
+    }
+    assert_eq!(std::fs::read_dir(env.dir()).unwrap().count(), 0);
+}
+
+/// `logs -n` says which value is wrong and why, in one line, as the other value parsers do
+/// (not the bare "invalid digit found in string" of Rust's integer parser).
+#[test]
+fn logs_lines_errors_name_the_value_and_the_reason() {
+    let env = Env::new();
+    for (value, message) in [
+        (
+            "abc",
+            "rdaemon: --lines: invalid number of lines 'abc': use a whole number, like 20 (0 for none)",
+        ),
+        (
+            "-1",
+            "rdaemon: --lines: invalid number of lines '-1': use a whole number, like 20 (0 for none)",
+        ),
+        (
+            "99999999999999999999",
+            &format!(
+                "rdaemon: --lines: too many lines (99999999999999999999): at most {}",
+                usize::MAX
+            ),
+        ),
+    ] {
+        for option in ["-n", "--lines"] {
+            let run = env.run(&["logs", option, value]).code(2).one_error_line();
+            assert_eq!(run.stderr.trim_end(), message, "{}", run.dump());
+            assert_eq!(run.stdout, "", "{}", run.dump());
+        }
+        let run = env.run(&["logs", &format!("--lines={value}")]).code(2);
+        assert_eq!(run.stderr.trim_end(), message, "{}", run.dump());
     }
     assert_eq!(std::fs::read_dir(env.dir()).unwrap().count(), 0);
 }

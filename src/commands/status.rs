@@ -32,12 +32,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         Resolved::Several(_) => {
             let reports = crate::view::reports(ctx, args.json)?;
             crate::view::print(ctx, &reports, args.json)?;
-            let all_running = reports.iter().all(|r| r.state == DaemonState::Running);
-            return Ok(if all_running {
-                Code::Ok
-            } else {
-                Code::NotRunning
-            });
+            return Ok(code_of_many(&reports, true));
         }
     };
     if is_unknown(ctx, &single, &target) {
@@ -70,8 +65,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
 }
 
 /// `status` of several daemons (names, globs, `--all`): the `list` table (or a JSON array) of
-/// them. Exit 0 only when all run; else the worst of 4 (unknown) > 1 (dead, failed) > 3 (not
-/// running, or a name that matches no daemon).
+/// them, and [`code_of_many`]: a name that matches no daemon counts as one not running.
 fn status_many(ctx: &Ctx, args: &StatusArgs) -> Result<Code> {
     let (targets, unknown) = match resolve_many(ctx, &args.target, false)? {
         Many::Picked { targets, unknown } => (targets, unknown),
@@ -86,11 +80,19 @@ fn status_many(ctx: &Ctx, args: &StatusArgs) -> Result<Code> {
     if !reports.is_empty() || unknown.is_empty() || args.json {
         crate::view::print(ctx, &reports, args.json)?;
     }
-    let mut codes: Vec<Code> = reports.iter().map(Report::code).collect();
-    if !unknown.is_empty() || reports.is_empty() {
-        codes.push(Code::NotRunning);
+    Ok(code_of_many(&reports, unknown.is_empty()))
+}
+
+/// The exit code of `status` over several daemons, however they were named (bare, names,
+/// globs, `--all`): 0 only if there are some and all of them run (`all_found`: every name given
+/// named one), else 3 (SPEC §5). Each daemon's own LSB code (1 dead, 4 unknown...) is in the
+/// table; one code cannot tell which daemon it is about.
+fn code_of_many(reports: &[Report], all_found: bool) -> Code {
+    let all_running = reports.iter().all(|r| r.state == DaemonState::Running);
+    match all_found && all_running && !reports.is_empty() {
+        true => Code::Ok,
+        false => Code::NotRunning,
     }
-    Ok(Code::worst(codes))
 }
 
 fn print_human(r: &Report, has_record: bool, show_log: bool) {
