@@ -827,51 +827,76 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a
 /// `start` that would otherwise do nothing (SPEC §2): `with another command: ...; use 'rdaemon
-/// restart ...' to replace it, or another --name`. `None` when the spec is the same.
+/// restart ...' to replace it, or another --name`. `None` when the spec is the same. Every field
+/// of [`Spec`] is named below, so that a new launch setting cannot be forgotten here: the ones
+/// left out say nothing about what runs (the name, where the spec came from) or are never
+/// recorded (`--foreground`).
 fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
     let running = Spec::from_record(ctx, rec).ok()?;
+    let Spec {
+        name: _,
+        source: _,
+        after: _,
+        foreground: _,
+        inherit_output: _,
+        pidfile,
+        command,
+        chdir,
+        umask,
+        env,
+        stdout,
+        stderr,
+        respawn,
+        user,
+        group,
+        ready,
+        ready_timeout,
+        cgroup,
+        memory_max,
+        tasks_max,
+        env_files,
+        limits,
+        nice,
+        oom_score_adj,
+        stop_signal,
+        stop_timeout,
+        reload_signal,
+        forking,
+        program_pidfile,
+    } = &running;
     let name = &spec.name;
     let next = "to replace it, or another --name";
-    if running.command != spec.command {
+    if *command != spec.command {
         return Some(format!(
             "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
-            shell_join(&running.command),
+            shell_join(command),
             shell_join(&spec.command)
         ));
     }
     let options = [
-        ("--pidfile", running.pidfile != spec.pidfile),
-        ("--chdir", running.chdir != spec.chdir),
-        ("--umask", running.umask != spec.umask),
-        ("--env", running.env != spec.env),
         (
-            "--log",
-            running.stdout != spec.stdout || running.stderr != spec.stderr,
+            "--pidfile",
+            *pidfile != spec.pidfile || *program_pidfile != spec.program_pidfile,
         ),
-        (
-            "--user/--group",
-            running.user != spec.user || running.group != spec.group,
-        ),
-        ("--ready", running.ready != spec.ready),
-        (
-            "--ready-timeout",
-            running.ready_timeout != spec.ready_timeout,
-        ),
-        ("--respawn", running.respawn != spec.respawn),
-        ("--env-file", running.env_files != spec.env_files),
-        ("--limit", running.limits != spec.limits),
-        ("--nice", running.nice != spec.nice),
-        (
-            "--oom-score-adj",
-            running.oom_score_adj != spec.oom_score_adj,
-        ),
-        ("--stop-signal", running.stop_signal != spec.stop_signal),
-        ("--stop-timeout", running.stop_timeout != spec.stop_timeout),
-        (
-            "--reload-signal",
-            running.reload_signal != spec.reload_signal,
-        ),
-        ("--forking", running.forking != spec.forking),
+        ("--chdir", *chdir != spec.chdir),
+        ("--umask", *umask != spec.umask),
+        ("--env", *env != spec.env),
+        ("--log", *stdout != spec.stdout || *stderr != spec.stderr),
+        ("--user/--group", *user != spec.user || *group != spec.group),
+        ("--ready", *ready != spec.ready),
+        ("--ready-timeout", *ready_timeout != spec.ready_timeout),
+        ("--respawn", *respawn != spec.respawn),
+        ("--env-file", *env_files != spec.env_files),
+        ("--limit", *limits != spec.limits),
+        ("--nice", *nice != spec.nice),
+        ("--oom-score-adj", *oom_score_adj != spec.oom_score_adj),
+        ("--stop-signal", *stop_signal != spec.stop_signal),
+        ("--stop-timeout", *stop_timeout != spec.stop_timeout),
+        ("--reload-signal", *reload_signal != spec.reload_signal),
+        ("--forking", *forking != spec.forking),
+        ("--cgroup", *cgroup != spec.cgroup),
+        ("--memory-max", *memory_max != spec.memory_max),
+        ("--tasks-max", *tasks_max != spec.tasks_max),
     ];
     let differ: Vec<&str> = options
         .iter()
