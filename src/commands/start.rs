@@ -412,6 +412,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
     let mut launch = plan::plan_as(spec, account)?;
     let program = launch.program.clone();
+    // Stale pidfiles are only noted here, and replaced once every check below has passed: a
+    // start that fails on bad input changes nothing (SPEC §2).
+    let mut stale = Vec::new();
     for path in pidfiles {
         let target = Target {
             name: Some(spec.name.clone()),
@@ -419,22 +422,28 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record: old.clone(),
             record_error: None,
         };
-        if let Some(pid) = clear_stale(ctx, &target, &program)? {
-            if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
-                // A forking program's own pidfile is its to write, never rdaemon's.
-                if writes_pidfile(spec) {
-                    restore_pidfile(ctx, &rec.pidfile, pid);
-                }
+        let pid = match look_at_pidfile(ctx, &target, &program)? {
+            Found::Nothing => continue,
+            Found::Stale(found) => {
+                stale.push(found);
+                continue;
             }
-            if let Some(other) = old
-                .as_ref()
-                .and_then(|rec| running_otherwise(ctx, spec, rec))
-            {
-                bail!("{} is already running (pid {pid}) {other}", spec.name);
+            Found::Running(pid) => pid,
+        };
+        if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
+            // A forking program's own pidfile is its to write, never rdaemon's.
+            if writes_pidfile(spec) {
+                restore_pidfile(ctx, &rec.pidfile, pid);
             }
-            ctx.say(format!("{} is already running (pid {pid})", spec.name));
-            return Ok(Code::Ok);
         }
+        if let Some(other) = old
+            .as_ref()
+            .and_then(|rec| running_otherwise(ctx, spec, rec))
+        {
+            bail!("{} is already running (pid {pid}) {other}", spec.name);
+        }
+        ctx.say(format!("{} is already running (pid {pid})", spec.name));
+        return Ok(Code::Ok);
     }
 
     // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
@@ -446,7 +455,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 "--cgroup on, --memory-max and --tasks-max do not work with --foreground"
             ));
         }
-        return start_in_place(ctx, spec, old, &launch);
+        return start_in_place(ctx, spec, old, &launch, stale);
     }
     let mut check = Check::prepare(&launch.ready, &launch.name)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
@@ -464,6 +473,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut writer: Option<PidfileWriter> = None;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
     let cgroup = prepare_cgroup(ctx, &launch)?;
+    // Every check has passed: the stale pidfiles go now (the log files this start created, and
+    // its cgroup, go with a failure here as with any other).
+    if let Err(err) = replace_stale(ctx, stale) {
+        remove_if_empty(cgroup.as_ref());
+        return Err(err);
+    }
     let mut committed = None;
     let mut joined = false;
     // Held until this function returns: the monitor writes the status only after that.
@@ -1166,10 +1181,12 @@ fn start_in_place(
     spec: &Spec,
     old: Option<Record>,
     launch: &plan::Plan,
+    stale: Vec<Stale>,
 ) -> Result<Code> {
     // `new_logs` removes the log files this created if the exec fails; after an exec nothing
     // of rdaemon is left to drop it.
     let (plan, _, _new_logs) = prepare(ctx, &mut launch.clone(), None)?;
+    replace_stale(ctx, stale)?;
     let writer = PidfileWriter::prepare(&spec.pidfile)?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let pid = Pid::own_for_foreground();
@@ -1212,16 +1229,33 @@ fn inherited_stream(fd: i32) -> PathBuf {
     std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_else(|_| "/dev/null".into())
 }
 
-/// Looks at one pidfile before a start: returns the pid if the daemon verifiably runs, and
-/// otherwise removes a stale or invalid pidfile with a warning. Never signals anything.
-fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>> {
-    let path = target.pidfile.display();
+/// What a pidfile holds before a start.
+enum Found {
+    /// No pidfile.
+    Nothing,
+    /// The daemon, verifiably running.
+    Running(Pid),
+    /// A stale or invalid pidfile, replaced once the start has passed its checks.
+    Stale(Stale),
+}
+
+/// A stale or invalid pidfile found before a start, and why it is one.
+struct Stale {
+    path: PathBuf,
+    why: String,
+    /// Said as a warning (garbage, another program's pid), not only with `-v` (a dead pid).
+    warn: bool,
+}
+
+/// Looks at one pidfile before a start: the pid if the daemon verifiably runs, else whether the
+/// pidfile is stale or invalid. Changes nothing, never signals anything.
+fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> {
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
-    match judged {
-        Main::NoPidfile => return Ok(None),
+    let (why, warn) = match judged {
+        Main::NoPidfile => return Ok(Found::Nothing),
         Main::Alive {
             pid, vouched: true, ..
-        } => return Ok(Some(pid)),
+        } => return Ok(Found::Running(pid)),
         Main::Alive {
             pid,
             vouched: false,
@@ -1231,18 +1265,40 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
                 .zip(program.canonicalize().ok())
                 .is_some_and(|(a, b)| a == b);
             if same {
-                return Ok(Some(pid));
+                return Ok(Found::Running(pid));
             }
-            ctx.warn(format!(
-                "pidfile '{path}' names pid {pid}, which is not {}; replacing it",
+            let why = format!(
+                "pidfile '{}' names pid {pid}, which is not {}",
+                target.pidfile.display(),
                 target.label()
-            ));
+            );
+            (why, true)
         }
-        Main::Gone { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
-        Main::Untrusted { why } => ctx.warn(format!("{why}; replacing it")),
+        Main::Gone { why, .. } => (why, false),
+        Main::Untrusted { why } => (why, true),
+    };
+    Ok(Found::Stale(Stale {
+        path: target.pidfile.clone(),
+        why,
+        warn,
+    }))
+}
+
+/// Removes the stale pidfiles a start found, saying why, once everything that could fail the
+/// start on bad input (user, chdir, logs, env files, limits, cgroup) has been checked. The
+/// safety rules are [`pidfile::remove`]'s: a regular file only, never a symlink's target.
+fn replace_stale(ctx: &Ctx, stale: Vec<Stale>) -> Result<()> {
+    for Stale { path, why, warn } in stale {
+        match warn {
+            true => ctx.warn(format!("{why}; replacing it")),
+            false => ctx.debug(format!(
+                "removing stale pidfile '{}': {why}",
+                path.display()
+            )),
+        }
+        pidfile::remove(&path)?;
     }
-    pidfile::remove(&target.pidfile)?;
-    Ok(None)
+    Ok(())
 }
 
 /// Makes the pidfile of a daemon that its record identifies name it again, owned by rdaemon,
