@@ -158,6 +158,53 @@ fn an_unknown_name_is_said_with_the_closest_names() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Commands that find nothing to act on leave no lock file behind: `restart` and `start` of an
+/// unknown name, `status`, `stop` and `restart` of a pidfile that no spec names (elsewhere, and
+/// holding garbage: each of them fails), and a first `start` or `restart` that fails. A known
+/// daemon keeps its lock file when a command about it fails.
+#[test]
+fn commands_that_find_nothing_leave_no_lock_file() {
+    let env = Env::new();
+    let locks = || -> Vec<String> {
+        listing(env.dir())
+            .into_iter()
+            .filter(|f| f.ends_with(".lock"))
+            .collect()
+    };
+    env.run(&["restart", "ghost"])
+        .code(2)
+        .stderr_has("rdaemon: no record for ghost");
+    env.run(&["start", "--name", "ghost"])
+        .code(2)
+        .stderr_has("rdaemon: no record for ghost");
+    env.run(&["restart", "ghost", "--", "/nonexistent"])
+        .code(1)
+        .stderr_has("cannot execute '/nonexistent'");
+    env.run(&["start", "--name", "ghost", "--", "/nonexistent"])
+        .code(1)
+        .stderr_has("cannot execute '/nonexistent'");
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let ext = env.path("elsewhere/ext.pid");
+    fs::write(&ext, "garbage\n").unwrap();
+    let ext = ext.to_str().unwrap();
+    env.run(&["status", "--pidfile", ext])
+        .code(4)
+        .stderr_has("invalid pidfile");
+    env.run(&["stop", "--pidfile", ext])
+        .code(1)
+        .stderr_has("invalid pidfile");
+    env.run(&["restart", "--pidfile", ext])
+        .code(2)
+        .stderr_has("rdaemon: no record for ext");
+    assert_eq!(locks(), Vec::<String>::new());
+    assert!(!env.path("ghost.json").exists() && !env.path("ext.json").exists());
+    let pid = env.start_stubborn("known");
+    env.run(&["stop", "known", "--timeout", "100ms", "--no-kill"])
+        .code(1)
+        .stderr_has(&format!("known (pid {pid}) is still running"));
+    assert_eq!(locks(), vec!["known.lock".to_owned()]);
+}
+
 /// A file in root's runtime directory, removed when dropped (and the directory, if the test
 /// created it and it is empty).
 struct RootFile {

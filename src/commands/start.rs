@@ -111,12 +111,12 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     ctx.ensure_dir()?;
     let rec = {
         let lock = NameLock::acquire(&ctx.lock_path(name))?;
-        let rec = load_record_for_start(ctx, name)?;
-        if rec.is_none() {
+        let rec = load_record_for_start(ctx, name);
+        if !matches!(rec, Ok(Some(_))) {
             // A name rdaemon never knew leaves no lock file behind.
-            let _ = lock.remove_file();
+            super::release_lock(ctx, name, lock);
         }
-        rec
+        rec?
     };
     let Some(rec) = rec else {
         return Err(Fail::usage(format!(
@@ -174,9 +174,9 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
     let result =
         load_record_for_start(ctx, &spec.name).and_then(|old| start_locked(ctx, &spec, old));
-    if result.is_err() && !ctx.record_path(&spec.name).exists() {
+    if result.is_err() {
         // A first start that failed leaves nothing behind, not even its lock file.
-        let _ = lock.remove_file();
+        super::release_lock(ctx, &spec.name, lock);
     }
     result
 }

@@ -65,14 +65,13 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
             "{why}; treating the pidfile as one without a record"
         ));
     }
-    stop_locked(ctx, &target, schedule, main_only)?;
-    // A name rdaemon never knew leaves no lock file behind (forget's rule: removed while held).
-    if let (Some(lock), Some(name)) = (&lock, &target.name) {
-        if target.record.is_none() && !ctx.record_path(name).exists() && !target.pidfile.exists() {
-            let _ = lock.remove_file();
-        }
+    let stopped = stop_locked(ctx, &target, schedule, main_only);
+    // A name rdaemon never knew (a pidfile no spec names) leaves no lock file behind, whether
+    // the stop succeeded or not.
+    if let (Some(lock), Some(name)) = (lock, &target.name) {
+        super::release_lock(ctx, name, lock);
     }
-    Ok(Code::Ok)
+    stopped.map(|_| Code::Ok)
 }
 
 /// Stops the daemon while its lock is held. Prints the outcome; errors name the daemon.
