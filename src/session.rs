@@ -153,6 +153,14 @@ pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
 /// it can still be stopped once the monitor is gone and it has been re-parented elsewhere.
 pub struct Held(Member);
 
+impl Held {
+    /// Its pid while it lives; `None` once it has exited.
+    pub fn live_pid(&self) -> Option<i32> {
+        let process = &self.0.process;
+        (!process.has_exited()).then(|| process.pid().get())
+    }
+}
+
 /// Holds every live descendant of `root` outside `session` (all of them without one), each
 /// verified by start time once its pidfd pins it.
 pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {

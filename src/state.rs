@@ -1200,6 +1200,15 @@ pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
     Ok(names)
 }
 
+/// Whether rdaemon keeps anything for `name`: a spec, a status or a v1 record (whatever its
+/// content: a corrupt one is still the name's). A name it keeps nothing for needs no lock file.
+pub fn is_known(ctx: &Ctx, name: &Name) -> bool {
+    let exists = |p: PathBuf| fs::symlink_metadata(p).is_ok();
+    exists(ctx.record_path(name))
+        || exists(ctx.status_path(name))
+        || ctx.v1_record_path(name).is_some_and(exists)
+}
+
 /// Calls `f` with each record's name as the rdaemon directory's listing yields it, unsorted,
 /// and the index in [`Ctx::dirs`] of the directory it was found in: a name can be found twice
 /// (a v1 record of root in the runtime directory beside a spec).

@@ -220,6 +220,56 @@ fn surviving_leftovers_fail_the_stop_by_pid_and_a_later_stop_ends_them() {
     assert!(!env.path("web.pid").exists());
 }
 
+/// SPEC §3: "Exit 1 if anything survives, naming the pids." A main process that ignores TERM
+/// survives `--no-kill`, and so do the members of its session, which ignore it too: the one
+/// error line names them all, not only the main process.
+#[test]
+fn a_surviving_main_process_fails_the_stop_naming_its_surviving_members_too() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let script = env.script(
+        "stubborn-members.sh",
+        &format!(
+            r#"trap '' TERM
+sleep {secs} & echo $! >> "$1/members.tmp"
+sleep {secs} & echo $! >> "$1/members.tmp"
+mv "$1/members.tmp" "$1/members.txt"
+wait"#
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let args = ["start", "--name", "nk", "--cgroup", "off", "--"];
+    let mut args = args.to_vec();
+    args.extend([script.to_str().unwrap(), &dir]);
+    env.run(&args).ok().stdout_has("started nk (pid ");
+    let main = env.pid_of("nk");
+    // Listed once both ignore TERM (inherited at their fork).
+    let members = member_pids(&env, "members.txt");
+    assert_eq!(members.len(), 2);
+    let stop = env.run(&["stop", "nk", "--no-kill", "--timeout", "200ms"]);
+    assert!(
+        alive(main),
+        "--no-kill must not kill {main}\n{}",
+        stop.dump()
+    );
+    for &member in &members {
+        assert!(alive(member), "--no-kill must not kill member {member}");
+    }
+    let mut others = members.clone();
+    others.sort_unstable();
+    stop.code(1).one_error_line().stderr_has(&format!(
+        "rdaemon: nk (pid {main}) is still running after SIGTERM and the whole stop schedule, and so are its other processes (pid {}, {})",
+        others[0], others[1]
+    ));
+    // A stop that may kill ends all of it.
+    env.run(&["stop", "nk", "--timeout", "200ms"]).ok();
+    assert!(!alive(main));
+    for &member in &members {
+        assert!(!alive(member), "member {member} survived the second stop");
+    }
+    assert!(env.track_marked(&secs).is_empty());
+}
+
 #[test]
 fn forget_keeps_the_record_while_leftovers_live() {
     let env = Env::new();

@@ -62,6 +62,77 @@ fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it
     assert_eq!(env.track_marked(&first), vec![pid]);
 }
 
+/// Item 11, containment: `--cgroup`, `--memory-max` and `--tasks-max` change what runs as much
+/// as any other option (SPEC §2, §3.1), given with the command line or over the stored spec
+/// (`start [OPTIONS] NAME`). The same options again, or none, are still "already running".
+/// Nothing here needs a cgroup: the refusal comes before one would be made.
+#[test]
+fn start_of_a_running_name_with_other_containment_options_fails() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("q", &["sleep", &secs]);
+    let refused = |option: &str| {
+        format!(
+            "rdaemon: q is already running (pid {pid}) with other options ({option}); use 'rdaemon restart q' with the new options to replace it, or another --name"
+        )
+    };
+    for (given, option) in [
+        (["--memory-max", "1G"], "--memory-max"),
+        (["--tasks-max", "50"], "--tasks-max"),
+        (["--cgroup", "off"], "--cgroup"),
+    ] {
+        let mut args = vec!["start", "--name", "q"];
+        args.extend(given);
+        args.extend(["--", "sleep", &secs]);
+        env.run(&args)
+            .code(1)
+            .one_error_line()
+            .stderr_has(&refused(option));
+        let mut args = vec!["start"];
+        args.extend(given);
+        args.push("q");
+        env.run(&args)
+            .code(1)
+            .one_error_line()
+            .stderr_has(&refused(option));
+    }
+    env.run(&[
+        "start",
+        "--name",
+        "q",
+        "--memory-max",
+        "1G",
+        "--tasks-max",
+        "50",
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .code(1)
+    .stderr_has("with other options (--memory-max, --tasks-max)");
+    // The spec still describes what runs.
+    let spec = env.record("q");
+    assert!(
+        spec["memory_max"].is_null() && spec["tasks_max"].is_null(),
+        "{spec}"
+    );
+    assert_eq!(spec["cgroup_mode"], "auto", "{spec}");
+    let same: [&[&str]; 4] = [
+        &["start", "--name", "q", "--", "sleep", &secs],
+        &[
+            "start", "--name", "q", "--cgroup", "auto", "--", "sleep", &secs,
+        ],
+        &["start", "q"],
+        &["start", "--cgroup", "auto", "q"],
+    ];
+    for args in same {
+        env.run(args)
+            .ok()
+            .stdout_has(&format!("q is already running (pid {pid})"));
+    }
+    assert_eq!(env.track_marked(&secs), vec![pid]);
+}
+
 /// Item 12: an unknown name keeps the LSB codes (status 3, stop 0) but is said on stderr, with
 /// the closest known names; nothing is left behind for it.
 #[test]
@@ -85,6 +156,53 @@ fn an_unknown_name_is_said_with_the_closest_names() {
         .filter(|f| f.starts_with("pingr") || f.starts_with("database"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// Commands that find nothing to act on leave no lock file behind: `restart` and `start` of an
+/// unknown name, `status`, `stop` and `restart` of a pidfile that no spec names (elsewhere, and
+/// holding garbage: each of them fails), and a first `start` or `restart` that fails. A known
+/// daemon keeps its lock file when a command about it fails.
+#[test]
+fn commands_that_find_nothing_leave_no_lock_file() {
+    let env = Env::new();
+    let locks = || -> Vec<String> {
+        listing(env.dir())
+            .into_iter()
+            .filter(|f| f.ends_with(".lock"))
+            .collect()
+    };
+    env.run(&["restart", "ghost"])
+        .code(2)
+        .stderr_has("rdaemon: no record for ghost");
+    env.run(&["start", "--name", "ghost"])
+        .code(2)
+        .stderr_has("rdaemon: no record for ghost");
+    env.run(&["restart", "ghost", "--", "/nonexistent"])
+        .code(1)
+        .stderr_has("cannot execute '/nonexistent'");
+    env.run(&["start", "--name", "ghost", "--", "/nonexistent"])
+        .code(1)
+        .stderr_has("cannot execute '/nonexistent'");
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let ext = env.path("elsewhere/ext.pid");
+    fs::write(&ext, "garbage\n").unwrap();
+    let ext = ext.to_str().unwrap();
+    env.run(&["status", "--pidfile", ext])
+        .code(4)
+        .stderr_has("invalid pidfile");
+    env.run(&["stop", "--pidfile", ext])
+        .code(1)
+        .stderr_has("invalid pidfile");
+    env.run(&["restart", "--pidfile", ext])
+        .code(2)
+        .stderr_has("rdaemon: no record for ext");
+    assert_eq!(locks(), Vec::<String>::new());
+    assert!(!env.path("ghost.json").exists() && !env.path("ext.json").exists());
+    let pid = env.start_stubborn("known");
+    env.run(&["stop", "known", "--timeout", "100ms", "--no-kill"])
+        .code(1)
+        .stderr_has(&format!("known (pid {pid}) is still running"));
+    assert_eq!(locks(), vec!["known.lock".to_owned()]);
 }
 
 /// A file in root's runtime directory, removed when dropped (and the directory, if the test

@@ -263,6 +263,81 @@ fn stale_pidfile_after_kill_9_is_replaced() {
     assert!(alive(new));
 }
 
+/// Everything that can fail is checked before anything is changed (SPEC §2): a stale pidfile
+/// (garbage, or a dead daemon's) is replaced only by a start that passed its checks; a start
+/// that fails on a missing `--chdir`, log directory or env file leaves it as it was, and says
+/// nothing of replacing it.
+#[test]
+fn a_start_that_fails_its_checks_leaves_a_stale_pidfile_as_it_was() {
+    let env = Env::new();
+    fs::create_dir(env.path("elsewhere")).unwrap();
+    let pidfile = env.path("elsewhere/ww.pid");
+    let pidfile_arg = pidfile.to_str().unwrap();
+    let missing = env.path("missing");
+    let missing = missing.to_str().unwrap();
+    let log = format!("{missing}/x.log");
+    let bad: [&[&str]; 3] = [
+        &["--chdir", missing],
+        &["--log", &log],
+        &["--env-file", missing],
+    ];
+    let secs = unique_secs();
+    let start = |name: &str, pidfile: &str, given: &[&str]| {
+        let mut args = vec!["start", "--name", name, "--pidfile", pidfile];
+        args.extend(given);
+        args.extend(["--", "sleep", &secs]);
+        env.run(&args)
+    };
+    fs::write(&pidfile, "garbage\n").unwrap();
+    for given in bad {
+        let run = start("x", pidfile_arg, given).code(1).one_error_line();
+        assert!(!run.stderr.contains("replacing"), "{}", run.dump());
+        assert_eq!(fs::read_to_string(&pidfile).unwrap(), "garbage\n");
+        assert!(!env.path("x.json").exists(), "{}", run.dump());
+    }
+    // A dead daemon's own pidfile, which its status describes, likewise.
+    let old = env.start("phoenix", &["sleep", &secs]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(old),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(old);
+    let own = env.path("phoenix.pid");
+    for given in bad {
+        let run = start("phoenix", own.to_str().unwrap(), given).code(1);
+        assert_eq!(
+            fs::read_to_string(&own).unwrap(),
+            format!("{old}\n"),
+            "{}",
+            run.dump()
+        );
+    }
+    assert!(env.track_marked(&secs).is_empty());
+    // A start that passes its checks replaces them.
+    let run = start("x", pidfile_arg, &[]);
+    env.track_marked(&secs);
+    run.ok()
+        .stderr_has(&format!(
+            "invalid pidfile '{pidfile_arg}': it does not hold one decimal pid; replacing it"
+        ))
+        .stdout_has("started x (pid ");
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    assert!(alive(pid));
+    let new = env.start("phoenix", &["sleep", &secs]);
+    assert_ne!(new, old);
+    assert_eq!(env.track_marked(&secs), {
+        let mut both = vec![pid, new];
+        both.sort_unstable();
+        both
+    });
+}
+
 #[test]
 fn name_defaults_to_pidfile_stem_then_program() {
     let env = Env::new();

@@ -19,7 +19,9 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, TargetsArgs};
 use crate::exit::Code;
+use crate::parse::Name;
 use crate::paths::Ctx;
+use crate::pidfile::NameLock;
 use crate::target::{resolve_many, several_error, Many, Target};
 
 /// Runs the parsed command line. `completions` needs no rdaemon directory (it must work even
@@ -64,6 +66,19 @@ fn run_verb(cli: Cli) -> Result<Code> {
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }
+}
+
+/// Releases `lock`, the lock of `name`, removing its lock file first when rdaemon keeps nothing
+/// for the name ([`crate::state::is_known`]): a command that found nothing to act on leaves
+/// nothing behind. Taking the lock by value makes the removal the last thing done under it. A
+/// command already waiting for the lock then gets the removed file's, sees that the path no
+/// longer names it and locks the file now there (`NameLock::acquire`, as after `forget`), so two
+/// commands never act on one name at once. Best effort: a lock file left behind is harmless.
+pub(crate) fn release_lock(ctx: &Ctx, name: &Name, lock: NameLock) {
+    if !crate::state::is_known(ctx, name) {
+        let _ = lock.remove_file();
+    }
+    drop(lock);
 }
 
 /// Acts on each daemon in turn (one after the other, so that no two names' locks are ever held

@@ -5,6 +5,7 @@ use anyhow::{bail, Result};
 
 use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
+use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::spec::Spec;
@@ -55,7 +56,7 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
 }
 
 /// Restarts one daemon under its lock; `named` when the user named it.
-fn restart_one(ctx: &Ctx, args: &RestartArgs, mut target: Target, named: bool) -> Result<Code> {
+fn restart_one(ctx: &Ctx, args: &RestartArgs, target: Target, named: bool) -> Result<Code> {
     let Some(name) = target.name.clone() else {
         return Err(Fail::usage(format!(
             "cannot restart '{}': its file name is not a valid daemon name; give --name",
@@ -64,7 +65,23 @@ fn restart_one(ctx: &Ctx, args: &RestartArgs, mut target: Target, named: bool) -
         .into());
     };
     ctx.ensure_dir().map_err(|e| privilege_error(ctx, e))?;
-    let _lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
+    let lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
+    let restarted = restart_locked(ctx, args, target, name.clone(), named);
+    if restarted.is_err() {
+        // A name rdaemon never knew (no spec, or a start that failed) leaves no lock file.
+        super::release_lock(ctx, &name, lock);
+    }
+    restarted
+}
+
+/// Restarts daemon `name` while its lock is held.
+fn restart_locked(
+    ctx: &Ctx,
+    args: &RestartArgs,
+    mut target: Target,
+    name: Name,
+    named: bool,
+) -> Result<Code> {
     if target.record.is_some() || named {
         target.record = load_record_for_start(ctx, &name)?;
     }

@@ -111,12 +111,12 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     ctx.ensure_dir()?;
     let rec = {
         let lock = NameLock::acquire(&ctx.lock_path(name))?;
-        let rec = load_record_for_start(ctx, name)?;
-        if rec.is_none() {
+        let rec = load_record_for_start(ctx, name);
+        if !matches!(rec, Ok(Some(_))) {
             // A name rdaemon never knew leaves no lock file behind.
-            let _ = lock.remove_file();
+            super::release_lock(ctx, name, lock);
         }
-        rec
+        rec?
     };
     let Some(rec) = rec else {
         return Err(Fail::usage(format!(
@@ -174,9 +174,9 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
     let lock = NameLock::acquire(&ctx.lock_path(&spec.name))?;
     let result =
         load_record_for_start(ctx, &spec.name).and_then(|old| start_locked(ctx, &spec, old));
-    if result.is_err() && !ctx.record_path(&spec.name).exists() {
+    if result.is_err() {
         // A first start that failed leaves nothing behind, not even its lock file.
-        let _ = lock.remove_file();
+        super::release_lock(ctx, &spec.name, lock);
     }
     result
 }
@@ -412,6 +412,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
     let mut launch = plan::plan_as(spec, account)?;
     let program = launch.program.clone();
+    // Stale pidfiles are only noted here, and replaced once every check below has passed: a
+    // start that fails on bad input changes nothing (SPEC §2).
+    let mut stale = Vec::new();
     for path in pidfiles {
         let target = Target {
             name: Some(spec.name.clone()),
@@ -419,23 +422,29 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record: old.clone(),
             record_error: None,
         };
-        if let Some(pid) = clear_stale(ctx, &target, &program)? {
-            if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
-                // A forking program's own pidfile is its to write, never rdaemon's.
-                if writes_pidfile(spec) {
-                    let creds = launch.account.as_ref().map(|a| &a.creds);
-                    restore_pidfile(ctx, &rec.pidfile, pid, creds);
-                }
+        let pid = match look_at_pidfile(ctx, &target, &program)? {
+            Found::Nothing => continue,
+            Found::Stale(found) => {
+                stale.push(found);
+                continue;
             }
-            if let Some(other) = old
-                .as_ref()
-                .and_then(|rec| running_otherwise(ctx, spec, rec))
-            {
-                bail!("{} is already running (pid {pid}) {other}", spec.name);
+            Found::Running(pid) => pid,
+        };
+        if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
+            // A forking program's own pidfile is its to write, never rdaemon's.
+            if writes_pidfile(spec) {
+                let creds = launch.account.as_ref().map(|a| &a.creds);
+                restore_pidfile(ctx, &rec.pidfile, pid, creds);
             }
-            ctx.say(format!("{} is already running (pid {pid})", spec.name));
-            return Ok(Code::Ok);
         }
+        if let Some(other) = old
+            .as_ref()
+            .and_then(|rec| running_otherwise(ctx, spec, rec))
+        {
+            bail!("{} is already running (pid {pid}) {other}", spec.name);
+        }
+        ctx.say(format!("{} is already running (pid {pid})", spec.name));
+        return Ok(Code::Ok);
     }
 
     // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
@@ -447,7 +456,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 "--cgroup on, --memory-max and --tasks-max do not work with --foreground"
             ));
         }
-        return start_in_place(ctx, spec, old, &launch);
+        return start_in_place(ctx, spec, old, &launch, stale);
     }
     let mut check = Check::prepare(&launch.ready, &launch.name)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
@@ -465,6 +474,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut writer: Option<PidfileWriter> = None;
     // Last before the fork: the cgroup, with its limits (an error here is the start's).
     let cgroup = prepare_cgroup(ctx, &launch)?;
+    // Every check has passed: the stale pidfiles go now (the log files this start created, and
+    // its cgroup, go with a failure here as with any other).
+    if let Err(err) = replace_stale(ctx, stale) {
+        remove_if_empty(cgroup.as_ref());
+        return Err(err);
+    }
     let mut committed = None;
     let mut joined = false;
     // Held until this function returns: the monitor writes the status only after that.
@@ -829,51 +844,76 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a
 /// `start` that would otherwise do nothing (SPEC §2): `with another command: ...; use 'rdaemon
-/// restart ...' to replace it, or another --name`. `None` when the spec is the same.
+/// restart ...' to replace it, or another --name`. `None` when the spec is the same. Every field
+/// of [`Spec`] is named below, so that a new launch setting cannot be forgotten here: the ones
+/// left out say nothing about what runs (the name, where the spec came from) or are never
+/// recorded (`--foreground`).
 fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
     let running = Spec::from_record(ctx, rec).ok()?;
+    let Spec {
+        name: _,
+        source: _,
+        after: _,
+        foreground: _,
+        inherit_output: _,
+        pidfile,
+        command,
+        chdir,
+        umask,
+        env,
+        stdout,
+        stderr,
+        respawn,
+        user,
+        group,
+        ready,
+        ready_timeout,
+        cgroup,
+        memory_max,
+        tasks_max,
+        env_files,
+        limits,
+        nice,
+        oom_score_adj,
+        stop_signal,
+        stop_timeout,
+        reload_signal,
+        forking,
+        program_pidfile,
+    } = &running;
     let name = &spec.name;
     let next = "to replace it, or another --name";
-    if running.command != spec.command {
+    if *command != spec.command {
         return Some(format!(
             "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
-            shell_join(&running.command),
+            shell_join(command),
             shell_join(&spec.command)
         ));
     }
     let options = [
-        ("--pidfile", running.pidfile != spec.pidfile),
-        ("--chdir", running.chdir != spec.chdir),
-        ("--umask", running.umask != spec.umask),
-        ("--env", running.env != spec.env),
         (
-            "--log",
-            running.stdout != spec.stdout || running.stderr != spec.stderr,
+            "--pidfile",
+            *pidfile != spec.pidfile || *program_pidfile != spec.program_pidfile,
         ),
-        (
-            "--user/--group",
-            running.user != spec.user || running.group != spec.group,
-        ),
-        ("--ready", running.ready != spec.ready),
-        (
-            "--ready-timeout",
-            running.ready_timeout != spec.ready_timeout,
-        ),
-        ("--respawn", running.respawn != spec.respawn),
-        ("--env-file", running.env_files != spec.env_files),
-        ("--limit", running.limits != spec.limits),
-        ("--nice", running.nice != spec.nice),
-        (
-            "--oom-score-adj",
-            running.oom_score_adj != spec.oom_score_adj,
-        ),
-        ("--stop-signal", running.stop_signal != spec.stop_signal),
-        ("--stop-timeout", running.stop_timeout != spec.stop_timeout),
-        (
-            "--reload-signal",
-            running.reload_signal != spec.reload_signal,
-        ),
-        ("--forking", running.forking != spec.forking),
+        ("--chdir", *chdir != spec.chdir),
+        ("--umask", *umask != spec.umask),
+        ("--env", *env != spec.env),
+        ("--log", *stdout != spec.stdout || *stderr != spec.stderr),
+        ("--user/--group", *user != spec.user || *group != spec.group),
+        ("--ready", *ready != spec.ready),
+        ("--ready-timeout", *ready_timeout != spec.ready_timeout),
+        ("--respawn", *respawn != spec.respawn),
+        ("--env-file", *env_files != spec.env_files),
+        ("--limit", *limits != spec.limits),
+        ("--nice", *nice != spec.nice),
+        ("--oom-score-adj", *oom_score_adj != spec.oom_score_adj),
+        ("--stop-signal", *stop_signal != spec.stop_signal),
+        ("--stop-timeout", *stop_timeout != spec.stop_timeout),
+        ("--reload-signal", *reload_signal != spec.reload_signal),
+        ("--forking", *forking != spec.forking),
+        ("--cgroup", *cgroup != spec.cgroup),
+        ("--memory-max", *memory_max != spec.memory_max),
+        ("--tasks-max", *tasks_max != spec.tasks_max),
     ];
     let differ: Vec<&str> = options
         .iter()
@@ -1143,10 +1183,12 @@ fn start_in_place(
     spec: &Spec,
     old: Option<Record>,
     launch: &plan::Plan,
+    stale: Vec<Stale>,
 ) -> Result<Code> {
     // `new_logs` removes the log files this created if the exec fails; after an exec nothing
     // of rdaemon is left to drop it.
     let (plan, _, _new_logs) = prepare(ctx, &mut launch.clone(), None)?;
+    replace_stale(ctx, stale)?;
     let writer = PidfileWriter::prepare(&spec.pidfile, launch.account.as_ref().map(|a| &a.creds))?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let pid = Pid::own_for_foreground();
@@ -1189,16 +1231,33 @@ fn inherited_stream(fd: i32) -> PathBuf {
     std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap_or_else(|_| "/dev/null".into())
 }
 
-/// Looks at one pidfile before a start: returns the pid if the daemon verifiably runs, and
-/// otherwise removes a stale or invalid pidfile with a warning. Never signals anything.
-fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>> {
-    let path = target.pidfile.display();
+/// What a pidfile holds before a start.
+enum Found {
+    /// No pidfile.
+    Nothing,
+    /// The daemon, verifiably running.
+    Running(Pid),
+    /// A stale or invalid pidfile, replaced once the start has passed its checks.
+    Stale(Stale),
+}
+
+/// A stale or invalid pidfile found before a start, and why it is one.
+struct Stale {
+    path: PathBuf,
+    why: String,
+    /// Said as a warning (garbage, another program's pid), not only with `-v` (a dead pid).
+    warn: bool,
+}
+
+/// Looks at one pidfile before a start: the pid if the daemon verifiably runs, else whether the
+/// pidfile is stale or invalid. Changes nothing, never signals anything.
+fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> {
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
-    match judged {
-        Main::NoPidfile => return Ok(None),
+    let (why, warn) = match judged {
+        Main::NoPidfile => return Ok(Found::Nothing),
         Main::Alive {
             pid, vouched: true, ..
-        } => return Ok(Some(pid)),
+        } => return Ok(Found::Running(pid)),
         Main::Alive {
             pid,
             vouched: false,
@@ -1208,18 +1267,40 @@ fn clear_stale(ctx: &Ctx, target: &Target, program: &Path) -> Result<Option<Pid>
                 .zip(program.canonicalize().ok())
                 .is_some_and(|(a, b)| a == b);
             if same {
-                return Ok(Some(pid));
+                return Ok(Found::Running(pid));
             }
-            ctx.warn(format!(
-                "pidfile '{path}' names pid {pid}, which is not {}; replacing it",
+            let why = format!(
+                "pidfile '{}' names pid {pid}, which is not {}",
+                target.pidfile.display(),
                 target.label()
-            ));
+            );
+            (why, true)
         }
-        Main::Gone { why, .. } => ctx.debug(format!("removing stale pidfile '{path}': {why}")),
-        Main::Untrusted { why } => ctx.warn(format!("{why}; replacing it")),
+        Main::Gone { why, .. } => (why, false),
+        Main::Untrusted { why } => (why, true),
+    };
+    Ok(Found::Stale(Stale {
+        path: target.pidfile.clone(),
+        why,
+        warn,
+    }))
+}
+
+/// Removes the stale pidfiles a start found, saying why, once everything that could fail the
+/// start on bad input (user, chdir, logs, env files, limits, cgroup) has been checked. The
+/// safety rules are [`pidfile::remove`]'s: a regular file only, never a symlink's target.
+fn replace_stale(ctx: &Ctx, stale: Vec<Stale>) -> Result<()> {
+    for Stale { path, why, warn } in stale {
+        match warn {
+            true => ctx.warn(format!("{why}; replacing it")),
+            false => ctx.debug(format!(
+                "removing stale pidfile '{}': {why}",
+                path.display()
+            )),
+        }
+        pidfile::remove(&path)?;
     }
-    pidfile::remove(&target.pidfile)?;
-    Ok(None)
+    Ok(())
 }
 
 /// Makes the pidfile of a daemon that its record identifies name it again, owned by rdaemon,

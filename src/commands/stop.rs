@@ -65,14 +65,13 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
             "{why}; treating the pidfile as one without a record"
         ));
     }
-    stop_locked(ctx, &target, schedule, main_only)?;
-    // A name rdaemon never knew leaves no lock file behind (forget's rule: removed while held).
-    if let (Some(lock), Some(name)) = (&lock, &target.name) {
-        if target.record.is_none() && !ctx.record_path(name).exists() && !target.pidfile.exists() {
-            let _ = lock.remove_file();
-        }
+    let stopped = stop_locked(ctx, &target, schedule, main_only);
+    // A name rdaemon never knew (a pidfile no spec names) leaves no lock file behind, whether
+    // the stop succeeded or not.
+    if let (Some(lock), Some(name)) = (lock, &target.name) {
+        super::release_lock(ctx, name, lock);
     }
-    Ok(Code::Ok)
+    stopped.map(|_| Code::Ok)
 }
 
 /// Stops the daemon while its lock is held. Prints the outcome; errors name the daemon.
@@ -219,7 +218,48 @@ pub fn stop_locked(
             _ => None,
         })
         .unwrap_or("TERM");
-    bail!("{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule")
+    // SPEC §3: exit 1 naming every pid that survives, not only the main process's.
+    let others = match other_survivors(target, pid, session.as_ref(), &escaped, main_only)[..] {
+        [] => String::new(),
+        [one] => format!(", and so is its other process (pid {one})"),
+        ref many => format!(
+            ", and so are its other processes (pid {})",
+            many.iter()
+                .map(i32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    bail!(
+        "{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule{others}"
+    )
+}
+
+/// The daemon's processes other than its main process `pid` that are still alive when the stop
+/// gives up with the main process alive, ascending: the rest of its session, what a respawn
+/// monitor held, and what its cgroup holds (SPEC §3.1). None with `--main-only`, which stops the
+/// main process alone.
+fn other_survivors(
+    target: &Target,
+    pid: Pid,
+    session: Option<&Session>,
+    held: &[Held],
+    main_only: bool,
+) -> Vec<i32> {
+    if main_only {
+        return Vec::new();
+    }
+    let mut pids: Vec<i32> = session
+        .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
+        .unwrap_or_default();
+    pids.extend(held.iter().filter_map(Held::live_pid));
+    if let Some(cg) = target.record.as_ref().and_then(Cgroup::of_record) {
+        pids.extend(cg.procs().unwrap_or_default());
+    }
+    pids.retain(|&p| p != pid.get());
+    pids.sort_unstable();
+    pids.dedup();
+    pids
 }
 
 /// Marks the spec of a daemon that is not running as wanted stopped, under the name's lock that
