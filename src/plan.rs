@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::{access, AccessFlags};
 
 use crate::account::Account;
@@ -27,6 +28,7 @@ use crate::daemonize;
 use crate::parse::Name;
 use crate::paths::{absolute, Ctx};
 use crate::pidfile::os_reason;
+use crate::process::Ended;
 use crate::ready::ReadySpec;
 use crate::spec::Spec;
 use crate::state::RestartPolicy;
@@ -342,14 +344,51 @@ pub fn await_first_child(report: OwnedFd) -> Result<(i32, Handoff)> {
         }
     }
     let pid = parse_report(&String::from_utf8_lossy(&text))?;
-    Ok((pid, Handoff { _pipe: file }))
+    Ok((pid, Handoff { pipe: file }))
 }
 
 /// `start`'s end of the report pipe, held while `start` still writes the status; dropping it
-/// hands the status over to the monitor.
+/// hands the status over to the monitor. Until then the first child is on trial: should it end
+/// while `start` waits for its readiness, the monitor says how on this pipe ([`send_exit`]) and
+/// restarts nothing (SPEC §2.1).
 #[derive(Debug)]
 pub struct Handoff {
-    _pipe: File,
+    pipe: File,
+}
+
+impl Handoff {
+    /// A copy of this end of the pipe, for the readiness wait to wake on: readable once the
+    /// monitor reports the program's end (or is gone). Close-on-exec; the handoff takes place
+    /// once every copy is closed.
+    pub fn watch(&self) -> Result<OwnedFd> {
+        self.pipe
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot watch the rdaemon monitor's report")
+    }
+
+    /// How the program (the monitor's first child) ended, if the monitor has said so; `None`
+    /// when it has not (nothing to read, or end-of-file: the monitor itself is gone). Never
+    /// blocks.
+    pub fn program_ended(&mut self) -> Option<Ended> {
+        let mut fds = [PollFd::new(self.pipe.as_fd(), PollFlags::POLLIN)];
+        if !matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0) {
+            return None;
+        }
+        // The monitor writes the line whole, in one write shorter than PIPE_BUF.
+        let mut text = Vec::new();
+        let mut byte = [0u8; 1];
+        while text.len() < 64 {
+            match self.pipe.read(&mut byte) {
+                Ok(0) => break,
+                Ok(_) if byte[0] == b'\n' => break,
+                Ok(_) => text.push(byte[0]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        parse_exit(&String::from_utf8_lossy(&text))
+    }
 }
 
 /// Parses `ok PID` / `error MESSAGE`.
@@ -368,6 +407,34 @@ fn parse_report(text: &str) -> Result<i32> {
     }
 }
 
+/// Parses `exit N` / `signal N` (the monitor's [`send_exit`]).
+fn parse_exit(text: &str) -> Option<Ended> {
+    let (kind, number) = text.trim_end().split_once(' ')?;
+    let number: i32 = number.parse().ok()?;
+    match kind {
+        "exit" => Some(Ended::Code(number)),
+        "signal" if number > 0 => Some(Ended::Signal(number, false)),
+        _ => None,
+    }
+}
+
+/// The monitor's word to `start`, on the pipe `start` still holds (`handoff`), that the first
+/// child ended before `start` saw it ready: `exit N` or `signal N`. A `start` already gone
+/// cannot be told: the pipe is dropped, which hands over.
+pub(crate) fn send_exit(handoff: &mut Option<File>, ended: Ended) {
+    if let Some(file) = handoff {
+        let line = match ended {
+            Ended::Code(code) => format!("exit {code}\n"),
+            Ended::Signal(sig, _) => format!("signal {sig}\n"),
+        };
+        if file.write_all(line.as_bytes()).is_err() {
+            *handoff = None;
+        }
+    }
+}
+
+/// The monitor's report on its first child: `ok PID` once it runs, `error MESSAGE` if it could
+/// not be started (`start` then fails with MESSAGE). A `start` already gone cannot be told.
 pub(crate) fn send_report(report: &mut Option<File>, outcome: Result<i32, &anyhow::Error>) {
     if let Some(file) = report {
         let line = match outcome {
@@ -396,6 +463,39 @@ mod tests {
             .contains("exited before"));
         assert!(parse_report("ok 1").is_err());
         assert!(parse_report("ok x").is_err());
+    }
+
+    #[test]
+    fn exit_reports_round_trip() {
+        for ended in [Ended::Code(0), Ended::Code(9), Ended::Signal(9, false)] {
+            let (read, write) = nix::unistd::pipe().unwrap();
+            let mut handoff = Some(File::from(write));
+            send_exit(&mut handoff, ended);
+            assert!(handoff.is_some());
+            let mut start = Handoff {
+                pipe: File::from(read),
+            };
+            assert_eq!(start.program_ended(), Some(ended));
+            // Nothing more to read: no answer, and no wait.
+            assert_eq!(start.program_ended(), None);
+            drop(handoff);
+            // End-of-file: the monitor is gone without a word.
+            assert_eq!(start.program_ended(), None);
+        }
+        assert_eq!(parse_exit("exit x"), None);
+        assert_eq!(parse_exit("signal 0"), None);
+        assert_eq!(parse_exit("ok 1234"), None);
+        assert_eq!(parse_exit(""), None);
+    }
+
+    #[test]
+    fn an_exit_report_to_a_start_that_is_gone_hands_over() {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let mut handoff = Some(File::from(write));
+        // EPIPE (the test binary ignores SIGPIPE, as Rust programs do; the monitor catches it).
+        send_exit(&mut handoff, Ended::Code(1));
+        assert!(handoff.is_none());
     }
 
     fn ctx(dir: &std::path::Path) -> Ctx {

@@ -12,7 +12,9 @@
 //! (a connect to a port nobody listens on costs a few microseconds), backing off only once
 //! something answers without being ready (so that a server answering 503 is not flooded);
 //! `cmd:` runs its command at an interval that grows from 10 ms to 250 ms, each try bounded.
-//! With an [`Interrupt`], rdaemon's own SIGINT, SIGTERM or SIGHUP end the wait at once too.
+//! With an [`Interrupt`], rdaemon's own SIGINT, SIGTERM or SIGHUP end the wait at once too; in
+//! respawn mode the monitor's report that its first child ended ([`Check::end_on_report`]) ends
+//! it as the daemon's own exit does.
 //!
 //! A `tcp:` check on an address of this machine counts a connection only when the listening
 //! socket belongs to the daemon's processes (`sockets`), and [`Check::port_in_use`] names whoever
@@ -366,6 +368,10 @@ pub struct Check {
     program_uid: Option<u32>,
     /// rdaemon's own termination signals, when the wait is to end on them.
     interrupt: Option<Interrupt>,
+    /// In respawn mode, `start`'s end of the monitor's report pipe: readable once the monitor
+    /// reports that the program (its first child) ended, or is gone. The wait then ends with
+    /// [`Outcome::Exited`], as on the daemon's own exit.
+    report: Option<OwnedFd>,
     /// A signal caught while waiting, kept once read from the pipe.
     caught: Option<Signal>,
     /// A `cat` holding a copy of the inotify instance until rdaemon exits (see
@@ -504,23 +510,51 @@ impl Check {
         self.interrupt = Some(interrupt);
     }
 
+    /// Makes [`Check::wait`] end with [`Outcome::Exited`] when `report` becomes readable: in
+    /// respawn mode, the monitor's report that the program (its first child) ended, which the
+    /// monitor's own pidfd would not show (SPEC §2.1: `start` fails at once).
+    pub fn end_on_report(&mut self, report: OwnedFd) {
+        self.report = Some(report);
+    }
+
     /// The signal that interrupted the wait, once one has arrived.
     fn interrupted(&mut self) -> Option<Signal> {
         take_caught(&mut self.caught, &mut self.interrupt)
     }
 
+    /// Whether the program is gone: the daemon process exited, or (respawn mode) its monitor
+    /// reported the program's end.
+    fn ended(&self, process: &Process) -> bool {
+        process.has_exited() || self.report.as_ref().is_some_and(|r| readable(r.as_fd()))
+    }
+
+    /// Besides the daemon's pidfd, what ends a wait at once: rdaemon's signals, the monitor's
+    /// report.
+    fn wake_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        let report = self.report.as_ref().map(|r| r.as_fd());
+        self.interrupt
+            .as_ref()
+            .map(Interrupt::fd)
+            .into_iter()
+            .chain(report)
+    }
+
     /// Sleeps up to `slice`, waking early when the program exits or an interrupting signal
     /// arrives; true if either happened (or may have: the caller looks).
     fn sleep(&self, process: &Process, slice: Duration) -> std::io::Result<bool> {
-        let Some(interrupt) = &self.interrupt else {
+        let mut fds: Vec<BorrowedFd<'_>> = self.wake_fds().collect();
+        if fds.is_empty() {
             return process.wait_exit(slice);
-        };
+        }
         match process.pidfd() {
             // The pidfd is readable only once the program exited: poll's answer says it all.
-            Some(pidfd) => Ok(wait_any(&[pidfd, interrupt.fd()], slice)? != 0),
+            Some(pidfd) => {
+                fds.push(pidfd);
+                Ok(wait_any(&fds, slice)? != 0)
+            }
             None => {
                 // Without a pidfd, exit is only seen by looking: look often.
-                let woken = wait_any(&[interrupt.fd()], slice.min(Duration::from_millis(5)))?;
+                let woken = wait_any(&fds, slice.min(Duration::from_millis(5)))?;
                 Ok(woken != 0 || process.has_exited())
             }
         }
@@ -579,6 +613,7 @@ impl Check {
             ignored: Vec::new(),
             program_uid: None,
             interrupt: None,
+            report: None,
             caught: None,
             keeper: None,
             knock: Knock::default(),
@@ -683,7 +718,7 @@ impl Check {
                     if let Some(sig) = self.interrupted() {
                         return Ok(Outcome::Interrupted(sig));
                     }
-                    if process.has_exited() {
+                    if self.ended(process) {
                         return Ok(Outcome::Exited);
                     }
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -718,7 +753,7 @@ impl Check {
                         if let Some(sig) = self.interrupted() {
                             return Ok(Outcome::Interrupted(sig));
                         }
-                        if process.has_exited() {
+                        if self.ended(process) {
                             return Ok(Outcome::Exited);
                         }
                     }
@@ -772,7 +807,7 @@ impl Check {
             return self.sleep(process, slice);
         };
         let mut fds = vec![event];
-        fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
+        fds.extend(self.wake_fds());
         match process.pidfd() {
             Some(pidfd) => {
                 fds.push(pidfd);
@@ -790,7 +825,7 @@ impl Check {
     /// `fd` to become readable (one HTTP try's answer, one `cmd:` try's exit).
     fn cut_short(&self, process: &Process, fd: BorrowedFd<'_>, slice: Duration) -> bool {
         let mut fds = vec![fd];
-        fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
+        fds.extend(self.wake_fds());
         let slice = match process.pidfd() {
             Some(pidfd) => {
                 fds.push(pidfd);
@@ -799,7 +834,7 @@ impl Check {
             None => slice.min(Duration::from_millis(5)),
         };
         let _ = wait_readable(&fds, slice);
-        process.has_exited() || self.interrupt.as_ref().is_some_and(|i| readable(i.fd()))
+        self.ended(process) || self.interrupt.as_ref().is_some_and(|i| readable(i.fd()))
     }
 
     /// One look at a condition of `tcp:`, `file:`, `http:`, `log:` or `cmd:`, and how long to
@@ -965,8 +1000,8 @@ impl Check {
                 Some(fd) => self.cut_short(process, fd, left),
                 None => {
                     let pause = left.min(Duration::from_millis(5));
-                    match self.interrupt.as_ref() {
-                        Some(i) => self.cut_short(process, i.fd(), pause),
+                    match self.wake_fds().next() {
+                        Some(fd) => self.cut_short(process, fd, pause),
                         None => process.wait_exit(pause).unwrap_or(false),
                     }
                 }
@@ -1135,7 +1170,7 @@ impl Check {
             if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
                 return Ok(Outcome::Interrupted(sig));
             }
-            if process.has_exited() {
+            if self.ended(process) {
                 return Ok(Outcome::Exited);
             }
             if ready {
@@ -1147,7 +1182,7 @@ impl Check {
             }
             let slice = spinner.slice(left);
             let mut fds = vec![sock.fd.as_fd()];
-            fds.extend(self.interrupt.as_ref().map(Interrupt::fd));
+            fds.extend(self.wake_fds());
             match process.pidfd() {
                 Some(pidfd) => {
                     fds.push(pidfd);

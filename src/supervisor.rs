@@ -2,7 +2,9 @@
 //! as the daemon, keeps PROGRAM running as its child.
 //!
 //! It owns: the child's life (start through `daemonize::spawn_child`, reap, restart with backoff,
-//! give up after too many restarts, or end after a clean exit with `--restart on-failure`),
+//! give up after too many restarts, or end after a clean exit with `--restart on-failure`; the
+//! first child is on trial until `start` hands over: its exit then is reported to `start`, which
+//! fails and stops the monitor, and is not restarted, SPEC §2.1),
 //! forwarding signals to the child, the respawn fields of the status (`child_pid`, `restarts`,
 //! `last_exit`, `failed`), with `--log-max-size` or `--log-timestamps` the log files (the child
 //! writes into pipes; the monitor appends, stamps and rotates, at line boundaries where it can,
@@ -51,7 +53,7 @@ use crate::parse::{format_duration, Name};
 use crate::paths::Ctx;
 use crate::pidfile;
 use crate::plan::{self, send_report};
-use crate::process::{self, Pid, Process};
+use crate::process::{self, Ended, Pid, Process};
 use crate::ready::{Notice, NotifySocket, ReadySpec};
 use crate::rotate::RotatingLog;
 use crate::session;
@@ -226,6 +228,20 @@ pub enum State {
     /// A child is being started (the `Spawn` effect); its outcome is the next event. `first`:
     /// the first child, which is no restart.
     Starting { first: bool },
+    /// The first child runs, since `since`, while `start` waits for it to be ready (SPEC
+    /// §2.1): until `start` hands the status over, its exit is reported to `start`, which fails
+    /// and stops the monitor, and is not restarted.
+    Trial { child: Pid, since: Instant },
+    /// The first child ended (`ended`, at `at`) before `start` saw it ready, and `start` was
+    /// told: the monitor waits for `start` to stop it, restarting nothing. Should `start` hand
+    /// over all the same (it saw the program ready just before the exit), the exit is then
+    /// handled as any other.
+    Held {
+        child: Pid,
+        since: Instant,
+        at: Instant,
+        ended: Ended,
+    },
     /// The child runs, since `since`.
     Running {
         child: Pid,
@@ -297,6 +313,9 @@ pub enum Event {
     Adopted(Pid),
     /// `--forking`: no process could be adopted, for this reason.
     AdoptFailed(String),
+    /// `start` has returned (it closed its end of the report pipe): the status is the
+    /// monitor's, and the first child is on trial no more.
+    HandedOver,
 }
 
 /// What the monitor does, in order, for one step of its machine.
@@ -324,6 +343,8 @@ pub enum Effect {
     Adopt { first: bool },
     /// `--forking`: the first launch failed: tell `start`, stop what it left, exit.
     Abort(String),
+    /// Tell `start`, which waits for the first child to be ready, how that child ended.
+    Report(Ended),
     /// The monitor gave up (state `failed`).
     Failed,
     /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM), or
@@ -510,7 +531,10 @@ pub fn step(
             if policy.notify {
                 effects.push(Effect::NotifyState(NotifyState::Starting));
             }
-            (running(child, since), effects)
+            match first {
+                true => (State::Trial { child, since }, effects),
+                false => (running(child, since), effects),
+            }
         }
         (
             State::Adopting {
@@ -562,7 +586,36 @@ pub fn step(
             if policy.notify {
                 effects.push(Effect::NotifyState(NotifyState::Starting));
             }
-            (running(child, now), effects)
+            match first {
+                true => (State::Trial { child, since: now }, effects),
+                false => (running(child, now), effects),
+            }
+        }
+        // The first child's exit while `start` waits for its readiness fails the start (SPEC
+        // §2.1): `start` hears how it ended (after its last output, for the log's tail) and
+        // stops the monitor.
+        (State::Trial { child, since }, Event::Exited { pid, how }) if pid == child => {
+            let ended = ended_of(&how);
+            let held = State::Held {
+                child,
+                since,
+                at: now,
+                ended,
+            };
+            (held, vec![Effect::Drain, Effect::Report(ended)])
+        }
+        (State::Trial { child, since }, Event::HandedOver) => (running(child, since), vec![]),
+        (
+            State::Held {
+                child,
+                since,
+                at,
+                ended: how,
+            },
+            Event::HandedOver,
+        ) => {
+            let ran_for = at.saturating_duration_since(since);
+            ended(format!("pid {child}"), LastExit::from(how), ran_for, Some(child))
         }
         (State::Starting { .. }, Event::SpawnFailed(why)) => {
             let how = LastExit::code(SPAWN_FAILED_STATUS);
@@ -608,9 +661,10 @@ pub fn step(
             ],
         ),
         (_, Event::Exited { .. }) => (state, vec![]),
-        (State::Running { child, .. } | State::Killing { child, .. }, Event::Signal(sig))
-            if policy.stops(sig) =>
-        {
+        (
+            State::Running { child, .. } | State::Killing { child, .. } | State::Trial { child, .. },
+            Event::Signal(sig),
+        ) if policy.stops(sig) => {
             // A stopped (SIGSTOP, SIGTSTP) child acts on TERM only once continued, as exec
             // mode's `stop` does it: without SIGCONT, it would sit out the whole stop timeout,
             // be SIGKILLed with the monitor, and its exit would go unrecorded.
@@ -624,15 +678,22 @@ pub fn step(
         (State::Stopping { child }, Event::Signal(sig)) if policy.stops(sig) => {
             (State::Stopping { child }, stop(child, sig))
         }
-        (State::Waiting { .. } | State::New, Event::Signal(sig)) if policy.stops(sig) => (
-            State::Done { code: Code::Ok },
-            vec![Effect::Finish {
+        // No child to pass it to (the first one, on trial, ended: `start` is stopping the
+        // monitor): done at once.
+        (State::Waiting { .. } | State::New | State::Held { .. }, Event::Signal(sig))
+            if policy.stops(sig) =>
+        {
+            let finish = Effect::Finish {
                 code: Code::Ok,
                 stopped: true,
-            }],
-        ),
+            };
+            (State::Done { code: Code::Ok }, vec![finish])
+        }
         (
-            State::Running { child, .. } | State::Stopping { child } | State::Killing { child, .. },
+            State::Running { child, .. }
+            | State::Stopping { child }
+            | State::Killing { child, .. }
+            | State::Trial { child, .. },
             Event::Signal(sig),
         ) => (state, vec![Effect::Forward(child, sig)]),
         (State::Waiting { at }, Event::Tick { leftovers: false }) if now >= at => {
@@ -816,6 +877,15 @@ pub fn step(
         // The rest: a signal with no child to pass it to, a tick before its time, a spawn
         // outcome nobody asked for, a notice or a check outcome for a child being stopped.
         _ => (state, vec![]),
+    }
+}
+
+/// How a reaped child ended, as `start` is told it ([`Effect::Report`]): its exit status or the
+/// signal that killed it.
+fn ended_of(how: &LastExit) -> Ended {
+    match (how.code, how.signal) {
+        (_, Some(sig)) => Ended::Signal(sig, false),
+        (code, None) => Ended::Code(code.unwrap_or_default()),
     }
 }
 
@@ -1274,6 +1344,9 @@ impl Monitor {
                 self.pump(i, READS_PER_WAKE);
             }
             self.flush_held(Some(Instant::now()));
+            if wake.handed_over {
+                self.handle(Event::HandedOver);
+            }
             if wake.handed_over && self.policy.notify {
                 // `start` returned: it saw the program's READY=1 (else it would have failed and
                 // stopped this monitor). From now on the monitor hears the program.
@@ -1514,7 +1587,14 @@ impl Monitor {
                     }
                     Effect::Adopt { first } => next = Some(self.adopt(first)),
                     Effect::Abort(why) => self.abort(why),
+                    Effect::Report(ended) => plan::send_exit(&mut self.handoff, ended),
                 }
+            }
+            let on_trial = matches!(self.state, State::Trial { .. } | State::Held { .. });
+            if next.is_none() && on_trial && self.handoff.is_none() && self.report.is_none() {
+                // Nobody waits for the first child's readiness (`start` is gone, or gave this
+                // monitor no report pipe): it is on trial no more.
+                next = Some(Event::HandedOver);
             }
         }
         // A check of a child that is gone says nothing of the next one.
@@ -2260,7 +2340,13 @@ mod tests {
         };
         assert_eq!((s, e), (adopting, vec![Effect::Adopt { first: true }]));
         let (s, e) = go(adopting, Event::Adopted(main), t);
-        assert_eq!(s, running_since(main, t));
+        assert_eq!(
+            s,
+            State::Trial {
+                child: main,
+                since: t
+            }
+        );
         assert_eq!(e, vec![Effect::ChildStarted(main)]);
         // The first launch failing ends the monitor (start is told and cleans up).
         let three = Event::Exited {
@@ -2305,8 +2391,26 @@ mod tests {
         let (s, e) = go(later, Event::Signal(Signal::SIGTERM), t);
         assert_eq!(s, State::Stopping { child: launcher });
         assert!(e.contains(&Effect::Forward(launcher, Signal::SIGTERM)));
-        // Without --forking, a spawned child runs at once.
+        // A later launch's process runs as any restarted child.
+        let adopting_again = State::Adopting {
+            launcher,
+            first: false,
+            since: t,
+        };
+        let (s, _) = go(adopting_again, Event::Adopted(main), t);
+        assert_eq!(s, running_since(main, t));
+        // Without --forking, a spawned child runs at once (on trial, being the first).
         let (s, _) = one(State::Starting { first: true }, Event::Spawned(launcher), t);
+        let trial = State::Trial {
+            child: launcher,
+            since: t,
+        };
+        assert_eq!(s, trial);
+        let (s, _) = one(
+            State::Starting { first: false },
+            Event::Spawned(launcher),
+            t,
+        );
         assert_eq!(s, running_since(launcher, t));
     }
 
@@ -2441,8 +2545,13 @@ mod tests {
             (
                 State::Starting { first: true },
                 Event::Spawned(child),
-                (running, vec![Effect::ChildStarted(child)]),
+                (
+                    State::Trial { child, since: t },
+                    vec![Effect::ChildStarted(child)],
+                ),
             ),
+            (running, Event::HandedOver, (running, vec![])),
+            (waiting, Event::HandedOver, (waiting, vec![])),
         ];
         for (state, event, want) in cases {
             assert_eq!(one(state, event.clone(), t), want, "{state:?} + {event:?}");
@@ -2462,9 +2571,128 @@ mod tests {
         assert_eq!(one(later, tick, t), (later, vec![]));
     }
 
+    /// The first child, while `start` waits for its readiness: its exit is reported to `start`
+    /// (after its last output) and not restarted; `start` then stops the monitor. Once `start`
+    /// has handed over, it is a child like any other, and an exit reported too late for `start`
+    /// is handled as any exit.
+    #[test]
+    fn the_first_child_is_on_trial_until_the_handoff() {
+        let child = Pid::new(4242).unwrap();
+        let other = Pid::new(4243).unwrap();
+        let t = Instant::now();
+        let later = t + Duration::from_millis(300);
+        let trial = State::Trial { child, since: t };
+        use Signal::*;
+        let killed = Event::Exited {
+            pid: child,
+            how: LastExit::signal(9),
+        };
+        let held = State::Held {
+            child,
+            since: t,
+            at: later,
+            ended: Ended::Signal(9, false),
+        };
+        assert_eq!(
+            one(trial, killed, later),
+            (
+                held,
+                vec![Effect::Drain, Effect::Report(Ended::Signal(9, false))]
+            )
+        );
+        let (s, e) = one(
+            trial,
+            Event::Exited {
+                pid: child,
+                how: LastExit::code(9),
+            },
+            later,
+        );
+        assert!(
+            matches!(
+                s,
+                State::Held {
+                    ended: Ended::Code(9),
+                    ..
+                }
+            ),
+            "{s:?}"
+        );
+        assert_eq!(e, vec![Effect::Drain, Effect::Report(Ended::Code(9))]);
+        // Another process's exit changes nothing; neither do signals, ticks or time.
+        let exit_other = Event::Exited {
+            pid: other,
+            how: LastExit::code(1),
+        };
+        assert_eq!(one(trial, exit_other.clone(), t), (trial, vec![]));
+        assert_eq!(
+            one(trial, Event::Signal(SIGHUP), t),
+            (trial, vec![Effect::Forward(child, SIGHUP)])
+        );
+        let tick = Event::Tick { leftovers: false };
+        let much_later = t + Duration::from_secs(3600);
+        assert_eq!(one(trial, tick.clone(), much_later), (trial, vec![]));
+        assert_eq!(one(held, tick, much_later), (held, vec![]));
+        assert_eq!(one(held, exit_other, later), (held, vec![]));
+        assert_eq!(one(held, Event::Signal(SIGHUP), later), (held, vec![]));
+        // `start` stops it (a timeout, Ctrl-C, the program's exit): as in Running, or at once
+        // when the program is gone already, leaving the status to `start`.
+        let (s, e) = one(trial, Event::Signal(SIGTERM), t);
+        assert_eq!(s, State::Stopping { child });
+        assert!(e.contains(&Effect::Forward(child, SIGTERM)));
+        let finish = Effect::Finish {
+            code: Code::Ok,
+            stopped: true,
+        };
+        assert_eq!(
+            one(held, Event::Signal(SIGTERM), later),
+            (State::Done { code: Code::Ok }, vec![finish])
+        );
+        // Handed over: the child runs as any other, watched from now on.
+        let mut p = policy(1000, 5, 60);
+        p.health = Some(HealthPolicy {
+            interval: Duration::from_secs(10),
+            retries: 3,
+        });
+        let (s, e) = step(
+            trial,
+            Event::HandedOver,
+            &p,
+            &mut Backoff::default(),
+            0,
+            later,
+        );
+        assert_eq!(e, vec![]);
+        assert!(
+            matches!(s, State::Running { child: c, since, health_at: Some(at), .. }
+                if c == child && since == t && at == later + Duration::from_secs(10)),
+            "{s:?}"
+        );
+        // An exit `start` did not hear of in time is handled as any exit once it hands over:
+        // noted, what it left cleaned up, restarted after the delay.
+        let (s, e) = one(held, Event::HandedOver, later);
+        assert_eq!(
+            s,
+            State::Waiting {
+                at: later + Duration::from_secs(1)
+            }
+        );
+        assert!(
+            matches!(&e[0], Effect::NoteExit(l) if l.signal == Some(9)),
+            "{e:?}"
+        );
+        assert!(e.contains(&Effect::Cleanup(child)), "{e:?}");
+        assert!(says(&e, "killed by signal 9 after 300ms; restarting in 1s"));
+        assert!(
+            !e.contains(&Effect::Drain),
+            "drained at the exit already: {e:?}"
+        );
+    }
+
     /// Drives the machine through `events` (each at its time), as the monitor's loop does,
     /// feeding the outcome of each `Spawn` back: `spawns` says, in order, whether each spawn
-    /// works. Returns the states passed through and every effect.
+    /// works. `start` hands over as soon as the first child runs (`--ready exec`). Returns the
+    /// states passed through and every effect.
     fn run_machine(
         p: &Policy,
         events: Vec<(Instant, Event)>,
@@ -2491,6 +2719,9 @@ mod tests {
                         }
                         _ => {}
                     }
+                }
+                if pending.is_none() && matches!(state, State::Trial { .. }) {
+                    pending = Some(Event::HandedOver);
                 }
                 all.extend(effects);
             }

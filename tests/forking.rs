@@ -475,6 +475,55 @@ fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
     env.run(&["status", "rbad"]).code(3);
 }
 
+/// With `--respawn`, the process a launch left is the monitor's first child: should it die
+/// while `start` waits for its readiness, `start` fails at once, saying how it ended, and the
+/// monitor goes (SPEC §2.1); nothing is launched again.
+#[test]
+fn forking_respawn_adopted_process_that_dies_during_the_wait_fails_the_start() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let Some(argv) = forker("forking_respawn_dies", &[], &mark) else {
+        return;
+    };
+    let port = free_port();
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "rdie", "--respawn", "--forking"])
+        .args(["--ready-timeout", "60s", "--ready", &format!("tcp:{port}")])
+        .arg("--")
+        .args(&argv)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    // `start` records the adopted process once the monitor reports it.
+    env.wait_file("rdie.json");
+    let daemon = wait_new_child(&env, "rdie", 0);
+    let monitor = env.record("rdie")["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "rdaemon: cannot start rdie: the program was killed by signal 9 (SIGKILL) while \
+             rdaemon waited for a TCP connection to 127.0.0.1:{port}"
+        )),
+        "{stderr}"
+    );
+    assert!(!alive(monitor), "the monitor still runs");
+    wait_nothing_left(&mark);
+    assert!(!env.path("rdie.pid").exists());
+    env.run(&["status", "rdie"])
+        .code(3)
+        .stdout_has("rdie is stopped");
+    assert_eq!(env.record("rdie")["restarts"], 0);
+}
+
 /// The pid a fixture wrote to `path`, once it is there.
 fn wait_pid_file(path: &Path) -> i32 {
     wait_until(&format!("{} exists", path.display()), DEADLINE, || {

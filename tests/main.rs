@@ -34,6 +34,7 @@ mod ready_kinds;
 mod ready_speed;
 mod reboot;
 mod respawn;
+mod respawn_ready;
 mod restart;
 mod scale;
 mod security_files;

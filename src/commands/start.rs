@@ -579,11 +579,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The spec that says "wanted running" is written now, while the program gets ready,
             // and put in place by a rename once it is (dropped, unused, if it never is).
             let staged = stage_running(ctx, &spec.name, pid);
-            let code = await_ready(ctx, &launch, pid, &mut check).inspect_err(|_| {
-                // Never ready: stopped, and its cgroup goes like one of a start that failed
-                // earlier.
-                remove_if_empty(cgroup.as_ref());
-            })?;
+            let code =
+                await_ready(ctx, &launch, pid, &mut check, handoff.as_mut()).inspect_err(|_| {
+                    // Never ready: stopped, and its cgroup goes like one of a start that failed
+                    // earlier.
+                    remove_if_empty(cgroup.as_ref());
+                })?;
             match staged {
                 Some(staged) => staged.commit()?,
                 None => want_running(ctx, &spec.name, pid)?,
@@ -983,7 +984,18 @@ fn confirm_monitor(
 /// first, fails at once with how it ended; if it reports failure or is not ready in time, stops
 /// it with `stop`'s schedule. Either way the pidfile goes (unless the program refused to die),
 /// the record stays (for `logs`, `status`, `restart`), and the error shows the end of the log.
-fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> Result<Code> {
+///
+/// In supervised mode (`handoff`: this start's end of the monitor's report pipe) the program is
+/// the monitor's first child, which the monitor does not restart before the handoff: should it
+/// end during the wait, the monitor says how on the pipe, and `start` fails at once as in exec
+/// mode, stopping the monitor and whatever the program left as a timeout does (SPEC §2.1).
+fn await_ready(
+    ctx: &Ctx,
+    launch: &plan::Plan,
+    pid: Pid,
+    check: &mut Check,
+    handoff: Option<&mut plan::Handoff>,
+) -> Result<Code> {
     let name = &launch.name;
     let process = match Process::open(pid) {
         Ok(p) => p,
@@ -1002,8 +1014,14 @@ fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> R
     if !matches!(launch.ready, ReadySpec::Alive(_)) {
         spinner.set_limit(launch.ready_timeout);
     }
-    let outcome = check
-        .wait(&process, launch.ready_timeout, &mut spinner)
+    let watched = handoff.as_deref().map(plan::Handoff::watch).transpose();
+    let outcome = watched
+        .and_then(|report| {
+            if let Some(report) = report {
+                check.end_on_report(report);
+            }
+            check.wait(&process, launch.ready_timeout, &mut spinner)
+        })
         .unwrap_or_else(|e| Outcome::Failed(crate::exit::render(&e)));
     spinner.finish();
     if let Some(text) = check.status_text() {
@@ -1011,24 +1029,40 @@ fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> R
     }
     let what = launch.ready.describe();
     let mut interrupted = None;
+    // The daemon is stopped because the program ended: the message says how it ended, not
+    // that rdaemon stopped it.
+    let mut ended_anyway = false;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
             ctx.say(format!("started {name} (pid {pid})"));
             return Ok(Code::Ok);
         }
-        Outcome::Exited => {
-            // In supervised mode the pid is the monitor's: it exits when it gives up.
-            let who = match launch.respawn {
-                Some(_) => "the monitor",
-                None => "the program",
-            };
-            let how = match process.reap() {
-                Some(ended @ Ended::Code(_)) => format!("{who} {ended}"),
-                Some(ended @ Ended::Signal(..)) => format!("{who} was {ended}"),
-                None => format!("{who} exited"),
-            };
-            (format!("{how} while rdaemon waited for {what}"), None)
-        }
+        Outcome::Exited => match handoff.and_then(plan::Handoff::program_ended) {
+            // The monitor's first child, which the monitor holds back from restarting: the
+            // monitor goes, and with it whatever the program left.
+            Some(ended) => {
+                ended_anyway = true;
+                (
+                    format!(
+                        "{} while rdaemon waited for {what}",
+                        how_it_ended("the program", ended)
+                    ),
+                    Some(stop_unready(ctx, launch, &process)),
+                )
+            }
+            None => {
+                // In supervised mode the pid is the monitor's, which exited by itself.
+                let who = match launch.respawn {
+                    Some(_) => "the monitor",
+                    None => "the program",
+                };
+                let how = match process.reap() {
+                    Some(ended) => how_it_ended(who, ended),
+                    None => format!("{who} exited"),
+                };
+                (format!("{how} while rdaemon waited for {what}"), None)
+            }
+        },
         Outcome::Failed(why) => (why, Some(stop_unready(ctx, launch, &process))),
         Outcome::Interrupted(sig) => {
             interrupted = Some(sig);
@@ -1058,7 +1092,9 @@ fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> R
         }
         Some(Ok(())) => {
             let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
-            message.push_str(&format!("; stopped it (pid {pid})"));
+            if !ended_anyway {
+                message.push_str(&format!("; stopped it (pid {pid})"));
+            }
         }
         Some(Err(e)) => message.push_str(&format!(
             "; and it could not be stopped: {}",
@@ -1074,6 +1110,14 @@ fn await_ready(ctx: &Ctx, launch: &plan::Plan, pid: Pid, check: &mut Check) -> R
     }
     message.push_str(&log_tail(launch, TAIL_LINES));
     Err(anyhow::anyhow!(message))
+}
+
+/// `the program exited with status 3`, `the program was killed by signal 9 (SIGKILL)`.
+fn how_it_ended(who: &str, ended: Ended) -> String {
+    match ended {
+        Ended::Code(_) => format!("{who} {ended}"),
+        Ended::Signal(..) => format!("{who} was {ended}"),
+    }
 }
 
 /// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
