@@ -1,7 +1,8 @@
 //! Pure parsers for everything a user can type or a file can hold: names, durations, sizes,
 //! signals, umasks, `--env` pairs, `--user`, stop schedules and pidfile content, and the
 //! formatters that write those values back so that the parsers read them exactly
-//! (`parse(format(x)) == x`).
+//! (`parse(format(x)) == x`); and [`printable`], which shows text a daemon wrote safely on a
+//! terminal.
 //!
 //! No I/O here, so every function is unit-tested, property-tested (`mod proptests`) and fuzzed
 //! (`fuzz/`, see `docs/testing.md`) on its own. No input may make a parser panic. Errors are
