@@ -353,10 +353,11 @@ fn pin(pid: Pid) -> Result<Option<Found>> {
     Ok(Process::open_verified(pid, stat.start_time)?.map(|process| Found { process, stat }))
 }
 
-/// ` (nginx)`: a process's command name, for messages; empty when unreadable.
+/// ` (nginx)`: a process's command name, for messages (its control characters shown
+/// escaped); empty when unreadable.
 fn comm(pid: i32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| format!(" ({})", c.trim_end()))
+        .map(|c| format!(" ({})", crate::parse::printable(c.trim_end())))
         .unwrap_or_default()
 }
 

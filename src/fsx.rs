@@ -417,7 +417,8 @@ pub fn check_file(file: &File, kind: Kind, owner: Option<u32>) -> Result<FileSta
     Ok(st)
 }
 
-fn describe_kind(ft: SFlag) -> &'static str {
+/// What kind of file `ft` is, for messages (`a FIFO`, `a symlink`).
+pub fn describe_kind(ft: SFlag) -> &'static str {
     match ft {
         SFlag::S_IFDIR => "a directory",
         SFlag::S_IFIFO => "a FIFO",

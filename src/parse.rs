@@ -1,7 +1,8 @@
 //! Pure parsers for everything a user can type or a file can hold: names, durations, sizes,
 //! signals, umasks, `--env` pairs, `--user`, stop schedules and pidfile content, and the
 //! formatters that write those values back so that the parsers read them exactly
-//! (`parse(format(x)) == x`).
+//! (`parse(format(x)) == x`); and [`printable`], which shows text a daemon wrote safely on a
+//! terminal.
 //!
 //! No I/O here, so every function is unit-tested, property-tested (`mod proptests`) and fuzzed
 //! (`fuzz/`, see `docs/testing.md`) on its own. No input may make a parser panic. Errors are
@@ -478,6 +479,26 @@ pub fn shell_join(argv: &[String]) -> String {
         .join(" ")
 }
 
+/// `text` made safe to show on a terminal: every control character but tab (C0, DEL and C1,
+/// as [`char::is_control`] says) is written as Rust escapes it (`\u{1b}`, `\n`, `\r`, `\0`),
+/// so that text a daemon wrote (a `STATUS=`, a log line, its command name) cannot move the
+/// cursor, rewrite the lines above it or set the window title. Borrowed when nothing needs it.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let hidden = |c: char| c.is_control() && c != '\t';
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Builds the schedule of `stop`'s `--signal`, `--timeout` and `--no-kill` options.
 pub fn default_schedule(first: Signal, timeout: Duration, no_kill: bool) -> Vec<Step> {
     let mut steps = vec![Step::Signal(first), Step::Wait(timeout)];
@@ -617,6 +638,19 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_escapes_control_characters_but_tab() {
+        assert!(matches!(
+            printable("Listening on 8080\tok ünïcode"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            printable("\x1b]0;pwned\x07\x1b[2Auser: root\r\n\0\x7f\u{9b}x\\"),
+            "\\u{1b}]0;pwned\\u{7}\\u{1b}[2Auser: root\\r\\n\\0\\u{7f}\\u{9b}x\\"
+        );
+        assert!(!printable("\x1b\u{85}\u{9b}").chars().any(char::is_control));
+    }
 
     #[test]
     fn globs_match_like_the_shell() {
@@ -964,6 +998,18 @@ mod proptests {
             prop_assert_eq!(Name::parse(&name.to_string()), Ok(name.clone()));
             let json = serde_json::to_string(&name).unwrap();
             prop_assert_eq!(serde_json::from_str::<Name>(&json).unwrap(), name);
+        }
+
+        #[test]
+        fn printable_text_holds_no_control_character_but_tab(
+            s in prop_oneof![any::<String>(), "[\\x00-\\x20\\x7f-\\u{a0}a\\\\]{0,24}"]
+        ) {
+            let shown = printable(&s);
+            prop_assert!(!shown.chars().any(|c| c.is_control() && c != '\t'));
+            // Text without them is shown as it is.
+            if !s.chars().any(|c| c.is_control() && c != '\t') {
+                prop_assert_eq!(shown.as_ref(), s.as_str());
+            }
         }
 
         #[test]

@@ -169,12 +169,12 @@ pub fn http_try(
     loop {
         if let Some(end) = got.iter().position(|b| *b == b'\n') {
             let line = &got[..end];
+            // The daemon's words, for a message: shown, never obeyed by the terminal.
+            let shown = String::from_utf8_lossy(line);
+            let shown = crate::parse::printable(shown.trim());
             return match status_code(line) {
-                Some(code) => Answer::Status(code, String::from_utf8_lossy(line).trim().to_owned()),
-                None => Answer::Silent(format!(
-                    "an answer that is not HTTP: '{}'",
-                    String::from_utf8_lossy(line).trim()
-                )),
+                Some(code) => Answer::Status(code, shown.into_owned()),
+                None => Answer::Silent(format!("an answer that is not HTTP: '{shown}'")),
             };
         }
         if got.len() > 4096 {

@@ -267,10 +267,11 @@ pub fn holders(inodes: &[u64], pids: impl IntoIterator<Item = i32>) -> Holders {
     found
 }
 
-/// A process's command name (`/proc/PID/comm`), or `?`.
+/// A process's command name (`/proc/PID/comm`, which the process sets itself: its control
+/// characters shown escaped), or `?`.
 pub fn comm(pid: i32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|c| c.trim_end().to_owned())
+        .map(|c| crate::parse::printable(c.trim_end()).into_owned())
         .unwrap_or_else(|_| "?".into())
 }
 

@@ -409,6 +409,74 @@ fn notify_errno_fails_at_once_and_stops_the_program() {
     assert_eq!(env.record("db")["status_text"], "cannot open the database");
 }
 
+/// A `STATUS=` that would set the terminal's title, move the cursor up two lines and write a
+/// fake `user:` line there (ESC, BEL, CR and the C1 CSI).
+const HOSTILE_STATUS: &str = "\x1b]0;pwned\x07\x1b[2A\ruser:    root\u{9b}2J";
+
+/// [`HOSTILE_STATUS`] as `status` must show it.
+const HOSTILE_SHOWN: &str = r"\u{1b}]0;pwned\u{7}\u{1b}[2A\ruser:    root\u{9b}2J";
+
+/// The terminal control characters of [`HOSTILE_STATUS`], which rdaemon must never print raw.
+const RAW: [char; 4] = ['\x1b', '\x07', '\r', '\u{9b}'];
+
+/// A daemon that writes a log line that would set the terminal's title and erase the line,
+/// then sends `STATUS=`[`HOSTILE_STATUS`] and `last`, then sleeps; `None` without python3. The
+/// control characters are made by `printf` in the daemon, so that rdaemon's record of the
+/// command line holds none.
+fn hostile_notifier(last: &str) -> Option<Vec<String>> {
+    let python = python3()?;
+    let script = r#"printf '\033]0;pwned\007\033[2Kboom\n'
+exec "$1" "$2" "$(printf 'STATUS=\033]0;pwned\007\033[2A\ruser:    root\302\2332J')" "$3" -- sleep 1000"#;
+    Some(vec![
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+        "sh".into(),
+        python.to_string_lossy().into_owned(),
+        fixture("sd_notify.py").to_string_lossy().into_owned(),
+        last.into(),
+    ])
+}
+
+/// The daemon's `STATUS=` text is the daemon's words: `status` shows its control characters
+/// escaped (a terminal must not obey them), `--json` keeps them as they were, JSON-escaped.
+#[test]
+fn notify_status_text_is_shown_with_its_control_characters_escaped() {
+    let Some(program) = hostile_notifier("READY=1") else {
+        return skip("notify_status_escaped", "no python3");
+    };
+    let env = Env::new();
+    env.run(&start_args("esc", &["--ready", "notify"], &program))
+        .ok()
+        .stdout_has("started esc (pid ");
+    assert_eq!(env.record("esc")["status_text"], HOSTILE_STATUS);
+    let run = env.run(&["status", "esc"]).ok();
+    assert!(!run.stdout.contains(RAW), "{}", run.dump());
+    run.stdout_has(&format!("\n  status:  {HOSTILE_SHOWN}\n"));
+    // JSON escapes C0 (`\u001b`); it leaves U+009B as it is, and so does rdaemon, for programs.
+    let run = env.run(&["status", "esc", "--json"]).ok();
+    assert!(!run.stdout.contains(&RAW[..3]), "{}", run.dump());
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["status_text"], HOSTILE_STATUS);
+}
+
+/// A failed `start` quotes the daemon's last `STATUS=` and the end of its log: both with their
+/// control characters escaped.
+#[test]
+fn a_failed_start_shows_the_daemons_words_escaped() {
+    let Some(program) = hostile_notifier("ERRNO=5") else {
+        return skip("notify_failure_escaped", "no python3");
+    };
+    let env = Env::new();
+    let run = env
+        .run(&start_args("esc", &["--ready", "notify"], &program))
+        .code(1);
+    assert!(!run.stderr.contains(RAW), "{}", run.dump());
+    run.stderr_has("it reported failure with ERRNO=5")
+        .stderr_has(&format!("\nits last STATUS= was: {HOSTILE_SHOWN}\n"))
+        .stderr_has("<==\n\\u{1b}]0;pwned\\u{7}\\u{1b}[2Kboom\n");
+}
+
 #[test]
 fn notify_extend_timeout_gives_more_time() {
     let Some(python) = python3() else {

@@ -751,4 +751,102 @@ fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
     env.track_marked(&mark);
     assert_eq!(out.code, 1, "{}", out.dump());
     assert!(out.stderr.contains("not ready"), "{}", out.dump());
+/// `export systemd --out DIR` into a directory another user can write: nobody plants a symlink
+/// to a root-only file at `DIR/NAME.service` and a FIFO at `DIR/TARGET.target`. The old root
+/// `export` wrote the unit through the symlink (over the root-only file) and blocked on the
+/// FIFO. Now each is refused, before anything is written, with the path and the reason; a
+/// regular file of nobody's there is replaced by a new root-owned 0644 unit, not written into.
+#[test]
+fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
+    if !need_root("export_out_follows_no_planted_symlink_and_opens_no_fifo") {
+        return;
+    }
+    let env = Env::new();
+    // A directory nobody owns: `logs`.
+    let units = nobody_log_dir(&env);
+    let app = env.path("app");
+    fs::create_dir(&app).unwrap();
+    fs::write(
+        app.join("rdaemon.toml"),
+        "[daemons.web]\ncommand = [\"sleep\", \"1000\"]\n",
+    )
+    .unwrap();
+    let secret_dir = env.path("secret");
+    fs::create_dir(&secret_dir).unwrap();
+    fs::set_permissions(&secret_dir, fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = secret_dir.join("shadow");
+    fs::write(&secret, "root only\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let service = units.join("web.service");
+    let target = units.join("app.target");
+    nobody_does(&format!(
+        "ln -s {} {} && mkfifo {}",
+        secret.display(),
+        service.display(),
+        target.display()
+    ));
+    let export = [
+        "export",
+        "systemd",
+        "-f",
+        "app/rdaemon.toml",
+        "--out",
+        "logs",
+    ];
+    let unchanged = |run: &Run| {
+        assert_eq!(fs::read_to_string(&secret).unwrap(), "root only\n");
+        let meta = fs::metadata(&secret).unwrap();
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.uid()),
+            (0o600, 0),
+            "{}",
+            run.dump()
+        );
+        assert_eq!(
+            listing(&units),
+            ["app.target", "web.service"],
+            "{}",
+            run.dump()
+        );
+    };
+
+    let run = run_or_hang(&env, &export, &[]);
+    unchanged(&run);
+    assert!(fs::symlink_metadata(&service)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    run.code(1)
+        .one_error_line()
+        .stderr_has(&format!("refusing unit file '{}'", service.display()))
+        .stderr_has("symlink");
+
+    nobody_does(&format!("rm {}", service.display()));
+    let run = run_or_hang(&env, &export, &[]);
+    assert_eq!(listing(&units), ["app.target"], "{}", run.dump());
+    run.code(1)
+        .one_error_line()
+        .stderr_has(&format!("refusing unit file '{}'", target.display()))
+        .stderr_has("FIFO");
+
+    // nobody's own regular files, one writable by all: replaced by new files of root's.
+    nobody_does(&format!(
+        "rm {t} && echo nobodys > {t} && echo nobodys > {s} && chmod 0666 {s}",
+        t = target.display(),
+        s = service.display()
+    ));
+    let run = run_or_hang(&env, &export, &[]);
+    unchanged(&run);
+    run.ok()
+        .stdout_has(&format!("wrote {}", service.display()))
+        .stdout_has(&format!("wrote {}", target.display()));
+    for unit in [&service, &target] {
+        let meta = fs::symlink_metadata(unit).unwrap();
+        assert!(meta.file_type().is_file());
+        assert_eq!(
+            (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+            (0o644, 0, 0)
+        );
+        assert!(fs::read_to_string(unit).unwrap().contains("[Install]\n"));
+    }
 }

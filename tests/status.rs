@@ -199,3 +199,35 @@ fn dead_daemon_shows_the_end_of_its_log() {
     assert!(run.stdout.ends_with(&expected), "{}", run.dump());
     assert!(!run.stdout.contains("    starting\n"), "{}", run.dump());
 }
+
+/// The end of a dead daemon's log is the daemon's words: shown with their control characters
+/// escaped, so that a line cannot clear the screen or set the terminal's title.
+#[test]
+fn dead_daemons_log_lines_are_shown_escaped() {
+    let env = Env::new();
+    env.start(
+        "loud",
+        &[
+            "sh",
+            "-c",
+            r"printf 'ok\n\033[2J\033]0;pwned\007cleared\n'; exec sleep 1000",
+        ],
+    );
+    let pid = env.pid_of("loud");
+    wait_until("the log is written", DEADLINE, || {
+        fs::read_to_string(env.path("loud.log")).is_ok_and(|s| s.contains("cleared"))
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(pid);
+    let run = env.run(&["status", "loud"]).code(1);
+    assert!(!run.stdout.contains(['\x1b', '\x07']), "{}", run.dump());
+    let expected = format!(
+        "  last lines of {}:\n    ok\n    \\u{{1b}}[2J\\u{{1b}}]0;pwned\\u{{7}}cleared\n",
+        env.path("loud.log").display()
+    );
+    assert!(run.stdout.ends_with(&expected), "{}", run.dump());
+}

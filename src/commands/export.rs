@@ -35,14 +35,19 @@
 //! function [`systemd_unit`], unit-tested below and checked with `systemd-analyze verify` in
 //! `tests/export.rs`.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Result};
+use nix::fcntl::OFlag;
+use nix::sys::stat::SFlag;
 
 use crate::cli::{ExportArgs, ExportFormat};
 use crate::exit::{Code, Fail};
+use crate::fsx::Dir;
 use crate::parse::{signal_name, Name};
 use crate::paths::Ctx;
 use crate::state::{Mode, Record};
@@ -192,19 +197,7 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
         target_unit(&file.path, group.as_str(), &recs, !ctx.is_root),
     ));
     match &out {
-        Some(dir) => {
-            for (name, text) in &units {
-                let path = dir.join(name);
-                std::fs::write(&path, text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "cannot write '{}': {}",
-                        path.display(),
-                        crate::exit::os_reason(&e)
-                    )
-                })?;
-                ctx.say(format!("wrote {}", path.display()));
-            }
-        }
+        Some(dir) => write_units(ctx, dir, &units)?,
         None => {
             for (i, (name, text)) in units.iter().enumerate() {
                 if i > 0 {
@@ -216,6 +209,87 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
         }
     }
     Ok(Code::Ok)
+}
+
+/// The mode of a written unit file: systemd reads it as root, anyone may (`systemctl cat`).
+const UNIT_MODE: u32 = 0o644;
+
+/// Writes the units into `dir` (`--out`), which another user may be able to write to: through
+/// one handle on the directory (`fsx::Dir::open`, no symlink another user could have made on
+/// the way), each unit a new file (`O_EXCL`, mode 0644, rdaemon's user's) renamed over its name,
+/// so no existing file is ever opened, followed or kept (its mode, its owner). A name that holds
+/// anything but a regular file (a symlink, a FIFO, a directory) is refused before any unit is
+/// written, as a pidfile path that is a symlink is: the user removes it, or meant another
+/// directory.
+fn write_units(ctx: &Ctx, dir: &Path, units: &[(String, String)]) -> Result<()> {
+    let handle = Dir::open(dir)?;
+    for (name, _) in units {
+        refuse_non_regular(&handle, OsStr::new(name))?;
+    }
+    for (name, text) in units {
+        let path = handle.join(OsStr::new(name));
+        write_unit(&handle, OsStr::new(name), text.as_bytes()).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write unit file '{}': {}",
+                path.display(),
+                crate::exit::os_reason(&e)
+            )
+        })?;
+        ctx.say(format!("wrote {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Fails, naming the path and why, when `name` in `dir` exists and is not a regular file.
+fn refuse_non_regular(dir: &Dir, name: &OsStr) -> Result<()> {
+    let st = dir.stat(name).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot write unit file '{}': {}",
+            dir.join(name).display(),
+            crate::exit::os_reason(&e)
+        )
+    })?;
+    let Some(st) = st else { return Ok(()) };
+    let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    match kind {
+        SFlag::S_IFREG => Ok(()),
+        SFlag::S_IFLNK => bail!(
+            "refusing unit file '{}': it is a symlink, and rdaemon does not follow symlinks at a unit file path; remove it first",
+            dir.join(name).display()
+        ),
+        other => bail!(
+            "refusing unit file '{}': it is {}, not a regular file",
+            dir.join(name).display(),
+            crate::fsx::describe_kind(other)
+        ),
+    }
+}
+
+/// `text` as `name` in `dir`: written to `.NAME.PID.tmp`, made with `O_EXCL` and mode 0644 (one
+/// left by a killed export of the same pid is removed first), then renamed over `name`. The
+/// pid in the temporary name keeps two exports into one directory from writing each other's.
+fn write_unit(dir: &Dir, name: &OsStr, text: &[u8]) -> std::io::Result<()> {
+    let tmp = OsString::from(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let create = || dir.create(&tmp, OFlag::O_WRONLY, UNIT_MODE);
+    let written = match create() {
+        // A leftover of a killed export.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            dir.unlink(&tmp).and_then(|()| create())
+        }
+        other => other,
+    }
+    .and_then(|mut file| {
+        file.write_all(text)?;
+        dir.rename(&tmp, name)
+    });
+    if written.is_err() {
+        let _ = dir.unlink(&tmp);
+    }
+    written
 }
 
 /// A daemon's unit as a member of `target`: ordered after (and requiring) the units of its

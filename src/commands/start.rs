@@ -27,7 +27,7 @@ use crate::daemonize::{self, above_stdio};
 use crate::exit::{Code, Fail};
 use crate::fsx::{self, Dir, Rights};
 use crate::logs;
-use crate::parse::{default_schedule, format_duration, shell_join, Name};
+use crate::parse::{default_schedule, format_duration, printable, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
 use crate::plan::{self, resolve_program};
@@ -1102,7 +1102,7 @@ fn await_ready(
         )),
     }
     if let Some(text) = check.status_text() {
-        message.push_str(&format!("\nits last STATUS= was: {text}"));
+        message.push_str(&format!("\nits last STATUS= was: {}", printable(text)));
     }
     if let Some(sig) = interrupted {
         // What the user asked for, not the program's fault: no log tail.
@@ -1203,7 +1203,7 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()>
 }
 
 /// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error
-/// message.
+/// message; their control characters shown escaped ([`printable`]).
 fn log_tail(launch: &plan::Plan, lines: usize) -> String {
     let mut out = String::new();
     let mut seen: Vec<&Path> = Vec::new();
@@ -1213,7 +1213,14 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
         }
         seen.push(path);
         match logs::tail_text(path, lines) {
-            Some(text) => out.push_str(&format!("\n==> {} <==\n{text}", path.display())),
+            Some(text) => {
+                out.push_str(&format!("\n==> {} <==", path.display()));
+                // The daemon's lines, shown, never obeyed by the terminal.
+                for line in text.lines() {
+                    out.push('\n');
+                    out.push_str(&printable(line));
+                }
+            }
             None => out.push_str(&format!("\n(the log '{}' is empty)", path.display())),
         }
     }

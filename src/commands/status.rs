@@ -6,6 +6,7 @@ use anyhow::Result;
 use crate::cli::StatusArgs;
 use crate::exit::Code;
 use crate::logs;
+use crate::parse::printable;
 /// Moved down to `parse`, where `start` can reach it too.
 pub use crate::parse::shell_join;
 use crate::paths::Ctx;
@@ -175,7 +176,8 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         .as_ref()
         .filter(|_| r.state != DaemonState::Stopped)
     {
-        println!("  status:  {text}");
+        // The daemon's words: shown, never obeyed by the terminal.
+        println!("  status:  {}", printable(text));
     }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
@@ -213,7 +215,7 @@ fn print_log_tail(r: &Report) {
         if let Some(text) = logs::tail_text(path, DEAD_TAIL_LINES) {
             println!("  last lines of {}:", path.display());
             for line in text.lines() {
-                println!("    {line}");
+                println!("    {}", printable(line));
             }
         }
     }
