@@ -751,6 +751,8 @@ fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
     env.track_marked(&mark);
     assert_eq!(out.code, 1, "{}", out.dump());
     assert!(out.stderr.contains("not ready"), "{}", out.dump());
+}
+
 /// `export systemd --out DIR` into a directory another user can write: nobody plants a symlink
 /// to a root-only file at `DIR/NAME.service` and a FIFO at `DIR/TARGET.target`. The old root
 /// `export` wrote the unit through the symlink (over the root-only file) and blocked on the
