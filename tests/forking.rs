@@ -516,7 +516,7 @@ fn forking_respawn_adopted_process_that_dies_during_the_wait_fails_the_start() {
         "{stderr}"
     );
     assert!(!alive(monitor), "the monitor still runs");
-    wait_nothing_left(&mark);
+    wait_nothing_left(&env, &mark);
     assert!(!env.path("rdie.pid").exists());
     env.run(&["status", "rdie"])
         .code(3)
