@@ -552,6 +552,23 @@ fn hostile_record_files_hang_nothing() {
     json.ok();
 }
 
+/// A process of root's that no daemon owns: what an attack would aim rdaemon at. Killed and
+/// reaped when dropped.
+fn bystander() -> OwnChild {
+    OwnChild(
+        std::process::Command::new("sleep")
+            .arg(unique_secs())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Writes `pid` into `path` as a root-owned 0644 pidfile, as rdaemon or another tool would.
+fn root_pidfile(path: &Path, pid: i32) {
+    fs::write(path, format!("{pid}\n")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+}
+
 /// A root-owned pidfile no record describes, in a directory another user can write: that user
 /// could have put it there (renamed from a pidfile of another daemon, say), so root's `stop`
 /// does not trust it, and signals nothing (SPEC §4, "as root only if no other user could have
@@ -564,15 +581,9 @@ fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
     }
     let env = Env::new();
     let theirs = nobody_log_dir(&env);
-    let bystander = OwnChild(
-        std::process::Command::new("sleep")
-            .arg(unique_secs())
-            .spawn()
-            .unwrap(),
-    );
+    let bystander = bystander();
     let pidfile = theirs.join("moved.pid");
-    fs::write(&pidfile, format!("{}\n", bystander.pid())).unwrap();
-    fs::set_permissions(&pidfile, fs::Permissions::from_mode(0o644)).unwrap();
+    root_pidfile(&pidfile, bystander.pid());
     let out = run_or_hang(&env, &["stop", "--pidfile", pidfile.to_str().unwrap()], &[]);
     assert_ne!(out.code, 0, "stop trusted it\n{}", out.dump());
     assert!(
@@ -586,8 +597,7 @@ fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
     let ours = env.path("ours");
     fs::create_dir(&ours).unwrap();
     let trusted = ours.join("x.pid");
-    fs::write(&trusted, format!("{}\n", bystander.pid())).unwrap();
-    fs::set_permissions(&trusted, fs::Permissions::from_mode(0o644)).unwrap();
+    root_pidfile(&trusted, bystander.pid());
     run_or_hang(&env, &["stop", "--pidfile", trusted.to_str().unwrap()], &[]).ok();
     wait_dead(bystander.pid());
 }
@@ -603,17 +613,11 @@ fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
     }
     let env = Env::new();
     let theirs = nobody_log_dir(&env);
-    let bystander = OwnChild(
-        std::process::Command::new("sleep")
-            .arg(unique_secs())
-            .spawn()
-            .unwrap(),
-    );
+    let bystander = bystander();
     let roots = env.path("roots");
     fs::create_dir(&roots).unwrap();
     let victim = roots.join("app.pid");
-    fs::write(&victim, format!("{}\n", bystander.pid())).unwrap();
-    fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+    root_pidfile(&victim, bystander.pid());
     nobody_does(&format!(
         "ln -s '{}' '{}/run'",
         roots.display(),
