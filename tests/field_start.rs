@@ -50,16 +50,6 @@ fn must_run_as_root(test: &str) -> bool {
     false
 }
 
-/// Whether signal `sig` has a handler in `pid` (`SigCgt` of `/proc/PID/status`).
-fn catches(pid: i32, sig: Signal) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("SigCgt:"))
-            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
-    })
-}
-
 /// Item 4: `rdaemon list | head -1` with enough daemons ended in a panic (exit 134 in a release
 /// build, 101 here), and a `restart` whose output reader was gone stopped the daemon, then
 /// panicked on its "stopped" line before starting it again. Now a closed stdout only ends the
@@ -115,21 +105,7 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     let env = Env::new();
     let secs = unique_secs();
     let never = env.path("never.ready");
-    let mut cmd = env.std_cmd();
-    cmd.args([
-        "start",
-        "--name",
-        "half",
-        "--ready-timeout",
-        "60s",
-        "--ready",
-    ])
-    .arg(format!("file:{}", never.display()))
-    .args(["--", "sleep", &secs])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    let start = start_waiting(&env, "half", &[], &never, &secs);
     let rdaemon = start.pid();
     // rdaemon's own command line holds the argument too: the daemon is the `sleep`.
     let sleeping = || -> Vec<i32> {
@@ -166,21 +142,7 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
         .stdout_has("half is stopped");
 
     // SIGTERM to start: the same, exit 128 + 15.
-    let mut cmd = env.std_cmd();
-    cmd.args([
-        "start",
-        "--name",
-        "half",
-        "--ready-timeout",
-        "60s",
-        "--ready",
-    ])
-    .arg(format!("file:{}", never.display()))
-    .args(["--", "sleep", &secs])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    let start = start_waiting(&env, "half", &[], &never, &secs);
     let rdaemon = start.pid();
     wait_until("start catches SIGTERM", DEADLINE, || {
         catches(rdaemon, Signal::SIGTERM)

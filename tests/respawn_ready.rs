@@ -6,7 +6,6 @@
 //! wait for it.
 
 use std::fs;
-use std::process::Stdio;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid as NixPid;
@@ -198,38 +197,13 @@ fn a_program_that_becomes_ready_is_started_and_later_restarted_as_before() {
     wait_dead(new);
 }
 
-/// Whether signal `sig` has a handler in `pid` (`SigCgt` of `/proc/PID/status`).
-fn catches(pid: i32, sig: Signal) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("SigCgt:"))
-            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
-    })
-}
-
 /// Ctrl-C while `start` waits stops the monitor and its program, as in exec mode: exit 130.
 #[test]
 fn ctrl_c_during_a_supervised_wait_stops_the_daemon_and_exits_130() {
     let env = Env::new();
     let mark = unique_secs();
     let never = env.path("never.ready");
-    let mut cmd = env.std_cmd();
-    cmd.args([
-        "start",
-        "--respawn",
-        "--name",
-        "half",
-        "--ready-timeout",
-        "60s",
-        "--ready",
-    ])
-    .arg(format!("file:{}", never.display()))
-    .args(["--", "sleep", &mark])
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    let start = start_waiting(&env, "half", &["--respawn"], &never, &mark);
     let rdaemon = start.pid();
     // `start` records the child once the monitor reports it, then waits, catching SIGINT.
     env.wait_file("half.json");

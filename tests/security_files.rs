@@ -669,20 +669,24 @@ fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
     fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
     let mark = unique_secs();
     let pidfile = open.join("w.pid");
-    let out = run_or_hang(
-        &env,
-        &[
-            "start",
-            "--name",
-            "w",
-            "--pidfile",
-            pidfile.to_str().unwrap(),
-            "--",
-            "sleep",
-            &mark,
-        ],
-        &[],
-    );
+    let start = || {
+        let pidfile = pidfile.to_str().unwrap();
+        run_or_hang(
+            &env,
+            &[
+                "start",
+                "--name",
+                "w",
+                "--pidfile",
+                pidfile,
+                "--",
+                "sleep",
+                &mark,
+            ],
+            &[],
+        )
+    };
+    let out = start();
     assert_eq!(out.code, 1, "{}", out.dump());
     assert!(
         out.stderr.contains("other users can write to"),
@@ -692,21 +696,7 @@ fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
     assert_eq!(env.track_marked(&mark), Vec::<i32>::new(), "it ran anyway");
     assert!(!pidfile.exists());
     fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
-    run_or_hang(
-        &env,
-        &[
-            "start",
-            "--name",
-            "w",
-            "--pidfile",
-            pidfile.to_str().unwrap(),
-            "--",
-            "sleep",
-            &mark,
-        ],
-        &[],
-    )
-    .ok();
+    start().ok();
     assert_eq!(env.track_marked(&mark).len(), 1);
     assert_eq!(fs::metadata(&pidfile).unwrap().uid(), 0);
 }

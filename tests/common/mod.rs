@@ -41,6 +41,39 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
+/// Whether signal `sig` has a handler in `pid` (`SigCgt` of `/proc/PID/status`): a `start` in
+/// its readiness wait catches SIGINT and SIGTERM.
+pub fn catches(pid: i32, sig: Signal) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
+    })
+}
+
+/// `rdaemon start --name NAME EXTRA... --ready-timeout 60s --ready file:NEVER -- sleep MARK` in
+/// the background, its output piped: a start that waits for a file that never comes, until it
+/// is signalled.
+pub fn start_waiting(
+    env: &Env,
+    name: &str,
+    extra: &[&str],
+    never: &Path,
+    mark: &str,
+) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", name])
+        .args(extra)
+        .args(["--ready-timeout", "60s", "--ready"])
+        .arg(format!("file:{}", never.display()))
+        .args(["--", "sleep", mark])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Background::spawn(&mut cmd)
+}
+
 /// The fields of `/proc/PID/stat` the tests look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
