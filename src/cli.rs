@@ -515,7 +515,7 @@ pub struct StartOpts {
 
     /// Give up after N restarts within --restart-window (state "failed"); 0: never give up
     /// [default: 5]
-    #[arg(long, value_name = "N", help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = parse::parse_max_restarts, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts [default: 60s]
@@ -550,7 +550,7 @@ pub struct StartOpts {
     pub health_interval: Option<Duration>,
 
     /// Failures in a row of the health check before a restart [default: 3]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", value_parser = parse::parse_health_retries, help_heading = RESPAWN, allow_negative_numbers = true)]
     pub health_retries: Option<u32>,
 
     /// The program must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped and

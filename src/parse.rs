@@ -335,6 +335,33 @@ pub fn parse_log_keep(s: &str) -> Result<u32, String> {
     }
 }
 
+/// Parses a whole count of at least `min`, such as `--max-restarts N`: the error names the
+/// value and why, like the other parsers (`what` says what is counted).
+fn parse_count(s: &str, min: u32, what: &str) -> Result<u32, String> {
+    let t = s.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "invalid number of {what} '{s}': use a whole number from {min} to {}",
+            u32::MAX
+        ));
+    }
+    match t.parse::<u32>() {
+        Ok(n) if n >= min => Ok(n),
+        Ok(_) => Err(format!("{t} {what} is too few: at least {min}")),
+        Err(_) => Err(format!("too many {what} ({t}): at most {}", u32::MAX)),
+    }
+}
+
+/// Parses `--max-restarts N`: 0 (never give up) or more.
+pub fn parse_max_restarts(s: &str) -> Result<u32, String> {
+    parse_count(s, 0, "restarts")
+}
+
+/// Parses `--health-retries N`: 1 or more failures in a row.
+pub fn parse_health_retries(s: &str) -> Result<u32, String> {
+    parse_count(s, 1, "failures")
+}
+
 /// Parses `logs -n LINES`: a whole number of lines, 0 or more (0 prints none, for `-f` alone).
 pub fn parse_lines(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -638,6 +665,29 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_name_the_value_and_the_reason() {
+        assert_eq!(parse_max_restarts("0"), Ok(0));
+        assert_eq!(parse_max_restarts(" 7 "), Ok(7));
+        assert_eq!(parse_health_retries("1"), Ok(1));
+        assert_eq!(
+            parse_max_restarts("abc"),
+            Err("invalid number of restarts 'abc': use a whole number from 0 to 4294967295".into())
+        );
+        assert_eq!(
+            parse_max_restarts("-1"),
+            Err("invalid number of restarts '-1': use a whole number from 0 to 4294967295".into())
+        );
+        assert_eq!(
+            parse_max_restarts("99999999999"),
+            Err("too many restarts (99999999999): at most 4294967295".into())
+        );
+        assert_eq!(
+            parse_health_retries("0"),
+            Err("0 failures is too few: at least 1".into())
+        );
+    }
 
     #[test]
     fn printable_escapes_control_characters_but_tab() {

@@ -31,10 +31,30 @@ fn malformed_values_are_exit_2_with_one_line() {
         &["start", "--foreground", "--respawn", "--", "sleep", "1"],
         &["logs", "-n", "abc"],
         &["logs", "-n", "-1"],
+        &[
+            "start",
+            "--respawn",
+            "--max-restarts",
+            "abc",
+            "--",
+            "sleep",
+            "1",
+        ],
+        &[
+            "start",
+            "--respawn",
+            "--health-retries",
+            "0",
+            "--",
+            "sleep",
+            "1",
+        ],
     ];
     for args in cases {
         let run = env.run(args).code(2).one_error_line();
         assert!(!run.stderr.contains("error:"), "{}", run.dump());
+        // The value is named, not only Rust's "invalid digit found in string".
+        assert!(!run.stderr.contains("invalid digit"), "{}", run.dump());
     }
     // Errors of the command line's shape are clap's, whole: what is wrong, then the usage.
     let shapes: &[&[&str]] = &[&["logs", "-n", "5", "--frob"], &["start"], &["frobnicate"]];
