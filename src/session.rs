@@ -90,6 +90,13 @@ pub fn daemon_processes(daemon: Pid) -> Vec<i32> {
 
 /// [`daemon_processes`] in a scan already made.
 pub fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
+    processes_of(daemon, table, true)
+}
+
+/// The daemon's processes in `table`: `daemon`, its descendants and, if `with_session`, every
+/// member of its session. Without: a `--foreground` daemon, which keeps its caller's session
+/// (no `session` in its record), whose other members are the caller's, not the daemon's.
+pub fn processes_of(daemon: i32, table: &[Entry], with_session: bool) -> Vec<i32> {
     let Some(session) = table
         .iter()
         .find(|e| e.pid == daemon)
@@ -100,7 +107,7 @@ pub fn daemon_processes_in(daemon: i32, table: &[Entry]) -> Vec<i32> {
     let mut parents: HashMap<i32, i32> = HashMap::new();
     let mut members = Vec::new();
     for e in table {
-        if e.pid == daemon || e.stat.session == session {
+        if e.pid == daemon || (with_session && e.stat.session == session) {
             members.push(e.pid);
         } else {
             parents.insert(e.pid, e.stat.ppid);
@@ -566,6 +573,9 @@ mod tests {
         ];
         assert_eq!(daemon_processes_in(100, &table), vec![100, 101, 102, 103]);
         assert_eq!(daemon_processes_in(300, &table), Vec::<i32>::new());
+        // Without the session (`--foreground`): the daemon and its descendants only.
+        assert_eq!(processes_of(101, &table, false), vec![101, 102, 103]);
+        assert_eq!(processes_of(101, &table, true), vec![100, 101, 102, 103]);
     }
 
     #[test]

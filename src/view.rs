@@ -239,7 +239,10 @@ impl Report {
                 (Some(procs.len()), memory)
             }
             (Some(pid), None) => {
-                let procs: Vec<i32> = session::daemon_processes_in(pid.get(), scan_table())
+                // Its session is the daemon's only if rdaemon made it (the record says which):
+                // a `--foreground` daemon keeps its caller's.
+                let own_session = rec.is_some_and(|r| r.session.is_some());
+                let procs: Vec<i32> = session::processes_of(pid.get(), scan_table(), own_session)
                     .into_iter()
                     .filter(|p| Some(*p) != monitor)
                     .collect();

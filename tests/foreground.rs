@@ -110,3 +110,49 @@ fn foreground_exec_failure_leaves_nothing() {
     assert!(!env.path("bad.pid").exists());
     assert!(!env.path("bad.json").exists());
 }
+
+/// A `--foreground` daemon keeps its caller's session, so the other members of that session
+/// are the caller's, not the daemon's: `status` counts the daemon and its descendants only,
+/// and `stop` leaves the caller's other processes alone.
+#[test]
+fn foreground_status_counts_only_the_daemon_not_its_callers_session() {
+    let env = Env::new();
+    let caller_mark = unique_secs();
+    let daemon_mark = unique_secs();
+    let rdaemon = env.std_cmd();
+    // A caller in its own session, with another process of its own beside rdaemon.
+    let script = format!(
+        "sleep {caller_mark} & '{}' start --foreground --name fg --cgroup off -- sh -c 'sleep {daemon_mark} & exec sleep {daemon_mark}'; wait",
+        rdaemon.get_program().to_str().unwrap()
+    );
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in rdaemon.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    let caller = Background::spawn(&mut cmd);
+    wait_until("the daemon and its child run", DEADLINE, || {
+        live_pids_with_arg(&daemon_mark).len() == 2
+    });
+    let caller_sleep = env.track_marked(&caller_mark);
+    assert_eq!(caller_sleep.len(), 1);
+    env.track_marked(&daemon_mark);
+    let pid = env.pid_of("fg");
+    assert_eq!(
+        stat(pid).unwrap().session,
+        caller.pid(),
+        "not the caller's session"
+    );
+    env.run(&["status", "fg"])
+        .ok()
+        .stdout_has("tasks:   2 processes");
+    env.run(&["stop", "fg"]).ok();
+    wait_dead(pid);
+    assert!(alive(caller_sleep[0]), "stop killed the caller's process");
+}
