@@ -622,13 +622,16 @@ impl Check {
 
     /// With `log:`, the logs to read the program's lines from (stdout's and stderr's, the same
     /// file or two), from the size they have now: a line already there does not count. A log
-    /// that is not a regular file (`/dev/null`, a FIFO, a terminal) cannot be read back: a usage
-    /// error, before anything starts. Call before the logs are opened for the daemon.
+    /// that is not a regular file (`/dev/null`, a FIFO, a terminal) cannot be read back and is
+    /// left out: the lines are looked for in the other stream's file. Only when neither stream
+    /// goes to a file is it a usage error, before anything starts. Call before the logs are
+    /// opened for the daemon.
     pub fn watch_logs(&mut self, logs: &[&Path]) -> Result<()> {
         let How::Log { logs: followed, .. } = &mut self.how else {
             return Ok(());
         };
         followed.clear();
+        let mut unreadable = None;
         for path in logs {
             if followed.iter().any(|f| f.path() == *path) {
                 continue;
@@ -636,12 +639,8 @@ impl Check {
             let offset = match std::fs::metadata(path) {
                 Ok(m) if m.is_file() => m.len(),
                 Ok(_) => {
-                    return Err(Fail::usage(format!(
-                        "--ready log: cannot read the program's lines from '{}': not a regular \
-                         file (give --stdout/--stderr a file, or use another --ready kind)",
-                        path.display()
-                    ))
-                    .into())
+                    unreadable.get_or_insert(*path);
+                    continue;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
                 Err(e) => {
@@ -651,7 +650,15 @@ impl Check {
             };
             followed.push(LogFollower::new(path, offset));
         }
-        Ok(())
+        match unreadable {
+            Some(path) if followed.is_empty() => Err(Fail::usage(format!(
+                "--ready log: cannot read the program's lines from '{}': not a regular file \
+                 (give --stdout/--stderr a file, or use another --ready kind)",
+                path.display()
+            ))
+            .into()),
+            _ => Ok(()),
+        }
     }
 
     /// With `cmd:`, what the command runs with: the daemon's environment, working directory and,

@@ -296,13 +296,33 @@ fn log_readiness_under_the_respawn_monitor() {
     wait_dead(monitor);
 }
 
+/// `log:` reads the program's lines back from its log files: with neither stream in a file
+/// that is a usage error before anything starts; with one stream discarded, the other's file is
+/// read.
 #[test]
 fn log_readiness_needs_a_regular_log_file() {
     let env = Env::new();
+    let err = env.path("err.log");
+    start(
+        &env,
+        "half",
+        &[
+            "--stdout",
+            "/dev/null",
+            "--stderr",
+            err.to_str().unwrap(),
+            "--ready",
+            "log:^up$",
+        ],
+        &["sh", "-c", "sleep 0.2; echo up >&2; exec sleep 100"],
+    )
+    .ok()
+    .stdout_has("started half (pid ");
+    env.run(&["stop", "half"]).ok();
     let run = start(
         &env,
         "null",
-        &["--stdout", "/dev/null", "--ready", "log:x"],
+        &["--log", "/dev/null", "--ready", "log:x"],
         &["sleep", "100"],
     )
     .code(2);
