@@ -261,6 +261,20 @@ pub fn remove_if_pid(path: &Path, pid: Pid) -> Result<bool> {
     }
 }
 
+/// Removes the pidfile if it is an empty regular file (a program stopped between creating it and
+/// writing its pid). Returns whether it did.
+pub fn remove_if_empty(path: &Path) -> Result<bool> {
+    let Some((dir, name)) = crate::fsx::parent_of(path)? else {
+        return Ok(false);
+    };
+    match dir.stat(&name) {
+        Ok(Some(st)) if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG && st.st_size == 0 => {
+            remove(path).map(|()| true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Removes a stale or invalid pidfile (a regular file only: never a symlink's target), through
 /// its directory's safe handle: a symlink another user made on the way is not followed.
 pub fn remove(path: &Path) -> Result<()> {

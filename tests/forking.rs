@@ -144,6 +144,29 @@ fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
     env.run(&["status", "bad"]).code(3);
 }
 
+/// The launcher fails while its daemon has created its pidfile but not yet written its pid: the
+/// start stops the daemon and removes that pidfile (empty, or naming what was stopped, if the
+/// pid came first), so `status` says stopped, not "invalid pidfile" (exit 4).
+#[test]
+fn a_failed_forking_start_removes_the_pidfile_its_daemon_left_empty() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("half.pid").display().to_string();
+    let Some(argv) = forker(
+        "forking_empty_pidfile",
+        &["--pidfile", &p, "--slow", "--after-pidfile", "--exit", "3"],
+        &mark,
+    ) else {
+        return;
+    };
+    start(&env, "half", &["--forking", "--pidfile", &p], &argv)
+        .code(1)
+        .stderr_has("exited with status 3");
+    wait_nothing_left(&env, &mark);
+    assert!(!Path::new(&p).exists(), "the pidfile was left behind");
+    env.run(&["status", "half"]).code(3);
+}
+
 #[test]
 fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
     let env = Env::new();

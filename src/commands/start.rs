@@ -653,9 +653,13 @@ fn adopt_forked(
     let fail = |why: String, sig: Option<Signal>| -> anyhow::Error {
         let stopped = crate::forking::stop_left(cgroup);
         if let Some(path) = &forking.pidfile {
-            // The program's pidfile, if it names what was just stopped (SPEC §2.2).
+            // The program's pidfile, if it names what was just stopped (SPEC §2.2), or if it is
+            // still empty: what was stopped had created it and not yet written its pid.
             for pid in stopped.iter().filter_map(|&p| Pid::new(p).ok()) {
                 let _ = pidfile::remove_if_pid(path, pid);
+            }
+            if !stopped.is_empty() {
+                let _ = pidfile::remove_if_empty(path);
             }
         }
         let mut message = format!("cannot start {name}: {why}");
