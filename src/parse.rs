@@ -362,6 +362,12 @@ pub fn parse_health_retries(s: &str) -> Result<u32, String> {
     parse_count(s, 1, "failures")
 }
 
+/// `n` and the noun that goes with it: `1 process`, `2 processes`.
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Parses `logs -n LINES`: a whole number of lines, 0 or more (0 prints none, for `-f` alone).
 pub fn parse_lines(s: &str) -> Result<usize, String> {
     let t = s.trim();
@@ -665,6 +671,13 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counted_agrees_with_its_number() {
+        assert_eq!(counted(1u32, "restart", "restarts"), "1 restart");
+        assert_eq!(counted(0u32, "restart", "restarts"), "0 restarts");
+        assert_eq!(counted(2u64, "process", "processes"), "2 processes");
+    }
 
     #[test]
     fn counts_name_the_value_and_the_reason() {

@@ -418,8 +418,8 @@ pub fn step(
             Decision::GiveUp => {
                 effects.push(Effect::Failed);
                 effects.push(Effect::Say(format!(
-                    "{what}; giving up after {} restarts within {} (state: failed)",
-                    policy.max_restarts,
+                    "{what}; giving up after {} within {} (state: failed)",
+                    crate::parse::counted(policy.max_restarts, "restart", "restarts"),
                     format_duration(policy.window)
                 )));
                 effects.push(Effect::OnExit {
@@ -1980,9 +1980,9 @@ impl Monitor {
         if count == 0 {
             return;
         }
-        let noun = if count == 1 { "process" } else { "processes" };
         self.say(&format!(
-            "stopping {count} {noun} pid {child} left behind before restarting it"
+            "stopping {} pid {child} left behind before restarting it",
+            crate::parse::counted(count as u64, "process", "processes")
         ));
         self.cleanup = Some(Cleanup {
             held,

@@ -70,9 +70,9 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     let judged = judge(ctx, &target).with_context(|| format!("cannot forget {name}"))?;
     // Without the record, what the main process left behind could never be found again.
     if let (Main::Gone { .. } | Main::NoPidfile, Some(n)) = (&judged, leftovers(&target)) {
-        let noun = if n == 1 { "process" } else { "processes" };
+        let n = crate::parse::counted(n as u64, "leftover process", "leftover processes");
         return Ok(Forgot::Running(format!(
-            "{name} has {n} leftover {noun} running (its main process is gone)"
+            "{name} has {n} running (its main process is gone)"
         )));
     }
     match judged {

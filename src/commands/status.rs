@@ -131,8 +131,9 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
             }
         }
         DaemonState::Failed => println!(
-            "{} has failed: its monitor gave up after {} restarts",
-            r.name, r.restarts
+            "{} has failed: its monitor gave up after {}",
+            r.name,
+            crate::parse::counted(r.restarts, "restart", "restarts")
         ),
         _ if has_record => println!("{} is stopped", r.name),
         _ => println!("{} is not running", r.name),
@@ -190,8 +191,8 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
             .memory_bytes
             .map(|m| format!(", {}", format_bytes(m)))
             .unwrap_or_default();
-        let noun = if tasks == 1 { "process" } else { "processes" };
-        println!("  tasks:   {tasks} {noun}{memory}");
+        let tasks = crate::parse::counted(tasks as u64, "process", "processes");
+        println!("  tasks:   {tasks}{memory}");
     }
     if let Some(cg) = &r.cgroup {
         println!("  cgroup:  {}", cg.display());

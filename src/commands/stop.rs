@@ -392,8 +392,10 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
     if swept == 0 {
         return Ok(false);
     }
-    let noun = if swept == 1 { "process" } else { "processes" };
-    ctx.say(format!("stopped leftovers of {label}: {swept} {noun}"));
+    ctx.say(format!(
+        "stopped leftovers of {label}: {}",
+        crate::parse::counted(swept as u64, "process", "processes")
+    ));
     Ok(true)
 }
 

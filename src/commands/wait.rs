@@ -107,8 +107,8 @@ fn ended(ctx: &Ctx, target: &Target, process: &Process) -> String {
     if rec.mode == Mode::Respawn {
         if rec.failed {
             text.push_str(&format!(
-                ": its monitor gave up after {} restarts",
-                rec.restarts
+                ": its monitor gave up after {}",
+                crate::parse::counted(rec.restarts, "restart", "restarts")
             ));
         }
         if let Some(last) = &rec.last_exit {
