@@ -645,10 +645,29 @@ fn report_of(ctx: &Ctx, name: &crate::parse::Name, full: bool) -> Option<Report>
     Some(Report::gather(ctx, &target, full))
 }
 
+/// `value` as pretty JSON that is safe on a terminal too: serde_json leaves DEL and the C1
+/// controls (U+007F to U+009F, such as U+009B, a one-character CSI) raw inside strings, where a
+/// daemon's `STATUS=` text can put them; they are written `\u00XX`, which is the same JSON.
+pub fn to_json(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    let text = serde_json::to_string_pretty(value)?;
+    if !text.contains(|c: char| ('\u{7f}'..='\u{9f}').contains(&c)) {
+        return Ok(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
 /// Prints reports as a table (or JSON array).
 pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(reports)?);
+        println!("{}", to_json(&reports)?);
         return Ok(());
     }
     if ctx.quiet {
@@ -708,6 +727,18 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_writes_del_and_c1_controls_escaped_and_means_the_same() {
+        let text = "a\u{9b}2J\u{7f}b\u{1b}c é";
+        let json = to_json(&text).unwrap();
+        assert!(!json.contains(|c: char| c.is_control()), "{json:?}");
+        assert!(
+            json.contains("\\u009b") && json.contains("\\u007f"),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+    }
 
     fn record(extra: &str) -> Record {
         Record::from_json(

@@ -40,16 +40,13 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
         eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
         if args.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&Report::new(ctx, &target))?
-            );
+            println!("{}", crate::view::to_json(&Report::new(ctx, &target))?);
         }
         return Ok(Code::NotRunning);
     }
     let report = Report::new(ctx, &target);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", crate::view::to_json(&report)?);
     } else if report.state == DaemonState::Unknown {
         eprintln!(
             "rdaemon: {}: {}",
