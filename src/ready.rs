@@ -67,9 +67,10 @@ const MAX_INTERVAL: Duration = Duration::from_millis(250);
 const PROBE_INTERVAL: Duration = Duration::from_millis(4);
 /// The same for `tcp:` and `http:`, shorter: their overshoot is half of it, and `http:`'s also
 /// holds the server's answer to the GET (about 0.6 ms for Python's http.server). On loopback a
-/// look is a sock_diag lookup ([`Knock`]); with it, 1.5 ms cost 20–26 ms of CPU per second
-/// waited in bench/, under the 30 ms target (docs/performance.md).
-const CONNECT_PROBE_INTERVAL: Duration = Duration::from_micros(1500);
+/// look is a sock_diag lookup ([`Knock`]). 1.5 ms cost 20–26 ms of CPU per second waited in
+/// bench/ on a fast hour and 33–34 on a slow one, over the 30 ms target; 2 ms cost 27–28 on
+/// that slow hour, for 0.3–0.5 ms more overshoot, well within its 3 ms (docs/performance.md).
+const CONNECT_PROBE_INTERVAL: Duration = Duration::from_millis(2);
 /// A probe of `tcp:` or `http:` on a loopback address connects only when the kernel reports a
 /// listener there, and anyway at every this many looks ([`Knock`]).
 const KNOCK_EVERY: u32 = 8;
