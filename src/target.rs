@@ -454,7 +454,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
         },
         None if !trusted => Main::Untrusted {
             why: format!(
-                "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, or has another hard link), and no record vouches for pid {pid}",
+                "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, has another hard link, or lies in a directory another user can write), and no record vouches for pid {pid}",
                 target.pidfile.display()
             ),
         },
