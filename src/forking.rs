@@ -152,8 +152,17 @@ fn from_pidfile(
         }
         reap_zombies();
         let table = session::scan();
+        // What may explain a pidfile that never came, said after the time waited.
+        let mut hint = String::new();
         let why = match pidfile::read(path, false) {
-            Content::Missing => format!("pidfile '{shown}' did not appear"),
+            Content::Missing => {
+                // The usual mistake: a path whose directory nothing creates.
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                if dir.try_exists().is_ok_and(|exists| !exists) {
+                    hint = format!(": its directory '{}' does not exist", dir.display());
+                }
+                format!("pidfile '{shown}' did not appear")
+            }
             Content::Invalid(why) if final_problem(&why) => {
                 // A symlink, a FIFO, pid 1, rdaemon itself: never what the program meant.
                 bail!("pidfile '{shown}' is not usable: {why}; nothing was signalled")
@@ -185,11 +194,11 @@ fn from_pidfile(
             && !has_zombie_child(root, &table)
             && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
         {
-            bail!("the program left no process running ({why})");
+            bail!("the program left no process running ({why}{hint})");
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            bail!("{why} within {}", format_duration(timeout));
+            bail!("{why} within {}{hint}", format_duration(timeout));
         }
         let slice = match (&inotify, watching) {
             (Some(_), true) => EVENT_FALLBACK,

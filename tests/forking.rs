@@ -247,6 +247,32 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     assert!(!Path::new(&p).exists());
 }
 
+/// The usual mistake behind a pidfile that never comes: its directory does not exist (the
+/// program cannot create the file there). The failure says so, whether the program gave up
+/// (as the fixture does) or waits on without it (then at the timeout).
+#[test]
+fn a_forking_pidfile_in_a_missing_directory_is_named_as_the_likely_cause() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let missing = env.path("run");
+    let p = missing.join("x.pid").display().to_string();
+    let Some(argv) = forker("forking_missing_dir", &["--pidfile", &p], &mark) else {
+        return;
+    };
+    start(
+        &env,
+        "nodir",
+        &["--forking", "--pidfile", &p, "--ready-timeout", "1s"],
+        &argv,
+    )
+    .code(1)
+    .stderr_has(&format!(
+        "pidfile '{p}' did not appear: its directory '{}' does not exist",
+        missing.display()
+    ));
+    wait_nothing_left(&env, &mark);
+}
+
 #[test]
 fn forking_two_processes_left_without_pidfile_fails_asking_for_one() {
     let env = Env::new();
