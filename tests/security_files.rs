@@ -701,6 +701,39 @@ fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
     assert_eq!(fs::metadata(&pidfile).unwrap().uid(), 0);
 }
 
+/// The same rule for a log (SPEC §4): as root, with no `--user` who could write there, a log in
+/// a world-writable directory that is not sticky is refused before anything runs.
+#[test]
+fn a_log_in_a_world_writable_directory_is_refused_as_root() {
+    const TEST: &str = "a_log_in_a_world_writable_directory_is_refused_as_root";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let open = env.path("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let mark = unique_secs();
+    let log = open.join("w.log");
+    let log = log.to_str().unwrap();
+    let out = run_or_hang(
+        &env,
+        &["start", "--name", "w", "--log", log, "--", "sleep", &mark],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains(&format!("refusing to write log file '{log}'"))
+            && out.stderr.contains("other users can write to"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(env.track_marked(&mark), Vec::<i32>::new(), "it ran anyway");
+    assert!(!Path::new(log).exists());
+}
+
 /// `--ready log:` as root, the log in the daemon user's directory: the daemon replaces its log
 /// with a FIFO. Before, root's `start` blocked in `open` for good, deaf to its timeout and to
 /// SIGTERM, holding the name's lock; now the FIFO is never opened and the wait times out.
