@@ -234,6 +234,12 @@ impl Claimed {
     }
 }
 
+/// Whether `e` says the cgroup file's directory was removed: `ENOENT` on open, `ENODEV` on a
+/// file opened before (kernfs).
+fn is_removed(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(Errno::ENODEV as i32)
+}
+
 /// The directory beneath the chosen parent that holds every daemon's cgroup.
 const TOP: &str = "rdaemon";
 
@@ -412,9 +418,15 @@ impl Cgroup {
             })
     }
 
-    /// The pids in it now.
+    /// The pids in it now; none once it is removed (only an empty cgroup can be: a respawn
+    /// monitor that gave up removes its own, [`Cgroup::leave_and_remove`], perhaps while a
+    /// `stop` looks at it).
     pub fn procs(&self) -> io::Result<Vec<i32>> {
-        Ok(process::read_text(self.file("cgroup.procs"))?
+        let text = match process::read_text(self.file("cgroup.procs")) {
+            Err(e) if is_removed(&e) => return Ok(Vec::new()),
+            text => text?,
+        };
+        Ok(text
             .split_whitespace()
             .filter_map(|p| p.parse().ok())
             .collect())
@@ -534,15 +546,20 @@ impl Cgroup {
     pub fn wait_empty(&self, timeout: Duration) -> Result<bool> {
         use std::os::unix::fs::FileExt;
         let events = self.file("cgroup.events");
-        let file = fs::File::open(&events)
-            .with_context(|| format!("cannot open '{}'", events.display()))?;
+        let file = match fs::File::open(&events) {
+            // Removed: it was empty (see [`Cgroup::procs`]).
+            Err(e) if is_removed(&e) => return Ok(true),
+            file => file.with_context(|| format!("cannot open '{}'", events.display()))?,
+        };
         // Reading through this fd is what re-arms its POLLPRI: each read comes before the poll,
         // so no change between the two is missed.
         let populated = || -> Result<bool> {
             let mut buf = [0u8; 256];
-            let n = file
-                .read_at(&mut buf, 0)
-                .with_context(|| format!("cannot read '{}'", events.display()))?;
+            let n = match file.read_at(&mut buf, 0) {
+                // Removed since it was opened (ENODEV): it had emptied.
+                Err(e) if is_removed(&e) => return Ok(false),
+                n => n.with_context(|| format!("cannot read '{}'", events.display()))?,
+            };
             Ok(String::from_utf8_lossy(&buf[..n])
                 .lines()
                 .any(|l| l.split_whitespace().eq(["populated", "1"])))
@@ -574,6 +591,44 @@ impl Cgroup {
                     ))
                 }
             }
+        }
+    }
+
+    /// What the last process of the cgroup does before it exits, a respawn monitor that ended
+    /// on its own (it gave up, or its program exited cleanly with `--restart on-failure`): it
+    /// moves itself to the cgroup this one was made beneath (`PARENT` of
+    /// `PARENT/rdaemon/NAME`, where `start` ran or the cgroup2 mount's root) and removes this
+    /// one, as `stop` would have (SPEC §3.1: the cgroup is removed when empty; systemd does the
+    /// same for a failed unit). `Ok(false)`, and the cgroup kept, while anything else is in it
+    /// (the leftovers of its last child, stopped by whoever stops the daemon); an error when
+    /// the parent takes no process (it has controllers of its own, cgroup v2's "no internal
+    /// processes" rule): then the empty cgroup stays, for `stop`, `forget` or the next `start`.
+    pub fn leave_and_remove(&self) -> Result<bool> {
+        let me = std::process::id() as i32;
+        let others = |procs: Vec<i32>| procs.into_iter().any(|p| p != me);
+        if others(
+            self.procs().with_context(|| {
+                format!("cannot read '{}'", self.file("cgroup.procs").display())
+            })?,
+        ) {
+            return Ok(false);
+        }
+        let parent = self
+            .path
+            .parent()
+            .and_then(Path::parent)
+            .with_context(|| format!("cgroup '{}' has no parent", self.path.display()))?;
+        fs::write(parent.join("cgroup.procs"), me.to_string()).with_context(|| {
+            format!(
+                "cannot move out of cgroup '{}' into '{}'",
+                self.path.display(),
+                parent.display()
+            )
+        })?;
+        match fs::remove_dir(&self.path) {
+            // A process forked in it meanwhile keeps it.
+            Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) => Ok(false),
+            _ => self.remove().map(|()| true),
         }
     }
 

@@ -347,9 +347,8 @@ pub enum Effect {
     Report(Ended),
     /// The monitor gave up (state `failed`).
     Failed,
-    /// Save the status, remove the pidfile, exit with `code`; `stopped`: on request (TERM), or
-    /// a clean exit with `--restart on-failure`.
-    Finish { code: Code, stopped: bool },
+    /// Save the status, remove the pidfile, exit with `code`.
+    Finish { code: Code, end: End },
     /// Run the health check; its outcome comes back as `Health`.
     CheckHealth,
     /// Run `--on-exit` for this exit, the daemon's state being `state` (`restarting`,
@@ -363,6 +362,18 @@ pub enum Effect {
     StatusText(String),
     /// The program's `MAINPID=`.
     MainPid(i32),
+}
+
+/// Why the monitor ends ([`Effect::Finish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// It was told to stop (TERM, INT): state `stopped`. Whoever told it (`stop`, or `start`
+    /// failing) stops the rest of the daemon and removes its cgroup.
+    Asked,
+    /// `--restart on-failure` saw a clean exit: state `stopped`.
+    Clean,
+    /// It gave up: state `failed`.
+    GaveUp,
 }
 
 /// The monitor's machine, whole (s6-supervise's `actions[state][event]`): the next state and
@@ -398,7 +409,7 @@ pub fn step(
             });
             effects.push(Effect::Finish {
                 code: Code::Ok,
-                stopped: true,
+                end: End::Clean,
             });
             return (State::Done { code: Code::Ok }, effects);
         }
@@ -428,7 +439,7 @@ pub fn step(
                 });
                 effects.push(Effect::Finish {
                     code: Code::Failure,
-                    stopped: false,
+                    end: End::GaveUp,
                 });
                 (
                     State::Done {
@@ -656,7 +667,7 @@ pub fn step(
                 },
                 Effect::Finish {
                     code: Code::Ok,
-                    stopped: true,
+                    end: End::Asked,
                 },
             ],
         ),
@@ -685,7 +696,7 @@ pub fn step(
         {
             let finish = Effect::Finish {
                 code: Code::Ok,
-                stopped: true,
+                end: End::Asked,
             };
             (State::Done { code: Code::Ok }, vec![finish])
         }
@@ -1562,9 +1573,9 @@ impl Monitor {
                     }
                     Effect::Cleanup(child) => self.begin_cleanup(child),
                     Effect::Failed => self.failed = true,
-                    Effect::Finish { code, stopped } => {
-                        self.stopped |= stopped;
-                        self.state = self.finish(code);
+                    Effect::Finish { code, end } => {
+                        self.stopped |= matches!(end, End::Asked | End::Clean);
+                        self.state = self.finish(code, end);
                     }
                     Effect::Spawn => next = self.spawn(),
                     Effect::CheckHealth => next = self.check_health(),
@@ -1922,7 +1933,7 @@ impl Monitor {
     }
 
     /// The end: saves the status, removes the pidfile if it still names this monitor.
-    fn finish(&mut self, code: Code) -> State {
+    fn finish(&mut self, code: Code, end: End) -> State {
         self.end_helpers();
         self.flush_held(None);
         // Still before the handoff: `start` is failing and restores the files itself.
@@ -1934,7 +1945,25 @@ impl Monitor {
         }
         end_group();
         self.end_descendants();
+        if end != End::Asked && self.handoff.is_none() {
+            self.leave_cgroup();
+        }
         State::Done { code }
+    }
+
+    /// Ending on its own ([`End::GaveUp`], [`End::Clean`]), the monitor is the last process of
+    /// its daemon's cgroup: it leaves the cgroup and removes it
+    /// ([`Cgroup::leave_and_remove`](crate::cgroup::Cgroup::leave_and_remove)). Told to stop
+    /// ([`End::Asked`]), it leaves that to `stop`, which waits for the cgroup to empty and
+    /// removes it; before the handoff, to the failing `start`.
+    fn leave_cgroup(&mut self) {
+        let Some(cgroup) = &self.cgroup else {
+            return;
+        };
+        if let Err(err) = cgroup.leave_and_remove() {
+            let why = crate::exit::render(&err);
+            self.say(&format!("its empty cgroup stays: {why}"));
+        }
     }
 
     /// Writes the monitor's fields into the status file, if it still describes this monitor.
@@ -2491,7 +2520,7 @@ mod tests {
         };
         let finish = Effect::Finish {
             code: Code::Ok,
-            stopped: true,
+            end: End::Asked,
         };
         let cases: Vec<(State, Event, (State, Vec<Effect>))> = vec![
             (running, exit(other), (running, vec![])),
@@ -2642,7 +2671,7 @@ mod tests {
         assert!(e.contains(&Effect::Forward(child, SIGTERM)));
         let finish = Effect::Finish {
             code: Code::Ok,
-            stopped: true,
+            end: End::Asked,
         };
         assert_eq!(
             one(held, Event::Signal(SIGTERM), later),
@@ -2771,7 +2800,7 @@ mod tests {
         assert!(effects.contains(&Effect::Failed));
         assert!(effects.contains(&Effect::Finish {
             code: Code::Failure,
-            stopped: false
+            end: End::GaveUp
         }));
         assert!(effects
             .iter()
@@ -2806,7 +2835,7 @@ mod tests {
         assert_eq!(effects.iter().filter(|e| **e == Effect::Spawn).count(), 1);
         assert!(effects.contains(&Effect::Finish {
             code: Code::Ok,
-            stopped: true
+            end: End::Asked
         }));
         assert!(!effects.contains(&Effect::Failed));
     }
@@ -3025,7 +3054,7 @@ mod tests {
         assert!(says(&effects, "not restarting it (--restart on-failure)"));
         assert!(effects.contains(&Effect::Finish {
             code: Code::Ok,
-            stopped: true
+            end: End::Clean
         }));
         let hooks: Vec<&str> = effects
             .iter()

@@ -596,6 +596,120 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// Starts respawn daemon `name` in a cgroup, whose program (`sh`) runs until the test's
+/// directory holds `go` and then exits with `code`, every run after that at once; returns
+/// the monitor's pid and the cgroup's path, both checked.
+fn start_respawn_in_cgroup(
+    env: &Env,
+    mount: &std::path::Path,
+    name: &str,
+    extra: &[&str],
+    code: i32,
+) -> (i32, std::path::PathBuf) {
+    let go = env.path("go");
+    let script = env.script(
+        "until-go.sh",
+        &format!(
+            "until [ -e '{}' ]; do sleep 0.01; done\nexit {code}",
+            go.display()
+        ),
+    );
+    let mut args = vec![
+        "start",
+        "--respawn",
+        "--name",
+        name,
+        "--restart-delay",
+        "10ms",
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", script.to_str().unwrap()]);
+    env.run(&args).ok();
+    let monitor = env.pid_of(name);
+    env.track(monitor);
+    if let Some(child) = child_pid(env, name) {
+        env.track(child);
+    }
+    let cgroup = mount.join("rdaemon").join(name);
+    assert_eq!(env.record(name)["cgroup"], cgroup.to_str().unwrap());
+    let own = fs::read_to_string(format!("/proc/{monitor}/cgroup")).unwrap();
+    assert!(own.contains(&format!("/rdaemon/{name}\n")), "{own}");
+    fs::write(&go, "").unwrap();
+    (monitor, cgroup)
+}
+
+#[test]
+fn a_respawn_daemon_that_gives_up_removes_its_cgroup() {
+    let test = "a_respawn_daemon_that_gives_up_removes_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "giveup");
+    let (monitor, cgroup) =
+        start_respawn_in_cgroup(&env, &mount, &name, &["--max-restarts", "1"], 3);
+    wait_dead(monitor);
+    assert_eq!(env.record(&name)["failed"], true);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    let status = env.run(&["status", &name, "--json"]).code(1);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["state"], "failed", "{json}");
+    assert_eq!(json["cgroup"], serde_json::Value::Null, "{json}");
+    // Nothing is left for `stop`; a new start makes the cgroup anew.
+    env.run(&["stop", &name]).ok();
+    let (monitor, cgroup) =
+        start_respawn_in_cgroup(&env, &mount, &name, &["--max-restarts", "1"], 3);
+    wait_dead(monitor);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+#[test]
+fn a_respawn_daemon_ending_cleanly_with_on_failure_removes_its_cgroup() {
+    let test = "a_respawn_daemon_ending_cleanly_with_on_failure_removes_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "clean");
+    let (monitor, cgroup) =
+        start_respawn_in_cgroup(&env, &mount, &name, &["--restart", "on-failure"], 0);
+    wait_dead(monitor);
+    assert_eq!(env.record(&name)["failed"], false);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+/// A monitor told to stop leaves its cgroup to `stop`, which removes it once empty.
+#[test]
+fn a_stopped_respawn_daemon_has_its_cgroup_removed_by_stop() {
+    let test = "a_stopped_respawn_daemon_has_its_cgroup_removed_by_stop";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "stopped");
+    let script = setsid_escape_script(&env);
+    let dir = env.dir().display().to_string();
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        &name,
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .ok();
+    let monitor = env.pid_of(&name);
+    env.track(monitor);
+    let gc = member_pids(&env, "gc.txt")[0];
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(cgroup.exists());
+    env.run(&["stop", &name, "--timeout", "2s"]).ok();
+    assert!(!alive(monitor));
+    assert!(!alive(gc), "the setsid grandchild {gc} survived stop");
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
 #[test]
 fn tasks_max_is_the_pids_controllers_limit_or_a_clear_error() {
     let test = "tasks_max_is_the_pids_controllers_limit_or_a_clear_error";
