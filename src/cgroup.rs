@@ -597,22 +597,15 @@ impl Cgroup {
     /// What the last process of the cgroup does before it exits, a respawn monitor that ended
     /// on its own (it gave up, or its program exited cleanly with `--restart on-failure`): it
     /// moves itself to the cgroup this one was made beneath (`PARENT` of
-    /// `PARENT/rdaemon/NAME`, where `start` ran or the cgroup2 mount's root) and removes this
-    /// one, as `stop` would have (SPEC §3.1: the cgroup is removed when empty; systemd does the
-    /// same for a failed unit). `Ok(false)`, and the cgroup kept, while anything else is in it
-    /// (the leftovers of its last child, stopped by whoever stops the daemon); an error when
-    /// the parent takes no process (it has controllers of its own, cgroup v2's "no internal
-    /// processes" rule): then the empty cgroup stays, for `stop`, `forget` or the next `start`.
-    pub fn leave_and_remove(&self) -> Result<bool> {
-        let me = std::process::id() as i32;
-        let others = |procs: Vec<i32>| procs.into_iter().any(|p| p != me);
-        if others(
-            self.procs().with_context(|| {
-                format!("cannot read '{}'", self.file("cgroup.procs").display())
-            })?,
-        ) {
-            return Ok(false);
-        }
+    /// `PARENT/rdaemon/NAME`, where `start` ran or the cgroup2 mount's root), waits up to `wait`
+    /// for the rest to leave (what its last child left, which it just sent SIGTERM), and
+    /// removes this one, as `stop` would have (SPEC §3.1: the cgroup is removed when empty;
+    /// systemd does the same for a failed unit). `Ok(false)`, and the cgroup kept, when
+    /// something is still in it then (for `stop`, which ends it); an error when the parent
+    /// takes no process (it has controllers of its own, cgroup v2's "no internal processes"
+    /// rule): then the empty cgroup stays, for `stop`, `forget` or the next `start`.
+    pub fn leave_and_remove(&self, wait: Duration) -> Result<bool> {
+        let me = std::process::id();
         let parent = self
             .path
             .parent()
@@ -625,6 +618,9 @@ impl Cgroup {
                 parent.display()
             )
         })?;
+        if !self.wait_empty(wait)? {
+            return Ok(false);
+        }
         match fs::remove_dir(&self.path) {
             // A process forked in it meanwhile keeps it.
             Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) => Ok(false),

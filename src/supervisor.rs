@@ -77,6 +77,9 @@ const READS_PER_WAKE: usize = 16;
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
 /// How long after SIGKILL the monitor waits for leftovers before it restarts the child anyway.
 const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
+/// How long a monitor ending on its own waits for what its last child left (sent SIGTERM) to
+/// leave the daemon's cgroup, which it then removes ([`Monitor::leave_cgroup`]).
+const LEAVE_WAIT: Duration = Duration::from_secs(1);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
 const BLIND_CHECK: Duration = Duration::from_millis(5);
 
@@ -1960,9 +1963,22 @@ impl Monitor {
         let Some(cgroup) = &self.cgroup else {
             return;
         };
-        if let Err(err) = cgroup.leave_and_remove() {
-            let why = crate::exit::render(&err);
-            self.say(&format!("its empty cgroup stays: {why}"));
+        match cgroup.leave_and_remove(LEAVE_WAIT) {
+            Ok(true) => {}
+            Ok(false) => {
+                let left = cgroup.procs().map_or(0, |p| p.len());
+                self.say(&format!(
+                    "its cgroup stays: {} of it still {} after SIGTERM ('rdaemon stop {}' ends {})",
+                    crate::parse::counted(left as u64, "process", "processes"),
+                    if left == 1 { "runs" } else { "run" },
+                    self.name,
+                    if left == 1 { "it" } else { "them" },
+                ));
+            }
+            Err(err) => {
+                let why = crate::exit::render(&err);
+                self.say(&format!("its empty cgroup stays: {why}"));
+            }
         }
     }
 

@@ -663,6 +663,73 @@ fn a_respawn_daemon_that_gives_up_removes_its_cgroup() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// What the last child left behind gets SIGTERM when the monitor gives up; the monitor waits
+/// for it to leave the cgroup (here a process that takes a while to act on TERM), then removes
+/// the cgroup.
+#[test]
+fn a_respawn_daemon_that_gives_up_stops_what_its_last_child_left_and_removes_its_cgroup() {
+    let test =
+        "a_respawn_daemon_that_gives_up_stops_what_its_last_child_left_and_removes_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "leaves");
+    let dir = env.dir().display().to_string();
+    // Each run leaves a grandchild in its own session, which records its pid in `gc.RUN`
+    // and takes 0.3 s to act on a TERM, and exits once that is done and `go` exists.
+    let script = env.script(
+        "leaves.sh",
+        r#"(setsid sh -c 'trap "sleep 0.3; exit 0" TERM; echo $$ > "$1/gc.tmp.$2"; mv "$1/gc.tmp.$2" "$1/gc.$2"; while :; do sleep 0.05; done' sh "$1" $$ &)
+until [ -e "$1/gc.$$" ]; do sleep 0.01; done
+until [ -e "$1/go" ]; do sleep 0.01; done
+exit 3"#,
+    );
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        &name,
+        "--restart-delay",
+        "10ms",
+        "--max-restarts",
+        "1",
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .ok();
+    let monitor = env.pid_of(&name);
+    env.track(monitor);
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(cgroup.exists());
+    let first = child_pid(&env, &name).unwrap();
+    env.track(first);
+    member_pids(&env, &format!("gc.{first}"));
+    fs::write(env.path("go"), "").unwrap();
+    wait_dead(monitor);
+    // Both runs' grandchildren: the second's lived until the monitor gave up.
+    let gcs: Vec<i32> = fs::read_dir(env.dir())
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            let run = name.strip_prefix("gc.")?.parse::<i32>().ok()?;
+            let pid = fs::read_to_string(env.path(&name)).unwrap();
+            Some((run, pid.trim().parse::<i32>().unwrap()))
+        })
+        .map(|(_, gc)| gc)
+        .collect();
+    for &gc in &gcs {
+        env.track(gc);
+    }
+    assert_eq!(gcs.len(), 2, "{gcs:?}");
+    for gc in gcs {
+        assert!(!alive(gc), "grandchild {gc} outlived the monitor");
+    }
+    assert_eq!(env.record(&name)["failed"], true);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
 #[test]
 fn a_respawn_daemon_ending_cleanly_with_on_failure_removes_its_cgroup() {
     let test = "a_respawn_daemon_ending_cleanly_with_on_failure_removes_its_cgroup";
