@@ -72,6 +72,31 @@ struct Raw {
     items: Vec<(String, usize, toml::Value)>,
 }
 
+/// The text of the regular file `path`, opened without blocking: a FIFO put at the path (or
+/// a device) is refused, where a plain read would wait for a writer for ever.
+fn read_regular(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = match () {
+            _ if kind.is_fifo() => "it is a FIFO",
+            _ if kind.is_dir() => "it is a directory",
+            _ => "it is not a regular file",
+        };
+        return Err(std::io::Error::other(format!(
+            "{what}, and an up file must be a regular file"
+        )));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 impl UpFile {
     /// Reads FILE (default: `./rdaemon.toml`, else `./Procfile`) and checks every entry. Then
     /// makes the file's directory the current one, so that relative paths in it (resolved when
@@ -93,7 +118,7 @@ impl UpFile {
                     })?
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        let text = read_regular(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => anyhow::Error::from(Fail::usage(format!(
                 "cannot read '{}': {}",
                 path.display(),

@@ -215,6 +215,31 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
     }
 }
 
+/// A FIFO or a directory given as the file is refused at once, naming it: a plain read of a
+/// FIFO would wait for a writer for ever.
+#[test]
+fn a_fifo_or_a_directory_as_the_file_is_refused_without_waiting() {
+    let env = Env::new();
+    let fifo = env.path("fifo.toml");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    for (path, what) in [
+        (fifo, "it is a FIFO"),
+        (env.path("dir.toml"), "it is a directory"),
+    ] {
+        let _ = std::fs::create_dir(env.path("dir.toml"));
+        let run = env
+            .run(&["up", "-f", path.to_str().unwrap()])
+            .code(1)
+            .one_error_line();
+        assert!(
+            run.stderr
+                .contains(&format!("cannot read '{}': {what}", path.display())),
+            "{}",
+            run.dump()
+        );
+    }
+}
+
 #[test]
 fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
     let failing =
