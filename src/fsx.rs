@@ -55,6 +55,25 @@ pub struct Dir {
     fd: OwnedFd,
     path: PathBuf,
     stat: FileStat,
+    /// The first directory on the way to it in which another user could rename or replace
+    /// what the walk went through next ([`Exposed`]); `None` when no one but root and
+    /// rdaemon's own user could have changed where the path leads.
+    exposed: Option<Exposed>,
+}
+
+/// A directory on the way to a [`Dir`] that another user can change: owned by someone other
+/// than root and rdaemon's user, or writable by others (and not sticky, or sticky but the entry
+/// walked through is another user's). Whoever can change it can swap the directories beneath
+/// for others (a root directory of another service's files included), so nothing beneath is
+/// protected, however its own owner and mode look.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposed {
+    /// Its path, as walked.
+    pub path: PathBuf,
+    /// Its owner.
+    pub uid: u32,
+    /// Its permission bits.
+    pub mode: u32,
 }
 
 impl Dir {
@@ -68,9 +87,14 @@ impl Dir {
     /// [`Dir::open`] with an error that only says why (the caller names what it wanted).
     fn open_quiet(path: &Path) -> Result<Dir, String> {
         let path = std::path::absolute(path).map_err(|e| e.to_string())?;
-        let fd = chase(&path)?;
+        let (fd, exposed) = chase(&path)?;
         let stat = fstat(&fd).map_err(|e| e.desc().to_owned())?;
-        Ok(Dir { fd, path, stat })
+        Ok(Dir {
+            fd,
+            path,
+            stat,
+            exposed,
+        })
     }
 
     /// Opens the directory holding `file` and returns it with the file's name in it. The error
@@ -104,10 +128,16 @@ impl Dir {
         Ok(fstat(&self.fd)?)
     }
 
-    /// Whether no user but root and rdaemon's own can change what it holds ([`protected`]),
-    /// from a fresh `fstat`.
+    /// Whether no user but root and rdaemon's own can change what it holds ([`protected`],
+    /// from a fresh `fstat`), nor, through a directory above it, which directory its path
+    /// leads to ([`Dir::exposed`]).
     pub fn is_protected(&self) -> bool {
-        self.restat().is_ok_and(|st| protected(&st))
+        self.exposed.is_none() && self.restat().is_ok_and(|st| protected(&st))
+    }
+
+    /// The first directory above it that another user can change, if any ([`Exposed`]).
+    pub fn exposed(&self) -> Option<&Exposed> {
+        self.exposed.as_ref()
     }
 
     /// The permission bits.
@@ -234,7 +264,19 @@ fn protected(st: &FileStat) -> bool {
 /// the daemon user's rights, [`Rights`], what rdaemon writes there is that user's.) `what`
 /// and `file` name it in the error.
 pub fn refuse_shared_dir(dir: &Dir, rights: Option<Rights>, what: &str, file: &Path) -> Result<()> {
-    if rights.is_some() || !geteuid().is_root() || protected(&dir.stat) {
+    if rights.is_some() || !geteuid().is_root() {
+        return Ok(());
+    }
+    if let Some(above) = &dir.exposed {
+        bail!(
+            "refusing to write {what} '{}': other users can change '{}' on the way to it (owner uid {}, mode {:03o}) and so swap the directories beneath; as root, rdaemon writes only where every directory on the way is root's (or rdaemon's) and writable by no one else, or sticky (or with --user, as the user who owns the file's directory)",
+            file.display(),
+            above.path.display(),
+            above.uid,
+            above.mode
+        );
+    }
+    if protected(&dir.stat) {
         return Ok(());
     }
     bail!(
@@ -248,8 +290,9 @@ pub fn refuse_shared_dir(dir: &Dir, rights: Option<Rights>, what: &str, file: &P
 
 /// Walks `path` (absolute) from `/`, one component at a time with `O_PATH | O_NOFOLLOW`. A
 /// symlink is followed only if owned by root or rdaemon's user and in a directory that no one
-/// else can write (or a sticky one), so another user cannot have made or replaced it.
-fn chase(path: &Path) -> Result<OwnedFd, String> {
+/// else can write (or a sticky one), so another user cannot have made or replaced it. Also
+/// returns the first directory on the way that another user could change ([`Exposed`]).
+fn chase(path: &Path) -> Result<(OwnedFd, Option<Exposed>), String> {
     let open = |dir: &OwnedFd, name: &OsStr| {
         openat(
             dir,
@@ -272,10 +315,22 @@ fn chase(path: &Path) -> Result<OwnedFd, String> {
     let mut cur = root()?;
     let mut walked = PathBuf::from("/");
     let mut hops = 0;
+    let mut exposed = None;
     while let Some(name) = todo.pop() {
         let fd = open(&cur, &name).map_err(|e| e.desc().to_owned())?;
         let st = fstat(&fd).map_err(|e| e.desc().to_owned())?;
         let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        // `..` leads back to a directory the walk went through, already judged.
+        if exposed.is_none() && name != ".." {
+            let parent = fstat(&cur).map_err(|e| e.desc().to_owned())?;
+            if !keeps_entry(&parent, &st) {
+                exposed = Some(Exposed {
+                    path: walked.clone(),
+                    uid: parent.st_uid,
+                    mode: parent.st_mode & 0o7777,
+                });
+            }
+        }
         if kind == SFlag::S_IFDIR {
             walked = if name == ".." {
                 walked.parent().unwrap_or(Path::new("/")).to_owned()
@@ -308,7 +363,15 @@ fn chase(path: &Path) -> Result<OwnedFd, String> {
         }
         push_components(&mut todo, &target);
     }
-    Ok(cur)
+    Ok((cur, exposed))
+}
+
+/// Whether no user but root and rdaemon's own can rename or replace the entry `entry` of the
+/// directory `dir`: `dir` is theirs and writable by no one else, or sticky with `entry` theirs
+/// (there only an entry's owner, or the directory's, may rename it).
+fn keeps_entry(dir: &FileStat, entry: &FileStat) -> bool {
+    is_ours(dir.st_uid)
+        && (dir.st_mode & 0o022 == 0 || (dir.st_mode & 0o1000 != 0 && is_ours(entry.st_uid)))
 }
 
 /// Pushes the components of `path` onto `todo` so that the first is popped first.
@@ -502,8 +565,10 @@ pub fn parent_of(file: &Path) -> Result<Option<(std::sync::Arc<Dir>, OsString)>>
 }
 
 /// Opens a file to read it (a record, a log): through its directory's safe handle
-/// ([`parent_of`]), `O_NOFOLLOW | O_NONBLOCK`, then checks that it is a regular file.
-/// `Ok(None)` when it does not exist.
+/// ([`parent_of`]), `O_NOFOLLOW | O_NONBLOCK`, then checks that it is a regular file. As root,
+/// beneath a directory another user can change ([`Exposed`]), a file only root may read is
+/// refused: that user could have swapped a directory of root's into the path, to have its
+/// content shown (`logs`) or matched (`--ready log:`). `Ok(None)` when it does not exist.
 pub fn open_read(path: &Path) -> io::Result<Option<File>> {
     let Some((dir, name)) = parent_of(path).map_err(|e| io::Error::other(format!("{e:#}")))? else {
         return Ok(None);
@@ -522,6 +587,17 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
             "it is {}, not a regular file",
             describe_kind(ft)
         )));
+    }
+    if let Some(above) = dir.exposed().filter(|_| geteuid().is_root()) {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() == 0 && meta.mode() & 0o004 == 0 {
+            return Err(io::Error::other(format!(
+                "it is a file only root may read, and other users can change '{}' on the way to it (owner uid {}, mode {:03o})",
+                above.path.display(),
+                above.uid,
+                above.mode
+            )));
+        }
     }
     Ok(Some(file))
 }
@@ -586,6 +662,27 @@ mod tests {
             .open_file(OsStr::new("../x"), OFlag::O_RDONLY, 0)
             .is_err());
         assert!(Dir::open(&tmp.path().join("real/f")).is_err());
+    }
+
+    /// A directory beneath one that others can write is exposed (they can swap it), unless
+    /// that one is sticky and the directory walked through is ours; the first such directory
+    /// is named.
+    #[test]
+    fn a_directory_beneath_one_others_can_change_is_exposed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let open = tmp.path().join("open");
+        std::fs::create_dir_all(open.join("ours/deeper")).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let dir = Dir::open(&open.join("ours/deeper")).unwrap();
+        let exposed = dir.exposed().expect("beneath a world-writable directory");
+        assert_eq!(exposed.path, open);
+        assert_eq!(exposed.mode, 0o777);
+        assert!(!dir.is_protected());
+        // Sticky, as /tmp is: only an entry's owner may rename it, and ours is ours.
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let dir = Dir::open(&open.join("ours/deeper")).unwrap();
+        assert_eq!(dir.exposed(), None);
+        assert!(Dir::open(tmp.path()).unwrap().exposed().is_none());
     }
 
     /// The directory-swap attack: once opened, a handle keeps naming the directory it opened,

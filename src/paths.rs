@@ -141,9 +141,10 @@ impl Ctx {
     }
 
     /// As root, refuses an rdaemon directory that another user could write to (not owned by
-    /// root, or group- or world-writable): its records vouch for the pids rdaemon signals, so a
+    /// root, or group- or world-writable), or put another in its place (through a directory
+    /// above it that they can change): its records vouch for the pids rdaemon signals, so a
     /// record someone else could forge must never be read. A missing directory is fine (rdaemon
-    /// creates it). Like sshd's StrictModes. The check is made on the opened directory
+    /// creates it). Like sshd's StrictModes, which checks every parent too. The check is made on the opened directory
     /// ([`Ctx::state_dir`]), the one every later file operation goes through.
     pub fn refuse_untrusted_dir(&self) -> Result<()> {
         if !self.is_root {
@@ -154,6 +155,15 @@ impl Ctx {
                 continue;
             }
             let dir = crate::fsx::open_cached(path)?;
+            if let Some(above) = dir.exposed() {
+                bail!(
+                    "refusing rdaemon directory '{}': other users can change '{}' on the way to it (owner uid {}, mode {:03o}) and so put another directory in its place; as root, rdaemon uses only a directory whose every parent is root's and writable by no one else, or sticky",
+                    path.display(),
+                    above.path.display(),
+                    above.uid,
+                    above.mode
+                );
+            }
             let st = dir
                 .restat()
                 .map_err(crate::pidfile::os_error)

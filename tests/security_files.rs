@@ -879,3 +879,138 @@ fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
         assert!(fs::read_to_string(unit).unwrap().contains("[Install]\n"));
     }
 }
+
+/// A directory of root's (0755) inside a directory the user owns: the user cannot write in it,
+/// but can rename it and put another directory of root's in its place (another service's, with
+/// a root pidfile naming a bystander). Nothing beneath a directory another user can change is
+/// trusted as root's: `stop --pidfile` there signals nothing and removes nothing, and `start`
+/// writes no pidfile and no log there (helper audit, 2026-12-01: before, root's `stop` killed
+/// the bystander and deleted root's file).
+#[test]
+fn a_directory_swapped_above_roots_directory_redirects_nothing() {
+    const TEST: &str = "a_directory_swapped_above_roots_directory_redirects_nothing";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let bystander = bystander();
+    // Another service's directory and pidfile, both root's, swapped in by the user.
+    let service = theirs.join("service");
+    fs::create_dir(&service).unwrap();
+    let victim = service.join("x.pid");
+    root_pidfile(&victim, bystander.pid());
+    nobody_does(&format!("cd '{}' && mv service app", theirs.display()));
+    let pidfile = theirs.join("app/x.pid");
+    let pidfile = pidfile.to_str().unwrap();
+    for args in [
+        vec!["stop", "--pidfile", pidfile],
+        vec!["signal", "USR1", "--pidfile", pidfile],
+    ] {
+        let out = run_or_hang(&env, &args, &[]);
+        assert_ne!(out.code, 0, "{args:?} trusted it\n{}", out.dump());
+    }
+    assert!(alive(bystander.pid()), "root's stop hit a bystander");
+    assert_eq!(
+        fs::read_to_string(theirs.join("app/x.pid")).unwrap(),
+        format!("{}\n", bystander.pid()),
+        "root's file was changed or removed"
+    );
+    // Nor does root write there: a pidfile, or a log, is refused before anything runs.
+    let mark = unique_secs();
+    let log = theirs.join("app/w.log");
+    for (opt, path) in [
+        ("--pidfile", theirs.join("app/new.pid")),
+        ("--log", log.clone()),
+    ] {
+        let out = run_or_hang(
+            &env,
+            &[
+                "start",
+                "--name",
+                "w",
+                opt,
+                path.to_str().unwrap(),
+                "--",
+                "sleep",
+                &mark,
+            ],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}", out.dump());
+        assert!(
+            out.stderr.contains(&format!(
+                "other users can change '{}' on the way to it",
+                theirs.display()
+            )),
+            "{}",
+            out.dump()
+        );
+        assert!(!path.exists(), "{} was written", path.display());
+    }
+    assert_eq!(env.track_marked(&mark), Vec::<i32>::new(), "it ran anyway");
+    // An rdaemon directory there is refused as well, for every command that acts on it.
+    let state = theirs.join("app/state");
+    fs::create_dir(&state).unwrap();
+    let out = run_or_hang(
+        &env,
+        &["--dir", state.to_str().unwrap(), "stop", "--all"],
+        &[],
+    );
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(
+        out.stderr.contains("refusing rdaemon directory"),
+        "{}",
+        out.dump()
+    );
+}
+
+/// With `--user nobody`, a log in the user's own directory is written with the user's rights;
+/// if the user then swaps a directory of root's holding a root-only file of the log's name
+/// into its path, root's `logs` does not print that file.
+#[test]
+fn logs_does_not_print_a_root_only_file_swapped_in_from_above() {
+    const TEST: &str = "logs_does_not_print_a_root_only_file_swapped_in_from_above";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    nobody_does(&format!("mkdir '{}/l'", theirs.display()));
+    let log = theirs.join("l/w.log");
+    let mark = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "w",
+        "--user",
+        "nobody",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &format!("echo hello; exec sleep {mark}"),
+    ])
+    .ok();
+    env.track_marked(&mark);
+    assert_eq!(
+        fs::metadata(&log).unwrap().uid(),
+        65534,
+        "written as the user"
+    );
+    wait_until("the program wrote its line", DEADLINE, || {
+        fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("hello")
+    });
+    env.run(&["logs", "w"]).ok().stdout_has("hello");
+    let secret = theirs.join("d");
+    fs::create_dir(&secret).unwrap();
+    fs::write(secret.join("w.log"), "ROOT-ONLY\n").unwrap();
+    fs::set_permissions(secret.join("w.log"), fs::Permissions::from_mode(0o600)).unwrap();
+    nobody_does(&format!("cd '{}' && mv l t && mv d l", theirs.display()));
+    let out = run_or_hang(&env, &["logs", "w"], &[]);
+    assert!(!out.stdout.contains("ROOT-ONLY"), "{}", out.dump());
+    assert!(out.stderr.contains("only root may read"), "{}", out.dump());
+}
