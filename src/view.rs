@@ -74,8 +74,10 @@ impl DaemonState {
             Main::NoPidfile | Main::Gone { .. } if leftovers > 0 => DaemonState::Dead,
             Main::Alive { .. } if respawn && !child_alive => respawn_without_child(rec),
             Main::Alive { .. } => DaemonState::Running,
-            // The monitor removed its pidfile when it gave up.
-            Main::NoPidfile if failed => DaemonState::Failed,
+            // The monitor removed its pidfile when it gave up; a `stop` (or `down`) since then
+            // said it is not wanted: stopped, as a daemon stopped by rdaemon is (SPEC §5, 3).
+            Main::NoPidfile if failed && wanted_running => DaemonState::Failed,
+            Main::NoPidfile if failed => DaemonState::Stopped,
             // Its monitor was told to stop (SIGTERM) and did.
             Main::NoPidfile if rec.is_some_and(|r| r.stopped) => DaemonState::Stopped,
             // No pidfile, but the spec wants it running: killed, crashed, or the machine
@@ -790,6 +792,13 @@ mod tests {
         assert_eq!(
             derive(&Main::NoPidfile, &failed, false, 0),
             DaemonState::Failed
+        );
+        // Stopped since it failed (`stop`, `down`): no longer wanted, so stopped.
+        let failed_then_stopped =
+            record(r#", "mode": "respawn", "failed": true, "stopping": true"#);
+        assert_eq!(
+            derive(&Main::NoPidfile, &failed_then_stopped, false, 0),
+            DaemonState::Stopped
         );
         assert_eq!(derive(&gone, &stopping, false, 0), DaemonState::Dead);
         assert_eq!(derive(&untrusted, &exec, false, 0), DaemonState::Unknown);

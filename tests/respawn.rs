@@ -361,6 +361,20 @@ fn gives_up_after_max_restarts_and_is_failed() {
         "{log}"
     );
     env.run(&["stop", "crash"]).ok().stdout_has("not running");
+    // Stopped on purpose since: no longer wanted, so `stopped` (exit 3), no longer `failed`,
+    // and its last exit is still shown.
+    env.run(&["status", "crash"])
+        .code(3)
+        .stdout_has("crash is stopped")
+        .stdout_has("last exit: exited with status 3 at ");
+    let list = env.run(&["list"]).ok();
+    assert!(
+        list.stdout
+            .lines()
+            .any(|l| l.split_whitespace().take(2).eq(["crash", "stopped"])),
+        "{}",
+        list.stdout
+    );
     // The same script, now well-behaved: start again clears the failure.
     env.script("crash.sh", "echo run >> \"$1\"; exec sleep 1000");
     env.run(&["restart", "crash"]).ok();
