@@ -194,7 +194,10 @@ fn from_pidfile(
             && !has_zombie_child(root, &table)
             && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
         {
-            bail!("the program left no process running ({why}{hint})");
+            bail!(
+                "the program left no process running ({why}{hint}{})",
+                what_died("")
+            );
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -263,7 +266,10 @@ fn only_one_left(
                 // in `/proc`: reaped at the top, then look again.
                 continue;
             }
-            bail!("the program left no process running (a program that does not fork needs no --forking)");
+            bail!(
+                "the program left no process running{}",
+                what_died(" (a program that does not fork needs no --forking)")
+            );
         }
         let processes: Vec<Process> = candidates
             .iter()
@@ -377,6 +383,27 @@ pub fn reap_zombies() {
         if status == WaitStatus::StillAlive {
             break;
         }
+        if let (Some(pid), Some(ended)) = (status.pid(), Ended::of_wait(&status)) {
+            if ended != Ended::Code(0) {
+                *LAST_FAILED.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((pid.as_raw(), ended));
+            }
+        }
+    }
+}
+
+/// The last process of the launch that [`reap_zombies`] reaped after it failed (an exit
+/// status other than 0, or a signal), for the error of a launch that left nothing running:
+/// the program forked, and what it forked died (memcached's daemon, exit 71).
+static LAST_FAILED: std::sync::Mutex<Option<(i32, Ended)>> = std::sync::Mutex::new(None);
+
+/// What to say of a launch that left no process running: how the last process it forked
+/// ended, when one failed; else `otherwise`.
+fn what_died(otherwise: &str) -> String {
+    match *LAST_FAILED.lock().unwrap_or_else(|e| e.into_inner()) {
+        Some((pid, ended @ Ended::Code(_))) => format!("; pid {pid}, which it forked, {ended}"),
+        Some((pid, ended)) => format!("; pid {pid}, which it forked, was {ended}"),
+        None => otherwise.to_owned(),
     }
 }
 

@@ -115,13 +115,6 @@ impl Note {
             routine: true,
         }
     }
-
-    fn unusual(text: String) -> Note {
-        Note {
-            text,
-            routine: false,
-        }
-    }
 }
 
 /// The file that comes after the one being followed, once its name holds another file.

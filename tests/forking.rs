@@ -226,6 +226,41 @@ fn forking_pidfile_naming_pid_1_or_rdaemon_fails() {
     }
 }
 
+/// The program forks and exits, and what it forked dies at once (memcached's daemon exits 71
+/// on a bad `-l`): the start fails saying how that process ended, not that the program did
+/// not fork; the program ran, so its spec (wanted stopped) and its log stay, as after a start
+/// that is never ready: `status` says stopped and `logs` shows its lines.
+#[test]
+fn a_forked_process_that_dies_at_once_is_named_with_how_it_ended() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let script = env.script(
+        "dies.sh",
+        &format!("echo launched {mark}\nsetsid sh -c 'sleep 0.01; exit 71' &\nexit 0"),
+    );
+    let run = start(
+        &env,
+        "dies",
+        &["--forking"],
+        &[script.display().to_string()],
+    )
+    .code(1);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("rdaemon: cannot start dies: the program left no process running; pid ")
+            && first.ends_with(", which it forked, exited with status 71"),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains("needs no --forking"), "{}", run.dump());
+    env.run(&["status", "dies"])
+        .code(3)
+        .stdout_has("dies is stopped");
+    env.run(&["logs", "dies"])
+        .ok()
+        .stdout_has(&format!("launched {mark}"));
+}
+
 #[test]
 fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     let env = Env::new();

@@ -557,6 +557,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
     drop(plan);
+    // `--forking`: the launcher was executed, so the program ran, whatever it leaves.
+    let launched = result.is_ok() && report.is_none() && launch.forking.is_some();
     let result = match (result, report) {
         (Ok(monitor), Some(report)) => confirm_monitor(ctx, &launch, monitor, report, &mut handoff),
         (Ok(launcher), None) if launch.forking.is_some() => {
@@ -590,6 +592,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 None => want_running(ctx, &spec.name, pid)?,
             }
             Ok(code)
+        }
+        // The program ran and left nothing to adopt: as for a start that is never ready, its
+        // spec (wanted stopped) and its log stay, for `status`, `logs` and `restart`.
+        Err(err) if launched => {
+            new_logs.keep();
+            remove_if_empty(cgroup.as_ref());
+            Err(err)
         }
         Err(err) => {
             remove_if_empty(cgroup.as_ref());
