@@ -346,6 +346,8 @@ fn forking_export_systemd_says_type_forking_and_pidfile() {
         .stdout_has("Type=forking")
         .stdout_has(&format!("PIDFile={p}"))
         .stdout;
+    // The unit reads the program's pidfile: its comments do not say none is written.
+    assert!(!unit.contains("no pidfile is written"), "{unit}");
     crate::export::verify(&env, "ex", &unit);
     env.run(&["stop", "ex"]).ok();
     wait_nothing_left(&env, &mark);

@@ -630,8 +630,13 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     t.push_str(
         "# Only the --env overrides were recorded: the rest of the environment the daemon inherited\n\
          # from rdaemon is not, and systemd starts services with a clean one. Add what the program\n\
-         # needs with Environment=. systemd tracks the process itself: no pidfile is written.\n",
+         # needs with Environment=.",
     );
+    // A forking unit reads the program's own pidfile (`PIDFile=`); otherwise nothing writes one.
+    t.push_str(match rec.forking {
+        true => "\n",
+        false => " systemd tracks the process itself: no pidfile is written.\n",
+    });
 
     t.push_str("\n[Unit]\n");
     let _ = writeln!(
