@@ -777,6 +777,52 @@ fn a_stopped_respawn_daemon_has_its_cgroup_removed_by_stop() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// An exec-mode daemon that exited on its own leaves its cgroup (nothing of rdaemon is
+/// resident to remove it); `forget` removes it with the record, and refuses while a process
+/// that left the session is still in it.
+#[test]
+fn forget_removes_an_empty_cgroup_and_keeps_a_populated_one() {
+    let test = "forget_removes_an_empty_cgroup_and_keeps_a_populated_one";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "forget");
+    let cgroup = mount.join("rdaemon").join(&name);
+    let dir = env.dir().display().to_string();
+    // A main process that leaves a setsid grandchild in the cgroup, and exits once `go` exists.
+    let script = env.script(
+        "leave.sh",
+        &format!(
+            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+until [ -e "$1/go" ]; do sleep 0.01; done"#,
+            secs = unique_secs()
+        ),
+    );
+    let main = env.start(&name, &[script.to_str().unwrap(), &dir]);
+    let gc = member_pids(&env, "gc.txt")[0];
+    fs::write(env.path("go"), "").unwrap();
+    wait_dead(main);
+    env.run(&["forget", &name])
+        .code(1)
+        .one_error_line()
+        .stderr_has("has 1 process running in its cgroup");
+    assert!(alive(gc), "forget touched {gc}");
+    assert!(env.path(&format!("{name}.json")).exists(), "the spec went");
+    env.run(&["stop", &name]).ok();
+    assert!(!alive(gc));
+    // Stopped: stop removed the cgroup. Now one left empty by a program that simply exits.
+    env.run(&["start", "--name", &name, "--", "true"]).ok();
+    assert!(cgroup.exists());
+    wait_until("its cgroup is empty", DEADLINE, || {
+        fs::read_to_string(cgroup.join("cgroup.events")).is_ok_and(|e| e.contains("populated 0"))
+    });
+    env.run(&["forget", &name])
+        .ok()
+        .stdout_has(&format!("forgot {name}"));
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
 #[test]
 fn tasks_max_is_the_pids_controllers_limit_or_a_clear_error() {
     let test = "tasks_max_is_the_pids_controllers_limit_or_a_clear_error";

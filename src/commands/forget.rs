@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 
+use crate::cgroup::Cgroup;
 use crate::cli::ForgetArgs;
 use crate::exit::{Code, Fail};
 use crate::paths::Ctx;
@@ -75,15 +76,34 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
             "{name} has {n} running (its main process is gone)"
         )));
     }
-    match judged {
-        Main::Alive { pid, .. } => {
-            return Ok(Forgot::Running(format!("{name} is running (pid {pid})")))
+    if let Main::Alive { pid, .. } = judged {
+        return Ok(Forgot::Running(format!("{name} is running (pid {pid})")));
+    }
+    // Its cgroup, which the record names: what is still in it (a process that left the
+    // session) is the daemon's too; an empty one goes with the record (SPEC §3.1: the cgroup
+    // is removed when empty), or nothing would ever remove it.
+    let cgroup = target.record.as_ref().and_then(Cgroup::of_record);
+    if let Some(cg) = &cgroup {
+        let n = cg.procs().map_or(0, |p| p.len());
+        if n > 0 {
+            let n = crate::parse::counted(n as u64, "process", "processes");
+            return Ok(Forgot::Running(format!(
+                "{name} has {n} running in its cgroup '{}' (its main process is gone)",
+                cg.path().display()
+            )));
         }
+    }
+    match judged {
         Main::Gone { .. } => pidfile::remove(&target.pidfile)?,
         Main::Untrusted { why } => ctx.warn(format!("{why}; leaving it in place")),
-        Main::NoPidfile => {}
+        Main::Alive { .. } | Main::NoPidfile => {}
     }
     Record::remove(ctx, &name)?;
+    if let Some(cg) = cgroup {
+        if let Err(err) = cg.remove() {
+            ctx.warn(format!("{err:#}"));
+        }
+    }
     lock.remove_file()?;
     ctx.say(format!("forgot {name}"));
     Ok(Forgot::Done)
