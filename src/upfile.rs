@@ -97,6 +97,32 @@ fn read_regular(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
+/// The one of `known` nearest to `key` by edit distance, if it is near enough to be a typo
+/// (at most 2 edits, and fewer than half of `key`'s letters), as clap suggests for options.
+fn closest<'a>(key: &str, known: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let distance = |a: &str, b: &str| {
+        let b: Vec<char> = b.chars().collect();
+        let mut row: Vec<usize> = (0..=b.len()).collect();
+        for (i, ca) in a.chars().enumerate() {
+            let mut diagonal = row[0];
+            row[0] = i + 1;
+            for (j, cb) in b.iter().enumerate() {
+                let above = row[j + 1];
+                row[j + 1] = (above + 1)
+                    .min(row[j] + 1)
+                    .min(diagonal + usize::from(ca != *cb));
+                diagonal = above;
+            }
+        }
+        row[b.len()]
+    };
+    known
+        .map(|k| (distance(key, k), k))
+        .filter(|&(d, _)| d <= 2 && d * 2 < key.chars().count())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, k)| k)
+}
+
 impl UpFile {
     /// Reads FILE (default: `./rdaemon.toml`, else `./Procfile`) and checks every entry. Then
     /// makes the file's directory the current one, so that relative paths in it (resolved when
@@ -519,7 +545,15 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                     .get_arguments()
                     .find(|a| !a.is_hide_set() && a.get_long() == Some(key.as_str()))
                     .ok_or_else(|| {
-                        fail("unknown key: not a long option of 'rdaemon start' (nor command, run, after)".into())
+                        let known = start
+                            .get_arguments()
+                            .filter(|a| !a.is_hide_set())
+                            .filter_map(|a| a.get_long())
+                            .chain(["command", "run", "after", "env"]);
+                        let hint = closest(&key, known)
+                            .map(|k| format!("; did you mean '{k}'?"))
+                            .unwrap_or_default();
+                        fail(format!("unknown key: not a long option of 'rdaemon start' (nor command, run, after){hint}"))
                     })?;
                 if key == "chdir" {
                     chdir_given = true;
@@ -671,10 +705,20 @@ ready-timeout = "10s"
     }
 
     #[test]
+    fn a_typo_gets_the_nearest_key_and_nonsense_gets_none() {
+        let known = || ["ready", "ready-timeout", "respawn", "user", "after"].into_iter();
+        assert_eq!(closest("redy", known()), Some("ready"));
+        assert_eq!(closest("respwan", known()), Some("respawn"));
+        assert_eq!(closest("usr", known()), Some("user"));
+        assert_eq!(closest("xyzzy", known()), None);
+        assert_eq!(closest("ab", known()), None);
+    }
+
+    #[test]
     fn errors_point_at_the_line() {
         assert_eq!(
             err("[daemons.a]\ncommand = [\"x\"]\nredy = \"tcp:1\"\n"),
-            "/srv/app/rdaemon.toml:3: redy: unknown key: not a long option of 'rdaemon start' (nor command, run, after)"
+            "/srv/app/rdaemon.toml:3: redy: unknown key: not a long option of 'rdaemon start' (nor command, run, after); did you mean 'ready'?"
         );
         assert_eq!(
             err("[daemons.a]\ncommand = [\"x\"]\n\nready-timeout = \"soon\"\n"),
