@@ -121,6 +121,11 @@ fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
     assert!(run.stdout.contains("db is up to date"), "{}", run.dump());
     assert!(run.stdout.contains("web is up to date"), "{}", run.dump());
     let cache = env.pid_of("cache");
+    // It says it was restarted: stopped, then started.
+    let stopped = format!("stopped cache (pid {})", pids[1]);
+    let started = format!("started cache (pid {cache})");
+    let at = |line: &str| run.stdout.lines().position(|l| l == line);
+    assert!(at(&stopped).is_some() && at(&stopped) < at(&started), "{}", run.dump());
     assert_ne!(cache, pids[1]);
     wait_dead(pids[1]);
     wait_environ_has(cache, "LEVEL=debug");

@@ -81,8 +81,9 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             let start = std::iter::once(OsString::from("start"))
                 .chain(entry.argv.iter().cloned())
                 .collect::<Vec<_>>();
-            // Quiet: the start that follows says what happened.
-            let stop = vec!["-q".into(), OsString::from("stop"), name.as_str().into()];
+            // An edited entry: "stopped NAME (pid N)", then the start's "started NAME (pid M)",
+            // so that the output shows it was restarted.
+            let stop = vec![OsString::from("stop"), name.as_str().into()];
             let steps = match actions[name] {
                 Action::UpToDate => vec![],
                 Action::Start => vec![start],
