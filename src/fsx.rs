@@ -411,6 +411,24 @@ impl Rights {
     }
 }
 
+impl Rights {
+    /// The rights to read a file in `dir` with, for a daemon running with `creds`: as
+    /// [`Rights::for_dir`], and also the daemon's beneath a directory another user can change
+    /// ([`Dir::exposed`]), where that user could have swapped in a directory of root's: what
+    /// root reads there for the daemon (an env file) is then only what the daemon's user could
+    /// read itself.
+    pub fn to_read(dir: &Dir, creds: Option<&Credentials>) -> Option<Rights> {
+        let exposed = dir.exposed().is_some() && geteuid().is_root();
+        Rights::for_dir(dir, creds).or_else(|| {
+            let creds = creds.filter(|c| exposed && c.uid != 0)?;
+            Some(Rights {
+                uid: creds.uid,
+                gid: creds.gid,
+            })
+        })
+    }
+}
+
 /// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
 /// and without root's file capabilities), then restores rdaemon's own. With `None`, just runs
 /// `f`. Fails, without running `f`, if the kernel did not take the ids.

@@ -337,9 +337,10 @@ pub fn parse_env_text(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
 /// `creds`. Each is opened the safe way (`fsx`): its directory without following another
 /// user's symlinks, the file with `O_NOFOLLOW | O_NONBLOCK` (a FIFO never blocks root), checked
 /// with `fstat` to be a regular file, at most [`MAX_ENV_FILE`] bytes. In a directory the
-/// daemon's user can write, it is opened with that user's rights and must pass
-/// `fsx::check_file` (one link, owned by root or that user): the user cannot make root read a
-/// file it could not read itself into its environment. A missing or unreadable file is exit 1;
+/// daemon's user can write, or beneath a directory another user can change (`fsx::Exposed`), it
+/// is opened with that user's rights and must pass `fsx::check_file` (one link, owned by root
+/// or that user): the user cannot make root read a file it could not read itself into its
+/// environment. A missing or unreadable file is exit 1;
 /// a malformed line exit 2 naming `FILE:LINE`.
 pub fn read_env_files(
     files: &[impl AsRef<Path>],
@@ -351,7 +352,7 @@ pub fn read_env_files(
         let shown = path.display();
         let fail = |why: String| anyhow::anyhow!("cannot read env file '{shown}': {why}");
         let (dir, name) = Dir::open_parent(path).map_err(|e| fail(format!("{e:#}")))?;
-        let rights = Rights::for_dir(&dir, creds);
+        let rights = Rights::to_read(&dir, creds);
         let file = fsx::with_rights(rights, || dir.open_file(&name, OFlag::O_RDONLY, 0))
             .map_err(|e| fail(fsx::open_reason(&e)))?;
         let checked = match rights {

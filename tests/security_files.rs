@@ -1014,3 +1014,62 @@ fn logs_does_not_print_a_root_only_file_swapped_in_from_above() {
     assert!(!out.stdout.contains("ROOT-ONLY"), "{}", out.dump());
     assert!(out.stderr.contains("only root may read"), "{}", out.dump());
 }
+
+/// An env file in a directory of root's inside the daemon user's directory: the user swaps in a
+/// directory of root's holding a root-only file of that name; the `restart` that reads it
+/// again (as root, for a daemon that runs as the user) must not put its content in the user's
+/// environment. Beneath a directory the user can change, env files are read with the user's
+/// rights.
+#[test]
+fn an_env_file_swapped_in_from_above_is_read_with_the_users_rights() {
+    const TEST: &str = "an_env_file_swapped_in_from_above_is_read_with_the_users_rights";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let conf = theirs.join("conf");
+    fs::create_dir(&conf).unwrap();
+    fs::write(conf.join("app.env"), "GREETING=hi\n").unwrap();
+    let mark = unique_secs();
+    let program = format!("echo \"G=$GREETING S=$SECRET\"; exec sleep {mark}");
+    let env_file = conf.join("app.env");
+    let log = theirs.join("e.log");
+    env.run(&[
+        "start",
+        "--name",
+        "e",
+        "--user",
+        "nobody",
+        "--env-file",
+        env_file.to_str().unwrap(),
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    env.track_marked(&mark);
+    let secret = theirs.join("secret");
+    fs::create_dir(&secret).unwrap();
+    fs::write(secret.join("app.env"), "SECRET=root-only\n").unwrap();
+    fs::set_permissions(secret.join("app.env"), fs::Permissions::from_mode(0o600)).unwrap();
+    nobody_does(&format!(
+        "cd '{}' && mv conf t && mv secret conf",
+        theirs.display()
+    ));
+    let out = run_or_hang(&env, &["restart", "e"], &[]);
+    env.track_marked(&mark);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(
+        out.stderr.contains("cannot read env file") && out.stderr.contains("Permission denied"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        !fs::read_to_string(&log).unwrap().contains("root-only"),
+        "the root-only file reached the user's environment"
+    );
+}

@@ -125,7 +125,11 @@ fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
     let stopped = format!("stopped cache (pid {})", pids[1]);
     let started = format!("started cache (pid {cache})");
     let at = |line: &str| run.stdout.lines().position(|l| l == line);
-    assert!(at(&stopped).is_some() && at(&stopped) < at(&started), "{}", run.dump());
+    assert!(
+        at(&stopped).is_some() && at(&stopped) < at(&started),
+        "{}",
+        run.dump()
+    );
     assert_ne!(cache, pids[1]);
     wait_dead(pids[1]);
     wait_environ_has(cache, "LEVEL=debug");
