@@ -301,6 +301,10 @@ fn a_forking_pidfile_in_a_missing_directory_is_named_as_the_likely_cause() {
         &argv,
     )
     .code(1)
+    // Said at once, before the launch, and again in the error.
+    .stderr_has(&format!(
+        "rdaemon: warning: the directory of the program's pidfile '{p}' does not exist"
+    ))
     .stderr_has(&format!(
         "pidfile '{p}' did not appear: its directory '{}' does not exist",
         missing.display()

@@ -469,6 +469,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(a) = launch.account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
+    warn_missing_pidfile_dir(ctx, &launch);
     let (plan, report, new_logs) = prepare(ctx, &mut launch, Some(&mut check))?;
     // Set by the step before the "go": the temporary pidfile, made while the intermediate forks.
     let mut writer: Option<PidfileWriter> = None;
@@ -614,6 +615,26 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Err(err)
         }
     }
+}
+
+/// `--forking --pidfile PATH` whose directory does not exist: said now, on the terminal, rather
+/// than only when `--ready-timeout` has run out (30 s by default). A warning, not an error: a
+/// program may create its run directory itself before it writes its pidfile.
+fn warn_missing_pidfile_dir(ctx: &Ctx, launch: &plan::Plan) {
+    let Some(path) = launch.forking.as_ref().and_then(|f| f.pidfile.as_ref()) else {
+        return;
+    };
+    let Some(dir) = path
+        .parent()
+        .filter(|d| std::fs::symlink_metadata(d).is_err())
+    else {
+        return;
+    };
+    ctx.warn(format!(
+        "the directory of the program's pidfile '{}' does not exist ('{}'): unless the program creates it, the start fails after --ready-timeout",
+        path.display(),
+        dir.display()
+    ));
 }
 
 /// After a failed start, best effort: an empty cgroup goes; one that holds a failed program's
