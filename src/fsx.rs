@@ -429,6 +429,22 @@ impl Rights {
     }
 }
 
+/// Whether a process with `creds` may read the file `st` describes, by its permission bits (as
+/// the kernel checks them for a user without capabilities). [`with_rights`] changes the
+/// file-system ids but not the supplementary groups, and root's (group 0, often) would still
+/// count: a file opened with a user's rights is checked with this too.
+pub fn readable_by(st: &std::fs::Metadata, creds: &Credentials) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let bit = if creds.uid == st.uid() {
+        0o400
+    } else if creds.gid == st.gid() || creds.groups.contains(&st.gid()) {
+        0o040
+    } else {
+        0o004
+    };
+    st.mode() & bit != 0
+}
+
 /// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
 /// and without root's file capabilities), then restores rdaemon's own. With `None`, just runs
 /// `f`. Fails, without running `f`, if the kernel did not take the ids.
@@ -584,9 +600,10 @@ pub fn parent_of(file: &Path) -> Result<Option<(std::sync::Arc<Dir>, OsString)>>
 
 /// Opens a file to read it (a record, a log): through its directory's safe handle
 /// ([`parent_of`]), `O_NOFOLLOW | O_NONBLOCK`, then checks that it is a regular file. As root,
-/// beneath a directory another user can change ([`Exposed`]), a file only root may read is
-/// refused: that user could have swapped a directory of root's into the path, to have its
-/// content shown (`logs`) or matched (`--ready log:`). `Ok(None)` when it does not exist.
+/// beneath a directory another user can change ([`Exposed`]), a file that not everyone may
+/// read is refused: that user could have swapped in a directory of root's (or of another
+/// user's), to have its content shown (`logs`) or matched (`--ready log:`). The logs rdaemon
+/// creates are 0644. `Ok(None)` when it does not exist.
 pub fn open_read(path: &Path) -> io::Result<Option<File>> {
     let Some((dir, name)) = parent_of(path).map_err(|e| io::Error::other(format!("{e:#}")))? else {
         return Ok(None);
@@ -608,9 +625,11 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
     }
     if let Some(above) = dir.exposed().filter(|_| geteuid().is_root()) {
         use std::os::unix::fs::MetadataExt;
-        if meta.uid() == 0 && meta.mode() & 0o004 == 0 {
+        if meta.mode() & 0o004 == 0 {
             return Err(io::Error::other(format!(
-                "it is a file only root may read, and other users can change '{}' on the way to it (owner uid {}, mode {:03o})",
+                "it is a private file (owner uid {}, mode {:03o}), and other users can change '{}' on the way to it (owner uid {}, mode {:03o})",
+                meta.uid(),
+                meta.mode() & 0o7777,
                 above.path.display(),
                 above.uid,
                 above.mode

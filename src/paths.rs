@@ -206,6 +206,31 @@ pub fn create_dir(dir: &Path, mode: u32) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // As root, only beneath a directory no other user can change: a path through theirs could
+    // lead, by a symlink or a swapped directory, to where root would create a directory they
+    // choose (a directory named /etc/nologin blocks logins).
+    if nix::unistd::geteuid().is_root() {
+        let absolute = std::path::absolute(dir).map_err(crate::pidfile::os_error)?;
+        let existing = absolute
+            .ancestors()
+            .skip(1)
+            .find(|a| fs::symlink_metadata(a).is_ok())
+            .unwrap_or(Path::new("/"));
+        let above = crate::fsx::Dir::open(existing)?;
+        if !above.is_protected() {
+            let (by, uid, mode) = match above.exposed() {
+                Some(e) => (e.path.clone(), e.uid, e.mode),
+                None => {
+                    let st = above.restat().map_err(crate::pidfile::os_error)?;
+                    (existing.to_owned(), st.st_uid, st.st_mode & 0o7777)
+                }
+            };
+            bail!(
+                "refusing to create it: other users can change '{}' (owner uid {uid}, mode {mode:03o}); as root, rdaemon creates directories only beneath directories that are root's and writable by no one else, or sticky",
+                by.display()
+            );
+        }
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(mode)

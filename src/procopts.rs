@@ -356,7 +356,20 @@ pub fn read_env_files(
         let file = fsx::with_rights(rights, || dir.open_file(&name, OFlag::O_RDONLY, 0))
             .map_err(|e| fail(fsx::open_reason(&e)))?;
         let checked = match rights {
-            Some(_) => fsx::check_file(&file, Kind::Regular, creds.map(|c| c.uid)).map(|_| ()),
+            Some(_) => fsx::check_file(&file, Kind::Regular, creds.map(|c| c.uid)).and_then(|_| {
+                // Opened with the user's file-system ids, but root's supplementary groups.
+                let readable = match (file.metadata(), creds) {
+                    (Ok(m), Some(c)) => fsx::readable_by(&m, c),
+                    _ => false,
+                };
+                match readable {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "its user (uid {}) may not read it",
+                        creds.map_or(0, |c| c.uid)
+                    )),
+                }
+            }),
             None => match file.metadata() {
                 Ok(m) if m.is_file() => Ok(()),
                 Ok(m) if std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()) => {

@@ -34,7 +34,6 @@ use std::fmt;
 use std::io::IoSliceMut;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -486,14 +485,19 @@ struct FileId {
 }
 
 impl FileId {
+    /// What is at `path` now, looked at the safe way (`fsx`): no symlink another user could
+    /// have made is followed, on the way or at the end (a symlink there is itself what
+    /// exists). Run as root for a daemon of another user, the check must not tell that user
+    /// whether a path it cannot see exists (a link it planted to a root-only directory).
     fn of(path: &std::path::Path) -> Option<FileId> {
-        let m = std::fs::metadata(path).ok()?;
+        let (dir, name) = crate::fsx::Dir::open_parent(path).ok()?;
+        let st = dir.stat(&name).ok()??;
         Some(FileId {
-            dev: m.dev(),
-            ino: m.ino(),
-            len: m.len(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            len: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+            ctime: (st.st_ctime, st.st_ctime_nsec),
         })
     }
 }

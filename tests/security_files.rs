@@ -780,11 +780,14 @@ fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
     assert!(out.stderr.contains("not ready"), "{}", out.dump());
 }
 
-/// `export systemd --out DIR` into a directory another user can write: nobody plants a symlink
-/// to a root-only file at `DIR/NAME.service` and a FIFO at `DIR/TARGET.target`. The old root
-/// `export` wrote the unit through the symlink (over the root-only file) and blocked on the
-/// FIFO. Now each is refused, before anything is written, with the path and the reason; a
-/// regular file of nobody's there is replaced by a new root-owned 0644 unit, not written into.
+/// `export systemd --out DIR` as root (SPEC §4: root writes no file in a directory another user
+/// can write, unless it is sticky). Into nobody's directory, where nobody has planted a symlink
+/// to a root-only file at `DIR/NAME.service` and a FIFO at `DIR/TARGET.target`, it is refused
+/// before anything is written (the first `export` wrote through the symlink and blocked on the
+/// FIFO); so is a directory of root's beneath nobody's, which nobody could swap for another of
+/// root's to have its files overwritten (a helper's audit did). In a directory of root's, a
+/// symlink or FIFO at a unit path is refused with the path and the reason, and a regular file
+/// is replaced by a new root-owned 0644 unit, not written into.
 #[test]
 fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
     if !need_root("export_out_follows_no_planted_symlink_and_opens_no_fifo") {
@@ -814,14 +817,13 @@ fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
         service.display(),
         target.display()
     ));
-    let export = [
-        "export",
-        "systemd",
-        "-f",
-        "app/rdaemon.toml",
-        "--out",
-        "logs",
-    ];
+    let export = |out: &str| {
+        run_or_hang(
+            &env,
+            &["export", "systemd", "-f", "app/rdaemon.toml", "--out", out],
+            &[],
+        )
+    };
     let unchanged = |run: &Run| {
         assert_eq!(fs::read_to_string(&secret).unwrap(), "root only\n");
         let meta = fs::metadata(&secret).unwrap();
@@ -838,37 +840,56 @@ fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
             run.dump()
         );
     };
-
-    let run = run_or_hang(&env, &export, &[]);
+    let run = export("logs");
     unchanged(&run);
-    assert!(fs::symlink_metadata(&service)
-        .unwrap()
-        .file_type()
-        .is_symlink());
+    run.code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "refusing to write unit file '{}'",
+            service.display()
+        ))
+        .stderr_has("other users can write to");
+
+    // A directory of root's beneath nobody's, holding a root file of a unit's name.
+    let roots = units.join("roots");
+    fs::create_dir(&roots).unwrap();
+    fs::write(roots.join("app.target"), "root's own\n").unwrap();
+    let run = export("logs/roots");
+    run.code(1)
+        .one_error_line()
+        .stderr_has("other users can change");
+    assert_eq!(
+        fs::read_to_string(roots.join("app.target")).unwrap(),
+        "root's own\n"
+    );
+
+    // Root's own directory: a symlink or FIFO there (root's doing) is refused, named.
+    let ours = env.path("units");
+    fs::create_dir(&ours).unwrap();
+    let (service, target) = (ours.join("web.service"), ours.join("app.target"));
+    std::os::unix::fs::symlink(&secret, &service).unwrap();
+    nix::unistd::mkfifo(&target, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let run = export("units");
     run.code(1)
         .one_error_line()
         .stderr_has(&format!("refusing unit file '{}'", service.display()))
         .stderr_has("symlink");
-
-    nobody_does(&format!("rm {}", service.display()));
-    let run = run_or_hang(&env, &export, &[]);
-    assert_eq!(listing(&units), ["app.target"], "{}", run.dump());
+    fs::remove_file(&service).unwrap();
+    let run = export("units");
     run.code(1)
         .one_error_line()
         .stderr_has(&format!("refusing unit file '{}'", target.display()))
         .stderr_has("FIFO");
-
-    // nobody's own regular files, one writable by all: replaced by new files of root's.
-    nobody_does(&format!(
-        "rm {t} && echo nobodys > {t} && echo nobodys > {s} && chmod 0666 {s}",
-        t = target.display(),
-        s = service.display()
-    ));
-    let run = run_or_hang(&env, &export, &[]);
-    unchanged(&run);
-    run.ok()
+    // Regular files, one writable by all: replaced by new files of root's.
+    fs::remove_file(&target).unwrap();
+    fs::write(&target, "old\n").unwrap();
+    fs::write(&service, "old\n").unwrap();
+    fs::set_permissions(&service, fs::Permissions::from_mode(0o666)).unwrap();
+    export("units")
+        .ok()
         .stdout_has(&format!("wrote {}", service.display()))
         .stdout_has(&format!("wrote {}", target.display()));
+    assert_eq!(fs::read_to_string(&secret).unwrap(), "root only\n");
     for unit in [&service, &target] {
         let meta = fs::symlink_metadata(unit).unwrap();
         assert!(meta.file_type().is_file());
@@ -1012,7 +1033,26 @@ fn logs_does_not_print_a_root_only_file_swapped_in_from_above() {
     nobody_does(&format!("cd '{}' && mv l t && mv d l", theirs.display()));
     let out = run_or_hang(&env, &["logs", "w"], &[]);
     assert!(!out.stdout.contains("ROOT-ONLY"), "{}", out.dump());
-    assert!(out.stderr.contains("only root may read"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("it is a private file"),
+        "{}",
+        out.dump()
+    );
+    // Nor another user's private file (uid 4242 here).
+    let other = theirs.join("o");
+    fs::create_dir(&other).unwrap();
+    fs::write(other.join("w.log"), "OTHER-USER-PRIVATE\n").unwrap();
+    fs::set_permissions(other.join("w.log"), fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::chown(other.join("w.log"), Some(4242), Some(4242)).unwrap();
+    std::os::unix::fs::chown(&other, Some(4242), Some(4242)).unwrap();
+    nobody_does(&format!("cd '{}' && mv l d2 && mv o l", theirs.display()));
+    let out = run_or_hang(&env, &["logs", "w"], &[]);
+    assert!(!out.stdout.contains("OTHER-USER-PRIVATE"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("it is a private file"),
+        "{}",
+        out.dump()
+    );
 }
 
 /// An env file in a directory of root's inside the daemon user's directory: the user swaps in a
@@ -1072,4 +1112,107 @@ fn an_env_file_swapped_in_from_above_is_read_with_the_users_rights() {
         !fs::read_to_string(&log).unwrap().contains("root-only"),
         "the root-only file reached the user's environment"
     );
+    // Readable by root's group (0640), with rdaemon in group 0 as a root login often is: the
+    // user's file-system ids do not drop root's supplementary groups, so the file is checked
+    // against the user's own.
+    fs::set_permissions(
+        theirs.join("conf/app.env"),
+        fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    let mut cmd = env.std_cmd();
+    // SAFETY: setgroups is a single system call, async-signal-safe.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::unistd::setgroups(&[nix::unistd::Gid::from_raw(0)]).map_err(std::io::Error::from)
+        });
+    }
+    let out = env.run_cmd(assert_cmd::Command::from_std(cmd), &["restart", "e"]);
+    env.track_marked(&mark);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(out.stderr.contains("may not read it"), "{}", out.dump());
+    assert!(
+        !fs::read_to_string(&log).unwrap().contains("root-only"),
+        "the group-0 file reached the user's environment"
+    );
+}
+
+/// `--dir` through nobody's directory: root creates no directory there (a symlink of nobody's
+/// to a root-only directory would have had root create one where nobody chose), and a
+/// `--ready file:` check, run as root for nobody's daemon, does not follow nobody's symlink to
+/// tell whether a path nobody cannot see exists: the link itself is what exists.
+#[test]
+fn nobodys_paths_neither_make_root_create_a_directory_nor_answer_for_roots_files() {
+    const TEST: &str =
+        "nobodys_paths_neither_make_root_create_a_directory_nor_answer_for_roots_files";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let hidden = env.path("hidden");
+    fs::create_dir(&hidden).unwrap();
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o700)).unwrap();
+    nobody_does(&format!(
+        "ln -s '{}' '{}/lnk'",
+        hidden.display(),
+        theirs.display()
+    ));
+    for dir in [theirs.join("lnk/planted"), theirs.join("sub/rd")] {
+        let out = run_or_hang(
+            &env,
+            &[
+                "--dir",
+                dir.to_str().unwrap(),
+                "start",
+                "--name",
+                "x",
+                "--",
+                "true",
+            ],
+            &[],
+        );
+        assert_eq!(out.code, 1, "{}", out.dump());
+        assert!(
+            out.stderr.contains("cannot create rdaemon directory"),
+            "{}",
+            out.dump()
+        );
+    }
+    assert_eq!(
+        listing(&hidden),
+        Vec::<String>::new(),
+        "root created a directory there"
+    );
+    assert!(!theirs.join("sub").exists());
+    // The daemon links its ready file to a path in the hidden directory that does not exist:
+    // ready all the same (the link exists), so the answer says nothing of the hidden one.
+    let mark = unique_secs();
+    let ready = theirs.join("ready");
+    let program = format!(
+        "ln -s '{}/missing' '{}'; exec sleep {mark}",
+        hidden.display(),
+        ready.display()
+    );
+    let out = run_or_hang(
+        &env,
+        &[
+            "start",
+            "--name",
+            "f",
+            "--user",
+            "nobody",
+            "--ready",
+            &format!("file:{}", ready.display()),
+            "--ready-timeout",
+            "20s",
+            "--",
+            "sh",
+            "-c",
+            &program,
+        ],
+        &[],
+    );
+    env.track_marked(&mark);
+    assert_eq!(out.code, 0, "{}", out.dump());
 }

@@ -224,6 +224,9 @@ const UNIT_MODE: u32 = 0o644;
 fn write_units(ctx: &Ctx, dir: &Path, units: &[(String, String)]) -> Result<()> {
     let handle = Dir::open(dir)?;
     for (name, _) in units {
+        // As root, not where another user could replace the units written, or swap in a
+        // directory of root's to have its files overwritten (SPEC §4, as for a pidfile).
+        crate::fsx::refuse_shared_dir(&handle, None, "unit file", &handle.join(OsStr::new(name)))?;
         refuse_non_regular(&handle, OsStr::new(name))?;
     }
     for (name, text) in units {
