@@ -466,6 +466,7 @@ impl Spec {
             pid: Some(pid.get()),
             start_time: Some(start_time),
             boot_id: Some(boot_id.to_owned()),
+            started_boot: Some(boot_id.to_owned()),
             ..self.unstarted()
         }
     }
@@ -528,6 +529,7 @@ impl Spec {
             cgroup_id: None,
             source: self.source.clone(),
             after: self.after.clone(),
+            started_boot: None,
         }
     }
 }

@@ -189,6 +189,8 @@ struct SpecFile {
     source: Option<PathBuf>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     after: Vec<Name>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    started_boot: Option<String>,
 }
 
 /// The status file `RUNTIME/NAME.status`: what is true now. One writer at a time (SPEC §1):
@@ -432,6 +434,12 @@ pub struct Record {
     /// `resurrect` honours too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<Name>,
+    /// The boot id of the boot during which it was last started, kept in the spec (which
+    /// outlives a reboot; the status does not): a pidfile that no status describes names no
+    /// process of the daemon once the machine has booted since (its pid may be anyone's now).
+    /// `None` in specs written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_boot: Option<String>,
 }
 
 impl From<Ended> for LastExit {
@@ -747,6 +755,7 @@ impl Record {
             cgroup_id: status.cgroup_id,
             source: spec.source,
             after: spec.after,
+            started_boot: spec.started_boot,
         }
     }
 
@@ -781,6 +790,7 @@ impl Record {
             wanted: self.wanted(),
             source: self.source.clone(),
             after: self.after.clone(),
+            started_boot: self.started_boot.clone(),
         }
     }
 
@@ -1319,6 +1329,7 @@ mod tests {
             reload_signal: None,
             cgroup: None,
             cgroup_id: None,
+            started_boot: None,
             source: None,
             after: Vec::new(),
         }
@@ -1695,6 +1706,7 @@ mod proptests {
                 reload_signal: None,
                 cgroup: None,
                 cgroup_id: None,
+                started_boot: None,
                 source: None,
                 after: Vec::new(),
                 ready_timeout,

@@ -464,12 +464,40 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.pidfile.display()
             ),
         },
+        // The daemon's spec says it was last started during an earlier boot: whatever runs
+        // under that pid now was started since (the pidfile outlived a reboot, its status did
+        // not), so it is not the daemon, and nothing is signalled (SPEC §4).
+        None if started_before_boot(target) => Main::Gone {
+            pid,
+            why: format!(
+                "pid {pid} of pidfile '{}' is not {}: it was last started before the machine rebooted",
+                target.pidfile.display(),
+                target.label()
+            ),
+        },
         None => Main::Alive {
             pid,
             vouched: false,
             start_time: stat.start_time,
         },
     })
+}
+
+/// Whether the spec of the daemon `target` names (for this very pidfile) says it was last
+/// started during another boot than this one. `false` when it does not say (a spec written
+/// before it kept the boot, no spec, or the boot id cannot be read).
+fn started_before_boot(target: &Target) -> bool {
+    let Some(rec) = target
+        .record
+        .as_ref()
+        .filter(|r| r.pidfile == target.pidfile)
+    else {
+        return false;
+    };
+    let Some(started) = rec.started_boot.as_deref() else {
+        return false;
+    };
+    process::boot_id().is_ok_and(|now| now != started)
 }
 
 /// The daemon as its record identifies it, whatever the pidfile says: `Alive` when the

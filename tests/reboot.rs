@@ -340,3 +340,67 @@ fn a_v1_record_of_a_running_daemon_is_read_and_converted() {
     wait_dead(pid);
     env.run(&["status", "old"]).code(3);
 }
+
+/// A pidfile outside the runtime directory outlives a reboot; its status does not, and its pid
+/// may be anyone's by then (here: a process of root's that no daemon owns). The spec keeps the
+/// boot its daemon was last started in, so nothing trusts that pidfile after a reboot:
+/// `status` says dead, `stop` signals nothing, and `resurrect` starts the daemon again (a
+/// helper's audit: before, `resurrect` said "already running" and `stop` killed the process).
+#[test]
+fn a_pidfile_that_outlived_a_reboot_names_nobody_of_the_daemon() {
+    let env = Env::new();
+    let pids = env.path("pids");
+    fs::create_dir(&pids).unwrap();
+    let pidfile = pids.join("p.pid");
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "p",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    env.track_marked(&secs);
+    let stranger = OwnChild::sleep();
+    // A reboot: the daemon gone, its status too, its spec from an earlier boot, and its old
+    // pid reused by a process of root's.
+    let spec = env.path("p.json");
+    let reboot_into_stranger = || {
+        reboot(env.dir(), &["p"]);
+        let mut json: serde_json::Value =
+            serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+        assert!(json["started_boot"].is_string(), "{json}");
+        json["started_boot"] = "00000000-0000-4000-8000-000000000000".into();
+        fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+        fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+    };
+    reboot_into_stranger();
+    env.run(&["status", "p"])
+        .code(1)
+        .stdout_has("it was last started before the machine rebooted");
+    env.run(&["resurrect"]).ok().stdout_has("started p (pid ");
+    env.track_marked(&secs);
+    let started: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(started);
+    assert_ne!(started, stranger.pid());
+    assert!(alive(stranger.pid()));
+    // Started in this boot: the spec says so again.
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    assert_ne!(json["started_boot"], "00000000-0000-4000-8000-000000000000");
+    // And `stop` after such a reboot signals nothing.
+    reboot_into_stranger();
+    env.run(&["stop", "p"]).ok().stdout_has("not running");
+    assert!(
+        alive(stranger.pid()),
+        "stop signalled a process of this boot"
+    );
+}

@@ -1073,6 +1073,7 @@ mod tests {
             reload_signal: None,
             cgroup: None,
             cgroup_id: None,
+            started_boot: None,
             source: None,
             after: Vec::new(),
         }

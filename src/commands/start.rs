@@ -504,13 +504,17 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         &plan,
         into,
         || {
+            // The spec keeps the boot it was started in: after a reboot, a pidfile of this
+            // start names no process of the daemon (`target::judge`).
+            let boot_id = process::boot_id();
+            unstarted.started_boot = boot_id.as_ref().ok().cloned();
             let saved = unstarted.save_spec(ctx);
             spec_saved = saved.is_ok();
             let prepared = match writes_pidfile(spec) {
                 true => PidfileWriter::prepare(&spec.pidfile, creds).map(Some),
                 false => Ok(None),
             };
-            (saved, prepared, process::boot_id())
+            (saved, prepared, boot_id)
         },
         |(saved, prepared, boot_id), pid, in_cgroup| {
             saved?;
