@@ -409,9 +409,7 @@ impl Rights {
             gid: creds.gid,
         })
     }
-}
 
-impl Rights {
     /// The rights to read a file in `dir` with, for a daemon running with `creds`: as
     /// [`Rights::for_dir`], and also the daemon's beneath a directory another user can change
     /// ([`Dir::exposed`]), where that user could have swapped in a directory of root's: what
