@@ -76,6 +76,8 @@ pub fn find_main(
     timeout: Duration,
     stop: Option<BorrowedFd<'_>>,
 ) -> Result<Found> {
+    // What failed is told of this launch only (the monitor launches again and again).
+    forget_failures();
     let found = match pidfile {
         Some(path) => from_pidfile(path, cgroup, deadline, timeout, false, stop),
         None => only_one_left(cgroup, deadline, timeout, false, stop),
@@ -106,6 +108,8 @@ pub fn find_child(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<Found> {
+    // What failed is told of this launch only (the monitor launches again and again).
+    forget_failures();
     let found = match pidfile {
         Some(path) => from_pidfile(path, cgroup, deadline, timeout, true, None),
         None => only_one_left(cgroup, deadline, timeout, true, None),
@@ -396,6 +400,11 @@ pub fn reap_zombies() {
 /// status other than 0, or a signal), for the error of a launch that left nothing running:
 /// the program forked, and what it forked died (memcached's daemon, exit 71).
 static LAST_FAILED: std::sync::Mutex<Option<(i32, Ended)>> = std::sync::Mutex::new(None);
+
+/// Forgets what [`reap_zombies`] saw fail before this launch.
+fn forget_failures() {
+    *LAST_FAILED.lock().unwrap_or_else(|e| e.into_inner()) = None;
+}
 
 /// What to say of a launch that left no process running: how the last process it forked
 /// ended, when one failed; else `otherwise`.

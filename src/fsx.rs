@@ -148,13 +148,7 @@ impl Dir {
     /// Whether a process with `creds` may create and rename files in it (the permission bits
     /// only, as the kernel checks them for a user without capabilities).
     pub fn writable_by(&self, creds: &Credentials) -> bool {
-        let bits = if creds.uid == self.stat.st_uid {
-            0o300
-        } else if creds.gid == self.stat.st_gid || creds.groups.contains(&self.stat.st_gid) {
-            0o030
-        } else {
-            0o003
-        };
+        let bits = 0o3 << class_shift(creds, self.stat.st_uid, self.stat.st_gid);
         self.mode() & bits == bits
     }
 
@@ -433,14 +427,20 @@ impl Rights {
 /// count: a file opened with a user's rights is checked with this too.
 pub fn readable_by(st: &std::fs::Metadata, creds: &Credentials) -> bool {
     use std::os::unix::fs::MetadataExt;
-    let bit = if creds.uid == st.uid() {
-        0o400
-    } else if creds.gid == st.gid() || creds.groups.contains(&st.gid()) {
-        0o040
+    st.mode() & (0o4 << class_shift(creds, st.uid(), st.gid())) != 0
+}
+
+/// Which permission bits apply to a process with `creds` on a file owned by `uid` and `gid`,
+/// as the shift of the owner's (6), the group's (3) or the others' (0), as the kernel picks
+/// them for a user without capabilities.
+fn class_shift(creds: &Credentials, uid: u32, gid: u32) -> u32 {
+    if creds.uid == uid {
+        6
+    } else if creds.gid == gid || creds.groups.contains(&gid) {
+        3
     } else {
-        0o004
-    };
-    st.mode() & bit != 0
+        0
+    }
 }
 
 /// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
