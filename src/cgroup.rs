@@ -15,10 +15,12 @@
 //! container runtime that gave us the tree) it uses the mount's root.
 //!
 //! `start` creates the cgroup and moves the daemon in before its exec; `stop` empties and
-//! removes it; `status` reads it.
+//! removes it (so do `forget` and a respawn monitor that ends on its own, once it is empty);
+//! `status` reads it.
 //!
 //! Must not: write anything outside `rdaemon/` beneath the chosen parent, except enabling a
-//! controller in the `cgroup.subtree_control` of the `rdaemon` cgroup it owns.
+//! controller in the `cgroup.subtree_control` of the `rdaemon` cgroup it owns, and a respawn
+//! monitor's own pid into the parent's `cgroup.procs` as it leaves its ended daemon's cgroup.
 
 use std::fs;
 use std::io;
