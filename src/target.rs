@@ -398,7 +398,8 @@ pub enum Main {
 ///
 /// The record wins: when it identifies a live process exactly (pid, start time and boot id),
 /// that process is the daemon whatever the pidfile holds (missing, garbage, another pid), so a
-/// daemon cannot escape by removing its pidfile. Otherwise the pidfile's pid counts only if it
+/// daemon cannot escape by removing its pidfile; when the spec cannot be read, its status alone
+/// does the same ([`judge_by_status`]). Otherwise the pidfile's pid counts only if it
 /// is alive, is not an ancestor of rdaemon or a kernel thread, and either the record vouches for
 /// it or, for a pidfile outside rdaemon's directory, it is trusted the classic way.
 ///
@@ -406,6 +407,9 @@ pub enum Main {
 /// ENOENT or ESRCH means that a process does not exist.
 pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
     if let Some(state) = judge_by_record(target)? {
+        return Ok(state);
+    }
+    if let Some(state) = judge_by_status(ctx, target)? {
         return Ok(state);
     }
     let (pid, trusted) = match pidfile::read(&target.pidfile, ctx.is_root) {
@@ -508,13 +512,62 @@ fn judge_by_record(target: &Target) -> Result<Option<Main>> {
     let Some(rec) = target.record.as_ref().filter(|r| !r.failed) else {
         return Ok(None);
     };
-    let (Some(raw), Some(start_time), Some(boot)) = (rec.pid, rec.start_time, &rec.boot_id) else {
+    judge_identity(rec.pid, rec.start_time, rec.boot_id.as_deref(), "record")
+}
+
+/// The daemon as its status alone identifies it, for a name whose spec could not be read
+/// (`record_error`: a corrupt spec, or another user's 0600 one). The status, in rdaemon's own
+/// runtime directory, is the daemon's runtime identity (SPEC §1): the process it names, alive
+/// with the start time it recorded during the boot it recorded, is the daemon, and a spec
+/// damaged on disk must not make it look gone (`forget` would drop it and the next `start` run
+/// a second copy). `None` when there is no such status or it names no live process.
+fn judge_by_status(ctx: &Ctx, target: &Target) -> Result<Option<Main>> {
+    let (None, Some(_), Some(name)) = (&target.record, &target.record_error, &target.name) else {
+        return Ok(None);
+    };
+    judge_status_of(ctx, name)
+}
+
+/// The pid of daemon `name` when its status alone names it alive ([`judge_by_status`]): for a
+/// `start` that found no spec it can read, which must not start a second copy.
+pub fn alive_by_status(ctx: &Ctx, name: &Name) -> Result<Option<Pid>> {
+    Ok(match judge_status_of(ctx, name)? {
+        Some(Main::Alive { pid, .. }) => Some(pid),
+        _ => None,
+    })
+}
+
+fn judge_status_of(ctx: &Ctx, name: &Name) -> Result<Option<Main>> {
+    let Ok(Some(status)) = state::Status::load(ctx, name) else {
+        return Ok(None);
+    };
+    if status.failed {
+        return Ok(None);
+    }
+    judge_identity(
+        status.pid,
+        status.start_time,
+        status.boot_id.as_deref(),
+        "status",
+    )
+}
+
+/// `Alive` when `pid` is alive with `start_time` during boot `boot` (`Untrusted` if it is a
+/// process rdaemon must never signal, `what` naming the file that named it); `None` when any is
+/// missing or does not match.
+fn judge_identity(
+    pid: Option<i32>,
+    start_time: Option<u64>,
+    boot: Option<&str>,
+    what: &str,
+) -> Result<Option<Main>> {
+    let (Some(raw), Some(start_time), Some(boot)) = (pid, start_time, boot) else {
         return Ok(None);
     };
     let Ok(pid) = Pid::new(raw) else {
         return Ok(None);
     };
-    if *boot != current_boot_id()? {
+    if boot != current_boot_id()? {
         return Ok(None);
     }
     let stat = match read_stat(pid)? {
@@ -523,7 +576,7 @@ fn judge_by_record(target: &Target) -> Result<Option<Main>> {
     };
     if let Some(why) = refuse_protected(pid, Some(&stat))? {
         return Ok(Some(Main::Untrusted {
-            why: format!("the record names pid {pid}, but {why}"),
+            why: format!("the {what} names pid {pid}, but {why}"),
         }));
     }
     Ok(Some(Main::Alive {

@@ -180,13 +180,15 @@ impl Report {
     /// `None`: reading them for every daemon (a cgroup's files, or `/proc` for every process of
     /// every session) is most of a `list` of a thousand daemons, and the table does not show them.
     fn gather(ctx: &Ctx, target: &Target, full: bool) -> Report {
-        // A record that cannot be read cannot vouch for anything: the state is unknown.
-        let state = match &target.record_error {
-            Some(why) => Main::Untrusted { why: why.clone() },
-            // So does a `/proc` that cannot be read (EMFILE...): that is no verdict.
-            None => judge_settled(ctx, target).unwrap_or_else(|e| Main::Untrusted {
-                why: format!("{e:#}"),
-            }),
+        // A record that cannot be read vouches for nothing: the state is unknown, unless the
+        // status alone names the live daemon (`judge`). So does a `/proc` that cannot be read
+        // (EMFILE...): that is no verdict.
+        let judged = judge_settled(ctx, target).unwrap_or_else(|e| Main::Untrusted {
+            why: format!("{e:#}"),
+        });
+        let state = match (&target.record_error, judged) {
+            (None, judged) | (Some(_), judged @ Main::Alive { .. }) => judged,
+            (Some(why), _) => Main::Untrusted { why: why.clone() },
         };
         let rec = target.record.as_ref();
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));

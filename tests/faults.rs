@@ -349,3 +349,37 @@ fn full_log_disk_gives_a_clear_error() {
     assert!(!env.path("web.json").exists());
     drop(fs_);
 }
+
+#[test]
+fn a_running_daemon_whose_spec_is_damaged_is_still_known_by_its_status() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    // The spec is damaged on disk; the status, which names the running process, is intact.
+    fs::write(env.path("web.json"), "").unwrap();
+    env.run(&["status", "web"])
+        .ok()
+        .stdout_has(&format!("web is running (pid {pid})"))
+        .stderr_has("corrupt record");
+    // Not forgotten while it runs: the next start would run a second copy.
+    env.run(&["forget", "web"])
+        .code(1)
+        .stderr_has("stop it first");
+    assert!(env.path("web.status").exists());
+    // Nor started a second time.
+    env.run(&["start", "--name", "web", "--", "sleep", "1000"])
+        .ok()
+        .stdout_has(&format!("web is already running (pid {pid})"))
+        .stderr_has("its status names pid");
+    assert!(alive(pid));
+    assert_eq!(
+        fs::read_to_string(env.path("web.pid")).unwrap().trim(),
+        pid.to_string(),
+        "the pidfile still names the one daemon"
+    );
+    // It can be stopped by name, and then forgotten.
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid})"));
+    wait_dead(pid);
+    env.run(&["forget", "web"]).ok().stdout_has("forgot web");
+}

@@ -67,7 +67,12 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
         // Another forget got there while we waited for the lock.
         bail!("no record for {name}");
     }
-    target.record = Record::load(ctx, &name).unwrap_or(None);
+    // A spec that cannot be read vouches for nothing, but the status may still name the running
+    // daemon (`judge` asks it): forgetting that one would let the next start run a second copy.
+    (target.record, target.record_error) = match Record::load(ctx, &name) {
+        Ok(rec) => (rec, None),
+        Err(e) => (None, Some(crate::exit::render(&e))),
+    };
     let judged = judge(ctx, &target).with_context(|| format!("cannot forget {name}"))?;
     // Without the record, what the main process left behind could never be found again.
     if let (Main::Gone { .. } | Main::NoPidfile, Some(n)) = (&judged, leftovers(&target)) {

@@ -318,7 +318,10 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
     match Record::load(ctx, name) {
         Ok(r) => Ok(r),
         Err(e) if e.root_cause().is::<serde_json::Error>() => {
-            ctx.warn(format!("{}; it will be replaced", crate::exit::render(&e)));
+            // Unless its status names the running daemon: `start_locked` then says so.
+            if !matches!(crate::target::alive_by_status(ctx, name), Ok(Some(_))) {
+                ctx.warn(format!("{}; it will be replaced", crate::exit::render(&e)));
+            }
             Ok(None)
         }
         Err(e) => Err(e.context(format!("cannot start {name}"))),
@@ -412,6 +415,18 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     }
     let mut launch = plan::plan_as(spec, account)?;
     let program = launch.program.clone();
+    // Without a spec it can read (a corrupt one, reported as it was loaded), the status may
+    // still name the running daemon: never a second copy beside it.
+    if old.is_none() {
+        if let Some(pid) = crate::target::alive_by_status(ctx, &spec.name)? {
+            ctx.warn(format!(
+                "the spec of {} cannot be read, but its status names pid {pid}, which runs: whether it runs this command is unknown",
+                spec.name
+            ));
+            ctx.say(format!("{} is already running (pid {pid})", spec.name));
+            return Ok(Code::Ok);
+        }
+    }
     // Stale pidfiles are only noted here, and replaced once every check below has passed: a
     // start that fails on bad input changes nothing (SPEC §2).
     let mut stale = Vec::new();

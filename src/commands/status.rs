@@ -45,6 +45,13 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         return Ok(Code::NotRunning);
     }
     let report = Report::new(ctx, &target);
+    // Running by its status alone: the damaged spec is still worth a line (not another user's
+    // spec that this user may not read: that is no damage).
+    if let (Some(why), DaemonState::Running) = (&target.record_error, report.state) {
+        if why.starts_with("corrupt") {
+            ctx.warn(format!("{why}; its status names the running process"));
+        }
+    }
     if args.json {
         println!("{}", crate::view::to_json(&report)?);
     } else if report.state == DaemonState::Unknown {
