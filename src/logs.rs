@@ -78,6 +78,48 @@ pub fn tail_text(path: &Path, lines: usize) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// Where a log file ended when a start began, so that the tail shown when that start fails is
+/// only what its program wrote, not an earlier run's last words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogMark {
+    /// (device, inode) of the file then.
+    id: (u64, u64),
+    /// Its length then.
+    pub len: u64,
+}
+
+impl LogMark {
+    /// The regular file at `path` as it is now (not through a symlink); `None` when there is
+    /// none: then all of a file found later is new.
+    pub fn of(path: &Path) -> Option<LogMark> {
+        let meta = fs::symlink_metadata(path).ok()?;
+        meta.file_type().is_file().then(|| LogMark {
+            id: (meta.dev(), meta.ino()),
+            len: meta.len(),
+        })
+    }
+}
+
+/// [`tail_text`] of what was written to `path` after `mark`: all of it when the file was
+/// replaced or truncated since (another inode, or shorter). `Err(())` when nothing was.
+pub fn tail_text_since(path: &Path, lines: usize, mark: Option<LogMark>) -> Result<String, ()> {
+    let mut file = crate::fsx::open_read(path).ok().flatten().ok_or(())?;
+    let meta = file.metadata().map_err(|_| ())?;
+    let from = match mark {
+        Some(m) if m.id == (meta.dev(), meta.ino()) && meta.len() >= m.len => m.len,
+        _ => 0,
+    };
+    let (bytes, end) = tail(&mut file, lines).map_err(|_| ())?;
+    let begins = end - bytes.len() as u64;
+    let new = &bytes[from.saturating_sub(begins).min(bytes.len() as u64) as usize..];
+    let text = String::from_utf8_lossy(new);
+    let text = text.trim_end_matches('\n');
+    match text.is_empty() {
+        true => Err(()),
+        false => Ok(text.to_owned()),
+    }
+}
+
 /// One file followed by name.
 #[derive(Debug)]
 struct Followed {

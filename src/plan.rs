@@ -74,6 +74,9 @@ pub struct Plan {
     pub stdout: PathBuf,
     /// stderr file.
     pub stderr: PathBuf,
+    /// Where each log file ended before this launch (set by `start` right before it): the
+    /// tail of a failed start shows only what came after.
+    pub log_marks: Vec<(PathBuf, crate::logs::LogMark)>,
     /// `--foreground`: exec in place.
     pub foreground: bool,
     /// `--foreground` without log options: keep rdaemon's streams.
@@ -187,6 +190,7 @@ pub fn plan_as(spec: &Spec, account: Option<Account>) -> Result<Plan> {
         env.insert("WATCHDOG_USEC".into(), limit.as_micros().to_string().into());
     }
     Ok(Plan {
+        log_marks: Vec::new(),
         name: spec.name.clone(),
         pidfile: spec.pidfile.clone(),
         program,

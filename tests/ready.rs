@@ -612,3 +612,58 @@ fn restart_waits_for_the_recorded_readiness() {
     assert_eq!(rec["ready"], "alive:200ms");
     assert_eq!(rec["ready_timeout"], "5s");
 }
+
+#[test]
+fn the_tail_of_a_failed_start_is_only_what_this_start_wrote() {
+    let env = Env::new();
+    // An earlier run's last words are in the log.
+    env.run(&[
+        "start",
+        "--name",
+        "tail",
+        "--",
+        "sh",
+        "-c",
+        "echo 'OLD RUN: fatal'",
+    ])
+    .ok();
+    let log = env.path("tail.log");
+    wait_until("the first run's line", Duration::from_secs(30), || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("OLD RUN"))
+    });
+    // A start that writes nothing before it fails shows none of them.
+    let run = env
+        .run(&[
+            "start", "--name", "tail", "--ready", "alive:5s", "--", "sh", "-c", "exit 3",
+        ])
+        .code(1);
+    assert!(!run.stderr.contains("OLD RUN"), "{}", run.dump());
+    assert!(
+        run.stderr.contains(&format!(
+            "(nothing was written to the log '{}' by this start)",
+            log.display()
+        )),
+        "{}",
+        run.dump()
+    );
+    // One that writes shows only its own lines.
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "tail",
+            "--ready",
+            "alive:5s",
+            "--",
+            "sh",
+            "-c",
+            "echo 'NEW RUN: bad config'; exit 3",
+        ])
+        .code(1);
+    assert!(
+        has_line(&run.stderr, "NEW RUN: bad config"),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains("OLD RUN"), "{}", run.dump());
+}

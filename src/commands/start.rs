@@ -476,6 +476,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut check = Check::prepare(&launch.ready, &launch.name)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
     check.watch_logs(&[&spec.stdout, &spec.stderr])?;
+    // So does the tail shown if this start fails: not an earlier run's last words.
+    launch.log_marks = [&launch.stdout, &launch.stderr]
+        .into_iter()
+        .filter_map(|p| Some((p.clone(), logs::LogMark::of(p)?)))
+        .collect();
     // With another server on the port, the new program would fail to bind while a connect
     // to the old one looked like readiness: refuse now, naming who holds it.
     if let Some(busy) = check.port_in_use() {
@@ -1265,8 +1270,13 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
             continue;
         }
         seen.push(path);
-        match logs::tail_text(path, lines) {
-            Some(text) => {
+        let mark = launch
+            .log_marks
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|&(_, m)| m);
+        match logs::tail_text_since(path, lines, mark) {
+            Ok(text) => {
                 out.push_str(&format!("\n==> {} <==", path.display()));
                 // The daemon's lines, shown, never obeyed by the terminal.
                 for line in text.lines() {
@@ -1274,7 +1284,11 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
                     out.push_str(&printable(line));
                 }
             }
-            None => out.push_str(&format!("\n(the log '{}' is empty)", path.display())),
+            Err(()) if mark.is_some_and(|m| m.len > 0) => out.push_str(&format!(
+                "\n(nothing was written to the log '{}' by this start)",
+                path.display()
+            )),
+            Err(()) => out.push_str(&format!("\n(the log '{}' is empty)", path.display())),
         }
     }
     out
