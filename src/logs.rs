@@ -32,18 +32,30 @@ const RECHECK: Duration = Duration::from_millis(500);
 const POLL_MIN: Duration = Duration::from_millis(10);
 const POLL_MAX: Duration = Duration::from_millis(250);
 
-/// The last `lines` lines of `file` and the offset where they end (its length when read).
+/// How far back from its end a line is looked for, per line asked for: a longer line is shown
+/// by its last this many bytes. The daemon's user can make the log a huge sparse file
+/// (`ftruncate` on its stdout) or one endless line; the tail must stay small all the same.
+const MAX_LINE: u64 = 64 * 1024;
+/// How far back the tail goes at most, whatever the number of lines asked for.
+const MAX_TAIL: u64 = 16 * 1024 * 1024;
+/// How much following reads and writes at once.
+const FOLLOW_CHUNK: usize = 64 * 1024;
+
+/// The last `lines` lines of `file` and the offset where they end (its length when read): at
+/// most `lines` × [`MAX_LINE`] bytes (and [`MAX_TAIL`]), cut at the front if they are longer.
 pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
     let len = file.metadata()?.len();
     if lines == 0 || len == 0 {
         return Ok((Vec::new(), len));
     }
-    let mut start = 0;
+    let reach = (lines as u64).saturating_mul(MAX_LINE).min(MAX_TAIL);
+    let floor = len.saturating_sub(reach);
+    let mut start = floor;
     let mut pos = len;
     let mut seen = 0;
     let mut buf = vec![0u8; CHUNK as usize];
-    'scan: while pos > 0 {
-        let step = pos.min(CHUNK);
+    'scan: while pos > floor {
+        let step = (pos - floor).min(CHUNK);
         pos -= step;
         let chunk = &mut buf[..step as usize];
         file.seek(SeekFrom::Start(pos))?;
@@ -118,6 +130,22 @@ pub fn tail_text_since(path: &Path, lines: usize, mark: Option<LogMark>) -> Resu
         true => Err(()),
         false => Ok(text.to_owned()),
     }
+}
+
+/// How much of one log line a message quotes (a failed start's tail, a dead daemon's status).
+const QUOTED_LINE: usize = 500;
+
+/// `line` as a message quotes it: its first [`QUOTED_LINE`] bytes (cut at a character), `…`
+/// marking the cut.
+pub fn quoted(line: &str) -> std::borrow::Cow<'_, str> {
+    if line.len() <= QUOTED_LINE {
+        return line.into();
+    }
+    let mut end = QUOTED_LINE;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end]).into()
 }
 
 /// One file followed by name.
@@ -458,20 +486,28 @@ impl Follower {
             return Ok(false);
         }
         file.seek(SeekFrom::Start(f.pos))?;
-        let mut data = Vec::new();
-        file.take(len - f.pos).read_to_end(&mut data)?;
-        if data.is_empty() {
-            return Ok(false);
+        // In pieces: what was appended can be huge (a sparse file the program extended).
+        let mut data = vec![0u8; FOLLOW_CHUNK];
+        let mut wrote = false;
+        while f.pos < len {
+            let want = (len - f.pos).min(FOLLOW_CHUNK as u64) as usize;
+            let n = file.read(&mut data[..want])?;
+            if n == 0 {
+                break;
+            }
+            f.pos += n as u64;
+            if !wrote && self.headers && self.last != Some(i) {
+                let sep = if self.last.is_some() { "\n" } else { "" };
+                writeln!(out, "{sep}==> {} <==", f.path.display())?;
+            }
+            wrote = true;
+            out.write_all(&data[..n])?;
         }
-        f.pos += data.len() as u64;
-        if self.headers && self.last != Some(i) {
-            let sep = if self.last.is_some() { "\n" } else { "" };
-            writeln!(out, "{sep}==> {} <==", self.files[i].path.display())?;
+        if wrote {
+            self.last = Some(i);
+            out.flush()?;
         }
-        self.last = Some(i);
-        out.write_all(&data)?;
-        out.flush()?;
-        Ok(true)
+        Ok(wrote)
     }
 }
 

@@ -210,7 +210,14 @@ pub struct LogFollower {
     file: Option<File>,
     offset: u64,
     partial: Vec<u8>,
+    /// The last read stopped at [`READ_BUDGET`] before the end of the file.
+    behind: bool,
 }
+
+/// How much one [`LogFollower::read_lines`] reads at most: the program can make its log a huge
+/// sparse file (`ftruncate` on its stdout) or write faster than it is read, and the wait must
+/// still see its deadline and its signals between reads.
+const READ_BUDGET: u64 = 4 * 1024 * 1024;
 
 impl LogFollower {
     /// Follows `path` from `offset` (its size when `start` began, 0 if it did not exist).
@@ -220,7 +227,14 @@ impl LogFollower {
             file: None,
             offset,
             partial: Vec::new(),
+            behind: false,
         }
+    }
+
+    /// Whether the last [`LogFollower::read_lines`] left part of the file unread (its budget
+    /// spent): look again at once, without waiting for a write.
+    pub fn behind(&self) -> bool {
+        self.behind
     }
 
     /// The followed path.
@@ -268,6 +282,9 @@ impl LogFollower {
             if self.read_to_end(&mut line) {
                 return true;
             }
+            if self.behind {
+                return false;
+            }
             // Another file at the path (rotated by rename): the old one is read to its end,
             // follow the new one from its beginning.
             let replaced = std::fs::metadata(&self.path)
@@ -289,12 +306,19 @@ impl LogFollower {
             return false;
         };
         let mut buf = vec![0u8; 64 * 1024];
+        let mut budget = READ_BUDGET;
+        self.behind = false;
         loop {
+            if budget == 0 {
+                self.behind = true;
+                return false;
+            }
             let n = match file.read_at(&mut buf, self.offset) {
                 Ok(0) | Err(_) => return false,
                 Ok(n) => n,
             };
             self.offset += n as u64;
+            budget = budget.saturating_sub(n as u64);
             let mut data = &buf[..n];
             while let Some(end) = data.iter().position(|b| *b == b'\n') {
                 self.partial.extend_from_slice(&data[..end]);

@@ -915,6 +915,9 @@ impl Check {
                         found = true;
                         break;
                     }
+                    // More than one read's worth is waiting: no write may come to wake the
+                    // next look, so it comes after the short pause.
+                    all &= !log.behind();
                 }
                 *watching = all && !logs.is_empty();
                 Ok(match found {

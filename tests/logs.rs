@@ -5,6 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use crate::common::*;
 
@@ -208,4 +209,59 @@ fn as_root_no_log_is_shown_from_a_directory_others_could_write() {
     let run = env.run(&["status", "svc"]).code(1);
     assert!(!run.stdout.contains("    from the log"), "{}", run.dump());
     fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+}
+
+/// The daemon's user can make its log a huge sparse file (its stdout is the log: `ftruncate`
+/// on it, here `truncate` on `/proc/self/fd/1`). What rdaemon reads of it stays small: `logs -n`
+/// a few lines' worth, a dead daemon's `status` its quoted tail, and `--ready log:` still keeps
+/// to its timeout (it read the whole file in one go before, for minutes and gigabytes).
+#[test]
+fn a_huge_sparse_log_costs_only_its_tail() {
+    let env = Env::new();
+    let grow = "echo hello; truncate -s 20G /proc/self/fd/1 || exit 9; echo after";
+    env.run(&["start", "--name", "sparse", "--", "sh", "-c", grow])
+        .ok();
+    let log = env.path("sparse.log");
+    wait_until("the log to grow", Duration::from_secs(30), || {
+        fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 34)
+            && fs::read_to_string(env.path("sparse.status")).is_ok()
+    });
+    let run = env.run(&["logs", "sparse", "-n", "3"]).ok();
+    assert!(run.stdout.ends_with("after\n"), "{}", run.stderr);
+    assert!(
+        run.stdout.len() <= 3 * 64 * 1024,
+        "{} bytes",
+        run.stdout.len()
+    );
+    // Dead now: status quotes the end of its log, a few hundred bytes a line.
+    wait_until("the program to end", Duration::from_secs(30), || {
+        env.run(&["status", "sparse"]).code != 0
+    });
+    let run = env.run(&["status", "sparse"]);
+    assert!(run.stdout.contains("after"), "{}", run.dump());
+    assert!(run.stdout.len() < 64 * 1024, "{} bytes", run.stdout.len());
+    // A log: readiness wait the program floods with 50 GB of holes ends at its timeout.
+    let flood = "sleep 0.3; truncate -s 50G /proc/self/fd/1 || exit 9; exec sleep 1000";
+    let begun = Instant::now();
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "flood",
+            "--ready",
+            "log:NEVER",
+            "--ready-timeout",
+            "2s",
+            "--",
+            "sh",
+            "-c",
+            flood,
+        ])
+        .code(1);
+    assert!(run.stderr.contains("not ready after 2s"), "{}", run.dump());
+    assert!(
+        begun.elapsed() < Duration::from_secs(60),
+        "the 2 s wait took {:?}",
+        begun.elapsed()
+    );
 }

@@ -260,10 +260,17 @@ impl Prefixed {
     }
 }
 
+/// How long a partial line [`Prefixed`] holds at most before it writes it as a line of its own:
+/// a daemon's endless line must not grow rdaemon's memory.
+const MAX_PENDING: usize = 64 * 1024;
+
 impl Write for Prefixed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.pending.extend_from_slice(buf);
         self.emit()?;
+        if self.pending.len() >= MAX_PENDING {
+            self.finish()?;
+        }
         Ok(buf.len())
     }
 

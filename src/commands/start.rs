@@ -1281,7 +1281,7 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
                 // The daemon's lines, shown, never obeyed by the terminal.
                 for line in text.lines() {
                     out.push('\n');
-                    out.push_str(&printable(line));
+                    out.push_str(&printable(&logs::quoted(line)));
                 }
             }
             Err(()) if mark.is_some_and(|m| m.len > 0) => out.push_str(&format!(

@@ -220,7 +220,7 @@ fn print_log_tail(r: &Report) {
         if let Some(text) = logs::tail_text(path, DEAD_TAIL_LINES) {
             println!("  last lines of {}:", path.display());
             for line in text.lines() {
-                println!("    {}", printable(line));
+                println!("    {}", printable(&logs::quoted(line)));
             }
         }
     }
