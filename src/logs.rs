@@ -132,6 +132,128 @@ pub fn tail_text_since(path: &Path, lines: usize, mark: Option<LogMark>) -> Resu
     }
 }
 
+/// What [`Sanitized`] has seen of a sequence not yet written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Nothing pending.
+    Text,
+    /// `ESC`.
+    Esc,
+    /// `ESC [` and parameter bytes.
+    Csi,
+    /// `0xC2`, which with `0x80`–`0x9F` after it is a C1 control in UTF-8.
+    C2,
+}
+
+/// The longest `ESC [ … m` passed through; a longer one is shown escaped.
+const MAX_SGR: usize = 64;
+
+/// A writer for a person's terminal, for a daemon's log (`rdaemon logs` on a terminal): the
+/// daemon's control characters are shown escaped as [`crate::parse::printable`] shows them
+/// (`\u{1b}`, `\r`, `\0`), newlines and tabs kept, so that the log cannot move the cursor,
+/// clear the screen, set the window title or write to the clipboard (OSC 52) of the terminal of
+/// the person reading it, often root. Color and style (`ESC [ … m`, SGR) pass, as with
+/// `less -R`: they only paint. Sequences cut between two writes are held until the next.
+pub struct Sanitized<W: Write> {
+    inner: W,
+    seen: Seen,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Sanitized<W> {
+    /// Writes to `inner`.
+    pub fn new(inner: W) -> Sanitized<W> {
+        Sanitized {
+            inner,
+            seen: Seen::Text,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Appends `data`, filtered, to `out`.
+    fn filter(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        let escaped = |b: u8, out: &mut Vec<u8>| {
+            out.extend(char::from(b).escape_debug().to_string().as_bytes());
+        };
+        for &b in data {
+            let mut b = Some(b);
+            while let Some(byte) = b.take() {
+                match self.seen {
+                    Seen::Text => match byte {
+                        0x1b => {
+                            self.seen = Seen::Esc;
+                            self.pending.push(byte);
+                        }
+                        0xc2 => {
+                            self.seen = Seen::C2;
+                            self.pending.push(byte);
+                        }
+                        b'\n' | b'\t' => out.push(byte),
+                        0..=0x1f | 0x7f => escaped(byte, out),
+                        _ => out.push(byte),
+                    },
+                    Seen::Esc if byte == b'[' => {
+                        self.seen = Seen::Csi;
+                        self.pending.push(byte);
+                    }
+                    Seen::Csi if byte == b'm' => {
+                        out.append(&mut self.pending);
+                        out.push(byte);
+                        self.seen = Seen::Text;
+                    }
+                    Seen::Csi if (0x30..=0x3f).contains(&byte) && self.pending.len() < MAX_SGR => {
+                        self.pending.push(byte)
+                    }
+                    Seen::C2 if (0x80..=0x9f).contains(&byte) => {
+                        let c = char::from_u32(byte as u32).unwrap_or('?');
+                        out.extend(c.escape_debug().to_string().as_bytes());
+                        self.pending.clear();
+                        self.seen = Seen::Text;
+                    }
+                    // Not a color: the ESC shown escaped, the rest as text; the byte again.
+                    Seen::Esc | Seen::Csi | Seen::C2 => {
+                        self.release(out);
+                        b = Some(byte);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes out what is pending as text, its ESC escaped.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        for byte in std::mem::take(&mut self.pending) {
+            match byte {
+                0x1b => out.extend(b"\\u{1b}"),
+                _ => out.push(byte),
+            }
+        }
+        self.seen = Seen::Text;
+    }
+}
+
+impl<W: Write> Write for Sanitized<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        self.filter(buf, &mut out);
+        self.inner.write_all(&out)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Filters `data` for a terminal as [`Sanitized`] does, whole: nothing is held.
+pub fn sanitized(data: &[u8]) -> Vec<u8> {
+    let mut filter = Sanitized::new(io::sink());
+    let mut out = Vec::with_capacity(data.len() + 16);
+    filter.filter(data, &mut out);
+    filter.release(&mut out);
+    out
+}
+
 /// How much of one log line a message quotes (a failed start's tail, a dead daemon's status).
 const QUOTED_LINE: usize = 500;
 
@@ -514,6 +636,20 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitized_escapes_controls_and_keeps_colors_even_when_cut_between_writes() {
+        let log = b"a\x1b]0;title\x07b\r\x1b[2Jc\x1b[1;31mred\x1b[0m\t\xc2\x9b1m\xc3\xa9\n";
+        let want = "a\\u{1b}]0;title\\u{7}b\\r\\u{1b}[2Jc\x1b[1;31mred\x1b[0m\t\\u{9b}1m\u{e9}\n";
+        assert_eq!(String::from_utf8(sanitized(log)).unwrap(), want);
+        // Every cut of the log into two writes gives the same.
+        for cut in 0..log.len() {
+            let mut out = Sanitized::new(Vec::new());
+            out.write_all(&log[..cut]).unwrap();
+            out.write_all(&log[cut..]).unwrap();
+            assert_eq!(String::from_utf8(out.inner).unwrap(), want, "cut at {cut}");
+        }
+    }
 
     fn tail_of(content: &[u8], lines: usize) -> Vec<u8> {
         let dir = tempfile::tempdir().unwrap();

@@ -142,3 +142,38 @@ fn stop_spinner_on_a_terminal() {
     );
     assert!(!alive(pid));
 }
+
+/// A daemon's log shown on a terminal (often root's) cannot drive it: its control characters
+/// are shown escaped (window title, screen clear, cursor moves, the clipboard write of OSC 52,
+/// a C1 CSI), its colors pass as `less -R` lets them; into a pipe it is the log as it is.
+#[test]
+fn logs_on_a_terminal_show_the_daemons_control_characters_escaped() {
+    let env = Env::new();
+    let hostile = r"printf 'normal\n\033]0;PWNED\007\033[2J\033[1;1Hfake\n\033]52;c;ZWNobw==\007\n\302\233\061mC1\n\033[32mgreen\033[0m\n'";
+    env.run(&["start", "--name", "esc", "--", "sh", "-c", hostile])
+        .ok();
+    let log = env.path("esc.log");
+    wait_until("the log", std::time::Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("green"))
+    });
+    for args in [&["logs", "esc"][..], &["logs", "esc", "esc"][..]] {
+        let Some((code, shown)) = on_a_terminal(&env, args, &[("NO_COLOR", "1")]) else {
+            skip("logs on a terminal", "util-linux script is missing");
+            return;
+        };
+        assert_eq!(code, 0, "{shown}");
+        for raw in ["\x1b]", "\x1b[2J", "\x1b[1;1H", "\u{9b}"] {
+            assert!(
+                !shown.contains(raw),
+                "{raw:?} reached the terminal: {shown:?}"
+            );
+        }
+        assert!(shown.contains(r"\u{1b}]0;PWNED\u{7}"), "{shown:?}");
+        assert!(shown.contains(r"\u{1b}]52;c;ZWNobw==\u{7}"), "{shown:?}");
+        assert!(shown.contains(r"\u{9b}1mC1"), "{shown:?}");
+        assert!(shown.contains("\x1b[32mgreen\x1b[0m"), "{shown:?}");
+    }
+    // Piped, the bytes as they are.
+    let run = env.run(&["logs", "esc"]).ok();
+    assert!(run.stdout.contains("\x1b]0;PWNED\x07"), "{}", run.dump());
+}

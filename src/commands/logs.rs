@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::LogsArgs;
 use crate::exit::Code;
-use crate::logs::{tail, Follower};
+use crate::logs::{sanitized, tail, Follower, Sanitized};
 use crate::paths::Ctx;
 use crate::pidfile::os_reason;
 use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved, Target};
@@ -36,7 +36,12 @@ pub fn run(mut args: LogsArgs, ctx: &Ctx) -> Result<Code> {
     };
     let files = log_files(ctx, &target, args.follow)?;
     let headers = files.len() > 1;
-    let mut out = io::stdout().lock();
+    // On a terminal the daemon's control characters are shown, not obeyed (colors pass); into a
+    // pipe or a file the log goes as it is, as `tail` gives it.
+    let mut out: Box<dyn Write> = match io::stdout().is_terminal() {
+        true => Box::new(Sanitized::new(io::stdout().lock())),
+        false => Box::new(io::stdout().lock()),
+    };
     let mut opened = Vec::with_capacity(files.len());
     for (i, path) in files.iter().enumerate() {
         let shown = (|| -> io::Result<Option<(File, u64)>> {
@@ -223,6 +228,8 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
 struct Prefixed {
     prefix: String,
     pending: Vec<u8>,
+    /// Lines shown on a terminal: their control characters escaped ([`sanitized`]).
+    terminal: bool,
 }
 
 impl Prefixed {
@@ -230,6 +237,7 @@ impl Prefixed {
         Prefixed {
             prefix,
             pending: Vec::new(),
+            terminal: io::stdout().is_terminal(),
         }
     }
 
@@ -250,7 +258,10 @@ impl Prefixed {
         let mut text = Vec::with_capacity(end + 1 + self.prefix.len() * 4);
         for line in self.pending[..end].split(|&b| b == b'\n') {
             text.extend_from_slice(self.prefix.as_bytes());
-            text.extend_from_slice(line);
+            match self.terminal {
+                true => text.extend_from_slice(&sanitized(line)),
+                false => text.extend_from_slice(line),
+            }
             text.push(b'\n');
         }
         self.pending.drain(..=end);
