@@ -601,7 +601,8 @@ pub fn parent_of(file: &Path) -> Result<Option<(std::sync::Arc<Dir>, OsString)>>
 /// beneath a directory another user can change ([`Exposed`]), a file that not everyone may
 /// read is refused: that user could have swapped in a directory of root's (or of another
 /// user's), to have its content shown (`logs`) or matched (`--ready log:`). The logs rdaemon
-/// creates are 0644. `Ok(None)` when it does not exist.
+/// creates are 0644. So is, in a directory another user can change, a file with more than one
+/// link. `Ok(None)` when it does not exist.
 pub fn open_read(path: &Path) -> io::Result<Option<File>> {
     let Some((dir, name)) = parent_of(path).map_err(|e| io::Error::other(format!("{e:#}")))? else {
         return Ok(None);
@@ -619,6 +620,18 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
         return Err(io::Error::other(format!(
             "it is {}, not a regular file",
             describe_kind(ft)
+        )));
+    }
+    // A hard link to a file of root's, made where another user can create names (with
+    // `fs.protected_hardlinks=0` the kernel lets anyone link any file): what it shows is not
+    // that user's to see. rdaemon's own logs have one link.
+    if geteuid().is_root()
+        && std::os::unix::fs::MetadataExt::nlink(&meta) > 1
+        && !dir.is_protected()
+    {
+        return Err(io::Error::other(format!(
+            "it has {} hard links, and another user can change the directory it is in",
+            std::os::unix::fs::MetadataExt::nlink(&meta)
         )));
     }
     if let Some(above) = dir.exposed().filter(|_| geteuid().is_root()) {

@@ -302,6 +302,41 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
     assert!(env.track_marked(&secs).is_empty());
 }
 
+/// With `fs.protected_hardlinks=0` anyone can hard-link any file. A link to a root-only file,
+/// named as the log in the daemon user's directory, is not shown by root's `logs`. (Root makes
+/// the link here, as the kernel setting would let nobody; nobody puts it in place.)
+#[test]
+fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
+    if !need_root("a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown") {
+        return;
+    }
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let log = logs.join("x.log");
+    let log_s = log.to_str().unwrap();
+    let secs = unique_secs();
+    env.run(&[
+        "start", "--name", "x", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
+    ])
+    .ok();
+    let vault = env.path("vault");
+    fs::create_dir(&vault).unwrap();
+    fs::set_permissions(&vault, fs::Permissions::from_mode(0o700)).unwrap();
+    fs::write(vault.join("secret"), "ROOT-SECRET\n").unwrap();
+    fs::set_permissions(vault.join("secret"), fs::Permissions::from_mode(0o644)).unwrap();
+    fs::hard_link(vault.join("secret"), logs.join(".planted")).unwrap();
+    nobody_does(&format!(
+        "rm -f {log_s} && mv {}/.planted {log_s}",
+        logs.display()
+    ));
+    let run = run_or_hang(&env, &["logs", "x"], &[]).code(1);
+    assert!(!run.stdout.contains("ROOT-SECRET"), "{}", run.dump());
+    let run = run.stderr_has("hard links").stderr_has(log_s);
+    drop(run);
+    run_or_hang(&env, &["stop", "x"], &[]).ok();
+    assert!(env.track_marked(&secs).is_empty());
+}
+
 /// Finding 3: a lock file anyone can open lets anyone hold root's lock (flock works on a
 /// read-only fd), and root's `stop` then hangs forever. Lock files are 0600 now: nobody cannot
 /// open it, and root's `stop` works.
