@@ -51,8 +51,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l pidfile -d 'Wh
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /; restart: the recorded one]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal [default: 022; restart: the recorded one]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
@@ -63,7 +63,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-timeout -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH, http:URL, log:REGEX or cmd:COMMAND [default: exec]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready-timeout -d 'How long to wait for readiness before stopping the program and failing [default: 30s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r
@@ -125,8 +125,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d '
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal [default: 022]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /; restart: the recorded one]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal [default: 022; restart: the recorded one]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
@@ -137,7 +137,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-timeout
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH [default: exec]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH, http:URL, log:REGEX or cmd:COMMAND [default: exec]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready-timeout -d 'How long to wait for readiness before stopping the program and failing [default: 30s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l restart-delay -d 'Delay before the first restart; doubles on each quick failure (up to 60s), back to the start once the program has run 60s [default: 1s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l max-restarts -d 'Give up after N restarts within --restart-window (state "failed"); 0: never give up [default: 5]' -r

@@ -35,7 +35,7 @@ Examples:
 
 Exit codes: 0 success, 1 failure, 2 usage error, 4 insufficient privilege, 7 not running
 (signal, reload);
-status: 0 running, 1 dead (pidfile remains) or failed, 3 not running, 4 unknown.")]
+status: 0 running, 1 dead (wanted running, process gone) or failed, 3 not running, 4 unknown.")]
 pub struct Cli {
     /// The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR]
     /// [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]
@@ -214,7 +214,9 @@ Examples:
   rdaemon restart web
   rdaemon restart web --env LEVEL=debug
   rdaemon restart web -- python3 -m http.server 9090
-  rdaemon restart 'web-*'             # one after the other")]
+  rdaemon restart 'web-*'             # one after the other
+
+An option not given keeps the recorded value, not the default that start would use.")]
     Restart(RestartArgs),
 
     /// Start every daemon whose spec wants it running and that does not run (after a reboot)
@@ -383,7 +385,8 @@ impl TargetArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct TargetsArgs {
     /// Daemon names, or shell-style globs matched against the known names ('web-*', quoted);
-    /// none: the only daemon there is (for all but status and forget: the only one running)
+    /// none: the only daemon there is (status: every daemon; all but status and forget: the only
+    /// one running)
     #[arg(value_name = "NAME", value_parser = Pattern::parse)]
     pub names: Vec<Pattern>,
 
@@ -434,11 +437,11 @@ pub struct StartOpts {
     #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub stderr: Option<PathBuf>,
 
-    /// Working directory of the daemon [default: /]
+    /// Working directory of the daemon [default: /; restart: the recorded one]
     #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
     pub chdir: Option<PathBuf>,
 
-    /// File mode creation mask, in octal [default: 022]
+    /// File mode creation mask, in octal [default: 022; restart: the recorded one]
     #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 
@@ -488,8 +491,8 @@ pub struct StartOpts {
     #[arg(long, value_name = "GROUP", value_parser = parse::parse_group_name)]
     pub group: Option<String>,
 
-    /// What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT or file:PATH
-    /// [default: exec]
+    /// What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH,
+    /// http:URL, log:REGEX or cmd:COMMAND [default: exec]
     #[arg(long, value_name = "SPEC", value_parser = ReadySpec::parse)]
     pub ready: Option<ReadySpec>,
 
@@ -1213,7 +1216,9 @@ mod tests {
         let said = |verb: &str, id: &str| {
             let help = help(verb, id);
             let start = help.find("[default: ").expect("a default in the help") + 10;
-            help[start..start + help[start..].find(']').unwrap()].to_owned()
+            // `[default: /; restart: the recorded one]`: start's is the first.
+            let end = help[start..].find([']', ';']).unwrap();
+            help[start..start + end].to_owned()
         };
         let duration = |verb: &str, id: &str| parse::parse_duration(&said(verb, id)).unwrap();
         assert_eq!(said("start", "chdir"), spec.chdir.display().to_string());

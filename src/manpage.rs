@@ -263,7 +263,7 @@ fn exit_status() -> Roff {
     let mut r = Roff::new();
     section(&mut r, "EXIT STATUS");
     item(&mut r, [bold("0")], "Success. Also: start of a daemon that is already running, stop of a daemon that is not running. For status: the daemon is running.");
-    item(&mut r, [bold("1")], "Failure (the program could not be executed, a file could not be written, the daemon could not be stopped...). For status: the daemon is dead but its pidfile remains, or a respawned daemon gave up (failed).");
+    item(&mut r, [bold("1")], "Failure (the program could not be executed, a file could not be written, the daemon could not be stopped...). For status: the daemon is dead (wanted running, its process gone, whether or not its pidfile remains), or a respawned daemon gave up (failed).");
     item(
         &mut r,
         [bold("2")],
