@@ -495,9 +495,11 @@ pub enum Step {
     Forever,
 }
 
-/// Joins argv for display, quoting what a shell would need quoted.
+/// Joins argv for display, quoting what a shell would need quoted, its control characters
+/// escaped ([`printable`]): a command of several lines stays on one line of `list`'s table.
 pub fn shell_join(argv: &[String]) -> String {
-    argv.iter()
+    let joined = argv
+        .iter()
         .map(|a| {
             let plain = !a.is_empty()
                 && a.bytes()
@@ -509,7 +511,8 @@ pub fn shell_join(argv: &[String]) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    printable(&joined).into_owned()
 }
 
 /// `text` made safe to show on a terminal: every control character but tab (C0, DEL and C1,
@@ -754,6 +757,8 @@ mod tests {
     fn joins_like_a_shell() {
         let argv = ["sh", "-c", "echo 'hi' there", ""].map(String::from);
         assert_eq!(shell_join(&argv), r#"sh -c 'echo '\''hi'\'' there' ''"#);
+        let lines = ["sh".to_string(), "-c".into(), "sleep 300\n# two".into()];
+        assert_eq!(shell_join(&lines), r"sh -c 'sleep 300\n# two'");
     }
 
     #[test]

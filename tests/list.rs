@@ -37,3 +37,16 @@ fn json_is_an_array_even_when_empty() {
     assert_eq!(v[0]["name"], "alpha");
     assert_eq!(v[0]["state"], "running");
 }
+
+#[test]
+fn a_command_of_several_lines_stays_on_its_row() {
+    let env = Env::new();
+    env.start("ml", &["sh", "-c", "sleep 1000\n# a second line"]);
+    let run = env.run(&["list"]).ok();
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.dump());
+    assert!(
+        run.stdout.contains(r"sh -c 'sleep 1000\n# a second line'"),
+        "{}",
+        run.dump()
+    );
+}
