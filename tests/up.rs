@@ -692,3 +692,34 @@ fn completions_offer_names_and_files_for_up_and_down() {
     );
     assert!(zsh.contains(":_files'"), "zsh completes no files");
 }
+
+/// An entry removed from the file after `up`: neither `up` nor `down` acts on it any more, and
+/// both say that it still runs (docker compose's "orphans").
+#[test]
+fn a_running_daemon_whose_entry_was_removed_is_named() {
+    let keep = "[daemons.keep]\ncommand = [\"sleep\", \"1000\"]\n";
+    let gone = "[daemons.gone]\ncommand = [\"sleep\", \"1001\"]\nafter = [\"keep\"]\n";
+    let env = Env::new();
+    fs::write(env.path("rdaemon.toml"), format!("{keep}{gone}")).unwrap();
+    env.run(&["up"]).ok();
+    let orphan = env.pid_of("gone");
+    fs::write(env.path("rdaemon.toml"), keep).unwrap();
+    let warning = |what: &str| {
+        format!(
+            "rdaemon: warning: gone was started from {}, which no longer has it: {what}",
+            env.path("rdaemon.toml").display()
+        )
+    };
+    env.run(&["up"])
+        .ok()
+        .stdout_has("keep is up to date")
+        .stderr_has(&warning("it still runs"));
+    env.run(&["down"])
+        .ok()
+        .stderr_has(&warning("it was left running"));
+    assert!(alive(orphan));
+    env.run(&["stop", "gone"]).ok();
+    // Stopped, it is no longer worth a word.
+    let run = env.run(&["up"]).ok();
+    assert!(!run.stderr.contains("gone"), "{}", run.dump());
+}

@@ -96,7 +96,9 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             }
         })
         .collect();
-    run_jobs(ctx, &file.dir, jobs, |name| format!("{name} is up to date"))
+    let code = run_jobs(ctx, &file.dir, jobs, |name| format!("{name} is up to date"))?;
+    warn_orphans(ctx, &file, "it still runs");
+    Ok(code)
 }
 
 /// `rdaemon down`.
@@ -120,9 +122,43 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
         });
     }
-    run_jobs(ctx, &file.dir, jobs, |name| {
+    let code = run_jobs(ctx, &file.dir, jobs, |name| {
         format!("{name} is not running")
-    })
+    })?;
+    warn_orphans(ctx, &file, "it was left running");
+    Ok(code)
+}
+
+/// Says which running daemons came from `file` but are no longer in it (an entry removed or
+/// renamed since `up`): neither `up` nor `down` acts on them any more, and without a word they
+/// would run on unnoticed (docker compose warns of such "orphans" too).
+fn warn_orphans(ctx: &Ctx, file: &UpFile, what: &str) {
+    let Ok(names) = crate::state::list_names(ctx) else {
+        return;
+    };
+    for name in names.iter().filter(|n| !file.entries.contains_key(*n)) {
+        let Ok(Some(rec)) = Record::load(ctx, name) else {
+            continue;
+        };
+        if rec.source.as_deref() != Some(file.path.as_path()) {
+            continue;
+        }
+        let target = Target {
+            name: Some(name.clone()),
+            pidfile: rec.pidfile.clone(),
+            record: Some(rec),
+            record_error: None,
+        };
+        if matches!(
+            Report::new(ctx, &target).state,
+            DaemonState::Running | DaemonState::Restarting
+        ) {
+            ctx.warn(format!(
+                "{name} was started from {}, which no longer has it: {what} ('rdaemon stop {name}' stops it)",
+                file.path.display()
+            ));
+        }
+    }
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
