@@ -167,3 +167,17 @@ fn non_utf8_or_empty_paths_are_usage_errors_before_anything_starts() {
         "something was left behind"
     );
 }
+
+#[test]
+fn options_after_a_stored_daemons_name_are_pointed_before_it() {
+    let env = Env::new();
+    env.start("known", &["sleep", "1000"]);
+    env.run(&["stop", "known"]).ok();
+    env.run(&["start", "known", "--env", "A=2"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("known is a daemon, not a program: its options go before its name");
+    // Nothing was started or changed by it.
+    env.run(&["status", "known"]).code(3);
+    env.run(&["start", "--env", "A=2", "known"]).ok();
+}

@@ -84,6 +84,27 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
                         .is_some_and(|p| std::fs::symlink_metadata(p).is_ok())
             }))
         }
+        ([word, option, ..], None)
+            if option.to_str().is_some_and(|o| o.starts_with('-'))
+                && !std::env::args_os().any(|a| a == "--") =>
+        {
+            // `start web --env A=1`: the options of a stored daemon given after its name (read
+            // as its command line). Said plainly, unless a program of that name exists.
+            let Some(name) = word.to_str().and_then(|w| Name::parse(w).ok()) else {
+                return Ok(None);
+            };
+            let known = std::fs::symlink_metadata(ctx.record_path(&name)).is_ok();
+            let program =
+                crate::plan::resolve_program(name.as_str(), &std::collections::BTreeMap::new())
+                    .is_ok();
+            if known && !program {
+                return Err(Fail::usage(format!(
+                    "{name} is a daemon, not a program: its options go before its name (rdaemon start [OPTIONS] {name})"
+                ))
+                .into());
+            }
+            Ok(None)
+        }
         _ => Ok(None),
     }
 }
