@@ -104,8 +104,18 @@ impl Ctx {
     /// that rdaemon can write in it, so that a read-only directory fails before anything starts.
     pub fn ensure_dir(&self) -> Result<()> {
         for dir in self.dirs() {
-            create_dir(dir, if self.is_root { 0o755 } else { 0o700 })
-                .with_context(|| format!("cannot create rdaemon directory '{}'", dir.display()))?;
+            // The default one, under HOME (an account whose HOME is /nonexistent): say the way out.
+            let hint = match self.dir_explicit {
+                true => "",
+                false => " (use --dir or RDAEMON_DIR)",
+            };
+            create_dir(dir, if self.is_root { 0o755 } else { 0o700 }).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot create rdaemon directory '{}': {}{hint}",
+                    dir.display(),
+                    crate::exit::render(&e)
+                )
+            })?;
         }
         self.refuse_untrusted_dir()?;
         for dir in self.dirs() {

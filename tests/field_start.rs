@@ -512,3 +512,37 @@ fn restart_on_a_full_disk_leaves_the_daemon_running() {
     env.run(&["--dir", &dir, "status", "full"]).ok();
     env.run(&["status", "logged"]).ok();
 }
+
+/// A user whose HOME cannot hold the default directory (`nobody`'s is `/nonexistent`) is told
+/// the way out, as one without HOME is.
+#[test]
+fn an_unusable_home_names_the_way_out() {
+    let test = "an_unusable_home_names_the_way_out";
+    let env = Env::new();
+    if !must_run_as_root(test) {
+        return;
+    }
+    let theirs = env.path("nobody");
+    fs::create_dir(&theirs).unwrap();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = theirs.join("rdaemon");
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
+    // A HOME that nobody cannot write: the test's own directory.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&bin)
+        .args(["start", "--", "sleep", &unique_secs()])
+        .env_remove("RDAEMON_DIR")
+        .env_remove("XDG_STATE_HOME")
+        .env("HOME", env.dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("rdaemon: cannot create rdaemon directory")
+            && stderr.trim_end().ends_with("(use --dir or RDAEMON_DIR)")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+}
