@@ -320,6 +320,7 @@ pub fn sweep(
         members: Vec::new(),
         seen: HashSet::new(),
         fresh: false,
+        killed: false,
     };
     for Held(m) in held {
         if let Ok(Some(stat)) = process::stat(m.process.pid()) {
@@ -428,6 +429,8 @@ pub struct Swept {
     pub stopped: usize,
     /// The leftovers still alive at the end of the schedule.
     pub survivors: Vec<i32>,
+    /// Some needed SIGKILL: the schedule's first signal did not end them all.
+    pub killed: bool,
 }
 
 /// A leftover being stopped: held by pidfd where the kernel allows.
@@ -443,6 +446,8 @@ struct Sweeper {
     seen: HashSet<(i32, u64)>,
     /// `members` comes from a scan made since the last wait: no need to scan again.
     fresh: bool,
+    /// SIGKILL was sent to a live leftover.
+    killed: bool,
 }
 
 impl Sweeper {
@@ -478,7 +483,8 @@ impl Sweeper {
                 continue;
             }
             match m.process.signal(sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
+                Ok(()) => self.killed |= sig == Signal::SIGKILL,
+                Err(Errno::ESRCH) => {}
                 Err(e) => return Err((m.process.pid().get(), e)),
             }
             if sig != Signal::SIGKILL && sig != Signal::SIGCONT {
@@ -539,6 +545,7 @@ impl Sweeper {
         Swept {
             stopped: self.seen.len() - survivors.len(),
             survivors,
+            killed: self.killed,
         }
     }
 }

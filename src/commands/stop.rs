@@ -193,7 +193,7 @@ pub fn stop_locked(
             && !schedule.contains(&Step::Forever)
             && target.record.as_ref().and_then(Cgroup::of_record).is_some();
         let swept = match by_cgroup {
-            true => 0,
+            true => Leftovers::default(),
             false => {
                 sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
                     mark_stopping(ctx, target, pid, false);
@@ -373,8 +373,9 @@ pub(crate) fn stop_remains(
         None => None,
     };
     let begun = Instant::now();
-    Ok(sweep(&label, session, escaped, schedule, begun, None)?
+    Ok((sweep(&label, session, escaped, schedule, begun, None)?
         + stop_cgroup(target, schedule, begun, false, None)?)
+    .stopped)
 }
 
 /// With the main process already gone: stops the leftovers of the session the record names,
@@ -389,12 +390,16 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
     let begun = Instant::now();
     let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
         + stop_cgroup(target, schedule, begun, main_only, None)?;
-    if swept == 0 {
+    if swept.stopped == 0 {
         return Ok(false);
     }
     ctx.say(format!(
-        "stopped leftovers of {label}: {}",
-        crate::parse::counted(swept as u64, "process", "processes")
+        "stopped leftovers of {label}: {}{}",
+        crate::parse::counted(swept.stopped as u64, "process", "processes"),
+        match swept.killed {
+            true => " (with SIGKILL)",
+            false => "",
+        }
     ));
     Ok(true)
 }
@@ -408,12 +413,16 @@ fn sweep(
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
-) -> Result<usize> {
+) -> Result<Leftovers> {
     if session.is_none() && held.is_empty() {
-        return Ok(0);
+        return Ok(Leftovers::default());
     }
     match session::sweep(session, held, schedule, begun, signalled_group) {
-        Ok(Swept { stopped, survivors }) if survivors.is_empty() => Ok(stopped),
+        Ok(Swept {
+            stopped,
+            survivors,
+            killed,
+        }) if survivors.is_empty() => Ok(Leftovers { stopped, killed }),
         Ok(Swept { survivors, .. }) => {
             let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
             bail!(
@@ -446,7 +455,7 @@ fn stop_cgroup(
     begun: Instant,
     main_only: bool,
     signalled_group: Option<i32>,
-) -> Result<usize> {
+) -> Result<Leftovers> {
     let label = target.label();
     let Some(cg) = target
         .record
@@ -454,10 +463,10 @@ fn stop_cgroup(
         .filter(|_| !main_only)
         .and_then(Cgroup::of_record)
     else {
-        return Ok(0);
+        return Ok(Leftovers::default());
     };
     if !cg.exists() {
-        return Ok(0);
+        return Ok(Leftovers::default());
     }
     let fail =
         |e: anyhow::Error| anyhow::anyhow!("cannot stop {label}: {}", crate::exit::render(&e));
@@ -486,7 +495,8 @@ fn stop_cgroup(
             empty = cg.wait_empty(left).map_err(fail)?;
         }
     }
-    if !empty && kills {
+    let killed = !empty && kills;
+    if killed {
         cg.kill().map_err(fail)?;
         empty = cg.wait_empty(Duration::from_secs(5)).map_err(fail)?;
     }
@@ -504,14 +514,39 @@ fn stop_cgroup(
         );
     }
     cg.remove().map_err(fail)?;
-    Ok(held)
+    Ok(Leftovers {
+        stopped: held,
+        killed,
+    })
 }
 
-/// `; 2 leftover processes stopped` after `stopped NAME (pid N)`, or nothing.
-fn leftovers_note(swept: usize) -> String {
-    match swept {
+/// The leftovers a stop ended (SPEC §3.1): how many, and whether some needed SIGKILL.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Leftovers {
+    stopped: usize,
+    killed: bool,
+}
+
+impl std::ops::Add for Leftovers {
+    type Output = Leftovers;
+
+    fn add(self, other: Leftovers) -> Leftovers {
+        Leftovers {
+            stopped: self.stopped + other.stopped,
+            killed: self.killed || other.killed,
+        }
+    }
+}
+
+/// `; 2 leftover processes stopped (with SIGKILL)` after `stopped NAME (pid N)`, or nothing.
+fn leftovers_note(swept: Leftovers) -> String {
+    let how = match swept.killed {
+        true => " (with SIGKILL)",
+        false => "",
+    };
+    match swept.stopped {
         0 => String::new(),
-        1 => "; 1 leftover process stopped".into(),
-        n => format!("; {n} leftover processes stopped"),
+        1 => format!("; 1 leftover process stopped{how}"),
+        n => format!("; {n} leftover processes stopped{how}"),
     }
 }
