@@ -475,7 +475,7 @@ pub struct StartOpts {
 
     /// How long stop, restart and down wait after the stop signal before SIGKILL, unless told
     /// otherwise [default: 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub stop_timeout: Option<Duration>,
 
     /// The signal that reload sends [default: HUP]
@@ -497,7 +497,7 @@ pub struct StartOpts {
     pub ready: Option<ReadySpec>,
 
     /// How long to wait for readiness before stopping the program and failing [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub ready_timeout: Option<Duration>,
 
     /// The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit,
@@ -513,7 +513,7 @@ pub struct StartOpts {
 
     /// Delay before the first restart; doubles on each quick failure (up to 60s), back to the
     /// start once the program has run 60s [default: 1s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_hyphen_values = true)]
     pub restart_delay: Option<Duration>,
 
     /// Give up after N restarts within --restart-window (state "failed"); 0: never give up
@@ -522,13 +522,13 @@ pub struct StartOpts {
     pub max_restarts: Option<u32>,
 
     /// The window of --max-restarts [default: 60s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, help_heading = RESPAWN, allow_hyphen_values = true)]
     pub restart_window: Option<Duration>,
 
     /// Rotate each log file at SIZE (512K, 10M, 1G): the monitor reads the program's output
     /// through pipes and renames FILE to FILE.1 between lines; no file grows past SIZE (a line
     /// longer than SIZE is cut)
-    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = RESPAWN, allow_hyphen_values = true)]
     pub log_max_size: Option<u64>,
 
     /// How many rotated files to keep (FILE.1 ... FILE.N), at most 1000; 0 keeps none
@@ -549,7 +549,7 @@ pub struct StartOpts {
     pub health: Option<ReadySpec>,
 
     /// How often the health check runs [default: 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_hyphen_values = true)]
     pub health_interval: Option<Duration>,
 
     /// Failures in a row of the health check before a restart [default: 3]
@@ -559,7 +559,7 @@ pub struct StartOpts {
     /// The program must send WATCHDOG=1 (sd_notify) at least this often, or it is stopped and
     /// restarted (last exit "watchdog"); sets WATCHDOG_USEC and WATCHDOG_PID; needs
     /// --ready notify
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, help_heading = RESPAWN, allow_hyphen_values = true)]
     pub watchdog: Option<Duration>,
 
     /// Run `/bin/sh -c COMMAND` after each exit of the program (as its user, output to its
@@ -582,7 +582,7 @@ pub struct StartOpts {
 
     /// Limit the daemon's memory to SIZE (512K, 10M, 1G): the cgroup's memory.max; needs the
     /// memory controller
-    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = CONTAINMENT, allow_negative_numbers = true)]
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = CONTAINMENT, allow_hyphen_values = true)]
     pub memory_max: Option<u64>,
 
     /// Limit the daemon to N processes and threads: the cgroup's pids.max; needs the pids
@@ -725,7 +725,7 @@ pub struct StopOpts {
 
     /// How long to wait after the first signal before SIGKILL (the daemon's --stop-timeout unless
     /// given) [default: 10s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
 
     /// Never escalate to SIGKILL
@@ -790,7 +790,7 @@ pub struct ReloadArgs {
 
     /// With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1
     /// (exit 1 after) [default: the daemon's --ready-timeout]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
 }
 
@@ -801,7 +801,7 @@ pub struct WaitArgs {
     pub target: TargetsArgs,
 
     /// Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_negative_numbers = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
     pub timeout: Option<Duration>,
 }
 

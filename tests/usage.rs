@@ -181,3 +181,37 @@ fn options_after_a_stored_daemons_name_are_pointed_before_it() {
     env.run(&["status", "known"]).code(3);
     env.run(&["start", "--env", "A=2", "known"]).ok();
 }
+
+/// A negative duration or size is a bad value of its option, not an unknown option: clap's
+/// "unexpected argument '-1'" advised `-- -1`, which would make it the program.
+#[test]
+fn a_negative_duration_or_size_names_its_option() {
+    let env = Env::new();
+    for (option, value) in [
+        ("--ready-timeout", "-1s"),
+        ("--timeout", "-5"),
+        ("--restart-delay", "-2s"),
+        ("--log-max-size", "-1M"),
+    ] {
+        let verb = if option == "--timeout" {
+            "stop"
+        } else {
+            "start"
+        };
+        let mut args = vec![verb, option, value];
+        if verb == "start" {
+            args.extend(["--respawn", "--", "sleep", "1"]);
+        } else {
+            args.push("x");
+        }
+        let run = env.run(&args).code(2);
+        assert!(
+            run.stderr
+                .starts_with(&format!("rdaemon: {option}: invalid")),
+            "{}",
+            run.dump()
+        );
+        assert!(!run.stderr.contains("-- -"), "{}", run.dump());
+    }
+    env.run(&["list"]).ok().stdout_has("no daemons");
+}
