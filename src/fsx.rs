@@ -624,10 +624,13 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
     }
     // A hard link to a file of root's, made where another user can create names (with
     // `fs.protected_hardlinks=0` the kernel lets anyone link any file): what it shows is not
-    // that user's to see. rdaemon's own logs have one link.
+    // that user's to see. rdaemon's own logs have one link. A sticky directory counts here:
+    // its bit keeps others from renaming rdaemon's files, not from making names of their own.
+    let others_make_names =
+        || !dir.is_protected() || dir.restat().map_or(true, |st| st.st_mode & 0o022 != 0);
     if geteuid().is_root()
         && std::os::unix::fs::MetadataExt::nlink(&meta) > 1
-        && !dir.is_protected()
+        && others_make_names()
     {
         return Err(io::Error::other(format!(
             "it has {} hard links, and another user can change the directory it is in",

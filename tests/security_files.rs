@@ -334,6 +334,23 @@ fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
     let run = run.stderr_has("hard links").stderr_has(log_s);
     drop(run);
     run_or_hang(&env, &["stop", "x"], &[]).ok();
+    // The same in a sticky directory (/tmp's kind): its bit does not stop nobody from making
+    // names there.
+    let sticky = env.path("sticky");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let log = sticky.join("y.log");
+    let log_s = log.to_str().unwrap();
+    env.run(&[
+        "start", "--name", "y", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
+    ])
+    .ok();
+    nobody_does(&format!("rm -f {log_s}"));
+    fs::hard_link(vault.join("secret"), &log).unwrap();
+    let run = run_or_hang(&env, &["logs", "y"], &[]).code(1);
+    assert!(!run.stdout.contains("ROOT-SECRET"), "{}", run.dump());
+    run.stderr_has("hard links");
+    run_or_hang(&env, &["stop", "y"], &[]).ok();
     assert!(env.track_marked(&secs).is_empty());
 }
 
