@@ -241,6 +241,10 @@ pub struct Status {
     /// Its id (the directory's inode).
     #[serde(default)]
     pub cgroup_id: Option<u64>,
+    /// The pidfile that names `pid` (the spec says it too): with a spec that cannot be read,
+    /// `stop` still removes the right one. Absent in statuses written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile: Option<PathBuf>,
 }
 
 /// A status file's mode: anyone may read it.
@@ -811,6 +815,7 @@ impl Record {
             stopped: self.stopped,
             cgroup: self.cgroup.clone(),
             cgroup_id: self.cgroup_id,
+            pidfile: Some(self.pidfile.clone()),
         }
     }
 

@@ -345,8 +345,15 @@ pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Targe
         Ok(r) => (r, None),
         Err(e) => (None, Some(crate::exit::render(&e))),
     };
+    // Without a spec to read, the status says where the pidfile is (SPEC §1: it is the runtime
+    // identity), so that what `stop` removes is the daemon's own.
+    let from_status = || match record_error {
+        Some(_) => state::Status::load(ctx, name).ok().flatten()?.pidfile,
+        None => None,
+    };
     let pidfile = pidfile
         .or_else(|| record.as_ref().map(|r| r.pidfile.clone()))
+        .or_else(from_status)
         .unwrap_or_else(|| ctx.pidfile_path(name));
     Ok(Target {
         name: Some(name.clone()),
@@ -525,22 +532,31 @@ fn judge_by_status(ctx: &Ctx, target: &Target) -> Result<Option<Main>> {
     let (None, Some(_), Some(name)) = (&target.record, &target.record_error, &target.name) else {
         return Ok(None);
     };
-    judge_status_of(ctx, name)
+    judge_status_of(ctx, name, Some(&target.pidfile))
 }
 
 /// The pid of daemon `name` when its status alone names it alive ([`judge_by_status`]): for a
 /// `start` that found no spec it can read, which must not start a second copy.
 pub fn alive_by_status(ctx: &Ctx, name: &Name) -> Result<Option<Pid>> {
-    Ok(match judge_status_of(ctx, name)? {
+    Ok(match judge_status_of(ctx, name, None)? {
         Some(Main::Alive { pid, .. }) => Some(pid),
         _ => None,
     })
 }
 
-fn judge_status_of(ctx: &Ctx, name: &Name) -> Result<Option<Main>> {
+/// What the status of `name` says, for the daemon whose pidfile is `pidfile` (`None`: any): a
+/// `--pidfile` given for another file (its stem happening to be this name) is not this daemon.
+fn judge_status_of(ctx: &Ctx, name: &Name, pidfile: Option<&Path>) -> Result<Option<Main>> {
     let Ok(Some(status)) = state::Status::load(ctx, name) else {
         return Ok(None);
     };
+    let own = status
+        .pidfile
+        .clone()
+        .unwrap_or_else(|| ctx.pidfile_path(name));
+    if pidfile.is_some_and(|p| p != own) {
+        return Ok(None);
+    }
     if status.failed {
         return Ok(None);
     }

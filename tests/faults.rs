@@ -353,7 +353,31 @@ fn full_log_disk_gives_a_clear_error() {
 #[test]
 fn a_running_daemon_whose_spec_is_damaged_is_still_known_by_its_status() {
     let env = Env::new();
-    let pid = env.start("web", &["sleep", "1000"]);
+    // Its own pidfile, which only the spec and the status name.
+    let custom = env.path("custom.pid");
+    let custom_s = custom.to_str().unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--pidfile",
+        custom_s,
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    let pid = env.record("web")["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    // Another process, in a pidfile whose name happens to be the daemon's: not the daemon.
+    let mut other = std::process::Command::new("sleep")
+        .arg("1000")
+        .spawn()
+        .unwrap();
+    env.track(other.id() as i32);
+    fs::create_dir(env.path("other")).unwrap();
+    let foreign = env.path("other/web.pid");
+    fs::write(&foreign, format!("{}\n", other.id())).unwrap();
     // The spec is damaged on disk; the status, which names the running process, is intact.
     fs::write(env.path("web.json"), "").unwrap();
     env.run(&["status", "web"])
@@ -372,14 +396,23 @@ fn a_running_daemon_whose_spec_is_damaged_is_still_known_by_its_status() {
         .stderr_has("its status names pid");
     assert!(alive(pid));
     assert_eq!(
-        fs::read_to_string(env.path("web.pid")).unwrap().trim(),
+        fs::read_to_string(&custom).unwrap().trim(),
         pid.to_string(),
         "the pidfile still names the one daemon"
     );
-    // It can be stopped by name, and then forgotten.
+    // `--pidfile` of the other file acts on that file's process, not on the daemon.
+    env.run(&["status", "--pidfile", foreign.to_str().unwrap()])
+        .ok()
+        .stdout_has(&format!("(pid {})", other.id()));
+    env.run(&["stop", "--pidfile", foreign.to_str().unwrap()])
+        .ok();
+    other.wait().unwrap();
+    assert!(alive(pid));
+    // It can be stopped by name, its own pidfile removed, and then forgotten.
     env.run(&["stop", "web"])
         .ok()
         .stdout_has(&format!("stopped web (pid {pid})"));
     wait_dead(pid);
+    assert!(!custom.exists(), "stop left its pidfile naming a dead pid");
     env.run(&["forget", "web"]).ok().stdout_has("forgot web");
 }
