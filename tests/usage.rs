@@ -215,3 +215,23 @@ fn a_negative_duration_or_size_names_its_option() {
     }
     env.run(&["list"]).ok().stdout_has("no daemons");
 }
+
+/// A program found only through `--env PATH`, named as its daemon (the default name), started
+/// twice with its own options: the second start is "already running", not the hint above.
+#[test]
+fn a_program_named_as_its_daemon_with_its_own_options_starts_again() {
+    let env = Env::new();
+    let bin = env.path("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let program = bin.join("napper");
+    std::fs::write(&program, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("PATH={}:/usr/bin:/bin", bin.display());
+    let args = ["start", "--env", &path, "napper", "--port", "47301"];
+    env.run(&args).ok().stdout_has("started napper");
+    env.run(&args).ok().stdout_has("napper is already running");
+}

@@ -89,15 +89,23 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
                 && !std::env::args_os().any(|a| a == "--") =>
         {
             // `start web --env A=1`: the options of a stored daemon given after its name (read
-            // as its command line). Said plainly, unless a program of that name exists.
+            // as its command line). Said plainly when the word is one of start's own options,
+            // and no program of that name is in rdaemon's PATH or the one `--env` gives.
             let Some(name) = word.to_str().and_then(|w| Name::parse(w).ok()) else {
                 return Ok(None);
             };
             let known = std::fs::symlink_metadata(ctx.record_path(&name)).is_ok();
-            let program =
-                crate::plan::resolve_program(name.as_str(), &std::collections::BTreeMap::new())
-                    .is_ok();
-            if known && !program {
+            if !known || !is_start_option(option) {
+                return Ok(None);
+            }
+            let path: std::collections::BTreeMap<String, String> = args
+                .opts
+                .env
+                .iter()
+                .filter(|(k, _)| k == "PATH")
+                .cloned()
+                .collect();
+            if crate::plan::resolve_program(name.as_str(), &path).is_err() {
                 return Err(Fail::usage(format!(
                     "{name} is a daemon, not a program: its options go before its name (rdaemon start [OPTIONS] {name})"
                 ))
@@ -107,6 +115,27 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
         }
         _ => Ok(None),
     }
+}
+
+/// Whether `word` (`--env`, `--env=A=1`, `-q`) is an option of `rdaemon start`.
+fn is_start_option(word: &std::ffi::OsStr) -> bool {
+    let Some(word) = word.to_str() else {
+        return false;
+    };
+    // Built only here, for a command line that looks wrong: subcommands are deferred.
+    let cli = crate::cli::Cli::built();
+    let Some(start) = cli.find_subcommand("start") else {
+        return false;
+    };
+    let long = word
+        .strip_prefix("--")
+        .map(|w| w.split('=').next().unwrap_or(w));
+    let short = word.strip_prefix('-').and_then(|w| w.chars().next());
+    let found = start.get_arguments().any(|a| match long {
+        Some(l) => a.get_long() == Some(l),
+        None => short.is_some() && a.get_short() == short,
+    });
+    found
 }
 
 /// `rdaemon start`.
@@ -1668,4 +1697,14 @@ fn open_log(path: &Path, new: &mut NewFiles, creds: Option<&Credentials>) -> Res
         new.0.push((path.to_owned(), rights));
     }
     Ok(OwnedFd::from(file))
+}
+#[cfg(test)]
+mod tests {
+    /// `start NAME --env A=1` is pointed to the options' place; `start prog --port 1` is not.
+    #[test]
+    fn start_options_are_known() {
+        assert!(super::is_start_option(std::ffi::OsStr::new("--env")));
+        assert!(super::is_start_option(std::ffi::OsStr::new("--env=A=1")));
+        assert!(!super::is_start_option(std::ffi::OsStr::new("--port")));
+    }
 }
