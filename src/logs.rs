@@ -92,33 +92,55 @@ pub fn tail_text(path: &Path, lines: usize) -> Option<String> {
 
 /// Where a log file ended when a start began, so that the tail shown when that start fails is
 /// only what its program wrote, not an earlier run's last words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogMark {
     /// (device, inode) of the file then.
     id: (u64, u64),
     /// Its length then.
     pub len: u64,
+    /// Its last bytes then (up to [`MARK_END`]): still there, the file was only appended to;
+    /// else it was truncated and written again meanwhile.
+    end: Vec<u8>,
 }
 
+/// How many of a log's last bytes a [`LogMark`] keeps.
+const MARK_END: u64 = 64;
+
 impl LogMark {
-    /// The regular file at `path` as it is now (not through a symlink); `None` when there is
-    /// none: then all of a file found later is new.
+    /// The regular file at `path` as it is now (opened the safe way, [`crate::fsx::open_read`]);
+    /// `None` when there is none: then all of a file found later is new.
     pub fn of(path: &Path) -> Option<LogMark> {
-        let meta = fs::symlink_metadata(path).ok()?;
-        meta.file_type().is_file().then(|| LogMark {
+        let file = crate::fsx::open_read(path).ok()??;
+        let meta = file.metadata().ok()?;
+        let from = meta.len().saturating_sub(MARK_END);
+        let mut end = vec![0u8; (meta.len() - from) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut end, from).ok()?;
+        Some(LogMark {
             id: (meta.dev(), meta.ino()),
             len: meta.len(),
+            end,
         })
+    }
+
+    /// Whether `file` (`meta` its `fstat`) is the marked file, only appended to since.
+    fn appended(&self, file: &File, meta: &fs::Metadata) -> bool {
+        if self.id != (meta.dev(), meta.ino()) || meta.len() < self.len {
+            return false;
+        }
+        let mut now = vec![0u8; self.end.len()];
+        let at = self.len - self.end.len() as u64;
+        std::os::unix::fs::FileExt::read_exact_at(file, &mut now, at).is_ok() && now == self.end
     }
 }
 
 /// [`tail_text`] of what was written to `path` after `mark`: all of it when the file was
-/// replaced or truncated since (another inode, or shorter). `Err(())` when nothing was.
-pub fn tail_text_since(path: &Path, lines: usize, mark: Option<LogMark>) -> Result<String, ()> {
+/// replaced or truncated since (another inode, shorter, or its marked end no longer there).
+/// `Err(())` when nothing was.
+pub fn tail_text_since(path: &Path, lines: usize, mark: Option<&LogMark>) -> Result<String, ()> {
     let mut file = crate::fsx::open_read(path).ok().flatten().ok_or(())?;
     let meta = file.metadata().map_err(|_| ())?;
     let from = match mark {
-        Some(m) if m.id == (meta.dev(), meta.ino()) && meta.len() >= m.len => m.len,
+        Some(m) if m.appended(&file, &meta) => m.len,
         _ => 0,
     };
     let (bytes, end) = tail(&mut file, lines).map_err(|_| ())?;
@@ -135,8 +157,8 @@ pub fn tail_text_since(path: &Path, lines: usize, mark: Option<LogMark>) -> Resu
 /// What [`Sanitized`] has seen of a sequence not yet written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seen {
-    /// Nothing pending.
-    Text,
+    /// Nothing pending (`continuation` bytes of a UTF-8 character may still come).
+    Text { continuation: u8 },
     /// `ESC`.
     Esc,
     /// `ESC [` and parameter bytes.
@@ -150,10 +172,12 @@ const MAX_SGR: usize = 64;
 
 /// A writer for a person's terminal, for a daemon's log (`rdaemon logs` on a terminal): the
 /// daemon's control characters are shown escaped as [`crate::parse::printable`] shows them
-/// (`\u{1b}`, `\r`, `\0`), newlines and tabs kept, so that the log cannot move the cursor,
-/// clear the screen, set the window title or write to the clipboard (OSC 52) of the terminal of
-/// the person reading it, often root. Color and style (`ESC [ … m`, SGR) pass, as with
-/// `less -R`: they only paint. Sequences cut between two writes are held until the next.
+/// (`\u{1b}`, `\r`, `\0`, and `\x9b` for a C1 byte outside any UTF-8 character, which a
+/// terminal in an 8-bit mode would obey), newlines and tabs kept, so that the log cannot move
+/// the cursor, clear the screen, set the window title or write to the clipboard (OSC 52) of
+/// the terminal of the person reading it, often root. Color and style (`ESC [` digits, `;`
+/// and `:` `m`: SGR) pass, as with `less -R`: they only paint. Sequences cut between two
+/// writes are held until the next; what is held at the end is written, escaped, on drop.
 pub struct Sanitized<W: Write> {
     inner: W,
     seen: Seen,
@@ -165,21 +189,33 @@ impl<W: Write> Sanitized<W> {
     pub fn new(inner: W) -> Sanitized<W> {
         Sanitized {
             inner,
-            seen: Seen::Text,
+            seen: Seen::Text { continuation: 0 },
             pending: Vec::new(),
         }
     }
 
     /// Appends `data`, filtered, to `out`.
     fn filter(&mut self, data: &[u8], out: &mut Vec<u8>) {
-        let escaped = |b: u8, out: &mut Vec<u8>| {
-            out.extend(char::from(b).escape_debug().to_string().as_bytes());
+        let escaped = |c: char, out: &mut Vec<u8>| {
+            out.extend(c.escape_debug().to_string().as_bytes());
         };
         for &b in data {
             let mut b = Some(b);
             while let Some(byte) = b.take() {
                 match self.seen {
-                    Seen::Text => match byte {
+                    Seen::Text { continuation } if continuation > 0 => {
+                        if (0x80..=0xbf).contains(&byte) {
+                            out.push(byte);
+                            self.seen = Seen::Text {
+                                continuation: continuation - 1,
+                            };
+                        } else {
+                            // A character cut short: the terminal shows it as invalid.
+                            self.seen = Seen::Text { continuation: 0 };
+                            b = Some(byte);
+                        }
+                    }
+                    Seen::Text { .. } => match byte {
                         0x1b => {
                             self.seen = Seen::Esc;
                             self.pending.push(byte);
@@ -189,7 +225,12 @@ impl<W: Write> Sanitized<W> {
                             self.pending.push(byte);
                         }
                         b'\n' | b'\t' => out.push(byte),
-                        0..=0x1f | 0x7f => escaped(byte, out),
+                        0..=0x1f | 0x7f => escaped(char::from(byte), out),
+                        // A C1 byte that no UTF-8 character holds.
+                        0x80..=0x9f => out.extend(format!("\\x{byte:02x}").as_bytes()),
+                        0xc3..=0xdf => self.lead(byte, 1, out),
+                        0xe0..=0xef => self.lead(byte, 2, out),
+                        0xf0..=0xf4 => self.lead(byte, 3, out),
                         _ => out.push(byte),
                     },
                     Seen::Esc if byte == b'[' => {
@@ -199,16 +240,23 @@ impl<W: Write> Sanitized<W> {
                     Seen::Csi if byte == b'm' => {
                         out.append(&mut self.pending);
                         out.push(byte);
-                        self.seen = Seen::Text;
+                        self.seen = Seen::Text { continuation: 0 };
                     }
-                    Seen::Csi if (0x30..=0x3f).contains(&byte) && self.pending.len() < MAX_SGR => {
+                    Seen::Csi
+                        if (byte.is_ascii_digit() || byte == b';' || byte == b':')
+                            && self.pending.len() < MAX_SGR =>
+                    {
                         self.pending.push(byte)
                     }
                     Seen::C2 if (0x80..=0x9f).contains(&byte) => {
-                        let c = char::from_u32(byte as u32).unwrap_or('?');
-                        out.extend(c.escape_debug().to_string().as_bytes());
+                        escaped(char::from_u32(byte as u32).unwrap_or('?'), out);
                         self.pending.clear();
-                        self.seen = Seen::Text;
+                        self.seen = Seen::Text { continuation: 0 };
+                    }
+                    Seen::C2 if (0xa0..=0xbf).contains(&byte) => {
+                        out.append(&mut self.pending);
+                        out.push(byte);
+                        self.seen = Seen::Text { continuation: 0 };
                     }
                     // Not a color: the ESC shown escaped, the rest as text; the byte again.
                     Seen::Esc | Seen::Csi | Seen::C2 => {
@@ -220,6 +268,12 @@ impl<W: Write> Sanitized<W> {
         }
     }
 
+    /// A UTF-8 lead byte: written, and `continuation` bytes expected after it.
+    fn lead(&mut self, byte: u8, continuation: u8, out: &mut Vec<u8>) {
+        out.push(byte);
+        self.seen = Seen::Text { continuation };
+    }
+
     /// Writes out what is pending as text, its ESC escaped.
     fn release(&mut self, out: &mut Vec<u8>) {
         for byte in std::mem::take(&mut self.pending) {
@@ -228,7 +282,7 @@ impl<W: Write> Sanitized<W> {
                 _ => out.push(byte),
             }
         }
-        self.seen = Seen::Text;
+        self.seen = Seen::Text { continuation: 0 };
     }
 }
 
@@ -245,6 +299,19 @@ impl<W: Write> Write for Sanitized<W> {
     }
 }
 
+impl<W: Write> Drop for Sanitized<W> {
+    /// The end of the output: a sequence still held (a log that ends in the middle of one) is
+    /// written, escaped.
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let mut out = Vec::new();
+            self.release(&mut out);
+            let _ = self.inner.write_all(&out);
+            let _ = self.inner.flush();
+        }
+    }
+}
+
 /// Filters `data` for a terminal as [`Sanitized`] does, whole: nothing is held.
 pub fn sanitized(data: &[u8]) -> Vec<u8> {
     let mut filter = Sanitized::new(io::sink());
@@ -257,17 +324,17 @@ pub fn sanitized(data: &[u8]) -> Vec<u8> {
 /// How much of one log line a message quotes (a failed start's tail, a dead daemon's status).
 const QUOTED_LINE: usize = 500;
 
-/// `line` as a message quotes it: its first [`QUOTED_LINE`] bytes (cut at a character), `…`
-/// marking the cut.
+/// `line`, the last of a tail, as a message quotes it: its last [`QUOTED_LINE`] bytes (cut at
+/// a character), `…` marking the cut. The end, as a tail is: where a program's last words are.
 pub fn quoted(line: &str) -> std::borrow::Cow<'_, str> {
     if line.len() <= QUOTED_LINE {
         return line.into();
     }
-    let mut end = QUOTED_LINE;
-    while !line.is_char_boundary(end) {
-        end -= 1;
+    let mut start = line.len() - QUOTED_LINE;
+    while !line.is_char_boundary(start) {
+        start += 1;
     }
-    format!("{}…", &line[..end]).into()
+    format!("…{}", &line[start..]).into()
 }
 
 /// One file followed by name.
@@ -639,16 +706,29 @@ mod tests {
 
     #[test]
     fn sanitized_escapes_controls_and_keeps_colors_even_when_cut_between_writes() {
-        let log = b"a\x1b]0;title\x07b\r\x1b[2Jc\x1b[1;31mred\x1b[0m\t\xc2\x9b1m\xc3\xa9\n";
-        let want = "a\\u{1b}]0;title\\u{7}b\\r\\u{1b}[2Jc\x1b[1;31mred\x1b[0m\t\\u{9b}1m\u{e9}\n";
+        let log = b"a\x1b]0;title\x07b\r\x1b[2Jc\x1b[1;31mred\x1b[0m\t\xc2\x9b1m\xc3\xa9\
+                    \x9d0;x\xe2\x82\xac\x1b[>4;2m\xc2\xa0\n";
+        let want = "a\\u{1b}]0;title\\u{7}b\\r\\u{1b}[2Jc\x1b[1;31mred\x1b[0m\t\\u{9b}1m\u{e9}\
+                    \\x9d0;x\u{20ac}\\u{1b}[>4;2m\u{a0}\n";
         assert_eq!(String::from_utf8(sanitized(log)).unwrap(), want);
         // Every cut of the log into two writes gives the same.
         for cut in 0..log.len() {
             let mut out = Sanitized::new(Vec::new());
             out.write_all(&log[..cut]).unwrap();
             out.write_all(&log[cut..]).unwrap();
-            assert_eq!(String::from_utf8(out.inner).unwrap(), want, "cut at {cut}");
+            let shown = std::mem::take(&mut out.inner);
+            assert_eq!(String::from_utf8(shown).unwrap(), want, "cut at {cut}");
         }
+        // A log that ends inside a sequence: what is held is written, escaped, at the end.
+        let mut shown = Vec::new();
+        {
+            let mut out = Sanitized::new(&mut shown);
+            out.write_all(b"progress: 50%\x1b[1;3").unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(shown).unwrap(),
+            "progress: 50%\\u{1b}[1;3"
+        );
     }
 
     fn tail_of(content: &[u8], lines: usize) -> Vec<u8> {

@@ -239,6 +239,13 @@ fn a_huge_sparse_log_costs_only_its_tail() {
     });
     let run = env.run(&["status", "sparse"]);
     assert!(run.stdout.contains("after"), "{}", run.dump());
+    // The last line, quoted by its end: holes, then what the program said.
+    let last = run.stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("    …\\0") && last.ends_with("\\0after"),
+        "{}",
+        run.dump()
+    );
     assert!(run.stdout.len() < 64 * 1024, "{} bytes", run.stdout.len());
     // A log: readiness wait the program floods with 50 GB of holes ends at its timeout.
     let flood = "sleep 0.3; truncate -s 50G /proc/self/fd/1 || exit 9; exec sleep 1000";

@@ -666,4 +666,14 @@ fn the_tail_of_a_failed_start_is_only_what_this_start_wrote() {
         run.dump()
     );
     assert!(!run.stderr.contains("OLD RUN"), "{}", run.dump());
+    // One that empties the log in place and writes past where it ended (copytruncate, or the
+    // program itself): its whole line, not what lies past the old end.
+    let long = "fatal: cannot parse /etc/app.conf line 7, and this line is longer than the log was";
+    let script = format!(": > {}; echo '{long}'; exit 3", log.display());
+    let run = env
+        .run(&[
+            "start", "--name", "tail", "--ready", "alive:5s", "--", "sh", "-c", &script,
+        ])
+        .code(1);
+    assert!(has_line(&run.stderr, long), "{}", run.dump());
 }

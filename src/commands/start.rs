@@ -1324,7 +1324,7 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
             .log_marks
             .iter()
             .find(|(p, _)| p == path)
-            .map(|&(_, m)| m);
+            .map(|(_, m)| m);
         match logs::tail_text_since(path, lines, mark) {
             Ok(text) => {
                 out.push_str(&format!("\n==> {} <==", path.display()));
