@@ -1052,3 +1052,44 @@ exec sleep 1000"#,
         "the member {member} in its own group survived the failed start"
     );
 }
+
+/// A daemon killed outright (the OOM killer) leaves its other processes; `start NAME` and
+/// `resurrect` stop them before the new copy starts, as `restart` does through its stop: they
+/// would otherwise run on beside it (holding its cgroup, its ports), out of reach of any later
+/// `stop`.
+#[test]
+fn start_and_resurrect_stop_what_a_killed_daemon_left() {
+    let test = "start_and_resurrect_stop_what_a_killed_daemon_left";
+    for verb in ["start", "resurrect"] {
+        let env = Env::new();
+        // Its own name: cgroups are global, and another test's "web" could hold rdaemon/web.
+        let name = unique_name(&env, "left");
+        let (main, members) = start_with_members(&env, &name, 1, false);
+        kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+        wait_dead(main);
+        assert!(alive(members[0]));
+        let args = match verb {
+            "start" => vec!["start", name.as_str()],
+            _ => vec!["resurrect"],
+        };
+        env.run(&args)
+            .ok()
+            .stdout_has(&format!("stopped leftovers of {name}: 1 process"))
+            .stdout_has(&format!("started {name}"));
+        assert!(
+            !alive(members[0]),
+            "{verb} left member {} running",
+            members[0]
+        );
+        env.track(env.pid_of(&name));
+        let report = env.run(&["status", &name, "--json"]).ok();
+        let report: serde_json::Value = serde_json::from_str(&report.stdout).unwrap();
+        if cgroups_here(test).is_some() {
+            assert!(
+                !report["cgroup"].is_null(),
+                "the new copy got no cgroup: {report}"
+            );
+        }
+        env.run(&["stop", &name]).ok();
+    }
+}

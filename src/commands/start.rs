@@ -117,6 +117,34 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
     }
 }
 
+/// The processes an earlier run of the daemon left when its main process died (killed, the
+/// OOM killer): the rest of its session and its cgroup, stopped with its stop signal and
+/// timeout as `stop` would (SPEC §3: a daemon whose main process died but whose leftovers
+/// live is stopped the same way), before the new copy starts. Otherwise they would run on
+/// beside it, holding its cgroup (the new copy would get none under `--cgroup auto`), its
+/// ports and its files, and no later `stop` would reach them. `restart` does the same through
+/// its stop; this is `start NAME` and `resurrect`. Called once the daemon is known not to run.
+fn stop_what_it_left(ctx: &Ctx, rec: &Record) -> Result<()> {
+    let target = Target {
+        name: Some(rec.name.clone()),
+        pidfile: rec.pidfile.clone(),
+        record: Some(rec.clone()),
+        record_error: None,
+    };
+    let (signal, timeout) = crate::spec::stop_settings(Some(rec));
+    let schedule = default_schedule(signal, timeout, false);
+    let stopped = super::stop::stop_remains(&target, &schedule, Vec::new())
+        .with_context(|| format!("cannot start {}", rec.name))?;
+    if stopped > 0 {
+        ctx.say(format!(
+            "stopped leftovers of {}: {}",
+            rec.name,
+            crate::parse::counted(stopped as u64, "process", "processes")
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `word` (`--env`, `--env=A=1`, `-q`) is an option of `rdaemon start`.
 fn is_start_option(word: &std::ffi::OsStr) -> bool {
     let Some(word) = word.to_str() else {
@@ -522,6 +550,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             ));
         }
         return start_in_place(ctx, spec, old, &launch, stale);
+    }
+    // Only a daemon that ended without a `stop` (wanted running: it died) can have left
+    // some; a stopped one's `stop` ended them all, and its start costs no look at `/proc`.
+    if let Some(rec) = old
+        .as_ref()
+        .filter(|r| r.wanted() == crate::state::Wanted::Running)
+    {
+        stop_what_it_left(ctx, rec)?;
     }
     let mut check = Check::prepare(&launch.ready, &launch.name)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
