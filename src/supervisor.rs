@@ -162,6 +162,11 @@ pub struct HealthPolicy {
     pub interval: Duration,
     /// `--health-retries`.
     pub retries: u32,
+    /// After a restart, how long failed checks do not count unless one passed first: the
+    /// spec's `--ready-timeout` when its `--ready` is a condition the program takes time to
+    /// meet (`tcp:`, `http:`, `file:`, `log:`, `cmd:`); zero otherwise (`start` waited for it
+    /// on the first run; `notify` begins the checks at `READY=1`).
+    pub grace: Duration,
 }
 
 /// What follows an exit of the child.
@@ -261,6 +266,10 @@ pub enum State {
         /// When the watchdog expires unless `WATCHDOG=1` comes first; `None` until it is
         /// armed (by the first `READY=1` or `WATCHDOG=1`).
         watchdog_at: Option<Instant>,
+        /// After a restart, until the health check first passes (at the latest this instant,
+        /// `--ready-timeout` after the restart), a failed check does not count: the program
+        /// is not ready yet (SPEC §6: checks count once it is). `None` once it counts.
+        grace_until: Option<Instant>,
     },
     /// The monitor stops the child itself (SIGTERM sent) for `reason`, to restart it; SIGKILL
     /// is due at `kill_at` (`None` once sent).
@@ -470,7 +479,7 @@ pub fn step(
     };
     // A child (spawned, or adopted with `--forking`) runs from now on: what the monitor
     // watches starts afresh.
-    let running = |child: Pid, since: Instant| State::Running {
+    let running = |child: Pid, since: Instant, restarted: bool| State::Running {
         child,
         since,
         said: policy.notify.then_some(NotifyState::Starting),
@@ -482,6 +491,10 @@ pub fn step(
             .map(|h| now + h.interval),
         checking: false,
         watchdog_at: None,
+        grace_until: policy
+            .health
+            .filter(|h| restarted && !h.grace.is_zero())
+            .map(|h| now + h.grace),
     };
     match (state, event) {
         (State::Done { .. }, _) => (state, vec![]),
@@ -547,7 +560,7 @@ pub fn step(
             }
             match first {
                 true => (State::Trial { child, since }, effects),
-                false => (running(child, since), effects),
+                false => (running(child, since, true), effects),
             }
         }
         (
@@ -602,7 +615,7 @@ pub fn step(
             }
             match first {
                 true => (State::Trial { child, since: now }, effects),
-                false => (running(child, now), effects),
+                false => (running(child, now, true), effects),
             }
         }
         // The first child's exit while `start` waits for its readiness fails the start (SPEC
@@ -618,7 +631,9 @@ pub fn step(
             };
             (held, vec![Effect::Drain, Effect::Report(ended)])
         }
-        (State::Trial { child, since }, Event::HandedOver) => (running(child, since), vec![]),
+        (State::Trial { child, since }, Event::HandedOver) => {
+            (running(child, since, false), vec![])
+        }
         (
             State::Held {
                 child,
@@ -739,6 +754,7 @@ pub fn step(
                 health_at: Some(at),
                 checking: false,
                 watchdog_at,
+                grace_until,
             },
             Event::Tick { .. },
         ) if now >= at => (
@@ -750,6 +766,7 @@ pub fn step(
                 health_at: None,
                 checking: true,
                 watchdog_at,
+                grace_until,
             },
             vec![Effect::CheckHealth],
         ),
@@ -784,6 +801,7 @@ pub fn step(
                 failures,
                 checking: true,
                 watchdog_at,
+                grace_until,
                 ..
             },
             Event::Health(outcome),
@@ -792,7 +810,7 @@ pub fn step(
                 return (state, vec![]);
             };
             let next = now + health.interval;
-            let running = |failures| State::Running {
+            let running = |failures, grace_until| State::Running {
                 child,
                 since,
                 said,
@@ -800,9 +818,19 @@ pub fn step(
                 health_at: Some(next),
                 checking: false,
                 watchdog_at,
+                grace_until,
             };
             match outcome {
-                Ok(()) => (running(0), vec![]),
+                // Passed: from now on every failure counts.
+                Ok(()) => (running(0, None), vec![]),
+                // Restarted and not yet ready: not counted, as `start` would not have either.
+                Err(why) if grace_until.is_some_and(|until| now < until) => {
+                    let line = format!(
+                        "health check failed while pid {child} starts (not counted until it first passes, or {} after the restart): {why}",
+                        format_duration(health.grace)
+                    );
+                    (running(failures, grace_until), vec![Effect::Say(line)])
+                }
                 Err(why) => {
                     let failures = failures + 1;
                     let line = format!(
@@ -810,7 +838,7 @@ pub fn step(
                         health.retries
                     );
                     if failures < health.retries {
-                        return (running(failures), vec![Effect::Say(line)]);
+                        return (running(failures, None), vec![Effect::Say(line)]);
                     }
                     let (next, mut effects) = kill(
                         child,
@@ -833,6 +861,7 @@ pub fn step(
                 health_at,
                 checking,
                 watchdog_at,
+                grace_until,
             },
             Event::Notified(notice),
         ) => {
@@ -885,6 +914,7 @@ pub fn step(
                 health_at,
                 checking,
                 watchdog_at,
+                grace_until,
             };
             (running, effects)
         }
@@ -1171,6 +1201,10 @@ impl Monitor {
             health: respawn.health.as_ref().map(|_| HealthPolicy {
                 interval: respawn.health_interval,
                 retries: respawn.health_retries,
+                grace: match launch.ready {
+                    ReadySpec::Exec | ReadySpec::Notify | ReadySpec::Alive(_) => Duration::ZERO,
+                    _ => launch.ready_timeout,
+                },
             }),
             watchdog: respawn.watchdog,
             stop_signal: launch.stop_signal,
@@ -2352,6 +2386,7 @@ mod tests {
             health_at: None,
             checking: false,
             watchdog_at: None,
+            grace_until: None,
         }
     }
 
@@ -2698,6 +2733,7 @@ mod tests {
         p.health = Some(HealthPolicy {
             interval: Duration::from_secs(10),
             retries: 3,
+            grace: Duration::ZERO,
         });
         let (s, e) = step(
             trial,
@@ -2940,6 +2976,7 @@ mod tests {
         p.health = Some(HealthPolicy {
             interval: Duration::from_secs(1),
             retries: 3,
+            grace: Duration::ZERO,
         });
         let t = Instant::now();
         let s = |n: u64| t + Duration::from_millis(n);
@@ -2996,6 +3033,63 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    /// After a restart, the program is not ready at once (a server that takes its time to
+    /// listen): failed checks do not count until one passes or `grace` (its `--ready-timeout`)
+    /// has gone by since the restart; then they count as always.
+    #[test]
+    fn after_a_restart_health_failures_count_once_the_program_is_ready() {
+        let mut p = policy(100, 5, 60);
+        p.health = Some(HealthPolicy {
+            interval: Duration::from_secs(1),
+            retries: 2,
+            grace: Duration::from_secs(10),
+        });
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let tick = || Event::Tick { leftovers: false };
+        let crash = || Event::Exited {
+            pid: Pid::new(5001).unwrap(),
+            how: LastExit::code(1),
+        };
+        // Restarted at 300 ms; each check is due 1 s after the last outcome. `outcomes` come
+        // one per check from `first` ms on.
+        let timeline = |first: u64, outcomes: &[Result<(), String>]| {
+            let mut events = vec![(t, tick()), (t + ms(100), crash()), (t + ms(300), tick())];
+            let mut at = first;
+            for outcome in outcomes {
+                events.push((t + ms(at), tick()));
+                events.push((t + ms(at + 10), Event::Health(outcome.clone())));
+                at += 1010;
+            }
+            events
+        };
+        let bad = || Err("no connection".to_string());
+        let child = Pid::new(5002).unwrap();
+        // Five failures while it starts, none counted; a pass; then two in a row stop it.
+        let outcomes = [bad(), bad(), bad(), bad(), bad(), Ok(()), bad(), bad()];
+        let (_, effects) = run_machine(&p, timeline(1300, &outcomes), vec![true, true, true]);
+        assert!(says(&effects, "while pid 5002 starts (not counted"));
+        let counted = effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Say(l) if l.contains("(1 of 2 in a row)")))
+            .count();
+        assert_eq!(
+            counted, 1,
+            "only the failure after the pass counts: {effects:?}"
+        );
+        assert!(says(&effects, "health check failed (2 of 2 in a row)"));
+        let stops = effects
+            .iter()
+            .filter(|e| **e == Effect::Forward(child, Signal::SIGTERM))
+            .count();
+        assert_eq!(stops, 1, "{effects:?}");
+        // Failures past the grace, with no pass before it: counted.
+        let outcomes = [bad(), bad()];
+        let (_, effects) = run_machine(&p, timeline(10_400, &outcomes), vec![true, true, true]);
+        assert!(!says(&effects, "not counted"), "{effects:?}");
+        assert!(says(&effects, "health check failed (2 of 2 in a row)"));
     }
 
     #[test]
