@@ -79,6 +79,39 @@ pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
     Ok((out, end))
 }
 
+/// The lines before those of `path` itself, for a tail of `lines` of which `shown` come from
+/// `path`: the last ones of its rotated files (`PATH.1`, then `PATH.2`...), oldest first, as
+/// many as are missing. A log the monitor has just rotated holds only its newest lines; `logs -n`
+/// reads on into the files before it, as `-f` does when it follows a rotation. Each is opened
+/// the safe way ([`crate::fsx::open_read`]); the first missing or unreadable one ends it.
+pub fn older_lines(path: &Path, lines: usize, shown: usize) -> Vec<u8> {
+    let mut missing = lines.saturating_sub(shown);
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    for n in 1..=MAX_LOG_KEEP {
+        if missing == 0 {
+            break;
+        }
+        let Ok(Some(mut file)) = crate::fsx::open_read(&rotated_path(path, n)) else {
+            break;
+        };
+        let Ok((mut bytes, _)) = tail(&mut file, missing) else {
+            break;
+        };
+        if !bytes.is_empty() && !bytes.ends_with(b"\n") {
+            bytes.push(b'\n');
+        }
+        missing = missing.saturating_sub(line_count(&bytes));
+        parts.push(bytes);
+    }
+    parts.into_iter().rev().flatten().collect()
+}
+
+/// How many lines `bytes` holds (a last one without its newline counts).
+pub fn line_count(bytes: &[u8]) -> usize {
+    let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
+    newlines + usize::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
 /// The last `lines` lines of the regular file at `path` as text (lossy UTF-8, no trailing
 /// newline); `None` if it cannot be read, is not a regular file or is empty. Opened as
 /// [`crate::fsx::open_read`] does: never through a symlink, never blocking on a FIFO.

@@ -272,3 +272,33 @@ fn a_huge_sparse_log_costs_only_its_tail() {
         begun.elapsed()
     );
 }
+
+/// Right after the monitor rotated the log, the current file holds only the newest lines:
+/// `logs` reads on into the rotated ones for the rest of its count, as `-f` does.
+#[test]
+fn the_last_lines_reach_into_the_rotated_file() {
+    let env = Env::new();
+    let script = "for i in $(seq 1 27); do echo \"line $i ................................\"; done; exec sleep 1000";
+    env.run(&[
+        "start",
+        "--name",
+        "rot",
+        "--respawn",
+        "--log-max-size",
+        "1K",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .ok();
+    let (log, rotated) = (env.path("rot.log"), env.path("rot.log.1"));
+    wait_until("the rotation", Duration::from_secs(30), || {
+        rotated.exists() && fs::read_to_string(&log).is_ok_and(|t| t.contains("line 27 "))
+    });
+    let run = env.run(&["logs", "rot"]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 20, "{}", run.dump());
+    assert!(lines[0].starts_with("line 8 "), "{}", run.dump());
+    assert!(lines[19].starts_with("line 27 "), "{}", run.dump());
+}

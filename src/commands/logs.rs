@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::LogsArgs;
 use crate::exit::Code;
-use crate::logs::{sanitized, tail, Follower, Sanitized};
+use crate::logs::{line_count, older_lines, sanitized, tail, Follower, Sanitized};
 use crate::paths::Ctx;
 use crate::pidfile::os_reason;
 use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved, Target};
@@ -59,6 +59,8 @@ pub fn run(mut args: LogsArgs, ctx: &Ctx) -> Result<Code> {
                 }
             };
             let (bytes, end) = tail(&mut file, args.lines)?;
+            // Just rotated, the log holds few lines: the rest from the files before it.
+            out.write_all(&older_lines(path, args.lines, line_count(&bytes)))?;
             out.write_all(&bytes)?;
             out.flush()?;
             Ok(Some((file, end)))
@@ -177,6 +179,7 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
                     None => return Err(io::ErrorKind::NotFound.into()),
                 };
                 let (bytes, end) = tail(&mut file, args.lines)?;
+                out.write_all(&older_lines(&path, args.lines, line_count(&bytes)))?;
                 out.write_all(&bytes)?;
                 out.finish()?;
                 Ok(Some((file, end)))
