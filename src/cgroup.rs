@@ -192,6 +192,10 @@ pub fn is_delegated(dir: &Path) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
     path: PathBuf,
+    /// The id (directory inode) it had when a record named it ([`Cgroup::recorded`]): a cgroup
+    /// made at the same path since (by a daemon of the same name from another rdaemon
+    /// directory, once this one was removed) is not it. `None` for one not known by a record.
+    id: Option<u64>,
 }
 
 /// A cgroup made by [`Cgroup::claim`], with a handle on its directory.
@@ -250,6 +254,7 @@ impl Cgroup {
     pub fn at(parent: &Path, name: &str) -> Cgroup {
         Cgroup {
             path: parent.join(TOP).join(name),
+            id: None,
         }
     }
 
@@ -273,6 +278,7 @@ impl Cgroup {
                 .any(|c| matches!(c, std::path::Component::ParentDir));
         ok.then(|| Cgroup {
             path: path.to_owned(),
+            id,
         })
     }
 
@@ -395,9 +401,18 @@ impl Cgroup {
         &self.path
     }
 
-    /// Whether it exists.
+    /// Whether it exists (and is still the one a record named).
     pub fn exists(&self) -> bool {
-        self.path.join("cgroup.procs").exists()
+        self.path.join("cgroup.procs").exists() && !self.replaced()
+    }
+
+    /// Whether the directory at its path is another cgroup than the one a record named (its
+    /// id differs): this one was removed and a daemon of the same name made its own there.
+    /// Every look and action checks it first, so that a `stop` that began on this daemon's
+    /// cgroup never reads, signals, kills or removes the other's.
+    fn replaced(&self) -> bool {
+        self.id
+            .is_some_and(|id| fs::metadata(&self.path).is_ok_and(|m| m.ino() != id))
     }
 
     fn file(&self, name: &str) -> PathBuf {
@@ -424,6 +439,9 @@ impl Cgroup {
     /// monitor that gave up removes its own, [`Cgroup::leave_and_remove`], perhaps while a
     /// `stop` looks at it).
     pub fn procs(&self) -> io::Result<Vec<i32>> {
+        if self.replaced() {
+            return Ok(Vec::new());
+        }
         let text = match process::read_text(self.file("cgroup.procs")) {
             Err(e) if is_removed(&e) => return Ok(Vec::new()),
             text => text?,
@@ -436,6 +454,9 @@ impl Cgroup {
 
     /// Whether any process is in it or beneath it (`populated` of `cgroup.events`).
     pub fn populated(&self) -> io::Result<bool> {
+        if self.replaced() {
+            return Ok(false);
+        }
         let text = process::read_text(self.file("cgroup.events"))?;
         Ok(text
             .lines()
@@ -446,6 +467,9 @@ impl Cgroup {
     /// until it is empty (a fork racing the signals lands in the cgroup too, so a few rounds
     /// catch it).
     pub fn kill(&self) -> Result<()> {
+        if self.replaced() {
+            return Ok(());
+        }
         match self.write("cgroup.kill", "1") {
             Ok(()) => return Ok(()),
             // No cgroup.kill: an older kernel.
@@ -553,6 +577,10 @@ impl Cgroup {
             Err(e) if is_removed(&e) => return Ok(true),
             file => file.with_context(|| format!("cannot open '{}'", events.display()))?,
         };
+        // Opened in another daemon's cgroup of the same path: this one is gone, so empty.
+        if self.replaced() {
+            return Ok(true);
+        }
         // Reading through this fd is what re-arms its POLLPRI: each read comes before the poll,
         // so no change between the two is missed.
         let populated = || -> Result<bool> {
@@ -633,6 +661,9 @@ impl Cgroup {
     /// Removes the (empty) cgroup, and `rdaemon` above it when that is empty too. A cgroup that
     /// is already gone is fine.
     pub fn remove(&self) -> Result<()> {
+        if self.replaced() {
+            return Ok(());
+        }
         match fs::remove_dir(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -854,6 +885,40 @@ mod tests {
 
     fn in_cgroup(pid: u32, cgroup: &Cgroup) -> bool {
         cgroup.holds(pid as i32)
+    }
+
+    /// A daemon's cgroup, known by its record's id, removed, and made again at the same path by
+    /// a daemon of the same name from another rdaemon directory: a `stop` that began on the
+    /// first never looks into, kills or removes the second.
+    #[test]
+    fn a_cgroup_made_anew_at_the_same_path_is_left_alone() {
+        let test = "a_cgroup_made_anew_at_the_same_path_is_left_alone";
+        let Some(mount) = real_mount(test) else {
+            return;
+        };
+        let first = TestCgroup::new(&mount, test);
+        let path = first.0.path().to_owned();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let id = fs::metadata(&path).unwrap().ino();
+        let known = Cgroup::recorded(&path, &name, Some(id)).expect("the recorded cgroup");
+        fs::remove_dir(&path).unwrap();
+        let second = TestCgroup::new(&mount, test);
+        assert_eq!(second.0.path(), path);
+        let mut other = sleeper();
+        second.0.add(other.0.id() as i32).unwrap();
+        assert!(!known.exists());
+        assert_eq!(known.procs().unwrap(), Vec::<i32>::new());
+        assert!(!known.populated().unwrap());
+        known.kill().unwrap();
+        assert_eq!(known.signal_all(Signal::SIGKILL).unwrap(), 0);
+        assert!(known.wait_empty(Duration::from_millis(10)).unwrap());
+        known.remove().unwrap();
+        assert!(path.is_dir(), "the other daemon's cgroup was removed");
+        assert!(
+            other.0.try_wait().unwrap().is_none(),
+            "the other daemon's process was killed"
+        );
+        assert!(in_cgroup(other.0.id(), &second.0));
     }
 
     fn kill_wait_remove(test: &str, kill: impl Fn(&Cgroup) -> Result<()>) {

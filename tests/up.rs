@@ -441,16 +441,16 @@ fn export_systemd_from_a_file_gives_units_and_a_target() {
     // Nothing was started or recorded.
     assert!(!env.path("db.json").exists());
 
-    // --out writes the same files; --target names the target.
-    let out = env.path("units");
-    fs::create_dir(&out).unwrap();
+    // --out writes the same files, into a directory it makes if need be (as `mkdir -p`);
+    // --target names the target.
+    let out = env.path("units/system");
     env.run(&[
         "export",
         "systemd",
         "-f",
         "app/rdaemon.toml",
         "--out",
-        "units",
+        "units/system",
         "--target",
         "shop",
     ])

@@ -41,7 +41,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::stat::SFlag;
 
@@ -222,6 +222,10 @@ const UNIT_MODE: u32 = 0o644;
 /// written, as a pidfile path that is a symlink is: the user removes it, or meant another
 /// directory.
 fn write_units(ctx: &Ctx, dir: &Path, units: &[(String, String)]) -> Result<()> {
+    // Made if missing, as `mkdir -p` would (as root, only beneath directories no other user
+    // can change: `paths::create_dir`).
+    crate::paths::create_dir(dir, 0o755)
+        .with_context(|| format!("cannot create directory '{}'", dir.display()))?;
     let handle = Dir::open(dir)?;
     for (name, _) in units {
         // As root, not where another user could replace the units written, or swap in a
