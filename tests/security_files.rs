@@ -60,6 +60,14 @@ fn nobody_log_dir(env: &Env) -> PathBuf {
     logs
 }
 
+/// Starts daemon NAME as nobody, `sleep SECS` with its log at LOG (in nobody's directory).
+fn start_as_nobody(env: &Env, name: &str, log: &str, secs: &str) {
+    env.run(&[
+        "start", "--name", name, "--user", "nobody", "--log", log, "--", "sleep", secs,
+    ])
+    .ok();
+}
+
 /// Runs rdaemon with ARGS, failing the test (instead of waiting forever) if it hangs.
 fn run_or_hang(env: &Env, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
     let started = Instant::now();
@@ -281,10 +289,7 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
     let log = logs.join("x.log");
     let log_s = log.to_str().unwrap();
     let secs = unique_secs();
-    env.run(&[
-        "start", "--name", "x", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
-    ])
-    .ok();
+    start_as_nobody(&env, "x", log_s, &secs);
     let pid = env.pid_of("x");
     nobody_does(&format!("rm -f {log_s} && mkfifo {log_s}"));
     run_or_hang(&env, &["restart", "x"], &[])
@@ -315,10 +320,7 @@ fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
     let log = logs.join("x.log");
     let log_s = log.to_str().unwrap();
     let secs = unique_secs();
-    env.run(&[
-        "start", "--name", "x", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
-    ])
-    .ok();
+    start_as_nobody(&env, "x", log_s, &secs);
     let vault = env.path("vault");
     fs::create_dir(&vault).unwrap();
     fs::set_permissions(&vault, fs::Permissions::from_mode(0o700)).unwrap();
@@ -341,10 +343,7 @@ fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
     fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
     let log = sticky.join("y.log");
     let log_s = log.to_str().unwrap();
-    env.run(&[
-        "start", "--name", "y", "--user", "nobody", "--log", log_s, "--", "sleep", &secs,
-    ])
-    .ok();
+    start_as_nobody(&env, "y", log_s, &secs);
     nobody_does(&format!("rm -f {log_s}"));
     fs::hard_link(vault.join("secret"), &log).unwrap();
     let run = run_or_hang(&env, &["logs", "y"], &[]).code(1);
