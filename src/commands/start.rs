@@ -563,7 +563,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // `log:` counts only lines written from now on, and cannot read /dev/null.
     check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // So does the tail shown if this start fails: not an earlier run's last words.
-    launch.log_marks = [&launch.stdout, &launch.stderr]
+    // Once per file: stdout and stderr are usually the same one.
+    let mut logs_seen = vec![&launch.stdout];
+    if launch.stderr != launch.stdout {
+        logs_seen.push(&launch.stderr);
+    }
+    launch.log_marks = logs_seen
         .into_iter()
         .filter_map(|p| Some((p.clone(), logs::LogMark::of(p)?)))
         .collect();
