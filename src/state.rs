@@ -714,6 +714,54 @@ impl Record {
         }
     }
 
+    /// The record of daemon `name`, whose spec cannot be read, as its status alone describes it:
+    /// the runtime identity (pid, start time, boot, session, cgroup: SPEC §1) and `pidfile`,
+    /// nothing of what to run. Only for stopping what that identity names, the session and the
+    /// cgroup with the main process (SPEC §3.1); never saved. A status the monitor writes (a
+    /// child, a restart, a last exit) makes it a respawn daemon, whose monitor forwards the stop
+    /// signal itself; a `--forking` one is not known as such, so its session, which it leads,
+    /// is not trusted (its cgroup still is).
+    pub fn from_status(name: &Name, pidfile: PathBuf, status: Status) -> Record {
+        let respawn =
+            status.child_pid.is_some() || status.restarts > 0 || status.last_exit.is_some();
+        let spec = SpecFile {
+            name: name.clone(),
+            pidfile,
+            command: Vec::new(),
+            chdir: PathBuf::from("/"),
+            umask: String::new(),
+            env: BTreeMap::new(),
+            user: None,
+            group: None,
+            stdout: PathBuf::new(),
+            stderr: PathBuf::new(),
+            mode: match respawn {
+                true => Mode::Respawn,
+                false => Mode::Exec,
+            },
+            forking: false,
+            program_pidfile: false,
+            ready: default_ready(),
+            ready_timeout: None,
+            respawn: None,
+            cgroup_mode: None,
+            memory_max: None,
+            tasks_max: None,
+            env_files: Vec::new(),
+            limits: BTreeMap::new(),
+            nice: None,
+            oom_score_adj: None,
+            stop_signal: None,
+            stop_timeout: None,
+            reload_signal: None,
+            wanted: Wanted::Stopped,
+            source: None,
+            after: Vec::new(),
+            started_boot: None,
+        };
+        Record::from_parts(spec, status)
+    }
+
     fn from_parts(spec: SpecFile, status: Status) -> Record {
         Record {
             name: spec.name,

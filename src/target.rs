@@ -86,6 +86,30 @@ impl Target {
     }
 }
 
+impl Target {
+    /// This daemon, whose spec cannot be read (`record_error`), with the record its status alone
+    /// makes ([`Record::from_status`]), if the status describes this pidfile: what `stop` needs to
+    /// reach the daemon's session and cgroup beside its main process (SPEC §3.1). `None` when
+    /// the spec was read, or there is no such status.
+    pub fn by_status(&self, ctx: &Ctx) -> Option<Target> {
+        let (None, Some(_), Some(name)) = (&self.record, &self.record_error, &self.name) else {
+            return None;
+        };
+        let status = state::Status::load(ctx, name).ok().flatten()?;
+        let own = status
+            .pidfile
+            .clone()
+            .unwrap_or_else(|| ctx.pidfile_path(name));
+        if own != self.pidfile {
+            return None;
+        }
+        Some(Target {
+            record: Some(Record::from_status(name, own, status)),
+            ..self.clone()
+        })
+    }
+}
+
 /// Finds the daemon that `args` names.
 pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     let pidfile = args.pidfile.as_deref().map(absolute).transpose()?;

@@ -598,6 +598,49 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+#[test]
+fn a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status() {
+    let test = "a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    for respawn in [false, true] {
+        let name = unique_name(&env, if respawn { "dmgr" } else { "dmg" });
+        let script = setsid_escape_script(&env);
+        let dir = env.dir().display().to_string();
+        let _ = fs::remove_file(env.path("gc.txt"));
+        let mut args = vec!["start", "--name", &name];
+        if respawn {
+            args.push("--respawn");
+        }
+        args.extend_from_slice(&["--", script.to_str().unwrap(), &dir]);
+        env.run(&args).ok();
+        let main = env.pid_of(&name);
+        env.track(main);
+        let gc = member_pids(&env, "gc.txt")[0];
+        let cgroup = mount.join("rdaemon").join(&name);
+        assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
+        // The spec is damaged on disk; the status still names the daemon, its session and its
+        // cgroup: the stop reaches all of it, not only the main process.
+        fs::write(env.path(&format!("{name}.json")), "garbage").unwrap();
+        env.run(&["stop", &name, "--timeout", "5s"])
+            .ok()
+            .stdout_has(&format!("stopped {name} (pid {main})"))
+            .stderr_has("stopping the daemon its status describes");
+        assert!(
+            !alive(main),
+            "{name}: the main process {main} survived stop"
+        );
+        assert!(
+            !alive(gc),
+            "{name}: the setsid grandchild {gc} survived stop"
+        );
+        assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+        assert!(!env.path(&format!("{name}.pid")).exists());
+    }
+}
+
 /// Starts respawn daemon `name` in a cgroup, whose program (`sh`) runs until the test's
 /// directory holds `go` and then exits with `code`, every run after that at once; returns
 /// the monitor's pid and the cgroup's path, both checked.

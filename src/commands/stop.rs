@@ -61,9 +61,10 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
         .lock(ctx)
         .map_err(|e| privilege_error(ctx, e.context(format!("cannot stop {}", target.label()))))?;
     if let Some(why) = &target.record_error {
-        ctx.warn(format!(
-            "{why}; treating the pidfile as one without a record"
-        ));
+        ctx.warn(match target.by_status(ctx) {
+            Some(_) => format!("{why}; stopping the daemon its status describes"),
+            None => format!("{why}; treating the pidfile as one without a record"),
+        });
     }
     let stopped = stop_locked(ctx, &target, schedule, main_only);
     // A name rdaemon never knew (a pidfile no spec names) leaves no lock file behind, whether
@@ -84,6 +85,10 @@ pub fn stop_locked(
     let label = target.label();
     let begun = Instant::now();
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
+    // With a spec that cannot be read, its status still names the daemon's session and cgroup
+    // (SPEC §1: the runtime identity), so that the stop reaches all of it (SPEC §3.1).
+    let by_status = target.by_status(ctx);
+    let target = by_status.as_ref().unwrap_or(target);
     if !matches!(judged, Main::Untrusted { .. }) {
         // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
         // before the first signal. A stop that fails marks it wanted running again.
