@@ -186,3 +186,54 @@ fn a_start_never_ready_leaves_its_spec_stopped_and_nothing_staged() {
     assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
     env.run(&["status", "slow"]).code(3);
 }
+
+#[test]
+fn a_daemon_wanted_running_stays_wanted_running_when_a_restart_is_never_ready() {
+    let env = Env::new();
+    let ok = env.path("ok");
+    fs::write(&ok, "").unwrap();
+    let script = env.script(
+        "flaky.sh",
+        &format!(
+            "test -e '{}' || exit 3\nexec sleep {}",
+            ok.display(),
+            unique_secs()
+        ),
+    );
+    let script = script.to_str().unwrap();
+    let start = [
+        "start",
+        "--name",
+        "flaky",
+        "--ready",
+        "alive:200ms",
+        "--",
+        script,
+    ];
+    env.run(&start).ok().stdout_has("started flaky");
+    let first = env.pid_of("flaky");
+    env.track(first);
+    assert_eq!(wanted(&env, "flaky"), "running");
+    // The program now fails at once: the restart fails, and the daemon, which nobody stopped,
+    // is dead (wanted running, not running), not stopped.
+    fs::remove_file(&ok).unwrap();
+    env.run(&["restart", "flaky"])
+        .code(1)
+        .stderr_has("exited with status 3");
+    wait_dead(first);
+    assert_eq!(wanted(&env, "flaky"), "running");
+    env.run(&["status", "flaky"]).code(1).stdout_has("dead");
+    // So `resurrect` tries it again, and it runs once it can.
+    fs::write(&ok, "").unwrap();
+    env.run(&["resurrect"]).ok().stdout_has("started flaky");
+    let second = env.pid_of("flaky");
+    env.track(second);
+    assert!(alive(second));
+    assert_eq!(wanted(&env, "flaky"), "running");
+    // A start that fails for a daemon a user stopped leaves it stopped.
+    env.run(&["stop", "flaky"]).ok();
+    fs::remove_file(&ok).unwrap();
+    env.run(&["start", "flaky"]).code(1);
+    assert_eq!(wanted(&env, "flaky"), "stopped");
+    env.run(&["status", "flaky"]).code(3);
+}

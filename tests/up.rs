@@ -349,6 +349,42 @@ fn resurrect_follows_after() {
     assert!(stamp(&env, "aa", "start") >= stamp(&env, "zz", "ready"));
 }
 
+#[test]
+fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
+    let env = world(
+        &[
+            entry("db", "0", ""),
+            entry("web", "0", "after = [\"db\"]"),
+            entry("static", "0", "after = [\"web\"]"),
+        ]
+        .concat(),
+    );
+    env.run(&["up"]).ok();
+    let web = env.pid_of("web");
+    // db and static stopped by the user; web killed, so wanted running and dead.
+    env.run(&["stop", "db", "static"]).ok();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(web),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(web);
+    fs::remove_file(env.path("web.start")).unwrap();
+    let run = env.run(&["resurrect"]).code(1);
+    let run = run.stderr_has("cannot start web: it comes after db, which is stopped");
+    // static is wanted stopped: left alone, and no error of its own.
+    assert!(!run.stderr.contains("static"), "{}", run.dump());
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.dump());
+    assert!(!env.path("web.start").exists(), "web ran without db");
+    env.run(&["status", "web"]).code(1);
+    assert_eq!(env.record("web")["wanted"], "running");
+    // Once db runs, web comes back.
+    env.run(&["start", "db"]).ok();
+    env.run(&["resurrect"]).ok().stdout_has("web");
+    assert!(alive(env.pid_of("web")));
+    env.run(&["status", "static"]).code(3);
+}
+
 /// The units of `export systemd -f` as printed: (file name, Key=Value triples by section).
 fn printed_units(text: &str) -> BTreeMap<String, Vec<(String, String, String)>> {
     let mut out = BTreeMap::new();

@@ -263,7 +263,8 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
 // after a reboot emptied the runtime directory, or after a crash. One after the other, in `up`'s
 // dependency order (the specs' `after`; alphabetical among equals), each under its own lock,
 // where `wanted` is read again: a `stop` that won the lock wins. A daemon that comes after one
-// that could not be started is not started. It lives here, beside `start`, since it is
+// that could not be started, or after one that is wanted stopped and does not run, is not
+// started: an error for it, unless it is wanted stopped too. It lives here, beside `start`, since it is
 // `start NAME` over every such daemon.
 
 /// `rdaemon resurrect`.
@@ -283,25 +284,42 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
         .collect();
     let needs: std::collections::BTreeMap<Name, Vec<Name>> = after.iter().cloned().collect();
     let mut codes = Vec::new();
-    let mut failed: Vec<Name> = Vec::new();
+    // The daemons that do not run after their turn, and why: a daemon that comes after one of
+    // them is not started (it would fail, or run without what it needs).
+    let mut down: std::collections::BTreeMap<Name, &str> = std::collections::BTreeMap::new();
     for name in crate::upfile::order_by_after(&after) {
-        if let Some(dep) = needs[&name].iter().find(|d| failed.contains(d)) {
-            eprintln!("rdaemon: cannot start {name}: it comes after {dep}, which did not start");
-            failed.push(name);
-            codes.push(Code::Failure);
+        if let Some((dep, why)) = needs[&name]
+            .iter()
+            .find_map(|d| down.get(d).map(|why| (d, *why)))
+        {
+            // One wanted stopped is left alone anyway: no error for it.
+            let wanted = Record::load(ctx, &name)
+                .ok()
+                .flatten()
+                .is_some_and(|r| r.wanted() == crate::state::Wanted::Running);
+            if wanted {
+                eprintln!("rdaemon: cannot start {name}: it comes after {dep}, which {why}");
+                codes.push(Code::Failure);
+            }
+            down.insert(name, DID_NOT_START);
             continue;
         }
-        codes.push(match resurrect_one(ctx, &name) {
-            Ok(code) => code,
-            Err(err) => {
-                eprintln!(
-                    "rdaemon: cannot start {name}: {}",
-                    crate::exit::render(&err)
-                );
-                failed.push(name);
-                Code::Failure
+        match resurrect_one(ctx, &name) {
+            Ok(Some(code)) => codes.push(code),
+            Ok(None) => {
+                down.insert(name, "is stopped (start it, or run 'rdaemon up')");
             }
-        });
+            Err(err) => {
+                let why = crate::exit::render(&err);
+                // Most errors of a start name the daemon already.
+                match why.starts_with(&format!("cannot start {name}")) {
+                    true => eprintln!("rdaemon: {why}"),
+                    false => eprintln!("rdaemon: cannot start {name}: {why}"),
+                }
+                down.insert(name, DID_NOT_START);
+                codes.push(Code::Failure);
+            }
+        }
     }
     Ok(match codes.iter().all(|c| *c == Code::Ok) {
         true => Code::Ok,
@@ -309,18 +327,18 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     })
 }
 
-/// One daemon: started if it is wanted running and does not run. `Ok` when it runs afterwards
-/// or is not wanted running.
-fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Code> {
+/// Why `resurrect` does not start a daemon after one that failed.
+const DID_NOT_START: &str = "did not start";
+
+/// One daemon: started if it is wanted running and does not run. `Some(Ok)` when it runs
+/// afterwards, `None` when it is not wanted running (left alone, not running unless someone
+/// else started it).
+fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Option<Code>> {
     ctx.ensure_dir()?;
     let _lock = NameLock::acquire(&ctx.lock_path(name))?;
     let Some(rec) = Record::load(ctx, name)? else {
-        return Ok(Code::Ok);
+        return Ok(None);
     };
-    if rec.wanted() != crate::state::Wanted::Running {
-        ctx.debug(format!("{name} is wanted stopped: left alone"));
-        return Ok(Code::Ok);
-    }
     let target = Target {
         name: Some(name.clone()),
         pidfile: rec.pidfile.clone(),
@@ -328,21 +346,26 @@ fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Code> {
         record_error: None,
     };
     let report = crate::view::Report::new(ctx, &target);
-    match report.state {
-        crate::view::DaemonState::Running | crate::view::DaemonState::Restarting => {
-            ctx.say(format!(
-                "{name} is already running (pid {})",
-                report.pid.unwrap_or_default()
-            ));
-            return Ok(Code::Ok);
-        }
-        crate::view::DaemonState::Unknown => {
-            anyhow::bail!(report.reason.unwrap_or_else(|| "unknown state".into()))
-        }
-        _ => {}
+    let runs = matches!(
+        report.state,
+        crate::view::DaemonState::Running | crate::view::DaemonState::Restarting
+    );
+    if rec.wanted() != crate::state::Wanted::Running {
+        ctx.debug(format!("{name} is wanted stopped: left alone"));
+        return Ok(runs.then_some(Code::Ok));
+    }
+    if runs {
+        ctx.say(format!(
+            "{name} is already running (pid {})",
+            report.pid.unwrap_or_default()
+        ));
+        return Ok(Some(Code::Ok));
+    }
+    if report.state == crate::view::DaemonState::Unknown {
+        anyhow::bail!(report.reason.unwrap_or_else(|| "unknown state".into()))
     }
     let spec = Spec::from_record(ctx, &rec)?;
-    start_locked(ctx, &spec, Some(rec))
+    start_locked(ctx, &spec, Some(rec)).map(Some)
 }
 
 /// The relative-path trap (SPEC §2): with the default `--chdir /` (or, for `restart` with a new
@@ -607,9 +630,16 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // `--forking` has passed. Written twice, the second write, replacing the first, cost a
     // start 0.2 ms (issue 18).
     let wanted_at_exec = launch.ready == ReadySpec::Exec && launch.forking.is_none();
+    // A daemon wanted running before this start (a restart, a resurrect, a start after it died)
+    // stays wanted running whatever this start's outcome: one that is never ready is `dead`
+    // then, and the next `resurrect` tries it again, not `stopped` as if a user had stopped it
+    // (SPEC §1: `stopped` after stop or down).
+    let wanted_before = old
+        .as_ref()
+        .is_some_and(|r| r.wanted() == crate::state::Wanted::Running);
     let mut spec_saved = false;
     let mut unstarted = spec.unstarted();
-    unstarted.stopping = !wanted_at_exec;
+    unstarted.stopping = !(wanted_at_exec || wanted_before);
     let creds = launch.account.as_ref().map(|a| &a.creds);
     let result = daemonize::spawn(
         &plan,
@@ -710,7 +740,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Ok(code)
         }
         // The program ran and left nothing to adopt: as for a start that is never ready, its
-        // spec (wanted stopped) and its log stay, for `status`, `logs` and `restart`.
+        // spec (wanted stopped, unless it was wanted running before) and its log stay, for
+        // `status`, `logs` and `restart`.
         Err(err) if launched => {
             new_logs.keep();
             remove_if_empty(cgroup.as_ref());
