@@ -1102,11 +1102,13 @@ impl Check {
         (false, foreign)
     }
 
-    /// With `tcp:` on an address of this machine, who already listens on the port, before
-    /// anything starts: `Some` names the holder (SPEC §2.1 preflight).
+    /// With `tcp:` or `http:` on an address of this machine, who already listens on the port,
+    /// before anything starts: `Some` names the holder (SPEC §2.1 preflight). For `http:` too:
+    /// that server's answer would pass for the new program's, which may never bind the port.
     pub fn port_in_use(&self) -> Option<PortInUse> {
-        let How::Tcp(addrs) = &self.how else {
-            return None;
+        let addrs = match &self.how {
+            How::Tcp(addrs) | How::Http { addrs, .. } => addrs,
+            _ => return None,
         };
         addrs
             .iter()

@@ -325,6 +325,52 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     );
 }
 
+/// A user trial: `start --ready http:` with another server on the port said "started" (exit 0),
+/// that server's answer taken for the new program's, which died with "Address already in use".
+/// As with `tcp:`, the start is refused before anything runs, naming the holder.
+#[test]
+fn http_readiness_refuses_a_port_another_server_holds() {
+    let Some(python) = python3_or_skip("http_readiness_refuses_a_port_another_server_holds") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let mut stranger = Background::spawn(
+        std::process::Command::new(&python)
+            .args(["-m", "http.server", "--bind", "127.0.0.1"])
+            .arg(port.to_string())
+            .current_dir(env.dir())
+            .stderr(std::process::Stdio::null()),
+    );
+    wait_until("the stranger listens", DEADLINE, || accepting(port));
+    let url = format!("http:http://127.0.0.1:{port}/");
+    let py = python.to_str().unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--ready",
+        &url,
+        "--",
+        py,
+        "-m",
+        "http.server",
+        "--bind",
+        "127.0.0.1",
+        &port.to_string(),
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "rdaemon: port {port} is already in use by pid {} (python3)",
+        stranger.pid()
+    ));
+    assert!(!env.path("web.pid").exists());
+    assert!(!env.path("web.json").exists());
+    stranger.child().kill().unwrap();
+    stranger.child().wait().unwrap();
+}
+
 /// Item 2: `--foreground` lost its exec error. With `--log`, the message went to fd 2 after it
 /// pointed at the log, which was then removed: exit 1, nothing on screen. With `--user`, the
 /// clean-up ran unprivileged and left the pidfile, record and lock behind. Now the error reaches
