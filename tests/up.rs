@@ -385,6 +385,54 @@ fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
     env.run(&["status", "static"]).code(3);
 }
 
+#[test]
+fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
+    use std::os::unix::process::CommandExt;
+    // a is never ready (its file comes after 1000 s), c waits for a, b is ready at once.
+    let env = world(
+        &[
+            entry("a", "1000", ""),
+            entry("b", "0", ""),
+            entry("c", "0", "after = [\"a\"]"),
+        ]
+        .concat(),
+    );
+    // In its own process group, as a `kill PID` from a script reaches it: only `up` gets it.
+    let up = Background::spawn(
+        env.std_cmd()
+            .arg("up")
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    env.wait_file("a.start");
+    env.wait_file("b.ready");
+    let a = env.pid_of("a");
+    env.track(a);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = up.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("cannot start a: interrupted by SIGTERM"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("rdaemon: interrupted by SIGTERM;"),
+        "{stderr}"
+    );
+    // The half-started daemon is stopped, what waits for it never ran, b still runs.
+    wait_dead(a);
+    assert_eq!(env.record("a")["wanted"], "stopped");
+    assert!(!env.path("c.start").exists());
+    assert!(alive(env.pid_of("b")));
+    env.run(&["status", "a"]).code(3);
+}
+
 /// The units of `export systemd -f` as printed: (file name, Key=Value triples by section).
 fn printed_units(text: &str) -> BTreeMap<String, Vec<(String, String, String)>> {
     let mut out = BTreeMap::new();

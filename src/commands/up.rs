@@ -4,21 +4,24 @@
 //! and must not run on several threads, and each child takes its own name's lock as any
 //! `start` does). A daemon's child runs once everything it waits for has succeeded; children
 //! whose turn has come run at once, concurrently. A thread per child waits for it and hands its
-//! outcome and output to the main thread, which alone prints and starts the next ones. `down`
+//! outcome and output to the main thread, which alone prints and starts the next ones. An
+//! interrupt of `up` itself is passed on to the children by pidfd (`Interrupts`). `down`
 //! lives here, beside `up`, as `resurrect` lives beside `start`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Command as Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 
 use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
 
 use crate::cli::UpArgs;
-use crate::exit::Code;
+use crate::exit::{Code, Fail};
 use crate::parse::Name;
 use crate::paths::Ctx;
+use crate::process::{Pid, Process};
 use crate::state::Record;
 use crate::target::Target;
 use crate::upfile::UpFile;
@@ -96,7 +99,9 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             }
         })
         .collect();
-    let code = run_jobs(ctx, &file.dir, jobs, |name| format!("{name} is up to date"))?;
+    let code = run_jobs(ctx, &file.dir, jobs, Interrupts::PassOn, |name| {
+        format!("{name} is up to date")
+    })?;
     warn_orphans(ctx, &file, "it still runs");
     Ok(code)
 }
@@ -122,7 +127,7 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
         });
     }
-    let code = run_jobs(ctx, &file.dir, jobs, |name| {
+    let code = run_jobs(ctx, &file.dir, jobs, Interrupts::Leave, |name| {
         format!("{name} is not running")
     })?;
     warn_orphans(ctx, &file, "it was left running");
@@ -193,11 +198,100 @@ struct Done {
     stderr: Vec<u8>,
 }
 
+/// What a worker thread hands the main thread.
+enum Msg {
+    /// A job finished.
+    Done(Done),
+    /// `up` itself got SIGINT, SIGTERM or SIGHUP.
+    Interrupted(Signal),
+}
+
+/// What `run_jobs` does when it is interrupted itself (SIGINT, SIGTERM, SIGHUP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupts {
+    /// `up`: the signal is passed on to the `start`s running, which stop the daemon they half
+    /// started (SPEC §2.1), and nothing more is started. A Ctrl-C on a terminal reaches them
+    /// anyway (the process group); a `kill` of `up` alone did not, and they finished starting
+    /// after `up` was gone.
+    PassOn,
+    /// `down`: the default disposition. The `stop`s running finish their work.
+    Leave,
+}
+
+/// The children running now, each held by pidfd from its spawn to its reaping (so that a
+/// signal passed on never reaches a reused pid), and the interrupt that came, if one did.
+#[derive(Default)]
+struct Running {
+    children: Vec<(u32, Process)>,
+    interrupted: Option<Signal>,
+}
+
+type Shared = Arc<Mutex<Running>>;
+
+/// Registers the child `pid` just spawned. After an interrupt it gets the signal at once; the
+/// caller then runs no further step.
+fn hold_child(running: &Shared, pid: u32) {
+    let Ok(process) =
+        Pid::new(pid as i32).and_then(|p| Process::open(p).map_err(|e| e.to_string()))
+    else {
+        return;
+    };
+    let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(sig) = running.interrupted {
+        let _ = process.signal(sig);
+    }
+    running.children.push((pid, process));
+}
+
+/// Forgets the child `pid`, before it is reaped.
+fn drop_child(running: &Shared, pid: u32) {
+    let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+    running.children.retain(|(p, _)| *p != pid);
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP (those not ignored, as `start` does) on a thread that
+/// passes the first one on to the running children and tells the main thread.
+fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
+    let ignored = crate::process::ignored_signals();
+    let sigs: Vec<i32> = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
+        .iter()
+        .map(|s| *s as i32)
+        .filter(|s| ignored & (1u64 << (s - 1)) == 0)
+        .collect();
+    let mut signals =
+        signal_hook::iterator::Signals::new(sigs).context("cannot install signal handlers")?;
+    std::thread::spawn(move || {
+        for raw in signals.forever() {
+            let Ok(sig) = Signal::try_from(raw) else {
+                continue;
+            };
+            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
+            if running.interrupted.is_some() {
+                continue;
+            }
+            running.interrupted = Some(sig);
+            for (_, process) in &running.children {
+                let _ = process.signal(sig);
+            }
+            drop(running);
+            let _ = tx.send(Msg::Interrupted(sig));
+        }
+    });
+    Ok(())
+}
+
 /// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
 /// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
 /// child printed) as each finishes; a failure's whole output (the status and log tail `start`
-/// shows) goes to stderr. Exit 0 when all succeeded, else 1.
-fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> String) -> Result<Code> {
+/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted (`Interrupts::PassOn`),
+/// 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP) once the running children have ended.
+fn run_jobs(
+    ctx: &Ctx,
+    cwd: &Path,
+    jobs: Vec<Job>,
+    interrupts: Interrupts,
+    idle: impl Fn(&Name) -> String,
+) -> Result<Code> {
     let exe = std::env::current_exe().context("cannot find rdaemon's own executable")?;
     let mut base: Vec<OsString> = Vec::new();
     if ctx.quiet {
@@ -208,7 +302,12 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
     let mut succeeded: BTreeSet<Name> = BTreeSet::new();
     let mut failed: BTreeSet<Name> = BTreeSet::new();
     let mut running = 0usize;
-    let (tx, rx) = mpsc::channel::<Done>();
+    let (tx, rx) = mpsc::channel::<Msg>();
+    let live: Shared = Arc::default();
+    if interrupts == Interrupts::PassOn {
+        pass_on_interrupts(live.clone(), tx.clone())?;
+    }
+    let mut interrupted = None;
     loop {
         // Not run: what waits for a failure (transitively, as each is marked failed).
         loop {
@@ -258,6 +357,7 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
                 children.push(cmd);
             }
             let tx = tx.clone();
+            let live = live.clone();
             running += 1;
             std::thread::spawn(move || {
                 let mut done = Done {
@@ -267,7 +367,20 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
                     stderr: Vec::new(),
                 };
                 for mut cmd in children {
-                    match cmd.output() {
+                    let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
+                    if interrupted() {
+                        done.ok = false;
+                        break;
+                    }
+                    let out = cmd.spawn().and_then(|child| {
+                        let pid = child.id();
+                        hold_child(&live, pid);
+                        // Forgotten before it is reaped: a pid is never signalled once reused.
+                        let out = wait_output(child, || drop_child(&live, pid));
+                        drop_child(&live, pid);
+                        out
+                    });
+                    match out {
                         Ok(out) => {
                             done.stdout.extend(out.stdout);
                             done.stderr.extend(out.stderr);
@@ -289,7 +402,7 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
                         break;
                     }
                 }
-                let _ = tx.send(done);
+                let _ = tx.send(Msg::Done(done));
             });
         }
         if progressed {
@@ -298,9 +411,20 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
         if running == 0 {
             break;
         }
-        let done = rx
+        let done = match rx
             .recv()
-            .context("internal error: a worker thread vanished")?;
+            .context("internal error: a worker thread vanished")?
+        {
+            Msg::Done(done) => done,
+            Msg::Interrupted(sig) => {
+                // Nothing more starts; the running ones stop what they half started.
+                interrupted = Some(sig);
+                for name in std::mem::take(&mut pending).into_keys() {
+                    failed.insert(name);
+                }
+                continue;
+            }
+        };
         running -= 1;
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         if done.ok {
@@ -316,13 +440,56 @@ fn run_jobs(ctx: &Ctx, cwd: &Path, jobs: Vec<Job>, idle: impl Fn(&Name) -> Strin
         return Ok(Code::Ok);
     }
     let names: Vec<&str> = failed.iter().map(Name::as_str).collect();
-    eprintln!(
-        "rdaemon: {} of {} daemons failed or were not started: {}",
+    let summary = format!(
+        "{} of {} daemons failed or were not started: {}",
         failed.len(),
         failed.len() + succeeded.len(),
         names.join(", ")
     );
+    if let Some(sig) = interrupted {
+        return Err(
+            Fail::interrupted(sig, format!("interrupted by {}; {summary}", sig.as_str())).into(),
+        );
+    }
+    eprintln!("rdaemon: {summary}");
     Ok(Code::Failure)
+}
+
+/// The child's output and exit status, as `Command::output` gives them; `before_reap` runs once
+/// the child has exited and before it is reaped (its pid is still its own then).
+fn wait_output(
+    mut child: std::process::Child,
+    before_reap: impl FnOnce(),
+) -> std::io::Result<std::process::Output> {
+    use std::io::Read;
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    // Both pipes read to their end (the child's exit, or it closed them), one on a thread, so
+    // that a child filling one while rdaemon reads the other never blocks.
+    let stderr = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut err = Vec::new();
+        if let Some(mut stderr) = stderr {
+            let _ = stderr.read_to_end(&mut err);
+        }
+        err
+    });
+    if let Some(mut stdout) = child.stdout.take() {
+        stdout.read_to_end(&mut out)?;
+    }
+    err.extend(reader.join().unwrap_or_default());
+    // Exited (or at least done writing): wait without reaping, then forget it, then reap.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::wait::waitid(
+        nix::sys::wait::Id::Pid(pid),
+        nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOWAIT,
+    );
+    before_reap();
+    let status = child.wait()?;
+    Ok(std::process::Output {
+        status,
+        stdout: out,
+        stderr: err,
+    })
 }
 
 /// The children work from the file's directory: an rdaemon directory given relative to the
