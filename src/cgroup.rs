@@ -689,6 +689,37 @@ impl Cgroup {
         self.set_limit("pids", "pids.max", &tasks.to_string())
     }
 
+    /// Whether a daemon's cgroup under `parent` (`PARENT/rdaemon/NAME`) can have a limit of
+    /// `controller`, creating and changing nothing: for a check made before anything is stopped
+    /// or started. The same error as [`Cgroup::set_memory_max`] gives when it cannot.
+    pub fn check_controller(parent: &Path, controller: &str) -> Result<()> {
+        let top = parent.join(TOP);
+        // What `rdaemon` may enable for its children is what its parent enables for it: its
+        // `cgroup.controllers` once it exists, the parent's `cgroup.subtree_control` until then.
+        let offered_by = parent.join("cgroup.subtree_control");
+        let list_file = match top.is_dir() {
+            true => top.join("cgroup.controllers"),
+            false => offered_by.clone(),
+        };
+        let available: Vec<String> = fs::read_to_string(&list_file)
+            .with_context(|| format!("cannot read '{}'", list_file.display()))?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if available.iter().any(|c| c == controller) {
+            return Ok(());
+        }
+        let list = match available.is_empty() {
+            true => "none".to_owned(),
+            false => available.join(" "),
+        };
+        bail!(
+            "cannot set a {controller} limit on a cgroup under '{}': the {controller} controller is not available (not enabled in '{}'; available here: {list})",
+            top.display(),
+            offered_by.display()
+        );
+    }
+
     /// Writes `file` of `controller`, first enabling the controller in the `rdaemon` cgroup's
     /// `cgroup.subtree_control` (which rdaemon owns) when its parent offers it; a clear error
     /// when the hierarchy does not offer it at all.

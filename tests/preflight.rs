@@ -284,3 +284,65 @@ fn restart_with_a_bad_user_keeps_the_daemon_running() {
     assert_eq!(env.pid_of("steady"), pid);
     assert_eq!(fs::read_to_string(env.path("steady.json")).unwrap(), record);
 }
+
+/// A bad-input sweep: a log in a missing directory, and a limit the cgroup tree cannot set,
+/// were found only by the start after the stop, so `restart` left the daemon stopped (and
+/// wanted stopped). They are found before anything is stopped now, as a plain `start` finds
+/// them before anything runs.
+#[test]
+fn restart_with_a_log_or_limit_it_cannot_have_keeps_the_daemon_running() {
+    let env = Env::new();
+    let pid = env.start("steady", &["sleep", &unique_secs()]);
+    let record = fs::read_to_string(env.path("steady.json")).unwrap();
+    let missing = env.path("missing/x.log");
+    let mut cases: Vec<(Vec<String>, i32, String)> = vec![
+        (
+            vec!["--log".into(), missing.display().to_string()],
+            1,
+            format!("cannot open log file '{}'", missing.display()),
+        ),
+        (
+            vec!["--stderr".into(), missing.display().to_string()],
+            1,
+            format!("cannot open log file '{}'", missing.display()),
+        ),
+        (
+            vec![
+                "--cgroup".into(),
+                "off".into(),
+                "--tasks-max".into(),
+                "5".into(),
+            ],
+            2,
+            "need a cgroup".into(),
+        ),
+    ];
+    // Where the cgroup tree offers no memory controller (this machine's v1 controllers), a
+    // --memory-max cannot be set.
+    let offered = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(|m| std::path::Path::new(m).join("cgroup.subtree_control"))
+        .find_map(|p| fs::read_to_string(p).ok());
+    if is_root() && offered.is_some_and(|o| !o.split_whitespace().any(|c| c == "memory")) {
+        cases.push((
+            vec!["--memory-max".into(), "10M".into()],
+            1,
+            "the memory controller is not available".into(),
+        ));
+    }
+    for (options, code, message) in cases {
+        let mut args = vec!["restart", "steady"];
+        args.extend(options.iter().map(String::as_str));
+        env.run(&args)
+            .code(code)
+            .one_error_line()
+            .stderr_has(&message);
+        assert!(alive(pid), "restart {options:?} stopped the daemon first");
+        assert_eq!(env.pid_of("steady"), pid);
+        assert_eq!(
+            fs::read_to_string(env.path("steady.json")).unwrap(),
+            record,
+            "restart {options:?} changed the spec"
+        );
+    }
+}

@@ -445,6 +445,7 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
+    check_cgroup(ctx, spec)?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
     }
@@ -460,13 +461,8 @@ pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
                 }
                 Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
                 Err(_) => {
-                    // Created at the start, with any missing directories: the nearest that
-                    // exists must take them.
-                    let dir = log
-                        .ancestors()
-                        .skip(1)
-                        .find(|d| d.is_dir())
-                        .unwrap_or(Path::new("/"));
+                    // Created at the start in its directory, which `check_logs` found.
+                    let dir = log.parent().unwrap_or(Path::new("/"));
                     writable(dir, "log directory")?;
                 }
             }
@@ -969,13 +965,41 @@ fn stage_running(ctx: &Ctx, name: &Name, pid: Pid) -> Option<StagedSpec> {
 /// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
 /// limit where it is impossible, or a limit whose controller is missing, is an error with the
 /// reason (exit 1); the cgroup is then removed again.
+/// What [`prepare_cgroup`] would refuse, found creating nothing: for `restart`'s preflight,
+/// before the running daemon is stopped. Its cgroup path in use is not checked here: the
+/// running daemon holds it.
+fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    let limits = spec.has_limits();
+    if spec.cgroup == CgroupMode::Off {
+        if limits {
+            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
+        }
+        return Ok(());
+    }
+    if spec.cgroup == CgroupMode::Auto && !limits {
+        return Ok(());
+    }
+    let host = cgroup::Host::detect(ctx.is_root)
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
+    let parent = cgroup::decide(&host, cgroup::is_delegated)
+        .map_err(|why| anyhow::anyhow!("cannot give {} a cgroup: {why}", spec.name))?;
+    if spec.memory_max.is_some() {
+        Cgroup::check_controller(&parent, "memory")?;
+    }
+    if spec.tasks_max.is_some() {
+        Cgroup::check_controller(&parent, "pids")?;
+    }
+    Ok(())
+}
+
+const NO_LIMITS_WITHOUT_CGROUP: &str =
+    "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off";
+
 fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
     let limits = launch.has_limits();
     if launch.cgroup == CgroupMode::Off {
         if limits {
-            bail!(Fail::usage(
-                "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off"
-            ));
+            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
         }
         return Ok(None);
     }
@@ -1739,10 +1763,9 @@ pub fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
     }
     let creds = account.map(|a| &a.creds);
     for path in [&spec.stdout, &spec.stderr] {
-        let Ok((dir, name)) = Dir::open_parent(path) else {
-            // `start` reports it, after the stop, as before.
-            continue;
-        };
+        // A missing directory fails `start` as it fails here: before anything is stopped.
+        let (dir, name) = Dir::open_parent(path)
+            .with_context(|| format!("cannot open log file '{}'", path.display()))?;
         if dir.stat(&name).ok().flatten().is_none() {
             continue;
         }
