@@ -628,6 +628,16 @@ impl Record {
     /// spec directory or, for root, in `/run/rdaemon`) is read as it is and converted to the two
     /// files when the name's lock is free.
     pub fn load(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
+        Record::load_with(ctx, name, true)
+    }
+
+    /// The spec of daemon `name` alone, as a record with an empty status: for a status that
+    /// cannot be read ([`Record::load`] failed on it) while the spec is whole.
+    pub fn load_spec_only(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
+        Record::load_with(ctx, name, false)
+    }
+
+    fn load_with(ctx: &Ctx, name: &Name, with_status: bool) -> Result<Option<Record>> {
         let spec_path = ctx.record_path(name);
         let (path, text) = match read_checked(&spec_path)? {
             Some(text) => (spec_path, text),
@@ -658,8 +668,11 @@ impl Record {
                 Err(()) => serde_json::from_value(value).with_context(corrupt)?,
             };
             let status_path = ctx.status_path(name);
-            let status = match read_checked(&status_path)? {
-                Some(text) => {
+            let status = match with_status
+                .then(|| read_checked(&status_path))
+                .transpose()?
+            {
+                Some(Some(text)) => {
                     let status: Status = serde_json::from_slice(&text)
                         .with_context(|| format!("corrupt status '{}'", status_path.display()))?;
                     status
@@ -668,7 +681,7 @@ impl Record {
                         .with_context(|| format!("corrupt status '{}'", status_path.display()))?;
                     status
                 }
-                None => Status::default(),
+                _ => Status::default(),
             };
             let rec = Record::from_parts(spec, status);
             rec.check(&path)?;

@@ -416,3 +416,46 @@ fn a_running_daemon_whose_spec_is_damaged_is_still_known_by_its_status() {
     assert!(!custom.exists(), "stop left its pidfile naming a dead pid");
     env.run(&["forget", "web"]).ok().stdout_has("forgot web");
 }
+
+/// A bad-input sweep: with its status damaged, a running daemon's `start NAME` and `restart`
+/// said "no record" (the spec was whole) and advised `start --name NAME -- ...`, which then
+/// replaced the pidfile and ran a second copy. Without the status nothing tells whether the
+/// pidfile's live pid is the daemon: each refuses, one line, and starts nothing; once that
+/// process is gone, the spec starts it again.
+#[test]
+fn a_damaged_status_of_a_running_daemon_never_leads_to_a_second_copy() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("web", &["sleep", &secs]);
+    let spec = fs::read_to_string(env.path("web.json")).unwrap();
+    fs::write(env.path("web.status"), "garbage").unwrap();
+    for args in [
+        vec!["start", "web"],
+        vec!["restart", "web"],
+        vec!["start", "--name", "web", "--", "sleep", &secs],
+    ] {
+        env.run(&args)
+            .code(1)
+            .one_error_line()
+            .stderr_has("corrupt status")
+            .stderr_has(&format!("names pid {pid}, which runs"));
+        assert!(alive(pid));
+        assert_eq!(env.pid_of("web"), pid, "{args:?} replaced the pidfile");
+        assert_eq!(fs::read_to_string(env.path("web.json")).unwrap(), spec);
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(pid);
+    let run = env
+        .run(&["start", "web"])
+        .ok()
+        .stderr_has("it will be replaced");
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.dump());
+    let second = env.pid_of("web");
+    env.track(second);
+    assert_ne!(second, pid);
+    assert!(alive(second));
+}

@@ -189,7 +189,7 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
     ctx.ensure_dir()?;
     let rec = {
         let lock = NameLock::acquire(&ctx.lock_path(name))?;
-        let rec = load_record_for_start(ctx, name);
+        let rec = load_record_warning(ctx, name, false);
         if !matches!(rec, Ok(Some(_))) {
             // A name rdaemon never knew leaves no lock file behind.
             super::release_lock(ctx, name, lock);
@@ -416,12 +416,38 @@ fn derive_name(pidfile: Option<&Path>, program: &str) -> Result<Name> {
 /// replaced. A record that cannot be read (EMFILE, EACCES...) is an error: it may vouch for a
 /// running daemon, and starting without it could start a second copy.
 pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
+    load_record_warning(ctx, name, true)
+}
+
+/// [`load_record_for_start`], saying what will be replaced only when `warn` (`start NAME` reads
+/// the record twice: to build the spec, then under the lock to start it).
+fn load_record_warning(ctx: &Ctx, name: &Name, warn: bool) -> Result<Option<Record>> {
+    let warn = |text: String| {
+        if warn {
+            ctx.warn(text);
+        }
+    };
     match Record::load(ctx, name) {
         Ok(r) => Ok(r),
         Err(e) if e.root_cause().is::<serde_json::Error>() => {
+            let why = crate::exit::render(&e);
+            // The spec may be whole and only the status damaged: the spec is kept, and the
+            // daemon may run, which only the status could tell.
+            if let Ok(Some(rec)) = Record::load_spec_only(ctx, name) {
+                if let Content::Valid { pid, .. } = pidfile::read(&rec.pidfile, ctx.is_root) {
+                    if matches!(process::alive(pid), Ok(true)) {
+                        bail!(
+                            "cannot start {name}: {why}; its pidfile '{}' names pid {pid}, which runs, and without its status nothing tells whether that is {name}: if it is, stop it (kill {pid}), then start {name} again",
+                            rec.pidfile.display()
+                        );
+                    }
+                }
+                warn(format!("{why}; it will be replaced"));
+                return Ok(Some(rec));
+            }
             // Unless its status names the running daemon: `start_locked` then says so.
             if !matches!(crate::target::alive_by_status(ctx, name), Ok(Some(_))) {
-                ctx.warn(format!("{}; it will be replaced", crate::exit::render(&e)));
+                warn(format!("{why}; it will be replaced"));
             }
             Ok(None)
         }
