@@ -386,3 +386,51 @@ fn program_that_exits_at_once_still_counts_as_started() {
     let pid = env.pid_of("quick");
     wait_dead(pid);
 }
+
+/// A bad-input sweep: `--pidfile` mistyped to name a real file (a config) replaced it with the
+/// pid, after a warning, and `stop` then removed it. A file too long to be a pidfile is refused,
+/// one line, and kept byte for byte; a FIFO there is one error line, not a warning that it is
+/// being replaced followed by the error.
+#[test]
+fn a_pidfile_path_naming_some_other_file_is_refused_and_kept() {
+    let env = Env::new();
+    let conf = env.path("important.conf");
+    let text = "# settings\nlisten 8080\nworkers 4\n".repeat(20);
+    fs::write(&conf, &text).unwrap();
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "conf",
+        "--pidfile",
+        conf.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "refusing to replace '{}': it holds {} bytes",
+        conf.display(),
+        text.len()
+    ));
+    assert_eq!(fs::read_to_string(&conf).unwrap(), text);
+    assert!(env.track_marked(&secs).is_empty(), "a daemon was started");
+    let fifo = env.path("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "fifo",
+        "--pidfile",
+        fifo.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has("not a regular file");
+    assert!(env.track_marked(&secs).is_empty(), "a daemon was started");
+}

@@ -1569,6 +1569,17 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> 
         Main::Gone { why, .. } => (why, false),
         Main::Untrusted { why } => (why, true),
     };
+    // A file too long to be a pidfile (a pid and a newline) is no stale pidfile but most likely
+    // a mistyped --pidfile naming some other file: never replaced, nor removed by a later stop.
+    if let Ok(meta) = std::fs::symlink_metadata(&target.pidfile) {
+        if meta.is_file() && meta.len() > crate::parse::PIDFILE_MAX_BYTES as u64 {
+            bail!(
+                "refusing to replace '{}': it holds {} bytes, too many for a pidfile (a pid and a newline); remove it if it is a pidfile, or give another --pidfile",
+                target.pidfile.display(),
+                meta.len()
+            );
+        }
+    }
     Ok(Found::Stale(Stale {
         path: target.pidfile.clone(),
         why,
@@ -1581,6 +1592,9 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> 
 /// safety rules are [`pidfile::remove`]'s: a regular file only, never a symlink's target.
 fn replace_stale(ctx: &Ctx, stale: Vec<Stale>) -> Result<()> {
     for Stale { path, why, warn } in stale {
+        // Removed first: a file that cannot be removed is one error line, not a warning that
+        // it is being replaced followed by the error.
+        pidfile::remove(&path)?;
         match warn {
             true => ctx.warn(format!("{why}; replacing it")),
             false => ctx.debug(format!(
@@ -1588,7 +1602,6 @@ fn replace_stale(ctx: &Ctx, stale: Vec<Stale>) -> Result<()> {
                 path.display()
             )),
         }
-        pidfile::remove(&path)?;
     }
     Ok(())
 }
