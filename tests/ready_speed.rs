@@ -237,3 +237,46 @@ fn a_daemon_wanted_running_stays_wanted_running_when_a_restart_is_never_ready() 
     assert_eq!(wanted(&env, "flaky"), "stopped");
     env.run(&["status", "flaky"]).code(3);
 }
+
+/// A bad-input sweep: a start that failed after its program ran (never ready) left its own spec
+/// in place of the one it replaced, so a wrong `--ready` given to `restart` stayed, and the next
+/// plain `restart` failed too. The spec it replaced comes back, byte for byte.
+#[test]
+fn a_start_that_is_never_ready_gives_back_the_spec_it_replaced() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("keep", &["sleep", &secs]);
+    let spec = fs::read_to_string(env.path("keep.json")).unwrap();
+    let never = env.path("never");
+    let ready = format!("file:{}", never.display());
+    env.run(&[
+        "restart",
+        "keep",
+        "--ready",
+        &ready,
+        "--ready-timeout",
+        "300ms",
+    ])
+    .code(1)
+    .stderr_has("it was not ready after 300ms");
+    wait_dead(pid);
+    assert_eq!(fs::read_to_string(env.path("keep.json")).unwrap(), spec);
+    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    // So a plain restart runs what worked.
+    env.run(&["restart", "keep"])
+        .ok()
+        .stdout_has("started keep");
+    let second = env.pid_of("keep");
+    env.track(second);
+    let spec = fs::read_to_string(env.path("keep.json")).unwrap();
+    // A new command for a stopped daemon that exits before it is ready: the same.
+    env.run(&["stop", "keep"]).ok();
+    let stopped = fs::read_to_string(env.path("keep.json")).unwrap();
+    assert_ne!(stopped, spec);
+    env.run(&[
+        "start", "--name", "keep", "--ready", "alive:1s", "--", "sleep", "0.2",
+    ])
+    .code(1)
+    .stderr_has("exited with status 0");
+    assert_eq!(fs::read_to_string(env.path("keep.json")).unwrap(), stopped);
+}

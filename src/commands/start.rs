@@ -752,8 +752,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             let code =
                 await_ready(ctx, &launch, pid, &mut check, handoff.as_mut()).inspect_err(|_| {
                     // Never ready: stopped, and its cgroup goes like one of a start that failed
-                    // earlier.
+                    // earlier; the spec it replaced comes back.
                     remove_if_empty(cgroup.as_ref());
+                    restore_spec(ctx, old.as_ref());
                 })?;
             match staged {
                 Some(staged) => staged.commit()?,
@@ -762,11 +763,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Ok(code)
         }
         // The program ran and left nothing to adopt: as for a start that is never ready, its
-        // spec (wanted stopped, unless it was wanted running before) and its log stay, for
-        // `status`, `logs` and `restart`.
+        // log stays, and the spec it replaced comes back (a new name's stays, wanted stopped,
+        // for `status`, `logs` and `restart`).
         Err(err) if launched => {
             new_logs.keep();
             remove_if_empty(cgroup.as_ref());
+            restore_spec(ctx, old.as_ref());
             Err(err)
         }
         Err(err) => {
@@ -781,6 +783,19 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 };
             }
             Err(err)
+        }
+    }
+}
+
+/// After a start whose program ran but never became ready (or left nothing to adopt): the spec
+/// it replaced, `old`'s, written back, so that a failed `restart NAME --ready tcp:WRONG` or
+/// `start --name NAME` with a new command loses nothing of what worked (a plain `restart` runs
+/// it again), with `wanted` as it was. Best effort: the start's own error is what the user
+/// needs to see.
+fn restore_spec(ctx: &Ctx, old: Option<&Record>) {
+    if let Some(rec) = old {
+        if let Err(err) = rec.save_spec(ctx) {
+            ctx.warn(format!("{err:#}"));
         }
     }
 }
