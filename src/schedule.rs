@@ -74,8 +74,20 @@ pub fn run_schedule_noting(
         }
         i += 1;
     }
+    // SIGKILL cannot be caught: a process that got it dies as soon as the kernel has torn it
+    // down, which takes a moment (longer for a large one). A schedule that ends with a short
+    // wait after it (`--retry 0`, `TERM/0/KILL/0`) must not report it still running.
+    if sent.last().is_some_and(|(sig, _)| *sig == Signal::SIGKILL) {
+        return spinner
+            .wait_with(KILL_GRACE, |slice| process.wait_exit(slice))
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)));
+    }
     Ok(process.has_exited())
 }
+
+/// How long a process that got SIGKILL is given to be gone once the schedule has ended: as long
+/// as `--timeout`'s SIGKILL gets (SPEC §3). It ends as soon as the process has.
+const KILL_GRACE: Duration = Duration::from_secs(5);
 
 fn send(process: &Process, aim: Aim, sig: Signal) -> Result<(), Errno> {
     let group = aim

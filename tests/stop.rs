@@ -305,3 +305,22 @@ fn daemon_whose_name_the_kernel_cuts_inside_a_character_is_seen_and_stopped() {
     assert!(!alive(pid), "pid {pid} survived stop");
     assert!(!env.path("cut.pid").exists());
 }
+
+/// A bad-input sweep: `--retry TERM/0/KILL/0` (or `--retry 0`) reported a daemon it had just
+/// SIGKILLed as "still running after SIGKILL" about half the time, exit 1, while the kernel was
+/// still tearing it down. SIGKILL cannot be caught: its process is given time to be gone.
+#[test]
+fn a_schedule_ending_with_kill_and_no_wait_reports_the_daemon_stopped() {
+    let env = Env::new();
+    for _ in 0..5 {
+        let secs = unique_secs();
+        let pid = env.start(
+            "stubborn",
+            &["sh", "-c", &format!("trap '' TERM; exec sleep {secs}")],
+        );
+        env.run(&["stop", "stubborn", "--retry", "TERM/0/KILL/0"])
+            .ok()
+            .stdout_has(&format!("stopped stubborn (pid {pid})"));
+        assert!(!alive(pid));
+    }
+}
