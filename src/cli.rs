@@ -582,7 +582,7 @@ pub struct StartOpts {
 
     /// Limit the daemon's memory to SIZE (512K, 10M, 1G): the cgroup's memory.max; needs the
     /// memory controller
-    #[arg(long, value_name = "SIZE", value_parser = parse::parse_log_size, help_heading = CONTAINMENT, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIZE", value_parser = parse::parse_memory_max, help_heading = CONTAINMENT, allow_hyphen_values = true)]
     pub memory_max: Option<u64>,
 
     /// Limit the daemon to N processes and threads: the cgroup's pids.max; needs the pids

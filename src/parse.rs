@@ -317,6 +317,16 @@ pub fn parse_log_size(s: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses `--memory-max`: a size ([`parse_size`]) of at least one byte.
+pub fn parse_memory_max(s: &str) -> Result<u64, String> {
+    match parse_size(s)? {
+        0 => Err(format!(
+            "invalid size '{s}': a daemon cannot run in 0 bytes of memory; use e.g. 512M"
+        )),
+        n => Ok(n),
+    }
+}
+
 /// The most rotated log files `--log-keep` may ask for: each rotation renames every one of them.
 pub const MAX_LOG_KEEP: u32 = 1000;
 
@@ -845,6 +855,9 @@ mod tests {
             ))
         );
         assert!(parse_log_size("0M").is_err());
+        assert_eq!(parse_memory_max("64M"), Ok(64 << 20));
+        let zero = parse_memory_max("0").unwrap_err();
+        assert!(zero.contains("0 bytes of memory"), "{zero}");
         for bad in [
             "",
             "M",
