@@ -371,6 +371,55 @@ fn respawn_mode_restarts_always_by_default() {
     assert_eq!(service(&unit, "RestartSec"), "3s");
     assert_eq!(values(&unit, "Unit", "StartLimitBurst"), ["3"]);
     assert_eq!(values(&unit, "Unit", "StartLimitIntervalSec"), ["600s"]);
+    assert!(values(&unit, "Service", "RestartForceExitStatus").is_empty());
+}
+
+/// A user trial: rdaemon's `--restart on-failure` restarts after any signal, SIGTERM included;
+/// systemd's `Restart=on-failure` leaves SIGHUP, SIGINT, SIGTERM and SIGPIPE alone unless told.
+#[test]
+fn respawn_on_failure_restarts_after_every_signal_under_systemd_too() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--name",
+        "onf",
+        "--respawn",
+        "--restart",
+        "on-failure",
+        "--",
+        "sleep",
+        "1000",
+    ])
+    .ok();
+    env.run(&["stop", "onf"]).ok();
+    let text = export(&env, "onf");
+    let unit = parse_unit(&text);
+    assert_eq!(service(&unit, "Restart"), "on-failure");
+    assert_eq!(
+        service(&unit, "RestartForceExitStatus"),
+        "SIGHUP SIGINT SIGTERM SIGPIPE"
+    );
+    verify(&env, "onf", &text);
+}
+
+/// A user trial: `export systemd NAME` of a daemon of an `up` file dropped the `after` its spec
+/// keeps; `-f FILE` had it. Its unit is ordered after, and requires, those daemons' units.
+#[test]
+fn export_of_one_daemon_keeps_its_after() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.db]\ncommand = [\"sleep\", \"1000\"]\n[daemons.web]\ncommand = [\"sleep\", \"1000\"]\nafter = [\"db\"]\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    env.run(&["down"]).ok();
+    let unit = parse_unit(&export(&env, "web"));
+    assert_eq!(values(&unit, "Unit", "After"), ["db.service"]);
+    assert_eq!(values(&unit, "Unit", "Requires"), ["db.service"]);
+    assert_eq!(values(&unit, "Install", "WantedBy"), ["multi-user.target"]);
+    let unit = parse_unit(&export(&env, "db"));
+    assert!(values(&unit, "Unit", "After").is_empty());
 }
 
 #[test]

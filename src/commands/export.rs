@@ -15,7 +15,7 @@
 //! | `stdout`, `stderr` | `StandardOutput=`/`StandardError=` `append:PATH` (`null` for `/dev/null`) |
 //! | `ready` `exec` / `notify` | `Type=exec` / `Type=notify` + `NotifyAccess=all` + `TimeoutStartSec=` |
 //! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
-//! | `mode` `respawn` | `Restart=` (`--restart`: `always` or `on-failure`), `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
+//! | `mode` `respawn` | `Restart=` (`--restart`: `always` or `on-failure`, the latter with `RestartForceExitStatus=` for the four signals systemd counts as clean), `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
 //! | `respawn.watchdog` | `WatchdogSec=` |
 //! | `respawn.health`, `on_exit`, `log_timestamps` | a comment each: systemd has no health check, no exit hook with rdaemon's variables; the journal stamps lines |
 //!
@@ -58,7 +58,7 @@ use crate::plan::resolve_program;
 
 // Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
 use crate::spec::{Spec, STOP_SIGNAL};
-use crate::state::Respawn;
+use crate::state::{Respawn, RestartPolicy};
 
 /// `rdaemon export`.
 pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
@@ -91,7 +91,12 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
     }
     let record = one_record(ctx, &args.target)?;
     let unit = unit_for(ctx, &record, &ctx.record_path(&record.name))?;
-    print!("{}", unit.text);
+    // The daemons it comes after (its `up` file's `after`, kept in the spec): their units too.
+    let text = match record.after.is_empty() {
+        true => unit.text,
+        false => add_unit_lines(&unit.text, &after_lines(&record.after), None),
+    };
+    print!("{text}");
     Ok(Code::Ok)
 }
 
@@ -303,11 +308,34 @@ fn write_unit(dir: &Dir, name: &OsStr, text: &[u8]) -> std::io::Result<()> {
 /// `after`, stopped and restarted with the target (`PartOf=`), installed into it.
 pub fn in_target(unit: &str, after: &[Name], target: &str) -> String {
     let mut lines = vec![format!("PartOf={target}.target")];
-    if !after.is_empty() {
-        let units: Vec<String> = after.iter().map(|a| format!("{a}.service")).collect();
-        lines.push(format!("After={}", units.join(" ")));
-        lines.push(format!("Requires={}", units.join(" ")));
+    lines.extend(after_lines(after));
+    let out = add_unit_lines(unit, &lines, Some(target));
+    let mut out = out;
+    // The header says how the unit was made (`export systemd -f`) and from what (the file).
+    let how = "`rdaemon export systemd ";
+    if let Some(at) = out.find(how) {
+        if let Some(len) = out[at + how.len()..].find('`') {
+            out.replace_range(at..at + how.len() + len + 1, "`rdaemon export systemd -f`");
+        }
     }
+    out.replace("from the\n# record ", "from the\n# up file ")
+}
+
+/// `After=` and `Requires=` for the units of a spec's `after` (none without).
+fn after_lines(after: &[Name]) -> Vec<String> {
+    if after.is_empty() {
+        return Vec::new();
+    }
+    let units: Vec<String> = after.iter().map(|a| format!("{a}.service")).collect();
+    vec![
+        format!("After={}", units.join(" ")),
+        format!("Requires={}", units.join(" ")),
+    ]
+}
+
+/// `unit` with `lines` added to its `[Unit]` section after `Description=`, and, with a
+/// `target`, installed into that target instead of `multi-user.target`.
+fn add_unit_lines(unit: &str, lines: &[String], target: Option<&str>) -> String {
     let mut out = String::new();
     let mut section = "";
     for line in unit.lines() {
@@ -320,25 +348,18 @@ pub fn in_target(unit: &str, after: &[Name], target: &str) -> String {
                 ""
             };
         }
-        if section == "install" && line.starts_with("WantedBy=") {
+        if let (Some(target), "install", true) = (target, section, line.starts_with("WantedBy=")) {
             let _ = writeln!(out, "WantedBy={target}.target");
             continue;
         }
         let _ = writeln!(out, "{line}");
         if section == "unit" && line.starts_with("Description=") {
-            for l in &lines {
+            for l in lines {
                 let _ = writeln!(out, "{l}");
             }
         }
     }
-    // The header says how the unit was made (`export systemd -f`) and from what (the file).
-    let how = "`rdaemon export systemd ";
-    if let Some(at) = out.find(how) {
-        if let Some(len) = out[at + how.len()..].find('`') {
-            out.replace_range(at..at + how.len() + len + 1, "`rdaemon export systemd -f`");
-        }
-    }
-    out.replace("from the\n# record ", "from the\n# up file ")
+    out
 }
 
 /// The target grouping the daemons of an `up` file: starting it starts them all (`Wants=`).
@@ -777,6 +798,11 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
              # can: RestartSteps=6, RestartMaxDelaySec=60s.\n",
         );
         let _ = writeln!(t, "Restart={}", r.restart.as_str());
+        if r.restart == RestartPolicy::OnFailure {
+            // rdaemon's on-failure restarts after every signal; systemd's leaves the four it
+            // counts as a clean end unless told.
+            t.push_str("RestartForceExitStatus=SIGHUP SIGINT SIGTERM SIGPIPE\n");
+        }
         let delay = cx
             .extras
             .restart_delay
