@@ -97,6 +97,27 @@ fn read_raw(path: &Path) -> Result<Option<(i32, fs::Metadata, bool)>, String> {
     Ok(Some((raw, meta, dir.is_protected())))
 }
 
+/// The size of the file at `path` when it is no pidfile gone bad but some other file: a regular
+/// file longer than a pidfile can be, with more than one line that is not blank (a `--pidfile`
+/// mistyped to name a config file). Such a file is never replaced: garbage in a pidfile (a
+/// partial write, a pid with megabytes of padding) is. Read through the directory's safe
+/// handle, at most 64 KiB.
+pub fn other_file_at(path: &Path) -> Option<u64> {
+    let (dir, name) = crate::fsx::parent_of(path).ok().flatten()?;
+    let file = dir.open_file(&name, OFlag::O_RDONLY, 0).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() <= PIDFILE_MAX_BYTES as u64 {
+        return None;
+    }
+    let mut head = Vec::new();
+    file.take(64 << 10).read_to_end(&mut head).ok()?;
+    let lines = head
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.trim_ascii().is_empty())
+        .count();
+    (lines > 1).then_some(meta.len())
+}
+
 /// Whether the pidfile at `path` names the calling process (the respawn monitor's own pidfile,
 /// which [`read`] rightly refuses as "rdaemon itself").
 pub fn names_self(path: &Path) -> bool {

@@ -388,8 +388,9 @@ fn program_that_exits_at_once_still_counts_as_started() {
 }
 
 /// A bad-input sweep: `--pidfile` mistyped to name a real file (a config) replaced it with the
-/// pid, after a warning, and `stop` then removed it. A file too long to be a pidfile is refused,
-/// one line, and kept byte for byte; a FIFO there is one error line, not a warning that it is
+/// pid, after a warning, and `stop` then removed it. Lines of text beyond a pidfile's size are
+/// refused, one line, and kept byte for byte (garbage in a pidfile is still replaced:
+/// `pidfile_validation`); a FIFO there is one error line, not a warning that it is
 /// being replaced followed by the error.
 #[test]
 fn a_pidfile_path_naming_some_other_file_is_refused_and_kept() {
@@ -411,7 +412,7 @@ fn a_pidfile_path_naming_some_other_file_is_refused_and_kept() {
     .code(1)
     .one_error_line()
     .stderr_has(&format!(
-        "refusing to replace '{}': it holds {} bytes",
+        "refusing to replace '{}': it holds {} bytes in several lines",
         conf.display(),
         text.len()
     ));

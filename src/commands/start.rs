@@ -1584,16 +1584,13 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> 
         Main::Gone { why, .. } => (why, false),
         Main::Untrusted { why } => (why, true),
     };
-    // A file too long to be a pidfile (a pid and a newline) is no stale pidfile but most likely
-    // a mistyped --pidfile naming some other file: never replaced, nor removed by a later stop.
-    if let Ok(meta) = std::fs::symlink_metadata(&target.pidfile) {
-        if meta.is_file() && meta.len() > crate::parse::PIDFILE_MAX_BYTES as u64 {
-            bail!(
-                "refusing to replace '{}': it holds {} bytes, too many for a pidfile (a pid and a newline); remove it if it is a pidfile, or give another --pidfile",
-                target.pidfile.display(),
-                meta.len()
-            );
-        }
+    // Lines of text beyond a pidfile's size are no stale pidfile but most likely a mistyped
+    // --pidfile naming some other file: never replaced, nor removed by a later stop.
+    if let Some(len) = pidfile::other_file_at(&target.pidfile) {
+        bail!(
+            "refusing to replace '{}': it holds {len} bytes in several lines, which is not a pidfile (a pid and a newline); remove it if it is one, or give another --pidfile",
+            target.pidfile.display()
+        );
     }
     Ok(Found::Stale(Stale {
         path: target.pidfile.clone(),
