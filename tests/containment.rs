@@ -627,7 +627,7 @@ fn a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status() {
         env.run(&["stop", &name, "--timeout", "5s"])
             .ok()
             .stdout_has(&format!("stopped {name} (pid {main})"))
-            .stderr_has("stopping the daemon its status describes");
+            .stderr_has("going by its status");
         assert!(
             !alive(main),
             "{name}: the main process {main} survived stop"

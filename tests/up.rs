@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -361,8 +362,13 @@ fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
     );
     env.run(&["up"]).ok();
     let web = env.pid_of("web");
-    // db and static stopped by the user; web killed, so wanted running and dead.
+    // db and static stopped by the user: web, which still runs, is fine (a review found
+    // resurrect failing it, exit 1, for a dependency it does not need now).
     env.run(&["stop", "db", "static"]).ok();
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has("web is already running");
+    // web killed, so wanted running and dead.
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(web),
         nix::sys::signal::Signal::SIGKILL,
@@ -431,6 +437,82 @@ fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
     assert!(!env.path("c.start").exists());
     assert!(alive(env.pid_of("b")));
     env.run(&["status", "a"]).code(3);
+}
+
+/// A review: a SIGTERM that reached `rdaemon start` between its launch and its wait (sent
+/// the moment the first start has written its spec, while it and the others launch) was the default
+/// death, and left launched daemons (monitors too) running, reported by nobody. Every start
+/// now stops what it launched; nothing of the file runs once `up` has exited.
+#[test]
+fn a_sigterm_to_up_while_it_launches_leaves_nothing_running() {
+    use std::os::unix::process::CommandExt;
+    let names: Vec<String> = (0..12).map(|i| format!("d{i}")).collect();
+    let entries: String = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| entry(n, "1000", if i % 2 == 0 { "respawn = true" } else { "" }))
+        .collect();
+    let env = world(&entries);
+    let up = Background::spawn(
+        env.std_cmd()
+            .arg("up")
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    // The first spec on disk: its start is between its fork and its wait, others are near.
+    wait_until("a start launches", Duration::from_secs(30), || {
+        names
+            .iter()
+            .any(|n| env.path(&format!("{n}.json")).exists())
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = up.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    for name in &names {
+        if !env.path(&format!("{name}.json")).exists() {
+            continue;
+        }
+        let rec = env.record(name);
+        for key in ["pid", "child_pid"] {
+            if let Some(pid) = rec[key].as_i64() {
+                env.track(pid as i32);
+                assert!(!alive(pid as i32), "{name}'s {key} {pid} runs: {stderr}");
+            }
+        }
+        env.run(&["status", name]).code(3);
+    }
+}
+
+/// A review: an edited entry whose new start failed was left `stopped` (its stop had marked it
+/// so), and `resurrect` never tried it again; a failed `restart` leaves a daemon `dead`.
+#[test]
+fn an_edited_entry_whose_start_fails_stays_wanted_running() {
+    let env = world(&entry("ed", "0", ""));
+    env.run(&["up"]).ok();
+    let first = env.pid_of("ed");
+    let spec = env.record("ed");
+    fs::write(
+        env.path("rdaemon.toml"),
+        entry("ed", "0", "")
+            .replace("ready = \"file:ed.ready\"", "ready = \"file:never\"")
+            .replace("ready-timeout = \"10s\"", "ready-timeout = \"300ms\""),
+    )
+    .unwrap();
+    env.run(&["up"]).code(1).stderr_has("not ready after 300ms");
+    wait_dead(first);
+    env.run(&["status", "ed"]).code(1).stdout_has("dead");
+    let now = env.record("ed");
+    assert_eq!(now["wanted"], "running");
+    assert_eq!(now["ready"], spec["ready"], "the spec that worked is kept");
+    fs::remove_file(env.path("ed.start")).unwrap();
+    env.run(&["resurrect"]).ok().stdout_has("started ed");
+    assert!(alive(env.pid_of("ed")));
 }
 
 /// The units of `export systemd -f` as printed: (file name, Key=Value triples by section).

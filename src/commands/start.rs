@@ -288,26 +288,13 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // them is not started (it would fail, or run without what it needs).
     let mut down: std::collections::BTreeMap<Name, &str> = std::collections::BTreeMap::new();
     for name in crate::upfile::order_by_after(&after) {
-        if let Some((dep, why)) = needs[&name]
+        let blocked = needs[&name]
             .iter()
-            .find_map(|d| down.get(d).map(|why| (d, *why)))
-        {
-            // One wanted stopped is left alone anyway: no error for it.
-            let wanted = Record::load(ctx, &name)
-                .ok()
-                .flatten()
-                .is_some_and(|r| r.wanted() == crate::state::Wanted::Running);
-            if wanted {
-                eprintln!("rdaemon: cannot start {name}: it comes after {dep}, which {why}");
-                codes.push(Code::Failure);
-            }
-            down.insert(name, DID_NOT_START);
-            continue;
-        }
-        match resurrect_one(ctx, &name) {
+            .find_map(|d| down.get(d).map(|why| (d.clone(), *why)));
+        match resurrect_one(ctx, &name, blocked) {
             Ok(Some(code)) => codes.push(code),
             Ok(None) => {
-                down.insert(name, "is stopped (start it, or run 'rdaemon up')");
+                down.insert(name, IS_STOPPED);
             }
             Err(err) => {
                 let why = crate::exit::render(&err);
@@ -330,10 +317,18 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
 /// Why `resurrect` does not start a daemon after one that failed.
 const DID_NOT_START: &str = "did not start";
 
-/// One daemon: started if it is wanted running and does not run. `Some(Ok)` when it runs
+/// Why `resurrect` does not start a daemon after one that is wanted stopped.
+const IS_STOPPED: &str = "is stopped (start it, or run 'rdaemon up')";
+
+/// One daemon: started if it is wanted running and does not run, unless it is `blocked`: it
+/// comes after a daemon that does not run (which, and why). `Some(Ok)` when it runs
 /// afterwards, `None` when it is not wanted running (left alone, not running unless someone
 /// else started it).
-fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Option<Code>> {
+fn resurrect_one(
+    ctx: &Ctx,
+    name: &crate::parse::Name,
+    blocked: Option<(Name, &str)>,
+) -> Result<Option<Code>> {
     ctx.ensure_dir()?;
     let _lock = NameLock::acquire(&ctx.lock_path(name))?;
     let Some(rec) = Record::load(ctx, name)? else {
@@ -360,6 +355,9 @@ fn resurrect_one(ctx: &Ctx, name: &crate::parse::Name) -> Result<Option<Code>> {
             report.pid.unwrap_or_default()
         ));
         return Ok(Some(Code::Ok));
+    }
+    if let Some((dep, why)) = blocked {
+        anyhow::bail!("cannot start {name}: it comes after {dep}, which {why}");
     }
     if report.state == crate::view::DaemonState::Unknown {
         anyhow::bail!(report.reason.unwrap_or_else(|| "unknown state".into()))
@@ -626,6 +624,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         check.hear_program_uid(a.creds.uid);
     }
     warn_missing_pidfile_dir(ctx, &launch);
+    // Ctrl-C, SIGTERM and SIGHUP are caught from before the launch (SPEC §2.1): one that came
+    // between the fork and the wait (a Ctrl-C, an `up` passing its own on) was the default
+    // death, which left a launched daemon running, reported by nobody. The wait that follows
+    // sees it at once and stops the daemon; a start that waits for nothing completes.
+    let mut interrupt = Some(Interrupt::catch());
     let (plan, report, new_logs) = prepare(ctx, &mut launch, Some(&mut check))?;
     // Set by the step before the "go": the temporary pidfile, made while the intermediate forks.
     let mut writer: Option<PidfileWriter> = None;
@@ -731,7 +734,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         (Ok(monitor), Some(report)) => confirm_monitor(ctx, &launch, monitor, report, &mut handoff),
         (Ok(launcher), None) if launch.forking.is_some() => {
             let cgroup = cgroup.as_ref().filter(|_| joined).map(|c| &c.cgroup);
-            adopt_forked(ctx, &launch, launcher, cgroup, writer.take())
+            adopt_forked(
+                ctx,
+                &launch,
+                launcher,
+                cgroup,
+                writer.take(),
+                interrupt.take(),
+            )
         }
         (result, _) => result,
     };
@@ -749,13 +759,20 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The spec that says "wanted running" is written now, while the program gets ready,
             // and put in place by a rename once it is (dropped, unused, if it never is).
             let staged = stage_running(ctx, &spec.name, pid);
-            let code =
-                await_ready(ctx, &launch, pid, &mut check, handoff.as_mut()).inspect_err(|_| {
-                    // Never ready: stopped, and its cgroup goes like one of a start that failed
-                    // earlier; the spec it replaced comes back.
-                    remove_if_empty(cgroup.as_ref());
-                    restore_spec(ctx, old.as_ref());
-                })?;
+            let code = await_ready(
+                ctx,
+                &launch,
+                pid,
+                &mut check,
+                handoff.as_mut(),
+                interrupt.take(),
+            )
+            .inspect_err(|_| {
+                // Never ready: stopped, and its cgroup goes like one of a start that failed
+                // earlier; the spec it replaced comes back.
+                remove_if_empty(cgroup.as_ref());
+                restore_spec(ctx, old.as_ref());
+            })?;
             match staged {
                 Some(staged) => staged.commit()?,
                 None => want_running(ctx, &spec.name, pid)?,
@@ -848,6 +865,7 @@ fn adopt_forked(
     launcher: Pid,
     cgroup: Option<&Cgroup>,
     writer: Option<PidfileWriter>,
+    interrupt: Option<Result<Interrupt>>,
 ) -> Result<Pid> {
     let name = &launch.name;
     let Some(forking) = &launch.forking else {
@@ -856,7 +874,7 @@ fn adopt_forked(
     let timeout = forking.timeout;
     let deadline = std::time::Instant::now() + timeout;
     // Ctrl-C (or SIGTERM, SIGHUP) now stops what the launch left and exits 130 (SPEC §2.1).
-    let mut interrupt = match Interrupt::catch() {
+    let mut interrupt = match interrupt.unwrap_or_else(Interrupt::catch) {
         Ok(i) => Some(i),
         Err(e) => {
             ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}"));
@@ -1240,6 +1258,7 @@ fn await_ready(
     pid: Pid,
     check: &mut Check,
     handoff: Option<&mut plan::Handoff>,
+    interrupt: Option<Result<Interrupt>>,
 ) -> Result<Code> {
     let name = &launch.name;
     let process = match Process::open(pid) {
@@ -1251,7 +1270,7 @@ fn await_ready(
     };
     // Ctrl-C (or SIGTERM, SIGHUP) now must not leave a half-started daemon "started": the wait
     // ends and the daemon is stopped as on a timeout (SPEC §2.1).
-    match Interrupt::catch() {
+    match interrupt.unwrap_or_else(Interrupt::catch) {
         Ok(interrupt) => check.end_on_interrupt(interrupt),
         Err(e) => ctx.warn(format!("{e:#}; Ctrl-C will not stop {name}")),
     }

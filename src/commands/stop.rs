@@ -62,7 +62,7 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
         .map_err(|e| privilege_error(ctx, e.context(format!("cannot stop {}", target.label()))))?;
     if let Some(why) = &target.record_error {
         ctx.warn(match target.by_status(ctx) {
-            Some(_) => format!("{why}; stopping the daemon its status describes"),
+            Some(_) => format!("{why}; going by its status"),
             None => format!("{why}; treating the pidfile as one without a record"),
         });
     }

@@ -94,6 +94,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             };
             Job {
                 name: name.clone(),
+                replaces: matches!(actions[name], Action::Restart),
                 steps,
                 waits_for: entry.after.iter().cloned().collect(),
             }
@@ -118,6 +119,7 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         }
         jobs.push(Job {
             name: name.clone(),
+            replaces: false,
             // Never started: nothing to stop, and no spec to mark.
             steps: match rec {
                 Some(_) => vec![vec!["stop".into(), name.as_str().into()]],
@@ -186,6 +188,8 @@ fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<
 /// `waits_for` has succeeded. No steps: nothing to do (`idle` says so).
 struct Job {
     name: Name,
+    /// An edited entry of a running daemon: stopped, then started anew.
+    replaces: bool,
     steps: Vec<Vec<OsString>>,
     waits_for: BTreeSet<Name>,
 }
@@ -193,6 +197,8 @@ struct Job {
 /// How a job's child ended: success, and what it printed.
 struct Done {
     name: Name,
+    /// The job's `replaces`.
+    replaces: bool,
     ok: bool,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
@@ -354,19 +360,24 @@ fn run_jobs(
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped());
                 pass_dirs(ctx, &mut cmd);
-                children.push(cmd);
+                // Only a start is told of an interrupt: it stops what it half started. A stop
+                // (of an edited entry) finishes its work, as `down`'s do.
+                let told = step.first().is_some_and(|w| w == "start");
+                children.push((cmd, told));
             }
             let tx = tx.clone();
             let live = live.clone();
+            let replaces = job.replaces;
             running += 1;
             std::thread::spawn(move || {
                 let mut done = Done {
                     name,
+                    replaces,
                     ok: true,
                     stdout: Vec::new(),
                     stderr: Vec::new(),
                 };
-                for mut cmd in children {
+                for (mut cmd, told) in children {
                     let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
                     if interrupted() {
                         done.ok = false;
@@ -374,6 +385,9 @@ fn run_jobs(
                     }
                     let out = cmd.spawn().and_then(|child| {
                         let pid = child.id();
+                        if !told {
+                            return wait_output(child, || {});
+                        }
                         hold_child(&live, pid);
                         // Forgotten before it is reaped: a pid is never signalled once reused.
                         let out = wait_output(child, || drop_child(&live, pid));
@@ -433,6 +447,9 @@ fn run_jobs(
             succeeded.insert(done.name);
         } else {
             eprint!("{}{}", text(&done.stdout), text(&done.stderr));
+            if done.replaces {
+                keep_wanted_running(ctx, &done.name);
+            }
             failed.insert(done.name);
         }
     }
@@ -490,6 +507,35 @@ fn wait_output(
         stdout: out,
         stderr: err,
     })
+}
+
+/// After an edited entry's restart failed (never ready, an interrupt): its `stop` marked the
+/// daemon wanted stopped, and the start that failed put that spec back. Nobody asked for it to
+/// be stopped, so it is wanted running again, `dead` until the next `up` or `resurrect`, as
+/// after a failed `restart`. Left alone when it runs (the stop failed). Best effort.
+fn keep_wanted_running(ctx: &Ctx, name: &Name) {
+    let Ok(_lock) = crate::pidfile::NameLock::acquire(&ctx.lock_path(name)) else {
+        return;
+    };
+    let Ok(Some(mut rec)) = Record::load(ctx, name) else {
+        return;
+    };
+    let target = Target {
+        name: Some(name.clone()),
+        pidfile: rec.pidfile.clone(),
+        record: Some(rec.clone()),
+        record_error: None,
+    };
+    let runs = matches!(
+        Report::new(ctx, &target).state,
+        DaemonState::Running | DaemonState::Restarting
+    );
+    if rec.stopping && !runs {
+        rec.stopping = false;
+        if let Err(err) = rec.save_spec(ctx) {
+            ctx.debug(format!("{err:#}"));
+        }
+    }
 }
 
 /// The children work from the file's directory: an rdaemon directory given relative to the
