@@ -391,9 +391,34 @@ fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
     env.run(&["status", "static"]).code(3);
 }
 
+/// `rdaemon up` in its own process group, as a `kill PID` from a script reaches it: only `up`
+/// gets the signal, not its children.
+fn up_in_its_own_group(env: &Env) -> Background {
+    use std::os::unix::process::CommandExt;
+    Background::spawn(
+        env.std_cmd()
+            .arg("up")
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    )
+}
+
+/// Sends SIGTERM to `up` alone, waits for it, checks it exited 143; its stderr.
+fn terminated(up: Background) -> String {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = up.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    stderr
+}
+
 #[test]
 fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
-    use std::os::unix::process::CommandExt;
     // a is never ready (its file comes after 1000 s), c waits for a, b is ready at once.
     let env = world(
         &[
@@ -403,26 +428,12 @@ fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
         ]
         .concat(),
     );
-    // In its own process group, as a `kill PID` from a script reaches it: only `up` gets it.
-    let up = Background::spawn(
-        env.std_cmd()
-            .arg("up")
-            .process_group(0)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped()),
-    );
+    let up = up_in_its_own_group(&env);
     env.wait_file("a.start");
     env.wait_file("b.ready");
     let a = env.pid_of("a");
     env.track(a);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let out = up.into_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let stderr = terminated(up);
     assert!(
         stderr.contains("cannot start a: interrupted by SIGTERM"),
         "{stderr}"
@@ -445,7 +456,6 @@ fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
 /// now stops what it launched; nothing of the file runs once `up` has exited.
 #[test]
 fn a_sigterm_to_up_while_it_launches_leaves_nothing_running() {
-    use std::os::unix::process::CommandExt;
     let names: Vec<String> = (0..12).map(|i| format!("d{i}")).collect();
     let entries: String = names
         .iter()
@@ -453,27 +463,14 @@ fn a_sigterm_to_up_while_it_launches_leaves_nothing_running() {
         .map(|(i, n)| entry(n, "1000", if i % 2 == 0 { "respawn = true" } else { "" }))
         .collect();
     let env = world(&entries);
-    let up = Background::spawn(
-        env.std_cmd()
-            .arg("up")
-            .process_group(0)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped()),
-    );
+    let up = up_in_its_own_group(&env);
     // The first spec on disk: its start is between its fork and its wait, others are near.
     wait_until("a start launches", Duration::from_secs(30), || {
         names
             .iter()
             .any(|n| env.path(&format!("{n}.json")).exists())
     });
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(up.pid()),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let out = up.into_output();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    let stderr = terminated(up);
     for name in &names {
         if !env.path(&format!("{name}.json")).exists() {
             continue;
