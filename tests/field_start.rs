@@ -121,7 +121,7 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     wait_until("the daemon is start's child", DEADLINE, || {
         stat(daemon).is_some_and(|s| s.ppid == rdaemon)
     });
-    // Once rdaemon catches SIGINT, it is in the wait.
+    // It catches SIGINT from before the launch; the daemon runs: the signal ends the wait.
     wait_until("start catches SIGINT", DEADLINE, || {
         catches(rdaemon, Signal::SIGINT)
     });
@@ -144,9 +144,12 @@ fn ctrl_c_during_a_readiness_wait_stops_the_daemon_and_exits_130() {
     // SIGTERM to start: the same, exit 128 + 15.
     let start = start_waiting(&env, "half", &[], &never, &secs);
     let rdaemon = start.pid();
-    wait_until("start catches SIGTERM", DEADLINE, || {
-        catches(rdaemon, Signal::SIGTERM)
-    });
+    // Caught from before the launch: the daemon's pidfile tells it was launched.
+    wait_until(
+        "start catches SIGTERM and its daemon runs",
+        DEADLINE,
+        || catches(rdaemon, Signal::SIGTERM) && env.path("half.pid").exists(),
+    );
     let daemon = env.pid_of("half");
     env.track(daemon);
     kill(NixPid::from_raw(rdaemon), Signal::SIGTERM).unwrap();
