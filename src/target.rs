@@ -44,6 +44,16 @@ pub enum Resolved {
 }
 
 impl Target {
+    /// The daemon its record `rec` describes, by its name and its recorded pidfile.
+    pub fn of_record(rec: Record) -> Target {
+        Target {
+            name: Some(rec.name.clone()),
+            pidfile: rec.pidfile.clone(),
+            record: Some(rec),
+            record_error: None,
+        }
+    }
+
     /// How to refer to the daemon in messages.
     pub fn label(&self) -> String {
         match &self.name {

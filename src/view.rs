@@ -48,6 +48,11 @@ impl DaemonState {
         }
     }
 
+    /// Whether its program runs: `running`, or `restarting` (its monitor runs and restarts it).
+    pub fn runs(self) -> bool {
+        matches!(self, DaemonState::Running | DaemonState::Restarting)
+    }
+
     /// The LSB status code: 0 running, 1 dead or failed, 3 not running, 4 unknown.
     pub fn code(self) -> Code {
         match self {
@@ -631,12 +636,7 @@ const PARALLEL_FROM: usize = 64;
 /// The report of daemon `name`; `None` when its spec was removed since it was listed.
 fn report_of(ctx: &Ctx, name: &crate::parse::Name, full: bool) -> Option<Report> {
     let target = match Record::load(ctx, name) {
-        Ok(Some(record)) => Target {
-            name: Some(name.clone()),
-            pidfile: record.pidfile.clone(),
-            record: Some(record),
-            record_error: None,
-        },
+        Ok(Some(record)) => Target::of_record(record),
         // Removed since it was listed: nothing to report.
         Ok(None) => return None,
         Err(e) => Target {

@@ -125,12 +125,7 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
 /// ports and its files, and no later `stop` would reach them. `restart` does the same through
 /// its stop; this is `start NAME` and `resurrect`. Called once the daemon is known not to run.
 fn stop_what_it_left(ctx: &Ctx, rec: &Record) -> Result<()> {
-    let target = Target {
-        name: Some(rec.name.clone()),
-        pidfile: rec.pidfile.clone(),
-        record: Some(rec.clone()),
-        record_error: None,
-    };
+    let target = Target::of_record(rec.clone());
     let (signal, timeout) = crate::spec::stop_settings(Some(rec));
     let schedule = default_schedule(signal, timeout, false);
     let stopped = super::stop::stop_remains(&target, &schedule, Vec::new())
@@ -334,17 +329,8 @@ fn resurrect_one(
     let Some(rec) = Record::load(ctx, name)? else {
         return Ok(None);
     };
-    let target = Target {
-        name: Some(name.clone()),
-        pidfile: rec.pidfile.clone(),
-        record: Some(rec.clone()),
-        record_error: None,
-    };
-    let report = crate::view::Report::new(ctx, &target);
-    let runs = matches!(
-        report.state,
-        crate::view::DaemonState::Running | crate::view::DaemonState::Restarting
-    );
+    let report = crate::view::Report::new(ctx, &Target::of_record(rec.clone()));
+    let runs = report.state.runs();
     if rec.wanted() != crate::state::Wanted::Running {
         ctx.debug(format!("{name} is wanted stopped: left alone"));
         return Ok(runs.then_some(Code::Ok));

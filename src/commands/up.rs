@@ -25,7 +25,7 @@ use crate::process::{Pid, Process};
 use crate::state::Record;
 use crate::target::Target;
 use crate::upfile::UpFile;
-use crate::view::{DaemonState, Report};
+use crate::view::Report;
 
 /// What `up` does for one daemon.
 enum Action {
@@ -56,14 +56,11 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         let action = match rec {
             None => Action::Start,
             Some(rec) => {
-                let target = Target {
-                    name: Some(name.clone()),
-                    pidfile: rec.pidfile.clone(),
-                    record: Some(rec.clone()),
-                    record_error: None,
-                };
-                match Report::new(ctx, &target).state {
-                    DaemonState::Running | DaemonState::Restarting => {
+                match Report::new(ctx, &Target::of_record(rec.clone()))
+                    .state
+                    .runs()
+                {
+                    true => {
                         let same = crate::spec::Spec::from_record(ctx, &rec)
                             .is_ok_and(|running| &running == spec);
                         match same {
@@ -71,7 +68,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                             false => Action::Restart,
                         }
                     }
-                    _ => Action::Start,
+                    false => Action::Start,
                 }
             }
         };
@@ -150,16 +147,7 @@ fn warn_orphans(ctx: &Ctx, file: &UpFile, what: &str) {
         if rec.source.as_deref() != Some(file.path.as_path()) {
             continue;
         }
-        let target = Target {
-            name: Some(name.clone()),
-            pidfile: rec.pidfile.clone(),
-            record: Some(rec),
-            record_error: None,
-        };
-        if matches!(
-            Report::new(ctx, &target).state,
-            DaemonState::Running | DaemonState::Restarting
-        ) {
+        if Report::new(ctx, &Target::of_record(rec)).state.runs() {
             ctx.warn(format!(
                 "{name} was started from {}, which no longer has it: {what} ('rdaemon stop {name}' stops it)",
                 file.path.display()
@@ -520,16 +508,9 @@ fn keep_wanted_running(ctx: &Ctx, name: &Name) {
     let Ok(Some(mut rec)) = Record::load(ctx, name) else {
         return;
     };
-    let target = Target {
-        name: Some(name.clone()),
-        pidfile: rec.pidfile.clone(),
-        record: Some(rec.clone()),
-        record_error: None,
-    };
-    let runs = matches!(
-        Report::new(ctx, &target).state,
-        DaemonState::Running | DaemonState::Restarting
-    );
+    let runs = Report::new(ctx, &Target::of_record(rec.clone()))
+        .state
+        .runs();
     if rec.stopping && !runs {
         rec.stopping = false;
         if let Err(err) = rec.save_spec(ctx) {
