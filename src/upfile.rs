@@ -144,14 +144,10 @@ impl UpFile {
                     })?
             }
         };
-        let text = read_regular(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => anyhow::Error::from(Fail::usage(format!(
-                "cannot read '{}': {}",
-                path.display(),
-                os_reason(&e)
-            ))),
-            _ => anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)),
-        })?;
+        // A file that is missing or unreadable is a problem in the system, exit 1, as a missing
+        // env file is (SPEC §2); what is wrong inside it is the usage error.
+        let text = read_regular(&path)
+            .map_err(|e| anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)))?;
         // Its identity for `source`: the same file however it is named (`-f ../app/x.toml`,
         // a symlink, the default).
         let path = std::fs::canonicalize(&path).unwrap_or(path);

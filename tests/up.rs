@@ -226,15 +226,17 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
 }
 
 /// A FIFO or a directory given as the file is refused at once, naming it: a plain read of a
-/// FIFO would wait for a writer for ever.
+/// FIFO would wait for a writer for ever. A missing file is the same kind of problem, exit 1
+/// as a missing env file is (SPEC §2), not a usage error.
 #[test]
-fn a_fifo_or_a_directory_as_the_file_is_refused_without_waiting() {
+fn a_missing_file_a_fifo_or_a_directory_as_the_file_is_refused_without_waiting() {
     let env = Env::new();
     let fifo = env.path("fifo.toml");
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
     for (path, what) in [
         (fifo, "it is a FIFO"),
         (env.path("dir.toml"), "it is a directory"),
+        (env.path("missing.toml"), "No such file or directory"),
     ] {
         let _ = std::fs::create_dir(env.path("dir.toml"));
         let run = env
