@@ -746,6 +746,17 @@ impl StopOpts {
         &self,
         (signal, timeout): (Signal, Duration),
     ) -> Result<Vec<Step>, crate::exit::Fail> {
+        // A schedule names its own signals (start-stop-daemon ignores --signal beside one);
+        // saying both is a mistake to point out, not to resolve silently.
+        if let (Some(sig), Some(s)) = (self.signal, &self.retry) {
+            if s.contains('/') {
+                return Err(crate::exit::Fail::usage(format!(
+                    "--signal {} has no effect with --retry {s}, whose schedule names its own \
+                     signals: put the signal in the schedule, or give --retry a timeout alone",
+                    parse::signal_name(sig)
+                )));
+            }
+        }
         let signal = self.signal.unwrap_or(signal);
         match &self.retry {
             Some(s) => parse::parse_schedule(s, signal)

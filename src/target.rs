@@ -385,16 +385,39 @@ pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Targe
         Some(_) => state::Status::load(ctx, name).ok().flatten()?.pidfile,
         None => None,
     };
-    let pidfile = pidfile
-        .or_else(|| record.as_ref().map(|r| r.pidfile.clone()))
-        .or_else(from_status)
-        .unwrap_or_else(|| ctx.pidfile_path(name));
+    let own = record
+        .as_ref()
+        .map(|r| r.pidfile.clone())
+        .or_else(from_status);
+    // A name and a `--pidfile` that is not that daemon's own: acting on one of them would leave
+    // the other as it was, so which one was meant is asked, not guessed.
+    if let (Some(given), Some(own)) = (&pidfile, &own) {
+        if !same_file(given, own) {
+            return Err(Fail::usage(format!(
+                "--pidfile '{}' is not the pidfile of {name}, which is '{}': give the name or \
+                 the pidfile",
+                given.display(),
+                own.display()
+            ))
+            .into());
+        }
+    }
+    let pidfile = pidfile.or(own).unwrap_or_else(|| ctx.pidfile_path(name));
     Ok(Target {
         name: Some(name.clone()),
         pidfile,
         record,
         record_error,
     })
+}
+
+/// The same path, or two names of one file (a symlinked directory on the way).
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::metadata(a), std::fs::metadata(b)),
+            (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino())
+        )
 }
 
 fn one(target: Target) -> Resolved {

@@ -324,3 +324,59 @@ fn a_schedule_ending_with_kill_and_no_wait_reports_the_daemon_stopped() {
         assert!(!alive(pid));
     }
 }
+
+/// A name and a `--pidfile` that is another daemon's: `stop` and `status` acted on the name
+/// with the other pidfile (reporting it as the name's, leaving the name's own stale), exit 0.
+/// Now a usage error that names both pidfiles, and both daemons keep running.
+#[test]
+fn a_name_with_another_daemons_pidfile_is_a_usage_error() {
+    let env = Env::new();
+    let a = env.start("a", &["sleep", "1000"]);
+    let b = env.start("b", &["sleep", "1000"]);
+    let b_pidfile = env.path("b.pid");
+    for verb in ["stop", "status", "restart", "signal"] {
+        let mut args = vec![verb, "a", "--pidfile", b_pidfile.to_str().unwrap()];
+        if verb == "signal" {
+            args.insert(1, "HUP");
+        }
+        env.run(&args).code(2).one_error_line().stderr_has(&format!(
+            "--pidfile '{}' is not the pidfile of a, which is '{}'",
+            b_pidfile.display(),
+            env.path("a.pid").display()
+        ));
+    }
+    assert!(
+        alive(a) && alive(b),
+        "a daemon was stopped by a refused command"
+    );
+    assert_eq!(env.pid_of("a"), a);
+    assert_eq!(env.pid_of("b"), b);
+    // The daemon's own pidfile, however it is written, still goes with its name.
+    let own = format!(
+        "{}/../{}/a.pid",
+        env.dir().display(),
+        env.dir().file_name().unwrap().to_str().unwrap()
+    );
+    env.run(&["stop", "a", "--pidfile", &own])
+        .ok()
+        .stdout_has(&format!("stopped a (pid {a})"));
+    assert!(!alive(a) && alive(b));
+}
+
+/// `--signal` beside a `--retry` schedule, which names its own signals, was silently ignored
+/// (as start-stop-daemon does). It is a usage error; beside a bare timeout it is the first
+/// signal of `SIG/N/KILL/N`, as there.
+#[test]
+fn signal_with_a_retry_schedule_is_a_usage_error_and_with_a_timeout_is_its_first_signal() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    env.run(&["stop", "web", "--signal", "INT", "--retry", "TERM/5/KILL/1"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("--signal INT has no effect with --retry TERM/5/KILL/1");
+    assert!(alive(pid), "the refused stop signalled the daemon");
+    env.run(&["stop", "web", "--signal", "KILL", "--retry", "5"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid})"));
+    wait_dead(pid);
+}
