@@ -698,6 +698,24 @@ impl Process {
         }
     }
 
+    /// How this process ended when it is not rdaemon's child (its status goes to its parent,
+    /// usually init): the status the kernel keeps in the zombie's `/proc/PID/stat` (field 52)
+    /// until it is reaped, else the one it keeps for a pidfd held across the reaping
+    /// (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, Linux 6.15). `None` when neither tells, or the
+    /// process was never verified (no start time to match the zombie with). Call only after
+    /// [`Process::has_exited`].
+    pub fn exit_status(&self) -> Option<Ended> {
+        let raw = self
+            .start_time
+            .and_then(|t| zombie_exit_code(self.pid, t))
+            .or_else(|| {
+                self.pidfd
+                    .as_ref()
+                    .and_then(|fd| pidfd_exit_code(fd.as_fd()))
+            })?;
+        Ended::of_wait(&WaitStatus::from_raw(self.pid.nix(), raw).ok()?)
+    }
+
     /// Whether the process has exited (zombies included).
     pub fn has_exited(&self) -> bool {
         match &self.pidfd {
@@ -868,6 +886,95 @@ impl fmt::Display for Ended {
     }
 }
 
+/// The wait status the zombie `pid` started at `start_time` holds in `/proc/PID/stat` (field
+/// 52), if it is that zombie and the kernel shows it to us: a reader that may not ptrace the
+/// process reads 0 there, which must not pass for "exited with status 0".
+fn zombie_exit_code(pid: Pid, start_time: u64) -> Option<i32> {
+    let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let mut stat = parse_stat(&raw)?;
+    stat.start_time =
+        normalise_start_time(stat.start_time, boottime_offset_ns().ok()?, clock_tick_ns());
+    if stat.state != 'Z' || stat.start_time != start_time || !may_read_exit_code(pid) {
+        return None;
+    }
+    let after_comm = &raw[raw.iter().rposition(|&b| b == b')')? + 1..];
+    // Field 52 is the 50th after the command name (which is field 2).
+    std::str::from_utf8(after_comm)
+        .ok()?
+        .split_ascii_whitespace()
+        .nth(49)?
+        .parse()
+        .ok()
+}
+
+/// Whether the kernel shows us the exit code of `pid` (`ptrace_may_access` in read mode, which
+/// for a zombie is the credentials alone): with `CAP_SYS_PTRACE` (root, unless a container took
+/// it away), or when every uid and gid of the process is ours.
+fn may_read_exit_code(pid: Pid) -> bool {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let field = |text: &str, key: &str| -> Option<Vec<u64>> {
+        let line = text.lines().find_map(|l| l.strip_prefix(key))?;
+        line.split_whitespace().map(|v| v.parse().ok()).collect()
+    };
+    let own = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let cap_eff = own
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    if cap_eff & (1 << CAP_SYS_PTRACE) != 0 {
+        return true;
+    }
+    let Ok(theirs) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let (uid, gid) = (
+        u64::from(nix::unistd::geteuid().as_raw()),
+        u64::from(nix::unistd::getegid().as_raw()),
+    );
+    let all =
+        |key: &str, id: u64| field(&theirs, key).is_some_and(|ids| ids.iter().all(|&i| i == id));
+    all("Uid:", uid) && all("Gid:", gid)
+}
+
+/// `PIDFD_GET_INFO` (`include/uapi/linux/pidfd.h`, Linux 6.13): `_IOWR(0xFF, 11, struct
+/// pidfd_info)`, with the 64 bytes of the struct's first version.
+const PIDFD_GET_INFO: nix::libc::c_ulong = 0xC040_FF0B;
+/// Asks for the exit status kept once the process was reaped (Linux 6.15).
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+
+/// `struct pidfd_info`, first version (`PIDFD_INFO_SIZE_VER0`, 64 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+const _: () = assert!(std::mem::size_of::<PidfdInfo>() == 64);
+
+/// The wait status the kernel kept for the reaped process behind `pidfd`; `None` on kernels
+/// before 6.15, and while the process is not reaped yet.
+fn pidfd_exit_code(pidfd: BorrowedFd<'_>) -> Option<i32> {
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the ioctl writes at most size_of::<PidfdInfo>() bytes (encoded in the request
+    // number, 64) into `info`, which lives across the call; the fd is a pidfd we hold. Older
+    // kernels fail with ENOTTY or EINVAL and write nothing.
+    let rc = unsafe {
+        nix::libc::ioctl(
+            pidfd.as_raw_fd(),
+            PIDFD_GET_INFO,
+            &mut info as *mut PidfdInfo,
+        )
+    };
+    (rc == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
+}
+
 /// `pidfd_getfd(2)`: a duplicate of file descriptor `fd` of the process behind `pidfd` (kernel
 /// 5.6; needs the right to ptrace it, which root has). Used to look at a socket the daemon
 /// holds (`--ready tcp:`) without scanning `/proc/net/tcp`.
@@ -917,6 +1024,30 @@ fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process that is not ours to reap says how it ended through the pidfd held across its
+    /// reaping (Linux 6.15; `None` before), and a zombie through its `/proc/PID/stat`.
+    #[test]
+    fn the_exit_status_of_a_process_comes_from_its_zombie_or_its_pidfd() {
+        let release = fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+        let mut parts = release
+            .trim()
+            .split(['.', '-'])
+            .map(|p| p.parse::<u32>().unwrap_or(0));
+        let keeps = (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15);
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exit 3"])
+            .spawn()
+            .unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        let start_time = stat(pid).unwrap().unwrap().start_time;
+        let process = Process::open_verified(pid, start_time).unwrap().unwrap();
+        assert!(process.wait_exit(Duration::from_secs(30)).unwrap());
+        // Not reaped yet: the zombie tells (the test runs with the rights to read it).
+        assert_eq!(process.exit_status(), Some(Ended::Code(3)));
+        child.wait().unwrap();
+        assert_eq!(process.exit_status(), keeps.then_some(Ended::Code(3)));
+    }
 
     #[test]
     fn stat_parses_after_the_last_paren() {

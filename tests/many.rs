@@ -312,14 +312,19 @@ fn wait_returns_when_the_daemon_exits_and_fails_at_the_timeout() {
     let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(
-        stdout.contains(&format!("a has exited (pid {a})")),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains(&format!("b has exited (pid {b})")),
-        "{stdout}"
-    );
+    // How each ended: from the zombie, or from the pidfd once init has reaped it (Linux
+    // 6.15); before 6.15 a daemon reaped at once ends without a status.
+    for (name, pid, how) in [
+        ("a", a, "killed by signal 9 (SIGKILL)"),
+        ("b", b, "killed by signal 15 (SIGTERM)"),
+    ] {
+        let exited = format!("{name} has exited (pid {pid})");
+        let told = stdout.contains(&format!("{exited}: {how}\n"));
+        assert!(
+            told || (!kernel_keeps_exit_status() && stdout.contains(&format!("{exited}\n"))),
+            "{stdout}"
+        );
+    }
     // Not running counts as done.
     env.run(&["wait", "a"]).ok().stdout_has("a is not running");
 }
@@ -476,4 +481,149 @@ fn restart_of_a_glob_restarts_each_one_after_the_other() {
         run.dump()
     );
     assert_eq!(env.pid_of("other"), other);
+}
+
+/// Whether the kernel keeps the exit status of a reaped process for a pidfd held across its
+/// reaping (`PIDFD_INFO_EXIT`, Linux 6.15).
+fn kernel_keeps_exit_status() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15)
+}
+
+/// `wait` says the exit status of a daemon that is not its child: here kept a zombie by a
+/// subreaper that never reaps it, so the status comes from `/proc/PID/stat`, whatever the
+/// kernel's version.
+#[test]
+fn wait_says_the_exit_status_of_a_daemon_it_did_not_start() {
+    const TEST: &str = "wait_says_the_exit_status_of_a_daemon_it_did_not_start";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
+    let env = Env::new();
+    let fifo = env.path("go");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let script = format!("read x < '{}'; exit 3", fifo.display());
+    let rdaemon = env.std_cmd();
+    let mut cmd = std::process::Command::new(python);
+    cmd.arg(fixture("subreaper.py"))
+        .arg(env.path("start.code"))
+        .arg(rdaemon.get_program())
+        .args(["start", "--name", "job", "--", "sh", "-c", &script])
+        .current_dir(env.dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (key, value) in rdaemon.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+    // Declared after `env`: killed and reaped first, its zombie going to init.
+    let reaper = Background::spawn(&mut cmd);
+    let code = env.wait_file("start.code");
+    assert_eq!(std::fs::read_to_string(code).unwrap(), "0\n");
+    let pid = env.pid_of("job");
+    env.track(pid);
+    assert_eq!(stat(pid).map(|s| s.ppid), Some(reaper.pid()));
+    let waiter = env
+        .std_cmd()
+        .args(["wait", "job"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.track(waiter.id() as i32);
+    wait_until("wait holds a pidfd for the job", DEADLINE, || {
+        holds_pidfd(waiter.id() as i32, pid)
+    });
+    // The job reads one line and exits 3.
+    std::fs::write(&fifo, "go\n").unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(waiter.wait_with_output());
+    });
+    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert_eq!(
+        stdout,
+        format!("job has exited (pid {pid}): exited with status 3\n")
+    );
+    assert_eq!(
+        stat(pid).map(|s| s.state),
+        Some('Z'),
+        "not read from the zombie"
+    );
+}
+
+/// As a user without `CAP_SYS_PTRACE` (nobody), whose own daemon's exit status the kernel
+/// shows: the status is said. (A process of another user reads 0 in `/proc/PID/stat`, which
+/// rdaemon does not take for a status.)
+#[test]
+fn wait_as_a_user_says_the_exit_status_of_their_own_daemon() {
+    const TEST: &str = "wait_as_a_user_says_the_exit_status_of_their_own_daemon";
+    use std::os::unix::fs::PermissionsExt;
+    let Some(nobody) = nobody() else {
+        return skip(TEST, "no user nobody");
+    };
+    if !is_root() {
+        return skip(TEST, "needs root to become nobody");
+    }
+    let env = Env::new();
+    std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = env.path("nobody");
+    std::fs::create_dir(&dir).unwrap();
+    nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let fifo = dir.join("go");
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
+            .args(args)
+            .env("RDAEMON_DIR", &dir)
+            .env_remove("NOTIFY_SOCKET")
+            .current_dir("/")
+            .stdin(Stdio::null());
+        cmd
+    };
+    let script = format!("mkfifo '{0}' && read x < '{0}'; exit 4", fifo.display());
+    let out = as_nobody(&["start", "--name", "mine", "--", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pid: i32 = std::fs::read_to_string(dir.join("mine.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    let waiter = as_nobody(&["wait", "mine"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.track(waiter.id() as i32);
+    wait_until("wait holds a pidfd and the fifo is made", DEADLINE, || {
+        holds_pidfd(waiter.id() as i32, pid) && fifo.exists()
+    });
+    std::fs::write(&fifo, "go\n").unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(waiter.wait_with_output());
+    });
+    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let exited = format!("mine has exited (pid {pid})");
+    assert!(
+        stdout == format!("{exited}: exited with status 4\n")
+            || (!kernel_keeps_exit_status() && stdout == format!("{exited}\n")),
+        "{stdout}"
+    );
 }

@@ -1,7 +1,9 @@
 //! `rdaemon wait NAME... [--timeout DURATION]`: block until each daemon's main process has
 //! exited, on pidfds (one `poll` on all of them, no sleep loop), saying how each ended when that
-//! is known. The daemons are not rdaemon's children, so their exit status is not ours to reap:
-//! a respawn daemon's record says how its program last ended; otherwise "has exited".
+//! is known. The daemons are not rdaemon's children, so their exit status is not ours to reap,
+//! but the kernel shows it: in the zombie's `/proc/PID/stat` until init reaps it, and to the
+//! pidfd held across the reaping (Linux 6.15). A respawn daemon's main process is its monitor:
+//! its record says how the program last ended.
 
 use std::time::Instant;
 
@@ -88,8 +90,8 @@ fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
     }
 }
 
-/// How the daemon ended, as far as rdaemon can know: what its record says once it is gone (a
-/// stop by rdaemon, a respawn monitor's last exit of its program), else "has exited".
+/// How the daemon ended, as far as rdaemon can know: its exit status (a respawn monitor's:
+/// what its record says of the program's last exit), and whether rdaemon stopped it.
 fn ended(ctx: &Ctx, target: &Target, process: &Process) -> String {
     let pid = process.pid();
     let record = target
@@ -97,14 +99,24 @@ fn ended(ctx: &Ctx, target: &Target, process: &Process) -> String {
         .as_ref()
         .and_then(|n| Record::load(ctx, n).ok().flatten())
         .filter(|r| r.pid == Some(pid.get()));
-    let Some(rec) = record else {
-        return format!("has exited (pid {pid})");
+    let respawn = record.as_ref().is_some_and(|r| r.mode == Mode::Respawn);
+    let status = match respawn {
+        true => None,
+        false => process.exit_status(),
     };
     let mut text = format!("has exited (pid {pid})");
-    if rec.stopping {
-        text.push_str(": stopped by rdaemon");
+    let mut notes = Vec::new();
+    if record.as_ref().is_some_and(|r| r.stopping) {
+        notes.push("stopped by rdaemon".to_owned());
     }
-    if rec.mode == Mode::Respawn {
+    notes.extend(status.map(|s| s.to_string()));
+    if !notes.is_empty() {
+        text = format!("{text}: {}", notes.join(", "));
+    }
+    let Some(rec) = record else {
+        return text;
+    };
+    if respawn {
         if rec.failed {
             text.push_str(&format!(
                 ": its monitor gave up after {}",
