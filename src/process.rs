@@ -940,7 +940,9 @@ fn may_read_exit_code(pid: Pid) -> bool {
 /// `PIDFD_GET_INFO` (`include/uapi/linux/pidfd.h`, Linux 6.13): `_IOWR(0xFF, 11, struct
 /// pidfd_info)`, with the 64 bytes of the struct's first version.
 const PIDFD_GET_INFO: nix::libc::c_ulong = 0xC040_FF0B;
-/// Asks for the exit status kept once the process was reaped (Linux 6.15).
+/// The cgroup (v2) id is in the answer (always, when the kernel knows it).
+const PIDFD_INFO_CGROUPID: u64 = 1 << 2;
+/// Asks for the exit status (and the cgroup) kept once the process was reaped (Linux 6.15).
 const PIDFD_INFO_EXIT: u64 = 1 << 3;
 
 /// `struct pidfd_info`, first version (`PIDFD_INFO_SIZE_VER0`, 64 bytes).
@@ -955,11 +957,22 @@ struct PidfdInfo {
 
 const _: () = assert!(std::mem::size_of::<PidfdInfo>() == 64);
 
-/// The wait status the kernel kept for the reaped process behind `pidfd`; `None` on kernels
-/// before 6.15, and while the process is not reaped yet.
-fn pidfd_exit_code(pidfd: BorrowedFd<'_>) -> Option<i32> {
+/// What the kernel says of the process behind a pidfd (`PIDFD_GET_INFO`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PidfdFacts {
+    /// The id of its cgroup in the v2 hierarchy (the inode number of the cgroup's directory):
+    /// where it is, or where it was when it exited.
+    pub cgroup_id: Option<u64>,
+    /// Its wait status, once it was reaped.
+    pub exit_status: Option<i32>,
+}
+
+/// What the kernel says of the process behind `pidfd`, live (Linux 6.13) or reaped (6.15:
+/// kept for a pidfd that existed when it was reaped, such as one passed with a message);
+/// `None` on older kernels, or for a reaped process of which nothing was kept.
+pub fn pidfd_facts(pidfd: BorrowedFd<'_>) -> Option<PidfdFacts> {
     let mut info = PidfdInfo {
-        mask: PIDFD_INFO_EXIT,
+        mask: PIDFD_INFO_EXIT | PIDFD_INFO_CGROUPID,
         ..PidfdInfo::default()
     };
     // SAFETY: the ioctl writes at most size_of::<PidfdInfo>() bytes (encoded in the request
@@ -972,7 +985,48 @@ fn pidfd_exit_code(pidfd: BorrowedFd<'_>) -> Option<i32> {
             &mut info as *mut PidfdInfo,
         )
     };
-    (rc == 0 && info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code)
+    (rc == 0).then_some(PidfdFacts {
+        cgroup_id: (info.mask & PIDFD_INFO_CGROUPID != 0).then_some(info.cgroupid),
+        exit_status: (info.mask & PIDFD_INFO_EXIT != 0).then_some(info.exit_code),
+    })
+}
+
+/// The wait status the kernel kept for the reaped process behind `pidfd`; `None` on kernels
+/// before 6.15, and while the process is not reaped yet.
+fn pidfd_exit_code(pidfd: BorrowedFd<'_>) -> Option<i32> {
+    pidfd_facts(pidfd)?.exit_status
+}
+
+/// `SO_PASSPIDFD` (`include/uapi/asm-generic/socket.h`, Linux 6.5): every message read from the
+/// socket carries a pidfd of its sender (`SCM_PIDFD`), which pins it even once it has exited.
+const SO_PASSPIDFD: nix::libc::c_int = 76;
+/// The control message of [`SO_PASSPIDFD`].
+pub const SCM_PIDFD: nix::libc::c_int = 4;
+
+/// Asks for a pidfd of the sender with every message read from the Unix socket `sock`; false
+/// where the kernel has no such option (before 6.5).
+pub fn pass_pidfd(sock: BorrowedFd<'_>) -> bool {
+    let on: nix::libc::c_int = 1;
+    // SAFETY: setsockopt reads size_of::<c_int>() bytes from `on`, which lives across the call;
+    // the fd is a socket we hold.
+    let rc = unsafe {
+        nix::libc::setsockopt(
+            sock.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            SO_PASSPIDFD,
+            &on as *const nix::libc::c_int as *const nix::libc::c_void,
+            std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+/// Takes ownership of a file descriptor the kernel just installed in rdaemon's table with a
+/// received message (`SCM_PIDFD`, `SCM_RIGHTS`), so that it is closed when dropped.
+pub fn received_fd(raw: std::os::fd::RawFd) -> OwnedFd {
+    // SAFETY: the kernel installed `raw` for this message alone (with MSG_CMSG_CLOEXEC): nothing
+    // else in rdaemon knows the number, so this is its only owner.
+    unsafe { OwnedFd::from_raw_fd(raw) }
 }
 
 /// `pidfd_getfd(2)`: a duplicate of file descriptor `fd` of the process behind `pidfd` (kernel
@@ -1035,17 +1089,20 @@ mod tests {
             .split(['.', '-'])
             .map(|p| p.parse::<u32>().unwrap_or(0));
         let keeps = (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15);
+        // It exits once its stdin is closed: pinned alive first (a zombie is not verified).
         let mut child = std::process::Command::new("sh")
-            .args(["-c", "exit 3"])
+            .args(["-c", "read x; exit 3"])
+            .stdin(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         let pid = Pid::new(child.id() as i32).unwrap();
         let start_time = stat(pid).unwrap().unwrap().start_time;
         let process = Process::open_verified(pid, start_time).unwrap().unwrap();
+        drop(child.stdin.take());
         assert!(process.wait_exit(Duration::from_secs(30)).unwrap());
         // Not reaped yet: the zombie tells (the test runs with the rights to read it).
         assert_eq!(process.exit_status(), Some(Ended::Code(3)));
-        child.wait().unwrap();
+        let _ = child.wait();
         assert_eq!(process.exit_status(), keeps.then_some(Ended::Code(3)));
     }
 

@@ -43,8 +43,8 @@ use nix::poll::{poll, ppoll, PollFd, PollFlags, PollTimeout};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use nix::sys::signal::Signal;
 use nix::sys::socket::{
-    bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType, UnixAddr, UnixCredentials,
+    bind, recvmsg, setsockopt, socket, sockopt, AddressFamily, MsgFlags, SockFlag, SockType,
+    UnixAddr, UnixCredentials,
 };
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
@@ -1414,6 +1414,9 @@ impl NotifySocket {
         )
         .with_context(fail)?;
         setsockopt(&fd, sockopt::PassCred, &true).with_context(fail)?;
+        // A pidfd of each sender, to judge one that is gone by the cgroup it was in (below);
+        // kernels before 6.5 have none, and are judged as before.
+        process::pass_pidfd(fd.as_fd());
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -1450,7 +1453,11 @@ impl NotifySocket {
     ) -> Result<Option<Vec<u8>>> {
         loop {
             let mut buf = vec![0u8; NOTIFY_MAX];
-            let mut cmsg = nix::cmsg_space!(UnixCredentials);
+            // Room for the credentials and one descriptor, meant for the sender's pidfd. The
+            // kernel installs descriptors a sender attached (SCM_RIGHTS) before the pidfd, as
+            // many as fit, and cuts the rest short (MSG_CTRUNC): such a message is dropped, and
+            // whatever was installed closed.
+            let mut cmsg = nix::cmsg_space!(UnixCredentials, std::os::fd::RawFd);
             let mut iov = [IoSliceMut::new(&mut buf)];
             let msg = match recvmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -1463,24 +1470,31 @@ impl NotifySocket {
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(e).context("cannot read from the notify socket"),
             };
-            let bytes = msg.bytes;
-            let sender = msg.cmsgs().ok().and_then(|mut cmsgs| {
-                cmsgs.find_map(|c| match c {
-                    ControlMessageOwned::ScmCredentials(cred) => Some((cred.pid(), cred.uid())),
-                    _ => None,
-                })
-            });
+            let (bytes, flags) = (msg.bytes, msg.flags);
+            // Read from the control buffer itself, also when the kernel cut it short
+            // (MSG_CTRUNC, where nix shows nothing): every descriptor it installed is owned
+            // here, and closed, whatever becomes of the message.
+            let control = Control::parse(&cmsg);
+            let sender = control
+                .credentials
+                .filter(|_| !flags.contains(MsgFlags::MSG_CTRUNC) && !control.had_fds);
+            let pidfd = control.pidfd;
             let note = |why: String, ignored: &mut Vec<String>| {
                 if ignored.len() < 8 {
                     ignored.push(why);
                 }
             };
-            if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            if flags.contains(MsgFlags::MSG_TRUNC) {
                 note(format!("a message longer than {NOTIFY_MAX} bytes"), ignored);
                 continue;
             }
+            let sent_by = Sender {
+                pid: sender.map_or(0, |(pid, _)| pid),
+                uid: sender.map_or(u32::MAX, |(_, uid)| uid),
+                pidfd: pidfd.as_ref().map(|fd| fd.as_fd()),
+            };
             match sender {
-                Some((pid, uid)) if belongs_to(daemon, pid, uid, program_uid) => {
+                Some(_) if belongs_to(daemon, &sent_by, program_uid) => {
                     return Ok(Some(buf[..bytes].to_vec()))
                 }
                 Some((pid, uid)) => note(
@@ -1498,26 +1512,108 @@ impl NotifySocket {
     }
 }
 
-/// Whether `sender` (with real uid `uid`, both attested by the kernel) is the daemon, in its
-/// process group (the daemon leads one, and while it is unreaped its id cannot be reused), or one
-/// of its descendants.
+/// What the kernel attached to a received notify message.
+#[derive(Default)]
+struct Control {
+    /// The sender's pid and real uid (`SCM_CREDENTIALS`).
+    credentials: Option<(i32, u32)>,
+    /// A pidfd of the sender (`SCM_PIDFD`).
+    pidfd: Option<OwnedFd>,
+    /// The sender attached file descriptors (`SCM_RIGHTS`; closed here).
+    had_fds: bool,
+}
+
+impl Control {
+    /// Walks the control messages in `buf` (zeroed before the `recvmsg`, so that a length of 0
+    /// ends them) as `CMSG_FIRSTHDR`/`CMSG_NXTHDR` do: a header of `cmsg_len` (a `size_t`),
+    /// `cmsg_level` and `cmsg_type`, the data, the next header aligned to a `size_t`. File
+    /// descriptors a sender attached (`SCM_RIGHTS`, where room was left) are closed.
+    fn parse(buf: &[u8]) -> Control {
+        const WORD: usize = std::mem::size_of::<usize>();
+        let header = std::mem::size_of::<nix::libc::cmsghdr>();
+        let int_at = |at: usize| -> Option<i32> {
+            Some(i32::from_ne_bytes(buf.get(at..at + 4)?.try_into().ok()?))
+        };
+        let mut control = Control::default();
+        let mut at = 0;
+        while let Some(len) = buf
+            .get(at..at + WORD)
+            .and_then(|b| b.try_into().ok())
+            .map(usize::from_ne_bytes)
+        {
+            if len < header || at + len > buf.len() {
+                break;
+            }
+            let (level, kind) = (int_at(at + WORD), int_at(at + WORD + 4));
+            let data = at + header..at + len;
+            let fds = || data.clone().step_by(4).filter_map(&int_at);
+            match (level, kind) {
+                (Some(nix::libc::SOL_SOCKET), Some(nix::libc::SCM_CREDENTIALS)) => {
+                    control.credentials = int_at(data.start)
+                        .zip(int_at(data.start + 4))
+                        .map(|(pid, uid)| (pid, uid as u32));
+                }
+                (Some(nix::libc::SOL_SOCKET), Some(process::SCM_PIDFD)) => {
+                    control.pidfd = fds().next().map(process::received_fd);
+                }
+                (Some(nix::libc::SOL_SOCKET), Some(nix::libc::SCM_RIGHTS)) => {
+                    fds().for_each(|fd| drop(process::received_fd(fd)));
+                    control.had_fds = true;
+                }
+                _ => {}
+            }
+            at += len.div_ceil(WORD) * WORD;
+        }
+        control
+    }
+}
+
+/// The sender of a notify message, as the kernel attests it: its pid and real uid, and a pidfd
+/// of it (`SO_PASSPIDFD`, Linux 6.5) that outlives it.
+struct Sender<'a> {
+    pid: i32,
+    uid: u32,
+    pidfd: Option<BorrowedFd<'a>>,
+}
+
+/// Whether `sender` is the daemon, in its process group (the daemon leads one, and while it is
+/// unreaped its id cannot be reused), or one of its descendants.
 ///
 /// A sender may be gone by the time its message is read: a short-lived helper such as
 /// `systemd-notify`, reaped by the daemon's shell at once (systemd knows this race too). Its group
-/// and parents cannot be checked any more; it is heard if it ran as the daemon's user, who could
+/// and parents cannot be checked any more. It is heard if it ran as the daemon's user, who could
 /// act as the daemon in any case (or, under a respawn monitor with `--user`, as the program's
-/// user, `program_uid`). A live sender is always judged by group and ancestry.
-fn belongs_to(daemon: Pid, sender: i32, uid: u32, program_uid: Option<u32>) -> bool {
-    if sender == daemon.get() {
+/// user, `program_uid`), and, where the kernel kept the cgroup it was in (its pidfd, Linux
+/// 6.15), if that is the daemon's cgroup: another process of the user, outside the daemon, is
+/// not heard even when it sends and exits at once. A live sender is always judged by group and
+/// ancestry.
+fn belongs_to(daemon: Pid, sender: &Sender<'_>, program_uid: Option<u32>) -> bool {
+    if sender.pid == daemon.get() {
         return true;
     }
-    let Ok(mut pid) = Pid::new(sender) else {
+    let Ok(mut pid) = Pid::new(sender.pid) else {
         return false;
     };
     for depth in 0..MAX_DEPTH {
         let Some(stat) = process::read_stat(pid) else {
-            return depth == 0
-                && (process::real_uid(daemon) == Some(uid) || program_uid == Some(uid));
+            if depth != 0 {
+                return false;
+            }
+            let uid = sender.uid;
+            let user = process::real_uid(daemon) == Some(uid) || program_uid == Some(uid);
+            let theirs = sender
+                .pidfd
+                .and_then(process::pidfd_facts)
+                .and_then(|f| f.cgroup_id);
+            let daemons = || {
+                let daemon = Process::open(daemon).ok()?;
+                process::pidfd_facts(daemon.pidfd()?)?.cgroup_id
+            };
+            return user
+                && match theirs {
+                    Some(theirs) => daemons().is_none_or(|its| its == theirs),
+                    None => true,
+                };
         };
         if stat.pgrp == daemon.get() || stat.ppid == daemon.get() {
             return true;
@@ -1780,24 +1876,36 @@ mod tests {
         helper.wait().unwrap();
         let uid = nix::unistd::getuid().as_raw();
         let pid = Pid::new(daemon.0.id() as i32).unwrap();
-        assert!(belongs_to(pid, gone, uid, None));
-        assert!(!belongs_to(pid, gone, uid.wrapping_add(1), None));
-        // Under a respawn monitor with --user: the program's uid is heard too, no other.
-        assert!(belongs_to(
+        let by = |pid: i32, uid: u32| Sender {
             pid,
-            gone,
-            uid.wrapping_add(1),
-            Some(uid.wrapping_add(1))
-        ));
+            uid,
+            pidfd: None,
+        };
+        assert!(belongs_to(pid, &by(gone, uid), None));
+        assert!(!belongs_to(pid, &by(gone, uid.wrapping_add(1)), None));
+        // Under a respawn monitor with --user: the program's uid is heard too, no other.
+        let other = uid.wrapping_add(1);
+        assert!(belongs_to(pid, &by(gone, other), Some(other)));
         assert!(!belongs_to(
             pid,
-            gone,
-            uid.wrapping_add(2),
-            Some(uid.wrapping_add(1))
+            &by(gone, uid.wrapping_add(2)),
+            Some(other)
         ));
         // A live stranger is refused whatever its user: this test process.
-        assert!(!belongs_to(pid, std::process::id() as i32, uid, None));
-        assert!(belongs_to(pid, pid.get(), uid.wrapping_add(1), None));
+        assert!(!belongs_to(pid, &by(std::process::id() as i32, uid), None));
+        assert!(belongs_to(pid, &by(pid.get(), other), None));
+        // With the pidfd the message brought (Linux 6.15 keeps the cgroup of a reaped process),
+        // a gone sender of the daemon's cgroup (here the test's own, the daemon's too) is heard.
+        let mut helper = std::process::Command::new("true").spawn().unwrap();
+        let gone = helper.id() as i32;
+        let pidfd = Process::open(Pid::new(gone).unwrap()).unwrap();
+        helper.wait().unwrap();
+        let sender = Sender {
+            pid: gone,
+            uid,
+            pidfd: pidfd.pidfd(),
+        };
+        assert!(belongs_to(pid, &sender, None));
         drop(daemon);
     }
 

@@ -483,17 +483,6 @@ fn restart_of_a_glob_restarts_each_one_after_the_other() {
     assert_eq!(env.pid_of("other"), other);
 }
 
-/// Whether the kernel keeps the exit status of a reaped process for a pidfd held across its
-/// reaping (`PIDFD_INFO_EXIT`, Linux 6.15).
-fn kernel_keeps_exit_status() -> bool {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
-    let mut parts = release
-        .trim()
-        .split(['.', '-'])
-        .map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15)
-}
-
 /// `wait` says the exit status of a daemon that is not its child: here kept a zombie by a
 /// subreaper that never reaps it, so the status comes from `/proc/PID/stat`, whatever the
 /// kernel's version.

@@ -598,3 +598,56 @@ fn a_slow_on_exit_command_does_not_hold_up_stop() {
     // The monitor killed it before it exited.
     wait_dead(hook_pid);
 }
+
+/// The attack of a local user on a root monitor's file table: datagrams to the daemon's
+/// notify socket (its address is in `/proc/net/unix`) carrying file descriptors. The monitor
+/// reads that socket for the daemon's whole life; the kernel installs the attached descriptors
+/// as far as there is room (before the sender's pidfd, `SO_PASSPIDFD`), and none may stay open
+/// in the monitor, whether all of them fit or the control data was cut short.
+#[test]
+fn descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor() {
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags, UnixAddr};
+
+    let env = Env::new();
+    let go = env.path("go");
+    let go = go.to_str().unwrap();
+    let Some(program) = notify_life(
+        "descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor",
+        &["--status-gate", go, "after"],
+    ) else {
+        return;
+    };
+    let (monitor, child) = start_supervised(&env, "fdz", &["--ready", "notify"], &program);
+    let address = environ(child)
+        .into_iter()
+        .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=@").map(str::to_owned))
+        .expect("the program's NOTIFY_SOCKET");
+    let before = fd_numbers(monitor).len();
+    let to = UnixAddr::new_abstract(address.as_bytes()).unwrap();
+    let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+    let null = fs::File::open("/dev/null").unwrap();
+    // One descriptor (room may be left for it), then many (the control data is cut short).
+    for count in [1usize, 1, 1, 8, 8, 8] {
+        let fds = vec![null.as_raw_fd(); count];
+        for _ in 0..50 {
+            let iov = [IoSlice::new(b"STATUS=forged")];
+            let cmsg = [ControlMessage::ScmRights(&fds)];
+            sendmsg(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), Some(&to)).unwrap();
+        }
+    }
+    // The program's own STATUS=after, sent once the gate opens, comes after all of them: once
+    // the status shows it, the monitor has read every forged message.
+    fs::write(go, "").unwrap();
+    wait_field(&env, "fdz", "status_text", "after".into());
+    let after = fd_numbers(monitor).len();
+    assert_eq!(
+        after,
+        before,
+        "the monitor kept descriptors: {:?}",
+        fds(monitor)
+    );
+    assert!(alive(monitor) && alive(child));
+}

@@ -569,6 +569,140 @@ fn notify_messages_from_strangers_are_ignored() {
     assert!(!alive(pid));
 }
 
+/// A `start --ready notify` of a daemon running `script`, paused (SIGSTOP) once the daemon's
+/// NOTIFY_SOCKET is known, so that a message sent now is read only after its sender is gone.
+/// Returns the start, the daemon's pid and the socket's address; `None` (skipped) without
+/// python3, without a kernel that keeps a reaped sender's cgroup (6.15), or when the daemon got
+/// no cgroup of its own.
+fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Background, i32, String)> {
+    python3_or_skip(test)?;
+    if !kernel_keeps_exit_status() {
+        skip(
+            test,
+            "the kernel keeps no cgroup of a reaped sender (before 6.15)",
+        );
+        return None;
+    }
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "shy",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+    ])
+    .args([
+        "--ready",
+        "notify",
+        "--ready-timeout",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let pid: i32 = fs::read_to_string(env.wait_file("shy.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    let mut socket = None;
+    wait_until("the daemon's NOTIFY_SOCKET", DEADLINE, || {
+        socket = environ(pid)
+            .into_iter()
+            .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned));
+        socket.is_some()
+    });
+    let own_cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("0::/") && l.ends_with("/shy"));
+    if !own_cgroup {
+        skip(test, "the daemon has no cgroup of its own here");
+        return None;
+    }
+    signal_start(&start, nix::sys::signal::Signal::SIGSTOP);
+    Some((start, pid, socket.unwrap()))
+}
+
+fn signal_start(start: &Background, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(start.pid()), sig).unwrap();
+}
+
+/// A process of the daemon's user outside the daemon that sends READY=1 and is gone (reaped)
+/// before rdaemon reads it: its ancestry cannot be checked any more, but the kernel kept the
+/// cgroup it was in (the sender's pidfd, Linux 6.15), which is not the daemon's. Not heard: the
+/// daemon's own failure report, sent later, decides. (Before, its user alone let it in.)
+#[test]
+fn a_stranger_that_sends_and_exits_at_once_is_not_heard() {
+    const TEST: &str = "a_stranger_that_sends_and_exits_at_once_is_not_heard";
+    let env = Env::new();
+    let python = python3().unwrap_or_default();
+    let script = format!(
+        "while [ ! -e go ]; do sleep 0.01; done; exec '{}' '{}' ERRNO=5 -- sleep 1000",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let Some((start, pid, socket)) = paused_notify_start(&env, TEST, &script) else {
+        return;
+    };
+    // The stranger: a child of this test (the same user, this test's cgroup), reaped here
+    // while rdaemon is paused.
+    let sent = std::process::Command::new(&python)
+        .arg(fixture("sd_notify.py"))
+        .arg("READY=1")
+        .env("NOTIFY_SOCKET", &socket)
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    signal_start(&start, nix::sys::signal::Signal::SIGCONT);
+    fs::write(env.path("go"), "").unwrap();
+    let output = start.into_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "the stranger was heard: {stderr}"
+    );
+    assert!(
+        stderr.contains("it reported failure with ERRNO=5"),
+        "{stderr}"
+    );
+    assert!(!alive(pid));
+}
+
+/// The daemon's own short-lived helper (a `systemd-notify`), reaped by the daemon's shell
+/// before rdaemon reads its READY=1: it was in the daemon's cgroup, so it is heard.
+#[test]
+fn the_daemons_helper_that_sends_and_exits_at_once_is_heard() {
+    const TEST: &str = "the_daemons_helper_that_sends_and_exits_at_once_is_heard";
+    let env = Env::new();
+    let script = format!(
+        "while [ ! -e go ]; do sleep 0.01; done; '{}' '{}' READY=1; : > sent; exec sleep 1000",
+        python3().unwrap_or_default().display(),
+        fixture("sd_notify.py").display()
+    );
+    let Some((start, pid, _)) = paused_notify_start(&env, TEST, &script) else {
+        return;
+    };
+    fs::write(env.path("go"), "").unwrap();
+    // The helper has sent, exited and been reaped by the shell.
+    env.wait_file("sent");
+    signal_start(&start, nix::sys::signal::Signal::SIGCONT);
+    let output = start.into_output();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("started shy (pid {pid})")),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn no_notify_socket_leaks_into_an_exec_daemon() {
     let env = Env::new();

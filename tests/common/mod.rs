@@ -857,3 +857,14 @@ pub fn wait_new_child(env: &Env, name: &str, old: i32) -> i32 {
     env.track(new);
     new
 }
+
+/// Whether the kernel keeps the exit status and the cgroup of a reaped process for a pidfd held
+/// across its reaping (`PIDFD_INFO_EXIT`, Linux 6.15).
+pub fn kernel_keeps_exit_status() -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release
+        .trim()
+        .split(['.', '-'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15)
+}
