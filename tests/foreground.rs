@@ -130,12 +130,7 @@ fn foreground_status_counts_only_the_daemon_not_its_callers_session() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (key, value) in rdaemon.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
+    with_env_of(&mut cmd, &rdaemon);
     let caller = Background::spawn(&mut cmd);
     wait_until("the daemon and its child run", DEADLINE, || {
         live_pids_with_arg(&daemon_mark).len() == 2

@@ -305,11 +305,7 @@ fn wait_returns_when_the_daemon_exits_and_fails_at_the_timeout() {
     assert!(waiter.try_wait().unwrap().is_none());
     kill(NixPid::from_raw(a), Signal::SIGKILL).unwrap();
     kill(NixPid::from_raw(b), Signal::SIGTERM).unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(waiter.wait_with_output());
-    });
-    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let out = output_within_deadline(waiter);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     // How each ended: from the zombie, or from the pidfd once init has reaped it (Linux
@@ -506,12 +502,7 @@ fn wait_says_the_exit_status_of_a_daemon_it_did_not_start() {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    for (key, value) in rdaemon.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
+    with_env_of(&mut cmd, &rdaemon);
     // Declared after `env`: killed and reaped first, its zombie going to init.
     let reaper = Background::spawn(&mut cmd);
     let code = env.wait_file("start.code");
@@ -531,11 +522,7 @@ fn wait_says_the_exit_status_of_a_daemon_it_did_not_start() {
     });
     // The job reads one line and exits 3.
     std::fs::write(&fifo, "go\n").unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(waiter.wait_with_output());
-    });
-    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let out = output_within_deadline(waiter);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert_eq!(
@@ -603,11 +590,7 @@ fn wait_as_a_user_says_the_exit_status_of_their_own_daemon() {
         holds_pidfd(waiter.id() as i32, pid) && fifo.exists()
     });
     std::fs::write(&fifo, "go\n").unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(waiter.wait_with_output());
-    });
-    let out = rx.recv_timeout(DEADLINE).expect("wait returned").unwrap();
+    let out = output_within_deadline(waiter);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let exited = format!("mine has exited (pid {pid})");
     assert!(
@@ -615,4 +598,13 @@ fn wait_as_a_user_says_the_exit_status_of_their_own_daemon() {
             || (!kernel_keeps_exit_status() && stdout == format!("{exited}\n")),
         "{stdout}"
     );
+}
+
+/// The output of `child` once it exits, which must be within the tests' deadline.
+fn output_within_deadline(child: std::process::Child) -> std::process::Output {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(DEADLINE).expect("wait returned").unwrap()
 }

@@ -161,12 +161,7 @@ fn zombie_counts_as_dead() {
         .stdin(std::process::Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out);
-    for (key, value) in rdaemon.get_envs() {
-        match value {
-            Some(value) => cmd.env(key, value),
-            None => cmd.env_remove(key),
-        };
-    }
+    with_env_of(&mut cmd, &rdaemon);
     // Declared after `env`: dropped (killed by pid and reaped) first, its zombies going to init.
     let reaper = Background::spawn(&mut cmd);
     let code = env.wait_file("start.code");

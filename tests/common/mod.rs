@@ -868,3 +868,14 @@ pub fn kernel_keeps_exit_status() -> bool {
         .map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15)
 }
+
+/// Gives `cmd` the environment changes of `from` (an [`Env::std_cmd`]): the same `RDAEMON_DIR`
+/// and removed variables, for an rdaemon run through another program (a subreaper, setsid).
+pub fn with_env_of(cmd: &mut std::process::Command, from: &std::process::Command) {
+    for (key, value) in from.get_envs() {
+        match value {
+            Some(value) => cmd.env(key, value),
+            None => cmd.env_remove(key),
+        };
+    }
+}
