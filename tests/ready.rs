@@ -507,82 +507,20 @@ fn notify_extend_timeout_gives_more_time() {
     .stdout_has("started ext");
 }
 
-#[test]
-fn notify_messages_from_strangers_are_ignored() {
-    let Some(python) = python3() else {
-        return skip("notify_strangers", "no python3");
-    };
-    let env = Env::new();
-    // The daemon waits for the test's go, then reports failure itself. Had rdaemon heard the
-    // test's READY=1 (sent before the go), `start` would have reported success instead.
-    let line = format!(
+/// The daemon of the notify tests: it waits for the test's `go`, then reports failure itself
+/// (ERRNO=5). Had rdaemon heard a READY=1 the test sent before the go, `start` would have
+/// reported success instead.
+fn failing_after_go(python: &std::path::Path) -> String {
+    format!(
         "while [ ! -e go ]; do sleep 0.01; done; exec '{}' '{}' ERRNO=5 -- sleep 1000",
         python.display(),
         fixture("sd_notify.py").display()
-    );
-    let mut cmd = env.std_cmd();
-    cmd.args([
-        "start",
-        "--name",
-        "shy",
-        "--chdir",
-        env.dir().to_str().unwrap(),
-        "--ready",
-        "notify",
-        "--ready-timeout",
-        "60s",
-        "--",
-        "sh",
-        "-c",
-        &line,
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let start = Background::spawn(&mut cmd);
-    let pidfile = env.wait_file("shy.pid");
-    let pid: i32 = fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
-    env.track(pid);
-    let mut socket = None;
-    wait_until(
-        "the daemon's environment names its NOTIFY_SOCKET",
-        DEADLINE,
-        || {
-            socket = environ(pid)
-                .into_iter()
-                .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=@").map(str::to_owned));
-            socket.is_some()
-        },
-    );
-    let to = SocketAddr::from_abstract_name(socket.unwrap().as_bytes()).unwrap();
-    UnixDatagram::unbound()
-        .unwrap()
-        .send_to_addr(b"READY=1", &to)
-        .unwrap();
-    fs::write(env.path("go"), "").unwrap();
-    let output = start.into_output();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("it reported failure with ERRNO=5"),
-        "{stderr}"
-    );
-    assert!(!alive(pid));
+    )
 }
 
-/// A `start --ready notify` of a daemon running `script`, paused (SIGSTOP) once the daemon's
-/// NOTIFY_SOCKET is known, so that a message sent now is read only after its sender is gone.
-/// Returns the start, the daemon's pid and the socket's address; `None` (skipped) without
-/// python3, without a kernel that keeps a reaped sender's cgroup (6.15), or when the daemon got
-/// no cgroup of its own.
-fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Background, i32, String)> {
-    python3_or_skip(test)?;
-    if !kernel_keeps_exit_status() {
-        skip(
-            test,
-            "the kernel keeps no cgroup of a reaped sender (before 6.15)",
-        );
-        return None;
-    }
+/// `start --ready notify` of a daemon running `script` in the background: the start, the
+/// daemon's pid and its NOTIFY_SOCKET (`@...`), once the daemon runs.
+fn notify_start(env: &Env, script: &str) -> (Background, i32, String) {
     let mut cmd = env.std_cmd();
     cmd.args([
         "start",
@@ -617,6 +555,56 @@ fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Backgroun
             .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned));
         socket.is_some()
     });
+    (start, pid, socket.unwrap())
+}
+
+/// `start` said the daemon's own report of failure (ERRNO=5), and stopped it.
+fn failed_on_its_report(start: Background, pid: i32) {
+    let output = start.into_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a stranger was heard: {stderr}"
+    );
+    assert!(
+        stderr.contains("it reported failure with ERRNO=5"),
+        "{stderr}"
+    );
+    assert!(!alive(pid));
+}
+
+#[test]
+fn notify_messages_from_strangers_are_ignored() {
+    let Some(python) = python3() else {
+        return skip("notify_strangers", "no python3");
+    };
+    let env = Env::new();
+    let (start, pid, socket) = notify_start(&env, &failing_after_go(&python));
+    let name = socket.strip_prefix('@').unwrap();
+    let to = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+    UnixDatagram::unbound()
+        .unwrap()
+        .send_to_addr(b"READY=1", &to)
+        .unwrap();
+    fs::write(env.path("go"), "").unwrap();
+    failed_on_its_report(start, pid);
+}
+
+/// A `start --ready notify` of a daemon running `script` ([`notify_start`]), paused (SIGSTOP)
+/// once the daemon's NOTIFY_SOCKET is known, so that a message sent now is read only after its
+/// sender is gone. `None` (skipped) without python3, without a kernel that keeps a reaped
+/// sender's cgroup (6.15), or when the daemon got no cgroup of its own.
+fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Background, i32, String)> {
+    python3_or_skip(test)?;
+    if !kernel_keeps_exit_status() {
+        skip(
+            test,
+            "the kernel keeps no cgroup of a reaped sender (before 6.15)",
+        );
+        return None;
+    }
+    let (start, pid, socket) = notify_start(env, script);
     let own_cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .unwrap()
         .lines()
@@ -626,7 +614,7 @@ fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Backgroun
         return None;
     }
     signal_start(&start, nix::sys::signal::Signal::SIGSTOP);
-    Some((start, pid, socket.unwrap()))
+    Some((start, pid, socket))
 }
 
 fn signal_start(start: &Background, sig: nix::sys::signal::Signal) {
@@ -642,11 +630,7 @@ fn a_stranger_that_sends_and_exits_at_once_is_not_heard() {
     const TEST: &str = "a_stranger_that_sends_and_exits_at_once_is_not_heard";
     let env = Env::new();
     let python = python3().unwrap_or_default();
-    let script = format!(
-        "while [ ! -e go ]; do sleep 0.01; done; exec '{}' '{}' ERRNO=5 -- sleep 1000",
-        python.display(),
-        fixture("sd_notify.py").display()
-    );
+    let script = failing_after_go(&python);
     let Some((start, pid, socket)) = paused_notify_start(&env, TEST, &script) else {
         return;
     };
@@ -661,18 +645,7 @@ fn a_stranger_that_sends_and_exits_at_once_is_not_heard() {
     assert!(sent.success());
     signal_start(&start, nix::sys::signal::Signal::SIGCONT);
     fs::write(env.path("go"), "").unwrap();
-    let output = start.into_output();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(1),
-        "the stranger was heard: {stderr}"
-    );
-    assert!(
-        stderr.contains("it reported failure with ERRNO=5"),
-        "{stderr}"
-    );
-    assert!(!alive(pid));
+    failed_on_its_report(start, pid);
 }
 
 /// The daemon's own short-lived helper (a `systemd-notify`), reaped by the daemon's shell
