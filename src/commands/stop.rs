@@ -89,11 +89,9 @@ pub fn stop_locked(
     // (SPEC §1: the runtime identity), so that the stop reaches all of it (SPEC §3.1).
     let by_status = target.by_status(ctx);
     let target = by_status.as_ref().unwrap_or(target);
-    if !matches!(judged, Main::Untrusted { .. }) {
-        // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
-        // before the first signal. A stop that fails marks it wanted running again.
-        mark_wanted_stopped(ctx, target);
-    }
+    // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
+    // before the first signal. A stop that fails marks it wanted running again.
+    let marked = !matches!(judged, Main::Untrusted { .. }) && mark_wanted_stopped(ctx, target);
     let (pid, start_time) = match judged {
         Main::NoPidfile => {
             if stop_leftovers(ctx, target, schedule, main_only)? {
@@ -163,7 +161,11 @@ pub fn stop_locked(
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
         (None, _) => format!("signalling only pid {pid} of {label}"),
     });
-    mark_stopping(ctx, target, pid, true);
+    // Marked a moment ago under the same lock (the mark is the spec's, which only a holder of
+    // the lock writes): read again only if that did not happen.
+    if !marked {
+        mark_stopping(ctx, target, pid, true);
+    }
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
     let mut sent = Vec::new();
     let gone = run_schedule_noting(&process, aim, schedule, &mut spinner, &mut sent);
@@ -268,17 +270,23 @@ fn other_survivors(
 }
 
 /// Marks the spec of a daemon that is not running as wanted stopped, under the name's lock that
-/// the caller holds. Best effort, as [`mark_stopping`].
-fn mark_wanted_stopped(ctx: &Ctx, target: &Target) {
+/// the caller holds. Best effort, as [`mark_stopping`]; true when the spec says so now.
+fn mark_wanted_stopped(ctx: &Ctx, target: &Target) -> bool {
     let Some(name) = &target.name else {
-        return;
+        return false;
     };
-    if let Ok(Some(mut rec)) = Record::load(ctx, name) {
-        if !rec.stopping {
-            rec.stopping = true;
-            if let Err(err) = rec.save_spec(ctx) {
-                ctx.debug(format!("{err:#}"));
-            }
+    let Ok(Some(mut rec)) = Record::load(ctx, name) else {
+        return false;
+    };
+    if rec.stopping {
+        return true;
+    }
+    rec.stopping = true;
+    match rec.save_spec(ctx) {
+        Ok(()) => true,
+        Err(err) => {
+            ctx.debug(format!("{err:#}"));
+            false
         }
     }
 }
