@@ -1546,7 +1546,13 @@ impl Control {
             }
             let (level, kind) = (int_at(at + WORD), int_at(at + WORD + 4));
             let data = at + header..at + len;
-            let fds = || data.clone().step_by(4).filter_map(&int_at);
+            // Whole descriptors only: a cut control message may end inside one.
+            let fds = || {
+                data.clone()
+                    .step_by(4)
+                    .filter(|i| i + 4 <= data.end)
+                    .filter_map(&int_at)
+            };
             match (level, kind) {
                 (Some(nix::libc::SOL_SOCKET), Some(nix::libc::SCM_CREDENTIALS)) => {
                     control.credentials = int_at(data.start)
@@ -1907,6 +1913,29 @@ mod tests {
         };
         assert!(belongs_to(pid, &sender, None));
         drop(daemon);
+    }
+
+    /// The control data as the kernel lays it out: a header (`cmsg_len`, level, type), the
+    /// data, the next header at a `size_t` boundary; a zeroed rest ends it.
+    #[test]
+    fn control_data_is_read_header_by_header() {
+        let word = std::mem::size_of::<usize>();
+        let header = std::mem::size_of::<nix::libc::cmsghdr>();
+        let mut buf = vec![0u8; 64];
+        let len = header + 12;
+        buf[..word].copy_from_slice(&len.to_ne_bytes());
+        buf[word..word + 4].copy_from_slice(&nix::libc::SOL_SOCKET.to_ne_bytes());
+        buf[word + 4..word + 8].copy_from_slice(&nix::libc::SCM_CREDENTIALS.to_ne_bytes());
+        for (i, v) in [42i32, 1000, 1000].into_iter().enumerate() {
+            buf[header + 4 * i..header + 4 * i + 4].copy_from_slice(&v.to_ne_bytes());
+        }
+        let control = Control::parse(&buf);
+        assert_eq!(control.credentials, Some((42, 1000)));
+        assert!(control.pidfd.is_none() && !control.had_fds);
+        // A header whose length runs past the buffer, or nothing at all, says nothing.
+        buf[..word].copy_from_slice(&100usize.to_ne_bytes());
+        assert_eq!(Control::parse(&buf).credentials, None);
+        assert_eq!(Control::parse(&[0u8; 64]).credentials, None);
     }
 
     #[test]
