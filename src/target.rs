@@ -411,13 +411,19 @@ pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Targe
     })
 }
 
-/// The same path, or two names of one file (a symlinked directory on the way).
+/// The same path, or two names of one file: a symlinked directory on the way (`/var/run` and
+/// `/run`), also while the file does not exist (a stopped daemon has no pidfile).
 fn same_file(a: &Path, b: &Path) -> bool {
-    a == b
-        || matches!(
-            (std::fs::metadata(a), std::fs::metadata(b)),
+    let same_inode = |x: &Path, y: &Path| {
+        matches!(
+            (std::fs::metadata(x), std::fs::metadata(y)),
             (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino())
         )
+    };
+    a == b
+        || same_inode(a, b)
+        || (a.file_name() == b.file_name()
+            && matches!((a.parent(), b.parent()), (Some(x), Some(y)) if same_inode(x, y)))
 }
 
 fn one(target: Target) -> Resolved {

@@ -356,6 +356,14 @@ fn a_name_with_another_daemons_pidfile_is_a_usage_error() {
         .ok()
         .stdout_has(&format!("stopped a (pid {a})"));
     assert!(!alive(a) && alive(b));
+    // Stopped, it has no pidfile to compare: its directory under another name still is its own
+    // (an init script's /var/run for /run), and the stop says "not running", exit 0.
+    let link = env.path("link");
+    std::os::unix::fs::symlink(env.dir(), &link).unwrap();
+    let via_link = link.join("a.pid");
+    env.run(&["stop", "a", "--pidfile", via_link.to_str().unwrap()])
+        .ok()
+        .stdout_has("a is not running");
 }
 
 /// `--signal` beside a `--retry` schedule, which names its own signals, was silently ignored
