@@ -100,10 +100,10 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;stop' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('--signal', '--signal', [CompletionResultType]::ParameterName, 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]')
-            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
+            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -120,7 +120,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;status' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -150,7 +150,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;restart' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('--log', '--log', [CompletionResultType]::ParameterName, 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]')
             [CompletionResult]::new('--stdout', '--stdout', [CompletionResultType]::ParameterName, 'Append stdout to FILE (overrides --log; /dev/null discards)')
             [CompletionResult]::new('--stderr', '--stderr', [CompletionResultType]::ParameterName, 'Append stderr to FILE (overrides --log; /dev/null discards)')
@@ -184,7 +184,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--tasks-max', '--tasks-max', [CompletionResultType]::ParameterName, 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller')
             [CompletionResult]::new('--signal', '--signal', [CompletionResultType]::ParameterName, 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]')
-            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever')
+            [CompletionResult]::new('--retry', '--retry', [CompletionResultType]::ParameterName, 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -215,7 +215,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;logs' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--lines', '--lines', [CompletionResultType]::ParameterName, 'How many lines to print from the end of each log')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)')
@@ -235,7 +235,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;forget' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -250,7 +250,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;signal' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -266,7 +266,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;reload' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon''s --ready-timeout]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -282,7 +282,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;wait' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
@@ -326,7 +326,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         'rdaemon;export' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
             [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'The daemon''s name, as an option')
-            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works)')
+            [CompletionResult]::new('--pidfile', '--pidfile', [CompletionResultType]::ParameterName, 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
             [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)')
             [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them')

@@ -95,10 +95,10 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;stop'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand --signal 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]'
             cand --timeout 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]'
-            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
+            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -114,7 +114,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;status'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -142,7 +142,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;restart'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
@@ -176,7 +176,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --tasks-max 'Limit the daemon to N processes and threads: the cgroup''s pids.max; needs the pids controller'
             cand --signal 'First signal (TERM, SIGTERM, 15, any case; the daemon''s --stop-signal unless given) [default: TERM]'
             cand --timeout 'How long to wait after the first signal before SIGKILL (the daemon''s --stop-timeout unless given) [default: 10s]'
-            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever'
+            cand --retry 'start-stop-daemon''s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -205,7 +205,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;logs'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand -n 'How many lines to print from the end of each log'
             cand --lines 'How many lines to print from the end of each log'
             cand --file 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)'
@@ -224,7 +224,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;forget'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -238,7 +238,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;signal'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -253,7 +253,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;reload'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand --timeout 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon''s --ready-timeout]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -268,7 +268,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;wait'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand --timeout 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
@@ -309,7 +309,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;export'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name, as an option'
-            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works)'
+            cand --pidfile 'The daemon''s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon''s own)'
             cand -f 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
             cand --file 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)'
             cand --out 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them'

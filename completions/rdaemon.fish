@@ -92,10 +92,10 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s h -l help -d '
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
@@ -105,7 +105,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
@@ -121,7 +121,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
@@ -158,7 +158,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l memory-max -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'
@@ -175,7 +175,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s h -l help 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
@@ -186,7 +186,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
@@ -194,7 +194,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
@@ -203,7 +203,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l timeout -d 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon\'s --ready-timeout]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -212,7 +212,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s h -l help -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l timeout -d 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -233,7 +233,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s h -l help -d 'P
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -d 'The daemon\'s name, as an option' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -s f -l file -d 'Every daemon of an up file (rdaemon.toml or Procfile), from the file: one unit each with After=/Requires= from after, and a target grouping them (systemd); one task each (nomad)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l out -d 'systemd -f: write NAME.service and TARGET.target into DIR instead of printing them' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l target -d 'The name of the systemd target (-f) or of the Nomad job [default: the file\'s directory name; nomad without -f: rdaemon]' -r

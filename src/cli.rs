@@ -368,7 +368,8 @@ pub struct TargetArgs {
     #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with = "name")]
     pub name_opt: Option<Name>,
 
-    /// The daemon's pidfile (matched against the records; any pidfile works)
+    /// The daemon's pidfile (matched against the records; any pidfile works; beside a NAME, it
+    /// must be that daemon's own)
     #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 }
@@ -394,7 +395,8 @@ pub struct TargetsArgs {
     #[arg(long = "name", value_name = "NAME", value_parser = Name::parse, conflicts_with_all = ["names", "all"])]
     pub name_opt: Option<Name>,
 
-    /// The daemon's pidfile (matched against the records; any pidfile works)
+    /// The daemon's pidfile (matched against the records; any pidfile works; beside a NAME, it
+    /// must be that daemon's own)
     #[arg(long, value_name = "PATH", value_parser = Utf8Path, conflicts_with = "all")]
     pub pidfile: Option<PathBuf>,
 
@@ -733,6 +735,7 @@ pub struct StopOpts {
     pub no_kill: bool,
 
     /// start-stop-daemon's schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever
+    /// (a schedule names its own signals: not with --signal, which only a bare N takes)
     #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["timeout", "no_kill"])]
     pub retry: Option<String>,
 }
@@ -741,7 +744,7 @@ impl StopOpts {
     /// The stop schedule these options describe for a daemon whose spec stops it with
     /// `signal` and `timeout` (`--stop-signal`, `--stop-timeout`): `--retry`'s, else
     /// `--signal`, `--timeout` and `--no-kill`'s, each falling back on the spec's. A malformed
-    /// `--retry` is a usage error.
+    /// `--retry`, and `--signal` beside a `--retry` schedule, are usage errors.
     pub fn schedule(
         &self,
         (signal, timeout): (Signal, Duration),
