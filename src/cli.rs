@@ -447,7 +447,8 @@ pub struct StartOpts {
     #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 
-    /// Set an environment variable (repeatable); the rest of the environment is inherited
+    /// Set an environment variable (repeatable; KEY is letters, digits and _); the rest of the
+    /// environment is inherited
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse::parse_env_pair)]
     pub env: Vec<(String, String)>,
 

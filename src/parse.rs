@@ -432,12 +432,23 @@ pub fn format_umask(mask: u32) -> String {
     format!("{mask:03o}")
 }
 
+/// Whether `key` is a variable name a shell can use: letters, digits and `_`, not starting with
+/// a digit. The rule of `--env` and of env files alike (systemd's `Environment=` has it too): a
+/// name such as `A B` reaches the program, but no script there can read it.
+pub fn is_variable_name(key: &str) -> bool {
+    key.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
 /// Parses `KEY=VALUE` for `--env`.
 pub fn parse_env_pair(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() && !k.contains('\0') && !v.contains('\0') => {
-            Ok((k.to_owned(), v.to_owned()))
-        }
+        Some((k, _)) if !k.is_empty() && !is_variable_name(k) => Err(format!(
+            "'{k}' is not a variable name (letters, digits and _) in '{s}'"
+        )),
+        Some((k, v)) if !k.is_empty() && !v.contains('\0') => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("invalid environment setting '{s}': use KEY=VALUE")),
     }
 }
@@ -932,8 +943,13 @@ mod tests {
         assert_eq!(parse_env_pair("A=b"), Ok(("A".into(), "b".into())));
         assert_eq!(parse_env_pair("A="), Ok(("A".into(), "".into())));
         assert_eq!(parse_env_pair("A=b=c"), Ok(("A".into(), "b=c".into())));
+        assert_eq!(parse_env_pair("_a1=b"), Ok(("_a1".into(), "b".into())));
         assert!(parse_env_pair("A").is_err());
         assert!(parse_env_pair("=b").is_err());
+        for bad in ["A B=c", "1A=b", "A-B=c", "A.B=c", "\u{e9}=c", "A\0=c"] {
+            let err = parse_env_pair(bad).unwrap_err();
+            assert!(err.contains("is not a variable name"), "{bad:?}: {err}");
+        }
     }
 
     #[test]
@@ -1167,7 +1183,7 @@ mod proptests {
         }
 
         #[test]
-        fn env_pair_round_trips(key in "[^=\0]{1,12}", value in "[^\0]{0,12}") {
+        fn env_pair_round_trips(key in "[A-Za-z_][A-Za-z0-9_]{0,11}", value in "[^\0]{0,12}") {
             let pair = parse_env_pair(&format!("{key}={value}"));
             prop_assert_eq!(pair, Ok((key, value)));
         }
@@ -1175,7 +1191,7 @@ mod proptests {
         #[test]
         fn env_pair_parse_never_panics(s in text()) {
             if let Ok((key, value)) = parse_env_pair(&s) {
-                prop_assert!(!key.is_empty() && !key.contains('='));
+                prop_assert!(is_variable_name(&key));
                 prop_assert_eq!(format!("{key}={value}"), s);
             }
         }

@@ -306,12 +306,7 @@ pub fn parse_env_text(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
             return Err((n, "expected KEY=VALUE".into()));
         };
         let key = key.trim_end();
-        let valid_key = key
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid_key {
+        if !crate::parse::is_variable_name(key) {
             return Err((
                 n,
                 format!("'{key}' is not a variable name (letters, digits and _)"),

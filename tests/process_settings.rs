@@ -420,6 +420,10 @@ fn malformed_limits_and_values_are_usage_errors() {
         &["--stop-signal", "NOPE"],
         &["--stop-timeout", "soon"],
         &["--reload-signal", "SIGFOO"],
+        // A name no shell can read, which an env file refuses too.
+        &["--env", "A B=c"],
+        &["--env", "1A=c"],
+        &["--env", "=c"],
     ] {
         let mut all = vec!["start", "--name", "bad"];
         all.extend_from_slice(args);
@@ -432,6 +436,11 @@ fn malformed_limits_and_values_are_usage_errors() {
     ])
     .code(2)
     .stderr_has("unknown resource 'files'");
+    env.run(&[
+        "start", "--name", "bad", "--env", "A.B=c", "--", "sleep", "1",
+    ])
+    .code(2)
+    .stderr_has("'A.B' is not a variable name");
 }
 
 #[test]

@@ -204,6 +204,14 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ),
             ":10: web: after names 'dbx', which is not a daemon of this file",
         ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "env = { \"A B\" = \"c\" }")
+            ),
+            ":10: --env: 'A B' is not a variable name",
+        ),
     ];
     for (text, wanted) in cases {
         // The bad value's line: the header of web is line 6, its keys follow.
