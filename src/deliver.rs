@@ -53,6 +53,9 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code
             } => (pid, start_time),
             Main::NoPidfile | Main::Gone { .. } => return Ok(not_running(ctx, &label)),
             Main::Untrusted { why } => bail!("cannot signal {label}: {why}"),
+            Main::Caller { pid, .. } => {
+                bail!("cannot signal {label}: {}", Main::caller_refusal(pid))
+            }
         };
     let proc_error = |pid: Pid, e: std::io::Error| {
         anyhow::anyhow!(

@@ -317,6 +317,12 @@ pub fn refuse_protected_with(pid: Pid, stat: Option<&ProcStat>) -> io::Result<Op
     Ok(None)
 }
 
+/// Whether `pid` is one of rdaemon's ancestors above its parent (a [`Pid`] is never the
+/// parent itself), up to but not including pid 1.
+pub fn is_ancestor(pid: Pid) -> io::Result<bool> {
+    Ok(ancestors()?.contains(&pid.get()))
+}
+
 /// rdaemon's ancestors above its parent (which `Pid::new` refuses already), up to but not
 /// including pid 1, walked once through `/proc/PID/stat` (`list` judges many daemons).
 fn ancestors() -> io::Result<&'static [i32]> {
@@ -538,8 +544,8 @@ pub fn release_unused_stack() {
     }
 }
 
-/// Resident set size of `pid` in bytes, from `/proc/PID/statm`.
-pub fn rss_bytes(pid: Pid) -> Option<u64> {
+/// Resident set size of `pid` in bytes, from `/proc/PID/statm`: any pid, for reading only.
+pub fn rss_bytes(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
     let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
     let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;

@@ -462,6 +462,20 @@ pub enum Main {
     Gone { pid: Pid, why: String },
     /// The pidfile cannot be trusted: invalid, unreadable, a symlink, or untrusted as root.
     Untrusted { why: String },
+    /// Its record identifies it exactly (pid, start time, boot id), alive, and it is rdaemon's
+    /// parent or another ancestor: rdaemon runs inside the daemon (its script ran `rdaemon
+    /// status` on itself). It runs, so `status` and `start` say so, but rdaemon never signals
+    /// an ancestor (SPEC §4): `stop`, `signal` and `restart` refuse, naming why.
+    Caller { pid: i32, start_time: u64 },
+}
+
+impl Main {
+    /// Why a verb that signals cannot act on a daemon judged [`Main::Caller`].
+    pub fn caller_refusal(pid: i32) -> String {
+        format!(
+            "it is pid {pid}, which runs this rdaemon (its parent or an ancestor), and rdaemon never signals the process that ran it; run it from outside the daemon"
+        )
+    }
 }
 
 /// Judges the daemon's main process from its record, its pidfile and `/proc`.
@@ -643,16 +657,31 @@ fn judge_identity(
     let (Some(raw), Some(start_time), Some(boot)) = (pid, start_time, boot) else {
         return Ok(None);
     };
-    let Ok(pid) = Pid::new(raw) else {
-        return Ok(None);
-    };
     if boot != current_boot_id()? {
         return Ok(None);
     }
+    let Ok(pid) = Pid::new(raw) else {
+        // rdaemon's parent is no `Pid` (nothing may signal it), but it may well be the daemon.
+        let caller = raw == nix::unistd::getppid().as_raw()
+            && process::stat_of(raw)
+                .map_err(os_error)
+                .with_context(|| format!("cannot read /proc/{raw}/stat"))?
+                .is_some_and(|stat| stat.is_alive() && stat.start_time == start_time);
+        return Ok(caller.then_some(Main::Caller {
+            pid: raw,
+            start_time,
+        }));
+    };
     let stat = match read_stat(pid)? {
         Some(stat) if stat.is_alive() && stat.start_time == start_time => stat,
         _ => return Ok(None),
     };
+    if process::is_ancestor(pid).map_err(os_error)? {
+        return Ok(Some(Main::Caller {
+            pid: pid.get(),
+            start_time,
+        }));
+    }
     if let Some(why) = refuse_protected(pid, Some(&stat))? {
         return Ok(Some(Main::Untrusted {
             why: format!("the {what} names pid {pid}, but {why}"),

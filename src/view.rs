@@ -78,7 +78,7 @@ impl DaemonState {
             // The main process is gone, but not all of the daemon.
             Main::NoPidfile | Main::Gone { .. } if leftovers > 0 => DaemonState::Dead,
             Main::Alive { .. } if respawn && !child_alive => respawn_without_child(rec),
-            Main::Alive { .. } => DaemonState::Running,
+            Main::Alive { .. } | Main::Caller { .. } => DaemonState::Running,
             // The monitor removed its pidfile when it gave up; a `stop` (or `down`) since then
             // said it is not wanted: stopped, as a daemon stopped by rdaemon is (SPEC §5, 3).
             Main::NoPidfile if failed && wanted_running => DaemonState::Failed,
@@ -199,8 +199,14 @@ impl Report {
         let (name, pid, reason) = (target.label(), running_pid(&state), reason(&state));
         // The start time the judgement read, rather than `/proc/PID/stat` once more.
         let start_time = match state {
-            Main::Alive { start_time, .. } => Some(start_time),
+            Main::Alive { start_time, .. } | Main::Caller { start_time, .. } => Some(start_time),
             _ => None,
+        };
+        // rdaemon's parent (or an ancestor) is no `Pid`, which only a process rdaemon may
+        // signal is: shown, and read by number.
+        let main = match state {
+            Main::Caller { pid, .. } => Some(pid),
+            _ => pid.map(process::Pid::get),
         };
         let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
         // The monitor's live child: the program itself, whose memory is the daemon's.
@@ -240,30 +246,31 @@ impl Report {
         let cgroup = cgroup.filter(|c| c.exists());
         let (tasks, memory_bytes) = match (pid, cgroup.as_ref()) {
             _ if !full => (None, None),
-            _ if pid.is_none() && leftovers == 0 => (None, None),
+            _ if main.is_none() && leftovers == 0 => (None, None),
             (_, Some(cg)) => {
                 let procs = cg.procs().unwrap_or_default();
                 let procs: Vec<i32> = procs.into_iter().filter(|p| Some(*p) != monitor).collect();
                 let memory = cg.memory_current().or_else(|| Some(summed_rss(&procs)));
                 (Some(procs.len()), memory)
             }
-            (Some(pid), None) => {
+            (_, None) if main.is_some() => {
                 // Its session is the daemon's only if rdaemon made it (the record says which):
                 // a `--foreground` daemon keeps its caller's.
                 let own_session = rec.is_some_and(|r| r.session.is_some());
-                let procs: Vec<i32> = session::processes_of(pid.get(), scan_table(), own_session)
+                let main = main.unwrap_or_default();
+                let procs: Vec<i32> = session::processes_of(main, scan_table(), own_session)
                     .into_iter()
                     .filter(|p| Some(*p) != monitor)
                     .collect();
                 (Some(procs.len()), Some(summed_rss(&procs)))
             }
-            (None, None) => (Some(leftovers), None),
+            (_, None) => (Some(leftovers), None),
         };
         Report {
             name,
             state,
             wanted,
-            pid: pid.map(process::Pid::get),
+            pid: main,
             child_pid: child.map(process::Pid::get),
             pidfile: target.pidfile.clone(),
             command: rec.map(|r| r.command.clone()).unwrap_or_default(),
@@ -277,12 +284,13 @@ impl Report {
             uptime_secs: start_time.and_then(process::uptime).map(|d| d.as_secs()),
             rss_bytes: match respawn {
                 _ if !full => None,
-                Some(_) => child.and_then(process::rss_bytes),
-                None => pid.and_then(process::rss_bytes),
+                Some(_) => child.map(process::Pid::get).and_then(process::rss_bytes),
+                None => main.and_then(process::rss_bytes),
             },
             monitor_rss_bytes: respawn
                 .filter(|_| full)
                 .and(pid)
+                .map(process::Pid::get)
                 .and_then(process::rss_bytes),
             restarts: rec.map(|r| r.restarts).unwrap_or(0),
             last_exit: rec.and_then(|r| r.last_exit.clone()),
@@ -445,10 +453,7 @@ fn scan_table() -> &'static [session::Entry] {
 
 /// The summed resident memory of `pids` (those that vanished count nothing).
 fn summed_rss(pids: &[i32]) -> u64 {
-    pids.iter()
-        .filter_map(|&p| process::Pid::new(p).ok())
-        .filter_map(process::rss_bytes)
-        .sum()
+    pids.iter().filter_map(|&p| process::rss_bytes(p)).sum()
 }
 
 fn running_pid(state: &Main) -> Option<process::Pid> {

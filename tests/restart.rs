@@ -1,5 +1,7 @@
 //! `rdaemon restart`: same command line from the record, with overrides.
 
+use std::fs;
+
 use crate::common::*;
 
 #[test]
@@ -79,4 +81,32 @@ fn restart_with_a_missing_program_fails_with_exit_1() {
         env.record("web")["command"],
         serde_json::json!(["sleep", "1000"])
     );
+}
+
+/// A stopped daemon whose pidfile holds garbage: `start` replaces such a pidfile with a warning
+/// (SPEC §2), and `restart`, "stop if running, then start", does the same rather than stopping
+/// short at its stop, which refuses to act on it.
+#[test]
+fn restart_of_a_stopped_daemon_with_a_garbage_pidfile_starts_it() {
+    let env = Env::new();
+    let old = env.start("web", &["sleep", "1000"]);
+    env.run(&["stop", "web"]).ok();
+    fs::write(env.path("web.pid"), "garbage\n").unwrap();
+    env.run(&["restart", "web"])
+        .ok()
+        .stdout_has("started web (pid")
+        .stderr_has("it does not hold one decimal pid; replacing it");
+    let new = env.pid_of("web");
+    assert_ne!(new, old);
+    assert!(alive(new));
+    assert_eq!(env.record("web")["wanted"], "running");
+    // A pidfile naming a live process no record vouches for is no garbage: refused, as before.
+    env.run(&["stop", "web"]).ok();
+    let stranger = OwnChild::sleep();
+    fs::write(env.path("web.pid"), format!("{}\n", stranger.pid())).unwrap();
+    env.run(&["restart", "web"])
+        .code(1)
+        .stderr_has("no record vouches for pid");
+    assert!(alive(stranger.pid()));
+    assert_eq!(env.record("web")["wanted"], "stopped");
 }

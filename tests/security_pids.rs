@@ -529,3 +529,79 @@ fn ancestors_and_kernel_threads_are_never_signalled() {
             .stderr_has("kernel thread");
     }
 }
+
+/// A daemon whose own script runs rdaemon on itself (a health loop calling `status`, a wrapper
+/// calling `start`): its record identifies it, so it is running, with its pid, as it is from
+/// outside. Before, rdaemon took "the record names my parent" for an invalid pid: `status` said
+/// unknown (exit 4), and `start` took the daemon for stale and stopped its cgroup's "leftovers",
+/// itself and the daemon among them, after the stop timeout. Signalling it stays refused, whether
+/// rdaemon is its child or further down (SPEC §4), and the daemon runs on untouched.
+#[test]
+fn a_daemon_that_runs_rdaemon_on_itself_is_running_and_never_signalled() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let script = env.script(
+        "self.sh",
+        r#"trap ': > hup' HUP
+for c in "status me" "start me" "list" "stop me" "restart me" "signal HUP me" "wait me"; do
+    timeout 20 "$BIN" $c > "out.$c" 2>&1; echo $? > "code.$c"
+done
+# Further down: rdaemon's parent is a subshell, the daemon its grandparent.
+( timeout 20 "$BIN" stop me > "out.deep" 2>&1; echo $? > "code.deep" )
+: > done
+while :; do sleep 1; done"#,
+    );
+    let bin = format!("BIN={}", bin.display());
+    let script = script.to_str().unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "me",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--env",
+        &bin,
+        "--",
+        script,
+    ])
+    .ok();
+    let pid = env.pid_of("me");
+    env.wait_file("done");
+    let read = |what: &str| {
+        let code = fs::read_to_string(env.path(&format!("code.{what}"))).unwrap();
+        let out = fs::read_to_string(env.path(&format!("out.{what}"))).unwrap();
+        (code.trim().parse::<i32>().unwrap(), out)
+    };
+    let (code, out) = read("status me");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.starts_with(&format!("me is running (pid {pid})")),
+        "{out}"
+    );
+    let (code, out) = read("start me");
+    assert_eq!(
+        (code, out.trim()),
+        (0, &*format!("me is already running (pid {pid})"))
+    );
+    let (code, out) = read("list");
+    assert_eq!(code, 0, "{out}");
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..3], ["me", "running", &*pid.to_string()], "{out}");
+    for what in ["stop me", "restart me", "signal HUP me", "wait me", "deep"] {
+        let (code, out) = read(what);
+        assert_eq!(code, 1, "{what}: {out}");
+        assert_eq!(out.lines().count(), 1, "{what}: {out}");
+        assert!(
+            out.contains(&format!("it is pid {pid}, which runs this rdaemon")),
+            "{what}: {out}"
+        );
+    }
+    // Untouched: the same process, no HUP, still wanted running.
+    assert!(alive(pid));
+    assert_eq!(env.pid_of("me"), pid);
+    assert!(!env.path("hup").exists());
+    assert_eq!(env.record("me")["wanted"], "running");
+    env.run(&["stop", "me"])
+        .ok()
+        .stdout_has(&format!("stopped me (pid {pid})"));
+}

@@ -84,6 +84,9 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     if let Main::Alive { pid, .. } = judged {
         return Ok(Forgot::Running(format!("{name} is running (pid {pid})")));
     }
+    if let Main::Caller { pid, .. } = judged {
+        return Ok(Forgot::Running(format!("{name} is running (pid {pid})")));
+    }
     // Its cgroup, which the record names: what is still in it (a process that left the
     // session) is the daemon's too; an empty one goes with the record (SPEC §3.1: the cgroup
     // is removed when empty), or nothing would ever remove it.
@@ -101,7 +104,7 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     match judged {
         Main::Gone { .. } => pidfile::remove(&target.pidfile)?,
         Main::Untrusted { why } => ctx.warn(format!("{why}; leaving it in place")),
-        Main::Alive { .. } | Main::NoPidfile => {}
+        Main::Alive { .. } | Main::Caller { .. } | Main::NoPidfile => {}
     }
     Record::remove(ctx, &name)?;
     if let Some(cg) = cgroup {

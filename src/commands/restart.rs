@@ -10,7 +10,8 @@ use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::spec::Spec;
 use crate::target::{
-    privilege_error, resolve_many, resolve_running, several_error, Many, Resolved, Target,
+    judge, privilege_error, resolve_many, resolve_running, several_error, Main, Many, Resolved,
+    Target,
 };
 
 use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args};
@@ -110,6 +111,17 @@ fn restart_locked(
     let schedule = args
         .stop
         .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
-    stop_locked(ctx, &target, &schedule, false)?;
+    if let Err(refused) = stop_locked(ctx, &target, &schedule, false) {
+        // A pidfile holding no pid rdaemon may act on (garbage, a symlink), where no record
+        // names a live process either, is one `start` replaces with a warning (SPEC §2): the
+        // restart goes on to that start rather than stopping short of it. Nothing was signalled.
+        let garbage = matches!(
+            crate::pidfile::read(&target.pidfile, ctx.is_root),
+            crate::pidfile::Content::Invalid(_)
+        ) && matches!(judge(ctx, &target), Ok(Main::Untrusted { .. }));
+        if !garbage {
+            return Err(refused);
+        }
+    }
     start_locked(ctx, &spec, target.record)
 }

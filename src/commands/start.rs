@@ -550,13 +550,15 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 stale.push(found);
                 continue;
             }
-            Found::Running(pid) => pid,
+            Found::Running(pid) => (pid.get(), Some(pid)),
+            Found::Caller(pid) => (pid, None),
         };
-        if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid.get())) {
+        let (pid, signalable) = pid;
+        if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid)) {
             // A forking program's own pidfile is its to write, never rdaemon's.
-            if writes_pidfile(spec) {
+            if let Some(own) = signalable.filter(|_| writes_pidfile(spec)) {
                 let creds = launch.account.as_ref().map(|a| &a.creds);
-                restore_pidfile(ctx, &rec.pidfile, pid, creds);
+                restore_pidfile(ctx, &rec.pidfile, own, creds);
             }
         }
         if let Some(other) = old
@@ -1549,6 +1551,9 @@ enum Found {
     Nothing,
     /// The daemon, verifiably running.
     Running(Pid),
+    /// The daemon, verifiably running, and rdaemon's parent or another ancestor: this start
+    /// runs inside it ([`Main::Caller`]).
+    Caller(i32),
     /// A stale or invalid pidfile, replaced once the start has passed its checks.
     Stale(Stale),
 }
@@ -1590,6 +1595,7 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> 
         }
         Main::Gone { why, .. } => (why, false),
         Main::Untrusted { why } => (why, true),
+        Main::Caller { pid, .. } => return Ok(Found::Caller(pid)),
     };
     // Lines of text beyond a pidfile's size are no stale pidfile but most likely a mistyped
     // --pidfile naming some other file: never replaced, nor removed by a later stop.

@@ -91,7 +91,8 @@ pub fn stop_locked(
     let target = by_status.as_ref().unwrap_or(target);
     // From now on it is wanted stopped (`stopped`, not `dead`), also if it dies by itself
     // before the first signal. A stop that fails marks it wanted running again.
-    let marked = !matches!(judged, Main::Untrusted { .. }) && mark_wanted_stopped(ctx, target);
+    let marked = !matches!(judged, Main::Untrusted { .. } | Main::Caller { .. })
+        && mark_wanted_stopped(ctx, target);
     let (pid, start_time) = match judged {
         Main::NoPidfile => {
             if stop_leftovers(ctx, target, schedule, main_only)? {
@@ -113,6 +114,7 @@ pub fn stop_locked(
             return Ok(Stopped::NotRunning);
         }
         Main::Untrusted { why } => bail!("cannot stop {label}: {why}"),
+        Main::Caller { pid, .. } => bail!("cannot stop {label}: {}", Main::caller_refusal(pid)),
         Main::Alive {
             pid, start_time, ..
         } => (pid, start_time),

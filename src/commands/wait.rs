@@ -87,6 +87,10 @@ fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
         }),
         Main::NoPidfile | Main::Gone { .. } => Ok(None),
         Main::Untrusted { why } => bail!("cannot wait for {label}: {why}"),
+        // It cannot end while rdaemon, running inside it, waits for it to.
+        Main::Caller { pid, .. } => bail!(
+            "cannot wait for {label}: it is pid {pid}, which runs this rdaemon (its parent or an ancestor), so it cannot end while rdaemon waits"
+        ),
     }
 }
 
