@@ -1112,7 +1112,7 @@ fn remove_v1(ctx: &Ctx, name: &Name) {
 }
 
 /// A spec written ahead of time as `NAME.json.new` ([`Record::stage_spec`]) and put in place by
-/// one `rename` ([`StagedSpec::commit`]): `start --ready` stages the spec that says "wanted
+/// one `rename` ([`StagedSpec::commit`]): `start --forking` stages the spec that says "wanted
 /// running" while it waits, so that the moment readiness is seen costs a rename, not the reads,
 /// the create and the write of the spec (about 0.15 ms of the time `start` returns after the
 /// program became ready). Dropped without a commit, the staged file goes. A staged file left by

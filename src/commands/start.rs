@@ -638,13 +638,14 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // What needs no pid is done while the intermediate child forks, off the path from the fork
     // to the exec, which waits for that child: the spec, the temporary pidfile, the boot id
     // (0.11-0.14 ms of a start, issue 18). An error there fails the start before the program
-    // runs, as one before the fork would. The spec is written once: when the exec is all this
-    // start waits for, it says `wanted: running` already (a failed exec restores the old spec
-    // below; a start killed before the exec leaves its daemon wanted running and gone, `dead`,
-    // and `resurrect` starts it); else `wanted: stopped` until the readiness check or
-    // `--forking` has passed. Written twice, the second write, replacing the first, cost a
-    // start 0.2 ms (issue 18).
-    let wanted_at_exec = launch.ready == ReadySpec::Exec && launch.forking.is_none();
+    // runs, as one before the fork would. The spec is written once, saying `wanted: running`
+    // already: a failed exec, or a program never ready, puts the old spec back (a new name's is
+    // marked wanted stopped) below; a start killed before that leaves its daemon wanted running,
+    // `running` if the program runs, else `dead`, and `resurrect` starts it. Written twice,
+    // the second write, replacing the first, cost a start 0.2 ms, and a readiness wait 0.1-0.15
+    // ms between the program's readiness and the start's return (issue 18). With `--forking`,
+    // `wanted: stopped` until the program's process has been adopted.
+    let wanted_at_exec = launch.forking.is_none();
     // A daemon wanted running before this start (a restart, a resurrect, a start after it died)
     // stays wanted running whatever this start's outcome: one that is never ready is `dead`
     // then, and the next `resurrect` tries it again, not `stopped` as if a user had stopped it
@@ -746,9 +747,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 ctx.say(format!("started {} (pid {pid})", spec.name));
                 return Ok(Code::Ok);
             }
-            // The spec that says "wanted running" is written now, while the program gets ready,
-            // and put in place by a rename once it is (dropped, unused, if it never is).
-            let staged = stage_running(ctx, &spec.name, pid);
+            // With `--forking`, the spec that says "wanted running" is written now, while the
+            // program gets ready, and put in place by a rename once it is (dropped, unused, if
+            // it never is); otherwise it says so already.
+            let staged = match wanted_at_exec {
+                true => None,
+                false => stage_running(ctx, &spec.name, pid),
+            };
             let code = await_ready(
                 ctx,
                 &launch,
@@ -762,9 +767,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 // earlier; the spec it replaced comes back.
                 remove_if_empty(cgroup.as_ref());
                 restore_spec(ctx, old.as_ref());
+                if old.is_none() && wanted_at_exec {
+                    want_stopped(ctx, &spec.name, pid);
+                }
             })?;
             match staged {
                 Some(staged) => staged.commit()?,
+                None if wanted_at_exec => {}
                 None => want_running(ctx, &spec.name, pid)?,
             }
             Ok(code)
@@ -994,6 +1003,24 @@ fn want_running(ctx: &Ctx, name: &Name, pid: Pid) -> Result<()> {
             rec.save_spec(ctx)
         }
         _ => Ok(()),
+    }
+}
+
+/// The spec of a new name whose start failed after it was saved wanted running (a program never
+/// ready): it stays, for `status`, `logs` and `restart`, but wanted stopped, as before this
+/// start: a start that failed is no daemon that died, for `status` or `resurrect`. Best effort:
+/// a spec that cannot be written is a warning beside the start's own error.
+fn want_stopped(ctx: &Ctx, name: &Name, pid: Pid) {
+    let marked = match Record::load(ctx, name) {
+        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && !rec.stopping => {
+            rec.stopping = true;
+            rec.save_spec(ctx)
+        }
+        Ok(_) => Ok(()),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = marked {
+        ctx.warn(format!("{err:#}"));
     }
 }
 
