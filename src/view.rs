@@ -785,6 +785,13 @@ mod tests {
             DaemonState::derive(m, Some(r), child, left)
         };
         assert_eq!(derive(&alive, &exec, false, 0), DaemonState::Running);
+        // rdaemon's own caller: running, whatever the spec wants.
+        let caller = Main::Caller {
+            pid: 1234,
+            start_time: 1,
+        };
+        assert_eq!(derive(&caller, &exec, false, 0), DaemonState::Running);
+        assert_eq!(derive(&caller, &stopping, false, 0), DaemonState::Running);
         assert_eq!(derive(&alive, &waiting, false, 0), DaemonState::Restarting);
         assert_eq!(derive(&alive, &waiting, true, 0), DaemonState::Running);
         assert_eq!(derive(&Main::NoPidfile, &exec, false, 0), DaemonState::Dead);
