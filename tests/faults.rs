@@ -174,6 +174,44 @@ fn corrupt_record_is_reported_and_repaired_by_the_next_start() {
     assert_eq!(rec["pid"], env.pid_of("web"));
 }
 
+/// `start NAME` and `restart NAME` without a command line, for a spec that does not read: the
+/// running daemon (its status names it) is running for `start NAME`, with a warning; otherwise
+/// the error names the damaged file, exit 1, where both said "no record for web" (exit 2), a
+/// usage error for a name rdaemon does know. Nothing is started or stopped.
+#[test]
+fn start_or_restart_by_name_of_a_corrupt_spec_names_the_file() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    let record = env.path("web.json");
+    fs::write(&record, "{\"broken").unwrap();
+    let report = format!("corrupt record '{}'", record.display());
+    env.run(&["start", "web"])
+        .ok()
+        .stdout_has(&format!("web is already running (pid {pid})"))
+        .stderr_has(&format!("warning: {report}"));
+    env.run(&["restart", "web"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!("cannot restart web: {report}"))
+        .stderr_has("rdaemon restart web -- PROGRAM ARGS");
+    assert!(alive(pid));
+    assert_eq!(env.pid_of("web"), pid);
+    env.run(&["stop", "web"]).ok();
+    wait_dead(pid);
+    for verb in ["start", "restart"] {
+        env.run(&[verb, "web"])
+            .code(1)
+            .one_error_line()
+            .stderr_has(&format!("cannot {verb} web: {report}"))
+            .stderr_has("rdaemon forget web");
+    }
+    assert!(!env.path("web.pid").exists());
+    // A name rdaemon never knew stays a usage error.
+    env.run(&["restart", "other"])
+        .code(2)
+        .stderr_has("no record for other");
+}
+
 #[test]
 fn truncated_record_is_reported_and_repaired() {
     let env = Env::new();

@@ -14,7 +14,7 @@ use crate::target::{
     Target,
 };
 
-use super::start::{command_line, load_record_for_start, start_locked, warn_relative_args};
+use super::start::{command_line, load_record_warning, no_spec, start_locked, warn_relative_args};
 use super::stop::stop_locked;
 
 /// `rdaemon restart`: one daemon as always; several (names, globs, `--all`) one after the
@@ -84,15 +84,18 @@ fn restart_locked(
     named: bool,
 ) -> Result<Code> {
     if target.record.is_some() || named {
-        target.record = load_record_for_start(ctx, &name)?;
+        // "It will be replaced" only when there is a command line to replace it with.
+        target.record = load_record_warning(ctx, &name, !args.program.is_empty())?;
     }
     let mut spec = match &target.record {
         Some(rec) => Spec::from_record(ctx, rec)?,
         None if args.program.is_empty() => {
-            return Err(Fail::usage(format!(
-            "no record for {name}: give its command line (rdaemon restart {name} -- PROGRAM ARGS)"
-        ))
-            .into())
+            return Err(no_spec(
+                ctx,
+                &name,
+                "restart",
+                "rdaemon restart {name} -- PROGRAM ARGS",
+            ))
         }
         None => Spec::new(ctx, name, Some(&target.pidfile), Vec::new())?,
     };

@@ -192,10 +192,24 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
         rec?
     };
     let Some(rec) = rec else {
-        return Err(Fail::usage(format!(
-            "no record for {name}: give its command line (rdaemon start --name {name} -- PROGRAM ARGS)"
-        ))
-        .into());
+        // A spec that cannot be read, while its status names the running daemon: it runs,
+        // which is all `start NAME` asks (what it runs is unknown, and said).
+        if let Ok(Some(pid)) = crate::target::alive_by_status(ctx, name) {
+            if let Err(e) = Record::load(ctx, name) {
+                ctx.warn(format!(
+                    "{}; its status names pid {pid}, which runs",
+                    crate::exit::render(&e)
+                ));
+            }
+            ctx.say(format!("{name} is already running (pid {pid})"));
+            return Ok(Code::Ok);
+        }
+        return Err(no_spec(
+            ctx,
+            name,
+            "start",
+            "rdaemon start --name {name} -- PROGRAM ARGS",
+        ));
     };
     let mut spec = Spec::from_record(ctx, &rec)?;
     if let Some(pidfile) = &args.pidfile {
@@ -209,6 +223,23 @@ fn start_stored(ctx: &Ctx, name: &Name, args: &StartArgs) -> Result<Code> {
         spec.after.clone_from(&args.after);
     }
     start_spec(ctx, spec, args)
+}
+
+/// Why `VERB NAME` without a command line has nothing to run: no spec (a usage error, exit 2),
+/// or a spec that cannot be read (exit 1, naming the file and what is wrong in it, rather than
+/// "no record"). `how` is the command line that would replace it, `{name}` in it the name.
+pub fn no_spec(ctx: &Ctx, name: &Name, verb: &str, how: &str) -> anyhow::Error {
+    let how = how.replace("{name}", name.as_str());
+    match Record::load(ctx, name) {
+        Err(e) => anyhow::anyhow!(
+            "cannot {verb} {name}: {}; give its command line to replace it ({how}), or forget it (rdaemon forget {name})",
+            crate::exit::render(&e)
+        ),
+        Ok(_) => Fail::usage(format!(
+            "no record for {name}: give its command line ({how})"
+        ))
+        .into(),
+    }
 }
 
 /// What `start` does once it knows what to start.
@@ -405,7 +436,7 @@ pub fn load_record_for_start(ctx: &Ctx, name: &Name) -> Result<Option<Record>> {
 
 /// [`load_record_for_start`], saying what will be replaced only when `warn` (`start NAME` reads
 /// the record twice: to build the spec, then under the lock to start it).
-fn load_record_warning(ctx: &Ctx, name: &Name, warn: bool) -> Result<Option<Record>> {
+pub fn load_record_warning(ctx: &Ctx, name: &Name, warn: bool) -> Result<Option<Record>> {
     let warn = |text: String| {
         if warn {
             ctx.warn(text);
