@@ -896,3 +896,38 @@ fn a_running_daemon_whose_entry_was_removed_is_named() {
     let run = env.run(&["up"]).ok();
     assert!(!run.stderr.contains("gone"), "{}", run.dump());
 }
+
+/// `down` words what it did not do as stops, not starts: here its own caller, a daemon of the
+/// file that runs `rdaemon down` itself, cannot be stopped (rdaemon never signals the process
+/// that ran it), so what it comes after is not stopped either, and both keep running.
+#[test]
+fn down_says_what_it_did_not_stop_and_why() {
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let env = world(&format!(
+        "[daemons.db]\nrun = \"exec sleep 1000\"\n\n[daemons.ctl]\nrun = \"'{}' down > down.out 2>&1; echo $? > down.code; exec sleep 1000\"\nafter = [\"db\"]\n",
+        bin.display()
+    ));
+    env.run(&["up"]).ok();
+    let (db, ctl) = (env.pid_of("db"), env.pid_of("ctl"));
+    env.wait_file("down.code");
+    let out = fs::read_to_string(env.path("down.out")).unwrap();
+    assert_eq!(
+        fs::read_to_string(env.path("down.code")).unwrap(),
+        "1\n",
+        "{out}"
+    );
+    assert!(out.contains("cannot stop ctl: it is pid"), "{out}");
+    assert!(
+        out.contains("db not stopped: ctl, which comes after it, could not be stopped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2 of 2 daemons failed or were not stopped: ctl, db"),
+        "{out}"
+    );
+    assert!(alive(db) && alive(ctl));
+    // From outside, both go.
+    env.run(&["down"]).ok();
+    wait_dead(db);
+    wait_dead(ctl);
+}

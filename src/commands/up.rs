@@ -97,7 +97,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             }
         })
         .collect();
-    let code = run_jobs(ctx, &file.dir, jobs, Interrupts::PassOn, |name| {
+    let code = run_jobs(ctx, &file.dir, jobs, Direction::Up, |name| {
         format!("{name} is up to date")
     })?;
     warn_orphans(ctx, &file, "it still runs");
@@ -126,7 +126,7 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
         });
     }
-    let code = run_jobs(ctx, &file.dir, jobs, Interrupts::Leave, |name| {
+    let code = run_jobs(ctx, &file.dir, jobs, Direction::Down, |name| {
         format!("{name} is not running")
     })?;
     warn_orphans(ctx, &file, "it was left running");
@@ -200,16 +200,37 @@ enum Msg {
     Interrupted(Signal),
 }
 
-/// What `run_jobs` does when it is interrupted itself (SIGINT, SIGTERM, SIGHUP).
+/// Which way `run_jobs` goes: what it does when it is interrupted itself (SIGINT, SIGTERM,
+/// SIGHUP), and how it words what it did not do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Interrupts {
+enum Direction {
     /// `up`: the signal is passed on to the `start`s running, which stop the daemon they half
     /// started (SPEC §2.1), and nothing more is started. A Ctrl-C on a terminal reaches them
     /// anyway (the process group); a `kill` of `up` alone did not, and they finished starting
     /// after `up` was gone.
-    PassOn,
+    Up,
     /// `down`: the default disposition. The `stop`s running finish their work.
-    Leave,
+    Down,
+}
+
+impl Direction {
+    /// Why `name` was not acted on: `cause`, which it waits for, failed.
+    fn blocked(self, name: &Name, cause: &Name) -> String {
+        match self {
+            Direction::Up => format!("{name} not started: it comes after {cause}, which failed"),
+            Direction::Down => {
+                format!("{name} not stopped: {cause}, which comes after it, could not be stopped")
+            }
+        }
+    }
+
+    /// What the failed ones were not.
+    fn not_done(self) -> &'static str {
+        match self {
+            Direction::Up => "started",
+            Direction::Down => "stopped",
+        }
+    }
 }
 
 /// The children running now, each held by pidfd from its spawn to its reaping (so that a
@@ -277,13 +298,13 @@ fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
 /// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
 /// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
 /// child printed) as each finishes; a failure's whole output (the status and log tail `start`
-/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted (`Interrupts::PassOn`),
+/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted (`Direction::Up`),
 /// 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP) once the running children have ended.
 fn run_jobs(
     ctx: &Ctx,
     cwd: &Path,
     jobs: Vec<Job>,
-    interrupts: Interrupts,
+    direction: Direction,
     idle: impl Fn(&Name) -> String,
 ) -> Result<Code> {
     let exe = std::env::current_exe().context("cannot find rdaemon's own executable")?;
@@ -298,7 +319,7 @@ fn run_jobs(
     let mut running = 0usize;
     let (tx, rx) = mpsc::channel::<Msg>();
     let live: Shared = Arc::default();
-    if interrupts == Interrupts::PassOn {
+    if direction == Direction::Up {
         pass_on_interrupts(live.clone(), tx.clone())?;
     }
     let mut interrupted = None;
@@ -319,7 +340,7 @@ fn run_jobs(
             }
             for (name, cause) in blocked {
                 pending.remove(&name);
-                eprintln!("rdaemon: {name} not started: it comes after {cause}, which failed");
+                eprintln!("rdaemon: {}", direction.blocked(&name, &cause));
                 failed.insert(name);
             }
         }
@@ -446,9 +467,10 @@ fn run_jobs(
     }
     let names: Vec<&str> = failed.iter().map(Name::as_str).collect();
     let summary = format!(
-        "{} of {} daemons failed or were not started: {}",
+        "{} of {} daemons failed or were not {}: {}",
         failed.len(),
         failed.len() + succeeded.len(),
+        direction.not_done(),
         names.join(", ")
     );
     if let Some(sig) = interrupted {
