@@ -81,10 +81,12 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
             "{name} has {n} running (its main process is gone)"
         )));
     }
-    if let Main::Alive { pid, .. } = judged {
-        return Ok(Forgot::Running(format!("{name} is running (pid {pid})")));
-    }
-    if let Main::Caller { pid, .. } = judged {
+    let running = match judged {
+        Main::Alive { pid, .. } => Some(pid.get()),
+        Main::Caller { pid, .. } => Some(pid),
+        _ => None,
+    };
+    if let Some(pid) = running {
         return Ok(Forgot::Running(format!("{name} is running (pid {pid})")));
     }
     // Its cgroup, which the record names: what is still in it (a process that left the

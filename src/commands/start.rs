@@ -575,7 +575,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record: old.clone(),
             record_error: None,
         };
-        let pid = match look_at_pidfile(ctx, &target, &program)? {
+        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program)? {
             Found::Nothing => continue,
             Found::Stale(found) => {
                 stale.push(found);
@@ -584,7 +584,6 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Found::Running(pid) => (pid.get(), Some(pid)),
             Found::Caller(pid) => (pid, None),
         };
-        let (pid, signalable) = pid;
         if let Some(rec) = old.as_ref().filter(|r| r.pid == Some(pid)) {
             // A forking program's own pidfile is its to write, never rdaemon's.
             if let Some(own) = signalable.filter(|_| writes_pidfile(spec)) {
@@ -676,7 +675,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // the second write, replacing the first, cost a start 0.2 ms, and a readiness wait 0.1-0.15
     // ms between the program's readiness and the start's return (issue 18). With `--forking`,
     // `wanted: stopped` until the program's process has been adopted.
-    let wanted_at_exec = launch.forking.is_none();
+    let wanted_at_once = launch.forking.is_none();
     // A daemon wanted running before this start (a restart, a resurrect, a start after it died)
     // stays wanted running whatever this start's outcome: one that is never ready is `dead`
     // then, and the next `resurrect` tries it again, not `stopped` as if a user had stopped it
@@ -686,7 +685,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         .is_some_and(|r| r.wanted() == crate::state::Wanted::Running);
     let mut spec_saved = false;
     let mut unstarted = spec.unstarted();
-    unstarted.stopping = !(wanted_at_exec || wanted_before);
+    unstarted.stopping = !(wanted_at_once || wanted_before);
     let creds = launch.account.as_ref().map(|a| &a.creds);
     let result = daemonize::spawn(
         &plan,
@@ -772,7 +771,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // The program ran: its log stays, whatever its readiness (the record names it).
             new_logs.keep();
             if launch.ready == ReadySpec::Exec {
-                if !wanted_at_exec {
+                if !wanted_at_once {
                     want_running(ctx, &spec.name, pid)?;
                 }
                 ctx.say(format!("started {} (pid {pid})", spec.name));
@@ -781,7 +780,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             // With `--forking`, the spec that says "wanted running" is written now, while the
             // program gets ready, and put in place by a rename once it is (dropped, unused, if
             // it never is); otherwise it says so already.
-            let staged = match wanted_at_exec {
+            let staged = match wanted_at_once {
                 true => None,
                 false => stage_running(ctx, &spec.name, pid),
             };
@@ -798,13 +797,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 // earlier; the spec it replaced comes back.
                 remove_if_empty(cgroup.as_ref());
                 restore_spec(ctx, old.as_ref());
-                if old.is_none() && wanted_at_exec {
+                if old.is_none() && wanted_at_once {
                     want_stopped(ctx, &spec.name, pid);
                 }
             })?;
             match staged {
                 Some(staged) => staged.commit()?,
-                None if wanted_at_exec => {}
+                None if wanted_at_once => {}
                 None => want_running(ctx, &spec.name, pid)?,
             }
             Ok(code)
