@@ -296,13 +296,17 @@ impl Session {
             .collect()
     }
 
-    /// How many leftovers `table` (a [`scan`] made for a report, shared by every daemon that
-    /// `list` shows) holds.
-    pub fn count_leftovers_in(&self, table: &[Entry]) -> usize {
+    /// The leftovers `table` (a [`scan`] made for a report, shared by every daemon that `list`
+    /// shows) holds.
+    pub fn leftovers_in(&self, table: &[Entry]) -> Vec<i32> {
         if !matches!(self.plausible(), Ok(true)) {
-            return 0;
+            return Vec::new();
         }
-        table.iter().filter(|e| self.is_leftover(e)).count()
+        table
+            .iter()
+            .filter(|e| self.is_leftover(e))
+            .map(|e| e.pid)
+            .collect()
     }
 }
 

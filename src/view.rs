@@ -373,17 +373,26 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
     }
 }
 
-/// The live leftovers of the session `rec` names, once its main process is gone. `/proc` is
-/// looked at once per command, however many daemons `list` reports, and not at all when the
-/// daemon's cgroup is gone ([`cgroup_removed`]).
+/// The live leftovers of the daemon `rec` names, once its main process is gone: the members of
+/// its session and, while its cgroup lives on, every process in it, as `stop` finds them (SPEC
+/// §3.1). A program that puts itself in the background without `--forking` (`redis-server
+/// --daemonize yes`) leaves its server there, in a session of its own. `/proc` is looked at once
+/// per command, however many daemons `list` reports, and not at all when the daemon's cgroup is
+/// gone ([`cgroup_removed`]).
 fn count_leftovers(rec: &Record) -> usize {
     if cgroup_removed(rec) {
         return 0;
     }
-    match session::Session::of(rec, None) {
-        Ok(Some(session)) => session.count_leftovers_in(&session_members(session.sid)),
-        _ => 0,
+    let mut pids = match session::Session::of(rec, None) {
+        Ok(Some(session)) => session.leftovers_in(&session_members(session.sid)),
+        _ => Vec::new(),
+    };
+    if let Some(cgroup) = Cgroup::of_record(rec) {
+        pids.extend(cgroup.procs().unwrap_or_default());
+        pids.sort_unstable();
+        pids.dedup();
     }
+    pids.len()
 }
 
 /// Whether the cgroup `rec` says its daemon ran in (during this boot) was removed: then nothing

@@ -598,6 +598,53 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// A program that puts itself in the background without `--forking` (`redis-server --daemonize
+/// yes`): its main process exits at once, leaving its server in a session of its own, in the
+/// daemon's cgroup. `status` and `list` say dead with that leftover, as `stop` finds it.
+#[test]
+fn a_program_that_daemonizes_itself_without_forking_is_dead_with_its_leftover() {
+    let test = "a_program_that_daemonizes_itself_without_forking_is_dead_with_its_leftover";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "bg");
+    let script = env.script(
+        "background.sh",
+        &format!(
+            r#"(setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &)
+exit 0"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let main = env.start(&name, &[script.to_str().unwrap(), &dir]);
+    let server = member_pids(&env, "gc.txt")[0];
+    wait_dead(main);
+    assert!(alive(server));
+    let status = env.run(&["status", &name]).code(1);
+    status
+        .stdout_has(&format!("{name} is dead: "))
+        .stdout_has("; 1 leftover process")
+        .stdout_has("  tasks:   1 process")
+        .stdout_has("start it with --forking");
+    let json: serde_json::Value =
+        serde_json::from_str(&env.run(&["status", &name, "--json"]).code(1).stdout).unwrap();
+    assert_eq!(json["state"], "dead", "{json}");
+    assert_eq!(json["tasks"], 1, "{json}");
+    let list: serde_json::Value =
+        serde_json::from_str(&env.run(&["list", "--json"]).ok().stdout).unwrap();
+    assert_eq!(list[0]["state"], "dead", "{list}");
+    env.run(&["stop", &name])
+        .ok()
+        .stdout_has(&format!("stopped leftovers of {name}: 1 process"));
+    assert!(!alive(server), "the server {server} survived stop");
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    let status = env.run(&["status", &name]).code(3);
+    assert!(!status.stdout.contains("--forking"), "{}", status.stdout);
+}
+
 #[test]
 fn a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status() {
     let test = "a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status";

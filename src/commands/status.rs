@@ -133,6 +133,10 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
                 ),
                 false => println!("{} is dead: {reason}{leftovers}", r.name),
             }
+            if r.mode == Mode::Exec && r.leftovers.is_some() {
+                // What `redis-server --daemonize yes` started without `--forking` looks like.
+                println!("  hint:    if its program puts itself in the background, start it with --forking");
+            }
         }
         DaemonState::Failed => println!(
             "{} has failed: its monitor gave up after {}",
