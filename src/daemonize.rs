@@ -715,7 +715,16 @@ fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
     let why = Errno::from_raw(errno).desc();
     let cwd = plan.cwd.to_string_lossy();
     let message = match step {
-        Step::Exec => format!("cannot execute '{}': {why}", plan.display),
+        Step::Exec => {
+            let why = match Errno::from_raw(errno) {
+                Errno::ENOENT => {
+                    let program = std::path::Path::new(OsStr::from_bytes(plan.program.as_bytes()));
+                    crate::fsx::missing_interpreter(program).unwrap_or_else(|| why.into())
+                }
+                _ => why.into(),
+            };
+            format!("cannot execute '{}': {why}", plan.display)
+        }
         Step::Chdir => format!("cannot change directory to '{cwd}': {why}"),
         Step::Setgroups => format!("cannot set supplementary groups: {why}"),
         Step::Setgid => format!("cannot set group id: {why}"),

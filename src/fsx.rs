@@ -596,6 +596,90 @@ pub fn parent_of(file: &Path) -> Result<Option<(std::sync::Arc<Dir>, OsString)>>
     }
 }
 
+/// Why execve said "No such file or directory" of `program`, a file that exists: the
+/// interpreter its `#!` line names is missing (or has a carriage return at its end: the script
+/// was saved with DOS line endings), or so is the dynamic loader an ELF program names
+/// (`PT_INTERP`: a program built for another system or C library). The file is read as
+/// [`open_read`] reads it, its first page only; when it cannot be read that way (a symlink at
+/// the last component, as root a file not everyone may read), the reason is said without it.
+/// `None` when `program` does not exist.
+pub fn missing_interpreter(program: &Path) -> Option<String> {
+    use std::io::Read;
+    std::fs::metadata(program).ok()?;
+    let generic = "No such file or directory: the file exists, so the interpreter or the dynamic loader it needs is missing";
+    let mut head = Vec::new();
+    let read = open_read(program)
+        .ok()
+        .flatten()
+        .and_then(|f| f.take(4096).read_to_end(&mut head).ok());
+    if read.is_none() {
+        return Some(generic.into());
+    }
+    let shown = |name: &[u8]| String::from_utf8_lossy(name).escape_debug().to_string();
+    if let Some(line) = head.strip_prefix(b"#!") {
+        let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = match line.iter().position(|&b| b != b' ' && b != b'\t') {
+            Some(first) => &line[first..],
+            None => return Some(format!("{generic} (its #! line names none)")),
+        };
+        let name = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .next()
+            .unwrap_or_default();
+        return Some(match name.ends_with(b"\r") {
+            true => format!(
+                "its #! line names the interpreter '{}', which ends in a carriage return: the script has DOS line endings (CRLF)",
+                shown(name)
+            ),
+            false => format!(
+                "the interpreter its #! line names, '{}', does not exist",
+                shown(name)
+            ),
+        });
+    }
+    match elf_interpreter(&head) {
+        Some(name) => Some(format!(
+            "the dynamic loader it needs, '{}', does not exist (a program built for another system or C library?)",
+            shown(name)
+        )),
+        None => Some(generic.into()),
+    }
+}
+
+/// The `PT_INTERP` path of the little-endian ELF file that `head` begins, when its program
+/// headers and that path lie within `head`.
+fn elf_interpreter(head: &[u8]) -> Option<&[u8]> {
+    if !head.starts_with(b"\x7fELF") || head.get(5) != Some(&1) {
+        return None;
+    }
+    let bytes = |at: usize, n: usize| head.get(at..at.checked_add(n)?);
+    let uint = |at: usize, n: usize| -> Option<usize> {
+        let b = bytes(at, n)?;
+        let mut v = [0u8; 8];
+        v[..n].copy_from_slice(b);
+        usize::try_from(u64::from_le_bytes(v)).ok()
+    };
+    // (e_phoff, e_phentsize, e_phnum) and, in a program header, (p_offset, p_filesz).
+    let (header, entry) = match head.get(4) {
+        Some(1) => ((0x1c, 4, 0x2a, 0x2c), (4, 4, 16)),
+        Some(2) => ((0x20, 8, 0x36, 0x38), (8, 8, 32)),
+        _ => return None,
+    };
+    let phoff = uint(header.0, header.1)?;
+    let (size, count) = (uint(header.2, 2)?, uint(header.3, 2)?);
+    for i in 0..count.min(64) {
+        let at = phoff.checked_add(i.checked_mul(size)?)?;
+        const PT_INTERP: usize = 3;
+        if uint(at, 4)? != PT_INTERP {
+            continue;
+        }
+        let (offset, len) = (uint(at + entry.0, entry.1)?, uint(at + entry.2, entry.1)?);
+        let path = bytes(offset, len)?;
+        return Some(path.split(|&b| b == 0).next().unwrap_or_default());
+    }
+    None
+}
+
 /// Opens a file to read it (a record, a log): through its directory's safe handle
 /// ([`parent_of`]), `O_NOFOLLOW | O_NONBLOCK`, then checks that it is a regular file. As root,
 /// beneath a directory another user can change ([`Exposed`]), a file that not everyone may
@@ -672,6 +756,57 @@ mod tests {
         assert!(open_read(&tmp.path().join("fifo")).is_err());
         assert!(open_read(&tmp.path().join("link")).is_err());
         assert!(open_read(&tmp.path().join("missing")).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_missing_interpreter_is_named_from_the_shebang_or_the_elf_header() {
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |name: &str, content: &[u8]| {
+            let path = tmp.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        };
+        let why = |path: &Path| missing_interpreter(path).unwrap();
+        let script = write("a", b"#!/no/such/sh -e\necho\n");
+        assert!(
+            why(&script).contains("'/no/such/sh', does not exist"),
+            "{}",
+            why(&script)
+        );
+        let spaced = write("b", b"#! \t/no/such/sh\n");
+        assert!(why(&spaced).contains("'/no/such/sh'"), "{}", why(&spaced));
+        let dos = write("c", b"#!/bin/sh\r\necho\r\n");
+        assert!(why(&dos).contains("'/bin/sh\\r'"), "{}", why(&dos));
+        assert!(why(&dos).contains("DOS line endings"), "{}", why(&dos));
+        assert!(why(&write("d", b"#!\n")).contains("names none"));
+        // An ELF64 header whose one program header is a PT_INTERP naming /lib/ld-x.so.
+        let mut elf = vec![0u8; 0x100];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[0x20] = 0x40; // e_phoff
+        elf[0x36] = 56; // e_phentsize
+        elf[0x38] = 1; // e_phnum
+        elf[0x40] = 3; // p_type: PT_INTERP
+        elf[0x48] = 0xc0; // p_offset
+        elf[0x60] = 11; // p_filesz, with its NUL
+        elf[0xc0..0xcb].copy_from_slice(b"/lib/ld-x.s");
+        assert_eq!(elf_interpreter(&elf), Some(&b"/lib/ld-x.s"[..]));
+        let binary = write("e", &elf);
+        assert!(
+            why(&binary).contains("dynamic loader it needs, '/lib/ld-x.s'"),
+            "{}",
+            why(&binary)
+        );
+        // Headers that point outside what was read, or a big-endian file: the plain reason.
+        elf[0x48] = 0xff;
+        elf[0x50] = 1;
+        assert_eq!(elf_interpreter(&elf), None);
+        elf[5] = 2;
+        assert_eq!(elf_interpreter(&elf), None);
+        assert!(why(&write("f", b"\x7fELF")).contains("the file exists"));
+        // Not read through a symlink; nothing said of a file that is not there.
+        symlink(&script, tmp.path().join("link")).unwrap();
+        assert!(why(&tmp.path().join("link")).contains("the file exists"));
+        assert_eq!(missing_interpreter(&tmp.path().join("missing")), None);
     }
 
     #[test]

@@ -595,3 +595,67 @@ fn an_unusable_home_names_the_way_out() {
         "{stderr}"
     );
 }
+
+/// Tried as a user would: a script saved with DOS line endings, or whose `#!` names an
+/// interpreter that is not installed, and a binary built for another C library all make execve
+/// say "No such file or directory" of a file that is there. `start` (and `--respawn`'s first
+/// child) says which file is missing, and leaves nothing behind.
+#[test]
+fn a_missing_interpreter_is_named_and_nothing_is_left() {
+    let env = Env::new();
+    let programs = env.path("programs");
+    fs::create_dir(&programs).unwrap();
+    let script = |name: &str, content: &[u8]| {
+        let path = programs.join(name);
+        fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let mut cases = vec![
+        (
+            script("missing.sh", b"#!/no/such/interpreter\nsleep 1000\n"),
+            "the interpreter its #! line names, '/no/such/interpreter', does not exist".to_owned(),
+        ),
+        (
+            script("dos.sh", b"#!/bin/sh\r\nsleep 1000\r\n"),
+            r"its #! line names the interpreter '/bin/sh\r', which ends in a carriage return: the script has DOS line endings (CRLF)".to_owned(),
+        ),
+    ];
+    // /bin/true with its dynamic loader renamed, as a program built for musl looks here.
+    let binary = fs::read("/bin/true").unwrap();
+    let loader = b"/lib64/ld-linux-x86-64.so.2";
+    match binary.windows(loader.len()).position(|w| w == loader) {
+        Some(at) => {
+            let mut other = binary.clone();
+            other[at..at + loader.len()].copy_from_slice(b"/lib64/ld-none-x86-64.so.2\0");
+            cases.push((
+                script("other-libc", &other),
+                "the dynamic loader it needs, '/lib64/ld-none-x86-64.so.2', does not exist"
+                    .to_owned(),
+            ));
+        }
+        // Another architecture or C library: the two scripts still say what they must.
+        None if cfg!(all(target_arch = "x86_64", target_env = "gnu")) => {
+            panic!(
+                "/bin/true does not name {}",
+                String::from_utf8_lossy(loader)
+            )
+        }
+        None => eprintln!("a_missing_interpreter_is_named_and_nothing_is_left: no ELF case here"),
+    }
+    for (program, why) in &cases {
+        for respawn in [false, true] {
+            let mut args = vec!["start", "--name", "app"];
+            if respawn {
+                args.push("--respawn");
+            }
+            args.extend(["--", program.to_str().unwrap()]);
+            env.run(&args).code(1).one_error_line().stderr_has(&format!(
+                "rdaemon: cannot execute '{}': {why}",
+                program.display()
+            ));
+            env.run(&["status", "app"]).code(3);
+            assert!(!env.path("app.pid").exists(), "a pidfile is left");
+        }
+    }
+}
