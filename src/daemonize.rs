@@ -716,14 +716,23 @@ fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
     let cwd = plan.cwd.to_string_lossy();
     let message = match step {
         Step::Exec => {
+            let program = std::path::Path::new(OsStr::from_bytes(plan.program.as_bytes()));
             let why = match Errno::from_raw(errno) {
                 Errno::ENOENT => {
-                    let program = std::path::Path::new(OsStr::from_bytes(plan.program.as_bytes()));
                     crate::fsx::missing_interpreter(program).unwrap_or_else(|| why.into())
                 }
                 _ => why.into(),
             };
-            format!("cannot execute '{}': {why}", plan.display)
+            // A program found on PATH: where (`python3` in root's home, which `--user` cannot
+            // enter).
+            match program.as_os_str() == OsStr::new(&plan.display) {
+                true => format!("cannot execute '{}': {why}", plan.display),
+                false => format!(
+                    "cannot execute '{}' ({}): {why}",
+                    plan.display,
+                    program.display()
+                ),
+            }
         }
         Step::Chdir => format!("cannot change directory to '{cwd}': {why}"),
         Step::Setgroups => format!("cannot set supplementary groups: {why}"),

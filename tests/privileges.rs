@@ -321,6 +321,19 @@ fn what_the_user_cannot_reach_fails_the_start_and_leaves_nothing() {
     .one_error_line()
     .stderr_has("cannot execute")
     .stderr_has("Permission denied");
+    // Found on PATH where the user cannot go (a `python3` in root's home): the error says where.
+    let tool = private.join("tool");
+    copy_executable("/bin/sleep", &tool);
+    let path = format!("PATH={}", private.display());
+    env.run(&[
+        "start", "--name", "onpath", "--user", "nobody", "--env", &path, "--", "tool", &secs,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "cannot execute 'tool' ({}): Permission denied",
+        tool.display()
+    ));
     assert_eq!(listing(env.dir()), before);
     assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
 }
