@@ -613,11 +613,13 @@ impl Follower {
                         let f = &mut self.files[i];
                         if f.gone.is_none() {
                             f.gone = Some(routine);
+                            // Never opened: it was not there when following began.
+                            let text = match f.id {
+                                None => "does not exist yet; waiting for it to appear",
+                                Some(_) => "has become inaccessible; waiting for it to reappear",
+                            };
                             note(Note {
-                                text: format!(
-                                    "'{}' has become inaccessible; waiting for it to reappear",
-                                    f.path.display()
-                                ),
+                                text: format!("'{}' {text}", f.path.display()),
                                 routine,
                             });
                         }

@@ -162,19 +162,24 @@ fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
     let env = Env::new();
     // A named daemon without a record: its default log, once it appears.
     let out_path = env.path("follow.out");
+    let err_path = env.path("follow.err");
     let mut cmd = env.std_cmd();
     cmd.args(["logs", "later", "-f"])
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(Stdio::null());
+        .stderr(fs::File::create(&err_path).unwrap());
     let follower = Background::spawn(&mut cmd);
     env.track(follower.pid());
-    // Let it settle on the missing file before the file appears.
-    wait_until("logs -f is running", DEADLINE, || {
-        fs::read_to_string(format!("/proc/{}/comm", follower.pid()))
-            .is_ok_and(|c| c.trim() == "rdaemon")
+    // It says it waits, and for what, before the file appears.
+    let log = env.path("later.log");
+    let waiting = format!(
+        "rdaemon: '{}' does not exist yet; waiting for it to appear\n",
+        log.display()
+    );
+    wait_until("logs -f says it waits for the log", DEADLINE, || {
+        fs::read_to_string(&err_path).is_ok_and(|s| s == waiting)
     });
-    fs::write(env.path("later.log"), "hello\n").unwrap();
+    fs::write(&log, "hello\n").unwrap();
     wait_until("logs -f prints the new file", DEADLINE, || {
         fs::read_to_string(&out_path).is_ok_and(|s| s == "hello\n")
     });
