@@ -541,3 +541,99 @@ fn help_man_page_completions_and_skips_say_what_is_true() {
     assert!(outcome.is_err(), "under CI a skip must fail the test");
     skip_unless_ci(false, "t", "a skip outside CI only prints");
 }
+
+/// The LSB init script of docs/guide.md, run as it is written (paths, port and user replaced
+/// for the test): each action exits with the code the LSB wants, `force-reload` restarts the
+/// server (python's `http.server` cannot reload: a HUP would end it), and there is no `reload`.
+#[test]
+fn the_guides_init_script_works_as_written() {
+    let test = "the_guides_init_script_works_as_written";
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        return skip(test, "no /usr/bin/python3, which the script runs");
+    }
+    let guide = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide.md")).unwrap();
+    let section = &guide[guide.find("## An LSB init script").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let www = env.path("www");
+    fs::create_dir(&www).unwrap();
+    let port = free_port().to_string();
+    let mut script = script
+        .replace(
+            "/usr/local/bin/rdaemon",
+            assert_cmd::cargo::cargo_bin!("rdaemon").to_str().unwrap(),
+        )
+        .replace(
+            "/run/$NAME.pid",
+            &format!("{}/$NAME.pid", env.dir().display()),
+        )
+        .replace(
+            "/var/log/$NAME.log",
+            &format!("{}/$NAME.log", env.dir().display()),
+        )
+        .replace("/srv/www", www.to_str().unwrap())
+        .replace("8080", &port);
+    let user = match is_root() {
+        true if nix::unistd::User::from_name("www-data")
+            .ok()
+            .flatten()
+            .is_some() =>
+        {
+            "www-data"
+        }
+        true => {
+            script = script.replace("--user www-data", "--user nobody");
+            "nobody"
+        }
+        false => {
+            script = script.replace("--user www-data", "");
+            ""
+        }
+    };
+    let path = env.path("web.init");
+    fs::write(&path, script).unwrap();
+    let action = |what: &str| {
+        let mut cmd = assert_cmd::Command::new("sh");
+        cmd.arg(&path)
+            .arg(what)
+            .env("RDAEMON_DIR", env.dir())
+            .timeout(std::time::Duration::from_secs(60));
+        env.run_cmd(cmd, &[])
+    };
+    action("start").ok().stdout_has("started web (pid ");
+    let first = env.pid_of("web");
+    env.track(first);
+    if !user.is_empty() {
+        let uid = nix::unistd::User::from_name(user)
+            .unwrap()
+            .unwrap()
+            .uid
+            .as_raw();
+        assert_eq!(
+            status_field(first, "Uid").split_whitespace().next(),
+            Some(&*uid.to_string())
+        );
+    }
+    std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("the server listens");
+    action("status").ok().stdout_has("web is running");
+    action("start").ok();
+    assert_eq!(
+        env.pid_of("web"),
+        first,
+        "start of a running service starts nothing"
+    );
+    action("force-reload").ok().stdout_has("started web (pid ");
+    let second = env.pid_of("web");
+    env.track(second);
+    assert_ne!(second, first);
+    assert!(!alive(first));
+    action("reload").code(2).stderr_has("Usage:");
+    assert!(alive(second), "an unknown action must not touch the server");
+    action("stop").ok().stdout_has("stopped web");
+    assert!(!alive(second));
+    action("stop").ok();
+    action("status").code(3);
+}
