@@ -265,7 +265,8 @@ Examples:
   rdaemon reload web
   rdaemon reload --all
 
-Exit 7 when a daemon is not running.")]
+A program that neither catches, ignores nor blocks the signal would die of it: it is not sent
+(exit 1; `rdaemon signal HUP NAME` sends it anyway). Exit 7 when a daemon is not running.")]
     Reload(ReloadArgs),
 
     /// Wait until daemons have exited (on pidfds, no polling), saying how each ended

@@ -30,11 +30,19 @@ pub fn reload_signal(target: &Target) -> Signal {
         .unwrap_or(crate::spec::RELOAD_SIGNAL)
 }
 
+/// Why a signal is sent: `signal` sends what it is told; `reload` must not end the program.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Signal,
+    Reload,
+}
+
 /// Sends `sig` to the daemon's program (with `group`, to every process of its process group
 /// but a respawn monitor) and says so. Returns `Code::Ok`, or `Code::ProgramNotRunning` (7)
 /// when the daemon or its program does not run; an error for a daemon whose state is unknown,
-/// and exit 4 for a signal the kernel refused (EPERM).
-pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code> {
+/// and exit 4 for a signal the kernel refused (EPERM). For a `Reload`, an error, and no
+/// signal, when the program would be ended by it ([`refuse_fatal_reload`]).
+pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) -> Result<Code> {
     let label = target.label();
     let name = signal_name(sig);
     // The record is what vouches for the pid: without it (root's 0600 record read by another
@@ -73,7 +81,10 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code
         .as_ref()
         .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
     let sent = match (monitor, group) {
-        (None, false) => main.signal(sig).map(|()| format!("pid {pid}")),
+        (None, false) => {
+            refuse_fatal_reload(why, &main, sig, &label)?;
+            main.signal(sig).map(|()| format!("pid {pid}"))
+        }
         (None, true) => match main.own_group_checked().map_err(|e| proc_error(pid, e))? {
             Some(g) => main.signal_group(g, sig).map(|()| format!("process group {g}")),
             None => bail!(
@@ -89,6 +100,7 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code
                 return Ok(Code::ProgramNotRunning);
             };
             let child_pid = child.pid();
+            refuse_fatal_reload(why, &child, sig, &label)?;
             child.signal(sig).map(|()| format!("pid {child_pid}"))
         }
         (Some(_), true) => signal_members(&main, sig).map(|n| match n {
@@ -110,6 +122,20 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool) -> Result<Code
             }
         }
     }
+}
+
+/// A reload must not be what ends the daemon: a program that neither catches, ignores nor
+/// blocks the reload signal (python's `http.server` and HUP) would die of it, as `kill -HUP`
+/// would make it. Refused, naming what to do instead; `signal` sends it anyway.
+fn refuse_fatal_reload(why: Purpose, program: &Process, sig: Signal, label: &str) -> Result<()> {
+    if why == Purpose::Reload && program.would_be_ended_by(sig) {
+        let name = signal_name(sig);
+        bail!(
+            "not reloading {label}: its program (pid {}) does not handle SIG{name}, which would end it; `rdaemon restart {label}` restarts it, `rdaemon signal {name} {label}` sends it anyway",
+            program.pid()
+        );
+    }
+    Ok(())
 }
 
 fn not_running(ctx: &Ctx, label: &str) -> Code {

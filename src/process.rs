@@ -743,6 +743,33 @@ impl Process {
         }
     }
 
+    /// Whether `sig` would end this process: its default action is to terminate (HUP, USR1 and
+    /// most others), and the process neither catches, ignores nor blocks it (`SigCgt`,
+    /// `SigIgn`, `SigBlk` of `/proc/PID/status`; blocked counts as handled, as a program that
+    /// reads its signals from a signalfd blocks them). `false` when that cannot be read.
+    pub fn would_be_ended_by(&self, sig: Signal) -> bool {
+        use Signal::*;
+        if matches!(
+            sig,
+            SIGCHLD | SIGCONT | SIGURG | SIGWINCH | SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU
+        ) {
+            return false;
+        }
+        let Ok(text) = read_text(format!("/proc/{}/status", self.pid)) else {
+            return false;
+        };
+        let mask = |field: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        };
+        let bit = 1u64 << (sig as i32 - 1);
+        match (mask("SigCgt:"), mask("SigIgn:"), mask("SigBlk:")) {
+            (Some(caught), Some(ignored), Some(blocked)) => (caught | ignored | blocked) & bit == 0,
+            _ => false,
+        }
+    }
+
     /// The process group that this process leads, if it leads one: the group a daemon started by
     /// rdaemon gets. A process inside someone else's group yields `None`, so that rdaemon never
     /// signals a group that may hold unrelated processes.

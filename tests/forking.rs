@@ -469,8 +469,16 @@ fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
     wait_until("the daemon runs again", DEADLINE, || {
         stat(second).is_some_and(|s| s.state != 'T')
     });
-    // reload sends HUP, which ends the fixture; wait sees it go.
-    env.run(&["reload", "verbs"]).ok();
+    // The fixture does not handle HUP: reload refuses to end it, and sends nothing.
+    env.run(&["reload", "verbs"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "not reloading verbs: its program (pid {second}) does not handle SIGHUP, which would end it"
+        ));
+    assert!(alive(second));
+    // signal sends what it is told: HUP ends the fixture; wait sees it go.
+    env.run(&["signal", "HUP", "verbs"]).ok();
     env.run(&["wait", "verbs", "--timeout", "10s"]).ok();
     wait_dead(second);
     wait_nothing_left(&env, &mark);

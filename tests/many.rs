@@ -280,6 +280,63 @@ fn reload_sends_hup_and_exits_7_when_not_running() {
         .stderr_has("no daemon named 'ghost'");
 }
 
+/// A program that neither catches, ignores nor blocks the reload signal would die of it
+/// (`sleep`, python's `http.server`): `reload` refuses, sends nothing, and says what to do;
+/// `signal` sends what it is told. One that ignores it gets it.
+#[test]
+fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
+    let env = Env::new();
+    let plain = env.start("plain", &["sleep", &unique_secs()]);
+    env.run(&["reload", "plain"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon: not reloading plain: its program (pid {plain}) does not handle SIGHUP, which would end it; `rdaemon restart plain` restarts it, `rdaemon signal HUP plain` sends it anyway"
+        ));
+    assert!(alive(plain));
+    // In respawn mode the program is the monitor's child: it is the one looked at.
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        "kept",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    let monitor = env.pid_of("kept");
+    env.track(monitor);
+    let child = env.record("kept")["child_pid"].as_i64().unwrap() as i32;
+    env.track(child);
+    env.run(&["reload", "kept"])
+        .code(1)
+        .stderr_has(&format!("its program (pid {child}) does not handle SIGHUP"));
+    assert!(alive(child));
+    assert_eq!(env.record("kept")["restarts"], 0);
+    // Ignored (SigIgn, inherited across the exec): sent, and it lives on.
+    let ignoring = env.start(
+        "ignoring",
+        &[
+            "sh",
+            "-c",
+            &format!("trap '' HUP; exec sleep {}", unique_secs()),
+        ],
+    );
+    wait_until("the program ignores HUP", DEADLINE, || {
+        u64::from_str_radix(&status_field(ignoring, "SigIgn"), 16).is_ok_and(|m| m & 1 != 0)
+            && std::fs::read_to_string(format!("/proc/{ignoring}/comm"))
+                .is_ok_and(|c| c == "sleep\n")
+    });
+    env.run(&["reload", "ignoring"])
+        .ok()
+        .stdout_has(&format!("sent SIGHUP to ignoring (pid {ignoring})"));
+    assert!(alive(ignoring));
+    // signal sends what it is told.
+    env.run(&["signal", "HUP", "plain"]).ok();
+    wait_dead(plain);
+}
+
 #[test]
 fn wait_returns_when_the_daemon_exits_and_fails_at_the_timeout() {
     let env = Env::new();

@@ -115,7 +115,8 @@ pub(crate) fn deliver_each(
     group: bool,
     sig_of: impl Fn(&Target) -> nix::sys::signal::Signal,
 ) -> Result<Code> {
-    deliver_each_then(ctx, args, group, sig_of, |_, code| Ok(code))
+    let why = crate::deliver::Purpose::Signal;
+    deliver_each_then(ctx, args, group, why, sig_of, |_, code| Ok(code))
 }
 
 /// [`deliver_each`], with `then` run after each delivery (with its outcome) for what follows
@@ -124,6 +125,7 @@ pub(crate) fn deliver_each_then(
     ctx: &Ctx,
     args: &TargetsArgs,
     group: bool,
+    why: crate::deliver::Purpose,
     sig_of: impl Fn(&Target) -> nix::sys::signal::Signal,
     then: impl Fn(&Target, Code) -> Result<Code>,
 ) -> Result<Code> {
@@ -139,7 +141,7 @@ pub(crate) fn deliver_each_then(
         eprintln!("rdaemon: {why}");
     }
     let code = each(targets, |target| {
-        let code = crate::deliver::send(ctx, &target, sig_of(&target), group)?;
+        let code = crate::deliver::send(ctx, &target, sig_of(&target), group, why)?;
         then(&target, code)
     })?;
     Ok(match unknown.is_empty() {

@@ -1,6 +1,7 @@
 //! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`, the
 //! one place that picks it: the spec's `--reload-signal`, HUP by default), to its main program
-//! as `signal` does. Exit 7 for a daemon that is not running. In respawn mode with `--ready
+//! as `signal` does, unless it would end that program (it neither catches, ignores nor blocks
+//! the signal: `deliver::Purpose::Reload`). Exit 7 for a daemon that is not running. In respawn mode with `--ready
 //! notify` it then waits until the program has said `RELOADING=1` and then `READY=1`: its
 //! monitor counts such reloads in the status (`reloads`), and `reload` waits for the count to
 //! grow, within `--timeout` (default: the daemon's ready timeout), reading the status file
@@ -50,7 +51,8 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
         let timeout = args.timeout.unwrap_or_else(|| ready_timeout(target));
         await_reload(ctx, target, count, timeout)
     };
-    super::deliver_each_then(ctx, &args.target, false, sig_of, then)
+    let why = deliver::Purpose::Reload;
+    super::deliver_each_then(ctx, &args.target, false, why, sig_of, then)
 }
 
 /// Whether `reload` waits for the program's word: respawn mode with `--ready notify`.
