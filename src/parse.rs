@@ -588,7 +588,12 @@ pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
     let mut steps = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let step = if item.eq_ignore_ascii_case("forever") {
-            if i + 1 != items.len() || i == 0 {
+            if i == 0 {
+                return Err(bad(
+                    "'forever' repeats the items before it, and there are none (e.g. TERM/30/forever)",
+                ));
+            }
+            if i + 1 != items.len() {
                 return Err(bad("'forever' may only be the last item"));
             }
             Step::Forever
@@ -987,6 +992,10 @@ mod tests {
         ] {
             assert!(parse_schedule(bad, term).is_err(), "{bad:?} accepted");
         }
+        let alone = parse_schedule("forever", term).unwrap_err();
+        assert!(alone.contains("there are none"), "{alone}");
+        let inside = parse_schedule("TERM/forever/5", term).unwrap_err();
+        assert!(inside.contains("only be the last item"), "{inside}");
     }
 
     #[test]
