@@ -106,6 +106,53 @@ pub fn parse_own_cgroup(text: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether the cgroup whose id is `id` (the inode of its directory) lies beneath the v2
+/// cgroup of live process `pid`: a sub-cgroup the daemon made and moved a helper into. A
+/// cgroup removed since cannot be found, and is not.
+pub fn is_beneath_cgroup_of(pid: i32, id: u64) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let found = || -> Option<bool> {
+        let mount = find_mount().ok()??;
+        let own = parse_own_cgroup(&process::read_text(format!("/proc/{pid}/cgroup")).ok()?)?;
+        let inside = own.strip_prefix(mount.root.trim_end_matches('/'))?;
+        let dir = mount.path.join(inside.trim_start_matches('/'));
+        Some(
+            subtree(&dir)
+                .iter()
+                .any(|d| fs::metadata(d).is_ok_and(|m| m.ino() == id)),
+        )
+    };
+    found().unwrap_or(false)
+}
+
+/// How many cgroups beneath a daemon's [`subtree`] looks at.
+const SUBTREE_LIMIT: usize = 1024;
+
+/// The cgroups beneath `dir` (a daemon running as root may make its own and move processes
+/// into them: they are the daemon's too), each after the ones beneath it, at most
+/// [`SUBTREE_LIMIT`]. cgroupfs has no symlinks; a directory is a cgroup.
+fn subtree(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut next = vec![dir.to_owned()];
+    while let Some(dir) = next.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if found.len() >= SUBTREE_LIMIT {
+                break;
+            }
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                found.push(entry.path());
+                next.push(entry.path());
+            }
+        }
+    }
+    // Found parents first: reversed, each comes after its descendants (removal order).
+    found.reverse();
+    found
+}
+
 /// What `--cgroup auto` decides from.
 #[derive(Debug, Clone)]
 pub struct Host {
@@ -322,7 +369,7 @@ impl Cgroup {
                     return Ok(Some(Claimed { cgroup, dir }));
                 }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    if cgroup.populated().unwrap_or(true) || fs::remove_dir(&cgroup.path).is_err() {
+                    if cgroup.populated().unwrap_or(true) || !cgroup.remove_empty() {
                         return Ok(None);
                     }
                 }
@@ -435,21 +482,29 @@ impl Cgroup {
             })
     }
 
-    /// The pids in it now; none once it is removed (only an empty cgroup can be: a respawn
-    /// monitor that gave up removes its own, [`Cgroup::leave_and_remove`], perhaps while a
-    /// `stop` looks at it).
+    /// The pids in it now, and in the cgroups beneath it that the daemon made ([`subtree`]);
+    /// none once it is removed (only an empty cgroup can be: a respawn monitor that gave up
+    /// removes its own, [`Cgroup::leave_and_remove`], perhaps while a `stop` looks at it).
     pub fn procs(&self) -> io::Result<Vec<i32>> {
         if self.replaced() {
             return Ok(Vec::new());
         }
-        let text = match process::read_text(self.file("cgroup.procs")) {
-            Err(e) if is_removed(&e) => return Ok(Vec::new()),
-            text => text?,
+        let read = |dir: &Path| -> io::Result<Vec<i32>> {
+            let text = match process::read_text(dir.join("cgroup.procs")) {
+                Err(e) if is_removed(&e) => return Ok(Vec::new()),
+                text => text?,
+            };
+            Ok(text
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect())
         };
-        Ok(text
-            .split_whitespace()
-            .filter_map(|p| p.parse().ok())
-            .collect())
+        let mut pids = read(&self.path)?;
+        for below in subtree(&self.path) {
+            // One removed meanwhile holds nobody; another error is not the daemon's word.
+            pids.extend(read(&below).unwrap_or_default());
+        }
+        Ok(pids)
     }
 
     /// Whether any process is in it or beneath it (`populated` of `cgroup.events`).
@@ -651,10 +706,22 @@ impl Cgroup {
         if !self.wait_empty(wait)? {
             return Ok(false);
         }
+        // A process forked in it meanwhile keeps it.
+        match self.remove_empty() {
+            false => Ok(false),
+            true => self.remove().map(|()| true),
+        }
+    }
+
+    /// Removes this cgroup, empty, and those the daemon made beneath it; false if one of them
+    /// could not be (a process in it).
+    fn remove_empty(&self) -> bool {
+        for below in subtree(&self.path) {
+            let _ = fs::remove_dir(&below);
+        }
         match fs::remove_dir(&self.path) {
-            // A process forked in it meanwhile keeps it.
-            Err(e) if e.raw_os_error() == Some(Errno::EBUSY as i32) => Ok(false),
-            _ => self.remove().map(|()| true),
+            Ok(()) => true,
+            Err(e) => e.kind() == io::ErrorKind::NotFound,
         }
     }
 
@@ -663,6 +730,16 @@ impl Cgroup {
     pub fn remove(&self) -> Result<()> {
         if self.replaced() {
             return Ok(());
+        }
+        // The cgroups the daemon made beneath its own go first: a cgroup with one is busy.
+        for below in subtree(&self.path) {
+            match fs::remove_dir(&below) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(e)
+                        .with_context(|| format!("cannot remove cgroup '{}'", below.display()))
+                }
+                _ => {}
+            }
         }
         match fs::remove_dir(&self.path) {
             Ok(()) => {}

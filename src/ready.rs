@@ -1590,8 +1590,8 @@ struct Sender<'a> {
 /// and parents cannot be checked any more. It is heard if it ran as the daemon's user, who could
 /// act as the daemon in any case (or, under a respawn monitor with `--user`, as the program's
 /// user, `program_uid`), and, where the kernel kept the cgroup it was in (its pidfd, Linux
-/// 6.15), if that is the daemon's cgroup: another process of the user, outside the daemon, is
-/// not heard even when it sends and exits at once. A live sender is always judged by group and
+/// 6.15), if that is the daemon's cgroup or one beneath it: another process of the user,
+/// outside the daemon, is not heard even when it sends and exits at once. A live sender is always judged by group and
 /// ancestry.
 fn belongs_to(daemon: Pid, sender: &Sender<'_>, program_uid: Option<u32>) -> bool {
     if sender.pid == daemon.get() {
@@ -1615,9 +1615,13 @@ fn belongs_to(daemon: Pid, sender: &Sender<'_>, program_uid: Option<u32>) -> boo
                 let daemon = Process::open(daemon).ok()?;
                 process::pidfd_facts(daemon.pidfd()?)?.cgroup_id
             };
+            // A helper the daemon moved into a cgroup of its own beneath the daemon's is the
+            // daemon's too.
             return user
                 && match theirs {
-                    Some(theirs) => daemons().is_none_or(|its| its == theirs),
+                    Some(theirs) => daemons().is_none_or(|its| {
+                        its == theirs || crate::cgroup::is_beneath_cgroup_of(daemon.get(), theirs)
+                    }),
                     None => true,
                 };
         };

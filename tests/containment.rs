@@ -598,6 +598,57 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// A daemon running as root may make cgroups of its own beneath its cgroup and move processes
+/// into them (a supervisor of its own workers, a container runtime). They are the daemon's:
+/// `status` counts them, `stop` stops them and removes those cgroups with the daemon's (the
+/// kernel refuses to remove a cgroup that has one beneath it: `stop` said "Device or resource
+/// busy", exit 1), in exec and in respawn mode.
+#[test]
+fn cgroups_the_daemon_makes_beneath_its_own_are_its_too() {
+    let test = "cgroups_the_daemon_makes_beneath_its_own_are_its_too";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    for respawn in [false, true] {
+        let name = unique_name(&env, if respawn { "nestr" } else { "nest" });
+        let script = env.script(
+            "nest.sh",
+            &format!(
+                r#"cg={mount}$(sed -n 's/^0:://p' /proc/self/cgroup)
+mkdir -p "$cg/workers/one"
+(setsid sh -c 'echo $$ > "$1/cgroup.procs"; echo $$ > "$2/w.tmp"; mv "$2/w.tmp" "$2/w.txt"; exec sleep {secs}' sh "$cg/workers/one" "$1" &)
+exec sleep 1000"#,
+                mount = mount.display(),
+                secs = unique_secs()
+            ),
+        );
+        let _ = fs::remove_file(env.path("w.txt"));
+        let dir = env.dir().display().to_string();
+        let mut args = vec!["start", "--name", &name];
+        if respawn {
+            args.push("--respawn");
+        }
+        args.extend(["--", script.to_str().unwrap(), &dir]);
+        env.run(&args).ok();
+        let main = env.pid_of(&name);
+        env.track(main);
+        let worker = member_pids(&env, "w.txt")[0];
+        let cgroup = mount.join("rdaemon").join(&name);
+        wait_until("the worker is in its own cgroup", DEADLINE, || {
+            fs::read_to_string(format!("/proc/{worker}/cgroup"))
+                .is_ok_and(|c| c.contains(&format!("/rdaemon/{name}/workers/one\n")))
+        });
+        let json: serde_json::Value =
+            serde_json::from_str(&env.run(&["status", &name, "--json"]).ok().stdout).unwrap();
+        // The program and the worker (a respawn monitor is not counted).
+        assert_eq!(json["tasks"], 2, "{json}");
+        env.run(&["stop", &name]).ok();
+        assert!(!alive(worker), "the worker {worker} survived stop");
+        assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+    }
+}
+
 /// A program that puts itself in the background without `--forking` (`redis-server --daemonize
 /// yes`): its main process exits at once, leaving its server in a session of its own, in the
 /// daemon's cgroup. `status` and `list` say dead with that leftover, as `stop` finds it.

@@ -520,12 +520,19 @@ fn failing_after_go(python: &std::path::Path) -> String {
 
 /// `start --ready notify` of a daemon running `script` in the background: the start, the
 /// daemon's pid and its NOTIFY_SOCKET (`@...`), once the daemon runs.
+/// The name [`notify_start`] gives its daemon in `env`.
+fn shy(env: &Env) -> String {
+    crate::containment::unique_name(env, "shy")
+}
+
 fn notify_start(env: &Env, script: &str) -> (Background, i32, String) {
     let mut cmd = env.std_cmd();
+    // Its own name: cgroup paths are global, and these tests run in parallel.
+    let name = shy(env);
     cmd.args([
         "start",
         "--name",
-        "shy",
+        &name,
         "--chdir",
         env.dir().to_str().unwrap(),
     ])
@@ -542,7 +549,7 @@ fn notify_start(env: &Env, script: &str) -> (Background, i32, String) {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let start = Background::spawn(&mut cmd);
-    let pid: i32 = fs::read_to_string(env.wait_file("shy.pid"))
+    let pid: i32 = fs::read_to_string(env.wait_file(&format!("{name}.pid")))
         .unwrap()
         .trim()
         .parse()
@@ -608,7 +615,7 @@ fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Backgroun
     let own_cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .unwrap()
         .lines()
-        .any(|l| l.starts_with("0::/") && l.ends_with("/shy"));
+        .any(|l| l.starts_with("0::/") && l.ends_with(&format!("/{}", shy(env))));
     if !own_cgroup {
         skip(test, "the daemon has no cgroup of its own here");
         return None;
@@ -671,9 +678,45 @@ fn the_daemons_helper_that_sends_and_exits_at_once_is_heard() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
-        stdout.contains(&format!("started shy (pid {pid})")),
+        stdout.contains(&format!("started {} (pid {pid})", shy(&env))),
         "{stdout}"
     );
+}
+
+/// The same helper, moved first into a cgroup the daemon made beneath its own: the cgroup the
+/// kernel kept for it is not the daemon's, but lies beneath it, so it is heard too.
+#[test]
+fn the_daemons_helper_in_a_cgroup_beneath_its_own_is_heard() {
+    const TEST: &str = "the_daemons_helper_in_a_cgroup_beneath_its_own_is_heard";
+    let Some(mount) = crate::containment::cgroups_here(TEST) else {
+        return;
+    };
+    let env = Env::new();
+    let script = format!(
+        r#"while [ ! -e go ]; do sleep 0.01; done
+cg={mount}$(sed -n 's/^0:://p' /proc/self/cgroup)
+mkdir "$cg/helper"
+sh -c 'echo $$ > "$1/cgroup.procs"; exec "$2" "$3" READY=1' sh "$cg/helper" '{python}' '{notify}'
+: > sent
+exec sleep 1000"#,
+        mount = mount.display(),
+        python = python3().unwrap_or_default().display(),
+        notify = fixture("sd_notify.py").display()
+    );
+    let Some((start, pid, _)) = paused_notify_start(&env, TEST, &script) else {
+        return;
+    };
+    fs::write(env.path("go"), "").unwrap();
+    env.wait_file("sent");
+    signal_start(&start, nix::sys::signal::Signal::SIGCONT);
+    let output = start.into_output();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let name = shy(&env);
+    env.run(&["stop", &name]).ok();
+    assert!(!alive(pid));
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
 #[test]

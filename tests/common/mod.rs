@@ -582,6 +582,12 @@ impl Env {
 /// Removes the cgroup directory `dir` once it is empty (a killed process leaves it a moment
 /// after its death), then its parent `rdaemon` if that is empty too.
 pub fn remove_cgroup_dir(dir: &Path) {
+    // The cgroups a daemon made beneath its own go first: a cgroup with one is busy.
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_cgroup_dir(&e.path());
+        }
+    }
     let deadline = Instant::now() + DEADLINE;
     while dir.exists() && fs::remove_dir(dir).is_err() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
