@@ -130,11 +130,17 @@ const SUBTREE_LIMIT: usize = 1024;
 
 /// The cgroups beneath `dir` (a daemon running as root may make its own and move processes
 /// into them: they are the daemon's too), each after the ones beneath it, at most
-/// [`SUBTREE_LIMIT`]. cgroupfs has no symlinks; a directory is a cgroup.
+/// [`SUBTREE_LIMIT`]. cgroupfs has no symlinks; a directory is a cgroup. A directory's link
+/// count is 2 and its number of subdirectories (kernfs), so one without any (nearly every
+/// daemon's) costs a `stat`, not a listing: `stop` looks twice.
 fn subtree(dir: &Path) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
     let mut found = Vec::new();
     let mut next = vec![dir.to_owned()];
     while let Some(dir) = next.pop() {
+        if fs::metadata(&dir).is_ok_and(|m| m.nlink() <= 2) {
+            continue;
+        }
         let Ok(entries) = fs::read_dir(&dir) else {
             continue;
         };
