@@ -669,8 +669,14 @@ fn the_daemons_helper_that_sends_and_exits_at_once_is_heard() {
     let Some((start, pid, _)) = paused_notify_start(&env, TEST, &script) else {
         return;
     };
+    heard_once_gone(&env, start, pid);
+}
+
+/// Lets the helper of a [`paused_notify_start`] daemon send, exit and be reaped by the
+/// daemon's shell (it then touches `sent`), and only then `start` go on, which must have
+/// heard it.
+fn heard_once_gone(env: &Env, start: Background, pid: i32) {
     fs::write(env.path("go"), "").unwrap();
-    // The helper has sent, exited and been reaped by the shell.
     env.wait_file("sent");
     signal_start(&start, nix::sys::signal::Signal::SIGCONT);
     let output = start.into_output();
@@ -678,7 +684,7 @@ fn the_daemons_helper_that_sends_and_exits_at_once_is_heard() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(0), "{stderr}");
     assert!(
-        stdout.contains(&format!("started {} (pid {pid})", shy(&env))),
+        stdout.contains(&format!("started {} (pid {pid})", shy(env))),
         "{stdout}"
     );
 }
@@ -706,12 +712,7 @@ exec sleep 1000"#,
     let Some((start, pid, _)) = paused_notify_start(&env, TEST, &script) else {
         return;
     };
-    fs::write(env.path("go"), "").unwrap();
-    env.wait_file("sent");
-    signal_start(&start, nix::sys::signal::Signal::SIGCONT);
-    let output = start.into_output();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    heard_once_gone(&env, start, pid);
     let name = shy(&env);
     env.run(&["stop", &name]).ok();
     assert!(!alive(pid));
