@@ -205,7 +205,10 @@ Examples:
 Examples:
   rdaemon list
   rdaemon list --json
-  for name in $(rdaemon list --names); do rdaemon restart \"$name\"; done")]
+  for name in $(rdaemon list --names); do rdaemon restart \"$name\"; done
+
+On a terminal a command too long for the line is cut to the width (ending in ...); into a
+pipe, and in --json, it is whole.")]
     List(ListArgs),
 
     /// Stop a daemon if it runs, then start it again with its recorded command line

@@ -544,6 +544,32 @@ pub fn release_unused_stack() {
     }
 }
 
+/// How many columns the terminal on standard output has: its window size (`TIOCGWINSZ`), else
+/// `COLUMNS`; `None` when standard output is not a terminal or neither says.
+pub fn terminal_columns() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let mut size = nix::libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ only writes one `winsize` into the struct it is given, which lives on
+    // this stack for the call; fd 1 is not changed.
+    #[allow(unsafe_code)]
+    let read = unsafe { nix::libc::ioctl(1, nix::libc::TIOCGWINSZ, &mut size) } == 0;
+    match read && size.ws_col > 0 {
+        true => Some(size.ws_col.into()),
+        false => std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse().ok())
+            .filter(|&c: &usize| c > 0),
+    }
+}
+
 /// Resident set size of `pid` in bytes, from `/proc/PID/statm`: any pid, for reading only.
 pub fn rss_bytes(pid: i32) -> Option<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;

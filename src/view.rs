@@ -682,6 +682,9 @@ pub fn to_json(value: &impl serde::Serialize) -> serde_json::Result<String> {
     Ok(out)
 }
 
+/// How much of a command `list` shows on a terminal too narrow for the rest of the table.
+const MIN_COMMAND_COLUMNS: usize = 16;
+
 /// Prints reports as a table (or JSON array).
 pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
     if json {
@@ -715,6 +718,19 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut rows = rows;
+    if let Some(columns) = process::terminal_columns() {
+        // On a terminal a line does not wrap: the command is cut to what is left of the
+        // width, ending in `...` (ASCII: whatever the locale; into a pipe it stays whole, and
+        // `--json` has it as an array).
+        let before: usize = widths[..5].iter().map(|w| w + 2).sum();
+        let room = columns.saturating_sub(before).max(MIN_COMMAND_COLUMNS);
+        for row in &mut rows {
+            if row[5].chars().count() > room {
+                row[5] = row[5].chars().take(room - 3).chain("...".chars()).collect();
+            }
         }
     }
     // The whole table in one write, not one per line, built in one string sized beforehand:

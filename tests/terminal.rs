@@ -177,3 +177,34 @@ fn logs_on_a_terminal_show_the_daemons_control_characters_escaped() {
     let run = env.run(&["logs", "esc"]).ok();
     assert!(run.stdout.contains("\x1b]0;PWNED\x07"), "{}", run.dump());
 }
+
+/// On a terminal, `list` cuts a command that would wrap its line to the terminal's width
+/// (here `COLUMNS`: `script`'s terminal has no size), ending in `...`; into a pipe, and in the
+/// JSON, the command stays whole.
+#[test]
+fn list_on_a_terminal_cuts_a_long_command_to_the_width() {
+    let env = Env::new();
+    let tail = "x".repeat(200);
+    let script = format!("sleep {}; : {tail}", unique_secs());
+    env.start("long", &["sh", "-c", &script]);
+    env.start("short", &["sleep", &unique_secs()]);
+    let Some((code, out)) = on_a_terminal(&env, &["list"], &[("COLUMNS", "60")]) else {
+        return skip(
+            "list_on_a_terminal_cuts_a_long_command_to_the_width",
+            "no script(1)",
+        );
+    };
+    assert_eq!(code, 0, "{out}");
+    let lines: Vec<&str> = out.lines().map(|l| l.trim_end_matches('\r')).collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    for line in &lines {
+        assert!(line.chars().count() <= 60, "wider than 60: {line:?}");
+    }
+    let long = lines.iter().find(|l| l.starts_with("long ")).unwrap();
+    assert!(long.ends_with("..."), "{long:?}");
+    assert!(long.contains("sh -c 'sleep "), "{long:?}");
+    let short = lines.iter().find(|l| l.starts_with("short ")).unwrap();
+    assert!(short.contains("sleep 1"), "{short:?}");
+    // Into a pipe: whole.
+    env.run(&["list"]).ok().stdout_has(&format!("{tail}'\n"));
+}
