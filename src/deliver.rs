@@ -82,7 +82,7 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
         .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
     let sent = match (monitor, group) {
         (None, false) => {
-            refuse_fatal_reload(why, &main, sig, &label)?;
+            refuse_fatal_reload(why, target, &main, sig)?;
             main.signal(sig).map(|()| format!("pid {pid}"))
         }
         (None, true) => match main.own_group_checked().map_err(|e| proc_error(pid, e))? {
@@ -100,7 +100,7 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
                 return Ok(Code::ProgramNotRunning);
             };
             let child_pid = child.pid();
-            refuse_fatal_reload(why, &child, sig, &label)?;
+            refuse_fatal_reload(why, target, &child, sig)?;
             child.signal(sig).map(|()| format!("pid {child_pid}"))
         }
         (Some(_), true) => signal_members(&main, sig).map(|n| match n {
@@ -127,11 +127,28 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
 /// A reload must not be what ends the daemon: a program that neither catches, ignores nor
 /// blocks the reload signal (python's `http.server` and HUP) would die of it, as `kill -HUP`
 /// would make it. Refused, naming what to do instead; `signal` sends it anyway.
-fn refuse_fatal_reload(why: Purpose, program: &Process, sig: Signal, label: &str) -> Result<()> {
+fn refuse_fatal_reload(
+    why: Purpose,
+    target: &Target,
+    program: &Process,
+    sig: Signal,
+) -> Result<()> {
     if why == Purpose::Reload && program.would_be_ended_by(sig) {
         let name = signal_name(sig);
+        // The commands to type: without a record, the daemon goes by its pidfile, and there
+        // is no command line to restart it with.
+        let instead = match (&target.record, &target.name) {
+            (Some(_), Some(n)) => {
+                format!("`rdaemon restart {n}` restarts it, `rdaemon signal {name} {n}`")
+            }
+            _ => format!(
+                "`rdaemon signal {name} --pidfile {}`",
+                target.pidfile.display()
+            ),
+        };
         bail!(
-            "not reloading {label}: its program (pid {}) does not handle SIG{name}, which would end it; `rdaemon restart {label}` restarts it, `rdaemon signal {name} {label}` sends it anyway",
+            "not reloading {}: its program (pid {}) does not handle SIG{name}, which would end it; {instead} sends it anyway",
+            target.label(),
             program.pid()
         );
     }

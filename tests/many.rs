@@ -335,6 +335,26 @@ fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
     // signal sends what it is told.
     env.run(&["signal", "HUP", "plain"]).ok();
     wait_dead(plain);
+    // A pidfile no record describes (another tool's): there is no command line to restart
+    // with, and the way to send it anyway names the pidfile.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let pidfile = elsewhere.path().join("tool.pid");
+    let mut tool = std::process::Command::new("sleep")
+        .arg(unique_secs())
+        .spawn()
+        .unwrap();
+    env.track(tool.id() as i32);
+    std::fs::write(&pidfile, format!("{}\n", tool.id())).unwrap();
+    env.run(&["reload", "--pidfile", pidfile.to_str().unwrap()])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "does not handle SIGHUP, which would end it; `rdaemon signal HUP --pidfile {}` sends it anyway",
+            pidfile.display()
+        ));
+    assert!(alive(tool.id() as i32));
+    tool.kill().unwrap();
+    tool.wait().unwrap();
 }
 
 #[test]

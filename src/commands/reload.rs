@@ -1,11 +1,11 @@
 //! `rdaemon reload NAME...`: send each daemon its reload signal (`deliver::reload_signal`, the
 //! one place that picks it: the spec's `--reload-signal`, HUP by default), to its main program
-//! as `signal` does, unless it would end that program (it neither catches, ignores nor blocks
-//! the signal: `deliver::Purpose::Reload`). Exit 7 for a daemon that is not running. In respawn mode with `--ready
-//! notify` it then waits until the program has said `RELOADING=1` and then `READY=1`: its
-//! monitor counts such reloads in the status (`reloads`), and `reload` waits for the count to
-//! grow, within `--timeout` (default: the daemon's ready timeout), reading the status file
-//! (SPEC §5, §6).
+//! as `signal` does, unless it would end that program (it neither catches, ignores nor
+//! blocks the signal: `deliver::Purpose::Reload`). Exit 7 for a daemon that is not running. In
+//! respawn mode with `--ready notify` it then waits until the program has said `RELOADING=1`
+//! and then `READY=1`: its monitor counts such reloads in the status (`reloads`), and
+//! `reload` waits for the count to grow, within `--timeout` (default: the daemon's ready
+//! timeout), reading the status file (SPEC §5, §6).
 
 use std::time::{Duration, Instant};
 
