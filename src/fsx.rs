@@ -779,7 +779,7 @@ mod tests {
         assert!(why(&dos).contains("'/bin/sh\\r'"), "{}", why(&dos));
         assert!(why(&dos).contains("DOS line endings"), "{}", why(&dos));
         assert!(why(&write("d", b"#!\n")).contains("names none"));
-        // An ELF64 header whose one program header is a PT_INTERP naming /lib/ld-x.so.
+        // An ELF64 header whose one program header is a PT_INTERP naming /lib/ld-x.s.
         let mut elf = vec![0u8; 0x100];
         elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
         elf[0x20] = 0x40; // e_phoff
@@ -787,7 +787,7 @@ mod tests {
         elf[0x38] = 1; // e_phnum
         elf[0x40] = 3; // p_type: PT_INTERP
         elf[0x48] = 0xc0; // p_offset
-        elf[0x60] = 11; // p_filesz, with its NUL
+        elf[0x60] = 11; // p_filesz: the 11 bytes of the path
         elf[0xc0..0xcb].copy_from_slice(b"/lib/ld-x.s");
         assert_eq!(elf_interpreter(&elf), Some(&b"/lib/ld-x.s"[..]));
         let binary = write("e", &elf);

@@ -388,7 +388,15 @@ fn count_leftovers(rec: &Record) -> usize {
         _ => Vec::new(),
     };
     if let Some(cgroup) = Cgroup::of_record(rec) {
-        pids.extend(cgroup.procs().unwrap_or_default());
+        // Not this rdaemon, run by one of them.
+        let me = std::process::id() as i32;
+        pids.extend(
+            cgroup
+                .procs()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|&p| p != me),
+        );
         pids.sort_unstable();
         pids.dedup();
     }
@@ -698,7 +706,7 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
         println!("no daemons");
         return Ok(());
     }
-    let rows: Vec<[String; 6]> = reports
+    let mut rows: Vec<[String; 6]> = reports
         .iter()
         .map(|r| {
             [
@@ -720,7 +728,6 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let mut rows = rows;
     if let Some(columns) = process::terminal_columns() {
         // On a terminal a line does not wrap: the command is cut to what is left of the
         // width, ending in `...` (ASCII: whatever the locale; into a pipe it stays whole, and
