@@ -1121,6 +1121,175 @@ fn pidfd_send_signal(fd: &OwnedFd, sig: Signal, flags: u32) -> nix::Result<()> {
     Errno::result(rc).map(drop)
 }
 
+/// Where tracefs gives the id of the kernel's tracepoint for a TCP socket's change of state
+/// (`sock:inet_sock_set_state`: listen, connect, close).
+const TCP_STATE_TRACEPOINT: [&str; 2] = [
+    "/sys/kernel/tracing/events/sock/inet_sock_set_state/id",
+    "/sys/kernel/debug/tracing/events/sock/inet_sock_set_state/id",
+];
+/// The CPUs the kernel runs processes on.
+const ONLINE_CPUS: &str = "/sys/devices/system/cpu/online";
+/// Beyond this many CPUs, no [`TcpStateEvents`]: each CPU costs an fd and two locked pages.
+const MAX_EVENT_CPUS: usize = 64;
+/// `PERF_TYPE_TRACEPOINT`, `PERF_FLAG_PID_CGROUP` and `PERF_FLAG_FD_CLOEXEC`
+/// (linux/perf_event.h).
+const PERF_TYPE_TRACEPOINT: u32 = 2;
+const PERF_FLAG_PID_CGROUP: nix::libc::c_ulong = 1 << 2;
+const PERF_FLAG_FD_CLOEXEC: nix::libc::c_ulong = 1 << 3;
+
+/// `struct perf_event_attr` as its first version (`PERF_ATTR_SIZE_VER0`, 64 bytes), which every
+/// kernel with perf events takes. `flags` is the bit field (`disabled`, `inherit`, ...): all
+/// clear, so the event counts from its creation, in the kernel too.
+#[repr(C)]
+struct PerfEventAttr {
+    kind: u32,
+    size: u32,
+    config: u64,
+    sample_period: u64,
+    sample_type: u64,
+    read_format: u64,
+    flags: u64,
+    wakeup_events: u32,
+    bp_type: u32,
+    config1: u64,
+}
+
+const _: () = assert!(std::mem::size_of::<PerfEventAttr>() == 64);
+
+/// One CPU's event and its ring buffer, mapped read-only: nothing is read from it, but only an
+/// event with a buffer makes `poll` report it.
+#[derive(Debug)]
+struct EventRing {
+    fd: OwnedFd,
+    map: *mut nix::libc::c_void,
+    len: usize,
+}
+
+impl Drop for EventRing {
+    fn drop(&mut self) {
+        // SAFETY: `map` and `len` are exactly what `mmap` returned for this ring, and nothing
+        // refers to the mapping: it was never read through.
+        #[allow(unsafe_code)]
+        unsafe {
+            nix::libc::munmap(self.map, self.len);
+        }
+    }
+}
+
+/// Wakes a wait when a process of one cgroup (or of a cgroup beneath it) changes the state of a
+/// TCP socket: binds a listener, connects, closes. A perf event on the kernel's tracepoint for
+/// it, per CPU, filtered by the cgroup: the kernel offers no other event for "a socket
+/// listens", and this one lets `--ready tcp:` and `http:` sleep until the daemon does
+/// something with TCP, instead of looking every few milliseconds (issue 18).
+///
+/// Needs root (`CAP_PERFMON`), tracefs, and the perf controller on cgroup v2; [`open`] says
+/// `None` without them, and the caller looks as before.
+///
+/// [`open`]: TcpStateEvents::open
+#[derive(Debug)]
+pub struct TcpStateEvents {
+    rings: Vec<EventRing>,
+}
+
+impl TcpStateEvents {
+    /// Events for the cgroup whose directory is `cgroup_dir`, on every online CPU; `None` where
+    /// the kernel, the machine or rdaemon's privileges cannot give them.
+    pub fn open(cgroup_dir: BorrowedFd<'_>) -> Option<TcpStateEvents> {
+        let id = TCP_STATE_TRACEPOINT
+            .iter()
+            .find_map(|path| read_text(path).ok()?.trim().parse::<u64>().ok())?;
+        let cpus = parse_cpu_list(read_text(ONLINE_CPUS).ok()?.trim())?;
+        if cpus.is_empty() || cpus.len() > MAX_EVENT_CPUS {
+            return None;
+        }
+        let page = sysconf(SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .map_or(4096, |p| p as usize);
+        let attr = PerfEventAttr {
+            kind: PERF_TYPE_TRACEPOINT,
+            size: std::mem::size_of::<PerfEventAttr>() as u32,
+            config: id,
+            // A sample at every event, a wake-up at every sample.
+            sample_period: 1,
+            sample_type: 0,
+            read_format: 0,
+            flags: 0,
+            wakeup_events: 1,
+            bp_type: 0,
+            config1: 0,
+        };
+        let mut rings = Vec::with_capacity(cpus.len());
+        for cpu in cpus {
+            // SAFETY: `attr` is a valid perf_event_attr of the size it states, which the kernel
+            // only reads during the call; the cgroup directory fd is open for the call; the
+            // kernel returns a new fd (close-on-exec) or -1.
+            #[allow(unsafe_code)]
+            let fd = unsafe {
+                nix::libc::syscall(
+                    nix::libc::SYS_perf_event_open,
+                    &attr as *const PerfEventAttr,
+                    cgroup_dir.as_raw_fd(),
+                    cpu as nix::libc::c_int,
+                    -1 as nix::libc::c_int,
+                    PERF_FLAG_PID_CGROUP | PERF_FLAG_FD_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return None;
+            }
+            // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+            #[allow(unsafe_code)]
+            let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            // The metadata page and one page of samples, the least the kernel maps.
+            let len = 2 * page;
+            // SAFETY: a new shared read-only mapping chosen by the kernel, of a perf event fd we
+            // own; the mapping is never read through and is unmapped once, by `EventRing`'s drop.
+            #[allow(unsafe_code)]
+            let map = unsafe {
+                nix::libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    nix::libc::PROT_READ,
+                    nix::libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if map == nix::libc::MAP_FAILED {
+                return None;
+            }
+            rings.push(EventRing { fd, map, len });
+        }
+        Some(TcpStateEvents { rings })
+    }
+
+    /// What to poll: one becomes readable once after each change (its readiness is consumed
+    /// by the poll that reports it).
+    pub fn fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.rings.iter().map(|r| r.fd.as_fd())
+    }
+}
+
+/// The CPUs of a kernel CPU list (`0-3,8,10-11`); `None` if it is not one.
+fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
+    let mut cpus = Vec::new();
+    for part in text.split(',') {
+        let (first, last) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<u32>().ok()?, b.parse::<u32>().ok()?),
+            None => {
+                let one = part.parse::<u32>().ok()?;
+                (one, one)
+            }
+        };
+        if last < first || last - first >= 4096 {
+            return None;
+        }
+        cpus.extend(first..=last);
+    }
+    Some(cpus)
+}
+
 /// Polls `fd` for readability for at most `timeout`; EINTR counts as "not yet".
 fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -1137,6 +1306,16 @@ fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_lists_are_read_as_the_kernel_writes_them() {
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-3"), Some(vec![0, 1, 2, 3]));
+        assert_eq!(parse_cpu_list("0-1,4,6-7"), Some(vec![0, 1, 4, 6, 7]));
+        for bad in ["", "a", "3-1", "0-", "-2", "0,,1", "0-99999"] {
+            assert_eq!(parse_cpu_list(bad), None, "{bad:?}");
+        }
+    }
 
     /// A process that is not ours to reap says how it ended through the pidfd held across its
     /// reaping (Linux 6.15; `None` before), and a zombie through its `/proc/PID/stat`.

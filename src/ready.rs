@@ -53,7 +53,7 @@ use crate::daemonize::Credentials;
 use crate::exit::Fail;
 use crate::parse::{format_duration, parse_duration, Name};
 use crate::probe::{self, Answer, HttpUrl, LogFollower};
-use crate::process::{self, Pid, Process};
+use crate::process::{self, Pid, Process, TcpStateEvents};
 use crate::progress::Spinner;
 use crate::session;
 use crate::sockets::{self, ListenQuery};
@@ -73,6 +73,18 @@ const CONNECT_PROBE_INTERVAL: Duration = Duration::from_millis(2);
 /// A probe of `tcp:` or `http:` on a loopback address connects only when the kernel reports a
 /// listener there, and anyway at every this many looks ([`Knock`]).
 const KNOCK_EVERY: u32 = 8;
+/// The pause between two looks of `tcp:` or `http:` while the daemon's TCP state changes wake
+/// the wait ([`TcpStateEvents`]): a look anyway at this interval, for a listener the events
+/// cannot see (one outside the daemon's cgroup, a port the firewall redirects). A wake-up
+/// costs more the longer the sleep before it (33 µs of CPU after 2 ms, 79 after 10, on the
+/// bench's machine): 50 looks a second cost about 5 ms of CPU, where looks every 2 ms cost
+/// 20-35 (docs/performance.md).
+const TCP_EVENT_FALLBACK: Duration = Duration::from_millis(20);
+/// How long a `tcp:` or `http:` wait looks every [`CONNECT_PROBE_INTERVAL`] before it sets up
+/// the daemon's TCP state changes: most servers listen within milliseconds, and their starts
+/// never pay for the set-up (0.25 ms, up to 15 the first time the kernel enables the
+/// tracepoint) or for the `cat` that keeps the events past rdaemon's exit.
+const TCP_EVENTS_AFTER: Duration = Duration::from_millis(100);
 /// The pauses after an answer that was not readiness (an HTTP 503, someone else's listener):
 /// from the first, doubling up to the second.
 const ANSWERED_BACKOFF: (Duration, Duration) =
@@ -374,17 +386,20 @@ pub struct Check {
     report: Option<OwnedFd>,
     /// A signal caught while waiting, kept once read from the pipe.
     caught: Option<Signal>,
-    /// A `cat` holding a copy of the inotify instance until rdaemon exits (see
-    /// [`outlive_exit`]). Declared after `how`, so that rdaemon's copy is closed first.
-    keeper: Option<std::process::Child>,
-    /// Whether a probe of `tcp:` or `http:` connects.
+    /// Whether a probe of `tcp:` or `http:` connects, and the daemon's TCP state changes.
     knock: Knock,
+    /// A `cat` holding a copy of the inotify instance or of the TCP state events until rdaemon
+    /// exits (see [`outlive_exit`]). Declared after `how` and `knock`, so that rdaemon's copy is
+    /// closed first.
+    keeper: Option<std::process::Child>,
 }
 
-/// Whether a probe of `tcp:` or `http:` connects now. To a loopback address only when the
-/// kernel reports a listener there ([`ListenQuery`]: two system calls, where a refused connection
-/// costs three (`tcp:`) to seven (`http:`), a SYN and a RST), and anyway at every [`KNOCK_EVERY`]th look, for what the
-/// lookup cannot see (a listener bound to a device, a port redirected by the firewall).
+/// Whether a probe of `tcp:` or `http:` connects now, and how long it pauses before the next.
+/// To a loopback address only when the kernel reports a listener there ([`ListenQuery`]: two
+/// system calls, where a refused connection costs three (`tcp:`) to seven (`http:`), a SYN and a
+/// RST), and anyway at every [`KNOCK_EVERY`]th look, for what the lookup cannot see (a listener
+/// bound to a device, a port redirected by the firewall). With the daemon's TCP state changes
+/// to wake the pauses ([`TcpStateEvents`]), the look after such a change connects too.
 #[derive(Debug, Default)]
 struct Knock {
     /// Opened at the first look; `None` where the kernel cannot answer.
@@ -392,11 +407,51 @@ struct Knock {
     opened: bool,
     /// Looks without a connection since the last.
     skipped: u32,
+    /// The daemon's cgroup, and when the wait began: its TCP state changes are set up once the
+    /// wait has lasted [`TCP_EVENTS_AFTER`].
+    cgroup: Option<(OwnedFd, Instant)>,
+    /// The daemon's TCP state changes, where the kernel gives them.
+    events: Option<TcpStateEvents>,
+    /// Whether one of them ended the last pause.
+    changed: std::cell::Cell<bool>,
 }
 
 impl Knock {
+    /// Sets up the daemon's TCP state changes once the wait has lasted long enough, with a
+    /// `cat` (in `keeper`) that holds them until rdaemon has exited: the last close of such
+    /// events waits for the kernel to unregister its tracepoint (`synchronize_rcu`, 40-60 ms
+    /// measured), which would delay the moment `start` returns after readiness was seen.
+    fn set_up_events(&mut self, keeper: &mut Option<std::process::Child>) {
+        let Some((_, began)) = &self.cgroup else {
+            return;
+        };
+        if began.elapsed() < TCP_EVENTS_AFTER {
+            return;
+        }
+        let Some((dir, _)) = self.cgroup.take() else {
+            return;
+        };
+        let Some(events) = TcpStateEvents::open(dir.as_fd()) else {
+            return;
+        };
+        let fds: Vec<BorrowedFd<'_>> = events.fds().collect();
+        // Without a keeper, rdaemon would pay the wait itself: go on looking instead.
+        if let Some(cat) = outlive_exit(&fds) {
+            *keeper = Some(cat);
+            self.events = Some(events);
+        }
+    }
+
+    /// The pause after a look that found nobody listening.
+    fn pause(&self) -> Duration {
+        match self.events {
+            Some(_) => TCP_EVENT_FALLBACK,
+            None => CONNECT_PROBE_INTERVAL,
+        }
+    }
+
     fn connect_to(&mut self, addr: SocketAddr) -> bool {
-        if !addr.ip().is_loopback() || self.skipped + 1 >= KNOCK_EVERY {
+        if !addr.ip().is_loopback() || self.changed.get() || self.skipped + 1 >= KNOCK_EVERY {
             self.skipped = 0;
             return true;
         }
@@ -507,6 +562,19 @@ impl Check {
     /// differs from the daemon's (a respawn monitor stays root, its child drops to `--user`).
     pub fn hear_program_uid(&mut self, uid: u32) {
         self.program_uid = Some(uid);
+    }
+
+    /// With `tcp:` or `http:` on addresses of this machine: the daemon's processes are those of
+    /// the cgroup whose directory is `dir`, so a pause between two looks may end when one of
+    /// them changes a TCP socket's state (binds a listener) and last longer otherwise
+    /// ([`TCP_EVENT_FALLBACK`]). Without the kernel's events, the looks go on as before.
+    pub fn watch_cgroup(&mut self, dir: BorrowedFd<'_>) {
+        let (How::Tcp(addrs) | How::Http { addrs, .. }) = &self.how else {
+            return;
+        };
+        if addrs.iter().all(|a| sockets::is_local(a.ip())) {
+            self.knock.cgroup = dir.try_clone_to_owned().ok().map(|d| (d, Instant::now()));
+        }
     }
 
     /// Makes [`Check::wait`] end with [`Outcome::Interrupted`] when rdaemon gets SIGINT,
@@ -620,8 +688,8 @@ impl Check {
             interrupt: None,
             report: None,
             caught: None,
-            keeper: None,
             knock: Knock::default(),
+            keeper: None,
         })
     }
 
@@ -751,7 +819,7 @@ impl Check {
                     inotify: Some(i), ..
                 } = &self.how
                 {
-                    self.keeper = outlive_exit(i.as_fd());
+                    self.keeper = outlive_exit(&[i.as_fd()]);
                 }
                 let started = Instant::now();
                 let deadline = started + timeout;
@@ -769,16 +837,18 @@ impl Check {
                             return Ok(Outcome::Exited);
                         }
                     }
-                    let interval = match self.probe(deadline, process)? {
+                    // After an answer that was not readiness, no event ends the pause: closing
+                    // the probe's connection is one of the daemon's TCP state changes.
+                    let (interval, events) = match self.probe(deadline, process)? {
                         Probe::Ready => return Ok(Outcome::Ready),
                         Probe::NotYet(interval) => {
                             backoff = None;
-                            interval
+                            (interval, true)
                         }
                         Probe::Answered((first, max)) => {
                             let next = backoff.map_or(first, |b| (b * 2).min(max));
                             backoff = Some(next);
-                            next
+                            (next, false)
                         }
                     };
                     let left = deadline.saturating_duration_since(Instant::now());
@@ -788,7 +858,7 @@ impl Check {
                     // Woken early by an exit, a signal or an event: the top of the loop looks.
                     look = spinner
                         .wait_with(interval.min(left), |slice| {
-                            self.sleep_or_event(process, slice)
+                            self.sleep_or_event(process, slice, events)
                         })
                         .map_err(waiting)?;
                 }
@@ -796,8 +866,9 @@ impl Check {
         }
     }
 
-    /// The inotify instance whose events end a pause early, once its watches are in place.
-    fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+    /// What ends a pause early with an event: the inotify instance once its watches are in
+    /// place, or the daemon's TCP state changes.
+    fn event_fds(&self) -> Vec<BorrowedFd<'_>> {
         match &self.how {
             How::File {
                 inotify: Some(i),
@@ -808,29 +879,49 @@ impl Check {
                 inotify: Some(i),
                 watching: true,
                 ..
-            } => Some(i.as_fd()),
-            _ => None,
+            } => vec![i.as_fd()],
+            How::Tcp(_) | How::Http { .. } => self
+                .knock
+                .events
+                .as_ref()
+                .map_or_else(Vec::new, |e| e.fds().collect()),
+            _ => Vec::new(),
         }
     }
 
-    /// [`Check::sleep`], also ending at once on an inotify event.
-    fn sleep_or_event(&self, process: &Process, slice: Duration) -> std::io::Result<bool> {
-        let Some(event) = self.event_fd() else {
-            return self.sleep(process, slice);
+    /// [`Check::sleep`], also ending at once on an event when `events`.
+    fn sleep_or_event(
+        &self,
+        process: &Process,
+        slice: Duration,
+        events: bool,
+    ) -> std::io::Result<bool> {
+        let mut fds = match events {
+            true => self.event_fds(),
+            false => Vec::new(),
         };
-        let mut fds = vec![event];
+        self.knock.changed.set(false);
+        if fds.is_empty() {
+            return self.sleep(process, slice);
+        }
+        // The events' fds come first: bits 0 to n - 1 of the answer.
+        let n = fds.len().min(63);
         fds.extend(self.wake_fds());
-        match process.pidfd() {
+        let woken = match process.pidfd() {
             Some(pidfd) => {
                 fds.push(pidfd);
-                Ok(wait_any(&fds, slice)? != 0)
+                wait_any(&fds, slice)?
             }
             // Without a pidfd, exit is only seen by looking: look often.
-            None => {
-                let woken = wait_any(&fds, slice.min(Duration::from_millis(5)))?;
-                Ok(woken != 0 || process.has_exited())
-            }
-        }
+            None => match wait_any(&fds, slice.min(Duration::from_millis(5)))? {
+                0 if process.has_exited() => u64::MAX,
+                woken => woken,
+            },
+        };
+        self.knock
+            .changed
+            .set(woken != u64::MAX && woken & ((1u64 << n) - 1) != 0);
+        Ok(woken != 0)
     }
 
     /// Whether the program exited or rdaemon was interrupted while waiting up to `slice` for
@@ -860,7 +951,7 @@ impl Check {
             How::Tcp(_) => Ok(match self.tcp_ready(deadline, process) {
                 (true, _) => Probe::Ready,
                 (false, true) => Probe::Answered(ANSWERED_BACKOFF),
-                (false, false) => Probe::NotYet(CONNECT_PROBE_INTERVAL),
+                (false, false) => Probe::NotYet(self.knock.pause()),
             }),
             How::File {
                 path,
@@ -933,6 +1024,7 @@ impl Check {
 
     /// One GET per address of the URL: ready at the first 2xx or 3xx.
     fn http_ready(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
+        self.knock.set_up_events(&mut self.keeper);
         let How::Http { url, addrs } = &self.how else {
             return Ok(Probe::Ready);
         };
@@ -966,7 +1058,7 @@ impl Check {
                 self.ignored = vec![format!("{what} (from {})", addrs_text(addrs))];
                 Probe::Answered(ANSWERED_BACKOFF)
             }
-            None => Probe::NotYet(CONNECT_PROBE_INTERVAL),
+            None => Probe::NotYet(self.knock.pause()),
         })
     }
 
@@ -1058,6 +1150,7 @@ impl Check {
     /// message; the second value tells that one was seen (the next probe then waits longer, as
     /// each costs a scan of `/proc`).
     fn tcp_ready(&mut self, deadline: Instant, process: &Process) -> (bool, bool) {
+        self.knock.set_up_events(&mut self.keeper);
         let daemon = process.pid();
         let How::Tcp(addrs) = &self.how else {
             return (false, false);
@@ -1252,17 +1345,25 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
     })
 }
 
-/// Starts a `cat` that inherits a copy of `fd` (an inotify instance) and reads its stdin, whose
-/// other end rdaemon holds: it ends when rdaemon closes that end, at the latest when rdaemon
-/// exits. The last close of an inotify instance waits for the kernel's fsnotify SRCU grace
-/// period (`fsnotify_destroy_group`), measured at 10 to 20 ms on a busy machine, and made by
-/// rdaemon it would delay the moment `start` returns after readiness was seen by that much
-/// (bench/: `file:` and `log:` overshoot). Made by the `cat`, it delays nobody. `None` when no
-/// `cat` could be started: rdaemon then pays the wait itself.
-fn outlive_exit(fd: BorrowedFd<'_>) -> Option<std::process::Child> {
+/// Starts a `cat` that inherits a copy of `fds` (an inotify instance, TCP state events) and
+/// reads its stdin, whose other end rdaemon holds: it ends when rdaemon closes that end, at the
+/// latest when rdaemon exits. The last close of an inotify instance waits for the kernel's
+/// fsnotify SRCU grace period (`fsnotify_destroy_group`), measured at 10 to 20 ms on a busy
+/// machine, that of the events for an RCU grace period, and made by rdaemon it would delay the
+/// moment `start` returns after readiness was seen by that much (bench/: `file:` and `log:`
+/// overshoot). Made by the `cat`, it delays nobody. `None` when no `cat` could be started:
+/// rdaemon then pays the wait itself.
+fn outlive_exit(fds: &[BorrowedFd<'_>]) -> Option<std::process::Child> {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     use std::process::{Command, Stdio};
-    fcntl(fd, FcntlArg::F_SETFD(FdFlag::empty())).ok()?;
+    let inherit = |flag| {
+        fds.iter()
+            .try_for_each(|fd| fcntl(*fd, FcntlArg::F_SETFD(flag)).map(drop))
+    };
+    if inherit(FdFlag::empty()).is_err() {
+        let _ = inherit(FdFlag::FD_CLOEXEC);
+        return None;
+    }
     let child = ["/bin/cat", "/usr/bin/cat"].iter().find_map(|cat| {
         Command::new(cat)
             .stdin(Stdio::piped())
@@ -1273,7 +1374,7 @@ fn outlive_exit(fd: BorrowedFd<'_>) -> Option<std::process::Child> {
             .ok()
     });
     // Back to close-on-exec before anything else runs (rdaemon is single-threaded).
-    let _ = fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC));
+    let _ = inherit(FdFlag::FD_CLOEXEC);
     child
 }
 

@@ -784,6 +784,11 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
                 true => None,
                 false => stage_running(ctx, &spec.name, pid),
             };
+            // The daemon's processes are its cgroup's: their TCP state changes may end the
+            // pauses of a `tcp:` or `http:` wait.
+            if let Some(cg) = cgroup.as_ref().filter(|_| joined) {
+                check.watch_cgroup(cg.dir());
+            }
             let code = await_ready(
                 ctx,
                 &launch,
