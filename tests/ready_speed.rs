@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
@@ -56,6 +56,26 @@ fn late_server(env: &Env, delay: &str, codes: &[u16]) -> PathBuf {
     path
 }
 
+/// `start NAME --ready http:` of the python HTTP server `server` on `port`, run in the test's
+/// directory, where it writes its files.
+fn start_http_server(env: &Env, name: &str, py: &Path, server: &Path, port: &str) -> Run {
+    env.run(&[
+        "start",
+        "--name",
+        name,
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--ready",
+        &format!("http:http://127.0.0.1:{port}/"),
+        "--ready-timeout",
+        "60s",
+        "--",
+        py.to_str().unwrap(),
+        server.to_str().unwrap(),
+        port,
+    ])
+}
+
 #[test]
 fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
     let Some(py) = python3_or_skip("http_late") else {
@@ -64,24 +84,9 @@ fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
     let env = Env::new();
     let port = free_port().to_string();
     let server = late_server(&env, "1.0", &[200]);
-    let chdir = env.dir().to_str().unwrap().to_owned();
-    env.run(&[
-        "start",
-        "--name",
-        "late",
-        "--chdir",
-        &chdir,
-        "--ready",
-        &format!("http:http://127.0.0.1:{port}/"),
-        "--ready-timeout",
-        "60s",
-        "--",
-        py.to_str().unwrap(),
-        server.to_str().unwrap(),
-        &port,
-    ])
-    .ok()
-    .stdout_has("started late (pid ");
+    start_http_server(&env, "late", &py, &server, &port)
+        .ok()
+        .stdout_has("started late (pid ");
     // The listener was there a second before: only the answer made the start return.
     assert!(env.path("answering").exists(), "ready before any answer");
     assert_eq!(fs::read_to_string(env.path("answered")).unwrap(), "200\n");
@@ -97,24 +102,9 @@ fn http_error_answers_before_the_200_do_not_count() {
     let env = Env::new();
     let port = free_port().to_string();
     let server = late_server(&env, "0", &[500, 503, 200]);
-    let chdir = env.dir().to_str().unwrap().to_owned();
-    env.run(&[
-        "start",
-        "--name",
-        "warm",
-        "--chdir",
-        &chdir,
-        "--ready",
-        &format!("http:http://127.0.0.1:{port}/"),
-        "--ready-timeout",
-        "60s",
-        "--",
-        py.to_str().unwrap(),
-        server.to_str().unwrap(),
-        &port,
-    ])
-    .ok()
-    .stdout_has("started warm (pid ");
+    start_http_server(&env, "warm", &py, &server, &port)
+        .ok()
+        .stdout_has("started warm (pid ");
     assert_eq!(
         fs::read_to_string(env.path("answered")).unwrap(),
         "500\n503\n200\n",
@@ -320,7 +310,7 @@ const TCP_STATE_TRACEPOINT: &str = "/sys/kernel/tracing/events/sock/inet_sock_se
 
 /// Runs `rdaemon ARGS` under python, which then says on its stderr how many times rdaemon (with
 /// the processes it reaped) gave up the CPU: one pause between two looks is one.
-fn run_counting_switches(env: &Env, py: &std::path::Path, args: &[&str]) -> (Run, u64) {
+fn run_counting_switches(env: &Env, py: &Path, args: &[&str]) -> (Run, u64) {
     let mut cmd = std::process::Command::new(py);
     for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME"] {
         cmd.env_remove(var);
@@ -389,7 +379,7 @@ fn a_tcp_wait_sleeps_until_the_daemon_listens() {
     assert!(env.path("listening").exists(), "ready before the listen");
     assert!(alive(env.pid_of(&name)));
     let events = is_root()
-        && std::path::Path::new(TCP_STATE_TRACEPOINT).exists()
+        && Path::new(TCP_STATE_TRACEPOINT).exists()
         && env.record(&name)["cgroup"].is_string();
     if events {
         // About 100 pauses of 20 ms and the start's own; looks every 2 ms would be 1000.
@@ -432,23 +422,9 @@ fn an_http_server_answering_503_is_not_asked_at_every_state_change() {
          http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
     )
     .unwrap();
-    env.run(&[
-        "start",
-        "--name",
-        &name,
-        "--chdir",
-        env.dir().to_str().unwrap(),
-        "--ready",
-        &format!("http:http://127.0.0.1:{port}/"),
-        "--ready-timeout",
-        "60s",
-        "--",
-        py.to_str().unwrap(),
-        server.to_str().unwrap(),
-        &port,
-    ])
-    .ok()
-    .stdout_has(&format!("started {name} (pid "));
+    start_http_server(&env, &name, &py, &server, &port)
+        .ok()
+        .stdout_has(&format!("started {name} (pid "));
     let answered = fs::read_to_string(env.path("answered")).unwrap();
     let codes: Vec<&str> = answered.lines().collect();
     assert_eq!(codes.last(), Some(&"200"), "{answered}");
