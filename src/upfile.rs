@@ -454,6 +454,66 @@ fn word(value: &toml::Value) -> Option<String> {
     }
 }
 
+/// The words POSIX `sh` gives a meaning of its own at the head of a command: reserved words,
+/// and built-ins that no program on `PATH` stands in for (`exec cd` fails). A `run` line that
+/// begins with one is left to the shell as it is.
+const SHELL_OWN_WORDS: [&str; 45] = [
+    "!", "{", "}", "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in", "then",
+    "until", "while", "[[", "function", "select", "time", "coproc", ".", ":", "break", "continue",
+    "eval", "exec", "exit", "export", "readonly", "return", "set", "shift", "times", "trap",
+    "unset", "cd", "alias", "read", "wait", "umask", "ulimit", "source", "local", "command",
+];
+
+/// `start`'s command for a `run` line (and a Procfile's): `/bin/sh -c LINE`. A simple command
+/// (one program and its words, redirections and expansions allowed) becomes `exec LINE`, so
+/// that the program replaces the shell and is the daemon's main process: the one `stop`,
+/// `signal` and `reload` reach, whose exit is the daemon's. Debian's `/bin/sh` (dash) does not
+/// do this by itself; without it `reload` went to the shell and `stop` found the program a
+/// leftover. Anything else (`a && b`, `cd dir; ./run`, a pipeline, a loop) runs as written.
+pub fn shell_argv(line: &str) -> Vec<String> {
+    let line = match is_simple_command(line) {
+        true => format!("exec {}", line.trim_start()),
+        false => line.to_owned(),
+    };
+    vec!["/bin/sh".into(), "-c".into(), line]
+}
+
+/// Whether `line` is one simple command of `sh` whose first word names a program: no unquoted
+/// `;`, `&` (but in `>&`, `<&`), `|`, parenthesis, backquote or line break (so one command, not
+/// a list, pipeline or subshell), and a first word that is neither an assignment, a redirection nor one of
+/// [`SHELL_OWN_WORDS`]. Errs on the side of "no": the line then runs as written.
+fn is_simple_command(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for c in line.trim().chars() {
+        let before = std::mem::replace(&mut previous, c);
+        match (quote, c) {
+            _ if escaped => escaped = false,
+            // A redirection that duplicates a descriptor (`2>&1`, `<&3`), not a list.
+            (None, '&') if matches!(before, '>' | '<') => {}
+            (Some('\''), '\'') => quote = None,
+            (Some('\''), _) => {}
+            (_, '\\') => escaped = true,
+            (Some('"'), '"') => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, ';' | '&' | '|' | '(' | ')' | '\n' | '\r' | '`') => return false,
+            (None, _) => {}
+        }
+    }
+    if quote.is_some() || escaped {
+        return false;
+    }
+    let Some(first) = line.split_whitespace().next() else {
+        return false;
+    };
+    let plain = first
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._+-,@".contains(c));
+    plain && !first.starts_with(|c: char| c.is_ascii_digit()) && !SHELL_OWN_WORDS.contains(&first)
+}
+
 /// Turns an entry into `start`'s arguments and parses them with `start`'s definitions.
 fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)> {
     let line = raw.line;
@@ -473,9 +533,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                     return Err(fail("give command or run, not both".into()));
                 }
                 program = Some(match (key.as_str(), &value) {
-                    ("run", toml::Value::String(s)) if !s.trim().is_empty() => {
-                        vec!["/bin/sh".into(), "-c".into(), s.clone()]
-                    }
+                    ("run", toml::Value::String(s)) if !s.trim().is_empty() => shell_argv(s),
                     ("run", _) => {
                         return Err(fail("expected a shell command line (a string)".into()))
                     }
@@ -690,7 +748,7 @@ ready-timeout = "10s"
                 "--",
                 "/bin/sh",
                 "-c",
-                "python3 -m http.server 8080"
+                "exec python3 -m http.server 8080"
             ]
         );
         assert!(web.args.opts.respawn);
@@ -794,6 +852,39 @@ run = "exec sleep 1000"
     }
 
     #[test]
+    fn a_simple_run_line_has_the_shell_exec_its_program() {
+        let run = |line: &str| shell_argv(line)[2].clone();
+        for (line, exec) in [
+            ("python3 -m http.server 8080", true),
+            ("  ./work.sh --fast", true),
+            ("/usr/sbin/nginx -g 'daemon off;'", true),
+            ("redis-server --port \"$PORT\" >>redis.out 2>&1", true),
+            ("node server.js # the API", true),
+            ("cd app && ./run", false),
+            ("./migrate; ./serve", false),
+            ("./serve | tee log", false),
+            ("./serve &", false),
+            ("./serve 2>& 1 &", false),
+            ("(cd app; ./run)", false),
+            ("PORT=80 ./serve", false),
+            ("exec ./serve", false),
+            ("ulimit -n 4096", false),
+            ("if true; then ./serve; fi", false),
+            ("$HOME/bin/serve", false),
+            ("./serve 'unterminated", false),
+            ("./serve\n./other", false),
+            ("echo `date`", false),
+        ] {
+            let expected = match exec {
+                true => format!("exec {}", line.trim_start()),
+                false => line.to_owned(),
+            };
+            assert_eq!(run(line), expected, "{line:?}");
+        }
+        assert_eq!(shell_argv("x")[..2], ["/bin/sh", "-c"]);
+    }
+
+    #[test]
     fn procfiles_are_run_entries() {
         let file = UpFile::parse(
             Path::new("/srv/app/Procfile"),
@@ -802,7 +893,10 @@ run = "exec sleep 1000"
         .unwrap();
         let worker = &file.entries[&Name::parse("worker").unwrap()];
         assert_eq!(worker.line, 4);
-        assert_eq!(worker.args.program, ["/bin/sh", "-c", "./work.sh --fast"]);
+        assert_eq!(
+            worker.args.program,
+            ["/bin/sh", "-c", "exec ./work.sh --fast"]
+        );
         let e = UpFile::parse(Path::new("/srv/Procfile"), "web python3\n").unwrap_err();
         assert_eq!(e.to_string(), "/srv/Procfile:1: expected 'NAME: COMMAND'");
     }

@@ -314,6 +314,38 @@ fn a_procfile_gives_one_entry_per_line() {
     wait_dead(web);
 }
 
+/// The words of `pid`'s command line.
+fn argv_of(pid: i32) -> Vec<String> {
+    fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A `run` line that is one simple command has its program replace the shell: the daemon's
+/// main process is the program, which `stop` reaches with nothing left over. A list of
+/// commands keeps its shell.
+#[test]
+fn a_simple_run_line_is_its_program_and_a_list_stays_a_shell() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.one]\nrun = \"sleep 1003\"\n\n[daemons.list]\nrun = \"sleep 1004; true\"\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let one = env.pid_of("one");
+    assert_eq!(argv_of(one), ["sleep", "1003"]);
+    let list = env.pid_of("list");
+    assert_eq!(argv_of(list), ["/bin/sh", "-c", "sleep 1004; true"]);
+    let stopped = env.run(&["stop", "one"]).ok().stdout_has("stopped one");
+    assert!(!stopped.stdout.contains("leftover"), "{}", stopped.dump());
+    wait_dead(one);
+    env.run(&["down"]).ok();
+    wait_dead(list);
+}
+
 #[test]
 fn a_name_owned_by_another_daemon_is_refused() {
     let env = world(&entry("db", "0", ""));
