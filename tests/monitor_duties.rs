@@ -625,6 +625,17 @@ fn descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor() {
         .into_iter()
         .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=@").map(str::to_owned))
         .expect("the program's NOTIFY_SOCKET");
+    // The baseline is taken once the monitor has let go of its end of the report pipe to
+    // `start`, which it closes when it sees `start` gone, a moment after `start` returned (CI
+    // once counted 10 descriptors here and 9 after), and rests in poll().
+    wait_until("the monitor rests, the handoff done", DEADLINE, || {
+        let pipe = fds(monitor)
+            .iter()
+            .any(|(_, to)| to.to_string_lossy().starts_with("pipe:"));
+        let resting =
+            fs::read_to_string(format!("/proc/{monitor}/wchan")).is_ok_and(|w| w.contains("poll"));
+        !pipe && resting
+    });
     let before = fd_numbers(monitor).len();
     let to = UnixAddr::new_abstract(address.as_bytes()).unwrap();
     let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
