@@ -24,7 +24,7 @@ static ssize_t read_record(int dir, const char *name, char *buf, size_t cap) {
     if (fd < 0) return -1;
     struct stat st;
     ssize_t n = -1;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size < cap)
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size + 1 < cap)
         n = read(fd, buf, st.st_size + 1);
     close(fd);
     if (n >= 0) buf[n] = 0;
