@@ -481,6 +481,7 @@ impl Spec {
             child_pid: None,
             start_time: None,
             boot_id: None,
+            pidfs: None,
             session: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),

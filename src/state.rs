@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read, Write};
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::pidfile::os_error;
-use crate::process::Ended;
+use crate::process::{Ended, Pid};
 
 /// How a daemon runs: the program itself, or under an rdaemon monitor (`--respawn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -245,6 +246,47 @@ pub struct Status {
     /// `stop` still removes the right one. Absent in statuses written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile: Option<PathBuf>,
+    /// `pid`'s identity in pidfs, where the kernel has it (see [`Pidfs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfs: Option<Pidfs>,
+}
+
+/// The pidfs inode number (Linux 6.9) of a daemon's main process, read by `start` from the
+/// process it started, with the pid and start time it was read for: it counts only while the
+/// status still names that pid with that start time, so a writer that changes the main process
+/// without reading it anew leaves a stale one that is ignored, never believed. It proves who a
+/// pid is with a pidfd instead of `/proc/PID/stat` ([`crate::process::is_pidfs_process`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pidfs {
+    pub pid: i32,
+    pub start_time: u64,
+    pub inode: u64,
+}
+
+impl Pidfs {
+    /// The identity of the process behind `pidfd`, known to be `pid` started at `start_time`:
+    /// a pidfd opened while the process could not have been replaced by another of its pid (an
+    /// unreaped child or descendant of this rdaemon, rdaemon itself), or checked after it was
+    /// opened. `None` where the kernel has no pidfs.
+    pub fn of(pidfd: BorrowedFd<'_>, pid: Pid, start_time: u64) -> Option<Pidfs> {
+        Some(Pidfs {
+            pid: pid.get(),
+            start_time,
+            inode: crate::process::pidfs_inode(pidfd)?,
+        })
+    }
+
+    /// [`Pidfs::of`] a pidfd opened now on `pid`, which must be such a process.
+    pub fn open(pid: Pid, start_time: u64) -> Option<Pidfs> {
+        let process = crate::process::Process::open(pid).ok()?;
+        Pidfs::of(process.pidfd()?, pid, start_time)
+    }
+
+    /// The inode, if this was read for `pid` started at `start_time`.
+    pub fn inode_of(this: Option<Pidfs>, pid: Option<i32>, start_time: Option<u64>) -> Option<u64> {
+        this.filter(|p| Some(p.pid) == pid && Some(p.start_time) == start_time)
+            .map(|p| p.inode)
+    }
 }
 
 /// A status file's mode: anyone may read it.
@@ -319,6 +361,9 @@ pub struct Record {
     pub start_time: Option<u64>,
     /// The boot during which `pid` was started.
     pub boot_id: Option<String>,
+    /// `pid`'s identity in pidfs ([`Pidfs`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfs: Option<Pidfs>,
     /// The session rdaemon made for the daemon (the `setsid` of the double fork; field 6 of
     /// `/proc/PID/stat`), read at start while the daemon waited for its exec: how its leftovers
     /// are found once the main process has died (`session`). `None` for `--foreground` (it
@@ -783,6 +828,7 @@ impl Record {
             child_pid: status.child_pid,
             start_time: status.start_time,
             boot_id: status.boot_id,
+            pidfs: status.pidfs,
             session: status.session,
             command: spec.command,
             chdir: spec.chdir,
@@ -877,6 +923,7 @@ impl Record {
             cgroup: self.cgroup.clone(),
             cgroup_id: self.cgroup_id,
             pidfile: Some(self.pidfile.clone()),
+            pidfs: self.pidfs,
         }
     }
 
@@ -1320,6 +1367,28 @@ mod tests {
 
     /// One `read` when the file is as `fstat` saw it; a file that grew since, or one over the
     /// cap, is read on as far as the cap and one byte more (then refused by the caller).
+    /// A pidfs inode counts only for the pid and start time it was read for: a status whose
+    /// main process changed without it (an older writer, a `MAINPID=`) falls back to `/proc`.
+    #[test]
+    fn a_pidfs_inode_counts_only_for_its_own_pid_and_start_time() {
+        let pidfs = Some(Pidfs {
+            pid: 1234,
+            start_time: 98765,
+            inode: 42,
+        });
+        assert_eq!(Pidfs::inode_of(pidfs, Some(1234), Some(98765)), Some(42));
+        assert_eq!(Pidfs::inode_of(pidfs, Some(1235), Some(98765)), None);
+        assert_eq!(Pidfs::inode_of(pidfs, Some(1234), Some(98766)), None);
+        assert_eq!(Pidfs::inode_of(pidfs, None, Some(98765)), None);
+        assert_eq!(Pidfs::inode_of(None, Some(1234), Some(98765)), None);
+        // Absent from a status written before it existed, and kept through a save.
+        let old: Status = serde_json::from_str(r#"{"pid": 1234, "start_time": 98765}"#).unwrap();
+        assert_eq!(old.pidfs, None);
+        let now = Status { pidfs, ..old };
+        let text = serde_json::to_string(&now).unwrap();
+        assert_eq!(serde_json::from_str::<Status>(&text).unwrap(), now);
+    }
+
     #[test]
     fn a_sized_read_gets_the_whole_file_whatever_its_size_said() {
         let dir = tempfile::tempdir().unwrap();
@@ -1360,6 +1429,7 @@ mod tests {
             child_pid: None,
             start_time: Some(98765),
             boot_id: Some("0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b".into()),
+            pidfs: None,
             session: Some(4241),
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/".into(),
@@ -1735,6 +1805,7 @@ mod proptests {
                 child_pid,
                 start_time,
                 boot_id,
+                pidfs: None,
                 session: None,
                 command,
                 chdir: chdir.into(),

@@ -596,7 +596,14 @@ fn judge_by_record(target: &Target) -> Result<Option<Main>> {
     let Some(rec) = target.record.as_ref().filter(|r| !r.failed) else {
         return Ok(None);
     };
-    judge_identity(rec.pid, rec.start_time, rec.boot_id.as_deref(), "record")
+    let inode = state::Pidfs::inode_of(rec.pidfs, rec.pid, rec.start_time);
+    judge_identity(
+        rec.pid,
+        rec.start_time,
+        rec.boot_id.as_deref(),
+        inode,
+        "record",
+    )
 }
 
 /// The daemon as its status alone identifies it, for a name whose spec could not be read
@@ -641,17 +648,20 @@ fn judge_status_of(ctx: &Ctx, name: &Name, pidfile: Option<&Path>) -> Result<Opt
         status.pid,
         status.start_time,
         status.boot_id.as_deref(),
+        state::Pidfs::inode_of(status.pidfs, status.pid, status.start_time),
         "status",
     )
 }
 
 /// `Alive` when `pid` is alive with `start_time` during boot `boot` (`Untrusted` if it is a
 /// process rdaemon must never signal, `what` naming the file that named it); `None` when any is
-/// missing or does not match.
+/// missing or does not match. `inode`, the pid's pidfs inode `start` read for that start time,
+/// proves it by a pidfd where the kernel can, rather than by `/proc/PID/stat`.
 fn judge_identity(
     pid: Option<i32>,
     start_time: Option<u64>,
     boot: Option<&str>,
+    inode: Option<u64>,
     what: &str,
 ) -> Result<Option<Main>> {
     let (Some(raw), Some(start_time), Some(boot)) = (pid, start_time, boot) else {
@@ -672,9 +682,18 @@ fn judge_identity(
             start_time,
         }));
     };
-    let stat = match read_stat(pid)? {
-        Some(stat) if stat.is_alive() && stat.start_time == start_time => stat,
-        _ => return Ok(None),
+    // The very process `start` started, during this boot: none rdaemon must never signal
+    // unless it is rdaemon's ancestor (`is_pidfs_process` leaves kthreadd's to `/proc`).
+    let by_pidfd = inode.and_then(|inode| process::is_pidfs_process(pid, inode));
+    if by_pidfd == Some(false) {
+        return Ok(None);
+    }
+    let stat = match by_pidfd {
+        Some(_) => None,
+        None => match read_stat(pid)? {
+            Some(stat) if stat.is_alive() && stat.start_time == start_time => Some(stat),
+            _ => return Ok(None),
+        },
     };
     if process::is_ancestor(pid).map_err(os_error)? {
         return Ok(Some(Main::Caller {
@@ -682,7 +701,12 @@ fn judge_identity(
             start_time,
         }));
     }
-    if let Some(why) = refuse_protected(pid, Some(&stat))? {
+    // Judged by its pidfd, it is no kernel thread (above); by `/proc`, it is checked here.
+    let refused = match &stat {
+        Some(stat) => refuse_protected(pid, Some(stat))?,
+        None => None,
+    };
+    if let Some(why) = refused {
         return Ok(Some(Main::Untrusted {
             why: format!("the {what} names pid {pid}, but {why}"),
         }));
@@ -742,8 +766,22 @@ fn identity_mismatch(rec: &Record, start_time: u64) -> Result<Option<String>> {
         Some(t) if t != start_time => Some(format!(
             "pid {pid} now belongs to another process (start time {start_time}, recorded {t})"
         )),
+        // The same start time, and yet not the process `start` read the pidfs inode of.
+        _ if another_pidfs_process(rec) => Some(format!(
+            "pid {pid} now belongs to another process (its pidfs inode is not the one recorded)"
+        )),
         _ => None,
     })
+}
+
+/// Whether the record's pid, by the pidfs inode recorded with it, is now another process (or
+/// none); `false` when no inode was recorded for it or a pidfd cannot tell.
+fn another_pidfs_process(rec: &Record) -> bool {
+    let inode = state::Pidfs::inode_of(rec.pidfs, rec.pid, rec.start_time);
+    match (inode, rec.pid.map(Pid::new)) {
+        (Some(inode), Some(Ok(pid))) => process::is_pidfs_process(pid, inode) == Some(false),
+        _ => false,
+    }
 }
 
 /// Maps an error met while taking a daemon's lock or reading its files, as a user other than

@@ -65,6 +65,61 @@ fn another_start_time_means_another_process() {
     check_dead_to_rdaemon(&env, "reuse", pid, "now belongs to another process");
 }
 
+/// `start` keeps the main process's pidfs inode (Linux 6.9) with its pid and start time, and
+/// that inode is what proves the pid is the daemon: the same pid and start time under another
+/// inode are another process, dead to `status`. Where the kernel has no pidfs, nothing is
+/// recorded.
+#[test]
+fn another_pidfs_inode_means_another_process() {
+    let env = Env::new();
+    let pid = env.start("inode", &["sleep", "1000"]);
+    let record = env.record("inode");
+    let Some(pidfs) = record.get("pidfs").cloned() else {
+        let process = rdaemon::process::Process::open(rdaemon::process::Pid::new(pid).unwrap());
+        let has_pidfs = process
+            .unwrap()
+            .pidfd()
+            .and_then(rdaemon::process::pidfs_inode)
+            .is_some();
+        assert!(
+            !has_pidfs,
+            "no pidfs inode recorded, though this kernel has pidfs"
+        );
+        eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
+        return;
+    };
+    assert_eq!(pidfs["pid"], pid, "{pidfs}");
+    assert_eq!(pidfs["start_time"], record["start_time"], "{pidfs}");
+    let process = rdaemon::process::Process::open(rdaemon::process::Pid::new(pid).unwrap());
+    let inode = process
+        .unwrap()
+        .pidfd()
+        .and_then(rdaemon::process::pidfs_inode)
+        .unwrap();
+    assert_eq!(pidfs["inode"], inode, "{pidfs}");
+    env.run(&["status", "inode"]).ok();
+    edit_record(
+        &env,
+        "inode",
+        "pidfs",
+        serde_json::json!({ "pid": pid, "start_time": pidfs["start_time"], "inode": inode + 1 }),
+    );
+    env.run(&["status", "inode"])
+        .code(1)
+        .stdout_has("inode is dead")
+        .stdout_has("its pidfs inode is not the one recorded");
+    env.run(&["status", "inode", "--json"])
+        .code(1)
+        .stdout_has("\"state\": \"dead\"");
+    // Forged this way, the process still is in the daemon's session and cgroup, started with
+    // it: no stranger, but a leftover, which `stop` ends (SPEC §3.1) without taking it for the
+    // main process.
+    env.run(&["stop", "inode"])
+        .ok()
+        .stdout_has("stopped leftovers of inode: 1 process");
+    assert!(!alive(pid));
+}
+
 #[test]
 fn another_boot_id_means_another_process() {
     let env = Env::new();

@@ -1068,6 +1068,7 @@ mod tests {
             child_pid: None,
             start_time: Some(1),
             boot_id: Some("b".into()),
+            pidfs: None,
             session: None,
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/srv/www".into(),

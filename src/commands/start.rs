@@ -36,7 +36,7 @@ use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::session::Session;
-use crate::state::{Record, StagedSpec};
+use crate::state::{Pidfs, Record, StagedSpec};
 use crate::target::{judge, Main, Target};
 
 /// How much of the log a failed start shows.
@@ -716,6 +716,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             let mut record = spec.record(pid, stat.start_time, &boot_id);
             // The session the double fork made (the daemon waits for its "go": nothing ran yet).
             record.session = crate::session::made_for(&stat);
+            // Its pid is pinned: an unreaped descendant of this rdaemon, its subreaper.
+            record.pidfs = Pidfs::open(pid, stat.start_time);
             // Into its cgroup while it waits for its "go": no code of the program runs outside it,
             // and whatever it forks is born inside. Created there where the kernel can (clone3),
             // else moved there now, as root, so `--user` changes nothing.
@@ -1016,6 +1018,9 @@ fn adopt_forked(
             .with_context(|| format!("the status of {name} changed while it started"))?;
         rec.pid = Some(pid.get());
         rec.start_time = Some(found.stat.start_time);
+        // `find_main` checked the process behind its pidfd against this start time.
+        rec.pidfs =
+            (found.process.pidfd()).and_then(|fd| Pidfs::of(fd, pid, found.stat.start_time));
         // The session the program made for itself (`setsid`), led by the daemon or not: its
         // leftovers are found there (`session::Session`).
         rec.session = crate::session::made_for(&found.stat);
@@ -1582,6 +1587,7 @@ fn start_in_place(
     // The record before the pidfile, as in a detached start; wanted running, since nothing of
     // rdaemon is left after the exec to say so.
     let mut record = spec.record(pid, start_time, &boot_id);
+    record.pidfs = Pidfs::open(pid, start_time);
     record.stopping = false;
     record.save(ctx)?;
     if let Err(e) = writer.commit(pid) {
