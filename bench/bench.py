@@ -85,6 +85,26 @@ def proc_state(pid):
         return None
 
 
+def at_rest(monitor, tool, child, tools):
+    """Whether a respawn monitor sleeps in poll (or, for libslack, any sleep) with `child`, its
+    newest child, started: rdaemon's once its status names that child."""
+    try:
+        with open(f"/proc/{monitor}/wchan") as f:
+            wchan = f.read()
+    except OSError:
+        return False
+    if proc_state(monitor) != "S":
+        return False
+    if tool != "rdaemon":
+        return True
+    try:
+        with open(os.path.join(tools.rd_dir, "resp.status")) as f:
+            status = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return "poll" in wchan and status.get("child_pid") == child
+
+
 def alive(pid):
     return proc_state(pid) not in (None, "Z", "X")
 
@@ -682,6 +702,14 @@ def bench_respawn(tools, runs, results):
         mem[tool] = {"VmRSS_kB": int(st["VmRSS"].split()[0]),
                      "RssAnon_kB": int(st["RssAnon"].split()[0]),
                      "threads": int(st["Threads"])}
+    # The window opens once both monitors rest: the last restart's bookkeeping (rdaemon's saves
+    # the new child in the status, then sleeps in poll) is not idleness, and a window opened
+    # before it ends counts its last switch (one run at a963fd6 did).
+    for tool, pid in (("rdaemon", monitor), ("daemon", slack_pid)):
+        last = stamps(rd_ts if tool == "rdaemon" else sl_ts)["main"][counts[tool] - 1][0]
+        end = time.monotonic() + DEADLINE
+        while time.monotonic() < end and not at_rest(pid, tool, last, tools):
+            time.sleep(0.001)
     before = {t: (cpu_ticks(p), ctx(p)) for t, p in (("rdaemon", monitor), ("daemon", slack_pid))}
     time.sleep(10)  # the idle window being measured, not a synchronisation
     for tool, pid in (("rdaemon", monitor), ("daemon", slack_pid)):
