@@ -39,6 +39,7 @@ fn foreground_execs_in_place_keeping_the_pid_and_the_streams() {
     let rec = env.record("fg");
     assert_eq!(rec["pid"], pid);
     assert_eq!(rec["start_time"], stat(pid).unwrap().start_time);
+    assert_pidfs_recorded(&rec, pid);
     assert_eq!(rec["stdout"], out.to_str().unwrap());
     assert!(!env.path("fg.log").exists(), "output went to a log file");
     // Right after the exec, sleep's start-up may still hold a file open.

@@ -87,6 +87,8 @@ fn forking_status_shows_the_forked_pid_and_stop_leaves_nothing() {
     let rec = env.record("fk");
     assert_eq!(rec["forking"], true, "{rec}");
     assert_eq!(rec["pid"], daemon);
+    // The identity of the process adopted, not the launcher's.
+    assert_pidfs_recorded(&rec, daemon);
     let json = env.run(&["status", "fk", "--json"]).ok();
     assert!(
         json.stdout.contains("\"mode\": \"forking\""),

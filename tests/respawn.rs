@@ -224,6 +224,8 @@ fn killed_child_is_restarted_and_recorded() {
     let rec = env.record("k");
     assert_eq!(rec["restarts"], 1);
     assert_eq!(rec["last_exit"]["signal"], 9);
+    // The monitor's saves of the status keep its main process's identity: the monitor's.
+    assert_pidfs_recorded(&rec, monitor);
     assert!(rec["last_exit"]["at"].as_str().unwrap().ends_with('Z'));
     env.run(&["status", "k"])
         .ok()

@@ -87,6 +87,34 @@ pub struct Stat {
 
 /// Reads `/proc/PID/stat`; `None` once the pid is gone (reaped). Bytes, because the command
 /// name need not be UTF-8.
+/// The pidfs inode (Linux 6.9) of live process `pid`, read from a pidfd of it as rdaemon reads
+/// it; `None` where the kernel has no pidfs.
+pub fn pidfs_inode(pid: i32) -> Option<u64> {
+    let process = rdaemon::process::Process::open(rdaemon::process::Pid::new(pid).ok()?).ok()?;
+    process.pidfd().and_then(rdaemon::process::pidfs_inode)
+}
+
+/// Checks that the status in `record` ([`Env::record`]) keeps the pidfs identity of its main
+/// process `pid` (docs/json.md): the pid, its start time and its inode, read now from a pidfd
+/// of it; none where the kernel has no pidfs. `false` in that case, so a test can say so.
+pub fn assert_pidfs_recorded(record: &serde_json::Value, pid: i32) -> bool {
+    let Some(inode) = pidfs_inode(pid) else {
+        assert!(
+            record.get("pidfs").is_none(),
+            "a pidfs identity without pidfs: {record}"
+        );
+        return false;
+    };
+    let expected = serde_json::json!({
+        "pid": pid,
+        "start_time": record["start_time"],
+        "inode": inode,
+    });
+    assert_eq!(record["pidfs"], expected, "{record}");
+    assert_eq!(record["pid"], pid, "{record}");
+    true
+}
+
 pub fn stat(pid: i32) -> Option<Stat> {
     let raw = fs::read(format!("/proc/{pid}/stat")).ok()?;
     let rest = std::str::from_utf8(&raw[raw.iter().rposition(|&b| b == b')')? + 1..]).ok()?;
