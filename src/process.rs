@@ -1072,7 +1072,7 @@ pub fn pidfs_inode(pidfd: BorrowedFd<'_>) -> Option<u64> {
 /// `start` from the process it started, during this boot): `Some(false)` when the pid is gone,
 /// has exited (a zombie) or is another process; `None` when a pidfd cannot tell and `/proc`
 /// must (no pidfd to be had: EMFILE, a sandbox, a pid that is a thread's; a kernel before
-/// `PIDFD_GET_INFO`, 6.13; a child of kthreadd, which `/proc` judges as a kernel thread). The
+/// `PIDFD_GET_INFO`, 6.13; kthreadd or a child of it, which `/proc` judges as kernel threads). The
 /// same answer as reading `/proc/PID/stat` and comparing the start time, in half its cost:
 /// `list` asks it of every daemon (issue 18).
 pub fn is_pidfs_process(pid: Pid, inode: u64) -> Option<bool> {
@@ -1095,9 +1095,10 @@ pub fn is_pidfs_process(pid: Pid, inode: u64) -> Option<bool> {
             &mut info as *mut PidfdInfo,
         )
     };
-    // `ids` begins pid, tgid, ppid. A process of kthreadd's is left to `/proc`'s judgement
+    // `ids` begins pid, tgid, ppid. A child of kthreadd (ppid 2), or a process with no parent
+    // (ppid 0: kthreadd and init themselves), is left to `/proc`'s judgement
     // (`refuse_protected_with`), though `start` never records one.
-    if rc != 0 || info.ids[2] == 2 {
+    if rc != 0 || matches!(info.ids[2], 0 | 2) {
         return None;
     }
     Some(!process.has_exited())
@@ -1402,6 +1403,24 @@ mod tests {
         assert_eq!(is_pidfs_process(pid, inode), Some(false));
         child.wait().unwrap();
         assert_eq!(is_pidfs_process(pid, inode), Some(false));
+        // kthreadd and its kernel threads, where this pid namespace sees them, are left to
+        // `/proc` (which refuses them): never proven by a pidfd.
+        let kthreadd = stat_at("/proc/2/stat")
+            .unwrap()
+            .filter(|s| s.is_kernel_thread());
+        if kthreadd.is_some() {
+            let worker = std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+                .find(|&p| stat_of(p).ok().flatten().is_some_and(|s| s.ppid == 2));
+            for pid in std::iter::once(2).chain(worker) {
+                let pid = Pid::new(pid).unwrap();
+                let Some(inode) = Process::open(pid).unwrap().pidfd().and_then(pidfs_inode) else {
+                    continue;
+                };
+                assert_eq!(is_pidfs_process(pid, inode), None, "pid {pid}");
+            }
+        }
     }
 
     /// A process that is not ours to reap says how it ended through the pidfd held across its

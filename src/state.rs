@@ -258,8 +258,11 @@ pub struct Status {
 /// pid is with a pidfd instead of `/proc/PID/stat` ([`crate::process::is_pidfs_process`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pidfs {
+    /// The pid it was read for.
     pub pid: i32,
+    /// That process's start time, in clock ticks since boot.
     pub start_time: u64,
+    /// Its inode number in pidfs.
     pub inode: u64,
 }
 
@@ -1365,8 +1368,6 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
-    /// One `read` when the file is as `fstat` saw it; a file that grew since, or one over the
-    /// cap, is read on as far as the cap and one byte more (then refused by the caller).
     /// A pidfs inode counts only for the pid and start time it was read for: a status whose
     /// main process changed without it (an older writer, a `MAINPID=`) falls back to `/proc`.
     #[test]
@@ -1389,6 +1390,8 @@ mod tests {
         assert_eq!(serde_json::from_str::<Status>(&text).unwrap(), now);
     }
 
+    /// One `read` when the file is as `fstat` saw it; a file that grew since, or one over the
+    /// cap, is read on as far as the cap and one byte more (then refused by the caller).
     #[test]
     fn a_sized_read_gets_the_whole_file_whatever_its_size_said() {
         let dir = tempfile::tempdir().unwrap();

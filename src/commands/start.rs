@@ -1019,8 +1019,8 @@ fn adopt_forked(
         rec.pid = Some(pid.get());
         rec.start_time = Some(found.stat.start_time);
         // `find_main` checked the process behind its pidfd against this start time.
-        rec.pidfs =
-            (found.process.pidfd()).and_then(|fd| Pidfs::of(fd, pid, found.stat.start_time));
+        let pidfd = found.process.pidfd();
+        rec.pidfs = pidfd.and_then(|fd| Pidfs::of(fd, pid, found.stat.start_time));
         // The session the program made for itself (`setsid`), led by the daemon or not: its
         // leftovers are found there (`session::Session`).
         rec.session = crate::session::made_for(&found.stat);
