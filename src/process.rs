@@ -1371,17 +1371,23 @@ mod tests {
         }
     }
 
+    /// A child that exits with `code` once its stdin is closed (`drop(child.stdin.take())`).
+    fn exits_when_told(code: i32) -> (std::process::Child, Pid) {
+        let child = std::process::Command::new("sh")
+            .args(["-c", &format!("read x; exit {code}")])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = Pid::new(child.id() as i32).unwrap();
+        (child, pid)
+    }
+
     /// A pid is the process of a pidfs inode while it lives: not once it is a zombie, not once
     /// it is reaped, and never under another inode. Where the kernel has no pidfs (before 6.9)
     /// no inode is read, and nothing is judged by one.
     #[test]
     fn a_pidfs_inode_names_one_live_process() {
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "read x; exit 0"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = Pid::new(child.id() as i32).unwrap();
+        let (mut child, pid) = exits_when_told(0);
         let process = Process::open(pid).unwrap();
         let Some(inode) = process.pidfd().and_then(pidfs_inode) else {
             let _ = child.kill();
@@ -1433,13 +1439,8 @@ mod tests {
             .split(['.', '-'])
             .map(|p| p.parse::<u32>().unwrap_or(0));
         let keeps = (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15);
-        // It exits once its stdin is closed: pinned alive first (a zombie is not verified).
-        let mut child = std::process::Command::new("sh")
-            .args(["-c", "read x; exit 3"])
-            .stdin(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = Pid::new(child.id() as i32).unwrap();
+        // Pinned alive first (a zombie is not verified).
+        let (mut child, pid) = exits_when_told(3);
         let start_time = stat(pid).unwrap().unwrap().start_time;
         let process = Process::open_verified(pid, start_time).unwrap().unwrap();
         drop(child.stdin.take());
