@@ -1075,7 +1075,7 @@ pub fn pidfs_inode(pidfd: BorrowedFd<'_>) -> Option<u64> {
 /// `PIDFD_GET_INFO`, 6.13; kthreadd or a child of it, which `/proc` judges as kernel threads). The
 /// same answer as reading `/proc/PID/stat` and comparing the start time, in half its cost:
 /// `list` asks it of every daemon (issue 18).
-pub fn is_pidfs_process(pid: Pid, inode: u64) -> Option<bool> {
+pub(crate) fn is_pidfs_process(pid: Pid, inode: u64) -> Option<bool> {
     let process = match Process::open(pid) {
         Ok(process) => process,
         Err(e) if is_gone(&e) => return Some(false),

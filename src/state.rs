@@ -271,7 +271,7 @@ impl Pidfs {
     /// a pidfd opened while the process could not have been replaced by another of its pid (an
     /// unreaped child or descendant of this rdaemon, rdaemon itself), or checked after it was
     /// opened. `None` where the kernel has no pidfs.
-    pub fn of(pidfd: BorrowedFd<'_>, pid: Pid, start_time: u64) -> Option<Pidfs> {
+    pub(crate) fn of(pidfd: BorrowedFd<'_>, pid: Pid, start_time: u64) -> Option<Pidfs> {
         Some(Pidfs {
             pid: pid.get(),
             start_time,
@@ -280,13 +280,17 @@ impl Pidfs {
     }
 
     /// [`Pidfs::of`] a pidfd opened now on `pid`, which must be such a process.
-    pub fn open(pid: Pid, start_time: u64) -> Option<Pidfs> {
+    pub(crate) fn open(pid: Pid, start_time: u64) -> Option<Pidfs> {
         let process = crate::process::Process::open(pid).ok()?;
         Pidfs::of(process.pidfd()?, pid, start_time)
     }
 
     /// The inode, if this was read for `pid` started at `start_time`.
-    pub fn inode_of(this: Option<Pidfs>, pid: Option<i32>, start_time: Option<u64>) -> Option<u64> {
+    pub(crate) fn inode_of(
+        this: Option<Pidfs>,
+        pid: Option<i32>,
+        start_time: Option<u64>,
+    ) -> Option<u64> {
         this.filter(|p| Some(p.pid) == pid && Some(p.start_time) == start_time)
             .map(|p| p.inode)
     }
