@@ -336,7 +336,11 @@ fn a_simple_run_line_is_its_program_and_a_list_stays_a_shell() {
     .unwrap();
     env.run(&["up"]).ok();
     let one = env.pid_of("one");
-    assert_eq!(argv_of(one), ["sleep", "1003"]);
+    // `up` returns once the shell is executed; its `exec` of the program follows, in the same
+    // process.
+    wait_until("the shell of 'one' has become sleep", DEADLINE, || {
+        argv_of(one) == ["sleep", "1003"]
+    });
     let list = env.pid_of("list");
     assert_eq!(argv_of(list), ["/bin/sh", "-c", "sleep 1004; true"]);
     let stopped = env.run(&["stop", "one"]).ok().stdout_has("stopped one");
