@@ -224,39 +224,6 @@ fn list_names_prints_one_name_per_line() {
     env.run(&["list", "--names", "--json"]).usage_error();
 }
 
-/// What `_rdaemon_names` offers for the command line `words` (the last one being completed),
-/// in bash, with the completion script the CLI prints.
-fn bash_complete(env: &Env, words: &[&str]) -> Vec<String> {
-    let script = env.path("rdaemon.bash");
-    fs::write(&script, env.run(&["completions", "bash"]).ok().stdout).unwrap();
-    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
-    let out = StdCommand::new("bash")
-        .arg("-c")
-        .arg(
-            r#"source "$1"; shift
-               COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
-               _rdaemon_names "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-               printf '%s\n' "${COMPREPLY[@]}""#,
-        )
-        .arg("bash")
-        .arg(&script)
-        .arg(bin)
-        .args(words)
-        .env("RDAEMON_DIR", env.dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn bash_completes_daemon_names_where_a_name_goes() {
     let (env, other) = two_dirs();
@@ -348,12 +315,10 @@ fn fish_completes_daemon_names() {
     fs::write(&script, env.run(&["completions", "fish"]).ok().stdout).unwrap();
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
     let complete = |line: String| -> Vec<String> {
-        let out = StdCommand::new("fish")
-            .arg("-c")
-            .arg(format!("source {}; complete -C '{line}'", script.display()))
-            .env("RDAEMON_DIR", env.dir())
-            .output()
-            .unwrap();
+        let mut cmd = StdCommand::new("fish");
+        cmd.arg("-c")
+            .arg(format!("source {}; complete -C '{line}'", script.display()));
+        let out = isolate(&mut cmd, env.dir()).output().unwrap();
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .map(|l| l.split('\t').next().unwrap().to_owned())
@@ -407,15 +372,13 @@ fn zsh_completes_daemon_names() {
         zpty -d z
     "#;
     let complete = |line: String, expect: &str| -> String {
-        let out = StdCommand::new("zsh")
-            .args(["-f", "-c", driver])
+        let mut cmd = StdCommand::new("zsh");
+        cmd.args(["-f", "-c", driver])
             .env("BINDIR", bindir)
             .env("FPATH_DIR", &fpath)
-            .env("RDAEMON_DIR", env.dir())
             .env("LINE", line)
-            .env("EXPECT", expect)
-            .output()
-            .unwrap();
+            .env("EXPECT", expect);
+        let out = isolate(&mut cmd, env.dir()).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let screen = complete("rdaemon stop ".into(), "beta");

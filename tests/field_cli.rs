@@ -246,11 +246,11 @@ fn an_unknown_name_that_root_has_gets_the_sudo_hint() {
     fs::create_dir(&users_dir).unwrap();
     nix::unistd::chown(&users_dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
     for (verb, code) in [("stop", 0), ("status", 3)] {
-        let out = StdCommand::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        let mut cmd = StdCommand::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
-            .args([verb, &name])
-            .env("RDAEMON_DIR", &users_dir)
+            .args([verb, &name]);
+        let out = isolate(&mut cmd, &users_dir)
             .current_dir("/")
             .output()
             .unwrap();
@@ -398,33 +398,6 @@ fn a_relative_file_argument_with_the_default_chdir_is_warned_about() {
     assert!(!run.stderr.contains("relative"), "{}", run.dump());
 }
 
-/// Runs rdaemon with `args` under `ulimit -n limit`, in `env`'s directory.
-fn run_with_fd_limit(env: &Env, limit: u32, args: &[&str]) -> (i32, String) {
-    let out = StdCommand::new("sh")
-        .arg("-c")
-        .arg("ulimit -n \"$1\" && shift && exec \"$@\"")
-        .arg("sh")
-        .arg(limit.to_string())
-        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
-        .args(args)
-        .env_remove("NOTIFY_SOCKET")
-        .env("RDAEMON_DIR", env.dir())
-        .current_dir(env.dir())
-        .output()
-        .unwrap();
-    // What it started is killed by the harness, whatever else fails.
-    for entry in listing(env.dir()).iter().filter(|e| e.ends_with(".pid")) {
-        let text = fs::read_to_string(env.path(entry)).unwrap_or_default();
-        if let Ok(pid) = text.trim().parse() {
-            env.track(pid);
-        }
-    }
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 /// Whether `text` renders an OS error other than the one way: nix's `EMFILE: ...` or Rust's
 /// `... (os error 24)`.
 fn second_voice(text: &str) -> bool {
@@ -468,7 +441,7 @@ fn os_errors_have_one_voice_in_every_command() {
             &["restart", "nothing", "--", "sleep", &secs],
         ];
         for args in commands {
-            let (code, stderr) = run_with_fd_limit(&env, limit, args);
+            let Run { code, stderr, .. } = env.run_with_fd_limit(limit, args);
             assert!(
                 !second_voice(&stderr),
                 "ulimit -n {limit}, rdaemon {}: exit {code}\n{stderr}",
@@ -596,11 +569,10 @@ fn the_guides_init_script_works_as_written() {
     let path = env.path("web.init");
     fs::write(&path, script).unwrap();
     let action = |what: &str| {
-        let mut cmd = assert_cmd::Command::new("sh");
-        cmd.arg(&path)
-            .arg(what)
-            .env("RDAEMON_DIR", env.dir())
-            .timeout(std::time::Duration::from_secs(60));
+        let mut cmd = StdCommand::new("sh");
+        isolate(cmd.arg(&path).arg(what), env.dir());
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(std::time::Duration::from_secs(60));
         env.run_cmd(cmd, &[])
     };
     action("start").ok().stdout_has("started web (pid ");

@@ -73,13 +73,9 @@ fn a_closed_stdout_ends_output_quietly_and_a_restart_still_finishes() {
     }
     // The real pipeline prints its one line.
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
-    let out = std::process::Command::new("sh")
-        .arg("-c")
-        .arg("\"$0\" list | head -1")
-        .arg(bin)
-        .env("RDAEMON_DIR", env.dir())
-        .output()
-        .unwrap();
+    let mut cmd = std::process::Command::new("sh");
+    cmd.arg("-c").arg("\"$0\" list | head -1").arg(bin);
+    let out = isolate(&mut cmd, env.dir()).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("panicked"),
@@ -582,6 +578,7 @@ fn an_unusable_home_names_the_way_out() {
         .arg(&bin)
         .args(["start", "--", "sleep", &unique_secs()])
         .env_remove("RDAEMON_DIR")
+        .env_remove("RDAEMON_RUNTIME_DIR")
         .env_remove("XDG_STATE_HOME")
         .env("HOME", env.dir())
         .output()

@@ -637,10 +637,9 @@ fn wait_as_a_user_says_the_exit_status_of_their_own_daemon() {
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
             .args(args)
-            .env("RDAEMON_DIR", &dir)
-            .env_remove("NOTIFY_SOCKET")
             .current_dir("/")
             .stdin(Stdio::null());
+        isolate(&mut cmd, &dir);
         cmd
     };
     let script = format!("mkfifo '{0}' && read x < '{0}'; exit 4", fifo.display());

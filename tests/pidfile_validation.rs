@@ -143,12 +143,11 @@ fn an_unreadable_pidfile_is_unknown() {
             let user = nobody().unwrap();
             nix::unistd::chown(&own, Some(user.uid), Some(user.gid)).unwrap();
         }
-        let mut cmd = assert_cmd::Command::new("setpriv");
+        let mut cmd = Command::new("setpriv");
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
-            .env("RDAEMON_DIR", &own)
-            .current_dir("/");
-        cmd
+            .arg(assert_cmd::cargo::cargo_bin!("rdaemon"));
+        isolate(&mut cmd, &own).current_dir("/");
+        assert_cmd::Command::from_std(cmd)
     };
     env.run_cmd(cmd(), &["status", "--pidfile", path])
         .code(4)
@@ -181,14 +180,12 @@ fn a_pidfile_naming_rdaemon_itself_or_its_parent_is_refused() {
     // rdaemon's own pid: run it through a shell that execs it, so the pid is known in advance.
     let me = env.path("me.pid");
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
-    let run = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg("echo $$ > \"$ME\"; exec \"$BIN\" stop --pidfile \"$ME\"")
         .env("BIN", bin)
-        .env("ME", &me)
-        .env("RDAEMON_DIR", env.dir())
-        .output()
-        .unwrap();
+        .env("ME", &me);
+    let run = isolate(&mut cmd, env.dir()).output().unwrap();
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(stderr.contains("rdaemon itself"), "{stderr}");

@@ -391,11 +391,10 @@ fn a_limit_the_kernel_refuses_fails_before_anything_is_detached() {
     setpriv
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
-        .env("RDAEMON_DIR", &dir)
         .args([
             "start", "--name", "refused", "--limit", &above, "--", "sleep", &mark,
         ]);
-    let out = setpriv.output().unwrap();
+    let out = isolate(&mut setpriv, &dir).output().unwrap();
     // A daemon this start left (the refusal missed) is killed at the end, whatever fails.
     let left = env.track_marked(&mark);
     assert_eq!(out.status.code(), Some(1), "{out:?}");

@@ -312,10 +312,7 @@ const TCP_STATE_TRACEPOINT: &str = "/sys/kernel/tracing/events/sock/inet_sock_se
 /// the processes it reaped) gave up the CPU: one pause between two looks is one.
 fn run_counting_switches(env: &Env, py: &Path, args: &[&str]) -> (Run, u64) {
     let mut cmd = std::process::Command::new(py);
-    for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("RDAEMON_DIR", env.dir())
+    isolate(&mut cmd, env.dir())
         .current_dir(env.dir())
         .arg("-c")
         .arg(
@@ -385,23 +382,23 @@ fn a_tcp_wait_sleeps_until_the_daemon_listens() {
             run.dump()
         );
     } else {
-        eprintln!("note: no TCP state events here (root, tracefs, a cgroup); {switches} pauses");
+        skip(
+            "tcp_wait_sleeps",
+            &format!("no TCP state events here (root, tracefs, a cgroup); {switches} pauses"),
+        );
     }
 }
 
-/// Without the daemon's cgroup there are no TCP state events to wake the wait: it looks every
-/// 2 ms as before, and returns once the program listens all the same.
+/// Without the daemon's cgroup there are no TCP state events to wake the wait: it looks on its
+/// own, and returns once the program listens all the same (how often it looks is `bench/`'s).
 #[test]
 fn a_tcp_wait_without_a_cgroup_looks_until_the_daemon_listens() {
     let Some(py) = python3_or_skip("tcp_wait_no_cgroup") else {
         return;
     };
     let env = Env::new();
-    let (run, switches) = start_late_listener(&env, &py, "plain", &["--cgroup", "off"]);
+    let (run, _) = start_late_listener(&env, &py, "plain", &["--cgroup", "off"]);
     assert!(env.record("plain")["cgroup"].is_null(), "{}", run.dump());
-    // Looks every 2 ms over two seconds: about 1000 pauses (200 even at 10 ms a look on a busy
-    // machine), where the 20 ms looks that go with the events would be about 100.
-    assert!(switches >= 200, "{switches} pauses: {}", run.dump());
 }
 
 /// An `http:` server that listens at once and answers 503 for a while is asked again only

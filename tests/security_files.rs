@@ -68,50 +68,15 @@ fn start_as_nobody(env: &Env, name: &str, log: &str, secs: &str) {
     .ok();
 }
 
-/// Runs rdaemon with ARGS, failing the test (instead of waiting forever) if it hangs.
+/// Runs rdaemon with ARGS, failing the test (instead of waiting forever) if it hangs: after
+/// `HANG` it is killed, and the run fails its checks with exit -1.
 fn run_or_hang(env: &Env, args: &[&str], extra_env: &[(&str, &str)]) -> Run {
-    let started = Instant::now();
-    let mut std_cmd = env.std_cmd();
+    let mut cmd = env.cmd();
+    cmd.timeout(HANG);
     for (k, v) in extra_env {
-        std_cmd.env(k, v);
+        cmd.env(k, v);
     }
-    let mut child = std_cmd
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > HANG {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "rdaemon {args:?} hung for {HANG:?}\n--- stderr\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let out = child.wait_with_output().unwrap();
-    // Whatever it started is killed at the end of the test, as `Env::run` arranges.
-    for e in fs::read_dir(env.dir()).unwrap().flatten() {
-        let regular = e.file_type().is_ok_and(|t| t.is_file());
-        if regular && e.path().extension().is_some_and(|x| x == "pid") {
-            if let Some(pid) = fs::read_to_string(e.path())
-                .ok()
-                .and_then(|t| t.trim().parse::<i32>().ok())
-            {
-                env.track(pid);
-            }
-        }
-    }
-    Run {
-        args: args.iter().map(|s| s.to_string()).collect(),
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        dir: env.dir().to_owned(),
-    }
+    env.run_cmd(cmd, args)
 }
 
 /// Polls `cond` for up to `timeout` without failing; returns whether it came true.

@@ -272,28 +272,6 @@ fn copies(env: &Env, arg: &str, daemon: i32) -> Vec<i32> {
         .collect()
 }
 
-/// An rdaemon command line run through `wrapper` (`sh -c 'ulimit...'`, `unshare`...), with the
-/// environment `Env::cmd` gives rdaemon: `Env::run_cmd` appends rdaemon's arguments.
-fn wrapped(env: &Env, wrapper: &[&str]) -> assert_cmd::Command {
-    let mut cmd = Command::new(wrapper[0]);
-    cmd.args(&wrapper[1..])
-        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"));
-    for var in ["RDAEMON_DIR", "NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR"] {
-        cmd.env_remove(var);
-    }
-    cmd.env("RDAEMON_DIR", env.dir()).current_dir(env.dir());
-    let mut cmd = assert_cmd::Command::from_std(cmd);
-    cmd.timeout(std::time::Duration::from_secs(60));
-    cmd
-}
-
-/// Runs `rdaemon ARGS` with at most `fds` open files (`ulimit -n`).
-fn run_with_fd_limit(env: &Env, fds: u32, args: &[&str]) -> Run {
-    let fds = fds.to_string();
-    let limit = ["sh", "-c", "ulimit -n \"$0\" && exec \"$@\"", &fds];
-    env.run_cmd(wrapped(env, &limit), args)
-}
-
 /// Finding 6: with too few file descriptors, reading `/proc/PID/stat` fails with EMFILE. That
 /// is not "the process is gone": `stop` either stops the daemon or fails, never says "stopped"
 /// while it runs; `start` never removes the running daemon's pidfile or starts a second copy.
@@ -307,7 +285,7 @@ fn an_error_reading_proc_is_not_a_dead_process() {
     let mut failed_at_proc = false;
     let mut stopped = false;
     for fds in 4..=24 {
-        let run = run_with_fd_limit(&env, fds, &["stop", "s"]);
+        let run = env.run_with_fd_limit(fds, &["stop", "s"]);
         if run.code == 0 {
             // `stop` returns only once the daemon is gone: "stopped" must be true now.
             assert!(
@@ -349,7 +327,7 @@ fn an_error_reading_proc_is_not_a_dead_process() {
     let mut start_emfile = 0;
     let mut recognised = false;
     for fds in 4..=24 {
-        let run = run_with_fd_limit(&env, fds, &["start", "--name", "s", "--", "sleep", &secs]);
+        let run = env.run_with_fd_limit(fds, &["start", "--name", "s", "--", "sleep", &secs]);
         assert_eq!(
             env.track_marked(&secs),
             vec![pid],
@@ -404,7 +382,7 @@ fn a_daemon_is_itself_from_another_time_namespace() {
     let in_ns = |args: &[&str]| {
         let mut unshare = vec!["unshare"];
         unshare.extend(shifted);
-        env.run_cmd(wrapped(&env, &unshare), args)
+        env.run_cmd(env.wrapped(&unshare), args)
     };
     // The namespace really shifts what the kernel shows.
     let seen = in_ns(&["status", "timely", "--json"]).ok();
@@ -473,19 +451,16 @@ fn ancestors_and_kernel_threads_are_never_signalled() {
     let pidfile = elsewhere.join("sh.pid");
     let codes = env.path("codes");
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
-    let out = Command::new("sh")
-        .arg("-c")
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
         .arg(
             "echo $$ > \"$P\"; timeout 20 \"$BIN\" stop --pidfile \"$P\"; echo $? >> \"$C\"; \
              timeout 20 \"$BIN\" status --pidfile \"$P\"; echo $? >> \"$C\"",
         )
         .env("P", &pidfile)
         .env("C", &codes)
-        .env("BIN", bin)
-        .env("RDAEMON_DIR", env.dir())
-        .env_remove("NOTIFY_SOCKET")
-        .output()
-        .unwrap();
+        .env("BIN", bin);
+    let out = isolate(&mut cmd, env.dir()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
         out.status.signal(),

@@ -23,11 +23,9 @@ pub fn on_a_terminal(env: &Env, args: &[&str], vars: &[(&str, &str)]) -> Option<
     cmd.args(["-qec", &line, "/dev/null"])
         .stdin(Stdio::null())
         .current_dir(env.dir())
-        .env("RDAEMON_DIR", env.dir())
-        .env("TERM", "xterm");
-    for var in ["NOTIFY_SOCKET", "XDG_STATE_HOME", "NO_COLOR", "CI"] {
-        cmd.env_remove(var);
-    }
+        .env("TERM", "xterm")
+        .env_remove("CI");
+    isolate(&mut cmd, env.dir());
     for (k, v) in vars {
         cmd.env(k, v);
     }

@@ -836,38 +836,6 @@ fn logs_of_a_file_interleaves_its_daemons() {
     );
 }
 
-/// What bash completes after `rdaemon WORDS...` (the last word being completed).
-fn bash_complete(env: &Env, words: &[&str]) -> Vec<String> {
-    let script = env.path("rdaemon.bash");
-    fs::write(&script, env.run(&["completions", "bash"]).ok().stdout).unwrap();
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(
-            r#"source "$1"; shift
-               COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
-               _rdaemon_names "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-               printf '%s\n' "${COMPREPLY[@]}""#,
-        )
-        .arg("bash")
-        .arg(&script)
-        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
-        .args(words)
-        .current_dir(env.dir())
-        .env("RDAEMON_DIR", env.dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn completions_offer_names_and_files_for_up_and_down() {
     let env = world(&entry("db", "0", ""));

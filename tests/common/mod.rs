@@ -344,17 +344,27 @@ impl Env {
     /// The same as a `std::process::Command` (for `pre_exec`).
     pub fn std_cmd(&self) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin!("rdaemon"));
-        for var in [
-            "RDAEMON_DIR",
-            "RDAEMON_RUNTIME_DIR",
-            "NOTIFY_SOCKET",
-            "XDG_STATE_HOME",
-            "NO_COLOR",
-        ] {
-            cmd.env_remove(var);
-        }
-        cmd.env("RDAEMON_DIR", self.dir()).current_dir(self.dir());
+        isolate(&mut cmd, self.dir()).current_dir(self.dir());
         cmd
+    }
+
+    /// An rdaemon command line run through `wrapper` (`sh -c 'ulimit...'`, `setpriv`...) with
+    /// [`Env::cmd`]'s environment and timeout: [`Env::run_cmd`] appends rdaemon's arguments.
+    pub fn wrapped(&self, wrapper: &[&str]) -> Command {
+        let mut cmd = std::process::Command::new(wrapper[0]);
+        cmd.args(&wrapper[1..])
+            .arg(assert_cmd::cargo::cargo_bin!("rdaemon"));
+        isolate(&mut cmd, self.dir()).current_dir(self.dir());
+        let mut cmd = Command::from_std(cmd);
+        cmd.timeout(Duration::from_secs(60));
+        cmd
+    }
+
+    /// Runs `rdaemon ARGS` with at most `fds` open files (`ulimit -n`).
+    pub fn run_with_fd_limit(&self, fds: u32, args: &[&str]) -> Run {
+        let fds = fds.to_string();
+        let limit = ["sh", "-c", "ulimit -n \"$0\" && exec \"$@\"", &fds];
+        self.run_cmd(self.wrapped(&limit), args)
     }
 
     /// Runs rdaemon with `args`; every pid it leaves in a pidfile of this directory is tracked.
@@ -901,6 +911,62 @@ pub fn kernel_keeps_exit_status() -> bool {
         .split(['.', '-'])
         .map(|p| p.parse::<u32>().unwrap_or(0));
     (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 15)
+}
+
+/// The variables rdaemon reads that a test must not inherit from whoever runs the tests (a
+/// developer's or CI's own `RDAEMON_RUNTIME_DIR` would take the test out of its directory).
+const RDAEMON_VARIABLES: [&str; 6] = [
+    "RDAEMON_DIR",
+    "RDAEMON_RUNTIME_DIR",
+    "RDAEMON_LOCK_TIMEOUT",
+    "NOTIFY_SOCKET",
+    "XDG_STATE_HOME",
+    "NO_COLOR",
+];
+
+/// Makes `cmd` (rdaemon, or a program that runs it: a shell, `setpriv`) see `dir` as rdaemon's
+/// directory and none of the caller's rdaemon variables.
+pub fn isolate<'a>(
+    cmd: &'a mut std::process::Command,
+    dir: &Path,
+) -> &'a mut std::process::Command {
+    for var in RDAEMON_VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd.env("RDAEMON_DIR", dir)
+}
+
+/// What bash completes after `rdaemon WORDS...` (the last word being completed): what
+/// `_rdaemon_names` offers, with the completion script the CLI prints.
+pub fn bash_complete(env: &Env, words: &[&str]) -> Vec<String> {
+    let script = env.path("rdaemon.bash");
+    fs::write(&script, env.run(&["completions", "bash"]).ok().stdout).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(
+            r#"source "$1"; shift
+               COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
+               _rdaemon_names "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+               printf '%s\n' "${COMPREPLY[@]}""#,
+        )
+        .arg("bash")
+        .arg(&script)
+        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"))
+        .args(words);
+    let out = isolate(&mut cmd, env.dir())
+        .current_dir(env.dir())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Gives `cmd` the environment changes of `from` (an [`Env::std_cmd`]): the same `RDAEMON_DIR`
