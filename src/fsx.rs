@@ -443,6 +443,108 @@ fn class_shift(creds: &Credentials, uid: u32, gid: u32) -> u32 {
     }
 }
 
+/// SPEC §4: the rights to remove the file `file` (its `lstat`) in `dir` with. As root, where
+/// another user can change the directory or one above it ([`Dir::is_protected`]), never root's
+/// own: someone could have swapped in a directory of root's for root to delete a file in it.
+/// There the file is removed with the rights of the directory's owner when that is another
+/// user, else with those of the file's owner when that is another user (the kernel then allows
+/// only what that user could do); a file and a directory that are both root's are refused,
+/// with the reason. `None` (rdaemon's own rights) where no other user can change the way.
+pub fn rights_to_remove(dir: &Dir, file: &FileStat) -> Result<Option<Rights>, String> {
+    if !geteuid().is_root() || dir.is_protected() {
+        return Ok(None);
+    }
+    let st = dir.restat().map_err(|e| e.to_string())?;
+    if !is_ours(st.st_uid) {
+        return Ok(Some(Rights {
+            uid: st.st_uid,
+            gid: st.st_gid,
+        }));
+    }
+    if !is_ours(file.st_uid) {
+        return Ok(Some(Rights {
+            uid: file.st_uid,
+            gid: file.st_gid,
+        }));
+    }
+    let (path, uid, mode) = match &dir.exposed {
+        Some(above) => (above.path.as_path(), above.uid, above.mode),
+        None => (dir.path(), st.st_uid, st.st_mode & 0o7777),
+    };
+    Err(format!(
+        "other users can change '{}' (owner uid {uid}, mode {mode:03o}), and the file is root's: as root, rdaemon removes a file there only with the rights of the user who owns it or its directory",
+        path.display()
+    ))
+}
+
+/// A file whose content rdaemon acts on with root's rights (an up file: its commands run as
+/// root unless an entry names a user). As root, only a regular file that root (or rdaemon's
+/// user) owns and no other user can write, reached through directories no other user can
+/// change and symlinks that are root's there: as sshd does with its configuration, since
+/// whoever could write or swap the file would run commands as root. Returns the file's own path
+/// (symlinks resolved); a missing file is returned as it is, for the caller's read to say so.
+/// The error says why, without the path. Not root: the path as given.
+pub fn trusted_by_root(path: &Path) -> Result<PathBuf, String> {
+    if !geteuid().is_root() {
+        return Ok(path.to_owned());
+    }
+    let mut path = std::path::absolute(path).map_err(|e| e.to_string())?;
+    // The kernel's own limit on symlinks in one lookup.
+    for _ in 0..40 {
+        let Some(name) = path.file_name().map(OsStr::to_owned) else {
+            return Err("it names no file".into());
+        };
+        let parent = path.parent().unwrap_or(Path::new("/")).to_owned();
+        let dir = Dir::open_quiet(&parent)?;
+        if let Some(above) = &dir.exposed {
+            return Err(format!(
+                "other users can change '{}' on the way to it (owner uid {}, mode {:03o})",
+                above.path.display(),
+                above.uid,
+                above.mode
+            ));
+        }
+        if !protected(&dir.stat) {
+            return Err(format!(
+                "other users can write to '{}' (owner uid {}, mode {:03o})",
+                dir.path().display(),
+                dir.stat.st_uid,
+                dir.stat.st_mode & 0o7777
+            ));
+        }
+        let Some(st) = dir.stat(&name).map_err(|e| e.to_string())? else {
+            return Ok(path);
+        };
+        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        if !is_ours(st.st_uid) {
+            return Err(format!(
+                "it is {} owned by uid {}",
+                match kind {
+                    SFlag::S_IFLNK => "a symlink",
+                    _ => "a file",
+                },
+                st.st_uid
+            ));
+        }
+        match kind {
+            SFlag::S_IFLNK => {
+                let target = readlinkat(&dir.fd, name.as_os_str()).map_err(|e| e.desc())?;
+                path = parent.join(target);
+            }
+            SFlag::S_IFREG if st.st_mode & 0o022 != 0 => {
+                return Err(format!(
+                    "other users can write it (mode {:03o})",
+                    st.st_mode & 0o7777
+                ))
+            }
+            SFlag::S_IFREG => return Ok(path),
+            // The caller's read says what else it is.
+            _ => return Ok(path),
+        }
+    }
+    Err("too many levels of symbolic links".into())
+}
+
 /// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
 /// and without root's file capabilities), then restores rdaemon's own. With `None`, just runs
 /// `f`. Fails, without running `f`, if the kernel did not take the ids.

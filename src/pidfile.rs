@@ -297,7 +297,9 @@ pub fn remove_if_empty(path: &Path) -> Result<bool> {
 }
 
 /// Removes a stale or invalid pidfile (a regular file only: never a symlink's target), through
-/// its directory's safe handle: a symlink another user made on the way is not followed.
+/// its directory's safe handle: a symlink another user made on the way is not followed. As
+/// root, where another user can change the way to it, with the rights of that directory's or
+/// file's owner, never root's ([`crate::fsx::rights_to_remove`]).
 pub fn remove(path: &Path) -> Result<()> {
     let fail = || format!("cannot remove pidfile '{}'", path.display());
     let Some((dir, name)) = crate::fsx::parent_of(path).with_context(fail)? else {
@@ -306,7 +308,10 @@ pub fn remove(path: &Path) -> Result<()> {
     match dir.stat(&name).map_err(os_error).with_context(fail)? {
         None => Ok(()),
         Some(st) if st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG => {
-            match dir.unlink(&name) {
+            let rights = crate::fsx::rights_to_remove(&dir, &st).map_err(|why| {
+                anyhow::anyhow!("refusing to remove pidfile '{}': {why}", path.display())
+            })?;
+            match with_rights(rights, || dir.unlink(&name)) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
                 other => other.map_err(os_error).with_context(fail),
             }

@@ -144,6 +144,14 @@ impl UpFile {
                     })?
             }
         };
+        // Its commands run as root unless an entry names a user: as root, a file another user
+        // could have written or swapped in is refused (exit 1, as a refused rdaemon directory).
+        let path = crate::fsx::trusted_by_root(&path).map_err(|why| {
+            anyhow::anyhow!(
+                "refusing up file '{}': {why}; as root, rdaemon reads only an up file that root owns and no other user can change, since its commands run as root",
+                path.display()
+            )
+        })?;
         // A file that is missing or unreadable is a problem in the system, exit 1, as a missing
         // env file is (SPEC §2); what is wrong inside it is the usage error.
         let text = read_regular(&path)

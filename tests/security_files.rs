@@ -1002,6 +1002,165 @@ fn a_directory_swapped_above_roots_directory_redirects_nothing() {
     );
 }
 
+/// With `--user nobody` and a pidfile in the user's own directory, the user kills the daemon
+/// and swaps a directory of root's holding a root-only file of the pidfile's name into its
+/// path: root's `restart`, `start` and `stop` find a stale pidfile there, and must not remove
+/// root's file with root's rights (review, 2026-12-02: they did, then refused to write).
+/// Without the swap, the stale pidfile in the user's directory is still removed (with the
+/// user's rights) and the daemon restarts.
+#[test]
+fn a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root() {
+    const TEST: &str = "a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let run = theirs.join("run");
+    nobody_does(&format!("mkdir '{}'", run.display()));
+    let pidfile = run.join("d.pid");
+    let secs = unique_secs();
+    let start = |env: &Env| {
+        env.run(&[
+            "start",
+            "--name",
+            "d",
+            "--user",
+            "nobody",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            "--",
+            "sleep",
+            &secs,
+        ])
+    };
+    start(&env).ok();
+    let dead: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(dead);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(dead), nix::sys::signal::SIGKILL).unwrap();
+    wait_until("the daemon to die", DEADLINE, || !alive(dead));
+    // Root's directory (0755) and file (0600, naming the dead daemon, as another service's
+    // stale pidfile could), made in the user's directory, then renamed by the user into the
+    // pidfile's path.
+    let rootsub = theirs.join("rootsub");
+    fs::create_dir(&rootsub).unwrap();
+    let victim = rootsub.join("d.pid");
+    let content = format!("{dead}\n");
+    fs::write(&victim, &content).unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+    nobody_does(&format!(
+        "cd '{}' && rm -rf run && mv rootsub run",
+        theirs.display()
+    ));
+    for args in [&["restart", "d"][..], &["start", "d"], &["stop", "d"]] {
+        let out = run_or_hang(&env, args, &[]);
+        assert_eq!(out.code, 1, "{}", out.dump());
+        assert!(
+            out.stderr.contains("refusing to remove pidfile"),
+            "{}",
+            out.dump()
+        );
+        assert_eq!(
+            fs::read_to_string(&pidfile).unwrap(),
+            content,
+            "{args:?} removed or changed root's file"
+        );
+    }
+    assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "it ran anyway");
+    // The user's own directory back, with the stale pidfile the daemon left: removed (as the
+    // user) and replaced.
+    fs::remove_dir_all(&run).unwrap();
+    nobody_does(&format!(
+        "mkdir '{0}' && echo 31999 > '{0}/d.pid'",
+        run.display()
+    ));
+    start(&env).ok();
+    let pid = env.track_marked(&secs);
+    assert_eq!(pid.len(), 1, "{pid:?}");
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap(),
+        format!("{}\n", pid[0])
+    );
+}
+
+/// An up file's commands run as root unless an entry names a user: root's `up`, `down` and
+/// `export -f` read only a file that root owns and no other user can change (review,
+/// 2026-12-02: a file in the user's directory, or owned by the user, ran the user's command as
+/// root, and a symlink of theirs had a root-only file read). Root's own file, reached through
+/// root's symlink, is read.
+#[test]
+fn roots_up_reads_no_file_another_user_could_change() {
+    const TEST: &str = "roots_up_reads_no_file_another_user_could_change";
+    if !need_root(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let mark = unique_secs();
+    let entry = format!("[daemons.app]\ncommand = [\"sleep\", \"{mark}\"]\n");
+    // Root's file in the user's directory (the user can swap it), the user's file in root's
+    // directory, root's file that others can write, and the user's symlink to root's file.
+    let in_theirs = theirs.join("in-theirs.toml");
+    fs::write(&in_theirs, &entry).unwrap();
+    let owned = env.path("owned.toml");
+    fs::write(&owned, &entry).unwrap();
+    std::os::unix::fs::chown(&owned, Some(65534), Some(65534)).unwrap();
+    let writable = env.path("writable.toml");
+    fs::write(&writable, &entry).unwrap();
+    fs::set_permissions(&writable, fs::Permissions::from_mode(0o666)).unwrap();
+    let secret = env.path("secret.toml");
+    fs::write(&secret, "root only = \"do not show\"\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
+    let link = theirs.join("link.toml");
+    nobody_does(&format!(
+        "ln -s '{}' '{}'",
+        secret.display(),
+        link.display()
+    ));
+    let cases = [
+        (
+            &in_theirs,
+            format!("other users can write to '{}'", theirs.display()),
+        ),
+        (&owned, "it is a file owned by uid 65534".to_owned()),
+        (&writable, "other users can write it (mode 666)".to_owned()),
+        (
+            &link,
+            format!("other users can write to '{}'", theirs.display()),
+        ),
+    ];
+    for (file, why) in &cases {
+        let file = file.to_str().unwrap();
+        for args in [
+            &["up", "-f", file][..],
+            &["down", "-f", file],
+            &["export", "systemd", "-f", file],
+        ] {
+            let out = run_or_hang(&env, args, &[]).code(1).one_error_line();
+            assert!(
+                out.stderr
+                    .contains(&format!("refusing up file '{file}': {why}")),
+                "{}",
+                out.dump()
+            );
+            assert!(!out.stderr.contains("do not show"), "{}", out.dump());
+        }
+    }
+    assert_eq!(env.track_marked(&mark), Vec::<i32>::new(), "it ran anyway");
+    // Root's file through root's symlink in root's directory.
+    let good = env.path("good.toml");
+    fs::write(&good, &entry).unwrap();
+    let root_link = env.path("rdaemon.toml");
+    std::os::unix::fs::symlink(&good, &root_link).unwrap();
+    run_or_hang(&env, &["up", "-f", root_link.to_str().unwrap()], &[]).ok();
+    assert_eq!(env.track_marked(&mark).len(), 1);
+    run_or_hang(&env, &["down", "-f", root_link.to_str().unwrap()], &[]).ok();
+}
+
 /// With `--user nobody`, a log in the user's own directory is written with the user's rights;
 /// if the user then swaps a directory of root's holding a root-only file of the log's name
 /// into its path, root's `logs` does not print that file.
