@@ -212,6 +212,32 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ),
             ":10: --env: 'A B' is not a variable name",
         ),
+        (
+            // An option that needs another: at its own key's line, not the table's.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "max-restarts = 3")
+            ),
+            ":10: web: --max-restarts works only in supervised mode",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"web\"]")
+            ),
+            ":10: a cycle in after: web -> web",
+        ),
+        (
+            // One line about the file, not clap's possible values and "try '--help'".
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "cgroup = \"maybe\"")
+            ),
+            ":10: --cgroup: invalid value 'maybe': use auto, on or off",
+        ),
     ];
     for (text, wanted) in cases {
         // The bad value's line: the header of web is line 6, its keys follow.
@@ -230,6 +256,40 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             run.dump()
         );
         assert!(!env.path("db.json").exists() && !env.path("db.start").exists());
+    }
+}
+
+/// rdaemon's global options are `up`'s, not an entry's: `dir = "other"` put that daemon in
+/// another rdaemon directory, where `list` never showed it and `down` said "not running" while
+/// it ran (SPEC §1: with `--dir DIR`, all state is in DIR). Refused as an unknown key is, at its
+/// line, and nothing starts.
+#[test]
+fn global_options_are_no_keys_of_an_entry() {
+    for (key, why) in [
+        ("dir = \"other\"", "--dir is a global option of rdaemon"),
+        ("quiet = true", "--quiet is a global option of rdaemon"),
+        ("verbose = true", "--verbose is a global option of rdaemon"),
+        ("help = true", "--help is not an option of a daemon"),
+    ] {
+        let env = world(&format!(
+            "{}{}",
+            entry("db", "0", ""),
+            entry("web", "0", key)
+        ));
+        fs::create_dir(env.path("other")).unwrap();
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        let name = key.split(' ').next().unwrap();
+        assert!(
+            run.stderr.starts_with(&format!(
+                "rdaemon: {file}:10: {name}: not a key of an entry: "
+            )),
+            "{}",
+            run.dump()
+        );
+        assert!(run.stderr.contains(why), "{}", run.dump());
+        assert!(!env.path("db.start").exists() && !env.path("db.json").exists());
+        assert!(!env.path("other/web.json").exists());
     }
 }
 
