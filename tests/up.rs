@@ -293,6 +293,83 @@ fn global_options_are_no_keys_of_an_entry() {
     }
 }
 
+/// What a start is bound to fail on is found for every entry before any starts (SPEC §7:
+/// nothing is started; §2: everything that can fail is checked first): a valid entry before
+/// the bad one is not left running. The error is `start`'s, with `start`'s exit code (1 for a
+/// problem in the system, 2 for a malformed env file line, 4 for --user without root), said of
+/// the file, the entry's line and its name.
+#[test]
+fn what_a_start_would_fail_on_starts_nothing() {
+    let user_code = if is_root() { 1 } else { 4 };
+    let cases: [(&str, i32, &str); 5] = [
+        ("user = \"nosuchuser\"", user_code, "nosuchuser"),
+        ("chdir = \"nonexist\"", 1, "cannot change directory to"),
+        (
+            "env-file = [\"missing.env\"]",
+            1,
+            "missing.env': No such file or directory",
+        ),
+        (
+            "env-file = [\"bad.env\"]",
+            2,
+            "bad.env:2: expected KEY=VALUE",
+        ),
+        (
+            "command = [\"rdaemon-test-no-such-program\"]",
+            1,
+            "cannot execute 'rdaemon-test-no-such-program'",
+        ),
+    ];
+    for (key, code, what) in cases {
+        // db first (in name order and in the file), web with the bad key after it.
+        let web = entry("web", "0", key).replacen(
+            "command = [\"python3\", \"stamp.py\", \"web\", \"0\"]\n",
+            "",
+            usize::from(key.starts_with("command")),
+        );
+        let env = world(&format!("{}{web}", entry("db", "0", "")));
+        fs::write(env.path("bad.env"), "A=1\nnot a variable\n").unwrap();
+        let run = env.run(&["up"]).code(code).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert!(
+            run.stderr.starts_with(&format!("rdaemon: {file}:6: web: ")),
+            "{key}\n{}",
+            run.dump()
+        );
+        assert!(run.stderr.contains(what), "{key}\n{}", run.dump());
+        assert!(
+            !env.path("db.start").exists() && !env.path("db.pid").exists(),
+            "{key}: db was started\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// An entry that runs and is unchanged needs no start, so nothing is checked of it: an env
+/// file deleted since it started fails no `up` (its spec names the file, not its content).
+#[test]
+fn an_up_to_date_entry_is_not_checked_again() {
+    let env = world(
+        &[
+            entry("db", "0", "env-file = [\"db.env\"]"),
+            entry("cache", "0", ""),
+        ]
+        .concat(),
+    );
+    fs::write(env.path("db.env"), "LEVEL=1\n").unwrap();
+    env.run(&["up"]).ok();
+    let db = env.pid_of("db");
+    fs::remove_file(env.path("db.env")).unwrap();
+    env.run(&["stop", "cache"]).ok();
+    env.run(&["up"])
+        .ok()
+        .stdout_has("db is up to date")
+        .stdout_has("started cache");
+    assert_eq!(env.pid_of("db"), db);
+    env.run(&["down"]).ok();
+    wait_dead(db);
+}
+
 /// A FIFO or a directory given as the file is refused at once, naming it: a plain read of a
 /// FIFO would wait for a writer for ever. A missing file is the same kind of problem, exit 1
 /// as a missing env file is (SPEC §2), not a usage error.
