@@ -164,13 +164,24 @@ fn status_json_in_every_state() {
     assert_eq!(obj["wanted"], "stopped", "the spec still says it");
     assert!(obj[REASON].as_str().unwrap().contains("invalid pidfile"));
 
-    // Never started: no record, still the same fields.
-    let run = env.run(&["status", "nothing", "--json"]).code(3);
-    let v = parse(&run.stdout);
-    let obj = check_object(&v);
-    assert_eq!(obj["command"], serde_json::json!([]));
-    assert_eq!(obj["stdout"], Value::Null);
-    assert_eq!(obj["wanted"], Value::Null, "no spec, nothing wanted");
+    // Never started: no daemon, so no object (none says "stopped" of a name rdaemon never
+    // knew): `[]`, as for several names that all name none, and the name said on stderr.
+    for args in [&["nothing"][..], &["nothing", "other"]] {
+        let mut args = args.to_vec();
+        args.insert(0, "status");
+        args.push("--json");
+        let run = env.run(&args).code(3);
+        assert_eq!(parse(&run.stdout), serde_json::json!([]), "{}", run.dump());
+        assert!(
+            run.stderr.contains("no daemon named 'nothing'"),
+            "{}",
+            run.dump()
+        );
+    }
+    // Without --json: nothing on stdout, the same line on stderr, the same code (SPEC §1, §5).
+    let run = env.run(&["status", "nothing"]).code(3).one_error_line();
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    assert!(run.stderr.starts_with("rdaemon: no daemon named 'nothing'"));
 }
 
 #[test]
