@@ -184,6 +184,51 @@ fn status_json_in_every_state() {
     assert!(run.stderr.starts_with("rdaemon: no daemon named 'nothing'"));
 }
 
+/// A `--respawn` daemon whose program exited and whose monitor waits out the restart delay:
+/// the monitor runs, the program does not, so its process count and memory are `null`, as
+/// docs/json.md says of a daemon nothing of which runs (they are the program's, not the
+/// monitor's), and the human status has no `tasks:` line.
+#[test]
+fn a_restarting_daemon_has_no_tasks_nor_memory() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        "flaky",
+        "--restart-delay",
+        "30s",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .ok();
+    let monitor = env.pid_of("flaky");
+    let status = || {
+        let run = env.run(&["status", "flaky", "--json"]);
+        parse(&run.stdout)
+    };
+    wait_until("flaky is restarting", DEADLINE, || {
+        let v = status();
+        v["state"] == "restarting" && v["last_exit"]["code"] == 3
+    });
+    let v = status();
+    let obj = check_object(&v);
+    assert_eq!(obj["pid"], monitor, "{v}");
+    assert_eq!(obj["tasks"], Value::Null, "{v}");
+    assert_eq!(obj["memory_bytes"], Value::Null, "{v}");
+    assert!(
+        obj["monitor_rss_bytes"].as_u64().is_some_and(|r| r > 0),
+        "{v}"
+    );
+    let run = env.run(&["status", "flaky"]).code(3);
+    assert!(run.stdout.contains("flaky is restarting"), "{}", run.dump());
+    assert!(!run.stdout.contains("tasks:"), "{}", run.dump());
+    env.run(&["stop", "flaky"]).ok();
+    wait_dead(monitor);
+}
+
 #[test]
 fn list_json_is_an_array_of_the_same_objects() {
     let env = Env::new();
