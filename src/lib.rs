@@ -29,6 +29,7 @@ pub mod parse;
 pub(crate) mod paths;
 pub(crate) mod pidfile;
 pub(crate) mod plan;
+pub(crate) mod preflight;
 pub(crate) mod probe;
 #[allow(unsafe_code)]
 pub mod process;

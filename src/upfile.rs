@@ -52,6 +52,8 @@ pub struct Entry {
     pub after: Vec<Name>,
     /// The line of its `after` key.
     after_line: usize,
+    /// Each of its keys with its line.
+    key_lines: Vec<(String, usize)>,
 }
 
 /// One `[daemons.NAME]` table: each key with its span.
@@ -317,10 +319,41 @@ impl UpFile {
 }
 
 impl Entry {
+    /// The line to report `message` (an error of `start` about this entry) at: that of the
+    /// key whose option it names first (`--max-restarts works only with --respawn` is about
+    /// the `max-restarts` key), else the entry's own.
+    pub fn line_of(&self, message: &str) -> usize {
+        self.key_lines
+            .iter()
+            .filter_map(|(key, line)| {
+                let option = format!("--{key}");
+                message
+                    .match_indices(&option)
+                    .find(|(i, _)| {
+                        !message[i + option.len()..]
+                            .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                    .map(|(i, _)| (i, *line))
+            })
+            .min_by_key(|&(i, _)| i)
+            .map_or(self.line, |(_, line)| line)
+    }
+
+    /// `message`, an error of `start` about this entry, as the file's: `FILE:LINE: NAME:
+    /// message`, at [`Entry::line_of`].
+    pub fn locate(&self, file: &Path, message: &str) -> String {
+        format!(
+            "{}:{}: {}: {message}",
+            file.display(),
+            self.line_of(message),
+            self.name
+        )
+    }
+
     /// The spec `start` will build from this entry (relative paths against the current
     /// directory, which [`UpFile::load`] made the file's): what `up` compares with a running
     /// daemon's. A value `start` refuses (an option that needs another) is the file's usage
-    /// error, at the entry's line.
+    /// error, at the line of the key it is about ([`Entry::line_of`]).
     pub fn spec(&self, ctx: &Ctx, file: &Path) -> Result<Spec> {
         let build = || -> Result<Spec> {
             let args = &self.args;
@@ -336,16 +369,7 @@ impl Entry {
             }
             Spec::from_start(ctx, self.name.clone(), args, command)
         };
-        build().map_err(|e| {
-            Fail::usage(format!(
-                "{}:{}: {}: {}",
-                file.display(),
-                self.line,
-                self.name,
-                crate::exit::render(&e)
-            ))
-            .into()
-        })
+        build().map_err(|e| Fail::usage(self.locate(file, &crate::exit::render(&e))).into())
     }
 }
 
@@ -522,6 +546,67 @@ fn is_simple_command(line: &str) -> bool {
     plain && !first.starts_with(|c: char| c.is_ascii_digit()) && !SHELL_OWN_WORDS.contains(&first)
 }
 
+/// A clap error as one line about the file (`FILE:LINE: ` goes before it): `start`'s own
+/// rendering ([`usage_message`]) without what only suits a command line: the list of possible
+/// values on a line of its own, "For more information, try '--help'", the usage.
+fn one_line(err: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if err.kind() == ErrorKind::InvalidValue {
+        if let (Some(ContextValue::String(arg)), Some(ContextValue::String(value))) = (
+            err.get(ContextKind::InvalidArg),
+            err.get(ContextKind::InvalidValue),
+        ) {
+            let arg = arg.split_whitespace().next().unwrap_or(arg);
+            let valid = match err.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(values)) if !values.is_empty() => {
+                    let (last, rest) = values.split_last().expect("not empty");
+                    match rest.is_empty() {
+                        true => format!(": use {last}"),
+                        false => format!(": use {} or {last}", rest.join(", ")),
+                    }
+                }
+                _ => String::new(),
+            };
+            return format!("{arg}: invalid value '{value}'{valid}");
+        }
+    }
+    let text = usage_message(err);
+    let first = text.split("\n\n").next().unwrap_or_default();
+    first
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `arg`, an option `start` accepts, may be a key of an entry: not rdaemon's global
+/// options (`--dir`, `--quiet`, `--verbose`), which are `up`'s own and not one daemon's (a
+/// `dir` key put that daemon in another rdaemon directory, where `list` and `down` never saw
+/// it: SPEC §1, all state is in the directory given), nor `--help`/`--version`.
+fn is_entry_option(arg: &clap::Arg) -> bool {
+    !arg.is_global_set()
+        && !matches!(
+            arg.get_action(),
+            ArgAction::Help | ArgAction::HelpShort | ArgAction::HelpLong | ArgAction::Version
+        )
+}
+
+/// Why `arg` (not [`is_entry_option`]) is refused as a key.
+fn not_of_an_entry(arg: &clap::Arg) -> String {
+    let long = arg.get_long().unwrap_or_default();
+    if !arg.is_global_set() {
+        return format!("not a key of an entry: --{long} is not an option of a daemon");
+    }
+    let why = match arg.get_id().as_str() {
+        "dir" => "every daemon of the file lives in the rdaemon directory 'up' is given (--dir or RDAEMON_DIR), where list, stop and down find it".to_owned(),
+        _ => format!("give it to up itself (rdaemon up --{long})"),
+    };
+    format!(
+        "not a key of an entry: --{long} is a global option of rdaemon, not one of a daemon; {why}"
+    )
+}
+
 /// Turns an entry into `start`'s arguments and parses them with `start`'s definitions.
 fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)> {
     let line = raw.line;
@@ -533,6 +618,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
     let mut after_line = line;
     let mut options: Vec<(usize, Vec<String>)> = Vec::new();
     let mut chdir_given = false;
+    let key_lines = raw.items.iter().map(|(k, l, _)| (k.clone(), *l)).collect();
     for (key, key_line, value) in raw.items {
         let fail = |what: String| (key_line, format!("{key}: {what}"));
         match key.as_str() {
@@ -575,7 +661,8 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                 for n in names {
                     let n = Name::parse(&n).map_err(&fail)?;
                     if n == name {
-                        return Err(fail(format!("a cycle in after: {name} -> {name}")));
+                        // As a longer cycle is reported (`check_after`): not under the key.
+                        return Err((key_line, format!("a cycle in after: {name} -> {name}")));
                     }
                     after.push(n);
                 }
@@ -609,7 +696,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                     .ok_or_else(|| {
                         let known = start
                             .get_arguments()
-                            .filter(|a| !a.is_hide_set())
+                            .filter(|a| !a.is_hide_set() && is_entry_option(a))
                             .filter_map(|a| a.get_long())
                             .chain(["command", "run", "after", "env"]);
                         let hint = closest(&key, known)
@@ -617,6 +704,9 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                             .unwrap_or_default();
                         fail(format!("unknown key: not a long option of 'rdaemon start' (nor command, run, after){hint}"))
                     })?;
+                if !is_entry_option(arg) {
+                    return Err(fail(not_of_an_entry(arg)));
+                }
                 if key == "chdir" {
                     chdir_given = true;
                 }
@@ -674,7 +764,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
         let mut argv = head(words);
         argv.extend(["--".into(), "true".into()]);
         if let Err(err) = Cli::try_parse_words(&argv) {
-            return Err((*key_line, usage_message(&err)));
+            return Err((*key_line, one_line(&err)));
         }
     }
     let mut words: Vec<String> = vec![format!("--source={}", path.display())];
@@ -692,7 +782,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
             ..
         }) => args,
         Ok(_) => unreachable!("parsed as start"),
-        Err(err) => return Err((line, format!("{name}: {}", usage_message(&err)))),
+        Err(err) => return Err((line, format!("{name}: {}", one_line(&err)))),
     };
     Ok(Entry {
         name,
@@ -701,6 +791,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
         args,
         after,
         after_line,
+        key_lines,
     })
 }
 
@@ -807,6 +898,51 @@ ready-timeout = "10s"
         assert!(err("[other]\n").starts_with("/srv/app/rdaemon.toml:1: unknown field"));
         assert!(err("[daemons.a]\ncommand = [\"x\"]\nrespawn = \"yes\"\n")
             .starts_with("/srv/app/rdaemon.toml:3: respawn: expected true or false"));
+        // Said once, as a longer cycle is.
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\nafter = [\"a\"]\n"),
+            "/srv/app/rdaemon.toml:3: a cycle in after: a -> a"
+        );
+        // One line, without clap's list on a line of its own and its "try '--help'".
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\ncgroup = \"maybe\"\n"),
+            "/srv/app/rdaemon.toml:3: --cgroup: invalid value 'maybe': use auto, on or off"
+        );
+    }
+
+    /// rdaemon's global options (every one the CLI has, and `--help`) are `up`'s, never an
+    /// entry's: `dir` put a daemon where `list` and `down` never looked.
+    #[test]
+    fn no_global_option_is_a_key() {
+        let cli = Cli::built();
+        let globals: Vec<&str> = cli
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| a.get_long())
+            .collect();
+        assert!(globals.contains(&"dir"), "{globals:?}");
+        for long in globals.iter().chain(&["help"]) {
+            let e = err(&format!("[daemons.a]\ncommand = [\"x\"]\n{long} = true\n"));
+            assert!(
+                e.starts_with(&format!(
+                    "/srv/app/rdaemon.toml:3: {long}: not a key of an entry: --{long} "
+                )),
+                "{e}"
+            );
+        }
+        // Nor offered as what a typo meant.
+        assert!(!err("[daemons.a]\ncommand = [\"x\"]\ndri = 1\n").contains("did you mean"));
+    }
+
+    #[test]
+    fn an_error_of_start_is_at_the_line_of_the_key_it_names() {
+        let file =
+            parse("[daemons.a]\ncommand = [\"x\"]\nmax-restarts = 3\nlog-keep = 2\n").unwrap();
+        let a = &file.entries[&Name::parse("a").unwrap()];
+        assert_eq!(a.line_of("--max-restarts works only in supervised mode"), 3);
+        assert_eq!(a.line_of("--log-keep-x and --max-restarts"), 3);
+        assert_eq!(a.line_of("--log-keep needs --max-restarts"), 4);
+        assert_eq!(a.line_of("unknown user 'x'"), 1);
     }
 
     /// What `up` compares to call a daemon up to date: the spec built from its entry must come

@@ -266,6 +266,12 @@ impl Report {
             }
             (_, None) => (Some(leftovers), None),
         };
+        // A monitor waiting out its restart delay runs, but nothing of the program does: the
+        // count and memory are the program's, not the monitor's (SPEC §5, docs/json.md).
+        let (tasks, memory_bytes) = match tasks {
+            Some(0) => (None, None),
+            counted => (counted, memory_bytes),
+        };
         Report {
             name,
             state,

@@ -164,13 +164,69 @@ fn status_json_in_every_state() {
     assert_eq!(obj["wanted"], "stopped", "the spec still says it");
     assert!(obj[REASON].as_str().unwrap().contains("invalid pidfile"));
 
-    // Never started: no record, still the same fields.
-    let run = env.run(&["status", "nothing", "--json"]).code(3);
-    let v = parse(&run.stdout);
+    // Never started: no daemon, so no object (none says "stopped" of a name rdaemon never
+    // knew): `[]`, as for several names that all name none, and the name said on stderr.
+    for args in [&["nothing"][..], &["nothing", "other"]] {
+        let mut args = args.to_vec();
+        args.insert(0, "status");
+        args.push("--json");
+        let run = env.run(&args).code(3);
+        assert_eq!(parse(&run.stdout), serde_json::json!([]), "{}", run.dump());
+        assert!(
+            run.stderr.contains("no daemon named 'nothing'"),
+            "{}",
+            run.dump()
+        );
+    }
+    // Without --json: nothing on stdout, the same line on stderr, the same code (SPEC §1, §5).
+    let run = env.run(&["status", "nothing"]).code(3).one_error_line();
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    assert!(run.stderr.starts_with("rdaemon: no daemon named 'nothing'"));
+}
+
+/// A `--respawn` daemon whose program exited and whose monitor waits out the restart delay:
+/// the monitor runs, the program does not, so its process count and memory are `null`, as
+/// docs/json.md says of a daemon nothing of which runs (they are the program's, not the
+/// monitor's), and the human status has no `tasks:` line.
+#[test]
+fn a_restarting_daemon_has_no_tasks_nor_memory() {
+    let env = Env::new();
+    env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        "flaky",
+        "--restart-delay",
+        "30s",
+        "--",
+        "sh",
+        "-c",
+        "exit 3",
+    ])
+    .ok();
+    let monitor = env.pid_of("flaky");
+    let status = || {
+        let run = env.run(&["status", "flaky", "--json"]);
+        parse(&run.stdout)
+    };
+    wait_until("flaky is restarting", DEADLINE, || {
+        let v = status();
+        v["state"] == "restarting" && v["last_exit"]["code"] == 3
+    });
+    let v = status();
     let obj = check_object(&v);
-    assert_eq!(obj["command"], serde_json::json!([]));
-    assert_eq!(obj["stdout"], Value::Null);
-    assert_eq!(obj["wanted"], Value::Null, "no spec, nothing wanted");
+    assert_eq!(obj["pid"], monitor, "{v}");
+    assert_eq!(obj["tasks"], Value::Null, "{v}");
+    assert_eq!(obj["memory_bytes"], Value::Null, "{v}");
+    assert!(
+        obj["monitor_rss_bytes"].as_u64().is_some_and(|r| r > 0),
+        "{v}"
+    );
+    let run = env.run(&["status", "flaky"]).code(3);
+    assert!(run.stdout.contains("flaky is restarting"), "{}", run.dump());
+    assert!(!run.stdout.contains("tasks:"), "{}", run.dump());
+    env.run(&["stop", "flaky"]).ok();
+    wait_dead(monitor);
 }
 
 #[test]

@@ -212,6 +212,32 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ),
             ":10: --env: 'A B' is not a variable name",
         ),
+        (
+            // An option that needs another: at its own key's line, not the table's.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "max-restarts = 3")
+            ),
+            ":10: web: --max-restarts works only in supervised mode",
+        ),
+        (
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "after = [\"web\"]")
+            ),
+            ":10: a cycle in after: web -> web",
+        ),
+        (
+            // One line about the file, not clap's possible values and "try '--help'".
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "cgroup = \"maybe\"")
+            ),
+            ":10: --cgroup: invalid value 'maybe': use auto, on or off",
+        ),
     ];
     for (text, wanted) in cases {
         // The bad value's line: the header of web is line 6, its keys follow.
@@ -231,6 +257,117 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
         );
         assert!(!env.path("db.json").exists() && !env.path("db.start").exists());
     }
+}
+
+/// rdaemon's global options are `up`'s, not an entry's: `dir = "other"` put that daemon in
+/// another rdaemon directory, where `list` never showed it and `down` said "not running" while
+/// it ran (SPEC §1: with `--dir DIR`, all state is in DIR). Refused as an unknown key is, at its
+/// line, and nothing starts.
+#[test]
+fn global_options_are_no_keys_of_an_entry() {
+    for (key, why) in [
+        ("dir = \"other\"", "--dir is a global option of rdaemon"),
+        ("quiet = true", "--quiet is a global option of rdaemon"),
+        ("verbose = true", "--verbose is a global option of rdaemon"),
+        ("help = true", "--help is not an option of a daemon"),
+    ] {
+        let env = world(&format!(
+            "{}{}",
+            entry("db", "0", ""),
+            entry("web", "0", key)
+        ));
+        fs::create_dir(env.path("other")).unwrap();
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        let name = key.split(' ').next().unwrap();
+        assert!(
+            run.stderr.starts_with(&format!(
+                "rdaemon: {file}:10: {name}: not a key of an entry: "
+            )),
+            "{}",
+            run.dump()
+        );
+        assert!(run.stderr.contains(why), "{}", run.dump());
+        assert!(!env.path("db.start").exists() && !env.path("db.json").exists());
+        assert!(!env.path("other/web.json").exists());
+    }
+}
+
+/// What a start is bound to fail on is found for every entry before any starts (SPEC §7:
+/// nothing is started; §2: everything that can fail is checked first): a valid entry before
+/// the bad one is not left running. The error is `start`'s, with `start`'s exit code (1 for a
+/// problem in the system, 2 for a malformed env file line, 4 for --user without root), said of
+/// the file, the entry's line and its name.
+#[test]
+fn what_a_start_would_fail_on_starts_nothing() {
+    let user_code = if is_root() { 1 } else { 4 };
+    let cases: [(&str, i32, &str); 5] = [
+        ("user = \"nosuchuser\"", user_code, "nosuchuser"),
+        ("chdir = \"nonexist\"", 1, "cannot change directory to"),
+        (
+            "env-file = [\"missing.env\"]",
+            1,
+            "missing.env': No such file or directory",
+        ),
+        (
+            "env-file = [\"bad.env\"]",
+            2,
+            "bad.env:2: expected KEY=VALUE",
+        ),
+        (
+            "command = [\"rdaemon-test-no-such-program\"]",
+            1,
+            "cannot execute 'rdaemon-test-no-such-program'",
+        ),
+    ];
+    for (key, code, what) in cases {
+        // db first (in name order and in the file), web with the bad key after it.
+        let web = entry("web", "0", key).replacen(
+            "command = [\"python3\", \"stamp.py\", \"web\", \"0\"]\n",
+            "",
+            usize::from(key.starts_with("command")),
+        );
+        let env = world(&format!("{}{web}", entry("db", "0", "")));
+        fs::write(env.path("bad.env"), "A=1\nnot a variable\n").unwrap();
+        let run = env.run(&["up"]).code(code).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert!(
+            run.stderr.starts_with(&format!("rdaemon: {file}:6: web: ")),
+            "{key}\n{}",
+            run.dump()
+        );
+        assert!(run.stderr.contains(what), "{key}\n{}", run.dump());
+        assert!(
+            !env.path("db.start").exists() && !env.path("db.pid").exists(),
+            "{key}: db was started\n{}",
+            run.dump()
+        );
+    }
+}
+
+/// An entry that runs and is unchanged needs no start, so nothing is checked of it: an env
+/// file deleted since it started fails no `up` (its spec names the file, not its content).
+#[test]
+fn an_up_to_date_entry_is_not_checked_again() {
+    let env = world(
+        &[
+            entry("db", "0", "env-file = [\"db.env\"]"),
+            entry("cache", "0", ""),
+        ]
+        .concat(),
+    );
+    fs::write(env.path("db.env"), "LEVEL=1\n").unwrap();
+    env.run(&["up"]).ok();
+    let db = env.pid_of("db");
+    fs::remove_file(env.path("db.env")).unwrap();
+    env.run(&["stop", "cache"]).ok();
+    env.run(&["up"])
+        .ok()
+        .stdout_has("db is up to date")
+        .stdout_has("started cache");
+    assert_eq!(env.pid_of("db"), db);
+    env.run(&["down"]).ok();
+    wait_dead(db);
 }
 
 /// A FIFO or a directory given as the file is refused at once, naming it: a plain read of a

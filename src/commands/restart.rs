@@ -109,7 +109,7 @@ fn restart_locked(
     // A start bound to fail (a user or group that cannot be used, a missing program, a full
     // disk, a log file that cannot be opened safely) must not cost the running daemon its
     // life: check before stopping it.
-    super::start::preflight(ctx, &spec)?;
+    crate::preflight::preflight(ctx, &spec)?;
     // The running daemon stops as its spec says, unless the command line says otherwise.
     let schedule = args
         .stop

@@ -17,9 +17,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
-use nix::unistd::{access, AccessFlags};
 
-use crate::account::Account;
 use crate::cgroup::{self, Cgroup, Claimed};
 use crate::cli::{CgroupMode, StartArgs};
 use crate::daemonize::Credentials;
@@ -30,7 +28,8 @@ use crate::logs;
 use crate::parse::{default_schedule, format_duration, printable, shell_join, Name};
 use crate::paths::{absolute, create_dir, ensure_space, Ctx};
 use crate::pidfile::{self, os_reason, Content, NameLock, PidfileWriter};
-use crate::plan::{self, resolve_program};
+use crate::plan;
+use crate::preflight;
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
@@ -467,77 +466,6 @@ pub fn load_record_warning(ctx: &Ctx, name: &Name, warn: bool) -> Result<Option<
             Ok(None)
         }
         Err(e) => Err(e.context(format!("cannot start {name}"))),
-    }
-}
-
-/// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
-/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
-/// rdaemon directory, the pidfile's directory and the log files (or the directories they will
-/// be created in) are writable and not on a full file system. `restart` runs it before it stops
-/// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
-/// the start itself checks all of it again and opens the files for real. The port of
-/// `--ready tcp:` is not checked here: the running daemon holds it.
-pub fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    let account = spec.account(ctx)?;
-    // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
-    check_logs(spec, account.as_ref())?;
-    pidfile::refuse_symlink(&spec.pidfile)?;
-    resolve_program(&spec.command[0], &spec.env)?;
-    check_chdir(&spec.chdir)?;
-    spec.check_process_settings(account.as_ref())?;
-    Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
-    check_cgroup(ctx, spec)?;
-    for dir in ctx.dirs() {
-        writable(dir, "rdaemon directory")?;
-    }
-    if let Some(dir) = spec.pidfile.parent() {
-        writable(dir, "pidfile directory")?;
-    }
-    if !spec.inherit_output {
-        for log in [&spec.stdout, &spec.stderr] {
-            match std::fs::metadata(log) {
-                Ok(m) if m.is_file() => writable(log, "log file")?,
-                Ok(m) if m.is_dir() => {
-                    bail!("cannot open log file '{}': Is a directory", log.display())
-                }
-                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
-                Err(_) => {
-                    // Created at the start in its directory, which `check_logs` found.
-                    let dir = log.parent().unwrap_or(Path::new("/"));
-                    writable(dir, "log directory")?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
-/// file system has room.
-fn writable(path: &Path, what: &str) -> Result<()> {
-    let mode = if path.is_dir() {
-        AccessFlags::W_OK | AccessFlags::X_OK
-    } else {
-        AccessFlags::W_OK
-    };
-    access(path, mode)
-        .map_err(|e| anyhow::anyhow!("cannot write {what} '{}': {}", path.display(), e.desc()))?;
-    ensure_space(path, what)
-}
-
-/// Fails unless the `--chdir` target is a directory.
-fn check_chdir(chdir: &Path) -> Result<()> {
-    match std::fs::metadata(chdir) {
-        Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => bail!(
-            "cannot change directory to '{}': Not a directory",
-            chdir.display()
-        ),
-        Err(e) => bail!(
-            "cannot change directory to '{}': {}",
-            chdir.display(),
-            os_reason(&e)
-        ),
     }
 }
 
@@ -1081,41 +1009,11 @@ fn stage_running(ctx: &Ctx, name: &Name, pid: Pid) -> Option<StagedSpec> {
 /// and with `auto` where rdaemon cannot have one (unless a limit needs it). `--cgroup on` or a
 /// limit where it is impossible, or a limit whose controller is missing, is an error with the
 /// reason (exit 1); the cgroup is then removed again.
-/// What [`prepare_cgroup`] would refuse, found creating nothing: for `restart`'s preflight,
-/// before the running daemon is stopped. Its cgroup path in use is not checked here: the
-/// running daemon holds it.
-fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    let limits = spec.has_limits();
-    if spec.cgroup == CgroupMode::Off {
-        if limits {
-            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
-        }
-        return Ok(());
-    }
-    if spec.cgroup == CgroupMode::Auto && !limits {
-        return Ok(());
-    }
-    let host = cgroup::Host::detect(ctx.is_root)
-        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
-    let parent = cgroup::decide(&host, cgroup::is_delegated)
-        .map_err(|why| anyhow::anyhow!("cannot give {} a cgroup: {why}", spec.name))?;
-    if spec.memory_max.is_some() {
-        Cgroup::check_controller(&parent, "memory")?;
-    }
-    if spec.tasks_max.is_some() {
-        Cgroup::check_controller(&parent, "pids")?;
-    }
-    Ok(())
-}
-
-const NO_LIMITS_WITHOUT_CGROUP: &str =
-    "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off";
-
 fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
     let limits = launch.has_limits();
     if launch.cgroup == CgroupMode::Off {
         if limits {
-            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
+            bail!(Fail::usage(preflight::NO_LIMITS_WITHOUT_CGROUP));
         }
         return Ok(None);
     }
@@ -1728,7 +1626,7 @@ fn prepare(
     launch: &mut plan::Plan,
     mut check: Option<&mut Check>,
 ) -> Result<(daemonize::Plan, Option<OwnedFd>, NewFiles)> {
-    check_chdir(&launch.chdir)?;
+    preflight::check_chdir(&launch.chdir)?;
     let default_log = ctx.default_log_path(&launch.name);
     if !launch.inherit_output && (launch.stdout == default_log || launch.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
@@ -1884,27 +1782,6 @@ impl Drop for NewFiles {
             });
         }
     }
-}
-
-/// Checks, without creating anything, that the log files of `spec` can be opened the safe way:
-/// an existing one must pass the checks of [`open_log`]. `restart` calls it before stopping the
-/// running daemon, so that a log replaced by a symlink, a FIFO or a set-id file costs nothing.
-pub fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
-    if spec.inherit_output {
-        return Ok(());
-    }
-    let creds = account.map(|a| &a.creds);
-    for path in [&spec.stdout, &spec.stderr] {
-        // A missing directory fails `start` as it fails here: before anything is stopped.
-        let (dir, name) = Dir::open_parent(path)
-            .with_context(|| format!("cannot open log file '{}'", path.display()))?;
-        if dir.stat(&name).ok().flatten().is_none() {
-            continue;
-        }
-        let rights = Rights::for_dir(&dir, creds);
-        fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
-    }
-    Ok(())
 }
 
 /// Opens a log file for appending (created 0644), close-on-exec in rdaemon; remembers it in

@@ -40,7 +40,9 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
         eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
         if args.json {
-            println!("{}", crate::view::to_json(&Report::new(ctx, &target))?);
+            // No daemon to describe, as for several names that all name none (docs/json.md):
+            // an object would say "stopped" of a name rdaemon never knew.
+            println!("[]");
         }
         return Ok(Code::NotRunning);
     }

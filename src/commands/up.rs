@@ -74,6 +74,24 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         };
         actions.insert(name.clone(), action);
     }
+    // Then what each start is bound to fail on (the user, the chdir target, the env files, the
+    // program, the log and pidfile paths): checked for every entry to start, before any starts,
+    // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
+    // (1 for a problem in the system, 2 for a malformed env file), said of the entry.
+    let to_start = actions
+        .iter()
+        .filter(|(_, action)| !matches!(action, Action::UpToDate));
+    for (i, (name, _)) in to_start.enumerate() {
+        if i == 0 {
+            // Created on demand, here as by the `start`s to come: checked writable below.
+            ctx.ensure_dir()?;
+        }
+        let entry = &file.entries[name];
+        crate::preflight::preflight(ctx, &specs[name]).map_err(|e| {
+            let at = entry.line_of(&crate::exit::render(&e));
+            e.context(format!("{}:{at}: {name}", file.path.display()))
+        })?;
+    }
     let jobs = chosen
         .iter()
         .map(|name| {

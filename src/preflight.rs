@@ -1,0 +1,144 @@
+//! What a start is bound to fail on, checked creating and changing nothing ([`preflight`]):
+//! the account, the program, the directories, the log files, the env files and limits, the
+//! readiness spec, the cgroup. `restart` runs it before it stops the running daemon, `up`
+//! for every entry it is about to start before it starts any; `start` checks the same again
+//! as it goes, and opens the files for real. Below `commands/`, where both reach it.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use nix::unistd::{access, AccessFlags};
+
+use crate::account::Account;
+use crate::cgroup::{self, Cgroup};
+use crate::cli::CgroupMode;
+use crate::exit::Fail;
+use crate::fsx::{self, Dir, Rights};
+use crate::paths::{ensure_space, Ctx};
+use crate::pidfile::{self, os_reason};
+use crate::plan::resolve_program;
+use crate::ready::Check;
+use crate::spec::Spec;
+
+/// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
+/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// rdaemon directory, the pidfile's directory and the log files (or the directories they will
+/// be created in) are writable and not on a full file system. `restart` runs it before it stops
+/// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
+/// `up` for every entry it is about to start, before it starts any (SPEC §7: nothing is
+/// started). The start itself checks all of it again and opens the files for real. The port of
+/// `--ready tcp:` is not checked here: the running daemon holds it.
+pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    let account = spec.account(ctx)?;
+    // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
+    check_logs(spec, account.as_ref())?;
+    pidfile::refuse_symlink(&spec.pidfile)?;
+    resolve_program(&spec.command[0], &spec.env)?;
+    check_chdir(&spec.chdir)?;
+    spec.check_process_settings(account.as_ref())?;
+    Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
+    check_cgroup(ctx, spec)?;
+    for dir in ctx.dirs() {
+        writable(dir, "rdaemon directory")?;
+    }
+    if let Some(dir) = spec.pidfile.parent() {
+        writable(dir, "pidfile directory")?;
+    }
+    if !spec.inherit_output {
+        for log in [&spec.stdout, &spec.stderr] {
+            match std::fs::metadata(log) {
+                Ok(m) if m.is_file() => writable(log, "log file")?,
+                Ok(m) if m.is_dir() => {
+                    bail!("cannot open log file '{}': Is a directory", log.display())
+                }
+                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
+                Err(_) => {
+                    // Created at the start in its directory, which `check_logs` found.
+                    let dir = log.parent().unwrap_or(Path::new("/"));
+                    writable(dir, "log directory")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
+/// file system has room.
+fn writable(path: &Path, what: &str) -> Result<()> {
+    let mode = if path.is_dir() {
+        AccessFlags::W_OK | AccessFlags::X_OK
+    } else {
+        AccessFlags::W_OK
+    };
+    access(path, mode)
+        .map_err(|e| anyhow::anyhow!("cannot write {what} '{}': {}", path.display(), e.desc()))?;
+    ensure_space(path, what)
+}
+
+/// Fails unless the `--chdir` target is a directory.
+pub(crate) fn check_chdir(chdir: &Path) -> Result<()> {
+    match std::fs::metadata(chdir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!(
+            "cannot change directory to '{}': Not a directory",
+            chdir.display()
+        ),
+        Err(e) => bail!(
+            "cannot change directory to '{}': {}",
+            chdir.display(),
+            os_reason(&e)
+        ),
+    }
+}
+
+/// What `start`'s `prepare_cgroup` would refuse, found creating nothing: for `restart`'s preflight,
+/// before the running daemon is stopped. Its cgroup path in use is not checked here: the
+/// running daemon holds it.
+fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<()> {
+    let limits = spec.has_limits();
+    if spec.cgroup == CgroupMode::Off {
+        if limits {
+            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
+        }
+        return Ok(());
+    }
+    if spec.cgroup == CgroupMode::Auto && !limits {
+        return Ok(());
+    }
+    let host = cgroup::Host::detect(ctx.is_root)
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
+    let parent = cgroup::decide(&host, cgroup::is_delegated)
+        .map_err(|why| anyhow::anyhow!("cannot give {} a cgroup: {why}", spec.name))?;
+    if spec.memory_max.is_some() {
+        Cgroup::check_controller(&parent, "memory")?;
+    }
+    if spec.tasks_max.is_some() {
+        Cgroup::check_controller(&parent, "pids")?;
+    }
+    Ok(())
+}
+
+pub(crate) const NO_LIMITS_WITHOUT_CGROUP: &str =
+    "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off";
+
+/// Checks, without creating anything, that the log files of `spec` can be opened the safe way:
+/// an existing one must pass the checks of `start`'s `open_log`. `restart` calls it before stopping the
+/// running daemon, so that a log replaced by a symlink, a FIFO or a set-id file costs nothing.
+fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
+    if spec.inherit_output {
+        return Ok(());
+    }
+    let creds = account.map(|a| &a.creds);
+    for path in [&spec.stdout, &spec.stderr] {
+        // A missing directory fails `start` as it fails here: before anything is stopped.
+        let (dir, name) = Dir::open_parent(path)
+            .with_context(|| format!("cannot open log file '{}'", path.display()))?;
+        if dir.stat(&name).ok().flatten().is_none() {
+            continue;
+        }
+        let rights = Rights::for_dir(&dir, creds);
+        fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    }
+    Ok(())
+}
