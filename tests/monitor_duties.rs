@@ -356,9 +356,7 @@ fn idle_monitor_keeping_the_notify_socket_does_not_wake() {
     };
     let (monitor, _) = start_supervised(&env, "idle", &["--ready", "notify"], &program);
     wait_field(&env, "idle", "notify_state", "ready".into());
-    wait_until("the monitor sleeps", DEADLINE, || {
-        stat(monitor).is_some_and(|s| s.state == 'S')
-    });
+    wait_monitor_at_rest(&env, "idle", monitor);
     // It holds the socket its program's NOTIFY_SOCKET names (abstract `@rdaemon/idle/...`,
     // listed in /proc/net/unix with its inode).
     let table = fs::read_to_string("/proc/net/unix").unwrap();

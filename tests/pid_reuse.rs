@@ -75,8 +75,10 @@ fn another_pidfs_inode_means_another_process() {
     let pid = env.start("inode", &["sleep", "1000"]);
     let record = env.record("inode");
     if !assert_pidfs_recorded(&record, pid) {
-        eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
-        return;
+        return skip(
+            "another_pidfs_inode_means_another_process",
+            "this kernel has no pidfs (Linux 6.9)",
+        );
     }
     let inode = pidfs_inode(pid).unwrap();
     env.run(&["status", "inode"]).ok();

@@ -5,22 +5,32 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use crate::common::*;
 
-/// Spawns rdaemon with `args` without waiting (the caller races several of them).
-fn spawn(env: &Env, dir: &Path, args: &[&str]) -> Child {
-    env.std_cmd()
-        .env("RDAEMON_DIR", dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+/// How long a raced rdaemon may take before the test fails as hung (a lock never given up):
+/// generous, for fifty of them on a busy machine.
+const RACED: Duration = Duration::from_secs(60);
+
+/// Spawns rdaemon with `args` without waiting (the caller races several of them); killed if
+/// the test fails first.
+fn spawn(env: &Env, dir: &Path, args: &[&str]) -> Background {
+    Background::spawn(
+        env.std_cmd()
+            .env("RDAEMON_DIR", dir)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )
+}
+
+/// The output of a raced rdaemon, which must end within [`RACED`].
+fn output(child: Background, args: &str) -> Output {
+    child.output_within(RACED, &format!("rdaemon {args} to end"))
 }
 
 fn describe(args: &str, out: &Output) -> String {
@@ -32,28 +42,22 @@ fn describe(args: &str, out: &Output) -> String {
     )
 }
 
-/// Checks, until stopped, that the pidfile is never seen half-written: whenever it can be read
-/// it holds one pid and a newline. Returns what it saw wrong.
-fn watch_pidfile(path: &Path) -> (Arc<AtomicBool>, thread::JoinHandle<Vec<String>>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let path = path.to_owned();
-    let handle = thread::spawn(move || {
-        let mut bad = Vec::new();
-        while !flag.load(Ordering::Relaxed) {
-            if let Ok(text) = fs::read_to_string(&path) {
-                let sane = text.ends_with('\n')
-                    && text.trim_end().parse::<i32>().is_ok_and(|p| p > 1)
-                    && text.trim_end().len() + 1 == text.len();
-                if !sane {
-                    bad.push(format!("{text:?}"));
-                }
+/// Checks, until `stop` is set, that the pidfile is never seen half-written: whenever it can be
+/// read it holds one pid and a newline. Returns what it saw wrong.
+fn watch_pidfile(path: &Path, stop: &AtomicBool) -> Vec<String> {
+    let mut bad = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(text) = fs::read_to_string(path) {
+            let sane = text.ends_with('\n')
+                && text.trim_end().parse::<i32>().is_ok_and(|p| p > 1)
+                && text.trim_end().len() + 1 == text.len();
+            if !sane {
+                bad.push(format!("{text:?}"));
             }
-            thread::yield_now();
         }
-        bad
-    });
-    (stop, handle)
+        thread::yield_now();
+    }
+    bad
 }
 
 /// The pid named by the pidfile at `path`, if there is one.
@@ -67,16 +71,20 @@ fn fifty_concurrent_starts_give_exactly_one_daemon() {
     // A directory that does not exist yet: its creation races too.
     let dir = env.path("state");
     let arg = unique_secs();
-    let (stop_watch, watcher) = watch_pidfile(&dir.join("one.pid"));
-    let children: Vec<Child> = (0..50)
-        .map(|_| spawn(&env, &dir, &["start", "--name", "one", "--", "sleep", &arg]))
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    stop_watch.store(true, Ordering::Relaxed);
-    let torn = watcher.join().unwrap();
+    let pidfile = dir.join("one.pid");
+    let stop_watch = AtomicBool::new(false);
+    // The watcher stops when the starts are done, or when the test fails before (the flag is
+    // set on the way out), so that it never spins on after the test.
+    let (outputs, torn) = thread::scope(|scope| {
+        let watcher = scope.spawn(|| watch_pidfile(&pidfile, &stop_watch));
+        let done = SetOnDrop(&stop_watch);
+        let children: Vec<Background> = (0..50)
+            .map(|_| spawn(&env, &dir, &["start", "--name", "one", "--", "sleep", &arg]))
+            .collect();
+        let outputs: Vec<Output> = children.into_iter().map(|c| output(c, "start")).collect();
+        drop(done);
+        (outputs, watcher.join().unwrap())
+    });
     let daemons = live_pids_with_arg(&arg);
     daemons.iter().for_each(|p| env.track(*p));
 
@@ -157,7 +165,7 @@ fn start_racing_stop_never_fails_or_leaves_a_stale_pidfile() {
         let ca = spawn(&env, env.dir(), a);
         let cb = spawn(&env, env.dir(), b);
         for (args, child) in [(a, ca), (b, cb)] {
-            let out = child.wait_with_output().unwrap();
+            let out = output(child, &args.join(" "));
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -204,11 +212,11 @@ fn concurrent_restarts_leave_exactly_one_daemon() {
     let env = Env::new();
     let arg = unique_secs();
     env.start("again", &["sleep", &arg]);
-    let children: Vec<Child> = (0..10)
+    let children: Vec<Background> = (0..10)
         .map(|_| spawn(&env, env.dir(), &["restart", "again"]))
         .collect();
     for child in children {
-        let out = child.wait_with_output().unwrap();
+        let out = output(child, "restart");
         assert_eq!(out.status.code(), Some(0), "{}", describe("restart", &out));
     }
     assert_consistent(&env, "again", &arg, "after 10 restarts");
@@ -232,8 +240,8 @@ fn forget_racing_start_never_loses_a_running_daemons_record() {
             &["start", "--name", "fickle", "--", "sleep", &arg],
         );
         let forget = spawn(&env, env.dir(), &["forget", "fickle"]);
-        let start = start.wait_with_output().unwrap();
-        let forget = forget.wait_with_output().unwrap();
+        let start = output(start, "start");
+        let forget = output(forget, "forget");
         assert_eq!(
             start.status.code(),
             Some(0),

@@ -9,19 +9,6 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// Whether the test can run as root; fails in CI (which runs as root) rather than skipping.
-fn root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{test} needs root, and CI runs the tests as root"
-    );
-    skip(test, "needs root");
-    false
-}
-
 /// The record's pid of a daemon whose start failed, tracked for cleanup.
 fn recorded_pid(env: &Env, name: &str) -> i32 {
     let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
@@ -381,7 +368,7 @@ fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
 
 #[test]
 fn cmd_readiness_runs_as_the_daemons_user() {
-    if !root("cmd_readiness_as_user") {
+    if !need_root("cmd_readiness_as_user") {
         return;
     }
     let Some(_) = nobody() else {

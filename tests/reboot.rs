@@ -193,13 +193,17 @@ fn two_resurrects_at_once_start_each_daemon_exactly_once() {
         cmd.arg("resurrect")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
-        cmd.spawn().unwrap()
+        Background::spawn(&mut cmd)
     };
     let (one, two) = (spawn(), spawn());
     let (one, two) = (
-        one.wait_with_output().unwrap(),
-        two.wait_with_output().unwrap(),
+        one.output_within(DEADLINE * 3, "a resurrect to end"),
+        two.output_within(DEADLINE * 3, "a resurrect to end"),
     );
+    // Tracked by their marks first: a missing pidfile must not leave the others running.
+    for s in &secs {
+        env.track_marked(s);
+    }
     for name in names {
         env.track(env.pid_of(name));
     }
@@ -238,10 +242,10 @@ fn resurrect_against_stop_ends_consistent() {
         stop.args(["stop", "s"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let (res, stop) = (res.spawn().unwrap(), stop.spawn().unwrap());
+        let (res, stop) = (Background::spawn(&mut res), Background::spawn(&mut stop));
         let (res, stop) = (
-            res.wait_with_output().unwrap(),
-            stop.wait_with_output().unwrap(),
+            res.output_within(DEADLINE * 3, "resurrect to end"),
+            stop.output_within(DEADLINE * 3, "stop to end"),
         );
         for pid in live_pids_with_arg(&secs) {
             env.track(pid);

