@@ -1045,7 +1045,8 @@ impl Cli {
 }
 
 /// Renders a clap error for `rdaemon: ...`: `--umask: invalid umask '9': ...` for a value one
-/// of our parsers rejected (its message says everything), clap's whole message otherwise.
+/// of our parsers rejected (its message says everything; for an argument without an option,
+/// `invalid name '../x': ...` alone), clap's whole message otherwise.
 pub(crate) fn usage_message(err: &clap::Error) -> String {
     use std::error::Error as _;
     let text = err.render().to_string();
@@ -1054,6 +1055,11 @@ pub(crate) fn usage_message(err: &clap::Error) -> String {
             (err.get(ContextKind::InvalidArg), err.source())
         {
             let arg = arg.split_whitespace().next().unwrap_or(arg);
+            // A positional argument has only clap's placeholder (`[NAME]...`, `<SIG>`) for a
+            // name, which the user never typed: our parser's message names what it is.
+            if arg.starts_with(['<', '[']) {
+                return source.to_string();
+            }
             return format!("{arg}: {source}");
         }
         // A raw error of a value parser (`Utf8Path`): its first line is the whole story.
@@ -1180,6 +1186,19 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Usage: rdaemon stop"), "{text}");
+        // An argument without an option has no name the user typed: the message alone.
+        let err = Cli::try_parse_from(["rdaemon", "stop", "../x"]).unwrap_err();
+        assert!(
+            usage_message(&err).starts_with("invalid name '../x': a name is"),
+            "{}",
+            usage_message(&err)
+        );
+        let err = Cli::try_parse_from(["rdaemon", "signal", "BOGUS", "web"]).unwrap_err();
+        assert!(
+            usage_message(&err).starts_with("invalid signal 'BOGUS': "),
+            "{}",
+            usage_message(&err)
+        );
     }
 
     #[test]

@@ -170,11 +170,24 @@ impl ReadySpec {
     /// Parses a `--health` check: `tcp:[HOST:]PORT`, `http:URL`, `cmd:COMMAND` or `file:PATH`
     /// (the kinds that can be asked again and again of a running program).
     pub fn parse_health(s: &str) -> Result<ReadySpec, String> {
-        match ReadySpec::parse(s) {
-            Ok(spec @ (ReadySpec::Tcp { .. } | ReadySpec::Http(_) | ReadySpec::Cmd(_) | ReadySpec::File(_))) => Ok(spec),
-            Ok(_) => Err(format!(
+        let usage = || {
+            format!(
                 "invalid health check '{s}': use tcp:[HOST:]PORT, http:URL, cmd:COMMAND or file:PATH"
-            )),
+            )
+        };
+        // Another kind is refused as a health check, not listed among the readiness kinds.
+        let kind = s.split_once(':').map_or(s, |(kind, _)| kind);
+        if !matches!(kind, "tcp" | "http" | "cmd" | "file") {
+            return Err(usage());
+        }
+        match ReadySpec::parse(s) {
+            Ok(
+                spec @ (ReadySpec::Tcp { .. }
+                | ReadySpec::Http(_)
+                | ReadySpec::Cmd(_)
+                | ReadySpec::File(_)),
+            ) => Ok(spec),
+            Ok(_) => Err(usage()),
             Err(e) => Err(e.replacen("invalid readiness spec", "invalid health check", 1)),
         }
     }
@@ -1746,6 +1759,28 @@ mod tests {
             host: host.into(),
             port,
         }
+    }
+
+    #[test]
+    fn a_health_check_of_another_kind_is_told_the_health_kinds() {
+        let kinds = "use tcp:[HOST:]PORT, http:URL, cmd:COMMAND or file:PATH";
+        for bad in ["bogus:1", "exec", "alive:1s", "log:up", "notify"] {
+            assert_eq!(
+                ReadySpec::parse_health(bad),
+                Err(format!("invalid health check '{bad}': {kinds}")),
+                "{bad}"
+            );
+        }
+        // A health kind with a bad value says what is wrong with it.
+        let err = ReadySpec::parse_health("tcp:0").unwrap_err();
+        assert!(
+            err.starts_with("invalid health check 'tcp:0': invalid port"),
+            "{err}"
+        );
+        assert_eq!(
+            ReadySpec::parse_health("cmd:true"),
+            Ok(ReadySpec::Cmd("true".into()))
+        );
     }
 
     #[test]
