@@ -540,6 +540,19 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 start_time: stat.start_time,
             },
         },
+        // A pidfile another user could write, that the record describes: rdaemon wrote the
+        // record's pid there, so another pid in it was put there by someone else (the daemon's
+        // user, in their own directory). The daemon is the record's, and the record's process
+        // is gone: dead, not unknown, so that the daemon can still be stopped, restarted and
+        // resurrected (review, 2026-12-02: a live root pid written there made them fail).
+        None if !trusted && replaced_by_another(target, pid) => Main::Gone {
+            pid,
+            why: format!(
+                "its pid {} is not running, and pidfile '{}' names pid {pid} instead, which no record vouches for",
+                target.record.as_ref().and_then(|r| r.pid).unwrap_or_default(),
+                target.pidfile.display()
+            ),
+        },
         None if !trusted => Main::Untrusted {
             why: format!(
                 "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, has another hard link, or lies in a directory another user can write), and no record vouches for pid {pid}",
@@ -568,6 +581,14 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             vouched: false,
             start_time: stat.start_time,
         },
+    })
+}
+
+/// Whether the record of `target` describes its pidfile as one rdaemon writes (not the
+/// program's own, `--forking --pidfile`) and names another main process than `pid`.
+fn replaced_by_another(target: &Target, pid: Pid) -> bool {
+    target.record.as_ref().is_some_and(|r| {
+        r.pidfile == target.pidfile && !r.program_pidfile && r.pid.is_some_and(|p| p != pid.get())
     })
 }
 

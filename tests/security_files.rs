@@ -1084,6 +1084,66 @@ fn a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root() {
     );
 }
 
+/// With `--user nobody` and a pidfile in the user's directory, the daemon dies and the user
+/// writes a live root process's pid into the pidfile: the daemon is dead (its record's process
+/// is gone), not unknown, so root can still stop, signal and restart it, and the root process
+/// is never signalled (review, 2026-12-02: status said unknown and stop, restart failed).
+#[test]
+fn a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead() {
+    const TEST: &str = "a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let theirs = nobody_log_dir(&env);
+    let pidfile = theirs.join("d.pid");
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "d",
+        "--user",
+        "nobody",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let dead: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(dead), nix::sys::signal::SIGKILL).unwrap();
+    wait_until("the daemon to die", DEADLINE, || !alive(dead));
+    let root_process = bystander();
+    nobody_does(&format!(
+        "echo {} > '{}'",
+        root_process.pid(),
+        pidfile.display()
+    ));
+    run_or_hang(&env, &["status", "d"], &[])
+        .code(1)
+        .stdout_has("dead");
+    run_or_hang(&env, &["signal", "USR1", "d"], &[]).code(7);
+    run_or_hang(&env, &["stop", "d"], &[])
+        .ok()
+        .stdout_has("d is not running");
+    assert!(alive(root_process.pid()), "root's process was signalled");
+    nobody_does(&format!(
+        "echo {} > '{}'",
+        root_process.pid(),
+        pidfile.display()
+    ));
+    run_or_hang(&env, &["restart", "d"], &[])
+        .ok()
+        .stdout_has("started d (pid ");
+    assert!(alive(root_process.pid()), "root's process was signalled");
+    assert_eq!(env.track_marked(&secs).len(), 1);
+}
+
 /// An up file's commands run as root unless an entry names a user: root's `up`, `down` and
 /// `export -f` read only a file that root owns and no other user can change (review,
 /// 2026-12-02: a file in the user's directory, or owned by the user, ran the user's command as
