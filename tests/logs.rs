@@ -271,8 +271,9 @@ fn a_huge_sparse_log_costs_only_its_tail() {
         ])
         .code(1);
     assert!(run.stderr.contains("not ready after 2s"), "{}", run.dump());
+    // Not a speed: a wait drowned by the flood would run into the command's 60 s timeout.
     assert!(
-        begun.elapsed() < Duration::from_secs(60),
+        begun.elapsed() < Duration::from_secs(30),
         "the 2 s wait took {:?}",
         begun.elapsed()
     );

@@ -349,11 +349,14 @@ fn nobody_cannot_hold_roots_lock() {
         DEADLINE,
         || holder.child().try_wait().unwrap().is_some() || held(ino),
     );
+    let exited = holder.child().try_wait().unwrap();
+    assert!(
+        exited.is_some_and(|s| !s.success()),
+        "nobody's flock did not fail: {exited:?}"
+    );
     run_or_hang(&env, &["stop", "x"], &[]).ok();
     wait_dead(pid);
-    let mode = fs::metadata(&lock)
-        .map(|m| m.mode() & 0o777)
-        .unwrap_or(0o600);
+    let mode = fs::metadata(&lock).unwrap().mode() & 0o777;
     assert_eq!(
         mode & 0o077,
         0,
