@@ -166,36 +166,115 @@ fn a_hundred_leftovers_are_stopped_in_one_stop() {
     ));
 }
 
+/// `--main-only` (systemd's `KillMode=mixed`): the first signal goes to the main process alone;
+/// the rest of the daemon gets no TERM, is waited for until the timeout, then gets SIGKILL. Stop
+/// means gone (SPEC §3): the member, which would die of a TERM, is alive until the SIGKILL.
 #[test]
-fn main_only_leaves_the_rest_until_a_full_stop() {
+fn main_only_spares_the_rest_the_first_signal_and_kills_it_at_the_timeout() {
     let env = Env::new();
     let (main, members) = start_with_members(&env, "web", 1, false);
     let member = members[0];
-    env.run(&["stop", "web", "--main-only"])
-        .ok()
-        .stdout_has(&format!("stopped web (pid {main})"));
+    let begun = std::time::Instant::now();
+    let stop = env.run(&["stop", "web", "--main-only", "--timeout", "300ms"]);
+    let took = begun.elapsed();
     assert!(!alive(main));
-    assert!(alive(member), "--main-only touched member {member}");
+    assert!(!alive(member), "member {member} survived the stop");
+    // Had it got the TERM, it would have died of it at once, needing no SIGKILL.
+    stop.ok().stdout_has(&format!(
+        "stopped web (pid {main}); 1 leftover process stopped (with SIGKILL)"
+    ));
+    assert!(
+        took >= std::time::Duration::from_millis(300),
+        "the rest was not waited for until the timeout ({took:?})"
+    );
+    assert!(!env.path("web.pid").exists());
+    env.run(&["status", "web"])
+        .code(3)
+        .stdout_has("web is stopped");
+}
+
+/// `--main-only --no-kill`: the rest gets no signal at all, and what is still alive at the
+/// timeout fails the stop by pid (exit 1); `status` counts it, and a full stop ends it.
+#[test]
+fn main_only_no_kill_fails_naming_the_rest_and_status_counts_it() {
+    let env = Env::new();
+    let (main, members) = start_with_members(&env, "web", 1, false);
+    let member = members[0];
+    let stop = env.run(&[
+        "stop",
+        "web",
+        "--main-only",
+        "--no-kill",
+        "--timeout",
+        "200ms",
+    ]);
+    assert!(!alive(main));
+    assert!(
+        alive(member),
+        "--main-only --no-kill signalled member {member}"
+    );
+    stop.code(1)
+        .one_error_line()
+        .stderr_has(&format!("leftover processes {member} are still running"));
+    env.run(&["status", "web"])
+        .code(1)
+        .stdout_has("web is dead")
+        .stdout_has("1 leftover process");
+    assert!(alive(member), "status must not touch member {member}");
     let stop = env.run(&["stop", "web"]);
     assert!(!alive(member), "member {member} survived a full stop");
     stop.ok().stdout_has("stopped leftovers of web: 1 process");
 }
 
+/// A `--retry` schedule of several soft signals with `--main-only`: each goes to the main
+/// process only (which ignores them); the rest hears none of them and gets only the SIGKILL.
+/// The member writes down each signal it catches (its `wait` returns at once for a trap).
 #[test]
-fn status_counts_the_leftovers_main_only_left() {
+fn main_only_retry_sends_the_rest_only_the_kill_steps() {
     let env = Env::new();
-    let (main, members) = start_with_members(&env, "web", 1, false);
-    env.run(&["stop", "web", "--main-only"]).ok();
+    let heard = env.path("heard");
+    let secs = unique_secs();
+    let script = env.script(
+        "deaf.sh",
+        &format!(
+            r#"sh -c 'trap "echo TERM >> \"$1\"" TERM; trap "echo USR1 >> \"$1\"" USR1; sleep {secs} & wait' sh "$1/heard" &
+echo $! > "$1/member.tmp"; mv "$1/member.tmp" "$1/member.txt"
+trap '' TERM USR1
+exec sleep 1000"#
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let main = env.start("deaf", &[script.to_str().unwrap(), &dir]);
+    let member = member_pids(&env, "member.txt")[0];
+    wait_until("the main process ignores TERM and USR1", DEADLINE, || {
+        let ign = u64::from_str_radix(&status_field(main, "SigIgn"), 16).unwrap_or(0);
+        let bit = |sig: Signal| 1u64 << (sig as i32 - 1);
+        ign & bit(Signal::SIGTERM) != 0 && ign & bit(Signal::SIGUSR1) != 0
+    });
+    wait_until("the member catches TERM and USR1", DEADLINE, || {
+        catches(member, Signal::SIGTERM) && catches(member, Signal::SIGUSR1)
+    });
+    let stop = env.run(&[
+        "stop",
+        "deaf",
+        "--main-only",
+        "--retry",
+        "TERM/1/USR1/1/KILL/5",
+    ]);
+    for pid in env.track_marked(&secs) {
+        wait_dead(pid);
+    }
     assert!(!alive(main));
-    assert!(alive(members[0]));
-    env.run(&["status", "web"])
-        .code(1)
-        .stdout_has("web is dead")
-        .stdout_has("1 leftover process");
-    assert!(
-        alive(members[0]),
-        "status must not touch member {}",
-        members[0]
+    assert!(!alive(member), "member {member} survived the stop");
+    stop.ok()
+        .stdout_has(&format!(
+            "stopped deaf (pid {main}) with SIGKILL after 2s; "
+        ))
+        .stdout_has("leftover processes stopped (with SIGKILL)");
+    assert_eq!(
+        fs::read_to_string(&heard).unwrap_or_default(),
+        "",
+        "the rest heard a soft signal"
     );
 }
 
