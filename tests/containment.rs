@@ -631,6 +631,93 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// `start NAME --ready file:NEVER EXTRA -- sh -c SCRIPT` whose program exits at once, leaving
+/// `sleep MARK` behind (its pid in `left.txt`; out of its session with `setsid`): the start
+/// fails at once, stopping that leftover (SPEC §2.1, §3.1: no half-started daemon), and says so.
+/// Returns the leftover's pid.
+fn start_that_exits_leaving(env: &Env, name: &str, extra: &[&str], setsid: &str) -> i32 {
+    let mark = unique_secs();
+    let script = format!(
+        r#"{setsid} sh -c 'echo $$ > "$1/left.tmp"; mv "$1/left.tmp" "$1/left.txt"; exec sleep {mark}' sh "$1" &
+while [ ! -e "$1/left.txt" ]; do sleep 0.01; done
+exit 0"#
+    );
+    let never = format!("file:{}", env.path("never").display());
+    let dir = env.dir().display().to_string();
+    let mut args = vec![
+        "start",
+        "--name",
+        name,
+        "--ready",
+        &never,
+        "--ready-timeout",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--", "sh", "-c", &script, "sh", &dir]);
+    let run = env.run(&args);
+    env.track_marked(&mark);
+    let left = member_pids(env, "left.txt")[0];
+    let run = run.code(1);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    let failed = format!(
+        "rdaemon: cannot start {name}: the program exited with status 0 while rdaemon waited for '{}' to appear",
+        env.path("never").display()
+    );
+    // A respawn monitor may stop what its child left before `start` gets to it.
+    let said = [
+        format!("{failed}; stopped 1 process it left behind"),
+        failed,
+    ];
+    let said = match extra.contains(&"--respawn") {
+        true => &said[..],
+        false => &said[..1],
+    };
+    assert!(said.iter().any(|s| s == first), "{}", run.dump());
+    assert!(
+        !alive(left),
+        "pid {left} it left behind still runs\n{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&mark).is_empty(), "{}", run.dump());
+    assert!(!env.path(&format!("{name}.pid")).exists(), "{}", run.dump());
+    env.run(&["status", name])
+        .code(3)
+        .stdout_has(&format!("{name} is stopped"));
+    left
+}
+
+/// Without a cgroup, the session holds what the program left (a plain background job).
+#[test]
+fn a_start_whose_program_exits_stops_what_it_left_in_its_session() {
+    let env = Env::new();
+    let left = start_that_exits_leaving(&env, "bg", &["--cgroup", "off"], "");
+    assert!(!alive(left));
+}
+
+/// With a cgroup, what left the session with `setsid` (a server that daemonized itself, as
+/// `redis-server --daemonize yes` does) is caught there, and the cgroup goes.
+#[test]
+fn a_start_whose_program_exits_stops_what_escaped_into_its_cgroup() {
+    let test = "a_start_whose_program_exits_stops_what_escaped_into_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "selfd");
+    start_that_exits_leaving(&env, &name, &["--cgroup", "on"], "setsid");
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+/// In respawn mode the monitor is the subreaper of what its first child left out of its session:
+/// the failed start stops that too.
+#[test]
+fn a_respawn_start_whose_first_child_exits_stops_what_it_left() {
+    let env = Env::new();
+    start_that_exits_leaving(&env, "rbg", &["--respawn", "--cgroup", "off"], "setsid");
+}
+
 /// A program (run with the test's directory as its argument) that leaves a grandchild out of
 /// its session with `setsid`, the grandchild's pid in `gc.txt`, and execs `sleep 1000`.
 fn setsid_escape_script(env: &Env) -> std::path::PathBuf {
