@@ -323,10 +323,13 @@ fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result
     Ok(Stopped::Stopped(pid))
 }
 
-/// Removes the pidfile once the daemon `pid` is gone: if it names `pid`, and, when the record
-/// describes this pidfile and `pid`, also if it holds anything but a live process (garbage, a
-/// dead pid), since the daemon (or someone) replaced what rdaemon wrote there. A pidfile naming
-/// another live process is left alone.
+/// Removes the pidfile once the daemon `pid` is gone: if it names `pid` (or, a `--forking
+/// --respawn` program's own pidfile, the program's process the monitor ran). rdaemon's own
+/// pidfile, when the record describes it and `pid`, goes also if it holds anything but a live
+/// process (garbage, a dead pid), since the daemon (or someone) replaced what rdaemon wrote
+/// there. Never the pidfile a `--forking` program writes (`--pidfile`), which rdaemon only
+/// reads: that one goes only if it still names the stopped process (SPEC §2.2). A pidfile
+/// naming another live process is left alone.
 fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     if pidfile::remove_if_pid(&target.pidfile, pid)? {
         return Ok(());
@@ -334,8 +337,15 @@ fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     let described = target
         .record
         .as_ref()
-        .is_some_and(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
-    let stale = described
+        .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    if let Some(rec) = described.filter(|r| r.forking && r.program_pidfile) {
+        // The program's own pidfile names its process, the monitor's child in respawn mode.
+        if let Some(child) = rec.child_pid.and_then(|c| Pid::new(c).ok()) {
+            pidfile::remove_if_pid(&target.pidfile, child)?;
+        }
+        return Ok(());
+    }
+    let stale = described.is_some()
         && match pidfile::read(&target.pidfile, false) {
             Content::Missing => false,
             Content::Invalid(_) => true,
