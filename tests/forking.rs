@@ -1035,6 +1035,12 @@ fn a_forking_pidfile_rewritten_to_name_a_dead_pid_is_left_after_stop() {
             Some(rewritten.as_str()),
             "stop removed or changed the program's pidfile, which no longer names {daemon}"
         );
+        // Stopped by rdaemon, whatever the program's file says now (garbage: unknown, exit 4).
+        if rewritten != "garbage\n" {
+            env.run(&["status", name])
+                .code(3)
+                .stdout_has(&format!("{name} is stopped"));
+        }
     }
     // Left as it was by the program: it names the stopped process, and goes.
     let mark = unique_secs();
