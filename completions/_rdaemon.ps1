@@ -110,7 +110,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
             [CompletionResult]::new('--no-kill', '--no-kill', [CompletionResultType]::ParameterName, 'Never escalate to SIGKILL')
-            [CompletionResult]::new('--main-only', '--main-only', [CompletionResultType]::ParameterName, 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)')
+            [CompletionResult]::new('--main-only', '--main-only', [CompletionResultType]::ParameterName, 'Send the first signal only to the main process; the rest of the daemon (its group, its session, its cgroup) is waited for and gets only the SIGKILL at the timeout')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

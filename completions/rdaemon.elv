@@ -105,7 +105,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand --verbose 'Print more about what rdaemon does'
             cand --all 'Every daemon rdaemon knows'
             cand --no-kill 'Never escalate to SIGKILL'
-            cand --main-only 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)'
+            cand --main-only 'Send the first signal only to the main process; the rest of the daemon (its group, its session, its cgroup) is waited for and gets only the SIGKILL at the timeout'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -100,7 +100,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d '
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l no-kill -d 'Never escalate to SIGKILL'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Signal only the main process, nothing else of the daemon (its group, the rest of its session, its cgroup)'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l main-only -d 'Send the first signal only to the main process; the rest of the daemon (its group, its session, its cgroup) is waited for and gets only the SIGKILL at the timeout'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F

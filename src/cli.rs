@@ -716,8 +716,8 @@ pub struct StopArgs {
     #[command(flatten)]
     pub stop: StopOpts,
 
-    /// Signal only the main process, nothing else of the daemon (its group, the rest of its
-    /// session, its cgroup)
+    /// Send the first signal only to the main process; the rest of the daemon (its group, its
+    /// session, its cgroup) is waited for and gets only the SIGKILL at the timeout
     #[arg(long)]
     pub main_only: bool,
 }

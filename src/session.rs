@@ -352,9 +352,9 @@ pub fn sweep(
 /// One phase of a sweep: send `signal` (with whether it is the schedule's first), then wait
 /// until `until` after the start of the stop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Phase {
-    signal: Option<(Signal, bool)>,
-    until: Duration,
+pub(crate) struct Phase {
+    pub(crate) signal: Option<(Signal, bool)>,
+    pub(crate) until: Duration,
 }
 
 /// The stop schedule as a sweep that starts late lives it (pure): the schedule runs from the
@@ -362,8 +362,8 @@ struct Phase {
 /// and the signal before it is superseded by the next one (what was still alive at the
 /// timeout gets SIGKILL at once). A last signal due after every wait ended is followed by the
 /// schedule's last wait (5 s after SIGKILL by default), from now. `forever` repeats the
-/// schedule; a cycle without a wait is not repeated.
-struct Timeline<'a> {
+/// schedule; a cycle without a wait is not repeated. Also how `stop` lives it against a cgroup.
+pub(crate) struct Timeline<'a> {
     schedule: &'a [Step],
     i: usize,
     /// The end of the waits so far, from the start of the stop.
@@ -375,7 +375,8 @@ struct Timeline<'a> {
 }
 
 impl<'a> Timeline<'a> {
-    fn new(schedule: &'a [Step]) -> Timeline<'a> {
+    /// The schedule from the start of the stop.
+    pub(crate) fn new(schedule: &'a [Step]) -> Timeline<'a> {
         Timeline {
             schedule,
             i: 0,
@@ -388,7 +389,7 @@ impl<'a> Timeline<'a> {
     }
 
     /// The next phase, `elapsed` into the stop; `None` at the end.
-    fn next(&mut self, elapsed: Duration) -> Option<Phase> {
+    pub(crate) fn next(&mut self, elapsed: Duration) -> Option<Phase> {
         while !self.done && self.i < self.schedule.len() {
             let step = self.schedule[self.i];
             self.i += 1;
@@ -699,6 +700,37 @@ mod tests {
         assert_eq!(
             phases(&spinning, &[0, 1]),
             [phase(Some((SIGTERM, true)), 5_000), None]
+        );
+    }
+
+    #[test]
+    fn a_schedule_without_a_first_signal_waits_until_its_kill_step() {
+        use Signal::SIGKILL;
+        let ms = Duration::from_millis;
+        // `--main-only`'s rest of TERM/10/KILL/5: no signal before the timeout, then KILL (its
+        // first signal).
+        let rest = [
+            Step::Wait(ms(10_000)),
+            Step::Signal(SIGKILL),
+            Step::Wait(ms(5_000)),
+        ];
+        assert_eq!(
+            phases(&rest, &[5, 10_000, 15_000]),
+            [
+                phase(None, 10_000),
+                phase(Some((SIGKILL, true)), 15_000),
+                None
+            ]
+        );
+        // The main process needed the KILL itself: the rest gets it at once.
+        assert_eq!(
+            phases(&rest, &[10_020, 15_000]),
+            [phase(Some((SIGKILL, true)), 15_000), None]
+        );
+        // `--no-kill`: only waited for, once.
+        assert_eq!(
+            phases(&[Step::Wait(ms(200))], &[0, 200]),
+            [phase(None, 200), None]
         );
     }
 

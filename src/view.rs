@@ -89,6 +89,17 @@ impl DaemonState {
             // rebooted (the runtime directory is gone).
             Main::NoPidfile if wanted_running => DaemonState::Dead,
             Main::NoPidfile => DaemonState::Stopped,
+            // A `--forking` program's own pidfile, which `stop` leaves when it no longer names
+            // the stopped process (SPEC §2.2): naming another, dead pid, it says nothing of the
+            // daemon, which was stopped.
+            Main::Gone { pid, .. }
+                if !wanted_running
+                    && rec.is_some_and(|r| {
+                        r.forking && r.program_pidfile && r.pid != Some(pid.get())
+                    }) =>
+            {
+                DaemonState::Stopped
+            }
             Main::Gone { .. } => DaemonState::Dead,
             Main::Untrusted { .. } => DaemonState::Unknown,
         }
@@ -853,6 +864,26 @@ mod tests {
             DaemonState::Stopped
         );
         assert_eq!(derive(&gone, &stopping, false, 0), DaemonState::Dead);
+        // A `--forking` program's own pidfile left naming another dead pid after `stop`.
+        let rewritten = Main::Gone {
+            pid: process::Pid::new(4321).unwrap(),
+            why: "gone".into(),
+        };
+        let own = r#", "stopping": true, "forking": true, "program_pidfile": true"#;
+        assert_eq!(
+            derive(&rewritten, &record(own), false, 0),
+            DaemonState::Stopped
+        );
+        assert_eq!(derive(&gone, &record(own), false, 0), DaemonState::Dead);
+        assert_eq!(
+            derive(
+                &rewritten,
+                &record(r#", "forking": true, "program_pidfile": true"#),
+                false,
+                0
+            ),
+            DaemonState::Dead
+        );
         assert_eq!(derive(&untrusted, &exec, false, 0), DaemonState::Unknown);
         assert_eq!(
             DaemonState::derive(&Main::NoPidfile, None, false, 0),

@@ -166,36 +166,115 @@ fn a_hundred_leftovers_are_stopped_in_one_stop() {
     ));
 }
 
+/// `--main-only` (systemd's `KillMode=mixed`): the first signal goes to the main process alone;
+/// the rest of the daemon gets no TERM, is waited for until the timeout, then gets SIGKILL. Stop
+/// means gone (SPEC §3): the member, which would die of a TERM, is alive until the SIGKILL.
 #[test]
-fn main_only_leaves_the_rest_until_a_full_stop() {
+fn main_only_spares_the_rest_the_first_signal_and_kills_it_at_the_timeout() {
     let env = Env::new();
     let (main, members) = start_with_members(&env, "web", 1, false);
     let member = members[0];
-    env.run(&["stop", "web", "--main-only"])
-        .ok()
-        .stdout_has(&format!("stopped web (pid {main})"));
+    let begun = std::time::Instant::now();
+    let stop = env.run(&["stop", "web", "--main-only", "--timeout", "300ms"]);
+    let took = begun.elapsed();
     assert!(!alive(main));
-    assert!(alive(member), "--main-only touched member {member}");
+    assert!(!alive(member), "member {member} survived the stop");
+    // Had it got the TERM, it would have died of it at once, needing no SIGKILL.
+    stop.ok().stdout_has(&format!(
+        "stopped web (pid {main}); 1 leftover process stopped (with SIGKILL)"
+    ));
+    assert!(
+        took >= std::time::Duration::from_millis(300),
+        "the rest was not waited for until the timeout ({took:?})"
+    );
+    assert!(!env.path("web.pid").exists());
+    env.run(&["status", "web"])
+        .code(3)
+        .stdout_has("web is stopped");
+}
+
+/// `--main-only --no-kill`: the rest gets no signal at all, and what is still alive at the
+/// timeout fails the stop by pid (exit 1); `status` counts it, and a full stop ends it.
+#[test]
+fn main_only_no_kill_fails_naming_the_rest_and_status_counts_it() {
+    let env = Env::new();
+    let (main, members) = start_with_members(&env, "web", 1, false);
+    let member = members[0];
+    let stop = env.run(&[
+        "stop",
+        "web",
+        "--main-only",
+        "--no-kill",
+        "--timeout",
+        "200ms",
+    ]);
+    assert!(!alive(main));
+    assert!(
+        alive(member),
+        "--main-only --no-kill signalled member {member}"
+    );
+    stop.code(1)
+        .one_error_line()
+        .stderr_has(&format!("leftover processes {member} are still running"));
+    env.run(&["status", "web"])
+        .code(1)
+        .stdout_has("web is dead")
+        .stdout_has("1 leftover process");
+    assert!(alive(member), "status must not touch member {member}");
     let stop = env.run(&["stop", "web"]);
     assert!(!alive(member), "member {member} survived a full stop");
     stop.ok().stdout_has("stopped leftovers of web: 1 process");
 }
 
+/// A `--retry` schedule of several soft signals with `--main-only`: each goes to the main
+/// process only (which ignores them); the rest hears none of them and gets only the SIGKILL.
+/// The member writes down each signal it catches (its `wait` returns at once for a trap).
 #[test]
-fn status_counts_the_leftovers_main_only_left() {
+fn main_only_retry_sends_the_rest_only_the_kill_steps() {
     let env = Env::new();
-    let (main, members) = start_with_members(&env, "web", 1, false);
-    env.run(&["stop", "web", "--main-only"]).ok();
+    let heard = env.path("heard");
+    let secs = unique_secs();
+    let script = env.script(
+        "deaf.sh",
+        &format!(
+            r#"sh -c 'trap "echo TERM >> \"$1\"" TERM; trap "echo USR1 >> \"$1\"" USR1; sleep {secs} & wait' sh "$1/heard" &
+echo $! > "$1/member.tmp"; mv "$1/member.tmp" "$1/member.txt"
+trap '' TERM USR1
+exec sleep 1000"#
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    let main = env.start("deaf", &[script.to_str().unwrap(), &dir]);
+    let member = member_pids(&env, "member.txt")[0];
+    wait_until("the main process ignores TERM and USR1", DEADLINE, || {
+        let ign = u64::from_str_radix(&status_field(main, "SigIgn"), 16).unwrap_or(0);
+        let bit = |sig: Signal| 1u64 << (sig as i32 - 1);
+        ign & bit(Signal::SIGTERM) != 0 && ign & bit(Signal::SIGUSR1) != 0
+    });
+    wait_until("the member catches TERM and USR1", DEADLINE, || {
+        catches(member, Signal::SIGTERM) && catches(member, Signal::SIGUSR1)
+    });
+    let stop = env.run(&[
+        "stop",
+        "deaf",
+        "--main-only",
+        "--retry",
+        "TERM/1/USR1/1/KILL/5",
+    ]);
+    for pid in env.track_marked(&secs) {
+        wait_dead(pid);
+    }
     assert!(!alive(main));
-    assert!(alive(members[0]));
-    env.run(&["status", "web"])
-        .code(1)
-        .stdout_has("web is dead")
-        .stdout_has("1 leftover process");
-    assert!(
-        alive(members[0]),
-        "status must not touch member {}",
-        members[0]
+    assert!(!alive(member), "member {member} survived the stop");
+    stop.ok()
+        .stdout_has(&format!(
+            "stopped deaf (pid {main}) with SIGKILL after 2s; "
+        ))
+        .stdout_has("leftover processes stopped (with SIGKILL)");
+    assert_eq!(
+        fs::read_to_string(&heard).unwrap_or_default(),
+        "",
+        "the rest heard a soft signal"
     );
 }
 
@@ -550,6 +629,93 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
     let cgroup = mount.join("rdaemon").join(&name);
     assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+/// `start NAME --ready file:NEVER EXTRA -- sh -c SCRIPT` whose program exits at once, leaving
+/// `sleep MARK` behind (its pid in `left.txt`; out of its session with `setsid`): the start
+/// fails at once, stopping that leftover (SPEC §2.1, §3.1: no half-started daemon), and says so.
+/// Returns the leftover's pid.
+fn start_that_exits_leaving(env: &Env, name: &str, extra: &[&str], setsid: &str) -> i32 {
+    let mark = unique_secs();
+    let script = format!(
+        r#"{setsid} sh -c 'echo $$ > "$1/left.tmp"; mv "$1/left.tmp" "$1/left.txt"; exec sleep {mark}' sh "$1" &
+while [ ! -e "$1/left.txt" ]; do sleep 0.01; done
+exit 0"#
+    );
+    let never = format!("file:{}", env.path("never").display());
+    let dir = env.dir().display().to_string();
+    let mut args = vec![
+        "start",
+        "--name",
+        name,
+        "--ready",
+        &never,
+        "--ready-timeout",
+        "60s",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--", "sh", "-c", &script, "sh", &dir]);
+    let run = env.run(&args);
+    env.track_marked(&mark);
+    let left = member_pids(env, "left.txt")[0];
+    let run = run.code(1);
+    let first = run.stderr.lines().next().unwrap_or_default();
+    let failed = format!(
+        "rdaemon: cannot start {name}: the program exited with status 0 while rdaemon waited for '{}' to appear",
+        env.path("never").display()
+    );
+    // A respawn monitor may stop what its child left before `start` gets to it.
+    let said = [
+        format!("{failed}; stopped 1 process it left behind"),
+        failed,
+    ];
+    let said = match extra.contains(&"--respawn") {
+        true => &said[..],
+        false => &said[..1],
+    };
+    assert!(said.iter().any(|s| s == first), "{}", run.dump());
+    assert!(
+        !alive(left),
+        "pid {left} it left behind still runs\n{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&mark).is_empty(), "{}", run.dump());
+    assert!(!env.path(&format!("{name}.pid")).exists(), "{}", run.dump());
+    env.run(&["status", name])
+        .code(3)
+        .stdout_has(&format!("{name} is stopped"));
+    left
+}
+
+/// Without a cgroup, the session holds what the program left (a plain background job).
+#[test]
+fn a_start_whose_program_exits_stops_what_it_left_in_its_session() {
+    let env = Env::new();
+    let left = start_that_exits_leaving(&env, "bg", &["--cgroup", "off"], "");
+    assert!(!alive(left));
+}
+
+/// With a cgroup, what left the session with `setsid` (a server that daemonized itself, as
+/// `redis-server --daemonize yes` does) is caught there, and the cgroup goes.
+#[test]
+fn a_start_whose_program_exits_stops_what_escaped_into_its_cgroup() {
+    let test = "a_start_whose_program_exits_stops_what_escaped_into_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "selfd");
+    start_that_exits_leaving(&env, &name, &["--cgroup", "on"], "setsid");
+    let cgroup = mount.join("rdaemon").join(&name);
+    assert!(!cgroup.exists(), "{} is still there", cgroup.display());
+}
+
+/// In respawn mode the monitor is the subreaper of what its first child left out of its session:
+/// the failed start stops that too.
+#[test]
+fn a_respawn_start_whose_first_child_exits_stops_what_it_left() {
+    let env = Env::new();
+    start_that_exits_leaving(&env, "rbg", &["--respawn", "--cgroup", "off"], "setsid");
 }
 
 /// A program (run with the test's directory as its argument) that leaves a grandchild out of

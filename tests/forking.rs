@@ -1005,6 +1005,68 @@ fn forking_status_wins_over_a_pidfile_rewritten_to_name_another_process() {
     );
 }
 
+/// SPEC §2.2: rdaemon never writes a `--forking` program's own pidfile, and after `stop` removes
+/// it only if it still names the stopped process. Rewritten to name a dead pid, or garbage, it
+/// no longer does: `stop` leaves it (rdaemon's own pidfile would go, being rdaemon's).
+#[test]
+fn a_forking_pidfile_rewritten_to_name_a_dead_pid_is_left_after_stop() {
+    let env = Env::new();
+    // A pid that is certainly dead: a child of this test, reaped.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    for (name, rewritten) in [("f4", format!("{dead}\n")), ("f5", "garbage\n".to_owned())] {
+        let mark = unique_secs();
+        let pidfile = env.path(&format!("{name}-own.pid"));
+        let p = pidfile.display().to_string();
+        let program = format!("sleep {mark} & echo $! > '{p}'; exit 0");
+        let argv = ["sh".to_owned(), "-c".to_owned(), program, mark.clone()];
+        start(&env, name, &["--forking", "--pidfile", &p], &argv).ok();
+        let daemon = read_pid(&pidfile);
+        env.track(daemon);
+        fs::write(&pidfile, &rewritten).unwrap();
+        env.run(&["stop", name])
+            .ok()
+            .stdout_has(&format!("stopped {name} (pid {daemon})"));
+        assert!(!alive(daemon));
+        wait_nothing_left(&env, &mark);
+        assert_eq!(
+            fs::read_to_string(&pidfile).ok().as_deref(),
+            Some(rewritten.as_str()),
+            "stop removed or changed the program's pidfile, which no longer names {daemon}"
+        );
+        // Stopped by rdaemon, whatever the program's file says now (garbage: unknown, exit 4).
+        if rewritten != "garbage\n" {
+            env.run(&["status", name])
+                .code(3)
+                .stdout_has(&format!("{name} is stopped"));
+        }
+    }
+    // Left as it was by the program: it names the stopped process, and goes.
+    let mark = unique_secs();
+    let pidfile = env.path("f6-own.pid");
+    let p = pidfile.display().to_string();
+    let program = format!("sleep {mark} & echo $! > '{p}'; exit 0");
+    let argv = ["sh".to_owned(), "-c".to_owned(), program, mark.clone()];
+    start(&env, "f6", &["--forking", "--pidfile", &p], &argv).ok();
+    env.run(&["stop", "f6"]).ok();
+    wait_nothing_left(&env, &mark);
+    assert!(
+        !pidfile.exists(),
+        "the pidfile naming the stopped process stays"
+    );
+    // rdaemon's own pidfile, rewritten the same way, is rdaemon's to clean up: it goes.
+    let own = env.start("plain", &["sleep", "1000"]);
+    fs::write(env.path("plain.pid"), format!("{dead}\n")).unwrap();
+    env.run(&["stop", "plain"])
+        .ok()
+        .stdout_has(&format!("stopped plain (pid {own})"));
+    assert!(
+        !env.path("plain.pid").exists(),
+        "rdaemon's own stale pidfile stays"
+    );
+}
+
 #[test]
 fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
     let env = Env::new();

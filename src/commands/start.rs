@@ -34,7 +34,7 @@ use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
-use crate::session::Session;
+use crate::session::{Held, Session};
 use crate::state::{Pidfs, Record, StagedSpec};
 use crate::target::{judge, Main, Target};
 
@@ -1266,7 +1266,7 @@ fn await_ready(
                         "{} while rdaemon waited for {what}",
                         how_it_ended("the program", ended)
                     ),
-                    Some(stop_unready(ctx, launch, &process)),
+                    stop_unready(ctx, launch, &process),
                 )
             }
             None => {
@@ -1279,10 +1279,17 @@ fn await_ready(
                     Some(ended) => how_it_ended(who, ended),
                     None => format!("{who} exited"),
                 };
-                (format!("{how} while rdaemon waited for {what}"), None)
+                // What it forked lives on in its session and cgroup (a server that daemonized
+                // itself, a background job): no half-started daemon (SPEC §2.1, §3.1).
+                ended_anyway = true;
+                let target = unready_target(ctx, launch, pid);
+                (
+                    format!("{how} while rdaemon waited for {what}"),
+                    stop_left_behind(launch, &target, Vec::new()),
+                )
             }
         },
-        Outcome::Failed(why) => (why, Some(stop_unready(ctx, launch, &process))),
+        Outcome::Failed(why) => (why, stop_unready(ctx, launch, &process)),
         Outcome::Interrupted(sig) => {
             interrupted = Some(sig);
             (
@@ -1290,7 +1297,7 @@ fn await_ready(
                     "interrupted by {} while rdaemon waited for {what}",
                     sig.as_str()
                 ),
-                Some(stop_unready(ctx, launch, &process)),
+                stop_unready(ctx, launch, &process),
             )
         }
         Outcome::TimedOut(waited) => {
@@ -1301,21 +1308,29 @@ fn await_ready(
             if let Some(first) = check.ignored().first() {
                 why.push_str(&format!("; rdaemon ignored {first}"));
             }
-            (why, Some(stop_unready(ctx, launch, &process)))
+            (why, stop_unready(ctx, launch, &process))
         }
     };
     let mut message = format!("cannot start {name}: {reason}");
     match stopped {
-        None => {
+        Ok(left) => {
             let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
+            let counted = crate::parse::counted(left as u64, "process", "processes");
+            message.push_str(&match (ended_anyway, left) {
+                (true, 0) => String::new(),
+                (true, _) => format!("; stopped {counted} it left behind"),
+                (false, 0) => format!("; stopped it (pid {pid})"),
+                (false, _) => format!("; stopped it (pid {pid}) and {counted} it left behind"),
+            });
         }
-        Some(Ok(())) => {
+        Err(e) if ended_anyway => {
             let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
-            if !ended_anyway {
-                message.push_str(&format!("; stopped it (pid {pid})"));
-            }
+            message.push_str(&format!(
+                "; and what it left behind could not be stopped: {}",
+                crate::exit::render(&e)
+            ));
         }
-        Some(Err(e)) => message.push_str(&format!(
+        Err(e) => message.push_str(&format!(
             "; and it could not be stopped: {}",
             crate::exit::render(&e)
         )),
@@ -1378,22 +1393,36 @@ fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
     }
 }
 
-/// Stops a daemon that did not become ready, as `stop` would: its stop signal to its group, its
-/// stop timeout, KILL, 5 s, and it is reaped; then what it left in its session and its cgroup
-/// (SPEC §3.1), and the cgroup goes.
-fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()> {
-    let pid = process.pid();
-    let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
+/// The daemon `start` launched as `pid`, as its record describes it (its session and cgroup).
+fn unready_target(ctx: &Ctx, launch: &plan::Plan, pid: Pid) -> Target {
     let record = Record::load(ctx, &launch.name)
         .ok()
         .flatten()
         .filter(|rec| rec.pid == Some(pid.get()));
-    let target = Target {
+    Target {
         name: Some(launch.name.clone()),
         pidfile: launch.pidfile.clone(),
         record,
         record_error: None,
-    };
+    }
+}
+
+/// Once the daemon's main process (in supervised mode its monitor) is gone: what the program
+/// left in its session and its cgroup (SPEC §3.1), and what `escaped` holds (a monitor's
+/// adopted descendants), stopped as `stop` would (its stop signal, its stop timeout, KILL),
+/// and the cgroup goes. How many processes that was.
+fn stop_left_behind(launch: &plan::Plan, target: &Target, escaped: Vec<Held>) -> Result<usize> {
+    let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
+    super::stop::stop_remains(target, &schedule, escaped)
+}
+
+/// Stops a daemon that did not become ready, as `stop` would: its stop signal to its group, its
+/// stop timeout, KILL, 5 s, and it is reaped; then what it left in its session and its cgroup
+/// (SPEC §3.1), and the cgroup goes. How many processes it left behind.
+fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usize> {
+    let pid = process.pid();
+    let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
+    let target = unready_target(ctx, launch, pid);
     let soft_to_main = launch.respawn.is_some();
     // A monitor is the subreaper of what escaped its session: held by pidfd before it goes.
     let escaped = match (soft_to_main, &target.record) {
@@ -1417,8 +1446,7 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<()>
         Err(e) => bail!("cannot signal pid {pid}: {}", e.desc()),
     }
     spinner.finish();
-    super::stop::stop_remains(&target, &schedule, escaped)?;
-    Ok(())
+    stop_left_behind(launch, &target, escaped)
 }
 
 /// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error

@@ -1,7 +1,7 @@
 //! `rdaemon stop`: run the stop schedule (signal the group, wait on the pidfd, escalate) against
 //! a daemon that verifiably is the one the pidfile and record describe.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -16,7 +16,7 @@ use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::schedule::{run_schedule_noting, Aim};
-use crate::session::{self, Held, Session, Swept};
+use crate::session::{self, Held, Session, Swept, Timeline};
 use crate::state::{Mode, Record};
 use crate::target::{judge, privilege_error, resolve_many, several_error, Main, Many, Target};
 
@@ -84,6 +84,9 @@ pub fn stop_locked(
 ) -> Result<Stopped> {
     let label = target.label();
     let begun = Instant::now();
+    // What the rest of the daemon gets (SPEC §3): the whole schedule, or with `--main-only`
+    // (systemd's `KillMode=mixed`) only its SIGKILL steps, after waiting for it until then.
+    let rest = rest_schedule(schedule, main_only);
     let judged = judge(ctx, target).with_context(|| format!("cannot stop {label}"))?;
     // With a spec that cannot be read, its status still names the daemon's session and cgroup
     // (SPEC §1: the runtime identity), so that the stop reaches all of it (SPEC §3.1).
@@ -95,14 +98,14 @@ pub fn stop_locked(
         && mark_wanted_stopped(ctx, target);
     let (pid, start_time) = match judged {
         Main::NoPidfile => {
-            if stop_leftovers(ctx, target, schedule, main_only)? {
+            if stop_leftovers(ctx, target, &rest)? {
                 return Ok(Stopped::NotRunning);
             }
             ctx.say(format!("{label} is not running"));
             return Ok(Stopped::NotRunning);
         }
         Main::Gone { why, .. } => {
-            if stop_leftovers(ctx, target, schedule, main_only)? {
+            if stop_leftovers(ctx, target, &rest)? {
                 pidfile::remove(&target.pidfile)?;
                 return Ok(Stopped::NotRunning);
             }
@@ -122,12 +125,12 @@ pub fn stop_locked(
     // The pid could have been reused between judging it and opening the pidfd: check again
     // once the pidfd pins the process (without a pidfd, before every signal).
     // The session, known while the main process is verified alive (SPEC §3.1).
-    let session = live_session(target, pid, start_time, main_only);
+    let session = live_session(target, pid, start_time);
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-                + stop_cgroup(target, schedule, begun, main_only, None)?;
+            let swept = sweep(&label, session, Vec::new(), &rest, begun, None)?
+                + stop_cgroup(target, &rest, begun, None)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -154,7 +157,7 @@ pub fn stop_locked(
     };
     // A respawn monitor is the child subreaper of whatever escaped its session (setsid, double
     // fork): held now, by pidfd, they can be stopped after the monitor is gone (SPEC §3.1).
-    let escaped = match aim.soft_to_main && !main_only {
+    let escaped = match aim.soft_to_main {
         true => session::hold_descendants(pid, session.as_ref()),
         false => Vec::new(),
     };
@@ -198,19 +201,18 @@ pub fn stop_locked(
         // its escaped descendants were born inside): stopped and waited for through the cgroup,
         // no scan of `/proc`. The session sweep runs the schedules a cgroup stop does not
         // (`forever`).
-        let by_cgroup = !main_only
-            && !schedule.contains(&Step::Forever)
+        let by_cgroup = !schedule.contains(&Step::Forever)
             && target.record.as_ref().and_then(Cgroup::of_record).is_some();
         let swept = match by_cgroup {
             true => Leftovers::default(),
             false => {
-                sweep(&label, session, escaped, schedule, begun, signalled).inspect_err(|_| {
+                sweep(&label, session, escaped, &rest, begun, signalled).inspect_err(|_| {
                     mark_stopping(ctx, target, pid, false);
                 })?
             }
         };
         let swept = swept
-            + stop_cgroup(target, schedule, begun, main_only, signalled).inspect_err(|_| {
+            + stop_cgroup(target, &rest, begun, signalled).inspect_err(|_| {
                 mark_stopping(ctx, target, pid, false);
             })?;
         let how = format!("{how}{}", leftovers_note(swept));
@@ -228,7 +230,7 @@ pub fn stop_locked(
         })
         .unwrap_or("TERM");
     // SPEC §3: exit 1 naming every pid that survives, not only the main process's.
-    let others = match other_survivors(target, pid, session.as_ref(), &escaped, main_only)[..] {
+    let others = match other_survivors(target, pid, session.as_ref(), &escaped)[..] {
         [] => String::new(),
         [one] => format!(", and so is its other process (pid {one})"),
         ref many => format!(
@@ -246,18 +248,13 @@ pub fn stop_locked(
 
 /// The daemon's processes other than its main process `pid` that are still alive when the stop
 /// gives up with the main process alive, ascending: the rest of its session, what a respawn
-/// monitor held, and what its cgroup holds (SPEC §3.1). None with `--main-only`, which stops the
-/// main process alone.
+/// monitor held, and what its cgroup holds (SPEC §3.1), with `--main-only` too: stop means gone.
 fn other_survivors(
     target: &Target,
     pid: Pid,
     session: Option<&Session>,
     held: &[Held],
-    main_only: bool,
 ) -> Vec<i32> {
-    if main_only {
-        return Vec::new();
-    }
     let mut pids: Vec<i32> = session
         .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
         .unwrap_or_default();
@@ -326,10 +323,13 @@ fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result
     Ok(Stopped::Stopped(pid))
 }
 
-/// Removes the pidfile once the daemon `pid` is gone: if it names `pid`, and, when the record
-/// describes this pidfile and `pid`, also if it holds anything but a live process (garbage, a
-/// dead pid), since the daemon (or someone) replaced what rdaemon wrote there. A pidfile naming
-/// another live process is left alone.
+/// Removes the pidfile once the daemon `pid` is gone: if it names `pid` (or, a `--forking
+/// --respawn` program's own pidfile, the program's process the monitor ran). rdaemon's own
+/// pidfile, when the record describes it and `pid`, goes also if it holds anything but a live
+/// process (garbage, a dead pid), since the daemon (or someone) replaced what rdaemon wrote
+/// there. Never the pidfile a `--forking` program writes (`--pidfile`), which rdaemon only
+/// reads: that one goes only if it still names the stopped process (SPEC §2.2). A pidfile
+/// naming another live process is left alone.
 fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     if pidfile::remove_if_pid(&target.pidfile, pid)? {
         return Ok(());
@@ -337,8 +337,15 @@ fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     let described = target
         .record
         .as_ref()
-        .is_some_and(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
-    let stale = described
+        .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    if let Some(rec) = described.filter(|r| r.forking && r.program_pidfile) {
+        // The program's own pidfile names its process, the monitor's child in respawn mode.
+        if let Some(child) = rec.child_pid.and_then(|c| Pid::new(c).ok()) {
+            pidfile::remove_if_pid(&target.pidfile, child)?;
+        }
+        return Ok(());
+    }
+    let stale = described.is_some()
         && match pidfile::read(&target.pidfile, false) {
             Content::Missing => false,
             Content::Invalid(_) => true,
@@ -364,10 +371,25 @@ fn signal_error(err: Errno, label: &str, pid: Pid) -> anyhow::Error {
 // Leftovers (SPEC §3.1): what is left of the daemon's session once the main process is gone is
 // stopped on the same schedule, so that `stop` returns only when all of it is gone.
 
-/// The daemon's session while its main process `pid` is alive with `start_time`, if the stop
-/// reaches beyond the main process and a session can be trusted (`session`).
-fn live_session(target: &Target, pid: Pid, start_time: u64, main_only: bool) -> Option<Session> {
-    let rec = target.record.as_ref().filter(|_| !main_only)?;
+/// The schedule the rest of the daemon (all but its main process) lives (SPEC §3): `schedule`
+/// itself, or with `--main-only` (`main_only`, systemd's `KillMode=mixed`) the same schedule
+/// without its soft signals: the rest gets no TERM (the main process is told to stop, and may
+/// end its children its own way), is waited for until the schedule's SIGKILL step, then gets
+/// SIGKILL with everything else. Without one (`--no-kill`, a `--retry` of soft signals only)
+/// it is only waited for, as long as the schedule waits (`forever`: until it is gone), and
+/// whatever is still alive then fails the stop by pid.
+pub(crate) fn rest_schedule(schedule: &[Step], main_only: bool) -> Vec<Step> {
+    schedule
+        .iter()
+        .copied()
+        .filter(|step| !main_only || !matches!(step, Step::Signal(sig) if *sig != Signal::SIGKILL))
+        .collect()
+}
+
+/// The daemon's session while its main process `pid` is alive with `start_time`, if a session
+/// can be trusted (`session`).
+fn live_session(target: &Target, pid: Pid, start_time: u64) -> Option<Session> {
+    let rec = target.record.as_ref()?;
     let stat = process::read_stat(pid).filter(|s| s.start_time == start_time)?;
     Session::of(rec, Some((pid, &stat))).ok().flatten()
 }
@@ -389,14 +411,15 @@ pub(crate) fn stop_remains(
     };
     let begun = Instant::now();
     Ok((sweep(&label, session, escaped, schedule, begun, None)?
-        + stop_cgroup(target, schedule, begun, false, None)?)
+        + stop_cgroup(target, schedule, begun, None)?)
     .stopped)
 }
 
-/// With the main process already gone: stops the leftovers of the session the record names,
-/// printing `stopped leftovers of NAME: N processes`. Whether there were any.
-fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool) -> Result<bool> {
-    let Some(rec) = target.record.as_ref().filter(|_| !main_only) else {
+/// With the main process already gone: stops the leftovers of the session the record names
+/// with `schedule` (with `--main-only`, the [`rest_schedule`]), printing `stopped leftovers of
+/// NAME: N processes`. Whether there were any.
+fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step]) -> Result<bool> {
+    let Some(rec) = target.record.as_ref() else {
         return Ok(false);
     };
     let label = target.label();
@@ -404,7 +427,7 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step], main_only: bool
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
     let begun = Instant::now();
     let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-        + stop_cgroup(target, schedule, begun, main_only, None)?;
+        + stop_cgroup(target, schedule, begun, None)?;
     if swept.stopped == 0 {
         return Ok(false);
     }
@@ -459,25 +482,21 @@ fn sweep(
 }
 
 /// What is left in the daemon's cgroup (SPEC §3.1) once its main process and session are gone
-/// (a descendant that left the session with `setsid`): the schedule's first signal (and SIGCONT)
-/// if its first wait has not ended yet, waiting on `cgroup.events` (inotify) until then;
-/// `cgroup.kill` at the KILL step, waiting for `populated 0`; then the cgroup is removed. How
-/// many processes it held; an error naming them if some survive. Nothing with `--main-only`.
-/// `signalled_group` got the first signal already (its members do not get it twice).
+/// (a descendant that left the session with `setsid`), stopped on `schedule` as the session's
+/// sweep lives it ([`session::Timeline`], anchored at `begun`): each signal still due (and
+/// SIGCONT) to its members, `cgroup.kill` for SIGKILL, each wait on `cgroup.events` (inotify,
+/// `populated 0`); then the cgroup is removed. A schedule without a soft signal before its
+/// first wait (`--main-only`'s [`rest_schedule`]) only waits until its SIGKILL step. How many
+/// processes it held; an error naming them if some survive. `signalled_group` got the first
+/// signal already (its members do not get it twice).
 fn stop_cgroup(
     target: &Target,
     schedule: &[Step],
     begun: Instant,
-    main_only: bool,
     signalled_group: Option<i32>,
 ) -> Result<Leftovers> {
     let label = target.label();
-    let Some(cg) = target
-        .record
-        .as_ref()
-        .filter(|_| !main_only)
-        .and_then(Cgroup::of_record)
-    else {
+    let Some(cg) = target.record.as_ref().and_then(Cgroup::of_record) else {
         return Ok(Leftovers::default());
     };
     if !cg.exists() {
@@ -486,34 +505,28 @@ fn stop_cgroup(
     let fail =
         |e: anyhow::Error| anyhow::anyhow!("cannot stop {label}: {}", crate::exit::render(&e));
     let held = cg.procs().map_err(|e| fail(e.into()))?.len();
-    let mut first = None;
-    let mut first_wait = None;
-    for step in schedule {
-        match *step {
-            Step::Signal(sig) if first.is_none() => first = Some(sig),
-            Step::Wait(d) if first_wait.is_none() => first_wait = Some(d),
-            _ => {}
-        }
-    }
-    let kills = schedule.contains(&Step::Signal(Signal::SIGKILL));
+    let mut killed = false;
     let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
-    if !empty {
-        let until = begun + first_wait.unwrap_or_default();
-        let left = until.saturating_duration_since(Instant::now());
-        if let (Some(sig), false) = (first, left.is_zero()) {
-            // The signalled group had its SIGCONT with its first signal.
-            let sigs: &[Signal] = match sig {
-                Signal::SIGKILL => &[Signal::SIGKILL],
-                _ => &[sig, Signal::SIGCONT],
-            };
-            cg.signal_members(sigs, signalled_group).map_err(fail)?;
-            empty = cg.wait_empty(left).map_err(fail)?;
+    let mut timeline = Timeline::new(schedule);
+    while !empty {
+        let Some(phase) = timeline.next(begun.elapsed()) else {
+            break;
+        };
+        match phase.signal {
+            Some((Signal::SIGKILL, _)) => {
+                cg.kill().map_err(fail)?;
+                killed = true;
+            }
+            Some((sig, first)) => {
+                // The signalled group had its SIGCONT with its first signal.
+                let skip = signalled_group.filter(|_| first);
+                cg.signal_members(&[sig, Signal::SIGCONT], skip)
+                    .map_err(fail)?;
+            }
+            None => {}
         }
-    }
-    let killed = !empty && kills;
-    if killed {
-        cg.kill().map_err(fail)?;
-        empty = cg.wait_empty(Duration::from_secs(5)).map_err(fail)?;
+        let left = (begun + phase.until).saturating_duration_since(Instant::now());
+        empty = cg.wait_empty(left).map_err(fail)?;
     }
     if !empty {
         let pids: Vec<String> = cg
@@ -563,5 +576,45 @@ fn leftovers_note(swept: Leftovers) -> String {
         0 => String::new(),
         1 => format!("; 1 leftover process stopped{how}"),
         n => format!("; {n} leftover processes stopped{how}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn the_rest_of_a_main_only_stop_gets_only_the_kill_steps() {
+        use Signal::{SIGINT, SIGKILL, SIGTERM};
+        let s = Duration::from_secs;
+        let default = crate::parse::default_schedule(SIGTERM, s(10), false);
+        assert_eq!(rest_schedule(&default, false), default);
+        assert_eq!(
+            rest_schedule(&default, true),
+            [Step::Wait(s(10)), Step::Signal(SIGKILL), Step::Wait(s(5))]
+        );
+        let no_kill = crate::parse::default_schedule(SIGTERM, s(10), true);
+        assert_eq!(rest_schedule(&no_kill, true), [Step::Wait(s(10))]);
+        let retry = [
+            Step::Signal(SIGTERM),
+            Step::Wait(s(1)),
+            Step::Signal(SIGINT),
+            Step::Wait(s(1)),
+            Step::Signal(SIGKILL),
+            Step::Wait(s(5)),
+            Step::Forever,
+        ];
+        assert_eq!(
+            rest_schedule(&retry, true),
+            [
+                Step::Wait(s(1)),
+                Step::Wait(s(1)),
+                Step::Signal(SIGKILL),
+                Step::Wait(s(5)),
+                Step::Forever
+            ]
+        );
     }
 }
