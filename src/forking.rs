@@ -49,14 +49,39 @@ pub struct Found {
     pub stat: ProcStat,
 }
 
+/// The processes that descended from this rdaemon when the launch under way began, by pid
+/// and start time: daemons that an earlier start of the same command (`resurrect`, `restart`
+/// of several names) left as its children, this process being their child subreaper. Neither
+/// they nor what they spawn are the launch's ([`launch_descendants`]): before, a `--forking`
+/// start after another daemon's in one `resurrect` took both daemons for what it left, failed,
+/// and stopped the other. Set by [`begin_launch`].
+static EARLIER: std::sync::Mutex<Vec<(i32, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes what descends from this process now, just before a `--forking` program is launched.
+pub fn begin_launch() {
+    let earlier = session::descendants_in(own_pid(), &session::scan())
+        .into_iter()
+        .map(|e| (e.pid, e.stat.start_time))
+        .collect();
+    *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = earlier;
+}
+
+/// The live descendants of `root` (the caller, a child subreaper) that the launch under way
+/// left: not beneath a process that descended from it before the launch ([`EARLIER`]).
+fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
+    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    session::descendants_pruned(root, table, |e| {
+        earlier.contains(&(e.pid, e.stat.start_time))
+    })
+}
+
 /// Whether the process `pid` (in `table`) was left behind by the launch: a live descendant of
-/// `root` (the caller, a child subreaper) or a member of the daemon's cgroup.
+/// `root` (the caller, a child subreaper) that the launch left ([`launch_descendants`]), or a
+/// member of the daemon's cgroup.
 pub fn left_by_launch(pid: i32, root: i32, table: &[Entry], cgroup: Option<&Cgroup>) -> bool {
     let alive = table.iter().any(|e| e.pid == pid && e.stat.is_alive());
     alive
-        && (session::descendants_in(root, table)
-            .iter()
-            .any(|e| e.pid == pid)
+        && (launch_descendants(root, table).iter().any(|e| e.pid == pid)
             || cgroup.is_some_and(|cg| cg.procs().is_ok_and(|procs| procs.contains(&pid))))
 }
 
@@ -194,7 +219,7 @@ fn from_pidfile(
                 }
             }
         };
-        if session::descendants_in(root, &table).is_empty()
+        if launch_descendants(root, &table).is_empty()
             && !has_zombie_child(root, &table)
             && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
         {
@@ -243,7 +268,7 @@ fn only_one_left(
         }
         reap_zombies();
         let table = session::scan();
-        let live = session::descendants_in(root, &table);
+        let live = launch_descendants(root, &table);
         // The tops of what is left: re-parented to the caller, or (a scan racing an exit) the
         // child of an intermediate that is a zombie now.
         let mut candidates: Vec<i32> = live
@@ -322,11 +347,13 @@ fn final_problem(why: &str) -> bool {
         || why.contains("is rdaemon")
 }
 
-/// Whether `table` shows a child of `root` that has exited and is not reaped yet.
+/// Whether `table` shows a child of `root` that has exited and is not reaped yet, of the
+/// launch under way (not an earlier daemon of the same command, [`EARLIER`]).
 fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
-    table
-        .iter()
-        .any(|e| e.stat.ppid == root && !e.stat.is_alive())
+    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner());
+    table.iter().any(|e| {
+        e.stat.ppid == root && !e.stat.is_alive() && !earlier.contains(&(e.pid, e.stat.start_time))
+    })
 }
 
 /// Whether `fd` is readable now.
@@ -420,18 +447,14 @@ fn what_died(otherwise: &str) -> String {
 /// and the cgroup's members) on stop's default schedule, reaps what was the caller's, and
 /// returns the pids it found to stop.
 pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
-    let mut found: Vec<i32> = session::descendants_in(own_pid(), &session::scan())
-        .iter()
-        .map(|e| e.pid)
-        .collect();
+    let launch = launch_descendants(own_pid(), &session::scan());
+    let mut found: Vec<i32> = launch.iter().map(|e| e.pid).collect();
     if let Some(procs) = cgroup.and_then(|cg| cg.procs().ok()) {
         found.extend(procs);
         found.sort_unstable();
         found.dedup();
     }
-    // Only its number is used: the root of the walk through `/proc`.
-    let me = Pid::own_for_foreground();
-    let held = session::hold_descendants(me, None);
+    let held = session::hold(launch.into_iter());
     let schedule = default_schedule(
         nix::sys::signal::Signal::SIGTERM,
         crate::spec::STOP_TIMEOUT,

@@ -134,6 +134,16 @@ pub fn processes_of(daemon: i32, table: &[Entry], with_session: bool) -> Vec<i32
 /// The live descendants of `root` in `table` (not `root` itself, no zombies), however deep:
 /// what a subreaper (the respawn monitor) holds, escaped ones (`setsid`, double fork) included.
 pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
+    descendants_pruned(root, table, |_| false)
+}
+
+/// [`descendants_in`], without the processes for which `prune` holds and everything beneath
+/// them.
+pub fn descendants_pruned(
+    root: i32,
+    table: &[Entry],
+    prune: impl Fn(&Entry) -> bool,
+) -> Vec<Entry> {
     let mut children: HashMap<i32, Vec<&Entry>> = HashMap::new();
     for e in table {
         children.entry(e.stat.ppid).or_default().push(e);
@@ -143,7 +153,7 @@ pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
     let mut seen = HashSet::new();
     while let Some(parent) = todo.pop() {
         for e in children.get(&parent).into_iter().flatten() {
-            if e.pid != root && seen.insert(e.pid) {
+            if e.pid != root && !prune(e) && seen.insert(e.pid) {
                 todo.push(e.pid);
                 if e.stat.is_alive() && !e.stat.is_kernel_thread() {
                     out.push((*e).clone());
@@ -171,9 +181,17 @@ impl Held {
 /// Holds every live descendant of `root` outside `session` (all of them without one), each
 /// verified by start time once its pidfd pins it.
 pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {
-    descendants_in(root.get(), &scan())
-        .into_iter()
-        .filter(|e| session.is_none_or(|s| e.stat.session != s.sid))
+    hold(
+        descendants_in(root.get(), &scan())
+            .into_iter()
+            .filter(|e| session.is_none_or(|s| e.stat.session != s.sid)),
+    )
+}
+
+/// Holds each of `entries` that rdaemon may signal, verified by start time once its pidfd pins
+/// it.
+pub fn hold(entries: impl Iterator<Item = Entry>) -> Vec<Held> {
+    entries
         .filter(|e| {
             Pid::new(e.pid)
                 .ok()
@@ -605,6 +623,27 @@ mod tests {
         let pids: Vec<i32> = descendants_in(100, &table).iter().map(|e| e.pid).collect();
         assert_eq!(pids, [101, 102, 103]);
         assert!(descendants_in(104, &table).is_empty());
+    }
+
+    #[test]
+    fn a_pruned_process_takes_its_subtree_with_it() {
+        // 101 (pruned) with its child 102 and grandchild 105; 103 with its child 104.
+        let table = vec![
+            entry(101, 100, 101, 1),
+            entry(102, 101, 101, 1),
+            entry(105, 102, 105, 9),
+            entry(103, 100, 103, 5),
+            entry(104, 103, 103, 6),
+        ];
+        let pids = |prune: &dyn Fn(&Entry) -> bool| -> Vec<i32> {
+            descendants_pruned(100, &table, prune)
+                .iter()
+                .map(|e| e.pid)
+                .collect()
+        };
+        assert_eq!(pids(&|e| e.pid == 101), [103, 104]);
+        assert_eq!(pids(&|e| e.pid == 104), [101, 102, 103, 105]);
+        assert_eq!(pids(&|_| false), [101, 102, 103, 104, 105]);
     }
 
     #[test]

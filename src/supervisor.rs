@@ -1872,6 +1872,9 @@ impl Monitor {
     /// the report pipe to `start`, whose end is then kept for the status handoff.
     fn spawn(&mut self) -> Option<Event> {
         let first = matches!(self.state, State::Starting { first: true });
+        if self.policy.forking.is_some() {
+            crate::forking::begin_launch();
+        }
         match self
             .read_env()
             .and_then(|()| daemonize::spawn_child(&self.plan))

@@ -130,6 +130,63 @@ fn forking_without_pidfile_takes_the_only_process_left_by_a_double_fork() {
     wait_nothing_left(&env, &mark);
 }
 
+/// One `resurrect` starts a plain daemon, then a `--forking` one: the first, re-parented to
+/// that rdaemon (its child subreaper), is none of what the second's launch left. Before, the
+/// forking start found two processes left, failed, and stopped the first daemon; when the
+/// forking program fails, what it left is stopped, and only that.
+#[test]
+fn a_forking_start_after_another_daemons_in_one_command_leaves_that_one_alone() {
+    let env = Env::new();
+    let (plain, forked) = (unique_secs(), unique_secs());
+    let fail = env.path("fail");
+    env.start("a", &["sleep", &plain]);
+    let program = format!(
+        "if [ -e '{}' ]; then sleep {forked} & exit 1; fi; sleep {forked} & exit 0",
+        fail.display()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "b",
+        "--forking",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    let kill_both = |env: &Env| {
+        for pid in [env.pid_of("a"), env.pid_of("b")] {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+                .unwrap();
+            wait_until("a daemon to die", DEADLINE, || !alive(pid));
+        }
+    };
+    kill_both(&env);
+    let run = env.run(&["resurrect"]);
+    env.track_marked(&plain);
+    env.track_marked(&forked);
+    run.ok();
+    let a = env.pid_of("a");
+    assert!(alive(a), "resurrect's forking start stopped a");
+    assert_eq!(env.track_marked(&plain), [a]);
+    assert_eq!(env.track_marked(&forked), [env.pid_of("b")]);
+    // The forking program fails: what it left goes, the daemon started before it stays.
+    kill_both(&env);
+    fs::write(&fail, "").unwrap();
+    let run = env.run(&["resurrect"]);
+    env.track_marked(&plain);
+    env.track_marked(&forked);
+    run.code(1)
+        .stderr_has("cannot start b: the program exited with status 1");
+    let a = env.pid_of("a");
+    assert!(alive(a), "resurrect's failed forking start stopped a");
+    env.run(&["status", "a"]).ok();
+    wait_until("what b left to be stopped", DEADLINE, || {
+        env.track_marked(&forked).is_empty()
+    });
+}
+
 #[test]
 fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
     let env = Env::new();

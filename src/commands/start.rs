@@ -615,6 +615,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut unstarted = spec.unstarted();
     unstarted.stopping = !(wanted_at_once || wanted_before);
     let creds = launch.account.as_ref().map(|a| &a.creds);
+    if launch.forking.is_some() {
+        crate::forking::begin_launch();
+    }
     let result = daemonize::spawn(
         &plan,
         into,
