@@ -254,7 +254,9 @@ fn remove_stale_temporaries(dir: &Dir, rights: Option<Rights>, prefix: &str) {
 /// fails if its directory cannot be reached the safe way (a symlink another user made on the
 /// way).
 pub fn refuse_symlink(path: &Path) -> Result<()> {
-    let Some((dir, name)) = crate::fsx::parent_of(path)? else {
+    let Some((dir, name)) = crate::fsx::parent_of(path)
+        .with_context(|| format!("cannot use pidfile '{}'", path.display()))?
+    else {
         return Ok(());
     };
     let kind = dir

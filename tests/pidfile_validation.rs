@@ -159,6 +159,34 @@ fn an_unreadable_pidfile_is_unknown() {
     assert!(alive(bystander.pid()));
 }
 
+/// A pidfile beneath a regular file (a mistyped path): the error names the pidfile, not only
+/// the "directory" that is not one.
+#[test]
+fn a_pidfile_beneath_a_file_is_named_in_the_error() {
+    let env = Env::new();
+    let file = env.path("config");
+    fs::write(&file, "x\n").unwrap();
+    let pidfile = file.join("x.pid");
+    let secs = unique_secs();
+    let run = env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ]);
+    env.track_marked(&secs);
+    run.code(1).one_error_line().stderr_has(&format!(
+        "cannot use pidfile '{}': cannot open directory '{}': Not a directory",
+        pidfile.display(),
+        file.display()
+    ));
+    assert!(env.track_marked(&secs).is_empty());
+}
+
 #[test]
 fn a_pidfile_naming_rdaemon_itself_or_its_parent_is_refused() {
     // rdaemon's parent is this test process: a pidfile naming it must never be signalled.
