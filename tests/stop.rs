@@ -43,7 +43,12 @@ fn stop_when_not_running_is_success() {
 fn term_ignoring_program_is_killed_after_the_timeout() {
     let env = Env::new();
     let pid = env.start_stubborn("stubborn");
-    env.run(&["stop", "stubborn", "--timeout", "300ms"]).ok();
+    // SPEC §3: it says what it had to do.
+    env.run(&["stop", "stubborn", "--timeout", "300ms"])
+        .ok()
+        .stdout_has(&format!(
+            "stopped stubborn (pid {pid}) with SIGKILL after 300ms"
+        ));
     assert!(!alive(pid));
     assert!(!env.path("stubborn.pid").exists());
 }
@@ -69,7 +74,8 @@ fn retry_schedule_escalates() {
     let env = Env::new();
     let pid = env.start_stubborn("stubborn");
     env.run(&["stop", "stubborn", "--retry", "TERM/0/KILL/5"])
-        .ok();
+        .ok()
+        .stdout_has(&format!("stopped stubborn (pid {pid}) with SIGKILL after "));
     assert!(!alive(pid));
 }
 
