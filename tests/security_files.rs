@@ -1002,6 +1002,31 @@ fn a_directory_swapped_above_roots_directory_redirects_nothing() {
     );
 }
 
+/// `start --name d --user nobody --pidfile PIDFILE -- sleep SECS`.
+fn start_d_as_nobody(env: &Env, pidfile: &Path, secs: &str) -> Run {
+    env.run(&[
+        "start",
+        "--name",
+        "d",
+        "--user",
+        "nobody",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        secs,
+    ])
+}
+
+/// Kills the daemon PIDFILE names, as its user could, and waits until it is dead; its pid.
+fn kill_daemon(env: &Env, pidfile: &Path) -> i32 {
+    let pid: i32 = fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
+    env.track(pid);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    wait_until("the daemon to die", DEADLINE, || !alive(pid));
+    pid
+}
+
 /// With `--user nobody` and a pidfile in the user's own directory, the user kills the daemon
 /// and swaps a directory of root's holding a root-only file of the pidfile's name into its
 /// path: root's `restart`, `start` and `stop` find a stale pidfile there, and must not remove
@@ -1020,29 +1045,9 @@ fn a_stale_pidfile_swapped_in_from_above_is_not_removed_as_root() {
     nobody_does(&format!("mkdir '{}'", run.display()));
     let pidfile = run.join("d.pid");
     let secs = unique_secs();
-    let start = |env: &Env| {
-        env.run(&[
-            "start",
-            "--name",
-            "d",
-            "--user",
-            "nobody",
-            "--pidfile",
-            pidfile.to_str().unwrap(),
-            "--",
-            "sleep",
-            &secs,
-        ])
-    };
+    let start = |env: &Env| start_d_as_nobody(env, &pidfile, &secs);
     start(&env).ok();
-    let dead: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(dead);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(dead), nix::sys::signal::SIGKILL).unwrap();
-    wait_until("the daemon to die", DEADLINE, || !alive(dead));
+    let dead = kill_daemon(&env, &pidfile);
     // Root's directory (0755) and file (0600, naming the dead daemon, as another service's
     // stale pidfile could), made in the user's directory, then renamed by the user into the
     // pidfile's path.
@@ -1101,26 +1106,8 @@ fn a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead() {
     let theirs = nobody_log_dir(&env);
     let pidfile = theirs.join("d.pid");
     let secs = unique_secs();
-    env.run(&[
-        "start",
-        "--name",
-        "d",
-        "--user",
-        "nobody",
-        "--pidfile",
-        pidfile.to_str().unwrap(),
-        "--",
-        "sleep",
-        &secs,
-    ])
-    .ok();
-    let dead: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(dead), nix::sys::signal::SIGKILL).unwrap();
-    wait_until("the daemon to die", DEADLINE, || !alive(dead));
+    start_d_as_nobody(&env, &pidfile, &secs).ok();
+    kill_daemon(&env, &pidfile);
     let root_process = bystander();
     nobody_does(&format!(
         "echo {} > '{}'",
