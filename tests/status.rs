@@ -231,3 +231,37 @@ fn dead_daemons_log_lines_are_shown_escaped() {
     );
     assert!(run.stdout.ends_with(&expected), "{}", run.dump());
 }
+
+/// The record wins over a pidfile that was removed or rewritten (SPEC §4), and `status` says
+/// that the pidfile no longer names the daemon, for a script that reads it; `start NAME`
+/// writes it again, and the warning goes.
+#[test]
+fn status_warns_of_a_pidfile_that_no_longer_names_the_running_daemon() {
+    let env = Env::new();
+    let pid = env.start("w", &["sleep", &unique_secs()]);
+    let pidfile = env.path("w.pid");
+    fs::remove_file(&pidfile).unwrap();
+    let run = env
+        .run(&["status", "w"])
+        .ok()
+        .stdout_has(&format!("w is running (pid {pid})"));
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: pidfile '{}' is missing, not the daemon's pid {pid}: rdaemon goes by its record; `rdaemon start w` writes the pidfile again",
+            pidfile.display()
+        )),
+        "{}",
+        run.dump()
+    );
+    let other = OwnChild::sleep();
+    fs::write(&pidfile, format!("{}\n", other.pid())).unwrap();
+    env.run(&["status", "w"]).ok().stderr_has(&format!(
+        "names pid {}, not the daemon's pid {pid}",
+        other.pid()
+    ));
+    env.run(&["start", "w"]).ok();
+    assert_eq!(env.pid_of("w"), pid);
+    let run = env.run(&["status", "w"]).ok();
+    assert_eq!(run.stderr, "", "{}", run.dump());
+    assert!(alive(other.pid()));
+}

@@ -54,6 +54,13 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
             ctx.warn(format!("{why}; its status names the running process"));
         }
     }
+    // Running by its record, while its pidfile says otherwise: what the record says is right,
+    // but a script reading the pidfile (`kill $(cat …)`) would not reach the daemon.
+    if report.state == DaemonState::Running && !args.json {
+        if let Some(why) = pidfile_disagrees(&target, ctx.is_root) {
+            ctx.warn(why);
+        }
+    }
     if args.json {
         println!("{}", crate::view::to_json(&report)?);
     } else if report.state == DaemonState::Unknown {
@@ -69,6 +76,29 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         print_human(&report, target.record.is_some(), show_log);
     }
     Ok(report.code())
+}
+
+/// Why the pidfile rdaemon wrote for the running daemon `target` no longer names it (removed,
+/// rewritten), if it does not; `None` for the program's own pidfile (`--forking --pidfile`),
+/// which rdaemon does not write.
+fn pidfile_disagrees(target: &crate::target::Target, is_root: bool) -> Option<String> {
+    use crate::pidfile::{self, Content};
+    let rec = target
+        .record
+        .as_ref()
+        .filter(|r| !r.program_pidfile && r.pidfile == target.pidfile)?;
+    let pid = rec.pid?;
+    let path = target.pidfile.display();
+    let how = match pidfile::read(&target.pidfile, is_root) {
+        Content::Valid { pid: named, .. } if named.get() == pid => return None,
+        Content::Valid { pid: named, .. } => format!("names pid {named}"),
+        Content::Missing => "is missing".to_owned(),
+        Content::Invalid(why) => format!("is invalid ({why})"),
+    };
+    Some(format!(
+        "pidfile '{path}' {how}, not the daemon's pid {pid}: rdaemon goes by its record; `rdaemon start {}` writes the pidfile again",
+        target.label()
+    ))
 }
 
 /// `status` of several daemons (names, globs, `--all`): the `list` table (or a JSON array) of
