@@ -792,6 +792,19 @@ impl Check {
         &self.ignored
     }
 
+    /// `file:PATH` whose file was already there when the wait began (and still is, unchanged):
+    /// its path, for the timeout message, since such a file does not count.
+    pub fn file_there_before(&self) -> Option<&Path> {
+        match &self.how {
+            How::File {
+                path,
+                before: Some(before),
+                ..
+            } if FileId::of(path).as_ref() == Some(before) => Some(path),
+            _ => None,
+        }
+    }
+
     /// Waits until the program is ready, exits, fails or `timeout` passes (`alive:` waits its
     /// own duration instead). `spinner` shows the wait on a terminal.
     pub fn wait(

@@ -183,6 +183,49 @@ fn relative_ready_file_is_made_absolute() {
     );
 }
 
+/// A `file:` wait for a file that was there before the start never counts that file (the
+/// program must make it): the timeout says so, and what to do.
+#[test]
+fn a_file_there_before_the_start_is_named_at_the_timeout() {
+    let env = Env::new();
+    let flag = env.path("old.flag");
+    fs::write(&flag, "").unwrap();
+    let secs = unique_secs();
+    let run = env.run(&[
+        "start",
+        "--name",
+        "stale",
+        "--ready",
+        &format!("file:{}", flag.display()),
+        "--ready-timeout",
+        "300ms",
+        "--",
+        "sleep",
+        &secs,
+    ]);
+    env.track_marked(&secs);
+    run.code(1).stderr_has(&format!(
+        "'{}' was there before the start, and a file already there does not count: remove it before starting, or have the program replace it",
+        flag.display()
+    ));
+    // A file the program makes anew does count, the old one removed first.
+    fs::remove_file(&flag).unwrap();
+    let program = format!("touch '{}'; exec sleep {secs}", flag.display());
+    env.run(&[
+        "start",
+        "--name",
+        "stale",
+        "--ready",
+        &format!("file:{}", flag.display()),
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok()
+    .stdout_has("started stale (pid ");
+}
+
 #[test]
 fn timeout_stops_the_program_and_says_what_was_awaited() {
     let env = Env::new();

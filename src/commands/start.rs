@@ -1311,6 +1311,12 @@ fn await_ready(
             if let Some(first) = check.ignored().first() {
                 why.push_str(&format!("; rdaemon ignored {first}"));
             }
+            if let Some(path) = check.file_there_before() {
+                why.push_str(&format!(
+                    "; '{}' was there before the start, and a file already there does not count: remove it before starting, or have the program replace it",
+                    path.display()
+                ));
+            }
             (why, stop_unready(ctx, launch, &process))
         }
     };
