@@ -6,53 +6,9 @@
 //! its cgroup even when the test fails.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::common::*;
-
-/// The cgroup2 mount, from `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<PathBuf> {
-    fs::read_to_string("/proc/self/mountinfo")
-        .ok()?
-        .lines()
-        .find(|l| {
-            l.split(" - ")
-                .nth(1)
-                .is_some_and(|t| t.starts_with("cgroup2 "))
-        })
-        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))
-}
-
-/// The cgroup mount where this test may use cgroups (root, a writable cgroup2 mount), else
-/// `None` after saying why (a failure under CI).
-fn cgroups_here(test: &str) -> Option<PathBuf> {
-    if !is_root() {
-        skip(test, "cgroups need root");
-        return None;
-    }
-    if Path::new("/run/systemd/system").is_dir() {
-        skip(test, "systemd manages the cgroup tree here (not delegated)");
-        return None;
-    }
-    let mount = cgroup2_mount();
-    if mount.is_none() {
-        skip(test, "no cgroup2 mount");
-    }
-    mount
-}
-
-/// A daemon name unique to this test run.
-fn unique_name(env: &Env, stem: &str) -> String {
-    let tail: String = env
-        .dir()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    format!("{stem}-{tail}")
-}
 
 /// Kills whatever is left in the cgroup and removes it, on Drop (a failed test included).
 struct CgroupGuard(PathBuf);

@@ -559,50 +559,6 @@ exec sleep 1000"#,
 // cgroup v2 (SPEC §3.1). Cgroup paths are global: every daemon here has a name no other test
 // uses (the tempdir's suffix), and the guard removes every cgroup a record names.
 
-/// The cgroup2 mount, from `/proc/self/mountinfo`.
-fn cgroup2_mount() -> Option<std::path::PathBuf> {
-    fs::read_to_string("/proc/self/mountinfo")
-        .ok()?
-        .lines()
-        .find(|l| {
-            l.split(" - ")
-                .nth(1)
-                .is_some_and(|t| t.starts_with("cgroup2 "))
-        })
-        .and_then(|l| l.split_whitespace().nth(4).map(std::path::PathBuf::from))
-}
-
-/// A daemon name unique to this test run.
-pub(crate) fn unique_name(env: &Env, stem: &str) -> String {
-    let tail: String = env
-        .dir()
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    format!("{stem}-{tail}")
-}
-
-/// The cgroup mount where this test may use cgroups (root, a writable cgroup2 mount), else
-/// `None` after saying why (a failure under CI).
-pub(crate) fn cgroups_here(test: &str) -> Option<std::path::PathBuf> {
-    if !is_root() {
-        skip(test, "cgroups need root");
-        return None;
-    }
-    if std::path::Path::new("/run/systemd/system").is_dir() {
-        skip(test, "systemd manages the cgroup tree here (not delegated)");
-        return None;
-    }
-    let mount = cgroup2_mount();
-    if mount.is_none() {
-        skip(test, "no cgroup2 mount");
-    }
-    mount
-}
-
 #[test]
 fn a_start_that_is_never_ready_removes_its_cgroup() {
     let test = "a_start_that_is_never_ready_removes_its_cgroup";

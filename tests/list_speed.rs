@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid as NixPid;
 
 use crate::common::*;
-use crate::containment::{cgroups_here, start_with_members, unique_name};
+use crate::containment::start_with_members;
 
 /// The reports of `list --json`'s output, which must name `names` in that order.
 fn reports_named_in_order(run: &Run, names: &[String]) -> Vec<serde_json::Value> {

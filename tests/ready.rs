@@ -565,7 +565,7 @@ fn failing_after_go(python: &std::path::Path) -> String {
 /// daemon's pid and its NOTIFY_SOCKET (`@...`), once the daemon runs.
 /// The name [`notify_start`] gives its daemon in `env`.
 fn shy(env: &Env) -> String {
-    crate::containment::unique_name(env, "shy")
+    unique_name(env, "shy")
 }
 
 fn notify_start(env: &Env, script: &str) -> (Background, i32, String) {
@@ -737,7 +737,7 @@ fn heard_once_gone(env: &Env, start: Background, pid: i32) {
 #[test]
 fn the_daemons_helper_in_a_cgroup_beneath_its_own_is_heard() {
     const TEST: &str = "the_daemons_helper_in_a_cgroup_beneath_its_own_is_heard";
-    let Some(mount) = crate::containment::cgroups_here(TEST) else {
+    let Some(mount) = cgroups_here(TEST) else {
         return;
     };
     let env = Env::new();

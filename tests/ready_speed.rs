@@ -369,7 +369,7 @@ fn a_tcp_wait_sleeps_until_the_daemon_listens() {
         return;
     };
     let env = Env::new();
-    let name = crate::containment::unique_name(&env, "ear");
+    let name = unique_name(&env, "ear");
     let (run, switches) = start_late_listener(&env, &py, &name, &[]);
     let events = is_root()
         && Path::new(TCP_STATE_TRACEPOINT).exists()
@@ -410,7 +410,7 @@ fn an_http_server_answering_503_is_not_asked_at_every_state_change() {
         return;
     };
     let env = Env::new();
-    let name = crate::containment::unique_name(&env, "busy");
+    let name = unique_name(&env, "busy");
     let port = free_port().to_string();
     let server = env.path("warming.py");
     fs::write(
@@ -446,7 +446,7 @@ fn an_http_server_answering_503_is_not_asked_at_every_state_change() {
 #[test]
 fn an_http_listener_outside_the_daemons_cgroup_is_found_by_looking() {
     let env = Env::new();
-    let name = crate::containment::unique_name(&env, "proxied");
+    let name = unique_name(&env, "proxied");
     let port = free_port();
     let mut start = env.std_cmd();
     start

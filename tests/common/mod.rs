@@ -577,14 +577,9 @@ impl Drop for Env {
     }
 }
 
-/// The `rdaemon/NAME` cgroup (v2) that `pid` is in, if any, with its id (inode).
-fn rdaemon_cgroup_of(pid: i32) -> Option<(PathBuf, u64)> {
-    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
-    if !rel.contains("/rdaemon/") {
-        return None;
-    }
-    let mount = fs::read_to_string("/proc/self/mountinfo")
+/// The cgroup2 mount, from `/proc/self/mountinfo`.
+pub fn cgroup2_mount() -> Option<PathBuf> {
+    fs::read_to_string("/proc/self/mountinfo")
         .ok()?
         .lines()
         .find(|l| {
@@ -592,7 +587,48 @@ fn rdaemon_cgroup_of(pid: i32) -> Option<(PathBuf, u64)> {
                 .nth(1)
                 .is_some_and(|t| t.starts_with("cgroup2 "))
         })
-        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))?;
+        .and_then(|l| l.split_whitespace().nth(4).map(PathBuf::from))
+}
+
+/// The cgroup mount where this test may use cgroups (root, a writable cgroup2 mount, a tree
+/// systemd does not manage), else `None` after saying why (a failure under CI).
+pub fn cgroups_here(test: &str) -> Option<PathBuf> {
+    if !is_root() {
+        skip(test, "cgroups need root");
+        return None;
+    }
+    if Path::new("/run/systemd/system").is_dir() {
+        skip(test, "systemd manages the cgroup tree here (not delegated)");
+        return None;
+    }
+    let mount = cgroup2_mount();
+    if mount.is_none() {
+        skip(test, "no cgroup2 mount");
+    }
+    mount
+}
+
+/// A daemon name unique to this test run (cgroups are global: `rdaemon/NAME`).
+pub fn unique_name(env: &Env, stem: &str) -> String {
+    let tail: String = env
+        .dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{stem}-{tail}")
+}
+
+/// The `rdaemon/NAME` cgroup (v2) that `pid` is in, if any, with its id (inode).
+fn rdaemon_cgroup_of(pid: i32) -> Option<(PathBuf, u64)> {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    if !rel.contains("/rdaemon/") {
+        return None;
+    }
+    let mount = cgroup2_mount()?;
     let path = mount.join(rel.trim_start_matches('/'));
     let id = std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).ok()?);
     Some((path, id))
