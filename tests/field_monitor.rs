@@ -12,22 +12,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-/// `rdaemon start --respawn --name NAME EXTRA... -- PROGRAM...`, which must succeed; returns
-/// the monitor's pid and the child's that `start` recorded (both tracked for cleanup).
-fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> (i32, i32) {
-    let mut args = vec!["start", "--respawn", "--name", name];
-    args.extend_from_slice(extra);
-    args.push("--");
-    args.extend_from_slice(program);
-    env.run(&args).ok();
-    let monitor = env.pid_of(name);
-    let child = env.record(name)["child_pid"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no child_pid in {}", env.record(name))) as i32;
-    env.track(child);
-    (monitor, child)
-}
-
 fn status_json(env: &Env, name: &str) -> (i32, Value) {
     let run = env.run(&["status", name, "--json"]);
     let value = serde_json::from_str(&run.stdout)

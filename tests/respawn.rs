@@ -30,16 +30,6 @@ fn start_monitor(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> i32
     monitor
 }
 
-/// [`start_monitor`] for a program that keeps running: also returns its child's pid, which
-/// `start` records before it reports (tracked for cleanup).
-fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> (i32, i32) {
-    let monitor = start_monitor(env, name, extra, program);
-    let child =
-        child_pid(env, name).unwrap_or_else(|| panic!("no child_pid in {}", env.record(name)));
-    env.track(child);
-    (monitor, child)
-}
-
 fn signal(pid: i32, sig: Signal) {
     kill(NixPid::from_raw(pid), sig).unwrap();
 }

@@ -12,28 +12,6 @@ use nix::unistd::Pid as NixPid;
 
 use crate::common::*;
 
-/// `rdaemon start --respawn --name NAME EXTRA... -- PROGRAM...`; the monitor (the status's pid)
-/// and the program (its `child_pid`, which `start` records once the monitor has started it)
-/// are tracked for cleanup before anything is asserted.
-fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> (Run, i32, i32) {
-    let mut args = vec!["start", "--respawn", "--name", name];
-    args.extend_from_slice(extra);
-    args.push("--");
-    args.extend_from_slice(program);
-    let run = env.run(&args);
-    let rec = env.record(name);
-    let pid = |field: &str| {
-        let pid = rec[field]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no {field} in {rec}\n{}", run.dump()))
-            as i32;
-        env.track(pid);
-        pid
-    };
-    let (monitor, child) = (pid("pid"), pid("child_pid"));
-    (run, monitor, child)
-}
-
 /// What a start that failed must leave, as in exec mode: no process of the daemon (the monitor,
 /// the program, anything marked `mark`), no pidfile, the daemon `stopped` with no restart.
 fn assert_nothing_left(env: &Env, name: &str, run: &Run, pids: &[i32], mark: &str) {
@@ -63,7 +41,7 @@ fn a_program_that_exits_during_a_tcp_wait_fails_the_start_at_once() {
     // It leaves a process behind in the monitor's group, which must go with the daemon.
     let program = format!("sleep {mark} & echo bye; exit 9");
     let ready = format!("tcp:{port}");
-    let (run, monitor, child) = start_respawn(
+    let (run, monitor, child) = start_respawn_run(
         &env,
         "ex3",
         &["--ready", &ready, "--ready-timeout", "60s"],
@@ -99,7 +77,7 @@ fn a_program_that_exits_during_a_tcp_wait_fails_the_start_at_once() {
 fn alive_readiness_needs_the_program_itself_to_stay_up() {
     let env = Env::new();
     let mark = unique_secs();
-    let (run, monitor, child) = start_respawn(
+    let (run, monitor, child) = start_respawn_run(
         &env,
         "ex4",
         &["--ready", "alive:60s"],
@@ -124,7 +102,7 @@ fn a_program_killed_by_a_signal_during_the_wait_is_named_with_its_last_words() {
     let mark = unique_secs();
     let never = env.path("never.ready");
     let ready = format!("file:{}", never.display());
-    let (run, monitor, child) = start_respawn(
+    let (run, monitor, child) = start_respawn_run(
         &env,
         "doomed",
         &[
@@ -166,7 +144,7 @@ fn a_program_killed_by_a_signal_during_the_wait_is_named_with_its_last_words() {
 fn a_program_that_becomes_ready_is_started_and_later_restarted_as_before() {
     let env = Env::new();
     let mark = unique_secs();
-    let (run, monitor, child) = start_respawn(
+    let (run, monitor, child) = start_respawn_run(
         &env,
         "fine",
         &["--ready", "alive:300ms", "--restart-delay", "10ms"],

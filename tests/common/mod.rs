@@ -955,6 +955,40 @@ pub fn copy_executable(from: impl AsRef<Path>, to: &Path) {
     fs::set_permissions(to, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// `rdaemon start --respawn --name NAME EXTRA... -- PROGRAM...`: the run, the monitor (the
+/// status's pid) and the program (its `child_pid`, which `start` records once the monitor has
+/// started it), both tracked for cleanup before anything is asserted.
+pub fn start_respawn_run(
+    env: &Env,
+    name: &str,
+    extra: &[&str],
+    program: &[&str],
+) -> (Run, i32, i32) {
+    let mut args = vec!["start", "--respawn", "--name", name];
+    args.extend_from_slice(extra);
+    args.push("--");
+    args.extend_from_slice(program);
+    let run = env.run(&args);
+    let rec = env.record(name);
+    let pid = |field: &str| {
+        let pid = rec[field]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no {field} in {rec}\n{}", run.dump()))
+            as i32;
+        env.track(pid);
+        pid
+    };
+    let (monitor, child) = (pid("pid"), pid("child_pid"));
+    (run, monitor, child)
+}
+
+/// [`start_respawn_run`], which must succeed: the monitor's pid and the program's.
+pub fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> (i32, i32) {
+    let (run, monitor, child) = start_respawn_run(env, name, extra, program);
+    run.ok();
+    (monitor, child)
+}
+
 /// The respawn child's pid in the daemon's status, if any.
 pub fn child_pid(env: &Env, name: &str) -> Option<i32> {
     env.record(name)["child_pid"].as_i64().map(|p| p as i32)
