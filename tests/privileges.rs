@@ -47,24 +47,6 @@ fn groups_of(pid: i32) -> String {
         .join(" ")
 }
 
-/// Root and a `nobody` user, or the reason to skip.
-fn root_and_nobody(test: &str) -> Option<User> {
-    if !is_root() {
-        skip(test, "changing user needs root");
-        return None;
-    }
-    let user = nobody();
-    if user.is_none() {
-        skip(test, "no 'nobody' user on this system");
-    }
-    user
-}
-
-/// Lets other users reach the test directory (a tempdir is 0700), as `/run/rdaemon` (0755) is.
-fn open_dir(env: &Env) {
-    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 #[test]
 fn nobody_gets_its_ids_and_groups_and_cannot_touch_its_pidfile() {
     let Some(nobody) =

@@ -16,11 +16,7 @@ const HANG: Duration = Duration::from_secs(15);
 
 /// Whether the test can run: as root, yes; otherwise it fails in CI and is skipped elsewhere.
 fn need_root_and_nobody(test: &str) -> bool {
-    if is_root() && nobody().is_some() {
-        return true;
-    }
-    skip(test, "needs root and the nobody account");
-    false
+    root_and_nobody(test).is_some()
 }
 
 /// `sh -c SCRIPT` as nobody (uid and gid 65534, no supplementary groups).

@@ -19,23 +19,6 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// The `nobody` user, for the tests that need root and it.
-fn root_and_nobody(test: &str) -> Option<nix::unistd::User> {
-    if !need_root(test) {
-        return None;
-    }
-    let user = nobody();
-    if user.is_none() {
-        skip(test, "no 'nobody' user on this system");
-    }
-    user
-}
-
-/// Lets other users reach the test directory (a tempdir is 0700), as `/run/rdaemon` (0755) is.
-fn open_dir(env: &Env) {
-    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 /// Finding 4: `start` killed after one commit and before the other. The record is written
 /// first, so what is left is a record naming a pid that never ran the program, and no pidfile;
 /// once a stranger has that pid, `status` does not call it running (it is `dead`: wanted

@@ -728,6 +728,24 @@ pub fn nobody() -> Option<nix::unistd::User> {
     nix::unistd::User::from_name("nobody").ok().flatten()
 }
 
+/// Root and the `nobody` user, for a test that acts as another user; else `None`, skipped
+/// with the reason ([`skip`]: a failure under CI).
+pub fn root_and_nobody(test: &str) -> Option<nix::unistd::User> {
+    if !need_root(test) {
+        return None;
+    }
+    let user = nobody();
+    if user.is_none() {
+        skip(test, "no 'nobody' user on this system");
+    }
+    user
+}
+
+/// Lets other users reach the test directory (a tempdir is 0700), as `/run/rdaemon` (0755) is.
+pub fn open_dir(env: &Env) {
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// The one way a test skips: prints why (visible with `--nocapture`, and in the output of a
 /// failure). Under CI (env `CI` set and not empty) a missing precondition — root, `nobody`,
 /// python3, `script`, a tmpfs — fails the test instead: a CI that silently skipped the
