@@ -59,7 +59,7 @@ static EARLIER: std::sync::Mutex<Vec<(i32, u64)>> = std::sync::Mutex::new(Vec::n
 
 /// Notes what descends from this process now, just before a `--forking` program is launched.
 pub fn begin_launch() {
-    let earlier = session::descendants_in(own_pid(), &session::scan())
+    let earlier = session::descendants_of(own_pid())
         .into_iter()
         .map(|e| (e.pid, e.stat.start_time))
         .collect();

@@ -30,7 +30,9 @@
 //! program that daemonizes itself the same way) — the same class of risk as pid reuse, guarded
 //! the same way (boot id, start time), and documented in docs/safety.md.
 //!
-//! A descendant that calls `setsid` itself leaves the session: only a cgroup catches it.
+//! A descendant that calls `setsid` itself leaves the session. While it still descends from the
+//! main process (or a respawn monitor, its subreaper), [`hold_descendants`] holds it for the
+//! sweep; once a double fork took it out of that tree, only a cgroup catches it.
 //!
 //! Must not: signal anything outside the session so judged, or wait on a fixed tick where a
 //! pidfd can be polled.
@@ -137,6 +139,68 @@ pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
     descendants_pruned(root, table, |_| false)
 }
 
+/// The live descendants of `root` (not `root` itself, no zombies), however deep, as
+/// [`descendants_in`] finds them in a scan, but found by following the kernel's list of each
+/// thread's children (`/proc/PID/task/TID/children`) down from `root`: the cost grows with the
+/// daemon's processes, not with everyone's (a scan reads every process's `stat`). Where the
+/// kernel keeps no such lists (built without `CONFIG_PROC_CHILDREN`), a scan.
+///
+/// A process listed as a child is counted only if its `stat` still names that parent (its pid
+/// was not reused between the two reads). A process forked while the walk runs can be missed,
+/// as a scan can miss it.
+pub fn descendants_of(root: i32) -> Vec<Entry> {
+    if !children_listed() {
+        return descendants_in(root, &scan());
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    let mut seen = HashSet::from([root]);
+    while let Some(parent) = todo.pop() {
+        for pid in children_of(parent) {
+            if !seen.insert(pid) {
+                continue;
+            }
+            let Ok(Some(stat)) = process::stat_of(pid) else {
+                continue;
+            };
+            if stat.ppid != parent {
+                continue;
+            }
+            todo.push(pid);
+            if stat.is_alive() && !stat.is_kernel_thread() {
+                out.push(Entry { pid, stat });
+            }
+        }
+    }
+    out.sort_unstable_by_key(|e| e.pid);
+    out
+}
+
+/// Whether the kernel lists each thread's children in `/proc` (`CONFIG_PROC_CHILDREN`), as seen
+/// for rdaemon's own thread, once.
+fn children_listed() -> bool {
+    static LISTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *LISTED.get_or_init(|| std::path::Path::new("/proc/thread-self/children").exists())
+}
+
+/// The children of `pid`: those of each of its threads (a child belongs to the thread that
+/// forked it, or that it was re-parented to). None once it is gone.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut children = Vec::new();
+    for task in tasks.flatten() {
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            children.extend(
+                list.split_ascii_whitespace()
+                    .filter_map(|w| w.parse::<i32>().ok()),
+            );
+        }
+    }
+    children
+}
+
 /// [`descendants_in`], without the processes for which `prune` holds and everything beneath
 /// them.
 pub fn descendants_pruned(
@@ -182,7 +246,7 @@ impl Held {
 /// verified by start time once its pidfd pins it.
 pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {
     hold(
-        descendants_in(root.get(), &scan())
+        descendants_of(root.get())
             .into_iter()
             .filter(|e| session.is_none_or(|s| e.stat.session != s.sid)),
     )

@@ -1117,8 +1117,8 @@ struct Cleanup {
 }
 
 /// Signals `sig` (and SIGCONT after any signal but SIGKILL) to every live descendant of this
-/// process not yet in `held` and not `exclude` (the running child), and holds them: one scan of
-/// `/proc`. Returns how many it added. Members are this subreaper's descendants by the kernel's
+/// process not yet in `held` and not `exclude` (the running child), and holds them, found by
+/// following the kernel's lists of children down from it. Returns how many it added. Members are this subreaper's descendants by the kernel's
 /// word; each is verified by start time once its pidfd pins it.
 fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, spare: &[i32], sig: Signal) -> usize {
     if childless() {
@@ -1126,7 +1126,7 @@ fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, spare: &[i32], sig: Sig
     }
     let me = std::process::id() as i32;
     let mut added = 0;
-    for e in session::descendants_in(me, &session::scan()) {
+    for e in session::descendants_of(me) {
         if Some(e.pid) == exclude.map(Pid::get)
             || spare.contains(&e.stat.pgrp)
             || held.iter().any(|p| p.pid().get() == e.pid)

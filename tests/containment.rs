@@ -720,6 +720,87 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
+/// A program (run with the test's directory as its argument) whose child leaves the session
+/// with `setsid` but stays its child (no double fork), its pid in `gc.txt`; `exit` says what the
+/// program does then.
+fn setsid_child_script(env: &Env, then: &str) -> std::path::PathBuf {
+    env.script(
+        "setsid_child.sh",
+        &format!(
+            r#"setsid sh -c 'echo $$ > "$1/gc.tmp"; mv "$1/gc.tmp" "$1/gc.txt"; exec sleep {secs}' sh "$1" &
+{then}"#,
+            secs = unique_secs()
+        ),
+    )
+}
+
+/// Without a cgroup, a child that left the session with `setsid` is still the daemon's by
+/// descent while the main process lives: `status` counts it, and `stop` holds it by pidfd
+/// before the first signal and stops it once the main process is gone (it was left running,
+/// re-parented to init, while `status` counted it).
+#[test]
+fn without_a_cgroup_stop_stops_a_setsid_child_of_the_main_process() {
+    let env = Env::new();
+    let script = setsid_child_script(&env, "exec sleep 1000");
+    let dir = env.dir().display().to_string();
+    let script = script.to_str().unwrap();
+    env.run(&[
+        "start", "--name", "sc", "--cgroup", "off", "--", script, &dir,
+    ])
+    .ok();
+    let main = env.pid_of("sc");
+    let gc = member_pids(&env, "gc.txt")[0];
+    assert!(!same_session(gc, main), "the child left the session");
+    assert_eq!(stat(gc).unwrap().ppid, main);
+    let status = env.run(&["status", "sc", "--json"]).ok();
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["tasks"], 2, "{json}");
+    env.run(&["stop", "sc", "--timeout", "5s"])
+        .ok()
+        .stdout_has("stopped sc (pid ")
+        .stdout_has("1 leftover process stopped");
+    assert!(!alive(main));
+    assert!(!alive(gc), "the setsid child {gc} survived stop");
+}
+
+/// The same for a start that fails (the program exits before it is ready): what its setsid
+/// child left running is stopped, and the start says so (SPEC §2.1: no half-started daemon).
+#[test]
+fn without_a_cgroup_a_failed_start_stops_a_setsid_child() {
+    let env = Env::new();
+    let script = setsid_child_script(
+        &env,
+        r#"while [ ! -e "$1/gc.txt" ]; do sleep 0.01; done
+exec sleep 1000"#,
+    );
+    let dir = env.dir().display().to_string();
+    let never = format!("file:{}", env.path("never").display());
+    let script = script.to_str().unwrap();
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "sf",
+            "--cgroup",
+            "off",
+            "--ready",
+            &never,
+            "--ready-timeout",
+            "1s",
+            "--",
+            script,
+            &dir,
+        ])
+        .code(1);
+    let gc = member_pids(&env, "gc.txt")[0];
+    assert!(
+        !alive(gc),
+        "the setsid child {gc} survived the failed start\n{}",
+        run.dump()
+    );
+    run.stderr_has("1 process it left behind");
+}
+
 /// A daemon running as root may make cgroups of its own beneath its cgroup and move processes
 /// into them (a supervisor of its own workers, a container runtime). They are the daemon's:
 /// `status` counts them, `stop` stops them and removes those cgroups with the daemon's (the

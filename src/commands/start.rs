@@ -1433,14 +1433,14 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
     let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
     let target = unready_target(ctx, launch, pid);
     let soft_to_main = launch.respawn.is_some();
-    // A monitor is the subreaper of what escaped its session: held by pidfd before it goes.
-    let escaped = match (soft_to_main, &target.record) {
-        (true, Some(rec)) => {
+    // What escaped its session, held by pidfd before the daemon goes.
+    let escaped = match &target.record {
+        Some(rec) => {
             let session = process::read_stat(pid)
                 .and_then(|stat| Session::of(rec, Some((pid, &stat))).ok().flatten());
-            crate::session::hold_descendants(pid, session.as_ref())
+            super::stop::hold_escaped(&target, pid, session.as_ref())
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     };
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {

@@ -155,12 +155,7 @@ pub fn stop_locked(
             .as_ref()
             .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
     };
-    // A respawn monitor is the child subreaper of whatever escaped its session (setsid, double
-    // fork): held now, by pidfd, they can be stopped after the monitor is gone (SPEC §3.1).
-    let escaped = match aim.soft_to_main {
-        true => session::hold_descendants(pid, session.as_ref()),
-        false => Vec::new(),
-    };
+    let escaped = hold_escaped(target, pid, session.as_ref());
     ctx.debug(match (aim.group, aim.soft_to_main) {
         (Some(g), false) => format!("signalling process group {g} of {label}"),
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
@@ -244,6 +239,28 @@ pub fn stop_locked(
     bail!(
         "{label} (pid {pid}) is still running after SIG{last} and the whole stop schedule{others}"
     )
+}
+
+/// What descends from the daemon's main process `pid` but left its session (`setsid`), held by
+/// pidfd before the first signal, so that it can still be stopped once the main process is gone
+/// and it has been re-parented (SPEC §3.1): `status` counts it as the daemon's. A respawn monitor
+/// is the child subreaper of all of it, double forks included. Without a monitor, a cgroup holds
+/// it where the daemon has one (nothing is held then); without either, what has already been
+/// re-parented away from the main process cannot be told from a stranger and is not held.
+pub(crate) fn hold_escaped(target: &Target, pid: Pid, session: Option<&Session>) -> Vec<Held> {
+    let monitor = target
+        .record
+        .as_ref()
+        .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
+    let cgroup = target
+        .record
+        .as_ref()
+        .and_then(Cgroup::of_record)
+        .is_some_and(|cg| cg.exists());
+    match monitor || !cgroup {
+        true => session::hold_descendants(pid, session),
+        false => Vec::new(),
+    }
 }
 
 /// The daemon's processes other than its main process `pid` that are still alive when the stop
