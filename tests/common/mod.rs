@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -905,13 +906,59 @@ pub fn python3_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// A loopback TCP port that nothing listens on at the moment of the call.
+/// The lowest port [`free_port`] hands out: above the well-known and most registered ports.
+const FIRST_TEST_PORT: u16 = 10_000;
+
+/// A loopback TCP port for one test, for its daemon to listen on (or for a readiness check to
+/// find nothing on): nothing is bound to it on 127.0.0.1 when it is handed out.
+///
+/// Race-free among the tests of this process: the ports handed out are kept in a process-wide
+/// set, checked and filled under its lock, and none is handed out twice, so a parallel test
+/// cannot get the port of another that has not bound it yet (as it could when each test bound
+/// port 0, read the port and let go of it). Ports come from outside the kernel's ephemeral
+/// range (`/proc/sys/net/ipv4/ip_local_port_range`), from which the kernel picks the port of a
+/// bind to port 0 and of an outgoing connection: no client socket of any test (a readiness
+/// probe, a `TcpStream::connect`) lands on one. Where in that band to begin depends on this
+/// process's pid, so that two test runs at once (two worktrees) begin apart.
+///
+/// Limits: another process that binds a port it chose (another test run that walked to the
+/// same port, a service started meanwhile) can still take it between this check and the bind of
+/// the test's daemon, which then fails to bind. Where the ephemeral range leaves no port at or
+/// above 10000 outside it, ports come from 1024 up, the ephemeral ones included, and the kernel
+/// may then give one to an outgoing connection too.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let (low, high) = ephemeral_ports();
+    let mut band: Vec<u16> = (FIRST_TEST_PORT..=u16::MAX)
+        .filter(|p| !(low..=high).contains(p))
+        .collect();
+    if band.is_empty() {
+        band = (1024..=u16::MAX).collect();
+    }
+    // A multiplicative hash of the pid: runs with neighbouring pids begin far apart.
+    let begin = (std::process::id() as usize).wrapping_mul(2_654_435_761) % band.len();
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let port = band[begin..]
+        .iter()
+        .chain(&band[..begin])
+        .copied()
+        .find(|&p| {
+            !handed_out.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        })
+        .expect("no free loopback port left outside the ephemeral range");
+    handed_out.insert(port);
+    port
+}
+
+/// The kernel's ephemeral port range (`ip_local_port_range`); Linux's default where unreadable.
+fn ephemeral_ports() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut ends = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((ends.next()??, ends.next()??))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 /// A process a test runs in the background (`rdaemon logs -f`, `start --foreground`): killed
@@ -1100,5 +1147,30 @@ pub fn with_env_of(cmd: &mut std::process::Command, from: &std::process::Command
             Some(value) => cmd.env(key, value),
             None => cmd.env_remove(key),
         };
+    }
+}
+
+/// [`free_port`] never hands out a port twice, even to tests asking at the same time, and
+/// never one of the kernel's ephemeral range (here, where that range leaves room for it).
+#[test]
+fn free_port_hands_out_each_port_once_outside_the_ephemeral_range() {
+    let ports: Vec<u16> = std::thread::scope(|s| {
+        let askers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..25).map(|_| free_port()).collect::<Vec<u16>>()))
+            .collect();
+        askers.into_iter().flat_map(|a| a.join().unwrap()).collect()
+    });
+    let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ports.len(),
+        "a port handed out twice: {ports:?}"
+    );
+    let (low, high) = ephemeral_ports();
+    if low > FIRST_TEST_PORT || high < u16::MAX {
+        assert!(
+            ports.iter().all(|p| !(low..=high).contains(p)),
+            "an ephemeral port ({low}-{high}) handed out: {ports:?}"
+        );
     }
 }
