@@ -136,8 +136,7 @@ fn start_evader(env: &Env, name: &str, body: &str) -> (std::path::PathBuf, Strin
     env.run(&args)
         .ok()
         .stdout_has(&format!("started {name} (pid "));
-    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
+    let pid = recorded_pid(env, name);
     (pidfile, secs, pid)
 }
 

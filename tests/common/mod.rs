@@ -1054,6 +1054,56 @@ pub fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) ->
     (monitor, child)
 }
 
+/// `rdaemon status NAME --json`: its exit code and its JSON (the test fails, showing the run,
+/// when stdout is not JSON).
+pub fn status_json(env: &Env, name: &str) -> (i32, serde_json::Value) {
+    let run = env.run(&["status", name, "--json"]);
+    let value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", run.dump()));
+    (run.code, value)
+}
+
+/// The pid in the status of a daemon whose pidfile may be gone (a failed start), tracked for
+/// cleanup.
+pub fn recorded_pid(env: &Env, name: &str) -> i32 {
+    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    pid
+}
+
+/// The temporary files (`.new`, `.tmp`) left in `dir`, sorted. Panics if `dir` cannot be read:
+/// an empty answer means there are none.
+pub fn temporaries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".new"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The argv of a program that appends `start` to `out` once its traps are set, then creates
+/// `OUT.ready`, and appends the name of each HUP, USR1, USR2, WINCH, QUIT, INT or TERM it gets,
+/// one a line (a restart shows as a second `start`). The signals of `ends` (names such as
+/// `TERM`) are recorded too, then end it with status 0 (its background `sleep` killed first);
+/// the others leave it running.
+pub fn signal_recorder(env: &Env, out: &Path, ends: &[&str]) -> Vec<String> {
+    let script = env.script(
+        "recorder.sh",
+        r#"out=$1; shift
+sleep 1000 & sleeper=$!
+for s in HUP USR1 USR2 WINCH QUIT INT TERM; do trap "echo $s >> \"\$out\"" $s; done
+for s in "$@"; do trap "echo $s >> \"\$out\"; kill \$sleeper 2>/dev/null; exit 0" $s; done
+echo start >> "$out"
+: > "$out.ready"
+while :; do wait $sleeper; done"#,
+    );
+    let mut argv = vec![script.display().to_string(), out.display().to_string()];
+    argv.extend(ends.iter().map(|s| s.to_string()));
+    argv
+}
+
 /// The respawn child's pid in the daemon's status, if any.
 pub fn child_pid(env: &Env, name: &str) -> Option<i32> {
     env.record(name)["child_pid"].as_i64().map(|p| p as i32)
