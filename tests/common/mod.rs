@@ -140,6 +140,26 @@ pub fn wait_dead(pid: i32) {
     wait_until(&format!("pid {pid} is dead"), DEADLINE, || !alive(pid));
 }
 
+/// Checks that `pid`, a `sleep`, was left alone by what the test just did (a stop of another
+/// daemon, a refused reload, a signal it ignores): waits until it sleeps in its nanosleep again,
+/// and fails (naming `what`) at the deadline if it never does. `alive()` right after the event
+/// would pass for a process that was just sent a fatal signal and has not died yet; such a
+/// process is woken at once (its wchan reads 0 from the moment the signal is sent) and never
+/// sleeps in nanosleep again. A signal it ignores does not even wake it.
+pub fn assert_left_alone(pid: i32, what: &str) {
+    wait_until(
+        &format!("pid {pid} sleeps on after {what} (else it was signalled)"),
+        DEADLINE,
+        || in_nanosleep(pid),
+    );
+}
+
+/// Whether `pid` is alive and asleep in a nanosleep now.
+pub fn in_nanosleep(pid: i32) -> bool {
+    alive(pid)
+        && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+}
+
 /// A field of `/proc/PID/status` (`SigIgn`, `SigBlk`, `Umask`...).
 pub fn status_field(pid: i32, field: &str) -> String {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -1222,5 +1242,21 @@ fn free_port_hands_out_each_port_once_outside_the_ephemeral_range() {
             ports.iter().all(|p| !(low..=high).contains(p)),
             "an ephemeral port ({low}-{high}) handed out: {ports:?}"
         );
+    }
+}
+
+/// What [`assert_left_alone`] relies on: a `sleep` sent a fatal signal is out of its nanosleep
+/// as soon as `kill` returns, before it has died; one left alone sleeps on.
+#[test]
+fn a_sleep_sent_a_fatal_signal_is_out_of_its_nanosleep_at_once() {
+    for sig in [Signal::SIGTERM, Signal::SIGKILL] {
+        let signalled = OwnChild::sleep();
+        let spared = OwnChild::sleep();
+        wait_until("both sleeps are asleep", DEADLINE, || {
+            in_nanosleep(signalled.pid()) && in_nanosleep(spared.pid())
+        });
+        kill(NixPid::from_raw(signalled.pid()), sig).unwrap();
+        assert!(!in_nanosleep(signalled.pid()), "{sig} left it asleep");
+        assert_left_alone(spared.pid(), "nothing");
     }
 }
