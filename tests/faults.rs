@@ -30,14 +30,6 @@ fn ran(runs: &Path) -> usize {
         .unwrap_or(0)
 }
 
-fn temporaries(dir: &Path) -> Vec<String> {
-    fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tmp") || n.ends_with(".new"))
-        .collect()
-}
-
 /// Starts `name` with rdaemon dying at `stage`; returns the file each run of the program appends
 /// its pid to.
 fn start_killed_at(env: &Env, stage: &str, tag: &str) -> std::path::PathBuf {
@@ -405,8 +397,7 @@ fn a_running_daemon_whose_spec_is_damaged_is_still_known_by_its_status() {
         "1000",
     ])
     .ok();
-    let pid = env.record("web")["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
+    let pid = recorded_pid(&env, "web");
     // Another process, in a pidfile whose name happens to be the daemon's: not the daemon.
     let mut other = std::process::Command::new("sleep")
         .arg("1000")

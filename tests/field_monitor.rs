@@ -12,13 +12,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn status_json(env: &Env, name: &str) -> (i32, Value) {
-    let run = env.run(&["status", name, "--json"]);
-    let value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", run.dump()));
-    (run.code, value)
-}
-
 /// `PATH` and its rotated files `PATH.1` … that exist, as (path, size). Taken while the monitor
 /// rotates, the listing can miss files (a slot is empty for a moment) but never counts one twice.
 fn log_files(log: &Path) -> Vec<(PathBuf, u64)> {

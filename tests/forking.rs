@@ -544,12 +544,6 @@ fn forking_restart_signal_reload_and_wait_act_on_the_adopted_process() {
     env.run(&["status", "verbs"]).code(1);
 }
 
-/// `status --json` of `name`.
-fn status_json(env: &Env, name: &str) -> serde_json::Value {
-    let run = env.run(&["status", name, "--json"]);
-    serde_json::from_str(&run.stdout).unwrap_or_else(|_| panic!("{}", run.dump()))
-}
-
 #[test]
 fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     let env = Env::new();
@@ -576,7 +570,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}\n{}", run.dump());
     let first = live[0];
-    let v = status_json(&env, "rfk");
+    let (_, v) = status_json(&env, "rfk");
     let monitor = v["pid"].as_i64().unwrap() as i32;
     env.track(monitor);
     assert_eq!(v["child_pid"], first, "{v}");
@@ -590,7 +584,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     )
     .unwrap();
     wait_until("a new forked process is adopted", DEADLINE, || {
-        let v = status_json(&env, "rfk");
+        let (_, v) = status_json(&env, "rfk");
         v["child_pid"]
             .as_i64()
             .is_some_and(|c| c != i64::from(first))
@@ -600,7 +594,7 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     assert_eq!(live.len(), 1, "{live:?}");
     let second = live[0];
     assert_ne!(second, first);
-    assert_eq!(status_json(&env, "rfk")["child_pid"], second);
+    assert_eq!(status_json(&env, "rfk").1["child_pid"], second);
     assert_eq!(read_pid(&pidfile), second);
     assert_eq!(stat(second).unwrap().ppid, monitor);
     env.run(&["stop", "rfk"]).ok();
@@ -655,8 +649,7 @@ fn forking_respawn_adopted_process_that_dies_during_the_wait_fails_the_start() {
     // `start` records the adopted process once the monitor reports it.
     env.wait_file("rdie.json");
     let daemon = wait_new_child(&env, "rdie", 0);
-    let monitor = env.record("rdie")["pid"].as_i64().unwrap() as i32;
-    env.track(monitor);
+    let monitor = recorded_pid(&env, "rdie");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(daemon),
         nix::sys::signal::Signal::SIGKILL,
@@ -727,7 +720,7 @@ fn forking_containment_stops_a_helper_in_its_own_group_leader_or_not() {
         )
         .unwrap();
         wait_dead(main);
-        let v = status_json(&env, "ct");
+        let (_, v) = status_json(&env, "ct");
         assert_eq!(v["state"], "dead", "{v}");
         env.run(&["stop", "ct"])
             .ok()

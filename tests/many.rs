@@ -129,7 +129,7 @@ fn globs_and_all_over_mixed_states() {
     }
     wait_dead(web1);
     wait_dead(web2);
-    assert!(alive(db), "db is not matched by web-*");
+    assert_left_alone(db, "stop web-* (db is not matched)");
     assert!(
         !env.path("web-4.pid").exists(),
         "the stale pidfile is removed"
@@ -148,7 +148,8 @@ fn globs_and_all_over_mixed_states() {
     env.run(&["forget", "d*"])
         .code(1)
         .stderr_has(&format!("rdaemon: db is running (pid {db}): stop it first"));
-    assert!(env.path("db.json").exists() && alive(db));
+    assert!(env.path("db.json").exists());
+    assert_left_alone(db, "a refused forget");
     env.run(&["forget", "nothing-*"])
         .code(1)
         .stderr_has("no daemon named 'nothing-*'");
@@ -176,7 +177,7 @@ fn stop_of_several_names_stops_each_and_exits_with_the_worst() {
         .stderr_has(&format!("stubborn (pid {stubborn}) is still running"))
         .stdout_has(&format!("stopped c (pid {c})"));
     wait_dead(c);
-    assert!(alive(stubborn));
+    assert_left_alone(stubborn, "a stop with --no-kill whose SIGTERM it ignores");
     // --pidfile names one daemon.
     env.run(&["stop", "a", "b", "--pidfile", "/tmp/x.pid"])
         .code(2)
@@ -196,7 +197,9 @@ fn signal_reaches_the_main_program_only() {
         .stdout_has(&format!("sent SIGUSR1 to t (pid {shell})"));
     env.wait_file("t.usr1");
     assert_eq!(lines_of(&env, "t.usr1"), 1);
-    assert!(alive(shell) && alive(sleep), "only the main program got it");
+    // The shell caught it (its trap wrote the file), so it lives on; the sleep would die of it.
+    assert!(alive(shell));
+    assert_left_alone(sleep, "a USR1 for the main program only");
     // By number too.
     env.run(&["signal", "10", "t"]).ok();
     wait_until("the second USR1 is noted", DEADLINE, || {
@@ -236,7 +239,10 @@ fn signal_of_a_respawn_daemon_reaches_its_child_not_the_monitor() {
     env.run(&["signal", "HUP", "r"]).ok();
     env.wait_file("r.hup");
     assert_eq!(lines_of(&env, "r.usr1"), 1, "the child got USR1 once");
-    assert!(alive(monitor) && alive(child));
+    // The child caught both (its traps wrote the files); the monitor, back at rest in its poll,
+    // was not ended by either.
+    assert!(alive(child));
+    wait_monitor_at_rest(&env, "r", monitor);
     assert_eq!(env.pid_of("r"), monitor);
     assert_eq!(env.record("r")["restarts"], 0);
     // --group: the program and its sleep, not the monitor (which would forward it again).
@@ -246,7 +252,7 @@ fn signal_of_a_respawn_daemon_reaches_its_child_not_the_monitor() {
     wait_until("the group's USR1 is noted", DEADLINE, || {
         lines_of(&env, "r.usr1") == 2
     });
-    assert!(alive(monitor));
+    wait_monitor_at_rest(&env, "r", monitor);
     assert_eq!(env.pid_of("r"), monitor);
     env.run(&["stop", "r"]).ok();
     wait_dead(monitor);
@@ -264,6 +270,7 @@ fn reload_sends_hup_and_exits_7_when_not_running() {
         .ok()
         .stdout_has(&format!("sent SIGHUP to web (pid {shell})"));
     env.wait_file("web.hup");
+    // It caught the HUP (its trap wrote the file), so it lives on.
     assert!(alive(shell));
     env.run(&["reload", "other"])
         .code(7)
@@ -293,7 +300,7 @@ fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
         .stderr_has(&format!(
             "rdaemon: not reloading plain: its program (pid {plain}) does not handle SIGHUP, which would end it; `rdaemon restart plain` restarts it, `rdaemon signal HUP plain` sends it anyway"
         ));
-    assert!(alive(plain));
+    assert_left_alone(plain, "a refused reload");
     // In respawn mode the program is the monitor's child: it is the one looked at.
     env.run(&[
         "start",
@@ -312,7 +319,7 @@ fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
     env.run(&["reload", "kept"])
         .code(1)
         .stderr_has(&format!("its program (pid {child}) does not handle SIGHUP"));
-    assert!(alive(child));
+    assert_left_alone(child, "a refused reload");
     assert_eq!(env.record("kept")["restarts"], 0);
     // Ignored (SigIgn, inherited across the exec): sent, and it lives on.
     let ignoring = env.start(
@@ -331,7 +338,7 @@ fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
     env.run(&["reload", "ignoring"])
         .ok()
         .stdout_has(&format!("sent SIGHUP to ignoring (pid {ignoring})"));
-    assert!(alive(ignoring));
+    assert_left_alone(ignoring, "a SIGHUP it ignores");
     // signal sends what it is told.
     env.run(&["signal", "HUP", "plain"]).ok();
     wait_dead(plain);
@@ -352,7 +359,7 @@ fn reload_refuses_to_end_a_program_that_does_not_handle_its_signal() {
             "does not handle SIGHUP, which would end it; `rdaemon signal HUP --pidfile {}` sends it anyway",
             pidfile.display()
         ));
-    assert!(alive(tool.id() as i32));
+    assert_left_alone(tool.id() as i32, "a refused reload --pidfile");
     tool.kill().unwrap();
     tool.wait().unwrap();
 }
@@ -365,7 +372,7 @@ fn wait_returns_when_the_daemon_exits_and_fails_at_the_timeout() {
     env.run(&["wait", "a", "--timeout", "200ms"])
         .code(1)
         .stderr_has("still running: a");
-    assert!(alive(a));
+    assert_left_alone(a, "a wait that timed out");
     let mut waiter = env
         .std_cmd()
         .args(["wait", "a", "b"])
@@ -532,7 +539,7 @@ fn signal_that_the_kernel_refuses_exits_4() {
         .stderr_has(&format!(
             "rdaemon: cannot signal roots (pid {pid}): Operation not permitted"
         ));
-    assert!(alive(pid));
+    assert_left_alone(pid, "a signal the kernel refused");
 }
 
 #[test]
@@ -546,7 +553,8 @@ fn restart_of_a_glob_restarts_each_one_after_the_other() {
     wait_dead(old2);
     let (new1, new2) = (env.pid_of("job-1"), env.pid_of("job-2"));
     assert!(new1 != old1 && new2 != old2, "{}", run.dump());
-    assert!(alive(new1) && alive(new2) && alive(other));
+    assert!(alive(new1) && alive(new2));
+    assert_left_alone(other, "restart job-*");
     assert!(
         run.stdout.contains(&format!("stopped job-1 (pid {old1})"))
             && run.stdout.contains(&format!("started job-2 (pid {new2})")),

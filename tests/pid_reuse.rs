@@ -24,7 +24,7 @@ fn check_dead_to_rdaemon(env: &Env, name: &str, stranger: i32, why: &str) {
         .ok()
         .stdout_has("not running")
         .stdout_has("removed stale pidfile");
-    assert!(alive(stranger), "stop signalled pid {stranger}, a stranger");
+    assert_left_alone(stranger, "a stop of the daemon whose pid it took");
     assert!(!pidfile.exists(), "stop left the stale pidfile");
     env.run(&["status", name]).code(3);
 
@@ -43,7 +43,7 @@ fn check_dead_to_rdaemon(env: &Env, name: &str, stranger: i32, why: &str) {
     env.run(&["status", name]).ok();
     env.run(&["stop", name]).ok();
     assert!(!alive(new));
-    assert!(alive(stranger), "stop signalled pid {stranger}, a stranger");
+    assert_left_alone(stranger, "a stop of the daemon whose pid it took");
 }
 
 /// Rewrites one field of the status file `NAME.status` (docs/json.md), where the runtime
@@ -126,7 +126,7 @@ fn restart_and_forget_leave_a_stranger_alone() {
     env.run(&["restart", "moved"])
         .ok()
         .stdout_has("started moved (pid");
-    assert!(alive(pid), "restart signalled a stranger");
+    assert_left_alone(pid, "a restart that took it for a stranger");
     let new = env.pid_of("moved");
     assert_ne!(new, pid);
     env.run(&["stop", "moved"]).ok();
@@ -138,7 +138,7 @@ fn restart_and_forget_leave_a_stranger_alone() {
     let stranger_start = stat(pid).unwrap().start_time;
     edit_record(&env, "moved", "start_time", (stranger_start + 1).into());
     env.run(&["forget", "moved"]).ok();
-    assert!(alive(pid), "forget signalled a stranger");
+    assert_left_alone(pid, "a forget that took it for a stranger");
     assert!(!env.path("moved.json").exists());
 }
 

@@ -73,7 +73,7 @@ fn every_bad_content_is_invalid_for_status_stop_and_start() {
             fs::read(&pidfile).unwrap() == content,
             "{what}: stop changed the pidfile"
         );
-        assert!(alive(live), "{what}: stop signalled pid {live}");
+        assert_left_alone(live, &format!("a stop with a pidfile {what}"));
 
         let run = env
             .run(&["start", "--pidfile", path, "--", "sleep", &unique_secs()])
@@ -84,7 +84,7 @@ fn every_bad_content_is_invalid_for_status_stop_and_start() {
         let new = env.pid_of("bad");
         assert_ne!(new, live, "{what}: {}", run.dump());
         assert!(alive(new), "{what}: {}", run.dump());
-        assert!(alive(live), "{what}: start signalled pid {live}");
+        assert_left_alone(live, &format!("a start with a pidfile {what}"));
         // The replaced pidfile is sane again, so everything recovers.
         env.run(&["status", "bad"]).ok();
         env.run(&["stop", "bad"]).ok();
@@ -156,7 +156,7 @@ fn an_unreadable_pidfile_is_unknown() {
     env.run_cmd(cmd(), &["stop", "--pidfile", path])
         .code(1)
         .stderr_has(path);
-    assert!(alive(bystander.pid()));
+    assert_left_alone(bystander.pid(), "the refused stops");
 }
 
 /// A pidfile beneath a regular file (a mistyped path): the error names the pidfile, not only

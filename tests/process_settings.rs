@@ -44,22 +44,9 @@ fn oom_score_adj(pid: i32) -> i32 {
         .unwrap()
 }
 
-/// A program that writes the name of each INT, TERM, USR1 or USR2 it gets into the file `$1`,
-/// exits on INT, TERM and USR2, and creates `$1.ready` once its traps are set.
-fn signal_recorder(env: &Env) -> String {
-    env.script(
-        "recorder.sh",
-        r#"out=$1
-p=
-trap 'echo INT >> "$out"; kill $p 2>/dev/null; exit 0' INT
-trap 'echo TERM >> "$out"; kill $p 2>/dev/null; exit 0' TERM
-trap 'echo USR2 >> "$out"; kill $p 2>/dev/null; exit 0' USR2
-trap 'echo USR1 >> "$out"; kill $p 2>/dev/null' USR1
-: > "$out.ready"
-while :; do sleep 1000 & p=$!; wait $p; done"#,
-    )
-    .display()
-    .to_string()
+/// [`signal_recorder`] writing to `out`: INT, TERM and USR2 end it, USR1 does not.
+fn recorder(env: &Env, out: &str) -> Vec<String> {
+    signal_recorder(env, &env.path(out), &["INT", "TERM", "USR2"])
 }
 
 fn recorded_signals(env: &Env, file: &str) -> Vec<String> {
@@ -505,50 +492,42 @@ fn a_missing_env_file_is_exit_1_and_a_malformed_line_exit_2_naming_it() {
 #[test]
 fn stop_sends_the_stop_signal() {
     let env = Env::new();
-    let recorder = signal_recorder(&env);
-    let out = env.path("int.out").display().to_string();
-    env.run(&[
-        "start",
-        "--name",
-        "rec",
-        "--stop-signal",
-        "INT",
-        "--",
-        &recorder,
-        &out,
-    ])
-    .ok();
+    let recorder = recorder(&env, "int.out");
+    let mut args = vec!["start", "--name", "rec", "--stop-signal", "INT", "--"];
+    args.extend(recorder.iter().map(String::as_str));
+    env.run(&args).ok();
     env.wait_file("int.out.ready");
     let pid = env.pid_of("rec");
     let run = env.run(&["stop", "rec"]).ok();
     assert!(!run.stdout.contains("SIGKILL"), "{}", run.dump());
     wait_dead(pid);
-    assert_eq!(recorded_signals(&env, "int.out"), ["INT"]);
+    assert_eq!(recorded_signals(&env, "int.out"), ["start", "INT"]);
     // The command line still wins.
     fs::remove_file(env.path("int.out.ready")).unwrap();
     env.run(&["start", "rec"]).ok();
     env.wait_file("int.out.ready");
     env.run(&["stop", "rec", "--signal", "TERM"]).ok();
-    assert_eq!(recorded_signals(&env, "int.out"), ["INT", "TERM"]);
+    assert_eq!(
+        recorded_signals(&env, "int.out"),
+        ["start", "INT", "start", "TERM"]
+    );
 }
 
 #[test]
 fn the_respawn_monitor_stops_on_the_stop_signal_and_forwards_it() {
     let env = Env::new();
-    let recorder = signal_recorder(&env);
-    let out = env.path("usr2.out").display().to_string();
-    env.run(&[
+    let recorder = recorder(&env, "usr2.out");
+    let mut args = vec![
         "start",
         "--name",
         "sup",
         "--respawn",
         "--stop-signal",
         "USR2",
-        "--",
-        &recorder,
-        &out,
-    ])
-    .ok();
+    ];
+    args.push("--");
+    args.extend(recorder.iter().map(String::as_str));
+    env.run(&args).ok();
     env.wait_file("usr2.out.ready");
     let monitor = env.pid_of("sup");
     let child = wait_new_child(&env, "sup", 0);
@@ -557,7 +536,7 @@ fn the_respawn_monitor_stops_on_the_stop_signal_and_forwards_it() {
     assert!(!run.stdout.contains("SIGKILL"), "{}", run.dump());
     wait_dead(monitor);
     wait_dead(child);
-    assert_eq!(recorded_signals(&env, "usr2.out"), ["USR2"]);
+    assert_eq!(recorded_signals(&env, "usr2.out"), ["start", "USR2"]);
     assert_eq!(env.record("sup")["restarts"], 0);
 }
 
@@ -582,24 +561,15 @@ fn the_stop_timeout_leads_to_sigkill() {
 #[test]
 fn reload_sends_the_reload_signal() {
     let env = Env::new();
-    let recorder = signal_recorder(&env);
-    let out = env.path("usr1.out").display().to_string();
-    env.run(&[
-        "start",
-        "--name",
-        "rl",
-        "--reload-signal",
-        "USR1",
-        "--",
-        &recorder,
-        &out,
-    ])
-    .ok();
+    let recorder = recorder(&env, "usr1.out");
+    let mut args = vec!["start", "--name", "rl", "--reload-signal", "USR1", "--"];
+    args.extend(recorder.iter().map(String::as_str));
+    env.run(&args).ok();
     env.wait_file("usr1.out.ready");
     let pid = env.pid_of("rl");
     env.run(&["reload", "rl"]).ok().stdout_has("sent SIGUSR1");
     wait_until("the program got USR1", DEADLINE, || {
-        recorded_signals(&env, "usr1.out") == ["USR1"]
+        recorded_signals(&env, "usr1.out") == ["start", "USR1"]
     });
     assert!(alive(pid));
 }

@@ -110,10 +110,7 @@ fn fifty_concurrent_starts_give_exactly_one_daemon() {
     let rec: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.join("one.status")).unwrap()).unwrap();
     assert_eq!(rec["pid"], pid);
-    let leftovers: Vec<String> = listing(&dir)
-        .into_iter()
-        .filter(|f| f.ends_with(".tmp") || f.ends_with(".new"))
-        .collect();
+    let leftovers = temporaries(&dir);
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 

@@ -10,13 +10,6 @@ use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-/// The record's pid of a daemon whose pidfile is gone (a failed start), tracked for cleanup.
-fn recorded_pid(env: &Env, name: &str) -> i32 {
-    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
-    pid
-}
-
 /// Lines of `text`, for exact line checks (`line1` is a prefix of `line10`).
 fn has_line(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)

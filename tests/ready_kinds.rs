@@ -9,13 +9,6 @@ use std::path::PathBuf;
 
 use crate::common::*;
 
-/// The record's pid of a daemon whose start failed, tracked for cleanup.
-fn recorded_pid(env: &Env, name: &str) -> i32 {
-    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
-    pid
-}
-
 /// `rdaemon start --name NAME EXTRA... -- PROGRAM...`.
 fn start(env: &Env, name: &str, extra: &[&str], program: &[&str]) -> Run {
     let mut args = vec!["start", "--name", name];

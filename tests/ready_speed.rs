@@ -9,14 +9,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-/// Temporary files (`.new`, `.tmp`) left in the rdaemon directory.
-fn temporaries(env: &Env) -> Vec<String> {
-    listing(env.dir())
-        .into_iter()
-        .filter(|f| f.ends_with(".new") || f.ends_with(".tmp"))
-        .collect()
-}
-
 /// What the spec file (not the status) says the user wants of `name`.
 fn wanted(env: &Env, name: &str) -> String {
     let text = fs::read_to_string(env.path(&format!("{name}.json"))).unwrap();
@@ -91,7 +83,7 @@ fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
     assert!(env.path("answering").exists(), "ready before any answer");
     assert_eq!(fs::read_to_string(env.path("answered")).unwrap(), "200\n");
     assert_eq!(wanted(&env, "late"), "running");
-    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
 }
 
 #[test]
@@ -141,7 +133,7 @@ fn notify_ready_after_status_lines_puts_the_wanted_spec_in_place() {
     assert!(alive(env.pid_of("svc")));
     assert_eq!(wanted(&env, "svc"), "running");
     assert_eq!(env.record("svc")["status_text"], "warming up");
-    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
     // The spec in place is a whole one: `restart` runs the same command from it.
     env.run(&["restart", "svc"]).ok();
     assert_eq!(wanted(&env, "svc"), "running");
@@ -170,11 +162,10 @@ fn a_start_never_ready_leaves_its_spec_stopped_and_nothing_staged() {
         "{}",
         run.dump()
     );
-    let pid = env.record("slow")["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
+    let pid = recorded_pid(&env, "slow");
     wait_dead(pid);
     assert_eq!(wanted(&env, "slow"), "stopped");
-    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
     env.run(&["status", "slow"]).code(3);
 }
 
@@ -252,7 +243,7 @@ fn a_start_that_is_never_ready_gives_back_the_spec_it_replaced() {
     .stderr_has("it was not ready after 300ms");
     wait_dead(pid);
     assert_eq!(fs::read_to_string(env.path("keep.json")).unwrap(), spec);
-    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
     // So a plain restart runs what worked.
     env.run(&["restart", "keep"])
         .ok()
@@ -302,7 +293,7 @@ fn the_spec_of_a_start_with_ready_is_written_once_wanted_running() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(fs::metadata(&spec).unwrap().ino(), during);
     assert_eq!(wanted(&env, "once"), "running");
-    assert!(temporaries(&env).is_empty(), "{:?}", temporaries(&env));
+    assert_eq!(temporaries(env.dir()), Vec::<String>::new());
 }
 
 /// Where the kernel names the tracepoint rdaemon's `tcp:` and `http:` waits listen to.

@@ -395,7 +395,7 @@ fn a_pidfile_that_outlived_a_reboot_names_nobody_of_the_daemon() {
         .unwrap();
     env.track(started);
     assert_ne!(started, stranger.pid());
-    assert!(alive(stranger.pid()));
+    assert_left_alone(stranger.pid(), "a resurrect over a pidfile naming it");
     // Started in this boot: the spec says so again.
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();

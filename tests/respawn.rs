@@ -374,35 +374,14 @@ fn gives_up_after_max_restarts_and_is_failed() {
     env.run(&["status", "crash"]).ok();
 }
 
-/// A program that writes each signal it gets to `$1`, and "start" once its traps are set.
-/// TERM and INT end it (killing its own background sleep).
-fn signal_recorder(env: &Env) -> std::path::PathBuf {
-    env.script(
-        "recorder.sh",
-        r#"log=$1
-sleep 1000 &
-sp=$!
-for s in HUP USR1 USR2 WINCH QUIT; do trap "echo $s >> $log" $s; done
-for s in TERM INT; do trap "echo $s >> $log; kill $sp; exit 0" $s; done
-echo start >> "$log"
-while :; do wait $sp; done"#,
-    )
-}
-
 #[test]
 fn signals_are_forwarded_and_term_stops_without_restart() {
     let env = Env::new();
-    let script = signal_recorder(&env);
     let got = env.path("got");
-    let (monitor, child) = start_respawn(
-        &env,
-        "sig",
-        &["--restart-delay", "10ms"],
-        &[script.to_str().unwrap(), got.to_str().unwrap()],
-    );
-    wait_until("the recorder is ready", DEADLINE, || {
-        lines(&got).contains(&"start".to_owned())
-    });
+    let recorder = signal_recorder(&env, &got, &["TERM", "INT"]);
+    let argv: Vec<&str> = recorder.iter().map(String::as_str).collect();
+    let (monitor, child) = start_respawn(&env, "sig", &["--restart-delay", "10ms"], &argv);
+    env.wait_file("got.ready");
     for (sig, name) in [
         (Signal::SIGHUP, "HUP"),
         (Signal::SIGUSR1, "USR1"),
@@ -439,17 +418,11 @@ fn signals_are_forwarded_and_term_stops_without_restart() {
 #[test]
 fn int_is_forwarded_and_stops_too() {
     let env = Env::new();
-    let script = signal_recorder(&env);
     let got = env.path("got");
-    let (monitor, child) = start_respawn(
-        &env,
-        "int",
-        &[],
-        &[script.to_str().unwrap(), got.to_str().unwrap()],
-    );
-    wait_until("the recorder is ready", DEADLINE, || {
-        !lines(&got).is_empty()
-    });
+    let recorder = signal_recorder(&env, &got, &["TERM", "INT"]);
+    let argv: Vec<&str> = recorder.iter().map(String::as_str).collect();
+    let (monitor, child) = start_respawn(&env, "int", &[], &argv);
+    env.wait_file("got.ready");
     signal(monitor, Signal::SIGINT);
     wait_dead(monitor);
     wait_dead(child);

@@ -107,6 +107,6 @@ fn restart_of_a_stopped_daemon_with_a_garbage_pidfile_starts_it() {
     env.run(&["restart", "web"])
         .code(1)
         .stderr_has("no record vouches for pid");
-    assert!(alive(stranger.pid()));
+    assert_left_alone(stranger.pid(), "a restart refused for its pid");
     assert_eq!(env.record("web")["wanted"], "stopped");
 }

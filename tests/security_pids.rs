@@ -62,14 +62,14 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
     // `dead`, not running, whoever has the pid now.
     env.run(&["status", "f"]).code(1).stdout_has("f is dead");
     env.run(&["stop", "f"]).ok().stdout_has("not running");
-    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    assert_left_alone(stranger.pid(), "a stop of the daemon whose pid it took");
     env.run(&["start", "--name", "f", "--", "sleep", &secs])
         .ok()
         .stdout_has("started f");
     let new = env.pid_of("f");
     assert_ne!(new, pid);
     env.run(&["stop", "f"]).ok().stdout_has("stopped f");
-    assert!(alive(stranger.pid()), "a stranger was signalled");
+    assert_left_alone(stranger.pid(), "a stop of the daemon started anew");
 }
 
 /// Finding 4, the state an older rdaemon killed between its commits leaves: its own pidfile
@@ -90,7 +90,7 @@ fn a_pidfile_in_rdaemons_directory_that_no_record_vouches_for_is_not_trusted() {
         .code(1)
         .one_error_line()
         .stderr_has("no record vouches for pid");
-    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    assert_left_alone(stranger.pid(), "a stop of a pidfile no record vouches for");
     assert!(pidfile.exists());
     // A record of an earlier run does not vouch for another pid either.
     let old = env.start("left2", &["sleep", &unique_secs()]);
@@ -98,14 +98,20 @@ fn a_pidfile_in_rdaemons_directory_that_no_record_vouches_for_is_not_trusted() {
     wait_dead(old);
     fs::write(env.path("left2.pid"), format!("{}\n", stranger.pid())).unwrap();
     env.run(&["stop", "left2"]).code(1);
-    assert!(alive(stranger.pid()), "stop signalled the stranger");
+    assert_left_alone(
+        stranger.pid(),
+        "a stop of a stopped daemon's rewritten pidfile",
+    );
     // start replaces such a pidfile (with a warning) and leaves the stranger alone.
     env.run(&["start", "--name", "left", "--", "sleep", &unique_secs()])
         .ok()
         .stderr_has("warning");
     assert_ne!(env.pid_of("left"), stranger.pid());
     env.run(&["stop", "left"]).ok();
-    assert!(alive(stranger.pid()));
+    assert_left_alone(
+        stranger.pid(),
+        "a stop of the daemon started over its pidfile",
+    );
 }
 
 /// Starts, as root, a daemon running as `nobody` whose pidfile is in a directory `nobody` owns,
@@ -136,8 +142,7 @@ fn start_evader(env: &Env, name: &str, body: &str) -> (std::path::PathBuf, Strin
     env.run(&args)
         .ok()
         .stdout_has(&format!("started {name} (pid "));
-    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
-    env.track(pid);
+    let pid = recorded_pid(env, name);
     (pidfile, secs, pid)
 }
 

@@ -263,5 +263,5 @@ fn status_warns_of_a_pidfile_that_no_longer_names_the_running_daemon() {
     assert_eq!(env.pid_of("w"), pid);
     let run = env.run(&["status", "w"]).ok();
     assert_eq!(run.stderr, "", "{}", run.dump());
-    assert!(alive(other.pid()));
+    assert_left_alone(other.pid(), "a start over a pidfile naming it");
 }

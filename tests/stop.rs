@@ -61,7 +61,7 @@ fn no_kill_leaves_a_term_ignoring_program_and_fails() {
         .code(1)
         .one_error_line()
         .stderr_has("still running");
-    assert!(alive(pid), "--no-kill must not kill");
+    assert_left_alone(pid, "a stop with --no-kill whose SIGTERM it ignores");
     assert_eq!(
         env.pid_of("stubborn"),
         pid,
@@ -393,7 +393,8 @@ fn a_name_with_another_daemons_pidfile_is_a_usage_error() {
     env.run(&["stop", "a", "--pidfile", &own])
         .ok()
         .stdout_has(&format!("stopped a (pid {a})"));
-    assert!(!alive(a) && alive(b));
+    assert!(!alive(a));
+    assert_left_alone(b, "a stop of a through its pidfile");
     // Stopped, it has no pidfile to compare: its directory under another name still is its own
     // (an init script's /var/run for /run), and the stop says "not running", exit 0.
     let link = env.path("link");
@@ -415,7 +416,7 @@ fn signal_with_a_retry_schedule_is_a_usage_error_and_with_a_timeout_is_its_first
         .code(2)
         .one_error_line()
         .stderr_has("--signal INT has no effect with --retry TERM/5/KILL/1");
-    assert!(alive(pid), "the refused stop signalled the daemon");
+    assert_left_alone(pid, "a refused stop");
     env.run(&["stop", "web", "--signal", "KILL", "--retry", "5"])
         .ok()
         .stdout_has(&format!("stopped web (pid {pid})"));

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -137,6 +138,26 @@ pub fn alive(pid: i32) -> bool {
 /// Waits until `pid` is gone or a zombie.
 pub fn wait_dead(pid: i32) {
     wait_until(&format!("pid {pid} is dead"), DEADLINE, || !alive(pid));
+}
+
+/// Checks that `pid`, a `sleep`, was left alone by what the test just did (a stop of another
+/// daemon, a refused reload, a signal it ignores): waits until it sleeps in its nanosleep again,
+/// and fails (naming `what`) at the deadline if it never does. `alive()` right after the event
+/// would pass for a process that was just sent a fatal signal and has not died yet; such a
+/// process is woken at once (its wchan reads 0 from the moment the signal is sent) and never
+/// sleeps in nanosleep again. A signal it ignores does not even wake it.
+pub fn assert_left_alone(pid: i32, what: &str) {
+    wait_until(
+        &format!("pid {pid} sleeps on after {what} (else it was signalled)"),
+        DEADLINE,
+        || in_nanosleep(pid),
+    );
+}
+
+/// Whether `pid` is alive and asleep in a nanosleep now.
+pub fn in_nanosleep(pid: i32) -> bool {
+    alive(pid)
+        && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
 }
 
 /// A field of `/proc/PID/status` (`SigIgn`, `SigBlk`, `Umask`...).
@@ -905,13 +926,59 @@ pub fn python3_or_skip(test: &str) -> Option<PathBuf> {
     found
 }
 
-/// A loopback TCP port that nothing listens on at the moment of the call.
+/// The lowest port [`free_port`] hands out: above the well-known and most registered ports.
+const FIRST_TEST_PORT: u16 = 10_000;
+
+/// A loopback TCP port for one test, for its daemon to listen on (or for a readiness check to
+/// find nothing on): nothing is bound to it on 127.0.0.1 when it is handed out.
+///
+/// Race-free among the tests of this process: the ports handed out are kept in a process-wide
+/// set, checked and filled under its lock, and none is handed out twice, so a parallel test
+/// cannot get the port of another that has not bound it yet (as it could when each test bound
+/// port 0, read the port and let go of it). Ports come from outside the kernel's ephemeral
+/// range (`/proc/sys/net/ipv4/ip_local_port_range`), from which the kernel picks the port of a
+/// bind to port 0 and of an outgoing connection: no client socket of any test (a readiness
+/// probe, a `TcpStream::connect`) lands on one. Where in that band to begin depends on this
+/// process's pid, so that two test runs at once (two worktrees) begin apart.
+///
+/// Limits: another process that binds a port it chose (another test run that walked to the
+/// same port, a service started meanwhile) can still take it between this check and the bind of
+/// the test's daemon, which then fails to bind. Where the ephemeral range leaves no port at or
+/// above 10000 outside it, ports come from 1024 up, the ephemeral ones included, and the kernel
+/// may then give one to an outgoing connection too.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let (low, high) = ephemeral_ports();
+    let mut band: Vec<u16> = (FIRST_TEST_PORT..=u16::MAX)
+        .filter(|p| !(low..=high).contains(p))
+        .collect();
+    if band.is_empty() {
+        band = (1024..=u16::MAX).collect();
+    }
+    // A multiplicative hash of the pid: runs with neighbouring pids begin far apart.
+    let begin = (std::process::id() as usize).wrapping_mul(2_654_435_761) % band.len();
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let port = band[begin..]
+        .iter()
+        .chain(&band[..begin])
+        .copied()
+        .find(|&p| {
+            !handed_out.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+        })
+        .expect("no free loopback port left outside the ephemeral range");
+    handed_out.insert(port);
+    port
+}
+
+/// The kernel's ephemeral port range (`ip_local_port_range`); Linux's default where unreadable.
+fn ephemeral_ports() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| {
+            let mut ends = text.split_whitespace().map(|p| p.parse::<u16>().ok());
+            Some((ends.next()??, ends.next()??))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 /// A process a test runs in the background (`rdaemon logs -f`, `start --foreground`): killed
@@ -1007,6 +1074,56 @@ pub fn start_respawn(env: &Env, name: &str, extra: &[&str], program: &[&str]) ->
     (monitor, child)
 }
 
+/// `rdaemon status NAME --json`: its exit code and its JSON (the test fails, showing the run,
+/// when stdout is not JSON).
+pub fn status_json(env: &Env, name: &str) -> (i32, serde_json::Value) {
+    let run = env.run(&["status", name, "--json"]);
+    let value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e})\n{}", run.dump()));
+    (run.code, value)
+}
+
+/// The pid in the status of a daemon whose pidfile may be gone (a failed start), tracked for
+/// cleanup.
+pub fn recorded_pid(env: &Env, name: &str) -> i32 {
+    let pid = env.record(name)["pid"].as_i64().unwrap() as i32;
+    env.track(pid);
+    pid
+}
+
+/// The temporary files (`.new`, `.tmp`) left in `dir`, sorted. Panics if `dir` cannot be read:
+/// an empty answer means there are none.
+pub fn temporaries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp") || n.ends_with(".new"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// The argv of a program that appends `start` to `out` once its traps are set, then creates
+/// `OUT.ready`, and appends the name of each HUP, USR1, USR2, WINCH, QUIT, INT or TERM it gets,
+/// one a line (a restart shows as a second `start`). The signals of `ends` (names such as
+/// `TERM`) are recorded too, then end it with status 0 (its background `sleep` killed first);
+/// the others leave it running.
+pub fn signal_recorder(env: &Env, out: &Path, ends: &[&str]) -> Vec<String> {
+    let script = env.script(
+        "recorder.sh",
+        r#"out=$1; shift
+sleep 1000 & sleeper=$!
+for s in HUP USR1 USR2 WINCH QUIT INT TERM; do trap "echo $s >> \"\$out\"" $s; done
+for s in "$@"; do trap "echo $s >> \"\$out\"; kill \$sleeper 2>/dev/null; exit 0" $s; done
+echo start >> "$out"
+: > "$out.ready"
+while :; do wait $sleeper; done"#,
+    );
+    let mut argv = vec![script.display().to_string(), out.display().to_string()];
+    argv.extend(ends.iter().map(|s| s.to_string()));
+    argv
+}
+
 /// The respawn child's pid in the daemon's status, if any.
 pub fn child_pid(env: &Env, name: &str) -> Option<i32> {
     env.record(name)["child_pid"].as_i64().map(|p| p as i32)
@@ -1100,5 +1217,46 @@ pub fn with_env_of(cmd: &mut std::process::Command, from: &std::process::Command
             Some(value) => cmd.env(key, value),
             None => cmd.env_remove(key),
         };
+    }
+}
+
+/// [`free_port`] never hands out a port twice, even to tests asking at the same time, and
+/// never one of the kernel's ephemeral range (here, where that range leaves room for it).
+#[test]
+fn free_port_hands_out_each_port_once_outside_the_ephemeral_range() {
+    let ports: Vec<u16> = std::thread::scope(|s| {
+        let askers: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..25).map(|_| free_port()).collect::<Vec<u16>>()))
+            .collect();
+        askers.into_iter().flat_map(|a| a.join().unwrap()).collect()
+    });
+    let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        ports.len(),
+        "a port handed out twice: {ports:?}"
+    );
+    let (low, high) = ephemeral_ports();
+    if low > FIRST_TEST_PORT || high < u16::MAX {
+        assert!(
+            ports.iter().all(|p| !(low..=high).contains(p)),
+            "an ephemeral port ({low}-{high}) handed out: {ports:?}"
+        );
+    }
+}
+
+/// What [`assert_left_alone`] relies on: a `sleep` sent a fatal signal is out of its nanosleep
+/// as soon as `kill` returns, before it has died; one left alone sleeps on.
+#[test]
+fn a_sleep_sent_a_fatal_signal_is_out_of_its_nanosleep_at_once() {
+    for sig in [Signal::SIGTERM, Signal::SIGKILL] {
+        let signalled = OwnChild::sleep();
+        let spared = OwnChild::sleep();
+        wait_until("both sleeps are asleep", DEADLINE, || {
+            in_nanosleep(signalled.pid()) && in_nanosleep(spared.pid())
+        });
+        kill(NixPid::from_raw(signalled.pid()), sig).unwrap();
+        assert!(!in_nanosleep(signalled.pid()), "{sig} left it asleep");
+        assert_left_alone(spared.pid(), "nothing");
     }
 }
