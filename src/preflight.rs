@@ -2,7 +2,9 @@
 //! the account, the program, the directories, the log files, the env files and limits, the
 //! readiness spec, the cgroup. `restart` runs it before it stops the running daemon, `up`
 //! for every entry it is about to start before it starts any; `start` checks the same again
-//! as it goes, and opens the files for real. Below `commands/`, where both reach it.
+//! as it goes, and opens the files for real. Also the refusal of a `--ready tcp:`/`http:` port
+//! another process already listens on ([`refuse_busy_port`]). Below `commands/`, where all of
+//! them reach it.
 
 use std::path::Path;
 
@@ -17,8 +19,9 @@ use crate::fsx::{self, Dir, Rights};
 use crate::paths::{ensure_space, Ctx};
 use crate::pidfile::{self, os_reason};
 use crate::plan::resolve_program;
-use crate::ready::Check;
+use crate::ready::{Check, PortInUse};
 use crate::spec::Spec;
+use crate::state::Record;
 
 /// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
 /// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
@@ -61,6 +64,43 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `start`'s refusal when the port of `check` (`--ready tcp:` or `http:` on an address of this
+/// machine) already has a listener (SPEC §2.1 preflight), exit 1: with another server on it, the
+/// new program would fail to bind while a connect to the old one looked like readiness. A
+/// listener held only by `own`, the processes of the daemon about to be (re)started, does not
+/// count: `start` passes none (it has stopped what its daemon left), `up` those that its stop
+/// or its start will end first.
+pub(crate) fn refuse_busy_port(ctx: &Ctx, check: &Check, own: &[i32]) -> Result<()> {
+    match check.port_in_use(own) {
+        Some(busy) => bail!(port_in_use_message(ctx, &busy)),
+        None => Ok(()),
+    }
+}
+
+/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
+/// and the daemon whose record names its pid, if any.
+fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
+    let port = busy.port;
+    let Some((pid, comm)) = &busy.holder else {
+        return format!("port {port} is already in use by another process");
+    };
+    let daemon = crate::state::list_names(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|name| {
+            Record::load(ctx, name)
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
+        });
+    match daemon {
+        Some(name) => {
+            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
+        }
+        None => format!("port {port} is already in use by pid {pid} ({comm})"),
+    }
 }
 
 /// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
