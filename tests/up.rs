@@ -1079,6 +1079,15 @@ const SERVE: &str = r#"import http.server, sys
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
 "#;
 
+/// The world of a test of `serve.py` entries: the test's Env with the script, python3, and a
+/// mark for the servers' command lines. `None` (the test skips, saying so) without python3.
+fn server_world(test: &str) -> Option<(Env, std::path::PathBuf, String)> {
+    let python = python3_or_skip(test)?;
+    let env = Env::new();
+    fs::write(env.path("serve.py"), SERVE).unwrap();
+    Some((env, python, unique_secs()))
+}
+
 /// An entry serving on `port` with `python`, ready when `ready` holds.
 fn server_entry(name: &str, python: &str, port: u16, mark: &str, ready: &str) -> String {
     format!(
@@ -1105,11 +1114,6 @@ fn line_with(text: &str, needle: &str) -> usize {
         + 1
 }
 
-/// Whether something accepts connections on the loopback `port`.
-fn accepting(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
 /// Panics unless no daemon of the file was started: no pidfile, no record `status` knows, no
 /// process with `mark` among its arguments.
 fn assert_none_started(env: &Env, names: &[&str], mark: &str, run: &Run) {
@@ -1134,13 +1138,12 @@ fn assert_none_started(env: &Env, names: &[&str], mark: &str, run: &Run) {
 /// date, nor an edited one, whose restart stops it before the start.
 #[test]
 fn a_ready_port_another_process_holds_starts_nothing() {
-    let Some(python) = python3_or_skip("a_ready_port_another_process_holds_starts_nothing") else {
+    let Some((env, python, mark)) =
+        server_world("a_ready_port_another_process_holds_starts_nothing")
+    else {
         return;
     };
     let py = python.to_str().unwrap();
-    let env = Env::new();
-    fs::write(env.path("serve.py"), SERVE).unwrap();
-    let mark = unique_secs();
     let (pa, pb) = two_free_ports();
     let file = env.path("rdaemon.toml").display().to_string();
     let write = |b_ready: &str| {
@@ -1226,13 +1229,11 @@ fn a_ready_port_another_process_holds_starts_nothing() {
 /// asked for count: `up a` alone starts a, and a plain `up` is then refused without touching it.
 #[test]
 fn two_entries_waiting_on_one_port_start_nothing() {
-    let Some(python) = python3_or_skip("two_entries_waiting_on_one_port_start_nothing") else {
+    let Some((env, python, mark)) = server_world("two_entries_waiting_on_one_port_start_nothing")
+    else {
         return;
     };
     let py = python.to_str().unwrap();
-    let env = Env::new();
-    fs::write(env.path("serve.py"), SERVE).unwrap();
-    let mark = unique_secs();
     let port = free_port();
     let text = [
         server_entry("a", py, port, &mark, &format!("tcp:{port}")),
