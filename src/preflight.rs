@@ -84,12 +84,17 @@ pub(crate) fn refuse_busy_port(ctx: &Ctx, check: &Check, own: &[i32]) -> Result<
 
 /// [`refuse_busy_port`] for `spec`, before `start` prepares its own check: for `up`, of every
 /// entry it is about to start or restart, before it starts any. Only `tcp:` and `http:` are
-/// prepared (`notify` would bind its socket).
-pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: &[i32]) -> Result<()> {
+/// prepared (`notify` would bind its socket). `own` gives the daemon's own processes; asked
+/// only when the port has a listener, as finding them may cost a scan of `/proc`.
+pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>) -> Result<()> {
     if !matches!(spec.ready, ReadySpec::Tcp { .. } | ReadySpec::Http(_)) {
         return Ok(());
     }
-    refuse_busy_port(ctx, &Check::prepare(&spec.ready, &spec.name)?, own)
+    let check = Check::prepare(&spec.ready, &spec.name)?;
+    if check.port_in_use(&[]).is_none() {
+        return Ok(());
+    }
+    refuse_busy_port(ctx, &check, &own())
 }
 
 /// The addresses of this machine `spec`'s readiness (`tcp:`, `http:`) waits for a listener on;

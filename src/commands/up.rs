@@ -99,11 +99,11 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         // after the ones before it had started: refused now, as `start` words it. The daemon's
         // own processes do not count: an edited entry's hold the port until its stop, and what
         // a dead one left, `start` stops first.
-        let own = match found.get(name) {
+        let own = || match found.get(name) {
             Some((rec, main)) => own_processes(rec, *main, &actions[name]),
             None => Vec::new(),
         };
-        crate::preflight::check_port(ctx, &specs[name], &own).map_err(|e| {
+        crate::preflight::check_port(ctx, &specs[name], own).map_err(|e| {
             let at = entry.line_of("--ready");
             e.context(format!("{}:{at}: {name}", file.path.display()))
         })?;
