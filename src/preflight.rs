@@ -2,8 +2,12 @@
 //! the account, the program, the directories, the log files, the env files and limits, the
 //! readiness spec, the cgroup. `restart` runs it before it stops the running daemon, `up`
 //! for every entry it is about to start before it starts any; `start` checks the same again
-//! as it goes, and opens the files for real. Below `commands/`, where both reach it.
+//! as it goes, and opens the files for real. Also the refusal of a `--ready tcp:`/`http:` port
+//! another process already listens on ([`refuse_busy_port`]), which `start` and `up` share, and
+//! two entries of an up file waiting on one port ([`shared_ports`]). Below `commands/`, where
+//! all of them reach it.
 
+use std::net::SocketAddr;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -17,8 +21,9 @@ use crate::fsx::{self, Dir, Rights};
 use crate::paths::{ensure_space, Ctx};
 use crate::pidfile::{self, os_reason};
 use crate::plan::resolve_program;
-use crate::ready::Check;
+use crate::ready::{Check, PortInUse, ReadySpec};
 use crate::spec::Spec;
+use crate::state::Record;
 
 /// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
 /// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
@@ -27,7 +32,8 @@ use crate::spec::Spec;
 /// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
 /// `up` for every entry it is about to start, before it starts any (SPEC §7: nothing is
 /// started). The start itself checks all of it again and opens the files for real. The port of
-/// `--ready tcp:` is not checked here: the running daemon holds it.
+/// `--ready tcp:` is not checked here: the running daemon holds it ([`check_port`] does, for
+/// `up`, knowing which processes are the daemon's own).
 pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     let account = spec.account(ctx)?;
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
@@ -61,6 +67,85 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `start`'s refusal when the port of `check` (`--ready tcp:` or `http:` on an address of this
+/// machine) already has a listener (SPEC §2.1 preflight), exit 1: with another server on it, the
+/// new program would fail to bind while a connect to the old one looked like readiness. A
+/// listener held only by `own`, the processes of the daemon about to be (re)started, does not
+/// count: `start` passes none (it has stopped what its daemon left), `up` those that its stop
+/// or its start will end first.
+pub(crate) fn refuse_busy_port(ctx: &Ctx, check: &Check, own: &[i32]) -> Result<()> {
+    match check.port_in_use(own) {
+        Some(busy) => bail!(port_in_use_message(ctx, &busy)),
+        None => Ok(()),
+    }
+}
+
+/// [`refuse_busy_port`] for `spec`, before `start` prepares its own check: for `up`, of every
+/// entry it is about to start or restart, before it starts any. Only `tcp:` and `http:` are
+/// prepared (`notify` would bind its socket). `own` gives the daemon's own processes; asked
+/// only when the port has a listener, as finding them may cost a scan of `/proc`.
+pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>) -> Result<()> {
+    if !matches!(spec.ready, ReadySpec::Tcp { .. } | ReadySpec::Http(_)) {
+        return Ok(());
+    }
+    let check = Check::prepare(&spec.ready, &spec.name)?;
+    if check.port_in_use(&[]).is_none() {
+        return Ok(());
+    }
+    refuse_busy_port(ctx, &check, &own())
+}
+
+/// The addresses of this machine `spec`'s readiness (`tcp:`, `http:`) waits for a listener on;
+/// none for another kind, a remote host, or one that does not resolve ([`preflight`] says so).
+pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
+    match spec.ready {
+        ReadySpec::Tcp { .. } | ReadySpec::Http(_) => Check::prepare(&spec.ready, &spec.name)
+            .map(|c| c.local_addrs())
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// Every two of `waits` (each entry's [`ready_addrs`], in the file's order) that wait on one
+/// address of this machine, by index (the earlier first), with its port, in the order of the
+/// later one: only one of them can listen there, so the other's readiness never comes (its own
+/// listener fails to bind, and another's does not count, SPEC §2.1).
+pub(crate) fn shared_ports(waits: &[Vec<SocketAddr>]) -> Vec<(usize, usize, u16)> {
+    let mut pairs = Vec::new();
+    for (second, addrs) in waits.iter().enumerate() {
+        for (first, earlier) in waits[..second].iter().enumerate() {
+            if let Some(addr) = addrs.iter().find(|a| earlier.contains(a)) {
+                pairs.push((first, second, addr.port()));
+            }
+        }
+    }
+    pairs
+}
+
+/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
+/// and the daemon whose record names its pid, if any.
+fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
+    let port = busy.port;
+    let Some((pid, comm)) = &busy.holder else {
+        return format!("port {port} is already in use by another process");
+    };
+    let daemon = crate::state::list_names(ctx)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|name| {
+            Record::load(ctx, name)
+                .ok()
+                .flatten()
+                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
+        });
+    match daemon {
+        Some(name) => {
+            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
+        }
+        None => format!("port {port} is already in use by pid {pid} ({comm})"),
+    }
 }
 
 /// Fails unless rdaemon may write `path` (a file, or a directory to create files in) and its
@@ -141,4 +226,41 @@ fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
         fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn shared_ports_pairs_entries_waiting_on_one_address() {
+        let waits = [
+            addrs(&["127.0.0.1:8080"]),
+            addrs(&[]),
+            addrs(&["[::1]:8080", "127.0.0.1:8080"]),
+            addrs(&["127.0.0.1:9090"]),
+            addrs(&["127.0.0.1:8080"]),
+        ];
+        assert_eq!(
+            shared_ports(&waits),
+            [(0, 2, 8080), (0, 4, 8080), (2, 4, 8080)]
+        );
+    }
+
+    #[test]
+    fn shared_ports_tells_other_addresses_and_ports_apart() {
+        // One port on two addresses: two servers can bind them side by side.
+        let waits = [
+            addrs(&["127.0.0.1:8080"]),
+            addrs(&["[::1]:8080"]),
+            addrs(&["127.0.0.2:8080"]),
+            addrs(&["127.0.0.1:8081"]),
+        ];
+        assert!(shared_ports(&waits).is_empty());
+        assert!(shared_ports(&[]).is_empty());
+    }
 }

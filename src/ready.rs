@@ -1221,37 +1221,55 @@ impl Check {
         (false, foreign)
     }
 
-    /// With `tcp:` or `http:` on an address of this machine, who already listens on the port,
-    /// before anything starts: `Some` names the holder (SPEC §2.1 preflight). For `http:` too:
-    /// that server's answer would pass for the new program's, which may never bind the port.
-    pub fn port_in_use(&self) -> Option<PortInUse> {
+    /// The addresses of this machine a `tcp:` or `http:` check connects to (none for another
+    /// kind, or a remote host): what another daemon's readiness on the same port would share.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
         let addrs = match &self.how {
             How::Tcp(addrs) | How::Http { addrs, .. } => addrs,
-            _ => return None,
+            _ => return Vec::new(),
         };
         addrs
             .iter()
             .filter(|addr| sockets::is_local(addr.ip()))
-            .find_map(|addr| {
-                // A connection refused at once: nobody listens where one to `addr` would go, so
-                // the scan of `/proc/net/tcp` (which walks the kernel's whole TCP hash table, a
-                // few milliseconds of CPU) has nothing to find. Anything else (accepted, or no
-                // answer in time) is looked into.
-                let refused = TcpStream::connect_timeout(addr, Duration::from_millis(100))
-                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
-                if refused {
-                    return None;
-                }
-                let inodes = sockets::listening_on(*addr);
-                if inodes.is_empty() {
-                    return None;
-                }
-                let found = sockets::holders(&inodes, session::all_pids());
-                Some(PortInUse {
+            .copied()
+            .collect()
+    }
+
+    /// With `tcp:` or `http:` on an address of this machine, who already listens on the port,
+    /// before anything starts: `Some` names the holder (SPEC §2.1 preflight). For `http:` too:
+    /// that server's answer would pass for the new program's, which may never bind the port.
+    /// A listener held only by `own`, the processes of the very daemon about to be (re)started
+    /// (`up` restarting an edited entry: its `stop` frees the port first), does not count.
+    pub fn port_in_use(&self, own: &[i32]) -> Option<PortInUse> {
+        self.local_addrs().into_iter().find_map(|addr| {
+            // A connection refused at once: nobody listens where one to `addr` would go, so
+            // the scan of `/proc/net/tcp` (which walks the kernel's whole TCP hash table, a
+            // few milliseconds of CPU) has nothing to find. Anything else (accepted, or no
+            // answer in time) is looked into.
+            let refused = TcpStream::connect_timeout(&addr, Duration::from_millis(100))
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+            if refused {
+                return None;
+            }
+            let inodes = sockets::listening_on(addr);
+            if inodes.is_empty() {
+                return None;
+            }
+            let found = sockets::holders(&inodes, session::all_pids());
+            let mut strangers = found.pids.iter().filter(|pid| !own.contains(pid));
+            match strangers.next() {
+                Some(&pid) => Some(PortInUse {
                     port: addr.port(),
-                    holder: found.pids.first().map(|&pid| (pid, sockets::comm(pid))),
-                })
-            })
+                    holder: Some((pid, sockets::comm(pid))),
+                }),
+                // Held by the daemon itself, and by nobody else rdaemon can see.
+                None if !found.pids.is_empty() => None,
+                None => Some(PortInUse {
+                    port: addr.port(),
+                    holder: None,
+                }),
+            }
+        })
     }
 
     /// Whether a TCP or file condition holds now. A connection attempt gives up at the deadline

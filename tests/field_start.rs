@@ -158,10 +158,6 @@ fn listener_script(env: &Env) -> PathBuf {
     path
 }
 
-fn accepting(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
 /// Item 1: with an old server still on the port, `start --ready tcp:PORT` of a new one said
 /// "started" (exit 0) while the new program died with "Address already in use". Now `start`
 /// refuses before anything runs, naming the holder, and during the wait only a listener of the

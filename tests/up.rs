@@ -1072,3 +1072,201 @@ fn down_says_what_it_did_not_stop_and_why() {
     wait_dead(db);
     wait_dead(ctl);
 }
+
+/// `serve.py PORT MARK`: an HTTP server on 127.0.0.1:PORT (for `tcp:` and `http:` readiness);
+/// MARK, unused, marks the process as the test's in `/proc`.
+const SERVE: &str = r#"import http.server, sys
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), http.server.SimpleHTTPRequestHandler).serve_forever()
+"#;
+
+/// The world of a test of `serve.py` entries: the test's Env with the script, python3, and a
+/// mark for the servers' command lines. `None` (the test skips, saying so) without python3.
+fn server_world(test: &str) -> Option<(Env, std::path::PathBuf, String)> {
+    let python = python3_or_skip(test)?;
+    let env = Env::new();
+    fs::write(env.path("serve.py"), SERVE).unwrap();
+    Some((env, python, unique_secs()))
+}
+
+/// An entry serving on `port` with `python`, ready when `ready` holds.
+fn server_entry(name: &str, python: &str, port: u16, mark: &str, ready: &str) -> String {
+    format!(
+        "[daemons.{name}]\ncommand = [\"{python}\", \"serve.py\", \"{port}\", \"{mark}\"]\nready = \"{ready}\"\nready-timeout = \"10s\"\n\n"
+    )
+}
+
+/// Two loopback ports nothing listens on, not the same.
+fn two_free_ports() -> (u16, u16) {
+    let a = free_port();
+    loop {
+        let b = free_port();
+        if b != a {
+            return (a, b);
+        }
+    }
+}
+
+/// The 1-based line of `text` that contains `needle`.
+fn line_with(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+        + 1
+}
+
+/// Panics unless no daemon of the file was started: no pidfile, no record `status` knows, no
+/// process with `mark` among its arguments.
+fn assert_none_started(env: &Env, names: &[&str], mark: &str, run: &Run) {
+    for name in names {
+        assert!(
+            !env.path(&format!("{name}.pid")).exists()
+                && !env.path(&format!("{name}.json")).exists(),
+            "{name} was started\n{}",
+            run.dump()
+        );
+        env.run(&["status", name]).code(3);
+    }
+    env.run(&["list"]).ok().stdout_has("no daemons");
+    assert_eq!(env.track_marked(mark), Vec::<i32>::new(), "{}", run.dump());
+}
+
+/// A review: `up` preflighted every entry but not the port of `--ready tcp:`/`http:` that
+/// `start` refuses when another process listens on it (SPEC §2.1), so it started `a`, then
+/// failed at `b`: a half-started `up`. Now the busy port is found before anything starts, in
+/// `start`'s words and with its exit code (1), said of the file, the entry's `ready` line and
+/// its name. A daemon of the file that holds its own port is never refused: neither one up to
+/// date, nor an edited one, whose restart stops it before the start.
+#[test]
+fn a_ready_port_another_process_holds_starts_nothing() {
+    let Some((env, python, mark)) =
+        server_world("a_ready_port_another_process_holds_starts_nothing")
+    else {
+        return;
+    };
+    let py = python.to_str().unwrap();
+    let (pa, pb) = two_free_ports();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let write = |b_ready: &str| {
+        let text = [
+            server_entry("a", py, pa, &mark, &format!("tcp:{pa}")),
+            server_entry("b", py, pb, &mark, b_ready),
+        ]
+        .concat();
+        fs::write(env.path("rdaemon.toml"), &text).unwrap();
+        line_with(&text, &format!("ready = \"{b_ready}\""))
+    };
+
+    // `tcp:`, the port held by a listener of this very test.
+    let line = write(&format!("tcp:{pb}"));
+    let stranger = std::net::TcpListener::bind(("127.0.0.1", pb)).unwrap();
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert!(
+        run.stderr.starts_with(&format!(
+            "rdaemon: {file}:{line}: b: port {pb} is already in use by pid "
+        )),
+        "{}",
+        run.dump()
+    );
+    assert_none_started(&env, &["a", "b"], &mark, &run);
+    drop(stranger);
+
+    // `http:`, the port held by a python3 listener.
+    let line = write(&format!("http:http://127.0.0.1:{pb}/"));
+    let mut stranger = Background::spawn(std::process::Command::new(&python).args([
+        "-c",
+        "import signal, socket, sys\ns = socket.socket()\ns.bind(('127.0.0.1', int(sys.argv[1])))\ns.listen()\nsignal.pause()",
+        &pb.to_string(),
+    ]));
+    wait_until("the stranger listens", DEADLINE, || accepting(pb));
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:{line}: b: port {pb} is already in use by pid {} (python3)\n",
+            stranger.pid()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert_none_started(&env, &["a", "b"], &mark, &run);
+    stranger.child().kill().unwrap();
+    stranger.child().wait().unwrap();
+
+    // The port free: both start, and hold their ports.
+    env.run(&["up"]).ok();
+    let (a, b) = (env.pid_of("a"), env.pid_of("b"));
+    assert!(accepting(pa) && accepting(pb));
+    // Again, unchanged: each port is held by its own daemon, which is left alone.
+    env.run(&["up"])
+        .ok()
+        .stdout_has("a is up to date")
+        .stdout_has("b is up to date");
+    assert_eq!((env.pid_of("a"), env.pid_of("b")), (a, b));
+    // Edited: a's running self holds its port until its restart stops it.
+    let edited = fs::read_to_string(env.path("rdaemon.toml"))
+        .unwrap()
+        .replace(
+            "[daemons.a]\n",
+            "[daemons.a]\nenv = { LEVEL = \"debug\" }\n",
+        );
+    fs::write(env.path("rdaemon.toml"), edited).unwrap();
+    let run = env
+        .run(&["up"])
+        .ok()
+        .stdout_has(&format!("stopped a (pid {a})"))
+        .stdout_has("b is up to date");
+    let new = env.pid_of("a");
+    assert_ne!(new, a, "{}", run.dump());
+    assert!(alive(new) && accepting(pa));
+    env.run(&["down"]).ok();
+    wait_dead(new);
+    wait_dead(b);
+}
+
+/// Two entries whose readiness waits on one port of this machine cannot both be ready: only one
+/// can listen there. Refused before anything starts (exit 1, `start`'s for a busy port), naming
+/// both with their lines; here `tcp:` and `http:` on the same port. Only the entries `up` is
+/// asked for count: `up a` alone starts a, and a plain `up` is then refused without touching it.
+#[test]
+fn two_entries_waiting_on_one_port_start_nothing() {
+    let Some((env, python, mark)) = server_world("two_entries_waiting_on_one_port_start_nothing")
+    else {
+        return;
+    };
+    let py = python.to_str().unwrap();
+    let port = free_port();
+    let text = [
+        server_entry("a", py, port, &mark, &format!("tcp:{port}")),
+        server_entry(
+            "b",
+            py,
+            port,
+            &mark,
+            &format!("http:http://127.0.0.1:{port}/"),
+        ),
+    ]
+    .concat();
+    fs::write(env.path("rdaemon.toml"), &text).unwrap();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let (line_a, line_b) = (
+        line_with(&text, &format!("ready = \"tcp:{port}\"")),
+        line_with(&text, "ready = \"http:"),
+    );
+    let refusal = format!(
+        "rdaemon: {file}:{line_b}: b: port {port} is also the one a waits on to be ready (line {line_a}): only one of them can listen on it\n"
+    );
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert_eq!(run.stderr, refusal, "{}", run.dump());
+    assert_none_started(&env, &["a", "b"], &mark, &run);
+
+    env.run(&["up", "a"]).ok().stdout_has("started a");
+    let a = env.pid_of("a");
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert_eq!(run.stderr, refusal, "{}", run.dump());
+    assert_eq!(env.pid_of("a"), a);
+    assert!(alive(a));
+    assert!(!env.path("b.pid").exists() && !env.path("b.json").exists());
+    assert_eq!(env.track_marked(&mark), vec![a], "{}", run.dump());
+    env.run(&["down"]).ok();
+    wait_dead(a);
+}

@@ -32,7 +32,7 @@ use crate::plan;
 use crate::preflight;
 use crate::process::{self, Ended, Pid, Process};
 use crate::progress::Spinner;
-use crate::ready::{Check, Interrupt, Outcome, PortInUse, ReadySpec};
+use crate::ready::{Check, Interrupt, Outcome, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::session::{Held, Session};
 use crate::state::{Pidfs, Record, StagedSpec};
@@ -563,9 +563,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         .collect();
     // With another server on the port, the new program would fail to bind while a connect
     // to the old one looked like readiness: refuse now, naming who holds it.
-    if let Some(busy) = check.port_in_use() {
-        bail!(port_in_use_message(ctx, &busy));
-    }
+    preflight::refuse_busy_port(ctx, &check, &[])?;
     if let Some(a) = launch.account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
@@ -1360,30 +1358,6 @@ fn how_it_ended(who: &str, ended: Ended) -> String {
     match ended {
         Ended::Code(_) => format!("{who} {ended}"),
         Ended::Signal(..) => format!("{who} was {ended}"),
-    }
-}
-
-/// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
-/// and the daemon whose record names its pid, if any.
-fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
-    let port = busy.port;
-    let Some((pid, comm)) = &busy.holder else {
-        return format!("port {port} is already in use by another process");
-    };
-    let daemon = crate::state::list_names(ctx)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|name| {
-            Record::load(ctx, name)
-                .ok()
-                .flatten()
-                .is_some_and(|rec| rec.pid == Some(*pid) || rec.child_pid == Some(*pid))
-        });
-    match daemon {
-        Some(name) => {
-            format!("port {port} is already in use by pid {pid} ({comm}, daemon '{name}')")
-        }
-        None => format!("port {port} is already in use by pid {pid} ({comm})"),
     }
 }
 

@@ -48,6 +48,9 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     }
     // Then every name's owner: one that is not this file's starts nothing either (exit 1).
     let mut actions = BTreeMap::new();
+    // Each existing daemon's record and its main process (while it runs): whose processes may
+    // hold its readiness port without being in the way of its start.
+    let mut found = BTreeMap::new();
     for (name, spec) in &specs {
         let rec = Record::load(ctx, name)?;
         if let Some(rec) = &rec {
@@ -56,10 +59,8 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         let action = match rec {
             None => Action::Start,
             Some(rec) => {
-                match Report::new(ctx, &Target::of_record(rec.clone()))
-                    .state
-                    .runs()
-                {
+                let report = Report::new(ctx, &Target::of_record(rec.clone()));
+                let action = match report.state.runs() {
                     true => {
                         let same = crate::spec::Spec::from_record(ctx, &rec)
                             .is_ok_and(|running| &running == spec);
@@ -69,11 +70,14 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                         }
                     }
                     false => Action::Start,
-                }
+                };
+                found.insert(name.clone(), (rec, report.pid));
+                action
             }
         };
         actions.insert(name.clone(), action);
     }
+    refuse_shared_ports(&file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -89,6 +93,18 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         let entry = &file.entries[name];
         crate::preflight::preflight(ctx, &specs[name]).map_err(|e| {
             let at = entry.line_of(&crate::exit::render(&e));
+            e.context(format!("{}:{at}: {name}", file.path.display()))
+        })?;
+        // A `--ready tcp:`/`http:` port another process listens on fails `start` (SPEC §2.1),
+        // after the ones before it had started: refused now, as `start` words it. The daemon's
+        // own processes do not count: an edited entry's hold the port until its stop, and what
+        // a dead one left, `start` stops first.
+        let own = || match found.get(name) {
+            Some((rec, main)) => own_processes(rec, *main, &actions[name]),
+            None => Vec::new(),
+        };
+        crate::preflight::check_port(ctx, &specs[name], own).map_err(|e| {
+            let at = entry.line_of("--ready");
             e.context(format!("{}:{at}: {name}", file.path.display()))
         })?;
     }
@@ -172,6 +188,73 @@ fn warn_orphans(ctx: &Ctx, file: &UpFile, what: &str) {
             ));
         }
     }
+}
+
+/// Two entries whose readiness (`tcp:`, `http:`) waits on one port of this machine: only one
+/// can ever listen there, so the other's `start` is bound to fail (a busy port) or never to be
+/// ready. Refused before anything starts, naming both with their lines, with the exit code of
+/// `start`'s busy port (1). A pair of entries both up to date is left alone: they run already.
+fn refuse_shared_ports(
+    file: &UpFile,
+    specs: &BTreeMap<Name, crate::spec::Spec>,
+    actions: &BTreeMap<Name, Action>,
+) -> Result<()> {
+    if actions.values().all(|a| matches!(a, Action::UpToDate)) {
+        return Ok(());
+    }
+    // In the file's order: the later entry is the one said to be in the way.
+    let mut names: Vec<&Name> = specs.keys().collect();
+    names.sort_by_key(|name| file.entries[*name].line);
+    let waits: Vec<Vec<std::net::SocketAddr>> = names
+        .iter()
+        .map(|name| crate::preflight::ready_addrs(&specs[*name]))
+        .collect();
+    let clash = crate::preflight::shared_ports(&waits)
+        .into_iter()
+        .map(|(first, second, port)| (names[first], names[second], port))
+        .find(|(a, b, _)| {
+            !matches!(
+                (&actions[*a], &actions[*b]),
+                (Action::UpToDate, Action::UpToDate)
+            )
+        });
+    let Some((a, b, port)) = clash else {
+        return Ok(());
+    };
+    let line = |name: &Name| file.entries[name].line_of("--ready");
+    anyhow::bail!(
+        "{}:{}: {b}: port {port} is also the one {a} waits on to be ready (line {}): only one of them can listen on it",
+        file.path.display(),
+        line(b),
+        line(a)
+    )
+}
+
+/// The processes of `rec`'s daemon that the `stop` or `start` to come ends before its program
+/// starts: for an edited entry (`Restart`), all of the running daemon's (`main`, its session,
+/// its descendants, its cgroup), which its stop ends; for a daemon that died wanted running,
+/// what it left in its session and cgroup, which `start` stops first (SPEC §3.1). A port one of
+/// them listens on is the daemon's own, not in the way of its start.
+fn own_processes(rec: &Record, main: Option<i32>, action: &Action) -> Vec<i32> {
+    let mut own = match (action, main) {
+        (Action::UpToDate, _) => return Vec::new(),
+        (Action::Restart, Some(main)) => {
+            crate::session::processes_of(main, &crate::session::scan(), rec.session.is_some())
+        }
+        (Action::Restart, None) => Vec::new(),
+        (Action::Start, _) if rec.wanted() == crate::state::Wanted::Running => {
+            crate::session::Session::of(rec, None)
+                .ok()
+                .flatten()
+                .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
+                .unwrap_or_default()
+        }
+        (Action::Start, _) => return Vec::new(),
+    };
+    if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
+        own.extend(cgroup.procs().unwrap_or_default());
+    }
+    own
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is

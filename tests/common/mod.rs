@@ -981,6 +981,11 @@ fn ephemeral_ports() -> (u16, u16) {
         .unwrap_or((32768, 60999))
 }
 
+/// Whether something accepts connections on the loopback `port`.
+pub fn accepting(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
 /// A process a test runs in the background (`rdaemon logs -f`, `start --foreground`): killed
 /// by pid and reaped when dropped, also when the test fails.
 pub struct Background(Option<std::process::Child>);
