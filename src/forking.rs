@@ -57,7 +57,9 @@ pub struct Found {
 /// and stopped the other. Set by [`begin_launch`].
 static EARLIER: std::sync::Mutex<Vec<(i32, u64)>> = std::sync::Mutex::new(Vec::new());
 
-/// Notes what descends from this process now, just before a `--forking` program is launched.
+/// Notes what descends from this process now, just before a program is launched: a `--forking`
+/// one, or any that `start` waits for (what it leaves if it exits before it is ready is then
+/// told from what earlier launches of the same command left, [`launch_left`]).
 pub fn begin_launch() {
     let earlier = session::descendants_of(own_pid())
         .into_iter()
@@ -73,6 +75,15 @@ fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
     session::descendants_pruned(root, table, |e| {
         earlier.contains(&(e.pid, e.stat.start_time))
     })
+}
+
+/// What the launch under way left that descends from the caller (its child subreaper) now,
+/// found by following the lists of children down from it: [`launch_descendants`] without a
+/// scan of `/proc`. For a program that exited before it was ready, what it forked and what
+/// escaped its session (`setsid`, a double fork) has been re-parented here.
+pub fn launch_left() -> Vec<Entry> {
+    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    session::descendants_of_pruned(own_pid(), |e| earlier.contains(&(e.pid, e.stat.start_time)))
 }
 
 /// Whether the process `pid` (in `table`) was left behind by the launch: a live descendant of

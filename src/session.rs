@@ -133,15 +133,9 @@ pub fn processes_of(daemon: i32, table: &[Entry], with_session: bool) -> Vec<i32
     members
 }
 
-/// The live descendants of `root` in `table` (not `root` itself, no zombies), however deep:
-/// what a subreaper (the respawn monitor) holds, escaped ones (`setsid`, double fork) included.
-pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
-    descendants_pruned(root, table, |_| false)
-}
-
-/// The live descendants of `root` (not `root` itself, no zombies), however deep, as
-/// [`descendants_in`] finds them in a scan, but found by following the kernel's list of each
-/// thread's children (`/proc/PID/task/TID/children`) down from `root`: the cost grows with the
+/// The live descendants of `root` (not `root` itself, no zombies), however deep: what a
+/// subreaper (the respawn monitor) holds, escaped ones (`setsid`, double fork) included. Found
+/// by following the kernel's list of each thread's children (`/proc/PID/task/TID/children`) down from `root`: the cost grows with the
 /// daemon's processes, not with everyone's (a scan reads every process's `stat`). Where the
 /// kernel keeps no such lists (built without `CONFIG_PROC_CHILDREN`), a scan.
 ///
@@ -149,8 +143,14 @@ pub fn descendants_in(root: i32, table: &[Entry]) -> Vec<Entry> {
 /// was not reused between the two reads). A process forked while the walk runs can be missed,
 /// as a scan can miss it.
 pub fn descendants_of(root: i32) -> Vec<Entry> {
+    descendants_of_pruned(root, |_| false)
+}
+
+/// [`descendants_of`], without the processes for which `prune` holds and everything beneath
+/// them.
+pub fn descendants_of_pruned(root: i32, prune: impl Fn(&Entry) -> bool) -> Vec<Entry> {
     if !children_listed() {
-        return descendants_in(root, &scan());
+        return descendants_pruned(root, &scan(), prune);
     }
     let mut out = Vec::new();
     let mut todo = vec![root];
@@ -163,12 +163,13 @@ pub fn descendants_of(root: i32) -> Vec<Entry> {
             let Ok(Some(stat)) = process::stat_of(pid) else {
                 continue;
             };
-            if stat.ppid != parent {
+            let entry = Entry { pid, stat };
+            if entry.stat.ppid != parent || prune(&entry) {
                 continue;
             }
             todo.push(pid);
-            if stat.is_alive() && !stat.is_kernel_thread() {
-                out.push(Entry { pid, stat });
+            if entry.stat.is_alive() && !entry.stat.is_kernel_thread() {
+                out.push(entry);
             }
         }
     }
@@ -201,8 +202,9 @@ fn children_of(pid: i32) -> Vec<i32> {
     children
 }
 
-/// [`descendants_in`], without the processes for which `prune` holds and everything beneath
-/// them.
+/// The live descendants of `root` in `table`, a scan of `/proc` (not `root` itself, no
+/// zombies), however deep, without the processes for which `prune` holds and everything
+/// beneath them.
 pub fn descendants_pruned(
     root: i32,
     table: &[Entry],
@@ -684,9 +686,56 @@ mod tests {
             entry(104, 1, 104, 5),    // a stranger
             zombie,                   // an adopted zombie: dead
         ];
-        let pids: Vec<i32> = descendants_in(100, &table).iter().map(|e| e.pid).collect();
+        let all = |root| descendants_pruned(root, &table, |_| false);
+        let pids: Vec<i32> = all(100).iter().map(|e| e.pid).collect();
         assert_eq!(pids, [101, 102, 103]);
-        assert!(descendants_in(104, &table).is_empty());
+        assert!(all(104).is_empty());
+    }
+
+    /// A real tree: a shell with a child in its session and one that left it (`setsid`), each
+    /// with a child of its own. Following the lists of children finds what a scan finds.
+    #[test]
+    fn the_walk_down_the_lists_of_children_finds_what_a_scan_finds() {
+        use nix::sys::signal::{kill, Signal};
+        /// The shell, and everything beneath it, killed by pid and reaped, also on a failure.
+        struct Tree(std::process::Child);
+        impl Drop for Tree {
+            fn drop(&mut self) {
+                let root = self.0.id() as i32;
+                for e in descendants_pruned(root, &scan(), |_| false) {
+                    let _ = kill(nix::unistd::Pid::from_raw(e.pid), Signal::SIGKILL);
+                }
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let tree = Tree(
+            std::process::Command::new("sh")
+                .args([
+                    "-c",
+                    "sh -c 'sleep 60 & exec sleep 60' & \
+                     setsid sh -c 'sleep 60 & exec sleep 60' & exec sleep 60",
+                ])
+                .spawn()
+                .unwrap(),
+        );
+        let root = tree.0.id() as i32;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Four sleeps beneath the shell (which became a sleep itself).
+        let walked = loop {
+            let found = descendants_of(root);
+            if found.len() >= 4 || Instant::now() > deadline {
+                break found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let scanned = descendants_pruned(root, &scan(), |_| false);
+        let pids = |v: &[Entry]| v.iter().map(|e| e.pid).collect::<Vec<_>>();
+        assert_eq!(walked.len(), 4, "{walked:?}");
+        assert_eq!(pids(&walked), pids(&scanned));
+        let own = process::own_session().unwrap();
+        let escaped = walked.iter().filter(|e| e.stat.session != own).count();
+        assert_eq!(escaped, 2, "the setsid child and its child: {walked:?}");
     }
 
     #[test]

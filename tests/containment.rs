@@ -651,6 +651,16 @@ fn a_start_whose_program_exits_stops_what_it_left_in_its_session() {
     assert!(!alive(left));
 }
 
+/// Without a cgroup, what left the session with `setsid` and was orphaned when the program
+/// exited is re-parented to `start`, the child subreaper that waits for the program: the failed
+/// start stops it too.
+#[test]
+fn a_start_whose_program_exits_stops_what_escaped_its_session_without_a_cgroup() {
+    let env = Env::new();
+    let left = start_that_exits_leaving(&env, "sbg", &["--cgroup", "off"], "setsid");
+    assert!(!alive(left));
+}
+
 /// With a cgroup, what left the session with `setsid` (a server that daemonized itself, as
 /// `redis-server --daemonize yes` does) is caught there, and the cgroup goes.
 #[test]

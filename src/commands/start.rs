@@ -613,9 +613,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let mut unstarted = spec.unstarted();
     unstarted.stopping = !(wanted_at_once || wanted_before);
     let creds = launch.account.as_ref().map(|a| &a.creds);
-    if launch.forking.is_some() {
-        crate::forking::begin_launch();
-    }
+    // What descends from this `start` already (earlier daemons of a `resurrect`) is not this
+    // launch's to stop if it fails.
+    crate::forking::begin_launch();
     let result = daemonize::spawn(
         &plan,
         into,
@@ -1281,12 +1281,15 @@ fn await_ready(
                     None => format!("{who} exited"),
                 };
                 // What it forked lives on in its session and cgroup (a server that daemonized
-                // itself, a background job): no half-started daemon (SPEC §2.1, §3.1).
+                // itself, a background job), and, re-parented to this `start`, its child
+                // subreaper, whatever left the session: no half-started daemon (SPEC §2.1,
+                // §3.1).
                 ended_anyway = true;
                 let target = unready_target(ctx, launch, pid);
+                let escaped = hold_orphans(&target);
                 (
                     format!("{how} while rdaemon waited for {what}"),
-                    stop_left_behind(launch, &target, Vec::new()),
+                    stop_left_behind(launch, &target, escaped),
                 )
             }
         },
@@ -1397,6 +1400,26 @@ fn unready_target(ctx: &Ctx, launch: &plan::Plan, pid: Pid) -> Target {
 fn stop_left_behind(launch: &plan::Plan, target: &Target, escaped: Vec<Held>) -> Result<usize> {
     let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
     super::stop::stop_remains(target, &schedule, escaped)
+}
+
+/// What the daemon of `target`, whose main process exited before it was ready, left outside its
+/// session that was re-parented to this `start` (its child subreaper), not beneath what an
+/// earlier launch of this command left: held by pidfd for the sweep, as `stop` holds what
+/// escaped a live main process. Nothing where the daemon has a
+/// cgroup, which holds all of it.
+fn hold_orphans(target: &Target) -> Vec<Held> {
+    let Some(rec) = target.record.as_ref() else {
+        return Vec::new();
+    };
+    if Cgroup::of_record(rec).is_some_and(|cg| cg.exists()) {
+        return Vec::new();
+    }
+    // Its processes are in its session or in ones they made: never in this `start`'s, where
+    // its own helpers are (the `cat` a readiness wait may leave to close its inotify).
+    let own = process::own_session().ok();
+    crate::session::hold(crate::forking::launch_left().into_iter().filter(|e| {
+        rec.session.is_none_or(|sid| e.stat.session != sid) && Some(e.stat.session) != own
+    }))
 }
 
 /// Stops a daemon that did not become ready, as `stop` would: its stop signal to its group, its
