@@ -55,26 +55,60 @@ pub struct Found {
 /// they nor what they spawn are the launch's ([`launch_descendants`]): before, a `--forking`
 /// start after another daemon's in one `resurrect` took both daemons for what it left, failed,
 /// and stopped the other. Set by [`begin_launch`].
-static EARLIER: std::sync::Mutex<Vec<(i32, u64)>> = std::sync::Mutex::new(Vec::new());
+static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
+    procs: Vec::new(),
+    sessions: Vec::new(),
+});
+
+/// What descended from this rdaemon when the launch under way began ([`EARLIER`]).
+#[derive(Clone)]
+struct Earlier {
+    /// Each process, by pid and start time.
+    procs: Vec<(i32, u64)>,
+    /// Their sessions: a process of one of them re-parented here later (an earlier daemon's
+    /// orphan, whose parent died meanwhile) is not beneath them any more, but it is not the
+    /// launch's either, whose processes are all in sessions made since.
+    sessions: Vec<i32>,
+}
+
+impl Earlier {
+    fn now() -> Earlier {
+        EARLIER.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether `e` is one of them (what is beneath it is not the launch's either).
+    fn holds(&self, e: &Entry) -> bool {
+        self.procs.contains(&(e.pid, e.stat.start_time))
+    }
+
+    /// Whether `e`, not beneath one of them, is in one of their sessions.
+    fn shares_session(&self, e: &Entry) -> bool {
+        self.sessions.contains(&e.stat.session)
+    }
+}
 
 /// Notes what descends from this process now, just before a program is launched: a `--forking`
 /// one, or any that `start` waits for (what it leaves if it exits before it is ready is then
 /// told from what earlier launches of the same command left, [`launch_left`]).
 pub fn begin_launch() {
-    let earlier = session::descendants_of(own_pid())
-        .into_iter()
-        .map(|e| (e.pid, e.stat.start_time))
-        .collect();
-    *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = earlier;
+    let found = session::descendants_of(own_pid());
+    let mut sessions: Vec<i32> = found.iter().map(|e| e.stat.session).collect();
+    sessions.sort_unstable();
+    sessions.dedup();
+    *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = Earlier {
+        procs: found.iter().map(|e| (e.pid, e.stat.start_time)).collect(),
+        sessions,
+    };
 }
 
 /// The live descendants of `root` (the caller, a child subreaper) that the launch under way
-/// left: not beneath a process that descended from it before the launch ([`EARLIER`]).
+/// left: not beneath a process that descended from it before the launch, nor in the session of
+/// one ([`EARLIER`]).
 fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
-    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    session::descendants_pruned(root, table, |e| {
-        earlier.contains(&(e.pid, e.stat.start_time))
-    })
+    let earlier = Earlier::now();
+    let mut found = session::descendants_pruned(root, table, |e| earlier.holds(e));
+    found.retain(|e| !earlier.shares_session(e));
+    found
 }
 
 /// What the launch under way left that descends from the caller (its child subreaper) now,
@@ -82,8 +116,10 @@ fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
 /// scan of `/proc`. For a program that exited before it was ready, what it forked and what
 /// escaped its session (`setsid`, a double fork) has been re-parented here.
 pub fn launch_left() -> Vec<Entry> {
-    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    session::descendants_of_pruned(own_pid(), |e| earlier.contains(&(e.pid, e.stat.start_time)))
+    let earlier = Earlier::now();
+    let mut found = session::descendants_of_pruned(own_pid(), |e| earlier.holds(e));
+    found.retain(|e| !earlier.shares_session(e));
+    found
 }
 
 /// Whether the process `pid` (in `table`) was left behind by the launch: a live descendant of
@@ -361,9 +397,9 @@ fn final_problem(why: &str) -> bool {
 /// Whether `table` shows a child of `root` that has exited and is not reaped yet, of the
 /// launch under way (not an earlier daemon of the same command, [`EARLIER`]).
 fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
-    let earlier = EARLIER.lock().unwrap_or_else(|e| e.into_inner());
+    let earlier = Earlier::now();
     table.iter().any(|e| {
-        e.stat.ppid == root && !e.stat.is_alive() && !earlier.contains(&(e.pid, e.stat.start_time))
+        e.stat.ppid == root && !e.stat.is_alive() && !earlier.holds(e) && !earlier.shares_session(e)
     })
 }
 

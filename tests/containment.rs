@@ -661,6 +661,62 @@ fn a_start_whose_program_exits_stops_what_escaped_its_session_without_a_cgroup()
     assert!(!alive(left));
 }
 
+/// `restart a b` starts both from one process, the child subreaper of both. A process of `a`
+/// orphaned while `b` is being launched is re-parented to it, beneath nothing `a` had when `b`'s
+/// launch began; when `b`'s program then exits before it is ready, that process is still `a`'s
+/// (in `a`'s session), and the failed start of `b` must leave it alone.
+#[test]
+fn a_failed_start_leaves_an_earlier_daemons_orphan_alone() {
+    let env = Env::new();
+    let dir = env.dir().display().to_string();
+    let mark = unique_secs();
+    // a: a child that, once b's program runs, starts `sleep MARK` and exits, orphaning it.
+    let a = env.script(
+        "a.sh",
+        &format!(
+            r#"sh -c 'while [ ! -e "$1/go" ]; do sleep 0.01; done; sleep {mark} & echo "$$ $!" > "$1/g.tmp"; mv "$1/g.tmp" "$1/g.txt"' sh "$1" &
+exec sleep 1000"#
+        ),
+    );
+    // b: only once armed, lets a's child go and exits when that child has exited (a zombie).
+    let b = env.script(
+        "b.sh",
+        r#"[ -e "$1/armed" ] || exit 0
+touch "$1/go"
+while [ ! -e "$1/g.txt" ]; do sleep 0.01; done
+read parent orphan < "$1/g.txt"
+while ! grep -q '^[0-9]* (.*) Z' "/proc/$parent/stat"; do sleep 0.01; done
+exit 0"#,
+    );
+    let never = format!("file:{}", env.path("never").display());
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    env.run(&["start", "--name", "a", "--cgroup", "off", "--", a, &dir])
+        .ok();
+    env.run(&["stop", "a"]).ok();
+    env.run(&[
+        "start", "--name", "b", "--cgroup", "off", "--ready", &never, "--", b, &dir,
+    ])
+    .code(1);
+    fs::write(env.path("armed"), "").unwrap();
+    let run = env.run(&["restart", "a", "b"]);
+    let orphan = member_pids(&env, "g.txt")[1];
+    let main = env.pid_of("a");
+    let run = run.code(1).stderr_has("cannot start b: the program exited");
+    assert!(
+        alive(orphan),
+        "a's orphan {orphan} was stopped with b\n{}",
+        run.dump()
+    );
+    assert_eq!(
+        stat(orphan).unwrap().session,
+        stat(main).unwrap().session,
+        "the orphan is in a's session"
+    );
+    // In a's process group: stopped with a's main process.
+    env.run(&["stop", "a"]).ok();
+    assert!(!alive(orphan), "a's orphan {orphan} survived stop a");
+}
+
 /// With a cgroup, what left the session with `setsid` (a server that daemonized itself, as
 /// `redis-server --daemonize yes` does) is caught there, and the cgroup goes.
 #[test]

@@ -1417,8 +1417,11 @@ fn hold_orphans(target: &Target) -> Vec<Held> {
     // Its processes are in its session or in ones they made: never in this `start`'s, where
     // its own helpers are (the `cat` a readiness wait may leave to close its inotify).
     let own = process::own_session().ok();
+    // And none of them was forked before its main process.
     crate::session::hold(crate::forking::launch_left().into_iter().filter(|e| {
-        rec.session.is_none_or(|sid| e.stat.session != sid) && Some(e.stat.session) != own
+        rec.session.is_none_or(|sid| e.stat.session != sid)
+            && Some(e.stat.session) != own
+            && rec.start_time.is_none_or(|t| e.stat.start_time >= t)
     }))
 }
 
