@@ -89,7 +89,7 @@ fn leftovers_of_a_dead_main_process_show_in_status_and_stop() {
     wait_dead(main);
     let status = env.run(&["status", "web"]);
     for &m in &members {
-        assert!(alive(m), "status must not touch member {m}");
+        assert_left_alone(m, "status");
     }
     let status = status.code(1).stdout_has("web is dead");
     assert!(
@@ -103,7 +103,7 @@ fn leftovers_of_a_dead_main_process_show_in_status_and_stop() {
     assert_eq!(report["state"], "dead");
     assert_eq!(report["leftovers"], 2);
     for &m in &members {
-        assert!(alive(m), "status must not touch member {m}");
+        assert_left_alone(m, "status");
     }
     let stop = env.run(&["stop", "web"]);
     for &m in &members {
@@ -220,7 +220,7 @@ fn main_only_no_kill_fails_naming_the_rest_and_status_counts_it() {
         .code(1)
         .stdout_has("web is dead")
         .stdout_has("1 leftover process");
-    assert!(alive(member), "status must not touch member {member}");
+    assert_left_alone(member, "status");
     let stop = env.run(&["stop", "web"]);
     assert!(!alive(member), "member {member} survived a full stop");
     stop.ok().stdout_has("stopped leftovers of web: 1 process");
@@ -285,7 +285,7 @@ fn surviving_leftovers_fail_the_stop_by_pid_and_a_later_stop_ends_them() {
     let member = members[0];
     let stop = env.run(&["stop", "web", "--timeout", "200ms", "--no-kill"]);
     assert!(!alive(main));
-    assert!(alive(member), "--no-kill must not kill member {member}");
+    assert_left_alone(member, "stop --no-kill");
     stop.code(1)
         .one_error_line()
         .stderr_has(&format!("leftover processes {member} are still running"));
@@ -334,7 +334,7 @@ wait"#
         stop.dump()
     );
     for &member in &members {
-        assert!(alive(member), "--no-kill must not kill member {member}");
+        assert_left_alone(member, "stop --no-kill");
     }
     let mut others = members.clone();
     others.sort_unstable();
@@ -363,7 +363,7 @@ fn forget_keeps_the_record_while_leftovers_live() {
         "forget dropped the record that finds member {}",
         members[0]
     );
-    assert!(alive(members[0]));
+    assert_left_alone(members[0], "forget");
     forget
         .code(1)
         .one_error_line()
@@ -1219,7 +1219,7 @@ until [ -e "$1/go" ]; do sleep 0.01; done"#,
         .code(1)
         .one_error_line()
         .stderr_has("has 1 process running in its cgroup");
-    assert!(alive(gc), "forget touched {gc}");
+    assert_left_alone(gc, "the refused forget");
     assert!(env.path(&format!("{name}.json")).exists(), "the spec went");
     env.run(&["stop", &name]).ok();
     assert!(!alive(gc));
@@ -1356,7 +1356,7 @@ fn restart_overrides_and_keeps_the_containment_options() {
     let pid = env.pid_of(&name);
     // A limit without a cgroup is refused before anything is stopped.
     env.run(&["restart", &name, "--tasks-max", "7"]).code(2);
-    assert!(alive(pid), "a refused restart stopped the daemon");
+    assert_left_alone(pid, "the refused restart");
     env.run(&["restart", &name]).ok();
     assert_eq!(env.record(&name)["cgroup_mode"], "off", "kept by restart");
     env.run(&["stop", &name]).ok();

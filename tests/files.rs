@@ -217,7 +217,10 @@ fn as_root_an_rdaemon_directory_others_could_write_is_refused() {
                 .stderr_has("refusing rdaemon directory")
                 .stderr_has(&dir);
         }
-        assert!(alive(pid), "mode {mode:o}: the daemon was touched");
+        assert_left_alone(
+            pid,
+            &format!("the refusals with the directory at mode {mode:o}"),
+        );
         assert_eq!(listing(env.dir()), before, "mode {mode:o}");
     }
     std::os::unix::fs::chown(env.dir(), Some(0), None).unwrap();

@@ -150,5 +150,8 @@ fn foreground_status_counts_only_the_daemon_not_its_callers_session() {
         .stdout_has("tasks:   2 processes");
     env.run(&["stop", "fg"]).ok();
     wait_dead(pid);
-    assert!(alive(caller_sleep[0]), "stop killed the caller's process");
+    assert_left_alone(
+        caller_sleep[0],
+        "the stop of the foreground daemon (the caller's process)",
+    );
 }

@@ -168,7 +168,7 @@ fn a_forking_start_after_another_daemons_in_one_command_leaves_that_one_alone() 
     env.track_marked(&forked);
     run.ok();
     let a = env.pid_of("a");
-    assert!(alive(a), "resurrect's forking start stopped a");
+    assert_left_alone(a, "resurrect's forking start of b");
     assert_eq!(env.track_marked(&plain), [a]);
     assert_eq!(env.track_marked(&forked), [env.pid_of("b")]);
     // The forking program fails: what it left goes, the daemon started before it stays.
@@ -180,7 +180,7 @@ fn a_forking_start_after_another_daemons_in_one_command_leaves_that_one_alone() 
     run.code(1)
         .stderr_has("cannot start b: the program exited with status 1");
     let a = env.pid_of("a");
-    assert!(alive(a), "resurrect's failed forking start stopped a");
+    assert_left_alone(a, "resurrect's failed forking start of b");
     env.run(&["status", "a"]).ok();
     wait_until("what b left to be stopped", DEADLINE, || {
         env.track_marked(&forked).is_empty()
@@ -246,7 +246,7 @@ fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
         .stderr_has("nothing was signalled");
     let st = stat(bystander.pid()).unwrap();
     assert_ne!(st.state, 'Z', "the bystander is untouched");
-    assert!(alive(bystander.pid()));
+    assert_left_alone(bystander.pid(), "the refused forking start");
     assert_eq!(
         status_field(bystander.pid(), "SigPnd"),
         "0000000000000000",

@@ -255,7 +255,7 @@ fn a_fifo_planted_as_the_log_hangs_neither_restart_nor_logs() {
         .stderr_has("FIFO")
         .stderr_has(log_s);
     // Refused before the stop: the daemon did not pay for it.
-    assert!(alive(pid), "restart stopped the daemon and then failed");
+    assert_left_alone(pid, "the refused restart");
     run_or_hang(&env, &["logs", "x"], &[])
         .code(1)
         .stderr_has("FIFO")
@@ -386,7 +386,7 @@ fn a_held_lock_is_named_and_given_up_on() {
         .stderr_has("waiting for the lock")
         .stderr_has(&format!("pid {}", holder.pid()))
         .stderr_has("gave up");
-    assert!(alive(pid), "stop acted without the lock");
+    assert_left_alone(pid, "the stop that gave up waiting for the lock");
     holder.child().kill().unwrap();
     let _ = holder.child().wait();
     for p in live_pids_with_arg(&holder_secs) {
@@ -564,17 +564,6 @@ fn hostile_record_files_hang_nothing() {
     json.ok();
 }
 
-/// A process of root's that no daemon owns: what an attack would aim rdaemon at. Killed and
-/// reaped when dropped.
-fn bystander() -> OwnChild {
-    OwnChild(
-        std::process::Command::new("sleep")
-            .arg(unique_secs())
-            .spawn()
-            .unwrap(),
-    )
-}
-
 /// Writes `pid` into `path` as a root-owned 0644 pidfile, as rdaemon or another tool would.
 fn root_pidfile(path: &Path, pid: i32) {
     fs::write(path, format!("{pid}\n")).unwrap();
@@ -593,7 +582,7 @@ fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
     }
     let env = Env::new();
     let theirs = nobody_log_dir(&env);
-    let bystander = bystander();
+    let bystander = OwnChild::sleep();
     let pidfile = theirs.join("moved.pid");
     root_pidfile(&pidfile, bystander.pid());
     let out = run_or_hang(&env, &["stop", "--pidfile", pidfile.to_str().unwrap()], &[]);
@@ -604,7 +593,7 @@ fn a_root_pidfile_in_a_directory_another_user_can_write_is_not_trusted() {
         "{}",
         out.dump()
     );
-    assert!(alive(bystander.pid()), "root's stop killed a bystander");
+    assert_left_alone(bystander.pid(), "root's stop (a bystander)");
     // Only root can write here: the classic trust holds, and the process is stopped.
     let ours = env.path("ours");
     fs::create_dir(&ours).unwrap();
@@ -625,7 +614,7 @@ fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
     }
     let env = Env::new();
     let theirs = nobody_log_dir(&env);
-    let bystander = bystander();
+    let bystander = OwnChild::sleep();
     let roots = env.path("roots");
     fs::create_dir(&roots).unwrap();
     let victim = roots.join("app.pid");
@@ -657,7 +646,7 @@ fn a_symlink_swapped_into_the_pidfile_path_is_not_followed() {
         &[],
     );
     assert_ne!(start.code, 0, "{}", start.dump());
-    assert!(alive(bystander.pid()), "a bystander was signalled");
+    assert_left_alone(bystander.pid(), "the stop (a bystander)");
     assert_eq!(
         fs::read_to_string(&victim).unwrap(),
         format!("{}\n", bystander.pid()),
@@ -927,7 +916,7 @@ fn a_directory_swapped_above_roots_directory_redirects_nothing() {
     }
     let env = Env::new();
     let theirs = nobody_log_dir(&env);
-    let bystander = bystander();
+    let bystander = OwnChild::sleep();
     // Another service's directory and pidfile, both root's, swapped in by the user.
     let service = theirs.join("service");
     fs::create_dir(&service).unwrap();
@@ -943,7 +932,7 @@ fn a_directory_swapped_above_roots_directory_redirects_nothing() {
         let out = run_or_hang(&env, &args, &[]);
         assert_ne!(out.code, 0, "{args:?} trusted it\n{}", out.dump());
     }
-    assert!(alive(bystander.pid()), "root's stop hit a bystander");
+    assert_left_alone(bystander.pid(), "root's stop (a bystander)");
     assert_eq!(
         fs::read_to_string(theirs.join("app/x.pid")).unwrap(),
         format!("{}\n", bystander.pid()),
@@ -1104,7 +1093,7 @@ fn a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead() {
     let secs = unique_secs();
     start_d_as_nobody(&env, &pidfile, &secs).ok();
     kill_daemon(&env, &pidfile);
-    let root_process = bystander();
+    let root_process = OwnChild::sleep();
     nobody_does(&format!(
         "echo {} > '{}'",
         root_process.pid(),
@@ -1117,7 +1106,7 @@ fn a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead() {
     run_or_hang(&env, &["stop", "d"], &[])
         .ok()
         .stdout_has("d is not running");
-    assert!(alive(root_process.pid()), "root's process was signalled");
+    assert_left_alone(root_process.pid(), "the refused signal (root's process)");
     nobody_does(&format!(
         "echo {} > '{}'",
         root_process.pid(),
@@ -1126,7 +1115,7 @@ fn a_foreign_pid_written_over_a_dead_daemons_pidfile_leaves_it_dead() {
     run_or_hang(&env, &["restart", "d"], &[])
         .ok()
         .stdout_has("started d (pid ");
-    assert!(alive(root_process.pid()), "root's process was signalled");
+    assert_left_alone(root_process.pid(), "the refused signal (root's process)");
     assert_eq!(env.track_marked(&secs).len(), 1);
 }
 
