@@ -245,13 +245,13 @@ impl Held {
 }
 
 /// Holds every live descendant of `root` outside `session` (all of them without one), each
-/// verified by start time once its pidfd pins it.
-pub fn hold_descendants(root: Pid, session: Option<&Session>) -> Vec<Held> {
-    hold(
-        descendants_of(root.get())
-            .into_iter()
-            .filter(|e| session.is_none_or(|s| e.stat.session != s.sid)),
-    )
+/// verified by start time once its pidfd pins it. `root_start` is `root`'s start time: none of
+/// its descendants (re-parented orphans of its children included) started before it, so a
+/// process that did is not one, whatever the lists of children said.
+pub fn hold_descendants(root: Pid, root_start: u64, session: Option<&Session>) -> Vec<Held> {
+    hold(descendants_of(root.get()).into_iter().filter(|e| {
+        e.stat.start_time >= root_start && session.is_none_or(|s| e.stat.session != s.sid)
+    }))
 }
 
 /// Holds each of `entries` that rdaemon may signal, verified by start time once its pidfd pins

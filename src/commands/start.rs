@@ -1434,13 +1434,12 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
     let target = unready_target(ctx, launch, pid);
     let soft_to_main = launch.respawn.is_some();
     // What escaped its session, held by pidfd before the daemon goes.
-    let escaped = match &target.record {
-        Some(rec) => {
-            let session = process::read_stat(pid)
-                .and_then(|stat| Session::of(rec, Some((pid, &stat))).ok().flatten());
-            super::stop::hold_escaped(&target, pid, session.as_ref())
+    let escaped = match (&target.record, process::read_stat(pid)) {
+        (Some(rec), Some(stat)) => {
+            let session = Session::of(rec, Some((pid, &stat))).ok().flatten();
+            super::stop::hold_escaped(&target, pid, stat.start_time, session.as_ref())
         }
-        None => Vec::new(),
+        _ => Vec::new(),
     };
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {

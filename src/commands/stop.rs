@@ -155,7 +155,7 @@ pub fn stop_locked(
             .as_ref()
             .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
     };
-    let escaped = hold_escaped(target, pid, session.as_ref());
+    let escaped = hold_escaped(target, pid, start_time, session.as_ref());
     ctx.debug(match (aim.group, aim.soft_to_main) {
         (Some(g), false) => format!("signalling process group {g} of {label}"),
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
@@ -247,7 +247,12 @@ pub fn stop_locked(
 /// is the child subreaper of all of it, double forks included. Without a monitor, a cgroup holds
 /// it where the daemon has one (nothing is held then); without either, what has already been
 /// re-parented away from the main process cannot be told from a stranger and is not held.
-pub(crate) fn hold_escaped(target: &Target, pid: Pid, session: Option<&Session>) -> Vec<Held> {
+pub(crate) fn hold_escaped(
+    target: &Target,
+    pid: Pid,
+    start_time: u64,
+    session: Option<&Session>,
+) -> Vec<Held> {
     let monitor = target
         .record
         .as_ref()
@@ -258,7 +263,7 @@ pub(crate) fn hold_escaped(target: &Target, pid: Pid, session: Option<&Session>)
         .and_then(Cgroup::of_record)
         .is_some_and(|cg| cg.exists());
     match monitor || !cgroup {
-        true => session::hold_descendants(pid, session),
+        true => session::hold_descendants(pid, start_time, session),
         false => Vec::new(),
     }
 }
