@@ -65,9 +65,10 @@ static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
 struct Earlier {
     /// Each process, by pid and start time.
     procs: Vec<(i32, u64)>,
-    /// Their sessions: a process of one of them re-parented here later (an earlier daemon's
-    /// orphan, whose parent died meanwhile) is not beneath them any more, but it is not the
-    /// launch's either, whose processes are all in sessions made since.
+    /// Their sessions but the caller's own: a process of one of them re-parented here later
+    /// (an earlier daemon's orphan, whose parent died meanwhile) is not beneath them any more,
+    /// but it is not the launch's either, whose processes are all in sessions made since (or,
+    /// for a respawn monitor's program, in the monitor's own).
     sessions: Vec<i32>,
 }
 
@@ -92,7 +93,14 @@ impl Earlier {
 /// told from what earlier launches of the same command left, [`launch_left`]).
 pub fn begin_launch() {
     let found = session::descendants_of(own_pid());
-    let mut sessions: Vec<i32> = found.iter().map(|e| e.stat.session).collect();
+    // Never the caller's own session: a respawn monitor launches its program in it, and its
+    // helpers (an `--on-exit` command still running) would make the launch's own look earlier.
+    let own = crate::process::own_session().ok();
+    let mut sessions: Vec<i32> = found
+        .iter()
+        .map(|e| e.stat.session)
+        .filter(|&sid| Some(sid) != own)
+        .collect();
     sessions.sort_unstable();
     sessions.dedup();
     *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = Earlier {

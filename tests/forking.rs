@@ -602,6 +602,70 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     wait_dead(monitor);
 }
 
+/// A respawn monitor launches its `--forking` program in its own session, where its `--on-exit`
+/// command may still run when it launches the program again: what that launch leaves there (a
+/// daemon that forks without `setsid`) is the new main process, not something an earlier launch
+/// left.
+#[test]
+fn forking_respawn_launches_again_while_its_on_exit_command_runs() {
+    let env = Env::new();
+    let (mark, hook_mark) = (unique_secs(), unique_secs());
+    let program = format!("sleep {mark} &");
+    let hook = format!("exec sleep {hook_mark}");
+    let run = env.run(&[
+        "start",
+        "--name",
+        "rh",
+        "--respawn",
+        "--forking",
+        "--restart-delay",
+        "0",
+        "--on-exit",
+        &hook,
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ]);
+    let live = env.track_marked(&mark);
+    run.ok();
+    assert_eq!(live.len(), 1, "{live:?}");
+    let first = live[0];
+    let (_, v) = status_json(&env, "rh");
+    let monitor = v["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    assert_eq!(v["child_pid"], first, "{v}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("a new forked process is adopted", DEADLINE, || {
+        let (_, v) = status_json(&env, "rh");
+        env.track_marked(&hook_mark);
+        v["child_pid"]
+            .as_i64()
+            .is_some_and(|c| c != i64::from(first))
+            && v["restarts"] == 1
+    });
+    let hooks = env.track_marked(&hook_mark);
+    assert_eq!(
+        hooks.len(),
+        1,
+        "the --on-exit command still runs: {hooks:?}"
+    );
+    assert_eq!(
+        stat(hooks[0]).unwrap().session,
+        stat(monitor).unwrap().session
+    );
+    let live = env.track_marked(&mark);
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_ne!(live[0], first);
+    assert_eq!(status_json(&env, "rh").1["child_pid"], live[0]);
+    env.run(&["stop", "rh"]).ok();
+    wait_nothing_left(&env, &mark);
+}
+
 #[test]
 fn forking_respawn_first_launch_that_exits_3_fails_the_start() {
     let env = Env::new();
