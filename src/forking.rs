@@ -119,6 +119,15 @@ fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
     found
 }
 
+/// Whether nothing descended from the caller when the launch under way began: a lone `start`,
+/// or the first daemon of a `restart a b` or `resurrect`. Only then is every process
+/// re-parented to the caller during the launch the launch's: an earlier daemon's process that
+/// left its session and was orphaned meanwhile (a server detaching a helper) is re-parented
+/// here too, in a session of its own, and nothing tells it from the launch's.
+pub fn launched_alone() -> bool {
+    Earlier::now().procs.is_empty()
+}
+
 /// What the launch under way left that descends from the caller (its child subreaper) now,
 /// found by following the lists of children down from it: [`launch_descendants`] without a
 /// scan of `/proc`. For a program that exited before it was ready, what it forked and what

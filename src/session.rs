@@ -135,13 +135,16 @@ pub fn processes_of(daemon: i32, table: &[Entry], with_session: bool) -> Vec<i32
 
 /// The live descendants of `root` (not `root` itself, no zombies), however deep: what a
 /// subreaper (the respawn monitor) holds, escaped ones (`setsid`, double fork) included. Found
-/// by following the kernel's list of each thread's children (`/proc/PID/task/TID/children`) down from `root`: the cost grows with the
-/// daemon's processes, not with everyone's (a scan reads every process's `stat`). Where the
-/// kernel keeps no such lists (built without `CONFIG_PROC_CHILDREN`), a scan.
+/// by following the kernel's list of each thread's children (`/proc/PID/task/TID/children`)
+/// down from `root`: the cost grows with the daemon's processes, not with everyone's (a scan
+/// reads every process's `stat`). Where the kernel keeps no such lists (built without
+/// `CONFIG_PROC_CHILDREN`), a scan.
 ///
-/// A process listed as a child is counted only if its `stat` still names that parent (its pid
-/// was not reused between the two reads). A process forked while the walk runs can be missed,
-/// as a scan can miss it.
+/// The lists are read by pid. A process's list counts only if the process still has its start
+/// time once the list is read (its pid was not taken by another since its `stat` was), and a
+/// process listed counts only if its `stat` still names that parent. Whether `root` itself was
+/// the caller's process all along is the caller's to check (a pidfd that has not exited). A
+/// process forked while the walk runs can be missed, as a scan can miss it.
 pub fn descendants_of(root: i32) -> Vec<Entry> {
     descendants_of_pruned(root, |_| false)
 }
@@ -152,11 +155,22 @@ pub fn descendants_of_pruned(root: i32, prune: impl Fn(&Entry) -> bool) -> Vec<E
     if !children_listed() {
         return descendants_pruned(root, &scan(), prune);
     }
+    let Ok(Some(root_stat)) = process::stat_of(root) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    let mut todo = vec![root];
+    let mut todo = vec![(root, root_stat.start_time)];
     let mut seen = HashSet::from([root]);
-    while let Some(parent) = todo.pop() {
-        for pid in children_of(parent) {
+    while let Some((parent, started)) = todo.pop() {
+        let children = children_of(parent);
+        let same = process::stat_of(parent)
+            .ok()
+            .flatten()
+            .is_some_and(|stat| stat.start_time == started);
+        if !same {
+            continue;
+        }
+        for pid in children {
             if !seen.insert(pid) {
                 continue;
             }
@@ -167,7 +181,7 @@ pub fn descendants_of_pruned(root: i32, prune: impl Fn(&Entry) -> bool) -> Vec<E
             if entry.stat.ppid != parent || prune(&entry) {
                 continue;
             }
-            todo.push(pid);
+            todo.push((pid, entry.stat.start_time));
             if entry.stat.is_alive() && !entry.stat.is_kernel_thread() {
                 out.push(entry);
             }

@@ -661,20 +661,51 @@ fn a_start_whose_program_exits_stops_what_escaped_its_session_without_a_cgroup()
     assert!(!alive(left));
 }
 
+/// Without a cgroup, a start that is not ready in time stops what its program orphaned out of
+/// its session (`setsid` in a child that exits), re-parented to `start`, its child subreaper:
+/// not only what still descends from the program.
+#[test]
+fn without_a_cgroup_a_start_not_ready_in_time_stops_a_double_forked_orphan() {
+    let env = Env::new();
+    let script = setsid_escape_script(&env);
+    let dir = env.dir().display().to_string();
+    let never = format!("file:{}", env.path("never").display());
+    let run = env.run(&[
+        "start",
+        "--name",
+        "df",
+        "--cgroup",
+        "off",
+        "--ready",
+        &never,
+        "--ready-timeout",
+        "1s",
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ]);
+    let gc = member_pids(&env, "gc.txt")[0];
+    let run = run.code(1).stderr_has("1 process it left behind");
+    assert!(
+        !alive(gc),
+        "the orphan {gc} survived the failed start\n{}",
+        run.dump()
+    );
+}
+
 /// `restart a b` starts both from one process, the child subreaper of both. A process of `a`
 /// orphaned while `b` is being launched is re-parented to it, beneath nothing `a` had when `b`'s
-/// launch began; when `b`'s program then exits before it is ready, that process is still `a`'s
-/// (in `a`'s session), and the failed start of `b` must leave it alone.
-#[test]
-fn a_failed_start_leaves_an_earlier_daemons_orphan_alone() {
-    let env = Env::new();
+/// launch began; when `b`'s program then exits before it is ready, that process is still `a`'s,
+/// and the failed start of `b` must leave it alone: in `a`'s session, or (`setsid`) in one of
+/// its own, where nothing tells it from `b`'s. Returns `a`'s main process and the orphan.
+fn restart_leaving_an_orphan_of_a(env: &Env, setsid: &str) -> (i32, i32) {
     let dir = env.dir().display().to_string();
     let mark = unique_secs();
     // a: a child that, once b's program runs, starts `sleep MARK` and exits, orphaning it.
     let a = env.script(
         "a.sh",
         &format!(
-            r#"sh -c 'while [ ! -e "$1/go" ]; do sleep 0.01; done; sleep {mark} & echo "$$ $!" > "$1/g.tmp"; mv "$1/g.tmp" "$1/g.txt"' sh "$1" &
+            r#"sh -c 'while [ ! -e "$1/go" ]; do sleep 0.01; done; {setsid} sleep {mark} & echo "$$ $!" > "$1/g.tmp"; mv "$1/g.tmp" "$1/g.txt"' sh "$1" &
 exec sleep 1000"#
         ),
     );
@@ -699,7 +730,7 @@ exit 0"#,
     .code(1);
     fs::write(env.path("armed"), "").unwrap();
     let run = env.run(&["restart", "a", "b"]);
-    let orphan = member_pids(&env, "g.txt")[1];
+    let orphan = member_pids(env, "g.txt")[1];
     let main = env.pid_of("a");
     let run = run.code(1).stderr_has("cannot start b: the program exited");
     assert!(
@@ -707,6 +738,14 @@ exit 0"#,
         "a's orphan {orphan} was stopped with b\n{}",
         run.dump()
     );
+    assert!(!run.stderr.contains("left behind"), "{}", run.dump());
+    (main, orphan)
+}
+
+#[test]
+fn a_failed_start_leaves_an_earlier_daemons_orphan_alone() {
+    let env = Env::new();
+    let (main, orphan) = restart_leaving_an_orphan_of_a(&env, "");
     assert_eq!(
         stat(orphan).unwrap().session,
         stat(main).unwrap().session,
@@ -715,6 +754,15 @@ exit 0"#,
     // In a's process group: stopped with a's main process.
     env.run(&["stop", "a"]).ok();
     assert!(!alive(orphan), "a's orphan {orphan} survived stop a");
+}
+
+/// The same for an orphan of `a` in a session of its own (a server detaching a helper).
+#[test]
+fn a_failed_start_leaves_an_earlier_daemons_setsid_orphan_alone() {
+    let env = Env::new();
+    let (main, orphan) = restart_leaving_an_orphan_of_a(&env, "setsid");
+    assert_ne!(stat(orphan).unwrap().session, stat(main).unwrap().session);
+    assert_eq!(stat(orphan).unwrap().session, orphan);
 }
 
 /// With a cgroup, what left the session with `setsid` (a server that daemonized itself, as

@@ -1402,16 +1402,16 @@ fn stop_left_behind(launch: &plan::Plan, target: &Target, escaped: Vec<Held>) ->
     super::stop::stop_remains(target, &schedule, escaped)
 }
 
-/// What the daemon of `target`, whose main process exited before it was ready, left outside its
-/// session that was re-parented to this `start` (its child subreaper), not beneath what an
-/// earlier launch of this command left: held by pidfd for the sweep, as `stop` holds what
-/// escaped a live main process. Nothing where the daemon has a
-/// cgroup, which holds all of it.
+/// What the daemon of `target`, whose program exited or was not ready in time, left outside its
+/// session that was re-parented to this `start` (its child subreaper): held by pidfd for the
+/// sweep, as `stop` holds what escaped a live main process. Nothing where the daemon has a
+/// cgroup, which holds all of it, nor where an earlier daemon of the same command descends from
+/// this process ([`crate::forking::launched_alone`]): its orphans would be re-parented here too.
 fn hold_orphans(target: &Target) -> Vec<Held> {
     let Some(rec) = target.record.as_ref() else {
         return Vec::new();
     };
-    if Cgroup::of_record(rec).is_some_and(|cg| cg.exists()) {
+    if Cgroup::of_record(rec).is_some_and(|cg| cg.exists()) || !crate::forking::launched_alone() {
         return Vec::new();
     }
     // Its processes are in its session or in ones they made: never in this `start`'s, where
@@ -1433,14 +1433,20 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
     let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
     let target = unready_target(ctx, launch, pid);
     let soft_to_main = launch.respawn.is_some();
-    // What escaped its session, held by pidfd before the daemon goes.
-    let escaped = match (&target.record, process::read_stat(pid)) {
+    // What escaped its session, held by pidfd before the daemon goes: beneath it, and what a
+    // double fork already re-parented to this `start`.
+    let mut escaped = match (&target.record, process::read_stat(pid)) {
         (Some(rec), Some(stat)) => {
             let session = Session::of(rec, Some((pid, &stat))).ok().flatten();
-            super::stop::hold_escaped(&target, pid, stat.start_time, session.as_ref())
+            super::stop::hold_escaped(&target, process, stat.start_time, session.as_ref())
         }
         _ => Vec::new(),
     };
+    for orphan in hold_orphans(&target) {
+        if !escaped.iter().any(|h| h.live_pid() == orphan.live_pid()) {
+            escaped.push(orphan);
+        }
+    }
     let mut spinner = Spinner::new(ctx, format!("stopping {} (pid {pid})", launch.name));
     let aim = Aim {
         group: process.own_group(),

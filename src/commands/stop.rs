@@ -155,7 +155,7 @@ pub fn stop_locked(
             .as_ref()
             .is_some_and(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get())),
     };
-    let escaped = hold_escaped(target, pid, start_time, session.as_ref());
+    let escaped = hold_escaped(target, &process, start_time, session.as_ref());
     ctx.debug(match (aim.group, aim.soft_to_main) {
         (Some(g), false) => format!("signalling process group {g} of {label}"),
         (Some(g), true) => format!("signalling the monitor {pid} of {label}, SIGKILL to group {g}"),
@@ -241,18 +241,21 @@ pub fn stop_locked(
     )
 }
 
-/// What descends from the daemon's main process `pid` but left its session (`setsid`), held by
-/// pidfd before the first signal, so that it can still be stopped once the main process is gone
-/// and it has been re-parented (SPEC §3.1): `status` counts it as the daemon's. A respawn monitor
-/// is the child subreaper of all of it, double forks included. Without a monitor, a cgroup holds
-/// it where the daemon has one (nothing is held then); without either, what has already been
-/// re-parented away from the main process cannot be told from a stranger and is not held.
+/// What descends from the daemon's main process `main` (pinned by its pidfd, started at
+/// `start_time`) but left its session (`setsid`), held by pidfd before the first signal, so that
+/// it can still be stopped once the main process is gone and it has been re-parented (SPEC
+/// §3.1): `status` counts it as the daemon's. A respawn monitor is the child subreaper of all of
+/// it, double forks included. Without a monitor, a cgroup holds it where the daemon has one
+/// (nothing is held then); without either, what has already been re-parented away from the main
+/// process cannot be told from a stranger and is not held. Nothing is held either if the main
+/// process exited meanwhile: its pid could then have named another process during the walk.
 pub(crate) fn hold_escaped(
     target: &Target,
-    pid: Pid,
+    main: &Process,
     start_time: u64,
     session: Option<&Session>,
 ) -> Vec<Held> {
+    let pid = main.pid();
     let monitor = target
         .record
         .as_ref()
@@ -262,9 +265,14 @@ pub(crate) fn hold_escaped(
         .as_ref()
         .and_then(Cgroup::of_record)
         .is_some_and(|cg| cg.exists());
-    match monitor || !cgroup {
-        true => session::hold_descendants(pid, start_time, session),
-        false => Vec::new(),
+    if !monitor && cgroup {
+        return Vec::new();
+    }
+    let held = session::hold_descendants(pid, start_time, session);
+    // Alive now, so alive through the walk: its pid named it all along.
+    match main.has_exited() {
+        true => Vec::new(),
+        false => held,
     }
 }
 
