@@ -1045,7 +1045,7 @@ fn a_running_daemon_whose_entry_was_removed_is_named() {
 fn down_says_what_it_did_not_stop_and_why() {
     let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
     let env = world(&format!(
-        "[daemons.db]\nrun = \"exec sleep 1000\"\n\n[daemons.ctl]\nrun = \"'{}' down > down.out 2>&1; echo $? > down.code; exec sleep 1000\"\nafter = [\"db\"]\n",
+        "[daemons.db]\nrun = \"exec sleep 1000\"\n\n[daemons.ctl]\nrun = \"'{}' down > down.out 2>&1; echo $? > down.tmp; mv down.tmp down.code; exec sleep 1000\"\nafter = [\"db\"]\n",
         bin.display()
     ));
     env.run(&["up"]).ok();
