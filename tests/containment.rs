@@ -671,6 +671,84 @@ fn without_a_cgroup_a_start_not_ready_in_time_stops_a_double_forked_orphan() {
     start_never_ready_stops_gc(&env, "df", &script);
 }
 
+/// A pidfile no record describes (another tool's daemon) is trusted for its pid and the group
+/// it leads, as classic tools trust it (SPEC §4), and nothing more: no session is known, so the
+/// children its process sent out of its group (a login server's sessions) are not the daemon's
+/// to stop.
+#[test]
+fn stop_of_a_pidfile_without_a_record_leaves_what_left_its_group_alone() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    let (mark, child_mark) = (unique_secs(), unique_secs());
+    let main = Background::spawn(
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    r#"setsid sleep {child_mark} & echo $! > "$1/c.tmp"; mv "$1/c.tmp" "$1/c.txt"; exec sleep {mark}"#
+                ),
+                "sh",
+                env.dir().to_str().unwrap(),
+            ])
+            .process_group(0),
+    );
+    let child = member_pids(&env, "c.txt")[0];
+    wait_until("the child has left the group", DEADLINE, || {
+        stat(child).is_some_and(|s| s.session == child)
+    });
+    // Outside rdaemon's directory, where a pidfile needs a record to vouch for it.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let pidfile = elsewhere.path().join("other.pid");
+    fs::write(&pidfile, format!("{}\n", main.pid())).unwrap();
+    let run = env
+        .run(&[
+            "stop",
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ])
+        .ok();
+    assert!(!run.stdout.contains("leftover"), "{}", run.dump());
+    wait_dead(main.pid());
+    assert_left_alone(child, "the stop of a pidfile without a record");
+}
+
+/// A `--ready cmd:` command is `start`'s own child: what it detaches with `setsid` (an agent it
+/// launches) is re-parented to `start` as the daemon's orphans would be, and is not the
+/// daemon's: a failed start leaves it alone.
+#[test]
+fn a_failed_start_leaves_what_its_ready_command_detached_alone() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let ready = format!("cmd:setsid sleep {mark} & false");
+    let run = env.run(&[
+        "start",
+        "--name",
+        "c",
+        "--cgroup",
+        "off",
+        "--ready",
+        &ready,
+        "--ready-timeout",
+        "1s",
+        "--",
+        "sleep",
+        "1000",
+    ]);
+    let agents = env.track_marked(&mark);
+    let run = run.code(1);
+    assert!(!run.stderr.contains("left behind"), "{}", run.dump());
+    assert!(
+        !agents.is_empty(),
+        "the ready command never ran\n{}",
+        run.dump()
+    );
+    for agent in agents {
+        assert_left_alone(agent, "the failed start");
+    }
+}
+
 /// `restart a b` starts both from one process, the child subreaper of both. A process of `a`
 /// orphaned while `b` is being launched is re-parented to it, beneath nothing `a` had when `b`'s
 /// launch began; when `b`'s program then exits before it is ready, that process is still `a`'s,

@@ -1286,7 +1286,7 @@ fn await_ready(
                 // §3.1).
                 ended_anyway = true;
                 let target = unready_target(ctx, launch, pid);
-                let escaped = hold_orphans(&target);
+                let escaped = hold_orphans(&target, &launch.ready);
                 (
                     format!("{how} while rdaemon waited for {what}"),
                     stop_left_behind(launch, &target, escaped),
@@ -1406,12 +1406,18 @@ fn stop_left_behind(launch: &plan::Plan, target: &Target, escaped: Vec<Held>) ->
 /// session that was re-parented to this `start` (its child subreaper): held by pidfd for the
 /// sweep, as `stop` holds what escaped a live main process. Nothing where the daemon has a
 /// cgroup, which holds all of it, nor where an earlier daemon of the same command descends from
-/// this process ([`crate::forking::launched_alone`]): its orphans would be re-parented here too.
-fn hold_orphans(target: &Target) -> Vec<Held> {
+/// this process ([`crate::forking::launched_alone`]) or a `--ready cmd:` command ran: their
+/// orphans would be re-parented here too.
+fn hold_orphans(target: &Target, ready: &ReadySpec) -> Vec<Held> {
     let Some(rec) = target.record.as_ref() else {
         return Vec::new();
     };
-    if Cgroup::of_record(rec).is_some_and(|cg| cg.exists()) || !crate::forking::launched_alone() {
+    // A `--ready cmd:` command is `start`'s own child: what it detached (an agent it launched)
+    // is re-parented here too, in a session of its own, as the daemon's would be.
+    if Cgroup::of_record(rec).is_some_and(|cg| cg.exists())
+        || !crate::forking::launched_alone()
+        || matches!(ready, ReadySpec::Cmd(_))
+    {
         return Vec::new();
     }
     // Its processes are in its session or in ones they made: never in this `start`'s, where
@@ -1442,7 +1448,7 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
         }
         _ => Vec::new(),
     };
-    for orphan in hold_orphans(&target) {
+    for orphan in hold_orphans(&target, &launch.ready) {
         if !escaped.iter().any(|h| h.live_pid() == orphan.live_pid()) {
             escaped.push(orphan);
         }

@@ -247,8 +247,9 @@ pub fn stop_locked(
 /// §3.1): `status` counts it as the daemon's. A respawn monitor is the child subreaper of all of
 /// it, double forks included. Without a monitor, a cgroup holds it where the daemon has one
 /// (nothing is held then); without either, what has already been re-parented away from the main
-/// process cannot be told from a stranger and is not held. Nothing is held either if the main
-/// process exited meanwhile: its pid could then have named another process during the walk.
+/// process cannot be told from a stranger and is not held. Nothing is held without a monitor
+/// unless the daemon has a session rdaemon trusts, nor if the main process exited meanwhile:
+/// its pid could then have named another process during the walk.
 pub(crate) fn hold_escaped(
     target: &Target,
     main: &Process,
@@ -265,7 +266,10 @@ pub(crate) fn hold_escaped(
         .as_ref()
         .and_then(Cgroup::of_record)
         .is_some_and(|cg| cg.exists());
-    if !monitor && cgroup {
+    // Without a monitor, only a daemon whose session rdaemon made and trusts: "outside its
+    // session" means nothing for a pidfile no record describes (whose process's descendants
+    // may be a login server's sessions) or a `--foreground` daemon (in its caller's session).
+    if !monitor && (cgroup || session.is_none()) {
         return Vec::new();
     }
     let held = session::hold_descendants(pid, start_time, session);
