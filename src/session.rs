@@ -16,9 +16,11 @@
 //! - the record's boot id is this boot's (ids do not survive a reboot) and its start time known;
 //! - no process has the session id as its pid: the daemon's session leader exited at start, so
 //!   a live (or zombie) leader means another session that reused the id;
-//! - it is neither rdaemon's own session nor led by the main process (`--foreground` keeps the
-//!   caller's session, and records written before `session` existed say nothing: then the main
-//!   process's session is taken only while it lives and only under the same rules) — except
+//! - `start` recorded it: a `--foreground` daemon keeps its caller's session, whose other
+//!   members are the caller's (once the caller's leader has exited, nothing else would tell
+//!   them apart), and a record written before `session` existed says nothing; neither has a
+//!   session to sweep;
+//! - it is neither rdaemon's own session nor led by the main process — except
 //!   for a `--forking` program whose main process made the session itself and leads it: every
 //!   member descends from it, and a process with the session's id must be that main process
 //!   (its start time, alive or a zombie) or none at all;
@@ -311,23 +313,19 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session of the daemon `record` describes. `main` is its main process with its stat
-    /// when it is alive and was verified (pid and start time match the record); the session id
-    /// comes from the record, else (an older record) from the live main process. `None` when no
-    /// session id can be trusted; an error only when `/proc` cannot be read.
-    pub fn of(record: &Record, main: Option<(Pid, &ProcStat)>) -> io::Result<Option<Session>> {
-        let (Some(not_before), Some(boot)) = (record.start_time, &record.boot_id) else {
+    /// The session of the daemon `record` describes: the one `start` recorded (`session`), the
+    /// session rdaemon made for it. `None` when it recorded none (`--foreground`, which keeps
+    /// its caller's session, and records written before the field existed) or the session id
+    /// cannot be trusted; an error only when `/proc` cannot be read.
+    pub fn of(record: &Record) -> io::Result<Option<Session>> {
+        let (Some(not_before), Some(boot), Some(sid)) =
+            (record.start_time, &record.boot_id, record.session)
+        else {
             return Ok(None);
         };
         if *boot != process::boot_id()? {
             return Ok(None);
         }
-        let main = main.filter(|(pid, stat)| {
-            record.pid == Some(pid.get()) && stat.start_time == not_before && stat.is_alive()
-        });
-        let Some(sid) = record.session.or(main.map(|(_, stat)| stat.session)) else {
-            return Ok(None);
-        };
         let session = Session {
             sid,
             not_before,

@@ -400,7 +400,7 @@ fn count_leftovers(rec: &Record) -> usize {
     if cgroup_removed(rec) {
         return 0;
     }
-    let mut pids = match session::Session::of(rec, None) {
+    let mut pids = match session::Session::of(rec) {
         Ok(Some(session)) => session.leftovers_in(&session_members(session.sid)),
         _ => Vec::new(),
     };

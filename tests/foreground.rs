@@ -155,3 +155,53 @@ fn foreground_status_counts_only_the_daemon_not_its_callers_session() {
         "the stop of the foreground daemon (the caller's process)",
     );
 }
+
+/// Once the leader of the caller's session has exited, nothing tells that session's other
+/// members from the daemon's: a `--foreground` daemon has no session rdaemon made, and `stop`
+/// signals its pid and group only. Neither a job of the caller (another member of that
+/// session) nor a child the process sent into a session of its own before it became the daemon
+/// (it is the caller's shell, exec'd) is stopped with it.
+#[test]
+fn foreground_stop_leaves_the_callers_session_alone_once_its_leader_is_gone() {
+    let env = Env::new();
+    let (job, detached, daemon) = (unique_secs(), unique_secs(), unique_secs());
+    let rdaemon = env.std_cmd();
+    let rd = rdaemon.get_program().to_str().unwrap().to_owned();
+    // The session's leader starts a job, and a shell that detaches a child into a session of
+    // its own, then execs rdaemon; the leader exits once the daemon runs.
+    let script = format!(
+        r#"sleep {job} &
+sh -c 'setsid sleep {detached} & exec "$0" start --foreground --name fg --cgroup off -- sleep {daemon}' '{rd}' &
+until '{rd}' status fg >/dev/null 2>&1; do sleep 0.01; done
+exit 0"#
+    );
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.args(["sh", "-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    with_env_of(&mut cmd, &rdaemon);
+    let leader = Background::spawn(&mut cmd);
+    let status = leader
+        .output_within(DEADLINE, "the session's leader")
+        .status;
+    assert!(status.success(), "{status:?}");
+    let job = env.track_marked(&job);
+    let detached = env.track_marked(&detached);
+    assert_eq!((job.len(), detached.len()), (1, 1), "{job:?} {detached:?}");
+    let pid = env.pid_of("fg");
+    env.track(pid);
+    assert_eq!(stat(job[0]).unwrap().session, stat(pid).unwrap().session);
+    assert_eq!(stat(detached[0]).unwrap().ppid, pid);
+    let run = env.run(&["stop", "fg"]).ok();
+    assert!(!run.stdout.contains("leftover"), "{}", run.dump());
+    wait_dead(pid);
+    assert_left_alone(
+        job[0],
+        "the stop of the foreground daemon (the caller's job)",
+    );
+    assert_left_alone(
+        detached[0],
+        "the stop of the foreground daemon (a child its shell detached)",
+    );
+}

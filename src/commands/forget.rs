@@ -121,6 +121,6 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
 
 /// How many processes of the daemon's session still live, if any (SPEC §3.1).
 fn leftovers(target: &Target) -> Option<usize> {
-    let session = crate::session::Session::of(target.record.as_ref()?, None).ok()??;
+    let session = crate::session::Session::of(target.record.as_ref()?).ok()??;
     Some(session.leftovers().len()).filter(|&n| n > 0)
 }

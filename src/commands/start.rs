@@ -1443,7 +1443,7 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
     // double fork already re-parented to this `start`.
     let mut escaped = match (&target.record, process::read_stat(pid)) {
         (Some(rec), Some(stat)) => {
-            let session = Session::of(rec, Some((pid, &stat))).ok().flatten();
+            let session = Session::of(rec).ok().flatten();
             super::stop::hold_escaped(&target, process, stat.start_time, session.as_ref())
         }
         _ => Vec::new(),

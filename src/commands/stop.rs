@@ -424,8 +424,8 @@ pub(crate) fn rest_schedule(schedule: &[Step], main_only: bool) -> Vec<Step> {
 /// can be trusted (`session`).
 fn live_session(target: &Target, pid: Pid, start_time: u64) -> Option<Session> {
     let rec = target.record.as_ref()?;
-    let stat = process::read_stat(pid).filter(|s| s.start_time == start_time)?;
-    Session::of(rec, Some((pid, &stat))).ok().flatten()
+    process::read_stat(pid).filter(|s| s.start_time == start_time)?;
+    Session::of(rec).ok().flatten()
 }
 
 /// What a daemon whose main process is gone left behind, for a `start` whose program never
@@ -439,7 +439,7 @@ pub(crate) fn stop_remains(
 ) -> Result<usize> {
     let label = target.label();
     let session = match target.record.as_ref() {
-        Some(rec) => Session::of(rec, None)
+        Some(rec) => Session::of(rec)
             .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?,
         None => None,
     };
@@ -457,7 +457,7 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step]) -> Result<bool>
         return Ok(false);
     };
     let label = target.label();
-    let session = Session::of(rec, None)
+    let session = Session::of(rec)
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
     let begun = Instant::now();
     let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?

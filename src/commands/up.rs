@@ -243,7 +243,7 @@ fn own_processes(rec: &Record, main: Option<i32>, action: &Action) -> Vec<i32> {
         }
         (Action::Restart, None) => Vec::new(),
         (Action::Start, _) if rec.wanted() == crate::state::Wanted::Running => {
-            crate::session::Session::of(rec, None)
+            crate::session::Session::of(rec)
                 .ok()
                 .flatten()
                 .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
