@@ -126,13 +126,7 @@ fn foreground_status_counts_only_the_daemon_not_its_callers_session() {
         "sleep {caller_mark} & '{}' start --foreground --name fg --cgroup off -- sh -c 'sleep {daemon_mark} & exec sleep {daemon_mark}'; wait",
         rdaemon.get_program().to_str().unwrap()
     );
-    let mut cmd = std::process::Command::new("setsid");
-    cmd.args(["sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    with_env_of(&mut cmd, &rdaemon);
-    let caller = Background::spawn(&mut cmd);
+    let caller = in_a_new_session(&script, &rdaemon);
     wait_until("the daemon and its child run", DEADLINE, || {
         live_pids_with_arg(&daemon_mark).len() == 2
     });
@@ -175,13 +169,7 @@ sh -c 'setsid sleep {detached} & exec "$0" start --foreground --name fg --cgroup
 until '{rd}' status fg >/dev/null 2>&1; do sleep 0.01; done
 exit 0"#
     );
-    let mut cmd = std::process::Command::new("setsid");
-    cmd.args(["sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    with_env_of(&mut cmd, &rdaemon);
-    let leader = Background::spawn(&mut cmd);
+    let leader = in_a_new_session(&script, &rdaemon);
     let status = leader
         .output_within(DEADLINE, "the session's leader")
         .status;
@@ -204,4 +192,16 @@ exit 0"#
         detached[0],
         "the stop of the foreground daemon (a child its shell detached)",
     );
+}
+
+/// `setsid sh -c SCRIPT`, with `rdaemon`'s environment (its directory) and no terminal: a
+/// caller in a session of its own, that leads it.
+fn in_a_new_session(script: &str, rdaemon: &std::process::Command) -> Background {
+    let mut cmd = std::process::Command::new("setsid");
+    cmd.args(["sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    with_env_of(&mut cmd, rdaemon);
+    Background::spawn(&mut cmd)
 }
