@@ -1414,6 +1414,10 @@ fn hold_orphans(target: &Target, ready: &ReadySpec) -> Vec<Held> {
     };
     // A `--ready cmd:` command is `start`'s own child: what it detached (an agent it launched)
     // is re-parented here too, in a session of its own, as the daemon's would be.
+    // Without the session rdaemon made for it, "outside its session" would say nothing.
+    let Some(sid) = rec.session else {
+        return Vec::new();
+    };
     if Cgroup::of_record(rec).is_some_and(|cg| cg.exists())
         || !crate::forking::launched_alone()
         || matches!(ready, ReadySpec::Cmd(_))
@@ -1425,7 +1429,7 @@ fn hold_orphans(target: &Target, ready: &ReadySpec) -> Vec<Held> {
     let own = process::own_session().ok();
     // And none of them was forked before its main process.
     crate::session::hold(crate::forking::launch_left().into_iter().filter(|e| {
-        rec.session.is_none_or(|sid| e.stat.session != sid)
+        e.stat.session != sid
             && Some(e.stat.session) != own
             && rec.start_time.is_none_or(|t| e.stat.start_time >= t)
     }))
