@@ -482,7 +482,6 @@ impl Spec {
             start_time: None,
             boot_id: None,
             pidfs: None,
-            inherited: None,
             session: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),

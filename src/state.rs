@@ -249,11 +249,6 @@ pub struct Status {
     /// `pid`'s identity in pidfs, where the kernel has it (see [`Pidfs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfs: Option<Pidfs>,
-    /// `--foreground`: what descended from rdaemon's process when it exec'd the program in place
-    /// (pid and start time): the caller's, not the daemon's, though the daemon's pid is their
-    /// ancestor. `None` for a detached daemon, whose session says what is its own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inherited: Option<Vec<(i32, u64)>>,
 }
 
 /// The pidfs inode number (Linux 6.9) of a daemon's main process, read by `start` from the
@@ -376,10 +371,6 @@ pub struct Record {
     /// `pid`'s identity in pidfs ([`Pidfs`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfs: Option<Pidfs>,
-    /// `--foreground`: what descended from the process when it became the daemon
-    /// ([`Status::inherited`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inherited: Option<Vec<(i32, u64)>>,
     /// The session rdaemon made for the daemon (the `setsid` of the double fork; field 6 of
     /// `/proc/PID/stat`), read at start while the daemon waited for its exec: how its leftovers
     /// are found once the main process has died (`session`). `None` for `--foreground` (it
@@ -845,7 +836,6 @@ impl Record {
             start_time: status.start_time,
             boot_id: status.boot_id,
             pidfs: status.pidfs,
-            inherited: status.inherited,
             session: status.session,
             command: spec.command,
             chdir: spec.chdir,
@@ -941,7 +931,6 @@ impl Record {
             cgroup_id: self.cgroup_id,
             pidfile: Some(self.pidfile.clone()),
             pidfs: self.pidfs,
-            inherited: self.inherited.clone(),
         }
     }
 
@@ -1448,7 +1437,6 @@ mod tests {
             start_time: Some(98765),
             boot_id: Some("0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b".into()),
             pidfs: None,
-            inherited: None,
             session: Some(4241),
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/".into(),
@@ -1825,7 +1813,6 @@ mod proptests {
                 start_time,
                 boot_id,
                 pidfs: None,
-                inherited: None,
                 session: None,
                 command,
                 chdir: chdir.into(),

@@ -269,20 +269,10 @@ impl Report {
                 // a `--foreground` daemon keeps its caller's.
                 let own_session = rec.is_some_and(|r| r.session.is_some());
                 let main = main.unwrap_or_default();
-                // Nor is what a `--foreground` daemon's process had from its caller.
-                let all = match rec.and_then(|r| r.inherited.as_ref()) {
-                    Some(inherited) => std::iter::once(main)
-                        .chain(
-                            session::descendants_pruned(main, scan_table(), |e| {
-                                inherited.contains(&(e.pid, e.stat.start_time))
-                            })
-                            .into_iter()
-                            .map(|e| e.pid),
-                        )
-                        .collect(),
-                    None => session::processes_of(main, scan_table(), own_session),
-                };
-                let procs: Vec<i32> = all.into_iter().filter(|p| Some(*p) != monitor).collect();
+                let procs: Vec<i32> = session::processes_of(main, scan_table(), own_session)
+                    .into_iter()
+                    .filter(|p| Some(*p) != monitor)
+                    .collect();
                 (Some(procs.len()), Some(summed_rss(&procs)))
             }
             (_, None) => (Some(leftovers), None),

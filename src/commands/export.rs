@@ -1069,7 +1069,6 @@ mod tests {
             start_time: Some(1),
             boot_id: Some("b".into()),
             pidfs: None,
-            inherited: None,
             session: None,
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/srv/www".into(),

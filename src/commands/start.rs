@@ -1539,14 +1539,6 @@ fn start_in_place(
     let mut record = spec.record(pid, start_time, &boot_id);
     record.pidfs = Pidfs::open(pid, start_time);
     record.stopping = false;
-    // The caller's processes beneath this one (a job its shell started before it exec'd
-    // rdaemon): the daemon's pid is their ancestor, but they are not the daemon's.
-    record.inherited = Some(
-        crate::session::descendants_of(pid.get())
-            .into_iter()
-            .map(|e| (e.pid, e.stat.start_time))
-            .collect(),
-    );
     record.save(ctx)?;
     if let Err(e) = writer.commit(pid) {
         undo(old);

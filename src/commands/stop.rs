@@ -266,30 +266,13 @@ pub(crate) fn hold_escaped(
         .as_ref()
         .and_then(Cgroup::of_record)
         .is_some_and(|cg| cg.exists());
-    // Without a monitor, a daemon whose session rdaemon made and trusts: "outside its session"
-    // means nothing for a pidfile no record describes (whose process's descendants may be a
-    // login server's sessions). A `--foreground` daemon keeps its caller's session: what
-    // descends from it but what it inherited from the caller, outside the group that the first
-    // signal reaches.
-    let inherited = target.record.as_ref().and_then(|r| r.inherited.as_ref());
-    let held = match (monitor, cgroup, session, inherited) {
-        (true, _, _, _) | (false, false, Some(_), _) => {
-            session::hold_descendants(pid, start_time, session)
-        }
-        (false, false, None, Some(inherited)) => {
-            let leads = main.own_group().is_some_and(|g| g == pid);
-            session::hold(
-                session::descendants_of_pruned(pid.get(), |e| {
-                    inherited.contains(&(e.pid, e.stat.start_time))
-                })
-                .into_iter()
-                .filter(|e| {
-                    e.stat.start_time >= start_time && !(leads && e.stat.pgrp == pid.get())
-                }),
-            )
-        }
-        _ => return Vec::new(),
-    };
+    // Without a monitor, only a daemon whose session rdaemon made and trusts: "outside its
+    // session" means nothing for a pidfile no record describes (whose process's descendants
+    // may be a login server's sessions) or a `--foreground` daemon (in its caller's session).
+    if !monitor && (cgroup || session.is_none()) {
+        return Vec::new();
+    }
+    let held = session::hold_descendants(pid, start_time, session);
     // Alive now, so alive through the walk: its pid named it all along.
     match main.has_exited() {
         true => Vec::new(),
