@@ -58,6 +58,8 @@ pub struct Found {
 static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
     procs: Vec::new(),
     sessions: Vec::new(),
+    place: None,
+    user: None,
 });
 
 /// What descended from this rdaemon when the launch under way began ([`EARLIER`]).
@@ -70,6 +72,13 @@ struct Earlier {
     /// but it is not the launch's either, whose processes are all in sessions made since (or,
     /// for a respawn monitor's program, in the monitor's own).
     sessions: Vec<i32>,
+    /// The caller's own cgroups (`/proc/self/cgroup`): where a launch without a cgroup of its
+    /// own runs, and everything it forks.
+    place: Option<String>,
+    /// The user the launch runs as, when it is not root: every process it forks has that real
+    /// user id (a set-user-ID program keeps it; only one that makes itself root in full, as
+    /// `su` does, would not).
+    user: Option<u32>,
 }
 
 impl Earlier {
@@ -86,12 +95,33 @@ impl Earlier {
     fn shares_session(&self, e: &Entry) -> bool {
         self.sessions.contains(&e.stat.session)
     }
+
+    /// Whether the process `pid` runs where the launch's processes run and as their user:
+    /// in the daemon's cgroup (`members`) when it has one, else in the caller's cgroups. An
+    /// earlier daemon's process re-parented here (`resurrect`, `restart a b`: an orphan of a
+    /// server that detached a helper while this launch ran) is told from the launch's that
+    /// way when that daemon has a cgroup or runs as another user; a daemon as another user
+    /// can then neither name root's processes in its pidfile nor have them stopped with it.
+    fn may_have_made(&self, pid: i32, members: Option<&[i32]>) -> bool {
+        let placed = match (members, &self.place) {
+            (Some(members), _) => members.contains(&pid),
+            (None, Some(own)) => {
+                process::read_text(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c == *own)
+            }
+            (None, None) => true,
+        };
+        placed
+            && self
+                .user
+                .is_none_or(|uid| Pid::new(pid).is_ok_and(|p| process::real_uid(p) == Some(uid)))
+    }
 }
 
 /// Notes what descends from this process now, just before a program is launched: a `--forking`
 /// one, or any that `start` waits for (what it leaves if it exits before it is ready is then
-/// told from what earlier launches of the same command left, [`launch_left`]).
-pub fn begin_launch() {
+/// told from what earlier launches of the same command left, [`launch_left`]). `user`: the
+/// user the program runs as, if not rdaemon's own.
+pub fn begin_launch(user: Option<u32>) {
     let found = session::descendants_of(own_pid());
     // Never the caller's own session: a respawn monitor launches its program in it, and its
     // helpers (an `--on-exit` command still running) would make the launch's own look earlier.
@@ -106,17 +136,37 @@ pub fn begin_launch() {
     *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = Earlier {
         procs: found.iter().map(|e| (e.pid, e.stat.start_time)).collect(),
         sessions,
+        place: process::read_text("/proc/self/cgroup").ok(),
+        user: user.filter(|&uid| uid != 0),
     };
 }
 
 /// The live descendants of `root` (the caller, a child subreaper) that the launch under way
 /// left: not beneath a process that descended from it before the launch, nor in the session of
-/// one ([`EARLIER`]).
-fn launch_descendants(root: i32, table: &[Entry]) -> Vec<Entry> {
+/// one, and where and as whom the launch runs ([`Earlier::may_have_made`]; `members`: the
+/// daemon's cgroup's, if it has one).
+fn launch_descendants(root: i32, table: &[Entry], members: Option<&[i32]>) -> Vec<Entry> {
     let earlier = Earlier::now();
+    descendants_made(root, table, &earlier, |pid| {
+        earlier.may_have_made(pid, members)
+    })
+}
+
+/// [`launch_descendants`] with the test of place and user given (`made`).
+fn descendants_made(
+    root: i32,
+    table: &[Entry],
+    earlier: &Earlier,
+    made: impl Fn(i32) -> bool,
+) -> Vec<Entry> {
     let mut found = session::descendants_pruned(root, table, |e| earlier.holds(e));
-    found.retain(|e| !earlier.shares_session(e));
+    found.retain(|e| !earlier.shares_session(e) && made(e.pid));
     found
+}
+
+/// The members of the daemon's cgroup, if it has one (none if they cannot be read).
+fn members_of(cgroup: Option<&Cgroup>) -> Option<Vec<i32>> {
+    cgroup.map(|cg| cg.procs().unwrap_or_default())
 }
 
 /// Whether nothing descended from the caller when the launch under way began: a lone `start`,
@@ -135,18 +185,19 @@ pub fn launched_alone() -> bool {
 pub fn launch_left() -> Vec<Entry> {
     let earlier = Earlier::now();
     let mut found = session::descendants_of_pruned(own_pid(), |e| earlier.holds(e));
-    found.retain(|e| !earlier.shares_session(e));
+    found.retain(|e| !earlier.shares_session(e) && earlier.may_have_made(e.pid, None));
     found
 }
 
 /// Whether the process `pid` (in `table`) was left behind by the launch: a live descendant of
-/// `root` (the caller, a child subreaper) that the launch left ([`launch_descendants`]), or a
-/// member of the daemon's cgroup.
-pub fn left_by_launch(pid: i32, root: i32, table: &[Entry], cgroup: Option<&Cgroup>) -> bool {
+/// `root` (the caller, a child subreaper) that the launch left ([`launch_descendants`]: in the
+/// daemon's cgroup too, when it has one, whose `members` these are).
+fn left_by_launch(pid: i32, root: i32, table: &[Entry], members: Option<&[i32]>) -> bool {
     let alive = table.iter().any(|e| e.pid == pid && e.stat.is_alive());
     alive
-        && (launch_descendants(root, table).iter().any(|e| e.pid == pid)
-            || cgroup.is_some_and(|cg| cg.procs().is_ok_and(|procs| procs.contains(&pid))))
+        && launch_descendants(root, table, members)
+            .iter()
+            .any(|e| e.pid == pid)
 }
 
 /// The pid of the calling process (rdaemon `start` or the monitor).
@@ -244,6 +295,8 @@ fn from_pidfile(
             bail!("interrupted");
         }
         reap_zombies();
+        let members = members_of(cgroup);
+        let members = members.as_deref();
         let table = session::scan();
         // What may explain a pidfile that never came, said after the time waited.
         let mut hint = String::new();
@@ -265,14 +318,15 @@ fn from_pidfile(
                 let raw = pid.get();
                 let entry = table.iter().find(|e| e.pid == raw);
                 let child = entry.is_some_and(|e| e.stat.ppid == root);
-                if left_by_launch(raw, root, &table, cgroup) {
+                let left = left_by_launch(raw, root, &table, members);
+                if left {
                     match pin(pid)? {
                         Some(found) if child || !child_only => return Ok(found),
                         _ => {}
                     }
                 }
                 match entry {
-                    Some(e) if e.stat.is_alive() && child_only && left_by_launch(raw, root, &table, cgroup) => format!(
+                    Some(e) if e.stat.is_alive() && child_only && left => format!(
                         "pid {raw}, which pidfile '{shown}' names, is not the monitor's child (it must be re-parented to the monitor, which learns only of its children's exits)"
                     ),
                     Some(e) if e.stat.is_alive() => bail!(
@@ -283,9 +337,9 @@ fn from_pidfile(
                 }
             }
         };
-        if launch_descendants(root, &table).is_empty()
+        if launch_descendants(root, &table, members).is_empty()
             && !has_zombie_child(root, &table)
-            && cgroup.is_none_or(|cg| cg.procs().is_ok_and(|p| p.is_empty()))
+            && members.is_none_or(|m| m.iter().all(|&pid| pid == root))
         {
             bail!(
                 "the program left no process running ({why}{hint}{})",
@@ -331,28 +385,16 @@ fn only_one_left(
             bail!("interrupted");
         }
         reap_zombies();
+        let members = members_of(cgroup);
         let table = session::scan();
-        let live = launch_descendants(root, &table);
+        let live = launch_descendants(root, &table, members.as_deref());
         // The tops of what is left: re-parented to the caller, or (a scan racing an exit) the
         // child of an intermediate that is a zombie now.
-        let mut candidates: Vec<i32> = live
+        let candidates: Vec<i32> = live
             .iter()
             .filter(|e| !live.iter().any(|p| p.pid == e.stat.ppid))
             .map(|e| e.pid)
             .collect();
-        if let Some(procs) = cgroup.and_then(|cg| cg.procs().ok()) {
-            // Members whose parent is outside the cgroup: the tops of what the launch left
-            // (normally the same processes as above).
-            for pid in procs {
-                let top = table
-                    .iter()
-                    .find(|e| e.pid == pid)
-                    .is_some_and(|e| e.stat.is_alive() && !procs_has(cgroup, e.stat.ppid));
-                if top && pid != root && !candidates.contains(&pid) {
-                    candidates.push(pid);
-                }
-            }
-        }
         if candidates.is_empty() {
             if has_zombie_child(root, &table) {
                 // An intermediate died while the scan ran, perhaps before its child showed
@@ -451,10 +493,6 @@ pub fn wait_launcher(
     Ok(launcher.has_exited() || readable(stop))
 }
 
-fn procs_has(cgroup: Option<&Cgroup>, pid: i32) -> bool {
-    cgroup.is_some_and(|cg| cg.procs().is_ok_and(|p| p.contains(&pid)))
-}
-
 /// Pins `pid` with a pidfd and reads its start time; `None` if it is gone meanwhile.
 fn pin(pid: Pid) -> Result<Option<Found>> {
     let Some(stat) = process::stat(pid)?.filter(ProcStat::is_alive) else {
@@ -508,12 +546,15 @@ fn what_died(otherwise: &str) -> String {
 }
 
 /// After a failed launch: stops everything the launch left behind (the caller's descendants
-/// and the cgroup's members) on stop's default schedule, reaps what was the caller's, and
-/// returns the pids it found to stop.
+/// that the launch left, [`launch_descendants`], and the members of the daemon's cgroup, unless
+/// the caller is one: the monitor's holds the monitor too) on stop's default schedule, reaps
+/// what was the caller's, and returns the pids it found to stop.
 pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
-    let launch = launch_descendants(own_pid(), &session::scan());
+    let members = members_of(cgroup);
+    let launch = launch_descendants(own_pid(), &session::scan(), members.as_deref());
     let mut found: Vec<i32> = launch.iter().map(|e| e.pid).collect();
-    if let Some(procs) = cgroup.and_then(|cg| cg.procs().ok()) {
+    let whole = cgroup.filter(|_| members.as_ref().is_some_and(|m| !m.contains(&own_pid())));
+    if let Some(procs) = members.filter(|_| whole.is_some()) {
         found.extend(procs);
         found.sort_unstable();
         found.dedup();
@@ -525,7 +566,7 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
         false,
     );
     let _ = session::sweep(None, held, &schedule, Instant::now(), None);
-    if let Some(cg) = cgroup {
+    if let Some(cg) = whole {
         if matches!(cg.populated(), Ok(true)) {
             let _ = cg.kill();
             let _ = cg.wait_empty(Duration::from_secs(5));
@@ -575,12 +616,28 @@ mod tests {
             entry(200, 1, 'S'),
             entry(201, 200, 'S'),
         ];
+        let earlier = Earlier {
+            procs: Vec::new(),
+            sessions: Vec::new(),
+            place: None,
+            user: None,
+        };
+        let left = |pid, made: &dyn Fn(i32) -> bool| {
+            table.iter().any(|e| e.pid == pid && e.stat.is_alive())
+                && descendants_made(100, &table, &earlier, made)
+                    .iter()
+                    .any(|e| e.pid == pid)
+        };
         for pid in [101, 102, 103] {
-            assert!(left_by_launch(pid, 100, &table, None), "{pid}");
+            assert!(left(pid, &|_| true), "{pid}");
         }
         for pid in [1, 100, 104, 200, 201, 999] {
-            assert!(!left_by_launch(pid, 100, &table, None), "{pid}");
+            assert!(!left(pid, &|_| true), "{pid}");
         }
+        // Re-parented here but elsewhere than the launch runs, or as another user: another
+        // daemon's (`resurrect`), not the launch's.
+        assert!(!left(101, &|pid| pid != 101));
+        assert!(left(102, &|pid| pid != 101));
         assert!(has_zombie_child(100, &table));
         assert!(!has_zombie_child(200, &table));
     }

@@ -1873,7 +1873,7 @@ impl Monitor {
     fn spawn(&mut self) -> Option<Event> {
         let first = matches!(self.state, State::Starting { first: true });
         if self.policy.forking.is_some() {
-            crate::forking::begin_launch();
+            crate::forking::begin_launch(self.program_uid);
         }
         match self
             .read_env()
@@ -1938,10 +1938,11 @@ impl Monitor {
     }
 
     /// `--forking`: the first launch failed (the launcher's exit, or nothing to adopt). Stops
-    /// what it left (the monitor's descendants: never the cgroup, which holds the monitor
-    /// too), then tells `start`, which cleans up its files; the monitor then exits.
+    /// what it left (the monitor's descendants that the launch left, in the daemon's cgroup
+    /// if it has one: never the whole cgroup, which holds the monitor too), then tells
+    /// `start`, which cleans up its files; the monitor then exits.
     fn abort(&mut self, why: String) {
-        let stopped = crate::forking::stop_left(None);
+        let stopped = crate::forking::stop_left(self.cgroup.as_ref());
         if let Some(path) = &self.program_pidfile {
             // The program's pidfile, if it names what was just stopped (SPEC §2.2).
             for pid in stopped.iter().filter_map(|&p| Pid::new(p).ok()) {

@@ -187,6 +187,90 @@ fn a_forking_start_after_another_daemons_in_one_command_leaves_that_one_alone() 
     });
 }
 
+/// One `resurrect` starts root's daemon `a`, then `b`, a `--forking` daemon as `nobody`. While
+/// `b` launches, `a` detaches a helper (`setsid`, its parent exiting): re-parented to that
+/// rdaemon, the child subreaper of both launches. `b`'s program names the helper in its pidfile
+/// (or, without one, leaves nothing else): before, `b` adopted root's helper, and its `stop`
+/// killed it. Now `b` fails and the helper is left alone: it is in `a`'s cgroup, not `b`'s, or,
+/// without cgroups, runs as root, not as `b`'s user.
+#[test]
+fn a_forking_daemon_never_takes_an_earlier_daemons_orphan_in_one_command() {
+    let test = "forking_earlier_orphan";
+    let Some(nobody) = root_and_nobody(test) else {
+        return;
+    };
+    for (cgroup, pidfile) in [
+        ("auto", true),
+        ("auto", false),
+        ("off", true),
+        ("off", false),
+    ] {
+        let env = Env::new();
+        open_dir(&env);
+        let dir = env.path("d");
+        fs::create_dir(&dir).unwrap();
+        nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+        let d = dir.display();
+        let (helper, plain, forked) = (unique_secs(), unique_secs(), unique_secs());
+        let a = env.script(
+            "a.sh",
+            &format!(
+                "while [ ! -e {d}/go ]; do sleep 0.01; done\n\
+                 (setsid sleep {helper} </dev/null >/dev/null 2>&1 & echo $! > {d}/h.tmp; mv {d}/h.tmp {d}/h.pid)\n\
+                 exec sleep {plain}"
+            ),
+        );
+        let b = env.script(
+            "b.sh",
+            &format!(
+                "if [ -e {d}/attack ]; then\n\
+                   touch {d}/go\n\
+                   while [ ! -e {d}/h.pid ]; do sleep 0.01; done\n\
+                   cp {d}/h.pid {d}/b.tmp; mv {d}/b.tmp {d}/b.pid; exit 0\n\
+                 fi\n\
+                 setsid sh -c 'echo $$ > {d}/b.pid; exec sleep {forked}' </dev/null >/dev/null 2>&1 &"
+            ),
+        );
+        let a = a.display().to_string();
+        let b = b.display().to_string();
+        let pf = format!("{d}/b.pid");
+        env.run(&["start", "--name", "a", "--cgroup", cgroup, "--", &a])
+            .ok();
+        let mut opts = vec![
+            "start", "--name", "b", "--cgroup", cgroup, "--user", "nobody",
+        ];
+        opts.extend(["--forking", "--ready-timeout", "10s"]);
+        if pidfile {
+            opts.extend(["--pidfile", &pf]);
+        }
+        opts.extend(["--", &b]);
+        env.run(&opts).ok();
+        env.track_marked(&forked);
+        for name in ["a", "b"] {
+            let pid = recorded_pid(&env, name);
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+                .unwrap();
+            wait_until("a daemon to die", DEADLINE, || !alive(pid));
+        }
+        fs::write(dir.join("attack"), "").unwrap();
+        let _ = fs::remove_file(&pf);
+        let run = env.run(&["resurrect"]);
+        let helpers = env.track_marked(&helper);
+        env.track_marked(&plain);
+        let case = format!("--cgroup {cgroup}, pidfile {pidfile}\n{}", run.dump());
+        assert_eq!(helpers.len(), 1, "{case}");
+        let victim = helpers[0];
+        assert_eq!(run.code, 1, "{case}");
+        run.stderr_has("cannot start b");
+        assert_left_alone(victim, &case);
+        let (_, status) = status_json(&env, "b");
+        assert_ne!(status["pid"].as_i64(), Some(i64::from(victim)), "{case}");
+        env.run(&["stop", "b"]);
+        assert_left_alone(victim, &case);
+        env.run(&["stop", "a"]).ok();
+    }
+}
+
 #[test]
 fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
     let env = Env::new();

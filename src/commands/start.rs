@@ -615,7 +615,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let creds = launch.account.as_ref().map(|a| &a.creds);
     // What descends from this `start` already (earlier daemons of a `resurrect`) is not this
     // launch's to stop if it fails.
-    crate::forking::begin_launch();
+    crate::forking::begin_launch(launch.account.as_ref().map(|a| a.creds.uid));
     let result = daemonize::spawn(
         &plan,
         into,
