@@ -379,8 +379,11 @@ pub enum Effect {
 /// Why the monitor ends ([`Effect::Finish`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum End {
-    /// It was told to stop (TERM, INT): state `stopped`. Whoever told it (`stop`, or `start`
-    /// failing) stops the rest of the daemon and removes its cgroup.
+    /// It was told to stop (TERM, INT): state `stopped` if by `stop` or `down`, which mark the
+    /// spec wanted stopped first; by anyone else (`kill`, the system going down) the daemon is
+    /// still wanted running, and `dead` (SPEC §5: killed), as a daemon without a monitor
+    /// would be. Whoever told it (`stop`, or `start` failing) stops the rest of the daemon
+    /// and removes its cgroup.
     Asked,
     /// `--restart on-failure` saw a clean exit: state `stopped`.
     Clean,
@@ -1611,7 +1614,11 @@ impl Monitor {
                     Effect::Cleanup(child) => self.begin_cleanup(child),
                     Effect::Failed => self.failed = true,
                     Effect::Finish { code, end } => {
-                        self.stopped |= matches!(end, End::Asked | End::Clean);
+                        self.stopped |= match end {
+                            End::Clean => true,
+                            End::Asked => !self.wanted_running(),
+                            End::GaveUp => false,
+                        };
                         self.state = self.finish(code, end);
                     }
                     Effect::Spawn => next = self.spawn(),
@@ -1990,6 +1997,15 @@ impl Monitor {
             self.leave_cgroup();
         }
         State::Done { code }
+    }
+
+    /// Whether the spec still wants the daemon running (a `stop` or `down` marked it wanted
+    /// stopped before its first signal); yes if it cannot be read.
+    fn wanted_running(&self) -> bool {
+        !matches!(
+            Record::load(&self.ctx, &self.name),
+            Ok(Some(rec)) if rec.wanted() == crate::state::Wanted::Stopped
+        )
     }
 
     /// Ending on its own ([`End::GaveUp`], [`End::Clean`]), the monitor is the last process of

@@ -83,7 +83,9 @@ impl DaemonState {
             // said it is not wanted: stopped, as a daemon stopped by rdaemon is (SPEC §5, 3).
             Main::NoPidfile if failed && wanted_running => DaemonState::Failed,
             Main::NoPidfile if failed => DaemonState::Stopped,
-            // Its monitor was told to stop (SIGTERM) and did.
+            // Its monitor was told to stop by `stop` or `down` and did, or its program exited
+            // cleanly under `--restart on-failure` (a SIGTERM from anyone else leaves it
+            // wanted running and `dead`, below).
             Main::NoPidfile if rec.is_some_and(|r| r.stopped) => DaemonState::Stopped,
             // No pidfile, but the spec wants it running: killed, crashed, or the machine
             // rebooted (the runtime directory is gone).

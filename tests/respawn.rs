@@ -410,6 +410,16 @@ fn signals_are_forwarded_and_term_stops_without_restart() {
     assert_eq!(rec["restarts"], 0);
     assert_eq!(rec["last_exit"]["code"], 0);
     assert_eq!(rec["failed"], false);
+    // Stopped by a signal from outside, not by `stop`: still wanted running, so `dead` (SPEC
+    // §5, exit 1: killed), as a daemon without a monitor would be, and `resurrect` starts it.
+    env.run(&["status", "sig"])
+        .code(1)
+        .stdout_has("sig is dead");
+    let run = env.run(&["resurrect"]).ok().stdout_has("started sig");
+    let again = env.pid_of("sig");
+    env.track(again);
+    assert!(alive(again), "{}", run.dump());
+    env.run(&["stop", "sig"]).ok();
     env.run(&["status", "sig"])
         .code(3)
         .stdout_has("sig is stopped");
