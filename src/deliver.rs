@@ -126,7 +126,8 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
 
 /// A reload must not be what ends the daemon: a program that neither catches, ignores nor
 /// blocks the reload signal (python's `http.server` and HUP) would die of it, as `kill -HUP`
-/// would make it. Refused, naming what to do instead; `signal` sends it anyway.
+/// would make it. Refused, naming what to do instead; `signal` sends it anyway. Nor, when
+/// `reload` waits for the program's `RELOADING=1`, a signal the program ignores.
 fn refuse_fatal_reload(
     why: Purpose,
     target: &Target,
@@ -148,6 +149,17 @@ fn refuse_fatal_reload(
         };
         bail!(
             "not reloading {}: its program (pid {}) does not handle SIG{name}, which would end it; {instead} sends it anyway",
+            target.label(),
+            program.pid()
+        );
+    }
+    if why == Purpose::Reload && crate::commands::reload::waits(target) && program.ignores(sig) {
+        // Sent, it would do nothing, and `reload` would wait out its whole timeout for a
+        // `RELOADING=1` that cannot come (redis-server ignores SIGHUP). Without the wait it is
+        // sent: it does no harm.
+        let name = signal_name(sig);
+        bail!(
+            "not reloading {}: its program (pid {}) ignores SIG{name}, so it would not reload and say RELOADING=1 (its reload signal is set with --reload-signal)",
             target.label(),
             program.pid()
         );

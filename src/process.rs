@@ -781,19 +781,32 @@ impl Process {
         ) {
             return false;
         }
-        let Ok(text) = read_text(format!("/proc/{}/status", self.pid)) else {
-            return false;
-        };
+        let bit = 1u64 << (sig as i32 - 1);
+        self.dispositions()
+            .is_some_and(|(caught, ignored, blocked)| (caught | ignored | blocked) & bit == 0)
+    }
+
+    /// Whether `sig` would do nothing to this process: it ignores it (`SIG_IGN`), neither
+    /// blocked (a blocked signal is kept for a signalfd, ignored or not) nor caught. `false`
+    /// when that cannot be read.
+    pub fn ignores(&self, sig: Signal) -> bool {
+        let bit = 1u64 << (sig as i32 - 1);
+        self.dispositions()
+            .is_some_and(|(caught, ignored, blocked)| {
+                ignored & bit != 0 && (caught | blocked) & bit == 0
+            })
+    }
+
+    /// The masks of caught, ignored and blocked signals (`SigCgt`, `SigIgn`, `SigBlk` of
+    /// `/proc/PID/status`, bit N-1 for signal N).
+    fn dispositions(&self) -> Option<(u64, u64, u64)> {
+        let text = read_text(format!("/proc/{}/status", self.pid)).ok()?;
         let mask = |field: &str| {
             text.lines()
                 .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         };
-        let bit = 1u64 << (sig as i32 - 1);
-        match (mask("SigCgt:"), mask("SigIgn:"), mask("SigBlk:")) {
-            (Some(caught), Some(ignored), Some(blocked)) => (caught | ignored | blocked) & bit == 0,
-            _ => false,
-        }
+        Some((mask("SigCgt:")?, mask("SigIgn:")?, mask("SigBlk:")?))
     }
 
     /// The process group that this process leads, if it leads one: the group a daemon started by

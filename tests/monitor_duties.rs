@@ -166,6 +166,34 @@ fn reload_without_ready_times_out() {
     assert_eq!(env.record("stuck")["notify_state"], "reloading");
 }
 
+/// A program that ignores the reload signal (redis-server and SIGHUP) would never say
+/// `RELOADING=1`: `reload` says so at once instead of waiting out its timeout, and sends
+/// nothing.
+#[test]
+fn reload_refuses_a_signal_the_program_ignores_instead_of_waiting() {
+    let env = Env::new();
+    let Some(python) = python3_or_skip("reload_refuses_an_ignored_signal") else {
+        return;
+    };
+    let deaf = format!(
+        "trap '' HUP; exec {} {} READY=1 -- sleep {}",
+        python.display(),
+        fixture("sd_notify.py").display(),
+        unique_secs()
+    );
+    let program = ["sh".to_owned(), "-c".to_owned(), deaf];
+    let (_, child) = start_supervised(&env, "deaf", &["--ready", "notify"], &program);
+    wait_field(&env, "deaf", "notify_state", "ready".into());
+    env.run(&["reload", "deaf", "--timeout", "1h"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "not reloading deaf: its program (pid {child}) ignores SIGHUP, so it would not reload"
+        ));
+    assert_left_alone(child, "a refused reload");
+    assert_eq!(env.record("deaf")["notify_state"], "ready");
+}
+
 #[test]
 fn a_watchdog_miss_restarts_the_program() {
     let env = Env::new();

@@ -56,7 +56,7 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
 }
 
 /// Whether `reload` waits for the program's word: respawn mode with `--ready notify`.
-fn waits(target: &Target) -> bool {
+pub(crate) fn waits(target: &Target) -> bool {
     target
         .record
         .as_ref()
