@@ -110,3 +110,71 @@ fn restart_of_a_stopped_daemon_with_a_garbage_pidfile_starts_it() {
     assert_left_alone(stranger.pid(), "a restart refused for its pid");
     assert_eq!(env.record("web")["wanted"], "stopped");
 }
+
+/// A tester's find: `restart --ready tcp:PORT` with another process on PORT stopped the daemon,
+/// then refused the start for the busy port, and left it stopped and wanted stopped, so that
+/// `resurrect` never brought it back. The port is checked before the stop now, for one daemon
+/// and for each of several, and nothing changes.
+#[test]
+fn restart_with_a_port_another_process_holds_keeps_the_daemons_running() {
+    let env = Env::new();
+    let port = free_port();
+    // The stranger: this test itself.
+    let _stranger = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let tcp = format!("tcp:{port}");
+    let busy = format!(
+        "rdaemon: port {port} is already in use by pid {}",
+        std::process::id()
+    );
+    let secs = unique_secs();
+    let a = env.start("a", &["sleep", &secs]);
+    let b = env.start("b", &["sleep", &secs]);
+    let specs =
+        || ["a", "b"].map(|name| fs::read_to_string(env.path(&format!("{name}.json"))).unwrap());
+    let before = specs();
+    let run = env
+        .run(&["restart", "a", "--ready", &tcp])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&busy);
+    assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+    let run = env.run(&["restart", "a", "b", "--ready", &tcp]).code(1);
+    assert_eq!(run.stderr.matches(&busy).count(), 2, "{}", run.dump());
+    assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+    for (name, pid) in [("a", a), ("b", b)] {
+        assert!(alive(pid), "restart stopped {name} first\n{}", run.dump());
+        assert_eq!(env.pid_of(name), pid);
+        assert_eq!(env.record(name)["wanted"], "running");
+    }
+    assert_eq!(specs(), before, "a refused restart changed a spec");
+}
+
+/// The other side of the port check before the stop: a listener of the daemon being restarted
+/// (here a child of its shell, in its session) is its own, freed by the stop, never in the way.
+#[test]
+fn restart_with_a_port_the_daemon_itself_holds_goes_ahead() {
+    let Some(python) = python3_or_skip("restart_with_a_port_the_daemon_itself_holds_goes_ahead")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let server = env.script(
+        "server.sh",
+        &format!(
+            "{} -m http.server \"$1\" --bind 127.0.0.1 2>/dev/null & wait",
+            python.display()
+        ),
+    );
+    let old = env.start("web", &[server.to_str().unwrap(), &port.to_string()]);
+    wait_until("the daemon listens", DEADLINE, || accepting(port));
+    env.run(&["restart", "web", "--ready", &format!("tcp:{port}")])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {old})"))
+        .stdout_has("started web (pid");
+    let new = env.pid_of("web");
+    assert_ne!(new, old);
+    assert!(accepting(port));
+    env.run(&["stop", "web"]).ok();
+}
+

@@ -110,6 +110,16 @@ fn restart_locked(
     // disk, a log file that cannot be opened safely) must not cost the running daemon its
     // life: check before stopping it.
     crate::preflight::preflight(ctx, &spec)?;
+    // So is a `--ready tcp:`/`http:` port another process listens on (SPEC §2.1): the start
+    // would refuse it once the daemon is stopped. A listener of the daemon itself is no
+    // obstacle: its stop frees the port.
+    crate::preflight::check_port(ctx, &spec, || {
+        let main = match judge(ctx, &target) {
+            Ok(Main::Alive { pid, .. }) => Some(pid.get()),
+            _ => None,
+        };
+        crate::preflight::own_processes(target.record.as_ref(), main, true)
+    })?;
     // The running daemon stops as its spec says, unless the command line says otherwise.
     let schedule = args
         .stop
