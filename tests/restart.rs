@@ -178,3 +178,27 @@ fn restart_with_a_port_the_daemon_itself_holds_goes_ahead() {
     env.run(&["stop", "web"]).ok();
 }
 
+/// The root of the tester's find: the stop marks the spec wanted stopped, and a restart that
+/// got no further than its stop (its start failing, or rdaemon killed before it) left that
+/// mark, as if a user had stopped the daemon. A restart puts it back: the daemon is `dead`,
+/// wanted running, and `resurrect` brings it back.
+#[test]
+fn a_restart_that_ends_after_its_stop_leaves_the_daemon_wanted_running() {
+    let env = Env::new();
+    let old = env.start("web", &["sleep", &unique_secs()]);
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    let run = env.run_cmd(cmd, &["restart", "web"]);
+    assert_eq!(run.code, -1, "rdaemon was not killed\n{}", run.dump());
+    assert!(!alive(old), "the stop did not happen\n{}", run.dump());
+    assert_eq!(env.record("web")["wanted"], "running", "{}", run.dump());
+    env.run(&["status", "web"]).code(1);
+    env.run(&["resurrect"]).ok().stdout_has("started web (pid");
+    assert!(alive(env.pid_of("web")));
+    // One wanted stopped stays so.
+    env.run(&["stop", "web"]).ok();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    assert_eq!(env.run_cmd(cmd, &["restart", "web"]).code, -1);
+    assert_eq!(env.record("web")["wanted"], "stopped");
+}
