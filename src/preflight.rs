@@ -20,13 +20,13 @@ use crate::exit::Fail;
 use crate::fsx::{self, Dir, Rights};
 use crate::paths::{ensure_space, Ctx};
 use crate::pidfile::{self, os_reason};
-use crate::plan::resolve_program;
+use crate::plan::{check_executable, resolve_program};
 use crate::ready::{Check, PortInUse, ReadySpec};
 use crate::spec::Spec;
 use crate::state::{Record, Wanted};
 
 /// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
-/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// the pidfile path, the program (found, and executable by its user), the `--chdir` target, the `--ready` spec, and that the
 /// rdaemon directory, the pidfile's directory and the log files (or the directories they will
 /// be created in) are writable and not on a full file system. `restart` runs it before it stops
 /// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
@@ -39,7 +39,8 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
     check_logs(spec, account.as_ref())?;
     pidfile::refuse_symlink(&spec.pidfile)?;
-    resolve_program(&spec.command[0], &spec.env)?;
+    let program = resolve_program(&spec.command[0], &spec.env)?;
+    check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;

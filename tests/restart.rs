@@ -202,3 +202,76 @@ fn a_restart_that_ends_after_its_stop_leaves_the_daemon_wanted_running() {
     assert_eq!(env.run_cmd(cmd, &["restart", "web"]).code, -1);
     assert_eq!(env.record("web")["wanted"], "stopped");
 }
+
+/// A tester's find: `restart NAME -- PROGRAM` with a PROGRAM that exists but cannot be executed
+/// (no execute bit, a directory, a `#!` interpreter that is not there) stopped the daemon, then
+/// failed at the exec. It is refused before the stop now, as a missing program was, with a
+/// new command line or the spec's own (a script that lost its execute bit), for one daemon or
+/// several, `--respawn` too.
+#[test]
+fn restart_with_a_program_that_cannot_be_executed_keeps_the_daemon_running() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("web", &["sleep", &secs]);
+    let spec = fs::read_to_string(env.path("web.json")).unwrap();
+    let noexec = env.path("noexec.sh");
+    fs::write(&noexec, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    fs::set_permissions(&noexec, fs::Permissions::from_mode(0o644)).unwrap();
+    let adir = env.path("adir");
+    fs::create_dir(&adir).unwrap();
+    let orphan = env
+        .script("orphan.sh", "exec sleep 1000")
+        .display()
+        .to_string();
+    fs::write(&orphan, "#!/no/such/interpreter\nexec sleep 1000\n").unwrap();
+    let (noexec, adir) = (noexec.display().to_string(), adir.display().to_string());
+    let no_bit = format!("cannot execute '{noexec}': Permission denied: it has mode 644");
+    let cases = [
+        (vec!["--", &noexec], no_bit.clone()),
+        (vec!["--respawn", "--", &noexec], no_bit.clone()),
+        (
+            vec!["--", &adir],
+            format!("cannot execute '{adir}': Is a directory"),
+        ),
+        (
+            vec!["--", &orphan],
+            format!("cannot execute '{orphan}': the interpreter its #! line names, '/no/such/interpreter', does not exist"),
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["restart", "web"];
+        all.extend(&args);
+        let run = env.run(&all).code(1).one_error_line().stderr_has(&message);
+        assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+        assert!(alive(pid), "restart {args:?} stopped the daemon first");
+        assert_eq!(env.pid_of("web"), pid);
+        assert_eq!(
+            fs::read_to_string(env.path("web.json")).unwrap(),
+            spec,
+            "restart {args:?} changed the spec"
+        );
+    }
+    // A daemon whose script has lost its execute bit since it started, restarted with another
+    // one: it is left running, the other is restarted.
+    let script = env.script("app.sh", &format!("exec sleep {secs}"));
+    let app = env.start("app", &[script.to_str().unwrap()]);
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env
+        .run(&["restart", "app", "web"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "cannot execute '{}': Permission denied",
+            script.display()
+        ));
+    assert!(!run.stdout.contains("stopped app"), "{}", run.dump());
+    assert!(alive(app), "restart stopped app first\n{}", run.dump());
+    assert_eq!(env.pid_of("app"), app);
+    assert_ne!(
+        env.pid_of("web"),
+        pid,
+        "web was not restarted\n{}",
+        run.dump()
+    );
+}
