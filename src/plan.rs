@@ -15,7 +15,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -330,6 +330,179 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
     }))
 }
 
+/// Fails when the exec of `program` (as [`resolve_program`] found it; `given` as the command
+/// line has it) is bound to fail for the user it will run as (`account`; `None`: rdaemon's own
+/// ids): a directory or another file that is not a regular one, a file whose mode bits do not
+/// let that user execute it, a script whose `#!` line names an interpreter that does not exist,
+/// is not a regular file, or that user may not execute (execve(2): EACCES, ENOENT). `start`
+/// checks it before it detaches, `restart` before it stops the running daemon, `up` before it
+/// starts any entry; the words are those of the exec's own failure (`daemonize`).
+///
+/// Conservative: only what the mode bits clearly forbid is refused. ACLs are not read: an ACL
+/// may let a user execute what the group class allows (its mask), never what it forbids, so a
+/// user outside the owner's class is refused only where the group class has no execute bit.
+/// Anything unsure (a file that cannot be read, a relative interpreter, an interpreter of an
+/// interpreter, the dynamic loader of an ELF program) is left to the exec, which reports it.
+pub(crate) fn check_executable(
+    program: &Path,
+    given: &str,
+    account: Option<&Account>,
+) -> Result<()> {
+    let shown = match program.as_os_str() == OsStr::new(given) {
+        true => format!("'{given}'"),
+        false => format!("'{given}' ({})", program.display()),
+    };
+    let fail = |why: String| anyhow::anyhow!("cannot execute {shown}: {why}");
+    // Found by `resolve_program` a moment ago; gone meanwhile, the exec says so.
+    let Ok(meta) = std::fs::metadata(program) else {
+        return Ok(());
+    };
+    let ids = RunAs::of(account);
+    if meta.is_dir() {
+        return Err(fail(nix::errno::Errno::EISDIR.desc().into()));
+    }
+    if let Some(why) = ids.refusal(&meta) {
+        return Err(fail(format!(
+            "{}: it {why}",
+            nix::errno::Errno::EACCES.desc()
+        )));
+    }
+    let Some(interpreter) = shebang_interpreter(program) else {
+        return Ok(());
+    };
+    // A relative one is looked up from the daemon's directory, at the exec: left to it.
+    if !interpreter.is_absolute() {
+        return Ok(());
+    }
+    match std::fs::metadata(&interpreter) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let why = crate::fsx::missing_interpreter(program)
+                .unwrap_or_else(|| nix::errno::Errno::ENOENT.desc().into());
+            Err(fail(why))
+        }
+        Err(_) => Ok(()),
+        Ok(m) => match ids.refusal(&m) {
+            Some(why) => Err(fail(format!(
+                "{}: the interpreter its #! line names, '{}', {why}",
+                nix::errno::Errno::EACCES.desc(),
+                interpreter.display()
+            ))),
+            None => Ok(()),
+        },
+    }
+}
+
+/// The ids a program will run with, for [`check_executable`].
+struct RunAs {
+    uid: u32,
+    /// The primary group, then the supplementary ones.
+    gids: Vec<u32>,
+    /// `user 'nobody' (uid 65534)`, for messages; `None` for rdaemon's own ids.
+    who: Option<String>,
+}
+
+impl RunAs {
+    fn of(account: Option<&Account>) -> RunAs {
+        match account {
+            Some(a) => RunAs {
+                uid: a.creds.uid,
+                gids: std::iter::once(a.creds.gid)
+                    .chain(a.creds.groups.iter().copied())
+                    .collect(),
+                who: Some(match &a.login {
+                    Some((login, _)) => format!("user '{login}' (uid {})", a.creds.uid),
+                    None => format!("uid {}", a.creds.uid),
+                }),
+            },
+            None => RunAs {
+                uid: nix::unistd::geteuid().as_raw(),
+                gids: std::iter::once(nix::unistd::getegid())
+                    .chain(nix::unistd::getgroups().unwrap_or_default())
+                    .map(|g| g.as_raw())
+                    .collect(),
+                who: None,
+            },
+        }
+    }
+
+    /// Why the exec of the file `meta` describes must fail for these ids, said after "it" (or
+    /// after an interpreter's name); `None` when it may succeed.
+    fn refusal(&self, meta: &std::fs::Metadata) -> Option<String> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let kind = meta.file_type();
+        let other = match () {
+            _ if kind.is_dir() => Some("a directory"),
+            _ if kind.is_fifo() => Some("a FIFO"),
+            _ if kind.is_socket() => Some("a socket"),
+            _ if kind.is_char_device() => Some("a character device"),
+            _ if kind.is_block_device() => Some("a block device"),
+            _ => None,
+        };
+        if let Some(kind) = other {
+            return Some(format!("is {kind}, not a regular file"));
+        }
+        let mode = meta.mode() & 0o7777;
+        if may_execute(mode, meta.uid(), meta.gid(), self.uid, &self.gids) {
+            return None;
+        }
+        Some(match (&self.who, self.uid) {
+            (_, 0) => format!("has mode {mode:03o}, with no execute bit"),
+            (Some(who), _) => format!(
+                "has mode {mode:03o} (owner uid {}, group {}), which does not let {who} execute it",
+                meta.uid(),
+                meta.gid()
+            ),
+            (None, uid) => format!(
+                "has mode {mode:03o} (owner uid {}, group {}), which does not let uid {uid} execute it",
+                meta.uid(),
+                meta.gid()
+            ),
+        })
+    }
+}
+
+/// Whether the mode bits `mode` of a regular file owned by `owner` and `group` may let a process
+/// of `uid` with groups `gids` execute it, as the kernel's permission check reads them: root
+/// needs one execute bit, anyone else the bit of the first class they fall in (owner, group,
+/// other). `false` only where the mode bits forbid it whatever the file's ACL says: the owner's
+/// entry is the owner bits, and a named user's or group's entry is capped by the mask, the
+/// group bits; so with the group execute bit set, any user but the owner may be let in.
+fn may_execute(mode: u32, owner: u32, group: u32, uid: u32, gids: &[u32]) -> bool {
+    if uid == 0 {
+        return mode & 0o111 != 0;
+    }
+    if uid == owner {
+        return mode & 0o100 != 0;
+    }
+    if mode & 0o010 != 0 {
+        return true;
+    }
+    if gids.contains(&group) {
+        return false;
+    }
+    mode & 0o001 != 0
+}
+
+/// The interpreter the `#!` line of `program` names, as the kernel reads it (binfmt_script:
+/// the first word after `#!` and any blanks, within the first 256 bytes); `None` for a file that
+/// is no script, cannot be read the way [`crate::fsx::open_read`] reads, or whose line is
+/// longer than what was read.
+fn shebang_interpreter(program: &Path) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let file = crate::fsx::open_read(program).ok()??;
+    let mut head = Vec::with_capacity(256);
+    file.take(256).read_to_end(&mut head).ok()?;
+    let line = head.strip_prefix(b"#!")?;
+    let end = line.iter().position(|&b| b == b'\n')?;
+    let line = &line[..end];
+    let first = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let name = line[first..]
+        .split(|&b| b == b' ' || b == b'\t' || b == 0)
+        .next()
+        .filter(|n| !n.is_empty())?;
+    Some(PathBuf::from(OsStr::from_bytes(name)))
+}
+
 /// Reads the monitor's report on its first child, as `start` does: the child's pid once it has
 /// been executed, or the reason it could not be. One line: the monitor keeps its end open after
 /// it, and on success the pipe is handed back ([`Handoff`]): the monitor writes the status only
@@ -590,6 +763,109 @@ mod tests {
             Some(&OsString::from("/run/systemd/notify"))
         );
         assert_eq!(env.get(OsStr::new("USER")), Some(&OsString::from("root")));
+    }
+
+    #[test]
+    fn mode_bits_let_execute_as_the_kernel_reads_them() {
+        // (mode, owner, group, uid, groups) -> may execute
+        let cases = [
+            // Root: any execute bit.
+            (0o644, 1000, 1000, 0, vec![0], false),
+            (0o001, 1000, 1000, 0, vec![0], true),
+            (0o010, 1000, 1000, 0, vec![0], true),
+            // The owner: the owner's bit alone, even where others have theirs.
+            (0o755, 1000, 1000, 1000, vec![1000], true),
+            (0o055, 1000, 1000, 1000, vec![1000], false),
+            // In the file's group, without the group's bit: refused, whatever other says.
+            (0o705, 0, 50, 1000, vec![1000, 50], false),
+            (0o715, 0, 50, 1000, vec![1000, 50], true),
+            // Other: other's bit; with the group's bit set, an ACL may let anyone in.
+            (0o701, 0, 50, 1000, vec![1000], true),
+            (0o700, 0, 50, 1000, vec![1000], false),
+            (0o710, 0, 50, 1000, vec![1000], true),
+        ];
+        for (mode, owner, group, uid, gids, expected) in cases {
+            assert_eq!(
+                may_execute(mode, owner, group, uid, &gids),
+                expected,
+                "mode {mode:o}, owner {owner}:{group}, uid {uid} {gids:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_interpreter_is_read_from_the_shebang_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |content: &[u8]| {
+            let path = dir.path().join("script");
+            std::fs::write(&path, content).unwrap();
+            shebang_interpreter(&path)
+        };
+        let some = |p: &str| Some(PathBuf::from(p));
+        assert_eq!(at(b"#!/bin/sh\necho\n"), some("/bin/sh"));
+        assert_eq!(at(b"#! \t/usr/bin/env python3 -u\n"), some("/usr/bin/env"));
+        assert_eq!(at(b"#!/bin/sh\r\n"), some("/bin/sh\r"));
+        assert_eq!(at(b"#!python\n"), some("python"));
+        // No script, no interpreter named, or a line longer than the kernel reads.
+        assert_eq!(at(b"\x7fELF\x02\x01"), None);
+        assert_eq!(at(b"#!\n"), None);
+        assert_eq!(at(b"#!   \n"), None);
+        let long = [b"#!/".as_slice(), &[b'a'; 300], b"\n"].concat();
+        assert_eq!(at(&long), None);
+        assert_eq!(shebang_interpreter(&dir.path().join("missing")), None);
+    }
+
+    #[test]
+    fn a_program_that_cannot_be_executed_is_refused_saying_why() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, content: &str, mode: u32| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, content).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            path
+        };
+        let why = |path: &Path, given: &str| {
+            check_executable(path, given, None)
+                .err()
+                .map(|e| e.to_string())
+        };
+        let fine = file("fine.sh", "#!/bin/sh\n", 0o755);
+        assert_eq!(why(&fine, fine.to_str().unwrap()), None);
+        // Not a script: left to the exec (a format the kernel may know).
+        let plain = file("plain", "true\n", 0o755);
+        assert_eq!(why(&plain, "plain"), None);
+        let shut = file("shut.sh", "#!/bin/sh\n", 0o644);
+        let text = why(&shut, "shut").unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "cannot execute 'shut' ({}): Permission denied: it has mode 644",
+                shut.display()
+            )),
+            "{text}"
+        );
+        assert_eq!(
+            why(dir.path(), "d").unwrap(),
+            format!(
+                "cannot execute 'd' ({}): Is a directory",
+                dir.path().display()
+            )
+        );
+        let orphan = file("orphan.sh", "#!/no/such/sh -e\n", 0o755);
+        assert_eq!(
+            why(&orphan, "orphan").unwrap(),
+            format!(
+                "cannot execute 'orphan' ({}): the interpreter its #! line names, '/no/such/sh', does not exist",
+                orphan.display()
+            )
+        );
+        let via_dir = file("via-dir.sh", "#!/\n", 0o755);
+        assert!(why(&via_dir, "v")
+            .unwrap()
+            .ends_with("Permission denied: the interpreter its #! line names, '/', is a directory, not a regular file"));
+        // A relative interpreter is looked up from the daemon's directory: not here.
+        let relative = file("relative.sh", "#!no/such/sh\n", 0o755);
+        assert_eq!(why(&relative, "r"), None);
     }
 
     #[test]

@@ -20,26 +20,27 @@ use crate::exit::Fail;
 use crate::fsx::{self, Dir, Rights};
 use crate::paths::{ensure_space, Ctx};
 use crate::pidfile::{self, os_reason};
-use crate::plan::resolve_program;
+use crate::plan::{check_executable, resolve_program};
 use crate::ready::{Check, PortInUse, ReadySpec};
 use crate::spec::Spec;
-use crate::state::Record;
+use crate::state::{Record, Wanted};
 
 /// Checks, creating and changing nothing, what starting `spec` will need: the user and group,
-/// the pidfile path, the program, the `--chdir` target, the `--ready` spec, and that the
+/// the pidfile path, the program (found, and executable by its user), the `--chdir` target, the `--ready` spec, and that the
 /// rdaemon directory, the pidfile's directory and the log files (or the directories they will
 /// be created in) are writable and not on a full file system. `restart` runs it before it stops
 /// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
 /// `up` for every entry it is about to start, before it starts any (SPEC §7: nothing is
 /// started). The start itself checks all of it again and opens the files for real. The port of
-/// `--ready tcp:` is not checked here: the running daemon holds it ([`check_port`] does, for
-/// `up`, knowing which processes are the daemon's own).
+/// `--ready tcp:` is not checked here: the running daemon may hold it ([`check_port`] does, for
+/// `restart` and `up`, knowing which processes are the daemon's own).
 pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     let account = spec.account(ctx)?;
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
     check_logs(spec, account.as_ref())?;
     pidfile::refuse_symlink(&spec.pidfile)?;
-    resolve_program(&spec.command[0], &spec.env)?;
+    let program = resolve_program(&spec.command[0], &spec.env)?;
+    check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;
     Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
@@ -69,6 +70,35 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// The processes of a daemon that end before its program starts anew: a port one of them
+/// listens on is the daemon's own, not in the way of its start. With `stop` (a `restart`, an
+/// edited entry of `up`), all of the daemon whose main process `main` runs (itself, its session,
+/// its descendants), or, with its main process gone, what it left in its session: its stop ends
+/// them. Without, only a daemon that died wanted running has some: what it left in its session,
+/// which `start` stops first. And whatever its cgroup holds, in both cases (SPEC §3.1). `rec` is
+/// the daemon's record; without one (a pidfile no record describes), the main process and its
+/// descendants.
+pub(crate) fn own_processes(rec: Option<&Record>, main: Option<i32>, stop: bool) -> Vec<i32> {
+    let with_session = rec.is_some_and(|r| r.session.is_some());
+    let mut own = match (main, rec) {
+        (Some(main), _) if stop => {
+            crate::session::processes_of(main, &crate::session::scan(), with_session)
+        }
+        (_, Some(rec)) if stop || rec.wanted() == Wanted::Running => {
+            crate::session::Session::of(rec)
+                .ok()
+                .flatten()
+                .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
+                .unwrap_or_default()
+        }
+        _ => return Vec::new(),
+    };
+    if let Some(cgroup) = rec.and_then(Cgroup::of_record).filter(|c| c.exists()) {
+        own.extend(cgroup.procs().unwrap_or_default());
+    }
+    own
+}
+
 /// `start`'s refusal when the port of `check` (`--ready tcp:` or `http:` on an address of this
 /// machine) already has a listener (SPEC §2.1 preflight), exit 1: with another server on it, the
 /// new program would fail to bind while a connect to the old one looked like readiness. A
@@ -83,9 +113,10 @@ pub(crate) fn refuse_busy_port(ctx: &Ctx, check: &Check, own: &[i32]) -> Result<
 }
 
 /// [`refuse_busy_port`] for `spec`, before `start` prepares its own check: for `up`, of every
-/// entry it is about to start or restart, before it starts any. Only `tcp:` and `http:` are
-/// prepared (`notify` would bind its socket). `own` gives the daemon's own processes; asked
-/// only when the port has a listener, as finding them may cost a scan of `/proc`.
+/// entry it is about to start or restart, before it starts any; for `restart`, before it stops
+/// the daemon. Only `tcp:` and `http:` are prepared (`notify` would bind its socket). `own`
+/// gives the daemon's own processes ([`own_processes`]); asked only when the port has a
+/// listener, as finding them may cost a scan of `/proc`.
 pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>) -> Result<()> {
     if !matches!(spec.ready, ReadySpec::Tcp { .. } | ReadySpec::Http(_)) {
         return Ok(());

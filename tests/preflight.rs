@@ -345,3 +345,103 @@ fn restart_with_a_log_or_limit_it_cannot_have_keeps_the_daemon_running() {
         );
     }
 }
+
+/// A program that exists but cannot be executed (no execute bit, a directory, a `#!` line
+/// naming an interpreter that is not there or cannot be executed) is refused before anything
+/// is detached, saying why, with `--respawn` too; as root, so is one whose mode bits do not let
+/// the `--user` execute it. In an `up` file, before any entry starts: without the check, the
+/// entries before it were started first.
+#[test]
+fn a_program_that_cannot_be_executed_fails_before_detaching() {
+    let env = Env::new();
+    let programs = env.path("programs");
+    fs::create_dir(&programs).unwrap();
+    let program = |name: &str, content: &str, mode: u32| {
+        let path = programs.join(name);
+        fs::write(&path, content).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        path.display().to_string()
+    };
+    let secs = unique_secs();
+    let body = format!("exec sleep {secs}\n");
+    let noexec = program("noexec.sh", &format!("#!/bin/sh\n{body}"), 0o644);
+    let orphan = program(
+        "orphan.sh",
+        &format!("#!/no/such/interpreter\n{body}"),
+        0o755,
+    );
+    let via = program("via.sh", &format!("#!{noexec}\n{body}"), 0o755);
+    let dir = programs.display().to_string();
+    let cases = [
+        (&noexec, "Permission denied: it has mode 644".to_owned()),
+        (&dir, "Is a directory".to_owned()),
+        (
+            &orphan,
+            "the interpreter its #! line names, '/no/such/interpreter', does not exist".to_owned(),
+        ),
+        (
+            &via,
+            format!(
+                "Permission denied: the interpreter its #! line names, '{noexec}', has mode 644"
+            ),
+        ),
+    ];
+    let before = listing(env.dir());
+    for (program, why) in &cases {
+        for respawn in [false, true] {
+            let mut args = vec!["start", "--name", "x"];
+            if respawn {
+                args.push("--respawn");
+            }
+            args.extend(["--", program.as_str(), &secs]);
+            let run = env
+                .run(&args)
+                .code(1)
+                .one_error_line()
+                .stderr_has(&format!("rdaemon: cannot execute '{program}': {why}"));
+            assert_nothing_left(&env, env.dir(), &before, &secs, &run);
+        }
+    }
+
+    // An up file: `a` comes first and would start; `b` cannot be executed.
+    let file = env.path("rdaemon.toml");
+    fs::write(
+        &file,
+        format!(
+            "[daemons.a]\ncommand = [\"sleep\", \"{secs}\"]\n\n[daemons.b]\ncommand = [\"{noexec}\"]\n"
+        ),
+    )
+    .unwrap();
+    let before = listing(env.dir());
+    let run = env
+        .run(&["up", "-f", file.to_str().unwrap()])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon.toml:4: b: cannot execute '{noexec}': Permission denied"
+        ));
+    assert_nothing_left(&env, env.dir(), &before, &secs, &run);
+
+    let Some(nobody) = root_and_nobody("a_program_that_cannot_be_executed_fails_before_detaching")
+    else {
+        return;
+    };
+    open_dir(&env);
+    // Root may run it (one execute bit is enough), nobody may not (only the owner's is set).
+    let mine = program("mine.sh", &format!("#!/bin/sh\n{body}"), 0o744);
+    let run = env
+        .run(&["start", "--name", "x", "--user", "nobody", "--", &mine])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "cannot execute '{mine}': Permission denied: it has mode 744 (owner uid 0, group 0), which does not let user 'nobody' (uid {}) execute it",
+            nobody.uid
+        ));
+    assert_nothing_left(&env, env.dir(), &before, &secs, &run);
+    // Its group's bit lets it in where nobody's group owns it.
+    nix::unistd::chown(mine.as_str(), None, Some(nobody.gid)).unwrap();
+    fs::set_permissions(&mine, fs::Permissions::from_mode(0o754)).unwrap();
+    env.run(&["start", "--name", "x", "--user", "nobody", "--", &mine])
+        .ok();
+    env.run(&["stop", "x"]).ok();
+}

@@ -110,3 +110,168 @@ fn restart_of_a_stopped_daemon_with_a_garbage_pidfile_starts_it() {
     assert_left_alone(stranger.pid(), "a restart refused for its pid");
     assert_eq!(env.record("web")["wanted"], "stopped");
 }
+
+/// A tester's find: `restart --ready tcp:PORT` with another process on PORT stopped the daemon,
+/// then refused the start for the busy port, and left it stopped and wanted stopped, so that
+/// `resurrect` never brought it back. The port is checked before the stop now, for one daemon
+/// and for each of several, and nothing changes.
+#[test]
+fn restart_with_a_port_another_process_holds_keeps_the_daemons_running() {
+    let env = Env::new();
+    let port = free_port();
+    // The stranger: this test itself.
+    let _stranger = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let tcp = format!("tcp:{port}");
+    let busy = format!(
+        "rdaemon: port {port} is already in use by pid {}",
+        std::process::id()
+    );
+    let secs = unique_secs();
+    let a = env.start("a", &["sleep", &secs]);
+    let b = env.start("b", &["sleep", &secs]);
+    let specs =
+        || ["a", "b"].map(|name| fs::read_to_string(env.path(&format!("{name}.json"))).unwrap());
+    let before = specs();
+    let run = env
+        .run(&["restart", "a", "--ready", &tcp])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&busy);
+    assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+    let run = env.run(&["restart", "a", "b", "--ready", &tcp]).code(1);
+    assert_eq!(run.stderr.matches(&busy).count(), 2, "{}", run.dump());
+    assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+    for (name, pid) in [("a", a), ("b", b)] {
+        assert!(alive(pid), "restart stopped {name} first\n{}", run.dump());
+        assert_eq!(env.pid_of(name), pid);
+        assert_eq!(env.record(name)["wanted"], "running");
+    }
+    assert_eq!(specs(), before, "a refused restart changed a spec");
+}
+
+/// The other side of the port check before the stop: a listener of the daemon being restarted
+/// (here a child of its shell, in its session) is its own, freed by the stop, never in the way.
+#[test]
+fn restart_with_a_port_the_daemon_itself_holds_goes_ahead() {
+    let Some(python) = python3_or_skip("restart_with_a_port_the_daemon_itself_holds_goes_ahead")
+    else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let server = env.script(
+        "server.sh",
+        &format!(
+            "{} -m http.server \"$1\" --bind 127.0.0.1 2>/dev/null & wait",
+            python.display()
+        ),
+    );
+    let old = env.start("web", &[server.to_str().unwrap(), &port.to_string()]);
+    wait_until("the daemon listens", DEADLINE, || accepting(port));
+    env.run(&["restart", "web", "--ready", &format!("tcp:{port}")])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {old})"))
+        .stdout_has("started web (pid");
+    let new = env.pid_of("web");
+    assert_ne!(new, old);
+    assert!(accepting(port));
+    env.run(&["stop", "web"]).ok();
+}
+
+/// The root of the tester's find: the stop marks the spec wanted stopped, and a restart that
+/// got no further than its stop (its start failing, or rdaemon killed before it) left that
+/// mark, as if a user had stopped the daemon. A restart puts it back: the daemon is `dead`,
+/// wanted running, and `resurrect` brings it back.
+#[test]
+fn a_restart_that_ends_after_its_stop_leaves_the_daemon_wanted_running() {
+    let env = Env::new();
+    let old = env.start("web", &["sleep", &unique_secs()]);
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    let run = env.run_cmd(cmd, &["restart", "web"]);
+    assert_eq!(run.code, -1, "rdaemon was not killed\n{}", run.dump());
+    assert!(!alive(old), "the stop did not happen\n{}", run.dump());
+    assert_eq!(env.record("web")["wanted"], "running", "{}", run.dump());
+    env.run(&["status", "web"]).code(1);
+    env.run(&["resurrect"]).ok().stdout_has("started web (pid");
+    assert!(alive(env.pid_of("web")));
+    // One wanted stopped stays so.
+    env.run(&["stop", "web"]).ok();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    assert_eq!(env.run_cmd(cmd, &["restart", "web"]).code, -1);
+    assert_eq!(env.record("web")["wanted"], "stopped");
+}
+
+/// A tester's find: `restart NAME -- PROGRAM` with a PROGRAM that exists but cannot be executed
+/// (no execute bit, a directory, a `#!` interpreter that is not there) stopped the daemon, then
+/// failed at the exec. It is refused before the stop now, as a missing program was, with a
+/// new command line or the spec's own (a script that lost its execute bit), for one daemon or
+/// several, `--respawn` too.
+#[test]
+fn restart_with_a_program_that_cannot_be_executed_keeps_the_daemon_running() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("web", &["sleep", &secs]);
+    let spec = fs::read_to_string(env.path("web.json")).unwrap();
+    let noexec = env.path("noexec.sh");
+    fs::write(&noexec, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+    fs::set_permissions(&noexec, fs::Permissions::from_mode(0o644)).unwrap();
+    let adir = env.path("adir");
+    fs::create_dir(&adir).unwrap();
+    let orphan = env
+        .script("orphan.sh", "exec sleep 1000")
+        .display()
+        .to_string();
+    fs::write(&orphan, "#!/no/such/interpreter\nexec sleep 1000\n").unwrap();
+    let (noexec, adir) = (noexec.display().to_string(), adir.display().to_string());
+    let no_bit = format!("cannot execute '{noexec}': Permission denied: it has mode 644");
+    let cases = [
+        (vec!["--", &noexec], no_bit.clone()),
+        (vec!["--respawn", "--", &noexec], no_bit.clone()),
+        (
+            vec!["--", &adir],
+            format!("cannot execute '{adir}': Is a directory"),
+        ),
+        (
+            vec!["--", &orphan],
+            format!("cannot execute '{orphan}': the interpreter its #! line names, '/no/such/interpreter', does not exist"),
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["restart", "web"];
+        all.extend(&args);
+        let run = env.run(&all).code(1).one_error_line().stderr_has(&message);
+        assert!(!run.stdout.contains("stopped"), "{}", run.dump());
+        assert!(alive(pid), "restart {args:?} stopped the daemon first");
+        assert_eq!(env.pid_of("web"), pid);
+        assert_eq!(
+            fs::read_to_string(env.path("web.json")).unwrap(),
+            spec,
+            "restart {args:?} changed the spec"
+        );
+    }
+    // A daemon whose script has lost its execute bit since it started, restarted with another
+    // one: it is left running, the other is restarted.
+    let script = env.script("app.sh", &format!("exec sleep {secs}"));
+    let app = env.start("app", &[script.to_str().unwrap()]);
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env
+        .run(&["restart", "app", "web"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "cannot execute '{}': Permission denied",
+            script.display()
+        ));
+    assert!(!run.stdout.contains("stopped app"), "{}", run.dump());
+    assert!(alive(app), "restart stopped app first\n{}", run.dump());
+    assert_eq!(env.pid_of("app"), app);
+    assert_ne!(
+        env.pid_of("web"),
+        pid,
+        "web was not restarted\n{}",
+        run.dump()
+    );
+}

@@ -9,6 +9,7 @@ use crate::parse::Name;
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::spec::Spec;
+use crate::state::{Record, Wanted};
 use crate::target::{
     judge, privilege_error, resolve_many, resolve_running, several_error, Main, Many, Resolved,
     Target,
@@ -97,7 +98,7 @@ fn restart_locked(
                 "rdaemon restart {name} -- PROGRAM ARGS",
             ))
         }
-        None => Spec::new(ctx, name, Some(&target.pidfile), Vec::new())?,
+        None => Spec::new(ctx, name.clone(), Some(&target.pidfile), Vec::new())?,
     };
     if !args.program.is_empty() {
         spec.command = command_line(&args.program)?;
@@ -110,11 +111,23 @@ fn restart_locked(
     // disk, a log file that cannot be opened safely) must not cost the running daemon its
     // life: check before stopping it.
     crate::preflight::preflight(ctx, &spec)?;
+    // So is a `--ready tcp:`/`http:` port another process listens on (SPEC §2.1): the start
+    // would refuse it once the daemon is stopped. A listener of the daemon itself is no
+    // obstacle: its stop frees the port.
+    crate::preflight::check_port(ctx, &spec, || {
+        let main = match judge(ctx, &target) {
+            Ok(Main::Alive { pid, .. }) => Some(pid.get()),
+            _ => None,
+        };
+        crate::preflight::own_processes(target.record.as_ref(), main, true)
+    })?;
     // The running daemon stops as its spec says, unless the command line says otherwise.
     let schedule = args
         .stop
         .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
-    if let Err(refused) = stop_locked(ctx, &target, &schedule, false) {
+    let stopped = stop_locked(ctx, &target, &schedule, false);
+    keep_wanted(ctx, &name, target.record.as_ref());
+    if let Err(refused) = stopped {
         // A pidfile holding no pid rdaemon may act on (garbage, a symlink), where no record
         // names a live process either, is one `start` replaces with a warning (SPEC §2): the
         // restart goes on to that start rather than stopping short of it. Nothing was signalled.
@@ -127,4 +140,26 @@ fn restart_locked(
         }
     }
     start_locked(ctx, &spec, target.record)
+}
+
+/// Puts back `wanted: running` in the spec of `name` when it said so before the restart
+/// (`before`, its record then). The stop marks the spec wanted stopped before its first signal,
+/// so that `status` says `stopped`, not `dead`, while the daemon goes (SPEC §1), but a restart
+/// is no wish to stop it: a start that fails after the stop (a port taken meanwhile, a program
+/// never ready) or a restart killed between the two must leave it wanted running, `dead`, for
+/// `resurrect` to bring back, not `stopped` as if a user had stopped it. One wanted stopped
+/// before stays so. Best effort, as the stop's own mark: the start that follows writes the
+/// spec anyway, and says so if it cannot.
+fn keep_wanted(ctx: &Ctx, name: &Name, before: Option<&Record>) {
+    if !before.is_some_and(|r| r.wanted() == Wanted::Running) {
+        return;
+    }
+    if let Ok(Some(mut rec)) = Record::load(ctx, name) {
+        if rec.stopping {
+            rec.stopping = false;
+            if let Err(err) = rec.save_spec(ctx) {
+                ctx.warn(format!("{err:#}"));
+            }
+        }
+    }
 }

@@ -532,6 +532,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // Env files that cannot be read, limits, nice or OOM score the kernel refuses: now, on
     // the terminal, before anything is detached.
     spec.check_process_settings(launch.account.as_ref())?;
+    // A program that cannot be executed (a directory, no execute bit for its user, a missing
+    // `#!` interpreter): said now, as `restart` says it before it stops anything.
+    plan::check_executable(&launch.program, &spec.command[0], launch.account.as_ref())?;
     if spec.foreground {
         if launch.cgroup == CgroupMode::On || launch.has_limits() {
             bail!(Fail::usage(

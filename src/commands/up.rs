@@ -99,9 +99,12 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         // after the ones before it had started: refused now, as `start` words it. The daemon's
         // own processes do not count: an edited entry's hold the port until its stop, and what
         // a dead one left, `start` stops first.
-        let own = || match found.get(name) {
-            Some((rec, main)) => own_processes(rec, *main, &actions[name]),
-            None => Vec::new(),
+        let own = || match (found.get(name), &actions[name]) {
+            (Some((rec, main)), Action::Start | Action::Restart) => {
+                let stop = matches!(actions[name], Action::Restart);
+                crate::preflight::own_processes(Some(rec), *main, stop)
+            }
+            _ => Vec::new(),
         };
         crate::preflight::check_port(ctx, &specs[name], own).map_err(|e| {
             let at = entry.line_of("--ready");
@@ -228,33 +231,6 @@ fn refuse_shared_ports(
         line(b),
         line(a)
     )
-}
-
-/// The processes of `rec`'s daemon that the `stop` or `start` to come ends before its program
-/// starts: for an edited entry (`Restart`), all of the running daemon's (`main`, its session,
-/// its descendants, its cgroup), which its stop ends; for a daemon that died wanted running,
-/// what it left in its session and cgroup, which `start` stops first (SPEC §3.1). A port one of
-/// them listens on is the daemon's own, not in the way of its start.
-fn own_processes(rec: &Record, main: Option<i32>, action: &Action) -> Vec<i32> {
-    let mut own = match (action, main) {
-        (Action::UpToDate, _) => return Vec::new(),
-        (Action::Restart, Some(main)) => {
-            crate::session::processes_of(main, &crate::session::scan(), rec.session.is_some())
-        }
-        (Action::Restart, None) => Vec::new(),
-        (Action::Start, _) if rec.wanted() == crate::state::Wanted::Running => {
-            crate::session::Session::of(rec)
-                .ok()
-                .flatten()
-                .map(|s| s.leftovers().into_iter().map(|e| e.pid).collect())
-                .unwrap_or_default()
-        }
-        (Action::Start, _) => return Vec::new(),
-    };
-    if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
-        own.extend(cgroup.procs().unwrap_or_default());
-    }
-    own
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
