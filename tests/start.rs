@@ -120,6 +120,59 @@ fn second_start_reports_already_running() {
     assert_eq!(env.pid_of("once"), pid);
 }
 
+/// Two names given the same `--pidfile`: the second finds the first's process there, which is
+/// the first daemon: not "already running" itself (the same program, a pidfile elsewhere), nor
+/// a stale pidfile to replace (in rdaemon's directory). Refused, naming the owner; nothing made.
+#[test]
+fn a_start_whose_pidfile_is_another_daemons_is_refused() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    for inside in [true, false] {
+        let env = Env::new();
+        let shared = match inside {
+            true => env.path("shared.pid"),
+            false => elsewhere.path().join("shared.pid"),
+        };
+        refused_with_anothers_pidfile(&env, &shared);
+    }
+}
+
+fn refused_with_anothers_pidfile(env: &Env, shared: &std::path::Path) {
+    let p = shared.to_str().unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "own",
+        "--pidfile",
+        p,
+        "--",
+        "sleep",
+        "910",
+    ])
+    .ok();
+    let own = recorded_pid(env, "own");
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "intruder",
+            "--pidfile",
+            p,
+            "--",
+            "sleep",
+            "911",
+        ])
+        .code(1)
+        .one_error_line();
+    let run = run.stderr_has(&format!(
+        "cannot start intruder: pidfile '{p}' is that of daemon own, which runs as pid {own}"
+    ));
+    env.run(&["status", "intruder"]).code(3);
+    assert!(!env.path("intruder.json").exists(), "{}", run.dump());
+    assert_left_alone(own, "a refused start sharing its pidfile");
+    assert_eq!(fs::read_to_string(shared).unwrap(), format!("{own}\n"));
+    env.run(&["stop", "own"]).ok();
+}
+
 #[test]
 fn missing_program_fails_and_leaves_nothing() {
     let env = Env::new();

@@ -503,6 +503,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record: old.clone(),
             record_error: None,
         };
+        refuse_anothers_pidfile(ctx, &target, old.as_ref())?;
         let (pid, signalable) = match look_at_pidfile(ctx, &target, &program)? {
             Found::Nothing => continue,
             Found::Stale(found) => {
@@ -1585,6 +1586,35 @@ struct Stale {
     why: String,
     /// Said as a warning (garbage, another program's pid), not only with `-v` (a dead pid).
     warn: bool,
+}
+
+/// Fails when `target`'s pidfile names another daemon's running process (two specs given the
+/// same `--pidfile`): that process is the other daemon, whether the pidfile alone would pass it
+/// for this one (same program) or for a stale one to replace. Only a pidfile naming a live pid
+/// that this daemon's own record (`old`) does not name costs a look at the other records.
+fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> Result<()> {
+    let Content::Valid { pid, .. } = pidfile::read(&target.pidfile, ctx.is_root) else {
+        return Ok(());
+    };
+    if old.is_some_and(|r| r.pid == Some(pid.get())) || !matches!(process::alive(pid), Ok(true)) {
+        return Ok(());
+    }
+    let pid = pid.get();
+    let Some(other) = crate::state::by_pidfile(ctx, &target.pidfile)?
+        .filter(|r| Some(&r.name) != target.name.as_ref() && r.pid == Some(pid))
+    else {
+        return Ok(());
+    };
+    if crate::target::alive_by_status(ctx, &other.name)?.map(|p| p.get()) != Some(pid) {
+        return Ok(());
+    }
+    bail!(
+        "cannot start {}: pidfile '{}' is that of daemon {}, which runs as pid {pid}; give {} a --pidfile of its own",
+        target.label(),
+        target.pidfile.display(),
+        other.name,
+        target.label()
+    );
 }
 
 /// Looks at one pidfile before a start: the pid if the daemon verifiably runs, else whether the
