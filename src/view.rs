@@ -77,7 +77,12 @@ impl DaemonState {
         match judged {
             // The main process is gone, but not all of the daemon.
             Main::NoPidfile | Main::Gone { .. } if leftovers > 0 => DaemonState::Dead,
-            Main::Alive { .. } if respawn && !child_alive => respawn_without_child(rec),
+            // Only the process the record vouches for is the monitor: a pid that its pidfile
+            // alone names (the program's own, trusted the classic way, SPEC §4) is the program,
+            // running without one ([`unsupervised`]).
+            Main::Alive { vouched: true, .. } if respawn && !child_alive => {
+                respawn_without_child(rec)
+            }
             Main::Alive { .. } | Main::Caller { .. } => DaemonState::Running,
             // The monitor removed its pidfile when it gave up; a `stop` (or `down`) since then
             // said it is not wanted: stopped, as a daemon stopped by rdaemon is (SPEC §5, 3).
@@ -176,6 +181,12 @@ pub struct Report {
     /// §3.1); absent when there are none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leftovers: Option<usize>,
+    /// A `--respawn` daemon whose program runs without its monitor: its pidfile (the program's
+    /// own, `--forking`, or one outside rdaemon's directory) names a live process that no record
+    /// vouches for, trusted the classic way (SPEC §4). `pid` is then that process, not a
+    /// monitor, and nothing restarts it; `start` refuses rather than say "already running".
+    #[serde(skip)]
+    pub unsupervised: bool,
     /// How many processes the program has (its cgroup's, else its session's and descendants';
     /// the monitor not counted), while it runs or leftovers live.
     pub tasks: Option<usize>,
@@ -221,7 +232,12 @@ impl Report {
             Main::Caller { pid, .. } => Some(pid),
             _ => pid.map(process::Pid::get),
         };
-        let respawn = pid.and(rec).filter(|r| r.mode == Mode::Respawn);
+        // In respawn mode the process the record vouches for is the monitor. One that only the
+        // pidfile names is never taken for it: no monitor rss, no child of its own.
+        let unsupervised = unsupervised(rec, &target.pidfile, &state);
+        let respawn = pid
+            .and(rec)
+            .filter(|r| r.mode == Mode::Respawn && unsupervised.is_none());
         // The monitor's live child: the program itself, whose memory is the daemon's.
         let child = match (pid, respawn) {
             (Some(monitor), Some(rec)) => live_child(monitor, rec.child_pid),
@@ -251,7 +267,7 @@ impl Report {
                 "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"
                     .into(),
             ),
-            _ => reason,
+            _ => reason.or_else(|| unsupervised.clone()),
         };
         let state = derived;
         let cgroup = rec.filter(|_| full).and_then(Cgroup::of_record);
@@ -328,6 +344,7 @@ impl Report {
                 (reason, _) => reason,
             },
             leftovers: (leftovers > 0).then_some(leftovers),
+            unsupervised: unsupervised.is_some(),
             tasks,
             memory_bytes,
             cgroup: cgroup.map(|c| c.path().to_owned()),
@@ -376,6 +393,26 @@ fn live_child(monitor: process::Pid, child_pid: Option<i32>) -> Option<process::
     process::read_stat(child)
         .filter(|s| s.is_alive() && s.ppid == monitor.get())
         .map(|_| child)
+}
+
+/// Why the process that the judgement `judged` found alive is no monitor, for a respawn daemon
+/// (`rec`): the record does not vouch for it, only its pidfile (`pidfile`) names it. `None` when it is the
+/// monitor, or the daemon is no respawn daemon. Said by `status`, and given as `reason`.
+fn unsupervised(rec: Option<&Record>, pidfile: &Path, judged: &Main) -> Option<String> {
+    rec.filter(|r| r.mode == Mode::Respawn)?;
+    let Main::Alive {
+        pid,
+        vouched: false,
+        ..
+    } = judged
+    else {
+        return None;
+    };
+    Some(format!(
+        "no monitor runs: pidfile '{}' names pid {pid} ({}), which no record vouches for, and nothing restarts it",
+        pidfile.display(),
+        crate::sockets::comm(pid.get())
+    ))
 }
 
 /// The state of a respawn daemon whose monitor runs but whose program does not.
@@ -845,6 +882,27 @@ mod tests {
         assert_eq!(derive(&caller, &stopping, false, 0), DaemonState::Running);
         assert_eq!(derive(&alive, &waiting, false, 0), DaemonState::Restarting);
         assert_eq!(derive(&alive, &waiting, true, 0), DaemonState::Running);
+        // A pid only the pidfile names (classic trust) is never a respawn daemon's monitor: the
+        // program, running without one, whatever the monitor's record says.
+        let by_pidfile = Main::Alive {
+            pid,
+            vouched: false,
+            start_time: 1,
+        };
+        let monitor_stopped = record(
+            r#", "mode": "respawn", "stopped": true, "stopping": true,
+            "last_exit": {"code": 0}"#,
+        );
+        for rec in [&waiting, &monitor_stopped] {
+            assert_eq!(derive(&by_pidfile, rec, false, 0), DaemonState::Running);
+            let why = unsupervised(Some(rec), Path::new("/run/web.pid"), &by_pidfile);
+            assert!(why.is_some_and(|w| w.contains("no monitor runs")));
+            assert_eq!(unsupervised(Some(rec), Path::new("/p"), &alive), None);
+        }
+        assert_eq!(
+            unsupervised(Some(&exec), Path::new("/p"), &by_pidfile),
+            None
+        );
         assert_eq!(derive(&Main::NoPidfile, &exec, false, 0), DaemonState::Dead);
         assert_eq!(
             derive(&Main::NoPidfile, &stopping, false, 0),

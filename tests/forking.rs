@@ -686,6 +686,132 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     wait_dead(monitor);
 }
 
+/// Runs `argv` (a program that daemonizes itself and writes `pidfile`) by hand, as a user would
+/// outside rdaemon, and returns the pid it wrote once that process is alive (tracked).
+fn start_by_hand(env: &Env, argv: &[String], pidfile: &Path) -> i32 {
+    let status = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{argv:?} by hand: {status}");
+    let mut pid = 0;
+    wait_until(
+        "the program started by hand writes its pidfile",
+        DEADLINE,
+        || {
+            pid = fs::read_to_string(pidfile)
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(0);
+            pid > 1 && alive(pid)
+        },
+    );
+    env.track(pid);
+    pid
+}
+
+/// The daemon of a `--forking` spec stopped by rdaemon, and its program then started by hand: it
+/// writes the same pidfile, which no record vouches for. `status`, `list` and `stop` agree, as
+/// for any pidfile trusted the classic way (SPEC §4): it runs (exit 0), with the pid the pidfile
+/// names, and `stop` stops it. A `--respawn` spec never takes that process for its monitor (no
+/// monitor rss, `status` says that nothing supervises it), and `start` of it fails, naming the
+/// process, rather than say "already running" with no monitor to restart it (a tester's nginx:
+/// `status` said stopped, exit 3, with the nginx master's rss as the monitor's; `start` said
+/// "already running" and started nothing).
+#[test]
+fn a_forking_program_started_by_hand_is_trusted_the_classic_way_and_never_a_monitor() {
+    for respawn in [false, true] {
+        let env = Env::new();
+        let mark = unique_secs();
+        // Outside rdaemon's directory, where a pidfile no record vouches for is unknown.
+        let dir = env.path("run");
+        fs::create_dir(&dir).unwrap();
+        let pidfile = dir.join("hand.pid");
+        let p = pidfile.display().to_string();
+        let Some(argv) = forker("forking_by_hand", &["--pidfile", &p], &mark) else {
+            return;
+        };
+        let mut opts = vec!["--forking", "--pidfile", &p];
+        if respawn {
+            opts.extend(["--respawn", "--restart-delay", "100ms"]);
+        }
+        start(&env, "hand", &opts, &argv).ok();
+        env.run(&["stop", "hand"]).ok();
+        wait_nothing_left(&env, &mark);
+        let by_hand = start_by_hand(&env, &argv, &pidfile);
+        let mode = if respawn { "respawn" } else { "forking" };
+
+        let run = env.run(&["status", "hand"]).ok();
+        let run = run.stdout_has(&format!("hand is running (pid {by_hand})"));
+        assert!(!run.stdout.contains("monitor"), "{mode}: {}", run.dump());
+        if respawn {
+            run.stderr_has(&format!("names pid {by_hand} (python3)"))
+                .stderr_has("no monitor runs");
+        }
+        let (code, v) = status_json(&env, "hand");
+        assert_eq!(code, 0, "{mode}: {v}");
+        assert_eq!(v["state"], "running", "{mode}: {v}");
+        assert_eq!(v["pid"], by_hand, "{mode}: {v}");
+        assert_eq!(v["child_pid"], serde_json::Value::Null, "{mode}: {v}");
+        assert_eq!(
+            v["monitor_rss_bytes"],
+            serde_json::Value::Null,
+            "{mode}: {v}"
+        );
+        assert!(v["rss_bytes"].as_u64().unwrap_or(0) > 0, "{mode}: {v}");
+        let list = env.run(&["list"]).ok();
+        let line = list
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("hand "))
+            .unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            words[1..3],
+            ["running", &by_hand.to_string()],
+            "{mode}: {line}"
+        );
+
+        let run = env.run(&["start", "hand"]);
+        if respawn {
+            run.code(1)
+                .one_error_line()
+                .stderr_has(&format!("'{p}' names pid {by_hand} (python3)"))
+                .stderr_has("stop it ('rdaemon stop hand'), or remove the pidfile");
+        } else {
+            run.ok()
+                .stdout_has(&format!("hand is already running (pid {by_hand})"));
+        }
+        // Nothing was started beside it, and nothing was signalled.
+        assert_eq!(env.track_marked(&mark), [by_hand], "{mode}");
+        assert_eq!(status_json(&env, "hand").1["pid"], by_hand, "{mode}");
+
+        env.run(&["stop", "hand"])
+            .ok()
+            .stdout_has(&format!("stopped hand (pid {by_hand})"));
+        wait_nothing_left(&env, &mark);
+        assert!(
+            !pidfile.exists(),
+            "{mode}: the pidfile naming it is removed"
+        );
+        env.run(&["status", "hand"]).code(3);
+        if respawn {
+            // Now `start` starts it supervised.
+            env.run(&["start", "hand"]).ok().stdout_has("started hand");
+            let (_, v) = status_json(&env, "hand");
+            env.track(v["pid"].as_i64().unwrap_or_default() as i32);
+            let child = v["child_pid"].as_i64().unwrap_or_else(|| panic!("{v}"));
+            assert_eq!(env.track_marked(&mark), [child as i32]);
+            assert_eq!(read_pid(&pidfile), child as i32);
+            env.run(&["stop", "hand"]).ok();
+            wait_nothing_left(&env, &mark);
+        }
+    }
+}
+
 /// A respawn monitor launches its `--forking` program in its own session, where its `--on-exit`
 /// command may still run when it launches the program again: what that launch leaves there (a
 /// daemon that forks without `setsid`) is the new main process, not something an earlier launch
@@ -906,19 +1032,11 @@ fn children_of(pid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// nginx in its default mode (it daemonizes, its master writes the pidfile), with a
-/// configuration of the test's own. Skipped, with the reason, where nginx is not installed: the
-/// suite must pass on a fresh machine (Debian: apt-get install nginx-light).
-#[test]
-fn forking_real_nginx_in_its_default_mode() {
-    let Some(nginx) = installed("nginx") else {
-        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
-        return;
-    };
-    let env = Env::new();
+/// A prefix directory for nginx in `env` (outside rdaemon's own directory) with a configuration
+/// that listens on 127.0.0.1:`port` and writes every file there; the prefix and the pidfile.
+fn nginx_prefix(env: &Env, port: u16) -> (PathBuf, PathBuf) {
     let prefix = env.path("nginx");
     fs::create_dir(&prefix).unwrap();
-    let port = free_port();
     let p = |name: &str| prefix.join(name).display().to_string();
     let pidfile = prefix.join("nginx.pid");
     let conf = format!(
@@ -932,6 +1050,22 @@ fn forking_real_nginx_in_its_default_mode() {
         s = p("scgi"),
     );
     fs::write(prefix.join("nginx.conf"), conf).unwrap();
+    (prefix, pidfile)
+}
+
+/// nginx in its default mode (it daemonizes, its master writes the pidfile), with a
+/// configuration of the test's own. Skipped, with the reason, where nginx is not installed: the
+/// suite must pass on a fresh machine (Debian: apt-get install nginx-light).
+#[test]
+fn forking_real_nginx_in_its_default_mode() {
+    let Some(nginx) = installed("nginx") else {
+        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let (prefix, pidfile) = nginx_prefix(&env, port);
+    let p = |name: &str| prefix.join(name).display().to_string();
     let pf = pidfile.display().to_string();
     let ready = format!("tcp:{port}");
     let nginx = nginx.display().to_string();
@@ -984,6 +1118,69 @@ fn forking_real_nginx_in_its_default_mode() {
         !pidfile.exists(),
         "nginx removed its pidfile, or rdaemon did"
     );
+}
+
+/// The tester's case with real nginx (skipped, with the reason, where it is not installed): a
+/// `--respawn --forking` nginx stopped, then the same nginx started by hand. Its master is no
+/// monitor: `status` says it runs without one, `start` refuses (exit 1) and starts nothing, and
+/// `stop` stops it as the pidfile of a plain `--forking` spec would be (SPEC §4).
+#[test]
+fn forking_respawn_real_nginx_started_by_hand_is_never_its_monitor() {
+    let Some(nginx) = installed("nginx") else {
+        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let (prefix, pidfile) = nginx_prefix(&env, port);
+    let (pf, ready) = (pidfile.display().to_string(), format!("tcp:{port}"));
+    let argv = [
+        nginx.display().to_string(),
+        "-p".to_owned(),
+        prefix.display().to_string(),
+        "-c".to_owned(),
+        prefix.join("nginx.conf").display().to_string(),
+    ];
+    let mut args = vec!["start", "--name", "ngr", "--respawn", "--forking"];
+    args.extend(["--pidfile", &pf, "--ready", &ready, "--"]);
+    args.extend(argv.iter().map(String::as_str));
+    let run = env.run(&args);
+    let (_, v) = status_json(&env, "ngr");
+    env.track(v["pid"].as_i64().unwrap_or_default() as i32);
+    env.track(v["child_pid"].as_i64().unwrap_or_default() as i32);
+    run.ok();
+    env.run(&["stop", "ngr"]).ok();
+    let master = start_by_hand(&env, &argv, &pidfile);
+    let mut workers = Vec::new();
+    wait_until("nginx has workers", DEADLINE, || {
+        workers = children_of(master);
+        workers.iter().for_each(|&w| env.track(w));
+        !workers.is_empty()
+    });
+
+    let run = env.run(&["status", "ngr"]).ok();
+    let run = run
+        .stdout_has(&format!("ngr is running (pid {master})"))
+        .stderr_has(&format!("names pid {master} (nginx)"));
+    assert!(!run.stdout.contains("monitor rss"), "{}", run.dump());
+    let (_, v) = status_json(&env, "ngr");
+    assert_eq!(
+        (&v["state"], &v["pid"]),
+        (&"running".into(), &master.into())
+    );
+    assert_eq!(v["monitor_rss_bytes"], serde_json::Value::Null, "{v}");
+    env.run(&["list"]).ok().stdout_has("running");
+    env.run(&["start", "ngr"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!("names pid {master} (nginx)"));
+    assert_eq!(status_json(&env, "ngr").1["pid"], master);
+    env.run(&["stop", "ngr"])
+        .ok()
+        .stdout_has(&format!("stopped ngr (pid {master})"));
+    for pid in std::iter::once(master).chain(workers) {
+        assert!(!alive(pid), "nginx process {pid} survived stop");
+    }
 }
 
 /// Debian's redis with its own pidfile, as its init script runs it: `--user redis`, the pidfile

@@ -801,3 +801,40 @@ fn stop_leaves_nothing_the_child_started() {
     wait_dead(grandchild);
     assert_eq!(env.record("leaver")["last_exit"]["code"], 0);
 }
+
+/// A respawn daemon's pidfile outside rdaemon's directory, found after a `stop` naming a process
+/// of the same program that no record vouches for (written there by someone else): trusted the
+/// classic way (SPEC §4), as a plain daemon's pidfile would be, it is the program running without
+/// a monitor, never the monitor. `status` says it runs, with no monitor rss and why; `start`
+/// refuses, naming it, rather than say "already running" with nothing to restart it.
+#[test]
+fn a_pidfile_naming_a_process_no_record_vouches_for_is_never_the_monitor() {
+    let env = Env::new();
+    let dir = env.path("run");
+    fs::create_dir(&dir).unwrap();
+    let pidfile = dir.join("sl.pid");
+    let p = pidfile.display().to_string();
+    let mark = unique_secs();
+    start_monitor(&env, "sl", &["--pidfile", &p], &["sleep", &mark]);
+    env.run(&["stop", "sl"]).ok();
+    let stranger = OwnChild::sleep();
+    let pid = stranger.pid();
+    fs::write(&pidfile, format!("{pid}\n")).unwrap();
+
+    let run = env.run(&["status", "sl"]).ok();
+    let run = run
+        .stdout_has(&format!("sl is running (pid {pid})"))
+        .stderr_has(&format!("names pid {pid} (sleep)"))
+        .stderr_has("no monitor runs");
+    assert!(!run.stdout.contains("monitor rss"), "{}", run.dump());
+    let (_, v) = status_json(&env, "sl");
+    assert_eq!(v["pid"], pid, "{v}");
+    assert_eq!(v["child_pid"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["monitor_rss_bytes"], serde_json::Value::Null, "{v}");
+    env.run(&["start", "sl"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!("names pid {pid} (sleep)"));
+    assert!(live_pids_with_arg(&mark).is_empty(), "no monitor started");
+    assert!(alive(pid), "nothing was signalled");
+}

@@ -360,7 +360,9 @@ fn resurrect_one(
         return Ok(None);
     };
     let report = crate::view::Report::new(ctx, &Target::of_record(rec.clone()));
-    let runs = report.state.runs();
+    // A respawn daemon's program running without its monitor is not what `resurrect` promises:
+    // `start_locked` says why it cannot start it.
+    let runs = report.state.runs() && !report.unsupervised;
     if rec.wanted() != crate::state::Wanted::Running {
         ctx.debug(format!("{name} is wanted stopped: left alone"));
         return Ok(runs.then_some(Code::Ok));
@@ -504,7 +506,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             record_error: None,
         };
         refuse_anothers_pidfile(ctx, &target, old.as_ref())?;
-        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program)? {
+        let respawn = spec.respawn.is_some();
+        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program, respawn)? {
             Found::Nothing => continue,
             Found::Stale(found) => {
                 stale.push(found);
@@ -1618,8 +1621,11 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
 }
 
 /// Looks at one pidfile before a start: the pid if the daemon verifiably runs, else whether the
-/// pidfile is stale or invalid. Changes nothing, never signals anything.
-fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> {
+/// pidfile is stale or invalid. Changes nothing, never signals anything. For a `respawn` spec,
+/// a process that only the pidfile names (running `program`, but vouched for by no record) is
+/// no monitor: "already running" would promise a supervision nothing gives, so the start
+/// fails, naming it.
+fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) -> Result<Found> {
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     let (why, warn) = match judged {
         Main::NoPidfile => return Ok(Found::Nothing),
@@ -1634,6 +1640,14 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path) -> Result<Found> 
             let same = process::exe(pid)
                 .zip(program.canonicalize().ok())
                 .is_some_and(|(a, b)| a == b);
+            if same && respawn {
+                let name = target.label();
+                bail!(
+                    "cannot start {name}: pidfile '{}' names pid {pid} ({}), which no monitor of {name} supervises (rdaemon did not start it, or its monitor was killed): stop it ('rdaemon stop {name}'), or remove the pidfile",
+                    target.pidfile.display(),
+                    crate::sockets::comm(pid.get())
+                );
+            }
             if same {
                 return Ok(Found::Running(pid));
             }

@@ -60,6 +60,14 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         if let Some(why) = pidfile_disagrees(&target, ctx.is_root) {
             ctx.warn(why);
         }
+        // A respawn daemon whose program runs without its monitor: running, as a plain
+        // `--forking` daemon's pidfile would say (SPEC §4), but supervised by nothing.
+        if let (true, Some(why)) = (report.unsupervised, &report.reason) {
+            let name = &report.name;
+            ctx.warn(format!(
+                "{name}: {why}; 'rdaemon stop {name}' stops it, then 'rdaemon start {name}' starts it with its monitor"
+            ));
+        }
     }
     if args.json {
         println!("{}", crate::view::to_json(&report)?);

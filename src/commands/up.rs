@@ -60,7 +60,9 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             None => Action::Start,
             Some(rec) => {
                 let report = Report::new(ctx, &Target::of_record(rec.clone()));
-                let action = match report.state.runs() {
+                // A respawn daemon's program without its monitor is not up: its start says why
+                // it cannot start it.
+                let action = match report.state.runs() && !report.unsupervised {
                     true => {
                         let same = crate::spec::Spec::from_record(ctx, &rec)
                             .is_ok_and(|running| &running == spec);
