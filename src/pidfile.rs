@@ -517,7 +517,18 @@ fn open_lock_file(dir: &Dir, name: &OsStr, path: &Path) -> Result<Option<File>> 
 /// Who holds the `flock` on `file`: `pid N (COMMAND)`, from `/proc/locks` matched by device
 /// and inode.
 fn lock_holder(file: &File) -> Option<String> {
-    let meta = file.metadata().ok()?;
+    let pid = holder_pid(&file.metadata().ok()?)?;
+    let command = command_line(pid);
+    Some(if command.is_empty() {
+        format!("pid {pid}")
+    } else {
+        format!("pid {pid} ({})", command.join(" "))
+    })
+}
+
+/// The pid of the process that holds a `flock` on the file `meta` describes, as
+/// `/proc/locks` shows it (the process that took it).
+fn holder_pid(meta: &fs::Metadata) -> Option<i32> {
     let dev = meta.dev();
     let (major, minor) = (nix::sys::stat::major(dev), nix::sys::stat::minor(dev));
     let locks = fs::read_to_string("/proc/locks").ok()?;
@@ -538,20 +549,39 @@ fn lock_holder(file: &File) -> Option<String> {
             && u64::from_str_radix(mi, 16).ok() == Some(minor)
             && ino.parse::<u64>().ok() == Some(meta.ino());
         if same {
-            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let command: Vec<String> = cmdline
-                .split(|b| *b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            return Some(if command.is_empty() {
-                format!("pid {pid}")
-            } else {
-                format!("pid {pid} ({})", command.join(" "))
-            });
+            return pid.parse().ok();
         }
     }
     None
+}
+
+/// The arguments of process `pid` (`/proc/PID/cmdline`); empty when unreadable.
+fn command_line(pid: i32) -> Vec<String> {
+    fs::read(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The `rdaemon start` that holds the lock file at `path` now (a start still waiting for its
+/// program to be ready or to fork), pinned by a pidfd: a process running this very rdaemon
+/// binary with `start` for its command, still the holder once pinned. `None` when the lock is
+/// free, or held by anything else (a `stop`, a `restart`, an `up`, a monitor).
+pub fn pending_start(path: &Path) -> Option<crate::process::Process> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    let pid = holder_pid(&meta)?;
+    let own = fs::metadata("/proc/self/exe").ok()?;
+    let exe = fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+    if (exe.dev(), exe.ino()) != (own.dev(), own.ino())
+        || command_line(pid).get(1).map(String::as_str) != Some("start")
+    {
+        return None;
+    }
+    let process = crate::process::Process::open(crate::process::Pid::new(pid).ok()?).ok()?;
+    // Pinned: the pid still names the holder, not a process that took the pid meanwhile.
+    (holder_pid(&meta) == Some(pid) && !process.has_exited()).then_some(process)
 }
 
 /// Their home is `exit` (one rendering of OS errors); re-exported for the callers of old.

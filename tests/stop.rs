@@ -422,3 +422,39 @@ fn signal_with_a_retry_schedule_is_a_usage_error_and_with_a_timeout_is_its_first
         .stdout_has(&format!("stopped web (pid {pid})"));
     wait_dead(pid);
 }
+
+/// `stop` while a `start` of the same name still waits for readiness (here for a file that never
+/// comes, within an hour): the start holds the name's lock, and `stop` used to wait it out. As
+/// `systemctl stop` cancels a pending start, the start is interrupted (SIGTERM: it stops its
+/// program and exits 143), and the stop returns, the daemon stopped.
+#[test]
+fn stop_cancels_a_start_still_waiting_for_readiness() {
+    let env = Env::new();
+    let marker = env.path("running");
+    let never = env.path("never");
+    let program = format!("touch '{}'; exec sleep {}", marker.display(), unique_secs());
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "pend", "--ready"])
+        .arg(format!("file:{}", never.display()))
+        .args(["--ready-timeout", "1h", "--", "sh", "-c", &program])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    env.wait_file("running");
+    let daemon = recorded_pid(&env, "pend");
+    let stop = env.run(&["stop", "pend"]).ok().stdout_has(&format!(
+        "cancelling the start of pend (pid {}), which is still waiting",
+        start.pid()
+    ));
+    let out = start.output_within(DEADLINE, "the cancelled start to end");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}\n{}", stop.dump());
+    assert!(
+        stderr.contains("cannot start pend: interrupted by SIGTERM"),
+        "{stderr}"
+    );
+    wait_dead(daemon);
+    env.run(&["status", "pend"])
+        .code(3)
+        .stdout_has("pend is stopped");
+}

@@ -57,6 +57,9 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
 
 /// Stops one daemon under its lock.
 fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -> Result<Code> {
+    if let Some(name) = &target.name {
+        cancel_pending_start(ctx, name);
+    }
     let lock = target
         .lock(ctx)
         .map_err(|e| privilege_error(ctx, e.context(format!("cannot stop {}", target.label()))))?;
@@ -73,6 +76,24 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
         super::release_lock(ctx, name, lock);
     }
     stopped.map(|_| Code::Ok)
+}
+
+/// A `start` of the same name that still waits (for readiness, for a `--forking` program) holds
+/// the name's lock for up to its `--ready-timeout`: as `systemctl stop` cancels a pending start,
+/// it is interrupted (SIGTERM: it stops what it started and exits 130, SPEC §2.1, as on Ctrl-C),
+/// and the stop then takes the lock and finds the daemon stopped. Only a `start` of this rdaemon
+/// binary that holds this name's lock, pinned by a pidfd; anything else holding the lock (a
+/// `restart`, an `up`, another `stop`) is waited for as before.
+fn cancel_pending_start(ctx: &Ctx, name: &crate::parse::Name) {
+    let Some(start) = crate::pidfile::pending_start(&ctx.lock_path(name)) else {
+        return;
+    };
+    if start.signal(Signal::SIGTERM).is_ok() {
+        ctx.say(format!(
+            "cancelling the start of {name} (pid {}), which is still waiting",
+            start.pid()
+        ));
+    }
 }
 
 /// Stops the daemon while its lock is held. Prints the outcome; errors name the daemon.
