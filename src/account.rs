@@ -22,6 +22,8 @@ pub struct Account {
     /// The user's login name and home directory (for `USER`, `LOGNAME` and `HOME`), when a user
     /// was given and the user database knows it.
     pub login: Option<(String, PathBuf)>,
+    /// The user's login shell (for `SHELL`, as systemd sets it for `User=`), with `login`.
+    pub shell: Option<PathBuf>,
 }
 
 /// Resolves `user` (name or uid) and `group` (name or gid). With only a group, the uid stays
@@ -39,6 +41,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>, current_uid: u32) -> Res
                 groups: vec![gid],
             },
             login: None,
+            shell: None,
         });
     };
     let (uid, entry) = lookup_user(user)?;
@@ -55,6 +58,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>, current_uid: u32) -> Res
                 groups: vec![gid],
             },
             login: None,
+            shell: None,
         });
     };
     let gid = gid.unwrap_or(entry.gid.as_raw());
@@ -74,6 +78,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>, current_uid: u32) -> Res
     Ok(Account {
         creds: Credentials { uid, gid, groups },
         login: Some((entry.name, entry.dir)),
+        shell: Some(entry.shell),
     })
 }
 

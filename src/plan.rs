@@ -242,6 +242,9 @@ fn environment(
         env.insert("LOGNAME".into(), login.into());
         env.insert("HOME".into(), home.into());
     }
+    if let Some(shell) = account.and_then(|a| a.shell.as_ref()) {
+        env.insert("SHELL".into(), shell.into());
+    }
     env.extend(files.iter().map(|(k, v)| (k.into(), v.into())));
     env.extend(overrides.iter().map(|(k, v)| (k.into(), v.into())));
     env
@@ -736,6 +739,7 @@ mod tests {
                 groups: vec![],
             },
             login: Some(("nobody".into(), "/nonexistent".into())),
+            shell: Some("/usr/sbin/nologin".into()),
         };
         let overrides = BTreeMap::from([
             ("HOME".to_string(), "/srv".to_string()),

@@ -114,6 +114,7 @@ fn nobody_gets_its_ids_and_groups_and_cannot_touch_its_pidfile() {
     wait_environ_has(pid, "USER=nobody");
     wait_environ_has(pid, "LOGNAME=nobody");
     wait_environ_has(pid, &format!("HOME={}", nobody.dir.display()));
+    wait_environ_has(pid, &format!("SHELL={}", nobody.shell.display()));
     let rec = env.record("drop");
     assert_eq!(rec["user"], "nobody");
     assert_eq!(rec["group"], serde_json::Value::Null);
