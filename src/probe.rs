@@ -143,20 +143,6 @@ pub enum Answer {
     Cut,
 }
 
-/// One GET of `url` at `addr`: [`http_connect`] then [`http_ask`], [`Answer::NoConnection`]
-/// when nothing accepts.
-pub fn http_try(
-    url: &HttpUrl,
-    addr: &SocketAddr,
-    limit: Instant,
-    wait: impl FnMut(&TcpStream, Duration) -> bool,
-) -> Answer {
-    match http_connect(addr, limit) {
-        Some(stream) => http_ask(url, stream, limit, wait),
-        None => Answer::NoConnection,
-    }
-}
-
 /// The connection an HTTP try begins with: to `addr`, giving up at `limit` (at most a second).
 /// Nothing is sent yet: the caller may first look at who took it (`ready::foreign_listener`),
 /// and drop it unsent.
