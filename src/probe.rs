@@ -143,22 +143,27 @@ pub enum Answer {
     Cut,
 }
 
-/// One GET of `url` at `addr`, waiting for the status line at most until `limit`. `wait(stream,
-/// slice)` blocks until the stream is readable or something the caller watches happened; it
-/// returns true to abandon the try.
-pub fn http_try(
+/// The connection an HTTP try begins with: to `addr`, giving up at `limit` (at most a second).
+/// Nothing is sent yet: the caller may first look at who took it (`ready::foreign_listener`),
+/// and drop it unsent.
+pub fn http_connect(addr: &SocketAddr, limit: Instant) -> Option<TcpStream> {
+    let left = limit.saturating_duration_since(Instant::now());
+    TcpStream::connect_timeout(
+        addr,
+        left.clamp(Duration::from_millis(1), Duration::from_secs(1)),
+    )
+    .ok()
+}
+
+/// One GET of `url` over `stream` (from [`http_connect`]), waiting for the status line at most
+/// until `limit`. `wait(stream, slice)` blocks until the stream is readable or something the
+/// caller watches happened; it returns true to abandon the try.
+pub fn http_ask(
     url: &HttpUrl,
-    addr: &SocketAddr,
+    mut stream: TcpStream,
     limit: Instant,
     mut wait: impl FnMut(&TcpStream, Duration) -> bool,
 ) -> Answer {
-    let left = limit.saturating_duration_since(Instant::now());
-    let Ok(mut stream) = TcpStream::connect_timeout(
-        addr,
-        left.clamp(Duration::from_millis(1), Duration::from_secs(1)),
-    ) else {
-        return Answer::NoConnection;
-    };
     // A request of a few hundred bytes always fits the empty send buffer.
     if stream.write_all(url.request().as_bytes()).is_err() || stream.set_nonblocking(true).is_err()
     {

@@ -16,9 +16,10 @@
 //! respawn mode the monitor's report that its first child ended ([`Check::end_on_report`]) ends
 //! it as the daemon's own exit does.
 //!
-//! A `tcp:` check on an address of this machine counts a connection only when the listening
-//! socket belongs to the daemon's processes (`sockets`), and [`Check::port_in_use`] names whoever
-//! already listens on the port before anything starts (SPEC §2.1).
+//! A `tcp:` or `http:` check on an address of this machine counts a connection only when the
+//! listening socket belongs to the daemon's processes (`sockets`, [`foreign_listener`]; `http:`
+//! sends its GET only then), and [`Check::port_in_use`] names whoever already listens on the
+//! port before anything starts (SPEC §2.1).
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
 //! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
@@ -1048,7 +1049,11 @@ impl Check {
         }
     }
 
-    /// One GET per address of the URL: ready at the first 2xx or 3xx.
+    /// One GET per address of the URL: ready at the first 2xx or 3xx. For an address of this
+    /// machine the GET is sent only once the socket that took the connection is known to be the
+    /// daemon's, as for `tcp:` ([`foreign_listener`]): another process's server, bound to the
+    /// port after the preflight, would otherwise answer for a program that never listens there
+    /// (SPEC §2.1). Such a listener is noted for the timeout message and never asked.
     fn http_ready(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
         self.knock.set_up_events(&mut self.keeper);
         let How::Http { url, addrs } = &self.how else {
@@ -1060,28 +1065,42 @@ impl Check {
                 continue;
             }
             let limit = (Instant::now() + HTTP_TRY_LIMIT).min(deadline);
-            match probe::http_try(url, addr, limit, |stream, slice| {
+            let Some(stream) = probe::http_connect(addr, limit) else {
+                continue;
+            };
+            if let Some(foreign) = foreign_listener(process, addr) {
+                // Closed unsent. Its holder is looked up once (a scan of every process's fds),
+                // not at every probe.
+                let known = self.ignored.first().filter(|t| foreign.is_described_by(t));
+                answered = Some(
+                    answered
+                        .unwrap_or_else(|| known.cloned().unwrap_or_else(|| foreign.describe())),
+                );
+                continue;
+            }
+            match probe::http_ask(url, stream, limit, |stream, slice| {
                 self.cut_short(process, stream.as_fd(), slice)
             }) {
                 Answer::Status(code, _) if (200..400).contains(&code) => return Ok(Probe::Ready),
-                Answer::Status(_, line) => answered = Some(format!("the answer '{line}'")),
+                Answer::Status(_, line) => {
+                    answered = Some(format!("the answer '{line}' (from {})", addrs_text(addrs)))
+                }
                 // A try cut by the deadline must not hide the last real answer.
                 Answer::Silent(what) => {
-                    answered = Some(
-                        answered.unwrap_or_else(|| self.ignored.first().cloned().unwrap_or(what)),
-                    )
+                    answered = Some(answered.unwrap_or_else(|| {
+                        self.ignored
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| format!("{what} (from {})", addrs_text(addrs)))
+                    }))
                 }
                 Answer::NoConnection => {}
                 Answer::Cut => return Ok(Probe::NotYet(CONNECT_PROBE_INTERVAL)),
             }
         }
         Ok(match answered {
-            Some(what) if what.contains(" (from ") => {
-                self.ignored = vec![what];
-                Probe::Answered(ANSWERED_BACKOFF)
-            }
             Some(what) => {
-                self.ignored = vec![format!("{what} (from {})", addrs_text(addrs))];
+                self.ignored = vec![what];
                 Probe::Answered(ANSWERED_BACKOFF)
             }
             None => Probe::NotYet(self.knock.pause()),
@@ -1177,7 +1196,6 @@ impl Check {
     /// each costs a scan of `/proc`).
     fn tcp_ready(&mut self, deadline: Instant, process: &Process) -> (bool, bool) {
         self.knock.set_up_events(&mut self.keeper);
-        let daemon = process.pid();
         let How::Tcp(addrs) = &self.how else {
             return (false, false);
         };
@@ -1197,25 +1215,12 @@ impl Check {
             if connected.is_err() {
                 continue;
             }
-            if !sockets::is_local(addr.ip()) {
+            let Some(listener) = foreign_listener(process, addr) else {
                 return (true, false);
-            }
-            if daemon_listens(process, addr) {
-                return (true, false);
-            }
-            let inodes = sockets::listening_on(*addr);
-            if !sockets::holders(&inodes, session::daemon_processes(daemon))
-                .pids
-                .is_empty()
-            {
-                return (true, false);
-            }
+            };
             foreign = true;
             if self.ignored.is_empty() {
-                let holder = describe_holder(&sockets::holders(&inodes, session::all_pids()));
-                self.ignored.push(format!(
-                    "a listener on {addr} that is {holder}, not the daemon's"
-                ));
+                self.ignored.push(listener.describe());
             }
         }
         (false, foreign)
@@ -1350,6 +1355,58 @@ impl Check {
             }
             spinner.tick();
         }
+    }
+}
+
+/// Sockets listening where a connection went that are not the daemon's (see
+/// [`foreign_listener`]).
+#[derive(Debug)]
+pub(crate) struct ForeignListener {
+    addr: SocketAddr,
+    /// Their inodes: none when no listener could be seen (it went away meanwhile, or sits in
+    /// another network namespace behind a redirect).
+    inodes: Vec<u64>,
+}
+
+impl ForeignListener {
+    /// `a listener on 127.0.0.1:8080 that is held by pid 4711 (python3), not the daemon's`.
+    /// Looks among every process's fds for the holder: milliseconds, not for every probe.
+    pub(crate) fn describe(&self) -> String {
+        let holder = describe_holder(&sockets::holders(&self.inodes, session::all_pids()));
+        format!(
+            "a listener on {} that is {holder}, not the daemon's",
+            self.addr
+        )
+    }
+
+    /// Whether `text` is what [`ForeignListener::describe`] said of a listener on this address.
+    fn is_described_by(&self, text: &str) -> bool {
+        text.strip_prefix("a listener on ")
+            .and_then(|rest| rest.strip_prefix(self.addr.to_string().as_str()))
+            .is_some_and(|rest| rest.starts_with(" that is "))
+    }
+}
+
+/// Once a connection to `addr` succeeded: `None` when the socket listening there belongs to one
+/// of the daemon's processes (the daemon `process` itself, the members of its session, its
+/// descendants: [`session::daemon_processes`]), or when `addr` is not of this machine (whose
+/// sockets cannot be seen from here: a connection suffices); otherwise the listener, which is
+/// someone else's and whose answer must not count (SPEC §2.1). The daemon's own fds are looked
+/// at first ([`daemon_listens`], microseconds); `/proc/net/tcp{,6}` and the fds of the daemon's
+/// processes are read only when that finds nothing. `tcp:` and `http:` readiness and the
+/// respawn monitor's `--health` checks share it.
+pub(crate) fn foreign_listener(process: &Process, addr: &SocketAddr) -> Option<ForeignListener> {
+    if !sockets::is_local(addr.ip()) || daemon_listens(process, addr) {
+        return None;
+    }
+    let inodes = sockets::listening_on(*addr);
+    let ours = sockets::holders(&inodes, session::daemon_processes(process.pid()));
+    match ours.pids.is_empty() {
+        true => Some(ForeignListener {
+            addr: *addr,
+            inodes,
+        }),
+        false => None,
     }
 }
 
@@ -2122,6 +2179,50 @@ mod tests {
         assert!(!check.holds(far));
         std::fs::write(&path, "renewed").unwrap();
         assert!(check.holds(far), "a recreated file does not count");
+    }
+
+    /// A listener of a process outside the daemon's session and descendants is someone else's,
+    /// named with its holder; a remote address cannot be judged and passes.
+    #[test]
+    fn a_listener_outside_the_daemons_processes_is_foreign() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // A daemon in a session of its own (`setsid` execs `sleep` in the same pid): the test
+        // process, holding the listener, is not one of its processes.
+        let mut sleep = std::process::Command::new("setsid")
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap();
+        let pid = Pid::new(sleep.id() as i32).unwrap();
+        let began = Instant::now();
+        while process::stat(pid).ok().flatten().map(|s| s.session) != Some(pid.get()) {
+            assert!(began.elapsed() < Duration::from_secs(10), "no session");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let daemon = Process::open(pid).unwrap();
+        let found = foreign_listener(&daemon, &addr);
+        let remote = foreign_listener(&daemon, &"192.0.2.1:80".parse().unwrap());
+        let _ = sleep.kill();
+        let _ = sleep.wait();
+        let found = found.expect("the test's own listener counted as the daemon's");
+        let text = found.describe();
+        let me = std::process::id();
+        assert!(
+            text.starts_with(&format!("a listener on {addr} that is held by pid {me} ("))
+                && text.ends_with("), not the daemon's"),
+            "{text}"
+        );
+        assert!(found.is_described_by(&text));
+        let elsewhere = ForeignListener {
+            addr: "127.0.0.1:1".parse().unwrap(),
+            inodes: Vec::new(),
+        };
+        assert_eq!(
+            elsewhere.describe(),
+            "a listener on 127.0.0.1:1 that is held by another process, not the daemon's"
+        );
+        assert!(!elsewhere.is_described_by(&text));
+        assert!(remote.is_none(), "a remote address was judged");
     }
 
     #[test]

@@ -54,7 +54,7 @@ use crate::paths::Ctx;
 use crate::pidfile;
 use crate::plan::{self, send_report};
 use crate::process::{self, Ended, Pid, Process};
-use crate::ready::{Notice, NotifySocket, ReadySpec};
+use crate::ready::{self, Notice, NotifySocket, ReadySpec};
 use crate::rotate::RotatingLog;
 use crate::session;
 use crate::spec::Spec;
@@ -1794,13 +1794,20 @@ impl Monitor {
 
     /// Runs the health check: `tcp:`, `http:` and `file:` at once (bounded by
     /// [`HEALTH_TRY_LIMIT`]), their outcome the event returned; `cmd:` as a helper, whose end
-    /// gives the outcome.
+    /// gives the outcome. `tcp:` and `http:` on an address of this machine count only the
+    /// program's own listener, as readiness does: a program that lost its socket is not kept
+    /// alive by another process that took the port meanwhile.
     fn check_health(&mut self) -> Option<Event> {
         let interval = self.policy.health.map(|h| h.interval)?;
         let limit = HEALTH_TRY_LIMIT.min(interval);
+        // The monitor's own child, not yet reaped: its pid names no other process.
+        let child = self
+            .child_pid
+            .and_then(|pid| Pid::new(pid).ok())
+            .and_then(|pid| Process::open(pid).ok());
         let outcome = match self.health.as_ref()? {
-            ReadySpec::Tcp { host, port } => health_tcp(host, *port, limit),
-            ReadySpec::Http(url) => health_http(url, limit),
+            ReadySpec::Tcp { host, port } => health_tcp(host, *port, limit, child.as_ref()),
+            ReadySpec::Http(url) => health_http(url, limit, child.as_ref()),
             ReadySpec::File(path) => match path.try_exists() {
                 Ok(true) => Ok(()),
                 _ => Err(format!("'{}' does not exist", path.display())),
@@ -2227,8 +2234,14 @@ fn is_descendant(pid: i32) -> bool {
     false
 }
 
-/// A `tcp:` health check: a connection to HOST:PORT within `limit`.
-fn health_tcp(host: &str, port: u16, limit: Duration) -> Result<(), String> {
+/// A `tcp:` health check: a connection to HOST:PORT within `limit`, to a listener of `child`'s
+/// (see [`ready::foreign_listener`]; `None`: the child is gone, and any listener counts).
+fn health_tcp(
+    host: &str,
+    port: u16,
+    limit: Duration,
+    child: Option<&Process>,
+) -> Result<(), String> {
     use std::net::{TcpStream, ToSocketAddrs};
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
@@ -2237,16 +2250,20 @@ fn health_tcp(host: &str, port: u16, limit: Duration) -> Result<(), String> {
     let mut why = format!("no address for '{host}'");
     for addr in addrs {
         match TcpStream::connect_timeout(&addr, limit) {
-            Ok(_) => return Ok(()),
+            Ok(_) => match child.and_then(|c| ready::foreign_listener(c, &addr)) {
+                None => return Ok(()),
+                Some(foreign) => why = foreign.describe(),
+            },
             Err(e) => why = format!("no connection to {addr}: {}", crate::pidfile::os_reason(&e)),
         }
     }
     Err(why)
 }
 
-/// An `http:` health check: a GET answered 2xx or 3xx within `limit`.
-fn health_http(url: &str, limit: Duration) -> Result<(), String> {
-    use crate::probe::{http_try, parse_http_url, Answer};
+/// An `http:` health check: a GET answered 2xx or 3xx within `limit`, sent only to a listener
+/// of `child`'s, as [`health_tcp`].
+fn health_http(url: &str, limit: Duration, child: Option<&Process>) -> Result<(), String> {
+    use crate::probe::{http_ask, http_connect, parse_http_url, Answer};
     use std::net::ToSocketAddrs;
     let parsed = parse_http_url(url)?;
     let addr = (parsed.host.as_str(), parsed.port)
@@ -2263,7 +2280,15 @@ fn health_http(url: &str, limit: Duration) -> Result<(), String> {
         );
         false
     };
-    match http_try(&parsed, &addr, Instant::now() + limit, wait) {
+    let limit = Instant::now() + limit;
+    let Some(stream) = http_connect(&addr, limit) else {
+        return Err(format!("no connection to {addr}"));
+    };
+    if let Some(foreign) = child.and_then(|c| ready::foreign_listener(c, &addr)) {
+        // Closed unsent: its answer would say nothing of the program.
+        return Err(foreign.describe());
+    }
+    match http_ask(&parsed, stream, limit, wait) {
         Answer::Status(code, _) if (200..400).contains(&code) => Ok(()),
         Answer::Status(_, line) => Err(format!("{url} answered '{line}'")),
         Answer::NoConnection => Err(format!("no connection to {addr}")),

@@ -74,9 +74,9 @@ struct Raw {
     items: Vec<(String, usize, toml::Value)>,
 }
 
-/// The text of the regular file `path`, opened without blocking: a FIFO put at the path (or
+/// The bytes of the regular file `path`, opened without blocking: a FIFO put at the path (or
 /// a device) is refused, where a plain read would wait for a writer for ever.
-fn read_regular(path: &Path) -> std::io::Result<String> {
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let mut file = std::fs::OpenOptions::new()
@@ -94,9 +94,18 @@ fn read_regular(path: &Path) -> std::io::Result<String> {
             "{what}, and an up file must be a regular file"
         )));
     }
-    let mut text = String::new();
-    file.read_to_string(&mut text)?;
-    Ok(text)
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// `bytes` as text, or the 1-based line of the first byte that is not UTF-8.
+fn utf8_text(bytes: Vec<u8>) -> Result<String, usize> {
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let valid = e.utf8_error().valid_up_to();
+        bytes[..valid].iter().filter(|b| **b == b'\n').count() + 1
+    })
 }
 
 /// The one of `known` nearest to `key` by edit distance, if it is near enough to be a typo
@@ -156,11 +165,16 @@ impl UpFile {
         })?;
         // A file that is missing or unreadable is a problem in the system, exit 1, as a missing
         // env file is (SPEC §2); what is wrong inside it is the usage error.
-        let text = read_regular(&path)
+        let bytes = read_regular(&path)
             .map_err(|e| anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)))?;
         // Its identity for `source`: the same file however it is named (`-f ../app/x.toml`,
         // a symlink, the default).
         let path = std::fs::canonicalize(&path).unwrap_or(path);
+        // Text that is not UTF-8 is what is wrong inside the file, as in an env file: exit 2,
+        // said of the line, as every other fault of its content (SPEC §7).
+        let text = utf8_text(bytes).map_err(|line| {
+            Fail::usage(format!("{}:{line}: it is not UTF-8 text", path.display()))
+        })?;
         let dir = path.parent().unwrap_or(Path::new("/")).to_path_buf();
         std::env::set_current_dir(&dir).map_err(|e| {
             anyhow::anyhow!(
@@ -1026,6 +1040,18 @@ run = "exec sleep 1000"
             assert_eq!(run(line), expected, "{line:?}");
         }
         assert_eq!(shell_argv("x")[..2], ["/bin/sh", "-c"]);
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_told_by_its_line() {
+        assert_eq!(utf8_text(b"a = 1\n".to_vec()), Ok("a = 1\n".to_owned()));
+        assert_eq!(utf8_text(b"\xff".to_vec()), Err(1));
+        assert_eq!(
+            utf8_text(b"[daemons.x]\nrun = \"caf\xe9\"\n".to_vec()),
+            Err(2)
+        );
+        // A sequence cut at the end of the file is not UTF-8 either.
+        assert_eq!(utf8_text(b"a\nb\n\n\xc3".to_vec()), Err(4));
     }
 
     #[test]

@@ -262,6 +262,71 @@ fn failing_health_checks_restart_the_program() {
     assert!(alive(second));
 }
 
+/// `--health tcp:`/`http:` count the program's own listener only, as readiness does: a program
+/// that never listens (or lost its socket) is not kept alive by a stranger's server on the port
+/// (as `nobody` when root), which is never sent the GET; the program's own server, in a child
+/// of the program, passes.
+#[test]
+fn health_checks_count_only_the_programs_own_listener() {
+    let Some(py) = python3_or_skip("health_own_listener") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let server = format!(
+        "'{}' -m http.server {port} --bind 127.0.0.1; exit 1",
+        py.display()
+    );
+    let health = format!("http:{url}");
+    let extra = [
+        "--ready",
+        &health,
+        "--health",
+        &health,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+    ];
+    let program = ["sh".to_owned(), "-c".to_owned(), server];
+    let (_, child) = start_supervised(&env, "own", &extra, &program);
+    // http.server logs each GET: the readiness check's and three health checks'.
+    wait_until("three health checks ran", DEADLINE, || {
+        log(&env, "own").matches("\"GET / HTTP/1.1\" 200").count() >= 4
+    });
+    assert_eq!(env.record("own")["restarts"], 0, "{}", log(&env, "own"));
+    assert_eq!(child_pid(&env, "own"), Some(child));
+    env.run(&["stop", "own"]).ok();
+
+    let stranger = stranger_http_server(&py, port);
+    let stranger_pid = stranger.pid();
+    let sleep = ["sleep".to_owned(), "1000".to_owned()];
+    for (name, check) in [("h", health.clone()), ("t", format!("tcp:{port}"))] {
+        let extra = [
+            "--health",
+            &check,
+            "--health-interval",
+            "100ms",
+            "--health-retries",
+            "1",
+        ];
+        let (_, child) = start_supervised(&env, name, &extra, &sleep);
+        wait_new_child(&env, name, child);
+        let rec = env.record(name);
+        assert_eq!(rec["last_exit"]["reason"], "unhealthy", "{rec}");
+        let text = log(&env, name);
+        assert!(
+            text.contains(&format!(
+                "health check failed (1 of 1 in a row): a listener on 127.0.0.1:{port} that is held by pid {stranger_pid} (python3), not the daemon's"
+            )),
+            "{check}: {text}"
+        );
+        env.run(&["stop", name]).ok();
+    }
+    assert_eq!(stranger_gets(stranger), "", "the stranger was sent a GET");
+}
+
 #[test]
 fn on_exit_sees_the_exit_code() {
     let env = Env::new();

@@ -112,6 +112,62 @@ fn http_errors_are_never_ready_and_the_timeout_stops_the_server() {
     }
 }
 
+/// A server another process starts on the port once the preflight has passed (as `nobody`
+/// when root: another user's listener) answers 200, but it is not the daemon's: `start` never
+/// sends it the GET, times out, and names it. The daemon's own server, in a child of the
+/// daemon (the scan of `/proc`, not the look at the daemon's own fds), still counts.
+#[test]
+fn http_readiness_counts_only_the_daemons_own_listener() {
+    let Some(py) = python3_or_skip("http_readiness_own_listener") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let executed = env.path("executed");
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "web1", "--ready"])
+        .arg(format!("http:{url}"))
+        .args(["--ready-timeout", "5s", "--", "sh", "-c"])
+        .arg(format!(": > '{}' && exec sleep 1000", executed.display()))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start_web1 = Background::spawn(&mut cmd);
+    // The program runs: the preflight found the port free. Only now does the stranger bind it.
+    wait_until("the program ran", DEADLINE, || executed.exists());
+    env.track(env.pid_of("web1"));
+    let stranger = stranger_http_server(&py, port);
+    let stranger_pid = stranger.pid();
+    let out = start_web1.output_within(DEADLINE, "start of web1 to end");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot start web1: it was not ready after 5s")
+            && stderr.contains(&format!(
+                "rdaemon ignored a listener on 127.0.0.1:{port} that is held by pid {stranger_pid} (python3), not the daemon's"
+            )),
+        "{stderr}"
+    );
+    assert_eq!(stranger_gets(stranger), "", "the stranger was sent a GET");
+    start(
+        &env,
+        "web2",
+        &["--ready", &format!("http:{url}")],
+        &[
+            "sh",
+            "-c",
+            &format!(
+                "'{}' -m http.server {port} --bind 127.0.0.1; exit 1",
+                py.display()
+            ),
+        ],
+    )
+    .ok()
+    .stdout_has("started web2 (pid ");
+    assert_eq!(get(port, "/"), 200);
+}
+
 #[test]
 fn https_and_malformed_urls_are_usage_errors() {
     let env = Env::new();

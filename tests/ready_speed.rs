@@ -431,14 +431,38 @@ fn an_http_server_answering_503_is_not_asked_at_every_state_change() {
     assert!(codes.len() <= 20, "asked {} times: {answered}", codes.len());
 }
 
-/// A listener the daemon's TCP state changes cannot show (here: the test's own, in its own
-/// cgroup, as a proxy run by another service would be) is still found by the looks between
-/// them.
+/// A listener the daemon's TCP state changes cannot show is still found by the looks between
+/// them: here one made and put in the listening state by the test, in its own cgroup, then
+/// handed to the daemon (SCM_RIGHTS), as a service manager's socket activation hands one over.
+/// It counts once the daemon holds it: a listener of another process is never asked
+/// (`ready_kinds::http_readiness_counts_only_the_daemons_own_listener`).
 #[test]
 fn an_http_listener_outside_the_daemons_cgroup_is_found_by_looking() {
+    use std::os::fd::AsRawFd;
+    let Some(py) = python3_or_skip("http_handed_listener") else {
+        return;
+    };
     let env = Env::new();
     let name = unique_name(&env, "proxied");
     let port = free_port();
+    // Takes the listening socket over the unix socket ARGV[1] and serves 200 on it.
+    let server = env.path("handed.py");
+    fs::write(
+        &server,
+        "import http.server, socket, sys\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.send_response(200); self.end_headers()\n\
+         unix = socket.socket(socket.AF_UNIX); unix.connect(sys.argv[1])\n\
+         _, fds, _, _ = socket.recv_fds(unix, 1, 1)\n\
+         server = http.server.HTTPServer(('127.0.0.1', 0), H, bind_and_activate=False)\n\
+         server.socket.close(); server.socket = socket.socket(fileno=fds[0])\n\
+         server.serve_forever()\n",
+    )
+    .unwrap();
+    let handoff_path = env.path("handoff");
+    let handoff = std::os::unix::net::UnixListener::bind(&handoff_path).unwrap();
+    handoff.set_nonblocking(true).unwrap();
     let mut start = env.std_cmd();
     start
         .args([
@@ -450,32 +474,34 @@ fn an_http_listener_outside_the_daemons_cgroup_is_found_by_looking() {
             "--ready-timeout",
             "60s",
             "--",
-            "sleep",
-            "600",
         ])
+        .arg(&py)
+        .arg(&server)
+        .arg(&handoff_path)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let start = Background::spawn(&mut start);
-    // The daemon runs (its pidfile names it) before anything listens on the port.
-    let pidfile = env.path(&format!("{name}.pid"));
-    wait_until("the daemon runs", DEADLINE, || pidfile.exists());
-    env.track(env.pid_of(&name));
-    let server = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
-    server.set_nonblocking(true).unwrap();
+    let mut start = Background::spawn(&mut start);
     let mut conn = None;
-    wait_until("rdaemon asks the listener", DEADLINE, || {
-        conn = server.accept().ok().map(|(c, _)| c);
+    wait_until("the daemon asks for its socket", DEADLINE, || {
+        assert!(start.child().try_wait().unwrap().is_none(), "start ended");
+        conn = handoff.accept().ok().map(|(c, _)| c);
         conn.is_some()
     });
-    let mut conn = conn.unwrap();
-    conn.set_nonblocking(false).unwrap();
-    let mut request = [0u8; 1024];
-    let _ = std::io::Read::read(&mut conn, &mut request);
-    std::io::Write::write_all(
-        &mut conn,
-        b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    env.track(env.pid_of(&name));
+    let conn = conn.unwrap();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    nix::sys::socket::sendmsg::<()>(
+        conn.as_raw_fd(),
+        &[std::io::IoSlice::new(b"L")],
+        &[nix::sys::socket::ControlMessage::ScmRights(&[
+            listener.as_raw_fd()
+        ])],
+        nix::sys::socket::MsgFlags::empty(),
+        None,
     )
     .unwrap();
+    // The daemon's copy is the only one left.
+    drop(listener);
     drop(conn);
     let out = start.into_output();
     assert!(

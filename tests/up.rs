@@ -259,6 +259,34 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
     }
 }
 
+/// A file that is not UTF-8 is a bad file (SPEC §7: exit 2, `FILE:LINE: what is wrong`), as an
+/// env file that is not UTF-8 is, not a file rdaemon could not read (exit 1); a Procfile too.
+#[test]
+fn an_up_file_that_is_not_utf8_is_a_usage_error() {
+    let env = Env::new();
+    for (name, bytes) in [
+        (
+            "x.toml",
+            &b"[daemons.web]\n# caf\xe9\nrun = \"sleep 100\"\n"[..],
+        ),
+        ("Procfile", &b"web: sleep 100\nworker: echo \xff\xfe\n"[..]),
+    ] {
+        let path = env.path(name);
+        fs::write(&path, bytes).unwrap();
+        let run = env
+            .run(&["up", "-f", path.to_str().unwrap()])
+            .code(2)
+            .one_error_line();
+        assert_eq!(
+            run.stderr,
+            format!("rdaemon: {}:2: it is not UTF-8 text\n", path.display()),
+            "{}",
+            run.dump()
+        );
+        assert!(!env.path("web.json").exists(), "{}", run.dump());
+    }
+}
+
 /// rdaemon's global options are `up`'s, not an entry's: `dir = "other"` put that daemon in
 /// another rdaemon directory, where `list` never showed it and `down` said "not running" while
 /// it ran (SPEC §1: with `--dir DIR`, all state is in DIR). Refused as an unknown key is, at its

@@ -35,7 +35,7 @@ use crate::progress::Spinner;
 use crate::ready::{Check, Interrupt, Outcome, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::session::{Held, Session};
-use crate::state::{Pidfs, Record, StagedSpec};
+use crate::state::{Pidfs, Record, Respawn, StagedSpec};
 use crate::target::{judge, Main, Target};
 
 /// How much of the log a failed start shows.
@@ -1071,20 +1071,42 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
 
 /// How the running daemon's record differs from what `spec` asks for, said for the error of a
 /// `start` that would otherwise do nothing (SPEC §2): `with another command: ...; use 'rdaemon
-/// restart ...' to replace it, or another --name`. `None` when the spec is the same. Every field
-/// of [`Spec`] is named below, so that a new launch setting cannot be forgotten here: the ones
-/// left out say nothing about what runs (the name, where the spec came from) or are never
-/// recorded (`--foreground`).
+/// restart ...' to replace it, or another --name`, or `with other options (--nice, ...)`.
+/// `None` when the spec is the same.
 fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
     let running = Spec::from_record(ctx, rec).ok()?;
+    let name = &spec.name;
+    let next = "to replace it, or another --name";
+    if running.command != spec.command {
+        return Some(format!(
+            "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
+            shell_join(&running.command),
+            shell_join(&spec.command)
+        ));
+    }
+    let differ = differing_options(&running, spec);
+    (!differ.is_empty()).then(|| {
+        format!(
+            "with other options ({}); use 'rdaemon restart {name}' with the new options {next}",
+            differ.join(", ")
+        )
+    })
+}
+
+/// The options of `start` on which `running` and `spec` differ, in the order of `start --help`,
+/// each named once. Every field of [`Spec`] (and of [`Respawn`]) is named below, so that a new
+/// launch setting cannot be forgotten here: the ones left out say nothing about what runs (the
+/// name, where the spec came from) or are never recorded (`--foreground`); the command is
+/// compared by the caller.
+fn differing_options(running: &Spec, spec: &Spec) -> Vec<&'static str> {
     let Spec {
         name: _,
         source: _,
         after: _,
         foreground: _,
         inherit_output: _,
+        command: _,
         pidfile,
-        command,
         chdir,
         umask,
         env,
@@ -1107,16 +1129,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
         reload_signal,
         forking,
         program_pidfile,
-    } = &running;
-    let name = &spec.name;
-    let next = "to replace it, or another --name";
-    if *command != spec.command {
-        return Some(format!(
-            "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
-            shell_join(command),
-            shell_join(&spec.command)
-        ));
-    }
+    } = running;
     let options = [
         (
             "--pidfile",
@@ -1129,7 +1142,8 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
         ("--user/--group", *user != spec.user || *group != spec.group),
         ("--ready", *ready != spec.ready),
         ("--ready-timeout", *ready_timeout != spec.ready_timeout),
-        ("--respawn", *respawn != spec.respawn),
+    ];
+    let rest = [
         ("--env-file", *env_files != spec.env_files),
         ("--limit", *limits != spec.limits),
         ("--nice", *nice != spec.nice),
@@ -1142,17 +1156,61 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
         ("--memory-max", *memory_max != spec.memory_max),
         ("--tasks-max", *tasks_max != spec.tasks_max),
     ];
-    let differ: Vec<&str> = options
-        .iter()
-        .filter(|(_, differs)| *differs)
-        .map(|(option, _)| *option)
-        .collect();
-    (!differ.is_empty()).then(|| {
-        format!(
-            "with other options ({}); use 'rdaemon restart {name}' with the new options {next}",
-            differ.join(", ")
-        )
-    })
+    let named = |list: &[(&'static str, bool)]| -> Vec<&'static str> {
+        list.iter()
+            .filter(|(_, differs)| *differs)
+            .map(|(option, _)| *option)
+            .collect()
+    };
+    let mut differ = named(&options);
+    differ.extend(differing_respawn(respawn.as_ref(), spec.respawn.as_ref()));
+    differ.extend(named(&rest));
+    differ
+}
+
+/// [`differing_options`] of respawn mode: `--respawn` when one runs supervised and the other
+/// not, else the supervised options that differ (`--restart-window`, `--health`, ...).
+fn differing_respawn(running: Option<&Respawn>, wanted: Option<&Respawn>) -> Vec<&'static str> {
+    let (running, wanted) = match (running, wanted) {
+        (None, None) => return Vec::new(),
+        (Some(running), Some(wanted)) => (running, wanted),
+        _ => return vec!["--respawn"],
+    };
+    let Respawn {
+        restart_delay,
+        max_restarts,
+        restart_window,
+        log_max_size,
+        log_keep,
+        restart,
+        health,
+        health_interval,
+        health_retries,
+        watchdog,
+        on_exit,
+        log_timestamps,
+    } = running;
+    [
+        ("--restart-delay", *restart_delay != wanted.restart_delay),
+        ("--max-restarts", *max_restarts != wanted.max_restarts),
+        ("--restart-window", *restart_window != wanted.restart_window),
+        ("--restart", *restart != wanted.restart),
+        ("--log-max-size", *log_max_size != wanted.log_max_size),
+        ("--log-keep", *log_keep != wanted.log_keep),
+        ("--log-timestamps", *log_timestamps != wanted.log_timestamps),
+        ("--health", *health != wanted.health),
+        (
+            "--health-interval",
+            *health_interval != wanted.health_interval,
+        ),
+        ("--health-retries", *health_retries != wanted.health_retries),
+        ("--watchdog", *watchdog != wanted.watchdog),
+        ("--on-exit", *on_exit != wanted.on_exit),
+    ]
+    .into_iter()
+    .filter(|(_, differs)| *differs)
+    .map(|(option, _)| option)
+    .collect()
 }
 
 /// Waits for the respawn monitor's word on its first child. On success, records the child's pid
@@ -1903,10 +1961,82 @@ fn open_log(path: &Path, new: &mut NewFiles, creds: Option<&Credentials>) -> Res
 }
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// What `start` names when the running daemon's spec differs: the options that differ, the
+    /// supervised ones too, never `--respawn` when both run supervised.
+    #[test]
+    fn the_options_named_are_the_ones_that_differ() {
+        let plain = Spec::default();
+        assert_eq!(differing_options(&plain, &plain), Vec::<&str>::new());
+        let supervised = Spec {
+            respawn: Some(Respawn::default()),
+            ..Spec::default()
+        };
+        assert_eq!(differing_options(&plain, &supervised), ["--respawn"]);
+        assert_eq!(differing_options(&supervised, &plain), ["--respawn"]);
+        let with = |change: fn(&mut Respawn)| {
+            let mut respawn = Respawn::default();
+            change(&mut respawn);
+            Spec {
+                respawn: Some(respawn),
+                ..Spec::default()
+            }
+        };
+        // The tester's case: --restart-window 0 running, the default asked for.
+        let window = with(|r| r.restart_window = Duration::ZERO);
+        assert_eq!(
+            differing_options(&window, &supervised),
+            ["--restart-window"]
+        );
+        /// A change to the respawn defaults, and the option it is said to be.
+        type Case = (fn(&mut Respawn), &'static str);
+        let cases: [Case; 12] = [
+            (
+                |r| r.restart_delay = Duration::from_secs(7),
+                "--restart-delay",
+            ),
+            (|r| r.max_restarts = 0, "--max-restarts"),
+            (
+                |r| r.restart_window = Duration::from_secs(7),
+                "--restart-window",
+            ),
+            (
+                |r| r.restart = crate::state::RestartPolicy::OnFailure,
+                "--restart",
+            ),
+            (|r| r.log_max_size = Some(1 << 20), "--log-max-size"),
+            (|r| r.log_keep = 9, "--log-keep"),
+            (|r| r.log_timestamps = true, "--log-timestamps"),
+            (|r| r.health = Some("tcp:127.0.0.1:80".into()), "--health"),
+            (
+                |r| r.health_interval = Duration::from_secs(7),
+                "--health-interval",
+            ),
+            (|r| r.health_retries = 9, "--health-retries"),
+            (|r| r.watchdog = Some(Duration::from_secs(7)), "--watchdog"),
+            (|r| r.on_exit = Some("true".into()), "--on-exit"),
+        ];
+        for (change, option) in cases {
+            assert_eq!(differing_options(&with(change), &supervised), [option]);
+        }
+        // Several at once, in the order of `start --help`, with a launch option.
+        let mut both = with(|r| {
+            r.max_restarts = 0;
+            r.watchdog = Some(Duration::from_secs(1));
+        });
+        both.nice = Some(5);
+        both.ready_timeout = Duration::from_secs(1);
+        assert_eq!(
+            differing_options(&both, &supervised),
+            ["--ready-timeout", "--max-restarts", "--watchdog", "--nice"]
+        );
+    }
+
     /// `start NAME --env A=1` is pointed to the options' place; `start prog --port 1` is not.
     #[test]
     fn start_options_are_known() {
-        assert!(super::is_start_option(std::ffi::OsStr::new("--env")));
+        assert!(is_start_option(std::ffi::OsStr::new("--env")));
         assert!(super::is_start_option(std::ffi::OsStr::new("--env=A=1")));
         assert!(!super::is_start_option(std::ffi::OsStr::new("--port")));
     }

@@ -1265,3 +1265,49 @@ fn a_sleep_sent_a_fatal_signal_is_out_of_its_nanosleep_at_once() {
         assert_left_alone(spared.pid(), "nothing");
     }
 }
+
+/// A stranger's HTTP server on the loopback `port`, for `--ready http:` and `--health http:` to
+/// tell from the daemon's own: `python3` answering 200 to every GET and writing `GET PATH` to
+/// its stderr (piped: [`Background::into_output`] after a kill says what it was asked). As
+/// `nobody` where the test runs as root (another user's listener, the attack); else as the
+/// test's user, which is still a process none of the daemon's. Returns once it accepts.
+pub fn stranger_http_server(py: &Path, port: u16) -> Background {
+    const SERVER: &str = "import http.server, sys\n\
+        class H(http.server.BaseHTTPRequestHandler):\n\
+        \x20   def do_GET(self):\n\
+        \x20       sys.stderr.write('GET ' + self.path + '\\n'); sys.stderr.flush()\n\
+        \x20       self.send_response(200); self.end_headers()\n\
+        \x20   def log_message(self, *args): pass\n\
+        http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n";
+    let mut cmd = match (is_root(), nobody()) {
+        (true, Some(user)) => {
+            let mut cmd = std::process::Command::new("setpriv");
+            cmd.arg(format!("--reuid={}", user.uid))
+                .arg(format!("--regid={}", user.gid))
+                .args(["--clear-groups", "--"])
+                .arg(py);
+            cmd
+        }
+        _ => std::process::Command::new(py),
+    };
+    cmd.args(["-c", SERVER, &port.to_string()])
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut server = Background::spawn(&mut cmd);
+    wait_until("the stranger's server accepts", DEADLINE, || {
+        assert!(
+            server.child().try_wait().unwrap().is_none(),
+            "the stranger's server on port {port} exited"
+        );
+        accepting(port)
+    });
+    server
+}
+
+/// What [`stranger_http_server`] was asked: its `GET PATH` lines, once it is killed.
+pub fn stranger_gets(mut server: Background) -> String {
+    let _ = server.child().kill();
+    String::from_utf8_lossy(&server.into_output().stderr).into_owned()
+}
