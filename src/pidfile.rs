@@ -565,10 +565,12 @@ fn command_line(pid: i32) -> Vec<String> {
         .collect()
 }
 
-/// The `rdaemon start` that holds the lock file at `path` now (a start still waiting for its
-/// program to be ready or to fork), pinned by a pidfd: a process running this very rdaemon
-/// binary with `start` for its command, still the holder once pinned. `None` when the lock is
-/// free, or held by anything else (a `stop`, a `restart`, an `up`, a monitor).
+/// The `rdaemon start` that holds the lock file at `path` now and waits (for its program to be
+/// ready or to fork), pinned by a pidfd: a process running this very rdaemon binary with
+/// `start` for its command, catching SIGTERM (a start catches it only when it has such a wait
+/// to do, from before its launch, and then stops what it started and exits 143), still the
+/// holder once pinned. `None` when the lock is free, or held by anything else (a start with
+/// nothing to wait for, done in a moment; a `stop`, a `restart`, an `up`, a monitor).
 pub fn pending_start(path: &Path) -> Option<crate::process::Process> {
     let meta = fs::symlink_metadata(path).ok()?;
     let pid = holder_pid(&meta)?;
@@ -581,7 +583,8 @@ pub fn pending_start(path: &Path) -> Option<crate::process::Process> {
     }
     let process = crate::process::Process::open(crate::process::Pid::new(pid).ok()?).ok()?;
     // Pinned: the pid still names the holder, not a process that took the pid meanwhile.
-    (holder_pid(&meta) == Some(pid) && !process.has_exited()).then_some(process)
+    let waiting = process.catches(nix::sys::signal::Signal::SIGTERM);
+    (waiting && holder_pid(&meta) == Some(pid) && !process.has_exited()).then_some(process)
 }
 
 /// Their home is `exit` (one rendering of OS errors); re-exported for the callers of old.

@@ -797,6 +797,14 @@ impl Process {
             })
     }
 
+    /// Whether this process has a handler for `sig` (`SigCgt`); `false` when that cannot be
+    /// read.
+    pub fn catches(&self, sig: Signal) -> bool {
+        let bit = 1u64 << (sig as i32 - 1);
+        self.dispositions()
+            .is_some_and(|(caught, _, _)| caught & bit != 0)
+    }
+
     /// The masks of caught, ignored and blocked signals (`SigCgt`, `SigIgn`, `SigBlk` of
     /// `/proc/PID/status`, bit N-1 for signal N).
     fn dispositions(&self) -> Option<(u64, u64, u64)> {
