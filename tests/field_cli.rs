@@ -51,6 +51,14 @@ fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it
         ));
     assert!(env.track_marked(&second).is_empty(), "{}", run.dump());
     assert!(alive(pid));
+    // An argument the shell must quote: the command is set off in backquotes, not nested
+    // single quotes.
+    let spaced = format!("{second} ");
+    env.run(&["start", "--name", "web", "--", "sleep", &spaced])
+        .code(1)
+        .stderr_has(&format!(
+            "use `rdaemon restart web -- sleep '{second} '` to replace it, or another --name"
+        ));
     env.run(&[
         "start", "--name", "web", "--chdir", "/tmp", "--", "sleep", &first,
     ])

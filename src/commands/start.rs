@@ -1078,10 +1078,13 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
     let name = &spec.name;
     let next = "to replace it, or another --name";
     if running.command != spec.command {
+        let restart = format!("rdaemon restart {name} -- {}", shell_join(&spec.command));
+        // Set off in quotes as SPEC §2 shows it, unless it holds quotes of its own (an argument
+        // quoted for the shell): backquotes then, not 'a -g 'b c''.
+        let quote = if restart.contains('\'') { '`' } else { '\'' };
         return Some(format!(
-            "with another command: {}; use 'rdaemon restart {name} -- {}' {next}",
+            "with another command: {}; use {quote}{restart}{quote} {next}",
             shell_join(&running.command),
-            shell_join(&spec.command)
         ));
     }
     let differ = differing_options(&running, spec);
