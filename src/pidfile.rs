@@ -8,7 +8,7 @@
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -572,19 +572,80 @@ fn command_line(pid: i32) -> Vec<String> {
 /// holder once pinned. `None` when the lock is free, or held by anything else (a start with
 /// nothing to wait for, done in a moment; a `stop`, a `restart`, an `up`, a monitor).
 pub fn pending_start(path: &Path) -> Option<crate::process::Process> {
-    let meta = fs::symlink_metadata(path).ok()?;
+    // Free (the usual case, a moment's try), or no lock file: nothing to look up.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(free) => {
+            drop(free);
+            return None;
+        }
+        Err((file, _)) => file,
+    };
+    let meta = file.metadata().ok()?;
+    // A lock file only rdaemon's user can open (review, 2026-12-02: one left 0644 by an older
+    // rdaemon let another user take the lock, with an rdaemon `start` of their own as holder).
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return None;
+    }
     let pid = holder_pid(&meta)?;
     let own = fs::metadata("/proc/self/exe").ok()?;
     let exe = fs::metadata(format!("/proc/{pid}/exe")).ok()?;
     if (exe.dev(), exe.ino()) != (own.dev(), own.ino())
-        || command_line(pid).get(1).map(String::as_str) != Some("start")
+        || subcommand(&command_line(pid)) != Some("start")
     {
         return None;
     }
     let process = crate::process::Process::open(crate::process::Pid::new(pid).ok()?).ok()?;
-    // Pinned: the pid still names the holder, not a process that took the pid meanwhile.
-    let waiting = process.catches(nix::sys::signal::Signal::SIGTERM);
+    // Pinned, and checked once pinned: still running as rdaemon's user, catching SIGTERM,
+    // and holding the lock file open. `/proc/locks` names the process that took a lock, which
+    // may have exited with a child of its own keeping it: its pid, reused, would name a
+    // process that has nothing to do with this lock (review: another daemon's start).
+    let waiting = process.catches(nix::sys::signal::Signal::SIGTERM)
+        && runs_as(pid, me)
+        && holds_open(pid, &meta);
     (waiting && holder_pid(&meta) == Some(pid) && !process.has_exited()).then_some(process)
+}
+
+/// Whether process `pid`'s real, effective, saved and file-system user ids are all `uid`.
+fn runs_as(pid: i32, uid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .is_some_and(|ids| ids.split_whitespace().all(|id| id.parse() == Ok(uid)))
+    })
+}
+
+/// Whether process `pid` has the file `meta` describes open (one of its fds).
+fn holds_open(pid: i32, meta: &fs::Metadata) -> bool {
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::metadata(fd.path()).is_ok_and(|m| (m.dev(), m.ino()) == (meta.dev(), meta.ino()))
+    })
+}
+
+/// The subcommand of an rdaemon command line: its first word that is neither a global option
+/// (`-q`, `-v`, `--verbose`, `--dir=DIR`) nor the value of `--dir DIR` (SPEC §1: global options
+/// may come first).
+fn subcommand(argv: &[String]) -> Option<&str> {
+    let mut words = argv.iter().skip(1).map(String::as_str);
+    while let Some(word) = words.next() {
+        match word {
+            "--dir" => {
+                words.next();
+            }
+            "--" => return words.next(),
+            w if w.starts_with('-') => {}
+            w => return Some(w),
+        }
+    }
+    None
 }
 
 /// Their home is `exit` (one rendering of OS errors); re-exported for the callers of old.
@@ -593,6 +654,21 @@ pub use crate::exit::{os_error, os_reason};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_subcommand_comes_after_the_global_options() {
+        let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        for words in [
+            &["rdaemon", "start", "--name", "x"][..],
+            &["rdaemon", "--dir", "/d", "start", "x"],
+            &["rdaemon", "--dir=/d", "-q", "start"],
+            &["/usr/bin/rdaemon", "-vv", "--dir", "start", "start"],
+        ] {
+            assert_eq!(subcommand(&argv(words)), Some("start"), "{words:?}");
+        }
+        assert_eq!(subcommand(&argv(&["rdaemon", "--dir", "start"])), None);
+        assert_eq!(subcommand(&argv(&["rdaemon", "up", "start"])), Some("up"));
+    }
 
     #[test]
     fn write_then_read_back() {

@@ -556,3 +556,60 @@ while :; do sleep 1; done"#,
         .ok()
         .stdout_has(&format!("stopped me (pid {pid})"));
 }
+
+/// Review of 2026-12-02 (second): `stop` cancels a pending `start` of the same name, found as
+/// the holder of the name's lock in `/proc/locks`. A lock file another user can open (0644, as
+/// an older rdaemon left them) let `nobody` take that lock and exec an `rdaemon start` of their
+/// own that keeps it: root's `stop` sent it SIGTERM. Now only a lock file no other user can open,
+/// held open by a start running as rdaemon's own user, is taken for a pending start.
+#[test]
+fn stop_never_cancels_another_users_start_holding_the_lock() {
+    let test = "stop_never_cancels_another_users_start_holding_the_lock";
+    let Some(nobody) = root_and_nobody(test) else {
+        return;
+    };
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    open_dir(&env);
+    let victim = env.start("victim", &["sleep", &unique_secs()]);
+    let lock = env.path("victim.lock");
+    fs::set_permissions(&lock, fs::Permissions::from_mode(0o644)).unwrap();
+    let theirs = env.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let mark = unique_secs();
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon")
+        .display()
+        .to_string();
+    // As nobody: take the lock, then become an rdaemon start (waiting, 3 s) that keeps it.
+    let script = format!(
+        "import fcntl, os\n\
+         fd = os.open({lock:?}, os.O_RDONLY)\n\
+         fcntl.flock(fd, fcntl.LOCK_EX)\n\
+         os.set_inheritable(fd, True)\n\
+         os.execv({bin:?}, [{bin:?}, 'start', '--name', 'decoy', '--ready', 'tcp:127.0.0.1:1', \
+         '--ready-timeout', '3s', '--', 'sleep', {mark:?}])\n",
+        lock = lock.display().to_string(),
+    );
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&python)
+        .args(["-c", &script])
+        .current_dir("/")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    isolate(&mut cmd, &theirs);
+    let decoy = Background::spawn(&mut cmd);
+    wait_until("the decoy start waits, holding the lock", DEADLINE, || {
+        !env.track_marked(&mark).is_empty()
+    });
+    let stop = env.run(&["stop", "victim"]).ok();
+    assert!(!stop.stdout.contains("cancelling"), "{}", stop.dump());
+    wait_dead(victim);
+    let out = decoy.output_within(DEADLINE, "the decoy start to give up by itself");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not ready after 3s"), "{stderr}");
+}
