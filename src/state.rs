@@ -1321,6 +1321,22 @@ pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
     Ok(None)
 }
 
+/// The record of a daemon other than `except` whose spec names `pidfile` (absolute), if any:
+/// [`by_pidfile`] for two specs given the same path, where the first found may be `except`'s
+/// own. The stem and the index entry first; a scan of every spec only when they name nothing
+/// else.
+pub fn other_by_pidfile(ctx: &Ctx, pidfile: &Path, except: &Name) -> Result<Option<Record>> {
+    let names_it = |name: &Name| match Record::load(ctx, name) {
+        Ok(Some(rec)) if rec.pidfile == pidfile && rec.name != *except => Some(rec),
+        _ => None,
+    };
+    let quick = [stem_name(pidfile), indexed_name(ctx, pidfile)];
+    if let Some(rec) = quick.iter().flatten().find_map(names_it) {
+        return Ok(Some(rec));
+    }
+    Ok(list_names(ctx)?.iter().find_map(names_it))
+}
+
 /// The names of all records in the rdaemon directory, sorted.
 pub fn list_names(ctx: &Ctx) -> Result<Vec<Name>> {
     let mut names = Vec::new();

@@ -531,7 +531,22 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             .as_ref()
             .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
     }
+    // Unvouched, the pid may still be another daemon's, whose record identifies it: two specs
+    // given the same `--pidfile` (review, 2026-12-02, second: `stop a` killed daemon z's
+    // process through their shared pidfile). Looked up only on this rare path.
+    let owner = match record {
+        None => owner_of(ctx, target, pid)?,
+        Some(_) => None,
+    };
     Ok(match record {
+        None if owner.is_some() => Main::Untrusted {
+            why: format!(
+                "pidfile '{}' names pid {pid}, which is daemon {}: give {} a --pidfile of its own",
+                target.pidfile.display(),
+                owner.as_ref().map(ToString::to_string).unwrap_or_default(),
+                target.label()
+            ),
+        },
         Some(rec) => match identity_mismatch(rec, stat.start_time)? {
             Some(why) => Main::Gone { pid, why },
             None => Main::Alive {
@@ -582,6 +597,20 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             start_time: stat.start_time,
         },
     })
+}
+
+/// The daemon other than `target`'s whose spec names the same pidfile and whose status
+/// identifies `pid` (pid, start time, boot), if there is one.
+fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
+    let Some(name) = &target.name else {
+        return Ok(None);
+    };
+    let Some(other) =
+        state::other_by_pidfile(ctx, &target.pidfile, name)?.filter(|r| r.pid == Some(pid.get()))
+    else {
+        return Ok(None);
+    };
+    Ok((alive_by_status(ctx, &other.name)? == Some(pid)).then_some(other.name))
 }
 
 /// Whether the record of `target` describes its pidfile as one rdaemon writes (not the

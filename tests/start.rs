@@ -170,6 +170,44 @@ fn refused_with_anothers_pidfile(env: &Env, shared: &std::path::Path) {
     assert!(!env.path("intruder.json").exists(), "{}", run.dump());
     assert_left_alone(own, "a refused start sharing its pidfile");
     assert_eq!(fs::read_to_string(shared).unwrap(), format!("{own}\n"));
+    // A daemon with a spec of its own that names the same pidfile, stopped: its start is
+    // refused the same way, and its status and stop never take own's process for its own
+    // (review: `list` showed both running, and `stop earlier` killed own's process).
+    env.run(&["start", "--name", "earlier", "--", "sleep", "912"])
+        .ok();
+    env.run(&["stop", "earlier"]).ok();
+    let run = env.run(&[
+        "start",
+        "--name",
+        "earlier",
+        "--pidfile",
+        p,
+        "--",
+        "sleep",
+        "912",
+    ]);
+    let run = run
+        .code(1)
+        .stderr_has("pidfile")
+        .stderr_has(&format!("is that of daemon own, which runs as pid {own}"));
+    let spec: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(env.path("earlier.json")).unwrap()).unwrap();
+    assert_ne!(spec["pidfile"], p, "{}", run.dump());
+    // Given the shared pidfile in its spec (as an older rdaemon let it be saved): judged not
+    // its own.
+    let mut spec = spec;
+    spec["pidfile"] = p.into();
+    fs::write(env.path("earlier.json"), spec.to_string()).unwrap();
+    env.run(&["status", "earlier"])
+        .code(4)
+        .stderr_has(&format!("names pid {own}, which is daemon own"));
+    env.run(&["stop", "earlier"])
+        .code(1)
+        .stderr_has(&format!("names pid {own}, which is daemon own"));
+    env.run(&["start", "earlier"])
+        .code(1)
+        .stderr_has(&format!("is that of daemon own, which runs as pid {own}"));
+    assert_left_alone(own, "status and stop of a daemon sharing its pidfile");
     env.run(&["stop", "own"]).ok();
 }
 

@@ -1663,9 +1663,17 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
     if old.is_some_and(|r| r.pid == Some(pid.get())) || !matches!(process::alive(pid), Ok(true)) {
         return Ok(());
     }
+    let Some(name) = target.name.as_ref() else {
+        return Ok(());
+    };
+    // This daemon running (a respawn monitor whose program's pidfile names the program): its
+    // own; the other records are read only for one that does not run.
+    if crate::target::alive_by_status(ctx, name)?.is_some() {
+        return Ok(());
+    }
     let pid = pid.get();
-    let Some(other) = crate::state::by_pidfile(ctx, &target.pidfile)?
-        .filter(|r| Some(&r.name) != target.name.as_ref() && r.pid == Some(pid))
+    let Some(other) =
+        crate::state::other_by_pidfile(ctx, &target.pidfile, name)?.filter(|r| r.pid == Some(pid))
     else {
         return Ok(());
     };
