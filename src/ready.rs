@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::IoSliceMut;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -1396,7 +1396,10 @@ impl ForeignListener {
 /// processes are read only when that finds nothing. `tcp:` and `http:` readiness and the
 /// respawn monitor's `--health` checks share it.
 pub(crate) fn foreign_listener(process: &Process, addr: &SocketAddr) -> Option<ForeignListener> {
-    if !sockets::is_local(addr.ip()) || daemon_listens(process, addr) {
+    if !sockets::is_local(addr.ip())
+        || daemon_listens(process, addr)
+        || a_child_listens(process, addr)
+    {
         return None;
     }
     let inodes = sockets::listening_on(*addr);
@@ -1408,6 +1411,24 @@ pub(crate) fn foreign_listener(process: &Process, addr: &SocketAddr) -> Option<F
         }),
         false => None,
     }
+}
+
+/// [`daemon_listens`] for the children of `process`: a respawn monitor's program (the monitor
+/// itself holds no listener), a server a shell started. Each is pinned by a pidfd and counts
+/// only if it is still `process`'s child once pinned, and `process` still runs: a pid reused
+/// meanwhile is never looked at. Microseconds, where the full check scans `/proc`.
+fn a_child_listens(process: &Process, addr: &SocketAddr) -> bool {
+    let parent = process.pid().get();
+    crate::session::children_of(parent).into_iter().any(|pid| {
+        let Some(child) = Pid::new(pid).ok().and_then(|p| Process::open(p).ok()) else {
+            return false;
+        };
+        let still = process::stat(child.pid())
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.is_alive() && s.ppid == parent);
+        still && !process.has_exited() && daemon_listens(&child, addr)
+    })
 }
 
 /// Whether the daemon process itself holds a socket listening where `addr` connects: its socket
@@ -1438,10 +1459,19 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
         if !nix::sys::socket::getsockopt(&dup, sockopt::AcceptConn).unwrap_or(false) {
             return false;
         }
+        // `[::]` takes IPv4 connections only if it is not IPv6-only: else a stranger's IPv4
+        // listener on the port takes them (review, 2026-12-02, second).
+        let v6_only = nix::sys::socket::getsockopt(&dup, sockopt::Ipv6V6Only).unwrap_or(false);
         std::net::TcpListener::from(dup)
             .local_addr()
             .is_ok_and(|local| {
-                local.port() == addr.port() && sockets::accepts(local.ip(), addr.ip())
+                let ipv4 = match addr.ip() {
+                    IpAddr::V4(_) => true,
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
+                };
+                local.port() == addr.port()
+                    && sockets::accepts(local.ip(), addr.ip())
+                    && !(v6_only && ipv4 && local.is_ipv6())
             })
     })
 }

@@ -202,7 +202,7 @@ fn children_listed() -> bool {
 
 /// The children of `pid`: those of each of its threads (a child belongs to the thread that
 /// forked it, or that it was re-parented to). None once it is gone.
-fn children_of(pid: i32) -> Vec<i32> {
+pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

@@ -107,11 +107,32 @@ pub fn listeners() -> Vec<Listener> {
         .collect()
 }
 
-/// The inodes of the sockets listening now that take connections to `target`.
+/// The inodes of the sockets listening now that take connections to `target`: of those that
+/// could, the ones the kernel's lookup prefers (`inet_lhash2_lookup`): bound to the very
+/// address, else an IPv4 wildcard, else an IPv6 one. A stranger's `127.0.0.1:P` beside a
+/// daemon's IPv6-only `[::]:P` (they do not conflict) takes the connections to 127.0.0.1, and
+/// `/proc/net/tcp6` does not say which `[::]` is IPv6-only (review, 2026-12-02, second).
 pub fn listening_on(target: SocketAddr) -> Vec<u64> {
-    listeners()
+    preferred(listeners(), target)
+}
+
+fn preferred(listeners: Vec<Listener>, target: SocketAddr) -> Vec<u64> {
+    let matching: Vec<Listener> = listeners
         .into_iter()
         .filter(|l| l.port == target.port() && accepts(l.addr, target.ip()))
+        .collect();
+    if target.ip().is_unspecified() {
+        return matching.iter().map(|l| l.inode).collect();
+    }
+    let rank = |l: &Listener| match l.addr {
+        a if !a.is_unspecified() => 0,
+        IpAddr::V4(_) => 1,
+        IpAddr::V6(_) => 2,
+    };
+    let best = matching.iter().map(rank).min();
+    matching
+        .iter()
+        .filter(|l| Some(rank(l)) == best)
         .map(|l| l.inode)
         .collect()
 }
@@ -310,6 +331,38 @@ mod tests {
         assert_eq!(rows[0].addr, "::1".parse::<IpAddr>().unwrap());
         assert_eq!((rows[0].port, rows[0].inode), (8080, 99));
         assert_eq!(rows[1].addr, "::ffff:127.0.0.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn the_listener_the_kernel_prefers_is_the_one_that_counts() {
+        let l = |addr: &str, inode| Listener {
+            addr: addr.parse().unwrap(),
+            port: 80,
+            inode,
+        };
+        let to = |s: &str| SocketAddr::new(s.parse().unwrap(), 80);
+        // A daemon's IPv6-only `[::]` beside a stranger's `127.0.0.1`: the stranger's takes
+        // IPv4 connections to 127.0.0.1.
+        let both = vec![l("::", 1), l("127.0.0.1", 2)];
+        assert_eq!(preferred(both.clone(), to("127.0.0.1")), [2]);
+        assert_eq!(preferred(both.clone(), to("::1")), [1]);
+        assert_eq!(preferred(both, to("0.0.0.0")), [1, 2]);
+        assert_eq!(preferred(vec![l("::", 1)], to("127.0.0.1")), [1]);
+        assert_eq!(
+            preferred(vec![l("::", 1), l("0.0.0.0", 3)], to("127.0.0.1")),
+            [3]
+        );
+        assert_eq!(
+            preferred(
+                vec![l("::ffff:127.0.0.1", 4), l("0.0.0.0", 3)],
+                to("127.0.0.1")
+            ),
+            [4]
+        );
+        assert_eq!(
+            preferred(vec![l("127.0.0.1", 2)], to("10.0.0.1")),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]

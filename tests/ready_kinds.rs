@@ -168,6 +168,68 @@ fn http_readiness_counts_only_the_daemons_own_listener() {
     assert_eq!(get(port, "/"), 200);
 }
 
+/// Review of 2026-12-02 (second): a daemon listening on `[::]` with IPV6_V6ONLY does not take
+/// connections to 127.0.0.1, so a stranger's `127.0.0.1` listener on the same port (the two
+/// do not conflict) does, and its answer passed for the daemon's. Now only the listener the
+/// kernel's lookup prefers counts: the stranger's, which is not the daemon's.
+#[test]
+fn an_ipv6_only_daemon_does_not_vouch_for_a_strangers_ipv4_listener() {
+    let Some(py) = python3_or_skip("ipv6_only_daemon_and_a_strangers_ipv4") else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let listening = env.path("listening");
+    let script = [
+        "import http.server, socket, sys",
+        "class S(http.server.HTTPServer):",
+        "    address_family = socket.AF_INET6",
+        "    def server_bind(self):",
+        "        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)",
+        "        super().server_bind()",
+        "class H(http.server.BaseHTTPRequestHandler):",
+        "    def do_GET(self):",
+        "        self.send_response(500); self.end_headers()",
+        "s = S(('::', int(sys.argv[1])), H)",
+        "open(sys.argv[2], 'w').close()",
+        "s.serve_forever()",
+    ]
+    .join("\n");
+    let server = env.script("v6only.py", &script);
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "v6", "--ready"])
+        .arg(format!("http:http://127.0.0.1:{port}/"))
+        .args(["--ready-timeout", "4s", "--"])
+        .arg(&py)
+        .arg(&server)
+        .arg(port.to_string())
+        .arg(&listening)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut start_v6 = Background::spawn(&mut cmd);
+    wait_until("the daemon listens on [::]", DEADLINE, || {
+        listening.exists() || start_v6.child().try_wait().unwrap().is_some()
+    });
+    if !listening.exists() {
+        let out = start_v6.into_output();
+        panic!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    env.track(env.pid_of("v6"));
+    let stranger = stranger_http_server(&py, port);
+    let stranger_pid = stranger.pid();
+    let out = start_v6.output_within(DEADLINE, "start of v6 to end");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "rdaemon ignored a listener on 127.0.0.1:{port} that is held by pid {stranger_pid} (python3), not the daemon's"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(stranger_gets(stranger), "", "the stranger was sent a GET");
+}
+
 #[test]
 fn https_and_malformed_urls_are_usage_errors() {
     let env = Env::new();
