@@ -243,6 +243,11 @@ fn environment(
         env.insert("HOME".into(), home.into());
     }
     if let Some(shell) = account.and_then(|a| a.shell.as_ref()) {
+        // An empty shell field means /bin/sh (passwd(5)).
+        let shell = match shell.as_os_str().is_empty() {
+            true => OsStr::new("/bin/sh"),
+            false => shell.as_os_str(),
+        };
         env.insert("SHELL".into(), shell.into());
     }
     env.extend(files.iter().map(|(k, v)| (k.into(), v.into())));
@@ -754,6 +759,7 @@ mod tests {
         assert_eq!(get("NOTIFY_SOCKET"), None);
         assert_eq!(get("USER"), Some("nobody"));
         assert_eq!(get("LOGNAME"), Some("nobody"));
+        assert_eq!(get("SHELL"), Some("/usr/sbin/nologin"));
         // --env wins over the account's.
         assert_eq!(get("HOME"), Some("/srv"));
         // The env files win over rdaemon's environment, --env over the files.
@@ -767,6 +773,28 @@ mod tests {
             Some(&OsString::from("/run/systemd/notify"))
         );
         assert_eq!(env.get(OsStr::new("USER")), Some(&OsString::from("root")));
+        // An empty shell in the user database is /bin/sh (passwd(5)); --env still wins.
+        let account = Account {
+            shell: Some("".into()),
+            ..account
+        };
+        let env = environment(
+            [],
+            false,
+            Some(&account),
+            &BTreeMap::new(),
+            &BTreeMap::new(),
+        );
+        assert_eq!(
+            env.get(OsStr::new("SHELL")),
+            Some(&OsString::from("/bin/sh"))
+        );
+        let mine = BTreeMap::from([("SHELL".to_string(), "/bin/dash".to_string())]);
+        let env = environment([], false, Some(&account), &BTreeMap::new(), &mine);
+        assert_eq!(
+            env.get(OsStr::new("SHELL")),
+            Some(&OsString::from("/bin/dash"))
+        );
     }
 
     #[test]
