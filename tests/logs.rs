@@ -231,6 +231,11 @@ fn a_huge_sparse_log_costs_only_its_tail() {
         fs::metadata(&log).is_ok_and(|m| m.len() > 1 << 34)
             && fs::read_to_string(env.path("sparse.status")).is_ok()
     });
+    // Its last line written: the program ends right after it (the test read the log between
+    // the two once, and missed "after").
+    wait_until("the program to end", Duration::from_secs(30), || {
+        env.run(&["status", "sparse"]).code != 0
+    });
     let run = env.run(&["logs", "sparse", "-n", "3"]).ok();
     assert!(run.stdout.ends_with("after\n"), "{}", run.stderr);
     assert!(
