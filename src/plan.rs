@@ -422,14 +422,22 @@ impl RunAs {
                     None => format!("uid {}", a.creds.uid),
                 }),
             },
-            None => RunAs {
-                uid: nix::unistd::geteuid().as_raw(),
-                gids: std::iter::once(nix::unistd::getegid())
-                    .chain(nix::unistd::getgroups().unwrap_or_default())
-                    .map(|g| g.as_raw())
-                    .collect(),
-                who: None,
-            },
+            None => {
+                let uid = nix::unistd::geteuid().as_raw();
+                // Root needs any execute bit, whatever its groups: not read for it.
+                let groups = match uid {
+                    0 => Vec::new(),
+                    _ => nix::unistd::getgroups().unwrap_or_default(),
+                };
+                RunAs {
+                    uid,
+                    gids: std::iter::once(nix::unistd::getegid())
+                        .chain(groups)
+                        .map(|g| g.as_raw())
+                        .collect(),
+                    who: None,
+                }
+            }
         }
     }
 
@@ -493,11 +501,18 @@ fn may_execute(mode: u32, owner: u32, group: u32, uid: u32, gids: &[u32]) -> boo
 
 /// The interpreter the `#!` line of `program` names, as the kernel reads it (binfmt_script:
 /// the first word after `#!` and any blanks, within the first 256 bytes); `None` for a file that
-/// is no script, cannot be read the way [`crate::fsx::open_read`] reads, or whose line is
-/// longer than what was read.
+/// is no script, cannot be read, is no regular file once open, or whose line is longer than
+/// what was read. Opened as the exec will: through symlinks (`/usr/bin/python3`), but
+/// non-blocking, so that a FIFO swapped in meanwhile cannot hang it.
 fn shebang_interpreter(program: &Path) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let file = crate::fsx::open_read(program).ok()??;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(program)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
     let mut head = Vec::with_capacity(256);
     file.take(256).read_to_end(&mut head).ok()?;
     let line = head.strip_prefix(b"#!")?;

@@ -196,7 +196,9 @@ fn signal_reaches_the_main_program_only() {
         .ok()
         .stdout_has(&format!("sent SIGUSR1 to t (pid {shell})"));
     // Its line, not only the file: the trap's `>>` creates the file before it writes.
-    wait_until("the USR1 is noted", DEADLINE, || lines_of(&env, "t.usr1") == 1);
+    wait_until("the USR1 is noted", DEADLINE, || {
+        lines_of(&env, "t.usr1") == 1
+    });
     // The shell caught it (its trap wrote the file), so it lives on; the sleep would die of it.
     assert!(alive(shell));
     assert_left_alone(sleep, "a USR1 for the main program only");
