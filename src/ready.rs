@@ -1396,6 +1396,19 @@ impl ForeignListener {
 /// processes are read only when that finds nothing. `tcp:` and `http:` readiness and the
 /// respawn monitor's `--health` checks share it.
 pub(crate) fn foreign_listener(process: &Process, addr: &SocketAddr) -> Option<ForeignListener> {
+    // A connection to `0.0.0.0` or `[::]` reaches the loopback address: that is whose listener
+    // must be the daemon's (review, 2026-12-02, third: an unspecified target matched every
+    // listener on the port, so any of the daemon's vouched for a stranger's on 127.0.0.1).
+    let reached = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port())
+        }
+        _ => *addr,
+    };
+    let addr = &reached;
     if !sockets::is_local(addr.ip())
         || daemon_listens(process, addr)
         || a_child_listens(process, addr)
