@@ -1323,9 +1323,14 @@ pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
 
 /// The record of a daemon other than `except` whose spec names `pidfile` (absolute), if any:
 /// [`by_pidfile`] for two specs given the same path, where the first found may be `except`'s
-/// own. The stem and the index entry first; a scan of every spec only when they name nothing
-/// else.
-pub fn other_by_pidfile(ctx: &Ctx, pidfile: &Path, except: &Name) -> Result<Option<Record>> {
+/// own. The stem and the index entry; with `scan`, every spec when they name nothing else,
+/// and the one found is written to the index for the next look (as [`by_pidfile`] repairs it).
+pub fn other_by_pidfile(
+    ctx: &Ctx,
+    pidfile: &Path,
+    except: &Name,
+    scan: bool,
+) -> Result<Option<Record>> {
     let names_it = |name: &Name| match Record::load(ctx, name) {
         Ok(Some(rec)) if rec.pidfile == pidfile && rec.name != *except => Some(rec),
         _ => None,
@@ -1334,7 +1339,16 @@ pub fn other_by_pidfile(ctx: &Ctx, pidfile: &Path, except: &Name) -> Result<Opti
     if let Some(rec) = quick.iter().flatten().find_map(names_it) {
         return Ok(Some(rec));
     }
-    Ok(list_names(ctx)?.iter().find_map(names_it))
+    if !scan {
+        return Ok(None);
+    }
+    let found = list_names(ctx)?.iter().find_map(names_it);
+    if let Some(rec) = &found {
+        if ctx.refuse_untrusted_dir().is_ok() {
+            let _ = index_pidfile(ctx, &rec.name, pidfile);
+        }
+    }
+    Ok(found)
 }
 
 /// The names of all records in the rdaemon directory, sorted.

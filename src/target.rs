@@ -531,22 +531,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             .as_ref()
             .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
     }
-    // Unvouched, the pid may still be another daemon's, whose record identifies it: two specs
-    // given the same `--pidfile` (review, 2026-12-02, second: `stop a` killed daemon z's
-    // process through their shared pidfile). Looked up only on this rare path.
-    let owner = match record {
-        None => owner_of(ctx, target, pid)?,
-        Some(_) => None,
-    };
     Ok(match record {
-        None if owner.is_some() => Main::Untrusted {
-            why: format!(
-                "pidfile '{}' names pid {pid}, which is daemon {}: give {} a --pidfile of its own",
-                target.pidfile.display(),
-                owner.as_ref().map(ToString::to_string).unwrap_or_default(),
-                target.label()
-            ),
-        },
         Some(rec) => match identity_mismatch(rec, stat.start_time)? {
             Some(why) => Main::Gone { pid, why },
             None => Main::Alive {
@@ -591,10 +576,24 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.label()
             ),
         },
-        None => Main::Alive {
-            pid,
-            vouched: false,
-            start_time: stat.start_time,
+        // Trusted the classic way, unless another daemon's status identifies the pid: two specs
+        // given the same `--pidfile` (review, 2026-12-02, second: `stop a` killed daemon z's
+        // process through their shared pidfile). Only a pidfile no other user could have
+        // written gets here (above), so a daemon's user cannot make every `status` read every
+        // spec; the index remembers the other daemon once a scan has found it.
+        None => match owner_of(ctx, target, pid)? {
+            Some(owner) => Main::Untrusted {
+                why: format!(
+                    "pidfile '{}' names pid {pid}, which is daemon {owner}: give {} a --pidfile of its own",
+                    target.pidfile.display(),
+                    target.label()
+                ),
+            },
+            None => Main::Alive {
+                pid,
+                vouched: false,
+                start_time: stat.start_time,
+            },
         },
     })
 }
@@ -605,8 +604,8 @@ fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
     let Some(name) = &target.name else {
         return Ok(None);
     };
-    let Some(other) =
-        state::other_by_pidfile(ctx, &target.pidfile, name)?.filter(|r| r.pid == Some(pid.get()))
+    let Some(other) = state::other_by_pidfile(ctx, &target.pidfile, name, true)?
+        .filter(|r| r.pid == Some(pid.get()))
     else {
         return Ok(None);
     };

@@ -1672,8 +1672,8 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
         return Ok(());
     }
     let pid = pid.get();
-    let Some(other) =
-        crate::state::other_by_pidfile(ctx, &target.pidfile, name)?.filter(|r| r.pid == Some(pid))
+    let Some(other) = crate::state::other_by_pidfile(ctx, &target.pidfile, name, true)?
+        .filter(|r| r.pid == Some(pid))
     else {
         return Ok(());
     };
