@@ -7,8 +7,8 @@
 //! if it descends from the caller (a child subreaper: every orphan of the launch is re-parented
 //! to it), not from what descended from it before the launch, and runs where and as whom the
 //! launch runs (the daemon's cgroup, or the caller's without one; the launch's `--user`). A
-//! pidfile
-//! naming pid 1, rdaemon itself or any other process fails the start and nothing is signalled.
+//! pidfile naming pid 1, rdaemon itself or any other process fails the start and nothing is
+//! signalled.
 //! The pidfile is the program's, written as whatever user it runs as, so it is hostile: read
 //! without following a symlink or blocking on a FIFO, bounded, one strict decimal
 //! (`pidfile::read`), and never written or replaced here.

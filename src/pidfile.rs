@@ -613,11 +613,7 @@ pub fn pending_start(path: &Path) -> Option<crate::process::Process> {
 
 /// Whether process `pid`'s real, effective, saved and file-system user ids are all `uid`.
 fn runs_as(pid: i32, uid: u32) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .is_some_and(|ids| ids.split_whitespace().all(|id| id.parse() == Ok(uid)))
-    })
+    crate::process::uids(pid).is_some_and(|ids| !ids.is_empty() && ids.iter().all(|&id| id == uid))
 }
 
 /// Whether process `pid` has the file `meta` describes open (one of its fds).

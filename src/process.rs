@@ -580,13 +580,18 @@ pub fn rss_bytes(pid: i32) -> Option<u64> {
 
 /// The real user id `pid` runs as (first field of `Uid:` in `/proc/PID/status`).
 pub fn real_uid(pid: Pid) -> Option<u32> {
+    uids(pid.get())?.first().copied()
+}
+
+/// The real, effective, saved and file-system user ids of `pid` (`Uid:` in
+/// `/proc/PID/status`).
+pub fn uids(pid: i32) -> Option<Vec<u32>> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("Uid:"))?
         .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+        .map(|id| id.parse().ok())
+        .collect()
 }
 
 /// The signals rdaemon itself ignores, as the `SigIgn` mask of `/proc/self/status` shows them

@@ -600,7 +600,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
 
 /// The daemon other than `target`'s whose spec names the same pidfile and whose status
 /// identifies `pid` (pid, start time, boot), if there is one.
-fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
+pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
     let Some(name) = &target.name else {
         return Ok(None);
     };

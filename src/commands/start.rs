@@ -1671,20 +1671,13 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
     if crate::target::alive_by_status(ctx, name)?.is_some() {
         return Ok(());
     }
-    let pid = pid.get();
-    let Some(other) = crate::state::other_by_pidfile(ctx, &target.pidfile, name, true)?
-        .filter(|r| r.pid == Some(pid))
-    else {
+    let Some(other) = crate::target::owner_of(ctx, target, pid)? else {
         return Ok(());
     };
-    if crate::target::alive_by_status(ctx, &other.name)?.map(|p| p.get()) != Some(pid) {
-        return Ok(());
-    }
     bail!(
-        "cannot start {}: pidfile '{}' is that of daemon {}, which runs as pid {pid}; give {} a --pidfile of its own",
+        "cannot start {}: pidfile '{}' is that of daemon {other}, which runs as pid {pid}; give {} a --pidfile of its own",
         target.label(),
         target.pidfile.display(),
-        other.name,
         target.label()
     );
 }

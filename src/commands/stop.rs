@@ -81,8 +81,9 @@ fn stop_one(ctx: &Ctx, mut target: Target, schedule: &[Step], main_only: bool) -
 /// A `start` of the same name that still waits (for readiness, for a `--forking` program) holds
 /// the name's lock for up to its `--ready-timeout`: as `systemctl stop` cancels a pending start,
 /// it is interrupted (SIGTERM: it stops what it started and exits 143, SPEC §2.1, as on Ctrl-C),
-/// and the stop then takes the lock and finds the daemon stopped. Only a `start` of this rdaemon
-/// binary that holds this name's lock, pinned by a pidfd; anything else holding the lock (a
+/// and the stop then takes the lock and finds the daemon stopped. Only such a start as
+/// [`crate::pidfile::pending_start`] finds it (this binary, rdaemon's user, the name's private
+/// lock file held open, SIGTERM caught), pinned by a pidfd; anything else holding the lock (a
 /// `restart`, an `up`, another `stop`) is waited for as before.
 fn cancel_pending_start(ctx: &Ctx, name: &crate::parse::Name) {
     let Some(start) = crate::pidfile::pending_start(&ctx.lock_path(name)) else {
