@@ -31,6 +31,23 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
+/// Whether a live `mv` has `target` among its arguments (a zombie has an empty cmdline).
+fn mv_running(target: &[u8]) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.flatten().any(|entry| {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            return false;
+        };
+        let mut args = cmdline.split(|&b| b == 0);
+        let is_mv = args
+            .next()
+            .is_some_and(|argv0| argv0 == b"mv" || argv0.ends_with(b"/mv"));
+        is_mv && args.any(|arg| arg == target)
+    })
+}
+
 /// Sets its flag when dropped, also when the test panics: threads that poll until the flag is
 /// set (inside `std::thread::scope`, which joins them before it returns or unwinds) then stop,
 /// and a failure fails instead of hanging on them.
@@ -538,11 +555,21 @@ impl Env {
     }
 
     /// Waits until file `name` in the test directory exists (a fixture's readiness mark).
+    ///
+    /// Fixtures write the mark with `mv`, which renames it before it exits: until it has exited,
+    /// the `mv` is one more process of the daemon, which a test counting leftovers would count.
+    /// So this also waits until no `mv` naming the mark is still running.
     pub fn wait_file(&self, name: &str) -> PathBuf {
         let path = self.path(name);
         wait_until(&format!("{} exists", path.display()), DEADLINE, || {
             path.exists()
         });
+        let mark = path.as_os_str().as_encoded_bytes().to_vec();
+        wait_until(
+            &format!("the mv that wrote {} exits", path.display()),
+            DEADLINE,
+            || !mv_running(&mark),
+        );
         path
     }
 }
