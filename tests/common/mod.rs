@@ -227,6 +227,31 @@ pub fn wait_monitor_at_rest(env: &Env, name: &str, monitor: i32) {
     });
 }
 
+/// Asserts that `pid` waits in `poll` with no timeout (`/proc/PID/syscall`): nothing but an
+/// event it waits for (a child's exit, output, a signal, a datagram) can wake it, so at rest it
+/// uses no CPU and never wakes. A state, not a rate: a timer of any period fails this.
+pub fn assert_polls_without_timeout(pid: i32) {
+    // (poll's number and where its timeout is, whose "none" is -1 as an int),
+    // (ppoll's number, whose "none" is a null timespec pointer).
+    #[cfg(target_arch = "x86_64")]
+    const WAITS: [(&str, &str); 2] = [("7", "0xffffffff"), ("271", "0x0")];
+    #[cfg(target_arch = "aarch64")]
+    const WAITS: [(&str, &str); 1] = [("73", "0x0")];
+    let mut line = String::new();
+    wait_until(&format!("pid {pid} waits in poll"), DEADLINE, || {
+        line = fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+        let nr = line.split_whitespace().next().unwrap_or("");
+        WAITS.iter().any(|(n, _)| *n == nr)
+    });
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let none = WAITS.iter().find(|(n, _)| *n == fields[0]).unwrap().1;
+    assert_eq!(
+        fields.get(3).copied(),
+        Some(none),
+        "pid {pid} polls with a timeout: {line}"
+    );
+}
+
 /// The fd numbers `pid` has open.
 pub fn fd_numbers(pid: i32) -> Vec<i32> {
     fds(pid).into_iter().map(|(n, _)| n).collect()
