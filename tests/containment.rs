@@ -174,19 +174,13 @@ fn main_only_spares_the_rest_the_first_signal_and_kills_it_at_the_timeout() {
     let env = Env::new();
     let (main, members) = start_with_members(&env, "web", 1, false);
     let member = members[0];
-    let begun = std::time::Instant::now();
     let stop = env.run(&["stop", "web", "--main-only", "--timeout", "300ms"]);
-    let took = begun.elapsed();
     assert!(!alive(main));
     assert!(!alive(member), "member {member} survived the stop");
     // Had it got the TERM, it would have died of it at once, needing no SIGKILL.
     stop.ok().stdout_has(&format!(
         "stopped web (pid {main}); 1 leftover process stopped (with SIGKILL)"
     ));
-    assert!(
-        took >= std::time::Duration::from_millis(300),
-        "the rest was not waited for until the timeout ({took:?})"
-    );
     assert!(!env.path("web.pid").exists());
     env.run(&["status", "web"])
         .code(3)

@@ -5,7 +5,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -259,7 +259,6 @@ fn a_huge_sparse_log_costs_only_its_tail() {
     assert!(run.stdout.len() < 64 * 1024, "{} bytes", run.stdout.len());
     // A log: readiness wait the program floods with 50 GB of holes ends at its timeout.
     let flood = "sleep 0.3; truncate -s 50G /proc/self/fd/1 || exit 9; exec sleep 1000";
-    let begun = Instant::now();
     let run = env
         .run(&[
             "start",
@@ -275,13 +274,9 @@ fn a_huge_sparse_log_costs_only_its_tail() {
             flood,
         ])
         .code(1);
+    // A wait drowned by the flood would run into the command's 60 s timeout, which kills it:
+    // no exit 1, and no such line.
     assert!(run.stderr.contains("not ready after 2s"), "{}", run.dump());
-    // Not a speed: a wait drowned by the flood would run into the command's 60 s timeout.
-    assert!(
-        begun.elapsed() < Duration::from_secs(30),
-        "the 2 s wait took {:?}",
-        begun.elapsed()
-    );
 }
 
 /// Right after the monitor rotated the log, the current file holds only the newest lines:

@@ -140,16 +140,11 @@ exec sleep 1000"#,
         fs::read_to_string(format!("/proc/{kid}/comm")).is_ok_and(|c| c.trim() == "cat")
             && fds(kid).iter().any(|(_, target)| *target == fifo)
     });
-    let begun = std::time::Instant::now();
     let stop = env.run(&["stop", "family", "--main-only", "--timeout", "30s"]);
-    let took = begun.elapsed();
     assert!(!alive(pid));
     assert!(!alive(kid), "the child {kid} outlived the stop");
-    assert!(
-        took < std::time::Duration::from_secs(15),
-        "the stop waited for the timeout ({took:?})"
-    );
-    // The child may be gone before the stop looks for the rest: counted, or not at all.
+    // The child may be gone before the stop looks for the rest: counted, or not at all. Had
+    // the stop waited for the timeout, it would say `(with SIGKILL)`.
     let stop = stop.ok();
     let said = [
         format!("stopped family (pid {pid})\n"),
