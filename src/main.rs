@@ -7,6 +7,7 @@
 //! it is done by [`rdaemon::start_up`]; the exit goes through `std::process::exit`, which
 //! flushes stdout as returning from Rust's `main` would.
 #![no_main]
+#![deny(unsafe_code)]
 
 use std::ffi::{c_char, c_int};
 
@@ -22,6 +23,10 @@ use rdaemon::{commands, exit};
 #[link(name = "gcc_eh", kind = "static")]
 extern "C" {}
 
+// SAFETY: `no_mangle` exports this function as the symbol `main`, which the C runtime's start-up
+// calls with the C signature written here. No other `main` is defined (`#![no_main]` keeps
+// Rust's own from being generated), so the name clashes with nothing, and it is called once.
+#[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     rdaemon::start_up();
