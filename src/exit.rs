@@ -50,9 +50,9 @@ impl Code {
     }
 
     /// The exit code of a command over several daemons: the worst of theirs, in the order of
-    /// [`Code::severity`]. So `status a b` exits 0 only when all run, else the highest of
-    /// 4 (unknown) > 1 (dead or failed) > 3 (not running); `stop a b` 4 > 1 > 0; `signal` and
-    /// `reload` 4 > 1 > 7 > 0. Usage errors (2) end a command before it acts on any daemon.
+    /// [`Code::severity`]. So `stop a b` exits the highest of 4 > 1 > 0; `signal` and `reload`
+    /// 4 > 1 > 7 > 0. Usage errors (2) end a command before it acts on any daemon. (`status`
+    /// of several daemons does not use it: 0 when all run, else 3, as SPEC §5 says.)
     pub fn worst(codes: impl IntoIterator<Item = Code>) -> Code {
         codes
             .into_iter()

@@ -271,6 +271,7 @@ fn exit_status() -> Roff {
     );
     item(&mut r, [bold("3")], "For status only: not running (never started, stopped or being stopped by rdaemon, or a respawned daemon waiting to restart its program: restarting). Status of several daemons (bare with more than one, several names, a glob, --all): not all of them run; 1 and 4 then describe no single daemon and are not used.");
     item(&mut r, [bold("4")], "Insufficient privilege (permission to signal the daemon was denied). For status: unknown, the pidfile is invalid or unreadable.");
+    item(&mut r, [bold("7")], "For signal and reload only: the daemon is not running (LSB's \"program is not running\"); nothing was sent.");
     item(&mut r, [bold("130")], "start was interrupted by Ctrl-C (SIGINT) while it waited for readiness; it stopped the half-started daemon. SIGTERM and SIGHUP give 143 and 129 (128 + the signal).");
     para(&mut r, "The status codes are those of LSB init scripts, so rdaemon status can serve as the status action of an init script as it is.");
     r
