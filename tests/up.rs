@@ -455,6 +455,44 @@ fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
     assert!(!env.path("web.start").exists() && !env.path("web.json").exists());
 }
 
+/// An entry that runs unchanged is not failed by its dependency's failure: it is said to be up
+/// to date and keeps running, while a new entry after it is not started.
+#[test]
+fn an_unchanged_entry_after_a_failing_edit_stays_up_and_is_not_counted_failed() {
+    let env = world(&[entry("db", "0", ""), entry("web", "0", "after = [\"db\"]")].concat());
+    env.run(&["up"]).ok();
+    let web = env.pid_of("web");
+    let failing =
+        "[daemons.db]\nrun = \"echo db cannot start; exit 3\"\nready = \"file:db.ready\"\n";
+    fs::write(
+        env.path("rdaemon.toml"),
+        [
+            failing,
+            &entry("web", "0", "after = [\"db\"]"),
+            &entry("api", "0", "after = [\"web\"]"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let run = env.run(&["up"]).code(1).stdout_has("web is up to date");
+    assert!(
+        run.stderr
+            .contains("api not started: it comes after db, which failed"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr
+            .contains("2 of 3 daemons failed or were not started: api, db"),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains("web not started"), "{}", run.dump());
+    assert!(alive(web));
+    assert_eq!(env.pid_of("web"), web);
+    assert!(!env.path("api.json").exists());
+}
+
 #[test]
 fn a_procfile_gives_one_entry_per_line() {
     let env = Env::new();

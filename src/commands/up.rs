@@ -401,24 +401,34 @@ fn run_jobs(
     if direction == Direction::Up {
         pass_on_interrupts(live.clone(), tx.clone())?;
     }
+    // What had nothing to do (up to date, or nothing to stop) but waits for a failure: neither
+    // failed nor done, it still holds back what waits for it. With the failure that held it.
+    let mut held: BTreeMap<Name, Name> = BTreeMap::new();
     let mut interrupted = None;
     loop {
-        // Not run: what waits for a failure (transitively, as each is marked failed).
+        // Not run: what waits for a failure (transitively, as each is marked failed or held).
         loop {
             let blocked: Vec<(Name, Name)> = pending
                 .values()
                 .filter_map(|j| {
-                    j.waits_for
-                        .iter()
-                        .find(|w| failed.contains(*w))
-                        .map(|w| (j.name.clone(), w.clone()))
+                    let cause = j.waits_for.iter().find_map(|w| match failed.contains(w) {
+                        true => Some(w.clone()),
+                        false => held.get(w).cloned(),
+                    })?;
+                    Some((j.name.clone(), cause))
                 })
                 .collect();
             if blocked.is_empty() {
                 break;
             }
             for (name, cause) in blocked {
-                pending.remove(&name);
+                let job = pending.remove(&name).expect("pending");
+                if job.steps.is_empty() {
+                    // An entry that runs unchanged is not failed by its dependency's failure.
+                    ctx.say(idle(&name));
+                    held.insert(name, cause);
+                    continue;
+                }
                 eprintln!("rdaemon: {}", direction.blocked(&name, &cause));
                 failed.insert(name);
             }
@@ -548,7 +558,7 @@ fn run_jobs(
     let summary = format!(
         "{} of {} daemons failed or were not {}: {}",
         failed.len(),
-        failed.len() + succeeded.len(),
+        failed.len() + succeeded.len() + held.len(),
         direction.not_done(),
         names.join(", ")
     );
