@@ -493,6 +493,46 @@ fn an_unchanged_entry_after_a_failing_edit_stays_up_and_is_not_counted_failed() 
     assert!(!env.path("api.json").exists());
 }
 
+/// A second `up` while the first still waits for an entry to be ready (SPEC §7: a daemon
+/// starts once every daemon in its `after` is ready): it waits for that start, never taking the
+/// entry for up to date and starting what comes after it. Here the entry is never ready: both
+/// `up`s fail it, and what comes after it never starts.
+#[test]
+fn a_second_up_waits_for_an_entry_the_first_still_waits_for() {
+    let env = world(
+        "[daemons.a]\nrun = \"touch a.started; exec sleep 1000\"\nready = \"file:a.ready\"\nready-timeout = \"5s\"\n\
+         [daemons.b]\nrun = \"exec sleep 1001\"\nafter = [\"a\"]\n",
+    );
+    let up = |env: &Env| {
+        let mut cmd = env.std_cmd();
+        cmd.arg("up")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        Background::spawn(&mut cmd)
+    };
+    let first = up(&env);
+    env.wait_file("a.started");
+    let second = up(&env);
+    let first = first.output_within(DEADLINE, "the first up ends");
+    let second = second.output_within(DEADLINE, "the second up ends");
+    let said = |out: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert_eq!(first.status.code(), Some(1), "{}", said(&first));
+    assert_eq!(second.status.code(), Some(1), "{}", said(&second));
+    assert!(
+        !said(&second).contains("a is up to date"),
+        "{}",
+        said(&second)
+    );
+    assert!(!said(&second).contains("started b"), "{}", said(&second));
+    assert!(!env.path("b.json").exists(), "{}", said(&second));
+}
+
 #[test]
 fn a_procfile_gives_one_entry_per_line() {
     let env = Env::new();

@@ -66,9 +66,15 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                     true => {
                         let same = crate::spec::Spec::from_record(ctx, &rec)
                             .is_ok_and(|running| &running == spec);
-                        match same {
-                            true => Action::UpToDate,
-                            false => Action::Restart,
+                        // Running, but maybe not ready: a start (another `up`'s) still waits
+                        // for it. This `up`'s start waits for that one's lock, then finds it
+                        // running and ready, or starts it itself: what comes after it waits.
+                        let pending =
+                            || crate::pidfile::pending_start(&ctx.lock_path(name)).is_some();
+                        match (same, pending()) {
+                            (true, false) => Action::UpToDate,
+                            (true, true) => Action::Start,
+                            (false, _) => Action::Restart,
                         }
                     }
                     false => Action::Start,
