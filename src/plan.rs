@@ -341,7 +341,7 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
 /// Fails when the exec of `program` (as [`resolve_program`] found it; `given` as the command
 /// line has it) is bound to fail for the user it will run as (`account`; `None`: rdaemon's own
 /// ids): a directory or another file that is not a regular one, a file whose mode bits do not
-/// let that user execute it, a script whose `#!` line names an interpreter that does not exist,
+/// let that user execute it or that sits behind a directory they may not search, a script whose `#!` line names an interpreter that does not exist,
 /// is not a regular file, or that user may not execute (execve(2): EACCES, ENOENT). `start`
 /// checks it before it detaches, `restart` before it stops the running daemon, `up` before it
 /// starts any entry; the words are those of the exec's own failure (`daemonize`).
@@ -366,6 +366,9 @@ pub(crate) fn check_executable(
         return Ok(());
     };
     let ids = RunAs::of(account);
+    if let Some(why) = ids.barred_on_the_way(program) {
+        return Err(fail(why));
+    }
     if meta.is_dir() {
         return Err(fail(nix::errno::Errno::EISDIR.desc().into()));
     }
@@ -381,6 +384,12 @@ pub(crate) fn check_executable(
     // A relative one is looked up from the daemon's directory, at the exec: left to it.
     if !interpreter.is_absolute() {
         return Ok(());
+    }
+    if let Some(why) = ids.barred_on_the_way(&interpreter) {
+        return Err(fail(format!(
+            "the interpreter its #! line names, '{}': {why}",
+            interpreter.display()
+        )));
     }
     match std::fs::metadata(&interpreter) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -439,6 +448,40 @@ impl RunAs {
                 }
             }
         }
+    }
+
+    /// Why these ids cannot reach the file at `path` (absolute): a directory on the way to it,
+    /// as written or as its symbolic links resolve, that the mode bits clearly forbid them to
+    /// search (EACCES), such as `/root` (0700) on the way to a program in root's home for
+    /// `--user nobody`. Root may search any directory. `None` when every directory may let
+    /// them through, or one cannot be looked at (left to the exec).
+    fn barred_on_the_way(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        if self.uid == 0 || !path.is_absolute() {
+            return None;
+        }
+        let resolved = std::fs::canonicalize(path).ok();
+        let ways = std::iter::once(path).chain(resolved.as_deref());
+        for dir in ways.flat_map(Path::ancestors).filter(|d| *d != path) {
+            let Ok(meta) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let mode = meta.mode() & 0o7777;
+            if meta.is_dir() && !may_execute(mode, meta.uid(), meta.gid(), self.uid, &self.gids) {
+                let who = self
+                    .who
+                    .clone()
+                    .unwrap_or_else(|| format!("uid {}", self.uid));
+                return Some(format!(
+                    "{}: {who} may not search the directory '{}' on the way to it (mode {mode:03o}, owner uid {}, group {})",
+                    nix::errno::Errno::EACCES.desc(),
+                    dir.display(),
+                    meta.uid(),
+                    meta.gid()
+                ));
+            }
+        }
+        None
     }
 
     /// Why the exec of the file `meta` describes must fail for these ids, said after "it" (or

@@ -444,4 +444,71 @@ fn a_program_that_cannot_be_executed_fails_before_detaching() {
     env.run(&["start", "--name", "x", "--user", "nobody", "--", &mine])
         .ok();
     env.run(&["stop", "x"]).ok();
+
+    // A program nobody cannot reach, though its own mode lets anyone run it: a directory on
+    // the way is root's 0700 (as `/root` on the way to a program in root's home). Also through
+    // a symbolic link nobody can reach, in an up file, and as a script's interpreter.
+    let vault = env.path("vault");
+    fs::create_dir(&vault).unwrap();
+    let before = listing(env.dir());
+    fs::set_permissions(&vault, fs::Permissions::from_mode(0o700)).unwrap();
+    let hidden = vault.join("hidden.sh");
+    fs::write(&hidden, format!("#!/bin/sh\n{body}")).unwrap();
+    fs::set_permissions(&hidden, fs::Permissions::from_mode(0o755)).unwrap();
+    let link = programs.join("link.sh");
+    std::os::unix::fs::symlink(&hidden, &link).unwrap();
+    let sh = vault.join("sh");
+    copy_executable("/bin/sh", &sh);
+    let via_hidden = program(
+        "via_hidden.sh",
+        &format!("#!{}\n{body}", sh.display()),
+        0o755,
+    );
+    let barred = format!(
+        "Permission denied: user 'nobody' (uid {}) may not search the directory '{}' on the way to it (mode 700, owner uid 0, group 0)",
+        nobody.uid,
+        vault.display()
+    );
+    let hidden = hidden.display().to_string();
+    let link = link.display().to_string();
+    for program in [&hidden, &link] {
+        env.run(&["start", "--name", "x", "--user", "nobody", "--", program])
+            .code(1)
+            .one_error_line()
+            .stderr_has(&format!("cannot execute '{program}': {barred}"));
+        assert_nothing_left(&env, env.dir(), &before, &secs, &env.run(&["list"]));
+    }
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--user",
+        "nobody",
+        "--",
+        &via_hidden,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "cannot execute '{via_hidden}': the interpreter its #! line names, '{}': {barred}",
+        sh.display()
+    ));
+    fs::write(
+        &file,
+        format!(
+            "[daemons.a]\ncommand = [\"sleep\", \"{secs}\"]\n\n[daemons.b]\ncommand = [\"{hidden}\"]\nuser = \"nobody\"\n"
+        ),
+    )
+    .unwrap();
+    let run = env
+        .run(&["up", "-f", file.to_str().unwrap()])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon.toml:4: b: cannot execute '{hidden}': {barred}"
+        ));
+    assert_nothing_left(&env, env.dir(), &before, &secs, &run);
+    // Root reaches it.
+    env.run(&["start", "--name", "x", "--", &hidden]).ok();
+    env.run(&["stop", "x"]).ok();
 }
