@@ -92,6 +92,73 @@ pub fn start_waiting(
     Background::spawn(&mut cmd)
 }
 
+/// Whether `pid` is asleep in a `poll` or `ppoll` now (its wchan).
+pub fn in_poll(pid: i32) -> bool {
+    alive(pid) && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+}
+
+/// Waits until `start`, an `rdaemon start --ready ...` in the background, is in its readiness
+/// wait with at least one look behind it that found the daemon not ready: once `launched` holds
+/// (the daemon's pidfile exists; in respawn mode, its record names the child), `start` blocks in
+/// a `poll` only in the pause between two looks of its wait (or, `cmd:`, while a try runs), and
+/// after a look that found the daemon ready it never polls again before it exits. So a fixture
+/// that holds its program back until the test lets it go (a `go` file) can check that `start`
+/// waited for the program instead of hoping that the program is slower than `start`: a `start`
+/// that returns before the go did not wait, and fails the test here, with its output. The
+/// daemon's pidfile is tracked for cleanup first.
+pub fn wait_start_waits(
+    env: &Env,
+    start: &mut Background,
+    what: &str,
+    mut launched: impl FnMut() -> bool,
+) {
+    let mut ended = false;
+    wait_until(&format!("start waits for {what}"), DEADLINE, || {
+        ended = start.has_ended();
+        ended || (launched() && in_poll(start.pid()))
+    });
+    env.track_pidfiles();
+    if ended {
+        let out = start.0.take().unwrap().wait_with_output().unwrap();
+        panic!(
+            "start ended before {what}, which the program holds back: it did not wait\n\
+             exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// `rdaemon start --name NAME ARGS...` in the background, its output piped, for
+/// [`wait_start_waits`].
+pub fn start_in_background(env: &Env, name: &str, args: &[&str]) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", name])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Background::spawn(&mut cmd)
+}
+
+/// The end of a [`start_in_background`]: its exit code, stdout and stderr, failing the test if
+/// it has not ended within [`DEADLINE`]; every pidfile it left is tracked for cleanup.
+pub fn finish_start(env: &Env, start: Background) -> (Option<i32>, String, String) {
+    let out = start.output_within(DEADLINE, "start ends");
+    env.track_pidfiles();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The shell line that holds a fixture's program back until the test creates `go` (a path).
+pub fn until_go(go: &Path) -> String {
+    format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display())
+}
+
 /// The fields of `/proc/PID/stat` the tests look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
@@ -494,7 +561,7 @@ impl Env {
         pids
     }
 
-    fn track_pidfiles(&self) {
+    pub fn track_pidfiles(&self) {
         let Ok(entries) = fs::read_dir(self.dir()) else {
             return;
         };
@@ -1034,6 +1101,12 @@ impl Background {
     /// Waits for the process to end and collects its piped output.
     pub fn into_output(mut self) -> Output {
         self.0.take().unwrap().wait_with_output().unwrap()
+    }
+
+    /// Whether the process has ended (it is reaped: [`Background::into_output`] still gives its
+    /// status and output).
+    pub fn has_ended(&mut self) -> bool {
+        self.child().try_wait().unwrap().is_some()
     }
 
     /// [`Background::into_output`], failing the test if the process has not ended within
