@@ -244,6 +244,9 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     wait_start_waits(&env, &mut start, "the listener", || {
         env.path("new.pid").exists()
     });
+    // Looks enough for several connection attempts (without a listener reported there, a look
+    // connects at every 8th).
+    wait_start_pauses(&mut start, 40);
     assert!(!accepting(port), "a listener before the go");
     fs::write(&go, "").unwrap();
     let (code, stdout, stderr) = finish_start(&env, start);

@@ -119,14 +119,55 @@ pub fn wait_start_waits(
     });
     env.track_pidfiles();
     if ended {
-        let out = start.0.take().unwrap().wait_with_output().unwrap();
-        panic!(
-            "start ended before {what}, which the program holds back: it did not wait\n\
-             exit: {:?}\n--- stdout\n{}--- stderr\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        did_not_wait(start, what);
+    }
+}
+
+/// Fails the test for a `start` that ended (reaped) while its program was held back, with its
+/// output.
+fn did_not_wait(start: &mut Background, what: &str) -> ! {
+    let out = start.0.take().unwrap().wait_with_output().unwrap();
+    panic!(
+        "start ended before {what}, which the program holds back: it did not wait\n\
+         exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The number of times `pid` (single-threaded) has blocked so far (`voluntary_ctxt_switches`);
+/// 0 once it is gone.
+pub fn voluntary_switches(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// After [`wait_start_waits`]: waits until `start` has blocked at least `pauses` more times and
+/// is back in a pause of its wait, still not ended: it has looked at least about that many more
+/// times (each pause follows a look; the few other times it blocks only make this end sooner)
+/// and found the daemon not ready each time. For a check that does not do all it does at every
+/// look (`tcp:` connects to a loopback address without a listener at every 8th look).
+pub fn wait_start_pauses(start: &mut Background, pauses: u64) {
+    let pid = start.pid();
+    let from = voluntary_switches(pid);
+    let mut ended = false;
+    wait_until(
+        &format!("start pauses {pauses} more times in its wait"),
+        DEADLINE,
+        || {
+            ended = start.has_ended();
+            ended || (voluntary_switches(pid) >= from + pauses && in_poll(pid))
+        },
+    );
+    if ended {
+        did_not_wait(start, "the go");
     }
 }
 
