@@ -288,20 +288,36 @@ fn each_new_kind_fails_at_once_when_the_program_exits() {
     .enumerate()
     {
         let name = format!("dies{i}");
-        let run = start(
+        // The program exits only once `start` waits: the exit comes during the wait, not
+        // before it began.
+        let go = env.path(&format!("go{i}"));
+        let program = format!("{}; echo bye; exit 4", until_go(&go));
+        let mut waiting = start_in_background(
             &env,
             &name,
-            &["--ready", spec, "--ready-timeout", "60s"],
-            &["sh", "-c", "sleep 0.2; echo bye; exit 4"],
-        )
-        .code(1);
+            &[
+                "--ready",
+                spec,
+                "--ready-timeout",
+                "60s",
+                "--",
+                "sh",
+                "-c",
+                &program,
+            ],
+        );
+        wait_start_waits(&env, &mut waiting, "the program's exit", || {
+            env.path(&format!("{name}.pid")).exists()
+        });
+        fs::write(&go, "").unwrap();
+        let (code, _, stderr) = finish_start(&env, waiting);
         // The exit is the error, not the timeout ("not ready after 60s").
+        assert_eq!(code, Some(1), "{spec}: {stderr}");
         assert!(
-            run.stderr.contains(&format!(
+            stderr.contains(&format!(
                 "cannot start {name}: the program exited with status 4"
             )),
-            "{spec}: {}",
-            run.dump()
+            "{spec}: {stderr}"
         );
         recorded_pid(&env, &name);
     }
