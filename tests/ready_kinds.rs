@@ -347,9 +347,18 @@ fn log_readiness_counts_only_lines_written_after_start_began() {
     );
     wait_dead(recorded_pid(&env, "old"));
 
-    // The same, with the program writing the line after a moment (and partial lines first).
+    // The same, with the program writing the line only once `start` has looked at the old one
+    // and waits on: a `start` that counted the old line has ended by then. The line comes in
+    // two parts: the first one, with a line before it, is let go only once `start` has read it.
     fs::write(env.path("new.log"), "listening on 8080\n").unwrap();
-    start(
+    let (go, rest) = (env.path("go"), env.path("rest"));
+    let program = format!(
+        "{}; printf 'booting\\nlisten'; : > '{}'; {}; echo 'ing on 9090'; exec sleep 100",
+        until_go(&go),
+        env.path("partial").display(),
+        until_go(&rest)
+    );
+    let mut waiting = start_in_background(
         &env,
         "new",
         &[
@@ -357,15 +366,25 @@ fn log_readiness_counts_only_lines_written_after_start_began() {
             "log:^listening on \\d+$",
             "--ready-timeout",
             "60s",
-        ],
-        &[
+            "--",
             "sh",
             "-c",
-            "sleep 0.3; printf 'booting\\nlisten'; sleep 0.1; echo 'ing on 9090'; exec sleep 100",
+            &program,
         ],
-    )
-    .ok()
-    .stdout_has("started new (pid ");
+    );
+    wait_start_waits(&env, &mut waiting, "a new line", || {
+        env.path("new.pid").exists()
+    });
+    fs::write(&go, "").unwrap();
+    wait_until("the program wrote part of its line", DEADLINE, || {
+        env.path("partial").exists()
+    });
+    // Two more pauses: the look between them began after the part was written, and read it.
+    wait_start_pauses(&mut waiting, 2);
+    fs::write(&rest, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started new (pid "), "{stdout}");
     let log = fs::read_to_string(env.path("new.log")).unwrap();
     assert!(log.ends_with("listening on 9090\n"), "{log}");
     assert!(alive(env.pid_of("new")));
