@@ -395,7 +395,13 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
     let env = Env::new();
     let out = env.path("out.log");
     let err = env.path("err.log");
-    start(
+    // The ready line comes only once `start` has read the other line, on stdout, and waits on.
+    let go = env.path("go");
+    let program = format!(
+        "echo starting; {}; echo 'now ready to serve' >&2; exec sleep 100",
+        until_go(&go)
+    );
+    let mut waiting = start_in_background(
         &env,
         "split",
         &[
@@ -407,14 +413,23 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
             "log:ready to serve",
             "--ready-timeout",
             "60s",
-        ],
-        &[
+            "--",
             "sh",
             "-c",
-            "echo starting; sleep 0.2; echo 'now ready to serve' >&2; exec sleep 100",
+            &program,
         ],
-    )
-    .ok();
+    );
+    wait_until("the program wrote its first line", DEADLINE, || {
+        fs::read_to_string(&out).is_ok_and(|t| t == "starting\n")
+    });
+    wait_start_waits(&env, &mut waiting, "the ready line", || {
+        env.path("split.pid").exists()
+    });
+    // Two more pauses: the look between them began after the line was written, and read it.
+    wait_start_pauses(&mut waiting, 2);
+    fs::write(&go, "").unwrap();
+    let (code, _, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(fs::read_to_string(&err).unwrap(), "now ready to serve\n");
     assert!(alive(env.pid_of("split")));
 }
