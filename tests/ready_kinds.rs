@@ -437,14 +437,34 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
 #[test]
 fn log_readiness_under_the_respawn_monitor() {
     let env = Env::new();
-    start(
+    // The program says "up" only once `start` waits for it.
+    let go = env.path("go");
+    let program = format!("{}; echo up; exec sleep 100", until_go(&go));
+    let mut waiting = start_in_background(
         &env,
         "sup",
-        &["--respawn", "--ready", "log:^up$", "--ready-timeout", "60s"],
-        &["sh", "-c", "sleep 0.2; echo up; exec sleep 100"],
-    )
-    .ok()
-    .stdout_has("started sup (pid ");
+        &[
+            "--respawn",
+            "--ready",
+            "log:^up$",
+            "--ready-timeout",
+            "60s",
+            "--",
+            "sh",
+            "-c",
+            &program,
+        ],
+    );
+    // The monitor's pidfile comes before its child runs: the status names the child once the
+    // wait is about to begin.
+    wait_start_waits(&env, &mut waiting, "the line 'up'", || {
+        env.path("sup.status").exists() && child_pid(&env, "sup").is_some()
+    });
+    env.track(child_pid(&env, "sup").unwrap());
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started sup (pid "), "{stdout}");
     assert!(fs::read_to_string(env.path("sup.log"))
         .unwrap()
         .lines()
