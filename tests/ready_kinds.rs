@@ -526,7 +526,17 @@ fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
     let env = Env::new();
     let work = env.path("work");
     fs::create_dir(&work).unwrap();
-    start(
+    // Each try of the command adds a line to `tries`; the program makes the file only once the
+    // command has failed and been tried again: a `start` that took a failed try for readiness
+    // has ended by then.
+    let tries = env.path("tries");
+    let ready = format!(
+        "cmd:echo >> '{}'; test \"$MARK\" = yes && test -f made",
+        tries.display()
+    );
+    let go = env.path("go");
+    let program = format!("{}; : > made; exec sleep 100", until_go(&go));
+    let mut waiting = start_in_background(
         &env,
         "job",
         &[
@@ -535,14 +545,24 @@ fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
             "--env",
             "MARK=yes",
             "--ready",
-            "cmd:test \"$MARK\" = yes && test -f made",
+            &ready,
             "--ready-timeout",
             "60s",
+            "--",
+            "sh",
+            "-c",
+            &program,
         ],
-        &["sh", "-c", "sleep 0.3; : > made; exec sleep 100"],
-    )
-    .ok()
-    .stdout_has("started job (pid ");
+    );
+    wait_start_waits(&env, &mut waiting, "the file 'made'", || {
+        env.path("job.pid").exists()
+            && fs::read_to_string(&tries).is_ok_and(|t| t.lines().count() >= 2)
+    });
+    assert!(!work.join("made").exists());
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started job (pid "), "{stdout}");
     assert!(work.join("made").exists());
     assert!(alive(env.pid_of("job")));
 
