@@ -221,25 +221,40 @@ fn tcp_readiness_counts_only_the_daemons_own_listener() {
     ));
     env.run(&["stop", "old"]).ok();
 
-    // The daemon's own listener, up after a while: started.
-    let slow = env.script("slow.sh", &format!("sleep 0.3; exec {py} {sc} \"$1\""));
-    let run = env
-        .run(&[
-            "start",
-            "--name",
-            "new",
+    // The daemon's own listener, up only once the test lets the program go, which it does once
+    // `start` waits: started, and only then.
+    let go = env.path("go");
+    let slow = env.script(
+        "slow.sh",
+        &format!("{}; exec {py} {sc} \"$1\"", until_go(&go)),
+    );
+    let mut start = start_in_background(
+        &env,
+        "new",
+        &[
             "--ready",
             &tcp,
+            "--ready-timeout",
+            "60s",
             "--",
             slow.to_str().unwrap(),
             &port.to_string(),
-        ])
-        .ok();
+        ],
+    );
+    wait_start_waits(&env, &mut start, "the listener", || {
+        env.path("new.pid").exists()
+    });
+    // Looks enough for several connection attempts (without a listener reported there, a look
+    // connects at every 8th).
+    wait_start_pauses(&mut start, 40);
+    assert!(!accepting(port), "a listener before the go");
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, start);
     let new = env.pid_of("new");
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
-        run.stdout.contains(&format!("started new (pid {new})")),
-        "{}",
-        run.dump()
+        stdout.contains(&format!("started new (pid {new})")),
+        "{stdout}"
     );
     assert!(accepting(port));
     env.run(&["stop", "new"]).ok();

@@ -130,27 +130,43 @@ fn alive_readiness_waits_its_duration() {
     assert_eq!(env.record("nap")["ready"], "alive:300ms");
 }
 
+/// The program replaces the stale file only once the test lets it go, and the test does so only
+/// once `start` has looked at the stale file and waits on: a `start` that took the stale file
+/// for readiness has ended by then, however slow the machine.
 #[test]
 fn file_readiness_ignores_a_stale_file_and_waits_for_a_fresh_one() {
     let env = Env::new();
     let flag = env.path("ready.flag");
     fs::write(&flag, "stale\n").unwrap();
+    let go = env.path("go");
     let script = env.script(
         "slow.sh",
-        "sleep 0.3; echo fresh > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; exec sleep 1000",
+        &format!(
+            "{}; echo fresh > \"$1.tmp\"; mv \"$1.tmp\" \"$1\"; exec sleep 1000",
+            until_go(&go)
+        ),
     );
-    env.run(&[
-        "start",
-        "--name",
+    let mut start = start_in_background(
+        &env,
         "slow",
-        "--ready",
-        &format!("file:{}", flag.display()),
-        "--",
-        script.to_str().unwrap(),
-        flag.to_str().unwrap(),
-    ])
-    .ok()
-    .stdout_has("started slow");
+        &[
+            "--ready",
+            &format!("file:{}", flag.display()),
+            "--ready-timeout",
+            "60s",
+            "--",
+            script.to_str().unwrap(),
+            flag.to_str().unwrap(),
+        ],
+    );
+    wait_start_waits(&env, &mut start, "the fresh file", || {
+        env.path("slow.pid").exists()
+    });
+    assert_eq!(fs::read_to_string(&flag).unwrap(), "stale\n");
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, start);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started slow"), "{stdout}");
     assert_eq!(fs::read_to_string(&flag).unwrap(), "fresh\n");
     assert!(alive(env.pid_of("slow")));
 }

@@ -288,20 +288,36 @@ fn each_new_kind_fails_at_once_when_the_program_exits() {
     .enumerate()
     {
         let name = format!("dies{i}");
-        let run = start(
+        // The program exits only once `start` waits: the exit comes during the wait, not
+        // before it began.
+        let go = env.path(&format!("go{i}"));
+        let program = format!("{}; echo bye; exit 4", until_go(&go));
+        let mut waiting = start_in_background(
             &env,
             &name,
-            &["--ready", spec, "--ready-timeout", "60s"],
-            &["sh", "-c", "sleep 0.2; echo bye; exit 4"],
-        )
-        .code(1);
+            &[
+                "--ready",
+                spec,
+                "--ready-timeout",
+                "60s",
+                "--",
+                "sh",
+                "-c",
+                &program,
+            ],
+        );
+        wait_start_waits(&env, &mut waiting, "the program's exit", || {
+            env.path(&format!("{name}.pid")).exists()
+        });
+        fs::write(&go, "").unwrap();
+        let (code, _, stderr) = finish_start(&env, waiting);
         // The exit is the error, not the timeout ("not ready after 60s").
+        assert_eq!(code, Some(1), "{spec}: {stderr}");
         assert!(
-            run.stderr.contains(&format!(
+            stderr.contains(&format!(
                 "cannot start {name}: the program exited with status 4"
             )),
-            "{spec}: {}",
-            run.dump()
+            "{spec}: {stderr}"
         );
         recorded_pid(&env, &name);
     }
@@ -331,9 +347,18 @@ fn log_readiness_counts_only_lines_written_after_start_began() {
     );
     wait_dead(recorded_pid(&env, "old"));
 
-    // The same, with the program writing the line after a moment (and partial lines first).
+    // The same, with the program writing the line only once `start` has looked at the old one
+    // and waits on: a `start` that counted the old line has ended by then. The line comes in
+    // two parts: the first one, with a line before it, is let go only once `start` has read it.
     fs::write(env.path("new.log"), "listening on 8080\n").unwrap();
-    start(
+    let (go, rest) = (env.path("go"), env.path("rest"));
+    let program = format!(
+        "{}; printf 'booting\\nlisten'; : > '{}'; {}; echo 'ing on 9090'; exec sleep 100",
+        until_go(&go),
+        env.path("partial").display(),
+        until_go(&rest)
+    );
+    let mut waiting = start_in_background(
         &env,
         "new",
         &[
@@ -341,15 +366,25 @@ fn log_readiness_counts_only_lines_written_after_start_began() {
             "log:^listening on \\d+$",
             "--ready-timeout",
             "60s",
-        ],
-        &[
+            "--",
             "sh",
             "-c",
-            "sleep 0.3; printf 'booting\\nlisten'; sleep 0.1; echo 'ing on 9090'; exec sleep 100",
+            &program,
         ],
-    )
-    .ok()
-    .stdout_has("started new (pid ");
+    );
+    wait_start_waits(&env, &mut waiting, "a new line", || {
+        env.path("new.pid").exists()
+    });
+    fs::write(&go, "").unwrap();
+    wait_until("the program wrote part of its line", DEADLINE, || {
+        env.path("partial").exists()
+    });
+    // Two more pauses: the look between them began after the part was written, and read it.
+    wait_start_pauses(&mut waiting, 2);
+    fs::write(&rest, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started new (pid "), "{stdout}");
     let log = fs::read_to_string(env.path("new.log")).unwrap();
     assert!(log.ends_with("listening on 9090\n"), "{log}");
     assert!(alive(env.pid_of("new")));
@@ -360,7 +395,13 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
     let env = Env::new();
     let out = env.path("out.log");
     let err = env.path("err.log");
-    start(
+    // The ready line comes only once `start` has read the other line, on stdout, and waits on.
+    let go = env.path("go");
+    let program = format!(
+        "echo starting; {}; echo 'now ready to serve' >&2; exec sleep 100",
+        until_go(&go)
+    );
+    let mut waiting = start_in_background(
         &env,
         "split",
         &[
@@ -372,14 +413,23 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
             "log:ready to serve",
             "--ready-timeout",
             "60s",
-        ],
-        &[
+            "--",
             "sh",
             "-c",
-            "echo starting; sleep 0.2; echo 'now ready to serve' >&2; exec sleep 100",
+            &program,
         ],
-    )
-    .ok();
+    );
+    wait_until("the program wrote its first line", DEADLINE, || {
+        fs::read_to_string(&out).is_ok_and(|t| t == "starting\n")
+    });
+    wait_start_waits(&env, &mut waiting, "the ready line", || {
+        env.path("split.pid").exists()
+    });
+    // Two more pauses: the look between them began after the line was written, and read it.
+    wait_start_pauses(&mut waiting, 2);
+    fs::write(&go, "").unwrap();
+    let (code, _, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(fs::read_to_string(&err).unwrap(), "now ready to serve\n");
     assert!(alive(env.pid_of("split")));
 }
@@ -387,14 +437,34 @@ fn log_readiness_watches_separate_stdout_and_stderr() {
 #[test]
 fn log_readiness_under_the_respawn_monitor() {
     let env = Env::new();
-    start(
+    // The program says "up" only once `start` waits for it.
+    let go = env.path("go");
+    let program = format!("{}; echo up; exec sleep 100", until_go(&go));
+    let mut waiting = start_in_background(
         &env,
         "sup",
-        &["--respawn", "--ready", "log:^up$", "--ready-timeout", "60s"],
-        &["sh", "-c", "sleep 0.2; echo up; exec sleep 100"],
-    )
-    .ok()
-    .stdout_has("started sup (pid ");
+        &[
+            "--respawn",
+            "--ready",
+            "log:^up$",
+            "--ready-timeout",
+            "60s",
+            "--",
+            "sh",
+            "-c",
+            &program,
+        ],
+    );
+    // The monitor's pidfile comes before its child runs: the status names the child once the
+    // wait is about to begin.
+    wait_start_waits(&env, &mut waiting, "the line 'up'", || {
+        env.path("sup.status").exists() && child_pid(&env, "sup").is_some()
+    });
+    env.track(child_pid(&env, "sup").unwrap());
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started sup (pid "), "{stdout}");
     assert!(fs::read_to_string(env.path("sup.log"))
         .unwrap()
         .lines()
@@ -456,7 +526,17 @@ fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
     let env = Env::new();
     let work = env.path("work");
     fs::create_dir(&work).unwrap();
-    start(
+    // Each try of the command adds a line to `tries`; the program makes the file only once the
+    // command has failed and been tried again: a `start` that took a failed try for readiness
+    // has ended by then.
+    let tries = env.path("tries");
+    let ready = format!(
+        "cmd:echo >> '{}'; test \"$MARK\" = yes && test -f made",
+        tries.display()
+    );
+    let go = env.path("go");
+    let program = format!("{}; : > made; exec sleep 100", until_go(&go));
+    let mut waiting = start_in_background(
         &env,
         "job",
         &[
@@ -465,14 +545,24 @@ fn cmd_readiness_runs_with_the_daemons_environment_and_directory() {
             "--env",
             "MARK=yes",
             "--ready",
-            "cmd:test \"$MARK\" = yes && test -f made",
+            &ready,
             "--ready-timeout",
             "60s",
+            "--",
+            "sh",
+            "-c",
+            &program,
         ],
-        &["sh", "-c", "sleep 0.3; : > made; exec sleep 100"],
-    )
-    .ok()
-    .stdout_has("started job (pid ");
+    );
+    wait_start_waits(&env, &mut waiting, "the file 'made'", || {
+        env.path("job.pid").exists()
+            && fs::read_to_string(&tries).is_ok_and(|t| t.lines().count() >= 2)
+    });
+    assert!(!work.join("made").exists());
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, waiting);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started job (pid "), "{stdout}");
     assert!(work.join("made").exists());
     assert!(alive(env.pid_of("job")));
 

@@ -92,6 +92,114 @@ pub fn start_waiting(
     Background::spawn(&mut cmd)
 }
 
+/// Whether `pid` is asleep in a `poll` or `ppoll` now (its wchan).
+pub fn in_poll(pid: i32) -> bool {
+    alive(pid) && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("poll"))
+}
+
+/// Waits until `start`, an `rdaemon start --ready ...` in the background, is in its readiness
+/// wait with at least one look behind it that found the daemon not ready: once `launched` holds
+/// (the daemon's pidfile exists; in respawn mode, its record names the child), `start` blocks in
+/// a `poll` only in the pause between two looks of its wait (or, `cmd:`, while a try runs), and
+/// after a look that found the daemon ready it never polls again before it exits. So a fixture
+/// that holds its program back until the test lets it go (a `go` file) can check that `start`
+/// waited for the program instead of hoping that the program is slower than `start`: a `start`
+/// that returns before the go did not wait, and fails the test here, with its output. The
+/// daemon's pidfile is tracked for cleanup first.
+pub fn wait_start_waits(
+    env: &Env,
+    start: &mut Background,
+    what: &str,
+    mut launched: impl FnMut() -> bool,
+) {
+    let mut ended = false;
+    wait_until(&format!("start waits for {what}"), DEADLINE, || {
+        ended = start.has_ended();
+        ended || (launched() && in_poll(start.pid()))
+    });
+    env.track_pidfiles();
+    if ended {
+        did_not_wait(start, what);
+    }
+}
+
+/// Fails the test for a `start` that ended (reaped) while its program was held back, with its
+/// output.
+fn did_not_wait(start: &mut Background, what: &str) -> ! {
+    let out = start.0.take().unwrap().wait_with_output().unwrap();
+    panic!(
+        "start ended before {what}, which the program holds back: it did not wait\n\
+         exit: {:?}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The number of times `pid` (single-threaded) has blocked so far (`voluntary_ctxt_switches`);
+/// 0 once it is gone.
+pub fn voluntary_switches(pid: i32) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// After [`wait_start_waits`]: waits until `start` has blocked at least `pauses` more times and
+/// is back in a pause of its wait, still not ended: it has looked at least about that many more
+/// times (each pause follows a look; the few other times it blocks only make this end sooner)
+/// and found the daemon not ready each time. For a check that does not do all it does at every
+/// look (`tcp:` connects to a loopback address without a listener at every 8th look).
+pub fn wait_start_pauses(start: &mut Background, pauses: u64) {
+    let pid = start.pid();
+    let from = voluntary_switches(pid);
+    let mut ended = false;
+    wait_until(
+        &format!("start pauses {pauses} more times in its wait"),
+        DEADLINE,
+        || {
+            ended = start.has_ended();
+            ended || (voluntary_switches(pid) >= from + pauses && in_poll(pid))
+        },
+    );
+    if ended {
+        did_not_wait(start, "the go");
+    }
+}
+
+/// `rdaemon start --name NAME ARGS...` in the background, its output piped, for
+/// [`wait_start_waits`].
+pub fn start_in_background(env: &Env, name: &str, args: &[&str]) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", name])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Background::spawn(&mut cmd)
+}
+
+/// The end of a [`start_in_background`]: its exit code, stdout and stderr, failing the test if
+/// it has not ended within [`DEADLINE`]; every pidfile it left is tracked for cleanup.
+pub fn finish_start(env: &Env, start: Background) -> (Option<i32>, String, String) {
+    let out = start.output_within(DEADLINE, "start ends");
+    env.track_pidfiles();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The shell line that holds a fixture's program back until the test creates `go` (a path).
+pub fn until_go(go: &Path) -> String {
+    format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display())
+}
+
 /// The fields of `/proc/PID/stat` the tests look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
@@ -519,7 +627,7 @@ impl Env {
         pids
     }
 
-    fn track_pidfiles(&self) {
+    pub fn track_pidfiles(&self) {
         let Ok(entries) = fs::read_dir(self.dir()) else {
             return;
         };
@@ -1059,6 +1167,12 @@ impl Background {
     /// Waits for the process to end and collects its piped output.
     pub fn into_output(mut self) -> Output {
         self.0.take().unwrap().wait_with_output().unwrap()
+    }
+
+    /// Whether the process has ended (it is reaped: [`Background::into_output`] still gives its
+    /// status and output).
+    pub fn has_ended(&mut self) -> bool {
+        self.child().try_wait().unwrap().is_some()
     }
 
     /// [`Background::into_output`], failing the test if the process has not ended within
