@@ -68,6 +68,35 @@ fn start_of_a_running_name_with_another_command_fails_and_says_how_to_replace_it
         .ok()
         .stdout_has(&format!("web is already running (pid {pid})"));
     assert_eq!(env.track_marked(&first), vec![pid]);
+
+    // Another command and other options (here one left at its default): `restart -- COMMAND`
+    // would keep the running options, so the way out said is a stop and the start again, which
+    // then runs exactly what was asked.
+    let third = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "ready",
+        "--ready",
+        "alive:50ms",
+        "--",
+        "sleep",
+        &first,
+    ])
+    .ok();
+    let ready = env.pid_of("ready");
+    env.track(ready);
+    env.run(&["start", "--name", "ready", "--", "sleep", &third])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+            "rdaemon: ready is already running (pid {ready}) with another command: sleep {first}, and other options (--ready); use 'rdaemon stop ready', then this start again, to replace it, or another --name"
+        ));
+    env.run(&["stop", "ready"]).ok();
+    env.run(&["start", "--name", "ready", "--", "sleep", &third])
+        .ok();
+    env.track_marked(&third);
+    assert_eq!(env.record("ready")["ready"], "exec");
 }
 
 /// Item 11, containment: `--cgroup`, `--memory-max` and `--tasks-max` change what runs as much

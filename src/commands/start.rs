@@ -1077,6 +1077,17 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
     let running = Spec::from_record(ctx, rec).ok()?;
     let name = &spec.name;
     let next = "to replace it, or another --name";
+    let differ = differing_options(&running, spec);
+    if running.command != spec.command && !differ.is_empty() {
+        // `restart NAME -- COMMAND` would keep the running options (a user's trial: the old
+        // `--ready tcp:` kept, the new program never ready, the daemon left dead). Only a stop
+        // and this start again replace both.
+        return Some(format!(
+            "with another command: {}, and other options ({}); use 'rdaemon stop {name}', then this start again, {next}",
+            shell_join(&running.command),
+            differ.join(", ")
+        ));
+    }
     if running.command != spec.command {
         let restart = format!("rdaemon restart {name} -- {}", shell_join(&spec.command));
         // Set off in quotes as SPEC §2 shows it, unless it holds quotes of its own (an argument
@@ -1087,7 +1098,6 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
             shell_join(&running.command),
         ));
     }
-    let differ = differing_options(&running, spec);
     (!differ.is_empty()).then(|| {
         format!(
             "with other options ({}); use 'rdaemon restart {name}' with the new options {next}",
