@@ -2086,9 +2086,20 @@ impl Monitor {
         if count == 0 {
             return;
         }
+        // Named, the first few: the program's pid alone read as if it were the one left.
+        let mut pids: Vec<String> = held
+            .iter()
+            .take(5)
+            .map(|p| p.pid().get().to_string())
+            .collect();
+        if held.len() > 5 {
+            pids.push("…".into());
+        }
         self.say(&format!(
-            "stopping {} pid {child} left behind before restarting it",
-            crate::parse::counted(count as u64, "process", "processes")
+            "stopping {} the program (pid {child}) left behind ({} {}) before restarting it",
+            crate::parse::counted(count as u64, "process", "processes"),
+            if held.len() == 1 { "pid" } else { "pids" },
+            pids.join(", ")
         ));
         self.cleanup = Some(Cleanup {
             held,

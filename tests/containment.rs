@@ -510,7 +510,11 @@ exit 1"#
     }
     assert!(env.track_marked(&secs).len() <= 1);
     let log = fs::read_to_string(env.path("crash.log")).unwrap_or_default();
-    assert!(log.contains("left behind before restarting it"), "{log}");
+    // Naming the helper the first program left, not only the program.
+    assert!(
+        log.contains(&format!("left behind (pid {}) before restarting it", all[0])),
+        "{log}"
+    );
     env.run(&["stop", "crash", "--timeout", "2s"]).ok();
     assert!(!alive(monitor));
     assert!(env.track_marked(&secs).is_empty(), "a helper outlived stop");
