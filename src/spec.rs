@@ -177,12 +177,13 @@ impl Spec {
         Ok(spec)
     }
 
-    /// The spec a record describes. A stream recorded as something other than a path (the
-    /// inherited pipe of a `--foreground` start) goes to the default log instead.
+    /// The spec a record describes. A stream a `--foreground` start inherited (the caller's
+    /// terminal, pipe or file) goes to the default log instead: it was never a log to write to
+    /// (a user's trial: `resurrect` appended to the caller's file).
     pub fn from_record(ctx: &Ctx, rec: &Record) -> Result<Spec> {
         let corrupt = |e: String| anyhow::anyhow!("corrupt record for {}: {e}", rec.name);
         let stream = |p: &PathBuf| {
-            if p.is_absolute() {
+            if p.is_absolute() && !rec.inherited_output {
                 p.clone()
             } else {
                 ctx.default_log_path(&rec.name)
@@ -497,6 +498,8 @@ impl Spec {
             },
             forking: self.forking,
             program_pidfile: self.forking && self.program_pidfile,
+            foreground: self.foreground,
+            inherited_output: self.inherit_output,
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,

@@ -155,6 +155,10 @@ struct SpecFile {
     forking: bool,
     #[serde(default, skip_serializing_if = "is_false")]
     program_pidfile: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    foreground: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    inherited_output: bool,
     #[serde(default = "default_ready")]
     ready: String,
     #[serde(default, with = "crate::parse::duration_text::option")]
@@ -407,6 +411,14 @@ pub struct Record {
     /// reads (and removes after `stop` if it still names the stopped process).
     #[serde(default, skip_serializing_if = "is_false")]
     pub program_pidfile: bool,
+    /// Started with `--foreground`: it runs under a supervisor of its own (systemd, a
+    /// container runtime), which `resurrect` leaves it to.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub foreground: bool,
+    /// `--foreground` without log options: `stdout` and `stderr` say what the caller's streams
+    /// were (a terminal, a file of the caller's), never where a detached start may write.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub inherited_output: bool,
     /// Readiness spec (`--ready`), in its canonical form.
     #[serde(default = "default_ready")]
     pub ready: String,
@@ -806,6 +818,8 @@ impl Record {
             },
             forking: false,
             program_pidfile: false,
+            foreground: false,
+            inherited_output: false,
             ready: default_ready(),
             ready_timeout: None,
             respawn: None,
@@ -848,6 +862,8 @@ impl Record {
             mode: spec.mode,
             forking: spec.forking,
             program_pidfile: spec.program_pidfile,
+            foreground: spec.foreground,
+            inherited_output: spec.inherited_output,
             ready: spec.ready,
             ready_timeout: spec.ready_timeout,
             status_text: status.status_text,
@@ -892,6 +908,8 @@ impl Record {
             mode: self.mode,
             forking: self.forking,
             program_pidfile: self.program_pidfile,
+            foreground: self.foreground,
+            inherited_output: self.inherited_output,
             ready: self.ready.clone(),
             ready_timeout: self.ready_timeout,
             respawn: self.respawn.clone(),
@@ -1479,6 +1497,8 @@ mod tests {
             mode: Mode::Exec,
             forking: false,
             program_pidfile: false,
+            foreground: false,
+            inherited_output: false,
             ready: "exec".into(),
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
@@ -1859,6 +1879,8 @@ mod proptests {
                 },
                 forking: restarts % 5 == 1,
                 program_pidfile: restarts % 7 == 1,
+                foreground: false,
+                inherited_output: false,
                 ready,
                 started_at,
                 restarts,

@@ -512,7 +512,10 @@ exit 1"#
     let log = fs::read_to_string(env.path("crash.log")).unwrap_or_default();
     // Naming the helper the first program left, not only the program.
     assert!(
-        log.contains(&format!("left behind (pid {}) before restarting it", all[0])),
+        log.contains(&format!(
+            "left behind (pid {}) before restarting it",
+            all[0]
+        )),
         "{log}"
     );
     env.run(&["stop", "crash", "--timeout", "2s"]).ok();

@@ -205,3 +205,45 @@ fn in_a_new_session(script: &str, rdaemon: &std::process::Command) -> Background
     with_env_of(&mut cmd, rdaemon);
     Background::spawn(&mut cmd)
 }
+
+/// A `--foreground` daemon runs under a supervisor of its own (systemd, a container runtime):
+/// `resurrect` leaves it to that one rather than starting a detached copy, and a detached start
+/// asked for by name writes to the default log, never to the caller's streams the record names
+/// (a user's trial: `resurrect` appended to the file the caller's stdout had been).
+#[test]
+fn resurrect_leaves_a_foreground_daemon_to_its_supervisor_and_never_writes_to_its_callers_file() {
+    let env = Env::new();
+    let out = env.path("caller.out");
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--foreground", "--name", "fg", "--"])
+        .args(["sh", "-c", "echo \"hello from $$\"; exec sleep 1000"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out).unwrap())
+        .stderr(Stdio::null());
+    let mut fg = Background::spawn(&mut cmd);
+    let pid = fg.pid();
+    env.track(pid);
+    wait_until("the program has become sleep", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_eq!(env.record("fg")["stdout"], out.to_str().unwrap());
+    // It dies while wanted running, as at a reboot.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    fg.child().wait().unwrap();
+    let said = fs::read_to_string(&out).unwrap();
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has("fg was started with --foreground: left to the supervisor that runs it");
+    assert_eq!(env.record("fg")["pid"], pid, "resurrect started it");
+    assert_eq!(fs::read_to_string(&out).unwrap(), said);
+    // Asked for by name, it starts detached, with the default log.
+    let again = env.run(&["start", "fg"]).ok();
+    let started = env.pid_of("fg");
+    env.track(started);
+    assert_ne!(started, pid, "{}", again.dump());
+    wait_until("the detached copy said hello", DEADLINE, || {
+        fs::read_to_string(env.path("fg.log")).is_ok_and(|l| l.contains("hello from"))
+    });
+    assert_eq!(fs::read_to_string(&out).unwrap(), said);
+    env.run(&["stop", "fg"]).ok();
+}

@@ -1081,6 +1081,8 @@ mod tests {
             mode: Mode::Exec,
             forking: false,
             program_pidfile: false,
+            foreground: false,
+            inherited_output: false,
             ready: "exec".into(),
             ready_timeout: None,
             status_text: None,

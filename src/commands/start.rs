@@ -374,6 +374,15 @@ fn resurrect_one(
         ));
         return Ok(Some(Code::Ok));
     }
+    // Its supervisor (systemd, a container runtime) starts it again, in the foreground: a
+    // detached copy from here would run beside that one, or make its start find it running
+    // and end at once.
+    if rec.foreground {
+        ctx.say(format!(
+            "{name} was started with --foreground: left to the supervisor that runs it"
+        ));
+        return Ok(None);
+    }
     if let Some((dep, why)) = blocked {
         anyhow::bail!("cannot start {name}: it comes after {dep}, which {why}");
     }
