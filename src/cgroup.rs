@@ -734,15 +734,34 @@ impl Cgroup {
     /// Removes the (empty) cgroup, and `rdaemon` above it when that is empty too. A cgroup that
     /// is already gone is fine.
     pub fn remove(&self) -> Result<()> {
-        if self.replaced() {
+        // Held open and checked by its id: another daemon of this name (from another directory)
+        // may claim the path anew as soon as this one is empty, and its cgroups are never
+        // touched. Those beneath go first (a cgroup with one is busy), reached through the open
+        // directory, not the path.
+        let dir = match fs::File::open(&self.path) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("cannot open cgroup '{}'", self.path.display()))
+            }
+        };
+        let id = dir.metadata().map(|m| m.ino()).ok();
+        if self.id.is_some_and(|mine| id != Some(mine)) {
             return Ok(());
         }
-        // The cgroups the daemon made beneath its own go first: a cgroup with one is busy.
-        for below in subtree(&self.path) {
+        let through = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&dir)
+        ));
+        for below in subtree(&through) {
             match fs::remove_dir(&below) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    let shown = self
+                        .path
+                        .join(below.strip_prefix(&through).unwrap_or(&below));
                     return Err(e)
-                        .with_context(|| format!("cannot remove cgroup '{}'", below.display()))
+                        .with_context(|| format!("cannot remove cgroup '{}'", shown.display()));
                 }
                 _ => {}
             }
@@ -750,6 +769,8 @@ impl Cgroup {
         match fs::remove_dir(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Made anew by another start between the look and the removal: not this one's.
+            Err(_) if self.replaced() => {}
             Err(e) => {
                 return Err(e)
                     .with_context(|| format!("cannot remove cgroup '{}'", self.path.display()))
