@@ -303,6 +303,12 @@ struct Prepared<'a> {
     /// `spawn_child`: the monitor's pid, which the child checks after setting its parent-death
     /// signal; 0 for a daemon.
     parent: libc::pid_t,
+    /// `spawn` with `keep`: the write end of the pipe on which the intermediate, kept as the
+    /// launch's child subreaper, reports each process it reaps; -1 for none.
+    reaped: RawFd,
+    /// `spawn` with `keep`: rdaemon's pid, which the kept intermediate checks after setting its
+    /// parent-death signal.
+    keeper_parent: libc::pid_t,
     /// `exec_in_place`: drop to the user's real and effective ids but keep root's saved ones,
     /// so that rdaemon can take root back to clean up if the exec fails (execve itself then
     /// copies the effective ids into the saved ones: the program keeps no way back).
@@ -384,6 +390,8 @@ impl<'a> Prepared<'a> {
             max_fd: max_fd(),
             cgroup: -1,
             parent: 0,
+            reaped: -1,
+            keeper_parent: 0,
             keep_saved_ids: false,
         }
     }
@@ -408,12 +416,20 @@ impl<'a> Prepared<'a> {
 /// not allowed to hold processes), the daemon is forked as without `cgroup`, outside it.
 /// `before_exec` learns which: its second argument says whether the daemon is already in the
 /// cgroup; if not, moving it there is the caller's business.
+///
+/// With `keep` (a `--forking` launch), the intermediate child stays, as the launch's own child
+/// subreaper ([`Keeper`], returned), so that every process the launch leaves is re-parented
+/// beneath it, and nothing else is. rdaemon itself is the subreaper of the daemons that earlier
+/// starts of the same command (`resurrect`, `restart a b`, `up`) left: the orphans they make
+/// while this launch runs are re-parented to rdaemon, never beneath the keeper. The program is
+/// then the keeper's child, not the caller's: how it ended comes from [`Keeper::reaped`].
 pub fn spawn<W, T>(
     plan: &Plan,
     cgroup: Option<BorrowedFd<'_>>,
+    keep: bool,
     while_forking: impl FnOnce() -> W,
     before_exec: impl FnOnce(W, Pid, bool) -> Result<T>,
-) -> Result<(Pid, T)> {
+) -> Result<(Pid, T, Option<Keeper>)> {
     ensure_single_threaded()?;
     // Best effort: without it (old kernel), the grandchild goes to PID 1 and is simply not
     // reaped here; nothing else changes.
@@ -421,10 +437,16 @@ pub fn spawn<W, T>(
 
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
     let (go_r, go_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let reaped = match keep {
+        true => Some(pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?),
+        false => None,
+    };
     let prepared = Prepared {
         go_read: go_r.as_raw_fd(),
         go_write: go_w.as_raw_fd(),
         cgroup: cgroup.map_or(-1, |fd| fd.as_raw_fd()),
+        reaped: reaped.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+        keeper_parent: if keep { getpid().as_raw() } else { 0 },
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
 
@@ -442,10 +464,14 @@ pub fn spawn<W, T>(
     }
     drop(report_w);
     drop(go_r);
+    let reaped = reaped.map(|(r, _)| r);
     crate::fault::point("between-forks");
     // The pid arrives as soon as the intermediate has forked; its exit and reaping then overlap
     // with the pidfile and record work and with the grandchild's exec instead of delaying them.
-    let mut intermediate = Intermediate(Some(nix::unistd::Pid::from_raw(child)));
+    let mut intermediate = Intermediate {
+        pid: Some(nix::unistd::Pid::from_raw(child)),
+        kept: keep,
+    };
     let forked = while_forking();
     let (pid, in_cgroup) = match read_message(&report_r)? {
         Some((step @ (Step::Pid | Step::PidInCgroup), raw)) => (
@@ -477,9 +503,23 @@ pub fn spawn<W, T>(
     crate::fault::point("before-exec");
 
     let outcome = read_message(&report_r)?;
+    if outcome.is_none() {
+        if let (Some(reaped), Some(keeper)) = (reaped, intermediate.pid.take()) {
+            fcntl(&reaped, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+                .context("cannot make a pipe non-blocking")?;
+            return Ok((
+                pid,
+                done,
+                Some(Keeper {
+                    pid: keeper,
+                    reaped,
+                }),
+            ));
+        }
+    }
     intermediate.reap();
     match outcome {
-        None => Ok((pid, done)),
+        None => Ok((pid, done, None)),
         Some((step, errno)) => {
             // The grandchild has _exit'ed or is about to: reap it (we are its subreaper).
             let _ = waitpid(nix::unistd::Pid::from_raw(pid.get()), None);
@@ -489,14 +529,69 @@ pub fn spawn<W, T>(
 }
 
 /// The intermediate child, reaped exactly once: where the grandchild must already be our child,
-/// or when `spawn` returns.
-struct Intermediate(Option<nix::unistd::Pid>);
+/// or when `spawn` returns. A kept one (`spawn` with `keep`) never exits by itself while the launch
+/// runs: it is killed first (the grandchild is then re-parented to the caller).
+struct Intermediate {
+    pid: Option<nix::unistd::Pid>,
+    kept: bool,
+}
 
 impl Intermediate {
     fn reap(&mut self) {
-        if let Some(pid) = self.0.take() {
+        if let Some(pid) = self.pid.take() {
+            if self.kept {
+                // Our unreaped child: the pid cannot name another process.
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            }
             let _ = waitpid(pid, None);
         }
+    }
+}
+
+/// The child subreaper of one `--forking` launch (`spawn` with `keep`): the intermediate child,
+/// kept. It reaps every process that exits beneath it and reports each (pid and wait status)
+/// on a pipe; it exits once nothing is left beneath it, and dies with rdaemon
+/// (`PR_SET_PDEATHSIG`). Dropping it kills and reaps it: what still lives beneath it (the
+/// daemon) is re-parented to the caller.
+pub struct Keeper {
+    pid: nix::unistd::Pid,
+    reaped: OwnedFd,
+}
+
+impl Keeper {
+    /// Its pid: the root of what the launch left.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+
+    /// The processes it reaped since the last call, each with its wait status, without
+    /// blocking.
+    pub fn reaped(&self) -> Vec<(i32, nix::sys::wait::WaitStatus)> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8];
+        while let Ok(8) = nix::unistd::read(&self.reaped, &mut buf) {
+            let pid = i32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]);
+            let raw = i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]]);
+            if let Ok(status) =
+                nix::sys::wait::WaitStatus::from_raw(nix::unistd::Pid::from_raw(pid), raw)
+            {
+                out.push((pid, status));
+            }
+        }
+        out
+    }
+
+    /// The pipe [`Keeper::reaped`] reads, readable when it reaped a process (or exited).
+    pub fn reaped_fd(&self) -> BorrowedFd<'_> {
+        self.reaped.as_fd()
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        // Our unreaped child: the pid cannot name another process.
+        let _ = nix::sys::signal::kill(self.pid, nix::sys::signal::Signal::SIGKILL);
+        let _ = waitpid(self.pid, None);
     }
 }
 
@@ -828,18 +923,31 @@ unsafe fn fail(p: &Prepared<'_>, step: Step) -> ! {
 /// # Safety
 /// Only in the child of `fork`, with `p` built before the fork.
 unsafe fn intermediate(p: &Prepared<'_>) -> ! {
-    // SAFETY: setsid, fork, write and _exit are async-signal-safe, and so is the raw clone3 of
-    // `clone_into_cgroup` (its child only makes raw system calls); `grandchild` keeps to the same.
+    // SAFETY: setsid, prctl, getppid, fork, write and _exit are async-signal-safe, and so is the
+    // raw clone3 of `clone_into_cgroup` (its child only makes raw system calls); `grandchild`
+    // and `keep_launch` keep to the same.
     unsafe {
         if libc::setsid() < 0 {
             fail(p, Step::Setsid)
+        }
+        if p.reaped >= 0 {
+            // The launch's own subreaper, gone with rdaemon (checked once set: rdaemon may
+            // have died before).
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0
+                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0
+            {
+                fail(p, Step::Pdeathsig)
+            }
+            if libc::getppid() != p.keeper_parent {
+                libc::_exit(1)
+            }
         }
         if p.cgroup >= 0 {
             match clone_into_cgroup(p.cgroup) {
                 0 => grandchild(p),
                 pid if pid > 0 => {
                     report(p.report, Step::PidInCgroup, pid);
-                    libc::_exit(0)
+                    keep_launch_or_exit(p)
                 }
                 // Whatever the reason, a plain fork and the parent's write to `cgroup.procs`
                 // do what rdaemon did before clone3: the same outcome, the same errors.
@@ -851,6 +959,46 @@ unsafe fn intermediate(p: &Prepared<'_>) -> ! {
             0 => grandchild(p),
             pid => {
                 report(p.report, Step::Pid, pid);
+                keep_launch_or_exit(p)
+            }
+        }
+    }
+}
+
+/// The intermediate once it reported the grandchild: exits, or, kept (`spawn` with `keep`), closes
+/// every fd but the reaped pipe (the report pipe's end-of-file then still means "exec
+/// happened"; no lock or log stays open here) and reaps everything re-parented to it, telling
+/// each on the pipe, until nothing is left beneath it.
+///
+/// # Safety
+/// Only in the intermediate child, with `p` built before the fork.
+unsafe fn keep_launch_or_exit(p: &Prepared<'_>) -> ! {
+    // SAFETY: close_range, close, dup2, waitpid, write and _exit are async-signal-safe syscall
+    // wrappers; the buffer is on this stack.
+    unsafe {
+        if p.reaped < 0 {
+            libc::_exit(0)
+        }
+        // The reaped pipe as fd 0, every other fd closed.
+        if libc::dup2(p.reaped, 0) < 0 {
+            libc::_exit(1)
+        }
+        if libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) < 0 {
+            for fd in 1..p.max_fd {
+                libc::close(fd);
+            }
+        }
+        loop {
+            let mut status: c_int = 0;
+            let pid = libc::waitpid(-1, &mut status, 0);
+            if pid > 0 {
+                let mut buf = [0u8; 8];
+                buf[..4].copy_from_slice(&pid.to_ne_bytes());
+                buf[4..].copy_from_slice(&status.to_ne_bytes());
+                // A pipe write of ≤ PIPE_BUF bytes is atomic.
+                libc::write(0, buf.as_ptr().cast(), buf.len());
+            } else if Errno::last_raw() != libc::EINTR {
+                // ECHILD: nothing beneath it any more, so nothing can be re-parented to it.
                 libc::_exit(0)
             }
         }

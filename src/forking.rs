@@ -4,9 +4,11 @@
 //! left behind: the one the program's own pidfile names, or, without one, the only one left.
 //!
 //! Identity, not trust: a pid is accepted only if the launch left that process behind, that is,
-//! if it descends from the caller (a child subreaper: every orphan of the launch is re-parented
-//! to it), not from what descended from it before the launch, and runs where and as whom the
-//! launch runs (the daemon's cgroup, or the caller's without one; the launch's `--user`). A
+//! if it descends from the launch's root (for `start`, the keeper: a child subreaper of that
+//! launch alone, `daemonize::spawn` with `keep`, which the orphans of daemons an earlier start
+//! of the same command left are never re-parented to; for the monitor, the monitor itself),
+//! not from what descended from it before the launch, and runs where and as whom the launch
+//! runs (the daemon's cgroup, or the caller's without one; the launch's `--user`). A
 //! pidfile naming pid 1, rdaemon itself or any other process fails the start and nothing is
 //! signalled.
 //! The pidfile is the program's, written as whatever user it runs as, so it is hostile: read
@@ -124,6 +126,7 @@ impl Earlier {
 /// told from what earlier launches of the same command left, [`launch_left`]). `user`: the
 /// user the program runs as, if not rdaemon's own.
 pub fn begin_launch(user: Option<u32>) {
+    release();
     let found = session::descendants_of(own_pid());
     // Never the caller's own session: a respawn monitor launches its program in it, and its
     // helpers (an `--on-exit` command still running) would make the launch's own look earlier.
@@ -186,7 +189,7 @@ pub fn launched_alone() -> bool {
 /// escaped its session (`setsid`, a double fork) has been re-parented here.
 pub fn launch_left() -> Vec<Entry> {
     let earlier = Earlier::now();
-    let mut found = session::descendants_of_pruned(own_pid(), |e| earlier.holds(e));
+    let mut found = session::descendants_of_pruned(root(), |e| earlier.holds(e));
     found.retain(|e| !earlier.shares_session(e) && earlier.may_have_made(e.pid, None));
     found
 }
@@ -205,6 +208,90 @@ fn left_by_launch(pid: i32, root: i32, table: &[Entry], members: Option<&[i32]>)
 /// The pid of the calling process (rdaemon `start` or the monitor).
 fn own_pid() -> i32 {
     std::process::id() as i32
+}
+
+/// How many processes the launch's keeper has reaped ([`reap_zombies`]).
+static REAPED_COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// "The launch left nothing", believed only when two scans of `/proc` in a row found nothing
+/// and the keeper reaped nothing since the first began: the keeper reaps an intermediate of a
+/// double fork while a scan runs, and the scan may have read its child (now the keeper's)
+/// under it, then found no trace of it.
+#[derive(Default)]
+struct Quiet {
+    /// The keeper's count when the last scan that found nothing began.
+    empty_since: Option<usize>,
+}
+
+impl Quiet {
+    /// Given whether this scan found nothing, whether that is to be believed.
+    fn confirms(&mut self, nothing: bool) -> bool {
+        reap_zombies();
+        let count = REAPED_COUNT.load(std::sync::atomic::Ordering::Relaxed);
+        let confirmed = nothing && self.empty_since == Some(count);
+        self.empty_since = nothing.then_some(count);
+        confirmed
+    }
+}
+
+/// The child subreaper of the `start --forking` launch under way ([`keep`]), if any.
+static KEEPER: std::sync::Mutex<Option<crate::daemonize::Keeper>> = std::sync::Mutex::new(None);
+
+/// What the keeper reaped, by pid, for [`launcher_ended`].
+static REAPED: std::sync::Mutex<Vec<(i32, Ended)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes `keeper`, the launch's own child subreaper (`daemonize::spawn` with `keep`), the
+/// root of what the launch left: only what is beneath it is the launch's. Without one (the
+/// respawn monitor, an exec-mode start), the caller is that root.
+pub fn keep(keeper: crate::daemonize::Keeper) {
+    *KEEPER.lock().unwrap_or_else(|e| e.into_inner()) = Some(keeper);
+}
+
+/// Ends the launch's keeper, once its daemon was adopted or what it left stopped: killed and
+/// reaped, what still lives beneath it is re-parented to the caller (or init).
+pub fn release() {
+    reap_zombies();
+    let keeper = KEEPER.lock().unwrap_or_else(|e| e.into_inner()).take();
+    drop(keeper);
+    REAPED.lock().unwrap_or_else(|e| e.into_inner()).clear();
+}
+
+/// The root of what the launch under way left: its keeper, else the caller.
+fn root() -> i32 {
+    KEEPER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map_or_else(own_pid, |k| k.pid())
+}
+
+/// How the launcher `pid`, a child of the launch's keeper that has exited, ended: the keeper
+/// reaps it and says so at once; `None` after `patience` without a word (or without a keeper:
+/// the launcher is the caller's child, and reaped by it).
+pub fn launcher_ended(pid: i32, patience: Duration) -> Option<Ended> {
+    let until = Instant::now() + patience;
+    loop {
+        reap_zombies();
+        if let Some(&(_, ended)) = REAPED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|(p, _)| *p == pid)
+        {
+            return Some(ended);
+        }
+        let left = until.saturating_duration_since(Instant::now());
+        let keeper = KEEPER.lock().unwrap_or_else(|e| e.into_inner());
+        let fd = keeper.as_ref()?.reaped_fd();
+        if left.is_zero() {
+            return None;
+        }
+        let ms = left.as_millis().clamp(1, 100) as i32;
+        let _ = poll(
+            &mut [PollFd::new(fd, PollFlags::POLLIN)],
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        );
+    }
 }
 
 /// Finds the daemon's main process once the launcher has exited, before `deadline`: the live
@@ -229,7 +316,7 @@ pub fn find_main(
     if let Some(parent) = found
         .as_ref()
         .ok()
-        .filter(|f| f.stat.ppid != own_pid())
+        .filter(|f| f.stat.ppid != root())
         .and_then(|f| Pid::new(f.stat.ppid).ok())
         .and_then(|p| Process::open(p).ok())
     {
@@ -274,7 +361,8 @@ fn from_pidfile(
 ) -> Result<Found> {
     let inotify = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ok();
     let mut watching = false;
-    let root = own_pid();
+    let root = root();
+    let mut quiet = Quiet::default();
     let shown = path.display();
     loop {
         if !watching {
@@ -339,10 +427,10 @@ fn from_pidfile(
                 }
             }
         };
-        if launch_descendants(root, &table, members).is_empty()
+        let nothing = launch_descendants(root, &table, members).is_empty()
             && !has_zombie_child(root, &table)
-            && members.is_none_or(|m| m.iter().all(|&pid| pid == root))
-        {
+            && members.is_none_or(|m| m.iter().all(|&pid| pid == root));
+        if quiet.confirms(nothing) {
             bail!(
                 "the program left no process running ({why}{hint}{})",
                 what_died("")
@@ -381,7 +469,8 @@ fn only_one_left(
     child_only: bool,
     stop: Option<BorrowedFd<'_>>,
 ) -> Result<Found> {
-    let root = own_pid();
+    let root = root();
+    let mut quiet = Quiet::default();
     loop {
         if stop.is_some_and(readable) {
             bail!("interrupted");
@@ -398,7 +487,7 @@ fn only_one_left(
             .map(|e| e.pid)
             .collect();
         if candidates.is_empty() {
-            if has_zombie_child(root, &table) {
+            if has_zombie_child(root, &table) || !quiet.confirms(true) {
                 // An intermediate died while the scan ran, perhaps before its child showed
                 // in `/proc`: reaped at the top, then look again.
                 continue;
@@ -513,11 +602,32 @@ fn comm(pid: i32) -> String {
 
 /// Reaps every child of the caller that has exited (intermediates of the launch), without
 /// blocking. Only while no child's exit status matters: the launcher is reaped before.
+/// What the launch's keeper reaped is told the same way.
 pub fn reap_zombies() {
+    let mut statuses = Vec::new();
     while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
         if status == WaitStatus::StillAlive {
             break;
         }
+        statuses.push(status);
+    }
+    let kept = KEEPER
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+        .map(|k| k.reaped())
+        .unwrap_or_default();
+    for (pid, status) in kept {
+        REAPED_COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(ended) = Ended::of_wait(&status) {
+            REAPED
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((pid, ended));
+        }
+        statuses.push(status);
+    }
+    for status in statuses {
         if let (Some(pid), Some(ended)) = (status.pid(), Ended::of_wait(&status)) {
             if ended != Ended::Code(0) {
                 *LAST_FAILED.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -553,7 +663,7 @@ fn what_died(otherwise: &str) -> String {
 /// what was the caller's, and returns the pids it found to stop.
 pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
     let members = members_of(cgroup);
-    let launch = launch_descendants(own_pid(), &session::scan(), members.as_deref());
+    let launch = launch_descendants(root(), &session::scan(), members.as_deref());
     let mut found: Vec<i32> = launch.iter().map(|e| e.pid).collect();
     let whole = cgroup.filter(|_| members.as_ref().is_some_and(|m| !m.contains(&own_pid())));
     if let Some(procs) = members.filter(|_| whole.is_some()) {

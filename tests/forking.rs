@@ -278,6 +278,121 @@ fn a_forking_daemon_never_takes_an_earlier_daemons_orphan_in_one_command() {
     }
 }
 
+/// Review of 2026-12-02 (third): without cgroups, a `nobody` daemon `a` that keeps detaching
+/// helpers (`setsid`, its parent exiting) while root's `--forking` daemon `b` launches in the
+/// same `restart a b` or `resurrect` had them re-parented to the same `rdaemon`, where root's
+/// launch took them for what it left: the launch failed ("left N processes behind") and
+/// stopped them, or adopted the one its pidfile named. The user filter did not apply (`b` runs
+/// as root). Now each `--forking` launch has a child subreaper of its own: `a`'s orphans never
+/// enter it, `b` starts (or fails, signalling nothing) and `a`'s helper sleeps on.
+#[test]
+fn an_earlier_daemons_orphans_are_never_a_root_forking_launchs_without_cgroups() {
+    let test = "forking_earlier_orphan_root";
+    let Some(nobody) = root_and_nobody(test) else {
+        return;
+    };
+    for (command, names_helper) in [
+        ("restart", false),
+        ("restart", true),
+        ("resurrect", false),
+        ("resurrect", true),
+    ] {
+        let env = Env::new();
+        open_dir(&env);
+        let dir = env.path("d");
+        fs::create_dir(&dir).unwrap();
+        nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
+        let d = dir.display();
+        let (helper, plain, forked) = (unique_secs(), unique_secs(), unique_secs());
+        // `a`, as nobody: on "go", detaches a helper (its parent `sh` exits at once) and says
+        // which pids (helper, parent) in h.pid.
+        let a = env.script(
+            "a.sh",
+            &format!(
+                "while [ ! -e {d}/go ]; do sleep 0.01; done\n\
+                 sh -c 'setsid sleep {helper} </dev/null >/dev/null 2>&1 & echo $! $$ > {d}/h.tmp; mv {d}/h.tmp {d}/h.pid'\n\
+                 exec sleep {plain}"
+            ),
+        );
+        // `b`, as root: in the attack, says "go" and exits only once `a`'s helper has been
+        // orphaned (its parent changed), naming it in its pidfile or leaving its own daemon.
+        let b = env.script(
+            "b.sh",
+            &format!(
+                "if [ -e {d}/attack ]; then\n\
+                   touch {d}/go\n\
+                   while [ ! -e {d}/h.pid ]; do sleep 0.01; done\n\
+                   read h sub < {d}/h.pid\n\
+                   while [ \"$(cut -d' ' -f4 /proc/$h/stat 2>/dev/null)\" = \"$sub\" ]; do sleep 0.01; done\n\
+                   if [ -e {d}/name-helper ]; then echo $h > {d}/b.tmp; mv {d}/b.tmp {d}/b.pid; exit 0; fi\n\
+                 fi\n\
+                 setsid sh -c 'echo $$ > {d}/b.tmp; mv {d}/b.tmp {d}/b.pid; exec sleep {forked}' </dev/null >/dev/null 2>&1 &"
+            ),
+        );
+        let a = a.display().to_string();
+        let b = b.display().to_string();
+        let pf = format!("{d}/b.pid");
+        let user = ["--cgroup", "off", "--user", "nobody"];
+        let mut opts = vec!["start", "--name", "a"];
+        opts.extend(user);
+        opts.extend(["--", &a]);
+        env.run(&opts).ok();
+        let mut opts = vec!["start", "--name", "b", "--cgroup", "off", "--forking"];
+        opts.extend(["--ready-timeout", "10s"]);
+        if names_helper {
+            opts.extend(["--pidfile", &pf]);
+        }
+        opts.extend(["--", &b]);
+        env.run(&opts).ok();
+        env.track_marked(&forked);
+        if command == "resurrect" {
+            for name in ["a", "b"] {
+                let pid = recorded_pid(&env, name);
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+                    .unwrap();
+                wait_until("a daemon to die", DEADLINE, || !alive(pid));
+            }
+        }
+        fs::write(dir.join("attack"), "").unwrap();
+        if names_helper {
+            fs::write(dir.join("name-helper"), "").unwrap();
+        }
+        let _ = fs::remove_file(&pf);
+        let run = match command {
+            "restart" => env.run(&["restart", "a", "b"]),
+            _ => env.run(&["resurrect"]),
+        };
+        let helpers = env.track_marked(&helper);
+        let daemons = env.track_marked(&forked);
+        env.track_marked(&plain);
+        let case = format!(
+            "{command}, b's pidfile names a's helper: {names_helper}\n{}",
+            run.dump()
+        );
+        assert_eq!(helpers.len(), 1, "{case}");
+        let victim = helpers[0];
+        assert_left_alone(victim, &case);
+        let (_, status) = status_json(&env, "b");
+        assert_ne!(status["pid"].as_i64(), Some(i64::from(victim)), "{case}");
+        if names_helper {
+            assert_eq!(run.code, 1, "{case}");
+            run.stderr_has("cannot start b")
+                .stderr_has("nothing was signalled");
+        } else {
+            assert_eq!(run.code, 0, "{case}");
+            assert_eq!(daemons.len(), 1, "{case}");
+            assert_eq!(
+                status["pid"].as_i64(),
+                Some(i64::from(daemons[0])),
+                "{case}"
+            );
+            env.run(&["stop", "b"]).ok();
+        }
+        env.run(&["stop", "a"]).ok();
+        assert_left_alone(victim, &case);
+    }
+}
+
 #[test]
 fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
     let env = Env::new();

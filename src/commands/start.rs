@@ -632,9 +632,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // What descends from this `start` already (earlier daemons of a `resurrect`) is not this
     // launch's to stop if it fails.
     crate::forking::begin_launch(launch.account.as_ref().map(|a| a.creds.uid));
+    // A `--forking` program runs beneath a child subreaper of its own, which what earlier
+    // daemons of the same command orphan is never re-parented to (`forking::keep`).
+    let keep = launch.forking.is_some() && report.is_none();
     let result = daemonize::spawn(
         &plan,
         into,
+        keep,
         || {
             // The spec keeps the boot it was started in: after a reboot, a pidfile of this
             // start names no process of the daemon (`target::judge`).
@@ -692,7 +696,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             Ok(record)
         },
     )
-    .map(|(pid, _)| pid);
+    .map(|(pid, _, keeper)| {
+        if let Some(keeper) = keeper {
+            crate::forking::keep(keeper);
+        }
+        pid
+    });
     // The plan holds the monitor's end of the report pipe: drop it, so that a monitor that dies
     // without a word shows as end-of-file.
     drop(plan);
@@ -713,6 +722,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         }
         (result, _) => result,
     };
+    // The launch is over: its keeper goes, and the daemon it held is re-parented here.
+    crate::forking::release();
     match result {
         Ok(pid) => {
             // The program ran: its log stays, whatever its readiness (the record names it).
@@ -902,20 +913,38 @@ fn adopt_forked(
             Some(sig),
         ))
     };
-    let process = Process::open(launcher)
-        .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
-    let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
-    spinner.set_limit(timeout);
-    let exited = spinner.wait_with(timeout, |slice| {
-        crate::forking::wait_launcher(&process, interrupt.as_ref().map(Interrupt::fd), slice)
-    });
-    spinner.finish();
-    if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
-        return Err(err);
-    }
-    let exited = exited.map(|_| process.has_exited());
-    // The launcher is this start's child (re-parented to it, the subreaper): reaped here.
-    let ended = exited.map(|exited| exited.then(|| process.reap().unwrap_or(Ended::Code(0))));
+    // The launcher is the child of the launch's keeper, which reaps it and says how it ended
+    // (or, without a keeper, this start's child: reaped here). Already reaped: it is gone.
+    let ended_now = |process: Option<&Process>| {
+        crate::forking::launcher_ended(launcher.get(), Duration::from_secs(5))
+            .or_else(|| process.and_then(Process::reap))
+            .unwrap_or(Ended::Code(0))
+    };
+    let reaped = crate::forking::launcher_ended(launcher.get(), Duration::ZERO);
+    let ended = match reaped.map_or_else(|| Process::open(launcher).map(Some), |_| Ok(None)) {
+        Ok(None) => Ok(reaped),
+        Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => Ok(Some(ended_now(None))),
+        opened => {
+            let process = opened
+                .map(|p| p.expect("opened"))
+                .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
+            let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
+            spinner.set_limit(timeout);
+            let exited = spinner.wait_with(timeout, |slice| {
+                crate::forking::wait_launcher(
+                    &process,
+                    interrupt.as_ref().map(Interrupt::fd),
+                    slice,
+                )
+            });
+            spinner.finish();
+            if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
+                return Err(err);
+            }
+            let exited = exited.map(|_| process.has_exited());
+            exited.map(|exited| exited.then(|| ended_now(Some(&process))))
+        }
+    };
     match ended {
         Ok(Some(Ended::Code(0))) => {}
         Ok(Some(ended)) => {
