@@ -503,8 +503,10 @@ pub fn spawn<W, T>(
     crate::fault::point("before-exec");
 
     let outcome = read_message(&report_r)?;
-    if outcome.is_none() {
-        if let (Some(reaped), Some(keeper)) = (reaped, intermediate.pid.take()) {
+    // Only a kept intermediate is handed over (taking the pid of one that exits would leave it
+    // unreaped: a zombie session leader, which the session sweep then takes for gone).
+    if let (None, Some(reaped), true) = (&outcome, reaped, intermediate.kept) {
+        if let Some(keeper) = intermediate.pid.take() {
             fcntl(&reaped, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
                 .context("cannot make a pipe non-blocking")?;
             return Ok((

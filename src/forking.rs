@@ -250,6 +250,11 @@ pub fn keep(keeper: crate::daemonize::Keeper) {
 /// Ends the launch's keeper, once its daemon was adopted or what it left stopped: killed and
 /// reaped, what still lives beneath it is re-parented to the caller (or init).
 pub fn release() {
+    // Without a keeper (exec mode, respawn), nothing to end: and no reaping, which would take
+    // a daemon that exited at once from `start`'s wait before it could say how it ended.
+    if KEEPER.lock().unwrap_or_else(|e| e.into_inner()).is_none() {
+        return;
+    }
     reap_zombies();
     let keeper = KEEPER.lock().unwrap_or_else(|e| e.into_inner()).take();
     drop(keeper);
