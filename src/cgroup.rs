@@ -241,6 +241,18 @@ pub fn is_delegated(dir: &Path) -> bool {
         .any(|name| matches!(crate::process::read_xattr(dir, name), Ok(Some(v)) if v == b"1"))
 }
 
+/// Whether `leaf` is the name daemon `name`'s cgroup can have beneath `rdaemon/`: `NAME`, or
+/// `NAME@HASH` (8 hex digits) for a directory given explicitly (`Ctx::cgroup_leaf`).
+fn is_leaf_of(leaf: &str, name: &str) -> bool {
+    match leaf.strip_prefix(name) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('@')
+            .is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit())),
+        None => false,
+    }
+}
+
 /// The cgroup of one daemon, `PARENT/rdaemon/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
@@ -312,7 +324,7 @@ impl Cgroup {
     }
 
     /// The cgroup a record names for daemon `name`, if it is one rdaemon could have made: a
-    /// directory `.../rdaemon/NAME` beneath the cgroup2 mount. Anything else is refused, so a
+    /// directory `.../rdaemon/NAME` (or `NAME@HASH`) beneath the cgroup2 mount. Anything else is refused, so a
     /// record edited by hand cannot make `stop` kill another cgroup.
     /// Its id must be `id` (see [`Cgroup::id`]): a cgroup of the same path made since is
     /// another daemon's.
@@ -323,7 +335,7 @@ impl Cgroup {
         }
         let parent = path.parent()?;
         let ok = path.is_absolute()
-            && path.file_name()? == name
+            && is_leaf_of(path.file_name()?.to_str()?, name)
             && parent.file_name()? == TOP
             && path.starts_with(&mount.path)
             && !path
@@ -1020,6 +1032,23 @@ mod tests {
                 .spawn()
                 .unwrap(),
         )
+    }
+
+    #[test]
+    fn a_cgroup_leaf_is_the_name_or_the_name_and_a_hash() {
+        assert!(is_leaf_of("web", "web"));
+        assert!(is_leaf_of("web@0a1b2c3d", "web"));
+        for other in [
+            "web2",
+            "web@",
+            "web@0a1b2c3",
+            "web@0a1b2c3d4",
+            "web@0a1b2c3g",
+            "we",
+            "x@web",
+        ] {
+            assert!(!is_leaf_of(other, "web"), "{other}");
+        }
     }
 
     fn in_cgroup(pid: u32, cgroup: &Cgroup) -> bool {

@@ -580,7 +580,8 @@ pub struct StartOpts {
     #[arg(long, help_heading = RESPAWN)]
     pub log_timestamps: bool,
 
-    /// Run the daemon in its own cgroup rdaemon/NAME (cgroup v2), so that stop reaches every
+    /// Run the daemon in its own cgroup rdaemon/NAME (NAME@HASH with --dir or RDAEMON_DIR;
+    /// cgroup v2), so that stop reaches every
     /// process it spawned: auto where rdaemon can (root, a writable cgroup2 mount, not in a
     /// systemd tree that was not delegated), on (fail with the reason where it cannot), off
     /// [default: auto]

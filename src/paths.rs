@@ -85,6 +85,27 @@ impl Ctx {
         (self.runtime != self.dir).then(|| self.runtime.join(format!("{name}.json")))
     }
 
+    /// The name of the daemon's cgroup beneath `rdaemon/` (SPEC §3.1): `NAME` for the default
+    /// directory, `NAME@HASH` for one given with `--dir` or `RDAEMON_DIR` (HASH: 8 hex digits
+    /// of its path). Cgroup paths are machine-wide, names are per directory: without it, a
+    /// daemon of the same name from another directory ran without a cgroup, silently, and a
+    /// stop racing the other's start could find the path made anew (`@` is never in a name).
+    pub fn cgroup_leaf(&self, name: &Name) -> String {
+        if !self.dir_explicit {
+            return name.to_string();
+        }
+        // FNV-1a: stable across versions and machines, unlike std's hasher.
+        let hash = self
+            .dir
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, &b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+        format!("{name}@{hash:08x}")
+    }
+
     /// `RUNTIME/NAME.lock`, the per-name lock.
     pub fn lock_path(&self, name: &Name) -> PathBuf {
         self.runtime.join(format!("{name}.lock"))
@@ -320,6 +341,24 @@ pub fn absolute(path: &Path) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cgroup_leaf_is_the_name_for_the_default_directory_and_hashed_for_another() {
+        let ctx = |dir: &str, explicit: bool| Ctx {
+            dir: dir.into(),
+            runtime: dir.into(),
+            dir_explicit: explicit,
+            quiet: false,
+            verbose: 0,
+            is_root: true,
+        };
+        let web = Name::parse("web").unwrap();
+        assert_eq!(ctx("/var/lib/rdaemon", false).cgroup_leaf(&web), "web");
+        // FNV-1a of "/srv/a": stable across builds and machines.
+        let a = ctx("/srv/a", true).cgroup_leaf(&web);
+        assert_eq!(a, "web@d4de4497");
+        assert_ne!(a, ctx("/srv/b", true).cgroup_leaf(&web));
+    }
 
     #[test]
     fn root_splits_specs_from_runtime_and_everyone_else_keeps_one_dir() {

@@ -30,7 +30,7 @@ fn a_cgroup_on_daemon_runs_in_its_cgroup_from_its_first_instruction() {
     };
     let env = Env::new();
     let name = unique_name(&env, "clone");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     let _guard = CgroupGuard(cgroup.clone());
     let seen = env.path("seen");
     let body = format!(
@@ -46,7 +46,8 @@ fn a_cgroup_on_daemon_runs_in_its_cgroup_from_its_first_instruction() {
     let seen = env.wait_file("seen");
     let text = fs::read_to_string(&seen).unwrap();
     assert!(
-        text.lines().any(|l| l == format!("0::/rdaemon/{name}")),
+        text.lines()
+            .any(|l| l == format!("0::/rdaemon/{}", env.cgroup_leaf(&name))),
         "the program's first command ran in {text}"
     );
     let procs = fs::read_to_string(cgroup.join("cgroup.procs")).unwrap();
@@ -72,7 +73,7 @@ fn the_daemon_is_born_in_its_cgroup_before_anything_is_written() {
     };
     let env = Env::new();
     let name = unique_name(&env, "born");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     let _guard = CgroupGuard(cgroup.clone());
     let ran = env.path("ran");
     let body = format!("echo $$ > '{}'; exec sleep 1000", ran.display());

@@ -583,7 +583,7 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
     ])
     .code(1)
     .stderr_has("stopped it (pid ");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
@@ -833,7 +833,7 @@ fn a_start_whose_program_exits_stops_what_escaped_into_its_cgroup() {
     let env = Env::new();
     let name = unique_name(&env, "selfd");
     start_that_exits_leaving(&env, &name, &["--cgroup", "on"], "setsid");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
@@ -870,13 +870,12 @@ fn an_exec_setsid_grandchild_is_caught_by_the_cgroup_and_the_cgroup_goes() {
     let dir = env.dir().display().to_string();
     let main = env.start(&name, &[script.to_str().unwrap(), &dir]);
     let gc = member_pids(&env, "gc.txt")[0];
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
     assert!(!same_session(gc, main), "the grandchild left the session");
     let own = fs::read_to_string(format!("/proc/{gc}/cgroup")).unwrap();
     assert!(
-        own.contains(&format!("0::/rdaemon/{name}\n"))
-            || own.contains(&format!("/rdaemon/{name}\n")),
+        own.contains(&format!("/rdaemon/{}\n", env.cgroup_leaf(&name))),
         "{own}"
     );
     let status = env.run(&["status", &name, "--json"]).ok();
@@ -1011,10 +1010,14 @@ exec sleep 1000"#,
         let main = env.pid_of(&name);
         env.track(main);
         let worker = member_pids(&env, "w.txt")[0];
-        let cgroup = mount.join("rdaemon").join(&name);
+        let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
         wait_until("the worker is in its own cgroup", DEADLINE, || {
-            fs::read_to_string(format!("/proc/{worker}/cgroup"))
-                .is_ok_and(|c| c.contains(&format!("/rdaemon/{name}/workers/one\n")))
+            fs::read_to_string(format!("/proc/{worker}/cgroup")).is_ok_and(|c| {
+                c.contains(&format!(
+                    "/rdaemon/{}/workers/one\n",
+                    env.cgroup_leaf(&name)
+                ))
+            })
         });
         let json: serde_json::Value =
             serde_json::from_str(&env.run(&["status", &name, "--json"]).ok().stdout).unwrap();
@@ -1067,7 +1070,7 @@ exit 0"#,
         .ok()
         .stdout_has(&format!("stopped leftovers of {name}: 1 process"));
     assert!(!alive(server), "the server {server} survived stop");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
     let status = env.run(&["status", &name]).code(3);
     assert!(!status.stdout.contains("--forking"), "{}", status.stdout);
@@ -1094,7 +1097,7 @@ fn a_daemon_whose_spec_is_damaged_is_stopped_with_its_cgroup_by_its_status() {
         let main = env.pid_of(&name);
         env.track(main);
         let gc = member_pids(&env, "gc.txt")[0];
-        let cgroup = mount.join("rdaemon").join(&name);
+        let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
         assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
         // The spec is damaged on disk; the status still names the daemon, its session and its
         // cgroup: the stop reaches all of it, not only the main process.
@@ -1150,10 +1153,13 @@ fn start_respawn_in_cgroup(
     if let Some(child) = child_pid(env, name) {
         env.track(child);
     }
-    let cgroup = mount.join("rdaemon").join(name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(name));
     assert_eq!(env.record(name)["cgroup"], cgroup.to_str().unwrap());
     let own = fs::read_to_string(format!("/proc/{monitor}/cgroup")).unwrap();
-    assert!(own.contains(&format!("/rdaemon/{name}\n")), "{own}");
+    assert!(
+        own.contains(&format!("/rdaemon/{}\n", env.cgroup_leaf(name))),
+        "{own}"
+    );
     fs::write(&go, "").unwrap();
     (monitor, cgroup)
 }
@@ -1221,7 +1227,7 @@ exit 3"#,
     .ok();
     let monitor = env.pid_of(&name);
     env.track(monitor);
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(cgroup.exists());
     let first = child_pid(&env, &name).unwrap();
     env.track(first);
@@ -1289,7 +1295,7 @@ fn a_stopped_respawn_daemon_has_its_cgroup_removed_by_stop() {
     let monitor = env.pid_of(&name);
     env.track(monitor);
     let gc = member_pids(&env, "gc.txt")[0];
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(cgroup.exists());
     env.run(&["stop", &name, "--timeout", "2s"]).ok();
     assert!(!alive(monitor));
@@ -1308,7 +1314,7 @@ fn forget_removes_an_empty_cgroup_and_keeps_a_populated_one() {
     };
     let env = Env::new();
     let name = unique_name(&env, "forget");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     let dir = env.dir().display().to_string();
     // A main process that leaves a setsid grandchild in the cgroup, and exits once `go` exists.
     let script = env.script(
@@ -1351,7 +1357,7 @@ fn tasks_max_is_the_pids_controllers_limit_or_a_clear_error() {
     };
     let env = Env::new();
     let name = unique_name(&env, "tm");
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     let offered = fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap_or_default();
     if !offered.split_whitespace().any(|c| c == "pids") {
         eprintln!("{test}: no pids controller in '{}': checking the error (the limit itself is not tested here)", mount.display());
@@ -1524,7 +1530,7 @@ fn a_start_that_is_never_ready_stops_what_escaped_its_session() {
         !alive(gc),
         "the setsid grandchild {gc} survived the failed start"
     );
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 

@@ -52,7 +52,7 @@ fn leftovers_are_looked_for_while_the_cgroup_lives_and_none_once_stop_removed_it
     let env = Env::new();
     let name = unique_name(&env, "ls");
     let (main, members) = start_with_members(&env, &name, 1, false);
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert_eq!(env.record(&name)["cgroup"], cgroup.to_str().unwrap());
     kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
     wait_dead(main);

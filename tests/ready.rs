@@ -768,7 +768,7 @@ exec sleep 1000"#,
     let name = shy(&env);
     env.run(&["stop", &name]).ok();
     assert!(!alive(pid));
-    let cgroup = mount.join("rdaemon").join(&name);
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 

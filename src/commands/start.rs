@@ -1073,7 +1073,8 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
     // Cgroup paths are global: never share (or set limits on) another daemon's. An empty one
     // left by an earlier daemon of this name (from any directory) is made anew, so that it gets
     // a new id: the records that name the old one no longer match it.
-    let claimed = match Cgroup::claim(&parent, launch.name.as_str()) {
+    let leaf = ctx.cgroup_leaf(&launch.name);
+    let claimed = match Cgroup::claim(&parent, &leaf) {
         Ok(claimed) => claimed,
         Err(_) if launch.cgroup == CgroupMode::Auto && !limits => None,
         Err(err) => return Err(err),
@@ -1085,7 +1086,7 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
         bail!(
             "cannot give {} a cgroup: '{}' is in use (another daemon of this name?)",
             launch.name,
-            Cgroup::at(&parent, launch.name.as_str()).path().display()
+            Cgroup::at(&parent, &leaf).path().display()
         );
     };
     let cg = &claimed.cgroup;

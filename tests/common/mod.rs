@@ -789,7 +789,25 @@ pub fn cgroups_here(test: &str) -> Option<PathBuf> {
     mount
 }
 
-/// A daemon name unique to this test run (cgroups are global: `rdaemon/NAME`).
+impl Env {
+    /// The name of daemon `name`'s cgroup beneath `rdaemon/`: the test's directory is given
+    /// explicitly (`RDAEMON_DIR`), so `NAME@HASH`, HASH the FNV-1a of the directory's path, as
+    /// rdaemon makes it (`Ctx::cgroup_leaf`).
+    pub fn cgroup_leaf(&self, name: &str) -> String {
+        let hash = self
+            .dir()
+            .as_os_str()
+            .as_encoded_bytes()
+            .iter()
+            .fold(0x811c_9dc5_u32, |h, &b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+        format!("{name}@{hash:08x}")
+    }
+}
+
+/// A daemon name unique to this test run (cgroups are global: `rdaemon/NAME`; with the test's
+/// own directory, `rdaemon/NAME@HASH`, which is unique already).
 pub fn unique_name(env: &Env, stem: &str) -> String {
     let tail: String = env
         .dir()
