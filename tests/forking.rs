@@ -1310,7 +1310,8 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    // SIGINT caught whatever the test run ignores (a background job's SIGINT stays ignored).
+    let start = Background::spawn(interruptible(&mut cmd));
     let rdaemon = start.pid();
     // The daemon the launcher left is start's child (its subreaper): the launcher has exited,
     // and start watches for the pidfile.

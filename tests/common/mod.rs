@@ -70,9 +70,26 @@ pub fn catches(pid: i32, sig: Signal) -> bool {
     })
 }
 
+/// Gives `cmd` the default disposition of SIGINT, SIGTERM and SIGHUP, whatever the test run
+/// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
+/// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
+/// not depend on how the tests themselves were run.
+pub fn interruptible(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe; SIG_DFL installs no handler code.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+                nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// `rdaemon start --name NAME EXTRA... --ready-timeout 60s --ready file:NEVER -- sleep MARK` in
 /// the background, its output piped: a start that waits for a file that never comes, until it
-/// is signalled.
+/// is signalled ([`interruptible`], whatever the test run ignores).
 pub fn start_waiting(
     env: &Env,
     name: &str,
@@ -89,7 +106,7 @@ pub fn start_waiting(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    Background::spawn(&mut cmd)
+    Background::spawn(interruptible(&mut cmd))
 }
 
 /// The fields of `/proc/PID/stat` the tests look at.
