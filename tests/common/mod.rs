@@ -1350,6 +1350,35 @@ pub fn stranger_http_server(py: &Path, port: u16) -> Background {
     server
 }
 
+/// A stranger holding the loopback `port`: `python3` listening on it and sleeping, spawned
+/// (its pid is the holder's) and returned once it accepts.
+///
+/// Not a listener of the test process itself: every child another test thread forks holds
+/// all the test process's fds, that listener too, until it execs, and rdaemon, which names the
+/// first holder it finds in `/proc`, may name that child instead of the test process.
+pub fn stranger_listener(py: &Path, port: u16) -> Background {
+    const LISTENER: &str = "import socket, sys, time\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+        s.listen()\n\
+        time.sleep(1000000)\n";
+    let mut cmd = std::process::Command::new(py);
+    cmd.args(["-c", LISTENER, &port.to_string()])
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut listener = Background::spawn(&mut cmd);
+    wait_until("the stranger listens", DEADLINE, || {
+        assert!(
+            listener.child().try_wait().unwrap().is_none(),
+            "the stranger listening on port {port} exited"
+        );
+        accepting(port)
+    });
+    listener
+}
+
 /// What [`stranger_http_server`] was asked: its `GET PATH` lines, once it is killed.
 pub fn stranger_gets(mut server: Background) -> String {
     let _ = server.child().kill();
