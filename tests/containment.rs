@@ -594,9 +594,12 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
 /// Returns the leftover's pid.
 fn start_that_exits_leaving(env: &Env, name: &str, extra: &[&str], setsid: &str) -> i32 {
     let mark = unique_secs();
+    // The program exits once `left.done` exists: made by the leftover's shell itself after its
+    // `mv` has exited, so that what the program leaves is that one process, never also the `mv`
+    // (which renames `left.txt` into place before it exits).
     let script = format!(
-        r#"{setsid} sh -c 'echo $$ > "$1/left.tmp"; mv "$1/left.tmp" "$1/left.txt"; exec sleep {mark}' sh "$1" &
-while [ ! -e "$1/left.txt" ]; do sleep 0.01; done
+        r#"{setsid} sh -c 'echo $$ > "$1/left.tmp"; mv "$1/left.tmp" "$1/left.txt"; : > "$1/left.done"; exec sleep {mark}' sh "$1" &
+while [ ! -e "$1/left.done" ]; do sleep 0.01; done
 exit 0"#
     );
     let never = format!("file:{}", env.path("never").display());

@@ -1432,14 +1432,16 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    // SIGINT caught whatever the test run ignores (a background job's SIGINT stays ignored).
+    let start = Background::spawn(interruptible(&mut cmd));
     let rdaemon = start.pid();
     // The daemon the launcher left is start's child (its subreaper): the launcher has exited,
-    // and start watches for the pidfile.
+    // and start watches for the pidfile. The launcher is start's child too, from its exec to its
+    // exit: the daemon is the one that leads its own session (the fixture's setsid).
     wait_until("the launch left its daemon to start", DEADLINE, || {
         live_pids_with_arg(&mark)
             .iter()
-            .any(|&p| stat(p).is_some_and(|s| s.ppid == rdaemon))
+            .any(|&p| stat(p).is_some_and(|s| s.ppid == rdaemon && s.session == p))
     });
     for pid in live_pids_with_arg(&mark) {
         env.track(pid);

@@ -117,14 +117,18 @@ fn restart_of_a_stopped_daemon_with_a_garbage_pidfile_starts_it() {
 /// and for each of several, and nothing changes.
 #[test]
 fn restart_with_a_port_another_process_holds_keeps_the_daemons_running() {
+    let Some(python) =
+        python3_or_skip("restart_with_a_port_another_process_holds_keeps_the_daemons_running")
+    else {
+        return;
+    };
     let env = Env::new();
     let port = free_port();
-    // The stranger: this test itself.
-    let _stranger = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let stranger = stranger_listener(&python, port);
     let tcp = format!("tcp:{port}");
     let busy = format!(
-        "rdaemon: port {port} is already in use by pid {}",
-        std::process::id()
+        "rdaemon: port {port} is already in use by pid {} (python3)",
+        stranger.pid()
     );
     let secs = unique_secs();
     let a = env.start("a", &["sleep", &secs]);

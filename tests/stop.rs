@@ -434,7 +434,7 @@ fn stop_cancels_a_start_still_waiting_for_readiness() {
         .args(["--ready-timeout", "1h", "--", "sh", "-c", &program])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let start = Background::spawn(&mut cmd);
+    let start = Background::spawn(interruptible(&mut cmd));
     env.wait_file("running");
     let daemon = recorded_pid(&env, "pend");
     let stop = env.run(&["stop", "pend"]).ok().stdout_has(&format!(

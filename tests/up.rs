@@ -685,7 +685,7 @@ fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
 fn up_in_its_own_group(env: &Env) -> Background {
     use std::os::unix::process::CommandExt;
     Background::spawn(
-        env.std_cmd()
+        interruptible(&mut env.std_cmd())
             .arg("up")
             .process_group(0)
             .stdout(std::process::Stdio::piped())

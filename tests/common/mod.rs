@@ -70,9 +70,26 @@ pub fn catches(pid: i32, sig: Signal) -> bool {
     })
 }
 
+/// Gives `cmd` the default disposition of SIGINT, SIGTERM and SIGHUP, whatever the test run
+/// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
+/// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
+/// not depend on how the tests themselves were run.
+pub fn interruptible(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe; SIG_DFL installs no handler code.
+    unsafe {
+        cmd.pre_exec(|| {
+            for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+                nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::SigDfl)?;
+            }
+            Ok(())
+        })
+    }
+}
+
 /// `rdaemon start --name NAME EXTRA... --ready-timeout 60s --ready file:NEVER -- sleep MARK` in
 /// the background, its output piped: a start that waits for a file that never comes, until it
-/// is signalled.
+/// is signalled ([`interruptible`], whatever the test run ignores).
 pub fn start_waiting(
     env: &Env,
     name: &str,
@@ -89,7 +106,7 @@ pub fn start_waiting(
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    Background::spawn(&mut cmd)
+    Background::spawn(interruptible(&mut cmd))
 }
 
 /// Whether `pid` is asleep in a `poll` or `ppoll` now (its wchan).
@@ -1488,6 +1505,35 @@ pub fn stranger_http_server(py: &Path, port: u16) -> Background {
         accepting(port)
     });
     server
+}
+
+/// A stranger holding the loopback `port`: `python3` listening on it and sleeping, spawned
+/// (its pid is the holder's) and returned once it accepts.
+///
+/// Not a listener of the test process itself: every child another test thread forks holds
+/// all the test process's fds, that listener too, until it execs, and rdaemon, which names the
+/// first holder it finds in `/proc`, may name that child instead of the test process.
+pub fn stranger_listener(py: &Path, port: u16) -> Background {
+    const LISTENER: &str = "import socket, sys, time\n\
+        s = socket.socket()\n\
+        s.bind(('127.0.0.1', int(sys.argv[1])))\n\
+        s.listen()\n\
+        time.sleep(1000000)\n";
+    let mut cmd = std::process::Command::new(py);
+    cmd.args(["-c", LISTENER, &port.to_string()])
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut listener = Background::spawn(&mut cmd);
+    wait_until("the stranger listens", DEADLINE, || {
+        assert!(
+            listener.child().try_wait().unwrap().is_none(),
+            "the stranger listening on port {port} exited"
+        );
+        accepting(port)
+    });
+    listener
 }
 
 /// What [`stranger_http_server`] was asked: its `GET PATH` lines, once it is killed.
