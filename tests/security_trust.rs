@@ -7,6 +7,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 
 use crate::common::*;
 
@@ -193,4 +194,129 @@ fn a_root_daemons_env_file_that_became_untrusted_is_not_used_at_respawn() {
             && text.contains("owned by uid 65534"),
         "{text}"
     );
+}
+/// Starts `rdaemon start ARGS` in the background, its output piped.
+fn start_in_background(env: &Env, args: &[&str]) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    Background::spawn(&mut cmd)
+}
+
+/// Attack B: once the daemon runs, a stranger (uid 1000) creates the `--ready file:` flag in a
+/// sticky directory; it does not make the daemon ready, for a daemon of nobody's or of root's.
+/// The flag the daemon makes itself does.
+#[test]
+fn a_ready_file_made_by_a_stranger_does_not_count() {
+    const TEST: &str = "a_ready_file_made_by_a_stranger_does_not_count";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let (w, nb, tmp) = layout(&env);
+    let mark = unique_secs();
+    for (name, user) in [("rfnb", Some("nobody")), ("rfroot", None)] {
+        // As root, a root daemon's log is refused in nobody's directory.
+        let logs = if user.is_some() { &nb } else { &w };
+        let up = nb.join(format!("{name}.up"));
+        let flag = tmp.join(format!("{name}.flag"));
+        let ready = format!("file:{}", flag.display());
+        let program = format!("touch '{}'; exec sleep {mark}", up.display());
+        let log = s(&logs.join(format!("{name}.log")));
+        let mut args = vec!["start", "--name", name, "--log", &log];
+        if let Some(u) = user {
+            args.extend(["--user", u]);
+        }
+        args.extend([
+            "--ready",
+            &ready,
+            "--ready-timeout",
+            "3s",
+            "--",
+            "sh",
+            "-c",
+            &program,
+        ]);
+        let start = start_in_background(&env, &args);
+        wait_until("the daemon runs", DEADLINE, || up.exists());
+        uid_does(STRANGER, &format!("touch '{}'", flag.display()));
+        let out = start.output_within(DEADLINE, "start returns");
+        env.track_marked(&mark);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && !stdout.contains("started"),
+            "{name}: a stranger's flag made it ready\n{stdout}\n{stderr}"
+        );
+        assert!(
+            stderr.contains("owned by uid 1000"),
+            "{name}: {stdout}\n{stderr}"
+        );
+    }
+    assert!(env.track_marked(&mark).is_empty());
+    // The daemon's own flag counts.
+    let flag = tmp.join("own.flag");
+    let program = format!("touch '{}'; exec sleep {mark}", flag.display());
+    env.run(&[
+        "start",
+        "--name",
+        "own",
+        "--user",
+        "nobody",
+        "--log",
+        &s(&nb.join("own.log")),
+        "--ready",
+        &format!("file:{}", flag.display()),
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok()
+    .stdout_has("started");
+    env.run(&["stop", "own"]).ok();
+}
+
+/// Attack B, health: a stranger's file at the `--health file:` path keeps no daemon healthy.
+#[test]
+fn a_health_file_made_by_a_stranger_does_not_count() {
+    const TEST: &str = "a_health_file_made_by_a_stranger_does_not_count";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let (_, nb, tmp) = layout(&env);
+    let flag = tmp.join("health.flag");
+    uid_does(STRANGER, &format!("touch '{}'", flag.display()));
+    let log = nb.join("h.log");
+    let mark = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "hf",
+        "--respawn",
+        "--user",
+        "nobody",
+        "--log",
+        &s(&log),
+        "--health",
+        &format!("file:{}", flag.display()),
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "--",
+        "sleep",
+        &mark,
+    ])
+    .ok();
+    wait_until("the health check fails", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("health check failed"))
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    env.run(&["stop", "hf"]).ok();
+    env.track_marked(&mark);
+    assert!(text.contains("owned by uid 1000"), "{text}");
 }
