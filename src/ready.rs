@@ -1495,7 +1495,8 @@ fn a_child_listens(process: &Process, addr: &SocketAddr) -> bool {
 /// Whether the daemon process itself holds a socket listening where `addr` connects: its socket
 /// fds, duplicated with `pidfd_getfd`, asked for `SO_ACCEPTCONN` and their address. The usual
 /// case, answered in microseconds, where reading `/proc/net/tcp` walks the kernel's whole TCP
-/// hash table (milliseconds on a large machine). `false` when it cannot tell (no pidfd, an
+/// hash table (milliseconds on a large machine). Only a socket in rdaemon's own network
+/// namespace counts ([`process::socket_in_own_netns`]). `false` when it cannot tell (no pidfd, an
 /// older kernel, no right to look, a listener in another of the daemon's processes): the
 /// caller then does the full check.
 fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
@@ -1518,6 +1519,13 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
             return false;
         };
         if !nix::sys::socket::getsockopt(&dup, sockopt::AcceptConn).unwrap_or(false) {
+            return false;
+        }
+        // A listener in another network namespace (`unshare -n`) takes no connection made
+        // here, whatever its address: another process's listener on the host does (a tester's
+        // uid 1000 made a `--user nobody` daemon "started" that way). Unknown: not counted
+        // here, and the caller's look at `/proc/net/tcp` (rdaemon's namespace) decides.
+        if process::socket_in_own_netns(dup.as_fd()) != Some(true) {
             return false;
         }
         // `[::]` takes IPv4 connections only if it is not IPv6-only: else a stranger's IPv4

@@ -320,3 +320,184 @@ fn a_health_file_made_by_a_stranger_does_not_count() {
     env.track_marked(&mark);
     assert!(text.contains("owned by uid 1000"), "{text}");
 }
+/// The daemon's listener, in a network namespace of its own (`unshare -Urn`).
+const NS_LISTENER: &str = "import socket, sys\n\
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+    s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(5)\n\
+    open(sys.argv[2], 'w').close()\n\
+    while True: s.accept()[0].close()\n";
+
+/// A stranger's listener on the host.
+const HOST_LISTENER: &str = "import socket, sys\n\
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+    s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(5)\n\
+    while True: s.accept()[0].close()\n";
+
+/// Attack C: the daemon listens on the port in its own network namespace; once it does, a
+/// stranger (uid 1000) listens on the same port on the host. `--ready tcp:` must not take the
+/// stranger's host listener for the daemon's.
+#[test]
+fn a_daemon_listener_in_another_network_namespace_is_not_ready() {
+    const TEST: &str = "a_daemon_listener_in_another_network_namespace_is_not_ready";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let Some(py) = python3_or_skip(TEST) else {
+        return;
+    };
+    let unshare_works = as_uid(65534, "unshare -Urn true")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unshare_works {
+        return skip(TEST, "nobody cannot 'unshare -Urn' here");
+    }
+    let env = Env::new();
+    let (_, nb, _) = layout(&env);
+    let port = free_port().to_string();
+    let up = nb.join("ns.up");
+    let mark = unique_secs();
+    let program = format!(
+        "ip link set lo up 2>/dev/null; exec {} -c \"$0\" {port} '{}' {mark}",
+        py.display(),
+        up.display()
+    );
+    let start = start_in_background(
+        &env,
+        &[
+            "start",
+            "--name",
+            "atkns",
+            "--user",
+            "nobody",
+            "--log",
+            &s(&nb.join("ns.log")),
+            "--ready",
+            &format!("tcp:{port}"),
+            "--ready-timeout",
+            "4s",
+            "--",
+            "unshare",
+            "-Urn",
+            "/bin/sh",
+            "-c",
+            &program,
+            NS_LISTENER,
+        ],
+    );
+    wait_until("the daemon listens in its namespace", DEADLINE, || {
+        up.exists()
+    });
+    let mut host = Background::spawn(
+        std::process::Command::new("setpriv")
+            .arg(format!("--reuid={STRANGER}"))
+            .arg(format!("--regid={STRANGER}"))
+            .arg("--clear-groups")
+            .arg(&py)
+            .args(["-c", HOST_LISTENER, &port])
+            .current_dir("/")
+            .stdin(Stdio::null()),
+    );
+    wait_until("the stranger listens on the host", DEADLINE, || {
+        assert!(
+            host.child().try_wait().unwrap().is_none(),
+            "the stranger's listener exited"
+        );
+        accepting(port.parse().unwrap())
+    });
+    let out = start.output_within(DEADLINE, "start returns");
+    env.track_marked(&mark);
+    drop(host);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && !stdout.contains("started"),
+        "the stranger's host listener made it ready\n{stdout}\n{stderr}"
+    );
+}
+
+/// Attack C, health: the daemon's listener is in its own network namespace, a stranger's on the
+/// host; the `--health tcp:` check must fail rather than count the stranger's answer.
+#[test]
+fn a_health_listener_in_another_network_namespace_does_not_count() {
+    const TEST: &str = "a_health_listener_in_another_network_namespace_does_not_count";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let Some(py) = python3_or_skip(TEST) else {
+        return;
+    };
+    let unshare_works = as_uid(65534, "unshare -Urn true")
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !unshare_works {
+        return skip(TEST, "nobody cannot 'unshare -Urn' here");
+    }
+    let env = Env::new();
+    let (_, nb, _) = layout(&env);
+    let port = free_port().to_string();
+    let up = nb.join("ns.up");
+    let log = nb.join("nsh.log");
+    let mark = unique_secs();
+    let program = format!(
+        "ip link set lo up 2>/dev/null; exec {} -c \"$0\" {port} '{}' {mark}",
+        py.display(),
+        up.display()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "nsh",
+        "--respawn",
+        "--user",
+        "nobody",
+        "--log",
+        &s(&log),
+        "--health",
+        &format!("tcp:{port}"),
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1",
+        "--",
+        "unshare",
+        "-Urn",
+        "/bin/sh",
+        "-c",
+        &program,
+        NS_LISTENER,
+    ])
+    .ok();
+    env.track_marked(&mark);
+    wait_until("the daemon listens in its namespace", DEADLINE, || {
+        up.exists()
+    });
+    let mut host = Background::spawn(
+        std::process::Command::new("setpriv")
+            .arg(format!("--reuid={STRANGER}"))
+            .arg(format!("--regid={STRANGER}"))
+            .arg("--clear-groups")
+            .arg(&py)
+            .args(["-c", HOST_LISTENER, &port])
+            .current_dir("/")
+            .stdin(Stdio::null()),
+    );
+    wait_until("the stranger listens on the host", DEADLINE, || {
+        assert!(
+            host.child().try_wait().unwrap().is_none(),
+            "the stranger's listener exited"
+        );
+        accepting(port.parse().unwrap())
+    });
+    // Before the stranger listened, checks failed for want of a connection; now one must fail
+    // for what answers: the stranger's listener, not the daemon's.
+    wait_until(
+        "the health check fails on the stranger's listener",
+        DEADLINE,
+        || fs::read_to_string(&log).is_ok_and(|t| t.contains("not the daemon's")),
+    );
+    env.run(&["stop", "nsh"]).ok();
+    env.track_marked(&mark);
+    drop(host);
+}
