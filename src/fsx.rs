@@ -545,6 +545,62 @@ pub fn trusted_by_root(path: &Path) -> Result<PathBuf, String> {
     Err("too many levels of symbolic links".into())
 }
 
+/// [`trusted_by_root`] for a file already opened through its directory's handle (`dir`), as
+/// root reads it for a daemon that runs as root (its env file): the directory and every one on
+/// the way to it changeable by no other user (or sticky), and the file itself a regular file
+/// with one link, owned by root (or rdaemon's user), writable by no group or other user, with
+/// no set-id bits. Whoever could write or swap it would choose what runs as root (a `PATH` or
+/// `LD_PRELOAD` of theirs). The error says why, without the file's path. Not root: `Ok`.
+pub fn trusted_by_root_at(dir: &Dir, file: &File) -> Result<(), String> {
+    if !geteuid().is_root() {
+        return Ok(());
+    }
+    if let Some(above) = &dir.exposed {
+        return Err(format!(
+            "other users can change '{}' on the way to it (owner uid {}, mode {:03o})",
+            above.path.display(),
+            above.uid,
+            above.mode
+        ));
+    }
+    let dst = dir.restat().map_err(|e| open_reason(&e))?;
+    if !protected(&dst) {
+        return Err(format!(
+            "other users can write to '{}' (owner uid {}, mode {:03o})",
+            dir.path().display(),
+            dst.st_uid,
+            dst.st_mode & 0o7777
+        ));
+    }
+    let st = fstat(file.as_fd()).map_err(|e| e.desc().to_owned())?;
+    let ft = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+    if ft != SFlag::S_IFREG {
+        return Err(format!("it is {}, not a regular file", describe_kind(ft)));
+    }
+    if !is_ours(st.st_uid) {
+        return Err(format!("it is owned by uid {}, not root", st.st_uid));
+    }
+    if st.st_mode & 0o022 != 0 {
+        return Err(format!(
+            "other users can write it (mode {:03o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    if st.st_nlink > 1 {
+        return Err(format!(
+            "it has {} hard links (another name could be another user's alias of it)",
+            st.st_nlink
+        ));
+    }
+    if st.st_mode & 0o6000 != 0 {
+        return Err(format!(
+            "it has set-id bits (mode {:04o})",
+            st.st_mode & 0o7777
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `f` with the file-system uid and gid of `rights` (`setfsuid`/`setfsgid`: per thread,
 /// and without root's file capabilities), then restores rdaemon's own. With `None`, just runs
 /// `f`. Fails, without running `f`, if the kernel did not take the ids.

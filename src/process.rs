@@ -1184,6 +1184,76 @@ pub fn pidfd_getfd(pidfd: BorrowedFd<'_>, fd: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
 }
 
+/// `SO_NETNS_COOKIE` (socket(7), Linux 5.14): the cookie of a socket's network namespace.
+#[cfg(any(target_arch = "sparc", target_arch = "sparc64"))]
+const SO_NETNS_COOKIE: nix::libc::c_int = 0x0050;
+#[cfg(not(any(target_arch = "sparc", target_arch = "sparc64")))]
+const SO_NETNS_COOKIE: nix::libc::c_int = 71;
+
+/// The cookie of the network namespace `sock` lives in (`SO_NETNS_COOKIE`), if the kernel
+/// tells it.
+fn netns_cookie(sock: BorrowedFd<'_>) -> Option<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as nix::libc::socklen_t;
+    // SAFETY: a valid fd we borrow; `cookie` and `len` are live locals of the size the kernel
+    // writes (a u64 and its length), and nothing else holds them.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        nix::libc::getsockopt(
+            sock.as_raw_fd(),
+            nix::libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
+}
+
+/// The network namespace of `sock` (`ioctl(SIOCGSKNS)`, Linux 4.9; needs `CAP_NET_ADMIN` over
+/// that namespace, which root has): its device and inode.
+fn netns_id(sock: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    // SAFETY: a valid fd we borrow and a request that takes no argument; the kernel returns a
+    // new fd (close-on-exec) or -1, and no memory is shared.
+    #[allow(unsafe_code)]
+    let rc = unsafe { nix::libc::ioctl(sock.as_raw_fd(), nix::libc::SIOCGSKNS as _) };
+    if rc < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    #[allow(unsafe_code)]
+    let ns = unsafe { OwnedFd::from_raw_fd(rc) };
+    let st = nix::sys::stat::fstat(&ns).ok()?;
+    Some((st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Whether the socket `sock` (one of the daemon's, duplicated with [`pidfd_getfd`]) lives in
+/// rdaemon's own network namespace: a listener on 127.0.0.1:8080 in another namespace takes
+/// none of the connections made here. Compared by namespace cookie with a socket of
+/// rdaemon's own, else by the namespace's inode against `/proc/self/ns/net`; `None` when the
+/// kernel tells neither (the caller then looks at `/proc/net/tcp`, which shows only rdaemon's
+/// namespace).
+pub fn socket_in_own_netns(sock: BorrowedFd<'_>) -> Option<bool> {
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    static OWN_COOKIE: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let own = *OWN_COOKIE.get_or_init(|| {
+        let probe = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .ok()?;
+        netns_cookie(probe.as_fd())
+    });
+    if let (Some(own), Some(theirs)) = (own, netns_cookie(sock)) {
+        return Some(own == theirs);
+    }
+    let own = nix::sys::stat::stat("/proc/self/ns/net").ok()?;
+    let theirs = netns_id(sock)?;
+    Some(theirs == (own.st_dev as u64, own.st_ino as u64))
+}
+
 /// `pidfd_send_signal(fd, sig, NULL, flags)`.
 fn pidfd_send_signal(fd: &OwnedFd, sig: Signal, flags: u32) -> nix::Result<()> {
     // SAFETY: a valid pidfd we own, a valid signal number, no siginfo pointer, and flags the
@@ -1600,6 +1670,12 @@ mod tests {
 
     fn scopeguard(child: std::process::Child) -> Guard {
         Guard(child)
+    }
+
+    #[test]
+    fn a_socket_made_here_is_in_rdaemons_network_namespace() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(socket_in_own_netns(listener.as_fd()), Some(true));
     }
 
     #[test]

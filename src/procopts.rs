@@ -335,13 +335,18 @@ pub fn parse_env_text(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
 /// daemon's user can write, or beneath a directory another user can change (`fsx::Exposed`), it
 /// is opened with that user's rights and must pass `fsx::check_file` (one link, owned by root
 /// or that user): the user cannot make root read a file it could not read itself into its
-/// environment. A missing or unreadable file is exit 1;
+/// environment. For a daemon that runs as root (no `--user`, or `--user root`), rdaemon being
+/// root, the file must be one no other user can change (`fsx::trusted_by_root_at`): owned by
+/// root, one link, writable by no one else, in a directory no one else can change. The monitor
+/// reads the files again at each respawn, so this holds then too. A missing or unreadable file
+/// (or a refused one) is exit 1;
 /// a malformed line exit 2 naming `FILE:LINE`.
 pub fn read_env_files(
     files: &[impl AsRef<Path>],
     creds: Option<&Credentials>,
 ) -> Result<BTreeMap<String, String>> {
     let mut vars = BTreeMap::new();
+    let runs_as_root = nix::unistd::geteuid().is_root() && creds.is_none_or(|c| c.uid == 0);
     for path in files {
         let path = path.as_ref();
         let shown = path.display();
@@ -364,6 +369,13 @@ pub fn read_env_files(
                         creds.map_or(0, |c| c.uid)
                     )),
                 }
+            }),
+            // A daemon that runs as root: whoever could write or swap the file would choose
+            // what runs as root (issue: a PATH or LD_PRELOAD of another user's).
+            None if runs_as_root => fsx::trusted_by_root_at(&dir, &file).map_err(|why| {
+                format!(
+                    "{why}; as root, rdaemon reads an env file for a daemon that runs as root only if root owns it and no other user can write it or change the directories on the way to it"
+                )
             }),
             None => match file.metadata() {
                 Ok(m) if m.is_file() => Ok(()),

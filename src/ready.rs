@@ -392,6 +392,9 @@ pub struct Check {
     /// The uid the program runs as when it is not the daemon's (`--user` under a respawn
     /// monitor, which stays root): a notify sender already gone is heard if it had this uid too.
     program_uid: Option<u32>,
+    /// The daemon's user (`--user`), whose `file:` flag counts besides root's and rdaemon's
+    /// own user's ([`file_owner_counts`]).
+    daemon_uid: Option<u32>,
     /// rdaemon's own termination signals, when the wait is to end on them.
     interrupt: Option<Interrupt>,
     /// In respawn mode, `start`'s end of the monitor's report pipe: readable once the monitor
@@ -546,6 +549,7 @@ fn drain(inotify: &Option<Inotify>) {
 /// Enough of a file's metadata to see that it was created or rewritten.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FileId {
+    uid: u32,
     dev: u64,
     ino: u64,
     len: u64,
@@ -562,6 +566,7 @@ impl FileId {
         let (dir, name) = crate::fsx::Dir::open_parent(path).ok()?;
         let st = dir.stat(&name).ok()??;
         Some(FileId {
+            uid: st.st_uid,
             dev: st.st_dev,
             ino: st.st_ino,
             len: st.st_size as u64,
@@ -571,7 +576,47 @@ impl FileId {
     }
 }
 
+/// Whether a `file:` flag owned by `uid` can be the daemon's: root's, rdaemon's own user's,
+/// or the daemon's user's (`daemon_uid`). Anyone else who can create files there (a sticky
+/// `/tmp`) could otherwise make any daemon look ready, or keep it healthy.
+fn file_owner_counts(uid: u32, daemon_uid: Option<u32>) -> bool {
+    uid == 0 || uid == nix::unistd::geteuid().as_raw() || Some(uid) == daemon_uid
+}
+
+/// `--health file:PATH` for a daemon whose user is `daemon_uid` (`None`: rdaemon's own): the
+/// file exists, looked at as `--ready file:` does (no symlink another user could have made is
+/// followed), and is owned by root, rdaemon's user or the daemon's user. The error says why.
+pub fn health_file(path: &Path, daemon_uid: Option<u32>) -> Result<(), String> {
+    match FileId::of(path) {
+        None => Err(format!("'{}' does not exist", path.display())),
+        Some(id) if !file_owner_counts(id.uid, daemon_uid) => Err(format!(
+            "'{}' is owned by uid {}, neither root nor the daemon's user, and does not count",
+            path.display(),
+            id.uid
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
 impl Check {
+    /// A `file:` flag counts when owned by `uid` too (the daemon's `--user`), besides root and
+    /// rdaemon's own user.
+    pub fn hear_file_owner(&mut self, uid: u32) {
+        self.daemon_uid = Some(uid);
+    }
+
+    /// `file:PATH` whose file is there, new, but owned by another user (who does not count):
+    /// its path and owner, for the timeout message.
+    pub fn file_of_stranger(&self) -> Option<(&Path, u32)> {
+        match &self.how {
+            How::File { path, before, .. } => FileId::of(path)
+                .filter(|now| before.is_none_or(|b| b != *now))
+                .filter(|now| !file_owner_counts(now.uid, self.daemon_uid))
+                .map(|now| (path.as_path(), now.uid)),
+            _ => None,
+        }
+    }
+
     /// Also hears an already-gone notify sender that ran as `uid`: the program's user when it
     /// differs from the daemon's (a respawn monitor stays root, its child drops to `--user`).
     pub fn hear_program_uid(&mut self, uid: u32) {
@@ -699,6 +744,7 @@ impl Check {
             status: None,
             ignored: Vec::new(),
             program_uid: None,
+            daemon_uid: None,
             interrupt: None,
             report: None,
             caught: None,
@@ -1287,9 +1333,11 @@ impl Check {
                 // Connect and close at once: nothing is sent.
                 TcpStream::connect_timeout(addr, limit).is_ok()
             }),
-            How::File { path, before, .. } => {
-                FileId::of(path).is_some_and(|now| before.is_none_or(|b| b != now))
-            }
+            // Only a file of root's, rdaemon's user's or the daemon's user's: anyone may
+            // create one in a sticky directory such as /tmp.
+            How::File { path, before, .. } => FileId::of(path).is_some_and(|now| {
+                before.is_none_or(|b| b != now) && file_owner_counts(now.uid, self.daemon_uid)
+            }),
             _ => false,
         }
     }
@@ -1447,7 +1495,8 @@ fn a_child_listens(process: &Process, addr: &SocketAddr) -> bool {
 /// Whether the daemon process itself holds a socket listening where `addr` connects: its socket
 /// fds, duplicated with `pidfd_getfd`, asked for `SO_ACCEPTCONN` and their address. The usual
 /// case, answered in microseconds, where reading `/proc/net/tcp` walks the kernel's whole TCP
-/// hash table (milliseconds on a large machine). `false` when it cannot tell (no pidfd, an
+/// hash table (milliseconds on a large machine). Only a socket in rdaemon's own network
+/// namespace counts ([`process::socket_in_own_netns`]). `false` when it cannot tell (no pidfd, an
 /// older kernel, no right to look, a listener in another of the daemon's processes): the
 /// caller then does the full check.
 fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
@@ -1470,6 +1519,13 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
             return false;
         };
         if !nix::sys::socket::getsockopt(&dup, sockopt::AcceptConn).unwrap_or(false) {
+            return false;
+        }
+        // A listener in another network namespace (`unshare -n`) takes no connection made
+        // here, whatever its address: another process's listener on the host does (a tester's
+        // uid 1000 made a `--user nobody` daemon "started" that way). Unknown: not counted
+        // here, and the caller's look at `/proc/net/tcp` (rdaemon's namespace) decides.
+        if process::socket_in_own_netns(dup.as_fd()) != Some(true) {
             return false;
         }
         // `[::]` takes IPv4 connections only if it is not IPv6-only: else a stranger's IPv4

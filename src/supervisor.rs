@@ -1808,10 +1808,7 @@ impl Monitor {
         let outcome = match self.health.as_ref()? {
             ReadySpec::Tcp { host, port } => health_tcp(host, *port, limit, child.as_ref()),
             ReadySpec::Http(url) => health_http(url, limit, child.as_ref()),
-            ReadySpec::File(path) => match path.try_exists() {
-                Ok(true) => Ok(()),
-                _ => Err(format!("'{}' does not exist", path.display())),
-            },
+            ReadySpec::File(path) => ready::health_file(path, self.creds.as_ref().map(|c| c.uid)),
             ReadySpec::Cmd(command) => {
                 let command = command.clone();
                 match self.start_helper(&command, &[], false, interval) {

@@ -39,6 +39,7 @@ mod restart;
 mod scale;
 mod security_files;
 mod security_pids;
+mod security_trust;
 mod start;
 mod status;
 mod stop;

@@ -583,6 +583,9 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     if let Some(a) = launch.account.as_ref().filter(|_| spec.respawn.is_some()) {
         check.hear_program_uid(a.creds.uid);
     }
+    if let Some(a) = launch.account.as_ref() {
+        check.hear_file_owner(a.creds.uid);
+    }
     warn_missing_pidfile_dir(ctx, &launch);
     // With a wait to come, Ctrl-C, SIGTERM and SIGHUP are caught from before the launch (SPEC
     // §2.1): one that came between the fork and the wait (a Ctrl-C, an `up` passing its own on)
@@ -1428,6 +1431,12 @@ fn await_ready(
             );
             if let Some(first) = check.ignored().first() {
                 why.push_str(&format!("; rdaemon ignored {first}"));
+            }
+            if let Some((path, uid)) = check.file_of_stranger() {
+                why.push_str(&format!(
+                    "; '{}' is owned by uid {uid}, neither root nor the daemon's user, and does not count",
+                    path.display()
+                ));
             }
             if let Some(path) = check.file_there_before() {
                 why.push_str(&format!(
