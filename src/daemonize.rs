@@ -627,6 +627,9 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
         )),
         None => None,
     };
+    if plan.creds.is_some() {
+        drop_controlling_terminal()?;
+    }
     let prepared = Prepared {
         keep_saved_ids: true,
         ..Prepared::new(plan, -1)
@@ -671,6 +674,60 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
         )
     };
     Err(err)
+}
+
+/// Gives up rdaemon's controlling terminal, if it has one (`start --foreground --user`): the
+/// program runs as another user, and a process whose controlling terminal is root's can push
+/// input into root's shell with `TIOCSTI` (review of 2026-12-02, where
+/// `dev.tty.legacy_tiocsti` is 1) or read what root types. `TIOCNOTTY` on a fd of `/dev/tty`
+/// (tty(4)). Ctrl-C from that terminal still reaches the program: the terminal signals its
+/// foreground process group, which the program stays in.
+///
+/// For a session leader (rdaemon started by `setsid`, or as a container's first process with a
+/// terminal) the kernel also sends SIGHUP and SIGCONT to the terminal's foreground process
+/// group, rdaemon included: SIGHUP is ignored around the call (which also discards one that
+/// arrived while blocked) and its disposition then restored; SIGCONT's default does nothing to
+/// a running process. The exec resets every disposition afterwards anyway.
+fn drop_controlling_terminal() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, Signal};
+    let flags = OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let tty =
+        match nix::fcntl::open("/dev/tty", flags, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => fd,
+            // No controlling terminal: nothing to give up.
+            Err(Errno::ENXIO) => return Ok(()),
+            Err(e) => return Err(e).context(
+                "cannot open /dev/tty to give up rdaemon's controlling terminal before running \
+                 the program as another user",
+            ),
+        };
+    let leader = nix::unistd::getsid(None).is_ok_and(|sid| sid == getpid());
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: single-threaded (the caller checked); SIG_IGN installs no handler code, and the
+    // disposition put back is the one read here.
+    let old = match leader {
+        true => {
+            Some(unsafe { sigaction(Signal::SIGHUP, &ignore) }.context("cannot ignore SIGHUP")?)
+        }
+        false => None,
+    };
+    // SAFETY: TIOCNOTTY takes no argument; `tty` is an open fd.
+    let r = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCNOTTY) };
+    let err = io::Error::last_os_error();
+    if let Some(old) = old {
+        // SAFETY: as above; ignoring again discards a SIGHUP that is pending because blocked.
+        unsafe {
+            let _ = sigaction(Signal::SIGHUP, &ignore);
+            let _ = sigaction(Signal::SIGHUP, &old);
+        }
+    }
+    if r < 0 {
+        return Err(err).context(
+            "cannot give up rdaemon's controlling terminal before running the program as \
+             another user",
+        );
+    }
+    Ok(())
 }
 
 /// Takes ownership of a pipe that the parent rdaemon passed down under the number `fd` (the
