@@ -1089,7 +1089,7 @@ struct Monitor {
 }
 
 /// A short-lived command the monitor runs beside the program (`--on-exit`, `--health cmd:`), in
-/// a process group of its own; reaped with the rest by `reap_children`.
+/// a session and process group of its own; reaped with the rest by `reap_children`.
 #[derive(Debug, Clone, Copy)]
 struct Helper {
     pid: Pid,
@@ -1748,7 +1748,7 @@ impl Monitor {
 
     /// Starts `/bin/sh -c command` as a helper: with the program's environment (plus `extra`),
     /// directory and user, stdin from /dev/null, its output to the log (`to_log`) or nowhere,
-    /// in a process group of its own.
+    /// in a session and process group of its own ([`crate::daemonize::isolate_helper`]).
     fn start_helper(
         &self,
         command: &str,
