@@ -369,3 +369,71 @@ fn a_foreground_user_program_gets_no_terminal_or_key_of_roots() {
         assert_none(problems, None);
     }
 }
+
+/// `up`: the same `--ready cmd:` helper, declared in `rdaemon.toml`, started from root's
+/// terminal with root's fd 7 and keyring.
+#[test]
+fn an_up_ready_cmd_helper_gets_no_terminal_fd_or_key_of_roots() {
+    let test = "an_up_ready_cmd_helper_gets_no_terminal_fd_or_key_of_roots";
+    let Some(s) = Scene::new(test) else { return };
+    let mut options = vec!["--tty".to_owned(), "--fd7".into()];
+    options.push(s.secret.to_str().unwrap().into());
+    options.extend(s.keyring_options());
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let toml = format!(
+        "[daemons.iso]\ncommand = [\"{}\", \"{}\", \"probe\", \"{}\"]\nuser = \"nobody\"\n\
+         ready = \"cmd:exec {}\"\n",
+        s.python.display(),
+        s.fixture.display(),
+        s.shared.join("daemon").display(),
+        s.probe("helper", "go"),
+    );
+    fs::write(s.env.path("rdaemon.toml"), toml).unwrap();
+    let mut cmd = s.caller(&options, &["up"]);
+    let caller = Background::spawn(&mut cmd);
+    let helper = s.report("helper");
+    let pid: i32 = helper["pid"].parse().unwrap();
+    let mut problems = proc_problems("the --ready cmd: helper of up", pid, true, &s.secret);
+    problems.extend(s.key_problems("the --ready cmd: helper of up", &helper));
+    s.go("go");
+    let out = finished(caller);
+    let daemon = env_daemon(&s, "iso");
+    problems.extend(proc_problems("the daemon of up", daemon, false, &s.secret));
+    problems.extend(s.key_problems("the daemon of up", &s.report("daemon")));
+    assert_none(problems, Some(&out));
+    s.env.run(&["stop", "iso"]).ok();
+}
+
+/// `--forking`: the process the launcher leaves behind, adopted as the daemon, has the
+/// session keyring the launcher got, not root's.
+#[test]
+fn a_forking_daemon_gets_no_key_of_roots() {
+    let test = "a_forking_daemon_gets_no_key_of_roots";
+    let Some(s) = Scene::new(test) else { return };
+    let options = s.keyring_options();
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let launcher = format!("{} </dev/null >/dev/null 2>&1 &", s.probe("daemon", ""));
+    let mut cmd = s.caller(
+        &options,
+        &[
+            "start",
+            "--name",
+            "iso",
+            "--user",
+            "nobody",
+            "--forking",
+            "--",
+            "sh",
+            "-c",
+            &launcher,
+        ],
+    );
+    let out = finished(Background::spawn(&mut cmd));
+    let report = s.report("daemon");
+    let daemon: i32 = report["pid"].parse().unwrap();
+    s.env.track(daemon);
+    let mut problems = proc_problems("the forking daemon", daemon, false, &s.secret);
+    problems.extend(s.key_problems("the forking daemon", &report));
+    assert_none(problems, Some(&out));
+    s.env.run(&["stop", "iso"]).ok();
+}
