@@ -627,7 +627,13 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
         )),
         None => None,
     };
-    if plan.creds.is_some() {
+    // Only for another user: a program of rdaemon's own user (`--group` alone) could take
+    // nothing from the terminal that its user does not have already.
+    if plan
+        .creds
+        .as_ref()
+        .is_some_and(|c| c.uid != nix::unistd::getuid().as_raw())
+    {
         drop_controlling_terminal()?;
     }
     let prepared = Prepared {

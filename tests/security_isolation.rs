@@ -370,6 +370,39 @@ fn a_foreground_user_program_gets_no_terminal_or_key_of_roots() {
     }
 }
 
+/// The control for the test above: without `--user`, root's program keeps root's terminal,
+/// which shows that the caller's pseudo-terminal is really a controlling terminal that would
+/// reach the program.
+#[test]
+fn a_foreground_program_of_roots_keeps_the_terminal() {
+    let test = "a_foreground_program_of_roots_keeps_the_terminal";
+    let Some(s) = Scene::new(test) else { return };
+    let marker = s.env.path("started");
+    let program = format!("touch {}; exec sleep 1000", marker.display());
+    let mut cmd = s.caller(
+        &["--tty"],
+        &[
+            "start",
+            "--foreground",
+            "--name",
+            "fg",
+            "--log",
+            s.env.path("fg.log").to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &program,
+        ],
+    );
+    let caller = Background::spawn(&mut cmd);
+    s.env.wait_file("started");
+    let pid = s.env.pid_of("fg");
+    s.env.track(pid);
+    let tty = stat(pid).unwrap().tty_nr;
+    drop(caller);
+    assert_ne!(tty, 0, "the caller's terminal is no controlling terminal");
+}
+
 /// `up`: the same `--ready cmd:` helper, declared in `rdaemon.toml`, started from root's
 /// terminal with root's fd 7 and keyring.
 #[test]
