@@ -1334,36 +1334,40 @@ unsafe fn join_new_session_keyring() -> Result<(), i32> {
 ///
 /// - a session of its own (`setsid`): no controlling terminal, and a process group it leads,
 ///   so `killpg` of its pid reaches it and what it started;
-/// - with `cgroup_procs` (the daemon's `cgroup.procs`, opened write-only and close-on-exec by
-///   the caller and kept open until `spawn` returns), moved into the daemon's cgroup, so what
-///   it leaves behind is the daemon's and goes at `stop`;
+/// - with `cgroup_procs` (the daemon's `cgroup.procs`, opened write-only by the caller; `cmd`
+///   keeps a close-on-exec copy), moved into the daemon's cgroup, so what it leaves behind is
+///   the daemon's and goes at `stop`;
 /// - every fd above 2 closed at exec: only its stdin, stdout and stderr reach it;
 /// - with `creds`, a new session keyring (joined before the credentials change, see
 ///   [`join_new_session_keyring`]), then the supplementary groups, group and user, as the
 ///   daemon gets them. std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear
 ///   the supplementary groups, hence the hook.
 ///
-/// The caller must not set `process_group` on `cmd`: a group leader cannot `setsid`.
+/// The caller must not set `process_group` on `cmd`: a group leader cannot `setsid`. Fails
+/// only if the copy of `cgroup_procs` cannot be made.
 pub fn isolate_helper(
     cmd: &mut std::process::Command,
     creds: Option<&Credentials>,
     cgroup_procs: Option<BorrowedFd<'_>>,
-) {
+) -> io::Result<()> {
     use std::os::unix::process::CommandExt;
     let ids = creds.map(|c| (c.uid, c.gid, c.groups.clone()));
-    let procs = cgroup_procs.map_or(-1, |fd| fd.as_raw_fd());
+    // Owned by the hook, so open for as long as `cmd` can spawn (F_DUPFD_CLOEXEC).
+    let procs: Option<OwnedFd> = cgroup_procs.map(|fd| fd.try_clone_to_owned()).transpose()?;
     let max_fd = max_fd();
     // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
     // system calls (setsid, write, close_range or fcntl, keyctl, getuid, setgroups, setgid,
-    // setuid) on data moved in beforehand; nothing allocates. `procs` stays open in the parent
-    // until the spawn returns (the caller's promise), so the child's copy is that file.
+    // setuid) on data moved in beforehand (`procs` is an fd the hook owns, open until `cmd` is
+    // dropped); nothing allocates.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
-            if procs >= 0 && libc::write(procs, b"0".as_ptr().cast(), 1) != 1 {
-                return Err(io::Error::last_os_error());
+            if let Some(procs) = &procs {
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             let all_above_stdio = libc::syscall(
                 libc::SYS_close_range,
@@ -1392,4 +1396,5 @@ pub fn isolate_helper(
             Ok(())
         });
     }
+    Ok(())
 }

@@ -1148,7 +1148,8 @@ impl Check {
             run.as_ref()
                 .and_then(|r| r.cgroup_procs.as_ref())
                 .map(|f| f.as_fd()),
-        );
+        )
+        .context("cannot keep the daemon's cgroup for the readiness command")?;
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot run the readiness command '{command}'"))?;

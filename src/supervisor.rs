@@ -1775,7 +1775,7 @@ impl Monitor {
         // A session of its own (its group is its pid, for `killpg`), fds 0-2 only, the
         // daemon's user with a session keyring of its own. It stays in the monitor's cgroup,
         // the daemon's, and the monitor, a child subreaper, still reaps it.
-        crate::daemonize::isolate_helper(&mut cmd, self.creds.as_ref(), None);
+        crate::daemonize::isolate_helper(&mut cmd, self.creds.as_ref(), None)?;
         let child = cmd.spawn().map_err(|e| {
             anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
         })?;
