@@ -217,8 +217,8 @@ fn env_daemon(s: &Scene, name: &str) -> i32 {
     pid
 }
 
-/// Respawn mode: `start`'s `--ready cmd:` helper, the monitor's `--health cmd:` helper and the
-/// monitor's child, all as `nobody`.
+/// Respawn mode: `start`'s `--ready cmd:` helper, the monitor's `--health cmd:` and
+/// `--on-exit` helpers and the monitor's child, all as `nobody`.
 #[test]
 fn respawn_helpers_and_child_get_no_terminal_fd_or_key_of_roots() {
     let test = "respawn_helpers_and_child_get_no_terminal_fd_or_key_of_roots";
@@ -229,6 +229,7 @@ fn respawn_helpers_and_child_get_no_terminal_fd_or_key_of_roots() {
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     let ready = format!("cmd:exec {}", s.probe("helper", "go-ready"));
     let health = format!("cmd:exec {}", s.probe("health", "go-health"));
+    let on_exit = format!("exec {}", s.probe("onexit", "go-onexit"));
     let daemon = format!("exec {}", s.probe("daemon", ""));
     let mut cmd = s.caller(
         &options,
@@ -245,6 +246,8 @@ fn respawn_helpers_and_child_get_no_terminal_fd_or_key_of_roots() {
             &health,
             "--health-interval",
             "1s",
+            "--on-exit",
+            &on_exit,
             "--",
             "sh",
             "-c",
@@ -279,6 +282,18 @@ fn respawn_helpers_and_child_get_no_terminal_fd_or_key_of_roots() {
         &s.secret,
     ));
     problems.extend(s.key_problems("the monitor's child", &s.report("daemon")));
+    // The child's end runs the --on-exit command.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let on_exit = s.report("onexit");
+    let pid: i32 = on_exit["pid"].parse().unwrap();
+    s.env.track(pid);
+    problems.extend(proc_problems("the --on-exit helper", pid, true, &s.secret));
+    problems.extend(s.key_problems("the --on-exit helper", &on_exit));
+    s.go("go-onexit");
     assert_none(problems, Some(&out));
     s.env.run(&["stop", "iso"]).ok();
 }
