@@ -113,8 +113,8 @@ impl Scene {
         fs::write(self.shared.join(name), "").unwrap();
     }
 
-    /// The problems with `report`'s keys: the program must have a session keyring other than
-    /// root's, and root's key must not be found through it.
+    /// The problems with what `report` says: the program must have a session keyring other
+    /// than root's, root's key must not be found through it, and `TIOCSTI` must fail.
     fn key_problems(&self, what: &str, report: &BTreeMap<String, String>) -> Vec<String> {
         let root_ring = fs::read_to_string(&self.keyfile).unwrap();
         let mut problems = Vec::new();
@@ -123,6 +123,9 @@ impl Scene {
         }
         if !report.get("key").is_some_and(|k| k.starts_with("denied")) {
             problems.push(format!("{what} read root's key: {report:?}"));
+        }
+        if !report.get("tty").is_some_and(|k| k.starts_with("denied")) {
+            problems.push(format!("{what} injected input into a terminal: {report:?}"));
         }
         problems
     }
@@ -151,6 +154,26 @@ fn proc_problems(what: &str, pid: i32, session_leader: bool, secret: &PathBuf) -
         problems.push(format!("{what} (pid {pid}) has fds beyond 0-2: {fds:?}"));
     }
     problems
+}
+
+/// The daemon's user takes fd 7 of `pid` with `pidfd_getfd` (`isolation.py steal`, run as
+/// `nobody`): what it read there, if that is root's secret.
+fn steal_problems(s: &Scene, what: &str, pid: i32) -> Vec<String> {
+    use std::os::unix::process::CommandExt;
+    let user = nobody().unwrap();
+    let out = Command::new(&s.python)
+        .arg(&s.fixture)
+        .args(["steal", &pid.to_string(), "7"])
+        .uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let got = String::from_utf8_lossy(&out.stdout);
+    match got.contains("root's secret") {
+        true => vec![format!("the daemon's user took fd 7 of {what}: {got:?}")],
+        false => Vec::new(),
+    }
 }
 
 fn assert_none(problems: Vec<String>, out: Option<&std::process::Output>) {
@@ -201,6 +224,7 @@ fn a_ready_cmd_helper_gets_no_terminal_fd_or_key_of_roots() {
     let pid: i32 = helper["pid"].parse().unwrap();
     let mut problems = proc_problems("the --ready cmd: helper", pid, true, &s.secret);
     problems.extend(s.key_problems("the --ready cmd: helper", &helper));
+    problems.extend(steal_problems(&s, "the --ready cmd: helper", pid));
     s.go("go");
     let out = finished(caller);
     let daemon = env_daemon(&s, "iso");
