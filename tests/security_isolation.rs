@@ -41,6 +41,24 @@ impl Scene {
         fs::write(&secret, "root's secret\n").unwrap();
         fs::set_permissions(&secret, fs::Permissions::from_mode(0o600)).unwrap();
         let keyfile = env.path("keyring");
+        if fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/ptmx")
+            .is_err()
+        {
+            skip(test, "no pseudo-terminals here (/dev/ptmx)");
+            return None;
+        }
+        let keyrings = Command::new(&python)
+            .arg(fixture("isolation.py"))
+            .arg("can-keyring")
+            .output()
+            .unwrap();
+        if !keyrings.status.success() {
+            skip(test, String::from_utf8_lossy(&keyrings.stderr).trim());
+            return None;
+        }
         Some(Scene {
             env,
             python,
