@@ -246,6 +246,8 @@ enum Step {
     OomScoreAdj,
     /// The grandchild's pid, the grandchild having been created in the requested cgroup.
     PidInCgroup,
+    /// Joining a new session keyring (`--user`: the caller's must not reach the program).
+    Keyring,
 }
 
 impl Step {
@@ -267,6 +269,7 @@ impl Step {
             Nice,
             OomScoreAdj,
             PidInCgroup,
+            Keyring,
         ]
         .into_iter()
         .find(|s| *s as u32 == v)
@@ -721,6 +724,15 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
         )),
         None => None,
     };
+    // Only for another user: a program of rdaemon's own user (`--group` alone) could take
+    // nothing from the terminal that its user does not have already.
+    if plan
+        .creds
+        .as_ref()
+        .is_some_and(|c| c.uid != nix::unistd::getuid().as_raw())
+    {
+        drop_controlling_terminal()?;
+    }
     let prepared = Prepared {
         keep_saved_ids: true,
         ..Prepared::new(plan, -1)
@@ -765,6 +777,60 @@ pub fn exec_in_place(plan: &Plan) -> Result<std::convert::Infallible> {
         )
     };
     Err(err)
+}
+
+/// Gives up rdaemon's controlling terminal, if it has one (`start --foreground --user`): the
+/// program runs as another user, and a process whose controlling terminal is root's can push
+/// input into root's shell with `TIOCSTI` (review of 2026-12-02, where
+/// `dev.tty.legacy_tiocsti` is 1) or read what root types. `TIOCNOTTY` on a fd of `/dev/tty`
+/// (tty(4)). Ctrl-C from that terminal still reaches the program: the terminal signals its
+/// foreground process group, which the program stays in.
+///
+/// For a session leader (rdaemon started by `setsid`, or as a container's first process with a
+/// terminal) the kernel also sends SIGHUP and SIGCONT to the terminal's foreground process
+/// group, rdaemon included: SIGHUP is ignored around the call (which also discards one that
+/// arrived while blocked) and its disposition then restored; SIGCONT's default does nothing to
+/// a running process. The exec resets every disposition afterwards anyway.
+fn drop_controlling_terminal() -> Result<()> {
+    use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, Signal};
+    let flags = OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let tty =
+        match nix::fcntl::open("/dev/tty", flags, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => fd,
+            // No controlling terminal: nothing to give up.
+            Err(Errno::ENXIO) => return Ok(()),
+            Err(e) => return Err(e).context(
+                "cannot open /dev/tty to give up rdaemon's controlling terminal before running \
+                 the program as another user",
+            ),
+        };
+    let leader = nix::unistd::getsid(None).is_ok_and(|sid| sid == getpid());
+    let ignore = SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty());
+    // SAFETY: single-threaded (the caller checked); SIG_IGN installs no handler code, and the
+    // disposition put back is the one read here.
+    let old = match leader {
+        true => {
+            Some(unsafe { sigaction(Signal::SIGHUP, &ignore) }.context("cannot ignore SIGHUP")?)
+        }
+        false => None,
+    };
+    // SAFETY: TIOCNOTTY takes no argument; `tty` is an open fd.
+    let r = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCNOTTY) };
+    let err = io::Error::last_os_error();
+    if let Some(old) = old {
+        // SAFETY: as above; ignoring again discards a SIGHUP that is pending because blocked.
+        unsafe {
+            let _ = sigaction(Signal::SIGHUP, &ignore);
+            let _ = sigaction(Signal::SIGHUP, &old);
+        }
+    }
+    if r < 0 {
+        return Err(err).context(
+            "cannot give up rdaemon's controlling terminal before running the program as \
+             another user",
+        );
+    }
+    Ok(())
 }
 
 /// Takes ownership of a pipe that the parent rdaemon passed down under the number `fd` (the
@@ -842,6 +908,7 @@ fn failure(plan: &Plan, step: Step, errno: i32) -> SpawnError {
         Step::Rlimit => format!("cannot set a resource limit: {why}"),
         Step::Nice => format!("cannot set the nice value: {why}"),
         Step::OomScoreAdj => format!("cannot set the OOM score adjustment: {why}"),
+        Step::Keyring => format!("cannot give the program a session keyring of its own: {why}"),
         Step::Fork | Step::Pid | Step::PidInCgroup => format!("cannot fork: {why}"),
     };
     SpawnError { message }
@@ -1117,7 +1184,7 @@ unsafe fn exec_or_report(p: &Prepared<'_>) -> ! {
 unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
     let plan = p.plan;
     let failed = |step| (step, Errno::last_raw());
-    // SAFETY: every call below is an async-signal-safe syscall wrapper (setgroups, setgid,
+    // SAFETY: every call below is an async-signal-safe syscall wrapper (keyctl, setgroups, setgid,
     // setuid, setresgid, setresuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
     // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
     unsafe {
@@ -1127,6 +1194,10 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
             return (step, errno);
         }
         if let Some(creds) = &plan.creds {
+            // Still as rdaemon's user (root): see `join_new_session_keyring`.
+            if let Err(errno) = join_new_session_keyring() {
+                return (Step::Keyring, errno);
+            }
             if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
                 return failed(Step::Setgroups);
             }
@@ -1367,28 +1438,113 @@ compile_error!(
     "rdaemon's reset_signals knows the kernel sigaction layout of x86_64 and aarch64 only"
 );
 
-/// Makes `cmd` run as `creds` (the daemon's user, groups and supplementary groups), as the
-/// daemon itself does: supplementary groups, then group, then user, in the child before exec.
-/// std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear the supplementary
-/// groups, hence a `pre_exec` hook. Used by `--ready cmd:` and the monitor's helpers (`--health`
-/// and `--on-exit` commands).
-pub fn run_as(cmd: &mut std::process::Command, creds: &Credentials) {
+/// Gives the calling process a new, empty, anonymous session keyring (`keyctl(2)`
+/// `KEYCTL_JOIN_SESSION_KEYRING` with no name), as systemd's `KeyringMode=private` does: the
+/// caller's session keyring (root's, with whatever keys root added to it) is then no longer
+/// the process's, so a program that runs as another user cannot possess, and so read, root's
+/// keys (review of 2026-12-02: a `--user nobody` daemon read a key root had added to `@s`).
+///
+/// Called while still root, before the credentials change: the keyring is then charged to
+/// root's key quota, which the daemon's user cannot exhaust (joined as that user, a user who
+/// had filled their own quota would make it fail with `EDQUOT` and keep root's keyring). The
+/// keyring stays owned by root; the program possesses it (it is its session keyring), which
+/// gives it every right on it.
+///
+/// `ENOSYS` (a kernel without keyrings) and `EPERM` (a seccomp filter, as in many containers,
+/// which keeps the program from using `keyctl` too) are not errors: there is nothing to leak
+/// through. Any other errno is returned.
+///
+/// # Safety
+/// Async-signal-safe (one raw system call), for a forked child before exec.
+unsafe fn join_new_session_keyring() -> Result<(), i32> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: a NULL name asks for an anonymous keyring; no memory is passed to the kernel.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<c_char>(),
+        )
+    };
+    match r < 0 {
+        false => Ok(()),
+        true => match Errno::last_raw() {
+            libc::ENOSYS | libc::EPERM => Ok(()),
+            errno => Err(errno),
+        },
+    }
+}
+
+/// Sets `cmd` up as one of the daemon's helpers (`/bin/sh -c` of `--ready cmd:`, and the
+/// monitor's `--health cmd:` and `--on-exit` commands), started as it is with std's
+/// `Command`, so that it gets what the daemon gets where it matters (review of 2026-12-02:
+/// a `--ready cmd:` helper, run as the daemon's user in root's session with root's
+/// controlling terminal and fds, could be ptraced by the daemon to inject input into root's
+/// shell with `TIOCSTI` and to take root's fds with `pidfd_getfd`). In the child, before exec:
+///
+/// - a session of its own (`setsid`): no controlling terminal, and a process group it leads,
+///   so `killpg` of its pid reaches it and what it started;
+/// - with `cgroup_procs` (the daemon's `cgroup.procs`, opened write-only by the caller; `cmd`
+///   keeps a close-on-exec copy), moved into the daemon's cgroup, so what it leaves behind is
+///   the daemon's and goes at `stop`;
+/// - every fd above 2 closed at exec: only its stdin, stdout and stderr reach it;
+/// - with `creds`, a new session keyring (joined before the credentials change, see
+///   [`join_new_session_keyring`]), then the supplementary groups, group and user, as the
+///   daemon gets them. std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear
+///   the supplementary groups, hence the hook.
+///
+/// The caller must not set `process_group` on `cmd`: a group leader cannot `setsid`. Fails
+/// only if the copy of `cgroup_procs` cannot be made.
+pub fn isolate_helper(
+    cmd: &mut std::process::Command,
+    creds: Option<&Credentials>,
+    cgroup_procs: Option<BorrowedFd<'_>>,
+) -> io::Result<()> {
     use std::os::unix::process::CommandExt;
-    let groups: Vec<nix::libc::gid_t> = creds.groups.clone();
-    let (uid, gid) = (creds.uid, creds.gid);
+    let ids = creds.map(|c| (c.uid, c.gid, c.groups.clone()));
+    // Owned by the hook, so open for as long as `cmd` can spawn (F_DUPFD_CLOEXEC).
+    let procs: Option<OwnedFd> = cgroup_procs.map(|fd| fd.try_clone_to_owned()).transpose()?;
+    let max_fd = max_fd();
     // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
-    // calls (getuid, setgroups, setgid, setuid) on data moved in beforehand; nothing allocates.
-    #[allow(unsafe_code)]
+    // system calls (setsid, write, close_range or fcntl, keyctl, getuid, setgroups, setgid,
+    // setuid) on data moved in beforehand (`procs` is an fd the hook owns, open until `cmd` is
+    // dropped); nothing allocates.
     unsafe {
         cmd.pre_exec(move || {
-            // Only root may set groups; an unprivileged rdaemon runs the check as itself.
-            if nix::libc::getuid() == 0 && nix::libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+            if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
-            if nix::libc::setgid(gid) < 0 || nix::libc::setuid(uid) < 0 {
+            if let Some(procs) = &procs {
+                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            let all_above_stdio = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if all_above_stdio < 0 {
+                for fd in 3..max_fd {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            let Some((uid, gid, groups)) = &ids else {
+                return Ok(());
+            };
+            if let Err(errno) = join_new_session_keyring() {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            // Only root may set groups; an unprivileged rdaemon runs the helper as itself.
+            if libc::getuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0 {
                 return Err(io::Error::last_os_error());
             }
             Ok(())
         });
     }
+    Ok(())
 }

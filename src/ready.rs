@@ -531,6 +531,8 @@ struct CmdContext {
     env: BTreeMap<OsString, OsString>,
     chdir: PathBuf,
     creds: Option<Credentials>,
+    /// The daemon's `cgroup.procs`, write-only: each try runs in the daemon's cgroup.
+    cgroup_procs: Option<OwnedFd>,
 }
 
 /// A non-blocking, close-on-exec inotify instance; `None` where the kernel refuses one (the
@@ -627,7 +629,20 @@ impl Check {
     /// the cgroup whose directory is `dir`, so a pause between two looks may end when one of
     /// them changes a TCP socket's state (binds a listener) and last longer otherwise
     /// ([`TCP_EVENT_FALLBACK`]). Without the kernel's events, the looks go on as before.
+    /// With `cmd:`, each try of the command runs in that cgroup, among the daemon's processes,
+    /// so what it leaves behind goes with the daemon at `stop`.
     pub fn watch_cgroup(&mut self, dir: BorrowedFd<'_>) {
+        if let How::Cmd { run: Some(run), .. } = &mut self.how {
+            // Best effort: without it the command runs where `start` runs, as before.
+            run.cgroup_procs = nix::fcntl::openat(
+                dir,
+                "cgroup.procs",
+                nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok();
+            return;
+        }
         let (How::Tcp(addrs) | How::Http { addrs, .. }) = &self.how else {
             return;
         };
@@ -807,6 +822,7 @@ impl Check {
                 env: env.clone(),
                 chdir: chdir.to_owned(),
                 creds: creds.cloned(),
+                cgroup_procs: None,
             });
         }
     }
@@ -1156,7 +1172,7 @@ impl Check {
     /// One run of the `cmd:` command, as the daemon's user with its environment and directory,
     /// killed (with the process group it leads) if it outlasts [`CMD_TRY_LIMIT`] or the wait.
     fn cmd_ready(&mut self, deadline: Instant, process: &Process) -> Result<Probe> {
-        use std::os::unix::process::{CommandExt, ExitStatusExt};
+        use std::os::unix::process::ExitStatusExt;
         use std::process::{Command, Stdio};
         let How::Cmd { command, run } = &self.how else {
             return Ok(Probe::Ready);
@@ -1166,14 +1182,20 @@ impl Check {
             .arg(command)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0);
+            .stderr(Stdio::null());
         if let Some(run) = run {
             cmd.env_clear().envs(&run.env).current_dir(&run.chdir);
-            if let Some(creds) = &run.creds {
-                crate::daemonize::run_as(&mut cmd, creds);
-            }
         }
+        // Its own session, the daemon's cgroup, fds 0-2 only, and the daemon's user with a
+        // session keyring of its own: never root's terminal, fds or keys.
+        crate::daemonize::isolate_helper(
+            &mut cmd,
+            run.as_ref().and_then(|r| r.creds.as_ref()),
+            run.as_ref()
+                .and_then(|r| r.cgroup_procs.as_ref())
+                .map(|f| f.as_fd()),
+        )
+        .context("cannot keep the daemon's cgroup for the readiness command")?;
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot run the readiness command '{command}'"))?;

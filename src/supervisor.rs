@@ -1089,7 +1089,7 @@ struct Monitor {
 }
 
 /// A short-lived command the monitor runs beside the program (`--on-exit`, `--health cmd:`), in
-/// a process group of its own; reaped with the rest by `reap_children`.
+/// a session and process group of its own; reaped with the rest by `reap_children`.
 #[derive(Debug, Clone, Copy)]
 struct Helper {
     pid: Pid,
@@ -1748,7 +1748,7 @@ impl Monitor {
 
     /// Starts `/bin/sh -c command` as a helper: with the program's environment (plus `extra`),
     /// directory and user, stdin from /dev/null, its output to the log (`to_log`) or nowhere,
-    /// in a process group of its own.
+    /// in a session and process group of its own ([`crate::daemonize::isolate_helper`]).
     fn start_helper(
         &self,
         command: &str,
@@ -1756,7 +1756,6 @@ impl Monitor {
         to_log: bool,
         limit: Duration,
     ) -> Result<Helper> {
-        use std::os::unix::process::CommandExt;
         use std::process::{Command, Stdio};
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
@@ -1765,8 +1764,7 @@ impl Monitor {
             .envs(&self.env)
             .envs(extra.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.chdir)
-            .stdin(Stdio::null())
-            .process_group(0);
+            .stdin(Stdio::null());
         if to_log {
             // The monitor's stderr is the daemon's stderr log, as `start` opened it.
             cmd.stdout(Stdio::from(dup(io::stderr().as_fd())?))
@@ -1774,9 +1772,10 @@ impl Monitor {
         } else {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
-        if let Some(creds) = &self.creds {
-            crate::daemonize::run_as(&mut cmd, creds);
-        }
+        // A session of its own (its group is its pid, for `killpg`), fds 0-2 only, the
+        // daemon's user with a session keyring of its own. It stays in the monitor's cgroup,
+        // the daemon's, and the monitor, a child subreaper, still reaps it.
+        crate::daemonize::isolate_helper(&mut cmd, self.creds.as_ref(), None)?;
         let child = cmd.spawn().map_err(|e| {
             anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
         })?;

@@ -719,8 +719,9 @@ fn stop_of_a_pidfile_without_a_record_leaves_what_left_its_group_alone() {
 }
 
 /// A `--ready cmd:` command is `start`'s own child: what it detaches with `setsid` (an agent it
-/// launches) is re-parented to `start` as the daemon's orphans would be, and is not the
-/// daemon's: a failed start leaves it alone.
+/// launches) is re-parented to `start` as the daemon's orphans would be, and without a cgroup
+/// is not the daemon's: a failed start leaves it alone. (With one, the command runs in the
+/// daemon's cgroup, and what it leaves is the daemon's: `security_isolation`.)
 #[test]
 fn a_failed_start_leaves_what_its_ready_command_detached_alone() {
     let env = Env::new();

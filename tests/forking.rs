@@ -934,10 +934,11 @@ fn a_forking_program_started_by_hand_is_trusted_the_classic_way_and_never_a_moni
     }
 }
 
-/// A respawn monitor launches its `--forking` program in its own session, where its `--on-exit`
-/// command may still run when it launches the program again: what that launch leaves there (a
-/// daemon that forks without `setsid`) is the new main process, not something an earlier launch
-/// left.
+/// A respawn monitor launches its `--forking` program in its own session while its `--on-exit`
+/// command may still run when it launches the program again: what that launch leaves (a daemon
+/// that forks without `setsid`) is the new main process, not the command, which runs in a
+/// session of its own (`daemonize::isolate_helper`; before, it ran in the monitor's, and this
+/// test checked that it was not taken for the launch's).
 #[test]
 fn forking_respawn_launches_again_while_its_on_exit_command_runs() {
     let env = Env::new();
@@ -986,10 +987,12 @@ fn forking_respawn_launches_again_while_its_on_exit_command_runs() {
         1,
         "the --on-exit command still runs: {hooks:?}"
     );
+    let hook = stat(hooks[0]).unwrap();
     assert_eq!(
-        stat(hooks[0]).unwrap().session,
-        stat(monitor).unwrap().session
+        hook.session, hooks[0],
+        "the --on-exit command leads a session of its own"
     );
+    assert_ne!(hook.session, stat(monitor).unwrap().session);
     let live = env.track_marked(&mark);
     assert_eq!(live.len(), 1, "{live:?}");
     assert_ne!(live[0], first);

@@ -38,6 +38,7 @@ mod respawn_ready;
 mod restart;
 mod scale;
 mod security_files;
+mod security_isolation;
 mod security_pids;
 mod security_trust;
 mod start;
