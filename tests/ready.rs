@@ -864,3 +864,112 @@ fn the_tail_of_a_failed_start_is_only_what_this_start_wrote() {
         .code(1);
     assert!(has_line(&run.stderr, long), "{}", run.dump());
 }
+
+/// A daemon that keeps talking on its `NOTIFY_SOCKET` after `start` returned (`STATUS=` with a
+/// secret), as `--user nobody`, in python (no file of the test's 0700 directory needed).
+const CHATTY_DAEMON: &str = "import os, socket, time
+a = os.environ['NOTIFY_SOCKET']
+a = '\\0' + a[1:] if a.startswith('@') else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def send(m):
+    try:
+        s.sendto(m, a)
+    except OSError:
+        pass
+send(b'READY=1')
+while True:
+    send(b'STATUS=password hunter2')
+    time.sleep(0.02)
+";
+
+/// Another user (uid 54321, no account needed) tries to bind the address and to hear what is
+/// sent there (three messages, or a second of silence).
+const ATTACKER: &str = "import errno, socket, sys
+a = sys.argv[1]
+a = '\\0' + a[1:] if a.startswith('@') else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+try:
+    s.bind(a)
+except OSError as e:
+    print('refused', errno.errorcode[e.errno])
+    sys.exit(0)
+print('BOUND')
+s.settimeout(1)
+try:
+    for _ in range(3):
+        print('HEARD', s.recv(4096))
+except OSError:
+    pass
+";
+
+/// What the attacker got, as another user, for the daemon's `NOTIFY_SOCKET` `address`.
+fn attack_notify_socket(python: &std::path::Path, address: &str) -> String {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=54321", "--regid=54321", "--clear-groups"])
+        .arg(python)
+        .args(["-c", ATTACKER, address])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Security test's report of 2026-12-02: the abstract `@rdaemon/NAME/PID/RANDOM` was free once
+/// `start` returned (or the monitor was killed), and another user bound it and heard the
+/// daemon's `STATUS=` secrets (and, by `FDSTORE=1`, its private files). The name the daemon was
+/// given must never be bindable by anyone else, and nothing it sends may reach another user.
+#[test]
+fn another_user_can_never_take_over_the_daemons_notify_socket() {
+    let test = "another_user_can_never_take_over_the_daemons_notify_socket";
+    let Some(_) = root_and_nobody(test) else {
+        return;
+    };
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let program = [
+        python.to_string_lossy().into_owned(),
+        "-c".into(),
+        CHATTY_DAEMON.into(),
+    ];
+    for (name, respawn) in [("plain", false), ("watched", true)] {
+        let mut extra = vec!["--user", "nobody", "--chdir", "/", "--ready", "notify"];
+        if respawn {
+            extra.push("--respawn");
+        }
+        env.run(&start_args(name, &extra, &program))
+            .ok()
+            .stdout_has(&format!("started {name} (pid "));
+        let pid = env.pid_of(name);
+        env.track(pid);
+        let daemon = match respawn {
+            true => env.record(name)["child_pid"].as_i64().expect("child_pid") as i32,
+            false => pid,
+        };
+        env.track(daemon);
+        let address = environ(daemon)
+            .into_iter()
+            .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned))
+            .expect("no NOTIFY_SOCKET");
+        if respawn {
+            // The monitor goes without a word (what its child forked may live on).
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+                .unwrap();
+            wait_dead(pid);
+        }
+        let got = attack_notify_socket(&python, &address);
+        assert!(
+            got.starts_with("refused"),
+            "{name}: another user bound '{address}': {got}"
+        );
+        assert!(!got.contains("hunter2"), "{name}: {got}");
+        if !respawn {
+            env.run(&["stop", name]).ok();
+        }
+    }
+}
