@@ -1665,15 +1665,24 @@ const DEAD_SOCKET_AGE: Duration = Duration::from_secs(60);
 /// runtime directory: the daemon's `--user` must be able to reach the socket (search permission
 /// on every directory of the path), and a `--dir` may be private (a 0700 directory) or too long
 /// for a socket address; `/run` and `/run/rdaemon` are 0755 and root's, and the directory 0711
-/// (searchable, not listable). Else, or if `/run/rdaemon` cannot be used, `RUNTIME/notify`.
+/// (searchable, not listable). Else, or if `/run/rdaemon` cannot be used, `RUNTIME/notify`;
+/// for another user whose runtime directory is too long for a socket address,
+/// `$XDG_RUNTIME_DIR/rdaemon/notify` after that.
 pub fn notify_dirs(runtime: &Path) -> Vec<PathBuf> {
+    let root = nix::unistd::geteuid().is_root();
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && !root)
+        .map(|d| d.join("rdaemon/notify"));
+    let system = root.then(|| PathBuf::from("/run/rdaemon/notify"));
     let mut dirs = Vec::new();
-    if nix::unistd::geteuid().is_root() {
-        dirs.push(PathBuf::from("/run/rdaemon/notify"));
-    }
-    let own = runtime.join("notify");
-    if !dirs.contains(&own) {
-        dirs.push(own);
+    for dir in [system, Some(runtime.join("notify")), xdg]
+        .into_iter()
+        .flatten()
+    {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
     }
     dirs
 }
