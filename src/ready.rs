@@ -22,8 +22,10 @@
 //! port before anything starts (SPEC §2.1).
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
-//! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
-//! the sender's pid and uid to every datagram, and only the daemon, members of its process group
+//! `KEY=VALUE` lines on a unix socket, a file in a directory only rdaemon's user can write
+//! ([`NotifySocket`]: never an abstract name, which another user could take once freed).
+//! `SO_PASSCRED` makes the kernel attach the sender's pid and uid to every datagram, and only
+//! the daemon, members of its process group
 //! and its descendants are heard (a sender already gone when its message is read, like a
 //! `systemd-notify` its shell has reaped, is heard if it ran as the daemon's user).
 //!
@@ -767,7 +769,7 @@ impl Check {
         }
     }
 
-    /// The value for the daemon's `NOTIFY_SOCKET` (`@name` for an abstract address), with
+    /// The value for the daemon's `NOTIFY_SOCKET` (the socket file's path), with
     /// The notify socket itself (`--ready notify`), to pass on to a respawn monitor.
     pub fn notify_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.how {
