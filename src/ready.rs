@@ -1694,12 +1694,17 @@ pub fn notify_dirs(runtime: &Path) -> Vec<PathBuf> {
 /// user can change, nor any directory above it ([`crate::fsx::Dir::is_protected`]).
 fn prepare_notify_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    if let Some(parent) = dir.parent() {
-        crate::paths::create_dir(parent, 0o755)?;
-    }
-    match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(0o711)) {
-        Ok(()) | Err(Errno::EEXIST) => {}
-        Err(e) => return Err(e.into()),
+    // Twice: an empty parent may be removed meanwhile (root's `/run/rdaemon`, by whoever
+    // tidies it) before the directory is made in it.
+    for tries_left in [1, 0] {
+        if let Some(parent) = dir.parent() {
+            crate::paths::create_dir(parent, 0o755)?;
+        }
+        match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(0o711)) {
+            Ok(()) | Err(Errno::EEXIST) => break,
+            Err(Errno::ENOENT) if tries_left > 0 => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let opened = crate::fsx::Dir::open(dir)?;
     let st = std::fs::symlink_metadata(dir)?;
@@ -2316,6 +2321,34 @@ mod tests {
         drop(check);
         assert!(std::fs::symlink_metadata(&address).is_err());
         assert!(dir.is_dir());
+    }
+
+    #[test]
+    fn only_old_socket_files_nobody_listens_on_are_removed_as_dead() {
+        use std::os::unix::net::UnixDatagram;
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let _live = UnixDatagram::bind(at("live")).unwrap();
+        drop(UnixDatagram::bind(at("dead")).unwrap());
+        drop(UnixDatagram::bind(at("new")).unwrap());
+        std::fs::write(at("plain"), "").unwrap();
+        let old = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
+        for name in ["live", "dead", "plain"] {
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                &at(name),
+                &old,
+                &old,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        remove_dead_sockets(dir.path());
+        let left: Vec<bool> = ["live", "dead", "new", "plain"]
+            .iter()
+            .map(|n| at(n).symlink_metadata().is_ok())
+            .collect();
+        assert_eq!(left, [true, false, true, true]);
     }
 
     #[test]
