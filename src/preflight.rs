@@ -43,7 +43,8 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;
-    Check::prepare(&spec.ready, &spec.name)?.watch_logs(&[&spec.stdout, &spec.stderr])?;
+    Check::prepare(&spec.ready, &spec.name, &ctx.runtime)?
+        .watch_logs(&[&spec.stdout, &spec.stderr])?;
     check_cgroup(ctx, spec)?;
     for dir in ctx.dirs() {
         writable(dir, "rdaemon directory")?;
@@ -121,7 +122,7 @@ pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>)
     if !matches!(spec.ready, ReadySpec::Tcp { .. } | ReadySpec::Http(_)) {
         return Ok(());
     }
-    let check = Check::prepare(&spec.ready, &spec.name)?;
+    let check = Check::prepare(&spec.ready, &spec.name, &ctx.runtime)?;
     if check.port_in_use(&[]).is_none() {
         return Ok(());
     }
@@ -131,10 +132,13 @@ pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>)
 /// The addresses of this machine `spec`'s readiness (`tcp:`, `http:`) waits for a listener on;
 /// none for another kind, a remote host, or one that does not resolve ([`preflight`] says so).
 pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
+    // No runtime directory is needed: only a notify check uses it.
     match spec.ready {
-        ReadySpec::Tcp { .. } | ReadySpec::Http(_) => Check::prepare(&spec.ready, &spec.name)
-            .map(|c| c.local_addrs())
-            .unwrap_or_default(),
+        ReadySpec::Tcp { .. } | ReadySpec::Http(_) => {
+            Check::prepare(&spec.ready, &spec.name, "".as_ref())
+                .map(|c| c.local_addrs())
+                .unwrap_or_default()
+        }
         _ => Vec::new(),
     }
 }

@@ -22,8 +22,10 @@
 //! port before anything starts (SPEC §2.1).
 //!
 //! The notify socket speaks the sd_notify protocol (sd_notify(3)): datagrams of newline-separated
-//! `KEY=VALUE` lines on an abstract-namespace unix socket. `SO_PASSCRED` makes the kernel attach
-//! the sender's pid and uid to every datagram, and only the daemon, members of its process group
+//! `KEY=VALUE` lines on a unix socket, a file in a directory only rdaemon's user can write
+//! ([`NotifySocket`]: never an abstract name, which another user could take once freed).
+//! `SO_PASSCRED` makes the kernel attach the sender's pid and uid to every datagram, and only
+//! the daemon, members of its process group
 //! and its descendants are heard (a sender already gone when its message is read, like a
 //! `systemd-notify` its shell has reaped, is heard if it ran as the daemon's user).
 //!
@@ -708,12 +710,14 @@ impl Check {
     }
 
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
-    /// socket, notes an existing readiness file. Errors here stop `start` before anything runs.
-    pub fn prepare(spec: &ReadySpec, name: &Name) -> Result<Check> {
+    /// socket (in a directory [`notify_dirs`] picks, given rdaemon's runtime directory
+    /// `runtime`), notes an existing readiness file. Errors here stop `start` before anything
+    /// runs.
+    pub fn prepare(spec: &ReadySpec, name: &Name, runtime: &Path) -> Result<Check> {
         let how = match spec {
             ReadySpec::Exec => How::Exec,
             ReadySpec::Alive(d) => How::Alive(*d),
-            ReadySpec::Notify => How::Notify(NotifySocket::bind(name)?),
+            ReadySpec::Notify => How::Notify(NotifySocket::bind(name, runtime)?),
             ReadySpec::Tcp { host, port } => {
                 let addrs: Vec<SocketAddr> = (host.as_str(), *port)
                     .to_socket_addrs()
@@ -827,7 +831,7 @@ impl Check {
         }
     }
 
-    /// The value for the daemon's `NOTIFY_SOCKET` (`@name` for an abstract address), with
+    /// The value for the daemon's `NOTIFY_SOCKET` (the socket file's path), with
     /// The notify socket itself (`--ready notify`), to pass on to a respawn monitor.
     pub fn notify_fd(&self) -> Option<BorrowedFd<'_>> {
         match &self.how {
@@ -841,6 +845,14 @@ impl Check {
         match &self.how {
             How::Notify(sock) => Some(&sock.address),
             _ => None,
+        }
+    }
+
+    /// The respawn monitor got the notify socket ([`Check::notify_fd`]): it removes the
+    /// socket's file when it exits, not this check when it is dropped.
+    pub fn hand_over_notify_socket(&mut self) {
+        if let How::Notify(sock) = &mut self.how {
+            sock.file = None;
         }
     }
 
@@ -1692,22 +1704,152 @@ fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Duration) -> Result<()> {
     }
 }
 
-/// The datagram socket the daemon's `NOTIFY_SOCKET` names: abstract (nothing to clean up, gone
-/// when its last holder exits: `start`, or in respawn mode the monitor, which inherits it),
-/// close-on-exec, non-blocking, with `SO_PASSCRED`.
+/// The datagram socket the daemon's `NOTIFY_SOCKET` names: a file in a directory only rdaemon's
+/// user (root) can write ([`notify_dirs`]), close-on-exec, non-blocking, with `SO_PASSCRED`.
+///
+/// Not an abstract address: an abstract name has no owner and no permissions, is listed in
+/// `/proc/net/unix`, and is free again once its last holder closes it (`start` in exec mode,
+/// the monitor in respawn mode), while the daemon keeps its `NOTIFY_SOCKET` for life. Another
+/// user then bound it and heard what the daemon went on sending (`STATUS=` text, and descriptors
+/// of the daemon's private files by `FDSTORE=1`): security test of 2026-12-02. A file name in a
+/// directory no one else can write can be bound by no one else, while the socket lives, after
+/// it is closed (the file stays: a send is refused, `ECONNREFUSED`, and a bind finds the name
+/// taken) and after the file is removed (a send finds nothing, `ENOENT`; creating the name
+/// needs write permission on the directory). The file is removed when its holder drops it:
+/// `start` in exec mode, the monitor in respawn mode; one a killed monitor left is removed by a
+/// later bind ([`remove_dead_sockets`]).
 #[derive(Debug)]
 pub struct NotifySocket {
     fd: OwnedFd,
     address: String,
+    /// The socket's file, removed when this is dropped (`None`: someone else removes it).
+    file: Option<PathBuf>,
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+/// The longest path a unix socket address holds (`sun_path` is 108 bytes, with its final NUL).
+const SUN_PATH_MAX: usize = 107;
+
+/// A socket file in the notify directory older than this, on which no socket listens, is one a
+/// killed monitor (or a killed `start`) left behind.
+const DEAD_SOCKET_AGE: Duration = Duration::from_secs(60);
+
+/// Where notify sockets go, in order of preference. As root, `/run/rdaemon/notify` whatever the
+/// runtime directory: the daemon's `--user` must be able to reach the socket (search permission
+/// on every directory of the path), and a `--dir` may be private (a 0700 directory) or too long
+/// for a socket address; `/run` and `/run/rdaemon` are 0755 and root's, and the directory 0711
+/// (searchable, not listable). Else, or if `/run/rdaemon` cannot be used, `RUNTIME/notify`;
+/// for another user whose runtime directory is too long for a socket address,
+/// `$XDG_RUNTIME_DIR/rdaemon/notify` after that.
+pub fn notify_dirs(runtime: &Path) -> Vec<PathBuf> {
+    let root = nix::unistd::geteuid().is_root();
+    let xdg = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && !root)
+        .map(|d| d.join("rdaemon/notify"));
+    let system = root.then(|| PathBuf::from("/run/rdaemon/notify"));
+    let mut dirs = Vec::new();
+    for dir in [system, Some(runtime.join("notify")), xdg]
+        .into_iter()
+        .flatten()
+    {
+        if !dirs.contains(&dir) {
+            dirs.push(dir);
+        }
+    }
+    dirs
+}
+
+/// Makes `dir` ready for notify sockets: created (0711) if missing, beneath a parent created as
+/// a runtime directory is; refused unless it is a directory of rdaemon's user that no other
+/// user can change, nor any directory above it ([`crate::fsx::Dir::is_protected`]).
+fn prepare_notify_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // Twice: an empty parent may be removed meanwhile (root's `/run/rdaemon`, by whoever
+    // tidies it) before the directory is made in it.
+    for tries_left in [1, 0] {
+        if let Some(parent) = dir.parent() {
+            crate::paths::create_dir(parent, 0o755)?;
+        }
+        match nix::unistd::mkdir(dir, nix::sys::stat::Mode::from_bits_truncate(0o711)) {
+            Ok(()) | Err(Errno::EEXIST) => break,
+            Err(Errno::ENOENT) if tries_left > 0 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let opened = crate::fsx::Dir::open(dir)?;
+    let st = std::fs::symlink_metadata(dir)?;
+    if !opened.is_protected() || st.uid() != nix::unistd::geteuid().as_raw() {
+        anyhow::bail!(
+            "another user can change it or a directory above it (owner uid {}, mode {:03o})",
+            st.uid(),
+            st.mode() & 0o7777
+        );
+    }
+    if st.mode() & 0o7777 != 0o711 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+    }
+    Ok(())
+}
+
+/// Removes the socket files in `dir` on which nothing listens any more (a connect is refused),
+/// older than [`DEAD_SOCKET_AGE`] (so that a socket being bound right now is never taken for
+/// one): what a killed monitor left. Only rdaemon's user can create files there, so removing
+/// one frees nothing for anyone else.
+fn remove_dead_sockets(dir: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > DEAD_SOCKET_AGE);
+        if !meta.file_type().is_socket() || !old {
+            continue;
+        }
+        let refused = std::os::unix::net::UnixDatagram::unbound()
+            .and_then(|s| s.connect(entry.path()))
+            .is_err_and(|e| e.raw_os_error() == Some(Errno::ECONNREFUSED as i32));
+        if refused {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// The path of the `attempt`th socket of daemon `name` in `dir`: `NAME.PID.RANDOM`, without the
+/// name where that would not fit in a socket address; `None` if even that does not.
+fn notify_socket_path(dir: &Path, name: &Name, attempt: u32) -> Option<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    let unique = format!("{}.{:x}", std::process::id(), nanos.wrapping_add(attempt));
+    [format!("{name}.{unique}"), unique]
+        .into_iter()
+        .map(|file| dir.join(file))
+        .find(|path| path.as_os_str().len() <= SUN_PATH_MAX && path.to_str().is_some())
 }
 
 impl NotifySocket {
     /// The socket `start` bound and passed on to the respawn monitor (`__monitor --notify-fd`),
-    /// which hears the program for the rest of its life.
-    pub fn from_fd(fd: OwnedFd) -> NotifySocket {
+    /// which hears the program for the rest of its life, and removes `file` (the socket's
+    /// file, from its `NOTIFY_SOCKET`) when it is done.
+    pub fn from_fd(fd: OwnedFd, file: Option<PathBuf>) -> NotifySocket {
         NotifySocket {
             fd,
             address: String::new(),
+            file,
         }
     }
 
@@ -1727,7 +1869,12 @@ impl NotifySocket {
         self.fd.as_fd()
     }
 
-    fn bind(name: &Name) -> Result<NotifySocket> {
+    /// Binds a new socket for daemon `name` in the first of [`notify_dirs`] that can be used,
+    /// writable by every user (mode 0666, as systemd's `/run/systemd/notify`): who may speak is
+    /// decided by the sender's credentials, message by message (a daemon that changes its own
+    /// user after start, or a helper run as another user, can still send).
+    fn bind(name: &Name, runtime: &Path) -> Result<NotifySocket> {
+        use std::os::unix::fs::PermissionsExt;
         let fail = || format!("cannot create the notify socket for {name}");
         let fd = socket(
             AddressFamily::Unix,
@@ -1740,27 +1887,53 @@ impl NotifySocket {
         // A pidfd of each sender, to judge one that is gone by the cgroup it was in (below);
         // kernels before 6.5 have none, and are judged as before.
         process::pass_pidfd(fd.as_fd());
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default();
+        let mut why = Vec::new();
+        let dir = notify_dirs(runtime).into_iter().find(|dir| {
+            if notify_socket_path(dir, name, 0).is_none() {
+                why.push(format!(
+                    "'{}': too long for a socket address ({SUN_PATH_MAX} bytes)",
+                    dir.display()
+                ));
+                return false;
+            }
+            match prepare_notify_dir(dir) {
+                Ok(()) => true,
+                Err(e) => {
+                    why.push(format!("'{}': {}", dir.display(), crate::exit::render(&e)));
+                    false
+                }
+            }
+        });
+        let Some(dir) = dir else {
+            anyhow::bail!(
+                "{}: no directory for it: {} (use a shorter --dir or RDAEMON_RUNTIME_DIR)",
+                fail(),
+                why.join("; ")
+            );
+        };
+        remove_dead_sockets(&dir);
         let mut attempt = 0u32;
         loop {
-            let path = format!(
-                "rdaemon/{name}/{}/{:x}",
-                std::process::id(),
-                nanos.wrapping_add(attempt)
-            );
-            let addr = UnixAddr::new_abstract(path.as_bytes()).with_context(fail)?;
+            let path = notify_socket_path(&dir, name, attempt).with_context(fail)?;
+            let addr = UnixAddr::new(&path).with_context(fail)?;
             match bind(fd.as_raw_fd(), &addr) {
                 Ok(()) => {
-                    return Ok(NotifySocket {
+                    let sock = NotifySocket {
                         fd,
-                        address: format!("@{path}"),
-                    })
+                        address: path.to_string_lossy().into_owned(),
+                        file: Some(path.clone()),
+                    };
+                    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
+                        .with_context(|| format!("cannot open '{}' to all", path.display()))
+                        .with_context(fail)?;
+                    return Ok(sock);
                 }
                 Err(Errno::EADDRINUSE) if attempt < 16 => attempt += 1,
-                Err(e) => return Err(e).with_context(fail),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("cannot bind '{}'", path.display()))
+                        .with_context(fail)
+                }
             }
         }
     }
@@ -2188,19 +2361,33 @@ mod tests {
     }
 
     #[test]
-    fn notify_socket_is_abstract_and_hears_only_the_daemon() {
-        use std::os::linux::net::SocketAddrExt;
-        use std::os::unix::net::{SocketAddr as UnixSocketAddr, UnixDatagram};
+    fn notify_socket_is_a_file_in_a_protected_directory_and_hears_only_the_daemon() {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        use std::os::unix::net::UnixDatagram;
+        let runtime = tempfile::tempdir().unwrap();
         let name = Name::parse("unit").unwrap();
-        let check = Check::prepare(&ReadySpec::Notify, &name).unwrap();
-        let address = check.notify_socket().unwrap().to_owned();
-        assert!(address.starts_with("@rdaemon/unit/"), "{address}");
+        let check = Check::prepare(&ReadySpec::Notify, &name, runtime.path()).unwrap();
+        let address = PathBuf::from(check.notify_socket().unwrap());
+        let dir = address.parent().unwrap();
+        assert_eq!(
+            Some(dir),
+            notify_dirs(runtime.path()).first().map(|d| d.as_path())
+        );
+        assert!(address
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("unit."));
+        let meta = std::fs::symlink_metadata(&address).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.mode() & 0o777, 0o666);
+        assert_eq!(std::fs::metadata(dir).unwrap().mode() & 0o7777, 0o711);
         let How::Notify(sock) = &check.how else {
             panic!("no socket")
         };
         let client = UnixDatagram::unbound().unwrap();
-        let to = UnixSocketAddr::from_abstract_name(&address.as_bytes()[1..]).unwrap();
-        client.send_to_addr(b"READY=1", &to).unwrap();
+        client.send_to(b"READY=1", &address).unwrap();
         // The test process sends; it is neither the "daemon" (some other pid) nor related to it,
         // so the message must be refused.
         let daemon = Pid::new(std::process::id() as i32 + 1).unwrap();
@@ -2208,6 +2395,53 @@ mod tests {
         assert_eq!(sock.receive(daemon, None, &mut ignored).unwrap(), None);
         assert_eq!(ignored.len(), 1, "{ignored:?}");
         assert!(ignored[0].contains(&format!("pid {}", std::process::id())));
+        // Dropped, the check removes the file; the directory stays, for the next one.
+        drop(check);
+        assert!(std::fs::symlink_metadata(&address).is_err());
+        assert!(dir.is_dir());
+    }
+
+    #[test]
+    fn only_old_socket_files_nobody_listens_on_are_removed_as_dead() {
+        use std::os::unix::net::UnixDatagram;
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name);
+        let _live = UnixDatagram::bind(at("live")).unwrap();
+        drop(UnixDatagram::bind(at("dead")).unwrap());
+        drop(UnixDatagram::bind(at("new")).unwrap());
+        std::fs::write(at("plain"), "").unwrap();
+        let old = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
+        for name in ["live", "dead", "plain"] {
+            nix::sys::stat::utimensat(
+                nix::fcntl::AT_FDCWD,
+                &at(name),
+                &old,
+                &old,
+                nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+            )
+            .unwrap();
+        }
+        remove_dead_sockets(dir.path());
+        let left: Vec<bool> = ["live", "dead", "new", "plain"]
+            .iter()
+            .map(|n| at(n).symlink_metadata().is_ok())
+            .collect();
+        assert_eq!(left, [true, false, true, true]);
+    }
+
+    #[test]
+    fn a_socket_path_too_long_for_an_address_leaves_out_the_name_then_gives_up() {
+        let name = Name::parse(&"n".repeat(64)).unwrap();
+        let short = notify_socket_path(Path::new("/run/rdaemon/notify"), &name, 0).unwrap();
+        assert!(short.to_str().unwrap().contains(&"n".repeat(64)));
+        let dir = PathBuf::from(format!("/{}", "d".repeat(70)));
+        let nameless = notify_socket_path(&dir, &name, 0).unwrap();
+        assert!(!nameless.to_str().unwrap().contains("nnn"), "{nameless:?}");
+        assert!(nameless.as_os_str().len() <= SUN_PATH_MAX);
+        assert_eq!(
+            notify_socket_path(&PathBuf::from(format!("/{}", "d".repeat(100))), &name, 0),
+            None
+        );
     }
 
     #[test]
@@ -2293,7 +2527,7 @@ mod tests {
         let path = dir.path().join("ready");
         std::fs::write(&path, "old").unwrap();
         let name = Name::parse("unit").unwrap();
-        let check = Check::prepare(&ReadySpec::File(path.clone()), &name).unwrap();
+        let check = Check::prepare(&ReadySpec::File(path.clone()), &name, "".as_ref()).unwrap();
         let far = Instant::now() + Duration::from_secs(5);
         assert!(!check.holds(far), "a file that existed before counts");
         std::fs::remove_file(&path).unwrap();
@@ -2349,7 +2583,7 @@ mod tests {
     #[test]
     fn unresolvable_tcp_host_fails_before_anything_starts() {
         let name = Name::parse("unit").unwrap();
-        let err = Check::prepare(&tcp("no-such-host.invalid", 80), &name).unwrap_err();
+        let err = Check::prepare(&tcp("no-such-host.invalid", 80), &name, "".as_ref()).unwrap_err();
         assert!(format!("{err:#}").contains("cannot resolve 'no-such-host.invalid'"));
     }
 }

@@ -1223,7 +1223,13 @@ impl Monitor {
             .notify_fd
             .map(daemonize::claim_inherited_socket)
             .transpose()?
-            .map(NotifySocket::from_fd);
+            .map(|fd| {
+                // Its file (in `/run/rdaemon/notify`), removed when the monitor is done.
+                let file = std::env::var_os("NOTIFY_SOCKET")
+                    .map(PathBuf::from)
+                    .filter(|p| p.is_absolute());
+                NotifySocket::from_fd(fd, file)
+            });
         // The monitor stays root (it writes the status); only the child drops privileges.
         let creds = launch.account.as_ref().map(|a| a.creds.clone());
 

@@ -451,7 +451,7 @@ fn idle_monitor_keeping_the_notify_socket_waits_without_a_timeout() {
     let (monitor, _) = start_supervised(&env, "idle", &["--ready", "notify"], &program);
     wait_field(&env, "idle", "notify_state", "ready".into());
     wait_monitor_at_rest(&env, "idle", monitor);
-    // It holds the socket its program's NOTIFY_SOCKET names (abstract `@rdaemon/idle/...`,
+    // It holds the socket its program's NOTIFY_SOCKET names (`.../notify/idle.PID.RANDOM`,
     // listed in /proc/net/unix with its inode).
     let table = fs::read_to_string("/proc/net/unix").unwrap();
     let inodes: Vec<String> = table
@@ -459,7 +459,7 @@ fn idle_monitor_keeping_the_notify_socket_waits_without_a_timeout() {
         .filter(|l| {
             l.split_whitespace()
                 .nth(7)
-                .is_some_and(|p| p.starts_with("@rdaemon/idle/"))
+                .is_some_and(|p| p.starts_with('/') && p.contains("/notify/idle."))
         })
         .filter_map(|l| l.split_whitespace().nth(6).map(|i| format!("socket:[{i}]")))
         .collect();
@@ -706,7 +706,7 @@ fn descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor() {
     let (monitor, child) = start_supervised(&env, "fdz", &["--ready", "notify"], &program);
     let address = environ(child)
         .into_iter()
-        .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=@").map(str::to_owned))
+        .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned))
         .expect("the program's NOTIFY_SOCKET");
     // The baseline is taken once the monitor has let go of its end of the report pipe to
     // `start`, which it closes when it sees `start` gone, a moment after `start` returned (CI
@@ -720,7 +720,7 @@ fn descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor() {
         !pipe && resting
     });
     let before = fd_numbers(monitor).len();
-    let to = UnixAddr::new_abstract(address.as_bytes()).unwrap();
+    let to = UnixAddr::new(address.as_str()).unwrap();
     let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
     let null = fs::File::open("/dev/null").unwrap();
     // One descriptor (room may be left for it), then many (the control data is cut short).

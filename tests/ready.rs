@@ -3,8 +3,7 @@
 
 use std::fs;
 use std::net::TcpStream;
-use std::os::linux::net::SocketAddrExt;
-use std::os::unix::net::{SocketAddr, UnixDatagram};
+use std::os::unix::net::UnixDatagram;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -385,7 +384,11 @@ fn notify_ready_from_the_daemon_and_its_status_text() {
         },
     );
     let socket = socket.unwrap();
-    assert!(socket.starts_with("@rdaemon/svc/"), "{socket}");
+    // A file of rdaemon's (not an abstract name, which anyone could take once free).
+    assert!(
+        socket.starts_with('/') && socket.contains("/notify/svc."),
+        "{socket}"
+    );
     assert_eq!(env.record("svc")["status_text"], "serving");
     env.run(&["status", "svc"])
         .ok()
@@ -640,11 +643,9 @@ fn notify_messages_from_strangers_are_ignored() {
     };
     let env = Env::new();
     let (start, pid, socket) = notify_start(&env, &failing_after_go(&python));
-    let name = socket.strip_prefix('@').unwrap();
-    let to = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     UnixDatagram::unbound()
         .unwrap()
-        .send_to_addr(b"READY=1", &to)
+        .send_to(b"READY=1", &socket)
         .unwrap();
     fs::write(env.path("go"), "").unwrap();
     failed_on_its_report(start, pid);
@@ -879,4 +880,120 @@ fn the_tail_of_a_failed_start_is_only_what_this_start_wrote() {
         ])
         .code(1);
     assert!(has_line(&run.stderr, long), "{}", run.dump());
+}
+
+/// A daemon that keeps talking on its `NOTIFY_SOCKET` after `start` returned (`STATUS=` with a
+/// secret), as `--user nobody`, in python (no file of the test's 0700 directory needed).
+const CHATTY_DAEMON: &str = "import os, socket, time
+a = os.environ['NOTIFY_SOCKET']
+a = '\\0' + a[1:] if a.startswith('@') else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def send(m):
+    try:
+        s.sendto(m, a)
+    except OSError:
+        pass
+send(b'READY=1')
+while True:
+    send(b'STATUS=password hunter2')
+    time.sleep(0.02)
+";
+
+/// Another user (uid 54321, no account needed) tries to bind the address and to hear what is
+/// sent there (three messages, or a second of silence).
+const ATTACKER: &str = "import errno, socket, sys
+a = sys.argv[1]
+a = '\\0' + a[1:] if a.startswith('@') else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+try:
+    s.bind(a)
+except OSError as e:
+    print('refused', errno.errorcode[e.errno])
+    sys.exit(0)
+print('BOUND')
+s.settimeout(1)
+try:
+    for _ in range(3):
+        print('HEARD', s.recv(4096))
+except OSError:
+    pass
+";
+
+/// What the attacker got, as another user, for the daemon's `NOTIFY_SOCKET` `address`.
+fn attack_notify_socket(python: &std::path::Path, address: &str) -> String {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=54321", "--regid=54321", "--clear-groups"])
+        .arg(python)
+        .args(["-c", ATTACKER, address])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Security test's report of 2026-12-02: the abstract `@rdaemon/NAME/PID/RANDOM` was free once
+/// `start` returned (or the monitor was killed), and another user bound it and heard the
+/// daemon's `STATUS=` secrets (and, by `FDSTORE=1`, its private files). The name the daemon was
+/// given must never be bindable by anyone else, and nothing it sends may reach another user.
+#[test]
+fn another_user_can_never_take_over_the_daemons_notify_socket() {
+    let test = "another_user_can_never_take_over_the_daemons_notify_socket";
+    let Some(_) = root_and_nobody(test) else {
+        return;
+    };
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let program = [
+        python.to_string_lossy().into_owned(),
+        "-c".into(),
+        CHATTY_DAEMON.into(),
+    ];
+    for (name, respawn) in [("plain", false), ("watched", true)] {
+        let mut extra = vec!["--user", "nobody", "--chdir", "/", "--ready", "notify"];
+        if respawn {
+            extra.push("--respawn");
+        }
+        env.run(&start_args(name, &extra, &program))
+            .ok()
+            .stdout_has(&format!("started {name} (pid "));
+        let pid = env.pid_of(name);
+        env.track(pid);
+        let daemon = match respawn {
+            true => env.record(name)["child_pid"].as_i64().expect("child_pid") as i32,
+            false => pid,
+        };
+        env.track(daemon);
+        let address = environ(daemon)
+            .into_iter()
+            .find_map(|e| e.strip_prefix("NOTIFY_SOCKET=").map(str::to_owned))
+            .expect("no NOTIFY_SOCKET");
+        if respawn {
+            // The monitor goes without a word (what its child forked may live on).
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
+                .unwrap();
+            wait_dead(pid);
+        }
+        let got = attack_notify_socket(&python, &address);
+        assert!(
+            got.starts_with("refused"),
+            "{name}: another user bound '{address}': {got}"
+        );
+        assert!(!got.contains("hunter2"), "{name}: {got}");
+        if respawn {
+            // The killed monitor could not remove the socket's file: it keeps the name taken
+            // (EADDRINUSE), until a later start removes it as dead.
+            assert_eq!(got.trim(), "refused EADDRINUSE", "{name}");
+            fs::remove_file(&address).unwrap();
+        } else {
+            // `start` removed the file on its way out: only root may create one there.
+            assert_eq!(got.trim(), "refused EACCES", "{name}");
+            env.run(&["stop", name]).ok();
+        }
+    }
 }

@@ -564,7 +564,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     {
         stop_what_it_left(ctx, rec)?;
     }
-    let mut check = Check::prepare(&launch.ready, &launch.name)?;
+    let mut check = Check::prepare(&launch.ready, &launch.name, &ctx.runtime)?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
     check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // So does the tail shown if this start fails: not an earlier run's last words.
@@ -1927,6 +1927,9 @@ fn prepare(
         .transpose()?
         .map(above_stdio)
         .transpose()?;
+    if let Some(check) = check.as_mut().filter(|_| notify.is_some()) {
+        check.hand_over_notify_socket();
+    }
     let mut argv: Vec<OsString> = vec![
         exe.clone().into(),
         "__monitor".into(),
