@@ -363,7 +363,9 @@ fn what_a_ready_cmd_helper_leaves_goes_with_the_daemon() {
     assert_eq!(left.len(), 1, "{left:?}");
     let cgroup = fs::read_to_string(format!("/proc/{}/cgroup", left[0])).unwrap();
     assert!(
-        cgroup.lines().any(|l| l == format!("0::/rdaemon/{name}")),
+        cgroup
+            .lines()
+            .any(|l| l == format!("0::/rdaemon/{}", s.env.cgroup_leaf(&name))),
         "what the helper left runs in {cgroup}, not the daemon's cgroup\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
