@@ -923,30 +923,31 @@ fn adopt_forked(
             .or_else(|| process.and_then(Process::reap))
             .unwrap_or(Ended::Code(0))
     };
-    let reaped = crate::forking::launcher_ended(launcher.get(), Duration::ZERO);
-    let ended = match reaped.map_or_else(|| Process::open(launcher).map(Some), |_| Ok(None)) {
-        Ok(None) => Ok(reaped),
-        Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => Ok(Some(ended_now(None))),
-        opened => {
-            let process = opened
-                .map(|p| p.expect("opened"))
-                .with_context(|| format!("cannot wait for {name} (pid {launcher})"))?;
-            let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
-            spinner.set_limit(timeout);
-            let exited = spinner.wait_with(timeout, |slice| {
-                crate::forking::wait_launcher(
-                    &process,
-                    interrupt.as_ref().map(Interrupt::fd),
-                    slice,
-                )
-            });
-            spinner.finish();
-            if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
-                return Err(err);
+    let ended = match crate::forking::launcher_ended(launcher.get(), Duration::ZERO) {
+        Some(ended) => Ok(Some(ended)),
+        None => match Process::open(launcher) {
+            Err(e) if e.raw_os_error() == Some(nix::libc::ESRCH) => Ok(Some(ended_now(None))),
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot wait for {name} (pid {launcher})"))
             }
-            let exited = exited.map(|_| process.has_exited());
-            exited.map(|exited| exited.then(|| ended_now(Some(&process))))
-        }
+            Ok(process) => {
+                let mut spinner = Spinner::new(ctx, format!("waiting for {name} to fork"));
+                spinner.set_limit(timeout);
+                let exited = spinner.wait_with(timeout, |slice| {
+                    crate::forking::wait_launcher(
+                        &process,
+                        interrupt.as_ref().map(Interrupt::fd),
+                        slice,
+                    )
+                });
+                spinner.finish();
+                if let Some(err) = interrupted(&mut interrupt, "the program to fork") {
+                    return Err(err);
+                }
+                let exited = exited.map(|_| process.has_exited());
+                exited.map(|exited| exited.then(|| ended_now(Some(&process))))
+            }
+        },
     };
     match ended {
         Ok(Some(Ended::Code(0))) => {}
