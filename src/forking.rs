@@ -662,6 +662,9 @@ fn what_died(otherwise: &str) -> String {
     }
 }
 
+/// How many times [`stop_left`] looks again for what was forked after its first scan.
+const MORE_SCANS: usize = 20;
+
 /// After a failed launch: stops everything the launch left behind (the caller's descendants
 /// that the launch left, [`launch_descendants`], and the members of the daemon's cgroup, unless
 /// the caller is one: the monitor's holds the monitor too) on stop's default schedule, reaps
@@ -671,7 +674,7 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
     let launch = launch_descendants(root(), &session::scan(), members.as_deref());
     let mut found: Vec<i32> = launch.iter().map(|e| e.pid).collect();
     let whole = cgroup.filter(|_| members.as_ref().is_some_and(|m| !m.contains(&own_pid())));
-    if let Some(procs) = members.filter(|_| whole.is_some()) {
+    if let Some(procs) = members.clone().filter(|_| whole.is_some()) {
         found.extend(procs);
         found.sort_unstable();
         found.dedup();
@@ -683,6 +686,30 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
         false,
     );
     let _ = session::sweep(None, held, &schedule, Instant::now(), None);
+    // What was forked after the scan (a launcher forking in a loop, interrupted) is looked for
+    // again, and killed, until a scan finds nothing: once all that forks is dead, what it
+    // forked is re-parented beneath the root and found by the next scan. Bounded, in case
+    // something keeps coming back.
+    let kill = default_schedule(
+        nix::sys::signal::Signal::SIGKILL,
+        Duration::from_secs(5),
+        true,
+    );
+    for _ in 0..MORE_SCANS {
+        reap_zombies();
+        let more = launch_descendants(root(), &session::scan(), members.as_deref());
+        if more.is_empty() {
+            break;
+        }
+        found.extend(more.iter().map(|e| e.pid));
+        let _ = session::sweep(
+            None,
+            session::hold(more.into_iter()),
+            &kill,
+            Instant::now(),
+            None,
+        );
+    }
     if let Some(cg) = whole {
         if matches!(cg.populated(), Ok(true)) {
             let _ = cg.kill();
@@ -691,6 +718,7 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
     }
     reap_zombies();
     found.sort_unstable();
+    found.dedup();
     found
 }
 
