@@ -2097,11 +2097,19 @@ impl Monitor {
         if held.len() > 5 {
             pids.push("…".into());
         }
+        // A program that exits 0 at once leaving a process is likely one that puts itself in
+        // the background (`memcached -d`), which would flap here for ever: say how to run it.
+        let daemonized = self.policy.forking.is_none()
+            && self.last_exit.as_ref().is_some_and(|l| l.code == Some(0));
         self.say(&format!(
-            "stopping {} the program (pid {child}) left behind ({} {}) before restarting it",
+            "stopping {} the program (pid {child}) left behind ({} {}) before restarting it{}",
             crate::parse::counted(count as u64, "process", "processes"),
             if held.len() == 1 { "pid" } else { "pids" },
-            pids.join(", ")
+            pids.join(", "),
+            match daemonized {
+                true => " (if it puts itself in the background, start it with --forking)",
+                false => "",
+            }
         ));
         self.cleanup = Some(Cleanup {
             held,
