@@ -1514,10 +1514,11 @@ pub fn isolate_helper(
             if libc::setsid() < 0 {
                 return Err(io::Error::last_os_error());
             }
+            // Best effort, as `watch_cgroup` says: a daemon that made its cgroup an inner
+            // one (a leaf beneath, controllers enabled) refuses it, and the command then runs
+            // where `start` runs rather than not at all.
             if let Some(procs) = &procs {
-                if libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1) != 1 {
-                    return Err(io::Error::last_os_error());
-                }
+                let _ = libc::write(procs.as_raw_fd(), b"0".as_ptr().cast(), 1);
             }
             let all_above_stdio = libc::syscall(
                 libc::SYS_close_range,

@@ -417,6 +417,16 @@ fn a_foreground_user_program_gets_no_terminal_or_key_of_roots() {
         wait_asleep(pid);
         let what = format!("the foreground program (rdaemon {leader})");
         let mut problems = proc_problems(&what, pid, false, &s.secret);
+        // Nor an fd of the terminal: not its controlling one any more, it would be free to
+        // read for a background child the program leaves (what root types next), and to claim.
+        for (n, target) in fds(pid) {
+            let target = target.to_string_lossy();
+            if target.starts_with("/dev/pts/") || target.starts_with("/dev/tty") {
+                problems.push(format!(
+                    "{what} has the caller's terminal as fd {n}: {target}"
+                ));
+            }
+        }
         for field in ["SigIgn", "SigBlk"] {
             let mask = status_field(pid, field);
             if !mask.trim_start_matches('0').is_empty() {

@@ -1863,21 +1863,36 @@ fn prepare(
             .context("cannot open /dev/null")?
             .into())
     };
-    // `--foreground` keeps rdaemon's streams (a closed one becomes /dev/null).
-    let inherit = |fd: std::os::fd::BorrowedFd<'_>| match fd.try_clone_to_owned() {
-        Ok(fd) => Ok(fd),
-        Err(_) => null(),
+    // `--foreground` keeps rdaemon's streams (a closed one becomes /dev/null), but for another
+    // user not a terminal (the caller's): with its controlling terminal given up before the
+    // exec, a background child the program leaves could read it free of job control (what
+    // root types next into its shell; review, 2026-12-02), and claim it once a session leader
+    // gave it up. It gets /dev/null, with a warning.
+    let other_user = launch
+        .account
+        .as_ref()
+        .is_some_and(|a| a.creds.uid != nix::unistd::getuid().as_raw());
+    let mut kept_from: Vec<&str> = Vec::new();
+    let mut inherit = |fd: std::os::fd::BorrowedFd<'_>, what: &'static str| {
+        if other_user && nix::unistd::isatty(fd).unwrap_or(false) {
+            kept_from.push(what);
+            return null();
+        }
+        match fd.try_clone_to_owned() {
+            Ok(fd) => Ok(fd),
+            Err(_) => null(),
+        }
     };
     let stdin = if launch.foreground {
-        inherit(io::stdin().as_fd())?
+        inherit(io::stdin().as_fd(), "standard input")?
     } else {
         null()?
     };
     let mut new_logs = NewFiles::default();
     let (stdout, stderr) = if launch.inherit_output {
         (
-            inherit(io::stdout().as_fd())?,
-            Some(inherit(io::stderr().as_fd())?),
+            inherit(io::stdout().as_fd(), "standard output")?,
+            Some(inherit(io::stderr().as_fd(), "standard error")?),
         )
     } else {
         let creds = launch.account.as_ref().map(|a| &a.creds);
@@ -1889,6 +1904,15 @@ fn prepare(
         };
         (stdout, stderr)
     };
+    if !kept_from.is_empty() {
+        ctx.warn(format!(
+            "{} runs as another user, who must not read or write the caller's terminal: its {} {} /dev/null instead (use --log, or redirect {})",
+            launch.name,
+            kept_from.join(", "),
+            if kept_from.len() == 1 { "is" } else { "are" },
+            if kept_from.len() == 1 { "it" } else { "them" },
+        ));
+    }
     if let Some(address) = check.as_ref().and_then(|c| c.notify_socket()) {
         launch.env.insert("NOTIFY_SOCKET".into(), address.into());
         launch
