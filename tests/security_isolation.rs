@@ -359,7 +359,13 @@ fn what_a_ready_cmd_helper_leaves_goes_with_the_daemon() {
     );
     let out = finished(Background::spawn(&mut cmd));
     env_daemon(&s, &name);
-    let left = s.env.track_marked(&mark);
+    // `setsid -f` returns before its child has exec'd `sleep MARK` (its cmdline reads empty
+    // for a moment then): looked for until it shows.
+    let mut left = Vec::new();
+    wait_until("the helper's leftover runs", DEADLINE, || {
+        left = s.env.track_marked(&mark);
+        !left.is_empty()
+    });
     assert_eq!(left.len(), 1, "{left:?}");
     let cgroup = fs::read_to_string(format!("/proc/{}/cgroup", left[0])).unwrap();
     assert!(

@@ -31,7 +31,8 @@ pub fn wait_until(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool)
     }
 }
 
-/// Whether a live `mv` has `target` among its arguments (a zombie has an empty cmdline).
+/// Whether a live `mv` has `target` among its arguments (a zombie has an empty cmdline), or an
+/// `mv` is exiting.
 fn mv_running(target: &[u8]) -> bool {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return false;
@@ -40,6 +41,17 @@ fn mv_running(target: &[u8]) -> bool {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             return false;
         };
+        // An exiting process's cmdline reads empty once its memory is gone, before it is a
+        // zombie: an `mv` in that state (any, its arguments gone) still counts as running.
+        if cmdline.is_empty() {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let (name, rest) = match (stat.find('('), stat.rfind(')')) {
+                (Some(a), Some(b)) if a < b => (&stat[a + 1..b], &stat[b + 1..]),
+                _ => return false,
+            };
+            let state = rest.trim_start().chars().next().unwrap_or('Z');
+            return name == "mv" && !matches!(state, 'Z' | 'X');
+        }
         let mut args = cmdline.split(|&b| b == 0);
         let is_mv = args
             .next()
