@@ -390,6 +390,8 @@ impl Interrupt {
 pub struct Check {
     how: How,
     status: Option<String>,
+    /// `notify`: whether a message of the daemon's reached the socket at all.
+    notify_heard: bool,
     ignored: Vec<String>,
     /// The uid the program runs as when it is not the daemon's (`--user` under a respawn
     /// monitor, which stays root): a notify sender already gone is heard if it had this uid too.
@@ -761,6 +763,7 @@ impl Check {
         Ok(Check {
             how,
             status: None,
+            notify_heard: false,
             ignored: Vec::new(),
             program_uid: None,
             daemon_uid: None,
@@ -859,6 +862,18 @@ impl Check {
     /// The last `STATUS=` text the program sent.
     pub fn status_text(&self) -> Option<&str> {
         self.status.as_deref()
+    }
+
+    /// `notify` when nothing at all reached the socket (neither the daemon's nor another's):
+    /// the path `NOTIFY_SOCKET` names, for the timeout message.
+    pub fn notify_unheard(&self) -> Option<&str> {
+        match &self.how {
+            // Handed over, the monitor hears it, not this check.
+            How::Notify(sock) if sock.file.is_some() => {
+                (!self.notify_heard && self.ignored.is_empty()).then_some(sock.address.as_str())
+            }
+            _ => None,
+        }
     }
 
     /// Notify messages that were ignored because they came from other processes (for the
@@ -1393,6 +1408,7 @@ impl Check {
             while let Some(message) =
                 sock.receive(process.pid(), self.program_uid, &mut self.ignored)?
             {
+                self.notify_heard = true;
                 let notice = parse_notice(&message);
                 if notice.status.is_some() {
                     self.status = notice.status;

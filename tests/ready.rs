@@ -562,6 +562,67 @@ fn notify_extend_timeout_gives_more_time() {
     .stdout_has("started ext");
 }
 
+/// A notify wait that heard nothing at all says where the socket is, and why a program may not
+/// reach it (its own mount namespace or chroot); one that heard the daemon say something else
+/// does not.
+#[test]
+fn a_notify_wait_that_heard_nothing_says_where_the_socket_is() {
+    let Some(python) = python3() else {
+        return skip("notify_unheard", "no python3");
+    };
+    let env = Env::new();
+    let silent = env
+        .run(&[
+            "start",
+            "--name",
+            "mute",
+            "--ready",
+            "notify",
+            "--ready-timeout",
+            "1s",
+            "--",
+            "sleep",
+            "1000",
+        ])
+        .code(1);
+    assert!(
+        silent.stderr.contains("nothing at all reached it (/")
+            && silent.stderr.contains("must have it bind-mounted in"),
+        "{}",
+        silent.dump()
+    );
+    let line = format!(
+        "exec '{}' '{}' STATUS=warming -- sleep 1000",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let talking = env
+        .run(&[
+            "start",
+            "--name",
+            "talk",
+            "--ready",
+            "notify",
+            "--ready-timeout",
+            "2s",
+            "--",
+            "sh",
+            "-c",
+            &line,
+        ])
+        .code(1);
+    assert!(
+        talking.stderr.contains("not ready after 2s"),
+        "{}",
+        talking.dump()
+    );
+    assert!(
+        !talking.stderr.contains("nothing reached"),
+        "{}",
+        talking.dump()
+    );
+}
+
 /// The daemon of the notify tests: it waits for the test's `go`, then reports failure itself
 /// (ERRNO=5). Had rdaemon heard a READY=1 the test sent before the go, `start` would have
 /// reported success instead.

@@ -1433,6 +1433,11 @@ fn await_ready(
             if let Some(first) = check.ignored().first() {
                 why.push_str(&format!("; rdaemon ignored {first}"));
             }
+            if let Some(path) = check.notify_unheard() {
+                why.push_str(&format!(
+                    "; nothing at all reached it ({path}): a program in a mount namespace or chroot of its own must have it bind-mounted in"
+                ));
+            }
             if let Some((path, uid)) = check.file_of_stranger() {
                 why.push_str(&format!(
                     "; '{}' is owned by uid {uid}, neither root nor the daemon's user, and does not count",
