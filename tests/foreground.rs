@@ -235,6 +235,10 @@ fn resurrect_leaves_a_foreground_daemon_to_its_supervisor_and_never_writes_to_it
         .ok()
         .stdout_has("fg was started with --foreground: left to the supervisor that runs it");
     assert_eq!(env.record("fg")["pid"], pid, "resurrect started it");
+    // Under systemd, the unit's own streams: not the caller's file.
+    env.run(&["export", "systemd", "fg"])
+        .ok()
+        .stdout_has("StandardOutput=journal\nStandardError=journal\n");
     assert_eq!(fs::read_to_string(&out).unwrap(), said);
     // Asked for by name, it starts detached, with the default log.
     let again = env.run(&["start", "fg"]).ok();

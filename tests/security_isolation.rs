@@ -432,6 +432,19 @@ fn a_foreground_user_program_gets_no_terminal_or_key_of_roots() {
                     "{what} has the caller's terminal as fd {n}: {target}"
                 ));
             }
+            // The /dev/null in its place takes writes too (a program writing to a stream that
+            // was the terminal must not get EBADF).
+            let info = fs::read_to_string(format!("/proc/{pid}/fdinfo/{n}")).unwrap_or_default();
+            let mode = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+                .map(|f| f & 0o3);
+            if target == "/dev/null" && mode != Some(0o2) {
+                problems.push(format!(
+                    "{what} has /dev/null as fd {n} not open for writing: {info}"
+                ));
+            }
         }
         for field in ["SigIgn", "SigBlk"] {
             let mask = status_field(pid, field);

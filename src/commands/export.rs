@@ -783,8 +783,14 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     if let Some(group) = group {
         let _ = writeln!(t, "Group={}", plain_value(group, "group")?);
     }
-    let _ = writeln!(t, "StandardOutput={}", output(&rec.stdout, "stdout")?);
-    let _ = writeln!(t, "StandardError={}", output(&rec.stderr, "stderr")?);
+    if rec.inherited_output {
+        // The caller's streams of a `--foreground` start (a file or terminal of its own), never
+        // a log: under systemd, what its own `--foreground` start would get.
+        t.push_str("StandardOutput=journal\nStandardError=journal\n");
+    } else {
+        let _ = writeln!(t, "StandardOutput={}", output(&rec.stdout, "stdout")?);
+        let _ = writeln!(t, "StandardError={}", output(&rec.stderr, "stderr")?);
+    }
     if cx.extras.log_max_size.is_some() {
         t.push_str(
             "# rdaemon rotated this log (--log-max-size); systemd does not: use logrotate with\n\

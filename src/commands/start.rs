@@ -8,7 +8,6 @@
 //! `--foreground` execs the program in rdaemon's place instead (`daemonize::exec_in_place`).
 
 use std::ffi::OsString;
-use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -1863,8 +1862,13 @@ fn prepare(
     if let Some(dir) = launch.pidfile.parent() {
         ensure_space(dir, "pidfile directory")?;
     }
+    // Read and write: it may stand for stdout and stderr too (a program writing there gets its
+    // output thrown away, not EBADF).
     let null = || -> Result<OwnedFd> {
-        Ok(File::open("/dev/null")
+        Ok(std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
             .context("cannot open /dev/null")?
             .into())
     };
