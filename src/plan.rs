@@ -147,7 +147,7 @@ pub fn plan(ctx: &Ctx, spec: &Spec) -> Result<Plan> {
 /// once (each resolution asks the user database, LDAP or sssd where NSS says so).
 pub fn plan_as(spec: &Spec, account: Option<Account>) -> Result<Plan> {
     let program = match spec.command.first() {
-        Some(program) => resolve_program(program, &spec.env)?,
+        Some(program) => resolve_program_as(program, &spec.env, account.as_ref())?,
         None => bail!("cannot start {}: no program given", spec.name),
     };
     let respawn = match spec.respawn.as_ref() {
@@ -302,6 +302,18 @@ impl Plan {
 
 /// Looks PROGRAM up as execve will run it: as given if it has a `/`, else in the daemon's PATH.
 pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<PathBuf> {
+    resolve_program_as(program, env, None)
+}
+
+/// [`resolve_program`] for the user the program will run as (`account`; `None`: rdaemon's
+/// own ids): a PATH entry that user cannot reach or execute is passed over, as their own
+/// `execvp` does after EACCES (a review: `python3` as `nobody` resolved to root's
+/// `/root/.pyenv/shims/python3`, where `nobody`'s own lookup finds `/usr/bin/python3`).
+pub fn resolve_program_as(
+    program: &str,
+    env: &BTreeMap<String, String>,
+    account: Option<&Account>,
+) -> Result<PathBuf> {
     let fail =
         |errno: nix::errno::Errno| anyhow::anyhow!("cannot execute '{program}': {}", errno.desc());
     if program.contains('/') {
@@ -324,8 +336,14 @@ pub fn resolve_program(program: &str, env: &BTreeMap<String, String>) -> Result<
     let mut denied = false;
     for dir in std::env::split_paths(&path_var).filter(|d| !d.as_os_str().is_empty()) {
         let candidate = dir.join(program);
-        if std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
-            if access(&candidate, AccessFlags::X_OK).is_ok() {
+        if let Some(meta) = std::fs::metadata(&candidate).ok().filter(|m| m.is_file()) {
+            let theirs = account
+                .map(|a| RunAs::of(Some(a)))
+                .filter(|_| candidate.is_absolute());
+            let barred = theirs.as_ref().is_some_and(|ids| {
+                ids.barred_on_the_way(&candidate).is_some() || ids.refusal(&meta).is_some()
+            });
+            if !barred && access(&candidate, AccessFlags::X_OK).is_ok() {
                 return absolute(&candidate);
             }
             denied = true;

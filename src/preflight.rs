@@ -20,7 +20,7 @@ use crate::exit::Fail;
 use crate::fsx::{self, Dir, Rights};
 use crate::paths::{ensure_space, Ctx};
 use crate::pidfile::{self, os_reason};
-use crate::plan::{check_executable, resolve_program};
+use crate::plan::{check_executable, resolve_program_as};
 use crate::ready::{Check, PortInUse, ReadySpec};
 use crate::spec::Spec;
 use crate::state::{Record, Wanted};
@@ -39,7 +39,7 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
     check_logs(spec, account.as_ref())?;
     pidfile::refuse_symlink(&spec.pidfile)?;
-    let program = resolve_program(&spec.command[0], &spec.env)?;
+    let program = resolve_program_as(&spec.command[0], &spec.env, account.as_ref())?;
     check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;

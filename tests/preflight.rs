@@ -511,4 +511,19 @@ fn a_program_that_cannot_be_executed_fails_before_detaching() {
     // Root reaches it.
     env.run(&["start", "--name", "x", "--", &hidden]).ok();
     env.run(&["stop", "x"]).ok();
+    // Looked up in PATH, one nobody cannot reach is passed over for the next, as nobody's own
+    // execvp does after EACCES: root's copy first in PATH is not taken for nobody's.
+    let decoy = vault.join("sleep");
+    fs::write(&decoy, "#!/bin/sh\nexit 7\n").unwrap();
+    fs::set_permissions(&decoy, fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("PATH={}:/usr/bin:/bin", vault.display());
+    env.run(&[
+        "start", "--name", "y", "--user", "nobody", "--env", &path, "--", "sleep", &secs,
+    ])
+    .ok();
+    let pid = env.pid_of("y");
+    env.track(pid);
+    let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert!(!exe.starts_with(&vault), "{}", exe.display());
+    env.run(&["stop", "y"]).ok();
 }
