@@ -739,6 +739,31 @@ fn a_sigterm_to_up_alone_stops_what_it_half_started_and_starts_nothing_more() {
     env.run(&["status", "a"]).code(3);
 }
 
+/// Interrupted while an edited entry waits, `up` does not count the unchanged entry after it,
+/// which runs on, as failed.
+#[test]
+fn an_interrupted_up_does_not_count_an_unchanged_entry_as_failed() {
+    let env = world(&[entry("a", "0", ""), entry("b", "0", "after = [\"a\"]")].concat());
+    env.run(&["up"]).ok();
+    let b = env.pid_of("b");
+    env.track(b);
+    fs::remove_file(env.path("a.start")).unwrap();
+    fs::write(
+        env.path("rdaemon.toml"),
+        [entry("a", "1000", ""), entry("b", "0", "after = [\"a\"]")].concat(),
+    )
+    .unwrap();
+    let up = up_in_its_own_group(&env);
+    env.wait_file("a.start");
+    env.track(env.pid_of("a"));
+    let stderr = terminated(up);
+    assert!(
+        stderr.contains("interrupted by SIGTERM; 1 of 2 daemons failed or were not started: a\n"),
+        "{stderr}"
+    );
+    assert!(alive(b));
+}
+
 /// A review: a SIGTERM that reached `rdaemon start` between its launch and its wait (sent
 /// the moment the first start has written its spec, while it and the others launch) was the default
 /// death, and left launched daemons (monitors too) running, reported by nobody. Every start

@@ -537,8 +537,16 @@ fn run_jobs(
             Msg::Interrupted(sig) => {
                 // Nothing more starts; the running ones stop what they half started.
                 interrupted = Some(sig);
-                for name in std::mem::take(&mut pending).into_keys() {
-                    failed.insert(name);
+                for (name, job) in std::mem::take(&mut pending) {
+                    // Nothing to do for it: it runs (or stays stopped) as it was, not failed.
+                    match job.steps.is_empty() {
+                        true => {
+                            held.insert(name.clone(), name);
+                        }
+                        false => {
+                            failed.insert(name);
+                        }
+                    }
                 }
                 continue;
             }
