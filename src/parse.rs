@@ -372,6 +372,15 @@ pub fn parse_health_retries(s: &str) -> Result<u32, String> {
     parse_count(s, 1, "failures")
 }
 
+/// `pids` for a message, the first `max` of them: `4242, 4250`, or `1, 2, 3, … (250 in all)`.
+pub fn some_pids(pids: &[i32], max: usize) -> String {
+    let shown: Vec<String> = pids.iter().take(max).map(i32::to_string).collect();
+    match pids.len() > max {
+        true => format!("{}, … ({} in all)", shown.join(", "), pids.len()),
+        false => shown.join(", "),
+    }
+}
+
 /// `n` and the noun that goes with it: `1 process`, `2 processes`.
 pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
     let n = n.into();
@@ -700,6 +709,13 @@ pub fn format_pid_content(pid: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn some_pids_shows_the_first_few_and_how_many_in_all() {
+        assert_eq!(some_pids(&[4242, 4250], 10), "4242, 4250");
+        let many: Vec<i32> = (1..=250).collect();
+        assert_eq!(some_pids(&many, 3), "1, 2, 3, … (250 in all)");
+    }
 
     #[test]
     fn counted_agrees_with_its_number() {

@@ -94,9 +94,10 @@ impl Ctx {
         if !self.dir_explicit {
             return name.to_string();
         }
-        // FNV-1a: stable across versions and machines, unlike std's hasher.
-        let hash = self
-            .dir
+        // FNV-1a: stable across versions and machines, unlike std's hasher. Of the path as
+        // its components give it: `/srv/a/` and `/srv/a/.` are `/srv/a`.
+        let dir: PathBuf = self.dir.components().collect();
+        let hash = dir
             .as_os_str()
             .as_encoded_bytes()
             .iter()
@@ -358,6 +359,8 @@ mod tests {
         let a = ctx("/srv/a", true).cgroup_leaf(&web);
         assert_eq!(a, "web@d4de4497");
         assert_ne!(a, ctx("/srv/b", true).cgroup_leaf(&web));
+        assert_eq!(ctx("/srv/a/", true).cgroup_leaf(&web), a);
+        assert_eq!(ctx("/srv/./a/.", true).cgroup_leaf(&web), a);
     }
 
     #[test]

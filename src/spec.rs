@@ -62,7 +62,8 @@ pub struct Spec {
     pub ready: ReadySpec,
     /// How long to wait for readiness.
     pub ready_timeout: Duration,
-    /// `--foreground`: exec in place instead of detaching (never recorded).
+    /// `--foreground`: exec in place instead of detaching (recorded as the spec's `foreground`,
+    /// but never started so again: a start from the spec detaches).
     pub foreground: bool,
     /// `--foreground` without log options: keep rdaemon's stdin, stdout and stderr (`stdout` and
     /// `stderr` then say what they are, as `/proc/self/fd` shows them).

@@ -1967,10 +1967,9 @@ impl Monitor {
         }
         let mut why = why;
         if !stopped.is_empty() {
-            let pids: Vec<String> = stopped.iter().map(i32::to_string).collect();
             why.push_str(&format!(
                 "; stopped what it left running (pid {})",
-                pids.join(", ")
+                crate::parse::some_pids(&stopped, 10)
             ));
         }
         let err = anyhow::anyhow!(why);

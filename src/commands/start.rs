@@ -891,11 +891,7 @@ fn adopt_forked(
         if !stopped.is_empty() {
             message.push_str(&format!(
                 "; stopped what it left running (pid {})",
-                stopped
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                crate::parse::some_pids(&stopped, 10)
             ));
         }
         if let Some(sig) = sig {
@@ -1151,7 +1147,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
 /// The options of `start` on which `running` and `spec` differ, in the order of `start --help`,
 /// each named once. Every field of [`Spec`] (and of [`Respawn`]) is named below, so that a new
 /// launch setting cannot be forgotten here: the ones left out say nothing about what runs (the
-/// name, where the spec came from) or are never recorded (`--foreground`); the command is
+/// name, where the spec came from) or never decide how it runs again (`--foreground`); the command is
 /// compared by the caller.
 fn differing_options(running: &Spec, spec: &Spec) -> Vec<&'static str> {
     let Spec {
