@@ -80,6 +80,10 @@ const LEFTOVER_KILL_WAIT: Duration = Duration::from_secs(5);
 /// How long a monitor ending on its own waits for what its last child left (sent SIGTERM) to
 /// leave the daemon's cgroup, which it then removes ([`Monitor::leave_cgroup`]).
 const LEAVE_WAIT: Duration = Duration::from_secs(1);
+
+/// A program that exits 0 within this, leaving a process behind, is taken for one that put
+/// itself in the background (`memcached -d`): the leftover line says to use `--forking`.
+const DAEMONIZED_WITHIN: Duration = Duration::from_secs(2);
 /// How often a leftover held without a pidfd is checked (kernels before 5.3 only).
 const BLIND_CHECK: Duration = Duration::from_millis(5);
 
@@ -1038,6 +1042,8 @@ struct Monitor {
     backoff: Backoff,
     // The record fields the monitor owns.
     child_pid: Option<i32>,
+    /// When the current (or last) child was started, for the `--forking` hint.
+    child_since: Option<Instant>,
     restarts: u32,
     last_exit: Option<LastExit>,
     failed: bool,
@@ -1350,6 +1356,7 @@ impl Monitor {
             state: State::New,
             backoff: Backoff::default(),
             child_pid: None,
+            child_since: None,
             restarts: rec.restarts,
             last_exit: rec.last_exit.clone(),
             failed: false,
@@ -1615,6 +1622,7 @@ impl Monitor {
                     }
                     Effect::ChildStarted(child) => {
                         self.child_pid = Some(child.get());
+                        self.child_since = Some(Instant::now());
                         self.dirty = true;
                     }
                     Effect::Cleanup(child) => self.begin_cleanup(child),
@@ -2098,7 +2106,11 @@ impl Monitor {
         }
         // A program that exits 0 at once leaving a process is likely one that puts itself in
         // the background (`memcached -d`), which would flap here for ever: say how to run it.
+        let at_once = self
+            .child_since
+            .is_some_and(|since| since.elapsed() < DAEMONIZED_WITHIN);
         let daemonized = self.policy.forking.is_none()
+            && at_once
             && self.last_exit.as_ref().is_some_and(|l| l.code == Some(0));
         self.say(&format!(
             "stopping {} the program (pid {child}) left behind ({} {}) before restarting it{}",
