@@ -334,6 +334,7 @@ pub fn resolve_program_as(
         None => std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
     };
     let mut denied = false;
+    let mut first_barred = None;
     for dir in std::env::split_paths(&path_var).filter(|d| !d.as_os_str().is_empty()) {
         let candidate = dir.join(program);
         if let Some(meta) = std::fs::metadata(&candidate).ok().filter(|m| m.is_file()) {
@@ -346,8 +347,15 @@ pub fn resolve_program_as(
             if !barred && access(&candidate, AccessFlags::X_OK).is_ok() {
                 return absolute(&candidate);
             }
+            if barred && first_barred.is_none() {
+                first_barred = Some(candidate);
+            }
             denied = true;
         }
+    }
+    // Only ones the user cannot reach: the first, for `check_executable` to say why.
+    if let Some(candidate) = first_barred {
+        return absolute(&candidate);
     }
     Err(fail(if denied {
         nix::errno::Errno::EACCES
