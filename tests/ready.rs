@@ -729,7 +729,7 @@ fn paused_notify_start(env: &Env, test: &str, script: &str) -> Option<(Backgroun
     let own_cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .unwrap()
         .lines()
-        .any(|l| l.starts_with("0::/") && l.ends_with(&format!("/{}", shy(env))));
+        .any(|l| l.starts_with("0::/") && l.ends_with(&format!("/{}", env.cgroup_leaf(&shy(env)))));
     if !own_cgroup {
         skip(test, "the daemon has no cgroup of its own here");
         return None;
