@@ -896,6 +896,20 @@ impl Env {
             let _ = fs::write(cg.join("cgroup.kill"), "1");
             remove_cgroup_dir(&cg);
         }
+        // And every cgroup of this directory's daemons that no status names any more (a test
+        // that removed the runtime files, as a reboot does): `NAME@HASH`, HASH this
+        // directory's, is this test's alone.
+        let Some(top) = cgroup2_mount().map(|m| m.join("rdaemon")) else {
+            return;
+        };
+        let mine = self.cgroup_leaf("");
+        for e in fs::read_dir(&top).into_iter().flatten().flatten() {
+            let leaf = e.file_name().to_string_lossy().into_owned();
+            if leaf.ends_with(&mine) && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let _ = fs::write(e.path().join("cgroup.kill"), "1");
+                remove_cgroup_dir(&e.path());
+            }
+        }
     }
 }
 
