@@ -1287,9 +1287,11 @@ fn a_ready_port_another_process_holds_starts_nothing() {
         line_with(&text, &format!("ready = \"{b_ready}\""))
     };
 
-    // `tcp:`, the port held by a listener of this very test.
+    // `tcp:`, the port held by a stranger: a python3 listener, not one of this test's own
+    // (a child another test thread forks holds the test's sockets until it execs, and such a
+    // copy kept the port after the drop, in the way of the part below).
     let line = write(&format!("tcp:{pb}"));
-    let stranger = std::net::TcpListener::bind(("127.0.0.1", pb)).unwrap();
+    let stranger = stranger_listener(&python, pb);
     let run = env.run(&["up"]).code(1).one_error_line();
     assert!(
         run.stderr.starts_with(&format!(
@@ -1300,6 +1302,7 @@ fn a_ready_port_another_process_holds_starts_nothing() {
     );
     assert_none_started(&env, &["a", "b"], &mark, &run);
     drop(stranger);
+    wait_until("the stranger's port is free", DEADLINE, || !accepting(pb));
 
     // `http:`, the port held by a python3 listener.
     let line = write(&format!("http:http://127.0.0.1:{pb}/"));
