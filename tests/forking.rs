@@ -1449,15 +1449,9 @@ fn forking_ctrl_c_while_waiting_for_the_pidfile_stops_what_the_launch_left() {
     for pid in live_pids_with_arg(&mark) {
         env.track(pid);
     }
-    let catches_int = || {
-        fs::read_to_string(format!("/proc/{rdaemon}/status")).is_ok_and(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("SigCgt:"))
-                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-                .is_some_and(|mask| mask & (1 << (Signal::SIGINT as i32 - 1)) != 0)
-        })
-    };
-    wait_until("start catches SIGINT", DEADLINE, catches_int);
+    wait_until("start catches SIGINT", DEADLINE, || {
+        catches(rdaemon, Signal::SIGINT)
+    });
     kill(nix::unistd::Pid::from_raw(rdaemon), Signal::SIGINT).unwrap();
     let out = start.into_output();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1501,12 +1495,7 @@ fn forking_ctrl_c_stops_all_that_a_launcher_forking_in_a_loop_left_without_a_cgr
         env.track_marked(&mark).len() >= 5
     });
     wait_until("start catches SIGINT", DEADLINE, || {
-        fs::read_to_string(format!("/proc/{rdaemon}/status")).is_ok_and(|text| {
-            text.lines()
-                .find_map(|l| l.strip_prefix("SigCgt:"))
-                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-                .is_some_and(|mask| mask & (1 << (Signal::SIGINT as i32 - 1)) != 0)
-        })
+        catches(rdaemon, Signal::SIGINT)
     });
     kill(nix::unistd::Pid::from_raw(rdaemon), Signal::SIGINT).unwrap();
     let out = start.into_output();
