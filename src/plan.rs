@@ -435,6 +435,14 @@ pub(crate) fn check_executable(
     }
 }
 
+/// Why the daemon's `--user` cannot reach the file at `path` (absolute): a directory on the way
+/// to it that they may not search. `None` without `--user` (the program runs with rdaemon's own
+/// ids, which made the path), or when they can. For files rdaemon makes for the program, such
+/// as the notify socket.
+pub(crate) fn barred_for(account: Option<&Account>, path: &Path) -> Option<String> {
+    account.and_then(|a| RunAs::of(Some(a)).barred_on_the_way(path))
+}
+
 /// The ids a program will run with, for [`check_executable`].
 struct RunAs {
     uid: u32,

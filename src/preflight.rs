@@ -43,7 +43,7 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir)?;
     spec.check_process_settings(account.as_ref())?;
-    Check::prepare(&spec.ready, &spec.name, &ctx.runtime)?
+    Check::prepare(&spec.ready, &spec.name, &ctx.runtime, account.as_ref())?
         .watch_logs(&[&spec.stdout, &spec.stderr])?;
     check_cgroup(ctx, spec)?;
     for dir in ctx.dirs() {
@@ -122,7 +122,7 @@ pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>)
     if !matches!(spec.ready, ReadySpec::Tcp { .. } | ReadySpec::Http(_)) {
         return Ok(());
     }
-    let check = Check::prepare(&spec.ready, &spec.name, &ctx.runtime)?;
+    let check = Check::prepare(&spec.ready, &spec.name, &ctx.runtime, None)?;
     if check.port_in_use(&[]).is_none() {
         return Ok(());
     }
@@ -135,7 +135,7 @@ pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
     // No runtime directory is needed: only a notify check uses it.
     match spec.ready {
         ReadySpec::Tcp { .. } | ReadySpec::Http(_) => {
-            Check::prepare(&spec.ready, &spec.name, "".as_ref())
+            Check::prepare(&spec.ready, &spec.name, "".as_ref(), None)
                 .map(|c| c.local_addrs())
                 .unwrap_or_default()
         }

@@ -52,6 +52,7 @@ use nix::sys::socket::{
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
+use crate::account::Account;
 use crate::daemonize::Credentials;
 use crate::exit::Fail;
 use crate::parse::{format_duration, parse_duration, Name};
@@ -713,13 +714,20 @@ impl Check {
 
     /// Prepares the check for `spec` of daemon `name`: resolves the TCP host, binds the notify
     /// socket (in a directory [`notify_dirs`] picks, given rdaemon's runtime directory
-    /// `runtime`), notes an existing readiness file. Errors here stop `start` before anything
-    /// runs.
-    pub fn prepare(spec: &ReadySpec, name: &Name, runtime: &Path) -> Result<Check> {
+    /// `runtime`, that the daemon's `--user`, `account`, can reach), notes an existing
+    /// readiness file. Errors here stop `start` before anything runs.
+    pub fn prepare(
+        spec: &ReadySpec,
+        name: &Name,
+        runtime: &Path,
+        account: Option<&Account>,
+    ) -> Result<Check> {
         let how = match spec {
             ReadySpec::Exec => How::Exec,
             ReadySpec::Alive(d) => How::Alive(*d),
-            ReadySpec::Notify => How::Notify(NotifySocket::bind(name, runtime)?),
+            ReadySpec::Notify => {
+                How::Notify(NotifySocket::bind(name, notify_dirs(runtime), account)?)
+            }
             ReadySpec::Tcp { host, port } => {
                 let addrs: Vec<SocketAddr> = (host.as_str(), *port)
                     .to_socket_addrs()
@@ -1885,11 +1893,12 @@ impl NotifySocket {
         self.fd.as_fd()
     }
 
-    /// Binds a new socket for daemon `name` in the first of [`notify_dirs`] that can be used,
-    /// writable by every user (mode 0666, as systemd's `/run/systemd/notify`): who may speak is
-    /// decided by the sender's credentials, message by message (a daemon that changes its own
-    /// user after start, or a helper run as another user, can still send).
-    fn bind(name: &Name, runtime: &Path) -> Result<NotifySocket> {
+    /// Binds a new socket for daemon `name` in the first of `dirs` ([`notify_dirs`]) that can
+    /// be used and that the daemon's `--user`, `account`, can reach, writable by every user
+    /// (mode 0666, as systemd's `/run/systemd/notify`): who may speak is decided by the
+    /// sender's credentials, message by message (a daemon that changes its own user after
+    /// start, or a helper run as another user, can still send).
+    fn bind(name: &Name, dirs: Vec<PathBuf>, account: Option<&Account>) -> Result<NotifySocket> {
         use std::os::unix::fs::PermissionsExt;
         let fail = || format!("cannot create the notify socket for {name}");
         let fd = socket(
@@ -1904,27 +1913,36 @@ impl NotifySocket {
         // kernels before 6.5 have none, and are judged as before.
         process::pass_pidfd(fd.as_fd());
         let mut why = Vec::new();
-        let dir = notify_dirs(runtime).into_iter().find(|dir| {
-            if notify_socket_path(dir, name, 0).is_none() {
+        let mut too_long = false;
+        let dir = dirs.into_iter().find(|dir| {
+            let Some(path) = notify_socket_path(dir, name, 0) else {
+                too_long = true;
                 why.push(format!(
                     "'{}': too long for a socket address ({SUN_PATH_MAX} bytes)",
                     dir.display()
                 ));
                 return false;
+            };
+            if let Err(e) = prepare_notify_dir(dir) {
+                why.push(format!("'{}': {}", dir.display(), crate::exit::render(&e)));
+                return false;
             }
-            match prepare_notify_dir(dir) {
-                Ok(()) => true,
-                Err(e) => {
-                    why.push(format!("'{}': {}", dir.display(), crate::exit::render(&e)));
-                    false
-                }
+            // The program could not send to it: say so now, not after --ready-timeout.
+            if let Some(barred) = crate::plan::barred_for(account, &path) {
+                why.push(format!("'{}': {barred}", dir.display()));
+                return false;
             }
+            true
         });
         let Some(dir) = dir else {
             anyhow::bail!(
-                "{}: no directory for it: {} (use a shorter --dir or RDAEMON_RUNTIME_DIR)",
+                "{}: no directory for it: {}{}",
                 fail(),
-                why.join("; ")
+                why.join("; "),
+                match too_long {
+                    true => " (use a shorter --dir or RDAEMON_RUNTIME_DIR)",
+                    false => "",
+                }
             );
         };
         remove_dead_sockets(&dir);
@@ -2377,12 +2395,58 @@ mod tests {
     }
 
     #[test]
+    fn notify_socket_goes_where_the_user_can_reach_it_or_start_says_why_not() {
+        use std::os::unix::fs::PermissionsExt;
+        if !nix::unistd::geteuid().is_root() {
+            return; // Only root can start a daemon as another user.
+        }
+        let base = tempfile::tempdir().unwrap();
+        let private = base.path().join("private");
+        let open = base.path().join("open");
+        for (dir, mode) in [(&private, 0o700), (&open, 0o755)] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        let name = Name::parse("unit").unwrap();
+        let nobody = crate::account::resolve(Some("65534"), Some("65534"), 0).unwrap();
+        let both = vec![private.join("notify"), open.join("notify")];
+        // Root's own daemon may use the first; nobody's must go on to the one it can reach.
+        let own = NotifySocket::bind(&name, both.clone(), None).unwrap();
+        assert!(
+            own.address.starts_with(&*private.to_string_lossy()),
+            "{}",
+            own.address
+        );
+        let theirs = NotifySocket::bind(&name, both, Some(&nobody)).unwrap();
+        assert!(
+            theirs.address.starts_with(&*open.to_string_lossy()),
+            "{}",
+            theirs.address
+        );
+        let Err(err) = NotifySocket::bind(&name, vec![private.join("notify")], Some(&nobody))
+        else {
+            panic!("a socket nobody cannot reach was bound");
+        };
+        let msg = crate::exit::render(&err);
+        assert!(
+            msg.contains("cannot create the notify socket for unit"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("(uid 65534) may not search the directory"),
+            "{msg}"
+        );
+        assert!(msg.contains(&*private.to_string_lossy()), "{msg}");
+        assert!(!msg.contains("shorter"), "{msg}");
+    }
+
+    #[test]
     fn notify_socket_is_a_file_in_a_protected_directory_and_hears_only_the_daemon() {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         use std::os::unix::net::UnixDatagram;
         let runtime = tempfile::tempdir().unwrap();
         let name = Name::parse("unit").unwrap();
-        let check = Check::prepare(&ReadySpec::Notify, &name, runtime.path()).unwrap();
+        let check = Check::prepare(&ReadySpec::Notify, &name, runtime.path(), None).unwrap();
         let address = PathBuf::from(check.notify_socket().unwrap());
         let dir = address.parent().unwrap();
         assert_eq!(
@@ -2543,7 +2607,8 @@ mod tests {
         let path = dir.path().join("ready");
         std::fs::write(&path, "old").unwrap();
         let name = Name::parse("unit").unwrap();
-        let check = Check::prepare(&ReadySpec::File(path.clone()), &name, "".as_ref()).unwrap();
+        let check =
+            Check::prepare(&ReadySpec::File(path.clone()), &name, "".as_ref(), None).unwrap();
         let far = Instant::now() + Duration::from_secs(5);
         assert!(!check.holds(far), "a file that existed before counts");
         std::fs::remove_file(&path).unwrap();
@@ -2599,7 +2664,8 @@ mod tests {
     #[test]
     fn unresolvable_tcp_host_fails_before_anything_starts() {
         let name = Name::parse("unit").unwrap();
-        let err = Check::prepare(&tcp("no-such-host.invalid", 80), &name, "".as_ref()).unwrap_err();
+        let err =
+            Check::prepare(&tcp("no-such-host.invalid", 80), &name, "".as_ref(), None).unwrap_err();
         assert!(format!("{err:#}").contains("cannot resolve 'no-such-host.invalid'"));
     }
 }

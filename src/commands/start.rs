@@ -563,7 +563,12 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     {
         stop_what_it_left(ctx, rec)?;
     }
-    let mut check = Check::prepare(&launch.ready, &launch.name, &ctx.runtime)?;
+    let mut check = Check::prepare(
+        &launch.ready,
+        &launch.name,
+        &ctx.runtime,
+        launch.account.as_ref(),
+    )?;
     // `log:` counts only lines written from now on, and cannot read /dev/null.
     check.watch_logs(&[&spec.stdout, &spec.stderr])?;
     // So does the tail shown if this start fails: not an earlier run's last words.
