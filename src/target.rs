@@ -576,11 +576,12 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.label()
             ),
         },
-        // Trusted the classic way, unless another daemon's status identifies the pid: two specs
-        // given the same `--pidfile` (review, 2026-12-02, second: `stop a` killed daemon z's
-        // process through their shared pidfile). Only a pidfile no other user could have
-        // written gets here (above), so a daemon's user cannot make every `status` read every
-        // spec; the index remembers the other daemon once a scan has found it.
+        // Trusted the classic way, unless the pid is another daemon's ([`owner_of`]): two
+        // specs given the same `--pidfile` (review, 2026-12-02, second: `stop a` killed daemon
+        // z's process through their shared pidfile), or a pidfile rewritten with another
+        // daemon's pid. Only a pidfile no other user could have written gets here (above), so
+        // a daemon's user cannot make every `status` read every status; the index remembers
+        // the other daemon of a shared pidfile once a scan has found it.
         None => match owner_of(ctx, target, pid)? {
             Some(owner) => Main::Untrusted {
                 why: format!(
@@ -598,18 +599,61 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
     })
 }
 
-/// The daemon other than `target`'s whose spec names the same pidfile and whose status
-/// identifies `pid` (pid, start time, boot), if there is one.
+/// The daemon other than `target`'s that `pid` belongs to, if there is one: a daemon whose
+/// spec names the same pidfile and whose status identifies `pid` (pid, start time, boot); else
+/// any other daemon whose status identifies `pid` or one of its ancestors as its live main
+/// process. The second is a scan of every status, made only here, for a pidfile naming a live
+/// pid that no record vouches for: rewritten for another daemon's process (user trial,
+/// 2026-12-02: nginx writes the `pid` its configuration names whether rdaemon runs it with
+/// `--forking` or with `daemon off;` under another name, and `stop` of the first, stopped,
+/// killed the second's master; a pidfile copied by hand did the same).
 pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
-    let Some(name) = &target.name else {
-        return Ok(None);
-    };
-    let Some(other) = state::other_by_pidfile(ctx, &target.pidfile, name, true)?
-        .filter(|r| r.pid == Some(pid.get()))
-    else {
-        return Ok(None);
-    };
-    Ok((alive_by_status(ctx, &other.name)? == Some(pid)).then_some(other.name))
+    let name = target.name.as_ref();
+    if let Some(other) = match name {
+        Some(name) => state::other_by_pidfile(ctx, &target.pidfile, name, true)?
+            .filter(|r| r.pid == Some(pid.get())),
+        None => None,
+    } {
+        if alive_by_status(ctx, &other.name)? == Some(pid) {
+            return Ok(Some(other.name));
+        }
+    }
+    let lineage = lineage(pid)?;
+    for other in state::list_names(ctx)? {
+        if Some(&other) == name {
+            continue;
+        }
+        let named = match state::Status::load(ctx, &other) {
+            Ok(Some(status)) => status.pid,
+            _ => None,
+        };
+        let Some(main) = named.filter(|p| lineage.contains(p)) else {
+            continue;
+        };
+        if alive_by_status(ctx, &other)?.is_some_and(|alive| alive.get() == main) {
+            return Ok(Some(other));
+        }
+    }
+    Ok(None)
+}
+
+/// `pid` and its ancestors up to (not including) PID 1, as far as `/proc` shows them.
+fn lineage(pid: Pid) -> Result<Vec<i32>> {
+    let mut line = vec![pid.get()];
+    let mut at = pid.get();
+    // A chain longer than this is a loop seen mid-change: what was gathered is enough.
+    while line.len() < 4096 {
+        let ppid = match process::stat_of(at)
+            .map_err(os_error)
+            .with_context(|| format!("cannot read /proc/{at}/stat"))?
+        {
+            Some(stat) if stat.ppid > 1 => stat.ppid,
+            _ => break,
+        };
+        line.push(ppid);
+        at = ppid;
+    }
+    Ok(line)
 }
 
 /// Whether the record of `target` describes its pidfile as one rdaemon writes (not the

@@ -213,6 +213,58 @@ fn refused_with_anothers_pidfile(env: &Env, shared: &std::path::Path) {
     env.run(&["stop", "own"]).ok();
 }
 
+/// A stopped daemon's pidfile (outside rdaemon's directory, root's: trusted the classic way)
+/// rewritten with another daemon's pid: its main process, or a process of its program beneath
+/// a respawn monitor. User trial, 2026-12-02: nginx writes the `pid` file its configuration
+/// names whether it runs under `--forking` or as another daemon with `daemon off;`, and `status`
+/// of the stopped one said running, its `start` "already running", and its `stop` killed the
+/// other's master. Neither name's verbs may take the other's process for their own.
+#[test]
+fn a_pidfile_rewritten_with_another_daemons_pid_is_not_taken_for_its_own() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let shared = elsewhere.path().join("shared.pid");
+    let p = shared.to_str().unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "pa",
+        "--pidfile",
+        p,
+        "--",
+        "sleep",
+        "921",
+    ])
+    .ok();
+    env.run(&["stop", "pa"]).ok();
+    let other = env.start("pb", &["sleep", "922"]);
+    env.run(&["start", "--name", "pc", "--respawn", "--", "sleep", "923"])
+        .ok();
+    let program = child_pid(&env, "pc").expect("pc's program runs");
+    for pid in [other, program] {
+        fs::write(&shared, format!("{pid}\n")).unwrap();
+        let owner = if pid == other { "pb" } else { "pc" };
+        let named = format!("names pid {pid}, which is daemon {owner}");
+        let run = env.run(&["status", "pa"]).code(4).stderr_has(&named);
+        let list = env.run(&["list", "--json"]);
+        let rows: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+        let pa = rows.as_array().unwrap().iter().find(|r| r["name"] == "pa");
+        assert_ne!(pa.unwrap()["state"], "running", "{}", list.dump());
+        env.run(&["start", "pa"])
+            .code(1)
+            .stderr_has(&format!("cannot start pa: pidfile '{p}'"));
+        env.run(&["stop", "pa"]).code(1).stderr_has(&named);
+        env.run(&["signal", "USR1", "pa"])
+            .code(1)
+            .stderr_has(&named);
+        assert_left_alone(pid, &format!("pa's verbs\n{}", run.dump()));
+    }
+    env.run(&["status", "pb"]).ok();
+    env.run(&["status", "pc"]).ok();
+    assert_eq!(child_pid(&env, "pc"), Some(program));
+    env.run(&["stop", "pb", "pc"]).ok();
+}
+
 #[test]
 fn missing_program_fails_and_leaves_nothing() {
     let env = Env::new();
