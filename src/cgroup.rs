@@ -577,12 +577,18 @@ impl Cgroup {
     /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
     /// the listing and the signal is never hit.
     pub fn signal_all(&self, sig: Signal) -> Result<usize> {
-        self.signal_members(&[sig], None)
+        self.signal_members(&[sig], None, &mut Vec::new())
     }
 
     /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
-    /// members of process group `skip_group` (which got them already).
-    pub fn signal_members(&self, sigs: &[Signal], skip_group: Option<i32>) -> Result<usize> {
+    /// members of process group `skip_group` (which got them already); the pid of each member
+    /// signalled is added to `signalled`.
+    pub fn signal_members(
+        &self,
+        sigs: &[Signal],
+        skip_group: Option<i32>,
+        signalled: &mut Vec<i32>,
+    ) -> Result<usize> {
         let pids = self
             .procs()
             .with_context(|| format!("cannot read '{}'", self.file("cgroup.procs").display()))?;
@@ -617,6 +623,7 @@ impl Cgroup {
                     ),
                 }
             }
+            signalled.push(raw);
         }
         Ok(listed)
     }

@@ -418,14 +418,11 @@ pub fn sweep(
     let mut sweep = Sweeper {
         session,
         members: Vec::new(),
-        seen: HashSet::new(),
+        signalled: HashSet::new(),
         fresh: false,
         killed: false,
     };
     for Held(m) in held {
-        if let Ok(Some(stat)) = process::stat(m.process.pid()) {
-            sweep.seen.insert((m.process.pid().get(), stat.start_time));
-        }
         sweep.members.push(m);
     }
     sweep.refresh();
@@ -543,8 +540,10 @@ struct Member {
 struct Sweeper {
     session: Option<Session>,
     members: Vec<Member>,
-    /// (pid, start time) of every leftover ever seen.
-    seen: HashSet<(i32, u64)>,
+    /// Every leftover the sweep sent a signal to: what it had to stop (SPEC §3), not a member
+    /// of the group that got the first signal and was still exiting when the sweep began
+    /// (user trial, 2026-12-02: a `sleep` of the stopped shell's group was sometimes counted).
+    signalled: HashSet<i32>,
     /// `members` comes from a scan made since the last wait: no need to scan again.
     fresh: bool,
     /// SIGKILL was sent to a live leftover.
@@ -562,7 +561,6 @@ impl Sweeper {
             }
             let Ok(pid) = Pid::new(e.pid) else { continue };
             if let Ok(Some(process)) = Process::open_verified(pid, e.stat.start_time) {
-                self.seen.insert((e.pid, e.stat.start_time));
                 self.members.push(Member {
                     process,
                     pgrp: e.stat.pgrp,
@@ -584,7 +582,10 @@ impl Sweeper {
                 continue;
             }
             match m.process.signal(sig) {
-                Ok(()) => self.killed |= sig == Signal::SIGKILL,
+                Ok(()) => {
+                    self.killed |= sig == Signal::SIGKILL;
+                    self.signalled.insert(m.process.pid().get());
+                }
                 Err(Errno::ESRCH) => {}
                 Err(e) => return Err((m.process.pid().get(), e)),
             }
@@ -643,8 +644,12 @@ impl Sweeper {
             .filter(|m| !m.process.has_exited())
             .map(|m| m.process.pid().get())
             .collect();
+        let survived = survivors
+            .iter()
+            .filter(|p| self.signalled.contains(p))
+            .count();
         Swept {
-            stopped: self.seen.len() - survivors.len(),
+            stopped: self.signalled.len() - survived,
             survivors,
             killed: self.killed,
         }

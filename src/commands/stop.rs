@@ -560,7 +560,10 @@ fn stop_cgroup(
     }
     let fail =
         |e: anyhow::Error| anyhow::anyhow!("cannot stop {label}: {}", crate::exit::render(&e));
-    let held = cg.procs().map_err(|e| fail(e.into()))?.len();
+    // What it had to stop (SPEC §3): the members it signalled, and those alive at its
+    // SIGKILL; not a member of the group that got the first signal and was still exiting
+    // (user trial, 2026-12-02: counted one run in four).
+    let mut stopped = Vec::new();
     let mut killed = false;
     let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
     let mut timeline = Timeline::new(schedule);
@@ -570,13 +573,15 @@ fn stop_cgroup(
         };
         match phase.signal {
             Some((Signal::SIGKILL, _)) => {
+                let doomed = cg.procs().unwrap_or_default();
                 cg.kill().map_err(fail)?;
                 killed = true;
+                stopped.extend(doomed);
             }
             Some((sig, first)) => {
                 // The signalled group had its SIGCONT with its first signal.
                 let skip = signalled_group.filter(|_| first);
-                cg.signal_members(&[sig, Signal::SIGCONT], skip)
+                cg.signal_members(&[sig, Signal::SIGCONT], skip, &mut stopped)
                     .map_err(fail)?;
             }
             None => {}
@@ -598,8 +603,10 @@ fn stop_cgroup(
         );
     }
     cg.remove().map_err(fail)?;
+    stopped.sort_unstable();
+    stopped.dedup();
     Ok(Leftovers {
-        stopped: held,
+        stopped: stopped.len(),
         killed,
     })
 }
