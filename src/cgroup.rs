@@ -347,6 +347,32 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup `rdaemon/LEAF` a start of the daemon whose cgroup leaf is `leaf` would claim
+    /// ([`Cgroup::claim`]), when it holds processes though no status names it: its status was
+    /// lost while it ran (the runtime directory removed by hand; user trial, 2026-12-02: a
+    /// `resurrect` then started a second copy beside the first, without a cgroup). Only that
+    /// daemon's starts make it, so what is in it is that daemon's. `None` where rdaemon makes no
+    /// cgroups, when it is missing or empty, or when rdaemon itself runs inside it.
+    pub fn unrecorded(is_root: bool, leaf: &str) -> Option<Cgroup> {
+        let host = Host::detect(is_root).ok()?;
+        let parent = decide(&host, is_delegated).ok()?;
+        let mut cg = Cgroup::at(&parent, leaf);
+        if !cg.populated().unwrap_or(false) {
+            return None;
+        }
+        let mount = host.mount.as_ref()?;
+        let own = host.own.as_deref()?;
+        let inside = own
+            .strip_prefix(mount.root.trim_end_matches('/'))
+            .unwrap_or(own)
+            .trim_start_matches('/');
+        if mount.path.join(inside).starts_with(&cg.path) {
+            return None;
+        }
+        cg.id = Some(fs::metadata(&cg.path).ok()?.ino());
+        Some(cg)
+    }
+
     /// The cgroup of the daemon `rec` describes, trusted by the rules of the session sweep
     /// (SPEC §4): the record is of this boot (cgroup ids start again at boot), the cgroup is the
     /// one it names ([`Cgroup::recorded`]), and the record is not contradicted by the cgroup:

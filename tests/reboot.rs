@@ -408,3 +408,92 @@ fn a_pidfile_that_outlived_a_reboot_names_nobody_of_the_daemon() {
         "stop signalled a process of this boot"
     );
 }
+
+/// The runtime files removed while the daemons still run (not a reboot: an administrator's `rm
+/// -rf /run/rdaemon`). No status names their processes any more, but their cgroups still hold
+/// them: `resurrect` stops what is there before it starts each again, in its own cgroup, not a
+/// second copy beside the first (user trial, 2026-12-02: a respawn daemon ran twice, the new
+/// copy without a cgroup), and `stop` stops it rather than saying "not running".
+#[test]
+fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
+    if cgroups_here("daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let (ex_secs, rn_secs) = (unique_secs(), unique_secs());
+    let wipe = || {
+        for entry in fs::read_dir(env.dir()).unwrap().flatten() {
+            let file = entry.file_name().to_string_lossy().into_owned();
+            if [".status", ".pid", ".lock"]
+                .iter()
+                .any(|e| file.ends_with(e))
+            {
+                fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    };
+    let start_both = || {
+        env.run(&["start", "--name", "ex", "--", "sleep", &ex_secs])
+            .ok();
+        env.run(&[
+            "start",
+            "--respawn",
+            "--name",
+            "rn",
+            "--",
+            "sleep",
+            &rn_secs,
+        ])
+        .ok();
+        let mut pids = pids_in_status(env.dir(), "ex");
+        pids.extend(pids_in_status(env.dir(), "rn"));
+        assert_eq!(pids.len(), 3, "ex, rn's monitor and its child");
+        pids
+    };
+    let old = start_both();
+    wipe();
+    let run = env.run(&["resurrect"]).ok();
+    let run = run
+        .stdout_has("stopped leftovers of ex: 1 process")
+        .stdout_has("stopped leftovers of rn: 2 processes");
+    for pid in &old {
+        wait_dead(*pid);
+    }
+    env.track_marked(&ex_secs);
+    env.track_marked(&rn_secs);
+    for (name, secs) in [("ex", &ex_secs), ("rn", &rn_secs)] {
+        assert_eq!(
+            live_pids_with_arg(secs).len(),
+            1,
+            "one {name} program\n{}",
+            run.dump()
+        );
+        let leaf = env.cgroup_leaf(name);
+        assert!(
+            env.record(name)["cgroup"]
+                .as_str()
+                .is_some_and(|c| c.ends_with(&format!("/rdaemon/{leaf}"))),
+            "{name} runs in its own cgroup again: {}",
+            env.record(name)
+        );
+    }
+    // Removed again: `stop` finds them in their cgroups, and nothing is left.
+    let again: Vec<i32> = ["ex", "rn"]
+        .iter()
+        .flat_map(|n| pids_in_status(env.dir(), n))
+        .collect();
+    wipe();
+    env.run(&["stop", "ex"])
+        .ok()
+        .stdout_has("stopped leftovers of ex: 1 process");
+    env.run(&["stop", "rn"])
+        .ok()
+        .stdout_has("stopped leftovers of rn: 2 processes");
+    for pid in again {
+        wait_dead(pid);
+    }
+    assert!(live_pids_with_arg(&ex_secs).is_empty());
+    assert!(live_pids_with_arg(&rn_secs).is_empty());
+}

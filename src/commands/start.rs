@@ -126,7 +126,7 @@ fn stop_what_it_left(ctx: &Ctx, rec: &Record) -> Result<()> {
     let target = Target::of_record(rec.clone());
     let (signal, timeout) = crate::spec::stop_settings(Some(rec));
     let schedule = default_schedule(signal, timeout, false);
-    let stopped = super::stop::stop_remains(&target, &schedule, Vec::new())
+    let stopped = super::stop::stop_remains(ctx, &target, &schedule, Vec::new())
         .with_context(|| format!("cannot start {}", rec.name))?;
     if stopped > 0 {
         ctx.say(format!(
@@ -1410,7 +1410,7 @@ fn await_ready(
                 let escaped = hold_orphans(&target, &launch.ready);
                 (
                     format!("{how} while rdaemon waited for {what}"),
-                    stop_left_behind(launch, &target, escaped),
+                    stop_left_behind(ctx, launch, &target, escaped),
                 )
             }
         },
@@ -1529,9 +1529,14 @@ fn unready_target(ctx: &Ctx, launch: &plan::Plan, pid: Pid) -> Target {
 /// left in its session and its cgroup (SPEC §3.1), and what `escaped` holds (a monitor's
 /// adopted descendants), stopped as `stop` would (its stop signal, its stop timeout, KILL),
 /// and the cgroup goes. How many processes that was.
-fn stop_left_behind(launch: &plan::Plan, target: &Target, escaped: Vec<Held>) -> Result<usize> {
+fn stop_left_behind(
+    ctx: &Ctx,
+    launch: &plan::Plan,
+    target: &Target,
+    escaped: Vec<Held>,
+) -> Result<usize> {
     let schedule = default_schedule(launch.stop_signal, launch.stop_timeout, false);
-    super::stop::stop_remains(target, &schedule, escaped)
+    super::stop::stop_remains(ctx, target, &schedule, escaped)
 }
 
 /// What the daemon of `target`, whose program exited or was not ready in time, left outside its
@@ -1602,7 +1607,7 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
         Err(e) => bail!("cannot signal pid {pid}: {}", e.desc()),
     }
     spinner.finish();
-    stop_left_behind(launch, &target, escaped)
+    stop_left_behind(ctx, launch, &target, escaped)
 }
 
 /// The last lines of the daemon's log file(s), each under a `==> PATH <==` header, for an error

@@ -152,7 +152,7 @@ pub fn stop_locked(
         Ok(Some(p)) => p,
         Ok(None) => {
             let swept = sweep(&label, session, Vec::new(), &rest, begun, None)?
-                + stop_cgroup(target, &rest, begun, None)?;
+                + stop_cgroup(ctx, target, &rest, begun, None)?;
             return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
         }
         Err(e) => bail!(
@@ -229,7 +229,7 @@ pub fn stop_locked(
             }
         };
         let swept = swept
-            + stop_cgroup(target, &rest, begun, signalled).inspect_err(|_| {
+            + stop_cgroup(ctx, target, &rest, begun, signalled).inspect_err(|_| {
                 mark_stopping(ctx, target, pid, false);
             })?;
         let how = format!("{how}{}", leftovers_note(swept));
@@ -455,6 +455,7 @@ fn live_session(target: &Target, pid: Pid, start_time: u64) -> Option<Session> {
 /// (a monitor's adopted descendants), stopped with `schedule` from now, as `stop` would, and
 /// the cgroup removed. How many processes it stopped; an error naming survivors.
 pub(crate) fn stop_remains(
+    ctx: &Ctx,
     target: &Target,
     schedule: &[Step],
     escaped: Vec<Held>,
@@ -467,7 +468,7 @@ pub(crate) fn stop_remains(
     };
     let begun = Instant::now();
     Ok((sweep(&label, session, escaped, schedule, begun, None)?
-        + stop_cgroup(target, schedule, begun, None)?)
+        + stop_cgroup(ctx, target, schedule, begun, None)?)
     .stopped)
 }
 
@@ -483,7 +484,7 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step]) -> Result<bool>
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
     let begun = Instant::now();
     let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-        + stop_cgroup(target, schedule, begun, None)?;
+        + stop_cgroup(ctx, target, schedule, begun, None)?;
     if swept.stopped == 0 {
         return Ok(false);
     }
@@ -546,13 +547,18 @@ fn sweep(
 /// processes it held; an error naming them if some survive. `signalled_group` got the first
 /// signal already (its members do not get it twice).
 fn stop_cgroup(
+    ctx: &Ctx,
     target: &Target,
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
 ) -> Result<Leftovers> {
     let label = target.label();
-    let Some(cg) = target.record.as_ref().and_then(Cgroup::of_record) else {
+    let Some(cg) = target
+        .record
+        .as_ref()
+        .and_then(|rec| Cgroup::of_record(rec).or_else(|| unrecorded_cgroup(ctx, rec)))
+    else {
         return Ok(Leftovers::default());
     };
     if !cg.exists() {
@@ -609,6 +615,16 @@ fn stop_cgroup(
         stopped: stopped.len(),
         killed,
     })
+}
+
+/// The cgroup of a daemon that has a spec but no status at all (lost with the runtime
+/// directory while it ran), which no record can name: [`Cgroup::unrecorded`], unless the spec
+/// says `--cgroup off`.
+fn unrecorded_cgroup(ctx: &Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
+    if rec.pid.is_some() || rec.cgroup.is_some() || rec.cgroup_mode.as_deref() == Some("off") {
+        return None;
+    }
+    Cgroup::unrecorded(ctx.is_root, &ctx.cgroup_leaf(&rec.name))
 }
 
 /// The leftovers a stop ended (SPEC §3.1): how many, and whether some needed SIGKILL.
