@@ -327,6 +327,15 @@ pub fn unknown_name(ctx: &Ctx, name: &Name) -> String {
     text
 }
 
+/// The known daemons' names closest to `word` ([`closest`]): a typo's candidates.
+pub fn closest_names(ctx: &Ctx, word: &str) -> Vec<String> {
+    let known = state::list_names(ctx).unwrap_or_default();
+    closest(word, known.iter().map(Name::as_str))
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
 /// [`unknown_name`] for a target that [`is_unknown`].
 pub fn unknown_name_of(ctx: &Ctx, target: &Target) -> String {
     match &target.name {

@@ -284,6 +284,28 @@ fn missing_program_fails_and_leaves_nothing() {
     );
 }
 
+/// `start NAME` with a typo of a known daemon's name (user trial, 2026-12-02): neither a daemon
+/// nor a program, said with the daemons it was probably meant to be, as `status` and `stop` do.
+/// Nothing is started or saved.
+#[test]
+fn a_start_of_a_mistyped_daemon_name_names_the_closest() {
+    let env = Env::new();
+    env.run(&["start", "--name", "alpha1", "--", "sleep", &unique_secs()])
+        .ok();
+    env.run(&["stop", "alpha1"]).ok();
+    let run = env.run(&["start", "alpha1x"]).code(1).one_error_line();
+    assert_eq!(
+        run.stderr,
+        "rdaemon: cannot execute 'alpha1x': No such file or directory, and no daemon is named so (closest: alpha1)\n"
+    );
+    assert!(!env.path("alpha1x.json").exists(), "{}", run.dump());
+    // A word close to no daemon is only a program that cannot be found.
+    env.run(&["start", "zzzunknown"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("cannot execute 'zzzunknown': No such file or directory\n");
+}
+
 #[test]
 fn non_executable_file_fails_with_permission_denied() {
     let env = Env::new();

@@ -75,12 +75,26 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
         .into()),
         ([word], None) if !std::env::args_os().any(|a| a == "--") => {
             let name = word.to_str().and_then(|w| Name::parse(w).ok());
-            Ok(name.filter(|n| {
+            let known = name.clone().filter(|n| {
                 std::fs::symlink_metadata(ctx.record_path(n)).is_ok()
                     || ctx
                         .v1_record_path(n)
                         .is_some_and(|p| std::fs::symlink_metadata(p).is_ok())
-            }))
+            });
+            // `start a1x` for daemon a1: no such program either; say which daemon was meant.
+            if let (None, Some(name)) = (&known, &name) {
+                let close = crate::target::closest_names(ctx, name.as_str());
+                if !close.is_empty()
+                    && plan::resolve_program(name.as_str(), &start_path(args)).is_err()
+                {
+                    bail!(
+                        "cannot execute '{name}': {}, and no daemon is named so (closest: {})",
+                        nix::errno::Errno::ENOENT.desc(),
+                        close.join(", ")
+                    );
+                }
+            }
+            Ok(known)
         }
         ([word, option, ..], None)
             if option.to_str().is_some_and(|o| o.starts_with('-'))
@@ -96,14 +110,7 @@ fn stored_name(ctx: &Ctx, args: &StartArgs) -> Result<Option<Name>> {
             if !known || !is_start_option(option) {
                 return Ok(None);
             }
-            let path: std::collections::BTreeMap<String, String> = args
-                .opts
-                .env
-                .iter()
-                .filter(|(k, _)| k == "PATH")
-                .cloned()
-                .collect();
-            if crate::plan::resolve_program(name.as_str(), &path).is_err() {
+            if plan::resolve_program(name.as_str(), &start_path(args)).is_err() {
                 return Err(Fail::usage(format!(
                     "{name} is a daemon, not a program: its options go before its name (rdaemon start [OPTIONS] {name})"
                 ))
@@ -136,6 +143,16 @@ fn stop_what_it_left(ctx: &Ctx, rec: &Record) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The `PATH` that `--env` gives, if it does (else the program is looked up in rdaemon's).
+fn start_path(args: &StartArgs) -> std::collections::BTreeMap<String, String> {
+    args.opts
+        .env
+        .iter()
+        .filter(|(k, _)| k == "PATH")
+        .cloned()
+        .collect()
 }
 
 /// Whether `word` (`--env`, `--env=A=1`, `-q`) is an option of `rdaemon start`.
