@@ -1912,6 +1912,12 @@ impl NotifySocket {
         // A pidfd of each sender, to judge one that is gone by the cgroup it was in (below);
         // kernels before 6.5 have none, and are judged as before.
         process::pass_pidfd(fd.as_fd());
+        // No descriptors at all, where the kernel can refuse them (6.16): anyone may send to
+        // the socket, and closing a descriptor a stranger sent can block rdaemon for as long as
+        // they like (attack of 2026-12-02: a TCP socket lingering over unsent data hung
+        // `start` past its --ready-timeout, and a monitor's supervision). Else [`Control::parse`]
+        // closes them without waiting where it can.
+        process::refuse_rights(fd.as_fd());
         let mut why = Vec::new();
         let mut too_long = false;
         let dir = dirs.into_iter().find(|dir| {
@@ -1983,11 +1989,16 @@ impl NotifySocket {
     ) -> Result<Option<Vec<u8>>> {
         loop {
             let mut buf = vec![0u8; NOTIFY_MAX];
-            // Room for the credentials and one descriptor, meant for the sender's pidfd. The
-            // kernel installs descriptors a sender attached (SCM_RIGHTS) before the pidfd, as
-            // many as fit, and cuts the rest short (MSG_CTRUNC): such a message is dropped, and
-            // whatever was installed closed.
-            let mut cmsg = nix::cmsg_space!(UnixCredentials, std::os::fd::RawFd);
+            // Room for the credentials, the sender's pidfd and as many descriptors as one
+            // message can carry (SCM_MAX_FD, 253), where the kernel did not refuse them
+            // (`refuse_rights`): a descriptor with no room left would be closed by the kernel
+            // here, in rdaemon's own thread, where nothing could keep the close from blocking.
+            // A message carrying any is dropped, and each of them closed (`Control::parse`).
+            let mut cmsg = nix::cmsg_space!(
+                UnixCredentials,
+                std::os::fd::RawFd,
+                [std::os::fd::RawFd; SCM_MAX_FD]
+            );
             let mut iov = [IoSliceMut::new(&mut buf)];
             let msg = match recvmsg::<()>(
                 self.fd.as_raw_fd(),
@@ -2093,7 +2104,7 @@ impl Control {
                     control.pidfd = fds().next().map(process::received_fd);
                 }
                 (Some(nix::libc::SOL_SOCKET), Some(nix::libc::SCM_RIGHTS)) => {
-                    fds().for_each(|fd| drop(process::received_fd(fd)));
+                    fds().for_each(|fd| close_at_once(process::received_fd(fd)));
                     control.had_fds = true;
                 }
                 _ => {}
@@ -2102,6 +2113,22 @@ impl Control {
         }
         control
     }
+}
+
+/// The most descriptors one message can carry (`SCM_MAX_FD`, `include/net/scm.h`).
+const SCM_MAX_FD: usize = 253;
+
+/// Closes a descriptor a sender attached to a notify message (a kernel before 6.16 cannot
+/// refuse them) without letting its close wait: a socket's linger is turned off first, so that
+/// a TCP socket with unsent data is reset at once rather than held open for as long as its
+/// sender set (attack of 2026-12-02). Any other kind is closed as it is.
+fn close_at_once(fd: OwnedFd) {
+    let abort = nix::libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    let _ = nix::sys::socket::setsockopt(&fd, sockopt::Linger, &abort);
+    drop(fd);
 }
 
 /// The sender of a notify message, as the kernel attests it: its pid and real uid, and a pidfd

@@ -1058,3 +1058,76 @@ fn another_user_can_never_take_over_the_daemons_notify_socket() {
         }
     }
 }
+
+/// A program that hands its notify socket a TCP socket lingering over unsent data
+/// (`SO_LINGER` of a million seconds, its peer never reading), as any user could, then says
+/// `READY=1`, and later `STATUS=after`. Closing such a descriptor blocked rdaemon until the
+/// linger ran out (attack of 2026-12-02): the kernel now refuses it (`SO_PASSRIGHTS`, Linux
+/// 6.16; the send fails with EPERM), else rdaemon resets it as it closes it.
+const LINGERING_SENDER: &str = r#"
+import array, os, socket, time
+listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+listener.bind(("127.0.0.1", 0)); listener.listen(8)
+peers = []
+def lingering():
+    client = socket.socket(); client.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    client.connect(listener.getsockname()); peers.append(listener.accept()[0])
+    client.setblocking(False)
+    try:
+        while True:
+            client.send(b"x" * 4096)
+    except BlockingIOError:
+        pass
+    linger = (1).to_bytes(4, "little") + (1000000).to_bytes(4, "little")
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+    return client
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+addr = os.environ["NOTIFY_SOCKET"]
+def forge(text):
+    client = lingering()
+    try:
+        rights = array.array("i", [client.fileno()])
+        n.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], 0, addr)
+    except PermissionError:
+        peers.append(client)  # Refused: kept open, as its close would wait here.
+        return
+    # Sent: rdaemon's copy is then usually the last one, and its close would wait.
+    client.close()
+forge(b"READY=1")
+n.sendto(b"READY=1", addr)
+time.sleep(0.5)
+forge(b"STATUS=forged")
+n.sendto(b"STATUS=after", addr)
+time.sleep(1000)
+"#;
+
+/// [`LINGERING_SENDER`] under `start --ready notify` and under a respawn monitor: `start`
+/// returns ready, and the monitor goes on hearing the program.
+#[test]
+fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
+    let test = "a_lingering_socket_sent_to_the_notify_socket_blocks_nothing";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let program = [
+        python.to_string_lossy().into_owned(),
+        "-c".into(),
+        LINGERING_SENDER.into(),
+    ];
+    for (name, respawn) in [("plain", false), ("watched", true)] {
+        let mut extra = vec!["--ready", "notify", "--ready-timeout", "30s"];
+        if respawn {
+            extra.push("--respawn");
+        }
+        env.run(&start_args(name, &extra, &program))
+            .ok()
+            .stdout_has(&format!("started {name} (pid "));
+        if respawn {
+            wait_until("the monitor hears STATUS=after", DEADLINE, || {
+                env.record(name)["status_text"] == "after"
+            });
+        }
+        env.run(&["stop", name]).ok();
+    }
+}
