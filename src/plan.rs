@@ -404,6 +404,9 @@ pub(crate) fn check_executable(
             nix::errno::Errno::EACCES.desc()
         )));
     }
+    if let Some(why) = exec_format_refusal(program) {
+        return Err(fail(why));
+    }
     let Some(interpreter) = shebang_interpreter(program) else {
         return Ok(());
     };
@@ -441,6 +444,28 @@ pub(crate) fn check_executable(
 /// as the notify socket.
 pub(crate) fn barred_for(account: Option<&Account>, path: &Path) -> Option<String> {
     account.and_then(|a| RunAs::of(Some(a)).barred_on_the_way(path))
+}
+
+/// Why the daemon's `--user` cannot enter the directory `dir` (absolute): it, or a directory on
+/// the way to it, is one they may not search. `None` without `--user`, or when they can.
+pub(crate) fn barred_from_dir(account: Option<&Account>, dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let ids = RunAs::of(Some(account?));
+    if let Some(why) = ids.barred_on_the_way(dir) {
+        return Some(why);
+    }
+    let meta = std::fs::metadata(dir).ok()?;
+    let mode = meta.mode() & 0o7777;
+    if ids.uid == 0 || may_execute(mode, meta.uid(), meta.gid(), ids.uid, &ids.gids) {
+        return None;
+    }
+    Some(format!(
+        "{}: {} may not search it (mode {mode:03o}, owner uid {}, group {})",
+        nix::errno::Errno::EACCES.desc(),
+        ids.who.unwrap_or_else(|| format!("uid {}", ids.uid)),
+        meta.uid(),
+        meta.gid()
+    ))
 }
 
 /// The ids a program will run with, for [`check_executable`].
@@ -583,15 +608,7 @@ fn may_execute(mode: u32, owner: u32, group: u32, uid: u32, gids: &[u32]) -> boo
 /// non-blocking, so that a FIFO swapped in meanwhile cannot hang it.
 fn shebang_interpreter(program: &Path) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(program)
-        .ok()
-        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
-    let mut head = Vec::with_capacity(256);
-    file.take(256).read_to_end(&mut head).ok()?;
+    let head = program_head(program)?;
     let line = head.strip_prefix(b"#!")?;
     let end = line.iter().position(|&b| b == b'\n')?;
     let line = &line[..end];
@@ -601,6 +618,45 @@ fn shebang_interpreter(program: &Path) -> Option<PathBuf> {
         .next()
         .filter(|n| !n.is_empty())?;
     Some(PathBuf::from(OsStr::from_bytes(name)))
+}
+
+/// The first 256 bytes of the regular file `program`; `None` for anything else, or when it
+/// cannot be read.
+fn program_head(program: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(program)
+        .ok()
+        .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+    let mut head = Vec::with_capacity(256);
+    file.take(256).read_to_end(&mut head).ok()?;
+    Some(head)
+}
+
+/// Why the kernel cannot execute the regular file `program`: it is neither an ELF binary nor a
+/// `#!` script (an empty file, a shell script without its `#!` line; SPEC §2 runs no `/bin/sh`
+/// in its place, as a shell's own exec would), so the exec fails with `ENOEXEC`. `None` when it
+/// may run, when it cannot be read, or when formats are registered with binfmt_misc (the
+/// kernel's to judge then).
+fn exec_format_refusal(program: &Path) -> Option<String> {
+    let head = program_head(program)?;
+    if head.starts_with(b"\x7fELF") || head.starts_with(b"#!") {
+        return None;
+    }
+    let registered = std::fs::read_dir("/proc/sys/fs/binfmt_misc").is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| !matches!(e.file_name().to_str(), Some("register" | "status")))
+    });
+    if registered {
+        return None;
+    }
+    Some(format!(
+        "{}: it is neither a binary nor a script with a #! line",
+        nix::errno::Errno::ENOEXEC.desc()
+    ))
 }
 
 /// Reads the monitor's report on its first child, as `start` does: the child's pid once it has
@@ -956,9 +1012,23 @@ mod tests {
         };
         let fine = file("fine.sh", "#!/bin/sh\n", 0o755);
         assert_eq!(why(&fine, fine.to_str().unwrap()), None);
-        // Not a script: left to the exec (a format the kernel may know).
+        // Neither a binary nor a script: the exec's ENOEXEC, unless binfmt_misc knows formats
+        // (then left to the exec).
         let plain = file("plain", "true\n", 0o755);
-        assert_eq!(why(&plain, "plain"), None);
+        let registered = std::fs::read_dir("/proc/sys/fs/binfmt_misc").is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name() != "register" && e.file_name() != "status")
+        });
+        match registered {
+            true => assert_eq!(why(&plain, "plain"), None),
+            false => assert_eq!(
+                why(&plain, "plain").unwrap(),
+                format!(
+                    "cannot execute 'plain' ({}): Exec format error: it is neither a binary nor a script with a #! line",
+                    plain.display()
+                )
+            ),
+        }
         let shut = file("shut.sh", "#!/bin/sh\n", 0o644);
         let text = why(&shut, "shut").unwrap();
         assert!(

@@ -41,7 +41,7 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     pidfile::refuse_symlink(&spec.pidfile)?;
     let program = resolve_program_as(&spec.command[0], &spec.env, account.as_ref())?;
     check_executable(&program, &spec.command[0], account.as_ref())?;
-    check_chdir(&spec.chdir)?;
+    check_chdir(&spec.chdir, account.as_ref())?;
     spec.check_process_settings(account.as_ref())?;
     Check::prepare(&spec.ready, &spec.name, &ctx.runtime, account.as_ref())?
         .watch_logs(&[&spec.stdout, &spec.stderr])?;
@@ -197,9 +197,15 @@ fn writable(path: &Path, what: &str) -> Result<()> {
 }
 
 /// Fails unless the `--chdir` target is a directory.
-pub(crate) fn check_chdir(chdir: &Path) -> Result<()> {
+pub(crate) fn check_chdir(chdir: &Path, account: Option<&Account>) -> Result<()> {
     match std::fs::metadata(chdir) {
-        Ok(m) if m.is_dir() => Ok(()),
+        // The daemon changes directory as its `--user`: one they cannot enter fails its exec
+        // (bad-input sweep, 2026-12-02: `restart --user nobody --chdir /root` stopped the
+        // daemon first), said now.
+        Ok(m) if m.is_dir() => match crate::plan::barred_from_dir(account, chdir) {
+            Some(why) => bail!("cannot change directory to '{}': {why}", chdir.display()),
+            None => Ok(()),
+        },
         Ok(_) => bail!(
             "cannot change directory to '{}': Not a directory",
             chdir.display()

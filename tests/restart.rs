@@ -1,6 +1,7 @@
 //! `rdaemon restart`: same command line from the record, with overrides.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 use crate::common::*;
 
@@ -81,6 +82,55 @@ fn restart_with_a_missing_program_fails_with_exit_1() {
         env.record("web")["command"],
         serde_json::json!(["sleep", "1000"])
     );
+}
+
+/// Bad-input sweep, 2026-12-02: two programs the exec is bound to refuse passed `restart`'s
+/// checks, which then stopped the daemon and failed, leaving it dead: a file with neither ELF
+/// magic nor a `#!` line (SPEC §2 runs no `/bin/sh` in its place), and a `--chdir` the
+/// `--user` may not enter. Both are now found before anything is stopped.
+#[test]
+fn restart_refuses_what_the_exec_would_before_it_stops_the_daemon() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    let spec = fs::read(env.path("web.json")).unwrap();
+    let plain = env.path("plain-script");
+    fs::write(&plain, "sleep 1000\n").unwrap();
+    let empty = env.path("empty-file");
+    fs::write(&empty, "").unwrap();
+    for file in [&plain, &empty] {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o755)).unwrap();
+        let shown = file.to_str().unwrap();
+        env.run(&["restart", "web", "--", shown])
+            .code(1)
+            .one_error_line()
+            .stderr_has(&format!(
+                "cannot execute '{shown}': Exec format error: it is neither a binary nor a script with a #! line"
+            ));
+    }
+    let mut checks = 2;
+    if is_root() {
+        let private = tempfile::tempdir().unwrap();
+        fs::set_permissions(private.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let dir = private.path().to_str().unwrap();
+        let args = ["restart", "web", "--user", "nobody", "--chdir", dir];
+        env.run(&args)
+            .code(1)
+            .one_error_line()
+            .stderr_has(&format!(
+                "cannot change directory to '{dir}': Permission denied: user 'nobody' (uid 65534) may not search it (mode 700"
+            ));
+        checks += 1;
+    }
+    assert!(alive(pid), "after {checks} refused restarts");
+    assert_eq!(env.pid_of("web"), pid);
+    assert_eq!(fs::read(env.path("web.json")).unwrap(), spec);
+    // A start of such a program fails the same way, before anything is detached.
+    let shown = plain.to_str().unwrap();
+    env.run(&["start", "--name", "plain", "--", shown])
+        .code(1)
+        .stderr_has("Exec format error");
+    assert!(!env.path("plain.json").exists());
+    env.run(&["stop", "web"]).ok();
 }
 
 /// A stopped daemon whose pidfile holds garbage: `start` replaces such a pidfile with a warning

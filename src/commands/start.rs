@@ -1873,7 +1873,7 @@ fn prepare(
     launch: &mut plan::Plan,
     mut check: Option<&mut Check>,
 ) -> Result<(daemonize::Plan, Option<OwnedFd>, NewFiles)> {
-    preflight::check_chdir(&launch.chdir)?;
+    preflight::check_chdir(&launch.chdir, launch.account.as_ref())?;
     let default_log = ctx.default_log_path(&launch.name);
     if !launch.inherit_output && (launch.stdout == default_log || launch.stderr == default_log) {
         if let Some(dir) = default_log.parent() {
