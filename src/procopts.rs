@@ -309,7 +309,12 @@ pub fn parse_env_text(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
         if !crate::parse::is_variable_name(key) {
             return Err((
                 n,
-                format!("'{key}' is not a variable name (letters, digits and _)"),
+                // Another user's file may hold terminal escapes: shown escaped (attack of
+                // 2026-12-02: a forged "restarted" line on root's cleared screen).
+                format!(
+                    "'{}' is not a variable name (letters, digits and _)",
+                    crate::parse::printable(key)
+                ),
             ));
         }
         let value = value.trim_start();
@@ -438,6 +443,10 @@ mod tests {
         assert_eq!(parse_env_text("A-B=x").unwrap_err().0, 1);
         assert_eq!(parse_env_text("\n\nA=\"open").unwrap_err().0, 3);
         assert_eq!(parse_env_text("=x").unwrap_err().0, 1);
+        // A key with terminal escapes is said escaped: the file may be another user's.
+        let (_, why) = parse_env_text("\x1b]0;PWNED\x07\x1b[2Jx=1").unwrap_err();
+        assert!(!why.contains('\x1b') && !why.contains('\x07'), "{why:?}");
+        assert!(why.contains("PWNED"), "{why:?}");
         // `exportA=1` is the variable exportA, not an export.
         assert_eq!(
             parse_env_text("exportA=1").unwrap(),
