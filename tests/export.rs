@@ -503,3 +503,51 @@ fn export_names_the_daemon_like_the_other_commands() {
         .one_error_line()
         .stderr_has("only, second");
 }
+
+/// Attack of 2026-12-02: a `--user` daemon's log and env file in that user's directory. rdaemon
+/// opens them with the user's rights; a system unit would have systemd open them as root,
+/// following the user's symbolic links. The export says so for each, and for nothing else.
+#[test]
+fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory() {
+    let test = "export_warns_of_files_systemd_would_open_as_root_in_another_users_directory";
+    let Some(nobody) = root_and_nobody(test) else {
+        return;
+    };
+    let env = Env::new();
+    open_dir(&env);
+    let theirs = env.path("theirs");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let log = theirs.join("d.log");
+    let envfile = theirs.join("app.env");
+    fs::write(&envfile, "FOO=1\n").unwrap();
+    nix::unistd::chown(&envfile, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let (log_s, env_s) = (log.to_str().unwrap(), envfile.to_str().unwrap());
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "ex",
+        "--user",
+        "nobody",
+        "--log",
+        log_s,
+        "--env-file",
+        env_s,
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let run = env.run(&["export", "systemd", "ex"]).ok();
+    let said = "lies in a directory another user can change: systemd opens it as root";
+    let run = run
+        .stderr_has(&format!("ex: its log '{log_s}' {said}"))
+        .stderr_has(&format!("ex: its env file '{env_s}' {said}"));
+    assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
+    env.run(&["stop", "ex"]).ok();
+    // Logs in rdaemon's own directory: nothing to say.
+    env.start("mine", &["sleep", &secs]);
+    export(&env, "mine");
+    env.run(&["stop", "mine"]).ok();
+}

@@ -148,7 +148,45 @@ fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path) -> Result<Unit> {
     for warning in &unit.warnings {
         ctx.warn(format!("{label}: {warning}"));
     }
+    if ctx.is_root {
+        for warning in opened_by_root(record) {
+            ctx.warn(format!("{label}: {warning}"));
+        }
+    }
     Ok(unit)
+}
+
+/// What a system unit of `rec` would have systemd open as root, following symlinks, in a
+/// directory another user can change (attack of 2026-12-02): its logs (`StandardOutput=append:`,
+/// opened before the switch to `User=`) and env files (`EnvironmentFile=`, read by the service
+/// manager). That user could point them at any file: have the daemon's output appended to it,
+/// or read a root-only `KEY=VALUE` file into the environment of a daemon they run as. rdaemon
+/// itself opens such files with that user's rights; systemd cannot be told to.
+fn opened_by_root(rec: &Record) -> Vec<String> {
+    let exposed = |path: &Path| {
+        path.parent()
+            .and_then(|dir| crate::fsx::Dir::open(dir).ok())
+            .is_some_and(|dir| !dir.is_protected())
+    };
+    let mut logs = vec![&rec.stdout];
+    if rec.stderr != rec.stdout {
+        logs.push(&rec.stderr);
+    }
+    let logs = logs
+        .into_iter()
+        .filter(|_| !rec.inherited_output)
+        .filter(|log| log.as_path() != Path::new("/dev/null"))
+        .map(|log| ("log", log));
+    let files = rec.env_files.iter().map(|file| ("env file", file));
+    logs.chain(files)
+        .filter(|(_, path)| exposed(path))
+        .map(|(what, path)| {
+            format!(
+                "its {what} '{}' lies in a directory another user can change: systemd opens it as root, following symbolic links, so move it to a directory only root can write before you install the unit",
+                one_line(path)
+            )
+        })
+        .collect()
 }
 
 /// `export FORMAT -f FILE`: every daemon of an `up` file, described from the file (whether or
