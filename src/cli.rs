@@ -477,7 +477,7 @@ pub struct StartOpts {
     pub oom_score_adj: Option<i32>,
 
     /// The signal that stop, restart and down send first, unless told otherwise [default: TERM]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
     pub stop_signal: Option<Signal>,
 
     /// How long stop, restart and down wait after the stop signal before SIGKILL, unless told
@@ -486,7 +486,7 @@ pub struct StartOpts {
     pub stop_timeout: Option<Duration>,
 
     /// The signal that reload sends [default: HUP]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
     pub reload_signal: Option<Signal>,
 
     /// Run as USER (name or uid), with GROUP or the user's primary group and the user's
@@ -728,7 +728,7 @@ pub struct StopArgs {
 pub struct StopOpts {
     /// First signal (TERM, SIGTERM, 15, any case; the daemon's --stop-signal unless given)
     /// [default: TERM]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal)]
+    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
     pub signal: Option<Signal>,
 
     /// How long to wait after the first signal before SIGKILL (the daemon's --stop-timeout unless
@@ -791,7 +791,7 @@ pub struct ForgetArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SignalArgs {
     /// The signal to send (HUP, SIGUSR1, 10, any case)
-    #[arg(value_name = "SIG", value_parser = parse::parse_signal)]
+    #[arg(value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
     pub signal: Signal,
 
     #[command(flatten)]

@@ -478,9 +478,9 @@ pub fn parse_user_spec(s: &str) -> Result<UserSpec, String> {
         Some((u, g)) => (u, Some(g)),
         None => (s, None),
     };
-    check_account_name(user).map_err(|why| bad(&why))?;
+    check_account_name(user).map_err(|why| bad(&format!("the user: {why}")))?;
     if let Some(g) = group {
-        check_account_name(g).map_err(|why| bad(&why))?;
+        check_account_name(g).map_err(|why| bad(&format!("the group after ':': {why}")))?;
     }
     Ok(UserSpec {
         user: user.to_owned(),
@@ -941,6 +941,10 @@ mod tests {
         );
         for bad in ["", ":", "a:", ":g", "a:b:c", "a b", "-x", "a\n", "x:-g"] {
             assert!(parse_user_spec(bad).is_err(), "{bad:?} accepted");
+        }
+        for (bad, part) in [("root:", "the group after ':'"), (":adm", "the user")] {
+            let why = parse_user_spec(bad).unwrap_err();
+            assert!(why.contains(&format!("{part}: the name is empty")), "{why}");
         }
         assert_eq!(parse_group_name("nogroup"), Ok("nogroup".into()));
         for bad in ["", "a:b", " g", "-g"] {

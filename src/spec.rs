@@ -450,7 +450,7 @@ impl Spec {
                 errno.desc()
             ),
             Refused::OomScoreAdj(errno) => bail!(
-                "cannot set --oom-score-adj {}: the kernel refuses it ({}; lowering it needs root)",
+                "cannot set --oom-score-adj {}: the kernel refuses it ({}; lowering it needs CAP_SYS_RESOURCE, which a container's root may lack)",
                 self.oom_score_adj.unwrap_or_default(),
                 errno.desc()
             ),

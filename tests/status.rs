@@ -264,4 +264,15 @@ fn status_warns_of_a_pidfile_that_no_longer_names_the_running_daemon() {
     let run = env.run(&["status", "w"]).ok();
     assert_eq!(run.stderr, "", "{}", run.dump());
     assert_left_alone(other.pid(), "a start over a pidfile naming it");
+    // A directory in its place: `start` refuses it, so the warning says to remove it first.
+    fs::remove_file(&pidfile).unwrap();
+    fs::create_dir(&pidfile).unwrap();
+    env.run(&["status", "w"]).ok().stderr_has(
+        "rdaemon goes by its record; remove it; `rdaemon start w` then writes the pidfile again",
+    );
+    env.run(&["start", "w"]).code(1);
+    fs::remove_dir(&pidfile).unwrap();
+    env.run(&["start", "w"]).ok();
+    assert_eq!(env.run(&["status", "w"]).ok().stderr, "");
+    env.run(&["stop", "w"]).ok();
 }

@@ -940,6 +940,22 @@ fn export_systemd_from_a_file_gives_units_and_a_target() {
     assert_eq!(written, ["db.service", "shop.target", "web.service"]);
     let web = fs::read_to_string(out.join("web.service")).unwrap();
     assert!(web.contains("\nWantedBy=shop.target\n") && web.contains("\nPartOf=shop.target\n"));
+    // An --out that is a file is not a directory (it said "File exists").
+    let file = env.path("units/system/web.service");
+    let shown = file.to_str().unwrap();
+    env.run(&[
+        "export",
+        "systemd",
+        "-f",
+        "app/rdaemon.toml",
+        "--out",
+        shown,
+    ])
+    .code(1)
+    .one_error_line()
+    .stderr_has(&format!(
+        "cannot write units into '{shown}': Not a directory"
+    ));
     let have = std::process::Command::new("sh")
         .args(["-c", "command -v systemd-analyze"])
         .output()

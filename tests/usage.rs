@@ -192,8 +192,12 @@ fn a_negative_duration_or_size_names_its_option() {
         ("--timeout", "-5"),
         ("--restart-delay", "-2s"),
         ("--log-max-size", "-1M"),
+        // Bad-input sweep, 2026-12-02: a negative signal got the same advice.
+        ("--stop-signal", "-9"),
+        ("--reload-signal", "-HUP"),
+        ("--signal", "-KILL"),
     ] {
-        let verb = if option == "--timeout" {
+        let verb = if matches!(option, "--timeout" | "--signal") {
             "stop"
         } else {
             "start"
@@ -213,6 +217,13 @@ fn a_negative_duration_or_size_names_its_option() {
         );
         assert!(!run.stderr.contains("-- -"), "{}", run.dump());
     }
+    // The signal of `signal` itself.
+    let run = env.run(&["signal", "-9", "x"]).code(2).one_error_line();
+    assert!(
+        run.stderr.starts_with("rdaemon: invalid signal '-9'"),
+        "{}",
+        run.dump()
+    );
     env.run(&["list"]).ok().stdout_has("no daemons");
 }
 

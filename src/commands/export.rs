@@ -267,6 +267,13 @@ const UNIT_MODE: u32 = 0o644;
 fn write_units(ctx: &Ctx, dir: &Path, units: &[(String, String)]) -> Result<()> {
     // Made if missing, as `mkdir -p` would (as root, only beneath directories no other user
     // can change: `paths::create_dir`).
+    if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        bail!(
+            "cannot write units into '{}': {}",
+            dir.display(),
+            nix::errno::Errno::ENOTDIR.desc()
+        );
+    }
     crate::paths::create_dir(dir, 0o755)
         .with_context(|| format!("cannot create directory '{}'", dir.display()))?;
     let handle = Dir::open(dir)?;

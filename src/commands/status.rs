@@ -103,9 +103,16 @@ fn pidfile_disagrees(target: &crate::target::Target, is_root: bool) -> Option<St
         Content::Missing => "is missing".to_owned(),
         Content::Invalid(why) => format!("is invalid ({why})"),
     };
+    // `start` replaces a regular file, and refuses anything else (a symlink, a directory, a
+    // FIFO): the user must remove that first (bad-input sweep, 2026-12-02).
+    let odd = std::fs::symlink_metadata(&target.pidfile).is_ok_and(|m| !m.is_file());
+    let again = match odd {
+        true => "remove it; `rdaemon start {}` then writes the pidfile again",
+        false => "`rdaemon start {}` writes the pidfile again",
+    }
+    .replace("{}", &target.label());
     Some(format!(
-        "pidfile '{path}' {how}, not the daemon's pid {pid}: rdaemon goes by its record; `rdaemon start {}` writes the pidfile again",
-        target.label()
+        "pidfile '{path}' {how}, not the daemon's pid {pid}: rdaemon goes by its record; {again}"
     ))
 }
 
