@@ -176,7 +176,7 @@ fn description() -> Roff {
         bold("logs"),
         roman(" mean the only one that runs, if exactly one does; otherwise it is a usage error that lists them (bare "),
         bold("status"),
-        roman(" shows them all). A name rdaemon does not know is said on standard error (no daemon named '...'), with the closest known names and, for a user other than root, a hint when root has a daemon of that name; status still exits 3 and stop 0. Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
+        roman(" shows them all). A name rdaemon does not know is said on standard error (no daemon named '...'), with the closest known names and, for a user other than root, a hint when root has a daemon of that name; status still exits 3 and stop 0. So is a --pidfile that names nothing (no file there, no spec naming it): no daemon with pidfile '...', with its missing directory, if that is why. Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
     ]);
     para(
         &mut r,

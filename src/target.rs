@@ -197,7 +197,7 @@ pub fn resolve_many(ctx: &Ctx, args: &TargetsArgs, running: bool) -> Result<Many
         };
         return Ok(match resolved {
             Resolved::One(t) if is_unknown(ctx, &single, &t) => Many::Picked {
-                unknown: vec![unknown_name_of(ctx, &t)],
+                unknown: vec![unknown_name_of(ctx, &single, &t)],
                 targets: Vec::new(),
             },
             Resolved::One(t) => Many::Picked {
@@ -280,9 +280,49 @@ fn no_match(ctx: &Ctx, pattern: &Pattern, known: &[Name]) -> String {
 }
 
 /// Whether rdaemon knows nothing of the daemon the user named: no record (readable or not) and
-/// no pidfile. Such a name is reported by [`unknown_name`], not silently "not running".
+/// no pidfile; or, for `--pidfile P` alone, nothing at P and nothing of rdaemon's naming P
+/// ([`is_unknown_pidfile`]). Such a target is reported by [`unknown_name_of`], not silently
+/// "not running".
 pub fn is_unknown(ctx: &Ctx, args: &TargetArgs, target: &Target) -> bool {
-    args.given_name().is_some() && is_unknown_target(ctx, target)
+    match args.given_name() {
+        Some(_) => is_unknown_target(ctx, target),
+        None => args.pidfile.is_some() && is_unknown_pidfile(ctx, target),
+    }
+}
+
+/// [`is_unknown`] for a pidfile given alone: no spec names it ([`resolve`] found none), nothing
+/// is at its path, and its stem's daemon (if any) can say nothing of it either: its status does
+/// not name it and neither its spec nor its status is unreadable. A stopped daemon, whose
+/// pidfile its stop removed, is found by its spec; a pidfile that exists is usable whoever
+/// wrote it (SPEC §4); a path that cannot be looked at (a directory this user may not search)
+/// is not said to be missing.
+fn is_unknown_pidfile(ctx: &Ctx, target: &Target) -> bool {
+    let stem_may_name = |name: &Name| {
+        let status_names = match state::Status::load(ctx, name) {
+            Ok(Some(status)) => {
+                status.pidfile.unwrap_or_else(|| ctx.pidfile_path(name)) == target.pidfile
+            }
+            Ok(None) => false,
+            Err(_) => true,
+        };
+        status_names || Record::load(ctx, name).is_err()
+    };
+    target.record.is_none()
+        && target.record_error.is_none()
+        && is_missing(&target.pidfile)
+        && !target.name.as_ref().is_some_and(stem_may_name)
+}
+
+/// Whether nothing is at `path`: it, or a directory on the way to it, does not exist (or the
+/// way goes through a file).
+fn is_missing(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(_) => false,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+    }
 }
 
 /// [`is_unknown`] for a daemon named by the user (no record, no pidfile).
@@ -310,21 +350,29 @@ pub fn unknown_name(ctx: &Ctx, name: &Name) -> String {
     if !close.is_empty() {
         text.push_str(&format!(" (closest: {})", close.join(", ")));
     }
-    if !ctx.is_root {
-        let roots = ROOT_DIRS.iter().map(PathBuf::from);
-        let theirs = roots.filter(|d| *d != ctx.dir).find(|dir| {
-            ["pid", "json"]
-                .iter()
-                .any(|ext| std::fs::symlink_metadata(dir.join(format!("{name}.{ext}"))).is_ok())
-        });
-        if let Some(dir) = theirs {
-            text.push_str(&format!(
-                "; root has a daemon named '{name}' (in {}): use sudo",
-                dir.display()
-            ));
-        }
-    }
+    text.push_str(&roots_hint(ctx, name));
     text
+}
+
+/// For a user other than root, `; root has a daemon named 'NAME' (in DIR): use sudo` when root's
+/// directories hold a pidfile or spec of that name; else nothing.
+fn roots_hint(ctx: &Ctx, name: &Name) -> String {
+    if ctx.is_root {
+        return String::new();
+    }
+    let roots = ROOT_DIRS.iter().map(PathBuf::from);
+    let theirs = roots.filter(|d| *d != ctx.dir).find(|dir| {
+        ["pid", "json"]
+            .iter()
+            .any(|ext| std::fs::symlink_metadata(dir.join(format!("{name}.{ext}"))).is_ok())
+    });
+    match theirs {
+        Some(dir) => format!(
+            "; root has a daemon named '{name}' (in {}): use sudo",
+            dir.display()
+        ),
+        None => String::new(),
+    }
 }
 
 /// The known daemons' names closest to `word` ([`closest`]): a typo's candidates.
@@ -336,12 +384,40 @@ pub fn closest_names(ctx: &Ctx, word: &str) -> Vec<String> {
         .collect()
 }
 
-/// [`unknown_name`] for a target that [`is_unknown`].
-pub fn unknown_name_of(ctx: &Ctx, target: &Target) -> String {
-    match &target.name {
-        Some(name) => unknown_name(ctx, name),
-        None => format!("no daemon with pidfile '{}'", target.pidfile.display()),
+/// What to say of a target that [`is_unknown`]: [`unknown_name`] for a name; for a pidfile given
+/// alone, `no daemon with pidfile 'PATH'` and why (no such file, or no such directory), then
+/// what its stem names: the pidfile of the daemon of that name, or root's daemon of that name
+/// ([`roots_hint`]).
+pub fn unknown_name_of(ctx: &Ctx, args: &TargetArgs, target: &Target) -> String {
+    if let Some(name) = args.given_name() {
+        return unknown_name(ctx, name);
     }
+    let path = &target.pidfile;
+    let why = match path.parent() {
+        Some(dir) if is_missing(dir) => {
+            format!("its directory '{}' does not exist", dir.display())
+        }
+        Some(dir) if std::fs::metadata(dir).is_ok_and(|m| !m.is_dir()) => {
+            format!("'{}' is not a directory", dir.display())
+        }
+        _ => "there is no such file, and no daemon's spec names it".to_owned(),
+    };
+    let mut text = format!("no daemon with pidfile '{}' ({why})", path.display());
+    // `--pidfile /run/web.pid` for a daemon web whose pidfile is elsewhere: where it is.
+    let theirs = target
+        .name
+        .as_ref()
+        .and_then(|name| Record::load(ctx, name).ok().flatten());
+    match (theirs, &target.name) {
+        (Some(rec), _) => text.push_str(&format!(
+            "; daemon '{}' has pidfile '{}'",
+            rec.name,
+            rec.pidfile.display()
+        )),
+        (None, Some(name)) => text.push_str(&roots_hint(ctx, name)),
+        (None, None) => {}
+    }
+    text
 }
 
 /// The names among `known` closest to `name` by edit distance, at most three, best first; only

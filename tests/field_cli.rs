@@ -195,6 +195,101 @@ fn an_unknown_name_is_said_with_the_closest_names() {
     assert!(left.is_empty(), "{left:?}");
 }
 
+/// Item 12 for `--pidfile`: a mistyped pidfile (nothing at the path, no spec naming it) was
+/// silently "not running": `status` 3, `stop` 0, `wait` 0, `signal` and `reload` 7, and not a
+/// word on stderr. Each verb now says so in one line naming the path (and the directory that
+/// does not exist), with the codes an unknown name gets: `wait` fails as it does for a name (a
+/// typo must not pass for "it has exited"). A stopped daemon's pidfile, which its stop removed,
+/// is its spec's and stays quiet, as does a pidfile that exists.
+#[test]
+fn an_unknown_pidfile_is_said_by_every_verb() {
+    let env = Env::new();
+    let verbs: [(&[&str], i32); 5] = [
+        (&["status"], 3),
+        (&["stop"], 0),
+        (&["wait"], 1),
+        (&["signal", "USR1"], 7),
+        (&["reload"], 7),
+    ];
+    let run = |verb: &[&str], pidfile: &Path| {
+        let mut args = verb.to_vec();
+        args.extend(["--pidfile", pidfile.to_str().unwrap()]);
+        env.run(&args)
+    };
+    let typo_dir = env.path("nonexistent-dir");
+    let cases = [
+        (
+            typo_dir.join("typo.pid"),
+            format!("its directory '{}' does not exist", typo_dir.display()),
+        ),
+        (
+            env.path("typo.pid"),
+            "there is no such file, and no daemon's spec names it".to_owned(),
+        ),
+    ];
+    for (pidfile, why) in &cases {
+        let line = format!(
+            "rdaemon: no daemon with pidfile '{}' ({why})\n",
+            pidfile.display()
+        );
+        for (verb, code) in verbs {
+            let out = run(verb, pidfile).code(code);
+            assert_eq!(out.stderr, line, "{}", out.dump());
+            assert_eq!(out.stdout, "", "{}", out.dump());
+        }
+    }
+    let out = env
+        .run(&[
+            "status",
+            "--json",
+            "--pidfile",
+            env.path("typo.pid").to_str().unwrap(),
+        ])
+        .code(3);
+    assert_eq!(out.stdout, "[]\n", "{}", out.dump());
+    assert!(!env.path("typo.json").exists() && !env.path("typo.lock").exists());
+
+    // A stopped daemon: its stop removed the pidfile, its spec names it.
+    fs::create_dir(env.path("run")).unwrap();
+    let pidfile = env.path("run/d.pid");
+    let p = pidfile.to_str().unwrap();
+    env.run(&["start", "--pidfile", p, "--", "sleep", &unique_secs()])
+        .ok();
+    env.run(&["stop", "--pidfile", p]).ok();
+    assert!(!pidfile.exists());
+    for (verb, code) in verbs {
+        let code = if verb == ["wait"] { 0 } else { code };
+        let out = run(verb, &pidfile).code(code);
+        assert_eq!(out.stderr, "", "{}", out.dump());
+        let said = if verb == ["status"] {
+            "d is stopped"
+        } else {
+            "d is not running"
+        };
+        assert!(out.stdout.starts_with(said), "{}", out.dump());
+    }
+    // The same stem elsewhere: unknown, and where daemon d's pidfile is.
+    let out = run(&["status"], &typo_dir.join("d.pid")).code(3);
+    assert!(
+        out.stderr
+            .ends_with(&format!("; daemon 'd' has pidfile '{p}'\n")),
+        "{}",
+        out.dump()
+    );
+
+    // A pidfile that exists, which no spec names (another tool's, its process gone): not
+    // unknown, whatever else it is (`stop` removes it as stale: written again for each verb).
+    let mut gone = StdCommand::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let foreign = env.path("run/other.pid");
+    for (verb, _) in verbs {
+        fs::write(&foreign, format!("{pid}\n")).unwrap();
+        let out = run(verb, &foreign);
+        assert!(!out.stderr.contains("no daemon"), "{}", out.dump());
+    }
+}
+
 /// Commands that find nothing to act on leave no lock file behind: `restart` and `start` of an
 /// unknown name, `status`, `stop` and `restart` of a pidfile that no spec names (elsewhere, and
 /// holding garbage: each of them fails), and a first `start` or `restart` that fails. A known

@@ -1423,3 +1423,114 @@ fn nobodys_paths_neither_make_root_create_a_directory_nor_answer_for_roots_files
     env.track_marked(&mark);
     assert_eq!(out.code, 0, "{}", out.dump());
 }
+
+/// Attack of 2026-12-02: nobody fills its log's directory with junk to make root's `logs -f`
+/// spin. The log is renamed to the last rotated slot (`lf.log.1000`), every slot below it is a
+/// symlink to `/`, and a new `lf.log` takes the name. The follower looked for its file with
+/// `stat`, which follows symlinks: it found it at slot 1000 behind 999 directories, could
+/// never open the slot below, and tried again 2008 times per look, each time through up to
+/// 1000 slots: 80% of a CPU, and the lines came late. Now a symlinked slot is never followed
+/// and junk costs a few lookups; the follower moves on to the new log, quietly, as `tail -F`
+/// does. The work is counted by the follower itself (`RDAEMON_DEBUG=follow`: its lookups per
+/// look, on stderr), not by a clock. The swap is atomic (a hard link, then a rename over the
+/// name): with the name missing for a moment, the follower would rightly say so.
+#[test]
+fn a_log_directory_full_of_junk_does_not_make_roots_logs_follow_spin() {
+    const TEST: &str = "a_log_directory_full_of_junk_does_not_make_roots_logs_follow_spin";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    /// Most lookups one look may make here: 4 slots looked at, twice, and the name, not 999.
+    const BOUND: u64 = 32;
+    let env = Env::new();
+    let logs = nobody_log_dir(&env);
+    let log = logs.join("lf.log");
+    let mark = unique_secs();
+    let program = format!("echo start; while :; do echo tick; sleep 1; done # {mark}");
+    env.run(&[
+        "start",
+        "--name",
+        "lf",
+        "--user",
+        "nobody",
+        "--log",
+        log.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    env.track_marked(&mark);
+    assert_eq!(
+        fs::metadata(&log).unwrap().uid(),
+        65534,
+        "written as nobody"
+    );
+    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "lf", "-f", "-n", "1"])
+        .env("RDAEMON_DEBUG", "follow")
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    env.track(follower.pid());
+    let out = || fs::read_to_string(&out_path).unwrap();
+    let err = || fs::read_to_string(&err_path).unwrap();
+    // Each look's lookups, from the debug lines; every other line on stderr.
+    let looks = || -> (Vec<u64>, Vec<String>) {
+        let text = err();
+        let (debug, other): (Vec<&str>, Vec<&str>) = text
+            .lines()
+            .partition(|l| l.starts_with("rdaemon: debug: follow: "));
+        let counts = debug
+            .iter()
+            .map(|l| {
+                l.trim_start_matches("rdaemon: debug: follow: ")
+                    .trim_end_matches(" lookups")
+                    .parse()
+                    .unwrap()
+            })
+            .collect();
+        (counts, other.into_iter().map(str::to_owned).collect())
+    };
+    // Fails at once, rather than at the deadline, when a look did too much.
+    let bounded = || {
+        let (counts, _) = looks();
+        let most = counts.iter().copied().max().unwrap_or(0);
+        assert!(
+            most <= BOUND,
+            "a look made {most} lookups (of {} looks)",
+            counts.len()
+        );
+        counts.len()
+    };
+    wait_until("logs -f follows the log", DEADLINE, || {
+        bounded();
+        out().contains("tick\n")
+    });
+    nobody_does(&format!(
+        "cd '{}' && for i in $(seq 999); do ln -s / lf.log.$i; done && ln lf.log lf.log.1000 && \
+         : > lf.log.new && mv lf.log.new lf.log && echo swapped >> lf.log",
+        logs.display()
+    ));
+    wait_until("logs -f follows the new log", DEADLINE, || {
+        bounded();
+        out().ends_with("swapped\n")
+    });
+    // A few more looks with the junk there (the program's ticks, the re-checks).
+    let seen = bounded();
+    wait_until("logs -f looks again", DEADLINE, || bounded() >= seen + 3);
+    nobody_does(&format!("echo after >> '{}'", log.display()));
+    wait_until("logs -f prints what follows", DEADLINE, || {
+        bounded();
+        out().ends_with("swapped\nafter\n")
+    });
+    // Quietly: a replaced log is routine (`-v` tells of it).
+    let (_, other) = looks();
+    assert!(other.is_empty(), "{other:?}");
+    assert!(alive(follower.pid()), "logs -f stopped by itself");
+    drop(follower);
+    run_or_hang(&env, &["stop", "lf"], &[]).ok();
+}

@@ -38,7 +38,7 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
     };
     if is_unknown(ctx, &single, &target) {
         // Not running (exit 3, as LSB wants), but not silently: a typo, or root's daemon.
-        eprintln!("rdaemon: {}", unknown_name_of(ctx, &target));
+        eprintln!("rdaemon: {}", unknown_name_of(ctx, &single, &target));
         if args.json {
             // No daemon to describe, as for several names that all name none (docs/json.md):
             // an object would say "stopped" of a name rdaemon never knew.
