@@ -1160,30 +1160,6 @@ pub fn pass_pidfd(sock: BorrowedFd<'_>) -> bool {
     rc == 0
 }
 
-/// `SO_PASSRIGHTS` (`include/uapi/asm-generic/socket.h`, Linux 6.16): whether the socket
-/// accepts messages carrying file descriptors (`SCM_RIGHTS`).
-const SO_PASSRIGHTS: nix::libc::c_int = 83;
-
-/// Makes the kernel refuse every message carrying file descriptors to the Unix socket `sock`
-/// (its sender gets `EPERM`), so that none is ever installed in rdaemon's table: closing one
-/// can block (a TCP socket lingering over unsent data, a file on a FUSE mount whose server
-/// does not answer its flush). False where the kernel has no such option (before 6.16).
-pub fn refuse_rights(sock: BorrowedFd<'_>) -> bool {
-    let off: nix::libc::c_int = 0;
-    // SAFETY: setsockopt reads size_of::<c_int>() bytes from `off`, which lives across the
-    // call; the fd is a socket we hold.
-    let rc = unsafe {
-        nix::libc::setsockopt(
-            sock.as_raw_fd(),
-            nix::libc::SOL_SOCKET,
-            SO_PASSRIGHTS,
-            &off as *const nix::libc::c_int as *const nix::libc::c_void,
-            std::mem::size_of::<nix::libc::c_int>() as nix::libc::socklen_t,
-        )
-    };
-    rc == 0
-}
-
 /// Takes ownership of a file descriptor the kernel just installed in rdaemon's table with a
 /// received message (`SCM_PIDFD`, `SCM_RIGHTS`), so that it is closed when dropped.
 pub fn received_fd(raw: std::os::fd::RawFd) -> OwnedFd {

@@ -1912,12 +1912,9 @@ impl NotifySocket {
         // A pidfd of each sender, to judge one that is gone by the cgroup it was in (below);
         // kernels before 6.5 have none, and are judged as before.
         process::pass_pidfd(fd.as_fd());
-        // No descriptors at all, where the kernel can refuse them (6.16): anyone may send to
-        // the socket, and closing a descriptor a stranger sent can block rdaemon for as long as
-        // they like (attack of 2026-12-02: a TCP socket lingering over unsent data hung
-        // `start` past its --ready-timeout, and a monitor's supervision). Else [`Control::parse`]
-        // closes them without waiting where it can.
-        process::refuse_rights(fd.as_fd());
+        // Descriptors a message carries are not refused (SO_PASSRIGHTS): `systemd-notify
+        // --ready` sends BARRIER=1 with a pipe, and waits until it is closed. They are closed
+        // without waiting where that can be made so ([`Control::parse`]).
         let mut why = Vec::new();
         let mut too_long = false;
         let dir = dirs.into_iter().find(|dir| {
@@ -1990,10 +1987,10 @@ impl NotifySocket {
         loop {
             let mut buf = vec![0u8; NOTIFY_MAX];
             // Room for the credentials, the sender's pidfd and as many descriptors as one
-            // message can carry (SCM_MAX_FD, 253), where the kernel did not refuse them
-            // (`refuse_rights`): a descriptor with no room left would be closed by the kernel
-            // here, in rdaemon's own thread, where nothing could keep the close from blocking.
-            // A message carrying any is dropped, and each of them closed (`Control::parse`).
+            // message can carry (SCM_MAX_FD, 253): a descriptor with no room left would be
+            // closed by the kernel here, in rdaemon's own thread, where nothing could keep the
+            // close from blocking. A message carrying any is dropped, and each of them closed
+            // (`Control::parse`).
             let mut cmsg = nix::cmsg_space!(
                 UnixCredentials,
                 std::os::fd::RawFd,
@@ -2118,10 +2115,11 @@ impl Control {
 /// The most descriptors one message can carry (`SCM_MAX_FD`, `include/net/scm.h`).
 const SCM_MAX_FD: usize = 253;
 
-/// Closes a descriptor a sender attached to a notify message (a kernel before 6.16 cannot
-/// refuse them) without letting its close wait: a socket's linger is turned off first, so that
-/// a TCP socket with unsent data is reset at once rather than held open for as long as its
-/// sender set (attack of 2026-12-02). Any other kind is closed as it is.
+/// Closes a descriptor a sender attached to a notify message without letting its close wait:
+/// a socket's linger is turned off first, so that a TCP socket with unsent data is reset at
+/// once rather than held open for as long as its sender set (attack of 2026-12-02: `start`
+/// hung past its --ready-timeout, a monitor stopped supervising). Any other kind is closed as
+/// it is (a pipe, as `systemd-notify`'s barrier wants).
 fn close_at_once(fd: OwnedFd) {
     let abort = nix::libc::linger {
         l_onoff: 1,

@@ -1062,8 +1062,7 @@ fn another_user_can_never_take_over_the_daemons_notify_socket() {
 /// A program that hands its notify socket a TCP socket lingering over unsent data
 /// (`SO_LINGER` of a million seconds, its peer never reading), as any user could, then says
 /// `READY=1`, and later `STATUS=after`. Closing such a descriptor blocked rdaemon until the
-/// linger ran out (attack of 2026-12-02): the kernel now refuses it (`SO_PASSRIGHTS`, Linux
-/// 6.16; the send fails with EPERM), else rdaemon resets it as it closes it.
+/// linger ran out (attack of 2026-12-02): rdaemon now turns the linger off as it closes it.
 const LINGERING_SENDER: &str = r#"
 import array, os, socket, time
 listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -1091,7 +1090,7 @@ def forge(text):
     except PermissionError:
         peers.append(client)  # Refused: kept open, as its close would wait here.
         return
-    # Sent: rdaemon's copy is then usually the last one, and its close would wait.
+    # Sent: rdaemon's copy is then usually the last one, whose close would wait.
     client.close()
 forge(b"READY=1")
 n.sendto(b"READY=1", addr)
@@ -1128,6 +1127,52 @@ fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
                 env.record(name)["status_text"] == "after"
             });
         }
+        env.run(&["stop", name]).ok();
+    }
+}
+
+/// `systemd-notify --ready` (systemd 246 and later) sends `BARRIER=1` with the write end of a
+/// pipe after `READY=1`, and fails (`Failed to invoke barrier`, then `ERRNO=` to the socket) if
+/// that pipe is not closed by the receiver: the review of 2026-12-02 saw a socket that refused
+/// descriptors make it fail. This fixture does the same, in that order, checking the barrier
+/// first: `start` succeeds only if the barrier completed, and the program says so in its log.
+const BARRIER_SENDER: &str = r#"
+import array, os, select, socket, sys, time
+n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+addr = os.environ["NOTIFY_SOCKET"]
+r, w = os.pipe()
+rights = array.array("i", [w])
+n.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, rights)], 0, addr)
+os.close(w)
+if not select.select([r], [], [], 20)[0] or os.read(r, 1) != b"":
+    sys.exit("barrier failed")
+print("barrier passed", flush=True)
+n.sendto(b"READY=1", addr)
+time.sleep(1000)
+"#;
+
+#[test]
+fn a_notify_barrier_is_answered_by_closing_its_pipe() {
+    let test = "a_notify_barrier_is_answered_by_closing_its_pipe";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let program = [
+        python.to_string_lossy().into_owned(),
+        "-c".into(),
+        BARRIER_SENDER.into(),
+    ];
+    for (name, respawn) in [("plain", false), ("watched", true)] {
+        let mut extra = vec!["--ready", "notify", "--ready-timeout", "30s"];
+        if respawn {
+            extra.push("--respawn");
+        }
+        env.run(&start_args(name, &extra, &program))
+            .ok()
+            .stdout_has(&format!("started {name} (pid "));
+        let log = fs::read_to_string(env.path(&format!("{name}.log"))).unwrap();
+        assert!(log.contains("barrier passed"), "{name}: {log}");
         env.run(&["stop", name]).ok();
     }
 }
