@@ -684,14 +684,17 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
     })
 }
 
-/// The daemon other than `target`'s that `pid` belongs to, if there is one: a daemon whose
-/// spec names the same pidfile and whose status identifies `pid` (pid, start time, boot); else
-/// any other daemon whose status identifies `pid` or one of its ancestors as its live main
-/// process. The second is a scan of every status, made only here, for a pidfile naming a live
-/// pid that no record vouches for: rewritten for another daemon's process (user trial,
-/// 2026-12-02: nginx writes the `pid` its configuration names whether rdaemon runs it with
-/// `--forking` or with `daemon off;` under another name, and `stop` of the first, stopped,
-/// killed the second's master; a pidfile copied by hand did the same).
+/// The daemon other than `target`'s that `pid` is, if there is one: a daemon whose spec names
+/// the same pidfile and whose status identifies `pid` (pid, start time, boot); else any other
+/// daemon whose status identifies `pid` as its live main process, or names it as the program
+/// of its live respawn monitor (its `child_pid`, a child of that monitor). The second is a
+/// scan of every status, made only here, for a pidfile naming a live pid that no record
+/// vouches for: rewritten with another daemon's process (user trial, 2026-12-02: nginx writes
+/// the `pid` its configuration names whether rdaemon runs it with `--forking` or with `daemon
+/// off;` under another name, and `stop` of the first, stopped, killed the second's master; a
+/// pidfile copied by hand did the same). A mere descendant of another daemon is not that
+/// daemon (review, 2026-12-02): a program a daemon's script started with a pidfile of its own
+/// (`start-stop-daemon --make-pidfile`) is stopped by that pidfile as before.
 pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
     let name = target.name.as_ref();
     if let Some(other) = match name {
@@ -703,42 +706,31 @@ pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
             return Ok(Some(other.name));
         }
     }
-    let lineage = lineage(pid)?;
     for other in state::list_names(ctx)? {
         if Some(&other) == name {
             continue;
         }
-        let named = match state::Status::load(ctx, &other) {
-            Ok(Some(status)) => status.pid,
-            _ => None,
-        };
-        let Some(main) = named.filter(|p| lineage.contains(p)) else {
+        let Ok(Some(status)) = state::Status::load(ctx, &other) else {
             continue;
         };
-        if alive_by_status(ctx, &other)?.is_some_and(|alive| alive.get() == main) {
+        let is_child = status.child_pid == Some(pid.get());
+        if status.pid != Some(pid.get()) && !is_child {
+            continue;
+        }
+        let Some(main) = alive_by_status(ctx, &other)? else {
+            continue;
+        };
+        let parent = || {
+            process::stat(pid)
+                .ok()
+                .flatten()
+                .is_some_and(|s| s.ppid == main.get())
+        };
+        if main == pid || (is_child && parent()) {
             return Ok(Some(other));
         }
     }
     Ok(None)
-}
-
-/// `pid` and its ancestors up to (not including) PID 1, as far as `/proc` shows them.
-fn lineage(pid: Pid) -> Result<Vec<i32>> {
-    let mut line = vec![pid.get()];
-    let mut at = pid.get();
-    // A chain longer than this is a loop seen mid-change: what was gathered is enough.
-    while line.len() < 4096 {
-        let ppid = match process::stat_of(at)
-            .map_err(os_error)
-            .with_context(|| format!("cannot read /proc/{at}/stat"))?
-        {
-            Some(stat) if stat.ppid > 1 => stat.ppid,
-            _ => break,
-        };
-        line.push(ppid);
-        at = ppid;
-    }
-    Ok(line)
 }
 
 /// Whether the record of `target` describes its pidfile as one rdaemon writes (not the

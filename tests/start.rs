@@ -265,6 +265,36 @@ fn a_pidfile_rewritten_with_another_daemons_pid_is_not_taken_for_its_own() {
     env.run(&["stop", "pb", "pc"]).ok();
 }
 
+/// The other side of the rule above (review, 2026-12-02): a program that a daemon's script
+/// started with a pidfile of its own is not that daemon, only a process beneath it. The
+/// classic way, its pidfile still stops it, and the daemon it runs beneath is left alone.
+#[test]
+fn a_pidfile_of_a_program_started_inside_another_daemon_still_stops_it() {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let env = Env::new();
+    let pidfile = elsewhere.path().join("worker.pid");
+    let p = pidfile.to_str().unwrap();
+    let (worker_secs, host_secs) = (unique_secs(), unique_secs());
+    let script = format!(
+        "sleep {worker_secs} & echo $! > {p}.tmp && mv {p}.tmp {p}; exec sleep {host_secs}"
+    );
+    let host = env.start("host", &["sh", "-c", &script]);
+    wait_until("the worker's pidfile", DEADLINE, || pidfile.exists());
+    let worker: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(worker);
+    env.run(&["status", "--pidfile", p]).ok();
+    env.run(&["stop", "--pidfile", p])
+        .ok()
+        .stdout_has(&format!("stopped worker (pid {worker})"));
+    wait_dead(worker);
+    assert!(alive(host), "the daemon the worker ran beneath was stopped");
+    env.run(&["stop", "host"]).ok();
+}
+
 #[test]
 fn missing_program_fails_and_leaves_nothing() {
     let env = Env::new();
