@@ -241,6 +241,10 @@ pub fn is_delegated(dir: &Path) -> bool {
         .any(|name| matches!(crate::process::read_xattr(dir, name), Ok(Some(v)) if v == b"1"))
 }
 
+/// The extended attribute a start writes on the cgroup it claims: the identity of the
+/// directory of the daemon's spec ([`Claimed::mark`]).
+const OWNER_MARK: &str = "trusted.rdaemon.dir";
+
 /// Whether `leaf` is the name daemon `name`'s cgroup can have beneath `rdaemon/`: `NAME`, or
 /// `NAME@HASH` (8 hex digits) for a directory given explicitly (`Ctx::cgroup_leaf`).
 fn is_leaf_of(leaf: &str, name: &str) -> bool {
@@ -276,6 +280,16 @@ impl Claimed {
     /// never gives to another cgroup while this one exists.
     pub fn id(&self) -> Option<u64> {
         self.dir.metadata().ok().map(|m| m.ino())
+    }
+
+    /// Marks it as the cgroup of the daemon whose spec directory is `owner`
+    /// ([`crate::paths::Ctx::dir_identity`]), so that [`Cgroup::unrecorded`] can tell it from
+    /// a cgroup of the same path made by another rdaemon (another directory whose name hashes
+    /// the same, another mount namespace's default directory). Best effort: a cgroup without
+    /// the mark is never taken for this daemon's without its status.
+    pub fn mark(&self, owner: &str) {
+        use std::os::fd::AsFd;
+        let _ = process::set_xattr(self.dir.as_fd(), OWNER_MARK, owner.as_bytes());
     }
 
     /// Its directory handle, for a process created straight in it (`CLONE_INTO_CGROUP`).
@@ -350,14 +364,22 @@ impl Cgroup {
     /// The cgroup `rdaemon/LEAF` a start of the daemon whose cgroup leaf is `leaf` would claim
     /// ([`Cgroup::claim`]), when it holds processes though no status names it: its status was
     /// lost while it ran (the runtime directory removed by hand; user trial, 2026-12-02: a
-    /// `resurrect` then started a second copy beside the first, without a cgroup). Only that
-    /// daemon's starts make it, so what is in it is that daemon's. `None` where rdaemon makes no
-    /// cgroups, when it is missing or empty, or when rdaemon itself runs inside it.
-    pub fn unrecorded(is_root: bool, leaf: &str) -> Option<Cgroup> {
+    /// `resurrect` then started a second copy beside the first, without a cgroup). It must
+    /// carry the mark of the daemon's spec directory, `owner` ([`Claimed::mark`]): then a start
+    /// of that daemon made it, and what is in it is that daemon's. `None` where rdaemon makes
+    /// no cgroups, when it is missing, empty or unmarked, or when rdaemon itself runs inside
+    /// it.
+    pub fn unrecorded(is_root: bool, leaf: &str, owner: &str) -> Option<Cgroup> {
         let host = Host::detect(is_root).ok()?;
         let parent = decide(&host, is_delegated).ok()?;
         let mut cg = Cgroup::at(&parent, leaf);
         if !cg.populated().unwrap_or(false) {
+            return None;
+        }
+        // Made by a start from this very directory (review, 2026-12-02: the same path is
+        // made by the default directory of another mount namespace, or by a directory whose
+        // name hashes the same, and that daemon was killed).
+        if process::read_xattr(&cg.path, OWNER_MARK).ok()??.as_slice() != owner.as_bytes() {
             return None;
         }
         let mount = host.mount.as_ref()?;

@@ -85,6 +85,17 @@ impl Ctx {
         (self.runtime != self.dir).then(|| self.runtime.join(format!("{name}.json")))
     }
 
+    /// The identity of the directory of the specs (`DEV:INODE`), which a start marks its
+    /// daemon's cgroup with ([`crate::cgroup::Claimed::mark`]): the same directory seen through
+    /// another path (a bind mount) has it too; another installation's directory of the same
+    /// path (another mount namespace, a restored image) has not. `None` if it cannot be read.
+    pub fn dir_identity(&self) -> Option<String> {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(&self.dir)
+            .ok()
+            .map(|m| format!("{}:{}", m.dev(), m.ino()))
+    }
+
     /// The name of the daemon's cgroup beneath `rdaemon/` (SPEC §3.1): `NAME` for the default
     /// directory, `NAME@HASH` for one given with `--dir` or `RDAEMON_DIR` (HASH: 8 hex digits
     /// of its path). Cgroup paths are machine-wide, names are per directory: without it, a

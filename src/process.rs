@@ -642,6 +642,29 @@ pub fn read_xattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u
     Ok(Some(buf[..n as usize].to_vec()))
 }
 
+/// Sets the extended attribute `name` of the file open as `fd` to `value` (`fsetxattr`), for
+/// the mark `cgroup` leaves on a cgroup it made. Here because it needs a raw call.
+pub fn set_xattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {
+    let c_name =
+        std::ffi::CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: a file descriptor we hold, a NUL-terminated name that lives across the call, and
+    // `value.len()` bytes the kernel only reads from `value`.
+    #[allow(unsafe_code)]
+    let rc = unsafe {
+        nix::libc::fsetxattr(
+            fd.as_raw_fd(),
+            c_name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    match rc {
+        0 => Ok(()),
+        _ => Err(Errno::last().into()),
+    }
+}
+
 /// `pidfd_send_signal` flag (Linux 6.9, `include/uapi/linux/pidfd.h`): signal the process
 /// group the pidfd's pid names.
 const PIDFD_SIGNAL_PROCESS_GROUP: nix::libc::c_uint = 1 << 2;

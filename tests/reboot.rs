@@ -484,7 +484,36 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
         .iter()
         .flat_map(|n| pids_in_status(env.dir(), n))
         .collect();
+    let ex_cgroup = env.record("ex")["cgroup"].as_str().unwrap().to_owned();
     wipe();
+    // Only a cgroup marked by a start from this very directory (review, 2026-12-02: the same
+    // path made by another installation's default directory, whose daemon was killed).
+    if let Some(python) = python3() {
+        let mark = |value: &str| {
+            let set = "import os, sys; os.setxattr(sys.argv[1], 'trusted.rdaemon.dir', sys.argv[2].encode())";
+            let ok = std::process::Command::new(&python)
+                .args(["-c", set, &ex_cgroup, value])
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        };
+        let get = "import os, sys; print(os.getxattr(sys.argv[1], 'trusted.rdaemon.dir').decode())";
+        let ours = std::process::Command::new(&python)
+            .args(["-c", get, &ex_cgroup])
+            .output()
+            .unwrap();
+        let ours = String::from_utf8(ours.stdout).unwrap().trim().to_owned();
+        assert!(!ours.is_empty(), "the start marked its cgroup");
+        mark("1:2");
+        env.run(&["stop", "ex"])
+            .ok()
+            .stdout_has("ex is not running");
+        assert!(
+            live_pids_with_arg(&ex_secs).len() == 1,
+            "stop killed what another directory's cgroup holds"
+        );
+        mark(&ours);
+    }
     env.run(&["stop", "ex"])
         .ok()
         .stdout_has("stopped leftovers of ex: 1 process");

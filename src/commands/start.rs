@@ -1110,6 +1110,9 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
             Cgroup::at(&parent, &leaf).path().display()
         );
     };
+    if let Some(owner) = ctx.dir_identity() {
+        claimed.mark(&owner);
+    }
     let cg = &claimed.cgroup;
     let limited = (|| -> Result<()> {
         if let Some(bytes) = launch.memory_max {

@@ -624,7 +624,11 @@ fn unrecorded_cgroup(ctx: &Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
     if rec.pid.is_some() || rec.cgroup.is_some() || rec.cgroup_mode.as_deref() == Some("off") {
         return None;
     }
-    Cgroup::unrecorded(ctx.is_root, &ctx.cgroup_leaf(&rec.name))
+    Cgroup::unrecorded(
+        ctx.is_root,
+        &ctx.cgroup_leaf(&rec.name),
+        &ctx.dir_identity()?,
+    )
 }
 
 /// The leftovers a stop ended (SPEC §3.1): how many, and whether some needed SIGKILL.
