@@ -504,6 +504,10 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
             .unwrap();
         let ours = String::from_utf8(ours.stdout).unwrap().trim().to_owned();
         assert!(!ours.is_empty(), "the start marked its cgroup");
+        // Nor is its spec forgotten while it runs there.
+        env.run(&["forget", "ex"])
+            .code(1)
+            .stderr_has("ex has 1 process running in its cgroup");
         mark("1:2");
         env.run(&["stop", "ex"])
             .ok()

@@ -92,7 +92,11 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     // Its cgroup, which the record names: what is still in it (a process that left the
     // session) is the daemon's too; an empty one goes with the record (SPEC §3.1: the cgroup
     // is removed when empty), or nothing would ever remove it.
-    let cgroup = target.record.as_ref().and_then(Cgroup::of_record);
+    // Or, for a spec whose status was lost while the daemon ran, the cgroup a start from this
+    // directory marked: the daemon still runs there, and its spec must not go.
+    let cgroup = target.record.as_ref().and_then(|rec| {
+        Cgroup::of_record(rec).or_else(|| super::stop::unrecorded_cgroup(ctx, rec))
+    });
     if let Some(cg) = &cgroup {
         let n = cg.procs().map_or(0, |p| p.len());
         if n > 0 {

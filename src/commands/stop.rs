@@ -620,7 +620,7 @@ fn stop_cgroup(
 /// The cgroup of a daemon that has a spec but no status at all (lost with the runtime
 /// directory while it ran), which no record can name: [`Cgroup::unrecorded`], unless the spec
 /// says `--cgroup off`.
-fn unrecorded_cgroup(ctx: &Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
+pub(crate) fn unrecorded_cgroup(ctx: &Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
     if rec.pid.is_some() || rec.cgroup.is_some() || rec.cgroup_mode.as_deref() == Some("off") {
         return None;
     }
