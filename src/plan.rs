@@ -404,10 +404,12 @@ pub(crate) fn check_executable(
             nix::errno::Errno::EACCES.desc()
         )));
     }
-    if let Some(why) = exec_format_refusal(program) {
+    // Read once, for both: what runs it.
+    let head = program_head(program);
+    if let Some(why) = head.as_deref().and_then(exec_format_refusal) {
         return Err(fail(why));
     }
-    let Some(interpreter) = shebang_interpreter(program) else {
+    let Some(interpreter) = head.as_deref().and_then(shebang_of) else {
         return Ok(());
     };
     // A relative one is looked up from the daemon's directory, at the exec: left to it.
@@ -606,9 +608,14 @@ fn may_execute(mode: u32, owner: u32, group: u32, uid: u32, gids: &[u32]) -> boo
 /// is no script, cannot be read, is no regular file once open, or whose line is longer than
 /// what was read. Opened as the exec will: through symlinks (`/usr/bin/python3`), but
 /// non-blocking, so that a FIFO swapped in meanwhile cannot hang it.
+#[cfg(test)]
 fn shebang_interpreter(program: &Path) -> Option<PathBuf> {
+    shebang_of(&program_head(program)?)
+}
+
+/// [`shebang_interpreter`] of a file whose first bytes are `head` ([`program_head`]).
+fn shebang_of(head: &[u8]) -> Option<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
-    let head = program_head(program)?;
     let line = head.strip_prefix(b"#!")?;
     let end = line.iter().position(|&b| b == b'\n')?;
     let line = &line[..end];
@@ -635,13 +642,12 @@ fn program_head(program: &Path) -> Option<Vec<u8>> {
     Some(head)
 }
 
-/// Why the kernel cannot execute the regular file `program`: it is neither an ELF binary nor a
+/// Why the kernel cannot execute the regular file whose first bytes are `head`: it is neither an ELF binary nor a
 /// `#!` script (an empty file, a shell script without its `#!` line; SPEC §2 runs no `/bin/sh`
 /// in its place, as a shell's own exec would), so the exec fails with `ENOEXEC`. `None` when it
 /// may run, when it cannot be read, or unless binfmt_misc is known to hold no other format
 /// ([`binfmt_misc_is_empty`]).
-fn exec_format_refusal(program: &Path) -> Option<String> {
-    let head = program_head(program)?;
+fn exec_format_refusal(head: &[u8]) -> Option<String> {
     if head.starts_with(b"\x7fELF") || head.starts_with(b"#!") {
         return None;
     }
