@@ -692,9 +692,11 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
 /// vouches for: rewritten with another daemon's process (user trial, 2026-12-02: nginx writes
 /// the `pid` its configuration names whether rdaemon runs it with `--forking` or with `daemon
 /// off;` under another name, and `stop` of the first, stopped, killed the second's master; a
-/// pidfile copied by hand did the same). A mere descendant of another daemon is not that
-/// daemon (review, 2026-12-02): a program a daemon's script started with a pidfile of its own
-/// (`start-stop-daemon --make-pidfile`) is stopped by that pidfile as before.
+/// pidfile copied by hand did the same). For a daemon with a spec, a process beneath another
+/// daemon's live main process is that daemon's as well (a program run by a wrapper script); for
+/// a bare `--pidfile`, only the other's main process or its monitor's program is, so that a
+/// program a daemon's script started with a pidfile of its own (`start-stop-daemon
+/// --make-pidfile`) is stopped by that pidfile as before (reviews of 2026-12-02).
 pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
     let name = target.name.as_ref();
     if let Some(other) = match name {
@@ -706,6 +708,16 @@ pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
             return Ok(Some(other.name));
         }
     }
+    // For a daemon of its own (a spec names this pidfile), anything beneath another daemon's
+    // main process is that daemon's too (second review, 2026-12-02: the other's nginx ran
+    // beneath a wrapper script of its program, and `stop` of this one killed it). A bare
+    // `--pidfile` (no spec) is the classic use: only the other's main process or its
+    // monitor's program is refused, and a program started inside another daemon with a
+    // pidfile of its own is stopped by it.
+    let lineage = match target.record {
+        Some(_) => lineage(pid)?,
+        None => vec![pid.get()],
+    };
     for other in state::list_names(ctx)? {
         if Some(&other) == name {
             continue;
@@ -714,7 +726,8 @@ pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
             continue;
         };
         let is_child = status.child_pid == Some(pid.get());
-        if status.pid != Some(pid.get()) && !is_child {
+        let named = status.pid.filter(|p| lineage.contains(p));
+        if named.is_none() && !is_child {
             continue;
         }
         let Some(main) = alive_by_status(ctx, &other)? else {
@@ -726,11 +739,30 @@ pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
                 .flatten()
                 .is_some_and(|s| s.ppid == main.get())
         };
-        if main == pid || (is_child && parent()) {
+        if named == Some(main.get()) || (is_child && parent()) {
             return Ok(Some(other));
         }
     }
     Ok(None)
+}
+
+/// `pid` and its ancestors up to (not including) PID 1, as far as `/proc` shows them.
+fn lineage(pid: Pid) -> Result<Vec<i32>> {
+    let mut line = vec![pid.get()];
+    let mut at = pid.get();
+    // A chain longer than this is a loop seen mid-change: what was gathered is enough.
+    while line.len() < 4096 {
+        let ppid = match process::stat_of(at)
+            .map_err(os_error)
+            .with_context(|| format!("cannot read /proc/{at}/stat"))?
+        {
+            Some(stat) if stat.ppid > 1 => stat.ppid,
+            _ => break,
+        };
+        line.push(ppid);
+        at = ppid;
+    }
+    Ok(line)
 }
 
 /// Whether the record of `target` describes its pidfile as one rdaemon writes (not the

@@ -241,9 +241,36 @@ fn a_pidfile_rewritten_with_another_daemons_pid_is_not_taken_for_its_own() {
     env.run(&["start", "--name", "pc", "--respawn", "--", "sleep", "923"])
         .ok();
     let program = child_pid(&env, "pc").expect("pc's program runs");
-    for pid in [other, program] {
+    // And a program beneath a wrapper script that does not exec it (second review).
+    let script = format!("sleep {}; true", unique_secs());
+    env.run(&[
+        "start",
+        "--name",
+        "pw",
+        "--respawn",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ])
+    .ok();
+    let wrapper = child_pid(&env, "pw").expect("pw's script runs");
+    let mut wrapped = 0;
+    wait_until("the wrapper's sleep runs", DEADLINE, || {
+        wrapped = fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
+            .ok()
+            .and_then(|c| c.split_whitespace().next().and_then(|p| p.parse().ok()))
+            .unwrap_or(0);
+        wrapped > 0
+    });
+    env.track(wrapped);
+    for pid in [other, program, wrapped] {
         fs::write(&shared, format!("{pid}\n")).unwrap();
-        let owner = if pid == other { "pb" } else { "pc" };
+        let owner = match pid {
+            p if p == other => "pb",
+            p if p == program => "pc",
+            _ => "pw",
+        };
         let named = format!("names pid {pid}, which is daemon {owner}");
         let run = env.run(&["status", "pa"]).code(4).stderr_has(&named);
         let list = env.run(&["list", "--json"]);
@@ -261,8 +288,10 @@ fn a_pidfile_rewritten_with_another_daemons_pid_is_not_taken_for_its_own() {
     }
     env.run(&["status", "pb"]).ok();
     env.run(&["status", "pc"]).ok();
+    env.run(&["status", "pw"]).ok();
     assert_eq!(child_pid(&env, "pc"), Some(program));
-    env.run(&["stop", "pb", "pc"]).ok();
+    assert_eq!(child_pid(&env, "pw"), Some(wrapper));
+    env.run(&["stop", "pb", "pc", "pw"]).ok();
 }
 
 /// The other side of the rule above (review, 2026-12-02): a program that a daemon's script
