@@ -642,6 +642,59 @@ pub fn read_xattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u
     Ok(Some(buf[..n as usize].to_vec()))
 }
 
+/// How long one close of a descriptor a stranger sent may wait ([`close_bounded`]).
+const CLOSE_SLICE: Duration = Duration::from_millis(5);
+
+/// Closes descriptors that another process sent rdaemon (attached to a notify message) so
+/// that none of the closes can hold it: a close can wait as long as the sender likes (a TCP
+/// socket lingering over unsent data, or one in flight inside a Unix socket whose queue the
+/// close empties: attacks of 2026-12-02, which hung `start` past its --ready-timeout and froze
+/// a monitor). While they are closed, a timer (`ITIMER_REAL`) sends SIGALRM every
+/// [`CLOSE_SLICE`], caught by a handler that does nothing (with `SA_RESTART`): a wait in a
+/// close ends at the next one, and the kernel finishes what the close left (the socket's
+/// lingering) on its own. A close that only a fatal signal ends (a file on a FUSE mount whose
+/// server never answers its flush) can still wait.
+pub fn close_bounded(fds: Vec<OwnedFd>) {
+    if fds.is_empty() {
+        return;
+    }
+    static HANDLER: std::sync::Once = std::sync::Once::new();
+    HANDLER.call_once(|| {
+        extern "C" fn nothing(_: nix::libc::c_int) {}
+        let action = nix::sys::signal::SigAction::new(
+            nix::sys::signal::SigHandler::Handler(nothing),
+            nix::sys::signal::SaFlags::SA_RESTART,
+            nix::sys::signal::SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing at all, so it is async-signal-safe; rdaemon uses
+        // SIGALRM for nothing else, and a program it execs gets the default action back
+        // (execve resets caught signals).
+        #[allow(unsafe_code)]
+        let _ = unsafe { nix::sys::signal::sigaction(Signal::SIGALRM, &action) };
+    });
+    let slice = nix::libc::timeval {
+        tv_sec: 0,
+        tv_usec: CLOSE_SLICE.as_micros() as nix::libc::suseconds_t,
+    };
+    let set_timer = |every: nix::libc::timeval| {
+        let timer = nix::libc::itimerval {
+            it_interval: every,
+            it_value: every,
+        };
+        // SAFETY: `timer` lives across the call and is only read; no old value is asked for.
+        #[allow(unsafe_code)]
+        unsafe {
+            nix::libc::setitimer(nix::libc::ITIMER_REAL, &timer, std::ptr::null_mut())
+        }
+    };
+    set_timer(slice);
+    drop(fds);
+    set_timer(nix::libc::timeval {
+        tv_sec: 0,
+        tv_usec: 0,
+    });
+}
+
 /// Sets the extended attribute `name` of the file open as `fd` to `value` (`fsetxattr`), for
 /// the mark `cgroup` leaves on a cgroup it made. Here because it needs a raw call.
 pub fn set_xattr(fd: BorrowedFd<'_>, name: &str, value: &[u8]) -> io::Result<()> {

@@ -2101,7 +2101,12 @@ impl Control {
                     control.pidfd = fds().next().map(process::received_fd);
                 }
                 (Some(nix::libc::SOL_SOCKET), Some(nix::libc::SCM_RIGHTS)) => {
-                    fds().for_each(|fd| close_at_once(process::received_fd(fd)));
+                    process::close_bounded(
+                        fds()
+                            .map(process::received_fd)
+                            .map(without_linger)
+                            .collect(),
+                    );
                     control.had_fds = true;
                 }
                 _ => {}
@@ -2115,18 +2120,19 @@ impl Control {
 /// The most descriptors one message can carry (`SCM_MAX_FD`, `include/net/scm.h`).
 const SCM_MAX_FD: usize = 253;
 
-/// Closes a descriptor a sender attached to a notify message without letting its close wait:
-/// a socket's linger is turned off first, so that a TCP socket with unsent data is reset at
+/// A descriptor a sender attached to a notify message, made to close without waiting where it
+/// can: a socket's linger is turned off, so that a TCP socket with unsent data is reset at
 /// once rather than held open for as long as its sender set (attack of 2026-12-02: `start`
-/// hung past its --ready-timeout, a monitor stopped supervising). Any other kind is closed as
-/// it is (a pipe, as `systemd-notify`'s barrier wants).
-fn close_at_once(fd: OwnedFd) {
+/// hung past its --ready-timeout, a monitor stopped supervising). Any other kind is left as it
+/// is (a pipe, which `systemd-notify`'s barrier wants closed); [`process::close_bounded`]
+/// closes them all.
+fn without_linger(fd: OwnedFd) -> OwnedFd {
     let abort = nix::libc::linger {
         l_onoff: 1,
         l_linger: 0,
     };
     let _ = nix::sys::socket::setsockopt(&fd, sockopt::Linger, &abort);
-    drop(fd);
+    fd
 }
 
 /// The sender of a notify message, as the kernel attests it: its pid and real uid, and a pidfd

@@ -1061,10 +1061,12 @@ fn another_user_can_never_take_over_the_daemons_notify_socket() {
 
 /// A program that hands its notify socket a TCP socket lingering over unsent data
 /// (`SO_LINGER` of a million seconds, its peer never reading), as any user could, then says
-/// `READY=1`, and later `STATUS=after`. Closing such a descriptor blocked rdaemon until the
-/// linger ran out (attack of 2026-12-02): rdaemon now turns the linger off as it closes it.
+/// `READY=1`, and later `STATUS=after`; then the same socket in flight inside a Unix socket it
+/// hands over. Closing such a descriptor blocked rdaemon until the linger ran out (attack of
+/// 2026-12-02, and the second review's for the nested one): rdaemon turns the linger off as it
+/// closes what it got, and bounds every such close with a timer.
 const LINGERING_SENDER: &str = r#"
-import array, os, socket, time
+import array, os, socket, threading, time
 listener = socket.socket(); listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 listener.bind(("127.0.0.1", 0)); listener.listen(8)
 peers = []
@@ -1092,10 +1094,23 @@ def forge(text):
         return
     # Sent: rdaemon's copy is then usually the last one, whose close would wait.
     client.close()
+def forge_nested(text):
+    # The lingering socket in flight inside a Unix socket, which rdaemon gets: closing that
+    # empties its queue, and the lingering socket's last close is rdaemon's (second review).
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    client = lingering()
+    b.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [client.fileno()]))])
+    client.close()
+    peers.append(b)
+    n.sendmsg([text], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [a.fileno()]))], 0, addr)
+    # Closed aside: if rdaemon closed its copy first, this close is the last one, and waits.
+    threading.Thread(target=a.close, daemon=True).start()
 forge(b"READY=1")
+forge_nested(b"READY=1")
 n.sendto(b"READY=1", addr)
 time.sleep(0.5)
 forge(b"STATUS=forged")
+forge_nested(b"STATUS=forged")
 n.sendto(b"STATUS=after", addr)
 time.sleep(1000)
 "#;
