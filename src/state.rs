@@ -1318,7 +1318,7 @@ fn indexed_name(ctx: &Ctx, pidfile: &Path) -> Option<Name> {
 /// finding is written back to the index). A record counts only if it names `pidfile`.
 pub fn by_pidfile(ctx: &Ctx, pidfile: &Path) -> Result<Option<Record>> {
     let names_it = |name: &Name| match Record::load(ctx, name) {
-        Ok(Some(rec)) if rec.pidfile == pidfile => Some(rec),
+        Ok(Some(rec)) if same_pidfile(&rec.pidfile, pidfile) => Some(rec),
         _ => None,
     };
     let quick = [stem_name(pidfile), indexed_name(ctx, pidfile)];
@@ -1350,7 +1350,7 @@ pub fn other_by_pidfile(
     scan: bool,
 ) -> Result<Option<Record>> {
     let names_it = |name: &Name| match Record::load(ctx, name) {
-        Ok(Some(rec)) if rec.pidfile == pidfile && rec.name != *except => Some(rec),
+        Ok(Some(rec)) if same_pidfile(&rec.pidfile, pidfile) && rec.name != *except => Some(rec),
         _ => None,
     };
     let quick = [stem_name(pidfile), indexed_name(ctx, pidfile)];
@@ -1367,6 +1367,25 @@ pub fn other_by_pidfile(
         }
     }
     Ok(found)
+}
+
+/// Whether the pidfile paths `a` and `b` (absolute) name the same file: the same path, or the
+/// same name in the same directory reached another way (second review, 2026-12-02: `/var/run`
+/// is a symlink to `/run` on most systems, and `--pidfile /var/run/x.pid` of a daemon started
+/// with `/run/x.pid` was taken for another daemon's, or for none). The directories are
+/// compared, not the files: the pidfile may not exist.
+pub fn same_pidfile(a: &Path, b: &Path) -> bool {
+    if a == b {
+        return true;
+    }
+    let (Some(x), Some(y)) = (a.parent(), b.parent()) else {
+        return false;
+    };
+    a.file_name() == b.file_name()
+        && matches!(
+            (fs::canonicalize(x), fs::canonicalize(y)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// The names of all records in the rdaemon directory, sorted.

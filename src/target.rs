@@ -129,9 +129,10 @@ pub fn resolve(ctx: &Ctx, args: &TargetArgs) -> Result<Resolved> {
     if let Some(pidfile) = pidfile {
         // Found by its stem or the pidfile index, without reading every spec (issue 18).
         if let Some(record) = state::by_pidfile(ctx, &pidfile)? {
+            // As the record names it (the same file, perhaps reached another way).
             return Ok(one(Target {
                 name: Some(record.name.clone()),
-                pidfile,
+                pidfile: record.pidfile.clone(),
                 record: Some(record),
                 record_error: None,
             }));

@@ -276,3 +276,44 @@ fn status_warns_of_a_pidfile_that_no_longer_names_the_running_daemon() {
     assert_eq!(env.run(&["status", "w"]).ok().stderr, "");
     env.run(&["stop", "w"]).ok();
 }
+
+/// A pidfile reached through a symlinked directory (`/var/run` is one to `/run` on most
+/// systems): the same daemon, running and stopped (second review, 2026-12-02: taken for
+/// another daemon's pidfile while it ran, and for none once stopped).
+#[test]
+fn a_pidfile_reached_through_a_symlinked_directory_is_the_same_daemons() {
+    let outside = tempfile::tempdir().unwrap();
+    let real = outside.path().join("run");
+    fs::create_dir(&real).unwrap();
+    let link = outside.path().join("var-run");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let env = Env::new();
+    let secs = unique_secs();
+    let given = real.join("vr-x.pid");
+    env.run(&[
+        "start",
+        "--name",
+        "vr",
+        "--pidfile",
+        given.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let pid: i32 = fs::read_to_string(&given).unwrap().trim().parse().unwrap();
+    env.track(pid);
+    let other = link.join("vr-x.pid");
+    let other = other.to_str().unwrap();
+    env.run(&["status", "--pidfile", other])
+        .ok()
+        .stdout_has(&format!("vr is running (pid {pid})"));
+    env.run(&["stop", "--pidfile", other])
+        .ok()
+        .stdout_has(&format!("stopped vr (pid {pid})"));
+    let run = env.run(&["wait", "--pidfile", other]).ok();
+    assert_eq!(run.stderr, "", "{}", run.dump());
+    env.run(&["status", "--pidfile", other])
+        .code(3)
+        .stdout_has("vr is stopped");
+}
