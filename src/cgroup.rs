@@ -630,7 +630,7 @@ impl Cgroup {
 
     /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
     /// members of process group `skip_group` (which got them already); the pid of each member
-    /// signalled is added to `signalled`.
+    /// not skipped is added to `signalled`.
     pub fn signal_members(
         &self,
         sigs: &[Signal],
@@ -655,6 +655,9 @@ impl Cgroup {
             {
                 continue;
             }
+            // Counted as listed, whether or not it is gone by the time the signal would reach
+            // it (a respawn monitor's child ends by the TERM its monitor forwards).
+            signalled.push(raw);
             let Ok(process) = Process::open(pid) else {
                 continue;
             };
@@ -671,7 +674,6 @@ impl Cgroup {
                     ),
                 }
             }
-            signalled.push(raw);
         }
         Ok(listed)
     }

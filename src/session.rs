@@ -581,11 +581,10 @@ impl Sweeper {
             if skip_group == Some(m.pgrp) {
                 continue;
             }
+            // Counted whether or not it is gone by the time the signal would reach it.
+            self.signalled.insert(m.process.pid().get());
             match m.process.signal(sig) {
-                Ok(()) => {
-                    self.killed |= sig == Signal::SIGKILL;
-                    self.signalled.insert(m.process.pid().get());
-                }
+                Ok(()) => self.killed |= sig == Signal::SIGKILL,
                 Err(Errno::ESRCH) => {}
                 Err(e) => return Err((m.process.pid().get(), e)),
             }
