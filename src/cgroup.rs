@@ -370,9 +370,17 @@ impl Cgroup {
     /// no cgroups, when it is missing, empty or unmarked, or when rdaemon itself runs inside
     /// it.
     pub fn unrecorded(is_root: bool, leaf: &str, owner: &str) -> Option<Cgroup> {
-        let host = Host::detect(is_root).ok()?;
-        let parent = decide(&host, is_delegated).ok()?;
-        let mut cg = Cgroup::at(&parent, leaf);
+        // Once per command: `list` asks for every daemon without a status (all of them after a
+        // reboot), and the mount table does not change under it.
+        static PARENT: std::sync::OnceLock<Option<(Host, PathBuf)>> = std::sync::OnceLock::new();
+        let (host, parent) = PARENT
+            .get_or_init(|| {
+                let host = Host::detect(is_root).ok()?;
+                let parent = decide(&host, is_delegated).ok()?;
+                Some((host, parent))
+            })
+            .as_ref()?;
+        let mut cg = Cgroup::at(parent, leaf);
         if !cg.populated().unwrap_or(false) {
             return None;
         }

@@ -244,7 +244,7 @@ impl Report {
             _ => None,
         };
         let leftovers = match state {
-            Main::Gone { .. } | Main::NoPidfile => rec.map_or(0, count_leftovers),
+            Main::Gone { .. } | Main::NoPidfile => rec.map_or(0, |r| count_leftovers(ctx, r)),
             _ => 0,
         };
         let mut derived = DaemonState::derive(&state, rec, child.is_some(), leftovers);
@@ -435,7 +435,7 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
 /// --daemonize yes`) leaves its server there, in a session of its own. `/proc` is looked at once
 /// per command, however many daemons `list` reports, and not at all when the daemon's cgroup is
 /// gone ([`cgroup_removed`]).
-fn count_leftovers(rec: &Record) -> usize {
+fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
     if cgroup_removed(rec) {
         return 0;
     }
@@ -443,7 +443,12 @@ fn count_leftovers(rec: &Record) -> usize {
         Ok(Some(session)) => session.leftovers_in(&session_members(session.sid)),
         _ => Vec::new(),
     };
-    if let Some(cgroup) = Cgroup::of_record(rec) {
+    // Or, with its status lost while it ran, the cgroup a start from this directory marked,
+    // as `stop` finds it (second review, 2026-12-02: `status` said its process was gone while
+    // `stop` stopped it there).
+    let cgroup =
+        Cgroup::of_record(rec).or_else(|| crate::commands::stop::unrecorded_cgroup(ctx, rec));
+    if let Some(cgroup) = cgroup {
         // Not this rdaemon, run by one of them.
         let me = std::process::id() as i32;
         pids.extend(
