@@ -361,6 +361,24 @@ impl Cgroup {
         })
     }
 
+    /// The cgroup of the daemon `rec` describes: the one its status names
+    /// ([`Cgroup::of_record`]), or, for a spec without any status (lost with the runtime
+    /// directory while the daemon ran), the one a start from this directory marked
+    /// ([`Cgroup::unrecorded`]), unless the spec says `--cgroup off`.
+    pub fn of_daemon(ctx: &crate::paths::Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
+        if let Some(cg) = Cgroup::of_record(rec) {
+            return Some(cg);
+        }
+        if rec.pid.is_some() || rec.cgroup.is_some() || rec.cgroup_mode.as_deref() == Some("off") {
+            return None;
+        }
+        Cgroup::unrecorded(
+            ctx.is_root,
+            &ctx.cgroup_leaf(&rec.name),
+            &ctx.dir_identity()?,
+        )
+    }
+
     /// The cgroup `rdaemon/LEAF` a start of the daemon whose cgroup leaf is `leaf` would claim
     /// ([`Cgroup::claim`]), when it holds processes though no status names it: its status was
     /// lost while it ran (the runtime directory removed by hand; user trial, 2026-12-02: a

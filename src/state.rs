@@ -1370,22 +1370,23 @@ pub fn other_by_pidfile(
 }
 
 /// Whether the pidfile paths `a` and `b` (absolute) name the same file: the same path, or the
-/// same name in the same directory reached another way (second review, 2026-12-02: `/var/run`
-/// is a symlink to `/run` on most systems, and `--pidfile /var/run/x.pid` of a daemon started
-/// with `/run/x.pid` was taken for another daemon's, or for none). The directories are
-/// compared, not the files: the pidfile may not exist.
+/// same name in one directory reached two ways (a symlinked directory on the way: `/var/run`
+/// and `/run`), also while the file does not exist (a stopped daemon has no pidfile). Second review, 2026-12-02: `--pidfile
+/// /var/run/x.pid` of a daemon started with `/run/x.pid` was taken for another daemon's, or for
+/// none, where only the path was compared.
 pub fn same_pidfile(a: &Path, b: &Path) -> bool {
-    if a == b {
-        return true;
-    }
-    let (Some(x), Some(y)) = (a.parent(), b.parent()) else {
-        return false;
-    };
-    a.file_name() == b.file_name()
-        && matches!(
-            (fs::canonicalize(x), fs::canonicalize(y)),
-            (Ok(x), Ok(y)) if x == y
+    use std::os::unix::fs::MetadataExt;
+    let same_inode = |x: &Path, y: &Path| {
+        matches!(
+            (fs::metadata(x), fs::metadata(y)),
+            (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino())
         )
+    };
+    // The directories, not the files: a symlink at the pidfile's own name is never followed
+    // to find a daemon (docs/safety.md).
+    a == b
+        || (a.file_name() == b.file_name()
+            && matches!((a.parent(), b.parent()), (Some(x), Some(y)) if same_inode(x, y)))
 }
 
 /// The names of all records in the rdaemon directory, sorted.

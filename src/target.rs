@@ -478,7 +478,14 @@ pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Targe
     // A name and a `--pidfile` that is not that daemon's own: acting on one of them would leave
     // the other as it was, so which one was meant is asked, not guessed.
     if let (Some(given), Some(own)) = (&pidfile, &own) {
-        if !same_file(given, own) {
+        let same_inode = || {
+            matches!(
+                (std::fs::metadata(given), std::fs::metadata(own)),
+                (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino())
+            )
+        };
+        // The daemon named, so a link to its very pidfile may name it too.
+        if !state::same_pidfile(given, own) && !same_inode() {
             return Err(Fail::usage(format!(
                 "--pidfile '{}' is not the pidfile of {name}, which is '{}': give the name or \
                  the pidfile",
@@ -495,21 +502,6 @@ pub fn by_name(ctx: &Ctx, name: &Name, pidfile: Option<PathBuf>) -> Result<Targe
         record,
         record_error,
     })
-}
-
-/// The same path, or two names of one file: a symlinked directory on the way (`/var/run` and
-/// `/run`), also while the file does not exist (a stopped daemon has no pidfile).
-fn same_file(a: &Path, b: &Path) -> bool {
-    let same_inode = |x: &Path, y: &Path| {
-        matches!(
-            (std::fs::metadata(x), std::fs::metadata(y)),
-            (Ok(x), Ok(y)) if (x.dev(), x.ino()) == (y.dev(), y.ino())
-        )
-    };
-    a == b
-        || same_inode(a, b)
-        || (a.file_name() == b.file_name()
-            && matches!((a.parent(), b.parent()), (Some(x), Some(y)) if same_inode(x, y)))
 }
 
 fn one(target: Target) -> Resolved {

@@ -446,8 +446,7 @@ fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
     // Or, with its status lost while it ran, the cgroup a start from this directory marked,
     // as `stop` finds it (second review, 2026-12-02: `status` said its process was gone while
     // `stop` stopped it there).
-    let cgroup =
-        Cgroup::of_record(rec).or_else(|| crate::commands::stop::unrecorded_cgroup(ctx, rec));
+    let cgroup = Cgroup::of_daemon(ctx, rec);
     if let Some(cgroup) = cgroup {
         // Not this rdaemon, run by one of them.
         let me = std::process::id() as i32;

@@ -1120,6 +1120,19 @@ time.sleep(1000)
 #[test]
 fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
     let test = "a_lingering_socket_sent_to_the_notify_socket_blocks_nothing";
+    each_notify_mode(test, LINGERING_SENDER, |env, name, respawn| {
+        if respawn {
+            wait_until("the monitor hears STATUS=after", DEADLINE, || {
+                env.record(name)["status_text"] == "after"
+            });
+        }
+    });
+}
+
+/// Starts python running `code` with `--ready notify`, as daemon `plain` in exec mode and as
+/// `watched` under a respawn monitor, each ready in time; `check` then looks at it (given
+/// whether it is the respawn one), and it is stopped.
+fn each_notify_mode(test: &str, code: &str, check: impl Fn(&Env, &str, bool)) {
     let Some(python) = python3_or_skip(test) else {
         return;
     };
@@ -1127,7 +1140,7 @@ fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
     let program = [
         python.to_string_lossy().into_owned(),
         "-c".into(),
-        LINGERING_SENDER.into(),
+        code.into(),
     ];
     for (name, respawn) in [("plain", false), ("watched", true)] {
         let mut extra = vec!["--ready", "notify", "--ready-timeout", "30s"];
@@ -1137,11 +1150,7 @@ fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
         env.run(&start_args(name, &extra, &program))
             .ok()
             .stdout_has(&format!("started {name} (pid "));
-        if respawn {
-            wait_until("the monitor hears STATUS=after", DEADLINE, || {
-                env.record(name)["status_text"] == "after"
-            });
-        }
+        check(&env, name, respawn);
         env.run(&["stop", name]).ok();
     }
 }
@@ -1169,25 +1178,8 @@ time.sleep(1000)
 #[test]
 fn a_notify_barrier_is_answered_by_closing_its_pipe() {
     let test = "a_notify_barrier_is_answered_by_closing_its_pipe";
-    let Some(python) = python3_or_skip(test) else {
-        return;
-    };
-    let env = Env::new();
-    let program = [
-        python.to_string_lossy().into_owned(),
-        "-c".into(),
-        BARRIER_SENDER.into(),
-    ];
-    for (name, respawn) in [("plain", false), ("watched", true)] {
-        let mut extra = vec!["--ready", "notify", "--ready-timeout", "30s"];
-        if respawn {
-            extra.push("--respawn");
-        }
-        env.run(&start_args(name, &extra, &program))
-            .ok()
-            .stdout_has(&format!("started {name} (pid "));
+    each_notify_mode(test, BARRIER_SENDER, |env, name, _| {
         let log = fs::read_to_string(env.path(&format!("{name}.log"))).unwrap();
         assert!(log.contains("barrier passed"), "{name}: {log}");
-        env.run(&["stop", name]).ok();
-    }
+    });
 }

@@ -94,9 +94,10 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     // is removed when empty), or nothing would ever remove it.
     // Or, for a spec whose status was lost while the daemon ran, the cgroup a start from this
     // directory marked: the daemon still runs there, and its spec must not go.
-    let cgroup = target.record.as_ref().and_then(|rec| {
-        Cgroup::of_record(rec).or_else(|| super::stop::unrecorded_cgroup(ctx, rec))
-    });
+    let cgroup = target
+        .record
+        .as_ref()
+        .and_then(|rec| Cgroup::of_daemon(ctx, rec));
     if let Some(cg) = &cgroup {
         let n = cg.procs().map_or(0, |p| p.len());
         if n > 0 {

@@ -557,7 +557,7 @@ fn stop_cgroup(
     let Some(cg) = target
         .record
         .as_ref()
-        .and_then(|rec| Cgroup::of_record(rec).or_else(|| unrecorded_cgroup(ctx, rec)))
+        .and_then(|rec| Cgroup::of_daemon(ctx, rec))
     else {
         return Ok(Leftovers::default());
     };
@@ -615,20 +615,6 @@ fn stop_cgroup(
         stopped: stopped.len(),
         killed,
     })
-}
-
-/// The cgroup of a daemon that has a spec but no status at all (lost with the runtime
-/// directory while it ran), which no record can name: [`Cgroup::unrecorded`], unless the spec
-/// says `--cgroup off`.
-pub(crate) fn unrecorded_cgroup(ctx: &Ctx, rec: &crate::state::Record) -> Option<Cgroup> {
-    if rec.pid.is_some() || rec.cgroup.is_some() || rec.cgroup_mode.as_deref() == Some("off") {
-        return None;
-    }
-    Cgroup::unrecorded(
-        ctx.is_root,
-        &ctx.cgroup_leaf(&rec.name),
-        &ctx.dir_identity()?,
-    )
 }
 
 /// The leftovers a stop ended (SPEC §3.1): how many, and whether some needed SIGKILL.
