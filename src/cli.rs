@@ -504,7 +504,7 @@ pub struct StartOpts {
     pub ready: Option<ReadySpec>,
 
     /// How long to wait for readiness before stopping the program and failing [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = parse::parse_duration, allow_hyphen_values = true)]
+    #[arg(long, value_name = "DURATION", value_parser = parse::parse_positive_duration, allow_hyphen_values = true)]
     pub ready_timeout: Option<Duration>,
 
     /// The program daemonizes itself (nginx, redis-server --daemonize yes): wait for it to exit,

@@ -19,6 +19,8 @@ fn malformed_values_are_exit_2_with_one_line() {
         &["start", "--ready", "http://x", "--", "sleep", "1"],
         &["start", "--ready", "alive:soon", "--", "sleep", "1"],
         &["start", "--ready-timeout", "soon", "--", "sleep", "1"],
+        // A start that may wait for nothing would stop the program it just started.
+        &["start", "--ready-timeout", "0", "--", "sleep", "1"],
         &[
             "start",
             "--foreground",
