@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use nix::fcntl::{Flock, FlockArg, OFlag};
+use nix::sys::stat::SFlag;
 
 use crate::daemonize::Credentials;
 use crate::fsx::{with_rights, Dir, Rights};
@@ -250,10 +251,24 @@ fn remove_stale_temporaries(dir: &Dir, rights: Option<Rights>, prefix: &str) {
     }
 }
 
-/// Fails if `path` is a symlink: rdaemon never writes or removes a pidfile through one. Also
-/// fails if its directory cannot be reached the safe way (a symlink another user made on the
-/// way).
-pub fn refuse_symlink(path: &Path) -> Result<()> {
+/// Fails if something other than a regular file is at `path`: rdaemon never writes or removes
+/// a pidfile through a symlink, nor removes a directory, a FIFO, a socket or a device it did
+/// not make. `start` and `restart` check it before anything starts or stops (`restart` would
+/// otherwise stop the daemon, then fail to remove the FIFO its start found).
+/// Also fails if its directory cannot be reached the safe way (a symlink another user made on
+/// the way).
+pub fn refuse_non_regular(path: &Path) -> Result<()> {
+    refuse_unusable(path, true)
+}
+
+/// [`refuse_non_regular`] for the writer, which replaces a FIFO, socket or device at the path
+/// with its rename (a respawn monitor must not fail its restart over one) but never writes
+/// through a symlink or over a directory.
+fn refuse_symlink(path: &Path) -> Result<()> {
+    refuse_unusable(path, false)
+}
+
+fn refuse_unusable(path: &Path, strict: bool) -> Result<()> {
     let Some((dir, name)) = crate::fsx::parent_of(path)
         .with_context(|| format!("cannot use pidfile '{}'", path.display()))?
     else {
@@ -263,16 +278,25 @@ pub fn refuse_symlink(path: &Path) -> Result<()> {
         .stat(&name)
         .ok()
         .flatten()
-        .map(|st| st.st_mode & nix::libc::S_IFMT);
+        .map(|st| SFlag::from_bits_truncate(st.st_mode & nix::libc::S_IFMT));
     match kind {
-        Some(nix::libc::S_IFLNK) => bail!(
+        None | Some(SFlag::S_IFREG) => Ok(()),
+        // The writer renames over it; what it refuses is only what it would follow or hide.
+        Some(SFlag::S_IFIFO | SFlag::S_IFSOCK | SFlag::S_IFCHR | SFlag::S_IFBLK) if !strict => {
+            Ok(())
+        }
+        Some(SFlag::S_IFLNK) => bail!(
             "refusing pidfile '{}': it is a symlink, and rdaemon does not follow symlinks at a pidfile path",
             path.display()
         ),
-        Some(nix::libc::S_IFDIR) => {
+        Some(SFlag::S_IFDIR) => {
             bail!("invalid pidfile '{}': it is a directory", path.display())
         }
-        _ => Ok(()),
+        Some(other) => bail!(
+            "refusing pidfile '{}': it is {}, not a regular file; remove it if it is no one's",
+            path.display(),
+            crate::fsx::describe_kind(other)
+        ),
     }
 }
 

@@ -38,7 +38,7 @@ pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
     let account = spec.account(ctx)?;
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
     check_logs(spec, account.as_ref())?;
-    pidfile::refuse_symlink(&spec.pidfile)?;
+    pidfile::refuse_non_regular(&spec.pidfile)?;
     let program = resolve_program_as(&spec.command[0], &spec.env, account.as_ref())?;
     check_executable(&program, &spec.command[0], account.as_ref())?;
     check_chdir(&spec.chdir, account.as_ref())?;

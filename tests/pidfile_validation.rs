@@ -115,6 +115,38 @@ fn a_fifo_or_directory_at_the_pidfile_path_is_invalid_and_does_not_hang() {
     assert!(fifo.exists() && dir.is_dir());
 }
 
+/// A FIFO put at a running daemon's pidfile path: `status` goes by the record, and `restart`
+/// refuses before it stops anything (it used to stop the daemon, then fail its start on the
+/// FIFO it would not remove, leaving the daemon dead); `start` of the stopped daemon refuses
+/// the same way, and nothing is removed that rdaemon did not make.
+#[test]
+fn a_fifo_at_a_running_daemons_pidfile_stops_nothing_at_restart() {
+    let env = Env::new();
+    let pid = env.start("web", &["sleep", "1000"]);
+    let pidfile = env.path("web.pid");
+    fs::remove_file(&pidfile).unwrap();
+    nix::unistd::mkfifo(&pidfile, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    let shown = pidfile.to_str().unwrap();
+    env.run(&["status", "web"]).ok().stderr_has(shown);
+    let refusal = format!("refusing pidfile '{shown}': it is a FIFO, not a regular file");
+    env.run(&["restart", "web"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&refusal);
+    assert!(
+        alive(pid),
+        "restart stopped the daemon, then refused the FIFO"
+    );
+    env.run(&["stop", "web"]).ok();
+    assert!(!alive(pid));
+    env.run(&["start", "web"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&refusal);
+    let kind = fs::symlink_metadata(&pidfile).unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind));
+}
+
 #[test]
 fn an_unreadable_pidfile_is_unknown() {
     // Root reads any file: as root, rdaemon runs as `nobody` here (so that CI, which runs as

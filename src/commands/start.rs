@@ -501,7 +501,7 @@ pub fn load_record_warning(ctx: &Ctx, name: &Name, warn: bool) -> Result<Option<
 pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code> {
     // The account first, as always: a bad --user or --group is reported before anything else.
     let account = spec.account(ctx)?;
-    pidfile::refuse_symlink(&spec.pidfile)?;
+    pidfile::refuse_non_regular(&spec.pidfile)?;
     let mut pidfiles = vec![spec.pidfile.clone()];
     if let Some(rec) = old.as_ref().filter(|r| r.pidfile != spec.pidfile) {
         pidfiles.insert(0, rec.pidfile.clone());
