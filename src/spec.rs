@@ -481,6 +481,7 @@ impl Spec {
             pidfile: self.pidfile.clone(),
             pid: None,
             child_pid: None,
+            child_start_time: None,
             start_time: None,
             boot_id: None,
             pidfs: None,

@@ -209,6 +209,11 @@ pub struct Status {
     /// Respawn mode: the current child's pid.
     #[serde(default)]
     pub child_pid: Option<i32>,
+    /// Respawn mode: `child_pid`'s start time, read by the monitor while the child could not
+    /// have been reaped: a child that outlives a killed monitor (a `--forking` program, in a
+    /// session of its own) is still known as the daemon's ([`Record::child_start_time`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_start_time: Option<u64>,
     /// Start time of `pid` in clock ticks since boot.
     #[serde(default)]
     pub start_time: Option<u64>,
@@ -368,6 +373,11 @@ pub struct Record {
     /// Respawn mode: the current child's pid.
     #[serde(default)]
     pub child_pid: Option<i32>,
+    /// Respawn mode: `child_pid`'s start time, as the monitor recorded it. With the monitor
+    /// killed, a child still alive with it is the daemon's program, which nothing restarts
+    /// (`target::judge`): `status` shows it, `stop` stops it, `start` starts no second copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_start_time: Option<u64>,
     /// Start time of `pid` in clock ticks since boot (`/proc/PID/stat` field 22).
     pub start_time: Option<u64>,
     /// The boot during which `pid` was started.
@@ -847,6 +857,7 @@ impl Record {
             pidfile: spec.pidfile,
             pid: status.pid,
             child_pid: status.child_pid,
+            child_start_time: status.child_start_time,
             start_time: status.start_time,
             boot_id: status.boot_id,
             pidfs: status.pidfs,
@@ -935,6 +946,7 @@ impl Record {
         Status {
             pid: self.pid,
             child_pid: self.child_pid,
+            child_start_time: self.child_start_time,
             start_time: self.start_time,
             boot_id: self.boot_id.clone(),
             session: self.session,
@@ -1502,6 +1514,7 @@ mod tests {
             pidfile: "/run/rdaemon/web.pid".into(),
             pid: Some(1234),
             child_pid: None,
+            child_start_time: None,
             start_time: Some(98765),
             boot_id: Some("0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b".into()),
             pidfs: None,
@@ -1880,6 +1893,7 @@ mod proptests {
                 pidfile: pidfile.into(),
                 pid,
                 child_pid,
+                child_start_time: None,
                 start_time,
                 boot_id,
                 pidfs: None,

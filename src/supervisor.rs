@@ -1042,6 +1042,8 @@ struct Monitor {
     backoff: Backoff,
     // The record fields the monitor owns.
     child_pid: Option<i32>,
+    /// `child_pid`'s start time, read before the child could be reaped (the status keeps it).
+    child_start_time: Option<u64>,
     /// When the current (or last) child was started, for the `--forking` hint.
     child_since: Option<Instant>,
     restarts: u32,
@@ -1356,6 +1358,7 @@ impl Monitor {
             state: State::New,
             backoff: Backoff::default(),
             child_pid: None,
+            child_start_time: None,
             child_since: None,
             restarts: rec.restarts,
             last_exit: rec.last_exit.clone(),
@@ -1622,6 +1625,9 @@ impl Monitor {
                     }
                     Effect::ChildStarted(child) => {
                         self.child_pid = Some(child.get());
+                        // Not reaped yet (this monitor reaps it), so its pid still names it.
+                        self.child_start_time =
+                            crate::process::read_stat(child).map(|s| s.start_time);
                         self.child_since = Some(Instant::now());
                         self.dirty = true;
                     }
@@ -1988,6 +1994,7 @@ impl Monitor {
     fn note_exit(&mut self, how: LastExit) {
         self.last_exit = Some(how);
         self.child_pid = None;
+        self.child_start_time = None;
         // What the program said is gone with it.
         if self.policy.notify {
             self.said.notify_state = None;
@@ -2064,6 +2071,7 @@ impl Monitor {
                 if status.pid == Some(me) && status.start_time == Some(self.start_time) =>
             {
                 status.child_pid = self.child_pid;
+                status.child_start_time = self.child_start_time;
                 status.restarts = self.restarts;
                 status.last_exit = self.last_exit.clone();
                 status.failed = self.failed;

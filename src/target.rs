@@ -16,7 +16,7 @@ use crate::parse::{Name, Pattern};
 use crate::paths::{absolute, Ctx};
 use crate::pidfile::{self, os_error, Content, NameLock};
 use crate::process::{self, Pid};
-use crate::state::{self, Record};
+use crate::state::{self, Mode, Record};
 
 /// A daemon as addressed by a command.
 #[derive(Debug, Clone, Default)]
@@ -525,12 +525,11 @@ pub fn several_error(names: &[Name]) -> Fail {
 /// up). The variants are named apart from the states for that reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Main {
-    /// Its pid is alive and is the daemon. `vouched` when the record's start time and boot id
-    /// match; a pidfile without a matching record is trusted the classic way. `start_time` is
-    /// the process's, as judged: `Process::open_verified` checks it again before signalling.
+    /// Its pid is alive and is the daemon, vouched for as `vouched` says. `start_time` is the
+    /// process's, as judged: `Process::open_verified` checks it again before signalling.
     Alive {
         pid: Pid,
-        vouched: bool,
+        vouched: Vouch,
         start_time: u64,
     },
     /// No pidfile and no live process the record names: never started, stopped, or gone
@@ -545,6 +544,21 @@ pub enum Main {
     /// status` on itself). It runs, so `status` and `start` say so, but rdaemon never signals
     /// an ancestor (SPEC §4): `stop`, `signal` and `restart` refuse, naming why.
     Caller { pid: i32, start_time: u64 },
+}
+
+/// What makes rdaemon sure a live pid is the daemon's ([`Main::Alive`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vouch {
+    /// The record (or the status) names it with its start time and boot: the process `start`
+    /// started, a respawn daemon's monitor.
+    Record,
+    /// The record names it as the child of a respawn monitor that is gone (killed: SIGKILL,
+    /// the OOM killer), with the start time the monitor read: the program runs on, and
+    /// nothing restarts it. A `--forking` program, in a session of its own, outlives its
+    /// monitor so (a plain child gets the monitor's death signal).
+    OrphanedChild,
+    /// Only its pidfile names it, trusted the classic way (SPEC §4).
+    Pidfile,
 }
 
 impl Main {
@@ -569,6 +583,9 @@ impl Main {
 /// ENOENT or ESRCH means that a process does not exist.
 pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
     if let Some(state) = judge_by_record(target)? {
+        return Ok(state);
+    }
+    if let Some(state) = judge_orphaned_child(target)? {
         return Ok(state);
     }
     if let Some(state) = judge_by_status(ctx, target)? {
@@ -614,7 +631,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             Some(why) => Main::Gone { pid, why },
             None => Main::Alive {
                 pid,
-                vouched: true,
+                vouched: Vouch::Record,
                 start_time: stat.start_time,
             },
         },
@@ -670,7 +687,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             },
             None => Main::Alive {
                 pid,
-                vouched: false,
+                vouched: Vouch::Pidfile,
                 start_time: stat.start_time,
             },
         },
@@ -720,6 +737,22 @@ pub fn owner_of(ctx: &Ctx, target: &Target, pid: Pid) -> Result<Option<Name>> {
         };
         let is_child = status.child_pid == Some(pid.get());
         let named = status.pid.filter(|p| lineage.contains(p));
+        // The program its monitor recorded (pid and start time, this boot), alive whether or
+        // not that monitor still is: one outliving a killed monitor is that daemon's still.
+        let recorded_child = status
+            .child_pid
+            .filter(|c| lineage.contains(c))
+            .zip(status.child_start_time)
+            .is_some_and(|(child, since)| {
+                status.boot_id.as_deref() == Some(current_boot_id().unwrap_or_default().as_str())
+                    && process::stat_of(child)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|s| s.is_alive() && s.start_time == since)
+            });
+        if recorded_child {
+            return Ok(Some(other));
+        }
         if named.is_none() && !is_child {
             continue;
         }
@@ -798,6 +831,30 @@ fn judge_by_record(target: &Target) -> Result<Option<Main>> {
         rec.boot_id.as_deref(),
         inode,
         "record",
+        Vouch::Record,
+    )
+}
+
+/// A respawn daemon whose monitor is gone (judged after [`judge_by_record`] found it not
+/// alive) while the child it recorded runs on with the start time it read ([`Vouch::OrphanedChild`]).
+/// Without this, `status` called such a daemon dead, `stop` left its program running, and
+/// `start` or `resurrect` ran a second copy beside it (a `--forking` program without a
+/// cgroup; with one, its cgroup found it).
+fn judge_orphaned_child(target: &Target) -> Result<Option<Main>> {
+    let Some(rec) = target
+        .record
+        .as_ref()
+        .filter(|r| r.mode == Mode::Respawn && !r.failed && r.child_pid != r.pid)
+    else {
+        return Ok(None);
+    };
+    judge_identity(
+        rec.child_pid,
+        rec.child_start_time,
+        rec.boot_id.as_deref(),
+        None,
+        "record",
+        Vouch::OrphanedChild,
     )
 }
 
@@ -845,6 +902,7 @@ fn judge_status_of(ctx: &Ctx, name: &Name, pidfile: Option<&Path>) -> Result<Opt
         status.boot_id.as_deref(),
         state::Pidfs::inode_of(status.pidfs, status.pid, status.start_time),
         "status",
+        Vouch::Record,
     )
 }
 
@@ -858,6 +916,7 @@ fn judge_identity(
     boot: Option<&str>,
     inode: Option<u64>,
     what: &str,
+    vouched: Vouch,
 ) -> Result<Option<Main>> {
     let (Some(raw), Some(start_time), Some(boot)) = (pid, start_time, boot) else {
         return Ok(None);
@@ -908,7 +967,7 @@ fn judge_identity(
     }
     Ok(Some(Main::Alive {
         pid,
-        vouched: true,
+        vouched,
         start_time,
     }))
 }

@@ -15,7 +15,7 @@ use crate::paths::Ctx;
 use crate::process;
 use crate::session;
 use crate::state::{self, LastExit, Mode, Record};
-use crate::target::{judge, Main, Target};
+use crate::target::{judge, Main, Target, Vouch};
 
 /// The state of a daemon, as `status` and `list` say it, with its LSB status code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,9 +80,10 @@ impl DaemonState {
             // Only the process the record vouches for is the monitor: a pid that its pidfile
             // alone names (the program's own, trusted the classic way, SPEC §4) is the program,
             // running without one ([`unsupervised`]).
-            Main::Alive { vouched: true, .. } if respawn && !child_alive => {
-                respawn_without_child(rec)
-            }
+            Main::Alive {
+                vouched: Vouch::Record,
+                ..
+            } if respawn && !child_alive => respawn_without_child(rec),
             Main::Alive { .. } | Main::Caller { .. } => DaemonState::Running,
             // The monitor removed its pidfile when it gave up; a `stop` (or `down`) since then
             // said it is not wanted: stopped, as a daemon stopped by rdaemon is (SPEC §5, 3).
@@ -396,23 +397,26 @@ fn live_child(monitor: process::Pid, child_pid: Option<i32>) -> Option<process::
 }
 
 /// Why the process that the judgement `judged` found alive is no monitor, for a respawn daemon
-/// (`rec`): the record does not vouch for it, only its pidfile (`pidfile`) names it. `None` when it is the
-/// monitor, or the daemon is no respawn daemon. Said by `status`, and given as `reason`.
+/// (`rec`): only its pidfile (`pidfile`) names it, or it is the child of a monitor that is gone.
+/// `None` when it is the monitor, or the daemon is no respawn daemon. Said by `status`, and
+/// given as `reason`.
 fn unsupervised(rec: Option<&Record>, pidfile: &Path, judged: &Main) -> Option<String> {
-    rec.filter(|r| r.mode == Mode::Respawn)?;
-    let Main::Alive {
-        pid,
-        vouched: false,
-        ..
-    } = judged
-    else {
+    let rec = rec.filter(|r| r.mode == Mode::Respawn)?;
+    let Main::Alive { pid, vouched, .. } = judged else {
         return None;
     };
-    Some(format!(
-        "no monitor runs: pidfile '{}' names pid {pid} ({}), which no record vouches for, and nothing restarts it",
-        pidfile.display(),
-        crate::sockets::comm(pid.get())
-    ))
+    let comm = crate::sockets::comm(pid.get());
+    match vouched {
+        Vouch::Record => None,
+        Vouch::OrphanedChild => Some(format!(
+            "no monitor runs: its monitor (pid {}) is gone, and its program (pid {pid}, {comm}) runs on, which nothing restarts",
+            rec.pid.unwrap_or_default()
+        )),
+        Vouch::Pidfile => Some(format!(
+            "no monitor runs: pidfile '{}' names pid {pid} ({comm}), which no record vouches for, and nothing restarts it",
+            pidfile.display(),
+        )),
+    }
 }
 
 /// The state of a respawn daemon whose monitor runs but whose program does not.
@@ -861,7 +865,7 @@ mod tests {
         let pid = process::Pid::new(1234).unwrap();
         let alive = Main::Alive {
             pid,
-            vouched: true,
+            vouched: Vouch::Record,
             start_time: 1,
         };
         let gone = Main::Gone {
@@ -890,7 +894,7 @@ mod tests {
         // program, running without one, whatever the monitor's record says.
         let by_pidfile = Main::Alive {
             pid,
-            vouched: false,
+            vouched: Vouch::Pidfile,
             start_time: 1,
         };
         let monitor_stopped = record(
@@ -903,6 +907,15 @@ mod tests {
             assert!(why.is_some_and(|w| w.contains("no monitor runs")));
             assert_eq!(unsupervised(Some(rec), Path::new("/p"), &alive), None);
         }
+        // The recorded child of a monitor that is gone: running, and said to be unsupervised.
+        let orphan = Main::Alive {
+            pid,
+            vouched: Vouch::OrphanedChild,
+            start_time: 1,
+        };
+        assert_eq!(derive(&orphan, &waiting, false, 0), DaemonState::Running);
+        let why = unsupervised(Some(&waiting), Path::new("/p"), &orphan);
+        assert!(why.is_some_and(|w| w.contains("is gone, and its program")));
         assert_eq!(
             unsupervised(Some(&exec), Path::new("/p"), &by_pidfile),
             None

@@ -808,6 +808,66 @@ fn forking_respawn_adopts_the_forked_process_and_launches_again_when_it_dies() {
     wait_dead(monitor);
 }
 
+/// A `--forking --respawn` program outlives its monitor when that is SIGKILLed (it is in a
+/// session of its own, beyond the monitor's death signal). It is still the daemon's, by the pid
+/// and start time the monitor recorded: `status` shows it running unsupervised, `start` (and
+/// `resurrect`) refuse to run a second copy, and `stop` ends it. Without a cgroup, `status`
+/// called it dead, `stop` left it running and `start` ran a second copy; with the program's
+/// pidfile in rdaemon's directory, every command refused it as a pid no record vouches for.
+#[test]
+fn a_forking_program_outliving_its_killed_monitor_is_still_the_daemons() {
+    let env = Env::new();
+    for (cgroup, own_pidfile) in [("off", false), ("off", true), ("auto", false)] {
+        let mark = unique_secs();
+        let pidfile = env.path("orphan-own.pid");
+        let p = pidfile.display().to_string();
+        let opts: &[&str] = match own_pidfile {
+            true => &["--pidfile", &p],
+            false => &[],
+        };
+        let Some(argv) = forker(
+            "a_forking_program_outliving_its_killed_monitor",
+            opts,
+            &mark,
+        ) else {
+            return;
+        };
+        let mut args = vec!["--respawn", "--forking", "--cgroup", cgroup];
+        args.extend_from_slice(opts);
+        let run = start(&env, "orph", &args, &argv).ok();
+        let (_, v) = status_json(&env, "orph");
+        let monitor = v["pid"].as_i64().unwrap() as i32;
+        env.track(monitor);
+        let program = v["child_pid"].as_i64().unwrap() as i32;
+        assert_eq!(env.track_marked(&mark), vec![program], "{}", run.dump());
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(monitor),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        wait_dead(monitor);
+        let case = format!("--cgroup {cgroup}, its own pidfile: {own_pidfile}");
+        let gone = format!("its monitor (pid {monitor}) is gone");
+        env.run(&["status", "orph"])
+            .ok()
+            .stdout_has(&format!("orph is running (pid {program})"))
+            .stderr_has(&gone);
+        for refused in [&["start", "orph"][..], &["resurrect"]] {
+            env.run(refused)
+                .code(1)
+                .stderr_has(&format!("its program (pid {program}, python3) runs on"));
+        }
+        assert_eq!(env.track_marked(&mark), vec![program], "{case}");
+        env.run(&["stop", "orph"])
+            .ok()
+            .stdout_has(&format!("stopped orph (pid {program})"));
+        wait_nothing_left(&env, &mark);
+        assert!(!env.path("orph.pid").exists(), "{case}");
+        env.run(&["status", "orph"]).code(3);
+        env.run(&["forget", "orph"]).ok();
+    }
+}
+
 /// Runs `argv` (a program that daemonizes itself and writes `pidfile`) by hand, as a user would
 /// outside rdaemon, and returns the pid it wrote once that process is alive (tracked).
 fn start_by_hand(env: &Env, argv: &[String], pidfile: &Path) -> i32 {

@@ -1117,6 +1117,7 @@ mod tests {
             pidfile: "/run/rdaemon/web.pid".into(),
             pid: Some(1234),
             child_pid: None,
+            child_start_time: None,
             start_time: Some(1),
             boot_id: Some("b".into()),
             pidfs: None,

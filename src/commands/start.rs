@@ -35,7 +35,7 @@ use crate::ready::{Check, Interrupt, Outcome, ReadySpec};
 use crate::schedule::{run_schedule_with, Aim};
 use crate::session::{Held, Session};
 use crate::state::{Pidfs, Record, Respawn, StagedSpec};
-use crate::target::{judge, Main, Target};
+use crate::target::{judge, Main, Target, Vouch};
 
 /// How much of the log a failed start shows.
 const TAIL_LINES: usize = 10;
@@ -1781,11 +1781,27 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) ->
     let (why, warn) = match judged {
         Main::NoPidfile => return Ok(Found::Nothing),
         Main::Alive {
-            pid, vouched: true, ..
+            pid,
+            vouched: Vouch::Record,
+            ..
         } => return Ok(Found::Running(pid)),
         Main::Alive {
             pid,
-            vouched: false,
+            vouched: Vouch::OrphanedChild,
+            ..
+        } => {
+            if respawn {
+                let name = target.label();
+                bail!(
+                    "cannot start {name}: its monitor is gone, and its program (pid {pid}, {}) runs on unsupervised: stop it ('rdaemon stop {name}'), then start it again",
+                    crate::sockets::comm(pid.get())
+                );
+            }
+            return Ok(Found::Running(pid));
+        }
+        Main::Alive {
+            pid,
+            vouched: Vouch::Pidfile,
             ..
         } => {
             let same = process::exe(pid)

@@ -390,10 +390,12 @@ fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     if pidfile::remove_if_pid(&target.pidfile, pid)? {
         return Ok(());
     }
-    let described = target
-        .record
-        .as_ref()
-        .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
+    // The record's main process, or the program of a respawn monitor that is gone
+    // (`Vouch::OrphanedChild`), whose pidfile still names the dead monitor.
+    let described = target.record.as_ref().filter(|r| {
+        let child = r.mode == Mode::Respawn && r.child_pid == Some(pid.get());
+        (r.pid == Some(pid.get()) || child) && r.pidfile == target.pidfile
+    });
     if let Some(rec) = described.filter(|r| r.forking && r.program_pidfile) {
         // The program's own pidfile names its process, the monitor's child in respawn mode.
         if let Some(child) = rec.child_pid.and_then(|c| Pid::new(c).ok()) {
