@@ -191,6 +191,9 @@ fn match_set(p: &[char], start: usize, c: Option<char>) -> Option<(bool, usize)>
     }
 }
 
+/// The longest duration any option takes: 52 weeks, far beyond any sensible timeout.
+const DURATION_MAX: Duration = Duration::from_secs(604_800 * 52);
+
 /// Parses `500ms`, `10s`, `2m`, `1h` (anything humantime reads) or a bare number of seconds (`0.5`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -201,14 +204,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let secs: f64 = s.parse().map_err(|_| bad())?;
-        // A week is far beyond any sensible timeout and keeps the arithmetic clear of overflow.
-        if !secs.is_finite() || !(0.0..=604_800.0).contains(&secs) {
+        // The same bound as with a unit (`700000` is `700000s`); it keeps the arithmetic clear
+        // of overflow.
+        if !secs.is_finite() || !(0.0..=DURATION_MAX.as_secs_f64()).contains(&secs) {
             return Err(bad());
         }
         return Ok(Duration::from_secs_f64(secs));
     }
     let d = humantime::parse_duration(s).map_err(|_| bad())?;
-    if d > Duration::from_secs(604_800 * 52) {
+    if d > DURATION_MAX {
         return Err(bad());
     }
     Ok(d)
@@ -832,6 +836,12 @@ mod tests {
         assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        // A bare number has the bound a unit has (review, 2026-12-02: `700000` was refused
+        // while `700000s` and `8d` were taken).
+        assert_eq!(parse_duration("700000"), parse_duration("700000s"));
+        assert_eq!(parse_duration("31449600"), Ok(DURATION_MAX));
+        assert!(parse_duration("31449601").is_err());
+        assert!(parse_duration("31449601s").is_err());
         for bad in [
             "",
             "abc",
@@ -1073,7 +1083,7 @@ mod proptests {
     use proptest::prelude::*;
 
     /// The longest duration `parse_duration` accepts.
-    const MAX_DURATION: Duration = Duration::from_secs(604_800 * 52);
+    const MAX_DURATION: Duration = DURATION_MAX;
 
     /// Arbitrary text: any Unicode, and ASCII close to what the parsers expect.
     fn text() -> impl Strategy<Value = String> {

@@ -551,3 +551,59 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     export(&env, "mine");
     env.run(&["stop", "mine"]).ok();
 }
+
+/// Values shown in the unit's comments (`--ready cmd:`, `--health`, `--on-exit`) cannot start
+/// a line of their own: systemd ends a line at a newline and at a carriage return alike, and
+/// the rest of the value was read as a setting (review, 2026-12-02: `User=` from a `--health`
+/// value). Settings mean what rdaemon's do: `--stop-timeout 0` (KILL at once) is not systemd's
+/// `TimeoutStopSec=0` (never), and `PIDFile=` expands `%` as every other path does.
+#[test]
+fn export_values_start_no_setting_and_mean_what_rdaemon_does() {
+    let env = Env::new();
+    let ready = "cmd:true\nExecStartPre=/bin/true";
+    env.run(&[
+        "start", "--name", "nl", "--ready", ready, "--", "sleep", "1000",
+    ])
+    .ok();
+    env.run(&["stop", "nl"]).ok();
+    let args = [
+        "start",
+        "--name",
+        "cr",
+        "--respawn",
+        "--health",
+        "cmd:true\rUser=nonexistentuser",
+        "--on-exit",
+        "true\rGroup=nonexistentgroup",
+        "--stop-timeout",
+        "0",
+        "--",
+        "sleep",
+        "1000",
+    ];
+    env.run(&args).ok();
+    env.run(&["stop", "cr"]).ok();
+    for (name, planted) in [("nl", "ExecStartPre"), ("cr", "User"), ("cr", "Group")] {
+        let text = export(&env, name);
+        assert!(!text.contains('\r'), "{text}");
+        let unit = parse_unit(&text);
+        assert!(values(&unit, "Service", planted).is_empty(), "{text}");
+        assert!(values(&unit, "Unit", planted).is_empty(), "{text}");
+        verify(&env, name, &text);
+    }
+    assert!(export(&env, "nl").contains("--ready cmd:true\\nExecStartPre=/bin/true."));
+    let text = export(&env, "cr");
+    assert!(
+        text.contains("--health cmd:true\\rUser=nonexistentuser every"),
+        "{text}"
+    );
+    assert_eq!(service(&parse_unit(&text), "TimeoutStopSec"), "1us");
+
+    recorded(
+        &env,
+        "fk",
+        json!({"forking": true, "program_pidfile": true, "pidfile": "/run/a%b.pid"}),
+    );
+    let text = export(&env, "fk");
+    assert_eq!(service(&parse_unit(&text), "PIDFile"), "/run/a%%b.pid");
+}

@@ -750,7 +750,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         if !rec.program_pidfile {
             t.push_str("# The program writes no pidfile of its own: systemd takes the process it leaves.\n");
         } else {
-            let _ = writeln!(t, "PIDFile={}", path_text(&rec.pidfile, "pidfile")?);
+            let _ = writeln!(t, "PIDFile={}", unit_path(&rec.pidfile, "pidfile")?);
         }
         if ready != "exec" {
             let mut note = String::new();
@@ -804,7 +804,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
             let _ = writeln!(
                 t,
                 "# --env {}: not a variable name systemd accepts",
-                specifiers(key)
+                comment_text(key)
             );
         }
     }
@@ -867,7 +867,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
                 t,
                 "# --health {} every {}, {} failures in a row restart it: systemd has no health\n\
                  # check (a timer unit running the check and `systemctl restart` comes closest).",
-                specifiers(&health.replace('\n', "\\n")),
+                comment_text(health),
                 timespan(r.health_interval),
                 r.health_retries
             );
@@ -877,7 +877,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
                 t,
                 "# --on-exit {}: systemd has no exit hook with rdaemon's variables; ExecStopPost=\n\
                  # runs after each stop with $SERVICE_RESULT, $EXIT_CODE and $EXIT_STATUS.",
-                specifiers(&command.replace('\n', "\\n"))
+                comment_text(command)
             );
         }
         if r.log_timestamps {
@@ -921,7 +921,7 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
     if stop_signal != STOP_SIGNAL {
         let _ = writeln!(t, "KillSignal=SIG{}", signal_name(stop_signal));
     }
-    let _ = writeln!(t, "TimeoutStopSec={}", timespan(stop_timeout));
+    let _ = writeln!(t, "TimeoutStopSec={}", stop_timespan(stop_timeout));
     // As rdaemon reload: the reload signal to the main program.
     let _ = writeln!(
         t,
@@ -942,8 +942,8 @@ fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Resu
         let _ = writeln!(
             t,
             "# rdaemon checked that the program still ran {} after it started (--ready {}).",
-            specifiers(d),
-            specifiers(ready)
+            comment_text(d),
+            comment_text(ready)
         );
         None
     } else if let Some(spec) = ready.strip_prefix("tcp:") {
@@ -954,7 +954,7 @@ fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Resu
         let _ = writeln!(
             t,
             "# rdaemon waited until {host}:{port} accepted a connection (--ready {}).",
-            specifiers(ready)
+            comment_text(ready)
         );
         Some(vec![
             "/bin/bash".to_owned(),
@@ -969,7 +969,7 @@ fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Resu
             t,
             "# rdaemon waited until {} existed (--ready {}).",
             specifiers(&one_line(Path::new(path))),
-            specifiers(ready)
+            comment_text(ready)
         );
         Some(vec![
             "/bin/sh".to_owned(),
@@ -982,7 +982,7 @@ fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Resu
         let _ = writeln!(
             t,
             "# rdaemon's readiness check: --ready {}.",
-            specifiers(ready)
+            comment_text(ready)
         );
         None
     };
@@ -1049,6 +1049,20 @@ fn specifiers(s: &str) -> String {
     s.replace('%', "%%")
 }
 
+/// A value shown in a comment of the unit: every control character escaped (`\n`, `\r`,
+/// `\u{1b}`), since systemd ends a line at a newline and at a carriage return alike, and the
+/// rest of a `--ready cmd:` or `--health` value would be read as a setting of its own.
+fn comment_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c.is_control() {
+            true => out.extend(c.escape_default()),
+            false => out.push(c),
+        }
+    }
+    specifiers(&out)
+}
+
 /// A path for settings that take the rest of the line as it is (no quoting, no escapes).
 fn unit_path(path: &Path, what: &str) -> Result<String, String> {
     path_text(path, what).map(|s| specifiers(&s))
@@ -1095,12 +1109,25 @@ fn env_name_is_valid(key: &str) -> bool {
         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// A systemd time span: whole seconds as `Ns`, else milliseconds.
+/// A systemd time span: whole seconds as `Ns`, else milliseconds, else microseconds (systemd's
+/// finest unit; what is finer is rounded up, never down to a 0 that systemd may read as
+/// "no limit").
 fn timespan(d: Duration) -> String {
-    if d.subsec_millis() == 0 {
+    if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else {
+    } else if d.subsec_nanos() % 1_000_000 == 0 {
         format!("{}ms", d.as_millis())
+    } else {
+        format!("{}us", d.as_nanos().div_ceil(1000))
+    }
+}
+
+/// `TimeoutStopSec=` for rdaemon's stop timeout: a zero, which is "KILL at once" to rdaemon, is
+/// "never KILL" to systemd, so it is written as systemd's shortest span instead.
+fn stop_timespan(d: Duration) -> String {
+    match d.is_zero() {
+        true => "1us".to_owned(),
+        false => timespan(d),
     }
 }
 
@@ -1358,5 +1385,12 @@ mod tests {
     fn timespans() {
         assert_eq!(timespan(Duration::from_secs(60)), "60s");
         assert_eq!(timespan(Duration::from_millis(500)), "500ms");
+        assert_eq!(timespan(Duration::from_micros(100)), "100us");
+        assert_eq!(timespan(Duration::from_nanos(1)), "1us");
+        assert_eq!(timespan(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(timespan(Duration::ZERO), "0s");
+        // Zero is "KILL at once" to rdaemon, "never" to systemd's TimeoutStopSec=.
+        assert_eq!(stop_timespan(Duration::ZERO), "1us");
+        assert_eq!(stop_timespan(Duration::from_secs(10)), "10s");
     }
 }
