@@ -1115,7 +1115,7 @@ fn env_name_is_valid(key: &str) -> bool {
 fn timespan(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else if d.subsec_nanos() % 1_000_000 == 0 {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
     } else {
         format!("{}us", d.as_nanos().div_ceil(1000))
