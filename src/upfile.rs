@@ -687,6 +687,13 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                 };
                 let mut words = Vec::new();
                 for (k, v) in table {
+                    // TOML keeps a float's value, not its spelling: `3.10` would reach the
+                    // program as `3.1` (review, 2026-12-02), where `--env V=3.10` gives `3.10`.
+                    if let toml::Value::Float(f) = v {
+                        return Err(fail(format!(
+                            "{k}: a number with a fraction or an exponent is read as a float and may not keep how it is written ({f} here): quote it, {k} = \"...\""
+                        )));
+                    }
                     let v =
                         word(&v.clone()).ok_or_else(|| fail(format!("{k}: expected a value")))?;
                     words.push(format!("--env={k}={v}"));
@@ -896,6 +903,13 @@ ready-timeout = "10s"
                         .unwrap_err()
                 )
             )
+        );
+        // A float in env would lose its spelling (3.10 -> 3.1): refused, asking for a string.
+        let float = err("[daemons.a]\ncommand = [\"x\"]\nenv = { PY = 3.10 }\n");
+        assert!(
+            float.starts_with("/srv/app/rdaemon.toml:3: env: PY: a number with a fraction")
+                && float.contains("quote it"),
+            "{float}"
         );
         let cycle = err(
             "[daemons.a]\ncommand = [\"x\"]\nafter = [\"b\"]\n[daemons.b]\ncommand = [\"x\"]\nafter = [\"a\"]\n",
