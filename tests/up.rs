@@ -143,6 +143,34 @@ fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
     assert_ne!(env.pid_of("web"), pids[2]);
 }
 
+/// An entry whose `after` alone changed runs as before: it is not restarted (`after` says when
+/// to start it, not how it runs; review, 2026-12-02), and its spec takes the new order, which
+/// `resurrect` follows.
+#[test]
+fn an_entry_whose_order_alone_changed_is_up_to_date() {
+    let env = world(&three());
+    env.run(&["up"]).ok();
+    let web = env.pid_of("web");
+    let reordered = three().replace("after = [\"db\"]", "after = [\"cache\"]");
+    assert_ne!(reordered, three());
+    fs::write(env.path("rdaemon.toml"), reordered).unwrap();
+    let run = env.run(&["up"]).ok().stdout_has("web is up to date");
+    assert!(!run.stdout.contains("stopped web"), "{}", run.dump());
+    assert_eq!(env.pid_of("web"), web);
+    assert_eq!(env.record("web")["after"], serde_json::json!(["cache"]));
+    // Anything else edited alongside the order still restarts it.
+    let edited = three().replace(
+        "after = [\"db\"]",
+        "after = [\"db\"]\nenv = { LEVEL = \"debug\" }",
+    );
+    fs::write(env.path("rdaemon.toml"), edited).unwrap();
+    env.run(&["up"])
+        .ok()
+        .stdout_has(&format!("stopped web (pid {web})"));
+    assert_eq!(env.record("web")["after"], serde_json::json!(["db"]));
+    wait_dead(web);
+}
+
 #[test]
 fn down_stops_dependents_first_and_keeps_the_specs() {
     let env = world(&three());

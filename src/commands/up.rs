@@ -64,14 +64,26 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                 // it cannot start it.
                 let action = match report.state.runs() && !report.unsupervised {
                     true => {
-                        let same = crate::spec::Spec::from_record(ctx, &rec)
-                            .is_ok_and(|running| &running == spec);
+                        let running = crate::spec::Spec::from_record(ctx, &rec).ok();
+                        // `after` says when to start a daemon, not how it runs: an entry whose
+                        // order alone changed is not restarted (review, 2026-12-02), only its
+                        // spec takes the new order, which `resurrect` and `export` read.
+                        let same = running.as_ref().is_some_and(|r| {
+                            let mut r = r.clone();
+                            r.after.clone_from(&spec.after);
+                            r == *spec
+                        });
+                        let reordered = same && running.is_some_and(|r| r.after != spec.after);
                         // Running, but maybe not ready: a start (another `up`'s) still waits
                         // for it. This `up`'s start waits for that one's lock, then finds it
                         // running and ready, or starts it itself: what comes after it waits.
                         let pending =
                             || crate::pidfile::pending_start(&ctx.lock_path(name)).is_some();
                         match (same, pending()) {
+                            (true, false) if reordered => {
+                                keep_order(ctx, name, &spec.after)?;
+                                Action::UpToDate
+                            }
                             (true, false) => Action::UpToDate,
                             (true, true) => Action::Start,
                             (false, _) => Action::Restart,
@@ -147,6 +159,17 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     })?;
     warn_orphans(ctx, &file, "it still runs");
     Ok(code)
+}
+
+/// Writes `after` into the spec of `name`, under its lock, for an entry whose order alone
+/// changed: it keeps running.
+fn keep_order(ctx: &Ctx, name: &Name, after: &[Name]) -> Result<()> {
+    let _lock = crate::pidfile::NameLock::acquire(&ctx.lock_path(name))?;
+    if let Some(mut rec) = Record::load(ctx, name)? {
+        rec.after = after.to_vec();
+        rec.save_spec(ctx)?;
+    }
+    Ok(())
 }
 
 /// `rdaemon down`.
