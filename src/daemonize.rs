@@ -115,6 +115,12 @@ impl PreparedTuning {
 }
 
 impl Plan {
+    /// Where the program's stderr goes: its log, or with rotation or timestamps the pipe the
+    /// respawn monitor reads into it. A helper whose output belongs in the log writes there.
+    pub fn stderr_fd(&self) -> BorrowedFd<'_> {
+        self.stderr.as_ref().unwrap_or(&self.stdout).as_fd()
+    }
+
     /// Builds a plan. `stderr` of `None` shares `stdout`'s file. Fds are moved above 2 so
     /// that the `dup2` onto 0, 1, 2 always clears close-on-exec.
     #[allow(clippy::too_many_arguments)]

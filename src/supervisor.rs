@@ -1786,9 +1786,12 @@ impl Monitor {
             .current_dir(&self.chdir)
             .stdin(Stdio::null());
         if to_log {
-            // The monitor's stderr is the daemon's stderr log, as `start` opened it.
-            cmd.stdout(Stdio::from(dup(io::stderr().as_fd())?))
-                .stderr(Stdio::from(dup(io::stderr().as_fd())?));
+            // Where the program's stderr goes: with rotation or timestamps, the pipe this
+            // monitor reads into the log (the file `start` opened may have been rotated away
+            // or removed: review, 2026-12-02), else that file.
+            let out = self.plan.stderr_fd();
+            cmd.stdout(Stdio::from(dup(out)?))
+                .stderr(Stdio::from(dup(out)?));
         } else {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }

@@ -359,6 +359,49 @@ fn on_exit_sees_the_exit_code() {
     env.run(&["stop", "oe"]).ok();
 }
 
+/// With `--log-max-size`, an `--on-exit` command's output goes where the program's does, into
+/// the rotating log: it went to the file `start` had opened, by then rotated away and removed
+/// (review, 2026-12-02: with `--log-keep 1` it was lost, with more it landed in the oldest file).
+#[test]
+fn on_exit_output_goes_into_the_rotating_log() {
+    let env = Env::new();
+    // About 7 kB: the first file is rotated away and removed before the program exits.
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "i=0; while [ $i -lt 200 ]; do echo \"line $i of the program's output\"; i=$((i+1)); done; exit 3"
+            .to_owned(),
+    ];
+    let mut args = vec!["start", "--respawn", "--name", "rot"];
+    args.extend_from_slice(&[
+        "--log-max-size",
+        "1K",
+        "--log-keep",
+        "1",
+        "--on-exit",
+        "echo ONEXIT-$RDAEMON_RESTARTS",
+        "--restart-delay",
+        "5s",
+    ]);
+    args.push("--");
+    args.extend(strs(&program));
+    env.run(&args).ok();
+    let logs = || {
+        ["rot.log", "rot.log.1"]
+            .map(|f| fs::read_to_string(env.path(f)).unwrap_or_default())
+            .concat()
+    };
+    wait_until("the hook's output is in the log", DEADLINE, || {
+        logs().contains("ONEXIT-0")
+    });
+    assert!(
+        logs().contains("line 199 of the program's output"),
+        "{}",
+        logs()
+    );
+    env.run(&["stop", "rot"]).ok();
+}
+
 #[test]
 fn on_failure_restarts_after_a_failure_only() {
     let env = Env::new();
