@@ -175,6 +175,27 @@ fn not_running(ctx: &Ctx, label: &str) -> Code {
 /// The monitor's program: `child_pid`, pinned by a pidfd, if it is alive and a child of
 /// `monitor` (which is pinned, so its pid is not reused while we look) and not a process rdaemon
 /// must never signal. A pid reused since the record was written has another parent.
+/// The daemon's program, when it runs now: its main process, or a respawn monitor's live
+/// child. For what rdaemon would do with a signal (`export` and the reload signal); `None`
+/// when it does not run or cannot be told.
+pub fn running_program(ctx: &Ctx, target: &Target) -> Option<Process> {
+    let Ok(Main::Alive {
+        pid, start_time, ..
+    }) = judge(ctx, target)
+    else {
+        return None;
+    };
+    let main = Process::open_verified(pid, start_time).ok()??;
+    match target
+        .record
+        .as_ref()
+        .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()))
+    {
+        Some(rec) => live_child(&main, rec.child_pid).ok()?,
+        None => Some(main),
+    }
+}
+
 fn live_child(monitor: &Process, child_pid: Option<i32>) -> std::io::Result<Option<Process>> {
     let Some(child) = child_pid.and_then(|raw| Pid::new(raw).ok()) else {
         return Ok(None);

@@ -186,6 +186,10 @@ pub fn verify(env: &Env, name: &str, unit: &str) -> bool {
     true
 }
 
+/// `sh -c HUP_IGNORED SECS`: `sleep SECS`, ignoring SIGHUP (so that a reload would not end
+/// it, and `export` writes `ExecReload=` without a word).
+const HUP_IGNORED: &str = "trap '' HUP; exec sleep \"$0\"";
+
 fn export(env: &Env, name: &str) -> String {
     let run = env.run(&["export", "systemd", name]).ok();
     assert_eq!(run.stderr, "", "{}", run.dump());
@@ -200,7 +204,8 @@ fn exported_unit_runs_the_recorded_command_line() {
     let out = env.path("out 100%.log");
     let err = env.path("err.log");
     let args = [
-        "sleep 1000",
+        // Ignoring HUP, the program may be reloaded: `ExecReload=` is written.
+        "trap '' HUP; sleep 1000",
         "a b",
         "100%",
         "$HOME",
@@ -535,7 +540,9 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
         "--env-file",
         env_s,
         "--",
-        "sleep",
+        "sh",
+        "-c",
+        HUP_IGNORED,
         &secs,
     ])
     .ok();
@@ -547,7 +554,7 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
     env.run(&["stop", "ex"]).ok();
     // Logs in rdaemon's own directory: nothing to say.
-    env.start("mine", &["sleep", &secs]);
+    env.start("mine", &["sh", "-c", HUP_IGNORED, &secs]);
     export(&env, "mine");
     env.run(&["stop", "mine"]).ok();
 }
@@ -606,4 +613,35 @@ fn export_values_start_no_setting_and_mean_what_rdaemon_does() {
     );
     let text = export(&env, "fk");
     assert_eq!(service(&parse_unit(&text), "PIDFile"), "/run/a%%b.pid");
+}
+
+/// `ExecReload=` sends the reload signal as `rdaemon reload` would, and rdaemon refuses to send
+/// one that would end the program: for a running program that does not handle it, the line is
+/// commented out, with a warning (review, 2026-12-02: `systemctl reload` killed `sleep`). A
+/// program that handles (here: ignores) it, or one not running, gets the line.
+#[test]
+fn export_comments_out_a_reload_that_would_end_the_running_program() {
+    let env = Env::new();
+    env.start("plain", &["sleep", "1000"]);
+    let run = env
+        .run(&["export", "systemd", "plain"])
+        .ok()
+        .stderr_has("plain: ExecReload= is commented out: the program (pid");
+    let unit = parse_unit(&run.stdout);
+    assert!(
+        values(&unit, "Service", "ExecReload").is_empty(),
+        "{}",
+        run.stdout
+    );
+    assert!(run
+        .stdout
+        .contains("\n#ExecReload=/bin/kill -HUP $MAINPID\n"));
+    verify(&env, "plain", &run.stdout);
+    env.start("hup", &["sh", "-c", "trap '' HUP; exec sleep 1000"]);
+    let unit = parse_unit(&export(&env, "hup"));
+    assert_eq!(service(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    env.run(&["stop", "plain"]).ok();
+    let unit = parse_unit(&export(&env, "plain"));
+    assert_eq!(service(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    env.run(&["stop", "hup"]).ok();
 }

@@ -25,7 +25,7 @@
 //! | `limits` | `LimitNOFILE=SOFT:HARD` etc. (`infinity` for unlimited, sizes in bytes) |
 //! | `nice`, `oom_score_adj` | `Nice=`, `OOMScoreAdjust=` |
 //! | `stop_signal`, `stop_timeout` | `KillSignal=` (when not TERM), `TimeoutStopSec=` |
-//! | `reload_signal` | `ExecReload=/bin/kill -SIG $MAINPID` |
+//! | `reload_signal` | `ExecReload=/bin/kill -SIG $MAINPID` (commented out when the running program does not handle it) |
 //!
 //! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; `KillMode=
 //! control-group` (systemd's default, written out) stops everything the daemon spawned, as
@@ -90,7 +90,12 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
         ));
     }
     let record = one_record(ctx, &args.target)?;
-    let unit = unit_for(ctx, &record, &ctx.record_path(&record.name))?;
+    let unit = unit_for(
+        ctx,
+        &record,
+        &ctx.record_path(&record.name),
+        reload_fate(ctx, &record),
+    )?;
     // The daemons it comes after (its `up` file's `after`, kept in the spec): their units too.
     let text = match record.after.is_empty() {
         true => unit.text,
@@ -98,6 +103,20 @@ pub fn run(args: ExportArgs, ctx: &Ctx) -> Result<Code> {
     };
     print!("{text}");
     Ok(Code::Ok)
+}
+
+/// What the program of the daemon `record` describes, if it runs, would make of its reload
+/// signal.
+fn reload_fate(ctx: &Ctx, record: &Record) -> ReloadFate {
+    let sig = crate::spec::reload_signal(record).unwrap_or(crate::spec::RELOAD_SIGNAL);
+    let target = crate::target::Target::of_record(record.clone());
+    match crate::deliver::running_program(ctx, &target) {
+        Some(program) if program.would_be_ended_by(sig) => ReloadFate::Fatal {
+            pid: program.pid().get(),
+        },
+        Some(_) => ReloadFate::Handled,
+        None => ReloadFate::Unknown,
+    }
 }
 
 /// The record of the one daemon `target` means.
@@ -133,7 +152,7 @@ fn program_of(ctx: &Ctx, record: &Record) -> PathBuf {
 }
 
 /// The systemd unit of `record`, its warnings printed.
-fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path) -> Result<Unit> {
+fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path, reload: ReloadFate) -> Result<Unit> {
     let label = record.name.as_str();
     let unit = systemd_unit(
         record,
@@ -142,6 +161,7 @@ fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path) -> Result<Unit> {
             record_path: record_path.to_owned(),
             extras: Extras::of(record),
             user_manager: !ctx.is_root,
+            reload,
         },
     )
     .map_err(|e| anyhow::anyhow!("cannot export {label}: {e}"))?;
@@ -229,7 +249,7 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
     }
     let mut units: Vec<(String, String)> = Vec::new();
     for rec in &recs {
-        let unit = unit_for(ctx, rec, &file.path)?;
+        let unit = unit_for(ctx, rec, &file.path, ReloadFate::Unknown)?;
         units.push((
             format!("{}.service", rec.name),
             in_target(&unit.text, &rec.after, group.as_str()),
@@ -660,6 +680,21 @@ pub struct UnitContext {
     pub extras: Extras,
     /// A unit for `systemctl --user` (rdaemon not run as root).
     pub user_manager: bool,
+    /// What the program running now would make of its reload signal.
+    pub reload: ReloadFate,
+}
+
+/// What the daemon's program, running now, would make of its reload signal, as `rdaemon reload`
+/// judges it (`deliver`): systemd's `ExecReload=` sends it regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReloadFate {
+    /// Not running (or an `up` file's entry): not known.
+    #[default]
+    Unknown,
+    /// It catches, ignores or blocks the signal.
+    Handled,
+    /// The signal would end the program (pid): `rdaemon reload` refuses to send it.
+    Fatal { pid: i32 },
 }
 
 /// A unit file and what could not be carried over.
@@ -922,12 +957,25 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         let _ = writeln!(t, "KillSignal=SIG{}", signal_name(stop_signal));
     }
     let _ = writeln!(t, "TimeoutStopSec={}", stop_timespan(stop_timeout));
-    // As rdaemon reload: the reload signal to the main program.
-    let _ = writeln!(
-        t,
-        "ExecReload=/bin/kill -{} $MAINPID",
-        signal_name(reload_signal)
-    );
+    // As rdaemon reload: the reload signal to the main program, unless it would end it (a
+    // program that does not handle SIGHUP: review, 2026-12-02).
+    let reload = signal_name(reload_signal);
+    let exec_reload = format!("ExecReload=/bin/kill -{reload} $MAINPID");
+    match cx.reload {
+        ReloadFate::Fatal { pid } => {
+            warnings.push(format!(
+                "ExecReload= is commented out: the program (pid {pid}) does not handle SIG{reload}, which would end it, so rdaemon reload refuses to send it"
+            ));
+            let _ = writeln!(
+                t,
+                "# rdaemon reload refuses: the program does not handle SIG{reload}, which would end it.\n\
+                 # Once it does:\n#{exec_reload}"
+            );
+        }
+        ReloadFate::Handled | ReloadFate::Unknown => {
+            let _ = writeln!(t, "{exec_reload}");
+        }
+    }
 
     t.push_str("\n[Install]\n");
     let _ = writeln!(t, "WantedBy={wanted_by}");
@@ -1197,6 +1245,7 @@ mod tests {
             record_path: "/run/rdaemon/web.json".into(),
             extras: Extras::default(),
             user_manager: false,
+            reload: ReloadFate::Unknown,
         }
     }
 
