@@ -606,6 +606,38 @@ pub fn ignored_signals() -> u64 {
         .unwrap_or(0)
 }
 
+/// The interrupting signal caught since [`catch_interrupts`] (0: none yet).
+static INTERRUPTED: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
+    std::sync::OnceLock::new();
+
+/// From now on, SIGINT, SIGTERM and SIGHUP (those rdaemon's caller did not ignore) no longer
+/// end rdaemon: they are noted, and a wait for a process ([`Process::wait_exit`]) ends early
+/// with `EINTR` once one came, so that the command can put back what it changed (`stop`: the
+/// spec's wanted state) before it exits with the signal's code. Once caught, always caught.
+pub fn catch_interrupts() -> io::Result<()> {
+    let mut fresh = false;
+    let flag = INTERRUPTED.get_or_init(|| {
+        fresh = true;
+        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0))
+    });
+    if !fresh {
+        return Ok(());
+    }
+    let ignored = ignored_signals();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        if ignored & (1u64 << (sig as i32 - 1)) == 0 {
+            signal_hook::flag::register_usize(sig as i32, flag.clone(), sig as usize)?;
+        }
+    }
+    Ok(())
+}
+
+/// The interrupting signal caught since [`catch_interrupts`], if one came.
+pub fn interrupted() -> Option<Signal> {
+    let sig = INTERRUPTED.get()?.load(std::sync::atomic::Ordering::SeqCst);
+    Signal::try_from(i32::try_from(sig).ok()?).ok()
+}
+
 /// The executable `pid` runs (`/proc/PID/exe`).
 pub fn exe(pid: Pid) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/exe")).ok()
@@ -948,6 +980,7 @@ impl Process {
             match &self.pidfd {
                 Some(fd) => match poll_readable(fd, left) {
                     Ok(true) => return Ok(true),
+                    Ok(false) if interrupted().is_some() => return Err(Errno::EINTR.into()),
                     Ok(false) if left.is_zero() => return Ok(false),
                     Ok(false) => continue,
                     Err(e) => return Err(e),
@@ -955,6 +988,9 @@ impl Process {
                 None => {
                     if !self.is_still_there()? {
                         return Ok(true);
+                    }
+                    if interrupted().is_some() {
+                        return Err(Errno::EINTR.into());
                     }
                     if left.is_zero() {
                         return Ok(false);

@@ -453,3 +453,43 @@ fn stop_cancels_a_start_still_waiting_for_readiness() {
         .code(3)
         .stdout_has("pend is stopped");
 }
+
+/// Ctrl-C (or TERM, HUP) to a `stop` that waits for a daemon ignoring its signal ends the stop
+/// at once, exit 130 (143, 129), with the daemon still running and its spec wanted running
+/// again, as a stop that fails leaves it: a stop killed by SIGINT left it marked wanted stopped,
+/// so that a reboot's `resurrect` would not bring it back (user trial, 2026-12-02).
+#[test]
+fn an_interrupted_stop_leaves_a_running_daemon_wanted_running() {
+    let env = Env::new();
+    let pid = env.start_stubborn("ig");
+    for (sig, code) in [
+        (nix::sys::signal::Signal::SIGINT, 130),
+        (nix::sys::signal::Signal::SIGTERM, 143),
+    ] {
+        let mut cmd = env.std_cmd();
+        cmd.args(["stop", "ig", "--timeout", "5m"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let stop = Background::spawn(interruptible(&mut cmd));
+        // Marked before its first signal; then it waits, in a poll.
+        wait_until("stop marks the daemon and waits", DEADLINE, || {
+            env.record("ig")["wanted"] == "stopped" && in_poll(stop.pid())
+        });
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(stop.pid()), sig).unwrap();
+        let out = stop.output_within(DEADLINE, "the interrupted stop ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "stop of ig interrupted by {sig}: it still runs (pid {pid})"
+            )),
+            "{stderr}"
+        );
+        assert!(alive(pid));
+        assert_eq!(env.record("ig")["wanted"], "running");
+        env.run(&["status", "ig"]).ok().stdout_has("ig is running");
+    }
+    env.run(&["stop", "ig", "--timeout", "100ms"]).ok();
+    wait_dead(pid);
+}

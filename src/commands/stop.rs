@@ -46,7 +46,22 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
     for why in &unknown {
         eprintln!("rdaemon: {why}");
     }
+    // Ctrl-C (or TERM, HUP) while a daemon is waited for ends the stop early with the
+    // daemon still running: its spec must then say wanted running again, not stay marked
+    // stopped (user trial, 2026-12-02: a reboot's `resurrect` then left it down).
+    process::catch_interrupts().context("cannot install signal handlers")?;
     super::each(targets, |target| {
+        if let Some(sig) = process::interrupted() {
+            return Err(Fail::interrupted(
+                sig,
+                format!(
+                    "not stopping {}: interrupted by SIG{}",
+                    target.label(),
+                    signal_name(sig)
+                ),
+            )
+            .into());
+        }
         // Each daemon's own stop signal and timeout, unless the command line gives them.
         let schedule = args
             .stop
@@ -237,6 +252,16 @@ pub fn stop_locked(
     }
     // It survived (or could not be signalled): it is not being stopped any more.
     mark_stopping(ctx, target, pid, false);
+    if let (Err(_), Some(sig)) = (&gone, process::interrupted()) {
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "stop of {label} interrupted by SIG{}: it still runs (pid {pid}), wanted running",
+                signal_name(sig)
+            ),
+        )
+        .into());
+    }
     gone?;
     let last = schedule
         .iter()
