@@ -81,7 +81,7 @@ fn logs_errors_name_what_is_missing() {
     env.run(&["logs", "ghost"])
         .code(1)
         .one_error_line()
-        .stderr_has("no record for ghost");
+        .stderr_has("no daemon named 'ghost', and no log at");
     env.run(&[
         "start",
         "--name",
@@ -160,6 +160,7 @@ fn logs_follow_survives_rotation_and_truncation() {
 #[test]
 fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
     let env = Env::new();
+    env.start("lather", &["sleep", "1000"]);
     // A named daemon without a record: its default log, once it appears.
     let out_path = env.path("follow.out");
     let err_path = env.path("follow.err");
@@ -170,10 +171,13 @@ fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
         .stderr(fs::File::create(&err_path).unwrap());
     let follower = Background::spawn(&mut cmd);
     env.track(follower.pid());
-    // It says it waits, and for what, before the file appears.
+    // It says that no daemon has that name (with the closest, a typo being likely: it said
+    // nothing of it, user trial 2026-12-02), that it waits, and for what, before the file
+    // appears.
     let log = env.path("later.log");
     let waiting = format!(
-        "rdaemon: '{}' does not exist yet; waiting for it to appear\n",
+        "rdaemon: warning: no daemon named 'later' (closest: lather)\n\
+         rdaemon: '{}' does not exist yet; waiting for it to appear\n",
         log.display()
     );
     wait_until("logs -f says it waits for the log", DEADLINE, || {

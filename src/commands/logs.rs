@@ -98,11 +98,16 @@ fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
         (Some(rec), _) => vec![rec.stdout.clone(), rec.stderr.clone()],
         (None, Some(name)) => {
             let default = ctx.default_log_path(name);
-            if !follow && !default.exists() {
-                bail!(
-                    "no record for {label} and no log at '{}'",
-                    default.display()
-                );
+            // A name rdaemon does not know, with no log: an error, naming the closest names;
+            // with `-f`, the log is waited for, as `tail -F` does (a follower started before
+            // its daemon), but not without saying so: it may be a typo, or `logs -f FILE`
+            // taking `-f` for `up`'s (user trial, 2026-12-02: it waited without a word).
+            if !default.exists() {
+                let unknown = crate::target::unknown_name(ctx, name);
+                if !follow {
+                    bail!("{unknown}, and no log at '{}'", default.display());
+                }
+                ctx.warn(unknown);
             }
             vec![default]
         }
