@@ -40,6 +40,13 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             ctx.say("no daemons");
             return Ok(Code::Ok);
         }
+        // Several daemons and none named: with none of them running there is nothing to
+        // stop, which LSB's `stop` answers with 0 (user trial, 2026-12-02: a usage error).
+        Many::Several(names) if none_runs(ctx, &names)? => {
+            let list: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+            ctx.say(format!("no daemon is running ({})", list.join(", ")));
+            return Ok(Code::Ok);
+        }
         Many::Several(names) => return Err(several_error(&names).into()),
     };
     // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or root's daemon.
@@ -68,6 +75,17 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
         stop_one(ctx, target, &schedule, args.main_only)
     })
+}
+
+/// Whether no daemon of `names` has a main process alive (or one whose state is unknown).
+fn none_runs(ctx: &Ctx, names: &[crate::parse::Name]) -> Result<bool> {
+    for name in names {
+        let target = crate::target::by_name(ctx, name, None)?;
+        if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Stops one daemon under its lock.
