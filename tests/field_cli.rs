@@ -305,7 +305,8 @@ fn commands_that_find_nothing_leave_no_lock_file() {
     };
     env.run(&["restart", "ghost"])
         .code(2)
-        .stderr_has("rdaemon: no record for ghost");
+        .stderr_has("rdaemon: no record for ghost: give its command line");
+
     env.run(&["start", "--name", "ghost"])
         .code(2)
         .stderr_has("rdaemon: no record for ghost");
@@ -331,6 +332,11 @@ fn commands_that_find_nothing_leave_no_lock_file() {
     assert_eq!(locks(), Vec::<String>::new());
     assert!(!env.path("ghost.json").exists() && !env.path("ext.json").exists());
     let pid = env.start_stubborn("known");
+    // A typo gets the closest known names, as `status` and `stop` give them (user trial).
+    env.run(&["restart", "knwn"])
+        .code(2)
+        .one_error_line()
+        .stderr_has("rdaemon: no record for knwn (closest: known): give its command line");
     env.run(&["stop", "known", "--timeout", "100ms", "--no-kill"])
         .code(1)
         .stderr_has(&format!("known (pid {pid}) is still running"));

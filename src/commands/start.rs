@@ -250,10 +250,18 @@ pub fn no_spec(ctx: &Ctx, name: &Name, verb: &str, how: &str) -> anyhow::Error {
             "cannot {verb} {name}: {}; give its command line to replace it ({how}), or forget it (rdaemon forget {name})",
             crate::exit::render(&e)
         ),
-        Ok(_) => Fail::usage(format!(
-            "no record for {name}: give its command line ({how})"
-        ))
-        .into(),
+        Ok(_) => {
+            // A typo as likely as a new daemon: the closest known names, as `status` gives them.
+            let close = crate::target::closest_names(ctx, name.as_str());
+            let close = match close.is_empty() {
+                true => String::new(),
+                false => format!(" (closest: {})", close.join(", ")),
+            };
+            Fail::usage(format!(
+                "no record for {name}{close}: give its command line ({how})"
+            ))
+            .into()
+        }
     }
 }
 
