@@ -432,6 +432,33 @@ fn a_failed_forking_start_removes_the_pidfile_its_daemon_left_empty() {
     env.run(&["status", "half"]).code(3);
 }
 
+/// An empty pidfile at the program's `--pidfile` (`nginx -t` leaves one) is removed before the
+/// launch, and the warning says so: rdaemon never writes that file, the program does (it said
+/// "replacing it": user trial, 2026-12-02).
+#[test]
+fn an_empty_program_pidfile_left_over_is_removed_saying_so() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let pidfile = env.path("left.pid");
+    fs::write(&pidfile, "").unwrap();
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker(
+        "an_empty_program_pidfile_left_over",
+        &["--pidfile", &p],
+        &mark,
+    ) else {
+        return;
+    };
+    start(&env, "left", &["--forking", "--pidfile", &p], &argv)
+        .ok()
+        .stderr_has(&format!(
+            "invalid pidfile '{p}': it is empty; removing it (the program writes it)"
+        ));
+    assert_eq!(read_pid(&pidfile), status_pid(&env, "left") as i32);
+    env.run(&["stop", "left"]).ok();
+    wait_nothing_left(&env, &mark);
+}
+
 #[test]
 fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
     let env = Env::new();

@@ -630,7 +630,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let cgroup = prepare_cgroup(ctx, &launch)?;
     // Every check has passed: the stale pidfiles go now (the log files this start created, and
     // its cgroup, go with a failure here as with any other).
-    if let Err(err) = replace_stale(ctx, stale) {
+    if let Err(err) = replace_stale(ctx, spec, stale) {
         remove_if_empty(cgroup.as_ref());
         return Err(err);
     }
@@ -1684,7 +1684,7 @@ fn start_in_place(
     // `new_logs` removes the log files this created if the exec fails; after an exec nothing
     // of rdaemon is left to drop it.
     let (plan, _, _new_logs) = prepare(ctx, &mut launch.clone(), None)?;
-    replace_stale(ctx, stale)?;
+    replace_stale(ctx, spec, stale)?;
     let writer = PidfileWriter::prepare(&spec.pidfile, launch.account.as_ref().map(|a| &a.creds))?;
     let boot_id = process::boot_id().context("cannot read the boot id")?;
     let pid = Pid::own_for_foreground();
@@ -1855,13 +1855,20 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) ->
 /// Removes the stale pidfiles a start found, saying why, once everything that could fail the
 /// start on bad input (user, chdir, logs, env files, limits, cgroup) has been checked. The
 /// safety rules are [`pidfile::remove`]'s: a regular file only, never a symlink's target.
-fn replace_stale(ctx: &Ctx, stale: Vec<Stale>) -> Result<()> {
+/// `spec`'s own pidfile, with `--forking --pidfile`, is the program's, which rdaemon only
+/// removes: the program writes it anew (`nginx -t` leaves one empty).
+fn replace_stale(ctx: &Ctx, spec: &Spec, stale: Vec<Stale>) -> Result<()> {
+    let programs = (spec.forking && spec.program_pidfile).then_some(spec.pidfile.as_path());
     for Stale { path, why, warn } in stale {
         // Removed first: a file that cannot be removed is one error line, not a warning that
         // it is being replaced followed by the error.
         pidfile::remove(&path)?;
+        let what = match programs == Some(path.as_path()) {
+            true => "removing it (the program writes it)",
+            false => "replacing it",
+        };
         match warn {
-            true => ctx.warn(format!("{why}; replacing it")),
+            true => ctx.warn(format!("{why}; {what}")),
             false => ctx.debug(format!(
                 "removing stale pidfile '{}': {why}",
                 path.display()
