@@ -633,3 +633,42 @@ fn cmd_readiness_runs_as_the_daemons_user() {
     )
     .ok();
 }
+
+/// A relative `--ready file:` path is taken from the directory `start` runs in, not from
+/// `--chdir`: said in a warning naming the file rdaemon waits for, since a program that makes
+/// it in its own directory is waited for in vain (user trial, 2026-12-02). An absolute path, or
+/// a `--chdir` that is the caller's directory, says nothing.
+#[test]
+fn a_relative_ready_file_with_chdir_elsewhere_is_warned_of() {
+    let env = Env::new();
+    let sub = env.path("www");
+    fs::create_dir(&sub).unwrap();
+    let waited = env.path("flag");
+    env.run(&[
+        "start", "--name", "rel", "--chdir", "www", "--ready", "file:flag",
+        "--ready-timeout", "300ms", "--", "sh", "-c", "touch flag; exec sleep 1000",
+    ])
+    .code(1)
+    .stderr_has(&format!(
+        "warning: --ready file:flag is taken from this directory, not from --chdir www: rdaemon waits for '{}'",
+        waited.display()
+    ));
+    let absolute = format!("file:{}", sub.join("flag2").display());
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "abs",
+            "--chdir",
+            "www",
+            "--ready",
+            &absolute,
+            "--",
+            "sh",
+            "-c",
+            "touch flag2; exec sleep 1000",
+        ])
+        .ok();
+    assert!(!run.stderr.contains("warning"), "{}", run.dump());
+    env.run(&["stop", "abs"]).ok();
+}

@@ -190,7 +190,30 @@ pub fn run(args: StartArgs, ctx: &Ctx) -> Result<Code> {
     if args.opts.chdir.is_none() {
         warn_relative_args(ctx, &spec);
     }
+    warn_relative_ready(ctx, &args, &spec);
     start_spec(ctx, spec, &args)
+}
+
+/// A relative `--ready file:` path is taken from the directory `start` runs in, as every path
+/// of its command line is; with a `--chdir` elsewhere, a program that creates the file relative
+/// to its own directory is waited for in vain (user trial, 2026-12-02): said, as a relative
+/// argument is ([`warn_relative_args`]).
+fn warn_relative_ready(ctx: &Ctx, args: &StartArgs, spec: &Spec) {
+    let (Some(chdir), Some(ReadySpec::File(given))) = (&args.opts.chdir, &args.opts.ready) else {
+        return;
+    };
+    if given.is_absolute() || spec.chdir == std::env::current_dir().unwrap_or_default() {
+        return;
+    }
+    ctx.warn(format!(
+        "--ready file:{} is taken from this directory, not from --chdir {}: rdaemon waits for '{}'; give an absolute path if the program makes it elsewhere",
+        given.display(),
+        chdir.display(),
+        std::env::current_dir()
+            .unwrap_or_default()
+            .join(given)
+            .display()
+    ));
 }
 
 /// `rdaemon start NAME`: the daemon from its spec, the options given overriding it (and saved
