@@ -1132,19 +1132,21 @@ _rdaemon() {
 # in the rdaemon directory (--dir on the command line, else RDAEMON_DIR, else the default).
 _rdaemon_names() {
     local cur="${COMP_WORDS[COMP_CWORD]}"
-    local i w sub="" npos=0 dir="" opt=""
+    local i w sub="" npos=0 dir="" opt="" named=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         if [[ -n "$opt" ]]; then
             # The value of the option before (bash splits --opt=value at the '=').
             [[ "$w" == "=" ]] && continue
             [[ "$opt" == "--dir" ]] && dir="$w"
+            [[ "$opt" == "--name" ]] && named=1
             opt=""
             continue
         fi
         case "$w" in
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${w#--dir=}" ;;
+            --name=*) named=1 ;;
             --*=*) ;;
             --dir|--cgroup|--chdir|--env|--env-file|--file|--group|--health|--health-interval|--health-retries|--limit|--lines|--log|--log-keep|--log-max-size|--max-restarts|--memory-max|--name|--nice|--on-exit|--oom-score-adj|--out|--pidfile|--ready|--ready-timeout|--reload-signal|--restart|--restart-delay|--restart-window|--retry|--signal|--stderr|--stdout|--stop-signal|--stop-timeout|--target|--tasks-max|--timeout|--umask|--user|--watchdog|-f|-n) opt="$w" ;;
             -*) ;;
@@ -1159,6 +1161,9 @@ _rdaemon_names() {
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
             stop:*|status:*|restart:*|logs:*|forget:*|signal:[1-9]*|reload:*|wait:*|up:*|down:*|export:1) want=1 ;;
+        esac
+        case "$sub:$npos:$named" in
+            start:0:) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then

@@ -298,3 +298,4 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -x -a "(
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start; and test (count (commandline -opc)) -eq 2" -a "(__fish_rdaemon_names)"

@@ -277,6 +277,14 @@ fn bash_completes_daemon_names_where_a_name_goes() {
         !words.contains(&"alpha".to_owned()),
         "start names a new daemon: {words:?}"
     );
+    // `start NAME` starts a stored daemon: its first word gets the names, unless --name names
+    // the daemon (the word is then the program); the program's arguments get none.
+    assert_eq!(bash_complete(&env, &["start", ""]), names);
+    assert_eq!(bash_complete(&env, &["start", "--respawn", "a"]), ["alpha"]);
+    for line in [&["start", "--name", "x", ""][..], &["start", "alpha", ""]] {
+        let words = bash_complete(&env, line);
+        assert!(!words.contains(&"beta".to_owned()), "{line:?}: {words:?}");
+    }
 }
 
 #[test]
@@ -333,6 +341,12 @@ fn fish_completes_daemon_names() {
     assert_eq!(
         complete(format!("{bin} --dir {} status ", other.display())),
         ["gamma"]
+    );
+    // `start NAME`: names right after the subcommand, beside the files.
+    let words = complete(format!("{bin} start "));
+    assert!(
+        words.contains(&"alpha".to_owned()) && words.contains(&"beta".to_owned()),
+        "{words:?}"
     );
 }
 
@@ -394,6 +408,9 @@ fn zsh_completes_daemon_names() {
         screen.contains("rdaemon --dir") && screen.contains("gamma"),
         "{screen}"
     );
+    // `start NAME`: the first word may be a daemon's name (no file here begins with "alp").
+    let screen = complete("rdaemon start alp".into(), "alpha");
+    assert!(screen.contains("rdaemon start alpha"), "{screen}");
 }
 
 #[test]

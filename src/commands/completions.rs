@@ -79,6 +79,9 @@ pub struct NameShape {
     /// Every option that takes a value, anywhere (`--dir`, `--signal`, `-n`...): when
     /// scanning a command line, the word after one of them is its value, not a positional.
     pub value_options: Vec<String>,
+    /// Subcommands whose first positional word is a program or a known daemon's name (`start
+    /// NAME` starts a stored daemon): names offered there beside the files.
+    pub program_or_name: Vec<String>,
 }
 
 impl NameShape {
@@ -91,11 +94,15 @@ impl NameShape {
             option: Vec::new(),
             several: Vec::new(),
             value_options: Vec::new(),
+            program_or_name: Vec::new(),
         };
         collect_value_options(cmd, &mut shape.value_options);
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             collect_value_options(sub, &mut shape.value_options);
             let positionals: Vec<&clap::Arg> = sub.get_positionals().collect();
+            if positionals.first().is_some_and(|a| a.get_id() == "program") {
+                shape.program_or_name.push(sub.get_name().to_owned());
+            }
             // `name` (one daemon, `cli::TargetArgs`) or `names` (several, `forget`).
             let is_name = |a: &&clap::Arg| matches!(a.get_id().as_str(), "name" | "names");
             if let Some(index) = positionals.iter().position(is_name) {
@@ -163,6 +170,13 @@ fn add_bash_names(generated: &str, shape: &NameShape) -> String {
             false => format!("{sub}:{n}"),
         })
         .collect();
+    // `start NAME`: the first word, unless `--name` names the daemon (the word is then the
+    // program); no name matches a program's: then the files, through `-o default`.
+    let program_or_name: Vec<String> = shape
+        .program_or_name
+        .iter()
+        .map(|sub| format!("{sub}:0:"))
+        .collect();
     let option: Vec<String> = shape.option.iter().map(|s| format!("{s}:--name")).collect();
     let value_options: Vec<&str> = shape
         .value_options
@@ -177,19 +191,21 @@ fn add_bash_names(generated: &str, shape: &NameShape) -> String {
 # in the rdaemon directory (--dir on the command line, else RDAEMON_DIR, else the default).
 _rdaemon_names() {{
     local cur="${{COMP_WORDS[COMP_CWORD]}}"
-    local i w sub="" npos=0 dir="" opt=""
+    local i w sub="" npos=0 dir="" opt="" named=""
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${{COMP_WORDS[i]}}"
         if [[ -n "$opt" ]]; then
             # The value of the option before (bash splits --opt=value at the '=').
             [[ "$w" == "=" ]] && continue
             [[ "$opt" == "--dir" ]] && dir="$w"
+            [[ "$opt" == "--name" ]] && named=1
             opt=""
             continue
         fi
         case "$w" in
             --) _rdaemon "$@"; return ;;
             --dir=*) dir="${{w#--dir=}}" ;;
+            --name=*) named=1 ;;
             --*=*) ;;
             --dir|{value_options}) opt="$w" ;;
             -*) ;;
@@ -204,6 +220,9 @@ _rdaemon_names() {{
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
             {positional}) want=1 ;;
+        esac
+        case "$sub:$npos:$named" in
+            {program_or_name}) want=1 ;;
         esac
     fi
     if [[ -z "$want" ]]; then
@@ -220,6 +239,7 @@ _rdaemon_names() {{
         value_options = value_options.join("|"),
         option = option.join("|"),
         positional = positional.join("|"),
+        program_or_name = program_or_name.join("|"),
     );
     format!("{head}{f}{tail}")
 }
@@ -228,8 +248,18 @@ fn add_zsh_names(generated: &str, shape: &NameShape) -> String {
     // The NAME positional and `--name` of the commands that address an existing daemon get
     // `_rdaemon_names` instead of `_default` as their action.
     let mut replaced = 0;
+    let mut programs = 0;
     let mut body = String::new();
     for line in generated.split_inclusive('\n') {
+        // `start`'s `'*::program -- ...`: its first word may be a daemon's name too.
+        if line.starts_with("'*::program -- ") && !shape.program_or_name.is_empty() {
+            if let Some(spec) = line.strip_suffix(":_default' \\\n") {
+                programs += 1;
+                body.push_str(spec);
+                body.push_str(":_rdaemon_program_or_name' \\\n");
+                continue;
+            }
+        }
         // `'::name -- ...`, or `'*::names -- ...` for several; `'()--name=[...`, or with the
         // options it conflicts with, `'(--all)--name=[...`.
         let is_name = line.starts_with("'::name -- ")
@@ -248,6 +278,11 @@ fn add_zsh_names(generated: &str, shape: &NameShape) -> String {
     assert_eq!(
         replaced, expected,
         "clap_complete's zsh script changed: expected {expected} NAME specs to hook"
+    );
+    assert_eq!(
+        programs,
+        shape.program_or_name.len(),
+        "clap_complete's zsh script changed: expected a PROGRAM spec to hook"
     );
     let (head, tail) = split_at_anchor(
         &body,
@@ -277,6 +312,16 @@ _rdaemon_names() {
     done
     names=(${(f)"$($exe $dir list --names 2>/dev/null)"})
     _wanted daemons expl 'daemon name' compadd -a names
+}
+
+# `start`'s first word: a known daemon's name or a program; the program's arguments after it.
+(( $+functions[_rdaemon_program_or_name] )) ||
+_rdaemon_program_or_name() {
+    if (( CURRENT == 1 )); then
+        _alternative 'daemons:daemon name:_rdaemon_names' 'files:file:_files'
+    else
+        _default
+    fi
 }
 
 "#;
@@ -333,6 +378,13 @@ end
         let _ = writeln!(
             generated,
             "complete -c rdaemon -n \"__fish_rdaemon_using_subcommand {sub}\" -l name -x -a \"(__fish_rdaemon_names)\""
+        );
+    }
+    // `start NAME`: right after the subcommand, names beside the files (no -f).
+    for sub in &shape.program_or_name {
+        let _ = writeln!(
+            generated,
+            "complete -c rdaemon -n \"__fish_rdaemon_using_subcommand {sub}; and test (count (commandline -opc)) -eq 2\" -a \"(__fish_rdaemon_names)\""
         );
     }
     generated
