@@ -726,6 +726,16 @@ impl Cgroup {
     /// 10 to 20 ms here, which `stop` would pay after the last process is gone (bench/, "stop of
     /// a daemon of 100 processes"). True if it emptied.
     pub fn wait_empty(&self, timeout: Duration) -> Result<bool> {
+        self.wait_empty_while(timeout, false)
+    }
+
+    /// [`Cgroup::wait_empty`] that also ends (false) once an interrupting signal was caught
+    /// ([`crate::process::interrupted`]): `stop`'s waits, which Ctrl-C ends.
+    pub fn wait_empty_interruptible(&self, timeout: Duration) -> Result<bool> {
+        self.wait_empty_while(timeout, true)
+    }
+
+    fn wait_empty_while(&self, timeout: Duration, interruptible: bool) -> Result<bool> {
         use std::os::unix::fs::FileExt;
         let events = self.file("cgroup.events");
         let file = match fs::File::open(&events) {
@@ -756,14 +766,20 @@ impl Cgroup {
                 return Ok(true);
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || (interruptible && crate::process::interrupted().is_some()) {
                 return Ok(false);
             }
             let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-            let mut fds = [PollFd::new(
+            let mut fds = vec![PollFd::new(
                 std::os::fd::AsFd::as_fd(&file),
                 PollFlags::POLLPRI,
             )];
+            // An interrupting signal ends the wait at once (stop's Ctrl-C).
+            fds.extend(
+                crate::process::interrupt_fd()
+                    .filter(|_| interruptible)
+                    .map(|fd| PollFd::new(fd, PollFlags::POLLIN)),
+            );
             match poll(
                 &mut fds,
                 PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),

@@ -433,6 +433,19 @@ impl NameLock {
                                 lock_holder(&f).unwrap_or_else(|| "another process".into())
                             );
                         }
+                        // `stop`'s Ctrl-C ends the wait: nothing was done yet.
+                        if let Some(sig) = crate::process::interrupted() {
+                            return Err(crate::exit::Fail::interrupted(
+                                sig,
+                                format!(
+                                    "interrupted by SIG{} while waiting for the lock '{}', held by {}",
+                                    crate::parse::signal_name(sig),
+                                    path.display(),
+                                    lock_holder(&f).unwrap_or_else(|| "another process".into())
+                                ),
+                            )
+                            .into());
+                        }
                         file = f;
                         std::thread::sleep(
                             Duration::from_millis(10)

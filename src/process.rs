@@ -606,36 +606,59 @@ pub fn ignored_signals() -> u64 {
         .unwrap_or(0)
 }
 
-/// The interrupting signal caught since [`catch_interrupts`] (0: none yet).
-static INTERRUPTED: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicUsize>> =
-    std::sync::OnceLock::new();
+/// What [`catch_interrupts`] set up: the interrupting signal caught (0: none yet), and the
+/// read end of a self-pipe that becomes readable when one is, never drained, so that every wait
+/// that polls it ([`interrupt_fd`]) ends at once from then on, also when the signal came just
+/// before the `poll` (the race a flag alone leaves open).
+struct Interrupts {
+    caught: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    wake: OwnedFd,
+}
+
+static INTERRUPTS: std::sync::OnceLock<Interrupts> = std::sync::OnceLock::new();
 
 /// From now on, SIGINT, SIGTERM and SIGHUP (those rdaemon's caller did not ignore) no longer
-/// end rdaemon: they are noted, and a wait for a process ([`Process::wait_exit`]) ends early
-/// with `EINTR` once one came, so that the command can put back what it changed (`stop`: the
-/// spec's wanted state) before it exits with the signal's code. Once caught, always caught.
+/// end rdaemon: they are noted, and a wait for a process ([`Process::wait_exit`]), for a cgroup
+/// to empty or for a name's lock ends early once one came, so that the command can put back
+/// what it changed (`stop`: the spec's wanted state) before it exits with the signal's code.
+/// Once caught, always caught: a wait that must go on regardless (a short grace, a clean-up)
+/// uses [`Process::wait_exit_regardless`].
 pub fn catch_interrupts() -> io::Result<()> {
-    let mut fresh = false;
-    let flag = INTERRUPTED.get_or_init(|| {
-        fresh = true;
-        std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0))
-    });
-    if !fresh {
+    if INTERRUPTS.get().is_some() {
         return Ok(());
     }
+    let (read, write) = std::os::unix::net::UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    write.set_nonblocking(true)?;
+    let caught = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let ignored = ignored_signals();
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         if ignored & (1u64 << (sig as i32 - 1)) == 0 {
-            signal_hook::flag::register_usize(sig as i32, flag.clone(), sig as usize)?;
+            // The flag first: once the pipe wakes a wait, the flag names the signal.
+            signal_hook::flag::register_usize(sig as i32, caught.clone(), sig as usize)?;
+            signal_hook::low_level::pipe::register(sig as i32, write.try_clone()?)?;
         }
     }
+    let _ = INTERRUPTS.set(Interrupts {
+        caught,
+        wake: read.into(),
+    });
     Ok(())
 }
 
 /// The interrupting signal caught since [`catch_interrupts`], if one came.
 pub fn interrupted() -> Option<Signal> {
-    let sig = INTERRUPTED.get()?.load(std::sync::atomic::Ordering::SeqCst);
+    let sig = INTERRUPTS
+        .get()?
+        .caught
+        .load(std::sync::atomic::Ordering::SeqCst);
     Signal::try_from(i32::try_from(sig).ok()?).ok()
+}
+
+/// Readable once an interrupting signal was caught (after [`catch_interrupts`]): a wait that
+/// polls it with what it waits for ends at once, race-free.
+pub fn interrupt_fd() -> Option<BorrowedFd<'static>> {
+    INTERRUPTS.get().map(|i| i.wake.as_fd())
 }
 
 /// The executable `pid` runs (`/proc/PID/exe`).
@@ -864,7 +887,7 @@ impl Process {
     /// Whether the process has exited (zombies included).
     pub fn has_exited(&self) -> bool {
         match &self.pidfd {
-            Some(fd) => matches!(poll_readable(fd, Duration::ZERO), Ok(true)),
+            Some(fd) => matches!(poll_readable(fd.as_fd(), None, Duration::ZERO), Ok(true)),
             // Unreadable `/proc`: not known to have exited (a signal by number then checks
             // again and fails with the error).
             None => matches!(self.is_still_there(), Ok(false)),
@@ -972,15 +995,29 @@ impl Process {
     }
 
     /// Waits up to `timeout` for the process to exit; true if it did. Exact with a pidfd; polls
-    /// every few milliseconds without one.
+    /// every few milliseconds without one. Ends with `EINTR` once an interrupting signal was
+    /// caught ([`catch_interrupts`]).
     pub fn wait_exit(&self, timeout: Duration) -> io::Result<bool> {
+        self.wait_exit_while(timeout, true)
+    }
+
+    /// [`Process::wait_exit`] that an interrupting signal does not end: the short wait a command
+    /// that was interrupted still makes before it says what it leaves behind.
+    pub fn wait_exit_regardless(&self, timeout: Duration) -> io::Result<bool> {
+        self.wait_exit_while(timeout, false)
+    }
+
+    fn wait_exit_while(&self, timeout: Duration, interruptible: bool) -> io::Result<bool> {
         let deadline = Instant::now() + timeout;
+        let wake = interrupt_fd().filter(|_| interruptible);
         loop {
+            if interruptible && interrupted().is_some() {
+                return Err(Errno::EINTR.into());
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             match &self.pidfd {
-                Some(fd) => match poll_readable(fd, left) {
+                Some(fd) => match poll_readable(fd.as_fd(), wake, left) {
                     Ok(true) => return Ok(true),
-                    Ok(false) if interrupted().is_some() => return Err(Errno::EINTR.into()),
                     Ok(false) if left.is_zero() => return Ok(false),
                     Ok(false) => continue,
                     Err(e) => return Err(e),
@@ -988,9 +1025,6 @@ impl Process {
                 None => {
                     if !self.is_still_there()? {
                         return Ok(true);
-                    }
-                    if interrupted().is_some() {
-                        return Err(Errno::EINTR.into());
                     }
                     if left.is_zero() {
                         return Ok(false);
@@ -1552,14 +1586,20 @@ fn parse_cpu_list(text: &str) -> Option<Vec<u32>> {
     Some(cpus)
 }
 
-/// Polls `fd` for readability for at most `timeout`; EINTR counts as "not yet".
-fn poll_readable(fd: &OwnedFd, timeout: Duration) -> io::Result<bool> {
-    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+/// Polls `fd` for readability for at most `timeout`, or until `wake` (the
+/// [`interrupt_fd`]) is readable; whether `fd` is. EINTR counts as "not yet".
+fn poll_readable(
+    fd: BorrowedFd<'_>,
+    wake: Option<BorrowedFd<'_>>,
+    timeout: Duration,
+) -> io::Result<bool> {
+    let mut fds = vec![PollFd::new(fd, PollFlags::POLLIN)];
+    fds.extend(wake.map(|w| PollFd::new(w, PollFlags::POLLIN)));
     // Round up so that a sub-millisecond remainder still waits rather than spinning.
     let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
     let timeout = PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX);
     match poll(&mut fds, timeout) {
-        Ok(n) => Ok(n > 0),
+        Ok(_) => Ok(fds[0].any().unwrap_or(false)),
         Err(Errno::EINTR) => Ok(false),
         Err(e) => Err(e.into()),
     }

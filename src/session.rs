@@ -415,12 +415,37 @@ pub fn sweep(
     begun: Instant,
     signalled_group: Option<i32>,
 ) -> Result<Swept, (i32, Errno)> {
+    sweep_while(session, held, schedule, begun, signalled_group, false)
+}
+
+/// [`sweep`] that ends early, before its next signal and during its waits, once an
+/// interrupting signal was caught ([`crate::process::interrupted`]): `stop`'s, which Ctrl-C
+/// ends. What is still alive then is in `survivors`, and `interrupted` says which signal came.
+pub fn sweep_interruptible(
+    session: Option<Session>,
+    held: Vec<Held>,
+    schedule: &[Step],
+    begun: Instant,
+    signalled_group: Option<i32>,
+) -> Result<Swept, (i32, Errno)> {
+    sweep_while(session, held, schedule, begun, signalled_group, true)
+}
+
+fn sweep_while(
+    session: Option<Session>,
+    held: Vec<Held>,
+    schedule: &[Step],
+    begun: Instant,
+    signalled_group: Option<i32>,
+    interruptible: bool,
+) -> Result<Swept, (i32, Errno)> {
     let mut sweep = Sweeper {
         session,
         members: Vec::new(),
         signalled: HashSet::new(),
         fresh: false,
         killed: false,
+        interruptible,
     };
     for Held(m) in held {
         sweep.members.push(m);
@@ -431,6 +456,13 @@ pub fn sweep(
     }
     let mut timeline = Timeline::new(schedule);
     while let Some(phase) = timeline.next(begun.elapsed()) {
+        if let Some(sig) = sweep.interrupted() {
+            sweep.refresh();
+            return Ok(Swept {
+                interrupted: Some(sig),
+                ..sweep.outcome()
+            });
+        }
         if let Some((sig, first)) = phase.signal {
             sweep.deliver(sig, signalled_group.filter(|_| first))?;
         }
@@ -529,6 +561,9 @@ pub struct Swept {
     pub survivors: Vec<i32>,
     /// Some needed SIGKILL: the schedule's first signal did not end them all.
     pub killed: bool,
+    /// The sweep ended early, on this interrupting signal ([`crate::process::interrupted`]):
+    /// `survivors` are the leftovers still alive then.
+    pub interrupted: Option<Signal>,
 }
 
 /// A leftover being stopped: held by pidfd where the kernel allows.
@@ -548,9 +583,16 @@ struct Sweeper {
     fresh: bool,
     /// SIGKILL was sent to a live leftover.
     killed: bool,
+    /// An interrupting signal ends the sweep ([`sweep_interruptible`]).
+    interruptible: bool,
 }
 
 impl Sweeper {
+    /// The interrupting signal that ends this sweep, if it is one that may be interrupted.
+    fn interrupted(&self) -> Option<Signal> {
+        crate::process::interrupted().filter(|_| self.interruptible)
+    }
+
     /// One scan of `/proc`: adds the leftovers not yet held (verified by start time once the
     /// pidfd pins them) and drops the ones that have exited.
     fn refresh(&mut self) {
@@ -595,9 +637,12 @@ impl Sweeper {
         Ok(())
     }
 
-    /// Waits until every leftover is gone (true) or `deadline` passes (false). Polls the
-    /// pidfds all at once; only leftovers without one are checked every few milliseconds.
+    /// Waits until every leftover is gone (true) or `deadline` passes (false), or an
+    /// interrupting signal was caught (false). Polls the pidfds all at once, with the
+    /// [`crate::process::interrupt_fd`]; only leftovers without one are checked every few
+    /// milliseconds.
     fn wait_all(&mut self, deadline: Instant) -> bool {
+        let wake = crate::process::interrupt_fd().filter(|_| self.interruptible);
         loop {
             self.members.retain(|m| !m.process.has_exited());
             if self.members.is_empty() {
@@ -608,7 +653,7 @@ impl Sweeper {
                 }
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            if left.is_zero() || self.interrupted().is_some() {
                 return false;
             }
             self.fresh = false;
@@ -622,6 +667,7 @@ impl Sweeper {
                 .members
                 .iter()
                 .filter_map(|m| m.process.pidfd())
+                .chain(wake)
                 .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
                 .collect();
             let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
@@ -651,6 +697,7 @@ impl Sweeper {
             stopped: self.signalled.len() - survived,
             survivors,
             killed: self.killed,
+            interrupted: None,
         }
     }
 }

@@ -792,6 +792,13 @@ impl Record {
         serde_json::from_slice(bytes)
     }
 
+    /// Whether `pid` is the daemon's main process as this record describes it: its main
+    /// process (a respawn daemon's monitor), or a respawn daemon's program, which runs on
+    /// without the monitor when that was killed (`Vouch::OrphanedChild`).
+    pub fn names_main(&self, pid: i32) -> bool {
+        self.pid == Some(pid) || (self.mode == Mode::Respawn && self.child_pid == Some(pid))
+    }
+
     /// What the user wants of it: `stopped` once `stop` marked it.
     pub fn wanted(&self) -> Wanted {
         if self.stopping {

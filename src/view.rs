@@ -373,7 +373,7 @@ fn judge_settled(ctx: &Ctx, target: &Target) -> Result<Main> {
     };
     if record
         .as_ref()
-        .is_some_and(|r| r.stopping && r.pid == Some(pid.get()))
+        .is_some_and(|r| r.stopping && r.names_main(pid.get()))
     {
         return Ok(Main::NoPidfile);
     }

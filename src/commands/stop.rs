@@ -160,11 +160,13 @@ pub fn stop_locked(
             return Ok(Stopped::NotRunning);
         }
         Main::Gone { why, .. } => {
-            if stop_leftovers(ctx, target, &rest)? {
-                pidfile::remove(&target.pidfile)?;
+            // Its pidfile goes also when the leftovers' stop fails or is interrupted: it names
+            // a dead process.
+            let left = stop_leftovers(ctx, target, &rest);
+            pidfile::remove(&target.pidfile)?;
+            if left? {
                 return Ok(Stopped::NotRunning);
             }
-            pidfile::remove(&target.pidfile)?;
             ctx.say(format!(
                 "{label} is not running ({why}; removed stale pidfile '{}')",
                 target.pidfile.display()
@@ -184,9 +186,15 @@ pub fn stop_locked(
     let process = match Process::open_verified(pid, start_time) {
         Ok(Some(p)) => p,
         Ok(None) => {
-            let swept = sweep(&label, session, Vec::new(), &rest, begun, None)?
-                + stop_cgroup(ctx, target, &rest, begun, None)?;
-            return finish_gone_saying(ctx, target, pid, &leftovers_note(swept));
+            let swept = sweep(&label, session, Vec::new(), &rest, begun, None, By::Stop)
+                .and_then(|s| Ok(s + stop_cgroup(ctx, target, &rest, begun, None, By::Stop)?));
+            return match swept {
+                Ok(swept) => finish_gone_saying(ctx, target, pid, &leftovers_note(swept)),
+                Err(e) => {
+                    clear_pidfile_warning(ctx, target, pid);
+                    Err(e)
+                }
+            };
         }
         Err(e) => bail!(
             "cannot stop {label}: cannot read /proc/{pid}/stat: {}",
@@ -221,10 +229,32 @@ pub fn stop_locked(
     if !marked {
         mark_stopping(ctx, target, pid, true);
     }
+    // Ctrl-C while the lock was waited for, or since: nothing was signalled.
+    if let Some(sig) = process::interrupted() {
+        mark_stopping(ctx, target, pid, false);
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "not stopping {label}: interrupted by SIG{}; it still runs (pid {pid}), wanted running",
+                signal_name(sig)
+            ),
+        )
+        .into());
+    }
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
     let mut sent = Vec::new();
     let gone = run_schedule_noting(&process, aim, schedule, &mut spinner, &mut sent);
     spinner.finish();
+    // Interrupted once the stop signal went out: the daemon may be on its way down. What it
+    // is wanted follows its main process, given a moment to act on the signal: gone, it was
+    // stopped (and stays wanted stopped); alive, it still runs, wanted running (below).
+    let gone = match (gone, process::interrupted()) {
+        (Err(Errno::EINTR), Some(_)) if !sent.is_empty() => process
+            .wait_exit_regardless(INTERRUPT_GRACE)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+            .and_then(|exited| if exited { Ok(true) } else { Err(Errno::EINTR) }),
+        (gone, _) => gone,
+    };
     for (sig, after) in &sent {
         ctx.debug(format!(
             "sent SIG{} to {label} after {}",
@@ -254,19 +284,26 @@ pub fn stop_locked(
         let by_cgroup = !schedule.contains(&Step::Forever)
             && target.record.as_ref().and_then(Cgroup::of_record).is_some();
         let swept = match by_cgroup {
-            true => Leftovers::default(),
-            false => {
-                sweep(&label, session, escaped, &rest, begun, signalled).inspect_err(|_| {
-                    mark_stopping(ctx, target, pid, false);
-                })?
+            true => Ok(Leftovers::default()),
+            false => sweep(&label, session, escaped, &rest, begun, signalled, By::Stop),
+        }
+        .and_then(|s| Ok(s + stop_cgroup(ctx, target, &rest, begun, signalled, By::Stop)?));
+        return match swept {
+            Ok(swept) => {
+                let how = format!("{how}{}", leftovers_note(swept));
+                finish_gone_saying(ctx, target, pid, &how)
+            }
+            // Interrupted with its main process gone: stopped as far as that goes, and still
+            // wanted stopped; what is left of it is named, for another stop.
+            Err(e) if process::interrupted().is_some() => {
+                clear_pidfile_warning(ctx, target, pid);
+                Err(e)
+            }
+            Err(e) => {
+                mark_stopping(ctx, target, pid, false);
+                Err(e)
             }
         };
-        let swept = swept
-            + stop_cgroup(ctx, target, &rest, begun, signalled).inspect_err(|_| {
-                mark_stopping(ctx, target, pid, false);
-            })?;
-        let how = format!("{how}{}", leftovers_note(swept));
-        return finish_gone_saying(ctx, target, pid, &how);
     }
     // It survived (or could not be signalled): it is not being stopped any more.
     mark_stopping(ctx, target, pid, false);
@@ -401,7 +438,7 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
     };
     // The record as it is now: a respawn monitor may have updated it since the lock was taken.
     match Record::load(ctx, name) {
-        Ok(Some(mut rec)) if rec.pid == Some(pid.get()) && rec.stopping != on => {
+        Ok(Some(mut rec)) if rec.names_main(pid.get()) && rec.stopping != on => {
             rec.stopping = on;
             if let Err(err) = rec.save_spec(ctx) {
                 ctx.debug(format!("{err:#}"));
@@ -413,14 +450,23 @@ fn mark_stopping(ctx: &Ctx, target: &Target, pid: Pid, on: bool) {
 
 /// Removes the pidfile of a stopped daemon and says so, with `how` it was stopped.
 fn finish_gone_saying(ctx: &Ctx, target: &Target, pid: Pid, how: &str) -> Result<Stopped> {
-    // The daemon is gone whatever happens to its pidfile (a read-only rdaemon directory cannot
-    // lose it): say so, and warn. A pidfile naming a dead pid reads as "dead" until removed.
-    if let Err(e) = clear_pidfile(ctx, target, pid) {
-        ctx.warn(format!("{e:#}"));
-    }
+    clear_pidfile_warning(ctx, target, pid);
     ctx.say(format!("stopped {} (pid {pid}){how}", target.label()));
     Ok(Stopped::Stopped(pid))
 }
+
+/// [`clear_pidfile`] once the main process `pid` is gone, warning when it cannot: the daemon
+/// is gone whatever happens to its pidfile (a read-only rdaemon directory cannot lose it). A
+/// pidfile naming a dead pid reads as "dead" until removed.
+fn clear_pidfile_warning(ctx: &Ctx, target: &Target, pid: Pid) {
+    if let Err(e) = clear_pidfile(ctx, target, pid) {
+        ctx.warn(format!("{e:#}"));
+    }
+}
+
+/// How long an interrupted `stop` still gives the daemon to act on the stop signal it already
+/// got before it says whether the daemon runs on (wanted running again) or is gone (stopped).
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Removes the pidfile once the daemon `pid` is gone: if it names `pid` (or, a `--forking
 /// --respawn` program's own pidfile, the program's process the monitor ran). rdaemon's own
@@ -435,10 +481,10 @@ fn clear_pidfile(ctx: &Ctx, target: &Target, pid: Pid) -> Result<()> {
     }
     // The record's main process, or the program of a respawn monitor that is gone
     // (`Vouch::OrphanedChild`), whose pidfile still names the dead monitor.
-    let described = target.record.as_ref().filter(|r| {
-        let child = r.mode == Mode::Respawn && r.child_pid == Some(pid.get());
-        (r.pid == Some(pid.get()) || child) && r.pidfile == target.pidfile
-    });
+    let described = target
+        .record
+        .as_ref()
+        .filter(|r| r.names_main(pid.get()) && r.pidfile == target.pidfile);
     if let Some(rec) = described.filter(|r| r.forking && r.program_pidfile) {
         // The program's own pidfile names its process, the monitor's child in respawn mode.
         if let Some(child) = rec.child_pid.and_then(|c| Pid::new(c).ok()) {
@@ -512,9 +558,11 @@ pub(crate) fn stop_remains(
         None => None,
     };
     let begun = Instant::now();
-    Ok((sweep(&label, session, escaped, schedule, begun, None)?
-        + stop_cgroup(ctx, target, schedule, begun, None)?)
-    .stopped)
+    Ok(
+        (sweep(&label, session, escaped, schedule, begun, None, By::Start)?
+            + stop_cgroup(ctx, target, schedule, begun, None, By::Start)?)
+        .stopped,
+    )
 }
 
 /// With the main process already gone: stops the leftovers of the session the record names
@@ -528,8 +576,8 @@ fn stop_leftovers(ctx: &Ctx, target: &Target, schedule: &[Step]) -> Result<bool>
     let session = Session::of(rec)
         .map_err(|e| anyhow::anyhow!("cannot stop {label}: {}", pidfile::os_reason(&e)))?;
     let begun = Instant::now();
-    let swept = sweep(&label, session, Vec::new(), schedule, begun, None)?
-        + stop_cgroup(ctx, target, schedule, begun, None)?;
+    let swept = sweep(&label, session, Vec::new(), schedule, begun, None, By::Stop)?
+        + stop_cgroup(ctx, target, schedule, begun, None, By::Stop)?;
     if swept.stopped == 0 {
         return Ok(false);
     }
@@ -553,15 +601,26 @@ fn sweep(
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
+    by: By,
 ) -> Result<Leftovers> {
     if session.is_none() && held.is_empty() {
         return Ok(Leftovers::default());
     }
-    match session::sweep(session, held, schedule, begun, signalled_group) {
+    let swept = match by {
+        By::Stop => session::sweep_interruptible(session, held, schedule, begun, signalled_group),
+        By::Start => session::sweep(session, held, schedule, begun, signalled_group),
+    };
+    match swept {
+        Ok(Swept {
+            survivors,
+            interrupted: Some(sig),
+            ..
+        }) if !survivors.is_empty() => Err(leftovers_interrupted(label, sig, &survivors)),
         Ok(Swept {
             stopped,
             survivors,
             killed,
+            ..
         }) if survivors.is_empty() => Ok(Leftovers { stopped, killed }),
         Ok(Swept { survivors, .. }) => {
             let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
@@ -597,6 +656,7 @@ fn stop_cgroup(
     schedule: &[Step],
     begun: Instant,
     signalled_group: Option<i32>,
+    by: By,
 ) -> Result<Leftovers> {
     let label = target.label();
     let Some(cg) = target
@@ -619,6 +679,14 @@ fn stop_cgroup(
     let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
     let mut timeline = Timeline::new(schedule);
     while !empty {
+        // Ctrl-C: no further signal, no further wait.
+        if let Some(sig) = process::interrupted().filter(|_| by == By::Stop) {
+            return Err(leftovers_interrupted(
+                &label,
+                sig,
+                &cg.procs().unwrap_or_default(),
+            ));
+        }
         let Some(phase) = timeline.next(begun.elapsed()) else {
             break;
         };
@@ -638,7 +706,11 @@ fn stop_cgroup(
             None => {}
         }
         let left = (begun + phase.until).saturating_duration_since(Instant::now());
-        empty = cg.wait_empty(left).map_err(fail)?;
+        empty = match by {
+            By::Stop => cg.wait_empty_interruptible(left),
+            By::Start => cg.wait_empty(left),
+        }
+        .map_err(fail)?;
     }
     if !empty {
         let pids: Vec<String> = cg
@@ -660,6 +732,37 @@ fn stop_cgroup(
         stopped: stopped.len(),
         killed,
     })
+}
+
+/// Who stops what is left of a daemon: `stop` (whose waits Ctrl-C ends), or `start` clearing
+/// up after a program that never became ready (which goes on whatever comes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum By {
+    Stop,
+    Start,
+}
+
+/// The error of a stop interrupted by `sig` once the daemon's main process was gone, with
+/// `survivors` of the rest of it still alive (exit 128 + the signal's number).
+fn leftovers_interrupted(label: &str, sig: Signal, survivors: &[i32]) -> anyhow::Error {
+    let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
+    let which = match survivors {
+        [_] => "its leftover process",
+        _ => "its leftover processes",
+    };
+    let runs = match survivors {
+        [_] => "runs",
+        _ => "run",
+    };
+    Fail::interrupted(
+        sig,
+        format!(
+            "stop of {label} interrupted by SIG{}: its main process is gone, but {which} {} still {runs} (stop it again to end them)",
+            signal_name(sig),
+            pids.join(", ")
+        ),
+    )
+    .into()
 }
 
 /// The leftovers a stop ended (SPEC §3.1): how many, and whether some needed SIGKILL.
