@@ -165,6 +165,48 @@ fn reload_without_ready_times_out() {
     assert_eq!(env.record("stuck")["notify_state"], "reloading");
 }
 
+/// The program of a `--ready notify` daemon whose monitor was killed still gets its reload
+/// signal, but nothing hears its `READY=1`: `reload` says so and does not wait out its timeout
+/// for a count only the dead monitor would have written (review, 2026-12-02).
+#[test]
+fn reload_of_a_program_whose_monitor_is_gone_does_not_wait() {
+    let env = Env::new();
+    let done = env.path("reloaded");
+    let Some(program) = notify_life(
+        "reload_of_a_program_whose_monitor_is_gone_does_not_wait",
+        // The program of a killed monitor gets SIGTERM (its parent-death signal): one that
+        // ignores it runs on.
+        &["--reload-gate", done.to_str().unwrap(), "--ignore-term", "yes"],
+    ) else {
+        return;
+    };
+    let (monitor, child) = start_supervised(&env, "lone", &["--ready", "notify"], &program);
+    wait_field(&env, "lone", "notify_state", "ready".into());
+    kill(NixPid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    wait_dead(monitor);
+    let mut cmd = env.std_cmd();
+    cmd.args(["reload", "lone", "--timeout", "1h"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = Background::spawn(&mut cmd).output_within(DEADLINE, "reload returns");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("sent SIGHUP to lone (pid {child})")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("not waiting for lone to finish reloading: no monitor of it runs"),
+        "{stderr}"
+    );
+    fs::write(&done, "").unwrap();
+    env.run(&["stop", "lone", "--timeout", "100ms"]).ok();
+    wait_dead(child);
+}
+
 /// A program that ignores the reload signal (redis-server and SIGHUP) would never say
 /// `RELOADING=1`: `reload` says so at once instead of waiting out its timeout, and sends
 /// nothing.

@@ -18,7 +18,7 @@ use crate::parse::format_duration;
 use crate::paths::Ctx;
 use crate::ready::ReadySpec;
 use crate::state::{Mode, NotifyState, Status};
-use crate::target::Target;
+use crate::target::{judge, Main, Target, Vouch};
 
 /// How often the status is read while `reload` waits.
 const LOOK_EVERY: Duration = Duration::from_millis(10);
@@ -29,7 +29,22 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
     let before = std::cell::RefCell::new(std::collections::HashMap::new());
     let sig_of = |target: &Target| {
         if let Some(name) = target.name.as_ref().filter(|_| waits(target)) {
-            if let Ok(Some(status)) = Status::load(ctx, name) {
+            // Only a live monitor counts the program's reloads: the program of one that was
+            // killed (`Vouch::OrphanedChild`) gets the signal, but nothing hears its word.
+            let vouched = match judge(ctx, target) {
+                Ok(Main::Alive { vouched, .. }) => Some(vouched),
+                _ => None,
+            };
+            if vouched.is_some_and(|v| v != Vouch::Record) {
+                ctx.warn(format!(
+                    "not waiting for {} to finish reloading: no monitor of it runs to hear its READY=1",
+                    target.label()
+                ));
+            } else if let Some(status) = Status::load(ctx, name)
+                .ok()
+                .flatten()
+                .filter(|_| vouched.is_some())
+            {
                 before
                     .borrow_mut()
                     .insert(name.clone(), status.notify.reloads);
