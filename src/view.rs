@@ -439,7 +439,7 @@ fn respawn_without_child(rec: Option<&Record>) -> DaemonState {
 /// --daemonize yes`) leaves its server there, in a session of its own. `/proc` is looked at once
 /// per command, however many daemons `list` reports, and not at all when the daemon's cgroup is
 /// gone ([`cgroup_removed`]).
-fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
+pub(crate) fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
     if cgroup_removed(rec) {
         return 0;
     }

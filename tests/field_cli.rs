@@ -478,6 +478,48 @@ fn bare_commands_address_the_only_running_daemon() {
     env.run(&["restart"])
         .code(2)
         .stderr_has("several daemons exist (old, web)");
+    // One whose main process was killed but whose leftovers run is not "not running": a stop
+    // has something to stop (review, 2026-12-02).
+    let body = format!(
+        "sleep {} & echo $! > kid.tmp; mv kid.tmp kid; exec sleep {}",
+        unique_secs(),
+        unique_secs()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "web",
+        "--cgroup",
+        "off",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &body,
+    ])
+    .ok();
+    let main = env.pid_of("web");
+    let kid: i32 = fs::read_to_string(env.wait_file("kid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(kid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(main),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_dead(main);
+    env.run(&["stop"])
+        .code(2)
+        .stderr_has("several daemons exist (old, web)");
+    assert!(alive(kid));
+    env.run(&["stop", "web"])
+        .ok()
+        .stdout_has("stopped leftovers of web: 1 process");
+    wait_dead(kid);
     let a = env.start("a", &["sleep", &unique_secs()]);
     let b = env.start("b", &["sleep", &unique_secs()]);
     env.run(&["stop"])

@@ -176,7 +176,12 @@ fn reload_of_a_program_whose_monitor_is_gone_does_not_wait() {
         "reload_of_a_program_whose_monitor_is_gone_does_not_wait",
         // The program of a killed monitor gets SIGTERM (its parent-death signal): one that
         // ignores it runs on.
-        &["--reload-gate", done.to_str().unwrap(), "--ignore-term", "yes"],
+        &[
+            "--reload-gate",
+            done.to_str().unwrap(),
+            "--ignore-term",
+            "yes",
+        ],
     ) else {
         return;
     };

@@ -77,11 +77,19 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
     })
 }
 
-/// Whether no daemon of `names` has a main process alive (or one whose state is unknown).
+/// Whether no daemon of `names` has a main process alive (or one whose state is unknown), nor
+/// leftovers of one that is gone (SPEC §3.1: `stop` would stop them).
 fn none_runs(ctx: &Ctx, names: &[crate::parse::Name]) -> Result<bool> {
     for name in names {
         let target = crate::target::by_name(ctx, name, None)?;
         if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) {
+            return Ok(false);
+        }
+        let leftovers = target
+            .record
+            .as_ref()
+            .map_or(0, |rec| crate::view::count_leftovers(ctx, rec));
+        if leftovers > 0 {
             return Ok(false);
         }
     }
