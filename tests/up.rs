@@ -153,6 +153,12 @@ fn an_entry_whose_order_alone_changed_is_up_to_date() {
     let web = env.pid_of("web");
     let reordered = three().replace("after = [\"db\"]", "after = [\"cache\"]");
     assert_ne!(reordered, three());
+    // With another entry that cannot start, `up` refuses before anything changes: the spec
+    // keeps its order too (review, 2026-12-02: it was rewritten before the checks).
+    let broken = format!("{reordered}[daemons.bad]\ncommand = [\"/nonexistent/prog\"]\n");
+    fs::write(env.path("rdaemon.toml"), broken).unwrap();
+    env.run(&["up"]).code(1).stderr_has("/nonexistent/prog");
+    assert_eq!(env.record("web")["after"], serde_json::json!(["db"]));
     fs::write(env.path("rdaemon.toml"), reordered).unwrap();
     let run = env.run(&["up"]).ok().stdout_has("web is up to date");
     assert!(!run.stdout.contains("stopped web"), "{}", run.dump());

@@ -51,6 +51,8 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     // Each existing daemon's record and its main process (while it runs): whose processes may
     // hold its readiness port without being in the way of its start.
     let mut found = BTreeMap::new();
+    // Running entries whose order alone changed: their specs take it once every check passed.
+    let mut reorder = Vec::new();
     for (name, spec) in &specs {
         let rec = Record::load(ctx, name)?;
         if let Some(rec) = &rec {
@@ -81,7 +83,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                             || crate::pidfile::pending_start(&ctx.lock_path(name)).is_some();
                         match (same, pending()) {
                             (true, false) if reordered => {
-                                keep_order(ctx, name, &spec.after)?;
+                                reorder.push(name.clone());
                                 Action::UpToDate
                             }
                             (true, false) => Action::UpToDate,
@@ -130,6 +132,11 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             let at = entry.line_of("--ready");
             e.context(format!("{}:{at}: {name}", file.path.display()))
         })?;
+    }
+    // Nothing is refused: the specs of the reordered entries change now, not before a check
+    // that fails had to leave everything as it was (review, 2026-12-02).
+    for name in &reorder {
+        keep_order(ctx, name, &specs[name].after)?;
     }
     let jobs = chosen
         .iter()
