@@ -80,6 +80,7 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
         .record
         .as_ref()
         .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
+    let orphaned = orphan_group(target, &main).filter(|_| group);
     let sent = match (monitor, group) {
         (None, false) => {
             refuse_fatal_reload(why, target, &main, sig)?;
@@ -87,6 +88,15 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
         }
         (None, true) => match main.own_group_checked().map_err(|e| proc_error(pid, e))? {
             Some(g) => main.signal_group(g, sig).map(|()| format!("process group {g}")),
+            // The program of a respawn monitor that was killed is still in the group the
+            // monitor led (review, 2026-12-02: refused): its members, the program among them.
+            None if orphaned.is_some() => {
+                let group = orphaned.unwrap_or_default();
+                signal_members(&main, group, sig).map(|n| match n {
+                    1 => format!("1 process of process group {group}"),
+                    n => format!("{n} processes of process group {group}"),
+                })
+            }
             None => bail!(
                 "cannot signal {label}'s process group: pid {pid} does not lead its own group; signal it without --group"
             ),
@@ -103,7 +113,7 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
             refuse_fatal_reload(why, target, &child, sig)?;
             child.signal(sig).map(|()| format!("pid {child_pid}"))
         }
-        (Some(_), true) => signal_members(&main, sig).map(|n| match n {
+        (Some(_), true) => signal_members(&main, pid.get(), sig).map(|n| match n {
             1 => "1 process".to_owned(),
             n => format!("{n} processes"),
         }),
@@ -212,13 +222,28 @@ fn live_child(monitor: &Process, child_pid: Option<i32>) -> std::io::Result<Opti
     Ok(ok.then_some(process))
 }
 
-/// Sends `sig` to every member of the process group that a respawn monitor leads, except the
-/// monitor itself (it forwards some signals to its child, which would then get them twice, and
-/// stops the daemon on TERM). Each member is pinned by a pidfd and checked to be in the group
-/// while the monitor, the group's leader, lives (so the group id is not reused). Returns how
-/// many processes got it.
-fn signal_members(monitor: &Process, sig: Signal) -> Result<usize, Errno> {
-    let group = monitor.pid().get();
+/// The process group of a respawn daemon's program whose monitor is gone (`main`, the record's
+/// `child_pid`): the one the dead monitor led, which the program is still in.
+fn orphan_group(target: &Target, main: &Process) -> Option<i32> {
+    let rec = target
+        .record
+        .as_ref()
+        .filter(|r| r.mode == Mode::Respawn && r.child_pid == Some(main.pid().get()))?;
+    let pgrp = process::read_stat(main.pid())?.pgrp;
+    (Some(pgrp) == rec.pid).then_some(pgrp)
+}
+
+/// Sends `sig` to every member of process group `group` but `anchor`'s leader: the group a
+/// respawn monitor leads (`anchor`, the monitor: it forwards some signals to its child, which
+/// would then get them twice, and stops the daemon on TERM), or the one a killed monitor led
+/// (`anchor`, its program, is signalled too). Each member is pinned by a pidfd and checked to be
+/// in the group while `anchor` lives in it (so the group id cannot have been reused). Returns
+/// how many processes got it.
+fn signal_members(anchor: &Process, group: i32, sig: Signal) -> Result<usize, Errno> {
+    let anchored = || {
+        !anchor.has_exited()
+            && process::read_stat(anchor.pid()).is_some_and(|s| s.is_alive() && s.pgrp == group)
+    };
     let mut sent = 0;
     for raw in session::all_pids() {
         let Ok(pid) = Pid::new(raw) else { continue };
@@ -233,7 +258,7 @@ fn signal_members(monitor: &Process, sig: Signal) -> Result<usize, Errno> {
             continue;
         };
         let still = process::read_stat(pid).is_some_and(|s| s.is_alive() && s.pgrp == group);
-        if !still || monitor.has_exited() {
+        if !still || !anchored() {
             continue;
         }
         match member.signal(sig) {
