@@ -1044,6 +1044,9 @@ struct Monitor {
     child_pid: Option<i32>,
     /// `child_pid`'s start time, read before the child could be reaped (the status keeps it).
     child_start_time: Option<u64>,
+    /// `--forking`: the process just adopted and its start time, as pinned when it was found
+    /// (the adoption reaps zombies, which may include it: its pid no longer names it then).
+    adopted: Option<(Pid, u64)>,
     /// When the current (or last) child was started, for the `--forking` hint.
     child_since: Option<Instant>,
     restarts: u32,
@@ -1359,6 +1362,7 @@ impl Monitor {
             backoff: Backoff::default(),
             child_pid: None,
             child_start_time: None,
+            adopted: None,
             child_since: None,
             restarts: rec.restarts,
             last_exit: rec.last_exit.clone(),
@@ -1625,9 +1629,12 @@ impl Monitor {
                     }
                     Effect::ChildStarted(child) => {
                         self.child_pid = Some(child.get());
-                        // Not reaped yet (this monitor reaps it), so its pid still names it.
-                        self.child_start_time =
-                            crate::process::read_stat(child).map(|s| s.start_time);
+                        // Adopted (`--forking`): as it was found. Spawned: not reaped yet (this
+                        // monitor reaps it), so its pid still names it.
+                        self.child_start_time = match self.adopted.take() {
+                            Some((pid, start_time)) if pid == child => Some(start_time),
+                            _ => crate::process::read_stat(child).map(|s| s.start_time),
+                        };
                         self.child_since = Some(Instant::now());
                         self.dirty = true;
                     }
@@ -1960,6 +1967,7 @@ impl Monitor {
         match found {
             Ok(found) => {
                 let child = found.process.pid();
+                self.adopted = Some((child, found.stat.start_time));
                 if first {
                     send_report(&mut self.report, Ok(child.get()));
                     self.handoff = self.report.take();
