@@ -883,7 +883,9 @@ impl Record {
             foreground: spec.foreground,
             inherited_output: spec.inherited_output,
             ready: spec.ready,
-            ready_timeout: spec.ready_timeout,
+            // A spec saved before `--ready-timeout 0` was refused (c2cbf5a) would fail every
+            // start at once: it reads as the default, as no timeout given.
+            ready_timeout: spec.ready_timeout.filter(|t| !t.is_zero()),
             status_text: status.status_text,
             notify: status.notify,
             started_at: status.started_at,
@@ -1688,6 +1690,10 @@ mod tests {
         assert_eq!(saved["ready_timeout"], "1m 30s");
         assert_eq!(saved["respawn"]["restart_delay"], "500ms");
         assert_eq!(saved["respawn"]["restart_window"], "2m");
+        // A ready timeout of 0, saved before it was refused, reads as none given (the default).
+        fs::write(ctx.record_path(&web), spec.replace("1m 30s", "0s")).unwrap();
+        let rec = Record::load(&ctx, &web).unwrap().unwrap();
+        assert_eq!(rec.ready_timeout, None);
         // A duration that does not parse makes the file corrupt, naming it.
         fs::write(ctx.record_path(&web), spec.replace("500ms", "soon")).unwrap();
         let err = format!("{:#}", Record::load(&ctx, &web).unwrap_err());

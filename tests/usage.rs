@@ -248,3 +248,35 @@ fn a_program_named_as_its_daemon_with_its_own_options_starts_again() {
     env.run(&args).ok().stdout_has("started napper");
     env.run(&args).ok().stdout_has("napper is already running");
 }
+
+/// A spec saved with a ready timeout of 0 (before the option refused it) would fail every
+/// `start NAME` at once: it reads as no timeout given, the default (review, 2026-12-02).
+#[test]
+fn a_saved_ready_timeout_of_zero_reads_as_the_default() {
+    let env = Env::new();
+    let mark = env.path("up.mark");
+    let _ = std::fs::remove_file(&mark);
+    let body = format!(
+        "sleep 0.3; : > {}; exec sleep {}",
+        mark.display(),
+        unique_secs()
+    );
+    let ready = format!("file:{}", mark.display());
+    let args = [
+        "start", "--name", "late", "--ready", &ready, "--", "sh", "-c", &body,
+    ];
+    env.run(&args).ok();
+    let pid = env.pid_of("late");
+    env.run(&["stop", "late"]).ok();
+    wait_dead(pid);
+    std::fs::remove_file(&mark).unwrap();
+    let spec = env.path("late.json");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("\"ready_timeout\": \"30s\""), "{text}");
+    std::fs::write(&spec, text.replace("\"30s\"", "\"0s\"")).unwrap();
+    env.run(&["start", "late"]).ok().stdout_has("started late");
+    let pid = env.pid_of("late");
+    assert!(mark.exists());
+    env.run(&["stop", "late"]).ok();
+    wait_dead(pid);
+}
