@@ -613,6 +613,8 @@ pub fn ignored_signals() -> u64 {
 struct Interrupts {
     caught: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     wake: OwnedFd,
+    /// Whether [`interrupted`] and [`interrupt_fd`] tell (see [`hold_interrupts`]).
+    armed: std::sync::atomic::AtomicBool,
 }
 
 static INTERRUPTS: std::sync::OnceLock<Interrupts> = std::sync::OnceLock::new();
@@ -624,7 +626,10 @@ static INTERRUPTS: std::sync::OnceLock<Interrupts> = std::sync::OnceLock::new();
 /// Once caught, always caught: a wait that must go on regardless (a short grace, a clean-up)
 /// uses [`Process::wait_exit_regardless`].
 pub fn catch_interrupts() -> io::Result<()> {
-    if INTERRUPTS.get().is_some() {
+    if let Some(interrupts) = INTERRUPTS.get() {
+        interrupts
+            .armed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         return Ok(());
     }
     let (read, write) = std::os::unix::net::UnixStream::pair()?;
@@ -642,23 +647,41 @@ pub fn catch_interrupts() -> io::Result<()> {
     let _ = INTERRUPTS.set(Interrupts {
         caught,
         wake: read.into(),
+        armed: std::sync::atomic::AtomicBool::new(true),
     });
     Ok(())
 }
 
-/// The interrupting signal caught since [`catch_interrupts`], if one came.
+/// Until [`catch_interrupts`] is called again, [`interrupted`] says nothing and no wait ends
+/// on an interrupt: for a step that catches the signals itself and must run as it would alone
+/// (`restart`'s start: its readiness wait stops what it started on Ctrl-C, with waits of its
+/// own). The signals are still noted, and told once re-armed.
+pub fn hold_interrupts() {
+    if let Some(interrupts) = INTERRUPTS.get() {
+        interrupts
+            .armed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The interrupting signal caught since [`catch_interrupts`], if one came (and the catch is
+/// not held, [`hold_interrupts`]).
 pub fn interrupted() -> Option<Signal> {
-    let sig = INTERRUPTS
-        .get()?
-        .caught
-        .load(std::sync::atomic::Ordering::SeqCst);
+    let interrupts = INTERRUPTS.get()?;
+    if !interrupts.armed.load(std::sync::atomic::Ordering::SeqCst) {
+        return None;
+    }
+    let sig = interrupts.caught.load(std::sync::atomic::Ordering::SeqCst);
     Signal::try_from(i32::try_from(sig).ok()?).ok()
 }
 
-/// Readable once an interrupting signal was caught (after [`catch_interrupts`]): a wait that
-/// polls it with what it waits for ends at once, race-free.
+/// Readable once an interrupting signal was caught (after [`catch_interrupts`], and not while
+/// held): a wait that polls it with what it waits for ends at once, race-free.
 pub fn interrupt_fd() -> Option<BorrowedFd<'static>> {
-    INTERRUPTS.get().map(|i| i.wake.as_fd())
+    INTERRUPTS
+        .get()
+        .filter(|i| i.armed.load(std::sync::atomic::Ordering::SeqCst))
+        .map(|i| i.wake.as_fd())
 }
 
 /// The executable `pid` runs (`/proc/PID/exe`).

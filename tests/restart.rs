@@ -348,3 +348,119 @@ fn restart_with_a_program_that_cannot_be_executed_keeps_the_daemon_running() {
         run.dump()
     );
 }
+
+/// `rdaemon restart ARGS` in the background, as on a terminal (Ctrl-C ends it).
+fn restart_in_background(env: &Env, args: &[&str]) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.arg("restart")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Background::spawn(interruptible(&mut cmd))
+}
+
+fn interrupt(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+/// Ctrl-C while a restart waits for the old program to stop: as for `stop`, the daemon that
+/// still runs is wanted running again (before, rdaemon died of it with the spec marked stopped,
+/// and a reboot's `resurrect` would have left the daemon down), and nothing is started.
+#[test]
+fn a_restart_interrupted_in_its_stop_leaves_the_daemon_running_and_wanted() {
+    let env = Env::new();
+    let pid = env.start_stubborn("ig");
+    let restart = restart_in_background(&env, &["ig", "--timeout", "5m"]);
+    wait_until("restart marks the daemon and waits", DEADLINE, || {
+        env.record("ig")["wanted"] == "stopped" && in_poll(restart.pid())
+    });
+    interrupt(restart.pid());
+    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stop of ig interrupted by SIGINT: it still runs (pid {pid})"
+        )),
+        "{stderr}"
+    );
+    assert!(alive(pid));
+    assert_eq!(env.pid_of("ig"), pid);
+    assert_eq!(env.record("ig")["wanted"], "running");
+    env.run(&["stop", "ig", "--timeout", "100ms"]).ok();
+    wait_dead(pid);
+}
+
+/// Ctrl-C once the old program is on its way down: it is stopped, and the restart does not go
+/// on to start it again; it stays wanted running, so `status` says dead, for `resurrect`.
+#[test]
+fn a_restart_interrupted_after_its_stop_does_not_start_again() {
+    let env = Env::new();
+    let got = env.path("slow.got");
+    let script = env.script(
+        "slow.sh",
+        r#"trap ': > "$1.got"; sleep 0.3; exit 0' TERM
+: > "$1.ready"
+while :; do sleep 1 & wait $!; done"#,
+    );
+    let tag = env.path("slow").display().to_string();
+    let pid = env.start("slow", &[script.to_str().unwrap(), &tag]);
+    env.wait_file("slow.ready");
+    let restart = restart_in_background(&env, &["slow", "--timeout", "5m"]);
+    wait_until("the daemon got its stop signal", DEADLINE, || got.exists());
+    interrupt(restart.pid());
+    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("stopped slow (pid {pid})")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(
+            "restart of slow interrupted by SIGINT after its stop: it is not started again"
+        ),
+        "{stderr}"
+    );
+    wait_dead(pid);
+    assert!(!env.path("slow.pid").exists(), "it was started again");
+    assert_eq!(env.record("slow")["wanted"], "running");
+    env.run(&["status", "slow"]).stdout_has("slow is dead");
+}
+
+/// Ctrl-C while the restart's start waits for the new program to be ready: the start stops
+/// it, as a `start` does (the stop's catch of the signals must not cut its waits short).
+#[test]
+fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let old = env.start("half", &["sleep", &secs]);
+    let never = env.path("never.ready");
+    let ready = format!("file:{}", never.display());
+    let mut restart =
+        restart_in_background(&env, &["half", "--ready", &ready, "--ready-timeout", "5m"]);
+    wait_start_waits(&env, &mut restart, "the new program", || {
+        env.path("half.pid").exists() && env.pid_of("half") != old
+    });
+    let new = env.pid_of("half");
+    env.track(new);
+    interrupt(restart.pid());
+    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cannot start half: interrupted by SIGINT")
+            && stderr.contains(&format!("stopped it (pid {new})")),
+        "{stderr}"
+    );
+    assert!(!alive(old) && !alive(new));
+    assert!(!env.path("half.pid").exists());
+}

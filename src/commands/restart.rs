@@ -1,11 +1,11 @@
 //! `rdaemon restart`: under the name's lock, stop the daemon if it runs, then start it again
 //! from its record, with whatever the command line gives overriding the record.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::RestartArgs;
 use crate::exit::{Code, Fail};
-use crate::parse::Name;
+use crate::parse::{signal_name, Name};
 use crate::paths::Ctx;
 use crate::pidfile::NameLock;
 use crate::spec::Spec;
@@ -23,6 +23,10 @@ use super::stop::stop_locked;
 pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
     // A malformed --retry is refused before anything is stopped.
     args.stop.schedule(crate::spec::stop_settings(None))?;
+    // Ctrl-C (or TERM, HUP) while the daemon is being stopped ends the stop as it ends
+    // `stop`'s, which puts back what it marked, instead of killing rdaemon with the spec marked
+    // stopped while the daemon runs on.
+    crate::process::catch_interrupts().context("cannot install signal handlers")?;
     let Some(single) = args.target.single() else {
         if !args.program.is_empty() {
             return Err(Fail::usage(
@@ -66,6 +70,18 @@ fn restart_one(ctx: &Ctx, args: &RestartArgs, target: Target, named: bool) -> Re
         ))
         .into());
     };
+    // Each daemon's start holds the catch (below); its stop has it again.
+    crate::process::catch_interrupts().context("cannot install signal handlers")?;
+    if let Some(sig) = crate::process::interrupted() {
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "not restarting {name}: interrupted by SIG{}",
+                signal_name(sig)
+            ),
+        )
+        .into());
+    }
     ctx.ensure_dir().map_err(|e| privilege_error(ctx, e))?;
     let lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
     let restarted = restart_locked(ctx, args, target, name.clone(), named);
@@ -139,6 +155,21 @@ fn restart_locked(
             return Err(refused);
         }
     }
+    // Interrupted once the stop was done: not started again. Wanted running still (above), so
+    // `status` says it is dead and `resurrect` brings it back.
+    if let Some(sig) = crate::process::interrupted() {
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "restart of {name} interrupted by SIG{} after its stop: it is not started again (rdaemon start {name} starts it)",
+                signal_name(sig)
+            ),
+        )
+        .into());
+    }
+    // The start catches the signals itself where it waits, and stops what it started on
+    // them: its own waits must not end early on the stop's catch.
+    crate::process::hold_interrupts();
     start_locked(ctx, &spec, target.record)
 }
 
