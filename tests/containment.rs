@@ -1478,6 +1478,62 @@ fn tasks_max_is_the_pids_controllers_limit_or_a_clear_error() {
     assert!(!cgroup.exists());
 }
 
+/// `--memory-max` is the memory controller's `memory.max`, or, where cgroup2 offers no memory
+/// controller (this machine keeps it on cgroup v1), one clear line and nothing started.
+#[test]
+fn memory_max_is_the_memory_controllers_limit_or_a_clear_error() {
+    let test = "memory_max_is_the_memory_controllers_limit_or_a_clear_error";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "mm");
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
+    let offered = fs::read_to_string(mount.join("cgroup.subtree_control")).unwrap_or_default();
+    let secs = unique_secs();
+    let args = [
+        "start",
+        "--name",
+        &name,
+        "--memory-max",
+        "64M",
+        "--",
+        "sleep",
+        &secs,
+    ];
+    if !offered.split_whitespace().any(|c| c == "memory") {
+        eprintln!(
+            "{test}: no memory controller in '{}': checking the error (the limit itself is not tested here)",
+            mount.display()
+        );
+        env.run(&args)
+            .code(1)
+            .one_error_line()
+            .stderr_has("the memory controller is not available");
+        assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "it started");
+        assert!(!env.path(&format!("{name}.pid")).exists());
+        assert!(!cgroup.exists(), "{} was left behind", cgroup.display());
+        return;
+    }
+    eprintln!("{test}: the memory controller is available: testing the limit");
+    env.run(&args).ok();
+    let main = env.pid_of(&name);
+    assert_eq!(
+        fs::read_to_string(cgroup.join("memory.max"))
+            .unwrap()
+            .trim(),
+        (64u64 << 20).to_string()
+    );
+    let procs = fs::read_to_string(cgroup.join("cgroup.procs")).unwrap();
+    assert!(
+        procs.lines().any(|p| p == main.to_string()),
+        "{main} is not in {}: {procs}",
+        cgroup.display()
+    );
+    env.run(&["stop", &name]).ok();
+    assert!(!cgroup.exists());
+}
+
 #[test]
 fn cgroup_on_as_a_user_fails_with_the_reason() {
     let test = "cgroup_on_as_a_user_fails_with_the_reason";
