@@ -685,7 +685,7 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
         crate::spec::STOP_TIMEOUT,
         false,
     );
-    let _ = session::sweep(None, held, &schedule, Instant::now(), None);
+    let _ = session::sweep(None, held, &schedule, Instant::now(), None, false);
     // What was forked after the scan (a launcher forking in a loop, interrupted) is looked for
     // again, and killed, until a scan finds nothing: once all that forks is dead, what it
     // forked is re-parented beneath the root and found by the next scan. Bounded, in case
@@ -708,6 +708,7 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
             &kill,
             Instant::now(),
             None,
+            false,
         );
     }
     if let Some(cg) = whole {

@@ -407,31 +407,11 @@ impl Session {
 }
 
 /// The sweep of `session` (if any) and of `held`, processes held besides its members
-/// (see [`hold_descendants`]).
+/// (see [`hold_descendants`]). An `interruptible` one (`stop`'s, which Ctrl-C ends) ends
+/// early, before its next signal and during its waits, once an interrupting signal was caught
+/// ([`crate::process::interrupted`]): what is still alive then is in `survivors`, and
+/// `interrupted` says which signal came.
 pub fn sweep(
-    session: Option<Session>,
-    held: Vec<Held>,
-    schedule: &[Step],
-    begun: Instant,
-    signalled_group: Option<i32>,
-) -> Result<Swept, (i32, Errno)> {
-    sweep_while(session, held, schedule, begun, signalled_group, false)
-}
-
-/// [`sweep`] that ends early, before its next signal and during its waits, once an
-/// interrupting signal was caught ([`crate::process::interrupted`]): `stop`'s, which Ctrl-C
-/// ends. What is still alive then is in `survivors`, and `interrupted` says which signal came.
-pub fn sweep_interruptible(
-    session: Option<Session>,
-    held: Vec<Held>,
-    schedule: &[Step],
-    begun: Instant,
-    signalled_group: Option<i32>,
-) -> Result<Swept, (i32, Errno)> {
-    sweep_while(session, held, schedule, begun, signalled_group, true)
-}
-
-fn sweep_while(
     session: Option<Session>,
     held: Vec<Held>,
     schedule: &[Step],

@@ -500,12 +500,7 @@ fn bare_commands_address_the_only_running_daemon() {
     ])
     .ok();
     let main = env.pid_of("web");
-    let kid: i32 = fs::read_to_string(env.wait_file("kid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(kid);
+    let kid = env.wait_pid_file("kid");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(main),
         nix::sys::signal::Signal::SIGKILL,

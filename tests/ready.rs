@@ -665,12 +665,7 @@ fn notify_start(env: &Env, script: &str) -> (Background, i32, String) {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let start = Background::spawn(&mut cmd);
-    let pid: i32 = fs::read_to_string(env.wait_file(&format!("{name}.pid")))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(pid);
+    let pid = env.wait_pid_file(&format!("{name}.pid"));
     let mut socket = None;
     wait_until("the daemon's NOTIFY_SOCKET", DEADLINE, || {
         socket = environ(pid)

@@ -349,25 +349,6 @@ fn restart_with_a_program_that_cannot_be_executed_keeps_the_daemon_running() {
     );
 }
 
-/// `rdaemon restart ARGS` in the background, as on a terminal (Ctrl-C ends it).
-fn restart_in_background(env: &Env, args: &[&str]) -> Background {
-    let mut cmd = env.std_cmd();
-    cmd.arg("restart")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    Background::spawn(interruptible(&mut cmd))
-}
-
-fn interrupt(pid: i32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-}
-
 /// Ctrl-C while a restart waits for the old program to stop: as for `stop`, the daemon that
 /// still runs is wanted running again (before, rdaemon died of it with the spec marked stopped,
 /// and a reboot's `resurrect` would have left the daemon down), and nothing is started.
@@ -375,7 +356,7 @@ fn interrupt(pid: i32) {
 fn a_restart_interrupted_in_its_stop_leaves_the_daemon_running_and_wanted() {
     let env = Env::new();
     let pid = env.start_stubborn("ig");
-    let restart = restart_in_background(&env, &["ig", "--timeout", "5m"]);
+    let restart = env.in_background("restart", &["ig", "--timeout", "5m"]);
     wait_until("restart marks the daemon and waits", DEADLINE, || {
         env.record("ig")["wanted"] == "stopped" && in_poll(restart.pid())
     });
@@ -402,16 +383,8 @@ fn a_restart_interrupted_in_its_stop_leaves_the_daemon_running_and_wanted() {
 fn a_restart_interrupted_after_its_stop_does_not_start_again() {
     let env = Env::new();
     let got = env.path("slow.got");
-    let script = env.script(
-        "slow.sh",
-        r#"trap ': > "$1.got"; sleep 0.3; exit 0' TERM
-: > "$1.ready"
-while :; do sleep 1 & wait $!; done"#,
-    );
-    let tag = env.path("slow").display().to_string();
-    let pid = env.start("slow", &[script.to_str().unwrap(), &tag]);
-    env.wait_file("slow.ready");
-    let restart = restart_in_background(&env, &["slow", "--timeout", "5m"]);
+    let pid = env.start_slow_to_stop("slow");
+    let restart = env.in_background("restart", &["slow", "--timeout", "5m"]);
     wait_until("the daemon got its stop signal", DEADLINE, || got.exists());
     interrupt(restart.pid());
     let out = restart.output_within(DEADLINE, "the interrupted restart ends");
@@ -445,8 +418,10 @@ fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
     let old = env.start("half", &["sleep", &secs]);
     let never = env.path("never.ready");
     let ready = format!("file:{}", never.display());
-    let mut restart =
-        restart_in_background(&env, &["half", "--ready", &ready, "--ready-timeout", "5m"]);
+    let mut restart = env.in_background(
+        "restart",
+        &["half", "--ready", &ready, "--ready-timeout", "5m"],
+    );
     wait_start_waits(&env, &mut restart, "the new program", || {
         env.path("half.pid").exists() && env.pid_of("half") != old
     });

@@ -129,12 +129,7 @@ exec sleep 1000"#,
         "family",
         &[script.to_str().unwrap(), &dir, fifo.to_str().unwrap()],
     );
-    let kid: i32 = fs::read_to_string(env.wait_file("kid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(kid);
+    let kid = env.wait_pid_file("kid");
     // Once it is `cat`, the shell's fd 3 is closed: a descriptor of the FIFO is cat's own.
     wait_until("the child reads the FIFO", DEADLINE, || {
         fs::read_to_string(format!("/proc/{kid}/comm")).is_ok_and(|c| c.trim() == "cat")
@@ -466,12 +461,7 @@ fn an_interrupted_stop_leaves_a_running_daemon_wanted_running() {
         (nix::sys::signal::Signal::SIGINT, 130),
         (nix::sys::signal::Signal::SIGTERM, 143),
     ] {
-        let mut cmd = env.std_cmd();
-        cmd.args(["stop", "ig", "--timeout", "5m"])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let stop = Background::spawn(interruptible(&mut cmd));
+        let stop = env.in_background("stop", &["ig", "--timeout", "5m"]);
         // Marked before its first signal; then it waits, in a poll.
         wait_until("stop marks the daemon and waits", DEADLINE, || {
             env.record("ig")["wanted"] == "stopped" && in_poll(stop.pid())
@@ -494,25 +484,6 @@ fn an_interrupted_stop_leaves_a_running_daemon_wanted_running() {
     wait_dead(pid);
 }
 
-/// Runs `rdaemon stop ARGS` in the background as a user would on a terminal (Ctrl-C ends it).
-fn stop_in_background(env: &Env, args: &[&str]) -> Background {
-    let mut cmd = env.std_cmd();
-    cmd.arg("stop")
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    Background::spawn(interruptible(&mut cmd))
-}
-
-fn interrupt(pid: i32) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-}
-
 /// Ctrl-C once the stop signal went out, to a daemon on its way down: the stop gives it a
 /// moment, sees it gone, and it is stopped (wanted stopped, pidfile gone), not left looking
 /// wanted running and then dead (review, 2026-12-02).
@@ -520,16 +491,8 @@ fn interrupt(pid: i32) {
 fn an_interrupt_after_the_signal_to_a_daemon_on_its_way_down_leaves_it_stopped() {
     let env = Env::new();
     let got = env.path("slow.got");
-    let script = env.script(
-        "slow.sh",
-        r#"trap ': > "$1.got"; sleep 0.3; exit 0' TERM
-: > "$1.ready"
-while :; do sleep 1 & wait $!; done"#,
-    );
-    let tag = env.path("slow").display().to_string();
-    let pid = env.start("slow", &[script.to_str().unwrap(), &tag]);
-    env.wait_file("slow.ready");
-    let stop = stop_in_background(&env, &["slow", "--timeout", "5m"]);
+    let pid = env.start_slow_to_stop("slow");
+    let stop = env.in_background("stop", &["slow", "--timeout", "5m"]);
     wait_until("the daemon got its stop signal", DEADLINE, || got.exists());
     interrupt(stop.pid());
     let out = stop.output_within(DEADLINE, "the interrupted stop ends");
@@ -579,12 +542,7 @@ exec sleep 1000"#,
         ])
         .ok();
         let pid = env.pid_of("fam");
-        let kid: i32 = fs::read_to_string(env.wait_file("kid"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        env.track(kid);
+        let kid = env.wait_pid_file("kid");
         wait_until("the child ignores SIGTERM", DEADLINE, || {
             fs::read_to_string(format!("/proc/{kid}/comm")).is_ok_and(|c| c.trim() == "sleep")
         });
@@ -592,7 +550,7 @@ exec sleep 1000"#,
         for schedule in [&["--timeout", "5m"][..], &["--retry", "TERM/300/forever"]] {
             let mut args = vec!["fam"];
             args.extend_from_slice(schedule);
-            let stop = stop_in_background(&env, &args);
+            let stop = env.in_background("stop", &args);
             wait_until("the main process is gone and stop waits", DEADLINE, || {
                 !alive(pid) && in_poll(stop.pid())
             });
@@ -629,7 +587,7 @@ fn an_interrupt_while_the_lock_is_waited_for_signals_nothing() {
     let _held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| e)
         .unwrap();
-    let stop = stop_in_background(&env, &["held"]);
+    let stop = env.in_background("stop", &["held"]);
     wait_until("stop waits for the lock", DEADLINE, || {
         fs::read_to_string(format!("/proc/{}/wchan", stop.pid())).is_ok_and(|w| w.contains("sleep"))
     });
@@ -673,7 +631,7 @@ fn an_interrupted_stop_of_an_orphaned_program_leaves_it_wanted_running() {
         .stdout_has(&format!(
             "sent SIGCONT to orph (1 process of process group {monitor})"
         ));
-    let stop = stop_in_background(&env, &["orph", "--timeout", "5m"]);
+    let stop = env.in_background("stop", &["orph", "--timeout", "5m"]);
     wait_until("stop marks the daemon and waits", DEADLINE, || {
         env.record("orph")["wanted"] == "stopped" && in_poll(stop.pid())
     });

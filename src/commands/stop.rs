@@ -614,11 +614,15 @@ fn sweep(
     if session.is_none() && held.is_empty() {
         return Ok(Leftovers::default());
     }
-    let swept = match by {
-        By::Stop => session::sweep_interruptible(session, held, schedule, begun, signalled_group),
-        By::Start => session::sweep(session, held, schedule, begun, signalled_group),
-    };
-    match swept {
+    let interruptible = by == By::Stop;
+    match session::sweep(
+        session,
+        held,
+        schedule,
+        begun,
+        signalled_group,
+        interruptible,
+    ) {
         Ok(Swept {
             survivors,
             interrupted: Some(sig),

@@ -86,6 +86,11 @@ pub fn catches(pid: i32, sig: Signal) -> bool {
 /// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
 /// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
 /// not depend on how the tests themselves were run.
+/// Sends SIGINT (a Ctrl-C) to `pid`.
+pub fn interrupt(pid: i32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT).unwrap();
+}
+
 pub fn interruptible(cmd: &mut std::process::Command) -> &mut std::process::Command {
     use std::os::unix::process::CommandExt;
     // SAFETY: signal(2) is async-signal-safe; SIG_DFL installs no handler code.
@@ -705,6 +710,45 @@ impl Env {
         let script = self.script("stubborn.sh", "trap '' TERM; : > \"$1\"; exec sleep 1000");
         let ready = self.path(&format!("{tag}.ready"));
         vec![script.display().to_string(), ready.display().to_string()]
+    }
+
+    /// Starts as daemon `name` a shell that, on SIGTERM, makes `DIR/NAME.got` and exits 0.3 s
+    /// later: a daemon on its way down for a moment. Its pid, once it traps the signal.
+    pub fn start_slow_to_stop(&self, name: &str) -> i32 {
+        let script = self.script(
+            "slow.sh",
+            r#"trap ': > "$1.got"; sleep 0.3; exit 0' TERM
+: > "$1.ready"
+while :; do sleep 1 & wait $!; done"#,
+        );
+        let tag = self.path(name).display().to_string();
+        let pid = self.start(name, &[script.to_str().unwrap(), &tag]);
+        self.wait_file(&format!("{name}.ready"));
+        pid
+    }
+
+    /// The pid a fixture wrote into file `name` of the test directory (with `mv`, whole), once
+    /// it is there; tracked for cleanup.
+    pub fn wait_pid_file(&self, name: &str) -> i32 {
+        let text = fs::read_to_string(self.wait_file(name)).unwrap();
+        let pid = text
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} holds no pid: {text:?}"));
+        self.track(pid);
+        pid
+    }
+
+    /// `rdaemon COMMAND ARGS` in the background, as on a terminal: Ctrl-C ([`interrupt`]) ends
+    /// it, its output piped.
+    pub fn in_background(&self, command: &str, args: &[&str]) -> Background {
+        let mut cmd = self.std_cmd();
+        cmd.arg(command)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        Background::spawn(interruptible(&mut cmd))
     }
 
     /// Starts [`Env::stubborn_program`] as daemon `name` and waits until it ignores SIGTERM.
