@@ -451,7 +451,11 @@ pub fn sweep(
         }
     }
     sweep.refresh();
-    Ok(sweep.outcome())
+    // The last wait may have been the one an interrupt ended (`--no-kill`, `TERM/5`).
+    Ok(Swept {
+        interrupted: sweep.interrupted(),
+        ..sweep.outcome()
+    })
 }
 
 /// One phase of a sweep: send `signal` (with whether it is the schedule's first), then wait

@@ -547,7 +547,12 @@ exec sleep 1000"#,
             fs::read_to_string(format!("/proc/{kid}/comm")).is_ok_and(|c| c.trim() == "sleep")
         });
         // The first stop finds the main process alive, the second only its leftovers.
-        for schedule in [&["--timeout", "5m"][..], &["--retry", "TERM/300/forever"]] {
+        for schedule in [
+            &["--timeout", "5m"][..],
+            &["--retry", "TERM/300/forever"],
+            // The interrupt ends the schedule's last wait.
+            &["--retry", "TERM/300"],
+        ] {
             let mut args = vec!["fam"];
             args.extend_from_slice(schedule);
             let stop = env.in_background("stop", &args);
