@@ -655,3 +655,49 @@ fn an_interrupted_stop_of_an_orphaned_program_leaves_it_wanted_running() {
         .stdout_has(&format!("stopped orph (pid {program})"));
     wait_dead(program);
 }
+
+/// A respawn monitor that got its stop signal goes on stopping its program, however long that
+/// takes: Ctrl-C to the stop leaves the daemon wanted stopped, and once the monitor is gone it
+/// is `stopped`, not `dead` for `resurrect` to start again (review helper-84).
+#[test]
+fn an_interrupted_stop_of_a_monitor_stopping_its_program_leaves_it_stopped() {
+    let env = Env::new();
+    let got = env.path("mon.got");
+    let body = format!(
+        "trap ': > {}; sleep 2; exit 0' TERM; while :; do sleep 0.1; done",
+        got.display()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "mon",
+        "--respawn",
+        "--",
+        "sh",
+        "-c",
+        &body,
+    ])
+    .ok();
+    let (_, v) = status_json(&env, "mon");
+    let monitor = v["pid"].as_i64().unwrap() as i32;
+    let program = v["child_pid"].as_i64().unwrap() as i32;
+    env.track(program);
+    let stop = env.in_background("stop", &["mon", "--timeout", "5m"]);
+    wait_until("the program got its stop signal", DEADLINE, || got.exists());
+    interrupt(stop.pid());
+    let out = stop.output_within(DEADLINE, "the interrupted stop ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stop of mon interrupted by SIGINT: its monitor (pid {monitor}) goes on stopping it, and it stays wanted stopped"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.record("mon")["wanted"], "stopped");
+    wait_dead(program);
+    wait_dead(monitor);
+    env.run(&["status", "mon"])
+        .code(3)
+        .stdout_has("mon is stopped");
+}

@@ -313,6 +313,24 @@ pub fn stop_locked(
             }
         };
     }
+    // A respawn monitor that got a signal it stops on goes on stopping its program however
+    // long that takes: interrupted, the daemon stays wanted stopped (review helper-84: it was
+    // said to run on, wanted running, then read as dead and `resurrect` started it again).
+    let monitor_stops = aim.soft_to_main
+        && sent.first().is_some_and(|(sig, _)| {
+            matches!(sig, Signal::SIGTERM | Signal::SIGINT)
+                || *sig == crate::spec::stop_settings(target.record.as_ref()).0
+        });
+    if let (Err(_), Some(sig), true) = (&gone, process::interrupted(), monitor_stops) {
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "stop of {label} interrupted by SIG{}: its monitor (pid {pid}) goes on stopping it, and it stays wanted stopped",
+                signal_name(sig)
+            ),
+        )
+        .into());
+    }
     // It survived (or could not be signalled): it is not being stopped any more.
     mark_stopping(ctx, target, pid, false);
     if let (Err(_), Some(sig)) = (&gone, process::interrupted()) {
