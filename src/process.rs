@@ -1263,6 +1263,63 @@ pub fn pidfs_inode(pidfd: BorrowedFd<'_>) -> Option<u64> {
     Some(nix::sys::stat::fstat(pidfd).ok()?.st_ino)
 }
 
+/// `FILEID_KERNFS` (`include/linux/exportfs.h`): the type of pidfs's file handles, whose eight
+/// bytes are the inode number (`pidfs_encode_fh`).
+const FILEID_PIDFS: i32 = 0xfe;
+
+/// Whether the kernel still has the pid whose pidfs inode is `inode` ([`pidfs_inode`]): a
+/// process, zombie or not, or a number that outlives its process as the id of a session or
+/// process group some live process is still in. Pidfs finds it by its inode alone (a file
+/// handle, Linux 6.13), which no other pid of the boot ever gets: `Some(false)` (ESTALE) means
+/// that one is gone, whoever has its number now. `None` where the kernel cannot tell (no
+/// pidfd, no file handles on pidfs: ESTALE too, which is why a caller must first have seen
+/// `Some(true)` for this inode during this boot before it believes a `Some(false)`).
+pub(crate) fn pidfs_pid_exists(inode: u64) -> Option<bool> {
+    // Any pidfd names the pidfs mount: rdaemon's own (`Pid` refuses to stand for rdaemon).
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
+    #[allow(unsafe_code)]
+    let own = unsafe { nix::libc::syscall(nix::libc::SYS_pidfd_open, getpid().as_raw(), 0) };
+    if own < 0 {
+        return None;
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    #[allow(unsafe_code)]
+    let mount = unsafe { OwnedFd::from_raw_fd(own as i32) };
+    // `struct file_handle` with its eight bytes of handle.
+    #[repr(C)]
+    struct Handle {
+        bytes: u32,
+        kind: i32,
+        inode: [u8; 8],
+    }
+    let mut handle = Handle {
+        bytes: 8,
+        kind: FILEID_PIDFS,
+        inode: inode.to_ne_bytes(),
+    };
+    // SAFETY: `handle` has the layout of `struct file_handle` followed by its `handle_bytes`
+    // (8) bytes, and lives across the call, which only reads it; `mount` is a pidfd we hold,
+    // which names the pidfs mount. On success the kernel returns a new fd that we own.
+    #[allow(unsafe_code)]
+    let fd = unsafe {
+        nix::libc::open_by_handle_at(
+            mount.as_raw_fd(),
+            (&mut handle as *mut Handle).cast::<nix::libc::file_handle>(),
+            nix::libc::O_RDONLY | nix::libc::O_CLOEXEC,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the kernel just returned this fd to us and nothing else owns it; it closes here.
+        #[allow(unsafe_code)]
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        return Some(true);
+    }
+    match Errno::last() {
+        Errno::ESTALE => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether `pid` is the live process whose pidfs inode is `inode` ([`pidfs_inode`], read by
 /// `start` from the process it started, during this boot): `Some(false)` when the pid is gone,
 /// has exited (a zombie) or is another process; `None` when a pidfd cannot tell and `/proc`
@@ -1698,6 +1755,38 @@ mod tests {
                 assert_eq!(is_pidfs_process(pid, inode), None, "pid {pid}");
             }
         }
+    }
+
+    /// Pidfs finds a pid by its inode alone while the kernel has it, a zombie's included, and
+    /// never once it is reaped; an inode no pid has is not found either.
+    #[test]
+    fn a_pid_is_found_by_its_pidfs_inode_until_it_is_reaped() {
+        let (mut child, pid) = exits_when_told(0);
+        let process = Process::open(pid).unwrap();
+        let Some(inode) = process.pidfd().and_then(pidfs_inode) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
+            return;
+        };
+        if pidfs_pid_exists(inode).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("skipped: this kernel has no file handles on pidfs (Linux 6.13)");
+            return;
+        }
+        assert_eq!(pidfs_pid_exists(inode), Some(true));
+        drop(child.stdin.take());
+        assert!(process.wait_exit(Duration::from_secs(30)).unwrap());
+        assert_eq!(pidfs_pid_exists(inode), Some(true), "a zombie");
+        child.wait().unwrap();
+        drop(process);
+        assert_eq!(pidfs_pid_exists(inode), Some(false), "reaped");
+        assert_eq!(
+            pidfs_pid_exists(u64::MAX),
+            Some(false),
+            "an inode no pid has"
+        );
     }
 
     /// A process that is not ours to reap says how it ended through the pidfd held across its

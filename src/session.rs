@@ -27,10 +27,14 @@
 //!
 //! and a process counts as a member only when it is alive, in that session, started no earlier
 //! than the daemon (a member is forked from the daemon or another member), and is neither
-//! rdaemon, its parent, one of its ancestors nor a kernel thread. What remains possible is a
-//! stranger that reused the id after every member died *and* whose own leader has exited (a
-//! program that daemonizes itself the same way) — the same class of risk as pid reuse, guarded
-//! the same way (boot id, start time), and documented in docs/safety.md.
+//! rdaemon, its parent, one of its ancestors nor a kernel thread. Those rules cannot tell the
+//! daemon's session from a stranger's that reused the id after every member died *and* whose
+//! own leader has exited (a program that daemonizes itself the same way, another rdaemon
+//! daemon). The session's identity can ([`identity`], `session_inode` in the record): where
+//! the kernel finds pids by their pidfs inode (Linux 6.13), the session is the daemon's only
+//! while the pid `start` saw as its leader still exists, which it does exactly as long as a
+//! member lives. Without it (an older kernel), that case remains, the same class of risk as
+//! pid reuse, documented in docs/safety.md.
 //!
 //! A descendant that calls `setsid` itself leaves the session. While it still descends from the
 //! main process (or a respawn monitor, its subreaper), [`hold_descendants`] holds it for the
@@ -299,11 +303,26 @@ pub fn made_for(stat: &ProcStat) -> Option<i32> {
     (stat.session > 1 && stat.session != own).then_some(stat.session)
 }
 
+/// The identity of the session `sid` (its pidfs inode, [`Record::session_inode`]), read while
+/// its number cannot name another: its leader is an unreaped child of rdaemon (`start`'s
+/// intermediate process), or `member`, a process in it, is alive before and after the read.
+/// `None` where the kernel could not later tell by it whether the session lives (no pidfs, or
+/// no file handles on it: before Linux 6.13).
+pub fn identity(sid: i32, member: Option<&Process>) -> Option<u64> {
+    let leader = Process::open(Pid::new(sid).ok()?).ok()?;
+    let inode = process::pidfs_inode(leader.pidfd()?)?;
+    let pinned = member.is_none_or(|m| !m.has_exited());
+    (pinned && process::pidfs_pid_exists(inode) == Some(true)).then_some(inode)
+}
+
 /// A daemon's session, trusted by the rules of the module header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Session {
     /// The session id.
     pub sid: i32,
+    /// Its pidfs inode, where `start` could read it: whether the session lives is then the
+    /// kernel's word ([`process::pidfs_pid_exists`]).
+    inode: Option<u64>,
     /// The daemon's start time: no member started earlier.
     not_before: u64,
     /// The main process, never counted among the leftovers.
@@ -328,6 +347,7 @@ impl Session {
         }
         let session = Session {
             sid,
+            inode: record.session_inode,
             not_before,
             main: record.pid,
             led_by_main: record.forking && record.session.is_some() && record.session == record.pid,
@@ -341,6 +361,15 @@ impl Session {
             return Ok(false);
         }
         if self.sid == process::own_session()? {
+            return Ok(false);
+        }
+        // Once every member is gone, the kernel frees the number and may give it to another
+        // session, whose members no rule below could tell from the daemon's: where the session
+        // has an identity, the kernel says whether this one still lives.
+        if self
+            .inode
+            .is_some_and(|inode| process::pidfs_pid_exists(inode) == Some(false))
+        {
             return Ok(false);
         }
         if self.led_by_main {
@@ -810,6 +839,7 @@ mod tests {
     fn leftovers_are_live_members_started_after_the_daemon() {
         let session = Session {
             sid: 99,
+            inode: None,
             not_before: 10,
             main: Some(100),
             led_by_main: false,
@@ -938,6 +968,7 @@ mod tests {
         let me = process::read_own_stat().unwrap();
         let own = Session {
             sid: me.session,
+            inode: None,
             not_before: 0,
             main: None,
             led_by_main: false,
@@ -945,6 +976,7 @@ mod tests {
         assert!(!own.plausible().unwrap(), "rdaemon's own session");
         let led = Session {
             sid: 4242,
+            inode: None,
             not_before: 0,
             main: Some(4242),
             led_by_main: false,
@@ -956,6 +988,7 @@ mod tests {
         // A session whose leader is alive (pid 1's, or this test's parent's) is another's.
         let leader = Session {
             sid: std::os::unix::process::parent_id() as i32,
+            inode: None,
             not_before: 0,
             main: None,
             led_by_main: false,

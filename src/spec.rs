@@ -486,6 +486,7 @@ impl Spec {
             boot_id: None,
             pidfs: None,
             session: None,
+            session_inode: None,
             command: self.command.clone(),
             chdir: self.chdir.clone(),
             umask: crate::parse::format_umask(self.umask),

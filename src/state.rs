@@ -223,6 +223,9 @@ pub struct Status {
     /// The session made for the daemon.
     #[serde(default)]
     pub session: Option<i32>,
+    /// `session`'s identity: its pidfs inode ([`Record::session_inode`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_inode: Option<u64>,
     /// The last notify `STATUS=` text.
     #[serde(default)]
     pub status_text: Option<String>,
@@ -391,6 +394,14 @@ pub struct Record {
     /// keeps the caller's session) and in records written before it existed.
     #[serde(default)]
     pub session: Option<i32>,
+    /// `session`'s pidfs inode, read at start while its leader (the intermediate process of
+    /// the double fork) was an unreaped child of rdaemon: the kernel keeps that pid while any
+    /// process is still in the session, and finds it by this inode, which no other pid of the
+    /// boot gets, so whether the session lives is the kernel's word, never a guess once its
+    /// number was reused (`session::Session`). `None` where the kernel has no file handles
+    /// on pidfs (before 6.13) and in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_inode: Option<u64>,
     /// argv, program first.
     pub command: Vec<String>,
     /// Working directory.
@@ -869,6 +880,7 @@ impl Record {
             boot_id: status.boot_id,
             pidfs: status.pidfs,
             session: status.session,
+            session_inode: status.session_inode,
             command: spec.command,
             chdir: spec.chdir,
             umask: spec.umask,
@@ -959,6 +971,7 @@ impl Record {
             start_time: self.start_time,
             boot_id: self.boot_id.clone(),
             session: self.session,
+            session_inode: self.session_inode,
             status_text: self.status_text.clone(),
             notify: self.notify.clone(),
             started_at: self.started_at.clone(),
@@ -1528,6 +1541,7 @@ mod tests {
             boot_id: Some("0c9b6f2e-8f0e-4f3a-9d55-0d6f1f3c1a2b".into()),
             pidfs: None,
             session: Some(4241),
+            session_inode: None,
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/".into(),
             umask: "022".into(),
@@ -1911,6 +1925,7 @@ mod proptests {
                 boot_id,
                 pidfs: None,
                 session: None,
+                session_inode: None,
                 command,
                 chdir: chdir.into(),
                 umask,

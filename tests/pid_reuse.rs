@@ -181,3 +181,123 @@ fn a_real_reused_pid_survives_stop() {
     check_dead_to_rdaemon(&env, "reused", pid, "now belongs to another process");
     drop(stranger);
 }
+
+/// Makes the kernel give `sid` to a new session of strangers whose leader has gone, as a
+/// program that daemonizes itself leaves it: `setsid sh -c 'sleep & echo $!'` forked as pid
+/// `sid` makes the session, starts a `sleep` in it and exits. The `(exit 0)` before it takes the
+/// next pid, which was the daemon's main process's: the stranger must not look like a reused
+/// main pid, which rdaemon judges on its own. Tries `attempts` times (other
+/// processes may take the pid first); the sleep's pid, tracked by `env`, once it is there.
+fn take_session(env: &Env, sid: i32, attempts: u32) -> Result<Option<i32>, String> {
+    for _ in 0..attempts {
+        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", sid - 1))
+            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
+        let out = std::process::Command::new("setsid")
+            .args([
+                "sh",
+                "-c",
+                &format!(
+                    "(exit 0) & sleep {} </dev/null >/dev/null 2>&1 & echo $! $$",
+                    unique_secs()
+                ),
+            ])
+            .output()
+            .map_err(|e| format!("cannot run setsid: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace().map(|w| w.parse::<i32>().unwrap());
+        let (sleep, leader) = (words.next().unwrap(), words.next().unwrap());
+        env.track(sleep);
+        if leader == sid {
+            return Ok(Some(sleep));
+        }
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(sleep),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    Ok(None)
+}
+
+/// Once every process of a daemon is gone, the kernel may give its session id to another
+/// session (review, 2026-12-03: `stop` of the daemon then swept that session as its
+/// "leftovers", and `status` counted them). The record keeps the session's identity in pidfs,
+/// and the stranger is left alone by `status`, `list`, `stop` and `start`: for a daemon that
+/// died (its empty cgroup left behind) and for one stopped without a cgroup.
+#[test]
+fn a_reused_session_id_is_not_the_daemons() {
+    const TEST: &str = "a_reused_session_id_is_not_the_daemons";
+    if !is_root() {
+        return skip(TEST, "writing /proc/sys/kernel/ns_last_pid needs root");
+    }
+    for (how, options) in [("died", &[][..]), ("stopped", &["--cgroup", "off"][..])] {
+        let env = Env::new();
+        let mut args = vec!["start", "--name", "old"];
+        args.extend_from_slice(options);
+        let secs = unique_secs();
+        args.extend_from_slice(&["--", "sleep", &secs]);
+        env.run(&args).ok();
+        let pid = env.pid_of("old");
+        env.track(pid);
+        let sid = env.record("old")["session"].as_i64().unwrap() as i32;
+        if env.record("old")["session_inode"].is_null() {
+            return skip(
+                TEST,
+                "no session identity: the kernel has no file handles on pidfs",
+            );
+        }
+        match how {
+            "died" => {
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .unwrap();
+            }
+            _ => {
+                env.run(&["stop", "old"]).ok();
+            }
+        }
+        // Its zombie, until PID 1 reaps it, keeps the session id in use.
+        wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
+            stat(pid).is_none()
+        });
+        let stranger = match take_session(&env, sid, 200) {
+            Ok(Some(sleep)) => sleep,
+            Ok(None) => {
+                return skip(
+                    TEST,
+                    &format!("other processes kept taking pid {sid} first (200 attempts)"),
+                )
+            }
+            Err(why) => return skip(TEST, &why),
+        };
+        assert_eq!(
+            stat(stranger).unwrap().session,
+            sid,
+            "the stranger's session"
+        );
+        assert!(
+            stat(sid).is_none(),
+            "the stranger's session leader has exited"
+        );
+
+        let state = if how == "died" { "dead" } else { "stopped" };
+        let code = if how == "died" { 1 } else { 3 };
+        env.run(&["status", "old"]).code(code).stdout_has(state);
+        let listed = env.run(&["list", "--json"]).ok();
+        let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+        let old = &listed.as_array().unwrap()[0];
+        assert_eq!(old["state"], state, "list: {old}");
+        assert!(
+            old["leftovers"].is_null() && old["tasks"].is_null(),
+            "{how}: list counts the stranger: {old}"
+        );
+        env.run(&["stop", "old"]).ok();
+        assert_left_alone(stranger, "a stop of the daemon whose session id it got");
+        env.run(&["start", "--name", "old", "--", "sleep", &unique_secs()])
+            .ok();
+        assert_left_alone(stranger, "a start of the daemon whose session id it got");
+        env.run(&["stop", "old"]).ok();
+        assert_left_alone(stranger, "a stop of the daemon whose session id it got");
+    }
+}

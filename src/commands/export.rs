@@ -1197,6 +1197,7 @@ mod tests {
             boot_id: Some("b".into()),
             pidfs: None,
             session: None,
+            session_inode: None,
             command: vec!["python3".into(), "-m".into(), "http.server".into()],
             chdir: "/srv/www".into(),
             umask: "027".into(),

@@ -720,6 +720,10 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
             let mut record = spec.record(pid, stat.start_time, &boot_id);
             // The session the double fork made (the daemon waits for its "go": nothing ran yet).
             record.session = crate::session::made_for(&stat);
+            // Its leader, the intermediate process, is our unreaped child until `spawn` returns.
+            record.session_inode = record
+                .session
+                .and_then(|sid| crate::session::identity(sid, None));
             // Its pid is pinned: an unreaped descendant of this rdaemon, its subreaper.
             record.pidfs = Pidfs::open(pid, stat.start_time);
             // Into its cgroup while it waits for its "go": no code of the program runs outside it,
@@ -1050,6 +1054,10 @@ fn adopt_forked(
         // The session the program made for itself (`setsid`), led by the daemon or not: its
         // leftovers are found there (`session::Session`).
         rec.session = crate::session::made_for(&found.stat);
+        // The program, alive in it, keeps its number from naming another while it is read.
+        rec.session_inode = rec
+            .session
+            .and_then(|sid| crate::session::identity(sid, Some(&found.process)));
         rec.started_at = Some(crate::state::now_rfc3339());
         rec.save(ctx)?;
         if let Some(writer) = writer {
