@@ -7,16 +7,26 @@
 //! Stages, in order: `before-fork` (everything checked, the temporary pidfile created),
 //! `between-forks` (the parent, just after the first fork), `before-pidfile` (the grandchild
 //! exists and waits; nothing is written yet), `between-commits` (the record is written, the
-//! pidfile not yet), `before-exec` ("go" was sent; the exec is under way).
+//! pidfile not yet), `before-exec` ("go" was sent; the exec is under way); and
+//! `restart-before-start` (`restart`, its stop done and checked, its start about to begin).
+//!
+//! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
+//! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.
 
 use nix::sys::signal::{raise, Signal};
 
 /// The environment variable that names the stage at which to die.
 pub const VAR: &str = "RDAEMON_FAULT";
 
-/// Dies here with SIGKILL if `RDAEMON_FAULT` names `stage`.
+/// Dies here with SIGKILL if `RDAEMON_FAULT` names `stage` (stops with SIGSTOP if it names
+/// `stage:stop`).
 pub fn point(stage: &str) {
-    if std::env::var_os(VAR).is_some_and(|v| v == stage) {
+    let Some(value) = std::env::var_os(VAR) else {
+        return;
+    };
+    if value == stage {
         let _ = raise(Signal::SIGKILL);
+    } else if value.to_str().and_then(|v| v.strip_suffix(":stop")) == Some(stage) {
+        let _ = raise(Signal::SIGSTOP);
     }
 }

@@ -675,6 +675,17 @@ pub fn interrupted() -> Option<Signal> {
     Signal::try_from(i32::try_from(sig).ok()?).ok()
 }
 
+/// The interrupting signal caught since [`catch_interrupts`], if one came, held or not: for
+/// the step that holds the catch and catches the signals itself (`restart`'s start), which
+/// must not miss one that came before its own catch began.
+pub fn caught() -> Option<Signal> {
+    let sig = INTERRUPTS
+        .get()?
+        .caught
+        .load(std::sync::atomic::Ordering::SeqCst);
+    Signal::try_from(i32::try_from(sig).ok()?).ok()
+}
+
 /// Readable once an interrupting signal was caught (after [`catch_interrupts`], and not while
 /// held): a wait that polls it with what it waits for ends at once, race-free.
 pub fn interrupt_fd() -> Option<BorrowedFd<'static>> {

@@ -370,6 +370,13 @@ impl Interrupt {
             .context("cannot create the signal pipe")?;
         let delivery = SignalDelivery::with_pipe(read, write, SignalOnly, signals)
             .context("cannot install signal handlers")?;
+        // One that came before, while the command's own catch was held for this step
+        // (`restart`, between its stop and its start: [`process::hold_interrupts`]), noted
+        // there and never seen here: raised again, it reaches this self-pipe too, and the first
+        // wait ends on it as on one that comes now.
+        if let Some(sig) = process::caught() {
+            let _ = nix::sys::signal::raise(sig);
+        }
         Ok(Interrupt { delivery })
     }
 

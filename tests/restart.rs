@@ -439,3 +439,86 @@ fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
     assert!(!alive(old) && !alive(new));
     assert!(!env.path("half.pid").exists());
 }
+
+/// `rdaemon restart ARGS` in the background, as on a terminal, stopped (SIGSTOP) once its stop
+/// is done and checked and its start is about to begin (`RDAEMON_FAULT`, src/fault.rs): a
+/// signal sent to it then arrives exactly there, once it is continued.
+fn restart_paused_before_its_start(env: &Env, args: &[&str]) -> Background {
+    let mut cmd = env.std_cmd();
+    cmd.arg("restart")
+        .args(args)
+        .env("RDAEMON_FAULT", "restart-before-start:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let restart = Background::spawn(interruptible(&mut cmd));
+    wait_until("restart stops before its start", DEADLINE, || {
+        stat(restart.pid()).is_some_and(|s| s.state == 'T')
+    });
+    restart
+}
+
+/// Sends SIGINT to the stopped `pid`, then SIGCONT: the Ctrl-C arrives where it stopped.
+fn interrupt_and_continue(pid: i32) {
+    interrupt(pid);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGCONT,
+    )
+    .unwrap();
+}
+
+/// Ctrl-C between a restart's stop and its start (review, 2026-12-03: the stop's catch,
+/// held for the start, noted it, and the start, whose own catch began later, never saw it: it
+/// waited out its readiness timeout and could succeed). The start's wait sees it at once and
+/// stops the new program.
+#[test]
+fn a_signal_between_a_restarts_stop_and_its_start_is_not_lost() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let old = env.start("gap", &["sleep", &secs]);
+    let never = env.path("never.ready");
+    let ready = format!("file:{}", never.display());
+    let restart =
+        restart_paused_before_its_start(&env, &["gap", "--ready", &ready, "--ready-timeout", "5m"]);
+    assert!(!alive(old), "the stop is done");
+    interrupt_and_continue(restart.pid());
+    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cannot start gap: interrupted by SIGINT") && stderr.contains("stopped it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.track_marked(&secs),
+        Vec::<i32>::new(),
+        "the new program runs"
+    );
+    assert!(!env.path("gap.pid").exists());
+    assert_eq!(env.record("gap")["wanted"], "running");
+}
+
+/// The same Ctrl-C before a start that waits for nothing (`--ready exec`), which does not
+/// catch the signals: the start completes, the daemon runs, and the restart says the signal
+/// came too late (before, it said nothing).
+#[test]
+fn a_signal_during_a_restarts_exec_start_is_reported() {
+    let env = Env::new();
+    let old = env.start("quick", &["sleep", &unique_secs()]);
+    let restart = restart_paused_before_its_start(&env, &["quick"]);
+    interrupt_and_continue(restart.pid());
+    let out = restart.output_within(DEADLINE, "the restart ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "SIGINT came while quick was being started: its start completed, and it runs"
+        ),
+        "{stderr}"
+    );
+    let new = env.pid_of("quick");
+    env.track(new);
+    assert!(new != old && alive(new) && !alive(old));
+    assert_eq!(env.record("quick")["wanted"], "running");
+}

@@ -170,7 +170,18 @@ fn restart_locked(
     // The start catches the signals itself where it waits, and stops what it started on
     // them: its own waits must not end early on the stop's catch.
     crate::process::hold_interrupts();
-    start_locked(ctx, &spec, target.record)
+    crate::fault::point("restart-before-start");
+    let started = start_locked(ctx, &spec, target.record);
+    // A start that waits for nothing (`--ready exec`) does not catch the signals: one that
+    // came meanwhile found it past the point of no return. It runs; the restart is done (as a
+    // stop the signal came too late for is), and the next name is not restarted.
+    if let (Ok(_), Some(sig)) = (&started, crate::process::caught()) {
+        ctx.warn(format!(
+            "SIG{} came while {name} was being started: its start completed, and it runs",
+            signal_name(sig)
+        ));
+    }
+    started
 }
 
 /// Puts back `wanted: running` in the spec of `name` when it said so before the restart
