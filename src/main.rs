@@ -34,7 +34,9 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("rdaemon: {}", exit::render(&err));
+            // Not std's `eprintln!`, which panics when the write fails (EIO from a terminal
+            // that closed: the SIGHUP that ended the command came with it).
+            rdaemon::output::write_err(format_args!("rdaemon: {}\n", exit::render(&err)));
             exit::code_of(&err)
         }
     };

@@ -7,7 +7,8 @@
 //!
 //! So this module shadows `print!`, `println!`, `eprint!` and `eprintln!` for the whole crate
 //! (`lib.rs` declares it first, with `#[macro_use]`): every call site, present and future, goes
-//! through [`write_out`] or [`write_err`]. A failed write to stdout means "stop printing": the
+//! through [`write_out`] or [`write_err`]; the binary (`main.rs`, another crate, which the
+//! shadowing does not reach) writes its one error line through [`write_err`] too. A failed write to stdout means "stop printing": the
 //! rest of the output is dropped and the command carries on to its end (a restart finishes, its
 //! exit code stays the command's own). A broken pipe is silent; any other failure (a full disk
 //! under `rdaemon list > file`) is said once on stderr. Writes to stderr never fail loudly:

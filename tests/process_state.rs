@@ -6,9 +6,8 @@
 //! Each test first shows, with a control process started the same way without rdaemon, that the
 //! hostile state really is inherited, so that a pass means rdaemon cleaned it up.
 
-use std::ffi::CString;
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -151,44 +150,6 @@ fn inherited_signal_state_and_fds_do_not_leak() {
     drop(extra);
 }
 
-/// A new pseudo-terminal: the master and the slave's path.
-fn open_pty() -> (OwnedFd, CString) {
-    // SAFETY: posix_openpt returns a new fd we then own; grantpt, unlockpt and ptsname_r only
-    // read it and write into the buffer we pass with its length.
-    unsafe {
-        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(master >= 0, "posix_openpt failed");
-        let master = OwnedFd::from_raw_fd(master);
-        assert_eq!(libc::grantpt(master.as_raw_fd()), 0);
-        assert_eq!(libc::unlockpt(master.as_raw_fd()), 0);
-        let mut buf = [0 as libc::c_char; 128];
-        assert_eq!(
-            libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()),
-            0
-        );
-        let path = std::ffi::CStr::from_ptr(buf.as_ptr()).to_owned();
-        (master, path)
-    }
-}
-
-/// Makes `cmd` a session leader whose controlling terminal is `slave`, on its stdin.
-fn with_controlling_tty(cmd: &mut Command, slave: CString) {
-    // SAFETY: setsid, open, ioctl, dup2 and close are async-signal-safe; the path was built
-    // before the fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::setsid();
-            let fd = libc::open(slave.as_ptr(), libc::O_RDWR);
-            if fd < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::dup2(fd, 0);
-            libc::close(fd);
-            Ok(())
-        });
-    }
-}
-
 #[test]
 fn daemon_has_no_controlling_terminal_and_cannot_acquire_one() {
     let env = Env::new();
@@ -203,7 +164,7 @@ fn daemon_has_no_controlling_terminal_and_cannot_acquire_one() {
 
     let mut control = Command::new(&script);
     control.arg(&slave_path).stdout(Stdio::piped());
-    with_controlling_tty(&mut control, slave.clone());
+    with_controlling_tty(&mut control, slave.clone(), false);
     let out = control.output().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -212,7 +173,7 @@ fn daemon_has_no_controlling_terminal_and_cannot_acquire_one() {
     );
 
     let mut cmd = env.std_cmd();
-    with_controlling_tty(&mut cmd, slave);
+    with_controlling_tty(&mut cmd, slave, false);
     env.run_cmd(
         assert_cmd::Command::from_std(cmd),
         &[

@@ -701,3 +701,28 @@ fn an_interrupted_stop_of_a_monitor_stopping_its_program_leaves_it_stopped() {
         .code(3)
         .stdout_has("mon is stopped");
 }
+
+/// The terminal of a waiting `stop` closes (an ssh connection drops): the kernel sends it
+/// SIGHUP, and every write to the terminal fails with EIO. The stop ends as on Ctrl-C, with
+/// the signal's code, 129, and the daemon that still runs wanted running (review, 2026-12-03:
+/// its last line, written by the binary with std's `eprintln!`, panicked on EIO instead).
+#[test]
+fn a_stop_whose_terminal_closes_ends_with_sighup() {
+    let env = Env::new();
+    let pid = env.start_stubborn("hup");
+    let (master, slave) = open_pty();
+    let mut cmd = env.std_cmd();
+    cmd.args(["stop", "hup", "--timeout", "5m"]);
+    with_controlling_tty(&mut cmd, slave, true);
+    let stop = Background::spawn(interruptible(&mut cmd));
+    wait_until("stop marks the daemon and waits", DEADLINE, || {
+        env.record("hup")["wanted"] == "stopped" && in_poll(stop.pid())
+    });
+    drop(master);
+    let out = stop.output_within(DEADLINE, "the stop whose terminal closed ends");
+    assert_eq!(out.status.code(), Some(129), "{:?}", out.status);
+    assert!(alive(pid));
+    assert_eq!(env.record("hup")["wanted"], "running");
+    env.run(&["stop", "hup", "--timeout", "100ms"]).ok();
+    wait_dead(pid);
+}

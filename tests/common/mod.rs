@@ -6,8 +6,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
+use std::ffi::CString;
 use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Mutex;
@@ -1610,4 +1613,48 @@ pub fn stranger_listener(py: &Path, port: u16) -> Background {
 pub fn stranger_gets(mut server: Background) -> String {
     let _ = server.child().kill();
     String::from_utf8_lossy(&server.into_output().stderr).into_owned()
+}
+
+/// A new pseudo-terminal: the master and the slave's path.
+pub fn open_pty() -> (OwnedFd, CString) {
+    // SAFETY: posix_openpt returns a new fd we then own; grantpt, unlockpt and ptsname_r only
+    // read it and write into the buffer we pass with its length.
+    unsafe {
+        let master =
+            nix::libc::posix_openpt(nix::libc::O_RDWR | nix::libc::O_NOCTTY | nix::libc::O_CLOEXEC);
+        assert!(master >= 0, "posix_openpt failed");
+        let master = OwnedFd::from_raw_fd(master);
+        assert_eq!(nix::libc::grantpt(master.as_raw_fd()), 0);
+        assert_eq!(nix::libc::unlockpt(master.as_raw_fd()), 0);
+        let mut buf = [0 as nix::libc::c_char; 128];
+        assert_eq!(
+            nix::libc::ptsname_r(master.as_raw_fd(), buf.as_mut_ptr(), buf.len()),
+            0
+        );
+        let path = std::ffi::CStr::from_ptr(buf.as_ptr()).to_owned();
+        (master, path)
+    }
+}
+
+/// Makes `cmd` a session leader whose controlling terminal is `slave`, on its stdin (and, with
+/// `all`, on its stdout and stderr too, as in a shell on that terminal).
+pub fn with_controlling_tty(cmd: &mut std::process::Command, slave: CString, all: bool) {
+    // SAFETY: setsid, open, ioctl, dup2 and close are async-signal-safe; the path was built
+    // before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::libc::setsid();
+            let fd = nix::libc::open(slave.as_ptr(), nix::libc::O_RDWR);
+            if fd < 0 || nix::libc::ioctl(fd, nix::libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            nix::libc::dup2(fd, 0);
+            if all {
+                nix::libc::dup2(fd, 1);
+                nix::libc::dup2(fd, 2);
+            }
+            nix::libc::close(fd);
+            Ok(())
+        });
+    }
 }
