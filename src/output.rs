@@ -41,9 +41,15 @@ pub fn write_out(args: fmt::Arguments<'_>) {
     }
 }
 
-/// Writes `args` to stderr, ignoring failure.
+/// Writes `args` to stderr, ignoring failure: formatted first, then in one `write`, since
+/// stderr has no buffer and `write_fmt` would write each piece on its own, so that a reader
+/// of the same file (a log, a test) never sees half a line, nor another writer's in between.
 pub fn write_err(args: fmt::Arguments<'_>) {
-    let _ = io::stderr().lock().write_fmt(args);
+    let text = match args.as_str() {
+        Some(text) => std::borrow::Cow::Borrowed(text),
+        None => std::borrow::Cow::Owned(args.to_string()),
+    };
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// `print!` through [`write_out`]: never panics.
