@@ -83,7 +83,8 @@ fn restart_one(ctx: &Ctx, args: &RestartArgs, target: Target, named: bool) -> Re
         .into());
     }
     ctx.ensure_dir().map_err(|e| privilege_error(ctx, e))?;
-    let lock = NameLock::acquire(&ctx.lock_path(&name)).map_err(|e| privilege_error(ctx, e))?;
+    let lock = NameLock::acquire(&ctx.lock_path(&name))
+        .map_err(|e| privilege_error(ctx, e.context(format!("cannot restart {name}"))))?;
     let restarted = restart_locked(ctx, args, target, name.clone(), named);
     if restarted.is_err() {
         // A name rdaemon never knew (no spec, or a start that failed) leaves no lock file.
