@@ -639,8 +639,24 @@ pub fn catch_interrupts() -> io::Result<()> {
     let ignored = ignored_signals();
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         if ignored & (1u64 << (sig as i32 - 1)) == 0 {
-            // The flag first: once the pipe wakes a wait, the flag names the signal.
-            signal_hook::flag::register_usize(sig as i32, caught.clone(), sig as usize)?;
+            // The flag first: once the pipe wakes a wait, the flag names the signal. The first
+            // one stays: a second, other signal (a TERM after the Ctrl-C) changes neither the
+            // message nor the exit code.
+            let first = caught.clone();
+            // SAFETY: the action runs in the signal handler and only does an atomic
+            // compare-and-swap on memory the `Arc` keeps alive for as long as it is registered
+            // (for good): async-signal-safe, no allocation, no lock.
+            #[allow(unsafe_code)]
+            unsafe {
+                signal_hook::low_level::register(sig as i32, move || {
+                    let _ = first.compare_exchange(
+                        0,
+                        sig as usize,
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                    );
+                })
+            }?;
             signal_hook::low_level::pipe::register(sig as i32, write.try_clone()?)?;
         }
     }

@@ -484,6 +484,42 @@ fn an_interrupted_stop_leaves_a_running_daemon_wanted_running() {
     wait_dead(pid);
 }
 
+/// The first interrupting signal decides: a SIGTERM that comes while the stop, already
+/// interrupted by Ctrl-C, gives the daemon its moment changes neither the message nor the
+/// code (review, 2026-12-03: the second replaced the first).
+#[test]
+fn the_first_interrupt_of_a_stop_decides() {
+    let env = Env::new();
+    let pid = env.start_stubborn("ig");
+    let stop = env.in_background("stop", &["ig", "--timeout", "5m"]);
+    wait_until("stop marks the daemon and waits", DEADLINE, || {
+        env.record("ig")["wanted"] == "stopped" && in_poll(stop.pid())
+    });
+    interrupt(stop.pid());
+    // Delivered (no longer pending) and back asleep in a poll: its handler has run, and the
+    // stop gives the daemon its moment (a second) before it ends.
+    wait_until("the stop took the Ctrl-C", DEADLINE, || {
+        !signal_pending(stop.pid(), nix::sys::signal::Signal::SIGINT) && in_poll(stop.pid())
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stop.pid()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let out = stop.output_within(DEADLINE, "the interrupted stop ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stop of ig interrupted by SIGINT: it still runs (pid {pid})"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.record("ig")["wanted"], "running");
+    env.run(&["stop", "ig", "--timeout", "100ms"]).ok();
+    wait_dead(pid);
+}
+
 /// Ctrl-C once the stop signal went out, to a daemon on its way down: the stop gives it a
 /// moment, sees it gone, and it is stopped (wanted stopped, pidfile gone), not left looking
 /// wanted running and then dead (review, 2026-12-02).

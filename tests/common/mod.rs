@@ -89,6 +89,17 @@ pub fn catches(pid: i32, sig: Signal) -> bool {
 /// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
 /// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
 /// not depend on how the tests themselves were run.
+/// Whether `sig` was sent to the process `pid` and not yet delivered (`ShdPnd` of
+/// `/proc/PID/status`: what `kill` leaves pending for the whole process).
+pub fn signal_pending(pid: i32, sig: Signal) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("ShdPnd:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
+    })
+}
+
 /// Sends SIGINT (a Ctrl-C) to `pid`.
 pub fn interrupt(pid: i32) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT).unwrap();
