@@ -717,10 +717,16 @@ fn resurrect_does_not_start_a_daemon_after_a_stopped_one() {
 /// `rdaemon up` in its own process group, as a `kill PID` from a script reaches it: only `up`
 /// gets the signal, not its children.
 fn up_in_its_own_group(env: &Env) -> Background {
+    in_its_own_group(env, "up")
+}
+
+/// `rdaemon VERB` in a process group of its own, with its children: a signal to `rdaemon`
+/// alone reaches only it, one to the group (`killpg`, as a terminal's Ctrl-C) all of them.
+fn in_its_own_group(env: &Env, verb: &str) -> Background {
     use std::os::unix::process::CommandExt;
     Background::spawn(
         interruptible(&mut env.std_cmd())
-            .arg("up")
+            .arg(verb)
             .process_group(0)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped()),
@@ -1453,4 +1459,51 @@ fn two_entries_waiting_on_one_port_start_nothing() {
     assert_eq!(env.track_marked(&mark), vec![a], "{}", run.dump());
     env.run(&["down"]).ok();
     wait_dead(a);
+}
+
+/// Ctrl-C on the terminal while `down` waits for a stop: the stop, which the terminal's
+/// signal reaches too, ends as an interrupted stop does and says the daemon still runs;
+/// `down` waits for it, prints what it said, stops nothing more, and exits 130 (before, `down`
+/// died of the signal, and the stop's words went with it).
+#[test]
+fn a_ctrl_c_to_down_shows_what_its_stops_said() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.db]\nrun = \"trap '' TERM; exec sleep 1000\"\n\n\
+         [daemons.web]\nrun = \"exec sleep 1000\"\nafter = [\"db\"]\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let (db, web) = (env.pid_of("db"), env.pid_of("web"));
+    env.track(db);
+    env.track(web);
+    let down = in_its_own_group(&env, "down");
+    // web goes first; then db, which ignores SIGTERM, is waited for.
+    wait_until("down waits for db", DEADLINE, || {
+        !alive(web) && env.record("db")["wanted"] == "stopped"
+    });
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(down.pid()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = down.output_within(DEADLINE, "the interrupted down ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(stdout.contains("stopped web"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "stop of db interrupted by SIGINT: it still runs (pid {db})"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("interrupted by SIGINT; 1 of 2 daemons failed or were not stopped: db"),
+        "{stderr}"
+    );
+    assert!(alive(db));
+    assert_eq!(env.record("db")["wanted"], "running");
+    env.run(&["stop", "db", "--timeout", "100ms"]).ok();
 }

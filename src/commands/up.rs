@@ -413,8 +413,9 @@ fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
 /// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
 /// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
 /// child printed) as each finishes; a failure's whole output (the status and log tail `start`
-/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted (`Direction::Up`),
-/// 130 (SIGINT), 143 (SIGTERM) or 129 (SIGHUP) once the running children have ended.
+/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
+/// (SIGTERM) or 129 (SIGHUP) once the running children have ended (a start is passed the
+/// signal and stops what it half started; a stop is not, and finishes its work).
 fn run_jobs(
     ctx: &Ctx,
     cwd: &Path,
@@ -434,9 +435,10 @@ fn run_jobs(
     let mut running = 0usize;
     let (tx, rx) = mpsc::channel::<Msg>();
     let live: Shared = Arc::default();
-    if direction == Direction::Up {
-        pass_on_interrupts(live.clone(), tx.clone())?;
-    }
+    // Both ways: an interrupted `down` too waits for the stops it runs (which a Ctrl-C on the
+    // terminal reaches as well, and which then say what still runs) and prints what they said,
+    // instead of dying with their output unread.
+    pass_on_interrupts(live.clone(), tx.clone())?;
     // What had nothing to do (up to date, or nothing to stop) but waits for a failure: neither
     // failed nor done, it still holds back what waits for it. With the failure that held it.
     let mut held: BTreeMap<Name, Name> = BTreeMap::new();
