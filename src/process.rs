@@ -88,6 +88,12 @@ impl ProcStat {
         !matches!(self.state, 'Z' | 'X' | 'x')
     }
 
+    /// Whether it is on its way out: a zombie or dead task, or one already in the kernel's
+    /// `do_exit` (`PF_EXITING`), which ends it without running any more of its code.
+    pub fn is_exiting(&self) -> bool {
+        !self.is_alive() || self.flags & PF_EXITING != 0
+    }
+
     /// Whether this is a kernel thread (`PF_KTHREAD`, `include/linux/sched.h`): kthreadd and
     /// every thread it spawns. No pidfile may name one.
     pub fn is_kernel_thread(&self) -> bool {
@@ -97,6 +103,9 @@ impl ProcStat {
 
 /// `PF_KTHREAD` in `/proc/PID/stat` field 9 (`include/linux/sched.h`).
 const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// `PF_EXITING` in `/proc/PID/stat` field 9 (`include/linux/sched.h`): in `do_exit`.
+const PF_EXITING: u64 = 0x0000_0004;
 
 /// Parses the content of `/proc/PID/stat`. The command name (field 2) may hold spaces, `)` and
 /// bytes that are not UTF-8 (the kernel cuts it at 15 bytes, possibly inside a character), so
@@ -1782,6 +1791,18 @@ mod tests {
                 assert_eq!(is_pidfs_process(pid, inode), None, "pid {pid}");
             }
         }
+    }
+
+    /// A zombie is on its way out; a process asleep is not.
+    #[test]
+    fn a_zombie_is_exiting() {
+        let (mut child, pid) = exits_when_told(0);
+        assert!(!stat(pid).unwrap().unwrap().is_exiting());
+        let process = Process::open(pid).unwrap();
+        drop(child.stdin.take());
+        assert!(process.wait_exit(Duration::from_secs(30)).unwrap());
+        assert!(stat(pid).unwrap().unwrap().is_exiting());
+        child.wait().unwrap();
     }
 
     /// Pidfs finds a pid by its inode alone while the kernel has it, a zombie's included, and

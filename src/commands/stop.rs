@@ -709,13 +709,28 @@ fn stop_cgroup(
     let mut empty = !cg.populated().map_err(|e| fail(e.into()))?;
     let mut timeline = Timeline::new(schedule);
     while !empty {
-        // Ctrl-C: no further signal, no further wait.
+        // Ctrl-C: no further signal, no further wait; but members already on their way out
+        // (exiting, or gone from `cgroup.procs` while the cgroup is not yet empty) get the
+        // moment the main process gets, and the cgroup goes with them, as after any stop
+        // (review, 2026-12-03: the stop named no process as still running, and the empty
+        // cgroup stayed until the next stop).
         if let Some(sig) = process::interrupted().filter(|_| by == By::Stop) {
-            return Err(leftovers_interrupted(
-                &label,
-                sig,
-                &cg.procs().unwrap_or_default(),
-            ));
+            let survivors: Vec<i32> = cg
+                .procs()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|&pid| {
+                    process::stat_of(pid)
+                        .ok()
+                        .flatten()
+                        .is_some_and(|s| !s.is_exiting())
+                })
+                .collect();
+            if survivors.is_empty() && cg.wait_empty(INTERRUPT_GRACE).unwrap_or(false) {
+                empty = true;
+                break;
+            }
+            return Err(leftovers_interrupted(&label, sig, &survivors));
         }
         let Some(phase) = timeline.next(begun.elapsed()) else {
             break;
