@@ -387,11 +387,32 @@ struct Followed {
     id: Option<(u64, u64)>,
     /// How far `file` has been printed.
     pos: u64,
+    /// The last bytes printed (up to [`MARK_END`], those before `pos`): no longer there, the
+    /// file was truncated and written again past `pos` between two looks (`copytruncate`
+    /// while the program writes a lot), and is followed from its start.
+    end: Vec<u8>,
     /// The name's disappearance was seen (and noted, unless routine): `Some(routine)`.
     gone: Option<bool>,
     /// Where `file` was last found: 0 at the name, K at `PATH.K`. Rotation only ever moves it
     /// up, so the next look for it starts there ([`Follower::rotated_slot`]).
     slot: u32,
+}
+
+/// The up to [`MARK_END`] bytes of `file` before `pos` (fewer where it is shorter now);
+/// `None` when they cannot be read.
+fn bytes_before(file: &File, pos: u64) -> Option<Vec<u8>> {
+    let from = pos.saturating_sub(MARK_END);
+    let mut bytes = vec![0u8; (pos - from) as usize];
+    let n = std::os::unix::fs::FileExt::read_at(file, &mut bytes, from).ok()?;
+    bytes.truncate(n);
+    Some(bytes)
+}
+
+/// Keeps the last [`MARK_END`] bytes of what `end` held followed by `data`.
+fn remember_end(end: &mut Vec<u8>, data: &[u8]) {
+    end.extend_from_slice(&data[data.len().saturating_sub(MARK_END as usize)..]);
+    let excess = end.len().saturating_sub(MARK_END as usize);
+    end.drain(..excess);
 }
 
 /// Something the follower has to say besides the data, on the way to the caller's stderr.
@@ -506,11 +527,16 @@ impl Follower {
                     .as_ref()
                     .and_then(|f| f.metadata().ok())
                     .map(|m| (m.dev(), m.ino()));
+                let end = file
+                    .as_ref()
+                    .and_then(|f| bytes_before(f, pos))
+                    .unwrap_or_default();
                 Followed {
                     path,
                     file,
                     id,
                     pos,
+                    end,
                     gone: None,
                     slot: 0,
                 }
@@ -645,6 +671,7 @@ impl Follower {
                         f.id = file.metadata().ok().map(|m| (m.dev(), m.ino()));
                         f.file = Some(file);
                         f.pos = 0;
+                        f.end.clear();
                         f.gone = None;
                         f.slot = slot;
                         self.drain(i, out, note)?;
@@ -820,7 +847,10 @@ impl Follower {
             return Ok(false);
         };
         let len = file.metadata()?.len();
-        if len < f.pos {
+        // Shorter, or written again past where it was printed (what was printed last is no
+        // longer there): truncated since the last look.
+        let rewritten = || bytes_before(file, f.pos).is_some_and(|now| now != f.end);
+        if len < f.pos || (!f.end.is_empty() && rewritten()) {
             // Routine too: `logrotate`'s `copytruncate` does it at every rotation (SPEC §5:
             // `-f` survives truncation quietly).
             note(Note::routine(format!(
@@ -828,6 +858,7 @@ impl Follower {
                 f.path.display()
             )));
             f.pos = 0;
+            f.end.clear();
         }
         if len == f.pos {
             return Ok(false);
@@ -849,6 +880,7 @@ impl Follower {
             }
             wrote = true;
             out.write_all(&data[..n])?;
+            remember_end(&mut f.end, &data[..n]);
         }
         if wrote {
             self.last = Some(i);
@@ -974,6 +1006,46 @@ mod tests {
             "{notes:?}"
         );
         assert!(unusual.is_empty(), "{notes:?}");
+    }
+
+    /// `copytruncate` while the program writes a lot: the file is truncated and written again
+    /// past where it was printed before the next look. The follower sees that what it printed
+    /// last is no longer there and prints the new data from its start (before, it went on from
+    /// its old offset, in the middle of the new data, and what came before was lost).
+    #[test]
+    fn follower_sees_a_truncation_refilled_past_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "old line\n").unwrap();
+        let mut file = File::open(&path).unwrap();
+        let (_, end) = tail(&mut file, 0).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, end)))], false, None);
+        let mut out = Vec::new();
+        let mut notes = Vec::new();
+        append(&path, "one\n");
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        fs::write(&path, "after the truncation, a longer line\n").unwrap();
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        append(&path, "two\n");
+        follower
+            .poll_once(&mut out, &mut |n| notes.push(n))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "one\nafter the truncation, a longer line\ntwo\n"
+        );
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.routine && n.text.contains("was truncated")),
+            "{notes:?}"
+        );
+        // Appends alone are never taken for a truncation.
+        assert_eq!(notes.len(), 1, "{notes:?}");
     }
 
     /// Rotates `path` as the monitor does, `keep` files kept.
