@@ -1751,12 +1751,7 @@ mod tests {
     /// no inode is read, and nothing is judged by one.
     #[test]
     fn a_pidfs_inode_names_one_live_process() {
-        let (mut child, pid) = exits_when_told(0);
-        let process = Process::open(pid).unwrap();
-        let Some(inode) = process.pidfd().and_then(pidfs_inode) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
+        let Some((mut child, pid, process, inode)) = child_with_pidfs_inode() else {
             return;
         };
         // Every pidfd of it has the inode; this test process has another.
@@ -1793,6 +1788,20 @@ mod tests {
         }
     }
 
+    /// A child of this test ([`exits_when_told`]), its pidfd and its pidfs inode; `None`,
+    /// once said, where the kernel has no pidfs (Linux 6.9).
+    fn child_with_pidfs_inode() -> Option<(std::process::Child, Pid, Process, u64)> {
+        let (mut child, pid) = exits_when_told(0);
+        let process = Process::open(pid).unwrap();
+        let Some(inode) = process.pidfd().and_then(pidfs_inode) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
+            return None;
+        };
+        Some((child, pid, process, inode))
+    }
+
     /// A zombie is on its way out; a process asleep is not.
     #[test]
     fn a_zombie_is_exiting() {
@@ -1809,12 +1818,7 @@ mod tests {
     /// never once it is reaped; an inode no pid has is not found either.
     #[test]
     fn a_pid_is_found_by_its_pidfs_inode_until_it_is_reaped() {
-        let (mut child, pid) = exits_when_told(0);
-        let process = Process::open(pid).unwrap();
-        let Some(inode) = process.pidfd().and_then(pidfs_inode) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            eprintln!("skipped: this kernel has no pidfs (Linux 6.9)");
+        let Some((mut child, _, process, inode)) = child_with_pidfs_inode() else {
             return;
         };
         if pidfs_pid_exists(inode).is_none() {

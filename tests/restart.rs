@@ -357,13 +357,8 @@ fn a_restart_interrupted_in_its_stop_leaves_the_daemon_running_and_wanted() {
     let env = Env::new();
     let pid = env.start_stubborn("ig");
     let restart = env.in_background("restart", &["ig", "--timeout", "5m"]);
-    wait_until("restart marks the daemon and waits", DEADLINE, || {
-        env.record("ig")["wanted"] == "stopped" && in_poll(restart.pid())
-    });
-    interrupt(restart.pid());
-    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    env.wait_stopping(&restart, "ig");
+    let stderr = restart.interrupted_stderr("the interrupted restart ends");
     assert!(
         stderr.contains(&format!(
             "stop of ig interrupted by SIGINT: it still runs (pid {pid})"
@@ -427,10 +422,7 @@ fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
     });
     let new = env.pid_of("half");
     env.track(new);
-    interrupt(restart.pid());
-    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = restart.interrupted_stderr("the interrupted restart ends");
     assert!(
         stderr.contains("cannot start half: interrupted by SIGINT")
             && stderr.contains(&format!("stopped it (pid {new})")),

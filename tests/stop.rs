@@ -462,10 +462,7 @@ fn an_interrupted_stop_leaves_a_running_daemon_wanted_running() {
         (nix::sys::signal::Signal::SIGTERM, 143),
     ] {
         let stop = env.in_background("stop", &["ig", "--timeout", "5m"]);
-        // Marked before its first signal; then it waits, in a poll.
-        wait_until("stop marks the daemon and waits", DEADLINE, || {
-            env.record("ig")["wanted"] == "stopped" && in_poll(stop.pid())
-        });
+        env.wait_stopping(&stop, "ig");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(stop.pid()), sig).unwrap();
         let out = stop.output_within(DEADLINE, "the interrupted stop ends");
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -492,9 +489,7 @@ fn the_first_interrupt_of_a_stop_decides() {
     let env = Env::new();
     let pid = env.start_stubborn("ig");
     let stop = env.in_background("stop", &["ig", "--timeout", "5m"]);
-    wait_until("stop marks the daemon and waits", DEADLINE, || {
-        env.record("ig")["wanted"] == "stopped" && in_poll(stop.pid())
-    });
+    env.wait_stopping(&stop, "ig");
     interrupt(stop.pid());
     // Delivered (no longer pending) and back asleep in a poll: its handler has run, and the
     // stop gives the daemon its moment (a second) before it ends.
@@ -680,13 +675,8 @@ fn an_interrupted_stop_of_an_orphaned_program_leaves_it_wanted_running() {
             "sent SIGCONT to orph (1 process of process group {monitor})"
         ));
     let stop = env.in_background("stop", &["orph", "--timeout", "5m"]);
-    wait_until("stop marks the daemon and waits", DEADLINE, || {
-        env.record("orph")["wanted"] == "stopped" && in_poll(stop.pid())
-    });
-    interrupt(stop.pid());
-    let out = stop.output_within(DEADLINE, "the interrupted stop ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    env.wait_stopping(&stop, "orph");
+    let stderr = stop.interrupted_stderr("the interrupted stop ends");
     assert!(
         stderr.contains(&format!("it still runs (pid {program})")),
         "{stderr}"
@@ -727,10 +717,7 @@ fn an_interrupted_stop_of_a_monitor_stopping_its_program_leaves_it_stopped() {
     env.track(program);
     let stop = env.in_background("stop", &["mon", "--timeout", "5m"]);
     wait_until("the program got its stop signal", DEADLINE, || got.exists());
-    interrupt(stop.pid());
-    let out = stop.output_within(DEADLINE, "the interrupted stop ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let stderr = stop.interrupted_stderr("the interrupted stop ends");
     assert!(
         stderr.contains(&format!(
             "stop of mon interrupted by SIGINT: its monitor (pid {monitor}) goes on stopping it, and it stays wanted stopped"
@@ -758,9 +745,7 @@ fn a_stop_whose_terminal_closes_ends_with_sighup() {
     cmd.args(["stop", "hup", "--timeout", "5m"]);
     with_controlling_tty(&mut cmd, slave, true);
     let stop = Background::spawn(interruptible(&mut cmd));
-    wait_until("stop marks the daemon and waits", DEADLINE, || {
-        env.record("hup")["wanted"] == "stopped" && in_poll(stop.pid())
-    });
+    env.wait_stopping(&stop, "hup");
     drop(master);
     let out = stop.output_within(DEADLINE, "the stop whose terminal closed ends");
     assert_eq!(out.status.code(), Some(129), "{:?}", out.status);

@@ -74,30 +74,27 @@ impl Drop for SetOnDrop<'_> {
     }
 }
 
-/// Whether signal `sig` has a handler in `pid` (`SigCgt` of `/proc/PID/status`): a `start` in
-/// its readiness wait catches SIGINT and SIGTERM.
-pub fn catches(pid: i32, sig: Signal) -> bool {
+/// Whether `sig` is in the signal mask `field` (`SigCgt`, `ShdPnd`, ...) of
+/// `/proc/PID/status`.
+fn in_signal_mask(pid: i32, field: &str, sig: Signal) -> bool {
     fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
         text.lines()
-            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
             .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
     })
 }
 
-/// Gives `cmd` the default disposition of SIGINT, SIGTERM and SIGHUP, whatever the test run
-/// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
-/// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
-/// not depend on how the tests themselves were run.
-/// Whether `sig` was sent to the process `pid` and not yet delivered (`ShdPnd` of
-/// `/proc/PID/status`: what `kill` leaves pending for the whole process).
+/// Whether signal `sig` has a handler in `pid` (`SigCgt`): a `start` in its readiness wait
+/// catches SIGINT and SIGTERM.
+pub fn catches(pid: i32, sig: Signal) -> bool {
+    in_signal_mask(pid, "SigCgt", sig)
+}
+
+/// Whether `sig` was sent to the process `pid` and not yet delivered (`ShdPnd`: what `kill`
+/// leaves pending for the whole process).
 pub fn signal_pending(pid: i32, sig: Signal) -> bool {
-    fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
-        text.lines()
-            .find_map(|l| l.strip_prefix("ShdPnd:"))
-            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
-            .is_some_and(|mask| mask & (1 << (sig as i32 - 1)) != 0)
-    })
+    in_signal_mask(pid, "ShdPnd", sig)
 }
 
 /// Sends SIGINT (a Ctrl-C) to `pid`.
@@ -105,6 +102,10 @@ pub fn interrupt(pid: i32) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGINT).unwrap();
 }
 
+/// Gives `cmd` the default disposition of SIGINT, SIGTERM and SIGHUP, whatever the test run
+/// inherited: `start` leaves a signal its caller ignored ignored (a shell's background job
+/// ignores SIGINT, `nohup` SIGHUP), so a test that interrupts a `start` with one of them must
+/// not depend on how the tests themselves were run.
 pub fn interruptible(cmd: &mut std::process::Command) -> &mut std::process::Command {
     use std::os::unix::process::CommandExt;
     // SAFETY: signal(2) is async-signal-safe; SIG_DFL installs no handler code.
@@ -765,6 +766,16 @@ while :; do sleep 1 & wait $!; done"#,
         Background::spawn(interruptible(&mut cmd))
     }
 
+    /// Waits until `waiting`, a `stop` or `restart` of daemon `name` in the background, has
+    /// marked it wanted stopped (before its first signal) and waits for it in a poll.
+    pub fn wait_stopping(&self, waiting: &Background, name: &str) {
+        wait_until(
+            &format!("the stop of {name} marks it and waits"),
+            DEADLINE,
+            || self.record(name)["wanted"] == "stopped" && in_poll(waiting.pid()),
+        );
+    }
+
     /// Starts [`Env::stubborn_program`] as daemon `name` and waits until it ignores SIGTERM.
     pub fn start_stubborn(&self, name: &str) -> i32 {
         let argv = self.stubborn_program(name);
@@ -1299,6 +1310,16 @@ impl Background {
     pub fn output_within(mut self, timeout: Duration, what: &str) -> Output {
         wait_until(what, timeout, || self.child().try_wait().unwrap().is_some());
         self.into_output()
+    }
+
+    /// Sends it SIGINT (a Ctrl-C, [`interrupt`]) and waits for it to end ([`DEADLINE`]),
+    /// failing the test unless it exits 130; its stderr.
+    pub fn interrupted_stderr(self, what: &str) -> String {
+        interrupt(self.pid());
+        let out = self.output_within(DEADLINE, what);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(130), "{what}: {stderr}");
+        stderr
     }
 }
 
