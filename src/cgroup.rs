@@ -35,6 +35,10 @@ use nix::sys::signal::Signal;
 
 use crate::process::{self, Pid, Process};
 
+/// How long what `cgroup.kill` killed has to leave before what is still listed is killed by
+/// pid ([`Cgroup::kill`]): a process torn down leaves within milliseconds.
+const KILL_SETTLE: Duration = Duration::from_millis(100);
+
 /// The cgroup2 mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -610,15 +614,20 @@ impl Cgroup {
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["populated", "1"]))
     }
 
-    /// SIGKILLs everything in it: `cgroup.kill` (Linux ≥ 5.14), else [`Cgroup::signal_all`]
-    /// until it is empty (a fork racing the signals lands in the cgroup too, so a few rounds
-    /// catch it).
+    /// SIGKILLs everything in it: `cgroup.kill` (Linux ≥ 5.14), and [`Cgroup::signal_all`]
+    /// until it is empty for what that missed or where there is none (a fork racing the
+    /// signals lands in the cgroup too, so a few rounds catch it).
     pub fn kill(&self) -> Result<()> {
         if self.replaced() {
             return Ok(());
         }
         match self.write("cgroup.kill", "1") {
-            Ok(()) => return Ok(()),
+            // `cgroup.kill` leaves a process whose main thread has ended while its other
+            // threads run on (Linux 6.18; a review found one outliving it, 2026-12-03): what
+            // is still listed once the killed have had a moment to go gets SIGKILL by pidfd,
+            // which ends every thread of it, as on a kernel without `cgroup.kill`.
+            Ok(()) if self.wait_empty(KILL_SETTLE)? => return Ok(()),
+            Ok(()) => {}
             // No cgroup.kill: an older kernel.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {

@@ -745,6 +745,7 @@ mod tests {
                 session: pid,
                 start_time: 1,
                 flags: 0,
+                threads: 1,
             },
         }
     }

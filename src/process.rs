@@ -80,18 +80,28 @@ pub struct ProcStat {
     pub start_time: u64,
     /// The kernel's per-process flags (field 9): `PF_KTHREAD` marks a kernel thread.
     pub flags: u64,
+    /// Its threads (field 20), the main thread counted until the whole process has ended.
+    pub threads: u64,
 }
 
 impl ProcStat {
-    /// Whether the process still runs: a zombie (`Z`) or a dead task (`X`) does not.
+    /// Whether the process still runs: a zombie (`Z`) or a dead task (`X`) does not. The state
+    /// is its main thread's: a main thread that ended (`pthread_exit`) while other threads run
+    /// on shows `Z` with more than one thread, and the program is alive (review, 2026-12-03:
+    /// such a leftover was taken for gone and left running).
     pub fn is_alive(&self) -> bool {
-        !matches!(self.state, 'Z' | 'X' | 'x')
+        match self.state {
+            'X' | 'x' => false,
+            'Z' => self.threads > 1,
+            _ => true,
+        }
     }
 
     /// Whether it is on its way out: a zombie or dead task, or one already in the kernel's
-    /// `do_exit` (`PF_EXITING`), which ends it without running any more of its code.
+    /// `do_exit` (`PF_EXITING`) with no other thread, which ends it without running any more
+    /// of its code.
     pub fn is_exiting(&self) -> bool {
-        !self.is_alive() || self.flags & PF_EXITING != 0
+        !self.is_alive() || (self.flags & PF_EXITING != 0 && self.threads <= 1)
     }
 
     /// Whether this is a kernel thread (`PF_KTHREAD`, `include/linux/sched.h`): kthreadd and
@@ -122,6 +132,7 @@ pub fn parse_stat(raw: &[u8]) -> Option<ProcStat> {
         pgrp: fields.get(2)?.parse().ok()?,
         session: fields.get(3)?.parse().ok()?,
         flags: fields.get(6)?.parse().ok()?,
+        threads: fields.get(17)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
 }
@@ -1184,7 +1195,7 @@ fn zombie_exit_code(pid: Pid, start_time: u64) -> Option<i32> {
     let mut stat = parse_stat(&raw)?;
     stat.start_time =
         normalise_start_time(stat.start_time, boottime_offset_ns().ok()?, clock_tick_ns());
-    if stat.state != 'Z' || stat.start_time != start_time || !may_read_exit_code(pid) {
+    if stat.is_alive() || stat.start_time != start_time || !may_read_exit_code(pid) {
         return None;
     }
     let after_comm = &raw[raw.iter().rposition(|&b| b == b')')? + 1..];
@@ -1802,6 +1813,28 @@ mod tests {
         Some((child, pid, process, inode))
     }
 
+    /// The state is the main thread's: `Z` with other threads running on is alive, and not
+    /// on its way out even with `PF_EXITING` (its main thread's); a zombie alone is neither.
+    #[test]
+    fn a_process_whose_main_thread_ended_is_alive_while_its_threads_run() {
+        let stat = |state, threads, flags| ProcStat {
+            state,
+            ppid: 1,
+            pgrp: 2,
+            session: 2,
+            start_time: 3,
+            flags,
+            threads,
+        };
+        assert!(stat('Z', 2, PF_EXITING).is_alive());
+        assert!(!stat('Z', 2, PF_EXITING).is_exiting());
+        assert!(!stat('Z', 1, PF_EXITING).is_alive());
+        assert!(stat('Z', 1, PF_EXITING).is_exiting());
+        assert!(!stat('X', 2, 0).is_alive());
+        assert!(stat('S', 1, 0).is_alive() && !stat('S', 1, 0).is_exiting());
+        assert!(stat('R', 1, PF_EXITING).is_exiting());
+    }
+
     /// A zombie is on its way out; a process asleep is not.
     #[test]
     fn a_zombie_is_exiting() {
@@ -2013,8 +2046,8 @@ mod proptests {
         line.extend_from_slice(comm);
         line.extend_from_slice(
             format!(
-                ") {} {} {} {} {tty} -1 {} 100 0 0 0 1 2 0 0 20 0 1 0 {} 1000 10 18446744073709551615\n",
-                stat.state, stat.ppid, stat.pgrp, stat.session, stat.flags, stat.start_time
+                ") {} {} {} {} {tty} -1 {} 100 0 0 0 1 2 0 0 20 0 {} 0 {} 1000 10 18446744073709551615\n",
+                stat.state, stat.ppid, stat.pgrp, stat.session, stat.flags, stat.threads, stat.start_time
             )
             .as_bytes(),
         );
@@ -2033,9 +2066,11 @@ mod proptests {
             start_time in any::<u64>(),
             tty in any::<i32>(),
             flags in any::<u32>(),
+            threads in 1..=u64::from(u32::MAX),
         ) {
             let flags = u64::from(flags);
-            let stat = ProcStat { state: char::from(state), ppid, pgrp, session, start_time, flags };
+            let stat =
+                ProcStat { state: char::from(state), ppid, pgrp, session, start_time, flags, threads };
             prop_assert_eq!(parse_stat(&stat_line(pid, &comm, &stat, tty)), Some(stat));
         }
 

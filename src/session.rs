@@ -729,6 +729,7 @@ mod tests {
                 session,
                 start_time,
                 flags: 0,
+                threads: 1,
             },
         }
     }

@@ -1740,3 +1740,77 @@ fn start_and_resurrect_stop_what_a_killed_daemon_left() {
         env.run(&["stop", &name]).ok();
     }
 }
+
+/// A program whose main thread ends while another thread runs on (`pthread_exit`), ignoring
+/// SIGTERM: `/proc/PID/stat` then shows `Z` for it, alive all the same. Writes its pid to
+/// `left.pid` first.
+const MAIN_THREAD_GONE: &str = r#"import ctypes, os, signal, threading, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+threading.Thread(target=lambda: [time.sleep(1) for _ in iter(int, 1)]).start()
+with open("left.tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.rename("left.tmp", "left.pid")
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+
+/// A leftover whose main thread has ended while its other thread runs on is a leftover, in a
+/// cgroup and without one (review, 2026-12-03: it was taken for gone by the session's rules,
+/// and `cgroup.kill` left it running, so that `stop` failed after its whole schedule).
+#[test]
+fn a_leftover_whose_main_thread_has_ended_is_stopped() {
+    const TEST: &str = "a_leftover_whose_main_thread_has_ended_is_stopped";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
+    let mut modes = vec!["off"];
+    if cgroups_here(TEST).is_some() {
+        modes.push("on");
+    }
+    for mode in modes {
+        let env = Env::new();
+        fs::write(env.path("zl.py"), MAIN_THREAD_GONE).unwrap();
+        let line = format!(
+            "'{}' zl.py & exec sleep {}",
+            python.display(),
+            unique_secs()
+        );
+        env.run(&[
+            "start",
+            "--name",
+            "zl",
+            "--cgroup",
+            mode,
+            "--chdir",
+            env.dir().to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &line,
+        ])
+        .ok();
+        let main = env.pid_of("zl");
+        env.track(main);
+        let left: i32 = fs::read_to_string(env.wait_file("left.pid"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        env.track(left);
+        wait_until("its main thread has ended", DEADLINE, || {
+            stat(left).is_some_and(|s| s.state == 'Z' && s.threads > 1)
+        });
+        assert!(alive(left));
+        kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+        wait_dead(main);
+        env.run(&["status", "zl"])
+            .code(1)
+            .stdout_has("zl is dead")
+            .stdout_has("1 leftover process");
+        env.run(&["stop", "zl", "--timeout", "1s"])
+            .ok()
+            .stdout_has("stopped leftovers of zl: 1 process (with SIGKILL)");
+        assert!(
+            !alive(left),
+            "--cgroup {mode}: the leftover survived the stop"
+        );
+    }
+}

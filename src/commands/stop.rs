@@ -715,10 +715,10 @@ fn stop_cgroup(
         // (review, 2026-12-03: the stop named no process as still running, and the empty
         // cgroup stayed until the next stop).
         if let Some(sig) = process::interrupted().filter(|_| by == By::Stop) {
-            let survivors: Vec<i32> = cg
-                .procs()
-                .unwrap_or_default()
-                .into_iter()
+            let listed = cg.procs().unwrap_or_default();
+            let running: Vec<i32> = listed
+                .iter()
+                .copied()
                 .filter(|&pid| {
                     process::stat_of(pid)
                         .ok()
@@ -726,10 +726,15 @@ fn stop_cgroup(
                         .is_some_and(|s| !s.is_exiting())
                 })
                 .collect();
-            if survivors.is_empty() && cg.wait_empty(INTERRUPT_GRACE).unwrap_or(false) {
+            if running.is_empty() && cg.wait_empty(INTERRUPT_GRACE).unwrap_or(false) {
                 empty = true;
                 break;
             }
+            // Never an empty list: what is still listed, exiting or not.
+            let survivors = match running.is_empty() {
+                true => cg.procs().unwrap_or(listed),
+                false => running,
+            };
             return Err(leftovers_interrupted(&label, sig, &survivors));
         }
         let Some(phase) = timeline.next(begun.elapsed()) else {
@@ -790,6 +795,17 @@ enum By {
 /// The error of a stop interrupted by `sig` once the daemon's main process was gone, with
 /// `survivors` of the rest of it still alive (exit 128 + the signal's number).
 fn leftovers_interrupted(label: &str, sig: Signal, survivors: &[i32]) -> anyhow::Error {
+    if survivors.is_empty() {
+        // The cgroup is not empty, but lists none: its last members are being torn down.
+        return Fail::interrupted(
+            sig,
+            format!(
+                "stop of {label} interrupted by SIG{}: its main process is gone, and what is left of it in its cgroup is still exiting (stop it again to remove the cgroup)",
+                signal_name(sig)
+            ),
+        )
+        .into();
+    }
     let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
     let which = match survivors {
         [_] => "its leftover process",

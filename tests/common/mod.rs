@@ -258,6 +258,8 @@ pub struct Stat {
     pub session: i32,
     pub tty_nr: i32,
     pub start_time: u64,
+    /// Its threads, the main thread counted until the whole process has ended.
+    pub threads: u64,
 }
 
 /// Reads `/proc/PID/stat`; `None` once the pid is gone (reaped). Bytes, because the command
@@ -300,13 +302,19 @@ pub fn stat(pid: i32) -> Option<Stat> {
         pgrp: f[2].parse().ok()?,
         session: f[3].parse().ok()?,
         tty_nr: f[4].parse().ok()?,
+        threads: f[17].parse().ok()?,
         start_time: f[19].parse().ok()?,
     })
 }
 
 /// Alive means present and neither a zombie nor dead: PID 1 reaps late on these machines.
 pub fn alive(pid: i32) -> bool {
-    stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X' | 'x'))
+    // A main thread that ended while other threads run on shows `Z`: alive all the same.
+    stat(pid).is_some_and(|s| match s.state {
+        'X' | 'x' => false,
+        'Z' => s.threads > 1,
+        _ => true,
+    })
 }
 
 /// Waits until `pid` is gone or a zombie.
