@@ -432,19 +432,19 @@ fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
     assert!(!env.path("half.pid").exists());
 }
 
-/// `rdaemon restart ARGS` in the background, as on a terminal, stopped (SIGSTOP) once its stop
-/// is done and checked and its start is about to begin (`RDAEMON_FAULT`, src/fault.rs): a
-/// signal sent to it then arrives exactly there, once it is continued.
-fn restart_paused_before_its_start(env: &Env, args: &[&str]) -> Background {
+/// `rdaemon restart ARGS` in the background, as on a terminal, stopped (SIGSTOP) at `stage`
+/// (`RDAEMON_FAULT`, src/fault.rs): a signal sent to it then arrives exactly there, once it
+/// is continued.
+fn restart_paused_at(env: &Env, stage: &str, args: &[&str]) -> Background {
     let mut cmd = env.std_cmd();
     cmd.arg("restart")
         .args(args)
-        .env("RDAEMON_FAULT", "restart-before-start:stop")
+        .env("RDAEMON_FAULT", format!("{stage}:stop"))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let restart = Background::spawn(interruptible(&mut cmd));
-    wait_until("restart stops before its start", DEADLINE, || {
+    wait_until(&format!("restart stops at {stage}"), DEADLINE, || {
         stat(restart.pid()).is_some_and(|s| s.state == 'T')
     });
     restart
@@ -462,43 +462,78 @@ fn interrupt_and_continue(pid: i32) {
 
 /// Ctrl-C between a restart's stop and its start (review, 2026-12-03: the stop's catch,
 /// held for the start, noted it, and the start, whose own catch began later, never saw it: it
-/// waited out its readiness timeout and could succeed). The start's wait sees it at once and
-/// stops the new program.
+/// waited out its readiness timeout and could succeed), with a start that would wait and one
+/// that would not: nothing is started.
 #[test]
-fn a_signal_between_a_restarts_stop_and_its_start_is_not_lost() {
+fn a_signal_between_a_restarts_stop_and_its_start_starts_nothing() {
     let env = Env::new();
-    let secs = unique_secs();
-    let old = env.start("gap", &["sleep", &secs]);
     let never = env.path("never.ready");
     let ready = format!("file:{}", never.display());
-    let restart =
-        restart_paused_before_its_start(&env, &["gap", "--ready", &ready, "--ready-timeout", "5m"]);
-    assert!(!alive(old), "the stop is done");
+    for (name, extra) in [
+        ("gap", &["--ready", &ready, "--ready-timeout", "5m"][..]),
+        ("quick", &[][..]),
+    ] {
+        let secs = unique_secs();
+        let old = env.start(name, &["sleep", &secs]);
+        let mut args = vec![name];
+        args.extend_from_slice(extra);
+        let restart = restart_paused_at(&env, "restart-before-start", &args);
+        assert!(!alive(old), "the stop is done");
+        interrupt_and_continue(restart.pid());
+        let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "restart of {name} interrupted by SIGINT after its stop: it is not started again"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "{name} runs");
+        assert_eq!(env.record(name)["wanted"], "running");
+    }
+}
+
+/// Ctrl-C once the restart's start has begun, before it catches the signals itself: the start
+/// sees it before it launches anything (the restart's catch noted it, and the start's raises
+/// it again for itself).
+#[test]
+fn a_signal_before_a_restarts_start_catches_its_own_launches_nothing() {
+    let env = Env::new();
+    let secs = unique_secs();
+    env.start("gap", &["sleep", &secs]);
+    let never = env.path("never.ready");
+    let ready = format!("file:{}", never.display());
+    let restart = restart_paused_at(
+        &env,
+        "start-before-catch",
+        &["gap", "--ready", &ready, "--ready-timeout", "5m"],
+    );
     interrupt_and_continue(restart.pid());
     let out = restart.output_within(DEADLINE, "the interrupted restart ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(
-        stderr.contains("cannot start gap: interrupted by SIGINT") && stderr.contains("stopped it"),
+        stderr.contains("cannot start gap: interrupted by SIGINT before it was started"),
         "{stderr}"
     );
     assert_eq!(
         env.track_marked(&secs),
         Vec::<i32>::new(),
-        "the new program runs"
+        "the program runs"
     );
     assert!(!env.path("gap.pid").exists());
     assert_eq!(env.record("gap")["wanted"], "running");
 }
 
-/// The same Ctrl-C before a start that waits for nothing (`--ready exec`), which does not
-/// catch the signals: the start completes, the daemon runs, and the restart says the signal
-/// came too late (before, it said nothing).
+/// The same Ctrl-C to a start that waits for nothing (`--ready exec`), which does not catch
+/// the signals: the start completes, the daemon runs, and the restart says the signal came
+/// while it started (before, it said nothing).
 #[test]
 fn a_signal_during_a_restarts_exec_start_is_reported() {
     let env = Env::new();
     let old = env.start("quick", &["sleep", &unique_secs()]);
-    let restart = restart_paused_before_its_start(&env, &["quick"]);
+    let restart = restart_paused_at(&env, "start-before-catch", &["quick"]);
     interrupt_and_continue(restart.pid());
     let out = restart.output_within(DEADLINE, "the restart ends");
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -156,9 +156,15 @@ fn restart_locked(
             return Err(refused);
         }
     }
-    // Interrupted once the stop was done: not started again. Wanted running still (above), so
-    // `status` says it is dead and `resurrect` brings it back.
-    if let Some(sig) = crate::process::interrupted() {
+    // The start catches the signals itself where it waits, and stops what it started on
+    // them: its own waits must not end early on the stop's catch.
+    crate::process::hold_interrupts();
+    crate::fault::point("restart-before-start");
+    // Interrupted once the stop was done (held or not): not started again. Wanted running
+    // still (above), so `status` says it is dead and `resurrect` brings it back. One that
+    // comes from here on is the start's: it ends the start before the launch if it can
+    // (`Interrupt::catch` raises it again for the start's own catch).
+    if let Some(sig) = crate::process::caught() {
         return Err(Fail::interrupted(
             sig,
             format!(
@@ -168,14 +174,10 @@ fn restart_locked(
         )
         .into());
     }
-    // The start catches the signals itself where it waits, and stops what it started on
-    // them: its own waits must not end early on the stop's catch.
-    crate::process::hold_interrupts();
-    crate::fault::point("restart-before-start");
     let started = start_locked(ctx, &spec, target.record);
     // A start that waits for nothing (`--ready exec`) does not catch the signals: one that
-    // came meanwhile found it past the point of no return. It runs; the restart is done (as a
-    // stop the signal came too late for is), and the next name is not restarted.
+    // came meanwhile did not stop it. It runs; the restart is done (as a stop the signal came
+    // too late for is), and the next name is not restarted.
     if let (Ok(_), Some(sig)) = (&started, crate::process::caught()) {
         ctx.warn(format!(
             "SIG{} came while {name} was being started: its start completed, and it runs",

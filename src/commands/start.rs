@@ -645,7 +645,26 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     // wait sees it at once and stops the daemon. A start that waits for nothing is not slowed
     // by it (a socket pair and three handlers, 0.05 ms): it completes in a moment anyway.
     let waits = launch.ready != ReadySpec::Exec || launch.forking.is_some();
+    crate::fault::point("start-before-catch");
     let mut interrupt = waits.then(Interrupt::catch);
+    // One that came already (before this catch began, noted by `restart`'s, which it holds
+    // for this start, and raised again by `Interrupt::catch`) ends the start before anything
+    // is launched.
+    if let Some(sig) = interrupt
+        .as_mut()
+        .and_then(|i| i.as_mut().ok())
+        .and_then(Interrupt::caught)
+    {
+        return Err(Fail::interrupted(
+            sig,
+            format!(
+                "cannot start {}: interrupted by {} before it was started",
+                launch.name,
+                sig.as_str()
+            ),
+        )
+        .into());
+    }
     let (plan, report, new_logs) = prepare(ctx, &mut launch, Some(&mut check))?;
     // Set by the step before the "go": the temporary pidfile, made while the intermediate forks.
     let mut writer: Option<PidfileWriter> = None;
