@@ -1461,49 +1461,56 @@ fn two_entries_waiting_on_one_port_start_nothing() {
     wait_dead(a);
 }
 
-/// Ctrl-C on the terminal while `down` waits for a stop: the stop, which the terminal's
-/// signal reaches too, ends as an interrupted stop does and says the daemon still runs;
-/// `down` waits for it, prints what it said, stops nothing more, and exits 130 (before, `down`
-/// died of the signal, and the stop's words went with it).
+/// Ctrl-C on the terminal (to `down` and its stops) or a SIGTERM to `down` alone (a `timeout`,
+/// a CI cancel) while `down` waits for a stop: the stop ends as an interrupted stop does and
+/// says the daemon still runs; `down` waits for it, prints what it said, stops nothing more,
+/// and exits 130 or 143 (before, `down` died of the signal, and the stop's words went with
+/// it; then, helper-85's review, a SIGTERM to `down` alone waited out the whole stop and
+/// exited 0).
 #[test]
-fn a_ctrl_c_to_down_shows_what_its_stops_said() {
-    let env = Env::new();
-    fs::write(
-        env.path("rdaemon.toml"),
-        "[daemons.db]\nrun = \"trap '' TERM; exec sleep 1000\"\n\n\
-         [daemons.web]\nrun = \"exec sleep 1000\"\nafter = [\"db\"]\n",
-    )
-    .unwrap();
-    env.run(&["up"]).ok();
-    let (db, web) = (env.pid_of("db"), env.pid_of("web"));
-    env.track(db);
-    env.track(web);
-    let down = in_its_own_group(&env, "down");
-    // web goes first; then db, which ignores SIGTERM, is waited for.
-    wait_until("down waits for db", DEADLINE, || {
-        !alive(web) && env.record("db")["wanted"] == "stopped"
-    });
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(down.pid()),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    let out = down.output_within(DEADLINE, "the interrupted down ends");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
-    assert!(stdout.contains("stopped web"), "{stdout}");
-    assert!(
-        stderr.contains(&format!(
-            "stop of db interrupted by SIGINT: it still runs (pid {db})"
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("interrupted by SIGINT; 1 of 2 daemons failed or were not stopped: db"),
-        "{stderr}"
-    );
-    assert!(alive(db));
-    assert_eq!(env.record("db")["wanted"], "running");
-    env.run(&["stop", "db", "--timeout", "100ms"]).ok();
+fn an_interrupted_down_shows_what_its_stops_said() {
+    use nix::sys::signal::Signal::{SIGINT, SIGTERM};
+    for (sig, to_group, code) in [(SIGINT, true, 130), (SIGTERM, false, 143)] {
+        let env = Env::new();
+        fs::write(
+            env.path("rdaemon.toml"),
+            "[daemons.db]\nrun = \"trap '' TERM; exec sleep 1000\"\n\n\
+             [daemons.web]\nrun = \"exec sleep 1000\"\nafter = [\"db\"]\n",
+        )
+        .unwrap();
+        env.run(&["up"]).ok();
+        let (db, web) = (env.pid_of("db"), env.pid_of("web"));
+        env.track(db);
+        env.track(web);
+        let down = in_its_own_group(&env, "down");
+        // web goes first; then db, which ignores SIGTERM, is waited for.
+        wait_until("down waits for db", DEADLINE, || {
+            !alive(web) && env.record("db")["wanted"] == "stopped"
+        });
+        let who = nix::unistd::Pid::from_raw(down.pid());
+        match to_group {
+            true => nix::sys::signal::killpg(who, sig).unwrap(),
+            false => nix::sys::signal::kill(who, sig).unwrap(),
+        }
+        let out = down.output_within(DEADLINE, "the interrupted down ends");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{sig}: {stdout}{stderr}");
+        assert!(stdout.contains("stopped web"), "{stdout}");
+        assert!(
+            stderr.contains(&format!(
+                "stop of db interrupted by {sig}: it still runs (pid {db})"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "interrupted by {sig}; 1 of 2 daemons failed or were not stopped: db"
+            )),
+            "{stderr}"
+        );
+        assert!(alive(db));
+        assert_eq!(env.record("db")["wanted"], "running");
+        env.run(&["stop", "db", "--timeout", "100ms"]).ok();
+    }
 }

@@ -414,8 +414,9 @@ fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
 /// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
 /// child printed) as each finishes; a failure's whole output (the status and log tail `start`
 /// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
-/// (SIGTERM) or 129 (SIGHUP) once the running children have ended (a start is passed the
-/// signal and stops what it half started; a stop is not, and finishes its work).
+/// (SIGTERM) or 129 (SIGHUP) once the running children, passed the signal, have ended (a
+/// start stops what it half started, a stop ends as an interrupted `stop`), unless every one
+/// succeeded all the same.
 fn run_jobs(
     ctx: &Ctx,
     cwd: &Path,
@@ -496,10 +497,12 @@ fn run_jobs(
                     .stdout(Stdio::piped())
                     .stderr(Stdio::piped());
                 pass_dirs(ctx, &mut cmd);
-                // Only a start is told of an interrupt: it stops what it half started. A stop
-                // (of an edited entry) finishes its work, as `down`'s do.
-                let told = step.first().is_some_and(|w| w == "start");
-                children.push((cmd, told));
+                // Every step is told of an interrupt, as if it had been run by hand: a start
+                // stops what it half started, a stop ends its wait as an interrupted `stop`
+                // does (what still runs stays wanted running), so that a `timeout` or a CI
+                // cancel bounds `up` and `down` too (helper-85's review: `down` waited out
+                // every stop timeout).
+                children.push(cmd);
             }
             let tx = tx.clone();
             let live = live.clone();
@@ -513,7 +516,7 @@ fn run_jobs(
                     stdout: Vec::new(),
                     stderr: Vec::new(),
                 };
-                for (mut cmd, told) in children {
+                for mut cmd in children {
                     let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
                     if interrupted() {
                         done.ok = false;
@@ -521,9 +524,6 @@ fn run_jobs(
                     }
                     let out = cmd.spawn().and_then(|child| {
                         let pid = child.id();
-                        if !told {
-                            return wait_output(child, || {});
-                        }
                         hold_child(&live, pid);
                         // Forgotten before it is reaped: a pid is never signalled once reused.
                         let out = wait_output(child, || drop_child(&live, pid));
