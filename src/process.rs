@@ -1317,10 +1317,10 @@ const FILEID_PIDFS: i32 = 0xfe;
 /// Whether the kernel still has the pid whose pidfs inode is `inode` ([`pidfs_inode`]): a
 /// process, zombie or not, or a number that outlives its process as the id of a session or
 /// process group some live process is still in. Pidfs finds it by its inode alone (a file
-/// handle, Linux 6.13), which no other pid of the boot ever gets: `Some(false)` (ESTALE) means
-/// that one is gone, whoever has its number now. `None` where the kernel cannot tell (no
-/// pidfd, no file handles on pidfs: ESTALE too, which is why a caller must first have seen
-/// `Some(true)` for this inode during this boot before it believes a `Some(false)`).
+/// handle, Linux 6.13), which no other pid of the boot ever gets: `Some(false)` means that one
+/// is gone, whoever has its number now. `None` where the kernel cannot tell: no pidfd, or no
+/// file handles on pidfs, which answer ESTALE too (told apart by rdaemon's own handle, which
+/// must open).
 pub(crate) fn pidfs_pid_exists(inode: u64) -> Option<bool> {
     // Any pidfd names the pidfs mount: rdaemon's own (`Pid` refuses to stand for rdaemon).
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
@@ -1332,6 +1332,20 @@ pub(crate) fn pidfs_pid_exists(inode: u64) -> Option<bool> {
     // SAFETY: the kernel just returned this fd to us and nothing else owns it.
     #[allow(unsafe_code)]
     let mount = unsafe { OwnedFd::from_raw_fd(own as i32) };
+    match open_pidfs_handle(mount.as_fd(), inode) {
+        Ok(()) => Some(true),
+        Err(Errno::ESTALE) => {
+            let own_inode = pidfs_inode(mount.as_fd())?;
+            open_pidfs_handle(mount.as_fd(), own_inode).ok()?;
+            Some(false)
+        }
+        Err(_) => None,
+    }
+}
+
+/// Opens (and closes at once) the pid whose pidfs inode is `inode`, by its file handle, on
+/// the pidfs mount that `mount` (a pidfd) is on.
+pub(crate) fn open_pidfs_handle(mount: BorrowedFd<'_>, inode: u64) -> nix::Result<()> {
     // `struct file_handle` with its eight bytes of handle.
     #[repr(C)]
     struct Handle {
@@ -1355,16 +1369,13 @@ pub(crate) fn pidfs_pid_exists(inode: u64) -> Option<bool> {
             nix::libc::O_RDONLY | nix::libc::O_CLOEXEC,
         )
     };
-    if fd >= 0 {
-        // SAFETY: the kernel just returned this fd to us and nothing else owns it; it closes here.
-        #[allow(unsafe_code)]
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
-        return Some(true);
+    if fd < 0 {
+        return Err(Errno::last());
     }
-    match Errno::last() {
-        Errno::ESTALE => Some(false),
-        _ => None,
-    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it; it closes here.
+    #[allow(unsafe_code)]
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Ok(())
 }
 
 /// Whether `pid` is the live process whose pidfs inode is `inode` ([`pidfs_inode`], read by

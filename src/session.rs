@@ -306,13 +306,15 @@ pub fn made_for(stat: &ProcStat) -> Option<i32> {
 /// The identity of the session `sid` (its pidfs inode, [`Record::session_inode`]), read while
 /// its number cannot name another: its leader is an unreaped child of rdaemon (`start`'s
 /// intermediate process), or `member`, a process in it, is alive before and after the read.
-/// `None` where the kernel could not later tell by it whether the session lives (no pidfs, or
-/// no file handles on it: before Linux 6.13).
+/// `None` where the kernel could not later tell by it whether the session lives (no pidfs,
+/// or no file handles on it: before Linux 6.13). Six system calls, the leader's own pidfd
+/// serving to look its handle up: `start` reads it every time (issue 18).
 pub fn identity(sid: i32, member: Option<&Process>) -> Option<u64> {
     let leader = Process::open(Pid::new(sid).ok()?).ok()?;
-    let inode = process::pidfs_inode(leader.pidfd()?)?;
-    let pinned = member.is_none_or(|m| !m.has_exited());
-    (pinned && process::pidfs_pid_exists(inode) == Some(true)).then_some(inode)
+    let pidfd = leader.pidfd()?;
+    let inode = process::pidfs_inode(pidfd)?;
+    let found = process::open_pidfs_handle(pidfd, inode).is_ok();
+    (found && member.is_none_or(|m| !m.has_exited())).then_some(inode)
 }
 
 /// A daemon's session, trusted by the rules of the module header.
