@@ -436,9 +436,8 @@ fn run_jobs(
     let mut running = 0usize;
     let (tx, rx) = mpsc::channel::<Msg>();
     let live: Shared = Arc::default();
-    // Both ways: an interrupted `down` too waits for the stops it runs (which a Ctrl-C on the
-    // terminal reaches as well, and which then say what still runs) and prints what they said,
-    // instead of dying with their output unread.
+    // Both ways: interrupted, `up` and `down` pass the signal on to the steps under way, wait
+    // for them and print what they said, instead of dying with their output unread.
     pass_on_interrupts(live.clone(), tx.clone())?;
     // What had nothing to do (up to date, or nothing to stop) but waits for a failure: neither
     // failed nor done, it still holds back what waits for it. With the failure that held it.
