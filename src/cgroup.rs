@@ -614,9 +614,9 @@ impl Cgroup {
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["populated", "1"]))
     }
 
-    /// SIGKILLs everything in it: `cgroup.kill` (Linux ≥ 5.14), and [`Cgroup::signal_all`]
-    /// until it is empty for what that missed or where there is none (a fork racing the
-    /// signals lands in the cgroup too, so a few rounds catch it).
+    /// SIGKILLs everything in it: `cgroup.kill` (Linux ≥ 5.14), and once [`Cgroup::signal_all`]
+    /// for what that missed; without it, [`Cgroup::signal_all`] until it is empty (a fork
+    /// racing the signals lands in the cgroup too, so a few rounds catch it).
     pub fn kill(&self) -> Result<()> {
         if self.replaced() {
             return Ok(());
@@ -624,10 +624,16 @@ impl Cgroup {
         match self.write("cgroup.kill", "1") {
             // `cgroup.kill` leaves a process whose main thread has ended while its other
             // threads run on (Linux 6.18; a review found one outliving it, 2026-12-03): what
-            // is still listed once the killed have had a moment to go gets SIGKILL by pidfd,
-            // which ends every thread of it, as on a kernel without `cgroup.kill`.
-            Ok(()) if self.wait_empty(KILL_SETTLE)? => return Ok(()),
-            Ok(()) => {}
+            // is still listed once the killed have had a moment to go gets SIGKILL by pidfd
+            // too, once, which ends every thread of it. Whatever still takes its time to die
+            // (a process in uninterruptible I/O, a frozen one) is the caller's wait's, on its
+            // schedule and interruptible, not a loop here.
+            Ok(()) => {
+                if !self.wait_empty(KILL_SETTLE)? {
+                    self.signal_all(Signal::SIGKILL)?;
+                }
+                return Ok(());
+            }
             // No cgroup.kill: an older kernel.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => {

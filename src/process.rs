@@ -80,7 +80,9 @@ pub struct ProcStat {
     pub start_time: u64,
     /// The kernel's per-process flags (field 9): `PF_KTHREAD` marks a kernel thread.
     pub flags: u64,
-    /// Its threads (field 20), the main thread counted until the whole process has ended.
+    /// Its threads (field 20), the main thread counted until the whole process has ended; read
+    /// by [`stat`] as 1 for a zombie main thread none of whose other threads runs either (a
+    /// tracer that has not collected them keeps exited threads as zombies, counted).
     pub threads: u64,
 }
 
@@ -181,7 +183,29 @@ fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
         io::Error::new(io::ErrorKind::InvalidData, format!("cannot parse {path}"))
     })?;
     stat.start_time = normalise_start_time(stat.start_time, boottime_offset_ns()?, clock_tick_ns());
+    // A zombie main thread with other threads: alive only if one of them is (the rare case
+    // that costs a look at each thread).
+    if stat.state == 'Z' && stat.threads > 1 {
+        let tasks = path.strip_suffix("stat").map(|dir| format!("{dir}task"));
+        if !tasks.is_some_and(|dir| a_thread_runs(&dir)) {
+            stat.threads = 1;
+        }
+    }
     Ok(Some(stat))
+}
+
+/// Whether a thread in `dir` (a `/proc/PID/task`) is neither a zombie nor dead. Unreadable
+/// (the process went meanwhile): none.
+fn a_thread_runs(dir: &str) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        fs::read(e.path().join("stat"))
+            .ok()
+            .and_then(|raw| parse_stat(&raw))
+            .is_some_and(|t| !matches!(t.state, 'Z' | 'X' | 'x'))
+    })
 }
 
 /// Reads the small file `path` (a `/proc/PID/stat`) into `buf` in one `read`; returns how many

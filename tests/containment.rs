@@ -1814,3 +1814,204 @@ fn a_leftover_whose_main_thread_has_ended_is_stopped() {
         );
     }
 }
+
+/// A program with a second thread, which writes that thread's id to `tid` and sleeps.
+const TWO_THREADS: &str = r#"import os, threading, time
+def run():
+    with open("tid.tmp", "w") as f:
+        f.write(str(threading.get_native_id()))
+    os.rename("tid.tmp", "tid")
+    while True:
+        time.sleep(1)
+threading.Thread(target=run, daemon=True).start()
+while True:
+    time.sleep(1)
+"#;
+
+/// Seizes the thread `argv[1]` with ptrace (no stop, no options), says `seized`, and never
+/// collects it: once it exits it stays a zombie, as under a busy `strace -f` or `gdb`.
+const TRACER: &str = r#"import ctypes, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(0x4206, int(sys.argv[1]), None, None) != 0:
+    print("ptrace failed", ctypes.get_errno(), flush=True)
+    sys.exit(1)
+print("seized", flush=True)
+time.sleep(1000)
+"#;
+
+/// A daemon of two threads, one held by a tracer: once it is killed both threads are zombies,
+/// and `/proc` shows `Z` with two threads. It is dead: `stop` ends at once, and a new start
+/// runs (helper-86's review, 2026-12-03: the rule that a zombie main thread with other threads
+/// is alive made `stop` fail after its whole schedule, and `start` refuse).
+#[test]
+fn a_process_whose_exited_threads_a_tracer_holds_is_dead() {
+    const TEST: &str = "a_process_whose_exited_threads_a_tracer_holds_is_dead";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
+    if !is_root() {
+        return skip(TEST, "ptrace of another process needs root here");
+    }
+    let env = Env::new();
+    fs::write(env.path("two.py"), TWO_THREADS).unwrap();
+    fs::write(env.path("tracer.py"), TRACER).unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "mt",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--",
+        python.to_str().unwrap(),
+        "two.py",
+    ])
+    .ok();
+    let pid = env.pid_of("mt");
+    env.track(pid);
+    let tid = fs::read_to_string(env.wait_file("tid")).unwrap();
+    let mut tracer = OwnChild(
+        std::process::Command::new(&python)
+            .arg(env.path("tracer.py"))
+            .arg(tid.trim())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut said = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(tracer.0.stdout.as_mut().unwrap()),
+        &mut said,
+    )
+    .unwrap();
+    if said.trim() != "seized" {
+        return skip(
+            TEST,
+            &format!("the tracer could not seize the thread: {said}"),
+        );
+    }
+    kill(NixPid::from_raw(pid), Signal::SIGKILL).unwrap();
+    wait_until("both threads are zombies", DEADLINE, || {
+        stat(pid).is_some_and(|s| s.state == 'Z' && s.threads > 1) && !alive(pid)
+    });
+    // `stop` finds it gone at once. (`status` calls it running until the tracer lets go: its
+    // pidfd says the process has ended only once every thread is collected, as before.)
+    env.run(&["stop", "mt", "--timeout", "1s"]).ok();
+    drop(tracer);
+    wait_until("the tracer lets go", DEADLINE, || stat(pid).is_none());
+    env.run(&["status", "mt"])
+        .code(3)
+        .stdout_has("mt is stopped");
+    env.run(&["start", "--name", "mt", "--", "sleep", &unique_secs()])
+        .ok()
+        .stdout_has("started mt");
+    env.track(env.pid_of("mt"));
+    env.run(&["stop", "mt"]).ok();
+}
+
+/// A cgroup of the v1 freezer holding one process, frozen: it cannot act on any signal, even
+/// SIGKILL, until thawed. Thawed (its SIGKILL then ends it) and removed on drop.
+struct Frozen(std::path::PathBuf);
+
+impl Frozen {
+    /// Freezes `pid` in a new freezer cgroup; `None` where there is no v1 freezer.
+    fn freeze(pid: i32, name: &str) -> Option<Frozen> {
+        let root = std::path::Path::new("/sys/fs/cgroup/freezer");
+        if !root.join("cgroup.procs").exists() {
+            return None;
+        }
+        let dir = root.join(name);
+        fs::create_dir(&dir).ok()?;
+        let frozen = Frozen(dir);
+        fs::write(frozen.0.join("cgroup.procs"), pid.to_string()).ok()?;
+        fs::write(frozen.0.join("freezer.state"), "FROZEN").ok()?;
+        wait_until("the freezer has frozen it", DEADLINE, || {
+            fs::read_to_string(frozen.0.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN")
+        });
+        Some(frozen)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = fs::write(self.0.join("freezer.state"), "THAWED");
+        let root = std::path::Path::new("/sys/fs/cgroup/freezer/cgroup.procs");
+        if let Ok(procs) = fs::read_to_string(self.0.join("cgroup.procs")) {
+            for pid in procs.lines() {
+                let _ = fs::write(root, pid);
+            }
+        }
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while fs::remove_dir(&self.0).is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+/// A leftover that takes its time to die after SIGKILL (frozen here; in uninterruptible I/O
+/// on a hung mount elsewhere) is waited for on the stop's schedule, and Ctrl-C (SIGTERM here)
+/// still ends the stop, naming it (helper-86's review, 2026-12-03: after `cgroup.kill`, a
+/// loop of its own killed it again for 5 s, deaf to the signal, and then failed the stop with
+/// "processes keep appearing in it").
+#[test]
+fn a_leftover_slow_to_die_after_sigkill_leaves_the_stop_interruptible() {
+    const TEST: &str = "a_leftover_slow_to_die_after_sigkill_leaves_the_stop_interruptible";
+    if cgroups_here(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let line = format!(
+        "setsid sh -c 'trap \"\" TERM; echo $$ > left.tmp; mv left.tmp left.txt; exec sleep {}' & exec sleep {}",
+        unique_secs(),
+        unique_secs()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "fz",
+        "--cgroup",
+        "on",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &line,
+    ])
+    .ok();
+    let main = env.pid_of("fz");
+    env.track(main);
+    let left: i32 = fs::read_to_string(env.wait_file("left.txt"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(left);
+    let name = format!(
+        "rdaemon-test-{}",
+        std::process::id() as u64 * 1000 + left as u64 % 1000
+    );
+    let Some(frozen) = Frozen::freeze(left, &name) else {
+        return skip(TEST, "no v1 freezer cgroup here");
+    };
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    let stop = env.in_background("stop", &["fz", "--retry", "TERM/1/KILL/30"]);
+    // It ignores SIGTERM: pending SIGKILL is the schedule's KILL step (a fatal signal would
+    // show as one too).
+    wait_until("the leftover has SIGKILL pending", DEADLINE, || {
+        signal_pending(left, Signal::SIGKILL)
+    });
+    kill(NixPid::from_raw(stop.pid()), Signal::SIGTERM).unwrap();
+    let out = stop.output_within(DEADLINE, "the interrupted stop ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "stop of fz interrupted by SIGTERM: its main process is gone, but its leftover process {left} still runs"
+        )),
+        "{stderr}"
+    );
+    drop(frozen);
+    wait_dead(left);
+    env.run(&["stop", "fz"]).ok();
+}

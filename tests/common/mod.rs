@@ -91,10 +91,11 @@ pub fn catches(pid: i32, sig: Signal) -> bool {
     in_signal_mask(pid, "SigCgt", sig)
 }
 
-/// Whether `sig` was sent to the process `pid` and not yet delivered (`ShdPnd`: what `kill`
-/// leaves pending for the whole process).
+/// Whether `sig` was sent to the process `pid` and not yet delivered: `ShdPnd`, what `kill`
+/// leaves pending for the whole process, or `SigPnd`, its main thread's (where the kernel
+/// puts a SIGKILL).
 pub fn signal_pending(pid: i32, sig: Signal) -> bool {
-    in_signal_mask(pid, "ShdPnd", sig)
+    in_signal_mask(pid, "ShdPnd", sig) || in_signal_mask(pid, "SigPnd", sig)
 }
 
 /// Sends SIGINT (a Ctrl-C) to `pid`.
@@ -309,11 +310,25 @@ pub fn stat(pid: i32) -> Option<Stat> {
 
 /// Alive means present and neither a zombie nor dead: PID 1 reaps late on these machines.
 pub fn alive(pid: i32) -> bool {
-    // A main thread that ended while other threads run on shows `Z`: alive all the same.
+    // A main thread that ended while other threads run on shows `Z`: alive all the same, if
+    // one of them is not a zombie too (a tracer keeps exited threads as zombies).
     stat(pid).is_some_and(|s| match s.state {
         'X' | 'x' => false,
-        'Z' => s.threads > 1,
+        'Z' => s.threads > 1 && a_thread_runs(pid),
         _ => true,
+    })
+}
+
+/// Whether a thread of `pid` is neither a zombie nor dead.
+fn a_thread_runs(pid: i32) -> bool {
+    fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
+        tasks.flatten().any(|t| {
+            fs::read_to_string(t.path().join("stat")).is_ok_and(|line| {
+                line.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().next())
+                    .is_some_and(|state| !matches!(state, "Z" | "X" | "x"))
+            })
+        })
     })
 }
 
