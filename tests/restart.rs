@@ -496,44 +496,45 @@ fn a_signal_between_a_restarts_stop_and_its_start_starts_nothing() {
 
 /// Ctrl-C once the restart's start has begun, before it catches the signals itself: the start
 /// sees it before it launches anything (the restart's catch noted it, and the start's raises
-/// it again for itself).
+/// it again for itself), whether it would wait for readiness or not.
 #[test]
 fn a_signal_before_a_restarts_start_catches_its_own_launches_nothing() {
     let env = Env::new();
-    let secs = unique_secs();
-    env.start("gap", &["sleep", &secs]);
     let never = env.path("never.ready");
     let ready = format!("file:{}", never.display());
-    let restart = restart_paused_at(
-        &env,
-        "start-before-catch",
-        &["gap", "--ready", &ready, "--ready-timeout", "5m"],
-    );
-    interrupt_and_continue(restart.pid());
-    let out = restart.output_within(DEADLINE, "the interrupted restart ends");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    assert!(
-        stderr.contains("cannot start gap: interrupted by SIGINT before it was started"),
-        "{stderr}"
-    );
-    assert_eq!(
-        env.track_marked(&secs),
-        Vec::<i32>::new(),
-        "the program runs"
-    );
-    assert!(!env.path("gap.pid").exists());
-    assert_eq!(env.record("gap")["wanted"], "running");
+    for (name, extra) in [
+        ("gap", &["--ready", &ready, "--ready-timeout", "5m"][..]),
+        ("quick", &[][..]),
+    ] {
+        let secs = unique_secs();
+        env.start(name, &["sleep", &secs]);
+        let mut args = vec![name];
+        args.extend_from_slice(extra);
+        let restart = restart_paused_at(&env, "start-before-catch", &args);
+        interrupt_and_continue(restart.pid());
+        let out = restart.output_within(DEADLINE, "the interrupted restart ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "cannot start {name}: interrupted by SIGINT before it was started"
+            )),
+            "{stderr}"
+        );
+        assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "{name} runs");
+        assert!(!env.path(&format!("{name}.pid")).exists());
+        assert_eq!(env.record(name)["wanted"], "running");
+    }
 }
 
-/// The same Ctrl-C to a start that waits for nothing (`--ready exec`), which does not catch
-/// the signals: the start completes, the daemon runs, and the restart says the signal came
-/// while it started (before, it said nothing).
+/// Ctrl-C once a start that waits for nothing (`--ready exec`, which does not catch the
+/// signals) has sent its program on to the exec: the start completes, the daemon runs, and
+/// the restart says the signal came while it started (before, it said nothing).
 #[test]
 fn a_signal_during_a_restarts_exec_start_is_reported() {
     let env = Env::new();
     let old = env.start("quick", &["sleep", &unique_secs()]);
-    let restart = restart_paused_at(&env, "start-before-catch", &["quick"]);
+    let restart = restart_paused_at(&env, "before-exec", &["quick"]);
     interrupt_and_continue(restart.pid());
     let out = restart.output_within(DEADLINE, "the restart ends");
     let stderr = String::from_utf8_lossy(&out.stderr);

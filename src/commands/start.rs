@@ -648,13 +648,13 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     crate::fault::point("start-before-catch");
     let mut interrupt = waits.then(Interrupt::catch);
     // One that came already (before this catch began, noted by `restart`'s, which it holds
-    // for this start, and raised again by `Interrupt::catch`) ends the start before anything
-    // is launched.
-    if let Some(sig) = interrupt
-        .as_mut()
-        .and_then(|i| i.as_mut().ok())
-        .and_then(Interrupt::caught)
-    {
+    // for this start, and raised again by `Interrupt::catch`; or noted there for a start that
+    // catches nothing) ends the start before anything is launched.
+    let early = match interrupt.as_mut() {
+        Some(caught) => caught.as_mut().ok().and_then(Interrupt::caught),
+        None => crate::process::caught(),
+    };
+    if let Some(sig) = early {
         return Err(Fail::interrupted(
             sig,
             format!(
