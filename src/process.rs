@@ -949,10 +949,17 @@ impl Process {
 
     /// Reaps the process once it has exited and tells how it ended. Only for a child of rdaemon
     /// (the daemon is one while `start` runs: `start` is its subreaper); `None` when it is not
-    /// our child (its status went to someone else). Call only after [`Process::has_exited`].
+    /// our child (its status went to someone else). Call only after [`Process::has_exited`]
+    /// or [`Process::wait_exit`]; one whose exited threads a tracer still holds cannot be
+    /// reaped yet, and is not waited for (`None`): whoever reaps orphans will.
     pub fn reap(&self) -> Option<Ended> {
+        let flags = match self.pidfd.is_some() && !self.has_exited() {
+            true => Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+            false => None,
+        };
         loop {
-            match waitpid(self.pid.nix(), None) {
+            match waitpid(self.pid.nix(), flags) {
+                Ok(WaitStatus::StillAlive) => return None,
                 Ok(status) => return Ended::of_wait(&status),
                 Err(Errno::EINTR) => continue,
                 Err(_) => return None,
@@ -1112,7 +1119,12 @@ impl Process {
             match &self.pidfd {
                 Some(fd) => match poll_readable(fd.as_fd(), wake, left) {
                     Ok(true) => return Ok(true),
-                    Ok(false) if left.is_zero() => return Ok(false),
+                    // The pidfd says a process has ended only once every thread of it is
+                    // collected: a tracer (`gdb`, `strace -f`) holding the exited threads
+                    // keeps it unreadable, while nothing of the process runs any more
+                    // (helper-87's field trial: a killed daemon under `gdb` failed the stop).
+                    // `/proc` says so, looked at once the wait is over.
+                    Ok(false) if left.is_zero() => return Ok(!self.is_still_there()?),
                     Ok(false) => continue,
                     Err(e) => return Err(e),
                 },

@@ -1839,26 +1839,14 @@ print("seized", flush=True)
 time.sleep(1000)
 "#;
 
-/// A daemon of two threads, one held by a tracer: once it is killed both threads are zombies,
-/// and `/proc` shows `Z` with two threads. It is dead: `stop` ends at once, and a new start
-/// runs (helper-86's review, 2026-12-03: the rule that a zombie main thread with other threads
-/// is alive made `stop` fail after its whole schedule, and `start` refuse).
-#[test]
-fn a_process_whose_exited_threads_a_tracer_holds_is_dead() {
-    const TEST: &str = "a_process_whose_exited_threads_a_tracer_holds_is_dead";
-    let Some(python) = python3_or_skip(TEST) else {
-        return;
-    };
-    if !is_root() {
-        return skip(TEST, "ptrace of another process needs root here");
-    }
-    let env = Env::new();
-    fs::write(env.path("two.py"), TWO_THREADS).unwrap();
-    fs::write(env.path("tracer.py"), TRACER).unwrap();
+/// `two.py` as daemon `name`, with its second thread seized by `tracer.py`: the daemon's pid
+/// and the tracer, or `None` (said) where the tracer cannot seize it.
+fn start_traced(env: &Env, python: &std::path::Path, name: &str) -> Option<(i32, OwnChild)> {
+    let _ = fs::remove_file(env.path("tid"));
     env.run(&[
         "start",
         "--name",
-        "mt",
+        name,
         "--chdir",
         env.dir().to_str().unwrap(),
         "--",
@@ -1866,11 +1854,11 @@ fn a_process_whose_exited_threads_a_tracer_holds_is_dead() {
         "two.py",
     ])
     .ok();
-    let pid = env.pid_of("mt");
+    let pid = env.pid_of(name);
     env.track(pid);
     let tid = fs::read_to_string(env.wait_file("tid")).unwrap();
     let mut tracer = OwnChild(
-        std::process::Command::new(&python)
+        std::process::Command::new(python)
             .arg(env.path("tracer.py"))
             .arg(tid.trim())
             .stdout(std::process::Stdio::piped())
@@ -1884,28 +1872,57 @@ fn a_process_whose_exited_threads_a_tracer_holds_is_dead() {
     )
     .unwrap();
     if said.trim() != "seized" {
-        return skip(
-            TEST,
+        skip(
+            "a_process_whose_exited_threads_a_tracer_holds_is_dead",
             &format!("the tracer could not seize the thread: {said}"),
         );
+        return None;
     }
-    kill(NixPid::from_raw(pid), Signal::SIGKILL).unwrap();
-    wait_until("both threads are zombies", DEADLINE, || {
-        stat(pid).is_some_and(|s| s.state == 'Z' && s.threads > 1) && !alive(pid)
-    });
-    // `stop` finds it gone at once. (`status` calls it running until the tracer lets go: its
-    // pidfd says the process has ended only once every thread is collected, as before.)
-    env.run(&["stop", "mt", "--timeout", "1s"]).ok();
-    drop(tracer);
-    wait_until("the tracer lets go", DEADLINE, || stat(pid).is_none());
-    env.run(&["status", "mt"])
-        .code(3)
-        .stdout_has("mt is stopped");
-    env.run(&["start", "--name", "mt", "--", "sleep", &unique_secs()])
-        .ok()
-        .stdout_has("started mt");
-    env.track(env.pid_of("mt"));
-    env.run(&["stop", "mt"]).ok();
+    Some((pid, tracer))
+}
+
+/// A daemon of two threads, one held by a tracer (as under `gdb` or `strace -f`): once it is
+/// killed both threads are zombies, and `/proc` shows `Z` with two threads. It is dead, whether
+/// it was killed before the `stop` or by it: `stop` ends as soon as its schedule allows, and a
+/// new `start` runs at once, while the tracer still holds the old one (helper-86's review,
+/// 2026-12-03: the rule that a zombie main thread with other threads is alive made `stop` fail
+/// after its whole schedule; helper-87's field trial: `start` then said "already running" and
+/// started nothing, and a `stop` that killed it itself failed).
+#[test]
+fn a_process_whose_exited_threads_a_tracer_holds_is_dead() {
+    const TEST: &str = "a_process_whose_exited_threads_a_tracer_holds_is_dead";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
+    if !is_root() {
+        return skip(TEST, "ptrace of another process needs root here");
+    }
+    let env = Env::new();
+    fs::write(env.path("two.py"), TWO_THREADS).unwrap();
+    fs::write(env.path("tracer.py"), TRACER).unwrap();
+    for killed_before in [true, false] {
+        let Some((pid, tracer)) = start_traced(&env, &python, "mt") else {
+            return;
+        };
+        if killed_before {
+            kill(NixPid::from_raw(pid), Signal::SIGKILL).unwrap();
+            wait_until("both threads are zombies", DEADLINE, || {
+                stat(pid).is_some_and(|s| s.state == 'Z' && s.threads > 1) && !alive(pid)
+            });
+        }
+        // (`status` may call it running until the tracer lets go: its pidfd says the process
+        // has ended only once every thread is collected, as before.)
+        env.run(&["stop", "mt", "--timeout", "1s"]).ok();
+        assert!(!alive(pid), "killed before the stop: {killed_before}");
+        env.run(&["start", "--name", "mt", "--", "sleep", &unique_secs()])
+            .ok()
+            .stdout_has("started mt");
+        let new = env.pid_of("mt");
+        env.track(new);
+        assert!(new != pid && alive(new));
+        env.run(&["stop", "mt"]).ok();
+        drop(tracer);
+    }
 }
 
 /// A cgroup of the v1 freezer holding one process, frozen: it cannot act on any signal, even

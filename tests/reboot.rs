@@ -534,3 +534,61 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
     assert!(live_pids_with_arg(&ex_secs).is_empty());
     assert!(live_pids_with_arg(&rn_secs).is_empty());
 }
+
+/// SIGTERM to `resurrect` between two daemons, the first started with a readiness wait (whose
+/// catch of the signals, once dropped, left its handler behind): the next daemon is not
+/// started, and `resurrect` exits 143 (helper-87's field trial, 2026-12-03: the signal was
+/// swallowed, and `resurrect` went on and exited 0). `RDAEMON_FAULT=start-before-catch:stop`
+/// stops it at each start; the test lets the first go on and signals the second.
+#[test]
+fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
+    let env = Env::new();
+    let (a_secs, b_secs) = (unique_secs(), unique_secs());
+    env.run(&[
+        "start",
+        "--name",
+        "a",
+        "--ready",
+        "alive:50ms",
+        "--",
+        "sleep",
+        &a_secs,
+    ])
+    .ok();
+    env.run(&["start", "--name", "b", "--", "sleep", &b_secs])
+        .ok();
+    reboot(env.dir(), &["a", "b"]);
+    let mut cmd = env.std_cmd();
+    cmd.arg("resurrect")
+        .env("RDAEMON_FAULT", "start-before-catch:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let resurrect = Background::spawn(interruptible(&mut cmd));
+    let stopped = || stat(resurrect.pid()).is_some_and(|s| s.state == 'T');
+    wait_until("resurrect stops at a's start", DEADLINE, stopped);
+    let cont = || {
+        kill(NixPid::from_raw(resurrect.pid()), Signal::SIGCONT).unwrap();
+    };
+    cont();
+    wait_until("resurrect stops at b's start", DEADLINE, || {
+        env.path("a.pid").exists() && stopped()
+    });
+    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
+    cont();
+    let out = resurrect.output_within(DEADLINE, "the interrupted resurrect ends");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    env.track_pidfiles();
+    assert_eq!(out.status.code(), Some(143), "{stdout}{stderr}");
+    assert!(stdout.contains("started a"), "{stdout}");
+    assert!(
+        stderr.contains("cannot start b: interrupted by SIGTERM before it was started"),
+        "{stderr}"
+    );
+    assert_eq!(env.track_marked(&b_secs), Vec::<i32>::new(), "b runs");
+    env.run(&["status", "b"]).code(1).stdout_has("b is dead");
+    env.run(&["stop", "a"]).ok();
+}

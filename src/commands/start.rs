@@ -341,6 +341,13 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
 
 /// `rdaemon resurrect`.
 pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
+    // SIGINT, SIGTERM and SIGHUP end `resurrect` between two daemons (a start under way stops
+    // what it half started, as always). Caught for the whole run, and held, so that each
+    // start's own waits run as they would alone: a start's catch, once dropped, leaves its
+    // handler behind, and a signal after it reached nobody (helper-87's field trial: a
+    // SIGTERM to `resurrect` was swallowed, and it went on starting daemons).
+    crate::process::catch_interrupts().context("cannot install signal handlers")?;
+    crate::process::hold_interrupts();
     let names = crate::state::list_names(ctx)?;
     // The order comes from the specs as they are now; each is read again under its lock.
     let after: Vec<(Name, Vec<Name>)> = names
@@ -360,6 +367,16 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // them is not started (it would fail, or run without what it needs).
     let mut down: std::collections::BTreeMap<Name, &str> = std::collections::BTreeMap::new();
     for name in crate::upfile::order_by_after(&after) {
+        if let Some(sig) = crate::process::caught() {
+            return Err(Fail::interrupted(
+                sig,
+                format!(
+                    "resurrect interrupted by {}: {name} and what comes after it in the order not started",
+                    sig.as_str()
+                ),
+            )
+            .into());
+        }
         let blocked = needs[&name]
             .iter()
             .find_map(|d| down.get(d).map(|why| (d.clone(), *why)));
@@ -380,7 +397,14 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
             }
         }
     }
-    Ok(match codes.iter().all(|c| *c == Code::Ok) {
+    let all_ok = codes.iter().all(|c| *c == Code::Ok);
+    // A start that the signal ended (it stopped what it half started): the signal's code.
+    if let (false, Some(sig)) = (all_ok, crate::process::caught()) {
+        return Err(
+            Fail::interrupted(sig, format!("resurrect interrupted by {}", sig.as_str())).into(),
+        );
+    }
+    Ok(match all_ok {
         true => Code::Ok,
         false => Code::Failure,
     })
@@ -1838,6 +1862,24 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) ->
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     let (why, warn) = match judged {
         Main::NoPidfile => return Ok(Found::Nothing),
+        // Judged by its pidfd, which says a process has ended only once every thread of it is
+        // collected: `/proc` tells one whose exited threads a tracer still holds, which no
+        // longer runs (helper-87: `stop` had said it stopped, and `start` then said "already
+        // running" and started nothing). One `/proc` read, only where the daemon runs.
+        Main::Alive {
+            pid,
+            vouched: Vouch::Record,
+            ..
+        } if process::stat(pid)
+            .ok()
+            .flatten()
+            .is_some_and(|s| !s.is_alive()) =>
+        {
+            (
+                format!("pid {pid} has ended (a tracer still holds its exited threads)"),
+                false,
+            )
+        }
         Main::Alive {
             pid,
             vouched: Vouch::Record,
