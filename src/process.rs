@@ -194,18 +194,32 @@ fn stat_at(path: &str) -> io::Result<Option<ProcStat>> {
     Ok(Some(stat))
 }
 
-/// Whether a thread in `dir` (a `/proc/PID/task`) is neither a zombie nor dead. Unreadable
-/// (the process went meanwhile): none.
+/// Whether a thread in `dir` (a `/proc/PID/task`) may still run: one that is neither a zombie
+/// nor dead, or any change to the threads while they are read (one gone, one new: a thread
+/// runs that made it), or a directory that cannot be read. Only two identical listings with
+/// every thread of the first read as a zombie or dead in between say none runs (helper-88's
+/// review, 2026-12-03: a single listing missed a thread made while it was read, and a daemon
+/// that replaces its threads all the time was taken for dead).
 fn a_thread_runs(dir: &str) -> bool {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return false;
+    let tids = || -> Option<Vec<u32>> {
+        let mut tids: Vec<u32> = fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .collect();
+        tids.sort_unstable();
+        Some(tids)
     };
-    entries.flatten().any(|e| {
-        fs::read(e.path().join("stat"))
+    let Some(first) = tids() else {
+        return true;
+    };
+    let runs = first.iter().any(|tid| {
+        fs::read(format!("{dir}/{tid}/stat"))
             .ok()
             .and_then(|raw| parse_stat(&raw))
-            .is_some_and(|t| !matches!(t.state, 'Z' | 'X' | 'x'))
-    })
+            .is_none_or(|t| !matches!(t.state, 'Z' | 'X' | 'x'))
+    });
+    runs || tids().is_none_or(|second| second != first)
 }
 
 /// Reads the small file `path` (a `/proc/PID/stat`) into `buf` in one `read`; returns how many
@@ -953,10 +967,13 @@ impl Process {
     /// or [`Process::wait_exit`]; one whose exited threads a tracer still holds cannot be
     /// reaped yet, and is not waited for (`None`): whoever reaps orphans will.
     pub fn reap(&self) -> Option<Ended> {
-        let flags = match self.pidfd.is_some() && !self.has_exited() {
-            true => Some(nix::sys::wait::WaitPidFlag::WNOHANG),
-            false => None,
-        };
+        // Only where `/proc` shows it ended while its pidfd does not (a tracer holds its
+        // exited threads): any other child is waited for, as it ends (helper-88: a monitor
+        // killed a moment before was not reaped, and how it ended was lost).
+        let held = self.pidfd.is_some()
+            && !self.has_exited()
+            && matches!(self.is_still_there(), Ok(false));
+        let flags = held.then_some(nix::sys::wait::WaitPidFlag::WNOHANG);
         loop {
             match waitpid(self.pid.nix(), flags) {
                 Ok(WaitStatus::StillAlive) => return None,

@@ -2032,3 +2032,54 @@ fn a_leftover_slow_to_die_after_sigkill_leaves_the_stop_interruptible() {
     wait_dead(left);
     env.run(&["stop", "fz"]).ok();
 }
+
+/// A program that ignores SIGTERM, ends its main thread, and whose threads replace themselves
+/// all the time: each starts its successor and returns.
+const THREAD_CHURN: &str = r#"import ctypes, signal, threading
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def hop():
+    threading.Thread(target=hop).start()
+threading.Thread(target=hop).start()
+ctypes.CDLL(None).pthread_exit(None)
+"#;
+
+/// A daemon whose main thread has ended and whose threads come and go all the time is alive
+/// at every look: `start` never starts a second copy beside it, and `stop` needs its SIGKILL
+/// (helper-88's review, 2026-12-03: one reading of its threads missed the one made meanwhile,
+/// took it for dead, and `stop` said it stopped it while it ran on, and `start` ran another).
+#[test]
+fn a_daemon_whose_threads_come_and_go_is_alive_at_every_look() {
+    const TEST: &str = "a_daemon_whose_threads_come_and_go_is_alive_at_every_look";
+    let Some(python) = python3_or_skip(TEST) else {
+        return;
+    };
+    let env = Env::new();
+    fs::write(env.path("churn.py"), THREAD_CHURN).unwrap();
+    let start = [
+        "start",
+        "--name",
+        "ch",
+        "--cgroup",
+        "off",
+        "--chdir",
+        env.dir().to_str().unwrap(),
+        "--",
+        python.to_str().unwrap(),
+        "churn.py",
+    ];
+    env.run(&start).ok();
+    let pid = env.pid_of("ch");
+    env.track(pid);
+    wait_until("its main thread has ended", DEADLINE, || {
+        stat(pid).is_some_and(|s| s.state == 'Z')
+    });
+    for _ in 0..30 {
+        env.run(&start)
+            .ok()
+            .stdout_has(&format!("ch is already running (pid {pid})"));
+    }
+    env.run(&["stop", "ch", "--timeout", "1s"])
+        .ok()
+        .stdout_has("SIGKILL");
+    wait_dead(pid);
+}

@@ -592,3 +592,42 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
     env.run(&["status", "b"]).code(1).stdout_has("b is dead");
     env.run(&["stop", "a"]).ok();
 }
+
+/// SIGTERM to `resurrect` while it waits for a daemon's lock (another command holds it, as
+/// another `resurrect` would): it ends at once, starts nothing, exit 143 (helper-88's review,
+/// 2026-12-03: the catch held for the whole run kept the lock wait deaf to the signal, until
+/// the other command let go).
+#[test]
+fn a_sigterm_to_resurrect_waiting_for_a_lock_ends_it() {
+    let env = Env::new();
+    let secs = unique_secs();
+    env.start("a", &["sleep", &secs]);
+    reboot(env.dir(), &["a"]);
+    // As rdaemon makes it (mode 0600): one it did not make would not be its lock.
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(env.path("a.lock"))
+            .unwrap()
+    };
+    let _held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let resurrect = env.in_background("resurrect", &[]);
+    wait_until("resurrect waits for the lock", DEADLINE, || {
+        fs::read_to_string(format!("/proc/{}/wchan", resurrect.pid()))
+            .is_ok_and(|w| w.contains("sleep"))
+    });
+    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
+    let out = resurrect.output_within(DEADLINE, "the interrupted resurrect ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGTERM while waiting for the lock"),
+        "{stderr}"
+    );
+    assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "a runs");
+}

@@ -341,13 +341,13 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
 
 /// `rdaemon resurrect`.
 pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
-    // SIGINT, SIGTERM and SIGHUP end `resurrect` between two daemons (a start under way stops
-    // what it half started, as always). Caught for the whole run, and held, so that each
-    // start's own waits run as they would alone: a start's catch, once dropped, leaves its
-    // handler behind, and a signal after it reached nobody (helper-87's field trial: a
-    // SIGTERM to `resurrect` was swallowed, and it went on starting daemons).
+    // SIGINT, SIGTERM and SIGHUP end `resurrect` between two daemons and in a wait for a
+    // daemon's lock (a start under way stops what it half started, as always). Caught for the
+    // whole run, and held during each start, so that its own waits run as they would alone: a
+    // start's catch, once dropped, leaves its handler behind, and a signal after it reached
+    // nobody (helper-87's field trial: a SIGTERM to `resurrect` was swallowed, and it went on
+    // starting daemons).
     crate::process::catch_interrupts().context("cannot install signal handlers")?;
-    crate::process::hold_interrupts();
     let names = crate::state::list_names(ctx)?;
     // The order comes from the specs as they are now; each is read again under its lock.
     let after: Vec<(Name, Vec<Name>)> = names
@@ -367,6 +367,9 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // them is not started (it would fail, or run without what it needs).
     let mut down: std::collections::BTreeMap<Name, &str> = std::collections::BTreeMap::new();
     for name in crate::upfile::order_by_after(&after) {
+        // Armed again for each daemon: its wait for the lock ends on a signal (held only for
+        // its start, below).
+        crate::process::catch_interrupts().context("cannot install signal handlers")?;
         if let Some(sig) = crate::process::caught() {
             return Err(Fail::interrupted(
                 sig,
@@ -461,6 +464,8 @@ fn resurrect_one(
         anyhow::bail!(report.reason.unwrap_or_else(|| "unknown state".into()))
     }
     let spec = Spec::from_record(ctx, &rec)?;
+    // The start catches the signals itself where it waits, as `restart`'s does.
+    crate::process::hold_interrupts();
     start_locked(ctx, &spec, Some(rec)).map(Some)
 }
 
