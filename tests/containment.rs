@@ -1741,6 +1741,26 @@ fn start_and_resurrect_stop_what_a_killed_daemon_left() {
     }
 }
 
+/// `sh -c LINE` as daemon `name` with `--cgroup MODE`, run in the test's directory, where
+/// LINE leaves a process behind that writes its pid to `left.pid` (renamed into place): the
+/// main process's pid and the leftover's, both tracked.
+fn start_with_leftover(env: &Env, name: &str, mode: &str, line: &str) -> (i32, i32) {
+    let dir = env.dir().to_str().unwrap();
+    env.run(&[
+        "start", "--name", name, "--cgroup", mode, "--chdir", dir, "--", "sh", "-c", line,
+    ])
+    .ok();
+    let main = env.pid_of(name);
+    env.track(main);
+    let left: i32 = fs::read_to_string(env.wait_file("left.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(left);
+    (main, left)
+}
+
 /// A program whose main thread ends while another thread runs on (`pthread_exit`), ignoring
 /// SIGTERM: `/proc/PID/stat` then shows `Z` for it, alive all the same. Writes its pid to
 /// `left.pid` first.
@@ -1774,27 +1794,7 @@ fn a_leftover_whose_main_thread_has_ended_is_stopped() {
             python.display(),
             unique_secs()
         );
-        env.run(&[
-            "start",
-            "--name",
-            "zl",
-            "--cgroup",
-            mode,
-            "--chdir",
-            env.dir().to_str().unwrap(),
-            "--",
-            "sh",
-            "-c",
-            &line,
-        ])
-        .ok();
-        let main = env.pid_of("zl");
-        env.track(main);
-        let left: i32 = fs::read_to_string(env.wait_file("left.pid"))
-            .unwrap()
-            .parse()
-            .unwrap();
-        env.track(left);
+        let (main, left) = start_with_leftover(&env, "zl", mode, &line);
         wait_until("its main thread has ended", DEADLINE, || {
             stat(left).is_some_and(|s| s.state == 'Z' && s.threads > 1)
         });
@@ -1977,32 +1977,11 @@ fn a_leftover_slow_to_die_after_sigkill_leaves_the_stop_interruptible() {
     }
     let env = Env::new();
     let line = format!(
-        "setsid sh -c 'trap \"\" TERM; echo $$ > left.tmp; mv left.tmp left.txt; exec sleep {}' & exec sleep {}",
+        "setsid sh -c 'trap \"\" TERM; echo $$ > left.tmp; mv left.tmp left.pid; exec sleep {}' & exec sleep {}",
         unique_secs(),
         unique_secs()
     );
-    env.run(&[
-        "start",
-        "--name",
-        "fz",
-        "--cgroup",
-        "on",
-        "--chdir",
-        env.dir().to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        &line,
-    ])
-    .ok();
-    let main = env.pid_of("fz");
-    env.track(main);
-    let left: i32 = fs::read_to_string(env.wait_file("left.txt"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(left);
+    let (main, left) = start_with_leftover(&env, "fz", "on", &line);
     let name = format!(
         "rdaemon-test-{}",
         std::process::id() as u64 * 1000 + left as u64 % 1000

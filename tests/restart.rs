@@ -466,6 +466,27 @@ fn interrupt_and_continue(pid: i32) {
 /// that would not: nothing is started.
 #[test]
 fn a_signal_between_a_restarts_stop_and_its_start_starts_nothing() {
+    interrupted_at_each_start(
+        "restart-before-start",
+        "restart of {name} interrupted by SIGINT after its stop: it is not started again",
+    );
+}
+
+/// Ctrl-C once the restart's start has begun, before it catches the signals itself: the start
+/// sees it before it launches anything (the restart's catch noted it, and the start's raises
+/// it again for itself), whether it would wait for readiness or not.
+#[test]
+fn a_signal_before_a_restarts_start_catches_its_own_launches_nothing() {
+    interrupted_at_each_start(
+        "start-before-catch",
+        "cannot start {name}: interrupted by SIGINT before it was started",
+    );
+}
+
+/// A restart of a daemon whose start would wait for readiness, and of one whose would not,
+/// each stopped at `stage` and sent Ctrl-C there: it exits 130 saying `said` (`{name}` the
+/// daemon's name), and nothing of the daemon runs, wanted running still, its pidfile gone.
+fn interrupted_at_each_start(stage: &str, said: &str) {
     let env = Env::new();
     let never = env.path("never.ready");
     let ready = format!("file:{}", never.display());
@@ -477,50 +498,13 @@ fn a_signal_between_a_restarts_stop_and_its_start_starts_nothing() {
         let old = env.start(name, &["sleep", &secs]);
         let mut args = vec![name];
         args.extend_from_slice(extra);
-        let restart = restart_paused_at(&env, "restart-before-start", &args);
-        assert!(!alive(old), "the stop is done");
+        let restart = restart_paused_at(&env, stage, &args);
         interrupt_and_continue(restart.pid());
         let out = restart.output_within(DEADLINE, "the interrupted restart ends");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "{stderr}");
-        assert!(
-            stderr.contains(&format!(
-                "restart of {name} interrupted by SIGINT after its stop: it is not started again"
-            )),
-            "{stderr}"
-        );
-        assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "{name} runs");
-        assert_eq!(env.record(name)["wanted"], "running");
-    }
-}
-
-/// Ctrl-C once the restart's start has begun, before it catches the signals itself: the start
-/// sees it before it launches anything (the restart's catch noted it, and the start's raises
-/// it again for itself), whether it would wait for readiness or not.
-#[test]
-fn a_signal_before_a_restarts_start_catches_its_own_launches_nothing() {
-    let env = Env::new();
-    let never = env.path("never.ready");
-    let ready = format!("file:{}", never.display());
-    for (name, extra) in [
-        ("gap", &["--ready", &ready, "--ready-timeout", "5m"][..]),
-        ("quick", &[][..]),
-    ] {
-        let secs = unique_secs();
-        env.start(name, &["sleep", &secs]);
-        let mut args = vec![name];
-        args.extend_from_slice(extra);
-        let restart = restart_paused_at(&env, "start-before-catch", &args);
-        interrupt_and_continue(restart.pid());
-        let out = restart.output_within(DEADLINE, "the interrupted restart ends");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(130), "{stderr}");
-        assert!(
-            stderr.contains(&format!(
-                "cannot start {name}: interrupted by SIGINT before it was started"
-            )),
-            "{stderr}"
-        );
+        assert!(stderr.contains(&said.replace("{name}", name)), "{stderr}");
+        assert!(!alive(old), "the old {name} runs");
         assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "{name} runs");
         assert!(!env.path(&format!("{name}.pid")).exists());
         assert_eq!(env.record(name)["wanted"], "running");
