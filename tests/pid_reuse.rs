@@ -189,6 +189,7 @@ fn a_real_reused_pid_survives_stop() {
 /// main pid, which rdaemon judges on its own. Tries `attempts` times (other
 /// processes may take the pid first); the sleep's pid, tracked by `env`, once it is there.
 fn take_session(env: &Env, sid: i32, attempts: u32) -> Result<Option<i32>, String> {
+    let _turn = ns_last_pid_turn();
     for _ in 0..attempts {
         fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", sid - 1))
             .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;

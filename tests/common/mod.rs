@@ -1188,11 +1188,19 @@ impl Drop for OwnChild {
     }
 }
 
+/// The tests that set `ns_last_pid` take turns: two at once take each other's pid
+/// (a CI run had one give up after 200 attempts).
+pub fn ns_last_pid_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
 /// forks, again and again, until the pid lands or `attempts` run out. Every other process
 /// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible
 /// (not root, or `/proc/sys` mounted read-only): the test then skips, saying so.
 pub fn take_pid(pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
+    let _turn = ns_last_pid_turn();
     for _ in 0..attempts {
         fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
             .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
