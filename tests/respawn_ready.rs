@@ -212,3 +212,39 @@ fn ctrl_c_during_a_supervised_wait_stops_the_daemon_and_exits_130() {
         .code(3)
         .stdout_has("half is stopped");
 }
+
+/// A monitor killed while `start` waits for its program is named with how it ended, which
+/// `start`, its parent, reaps: not just "the monitor exited" (helper-88's review, 2026-12-03:
+/// `start` read the end in `/proc` before the kernel had told its pidfd, did not wait for it,
+/// and lost how it ended). Its program goes with it: nothing of the daemon is left.
+#[test]
+fn a_monitor_killed_during_the_wait_is_named_with_its_signal() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let never = env.path("never.ready");
+    let start = start_waiting(&env, "orphaned", &["--respawn"], &never, &mark);
+    env.wait_file("orphaned.json");
+    let child = wait_new_child(&env, "orphaned", 0);
+    let monitor = env.pid_of("orphaned");
+    env.track(monitor);
+    assert_eq!(stat(child).unwrap().ppid, monitor);
+    kill(NixPid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    let out = start.into_output();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr.lines().next().unwrap_or_default().starts_with(
+            "rdaemon: cannot start orphaned: the monitor was killed by signal 9 (SIGKILL) \
+             while rdaemon waited for"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "it said started");
+    wait_dead(child);
+    assert!(!alive(monitor), "the monitor is not reaped");
+    assert!(env.track_marked(&mark).is_empty());
+    assert!(!env.path("orphaned.pid").exists());
+    env.run(&["status", "orphaned"])
+        .code(3)
+        .stdout_has("orphaned is stopped");
+}
