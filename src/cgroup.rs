@@ -39,6 +39,10 @@ use crate::process::{self, Pid, Process};
 /// pid ([`Cgroup::kill`]): a process torn down leaves within milliseconds.
 const KILL_SETTLE: Duration = Duration::from_millis(100);
 
+/// How many times [`Cgroup::kill`] SIGKILLs by pidfd what `cgroup.kill` left, and writes it
+/// again.
+const KILL_ROUNDS: usize = 3;
+
 /// The cgroup2 mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
@@ -625,12 +629,34 @@ impl Cgroup {
             // `cgroup.kill` leaves a process whose main thread has ended while its other
             // threads run on (Linux 6.18; a review found one outliving it, 2026-12-03): what
             // is still listed once the killed have had a moment to go gets SIGKILL by pidfd
-            // too, once, which ends every thread of it. Whatever still takes its time to die
-            // (a process in uninterruptible I/O, a frozen one) is the caller's wait's, on its
-            // schedule and interruptible, not a loop here.
+            // too, which ends every thread of it. What its threads forked after that pass
+            // read `cgroup.procs` is caught by `cgroup.kill` once more: the SIGKILLed can
+            // fork no more, and a fork under way when it is written is killed by the kernel
+            // (second review, 2026-12-03: 55 such children outlived the stop). Another
+            // round only for a process not seen before, at most a few (a child that ends its
+            // own main thread in turn); whatever still takes its time to die (a process in
+            // uninterruptible I/O, a frozen one) is the caller's wait's, on its schedule and
+            // interruptible, not a loop here.
             Ok(()) => {
-                if !self.wait_empty(KILL_SETTLE)? {
-                    self.signal_all(Signal::SIGKILL)?;
+                let mut seen = Vec::new();
+                for _ in 0..KILL_ROUNDS {
+                    if self.wait_empty(KILL_SETTLE)? {
+                        break;
+                    }
+                    let mut listed = Vec::new();
+                    self.signal_members(&[Signal::SIGKILL], None, &mut listed)?;
+                    if listed.iter().all(|pid| seen.contains(pid)) {
+                        break;
+                    }
+                    seen.extend(listed);
+                    match self.write("cgroup.kill", "1") {
+                        Err(e) if !is_removed(&e) => {
+                            return Err(e).with_context(|| {
+                                format!("cannot kill cgroup '{}'", self.path.display())
+                            })
+                        }
+                        _ => {}
+                    }
                 }
                 return Ok(());
             }
