@@ -9,7 +9,8 @@
 //! exists and waits; nothing is written yet), `between-commits` (the record is written, the
 //! pidfile not yet), `before-exec` ("go" was sent; the exec is under way); and
 //! `restart-before-start` (`restart`, its stop done, its start about to begin), and
-//! `start-before-catch` (every check of a start passed, its signals not yet caught).
+//! `start-before-catch` (every check of a start passed, its signals not yet caught); and, in
+//! any command, `session-scan` (a daemon's session found plausible, its members not yet read).
 //!
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.

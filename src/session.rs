@@ -405,11 +405,12 @@ impl Session {
         if !matches!(self.plausible(), Ok(true)) {
             return Vec::new();
         }
+        crate::fault::point("session-scan");
         // `getsid` is one system call per process, where reading `/proc/PID/stat` is three and
         // costs the kernel a formatted page: with a thousand processes, 1 ms instead of 20, paid
         // by every `stop` after the main process is gone (bench/, "stop"). Only the members of
         // the session are read in full.
-        all_pids()
+        let found = all_pids()
             .into_iter()
             .filter(|&pid| {
                 nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)))
@@ -420,7 +421,23 @@ impl Session {
                 Some(Entry { pid, stat })
             })
             .filter(|e| self.is_leftover(e))
-            .collect()
+            .collect();
+        self.still_itself(found)
+    }
+
+    /// `found`, members read in a scan that began with this session plausible, if it still is
+    /// now; none if not. Its last member may have ended during the scan, and the number gone
+    /// to a stranger's new session, whose members the scan then read as the daemon's
+    /// (helper-89's review, 2026-12-03, with a debugger holding `stop` there). While the
+    /// kernel still finds the session by its identity, the number was the daemon's for the
+    /// whole scan: the kernel frees it only once no process is in the session, and a freed
+    /// identity never comes back. A caller that pins what the scan found asks again once they
+    /// are pinned ([`Sweeper::refresh`]).
+    fn still_itself<T>(&self, found: Vec<T>) -> Vec<T> {
+        match found.is_empty() || matches!(self.plausible(), Ok(true)) {
+            true => found,
+            false => Vec::new(),
+        }
     }
 
     /// The leftovers `table` (a [`scan`] made for a report, shared by every daemon that `list`
@@ -612,18 +629,24 @@ impl Sweeper {
     /// pidfd pins them) and drops the ones that have exited.
     fn refresh(&mut self) {
         let found = self.session.map(|s| s.leftovers()).unwrap_or_default();
+        let mut new = Vec::new();
         for e in found {
             if self.members.iter().any(|m| m.process.pid().get() == e.pid) {
                 continue;
             }
             let Ok(pid) = Pid::new(e.pid) else { continue };
             if let Ok(Some(process)) = Process::open_verified(pid, e.stat.start_time) {
-                self.members.push(Member {
+                new.push(Member {
                     process,
                     pgrp: e.stat.pgrp,
                 });
             }
         }
+        // Pinned now: still the daemon's session, or none of them is its member.
+        if let Some(session) = &self.session {
+            new = session.still_itself(new);
+        }
+        self.members.extend(new);
         self.members.retain(|m| !m.process.has_exited());
         self.fresh = true;
     }

@@ -7,6 +7,9 @@
 
 use std::fs;
 
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid as NixPid;
+
 use crate::common::*;
 
 /// Runs status, stop and start against a daemon whose pid now belongs to `stranger`, and checks
@@ -151,6 +154,8 @@ fn a_real_reused_pid_survives_stop() {
     let env = Env::new();
     let pid = env.start("reused", &["sleep", &unique_secs()]);
     let recorded = env.record("reused")["start_time"].as_u64().unwrap();
+    // Our turn from before the pid is freed: no other test's moves of the cursor take it.
+    let cursor = PidCursor::take();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGKILL,
@@ -160,7 +165,7 @@ fn a_real_reused_pid_survives_stop() {
     wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
         stat(pid).is_none()
     });
-    let stranger = match take_pid(pid, 200) {
+    let stranger = match take_pid(&cursor, pid, 200) {
         Ok(Some(child)) => child,
         Ok(None) => {
             return skip(
@@ -188,11 +193,17 @@ fn a_real_reused_pid_survives_stop() {
 /// next pid, which was the daemon's main process's: the stranger must not look like a reused
 /// main pid, which rdaemon judges on its own. Tries `attempts` times (other
 /// processes may take the pid first); the sleep's pid, tracked by `env`, once it is there.
-fn take_session(env: &Env, sid: i32, attempts: u32) -> Result<Option<i32>, String> {
-    let _turn = ns_last_pid_turn();
+fn take_session(
+    cursor: &PidCursor,
+    env: &Env,
+    sid: i32,
+    attempts: u32,
+) -> Result<Option<i32>, String> {
     for _ in 0..attempts {
-        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", sid - 1))
-            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
+        cursor.next(sid)?;
+        if !pid_free(sid) {
+            return Ok(None);
+        }
         let out = std::process::Command::new("setsid")
             .args([
                 "sh",
@@ -246,6 +257,8 @@ fn a_reused_session_id_is_not_the_daemons() {
                 "no session identity: the kernel has no file handles on pidfs",
             );
         }
+        // Our turn from before the id is freed: no other test's moves of the cursor take it.
+        let cursor = PidCursor::take();
         match how {
             "died" => {
                 nix::sys::signal::kill(
@@ -262,7 +275,7 @@ fn a_reused_session_id_is_not_the_daemons() {
         wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
             stat(pid).is_none()
         });
-        let stranger = match take_session(&env, sid, 200) {
+        let stranger = match take_session(&cursor, &env, sid, 200) {
             Ok(Some(sleep)) => sleep,
             Ok(None) => {
                 return skip(
@@ -301,4 +314,86 @@ fn a_reused_session_id_is_not_the_daemons() {
         env.run(&["stop", "old"]).ok();
         assert_left_alone(stranger, "a stop of the daemon whose session id it got");
     }
+}
+
+/// The daemon's session ends, and its id goes to a stranger's new session, while `stop` is
+/// between finding the session plausible and reading its members (helper-89's review,
+/// 2026-12-03, with a debugger: the stranger's member was swept as a leftover). `stop` asks
+/// the kernel for the session's identity again once its scan is done and what it found is
+/// pinned: the stranger is left alone. `RDAEMON_FAULT=session-scan:stop` holds the stop
+/// exactly there.
+#[test]
+fn a_session_id_reused_during_a_stops_scan_is_not_swept() {
+    const TEST: &str = "a_session_id_reused_during_a_stops_scan_is_not_swept";
+    if !is_root() {
+        return skip(TEST, "writing /proc/sys/kernel/ns_last_pid needs root");
+    }
+    let env = Env::new();
+    let mark = unique_secs();
+    let line = format!("sleep {mark} & exec sleep {}", unique_secs());
+    env.run(&[
+        "start", "--name", "gap", "--cgroup", "off", "--", "sh", "-c", &line,
+    ])
+    .ok();
+    let main = env.pid_of("gap");
+    env.track(main);
+    if env.record("gap")["session_inode"].is_null() {
+        return skip(
+            TEST,
+            "no session identity: the kernel has no file handles on pidfs",
+        );
+    }
+    let sid = env.record("gap")["session"].as_i64().unwrap() as i32;
+    let mut marked = Vec::new();
+    wait_until("the leftover runs", DEADLINE, || {
+        marked = env.track_marked(&mark);
+        marked.len() == 1
+    });
+    let left = marked[0];
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_until(&format!("pid {main} is reaped"), DEADLINE, || {
+        stat(main).is_none()
+    });
+
+    let mut cmd = env.std_cmd();
+    cmd.args(["stop", "gap", "--timeout", "1s"])
+        .env("RDAEMON_FAULT", "session-scan:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut stop = Background::spawn(&mut cmd);
+    wait_until("stop holds at its first scan", DEADLINE, || {
+        stat(stop.pid()).is_some_and(|s| s.state == 'T')
+    });
+    // The daemon's last member ends, and the kernel hands its session id to a stranger.
+    let cursor = PidCursor::take();
+    kill(NixPid::from_raw(left), Signal::SIGKILL).unwrap();
+    wait_until(&format!("pid {left} is reaped"), DEADLINE, || {
+        stat(left).is_none()
+    });
+    let stranger = match take_session(&cursor, &env, sid, 200) {
+        Ok(Some(sleep)) => sleep,
+        Ok(None) => {
+            return skip(
+                TEST,
+                &format!("other processes kept taking pid {sid} first (200 attempts)"),
+            )
+        }
+        Err(why) => return skip(TEST, &why),
+    };
+    // On, past every scan it holds at.
+    wait_until("the stop ends", DEADLINE, || {
+        if stat(stop.pid()).is_some_and(|s| s.state == 'T') {
+            let _ = kill(NixPid::from_raw(stop.pid()), Signal::SIGCONT);
+        }
+        stop.has_ended()
+    });
+    let out = stop.into_output();
+    assert!(out.status.success(), "{out:?}");
+    assert_left_alone(stranger, "a stop whose scan found the session's id reused");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !stdout.contains("leftover"),
+        "it swept the stranger: {stdout}"
+    );
 }

@@ -32,6 +32,8 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
     }
     let env = Env::new();
     let secs = unique_secs();
+    // Our turn from before the pid is freed: no other test's moves of the cursor take it.
+    let cursor = PidCursor::take();
     let mut cmd = env.cmd();
     cmd.env("RDAEMON_FAULT", "between-commits");
     let run = env.run_cmd(cmd, &["start", "--name", "f", "--", "sleep", &secs]);
@@ -52,7 +54,7 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
         stat(pid).is_none()
     });
     assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
-    let stranger = match take_pid(pid, 200) {
+    let stranger = match take_pid(&cursor, pid, 200) {
         Ok(Some(child)) => child,
         Ok(None) => return skip(TEST, &format!("other processes kept taking pid {pid}")),
         // /proc/sys read-only (a container): no pid can be handed out on purpose.

@@ -1188,22 +1188,76 @@ impl Drop for OwnChild {
     }
 }
 
-/// The tests that set `ns_last_pid` take turns: two at once take each other's pid
-/// (a CI run had one give up after 200 attempts).
-pub fn ns_last_pid_turn() -> std::sync::MutexGuard<'static, ()> {
-    static TURN: Mutex<()> = Mutex::new(());
-    TURN.lock().unwrap_or_else(|e| e.into_inner())
+/// The kernel's pid cursor (`ns_last_pid`), which a test moves back to be handed a pid again,
+/// one test at a time: two at once take each other's pid (a CI run had one give up after 200
+/// attempts). When dropped it puts the cursor back where it was: left moved back, every
+/// process the suite forks next would take the pids just freed, among them another test's
+/// dead daemon's, which that test then waits to take in vain.
+pub struct PidCursor {
+    _turn: std::sync::MutexGuard<'static, ()>,
+    saved: Option<i64>,
+}
+
+const NS_LAST_PID: &str = "/proc/sys/kernel/ns_last_pid";
+
+fn read_ns_last_pid() -> Option<i64> {
+    fs::read_to_string(NS_LAST_PID).ok()?.trim().parse().ok()
+}
+
+impl PidCursor {
+    /// Waits for this test's turn.
+    pub fn take() -> PidCursor {
+        static TURN: Mutex<()> = Mutex::new(());
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        PidCursor {
+            _turn: turn,
+            saved: read_ns_last_pid(),
+        }
+    }
+
+    /// Makes `pid` the next pid the kernel hands out, unless something forks first. `Err`
+    /// says why it cannot be done (not root, or `/proc/sys` mounted read-only).
+    pub fn next(&self, pid: i32) -> Result<(), String> {
+        fs::write(NS_LAST_PID, format!("{}", pid - 1))
+            .map_err(|e| format!("cannot write {NS_LAST_PID}: {e}"))
+    }
+}
+
+impl Drop for PidCursor {
+    fn drop(&mut self) {
+        if let (Some(saved), Some(now)) = (self.saved, read_ns_last_pid()) {
+            let _ = fs::write(NS_LAST_PID, format!("{}", saved.max(now)));
+        }
+    }
+}
+
+/// Whether `pid` is free to be handed out, once a zombie that holds it is reaped: a neighbour
+/// test's helper that took it (another test's moves of the cursor hand out the pids next to
+/// its own target) lingers as a zombie until PID 1 reaps it, which takes seconds here. False
+/// if a live process holds it, or a zombie for longer than [`DEADLINE`].
+pub fn pid_free(pid: i32) -> bool {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        match stat(pid) {
+            None => return true,
+            Some(s) if s.state == 'Z' && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Some(_) => return false,
+        }
+    }
 }
 
 /// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
 /// forks, again and again, until the pid lands or `attempts` run out. Every other process
 /// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible
 /// (not root, or `/proc/sys` mounted read-only): the test then skips, saying so.
-pub fn take_pid(pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
-    let _turn = ns_last_pid_turn();
+pub fn take_pid(cursor: &PidCursor, pid: i32, attempts: u32) -> Result<Option<OwnChild>, String> {
     for _ in 0..attempts {
-        fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
-            .map_err(|e| format!("cannot write /proc/sys/kernel/ns_last_pid: {e}"))?;
+        cursor.next(pid)?;
+        if !pid_free(pid) {
+            return Ok(None);
+        }
         let child = OwnChild(
             std::process::Command::new("sleep")
                 .arg(unique_secs())
