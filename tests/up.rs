@@ -355,6 +355,55 @@ fn global_options_are_no_keys_of_an_entry() {
     }
 }
 
+/// An entry's umask is the daemon's as it is written: `umask = 0o027` is 027 (a user's trial: the
+/// daemon got 023, the integer written back in decimal, `23`, and read as octal; `0o022` was
+/// refused as `'18'`); a decimal integer or a string keeps the command line's meaning (`27` is
+/// `--umask 27`, octal). An integer in hexadecimal or binary is refused at its line, asking for
+/// octal, and nothing starts.
+#[test]
+fn an_entrys_umask_is_the_daemons_as_written() {
+    let entry = |value: &str| {
+        format!(
+            "[daemons.db]\ncommand = [\"sleep\", \"{}\"]\n\n[daemons.web]\ncommand = [\"sleep\", \"1000\"]\numask = {value}\n",
+            unique_secs()
+        )
+    };
+    for (value, umask) in [
+        ("0o027", "0027"),
+        ("0o0077", "0077"),
+        ("27", "0027"),
+        ("\"007\"", "0007"),
+    ] {
+        let env = world(&entry(value));
+        env.run(&["up"]).ok().stdout_has("started web (pid ");
+        let web = env.pid_of("web");
+        assert_eq!(status_field(web, "Umask"), umask, "umask = {value}");
+        assert_eq!(env.record("web")["umask"], umask[1..], "umask = {value}");
+        // The other entry keeps the default.
+        assert_eq!(status_field(env.pid_of("db"), "Umask"), "0022");
+        env.run(&["down"]).ok();
+        wait_dead(web);
+    }
+    for (value, base) in [("0x17", "hexadecimal"), ("0b10111", "binary")] {
+        let env = world(&entry(value));
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert_eq!(
+            run.stderr,
+            format!("rdaemon: {file}:6: umask: {value} is an integer written in {base}, but --umask is octal: write it in octal, as umask = \"027\" or umask = 0o027\n"),
+            "{}",
+            run.dump()
+        );
+        assert!(!env.path("db.json").exists() && !env.path("web.json").exists());
+    }
+    // `umask = 022`, as the command line writes it, is no TOML: said how to write it.
+    let env = world(&entry("022"));
+    let run = env.run(&["up"]).code(2).one_error_line();
+    run.stderr_has(":6: ")
+        .stderr_has("write the umask as a string, umask = \"022\", or in octal, umask = 0o022");
+    assert!(!env.path("db.json").exists() && !env.path("web.json").exists());
+}
+
 /// What a start is bound to fail on is found for every entry before any starts (SPEC §7:
 /// nothing is started; §2: everything that can fail is checked first): a valid entry before
 /// the bad one is not left running. The error is `start`'s, with `start`'s exit code (1 for a
