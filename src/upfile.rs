@@ -382,6 +382,22 @@ impl Entry {
             .map_or(self.line, |(_, line)| line)
     }
 
+    /// The line to report an error about the value of one of `options` at (as keys, most
+    /// likely first: `["user", "group"]`): that of the first key of them the entry gives, else
+    /// [`Entry::line_of`] `message`. An unknown user is on the line of the `user` key, not on
+    /// the entry's header line.
+    pub fn line_about(&self, options: &[&str], message: &str) -> usize {
+        options
+            .iter()
+            .find_map(|option| {
+                self.key_lines
+                    .iter()
+                    .find(|(key, _)| key == option)
+                    .map(|(_, line)| *line)
+            })
+            .unwrap_or_else(|| self.line_of(message))
+    }
+
     /// `message`, an error of `start` about this entry, as the file's: `FILE:LINE: NAME:
     /// message`, at [`Entry::line_of`].
     pub fn locate(&self, file: &Path, message: &str) -> String {
@@ -1161,6 +1177,21 @@ ready-timeout = "10s"
         assert_eq!(a.line_of("--log-keep-x and --max-restarts"), 3);
         assert_eq!(a.line_of("--log-keep needs --max-restarts"), 4);
         assert_eq!(a.line_of("unknown user 'x'"), 1);
+    }
+
+    #[test]
+    fn an_error_about_a_value_is_at_the_line_of_its_key() {
+        let file = parse(
+            "[daemons.a]\ncommand = [\"x\"]\nlog = \"a.log\"\n\ngroup = \"g\"\nuser = \"u\"\n",
+        )
+        .unwrap();
+        let a = &file.entries[&Name::parse("a").unwrap()];
+        assert_eq!(a.line_about(&["user", "group"], "unknown user 'u'"), 6);
+        assert_eq!(a.line_about(&["stdout", "log"], "cannot open log file"), 3);
+        assert_eq!(a.line_about(&["command", "run"], "cannot execute 'x'"), 2);
+        // No key of them given: the option the message names, else the entry's line.
+        assert_eq!(a.line_about(&["chdir"], "cannot change directory"), 1);
+        assert_eq!(a.line_about(&[], "cannot set --log x"), 3);
     }
 
     /// What `up` compares to call a daemon up to date: the spec built from its entry must come
