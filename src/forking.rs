@@ -723,6 +723,14 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
     found
 }
 
+/// The hint for a program run without `--forking` that exited 0 leaving processes behind, as
+/// one that puts itself in the background does (`redis-server --daemonize yes`, `memcached
+/// -d`): `if WHO puts itself in the background, start it with --forking`. The one wording of
+/// `start`'s error, `status` and the monitor's log line.
+pub fn background_hint(who: &str) -> String {
+    format!("if {who} puts itself in the background, start it with --forking")
+}
+
 /// How the launcher ended, for an error: `the program exited with status 3`.
 pub fn describe_launcher(ended: Ended) -> String {
     match ended {

@@ -31,44 +31,76 @@ use crate::state::{Record, Wanted};
 /// be created in) are writable and not on a full file system. `restart` runs it before it stops
 /// the running daemon, so that a start bound to fail leaves that daemon untouched (issue 12);
 /// `up` for every entry it is about to start, before it starts any (SPEC §7: nothing is
-/// started). The start itself checks all of it again and opens the files for real. The port of
-/// `--ready tcp:` is not checked here: the running daemon may hold it ([`check_port`] does, for
-/// `restart` and `up`, knowing which processes are the daemon's own).
+/// started), through [`preflight_about`]. The start itself checks all of it again and opens the
+/// files for real. The port of `--ready tcp:` is not checked here: the running daemon may hold
+/// it ([`check_port`] does, for `restart` and `up`, knowing which processes are the daemon's
+/// own).
 pub(crate) fn preflight(ctx: &Ctx, spec: &Spec) -> Result<()> {
-    let account = spec.account(ctx)?;
+    preflight_about(ctx, spec).map_err(|(_, e)| e)
+}
+
+/// The options of `start` whose value a [`preflight`] failure is about, as an up file's keys
+/// (`user`, `chdir`; `command` and `run` for the program), most likely first: `up` reports the
+/// failure at the line of the first its entry gives. None for what no option sets (the rdaemon
+/// directory) or what the message names itself (`cannot set --limit ...`).
+pub(crate) type About = &'static [&'static str];
+
+/// [`preflight`], each failure with the options it is about ([`About`]).
+pub(crate) fn preflight_about(ctx: &Ctx, spec: &Spec) -> Result<(), (About, anyhow::Error)> {
+    let about = |options: About| move |e: anyhow::Error| (options, e);
+    let account = spec.account(ctx).map_err(about(&["user", "group"]))?;
+    let account = account.as_ref();
+    let logs: [(&Path, About); 2] = [
+        (&spec.stdout, &["stdout", "log"]),
+        (&spec.stderr, &["stderr", "log"]),
+    ];
     // A log file that cannot be opened safely (a planted symlink, FIFO or set-id file).
-    check_logs(spec, account.as_ref())?;
-    pidfile::refuse_non_regular(&spec.pidfile)?;
-    let program = resolve_program_as(&spec.command[0], &spec.env, account.as_ref())?;
-    check_executable(&program, &spec.command[0], account.as_ref())?;
-    check_chdir(&spec.chdir, account.as_ref())?;
-    spec.check_process_settings(account.as_ref())?;
-    Check::prepare(&spec.ready, &spec.name, &ctx.runtime, account.as_ref())?
-        .watch_logs(&[&spec.stdout, &spec.stderr])?;
+    if !spec.inherit_output {
+        for (log, options) in logs {
+            check_log(log, account).map_err(about(options))?;
+        }
+    }
+    pidfile::refuse_non_regular(&spec.pidfile).map_err(about(&["pidfile"]))?;
+    let program = &["command", "run"];
+    let resolved =
+        resolve_program_as(&spec.command[0], &spec.env, account).map_err(about(program))?;
+    check_executable(&resolved, &spec.command[0], account).map_err(about(program))?;
+    check_chdir(&spec.chdir, account).map_err(about(&["chdir"]))?;
+    spec.env_file_vars(account).map_err(about(&["env-file"]))?;
+    spec.check_tuning().map_err(about(&[]))?;
+    Check::prepare(&spec.ready, &spec.name, &ctx.runtime, account)
+        .and_then(|mut check| check.watch_logs(&[&spec.stdout, &spec.stderr]))
+        .map_err(about(&["ready"]))?;
     check_cgroup(ctx, spec)?;
     for dir in ctx.dirs() {
-        writable(dir, "rdaemon directory")?;
+        writable(dir, "rdaemon directory").map_err(about(&[]))?;
     }
     if let Some(dir) = spec.pidfile.parent() {
-        writable(dir, "pidfile directory")?;
+        writable(dir, "pidfile directory").map_err(about(&["pidfile"]))?;
     }
     if !spec.inherit_output {
-        for log in [&spec.stdout, &spec.stderr] {
-            match std::fs::metadata(log) {
-                Ok(m) if m.is_file() => writable(log, "log file")?,
-                Ok(m) if m.is_dir() => {
-                    bail!("cannot open log file '{}': Is a directory", log.display())
-                }
-                Ok(_) => {} // /dev/null, a FIFO, a terminal: nothing fills up
-                Err(_) => {
-                    // Created at the start in its directory, which `check_logs` found.
-                    let dir = log.parent().unwrap_or(Path::new("/"));
-                    writable(dir, "log directory")?;
-                }
-            }
+        for (log, options) in logs {
+            check_log_space(log).map_err(about(options))?;
         }
     }
     Ok(())
+}
+
+/// Fails unless rdaemon may write the log file `log` (or create it in its directory), on a file
+/// system with room.
+fn check_log_space(log: &Path) -> Result<()> {
+    match std::fs::metadata(log) {
+        Ok(m) if m.is_file() => writable(log, "log file"),
+        Ok(m) if m.is_dir() => {
+            bail!("cannot open log file '{}': Is a directory", log.display())
+        }
+        Ok(_) => Ok(()), // /dev/null, a FIFO, a terminal: nothing fills up
+        Err(_) => {
+            // Created at the start in its directory, which `check_log` found.
+            let dir = log.parent().unwrap_or(Path::new("/"));
+            writable(dir, "log directory")
+        }
+    }
 }
 
 /// The processes of a daemon that end before its program starts anew: a port one of them
@@ -221,26 +253,30 @@ pub(crate) fn check_chdir(chdir: &Path, account: Option<&Account>) -> Result<()>
 /// What `start`'s `prepare_cgroup` would refuse, found creating nothing: for `restart`'s preflight,
 /// before the running daemon is stopped. Its cgroup path in use is not checked here: the
 /// running daemon holds it.
-fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<()> {
+fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<(), (About, anyhow::Error)> {
+    let about = |options: About| move |e: anyhow::Error| (options, e);
     let limits = spec.has_limits();
     if spec.cgroup == CgroupMode::Off {
         if limits {
-            bail!(Fail::usage(NO_LIMITS_WITHOUT_CGROUP));
+            return Err((&["cgroup"], Fail::usage(NO_LIMITS_WITHOUT_CGROUP).into()));
         }
         return Ok(());
     }
     if spec.cgroup == CgroupMode::Auto && !limits {
         return Ok(());
     }
+    let any = &["cgroup", "memory-max", "tasks-max"];
     let host = cgroup::Host::detect(ctx.is_root)
-        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
+        .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))
+        .map_err(about(any))?;
     let parent = cgroup::decide(&host, cgroup::is_delegated)
-        .map_err(|why| anyhow::anyhow!("cannot give {} a cgroup: {why}", spec.name))?;
+        .map_err(|why| anyhow::anyhow!("cannot give {} a cgroup: {why}", spec.name))
+        .map_err(about(any))?;
     if spec.memory_max.is_some() {
-        Cgroup::check_controller(&parent, "memory")?;
+        Cgroup::check_controller(&parent, "memory").map_err(about(&["memory-max"]))?;
     }
     if spec.tasks_max.is_some() {
-        Cgroup::check_controller(&parent, "pids")?;
+        Cgroup::check_controller(&parent, "pids").map_err(about(&["tasks-max"]))?;
     }
     Ok(())
 }
@@ -248,24 +284,20 @@ fn check_cgroup(ctx: &Ctx, spec: &Spec) -> Result<()> {
 pub(crate) const NO_LIMITS_WITHOUT_CGROUP: &str =
     "--memory-max and --tasks-max need a cgroup: they do not work with --cgroup off";
 
-/// Checks, without creating anything, that the log files of `spec` can be opened the safe way:
-/// an existing one must pass the checks of `start`'s `open_log`. `restart` calls it before stopping the
-/// running daemon, so that a log replaced by a symlink, a FIFO or a set-id file costs nothing.
-fn check_logs(spec: &Spec, account: Option<&Account>) -> Result<()> {
-    if spec.inherit_output {
+/// Checks, without creating anything, that the log file `path` can be opened the safe way: an
+/// existing one must pass the checks of `start`'s `open_log`. `restart` calls it before
+/// stopping the running daemon, so that a log replaced by a symlink, a FIFO or a set-id file
+/// costs nothing.
+fn check_log(path: &Path, account: Option<&Account>) -> Result<()> {
+    let creds = account.map(|a| &a.creds);
+    // A missing directory fails `start` as it fails here: before anything is stopped.
+    let (dir, name) = Dir::open_parent(path)
+        .with_context(|| format!("cannot open log file '{}'", path.display()))?;
+    if dir.stat(&name).ok().flatten().is_none() {
         return Ok(());
     }
-    let creds = account.map(|a| &a.creds);
-    for path in [&spec.stdout, &spec.stderr] {
-        // A missing directory fails `start` as it fails here: before anything is stopped.
-        let (dir, name) = Dir::open_parent(path)
-            .with_context(|| format!("cannot open log file '{}'", path.display()))?;
-        if dir.stat(&name).ok().flatten().is_none() {
-            continue;
-        }
-        let rights = Rights::for_dir(&dir, creds);
-        fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
-    }
+    let rights = Rights::for_dir(&dir, creds);
+    fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
     Ok(())
 }
 

@@ -428,6 +428,12 @@ impl Spec {
     /// child: `daemonize::try_tuning`); a refusal is exit 1 naming the option.
     pub fn check_process_settings(&self, account: Option<&Account>) -> Result<()> {
         self.env_file_vars(account)?;
+        self.check_tuning()
+    }
+
+    /// Checks that the kernel accepts the limits, nice value and OOM score adjustment (a trial
+    /// in a forked child: `daemonize::try_tuning`); a refusal is exit 1 naming the option.
+    pub fn check_tuning(&self) -> Result<()> {
         let refused = match crate::daemonize::try_tuning(&self.tuning())? {
             None => return Ok(()),
             Some(r) => r,

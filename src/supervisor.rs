@@ -2137,8 +2137,8 @@ impl Monitor {
             if held.len() == 1 { "pid" } else { "pids" },
             pids.join(", "),
             match daemonized {
-                true => " (if it puts itself in the background, start it with --forking)",
-                false => "",
+                true => format!(" ({})", crate::forking::background_hint("it")),
+                false => String::new(),
             }
         ));
         self.cleanup = Some(Cleanup {

@@ -67,11 +67,40 @@ struct Doc {
     daemons: BTreeMap<Spanned<String>, Spanned<Table>>,
 }
 
-/// An entry before its keys are checked: the name, its line, each key with its line.
+/// An entry before its keys are checked: the name, its line, each key with its line, and the
+/// integers it writes in another base than 10.
 struct Raw {
     name: String,
     line: usize,
     items: Vec<(String, usize, toml::Value)>,
+    /// By their path in the entry: `["umask"]`, `["env", "MODE"]`.
+    based: BTreeMap<Vec<String>, Based>,
+}
+
+/// An integer the file writes in base 2, 8 or 16 (`0b1`, `0o027`, `0x17`). `toml::Value` keeps
+/// only its value, which [`word`] writes in decimal: `umask = 0o027` would reach `--umask` as
+/// `23`, read as octal 023.
+#[derive(Debug)]
+struct Based {
+    /// Its line.
+    line: usize,
+    /// As it is written (`0o027`).
+    text: String,
+    /// Its base: 2, 8 or 16.
+    radix: u32,
+    /// Its digits in that base, without the prefix and underscores (`027`).
+    digits: String,
+}
+
+impl Based {
+    /// The name of its base.
+    fn base(&self) -> &'static str {
+        match self.radix {
+            2 => "binary",
+            8 => "octal",
+            _ => "hexadecimal",
+        }
+    }
 }
 
 /// The bytes of the regular file `path`, opened without blocking: a FIFO put at the path (or
@@ -353,6 +382,22 @@ impl Entry {
             .map_or(self.line, |(_, line)| line)
     }
 
+    /// The line to report an error about the value of one of `options` at (as keys, most
+    /// likely first: `["user", "group"]`): that of the first key of them the entry gives, else
+    /// [`Entry::line_of`] `message`. An unknown user is on the line of the `user` key, not on
+    /// the entry's header line.
+    pub fn line_about(&self, options: &[&str], message: &str) -> usize {
+        options
+            .iter()
+            .find_map(|option| {
+                self.key_lines
+                    .iter()
+                    .find(|(key, _)| key == option)
+                    .map(|(_, line)| *line)
+            })
+            .unwrap_or_else(|| self.line_of(message))
+    }
+
     /// `message`, an error of `start` about this entry, as the file's: `FILE:LINE: NAME:
     /// message`, at [`Entry::line_of`].
     pub fn locate(&self, file: &Path, message: &str) -> String {
@@ -438,13 +483,26 @@ fn line_of(text: &str, offset: usize) -> usize {
 fn parse_toml(text: &str) -> Result<Vec<Raw>, (usize, String)> {
     let doc: Doc = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
-        (line, e.message().trim_end().to_owned())
+        let mut what = e.message().trim_end().to_owned();
+        // `umask = 022`, as on the command line: TOML has no such number.
+        let umask_line = text
+            .lines()
+            .nth(line - 1)
+            .is_some_and(|l| l.trim_start().starts_with("umask"));
+        if umask_line && what.contains("leading zero") {
+            what.push_str(
+                "; TOML writes no number with a leading zero: write the umask as a string, umask = \"022\", or in octal, umask = 0o022",
+            );
+        }
+        (line, what)
     })?;
+    let mut based = based_integers(text);
     Ok(doc
         .daemons
         .into_iter()
         .map(|(name, table)| Raw {
             line: line_of(text, name.span().start),
+            based: based.remove(name.as_ref()).unwrap_or_default(),
             name: name.into_inner(),
             items: table
                 .into_inner()
@@ -459,6 +517,52 @@ fn parse_toml(text: &str) -> Result<Vec<Raw>, (usize, String)> {
                 .collect(),
         })
         .collect())
+}
+
+/// The integers of each entry of `text` (a document `toml::from_str` read) written in base 2, 8
+/// or 16, by the entry's name and their path in it ([`Raw::based`]): a key's value, or a value
+/// in a key's table (`env`). In an array, an integer counts by its value (no repeatable option
+/// of `start` reads its values in another base).
+fn based_integers(text: &str) -> BTreeMap<String, BTreeMap<Vec<String>, Based>> {
+    use toml::de::{DeTable, DeValue};
+    let based = |value: &Spanned<DeValue>| match value.get_ref() {
+        DeValue::Integer(n) if n.radix() != 10 => Some(Based {
+            line: line_of(text, value.span().start),
+            text: text.get(value.span()).unwrap_or(n.as_str()).to_owned(),
+            radix: n.radix(),
+            digits: n.as_str().to_owned(),
+        }),
+        _ => None,
+    };
+    let mut out = BTreeMap::new();
+    let Ok(doc) = DeTable::parse(text) else {
+        return out;
+    };
+    let daemons = doc.get_ref().iter().find(|(k, _)| k.get_ref() == "daemons");
+    let Some(DeValue::Table(daemons)) = daemons.map(|(_, v)| v.get_ref()) else {
+        return out;
+    };
+    for (name, entry) in daemons {
+        let DeValue::Table(entry) = entry.get_ref() else {
+            continue;
+        };
+        let mut found = BTreeMap::new();
+        for (key, value) in entry {
+            let key = key.get_ref().to_string();
+            if let Some(b) = based(value) {
+                found.insert(vec![key.clone()], b);
+            }
+            if let DeValue::Table(table) = value.get_ref() {
+                for (inner, value) in table {
+                    if let Some(b) = based(value) {
+                        found.insert(vec![key.clone(), inner.get_ref().to_string()], b);
+                    }
+                }
+            }
+        }
+        out.insert(name.get_ref().to_string(), found);
+    }
+    out
 }
 
 /// `NAME: COMMAND` lines (blank lines and `#` comments skipped): one `run` entry each.
@@ -483,6 +587,7 @@ fn parse_procfile(text: &str) -> Result<Vec<Raw>, (usize, String)> {
             name: name.trim().to_owned(),
             line: i + 1,
             items: vec![("run".into(), i + 1, toml::Value::String(command.into()))],
+            based: BTreeMap::new(),
         });
     }
     Ok(out)
@@ -696,6 +801,18 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                     }
                     let v =
                         word(&v.clone()).ok_or_else(|| fail(format!("{k}: expected a value")))?;
+                    // Nor an integer's base: `MODE = 0o755` would reach it as `493`.
+                    if let Some(b) = raw.based.get([key.clone(), k.clone()].as_slice()) {
+                        return Err((
+                            b.line,
+                            format!(
+                                "{key}: {k}: {} is an integer written in {}, which would reach the program in decimal, as {v}: quote it, {k} = \"{}\"",
+                                b.text,
+                                b.base(),
+                                b.text
+                            ),
+                        ));
+                    }
                     words.push(format!("--env={k}={v}"));
                 }
                 options.push((key_line, words));
@@ -731,7 +848,25 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                 if key == "chdir" {
                     chdir_given = true;
                 }
-                let words = if arg.get_action().takes_values() {
+                // An option read in octal (`--umask`) takes the digits of an integer written
+                // in octal (`0o027`), and refuses one written in another base (`0x17`), which
+                // it would read as other digits. A decimal integer keeps the meaning it has on
+                // the command line (`umask = 27` is `--umask 27`: octal 027). Any other option
+                // reads a number in decimal, which is the value however it is written.
+                let octal = arg
+                    .get_value_names()
+                    .is_some_and(|names| names.iter().any(|n| n == "OCTAL"));
+                let based = raw.based.get([key.clone()].as_slice());
+                let words = if let (true, Some(b)) = (octal, based) {
+                    if b.radix != 8 {
+                        return Err(fail(format!(
+                            "{} is an integer written in {}, but --{key} is octal: write it in octal, as {key} = \"027\" or {key} = 0o027",
+                            b.text,
+                            b.base()
+                        )));
+                    }
+                    vec![format!("--{key}={}", b.digits)]
+                } else if arg.get_action().takes_values() {
                     let values = match &value {
                         toml::Value::Array(items)
                             if matches!(arg.get_action(), ArgAction::Append) =>
@@ -938,6 +1073,77 @@ ready-timeout = "10s"
         );
     }
 
+    /// `umask = 0o027` is 027: the integer's octal digits, not its value in decimal (`23`, read
+    /// as octal 023); `umask = 0o022` was refused as `'18'`. An integer written in another base
+    /// is refused, asking for octal; one written in decimal keeps its command-line meaning
+    /// (`--umask 27`).
+    #[test]
+    fn an_octal_umask_is_read_as_written() {
+        let umask = |value: &str| {
+            let file = parse(&format!(
+                "[daemons.a]\ncommand = [\"x\"]\numask = {value}\n"
+            ))?;
+            Ok::<_, anyhow::Error>(file.entries[&Name::parse("a").unwrap()].args.opts.umask)
+        };
+        for (value, mask) in [
+            ("0o027", 0o27),
+            ("0o022", 0o22),
+            ("0o0077", 0o77),
+            ("0o7_7", 0o77),
+            ("0o0", 0),
+            ("27", 0o27),
+            ("\"027\"", 0o27),
+        ] {
+            assert_eq!(umask(value).unwrap(), Some(mask), "{value}");
+        }
+        for (value, base) in [("0x17", "hexadecimal"), ("0b10111", "binary")] {
+            assert_eq!(
+                umask(value).unwrap_err().to_string(),
+                format!("/srv/app/rdaemon.toml:3: umask: {value} is an integer written in {base}, but --umask is octal: write it in octal, as umask = \"027\" or umask = 0o027")
+            );
+        }
+        assert!(
+            err("[daemons.a]\ncommand = [\"x\"]\numask = 0o1777\n").ends_with(
+                ":3: --umask: invalid umask '1777': use an octal mode from 000 to 777, like 022"
+            )
+        );
+        let zero = err("[daemons.a]\ncommand = [\"x\"]\numask = 022\n");
+        assert!(
+            zero.starts_with("/srv/app/rdaemon.toml:3: ") && zero.contains("umask = \"022\""),
+            "{zero}"
+        );
+        // A number read in decimal is its value, however it is written.
+        let file = parse(
+            "[daemons.a]\ncommand = [\"x\"]\nrespawn = true\nmax-restarts = 0x10\nlog-keep = 0b11\n",
+        )
+        .unwrap();
+        let a = &file.entries[&Name::parse("a").unwrap()];
+        assert_eq!(a.args.opts.max_restarts, Some(16));
+        assert_eq!(a.args.opts.log_keep, Some(3));
+    }
+
+    /// An integer in `env` reaches the program as text: one written in another base than 10
+    /// would lose how it is written (`0o755` as `493`), as a float would. Refused at its line,
+    /// in an inline table or a table of its own.
+    #[test]
+    fn an_env_integer_in_another_base_is_refused() {
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\nenv = { N = 12, MODE = 0o755 }\n"),
+            "/srv/app/rdaemon.toml:3: env: MODE: 0o755 is an integer written in octal, which would reach the program in decimal, as 493: quote it, MODE = \"0o755\""
+        );
+        assert!(
+            err("[daemons.a]\ncommand = [\"x\"]\n[daemons.a.env]\nN = 12\nMASK = 0xff\n")
+                .starts_with(
+                    "/srv/app/rdaemon.toml:5: env: MASK: 0xff is an integer written in hexadecimal"
+                )
+        );
+        let file =
+            parse("[daemons.a]\ncommand = [\"x\"]\nenv = { N = 12, MODE = \"0o755\" }\n").unwrap();
+        let a = &file.entries[&Name::parse("a").unwrap()];
+        assert!(a.argv.contains(&"--env=MODE=0o755".into()), "{:?}", a.argv);
+        assert!(a.argv.contains(&"--env=N=12".into()), "{:?}", a.argv);
+    }
+
     /// rdaemon's global options (every one the CLI has, and `--help`) are `up`'s, never an
     /// entry's: `dir` put a daemon where `list` and `down` never looked.
     #[test]
@@ -971,6 +1177,21 @@ ready-timeout = "10s"
         assert_eq!(a.line_of("--log-keep-x and --max-restarts"), 3);
         assert_eq!(a.line_of("--log-keep needs --max-restarts"), 4);
         assert_eq!(a.line_of("unknown user 'x'"), 1);
+    }
+
+    #[test]
+    fn an_error_about_a_value_is_at_the_line_of_its_key() {
+        let file = parse(
+            "[daemons.a]\ncommand = [\"x\"]\nlog = \"a.log\"\n\ngroup = \"g\"\nuser = \"u\"\n",
+        )
+        .unwrap();
+        let a = &file.entries[&Name::parse("a").unwrap()];
+        assert_eq!(a.line_about(&["user", "group"], "unknown user 'u'"), 6);
+        assert_eq!(a.line_about(&["stdout", "log"], "cannot open log file"), 3);
+        assert_eq!(a.line_about(&["command", "run"], "cannot execute 'x'"), 2);
+        // No key of them given: the option the message names, else the entry's line.
+        assert_eq!(a.line_about(&["chdir"], "cannot change directory"), 1);
+        assert_eq!(a.line_about(&[], "cannot set --log x"), 3);
     }
 
     /// What `up` compares to call a daemon up to date: the spec built from its entry must come

@@ -647,9 +647,10 @@ fn a_start_that_is_never_ready_removes_its_cgroup() {
     assert!(!cgroup.exists(), "{} is still there", cgroup.display());
 }
 
-/// `start NAME --ready file:NEVER EXTRA -- sh -c SCRIPT` whose program exits at once, leaving
+/// `start NAME --ready file:NEVER EXTRA -- sh -c SCRIPT` whose program exits 0 at once, leaving
 /// `sleep MARK` behind (its pid in `left.txt`; out of its session with `setsid`): the start
-/// fails at once, stopping that leftover (SPEC §2.1, §3.1: no half-started daemon), and says so.
+/// fails at once, stopping that leftover (SPEC §2.1, §3.1: no half-started daemon), and says so,
+/// with the hint to use `--forking`.
 /// Returns the leftover's pid.
 fn start_that_exits_leaving(env: &Env, name: &str, extra: &[&str], setsid: &str) -> i32 {
     let mark = unique_secs();
@@ -683,9 +684,13 @@ exit 0"#
         "rdaemon: cannot start {name}: the program exited with status 0 while rdaemon waited for '{}' to appear",
         env.path("never").display()
     );
-    // A respawn monitor may stop what its child left before `start` gets to it.
+    // A respawn monitor may stop what its child left before `start` gets to it. The program
+    // exited 0 leaving a process: what one that puts itself in the background does, so the
+    // error says to use --forking, as `status` does.
     let said = [
-        format!("{failed}; stopped 1 process it left behind"),
+        format!(
+            "{failed}; stopped 1 process it left behind (if it puts itself in the background, start it with --forking)"
+        ),
         failed,
     ];
     let said = match extra.contains(&"--respawn") {

@@ -793,3 +793,112 @@ fn the_guides_init_script_works_as_written() {
     action("stop").ok();
     action("status").code(3);
 }
+
+/// The addresses (as `/proc/net/tcp*` writes them, `0100007F` for 127.0.0.1) with a TCP socket
+/// listening on `port`, in this network namespace.
+fn listening_addresses(port: u16) -> Vec<String> {
+    let mut found = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = fs::read_to_string(table).unwrap_or_default();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let Some((addr, p)) = fields.get(1).and_then(|a| a.rsplit_once(':')) else {
+                continue;
+            };
+            // State 0A is LISTEN.
+            if fields.get(3) == Some(&"0A") && u16::from_str_radix(p, 16) == Ok(port) {
+                found.push(addr.to_owned());
+            }
+        }
+    }
+    found
+}
+
+/// The 30-second tour of README.md, run as it is written (the port replaced by a free one, the
+/// built rdaemon first on PATH, `mktemp` making its directory in the test's): the web server
+/// serves the empty directory the tour makes, not `/`, on the loopback address alone (a user's
+/// trial: followed as root, the tour served the whole root file system to the network). It
+/// answers, its log shows the request, and it stops.
+#[test]
+fn the_readmes_tour_serves_an_empty_directory_on_loopback_only() {
+    let test = "the_readmes_tour_serves_an_empty_directory_on_loopback_only";
+    if python3().is_none() {
+        return skip(test, "no python3, which the tour runs");
+    }
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = &readme[readme.find("## A 30-second tour").unwrap()..];
+    let start = section.find("```console\n").unwrap() + "```console\n".len();
+    let block = &section[start..start + section[start..].find("```").unwrap()];
+    let port = free_port();
+    let mut commands: Vec<String> = block
+        .lines()
+        .filter_map(|l| l.strip_prefix("$ "))
+        .map(|c| c.replace("8080", &port.to_string()))
+        .collect();
+    if !Path::new("/usr/bin/curl").exists() && !Path::new("/bin/curl").exists() {
+        // The same GET without curl.
+        for c in &mut commands {
+            *c = c.replace(
+                "curl -s -o /dev/null",
+                "python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1])'",
+            );
+        }
+    }
+    let stop = commands
+        .iter()
+        .position(|c| c.starts_with("rdaemon stop"))
+        .unwrap();
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let run = |flags: &str, lines: &[String]| {
+        let mut cmd = StdCommand::new("sh");
+        cmd.arg(flags)
+            .arg(lines.join("\n"))
+            .env("PATH", &path)
+            .env("TMPDIR", env.dir())
+            .current_dir(env.dir());
+        isolate(&mut cmd, env.dir());
+        let mut cmd = assert_cmd::Command::from_std(cmd);
+        cmd.timeout(std::time::Duration::from_secs(60));
+        env.run_cmd(cmd, &[])
+    };
+    // Up to the log, every step must succeed.
+    let first = run("-ec", &commands[..stop]).ok();
+    let pid = env.pid_of("web");
+    let first = first
+        .stdout_has(&format!("started web (pid {pid})"))
+        .stdout_has("  command: python3 -u -m http.server ")
+        .stdout_has(&format!("Serving HTTP on 127.0.0.1 port {port} "));
+    assert!(
+        first.stdout.contains("\"GET / HTTP/1.1\" 200"),
+        "{}",
+        first.dump()
+    );
+    // It serves the empty directory `mktemp -d` made, not `/`.
+    let served = cwd(pid);
+    assert_eq!(
+        served.parent(),
+        Some(env.dir().canonicalize().unwrap().as_path()),
+        "{}",
+        first.dump()
+    );
+    assert_eq!(
+        fs::read_dir(&served).unwrap().count(),
+        0,
+        "{}",
+        first.dump()
+    );
+    // On 127.0.0.1 alone: no listener on every address (0.0.0.0, ::).
+    assert_eq!(listening_addresses(port), ["0100007F"], "{}", first.dump());
+    // The rest as written: `status` of the stopped server says so, exit 3.
+    let rest = run("-c", &commands[stop..]).ok();
+    rest.stdout_has(&format!("stopped web (pid {pid})"))
+        .stdout_has("web is stopped")
+        .stdout_has("exit 3");
+    assert!(!alive(pid));
+}

@@ -409,6 +409,43 @@ fn forking_launcher_that_exits_3_fails_the_start_and_leaves_nothing() {
     env.run(&["status", "bad"]).code(3);
 }
 
+/// `start --ready tcp:PORT -- redis-server --daemonize yes` without `--forking` (a user's
+/// trial): the program exits 0 at once, leaving its server, and the start fails. The error says
+/// what `status` and the monitor's log say of such a daemon: start it with `--forking`. Not when
+/// the program failed (status 3) or left nothing. A shell that forks a `sleep` stands in for
+/// redis.
+#[test]
+fn a_program_that_exits_0_leaving_a_process_during_the_wait_is_told_to_use_forking() {
+    let env = Env::new();
+    let port = free_port().to_string();
+    let ready = format!("tcp:127.0.0.1:{port}");
+    let hint = "(if it puts itself in the background, start it with --forking)";
+    let waited = format!("while rdaemon waited for a TCP connection to 127.0.0.1:{port}");
+    for (name, exit, leaves) in [("bg0", 0, true), ("bg3", 3, true), ("none0", 0, false)] {
+        let mark = unique_secs();
+        let program = match leaves {
+            true => format!("sleep {mark} & exit {exit}"),
+            false => format!("exit {exit}"),
+        };
+        let argv = ["sh".to_owned(), "-c".to_owned(), program, mark.clone()];
+        let run = start(&env, name, &["--ready", &ready], &argv).code(1);
+        let first = run.stderr.lines().next().unwrap_or_default();
+        let failed =
+            format!("rdaemon: cannot start {name}: the program exited with status {exit} {waited}");
+        let expected = match (exit, leaves) {
+            (0, true) => format!("{failed}; stopped 1 process it left behind {hint}"),
+            (_, true) => format!("{failed}; stopped 1 process it left behind"),
+            (_, false) => failed,
+        };
+        assert_eq!(first, expected, "{}", run.dump());
+        // What it left was stopped: nothing of it runs.
+        wait_nothing_left(&env, &mark);
+        env.run(&["status", name])
+            .code(3)
+            .stdout_has(&format!("{name} is stopped"));
+    }
+}
+
 /// The launcher fails while its daemon has created its pidfile but not yet written its pid: the
 /// start stops the daemon and removes that pidfile (empty, or naming what was stopped, if the
 /// pid came first), so `status` says stopped, not "invalid pidfile" (exit 4).

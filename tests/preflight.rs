@@ -403,7 +403,8 @@ fn a_program_that_cannot_be_executed_fails_before_detaching() {
         }
     }
 
-    // An up file: `a` comes first and would start; `b` cannot be executed.
+    // An up file: `a` comes first and would start; `b` cannot be executed, said at the line of
+    // its `command`.
     let file = env.path("rdaemon.toml");
     fs::write(
         &file,
@@ -418,7 +419,7 @@ fn a_program_that_cannot_be_executed_fails_before_detaching() {
         .code(1)
         .one_error_line()
         .stderr_has(&format!(
-            "rdaemon.toml:4: b: cannot execute '{noexec}': Permission denied"
+            "rdaemon.toml:5: b: cannot execute '{noexec}': Permission denied"
         ));
     assert_nothing_left(&env, env.dir(), &before, &secs, &run);
 
@@ -505,7 +506,7 @@ fn a_program_that_cannot_be_executed_fails_before_detaching() {
         .code(1)
         .one_error_line()
         .stderr_has(&format!(
-            "rdaemon.toml:4: b: cannot execute '{hidden}': {barred}"
+            "rdaemon.toml:5: b: cannot execute '{hidden}': {barred}"
         ));
     assert_nothing_left(&env, env.dir(), &before, &secs, &run);
     // Root reaches it.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use crate::common::*;
@@ -355,34 +356,93 @@ fn global_options_are_no_keys_of_an_entry() {
     }
 }
 
+/// An entry's umask is the daemon's as it is written: `umask = 0o027` is 027 (a user's trial: the
+/// daemon got 023, the integer written back in decimal, `23`, and read as octal; `0o022` was
+/// refused as `'18'`); a decimal integer or a string keeps the command line's meaning (`27` is
+/// `--umask 27`, octal). An integer in hexadecimal or binary is refused at its line, asking for
+/// octal, and nothing starts.
+#[test]
+fn an_entrys_umask_is_the_daemons_as_written() {
+    let entry = |value: &str| {
+        format!(
+            "[daemons.db]\ncommand = [\"sleep\", \"{}\"]\n\n[daemons.web]\ncommand = [\"sleep\", \"1000\"]\numask = {value}\n",
+            unique_secs()
+        )
+    };
+    for (value, umask) in [
+        ("0o027", "0027"),
+        ("0o0077", "0077"),
+        ("27", "0027"),
+        ("\"007\"", "0007"),
+    ] {
+        let env = world(&entry(value));
+        env.run(&["up"]).ok().stdout_has("started web (pid ");
+        let web = env.pid_of("web");
+        assert_eq!(status_field(web, "Umask"), umask, "umask = {value}");
+        assert_eq!(env.record("web")["umask"], umask[1..], "umask = {value}");
+        // The other entry keeps the default.
+        assert_eq!(status_field(env.pid_of("db"), "Umask"), "0022");
+        env.run(&["down"]).ok();
+        wait_dead(web);
+    }
+    for (value, base) in [("0x17", "hexadecimal"), ("0b10111", "binary")] {
+        let env = world(&entry(value));
+        let run = env.run(&["up"]).code(2).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert_eq!(
+            run.stderr,
+            format!("rdaemon: {file}:6: umask: {value} is an integer written in {base}, but --umask is octal: write it in octal, as umask = \"027\" or umask = 0o027\n"),
+            "{}",
+            run.dump()
+        );
+        assert!(!env.path("db.json").exists() && !env.path("web.json").exists());
+    }
+    // `umask = 022`, as the command line writes it, is no TOML: said how to write it.
+    let env = world(&entry("022"));
+    let run = env.run(&["up"]).code(2).one_error_line();
+    run.stderr_has(":6: ")
+        .stderr_has("write the umask as a string, umask = \"022\", or in octal, umask = 0o022");
+    assert!(!env.path("db.json").exists() && !env.path("web.json").exists());
+}
+
 /// What a start is bound to fail on is found for every entry before any starts (SPEC §7:
 /// nothing is started; §2: everything that can fail is checked first): a valid entry before
 /// the bad one is not left running. The error is `start`'s, with `start`'s exit code (1 for a
 /// problem in the system, 2 for a malformed env file line, 4 for --user without root), said of
-/// the file, the entry's line and its name.
+/// the file, the line of the key whose value it is about (a user's trial: an unknown user was
+/// said of the entry's header line, with the key two lines below) and the entry's name.
 #[test]
 fn what_a_start_would_fail_on_starts_nothing() {
     let user_code = if is_root() { 1 } else { 4 };
-    let cases: [(&str, i32, &str); 5] = [
-        ("user = \"nosuchuser\"", user_code, "nosuchuser"),
-        ("chdir = \"nonexist\"", 1, "cannot change directory to"),
+    // web's header is line 6, then its command, ready and ready-timeout, then the key: line 10
+    // (9 for a command, which takes the place of the fixture's).
+    let cases: [(&str, i32, &str, usize); 9] = [
+        ("user = \"nosuchuser\"", user_code, "nosuchuser", 10),
+        ("group = \"nosuchgroup\"", user_code, "nosuchgroup", 10),
+        ("chdir = \"nonexist\"", 1, "cannot change directory to", 10),
         (
             "env-file = [\"missing.env\"]",
             1,
             "missing.env': No such file or directory",
+            10,
         ),
         (
             "env-file = [\"bad.env\"]",
             2,
             "bad.env:2: expected KEY=VALUE",
+            10,
         ),
         (
             "command = [\"rdaemon-test-no-such-program\"]",
             1,
             "cannot execute 'rdaemon-test-no-such-program'",
+            9,
         ),
+        ("log = \"nodir/web.log\"", 1, "cannot open log file", 10),
+        ("stderr = \"nodir/web.err\"", 1, "cannot open log file", 10),
+        ("pidfile = \"nodir/web.pid\"", 1, "pidfile directory", 10),
     ];
-    for (key, code, what) in cases {
+    for (key, code, what, line) in cases {
         // db first (in name order and in the file), web with the bad key after it.
         let web = entry("web", "0", key).replacen(
             "command = [\"python3\", \"stamp.py\", \"web\", \"0\"]\n",
@@ -394,7 +454,8 @@ fn what_a_start_would_fail_on_starts_nothing() {
         let run = env.run(&["up"]).code(code).one_error_line();
         let file = env.path("rdaemon.toml").display().to_string();
         assert!(
-            run.stderr.starts_with(&format!("rdaemon: {file}:6: web: ")),
+            run.stderr
+                .starts_with(&format!("rdaemon: {file}:{line}: web: ")),
             "{key}\n{}",
             run.dump()
         );
@@ -402,6 +463,25 @@ fn what_a_start_would_fail_on_starts_nothing() {
         assert!(
             !env.path("db.start").exists() && !env.path("db.pid").exists(),
             "{key}: db was started\n{}",
+            run.dump()
+        );
+    }
+    // What is not about a key the entry gives stays said of the entry: the default working
+    // directory (the file's), which the program's user cannot enter.
+    if let Some(nobody) = nobody().filter(|_| is_root()) {
+        let env = world(&format!(
+            "{}{}",
+            entry("db", "0", ""),
+            entry("web", "0", &format!("user = \"{}\"", nobody.name))
+        ));
+        fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o700)).unwrap();
+        let run = env.run(&["up"]).code(1).one_error_line();
+        let file = env.path("rdaemon.toml").display().to_string();
+        assert!(
+            run.stderr.starts_with(&format!(
+                "rdaemon: {file}:6: web: cannot change directory to"
+            )),
+            "{}",
             run.dump()
         );
     }

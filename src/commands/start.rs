@@ -1480,6 +1480,9 @@ fn await_ready(
     // The daemon is stopped because the program ended: the message says how it ended, not
     // that rdaemon stopped it.
     let mut ended_anyway = false;
+    // And it ended with status 0: without `--forking`, what it left behind may be the program
+    // itself, put in the background (`redis-server --daemonize yes`), and the message says so.
+    let mut exited_0 = false;
     let (reason, stopped) = match outcome {
         Outcome::Ready => {
             ctx.say(format!("started {name} (pid {pid})"));
@@ -1490,6 +1493,7 @@ fn await_ready(
             // monitor goes, and with it whatever the program left.
             Some(ended) => {
                 ended_anyway = true;
+                exited_0 = ended == Ended::Code(0);
                 (
                     format!(
                         "{} while rdaemon waited for {what}",
@@ -1505,7 +1509,10 @@ fn await_ready(
                     None => "the program",
                 };
                 let how = match process.reap() {
-                    Some(ended) => how_it_ended(who, ended),
+                    Some(ended) => {
+                        exited_0 = launch.respawn.is_none() && ended == Ended::Code(0);
+                        how_it_ended(who, ended)
+                    }
                     None => format!("{who} exited"),
                 };
                 // What it forked lives on in its session and cgroup (a server that daemonized
@@ -1565,9 +1572,13 @@ fn await_ready(
         Ok(left) => {
             let _ = pidfile::remove_if_pid(&launch.pidfile, pid);
             let counted = crate::parse::counted(left as u64, "process", "processes");
+            let hint = match exited_0 && launch.forking.is_none() {
+                true => format!(" ({})", crate::forking::background_hint("it")),
+                false => String::new(),
+            };
             message.push_str(&match (ended_anyway, left) {
                 (true, 0) => String::new(),
-                (true, _) => format!("; stopped {counted} it left behind"),
+                (true, _) => format!("; stopped {counted} it left behind{hint}"),
                 (false, 0) => format!("; stopped it (pid {pid})"),
                 (false, _) => format!("; stopped it (pid {pid}) and {counted} it left behind"),
             });

@@ -182,7 +182,10 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
             }
             if r.mode == Mode::Exec && r.leftovers.is_some() {
                 // What `redis-server --daemonize yes` started without `--forking` looks like.
-                println!("  hint:    if its program puts itself in the background, start it with --forking");
+                println!(
+                    "  hint:    {}",
+                    crate::forking::background_hint("its program")
+                );
             }
         }
         DaemonState::Failed => println!(

@@ -113,8 +113,10 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             ctx.ensure_dir()?;
         }
         let entry = &file.entries[name];
-        crate::preflight::preflight(ctx, &specs[name]).map_err(|e| {
-            let at = entry.line_of(&crate::exit::render(&e));
+        crate::preflight::preflight_about(ctx, &specs[name]).map_err(|(options, e)| {
+            // At the line of the key whose value it is about (`user = "nosuch"`), not the
+            // entry's header line (a user's trial).
+            let at = entry.line_about(options, &crate::exit::render(&e));
             e.context(format!("{}:{at}: {name}", file.path.display()))
         })?;
         // A `--ready tcp:`/`http:` port another process listens on fails `start` (SPEC §2.1),
