@@ -614,6 +614,12 @@ pub fn reap_zombies() {
         if status == WaitStatus::StillAlive {
             break;
         }
+        if let (Some(pid), Some(ended)) = (status.pid(), Ended::of_wait(&status)) {
+            let mut here = REAPED_HERE.lock().unwrap_or_else(|e| e.into_inner());
+            if here.len() < REAPED_HERE_MAX {
+                here.push((pid.as_raw(), ended));
+            }
+        }
         statuses.push(status);
     }
     let kept = KEEPER
@@ -640,6 +646,21 @@ pub fn reap_zombies() {
             }
         }
     }
+}
+
+/// Every child of the caller's that [`reap_zombies`] reaped, and how it ended, until
+/// [`take_reaped`] takes them: a respawn monitor's own helpers (`--on-exit`, `--health cmd:`)
+/// are its children too, and it must hear of their end (helper-91's attack, 2026-12-03: a
+/// helper reaped here stayed "under way" in the monitor, which later SIGKILLed its process
+/// group, by then whoever had been given the number).
+static REAPED_HERE: std::sync::Mutex<Vec<(i32, Ended)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many [`REAPED_HERE`] keeps at most, for a caller that never takes them (`start`).
+const REAPED_HERE_MAX: usize = 4096;
+
+/// What [`reap_zombies`] reaped since the last call ([`REAPED_HERE`]).
+pub fn take_reaped() -> Vec<(i32, Ended)> {
+    std::mem::take(&mut *REAPED_HERE.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 /// The last process of the launch that [`reap_zombies`] reaped after it failed (an exit

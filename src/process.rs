@@ -1367,6 +1367,20 @@ pub fn pidfs_inode(pidfd: BorrowedFd<'_>) -> Option<u64> {
 /// bytes are the inode number (`pidfs_encode_fh`).
 const FILEID_PIDFS: i32 = 0xfe;
 
+/// Whether `pid` is a child of the caller's that has not been reaped (running, or a zombie):
+/// its pid, and the process group it leads, can then be no one else's. Asked before a signal
+/// to a child's group, where the child could have been reaped elsewhere in the process.
+pub fn is_unreaped_child(pid: Pid) -> bool {
+    use nix::sys::wait::{waitid, Id, WaitPidFlag};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::Pid(pid.nix()), flags) {
+            Err(Errno::EINTR) => continue,
+            other => return other.is_ok(),
+        }
+    }
+}
+
 /// Whether the kernel still has the pid whose pidfs inode is `inode` ([`pidfs_inode`]): a
 /// process, zombie or not, or a number that outlives its process as the id of a session or
 /// process group some live process is still in. Pidfs finds it by its inode alone (a file
@@ -1819,6 +1833,23 @@ mod tests {
             .unwrap();
         let pid = Pid::new(child.id() as i32).unwrap();
         (child, pid)
+    }
+
+    /// A child is unreaped while it runs and as a zombie, and no longer once reaped (its pid
+    /// is then not the caller's child's, whoever has it).
+    #[test]
+    fn an_unreaped_child_is_one_until_it_is_reaped() {
+        let (mut child, pid) = exits_when_told(0);
+        assert!(is_unreaped_child(pid));
+        drop(child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while read_stat(pid).is_some_and(|s| s.state != 'Z') && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(read_stat(pid).map(|s| s.state), Some('Z'));
+        assert!(is_unreaped_child(pid), "a zombie is not reaped yet");
+        child.wait().unwrap();
+        assert!(!is_unreaped_child(pid));
     }
 
     /// A pid is the process of a pidfs inode while it lives: not once it is a zombie, not once

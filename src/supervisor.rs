@@ -1443,6 +1443,7 @@ impl Monitor {
                     }
                 }
             }
+            self.hear_helpers_reaped_elsewhere();
             self.tend_cleanup();
             self.tend_helpers();
             // The clock is an event of the loop like the others.
@@ -1683,10 +1684,7 @@ impl Monitor {
         if !matches!(self.state, State::Running { .. }) {
             if let Some(h) = self.health_run.as_mut().filter(|h| !h.killed) {
                 h.killed = true;
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(h.pid.get()),
-                    Signal::SIGKILL,
-                );
+                kill_helper(h);
             }
         }
     }
@@ -1759,16 +1757,27 @@ impl Monitor {
             .collect()
     }
 
+    /// Hears of the helpers that a `--forking` launch's reaping took with its own
+    /// ([`crate::forking::take_reaped`]): they ended, and are no longer under way.
+    fn hear_helpers_reaped_elsewhere(&mut self) {
+        for (pid, ended) in crate::forking::take_reaped() {
+            let Ok(pid) = Pid::new(pid) else { continue };
+            if self.helper_groups().contains(&pid.get()) {
+                self.route(Event::Exited {
+                    pid,
+                    how: LastExit::from(ended),
+                });
+            }
+        }
+    }
+
     /// Kills the helpers whose time is up (their end comes through `reap_children`).
     fn tend_helpers(&mut self) {
         let now = Instant::now();
         for h in [&mut self.hook, &mut self.health_run].into_iter().flatten() {
             if !h.killed && now >= h.deadline {
                 h.killed = true;
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(h.pid.get()),
-                    Signal::SIGKILL,
-                );
+                kill_helper(h);
             }
         }
     }
@@ -1894,6 +1903,9 @@ impl Monitor {
             .into_iter()
             .flatten()
         {
+            if !process::is_unreaped_child(h.pid) {
+                continue;
+            }
             let group = nix::unistd::Pid::from_raw(h.pid.get());
             let wait = h
                 .deadline
@@ -1902,7 +1914,7 @@ impl Monitor {
             let done =
                 !h.killed && Process::open(h.pid).is_ok_and(|p| p.wait_exit(wait).unwrap_or(false));
             if !done {
-                let _ = nix::sys::signal::killpg(group, Signal::SIGKILL);
+                kill_helper(&h);
             }
             let _ = waitpid(group, None);
         }
@@ -2235,6 +2247,14 @@ fn end_group() {
     if nix::unistd::getpgrp() == me {
         let _ = nix::sys::signal::killpg(me, Signal::SIGTERM);
         let _ = nix::sys::signal::killpg(me, Signal::SIGCONT);
+    }
+}
+
+/// SIGKILLs helper `h`'s process group, which it leads (a session of its own), only while
+/// `h` is this monitor's unreaped child: once reaped, its number may be anyone's.
+fn kill_helper(h: &Helper) {
+    if process::is_unreaped_child(h.pid) {
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(h.pid.get()), Signal::SIGKILL);
     }
 }
 

@@ -1765,3 +1765,102 @@ fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
     env.run(&["stop", "slow"]).ok();
     wait_nothing_left(&env, &mark);
 }
+
+/// A respawn monitor's `--on-exit` command that ends while the monitor waits for its
+/// `--forking` program's pidfile is heard of: that wait reaps what the launch leaves, and took
+/// the command's end with it (helper-91's attack, 2026-12-03). The monitor then held the
+/// command as under way for ever: it never ran it again ("the previous command still runs"),
+/// and SIGKILLed its process group 60 s after it began, or at `stop`, when that number could
+/// be anyone's. The command runs again at the next exit.
+#[test]
+fn an_on_exit_command_that_ends_during_a_forking_relaunch_is_heard_of() {
+    let env = Env::new();
+    let (mark, waiting) = (unique_secs(), format!("waiting-{}", unique_secs()));
+    let dir = env.dir().display().to_string();
+    // The server (`waiting` until then) writes its pidfile once the test lets it (`go`),
+    // then sleeps.
+    let server = format!(
+        "sh -c 'while [ ! -e go ]; do sleep 0.02; done; rm go; echo $$ > srv.tmp; \
+         mv srv.tmp srv.pid; exec sleep {mark}' {waiting} &"
+    );
+    // The hook says its pid, then runs until the test lets it end (`hookgo`).
+    let hook = "echo $$ >> hooks; while [ ! -e hookgo ]; do sleep 0.02; done";
+    fs::write(env.path("go"), "").unwrap();
+    let pidfile = env.path("srv.pid").display().to_string();
+    let run = env.run(&[
+        "start",
+        "--name",
+        "oe",
+        "--respawn",
+        "--forking",
+        "--pidfile",
+        &pidfile,
+        "--ready-timeout",
+        "60s",
+        "--restart-delay",
+        "0",
+        "--chdir",
+        &dir,
+        "--on-exit",
+        hook,
+        "--",
+        "sh",
+        "-c",
+        &server,
+    ]);
+    let first = env.track_marked(&mark);
+    run.ok();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let monitor = status_pid(&env, "oe") as i32;
+    env.track(monitor);
+    let hooks = || -> Vec<i32> {
+        fs::read_to_string(env.path("hooks"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.parse().unwrap())
+            .collect()
+    };
+
+    // The program dies: the hook runs, and the monitor launches it again and waits for its
+    // pidfile, while the new server waits for `go`.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the hook runs and the new server waits", DEADLINE, || {
+        hooks().len() == 1 && !env.track_marked(&waiting).is_empty()
+    });
+    let hook_pid = hooks()[0];
+    env.track(hook_pid);
+    // The hook ends; the monitor, still waiting for the pidfile, reaps it there.
+    fs::write(env.path("hookgo"), "").unwrap();
+    wait_until("the monitor reaps the hook", DEADLINE, || {
+        stat(hook_pid).is_none()
+    });
+    fs::write(env.path("go"), "").unwrap();
+    wait_until("the new server is adopted", DEADLINE, || {
+        let (_, v) = status_json(&env, "oe");
+        v["restarts"] == 1
+            && v["child_pid"]
+                .as_i64()
+                .is_some_and(|c| c != i64::from(first[0]))
+    });
+    let second = status_json(&env, "oe").1["child_pid"].as_i64().unwrap() as i32;
+    env.track(second);
+
+    // It dies again: the hook runs again.
+    fs::write(env.path("go"), "").unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(second),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the hook runs for the second exit", DEADLINE, || {
+        hooks().len() == 2
+    });
+    let log = fs::read_to_string(env.path("oe.log")).unwrap_or_default();
+    assert!(!log.contains("still runs"), "{log}");
+    env.run(&["stop", "oe"]).ok();
+    wait_nothing_left(&env, &mark);
+}
