@@ -1864,3 +1864,58 @@ fn an_on_exit_command_that_ends_during_a_forking_relaunch_is_heard_of() {
     env.run(&["stop", "oe"]).ok();
     wait_nothing_left(&env, &mark);
 }
+
+/// `--forking --pidfile P` where P is another service's pidfile, naming a live process of
+/// another program that no record of the daemon names (user trial, 2026-12-03: `start`
+/// removed it as stale; once the service wrote it again, `status` called that service the
+/// daemon, and `stop` killed it). The start fails at once, naming the process, and keeps the
+/// file; nothing is signalled, nothing is launched, no spec is kept.
+#[test]
+fn a_forking_pidfile_naming_another_programs_live_process_fails_the_start() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let other = OwnChild(
+        std::process::Command::new("sleep")
+            .arg(unique_secs())
+            .spawn()
+            .unwrap(),
+    );
+    // Where the other service keeps it, outside rdaemon's directory.
+    fs::create_dir(env.path("run")).unwrap();
+    let pidfile = env.path("run/othersvc.pid");
+    fs::write(&pidfile, format!("{}\n", other.pid())).unwrap();
+    let p = pidfile.display().to_string();
+    let program = format!("sleep {mark} & echo $! > '{p}'");
+    let run = env.run(&[
+        "start",
+        "--name",
+        "mine",
+        "--forking",
+        "--pidfile",
+        &p,
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ]);
+    let left = env.track_marked(&mark);
+    let run = run.code(1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: cannot start mine: pidfile '{p}' names pid {} (sleep), a live process \
+             mine never ran: is it another program's pidfile? Give mine the pidfile its program \
+             writes, or remove it if it is stale\n",
+            other.pid()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(left.is_empty(), "it launched the program: {left:?}");
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap(),
+        format!("{}\n", other.pid())
+    );
+    assert_left_alone(other.pid(), "a start refused on its pidfile");
+    assert!(!env.path("mine.json").exists(), "a spec was kept");
+}

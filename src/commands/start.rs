@@ -592,7 +592,8 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         };
         refuse_anothers_pidfile(ctx, &target, old.as_ref())?;
         let respawn = spec.respawn.is_some();
-        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program, respawn)? {
+        let programs = !writes_pidfile(spec) && target.pidfile == spec.pidfile;
+        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program, respawn, programs)? {
             Found::Nothing => continue,
             Found::Stale(found) => {
                 stale.push(found);
@@ -1873,8 +1874,18 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
 /// pidfile is stale or invalid. Changes nothing, never signals anything. For a `respawn` spec,
 /// a process that only the pidfile names (running `program`, but vouched for by no record) is
 /// no monitor: "already running" would promise a supervision nothing gives, so the start
-/// fails, naming it.
-fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) -> Result<Found> {
+/// fails, naming it. So does a live process of another program that only `programs`, the
+/// pidfile a `--forking` program writes, names: that is no stale pidfile of rdaemon's to
+/// replace, but most likely another service's pidfile given by mistake (user trial,
+/// 2026-12-03: it was removed, and once that service wrote it again, `status` called the
+/// service the daemon and `stop` killed it).
+fn look_at_pidfile(
+    ctx: &Ctx,
+    target: &Target,
+    program: &Path,
+    respawn: bool,
+    programs: bool,
+) -> Result<Found> {
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     let (why, warn) = match judged {
         Main::NoPidfile => return Ok(Found::Nothing),
@@ -1933,6 +1944,14 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) ->
             }
             if same {
                 return Ok(Found::Running(pid));
+            }
+            if programs {
+                let name = target.label();
+                bail!(
+                    "cannot start {name}: pidfile '{}' names pid {pid} ({}), a live process {name} never ran: is it another program's pidfile? Give {name} the pidfile its program writes, or remove it if it is stale",
+                    target.pidfile.display(),
+                    crate::sockets::comm(pid.get())
+                );
             }
             let why = format!(
                 "pidfile '{}' names pid {pid}, which is not {}",
