@@ -1446,6 +1446,7 @@ impl Check {
                 return Ok(Outcome::Exited);
             }
             if ready {
+                self.answer_barriers(process)?;
                 return Ok(Outcome::Ready);
             }
             let left = deadline.saturating_duration_since(Instant::now());
@@ -1467,6 +1468,58 @@ impl Check {
                 }
             }
             spinner.tick();
+        }
+    }
+}
+
+/// How long `start` reads the notify socket on after `READY=1` while a `systemd-notify` of the
+/// daemon's runs ([`Check::answer_barriers`]); it gives up its own wait after 5 s.
+const BARRIER_WAIT: Duration = Duration::from_secs(1);
+
+impl Check {
+    /// `systemd-notify --ready` sends `READY=1`, then `BARRIER=1` with a pipe, and fails
+    /// ("Failed to invoke barrier", exit 1: a `set -e` script dies) unless the receiver gets it
+    /// and closes the pipe. In exec mode the socket goes once `start` returns, which it did
+    /// right after `READY=1`, often before the barrier came (user trial, 2026-12-03: 5 starts
+    /// in 15). So while a process of the daemon's named `systemd-notify` runs, at most
+    /// [`BARRIER_WAIT`], the socket is read on; [`NotifySocket::receive`] closes every
+    /// descriptor a message brings, which answers the barrier, and the helper then exits. A
+    /// `STATUS=` sent meanwhile is kept. A daemon without one pays one walk of its processes.
+    fn answer_barriers(&mut self, process: &Process) -> Result<()> {
+        let How::Notify(sock) = &self.how else {
+            return Ok(());
+        };
+        let until = Instant::now() + BARRIER_WAIT;
+        loop {
+            while let Some(message) =
+                sock.receive(process.pid(), self.program_uid, &mut self.ignored)?
+            {
+                if let Some(status) = parse_notice(&message).status {
+                    self.status = Some(status);
+                }
+            }
+            let notifiers: Vec<Process> = session::descendants_of(process.pid().get())
+                .into_iter()
+                .filter(|e| sockets::comm(e.pid) == "systemd-notify")
+                .filter_map(|e| {
+                    Process::open_verified(Pid::new(e.pid).ok()?, e.stat.start_time).ok()?
+                })
+                .filter(|p| !p.has_exited())
+                .collect();
+            let left = until.saturating_duration_since(Instant::now());
+            if notifiers.is_empty() || left.is_zero() {
+                return Ok(());
+            }
+            // Woken by a message, or by a helper's exit; every few milliseconds for one
+            // without a pidfd.
+            let mut fds = vec![sock.fd.as_fd()];
+            fds.extend(notifiers.iter().filter_map(Process::pidfd));
+            let blind = notifiers.iter().any(|p| p.pidfd().is_none());
+            let slice = match blind {
+                true => left.min(Duration::from_millis(2)),
+                false => left,
+            };
+            wait_readable(&fds, slice)?;
         }
     }
 }

@@ -1178,3 +1178,82 @@ fn a_notify_barrier_is_answered_by_closing_its_pipe() {
         assert!(log.contains("barrier passed"), "{name}: {log}");
     });
 }
+
+/// `systemd-notify --ready` run by the daemon's script: `READY=1`, then `BARRIER=1` with a
+/// pipe, sent by a child of the daemon's named `systemd-notify` (as root, the tool sends
+/// `READY=1` in its parent's name). Here the barrier comes 300 ms after `READY=1`, as it can
+/// on a busy machine: in exec mode `start` had returned and its socket was gone ("Failed to
+/// invoke barrier", the tool's exit 1, which kills a `set -e` script: user trial of
+/// 2026-12-03, 5 starts in 15 with the real tool).
+const LATE_BARRIER_HELPER: &str = r#"
+import array, ctypes, os, select, socket, sys, time
+pid = os.fork()
+if pid == 0:
+    ctypes.CDLL(None).prctl(15, b"systemd-notify", 0, 0, 0)
+    n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    addr = os.environ["NOTIFY_SOCKET"]
+    n.sendto(b"READY=1", addr)
+    time.sleep(0.3)
+    r, w = os.pipe()
+    try:
+        n.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))], 0, addr)
+    except OSError as e:
+        print("barrier failed:", e, flush=True)
+        os._exit(1)
+    os.close(w)
+    if not select.select([r], [], [], 20)[0] or os.read(r, 1) != b"":
+        os._exit(2)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+print("notifier exited", os.waitstatus_to_exitcode(status), flush=True)
+time.sleep(1000)
+"#;
+
+#[test]
+fn a_barrier_of_systemd_notify_after_ready_is_answered() {
+    let test = "a_barrier_of_systemd_notify_after_ready_is_answered";
+    each_notify_mode(test, LATE_BARRIER_HELPER, |env, name, _| {
+        let log = env.path(&format!("{name}.log"));
+        wait_until(&format!("{name}: the notifier exits"), DEADLINE, || {
+            fs::read_to_string(&log).is_ok_and(|l| l.contains("notifier exited"))
+        });
+        let log = fs::read_to_string(&log).unwrap();
+        assert!(log.contains("notifier exited 0"), "{name}: {log}");
+    });
+}
+
+/// The real `systemd-notify --ready --status=...` from a `set -e` script, ten starts in a
+/// row: each daemon runs on past it, and its status text is kept.
+#[test]
+fn systemd_notify_ready_from_a_set_e_script_keeps_the_daemon_running() {
+    let test = "systemd_notify_ready_from_a_set_e_script_keeps_the_daemon_running";
+    let Some(tool) = ["/usr/bin/systemd-notify", "/bin/systemd-notify"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        return skip(test, "systemd-notify is not installed");
+    };
+    let env = Env::new();
+    let script = format!(
+        "set -e; {tool} --ready --status=serving; echo after notify; exec sleep {}",
+        unique_secs()
+    );
+    for i in 0..10 {
+        let name = format!("sn{i}");
+        let program = ["sh".to_string(), "-c".into(), script.clone()];
+        env.run(&start_args(&name, &["--ready", "notify"], &program))
+            .ok();
+        let pid = env.pid_of(&name);
+        env.track(pid);
+        wait_until(
+            &format!("{name} says it got past the notify"),
+            DEADLINE,
+            || {
+                fs::read_to_string(env.path(&format!("{name}.log")))
+                    .is_ok_and(|l| l.contains("after notify"))
+            },
+        );
+        assert!(alive(pid), "{name} died");
+        env.run(&["status", &name]).ok();
+    }
+}
