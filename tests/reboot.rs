@@ -631,3 +631,41 @@ fn a_sigterm_to_resurrect_waiting_for_a_lock_ends_it() {
     );
     assert_eq!(env.track_marked(&secs), Vec::<i32>::new(), "a runs");
 }
+
+/// SIGTERM to `resurrect` during the start of its last daemon, one that waits for nothing
+/// (and so catches nothing): the start completes and the daemon runs, as in `restart`, and
+/// `resurrect` says the signal came (helper-89's review, 2026-12-03: it exited 0 without a
+/// word of it).
+#[test]
+fn a_sigterm_during_resurrects_last_start_is_told() {
+    let env = Env::new();
+    let secs = unique_secs();
+    env.start("last", &["sleep", &secs]);
+    reboot(env.dir(), &["last"]);
+    let mut cmd = env.std_cmd();
+    cmd.arg("resurrect")
+        .env("RDAEMON_FAULT", "before-exec:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let resurrect = Background::spawn(interruptible(&mut cmd));
+    wait_until("resurrect stops before the exec", DEADLINE, || {
+        stat(resurrect.pid()).is_some_and(|s| s.state == 'T')
+    });
+    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
+    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGCONT).unwrap();
+    let out = resurrect.output_within(DEADLINE, "resurrect ends");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    env.track_pidfiles();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("started last"), "{stdout}");
+    assert_eq!(
+        stderr,
+        "rdaemon: warning: SIGTERM came while last was being started: its start completed, and it runs\n"
+    );
+    env.run(&["status", "last"]).ok();
+    env.run(&["stop", "last"]).ok();
+}

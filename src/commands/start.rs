@@ -384,7 +384,19 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
             .iter()
             .find_map(|d| down.get(d).map(|why| (d.clone(), *why)));
         match resurrect_one(ctx, &name, blocked) {
-            Ok(Some(code)) => codes.push(code),
+            Ok(Some(code)) => {
+                // A start that waits for nothing does not catch the signals (as in `restart`):
+                // one that came meanwhile did not stop it. It runs, and says so; the next
+                // daemon, if any, is not started (helper-89's review: the last one's signal
+                // was swallowed without a word).
+                if let (Code::Ok, Some(sig)) = (code, crate::process::caught()) {
+                    ctx.warn(format!(
+                        "{} came while {name} was being started: its start completed, and it runs",
+                        sig.as_str()
+                    ));
+                }
+                codes.push(code)
+            }
             Ok(None) => {
                 down.insert(name, IS_STOPPED);
             }
