@@ -113,6 +113,10 @@ impl ProcStat {
     }
 }
 
+/// How long [`Process::reap`] gives a pidfd to say that a process `/proc` shows ended has
+/// ended, before it takes the process for one a tracer holds.
+const HELD_GRACE: Duration = Duration::from_millis(50);
+
 /// `PF_KTHREAD` in `/proc/PID/stat` field 9 (`include/linux/sched.h`).
 const PF_KTHREAD: u64 = 0x0020_0000;
 
@@ -970,9 +974,17 @@ impl Process {
         // Only where `/proc` shows it ended while its pidfd does not (a tracer holds its
         // exited threads): any other child is waited for, as it ends (helper-88: a monitor
         // killed a moment before was not reaped, and how it ended was lost).
-        let held = self.pidfd.is_some()
-            && !self.has_exited()
-            && matches!(self.is_still_there(), Ok(false));
+        // `/proc` also shows a process ended a moment before its pidfd says so (its last
+        // thread marked dead, not yet released: helper-89's review): the pidfd is given
+        // [`HELD_GRACE`] to say so before the process is taken for held.
+        let held = match &self.pidfd {
+            Some(fd) => {
+                !self.has_exited()
+                    && matches!(self.is_still_there(), Ok(false))
+                    && !matches!(poll_readable(fd.as_fd(), None, HELD_GRACE), Ok(true))
+            }
+            None => false,
+        };
         let flags = held.then_some(nix::sys::wait::WaitPidFlag::WNOHANG);
         loop {
             match waitpid(self.pid.nix(), flags) {
