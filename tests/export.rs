@@ -641,7 +641,17 @@ fn export_comments_out_a_reload_that_would_end_the_running_program() {
     let unit = parse_unit(&export(&env, "hup"));
     assert_eq!(service(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
     env.run(&["stop", "plain"]).ok();
-    let unit = parse_unit(&export(&env, "plain"));
-    assert_eq!(service(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
+    let text = export(&env, "plain");
+    assert_eq!(
+        service(&parse_unit(&text), "ExecReload"),
+        "/bin/kill -HUP $MAINPID"
+    );
+    // Not running: not checked, and the unit says so.
+    assert!(
+        text.contains(
+            "\n# Not checked (the program was not running): without a handler for SIGHUP,\n"
+        ),
+        "{text}"
+    );
     env.run(&["stop", "hup"]).ok();
 }

@@ -25,7 +25,7 @@
 //! | `limits` | `LimitNOFILE=SOFT:HARD` etc. (`infinity` for unlimited, sizes in bytes) |
 //! | `nice`, `oom_score_adj` | `Nice=`, `OOMScoreAdjust=` |
 //! | `stop_signal`, `stop_timeout` | `KillSignal=` (when not TERM), `TimeoutStopSec=` |
-//! | `reload_signal` | `ExecReload=/bin/kill -SIG $MAINPID` (commented out when the running program does not handle it) |
+//! | `reload_signal` | `ExecReload=/bin/kill -SIG $MAINPID` (commented out when the running program does not handle it; under a comment saying it was not checked when none runs) |
 //!
 //! `rdaemon stop`'s default 10 s before SIGKILL becomes `TimeoutStopSec=10s`; `KillMode=
 //! control-group` (systemd's default, written out) stops everything the daemon spawned, as
@@ -972,8 +972,17 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
                  # Once it does:\n#{exec_reload}"
             );
         }
-        ReloadFate::Handled | ReloadFate::Unknown => {
+        ReloadFate::Handled => {
             let _ = writeln!(t, "{exec_reload}");
+        }
+        // Not running (or an `up` file's entry): whether it handles the signal cannot be
+        // seen (user trial, 2026-12-03: the guide promised the line commented out).
+        ReloadFate::Unknown => {
+            let _ = writeln!(
+                t,
+                "# Not checked (the program was not running): without a handler for SIG{reload},\n\
+                 # this ends it; rdaemon reload refuses to send such a signal.\n{exec_reload}"
+            );
         }
     }
 
