@@ -125,8 +125,9 @@ impl Earlier {
 /// one, or any that `start` waits for (what it leaves if it exits before it is ready is then
 /// told from what earlier launches of the same command left, [`launch_left`]). `user`: the
 /// user the program runs as, if not rdaemon's own.
-pub fn begin_launch(user: Option<u32>) {
+pub fn begin_launch(user: Option<u32>, helpers: &[i32]) {
     release();
+    *HELPERS.lock().unwrap_or_else(|e| e.into_inner()) = helpers.to_vec();
     let found = session::descendants_of(own_pid());
     // Never the caller's own session: a respawn monitor launches its program in it, and its
     // helpers (an `--on-exit` command still running) would make the launch's own look earlier.
@@ -614,10 +615,19 @@ pub fn reap_zombies() {
         if status == WaitStatus::StillAlive {
             break;
         }
+        // A helper of the caller's is no process of the launch: its end is passed on, and
+        // never taken for the launch's failure.
         if let (Some(pid), Some(ended)) = (status.pid(), Ended::of_wait(&status)) {
-            let mut here = REAPED_HERE.lock().unwrap_or_else(|e| e.into_inner());
-            if here.len() < REAPED_HERE_MAX {
-                here.push((pid.as_raw(), ended));
+            if HELPERS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&pid.as_raw())
+            {
+                REAPED_HERE
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((pid.as_raw(), ended));
+                continue;
             }
         }
         statuses.push(status);
@@ -648,17 +658,17 @@ pub fn reap_zombies() {
     }
 }
 
-/// Every child of the caller's that [`reap_zombies`] reaped, and how it ended, until
-/// [`take_reaped`] takes them: a respawn monitor's own helpers (`--on-exit`, `--health cmd:`)
-/// are its children too, and it must hear of their end (helper-91's attack, 2026-12-03: a
-/// helper reaped here stayed "under way" in the monitor, which later SIGKILLed its process
-/// group, by then whoever had been given the number).
+/// The caller's helpers under way when the launch began ([`begin_launch`]): a respawn
+/// monitor's `--on-exit` and `--health cmd:` commands, its children too.
+static HELPERS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// The [`HELPERS`] that [`reap_zombies`] reaped, and how each ended, until [`take_reaped`]
+/// takes them: the monitor must hear of their end (helper-91's attack, 2026-12-03: a helper
+/// reaped here stayed "under way" in the monitor, which later SIGKILLed its process group, by
+/// then whoever had been given the number; and its failure was told as the launch's).
 static REAPED_HERE: std::sync::Mutex<Vec<(i32, Ended)>> = std::sync::Mutex::new(Vec::new());
 
-/// How many [`REAPED_HERE`] keeps at most, for a caller that never takes them (`start`).
-const REAPED_HERE_MAX: usize = 4096;
-
-/// What [`reap_zombies`] reaped since the last call ([`REAPED_HERE`]).
+/// The helpers [`reap_zombies`] reaped since the last call ([`REAPED_HERE`]).
 pub fn take_reaped() -> Vec<(i32, Ended)> {
     std::mem::take(&mut *REAPED_HERE.lock().unwrap_or_else(|e| e.into_inner()))
 }

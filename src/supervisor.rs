@@ -1097,6 +1097,8 @@ struct Monitor {
     program_pidfile: Option<PathBuf>,
     /// The daemon's cgroup (the monitor is in it too), for `--forking`'s identity check.
     cgroup: Option<crate::cgroup::Cgroup>,
+    /// Helpers a `--forking` launch reaped, not yet routed ([`Monitor::hear_helpers_reaped_elsewhere`]).
+    reaped_elsewhere: Vec<(i32, Ended)>,
 }
 
 /// A short-lived command the monitor runs beside the program (`--on-exit`, `--health cmd:`), in
@@ -1389,6 +1391,7 @@ impl Monitor {
             creds,
             program_pidfile,
             cgroup: crate::cgroup::Cgroup::of_record(&rec),
+            reaped_elsewhere: Vec::new(),
         })
     }
 
@@ -1760,7 +1763,8 @@ impl Monitor {
     /// Hears of the helpers that a `--forking` launch's reaping took with its own
     /// ([`crate::forking::take_reaped`]): they ended, and are no longer under way.
     fn hear_helpers_reaped_elsewhere(&mut self) {
-        for (pid, ended) in crate::forking::take_reaped() {
+        let reaped = std::mem::take(&mut self.reaped_elsewhere);
+        for (pid, ended) in reaped.into_iter().chain(crate::forking::take_reaped()) {
             let Ok(pid) = Pid::new(pid) else { continue };
             if self.helper_groups().contains(&pid.get()) {
                 self.route(Event::Exited {
@@ -1868,6 +1872,20 @@ impl Monitor {
         let Some(command) = self.on_exit.clone() else {
             return;
         };
+        // The launch that just failed may have reaped it (helper-93's review): heard of now,
+        // not at the end of this turn of the loop.
+        if let Some(hook) = self.hook {
+            let (done, other): (Vec<_>, Vec<_>) = crate::forking::take_reaped()
+                .into_iter()
+                .partition(|(pid, _)| *pid == hook.pid.get());
+            self.reaped_elsewhere.extend(other);
+            for (_, ended) in done {
+                self.route(Event::Exited {
+                    pid: hook.pid,
+                    how: LastExit::from(ended),
+                });
+            }
+        }
         if let Some(h) = &self.hook {
             let pid = h.pid;
             self.say(&format!(
@@ -1925,7 +1943,7 @@ impl Monitor {
     fn spawn(&mut self) -> Option<Event> {
         let first = matches!(self.state, State::Starting { first: true });
         if self.policy.forking.is_some() {
-            crate::forking::begin_launch(self.program_uid);
+            crate::forking::begin_launch(self.program_uid, &self.helper_groups());
         }
         match self
             .read_env()

@@ -635,6 +635,18 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 start_time: stat.start_time,
             },
         },
+        // The record's respawn program had this number, and the process that has it now was
+        // started at another time or boot: the program died with its monitor, and its own
+        // pidfile (`--forking`) outlived it (helper-93's review, 2026-12-03: the process the
+        // kernel gave the number to was taken for the daemon, and `stop` killed it).
+        None if reused_child_number(target, pid, stat.start_time)? => Main::Gone {
+            pid,
+            why: format!(
+                "pid {pid} of pidfile '{}' was {}'s program, and now belongs to another process",
+                target.pidfile.display(),
+                target.label()
+            ),
+        },
         // A pidfile another user could write, that the record describes: rdaemon wrote the
         // record's pid there, so another pid in it was put there by someone else (the daemon's
         // user, in their own directory). The daemon is the record's, and the record's process
@@ -797,6 +809,25 @@ fn replaced_by_another(target: &Target, pid: Pid) -> bool {
     target.record.as_ref().is_some_and(|r| {
         r.pidfile == target.pidfile && !r.program_pidfile && r.pid.is_some_and(|p| p != pid.get())
     })
+}
+
+/// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at
+/// another time than `start_time` or during another boot: that number has gone to another
+/// process.
+fn reused_child_number(target: &Target, pid: Pid, start_time: u64) -> Result<bool> {
+    let Some(rec) = target
+        .record
+        .as_ref()
+        .filter(|r| r.child_pid == Some(pid.get()) && r.pid != Some(pid.get()))
+    else {
+        return Ok(false);
+    };
+    if let Some(boot) = &rec.boot_id {
+        if *boot != current_boot_id()? {
+            return Ok(true);
+        }
+    }
+    Ok(rec.child_start_time.is_some_and(|t| t != start_time))
 }
 
 /// Whether the spec of the daemon `target` names (for this very pidfile) says it was last

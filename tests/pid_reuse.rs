@@ -170,7 +170,10 @@ fn a_real_reused_pid_survives_stop() {
         Ok(None) => {
             return skip(
                 TEST,
-                &format!("other processes kept taking pid {pid} first (200 attempts)"),
+                &format!(
+                    "other processes kept taking pid {pid} first (200 attempts; {})",
+                    pid_holder(pid)
+                ),
             )
         }
         Err(why) => return skip(TEST, &why),
@@ -280,7 +283,10 @@ fn a_reused_session_id_is_not_the_daemons() {
             Ok(None) => {
                 return skip(
                     TEST,
-                    &format!("other processes kept taking pid {sid} first (200 attempts)"),
+                    &format!(
+                        "other processes kept taking pid {sid} first (200 attempts; {})",
+                        pid_holder(sid)
+                    ),
                 )
             }
             Err(why) => return skip(TEST, &why),
@@ -376,7 +382,10 @@ fn a_session_id_reused_during_a_stops_scan_is_not_swept() {
         Ok(None) => {
             return skip(
                 TEST,
-                &format!("other processes kept taking pid {sid} first (200 attempts)"),
+                &format!(
+                    "other processes kept taking pid {sid} first (200 attempts; {})",
+                    pid_holder(sid)
+                ),
             )
         }
         Err(why) => return skip(TEST, &why),
@@ -396,4 +405,86 @@ fn a_session_id_reused_during_a_stops_scan_is_not_swept() {
         !stdout.contains("leftover"),
         "it swept the stranger: {stdout}"
     );
+}
+
+/// A `--respawn --forking` daemon whose monitor and program are killed, the program's own
+/// pidfile left behind, and the program's number given to a stranger: the record names that
+/// number as its program's, started at another time, so the pidfile is stale. `status` says
+/// dead, `stop` and `start` leave the stranger alone (helper-93's review, 2026-12-03: `stop`
+/// took the stranger for the daemon and killed it, and a `start` refused to run).
+#[test]
+fn a_reused_number_of_a_forking_respawn_program_is_not_the_daemons() {
+    const TEST: &str = "a_reused_number_of_a_forking_respawn_program_is_not_the_daemons";
+    if !is_root() {
+        return skip(TEST, "writing /proc/sys/kernel/ns_last_pid needs root");
+    }
+    let env = Env::new();
+    let mark = unique_secs();
+    let p = env.path("run/app.pid").display().to_string();
+    fs::create_dir(env.path("run")).unwrap();
+    let server =
+        format!("sh -c 'echo $$ > \"$0.tmp\"; mv \"$0.tmp\" \"$0\"; exec sleep {mark}' '{p}' &");
+    env.run(&[
+        "start",
+        "--name",
+        "app",
+        "--respawn",
+        "--forking",
+        "--cgroup",
+        "off",
+        "--pidfile",
+        &p,
+        "--",
+        "sh",
+        "-c",
+        &server,
+    ])
+    .ok();
+    let monitor = env.record("app")["pid"].as_i64().unwrap() as i32;
+    let program = env.record("app")["child_pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    env.track(program);
+    assert_eq!(fs::read_to_string(&p).unwrap().trim(), program.to_string());
+    // Our turn from before the number is freed: no other test's moves of the cursor take it.
+    let cursor = PidCursor::take();
+    kill(NixPid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    kill(NixPid::from_raw(program), Signal::SIGKILL).unwrap();
+    wait_until(&format!("pid {program} is reaped"), DEADLINE, || {
+        stat(program).is_none() && stat(monitor).is_none_or(|s| s.state == 'Z')
+    });
+    let stranger = match take_pid(&cursor, program, 200) {
+        Ok(Some(child)) => child,
+        Ok(None) => {
+            return skip(
+                TEST,
+                &format!(
+                    "other processes kept taking pid {program} first (200 attempts; {})",
+                    pid_holder(program)
+                ),
+            )
+        }
+        Err(why) => return skip(TEST, &why),
+    };
+    drop(cursor);
+    env.run(&["status", "app"])
+        .code(1)
+        .stdout_has("app is dead");
+    env.run(&["stop", "app"]).ok();
+    assert_left_alone(
+        stranger.pid(),
+        "a stop of the daemon whose program had its number",
+    );
+    fs::write(&p, format!("{program}\n")).unwrap();
+    env.run(&["start", "app"])
+        .ok()
+        .stdout_has("started app (pid ");
+    assert_left_alone(
+        stranger.pid(),
+        "a start of the daemon whose program had its number",
+    );
+    let new = env.record("app")["child_pid"].as_i64().unwrap() as i32;
+    env.track(new);
+    env.track(env.record("app")["pid"].as_i64().unwrap() as i32);
+    env.run(&["stop", "app"]).ok();
+    assert_left_alone(stranger.pid(), "a stop of the daemon started again");
 }

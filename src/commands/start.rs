@@ -604,8 +604,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
         };
         refuse_anothers_pidfile(ctx, &target, old.as_ref())?;
         let respawn = spec.respawn.is_some();
-        let programs = !writes_pidfile(spec) && target.pidfile == spec.pidfile;
-        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program, respawn, programs)? {
+        let (pid, signalable) = match look_at_pidfile(ctx, &target, &program, respawn)? {
             Found::Nothing => continue,
             Found::Stale(found) => {
                 stale.push(found);
@@ -747,7 +746,7 @@ pub fn start_locked(ctx: &Ctx, spec: &Spec, old: Option<Record>) -> Result<Code>
     let creds = launch.account.as_ref().map(|a| &a.creds);
     // What descends from this `start` already (earlier daemons of a `resurrect`) is not this
     // launch's to stop if it fails.
-    crate::forking::begin_launch(launch.account.as_ref().map(|a| a.creds.uid));
+    crate::forking::begin_launch(launch.account.as_ref().map(|a| a.creds.uid), &[]);
     // A `--forking` program runs beneath a child subreaper of its own, which what earlier
     // daemons of the same command orphan is never re-parented to (`forking::keep`).
     let keep = launch.forking.is_some() && report.is_none();
@@ -1886,18 +1885,8 @@ fn refuse_anothers_pidfile(ctx: &Ctx, target: &Target, old: Option<&Record>) -> 
 /// pidfile is stale or invalid. Changes nothing, never signals anything. For a `respawn` spec,
 /// a process that only the pidfile names (running `program`, but vouched for by no record) is
 /// no monitor: "already running" would promise a supervision nothing gives, so the start
-/// fails, naming it. So does a live process of another program that only `programs`, the
-/// pidfile a `--forking` program writes, names: that is no stale pidfile of rdaemon's to
-/// replace, but most likely another service's pidfile given by mistake (user trial,
-/// 2026-12-03: it was removed, and once that service wrote it again, `status` called the
-/// service the daemon and `stop` killed it).
-fn look_at_pidfile(
-    ctx: &Ctx,
-    target: &Target,
-    program: &Path,
-    respawn: bool,
-    programs: bool,
-) -> Result<Found> {
+/// fails, naming it.
+fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) -> Result<Found> {
     let judged = judge(ctx, target).with_context(|| format!("cannot start {}", target.label()))?;
     let (why, warn) = match judged {
         Main::NoPidfile => return Ok(Found::Nothing),
@@ -1957,17 +1946,13 @@ fn look_at_pidfile(
             if same {
                 return Ok(Found::Running(pid));
             }
-            if programs {
-                let name = target.label();
-                bail!(
-                    "cannot start {name}: pidfile '{}' names pid {pid} ({}), a live process {name} never ran: is it another program's pidfile? Give {name} the pidfile its program writes, or remove it if it is stale",
-                    target.pidfile.display(),
-                    crate::sockets::comm(pid.get())
-                );
-            }
+            // Named, so that a pidfile of another service given by mistake is seen (user
+            // trial, 2026-12-03); stale all the same (SPEC §2: a pid now used by another
+            // process), and the program writes its own anew.
             let why = format!(
-                "pidfile '{}' names pid {pid}, which is not {}",
+                "pidfile '{}' names pid {pid} ({}), which is not {}",
                 target.pidfile.display(),
+                crate::sockets::comm(pid.get()),
                 target.label()
             );
             (why, true)

@@ -1248,6 +1248,17 @@ pub fn pid_free(pid: i32) -> bool {
     }
 }
 
+/// What holds `pid` now, for the message of a test that could not take it.
+pub fn pid_holder(pid: i32) -> String {
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default();
+    match stat(pid) {
+        Some(s) => format!("pid {pid} is held by {s:?}: {cmdline}"),
+        None => format!("pid {pid} is free now"),
+    }
+}
+
 /// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
 /// forks, again and again, until the pid lands or `attempts` run out. Every other process
 /// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible
