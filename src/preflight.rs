@@ -48,7 +48,15 @@ pub(crate) type About = &'static [&'static str];
 /// [`preflight`], each failure with the options it is about ([`About`]).
 pub(crate) fn preflight_about(ctx: &Ctx, spec: &Spec) -> Result<(), (About, anyhow::Error)> {
     let about = |options: About| move |e: anyhow::Error| (options, e);
-    let account = spec.account(ctx).map_err(about(&["user", "group"]))?;
+    // The group's line for an error about the group (helper-93's review: an unknown group
+    // was said at the `user` line), else the user's.
+    let account = spec.account(ctx).map_err(|e| {
+        let options: About = match crate::exit::render(&e).contains("group '") {
+            true => &["group", "user"],
+            false => &["user", "group"],
+        };
+        (options, e)
+    })?;
     let account = account.as_ref();
     let logs: [(&Path, About); 2] = [
         (&spec.stdout, &["stdout", "log"]),

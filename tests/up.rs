@@ -416,9 +416,20 @@ fn what_a_start_would_fail_on_starts_nothing() {
     let user_code = if is_root() { 1 } else { 4 };
     // web's header is line 6, then its command, ready and ready-timeout, then the key: line 10
     // (9 for a command, which takes the place of the fixture's).
-    let cases: [(&str, i32, &str, usize); 9] = [
+    // With both, an unknown group is said at its own line (helper-93's review: the user's).
+    let (group_what, group_line) = match is_root() {
+        true => ("nosuchgroup", 11),
+        false => ("", 10),
+    };
+    let cases: [(&str, i32, &str, usize); 10] = [
         ("user = \"nosuchuser\"", user_code, "nosuchuser", 10),
         ("group = \"nosuchgroup\"", user_code, "nosuchgroup", 10),
+        (
+            "user = \"root\"\ngroup = \"nosuchgroup\"",
+            user_code,
+            group_what,
+            group_line,
+        ),
         ("chdir = \"nonexist\"", 1, "cannot change directory to", 10),
         (
             "env-file = [\"missing.env\"]",
