@@ -655,3 +655,58 @@ fn export_comments_out_a_reload_that_would_end_the_running_program() {
     );
     env.run(&["stop", "hup"]).ok();
 }
+
+/// A `--user` daemon's program found in a PATH directory of root's that the user cannot reach,
+/// and in another the user can: `start` runs the user's (as the user's own `execvp` would),
+/// and the export names that one, not root's (user trial, 2026-12-03:
+/// `ExecStart=/root/.pyenv/shims/python3` with `User=nobody`, a unit that cannot start).
+#[test]
+fn export_names_the_program_the_daemons_user_runs() {
+    let test = "export_names_the_program_the_daemons_user_runs";
+    if root_and_nobody(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    open_dir(&env);
+    let (private, public) = (env.path("private"), env.path("public"));
+    for (dir, mode) in [(&private, 0o700), (&public, 0o755)] {
+        fs::create_dir(dir).unwrap();
+        let prog = dir.join("rdaemon-test-prog");
+        fs::write(&prog, "#!/bin/sh\ntrap '' HUP\nexec sleep \"$1\"\n").unwrap();
+        fs::set_permissions(
+            &prog,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )
+        .unwrap();
+        fs::set_permissions(
+            dir,
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(mode),
+        )
+        .unwrap();
+    }
+    let path = format!(
+        "PATH={}:{}:/usr/bin:/bin",
+        private.display(),
+        public.display()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "pp",
+        "--user",
+        "nobody",
+        "--env",
+        &path,
+        "--",
+        "rdaemon-test-prog",
+        &unique_secs(),
+    ])
+    .ok();
+    let pid = env.pid_of("pp");
+    env.track(pid);
+    let ran = public.join("rdaemon-test-prog").display().to_string();
+    let unit = parse_unit(&export(&env, "pp"));
+    let exec_start = service(&unit, "ExecStart");
+    assert!(exec_start.starts_with(&format!("{ran} ")), "{exec_start}");
+    env.run(&["stop", "pp"]).ok();
+}

@@ -54,7 +54,7 @@ use crate::state::{Mode, Record};
 use crate::target::{resolve, several_error, Resolved};
 use crate::upfile::UpFile;
 
-use crate::plan::resolve_program;
+use crate::plan::resolve_program_as;
 
 // Defaults of SPEC §2 and §6 for what a record may not say: the spec's own.
 use crate::spec::{Spec, STOP_SIGNAL};
@@ -136,10 +136,18 @@ fn one_record(ctx: &Ctx, target: &crate::cli::TargetArgs) -> Result<Record> {
     }
 }
 
-/// The program as a unit or a job names it: resolved in the daemon's PATH, else as recorded
-/// (with a warning).
+/// The program as a unit or a job names it: resolved in the daemon's PATH as its user finds it
+/// (as `start` runs it: a directory of root's that the user cannot reach is passed over; user
+/// trial, 2026-12-03: `ExecStart=/root/.pyenv/shims/python3` with `User=nobody`, a unit that
+/// could not start), else as recorded (with a warning).
 fn program_of(ctx: &Ctx, record: &Record) -> PathBuf {
-    match resolve_program(&record.command[0], &record.env) {
+    let account = match (&record.user, &record.group, ctx.is_root) {
+        (None, None, _) | (_, _, false) => None,
+        (user, group, true) => {
+            crate::account::resolve(user.as_deref(), group.as_deref(), ctx.uid()).ok()
+        }
+    };
+    match resolve_program_as(&record.command[0], &record.env, account.as_ref()) {
         Ok(path) => path,
         Err(err) => {
             ctx.warn(format!(
