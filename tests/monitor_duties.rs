@@ -165,6 +165,33 @@ fn reload_without_ready_times_out() {
     assert_eq!(env.record("stuck")["notify_state"], "reloading");
 }
 
+/// A program that ends during its reload fails the reload at once, saying how it ended, not
+/// after the whole timeout blaming a READY=1 it never sent (user trial, 2026-12-03).
+#[test]
+fn reload_of_a_program_that_exits_meanwhile_fails_at_once() {
+    let env = Env::new();
+    let Some(program) = notify_life(
+        "reload_of_a_program_that_exits_meanwhile_fails_at_once",
+        &["--reload-gate", "exit"],
+    ) else {
+        return;
+    };
+    let extra = ["--ready", "notify", "--restart-delay", "100ms"];
+    start_supervised(&env, "crash", &extra, &program);
+    wait_field(&env, "crash", "notify_state", "ready".into());
+    let mut cmd = env.std_cmd();
+    cmd.args(["reload", "crash", "--timeout", "60s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = Background::spawn(&mut cmd).output_within(DEADLINE, "the reload ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        stderr,
+        "rdaemon: cannot reload crash: its program exited with status 1 while it reloaded\n"
+    );
+}
+
 /// The program of a `--ready notify` daemon whose monitor was killed still gets its reload
 /// signal, but nothing hears its `READY=1`: `reload` says so and does not wait out its timeout
 /// for a count only the dead monitor would have written (review, 2026-12-02).

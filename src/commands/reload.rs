@@ -47,7 +47,7 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
             {
                 before
                     .borrow_mut()
-                    .insert(name.clone(), status.notify.reloads);
+                    .insert(name.clone(), (status.notify.reloads, status.restarts));
             }
         }
         deliver::reload_signal(target)
@@ -60,11 +60,11 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
         else {
             return Ok(code);
         };
-        let Some(&count) = before.borrow().get(name) else {
+        let Some(&(count, restarts)) = before.borrow().get(name) else {
             return Ok(code);
         };
         let timeout = args.timeout.unwrap_or_else(|| ready_timeout(target));
-        await_reload(ctx, target, count, timeout)
+        await_reload(ctx, target, (count, restarts), timeout)
     };
     let why = deliver::Purpose::Reload;
     super::deliver_each_then(ctx, &args.target, false, why, sig_of, then)
@@ -86,8 +86,16 @@ fn ready_timeout(target: &Target) -> Duration {
         .unwrap_or(crate::spec::Spec::default().ready_timeout)
 }
 
-/// Waits until the status of `target` counts more than `count` finished reloads.
-fn await_reload(ctx: &Ctx, target: &Target, count: u64, timeout: Duration) -> Result<Code> {
+/// Waits until the status of `target` counts more than `count` finished reloads; fails at once
+/// if it counts more than `restarts` restarts meanwhile: the program ended during its reload
+/// (user trial, 2026-12-03: the wait ran out its timeout, and blamed a missing READY=1 that the
+/// new program had in fact sent).
+fn await_reload(
+    ctx: &Ctx,
+    target: &Target,
+    (count, restarts): (u64, u32),
+    timeout: Duration,
+) -> Result<Code> {
     let label = target.label();
     let Some(name) = &target.name else {
         return Ok(Code::Ok);
@@ -106,6 +114,14 @@ fn await_reload(ctx: &Ctx, target: &Target, count: u64, timeout: Duration) -> Re
         if status.notify.reloads > count {
             ctx.say(format!("reloaded {label}"));
             return Ok(Code::Ok);
+        }
+        if status.restarts > restarts || (status.child_pid.is_none() && status.last_exit.is_some())
+        {
+            let how = status
+                .last_exit
+                .as_ref()
+                .map_or_else(|| "ended".to_owned(), |e| e.describe());
+            bail!("cannot reload {label}: its program {how} while it reloaded");
         }
         reloading |= status.notify.notify_state == Some(NotifyState::Reloading);
         if Instant::now() >= deadline {
