@@ -508,6 +508,24 @@ fn one(target: Target) -> Resolved {
     Resolved::One(Box::new(target))
 }
 
+/// Whether none of the daemons `names` has a main process alive (or one whose state is
+/// unknown).
+pub fn none_alive(ctx: &Ctx, names: &[Name]) -> Result<bool> {
+    for name in names {
+        let target = by_name(ctx, name, None)?;
+        if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// What a bare command says when several daemons exist and none runs.
+pub fn none_running(names: &[Name]) -> String {
+    let list: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+    format!("no daemon is running ({})", list.join(", "))
+}
+
 /// The usage error for a bare command when several daemons exist.
 pub fn several_error(names: &[Name]) -> Fail {
     let list: Vec<&str> = names.iter().map(Name::as_str).collect();

@@ -135,6 +135,12 @@ pub(crate) fn deliver_each_then(
             ctx.say("no daemons");
             return Ok(Code::ProgramNotRunning);
         }
+        // Nothing named and none running: not running, as for one daemon (LSB's 7), not a
+        // usage error (user trial, 2026-12-03).
+        Many::Several(names) if crate::target::none_alive(ctx, &names)? => {
+            ctx.say(crate::target::none_running(&names));
+            return Ok(Code::ProgramNotRunning);
+        }
         Many::Several(names) => return Err(several_error(&names).into()),
     };
     for why in &unknown {

@@ -41,13 +41,20 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             return Ok(Code::Ok);
         }
         // Several daemons and none named: with none of them running there is nothing to
-        // stop, which LSB's `stop` answers with 0 (user trial, 2026-12-02: a usage error).
-        Many::Several(names) if none_runs(ctx, &names)? => {
-            let list: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
-            ctx.say(format!("no daemon is running ({})", list.join(", ")));
-            return Ok(Code::Ok);
+        // stop, which LSB's `stop` answers with 0 (user trial, 2026-12-02: a usage error);
+        // with one running, or dead with leftovers, that one is meant (user trial,
+        // 2026-12-03: a dead daemon's leftovers were a usage error).
+        Many::Several(names) => {
+            let active = active(ctx, &names)?;
+            match active.len() {
+                0 => {
+                    ctx.say(crate::target::none_running(&names));
+                    return Ok(Code::Ok);
+                }
+                1 => (active, Vec::new()),
+                _ => return Err(several_error(&names).into()),
+            }
         }
-        Many::Several(names) => return Err(several_error(&names).into()),
     };
     // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or root's daemon.
     for why in &unknown {
@@ -77,23 +84,22 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
     })
 }
 
-/// Whether no daemon of `names` has a main process alive (or one whose state is unknown), nor
-/// leftovers of one that is gone (SPEC §3.1: `stop` would stop them).
-fn none_runs(ctx: &Ctx, names: &[crate::parse::Name]) -> Result<bool> {
+/// The daemons of `names` that a `stop` has something to do for: a main process alive (or one
+/// whose state is unknown), or leftovers of one that is gone (SPEC §3.1: `stop` stops them).
+fn active(ctx: &Ctx, names: &[crate::parse::Name]) -> Result<Vec<Target>> {
+    let mut active = Vec::new();
     for name in names {
         let target = crate::target::by_name(ctx, name, None)?;
-        if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) {
-            return Ok(false);
-        }
+        let gone = matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. });
         let leftovers = target
             .record
             .as_ref()
             .map_or(0, |rec| crate::view::count_leftovers(ctx, rec));
-        if leftovers > 0 {
-            return Ok(false);
+        if !gone || leftovers > 0 {
+            active.push(target);
         }
     }
-    Ok(true)
+    Ok(active)
 }
 
 /// Stops one daemon under its lock.

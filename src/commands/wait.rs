@@ -29,6 +29,11 @@ pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
             ctx.say("no daemons");
             return Ok(Code::Ok);
         }
+        // Nothing named and none running: nothing to wait for.
+        Many::Several(names) if crate::target::none_alive(ctx, &names)? => {
+            ctx.say(crate::target::none_running(&names));
+            return Ok(Code::Ok);
+        }
         Many::Several(names) => return Err(several_error(&names).into()),
     };
     let mut code = Code::Ok;
