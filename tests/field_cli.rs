@@ -794,7 +794,11 @@ fn the_guides_init_script_works_as_written() {
     env.track(second);
     assert_ne!(second, first);
     assert!(!alive(first));
-    action("reload").code(2).stderr_has("Usage:");
+    // LSB: 3, "unimplemented feature (for example, reload)" (user trial, 2026-12-03: 2).
+    action("reload")
+        .code(3)
+        .stderr_has("web cannot reload; use force-reload");
+    action("frobnicate").code(2).stderr_has("Usage:");
     assert!(alive(second), "an unknown action must not touch the server");
     action("stop").ok().stdout_has("stopped web");
     assert!(!alive(second));
