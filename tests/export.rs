@@ -710,3 +710,60 @@ fn export_names_the_program_the_daemons_user_runs() {
     assert!(exec_start.starts_with(&format!("{ran} ")), "{exec_start}");
     env.run(&["stop", "pp"]).ok();
 }
+
+/// What a Nomad `raw_exec` task has no field for is kept in its `Meta`, not dropped without a
+/// word (user trial, 2026-12-03: env files, limits, nice, OOM score, group, reload signal and
+/// the restart policy were missing).
+#[test]
+fn export_nomad_keeps_what_it_cannot_map_in_meta() {
+    let env = Env::new();
+    let envfile = env.path("app.env");
+    fs::write(&envfile, "FOO=1\n").unwrap();
+    env.run(&[
+        "start",
+        "--name",
+        "full",
+        "--respawn",
+        "--restart",
+        "on-failure",
+        "--on-exit",
+        "true",
+        "--env-file",
+        envfile.to_str().unwrap(),
+        "--limit",
+        "nofile=4096",
+        "--nice",
+        "5",
+        "--oom-score-adj",
+        "100",
+        "--reload-signal",
+        "USR1",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    env.track(env.record("full")["pid"].as_i64().unwrap() as i32);
+    env.track(env.record("full")["child_pid"].as_i64().unwrap() as i32);
+    let run = env.run(&["export", "nomad", "full"]).ok();
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let meta = &doc["Job"]["TaskGroups"][0]["Tasks"][0]["Meta"];
+    assert!(
+        meta["rdaemon_env_file"]
+            .as_str()
+            .is_some_and(|v| v.starts_with(&format!("{}:", envfile.display()))),
+        "{meta}"
+    );
+    assert_eq!(meta["rdaemon_limits"], "nofile=4096:4096", "{meta}");
+    assert_eq!(meta["rdaemon_nice"], "5");
+    assert_eq!(meta["rdaemon_oom_score_adj"], "100");
+    assert_eq!(meta["rdaemon_reload_signal"], "USR1");
+    assert!(
+        meta["rdaemon_restart"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("on-failure:")),
+        "{meta}"
+    );
+    assert_eq!(meta["rdaemon_on_exit"], "true");
+    env.run(&["stop", "full"]).ok();
+}

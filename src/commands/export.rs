@@ -584,6 +584,58 @@ pub fn nomad_job(
         if let Some(n) = rec.tasks_max {
             note("tasks_max", n.to_string());
         }
+        // Process settings and supervision raw_exec has no field for: kept, not dropped
+        // without a word (user trial, 2026-12-03).
+        if !rec.env_files.is_empty() {
+            let files: Vec<String> = rec
+                .env_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            note(
+                "env_file",
+                format!(
+                    "{}: read at every start by rdaemon; Nomad's template block can render it",
+                    files.join(",")
+                ),
+            );
+        }
+        if !rec.limits.is_empty() {
+            let limits: Vec<String> = rec.limits.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            note("limits", limits.join(","));
+        }
+        if let Some(n) = rec.nice {
+            note("nice", n.to_string());
+        }
+        if let Some(n) = rec.oom_score_adj {
+            note("oom_score_adj", n.to_string());
+        }
+        if let Some(group) = &rec.group {
+            note("group", group.clone());
+        }
+        if let Some(sig) = &rec.reload_signal {
+            note("reload_signal", sig.clone());
+        }
+        if let Some(respawn) = &rec.respawn {
+            if respawn.restart != crate::state::RestartPolicy::Always {
+                note(
+                    "restart",
+                    format!(
+                        "{}: Nomad restarts a task after every exit",
+                        respawn.restart.as_str()
+                    ),
+                );
+            }
+            if let Some(health) = &respawn.health {
+                note("health", health.clone());
+            }
+            if let Some(watchdog) = respawn.watchdog {
+                note("watchdog", crate::parse::format_duration(watchdog));
+            }
+            if let Some(command) = &respawn.on_exit {
+                note("on_exit", command.clone());
+            }
+        }
         if let Some(n) = extras.log_max_size {
             note("log_max_size", n.to_string());
         }
