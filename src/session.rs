@@ -212,7 +212,7 @@ pub(crate) fn children_of(pid: i32) -> Vec<i32> {
     };
     let mut children = Vec::new();
     for task in tasks.flatten() {
-        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+        if let Ok(list) = process::read_text(task.path().join("children")) {
             children.extend(
                 list.split_ascii_whitespace()
                     .filter_map(|w| w.parse::<i32>().ok()),
