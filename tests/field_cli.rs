@@ -489,8 +489,8 @@ fn bare_commands_address_the_only_running_daemon() {
         .ok()
         .stdout_has("no daemon is running (old, web)");
     // One whose main process was killed but whose leftovers run is not "not running": a stop
-    // has something to stop (review, 2026-12-02), and it is the one a bare `stop` means (user
-    // trial, 2026-12-03: a usage error).
+    // has something to stop (review, 2026-12-02), but it is not running either (SPEC §1: a
+    // bare command means the only running one): the user names it.
     let body = format!(
         "sleep {} & echo $! > kid.tmp; mv kid.tmp kid; exec sleep {}",
         unique_secs(),
@@ -518,8 +518,11 @@ fn bare_commands_address_the_only_running_daemon() {
     )
     .unwrap();
     wait_dead(main);
-    assert!(alive(kid));
     env.run(&["stop"])
+        .code(2)
+        .stderr_has("several daemons exist (old, web)");
+    assert!(alive(kid));
+    env.run(&["stop", "web"])
         .ok()
         .stdout_has("stopped leftovers of web: 1 process");
     wait_dead(kid);

@@ -41,19 +41,16 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             return Ok(Code::Ok);
         }
         // Several daemons and none named: with none of them running there is nothing to
-        // stop, which LSB's `stop` answers with 0 (user trial, 2026-12-02: a usage error);
-        // with one running, or dead with leftovers, that one is meant (user trial,
-        // 2026-12-03: a dead daemon's leftovers were a usage error).
+        // stop, which LSB's `stop` answers with 0 (user trial, 2026-12-02: a usage error).
+        // One dead with leftovers is not running (SPEC §1 means the only running one), yet
+        // there is something to stop: the user names it (review of 2026-12-03: meaning it
+        // also marked a crashed daemon wanted stopped, which `resurrect` then left down).
         Many::Several(names) => {
-            let active = active(ctx, &names)?;
-            match active.len() {
-                0 => {
-                    ctx.say(crate::target::none_running(&names));
-                    return Ok(Code::Ok);
-                }
-                1 => (active, Vec::new()),
-                _ => return Err(several_error(&names).into()),
+            if active(ctx, &names)?.is_empty() {
+                ctx.say(crate::target::none_running(&names));
+                return Ok(Code::Ok);
             }
+            return Err(several_error(&names).into());
         }
     };
     // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or root's daemon.
