@@ -1446,8 +1446,7 @@ impl Check {
                 return Ok(Outcome::Exited);
             }
             if ready {
-                self.answer_barriers(process)?;
-                return Ok(Outcome::Ready);
+                return Ok(self.answer_barriers(process)?.unwrap_or(Outcome::Ready));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -1485,9 +1484,15 @@ impl Check {
     /// [`BARRIER_WAIT`], the socket is read on; [`NotifySocket::receive`] closes every
     /// descriptor a message brings, which answers the barrier, and the helper then exits. A
     /// `STATUS=` sent meanwhile is kept. A daemon without one pays one walk of its processes.
-    fn answer_barriers(&mut self, process: &Process) -> Result<()> {
+    fn answer_barriers(&mut self, process: &Process) -> Result<Option<Outcome>> {
+        // With a respawn monitor the socket is the monitor's for life, and it answers what
+        // comes once `start` has returned: read here, its other messages (`MAINPID=`,
+        // `RELOADING=1`) would be lost to it (helper-95's review).
+        if self.report.is_some() {
+            return Ok(None);
+        }
         let How::Notify(sock) = &self.how else {
-            return Ok(());
+            return Ok(None);
         };
         let until = Instant::now() + BARRIER_WAIT;
         loop {
@@ -1498,16 +1503,26 @@ impl Check {
                     self.status = Some(status);
                 }
             }
+            // Still a wait of `start`'s: Ctrl-C ends it as any other, and a program that
+            // ended meanwhile is not "started" (helper-95's review).
+            if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
+                return Ok(Some(Outcome::Interrupted(sig)));
+            }
+            if self.ended(process) {
+                return Ok(Some(Outcome::Exited));
+            }
             let notifiers = notifiers_of(process.pid().get());
             let left = until.saturating_duration_since(Instant::now());
             if notifiers.is_empty() || left.is_zero() {
-                return Ok(());
+                return Ok(None);
             }
-            // Woken by a message, or by a helper's exit; every few milliseconds for one
-            // without a pidfd.
+            // Woken by a message, a helper's exit, the program's, or a signal; every few
+            // milliseconds for a process without a pidfd.
             let mut fds = vec![sock.fd.as_fd()];
             fds.extend(notifiers.iter().filter_map(Process::pidfd));
-            let blind = notifiers.iter().any(|p| p.pidfd().is_none());
+            fds.extend(process.pidfd());
+            fds.extend(self.wake_fds());
+            let blind = process.pidfd().is_none() || notifiers.iter().any(|p| p.pidfd().is_none());
             let slice = match blind {
                 true => left.min(Duration::from_millis(2)),
                 false => left,

@@ -1257,3 +1257,47 @@ fn systemd_notify_ready_from_a_set_e_script_keeps_the_daemon_running() {
         env.run(&["status", &name]).ok();
     }
 }
+
+/// A program that ends while `start` answers a `systemd-notify` helper's barrier (the helper
+/// lingering after `READY=1`) is not "started": the start fails as when the program ends
+/// during the wait, and stops what it left (helper-95's review, 2026-12-03: `started`, then
+/// `dead`).
+const EXITS_WHILE_A_NOTIFIER_LINGERS: &str = r#"
+import ctypes, os, socket, sys, time
+if os.fork() == 0:
+    ctypes.CDLL(None).prctl(15, b"systemd-notify", 0, 0, 0)
+    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+    time.sleep(30)
+    os._exit(0)
+time.sleep(0.3)
+sys.exit(3)
+"#;
+
+#[test]
+fn a_program_that_ends_during_the_barrier_wait_is_not_started() {
+    let test = "a_program_that_ends_during_the_barrier_wait_is_not_started";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let program = [
+        python.to_string_lossy().into_owned(),
+        "-c".into(),
+        EXITS_WHILE_A_NOTIFIER_LINGERS.into(),
+    ];
+    let run = env.run(&start_args(
+        "gone",
+        &["--ready", "notify", "--ready-timeout", "30s"],
+        &program,
+    ));
+    env.track_pidfiles();
+    let run = run.code(1);
+    assert!(
+        run.stderr
+            .starts_with("rdaemon: cannot start gone: the program exited with status 3"),
+        "{}",
+        run.dump()
+    );
+    assert!(run.stdout.is_empty(), "{}", run.dump());
+    env.run(&["status", "gone"]).code(3);
+}
