@@ -1407,6 +1407,14 @@ fn confirm_monitor(
             if let Ok(Some(mut rec)) = Record::load(ctx, &launch.name) {
                 if rec.pid == Some(monitor.get()) && rec.child_pid.is_none() {
                     rec.child_pid = Some(child);
+                    // With its start time, read while it is the monitor's child: a monitor
+                    // killed before its own first save otherwise left a `child_pid` that a
+                    // process given the number later passed for (helper-95's review).
+                    rec.child_start_time = Pid::new(child)
+                        .ok()
+                        .and_then(process::read_stat)
+                        .filter(|s| s.is_alive() && s.ppid == monitor.get())
+                        .map(|s| s.start_time);
                     rec.save(ctx)?;
                 }
             }
