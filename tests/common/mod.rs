@@ -1223,11 +1223,21 @@ impl PidCursor {
     }
 }
 
-impl Drop for PidCursor {
-    fn drop(&mut self) {
+impl PidCursor {
+    /// Puts the cursor back where it was (or where it has got to since, if further): called
+    /// as soon as the pid is taken, so that the rest of the test does not hand the suite's
+    /// processes the numbers just behind it, which other tests' daemons had and may want back
+    /// (a CI run: another test's `stop` got a session id a test then waited to take in vain).
+    pub fn restore(&self) {
         if let (Some(saved), Some(now)) = (self.saved, read_ns_last_pid()) {
             let _ = fs::write(NS_LAST_PID, format!("{}", saved.max(now)));
         }
+    }
+}
+
+impl Drop for PidCursor {
+    fn drop(&mut self) {
+        self.restore();
     }
 }
 
@@ -1267,6 +1277,7 @@ pub fn take_pid(cursor: &PidCursor, pid: i32, attempts: u32) -> Result<Option<Ow
     for _ in 0..attempts {
         cursor.next(pid)?;
         if !pid_free(pid) {
+            cursor.restore();
             return Ok(None);
         }
         let child = OwnChild(
@@ -1276,10 +1287,12 @@ pub fn take_pid(cursor: &PidCursor, pid: i32, attempts: u32) -> Result<Option<Ow
                 .map_err(|e| format!("cannot spawn sleep: {e}"))?,
         );
         if child.pid() == pid {
+            cursor.restore();
             return Ok(Some(child));
         }
         drop(child);
     }
+    cursor.restore();
     Ok(None)
 }
 
