@@ -1768,15 +1768,43 @@ fn start_with_leftover(env: &Env, name: &str, mode: &str, line: &str) -> (i32, i
 
 /// A program whose main thread ends while another thread runs on (`pthread_exit`), ignoring
 /// SIGTERM: `/proc/PID/stat` then shows `Z` for it, alive all the same. Writes its pid to
-/// `left.pid` first.
-const MAIN_THREAD_GONE: &str = r#"import ctypes, os, signal, threading, time
+/// `left.pid` first. `run` is the Python of the function the other thread runs.
+fn main_thread_gone(run: &str) -> String {
+    format!(
+        r#"import ctypes, os, signal, threading, time
 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-threading.Thread(target=lambda: [time.sleep(1) for _ in iter(int, 1)]).start()
+{run}
+threading.Thread(target=run).start()
 with open("left.tmp", "w") as f:
     f.write(str(os.getpid()))
 os.rename("left.tmp", "left.pid")
 ctypes.CDLL(None).pthread_exit(None)
-"#;
+"#
+    )
+}
+
+/// For [`main_thread_gone`]: the other thread sleeps.
+const SLEEPS: &str = "def run():
+    while True:
+        time.sleep(1)";
+
+/// For [`main_thread_gone`]: the other thread forks all the time (keeping 100 children, each
+/// ignoring SIGTERM and asleep in `pause`).
+const FORKS: &str = "def run():
+    live = 0
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                live -= 1
+        except ChildProcessError:
+            pass
+        if live >= 100:
+            time.sleep(0.001)
+            continue
+        if os.fork() == 0:
+            while True:
+                signal.pause()
+        live += 1";
 
 /// A leftover whose main thread has ended while its other thread runs on is a leftover, in a
 /// cgroup and without one (review, 2026-12-03: it was taken for gone by the session's rules,
@@ -1793,7 +1821,7 @@ fn a_leftover_whose_main_thread_has_ended_is_stopped() {
     }
     for mode in modes {
         let env = Env::new();
-        fs::write(env.path("zl.py"), MAIN_THREAD_GONE).unwrap();
+        fs::write(env.path("zl.py"), main_thread_gone(SLEEPS)).unwrap();
         let line = format!(
             "'{}' zl.py & exec sleep {}",
             python.display(),
@@ -1820,32 +1848,6 @@ fn a_leftover_whose_main_thread_has_ended_is_stopped() {
     }
 }
 
-/// [`MAIN_THREAD_GONE`] whose other thread forks all the time (keeping 100 children, each
-/// ignoring SIGTERM and asleep in `pause`).
-const MAIN_THREAD_GONE_FORKING: &str = r#"import ctypes, os, signal, threading, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)
-def forker():
-    live = 0
-    while True:
-        try:
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                live -= 1
-        except ChildProcessError:
-            pass
-        if live >= 100:
-            time.sleep(0.001)
-            continue
-        if os.fork() == 0:
-            while True:
-                signal.pause()
-        live += 1
-threading.Thread(target=forker).start()
-with open("left.tmp", "w") as f:
-    f.write(str(os.getpid()))
-os.rename("left.tmp", "left.pid")
-ctypes.CDLL(None).pthread_exit(None)
-"#;
-
 /// What such a leftover forks while its cgroup is killed goes too: `cgroup.kill` misses the
 /// leftover itself, its SIGKILL by pidfd comes after the children it forked since
 /// `cgroup.procs` was read, and `cgroup.kill` is written again for those (second review of
@@ -1860,7 +1862,7 @@ fn what_a_leftover_forks_while_its_cgroup_is_killed_goes_too() {
         return;
     }
     let env = Env::new();
-    fs::write(env.path("zf.py"), MAIN_THREAD_GONE_FORKING).unwrap();
+    fs::write(env.path("zf.py"), main_thread_gone(FORKS)).unwrap();
     for round in 0..3 {
         let _ = fs::remove_file(env.path("left.pid"));
         let mark = unique_secs();

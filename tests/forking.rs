@@ -1766,6 +1766,15 @@ fn forking_pidfile_seen_empty_while_the_program_writes_it_is_waited_for() {
     wait_nothing_left(&env, &mark);
 }
 
+/// The pids the tests' `--on-exit` commands wrote to `hooks`, one a run.
+fn hook_pids(env: &Env) -> Vec<i32> {
+    fs::read_to_string(env.path("hooks"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect()
+}
+
 /// A respawn monitor's `--on-exit` command that ends while the monitor waits for its
 /// `--forking` program's pidfile is heard of: that wait reaps what the launch leaves, and took
 /// the command's end with it (helper-91's attack, 2026-12-03). The monitor then held the
@@ -1813,13 +1822,7 @@ fn an_on_exit_command_that_ends_during_a_forking_relaunch_is_heard_of() {
     assert_eq!(first.len(), 1, "{first:?}");
     let monitor = status_pid(&env, "oe") as i32;
     env.track(monitor);
-    let hooks = || -> Vec<i32> {
-        fs::read_to_string(env.path("hooks"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.parse().unwrap())
-            .collect()
-    };
+    let hooks = || hook_pids(&env);
 
     // The program dies: the hook runs, and the monitor launches it again and waits for its
     // pidfile, while the new server waits for `go`.
@@ -1963,13 +1966,7 @@ fn an_on_exit_command_reaped_by_a_failing_forking_relaunch_is_heard_of() {
     run.ok();
     assert_eq!(first.len(), 1, "{first:?}");
     env.track(status_pid(&env, "hk") as i32);
-    let hooks = || -> Vec<i32> {
-        fs::read_to_string(env.path("hooks"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.parse().unwrap())
-            .collect()
-    };
+    let hooks = || hook_pids(&env);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(first[0]),
         nix::sys::signal::Signal::SIGKILL,

@@ -167,15 +167,7 @@ fn a_real_reused_pid_survives_stop() {
     });
     let stranger = match take_pid(&cursor, pid, 200) {
         Ok(Some(child)) => child,
-        Ok(None) => {
-            return skip(
-                TEST,
-                &format!(
-                    "other processes kept taking pid {pid} first (200 attempts; {})",
-                    pid_holder(pid)
-                ),
-            )
-        }
+        Ok(None) => return skip(TEST, &lost_pid(pid)),
         Err(why) => return skip(TEST, &why),
     };
     assert_eq!(stranger.pid(), pid);
@@ -291,15 +283,7 @@ fn a_reused_session_id_is_not_the_daemons() {
                 attempt += 1;
                 continue;
             }
-            Ok(None) => {
-                return skip(
-                    TEST,
-                    &format!(
-                        "other processes kept taking pid {sid} first (200 attempts; {})",
-                        pid_holder(sid)
-                    ),
-                )
-            }
+            Ok(None) => return skip(TEST, &lost_pid(sid)),
             Err(why) => return skip(TEST, &why),
         };
         assert_eq!(
@@ -394,15 +378,7 @@ fn a_session_id_reused_during_a_stops_scan_is_not_swept() {
     });
     let stranger = match take_session(&cursor, &env, sid, 200) {
         Ok(Some(sleep)) => sleep,
-        Ok(None) => {
-            return skip(
-                TEST,
-                &format!(
-                    "other processes kept taking pid {sid} first (200 attempts; {})",
-                    pid_holder(sid)
-                ),
-            )
-        }
+        Ok(None) => return skip(TEST, &lost_pid(sid)),
         Err(why) => return skip(TEST, &why),
     };
     // On, past every scan it holds at.
@@ -469,15 +445,7 @@ fn a_reused_number_of_a_forking_respawn_program_is_not_the_daemons() {
     });
     let stranger = match take_pid(&cursor, program, 200) {
         Ok(Some(child)) => child,
-        Ok(None) => {
-            return skip(
-                TEST,
-                &format!(
-                    "other processes kept taking pid {program} first (200 attempts; {})",
-                    pid_holder(program)
-                ),
-            )
-        }
+        Ok(None) => return skip(TEST, &lost_pid(program)),
         Err(why) => return skip(TEST, &why),
     };
     drop(cursor);

@@ -56,15 +56,7 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
     assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
     let stranger = match take_pid(&cursor, pid, 200) {
         Ok(Some(child)) => child,
-        Ok(None) => {
-            return skip(
-                TEST,
-                &format!(
-                    "other processes kept taking pid {pid} ({})",
-                    pid_holder(pid)
-                ),
-            )
-        }
+        Ok(None) => return skip(TEST, &lost_pid(pid)),
         // /proc/sys read-only (a container): no pid can be handed out on purpose.
         Err(why) => return skip(TEST, &why),
     };

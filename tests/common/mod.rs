@@ -1269,6 +1269,14 @@ pub fn pid_holder(pid: i32) -> String {
     }
 }
 
+/// Why a test could not take `pid`, with what holds it.
+pub fn lost_pid(pid: i32) -> String {
+    format!(
+        "other processes kept taking pid {pid} first ({})",
+        pid_holder(pid)
+    )
+}
+
 /// Makes the kernel give `pid` to a new `sleep` of ours: sets `ns_last_pid` to `pid - 1` and
 /// forks, again and again, until the pid lands or `attempts` run out. Every other process
 /// forked on the way is ours and is killed and reaped at once. `Err` says why it is impossible
