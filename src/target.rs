@@ -509,11 +509,11 @@ fn one(target: Target) -> Resolved {
 }
 
 /// Whether none of the daemons `names` has a main process alive (or one whose state is
-/// unknown).
-pub fn none_alive(ctx: &Ctx, names: &[Name]) -> Result<bool> {
+/// unknown), nor anything else for which `busy` holds (`stop`: leftovers of one that is gone).
+pub fn none_alive(ctx: &Ctx, names: &[Name], busy: impl Fn(&Target) -> bool) -> Result<bool> {
     for name in names {
         let target = by_name(ctx, name, None)?;
-        if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) {
+        if !matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. }) || busy(&target) {
             return Ok(false);
         }
     }

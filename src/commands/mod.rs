@@ -137,7 +137,7 @@ pub(crate) fn deliver_each_then(
         }
         // Nothing named and none running: not running, as for one daemon (LSB's 7), not a
         // usage error (user trial, 2026-12-03).
-        Many::Several(names) if crate::target::none_alive(ctx, &names)? => {
+        Many::Several(names) if crate::target::none_alive(ctx, &names, |_| false)? => {
             ctx.say(crate::target::none_running(&names));
             return Ok(Code::ProgramNotRunning);
         }

@@ -45,13 +45,16 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
         // One dead with leftovers is not running (SPEC §1 means the only running one), yet
         // there is something to stop: the user names it (review of 2026-12-03: meaning it
         // also marked a crashed daemon wanted stopped, which `resurrect` then left down).
-        Many::Several(names) => {
-            if active(ctx, &names)?.is_empty() {
-                ctx.say(crate::target::none_running(&names));
-                return Ok(Code::Ok);
-            }
-            return Err(several_error(&names).into());
+        Many::Several(names)
+            if crate::target::none_alive(ctx, &names, |target| {
+                (target.record.as_ref())
+                    .is_some_and(|rec| crate::view::count_leftovers(ctx, rec) > 0)
+            })? =>
+        {
+            ctx.say(crate::target::none_running(&names));
+            return Ok(Code::Ok);
         }
+        Many::Several(names) => return Err(several_error(&names).into()),
     };
     // Not running, as LSB wants (exit 0), but not silently: it may be a typo, or root's daemon.
     for why in &unknown {
@@ -79,24 +82,6 @@ pub fn run(args: StopArgs, ctx: &Ctx) -> Result<Code> {
             .schedule(crate::spec::stop_settings(target.record.as_ref()))?;
         stop_one(ctx, target, &schedule, args.main_only)
     })
-}
-
-/// The daemons of `names` that a `stop` has something to do for: a main process alive (or one
-/// whose state is unknown), or leftovers of one that is gone (SPEC §3.1: `stop` stops them).
-fn active(ctx: &Ctx, names: &[crate::parse::Name]) -> Result<Vec<Target>> {
-    let mut active = Vec::new();
-    for name in names {
-        let target = crate::target::by_name(ctx, name, None)?;
-        let gone = matches!(judge(ctx, &target)?, Main::NoPidfile | Main::Gone { .. });
-        let leftovers = target
-            .record
-            .as_ref()
-            .map_or(0, |rec| crate::view::count_leftovers(ctx, rec));
-        if !gone || leftovers > 0 {
-            active.push(target);
-        }
-    }
-    Ok(active)
 }
 
 /// Stops one daemon under its lock.

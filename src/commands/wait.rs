@@ -30,7 +30,7 @@ pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
             return Ok(Code::Ok);
         }
         // Nothing named and none running: nothing to wait for.
-        Many::Several(names) if crate::target::none_alive(ctx, &names)? => {
+        Many::Several(names) if crate::target::none_alive(ctx, &names, |_| false)? => {
             ctx.say(crate::target::none_running(&names));
             return Ok(Code::Ok);
         }
