@@ -248,3 +248,46 @@ fn a_monitor_killed_during_the_wait_is_named_with_its_signal() {
         .code(3)
         .stdout_has("orphaned is stopped");
 }
+
+/// `start` records the program's start time with its pid, not only the monitor after the
+/// handoff: a monitor stopped (here with SIGSTOP, as an OOM kill or a loaded machine would
+/// leave it) before its first save leaves a status that still identifies the program
+/// (helper-95's review, 2026-12-03: `child_pid` alone, which a process later given the number
+/// passed for).
+#[test]
+fn start_records_the_programs_start_time_itself() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        "held",
+        "--respawn",
+        "--ready",
+        "alive:1s",
+        "--",
+        "sleep",
+        &mark,
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    env.wait_file("held.json");
+    let child = wait_new_child(&env, "held", 0);
+    let monitor = env.record("held")["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    kill(NixPid::from_raw(monitor), Signal::SIGSTOP).unwrap();
+    let out = start.output_within(DEADLINE, "the start returns");
+    let record = env.record("held");
+    kill(NixPid::from_raw(monitor), Signal::SIGCONT).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(record["child_pid"], child);
+    assert_eq!(
+        record["child_start_time"].as_u64(),
+        stat(child).map(|s| s.start_time),
+        "{record}"
+    );
+    env.run(&["stop", "held"]).ok();
+}
