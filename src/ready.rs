@@ -1495,22 +1495,9 @@ impl Check {
             return Ok(None);
         };
         let until = Instant::now() + BARRIER_WAIT;
+        // The caller has just drained the socket and looked for a signal and the program's
+        // end: the first look is for notifiers, which is all a daemon without one pays.
         loop {
-            while let Some(message) =
-                sock.receive(process.pid(), self.program_uid, &mut self.ignored)?
-            {
-                if let Some(status) = parse_notice(&message).status {
-                    self.status = Some(status);
-                }
-            }
-            // Still a wait of `start`'s: Ctrl-C ends it as any other, and a program that
-            // ended meanwhile is not "started" (helper-95's review).
-            if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
-                return Ok(Some(Outcome::Interrupted(sig)));
-            }
-            if self.ended(process) {
-                return Ok(Some(Outcome::Exited));
-            }
             let notifiers = notifiers_of(process.pid().get());
             let left = until.saturating_duration_since(Instant::now());
             if notifiers.is_empty() || left.is_zero() {
@@ -1528,6 +1515,21 @@ impl Check {
                 false => left,
             };
             wait_readable(&fds, slice)?;
+            while let Some(message) =
+                sock.receive(process.pid(), self.program_uid, &mut self.ignored)?
+            {
+                if let Some(status) = parse_notice(&message).status {
+                    self.status = Some(status);
+                }
+            }
+            // Still a wait of `start`'s: Ctrl-C ends it as any other, and a program that
+            // ended meanwhile is not "started" (helper-95's review).
+            if let Some(sig) = take_caught(&mut self.caught, &mut self.interrupt) {
+                return Ok(Some(Outcome::Interrupted(sig)));
+            }
+            if self.ended(process) {
+                return Ok(Some(Outcome::Exited));
+            }
         }
     }
 }
