@@ -1775,6 +1775,29 @@ fn hook_pids(env: &Env) -> Vec<i32> {
         .collect()
 }
 
+/// Kills `program`, the running program of a `--respawn --forking` daemon whose `--on-exit`
+/// command says its pid in `hooks` and runs until `hookgo` appears: waits until the command
+/// runs and the relaunch has left its process (an argument `relaunched`), then lets the
+/// command end while the monitor waits for the pidfile, and waits until it is reaped. Returns
+/// the command's pid.
+fn kill_while_the_hook_ends(env: &Env, program: i32, relaunched: &str) -> i32 {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(program),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("the hook runs and the relaunch waits", DEADLINE, || {
+        hook_pids(env).len() == 1 && !env.track_marked(relaunched).is_empty()
+    });
+    let hook_pid = hook_pids(env)[0];
+    env.track(hook_pid);
+    fs::write(env.path("hookgo"), "").unwrap();
+    wait_until("the monitor reaps the hook", DEADLINE, || {
+        stat(hook_pid).is_none()
+    });
+    hook_pid
+}
+
 /// A respawn monitor's `--on-exit` command that ends while the monitor waits for its
 /// `--forking` program's pidfile is heard of: that wait reaps what the launch leaves, and took
 /// the command's end with it (helper-91's attack, 2026-12-03). The monitor then held the
@@ -1825,22 +1848,8 @@ fn an_on_exit_command_that_ends_during_a_forking_relaunch_is_heard_of() {
     let hooks = || hook_pids(&env);
 
     // The program dies: the hook runs, and the monitor launches it again and waits for its
-    // pidfile, while the new server waits for `go`.
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first[0]),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    wait_until("the hook runs and the new server waits", DEADLINE, || {
-        hooks().len() == 1 && !env.track_marked(&waiting).is_empty()
-    });
-    let hook_pid = hooks()[0];
-    env.track(hook_pid);
-    // The hook ends; the monitor, still waiting for the pidfile, reaps it there.
-    fs::write(env.path("hookgo"), "").unwrap();
-    wait_until("the monitor reaps the hook", DEADLINE, || {
-        stat(hook_pid).is_none()
-    });
+    // pidfile, while the new server waits for `go`; the hook ends meanwhile.
+    kill_while_the_hook_ends(&env, first[0], &waiting);
     fs::write(env.path("go"), "").unwrap();
     wait_until("the new server is adopted", DEADLINE, || {
         let (_, v) = status_json(&env, "oe");
@@ -1967,21 +1976,7 @@ fn an_on_exit_command_reaped_by_a_failing_forking_relaunch_is_heard_of() {
     assert_eq!(first.len(), 1, "{first:?}");
     env.track(status_pid(&env, "hk") as i32);
     let hooks = || hook_pids(&env);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(first[0]),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    // The hook runs; the relaunch leaves its process and waits for the pidfile.
-    wait_until("the hook runs and the relaunch waits", DEADLINE, || {
-        hooks().len() == 1 && !env.track_marked(&second).is_empty()
-    });
-    let hook_pid = hooks()[0];
-    env.track(hook_pid);
-    fs::write(env.path("hookgo"), "").unwrap();
-    wait_until("the monitor reaps the hook", DEADLINE, || {
-        stat(hook_pid).is_none()
-    });
+    let hook_pid = kill_while_the_hook_ends(&env, first[0], &second);
     // The relaunch fails: the hook runs for that exit too.
     wait_until("the hook runs for the failed relaunch", DEADLINE, || {
         hooks().len() >= 2
