@@ -1017,7 +1017,7 @@ impl Process {
     /// Whether the process has exited (zombies included).
     pub fn has_exited(&self) -> bool {
         match &self.pidfd {
-            Some(fd) => matches!(poll_readable(fd.as_fd(), None, Duration::ZERO), Ok(true)),
+            Some(fd) => pidfd_exited(fd.as_fd()),
             // Unreadable `/proc`: not known to have exited (a signal by number then checks
             // again and fails with the error).
             None => matches!(self.is_still_there(), Ok(false)),
@@ -1336,6 +1336,12 @@ pub struct PidfdFacts {
 /// What the kernel says of the process behind `pidfd`, live (Linux 6.13) or reaped (6.15:
 /// kept for a pidfd that existed when it was reaped, such as one passed with a message);
 /// `None` on older kernels, or for a reaped process of which nothing was kept.
+/// Whether the process of `pidfd` has exited (a zombie, or reaped: its number may be
+/// another's by now).
+pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
+    matches!(poll_readable(pidfd, None, Duration::ZERO), Ok(true))
+}
+
 pub fn pidfd_facts(pidfd: BorrowedFd<'_>) -> Option<PidfdFacts> {
     let mut info = PidfdInfo {
         mask: PIDFD_INFO_EXIT | PIDFD_INFO_CGROUPID,

@@ -2075,16 +2075,23 @@ impl NotifySocket {
         }
     }
 
-    /// The next queued datagram sent by one of `daemon`'s processes, `None` when none is queued.
-    /// Datagrams from anyone else (and oversized ones, or ones carrying file descriptors, which
-    /// the kernel closes for us as there is no room for them) are dropped and noted in `ignored`.
+    /// The next queued datagram sent by one of `daemon`'s processes, `None` when none is queued
+    /// or when [`DROPPED_PER_CALL`] others were read first. Datagrams from anyone else (and
+    /// oversized ones, or ones carrying file descriptors, which the kernel closes for us as
+    /// there is no room for them) are dropped and noted in `ignored`.
+    ///
+    /// The socket is writable by every user, who may send as fast as they can: bounded so, a
+    /// caller looks at its deadline, its signals and its program between calls, and a flood of
+    /// others' messages cannot hold `start` (and the name's lock) past `--ready-timeout` and
+    /// Ctrl-C, or a monitor away from its SIGTERM (helper-97's attack, 2026-12-03: a user's
+    /// senders kept the 10-message queue full, and `start` ran 40 s of a 5 s timeout).
     fn receive(
         &self,
         daemon: Pid,
         program_uid: Option<u32>,
         ignored: &mut Vec<String>,
     ) -> Result<Option<Vec<u8>>> {
-        loop {
+        for _ in 0..DROPPED_PER_CALL {
             let mut buf = vec![0u8; NOTIFY_MAX];
             // Room for the credentials, the sender's pidfd and as many descriptors as one
             // message can carry (SCM_MAX_FD, 253): a descriptor with no room left would be
@@ -2147,8 +2154,13 @@ impl NotifySocket {
                 ),
             }
         }
+        Ok(None)
     }
 }
+
+/// How many messages from others [`NotifySocket::receive`] drops before it lets its caller
+/// look at the time: each costs a walk of the sender's parents, up to [`MAX_DEPTH`] reads.
+const DROPPED_PER_CALL: usize = 32;
 
 /// What the kernel attached to a received notify message.
 #[derive(Default)]
@@ -2253,7 +2265,7 @@ struct Sender<'a> {
 /// user, `program_uid`), and, where the kernel kept the cgroup it was in (its pidfd, Linux
 /// 6.15), if that is the daemon's cgroup or one beneath it: another process of the user,
 /// outside the daemon, is not heard even when it sends and exits at once. A live sender is always judged by group and
-/// ancestry.
+/// ancestry; one whose number went to another process meanwhile is taken for gone.
 fn belongs_to(daemon: Pid, sender: &Sender<'_>, program_uid: Option<u32>) -> bool {
     if sender.pid == daemon.get() {
         return true;
@@ -2262,7 +2274,12 @@ fn belongs_to(daemon: Pid, sender: &Sender<'_>, program_uid: Option<u32>) -> boo
         return false;
     };
     for depth in 0..MAX_DEPTH {
-        let Some(stat) = process::read_stat(pid) else {
+        // A sender whose pidfd says it has exited, while its number runs: the number is
+        // another's now, which says nothing of the sender (helper-97's review).
+        let reused = |stat: &process::ProcStat| {
+            depth == 0 && stat.state != 'Z' && sender.pidfd.is_some_and(process::pidfd_exited)
+        };
+        let Some(stat) = process::read_stat(pid).filter(|stat| !reused(stat)) else {
             if depth != 0 {
                 return false;
             }

@@ -4,6 +4,7 @@
 use std::fs;
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -1300,4 +1301,82 @@ fn a_program_that_ends_during_the_barrier_wait_is_not_started() {
     );
     assert!(run.stdout.is_empty(), "{}", run.dump());
     env.run(&["status", "gone"]).code(3);
+}
+
+/// `start --ready notify` of a program that never says `READY=1`, while a process that is not
+/// the daemon's, deep down a chain of parents, floods the notify socket (writable by every
+/// user) with messages: `start` running, with the flood under way. Returns the start and the
+/// flood (its senders also tracked by `env`), both killed by pid when dropped.
+fn start_under_a_flood(
+    env: &Env,
+    python: &Path,
+    name: &str,
+    timeout: &str,
+) -> (Background, Background) {
+    let mark = unique_secs();
+    let said = env.path(&format!("{name}.sock"));
+    let program = format!(
+        "echo \"$NOTIFY_SOCKET\" > {name}.tmp && mv {name}.tmp {name}.sock; exec sleep {mark}"
+    );
+    let dir = env.dir().display().to_string();
+    let mut cmd = env.std_cmd();
+    cmd.args([
+        "start",
+        "--name",
+        name,
+        "--chdir",
+        &dir,
+        "--ready",
+        "notify",
+        "--ready-timeout",
+        timeout,
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    wait_until("the program says its NOTIFY_SOCKET", DEADLINE, || {
+        fs::read_to_string(&said).is_ok_and(|s| s.ends_with('\n'))
+    });
+    env.track_marked(&mark);
+    let address = fs::read_to_string(&said).unwrap().trim().to_owned();
+    let flood_mark = unique_secs();
+    // Forked from the test, not the daemon: none of its messages is the daemon's. It ends
+    // once the socket is gone; its 67 processes are tracked, to be killed if it does not.
+    let flood = Background::spawn(
+        std::process::Command::new(python)
+            .arg(fixture("notify_flood.py"))
+            .args([&address, "62", "4", &flood_mark])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_until("the flood's senders run", DEADLINE, || {
+        env.track_marked(&flood_mark).len() == 67
+    });
+    (start, flood)
+}
+
+/// A flood of others' messages on the notify socket held `start` until the flood ended:
+/// past `--ready-timeout` and past Ctrl-C, and with them the name's lock, which `stop` then
+/// waited for (helper-97's attack, 2026-12-03: 40 s of a 5 s timeout). `start` now looks at
+/// its clock and its signals between bounded batches of messages.
+#[test]
+fn a_flood_of_others_notify_messages_cannot_hold_start() {
+    let test = "a_flood_of_others_notify_messages_cannot_hold_start";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let (start, _flood) = start_under_a_flood(&env, &python, "timed", "3s");
+    let out = start.output_within(DEADLINE, "the start under a flood times out");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not ready after 3s"), "{stderr}");
+
+    let (start, _flood) = start_under_a_flood(&env, &python, "interrupted", "10m");
+    let stderr = start.interrupted_stderr("the start under a flood is interrupted");
+    assert!(stderr.contains("interrupted"), "{stderr}");
 }
