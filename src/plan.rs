@@ -169,7 +169,13 @@ pub fn plan_as(spec: &Spec, account: Option<Account>) -> Result<Plan> {
     };
     // A missing env file is exit 1, a malformed line exit 2, here, before anything is created.
     let file_vars = spec.env_file_vars(account.as_ref())?;
-    let base: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    // `PWD` says where the daemon runs, not where rdaemon was called: a program (or its
+    // shell, or a library) that trusts it would look in the caller's directory (user trial,
+    // 2026-12-03: memcached ran in `/` with the caller's `PWD`). `--env PWD=…` still wins.
+    let base: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(key, _)| key != "PWD")
+        .chain([("PWD".into(), spec.chdir.clone().into_os_string())])
+        .collect();
     let mut env = environment(
         base.clone(),
         spec.foreground,

@@ -760,3 +760,31 @@ fn the_monitor_stops_leftovers_with_the_stop_timeout() {
         env.track_marked(&mark).is_empty()
     });
 }
+
+/// `PWD` in the daemon's environment names the directory it runs in, not the caller's: a
+/// program that trusts it (a shell does not, but `sleep` keeps what it is given) looked in
+/// the directory `rdaemon` was called from (user trial, 2026-12-03). `--env PWD=…` wins.
+#[test]
+fn the_daemons_pwd_is_its_working_directory() {
+    let env = Env::new();
+    let sub = env.path("sub");
+    fs::create_dir(&sub).unwrap();
+    let sub = sub.display().to_string();
+    for (name, extra, want) in [
+        ("there", vec!["--chdir", sub.as_str()], sub.as_str()),
+        ("root", vec![], "/"),
+        ("told", vec!["--env", "PWD=/told"], "/told"),
+    ] {
+        let mark = unique_secs();
+        let mut args = vec!["start", "--name", name];
+        args.extend(&extra);
+        args.extend(["--", "sleep", mark.as_str()]);
+        let mut cmd = env.cmd();
+        cmd.env("PWD", "/caller/was/here");
+        env.run_cmd(cmd, &args).ok();
+        let pid = env.pid_of(name);
+        env.track(pid);
+        assert_eq!(env_var(pid, "PWD").as_deref(), Some(want), "{name}");
+        env.run(&["stop", name]).ok();
+    }
+}
