@@ -256,7 +256,7 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Every daemon rdaemon knows')
-            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Send it to every process of the daemon''s process group, not only the main program')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Send it to every process of the daemon, not only the main program: its process group, then the rest of its cgroup (or session)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

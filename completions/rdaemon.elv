@@ -244,7 +244,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
             cand -v 'Print more about what rdaemon does'
             cand --verbose 'Print more about what rdaemon does'
             cand --all 'Every daemon rdaemon knows'
-            cand --group 'Send it to every process of the daemon''s process group, not only the main program'
+            cand --group 'Send it to every process of the daemon, not only the main program: its process group, then the rest of its cgroup (or session)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

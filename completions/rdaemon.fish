@@ -198,7 +198,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'T
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon\'s process group, not only the main program'
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l group -d 'Send it to every process of the daemon, not only the main program: its process group, then the rest of its cgroup (or session)'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F

@@ -797,7 +797,8 @@ pub struct SignalArgs {
     #[command(flatten)]
     pub target: TargetsArgs,
 
-    /// Send it to every process of the daemon's process group, not only the main program
+    /// Send it to every process of the daemon, not only the main program: its process group,
+    /// then the rest of its cgroup (or session)
     #[arg(long)]
     pub group: bool,
 }

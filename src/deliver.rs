@@ -81,13 +81,27 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
         .as_ref()
         .filter(|r| r.mode == Mode::Respawn && r.pid == Some(pid.get()));
     let orphaned = orphan_group(target, &main).filter(|_| group);
+    // With `--group`, after its process group, the rest of the daemon (SPEC §5: "all its
+    // processes"); said after the group's part.
+    let rest = |sent: Result<String, Errno>, group: i32| -> Result<Result<String, Errno>> {
+        let Ok(whom) = sent else { return Ok(sent) };
+        let n = signal_rest(target, &main, start_time, group, sig, monitor.is_some())?;
+        Ok(Ok(match n {
+            0 => whom,
+            1 => format!("{whom} and 1 other process of the daemon"),
+            n => format!("{whom} and {n} other processes of the daemon"),
+        }))
+    };
     let sent = match (monitor, group) {
         (None, false) => {
             refuse_fatal_reload(why, target, &main, sig)?;
             main.signal(sig).map(|()| format!("pid {pid}"))
         }
         (None, true) => match main.own_group_checked().map_err(|e| proc_error(pid, e))? {
-            Some(g) => main.signal_group(g, sig).map(|()| format!("process group {g}")),
+            Some(g) => rest(
+                main.signal_group(g, sig).map(|()| format!("process group {g}")),
+                g.get(),
+            )?,
             // The program of a respawn monitor that was killed is still in the group the
             // monitor led (review, 2026-12-02: refused): its members, the program among them.
             None if orphaned.is_some() => {
@@ -113,10 +127,13 @@ pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) 
             refuse_fatal_reload(why, target, &child, sig)?;
             child.signal(sig).map(|()| format!("pid {child_pid}"))
         }
-        (Some(_), true) => signal_members(&main, pid.get(), sig).map(|n| match n {
-            1 => "1 process".to_owned(),
-            n => format!("{n} processes"),
-        }),
+        (Some(_), true) => rest(
+            signal_members(&main, pid.get(), sig).map(|n| match n {
+                1 => "1 process".to_owned(),
+                n => format!("{n} processes"),
+            }),
+            pid.get(),
+        )?,
     };
     match sent {
         Ok(whom) => {
@@ -231,6 +248,56 @@ fn orphan_group(target: &Target, main: &Process) -> Option<i32> {
         .filter(|r| r.mode == Mode::Respawn && r.child_pid == Some(main.pid().get()))?;
     let pgrp = process::read_stat(main.pid())?.pgrp;
     (Some(pgrp) == rec.pid).then_some(pgrp)
+}
+
+/// Sends `sig` to the processes of the daemon (SPEC §3.1) outside process group `group`, which
+/// got it already, `main` (the main process, or a respawn `monitor`) among them: what the
+/// daemon's cgroup holds; without one, the rest of the session rdaemon made for it, and the
+/// monitor's descendants that left it. Each is pinned by a pidfd and checked again (in the
+/// cgroup; of the start time read), as `stop` does; a respawn monitor, which leads `group`, is
+/// never signalled. How many got it.
+fn signal_rest(
+    target: &Target,
+    main: &Process,
+    start_time: u64,
+    group: i32,
+    sig: Signal,
+    monitor: bool,
+) -> Result<usize> {
+    let Some(rec) = target.record.as_ref() else {
+        return Ok(0);
+    };
+    if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
+        let mut signalled = Vec::new();
+        cgroup.signal_members(&[sig], Some(group), &mut signalled)?;
+        return Ok(signalled.len());
+    }
+    let own = main.pid().get();
+    let session = session::Session::of(rec).unwrap_or(None);
+    let mut found: Vec<session::Entry> = session.iter().flat_map(|s| s.leftovers()).collect();
+    if monitor {
+        found.extend(
+            session::descendants_of(own)
+                .into_iter()
+                .filter(|e| e.stat.start_time >= start_time),
+        );
+    }
+    found.retain(|e| e.pid != own && e.stat.pgrp != group);
+    found.sort_by_key(|e| e.pid);
+    found.dedup_by_key(|e| e.pid);
+    let mut sent = 0;
+    for member in session::hold(found.into_iter()) {
+        match member.signal(sig) {
+            Ok(()) => sent += 1,
+            Err(Errno::ESRCH) => {}
+            Err(e) => bail!(
+                "cannot signal a process of {}: {}",
+                target.label(),
+                e.desc()
+            ),
+        }
+    }
+    Ok(sent)
 }
 
 /// Sends `sig` to every member of process group `group` but `anchor`'s leader: the group a

@@ -257,6 +257,11 @@ pub fn descendants_pruned(
 pub struct Held(Member);
 
 impl Held {
+    /// Sends it `sig` through its pidfd.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) -> nix::Result<()> {
+        self.0.process.signal(sig)
+    }
+
     /// Its pid while it lives; `None` once it has exited.
     pub fn live_pid(&self) -> Option<i32> {
         let process = &self.0.process;

@@ -694,3 +694,80 @@ fn output_within_deadline(child: std::process::Child) -> std::process::Output {
     });
     rx.recv_timeout(DEADLINE).expect("wait returned").unwrap()
 }
+
+/// A daemon's program that forks a worker into a process group of its own and another into a
+/// session of its own, both `sleep MARK` (which SIGUSR1 ends), says so (`forked`), and notes
+/// each USR1 it catches in `NAME.usr1`. Its own argument is `of-MARK`.
+const WORKERS: &str = r#"
+import os, signal, sys
+name, mark = sys.argv[1], sys.argv[2][len("of-"):]
+signal.signal(signal.SIGUSR1, lambda *_: open(name + ".usr1", "a").write("USR1\n"))
+for how in (lambda: os.setpgid(0, 0), os.setsid):
+    if os.fork() == 0:
+        how()
+        os.execvp("sleep", ["sleep", mark])
+open(name + ".forked", "w").close()
+while True:
+    signal.pause()
+"#;
+
+/// `signal --group` reaches every process of the daemon (SPEC §5, "all its processes"), not
+/// only its process group (helper-96's audit, 2026-12-03: a worker in a group of its own, in
+/// the same session and cgroup, missed the HUP that `stop` would have sent it): the rest of its
+/// cgroup; without one, the rest of its session and a monitor's descendants. A process that
+/// left the session of a daemon without a cgroup or monitor is not the daemon's (SPEC §3.1).
+#[test]
+fn signal_group_reaches_every_process_of_the_daemon() {
+    let test = "signal_group_reaches_every_process_of_the_daemon";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let dir = env.dir().display().to_string();
+    for (name, extra) in [
+        ("plain", vec![]),
+        ("nocg", vec!["--cgroup", "off"]),
+        ("watched", vec!["--respawn", "--cgroup", "off"]),
+    ] {
+        let mark = unique_secs();
+        let forked = format!("file:{name}.forked");
+        let py = python.display().to_string();
+        let mut args = vec!["start", "--name", name, "--chdir", &dir, "--ready", &forked];
+        args.extend(&extra);
+        let of_mark = format!("of-{mark}");
+        args.extend(["--", &py, "-c", WORKERS, name, &of_mark]);
+        env.run(&args).ok();
+        env.track(env.pid_of(name));
+        let mut workers = Vec::new();
+        wait_until(&format!("{name}'s workers run sleep"), DEADLINE, || {
+            workers = env.track_marked(&mark);
+            workers.len() == 2
+        });
+        let sid = |pid: i32| stat(pid).unwrap().session;
+        let (apart, grouped): (Vec<i32>, Vec<i32>) = workers.iter().partition(|&&w| sid(w) == w);
+        let cgroup = !env.record(name)["cgroup"].is_null();
+        // Without a cgroup or a monitor, the worker that left the session is not the daemon's.
+        let reached = cgroup || name == "watched";
+        let others = if reached { 2 } else { 1 };
+        env.run(&["signal", "--group", "USR1", name])
+            .ok()
+            .stdout_has(&format!("and {others} other process"));
+        wait_until(
+            &format!("{name}'s program notes its USR1"),
+            DEADLINE,
+            || lines_of(&env, &format!("{name}.usr1")) == 1,
+        );
+        wait_dead(grouped[0]);
+        match reached {
+            true => wait_dead(apart[0]),
+            false => assert_left_alone(apart[0], "a process that left the daemon's session"),
+        }
+        env.run(&["stop", name]).ok();
+        if !reached {
+            kill(NixPid::from_raw(apart[0]), Signal::SIGKILL).unwrap();
+        }
+        wait_until(&format!("nothing of {name} is left"), DEADLINE, || {
+            env.track_marked(&mark).is_empty()
+        });
+    }
+}
