@@ -100,6 +100,21 @@ fn logs_errors_name_what_is_missing() {
     env.run(&["logs", "mute", "-n", "x"])
         .code(2)
         .one_error_line();
+    // A log file gone: the one rendering of an OS error (SPEC §8), with one name or several
+    // (helper-96's audit: "entity not found" with several).
+    let err = env.path("split.err").display().to_string();
+    env.run(&[
+        "start", "--name", "split", "--stderr", &err, "--", "sleep", "1000",
+    ])
+    .ok();
+    fs::remove_file(&err).unwrap();
+    for names in [&["split"][..], &["split", "mute"]] {
+        let mut args = vec!["logs"];
+        args.extend(names);
+        env.run(&args).code(1).stderr_has(&format!(
+            "cannot read log '{err}': No such file or directory"
+        ));
+    }
 }
 
 #[test]

@@ -181,7 +181,7 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
                 let mut file = match crate::fsx::open_read(&path)? {
                     Some(f) => f,
                     None if args.follow => return Ok(None),
-                    None => return Err(io::ErrorKind::NotFound.into()),
+                    None => return Err(io::Error::from_raw_os_error(nix::libc::ENOENT)),
                 };
                 let (bytes, end) = tail(&mut file, args.lines)?;
                 out.write_all(&older_lines(&path, args.lines, line_count(&bytes)))?;
