@@ -172,8 +172,14 @@ fn description() -> Roff {
         bold("stop"),
         roman(", "),
         bold("restart"),
-        roman(" and "),
+        roman(", "),
         bold("logs"),
+        roman(", "),
+        bold("signal"),
+        roman(", "),
+        bold("reload"),
+        roman(" and "),
+        bold("wait"),
         roman(" mean the only one that runs, if exactly one does; otherwise it is a usage error that lists them (bare "),
         bold("status"),
         roman(" shows them all). A name rdaemon does not know is said on standard error (no daemon named '...'), with the closest known names and, for a user other than root, a hint when root has a daemon of that name; status still exits 3 and stop 0. So is a --pidfile that names nothing (no file there, no spec naming it): no daemon with pidfile '...', with its missing directory, if that is why. Names are 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit."),
@@ -203,8 +209,15 @@ fn commands(cmd: &Command) -> String {
         let mut sub = sub.clone();
         let usage = sub.render_usage().to_string();
         let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).to_owned();
+        // A heading of one line: a command of several usages (`start`) has the rest below it
+        // (a line break inside `.SS`'s quoted argument ends it, and shows a stray quote).
+        let mut usages = usage.lines().map(str::trim);
         let mut head = Roff::new();
-        head.control("SS", [usage.as_str()]);
+        head.control("SS", [usages.next().unwrap_or_default()]);
+        for more in usages {
+            head.text([roman(more)]);
+            head.control("br", []);
+        }
         if let Some(about) = sub.get_long_about().or(sub.get_about()) {
             head.text([roman(about.to_string())]);
         }
