@@ -425,6 +425,19 @@ fn export_of_one_daemon_keeps_its_after() {
     assert_eq!(values(&unit, "Install", "WantedBy"), ["multi-user.target"]);
     let unit = parse_unit(&export(&env, "db"));
     assert!(values(&unit, "Unit", "After").is_empty());
+    // From the file, running or not, no program is looked at, and the comment says so, not
+    // that the program was not running (helper-98's trial, with the daemons up).
+    env.run(&["up"]).ok();
+    let run = env
+        .run(&["export", "systemd", "-f", "rdaemon.toml"])
+        .ok()
+        .stdout_has("# Not checked (exported from the file, no program was looked at)");
+    assert!(
+        !run.stdout.contains("the program was not running"),
+        "{}",
+        run.stdout
+    );
+    env.run(&["down"]).ok();
 }
 
 #[test]

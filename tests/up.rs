@@ -559,6 +559,7 @@ fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
             failing,
             &entry("cache", "0", ""),
             &entry("web", "0", "after = [\"db\"]"),
+            &entry("proxy", "0", "after = [\"web\"]"),
         ]
         .concat(),
     );
@@ -570,9 +571,16 @@ fn a_failing_dependency_stops_what_needs_it_and_leaves_the_rest_up() {
         "{}",
         run.dump()
     );
+    // web did not fail: it was never started (helper-98's trial).
     assert!(
         run.stderr
-            .contains("2 of 3 daemons failed or were not started: db, web"),
+            .contains("proxy not started: it comes after web, which was not started"),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr
+            .contains("3 of 4 daemons failed or were not started: db, proxy, web"),
         "{}",
         run.dump()
     );

@@ -257,7 +257,7 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
     }
     let mut units: Vec<(String, String)> = Vec::new();
     for rec in &recs {
-        let unit = unit_for(ctx, rec, &file.path, ReloadFate::Unknown)?;
+        let unit = unit_for(ctx, rec, &file.path, ReloadFate::FromFile)?;
         units.push((
             format!("{}.service", rec.name),
             in_target(&unit.text, &rec.after, group.as_str()),
@@ -748,9 +748,11 @@ pub struct UnitContext {
 /// judges it (`deliver`): systemd's `ExecReload=` sends it regardless.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReloadFate {
-    /// Not running (or an `up` file's entry): not known.
+    /// Not running: not known.
     #[default]
     Unknown,
+    /// An `up` file's entry, exported from the file: no program was looked at.
+    FromFile,
     /// It catches, ignores or blocks the signal.
     Handled,
     /// The signal would end the program (pid): `rdaemon reload` refuses to send it.
@@ -1035,12 +1037,17 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         ReloadFate::Handled => {
             let _ = writeln!(t, "{exec_reload}");
         }
-        // Not running (or an `up` file's entry): whether it handles the signal cannot be
-        // seen (user trial, 2026-12-03: the guide promised the line commented out).
-        ReloadFate::Unknown => {
+        // Not running, or an `up` file's entry: whether it handles the signal cannot be
+        // seen (user trial, 2026-12-03: the guide promised the line commented out), and the
+        // comment says which (helper-98's trial: running entries were said not to run).
+        ReloadFate::Unknown | ReloadFate::FromFile => {
+            let why = match cx.reload {
+                ReloadFate::FromFile => "exported from the file, no program was looked at",
+                _ => "the program was not running",
+            };
             let _ = writeln!(
                 t,
-                "# Not checked (the program was not running): without a handler for SIG{reload},\n\
+                "# Not checked ({why}): without a handler for SIG{reload},\n\
                  # this ends it; rdaemon reload refuses to send such a signal.\n{exec_reload}"
             );
         }

@@ -331,12 +331,21 @@ enum Direction {
 }
 
 impl Direction {
-    /// Why `name` was not acted on: `cause`, which it waits for, failed.
-    fn blocked(self, name: &Name, cause: &Name) -> String {
-        match self {
-            Direction::Up => format!("{name} not started: it comes after {cause}, which failed"),
-            Direction::Down => {
+    /// Why `name` was not acted on: `cause`, which it waits for, failed, or was itself not
+    /// acted on (`untouched`) for a failure further on.
+    fn blocked(self, name: &Name, cause: &Name, untouched: bool) -> String {
+        match (self, untouched) {
+            (Direction::Up, false) => {
+                format!("{name} not started: it comes after {cause}, which failed")
+            }
+            (Direction::Up, true) => {
+                format!("{name} not started: it comes after {cause}, which was not started")
+            }
+            (Direction::Down, false) => {
                 format!("{name} not stopped: {cause}, which comes after it, could not be stopped")
+            }
+            (Direction::Down, true) => {
+                format!("{name} not stopped: {cause}, which comes after it, was not stopped")
             }
         }
     }
@@ -444,6 +453,8 @@ fn run_jobs(
     // What had nothing to do (up to date, or nothing to stop) but waits for a failure: neither
     // failed nor done, it still holds back what waits for it. With the failure that held it.
     let mut held: BTreeMap<Name, Name> = BTreeMap::new();
+    // Of `failed`, those not acted on for another's failure (said so, not "failed").
+    let mut blocked_by_others: BTreeSet<Name> = BTreeSet::new();
     let mut interrupted = None;
     loop {
         // Not run: what waits for a failure (transitively, as each is marked failed or held).
@@ -469,7 +480,9 @@ fn run_jobs(
                     held.insert(name, cause);
                     continue;
                 }
-                eprintln!("rdaemon: {}", direction.blocked(&name, &cause));
+                let untouched = blocked_by_others.contains(&cause);
+                eprintln!("rdaemon: {}", direction.blocked(&name, &cause, untouched));
+                blocked_by_others.insert(name.clone());
                 failed.insert(name);
             }
         }
