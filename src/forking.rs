@@ -410,9 +410,12 @@ fn from_pidfile(
             bail!("interrupted");
         }
         reap_zombies();
+        // The scan first, the cgroup's members after: a process forked in between would be in
+        // the scan and not among the members, and taken for one the launch did not leave
+        // (seen in a full test run, 2026-12-03: a start failed naming the daemon's own pid).
+        let table = session::scan();
         let members = members_of(cgroup);
         let members = members.as_deref();
-        let table = session::scan();
         // What may explain a pidfile that never came, said after the time waited.
         let mut hint = String::new();
         let why = match pidfile::read(path, false) {
@@ -502,8 +505,9 @@ fn only_one_left(
             bail!("interrupted");
         }
         reap_zombies();
-        let members = members_of(cgroup);
+        // The scan first, the members after ([`from_pidfile`]).
         let table = session::scan();
+        let members = members_of(cgroup);
         let live = launch_descendants(root, &table, members.as_deref());
         // The tops of what is left: re-parented to the caller, or (a scan racing an exit) the
         // child of an intermediate that is a zombie now.
@@ -721,8 +725,10 @@ const MORE_SCANS: usize = 20;
 /// the caller is one: the monitor's holds the monitor too) on stop's default schedule, reaps
 /// what was the caller's, and returns the pids it found to stop.
 pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
+    // The scan first, the members after ([`from_pidfile`]).
+    let table = session::scan();
     let members = members_of(cgroup);
-    let launch = launch_descendants(root(), &session::scan(), members.as_deref());
+    let launch = launch_descendants(root(), &table, members.as_deref());
     let mut found: Vec<i32> = launch.iter().map(|e| e.pid).collect();
     let whole = cgroup.filter(|_| members.as_ref().is_some_and(|m| !m.contains(&own_pid())));
     if let Some(procs) = members.clone().filter(|_| whole.is_some()) {
@@ -748,7 +754,8 @@ pub fn stop_left(cgroup: Option<&Cgroup>) -> Vec<i32> {
     );
     for _ in 0..MORE_SCANS {
         reap_zombies();
-        let more = launch_descendants(root(), &session::scan(), members.as_deref());
+        let table = session::scan();
+        let more = launch_descendants(root(), &table, members_of(cgroup).as_deref());
         if more.is_empty() {
             break;
         }
