@@ -97,14 +97,13 @@ impl DaemonState {
             // rebooted (the runtime directory is gone).
             Main::NoPidfile if wanted_running => DaemonState::Dead,
             Main::NoPidfile => DaemonState::Stopped,
-            // A `--forking` program's own pidfile, which `stop` leaves when it no longer names
-            // the stopped process (SPEC §2.2): naming another, dead pid, it says nothing of the
-            // daemon, which was stopped.
+            // A pidfile naming another, dead pid than the one the daemon stopped had: a
+            // `--forking` program's own, which `stop` leaves when it no longer names the
+            // stopped process (SPEC §2.2), or one written since by anyone. It says nothing of
+            // the daemon, which was stopped (SPEC §5: dead is wanted running but gone;
+            // helper-96's audit: `dead`, exit 1, for a stopped daemon's rewritten pidfile).
             Main::Gone { pid, .. }
-                if !wanted_running
-                    && rec.is_some_and(|r| {
-                        r.forking && r.program_pidfile && r.pid != Some(pid.get())
-                    }) =>
+                if !wanted_running && rec.is_some_and(|r| r.pid != Some(pid.get())) =>
             {
                 DaemonState::Stopped
             }
@@ -960,6 +959,11 @@ mod tests {
                 0
             ),
             DaemonState::Dead
+        );
+        // rdaemon's own pidfile, written anew by someone after `stop`, naming a dead pid.
+        assert_eq!(
+            derive(&rewritten, &record(r#", "stopping": true"#), false, 0),
+            DaemonState::Stopped
         );
         assert_eq!(derive(&untrusted, &exec, false, 0), DaemonState::Unknown);
         assert_eq!(

@@ -317,3 +317,20 @@ fn a_pidfile_reached_through_a_symlinked_directory_is_the_same_daemons() {
         .code(3)
         .stdout_has("vr is stopped");
 }
+
+/// A stopped daemon whose pidfile someone wrote again, naming a pid that does not run, is
+/// stopped (3), not dead (1): SPEC §5's dead is wanted running but gone (helper-96's audit).
+#[test]
+fn a_stopped_daemons_rewritten_pidfile_naming_a_dead_pid_leaves_it_stopped() {
+    let env = Env::new();
+    env.start("u", &["sleep", &unique_secs()]);
+    env.run(&["stop", "u"]).ok();
+    // A pid that ran and was reaped: not running now.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let free = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(env.path("u.pid"), format!("{free}\n")).unwrap();
+    env.run(&["status", "u"]).code(3).stdout_has("u is stopped");
+    let (_, v) = status_json(&env, "u");
+    assert_eq!(v["state"], "stopped");
+}
