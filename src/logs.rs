@@ -551,10 +551,22 @@ impl Follower {
         }
     }
 
-    /// Follows forever: returns only with an error (of `out`, typically a closed pipe).
+    /// Follows forever: returns only with an error (of `out`, typically a closed pipe). A pipe
+    /// on standard output whose reader is gone (`logs -f | head -1`) ends it at once, as
+    /// `tail -f`, not at the next line the log gets (helper-96's audit).
     pub fn run(mut self, out: &mut dyn Write, note: &mut dyn FnMut(Note)) -> io::Result<()> {
         self.inotify = self.watch_directories();
         let debug = std::env::var(DEBUG_VAR).is_ok_and(|v| v.split(',').any(|w| w == "follow"));
+        let stdout = io::stdout();
+        // Only a pipe or socket says its reader left (POLLERR); anything else would say
+        // nothing, or, closed, POLLNVAL at every poll.
+        let reader = nix::sys::stat::fstat(stdout.as_fd()).is_ok_and(|st| {
+            let kind = nix::sys::stat::SFlag::from_bits_truncate(st.st_mode)
+                & nix::sys::stat::SFlag::S_IFMT;
+            kind == nix::sys::stat::SFlag::S_IFIFO || kind == nix::sys::stat::SFlag::S_IFSOCK
+        });
+        let reader = reader.then(|| stdout.as_fd());
+        let broken = || io::Error::from(io::ErrorKind::BrokenPipe);
         let mut interval = POLL_MIN;
         loop {
             let before = self.lookups.get();
@@ -565,28 +577,42 @@ impl Follower {
                     self.lookups.get() - before
                 );
             }
-            match &self.inotify {
-                Some(inotify) => {
-                    let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
-                    let ms = RECHECK.as_millis() as i32;
-                    match poll(
-                        &mut fds,
-                        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-                    ) {
-                        Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                    // The events only say "look again"; drain them.
-                    while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
-                }
+            let wait = match &self.inotify {
+                Some(_) => RECHECK,
                 None => {
                     interval = if active {
                         POLL_MIN
                     } else {
                         (interval * 3 / 2).min(POLL_MAX)
                     };
-                    std::thread::sleep(interval);
+                    interval
                 }
+            };
+            let mut fds: Vec<PollFd> = self
+                .inotify
+                .iter()
+                .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
+                .chain(reader.map(|fd| PollFd::new(fd, PollFlags::empty())))
+                .collect();
+            let ms = wait.as_millis().min(i32::MAX as u128) as i32;
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
+                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let left = reader.is_some()
+                && fds
+                    .last()
+                    .and_then(|f| f.revents())
+                    .is_some_and(|r| r.intersects(PollFlags::POLLERR | PollFlags::POLLHUP));
+            if left {
+                return Err(broken());
+            }
+            if let Some(inotify) = &self.inotify {
+                // The events only say "look again"; drain them.
+                while inotify.read_events().is_ok_and(|e| !e.is_empty()) {}
             }
         }
     }

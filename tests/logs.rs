@@ -2,7 +2,7 @@
 //! truncation.
 
 use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
@@ -326,4 +326,38 @@ fn the_last_lines_reach_into_the_rotated_file() {
     assert_eq!(lines.len(), 20, "{}", run.dump());
     assert!(lines[0].starts_with("line 8 "), "{}", run.dump());
     assert!(lines[19].starts_with("line 27 "), "{}", run.dump());
+}
+
+/// `logs -f | head -1`: once the reader is gone, `logs -f` ends at once and quietly, as
+/// `tail -f` does, not at the next line the log gets, which may never come (helper-96's
+/// audit).
+#[test]
+fn logs_follow_ends_when_its_reader_is_gone() {
+    let env = Env::new();
+    env.start("quiet", &["sh", "-c", "echo one; exec sleep 1000"]);
+    wait_until("the daemon's line is in its log", DEADLINE, || {
+        fs::read_to_string(env.path("quiet.log")).is_ok_and(|l| l.contains("one"))
+    });
+    for names in [&["quiet"][..], &["quiet", "quiet"]] {
+        let mut cmd = env.std_cmd();
+        cmd.args(["logs", "-f"])
+            .args(names)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut follow = Background::spawn(&mut cmd);
+        let mut first = String::new();
+        BufReader::new(follow.child().stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains("one"), "{first:?}");
+        // The reader is dropped: the pipe has no reader any more.
+        let out = follow.output_within(DEADLINE, "logs -f ends without its reader");
+        assert_eq!(out.status.code(), Some(0), "{names:?}");
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env.run(&["stop", "quiet"]).ok();
 }
