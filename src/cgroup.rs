@@ -644,7 +644,7 @@ impl Cgroup {
                         break;
                     }
                     let mut listed = Vec::new();
-                    self.signal_members(&[Signal::SIGKILL], None, &mut listed)?;
+                    self.signal_members(&[Signal::SIGKILL], None, &mut listed, false)?;
                     if listed.iter().all(|pid| seen.contains(pid)) {
                         break;
                     }
@@ -692,17 +692,19 @@ impl Cgroup {
     /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
     /// the listing and the signal is never hit.
     pub fn signal_all(&self, sig: Signal) -> Result<usize> {
-        self.signal_members(&[sig], None, &mut Vec::new())
+        self.signal_members(&[sig], None, &mut Vec::new(), false)
     }
 
     /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
     /// members of process group `skip_group` (which got them already); the pid of each member
-    /// not skipped is added to `signalled`.
+    /// not skipped is added to `signalled`. With `spare_callers`, rdaemon's ancestors (a shell
+    /// in the cgroup that ran it) are skipped too.
     pub fn signal_members(
         &self,
         sigs: &[Signal],
         skip_group: Option<i32>,
         signalled: &mut Vec<i32>,
+        spare_callers: bool,
     ) -> Result<usize> {
         let pids = self
             .procs()
@@ -720,6 +722,9 @@ impl Cgroup {
                     .map(|g| g.as_raw())
                     == skip_group
             {
+                continue;
+            }
+            if spare_callers && !matches!(process::refuse_protected(pid), Ok(None)) {
                 continue;
             }
             // Counted as listed, whether or not it is gone by the time the signal would reach

@@ -254,8 +254,9 @@ fn orphan_group(target: &Target, main: &Process) -> Option<i32> {
 /// got it already, `main` (the main process, or a respawn `monitor`) among them: what the
 /// daemon's cgroup holds; without one, the rest of the session rdaemon made for it, and the
 /// monitor's descendants that left it. Each is pinned by a pidfd and checked again (in the
-/// cgroup; of the start time read), as `stop` does; a respawn monitor, which leads `group`, is
-/// never signalled. How many got it.
+/// cgroup; of the start time read), as `stop` does; a respawn monitor, which leads `group`, and
+/// rdaemon's own ancestors (a shell of the daemon's that ran it) are never signalled. How many
+/// got it.
 fn signal_rest(
     target: &Target,
     main: &Process,
@@ -269,7 +270,7 @@ fn signal_rest(
     };
     if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
         let mut signalled = Vec::new();
-        cgroup.signal_members(&[sig], Some(group), &mut signalled)?;
+        cgroup.signal_members(&[sig], Some(group), &mut signalled, true)?;
         return Ok(signalled.len());
     }
     let own = main.pid().get();
