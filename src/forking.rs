@@ -406,7 +406,7 @@ fn from_pidfile(
         if let Some(i) = &inotify {
             while matches!(i.read_events(), Ok(events) if !events.is_empty()) {}
         }
-        if stop.is_some_and(readable) {
+        if stop.is_some_and(crate::process::fd_readable) {
             bail!("interrupted");
         }
         reap_zombies();
@@ -501,7 +501,7 @@ fn only_one_left(
     let root = root();
     let mut quiet = Quiet::default();
     loop {
-        if stop.is_some_and(readable) {
+        if stop.is_some_and(crate::process::fd_readable) {
             bail!("interrupted");
         }
         reap_zombies();
@@ -583,12 +583,6 @@ fn has_zombie_child(root: i32, table: &[Entry]) -> bool {
     })
 }
 
-/// Whether `fd` is readable now.
-fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
-    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
 /// Waits up to `slice` for the launcher to exit or `stop` to become readable; true if either
 /// happened (the caller looks which).
 pub fn wait_launcher(
@@ -611,7 +605,7 @@ pub fn wait_launcher(
         Ok(_) | Err(nix::errno::Errno::EINTR) => {}
         Err(e) => return Err(e.into()),
     }
-    Ok(launcher.has_exited() || readable(stop))
+    Ok(launcher.has_exited() || crate::process::fd_readable(stop))
 }
 
 /// Pins `pid` with a pidfd and reads its start time; `None` if it is gone meanwhile.

@@ -1339,7 +1339,12 @@ pub struct PidfdFacts {
 /// Whether the process of `pidfd` has exited (a zombie, or reaped: its number may be
 /// another's by now).
 pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
-    matches!(poll_readable(pidfd, None, Duration::ZERO), Ok(true))
+    fd_readable(pidfd)
+}
+
+/// Whether `fd` is readable now.
+pub fn fd_readable(fd: BorrowedFd<'_>) -> bool {
+    matches!(poll_readable(fd, None, Duration::ZERO), Ok(true))
 }
 
 pub fn pidfd_facts(pidfd: BorrowedFd<'_>) -> Option<PidfdFacts> {

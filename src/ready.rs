@@ -684,7 +684,11 @@ impl Check {
     /// Whether the program is gone: the daemon process exited, or (respawn mode) its monitor
     /// reported the program's end.
     fn ended(&self, process: &Process) -> bool {
-        process.has_exited() || self.report.as_ref().is_some_and(|r| readable(r.as_fd()))
+        process.has_exited()
+            || self
+                .report
+                .as_ref()
+                .is_some_and(|r| crate::process::fd_readable(r.as_fd()))
     }
 
     /// Besides the daemon's pidfd, what ends a wait at once: rdaemon's signals, the monitor's
@@ -1068,7 +1072,11 @@ impl Check {
             None => slice.min(Duration::from_millis(5)),
         };
         let _ = wait_readable(&fds, slice);
-        self.ended(process) || self.interrupt.as_ref().is_some_and(|i| readable(i.fd()))
+        self.ended(process)
+            || self
+                .interrupt
+                .as_ref()
+                .is_some_and(|i| crate::process::fd_readable(i.fd()))
     }
 
     /// One look at a condition of `tcp:`, `file:`, `http:`, `log:` or `cmd:`, and how long to
@@ -1783,12 +1791,6 @@ fn take_caught(caught: &mut Option<Signal>, interrupt: &mut Option<Interrupt>) -
     *caught
 }
 
-/// Whether `fd` is readable now.
-fn readable(fd: BorrowedFd<'_>) -> bool {
-    let mut polled = [PollFd::new(fd, PollFlags::POLLIN)];
-    matches!(poll(&mut polled, PollTimeout::ZERO), Ok(n) if n > 0)
-}
-
 /// Blocks until one of `fds` is readable (or hung up) or `timeout` passes, to the microsecond
 /// (`ppoll`: a probe interval of 4 ms is not stretched to 5 by rounding); which were, as bits
 /// (bit i for `fds[i]`); all bits when a signal cut the wait short, so that the caller looks.
@@ -1848,6 +1850,50 @@ pub struct NotifySocket {
     address: String,
     /// The socket's file, removed when this is dropped (`None`: someone else removes it).
     file: Option<PathBuf>,
+    /// Live senders found not to be the daemon's, in a session other than its own.
+    strangers: std::cell::RefCell<Strangers>,
+}
+
+/// The last few live senders judged not to be the daemon's that are in a session other than
+/// the daemon's: none of them can ever be its (no process joins another's session, nor comes
+/// to descend from a process it did not descend from), so a message of theirs is dropped for
+/// one read of `/proc/PID/stat`, not the walk of up to [`MAX_DEPTH`] parents that a flood from
+/// deep down a chain of processes had rdaemon pay for each (helper-97's attack).
+#[derive(Debug, Default)]
+struct Strangers(std::collections::VecDeque<(i32, u64)>);
+
+impl Strangers {
+    /// How many are kept: a flood from more senders costs the walk again, once a sender.
+    const KEPT: usize = 16;
+
+    /// Whether `pid`, with the start time it has now, is a stranger already seen.
+    fn known(&self, pid: i32) -> bool {
+        if self.0.is_empty() {
+            return false;
+        }
+        let Some(stat) = Pid::new(pid).ok().and_then(process::read_stat) else {
+            return false;
+        };
+        self.0.contains(&(pid, stat.start_time))
+    }
+
+    /// Notes `pid`, just judged not the daemon's, if it is alive and in a session other than
+    /// `daemon`'s.
+    fn note(&mut self, pid: i32, daemon: Pid) {
+        let Some(stat) = Pid::new(pid).ok().and_then(process::read_stat) else {
+            return;
+        };
+        let Ok(its) = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(daemon.get()))) else {
+            return;
+        };
+        if !stat.is_alive() || its.as_raw() == stat.session {
+            return;
+        }
+        if self.0.len() == Self::KEPT {
+            self.0.pop_front();
+        }
+        self.0.push_back((pid, stat.start_time));
+    }
 }
 
 impl Drop for NotifySocket {
@@ -1974,6 +2020,7 @@ impl NotifySocket {
             fd,
             address: String::new(),
             file,
+            strangers: Default::default(),
         }
     }
 
@@ -2059,6 +2106,7 @@ impl NotifySocket {
                         fd,
                         address: path.to_string_lossy().into_owned(),
                         file: Some(path.clone()),
+                        strangers: Default::default(),
                     };
                     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666))
                         .with_context(|| format!("cannot open '{}' to all", path.display()))
@@ -2138,16 +2186,22 @@ impl NotifySocket {
                 uid: sender.map_or(u32::MAX, |(_, uid)| uid),
                 pidfd: pidfd.as_ref().map(|fd| fd.as_fd()),
             };
+            let stranger = sender.is_some_and(|(pid, _)| self.strangers.borrow().known(pid));
             match sender {
-                Some(_) if belongs_to(daemon, &sent_by, program_uid) => {
+                Some(_) if !stranger && belongs_to(daemon, &sent_by, program_uid) => {
                     return Ok(Some(buf[..bytes].to_vec()))
                 }
-                Some((pid, uid)) => note(
-                    format!(
-                        "a message from pid {pid} (uid {uid}), which is not one of its processes"
-                    ),
-                    ignored,
-                ),
+                Some((pid, uid)) => {
+                    if !stranger {
+                        self.strangers.borrow_mut().note(pid, daemon);
+                    }
+                    note(
+                        format!(
+                            "a message from pid {pid} (uid {uid}), which is not one of its processes"
+                        ),
+                        ignored,
+                    )
+                }
                 None => note(
                     "a message without sender credentials (or with file descriptors)".into(),
                     ignored,

@@ -1025,6 +1025,10 @@ pub fn run(args: MonitorArgs, ctx: &Ctx) -> Result<Code> {
 }
 
 /// The monitor's world.
+/// How long the monitor leaves its notify socket unread after a read that left it full (a
+/// flood: [`Monitor::read_notify`]).
+const NOTIFY_REST: Duration = Duration::from_millis(50);
+
 struct Monitor {
     ctx: Ctx,
     name: Name,
@@ -1064,6 +1068,9 @@ struct Monitor {
     /// The report pipe to `start`, while `start` still writes the status: the monitor writes
     /// it only once `start` has closed its end (poll reports an error on this end then).
     handoff: Option<File>,
+    /// The notify socket is not read again before this: it was still full after a read, as a
+    /// flood of others' messages keeps it ([`NOTIFY_REST`]).
+    notify_rest: Option<Instant>,
     /// The report pipe to `start` until the first child is started.
     report: Option<File>,
     /// The first child could not be started and `start` was told: the monitor exits with this.
@@ -1374,6 +1381,7 @@ impl Monitor {
             settle: false,
             settled: false,
             handoff: None,
+            notify_rest: None,
             report: None,
             fatal: None,
             cleanup: None,
@@ -1498,13 +1506,6 @@ impl Monitor {
             }
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
-        let timeout = match timeout {
-            None => PollTimeout::NONE,
-            Some(t) => {
-                let ms = t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
-            }
-        };
         let mut fds = vec![PollFd::new(
             self.signals.get_read().as_fd(),
             PollFlags::POLLIN,
@@ -1514,8 +1515,21 @@ impl Monitor {
                 .iter()
                 .map(|o| PollFd::new(o.pipe.as_fd(), PollFlags::POLLIN)),
         );
-        // The notify socket, once `start` has handed over (until then `start` reads it).
-        let listening = self.handoff.is_none() && self.notify.is_some();
+        // The notify socket, once `start` has handed over (until then `start` reads it), and
+        // not while it rests after a flood.
+        let resting = self.notify_rest.filter(|&at| at > now);
+        if let Some(at) = resting {
+            let left = at.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        let timeout = match timeout {
+            None => PollTimeout::NONE,
+            Some(t) => {
+                let ms = t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+            }
+        };
+        let listening = self.handoff.is_none() && self.notify.is_some() && resting.is_none();
         if let Some(sock) = self.notify.as_ref().filter(|_| listening) {
             fds.push(PollFd::new(sock.fd(), PollFlags::POLLIN));
         }
@@ -1726,13 +1740,21 @@ impl Monitor {
         self.handle(event)
     }
 
-    /// Reads every queued notify message and acts on each.
+    /// Reads the queued notify messages and acts on each of the daemon's. A socket still full
+    /// after a read, as others' messages sent as fast as they can keep it, rests for
+    /// [`NOTIFY_REST`]: a flood from any user then costs the monitor a batch of messages every
+    /// few milliseconds, not a whole CPU (helper-97's attack, 2026-12-03: 92 % of a core
+    /// against four senders), and delays what the program says by as much.
     fn read_notify(&mut self) {
         loop {
             let Some(sock) = &self.notify else { return };
             let message = match sock.receive_for_monitor(self.program_uid, &mut self.ignored) {
                 Ok(Some(m)) => m,
-                Ok(None) => return,
+                Ok(None) => {
+                    let full = crate::process::fd_readable(sock.fd());
+                    self.notify_rest = full.then(|| Instant::now() + NOTIFY_REST);
+                    return;
+                }
                 Err(err) => {
                     self.say(&crate::exit::render(&err));
                     return;

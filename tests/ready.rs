@@ -1303,20 +1303,22 @@ fn a_program_that_ends_during_the_barrier_wait_is_not_started() {
     env.run(&["status", "gone"]).code(3);
 }
 
-/// `start --ready notify` of a program that never says `READY=1`, while a process that is not
-/// the daemon's, deep down a chain of parents, floods the notify socket (writable by every
-/// user) with messages: `start` running, with the flood under way. Returns the start and the
-/// flood (its senders also tracked by `env`), both killed by pid when dropped.
+/// `start --ready notify` of a program that runs `then` (a shell command line ending in `;`,
+/// or nothing), while a process that is not the daemon's, deep down a chain of parents, floods
+/// the notify socket (writable by every user) with messages: `start` running, with the flood
+/// under way. Returns the start and the flood (its senders also tracked by `env`), both killed
+/// by pid when dropped.
 fn start_under_a_flood(
     env: &Env,
     python: &Path,
     name: &str,
     timeout: &str,
+    then: &str,
 ) -> (Background, Background) {
     let mark = unique_secs();
     let said = env.path(&format!("{name}.sock"));
     let program = format!(
-        "echo \"$NOTIFY_SOCKET\" > {name}.tmp && mv {name}.tmp {name}.sock; exec sleep {mark}"
+        "echo \"$NOTIFY_SOCKET\" > {name}.tmp && mv {name}.tmp {name}.sock; {then}exec sleep {mark}"
     );
     let dir = env.dir().display().to_string();
     let mut cmd = env.std_cmd();
@@ -1370,13 +1372,27 @@ fn a_flood_of_others_notify_messages_cannot_hold_start() {
         return;
     };
     let env = Env::new();
-    let (start, _flood) = start_under_a_flood(&env, &python, "timed", "3s");
+    let (start, _flood) = start_under_a_flood(&env, &python, "timed", "3s", "");
     let out = start.output_within(DEADLINE, "the start under a flood times out");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not ready after 3s"), "{stderr}");
 
-    let (start, _flood) = start_under_a_flood(&env, &python, "interrupted", "10m");
+    let (start, _flood) = start_under_a_flood(&env, &python, "interrupted", "10m", "");
     let stderr = start.interrupted_stderr("the start under a flood is interrupted");
     assert!(stderr.contains("interrupted"), "{stderr}");
+
+    // The daemon's own READY=1, sent once the flood runs, is heard through it.
+    let send = format!(
+        "while [ ! -e ready.go ]; do sleep 0.02; done; {} -c 'import os, socket; \
+         socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b\"READY=1\", \
+         os.environ[\"NOTIFY_SOCKET\"])'; ",
+        python.display()
+    );
+    let (start, _flood) = start_under_a_flood(&env, &python, "ready", "10m", &send);
+    fs::write(env.path("ready.go"), "").unwrap();
+    let out = start.output_within(DEADLINE, "the start under a flood hears READY=1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    env.run(&["stop", "ready"]).ok();
 }
