@@ -644,7 +644,7 @@ impl Cgroup {
                         break;
                     }
                     let mut listed = Vec::new();
-                    self.signal_members(&[Signal::SIGKILL], None, &mut listed, false)?;
+                    self.signal_members(&[Signal::SIGKILL], &[], &mut listed, false)?;
                     if listed.iter().all(|pid| seen.contains(pid)) {
                         break;
                     }
@@ -692,17 +692,17 @@ impl Cgroup {
     /// pinned by a pidfd and then checked to still be in this cgroup, so a pid reused between
     /// the listing and the signal is never hit.
     pub fn signal_all(&self, sig: Signal) -> Result<usize> {
-        self.signal_members(&[sig], None, &mut Vec::new(), false)
+        self.signal_members(&[sig], &[], &mut Vec::new(), false)
     }
 
     /// [`Cgroup::signal_all`] with each of `sigs` in turn (TERM then CONT), skipping the
-    /// members of process group `skip_group` (which got them already); the pid of each member
-    /// not skipped is added to `signalled`. With `spare_callers`, rdaemon's ancestors (a shell
-    /// in the cgroup that ran it) are skipped too.
+    /// members of the process groups `skip_groups` (which got them already, or must not); the
+    /// pid of each member not skipped is added to `signalled`. With `spare_callers`, rdaemon's
+    /// ancestors (a shell in the cgroup that ran it) are skipped too.
     pub fn signal_members(
         &self,
         sigs: &[Signal],
-        skip_group: Option<i32>,
+        skip_groups: &[i32],
         signalled: &mut Vec<i32>,
         spare_callers: bool,
     ) -> Result<usize> {
@@ -716,11 +716,9 @@ impl Cgroup {
             // Cheapest first, one system call and no `/proc` read: a member of the group that
             // got the signal already is left alone (a pid reused meanwhile is then not
             // signalled either: nothing is lost).
-            if skip_group.is_some()
+            if !skip_groups.is_empty()
                 && nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(raw)))
-                    .ok()
-                    .map(|g| g.as_raw())
-                    == skip_group
+                    .is_ok_and(|g| skip_groups.contains(&g.as_raw()))
             {
                 continue;
             }

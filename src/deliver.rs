@@ -38,7 +38,7 @@ pub enum Purpose {
 }
 
 /// Sends `sig` to the daemon's program (with `group`, to every process of its process group
-/// but a respawn monitor) and says so. Returns `Code::Ok`, or `Code::ProgramNotRunning` (7)
+/// but a respawn monitor, then to the rest of the daemon: [`signal_rest`]) and says so. Returns `Code::Ok`, or `Code::ProgramNotRunning` (7)
 /// when the daemon or its program does not run; an error for a daemon whose state is unknown,
 /// and exit 4 for a signal the kernel refused (EPERM). For a `Reload`, an error, and no
 /// signal, when the program would be ended by it ([`refuse_fatal_reload`]).
@@ -254,9 +254,9 @@ fn orphan_group(target: &Target, main: &Process) -> Option<i32> {
 /// got it already, `main` (the main process, or a respawn `monitor`) among them: what the
 /// daemon's cgroup holds; without one, the rest of the session rdaemon made for it, and the
 /// monitor's descendants that left it. Each is pinned by a pidfd and checked again (in the
-/// cgroup; of the start time read), as `stop` does; a respawn monitor, which leads `group`, and
-/// rdaemon's own ancestors (a shell of the daemon's that ran it) are never signalled. How many
-/// got it.
+/// cgroup; of the start time read), as `stop` does; a respawn monitor, which leads `group`, its
+/// own helpers ([`monitor_helper_groups`]) and rdaemon's own ancestors (a shell of the
+/// daemon's that ran it) are never signalled. How many got it.
 fn signal_rest(
     target: &Target,
     main: &Process,
@@ -268,12 +268,18 @@ fn signal_rest(
     let Some(rec) = target.record.as_ref() else {
         return Ok(0);
     };
+    let own = main.pid().get();
+    let mut spared = vec![group];
+    if monitor {
+        spared.extend(monitor_helper_groups(own, rec.child_pid));
+    }
     if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
         let mut signalled = Vec::new();
-        cgroup.signal_members(&[sig], Some(group), &mut signalled, true)?;
+        cgroup
+            .signal_members(&[sig], &spared, &mut signalled, true)
+            .map_err(|e| rest_error(target, group, e))?;
         return Ok(signalled.len());
     }
-    let own = main.pid().get();
     let session = session::Session::of(rec).unwrap_or(None);
     let mut found: Vec<session::Entry> = session.iter().flat_map(|s| s.leftovers()).collect();
     if monitor {
@@ -283,22 +289,57 @@ fn signal_rest(
                 .filter(|e| e.stat.start_time >= start_time),
         );
     }
-    found.retain(|e| e.pid != own && e.stat.pgrp != group);
+    found.retain(|e| e.pid != own && !spared.contains(&e.stat.pgrp));
     found.sort_by_key(|e| e.pid);
     found.dedup_by_key(|e| e.pid);
     let mut sent = 0;
+    let mut refused = None;
     for member in session::hold(found.into_iter()) {
         match member.signal(sig) {
             Ok(()) => sent += 1,
             Err(Errno::ESRCH) => {}
-            Err(e) => bail!(
-                "cannot signal a process of {}: {}",
-                target.label(),
-                e.desc()
-            ),
+            // The others still get it; the refusal is said once all have been tried.
+            Err(e) => refused = Some(e),
         }
     }
-    Ok(sent)
+    match refused {
+        None => Ok(sent),
+        Some(e) => {
+            let why = anyhow::anyhow!("{}", e.desc());
+            Err(rest_error(target, group, why))
+        }
+    }
+}
+
+/// The process groups led by the children of a respawn monitor `monitor` other than its
+/// program `child`: its `--on-exit` and `--health cmd:` commands, which run in groups of their
+/// own (helper-99's review: a `signal --group HUP` reached a health check, which the monitor
+/// then took for failed and restarted a healthy program). A process of the program's that
+/// led a group of its own and was re-parented to the monitor is spared with them.
+fn monitor_helper_groups(monitor: i32, child: Option<i32>) -> Vec<i32> {
+    session::children_of(monitor)
+        .into_iter()
+        .filter(|&c| Some(c) != child)
+        .filter(|&c| {
+            Pid::new(c)
+                .ok()
+                .and_then(process::read_stat)
+                .is_some_and(|s| s.pgrp == c)
+        })
+        .collect()
+}
+
+/// The error of a signal refused to part of the daemon, once its process group had it.
+fn rest_error(target: &Target, group: i32, why: anyhow::Error) -> anyhow::Error {
+    let msg = format!(
+        "cannot signal every process of {} (process group {group} got it): {}",
+        target.label(),
+        crate::exit::render(&why)
+    );
+    match why.to_string().contains(Errno::EPERM.desc()) {
+        true => Fail::privilege(msg).into(),
+        false => anyhow::anyhow!(msg),
+    }
 }
 
 /// Sends `sig` to every member of process group `group` but `anchor`'s leader: the group a

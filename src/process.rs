@@ -1333,9 +1333,6 @@ pub struct PidfdFacts {
     pub exit_status: Option<i32>,
 }
 
-/// What the kernel says of the process behind `pidfd`, live (Linux 6.13) or reaped (6.15:
-/// kept for a pidfd that existed when it was reaped, such as one passed with a message);
-/// `None` on older kernels, or for a reaped process of which nothing was kept.
 /// Whether the process of `pidfd` has exited (a zombie, or reaped: its number may be
 /// another's by now).
 pub fn pidfd_exited(pidfd: BorrowedFd<'_>) -> bool {
@@ -1347,6 +1344,9 @@ pub fn fd_readable(fd: BorrowedFd<'_>) -> bool {
     matches!(poll_readable(fd, None, Duration::ZERO), Ok(true))
 }
 
+/// What the kernel says of the process behind `pidfd`, live (Linux 6.13) or reaped (6.15:
+/// kept for a pidfd that existed when it was reaped, such as one passed with a message);
+/// `None` on older kernels, or for a reaped process of which nothing was kept.
 pub fn pidfd_facts(pidfd: BorrowedFd<'_>) -> Option<PidfdFacts> {
     let mut info = PidfdInfo {
         mask: PIDFD_INFO_EXIT | PIDFD_INFO_CGROUPID,

@@ -771,3 +771,44 @@ fn signal_group_reaches_every_process_of_the_daemon() {
         });
     }
 }
+
+/// `signal --group` of a respawn daemon spares the monitor's own helpers, here an `--on-exit`
+/// command still running, which live in process groups of their own (helper-99's review: a
+/// `signal --group HUP` reached a `--health cmd:` check, which the monitor took for failed,
+/// and restarted a healthy program).
+#[test]
+fn signal_group_spares_the_monitors_helpers() {
+    let env = Env::new();
+    let (program, hook) = (unique_secs(), unique_secs());
+    let dir = env.dir().display().to_string();
+    // The first run exits at once; the hook then runs, and the program is run again.
+    let run = format!("if [ -e once ]; then exec sleep {program}; fi; touch once; exit 1");
+    let on_exit = format!("exec sleep {hook}");
+    env.run(&[
+        "start",
+        "--name",
+        "helped",
+        "--respawn",
+        "--restart-delay",
+        "0",
+        "--chdir",
+        &dir,
+        "--on-exit",
+        &on_exit,
+        "--",
+        "sh",
+        "-c",
+        &run,
+    ])
+    .ok();
+    env.track(env.pid_of("helped"));
+    let mut pids = (Vec::new(), Vec::new());
+    wait_until("the hook and the program's second run", DEADLINE, || {
+        pids = (env.track_marked(&program), env.track_marked(&hook));
+        pids.0.len() == 1 && pids.1.len() == 1
+    });
+    env.run(&["signal", "--group", "USR1", "helped"]).ok();
+    wait_dead(pids.0[0]);
+    assert_left_alone(pids.1[0], "a signal --group of the daemon");
+    env.run(&["stop", "helped"]).ok();
+}

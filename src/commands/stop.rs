@@ -738,8 +738,13 @@ fn stop_cgroup(
             Some((sig, first)) => {
                 // The signalled group had its SIGCONT with its first signal.
                 let skip = signalled_group.filter(|_| first);
-                cg.signal_members(&[sig, Signal::SIGCONT], skip, &mut stopped, false)
-                    .map_err(fail)?;
+                cg.signal_members(
+                    &[sig, Signal::SIGCONT],
+                    skip.as_slice(),
+                    &mut stopped,
+                    false,
+                )
+                .map_err(fail)?;
             }
             None => {}
         }
