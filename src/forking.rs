@@ -372,10 +372,17 @@ fn from_pidfile(
     let shown = path.display();
     // Where the directory does not exist (yet), its nearest ancestor that does is watched
     // for its making: a wait for a `/run/NAME/` that a reboot took away looked every 10 ms,
-    // each look a scan of every process (13 % of a core; user trial, 2026-12-03).
-    let mut awaiting: Option<(PathBuf, WatchDescriptor)> = None;
+    // each look a scan of every process (13 % of a core; user trial, 2026-12-03). Only the
+    // making of the next level wakes the look: whatever else is made there (a busy `/tmp`)
+    // is passed over (helper-99's review).
+    let mut awaiting: Option<Awaited> = None;
     loop {
-        if !watching {
+        // Twice at most: a directory made between the first try and the ancestor's watch
+        // is then watched at once, not at the next fallback look (helper-99's review).
+        for _ in 0..2 {
+            if watching {
+                break;
+            }
             // Watch first, look after: nothing written in between is missed.
             let dir = path.parent().unwrap_or(Path::new("/"));
             watching = inotify.as_ref().is_some_and(|i| {
@@ -391,16 +398,12 @@ fn from_pidfile(
                 true => None,
                 false => dir.ancestors().skip(1).find(|a| a.is_dir()),
             };
-            let awaited = awaiting.as_ref().map(|(dir, _)| dir.as_path());
+            let awaited = awaiting.as_ref().map(|a| a.dir.as_path());
             if let Some(i) = inotify.as_ref().filter(|_| ancestor != awaited) {
-                if let Some((_, wd)) = awaiting.take() {
-                    let _ = i.rm_watch(wd);
+                if let Some(old) = awaiting.take() {
+                    let _ = i.rm_watch(old.wd);
                 }
-                let made = AddWatchFlags::IN_CREATE
-                    | AddWatchFlags::IN_MOVED_TO
-                    | AddWatchFlags::IN_ONLYDIR;
-                awaiting =
-                    ancestor.and_then(|a| Some((a.to_path_buf(), i.add_watch(a, made).ok()?)));
+                awaiting = ancestor.and_then(|a| Awaited::watch(i, a, dir));
             }
         }
         if let Some(i) = &inotify {
@@ -474,17 +477,91 @@ fn from_pidfile(
             false => Duration::from_millis(10),
         }
         .min(left);
-        let mut fds: Vec<PollFd> = inotify
-            .iter()
-            .filter(|_| woken)
-            .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
-            .chain(stop.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
-            .collect();
-        let ms = slice.as_millis().min(i32::MAX as u128) as i32;
-        let _ = poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        );
+        let until = Instant::now() + slice;
+        // After events for other names in the ancestor, it is left unread for a while: a
+        // directory where files come and go by the thousand would wake the wait for each.
+        let mut resting_until: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let resting = resting_until.filter(|&r| r > now);
+            let wait = match resting {
+                Some(r) => (r - now).min(until.saturating_duration_since(now)),
+                None => until.saturating_duration_since(now),
+            };
+            let mut fds: Vec<PollFd> = inotify
+                .iter()
+                .filter(|_| woken && resting.is_none())
+                .map(|i| PollFd::new(i.as_fd(), PollFlags::POLLIN))
+                .chain(stop.map(|fd| PollFd::new(fd, PollFlags::POLLIN)))
+                .collect();
+            let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let _ = poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            );
+            // With the ancestor alone watched, an event for another name is no reason to look.
+            let (Some(i), Some(a), false) = (&inotify, &awaiting, watching) else {
+                break;
+            };
+            if Instant::now() >= until || stop.is_some_and(crate::process::fd_readable) || a.came(i)
+            {
+                break;
+            }
+            if resting.is_none() {
+                resting_until = Some(Instant::now() + ANCESTOR_REST);
+            }
+        }
+    }
+}
+
+/// How long the watch of a missing directory's ancestor is left unread after events for other
+/// names than the one awaited ([`from_pidfile`]): at most as late as the 10 ms look it replaced.
+const ANCESTOR_REST: Duration = Duration::from_millis(10);
+
+/// The nearest existing ancestor of a pidfile's missing directory, watched for the making of
+/// `next`, the level below it on the way.
+struct Awaited {
+    dir: PathBuf,
+    wd: WatchDescriptor,
+    next: std::ffi::OsString,
+}
+
+impl Awaited {
+    /// Watches `ancestor` for entries made in it, the one awaited being the first level of
+    /// `missing` below it.
+    fn watch(inotify: &Inotify, ancestor: &Path, missing: &Path) -> Option<Awaited> {
+        let next = missing
+            .strip_prefix(ancestor)
+            .ok()?
+            .components()
+            .next()?
+            .as_os_str()
+            .to_owned();
+        let made =
+            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO | AddWatchFlags::IN_ONLYDIR;
+        let wd = inotify.add_watch(ancestor, made).ok()?;
+        Some(Awaited {
+            dir: ancestor.to_path_buf(),
+            wd,
+            next,
+        })
+    }
+
+    /// Reads the queued events: whether one says `next` was made (or events were lost, or the
+    /// watch went with its directory), which is worth a look.
+    fn came(&self, inotify: &Inotify) -> bool {
+        let mut came = false;
+        while let Ok(events) = inotify.read_events() {
+            if events.is_empty() {
+                break;
+            }
+            came |= events.iter().any(|e| {
+                e.mask
+                    .intersects(AddWatchFlags::IN_Q_OVERFLOW | AddWatchFlags::IN_IGNORED)
+                    || (e.wd == self.wd && e.name.as_deref() == Some(self.next.as_os_str()))
+            });
+        }
+        came
     }
 }
 
