@@ -682,7 +682,10 @@ impl Env {
         }
         if let Some(s) = stat(pid) {
             let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
-            if !started.iter().any(|(p, _)| *p == pid) {
+            // By pid and start time: a number tracked before, whose process is gone, may be a
+            // process of the test's again (a stranger made to take it on purpose), which was
+            // left running when only the number was compared.
+            if !started.contains(&(pid, s.start_time)) {
                 started.push((pid, s.start_time));
             }
         }
