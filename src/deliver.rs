@@ -38,8 +38,9 @@ pub enum Purpose {
 }
 
 /// Sends `sig` to the daemon's program (with `group`, to every process of its process group
-/// but a respawn monitor, then to the rest of the daemon: [`signal_rest`]) and says so. Returns `Code::Ok`, or `Code::ProgramNotRunning` (7)
-/// when the daemon or its program does not run; an error for a daemon whose state is unknown,
+/// but a respawn monitor, then to the rest of the daemon: [`signal_rest`]) and says so.
+/// Returns `Code::Ok`, or `Code::ProgramNotRunning` (7) when the daemon or its program does
+/// not run; an error for a daemon whose state is unknown,
 /// and exit 4 for a signal the kernel refused (EPERM). For a `Reload`, an error, and no
 /// signal, when the program would be ended by it ([`refuse_fatal_reload`]).
 pub fn send(ctx: &Ctx, target: &Target, sig: Signal, group: bool, why: Purpose) -> Result<Code> {
@@ -275,9 +276,10 @@ fn signal_rest(
     }
     if let Some(cgroup) = crate::cgroup::Cgroup::of_record(rec).filter(|c| c.exists()) {
         let mut signalled = Vec::new();
+        // A cgroup is root's: no signal to its members is refused for want of privilege.
         cgroup
             .signal_members(&[sig], &spared, &mut signalled, true)
-            .map_err(|e| rest_error(target, group, e))?;
+            .map_err(|e| rest_error(target, group, &crate::exit::render(&e), None))?;
         return Ok(signalled.len());
     }
     let session = session::Session::of(rec).unwrap_or(None);
@@ -304,10 +306,7 @@ fn signal_rest(
     }
     match refused {
         None => Ok(sent),
-        Some(e) => {
-            let why = anyhow::anyhow!("{}", e.desc());
-            Err(rest_error(target, group, why))
-        }
+        Some(e) => Err(rest_error(target, group, e.desc(), Some(e))),
     }
 }
 
@@ -329,16 +328,16 @@ fn monitor_helper_groups(monitor: i32, child: Option<i32>) -> Vec<i32> {
         .collect()
 }
 
-/// The error of a signal refused to part of the daemon, once its process group had it.
-fn rest_error(target: &Target, group: i32, why: anyhow::Error) -> anyhow::Error {
+/// The error of a signal refused to part of the daemon (`why`; `errno`, the kernel's refusal
+/// if that is what it was), once its process group had it: exit 4 for EPERM.
+fn rest_error(target: &Target, group: i32, why: &str, errno: Option<Errno>) -> anyhow::Error {
     let msg = format!(
-        "cannot signal every process of {} (process group {group} got it): {}",
+        "cannot signal every process of {} (process group {group} got it): {why}",
         target.label(),
-        crate::exit::render(&why)
     );
-    match why.to_string().contains(Errno::EPERM.desc()) {
-        true => Fail::privilege(msg).into(),
-        false => anyhow::anyhow!(msg),
+    match errno {
+        Some(Errno::EPERM) => Fail::privilege(msg).into(),
+        _ => anyhow::anyhow!(msg),
     }
 }
 

@@ -2213,7 +2213,8 @@ impl NotifySocket {
 }
 
 /// How many messages from others [`NotifySocket::receive`] drops before it lets its caller
-/// look at the time: each costs a walk of the sender's parents, up to [`MAX_DEPTH`] reads.
+/// look at the time: each may cost a walk of the sender's parents, up to [`MAX_DEPTH`] reads
+/// (one read for a sender already known to be a stranger: [`Strangers`]).
 const DROPPED_PER_CALL: usize = 32;
 
 /// What the kernel attached to a received notify message.
