@@ -1262,15 +1262,27 @@ fn systemd_notify_ready_from_a_set_e_script_keeps_the_daemon_running() {
 /// A program that ends while `start` answers a `systemd-notify` helper's barrier (the helper
 /// lingering after `READY=1`) is not "started": the start fails as when the program ends
 /// during the wait, and stops what it left (helper-95's review, 2026-12-03: `started`, then
-/// `dead`).
+/// `dead`). The helper sends `READY=1` and a barrier, and tells the program to end only once
+/// the barrier's pipe is closed: `start` has read `READY=1` by then, whatever the machine's
+/// speed, and waits on while the helper lingers.
 const EXITS_WHILE_A_NOTIFIER_LINGERS: &str = r#"
-import ctypes, os, socket, sys, time
+import array, ctypes, os, socket, sys, time
+told_r, told_w = os.pipe()
 if os.fork() == 0:
+    os.close(told_r)
     ctypes.CDLL(None).prctl(15, b"systemd-notify", 0, 0, 0)
-    socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+    n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    addr = os.environ["NOTIFY_SOCKET"]
+    n.sendto(b"READY=1", addr)
+    r, w = os.pipe()
+    n.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))], 0, addr)
+    os.close(w)
+    os.read(r, 1)
+    os.write(told_w, b"x")
     time.sleep(30)
     os._exit(0)
-time.sleep(0.3)
+os.close(told_w)
+os.read(told_r, 1)
 sys.exit(3)
 "#;
 

@@ -377,11 +377,9 @@ fn a_restart_interrupted_in_its_stop_leaves_the_daemon_running_and_wanted() {
 #[test]
 fn a_restart_interrupted_after_its_stop_does_not_start_again() {
     let env = Env::new();
-    let got = env.path("slow.got");
     let pid = env.start_slow_to_stop("slow");
-    let restart = env.in_background("restart", &["slow", "--timeout", "5m"]);
-    wait_until("the daemon got its stop signal", DEADLINE, || got.exists());
-    interrupt(restart.pid());
+    let mut restart = env.in_background("restart", &["slow", "--timeout", "5m"]);
+    interrupt_on_its_way_down(&env, &mut restart, "slow");
     let out = restart.output_within(DEADLINE, "the interrupted restart ends");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),

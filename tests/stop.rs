@@ -521,11 +521,9 @@ fn the_first_interrupt_of_a_stop_decides() {
 #[test]
 fn an_interrupt_after_the_signal_to_a_daemon_on_its_way_down_leaves_it_stopped() {
     let env = Env::new();
-    let got = env.path("slow.got");
     let pid = env.start_slow_to_stop("slow");
-    let stop = env.in_background("stop", &["slow", "--timeout", "5m"]);
-    wait_until("the daemon got its stop signal", DEADLINE, || got.exists());
-    interrupt(stop.pid());
+    let mut stop = env.in_background("stop", &["slow", "--timeout", "5m"]);
+    interrupt_on_its_way_down(&env, &mut stop, "slow");
     let out = stop.output_within(DEADLINE, "the interrupted stop ends");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),

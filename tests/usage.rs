@@ -1,6 +1,8 @@
 //! Usage errors: exit 2, nothing started; a malformed value in one line, any other usage error
 //! whole. And the global options.
 
+use std::fs;
+
 use crate::common::*;
 
 #[test]
@@ -250,31 +252,42 @@ fn a_program_named_as_its_daemon_with_its_own_options_starts_again() {
 }
 
 /// A spec saved with a ready timeout of 0 (before the option refused it) would fail every
-/// `start NAME` at once: it reads as no timeout given, the default (review, 2026-12-02).
+/// `start NAME` at once: it reads as no timeout given, the default (review, 2026-12-02). The
+/// program makes its file only once the test lets it go, after `start` has looked and waits on.
 #[test]
 fn a_saved_ready_timeout_of_zero_reads_as_the_default() {
     let env = Env::new();
     let mark = env.path("up.mark");
-    let _ = std::fs::remove_file(&mark);
+    let go = env.path("go");
     let body = format!(
-        "sleep 0.3; : > {}; exec sleep {}",
+        "{}; : > {}; exec sleep {}",
+        until_go(&go),
         mark.display(),
         unique_secs()
     );
     let ready = format!("file:{}", mark.display());
-    let args = [
-        "start", "--name", "late", "--ready", &ready, "--", "sh", "-c", &body,
-    ];
+    let program = ["--", "sh", "-c", &body];
+    let mut args = vec!["start", "--name", "late", "--ready", &ready];
+    args.extend(program);
+    fs::write(&go, "").unwrap();
     env.run(&args).ok();
     let pid = env.pid_of("late");
     env.run(&["stop", "late"]).ok();
     wait_dead(pid);
-    std::fs::remove_file(&mark).unwrap();
+    fs::remove_file(&mark).unwrap();
+    fs::remove_file(&go).unwrap();
     let spec = env.path("late.json");
-    let text = std::fs::read_to_string(&spec).unwrap();
+    let text = fs::read_to_string(&spec).unwrap();
     assert!(text.contains("\"ready_timeout\": \"30s\""), "{text}");
-    std::fs::write(&spec, text.replace("\"30s\"", "\"0s\"")).unwrap();
-    env.run(&["start", "late"]).ok().stdout_has("started late");
+    fs::write(&spec, text.replace("\"30s\"", "\"0s\"")).unwrap();
+    let mut start = env.in_background("start", &["late"]);
+    wait_start_waits(&env, &mut start, "the file", || {
+        env.path("late.pid").exists()
+    });
+    fs::write(&go, "").unwrap();
+    let (code, stdout, stderr) = finish_start(&env, start);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("started late"), "{stdout}");
     let pid = env.pid_of("late");
     assert!(mark.exists());
     env.run(&["stop", "late"]).ok();

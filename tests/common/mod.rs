@@ -245,6 +245,34 @@ pub fn finish_start(env: &Env, start: Background) -> (Option<i32>, String, Strin
     )
 }
 
+/// Ctrl-C to `command` (a `stop` or `restart` in the background) while the daemon `name` of
+/// [`Env::start_slow_to_stop`] is on its way down: once the daemon got its stop signal, with
+/// `command` still waiting for it, the interrupt goes out; once `command` has taken it and is
+/// back in a wait, the daemon is let go. So the interrupt lands while the daemon dies, however
+/// slow the machine, and not after `command` saw it gone.
+pub fn interrupt_on_its_way_down(env: &Env, command: &mut Background, name: &str) {
+    let got = env.path(&format!("{name}.got"));
+    let mut ended = false;
+    wait_until("the daemon got its stop signal", DEADLINE, || {
+        ended = command.has_ended();
+        ended || got.exists()
+    });
+    assert!(
+        !ended,
+        "the command ended before the daemon got its stop signal"
+    );
+    assert!(
+        !command.has_ended(),
+        "the command ended while the daemon could not exit yet"
+    );
+    let pid = command.pid();
+    interrupt(pid);
+    wait_until("the command took the interrupt", DEADLINE, || {
+        !signal_pending(pid, Signal::SIGINT) && in_poll(pid)
+    });
+    fs::write(env.path(&format!("{name}.go")), "").unwrap();
+}
+
 /// The shell line that holds a fixture's program back until the test creates `go` (a path).
 pub fn until_go(go: &Path) -> String {
     format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display())
@@ -753,12 +781,13 @@ impl Env {
         vec![script.display().to_string(), ready.display().to_string()]
     }
 
-    /// Starts as daemon `name` a shell that, on SIGTERM, makes `DIR/NAME.got` and exits 0.3 s
-    /// later: a daemon on its way down for a moment. Its pid, once it traps the signal.
+    /// Starts as daemon `name` a shell that, on SIGTERM, makes `DIR/NAME.got` and exits once
+    /// `DIR/NAME.go` exists: a daemon on its way down until the test lets it go (see
+    /// [`interrupt_on_its_way_down`]). Its pid, once it traps the signal.
     pub fn start_slow_to_stop(&self, name: &str) -> i32 {
         let script = self.script(
             "slow.sh",
-            r#"trap ': > "$1.got"; sleep 0.3; exit 0' TERM
+            r#"trap ': > "$1.got"; while [ ! -e "$1.go" ]; do sleep 0.01; done; exit 0' TERM
 : > "$1.ready"
 while :; do sleep 1 & wait $!; done"#,
         );
@@ -1103,6 +1132,14 @@ pub fn need_root(test: &str) -> bool {
     }
     skip(test, "needs root");
     false
+}
+
+/// Skips a test that needs a program a fresh machine does not have (nginx, redis, a shell's
+/// completion checker), with the reason, under CI too: the suite must pass where only the
+/// Rust toolchain, gcc and python3 are installed (README). What the suite itself needs
+/// (root, `nobody`, python3) goes through [`skip`].
+pub fn skip_optional(test: &str, why: &str) {
+    eprintln!("skipping {test}: {why}");
 }
 
 /// [`skip`] with the CI setting given: panics when `ci`.
