@@ -142,7 +142,7 @@ fn man_page_renders_cleanly() {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--warnings"));
     if !man_db {
-        eprintln!("skipped: man (man-db) is not installed");
+        skip_optional("man_page_renders_cleanly", "man (man-db) is not installed");
         return;
     }
     let out = StdCommand::new("man")
@@ -296,7 +296,10 @@ fn committed_scripts_parse_in_their_shells() {
         ("fish", "rdaemon.fish"),
     ] {
         if !have(shell) {
-            eprintln!("skipped: {shell} is not installed, {file} not syntax-checked");
+            skip_optional(
+                "committed_scripts_parse_in_their_shells",
+                &format!("{shell} is not installed, {file} not syntax-checked"),
+            );
             continue;
         }
         let out = StdCommand::new(shell)
@@ -315,7 +318,7 @@ fn committed_scripts_parse_in_their_shells() {
 #[test]
 fn fish_completes_daemon_names() {
     if !have("fish") {
-        eprintln!("skipped: fish is not installed");
+        skip_optional("fish_completes_daemon_names", "fish is not installed");
         return;
     }
     let (env, other) = two_dirs();
@@ -353,7 +356,7 @@ fn fish_completes_daemon_names() {
 #[test]
 fn zsh_completes_daemon_names() {
     if !have("zsh") {
-        eprintln!("skipped: zsh is not installed");
+        skip_optional("zsh_completes_daemon_names", "zsh is not installed");
         return;
     }
     let (env, other) = two_dirs();

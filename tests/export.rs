@@ -159,8 +159,9 @@ pub fn verify(env: &Env, name: &str, unit: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !have {
-        eprintln!(
-            "skipped: systemd-analyze is not installed (Debian: apt-get install systemd); the unit was checked by the parser only"
+        skip_optional(
+            &format!("systemd-analyze verify of {name}"),
+            "systemd-analyze is not installed (Debian: apt-get install systemd); the unit was checked by the parser only",
         );
         return false;
     }

@@ -802,11 +802,29 @@ fn the_guides_init_script_works_as_written() {
         .code(3)
         .stderr_has("web cannot reload; use force-reload");
     action("frobnicate").code(2).stderr_has("Usage:");
-    assert!(alive(second), "an unknown action must not touch the server");
+    // Answered after both: a signal sent by either would have been taken before the answer.
+    assert!(
+        http_get_answers(&port),
+        "reload or an unknown action touched the server"
+    );
+    assert_eq!(env.pid_of("web"), second);
     action("stop").ok().stdout_has("stopped web");
     assert!(!alive(second));
     action("stop").ok();
     action("status").code(3);
+}
+
+/// Whether the HTTP server on 127.0.0.1:`port` answers a GET with a status line.
+fn http_get_answers(port: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else {
+        return false;
+    };
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut answer = String::new();
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").is_ok()
+        && stream.read_to_string(&mut answer).is_ok()
+        && answer.starts_with("HTTP/1.")
 }
 
 /// The addresses (as `/proc/net/tcp*` writes them, `0100007F` for 127.0.0.1) with a TCP socket

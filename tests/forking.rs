@@ -1359,7 +1359,10 @@ fn nginx_prefix(env: &Env, port: u16) -> (PathBuf, PathBuf) {
 #[test]
 fn forking_real_nginx_in_its_default_mode() {
     let Some(nginx) = installed("nginx") else {
-        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        skip_optional(
+            "forking_real_nginx_in_its_default_mode",
+            "nginx is not installed (Debian: apt-get install nginx-light)",
+        );
         return;
     };
     let env = Env::new();
@@ -1427,7 +1430,10 @@ fn forking_real_nginx_in_its_default_mode() {
 #[test]
 fn forking_respawn_real_nginx_started_by_hand_is_never_its_monitor() {
     let Some(nginx) = installed("nginx") else {
-        eprintln!("skipped: nginx is not installed (Debian: apt-get install nginx-light)");
+        skip_optional(
+            "forking_respawn_real_nginx_started_by_hand_is_never_its_monitor",
+            "nginx is not installed (Debian: apt-get install nginx-light)",
+        );
         return;
     };
     let env = Env::new();
@@ -1489,15 +1495,20 @@ fn forking_respawn_real_nginx_started_by_hand_is_never_its_monitor() {
 #[test]
 fn forking_real_redis_as_its_user_with_its_own_pidfile() {
     let Some(redis) = installed("redis-server") else {
-        eprintln!("skipped: redis-server is not installed (Debian: apt-get install redis-server)");
+        skip_optional(
+            "forking_real_redis_as_its_user_with_its_own_pidfile",
+            "redis-server is not installed (Debian: apt-get install redis-server)",
+        );
         return;
     };
     let Some(user) = nix::unistd::User::from_name("redis").ok().flatten() else {
-        eprintln!("skipped: there is no redis user (Debian's redis-server package makes it)");
+        skip_optional(
+            "forking_real_redis_as_its_user_with_its_own_pidfile",
+            "there is no redis user (Debian's redis-server package makes it)",
+        );
         return;
     };
-    if !is_root() {
-        eprintln!("skipped: --user redis needs root");
+    if !need_root("forking_real_redis_as_its_user_with_its_own_pidfile") {
         return;
     }
     let env = Env::new();

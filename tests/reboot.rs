@@ -488,7 +488,8 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
     wipe();
     // Only a cgroup marked by a start from this very directory (review, 2026-12-02: the same
     // path made by another installation's default directory, whose daemon was killed).
-    if let Some(python) = python3() {
+    let test = "daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled";
+    if let Some(python) = python3_or_skip(test) {
         let mark = |value: &str| {
             let set = "import os, sys; os.setxattr(sys.argv[1], 'trusted.rdaemon.dir', sys.argv[2].encode())";
             let ok = std::process::Command::new(&python)
