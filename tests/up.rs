@@ -954,7 +954,15 @@ fn an_edited_entry_whose_start_fails_stays_wanted_running() {
             .replace("ready-timeout = \"10s\"", "ready-timeout = \"300ms\""),
     )
     .unwrap();
-    env.run(&["up"]).code(1).stderr_has("not ready after 300ms");
+    // The stop that succeeded is said where `restart` says it, the failure on stderr
+    // (helper-101's trial: both went to stderr).
+    let run = env.run(&["up"]).code(1).stderr_has("not ready after 300ms");
+    assert!(
+        run.stdout.contains(&format!("stopped ed (pid {first})")),
+        "{}",
+        run.dump()
+    );
+    assert!(!run.stderr.contains("stopped ed (pid"), "{}", run.dump());
     wait_dead(first);
     env.run(&["status", "ed"]).code(1).stdout_has("dead");
     let now = env.record("ed");

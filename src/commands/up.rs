@@ -423,8 +423,8 @@ fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
 
 /// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
 /// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
-/// child printed) as each finishes; a failure's whole output (the status and log tail `start`
-/// shows) goes to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
+/// child printed, each stream to its own) as each finishes; a failure and the log tail
+/// `start` shows go to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
 /// (SIGTERM) or 129 (SIGHUP) once the running children, passed the signal, have ended (a
 /// start stops what it half started, a stop ends as an interrupted `stop`), unless every one
 /// succeeded all the same.
@@ -604,7 +604,10 @@ fn run_jobs(
             eprint!("{}", text(&done.stderr));
             succeeded.insert(done.name);
         } else {
-            eprint!("{}{}", text(&done.stdout), text(&done.stderr));
+            // What succeeded before the failed step (an edited entry's "stopped NAME") is on
+            // stdout, as `restart` prints it; the failure, with its log tail, on stderr.
+            print!("{}", text(&done.stdout));
+            eprint!("{}", text(&done.stderr));
             if done.replaces {
                 keep_wanted_running(ctx, &done.name);
             }
