@@ -588,6 +588,9 @@ fn a_notify_wait_that_heard_nothing_says_where_the_socket_is() {
         .code(1);
     assert!(
         silent.stderr.contains("nothing at all reached it (/")
+            && silent
+                .stderr
+                .contains("the program must send READY=1 to $NOTIFY_SOCKET (sd_notify)")
             && silent.stderr.contains("must have it bind-mounted in"),
         "{}",
         silent.dump()

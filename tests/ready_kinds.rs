@@ -672,3 +672,45 @@ fn a_relative_ready_file_with_chdir_elsewhere_is_warned_of() {
     assert!(!run.stderr.contains("warning"), "{}", run.dump());
     env.run(&["stop", "abs"]).ok();
 }
+
+/// A `log:` wait that times out with nothing in the log names the usual cause, a program that
+/// buffers its output when it is not a terminal (helper-101's trial: Python without `-u`);
+/// another kind's empty log gets no such hint.
+#[test]
+fn a_log_wait_over_an_empty_log_suggests_the_output_is_buffered() {
+    let env = Env::new();
+    let hint =
+        "a program whose output is not a terminal may keep it in a buffer (python3 -u, stdbuf -oL)";
+    let never = env.path("never");
+    for (name, ready) in [
+        ("quiet", "log:^up$".to_owned()),
+        ("filewait", format!("file:{}", never.display())),
+    ] {
+        let secs = unique_secs();
+        let run = env
+            .run(&[
+                "start",
+                "--name",
+                name,
+                "--ready",
+                &ready,
+                "--ready-timeout",
+                "300ms",
+                "--",
+                "sleep",
+                &secs,
+            ])
+            .code(1)
+            .stderr_has("it was not ready after 300ms");
+        assert!(live_pids_with_arg(&secs).is_empty(), "{}", run.dump());
+        let log = env.path(&format!("{name}.log"));
+        let empty = format!("(the log '{}' is empty", log.display());
+        assert!(run.stderr.contains(&empty), "{}", run.dump());
+        assert_eq!(
+            run.stderr.contains(hint),
+            ready.starts_with("log:"),
+            "{}",
+            run.dump()
+        );
+    }
+}

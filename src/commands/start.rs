@@ -1569,7 +1569,7 @@ fn await_ready(
             }
             if let Some(path) = check.notify_unheard() {
                 why.push_str(&format!(
-                    "; nothing at all reached it ({path}): a program in a mount namespace or chroot of its own must have it bind-mounted in"
+                    "; nothing at all reached it ({path}): the program must send READY=1 to $NOTIFY_SOCKET (sd_notify), within --ready-timeout; one in a mount namespace or chroot of its own must have it bind-mounted in"
                 ));
             }
             if let Some((path, uid)) = check.file_of_stranger() {
@@ -1753,6 +1753,14 @@ fn stop_unready(ctx: &Ctx, launch: &plan::Plan, process: &Process) -> Result<usi
 fn log_tail(launch: &plan::Plan, lines: usize) -> String {
     let mut out = String::new();
     let mut seen: Vec<&Path> = Vec::new();
+    // A `log:` wait that saw nothing: the usual cause is a program that holds its output in a
+    // buffer when it is not a terminal (helper-101's trial, Python without -u).
+    let hint = match launch.ready {
+        ReadySpec::Log(_) => {
+            ": a program whose output is not a terminal may keep it in a buffer (python3 -u, stdbuf -oL)"
+        }
+        _ => "",
+    };
     for path in [launch.stdout.as_path(), launch.stderr.as_path()] {
         if seen.contains(&path) || path == Path::new("/dev/null") || !path.is_absolute() {
             continue;
@@ -1773,10 +1781,10 @@ fn log_tail(launch: &plan::Plan, lines: usize) -> String {
                 }
             }
             Err(()) if mark.is_some_and(|m| m.len > 0) => out.push_str(&format!(
-                "\n(nothing was written to the log '{}' by this start)",
+                "\n(nothing was written to the log '{}' by this start{hint})",
                 path.display()
             )),
-            Err(()) => out.push_str(&format!("\n(the log '{}' is empty)", path.display())),
+            Err(()) => out.push_str(&format!("\n(the log '{}' is empty{hint})", path.display())),
         }
     }
     out
