@@ -32,6 +32,7 @@ use std::fs;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
@@ -1497,24 +1498,35 @@ unsafe fn join_new_session_keyring() -> Result<(), i32> {
 /// - with `creds`, a new session keyring (joined before the credentials change, see
 ///   [`join_new_session_keyring`]), then the supplementary groups, group and user, as the
 ///   daemon gets them. std's `CommandExt::groups` is unstable, and its `uid`/`gid` would clear
-///   the supplementary groups, hence the hook.
+///   the supplementary groups, hence the hook;
+/// - with `chdir`, the daemon's working directory entered last, as the daemon's user, as the
+///   daemon enters it: std's `current_dir` would enter it as root, before the hook, following a
+///   symlink the daemon's user put in its place, and leave the helper, running as that user,
+///   in a directory the user cannot reach, whose files any of the user's processes then read
+///   through `/proc/PID/cwd` (helper-102's attack, 2026-12-03). The caller must not set
+///   `current_dir`.
 ///
 /// The caller must not set `process_group` on `cmd`: a group leader cannot `setsid`. Fails
-/// only if the copy of `cgroup_procs` cannot be made.
+/// if the copy of `cgroup_procs` cannot be made, or `chdir` holds a NUL byte.
 pub fn isolate_helper(
     cmd: &mut std::process::Command,
     creds: Option<&Credentials>,
     cgroup_procs: Option<BorrowedFd<'_>>,
+    chdir: Option<&Path>,
 ) -> io::Result<()> {
     use std::os::unix::process::CommandExt;
     let ids = creds.map(|c| (c.uid, c.gid, c.groups.clone()));
+    let dir = chdir
+        .map(|d| CString::new(d.as_os_str().as_bytes()))
+        .transpose()
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     // Owned by the hook, so open for as long as `cmd` can spawn (F_DUPFD_CLOEXEC).
     let procs: Option<OwnedFd> = cgroup_procs.map(|fd| fd.try_clone_to_owned()).transpose()?;
     let max_fd = max_fd();
     // SAFETY: the hook runs in the forked child before exec and makes only async-signal-safe
     // system calls (setsid, write, close_range or fcntl, keyctl, getuid, setgroups, setgid,
-    // setuid) on data moved in beforehand (`procs` is an fd the hook owns, open until `cmd` is
-    // dropped); nothing allocates.
+    // setuid, chdir) on data moved in beforehand (`procs` is an fd the hook owns, open until
+    // `cmd` is dropped; `dir` a C string made before the fork); nothing allocates.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
@@ -1537,18 +1549,22 @@ pub fn isolate_helper(
                     libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
                 }
             }
-            let Some((uid, gid, groups)) = &ids else {
-                return Ok(());
-            };
-            if let Err(errno) = join_new_session_keyring() {
-                return Err(io::Error::from_raw_os_error(errno));
+            if let Some((uid, gid, groups)) = &ids {
+                if let Err(errno) = join_new_session_keyring() {
+                    return Err(io::Error::from_raw_os_error(errno));
+                }
+                // Only root may set groups; an unprivileged rdaemon runs the helper as itself.
+                if libc::getuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                if libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
-            // Only root may set groups; an unprivileged rdaemon runs the helper as itself.
-            if libc::getuid() == 0 && libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0 {
-                return Err(io::Error::last_os_error());
+            if let Some(dir) = &dir {
+                if libc::chdir(dir.as_ptr()) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             Ok(())
         });

@@ -1234,16 +1234,18 @@ impl Check {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(run) = run {
-            cmd.env_clear().envs(&run.env).current_dir(&run.chdir);
+            cmd.env_clear().envs(&run.env);
         }
         // Its own session, the daemon's cgroup, fds 0-2 only, and the daemon's user with a
-        // session keyring of its own: never root's terminal, fds or keys.
+        // session keyring of its own: never root's terminal, fds or keys; the daemon's
+        // directory entered as that user.
         crate::daemonize::isolate_helper(
             &mut cmd,
             run.as_ref().and_then(|r| r.creds.as_ref()),
             run.as_ref()
                 .and_then(|r| r.cgroup_procs.as_ref())
                 .map(|f| f.as_fd()),
+            run.as_ref().map(|r| r.chdir.as_path()),
         )
         .context("cannot keep the daemon's cgroup for the readiness command")?;
         let mut child = cmd

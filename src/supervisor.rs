@@ -1825,7 +1825,6 @@ impl Monitor {
             .env_clear()
             .envs(&self.env)
             .envs(extra.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.chdir)
             .stdin(Stdio::null());
         if to_log {
             // Where the program's stderr goes: with rotation or timestamps, the pipe this
@@ -1838,9 +1837,15 @@ impl Monitor {
             cmd.stdout(Stdio::null()).stderr(Stdio::null());
         }
         // A session of its own (its group is its pid, for `killpg`), fds 0-2 only, the
-        // daemon's user with a session keyring of its own. It stays in the monitor's cgroup,
-        // the daemon's, and the monitor, a child subreaper, still reaps it.
-        crate::daemonize::isolate_helper(&mut cmd, self.creds.as_ref(), None)?;
+        // daemon's user with a session keyring of its own, the daemon's directory entered as
+        // that user. It stays in the monitor's cgroup, the daemon's, and the monitor, a child
+        // subreaper, still reaps it.
+        crate::daemonize::isolate_helper(
+            &mut cmd,
+            self.creds.as_ref(),
+            None,
+            Some(self.chdir.as_path()),
+        )?;
         let child = cmd.spawn().map_err(|e| {
             anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
         })?;

@@ -1536,3 +1536,137 @@ fn a_log_directory_full_of_junk_does_not_make_roots_logs_follow_spin() {
     drop(follower);
     run_or_hang(&env, &["stop", "lf"], &[]).ok();
 }
+
+/// A directory nobody cannot reach (`secret`, 0700) holding a readable one (`secret/inner`,
+/// 0755) with `data.txt` (0644), and a working directory `app/work` in a directory nobody owns:
+/// nobody can put a symlink to `secret/inner` in place of `app/work`. Returns (work, secret
+/// data's path).
+fn swappable_workdir(env: &Env) -> (PathBuf, PathBuf) {
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let inner = env.path("secret/inner");
+    fs::create_dir_all(&inner).unwrap();
+    fs::set_permissions(env.path("secret"), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::set_permissions(&inner, fs::Permissions::from_mode(0o755)).unwrap();
+    let data = inner.join("data.txt");
+    fs::write(&data, "the secret\n").unwrap();
+    fs::set_permissions(&data, fs::Permissions::from_mode(0o644)).unwrap();
+    let work = env.path("app/work");
+    fs::create_dir_all(&work).unwrap();
+    for dir in [env.path("app"), work.clone()] {
+        std::os::unix::fs::chown(&dir, Some(65534), Some(65534)).unwrap();
+    }
+    nobody_cannot(&format!("cat {}", data.display()));
+    (work, data)
+}
+
+/// Runs SCRIPT as nobody and requires it to fail.
+fn nobody_cannot(script: &str) {
+    let out = as_nobody(script).output().unwrap();
+    assert!(!out.status.success(), "nobody could run {script:?}");
+}
+
+/// The program, as nobody: puts a symlink to `secret/inner` in place of its own working
+/// directory, says so in `swapped`, and runs on.
+fn swapping_program(env: &Env, work: &Path) -> String {
+    let inner = env.path("secret/inner");
+    let swapped = env.path("app/swapped");
+    format!(
+        "mv {w} {w}.old && ln -s {i} {w} && : > {s}; exec sleep {secs}",
+        w = work.display(),
+        i = inner.display(),
+        s = swapped.display(),
+        secs = unique_secs()
+    )
+}
+
+/// The `--ready cmd:` and `--health cmd:` helpers enter the daemon's working directory as the
+/// daemon's user, as the program does, not as root: root followed a symlink the user put in
+/// its place, into a directory the user cannot reach, and the helper, running as the user,
+/// read what was there, as did any process of the user's through `/proc/PID/cwd`
+/// (helper-102's attack, 2026-12-03). Here each helper tries to read `data.txt` from where it
+/// is; it never can.
+#[test]
+fn helpers_enter_the_daemons_directory_as_its_user() {
+    let test = "helpers_enter_the_daemons_directory_as_its_user";
+    if !need_root_and_nobody(test) {
+        return;
+    }
+    let env = Env::new();
+    let (work, _) = swappable_workdir(&env);
+    let leak = env.path("app/leak");
+    let swapped = env.path("app/swapped");
+    // Not ready until the swap is made; then whatever it reads is the leak.
+    let probe = format!(
+        "test -e {s} && cat data.txt > {l}",
+        s = swapped.display(),
+        l = leak.display()
+    );
+    let program = swapping_program(&env, &work);
+    let run = env.run(&[
+        "start",
+        "--name",
+        "rd",
+        "--user",
+        "nobody",
+        "--chdir",
+        work.to_str().unwrap(),
+        "--ready",
+        &format!("cmd:{probe}"),
+        "--ready-timeout",
+        "20s",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ]);
+    env.track_pidfiles();
+    assert!(swapped.exists(), "the program did not swap: {}", run.dump());
+    assert!(
+        !fs::read_to_string(&leak).is_ok_and(|t| t.contains("secret")),
+        "the readiness helper read the secret: {}",
+        run.dump()
+    );
+    let run = run.code(1);
+    assert!(run.stderr.contains("Permission denied"), "{}", run.dump());
+    fs::remove_file(env.path("app/work")).unwrap();
+    fs::rename(env.path("app/work.old"), &work).unwrap();
+    fs::remove_file(&swapped).unwrap();
+
+    // The monitor's health check: it runs once the program is ready, after the swap.
+    let program = swapping_program(&env, &work);
+    env.run(&[
+        "start",
+        "--name",
+        "hc",
+        "--user",
+        "nobody",
+        "--respawn",
+        "--chdir",
+        work.to_str().unwrap(),
+        "--health",
+        &format!("cmd:cat data.txt > {}", leak.display()),
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "100",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    let log = env.path("hc.log");
+    let leaked = || fs::read_to_string(&leak).is_ok_and(|t| t.contains("secret"));
+    wait_until(
+        "a health check failed, or read the secret",
+        DEADLINE,
+        || leaked() || fs::read_to_string(&log).is_ok_and(|l| l.contains("health check failed")),
+    );
+    assert!(swapped.exists());
+    assert!(
+        !leaked(),
+        "the health helper read the secret: {}",
+        fs::read_to_string(&log).unwrap()
+    );
+    env.run(&["stop", "hc"]).ok();
+}
