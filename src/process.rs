@@ -901,8 +901,29 @@ pub struct Process {
     start_time: Option<u64>,
 }
 
+/// How many descriptors below its limit rdaemon keeps free of pidfds (a quarter of a limit
+/// below 256): each `/proc` read, the scan of `/proc` and a poll's wake-up take one.
+const FD_RESERVE: u64 = 64;
+
+/// The lowest descriptor number a pidfd may not have ([`FD_RESERVE`] below the soft
+/// `RLIMIT_NOFILE`, read once: rdaemon never changes its own).
+fn pidfd_ceiling() -> u64 {
+    static CEILING: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *CEILING.get_or_init(|| {
+        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(1024, |(soft, _)| soft);
+        soft - FD_RESERVE.min(soft / 4)
+    })
+}
+
 impl Process {
-    /// Opens a pidfd for `pid` (falls back to plain pid use without one).
+    /// Opens a pidfd for `pid` (falls back to plain pid use without one). Also without one
+    /// once the pidfds would take the last [`FD_RESERVE`] descriptors: a sweep of more
+    /// processes than the limit allows (a daemon's thousands of `setsid` children, without a
+    /// cgroup) must still read `/proc` to check each one by its start time before it signals
+    /// it by number; with every descriptor a pidfd, those reads failed, the processes past the
+    /// limit were not held at all, and `stop` said "stopped" while they ran on
+    /// (helper-102's attack, 2026-12-03).
     pub fn open(pid: Pid) -> io::Result<Process> {
         // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1; no memory is shared.
         #[allow(unsafe_code)]
@@ -910,7 +931,9 @@ impl Process {
         let pidfd = if fd >= 0 {
             // SAFETY: the kernel just returned this fd to us and nothing else owns it.
             #[allow(unsafe_code)]
-            Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+            let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+            // The kernel hands out the lowest free number: a high one means few are left.
+            ((fd as u64) < pidfd_ceiling()).then_some(pidfd)
         } else {
             match Errno::last() {
                 Errno::ESRCH => return Err(io::Error::from_raw_os_error(Errno::ESRCH as i32)),
