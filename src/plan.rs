@@ -634,15 +634,26 @@ fn shebang_of(head: &[u8]) -> Option<PathBuf> {
 }
 
 /// The first 256 bytes of the regular file `program`; `None` for anything else, or when it
-/// cannot be read.
+/// cannot be read. Looked at with `O_PATH` first and opened for reading only once it is known
+/// to be a regular file (through `/proc/self/fd`, the same inode): a path another user could
+/// have swapped for a device between the caller's check and this open is never opened as one
+/// (helper-102's lead, 2026-12-03: a device's open can act, a tape rewinds).
 fn program_head(program: &Path) -> Option<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = std::fs::OpenOptions::new()
+    let found = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .custom_flags(nix::libc::O_PATH)
         .open(program)
         .ok()
         .filter(|f| f.metadata().is_ok_and(|m| m.is_file()))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&found)
+        ))
+        .ok()?;
     let mut head = Vec::with_capacity(256);
     file.take(256).read_to_end(&mut head).ok()?;
     Some(head)
