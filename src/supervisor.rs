@@ -1087,6 +1087,8 @@ struct Monitor {
     said: NotifyStatus,
     /// Its last `STATUS=` text, once the monitor has heard one.
     status_text: Option<String>,
+    /// The status still holds an earlier program's `STATUS=` text, to be removed.
+    clear_status_text: bool,
     /// `--health`.
     health: Option<ReadySpec>,
     /// A `cmd:` health check under way.
@@ -1390,6 +1392,7 @@ impl Monitor {
             program_uid,
             said: NotifyStatus::default(),
             status_text: None,
+            clear_status_text: false,
             health: respawn.health.clone(),
             health_run: None,
             on_exit: respawn.on_exit.clone(),
@@ -1646,6 +1649,12 @@ impl Monitor {
                         self.dirty = true;
                     }
                     Effect::ChildStarted(child) => {
+                        // A program started again has said nothing yet: the last one's
+                        // `STATUS=` is not its (helper-101's trial).
+                        if self.last_exit.is_some() {
+                            self.status_text = None;
+                            self.clear_status_text = true;
+                        }
                         self.child_pid = Some(child.get());
                         // Adopted (`--forking`): as it was found. Spawned: not reaped yet (this
                         // monitor reaps it), so its pid still names it.
@@ -2144,6 +2153,9 @@ impl Monitor {
                 status.last_exit = self.last_exit.clone();
                 status.failed = self.failed;
                 status.stopped = self.stopped;
+                if std::mem::take(&mut self.clear_status_text) {
+                    status.status_text = None;
+                }
                 if let Some(text) = &self.status_text {
                     status.status_text = Some(text.clone());
                 }

@@ -336,7 +336,11 @@ impl Report {
             start_time: start_time.or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
-            notify_state: rec.and_then(|r| r.notify.notify_state),
+            // What a program says of itself holds while it runs: a monitor killed outright
+            // leaves its last word in the status (helper-101's trial: `dead`, `notify: ready`).
+            notify_state: rec
+                .and_then(|r| r.notify.notify_state)
+                .filter(|_| state == DaemonState::Running),
             reloads: rec.map_or(0, |r| r.notify.reloads),
             main_pid: rec.and_then(|r| r.notify.main_pid),
             reason: match (reason, leftovers) {

@@ -862,3 +862,65 @@ fn descriptors_sent_to_the_notify_socket_do_not_stay_in_the_monitor() {
     );
     assert!(alive(monitor) && alive(child));
 }
+
+/// What a program said of itself is its own: a program started again has no `STATUS=` text
+/// until it sends one (the last program's stayed), and a daemon whose monitor was killed shows
+/// no `notify:` state, only the last status text, as its last (helper-101's trial, 2026-12-03:
+/// `dead` beside `notify: ready`).
+#[test]
+fn a_programs_notify_words_do_not_outlive_it() {
+    let test = "a_programs_notify_words_do_not_outlive_it";
+    let env = Env::new();
+    let (runs, ready_gate, status_gate) = (
+        env.path("runs"),
+        env.path("ready-gate"),
+        env.path("status-gate"),
+    );
+    let Some(program) = notify_life(
+        test,
+        &[
+            "--runs",
+            runs.to_str().unwrap(),
+            "--ready-gate",
+            ready_gate.to_str().unwrap(),
+            "--status-gate",
+            status_gate.to_str().unwrap(),
+            "serving",
+        ],
+    ) else {
+        return;
+    };
+    let extra = ["--ready", "notify", "--restart-delay", "100ms"];
+    let (monitor, child) = start_supervised(&env, "words", &extra, &program);
+    fs::write(&status_gate, "").unwrap();
+    wait_field(&env, "words", "status_text", "serving".into());
+    kill(NixPid::from_raw(child), Signal::SIGKILL).unwrap();
+    let second = wait_new_child(&env, "words", child);
+    env.track(second);
+    // The second program waits for its gate: it has said nothing yet.
+    wait_field(&env, "words", "notify_state", "starting".into());
+    wait_field(&env, "words", "status_text", serde_json::Value::Null);
+    let run = env.run(&["status", "words"]).ok();
+    assert!(!run.stdout.contains("status:"), "{}", run.dump());
+    fs::write(&ready_gate, "").unwrap();
+    wait_field(&env, "words", "status_text", "serving".into());
+    wait_field(&env, "words", "notify_state", "ready".into());
+    // The monitor killed outright: its last words stay in the status file.
+    kill(NixPid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    wait_dead(monitor);
+    wait_dead(second);
+    let run = env
+        .run(&["status", "words"])
+        .code(1)
+        .stdout_has("words is dead");
+    assert!(!run.stdout.contains("notify:"), "{}", run.dump());
+    assert!(
+        run.stdout.contains("  last status: serving\n"),
+        "{}",
+        run.dump()
+    );
+    let json = env.run(&["status", "words", "--json"]).code(1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["notify_state"], serde_json::Value::Null);
+    assert_eq!(v["status_text"], "serving");
+}

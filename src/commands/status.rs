@@ -235,8 +235,14 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         .as_ref()
         .filter(|_| r.state != DaemonState::Stopped)
     {
-        // The daemon's words: shown, never obeyed by the terminal.
-        println!("  status:  {}", printable(text));
+        // The daemon's words: shown, never obeyed by the terminal. Of a program that no
+        // longer runs, its last.
+        match r.state {
+            DaemonState::Dead | DaemonState::Failed => {
+                println!("  last status: {}", printable(text))
+            }
+            _ => println!("  status:  {}", printable(text)),
+        }
     }
     if let Some(rss) = r.rss_bytes {
         println!("  rss:     {}", format_bytes(rss));
