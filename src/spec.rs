@@ -512,6 +512,7 @@ impl Spec {
             ready: self.ready.to_string(),
             ready_timeout: Some(self.ready_timeout),
             status_text: None,
+            start_failed: None,
             notify: Default::default(),
             started_at: Some(now_rfc3339()),
             restarts: 0,

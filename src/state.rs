@@ -229,6 +229,11 @@ pub struct Status {
     /// The last notify `STATUS=` text.
     #[serde(default)]
     pub status_text: Option<String>,
+    /// Why the last `start` failed once its program ran (not ready, or it ended), with the
+    /// program stopped: a `restart` whose new program failed leaves the daemon wanted running
+    /// and `dead`, and `status` says why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_failed: Option<String>,
     /// What the program said over the notify socket (respawn mode with `--ready notify`).
     #[serde(flatten)]
     pub notify: NotifyStatus,
@@ -450,6 +455,9 @@ pub struct Record {
     /// and in respawn mode for its whole life).
     #[serde(default)]
     pub status_text: Option<String>,
+    /// Why the last `start` failed once its program ran ([`Status::start_failed`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_failed: Option<String>,
     /// Respawn mode with `--ready notify`: what the program last said of its state.
     #[serde(flatten)]
     pub notify: NotifyStatus,
@@ -899,6 +907,7 @@ impl Record {
             // start at once: it reads as the default, as no timeout given.
             ready_timeout: spec.ready_timeout.filter(|t| !t.is_zero()),
             status_text: status.status_text,
+            start_failed: status.start_failed,
             notify: status.notify,
             started_at: status.started_at,
             restarts: status.restarts,
@@ -973,6 +982,7 @@ impl Record {
             session: self.session,
             session_inode: self.session_inode,
             status_text: self.status_text.clone(),
+            start_failed: self.start_failed.clone(),
             notify: self.notify.clone(),
             started_at: self.started_at.clone(),
             restarts: self.restarts,
@@ -1558,6 +1568,7 @@ mod tests {
             ready: "exec".into(),
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
+            start_failed: None,
             notify: NotifyStatus::default(),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
@@ -1968,6 +1979,7 @@ mod proptests {
                 source: None,
                 after: Vec::new(),
                 ready_timeout,
+                start_failed: status_text.clone(),
                 status_text,
                 notify: NotifyStatus::default(),
             },

@@ -166,6 +166,9 @@ pub struct Report {
     /// The last `STATUS=` text the program sent (while `start --ready notify` waited; in
     /// respawn mode, at any time).
     pub status_text: Option<String>,
+    /// Why the last `start` failed once its program ran, if it did (the status's
+    /// `start_failed`): shown while the daemon is not running.
+    pub start_failed: Option<String>,
     /// Respawn mode with `--ready notify`: the program's state as it last told its monitor
     /// (`starting`, `ready`, `reloading`, `stopping`); `null` otherwise.
     pub notify_state: Option<crate::state::NotifyState>,
@@ -262,11 +265,13 @@ impl Report {
                 wanted = now.as_ref().map(Record::wanted);
             }
         }
+        let start_failed = rec.and_then(|r| r.start_failed.as_deref());
         let reason = match (derived, &state) {
-            (DaemonState::Dead, Main::NoPidfile) if leftovers == 0 => Some(
-                "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"
+            (DaemonState::Dead, Main::NoPidfile) if leftovers == 0 => Some(match start_failed {
+                Some(why) => format!("it is wanted running, and its last start failed: {why}"),
+                None => "it is wanted running but its process is gone (killed, crashed, or the machine rebooted)"
                     .into(),
-            ),
+            }),
             _ => reason.or_else(|| unsupervised.clone()),
         };
         let state = derived;
@@ -336,6 +341,9 @@ impl Report {
             start_time: start_time.or(rec.and_then(|r| r.start_time)),
             boot_id: rec.and_then(|r| r.boot_id.clone()),
             status_text: rec.and_then(|r| r.status_text.clone()),
+            start_failed: rec
+                .and_then(|r| r.start_failed.clone())
+                .filter(|_| matches!(state, DaemonState::Dead | DaemonState::Stopped)),
             // What a program says of itself holds while it runs: a monitor killed outright
             // leaves its last word in the status (helper-101's trial: `dead`, `notify: ready`).
             notify_state: rec

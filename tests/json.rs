@@ -43,6 +43,7 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("start_time", Ty::Int, true),
     ("boot_id", Ty::Str, true),
     ("status_text", Ty::Str, true),
+    ("start_failed", Ty::Str, true),
     ("notify_state", Ty::Str, true),
     ("reloads", Ty::Int, false),
     ("main_pid", Ty::Int, true),

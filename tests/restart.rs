@@ -532,3 +532,59 @@ fn a_signal_during_a_restarts_exec_start_is_reported() {
     assert!(new != old && alive(new) && !alive(old));
     assert_eq!(env.record("quick")["wanted"], "running");
 }
+
+/// A restart whose new program is never ready leaves the daemon wanted running and `dead`, and
+/// `status` says why: its last start failed, not "killed, crashed, or the machine rebooted"
+/// (helper-101's trial). A first start that failed leaves it stopped, with the same line; a
+/// start that succeeds clears it.
+#[test]
+fn status_says_why_the_last_start_failed() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let pid = env.start("web", &["sleep", &secs]);
+    let never = env.path("never");
+    let ready = format!("file:{}", never.display());
+    env.run(&[
+        "restart",
+        "web",
+        "--ready",
+        &ready,
+        "--ready-timeout",
+        "300ms",
+    ])
+    .code(1)
+    .stderr_has("it was not ready after 300ms");
+    wait_dead(pid);
+    let why = format!(
+        "it was not ready after 300ms (rdaemon waited for '{}' to appear)",
+        never.display()
+    );
+    let run = env.run(&["status", "web"]).code(1);
+    assert!(
+        run.stdout.contains(&format!(
+            "web is dead: it is wanted running, and its last start failed: {why}"
+        )),
+        "{}",
+        run.dump()
+    );
+    let json = env.run(&["status", "web", "--json"]).code(1);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["start_failed"], why.as_str(), "{}", json.dump());
+    // A start that succeeds says nothing of it any more.
+    env.run(&["start", "--ready", "exec", "web"]).ok();
+    let run = env.run(&["status", "web"]).ok();
+    assert!(!run.stdout.contains("failed"), "{}", run.dump());
+    let json = env.run(&["status", "web", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["start_failed"], serde_json::Value::Null);
+    env.run(&["stop", "web"]).ok();
+    // A new daemon whose first start failed: stopped, with the line.
+    let program = ["sh", "-c", "exit 3"];
+    let mut args = vec!["start", "--name", "once", "--ready", "alive:5s", "--"];
+    args.extend(program);
+    env.run(&args).code(1);
+    env.run(&["status", "once"])
+        .code(3)
+        .stdout_has("once is stopped")
+        .stdout_has("  last start failed: the program exited with status 3");
+}

@@ -1290,6 +1290,7 @@ mod tests {
             ready: "exec".into(),
             ready_timeout: None,
             status_text: None,
+            start_failed: None,
             notify: Default::default(),
             started_at: None,
             restarts: 0,

@@ -1587,6 +1587,7 @@ fn await_ready(
             (why, stop_unready(ctx, launch, &process))
         }
     };
+    note_start_failed(ctx, name, pid, &reason);
     let mut message = format!("cannot start {name}: {reason}");
     match stopped {
         Ok(left) => {
@@ -1631,6 +1632,22 @@ fn how_it_ended(who: &str, ended: Ended) -> String {
     match ended {
         Ended::Code(_) => format!("{who} {ended}"),
         Ended::Signal(..) => format!("{who} was {ended}"),
+    }
+}
+
+/// Keeps in the status why this start failed once its program ran, for `status`: a `restart`
+/// whose new program failed leaves the daemon wanted running and `dead`, which said "killed,
+/// crashed, or the machine rebooted" (helper-101's trial).
+fn note_start_failed(ctx: &Ctx, name: &Name, pid: Pid, why: &str) {
+    match crate::state::Status::load(ctx, name) {
+        Ok(Some(mut status)) if status.pid == Some(pid.get()) => {
+            status.start_failed = Some(why.to_owned());
+            if let Err(e) = status.save(ctx, name) {
+                ctx.warn(crate::exit::render(&e));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => ctx.warn(crate::exit::render(&e)),
     }
 }
 

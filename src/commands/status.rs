@@ -196,6 +196,14 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         _ if has_record => println!("{} is stopped", r.name),
         _ => println!("{} is not running", r.name),
     }
+    // A dead daemon's reason says it already.
+    if let Some(why) = r
+        .start_failed
+        .as_ref()
+        .filter(|_| r.state == DaemonState::Stopped)
+    {
+        println!("  last start failed: {}", printable(why));
+    }
     if !r.command.is_empty() {
         println!("  command: {}", shell_join(&r.command));
     }
