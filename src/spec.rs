@@ -513,6 +513,7 @@ impl Spec {
             ready_timeout: Some(self.ready_timeout),
             status_text: None,
             start_failed: None,
+            health_failing: None,
             notify: Default::default(),
             started_at: Some(now_rfc3339()),
             restarts: 0,

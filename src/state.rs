@@ -52,6 +52,18 @@ pub struct LastExit {
     pub reason: Option<StopReason>,
 }
 
+/// A respawn monitor's `--health` checks failing now, counted toward a restart: what `status`
+/// shows while the program still runs (helper-101's trial: nothing did until the restart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthFailing {
+    /// Checks failed in a row.
+    pub failures: u32,
+    /// `--health-retries`: as many in a row stop and restart the program.
+    pub retries: u32,
+    /// Why the last one failed.
+    pub last: String,
+}
+
 /// Why a respawn monitor stopped its program itself (to restart it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -234,6 +246,9 @@ pub struct Status {
     /// and `dead`, and `status` says why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_failed: Option<String>,
+    /// Respawn mode with `--health`: the checks failing now, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_failing: Option<HealthFailing>,
     /// What the program said over the notify socket (respawn mode with `--ready notify`).
     #[serde(flatten)]
     pub notify: NotifyStatus,
@@ -458,6 +473,9 @@ pub struct Record {
     /// Why the last `start` failed once its program ran ([`Status::start_failed`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_failed: Option<String>,
+    /// Respawn mode with `--health`: the checks failing now, if they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_failing: Option<HealthFailing>,
     /// Respawn mode with `--ready notify`: what the program last said of its state.
     #[serde(flatten)]
     pub notify: NotifyStatus,
@@ -908,6 +926,7 @@ impl Record {
             ready_timeout: spec.ready_timeout.filter(|t| !t.is_zero()),
             status_text: status.status_text,
             start_failed: status.start_failed,
+            health_failing: status.health_failing,
             notify: status.notify,
             started_at: status.started_at,
             restarts: status.restarts,
@@ -983,6 +1002,7 @@ impl Record {
             session_inode: self.session_inode,
             status_text: self.status_text.clone(),
             start_failed: self.start_failed.clone(),
+            health_failing: self.health_failing.clone(),
             notify: self.notify.clone(),
             started_at: self.started_at.clone(),
             restarts: self.restarts,
@@ -1569,6 +1589,7 @@ mod tests {
             ready_timeout: Some(Duration::from_secs(30)),
             status_text: Some("Listening".into()),
             start_failed: None,
+            health_failing: None,
             notify: NotifyStatus::default(),
             started_at: Some("2026-11-21T13:00:00Z".into()),
             restarts: 0,
@@ -1980,6 +2001,7 @@ mod proptests {
                 after: Vec::new(),
                 ready_timeout,
                 start_failed: status_text.clone(),
+                health_failing: None,
                 status_text,
                 notify: NotifyStatus::default(),
             },

@@ -59,7 +59,8 @@ use crate::rotate::RotatingLog;
 use crate::session;
 use crate::spec::Spec;
 use crate::state::{
-    LastExit, Mode, NotifyState, NotifyStatus, Record, RestartPolicy, Status, StopReason,
+    HealthFailing, LastExit, Mode, NotifyState, NotifyStatus, Record, RestartPolicy, Status,
+    StopReason,
 };
 
 /// The delay never doubles past this (unless `--restart-delay` itself is longer).
@@ -378,6 +379,9 @@ pub enum Effect {
     StatusText(String),
     /// The program's `MAINPID=`.
     MainPid(i32),
+    /// `--health` checks are failing now, counted (status `health_failing`); `None` once one
+    /// passes again.
+    HealthFailing(Option<HealthFailing>),
 }
 
 /// Why the monitor ends ([`Effect::Finish`]).
@@ -829,6 +833,7 @@ pub fn step(
             };
             match outcome {
                 // Passed: from now on every failure counts.
+                Ok(()) if failures > 0 => (running(0, None), vec![Effect::HealthFailing(None)]),
                 Ok(()) => (running(0, None), vec![]),
                 // Restarted and not yet ready: not counted, as `start` would not have either.
                 Err(why) if grace_until.is_some_and(|until| now < until) => {
@@ -845,7 +850,15 @@ pub fn step(
                         health.retries
                     );
                     if failures < health.retries {
-                        return (running(failures, None), vec![Effect::Say(line)]);
+                        let failing = HealthFailing {
+                            failures,
+                            retries: health.retries,
+                            last: why,
+                        };
+                        return (
+                            running(failures, None),
+                            vec![Effect::Say(line), Effect::HealthFailing(Some(failing))],
+                        );
                     }
                     let (next, mut effects) = kill(
                         child,
@@ -1089,6 +1102,8 @@ struct Monitor {
     status_text: Option<String>,
     /// The status still holds an earlier program's `STATUS=` text, to be removed.
     clear_status_text: bool,
+    /// `--health` checks failing now ([`Effect::HealthFailing`]).
+    health_failing: Option<HealthFailing>,
     /// `--health`.
     health: Option<ReadySpec>,
     /// A `cmd:` health check under way.
@@ -1393,6 +1408,7 @@ impl Monitor {
             said: NotifyStatus::default(),
             status_text: None,
             clear_status_text: false,
+            health_failing: None,
             health: respawn.health.clone(),
             health_run: None,
             on_exit: respawn.on_exit.clone(),
@@ -1692,6 +1708,10 @@ impl Monitor {
                     }
                     Effect::MainPid(pid) => {
                         self.said.main_pid = Some(pid);
+                        self.dirty = true;
+                    }
+                    Effect::HealthFailing(failing) => {
+                        self.health_failing = failing;
                         self.dirty = true;
                     }
                     Effect::Adopt { first } => next = Some(self.adopt(first)),
@@ -2072,6 +2092,8 @@ impl Monitor {
         self.last_exit = Some(how);
         self.child_pid = None;
         self.child_start_time = None;
+        // Its failing checks too: the next program's are counted anew.
+        self.health_failing = None;
         // What the program said is gone with it.
         if self.policy.notify {
             self.said.notify_state = None;
@@ -2156,6 +2178,7 @@ impl Monitor {
                 if std::mem::take(&mut self.clear_status_text) {
                     status.status_text = None;
                 }
+                status.health_failing = self.health_failing.clone();
                 if let Some(text) = &self.status_text {
                     status.status_text = Some(text.clone());
                 }

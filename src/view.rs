@@ -169,6 +169,9 @@ pub struct Report {
     /// Why the last `start` failed once its program ran, if it did (the status's
     /// `start_failed`): shown while the daemon is not running.
     pub start_failed: Option<String>,
+    /// Respawn mode with `--health`: the checks failing now, counted toward a restart, while
+    /// the program runs; `null` otherwise.
+    pub health_failing: Option<crate::state::HealthFailing>,
     /// Respawn mode with `--ready notify`: the program's state as it last told its monitor
     /// (`starting`, `ready`, `reloading`, `stopping`); `null` otherwise.
     pub notify_state: Option<crate::state::NotifyState>,
@@ -344,6 +347,9 @@ impl Report {
             start_failed: rec
                 .and_then(|r| r.start_failed.clone())
                 .filter(|_| matches!(state, DaemonState::Dead | DaemonState::Stopped)),
+            health_failing: rec
+                .and_then(|r| r.health_failing.clone())
+                .filter(|_| state == DaemonState::Running),
             // What a program says of itself holds while it runs: a monitor killed outright
             // leaves its last word in the status (helper-101's trial: `dead`, `notify: ready`).
             notify_state: rec

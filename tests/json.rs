@@ -44,6 +44,7 @@ const FIELDS: &[(&str, Ty, bool)] = &[
     ("boot_id", Ty::Str, true),
     ("status_text", Ty::Str, true),
     ("start_failed", Ty::Str, true),
+    ("health_failing", Ty::Object, true),
     ("notify_state", Ty::Str, true),
     ("reloads", Ty::Int, false),
     ("main_pid", Ty::Int, true),

@@ -323,6 +323,8 @@ fn failing_health_checks_restart_the_program() {
     let second = wait_new_child(&env, "hc", child);
     let rec = env.record("hc");
     assert_eq!(rec["last_exit"]["reason"], "unhealthy", "{rec}");
+    // The new program's checks are counted anew.
+    assert!(rec["health_failing"].is_null(), "{rec}");
     let text = log(&env, "hc");
     assert!(
         text.contains("health check failed (1 of 3 in a row)")
@@ -923,4 +925,44 @@ fn a_programs_notify_words_do_not_outlive_it() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["notify_state"], serde_json::Value::Null);
     assert_eq!(v["status_text"], "serving");
+}
+
+/// While `--health` checks fail in a row, before the restart they count toward, `status` says
+/// so (helper-101's trial: it said only "running" until the restart); once one passes again it
+/// no longer does.
+#[test]
+fn failing_health_checks_show_in_status_until_one_passes() {
+    let env = Env::new();
+    let healthy = env.path("healthy");
+    let check = format!("cmd:test -e '{}'", healthy.display());
+    let extra = [
+        "--health",
+        &check,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "1000",
+    ];
+    let sleep = ["sleep".to_owned(), unique_secs()];
+    let (_, child) = start_supervised(&env, "hs", &extra, &sleep);
+    let failing = |env: &Env| env.record("hs")["health_failing"].clone();
+    wait_until("two checks failed in a row", DEADLINE, || {
+        failing(&env)["failures"].as_u64() >= Some(2)
+    });
+    let run = env.run(&["status", "hs"]).ok().stdout_has("hs is running");
+    assert!(
+        run.stdout.contains("  health:  failing, ")
+            && run.stdout.contains(" of 1000 checks in a row: "),
+        "{}",
+        run.dump()
+    );
+    let json = env.run(&["status", "hs", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["health_failing"]["retries"], 1000, "{}", json.dump());
+    assert!(v["health_failing"]["last"].is_string(), "{}", json.dump());
+    fs::write(&healthy, "").unwrap();
+    wait_until("a check passed", DEADLINE, || failing(&env).is_null());
+    let run = env.run(&["status", "hs"]).ok();
+    assert!(!run.stdout.contains("health:"), "{}", run.dump());
+    assert_eq!(child_pid(&env, "hs"), Some(child), "no restart");
 }

@@ -1291,6 +1291,7 @@ mod tests {
             ready_timeout: None,
             status_text: None,
             start_failed: None,
+            health_failing: None,
             notify: Default::default(),
             started_at: None,
             restarts: 0,

@@ -230,6 +230,14 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         if let Some(last) = &r.last_exit {
             println!("  last exit: {}", describe_exit(last));
         }
+        if let Some(h) = &r.health_failing {
+            println!(
+                "  health:  failing, {} of {} checks in a row: {}",
+                h.failures,
+                h.retries,
+                printable(&h.last)
+            );
+        }
         if let Some(state) = r.notify_state {
             match r.reloads {
                 0 => println!("  notify:  {}", state.as_str()),
