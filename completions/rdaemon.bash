@@ -267,7 +267,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__forget)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +283,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -549,7 +564,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__logs)
-            opts="-q -v -n -f -h -V --dir --quiet --verbose --name --pidfile --all --lines --follow --file --help --version"
+            opts="-q -v -n -f -h -V --dir --quiet --verbose --name --pidfile --all --file --lines --follow --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,14 +579,6 @@ _rdaemon() {
                     return 0
                     ;;
                 --pidfile)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --lines)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -n)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -590,6 +597,14 @@ _rdaemon() {
                     fi
                     return 0
                     ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -598,7 +613,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__reload)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --timeout --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -614,6 +629,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --timeout)
@@ -628,7 +658,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__restart)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --log --stdout --stderr --chdir --umask --env --env-file --limit --nice --oom-score-adj --stop-signal --stop-timeout --reload-signal --user --group --ready --ready-timeout --forking --respawn --restart-delay --max-restarts --restart-window --log-max-size --log-keep --restart --health --health-interval --health-retries --watchdog --on-exit --log-timestamps --cgroup --memory-max --tasks-max --signal --timeout --no-kill --retry --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -644,6 +674,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --log)
@@ -808,7 +853,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__signal)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --group --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --group --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +869,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -984,7 +1044,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__status)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --json --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --json --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1000,6 +1060,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 *)
@@ -1010,7 +1085,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__stop)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --signal --timeout --no-kill --retry --main-only --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --signal --timeout --no-kill --retry --main-only --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1026,6 +1101,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --signal)
@@ -1096,7 +1186,7 @@ _rdaemon() {
             return 0
             ;;
         rdaemon__subcmd__wait)
-            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --timeout --help --version"
+            opts="-q -v -h -V --dir --quiet --verbose --name --pidfile --all --file --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1112,6 +1202,21 @@ _rdaemon() {
                     ;;
                 --pidfile)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    local oldifs
+                    if [ -n "${IFS+x}" ]; then
+                        oldifs="$IFS"
+                    fi
+                    IFS=$'\n'
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    if [ -n "${oldifs+x}" ]; then
+                        IFS="$oldifs"
+                    fi
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o filenames
+                    fi
                     return 0
                     ;;
                 --timeout)

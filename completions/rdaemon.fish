@@ -93,6 +93,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -s V -l version -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever (a schedule names its own signals: not with --signal, which only a bare N takes)' -r
@@ -106,6 +107,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s V -l version -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -l all -d 'Every daemon rdaemon knows'
@@ -122,6 +124,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand list" -s V -l version -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
@@ -176,8 +179,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand resurrect" -s V -l versi
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s n -l lines -d 'How many lines to print from the end of each log' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -l all -d 'Every daemon rdaemon knows'
@@ -187,6 +190,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -s V -l version -d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -l all -d 'Every daemon rdaemon knows'
@@ -195,6 +199,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -s V -l version 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l all -d 'Every daemon rdaemon knows'
@@ -204,6 +209,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -s V -l version 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l timeout -d 'With --ready notify in respawn mode: how long to wait for RELOADING=1 then READY=1 (exit 1 after) [default: the daemon\'s --ready-timeout]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s v -l verbose -d 'Print more about what rdaemon does'
@@ -213,6 +219,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -s V -l version 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l timeout -d 'Give up after DURATION (exit 1, naming the daemons still running) [default: wait forever]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s v -l verbose -d 'Print more about what rdaemon does'

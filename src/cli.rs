@@ -407,6 +407,27 @@ pub struct TargetsArgs {
     /// Every daemon rdaemon knows
     #[arg(long, conflicts_with = "names")]
     pub all: bool,
+
+    /// The daemons of an up file (rdaemon.toml or Procfile), by name
+    #[arg(long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["names", "all", "name_opt", "pidfile"])]
+    pub file: Option<PathBuf>,
+}
+
+impl Command {
+    /// How the command names the daemons it acts on, for those that take several.
+    pub fn targets(&mut self) -> Option<&mut TargetsArgs> {
+        match self {
+            Command::Stop(a) => Some(&mut a.target),
+            Command::Status(a) => Some(&mut a.target),
+            Command::Restart(a) => Some(&mut a.target),
+            Command::Logs(a) => Some(&mut a.target),
+            Command::Forget(a) => Some(&mut a.target),
+            Command::Signal(a) => Some(&mut a.target),
+            Command::Reload(a) => Some(&mut a.target),
+            Command::Wait(a) => Some(&mut a.target),
+            _ => None,
+        }
+    }
 }
 
 impl TargetsArgs {
@@ -915,10 +936,6 @@ pub struct LogsArgs {
     /// Keep printing what is appended, across rotation and truncation, until interrupted
     #[arg(short, long)]
     pub follow: bool,
-
-    /// The daemons of an up file (rdaemon.toml or Procfile), interleaved (-f is --follow here)
-    #[arg(long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["names", "all", "name_opt", "pidfile"])]
-    pub file: Option<PathBuf>,
 }
 
 // `rdaemon restart`.

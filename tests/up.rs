@@ -1267,6 +1267,53 @@ fn logs_of_a_file_interleaves_its_daemons() {
     );
 }
 
+/// `--file FILE` names the daemons of an up file for every command that takes several
+/// (helper-101's trial: only `logs` had it), as if they had been typed; the command's own
+/// relative paths stay the caller's, though reading the file enters its directory.
+#[test]
+fn commands_take_the_daemons_of_a_file() {
+    let env = Env::new();
+    let sub = env.path("sub");
+    fs::create_dir(&sub).unwrap();
+    fs::write(
+        sub.join("stack.toml"),
+        "[daemons.a]\nrun = \"exec sleep 1000\"\n[daemons.b]\nrun = \"exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["up", "-f", "sub/stack.toml"]).ok();
+    let lone = env.start("c", &["sleep", &unique_secs()]);
+    let run = env
+        .run(&["status", "--file", "sub/stack.toml"])
+        .ok()
+        .stdout_has("NAME");
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["a", "b"], "{}", run.dump());
+    let (a, b) = (env.pid_of("a"), env.pid_of("b"));
+    env.run(&["restart", "--file", "sub/stack.toml", "--log", "here.log"])
+        .ok()
+        .stdout_has("started a")
+        .stdout_has("started b");
+    assert!(!alive(a) && !alive(b));
+    assert_eq!(
+        env.record("a")["stdout"],
+        env.path("here.log").to_str().unwrap()
+    );
+    assert_eq!(env.pid_of("c"), lone);
+    env.run(&["stop", "--file", "sub/stack.toml"]).ok();
+    assert!(alive(lone), "stop --file stopped a daemon not in the file");
+    env.run(&["status", "a", "b"]).code(3);
+    env.run(&["status", "--file", "sub/stack.toml", "a"])
+        .code(2);
+    env.run(&["status", "--file", "sub/missing.toml"])
+        .code(1)
+        .stderr_has("missing.toml");
+}
+
 #[test]
 fn completions_offer_names_and_files_for_up_and_down() {
     let env = world(&entry("db", "0", ""));

@@ -16,16 +16,7 @@ use crate::pidfile::os_reason;
 use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved, Target};
 
 /// `rdaemon logs`.
-pub fn run(mut args: LogsArgs, ctx: &Ctx) -> Result<Code> {
-    if let Some(path) = args.file.take() {
-        // The file's daemons, by name, as if they had been typed.
-        let file = crate::upfile::UpFile::load(Some(&path))?;
-        args.target.names = file
-            .entries
-            .into_keys()
-            .map(crate::parse::Pattern::Name)
-            .collect();
-    }
+pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
     let Some(single) = args.target.single() else {
         return logs_many(&args, ctx);
     };

@@ -15,7 +15,7 @@ pub(crate) mod stop;
 pub(crate) mod up;
 pub(crate) mod wait;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::{Cli, Command, TargetsArgs};
 use crate::exit::Code;
@@ -48,7 +48,11 @@ fn run_verb(cli: Cli) -> Result<Code> {
         ctx.refuse_untrusted_dir()?;
         Ok::<_, anyhow::Error>(ctx)
     };
-    match cli.command {
+    let mut command = cli.command;
+    if let Some(target) = command.targets() {
+        daemons_of_file(target)?;
+    }
+    match command {
         Command::Completions(args) => completions::run(args),
         Command::Start(args) => start::run(args, &acting_ctx()?),
         Command::Stop(args) => stop::run(args, &acting_ctx()?),
@@ -66,6 +70,26 @@ fn run_verb(cli: Cli) -> Result<Code> {
         Command::Export(args) => export::run(args, &ctx()?),
         Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
     }
+}
+
+/// `--file FILE`: the daemons of an up file, by name, as if they had been typed. The file is
+/// read as `up` reads it (as root, only one root owns and no one else can change); reading it
+/// enters its directory, which is left again, so that the command's own relative paths keep
+/// their meaning.
+fn daemons_of_file(target: &mut TargetsArgs) -> Result<()> {
+    let Some(path) = target.file.take() else {
+        return Ok(());
+    };
+    let here = std::env::current_dir().context("cannot tell the current directory")?;
+    let file = crate::upfile::UpFile::load(Some(&path));
+    std::env::set_current_dir(&here)
+        .with_context(|| format!("cannot go back to '{}'", here.display()))?;
+    target.names = file?
+        .entries
+        .into_keys()
+        .map(crate::parse::Pattern::Name)
+        .collect();
+    Ok(())
 }
 
 /// Releases `lock`, the lock of `name`, removing its lock file first when rdaemon keeps nothing
