@@ -450,10 +450,19 @@ fn from_pidfile(
                     Some(e) if e.stat.is_alive() && child_only && left => format!(
                         "pid {raw}, which pidfile '{shown}' names, is not the monitor's child (it must be re-parented to the monitor, which learns only of its children's exits)"
                     ),
-                    Some(e) if e.stat.is_alive() => bail!(
-                        "pidfile '{shown}' names pid {raw}{}, which this start did not launch (it is not a process the program left behind); nothing was signalled",
-                        comm(raw)
-                    ),
+                    Some(e) if e.stat.is_alive() => {
+                        // Not the daemon's, and said so: left in place, it would be believed
+                        // later, the classic way, by `status`, `signal` and `stop`, which then
+                        // acted on that process (helper-100's audit, 2026-12-03).
+                        let removed = match pidfile::remove_if_pid(path, pid) {
+                            Ok(true) => "; the pidfile was removed",
+                            _ => "",
+                        };
+                        bail!(
+                            "pidfile '{shown}' names pid {raw}{}, which this start did not launch (it is not a process the program left behind); nothing was signalled{removed}",
+                            comm(raw)
+                        )
+                    }
                     _ => format!("pidfile '{shown}' names pid {raw}, which is not running"),
                 }
             }

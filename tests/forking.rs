@@ -265,14 +265,10 @@ fn a_forking_daemon_never_takes_an_earlier_daemons_orphan_in_one_command() {
         assert_left_alone(victim, &case);
         let (_, status) = status_json(&env, "b");
         assert_ne!(status["pid"].as_i64(), Some(i64::from(victim)), "{case}");
-        // The pidfile b's user wrote still names the victim: `stop` refuses it (SPEC §4) and
-        // signals nothing.
-        let stop = env.run(&["stop", "b"]);
-        if pidfile {
-            stop.code(1).stderr_has("no record vouches for pid");
-        } else {
-            stop.ok();
-        }
+        // The pidfile b's user wrote, naming the victim, was removed by the refusing start:
+        // `stop` finds nothing of b's and signals nothing.
+        assert!(!pidfile || !Path::new(&pf).exists(), "{case}");
+        env.run(&["stop", "b"]).ok().stdout_has("b is not running");
         assert_left_alone(victim, &case);
         env.run(&["stop", "a"]).ok();
     }
@@ -513,7 +509,7 @@ fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
     start(&env, "liar", &["--forking", "--pidfile", &p], &argv)
         .code(1)
         .stderr_has(&format!("names pid {other}"))
-        .stderr_has("nothing was signalled");
+        .stderr_has("nothing was signalled; the pidfile was removed");
     let st = stat(bystander.pid()).unwrap();
     assert_ne!(st.state, 'Z', "the bystander is untouched");
     assert_left_alone(bystander.pid(), "the refused forking start");
@@ -523,11 +519,68 @@ fn forking_pidfile_naming_an_unrelated_process_fails_and_signals_nothing() {
         "no signal is pending for the bystander"
     );
     wait_nothing_left(&env, &mark);
-    // The program's lie stays where it wrote it (rdaemon never writes or replaces that file),
-    // and no record vouches for it.
+    // The program's lie is removed: believed later, the classic way, it had `status` call that
+    // process the daemon and `signal` and `stop` act on it (helper-100's audit, 2026-12-03).
+    assert!(!Path::new(&p).exists());
     env.run(&["status", "liar"])
-        .code(4)
-        .stderr_has("no record vouches");
+        .code(3)
+        .stdout_has("liar is stopped");
+    env.run(&["signal", "USR1", "liar"]).code(7);
+    env.run(&["stop", "liar"])
+        .ok()
+        .stdout_has("liar is not running");
+    assert_left_alone(
+        bystander.pid(),
+        "status, signal and stop after the refused start",
+    );
+}
+
+/// The same with a stranger in a session of its own, as `setsid` makes one: the case where
+/// `status` then said "running" and `stop` killed it (helper-100's audit).
+#[test]
+fn a_refused_forking_pidfile_naming_a_stranger_in_its_own_session_is_not_acted_on() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let stranger = OwnChild(
+        std::process::Command::new("setsid")
+            .args(["sleep", &secs])
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("the stranger runs sleep", DEADLINE, || {
+        fs::read(format!("/proc/{}/cmdline", stranger.pid()))
+            .is_ok_and(|c| c.starts_with(b"sleep\0"))
+    });
+    let p = env.path("fk.pid");
+    let script = env.script(
+        "fk.sh",
+        &format!("echo {} > '{}'; exit 0", stranger.pid(), p.display()),
+    );
+    let p = p.display().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        "fk",
+        "--forking",
+        "--pidfile",
+        &p,
+        "--",
+        script.to_str().unwrap(),
+    ])
+    .code(1)
+    .stderr_has("which this start did not launch");
+    assert!(!Path::new(&p).exists());
+    env.run(&["status", "fk"])
+        .code(3)
+        .stdout_has("fk is stopped");
+    env.run(&["signal", "USR1", "fk"]).code(7);
+    env.run(&["stop", "fk"])
+        .ok()
+        .stdout_has("fk is not running");
+    assert_left_alone(
+        stranger.pid(),
+        "status, signal and stop after the refused start",
+    );
 }
 
 #[test]
