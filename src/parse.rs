@@ -613,6 +613,15 @@ pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
         } else if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
             let secs: u32 = item.parse().map_err(|_| bad("timeout out of range"))?;
             Step::Wait(Duration::from_secs(secs.into()))
+        } else if item.starts_with(|c: char| c.is_ascii_digit()) {
+            // A timeout as any other duration of rdaemon's (`500ms`, `1.5`): what
+            // [`format_schedule`] writes for a sub-second wait, and never a signal's name
+            // (helper-100's audit: "invalid signal '500ms'").
+            Step::Wait(parse_duration(item).map_err(|_| {
+                bad(&format!(
+                    "invalid timeout '{item}': use a number of seconds or a duration (500ms, 2m)"
+                ))
+            })?)
         } else {
             let sig = item.strip_prefix('-').unwrap_or(item);
             Step::Signal(parse_signal(sig).map_err(|e| bad(&e))?)
@@ -1010,6 +1019,21 @@ mod tests {
             parse_schedule("hup/1", term),
             Ok(vec![sig(Signal::SIGHUP), Wait(s(1))])
         );
+        // A timeout as a duration, as `format_schedule` writes a sub-second one.
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(
+            parse_schedule("INT/500ms/KILL/1", term),
+            Ok(vec![sig(Signal::SIGINT), Wait(ms(500)), sig(kill), Wait(s(1))])
+        );
+        assert_eq!(
+            parse_schedule("TERM/0.5/KILL/2m", term),
+            Ok(vec![sig(term), Wait(ms(500)), sig(kill), Wait(s(120))])
+        );
+        let unit = parse_schedule("TERM/5x", term).unwrap_err();
+        assert!(
+            unit.contains("invalid timeout '5x'") && !unit.contains("signal"),
+            "{unit}"
+        );
         for bad in [
             "",
             "TERM",
@@ -1100,12 +1124,13 @@ mod proptests {
         prop::sample::select(Signal::iterator().collect::<Vec<_>>())
     }
 
-    /// A schedule `parse_schedule` can return: a signal first, at least one wait, whole seconds,
-    /// `forever` only last.
+    /// A schedule `parse_schedule` can return: a signal first, at least one wait (whole seconds
+    /// or milliseconds), `forever` only last.
     fn schedule() -> impl Strategy<Value = Vec<Step>> {
         let step = prop_oneof![
             signal().prop_map(Step::Signal),
             any::<u32>().prop_map(|s| Step::Wait(Duration::from_secs(s.into()))),
+            (1u64..100_000).prop_map(|ms| Step::Wait(Duration::from_millis(ms))),
         ];
         (
             signal(),
