@@ -304,8 +304,8 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;up' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')
@@ -318,8 +318,8 @@ Register-ArgumentCompleter -Native -CommandName 'rdaemon' -ScriptBlock {
         }
         'rdaemon;down' {
             [CompletionResult]::new('--dir', '--dir', [CompletionResultType]::ParameterName, 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
-            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]')
+            [CompletionResult]::new('--file', '--file', [CompletionResultType]::ParameterName, 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print less: only errors')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more about what rdaemon does')

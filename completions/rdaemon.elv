@@ -289,8 +289,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;up'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
-            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
-            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]'
+            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'
@@ -302,8 +302,8 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         }
         &'rdaemon;down'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
-            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
-            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]'
+            cand -f 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]'
+            cand --file 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]'
             cand -q 'Print less: only errors'
             cand --quiet 'Print less: only errors'
             cand -v 'Print more about what rdaemon does'

@@ -227,13 +227,13 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l all -d 'Every d
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s h -l help -d 'Print help'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -s V -l version -d 'Print version'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -l dir -d 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile [default: ./rdaemon.toml, else ./Procfile]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s f -l file -d 'The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or .procfile, or begins with Procfile. (Procfile.dev) [default: ./rdaemon.toml, else ./Procfile]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand down" -s h -l help -d 'Print help'

@@ -714,7 +714,8 @@ pub struct StartArgs {
 // `rdaemon up` and `rdaemon down`.
 #[derive(Debug, Args, Clone)]
 pub struct UpArgs {
-    /// The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile
+    /// The file declaring the daemons: TOML, or a Procfile when its name ends in Procfile or
+    /// .procfile, or begins with Procfile. (Procfile.dev)
     /// [default: ./rdaemon.toml, else ./Procfile]
     #[arg(short = 'f', long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath)]
     pub file: Option<PathBuf>,

@@ -1023,7 +1023,12 @@ mod tests {
         let ms = |n| Duration::from_millis(n);
         assert_eq!(
             parse_schedule("INT/500ms/KILL/1", term),
-            Ok(vec![sig(Signal::SIGINT), Wait(ms(500)), sig(kill), Wait(s(1))])
+            Ok(vec![
+                sig(Signal::SIGINT),
+                Wait(ms(500)),
+                sig(kill),
+                Wait(s(1))
+            ])
         );
         assert_eq!(
             parse_schedule("TERM/0.5/KILL/2m", term),

@@ -463,12 +463,15 @@ pub fn order_by_after(daemons: &[(Name, Vec<Name>)]) -> Vec<Name> {
     out
 }
 
-/// Whether `path` is read as a Procfile: its name ends in `Procfile` (`Procfile`,
-/// `Procfile.dev` does not; `dev.Procfile` does).
+/// Whether `path` is read as a Procfile: its name ends in `Procfile` (`dev.Procfile`) or
+/// `.procfile`, or begins with `Procfile.` and is not a `.toml` file (`Procfile.dev`, the name
+/// foreman's users give a development one: helper-100's audit, where it was read as TOML).
 fn is_procfile(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with("Procfile"))
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+        n.ends_with("Procfile")
+            || n.ends_with(".procfile")
+            || (n.starts_with("Procfile.") && !n.ends_with(".toml"))
+    })
 }
 
 /// The 1-based line of byte `offset` in `text`.
@@ -1302,6 +1305,23 @@ run = "exec sleep 1000"
             worker.args.program,
             ["/bin/sh", "-c", "exec ./work.sh --fast"]
         );
+        for name in [
+            "Procfile",
+            "dev.Procfile",
+            "Procfile.dev",
+            "Procfile.local",
+            "x.procfile",
+        ] {
+            assert!(is_procfile(Path::new(name)), "{name}");
+        }
+        for name in [
+            "rdaemon.toml",
+            "Procfile.toml",
+            "procfile.txt",
+            "stack.toml",
+        ] {
+            assert!(!is_procfile(Path::new(name)), "{name}");
+        }
         let e = UpFile::parse(Path::new("/srv/Procfile"), "web python3\n").unwrap_err();
         assert_eq!(e.to_string(), "/srv/Procfile:1: expected 'NAME: COMMAND'");
     }
