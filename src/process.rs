@@ -901,9 +901,13 @@ pub struct Process {
     start_time: Option<u64>,
 }
 
-/// How many descriptors below its limit rdaemon keeps free of pidfds (a quarter of a limit
-/// below 256): each `/proc` read, the scan of `/proc` and a poll's wake-up take one.
+/// How many descriptors below its limit rdaemon keeps free of pidfds: each `/proc` read, the
+/// scan of `/proc` and a poll's wake-up take one. Only under a limit of at least
+/// [`FD_RESERVE_FROM`]: below it (a limit a test sets) every descriptor may be a pidfd, and a
+/// `/proc` read that then fails is an error, never a process taken for gone
+/// (`security_pids::an_error_reading_proc_is_not_a_dead_process`).
 const FD_RESERVE: u64 = 64;
+const FD_RESERVE_FROM: u64 = 256;
 
 /// The lowest descriptor number a pidfd may not have ([`FD_RESERVE`] below the soft
 /// `RLIMIT_NOFILE`, read once: rdaemon never changes its own).
@@ -912,7 +916,10 @@ fn pidfd_ceiling() -> u64 {
     *CEILING.get_or_init(|| {
         let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map_or(1024, |(soft, _)| soft);
-        soft - FD_RESERVE.min(soft / 4)
+        match soft >= FD_RESERVE_FROM {
+            true => soft - FD_RESERVE,
+            false => soft,
+        }
     })
 }
 

@@ -441,9 +441,12 @@ fn stop_says_it_killed_and_restart_takes_the_stop_options() {
     assert!(!alive(pid));
     let pid = env.pid_of("web");
     env.wait_file("web.ready");
+    // A schedule's timeout may be a duration (helper-100's audit: it was refused as a signal).
     env.run(&["restart", "web", "--retry", "TERM/200ms/KILL/5"])
-        .code(2)
-        .stderr_has("--retry");
+        .ok()
+        .stdout_has(&format!("stopped web (pid {pid}) with SIGKILL after 200ms"));
+    let pid = env.pid_of("web");
+    env.wait_file("web.ready");
     env.run(&["restart", "web", "--timeout", "200ms"])
         .ok()
         .stdout_has(&format!("stopped web (pid {pid}) with SIGKILL after 200ms"));

@@ -600,6 +600,10 @@ pub struct Env {
     pub tmp: tempfile::TempDir,
     /// (pid, start time) of every process to kill at the end.
     started: Mutex<Vec<(i32, u64)>>,
+    /// The marks ([`unique_secs`]) of [`Env::track_marked`]: every process with one among its
+    /// arguments at the end is killed too, also those that appeared after the last look (a
+    /// test that failed while a program still forked them).
+    marks: Mutex<Vec<String>>,
 }
 
 impl Env {
@@ -610,6 +614,7 @@ impl Env {
                 .tempdir()
                 .unwrap(),
             started: Mutex::new(Vec::new()),
+            marks: Mutex::new(Vec::new()),
         }
     }
 
@@ -723,6 +728,12 @@ impl Env {
     /// tracked first: a test asserting that there are none (or exactly these) leaves nothing
     /// running when the assertion fails.
     pub fn track_marked(&self, mark: &str) -> Vec<i32> {
+        {
+            let mut marks = self.marks.lock().unwrap_or_else(|e| e.into_inner());
+            if !marks.iter().any(|m| m == mark) {
+                marks.push(mark.to_owned());
+            }
+        }
         let pids = live_pids_with_arg(mark);
         for &pid in &pids {
             self.track(pid);
@@ -868,6 +879,12 @@ impl Default for Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        let marks = self.marks.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        for mark in &marks {
+            for pid in live_pids_with_arg(mark) {
+                self.track(pid);
+            }
+        }
         let started = self
             .started
             .lock()
