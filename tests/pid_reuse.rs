@@ -165,7 +165,7 @@ fn a_real_reused_pid_survives_stop() {
     wait_until(&format!("pid {pid} is reaped"), DEADLINE, || {
         stat(pid).is_none()
     });
-    let stranger = match take_pid(&cursor, pid, 200) {
+    let stranger = match take_pid(&cursor, pid, 1000) {
         Ok(Some(child)) => child,
         Ok(None) => return skip(TEST, &lost_pid(pid)),
         Err(why) => return skip(TEST, &why),
@@ -443,7 +443,7 @@ fn a_reused_number_of_a_forking_respawn_program_is_not_the_daemons() {
     wait_until(&format!("pid {program} is reaped"), DEADLINE, || {
         stat(program).is_none() && stat(monitor).is_none_or(|s| s.state == 'Z')
     });
-    let stranger = match take_pid(&cursor, program, 200) {
+    let stranger = match take_pid(&cursor, program, 1000) {
         Ok(Some(child)) => child,
         Ok(None) => return skip(TEST, &lost_pid(program)),
         Err(why) => return skip(TEST, &why),

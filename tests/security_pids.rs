@@ -54,7 +54,7 @@ fn a_start_killed_between_its_commits_leaves_nothing_that_vouches_for_a_stranger
         stat(pid).is_none()
     });
     assert_eq!(env.track_marked(&secs), Vec::<i32>::new());
-    let stranger = match take_pid(&cursor, pid, 200) {
+    let stranger = match take_pid(&cursor, pid, 1000) {
         Ok(Some(child)) => child,
         Ok(None) => return skip(TEST, &lost_pid(pid)),
         // /proc/sys read-only (a container): no pid can be handed out on purpose.
