@@ -414,6 +414,28 @@ pub struct TargetsArgs {
 }
 
 impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Start(_) => "start",
+            Command::Stop(_) => "stop",
+            Command::Status(_) => "status",
+            Command::List(_) => "list",
+            Command::Restart(_) => "restart",
+            Command::Resurrect(_) => "resurrect",
+            Command::Logs(_) => "logs",
+            Command::Forget(_) => "forget",
+            Command::Signal(_) => "signal",
+            Command::Reload(_) => "reload",
+            Command::Wait(_) => "wait",
+            Command::Up(_) => "up",
+            Command::Down(_) => "down",
+            Command::Export(_) => "export",
+            Command::Completions(_) => "completions",
+            Command::Monitor(_) => "monitor",
+        }
+    }
+
     /// How the command names the daemons it acts on, for those that take several.
     pub fn targets(&mut self) -> Option<&mut TargetsArgs> {
         match self {

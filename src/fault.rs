@@ -10,7 +10,8 @@
 //! pidfile not yet), `before-exec` ("go" was sent; the exec is under way); and
 //! `restart-before-start` (`restart`, its stop done, its start about to begin), and
 //! `start-before-catch` (every check of a start passed, its signals not yet caught); and, in
-//! any command, `session-scan` (a daemon's session found plausible, its members not yet read).
+//! any command, `session-scan` (a daemon's session found plausible, its members not yet read),
+//! and `upfile-checked` (an up file's path checked, the file not yet opened).
 //!
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.

@@ -103,28 +103,53 @@ impl Based {
     }
 }
 
-/// The bytes of the regular file `path`, opened without blocking: a FIFO put at the path (or
-/// a device) is refused, where a plain read would wait for a writer for ever.
-fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+/// The most an up file may hold: a file of a thousand entries is far below it, and a larger
+/// one (a sparse file another user put there) is not read into memory.
+const MAX_UP_FILE: u64 = 4 << 20;
+
+/// Why an up file is refused, for the error; a missing or unreadable one is the OS's reason.
+enum Unread {
+    Os(std::io::Error),
+    Refused(String),
+}
+
+/// The bytes of the up file `path`: opened once, through its directory's safe handle, without
+/// following a symlink or blocking on a FIFO, and checked as what was opened, not as what the
+/// path named a moment before: as root, owned by root, one link, writable by no one else
+/// ([`crate::fsx::trusted_by_root_at`]). A file checked by its path first and opened after
+/// could be another user's by then, made in a sticky directory where the path named nothing
+/// (helper-106's attack, 2026-12-03: root ran nobody's command). At most [`MAX_UP_FILE`]
+/// bytes.
+fn read_up_file(path: &Path) -> Result<Vec<u8>, Unread> {
     use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)?;
-    let kind = file.metadata()?.file_type();
+    use std::os::unix::fs::FileTypeExt;
+    let (dir, name) = crate::fsx::Dir::open_parent(path)
+        .map_err(|e| Unread::Os(std::io::Error::other(format!("{e:#}"))))?;
+    let file = dir
+        .open_file(&name, nix::fcntl::OFlag::O_RDONLY, 0)
+        .map_err(Unread::Os)?;
+    let kind = file.metadata().map_err(Unread::Os)?.file_type();
     if !kind.is_file() {
         let what = match () {
             _ if kind.is_fifo() => "it is a FIFO",
             _ if kind.is_dir() => "it is a directory",
             _ => "it is not a regular file",
         };
-        return Err(std::io::Error::other(format!(
+        return Err(Unread::Os(std::io::Error::other(format!(
             "{what}, and an up file must be a regular file"
-        )));
+        ))));
     }
+    crate::fsx::trusted_by_root_at(&dir, &file).map_err(Unread::Refused)?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)?;
+    file.take(MAX_UP_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Unread::Os)?;
+    if bytes.len() as u64 > MAX_UP_FILE {
+        return Err(Unread::Os(std::io::Error::other(format!(
+            "it is larger than {} MiB",
+            MAX_UP_FILE >> 20
+        ))));
+    }
     Ok(bytes)
 }
 
@@ -194,8 +219,14 @@ impl UpFile {
         })?;
         // A file that is missing or unreadable is a problem in the system, exit 1, as a missing
         // env file is (SPEC §2); what is wrong inside it is the usage error.
-        let bytes = read_regular(&path)
-            .map_err(|e| anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)))?;
+        crate::fault::point("upfile-checked");
+        let bytes = read_up_file(&path).map_err(|e| match e {
+            Unread::Os(e) => anyhow::anyhow!("cannot read '{}': {}", path.display(), os_reason(&e)),
+            Unread::Refused(why) => anyhow::anyhow!(
+                "refusing up file '{}': {why}; as root, rdaemon reads only an up file that root owns and no other user can change, since its commands run as root",
+                path.display()
+            ),
+        })?;
         // Its identity for `source`: the same file however it is named (`-f ../app/x.toml`,
         // a symlink, the default).
         let path = std::fs::canonicalize(&path).unwrap_or(path);

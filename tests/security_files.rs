@@ -1670,3 +1670,75 @@ fn helpers_enter_the_daemons_directory_as_its_user() {
     );
     env.run(&["stop", "hc"]).ok();
 }
+
+/// An up file root names that does not exist yet, in a sticky directory every user can write
+/// (`/tmp`): its path passes the check (nothing is there, in a directory no one else can
+/// change), and another user makes the file before root opens it. It is judged as what was
+/// opened: nobody's file is refused, and nothing of it runs as root (helper-106's attack,
+/// 2026-12-03: root ran nobody's command, and `stop --file` stopped root's daemon). Here
+/// `RDAEMON_FAULT=upfile-checked:stop` holds rdaemon between the check and the open.
+#[test]
+fn an_up_file_made_by_another_user_after_the_check_is_refused() {
+    let test = "an_up_file_made_by_another_user_after_the_check_is_refused";
+    if !need_root_and_nobody(test) {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let sticky = env.path("tmp");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let pwned = env.path("tmp/pwned");
+    let secs = unique_secs();
+    let root_daemon = env.start("h3", &["sleep", &secs]);
+    for verb in ["up", "stop"] {
+        let path = sticky.join(format!("{verb}.toml"));
+        let body = match verb {
+            "up" => format!(
+                "[daemons.evil]\ncommand = [\"/bin/sh\", \"-c\", \"id -u > {}; exec sleep 1000\"]\n",
+                pwned.display()
+            ),
+            _ => "[daemons.h3]\nrun = \"sleep 1\"\n".to_owned(),
+        };
+        let mut cmd = env.std_cmd();
+        match verb {
+            "up" => cmd.args(["up", "-f"]),
+            _ => cmd.args(["stop", "--file"]),
+        };
+        cmd.arg(&path)
+            .env("RDAEMON_FAULT", "upfile-checked:stop")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let running = Background::spawn(&mut cmd);
+        wait_until(
+            "rdaemon stops between the check and the open",
+            DEADLINE,
+            || stat(running.pid()).is_some_and(|s| s.state == 'T'),
+        );
+        let staged = sticky.join(format!("{verb}.staged"));
+        fs::write(&staged, &body).unwrap();
+        std::os::unix::fs::chown(&staged, Some(65534), Some(65534)).unwrap();
+        nobody_does(&format!("cp {} {}", staged.display(), path.display()));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(running.pid()),
+            nix::sys::signal::Signal::SIGCONT,
+        )
+        .unwrap();
+        let out = running.output_within(DEADLINE, "rdaemon ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{verb}: {stderr}");
+        assert!(
+            stderr.contains("refusing up file") && stderr.contains("owned by uid 65534"),
+            "{verb}: {stderr}"
+        );
+    }
+    env.track_pidfiles();
+    assert!(!pwned.exists(), "nobody's command ran as root");
+    assert!(!env.path("evil.pid").exists());
+    assert_eq!(env.pid_of("h3"), root_daemon);
+    assert!(
+        alive(root_daemon),
+        "root's daemon was stopped by nobody's file"
+    );
+}

@@ -1312,6 +1312,35 @@ fn commands_take_the_daemons_of_a_file() {
     env.run(&["status", "--file", "sub/missing.toml"])
         .code(1)
         .stderr_has("missing.toml");
+    // A daemon of one of its names that is not the file's is refused, as `down` refuses it
+    // (helper-105's review: `stop --file` stopped it).
+    fs::write(
+        sub.join("other.toml"),
+        "[daemons.c]\nrun = \"exec sleep 1000\"\n",
+    )
+    .unwrap();
+    for verb in ["stop", "signal", "status"] {
+        let mut args = vec![verb];
+        if verb == "signal" {
+            args.push("HUP");
+        }
+        args.extend(["--file", "sub/other.toml"]);
+        env.run(&args).code(1).stderr_has(&format!(
+            "cannot {verb} c from {}: a daemon of that name was started by hand",
+            sub.join("other.toml").display()
+        ));
+    }
+    assert_eq!(env.pid_of("c"), lone);
+    assert!(alive(lone));
+    // From a directory that was removed, the file is read and the command goes on.
+    let gone = env.wrapped(&[
+        "sh",
+        "-c",
+        "mkdir gone && cd gone && rmdir ../gone && exec \"$0\" \"$@\"",
+    ]);
+    let path = env.path("sub/stack.toml");
+    let run = env.run_cmd(gone, &["status", "--file", path.to_str().unwrap()]);
+    run.code(3).stdout_has("NAME");
 }
 
 #[test]
@@ -1667,4 +1696,19 @@ fn an_interrupted_down_shows_what_its_stops_said() {
         assert_eq!(env.record("db")["wanted"], "running");
         env.run(&["stop", "db", "--timeout", "100ms"]).ok();
     }
+}
+
+/// An up file larger than 4 MiB is not read into memory (helper-106: a 1 GiB sparse file took
+/// 2.1 GB and 16 s before its TOML error).
+#[test]
+fn a_huge_up_file_is_refused_unread() {
+    let env = Env::new();
+    let big = fs::File::create(env.path("big.toml")).unwrap();
+    big.set_len(5 << 20).unwrap();
+    env.run(&["up", "-f", "big.toml"])
+        .code(1)
+        .stderr_has("it is larger than 4 MiB");
+    env.run(&["status", "--file", "big.toml"])
+        .code(1)
+        .stderr_has("it is larger than 4 MiB");
 }

@@ -49,8 +49,9 @@ fn run_verb(cli: Cli) -> Result<Code> {
         Ok::<_, anyhow::Error>(ctx)
     };
     let mut command = cli.command;
-    if let Some(target) = command.targets() {
-        daemons_of_file(target)?;
+    let verb = command.name();
+    if let Some(target) = command.targets().filter(|t| t.file.is_some()) {
+        daemons_of_file(target, &ctx()?, verb)?;
     }
     match command {
         Command::Completions(args) => completions::run(args),
@@ -74,17 +75,29 @@ fn run_verb(cli: Cli) -> Result<Code> {
 
 /// `--file FILE`: the daemons of an up file, by name, as if they had been typed. The file is
 /// read as `up` reads it (as root, only one root owns and no one else can change); reading it
-/// enters its directory, which is left again, so that the command's own relative paths keep
-/// their meaning.
-fn daemons_of_file(target: &mut TargetsArgs) -> Result<()> {
+/// enters its directory, which is left again through a handle on the one before, so that the
+/// command's own relative paths keep their meaning (also when that directory was removed). A
+/// daemon of one of its names that comes from another file, or was started by hand, is
+/// refused, as `up` and `down` refuse it (helper-105's review: `stop --file` stopped it).
+fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()> {
     let Some(path) = target.file.take() else {
         return Ok(());
     };
-    let here = std::env::current_dir().context("cannot tell the current directory")?;
+    let here = nix::fcntl::open(
+        ".",
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .context("cannot open the current directory")?;
     let file = crate::upfile::UpFile::load(Some(&path));
-    std::env::set_current_dir(&here)
-        .with_context(|| format!("cannot go back to '{}'", here.display()))?;
-    target.names = file?
+    nix::unistd::fchdir(&here).context("cannot go back to the current directory")?;
+    let file = file?;
+    for name in file.entries.keys() {
+        if let Some(rec) = crate::state::Record::load(ctx, name)? {
+            up::refuse_foreign(name, &rec, &file.path, verb)?;
+        }
+    }
+    target.names = file
         .entries
         .into_keys()
         .map(crate::parse::Pattern::Name)

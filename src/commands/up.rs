@@ -275,7 +275,7 @@ fn refuse_shared_ports(
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
 /// refused: `up` and `down` act only on their own.
-fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<()> {
+pub(crate) fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<()> {
     if rec.source.as_deref() == Some(file) {
         return Ok(());
     }
