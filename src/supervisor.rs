@@ -1493,8 +1493,16 @@ impl Monitor {
     fn wait(&mut self) -> Result<Wake> {
         let now = Instant::now();
         let mut timeout: Option<Duration> = None;
-        if let State::Waiting { at } | State::Launching { until: at, .. } = self.state {
-            timeout = Some(at.saturating_duration_since(now));
+        match self.state {
+            // A restart that is due waits for the cleanup of what the last program left: the
+            // cleanup's own events and deadline wake the loop then, not a timeout of 0 at
+            // every turn (helper-106's attack: one TERM-ignoring leftover spun the monitor at
+            // a core's 100 % for the whole --stop-timeout, at every restart).
+            State::Waiting { at } if at <= now && self.cleanup.is_some() => {}
+            State::Waiting { at } | State::Launching { until: at, .. } => {
+                timeout = Some(at.saturating_duration_since(now));
+            }
+            _ => {}
         }
         if let Some(since) = self.outputs.iter().filter_map(|o| o.log.held_since()).min() {
             let left = (since + HOLD_FOR).saturating_duration_since(now);

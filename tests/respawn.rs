@@ -810,3 +810,51 @@ fn a_pidfile_naming_a_process_no_record_vouches_for_is_never_the_monitor() {
     assert!(live_pids_with_arg(&mark).is_empty(), "no monitor started");
     assert!(alive(pid), "nothing was signalled");
 }
+
+/// A restart that is due while a leftover of the last program ignores its stop signal waits
+/// for the cleanup asleep: blocked in `poll` until the cleanup's deadline (`--stop-timeout`) or
+/// the leftover's exit, not woken at once again and again (helper-106's attack: 98 % of a core
+/// for the whole timeout, at every restart). A state, the timeout of its `poll`.
+#[test]
+fn a_due_restart_waits_for_a_stubborn_leftover_asleep() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let program = format!("setsid sh -c 'trap \"\" TERM; exec sleep {mark}' & exit 3");
+    env.run(&[
+        "start",
+        "--name",
+        "lo",
+        "--respawn",
+        "--restart-delay",
+        "100ms",
+        "--stop-timeout",
+        "60s",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .code(0);
+    let monitor = env.pid_of("lo");
+    wait_until("the leftover runs", DEADLINE, || {
+        !env.track_marked(&mark).is_empty()
+    });
+    // Once the restart is due, only the cleanup's deadline, a minute away, bounds the wait.
+    wait_until(
+        "the monitor sleeps until the cleanup's deadline",
+        DEADLINE,
+        || poll_timeout_ms(monitor).is_some_and(|ms| ms >= 10_000),
+    );
+    assert_eq!(
+        env.record("lo")["restarts"],
+        0,
+        "it restarted past its leftover"
+    );
+    for pid in env.track_marked(&mark) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL).unwrap();
+    }
+    wait_until("the program is restarted", DEADLINE, || {
+        env.record("lo")["restarts"].as_u64() >= Some(1)
+    });
+    env.run(&["stop", "lo", "--timeout", "1s"]).ok();
+}

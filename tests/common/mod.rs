@@ -460,6 +460,34 @@ pub fn assert_polls_without_timeout(pid: i32) {
     );
 }
 
+/// The timeout in milliseconds of the `poll` or `ppoll` that `pid` is blocked in now, if it is
+/// blocked in one with a timeout (`/proc/PID/syscall`; glibc's `poll` is a `ppoll`, whose
+/// timeout is a timespec in the process's memory, read through `/proc/PID/mem`, which the
+/// test may read: `pid` is its child).
+pub fn poll_timeout_ms(pid: i32) -> Option<i64> {
+    use std::os::unix::fs::FileExt;
+    let syscall = || fs::read_to_string(format!("/proc/{pid}/syscall")).ok();
+    let line = syscall()?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    // Read again after the timeout: the same call still blocked, not one left meanwhile.
+    let still = |ms: i64| (syscall().as_ref() == Some(&line)).then_some(ms);
+    let arg = u64::from_str_radix(fields.get(3)?.trim_start_matches("0x"), 16).ok()?;
+    match *fields.first()? {
+        #[cfg(target_arch = "x86_64")]
+        "7" => still(i64::from(arg as u32 as i32)).filter(|ms| *ms >= 0),
+        #[cfg(target_arch = "x86_64")]
+        "271" if arg != 0 => {
+            let mem = fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+            let mut timespec = [0u8; 16];
+            mem.read_exact_at(&mut timespec, arg).ok()?;
+            let secs = i64::from_ne_bytes(timespec[..8].try_into().unwrap());
+            let nanos = i64::from_ne_bytes(timespec[8..].try_into().unwrap());
+            still(secs * 1000 + nanos / 1_000_000)
+        }
+        _ => None,
+    }
+}
+
 /// The fd numbers `pid` has open.
 pub fn fd_numbers(pid: i32) -> Vec<i32> {
     fds(pid).into_iter().map(|(n, _)| n).collect()
