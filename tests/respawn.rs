@@ -819,7 +819,13 @@ fn a_pidfile_naming_a_process_no_record_vouches_for_is_never_the_monitor() {
 fn a_due_restart_waits_for_a_stubborn_leftover_asleep() {
     let env = Env::new();
     let mark = unique_secs();
-    let program = format!("setsid sh -c 'trap \"\" TERM; exec sleep {mark}' & exit 3");
+    // The program ends once its leftover ignores TERM.
+    let deaf = env.path("deaf");
+    let program = format!(
+        "setsid sh -c 'trap \"\" TERM; : > {d}; exec sleep {mark}' & {}; exit 3",
+        until_go(&deaf),
+        d = deaf.display()
+    );
     env.run(&[
         "start",
         "--name",
