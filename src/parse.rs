@@ -549,12 +549,31 @@ pub fn shell_join(argv: &[String]) -> String {
     printable(&joined).into_owned()
 }
 
-/// `text` made safe to show on a terminal: every control character but tab (C0, DEL and C1,
-/// as [`char::is_control`] says) is written as Rust escapes it (`\u{1b}`, `\n`, `\r`, `\0`),
-/// so that text a daemon wrote (a `STATUS=`, a log line, its command name) cannot move the
-/// cursor, rewrite the lines above it or set the window title. Borrowed when nothing needs it.
+/// Whether [`printable`] escapes `c`: a control character but tab (C0, DEL and C1, as
+/// [`char::is_control`] says), or one that changes how the text around it reads without
+/// showing itself: the bidirectional marks, embeddings, overrides and isolates, the zero-width
+/// and invisible operators, the line and paragraph separators and the byte-order mark
+/// (helper-106: `U+202E`, right-to-left override, reached `status` as it was).
+pub(crate) fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{61c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// `text` made safe to show on a terminal: every character [`hidden`] says (controls but
+/// tab, and the invisible ones that reorder or break what surrounds them) is written as Rust
+/// escapes it (`\u{1b}`, `\n`, `\r`, `\0`, `\u{202e}`), so that text a daemon wrote (a
+/// `STATUS=`, a log line, its command name) cannot move the cursor, rewrite the lines above it,
+/// set the window title, or show its text in another order. Borrowed when nothing needs it.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    let hidden = |c: char| c.is_control() && c != '\t';
     if !text.contains(hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
@@ -587,9 +606,14 @@ pub fn default_schedule(first: Signal, timeout: Duration, no_kill: bool) -> Vec<
 pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
     let bad = |why: &str| format!("invalid schedule '{s}': {why}");
     let items: Vec<&str> = s.split('/').collect();
-    if items.len() == 1 {
-        if let Ok(secs) = s.parse::<u32>() {
-            let d = Duration::from_secs(secs.into());
+    let timeout_like = |t: &str| t.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+    if items.len() == 1 && timeout_like(s) {
+        // A bare timeout, whole seconds as start-stop-daemon has it, or any duration.
+        let d = match s.parse::<u32>() {
+            Ok(secs) => Some(Duration::from_secs(secs.into())),
+            Err(_) => parse_duration(s).ok(),
+        };
+        if let Some(d) = d {
             return Ok(vec![
                 Step::Signal(first),
                 Step::Wait(d),
@@ -613,7 +637,7 @@ pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
         } else if !item.is_empty() && item.bytes().all(|b| b.is_ascii_digit()) {
             let secs: u32 = item.parse().map_err(|_| bad("timeout out of range"))?;
             Step::Wait(Duration::from_secs(secs.into()))
-        } else if item.starts_with(|c: char| c.is_ascii_digit()) {
+        } else if timeout_like(item) {
             // A timeout as any other duration of rdaemon's (`500ms`, `1.5`): what
             // [`format_schedule`] writes for a sub-second wait, and never a signal's name
             // (helper-100's audit: "invalid signal '500ms'").
@@ -771,6 +795,11 @@ mod tests {
             "\\u{1b}]0;pwned\\u{7}\\u{1b}[2Auser: root\\r\\n\\0\\u{7f}\\u{9b}x\\"
         );
         assert!(!printable("\x1b\u{85}\u{9b}").chars().any(char::is_control));
+        assert_eq!(
+            printable("a\u{202e}b\u{2028}c\u{200b}d\u{feff}"),
+            "a\\u{202e}b\\u{2028}c\\u{200b}d\\u{feff}"
+        );
+        assert_eq!(printable("é – “x”"), "é – “x”");
     }
 
     #[test]
@@ -1034,6 +1063,14 @@ mod tests {
             parse_schedule("TERM/0.5/KILL/2m", term),
             Ok(vec![sig(term), Wait(ms(500)), sig(kill), Wait(s(120))])
         );
+        assert_eq!(
+            parse_schedule("500ms", term),
+            Ok(vec![sig(term), Wait(ms(500)), sig(kill), Wait(ms(500))])
+        );
+        assert_eq!(
+            parse_schedule("TERM/.5", term),
+            Ok(vec![sig(term), Wait(ms(500))])
+        );
         let unit = parse_schedule("TERM/5x", term).unwrap_err();
         assert!(
             unit.contains("invalid timeout '5x'") && !unit.contains("signal"),
@@ -1171,9 +1208,9 @@ mod proptests {
             s in prop_oneof![any::<String>(), "[\\x00-\\x20\\x7f-\\u{a0}a\\\\]{0,24}"]
         ) {
             let shown = printable(&s);
-            prop_assert!(!shown.chars().any(|c| c.is_control() && c != '\t'));
+            prop_assert!(!shown.chars().any(hidden));
             // Text without them is shown as it is.
-            if !s.chars().any(|c| c.is_control() && c != '\t') {
+            if !s.chars().any(hidden) {
                 prop_assert_eq!(shown.as_ref(), s.as_str());
             }
         }

@@ -868,6 +868,16 @@ pub fn step(
                     );
                     effects.remove(0);
                     effects.insert(0, Effect::Say(format!("{line}: stopping pid {child}")));
+                    // Said while the program is stopped, which may take its --stop-timeout
+                    // (helper-105's review: the count before the last stayed shown).
+                    effects.insert(
+                        1,
+                        Effect::HealthFailing(Some(HealthFailing {
+                            failures,
+                            retries: health.retries,
+                            last: why,
+                        })),
+                    );
                     (next, effects)
                 }
             }

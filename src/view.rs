@@ -754,15 +754,18 @@ fn report_of(ctx: &Ctx, name: &crate::parse::Name, full: bool) -> Option<Report>
 
 /// `value` as pretty JSON that is safe on a terminal too: serde_json leaves DEL and the C1
 /// controls (U+007F to U+009F, such as U+009B, a one-character CSI) raw inside strings, where a
-/// daemon's `STATUS=` text can put them; they are written `\u00XX`, which is the same JSON.
+/// daemon's `STATUS=` text can put them, and the invisible characters that reorder or break
+/// text ([`crate::parse::hidden`]: U+202E, U+2028...); they are written `\uXXXX`, which is the
+/// same JSON. (Outside strings the pretty text holds only ASCII.)
 pub fn to_json(value: &impl serde::Serialize) -> serde_json::Result<String> {
     let text = serde_json::to_string_pretty(value)?;
-    if !text.contains(|c: char| ('\u{7f}'..='\u{9f}').contains(&c)) {
+    let raw = |c: char| c >= '\u{7f}' && (c <= '\u{9f}' || crate::parse::hidden(c));
+    if !text.contains(raw) {
         return Ok(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
-        if ('\u{7f}'..='\u{9f}').contains(&c) {
+        if raw(c) {
             out.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             out.push(c);
@@ -857,6 +860,13 @@ mod tests {
         assert!(!json.contains(|c: char| c.is_control()), "{json:?}");
         assert!(
             json.contains("\\u009b") && json.contains("\\u007f"),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
+        let text = "x\u{202e}y\u{2028}z";
+        let json = to_json(&text).unwrap();
+        assert!(
+            json.contains("\\u202e") && json.contains("\\u2028"),
             "{json}"
         );
         assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);

@@ -925,6 +925,20 @@ fn a_programs_notify_words_do_not_outlive_it() {
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v["notify_state"], serde_json::Value::Null);
     assert_eq!(v["status_text"], "serving");
+    // Restarting, its program gone: its text is its last too (helper-105's review).
+    let extra = ["--ready", "notify", "--restart-delay", "1h"];
+    let (_, child) = start_supervised(&env, "later", &extra, &program);
+    wait_field(&env, "later", "status_text", "serving".into());
+    kill(NixPid::from_raw(child), Signal::SIGKILL).unwrap();
+    wait_until("later is restarting", DEADLINE, || {
+        env.run(&["status", "later"])
+            .stdout
+            .contains("later is restarting")
+    });
+    env.run(&["status", "later"])
+        .code(3)
+        .stdout_has("  last status: serving\n");
+    env.run(&["stop", "later"]).ok();
 }
 
 /// While `--health` checks fail in a row, before the restart they count toward, `status` says
@@ -965,4 +979,37 @@ fn failing_health_checks_show_in_status_until_one_passes() {
     let run = env.run(&["status", "hs"]).ok();
     assert!(!run.stdout.contains("health:"), "{}", run.dump());
     assert_eq!(child_pid(&env, "hs"), Some(child), "no restart");
+    // The last failure is shown while the program it condemned is being stopped, which a
+    // program that ignores TERM makes last (helper-105's review: "1 of 2" stayed).
+    let gone = env.path("gone");
+    let check = format!("cmd:test ! -e '{}'", gone.display());
+    let extra = [
+        "--health",
+        &check,
+        "--health-interval",
+        "100ms",
+        "--health-retries",
+        "2",
+        "--stop-timeout",
+        "1h",
+    ];
+    let deaf = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("trap '' TERM; exec sleep {}", unique_secs()),
+    ];
+    let (_, deaf_child) = start_supervised(&env, "deaf", &extra, &deaf);
+    fs::write(&gone, "").unwrap();
+    wait_until("the program is being stopped", DEADLINE, || {
+        fs::read_to_string(env.path("deaf.log"))
+            .is_ok_and(|l| l.contains("(2 of 2 in a row)") && l.contains("stopping pid"))
+    });
+    wait_until("status shows the last failure", DEADLINE, || {
+        env.record("deaf")["health_failing"]["failures"] == 2
+    });
+    env.run(&["status", "deaf"])
+        .ok()
+        .stdout_has("  health:  failing, 2 of 2 checks in a row: ");
+    kill(NixPid::from_raw(deaf_child), Signal::SIGKILL).unwrap();
+    env.run(&["stop", "deaf", "--timeout", "1s"]).ok();
 }

@@ -196,14 +196,6 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         _ if has_record => println!("{} is stopped", r.name),
         _ => println!("{} is not running", r.name),
     }
-    // A dead daemon's reason says it already.
-    if let Some(why) = r
-        .start_failed
-        .as_ref()
-        .filter(|_| r.state == DaemonState::Stopped)
-    {
-        println!("  last start failed: {}", printable(why));
-    }
     if !r.command.is_empty() {
         println!("  command: {}", shell_join(&r.command));
     }
@@ -221,6 +213,14 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         (Some(u), None) => println!("  user:    {u}"),
         (None, Some(g)) => println!("  group:   {g}"),
         (None, None) => {}
+    }
+    // A dead daemon's reason says it already.
+    if let Some(why) = r
+        .start_failed
+        .as_ref()
+        .filter(|_| r.state == DaemonState::Stopped)
+    {
+        println!("  last start failed: {}", printable(why));
     }
     if r.mode == Mode::Respawn {
         if let Some(child) = r.child_pid {
@@ -254,7 +254,7 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
         // The daemon's words: shown, never obeyed by the terminal. Of a program that no
         // longer runs, its last.
         match r.state {
-            DaemonState::Dead | DaemonState::Failed => {
+            DaemonState::Dead | DaemonState::Failed | DaemonState::Restarting => {
                 println!("  last status: {}", printable(text))
             }
             _ => println!("  status:  {}", printable(text)),
