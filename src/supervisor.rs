@@ -1893,8 +1893,13 @@ impl Monitor {
             None,
             Some(self.chdir.as_path()),
         )?;
+        // The hook enters the directory as the daemon's user: a refusal there fails the spawn.
         let child = cmd.spawn().map_err(|e| {
-            anyhow::anyhow!("cannot run '/bin/sh': {}", crate::pidfile::os_reason(&e))
+            anyhow::anyhow!(
+                "cannot run '/bin/sh' in '{}': {}",
+                self.chdir.display(),
+                crate::pidfile::os_reason(&e)
+            )
         })?;
         let pid = Pid::new(child.id() as i32).map_err(|e| anyhow::anyhow!(e))?;
         // Reaped by `reap_children` with every other child: the handle is not waited on.
