@@ -96,7 +96,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1). A schedule names its own signals: not with --signal, which only a bare N takes' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1, a bare 500ms). A schedule names its own signals: not with --signal, which only a bare timeout takes' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l all -d 'Every daemon rdaemon knows'
@@ -161,7 +161,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l memory-max -
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1). A schedule names its own signals: not with --signal, which only a bare N takes' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1, a bare 500ms). A schedule names its own signals: not with --signal, which only a bare timeout takes' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s v -l verbose -d 'Print more about what rdaemon does'
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l all -d 'Every daemon rdaemon knows'

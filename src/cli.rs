@@ -785,8 +785,8 @@ pub struct StopOpts {
     pub no_kill: bool,
 
     /// start-stop-daemon's schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever;
-    /// a timeout may also be a duration (INT/500ms/KILL/1). A schedule names its own signals:
-    /// not with --signal, which only a bare N takes
+    /// a timeout may also be a duration (INT/500ms/KILL/1, a bare 500ms). A schedule names its
+    /// own signals: not with --signal, which only a bare timeout takes
     #[arg(long, value_name = "SCHEDULE", conflicts_with_all = ["timeout", "no_kill"])]
     pub retry: Option<String>,
 }

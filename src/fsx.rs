@@ -483,10 +483,12 @@ pub fn rights_to_remove(dir: &Dir, file: &FileStat) -> Result<Option<Rights>, St
 /// change and symlinks that are root's there: as sshd does with its configuration, since
 /// whoever could write or swap the file would run commands as root. Returns the file's own path
 /// (symlinks resolved); a missing file is returned as it is, for the caller's read to say so.
-/// The error says why, without the path. Not root: the path as given.
+/// The error says why, without the path. Not root: the path with its symlinks resolved as the
+/// user may (a `rdaemon.toml` that links to `rdaemon.prod.toml`), for a read that follows none
+/// (helper-107's review: a linked up file no longer opened).
 pub fn trusted_by_root(path: &Path) -> Result<PathBuf, String> {
     if !geteuid().is_root() {
-        return Ok(path.to_owned());
+        return Ok(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()));
     }
     let mut path = std::path::absolute(path).map_err(|e| e.to_string())?;
     // The kernel's own limit on symlinks in one lookup.

@@ -223,6 +223,10 @@ pub struct Sanitized<W: Write> {
     inner: W,
     seen: Seen,
     pending: Vec<u8>,
+    /// The bytes of a UTF-8 character begun and not yet complete: written once it is, as it
+    /// is, or escaped when it is one of the invisible characters that reorder or break text
+    /// ([`crate::parse::hidden`]: U+202E...), as `printable` shows them.
+    utf8: Vec<u8>,
 }
 
 impl<W: Write> Sanitized<W> {
@@ -232,6 +236,7 @@ impl<W: Write> Sanitized<W> {
             inner,
             seen: Seen::Text { continuation: 0 },
             pending: Vec::new(),
+            utf8: Vec::with_capacity(4),
         }
     }
 
@@ -246,12 +251,16 @@ impl<W: Write> Sanitized<W> {
                 match self.seen {
                     Seen::Text { continuation } if continuation > 0 => {
                         if (0x80..=0xbf).contains(&byte) {
-                            out.push(byte);
+                            self.utf8.push(byte);
                             self.seen = Seen::Text {
                                 continuation: continuation - 1,
                             };
+                            if continuation == 1 {
+                                self.complete(out);
+                            }
                         } else {
                             // A character cut short: the terminal shows it as invalid.
+                            out.append(&mut self.utf8);
                             self.seen = Seen::Text { continuation: 0 };
                             b = Some(byte);
                         }
@@ -309,14 +318,30 @@ impl<W: Write> Sanitized<W> {
         }
     }
 
-    /// A UTF-8 lead byte: written, and `continuation` bytes expected after it.
+    /// A UTF-8 lead byte: held, and `continuation` bytes expected after it.
     fn lead(&mut self, byte: u8, continuation: u8, out: &mut Vec<u8>) {
-        out.push(byte);
+        out.append(&mut self.utf8);
+        self.utf8.push(byte);
         self.seen = Seen::Text { continuation };
+    }
+
+    /// A UTF-8 character complete: written as it is, or escaped if it is hidden.
+    fn complete(&mut self, out: &mut Vec<u8>) {
+        match std::str::from_utf8(&self.utf8)
+            .ok()
+            .and_then(|t| t.chars().next())
+        {
+            Some(c) if crate::parse::hidden(c) => {
+                out.extend(c.escape_debug().to_string().as_bytes());
+                self.utf8.clear();
+            }
+            _ => out.append(&mut self.utf8),
+        }
     }
 
     /// Writes out what is pending as text, its ESC escaped.
     fn release(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.utf8);
         for byte in std::mem::take(&mut self.pending) {
             match byte {
                 0x1b => out.extend(b"\\u{1b}"),
@@ -344,7 +369,7 @@ impl<W: Write> Drop for Sanitized<W> {
     /// The end of the output: a sequence still held (a log that ends in the middle of one) is
     /// written, escaped.
     fn drop(&mut self) {
-        if !self.pending.is_empty() {
+        if !self.pending.is_empty() || !self.utf8.is_empty() {
             let mut out = Vec::new();
             self.release(&mut out);
             let _ = self.inner.write_all(&out);
@@ -923,9 +948,9 @@ mod tests {
     #[test]
     fn sanitized_escapes_controls_and_keeps_colors_even_when_cut_between_writes() {
         let log = b"a\x1b]0;title\x07b\r\x1b[2Jc\x1b[1;31mred\x1b[0m\t\xc2\x9b1m\xc3\xa9\
-                    \x9d0;x\xe2\x82\xac\x1b[>4;2m\xc2\xa0\n";
+                    \x9d0;x\xe2\x82\xac\x1b[>4;2m\xc2\xa0u\xe2\x80\xaeto\xf0\x9f\x98\x80\n";
         let want = "a\\u{1b}]0;title\\u{7}b\\r\\u{1b}[2Jc\x1b[1;31mred\x1b[0m\t\\u{9b}1m\u{e9}\
-                    \\x9d0;x\u{20ac}\\u{1b}[>4;2m\u{a0}\n";
+                    \\x9d0;x\u{20ac}\\u{1b}[>4;2m\u{a0}u\\u{202e}to\u{1f600}\n";
         assert_eq!(String::from_utf8(sanitized(log)).unwrap(), want);
         // Every cut of the log into two writes gives the same.
         for cut in 0..log.len() {

@@ -552,19 +552,23 @@ pub fn shell_join(argv: &[String]) -> String {
 /// Whether [`printable`] escapes `c`: a control character but tab (C0, DEL and C1, as
 /// [`char::is_control`] says), or one that changes how the text around it reads without
 /// showing itself: the bidirectional marks, embeddings, overrides and isolates, the zero-width
-/// and invisible operators, the line and paragraph separators and the byte-order mark
-/// (helper-106: `U+202E`, right-to-left override, reached `status` as it was).
+/// space and invisible operators, the line and paragraph separators, the byte-order mark and
+/// the tag characters (helper-106: `U+202E`, right-to-left override, reached `status` as it
+/// was). The joiners (U+200C, U+200D), which emoji and Indic scripts need, are kept.
 pub(crate) fn hidden(c: char) -> bool {
     (c.is_control() && c != '\t')
         || matches!(
             c,
             '\u{61c}'
-                | '\u{200b}'..='\u{200f}'
+                | '\u{180e}'
+                | '\u{200b}'
+                | '\u{200e}'..='\u{200f}'
                 | '\u{2028}'..='\u{202e}'
                 | '\u{2060}'..='\u{2064}'
                 | '\u{2066}'..='\u{206f}'
                 | '\u{feff}'
                 | '\u{fff9}'..='\u{fffb}'
+                | '\u{e0000}'..='\u{e007f}'
         )
 }
 
@@ -600,7 +604,8 @@ pub fn default_schedule(first: Signal, timeout: Duration, no_kill: bool) -> Vec<
     steps
 }
 
-/// Parses a `--retry` schedule: `TERM/30/KILL/5`, a bare `N` (`SIG/N/KILL/N` with `first` as SIG),
+/// Parses a `--retry` schedule: `TERM/30/KILL/5`, a bare timeout `N` or duration (`SIG/N/KILL/N`
+/// with `first` as SIG; a timeout may be any duration, `500ms`),
 /// and `forever` as the last item to repeat it. As in start-stop-daemon, a signal is a name or a
 /// number with a leading `-` (`-9`); a bare number is a timeout in seconds.
 pub fn parse_schedule(s: &str, first: Signal) -> Result<Vec<Step>, String> {
@@ -800,6 +805,12 @@ mod tests {
             "a\\u{202e}b\\u{2028}c\\u{200b}d\\u{feff}"
         );
         assert_eq!(printable("é – “x”"), "é – “x”");
+        // Joiners stay (an emoji sequence, Persian text); tag characters do not.
+        assert_eq!(
+            printable("👩\u{200d}💻 ن\u{200c}ی"),
+            "👩\u{200d}💻 ن\u{200c}ی"
+        );
+        assert_eq!(printable("a\u{e0041}"), "a\\u{e0041}");
     }
 
     #[test]

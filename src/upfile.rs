@@ -103,6 +103,17 @@ impl Based {
     }
 }
 
+/// Who the daemon `rec` is, when it is not one of `file`'s: `comes from OTHER` or `was
+/// started by hand`; `None` for a daemon `file` started. `up`, `down` and every `--file` act
+/// only on their own.
+pub fn foreign_owner(rec: &crate::state::Record, file: &Path) -> Option<String> {
+    match &rec.source {
+        Some(own) if own == file => None,
+        Some(other) => Some(format!("comes from {}", other.display())),
+        None => Some("was started by hand".to_owned()),
+    }
+}
+
 /// The most an up file may hold: a file of a thousand entries is far below it, and a larger
 /// one (a sparse file another user put there) is not read into memory.
 const MAX_UP_FILE: u64 = 4 << 20;

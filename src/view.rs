@@ -766,7 +766,10 @@ pub fn to_json(value: &impl serde::Serialize) -> serde_json::Result<String> {
     let mut out = String::with_capacity(text.len() + 16);
     for c in text.chars() {
         if raw(c) {
-            out.push_str(&format!("\\u{:04x}", c as u32));
+            // Beyond the first plane (a tag character) as its UTF-16 surrogate pair.
+            for unit in c.encode_utf16(&mut [0; 2]) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
         } else {
             out.push(c);
         }
@@ -863,7 +866,7 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<String>(&json).unwrap(), text);
-        let text = "x\u{202e}y\u{2028}z";
+        let text = "x\u{202e}y\u{2028}z\u{e0041}";
         let json = to_json(&text).unwrap();
         assert!(
             json.contains("\\u202e") && json.contains("\\u2028"),

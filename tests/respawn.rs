@@ -817,6 +817,10 @@ fn a_pidfile_naming_a_process_no_record_vouches_for_is_never_the_monitor() {
 /// for the whole timeout, at every restart). A state, the timeout of its `poll`.
 #[test]
 fn a_due_restart_waits_for_a_stubborn_leftover_asleep() {
+    // The monitor is no child of the test's: reading its system call needs root.
+    if !need_root("a_due_restart_waits_for_a_stubborn_leftover_asleep") {
+        return;
+    }
     let env = Env::new();
     let mark = unique_secs();
     // The program ends once its leftover ignores TERM.

@@ -1312,24 +1312,34 @@ fn commands_take_the_daemons_of_a_file() {
     env.run(&["status", "--file", "sub/missing.toml"])
         .code(1)
         .stderr_has("missing.toml");
-    // A daemon of one of its names that is not the file's is refused, as `down` refuses it
-    // (helper-105's review: `stop --file` stopped it).
+    // A daemon of one of its names that is not the file's is refused by a command that acts,
+    // as `down` refuses it (helper-105's review: `stop --file` stopped it), and left out,
+    // saying so, by one that only looks (helper-107's review).
     fs::write(
         sub.join("other.toml"),
-        "[daemons.c]\nrun = \"exec sleep 1000\"\n",
+        "[daemons.d]\nrun = \"exec sleep 1000\"\n[daemons.a]\nrun = \"exec sleep 1000\"\n",
     )
     .unwrap();
-    for verb in ["stop", "signal", "status"] {
+    let other = sub.join("other.toml").display().to_string();
+    for verb in ["stop", "signal"] {
         let mut args = vec![verb];
         if verb == "signal" {
             args.push("HUP");
         }
         args.extend(["--file", "sub/other.toml"]);
         env.run(&args).code(1).stderr_has(&format!(
-            "cannot {verb} c from {}: a daemon of that name was started by hand",
-            sub.join("other.toml").display()
+            "not acting on a for {other}: a daemon of that name comes from {}",
+            sub.join("stack.toml").display()
         ));
     }
+    let run = env
+        .run(&["status", "--file", "sub/other.toml"])
+        .code(3)
+        .stderr_has("no daemon named 'd'")
+        .stderr_has(&format!(
+            "warning: a is not {other}'s: a daemon of that name comes from"
+        ));
+    assert!(!run.stdout.contains("a is"), "{}", run.dump());
     assert_eq!(env.pid_of("c"), lone);
     assert!(alive(lone));
     // From a directory that was removed, the file is read and the command goes on.
@@ -1711,4 +1721,54 @@ fn a_huge_up_file_is_refused_unread() {
     env.run(&["status", "--file", "big.toml"])
         .code(1)
         .stderr_has("it is larger than 4 MiB");
+}
+
+/// A user's up file that is a symlink (`rdaemon.toml -> rdaemon.prod.toml`) is read, by `up`,
+/// `down` and `--file`, as before the file came to be opened without following a symlink
+/// (helper-107's review: "Too many symbolic links encountered" for every user but root).
+#[test]
+fn a_users_linked_up_file_is_read() {
+    let test = "a_users_linked_up_file_is_read";
+    if root_and_nobody(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    open_dir(&env);
+    let proj = env.path("proj");
+    fs::create_dir(&proj).unwrap();
+    let bin = proj.join("rdaemon");
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
+    let secs = unique_secs();
+    fs::write(
+        proj.join("rdaemon.prod.toml"),
+        format!("[daemons.nbweb]\ncommand = [\"sleep\", \"{secs}\"]\n"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("rdaemon.prod.toml", proj.join("rdaemon.toml")).unwrap();
+    for name in ["", "rdaemon.prod.toml", "rdaemon.toml"] {
+        std::os::unix::fs::lchown(proj.join(name), Some(65534), Some(65534)).unwrap();
+    }
+    let nobody = |args: &[&str]| {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .arg("--dir")
+            .arg(proj.join("d"))
+            .args(args)
+            .current_dir(&proj)
+            .output()
+            .unwrap();
+        env.track_marked(&secs);
+        out
+    };
+    let up = nobody(&["up"]);
+    assert_eq!(up.status.code(), Some(0), "{up:?}");
+    assert_eq!(env.track_marked(&secs).len(), 1);
+    let status = nobody(&["status", "--file", "rdaemon.toml"]);
+    assert_eq!(status.status.code(), Some(0), "{status:?}");
+    let down = nobody(&["down"]);
+    assert_eq!(down.status.code(), Some(0), "{down:?}");
+    wait_until("nbweb is gone", DEADLINE, || {
+        env.track_marked(&secs).is_empty()
+    });
 }

@@ -15,7 +15,7 @@ pub(crate) mod stop;
 pub(crate) mod up;
 pub(crate) mod wait;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::{Cli, Command, TargetsArgs};
 use crate::exit::Code;
@@ -76,9 +76,13 @@ fn run_verb(cli: Cli) -> Result<Code> {
 /// `--file FILE`: the daemons of an up file, by name, as if they had been typed. The file is
 /// read as `up` reads it (as root, only one root owns and no one else can change); reading it
 /// enters its directory, which is left again through a handle on the one before, so that the
-/// command's own relative paths keep their meaning (also when that directory was removed). A
-/// daemon of one of its names that comes from another file, or was started by hand, is
-/// refused, as `up` and `down` refuse it (helper-105's review: `stop --file` stopped it).
+/// command's own relative paths keep their meaning (also when that directory was removed).
+///
+/// A daemon of one of its names that comes from another file, or was started by hand, is not
+/// the file's (helper-105's review: `stop --file` stopped it): a command that acts on the
+/// daemons refuses it, as `up` and `down` do; one that only looks (`status`, `logs`, `wait`)
+/// leaves it out, saying so, and shows the rest (helper-107's review: `status` exiting 1 would
+/// read as "dead").
 fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()> {
     let Some(path) = target.file.take() else {
         return Ok(());
@@ -92,16 +96,30 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
     let file = crate::upfile::UpFile::load(Some(&path));
     nix::unistd::fchdir(&here).context("cannot go back to the current directory")?;
     let file = file?;
-    for name in file.entries.keys() {
-        if let Some(rec) = crate::state::Record::load(ctx, name)? {
-            up::refuse_foreign(name, &rec, &file.path, verb)?;
+    let looks = matches!(verb, "status" | "logs" | "wait");
+    let mut names = Vec::new();
+    for name in file.entries.into_keys() {
+        let owner = crate::state::Record::load(ctx, &name)?
+            .and_then(|rec| crate::upfile::foreign_owner(&rec, &file.path));
+        match owner {
+            None => names.push(crate::parse::Pattern::Name(name)),
+            Some(owner) if looks => ctx.warn(format!(
+                "{name} is not {}'s: a daemon of that name {owner}; left out",
+                file.path.display()
+            )),
+            Some(owner) => bail!(
+                "not acting on {name} for {}: a daemon of that name {owner} (stop or forget it by name, or rename the entry)",
+                file.path.display()
+            ),
         }
     }
-    target.names = file
-        .entries
-        .into_keys()
-        .map(crate::parse::Pattern::Name)
-        .collect();
+    if names.is_empty() {
+        bail!(
+            "none of the daemons of {} is the file's",
+            file.path.display()
+        );
+    }
+    target.names = names;
     Ok(())
 }
 

@@ -275,18 +275,14 @@ fn refuse_shared_ports(
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
 /// refused: `up` and `down` act only on their own.
-pub(crate) fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<()> {
-    if rec.source.as_deref() == Some(file) {
-        return Ok(());
+fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<()> {
+    match crate::upfile::foreign_owner(rec, file) {
+        None => Ok(()),
+        Some(owner) => Err(anyhow::anyhow!(
+            "cannot {verb} {name} from {}: a daemon of that name {owner} (forget it, or rename the entry)",
+            file.display()
+        )),
     }
-    let owner = match &rec.source {
-        Some(other) => format!("comes from {}", other.display()),
-        None => "was started by hand".to_owned(),
-    };
-    Err(anyhow::anyhow!(
-        "cannot {verb} {name} from {}: a daemon of that name {owner} (forget it, or rename the entry)",
-        file.display()
-    ))
 }
 
 /// One daemon's work: commands of rdaemon to run one after the other, once every daemon of

@@ -472,11 +472,15 @@ pub fn poll_timeout_ms(pid: i32) -> Option<i64> {
     // Read again after the timeout: the same call still blocked, not one left meanwhile.
     let still = |ms: i64| (syscall().as_ref() == Some(&line)).then_some(ms);
     let arg = u64::from_str_radix(fields.get(3)?.trim_start_matches("0x"), 16).ok()?;
+    // ppoll's number, where its timeout is the third argument (a timespec pointer).
+    #[cfg(target_arch = "x86_64")]
+    const PPOLL: &str = "271";
+    #[cfg(target_arch = "aarch64")]
+    const PPOLL: &str = "73";
     match *fields.first()? {
         #[cfg(target_arch = "x86_64")]
         "7" => still(i64::from(arg as u32 as i32)).filter(|ms| *ms >= 0),
-        #[cfg(target_arch = "x86_64")]
-        "271" if arg != 0 => {
+        nr if nr == PPOLL && arg != 0 => {
             let mem = fs::File::open(format!("/proc/{pid}/mem")).ok()?;
             let mut timespec = [0u8; 16];
             mem.read_exact_at(&mut timespec, arg).ok()?;
