@@ -200,7 +200,10 @@ impl Host {
 /// systemd's delegation mark ([`is_delegated`]).
 pub fn decide(host: &Host, delegated: impl Fn(&Path) -> bool) -> Result<PathBuf, String> {
     if !host.is_root {
-        return Err("cgroups need root (rdaemon runs as another user)".into());
+        return Err(format!(
+            "cgroups need root (rdaemon runs as uid {})",
+            nix::unistd::geteuid()
+        ));
     }
     let Some(mount) = &host.mount else {
         return Err("no cgroup2 file system is mounted (/proc/self/mountinfo)".into());

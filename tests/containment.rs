@@ -1568,7 +1568,7 @@ fn cgroup_on_as_a_user_fails_with_the_reason() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "rdaemon: cannot give x a cgroup: cgroups need root (rdaemon runs as another user)\n"
+        "rdaemon: cannot give x a cgroup: cgroups need root (rdaemon runs as uid 65534)\n"
     );
     assert!(!theirs.join("d/x.pid").exists());
 }

@@ -938,3 +938,58 @@ fn the_readmes_tour_serves_an_empty_directory_on_loopback_only() {
         .stdout_has("exit 3");
     assert!(!alive(pid));
 }
+
+/// The guide's CI script, as written: a server that never gets ready fails `up`, and the
+/// script's `trap` still shows the logs and stops everything that came up, also with an
+/// entry `up` never started (helper-108's trial: `logs --file` failed on it, and under
+/// `set -e` the trap ended before its `down`, leaving the servers running).
+#[test]
+fn the_guides_ci_script_stops_everything_when_a_server_fails() {
+    let guide = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/guide.md")).unwrap();
+    let section = &guide[guide.find("The same in a plain script").unwrap()..];
+    let start = section.find("```sh\n").unwrap() + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let env = Env::new();
+    let bin = Path::new(assert_cmd::cargo::cargo_bin!("rdaemon"));
+    let script = script
+        .replace("rdaemon ", &format!("{} ", bin.display()))
+        .replace("./run-e2e-tests.sh", "echo tests ran");
+    let work = env.path("ci");
+    fs::create_dir(&work).unwrap();
+    fs::write(work.join("ci.sh"), &script).unwrap();
+    let (side, db) = (unique_secs(), unique_secs());
+    fs::write(
+        work.join("rdaemon.toml"),
+        format!(
+            "[daemons.side]\ncommand = [\"sleep\", \"{side}\"]\n\
+             [daemons.db]\ncommand = [\"sleep\", \"{db}\"]\nready = \"file:never\"\nready-timeout = \"300ms\"\n\
+             [daemons.api]\ncommand = [\"sleep\", \"1000\"]\nafter = [\"db\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = StdCommand::new("sh")
+        .arg("ci.sh")
+        .current_dir(&work)
+        .env_remove("RDAEMON_DIR")
+        // Its `mktemp -d` in the test's directory, removed with it.
+        .env("TMPDIR", env.dir())
+        .output()
+        .unwrap();
+    env.track_marked(&side);
+    env.track_marked(&db);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("tests ran"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("api not started: it comes after db, which failed"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("api was never started; left out"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("stopped side"), "{stdout}{stderr}");
+    assert!(live_pids_with_arg(&side).is_empty(), "side still runs");
+    assert!(live_pids_with_arg(&db).is_empty(), "db still runs");
+}

@@ -1772,3 +1772,38 @@ fn a_users_linked_up_file_is_read() {
         env.track_marked(&secs).is_empty()
     });
 }
+
+/// `--file` acts in `up`'s order: `restart --file` brings back what a daemon comes after before
+/// it, `stop --file` stops dependents first, as `down` does (helper-108's trial: by name).
+#[test]
+fn file_commands_follow_the_after_order() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.web]\nrun = \"exec sleep 1000\"\nafter = [\"api\"]\n\
+         [daemons.api]\nrun = \"exec sleep 1000\"\nafter = [\"db\"]\n\
+         [daemons.db]\nrun = \"exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let at = |text: &str, line: &str| {
+        text.find(line)
+            .unwrap_or_else(|| panic!("no {line:?} in {text}"))
+    };
+    let run = env.run(&["restart", "--file", "rdaemon.toml"]).ok();
+    let out = &run.stdout;
+    assert!(
+        at(out, "started db") < at(out, "started api")
+            && at(out, "started api") < at(out, "started web"),
+        "{}",
+        run.dump()
+    );
+    let run = env.run(&["stop", "--file", "rdaemon.toml"]).ok();
+    let out = &run.stdout;
+    assert!(
+        at(out, "stopped web") < at(out, "stopped api")
+            && at(out, "stopped api") < at(out, "stopped db"),
+        "{}",
+        run.dump()
+    );
+}

@@ -97,10 +97,29 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
     nix::unistd::fchdir(&here).context("cannot go back to the current directory")?;
     let file = file?;
     let looks = matches!(verb, "status" | "logs" | "wait");
+    // In the order `up` starts them (what a daemon comes after first): `restart --file` brings
+    // a daemon back before what needs it; `stop --file` stops in `down`'s order, dependents
+    // first (helper-108's trial: by name).
+    let graph: Vec<(Name, Vec<Name>)> = file
+        .entries
+        .iter()
+        .map(|(name, entry)| (name.clone(), entry.after.clone()))
+        .collect();
+    let mut order = crate::upfile::order_by_after(&graph);
+    if matches!(verb, "stop" | "signal" | "forget") {
+        order.reverse();
+    }
     let mut names = Vec::new();
-    for name in file.entries.into_keys() {
-        let owner = crate::state::Record::load(ctx, &name)?
-            .and_then(|rec| crate::upfile::foreign_owner(&rec, &file.path));
+    for name in order {
+        let rec = crate::state::Record::load(ctx, &name)?;
+        // An entry `up` never started has no log and nothing to wait for: `logs` failing on
+        // it ended a CI script's `trap '... logs --file ...; rdaemon down' EXIT` under `set
+        // -e` before its `down` (helper-108's trial); `status` says it is not running.
+        if rec.is_none() && matches!(verb, "logs" | "wait") {
+            ctx.warn(format!("{name} was never started; left out"));
+            continue;
+        }
+        let owner = rec.and_then(|rec| crate::upfile::foreign_owner(&rec, &file.path));
         match owner {
             None => names.push(crate::parse::Pattern::Name(name)),
             Some(owner) if looks => ctx.warn(format!(
@@ -114,10 +133,7 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
         }
     }
     if names.is_empty() {
-        bail!(
-            "none of the daemons of {} is the file's",
-            file.path.display()
-        );
+        bail!("no daemon of {} was started from it", file.path.display());
     }
     target.names = names;
     Ok(())
