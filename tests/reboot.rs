@@ -453,6 +453,10 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
         pids
     };
     let old = start_both();
+    // The monitor writes its status once more after `start` has returned (the handoff): a
+    // wipe before that write is undone by it (seen in a full run: "rn is already running").
+    // At rest it waits in `poll` with no timeout, its writing done.
+    assert_polls_without_timeout(env.pid_of("rn"));
     wipe();
     let run = env.run(&["resurrect"]).ok();
     let run = run
@@ -485,6 +489,7 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
         .flat_map(|n| pids_in_status(env.dir(), n))
         .collect();
     let ex_cgroup = env.record("ex")["cgroup"].as_str().unwrap().to_owned();
+    assert_polls_without_timeout(env.pid_of("rn"));
     wipe();
     // Only a cgroup marked by a start from this very directory (review, 2026-12-02: the same
     // path made by another installation's default directory, whose daemon was killed).
