@@ -98,6 +98,15 @@ impl Fail {
         }
     }
 
+    /// `status` found nothing of what it was asked about running (exit 3, LSB's "not
+    /// running"), said as an error.
+    pub fn not_running(message: impl Into<String>) -> Fail {
+        Fail {
+            code: Code::NotRunning,
+            message: message.into(),
+        }
+    }
+
     /// Permission to signal or act was denied (exit 4).
     pub fn privilege(message: impl Into<String>) -> Fail {
         Fail {

@@ -325,23 +325,35 @@ impl<W: Write> Sanitized<W> {
         self.seen = Seen::Text { continuation };
     }
 
-    /// A UTF-8 character complete: written as it is, or escaped if it is hidden.
+    /// A UTF-8 character complete: written as it is, or escaped if it is hidden. Bytes that
+    /// make no character (`E0 9B 9B`: a second byte outside the lead's range) are written as
+    /// they are but for a C1 byte among them, `\x9b`, which a terminal in an 8-bit mode would
+    /// obey (helper-109's review).
     fn complete(&mut self, out: &mut Vec<u8>) {
-        match std::str::from_utf8(&self.utf8)
-            .ok()
-            .and_then(|t| t.chars().next())
-        {
-            Some(c) if crate::parse::hidden(c) => {
+        match std::str::from_utf8(&self.utf8).map(|t| t.chars().next()) {
+            Ok(Some(c)) if crate::parse::hidden(c) => {
                 out.extend(c.escape_debug().to_string().as_bytes());
                 self.utf8.clear();
             }
-            _ => out.append(&mut self.utf8),
+            Ok(_) => out.append(&mut self.utf8),
+            Err(_) => {
+                for byte in std::mem::take(&mut self.utf8) {
+                    match byte {
+                        0x80..=0x9f => out.extend(format!("\\x{byte:02x}").as_bytes()),
+                        _ => out.push(byte),
+                    }
+                }
+            }
         }
     }
 
-    /// Writes out what is pending as text, its ESC escaped.
+    /// Writes out what is pending as text, its ESC escaped; the bytes of a character left
+    /// unfinished at the end as `\xNN` (with the first bytes of the next output they could
+    /// make one).
     fn release(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.utf8);
+        for byte in std::mem::take(&mut self.utf8) {
+            out.extend(format!("\\x{byte:02x}").as_bytes());
+        }
         for byte in std::mem::take(&mut self.pending) {
             match byte {
                 0x1b => out.extend(b"\\u{1b}"),
@@ -960,6 +972,12 @@ mod tests {
             let shown = std::mem::take(&mut out.inner);
             assert_eq!(String::from_utf8(shown).unwrap(), want, "cut at {cut}");
         }
+        // Bytes that make no character keep no C1 byte raw; an unfinished one at the end is
+        // written escaped.
+        assert_eq!(
+            String::from_utf8_lossy(&sanitized(b"a\xe0\x9b\x9b[2Jb\xed\xa0\x9bc\xe2\x80")),
+            "a\u{fffd}\\x9b\\x9b[2Jb\u{fffd}\u{fffd}\\x9bc\\xe2\\x80"
+        );
         // A log that ends inside a sequence: what is held is written, escaped, at the end.
         let mut shown = Vec::new();
         {

@@ -1340,6 +1340,16 @@ fn commands_take_the_daemons_of_a_file() {
             "warning: a is not {other}'s: a daemon of that name comes from"
         ));
     assert!(!run.stdout.contains("a is"), "{}", run.dump());
+    // None of its daemons is the file's: status says not running (3), not dead (1).
+    fs::write(
+        sub.join("only.toml"),
+        "[daemons.c]\nrun = \"exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["status", "--file", "sub/only.toml"])
+        .code(3)
+        .stderr_has("was started from it");
+    env.run(&["stop", "--file", "sub/only.toml"]).code(1);
     assert_eq!(env.pid_of("c"), lone);
     assert!(alive(lone));
     // From a directory that was removed, the file is read and the command goes on.

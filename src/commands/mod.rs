@@ -133,7 +133,12 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
         }
     }
     if names.is_empty() {
-        bail!("no daemon of {} was started from it", file.path.display());
+        let why = format!("no daemon of {} was started from it", file.path.display());
+        // For `status`, not running (3): 1 would read as "dead" (helper-109's review).
+        if verb == "status" {
+            return Err(crate::exit::Fail::not_running(why).into());
+        }
+        bail!(why);
     }
     target.names = names;
     Ok(())
