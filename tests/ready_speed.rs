@@ -327,16 +327,17 @@ fn the_spec_of_a_start_with_ready_is_written_once_wanted_running() {
 const TCP_STATE_TRACEPOINT: &str = "/sys/kernel/tracing/events/sock/inet_sock_set_state/id";
 
 /// `start NAME --ready tcp:PORT` (with `extra` options) in the background, of a program that
-/// listens on PORT, creating the file `listening` then, only once the test makes the file `go`;
-/// returned once `start` waits for it.
+/// listens on PORT, creating the file `listening` just before (so that it is there once the
+/// listener is: a start that returns for the listener finds it), only once the test makes the
+/// file `go`; returned once `start` waits for it.
 fn start_held_listener(env: &Env, py: &Path, name: &str, extra: &[&str]) -> Background {
     let port = free_port();
     let listener = format!(
         "{}; exec {} -c \"import socket, time\n\
          s = socket.socket()\n\
          s.bind(('127.0.0.1', {port}))\n\
-         s.listen()\n\
          open('listening', 'w').close()\n\
+         s.listen()\n\
          time.sleep(600)\"",
         until_go(&env.path("go")),
         py.display()
