@@ -55,10 +55,14 @@ fn late_server(env: &Env, held: bool, codes: &[u16]) -> PathBuf {
 /// `start NAME --ready http:` of the python HTTP server `server` on `port`, run in the test's
 /// directory, where it writes its files.
 fn start_http_server(env: &Env, name: &str, py: &Path, server: &Path, port: &str) -> Run {
-    env.run(&[
-        "start",
-        "--name",
-        name,
+    let mut args = vec!["start".to_owned(), "--name".to_owned(), name.to_owned()];
+    args.extend(http_server_args(env, py, server, port));
+    env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// [`start_http_server`]'s options and program after `--name NAME`.
+fn http_server_args(env: &Env, py: &Path, server: &Path, port: &str) -> Vec<String> {
+    [
         "--chdir",
         env.dir().to_str().unwrap(),
         "--ready",
@@ -69,7 +73,25 @@ fn start_http_server(env: &Env, name: &str, py: &Path, server: &Path, port: &str
         py.to_str().unwrap(),
         server.to_str().unwrap(),
         port,
-    ])
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// [`start_http_server`] in the background, for [`wait_start_waits`].
+fn start_http_in_background(
+    env: &Env,
+    name: &str,
+    py: &Path,
+    server: &Path,
+    port: &str,
+) -> Background {
+    let args = http_server_args(env, py, server, port);
+    start_in_background(
+        env,
+        name,
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
 }
 
 /// The server takes the connection and the GET, and answers only once the test lets it go,
@@ -83,23 +105,7 @@ fn http_a_listener_that_answers_late_is_ready_only_once_it_answers() {
     let env = Env::new();
     let port = free_port().to_string();
     let server = late_server(&env, true, &[200]);
-    let url = format!("http:http://127.0.0.1:{port}/");
-    let mut start = start_in_background(
-        &env,
-        "late",
-        &[
-            "--chdir",
-            env.dir().to_str().unwrap(),
-            "--ready",
-            &url,
-            "--ready-timeout",
-            "60s",
-            "--",
-            py.to_str().unwrap(),
-            server.to_str().unwrap(),
-            &port,
-        ],
-    );
+    let mut start = start_http_in_background(&env, "late", &py, &server, &port);
     wait_start_waits(&env, &mut start, "the answer", || {
         env.path("asked").exists()
     });
@@ -454,24 +460,7 @@ fn an_http_server_answering_503_is_not_asked_at_every_state_change() {
          http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
     )
     .unwrap();
-    let url = format!("http:http://127.0.0.1:{port}/");
-    let dir = env.dir().to_str().unwrap();
-    let mut start = start_in_background(
-        &env,
-        &name,
-        &[
-            "--chdir",
-            dir,
-            "--ready",
-            &url,
-            "--ready-timeout",
-            "60s",
-            "--",
-            py.to_str().unwrap(),
-            server.to_str().unwrap(),
-            &port,
-        ],
-    );
+    let mut start = start_http_in_background(&env, &name, &py, &server, &port);
     let answered = env.path("answered");
     wait_start_waits(&env, &mut start, "a 200", || {
         fs::read_to_string(&answered).is_ok_and(|text| text.lines().count() >= 4)
