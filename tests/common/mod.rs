@@ -1426,7 +1426,7 @@ pub fn python3_or_skip(test: &str) -> Option<PathBuf> {
 const FIRST_TEST_PORT: u16 = 10_000;
 
 /// A loopback TCP port for one test, for its daemon to listen on (or for a readiness check to
-/// find nothing on): nothing is bound to it on 127.0.0.1 when it is handed out.
+/// find nothing on): no TCP socket of this network namespace uses it when it is handed out.
 ///
 /// Race-free among the tests of this process: the ports handed out are kept in a process-wide
 /// set, checked and filled under its lock, and none is handed out twice, so a parallel test
@@ -1436,6 +1436,12 @@ const FIRST_TEST_PORT: u16 = 10_000;
 /// bind to port 0 and of an outgoing connection: no client socket of any test (a readiness
 /// probe, a `TcpStream::connect`) lands on one. Where in that band to begin depends on this
 /// process's pid, so that two test runs at once (two worktrees) begin apart.
+///
+/// Whether a port is in use is read from `/proc/net/tcp` and `/proc/net/tcp6`, not tried with a
+/// bind: a probe socket, closed at once, is copied into any child another test thread forks
+/// meanwhile and stays bound there until that child execs, so the test's own bind right after
+/// failed with "Address already in use" (seen in CI). A bind probe remains only where those
+/// tables cannot be read.
 ///
 /// Limits: another process that binds a port it chose (another test run that walked to the
 /// same port, a service started meanwhile) can still take it between this check and the bind of
@@ -1454,16 +1460,42 @@ pub fn free_port() -> u16 {
     // A multiplicative hash of the pid: runs with neighbouring pids begin far apart.
     let begin = (std::process::id() as usize).wrapping_mul(2_654_435_761) % band.len();
     let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    let in_use = tcp_ports_in_use();
     let port = band[begin..]
         .iter()
         .chain(&band[..begin])
         .copied()
         .find(|&p| {
-            !handed_out.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+            !handed_out.contains(&p)
+                && match &in_use {
+                    Some(in_use) => !in_use.contains(&p),
+                    None => std::net::TcpListener::bind(("127.0.0.1", p)).is_ok(),
+                }
         })
         .expect("no free loopback port left outside the ephemeral range");
     handed_out.insert(port);
     port
+}
+
+/// The local ports of every TCP socket of this network namespace, in any state (listening,
+/// connected, in TIME_WAIT), from `/proc/net/tcp` and `/proc/net/tcp6`; `None` where either
+/// cannot be read (IPv6 compiled out reads as no IPv6 sockets).
+fn tcp_ports_in_use() -> Option<BTreeSet<u16>> {
+    let mut ports = BTreeSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = match fs::read_to_string(table) {
+            Ok(text) => text,
+            Err(e) if table.ends_with('6') && e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => return None,
+        };
+        for line in text.lines().skip(1) {
+            // "  0: 0100007F:2710 00000000:0000 0A ...": the local address is the second field.
+            let local = line.split_whitespace().nth(1)?;
+            let (_, port) = local.rsplit_once(':')?;
+            ports.insert(u16::from_str_radix(port, 16).ok()?);
+        }
+    }
+    Some(ports)
 }
 
 /// The kernel's ephemeral port range (`ip_local_port_range`); Linux's default where unreadable.
@@ -1895,4 +1927,48 @@ pub fn with_controlling_tty(cmd: &mut std::process::Command, slave: CString, all
             Ok(())
         });
     }
+}
+
+/// A port a socket of this process holds shows among those in use.
+#[test]
+fn a_held_port_is_in_use() {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let in_use = tcp_ports_in_use().expect("/proc/net/tcp is readable");
+    assert!(in_use.contains(&port), "{port} not among {in_use:?}");
+}
+
+/// CI once failed to bind a port [`free_port`] had just handed out: its bind probe, closed at
+/// once, lived on in a child another test thread had forked, until that child exec'd. Children
+/// forked all along here stay 20 ms before their exec; every port handed out meanwhile binds.
+/// (The bind probe failed this in three runs of four.)
+#[test]
+fn free_port_hands_out_no_port_a_forked_child_holds() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let done = AtomicBool::new(false);
+    let failed: Vec<u16> = std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let mut child = std::process::Command::new("true");
+                    // SAFETY: the hook only sleeps: std's sleep is a loop over nanosleep(2),
+                    // which is async-signal-safe; it allocates nothing and takes no lock.
+                    unsafe {
+                        child.pre_exec(|| {
+                            std::thread::sleep(Duration::from_millis(20));
+                            Ok(())
+                        });
+                    }
+                    child.status().unwrap();
+                }
+            });
+        }
+        let failed = (0..200)
+            .map(|_| free_port())
+            .filter(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err())
+            .collect();
+        done.store(true, Ordering::Relaxed);
+        failed
+    });
+    assert!(failed.is_empty(), "ports handed out but held: {failed:?}");
 }
