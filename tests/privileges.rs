@@ -359,3 +359,112 @@ fn in_supervised_mode_only_the_child_drops_privileges() {
     env.run(&["stop", "sup"]).ok();
     assert!(!alive(monitor) && !alive(child));
 }
+
+/// `signal --group` that the kernel refuses for part of the daemon exits 4, "insufficient
+/// privilege" (SPEC §8), once the rest has the signal: a user's daemon runs a set-user-id
+/// program that made itself root, in a process group of its own; the user's `signal --group`
+/// reaches the daemon's group, names the group that got it and says the rest refused it;
+/// `stop` stops the program and refuses the same way.
+#[test]
+fn a_group_signal_the_kernel_refuses_in_part_exits_4() {
+    let test = "a_group_signal_the_kernel_refuses_in_part_exits_4";
+    if root_and_nobody(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    open_dir(&env);
+    // The set-user-id program: in a process group of its own, in the daemon's session, and
+    // root in all four ids, so that nobody may not signal it.
+    let source = env.path("rootpause.c");
+    fs::write(
+        &source,
+        "#define _GNU_SOURCE\n\
+         #include <unistd.h>\n\
+         int main(void) {\n\
+             if (setpgid(0, 0) || setresuid(0, 0, 0)) return 1;\n\
+             for (;;) pause();\n\
+         }\n",
+    )
+    .unwrap();
+    let rootpause = env.path("rootpause");
+    let compiled = std::process::Command::new("gcc")
+        .arg("-o")
+        .arg(&rootpause)
+        .arg(&source)
+        .status();
+    if !compiled.is_ok_and(|s| s.success()) {
+        skip(test, "gcc cannot build a C program here");
+        return;
+    }
+    fs::set_permissions(&rootpause, fs::Permissions::from_mode(0o4755)).unwrap();
+    let theirs = env.path("nobody");
+    fs::create_dir(&theirs).unwrap();
+    nix::unistd::chown(&theirs, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    let bin = theirs.join("rdaemon");
+    copy_executable(assert_cmd::cargo::cargo_bin!("rdaemon"), &bin);
+    let as_nobody = |args: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .arg("--dir")
+            .arg(theirs.join("d"))
+            .args(args)
+            .env_remove("RDAEMON_DIR")
+            .output()
+            .unwrap()
+    };
+    let mark = unique_secs();
+    let script = env.script("suid.sh", "\"$1\" \"$2\" & exec sleep \"$2\"");
+    let out = as_nobody(&[
+        "start",
+        "--name",
+        "d",
+        "--",
+        script.to_str().unwrap(),
+        rootpause.to_str().unwrap(),
+        &mark,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let root_owned = |pid: i32| {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .is_ok_and(|s| s.lines().any(|l| l == format!("Uid:\t{}", all_four(0))))
+    };
+    let mut pids = Vec::new();
+    wait_until("the daemon and its root process run", DEADLINE, || {
+        pids = env.track_marked(&mark);
+        pids.len() == 2 && pids.iter().any(|&p| root_owned(p))
+    });
+    let (&root, &main) = match root_owned(pids[0]) {
+        true => (&pids[0], &pids[1]),
+        false => (&pids[1], &pids[0]),
+    };
+    assert_eq!(stat(main).unwrap().pgrp, main, "the daemon leads its group");
+    assert_ne!(
+        stat(root).unwrap().pgrp,
+        main,
+        "the root process has a group of its own"
+    );
+
+    // WINCH, which `sleep` ignores (CONT would reach the root process too: the kernel lets
+    // any process of a session continue another).
+    let out = as_nobody(&["signal", "--group", "WINCH", "d"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "rdaemon: cannot signal every process of d (process group {main} got it): Operation not permitted\n"
+        )
+    );
+    assert!(alive(main) && alive(root));
+
+    // `stop` ends what it may and says what it may not, exit 4 as well.
+    let out = as_nobody(&["stop", "d"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("rdaemon: cannot signal a leftover of d (pid {root}): Operation not permitted\n")
+    );
+    wait_dead(main);
+    assert!(alive(root));
+}
