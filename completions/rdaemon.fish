@@ -58,9 +58,69 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env-file -d 'R
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l nice -d 'Scheduling priority of the daemon, from -20 (highest) to 19 (lowest)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l oom-score-adj -d 'OOM score adjustment of the daemon, from -1000 (never killed) to 1000 (killed first)' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stop-timeout -d 'How long stop, restart and down wait after the stop signal before SIGKILL, unless told otherwise [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH, http:URL, log:REGEX or cmd:COMMAND [default: exec]' -r
@@ -94,7 +154,37 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l dir -d 'The rda
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l name -d 'The daemon\'s name, as an option' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l pidfile -d 'The daemon\'s pidfile (matched against the records; any pidfile works; beside a NAME, it must be that daemon\'s own)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l file -d 'The daemons of an up file (rdaemon.toml or Procfile), by name' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1, a bare 500ms). A schedule names its own signals: not with --signal, which only a bare timeout takes' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -s q -l quiet -d 'Print less: only errors'
@@ -135,9 +225,69 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env-file -d 
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l nice -d 'Scheduling priority of the daemon, from -20 (highest) to 19 (lowest)' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l oom-score-adj -d 'OOM score adjustment of the daemon, from -1000 (never killed) to 1000 (killed first)' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-signal -d 'The signal that stop, restart and down send first, unless told otherwise [default: TERM]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stop-timeout -d 'How long stop, restart and down wait after the stop signal before SIGKILL, unless told otherwise [default: 10s]' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l reload-signal -d 'The signal that reload sends [default: HUP]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l user -d 'Run as USER (name or uid), with GROUP or the user\'s primary group and the user\'s supplementary groups; only as root. The pidfile and logs are opened first, as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l group -d 'Run with GROUP (name or gid) as the primary group; only as root' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l ready -d 'What "started" means: exec, alive:DURATION, notify, tcp:[HOST:]PORT, file:PATH, http:URL, log:REGEX or cmd:COMMAND [default: exec]' -r
@@ -159,7 +309,37 @@ on\t'Always: fail where impossible'
 off\t'Never'"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l memory-max -d 'Limit the daemon\'s memory to SIZE (512K, 10M, 1G): the cgroup\'s memory.max; needs the memory controller' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l tasks-max -d 'Limit the daemon to N processes and threads: the cgroup\'s pids.max; needs the pids controller' -r
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l signal -d 'First signal (TERM, SIGTERM, 15, any case; the daemon\'s --stop-signal unless given) [default: TERM]' -r -f -a "HUP\t''
+INT\t''
+QUIT\t''
+ILL\t''
+TRAP\t''
+ABRT\t''
+BUS\t''
+FPE\t''
+KILL\t''
+USR1\t''
+SEGV\t''
+USR2\t''
+PIPE\t''
+ALRM\t''
+TERM\t''
+STKFLT\t''
+CHLD\t''
+CONT\t''
+STOP\t''
+TSTP\t''
+TTIN\t''
+TTOU\t''
+URG\t''
+XCPU\t''
+XFSZ\t''
+VTALRM\t''
+PROF\t''
+WINCH\t''
+IO\t''
+PWR\t''
+SYS\t''"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l timeout -d 'How long to wait after the first signal before SIGKILL (the daemon\'s --stop-timeout unless given) [default: 10s]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l retry -d 'start-stop-daemon\'s schedule instead of --timeout/--no-kill: TERM/30/KILL/5, N, .../forever; a timeout may also be a duration (INT/500ms/KILL/1, a bare 500ms). A schedule names its own signals: not with --signal, which only a bare timeout takes' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -s q -l quiet -d 'Print less: only errors'
@@ -290,7 +470,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (count (commandline -opc)) -gt 2" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and __fish_seen_subcommand_from HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -f -a "(__fish_rdaemon_names)"

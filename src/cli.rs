@@ -520,7 +520,7 @@ pub struct StartOpts {
     pub oom_score_adj: Option<i32>,
 
     /// The signal that stop, restart and down send first, unless told otherwise [default: TERM]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIG", value_parser = SignalName, hide_possible_values = true, allow_hyphen_values = true)]
     pub stop_signal: Option<Signal>,
 
     /// How long stop, restart and down wait after the stop signal before SIGKILL, unless told
@@ -529,7 +529,7 @@ pub struct StartOpts {
     pub stop_timeout: Option<Duration>,
 
     /// The signal that reload sends [default: HUP]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIG", value_parser = SignalName, hide_possible_values = true, allow_hyphen_values = true)]
     pub reload_signal: Option<Signal>,
 
     /// Run as USER (name or uid), with GROUP or the user's primary group and the user's
@@ -772,7 +772,7 @@ pub struct StopArgs {
 pub struct StopOpts {
     /// First signal (TERM, SIGTERM, 15, any case; the daemon's --stop-signal unless given)
     /// [default: TERM]
-    #[arg(long, value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
+    #[arg(long, value_name = "SIG", value_parser = SignalName, hide_possible_values = true, allow_hyphen_values = true)]
     pub signal: Option<Signal>,
 
     /// How long to wait after the first signal before SIGKILL (the daemon's --stop-timeout unless
@@ -836,7 +836,7 @@ pub struct ForgetArgs {
 #[derive(Debug, Args, Clone)]
 pub struct SignalArgs {
     /// The signal to send (HUP, SIGUSR1, 10, any case)
-    #[arg(value_name = "SIG", value_parser = parse::parse_signal, allow_hyphen_values = true)]
+    #[arg(value_name = "SIG", value_parser = SignalName, hide_possible_values = true, allow_hyphen_values = true)]
     pub signal: Signal,
 
     #[command(flatten)]
@@ -979,6 +979,35 @@ pub struct RestartArgs {
     /// carry over to the arguments after it).
     #[command(flatten, next_help_heading = "Stop options")]
     pub stop: StopOpts,
+}
+
+/// A signal argument ([`parse::parse_signal`]: a name in any case, with or without `SIG`, or a
+/// number), whose names the shell completions offer. Help and the man page do not list them
+/// (`hide_possible_values`): the argument's own help says what it takes.
+#[derive(Debug, Clone, Copy)]
+pub struct SignalName;
+
+impl clap::builder::TypedValueParser for SignalName {
+    type Value = Signal;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Signal, clap::Error> {
+        // The plain function's parser: the same errors as every other value parser here.
+        let plain = parse::parse_signal as fn(&str) -> Result<Signal, String>;
+        plain.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(Signal::iterator().map(|s| {
+            clap::builder::PossibleValue::new(parse::signal_name(s))
+        })))
+    }
 }
 
 /// A path option: non-empty and UTF-8, since records keep paths as JSON text. Refused here, a

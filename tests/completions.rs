@@ -287,6 +287,24 @@ fn bash_completes_daemon_names_where_a_name_goes() {
     }
 }
 
+/// Where a signal goes, the completions offer signal names (`--signal <TAB>` offered file
+/// names before).
+#[test]
+fn bash_completes_signal_names_where_a_signal_goes() {
+    let (env, _) = two_dirs();
+    assert_eq!(bash_complete(&env, &["signal", "US"]), ["USR1", "USR2"]);
+    for line in [
+        &["stop", "--signal", "TE"][..],
+        &["restart", "alpha", "--signal", "TE"],
+        &["start", "--stop-signal", "TE"],
+        &["start", "--reload-signal", "TE"],
+    ] {
+        assert_eq!(bash_complete(&env, line), ["TERM"], "{line:?}");
+    }
+    // After the signal, names.
+    assert!(bash_complete(&env, &["signal", "HUP", ""]).contains(&"alpha".to_owned()));
+}
+
 #[test]
 fn committed_scripts_parse_in_their_shells() {
     let dir = root().join("completions");
