@@ -27,7 +27,7 @@ use crate::state::RestartPolicy;
 )]
 #[command(after_help = "\
 Examples:
-  rdaemon start --pidfile /run/web.pid --ready tcp:8080 -- python3 -m http.server 8080
+  rdaemon start --name web --ready tcp:8080 -- python3 -m http.server 8080
   rdaemon status web
   rdaemon logs web -f
   rdaemon restart web
