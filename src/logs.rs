@@ -433,6 +433,10 @@ struct Followed {
     /// Where `file` was last found: 0 at the name, K at `PATH.K`. Rotation only ever moves it
     /// up, so the next look for it starts there ([`Follower::rotated_slot`]).
     slot: u32,
+    /// The rotated file just older than `file` when `file` was opened (the regular file at the
+    /// slot above it): rotation removes the oldest files first, so while it is there, `file`
+    /// did not fall off the end of the rotation ([`Follower::next_file`]).
+    older: Option<(u64, u64)>,
 }
 
 /// The up to [`MARK_END`] bytes of `file` before `pos` (fewer where it is shorter now);
@@ -576,16 +580,23 @@ impl Follower {
                     end,
                     gone: None,
                     slot: 0,
+                    older: None,
                 }
             })
             .collect();
-        Follower {
+        let mut follower = Follower {
             files,
             headers,
             last,
             inotify: None,
             lookups: Cell::new(0),
+        };
+        for i in 0..follower.files.len() {
+            if follower.files[i].file.is_some() {
+                follower.files[i].older = follower.file_at(i, 1);
+            }
         }
+        follower
     }
 
     /// Follows forever: returns only with an error (of `out`, typically a closed pipe). A pipe
@@ -700,6 +711,7 @@ impl Follower {
                         again = 0;
                         // What the writer put in the old file before it moved on.
                         self.drain(i, out, note)?;
+                        let older = self.file_at(i, slot + 1);
                         let f = &mut self.files[i];
                         let path = match slot {
                             0 => f.path.clone(),
@@ -737,6 +749,7 @@ impl Follower {
                         f.end.clear();
                         f.gone = None;
                         f.slot = slot;
+                        f.older = older;
                         self.drain(i, out, note)?;
                         active = true;
                     }
@@ -787,6 +800,14 @@ impl Follower {
             }
             Ok(Some(_)) => Entry::Junk,
             Ok(None) | Err(_) => Entry::Missing,
+        }
+    }
+
+    /// The regular file at slot `k` of file `i`, if one is there.
+    fn file_at(&self, i: usize, k: u32) -> Option<(u64, u64)> {
+        match self.entry(i, k) {
+            Entry::File(id) => Some(id),
+            Entry::Missing | Entry::Junk => None,
         }
     }
 
@@ -861,6 +882,20 @@ impl Follower {
                 .or_else(|| self.rotated_slot(i, id))
         });
         let Some(k) = slot else {
+            // Rotation removes the oldest files first: with the file just older than ours gone
+            // too, ours fell off the end (a burst of output rotated the log more times than it
+            // keeps files between two looks), and every rotated file there now is newer than
+            // ours: the oldest of them is next (helper-110's audit: `logs -f` went on at the
+            // name, skipping them). With that older file still there, ours was removed
+            // otherwise (by hand, `--log-keep 0`): the name is followed from its start.
+            let fell_off = f
+                .older
+                .is_none_or(|older| self.rotated_slot(i, older).is_none());
+            if fell_off {
+                if let Some(next) = self.oldest_rotated(i) {
+                    return next;
+                }
+            }
             return match self.open_slot(i, 0) {
                 Some(file) => Next::Open {
                     file,
@@ -896,6 +931,40 @@ impl Follower {
             },
             _ => Next::Again,
         }
+    }
+
+    /// The oldest rotated file of file `i` (the regular file at the highest slot of the run
+    /// from `PATH.1`, past a few missing ones as [`Follower::rotated_slot`] goes), opened, to
+    /// follow next; `Next::Again` when it moved while opened; `None` when there is none, or
+    /// when the run goes on past [`CATCH_UP`] slots: that many rotations between two looks are
+    /// no rotation's (files put at the slots by the daemon's user), and the name is followed.
+    fn oldest_rotated(&self, i: usize) -> Option<Next> {
+        let mut oldest = None;
+        let mut missing = 0;
+        for k in 1..=CATCH_UP + 1 {
+            match self.entry(i, k) {
+                Entry::File(_) if k > CATCH_UP => return None,
+                Entry::File(id) => {
+                    oldest = Some((k, id));
+                    missing = 0;
+                }
+                Entry::Missing | Entry::Junk if missing < MISSING_SLOTS => missing += 1,
+                Entry::Missing | Entry::Junk => break,
+            }
+        }
+        let (k, id) = oldest?;
+        let Some(file) = self.open_slot(i, k) else {
+            return Some(Next::Again);
+        };
+        let opened = file.metadata().ok().map(|m| (m.dev(), m.ino()));
+        Some(match opened == Some(id) {
+            true => Next::Open {
+                file,
+                slot: k,
+                rotated: true,
+            },
+            false => Next::Again,
+        })
     }
 
     /// Prints what was appended to file `i` since the last look; notices truncation.
@@ -1127,6 +1196,45 @@ mod tests {
             fs::rename(rotated_path(path, i), rotated_path(path, i + 1)).unwrap();
         }
         fs::rename(path, rotated_path(path, 1)).unwrap();
+    }
+
+    /// helper-110's audit: more rotations between two looks than the log keeps files. The
+    /// followed file fell off the end; the follower finishes it through its handle, then reads
+    /// the files left, oldest first, and only the one that fell off unread is lost.
+    #[test]
+    fn a_followed_file_rotated_off_the_end_goes_on_with_the_oldest_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "0\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        append(&path, "1\n");
+        for n in 2..=5 {
+            rotate(&path, 2);
+            fs::write(&path, format!("{n}\n")).unwrap();
+        }
+        // On disk: log.2 = 3, log.1 = 4, log = 5; 2 fell off unread.
+        let mut out = Vec::new();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "1\n3\n4\n5\n");
+    }
+
+    /// A followed file removed by hand (not by rotation: the rotated file older than it is
+    /// still there) is followed at the name from its start; the rotated files are not read
+    /// again.
+    #[test]
+    fn a_followed_file_removed_by_hand_is_followed_at_the_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(rotated_path(&path, 1), "old\n").unwrap();
+        fs::write(&path, "0\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        fs::remove_file(&path).unwrap();
+        fs::write(&path, "new\n").unwrap();
+        let mut out = Vec::new();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "new\n");
     }
 
     #[test]

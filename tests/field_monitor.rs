@@ -216,6 +216,71 @@ exec sleep 1000"#
     assert_eq!(err, "", "logs -f is not quiet about rotation");
 }
 
+/// helper-110's audit: a burst of output rotated the log more times than `--log-keep` keeps
+/// between two looks of `logs -f`, and the follower went on at the name, skipping the rotated
+/// files still there. The follower is stopped (SIGSTOP) across the burst, so that it sees it
+/// all at once: it prints the file it had open, then every file still on disk, oldest first;
+/// only the files that fell off in between are lost.
+#[test]
+fn logs_follow_goes_on_with_the_oldest_file_left_when_a_burst_rotated_past_its_file() {
+    let env = Env::new();
+    let go = env.path("go");
+    // 40 lines of 24 bytes: five or so files of 200 bytes, of which the log keeps four.
+    let script = env.script(
+        "burst.sh",
+        r#"while [ ! -e "$1" ]; do sleep 0.01; done
+i=1; while [ $i -le 40 ]; do printf 'line %02d of the burst ...\n' $i; i=$((i+1)); done
+exec sleep 1000"#,
+    );
+    start_respawn(
+        &env,
+        "burst",
+        &["--log-max-size", "200", "--log-keep", "3"],
+        &[script.to_str().unwrap(), go.to_str().unwrap()],
+    );
+    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "burst", "-f", "-n", "0"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    wait_until("logs -f waits for lines", DEADLINE, || {
+        in_poll(follower.pid())
+    });
+    let pid = nix::unistd::Pid::from_raw(follower.pid());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    fs::write(&go, "").unwrap();
+    let log = env.path("burst.log");
+    wait_until("the burst is written", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|t| t.contains("line 40 "))
+    });
+    // Oldest first: what rotation left on disk.
+    let mut on_disk = String::new();
+    for k in (1..=3).rev() {
+        on_disk += &fs::read_to_string(format!("{}.{k}", log.display())).unwrap_or_default();
+    }
+    on_disk += &fs::read_to_string(&log).unwrap();
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    let out = || fs::read_to_string(&out_path).unwrap();
+    wait_until("logs -f prints the last line", DEADLINE, || {
+        out().contains("line 40 ")
+    });
+    let text = out();
+    assert!(
+        text.ends_with(&on_disk) && text.starts_with("line 01 "),
+        "printed:\n{text}\non disk:\n{on_disk}"
+    );
+    let numbers: Vec<u32> = text.lines().map(|l| l[5..7].parse().unwrap()).collect();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "out of order:\n{text}"
+    );
+    assert!(alive(follower.pid()), "logs -f stopped by itself");
+    drop(follower);
+    assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
+}
+
 /// Item 14: during the restart delay a respawn daemon is `restarting` (exit 3), not running.
 #[test]
 fn respawn_status_is_restarting_during_the_delay() {
