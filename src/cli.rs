@@ -490,7 +490,8 @@ pub struct StartOpts {
     #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
     pub chdir: Option<PathBuf>,
 
-    /// File mode creation mask, in octal [default: 022; restart: the recorded one]
+    /// File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it
+    /// [default: 022; restart: the recorded one]
     #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 

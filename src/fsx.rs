@@ -697,21 +697,30 @@ pub fn open_reason(e: &io::Error) -> String {
     }
 }
 
-/// A log file opened for appending (created 0644 if missing) in `dir`, with `rights`, checked
-/// with [`check_file`] (a character device such as `/dev/null` is accepted). `read` adds read
-/// access (the monitor reads the last byte). Returns the file and whether this created it.
+/// The mode of a log file rdaemon creates for a daemon with `umask`: 0644, narrowed by the
+/// umask (`--umask 077` gives 0600, `027` 0640), never widened (`--umask 000` still gives
+/// 0644: a log others may write is no log).
+pub fn log_mode(umask: u32) -> u32 {
+    0o644 & !umask
+}
+
+/// A log file opened for appending (created with `mode`, see [`log_mode`], if missing) in
+/// `dir`, with `rights`, checked with [`check_file`] (a character device such as `/dev/null` is
+/// accepted). `read` adds read access (the monitor reads the last byte). Returns the file and
+/// whether this created it.
 pub fn open_log(
     dir: &Dir,
     name: &OsStr,
     rights: Option<Rights>,
     owner: Option<u32>,
     read: bool,
+    mode: u32,
 ) -> Result<(File, bool)> {
     let path = dir.join(name);
     refuse_shared_dir(dir, rights, "log file", &path)?;
     let access = if read { OFlag::O_RDWR } else { OFlag::O_WRONLY };
     let opened = with_rights(rights, || {
-        match dir.create(name, access | OFlag::O_APPEND, 0o644) {
+        match dir.create(name, access | OFlag::O_APPEND, mode & 0o644) {
             Ok(f) => Ok((f, true)),
             Err(e) if e.raw_os_error() == Some(Errno::EEXIST as i32) => dir
                 .open_file(name, access | OFlag::O_APPEND, 0)
@@ -908,10 +917,10 @@ mod tests {
         let dir = Dir::open(tmp.path()).unwrap();
         std::fs::write(tmp.path().join("target"), "x").unwrap();
         symlink(tmp.path().join("target"), tmp.path().join("link")).unwrap();
-        let err = open_log(&dir, OsStr::new("link"), None, None, false).unwrap_err();
+        let err = open_log(&dir, OsStr::new("link"), None, None, false, 0o644).unwrap_err();
         assert!(format!("{err:#}").contains("symlink"), "{err:#}");
         nix::unistd::mkfifo(&tmp.path().join("fifo"), Mode::from_bits_truncate(0o644)).unwrap();
-        let err = open_log(&dir, OsStr::new("fifo"), None, None, false).unwrap_err();
+        let err = open_log(&dir, OsStr::new("fifo"), None, None, false, 0o644).unwrap_err();
         assert!(format!("{err:#}").contains("FIFO"), "{err:#}");
         assert!(open_read(&tmp.path().join("fifo")).is_err());
         assert!(open_read(&tmp.path().join("link")).is_err());
@@ -973,18 +982,18 @@ mod tests {
     fn new_files_get_a_fixed_mode_and_set_id_files_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = Dir::open(tmp.path()).unwrap();
-        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap();
+        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false, 0o644).unwrap();
         assert!(created);
         let meta = std::fs::metadata(tmp.path().join("a.log")).unwrap();
         assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
-        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap();
+        let (_, created) = open_log(&dir, OsStr::new("a.log"), None, None, false, 0o644).unwrap();
         assert!(!created);
         std::fs::set_permissions(
             tmp.path().join("a.log"),
             std::fs::Permissions::from_mode(0o4755),
         )
         .unwrap();
-        let err = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap_err();
+        let err = open_log(&dir, OsStr::new("a.log"), None, None, false, 0o644).unwrap_err();
         assert!(format!("{err:#}").contains("set-id"), "{err:#}");
         std::fs::set_permissions(
             tmp.path().join("a.log"),
@@ -992,7 +1001,7 @@ mod tests {
         )
         .unwrap();
         std::fs::hard_link(tmp.path().join("a.log"), tmp.path().join("b")).unwrap();
-        let err = open_log(&dir, OsStr::new("a.log"), None, None, false).unwrap_err();
+        let err = open_log(&dir, OsStr::new("a.log"), None, None, false, 0o644).unwrap_err();
         assert!(format!("{err:#}").contains("hard links"), "{err:#}");
     }
 

@@ -305,7 +305,7 @@ fn check_log(path: &Path, account: Option<&Account>) -> Result<()> {
         return Ok(());
     }
     let rights = Rights::for_dir(&dir, creds);
-    fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false, 0o644)?;
     Ok(())
 }
 

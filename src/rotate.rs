@@ -65,7 +65,9 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
 ///
 /// Every file operation goes through one handle on the log's directory (`fsx::Dir`), with the
 /// daemon user's rights when that user can write the directory; a new `NAME.log` is created
-/// exclusively with mode 0644, never with the mode or owner of the file it replaces.
+/// exclusively, with the permissions of the file it replaces narrowed to at most 0644 (an
+/// admin's 0600 log stays 0600; helper-111: a new 0644 file made root's daemon's output
+/// readable by everyone), never with its owner.
 #[derive(Debug)]
 pub struct RotatingLog {
     path: PathBuf,
@@ -88,22 +90,24 @@ impl RotatingLog {
     /// Opens (creates) `path` for appending; `max` bytes per file, `keep` rotated files.
     #[cfg(test)]
     pub fn open(path: &Path, max: u64, keep: u32) -> Result<RotatingLog> {
-        Self::open_as(path, max, keep, None)
+        Self::open_as(path, max, keep, None, 0o644)
     }
 
     /// As [`RotatingLog::open`], for a daemon running with `creds`: in a directory its user can
-    /// write, the log is opened, created and rotated with that user's rights.
+    /// write, the log is opened, created and rotated with that user's rights. A missing log is
+    /// created with `mode` ([`fsx::log_mode`]).
     pub fn open_as(
         path: &Path,
         max: u64,
         keep: u32,
         creds: Option<&Credentials>,
+        mode: u32,
     ) -> Result<RotatingLog> {
         let (dir, name) = Dir::open_parent(path)
             .with_context(|| format!("cannot open log file '{}'", path.display()))?;
         let rights = Rights::for_dir(&dir, creds);
         let owner = creds.map(|c| c.uid);
-        let (file, _) = fsx::open_log(&dir, &name, rights, owner, true)?;
+        let (file, _) = fsx::open_log(&dir, &name, rights, owner, true, mode)?;
         let meta = file
             .metadata()
             .with_context(|| format!("cannot read log file '{}'", path.display()))?;
@@ -207,8 +211,14 @@ impl RotatingLog {
     }
 
     /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
-    /// `PATH` (mode 0644, created exclusively). With `keep` 0 the old content is simply removed.
+    /// `PATH` (created exclusively, with the old file's permissions, at most 0644). With `keep`
+    /// 0 the old content is simply removed.
     fn rotate(&mut self) -> Result<()> {
+        // The file held is the one checked when it was opened (owned by root or the daemon's
+        // user, one link): its mode can only narrow the new file's.
+        let mode = self.file.metadata().map_or(0o600, |m| {
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions())
+        }) & 0o644;
         let dir = &self.dir;
         let name = &self.name;
         let moved = fsx::with_rights(self.rights, || {
@@ -223,7 +233,7 @@ impl RotatingLog {
         self.size = 0;
         self.at_line_start = true;
         moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
-        self.file = fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true)?.0;
+        self.file = fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true, mode)?.0;
         Ok(())
     }
 }
@@ -480,18 +490,38 @@ mod tests {
     }
 
     #[test]
-    /// Issue 11, finding 1: a new log never takes the mode of the one it replaces (a 04777
-    /// file planted by the daemon's user became a set-uid root file).
-    fn keep_zero_discards_and_new_logs_get_a_fixed_mode() {
+    /// Issue 11, finding 1: a new log never takes more of the mode of the one it replaces than
+    /// 0644 (a 04777 file planted by the daemon's user became a set-uid root file). helper-111:
+    /// nor less: an admin's 0600 log was replaced by a 0644 one, readable by everyone.
+    fn keep_zero_discards_and_new_logs_get_at_most_the_old_mode() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.log");
+        for (old, new) in [
+            (0o600, 0o600),
+            (0o640, 0o640),
+            (0o666, 0o644),
+            (0o777, 0o644),
+        ] {
+            fs::write(&path, "").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(old)).unwrap();
+            let mut log = RotatingLog::open(&path, 4, 0).unwrap();
+            log.write(b"aaa\nbbb\n").unwrap();
+            assert_eq!(read_all(&path), "bbb\n");
+            assert!(!rotated_path(&path, 1).exists());
+            assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, new, "{old:o}");
+        }
+        // Rotated with files kept, the same.
         fs::write(&path, "").unwrap();
         fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-        let mut log = RotatingLog::open(&path, 4, 0).unwrap();
-        log.write(b"aaa\nbbb\n").unwrap();
-        assert_eq!(read_all(&path), "bbb\n");
-        assert!(!rotated_path(&path, 1).exists());
-        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o644);
+        let mut log = RotatingLog::open(&path, 4, 2).unwrap();
+        log.write(b"aaa\nbbb\nccc\n").unwrap();
+        for p in [path.clone(), rotated_path(&path, 1), rotated_path(&path, 2)] {
+            assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600, "{p:?}");
+        }
+        // A log made by rotation's first open: the mode it is given.
+        let fresh = dir.path().join("fresh.log");
+        RotatingLog::open_as(&fresh, 4, 2, None, crate::fsx::log_mode(0o077)).unwrap();
+        assert_eq!(fs::metadata(&fresh).unwrap().mode() & 0o7777, 0o600);
     }
 }

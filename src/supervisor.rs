@@ -1310,7 +1310,7 @@ impl Monitor {
                         let rights = Rights::for_dir(&dir, creds.as_ref());
                         let owner = creds.as_ref().map(|c| c.uid);
                         return Ok(OwnedFd::from(
-                            fsx::open_log(&dir, &name, rights, owner, false)?.0,
+                            fsx::open_log(&dir, &name, rights, owner, false, 0o644)?.0,
                         ));
                     }
                     let (read, write) =
@@ -1319,7 +1319,13 @@ impl Monitor {
                         .context("cannot make a pipe non-blocking")?;
                     outputs.push(Output {
                         pipe: File::from(read),
-                        log: RotatingLog::open_as(path, max, respawn.log_keep, creds.as_ref())?,
+                        log: RotatingLog::open_as(
+                            path,
+                            max,
+                            respawn.log_keep,
+                            creds.as_ref(),
+                            fsx::log_mode(launch.umask),
+                        )?,
                         stderr,
                         failing: false,
                         timestamps: respawn.log_timestamps,

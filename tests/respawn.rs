@@ -81,6 +81,12 @@ fn monitor_runs_the_program_as_its_child_with_the_daemon_setup() {
     assert_eq!(status_field(monitor, "SigIgn"), "0000000000000000");
     assert_eq!(status_field(monitor, "SigBlk"), "0000000000000000");
     let log = env.path("web.log");
+    // The log the monitor made follows the umask.
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&fs::metadata(&log).unwrap().permissions())
+            & 0o7777,
+        0o640
+    );
     // While it starts, `sleep` itself briefly opens fd 3 (the dynamic loader, locale files).
     let expected: Vec<(i32, std::path::PathBuf)> =
         vec![(0, "/dev/null".into()), (1, log.clone()), (2, log.clone())];

@@ -185,6 +185,60 @@ fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
 
 /// Finding 2 (exec mode): nobody swaps its log for a symlink to a root-only file; root's
 /// `restart` must not open the target and hand it to the daemon as stdout.
+/// helper-111: an admin made a root daemon's log 0600; the first rotation replaced it with a
+/// new 0644 file, and nobody read the daemon's output (a password) from it. The new file
+/// keeps the old one's mode, as logrotate's `create` does; every file stays closed to nobody.
+#[test]
+fn a_private_log_stays_private_across_rotation() {
+    if !need_root_and_nobody("a_private_log_stays_private_across_rotation") {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let log = env.path("app.log");
+    fs::write(&log, "").unwrap();
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o600)).unwrap();
+    let script = env.script(
+        "talk.sh",
+        "i=0; while [ $i -lt 40 ]; do echo \"line $i password=secret\"; i=$((i+1)); done\n\
+         exec sleep \"$1\"",
+    );
+    start_respawn(
+        &env,
+        "app",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-max-size",
+            "300",
+            "--log-keep",
+            "2",
+        ],
+        &[script.to_str().unwrap(), &unique_secs()],
+    );
+    wait_until(
+        "the log has rotated and has the last line",
+        DEADLINE,
+        || {
+            env.path("app.log.1").exists()
+                && fs::read_to_string(&log).is_ok_and(|t| t.contains("line 39 "))
+        },
+    );
+    for file in ["app.log", "app.log.1"] {
+        let path = env.path(file);
+        assert_eq!(
+            fs::metadata(&path).unwrap().mode() & 0o7777,
+            0o600,
+            "{file}"
+        );
+        let out = as_nobody(&format!("cat '{}'", path.display()))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "nobody read {file}: {out:?}");
+    }
+    env.run(&["stop", "app"]).ok();
+}
+
 #[test]
 fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
     if !need_root_and_nobody("a_log_symlink_planted_by_the_user_is_not_followed_by_restart") {

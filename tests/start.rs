@@ -88,6 +88,14 @@ fn options_reach_the_daemon() {
     assert_eq!(fs::read_to_string(&err).unwrap(), "to stderr\n");
     assert_eq!(cwd(pid), work);
     assert_eq!(status_field(pid, "Umask"), "0077");
+    // The logs rdaemon made for it follow the umask too (helper-111: 0644 whatever it was).
+    for log in [&out, &err] {
+        assert_eq!(
+            fs::metadata(log).unwrap().permissions().mode() & 0o7777,
+            0o600,
+            "{log:?}"
+        );
+    }
     wait_environ_has(pid, "GREETING=hello");
     let rec = env.record("talk");
     assert_eq!(rec["env"]["GREETING"], "hello");

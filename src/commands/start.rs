@@ -2119,11 +2119,16 @@ fn prepare(
         )
     } else {
         let creds = launch.account.as_ref().map(|a| &a.creds);
-        let stdout = open_log(&launch.stdout, &mut new_logs, creds)?;
+        let stdout = open_log(&launch.stdout, &mut new_logs, creds, launch.umask)?;
         let stderr = if launch.stderr == launch.stdout {
             None
         } else {
-            Some(open_log(&launch.stderr, &mut new_logs, creds)?)
+            Some(open_log(
+                &launch.stderr,
+                &mut new_logs,
+                creds,
+                launch.umask,
+            )?)
         };
         (stdout, stderr)
     };
@@ -2254,19 +2259,32 @@ impl Drop for NewFiles {
     }
 }
 
-/// Opens a log file for appending (created 0644), close-on-exec in rdaemon; remembers it in
+/// Opens a log file for appending (created 0644 narrowed by the daemon's umask:
+/// [`fsx::log_mode`]), close-on-exec in rdaemon; remembers it in
 /// `new` if this created it. A regular file on a full file system is refused: the daemon's
 /// output would be lost without a word. Opened the safe way (`fsx`): its directory without
 /// following another user's symlinks, the file with `O_NOFOLLOW | O_NONBLOCK`, checked with
 /// `fstat` (a regular file with one link, owned by root or the daemon's user, no set-id bits; or
 /// a character device such as `/dev/null`), and, in a directory the daemon's user can write,
 /// with that user's rights.
-fn open_log(path: &Path, new: &mut NewFiles, creds: Option<&Credentials>) -> Result<OwnedFd> {
+fn open_log(
+    path: &Path,
+    new: &mut NewFiles,
+    creds: Option<&Credentials>,
+    umask: u32,
+) -> Result<OwnedFd> {
     ensure_space(path, "log file")?;
     let (dir, name) = Dir::open_parent(path)
         .with_context(|| format!("cannot open log file '{}'", path.display()))?;
     let rights = Rights::for_dir(&dir, creds);
-    let (file, created) = fsx::open_log(&dir, &name, rights, creds.map(|c| c.uid), false)?;
+    let (file, created) = fsx::open_log(
+        &dir,
+        &name,
+        rights,
+        creds.map(|c| c.uid),
+        false,
+        fsx::log_mode(umask),
+    )?;
     if created {
         new.0.push((path.to_owned(), rights));
     }
