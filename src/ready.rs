@@ -62,6 +62,11 @@ use crate::progress::Spinner;
 use crate::session;
 use crate::sockets::{self, ListenQuery};
 
+/// How far `EXTEND_TIMEOUT_USEC=` may take `start`'s wait for `READY=1`: this many times
+/// `--ready-timeout` from the start of the wait, in all. A program that needs longer is given
+/// a longer `--ready-timeout`.
+const EXTEND_CEILING: u32 = 10;
+
 /// The first and the longest pause between two looks at a notify sender's exit without a pidfd.
 const FIRST_INTERVAL: Duration = Duration::from_millis(5);
 const MAX_INTERVAL: Duration = Duration::from_millis(250);
@@ -1416,6 +1421,8 @@ impl Check {
         }
     }
 
+    /// `start`'s wait for `READY=1` (with `timeout`, `--ready-timeout`), which the program may
+    /// extend (`EXTEND_TIMEOUT_USEC=`) up to [`EXTEND_CEILING`] times `timeout` in all.
     fn wait_notify(
         &mut self,
         process: &Process,
@@ -1427,6 +1434,12 @@ impl Check {
         };
         let started = Instant::now();
         let mut deadline = started + timeout;
+        // However often and however much the program asks: the daemon's user decides what it
+        // sends, and root's `start`, or a `resurrect` with other daemons after this one, must
+        // not wait on it for ever (helper-111: one EXTEND_TIMEOUT_USEC=2^64-1 did that).
+        let ceiling = started
+            .checked_add(timeout.saturating_mul(EXTEND_CEILING))
+            .unwrap_or(deadline);
         let mut fallback = FIRST_INTERVAL;
         loop {
             let mut ready = false;
@@ -1445,7 +1458,8 @@ impl Check {
                     )));
                 }
                 if let Some(more) = notice.extend {
-                    deadline = deadline.max(Instant::now() + more);
+                    let asked = Instant::now().checked_add(more).unwrap_or(ceiling);
+                    deadline = deadline.max(asked.min(ceiling));
                 }
                 ready |= notice.ready;
             }

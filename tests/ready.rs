@@ -563,6 +563,41 @@ fn notify_extend_timeout_gives_more_time() {
     .stdout_has("started ext");
 }
 
+/// helper-111: one `EXTEND_TIMEOUT_USEC=2^64-1` made `start` wait for ever (and a boot's
+/// `resurrect` with it, holding back every daemon after that one). Extensions go up to ten
+/// times `--ready-timeout` in all: the start fails then, as a plain timeout does.
+#[test]
+fn notify_extensions_stop_at_ten_times_the_ready_timeout() {
+    let Some(python) = python3() else {
+        return skip("notify_extend_ceiling", "no python3");
+    };
+    let env = Env::new();
+    let notify = fixture("sd_notify.py");
+    let (py, fx) = (python.display(), notify.display());
+    // Once, as much as can be asked; then, from another process of the daemon, again and again.
+    let line = format!(
+        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=18446744073709551615\n\
+         while :; do '{py}' '{fx}' EXTEND_TIMEOUT_USEC=1000000; sleep 0.1; done"
+    );
+    let run = env
+        .run(&[
+            "start",
+            "--name",
+            "ext",
+            "--ready",
+            "notify",
+            "--ready-timeout",
+            "300ms",
+            "--",
+            "sh",
+            "-c",
+            &line,
+        ])
+        .code(1);
+    let run = run.stderr_has("cannot start ext: it was not ready after 3s");
+    assert!(!env.path("ext.pid").exists(), "{}", run.dump());
+}
+
 /// A notify wait that heard nothing at all says where the socket is, and why a program may not
 /// reach it (its own mount namespace or chroot); one that heard the daemon say something else
 /// does not.
