@@ -100,6 +100,10 @@ pub struct NotifyStatus {
     /// monitor).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub main_pid: Option<i32>,
+    /// The start time of `main_pid` when it was named (`/proc/PID/stat`, field 22): `status`
+    /// shows `main_pid` only while that process lives, never a reused pid.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub main_pid_start: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1732,6 +1732,10 @@ impl Monitor {
                     }
                     Effect::MainPid(pid) => {
                         self.said.main_pid = Some(pid);
+                        self.said.main_pid_start = Pid::new(pid)
+                            .ok()
+                            .and_then(process::read_stat)
+                            .map(|s| s.start_time);
                         self.dirty = true;
                     }
                     Effect::HealthFailing(failing) => {
@@ -2127,6 +2131,7 @@ impl Monitor {
         if self.policy.notify {
             self.said.notify_state = None;
             self.said.main_pid = None;
+            self.said.main_pid_start = None;
         }
         self.dirty = true;
     }

@@ -356,7 +356,13 @@ impl Report {
                 .and_then(|r| r.notify.notify_state)
                 .filter(|_| state == DaemonState::Running),
             reloads: rec.map_or(0, |r| r.notify.reloads),
-            main_pid: rec.and_then(|r| r.notify.main_pid),
+            // Only while that process lives (helper-111: a main pid long gone was still
+            // shown, for a script to `kill`).
+            main_pid: rec
+                .and_then(|r| Some((r.notify.main_pid?, r.notify.main_pid_start)))
+                .filter(|_| state == DaemonState::Running)
+                .filter(|&(pid, start)| main_pid_lives(pid, start))
+                .map(|(pid, _)| pid),
             reason: match (reason, leftovers) {
                 (None, 1..) => Some("its main process is gone".into()),
                 (reason, _) => reason,
@@ -850,6 +856,15 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
     }
     print!("{table}");
     Ok(())
+}
+
+/// Whether the process `pid` named by `MAINPID=` still lives (a zombie does not), and is the
+/// one named (its start time, where it was recorded: not a reused pid).
+fn main_pid_lives(pid: i32, start_time: Option<u64>) -> bool {
+    crate::process::Pid::new(pid)
+        .ok()
+        .and_then(crate::process::read_stat)
+        .is_some_and(|s| s.is_alive() && start_time.is_none_or(|t| t == s.start_time))
 }
 
 #[cfg(test)]

@@ -767,6 +767,51 @@ fn mainpid_is_kept_only_for_a_descendant() {
     assert!(alive(monitor));
 }
 
+/// helper-111: `status --json` showed the `MAINPID=` of a process long gone, for a script to
+/// `kill` whatever took its pid next. It is shown while that process lives, and `null` once
+/// it has exited (a zombie no one reaps included).
+#[test]
+fn a_main_pid_that_exited_is_no_longer_shown() {
+    let test = "a_main_pid_that_exited_is_no_longer_shown";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let (named_go, go) = (env.path("named.go"), env.path("go"));
+    let notify = format!(
+        "'{}' '{}'",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    // MAINPID= once `start` has returned (its wait heeds only READY=1): the named process waits
+    // for its go; the shell then becomes `sleep`, which never reaps it.
+    let script = env.script(
+        "mainpid.sh",
+        &format!(
+            "{notify} READY=1\nwhile [ ! -e '{go}' ]; do sleep 0.01; done\n\
+             (while [ ! -e '{named_go}' ]; do sleep 0.01; done) &\n\
+             {notify} MAINPID=$!\nexec sleep 1000",
+            go = go.display(),
+            named_go = named_go.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    start_supervised(&env, "mp", &["--ready", "notify"], &program);
+    fs::write(&go, "").unwrap();
+    let mut named = 0;
+    wait_until("status shows the main pid", DEADLINE, || {
+        named = status_json(&env, "mp").1["main_pid"].as_i64().unwrap_or(0);
+        named > 0
+    });
+    assert!(alive(named as i32));
+    fs::write(&named_go, "").unwrap();
+    wait_dead(named as i32);
+    let (code, v) = status_json(&env, "mp");
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["main_pid"], serde_json::Value::Null, "{v}");
+    env.run(&["stop", "mp"]).ok();
+}
+
 /// On its way out the monitor gives an `--on-exit` command under way 5 s, then kills it: a hook
 /// that never ends does not hold up `stop`. A monitor that waited for the hook (forever, or to
 /// its 60 s limit) would be SIGKILLed by `stop` at the 30 s timeout, and `stop` would say so;
