@@ -812,3 +812,44 @@ fn signal_group_spares_the_monitors_helpers() {
     assert_left_alone(pids.1[0], "a signal --group of the daemon");
     env.run(&["stop", "helped"]).ok();
 }
+
+/// helper-110's audit: the same want of privilege gave exit 4 from `stop` and `signal` but 1
+/// from `forget`, `export`, `list` and `status`. All say it the same way now: exit 4, with the
+/// directory's owner.
+#[test]
+fn another_users_forget_export_list_and_status_exit_4() {
+    let test = "another_users_forget_export_list_and_status_exit_4";
+    let Some(nobody) = root_and_nobody(test) else {
+        return;
+    };
+    let env = Env::new();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.start("roots", &["sleep", &unique_secs()]);
+    env.run(&["stop", "roots"]).ok();
+    let as_nobody = || {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = env.std_cmd();
+        cmd.uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw())
+            .current_dir("/");
+        assert_cmd::Command::from_std(cmd)
+    };
+    for args in [&["forget", "roots"][..], &["export", "systemd", "roots"]] {
+        env.run_cmd(as_nobody(), args)
+            .code(4)
+            .one_error_line()
+            .stderr_has("Permission denied")
+            .stderr_has("is root's (use sudo)");
+    }
+    assert!(env.path("roots.json").exists(), "forget removed the spec");
+    // A directory it may not read at all.
+    std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    for args in [&["list"][..], &["list", "--names"], &["status"]] {
+        env.run_cmd(as_nobody(), args)
+            .code(4)
+            .one_error_line()
+            .stderr_has("cannot read rdaemon directory")
+            .stderr_has("is root's (use sudo)");
+    }
+}

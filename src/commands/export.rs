@@ -128,7 +128,9 @@ fn one_record(ctx: &Ctx, target: &crate::cli::TargetArgs) -> Result<Record> {
     };
     let label = target.label();
     if let (None, Some(why)) = (&target.record, &target.record_error) {
-        bail!("cannot export {label}: {why}");
+        // Root's 0600 record, to another user: insufficient privilege (exit 4).
+        let err = anyhow::anyhow!("cannot export {label}: {why}");
+        return Err(crate::target::privilege_error(ctx, err));
     }
     match target.record {
         Some(record) if target.name.is_some() => Ok(record),

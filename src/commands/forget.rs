@@ -9,7 +9,7 @@ use crate::exit::{Code, Fail};
 use crate::paths::Ctx;
 use crate::pidfile::{self, NameLock};
 use crate::state::Record;
-use crate::target::{judge, resolve_many, several_error, Main, Many, Target};
+use crate::target::{judge, privilege_error, resolve_many, several_error, Main, Many, Target};
 
 /// How forgetting one daemon ended.
 enum Forgot {
@@ -62,7 +62,10 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
     if !ctx.record_path(&name).exists() {
         bail!("no record for {name}");
     }
-    let lock = NameLock::acquire(&ctx.lock_path(&name))?;
+    // In another user's directory (root's, to a user): insufficient privilege, exit 4, as for
+    // `stop` (helper-110's audit: exit 1 here).
+    let lock = NameLock::acquire(&ctx.lock_path(&name))
+        .map_err(|e| privilege_error(ctx, e.context(format!("cannot forget {name}"))))?;
     if !ctx.record_path(&name).exists() {
         // Another forget got there while we waited for the lock.
         bail!("no record for {name}");

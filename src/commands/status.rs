@@ -17,6 +17,12 @@ use crate::view::{DaemonState, Report};
 
 /// `rdaemon status`.
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
+    // Another user's directory it may not read (root's 0700 one): unknown, and insufficient
+    // privilege, exit 4 (helper-110's audit: exit 1).
+    status(args, ctx).map_err(|e| crate::target::privilege_error(ctx, e))
+}
+
+fn status(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
     let Some(single) = args.target.single() else {
         return status_many(ctx, &args);
     };
