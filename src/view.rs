@@ -475,14 +475,23 @@ pub(crate) fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
     // `stop` stopped it there).
     let cgroup = Cgroup::of_daemon(ctx, rec);
     if let Some(cgroup) = cgroup {
-        // Not this rdaemon, run by one of them.
+        // Not this rdaemon, run by one of them; nor a zombie, nor the main process itself on
+        // its way out, still listed there (helper-110's audit: a respawn monitor that gave up
+        // was `dead` with "1 leftover process", itself, for a moment before `failed`).
         let me = std::process::id() as i32;
+        let counts = |p: i32| {
+            let Some(stat) = process::Pid::new(p).ok().and_then(process::read_stat) else {
+                return false;
+            };
+            let main = Some(p) == rec.pid && Some(stat.start_time) == rec.start_time;
+            p != me && stat.is_alive() && !main
+        };
         pids.extend(
             cgroup
                 .procs()
                 .unwrap_or_default()
                 .into_iter()
-                .filter(|&p| p != me),
+                .filter(|&p| counts(p)),
         );
         pids.sort_unstable();
         pids.dedup();

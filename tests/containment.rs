@@ -1232,6 +1232,36 @@ fn start_respawn_in_cgroup(
     (monitor, cgroup)
 }
 
+/// helper-110's audit: for a moment before `failed`, a respawn daemon that gave up was `dead`
+/// with "1 leftover process": its monitor, on its way out, still listed in the cgroup. The main
+/// process itself is no leftover of its daemon. The moment is held here: the monitor stopped
+/// (SIGSTOP), its status made to say what giving up writes (failed, its pidfile removed).
+#[test]
+fn a_monitor_that_gave_up_is_no_leftover_of_itself() {
+    let test = "a_monitor_that_gave_up_is_no_leftover_of_itself";
+    if cgroups_here(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let name = unique_name(&env, "gaveup");
+    let (monitor, child) = start_respawn(&env, &name, &[], &["sleep", &unique_secs()]);
+    kill(NixPid::from_raw(monitor), Signal::SIGSTOP).unwrap();
+    kill(NixPid::from_raw(child), Signal::SIGKILL).unwrap();
+    wait_dead(child);
+    let status = env.path(&format!("{name}.status"));
+    let mut v: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&status).unwrap()).unwrap();
+    v["failed"] = true.into();
+    v["child_pid"] = serde_json::Value::Null;
+    fs::write(&status, v.to_string()).unwrap();
+    fs::remove_file(env.path(&format!("{name}.pid"))).unwrap();
+    let (code, json) = status_json(&env, &name);
+    assert_eq!((code, &json["state"]), (1, &"failed".into()), "{json}");
+    kill(NixPid::from_raw(monitor), Signal::SIGKILL).unwrap();
+    kill(NixPid::from_raw(monitor), Signal::SIGCONT).unwrap();
+    wait_dead(monitor);
+}
+
 #[test]
 fn a_respawn_daemon_that_gives_up_removes_its_cgroup() {
     let test = "a_respawn_daemon_that_gives_up_removes_its_cgroup";
