@@ -971,14 +971,10 @@ impl Cgroup {
         if available.iter().any(|c| c == controller) {
             return Ok(());
         }
-        let list = match available.is_empty() {
-            true => "none".to_owned(),
-            false => available.join(" "),
-        };
         bail!(
-            "cannot set a {controller} limit on a cgroup under '{}': the {controller} controller is not available (not enabled in '{}'; available here: {list})",
+            "cannot set a {controller} limit on a cgroup under '{}': {}",
             top.display(),
-            offered_by.display()
+            unavailable(controller, parent)
         );
     }
 
@@ -1001,16 +997,10 @@ impl Cgroup {
         if !enabled.iter().any(|c| c == controller) {
             let available = words(top.join("cgroup.controllers"))?;
             if !available.iter().any(|c| c == controller) {
-                let list = if available.is_empty() {
-                    "none".to_owned()
-                } else {
-                    available.join(" ")
-                };
-                let above = top.parent().unwrap_or(top).join("cgroup.subtree_control");
                 bail!(
-                    "cannot set {file} of cgroup '{}': the {controller} controller is not available (not enabled in '{}'; available here: {list})",
+                    "cannot set {file} of cgroup '{}': {}",
                     self.path.display(),
-                    above.display()
+                    unavailable(controller, top.parent().unwrap_or(top))
                 );
             }
             fs::write(top.join("cgroup.subtree_control"), format!("+{controller}")).with_context(
@@ -1031,9 +1021,60 @@ impl Cgroup {
     }
 }
 
+/// Why `controller` is not available to rdaemon's cgroups under `parent`: the hierarchy has it
+/// there but `parent` does not enable it for its children (what to write, and where), or the
+/// cgroup2 hierarchy does not offer it at all (user trial: "available here: none" read as false
+/// beside a `cgroup.controllers` listing `hugetlb`, on a host whose memory controller is
+/// mounted as cgroup v1).
+fn unavailable(controller: &str, parent: &Path) -> String {
+    let file = |name: &str| parent.join(name);
+    let offered: Vec<String> = fs::read_to_string(file("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    if offered.iter().any(|c| c == controller) {
+        return format!(
+            "the {controller} controller is not available: '{}' does not enable it for its children (as root: echo +{controller} > '{}')",
+            parent.display(),
+            file("cgroup.subtree_control").display()
+        );
+    }
+    let offers = match offered.is_empty() {
+        true => "no controller".to_owned(),
+        false => format!("only {}", offered.join(" ")),
+    };
+    format!(
+        "the {controller} controller is not available: the cgroup2 hierarchy at '{}' offers {offers} (a host may mount {controller} with cgroup v1, which rdaemon does not use)",
+        parent.display()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The two reasons a controller is missing, told apart from the parent's
+    /// `cgroup.controllers`.
+    #[test]
+    fn a_missing_controller_says_whether_the_hierarchy_has_it() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("cgroup.controllers"), "hugetlb memory\n").unwrap();
+        let why = unavailable("memory", dir.path());
+        assert!(
+            why.starts_with("the memory controller is not available: '")
+                && why.contains("does not enable it for its children (as root: echo +memory > '")
+                && why.ends_with("/cgroup.subtree_control')"),
+            "{why}"
+        );
+        let why = unavailable("pids", dir.path());
+        assert!(
+            why.contains("offers only hugetlb memory (a host may mount pids with cgroup v1"),
+            "{why}"
+        );
+        fs::write(dir.path().join("cgroup.controllers"), "").unwrap();
+        assert!(unavailable("pids", dir.path()).contains("offers no controller"));
+    }
 
     const HYBRID: &str = "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n\
 40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n\
