@@ -421,8 +421,10 @@ fn from_pidfile(
         let members = members.as_deref();
         // What may explain a pidfile that never came, said after the time waited.
         let mut hint = String::new();
+        let mut missing = false;
         let why = match pidfile::read(path, false) {
             Content::Missing => {
+                missing = true;
                 // The usual mistake: a path whose directory nothing creates.
                 let dir = path.parent().unwrap_or(Path::new("/"));
                 if dir.try_exists().is_ok_and(|exists| !exists) {
@@ -478,6 +480,11 @@ fn from_pidfile(
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            // The other usual mistake: the program runs, and wrote its pidfile where its own
+            // configuration says (helper-112's trial: nginx's `pid` setting), not at --pidfile.
+            if missing && hint.is_empty() {
+                hint = " (the program runs: does it write its pidfile elsewhere? --pidfile must name the file its configuration names)".to_owned();
+            }
             bail!("{why} within {}{hint}", format_duration(timeout));
         }
         let woken = watching || awaiting.is_some();

@@ -659,7 +659,7 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
         &argv,
     )
     .code(1)
-    .stderr_has("did not appear within 1s");
+    .stderr_has("did not appear within 1s (the program runs: does it write its pidfile elsewhere? --pidfile must name the file its configuration names)");
     wait_nothing_left(&env, &mark);
     assert!(!Path::new(&p).exists());
 }
