@@ -426,9 +426,8 @@ fn export_of_one_daemon_keeps_its_after() {
     assert_eq!(values(&unit, "Install", "WantedBy"), ["multi-user.target"]);
     let unit = parse_unit(&export(&env, "db"));
     assert!(values(&unit, "Unit", "After").is_empty());
-    // From the file, running or not, no program is looked at, and the comment says so, not
-    // that the program was not running (helper-98's trial, with the daemons up).
-    env.run(&["up"]).ok();
+    // From the file, with the daemons down, no program is looked at, and the comment says so,
+    // not that the program was not running (helper-98's trial).
     let run = env
         .run(&["export", "systemd", "-f", "rdaemon.toml"])
         .ok()
@@ -438,6 +437,24 @@ fn export_of_one_daemon_keeps_its_after() {
         "{}",
         run.stdout
     );
+    // Up, each entry's program is looked at, as for one daemon (helper-112's trial: `-f`
+    // wrote an `ExecReload=` that would have ended a running program). `sleep` has no
+    // handler for SIGHUP: the line is commented out, and a warning says so.
+    env.run(&["up"]).ok();
+    let run = env
+        .run(&["export", "systemd", "-f", "rdaemon.toml"])
+        .ok()
+        .stderr_has("warning: web: ExecReload= is commented out: the program (pid ")
+        .stderr_has("warning: db: ExecReload= is commented out");
+    assert_eq!(
+        run.stdout
+            .matches("\n#ExecReload=/bin/kill -HUP $MAINPID\n")
+            .count(),
+        2,
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("\nExecReload="), "{}", run.stdout);
     env.run(&["down"]).ok();
 }
 

@@ -259,7 +259,17 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
     }
     let mut units: Vec<(String, String)> = Vec::new();
     for rec in &recs {
-        let unit = unit_for(ctx, rec, &file.path, ReloadFate::FromFile)?;
+        // An entry that runs, started from this file with this command: its program is looked
+        // at, as `export systemd NAME` does (helper-112's trial: `-f` wrote an `ExecReload=`
+        // that would have ended a running program without a SIGHUP handler).
+        let live = Record::load(ctx, &rec.name).ok().flatten().filter(|live| {
+            crate::upfile::foreign_owner(live, &file.path).is_none() && live.command == rec.command
+        });
+        let fate = match live.as_ref().map(|live| reload_fate(ctx, live)) {
+            Some(ReloadFate::Unknown) | None => ReloadFate::FromFile,
+            Some(fate) => fate,
+        };
+        let unit = unit_for(ctx, rec, &file.path, fate)?;
         units.push((
             format!("{}.service", rec.name),
             in_target(&unit.text, &rec.after, group.as_str()),
