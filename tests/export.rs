@@ -473,6 +473,7 @@ fn readiness_and_credentials() {
     assert_eq!(service(&unit, "TimeoutStartSec"), "30s");
     assert_eq!(service(&unit, "User"), "daemon");
     assert_eq!(service(&unit, "Group"), "daemon");
+    assert!(!text.contains("Type=notify-reload"), "{text}");
     verify(&env, "note", &text);
 
     recorded(&env, "port", json!({"ready": "tcp:127.0.0.1:8080"}));
@@ -797,4 +798,40 @@ fn export_nomad_keeps_what_it_cannot_map_in_meta() {
     );
     assert_eq!(meta["rdaemon_on_exit"], "true");
     env.run(&["stop", "full"]).ok();
+}
+
+/// helper-112's trial: a `--respawn --ready notify` daemon, whose `rdaemon reload` waits for
+/// `RELOADING=1` then `READY=1`, exported as a plain `Type=notify`: the unit says what systemd
+/// has for it.
+#[test]
+fn a_supervised_notify_daemon_points_to_notify_reload() {
+    let Some(python) = python3() else {
+        return skip("notify_reload_export", "no python3");
+    };
+    let env = Env::new();
+    let notify = fixture("sd_notify.py");
+    env.run(&[
+        "start",
+        "--name",
+        "nr",
+        "--respawn",
+        "--ready",
+        "notify",
+        "--",
+        python.to_str().unwrap(),
+        notify.to_str().unwrap(),
+        "READY=1",
+        "--",
+        "sleep",
+        &unique_secs(),
+    ])
+    .ok();
+    env.run(&["stop", "nr"]).ok();
+    let text = export(&env, "nr");
+    assert_eq!(service(&parse_unit(&text), "Type"), "notify");
+    assert!(
+        text.contains("# Type=notify-reload (it then sends the reload signal itself"),
+        "{text}"
+    );
+    verify(&env, "nr", &text);
 }

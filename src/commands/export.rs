@@ -870,6 +870,13 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
             ));
         }
     } else if ready == "notify" {
+        if respawn {
+            // rdaemon reload waits for RELOADING=1, then READY=1, here (helper-112's trial).
+            t.push_str(
+                "# rdaemon reload waits for RELOADING=1 then READY=1; systemd >= 253 does with\n\
+                 # Type=notify-reload (it then sends the reload signal itself: no ExecReload=).\n",
+            );
+        }
         t.push_str("Type=notify\nNotifyAccess=all\n");
         let timeout = cx
             .extras
