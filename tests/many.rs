@@ -501,6 +501,16 @@ fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
     assert!(out.contains("a   | hello a"), "{out:?}");
 }
 
+/// An rdaemon command of `env` run as `user` (its uid and gid), from `/`.
+fn as_user(env: &Env, user: &nix::unistd::User) -> assert_cmd::Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = env.std_cmd();
+    cmd.uid(user.uid.as_raw())
+        .gid(user.gid.as_raw())
+        .current_dir("/");
+    assert_cmd::Command::from_std(cmd)
+}
+
 #[test]
 fn signal_that_the_kernel_refuses_exits_4() {
     if !is_root() {
@@ -516,14 +526,7 @@ fn signal_that_the_kernel_refuses_exits_4() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let pid = env.start("roots", &["sleep", &unique_secs()]);
-    let as_nobody = || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = env.std_cmd();
-        cmd.uid(nobody.uid.as_raw())
-            .gid(nobody.gid.as_raw())
-            .current_dir("/");
-        assert_cmd::Command::from_std(cmd)
-    };
+    let as_nobody = || as_user(&env, &nobody);
     // The record is root's and private (0600): another user cannot even judge the daemon.
     env.run_cmd(as_nobody(), &["signal", "USR1", "roots"])
         .code(4)
@@ -827,14 +830,7 @@ fn another_users_forget_export_list_and_status_exit_4() {
     std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     env.start("roots", &["sleep", &unique_secs()]);
     env.run(&["stop", "roots"]).ok();
-    let as_nobody = || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = env.std_cmd();
-        cmd.uid(nobody.uid.as_raw())
-            .gid(nobody.gid.as_raw())
-            .current_dir("/");
-        assert_cmd::Command::from_std(cmd)
-    };
+    let as_nobody = || as_user(&env, &nobody);
     for args in [&["forget", "roots"][..], &["export", "systemd", "roots"]] {
         env.run_cmd(as_nobody(), args)
             .code(4)
