@@ -434,9 +434,11 @@ struct Followed {
     /// up, so the next look for it starts there ([`Follower::rotated_slot`]).
     slot: u32,
     /// The rotated file just older than `file` when `file` was opened (the regular file at the
-    /// slot above it): rotation removes the oldest files first, so while it is there, `file`
-    /// did not fall off the end of the rotation ([`Follower::next_file`]).
-    older: Option<(u64, u64)>,
+    /// slot above it), held open so that its inode number cannot be given to a new file (ext4
+    /// hands a freed one to the next file made: helper-113's review), with its (device, inode):
+    /// rotation removes the oldest files first, so while it is there, `file` did not fall off
+    /// the end of the rotation ([`Follower::next_file`]).
+    older: Option<(File, (u64, u64))>,
 }
 
 /// The up to [`MARK_END`] bytes of `file` before `pos` (fewer where it is shorter now);
@@ -593,7 +595,7 @@ impl Follower {
         };
         for i in 0..follower.files.len() {
             if follower.files[i].file.is_some() {
-                follower.files[i].older = follower.file_at(i, 1);
+                follower.files[i].older = follower.hold(i, 1);
             }
         }
         follower
@@ -711,7 +713,7 @@ impl Follower {
                         again = 0;
                         // What the writer put in the old file before it moved on.
                         self.drain(i, out, note)?;
-                        let older = self.file_at(i, slot + 1);
+                        let older = self.hold(i, slot + 1);
                         let f = &mut self.files[i];
                         let path = match slot {
                             0 => f.path.clone(),
@@ -803,12 +805,21 @@ impl Follower {
         }
     }
 
-    /// The regular file at slot `k` of file `i`, if one is there.
-    fn file_at(&self, i: usize, k: u32) -> Option<(u64, u64)> {
-        match self.entry(i, k) {
-            Entry::File(id) => Some(id),
-            Entry::Missing | Entry::Junk => None,
-        }
+    /// The regular file at slot `k` of file `i`, if one is there: opened, with its (device,
+    /// inode).
+    fn hold(&self, i: usize, k: u32) -> Option<(File, (u64, u64))> {
+        let file = self.open_slot(i, k)?;
+        let id = file.metadata().ok().map(|m| (m.dev(), m.ino()))?;
+        Some((file, id))
+    }
+
+    /// The `fstatat` of slot `k` of file `i`, without following a symlink; counted in
+    /// `lookups`.
+    fn stat_slot(&self, i: usize, k: u32) -> Option<nix::sys::stat::FileStat> {
+        self.lookups.set(self.lookups.get() + 1);
+        let path = rotated_path(&self.files[i].path, k);
+        let (dir, name) = crate::fsx::parent_of(&path).ok().flatten()?;
+        dir.stat(&name).ok().flatten()
     }
 
     /// Opens slot `k` of file `i` (as [`Follower::entry`] names it) for reading if it is a
@@ -890,7 +901,8 @@ impl Follower {
             // otherwise (by hand, `--log-keep 0`): the name is followed from its start.
             let fell_off = f
                 .older
-                .is_none_or(|older| self.rotated_slot(i, older).is_none());
+                .as_ref()
+                .is_none_or(|(_, older)| self.rotated_slot(i, *older).is_none());
             if fell_off {
                 if let Some(next) = self.oldest_rotated(i) {
                     return next;
@@ -933,23 +945,38 @@ impl Follower {
         }
     }
 
-    /// The oldest rotated file of file `i` (the regular file at the highest slot of the run
-    /// from `PATH.1`, past a few missing ones as [`Follower::rotated_slot`] goes), opened, to
-    /// follow next; `Next::Again` when it moved while opened; `None` when there is none, or
-    /// when the run goes on past [`CATCH_UP`] slots: that many rotations between two looks are
-    /// no rotation's (files put at the slots by the daemon's user), and the name is followed.
+    /// The oldest rotated file of file `i` newer than the one it followed (the regular file at
+    /// the highest slot of the run from `PATH.1`, past a few missing ones as
+    /// [`Follower::rotated_slot`] goes, last written no earlier than the followed file was:
+    /// files above `--log-keep` left by a run that kept more are older, and not read again,
+    /// helper-113's review), opened, to follow next; `Next::Again` when it moved while opened;
+    /// `None` when there is none, or when the run goes on past [`CATCH_UP`] slots: that many
+    /// rotations between two looks are no rotation's (files put at the slots by the daemon's
+    /// user), and the name is followed.
     fn oldest_rotated(&self, i: usize) -> Option<Next> {
+        let written = |st: &nix::sys::stat::FileStat| (st.st_mtime, st.st_mtime_nsec);
+        let since = self.files[i]
+            .file
+            .as_ref()
+            .and_then(|f| nix::sys::stat::fstat(f.as_fd()).ok())
+            .map(|st| written(&st));
         let mut oldest = None;
         let mut missing = 0;
         for k in 1..=CATCH_UP + 1 {
-            match self.entry(i, k) {
-                Entry::File(_) if k > CATCH_UP => return None,
-                Entry::File(id) => {
-                    oldest = Some((k, id));
+            // One lookup per slot, as [`Follower::entry`] classifies it.
+            let st = self
+                .stat_slot(i, k)
+                .filter(|st| st.st_mode & nix::libc::S_IFMT == nix::libc::S_IFREG);
+            match st {
+                Some(_) if k > CATCH_UP => return None,
+                Some(st) => {
+                    if since.is_none_or(|since| written(&st) >= since) {
+                        oldest = Some((k, (st.st_dev, st.st_ino)));
+                    }
                     missing = 0;
                 }
-                Entry::Missing | Entry::Junk if missing < MISSING_SLOTS => missing += 1,
-                Entry::Missing | Entry::Junk => break,
+                None if missing < MISSING_SLOTS => missing += 1,
+                None => break,
             }
         }
         let (k, id) = oldest?;
@@ -1217,6 +1244,57 @@ mod tests {
         let mut out = Vec::new();
         follower.poll_once(&mut out, &mut |_| {}).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "1\n3\n4\n5\n");
+    }
+
+    /// helper-113's review: with a rotated file older than the followed one at the start,
+    /// the burst that drops both gives the freed inode numbers to the new files (ext4 does at
+    /// once), and a new file was taken for the older one still there. It is held open now.
+    #[test]
+    fn a_burst_past_the_older_file_too_goes_on_with_the_oldest_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(rotated_path(&path, 1), "A\n").unwrap();
+        fs::write(&path, "F\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        append(&path, "F2\n");
+        for n in ["G", "H", "I"] {
+            rotate(&path, 2);
+            fs::write(&path, format!("{n}\n")).unwrap();
+        }
+        let mut out = Vec::new();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
+    }
+
+    /// helper-113's review: rotated files above `--log-keep`, left by a run that kept more,
+    /// are older than the followed file, and not read as if they came after it.
+    #[test]
+    fn stale_rotated_files_above_the_kept_ones_are_not_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for k in 1..=5 {
+            let stale = rotated_path(&path, k);
+            fs::write(&stale, format!("stale{k}\n")).unwrap();
+            File::options()
+                .write(true)
+                .open(&stale)
+                .unwrap()
+                .set_modified(long_ago)
+                .unwrap();
+        }
+        fs::write(&path, "F\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        append(&path, "F2\n");
+        for n in ["G", "H", "I"] {
+            rotate(&path, 2);
+            fs::write(&path, format!("{n}\n")).unwrap();
+        }
+        let mut out = Vec::new();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
     }
 
     /// A followed file removed by hand (not by rotation: the rotated file older than it is
