@@ -947,7 +947,8 @@ impl Follower {
 
     /// The oldest rotated file of file `i` newer than the one it followed (the regular file at
     /// the highest slot of the run from `PATH.1`, past a few missing ones as
-    /// [`Follower::rotated_slot`] goes, last written no earlier than the followed file was:
+    /// [`Follower::rotated_slot`] goes, owned by the followed file's owner, and last written no
+    /// earlier than the followed file was:
     /// files above `--log-keep` left by a run that kept more are older, and not read again,
     /// helper-113's review), opened, to follow next; `Next::Again` when it moved while opened;
     /// `None` when there is none, or when the run goes on past [`CATCH_UP`] slots: that many
@@ -955,11 +956,15 @@ impl Follower {
     /// user), and the name is followed.
     fn oldest_rotated(&self, i: usize) -> Option<Next> {
         let written = |st: &nix::sys::stat::FileStat| (st.st_mtime, st.st_mtime_nsec);
-        let since = self.files[i]
+        let ours = self.files[i]
             .file
             .as_ref()
-            .and_then(|f| nix::sys::stat::fstat(f.as_fd()).ok())
-            .map(|st| written(&st));
+            .and_then(|f| nix::sys::stat::fstat(f.as_fd()).ok());
+        let since = ours.map(|st| written(&st));
+        // Made by the same writer as the followed file: in a sticky directory (a log in
+        // `/tmp`) anyone may make `NAME.log.K`, and root's follower went on with a file another
+        // user planted there, and stayed on it (helper-114's attack).
+        let owner = ours.map(|st| st.st_uid);
         let mut oldest = None;
         let mut missing = 0;
         for k in 1..=CATCH_UP + 1 {
@@ -970,7 +975,8 @@ impl Follower {
             match st {
                 Some(_) if k > CATCH_UP => return None,
                 Some(st) => {
-                    if since.is_none_or(|since| written(&st) >= since) {
+                    let newer = since.is_none_or(|since| written(&st) >= since);
+                    if newer && owner.is_none_or(|uid| uid == st.st_uid) {
                         oldest = Some((k, (st.st_dev, st.st_ino)));
                     }
                     missing = 0;

@@ -185,6 +185,71 @@ fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
 
 /// Finding 2 (exec mode): nobody swaps its log for a symlink to a root-only file; root's
 /// `restart` must not open the target and hand it to the daemon as stdout.
+/// helper-114's attack: a root daemon's log in a sticky directory (`/tmp`), rotated with
+/// `--log-keep 0`; nobody put `NAME.log.2` there. Root's `logs -f`, once the file it followed
+/// was gone, took nobody's file for the next rotated one, printed its forged line and stayed
+/// on it. A file another user made is never followed.
+#[test]
+fn logs_follow_never_goes_on_with_a_file_another_user_planted() {
+    let test = "logs_follow_never_goes_on_with_a_file_another_user_planted";
+    if !need_root_and_nobody(test) {
+        return;
+    }
+    let env = Env::new();
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let sticky = env.path("tmp");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let log = sticky.join("rl.log");
+    let go = env.path("go");
+    let script = env.script(
+        "burst.sh",
+        "while [ ! -e \"$1\" ]; do sleep 0.01; done\n\
+         i=1; while [ $i -le 100 ]; do printf 'line %03d of the burst ...\\n' $i; i=$((i+1)); done\n\
+         exec sleep \"$2\"",
+    );
+    start_respawn(
+        &env,
+        "rl",
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-max-size",
+            "300",
+            "--log-keep",
+            "0",
+        ],
+        &[
+            script.to_str().unwrap(),
+            go.to_str().unwrap(),
+            &unique_secs(),
+        ],
+    );
+    let out_path = env.path("follow.out");
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "rl", "-f"])
+        .stdin(std::process::Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null());
+    let follower = Background::spawn(&mut cmd);
+    wait_until("logs -f waits for lines", DEADLINE, || {
+        in_poll(follower.pid())
+    });
+    // Dated tomorrow: newer than any file the follower reads (its owner may date it so).
+    nobody_does(&format!(
+        "echo 'FORGED by nobody' > '{0}.2' && touch -d tomorrow '{0}.2'",
+        log.display()
+    ));
+    fs::write(&go, "").unwrap();
+    wait_until("logs -f prints the last line", DEADLINE, || {
+        fs::read_to_string(&out_path).is_ok_and(|t| t.contains("line 100 "))
+    });
+    let text = fs::read_to_string(&out_path).unwrap();
+    assert!(!text.contains("FORGED"), "{text}");
+    drop(follower);
+    env.run(&["stop", "rl"]).ok();
+}
+
 /// helper-111: an admin made a root daemon's log 0600; the first rotation replaced it with a
 /// new 0644 file, and nobody read the daemon's output (a password) from it. The new file
 /// keeps the old one's mode, as logrotate's `create` does; every file stays closed to nobody.
