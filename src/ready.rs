@@ -293,6 +293,9 @@ pub struct Notice {
     pub watchdog: bool,
     /// `MAINPID=N`: its main process is N.
     pub main_pid: Option<i32>,
+    /// The start time of the process `main_pid` names, read by the monitor in the same look
+    /// that found it its descendant (never from the datagram).
+    pub main_pid_start: Option<u64>,
 }
 
 /// Parses one notify datagram (newline-separated `KEY=VALUE` lines).

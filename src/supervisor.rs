@@ -378,7 +378,7 @@ pub enum Effect {
     /// The program's `STATUS=` text.
     StatusText(String),
     /// The program's `MAINPID=`.
-    MainPid(i32),
+    MainPid(i32, u64),
     /// `--health` checks are failing now, counted (status `health_failing`); `None` once one
     /// passes again.
     HealthFailing(Option<HealthFailing>),
@@ -901,8 +901,8 @@ pub fn step(
             if let Some(text) = notice.status {
                 effects.push(Effect::StatusText(text));
             }
-            if let Some(pid) = notice.main_pid {
-                effects.push(Effect::MainPid(pid));
+            if let (Some(pid), Some(start)) = (notice.main_pid, notice.main_pid_start) {
+                effects.push(Effect::MainPid(pid, start));
             }
             if let Some(n) = notice.errno {
                 effects.push(Effect::Say(format!(
@@ -1730,12 +1730,9 @@ impl Monitor {
                         self.status_text = Some(text);
                         self.dirty = true;
                     }
-                    Effect::MainPid(pid) => {
+                    Effect::MainPid(pid, start) => {
                         self.said.main_pid = Some(pid);
-                        self.said.main_pid_start = Pid::new(pid)
-                            .ok()
-                            .and_then(process::read_stat)
-                            .map(|s| s.start_time);
+                        self.said.main_pid_start = Some(start);
                         self.dirty = true;
                     }
                     Effect::HealthFailing(failing) => {
@@ -1819,7 +1816,8 @@ impl Monitor {
             };
             let mut notice = crate::ready::parse_notice(&message);
             if let Some(pid) = notice.main_pid {
-                if !is_descendant(pid) {
+                notice.main_pid_start = descendant_start(pid);
+                if notice.main_pid_start.is_none() {
                     notice.main_pid = None;
                     self.say(&format!(
                         "ignored MAINPID={pid}: not a process of this daemon"
@@ -2417,6 +2415,22 @@ fn is_descendant(pid: i32) -> bool {
         }
     }
     false
+}
+
+/// The start time of `pid` if it is a live descendant of this monitor: read before the walk
+/// up its parents and again after it, the same both times, so that the start time kept is
+/// the one of the process found a descendant (helper-114's attack: read after, from a process
+/// gone by then, it was none, and `status` then vouched for whatever took the pid next).
+fn descendant_start(pid: i32) -> Option<u64> {
+    let start = |pid: i32| {
+        Pid::new(pid)
+            .ok()
+            .and_then(process::read_stat)
+            .filter(|s| s.is_alive())
+            .map(|s| s.start_time)
+    };
+    let before = start(pid)?;
+    (is_descendant(pid) && start(pid) == Some(before)).then_some(before)
 }
 
 /// A `tcp:` health check: a connection to HOST:PORT within `limit`, to a listener of `child`'s

@@ -868,12 +868,16 @@ pub fn print(ctx: &Ctx, reports: &[Report], json: bool) -> Result<()> {
 }
 
 /// Whether the process `pid` named by `MAINPID=` still lives (a zombie does not), and is the
-/// one named (its start time, where it was recorded: not a reused pid).
+/// one named: its start time, recorded with it (a status without it, from an older monitor,
+/// vouches for no process).
 fn main_pid_lives(pid: i32, start_time: Option<u64>) -> bool {
+    let Some(start_time) = start_time else {
+        return false;
+    };
     crate::process::Pid::new(pid)
         .ok()
         .and_then(crate::process::read_stat)
-        .is_some_and(|s| s.is_alive() && start_time.is_none_or(|t| t == s.start_time))
+        .is_some_and(|s| s.is_alive() && s.start_time == start_time)
 }
 
 #[cfg(test)]

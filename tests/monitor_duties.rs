@@ -804,6 +804,20 @@ fn a_main_pid_that_exited_is_no_longer_shown() {
         named > 0
     });
     assert!(alive(named as i32));
+    // Without the start time read with it (helper-114's race: the process gone before it was
+    // read), the pid vouches for nothing, whoever has it.
+    let file = env.path("mp.status");
+    let kept = fs::read_to_string(&file).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    assert!(v["main_pid_start"].is_u64(), "{v}");
+    v.as_object_mut().unwrap().remove("main_pid_start");
+    fs::write(&file, v.to_string()).unwrap();
+    assert_eq!(
+        status_json(&env, "mp").1["main_pid"],
+        serde_json::Value::Null
+    );
+    fs::write(&file, &kept).unwrap();
+    assert_eq!(status_json(&env, "mp").1["main_pid"], named);
     fs::write(&named_go, "").unwrap();
     wait_dead(named as i32);
     let (code, v) = status_json(&env, "mp");
