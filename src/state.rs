@@ -1483,8 +1483,10 @@ pub fn for_each_name(ctx: &Ctx, mut f: impl FnMut(Name, usize)) -> Result<()> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            // The OS error kept as it is (rendered in one wording all the same): `list` and
+            // `status` tell a directory they may not read by it.
             Err(e) => {
-                return Err(os_error(e))
+                return Err(anyhow::Error::new(e))
                     .with_context(|| format!("cannot read rdaemon directory '{}'", dir.display()))
             }
         };

@@ -1091,7 +1091,9 @@ fn another_pidfs_process(rec: &Record) -> bool {
 /// root for a daemon whose rdaemon directory belongs to someone else, to "insufficient
 /// privilege" (exit 4, SPEC §3), saying whose the daemon is.
 pub fn privilege_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
-    if ctx.is_root {
+    // An error that already has its exit code (a usage error) keeps it (helper-113's review:
+    // `status a b --pidfile P` as another user became exit 4).
+    if ctx.is_root || err.downcast_ref::<Fail>().is_some() {
         return err;
     }
     let owner = std::fs::metadata(&ctx.dir).map(|m| m.uid());
@@ -1104,10 +1106,29 @@ pub fn privilege_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
             };
             let dir = ctx.dir.display();
             anyhow::Error::new(Fail::privilege(format!(
-                "{err:#}; the rdaemon directory '{dir}' is {whose}"
+                "{}; the rdaemon directory '{dir}' is {whose}",
+                crate::exit::render(&err)
             )))
         }
         _ => err,
+    }
+}
+
+/// [`privilege_error`] for an error the kernel's "permission denied" caused (an `EACCES` or
+/// `EPERM` kept in its chain): `list` and `status` of another user's directory they may not
+/// read. Any other error is left as it is.
+pub fn denied_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
+    let denied = err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+            || cause
+                .downcast_ref::<nix::errno::Errno>()
+                .is_some_and(|e| matches!(e, nix::errno::Errno::EACCES | nix::errno::Errno::EPERM))
+    });
+    match denied {
+        true => privilege_error(ctx, err),
+        false => err,
     }
 }
 

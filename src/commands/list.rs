@@ -11,7 +11,7 @@ use crate::view::{print, reports};
 /// `rdaemon list`.
 pub fn run(args: ListArgs, ctx: &Ctx) -> Result<Code> {
     // Another user's directory it may not read (root's 0700 one): exit 4, not 1.
-    let privilege = |e| crate::target::privilege_error(ctx, e);
+    let privilege = |e| crate::target::denied_error(ctx, e);
     if args.names {
         for name in state::list_names(ctx).map_err(privilege)? {
             println!("{name}");

@@ -19,7 +19,7 @@ use crate::view::{DaemonState, Report};
 pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
     // Another user's directory it may not read (root's 0700 one): unknown, and insufficient
     // privilege, exit 4 (helper-110's audit: exit 1).
-    status(args, ctx).map_err(|e| crate::target::privilege_error(ctx, e))
+    status(args, ctx).map_err(|e| crate::target::denied_error(ctx, e))
 }
 
 fn status(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
