@@ -215,10 +215,21 @@ impl RotatingLog {
     /// 0 the old content is simply removed.
     fn rotate(&mut self) -> Result<()> {
         // The file held is the one checked when it was opened (owned by root or the daemon's
-        // user, one link): its mode can only narrow the new file's.
-        let mode = self.file.metadata().map_or(0o600, |m| {
-            std::os::unix::fs::PermissionsExt::mode(&m.permissions())
-        }) & 0o644;
+        // user, one link). Made by whoever makes the new one (root, or the daemon's user in its
+        // own directory), it gives the new one its mode, narrowed to at most 0644, and, made by
+        // root, its group: `root:adm 0640` stays so, as logrotate's `create` keeps it. A file
+        // of another owner (the daemon user's, in root's directory) gives nothing: the new one
+        // is 0644, as before (helper-113's review: `nobody:nogroup 0600` became `root:root
+        // 0600`, closed to the daemon's user).
+        use std::os::unix::fs::MetadataExt;
+        let maker = self
+            .rights
+            .map_or_else(|| nix::unistd::geteuid().as_raw(), |r| r.uid);
+        let (mode, group) = match self.file.metadata() {
+            Ok(m) if m.uid() == maker => (m.mode() & 0o644, Some(m.gid())),
+            _ => (0o644, None),
+        };
+        let group = group.filter(|_| self.rights.is_none() && maker == 0);
         let dir = &self.dir;
         let name = &self.name;
         let moved = fsx::with_rights(self.rights, || {
@@ -233,7 +244,14 @@ impl RotatingLog {
         self.size = 0;
         self.at_line_start = true;
         moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
-        self.file = fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true, mode)?.0;
+        let (file, created) =
+            fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true, mode)?;
+        if let (Some(gid), true) = (group, created) {
+            // A failure costs only the group (the file is root's either way).
+            let gid = Some(nix::unistd::Gid::from_raw(gid));
+            let _ = nix::unistd::fchown(std::os::fd::AsFd::as_fd(&file), None, gid);
+        }
+        self.file = file;
         Ok(())
     }
 }
@@ -492,7 +510,8 @@ mod tests {
     #[test]
     /// Issue 11, finding 1: a new log never takes more of the mode of the one it replaces than
     /// 0644 (a 04777 file planted by the daemon's user became a set-uid root file). helper-111:
-    /// nor less: an admin's 0600 log was replaced by a 0644 one, readable by everyone.
+    /// nor less: an admin's 0600 log was replaced by a 0644 one, readable by everyone. Only a
+    /// file of the new one's maker gives its mode (and, root's, its group).
     fn keep_zero_discards_and_new_logs_get_at_most_the_old_mode() {
         use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let dir = tempfile::tempdir().unwrap();
@@ -518,6 +537,24 @@ mod tests {
         log.write(b"aaa\nbbb\nccc\n").unwrap();
         for p in [path.clone(), rotated_path(&path, 1), rotated_path(&path, 2)] {
             assert_eq!(fs::metadata(&p).unwrap().mode() & 0o7777, 0o600, "{p:?}");
+        }
+        // As root: a root file's group is kept; another owner's file gives nothing.
+        if nix::unistd::geteuid().is_root() {
+            use std::os::unix::fs::chown;
+            fs::write(&path, "").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+            chown(&path, Some(0), Some(4)).unwrap();
+            let mut log = RotatingLog::open(&path, 4, 0).unwrap();
+            log.write(b"aaa\nbbb\n").unwrap();
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o640, 0, 4));
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            let mut log = RotatingLog::open(&path, 4, 0).unwrap();
+            // The daemon's user's (as `--user` allows), once open.
+            chown(&path, Some(65534), Some(65534)).unwrap();
+            log.write(b"aaa\nbbb\n").unwrap();
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o644, 0, 0));
         }
         // A log made by rotation's first open: the mode it is given.
         let fresh = dir.path().join("fresh.log");
