@@ -470,7 +470,7 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and __fish_seen_subcommand_from HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (count (commandline -opc)) -gt 2" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -f -a "(__fish_rdaemon_names)"

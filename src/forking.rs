@@ -482,7 +482,7 @@ fn from_pidfile(
         if left.is_zero() {
             // The other usual mistake: the program runs, and wrote its pidfile where its own
             // configuration says (helper-112's trial: nginx's `pid` setting), not at --pidfile.
-            if missing && hint.is_empty() {
+            if missing && hint.is_empty() && !nothing {
                 hint = " (the program runs: does it write its pidfile elsewhere? --pidfile must name the file its configuration names)".to_owned();
             }
             bail!("{why} within {}{hint}", format_duration(timeout));

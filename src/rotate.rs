@@ -547,14 +547,20 @@ mod tests {
             let mut log = RotatingLog::open(&path, 4, 0).unwrap();
             log.write(b"aaa\nbbb\n").unwrap();
             let meta = fs::metadata(&path).unwrap();
-            assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o640, 0, 4));
+            assert_eq!(
+                (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+                (0o640, 0, 4)
+            );
             fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
             let mut log = RotatingLog::open(&path, 4, 0).unwrap();
             // The daemon's user's (as `--user` allows), once open.
             chown(&path, Some(65534), Some(65534)).unwrap();
             log.write(b"aaa\nbbb\n").unwrap();
             let meta = fs::metadata(&path).unwrap();
-            assert_eq!((meta.mode() & 0o7777, meta.uid(), meta.gid()), (0o644, 0, 0));
+            assert_eq!(
+                (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+                (0o644, 0, 0)
+            );
         }
         // A log made by rotation's first open: the mode it is given.
         let fresh = dir.path().join("fresh.log");

@@ -480,8 +480,10 @@ pub(crate) fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
         // was `dead` with "1 leftover process", itself, for a moment before `failed`).
         let me = std::process::id() as i32;
         let counts = |p: i32| {
+            // One that cannot be read (gone since, or hidden by `hidepid`) counts, as every
+            // member did: the cgroup is the kernel's word (helper-113's review).
             let Some(stat) = process::Pid::new(p).ok().and_then(process::read_stat) else {
-                return false;
+                return p != me;
             };
             let main = Some(p) == rec.pid && Some(stat.start_time) == rec.start_time;
             p != me && stat.is_alive() && !main

@@ -183,8 +183,6 @@ fn a_set_id_log_planted_by_the_user_never_becomes_a_set_id_root_file() {
     );
 }
 
-/// Finding 2 (exec mode): nobody swaps its log for a symlink to a root-only file; root's
-/// `restart` must not open the target and hand it to the daemon as stdout.
 /// helper-114's attack: a root daemon's log in a sticky directory (`/tmp`), rotated with
 /// `--log-keep 0`; nobody put `NAME.log.2` there. Root's `logs -f`, once the file it followed
 /// was gone, took nobody's file for the next rotated one, printed its forged line and stayed
@@ -304,6 +302,8 @@ fn a_private_log_stays_private_across_rotation() {
     env.run(&["stop", "app"]).ok();
 }
 
+/// Finding 2 (exec mode): nobody swaps its log for a symlink to a root-only file; root's
+/// `restart` must not open the target and hand it to the daemon as stdout.
 #[test]
 fn a_log_symlink_planted_by_the_user_is_not_followed_by_restart() {
     if !need_root_and_nobody("a_log_symlink_planted_by_the_user_is_not_followed_by_restart") {

@@ -114,8 +114,12 @@ impl NameShape {
                     shape.several.push(sub.get_name().to_owned());
                 }
                 if index > 0 {
+                    // A closed set of words (`export systemd|nomad`), not the names offered
+                    // for a free value (`signal`'s signals, which also takes `9` or `sigterm`:
+                    // helper-113's review).
                     let values = positionals[..index]
                         .iter()
+                        .filter(|a| !a.is_hide_possible_values_set())
                         .flat_map(|a| a.get_possible_values())
                         .map(|v| v.get_name().to_owned())
                         .collect();
@@ -415,6 +419,12 @@ mod tests {
         }
         assert!(shape.positional.contains(&("signal".to_owned(), 1)));
         assert!(shape.several.contains(&"signal".to_owned()));
+        // `signal`'s SIG is free (`9`, `sigterm`), whatever names its completion offers;
+        // `export`'s format is one of two words.
+        assert!(shape.before_name.contains(&("signal".to_owned(), vec![])));
+        assert!(shape
+            .before_name
+            .contains(&("export".to_owned(), vec!["systemd".into(), "nomad".into()])));
         assert!(!shape.several.contains(&"export".to_owned()));
         assert!(shape.positional.contains(&("export".to_owned(), 1)));
         for sub in ["start", "list", "completions"] {

@@ -262,8 +262,13 @@ fn export_file(ctx: &Ctx, args: &ExportArgs, path: &Path) -> Result<Code> {
         // An entry that runs, started from this file with this command: its program is looked
         // at, as `export systemd NAME` does (helper-112's trial: `-f` wrote an `ExecReload=`
         // that would have ended a running program without a SIGHUP handler).
+        // The same reload signal too: the program is asked about the signal the unit sends
+        // (helper-113's review: an entry edited from USR1 to HUP was judged by USR1).
+        let reload = |r: &Record| crate::spec::reload_signal(r).ok();
         let live = Record::load(ctx, &rec.name).ok().flatten().filter(|live| {
-            crate::upfile::foreign_owner(live, &file.path).is_none() && live.command == rec.command
+            crate::upfile::foreign_owner(live, &file.path).is_none()
+                && live.command == rec.command
+                && reload(live) == reload(rec)
         });
         let fate = match live.as_ref().map(|live| reload_fate(ctx, live)) {
             Some(ReloadFate::Unknown) | None => ReloadFate::FromFile,
