@@ -492,6 +492,10 @@ enum Next {
         /// Where it is: 0 for the name, K for `PATH.K`.
         slot: u32,
         rotated: bool,
+        /// Where the file just older than it is, to hold as [`Followed::older`]: the slot of
+        /// the file followed before it, or none after a fall off the end (what is above the
+        /// oldest file left is no part of this rotation: helper-115's review).
+        older: Option<u32>,
     },
     /// Nothing to follow yet: the name is missing (`routine` while a rotation is under way).
     Missing { routine: bool },
@@ -595,7 +599,10 @@ impl Follower {
         };
         for i in 0..follower.files.len() {
             if follower.files[i].file.is_some() {
-                follower.files[i].older = follower.hold(i, 1);
+                let owner = (follower.files[i].file.as_ref())
+                    .and_then(|f| f.metadata().ok())
+                    .map(|m| m.uid());
+                follower.files[i].older = follower.hold(i, 1, owner);
             }
         }
         follower
@@ -697,6 +704,16 @@ impl Follower {
     ) -> io::Result<bool> {
         let mut active = false;
         for i in 0..self.files.len() {
+            // An older file deleted since (fallen off, or removed to free the disk) is let go
+            // of at once, not kept until the next switch (helper-115's review): gone, it says
+            // what its absence says.
+            let deleted = self.files[i]
+                .older
+                .as_ref()
+                .is_some_and(|(f, _)| f.metadata().is_ok_and(|m| m.nlink() == 0));
+            if deleted {
+                self.files[i].older = None;
+            }
             active |= self.drain(i, out, note)?;
             // Each step moves one file on (a rotated file, then the next, up to the name), or
             // looks again when the files moved meanwhile. Every step looks at the name at
@@ -709,11 +726,13 @@ impl Follower {
                         file,
                         slot,
                         rotated,
+                        older,
                     } => {
                         again = 0;
                         // What the writer put in the old file before it moved on.
                         self.drain(i, out, note)?;
-                        let older = self.hold(i, slot + 1);
+                        let owner = file.metadata().ok().map(|m| m.uid());
+                        let older = older.and_then(|k| self.hold(i, k, owner));
                         let f = &mut self.files[i];
                         let path = match slot {
                             0 => f.path.clone(),
@@ -805,12 +824,13 @@ impl Follower {
         }
     }
 
-    /// The regular file at slot `k` of file `i`, if one is there: opened, with its (device,
-    /// inode).
-    fn hold(&self, i: usize, k: u32) -> Option<(File, (u64, u64))> {
+    /// The regular file at slot `k` of file `i`, if one is there, made by `owner` or root (not
+    /// another user's, planted in a sticky directory): opened, with its (device, inode).
+    fn hold(&self, i: usize, k: u32, owner: Option<u32>) -> Option<(File, (u64, u64))> {
         let file = self.open_slot(i, k)?;
-        let id = file.metadata().ok().map(|m| (m.dev(), m.ino()))?;
-        Some((file, id))
+        let meta = file.metadata().ok()?;
+        let made = owner.is_none_or(|uid| meta.uid() == uid || meta.uid() == 0);
+        made.then(|| (file, (meta.dev(), meta.ino())))
     }
 
     /// The `fstatat` of slot `k` of file `i`, without following a symlink; counted in
@@ -913,6 +933,7 @@ impl Follower {
                     file,
                     slot: 0,
                     rotated: false,
+                    older: Some(1),
                 },
                 // The name: missing, or not a file to follow.
                 None => Next::Missing { routine: false },
@@ -940,6 +961,7 @@ impl Follower {
                 file,
                 slot: next,
                 rotated: true,
+                older: Some(k),
             },
             _ => Next::Again,
         }
@@ -961,9 +983,10 @@ impl Follower {
             .as_ref()
             .and_then(|f| nix::sys::stat::fstat(f.as_fd()).ok());
         let since = ours.map(|st| written(&st));
-        // Made by the same writer as the followed file: in a sticky directory (a log in
-        // `/tmp`) anyone may make `NAME.log.K`, and root's follower went on with a file another
-        // user planted there, and stayed on it (helper-114's attack).
+        // Made by the followed file's owner, or by root (a rotation by the other of the two:
+        // helper-115's review): in a sticky directory (a log in `/tmp`) anyone may make
+        // `NAME.log.K`, and root's follower went on with a file another user planted there,
+        // and stayed on it (helper-114's attack).
         let owner = ours.map(|st| st.st_uid);
         let mut oldest = None;
         let mut missing = 0;
@@ -976,7 +999,7 @@ impl Follower {
                 Some(_) if k > CATCH_UP => return None,
                 Some(st) => {
                     let newer = since.is_none_or(|since| written(&st) >= since);
-                    if newer && owner.is_none_or(|uid| uid == st.st_uid) {
+                    if newer && owner.is_none_or(|uid| uid == st.st_uid || st.st_uid == 0) {
                         oldest = Some((k, (st.st_dev, st.st_ino)));
                     }
                     missing = 0;
@@ -995,6 +1018,7 @@ impl Follower {
                 file,
                 slot: k,
                 rotated: true,
+                older: None,
             },
             false => Next::Again,
         })
@@ -1301,6 +1325,99 @@ mod tests {
         let mut out = Vec::new();
         follower.poll_once(&mut out, &mut |_| {}).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
+    }
+
+    /// helper-115's review: rotated files made by another owner than the followed file's (a
+    /// daemon user's log in root's directory, rotated by root) are this rotation's too when
+    /// root made them.
+    #[test]
+    fn rotated_files_of_root_count_after_a_users_file() {
+        if !nix::unistd::geteuid().is_root() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(&path, "F\n").unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        append(&path, "F2\n");
+        for n in ["G", "H", "I"] {
+            rotate(&path, 2);
+            fs::write(&path, format!("{n}\n")).unwrap();
+        }
+        let mut out = Vec::new();
+        follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
+    }
+
+    /// helper-115's review: after a fall off the end, the file above the oldest one left is no
+    /// part of the rotation (a stale file above `--log-keep`); taken for the older one, it made
+    /// the next rotation, while the oldest file was being printed, look like a removal by
+    /// hand, and the newer files were skipped.
+    #[test]
+    fn a_rotation_while_the_oldest_file_left_is_printed_loses_nothing() {
+        struct RotateOnG<'a> {
+            path: &'a Path,
+            seen: Vec<u8>,
+            done: bool,
+        }
+        impl Write for RotateOnG<'_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.seen.extend_from_slice(buf);
+                if !self.done && self.seen.ends_with(b"G\n") {
+                    self.done = true;
+                    rotate(self.path, 2);
+                    fs::write(self.path, "J\n").unwrap();
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for k in 3..=5 {
+            let stale = rotated_path(&path, k);
+            fs::write(&stale, format!("stale{k}\n")).unwrap();
+            let f = File::options().write(true).open(&stale).unwrap();
+            f.set_modified(long_ago).unwrap();
+        }
+        fs::write(&path, "F\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        append(&path, "F2\n");
+        for n in ["G", "H", "I"] {
+            rotate(&path, 2);
+            fs::write(&path, format!("{n}\n")).unwrap();
+        }
+        let mut out = RotateOnG {
+            path: &path,
+            seen: Vec::new(),
+            done: false,
+        };
+        for _ in 0..3 {
+            follower.poll_once(&mut out, &mut |_| {}).unwrap();
+        }
+        assert_eq!(String::from_utf8(out.seen).unwrap(), "F2\nG\nH\nI\nJ\n");
+    }
+
+    /// helper-115's review: the older file held open is let go of once deleted, so that its
+    /// space is freed (an admin removing old logs to free the disk).
+    #[test]
+    fn a_deleted_older_file_is_not_held_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        fs::write(rotated_path(&path, 1), "old\n").unwrap();
+        fs::write(&path, "F\n").unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
+        assert!(follower.files[0].older.is_some());
+        fs::remove_file(rotated_path(&path, 1)).unwrap();
+        follower.poll_once(&mut Vec::new(), &mut |_| {}).unwrap();
+        assert!(follower.files[0].older.is_none());
     }
 
     /// A followed file removed by hand (not by rotation: the rotated file older than it is
