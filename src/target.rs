@@ -214,7 +214,8 @@ pub fn resolve_many(ctx: &Ctx, args: &TargetsArgs, running: bool) -> Result<Many
             Fail::usage("--pidfile names one daemon: give it alone, or names instead").into(),
         );
     }
-    let known = state::list_names(ctx)?;
+    // Another user's directory it may not read (root's 0700 one): exit 4, as for one daemon.
+    let known = state::list_names(ctx).map_err(|e| denied_error(ctx, e))?;
     if args.all {
         if known.is_empty() {
             return Ok(Many::NoDaemons);

@@ -817,8 +817,8 @@ fn signal_group_spares_the_monitors_helpers() {
 }
 
 /// helper-110's audit: the same want of privilege gave exit 4 from `stop` and `signal` but 1
-/// from `forget`, `export`, `list` and `status`. All say it the same way now: exit 4, with the
-/// directory's owner.
+/// from `forget`, `export`, `list` and `status` (and, helper-115's review, from every command
+/// over all daemons). All say it the same way now: exit 4, with the directory's owner.
 #[test]
 fn another_users_forget_export_list_and_status_exit_4() {
     let test = "another_users_forget_export_list_and_status_exit_4";
@@ -841,7 +841,16 @@ fn another_users_forget_export_list_and_status_exit_4() {
     assert!(env.path("roots.json").exists(), "forget removed the spec");
     // A directory it may not read at all.
     std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    for args in [&["list"][..], &["list", "--names"], &["status"]] {
+    for args in [
+        &["list"][..],
+        &["list", "--names"],
+        &["status"],
+        &["stop", "--all"],
+        &["forget", "--all"],
+        &["signal", "HUP", "--all"],
+        &["logs", "--all"],
+        &["resurrect"],
+    ] {
         let run = env
             .run_cmd(as_nobody(), args)
             .code(4)

@@ -348,7 +348,7 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // nobody (helper-87's field trial: a SIGTERM to `resurrect` was swallowed, and it went on
     // starting daemons).
     crate::process::catch_interrupts().context("cannot install signal handlers")?;
-    let names = crate::state::list_names(ctx)?;
+    let names = crate::state::list_names(ctx).map_err(|e| crate::target::denied_error(ctx, e))?;
     // The order comes from the specs as they are now; each is read again under its lock.
     let after: Vec<(Name, Vec<Name>)> = names
         .into_iter()
