@@ -80,6 +80,9 @@ pub struct RotatingLog {
     name: OsString,
     rights: Option<Rights>,
     owner: Option<u32>,
+    /// The mode a new log gets at most: 0644 narrowed by the daemon's umask
+    /// ([`fsx::log_mode`]).
+    mode: u32,
     /// The end of a line still open, not written yet (see [`RotatingLog::write`]).
     held: Vec<u8>,
     /// Since when `held` is not empty.
@@ -127,6 +130,7 @@ impl RotatingLog {
             name,
             rights,
             owner,
+            mode: mode & 0o644,
             held: Vec::new(),
             held_since: None,
         })
@@ -214,20 +218,21 @@ impl RotatingLog {
     /// `PATH` (created exclusively, with the old file's permissions, at most 0644). With `keep`
     /// 0 the old content is simply removed.
     fn rotate(&mut self) -> Result<()> {
-        // The file held is the one checked when it was opened (owned by root or the daemon's
-        // user, one link). Made by whoever makes the new one (root, or the daemon's user in its
-        // own directory), it gives the new one its mode, narrowed to at most 0644, and, made by
-        // root, its group: `root:adm 0640` stays so, as logrotate's `create` keeps it. A file
-        // of another owner (the daemon user's, in root's directory) gives nothing: the new one
-        // is 0644, as before (helper-113's review: `nobody:nogroup 0600` became `root:root
-        // 0600`, closed to the daemon's user).
+        // The new log's mode is the one a new log gets (0644 narrowed by the umask: helper-116,
+        // `--umask 077` gave 0644 here), narrowed further by the file held. That file is the one
+        // checked when it was opened (owned by root or the daemon's user, one link). Made by
+        // whoever makes the new one (root, or the daemon's user in its own directory), it gives
+        // the new one its mode and, made by root, its group: `root:adm 0640` stays so, as
+        // logrotate's `create` keeps it. A file of another owner (the daemon user's, in root's
+        // directory) gives nothing (helper-113's review: `nobody:nogroup 0600` became `root:root
+        // 0600`, closed to the daemon's user, without a umask that asked for it).
         use std::os::unix::fs::MetadataExt;
         let maker = self
             .rights
             .map_or_else(|| nix::unistd::geteuid().as_raw(), |r| r.uid);
         let (mode, group) = match self.file.metadata() {
-            Ok(m) if m.uid() == maker => (m.mode() & 0o644, Some(m.gid())),
-            _ => (0o644, None),
+            Ok(m) if m.uid() == maker => (self.mode & m.mode(), Some(m.gid())),
+            _ => (self.mode, None),
         };
         let group = group.filter(|_| self.rights.is_none() && maker == 0);
         let dir = &self.dir;
@@ -561,7 +566,22 @@ mod tests {
                 (meta.mode() & 0o7777, meta.uid(), meta.gid()),
                 (0o644, 0, 0)
             );
+            // The umask narrows it all the same (helper-116: `--umask 077` gave 0644 here).
+            let mut log = RotatingLog::open_as(&path, 4, 0, None, 0o600).unwrap();
+            chown(&path, Some(65534), Some(65534)).unwrap();
+            log.write(b"aaa\nbbb\n").unwrap();
+            let meta = fs::metadata(&path).unwrap();
+            assert_eq!(
+                (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+                (0o600, 0, 0)
+            );
         }
+        // A file of the maker's, wider than the umask allows: the umask wins.
+        fs::write(&path, "").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut log = RotatingLog::open_as(&path, 4, 0, None, 0o640).unwrap();
+        log.write(b"aaa\nbbb\n").unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o7777, 0o640);
         // A log made by rotation's first open: the mode it is given.
         let fresh = dir.path().join("fresh.log");
         RotatingLog::open_as(&fresh, 4, 2, None, crate::fsx::log_mode(0o077)).unwrap();
