@@ -1420,6 +1420,35 @@ mod tests {
         assert!(follower.files[0].older.is_none());
     }
 
+    /// helper-116: with `--log-keep 0` the monitor removed the log, then made the new one, and
+    /// a look between the two said on stderr (without `-v`) that the log had become
+    /// inaccessible, then that it appeared. The new one is now renamed over the old one (the
+    /// gap itself is tested with the monitor, `field_monitor`): here, the follower goes on
+    /// quietly, and no temporary file is left.
+    #[test]
+    fn a_keep_zero_rotation_by_the_monitor_is_followed_quietly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = crate::rotate::RotatingLog::open(&path, 8, 0).unwrap();
+        let file = File::open(&path).unwrap();
+        let mut follower = Follower::new(vec![(path.clone(), Some((file, 0)))], false, None);
+        let (mut out, mut notes) = (Vec::new(), Vec::new());
+        for line in ["aaaa\n", "bbbb\n", "cccc\n"] {
+            log.write(line.as_bytes()).unwrap();
+            follower
+                .poll_once(&mut out, &mut |n| notes.push(n))
+                .unwrap();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "aaaa\nbbbb\ncccc\n");
+        assert!(notes.iter().all(|n| n.routine), "{notes:?}");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["log"], "a temporary file was left");
+    }
+
     /// A followed file removed by hand (not by rotation: the rotated file older than it is
     /// still there) is followed at the name from its start; the rotated files are not read
     /// again.

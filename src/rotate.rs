@@ -235,6 +235,26 @@ impl RotatingLog {
             _ => (self.mode, None),
         };
         let group = group.filter(|_| self.rights.is_none() && maker == 0);
+        let set_group = |file: &File| {
+            if let Some(gid) = group {
+                // A failure costs only the group (the file is root's either way).
+                let gid = Some(nix::unistd::Gid::from_raw(gid));
+                let _ = nix::unistd::fchown(std::os::fd::AsFd::as_fd(file), None, gid);
+            }
+        };
+        if self.keep == 0 {
+            // The new file is made aside, then renamed over the old one, so that the name is
+            // never missing: a follower that looked between an unlink and a create said the
+            // log had become inaccessible, then that it appeared, at every rotation
+            // (helper-116). Where that fails, the old file is removed and a new one made.
+            if let Some(file) = self.replace_with_new(mode) {
+                set_group(&file);
+                self.size = 0;
+                self.at_line_start = true;
+                self.file = file;
+                return Ok(());
+            }
+        }
         let dir = &self.dir;
         let name = &self.name;
         let moved = fsx::with_rights(self.rights, || {
@@ -251,13 +271,31 @@ impl RotatingLog {
         moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
         let (file, created) =
             fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true, mode)?;
-        if let (Some(gid), true) = (group, created) {
-            // A failure costs only the group (the file is root's either way).
-            let gid = Some(nix::unistd::Gid::from_raw(gid));
-            let _ = nix::unistd::fchown(std::os::fd::AsFd::as_fd(&file), None, gid);
+        if created {
+            set_group(&file);
         }
         self.file = file;
         Ok(())
+    }
+
+    /// `--log-keep 0`: a new empty log made as `.NAME.PID.new` (created exclusively, with
+    /// `mode`) and renamed over `NAME`, which removes the old one at once. `None` when any step
+    /// fails, the temporary file removed again.
+    fn replace_with_new(&self, mode: u32) -> Option<File> {
+        let mut tmp = OsString::from(".");
+        tmp.push(&self.name);
+        tmp.push(format!(".{}.new", std::process::id()));
+        // A leftover of a monitor of this pid killed here: never appended to.
+        let _ = fsx::with_rights(self.rights, || self.dir.unlink(&tmp));
+        let (file, created) =
+            fsx::open_log(&self.dir, &tmp, self.rights, self.owner, true, mode).ok()?;
+        let renamed =
+            created && fsx::with_rights(self.rights, || self.dir.rename(&tmp, &self.name)).is_ok();
+        if !renamed {
+            let _ = fsx::with_rights(self.rights, || self.dir.unlink(&tmp));
+            return None;
+        }
+        Some(file)
     }
 }
 

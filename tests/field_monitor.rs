@@ -281,6 +281,52 @@ exec sleep 1000"#,
     assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
 }
 
+/// helper-116: with `--log-keep 0` the monitor removed the log, then made the new one; woken by
+/// the removal, `logs -f` looked between the two and said on stderr, without `-v`, that the log
+/// had become inaccessible, then that it appeared, at a third of the rotations. The new file is
+/// renamed over the old one now: the name is never missing, and `logs -f` is quiet.
+#[test]
+fn logs_follow_is_quiet_across_keep_zero_rotations() {
+    let env = Env::new();
+    let go = env.path("go");
+    // Forty files' worth, a line at a time, each a rotation for the follower to see.
+    let script = env.script(
+        "lines.sh",
+        r#"while [ ! -e "$1" ]; do sleep 0.01; done
+i=1; while [ $i -le 40 ]; do printf 'line %02d, a file of its own ......\n' $i; i=$((i+1)); sleep 0.01; done
+exec sleep 1000"#,
+    );
+    start_respawn(
+        &env,
+        "k0",
+        &["--log-max-size", "40", "--log-keep", "0"],
+        &[script.to_str().unwrap(), go.to_str().unwrap()],
+    );
+    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "k0", "-f", "-n", "0"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    wait_until("logs -f waits for lines", DEADLINE, || {
+        in_poll(follower.pid())
+    });
+    fs::write(&go, "").unwrap();
+    wait_until("logs -f prints the last line", DEADLINE, || {
+        fs::read_to_string(&out_path).is_ok_and(|t| t.contains("line 40,"))
+    });
+    drop(follower);
+    assert_eq!(fs::read_to_string(&err_path).unwrap(), "");
+    let names: Vec<String> = fs::read_dir(env.dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".new"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
 /// Item 14: during the restart delay a respawn daemon is `restarting` (exit 3), not running.
 #[test]
 fn respawn_status_is_restarting_during_the_delay() {
