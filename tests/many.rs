@@ -817,8 +817,9 @@ fn signal_group_spares_the_monitors_helpers() {
 }
 
 /// helper-110's audit: the same want of privilege gave exit 4 from `stop` and `signal` but 1
-/// from `forget`, `export`, `list` and `status` (and, helper-115's review, from every command
-/// over all daemons). All say it the same way now: exit 4, with the directory's owner.
+/// from `forget`, `export`, `list` and `status` (and, helper-115's and helper-116's trials,
+/// from every command over all daemons, `logs` and `resurrect`). All say it the same way now:
+/// exit 4, with the directory's owner.
 #[test]
 fn another_users_forget_export_list_and_status_exit_4() {
     let test = "another_users_forget_export_list_and_status_exit_4";
@@ -831,7 +832,12 @@ fn another_users_forget_export_list_and_status_exit_4() {
     env.start("roots", &["sleep", &unique_secs()]);
     env.run(&["stop", "roots"]).ok();
     let as_nobody = || as_user(&env, &nobody);
-    for args in [&["forget", "roots"][..], &["export", "systemd", "roots"]] {
+    for args in [
+        &["forget", "roots"][..],
+        &["export", "systemd", "roots"],
+        &["logs", "roots"],
+        &["resurrect"],
+    ] {
         env.run_cmd(as_nobody(), args)
             .code(4)
             .one_error_line()
@@ -859,6 +865,12 @@ fn another_users_forget_export_list_and_status_exit_4() {
             .stderr_has(": Permission denied; the rdaemon directory");
         assert!(!run.stderr.contains("os error"), "{}", run.dump());
     }
+    // Nor may it look for a record there: not "no record" (helper-116).
+    env.run_cmd(as_nobody(), &["forget", "roots"])
+        .code(4)
+        .one_error_line()
+        .stderr_has("cannot look for its record")
+        .stderr_has("is root's (use sudo)");
     // A usage error stays one (helper-113's review: exit 4 here).
     env.run_cmd(as_nobody(), &["status", "a", "b", "--pidfile", "/x.pid"])
         .code(2)

@@ -59,8 +59,17 @@ fn forget(ctx: &Ctx, mut target: Target) -> Result<Forgot> {
         ))
         .into());
     };
-    if !ctx.record_path(&name).exists() {
-        bail!("no record for {name}");
+    match ctx.record_path(&name).try_exists() {
+        Ok(true) => {}
+        Ok(false) => bail!("no record for {name}"),
+        // A directory it may not search (root's 0700 one): not "no record" (helper-116).
+        Err(e) => {
+            let err = anyhow::Error::new(e).context(format!(
+                "cannot forget {name}: cannot look for its record '{}'",
+                ctx.record_path(&name).display()
+            ));
+            return Err(crate::target::denied_error(ctx, err));
+        }
     }
     // In another user's directory (root's, to a user): insufficient privilege, exit 4, as for
     // `stop` (helper-110's audit: exit 1 here).

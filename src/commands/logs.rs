@@ -85,6 +85,12 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
 /// leaving out `/dev/null`.
 fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
     let label = target.label();
+    // A record it may not read (root's 0600 one, to a user): insufficient privilege, exit 4,
+    // not "no daemon named" (helper-116).
+    if let (None, Some(why)) = (&target.record, &target.record_error) {
+        let err = anyhow::anyhow!("cannot show {label}'s log: {why}");
+        return Err(crate::target::privilege_error(ctx, err));
+    }
     let streams = match (&target.record, &target.name) {
         (Some(rec), _) => vec![rec.stdout.clone(), rec.stderr.clone()],
         (None, Some(name)) => {

@@ -349,6 +349,12 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // starting daemons).
     crate::process::catch_interrupts().context("cannot install signal handlers")?;
     let names = crate::state::list_names(ctx).map_err(|e| crate::target::denied_error(ctx, e))?;
+    // A directory it may read but not write (root's, to a user): said once, exit 4, not
+    // "cannot start" for every daemon, running ones included (helper-116).
+    if !names.is_empty() {
+        ctx.ensure_dir()
+            .map_err(|e| crate::target::privilege_error(ctx, e))?;
+    }
     // The order comes from the specs as they are now; each is read again under its lock.
     let after: Vec<(Name, Vec<Name>)> = names
         .into_iter()
