@@ -65,9 +65,9 @@ pub fn rotated_path(path: &Path, n: u32) -> PathBuf {
 ///
 /// Every file operation goes through one handle on the log's directory (`fsx::Dir`), with the
 /// daemon user's rights when that user can write the directory; a new `NAME.log` is created
-/// exclusively, with the permissions of the file it replaces narrowed to at most 0644 (an
-/// admin's 0600 log stays 0600; helper-111: a new 0644 file made root's daemon's output
-/// readable by everyone), never with its owner.
+/// exclusively, with 0644 narrowed by the daemon's umask and, where the file it replaces is its
+/// maker's, by that file's permissions (an admin's 0600 log stays 0600; helper-111: a new 0644
+/// file made root's daemon's output readable by everyone), never with its owner.
 #[derive(Debug)]
 pub struct RotatingLog {
     path: PathBuf,
@@ -215,8 +215,8 @@ impl RotatingLog {
     }
 
     /// Shifts `PATH.N-1` → `PATH.N` … `PATH` → `PATH.1` (the oldest falls off) and starts a new
-    /// `PATH` (created exclusively, with the old file's permissions, at most 0644). With `keep`
-    /// 0 the old content is simply removed.
+    /// `PATH` (created exclusively; its mode below). With `keep` 0 the new file is renamed over
+    /// the old one, whose content is gone.
     fn rotate(&mut self) -> Result<()> {
         // The new log's mode is the one a new log gets (0644 narrowed by the umask: helper-116,
         // `--umask 077` gave 0644 here), narrowed further by the file held. That file is the one
@@ -247,8 +247,7 @@ impl RotatingLog {
             // never missing: a follower that looked between an unlink and a create said the
             // log had become inaccessible, then that it appeared, at every rotation
             // (helper-116). Where that fails, the old file is removed and a new one made.
-            if let Some(file) = self.replace_with_new(mode) {
-                set_group(&file);
+            if let Some(file) = self.replace_with_new(mode, &set_group) {
                 self.size = 0;
                 self.at_line_start = true;
                 self.file = file;
@@ -279,20 +278,31 @@ impl RotatingLog {
     }
 
     /// `--log-keep 0`: a new empty log made as `.NAME.PID.new` (created exclusively, with
-    /// `mode`) and renamed over `NAME`, which removes the old one at once. `None` when any step
-    /// fails, the temporary file removed again.
-    fn replace_with_new(&self, mode: u32) -> Option<File> {
+    /// `mode`, given its group by `set_group` before anyone can open it by name) and renamed
+    /// over `NAME`, which removes the old one at once. `None` when any step fails, the
+    /// temporary file removed again (one of a monitor killed between the two steps is removed
+    /// by the next rotation of a monitor with its pid).
+    fn replace_with_new(&self, mode: u32, set_group: &dyn Fn(&File)) -> Option<File> {
         let mut tmp = OsString::from(".");
         tmp.push(&self.name);
         tmp.push(format!(".{}.new", std::process::id()));
-        // A leftover of a monitor of this pid killed here: never appended to.
-        let _ = fsx::with_rights(self.rights, || self.dir.unlink(&tmp));
-        let (file, created) =
-            fsx::open_log(&self.dir, &tmp, self.rights, self.owner, true, mode).ok()?;
-        let renamed =
-            created && fsx::with_rights(self.rights, || self.dir.rename(&tmp, &self.name)).is_ok();
-        if !renamed {
+        let unlink = || {
             let _ = fsx::with_rights(self.rights, || self.dir.unlink(&tmp));
+        };
+        // A leftover of a monitor of this pid killed here: never appended to.
+        unlink();
+        let opened = fsx::open_log(&self.dir, &tmp, self.rights, self.owner, true, mode);
+        let file = match opened {
+            Ok((file, true)) => file,
+            // Made but refused (a second link put to it), or not made here: not renamed.
+            Ok((_, false)) | Err(_) => {
+                unlink();
+                return None;
+            }
+        };
+        set_group(&file);
+        if fsx::with_rights(self.rights, || self.dir.rename(&tmp, &self.name)).is_err() {
+            unlink();
             return None;
         }
         Some(file)

@@ -836,6 +836,7 @@ fn another_users_forget_export_list_and_status_exit_4() {
         &["forget", "roots"][..],
         &["export", "systemd", "roots"],
         &["logs", "roots"],
+        &["logs", "--all"],
         &["resurrect"],
     ] {
         env.run_cmd(as_nobody(), args)

@@ -86,10 +86,15 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
 fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
     let label = target.label();
     // A record it may not read (root's 0600 one, to a user): insufficient privilege, exit 4,
-    // not "no daemon named" (helper-116).
-    if let (None, Some(why)) = (&target.record, &target.record_error) {
-        let err = anyhow::anyhow!("cannot show {label}'s log: {why}");
-        return Err(crate::target::privilege_error(ctx, err));
+    // not "no daemon named" (helper-116). A corrupt one is passed over, as before: the default
+    // log is shown (helper-117's review).
+    if let (None, Some(why), Some(name)) = (&target.record, &target.record_error, &target.name) {
+        let denied = std::fs::File::open(ctx.record_path(name))
+            .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied);
+        if denied {
+            let err = anyhow::anyhow!("cannot show {label}'s log: {why}");
+            return Err(crate::target::privilege_error(ctx, err));
+        }
     }
     let streams = match (&target.record, &target.name) {
         (Some(rec), _) => vec![rec.stdout.clone(), rec.stderr.clone()],
@@ -166,7 +171,8 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
             Ok(files) => files,
             Err(e) => {
                 eprintln!("rdaemon: {}", crate::exit::render(&e));
-                code = Code::Failure;
+                // Insufficient privilege stays exit 4 (helper-117's review).
+                code = Code::worst([code, crate::exit::code_of(&e)]);
                 continue;
             }
         };

@@ -352,8 +352,15 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     // A directory it may read but not write (root's, to a user): said once, exit 4, not
     // "cannot start" for every daemon, running ones included (helper-116).
     if !names.is_empty() {
-        ctx.ensure_dir()
-            .map_err(|e| crate::target::privilege_error(ctx, e))?;
+        if let Err(e) = ctx.ensure_dir() {
+            // Only for want of permission, not a read-only or full file system (helper-117).
+            let w = nix::unistd::AccessFlags::W_OK;
+            let denied = nix::unistd::access(&ctx.dir, w) == Err(nix::errno::Errno::EACCES);
+            return Err(match denied {
+                true => crate::target::privilege_error(ctx, e),
+                false => e,
+            });
+        }
     }
     // The order comes from the specs as they are now; each is read again under its lock.
     let after: Vec<(Name, Vec<Name>)> = names
