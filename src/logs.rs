@@ -1276,6 +1276,19 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "1\n3\n4\n5\n");
     }
 
+    /// A follower of `path` (which holds `F`, read), then `F2` appended and a burst of three
+    /// rotations with `--log-keep 2`, each new file holding one line: `G`, `H`, `I`.
+    fn follow_then_burst(path: &Path) -> Follower {
+        let file = File::open(path).unwrap();
+        let follower = Follower::new(vec![(path.to_owned(), Some((file, 2)))], false, None);
+        append(path, "F2\n");
+        for n in ["G", "H", "I"] {
+            rotate(path, 2);
+            fs::write(path, format!("{n}\n")).unwrap();
+        }
+        follower
+    }
+
     /// helper-113's review: with a rotated file older than the followed one at the start,
     /// the burst that drops both gives the freed inode numbers to the new files (ext4 does at
     /// once), and a new file was taken for the older one still there. It is held open now.
@@ -1285,13 +1298,7 @@ mod tests {
         let path = dir.path().join("log");
         fs::write(rotated_path(&path, 1), "A\n").unwrap();
         fs::write(&path, "F\n").unwrap();
-        let file = File::open(&path).unwrap();
-        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
-        append(&path, "F2\n");
-        for n in ["G", "H", "I"] {
-            rotate(&path, 2);
-            fs::write(&path, format!("{n}\n")).unwrap();
-        }
+        let mut follower = follow_then_burst(&path);
         let mut out = Vec::new();
         follower.poll_once(&mut out, &mut |_| {}).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
@@ -1315,13 +1322,7 @@ mod tests {
                 .unwrap();
         }
         fs::write(&path, "F\n").unwrap();
-        let file = File::open(&path).unwrap();
-        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
-        append(&path, "F2\n");
-        for n in ["G", "H", "I"] {
-            rotate(&path, 2);
-            fs::write(&path, format!("{n}\n")).unwrap();
-        }
+        let mut follower = follow_then_burst(&path);
         let mut out = Vec::new();
         follower.poll_once(&mut out, &mut |_| {}).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
@@ -1339,13 +1340,7 @@ mod tests {
         let path = dir.path().join("log");
         fs::write(&path, "F\n").unwrap();
         std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
-        let file = File::open(&path).unwrap();
-        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
-        append(&path, "F2\n");
-        for n in ["G", "H", "I"] {
-            rotate(&path, 2);
-            fs::write(&path, format!("{n}\n")).unwrap();
-        }
+        let mut follower = follow_then_burst(&path);
         let mut out = Vec::new();
         follower.poll_once(&mut out, &mut |_| {}).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "F2\nG\nH\nI\n");
@@ -1386,13 +1381,7 @@ mod tests {
             f.set_modified(long_ago).unwrap();
         }
         fs::write(&path, "F\n").unwrap();
-        let file = File::open(&path).unwrap();
-        let mut follower = Follower::new(vec![(path.clone(), Some((file, 2)))], false, None);
-        append(&path, "F2\n");
-        for n in ["G", "H", "I"] {
-            rotate(&path, 2);
-            fs::write(&path, format!("{n}\n")).unwrap();
-        }
+        let mut follower = follow_then_burst(&path);
         let mut out = RotateOnG {
             path: &path,
             seen: Vec::new(),

@@ -216,6 +216,22 @@ exec sleep 1000"#
     assert_eq!(err, "", "logs -f is not quiet about rotation");
 }
 
+/// `rdaemon logs NAME -f -n 0` in the background, its stdout and stderr into files of the test's
+/// directory, once it waits for lines (in its poll).
+fn follow_new_lines(env: &Env, name: &str) -> (Background, PathBuf, PathBuf) {
+    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", name, "-f", "-n", "0"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    wait_until("logs -f waits for lines", DEADLINE, || {
+        in_poll(follower.pid())
+    });
+    (follower, out_path, err_path)
+}
+
 /// helper-110's audit: a burst of output rotated the log more times than `--log-keep` keeps
 /// between two looks of `logs -f`, and the follower went on at the name, skipping the rotated
 /// files still there. The follower is stopped (SIGSTOP) across the burst, so that it sees it
@@ -238,16 +254,7 @@ exec sleep 1000"#,
         &["--log-max-size", "200", "--log-keep", "3"],
         &[script.to_str().unwrap(), go.to_str().unwrap()],
     );
-    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
-    let mut cmd = env.std_cmd();
-    cmd.args(["logs", "burst", "-f", "-n", "0"])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap());
-    let follower = Background::spawn(&mut cmd);
-    wait_until("logs -f waits for lines", DEADLINE, || {
-        in_poll(follower.pid())
-    });
+    let (follower, out_path, err_path) = follow_new_lines(&env, "burst");
     let pid = nix::unistd::Pid::from_raw(follower.pid());
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
     fs::write(&go, "").unwrap();
@@ -302,16 +309,7 @@ exec sleep 1000"#,
         &["--log-max-size", "40", "--log-keep", "0"],
         &[script.to_str().unwrap(), go.to_str().unwrap()],
     );
-    let (out_path, err_path) = (env.path("follow.out"), env.path("follow.err"));
-    let mut cmd = env.std_cmd();
-    cmd.args(["logs", "k0", "-f", "-n", "0"])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).unwrap())
-        .stderr(fs::File::create(&err_path).unwrap());
-    let follower = Background::spawn(&mut cmd);
-    wait_until("logs -f waits for lines", DEADLINE, || {
-        in_poll(follower.pid())
-    });
+    let (follower, out_path, err_path) = follow_new_lines(&env, "k0");
     fs::write(&go, "").unwrap();
     wait_until("logs -f prints the last line", DEADLINE, || {
         fs::read_to_string(&out_path).is_ok_and(|t| t.contains("line 40,"))
