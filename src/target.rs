@@ -1115,6 +1115,16 @@ pub fn privilege_error(ctx: &Ctx, err: anyhow::Error) -> anyhow::Error {
     }
 }
 
+/// Whether `target`'s record exists but may not be read by this user (root's 0600 record, to a
+/// user), as opposed to a corrupt one: `logs` and `wait` then fail for want of privilege.
+pub fn record_refused(ctx: &Ctx, target: &Target) -> bool {
+    let (None, Some(_), Some(name)) = (&target.record, &target.record_error, &target.name) else {
+        return false;
+    };
+    std::fs::File::open(ctx.record_path(name))
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+}
+
 /// [`privilege_error`] for an error the kernel's "permission denied" caused (an `EACCES` or
 /// `EPERM` kept in its chain): `list` and `status` of another user's directory they may not
 /// read. Any other error is left as it is.

@@ -837,6 +837,7 @@ fn another_users_forget_export_list_and_status_exit_4() {
         &["export", "systemd", "roots"],
         &["logs", "roots"],
         &["logs", "--all"],
+        &["wait", "roots"],
         &["resurrect"],
     ] {
         env.run_cmd(as_nobody(), args)

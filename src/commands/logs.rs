@@ -88,13 +88,12 @@ fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
     // A record it may not read (root's 0600 one, to a user): insufficient privilege, exit 4,
     // not "no daemon named" (helper-116). A corrupt one is passed over, as before: the default
     // log is shown (helper-117's review).
-    if let (None, Some(why), Some(name)) = (&target.record, &target.record_error, &target.name) {
-        let denied = std::fs::File::open(ctx.record_path(name))
-            .is_err_and(|e| e.kind() == io::ErrorKind::PermissionDenied);
-        if denied {
-            let err = anyhow::anyhow!("cannot show {label}'s log: {why}");
-            return Err(crate::target::privilege_error(ctx, err));
-        }
+    if let (true, Some(why)) = (
+        crate::target::record_refused(ctx, target),
+        &target.record_error,
+    ) {
+        let err = anyhow::anyhow!("cannot show {label}'s log: {why}");
+        return Err(crate::target::privilege_error(ctx, err));
     }
     let streams = match (&target.record, &target.name) {
         (Some(rec), _) => vec![rec.stdout.clone(), rec.stderr.clone()],

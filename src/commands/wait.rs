@@ -48,7 +48,7 @@ pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
             Ok(None) => ctx.say(format!("{} is not running", target.label())),
             Err(e) => {
                 eprintln!("rdaemon: {}", crate::exit::render(&e));
-                code = Code::Failure;
+                code = Code::worst([code, crate::exit::code_of(&e)]);
             }
         }
     }
@@ -81,6 +81,15 @@ pub fn run(args: WaitArgs, ctx: &Ctx) -> Result<Code> {
 /// The daemon's main process pinned by a pidfd, as judged; `None` when it is not running.
 fn pin(ctx: &Ctx, target: &Target) -> Result<Option<Process>> {
     let label = target.label();
+    // A record it may not read (root's, to a user): insufficient privilege, exit 4, as for
+    // `signal` (helper-116: "invalid pidfile ... Permission denied", exit 1).
+    if let (true, Some(why)) = (
+        crate::target::record_refused(ctx, target),
+        &target.record_error,
+    ) {
+        let err = anyhow::anyhow!("cannot wait for {label}: {why}");
+        return Err(crate::target::privilege_error(ctx, err));
+    }
     match judge(ctx, target).with_context(|| format!("cannot wait for {label}"))? {
         Main::Alive {
             pid, start_time, ..
