@@ -1276,6 +1276,18 @@ mod tests {
         assert_eq!(String::from_utf8(out).unwrap(), "1\n3\n4\n5\n");
     }
 
+    /// Rotated files `PATH.K` for each K of `slots`, holding `staleK`, last written an hour
+    /// ago: what a run that kept more files left above `--log-keep`.
+    fn stale_rotated_files(path: &Path, slots: std::ops::RangeInclusive<u32>) {
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for k in slots {
+            let stale = rotated_path(path, k);
+            fs::write(&stale, format!("stale{k}\n")).unwrap();
+            let f = File::options().write(true).open(&stale).unwrap();
+            f.set_modified(long_ago).unwrap();
+        }
+    }
+
     /// A follower of `path` (which holds `F`, read), then `F2` appended and a burst of three
     /// rotations with `--log-keep 2`, each new file holding one line: `G`, `H`, `I`.
     fn follow_then_burst(path: &Path) -> Follower {
@@ -1310,17 +1322,7 @@ mod tests {
     fn stale_rotated_files_above_the_kept_ones_are_not_read_again() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
-        for k in 1..=5 {
-            let stale = rotated_path(&path, k);
-            fs::write(&stale, format!("stale{k}\n")).unwrap();
-            File::options()
-                .write(true)
-                .open(&stale)
-                .unwrap()
-                .set_modified(long_ago)
-                .unwrap();
-        }
+        stale_rotated_files(&path, 1..=5);
         fs::write(&path, "F\n").unwrap();
         let mut follower = follow_then_burst(&path);
         let mut out = Vec::new();
@@ -1373,13 +1375,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("log");
-        let long_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
-        for k in 3..=5 {
-            let stale = rotated_path(&path, k);
-            fs::write(&stale, format!("stale{k}\n")).unwrap();
-            let f = File::options().write(true).open(&stale).unwrap();
-            f.set_modified(long_ago).unwrap();
-        }
+        stale_rotated_files(&path, 3..=5);
         fs::write(&path, "F\n").unwrap();
         let mut follower = follow_then_burst(&path);
         let mut out = RotateOnG {

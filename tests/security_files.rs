@@ -194,10 +194,7 @@ fn logs_follow_never_goes_on_with_a_file_another_user_planted() {
         return;
     }
     let env = Env::new();
-    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
-    let sticky = env.path("tmp");
-    fs::create_dir(&sticky).unwrap();
-    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let sticky = sticky_tmp(&env);
     let log = sticky.join("rl.log");
     let go = env.path("go");
     let script = env.script(
@@ -1678,6 +1675,16 @@ fn swappable_workdir(env: &Env) -> (PathBuf, PathBuf) {
     (work, data)
 }
 
+/// A sticky directory every user may write, as `/tmp` is, in the test's directory (made
+/// reachable by nobody).
+fn sticky_tmp(env: &Env) -> PathBuf {
+    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
+    let sticky = env.path("tmp");
+    fs::create_dir(&sticky).unwrap();
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    sticky
+}
+
 /// Runs SCRIPT as nobody and requires it to fail.
 fn nobody_cannot(script: &str) {
     let out = as_nobody(script).output().unwrap();
@@ -1827,10 +1834,7 @@ fn an_up_file_made_by_another_user_after_the_check_is_refused() {
         return;
     }
     let env = Env::new();
-    fs::set_permissions(env.dir(), fs::Permissions::from_mode(0o755)).unwrap();
-    let sticky = env.path("tmp");
-    fs::create_dir(&sticky).unwrap();
-    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let sticky = sticky_tmp(&env);
     let pwned = env.path("tmp/pwned");
     let secs = unique_secs();
     let root_daemon = env.start("h3", &["sleep", &secs]);
