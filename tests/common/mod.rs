@@ -1937,38 +1937,3 @@ fn a_held_port_is_in_use() {
     let in_use = tcp_ports_in_use().expect("/proc/net/tcp is readable");
     assert!(in_use.contains(&port), "{port} not among {in_use:?}");
 }
-
-/// CI once failed to bind a port [`free_port`] had just handed out: its bind probe, closed at
-/// once, lived on in a child another test thread had forked, until that child exec'd. Children
-/// forked all along here stay 20 ms before their exec; every port handed out meanwhile binds.
-/// (The bind probe failed this in three runs of four.)
-#[test]
-fn free_port_hands_out_no_port_a_forked_child_holds() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    let done = AtomicBool::new(false);
-    let failed: Vec<u16> = std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                while !done.load(Ordering::Relaxed) {
-                    let mut child = std::process::Command::new("true");
-                    // SAFETY: the hook only sleeps: std's sleep is a loop over nanosleep(2),
-                    // which is async-signal-safe; it allocates nothing and takes no lock.
-                    unsafe {
-                        child.pre_exec(|| {
-                            std::thread::sleep(Duration::from_millis(20));
-                            Ok(())
-                        });
-                    }
-                    child.status().unwrap();
-                }
-            });
-        }
-        let failed = (0..200)
-            .map(|_| free_port())
-            .filter(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err())
-            .collect();
-        done.store(true, Ordering::Relaxed);
-        failed
-    });
-    assert!(failed.is_empty(), "ports handed out but held: {failed:?}");
-}
