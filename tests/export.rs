@@ -630,7 +630,11 @@ fn export_values_start_no_setting_and_mean_what_rdaemon_does() {
         assert!(values(&unit, "Unit", planted).is_empty(), "{text}");
         verify(&env, name, &text);
     }
-    assert!(export(&env, "nl").contains("--ready cmd:true\\nExecStartPre=/bin/true."));
+    let text = export(&env, "nl");
+    assert!(
+        text.contains("(--ready cmd:true\\nExecStartPre=/bin/true)."),
+        "{text}"
+    );
     let text = export(&env, "cr");
     assert!(
         text.contains("--health cmd:true\\rUser=nonexistentuser every"),
@@ -834,4 +838,71 @@ fn a_supervised_notify_daemon_points_to_notify_reload() {
         "{text}"
     );
     verify(&env, "nr", &text);
+}
+
+/// The commented `ExecStartPost=` of a `cmd:` and an `http:` readiness, uncommented and run as
+/// systemd would run it: it waits while the check fails and ends 0 once it passes.
+#[test]
+fn the_suggested_wait_of_cmd_and_http_readiness_waits_for_the_same_check() {
+    let env = Env::new();
+    let tries = env.path("tries");
+    let flag = env.path("flag");
+    let check = format!(
+        "echo try >> '{}'; test -e '{}'",
+        tries.display(),
+        flag.display()
+    );
+    recorded(&env, "cmd", json!({ "ready": format!("cmd:{check}") }));
+    let text = export(&env, "cmd");
+    let suggestion = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#ExecStartPost="))
+        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
+    let argv = exec_argv(suggestion);
+    assert_eq!(argv.last().unwrap(), &check, "{argv:?}");
+    let mut wait = Background::spawn(StdCommand::new(&argv[0]).args(&argv[1..]));
+    wait_until("the check failed twice", DEADLINE, || {
+        assert!(!wait.has_ended(), "the wait ended before the check passed");
+        fs::read_to_string(&tries).is_ok_and(|t| t.lines().count() >= 2)
+    });
+    fs::write(&flag, "").unwrap();
+    let out = wait.output_within(DEADLINE, "the wait ends once the check passes");
+    assert!(out.status.success(), "{out:?}");
+    verify(
+        &env,
+        "cmd",
+        &text.replace("#ExecStartPost=", "ExecStartPost="),
+    );
+
+    let Some(py) = python3_or_skip("the suggested wait of http readiness") else {
+        return;
+    };
+    if which("curl").is_empty() {
+        skip_optional(
+            "the suggested wait of http readiness",
+            "curl is not installed (Debian: apt-get install curl)",
+        );
+        return;
+    }
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/health");
+    recorded(&env, "web", json!({ "ready": format!("http:{url}") }));
+    let text = export(&env, "web");
+    let suggestion = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#ExecStartPost="))
+        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
+    let argv = exec_argv(suggestion);
+    assert_eq!(argv.last().unwrap(), &url, "{argv:?}");
+    let mut wait = Background::spawn(StdCommand::new(&argv[0]).args(&argv[1..]));
+    assert!(!wait.has_ended(), "the wait ended while nothing listened");
+    let server = stranger_http_server(&py, port);
+    let out = wait.output_within(DEADLINE, "the wait ends once the URL answers 200");
+    assert!(out.status.success(), "{out:?}");
+    assert!(stranger_gets(server).contains("GET /health"));
+    verify(
+        &env,
+        "web",
+        &text.replace("#ExecStartPost=", "ExecStartPost="),
+    );
 }

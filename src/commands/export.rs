@@ -14,7 +14,7 @@
 //! | `user`, `group` | `User=`, `Group=` |
 //! | `stdout`, `stderr` | `StandardOutput=`/`StandardError=` `append:PATH` (`null` for `/dev/null`) |
 //! | `ready` `exec` / `notify` | `Type=exec` / `Type=notify` + `NotifyAccess=all` + `TimeoutStartSec=` |
-//! | `ready` `alive:`, `tcp:`, `file:` | `Type=exec` and a comment: systemd has no such check (a commented `ExecStartPost=` shows how to keep the wait) |
+//! | `ready` `alive:`, `tcp:`, `file:`, `http:`, `cmd:`, `log:` | `Type=exec` and a comment: systemd has no such check (for `tcp:`, `file:`, `http:` and `cmd:` a commented `ExecStartPost=` shows how to keep the wait) |
 //! | `mode` `respawn` | `Restart=` (`--restart`: `always` or `on-failure`, the latter with `RestartForceExitStatus=` for the four signals systemd counts as clean), `RestartSec=` (`--restart-delay`, default 1s), `StartLimitBurst=`/`StartLimitIntervalSec=` |
 //! | `respawn.watchdog` | `WatchdogSec=` |
 //! | `respawn.health`, `on_exit`, `log_timestamps` | a comment each: systemd has no health check, no exit hook with rdaemon's variables; the journal stamps lines |
@@ -1125,6 +1125,35 @@ fn ready_comment(t: &mut String, ready: &str, timeout: Option<Duration>) -> Resu
             "until [ -e \"$1\" ]; do sleep 0.1; done".to_owned(),
             "ready".to_owned(),
             path.to_owned(),
+        ])
+    } else if let Some(url) = ready.strip_prefix("http:") {
+        let _ = writeln!(
+            t,
+            "# rdaemon waited until a GET of {} answered 2xx or 3xx (--ready {}).",
+            comment_text(url),
+            comment_text(ready)
+        );
+        // curl -f fails on 4xx and 5xx only, and without -L a 3xx is an answer: as rdaemon.
+        Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            "until curl -fs -o /dev/null \"$1\"; do sleep 0.1; done".to_owned(),
+            "ready".to_owned(),
+            url.to_owned(),
+        ])
+    } else if let Some(command) = ready.strip_prefix("cmd:") {
+        let _ = writeln!(
+            t,
+            "# rdaemon waited until `/bin/sh -c COMMAND` exited 0 (--ready {}).",
+            comment_text(ready)
+        );
+        // ExecStartPost= runs as User= in WorkingDirectory=, as rdaemon ran the check.
+        Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            "until /bin/sh -c \"$1\"; do sleep 0.1; done".to_owned(),
+            "ready".to_owned(),
+            command.to_owned(),
         ])
     } else {
         let _ = writeln!(
