@@ -830,8 +830,24 @@ fn another_users_forget_export_list_and_status_exit_4() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(env.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     env.start("roots", &["sleep", &unique_secs()]);
-    env.run(&["stop", "roots"]).ok();
     let as_nobody = || as_user(&env, &nobody);
+    // Running: its status (world-readable) says so; the command, in root's 0600 spec, is
+    // unknown, and the report says why rather than leaving the line out.
+    let run = env.run_cmd(as_nobody(), &["status", "roots"]).code(0);
+    assert!(
+        run.stdout.contains(
+            "  command: unknown (cannot read record '{}/roots.json': Permission denied)"
+                .replace("{}", env.dir().to_str().unwrap())
+                .as_str()
+        ),
+        "{}",
+        run.dump()
+    );
+    env.run(&["stop", "roots"]).ok();
+    env.run_cmd(as_nobody(), &["status", "roots"])
+        .code(4)
+        .one_error_line()
+        .stderr_has("Permission denied");
     for args in [
         &["forget", "roots"][..],
         &["export", "systemd", "roots"],

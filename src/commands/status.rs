@@ -87,7 +87,12 @@ fn status(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
         // As root, the log a record names is shown only from a directory no other user could
         // write to: a forged record must not make root print any file it likes.
         let show_log = ctx.refuse_untrusted_dir().is_ok();
-        print_human(&report, target.record.is_some(), show_log);
+        // Another user's spec this user may not read: the command is not known, and why.
+        let unreadable = target
+            .record_error
+            .as_deref()
+            .filter(|why| !why.starts_with("corrupt"));
+        print_human(&report, target.record.is_some(), show_log, unreadable);
     }
     Ok(report.code())
 }
@@ -153,7 +158,7 @@ fn code_of_many(reports: &[Report], all_found: bool) -> Code {
     }
 }
 
-fn print_human(r: &Report, has_record: bool, show_log: bool) {
+fn print_human(r: &Report, has_record: bool, show_log: bool, unreadable: Option<&str>) {
     match r.state {
         DaemonState::Running => {
             let up = r
@@ -204,6 +209,8 @@ fn print_human(r: &Report, has_record: bool, show_log: bool) {
     }
     if !r.command.is_empty() {
         println!("  command: {}", shell_join(&r.command));
+    } else if let Some(why) = unreadable {
+        println!("  command: unknown ({})", printable(why));
     }
     println!("  pidfile: {}", r.pidfile.display());
     match (&r.stdout, &r.stderr) {
