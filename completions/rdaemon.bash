@@ -1258,10 +1258,13 @@ _rdaemon_names() {
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
     done
-    local want=""
+    local want="" sig=""
     if [[ -n "$opt" ]]; then
         case "$sub:$opt" in
             stop:--name|status:--name|restart:--name|logs:--name|forget:--name|signal:--name|reload:--name|wait:--name|export:--name) want=1 ;;
+        esac
+        case "$opt" in
+            --reload-signal|--signal|--stop-signal) sig=1 ;;
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
@@ -1270,6 +1273,14 @@ _rdaemon_names() {
         case "$sub:$npos:$named" in
             start:0:) want=1 ;;
         esac
+        case "$sub:$npos" in
+            signal:0) sig=1 ;;
+        esac
+    fi
+    # A signal typed with its prefix (`SIGT`): the names with it, as rdaemon takes them too.
+    if [[ -n "$sig" && "$cur" == SIG* ]]; then
+        COMPREPLY=($(compgen -W "SIGHUP SIGINT SIGQUIT SIGILL SIGTRAP SIGABRT SIGBUS SIGFPE SIGKILL SIGUSR1 SIGSEGV SIGUSR2 SIGPIPE SIGALRM SIGTERM SIGSTKFLT SIGCHLD SIGCONT SIGSTOP SIGTSTP SIGTTIN SIGTTOU SIGURG SIGXCPU SIGXFSZ SIGVTALRM SIGPROF SIGWINCH SIGIO SIGPWR SIGSYS" -- "$cur"))
+        return
     fi
     if [[ -z "$want" ]]; then
         _rdaemon "$@"

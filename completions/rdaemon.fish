@@ -465,12 +465,32 @@ function __fish_rdaemon_names
     end
     $tokens[1] $dir list --names 2>/dev/null
 end
+# How many words typed are not options nor their values, the subcommand included.
+function __fish_rdaemon_positionals
+    set -l n 0
+    set -l value 0
+    for t in (commandline -opc)[2..-1]
+        if test $value -eq 1
+            set value 0
+            continue
+        end
+        switch $t
+            case '--*=*'
+            case --cgroup --chdir --dir --env --env-file --file --group --health --health-interval --health-retries --limit --lines --log --log-keep --log-max-size --max-restarts --memory-max --name --nice --on-exit --oom-score-adj --out --pidfile --ready --ready-timeout --reload-signal --restart --restart-delay --restart-window --retry --signal --stderr --stdout --stop-signal --stop-timeout --target --tasks-max --timeout --umask --user --watchdog -f -n
+                set value 1
+            case '-*'
+            case '*'
+                set n (math $n + 1)
+        end
+    end
+    echo $n
+end
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand stop" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand status" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand logs" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand forget" -f -a "(__fish_rdaemon_names)"
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (count (commandline -opc)) -gt 2" -f -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (__fish_rdaemon_positionals) -gt 1" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -f -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand up" -f -a "(__fish_rdaemon_names)"
@@ -485,4 +505,5 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal" -l name -x -a "(
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand reload" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand wait" -l name -x -a "(__fish_rdaemon_names)"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand export" -l name -x -a "(__fish_rdaemon_names)"
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand signal; and test (__fish_rdaemon_positionals) -eq 1" -f -a "HUP INT QUIT ILL TRAP ABRT BUS FPE KILL USR1 SEGV USR2 PIPE ALRM TERM STKFLT CHLD CONT STOP TSTP TTIN TTOU URG XCPU XFSZ VTALRM PROF WINCH IO PWR SYS"
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start; and test (count (commandline -opc)) -eq 2" -a "(__fish_rdaemon_names)"

@@ -288,7 +288,7 @@ fn bash_completes_daemon_names_where_a_name_goes() {
 }
 
 /// Where a signal goes, the completions offer signal names (`--signal <TAB>` offered file
-/// names before).
+/// names before), with `SIG` when the word begins with it.
 #[test]
 fn bash_completes_signal_names_where_a_signal_goes() {
     let (env, _) = two_dirs();
@@ -301,6 +301,17 @@ fn bash_completes_signal_names_where_a_signal_goes() {
     ] {
         assert_eq!(bash_complete(&env, line), ["TERM"], "{line:?}");
     }
+    // Typed with its prefix, as rdaemon takes it too: the names with it.
+    assert_eq!(
+        bash_complete(&env, &["signal", "SIGUS"]),
+        ["SIGUSR1", "SIGUSR2"]
+    );
+    assert_eq!(
+        bash_complete(&env, &["stop", "--signal", "SIGTE"]),
+        ["SIGTERM"]
+    );
+    // Not where no signal goes: a log file named so stays a file.
+    assert!(!bash_complete(&env, &["signal", "HUP", "SIG"]).contains(&"SIGHUP".to_owned()));
     // After the signal, names.
     assert!(bash_complete(&env, &["signal", "HUP", ""]).contains(&"alpha".to_owned()));
 }
@@ -362,6 +373,22 @@ fn fish_completes_daemon_names() {
     assert_eq!(
         complete(format!("{bin} --dir {} status ", other.display())),
         ["gamma"]
+    );
+    // `signal SIG NAME...`: names only once the signal is typed; options and their values
+    // (`--dir DIR`, `--group`) are not the signal.
+    assert!(complete(format!("{bin} signal HUP ")).contains(&"alpha".to_owned()));
+    for line in [
+        format!("{bin} signal "),
+        format!("{bin} signal --group "),
+        format!("{bin} --dir {} signal ", env.dir().display()),
+    ] {
+        let words = complete(line.clone());
+        assert!(!words.contains(&"alpha".to_owned()), "{line}: {words:?}");
+        assert!(words.contains(&"HUP".to_owned()), "{line}: {words:?}");
+    }
+    assert!(
+        complete(format!("{bin} --dir {} signal HUP ", env.dir().display()))
+            .contains(&"alpha".to_owned())
     );
     // `start NAME`: names right after the subcommand, beside the files.
     let words = complete(format!("{bin} start "));

@@ -82,6 +82,12 @@ pub struct NameShape {
     /// Subcommands whose first positional word is a program or a known daemon's name (`start
     /// NAME` starts a stored daemon): names offered there beside the files.
     pub program_or_name: Vec<String>,
+    /// Where a signal goes (`cli::SignalName`): options (`--signal`) and (subcommand,
+    /// position) pairs (`signal SIG`), with the names offered there (`HUP`), for the bash
+    /// script to offer `SIGHUP` to a word typed `SIG…`.
+    pub signal_options: Vec<String>,
+    pub signal_positional: Vec<(String, usize)>,
+    pub signals: Vec<String>,
 }
 
 impl NameShape {
@@ -95,11 +101,34 @@ impl NameShape {
             several: Vec::new(),
             value_options: Vec::new(),
             program_or_name: Vec::new(),
+            signal_options: Vec::new(),
+            signal_positional: Vec::new(),
+            signals: Vec::new(),
         };
         collect_value_options(cmd, &mut shape.value_options);
         for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             collect_value_options(sub, &mut shape.value_options);
             let positionals: Vec<&clap::Arg> = sub.get_positionals().collect();
+            for arg in sub.get_arguments().filter(|a| is_signal(a)) {
+                if shape.signals.is_empty() {
+                    shape.signals = arg
+                        .get_possible_values()
+                        .iter()
+                        .map(|v| v.get_name().to_owned())
+                        .collect();
+                }
+                match arg.get_long() {
+                    Some(long) => shape.signal_options.push(format!("--{long}")),
+                    None => {
+                        let at = positionals.iter().position(|a| a.get_id() == arg.get_id());
+                        if let Some(at) = at {
+                            shape
+                                .signal_positional
+                                .push((sub.get_name().to_owned(), at));
+                        }
+                    }
+                }
+            }
             if positionals.first().is_some_and(|a| a.get_id() == "program") {
                 shape.program_or_name.push(sub.get_name().to_owned());
             }
@@ -132,8 +161,20 @@ impl NameShape {
         }
         shape.value_options.sort();
         shape.value_options.dedup();
+        shape.signal_options.sort();
+        shape.signal_options.dedup();
         shape
     }
+}
+
+/// An argument that takes a signal (`cli::SignalName`, shown as `SIG`).
+fn is_signal(arg: &clap::Arg) -> bool {
+    arg.get_value_names()
+        .is_some_and(|names| names.iter().any(|n| n.as_str() == "SIG"))
+        && arg
+            .get_possible_values()
+            .iter()
+            .any(|v| v.get_name() == "TERM")
 }
 
 fn collect_value_options(cmd: &Command, out: &mut Vec<String>) {
@@ -188,6 +229,12 @@ fn add_bash_names(generated: &str, shape: &NameShape) -> String {
         .map(String::as_str)
         .filter(|o| *o != "--dir")
         .collect();
+    let signal_positional: Vec<String> = shape
+        .signal_positional
+        .iter()
+        .map(|(sub, n)| format!("{sub}:{n}"))
+        .collect();
+    let sig_names: Vec<String> = shape.signals.iter().map(|s| format!("SIG{s}")).collect();
     let mut f = String::new();
     let _ = write!(
         f,
@@ -216,10 +263,13 @@ _rdaemon_names() {{
             *) if [[ -z "$sub" ]]; then sub="$w"; else npos=$((npos + 1)); fi ;;
         esac
     done
-    local want=""
+    local want="" sig=""
     if [[ -n "$opt" ]]; then
         case "$sub:$opt" in
             {option}) want=1 ;;
+        esac
+        case "$opt" in
+            {signal_options}) sig=1 ;;
         esac
     elif [[ "$cur" != -* ]]; then
         case "$sub:$npos" in
@@ -228,6 +278,14 @@ _rdaemon_names() {{
         case "$sub:$npos:$named" in
             {program_or_name}) want=1 ;;
         esac
+        case "$sub:$npos" in
+            {signal_positional}) sig=1 ;;
+        esac
+    fi
+    # A signal typed with its prefix (`SIGT`): the names with it, as rdaemon takes them too.
+    if [[ -n "$sig" && "$cur" == SIG* ]]; then
+        COMPREPLY=($(compgen -W "{sig_names}" -- "$cur"))
+        return
     fi
     if [[ -z "$want" ]]; then
         _rdaemon "$@"
@@ -244,6 +302,9 @@ _rdaemon_names() {{
         option = option.join("|"),
         positional = positional.join("|"),
         program_or_name = program_or_name.join("|"),
+        signal_options = shape.signal_options.join("|"),
+        signal_positional = signal_positional.join("|"),
+        sig_names = sig_names.join(" "),
     );
     format!("{head}{f}{tail}")
 }
@@ -351,7 +412,28 @@ function __fish_rdaemon_names
     end
     $tokens[1] $dir list --names 2>/dev/null
 end
-"#
+# How many words typed are not options nor their values, the subcommand included.
+function __fish_rdaemon_positionals
+    set -l n 0
+    set -l value 0
+    for t in (commandline -opc)[2..-1]
+        if test $value -eq 1
+            set value 0
+            continue
+        end
+        switch $t
+            case '--*=*'
+            case {value_options}
+                set value 1
+            case '-*'
+            case '*'
+                set n (math $n + 1)
+        end
+    end
+    echo $n
+end
+"#,
+        value_options = shape.value_options.join(" "),
     );
     for (sub, _) in &shape.positional {
         let condition = match shape.before_name.iter().find(|(s, _)| s == sub) {
@@ -363,8 +445,7 @@ end
                     .find(|(s, _)| s == sub)
                     .map_or(0, |(_, n)| *n);
                 format!(
-                    "__fish_rdaemon_using_subcommand {sub}; and test (count (commandline -opc)) -gt {}",
-                    n + 1
+                    "__fish_rdaemon_using_subcommand {sub}; and test (__fish_rdaemon_positionals) -gt {n}"
                 )
             }
             Some((_, values)) => format!(
@@ -382,6 +463,15 @@ end
         let _ = writeln!(
             generated,
             "complete -c rdaemon -n \"__fish_rdaemon_using_subcommand {sub}\" -l name -x -a \"(__fish_rdaemon_names)\""
+        );
+    }
+    // `signal SIG`: the signal names where the signal goes (clap's script offers files).
+    for (sub, n) in &shape.signal_positional {
+        let _ = writeln!(
+            generated,
+            "complete -c rdaemon -n \"__fish_rdaemon_using_subcommand {sub}; and test (__fish_rdaemon_positionals) -eq {}\" -f -a \"{}\"",
+            n + 1,
+            shape.signals.join(" ")
         );
     }
     // `start NAME`: right after the subcommand, names beside the files (no -f).
@@ -442,6 +532,14 @@ mod tests {
         }
         for flag in ["--json", "--no-kill", "--quiet", "-q"] {
             assert!(!shape.value_options.iter().any(|o| o == flag), "{flag}");
+        }
+        assert_eq!(
+            shape.signal_options,
+            ["--reload-signal", "--signal", "--stop-signal"]
+        );
+        assert_eq!(shape.signal_positional, [("signal".to_owned(), 0)]);
+        for sig in ["HUP", "TERM", "KILL", "USR1"] {
+            assert!(shape.signals.iter().any(|s| s == sig), "{sig}");
         }
     }
 
