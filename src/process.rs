@@ -640,6 +640,18 @@ pub fn rss_bytes(pid: i32) -> Option<u64> {
     Some(pages * page as u64)
 }
 
+/// The part of `pid`'s resident memory that is not backed by a file nor shared memory (its
+/// heap, stack and written private pages), in bytes: `/proc/PID/statm`'s resident minus
+/// shared pages.
+pub fn anon_bytes(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let mut fields = text.split_whitespace().skip(1);
+    let resident: u64 = fields.next()?.parse().ok()?;
+    let shared: u64 = fields.next()?.parse().ok()?;
+    let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;
+    Some(resident.saturating_sub(shared) * page as u64)
+}
+
 /// The real user id `pid` runs as (first field of `Uid:` in `/proc/PID/status`).
 pub fn real_uid(pid: Pid) -> Option<u32> {
     uids(pid.get())?.first().copied()
@@ -1875,6 +1887,20 @@ mod tests {
         for bad in ["", "a", "3-1", "0-", "-2", "0,,1", "0-99999"] {
             assert_eq!(parse_cpu_list(bad), None, "{bad:?}");
         }
+    }
+
+    /// A process's anonymous memory grows with what it writes to its heap, and is part of its
+    /// resident memory.
+    #[test]
+    fn anonymous_memory_is_what_a_process_wrote_of_its_own() {
+        let me = std::process::id() as i32;
+        let before = anon_bytes(me).unwrap();
+        let written = std::hint::black_box(vec![1u8; 8 << 20]);
+        let after = anon_bytes(me).unwrap();
+        assert!(after >= before + (6 << 20), "{before} -> {after}");
+        assert!(after <= rss_bytes(me).unwrap());
+        assert_eq!(anon_bytes(0), None);
+        drop(written);
     }
 
     /// A child that exits with `code` once its stdin is closed (`drop(child.stdin.take())`).

@@ -287,7 +287,15 @@ impl Report {
             (_, Some(cg)) => {
                 let procs = cg.procs().unwrap_or_default();
                 let procs: Vec<i32> = procs.into_iter().filter(|p| Some(*p) != monitor).collect();
-                let memory = cg.memory_current().or_else(|| Some(summed_rss(&procs)));
+                // `memory.current` charges the monitor too, which lives in the cgroup: its own
+                // anonymous memory is taken off (SPEC §5: the program's memory, not the
+                // monitor's; review, 2026-12-03).
+                let memory = match cg.memory_current() {
+                    Some(current) => Some(
+                        current.saturating_sub(monitor.and_then(process::anon_bytes).unwrap_or(0)),
+                    ),
+                    None => Some(summed_rss(&procs)),
+                };
                 (Some(procs.len()), memory)
             }
             (_, None) if main.is_some() => {
