@@ -200,9 +200,6 @@ fn not_running(ctx: &Ctx, label: &str) -> Code {
     Code::ProgramNotRunning
 }
 
-/// The monitor's program: `child_pid`, pinned by a pidfd, if it is alive and a child of
-/// `monitor` (which is pinned, so its pid is not reused while we look) and not a process rdaemon
-/// must never signal. A pid reused since the record was written has another parent.
 /// The daemon's program, when it runs now: its main process, or a respawn monitor's live
 /// child. For what rdaemon would do with a signal (`export` and the reload signal); `None`
 /// when it does not run or cannot be told.
@@ -224,6 +221,9 @@ pub fn running_program(ctx: &Ctx, target: &Target) -> Option<Process> {
     }
 }
 
+/// The monitor's program: `child_pid`, pinned by a pidfd, if it is alive and a child of
+/// `monitor` (which is pinned, so its pid is not reused while we look) and not a process rdaemon
+/// must never signal. A pid reused since the record was written has another parent.
 fn live_child(monitor: &Process, child_pid: Option<i32>) -> std::io::Result<Option<Process>> {
     let Some(child) = child_pid.and_then(|raw| Pid::new(raw).ok()) else {
         return Ok(None);

@@ -6,9 +6,8 @@
 
 use std::fmt;
 use std::io;
-use std::process::ExitCode;
 
-/// The exit codes of the contract (SPEC §7, LSB for `status`).
+/// The exit codes of the contract (SPEC §8, LSB for `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     /// Success; for `status`: running.
@@ -58,12 +57,6 @@ impl Code {
             .into_iter()
             .max_by_key(|c| c.severity())
             .unwrap_or(Code::Ok)
-    }
-}
-
-impl From<Code> for ExitCode {
-    fn from(code: Code) -> ExitCode {
-        ExitCode::from(code as u8)
     }
 }
 

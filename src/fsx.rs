@@ -22,7 +22,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use nix::errno::Errno;
 use nix::fcntl::{fcntl, openat, readlinkat, renameat, FcntlArg, OFlag, AT_FDCWD};
 use nix::sys::stat::{fstat, fstatat, FileStat, Mode, SFlag};
@@ -904,6 +904,38 @@ pub fn open_read(path: &Path) -> io::Result<Option<File>> {
         }
     }
     Ok(Some(file))
+}
+
+/// A handle on the current directory, to come back to it with [`return_to`] after a change
+/// of directory, also when the path that led there was removed or renamed meanwhile.
+pub fn current_dir_handle() -> Result<OwnedFd> {
+    nix::fcntl::open(
+        ".",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .context("cannot open the current directory")
+}
+
+/// Goes back to the directory of [`current_dir_handle`].
+pub fn return_to(dir: &OwnedFd) -> Result<()> {
+    nix::unistd::fchdir(dir).context("cannot go back to the current directory")
+}
+
+/// Whether the kernel refuses this process write access to `path` for want of permission (not
+/// for a read-only or missing file system, nor a missing path).
+pub fn write_denied(path: &Path) -> bool {
+    nix::unistd::access(path, nix::unistd::AccessFlags::W_OK) == Err(Errno::EACCES)
+}
+
+/// A pipe whose two ends are closed on exec.
+pub fn cloexec_pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")
+}
+
+/// Whether `fd` is a terminal.
+pub fn is_terminal(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    nix::unistd::isatty(fd).unwrap_or(false)
 }
 
 #[cfg(test)]

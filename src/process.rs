@@ -652,6 +652,20 @@ pub fn anon_bytes(pid: i32) -> Option<u64> {
     Some(resident.saturating_sub(shared) * page as u64)
 }
 
+/// The real user id of this process.
+pub fn real_uid_of_self() -> u32 {
+    nix::unistd::getuid().as_raw()
+}
+
+/// Waits until the child `pid` has exited, without reaping it: it stays a zombie, its pid
+/// taken, until its owner waits for it.
+pub fn wait_exited_unreaped(pid: i32) {
+    let _ = nix::sys::wait::waitid(
+        nix::sys::wait::Id::Pid(nix::unistd::Pid::from_raw(pid)),
+        nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOWAIT,
+    );
+}
+
 /// The real user id `pid` runs as (first field of `Uid:` in `/proc/PID/status`).
 pub fn real_uid(pid: Pid) -> Option<u32> {
     uids(pid.get())?.first().copied()

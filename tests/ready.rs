@@ -541,10 +541,11 @@ fn notify_extend_timeout_gives_more_time() {
     let env = Env::new();
     let notify = fixture("sd_notify.py");
     let (py, fx) = (python.display(), notify.display());
-    // A short-lived child asks for 30 s more at once (python starts well within the 1 s
-    // timeout), then the daemon takes 1.5 s, beyond the timeout, to get ready.
+    // A short-lived child asks for 30 s more at once (python starts well within the 3 s
+    // timeout, even on a loaded machine), then the daemon takes 4 s, beyond the timeout, to
+    // get ready.
     let line = format!(
-        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=30000000; sleep 1.5; exec '{py}' '{fx}' READY=1 -- sleep 1000"
+        "'{py}' '{fx}' EXTEND_TIMEOUT_USEC=30000000; sleep 4; exec '{py}' '{fx}' READY=1 -- sleep 1000"
     );
     env.run(&[
         "start",
@@ -553,7 +554,7 @@ fn notify_extend_timeout_gives_more_time() {
         "--ready",
         "notify",
         "--ready-timeout",
-        "1s",
+        "3s",
         "--",
         "sh",
         "-c",

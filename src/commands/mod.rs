@@ -15,7 +15,7 @@ pub(crate) mod stop;
 pub(crate) mod up;
 pub(crate) mod wait;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use crate::cli::{Cli, Command, TargetsArgs};
 use crate::exit::Code;
@@ -69,7 +69,7 @@ fn run_verb(cli: Cli) -> Result<Code> {
         Command::Up(args) => up::run(args, &acting_ctx()?),
         Command::Down(args) => up::down(args, &acting_ctx()?),
         Command::Export(args) => export::run(args, &ctx()?),
-        Command::Monitor(args) => crate::supervisor::run(args, &ctx()?),
+        Command::Monitor(_) => unreachable!("run() hands the monitor to the supervisor"),
     }
 }
 
@@ -87,14 +87,9 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
     let Some(path) = target.file.take() else {
         return Ok(());
     };
-    let here = nix::fcntl::open(
-        ".",
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .context("cannot open the current directory")?;
+    let here = crate::fsx::current_dir_handle()?;
     let file = crate::upfile::UpFile::load(Some(&path));
-    nix::unistd::fchdir(&here).context("cannot go back to the current directory")?;
+    crate::fsx::return_to(&here)?;
     let file = file?;
     let looks = matches!(verb, "status" | "logs" | "wait");
     // In the order `up` starts them (what a daemon comes after first): `restart --file` brings

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
 
 use crate::cgroup::{self, Cgroup, Claimed};
@@ -354,9 +353,7 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     if !names.is_empty() {
         if let Err(e) = ctx.ensure_dir() {
             // Only for want of permission, not a read-only or full file system (helper-117).
-            let w = nix::unistd::AccessFlags::W_OK;
-            let denied = nix::unistd::access(&ctx.dir, w) == Err(nix::errno::Errno::EACCES);
-            return Err(match denied {
+            return Err(match crate::fsx::write_denied(&ctx.dir) {
                 true => crate::target::privilege_error(ctx, e),
                 false => e,
             });
@@ -2107,10 +2104,10 @@ fn prepare(
     let other_user = launch
         .account
         .as_ref()
-        .is_some_and(|a| a.creds.uid != nix::unistd::getuid().as_raw());
+        .is_some_and(|a| a.creds.uid != crate::process::real_uid_of_self());
     let mut kept_from: Vec<&str> = Vec::new();
     let mut inherit = |fd: std::os::fd::BorrowedFd<'_>, what: &'static str| {
-        if other_user && nix::unistd::isatty(fd).unwrap_or(false) {
+        if other_user && crate::fsx::is_terminal(fd) {
             kept_from.push(what);
             return null();
         }
@@ -2178,8 +2175,7 @@ fn prepare(
         .context(
             "cannot find rdaemon's own executable to run the monitor (was it replaced or deleted?)",
         )?;
-    let (report_r, report_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
+    let (report_r, report_w) = crate::fsx::cloexec_pipe()?;
     let report_w = above_stdio(report_w)?;
     // With `--ready notify` the monitor keeps the notify socket for the program's whole life
     // (SPEC §6): it gets a copy, and reads it only once this start has returned.

@@ -653,11 +653,7 @@ fn wait_output(
     }
     err.extend(reader.join().unwrap_or_default());
     // Exited (or at least done writing): wait without reaping, then forget it, then reap.
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::wait::waitid(
-        nix::sys::wait::Id::Pid(pid),
-        nix::sys::wait::WaitPidFlag::WEXITED | nix::sys::wait::WaitPidFlag::WNOWAIT,
-    );
+    crate::process::wait_exited_unreaped(child.id() as i32);
     before_reap();
     let status = child.wait()?;
     Ok(std::process::Output {
