@@ -773,6 +773,39 @@ impl Env {
         pids
     }
 
+    /// Tracks the processes the status files of this test's directory record (a daemon's main
+    /// process, a monitor's child), each only while the pid is still the process with the
+    /// recorded start time: a daemon whose pidfile lies elsewhere (`--pidfile run/x.pid`) is
+    /// killed on failure too, and a stranger who took a recorded number is not.
+    fn track_recorded(&self) {
+        let Ok(entries) = fs::read_dir(self.dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            // Regular files only: opening a FIFO a test put there would block.
+            let regular = e.file_type().is_ok_and(|t| t.is_file());
+            if !regular || e.path().extension().is_none_or(|x| x != "status") {
+                continue;
+            }
+            let Some(v) = fs::read_to_string(e.path())
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            else {
+                continue;
+            };
+            for (pid, start_time) in [("pid", "start_time"), ("child_pid", "child_start_time")] {
+                let (Some(pid), Some(start_time)) = (v[pid].as_i64(), v[start_time].as_u64())
+                else {
+                    continue;
+                };
+                let pid = pid as i32;
+                if pid > 1 && stat(pid).is_some_and(|s| s.start_time == start_time) {
+                    self.track(pid);
+                }
+            }
+        }
+    }
+
     pub fn track_pidfiles(&self) {
         let Ok(entries) = fs::read_dir(self.dir()) else {
             return;
@@ -917,6 +950,7 @@ impl Drop for Env {
                 self.track(pid);
             }
         }
+        self.track_recorded();
         let started = self
             .started
             .lock()
@@ -1936,4 +1970,53 @@ fn a_held_port_is_in_use() {
     let port = listener.local_addr().unwrap().port();
     let in_use = tcp_ports_in_use().expect("/proc/net/tcp is readable");
     assert!(in_use.contains(&port), "{port} not among {in_use:?}");
+}
+
+/// A daemon whose pidfile lies outside the test directory, and its monitor's child, are killed
+/// when their test's `Env` goes, also without a cgroup to kill (review, 2026-12-03: only
+/// `DIR/*.pid` were read).
+#[test]
+fn daemons_with_their_pidfile_elsewhere_die_with_their_test() {
+    let env = Env::new();
+    fs::create_dir(env.path("run")).unwrap();
+    let pidfile = env.path("run/x.pid");
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "x",
+        "--respawn",
+        "--cgroup",
+        "off",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    let monitor: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(env.path("x.status")).unwrap()).unwrap();
+    let child = status["child_pid"].as_i64().unwrap() as i32;
+    let ours: Vec<(i32, u64)> = [monitor, child]
+        .iter()
+        .map(|&p| (p, stat(p).unwrap().start_time))
+        .collect();
+    drop(env);
+    let gone = |&(p, t): &(i32, u64)| !stat(p).is_some_and(|s| s.start_time == t && s.state != 'Z');
+    let deadline = Instant::now() + DEADLINE;
+    while !ours.iter().all(gone) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Killed here if the harness failed, so that the failure leaks nothing.
+    let left: Vec<i32> = ours.iter().filter(|o| !gone(o)).map(|o| o.0).collect();
+    for &p in &left {
+        let _ = kill(NixPid::from_raw(p), Signal::SIGKILL);
+    }
+    assert!(left.is_empty(), "left running: {left:?}");
 }
