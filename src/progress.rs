@@ -32,6 +32,9 @@ pub struct Spinner {
     limit: Option<Duration>,
     frame: usize,
     shown: bool,
+    /// When the line was last drawn: redrawn once a frame at most, however often the waits
+    /// between looks end (`tcp:` looks every 2 ms).
+    drawn_at: Option<Instant>,
 }
 
 impl Spinner {
@@ -57,6 +60,7 @@ impl Spinner {
             limit: None,
             frame: 0,
             shown: false,
+            drawn_at: None,
         }
     }
 
@@ -92,19 +96,25 @@ impl Spinner {
             if wait(self.slice(left))? {
                 return Ok(true);
             }
+            // A wait shorter than a frame ends here every time: drawn here too, or never.
+            self.tick();
             if Instant::now() >= deadline {
                 return Ok(false);
             }
-            self.tick();
         }
     }
 
-    /// Redraws the line if the wait has lasted long enough for it to show.
+    /// Redraws the line if the wait has lasted long enough for it to show, and the last
+    /// drawing is a frame old.
     pub fn tick(&mut self) {
         let elapsed = self.started.elapsed();
         if !self.on || elapsed < SHOW_AFTER {
             return;
         }
+        if self.drawn_at.is_some_and(|at| at.elapsed() < FRAME) {
+            return;
+        }
+        self.drawn_at = Some(Instant::now());
         let line = render(
             FRAMES[self.frame % FRAMES.len()],
             &self.what,

@@ -206,3 +206,40 @@ fn list_on_a_terminal_cuts_a_long_command_to_the_width() {
     // Into a pipe: whole.
     env.run(&["list"]).ok().stdout_has(&format!("{tail}'\n"));
 }
+
+/// `--ready tcp:` and `http:` look every few milliseconds, each pause shorter than a frame:
+/// the spinner shows for them too (a newcomer's trial, 2026-12-03: it never did).
+#[test]
+fn the_spinner_shows_for_waits_of_short_looks() {
+    let env = Env::new();
+    for (name, ready) in [
+        ("port", format!("tcp:127.0.0.1:{}", free_port())),
+        ("web", format!("http:http://127.0.0.1:{}/", free_port())),
+    ] {
+        let args = [
+            "start",
+            "--name",
+            name,
+            "--ready",
+            &ready,
+            "--ready-timeout",
+            "1s",
+            "--",
+            "sleep",
+            "1000",
+        ];
+        let Some((code, out)) = on_a_terminal(&env, &args, &[]) else {
+            return skip("short_look_spinner", "util-linux 'script' is not installed");
+        };
+        assert_eq!(code, 1, "{out:?}");
+        assert!(
+            out.contains(&format!("waiting for {name}: {ready}")),
+            "{out:?}"
+        );
+        let failed = out.find("cannot start").expect("no failure line");
+        assert!(
+            out.rfind(ERASE).is_some_and(|e| e < failed),
+            "the spinner was not erased before the result: {out:?}"
+        );
+    }
+}
