@@ -27,7 +27,7 @@ use crate::state::RestartPolicy;
 )]
 #[command(after_help = "\
 Examples:
-  rdaemon start --name web --ready tcp:8080 -- python3 -m http.server 8080
+  rdaemon start --name web --chdir /srv/www --ready tcp:8080 -- python3 -m http.server 8080 --bind 127.0.0.1
   rdaemon status web
   rdaemon logs web -f
   rdaemon restart web
@@ -172,12 +172,12 @@ pub enum Command {
 Examples:
   rdaemon start -- sleep 1000
   rdaemon start web                       # again, from its spec (options given override it)
-  rdaemon start --name web --chdir /srv/www --env PORT=8080 -- python3 -m http.server 8080
-  rdaemon start --name web --ready tcp:8080 --ready-timeout 1m -- python3 -m http.server 8080
+  rdaemon start --name web --chdir /srv/www --env LEVEL=debug -- python3 -m http.server 8080 --bind 127.0.0.1
+  rdaemon start --name api --ready tcp:8080 --ready-timeout 1m -- ./server --port 8080
   rdaemon start --pidfile /run/ping.pid --log /var/log/ping.log -- ping localhost
   rdaemon start --respawn --log-max-size 10M --name worker -- ./worker.sh
   rdaemon start --forking --pidfile /run/nginx.pid --ready tcp:80 -- nginx   # forks by itself
-  rdaemon start --foreground --name web -- python3 -m http.server 8080   # systemd, containers"
+  rdaemon start --foreground --name api -- ./server --port 8080   # systemd, containers"
     )]
     Start(StartArgs),
 
@@ -216,7 +216,7 @@ pipe, and in --json, it is whole.")]
 Examples:
   rdaemon restart web
   rdaemon restart web --env LEVEL=debug
-  rdaemon restart web -- python3 -m http.server 9090
+  rdaemon restart api -- ./server --port 9090
   rdaemon restart 'web-*'             # one after the other
 
 An option not given keeps the recorded value, not the default that start would use.")]
@@ -295,7 +295,7 @@ rdaemon.toml:
   ready = \"tcp:6390\"
 
   [daemons.web]
-  run = \"python3 -m http.server 8080\"    # via /bin/sh -c
+  run = \"python3 -m http.server 8080 --bind 127.0.0.1\"    # via /bin/sh -c
   after = [\"db\"]
   ready = \"http:http://127.0.0.1:8080/\"
   env = { LEVEL = \"debug\" }

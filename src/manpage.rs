@@ -332,7 +332,7 @@ fn examples() -> Roff {
     literal(
         &mut r,
         &[
-            "rdaemon start --name web --chdir /srv/www -- python3 -m http.server 8080",
+            "rdaemon start --name web --chdir /srv/www -- python3 -m http.server 8080 --bind 127.0.0.1",
             "rdaemon status web",
             "rdaemon restart web --env LEVEL=debug",
             "rdaemon stop web --timeout 30s",

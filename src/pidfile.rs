@@ -62,6 +62,12 @@ pub fn read(path: &Path, is_root: bool) -> Content {
     }
 }
 
+/// The number the pidfile at `path` holds, before the [`Pid`] rules (rdaemon's own pid or its
+/// parent's included: a daemon asking about itself), read as [`read`] reads it.
+pub fn number(path: &Path) -> Option<i32> {
+    read_raw(path).ok().flatten().map(|(raw, _, _)| raw)
+}
+
 /// The number a pidfile holds, before the [`Pid`] rules, its metadata, and whether its
 /// directory is one only root (or rdaemon's user) can change (`fsx::Dir::is_protected`): where
 /// another user can write, they could have put any file at that name, root's included.

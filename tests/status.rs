@@ -334,3 +334,28 @@ fn a_stopped_daemons_rewritten_pidfile_naming_a_dead_pid_leaves_it_stopped() {
     let (_, v) = status_json(&env, "u");
     assert_eq!(v["state"], "stopped");
 }
+
+/// A daemon asking about itself (a health script it runs): running, exit 0, and no warning
+/// that its pidfile is invalid. Its pid is rdaemon's parent there, which rdaemon never
+/// signals, but the pidfile naming it is right (a newcomer's trial, 2026-12-03).
+#[test]
+fn a_daemon_asking_about_itself_is_running_without_a_warning() {
+    let env = Env::new();
+    let bin = assert_cmd::cargo::cargo_bin!("rdaemon");
+    let out = env.path("out");
+    let line = format!(
+        "'{}' status self > '{o}.new' 2>&1; echo \"exit $?\" >> '{o}.new'; mv '{o}.new' '{o}'; exec sleep {}",
+        bin.display(),
+        unique_secs(),
+        o = out.display()
+    );
+    let pid = env.start("self", &["sh", "-c", &line]);
+    wait_until("the daemon asked about itself", DEADLINE, || out.exists());
+    let said = fs::read_to_string(&out).unwrap();
+    assert!(
+        said.starts_with(&format!("self is running (pid {pid}), up ")),
+        "{said}"
+    );
+    assert!(said.ends_with("exit 0\n"), "{said}");
+    assert!(!said.contains("warning"), "{said}");
+}

@@ -110,6 +110,9 @@ fn pidfile_disagrees(target: &crate::target::Target, is_root: bool) -> Option<St
     let path = target.pidfile.display();
     let how = match pidfile::read(&target.pidfile, is_root) {
         Content::Valid { pid: named, .. } if named.get() == pid => return None,
+        // The daemon's own pid, which is no `Pid` to the daemon asking about itself (it is
+        // rdaemon's parent there): the pidfile is right (a newcomer's trial, 2026-12-03).
+        Content::Invalid(_) if pidfile::number(&target.pidfile) == Some(pid) => return None,
         Content::Valid { pid: named, .. } => format!("names pid {named}"),
         Content::Missing => "is missing".to_owned(),
         Content::Invalid(why) => format!("is invalid ({why})"),
