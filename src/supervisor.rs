@@ -402,6 +402,15 @@ pub enum End {
 /// The monitor's machine, whole (s6-supervise's `actions[state][event]`): the next state and
 /// what to do, from the state, the event, the restart policy and its memory, and the time.
 /// Pure but for `backoff`, which it keeps; `restarts` is the count so far, for messages.
+/// How long a program ran, as the monitor's log says it: milliseconds under a second (a
+/// program that failed at once), else to the second (`3s`, `2m 5s`; `3s 7ms` read oddly).
+fn format_ran_for(d: Duration) -> String {
+    match d < Duration::from_secs(1) {
+        true => format_duration(Duration::from_millis(d.as_millis() as u64)),
+        false => format_duration(Duration::from_secs((d.as_millis() as u64 + 500) / 1000)),
+    }
+}
+
 pub fn step(
     state: State,
     event: Event,
@@ -417,7 +426,7 @@ pub fn step(
         let what = format!(
             "{who}: {} after {}",
             how.describe(),
-            format_duration(Duration::from_millis(ran_for.as_millis() as u64))
+            format_ran_for(ran_for)
         );
         let mut effects = vec![Effect::NoteExit(how.clone())];
         let clean = how.reason.is_none() && how.code == Some(0);
@@ -2510,6 +2519,17 @@ fn is_regular_or_missing(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn how_long_a_program_ran_reads_plainly() {
+        let ms = Duration::from_millis;
+        assert_eq!(format_ran_for(ms(0)), "0s");
+        assert_eq!(format_ran_for(ms(7)), "7ms");
+        assert_eq!(format_ran_for(ms(999)), "999ms");
+        assert_eq!(format_ran_for(ms(3007)), "3s");
+        assert_eq!(format_ran_for(ms(2600)), "3s");
+        assert_eq!(format_ran_for(ms(125_400)), "2m 5s");
+    }
     use super::*;
 
     fn policy(delay_ms: u64, max: u32, window_s: u64) -> Policy {
