@@ -242,10 +242,36 @@ pub fn refusal_hint(limit: &Limit) -> String {
             }
         }
     }
-    if !nix::unistd::geteuid().is_root() {
-        return "raising a hard limit needs root".into();
+    let above = current_hard(limit.resource)
+        .filter(|&now| limit.hard.is_none_or(|wanted| wanted > now))
+        .map(|now| format!("{} {now}", limit.resource.as_str()));
+    match (above, nix::unistd::geteuid().is_root()) {
+        (Some(now), false) => format!("it is above the hard limit {now} rdaemon runs with, which only root may raise"),
+        // Root without CAP_SYS_RESOURCE: in a container, or under a bounding set that drops it.
+        (Some(now), true) => format!(
+            "it is above the hard limit {now} rdaemon runs with, which only a process with CAP_SYS_RESOURCE may raise (a container may not have it)"
+        ),
+        (None, false) => "raising a hard limit needs root".into(),
+        (None, true) => "the value is above what the system allows".into(),
     }
-    "the value is above what the system allows".into()
+}
+
+/// The hard limit of `resource` this process has; `None` for unlimited.
+fn current_hard(resource: Resource) -> Option<u64> {
+    use nix::sys::resource::{getrlimit, Resource as R};
+    let r = match resource {
+        Resource::Nofile => R::RLIMIT_NOFILE,
+        Resource::Nproc => R::RLIMIT_NPROC,
+        Resource::Core => R::RLIMIT_CORE,
+        Resource::Memlock => R::RLIMIT_MEMLOCK,
+        Resource::As => R::RLIMIT_AS,
+        Resource::Fsize => R::RLIMIT_FSIZE,
+        Resource::Cpu => R::RLIMIT_CPU,
+        Resource::Stack => R::RLIMIT_STACK,
+        Resource::Data => R::RLIMIT_DATA,
+    };
+    let (_, hard) = getrlimit(r).ok()?;
+    (hard != nix::libc::RLIM_INFINITY).then_some(hard)
 }
 
 /// `--limit`'s value parser.

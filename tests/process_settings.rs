@@ -301,7 +301,10 @@ fn root_sets_a_raised_hard_limit_and_a_negative_nice_for_a_daemon_that_runs_as_n
         );
         env.run_cmd(env.wrapped(&lowered), &args)
             .code(1)
-            .stderr_has("the kernel refuses it");
+            .stderr_has("the kernel refuses it")
+            .stderr_has(&format!(
+                "above the hard limit nofile {base} rdaemon runs with, which only a process with CAP_SYS_RESOURCE may raise"
+            ));
         assert!(!env.path("high.json").exists());
     } else {
         env.run_cmd(env.wrapped(&lowered), &args).ok();
