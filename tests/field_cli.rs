@@ -211,6 +211,9 @@ fn an_unknown_pidfile_is_said_by_every_verb() {
         (&["signal", "USR1"], 7),
         (&["reload"], 7),
     ];
+    // They guessed a daemon from the file name: "no daemon named 'typo'", and "no record for
+    // typo", exit 2 (a newcomer's trial, 2026-12-03).
+    let more: [(&[&str], i32); 2] = [(&["logs"], 1), (&["restart"], 1)];
     let run = |verb: &[&str], pidfile: &Path| {
         let mut args = verb.to_vec();
         args.extend(["--pidfile", pidfile.to_str().unwrap()]);
@@ -232,8 +235,8 @@ fn an_unknown_pidfile_is_said_by_every_verb() {
             "rdaemon: no daemon with pidfile '{}' ({why})\n",
             pidfile.display()
         );
-        for (verb, code) in verbs {
-            let out = run(verb, pidfile).code(code);
+        for (verb, code) in verbs.iter().chain(&more) {
+            let out = run(verb, pidfile).code(*code);
             assert_eq!(out.stderr, line, "{}", out.dump());
             assert_eq!(out.stdout, "", "{}", out.dump());
         }
