@@ -579,12 +579,44 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     ])
     .ok();
     let run = env.run(&["export", "systemd", "ex"]).ok();
-    let said = "lies in a directory another user can change: systemd opens it as root";
+    let said =
+        "lies in a directory another user can change or create files in: systemd opens it as root";
     let run = run
         .stderr_has(&format!("ex: its log '{log_s}' {said}"))
         .stderr_has(&format!("ex: its env file '{env_s}' {said}"));
     assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
     env.run(&["stop", "ex"]).ok();
+    // A root daemon's files in a sticky directory anyone may create names in (as /tmp):
+    // rdaemon refuses another user's file there, systemd would not (helper-119).
+    let sticky = env.path("tmp");
+    fs::create_dir(&sticky).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
+    let (log, envfile) = (sticky.join("r.log"), sticky.join("r.env"));
+    fs::write(&envfile, "MODE=prod\n").unwrap();
+    let (log_s, env_s) = (log.to_str().unwrap(), envfile.to_str().unwrap());
+    env.run(&[
+        "start",
+        "--name",
+        "rootd",
+        "--log",
+        log_s,
+        "--env-file",
+        env_s,
+        "--",
+        "sh",
+        "-c",
+        HUP_IGNORED,
+        &secs,
+    ])
+    .ok();
+    let run = env
+        .run(&["export", "systemd", "rootd"])
+        .ok()
+        .stderr_has(&format!("rootd: its log '{log_s}' {said}"))
+        .stderr_has(&format!("rootd: its env file '{env_s}' {said}"));
+    assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
+    env.run(&["stop", "rootd"]).ok();
     // Logs in rdaemon's own directory: nothing to say.
     env.start("mine", &["sh", "-c", HUP_IGNORED, &secs]);
     export(&env, "mine");

@@ -193,10 +193,15 @@ fn unit_for(ctx: &Ctx, record: &Record, record_path: &Path, reload: ReloadFate) 
 /// or read a root-only `KEY=VALUE` file into the environment of a daemon they run as. rdaemon
 /// itself opens such files with that user's rights; systemd cannot be told to.
 fn opened_by_root(rec: &Record) -> Vec<String> {
+    // A directory another user can change; or a sticky one others may create names in (as
+    // /tmp): rdaemon's own opens refuse their file there, systemd's follow it (helper-119: an
+    // EnvironmentFile= in /tmp, replaced by nobody, gave root's unit LD_PRELOAD).
     let exposed = |path: &Path| {
         path.parent()
             .and_then(|dir| crate::fsx::Dir::open(dir).ok())
-            .is_some_and(|dir| !dir.is_protected())
+            .is_some_and(|dir| {
+                !dir.is_protected() || (dir.mode() & 0o1000 != 0 && dir.mode() & 0o022 != 0)
+            })
     };
     let mut logs = vec![&rec.stdout];
     if rec.stderr != rec.stdout {
@@ -212,7 +217,7 @@ fn opened_by_root(rec: &Record) -> Vec<String> {
         .filter(|(_, path)| exposed(path))
         .map(|(what, path)| {
             format!(
-                "its {what} '{}' lies in a directory another user can change: systemd opens it as root, following symbolic links, so move it to a directory only root can write before you install the unit",
+                "its {what} '{}' lies in a directory another user can change or create files in: systemd opens it as root, following symbolic links, so move it to a directory only root can write before you install the unit",
                 one_line(path)
             )
         })
