@@ -113,6 +113,50 @@ impl Dir {
         ))
     }
 
+    /// The directory `name` in it, made with `mode` if it is not there, and opened without
+    /// following a symlink: one another user put at that name, or a directory of theirs, is
+    /// refused (in a sticky directory anyone may create the name between a look and the make).
+    pub fn make_subdir(&self, name: &OsStr, mode: u32) -> io::Result<Dir> {
+        match nix::sys::stat::mkdirat(&self.fd, name, Mode::from_bits_truncate(mode)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let path = self.path.join(name);
+        let fd = openat(
+            &self.fd,
+            name,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| match e {
+            Errno::ELOOP | Errno::ENOTDIR => {
+                let kind = fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_or("something else", |st| {
+                        describe_kind(SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()))
+                    });
+                io::Error::other(format!(
+                    "'{}' is not a directory but {kind}, which another user may have put there",
+                    path.display()
+                ))
+            }
+            e => e.into(),
+        })?;
+        let stat = fstat(&fd)?;
+        if !is_ours(stat.st_uid) {
+            return Err(io::Error::other(format!(
+                "'{}' is a directory of uid {}, not made by rdaemon",
+                path.display(),
+                stat.st_uid
+            )));
+        }
+        Ok(Dir {
+            fd,
+            path,
+            stat,
+            exposed: self.exposed.clone(),
+        })
+    }
+
     /// The path the directory was opened by (for messages).
     pub fn path(&self) -> &Path {
         &self.path
@@ -942,6 +986,35 @@ pub fn is_terminal(fd: std::os::fd::BorrowedFd<'_>) -> bool {
 mod tests {
     use super::*;
     use std::os::unix::fs::{symlink, PermissionsExt};
+
+    /// A name another user took first, in a sticky directory, as a symlink or a directory of
+    /// theirs: `make_subdir` refuses it and creates nothing where it leads (helper-119).
+    #[test]
+    fn make_subdir_never_goes_through_a_name_someone_else_made() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::open(tmp.path()).unwrap();
+        let made = dir.make_subdir(OsStr::new("a"), 0o755).unwrap();
+        made.make_subdir(OsStr::new("b"), 0o755).unwrap();
+        assert!(tmp.path().join("a/b").is_dir());
+        // Made again: the same directory, no error.
+        dir.make_subdir(OsStr::new("a"), 0o755).unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::create_dir(&victim).unwrap();
+        symlink(&victim, tmp.path().join("link")).unwrap();
+        let err = dir.make_subdir(OsStr::new("link"), 0o755).unwrap_err();
+        assert!(err.to_string().contains("a symlink"), "{err}");
+        std::fs::write(tmp.path().join("file"), "").unwrap();
+        let err = dir.make_subdir(OsStr::new("file"), 0o755).unwrap_err();
+        assert!(err.to_string().contains("not a directory"), "{err}");
+        if geteuid().is_root() {
+            let theirs = tmp.path().join("theirs");
+            std::fs::create_dir(&theirs).unwrap();
+            nix::unistd::chown(&theirs, Some(Uid::from_raw(65534)), None).unwrap();
+            let err = dir.make_subdir(OsStr::new("theirs"), 0o755).unwrap_err();
+            assert!(err.to_string().contains("uid 65534"), "{err}");
+        }
+        assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    }
 
     #[test]
     fn symlinked_file_and_fifo_are_refused_and_nothing_blocks() {

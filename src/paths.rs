@@ -273,6 +273,23 @@ pub fn create_dir(dir: &Path, mode: u32) -> Result<()> {
                 by.display()
             );
         }
+        // One component at a time from the directory just checked, never through a symlink:
+        // in a sticky directory another user may create the next name after the look above
+        // (helper-119: `export --out /tmp/x/units` made /srv/victim/units through theirs).
+        let rest = absolute.strip_prefix(existing).unwrap_or(Path::new(""));
+        let mut at = above;
+        for part in rest.components() {
+            let std::path::Component::Normal(name) = part else {
+                bail!(
+                    "refusing to create it: '{}' is not a plain path",
+                    dir.display()
+                );
+            };
+            at = at
+                .make_subdir(name, mode)
+                .map_err(crate::pidfile::os_error)?;
+        }
+        return Ok(());
     }
     fs::DirBuilder::new()
         .recursive(true)
