@@ -151,6 +151,16 @@ fn exec_argv(value: &str) -> Vec<String> {
         .collect()
 }
 
+/// The argv of the unit's commented `#ExecStartPost=` suggestion, as systemd would run it once
+/// uncommented.
+fn suggested_wait(text: &str) -> Vec<String> {
+    let suggestion = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#ExecStartPost="))
+        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
+    exec_argv(suggestion)
+}
+
 /// Runs `systemd-analyze verify` on the unit when it is installed; `false` when skipped.
 /// Every test that exports a unit checks it with this.
 pub fn verify(env: &Env, name: &str, unit: &str) -> bool {
@@ -482,11 +492,7 @@ fn readiness_and_credentials() {
     assert_eq!(service(&unit, "Type"), "exec");
     assert!(values(&unit, "Service", "ExecStartPost").is_empty());
     // The suggested wait, once uncommented, is a valid command line for the same check.
-    let suggestion = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#ExecStartPost="))
-        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
-    let argv = exec_argv(suggestion);
+    let argv = suggested_wait(&text);
     assert_eq!(argv[0], "/bin/bash");
     assert_eq!(&argv[argv.len() - 2..], ["127.0.0.1", "8080"]);
     assert!(argv[2].contains("/dev/tcp/\"$1\"/\"$2\""), "{argv:?}");
@@ -886,11 +892,7 @@ fn the_suggested_wait_of_cmd_and_http_readiness_waits_for_the_same_check() {
     );
     recorded(&env, "cmd", json!({ "ready": format!("cmd:{check}") }));
     let text = export(&env, "cmd");
-    let suggestion = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#ExecStartPost="))
-        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
-    let argv = exec_argv(suggestion);
+    let argv = suggested_wait(&text);
     assert_eq!(argv.last().unwrap(), &check, "{argv:?}");
     let mut wait = Background::spawn(StdCommand::new(&argv[0]).args(&argv[1..]));
     wait_until("the check failed twice", DEADLINE, || {
@@ -920,11 +922,7 @@ fn the_suggested_wait_of_cmd_and_http_readiness_waits_for_the_same_check() {
     let url = format!("http://127.0.0.1:{port}/health");
     recorded(&env, "web", json!({ "ready": format!("http:{url}") }));
     let text = export(&env, "web");
-    let suggestion = text
-        .lines()
-        .find_map(|l| l.strip_prefix("#ExecStartPost="))
-        .unwrap_or_else(|| panic!("no suggestion in\n{text}"));
-    let argv = exec_argv(suggestion);
+    let argv = suggested_wait(&text);
     assert_eq!(argv.last().unwrap(), &url, "{argv:?}");
     let mut wait = Background::spawn(StdCommand::new(&argv[0]).args(&argv[1..]));
     assert!(!wait.has_ended(), "the wait ended while nothing listened");
