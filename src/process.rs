@@ -634,22 +634,25 @@ pub fn terminal_columns() -> Option<usize> {
 
 /// Resident set size of `pid` in bytes, from `/proc/PID/statm`: any pid, for reading only.
 pub fn rss_bytes(pid: i32) -> Option<u64> {
+    statm(pid).map(|(resident, _)| resident)
+}
+
+/// The resident and the shared (file-backed or shared-memory) bytes of `pid`, from
+/// `/proc/PID/statm`.
+fn statm(pid: i32) -> Option<(u64, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
-    let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;
-    Some(pages * page as u64)
+    let mut fields = text.split_whitespace().skip(1);
+    let resident: u64 = fields.next()?.parse().ok()?;
+    let shared: u64 = fields.next()?.parse().ok()?;
+    let page = sysconf(SysconfVar::PAGE_SIZE).ok()?? as u64;
+    Some((resident * page, shared * page))
 }
 
 /// The part of `pid`'s resident memory that is not backed by a file nor shared memory (its
 /// heap, stack and written private pages), in bytes: `/proc/PID/statm`'s resident minus
 /// shared pages.
 pub fn anon_bytes(pid: i32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    let mut fields = text.split_whitespace().skip(1);
-    let resident: u64 = fields.next()?.parse().ok()?;
-    let shared: u64 = fields.next()?.parse().ok()?;
-    let page = sysconf(SysconfVar::PAGE_SIZE).ok()??;
-    Some(resident.saturating_sub(shared) * page as u64)
+    statm(pid).map(|(resident, shared)| resident.saturating_sub(shared))
 }
 
 /// The real user id of this process.

@@ -8,7 +8,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::{TargetArgs, TargetsArgs};
 use crate::exit::Fail;
@@ -384,6 +384,16 @@ pub fn closest_names(ctx: &Ctx, word: &str) -> Vec<String> {
         .into_iter()
         .map(str::to_owned)
         .collect()
+}
+
+/// For a command with no "not running" answer of its own (`logs`, `restart`): an error when
+/// `args` gives a pidfile alone that names nothing ([`is_unknown`]), said as [`unknown_name_of`]
+/// says it, not as a daemon named after the file (a newcomer's trial, 2026-12-03).
+pub fn refuse_unknown_pidfile(ctx: &Ctx, args: &TargetArgs, target: &Target) -> Result<()> {
+    if args.given_name().is_none() && is_unknown(ctx, args, target) {
+        bail!("{}", unknown_name_of(ctx, args, target));
+    }
+    Ok(())
 }
 
 /// What to say of a target that [`is_unknown`]: [`unknown_name`] for a name; for a pidfile given

@@ -565,33 +565,25 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     let envfile = theirs.join("app.env");
     fs::write(&envfile, "FOO=1\n").unwrap();
     nix::unistd::chown(&envfile, Some(nobody.uid), Some(nobody.gid)).unwrap();
-    let (log_s, env_s) = (log.to_str().unwrap(), envfile.to_str().unwrap());
     let secs = unique_secs();
-    env.run(&[
-        "start",
-        "--name",
-        "ex",
-        "--user",
-        "nobody",
-        "--log",
-        log_s,
-        "--env-file",
-        env_s,
-        "--",
-        "sh",
-        "-c",
-        HUP_IGNORED,
-        &secs,
-    ])
-    .ok();
-    let run = env.run(&["export", "systemd", "ex"]).ok();
-    let said =
-        "lies in a directory another user can change or create files in: systemd opens it as root";
-    let run = run
-        .stderr_has(&format!("ex: its log '{log_s}' {said}"))
-        .stderr_has(&format!("ex: its env file '{env_s}' {said}"));
-    assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
-    env.run(&["stop", "ex"]).ok();
+    // Starts NAME with the log and env file (and options), and requires `export` to warn of
+    // both, and of nothing else.
+    let warned_of_both = |name: &str, options: &[&str], log: &Path, envfile: &Path| {
+        let (log_s, env_s) = (log.to_str().unwrap(), envfile.to_str().unwrap());
+        let mut args = vec!["start", "--name", name, "--log", log_s, "--env-file", env_s];
+        args.extend(options);
+        args.extend(["--", "sh", "-c", HUP_IGNORED, &secs]);
+        env.run(&args).ok();
+        let said = "lies in a directory another user can change or create files in: systemd opens it as root";
+        let run = env
+            .run(&["export", "systemd", name])
+            .ok()
+            .stderr_has(&format!("{name}: its log '{log_s}' {said}"))
+            .stderr_has(&format!("{name}: its env file '{env_s}' {said}"));
+        assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
+        env.run(&["stop", name]).ok();
+    };
+    warned_of_both("ex", &["--user", "nobody"], &log, &envfile);
     // A root daemon's files in a sticky directory anyone may create names in (as /tmp):
     // rdaemon refuses another user's file there, systemd would not (helper-119).
     let sticky = env.path("tmp");
@@ -600,29 +592,7 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     fs::set_permissions(&sticky, fs::Permissions::from_mode(0o1777)).unwrap();
     let (log, envfile) = (sticky.join("r.log"), sticky.join("r.env"));
     fs::write(&envfile, "MODE=prod\n").unwrap();
-    let (log_s, env_s) = (log.to_str().unwrap(), envfile.to_str().unwrap());
-    env.run(&[
-        "start",
-        "--name",
-        "rootd",
-        "--log",
-        log_s,
-        "--env-file",
-        env_s,
-        "--",
-        "sh",
-        "-c",
-        HUP_IGNORED,
-        &secs,
-    ])
-    .ok();
-    let run = env
-        .run(&["export", "systemd", "rootd"])
-        .ok()
-        .stderr_has(&format!("rootd: its log '{log_s}' {said}"))
-        .stderr_has(&format!("rootd: its env file '{env_s}' {said}"));
-    assert_eq!(run.stderr.lines().count(), 2, "{}", run.dump());
-    env.run(&["stop", "rootd"]).ok();
+    warned_of_both("rootd", &[], &log, &envfile);
     // Logs in rdaemon's own directory: nothing to say.
     env.start("mine", &["sh", "-c", HUP_IGNORED, &secs]);
     export(&env, "mine");

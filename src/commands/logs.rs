@@ -25,11 +25,7 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
         Resolved::NoDaemons => bail!("no daemons, so no logs to show"),
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
-    // A `--pidfile` alone that names nothing: said as `status` and `stop` say it, not as a
-    // daemon named after its file name (a newcomer's trial, 2026-12-03).
-    if single.given_name().is_none() && crate::target::is_unknown(ctx, &single, &target) {
-        bail!("{}", crate::target::unknown_name_of(ctx, &single, &target));
-    }
+    crate::target::refuse_unknown_pidfile(ctx, &single, &target)?;
     let files = log_files(ctx, &target, args.follow)?;
     let headers = files.len() > 1;
     // On a terminal the daemon's control characters are shown, not obeyed (colors pass); into a

@@ -58,13 +58,9 @@ pub fn run(args: RestartArgs, ctx: &Ctx) -> Result<Code> {
         }
         Resolved::Several(names) => return Err(several_error(&names).into()),
     };
-    // A `--pidfile` alone that names nothing: said as `status` and `stop` say it, not as a
-    // daemon named after its file name (a newcomer's trial, 2026-12-03).
-    if single.given_name().is_none()
-        && args.program.is_empty()
-        && crate::target::is_unknown(ctx, &single, &target)
-    {
-        bail!("{}", crate::target::unknown_name_of(ctx, &single, &target));
+    // Given a new command line, it starts the daemon anew.
+    if args.program.is_empty() {
+        crate::target::refuse_unknown_pidfile(ctx, &single, &target)?;
     }
     restart_one(ctx, &args, target, single.given_name().is_some())
 }
