@@ -272,6 +272,37 @@ fn is_gone(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(nix::libc::ENOENT | nix::libc::ESRCH))
 }
 
+/// Whether `pid` is a live descendant of `ancestor` (`MAINPID=` is accepted only for one of
+/// the monitor's).
+fn is_descendant(ancestor: i32, pid: i32) -> bool {
+    let mut at = pid;
+    for _ in 0..64 {
+        let Ok(p) = Pid::new(at) else { return false };
+        match read_stat(p) {
+            Some(stat) if stat.is_alive() && stat.ppid == ancestor => return true,
+            Some(stat) if stat.is_alive() => at = stat.ppid,
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// The start time of `pid` if it is a live descendant of `ancestor`: read before the walk up
+/// its parents and again after it, the same both times, so that the start time kept is the one
+/// of the process found a descendant (helper-114's attack: read after, from a process gone by
+/// then, it was none, and `status` then vouched for whatever took the pid next).
+pub fn descendant_start(ancestor: i32, pid: i32) -> Option<u64> {
+    let start = |pid: i32| {
+        Pid::new(pid)
+            .ok()
+            .and_then(read_stat)
+            .filter(|s| s.is_alive())
+            .map(|s| s.start_time)
+    };
+    let before = start(pid)?;
+    (is_descendant(ancestor, pid) && start(pid) == Some(before)).then_some(before)
+}
+
 /// Reads `/proc/PID/stat`; `None` when there is no such process *or it cannot be read*. Only for
 /// what rdaemon shows or waits for; decisions to signal or to remove a pidfile use [`stat`].
 pub fn read_stat(pid: Pid) -> Option<ProcStat> {

@@ -406,6 +406,9 @@ impl Interrupt {
 pub struct Check {
     how: How,
     status: Option<String>,
+    /// The last `MAINPID=` the program sent while `start` waited (with `READY=1`, as
+    /// `sd_notify(0, "MAINPID=...\nREADY=1")` sends it), for the respawn monitor to keep.
+    main_pid: Option<i32>,
     /// `notify`: whether a message of the daemon's reached the socket at all.
     notify_heard: bool,
     ignored: Vec<String>,
@@ -790,6 +793,7 @@ impl Check {
         Ok(Check {
             how,
             status: None,
+            main_pid: None,
             notify_heard: false,
             ignored: Vec::new(),
             program_uid: None,
@@ -889,6 +893,11 @@ impl Check {
     /// The last `STATUS=` text the program sent.
     pub fn status_text(&self) -> Option<&str> {
         self.status.as_deref()
+    }
+
+    /// The last `MAINPID=` the program sent while `start` waited, unchecked.
+    pub fn main_pid(&self) -> Option<i32> {
+        self.main_pid
     }
 
     /// `notify` when nothing at all reached the socket (neither the daemon's nor another's):
@@ -1453,6 +1462,9 @@ impl Check {
                 let notice = parse_notice(&message);
                 if notice.status.is_some() {
                     self.status = notice.status;
+                }
+                if notice.main_pid.is_some() {
+                    self.main_pid = notice.main_pid;
                 }
                 if let Some(n) = notice.errno {
                     return Ok(Outcome::Failed(format!(

@@ -1475,9 +1475,13 @@ impl Monitor {
             }
             if wake.handed_over && self.policy.notify {
                 // `start` returned: it saw the program's READY=1 (else it would have failed and
-                // stopped this monitor). From now on the monitor hears the program.
+                // stopped this monitor). From now on the monitor hears the program; a
+                // `MAINPID=` that `start` heard is kept as one heard here.
+                let (main_pid, main_pid_start) = self.main_pid_heard_by_start();
                 self.handle(Event::Notified(Notice {
                     ready: true,
+                    main_pid,
+                    main_pid_start,
                     ..Notice::default()
                 }));
             }
@@ -1803,6 +1807,23 @@ impl Monitor {
         self.handle(event)
     }
 
+    /// The `MAINPID=` that `start` heard while it waited for `READY=1` and kept in the status
+    /// it handed over, if that process is still the same descendant of this monitor.
+    fn main_pid_heard_by_start(&self) -> (Option<i32>, Option<u64>) {
+        let Ok(Some(status)) = Status::load(&self.ctx, &self.name) else {
+            return (None, None);
+        };
+        let me = std::process::id() as i32;
+        match (status.notify.main_pid, status.notify.main_pid_start) {
+            (Some(pid), Some(start))
+                if status.pid == Some(me) && process::descendant_start(me, pid) == Some(start) =>
+            {
+                (Some(pid), Some(start))
+            }
+            _ => (None, None),
+        }
+    }
+
     /// Reads the queued notify messages and acts on each of the daemon's. A socket still full
     /// after a read, as others' messages sent as fast as they can keep it, rests for
     /// [`NOTIFY_REST`]: a flood from any user then costs the monitor a batch of messages every
@@ -1825,7 +1846,7 @@ impl Monitor {
             };
             let mut notice = crate::ready::parse_notice(&message);
             if let Some(pid) = notice.main_pid {
-                notice.main_pid_start = descendant_start(pid);
+                notice.main_pid_start = process::descendant_start(std::process::id() as i32, pid);
                 if notice.main_pid_start.is_none() {
                     notice.main_pid = None;
                     self.say(&format!(
@@ -2409,37 +2430,6 @@ struct Wake {
     notified: bool,
     /// `start` has just handed the status over.
     handed_over: bool,
-}
-
-/// Whether `pid` is a descendant of this monitor (`MAINPID=` is accepted only for one).
-fn is_descendant(pid: i32) -> bool {
-    let me = std::process::id() as i32;
-    let mut at = pid;
-    for _ in 0..64 {
-        let Ok(p) = Pid::new(at) else { return false };
-        match process::read_stat(p) {
-            Some(stat) if stat.is_alive() && stat.ppid == me => return true,
-            Some(stat) if stat.is_alive() => at = stat.ppid,
-            _ => return false,
-        }
-    }
-    false
-}
-
-/// The start time of `pid` if it is a live descendant of this monitor: read before the walk
-/// up its parents and again after it, the same both times, so that the start time kept is
-/// the one of the process found a descendant (helper-114's attack: read after, from a process
-/// gone by then, it was none, and `status` then vouched for whatever took the pid next).
-fn descendant_start(pid: i32) -> Option<u64> {
-    let start = |pid: i32| {
-        Pid::new(pid)
-            .ok()
-            .and_then(process::read_stat)
-            .filter(|s| s.is_alive())
-            .map(|s| s.start_time)
-    };
-    let before = start(pid)?;
-    (is_descendant(pid) && start(pid) == Some(before)).then_some(before)
 }
 
 /// A `tcp:` health check: a connection to HOST:PORT within `limit`, to a listener of `child`'s

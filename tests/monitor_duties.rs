@@ -767,6 +767,81 @@ fn mainpid_is_kept_only_for_a_descendant() {
     assert!(alive(monitor));
 }
 
+/// `sd_notify(0, "MAINPID=...\nREADY=1")`, as many programs send it, reaches the socket while
+/// `start` waits: `start` heard only `READY=1` of it, and the main pid was never shown (a
+/// newcomer's trial, helper-116). It is kept, for a descendant of the monitor only, as the
+/// monitor keeps one sent later; a stranger's pid in the same datagram is not.
+#[test]
+fn mainpid_sent_with_ready_is_kept() {
+    let test = "mainpid_sent_with_ready_is_kept";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let notify = format!(
+        "'{}' '{}'",
+        python.display(),
+        fixture("sd_notify.py").display()
+    );
+    let named_go = env.path("named.go");
+    // The named process is the program's own child, a descendant of the monitor.
+    let script = env.script(
+        "mainpid.sh",
+        &format!(
+            "(while [ ! -e '{go}' ]; do sleep 0.01; done) &\n\
+             {notify} \"$(printf 'MAINPID=%s\\nREADY=1' $!)\"\nexec sleep 1000",
+            go = named_go.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    start_supervised(&env, "mp", &["--ready", "notify"], &program);
+    let (code, v) = status_json(&env, "mp");
+    assert_eq!(code, 0, "{v}");
+    let named = v["main_pid"].as_i64().unwrap_or(0) as i32;
+    assert!(named > 0, "MAINPID= sent with READY=1 is kept: {v}");
+    assert!(alive(named), "{v}");
+    assert_ne!(Some(named as i64), v["child_pid"].as_i64(), "{v}");
+    // And it stays kept once the monitor has written the status on its own, after `start`.
+    wait_field(&env, "mp", "notify_state", "ready".into());
+    assert_eq!(status_json(&env, "mp").1["main_pid"], named, "{v}");
+    fs::write(&named_go, "").unwrap();
+    wait_dead(named);
+    assert_eq!(
+        status_json(&env, "mp").1["main_pid"],
+        serde_json::Value::Null
+    );
+    env.run(&["stop", "mp"]).ok();
+
+    // A stranger's pid in the same datagram: not kept, and said.
+    let stranger = std::process::id();
+    let script = env.script(
+        "stranger.sh",
+        &format!("{notify} \"$(printf 'MAINPID=%s\\nREADY=1' {stranger})\"\nexec sleep 1000"),
+    );
+    let script = script.to_string_lossy();
+    let out = env.run(&[
+        "start",
+        "--respawn",
+        "--name",
+        "st",
+        "--ready",
+        "notify",
+        "--",
+        &script,
+    ]);
+    let out = out.ok();
+    assert!(
+        out.stderr.contains(&format!("ignored MAINPID={stranger}")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        status_json(&env, "st").1["main_pid"],
+        serde_json::Value::Null
+    );
+    env.run(&["stop", "st"]).ok();
+}
+
 /// helper-111: `status --json` showed the `MAINPID=` of a process long gone, for a script to
 /// `kill` whatever took its pid next. It is shown while that process lives, and `null` once
 /// it has exited (a zombie no one reaps included).

@@ -1475,6 +1475,7 @@ fn await_ready(
     interrupt: Option<Result<Interrupt>>,
 ) -> Result<Code> {
     let name = &launch.name;
+    let supervised = handoff.is_some();
     let process = match Process::open(pid) {
         Ok(p) => p,
         Err(e) => {
@@ -1502,8 +1503,19 @@ fn await_ready(
         })
         .unwrap_or_else(|e| Outcome::Failed(crate::exit::render(&e)));
     spinner.finish();
-    if let Some(text) = check.status_text() {
-        save_status_text(ctx, name, pid, text);
+    // A `MAINPID=` heard here, in supervised mode: the monitor keeps it once handed the
+    // status, as one it hears itself (only a descendant's, with its start time).
+    let main_pid = check.main_pid().filter(|_| supervised).and_then(|n| {
+        let start = crate::process::descendant_start(pid.get(), n);
+        if start.is_none() {
+            ctx.warn(format!(
+                "{name}: ignored MAINPID={n}: not a process of this daemon"
+            ));
+        }
+        Some(n).zip(start)
+    });
+    if check.status_text().is_some() || main_pid.is_some() {
+        save_notified(ctx, name, pid, check.status_text(), main_pid);
     }
     let what = launch.ready.describe();
     let mut interrupted = None;
@@ -1661,12 +1673,26 @@ fn note_start_failed(ctx: &Ctx, name: &Name, pid: Pid, why: &str) {
     }
 }
 
-/// Keeps the notify `STATUS=` text in the record, for `status`. The record is read again: in
+/// Keeps what the program said over the notify socket while `start` waited in the record, for
+/// `status`: its last `STATUS=` text, and its `MAINPID=` (a pid and its start time), which the
+/// respawn monitor takes up when it is handed the status. The record is read again: in
 /// supervised mode `start` has added the child's pid to it since the spawn.
-fn save_status_text(ctx: &Ctx, name: &Name, pid: Pid, text: &str) {
+fn save_notified(
+    ctx: &Ctx,
+    name: &Name,
+    pid: Pid,
+    text: Option<&str>,
+    main_pid: Option<(i32, u64)>,
+) {
     match Record::load(ctx, name) {
         Ok(Some(mut rec)) if rec.pid == Some(pid.get()) => {
-            rec.status_text = Some(text.to_owned());
+            if let Some(text) = text {
+                rec.status_text = Some(text.to_owned());
+            }
+            if let Some((main, start)) = main_pid {
+                rec.notify.main_pid = Some(main);
+                rec.notify.main_pid_start = Some(start);
+            }
             if let Err(e) = rec.status().save(ctx, name) {
                 ctx.warn(crate::exit::render(&e));
             }
