@@ -121,6 +121,51 @@ fn monitor_runs_the_program_as_its_child_with_the_daemon_setup() {
     assert_eq!(json["child_pid"], child);
 }
 
+/// `status` of a respawn daemon showed only the monitor's uptime: after a restart, how long the
+/// program itself has run is what a user of pm2 or supervisord looks for. The child line says
+/// it. The program restarts after a 2 s delay, so its uptime is at least 2 s less than the
+/// monitor's, read in the same `status`.
+#[test]
+fn status_shows_the_childs_own_uptime() {
+    let env = Env::new();
+    let flag = env.path("ran.once");
+    let script = format!(
+        "[ -e '{f}' ] && exec sleep 1000; : > '{f}'; exit 1",
+        f = flag.display()
+    );
+    // Its first child may be gone before `start` returns.
+    let start = [
+        "start",
+        "--respawn",
+        "--name",
+        "up",
+        "--restart-delay",
+        "2s",
+        "--",
+    ];
+    env.run(&[&start[..], &["sh", "-c", &script]].concat()).ok();
+    wait_until("the program restarted", DEADLINE, || {
+        env.record("up")["restarts"] == 1
+    });
+    let child = wait_new_child(&env, "up", 0);
+    let out = env.run(&["status", "up"]).ok().stdout;
+    let secs = |line: &str| -> u64 {
+        let up = line.rsplit("up ").next().unwrap();
+        humantime::parse_duration(up.trim())
+            .unwrap_or_else(|e| panic!("{line:?}: {e}"))
+            .as_secs()
+    };
+    let monitor_line = out.lines().next().unwrap();
+    let child_line = out
+        .lines()
+        .find(|l| l.starts_with(&format!("  child:   pid {child}, up ")))
+        .unwrap_or_else(|| panic!("no child uptime in:\n{out}"));
+    assert!(
+        secs(child_line) + 2 <= secs(monitor_line),
+        "the child's uptime is its own, not the monitor's:\n{out}"
+    );
+}
+
 #[test]
 fn monitor_fds_are_stdio_and_its_signal_pipe_only() {
     let env = Env::new();

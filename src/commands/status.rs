@@ -240,7 +240,15 @@ fn print_human(r: &Report, has_record: bool, show_log: bool, unreadable: Option<
     }
     if r.mode == Mode::Respawn {
         if let Some(child) = r.child_pid {
-            println!("  child:   pid {child}");
+            // The pid and uptime above are the monitor's; after a restart, how long the
+            // program itself has run is what matters.
+            let up = crate::process::Pid::new(child)
+                .ok()
+                .and_then(crate::process::read_stat)
+                .and_then(|stat| crate::process::uptime(stat.start_time))
+                .map(|d| format!(", up {}", format_uptime(d.as_secs())))
+                .unwrap_or_default();
+            println!("  child:   pid {child}{up}");
         }
         println!("  restarts: {}", r.restarts);
         if let Some(last) = &r.last_exit {
