@@ -1352,6 +1352,23 @@ fn commands_take_the_daemons_of_a_file() {
     env.run(&["stop", "--file", "sub/only.toml"]).code(1);
     assert_eq!(env.pid_of("c"), lone);
     assert!(alive(lone));
+    // A file of one started entry is still several daemons to `status`: an array, as for a
+    // glob, not the object of `status NAME` (helper-121's trial).
+    fs::write(
+        sub.join("one.toml"),
+        "[daemons.e]\nrun = \"exec sleep 1000\"\n",
+    )
+    .unwrap();
+    env.run(&["up", "-f", "sub/one.toml"]).ok();
+    let run = env
+        .run(&["status", "--file", "sub/one.toml", "--json"])
+        .ok();
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{}", run.dump());
+    assert_eq!(v[0]["name"], "e", "{}", run.dump());
+    env.run(&["status", "--file", "sub/one.toml"])
+        .ok()
+        .stdout_has("NAME");
     // From a directory that was removed, the file is read and the command goes on.
     let gone = env.wrapped(&[
         "sh",

@@ -84,7 +84,8 @@ fn run_verb(cli: Cli) -> Result<Code> {
 /// leaves it out, saying so, and shows the rest (helper-107's review: `status` exiting 1 would
 /// read as "dead").
 fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()> {
-    let Some(path) = target.file.take() else {
+    // Kept: `status --file` answers as for several daemons, however many the file has.
+    let Some(path) = target.file.clone() else {
         return Ok(());
     };
     let here = crate::fsx::current_dir_handle()?;

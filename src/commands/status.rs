@@ -23,7 +23,10 @@ pub fn run(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
 }
 
 fn status(args: StatusArgs, ctx: &Ctx) -> Result<Code> {
-    let Some(single) = args.target.single() else {
+    // The daemons of an up file are several daemons, even when the file has one started
+    // entry: a script gets one shape of answer, an array, as for a glob (helper-121's trial).
+    let single = args.target.single().filter(|_| args.target.file.is_none());
+    let Some(single) = single else {
         return status_many(ctx, &args);
     };
     let target = match resolve(ctx, &single)? {
