@@ -411,6 +411,11 @@ pub struct TargetsArgs {
     /// The daemons of an up file (rdaemon.toml or Procfile), by name
     #[arg(long = "file", value_name = "FILE", value_parser = Utf8Path, value_hint = clap::ValueHint::FilePath, conflicts_with_all = ["names", "all", "name_opt", "pidfile"])]
     pub file: Option<PathBuf>,
+
+    /// Not an option: for `logs -f --file`, the entries `up` has not started yet and the files
+    /// each will log to, which `logs -f` waits for, as `tail -F` would.
+    #[arg(skip)]
+    pub awaited: Vec<(Name, Vec<PathBuf>)>,
 }
 
 impl Command {

@@ -204,6 +204,52 @@ fn logs_follow_waits_for_a_log_that_does_not_exist_yet() {
     });
 }
 
+/// `logs -f --file F` in one terminal, `up` in another, as with foreman or `docker compose logs
+/// -f`: an entry `up` had not started yet was left out for good (helper-121's trial). It is
+/// waited for at the log its entry names, and its lines come prefixed as the others'. Without
+/// `-f`, such an entry is still left out, saying so.
+#[test]
+fn logs_follow_of_a_file_waits_for_the_entries_not_started_yet() {
+    let env = Env::new();
+    fs::write(
+        env.path("rdaemon.toml"),
+        "[daemons.early]\nrun = \"echo from early; exec sleep 1000\"\n\
+         [daemons.late]\nrun = \"echo from late; exec sleep 1000\"\nlog = \"late-own.log\"\n",
+    )
+    .unwrap();
+    env.run(&["up", "early"]).ok();
+    wait_until("early has written its line", DEADLINE, || {
+        fs::read_to_string(env.path("early.log")).is_ok_and(|s| s.contains("from early"))
+    });
+    env.run(&["logs", "--file", "rdaemon.toml"])
+        .ok()
+        .stdout_has("early | from early")
+        .stderr_has("late was never started; left out");
+    let out_path = env.path("follow.out");
+    let err_path = env.path("follow.err");
+    let mut cmd = env.std_cmd();
+    cmd.args(["logs", "--file", "rdaemon.toml", "-f"])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path).unwrap())
+        .stderr(fs::File::create(&err_path).unwrap());
+    let follower = Background::spawn(&mut cmd);
+    env.track(follower.pid());
+    let own = env.path("late-own.log");
+    wait_until("logs -f says it waits for late's own log", DEADLINE, || {
+        fs::read_to_string(&err_path)
+            .is_ok_and(|s| s.contains(&format!("'{}' does not exist yet", own.display())))
+    });
+    env.run(&["up"]).ok().stdout_has("started late");
+    wait_until("logs -f prints late's line, prefixed", DEADLINE, || {
+        fs::read_to_string(&out_path).is_ok_and(|s| s.contains("late  | from late\n"))
+    });
+    let out = fs::read_to_string(&out_path).unwrap();
+    assert!(out.contains("early | from early\n"), "{out}");
+    assert!(alive(follower.pid()), "logs -f stopped by itself");
+    drop(follower);
+    env.run(&["down"]).ok();
+}
+
 #[test]
 fn as_root_no_log_is_shown_from_a_directory_others_could_write() {
     if !is_root() {

@@ -17,7 +17,9 @@ use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved
 
 /// `rdaemon logs`.
 pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
-    let Some(single) = args.target.single() else {
+    // The daemons of an up file are several, however many it has: their lines prefixed.
+    let single = args.target.single().filter(|_| args.target.file.is_none());
+    let Some(single) = single else {
         return logs_many(&args, ctx);
     };
     let target = match resolve_running(ctx, &single)? {
@@ -148,26 +150,45 @@ const COLORS: [&str; 6] = [
 /// One thread per followed file, each running the one [`Follower`] of `crate::logs`. A daemon
 /// whose log cannot be shown is reported and skipped (exit 1 at the end).
 fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
-    let (targets, unknown) = match resolve_many(ctx, &args.target, false)? {
-        Many::Picked { targets, unknown } => (targets, unknown),
-        Many::NoDaemons | Many::Several(_) => bail!("no daemons, so no logs to show"),
+    let awaited = &args.target.awaited;
+    // `logs -f --file` with none of the file's entries started yet: only the logs to wait for
+    // (no names: not every daemon there is).
+    let (targets, unknown) = match args.target.names.is_empty() && !awaited.is_empty() {
+        true => (Vec::new(), Vec::new()),
+        false => match resolve_many(ctx, &args.target, false)? {
+            Many::Picked { targets, unknown } => (targets, unknown),
+            Many::NoDaemons | Many::Several(_) => bail!("no daemons, so no logs to show"),
+        },
     };
     let mut code = Code::Ok;
     for why in &unknown {
         eprintln!("rdaemon: {why}");
         code = Code::Failure;
     }
-    let width = targets.iter().map(|t| t.label().len()).max().unwrap_or(0);
+    // Each daemon's label and log files, then each entry's not started yet.
+    let sources = targets
+        .iter()
+        .map(|target| (target.label(), log_files(ctx, target, args.follow)))
+        .chain(
+            awaited
+                .iter()
+                .map(|(name, files)| (name.to_string(), Ok(files.clone()))),
+        );
+    let width = targets
+        .iter()
+        .map(|t| t.label().len())
+        .chain(awaited.iter().map(|(name, _)| name.as_str().len()))
+        .max()
+        .unwrap_or(0);
     let color =
         io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut followed = Vec::new();
-    for (i, target) in targets.iter().enumerate() {
-        let label = target.label();
+    for (i, (label, files)) in sources.enumerate() {
         let prefix = match color {
             true => format!("{}{label:<width$} |\x1b[0m ", COLORS[i % COLORS.len()]),
             false => format!("{label:<width$} | "),
         };
-        let files = match log_files(ctx, target, args.follow) {
+        let files = match files {
             Ok(files) => files,
             Err(e) => {
                 eprintln!("rdaemon: {}", crate::exit::render(&e));

@@ -15,6 +15,8 @@ pub(crate) mod stop;
 pub(crate) mod up;
 pub(crate) mod wait;
 
+use std::path::PathBuf;
+
 use anyhow::{bail, Result};
 
 use crate::cli::{Cli, Command, TargetsArgs};
@@ -50,8 +52,9 @@ fn run_verb(cli: Cli) -> Result<Code> {
     };
     let mut command = cli.command;
     let verb = command.name();
+    let follow = matches!(&command, Command::Logs(args) if args.follow);
     if let Some(target) = command.targets().filter(|t| t.file.is_some()) {
-        daemons_of_file(target, &ctx()?, verb)?;
+        daemons_of_file(target, &ctx()?, verb, follow)?;
     }
     match command {
         Command::Completions(args) => completions::run(args),
@@ -83,13 +86,22 @@ fn run_verb(cli: Cli) -> Result<Code> {
 /// daemons refuses it, as `up` and `down` do; one that only looks (`status`, `logs`, `wait`)
 /// leaves it out, saying so, and shows the rest (helper-107's review: `status` exiting 1 would
 /// read as "dead").
-fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()> {
-    // Kept: `status --file` answers as for several daemons, however many the file has.
+///
+/// `logs -f` (`follow`) waits for the logs of the entries `up` has not started yet, at the
+/// paths their entries give (helper-121's trial: one following while another terminal ran `up`
+/// never saw them): [`TargetsArgs::awaited`].
+fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str, follow: bool) -> Result<()> {
+    // Kept: `status --file` and `logs --file` answer as for several daemons, however many
+    // the file has.
     let Some(path) = target.file.clone() else {
         return Ok(());
     };
     let here = crate::fsx::current_dir_handle()?;
     let file = crate::upfile::UpFile::load(Some(&path));
+    // In the file's directory, where the entries' relative paths mean what `up` takes them to.
+    if let (Ok(file), true) = (&file, follow) {
+        target.awaited = awaited_logs(ctx, file);
+    }
     crate::fsx::return_to(&here)?;
     let file = file?;
     let looks = matches!(verb, "status" | "logs" | "wait");
@@ -112,7 +124,9 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
         // it ended a CI script's `trap '... logs --file ...; rdaemon down' EXIT` under `set
         // -e` before its `down` (helper-108's trial); `status` says it is not running.
         if rec.is_none() && matches!(verb, "logs" | "wait") {
-            ctx.warn(format!("{name} was never started; left out"));
+            if !target.awaited.iter().any(|(n, _)| *n == name) {
+                ctx.warn(format!("{name} was never started; left out"));
+            }
             continue;
         }
         let owner = rec.and_then(|rec| crate::upfile::foreign_owner(&rec, &file.path));
@@ -128,7 +142,7 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
             ),
         }
     }
-    if names.is_empty() {
+    if names.is_empty() && target.awaited.is_empty() {
         let why = format!("no daemon of {} was started from it", file.path.display());
         // For `status`, not running (3): 1 would read as "dead" (helper-109's review).
         if verb == "status" {
@@ -138,6 +152,33 @@ fn daemons_of_file(target: &mut TargetsArgs, ctx: &Ctx, verb: &str) -> Result<()
     }
     target.names = names;
     Ok(())
+}
+
+/// The entries of `file` that have no spec yet (`up` never started them), each with the files
+/// its output will go to, leaving out `/dev/null`: its entry's own, else the default log. Run
+/// in the file's directory.
+fn awaited_logs(ctx: &Ctx, file: &crate::upfile::UpFile) -> Vec<(Name, Vec<PathBuf>)> {
+    let mut awaited = Vec::new();
+    for (name, entry) in &file.entries {
+        if !matches!(crate::state::Record::load(ctx, name), Ok(None)) {
+            continue;
+        }
+        // An entry `up` would refuse (a user that does not exist): its default log.
+        let streams = match entry.spec(ctx, &file.path) {
+            Ok(spec) => vec![spec.stdout, spec.stderr],
+            Err(_) => vec![ctx.default_log_path(name)],
+        };
+        let mut files: Vec<PathBuf> = Vec::new();
+        for path in streams {
+            if path != std::path::Path::new("/dev/null") && !files.contains(&path) {
+                files.push(path);
+            }
+        }
+        if !files.is_empty() {
+            awaited.push((name.clone(), files));
+        }
+    }
+    awaited
 }
 
 /// Releases `lock`, the lock of `name`, removing its lock file first when rdaemon keeps nothing
