@@ -31,7 +31,7 @@ pub fn run_schedule_with(
     schedule: &[Step],
     spinner: &mut Spinner,
 ) -> Result<bool, Errno> {
-    run_schedule_noting(process, aim, schedule, spinner, &mut Vec::new())
+    run_schedule_noting(process, aim, schedule, spinner, &mut Vec::new(), &mut 0)
 }
 
 /// [`run_schedule_with`], noting in `sent` each signal it sent (SIGCONT aside) with how long
@@ -42,6 +42,7 @@ pub fn run_schedule_noting(
     schedule: &[Step],
     spinner: &mut Spinner,
     sent: &mut Vec<(Signal, Duration)>,
+    killed_below: &mut usize,
 ) -> Result<bool, Errno> {
     let mut waited = Duration::ZERO;
     let mut i = 0;
@@ -50,6 +51,21 @@ pub fn run_schedule_noting(
             Step::Signal(sig) => {
                 if process.has_exited() {
                     return Ok(true);
+                }
+                // A respawn monitor on its way out waits for its descendants (what its last
+                // `--on-exit` command left included, which no one else can reach once it has
+                // exited): they get SIGKILL first, counted in `killed_below`, and a monitor
+                // that then ends by itself was not the one that needed it.
+                if sig == Signal::SIGKILL && aim.soft_to_main {
+                    let killed = crate::session::kill_descendants(process);
+                    *killed_below += killed;
+                    if killed > 0
+                        && process
+                            .wait_exit(MONITOR_END_GRACE)
+                            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?
+                    {
+                        return Ok(true);
+                    }
                 }
                 spinner.set_detail(format!("after SIG{}", signal_name(sig)));
                 match send(process, aim, sig) {
@@ -87,6 +103,10 @@ pub fn run_schedule_noting(
     }
     Ok(process.has_exited())
 }
+
+/// How long a respawn monitor whose descendants got SIGKILL is given to end by itself, before
+/// it gets SIGKILL too. It ends as soon as it has seen them gone.
+const MONITOR_END_GRACE: Duration = Duration::from_secs(1);
 
 /// How long a process that got SIGKILL is given to be gone once the schedule has ended: as long
 /// as `--timeout`'s SIGKILL gets (SPEC §3). It ends as soon as the process has.

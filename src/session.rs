@@ -279,6 +279,30 @@ pub fn hold_descendants(root: Pid, root_start: u64, session: Option<&Session>) -
     }))
 }
 
+/// SIGKILL to every live descendant of `monitor`, a respawn monitor (the child subreaper of all
+/// of them), while it lives: at `stop`'s SIGKILL the monitor may still be waiting for what it
+/// ended on its way out, some of which `stop` could not hold before its first signal (what the
+/// last `--on-exit` command started), and which would be PID 1's once the monitor is killed.
+/// None if it exited during the walk: its pid could then have named another process. How
+/// many were sent it.
+pub fn kill_descendants(monitor: &Process) -> usize {
+    let Some(stat) = process::read_stat(monitor.pid()) else {
+        return 0;
+    };
+    let found: Vec<Entry> = descendants_of(monitor.pid().get())
+        .into_iter()
+        .filter(|e| e.stat.start_time >= stat.start_time)
+        .collect();
+    // Alive now, so alive through the walk and the read before it.
+    if monitor.has_exited() {
+        return 0;
+    }
+    hold(found.into_iter())
+        .iter()
+        .filter(|member| member.signal(nix::sys::signal::Signal::SIGKILL).is_ok())
+        .count()
+}
+
 /// Holds each of `entries` that rdaemon may signal, verified by start time once its pidfd pins
 /// it.
 pub fn hold(entries: impl Iterator<Item = Entry>) -> Vec<Held> {

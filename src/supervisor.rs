@@ -2352,12 +2352,59 @@ impl Monitor {
     }
 
     /// On the way out: SIGTERM and SIGCONT to every descendant left (escaped ones included,
-    /// which the process group signal misses; those of a clean-up under way had theirs). The
-    /// monitor does not wait for them: `stop` holds them by pidfd from before its first
-    /// signal and finishes them on its schedule (SPEC §3.1).
+    /// which the process group signal misses; those of a clean-up under way had theirs), then
+    /// waits until they, and any they fork meanwhile, are gone. Left running, they would be
+    /// PID 1's once the monitor exits, out of everyone's reach: `stop` holds the daemon's
+    /// processes by pidfd before its first signal, not what the last `--on-exit` command
+    /// starts afterwards (helper-122's attack: a process it left in the background, ignoring
+    /// SIGTERM, outlived `stop` without a cgroup). SIGKILL comes after the stop timeout; told
+    /// to stop, `stop`'s own SIGKILL comes first, and takes the monitor's descendants with it
+    /// ([`crate::session::kill_descendants`]). Survivors of SIGKILL are left
+    /// [`LEFTOVER_KILL_WAIT`] later. Nothing to wait for costs one `waitid`.
     fn end_descendants(&mut self) {
         let mut held = self.cleanup.take().map(|c| c.held).unwrap_or_default();
         gather(&mut held, None, &[], Signal::SIGTERM);
+        let mut deadline = Instant::now() + self.policy.stop_timeout;
+        let mut killed = false;
+        loop {
+            // Exited children are reaped, so that `gather` sees through them.
+            let _ = reap_children();
+            held.retain(|p| !p.has_exited());
+            let sig = match killed {
+                true => Signal::SIGKILL,
+                false => Signal::SIGTERM,
+            };
+            gather(&mut held, None, &[], sig);
+            if held.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            if now >= deadline && killed {
+                let pids: Vec<String> = held.iter().map(|p| p.pid().to_string()).collect();
+                let msg = format!(
+                    "processes {} survive SIGKILL; the monitor exits",
+                    pids.join(", ")
+                );
+                self.say(&msg);
+                return;
+            }
+            if now >= deadline {
+                for p in &held {
+                    let _ = p.signal(Signal::SIGKILL);
+                }
+                killed = true;
+                deadline = now + LEFTOVER_KILL_WAIT;
+                let msg = format!(
+                    "{} still running after {}: sent SIGKILL",
+                    crate::parse::counted(held.len() as u64, "process", "processes"),
+                    format_duration(self.policy.stop_timeout)
+                );
+                self.say(&msg);
+                continue;
+            }
+            // Woken by the first one's end; the others' are seen a slice later at most.
+            let _ = held[0].wait_exit(END_WAIT_SLICE.min(deadline - now));
+        }
     }
 
     /// A line of the monitor's own in the daemon's stderr log.
@@ -2399,6 +2446,10 @@ fn kill_helper(h: &Helper) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(h.pid.get()), Signal::SIGKILL);
     }
 }
+
+/// How long the monitor on its way out waits on one of the descendants it ended before it looks
+/// at them all again ([`Monitor::end_descendants`]).
+const END_WAIT_SLICE: Duration = Duration::from_millis(10);
 
 /// Reaps every child that has exited (WNOHANG until none is left: signals coalesce).
 fn reap_children() -> Vec<Event> {

@@ -901,6 +901,86 @@ fn a_main_pid_that_exited_is_no_longer_shown() {
     env.run(&["stop", "mp"]).ok();
 }
 
+/// helper-122's attack, without a cgroup: the daemon's last `--on-exit` command, run while
+/// `stop` waits for the monitor, left a process in the background that ignores SIGTERM (one
+/// in its session, one in a session of its own). `stop` had held the daemon's processes before
+/// its first signal, so not these; the monitor sent them SIGTERM and exited, and they lived on
+/// under PID 1. The monitor now waits for them, and `stop`'s SIGKILL takes them with it.
+#[test]
+fn what_the_last_on_exit_command_leaves_does_not_outlive_stop() {
+    let env = Env::new();
+    let (stays, escapes) = (unique_secs(), unique_secs());
+    let quiet = "</dev/null >/dev/null 2>&1";
+    let hook =
+        format!("trap '' TERM; sleep {stays} {quiet} & setsid sleep {escapes} {quiet} & exit 0");
+    let extra = [
+        "--cgroup",
+        "off",
+        "--stop-timeout",
+        "1s",
+        "--on-exit",
+        &hook,
+    ];
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let (monitor, _) = start_supervised(&env, "oe", &extra, &program);
+    // Tracked, so that a failure leaves nothing running.
+    env.track_marked(&stays);
+    env.track_marked(&escapes);
+    env.run(&["stop", "oe"]).ok().stdout_has("stopped oe");
+    assert!(!alive(monitor));
+    let left: Vec<i32> = [&stays, &escapes]
+        .into_iter()
+        .flat_map(|mark| env.track_marked(mark))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the hook's processes outlived stop: {left:?}"
+    );
+    env.run(&["status", "oe"])
+        .code(3)
+        .stdout_has("oe is stopped");
+}
+
+/// The same when the monitor ends on its own (here `--restart on-failure` after a clean exit):
+/// no `stop` is there to send SIGKILL, so the monitor sends it after the stop timeout to what
+/// its last `--on-exit` command left, before it exits (helper-122: it sent SIGTERM and left).
+#[test]
+fn what_the_last_on_exit_command_leaves_does_not_outlive_the_monitor() {
+    let env = Env::new();
+    let stays = unique_secs();
+    let go = env.path("go");
+    let hook = format!("trap '' TERM; setsid sleep {stays} </dev/null >/dev/null 2>&1 & exit 0");
+    let extra = [
+        "--cgroup",
+        "off",
+        "--restart",
+        "on-failure",
+        "--stop-timeout",
+        "1s",
+        "--on-exit",
+        &hook,
+    ];
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display()),
+    ];
+    let (monitor, _) = start_supervised(&env, "own", &extra, &program);
+    env.track_marked(&stays);
+    fs::write(&go, "").unwrap();
+    wait_dead(monitor);
+    let left = env.track_marked(&stays);
+    assert!(
+        left.is_empty(),
+        "the hook's process outlived the monitor: {left:?}"
+    );
+    assert!(
+        log(&env, "own").contains("SIGKILL"),
+        "the monitor says what it killed:\n{}",
+        log(&env, "own")
+    );
+}
+
 /// On its way out the monitor gives an `--on-exit` command under way 5 s, then kills it: a hook
 /// that never ends does not hold up `stop`. A monitor that waited for the hook (forever, or to
 /// its 60 s limit) would be SIGKILLed by `stop` at the 30 s timeout, and `stop` would say so;

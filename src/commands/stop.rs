@@ -239,7 +239,15 @@ pub fn stop_locked(
     }
     let mut spinner = Spinner::new(ctx, format!("stopping {label} (pid {pid})"));
     let mut sent = Vec::new();
-    let gone = run_schedule_noting(&process, aim, schedule, &mut spinner, &mut sent);
+    let mut killed_below = 0;
+    let gone = run_schedule_noting(
+        &process,
+        aim,
+        schedule,
+        &mut spinner,
+        &mut sent,
+        &mut killed_below,
+    );
     spinner.finish();
     // Interrupted once the stop signal went out: the daemon may be on its way down. What it
     // is wanted follows its main process, given a moment to act on the signal: gone, it was
@@ -283,7 +291,14 @@ pub fn stop_locked(
             true => Ok(Leftovers::default()),
             false => sweep(&label, session, escaped, &rest, begun, signalled, By::Stop),
         }
-        .and_then(|s| Ok(s + stop_cgroup(ctx, target, &rest, begun, signalled, By::Stop)?));
+        .and_then(|s| Ok(s + stop_cgroup(ctx, target, &rest, begun, signalled, By::Stop)?))
+        // What a respawn monitor was still waiting for when the schedule came to SIGKILL.
+        .map(|s| {
+            s + Leftovers {
+                stopped: killed_below,
+                killed: killed_below > 0,
+            }
+        });
         return match swept {
             Ok(swept) => {
                 let how = format!("{how}{}", leftovers_note(swept));
