@@ -465,10 +465,26 @@ pub fn boot_id() -> io::Result<String> {
     Ok(BOOT_ID.get_or_init(|| id).clone())
 }
 
+/// Now, in the clock ticks since boot that start times are counted in (normalised as [`stat`]
+/// gives them): a process whose start time is this or later started in this tick or after it.
+pub fn boot_ticks() -> Option<u64> {
+    let hz = sysconf(SysconfVar::CLK_TCK).ok()??;
+    let since_boot = since_boot()?;
+    Some((since_boot.max(0.0) * hz as f64) as u64)
+}
+
 /// How long a process started at `start_time` (clock ticks since boot, normalised as [`stat`]
 /// gives it) has run.
 pub fn uptime(start_time: u64) -> Option<Duration> {
     let hz = sysconf(SysconfVar::CLK_TCK).ok()??;
+    let since_boot = since_boot()?;
+    let started = start_time as f64 / hz as f64;
+    Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
+}
+
+/// Seconds since boot, as start times count them (the time namespace's boottime offset taken
+/// off).
+fn since_boot() -> Option<f64> {
     // CLOCK_BOOTTIME is what `/proc/uptime` shows, without a file to read per daemon; it is
     // shifted by the time namespace's boottime offset too.
     let mut now = nix::libc::timespec {
@@ -482,9 +498,7 @@ pub fn uptime(start_time: u64) -> Option<Duration> {
         return None;
     }
     let offset = boottime_offset_ns().ok()? as f64 / 1e9;
-    let since_boot = now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 - offset;
-    let started = start_time as f64 / hz as f64;
-    Some(Duration::from_secs_f64((since_boot - started).max(0.0)))
+    Some(now.tv_sec as f64 + now.tv_nsec as f64 / 1e9 - offset)
 }
 
 /// Gives the memory the respawn monitor no longer uses back to the kernel (issue 18: it stays

@@ -431,27 +431,52 @@ impl Session {
 
     /// The leftovers in one scan of `/proc`, ascending.
     pub fn leftovers(&self) -> Vec<Entry> {
+        self.scan_leftovers(None).0
+    }
+
+    /// [`Session::leftovers`], and whether the session showed life the scan could not hold: a
+    /// member that ended since `since` (clock ticks since boot: a zombie started then or later),
+    /// or, where the session has an identity, the session still there with no process of it
+    /// seen at all. So does a chain of processes each forking the next and exiting at once
+    /// (helper-122's attack: one every 2 ms, each in a process group of its own): the scan met
+    /// none of them alive, and `stop` said "stopped" while it ran on. The newest processes are
+    /// looked at first, right after the listing, while one that lives a few milliseconds is
+    /// still there.
+    ///
+    /// `getsid` is one system call per process, where reading `/proc/PID/stat` is three and
+    /// costs the kernel a formatted page: with a thousand processes, 1 ms instead of 20, paid by
+    /// every `stop` after the main process is gone (bench/, "stop"). Only the members of the
+    /// session are read in full.
+    pub fn scan_leftovers(&self, since: Option<u64>) -> (Vec<Entry>, bool) {
         if !matches!(self.plausible(), Ok(true)) {
-            return Vec::new();
+            return (Vec::new(), false);
         }
         crate::fault::point("session-scan");
-        // `getsid` is one system call per process, where reading `/proc/PID/stat` is three and
-        // costs the kernel a formatted page: with a thousand processes, 1 ms instead of 20, paid
-        // by every `stop` after the main process is gone (bench/, "stop"). Only the members of
-        // the session are read in full.
-        let found = all_pids()
-            .into_iter()
-            .filter(|&pid| {
-                nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)))
-                    .is_ok_and(|sid| sid.as_raw() == self.sid)
-            })
-            .filter_map(|pid| {
-                let stat = process::stat_of(pid).ok().flatten()?;
-                Some(Entry { pid, stat })
-            })
-            .filter(|e| self.is_leftover(e))
-            .collect();
-        self.still_itself(found)
+        let (mut seen, mut ended) = (false, false);
+        let mut found = Vec::new();
+        for pid in all_pids().into_iter().rev() {
+            let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)));
+            if !sid.is_ok_and(|sid| sid.as_raw() == self.sid) {
+                continue;
+            }
+            seen = true;
+            let Some(stat) = process::stat_of(pid).ok().flatten() else {
+                continue;
+            };
+            let e = Entry { pid, stat };
+            if self.is_leftover(&e) {
+                found.push(e);
+            } else if !e.stat.is_alive()
+                && Some(pid) != self.main
+                && since.is_some_and(|t| e.stat.start_time >= t)
+            {
+                ended = true;
+            }
+        }
+        found.reverse();
+        let hidden =
+            !seen && (self.inode).is_some_and(|i| process::pidfs_pid_exists(i) == Some(true));
+        (self.still_itself(found), ended || hidden)
     }
 
     /// `found`, members read in a scan that began with this session plausible, if it still is
@@ -503,12 +528,17 @@ pub fn sweep(
         fresh: false,
         killed: false,
         interruptible,
+        current: None,
+        // A member started from a tick before now that has ended is a sign of life (a fork
+        // chain's).
+        scanned_at: process::boot_ticks().map(|t| t.saturating_sub(1)),
+        active: false,
     };
     for Held(m) in held {
         sweep.members.push(m);
     }
     sweep.refresh();
-    if sweep.members.is_empty() {
+    if sweep.members.is_empty() && !sweep.active {
         return Ok(Swept::default());
     }
     let mut timeline = Timeline::new(schedule);
@@ -625,6 +655,9 @@ pub struct Swept {
     /// The sweep ended early, on this interrupting signal ([`crate::process::interrupted`]):
     /// `survivors` are the leftovers still alive then.
     pub interrupted: Option<Signal>,
+    /// At the end, the session still showed life no scan could find: processes that fork and
+    /// exit faster than `/proc` can be read ([`Session::scan_leftovers`]).
+    pub elusive: bool,
 }
 
 /// A leftover being stopped: held by pidfd where the kernel allows.
@@ -646,7 +679,18 @@ struct Sweeper {
     killed: bool,
     /// An interrupting signal ends the sweep ([`sweep_interruptible`]).
     interruptible: bool,
+    /// The last signal the sweep delivered: a leftover found while it waits gets it at once.
+    current: Option<Signal>,
+    /// When the last scan began (clock ticks since boot).
+    scanned_at: Option<u64>,
+    /// The last scan saw the session alive beyond what it found ([`Session::scan_leftovers`]):
+    /// the sweep scans again every [`ACTIVE_RESCAN`] until it is quiet.
+    active: bool,
 }
+
+/// How often a sweep scans `/proc` again while the daemon's session shows life it has not
+/// found ([`Sweeper::active`]): a process that forks and exits at once lives about this long.
+const ACTIVE_RESCAN: Duration = Duration::from_millis(1);
 
 impl Sweeper {
     /// The interrupting signal that ends this sweep, if it is one that may be interrupted.
@@ -655,9 +699,18 @@ impl Sweeper {
     }
 
     /// One scan of `/proc`: adds the leftovers not yet held (verified by start time once the
-    /// pidfd pins them) and drops the ones that have exited.
-    fn refresh(&mut self) {
-        let found = self.session.map(|s| s.leftovers()).unwrap_or_default();
+    /// pidfd pins them) and drops the ones that have exited. How many of the members it held
+    /// before: those after are new, unless some before them exited.
+    fn refresh(&mut self) -> usize {
+        // A clock tick (10 ms) before it: a process started just before the scan began may
+        // have ended unseen, as one of a chain that forks every few milliseconds does.
+        let began = process::boot_ticks().map(|t| t.saturating_sub(1));
+        let (found, active) = self
+            .session
+            .map(|s| s.scan_leftovers(self.scanned_at))
+            .unwrap_or_default();
+        self.scanned_at = began;
+        self.active = active;
         let mut new = Vec::new();
         for e in found {
             if self.members.iter().any(|m| m.process.pid().get() == e.pid) {
@@ -675,9 +728,31 @@ impl Sweeper {
         if let Some(session) = &self.session {
             new = session.still_itself(new);
         }
-        self.members.extend(new);
         self.members.retain(|m| !m.process.has_exited());
+        let held = self.members.len();
+        new.retain(|m| !m.process.has_exited());
+        self.members.extend(new);
         self.fresh = true;
+        held
+    }
+
+    /// [`Sweeper::refresh`] while the sweep waits: what it finds gets the last signal
+    /// delivered at once, as it would have had it been there then (a process that forks and
+    /// exits would not wait for the next one).
+    fn refresh_signalling(&mut self) {
+        let held = self.refresh();
+        let Some(sig) = self.current else {
+            return;
+        };
+        for m in &self.members[held..] {
+            self.signalled.insert(m.process.pid().get());
+            if m.process.signal(sig).is_ok() {
+                self.killed |= sig == Signal::SIGKILL;
+                if sig != Signal::SIGKILL {
+                    let _ = m.process.signal(Signal::SIGCONT);
+                }
+            }
+        }
     }
 
     /// Sends `sig` (and SIGCONT) to every leftover, after a fresh scan, except members of
@@ -686,6 +761,7 @@ impl Sweeper {
         if !self.fresh {
             self.refresh();
         }
+        self.current = Some(sig);
         for m in &self.members {
             if skip_group == Some(m.pgrp) {
                 continue;
@@ -712,10 +788,11 @@ impl Sweeper {
         let wake = crate::process::interrupt_fd().filter(|_| self.interruptible);
         loop {
             self.members.retain(|m| !m.process.has_exited());
-            if self.members.is_empty() {
-                // Every known one is gone: one scan for any forked meanwhile.
-                self.refresh();
-                if self.members.is_empty() {
+            // Every known one is gone: one scan for any forked meanwhile; and again and
+            // again while the session shows life the scans have not found.
+            if self.members.is_empty() || self.active {
+                self.refresh_signalling();
+                if self.members.is_empty() && !self.active {
                     return true;
                 }
             }
@@ -725,10 +802,10 @@ impl Sweeper {
             }
             self.fresh = false;
             let blind = self.members.iter().any(|m| m.process.pidfd().is_none());
-            let slice = if blind {
-                left.min(Duration::from_millis(5))
-            } else {
-                left
+            let slice = match (self.active, blind) {
+                (true, _) => left.min(ACTIVE_RESCAN),
+                (false, true) => left.min(Duration::from_millis(5)),
+                (false, false) => left,
             };
             let mut fds: Vec<PollFd> = self
                 .members
@@ -765,6 +842,7 @@ impl Sweeper {
             survivors,
             killed: self.killed,
             interrupted: None,
+            elusive: self.active,
         }
     }
 }

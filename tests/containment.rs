@@ -4,6 +4,7 @@
 //! fixture forks is tracked by pid, so the guard kills it even when a test fails.
 
 use std::fs;
+use std::os::unix::fs::OpenOptionsExt;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid as NixPid;
@@ -151,6 +152,86 @@ fn a_member_in_its_own_process_group_is_stopped() {
     stop.stdout_has(&format!(
         "stopped web (pid {main}); 1 leftover process stopped"
     ));
+}
+
+/// helper-122's attack, in exec mode without a cgroup: a chain of processes, each forking the
+/// next every 2 ms into a process group of its own and exiting. Every scan of `/proc` met the
+/// chain between two of them (the one it listed a zombie by the time it read it, the next one
+/// not listed yet), and `stop` said "stopped" while the chain ran on. The sweep now reads the
+/// newest processes first and scans again while the session shows life it has not found.
+/// Every process of the chain holds the write end of a FIFO the test reads: end of file once
+/// they are all gone. The chain also ends by itself after 60 s, or once `end` exists (written
+/// when the test ends, however it ends).
+#[test]
+fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
+    let test = "a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let (count, end, fifo) = (env.path("count"), env.path("end"), env.path("alive"));
+    /// Writes `end` when dropped: the chain stops forking, also when the test fails.
+    struct EndChain(std::path::PathBuf);
+    impl Drop for EndChain {
+        fn drop(&mut self) {
+            let _ = fs::write(&self.0, "");
+        }
+    }
+    let _end = EndChain(end.clone());
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let alive = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let chain = env.path("chain.py");
+    fs::write(
+        &chain,
+        "import os, sys, time\n\
+         count, end, alive = sys.argv[1], sys.argv[2], sys.argv[3]\n\
+         deadline = time.time() + 60\n\
+         if os.fork():\n    time.sleep(60)\n    os._exit(0)\n\
+         held = os.open(alive, os.O_WRONLY)\n\
+         n = 0\n\
+         while time.time() < deadline and not os.path.exists(end):\n\
+         \x20   time.sleep(0.002)\n\
+         \x20   n += 1\n\
+         \x20   if n % 10 == 0:\n\
+         \x20       open(count + '.tmp', 'w').write(str(n))\n\
+         \x20       os.rename(count + '.tmp', count)\n\
+         \x20   if os.fork() == 0:\n\
+         \x20       os.setpgid(0, 0)\n\
+         \x20       continue\n\
+         \x20   os._exit(0)\n",
+    )
+    .unwrap();
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_owned();
+    let args = [
+        "start".to_owned(),
+        "--name".to_owned(),
+        "chain".to_owned(),
+        "--cgroup".to_owned(),
+        "off".to_owned(),
+        "--".to_owned(),
+        path(&python),
+        path(&chain),
+        path(&count),
+        path(&end),
+        path(&fifo),
+    ];
+    env.run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .ok();
+    wait_until("the chain has forked 50 times", DEADLINE, || {
+        fs::read_to_string(&count)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .is_some_and(|n| n >= 50)
+    });
+    env.run(&["stop", "chain"]).ok().stdout_has("stopped chain");
+    wait_until("every process of the chain is gone", DEADLINE, || {
+        let mut byte = [0u8; 1];
+        nix::unistd::read(&alive, &mut byte) == Ok(0)
+    });
 }
 
 /// A member of the group that the first signal reached, still exiting when the main process is

@@ -653,8 +653,12 @@ fn sweep(
             stopped,
             survivors,
             killed,
+            elusive: false,
             ..
         }) if survivors.is_empty() => Ok(Leftovers { stopped, killed }),
+        Ok(Swept { survivors, .. }) if survivors.is_empty() => bail!(
+            "cannot stop {label}: processes of its session keep starting and exiting faster than rdaemon can find them in /proc, to the end of the stop schedule (a fork chain; a cgroup, --cgroup on, or --respawn holds them)"
+        ),
         Ok(Swept { survivors, .. }) => {
             let pids: Vec<String> = survivors.iter().map(i32::to_string).collect();
             bail!(
