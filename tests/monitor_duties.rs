@@ -110,6 +110,32 @@ fn a_restarted_program_is_ready_again_on_its_ready() {
         .stdout_has("notify:  ready");
 }
 
+/// Without a monitor the notify socket goes once `start` has returned: `reload` says so, for
+/// a program that would say RELOADING=1 to nothing (helper-121's trial: its Python program
+/// raised on the missing socket and died, after `reload` had said nothing but "sent SIGHUP").
+#[test]
+fn reload_of_a_notify_daemon_without_a_monitor_warns_that_nothing_hears_it() {
+    let env = Env::new();
+    let done = env.path("reloaded");
+    let Some(program) = notify_life(
+        "reload_of_a_notify_daemon_without_a_monitor_warns_that_nothing_hears_it",
+        &["--reload-gate", done.to_str().unwrap()],
+    ) else {
+        return;
+    };
+    let mut args = vec!["start", "--name", "ex", "--ready", "notify", "--"];
+    args.extend(program.iter().map(String::as_str));
+    env.run(&args).ok();
+    env.run(&["reload", "ex"])
+        .ok()
+        .stderr_has("ex runs without a monitor: its notify socket went when 'start' returned");
+    // A respawn daemon's monitor keeps it: no such warning.
+    let (_, _) = start_supervised(&env, "mon", &["--ready", "notify"], &program);
+    fs::write(&done, "").unwrap();
+    let run = env.run(&["reload", "mon"]).ok();
+    assert!(!run.stderr.contains("without a monitor"), "{}", run.dump());
+}
+
 #[test]
 fn reload_waits_for_reloading_then_ready() {
     let env = Env::new();
