@@ -154,6 +154,31 @@ fn a_member_in_its_own_process_group_is_stopped() {
     ));
 }
 
+/// `--cgroup auto` goes without a cgroup where it cannot have one, silently (SPEC §3.1), and
+/// `-v` says why (helper-122: a root shell on a systemd host gets none, and nothing told it).
+/// Here as `nobody`, who may not make cgroups.
+#[test]
+fn a_verbose_start_says_why_auto_goes_without_a_cgroup() {
+    use std::os::unix::process::CommandExt;
+    let Some(nobody) = root_and_nobody("a_verbose_start_says_why_auto_goes_without_a_cgroup")
+    else {
+        return;
+    };
+    let env = Env::new();
+    nix::unistd::chown(env.dir(), Some(nobody.uid), Some(nobody.gid)).unwrap();
+    let mut cmd = env.std_cmd();
+    cmd.uid(nobody.uid.as_raw())
+        .gid(nobody.gid.as_raw())
+        .current_dir("/");
+    let secs = unique_secs();
+    let args = ["-v", "start", "--name", "nc", "--", "sleep", secs.as_str()];
+    env.run_cmd(assert_cmd::Command::from_std(cmd), &args)
+        .ok()
+        .stderr_has("no cgroup for nc (--cgroup auto): cgroups need root");
+    env.track_marked(&secs);
+    assert_eq!(env.record("nc")["cgroup"], serde_json::Value::Null);
+}
+
 /// helper-122's attack, in exec mode without a cgroup: a chain of processes, each forking the
 /// next every 2 ms into a process group of its own and exiting. Every scan of `/proc` met the
 /// chain between two of them (the one it listed a zombie by the time it read it, the next one

@@ -1197,7 +1197,15 @@ fn prepare_cgroup(ctx: &Ctx, launch: &plan::Plan) -> Result<Option<Claimed>> {
         .map_err(|e| anyhow::anyhow!("cannot read /proc/self/mountinfo: {}", os_reason(&e)))?;
     let parent = match cgroup::decide(&host, cgroup::is_delegated) {
         Ok(parent) => parent,
-        Err(_) if launch.cgroup == CgroupMode::Auto && !limits => return Ok(None),
+        // Silently, as SPEC §3.1 wants; `-v` says why (helper-122: a root shell on a systemd
+        // host gets none, and nothing said so).
+        Err(why) if launch.cgroup == CgroupMode::Auto && !limits => {
+            ctx.debug(format!(
+                "no cgroup for {} (--cgroup auto): {why}",
+                launch.name
+            ));
+            return Ok(None);
+        }
         Err(why) => bail!("cannot give {} a cgroup: {why}", launch.name),
     };
     // Cgroup paths are global: never share (or set limits on) another daemon's. An empty one
