@@ -45,6 +45,10 @@ pub fn run_schedule_noting(
     killed_below: &mut usize,
 ) -> Result<bool, Errno> {
     let mut waited = Duration::ZERO;
+    // The clock tick of the first signal, less one, and a respawn monitor's descendants then
+    // (pid, start time): what starts from then on, `stop` could not hold before it.
+    let mut first_at = None;
+    let mut known = Vec::new();
     let mut i = 0;
     while i < schedule.len() {
         match schedule[i] {
@@ -52,12 +56,23 @@ pub fn run_schedule_noting(
                 if process.has_exited() {
                     return Ok(true);
                 }
-                // A respawn monitor on its way out waits for its descendants (what its last
-                // `--on-exit` command left included, which no one else can reach once it has
-                // exited): they get SIGKILL first, counted in `killed_below`, and a monitor
-                // that then ends by itself was not the one that needed it.
-                if sig == Signal::SIGKILL && aim.soft_to_main {
-                    let killed = crate::session::kill_descendants(process);
+                if first_at.is_none() {
+                    first_at = crate::process::boot_ticks().map(|t| t.saturating_sub(1));
+                    if aim.soft_to_main {
+                        known = crate::session::descendants_of(process.pid().get())
+                            .into_iter()
+                            .map(|e| (e.pid, e.stat.start_time))
+                            .collect();
+                    }
+                }
+                // A respawn monitor on its way out waits for what was started since the first
+                // signal outside its process group (what its last `--on-exit` command left,
+                // which no one else can reach once it has exited): that gets SIGKILL first,
+                // counted in `killed_below`, and a monitor that then ends by itself was not the
+                // one that needed it. Its group (the program) gets it with the monitor.
+                if let (Signal::SIGKILL, true, Some(since)) = (sig, aim.soft_to_main, first_at) {
+                    let killed =
+                        crate::session::kill_descendants(process, since, &known, aim.group);
                     *killed_below += killed;
                     if killed > 0
                         && process
@@ -106,7 +121,7 @@ pub fn run_schedule_noting(
 
 /// How long a respawn monitor whose descendants got SIGKILL is given to end by itself, before
 /// it gets SIGKILL too. It ends as soon as it has seen them gone.
-const MONITOR_END_GRACE: Duration = Duration::from_secs(1);
+const MONITOR_END_GRACE: Duration = Duration::from_millis(250);
 
 /// How long a process that got SIGKILL is given to be gone once the schedule has ended: as long
 /// as `--timeout`'s SIGKILL gets (SPEC §3). It ends as soon as the process has.

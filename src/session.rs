@@ -280,18 +280,28 @@ pub fn hold_descendants(root: Pid, root_start: u64, session: Option<&Session>) -
 }
 
 /// SIGKILL to every live descendant of `monitor`, a respawn monitor (the child subreaper of all
-/// of them), while it lives: at `stop`'s SIGKILL the monitor may still be waiting for what it
-/// ended on its way out, some of which `stop` could not hold before its first signal (what the
-/// last `--on-exit` command started), and which would be PID 1's once the monitor is killed.
-/// None if it exited during the walk: its pid could then have named another process. How
-/// many were sent it.
-pub fn kill_descendants(monitor: &Process) -> usize {
+/// of them), that started at clock tick `since` or later and is not among the `known` ones
+/// (pid, start time) nor in the process group `group`, while the monitor lives: at `stop`'s
+/// SIGKILL the monitor may still be waiting for what was started after `stop` held the daemon's
+/// processes (what the last `--on-exit` command left), which would be PID 1's once the monitor
+/// is killed. How many were sent it: none if the monitor exited during the walk, when its pid
+/// could have named another process.
+pub fn kill_descendants(
+    monitor: &Process,
+    since: u64,
+    known: &[(i32, u64)],
+    group: Option<Pid>,
+) -> usize {
     let Some(stat) = process::read_stat(monitor.pid()) else {
         return 0;
     };
     let found: Vec<Entry> = descendants_of(monitor.pid().get())
         .into_iter()
-        .filter(|e| e.stat.start_time >= stat.start_time)
+        .filter(|e| {
+            e.stat.start_time >= stat.start_time.max(since)
+                && !known.contains(&(e.pid, e.stat.start_time))
+                && group.is_none_or(|g| e.stat.pgrp != g.get())
+        })
         .collect();
     // Alive now, so alive through the walk and the read before it.
     if monitor.has_exited() {

@@ -1123,6 +1123,11 @@ struct Monitor {
     clear_status_text: bool,
     /// `--health` checks failing now ([`Effect::HealthFailing`]).
     health_failing: Option<HealthFailing>,
+    /// The clock tick (since boot) before the one in which it was first told to stop, and the
+    /// descendants it had then (pid, start time): what started since, `stop` could not hold
+    /// ([`Monitor::end_descendants`]).
+    ending_since: Option<u64>,
+    known_at_end: Vec<(i32, u64)>,
     /// `--health`.
     health: Option<ReadySpec>,
     /// A `cmd:` health check under way.
@@ -1180,16 +1185,24 @@ struct Cleanup {
 /// following the kernel's lists of children down from it. Returns how many it added. Members are this subreaper's descendants by the kernel's
 /// word; each is verified by start time once its pidfd pins it.
 fn gather(held: &mut Vec<Process>, exclude: Option<Pid>, spare: &[i32], sig: Signal) -> usize {
+    gather_where(held, sig, |e| {
+        Some(e.pid) != exclude.map(Pid::get) && !spare.contains(&e.stat.pgrp)
+    })
+}
+
+/// [`gather`] of the descendants for which `wanted` holds.
+fn gather_where(
+    held: &mut Vec<Process>,
+    sig: Signal,
+    wanted: impl Fn(&session::Entry) -> bool,
+) -> usize {
     if childless() {
         return 0;
     }
     let me = std::process::id() as i32;
     let mut added = 0;
     for e in session::descendants_of(me) {
-        if Some(e.pid) == exclude.map(Pid::get)
-            || spare.contains(&e.stat.pgrp)
-            || held.iter().any(|p| p.pid().get() == e.pid)
-        {
+        if !wanted(&e) || held.iter().any(|p| p.pid().get() == e.pid) {
             continue;
         }
         let Ok(pid) = Pid::new(e.pid) else { continue };
@@ -1434,6 +1447,8 @@ impl Monitor {
             status_text: None,
             clear_status_text: false,
             health_failing: None,
+            ending_since: None,
+            known_at_end: Vec::new(),
             health: respawn.health.clone(),
             health_run: None,
             on_exit: respawn.on_exit.clone(),
@@ -1498,7 +1513,18 @@ impl Monitor {
                             }
                         }
                         Ok(Signal::SIGPIPE) | Err(_) => {}
-                        Ok(sig) => self.handle(Event::Signal(sig)),
+                        Ok(sig) => {
+                            if self.policy.stops(sig) && self.ending_since.is_none() {
+                                self.ending_since =
+                                    process::boot_ticks().map(|t| t.saturating_sub(1));
+                                self.known_at_end =
+                                    session::descendants_of(std::process::id() as i32)
+                                        .into_iter()
+                                        .map(|e| (e.pid, e.stat.start_time))
+                                        .collect();
+                            }
+                            self.handle(Event::Signal(sig))
+                        }
                     }
                 }
             }
@@ -2176,7 +2202,7 @@ impl Monitor {
             self.say(&crate::exit::render(&err));
         }
         end_group();
-        self.end_descendants();
+        self.end_descendants(end);
         if end != End::Asked && self.handoff.is_none() {
             self.leave_cgroup();
         }
@@ -2352,18 +2378,29 @@ impl Monitor {
     }
 
     /// On the way out: SIGTERM and SIGCONT to every descendant left (escaped ones included,
-    /// which the process group signal misses; those of a clean-up under way had theirs), then
-    /// waits until they, and any they fork meanwhile, are gone. Left running, they would be
-    /// PID 1's once the monitor exits, out of everyone's reach: `stop` holds the daemon's
-    /// processes by pidfd before its first signal, not what the last `--on-exit` command
-    /// starts afterwards (helper-122's attack: a process it left in the background, ignoring
-    /// SIGTERM, outlived `stop` without a cgroup). SIGKILL comes after the stop timeout; told
-    /// to stop, `stop`'s own SIGKILL comes first, and takes the monitor's descendants with it
-    /// ([`crate::session::kill_descendants`]). Survivors of SIGKILL are left
-    /// [`LEFTOVER_KILL_WAIT`] later. Nothing to wait for costs one `waitid`.
-    fn end_descendants(&mut self) {
+    /// which the process group signal misses; those of a clean-up under way had theirs). Told
+    /// to stop ([`End::Asked`]), the monitor then waits only for the orphans re-parented to it
+    /// that started since the signal ([`Monitor::ending_since`]): what the last `--on-exit`
+    /// command left, which `stop` could not hold by pidfd before its first signal, and which
+    /// would be PID 1's once the monitor has exited (helper-122's attack: a process that
+    /// command left in the background, ignoring SIGTERM, outlived `stop` without a cgroup).
+    /// `stop` holds and ends the rest on its own schedule (SPEC §3.1), what they start as they
+    /// shut down included (helper-123's review: waiting for that too, the monitor cut a
+    /// graceful shutdown short at the spec's timeout, whatever `stop --timeout` said). Ending on its own ([`End::GaveUp`], [`End::Clean`]), no
+    /// one else will: it waits for every descendant. SIGKILL comes after the stop timeout (at
+    /// `stop`'s own SIGKILL, [`crate::session::kill_descendants`], if that comes first), and
+    /// survivors of it are left [`LEFTOVER_KILL_WAIT`] later.
+    fn end_descendants(&mut self, end: End) {
         let mut held = self.cleanup.take().map(|c| c.held).unwrap_or_default();
         gather(&mut held, None, &[], Signal::SIGTERM);
+        // Told to stop: the orphans re-parented to it (its children now) that started since,
+        // and what they leave; ending on its own: everything.
+        let (since, orphans_only) = match (end, self.ending_since) {
+            (End::Asked, Some(since)) => (since, true),
+            (End::Asked, None) => return,
+            (End::Clean | End::GaveUp, _) => (0, false),
+        };
+        let me = std::process::id() as i32;
         let mut deadline = Instant::now() + self.policy.stop_timeout;
         let mut killed = false;
         loop {
@@ -2374,13 +2411,29 @@ impl Monitor {
                 true => Signal::SIGKILL,
                 false => Signal::SIGTERM,
             };
-            gather(&mut held, None, &[], sig);
-            if held.is_empty() {
+            // Told to stop, what the others start as they shut down is theirs, and `stop`'s:
+            // SIGTERM to it would cut that short (helper-123's review).
+            let known = &self.known_at_end;
+            let ours = |pid: i32, stat: &process::ProcStat| {
+                !orphans_only
+                    || (stat.start_time >= since
+                        && stat.ppid == me
+                        && !known.contains(&(pid, stat.start_time)))
+            };
+            gather_where(&mut held, sig, |e| ours(e.pid, &e.stat));
+            let started_since =
+                |p: &&Process| process::read_stat(p.pid()).is_some_and(|s| ours(p.pid().get(), &s));
+            let waited: Vec<&Process> = held.iter().filter(started_since).collect();
+            if waited.is_empty() {
                 return;
             }
             let now = Instant::now();
-            if now >= deadline && killed {
-                let pids: Vec<String> = held.iter().map(|p| p.pid().to_string()).collect();
+            if now < deadline {
+                wait_any_exit(&waited, deadline - now);
+                continue;
+            }
+            let pids: Vec<String> = waited.iter().map(|p| p.pid().to_string()).collect();
+            if killed {
                 let msg = format!(
                     "processes {} survive SIGKILL; the monitor exits",
                     pids.join(", ")
@@ -2388,22 +2441,18 @@ impl Monitor {
                 self.say(&msg);
                 return;
             }
-            if now >= deadline {
-                for p in &held {
-                    let _ = p.signal(Signal::SIGKILL);
-                }
-                killed = true;
-                deadline = now + LEFTOVER_KILL_WAIT;
-                let msg = format!(
-                    "{} still running after {}: sent SIGKILL",
-                    crate::parse::counted(held.len() as u64, "process", "processes"),
-                    format_duration(self.policy.stop_timeout)
-                );
-                self.say(&msg);
-                continue;
+            for p in &waited {
+                let _ = p.signal(Signal::SIGKILL);
             }
-            // Woken by the first one's end; the others' are seen a slice later at most.
-            let _ = held[0].wait_exit(END_WAIT_SLICE.min(deadline - now));
+            let msg = format!(
+                "{} ({}) still running after {}: sent SIGKILL",
+                crate::parse::counted(waited.len() as u64, "process", "processes"),
+                pids.join(", "),
+                format_duration(self.policy.stop_timeout)
+            );
+            killed = true;
+            deadline = now + LEFTOVER_KILL_WAIT;
+            self.say(&msg);
         }
     }
 
@@ -2447,9 +2496,25 @@ fn kill_helper(h: &Helper) {
     }
 }
 
-/// How long the monitor on its way out waits on one of the descendants it ended before it looks
-/// at them all again ([`Monitor::end_descendants`]).
-const END_WAIT_SLICE: Duration = Duration::from_millis(10);
+/// Waits until one of `processes` has exited, or `timeout`: on their pidfds at once, and every
+/// few milliseconds where one has none.
+fn wait_any_exit(processes: &[&Process], timeout: Duration) {
+    let blind = processes.iter().any(|p| p.pidfd().is_none());
+    let timeout = match blind {
+        true => timeout.min(Duration::from_millis(5)),
+        false => timeout,
+    };
+    let mut fds: Vec<PollFd> = processes
+        .iter()
+        .filter_map(|p| p.pidfd())
+        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+        .collect();
+    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+    let _ = poll(
+        &mut fds,
+        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+    );
+}
 
 /// Reaps every child that has exited (WNOHANG until none is left: signals coalesce).
 fn reap_children() -> Vec<Event> {

@@ -129,6 +129,10 @@ fn reload_of_a_notify_daemon_without_a_monitor_warns_that_nothing_hears_it() {
     env.run(&["reload", "ex"])
         .ok()
         .stderr_has("ex runs without a monitor: its notify socket went when 'start' returned");
+    // Not of one that does not run (helper-123's review): exit 7, and no word of its socket.
+    env.run(&["stop", "ex"]).ok();
+    let run = env.run(&["reload", "ex"]).code(7);
+    assert!(!run.stderr.contains("without a monitor"), "{}", run.dump());
     // A respawn daemon's monitor keeps it: no such warning.
     let (_, _) = start_supervised(&env, "mon", &["--ready", "notify"], &program);
     fs::write(&done, "").unwrap();
@@ -1004,6 +1008,106 @@ fn what_the_last_on_exit_command_leaves_does_not_outlive_the_monitor() {
         log(&env, "own").contains("SIGKILL"),
         "the monitor says what it killed:\n{}",
         log(&env, "own")
+    );
+}
+
+/// helper-123's review of the first fix, which had the monitor wait for every descendant and
+/// SIGKILL them on the spec's stop timeout: what `stop` holds from before its first signal is
+/// `stop`'s to end, on its own schedule. A leftover that takes 2 s to shut down gracefully gets
+/// them under `stop --no-kill --timeout 20s` though the spec's timeout is 1 s; a bare `kill` of
+/// the monitor does not keep it waiting on a leftover that ignores SIGTERM; and a child that
+/// ignores SIGTERM is still the one said to need SIGKILL.
+#[test]
+fn stop_keeps_its_own_schedule_for_what_it_held_before_its_first_signal() {
+    let env = Env::new();
+    let graceful = env.path("graceful");
+    let (slow, stubborn) = (unique_secs(), unique_secs());
+    // A leftover in a session of its own that ends 2 s after SIGTERM, writing `graceful`.
+    let script = env.script(
+        "leaves.sh",
+        &format!(
+            "setsid sh -c 'trap \"sleep 2; : > {g}; exit 0\" TERM; sleep {slow} & wait' </dev/null >/dev/null 2>&1 &\nexec sleep 1000",
+            g = graceful.display()
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    let extra = ["--cgroup", "off", "--stop-timeout", "1s"];
+    let (monitor, _) = start_supervised(&env, "gr", &extra, &program);
+    wait_until("the leftover runs", DEADLINE, || {
+        !env.track_marked(&slow).is_empty()
+    });
+    // The shell, and its `sleep` when the monitor's SIGTERM has not ended it yet.
+    let run = env
+        .run(&["stop", "gr", "--no-kill", "--timeout", "20s"])
+        .ok();
+    assert!(
+        run.stdout.contains(" leftover process") && !run.stdout.contains("SIGKILL"),
+        "{}",
+        run.dump()
+    );
+    assert!(!alive(monitor));
+    assert!(
+        graceful.exists(),
+        "the leftover was not given stop's timeout"
+    );
+
+    // A bare `kill` of a monitor whose program left a process ignoring SIGTERM: the monitor
+    // exits at once, as before (it does not wait out its 30 s on what `stop` would hold; the
+    // process is left, as docs/safety.md says of a bare `kill`, and killed by the test).
+    let script = env.script(
+        "stubborn_leftover.sh",
+        &format!(
+            "setsid sh -c 'trap \"\" TERM; exec sleep {stubborn}' </dev/null >/dev/null 2>&1 &\nexec sleep 1000"
+        ),
+    );
+    let program = [script.to_string_lossy().into_owned()];
+    let extra = ["--cgroup", "off", "--stop-timeout", "30s"];
+    let (monitor, _) = start_supervised(&env, "bk", &extra, &program);
+    wait_until("the leftover runs", DEADLINE, || {
+        !env.track_marked(&stubborn).is_empty()
+    });
+    kill(NixPid::from_raw(monitor), Signal::SIGTERM).unwrap();
+    wait_dead(monitor);
+
+    // A child that ignores SIGTERM: SIGKILL after the timeout, said of it.
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "trap '' TERM; while :; do sleep 1; done".to_owned(),
+    ];
+    let extra = ["--cgroup", "off"];
+    start_supervised(&env, "st", &extra, &program);
+    let run = env.run(&["stop", "st", "--timeout", "1s"]).ok();
+    assert!(
+        run.stdout.contains("with SIGKILL after 1s") && !run.stdout.contains("leftover"),
+        "{}",
+        run.dump()
+    );
+}
+
+/// helper-123: with a child that ignores SIGTERM, `stop`'s SIGKILL must not set off the last
+/// `--on-exit` command while the monitor is killed under it: what that command would leave
+/// in the background would be PID 1's. The child dies with the monitor, and no command runs.
+#[test]
+fn an_on_exit_command_leaves_nothing_when_stop_kills_a_stubborn_program() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let hook =
+        format!("setsid sh -c 'trap \"\" TERM; exec sleep {mark}' </dev/null >/dev/null 2>&1 &");
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        "trap '' TERM; while :; do sleep 1; done".to_owned(),
+    ];
+    let extra = ["--cgroup", "off", "--on-exit", &hook];
+    let (monitor, _) = start_supervised(&env, "hk", &extra, &program);
+    env.track_marked(&mark);
+    env.run(&["stop", "hk", "--timeout", "1s"]).ok();
+    assert!(!alive(monitor));
+    let left = env.track_marked(&mark);
+    assert!(
+        left.is_empty(),
+        "the hook's process outlived stop: {left:?}"
     );
 }
 

@@ -28,19 +28,6 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
     // The count of finished reloads each daemon's status shows before its signal.
     let before = std::cell::RefCell::new(std::collections::HashMap::new());
     let sig_of = |target: &Target| {
-        // The notify socket lives only as long as `start` waits, without a monitor: a program
-        // that says RELOADING=1 now sends to nothing, and many a client fails on it (the user
-        // trial of helper-121: a Python program's sendto raised, and it died).
-        let exec_notify = target
-            .record
-            .as_ref()
-            .is_some_and(|r| r.mode != Mode::Respawn && r.ready == ReadySpec::Notify.to_string());
-        if exec_notify {
-            ctx.warn(format!(
-                "{} runs without a monitor: its notify socket went when 'start' returned, so nothing hears a RELOADING=1 or READY=1 it sends now ('start --respawn' keeps the socket for the program's life)",
-                target.label()
-            ));
-        }
         if let Some(name) = target.name.as_ref().filter(|_| waits(target)) {
             // Only a live monitor counts the program's reloads: the program of one that was
             // killed (`Vouch::OrphanedChild`) gets the signal, but nothing hears its word.
@@ -66,6 +53,20 @@ pub fn run(args: ReloadArgs, ctx: &Ctx) -> Result<Code> {
         deliver::reload_signal(target)
     };
     let then = |target: &Target, code: Code| {
+        // The notify socket lives only as long as `start` waits, without a monitor: a program
+        // that says RELOADING=1 now sends to nothing, and many a client fails on it (the user
+        // trial of helper-121: a Python program's sendto raised, and it died). Said once the
+        // signal went (helper-123: not of a daemon that is not running).
+        let exec_notify = target
+            .record
+            .as_ref()
+            .is_some_and(|r| r.mode != Mode::Respawn && r.ready == ReadySpec::Notify.to_string());
+        if exec_notify && code == Code::Ok {
+            ctx.warn(format!(
+                "{} runs without a monitor: its notify socket went when 'start' returned, so nothing hears a RELOADING=1 or READY=1 it sends now ('start --respawn' keeps the socket for the program's life)",
+                target.label()
+            ));
+        }
         let Some(name) = target
             .name
             .as_ref()

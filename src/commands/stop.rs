@@ -656,6 +656,19 @@ fn sweep(
             elusive: false,
             ..
         }) if survivors.is_empty() => Ok(Leftovers { stopped, killed }),
+        // Interrupted while the session still showed life it had not found (helper-123).
+        Ok(Swept {
+            survivors,
+            interrupted: Some(sig),
+            ..
+        }) if survivors.is_empty() => Err(Fail::interrupted(
+            sig,
+            format!(
+                "stop of {label} interrupted by SIG{}: its main process is gone, and processes of its session were still starting and exiting",
+                signal_name(sig)
+            ),
+        )
+        .into()),
         Ok(Swept { survivors, .. }) if survivors.is_empty() => bail!(
             "cannot stop {label}: processes of its session keep starting and exiting faster than rdaemon can find them in /proc, to the end of the stop schedule (a fork chain; a cgroup, --cgroup on, or --respawn holds them)"
         ),
