@@ -251,6 +251,8 @@ fn exported_unit_runs_the_recorded_command_line() {
     ];
     argv.extend(args);
     env.run(&argv).ok();
+    // `start` returns once the shell runs, maybe before its `trap`.
+    wait_ignores(env.pid_of("tricky"), nix::libc::SIGHUP);
     let text = export(&env, "tricky");
     let unit = parse_unit(&text);
     let record = env.record("tricky");
@@ -574,6 +576,7 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
         args.extend(options);
         args.extend(["--", "sh", "-c", HUP_IGNORED, &secs]);
         env.run(&args).ok();
+        wait_ignores(env.pid_of(name), nix::libc::SIGHUP);
         let said = "lies in a directory another user can change or create files in: systemd opens it as root";
         let run = env
             .run(&["export", "systemd", name])
@@ -594,7 +597,10 @@ fn export_warns_of_files_systemd_would_open_as_root_in_another_users_directory()
     fs::write(&envfile, "MODE=prod\n").unwrap();
     warned_of_both("rootd", &[], &log, &envfile);
     // Logs in rdaemon's own directory: nothing to say.
-    env.start("mine", &["sh", "-c", HUP_IGNORED, &secs]);
+    wait_ignores(
+        env.start("mine", &["sh", "-c", HUP_IGNORED, &secs]),
+        nix::libc::SIGHUP,
+    );
     export(&env, "mine");
     env.run(&["stop", "mine"]).ok();
 }
@@ -681,7 +687,10 @@ fn export_comments_out_a_reload_that_would_end_the_running_program() {
         .stdout
         .contains("\n#ExecReload=/bin/kill -HUP $MAINPID\n"));
     verify(&env, "plain", &run.stdout);
-    env.start("hup", &["sh", "-c", "trap '' HUP; exec sleep 1000"]);
+    wait_ignores(
+        env.start("hup", &["sh", "-c", "trap '' HUP; exec sleep 1000"]),
+        nix::libc::SIGHUP,
+    );
     let unit = parse_unit(&export(&env, "hup"));
     assert_eq!(service(&unit, "ExecReload"), "/bin/kill -HUP $MAINPID");
     env.run(&["stop", "plain"]).ok();
@@ -748,6 +757,7 @@ fn export_names_the_program_the_daemons_user_runs() {
     .ok();
     let pid = env.pid_of("pp");
     env.track(pid);
+    wait_ignores(pid, nix::libc::SIGHUP);
     let ran = public.join("rdaemon-test-prog").display().to_string();
     let unit = parse_unit(&export(&env, "pp"));
     let exec_start = service(&unit, "ExecStart");

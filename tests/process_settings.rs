@@ -630,6 +630,8 @@ fn export_systemd_maps_every_process_setting() {
         "trap '' USR1; exec sleep 1000",
     ])
     .ok();
+    // `start` returns once the shell runs, maybe before its `trap` (a CI run, 2026-12-03).
+    wait_ignores(env.pid_of("full"), nix::libc::SIGUSR1);
     let run = env.run(&["export", "systemd", "full"]).ok();
     let unit = service_lines(&run.stdout);
     let all = |key: &str| -> Vec<&str> {

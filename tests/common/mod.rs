@@ -395,6 +395,19 @@ pub fn status_field(pid: i32, field: &str) -> String {
         .to_owned()
 }
 
+/// Waits until `pid` ignores signal number `sig` (`SigIgn`): a program that sets that up first
+/// (`sh -c "trap '' HUP; ..."`) may not have done so yet when `start` returns, once it runs.
+pub fn wait_ignores(pid: i32, sig: i32) {
+    wait_until(&format!("pid {pid} ignores signal {sig}"), DEADLINE, || {
+        fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .is_some_and(|m| m & (1 << (sig - 1)) != 0)
+        })
+    });
+}
+
 /// The open fds of `pid`, sorted, with their targets.
 pub fn fds(pid: i32) -> Vec<(i32, PathBuf)> {
     let mut out: Vec<(i32, PathBuf)> = fs::read_dir(format!("/proc/{pid}/fd"))
