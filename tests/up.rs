@@ -1834,3 +1834,35 @@ fn file_commands_follow_the_after_order() {
         run.dump()
     );
 }
+
+/// helper-121's trial: a running daemon's pidfile overwritten (`abc`) stayed so after `up`
+/// ("web is up to date") and `resurrect` ("already running"), while `status` warned of it and
+/// only `start` wrote it again. Both write it again now, as `start` does.
+#[test]
+fn up_and_resurrect_write_a_running_daemons_pidfile_again() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!("[daemons.web]\ncommand = [\"sleep\", \"{secs}\"]\n"),
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let pid = env.pid_of("web");
+    let pidfile = env.path("web.pid");
+    fs::write(&pidfile, "abc\n").unwrap();
+    env.run(&["up"]).ok().stdout_has("web is up to date");
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
+    fs::write(&pidfile, "abc\n").unwrap();
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has(&format!("web is already running (pid {pid})"));
+    assert_eq!(
+        fs::read_to_string(&pidfile).unwrap().trim(),
+        pid.to_string()
+    );
+    env.run(&["status", "web"]).ok();
+}

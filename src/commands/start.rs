@@ -464,6 +464,9 @@ fn resurrect_one(
         return Ok(runs.then_some(Code::Ok));
     }
     if runs {
+        if let Some(pid) = report.pid.and_then(|p| Pid::new(p).ok()) {
+            repair_pidfile(ctx, &rec, pid);
+        }
         ctx.say(format!(
             "{name} is already running (pid {})",
             report.pid.unwrap_or_default()
@@ -970,6 +973,24 @@ fn remove_if_empty(cgroup: Option<&Claimed>) {
 
 /// Whether rdaemon writes the daemon's pidfile: always, except the pidfile a `--forking`
 /// program writes itself (`--pidfile`; without it, the default one is rdaemon's as usual).
+/// The pidfile rdaemon writes for the running daemon of `rec`, whose main process (its monitor
+/// in respawn mode) is `pid`, written again if it no longer names it (removed, overwritten), as
+/// `start` does for a daemon already running: `resurrect` and `up` do it too (helper-121's
+/// trial: they left it, while `status` named the pidfile wrong). The caller holds the name's
+/// lock.
+pub(crate) fn repair_pidfile(ctx: &Ctx, rec: &Record, pid: Pid) {
+    let Ok(spec) = Spec::from_record(ctx, rec) else {
+        return;
+    };
+    if !writes_pidfile(&spec) {
+        return;
+    }
+    match spec.account(ctx) {
+        Ok(account) => restore_pidfile(ctx, &rec.pidfile, pid, account.as_ref().map(|a| &a.creds)),
+        Err(e) => ctx.warn(crate::exit::render(&e)),
+    }
+}
+
 fn writes_pidfile(spec: &Spec) -> bool {
     !(spec.forking && spec.program_pidfile)
 }

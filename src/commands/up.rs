@@ -140,6 +140,12 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     for name in &reorder {
         keep_order(ctx, name, &specs[name].after)?;
     }
+    // An entry up to date whose pidfile no longer names it gets it back, as from `start`.
+    for (name, action) in &actions {
+        if let (Action::UpToDate, Some((_, Some(pid)))) = (action, found.get(name)) {
+            repair_pidfile(ctx, name, *pid);
+        }
+    }
     let jobs = chosen
         .iter()
         .map(|name| {
@@ -168,6 +174,25 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     })?;
     warn_orphans(ctx, &file, "it still runs");
     Ok(code)
+}
+
+/// Writes the pidfile of `name`, running as `pid` when `up` looked, again if it no longer names
+/// it, under its lock ([`super::start::repair_pidfile`]). Best effort: `up` goes on.
+fn repair_pidfile(ctx: &Ctx, name: &Name, pid: i32) {
+    let Ok(_lock) = crate::pidfile::NameLock::acquire(&ctx.lock_path(name)) else {
+        return;
+    };
+    let Ok(Some(rec)) = Record::load(ctx, name) else {
+        return;
+    };
+    // Still running as it was, by its record's identity (never a pid that was reused since).
+    let report = Report::new(ctx, &Target::of_record(rec.clone()));
+    if !report.state.runs() || report.unsupervised || report.pid != Some(pid) {
+        return;
+    }
+    if let Ok(pid) = Pid::new(pid) {
+        super::start::repair_pidfile(ctx, &rec, pid);
+    }
 }
 
 /// Writes `after` into the spec of `name`, under its lock, for an entry whose order alone
