@@ -2401,6 +2401,11 @@ impl Monitor {
             (End::Clean | End::GaveUp, _) => (0, false),
         };
         let me = std::process::id() as i32;
+        // Stopped by `stop` or `down` (they mark the spec wanted stopped first), SIGKILL is
+        // theirs to send, on their schedule, or not at all (`--no-kill`): the monitor waits
+        // (helper-124: its own SIGKILL on the spec's timeout overrode `stop --no-kill` and
+        // `--timeout`, unsaid). A bare `kill` has no schedule: the spec's stop timeout.
+        let own_kill = !orphans_only || self.wanted_running();
         let mut deadline = Instant::now() + self.policy.stop_timeout;
         let mut killed = false;
         loop {
@@ -2428,6 +2433,10 @@ impl Monitor {
                 return;
             }
             let now = Instant::now();
+            if !own_kill {
+                wait_any_exit(&waited, Duration::MAX);
+                continue;
+            }
             if now < deadline {
                 wait_any_exit(&waited, deadline - now);
                 continue;

@@ -1085,6 +1085,37 @@ fn stop_keeps_its_own_schedule_for_what_it_held_before_its_first_signal() {
     );
 }
 
+/// helper-124: what the last `--on-exit` command leaves, ignoring SIGTERM, got SIGKILL from
+/// the monitor on the spec's 1 s, whatever `stop --no-kill` said, and `stop` said nothing of
+/// it. Under `stop --no-kill` it now lives on, and the stop fails, as for any process that
+/// outlives a stop without SIGKILL; the next `stop` ends it.
+#[test]
+fn stop_no_kill_leaves_what_the_last_on_exit_command_left_to_stop() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let hook = format!("trap '' TERM; setsid sleep {mark} </dev/null >/dev/null 2>&1 & exit 0");
+    let extra = [
+        "--cgroup",
+        "off",
+        "--stop-timeout",
+        "1s",
+        "--on-exit",
+        &hook,
+    ];
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let (monitor, _) = start_supervised(&env, "nk", &extra, &program);
+    env.track_marked(&mark);
+    env.run(&["stop", "nk", "--no-kill", "--timeout", "2s"])
+        .code(1)
+        .stderr_has("still running");
+    let left = env.track_marked(&mark);
+    assert_eq!(left.len(), 1, "the hook's process, alive after --no-kill");
+    assert!(alive(monitor), "the monitor waits for it");
+    env.run(&["stop", "nk", "--timeout", "1s"]).ok();
+    wait_dead(left[0]);
+    wait_dead(monitor);
+}
+
 /// helper-123: with a child that ignores SIGTERM, `stop`'s SIGKILL must not set off the last
 /// `--on-exit` command while the monitor is killed under it: what that command would leave
 /// in the background would be PID 1's. The child dies with the monitor, and no command runs.

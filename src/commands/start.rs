@@ -971,8 +971,6 @@ fn remove_if_empty(cgroup: Option<&Claimed>) {
     }
 }
 
-/// Whether rdaemon writes the daemon's pidfile: always, except the pidfile a `--forking`
-/// program writes itself (`--pidfile`; without it, the default one is rdaemon's as usual).
 /// The pidfile rdaemon writes for the running daemon of `rec`, whose main process (its monitor
 /// in respawn mode) is `pid`, written again if it no longer names it (removed, overwritten), as
 /// `start` does for a daemon already running: `resurrect` and `up` do it too (helper-121's
@@ -991,6 +989,8 @@ pub(crate) fn repair_pidfile(ctx: &Ctx, rec: &Record, pid: Pid) {
     }
 }
 
+/// Whether rdaemon writes the daemon's pidfile: always, except the pidfile a `--forking`
+/// program writes itself (`--pidfile`; without it, the default one is rdaemon's as usual).
 fn writes_pidfile(spec: &Spec) -> bool {
     !(spec.forking && spec.program_pidfile)
 }
