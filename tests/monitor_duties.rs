@@ -40,6 +40,26 @@ fn start_supervised(env: &Env, name: &str, extra: &[&str], program: &[String]) -
     (monitor, child)
 }
 
+/// [`start_supervised`] without a cgroup, with a stop timeout of 1 s, `extra` and the
+/// `--on-exit` command `hook`; the processes with each of `marks` (what the hook leaves) are
+/// tracked, so that a failing test leaves nothing running. Returns the monitor.
+fn start_with_hook(
+    env: &Env,
+    name: &str,
+    hook: &str,
+    extra: &[&str],
+    program: &[String],
+    marks: &[&str],
+) -> i32 {
+    let mut args = vec!["--cgroup", "off", "--stop-timeout", "1s", "--on-exit", hook];
+    args.extend_from_slice(extra);
+    let (monitor, _) = start_supervised(env, name, &args, program);
+    for mark in marks {
+        env.track_marked(mark);
+    }
+    monitor
+}
+
 /// Waits until the status field `field` is `want`.
 fn wait_field(env: &Env, name: &str, field: &str, want: serde_json::Value) {
     wait_until(&format!("{name}'s {field} is {want}"), DEADLINE, || {
@@ -943,19 +963,8 @@ fn what_the_last_on_exit_command_leaves_does_not_outlive_stop() {
     let quiet = "</dev/null >/dev/null 2>&1";
     let hook =
         format!("trap '' TERM; sleep {stays} {quiet} & setsid sleep {escapes} {quiet} & exit 0");
-    let extra = [
-        "--cgroup",
-        "off",
-        "--stop-timeout",
-        "1s",
-        "--on-exit",
-        &hook,
-    ];
     let program = ["sleep".to_owned(), "1000".to_owned()];
-    let (monitor, _) = start_supervised(&env, "oe", &extra, &program);
-    // Tracked, so that a failure leaves nothing running.
-    env.track_marked(&stays);
-    env.track_marked(&escapes);
+    let monitor = start_with_hook(&env, "oe", &hook, &[], &program, &[&stays, &escapes]);
     env.run(&["stop", "oe"]).ok().stdout_has("stopped oe");
     assert!(!alive(monitor));
     let left: Vec<i32> = [&stays, &escapes]
@@ -980,23 +989,13 @@ fn what_the_last_on_exit_command_leaves_does_not_outlive_the_monitor() {
     let stays = unique_secs();
     let go = env.path("go");
     let hook = format!("trap '' TERM; setsid sleep {stays} </dev/null >/dev/null 2>&1 & exit 0");
-    let extra = [
-        "--cgroup",
-        "off",
-        "--restart",
-        "on-failure",
-        "--stop-timeout",
-        "1s",
-        "--on-exit",
-        &hook,
-    ];
     let program = [
         "sh".to_owned(),
         "-c".to_owned(),
         format!("while [ ! -e '{}' ]; do sleep 0.01; done", go.display()),
     ];
-    let (monitor, _) = start_supervised(&env, "own", &extra, &program);
-    env.track_marked(&stays);
+    let extra = ["--restart", "on-failure"];
+    let monitor = start_with_hook(&env, "own", &hook, &extra, &program, &[&stays]);
     fs::write(&go, "").unwrap();
     wait_dead(monitor);
     let left = env.track_marked(&stays);
@@ -1094,17 +1093,8 @@ fn stop_no_kill_leaves_what_the_last_on_exit_command_left_to_stop() {
     let env = Env::new();
     let mark = unique_secs();
     let hook = format!("trap '' TERM; setsid sleep {mark} </dev/null >/dev/null 2>&1 & exit 0");
-    let extra = [
-        "--cgroup",
-        "off",
-        "--stop-timeout",
-        "1s",
-        "--on-exit",
-        &hook,
-    ];
     let program = ["sleep".to_owned(), "1000".to_owned()];
-    let (monitor, _) = start_supervised(&env, "nk", &extra, &program);
-    env.track_marked(&mark);
+    let monitor = start_with_hook(&env, "nk", &hook, &[], &program, &[&mark]);
     env.run(&["stop", "nk", "--no-kill", "--timeout", "2s"])
         .code(1)
         .stderr_has("still running");
@@ -1130,9 +1120,7 @@ fn an_on_exit_command_leaves_nothing_when_stop_kills_a_stubborn_program() {
         "-c".to_owned(),
         "trap '' TERM; while :; do sleep 1; done".to_owned(),
     ];
-    let extra = ["--cgroup", "off", "--on-exit", &hook];
-    let (monitor, _) = start_supervised(&env, "hk", &extra, &program);
-    env.track_marked(&mark);
+    let monitor = start_with_hook(&env, "hk", &hook, &[], &program, &[&mark]);
     env.run(&["stop", "hk", "--timeout", "1s"]).ok();
     assert!(!alive(monitor));
     let left = env.track_marked(&mark);
