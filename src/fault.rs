@@ -15,6 +15,11 @@
 //!
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.
+//!
+//! One fault changes what rdaemon sees instead: `session-elusive` makes every scan of a
+//! daemon's session report life it could not find, as a chain of processes that fork and exit
+//! faster than `/proc` can be read would ([`injected`]). No real chain outran the sweep in a
+//! test, so `stop`'s failure for one is reached this way.
 
 use nix::sys::signal::{raise, Signal};
 
@@ -32,4 +37,10 @@ pub fn point(stage: &str) {
     } else if value.to_str().and_then(|v| v.strip_suffix(":stop")) == Some(stage) {
         let _ = raise(Signal::SIGSTOP);
     }
+}
+
+/// Whether `RDAEMON_FAULT` names `fault`, one that changes what rdaemon sees rather than where
+/// it dies (`session-elusive`).
+pub fn injected(fault: &str) -> bool {
+    std::env::var_os(VAR).is_some_and(|v| v == fault)
 }

@@ -486,7 +486,8 @@ impl Session {
         found.reverse();
         let hidden =
             !seen && (self.inode).is_some_and(|i| process::pidfs_pid_exists(i) == Some(true));
-        (self.still_itself(found), ended || hidden)
+        let elusive = crate::fault::injected("session-elusive");
+        (self.still_itself(found), ended || hidden || elusive)
     }
 
     /// `found`, members read in a scan that began with this session plausible, if it still is

@@ -259,6 +259,66 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
     });
 }
 
+/// When the session still shows life no scan can find at the end of the stop schedule (a
+/// chain that outruns `/proc`; `RDAEMON_FAULT=session-elusive` makes every scan say so), `stop`
+/// fails and says why instead of "stopped". The session stays alive for the whole stop by a
+/// member's zombie: its parent left the session (`setsid`) and the daemon's tree (its own
+/// parent exited), so `stop` leaves it, and it never reaps the member. A `stop` after, without
+/// the fault, finds nothing left to stop.
+#[test]
+fn a_stop_that_cannot_find_what_keeps_the_session_alive_fails_and_says_so() {
+    let env = Env::new();
+    let script = env.script(
+        "escape.sh",
+        &format!(
+            r#"(sh -c 'sleep {secs} & echo $! > "$1/member.tmp"; exec setsid sleep {secs}' sh "$1" & echo $! > "$1/parent.tmp")
+while [ ! -s "$1/member.tmp" ]; do sleep 0.01; done
+cat "$1/member.tmp" "$1/parent.tmp" > "$1/pids.tmp"
+mv "$1/pids.tmp" "$1/pids.txt"
+exec sleep {secs}"#,
+            secs = unique_secs()
+        ),
+    );
+    let dir = env.dir().display().to_string();
+    env.run(&[
+        "start",
+        "--name",
+        "elusive",
+        "--cgroup",
+        "off",
+        "--",
+        script.to_str().unwrap(),
+        &dir,
+    ])
+    .ok();
+    let main = env.pid_of("elusive");
+    let pids = member_pids(&env, "pids.txt");
+    let (member, parent) = (pids[0], pids[1]);
+    // The parent has left the daemon's session: only its child is a member.
+    wait_until("the member's parent has its own session", DEADLINE, || {
+        stat(parent).is_some_and(|s| s.session == parent)
+    });
+    assert!(same_session(member, main));
+
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "session-elusive");
+    let stop = env
+        .run_cmd(cmd, &["stop", "elusive", "--timeout", "500ms"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(
+            "cannot stop elusive: processes of its session keep starting and exiting faster than rdaemon can find them in /proc",
+        );
+    assert!(!stop.stdout.contains("stopped"), "{}", stop.dump());
+    for pid in [main, member] {
+        assert!(!alive(pid), "pid {pid} survived the stop\n{}", stop.dump());
+    }
+    // The member's zombie still holds the session; nothing of it is alive.
+    assert!(stat(member).is_some_and(|s| s.state == 'Z'));
+    env.run(&["stop", "elusive"]).ok();
+    env.run(&["status", "elusive"]).code(3);
+}
+
 /// A member of the group that the first signal reached, still exiting when the main process is
 /// seen gone, is not a leftover `stop` had to stop (SPEC §3: it says what it had to do). User
 /// trial, 2026-12-02: `sh -c 'sleep 100; true'` stopped with "1 leftover process stopped" one
