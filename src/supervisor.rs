@@ -1806,6 +1806,7 @@ impl Monitor {
         };
         if self.health_run.is_some_and(|h| h.pid == *pid) {
             let h = self.health_run.take().expect("checked");
+            self.stop_helper_leftovers(h.pid, "--health command");
             let outcome = match (how.code, h.killed) {
                 (Some(0), _) => Ok(()),
                 (_, true) => Err(format!(
@@ -1820,6 +1821,7 @@ impl Monitor {
         }
         if self.hook.is_some_and(|h| h.pid == *pid) {
             let h = self.hook.take().expect("checked");
+            self.stop_helper_leftovers(h.pid, "--on-exit command");
             if h.killed {
                 self.say(&format!(
                     "--on-exit command (pid {pid}) killed after {}",
@@ -1831,6 +1833,27 @@ impl Monitor {
             return;
         }
         self.handle(event)
+    }
+
+    /// A helper (`--on-exit`, `--health cmd:`) ended: what it left running in its session gets
+    /// the stop signal and SIGCONT now, as what the program leaves does when it exits (SPEC
+    /// §3.1). Before, it ran on past the restart (helper-124's review), and a check that left a
+    /// process each interval piled them up until the program's next exit. No process of the
+    /// program is in that session, and the kernel keeps its id while a member lives. One that
+    /// ignores the signal, or left the session, is stopped with the program's leftovers at its
+    /// next exit, or at `stop`.
+    fn stop_helper_leftovers(&mut self, helper: Pid, what: &str) {
+        let mut held = Vec::new();
+        let sid = helper.get();
+        let count = gather_where(&mut held, self.policy.stop_signal, |e| {
+            e.stat.session == sid
+        });
+        if count > 0 {
+            self.say(&format!(
+                "stopping {} the {what} (pid {helper}) left running",
+                crate::parse::counted(count as u64, "process", "processes")
+            ));
+        }
     }
 
     /// The `MAINPID=` that `start` heard while it waited for `READY=1` and kept in the status

@@ -980,6 +980,80 @@ fn what_the_last_on_exit_command_leaves_does_not_outlive_stop() {
         .stdout_has("oe is stopped");
 }
 
+/// helper-124's review: what an `--on-exit` command left in the background ran on past the
+/// restart, though what the program leaves is stopped before it. It now gets the stop signal
+/// when the command ends; the program, restarted meanwhile, is left alone.
+#[test]
+fn what_an_on_exit_command_leaves_is_stopped_when_it_ends() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let (ran, go, bg) = (env.path("ran"), env.path("go"), env.path("bg"));
+    let hook = format!(
+        "sleep {mark} </dev/null >/dev/null 2>&1 & echo $! > '{bg}.tmp'; mv '{bg}.tmp' '{bg}'",
+        bg = bg.display()
+    );
+    // The first run waits for `go` and fails; the second sleeps.
+    let program = [
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!(
+            "if [ ! -e '{ran}' ]; then : > '{ran}'; while [ ! -e '{go}' ]; do sleep 0.01; done; exit 3; fi; exec sleep 1000",
+            ran = ran.display(),
+            go = go.display()
+        ),
+    ];
+    let extra = ["--restart-delay", "100ms"];
+    let monitor = start_with_hook(&env, "ex", &hook, &extra, &program, &[&mark]);
+    fs::write(&go, "").unwrap();
+    let left = crate::containment::member_pids(&env, "bg");
+    wait_field(&env, "ex", "restarts", serde_json::json!(1));
+    wait_dead(left[0]);
+    wait_until("the log says what was stopped", DEADLINE, || {
+        log(&env, "ex").contains("stopping 1 process the --on-exit command (pid ")
+    });
+    let child = child_pid(&env, "ex").expect("the program runs again");
+    env.track(child);
+    assert_left_alone(child, "the stop of what the --on-exit command left");
+    assert!(alive(monitor));
+    env.run(&["stop", "ex"]).ok();
+}
+
+/// The same for a `--health cmd:` check that leaves a process in the background: each check's
+/// is stopped as the check ends, where they piled up, one per interval, until the program's
+/// next exit.
+#[test]
+fn what_a_health_command_leaves_does_not_pile_up() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let checks = env.path("checks");
+    let health = format!(
+        "cmd:sleep {mark} </dev/null >/dev/null 2>&1 & echo >> '{}'",
+        checks.display()
+    );
+    let extra = [
+        "--cgroup",
+        "off",
+        "--health",
+        &health,
+        "--health-interval",
+        "100ms",
+    ];
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let (_, child) = start_supervised(&env, "hc", &extra, &program);
+    wait_until("five checks ran", DEADLINE, || {
+        fs::read_to_string(&checks).is_ok_and(|c| c.lines().count() >= 5)
+    });
+    // The last check's may not have had its signal yet.
+    wait_until("at most one check's process is alive", DEADLINE, || {
+        env.track_marked(&mark).len() <= 1
+    });
+    assert_eq!(child_pid(&env, "hc"), Some(child));
+    assert_eq!(env.record("hc")["restarts"], 0);
+    env.run(&["stop", "hc"]).ok();
+    let left = env.track_marked(&mark);
+    assert!(left.is_empty(), "outlived stop: {left:?}");
+}
+
 /// The same when the monitor ends on its own (here `--restart on-failure` after a clean exit):
 /// no `stop` is there to send SIGKILL, so the monitor sends it after the stop timeout to what
 /// its last `--on-exit` command left, before it exits (helper-122: it sent SIGTERM and left).
