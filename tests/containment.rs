@@ -56,6 +56,18 @@ exec sleep 1000"#,
     (main, members)
 }
 
+/// Starts `script DIR` (DIR: the test's directory) as the daemon `name` without a cgroup;
+/// returns its pid.
+pub(crate) fn start_script_without_cgroup(env: &Env, name: &str, script: &std::path::Path) -> i32 {
+    let dir = env.dir().display().to_string();
+    let script = script.to_str().unwrap();
+    env.run(&[
+        "start", "--name", name, "--cgroup", "off", "--", script, &dir,
+    ])
+    .ok();
+    env.pid_of(name)
+}
+
 fn same_session(pid: i32, main: i32) -> bool {
     stat(pid).unwrap().session == stat(main).unwrap().session
 }
@@ -279,19 +291,7 @@ exec sleep {secs}"#,
             secs = unique_secs()
         ),
     );
-    let dir = env.dir().display().to_string();
-    env.run(&[
-        "start",
-        "--name",
-        "elusive",
-        "--cgroup",
-        "off",
-        "--",
-        script.to_str().unwrap(),
-        &dir,
-    ])
-    .ok();
-    let main = env.pid_of("elusive");
+    let main = start_script_without_cgroup(&env, "elusive", &script);
     let pids = member_pids(&env, "pids.txt");
     let (member, parent) = (pids[0], pids[1]);
     // The parent has left the daemon's session: only its child is a member.

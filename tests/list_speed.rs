@@ -87,19 +87,7 @@ exec sleep 1000"#,
             secs = unique_secs()
         ),
     );
-    let dir = env.dir().display().to_string();
-    env.run(&[
-        "start",
-        "--name",
-        "web",
-        "--cgroup",
-        "off",
-        "--",
-        script.to_str().unwrap(),
-        &dir,
-    ])
-    .ok();
-    let main = env.pid_of("web");
+    let main = crate::containment::start_script_without_cgroup(&env, "web", &script);
     let member = crate::containment::member_pids(&env, "members.txt")[0];
     assert!(env.record("web")["cgroup"].is_null());
     kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
