@@ -2095,8 +2095,11 @@ impl Monitor {
                 .deadline
                 .min(Instant::now() + ON_EXIT_FINAL_WAIT)
                 .saturating_duration_since(Instant::now());
-            let done =
-                !h.killed && Process::open(h.pid).is_ok_and(|p| p.wait_exit(wait).unwrap_or(false));
+            let done = !h.killed
+                && Process::open(h.pid).is_ok_and(|p| {
+                    self.wait_any_exit(&[&p], wait);
+                    p.has_exited()
+                });
             if !done {
                 kill_helper(&h);
             }
@@ -2457,11 +2460,11 @@ impl Monitor {
             }
             let now = Instant::now();
             if !own_kill {
-                wait_any_exit(&waited, Duration::MAX);
+                self.wait_any_exit(&waited, Duration::MAX);
                 continue;
             }
             if now < deadline {
-                wait_any_exit(&waited, deadline - now);
+                self.wait_any_exit(&waited, deadline - now);
                 continue;
             }
             let pids: Vec<String> = waited.iter().map(|p| p.pid().to_string()).collect();
@@ -2485,6 +2488,68 @@ impl Monitor {
             killed = true;
             deadline = now + LEFTOVER_KILL_WAIT;
             self.say(&msg);
+        }
+    }
+
+    /// Waits until one of `processes` has exited, or `timeout`: on their pidfds at once, and
+    /// every few milliseconds where one has none. What the log pipes receive meanwhile is
+    /// copied into the log: a process that writes as it shuts down (what the last `--on-exit`
+    /// command left, the command itself) would otherwise fill its pipe and block there, until
+    /// SIGKILL, losing what it wrote (docs/safety.md listed it as a limit).
+    fn wait_any_exit(&mut self, processes: &[&Process], timeout: Duration) {
+        let deadline = Instant::now().checked_add(timeout);
+        let blind = processes.iter().any(|p| p.pidfd().is_none());
+        // Pipes whose writers have all gone: polled no more (they would wake it at once).
+        let mut open = vec![true; self.outputs.len()];
+        loop {
+            let left = deadline.map_or(Duration::MAX, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            let slice = match blind {
+                true => left.min(Duration::from_millis(5)),
+                false => left,
+            };
+            let mut fds: Vec<PollFd> = processes
+                .iter()
+                .filter_map(|p| p.pidfd())
+                .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
+                .collect();
+            let exits = fds.len();
+            let pipes: Vec<usize> = (0..self.outputs.len()).filter(|&i| open[i]).collect();
+            fds.extend(
+                pipes
+                    .iter()
+                    .map(|&i| PollFd::new(self.outputs[i].pipe.as_fd(), PollFlags::POLLIN)),
+            );
+            let ms = slice.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+            let woke = poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            );
+            let fired = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let exited = fds[..exits].iter().any(fired);
+            let ready: Vec<(usize, bool)> = pipes
+                .iter()
+                .zip(&fds[exits..])
+                .filter(|(_, f)| fired(f))
+                .map(|(&i, f)| {
+                    (
+                        i,
+                        f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+                    )
+                })
+                .collect();
+            drop(fds);
+            for &(i, readable) in &ready {
+                match readable {
+                    true => self.pump(i, 16),
+                    false => open[i] = false,
+                }
+            }
+            // A failed poll (ENOMEM) returns, as the time being up does: the caller looks again.
+            if exited || ready.is_empty() || woke.is_err() || blind {
+                return;
+            }
         }
     }
 
@@ -2526,26 +2591,6 @@ fn kill_helper(h: &Helper) {
     if process::is_unreaped_child(h.pid) {
         let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(h.pid.get()), Signal::SIGKILL);
     }
-}
-
-/// Waits until one of `processes` has exited, or `timeout`: on their pidfds at once, and every
-/// few milliseconds where one has none.
-fn wait_any_exit(processes: &[&Process], timeout: Duration) {
-    let blind = processes.iter().any(|p| p.pidfd().is_none());
-    let timeout = match blind {
-        true => timeout.min(Duration::from_millis(5)),
-        false => timeout,
-    };
-    let mut fds: Vec<PollFd> = processes
-        .iter()
-        .filter_map(|p| p.pidfd())
-        .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
-        .collect();
-    let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-    let _ = poll(
-        &mut fds,
-        PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-    );
 }
 
 /// Reaps every child that has exited (WNOHANG until none is left: signals coalesce).

@@ -1054,6 +1054,32 @@ fn what_a_health_command_leaves_does_not_pile_up() {
     assert!(left.is_empty(), "outlived stop: {left:?}");
 }
 
+/// With piped logs (`--log-max-size`), a process the last `--on-exit` command left, which
+/// writes more than a pipe holds as it shuts down: the monitor, waiting for it as it ends,
+/// copies what it writes into the log. It blocked on the full pipe until `stop`'s SIGKILL,
+/// and its last words were lost (docs/safety.md listed it as a limit).
+#[test]
+fn a_leftover_that_writes_much_as_it_ends_is_not_blocked_by_piped_logs() {
+    let env = Env::new();
+    let mark = unique_secs();
+    // On SIGTERM: 200,000 lines (400,000 bytes, six pipes' worth), then its last words. The
+    // command ends once the trap is set.
+    let trapped = env.path("trapped");
+    let hook = format!(
+        "sh -c 'trap \"yes | head -n 200000; echo last words; exit 0\" TERM; : > \"$0\"; sleep {mark} & wait' '{t}' </dev/null & while [ ! -e '{t}' ]; do sleep 0.01; done",
+        t = trapped.display()
+    );
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let extra = ["--log-max-size", "10M"];
+    let monitor = start_with_hook(&env, "pl", &hook, &extra, &program, &[&mark]);
+    let stop = env.run(&["stop", "pl", "--timeout", "5s"]).ok();
+    assert!(!alive(monitor));
+    assert!(!stop.stdout.contains("SIGKILL"), "{}", stop.dump());
+    let text = log(&env, "pl");
+    assert_eq!(text.matches("y\n").count(), 200_000, "{}", stop.dump());
+    assert!(text.contains("last words\n"), "{}", stop.dump());
+}
+
 /// The same when the monitor ends on its own (here `--restart on-failure` after a clean exit):
 /// no `stop` is there to send SIGKILL, so the monitor sends it after the stop timeout to what
 /// its last `--on-exit` command left, before it exits (helper-122: it sent SIGTERM and left).
