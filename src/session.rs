@@ -505,6 +505,31 @@ impl Session {
         }
     }
 
+    /// For a report (`status`, `list`) whose scan found no leftover in this session, still
+    /// there: the leftovers a few more scans find while the session shows life none of them
+    /// holds ([`Session::scan_leftovers`]), every [`ACTIVE_RESCAN`] for at most
+    /// [`REPORT_LOOK`]. A chain of processes that fork and exit within milliseconds escaped
+    /// one scan, and `status` of its dead daemon showed no leftovers while `stop` found them
+    /// (docs/safety.md listed it as a limit). A quiet session costs one scan more; one without
+    /// a pidfs identity (kernels before 6.9), which `list` could not tell from a session gone,
+    /// none.
+    pub fn leftovers_still_showing_life(&self) -> Vec<i32> {
+        if self.inode.is_none() {
+            return Vec::new();
+        }
+        let until = std::time::Instant::now() + REPORT_LOOK;
+        let mut since = process::boot_ticks().map(|t| t.saturating_sub(1));
+        loop {
+            let began = process::boot_ticks().map(|t| t.saturating_sub(1));
+            let (found, active) = self.scan_leftovers(since);
+            if !found.is_empty() || !active || std::time::Instant::now() >= until {
+                return found.into_iter().map(|e| e.pid).collect();
+            }
+            since = began;
+            std::thread::sleep(ACTIVE_RESCAN);
+        }
+    }
+
     /// The leftovers `table` (a [`scan`] made for a report, shared by every daemon that `list`
     /// shows) holds.
     pub fn leftovers_in(&self, table: &[Entry]) -> Vec<i32> {
@@ -702,6 +727,10 @@ struct Sweeper {
 /// How often a sweep scans `/proc` again while the daemon's session shows life it has not
 /// found ([`Sweeper::active`]): a process that forks and exits at once lives about this long.
 const ACTIVE_RESCAN: Duration = Duration::from_millis(1);
+
+/// How long a report looks for the leftovers of a session that shows life its first scan did
+/// not find ([`Session::leftovers_still_showing_life`]).
+const REPORT_LOOK: Duration = Duration::from_millis(50);
 
 impl Sweeper {
     /// The interrupting signal that ends this sweep, if it is one that may be interrupted.

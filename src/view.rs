@@ -475,7 +475,10 @@ pub(crate) fn count_leftovers(ctx: &Ctx, rec: &Record) -> usize {
         return 0;
     }
     let mut pids = match session::Session::of(rec) {
-        Ok(Some(session)) => session.leftovers_in(&session_members(session.sid)),
+        Ok(Some(session)) => match session.leftovers_in(&session_members(session.sid)) {
+            found if found.is_empty() => session.leftovers_still_showing_life(),
+            found => found,
+        },
         _ => Vec::new(),
     };
     // Or, with its status lost while it ran, the cgroup a start from this directory marked,

@@ -191,30 +191,24 @@ fn a_verbose_start_says_why_auto_goes_without_a_cgroup() {
     assert_eq!(env.record("nc")["cgroup"], serde_json::Value::Null);
 }
 
-/// helper-122's attack, in exec mode without a cgroup: a chain of processes, each forking the
-/// next every 2 ms into a process group of its own and exiting. Every scan of `/proc` met the
-/// chain between two of them (the one it listed a zombie by the time it read it, the next one
-/// not listed yet), and `stop` said "stopped" while the chain ran on. The sweep now reads the
-/// newest processes first and scans again while the session shows life it has not found.
-/// Every process of the chain holds the write end of a FIFO the test reads: end of file once
-/// they are all gone. The chain also ends by itself after 60 s, or once `end` exists (written
-/// when the test ends, however it ends).
-#[test]
-fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
-    let test = "a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup";
-    let Some(python) = python3() else {
-        return skip(test, "no python3");
-    };
-    let env = Env::new();
-    let (count, end, fifo) = (env.path("count"), env.path("end"), env.path("alive"));
-    /// Writes `end` when dropped: the chain stops forking, also when the test fails.
-    struct EndChain(std::path::PathBuf);
-    impl Drop for EndChain {
-        fn drop(&mut self) {
-            let _ = fs::write(&self.0, "");
-        }
+/// Writes `end` when dropped: the chain of [`start_fork_chain`] stops forking, also when the
+/// test fails.
+struct EndChain(std::path::PathBuf);
+
+impl Drop for EndChain {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, "");
     }
-    let _end = EndChain(end.clone());
+}
+
+/// helper-122's chain of processes, started as the daemon `name` without a cgroup: its main
+/// process forks, then sleeps; the child forks the next every 2 ms into a process group of its
+/// own and exits. Every process of the chain holds the write end of a FIFO: the file returned
+/// reads end of file once they are all gone. The chain also ends by itself after 60 s, or once
+/// the guard returned is dropped. Returns once it has forked 50 times.
+fn start_fork_chain(env: &Env, name: &str, python: &std::path::Path) -> (fs::File, EndChain) {
+    let (count, end, fifo) = (env.path("count"), env.path("end"), env.path("alive"));
+    let guard = EndChain(end.clone());
     nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
     let alive = fs::OpenOptions::new()
         .read(true)
@@ -246,11 +240,11 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
     let args = [
         "start".to_owned(),
         "--name".to_owned(),
-        "chain".to_owned(),
+        name.to_owned(),
         "--cgroup".to_owned(),
         "off".to_owned(),
         "--".to_owned(),
-        path(&python),
+        path(python),
         path(&chain),
         path(&count),
         path(&end),
@@ -264,11 +258,53 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
             .and_then(|s| s.trim().parse::<u64>().ok())
             .is_some_and(|n| n >= 50)
     });
-    env.run(&["stop", "chain"]).ok().stdout_has("stopped chain");
+    (alive, guard)
+}
+
+/// Waits until every process of a [`start_fork_chain`] chain is gone.
+fn wait_chain_gone(alive: &fs::File) {
     wait_until("every process of the chain is gone", DEADLINE, || {
         let mut byte = [0u8; 1];
-        nix::unistd::read(&alive, &mut byte) == Ok(0)
+        nix::unistd::read(alive, &mut byte) == Ok(0)
     });
+}
+
+/// helper-122's attack, in exec mode without a cgroup: a chain of processes, each forking the
+/// next every 2 ms into a process group of its own and exiting. Every scan of `/proc` met the
+/// chain between two of them (the one it listed a zombie by the time it read it, the next one
+/// not listed yet), and `stop` said "stopped" while the chain ran on. The sweep now reads the
+/// newest processes first and scans again while the session shows life it has not found.
+#[test]
+fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
+    let test = "a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let (alive, _end) = start_fork_chain(&env, "chain", &python);
+    env.run(&["stop", "chain"]).ok().stdout_has("stopped chain");
+    wait_chain_gone(&alive);
+}
+
+/// `status` of such a daemon whose main process died: one scan of `/proc` could miss the whole
+/// chain, and `status` then showed no leftovers (docs/safety.md listed it as a limit). It now
+/// looks again while the session shows life its scan did not find; ten in a row show them.
+#[test]
+fn status_of_a_dead_daemon_finds_the_chain_it_left() {
+    let test = "status_of_a_dead_daemon_finds_the_chain_it_left";
+    let Some(python) = python3() else {
+        return skip(test, "no python3");
+    };
+    let env = Env::new();
+    let (alive, _end) = start_fork_chain(&env, "chain", &python);
+    let main = env.pid_of("chain");
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    for _ in 0..10 {
+        env.run(&["status", "chain"]).code(1).stdout_has("leftover");
+    }
+    env.run(&["stop", "chain"]).ok();
+    wait_chain_gone(&alive);
 }
 
 /// When the session still shows life no scan can find at the end of the stop schedule (a
