@@ -1889,3 +1889,65 @@ fn an_up_file_made_by_another_user_after_the_check_is_refused() {
         "root's daemon was stopped by nobody's file"
     );
 }
+
+/// Another user makes a directory at each name root's temporary pidfile could take in a
+/// sticky directory, as `/tmp` is: the fixed `.sq.pid.tmp` and `.sq.pid.PID.tmp` of the
+/// `restart` (held with `RDAEMON_FAULT=restart-before-start:stop` once its stop is done, so
+/// that its pid is known; with pid_max at 32768, `nobody` made all of them in 2 s). The restart
+/// starts the daemon again (helper-125: it stopped it, then failed with "cannot write pidfile
+/// …: Is a directory", the daemon left down).
+#[test]
+fn another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart() {
+    const TEST: &str = "another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let sticky = sticky_tmp(&env);
+    let pidfile = sticky.join("sq.pid");
+    let p = pidfile.display().to_string();
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "sq",
+        "--pidfile",
+        &p,
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    env.track(env.record("sq")["pid"].as_i64().unwrap() as i32);
+    let mut cmd = env.std_cmd();
+    cmd.args(["restart", "sq"])
+        .env("RDAEMON_FAULT", "restart-before-start:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let restart = Background::spawn(&mut cmd);
+    wait_until("the restart holds before its start", DEADLINE, || {
+        stat(restart.pid()).is_some_and(|s| s.state == 'T')
+    });
+    let s = sticky.display();
+    nobody_does(&format!(
+        "mkdir {s}/.sq.pid.tmp {s}/.sq.pid.{}.tmp",
+        restart.pid()
+    ));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(restart.pid()),
+        nix::sys::signal::SIGCONT,
+    );
+    let out = restart.output_within(HANG, "the restart ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("started sq (pid "), "{out:?}");
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    assert!(stat(pid).is_some(), "the daemon does not run: {out:?}");
+    env.run(&["stop", "sq"]).ok();
+}
