@@ -256,7 +256,7 @@ impl Drop for PidfileWriter {
 
 /// A number no other user can guess, for a temporary name: std's hasher keys are drawn from
 /// the kernel's randomness.
-fn unguessable() -> u64 {
+pub(crate) fn unguessable() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

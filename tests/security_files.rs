@@ -1951,3 +1951,59 @@ fn another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart() 
     assert!(stat(pid).is_some(), "the daemon does not run: {out:?}");
     env.run(&["stop", "sq"]).ok();
 }
+
+/// A root daemon's log in a sticky directory, as `/tmp` is, rotated by its monitor: another
+/// user makes directories (not empty) at `r.log.1` and `r.log.2` and at the monitor's
+/// `.r.log.PID.new`, the names a rotation moves the log to or makes a new one under. Every
+/// rotation failed, and the log grew without bound (helper-125: 160 KiB under
+/// `--log-max-size 1K` in seconds); it now keeps to its size, and says why it keeps no
+/// rotated file.
+#[test]
+fn another_users_directories_at_a_sticky_logs_rotated_names_do_not_unbound_it() {
+    const TEST: &str = "another_users_directories_at_a_sticky_logs_rotated_names_do_not_unbound_it";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let sticky = sticky_tmp(&env);
+    let s = sticky.display();
+    nobody_does(&format!(
+        "mkdir -p {s}/r.log.1/x {s}/r.log.2/x && touch {s}/r.log.1/x/y {s}/r.log.2/x/y"
+    ));
+    let log = sticky.join("r.log");
+    let go = env.path("go");
+    let line = "x".repeat(99);
+    let program = format!(
+        "while [ ! -e {go} ]; do sleep 0.01; done; i=0; while [ $i -lt 200 ]; do echo {line}; i=$((i+1)); done; echo END; exec sleep {secs}",
+        go = go.display(),
+        secs = unique_secs()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "r",
+        "--respawn",
+        "--log",
+        log.to_str().unwrap(),
+        "--log-max-size",
+        "1K",
+        "--log-keep",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    let monitor = env.pid_of("r");
+    env.track(monitor);
+    nobody_does(&format!("mkdir -p {s}/.r.log.{monitor}.new/x"));
+    fs::write(&go, "").unwrap();
+    wait_until("the program's last line is in the log", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|text| text.contains("END"))
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.len() <= 2048, "{} bytes: {text}", text.len());
+    assert!(text.contains("cannot keep rotated logs of"), "{text}");
+    env.run(&["stop", "r"]).ok();
+}
