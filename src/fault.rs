@@ -11,7 +11,9 @@
 //! `restart-before-start` (`restart`, its stop done, its start about to begin), and
 //! `start-before-catch` (every check of a start passed, its signals not yet caught); and, in
 //! any command, `session-scan` (a daemon's session found plausible, its members not yet read),
-//! and `upfile-checked` (an up file's path checked, the file not yet opened).
+//! `upfile-checked` (an up file's path checked, the file not yet opened), and `socket-dup` (a
+//! socket of the daemon's duplicated with `pidfd_getfd` by a `tcp:`/`http:` check, not yet
+//! closed).
 //!
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.

@@ -177,7 +177,11 @@ impl PidfileWriter {
         // and made anew, with no scan of the directory (which holds four files per daemon: the
         // scan made `start` slower with every daemon). Only when that name cannot be had (a
         // file someone else owns in a sticky directory) does the writer fall back to a name of
-        // its own pid, after removing the stale ones of that form.
+        // its own pid and a number no one can guess, after removing the stale ones of that
+        // form. A name of its pid alone could be had by anyone who can make names there, for
+        // every pid (helper-125: `nobody` made a directory at `.x.pid.tmp` and at each of the
+        // 32767 `.x.pid.PID.tmp` in a sticky directory, and root's `restart` stopped the daemon
+        // and could not start it again).
         let create =
             |tmp: &OsString| with_rights(rights, || dir.create(tmp, OFlag::O_WRONLY, 0o644));
         let unlink = |tmp: &OsString| with_rights(rights, || dir.unlink(tmp));
@@ -193,14 +197,26 @@ impl PidfileWriter {
             Ok(file) => (fixed, Ok(file)),
             Err(_) => {
                 remove_stale_temporaries(&dir, rights, &prefix);
-                let tmp = OsString::from(format!("{prefix}{}.tmp", std::process::id()));
-                let made = match create(&tmp) {
-                    // A leftover from a crashed run with the same pid.
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        unlink(&tmp).and_then(|()| create(&tmp))
-                    }
-                    other => other,
+                let fallback = || {
+                    OsString::from(format!(
+                        "{prefix}{}.{:016x}.tmp",
+                        std::process::id(),
+                        unguessable()
+                    ))
                 };
+                let mut tmp = fallback();
+                let mut made = create(&tmp);
+                // Taken: someone made that very name (never by chance), so another is tried.
+                for _ in 0..8 {
+                    if !made
+                        .as_ref()
+                        .is_err_and(|e| e.kind() == io::ErrorKind::AlreadyExists)
+                    {
+                        break;
+                    }
+                    tmp = fallback();
+                    made = create(&tmp);
+                }
                 (tmp, made)
             }
         };
@@ -238,8 +254,32 @@ impl Drop for PidfileWriter {
     }
 }
 
-/// Removes temporary pidfiles of the fallback form (`.NAME.pid.PID.tmp`) left by an rdaemon
-/// that was killed while starting. The caller holds the name's lock, so no live writer owns one.
+/// A number no other user can guess, for a temporary name: std's hasher keys are drawn from
+/// the kernel's randomness.
+pub(crate) fn unguessable() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
+}
+
+/// Whether `rest`, what follows `.NAME.pid.` in a name before `.tmp`, is of a fallback
+/// temporary pidfile: `PID.HEX` (or `PID`, of an older rdaemon).
+fn is_fallback_suffix(rest: &str) -> bool {
+    let (pid, random) = rest.split_once('.').unwrap_or((rest, "0"));
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && !random.is_empty()
+        && random.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Removes temporary pidfiles of the fallback form (`.NAME.pid.PID.HEX.tmp`, or
+/// `.NAME.pid.PID.tmp` of an older rdaemon) left by an rdaemon that was killed while starting.
+/// The caller holds the name's lock, so no live writer owns one.
 fn remove_stale_temporaries(dir: &Dir, rights: Option<Rights>, prefix: &str) {
     let Ok(entries) = fs::read_dir(dir.path()) else {
         return;
@@ -250,7 +290,7 @@ fn remove_stale_temporaries(dir: &Dir, rights: Option<Rights>, prefix: &str) {
         let is_ours = text
             .strip_prefix(prefix)
             .and_then(|rest| rest.strip_suffix(".tmp"))
-            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+            .is_some_and(is_fallback_suffix);
         if is_ours {
             let _ = with_rights(rights, || dir.unlink(&name));
         }
@@ -755,12 +795,18 @@ mod tests {
         // and its stale files are removed.
         fs::create_dir(dir.path().join(".x.pid.tmp")).unwrap();
         fs::write(dir.path().join(".x.pid.12345.tmp"), "").unwrap();
+        fs::write(dir.path().join(".x.pid.12345.00c0ffee00c0ffee.tmp"), "").unwrap();
         fs::write(dir.path().join(".y.pid.12345.tmp"), "").unwrap();
         fs::write(dir.path().join(".x.pid.abc.tmp"), "").unwrap();
+        // The name of this pid taken (by a directory, which is not removed): another is used.
+        let own = format!(".x.pid.{}.tmp", std::process::id());
+        fs::create_dir(dir.path().join(&own)).unwrap();
         PidfileWriter::prepare(&path, None)
             .unwrap()
             .commit(Pid::new(4242).unwrap())
             .unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "4242\n");
+        fs::remove_dir(dir.path().join(&own)).unwrap();
         let mut left: Vec<String> = fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -1696,6 +1696,14 @@ fn a_child_listens(process: &Process, addr: &SocketAddr) -> bool {
 /// namespace counts ([`process::socket_in_own_netns`]). `false` when it cannot tell (no pidfd, an
 /// older kernel, no right to look, a listener in another of the daemon's processes): the
 /// caller then does the full check.
+///
+/// The duplicates are closed with [`process::close_bounded`]: they are the daemon's sockets,
+/// and the daemon's user chooses how their last close goes. A process of the daemon that ends
+/// (or closes its copy) while rdaemon holds one leaves rdaemon the last close, and a TCP socket
+/// lingering over unsent data (`SO_LINGER`, a peer that reads nothing) then held it there as
+/// long as the linger said (helper-125's attack, 2026-12-03: a child that exited while `start`
+/// looked at its sockets held `start` past its `--ready-timeout`, with the name's lock, until
+/// `stop` cancelled it; a monitor's `--health tcp:` check, until a signal came).
 fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
     let Some(pidfd) = process.pidfd() else {
         return false;
@@ -1703,7 +1711,8 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{}/fd", process.pid())) else {
         return false;
     };
-    entries.flatten().any(|e| {
+    let mut taken = Vec::new();
+    let found = entries.flatten().any(|e| {
         let is_socket = std::fs::read_link(e.path())
             .is_ok_and(|l| l.as_os_str().as_encoded_bytes().starts_with(b"socket:["));
         let Some(fd) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
@@ -1715,30 +1724,47 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
         let Ok(dup) = process::pidfd_getfd(pidfd, fd) else {
             return false;
         };
-        if !nix::sys::socket::getsockopt(&dup, sockopt::AcceptConn).unwrap_or(false) {
-            return false;
-        }
-        // A listener in another network namespace (`unshare -n`) takes no connection made
-        // here, whatever its address: another process's listener on the host does (a tester's
-        // uid 1000 made a `--user nobody` daemon "started" that way). Unknown: not counted
-        // here, and the caller's look at `/proc/net/tcp` (rdaemon's namespace) decides.
-        if process::socket_in_own_netns(dup.as_fd()) != Some(true) {
-            return false;
-        }
-        // `[::]` takes IPv4 connections only if it is not IPv6-only: else a stranger's IPv4
-        // listener on the port takes them (review, 2026-12-02, second).
-        let v6_only = nix::sys::socket::getsockopt(&dup, sockopt::Ipv6V6Only).unwrap_or(false);
-        std::net::TcpListener::from(dup)
-            .local_addr()
-            .is_ok_and(|local| {
-                let ipv4 = match addr.ip() {
-                    IpAddr::V4(_) => true,
-                    IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
-                };
-                local.port() == addr.port()
-                    && sockets::accepts(local.ip(), addr.ip())
-                    && !(v6_only && ipv4 && local.is_ipv6())
-            })
+        crate::fault::point("socket-dup");
+        let listens = listens_at(&dup, addr);
+        taken.push(dup);
+        listens
+    });
+    process::close_bounded(taken);
+    found
+}
+
+/// Whether `sock`, a duplicate of one of the daemon's sockets, listens where `addr` connects,
+/// in rdaemon's own network namespace ([`daemon_listens`]).
+fn listens_at(sock: &OwnedFd, addr: &SocketAddr) -> bool {
+    if !nix::sys::socket::getsockopt(sock, sockopt::AcceptConn).unwrap_or(false) {
+        return false;
+    }
+    // A listener in another network namespace (`unshare -n`) takes no connection made
+    // here, whatever its address: another process's listener on the host does (a tester's
+    // uid 1000 made a `--user nobody` daemon "started" that way). Unknown: not counted
+    // here, and the caller's look at `/proc/net/tcp` (rdaemon's namespace) decides.
+    if process::socket_in_own_netns(sock.as_fd()) != Some(true) {
+        return false;
+    }
+    // `[::]` takes IPv4 connections only if it is not IPv6-only: else a stranger's IPv4
+    // listener on the port takes them (review, 2026-12-02, second).
+    let v6_only = nix::sys::socket::getsockopt(sock, sockopt::Ipv6V6Only).unwrap_or(false);
+    let local =
+        nix::sys::socket::getsockname::<nix::sys::socket::SockaddrStorage>(sock.as_raw_fd())
+            .ok()
+            .and_then(|a| match (a.as_sockaddr_in(), a.as_sockaddr_in6()) {
+                (Some(v4), _) => Some(SocketAddr::V4((*v4).into())),
+                (_, Some(v6)) => Some(SocketAddr::V6((*v6).into())),
+                _ => None,
+            });
+    local.is_some_and(|local| {
+        let ipv4 = match addr.ip() {
+            IpAddr::V4(_) => true,
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
+        };
+        local.port() == addr.port()
+            && sockets::accepts(local.ip(), addr.ip())
+            && !(v6_only && ipv4 && local.is_ipv6())
     })
 }
 

@@ -267,6 +267,41 @@ impl RotatingLog {
         // after another `max` bytes rather than at every write.
         self.size = 0;
         self.at_line_start = true;
+        if let (Err(why), true) = (&moved, self.keep > 0) {
+            // A slot that cannot be moved or replaced: in a sticky directory such as /tmp,
+            // another user's directory at `NAME.1` or `NAME.2` stopped every rotation, and a
+            // root daemon's log grew without bound (helper-125). The log still keeps to its
+            // size: it is moved to `NAME.1` where that is free or a file, else given up for a
+            // new one, as with `--log-keep 0`; the new file says so.
+            let why = crate::exit::os_reason(why);
+            let kept = fsx::with_rights(self.rights, || dir.rename(name, &rotated_name(name, 1)));
+            let file = match kept {
+                Ok(()) => fsx::open_log(dir, name, self.rights, self.owner, true, mode)
+                    .ok()
+                    .map(|(file, created)| {
+                        if created {
+                            set_group(&file);
+                        }
+                        file
+                    }),
+                Err(_) => self.replace_with_new(mode, &set_group),
+            };
+            if let Some(file) = file {
+                self.file = file;
+                let note = format!(
+                    "rdaemon: cannot keep rotated logs of '{}' ({why}): {}\n",
+                    self.path.display(),
+                    match kept {
+                        Ok(()) => "the last one is kept as .1 only",
+                        Err(_) => "the log went on in a new file, and what it held is gone",
+                    }
+                );
+                if self.file.write_all(note.as_bytes()).is_ok() {
+                    self.size = note.len() as u64;
+                }
+                return Ok(());
+            }
+        }
         moved.with_context(|| format!("cannot rotate log '{}'", self.path.display()))?;
         let (file, created) =
             fsx::open_log(&self.dir, &self.name, self.rights, self.owner, true, mode)?;
@@ -281,17 +316,32 @@ impl RotatingLog {
     /// `mode`, given its group by `set_group` before anyone can open it by name) and renamed
     /// over `NAME`, which removes the old one at once. `None` when any step fails, the
     /// temporary file removed again (one of a monitor killed between the two steps is removed
-    /// by the next rotation of a monitor with its pid).
+    /// by the next rotation of a monitor with its pid). Where that name cannot be had (in a
+    /// sticky directory such as /tmp, another user can make it beforehand, the monitor's pid
+    /// being no secret: helper-125), `.NAME.PID.HEX.new`, HEX a number no one can guess.
     fn replace_with_new(&self, mode: u32, set_group: &dyn Fn(&File)) -> Option<File> {
-        let mut tmp = OsString::from(".");
-        tmp.push(&self.name);
-        tmp.push(format!(".{}.new", std::process::id()));
+        let tmp = |suffix: String| {
+            let mut tmp = OsString::from(".");
+            tmp.push(&self.name);
+            tmp.push(suffix);
+            tmp
+        };
+        let pid = std::process::id();
+        self.replace_through(&tmp(format!(".{pid}.new")), mode, set_group)
+            .or_else(|| {
+                let random = crate::pidfile::unguessable();
+                self.replace_through(&tmp(format!(".{pid}.{random:016x}.new")), mode, set_group)
+            })
+    }
+
+    /// [`RotatingLog::replace_with_new`] through the temporary name `tmp`.
+    fn replace_through(&self, tmp: &OsStr, mode: u32, set_group: &dyn Fn(&File)) -> Option<File> {
         let unlink = || {
-            let _ = fsx::with_rights(self.rights, || self.dir.unlink(&tmp));
+            let _ = fsx::with_rights(self.rights, || self.dir.unlink(tmp));
         };
         // A leftover of a monitor of this pid killed here: never appended to.
         unlink();
-        let opened = fsx::open_log(&self.dir, &tmp, self.rights, self.owner, true, mode);
+        let opened = fsx::open_log(&self.dir, tmp, self.rights, self.owner, true, mode);
         let file = match opened {
             Ok((file, true)) => file,
             // Made but refused (a second link put to it), or not made here: not renamed.
@@ -301,7 +351,7 @@ impl RotatingLog {
             }
         };
         set_group(&file);
-        if fsx::with_rights(self.rights, || self.dir.rename(&tmp, &self.name)).is_err() {
+        if fsx::with_rights(self.rights, || self.dir.rename(tmp, &self.name)).is_err() {
             unlink();
             return None;
         }

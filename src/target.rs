@@ -676,6 +676,20 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.label()
             ),
         },
+        // The daemon's spec says it was last started during an earlier boot: whatever runs
+        // under that pid now was started since (the pidfile outlived a reboot, its status did
+        // not), so it is not the daemon, and nothing is signalled (SPEC §4). Whoever could
+        // have written the pidfile: one in the daemon's user's directory, naming a live pid
+        // after a reboot (by chance, or the user's doing), made the daemon unknown, and
+        // `resurrect` failed to start it (helper-125).
+        None if started_before_boot(target) => Main::Gone {
+            pid,
+            why: format!(
+                "pid {pid} of pidfile '{}' is not {}: it was last started before the machine rebooted",
+                target.pidfile.display(),
+                target.label()
+            ),
+        },
         // A pidfile another user could write, that the record describes: rdaemon wrote the
         // record's pid there, so another pid in it was put there by someone else (the daemon's
         // user, in their own directory). The daemon is the record's, and the record's process
@@ -699,17 +713,6 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             why: format!(
                 "no record vouches for pid {pid} in pidfile '{}': rdaemon writes a pidfile in its directory only after the record that vouches for it, so this one was left by an interrupted start or written by something else; remove it if pid {pid} is not the daemon",
                 target.pidfile.display()
-            ),
-        },
-        // The daemon's spec says it was last started during an earlier boot: whatever runs
-        // under that pid now was started since (the pidfile outlived a reboot, its status did
-        // not), so it is not the daemon, and nothing is signalled (SPEC §4).
-        None if started_before_boot(target) => Main::Gone {
-            pid,
-            why: format!(
-                "pid {pid} of pidfile '{}' is not {}: it was last started before the machine rebooted",
-                target.pidfile.display(),
-                target.label()
             ),
         },
         // Trusted the classic way, unless the pid is another daemon's ([`owner_of`]): two

@@ -1164,6 +1164,123 @@ fn a_lingering_socket_sent_to_the_notify_socket_blocks_nothing() {
     });
 }
 
+/// A daemon whose readiness `start` checks on its port holds, below its listener, a TCP socket
+/// that lingers a million seconds over data its peer never reads, and gives up its own copy
+/// while `start` has it duplicated (`pidfd_getfd`) to ask whether it listens:
+/// `RDAEMON_FAULT=socket-dup:stop` holds `start` exactly there, and the program closes its
+/// copy then. `start`'s close was the last one and waited for the linger: helper-125's attack
+/// (a child of the daemon that exited during the look) held `start` past its
+/// `--ready-timeout`, with the name's lock. Closed within a bounded time, `start` goes on,
+/// finds the listener and returns.
+const LINGERS_UNDER_THE_LISTENER: &str = r#"
+import os, signal, socket, struct, sys, time
+port, mark = int(sys.argv[1]), sys.argv[2]
+sink = socket.socket(); sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+sink.bind(("127.0.0.1", 0)); sink.listen(1)
+lingering = socket.socket(); lingering.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+lingering.connect(sink.getsockname())
+if os.fork() == 0:
+    peer = sink.accept()[0]  # kept, never read: the window closes
+    lingering.close()
+    time.sleep(1000)
+    os._exit(0)
+sink.close()
+lingering.setblocking(False)
+for _ in range(2):
+    try:
+        while True:
+            lingering.send(b"x" * 4096)
+    except BlockingIOError:
+        time.sleep(0.1)
+lingering.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 1000000))
+def drop(*_):
+    inode = os.fstat(lingering.fileno()).st_ino
+    lingering.close()
+    with open(mark + ".tmp", "w") as f:
+        f.write(str(inode))
+    os.rename(mark + ".tmp", mark)
+signal.signal(signal.SIGUSR1, drop)
+bound = socket.socket(); bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+bound.bind(("127.0.0.1", port))
+# Above the lingering socket, so looked at after it; listening only once there.
+ready = socket.socket(fileno=os.dup2(bound.fileno(), 60))
+bound.close()
+ready.listen(8)
+while True:
+    time.sleep(1000)
+"#;
+
+#[test]
+fn a_lingering_socket_the_daemon_gives_up_while_start_looks_at_it_blocks_nothing() {
+    let test = "a_lingering_socket_the_daemon_gives_up_while_start_looks_at_it_blocks_nothing";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port().to_string();
+    let mark = env.path("dropped").display().to_string();
+    let ready = format!("tcp:127.0.0.1:{port}");
+    let mut cmd = env.std_cmd();
+    cmd.args(["start", "--name", "lg", "--ready", &ready])
+        .args(["--ready-timeout", "60s", "--"])
+        .arg(&python)
+        .args(["-c", LINGERS_UNDER_THE_LISTENER, &port, &mark])
+        .env("RDAEMON_FAULT", "socket-dup:stop")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut start = Background::spawn(&mut cmd);
+    wait_until("start holds at its first duplicate", DEADLINE, || {
+        stat(start.pid()).is_some_and(|s| s.state == 'T')
+    });
+    let daemon = env.pid_of("lg");
+    env.track(daemon);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(daemon),
+        nix::sys::signal::SIGUSR1,
+    )
+    .unwrap();
+    wait_until(
+        "the daemon has closed its lingering socket",
+        DEADLINE,
+        || Path::new(&mark).exists(),
+    );
+    // `start` holds the only copy left.
+    let inode = fs::read_to_string(&mark).unwrap();
+    let held = fs::read_dir(format!("/proc/{}/fd", start.pid()))
+        .unwrap()
+        .flatten()
+        .any(|e| {
+            fs::read_link(e.path()).is_ok_and(|l| l == Path::new(&format!("socket:[{inode}]")))
+        });
+    assert!(
+        held,
+        "start does not hold the lingering socket socket:[{inode}]"
+    );
+    let began = Instant::now();
+    wait_until("start returns", DEADLINE, || {
+        if stat(start.pid()).is_some_and(|s| s.state == 'T') {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(start.pid()),
+                nix::sys::signal::SIGCONT,
+            );
+        }
+        start.has_ended()
+    });
+    let out = start.into_output();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("started lg (pid "),
+        "{out:?}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        began.elapsed()
+    );
+    env.run(&["stop", "lg"]).ok();
+}
+
 /// Starts python running `code` with `--ready notify`, as daemon `plain` in exec mode and as
 /// `watched` under a respawn monitor, each ready in time; `check` then looks at it (given
 /// whether it is the respawn one), and it is stopped.

@@ -409,6 +409,70 @@ fn a_pidfile_that_outlived_a_reboot_names_nobody_of_the_daemon() {
     );
 }
 
+/// The same for a `--user` daemon whose `--pidfile` lies in its user's own directory: a pidfile
+/// another user could write, which no status vouches for after the reboot. Naming a live pid
+/// then (by chance, or the daemon's user's doing), it made `status` say unknown (4) and
+/// `resurrect` and `start` fail ("could have been written by another user"), the daemon left
+/// down (helper-125); its spec says it was last started before the reboot, so it names nobody of
+/// the daemon, whoever wrote it.
+#[test]
+fn a_pidfile_in_the_users_directory_that_outlived_a_reboot_does_not_keep_the_daemon_down() {
+    const TEST: &str =
+        "a_pidfile_in_the_users_directory_that_outlived_a_reboot_does_not_keep_the_daemon_down";
+    if root_and_nobody(TEST).is_none() {
+        return;
+    }
+    let env = Env::new();
+    open_dir(&env);
+    let pids = env.path("pids");
+    fs::create_dir(&pids).unwrap();
+    std::os::unix::fs::chown(&pids, Some(65534), Some(65534)).unwrap();
+    let pidfile = pids.join("p.pid");
+    let secs = unique_secs();
+    let start = [
+        "start",
+        "--name",
+        "p",
+        "--user",
+        "nobody",
+        "--pidfile",
+        pidfile.to_str().unwrap(),
+        "--",
+        "sleep",
+        &secs,
+    ];
+    env.run(&start).ok();
+    env.track_marked(&secs);
+    let stranger = OwnChild::sleep();
+    let spec = env.path("p.json");
+    reboot(env.dir(), &["p"]);
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["started_boot"] = "00000000-0000-4000-8000-000000000000".into();
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    // The pidfile rdaemon wrote there with the user's rights, its old pid now a stranger's.
+    fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+    std::os::unix::fs::chown(&pidfile, Some(65534), Some(65534)).unwrap();
+    env.run(&["status", "p"])
+        .code(1)
+        .stdout_has("it was last started before the machine rebooted");
+    env.run(&["resurrect"]).ok().stdout_has("started p (pid ");
+    env.track_marked(&secs);
+    let started: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(started);
+    assert_ne!(started, stranger.pid());
+    assert_left_alone(stranger.pid(), "a resurrect over a pidfile naming it");
+    env.run(&["stop", "p"]).ok().stdout_has("stopped p");
+    assert!(
+        alive(stranger.pid()),
+        "stop signalled a process of this boot"
+    );
+}
+
 /// The runtime files removed while the daemons still run (not a reboot: an administrator's `rm
 /// -rf /run/rdaemon`). No status names their processes any more, but their cgroups still hold
 /// them: `resurrect` stops what is there before it starts each again, in its own cgroup, not a

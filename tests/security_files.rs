@@ -1889,3 +1889,121 @@ fn an_up_file_made_by_another_user_after_the_check_is_refused() {
         "root's daemon was stopped by nobody's file"
     );
 }
+
+/// Another user makes a directory at each name root's temporary pidfile could take in a
+/// sticky directory, as `/tmp` is: the fixed `.sq.pid.tmp` and `.sq.pid.PID.tmp` of the
+/// `restart` (held with `RDAEMON_FAULT=restart-before-start:stop` once its stop is done, so
+/// that its pid is known; with pid_max at 32768, `nobody` made all of them in 2 s). The restart
+/// starts the daemon again (helper-125: it stopped it, then failed with "cannot write pidfile
+/// …: Is a directory", the daemon left down).
+#[test]
+fn another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart() {
+    const TEST: &str = "another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let sticky = sticky_tmp(&env);
+    let pidfile = sticky.join("sq.pid");
+    let p = pidfile.display().to_string();
+    let secs = unique_secs();
+    env.run(&[
+        "start",
+        "--name",
+        "sq",
+        "--pidfile",
+        &p,
+        "--",
+        "sleep",
+        &secs,
+    ])
+    .ok();
+    env.track(env.record("sq")["pid"].as_i64().unwrap() as i32);
+    let mut cmd = env.std_cmd();
+    cmd.args(["restart", "sq"])
+        .env("RDAEMON_FAULT", "restart-before-start:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let restart = Background::spawn(&mut cmd);
+    wait_until("the restart holds before its start", DEADLINE, || {
+        stat(restart.pid()).is_some_and(|s| s.state == 'T')
+    });
+    let s = sticky.display();
+    nobody_does(&format!(
+        "mkdir {s}/.sq.pid.tmp {s}/.sq.pid.{}.tmp",
+        restart.pid()
+    ));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(restart.pid()),
+        nix::sys::signal::SIGCONT,
+    );
+    let out = restart.output_within(HANG, "the restart ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("started sq (pid "), "{out:?}");
+    let pid: i32 = fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    env.track(pid);
+    assert!(stat(pid).is_some(), "the daemon does not run: {out:?}");
+    env.run(&["stop", "sq"]).ok();
+}
+
+/// A root daemon's log in a sticky directory, as `/tmp` is, rotated by its monitor: another
+/// user makes directories (not empty) at `r.log.1` and `r.log.2` and at the monitor's
+/// `.r.log.PID.new`, the names a rotation moves the log to or makes a new one under. Every
+/// rotation failed, and the log grew without bound (helper-125: 160 KiB under
+/// `--log-max-size 1K` in seconds); it now keeps to its size, and says why it keeps no
+/// rotated file.
+#[test]
+fn another_users_directories_at_a_sticky_logs_rotated_names_do_not_unbound_it() {
+    const TEST: &str = "another_users_directories_at_a_sticky_logs_rotated_names_do_not_unbound_it";
+    if !need_root_and_nobody(TEST) {
+        return;
+    }
+    let env = Env::new();
+    let sticky = sticky_tmp(&env);
+    let s = sticky.display();
+    nobody_does(&format!(
+        "mkdir -p {s}/r.log.1/x {s}/r.log.2/x && touch {s}/r.log.1/x/y {s}/r.log.2/x/y"
+    ));
+    let log = sticky.join("r.log");
+    let go = env.path("go");
+    let line = "x".repeat(99);
+    let program = format!(
+        "while [ ! -e {go} ]; do sleep 0.01; done; i=0; while [ $i -lt 200 ]; do echo {line}; i=$((i+1)); done; echo END; exec sleep {secs}",
+        go = go.display(),
+        secs = unique_secs()
+    );
+    env.run(&[
+        "start",
+        "--name",
+        "r",
+        "--respawn",
+        "--log",
+        log.to_str().unwrap(),
+        "--log-max-size",
+        "1K",
+        "--log-keep",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        &program,
+    ])
+    .ok();
+    let monitor = env.pid_of("r");
+    env.track(monitor);
+    nobody_does(&format!("mkdir -p {s}/.r.log.{monitor}.new/x"));
+    fs::write(&go, "").unwrap();
+    wait_until("the program's last line is in the log", DEADLINE, || {
+        fs::read_to_string(&log).is_ok_and(|text| text.contains("END"))
+    });
+    let text = fs::read_to_string(&log).unwrap();
+    assert!(text.len() <= 2048, "{} bytes: {text}", text.len());
+    assert!(text.contains("cannot keep rotated logs of"), "{text}");
+    env.run(&["stop", "r"]).ok();
+}
