@@ -978,15 +978,31 @@ impl Drop for Env {
                 }
             }
         }
-        for &(pid, start_time) in &started {
-            // Only if the pid still is the process we saw: never a stranger that reused it.
-            if stat(pid).is_some_and(|s| s.start_time == start_time) {
-                if stat(pid).is_some_and(|s| s.pgrp == pid) {
-                    let _ = killpg(NixPid::from_raw(pid), Signal::SIGKILL);
+        let kill_all = |started: &[(i32, u64)]| {
+            for &(pid, start_time) in started {
+                // Only if the pid still is the process we saw: never a stranger that reused it.
+                if stat(pid).is_some_and(|s| s.start_time == start_time) {
+                    if stat(pid).is_some_and(|s| s.pgrp == pid) {
+                        let _ = killpg(NixPid::from_raw(pid), Signal::SIGKILL);
+                    }
+                    let _ = kill(NixPid::from_raw(pid), Signal::SIGKILL);
                 }
-                let _ = kill(NixPid::from_raw(pid), Signal::SIGKILL);
+            }
+        };
+        kill_all(&started);
+        // What a process killed just now started after the marks were looked at (a monitor's
+        // health check, each interval): looked at again once nothing of ours can start more.
+        for mark in &marks {
+            for pid in live_pids_with_arg(mark) {
+                self.track(pid);
             }
         }
+        let started = self
+            .started
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        kill_all(&started);
         for &(pid, start_time) in &started {
             let deadline = Instant::now() + DEADLINE;
             while stat(pid)
