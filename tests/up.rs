@@ -1866,3 +1866,25 @@ fn up_and_resurrect_write_a_running_daemons_pidfile_again() {
     );
     env.run(&["status", "web"]).ok();
 }
+
+/// helper-126's review: an entry's `limit` array not in the order of the resources' names came
+/// back from the spec file in that order (a map), unequal to the entry's, and every `up`
+/// restarted the unchanged entry ("stopped a", "started a").
+#[test]
+fn an_entry_with_limits_in_any_order_is_up_to_date() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.lim]\ncommand = [\"sleep\", \"{secs}\"]\nlimit = [\"nofile=1024\", \"core=0\", \"cpu=unlimited\"]\n"
+        ),
+    )
+    .unwrap();
+    env.run(&["up"]).ok().stdout_has("started lim (pid ");
+    let pid = env.pid_of("lim");
+    let run = env.run(&["up"]).ok().stdout_has("lim is up to date");
+    assert!(!run.stdout.contains("stopped lim"), "{}", run.dump());
+    assert_eq!(env.pid_of("lim"), pid);
+    assert_eq!(env.track_marked(&secs), [pid]);
+}
