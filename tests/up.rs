@@ -1888,3 +1888,59 @@ fn an_entry_with_limits_in_any_order_is_up_to_date() {
     assert_eq!(env.pid_of("lim"), pid);
     assert_eq!(env.track_marked(&secs), [pid]);
 }
+
+/// helper-126's review: two entries with one pidfile, waiting for nothing, were started at once;
+/// each `start` found the pidfile free, both daemons ran, and the pidfile named only the one
+/// written last. Refused before anything starts, naming both, as two entries waiting on one
+/// port are.
+#[test]
+fn two_entries_with_one_pidfile_start_nothing() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\n\npidfile = \"shared.pid\"\n"
+        ),
+    )
+    .unwrap();
+    let run = env.run(&["up"]).code(1).one_error_line();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let pidfile = env.dir().canonicalize().unwrap().join("shared.pid");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:8: two: pidfile '{}' is also one's (line 3): give each daemon a pidfile of its own\n",
+            pidfile.display()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
+    assert!(!env.path("one.json").exists() && !env.path("two.json").exists());
+    // One of them up, then the other added: refused too, the running one left alone.
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!("[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n"),
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let one = env.track_marked(&secs);
+    assert_eq!(one.len(), 1);
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\n\npidfile = \"shared.pid\"\n"
+        ),
+    )
+    .unwrap();
+    env.run(&["up"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("two: pidfile '");
+    assert_eq!(env.track_marked(&secs), one);
+    assert_eq!(
+        fs::read_to_string(env.path("shared.pid")).unwrap().trim(),
+        one[0].to_string()
+    );
+}

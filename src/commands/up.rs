@@ -100,6 +100,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         actions.insert(name.clone(), action);
     }
     refuse_shared_ports(&file, &specs, &actions)?;
+    refuse_shared_pidfiles(&file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -296,6 +297,42 @@ fn refuse_shared_ports(
         line(b),
         line(a)
     )
+}
+
+/// Two entries with one pidfile: `start` refuses a pidfile that names another daemon, but
+/// two `start`s at once (entries that wait for nothing) each found it free, both daemons ran,
+/// and the pidfile named only the one written last (helper-126), so that `kill $(cat PIDFILE)`
+/// reached one of them (SPEC §1: the pidfile holds the daemon's pid). Refused before anything
+/// starts, naming both with their lines, with `start`'s exit code for it (1). A pair of entries
+/// both up to date is left alone, as for [`refuse_shared_ports`].
+fn refuse_shared_pidfiles(
+    file: &UpFile,
+    specs: &BTreeMap<Name, crate::spec::Spec>,
+    actions: &BTreeMap<Name, Action>,
+) -> Result<()> {
+    // In the file's order: the later entry is the one said to be in the way.
+    let mut names: Vec<&Name> = specs.keys().collect();
+    names.sort_by_key(|name| file.entries[*name].line);
+    let line = |name: &Name| file.entries[name].line_about(&["pidfile"], "--pidfile");
+    for (i, b) in names.iter().enumerate() {
+        let clash = names[..i].iter().find(|a| {
+            specs[**a].pidfile == specs[*b].pidfile
+                && !matches!(
+                    (&actions[**a], &actions[*b]),
+                    (Action::UpToDate, Action::UpToDate)
+                )
+        });
+        if let Some(a) = clash {
+            anyhow::bail!(
+                "{}:{}: {b}: pidfile '{}' is also {a}'s (line {}): give each daemon a pidfile of its own",
+                file.path.display(),
+                line(b),
+                specs[*b].pidfile.display(),
+                line(a)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
