@@ -837,6 +837,14 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                 };
                 let mut words = Vec::new();
                 for (k, v) in table {
+                    // A key is a name of its own, never split again as `--env`'s word is:
+                    // `"A=B" = "x"` set A to `B=x` (helper-126).
+                    if !crate::parse::is_variable_name(k) {
+                        return Err((
+                            key_line,
+                            format!("--env: '{k}' is not a variable name (letters, digits and _)"),
+                        ));
+                    }
                     // TOML keeps a float's value, not its spelling: `3.10` would reach the
                     // program as `3.1` (review, 2026-12-02), where `--env V=3.10` gives `3.10`.
                     if let toml::Value::Float(f) = v {

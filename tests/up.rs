@@ -248,6 +248,15 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ":10: --env: 'A B' is not a variable name",
         ),
         (
+            // Not `--env A=B=c`, which sets A to `B=c`.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "env = { \"A=B\" = \"c\" }")
+            ),
+            ":10: --env: 'A=B' is not a variable name",
+        ),
+        (
             // An option that needs another: at its own key's line, not the table's.
             format!(
                 "{}{}",
