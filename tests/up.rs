@@ -1953,3 +1953,62 @@ fn two_entries_with_one_pidfile_start_nothing() {
         one[0].to_string()
     );
 }
+
+/// helper-126's review: two entries writing one log, each waiting for `log:ready`, started at
+/// once; the first one's line made the second "ready" before its program said a word (and what
+/// comes after it would have started). Two entries waiting for one `file:` are the same. Both
+/// are refused before anything starts; with a log of its own, the second waits for its line.
+#[test]
+fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
+    let env = Env::new();
+    let secs = unique_secs();
+    // `slow` says it is ready only once `go` exists: never, while the test looks.
+    let shared = format!(
+        "[daemons.fast]\nrun = \"echo fast is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\n\n[daemons.slow]\nrun = \"until [ -e go ]; do sleep 0.01; done; echo slow is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\nready-timeout = \"1s\"\n"
+    );
+    fs::write(env.path("rdaemon.toml"), &shared).unwrap();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let log = env.dir().canonicalize().unwrap().join("all.log");
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:4: fast: ready = \"log:ready\" reads the log '{}', which slow writes too (line 8): a line of slow's would make fast ready; give fast a log of its own\n",
+            log.display()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
+    // A log of its own: `slow` is not ready on `fast`'s line (its start times out).
+    fs::write(
+        env.path("rdaemon.toml"),
+        shared.replacen("log = \"all.log\"", "log = \"fast.log\"", 1),
+    )
+    .unwrap();
+    let run = env.run(&["up"]).code(1);
+    assert!(
+        run.stdout.contains("started fast (pid ") && !run.stdout.contains("started slow"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(env.track_marked(&secs).len(), 1, "{}", run.dump());
+    env.run(&["down"]).ok();
+    // One `file:` for two entries.
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\nready = \"file:made\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\nready = \"file:made\"\n"
+        ),
+    )
+    .unwrap();
+    let made = env.dir().canonicalize().unwrap().join("made");
+    env.run(&["up"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+        ":3: one: the file '{}' it waits for to be ready is also the one two waits for (line 7)",
+        made.display()
+    ));
+    assert!(env.track_marked(&secs).is_empty());
+}

@@ -101,6 +101,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     }
     refuse_shared_ports(&file, &specs, &actions)?;
     refuse_shared_pidfiles(&file, &specs, &actions)?;
+    refuse_shared_readiness(&file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -330,6 +331,75 @@ fn refuse_shared_pidfiles(
                 specs[*b].pidfile.display(),
                 line(a)
             );
+        }
+    }
+    Ok(())
+}
+
+/// An entry to start whose readiness another entry of the file can meet: a `log:` wait on a
+/// log file another entry writes too (a line of the other's counts, though SPEC §2.1 wants the
+/// program's own), or a `file:` wait on the path another entry waits for (whichever program
+/// makes it makes both "ready"). Started at once, such an entry was said ready, and what comes
+/// after it started, before its program was (helper-126: two entries logging to one file, the
+/// second ready at once on the first's line). Refused before anything starts, naming both with
+/// their lines, exit 1 as for [`refuse_shared_ports`].
+fn refuse_shared_readiness(
+    file: &UpFile,
+    specs: &BTreeMap<Name, crate::spec::Spec>,
+    actions: &BTreeMap<Name, Action>,
+) -> Result<()> {
+    use crate::ready::ReadySpec;
+    // The files a program's output goes to (each once), with the keys that name them.
+    fn logs(spec: &crate::spec::Spec) -> Vec<(&Path, &'static [&'static str])> {
+        let mut logs: Vec<(&Path, &'static [&'static str])> =
+            vec![(&spec.stdout, &["stdout", "log"])];
+        if spec.stderr != spec.stdout {
+            logs.push((&spec.stderr, &["stderr", "log"]));
+        }
+        logs.retain(|(path, _)| *path != Path::new("/dev/null"));
+        logs
+    }
+    let mut names: Vec<&Name> = specs.keys().collect();
+    names.sort_by_key(|name| file.entries[*name].line);
+    let line = |name: &Name, keys: &[&str]| file.entries[name].line_about(keys, "");
+    for b in names
+        .iter()
+        .filter(|b| !matches!(actions[**b], Action::UpToDate))
+    {
+        let others = names.iter().filter(|a| *a != b);
+        match &specs[*b].ready {
+            ReadySpec::Log(_) => {
+                let reads = logs(&specs[*b]);
+                for a in others {
+                    let shared = logs(&specs[*a])
+                        .into_iter()
+                        .find(|(path, _)| reads.iter().any(|(read, _)| read == path));
+                    if let Some((log, keys)) = shared {
+                        anyhow::bail!(
+                            "{}:{}: {b}: ready = \"{}\" reads the log '{}', which {a} writes too (line {}): a line of {a}'s would make {b} ready; give {b} a log of its own",
+                            file.path.display(),
+                            line(b, &["ready"]),
+                            specs[*b].ready,
+                            log.display(),
+                            line(a, keys)
+                        );
+                    }
+                }
+            }
+            ReadySpec::File(path) => {
+                for a in others {
+                    if specs[*a].ready == specs[*b].ready {
+                        anyhow::bail!(
+                            "{}:{}: {b}: the file '{}' it waits for to be ready is also the one {a} waits for (line {}): either program making it would make both ready",
+                            file.path.display(),
+                            line(b, &["ready"]),
+                            path.display(),
+                            line(a, &["ready"])
+                        );
+                    }
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
