@@ -638,6 +638,16 @@ fn parse_procfile(text: &str) -> Result<Vec<Raw>, (usize, String)> {
     Ok(out)
 }
 
+/// Whether `value` holds a NUL byte: in a string, a table's key, or anything nested.
+fn has_nul(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::String(s) => s.contains('\0'),
+        toml::Value::Array(items) => items.iter().any(has_nul),
+        toml::Value::Table(table) => table.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// A scalar as a command-line word.
 fn word(value: &toml::Value) -> Option<String> {
     match value {
@@ -785,6 +795,14 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
     let key_lines = raw.items.iter().map(|(k, l, _)| (k.clone(), *l)).collect();
     for (key, key_line, value) in raw.items {
         let fail = |what: String| (key_line, format!("{key}: {what}"));
+        // Every value becomes a word of a command line (`start`'s, the program's): a NUL byte
+        // cannot be in one. Left to the spawn of the entry's `start`, it failed there, said of
+        // no line, after the other entries had started (helper-126).
+        if has_nul(&value) {
+            return Err(fail(
+                "a NUL byte (\\u0000) cannot be passed on a command line".into(),
+            ));
+        }
         match key.as_str() {
             "command" | "run" => {
                 if program.is_some() {

@@ -257,6 +257,16 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ":10: --env: 'A=B' is not a variable name",
         ),
         (
+            // Said of its line, before anything starts: it failed the spawn of web's `start`,
+            // after db had started.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "log = \"web\\u0000.log\"")
+            ),
+            ":10: log: a NUL byte (\\u0000) cannot be passed on a command line",
+        ),
+        (
             // An option that needs another: at its own key's line, not the table's.
             format!(
                 "{}{}",
