@@ -1990,6 +1990,13 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
         run.dump()
     );
     assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
+    // Also when the other is not one `up` starts: it may run, and write there.
+    env.run(&["up", "fast"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(":4: fast: ready = \"log:ready\" reads the log '")
+        .stderr_has("which slow writes too (line 8)");
+    assert!(env.track_marked(&secs).is_empty());
     // A log of its own: `slow` is not ready on `fast`'s line (its start times out).
     fs::write(
         env.path("rdaemon.toml"),

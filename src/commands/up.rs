@@ -101,7 +101,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     }
     refuse_shared_ports(&file, &specs, &actions)?;
     refuse_shared_pidfiles(&file, &specs, &actions)?;
-    refuse_shared_readiness(&file, &specs, &actions)?;
+    refuse_shared_readiness(ctx, &file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -342,8 +342,10 @@ fn refuse_shared_pidfiles(
 /// makes it makes both "ready"). Started at once, such an entry was said ready, and what comes
 /// after it started, before its program was (helper-126: two entries logging to one file, the
 /// second ready at once on the first's line). Refused before anything starts, naming both with
-/// their lines, exit 1 as for [`refuse_shared_ports`].
+/// their lines, exit 1 as for [`refuse_shared_ports`]. The other may be any entry of the
+/// file, also one that `up NAME` does not start: it may run.
 fn refuse_shared_readiness(
+    ctx: &Ctx,
     file: &UpFile,
     specs: &BTreeMap<Name, crate::spec::Spec>,
     actions: &BTreeMap<Name, Action>,
@@ -359,19 +361,32 @@ fn refuse_shared_readiness(
         logs.retain(|(path, _)| *path != Path::new("/dev/null"));
         logs
     }
-    let mut names: Vec<&Name> = specs.keys().collect();
+    // Every entry of the file may be in the way, also one `up NAME` does not start (it may
+    // run): the specs of those not chosen, as far as they can be built.
+    let unchosen: BTreeMap<&Name, crate::spec::Spec> = file
+        .entries
+        .iter()
+        .filter(|(name, _)| !specs.contains_key(*name))
+        .filter_map(|(name, entry)| Some((name, entry.spec(ctx, &file.path).ok()?)))
+        .collect();
+    let specs: BTreeMap<&Name, &crate::spec::Spec> = specs
+        .iter()
+        .chain(unchosen.iter().map(|(name, spec)| (*name, spec)))
+        .collect();
+    let mut names: Vec<&Name> = specs.keys().copied().collect();
     names.sort_by_key(|name| file.entries[*name].line);
     let line = |name: &Name, keys: &[&str]| file.entries[name].line_about(keys, "");
-    for b in names
-        .iter()
-        .filter(|b| !matches!(actions[**b], Action::UpToDate))
-    {
+    for b in names.iter().filter(|b| {
+        actions
+            .get(**b)
+            .is_some_and(|a| !matches!(a, Action::UpToDate))
+    }) {
         let others = names.iter().filter(|a| *a != b);
         match &specs[*b].ready {
             ReadySpec::Log(_) => {
-                let reads = logs(&specs[*b]);
+                let reads = logs(specs[*b]);
                 for a in others {
-                    let shared = logs(&specs[*a])
+                    let shared = logs(specs[*a])
                         .into_iter()
                         .find(|(path, _)| reads.iter().any(|(read, _)| read == path));
                     if let Some((log, keys)) = shared {
