@@ -2029,3 +2029,33 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
     ));
     assert!(env.track_marked(&secs).is_empty());
 }
+
+/// helper-126's review: options `start` refuses together (`max-restarts` without `respawn`)
+/// were found only in the entries `up` built a spec for: `up a` started a beside such an entry
+/// b, and `down` took the file, which `up` refused (exit 2). A bad value is the file's, exit 2,
+/// whatever the command acts on.
+#[test]
+fn a_bad_entry_is_the_files_error_for_every_command() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.a]\ncommand = [\"sleep\", \"{secs}\"]\n\n[daemons.b]\ncommand = [\"sleep\", \"{secs}\"]\nmax-restarts = 3\n"
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["up", "a"][..],
+        &["up"],
+        &["down"],
+        &["export", "systemd", "-f", "rdaemon.toml"],
+    ] {
+        env.run(args)
+            .code(2)
+            .one_error_line()
+            .stderr_has(":6: b: --max-restarts works only in supervised mode");
+    }
+    assert!(env.track_marked(&secs).is_empty());
+    assert!(!env.path("a.json").exists());
+}
