@@ -80,7 +80,8 @@ pub struct Spec {
     pub after: Vec<Name>,
     /// `--env-file`s (absolute), read at every start, in order.
     pub env_files: Vec<PathBuf>,
-    /// `--limit`s, one per resource, in the order given.
+    /// `--limit`s, one per resource, by resource name: the order the spec file keeps them in
+    /// (a map), so that a spec read back equals the one given in any order.
     pub limits: Vec<Limit>,
     /// `--nice`.
     pub nice: Option<i32>,
@@ -262,6 +263,11 @@ impl Spec {
             self.limits.retain(|l| l.resource != limit.resource);
             self.limits.push(*limit);
         }
+        // As the spec file keeps them (by name): `--limit nofile=1024 --limit core=0` is the
+        // spec of a daemon started so. In the order given, it differed from the one read back,
+        // and a second identical `start` said "with other options (--limit)", exit 1, and `up`
+        // restarted such an entry every time (helper-126).
+        self.limits.sort_by_key(|l| l.resource.as_str());
         if let Some(n) = opts.nice {
             self.nice = Some(n);
         }

@@ -638,6 +638,16 @@ fn parse_procfile(text: &str) -> Result<Vec<Raw>, (usize, String)> {
     Ok(out)
 }
 
+/// Whether `value` holds a NUL byte: in a string, a table's key, or anything nested.
+fn has_nul(value: &toml::Value) -> bool {
+    match value {
+        toml::Value::String(s) => s.contains('\0'),
+        toml::Value::Array(items) => items.iter().any(has_nul),
+        toml::Value::Table(table) => table.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 /// A scalar as a command-line word.
 fn word(value: &toml::Value) -> Option<String> {
     match value {
@@ -785,6 +795,14 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
     let key_lines = raw.items.iter().map(|(k, l, _)| (k.clone(), *l)).collect();
     for (key, key_line, value) in raw.items {
         let fail = |what: String| (key_line, format!("{key}: {what}"));
+        // Every value becomes a word of a command line (`start`'s, the program's): a NUL byte
+        // cannot be in one. Left to the spawn of the entry's `start`, it failed there, said of
+        // no line, after the other entries had started (helper-126).
+        if has_nul(&value) {
+            return Err(fail(
+                "a NUL byte (\\u0000) cannot be passed on a command line".into(),
+            ));
+        }
         match key.as_str() {
             "command" | "run" => {
                 if program.is_some() {
@@ -837,6 +855,14 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
                 };
                 let mut words = Vec::new();
                 for (k, v) in table {
+                    // A key is a name of its own, never split again as `--env`'s word is:
+                    // `"A=B" = "x"` set A to `B=x` (helper-126).
+                    if !crate::parse::is_variable_name(k) {
+                        return Err((
+                            key_line,
+                            format!("--env: '{k}' is not a variable name (letters, digits and _)"),
+                        ));
+                    }
                     // TOML keeps a float's value, not its spelling: `3.10` would reach the
                     // program as `3.1` (review, 2026-12-02), where `--env V=3.10` gives `3.10`.
                     if let toml::Value::Float(f) = v {
@@ -985,7 +1011,7 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
         Ok(_) => unreachable!("parsed as start"),
         Err(err) => return Err((line, format!("{name}: {}", one_line(&err)))),
     };
-    Ok(Entry {
+    let entry = Entry {
         name,
         line,
         argv: argv.into_iter().skip(2).collect(),
@@ -993,7 +1019,19 @@ fn entry_of(raw: Raw, path: &Path, dir: &Path) -> Result<Entry, (usize, String)>
         after,
         after_line,
         key_lines,
-    })
+    };
+    // What `start` refuses of the options together (`max-restarts` without `respawn`, `watchdog`
+    // without `ready = "notify"`): the file's usage error whichever entries a command acts on.
+    // Found only where a spec was built, it let `up a` and `down` take a file that `up` refused
+    // (helper-126).
+    if let Err(e) = Spec::default().apply(&entry.args.opts) {
+        let message = crate::exit::render(&e);
+        return Err((
+            entry.line_of(&message),
+            format!("{}: {message}", entry.name),
+        ));
+    }
+    Ok(entry)
 }
 
 #[cfg(test)]
@@ -1215,13 +1253,29 @@ ready-timeout = "10s"
 
     #[test]
     fn an_error_of_start_is_at_the_line_of_the_key_it_names() {
-        let file =
-            parse("[daemons.a]\ncommand = [\"x\"]\nmax-restarts = 3\nlog-keep = 2\n").unwrap();
+        let file = parse(
+            "[daemons.a]\ncommand = [\"x\"]\nmax-restarts = 3\nlog-keep = 2\nrespawn = true\n",
+        )
+        .unwrap();
         let a = &file.entries[&Name::parse("a").unwrap()];
         assert_eq!(a.line_of("--max-restarts works only in supervised mode"), 3);
         assert_eq!(a.line_of("--log-keep-x and --max-restarts"), 3);
         assert_eq!(a.line_of("--log-keep needs --max-restarts"), 4);
         assert_eq!(a.line_of("unknown user 'x'"), 1);
+    }
+
+    /// Options `start` refuses together are the file's error, at the key's line, whatever
+    /// entries a command acts on (helper-126: `up a` started a beside such an entry b).
+    #[test]
+    fn options_start_refuses_together_are_a_usage_error_of_the_file() {
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\n[daemons.b]\ncommand = [\"x\"]\n\nmax-restarts = 3\n"),
+            "/srv/app/rdaemon.toml:6: b: --max-restarts works only in supervised mode: add --respawn"
+        );
+        assert!(
+            err("[daemons.a]\ncommand = [\"x\"]\nrespawn = true\nwatchdog = \"1s\"\n")
+                .starts_with("/srv/app/rdaemon.toml:4: a: --watchdog needs --ready notify")
+        );
     }
 
     #[test]

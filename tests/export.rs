@@ -663,6 +663,8 @@ fn export_values_start_no_setting_and_mean_what_rdaemon_does() {
     );
     let text = export(&env, "fk");
     assert_eq!(service(&parse_unit(&text), "PIDFile"), "/run/a%%b.pid");
+    // rdaemon's 30 s for the launch, not systemd's 90 s.
+    assert_eq!(service(&parse_unit(&text), "TimeoutStartSec"), "30s");
 }
 
 /// `ExecReload=` sends the reload signal as `rdaemon reload` would, and rdaemon refuses to send

@@ -167,6 +167,35 @@ fn an_edited_env_file_is_read_again_at_each_respawn() {
     assert_eq!(env_var(next, "KEPT").as_deref(), Some("cli"));
 }
 
+/// helper-126's review: the same `start` again, its `--limit`s not in the order of their names,
+/// said "already running (pid N) with other options (--limit)", exit 1 (SPEC §2: the same spec
+/// is exit 0): the spec file keeps the limits by name.
+#[test]
+fn the_same_start_with_limits_in_any_order_is_already_running() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let start = [
+        "start",
+        "--name",
+        "lim",
+        "--limit",
+        "nofile=1000",
+        "--limit",
+        "core=0",
+        "--",
+        "sleep",
+        &secs,
+    ];
+    env.run(&start).ok();
+    let pid = env.pid_of("lim");
+    env.run(&start)
+        .ok()
+        .stdout_has(&format!("lim is already running (pid {pid})"));
+    assert_eq!(env.track_marked(&secs), [pid]);
+    assert_eq!(limit(pid, "Max open files"), ("1000".into(), "1000".into()));
+    assert_eq!(limit(pid, "Max core file size"), ("0".into(), "0".into()));
+}
+
 #[test]
 fn limits_nice_and_oom_score_adj_apply_to_start_restart_start_name_and_respawn() {
     let env = Env::new();

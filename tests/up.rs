@@ -248,6 +248,25 @@ fn a_bad_file_is_exit_2_with_its_line_and_starts_nothing() {
             ":10: --env: 'A B' is not a variable name",
         ),
         (
+            // Not `--env A=B=c`, which sets A to `B=c`.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "env = { \"A=B\" = \"c\" }")
+            ),
+            ":10: --env: 'A=B' is not a variable name",
+        ),
+        (
+            // Said of its line, before anything starts: it failed the spawn of web's `start`,
+            // after db had started.
+            format!(
+                "{}{}",
+                entry("db", "0", ""),
+                entry("web", "0", "log = \"web\\u0000.log\"")
+            ),
+            ":10: log: a NUL byte (\\u0000) cannot be passed on a command line",
+        ),
+        (
             // An option that needs another: at its own key's line, not the table's.
             format!(
                 "{}{}",
@@ -1865,4 +1884,178 @@ fn up_and_resurrect_write_a_running_daemons_pidfile_again() {
         pid.to_string()
     );
     env.run(&["status", "web"]).ok();
+}
+
+/// helper-126's review: an entry's `limit` array not in the order of the resources' names came
+/// back from the spec file in that order (a map), unequal to the entry's, and every `up`
+/// restarted the unchanged entry ("stopped a", "started a").
+#[test]
+fn an_entry_with_limits_in_any_order_is_up_to_date() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.lim]\ncommand = [\"sleep\", \"{secs}\"]\nlimit = [\"nofile=1024\", \"core=0\", \"cpu=unlimited\"]\n"
+        ),
+    )
+    .unwrap();
+    env.run(&["up"]).ok().stdout_has("started lim (pid ");
+    let pid = env.pid_of("lim");
+    let run = env.run(&["up"]).ok().stdout_has("lim is up to date");
+    assert!(!run.stdout.contains("stopped lim"), "{}", run.dump());
+    assert_eq!(env.pid_of("lim"), pid);
+    assert_eq!(env.track_marked(&secs), [pid]);
+}
+
+/// helper-126's review: two entries with one pidfile, waiting for nothing, were started at once;
+/// each `start` found the pidfile free, both daemons ran, and the pidfile named only the one
+/// written last. Refused before anything starts, naming both, as two entries waiting on one
+/// port are.
+#[test]
+fn two_entries_with_one_pidfile_start_nothing() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\n\npidfile = \"shared.pid\"\n"
+        ),
+    )
+    .unwrap();
+    let run = env.run(&["up"]).code(1).one_error_line();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let pidfile = env.dir().canonicalize().unwrap().join("shared.pid");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:8: two: pidfile '{}' is also one's (line 3): give each daemon a pidfile of its own\n",
+            pidfile.display()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
+    assert!(!env.path("one.json").exists() && !env.path("two.json").exists());
+    // One of them up, then the other added: refused too, the running one left alone.
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!("[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n"),
+    )
+    .unwrap();
+    env.run(&["up"]).ok();
+    let one = env.track_marked(&secs);
+    assert_eq!(one.len(), 1);
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\n\npidfile = \"shared.pid\"\n"
+        ),
+    )
+    .unwrap();
+    env.run(&["up"])
+        .code(1)
+        .one_error_line()
+        .stderr_has("two: pidfile '");
+    assert_eq!(env.track_marked(&secs), one);
+    assert_eq!(
+        fs::read_to_string(env.path("shared.pid")).unwrap().trim(),
+        one[0].to_string()
+    );
+}
+
+/// helper-126's review: two entries writing one log, each waiting for `log:ready`, started at
+/// once; the first one's line made the second "ready" before its program said a word (and what
+/// comes after it would have started). Two entries waiting for one `file:` are the same. Both
+/// are refused before anything starts; with a log of its own, the second waits for its line.
+#[test]
+fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
+    let env = Env::new();
+    let secs = unique_secs();
+    // `slow` says it is ready only once `go` exists: never, while the test looks.
+    let shared = format!(
+        "[daemons.fast]\nrun = \"echo fast is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\n\n[daemons.slow]\nrun = \"until [ -e go ]; do sleep 0.01; done; echo slow is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\nready-timeout = \"1s\"\n"
+    );
+    fs::write(env.path("rdaemon.toml"), &shared).unwrap();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let log = env.dir().canonicalize().unwrap().join("all.log");
+    let run = env.run(&["up"]).code(1).one_error_line();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:4: fast: ready = \"log:ready\" reads the log '{}', which slow writes too (line 8): a line of slow's would make fast ready; give fast a log of its own\n",
+            log.display()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
+    // Also when the other is not one `up` starts: it may run, and write there.
+    env.run(&["up", "fast"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(":4: fast: ready = \"log:ready\" reads the log '")
+        .stderr_has("which slow writes too (line 8)");
+    assert!(env.track_marked(&secs).is_empty());
+    // A log of its own: `slow` is not ready on `fast`'s line (its start times out).
+    fs::write(
+        env.path("rdaemon.toml"),
+        shared.replacen("log = \"all.log\"", "log = \"fast.log\"", 1),
+    )
+    .unwrap();
+    let run = env.run(&["up"]).code(1);
+    assert!(
+        run.stdout.contains("started fast (pid ") && !run.stdout.contains("started slow"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(env.track_marked(&secs).len(), 1, "{}", run.dump());
+    env.run(&["down"]).ok();
+    // One `file:` for two entries.
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\nready = \"file:made\"\n\n[daemons.two]\ncommand = [\"sleep\", \"{secs}\"]\nready = \"file:made\"\n"
+        ),
+    )
+    .unwrap();
+    let made = env.dir().canonicalize().unwrap().join("made");
+    env.run(&["up"])
+        .code(1)
+        .one_error_line()
+        .stderr_has(&format!(
+        ":3: one: the file '{}' it waits for to be ready is also the one two waits for (line 7)",
+        made.display()
+    ));
+    assert!(env.track_marked(&secs).is_empty());
+}
+
+/// helper-126's review: options `start` refuses together (`max-restarts` without `respawn`)
+/// were found only in the entries `up` built a spec for: `up a` started a beside such an entry
+/// b, and `down` took the file, which `up` refused (exit 2). A bad value is the file's, exit 2,
+/// whatever the command acts on.
+#[test]
+fn a_bad_entry_is_the_files_error_for_every_command() {
+    let env = Env::new();
+    let secs = unique_secs();
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.a]\ncommand = [\"sleep\", \"{secs}\"]\n\n[daemons.b]\ncommand = [\"sleep\", \"{secs}\"]\nmax-restarts = 3\n"
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["up", "a"][..],
+        &["up"],
+        &["down"],
+        &["export", "systemd", "-f", "rdaemon.toml"],
+    ] {
+        env.run(args)
+            .code(2)
+            .one_error_line()
+            .stderr_has(":6: b: --max-restarts works only in supervised mode");
+    }
+    assert!(env.track_marked(&secs).is_empty());
+    assert!(!env.path("a.json").exists());
 }

@@ -19,7 +19,7 @@
 //! | `respawn.watchdog` | `WatchdogSec=` |
 //! | `respawn.health`, `on_exit`, `log_timestamps` | a comment each: systemd has no health check, no exit hook with rdaemon's variables; the journal stamps lines |
 //!
-//! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) |
+//! | `forking` | `Type=forking` + `PIDFile=` (the program's pidfile; none when it writes none) + `TimeoutStartSec=` (`--ready-timeout`) |
 //! | `memory_max`, `tasks_max` | `MemoryMax=`, `TasksMax=` |
 //! | `env_files` | one `EnvironmentFile=` per file (a comment notes that systemd lets them win over `Environment=`) |
 //! | `limits` | `LimitNOFILE=SOFT:HARD` etc. (`infinity` for unlimited, sizes in bytes) |
@@ -871,13 +871,27 @@ pub fn systemd_unit(rec: &Record, cx: &UnitContext) -> Result<Unit, String> {
         } else {
             let _ = writeln!(t, "PIDFile={}", unit_path(&rec.pidfile, "pidfile")?);
         }
+        // rdaemon waited this long for the launch to end and the pidfile to name the daemon
+        // (SPEC §2.2), and for any readiness after it: systemd's start timeout covers the
+        // same (ExecStartPost= too), and is 90 s unless told (helper-126: a forking daemon's
+        // --ready-timeout was left out).
+        let timeout = timespan(
+            cx.extras
+                .ready_timeout
+                .unwrap_or(Spec::default().ready_timeout),
+        );
+        let _ = writeln!(t, "TimeoutStartSec={timeout}");
         if ready != "exec" {
             let mut note = String::new();
             ready_comment(&mut note, ready, cx.extras.ready_timeout)?;
-            t.push_str(&note.replace(
-                "with Type=exec the unit counts as started once the program\n# is executed",
-                "with Type=forking the unit counts as started once the program\n# has forked and its first process exited",
-            ));
+            t.push_str(
+                &note
+                    .replace(
+                        "with Type=exec the unit counts as started once the program\n# is executed",
+                        "with Type=forking the unit counts as started once the program\n# has forked and its first process exited",
+                    )
+                    .replace(&format!("#TimeoutStartSec={timeout}\n"), ""),
+            );
         }
     } else if ready == "notify" {
         if respawn {
@@ -1484,6 +1498,33 @@ mod tests {
         let l = lines(&unit);
         assert!(l.contains(&"RestartSec=2500ms"), "{}", unit.text);
         assert!(l.contains(&"StartLimitBurst=4") && l.contains(&"StartLimitIntervalSec=30s"));
+    }
+
+    /// A forking daemon's --ready-timeout bounded its launch and pidfile: systemd's start
+    /// timeout, 90 s unless told, is set to it (30 s by default), once, also with a readiness
+    /// kind whose suggested wait it covers (helper-126).
+    #[test]
+    fn a_forking_daemons_ready_timeout_is_its_start_timeout() {
+        let mut rec = record();
+        rec.forking = true;
+        let timeouts = |rec: &Record| -> Vec<String> {
+            let cx = UnitContext {
+                extras: Extras::of(rec),
+                ..cx()
+            };
+            let unit = systemd_unit(rec, &cx).unwrap();
+            assert!(lines(&unit).contains(&"Type=forking"), "{}", unit.text);
+            unit.text
+                .lines()
+                .filter(|l| l.contains("TimeoutStartSec="))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(timeouts(&rec), ["TimeoutStartSec=30s"]);
+        rec.ready_timeout = Some(Duration::from_secs(5));
+        assert_eq!(timeouts(&rec), ["TimeoutStartSec=5s"]);
+        rec.ready = "tcp:8080".into();
+        assert_eq!(timeouts(&rec), ["TimeoutStartSec=5s"]);
     }
 
     #[test]

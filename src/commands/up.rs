@@ -100,6 +100,8 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         actions.insert(name.clone(), action);
     }
     refuse_shared_ports(&file, &specs, &actions)?;
+    refuse_shared_pidfiles(&file, &specs, &actions)?;
+    refuse_shared_readiness(ctx, &file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -296,6 +298,126 @@ fn refuse_shared_ports(
         line(b),
         line(a)
     )
+}
+
+/// Two entries with one pidfile: `start` refuses a pidfile that names another daemon, but
+/// two `start`s at once (entries that wait for nothing) each found it free, both daemons ran,
+/// and the pidfile named only the one written last (helper-126), so that `kill $(cat PIDFILE)`
+/// reached one of them (SPEC §1: the pidfile holds the daemon's pid). Refused before anything
+/// starts, naming both with their lines, with `start`'s exit code for it (1). A pair of entries
+/// both up to date is left alone, as for [`refuse_shared_ports`].
+fn refuse_shared_pidfiles(
+    file: &UpFile,
+    specs: &BTreeMap<Name, crate::spec::Spec>,
+    actions: &BTreeMap<Name, Action>,
+) -> Result<()> {
+    // In the file's order: the later entry is the one said to be in the way.
+    let mut names: Vec<&Name> = specs.keys().collect();
+    names.sort_by_key(|name| file.entries[*name].line);
+    let line = |name: &Name| file.entries[name].line_about(&["pidfile"], "--pidfile");
+    for (i, b) in names.iter().enumerate() {
+        let clash = names[..i].iter().find(|a| {
+            specs[**a].pidfile == specs[*b].pidfile
+                && !matches!(
+                    (&actions[**a], &actions[*b]),
+                    (Action::UpToDate, Action::UpToDate)
+                )
+        });
+        if let Some(a) = clash {
+            anyhow::bail!(
+                "{}:{}: {b}: pidfile '{}' is also {a}'s (line {}): give each daemon a pidfile of its own",
+                file.path.display(),
+                line(b),
+                specs[*b].pidfile.display(),
+                line(a)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// An entry to start whose readiness another entry of the file can meet: a `log:` wait on a
+/// log file another entry writes too (a line of the other's counts, though SPEC §2.1 wants the
+/// program's own), or a `file:` wait on the path another entry waits for (whichever program
+/// makes it makes both "ready"). Started at once, such an entry was said ready, and what comes
+/// after it started, before its program was (helper-126: two entries logging to one file, the
+/// second ready at once on the first's line). Refused before anything starts, naming both with
+/// their lines, exit 1 as for [`refuse_shared_ports`]. The other may be any entry of the
+/// file, also one that `up NAME` does not start: it may run.
+fn refuse_shared_readiness(
+    ctx: &Ctx,
+    file: &UpFile,
+    specs: &BTreeMap<Name, crate::spec::Spec>,
+    actions: &BTreeMap<Name, Action>,
+) -> Result<()> {
+    use crate::ready::ReadySpec;
+    // The files a program's output goes to (each once), with the keys that name them.
+    fn logs(spec: &crate::spec::Spec) -> Vec<(&Path, &'static [&'static str])> {
+        let mut logs: Vec<(&Path, &'static [&'static str])> =
+            vec![(&spec.stdout, &["stdout", "log"])];
+        if spec.stderr != spec.stdout {
+            logs.push((&spec.stderr, &["stderr", "log"]));
+        }
+        logs.retain(|(path, _)| *path != Path::new("/dev/null"));
+        logs
+    }
+    // Every entry of the file may be in the way, also one `up NAME` does not start (it may
+    // run): the specs of those not chosen, as far as they can be built.
+    let unchosen: BTreeMap<&Name, crate::spec::Spec> = file
+        .entries
+        .iter()
+        .filter(|(name, _)| !specs.contains_key(*name))
+        .filter_map(|(name, entry)| Some((name, entry.spec(ctx, &file.path).ok()?)))
+        .collect();
+    let specs: BTreeMap<&Name, &crate::spec::Spec> = specs
+        .iter()
+        .chain(unchosen.iter().map(|(name, spec)| (*name, spec)))
+        .collect();
+    let mut names: Vec<&Name> = specs.keys().copied().collect();
+    names.sort_by_key(|name| file.entries[*name].line);
+    let line = |name: &Name, keys: &[&str]| file.entries[name].line_about(keys, "");
+    for b in names.iter().filter(|b| {
+        actions
+            .get(**b)
+            .is_some_and(|a| !matches!(a, Action::UpToDate))
+    }) {
+        let others = names.iter().filter(|a| *a != b);
+        match &specs[*b].ready {
+            ReadySpec::Log(_) => {
+                let reads = logs(specs[*b]);
+                for a in others {
+                    let shared = logs(specs[*a])
+                        .into_iter()
+                        .find(|(path, _)| reads.iter().any(|(read, _)| read == path));
+                    if let Some((log, keys)) = shared {
+                        anyhow::bail!(
+                            "{}:{}: {b}: ready = \"{}\" reads the log '{}', which {a} writes too (line {}): a line of {a}'s would make {b} ready; give {b} a log of its own",
+                            file.path.display(),
+                            line(b, &["ready"]),
+                            specs[*b].ready,
+                            log.display(),
+                            line(a, keys)
+                        );
+                    }
+                }
+            }
+            ReadySpec::File(path) => {
+                for a in others {
+                    if specs[*a].ready == specs[*b].ready {
+                        anyhow::bail!(
+                            "{}:{}: {b}: the file '{}' it waits for to be ready is also the one {a} waits for (line {}): either program making it would make both ready",
+                            file.path.display(),
+                            line(b, &["ready"]),
+                            path.display(),
+                            line(a, &["ready"])
+                        );
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
