@@ -2059,3 +2059,19 @@ fn a_bad_entry_is_the_files_error_for_every_command() {
     assert!(env.track_marked(&secs).is_empty());
     assert!(!env.path("a.json").exists());
 }
+
+/// A warning of an entry's `start` names the entry: with several starting at once, `warning:
+/// --ready file:x.ready is taken from this directory` said nothing of which (helper-126's
+/// trial).
+#[test]
+fn a_warning_of_an_entrys_start_names_it() {
+    let env = world(
+        "[daemons.a]\nrun = \"touch ../a.ready; exec sleep 1000\"\nchdir = \"sub\"\nready = \"file:a.ready\"\n\
+         [daemons.b]\ncommand = [\"sleep\", \"1001\"]\n",
+    );
+    fs::create_dir(env.path("sub")).unwrap();
+    env.run(&["up"])
+        .ok()
+        .stderr_has("rdaemon: warning: a: --ready file:a.ready is taken from this directory, not from --chdir sub");
+    env.run(&["down"]).ok();
+}

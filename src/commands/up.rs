@@ -742,15 +742,16 @@ fn run_jobs(
         };
         running -= 1;
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let stderr = name_warnings(&text(&done.stderr), &done.name);
         if done.ok {
             print!("{}", text(&done.stdout));
-            eprint!("{}", text(&done.stderr));
+            eprint!("{stderr}");
             succeeded.insert(done.name);
         } else {
             // What succeeded before the failed step (an edited entry's "stopped NAME") is on
             // stdout, as `restart` prints it; the failure, with its log tail, on stderr.
             print!("{}", text(&done.stdout));
-            eprint!("{}", text(&done.stderr));
+            eprint!("{stderr}");
             if done.replaces {
                 keep_wanted_running(ctx, &done.name);
             }
@@ -775,6 +776,23 @@ fn run_jobs(
     }
     eprintln!("rdaemon: {summary}");
     Ok(Code::Failure)
+}
+
+/// `stderr`, a child's, with `name` after each `rdaemon: warning: ` that does not name the
+/// daemon already: the child's own warnings (`--ready file:x is taken from this directory`)
+/// say which entry only when one runs at a time (helper-126's trial).
+fn name_warnings(stderr: &str, name: &Name) -> String {
+    const WARNING: &str = "rdaemon: warning: ";
+    let named = format!("{name}: ");
+    stderr
+        .split_inclusive('\n')
+        .map(|line| match line.strip_prefix(WARNING) {
+            Some(rest) if !rest.starts_with(&named) && !rest.starts_with(&format!("{name} ")) => {
+                format!("{WARNING}{named}{rest}")
+            }
+            _ => line.to_owned(),
+        })
+        .collect()
 }
 
 /// The child's output and exit status, as `Command::output` gives them; `before_reap` runs once
@@ -840,5 +858,26 @@ fn pass_dirs(ctx: &Ctx, cmd: &mut Child) {
     }
     if std::env::var_os("RDAEMON_RUNTIME_DIR").is_some_and(|v| !v.is_empty()) {
         cmd.env("RDAEMON_RUNTIME_DIR", &ctx.runtime);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_childs_warnings_name_its_daemon() {
+        let name = Name::parse("web").unwrap();
+        let stderr = "rdaemon: warning: --ready file:x is taken from this directory\n\
+                      rdaemon: warning: web: already said\n\
+                      rdaemon: cannot start web: no\n\
+                      (the log is empty)";
+        assert_eq!(
+            name_warnings(stderr, &name),
+            "rdaemon: warning: web: --ready file:x is taken from this directory\n\
+             rdaemon: warning: web: already said\n\
+             rdaemon: cannot start web: no\n\
+             (the log is empty)"
+        );
     }
 }
