@@ -529,6 +529,16 @@ fn parse_toml(text: &str) -> Result<Vec<Raw>, (usize, String)> {
     let doc: Doc = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
         let mut what = e.message().trim_end().to_owned();
+        // Which key, or which table header (`[daemons.a]` twice): the parser says only
+        // "duplicate key" (helper-126's trial).
+        let spanned = e
+            .span()
+            .and_then(|s| text.get(s))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && !t.contains('\n'));
+        if let (true, Some(key)) = (what == "duplicate key", spanned) {
+            what = format!("duplicate key '{key}'");
+        }
         // `umask = 022`, as on the command line: TOML has no such number.
         let umask_line = text
             .lines()
@@ -613,6 +623,9 @@ fn based_integers(text: &str) -> BTreeMap<String, BTreeMap<Vec<String>, Based>> 
 /// `NAME: COMMAND` lines (blank lines and `#` comments skipped): one `run` entry each.
 fn parse_procfile(text: &str) -> Result<Vec<Raw>, (usize, String)> {
     let mut out = Vec::new();
+    // A byte order mark, as some Windows editors write: part of no name (helper-126's trial:
+    // "invalid name 'web'", the culprit invisible). A TOML file may have one too.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, line) in text.lines().enumerate() {
         let trimmed = line.trim();
         if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -1049,6 +1062,18 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_key_is_named() {
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\ncommand = [\"y\"]\n"),
+            "/srv/app/rdaemon.toml:3: duplicate key 'command'"
+        );
+        assert_eq!(
+            err("[daemons.a]\ncommand = [\"x\"]\n[daemons.a]\ncommand = [\"y\"]\n"),
+            "/srv/app/rdaemon.toml:3: duplicate key 'a'"
+        );
+    }
+
+    #[test]
     fn entries_become_starts_command_line() {
         let file = parse(
             r#"
@@ -1397,6 +1422,14 @@ run = "exec sleep 1000"
         .unwrap();
         let worker = &file.entries[&Name::parse("worker").unwrap()];
         assert_eq!(worker.line, 4);
+        // A byte order mark before the first name is no part of it.
+        let file = UpFile::parse(
+            Path::new("/srv/app/Procfile"),
+            "\u{feff}web: ./serve
+",
+        )
+        .unwrap();
+        assert!(file.entries.contains_key(&Name::parse("web").unwrap()));
         assert_eq!(
             worker.args.program,
             ["/bin/sh", "-c", "exec ./work.sh --fast"]
