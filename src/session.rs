@@ -510,11 +510,16 @@ impl Session {
     /// holds ([`Session::scan_leftovers`]), every [`ACTIVE_RESCAN`] for at most
     /// [`REPORT_LOOK`]. A chain of processes that fork and exit within milliseconds escaped
     /// one scan, and `status` of its dead daemon showed no leftovers while `stop` found them
-    /// (docs/safety.md listed it as a limit). A quiet session costs one scan more; one without
-    /// a pidfs identity (kernels before 6.9), which `list` could not tell from a session gone,
-    /// none.
+    /// (docs/safety.md listed it as a limit). A quiet session costs one scan more; one the
+    /// kernel cannot say lives by its pidfs identity, none: without one (kernels before 6.9),
+    /// or without file handles on pidfs (before 6.13, or a seccomp filter refusing
+    /// `open_by_handle_at`, as container runtimes' defaults do), every dead daemon's session
+    /// is plausible, and `list` made a scan of `/proc` more for each of them.
     pub fn leftovers_still_showing_life(&self) -> Vec<i32> {
-        if self.inode.is_none() {
+        if self
+            .inode
+            .is_none_or(|i| process::pidfs_pid_exists(i) != Some(true))
+        {
             return Vec::new();
         }
         let until = std::time::Instant::now() + REPORT_LOOK;

@@ -2095,10 +2095,19 @@ impl Monitor {
                 .deadline
                 .min(Instant::now() + ON_EXIT_FINAL_WAIT)
                 .saturating_duration_since(Instant::now());
+            // Until it has exited or the time is up: a signal (the SIGCHLD of what the
+            // command left, a second SIGTERM) ends one wait, and so does a look without a
+            // pidfd (every few milliseconds), which killed the command half-way.
+            let until = Instant::now() + wait;
             let done = !h.killed
-                && Process::open(h.pid).is_ok_and(|p| {
-                    self.wait_any_exit(&[&p], wait);
-                    p.has_exited()
+                && Process::open(h.pid).is_ok_and(|p| loop {
+                    self.wait_any_exit(&[&p], until.saturating_duration_since(Instant::now()));
+                    if p.has_exited() {
+                        break true;
+                    }
+                    if Instant::now() >= until {
+                        break false;
+                    }
                 });
             if !done {
                 kill_helper(&h);

@@ -1080,6 +1080,37 @@ fn a_leftover_that_writes_much_as_it_ends_is_not_blocked_by_piped_logs() {
     assert!(text.contains("last words\n"), "{}", stop.dump());
 }
 
+/// The monitor, on its way out, waits up to 5 s for the last `--on-exit` command, through the
+/// signals that come meanwhile: here the SIGCHLD of a process the command left in the
+/// background (re-parented to the monitor, its subreaper), which ends before the command does.
+/// The wait ended at the first signal, and the command was killed half-way.
+#[test]
+fn a_signal_does_not_cut_the_wait_for_the_last_on_exit_command_short() {
+    let env = Env::new();
+    let mark = unique_secs();
+    let (go, orphan, done) = (env.path("go"), env.path("orphan"), env.path("done"));
+    // The command leaves a process that ends once `go` exists, makes `go`, waits until that
+    // process has ended (a zombie of the monitor's, or reaped), then writes `done`.
+    let hook = format!(
+        "(sh -c 'while [ ! -e \"$0\" ]; do sleep 0.01; done' '{go}' {mark} </dev/null >/dev/null 2>&1 & echo $! > '{orphan}'); \
+         p=$(cat '{orphan}'); : > '{go}'; \
+         while [ -e /proc/$p ] && [ \"$(cut -d' ' -f3 /proc/$p/stat)\" != Z ]; do sleep 0.01; done; : > '{done}'",
+        go = go.display(),
+        orphan = orphan.display(),
+        done = done.display()
+    );
+    let program = ["sleep".to_owned(), "1000".to_owned()];
+    let monitor = start_with_hook(&env, "ws", &hook, &[], &program, &[&mark]);
+    let stop = env.run(&["stop", "ws"]).ok().stdout_has("stopped ws");
+    assert!(!alive(monitor));
+    assert!(
+        done.exists(),
+        "the --on-exit command was cut short\n{}\n{}",
+        stop.dump(),
+        log(&env, "ws")
+    );
+}
+
 /// The same when the monitor ends on its own (here `--restart on-failure` after a clean exit):
 /// no `stop` is there to send SIGKILL, so the monitor sends it after the stop timeout to what
 /// its last `--on-exit` command left, before it exits (helper-122: it sent SIGTERM and left).
