@@ -1727,11 +1727,20 @@ fn daemon_listens(process: &Process, addr: &SocketAddr) -> bool {
         crate::fault::point("socket-dup");
         let listens = listens_at(&dup, addr);
         taken.push(dup);
+        // A few at a time: held all to the end, the copies of a server's thousand sockets ran
+        // rdaemon out of descriptors, and the listener among the last was missed
+        // (helper-127's review).
+        if taken.len() >= DUPS_HELD {
+            process::close_bounded(std::mem::take(&mut taken));
+        }
         listens
     });
     process::close_bounded(taken);
     found
 }
+
+/// How many copies of the daemon's sockets [`daemon_listens`] holds before it closes them.
+const DUPS_HELD: usize = 32;
 
 /// Whether `sock`, a duplicate of one of the daemon's sockets, listens where `addr` connects,
 /// in rdaemon's own network namespace ([`daemon_listens`]).

@@ -1564,3 +1564,78 @@ fn a_flood_of_others_notify_messages_cannot_hold_start() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     env.run(&["stop", "ready"]).ok();
 }
+
+/// helper-127's review: the look at the daemon's own sockets held every copy it took until it
+/// was done, so with a server's thousand sockets rdaemon ran out of descriptors (`EMFILE`)
+/// and missed a listener among the last. With 1,100 sockets and its listener opened last, a
+/// `start` limited to 1,024 descriptors (soft) takes every copy (traced: no `pidfd_getfd` fails).
+#[test]
+fn a_look_at_a_daemon_with_many_sockets_keeps_few_copies_open() {
+    let test = "a_look_at_a_daemon_with_many_sockets_keeps_few_copies_open";
+    let Some(strace) = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        return skip_optional(test, "no strace");
+    };
+    let Some(py) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let port = free_port();
+    let server = env.path("many.py");
+    fs::write(
+        &server,
+        format!(
+            "import socket, time\n\
+             held = [socket.socket() for _ in range(1100)]\n\
+             s = socket.socket()\n\
+             s.bind(('127.0.0.1', {port}))\n\
+             s.listen()\n\
+             time.sleep(1000)\n"
+        ),
+    )
+    .unwrap();
+    let trace = env.path("trace");
+    // Only `start` itself is traced (no -f): the daemon it leaves must not stay a tracee.
+    let cmd = env.wrapped(&[
+        "sh",
+        "-c",
+        "ulimit -S -n 1024 && exec \"$@\"",
+        "sh",
+        strace,
+        "-qq",
+        "-o",
+        trace.to_str().unwrap(),
+        "-e",
+        "trace=pidfd_getfd",
+    ]);
+    let ready = format!("tcp:127.0.0.1:{port}");
+    let run = env.run_cmd(
+        cmd,
+        &[
+            "start",
+            "--name",
+            "many",
+            "--cgroup",
+            "off",
+            "--limit",
+            "nofile=4096",
+            "--ready",
+            &ready,
+            "--",
+            py.to_str().unwrap(),
+            server.to_str().unwrap(),
+        ],
+    );
+    let text = fs::read_to_string(&trace).unwrap_or_default();
+    if run.code != 0 && !text.contains("pidfd_getfd(") {
+        return skip_optional(test, &format!("strace cannot run here\n{}", run.dump()));
+    }
+    let run = run.ok();
+    let copies = text.lines().filter(|l| l.contains("pidfd_getfd(")).count();
+    let refused = text.lines().filter(|l| l.contains("EMFILE")).count();
+    assert!(copies > 1000, "{copies} copies taken\n{}", run.dump());
+    assert_eq!(refused, 0, "{refused} copies refused\n{}", run.dump());
+    env.run(&["stop", "many"]).ok();
+}
