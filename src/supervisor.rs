@@ -1845,6 +1845,12 @@ impl Monitor {
     fn stop_helper_leftovers(&mut self, helper: Pid, what: &str) {
         let mut held = Vec::new();
         let sid = helper.get();
+        // Reaped, the helper no longer holds its number: a process that has it now took it
+        // since, and a session of that number is its own (helper-127's review). Else the
+        // kernel keeps the number while a member of the helper's session lives.
+        if !matches!(process::stat_of(sid), Ok(None)) {
+            return;
+        }
         let count = gather_where(&mut held, self.policy.stop_signal, |e| {
             e.stat.session == sid
         });
