@@ -34,12 +34,16 @@ pub(crate) struct Job {
     pub waits_for: BTreeSet<Name>,
 }
 
-/// How a job's child ended: success, and what it printed.
+/// How a job's child ended: success, its exit code, and what it printed.
 struct Done {
     name: Name,
     /// The job's `replaces`.
     replaces: bool,
     ok: bool,
+    /// The last step's exit code (none: killed by a signal, or never run).
+    code: Option<i32>,
+    /// The interrupt passed on to the child while it ran, if one was.
+    signalled: Option<Signal>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
@@ -48,7 +52,7 @@ struct Done {
 enum Msg {
     /// A job finished.
     Done(Done),
-    /// `up` itself got SIGINT, SIGTERM or SIGHUP.
+    /// rdaemon itself got SIGINT, SIGTERM or SIGHUP.
     Interrupted(Signal),
 }
 
@@ -61,15 +65,25 @@ pub(crate) enum Direction {
     /// anyway (the process group); a `kill` of `up` alone did not, and they finished starting
     /// after `up` was gone.
     Up,
-    /// `down`: the default disposition. The `stop`s running finish their work.
+    /// `down`: the signal is passed on to the `stop`s running, which end as an interrupted
+    /// `stop` does, and nothing more is stopped.
     Down,
+    /// `resurrect`: as `up`, but each job's child (`rdaemon __resurrect NAME`) decides under
+    /// the daemon's lock what to do, also for a daemon that comes after one that does not run
+    /// (it may run already, or be wanted stopped: no error then). Exit 3 of a child says the
+    /// daemon was left alone (not wanted running): not a failure, but what comes after it is
+    /// not started either.
+    Resurrect,
 }
 
 impl Direction {
     /// Why `name` was not acted on: `cause`, which it waits for, failed, or was itself not
-    /// acted on (`untouched`) for a failure further on.
+    /// acted on (`untouched`) for a failure further on. (`resurrect`'s child says it.)
     fn blocked(self, name: &Name, cause: &Name, untouched: bool) -> String {
         match (self, untouched) {
+            (Direction::Resurrect, _) => {
+                format!("cannot start {name}: it comes after {cause}, which did not start")
+            }
             (Direction::Up, false) => {
                 format!("{name} not started: it comes after {cause}, which failed")
             }
@@ -88,9 +102,34 @@ impl Direction {
     /// What the failed ones were not.
     fn not_done(self) -> &'static str {
         match self {
-            Direction::Up => "started",
+            Direction::Up | Direction::Resurrect => "started",
             Direction::Down => "stopped",
         }
+    }
+
+    /// The step that looks at `name` all the same although `cause`, which it comes after,
+    /// does not run (it `failed`, or was left alone): `resurrect`'s, whose child tells a
+    /// daemon that runs already, or is wanted stopped, from one that cannot be started now.
+    /// None: the job is not run (`up`, `down`).
+    fn blocked_step(self, name: &Name, cause: &Name, failed: bool) -> Option<Vec<OsString>> {
+        let why = match failed {
+            true => crate::cli::AFTER_FAILED,
+            false => crate::cli::AFTER_STOPPED,
+        };
+        (self == Direction::Resurrect).then(|| {
+            vec![
+                crate::cli::RESURRECT_ONE.into(),
+                name.as_str().into(),
+                format!("--{why}").into(),
+                cause.as_str().into(),
+            ]
+        })
+    }
+
+    /// Whether a child that exited `code` left its daemon alone: not failed, but what comes
+    /// after it is held back (`resurrect`'s daemons wanted stopped).
+    fn left_alone(self, code: Option<i32>) -> bool {
+        self == Direction::Resurrect && code == Some(Code::NotRunning as i32)
     }
 }
 
@@ -119,10 +158,12 @@ fn hold_child(running: &Shared, pid: u32) {
     running.children.push((pid, process));
 }
 
-/// Forgets the child `pid`, before it is reaped.
-fn drop_child(running: &Shared, pid: u32) {
+/// Forgets the child `pid`, before it is reaped. The interrupt it was passed while it was held,
+/// if one came.
+fn drop_child(running: &Shared, pid: u32) -> Option<Signal> {
     let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
     running.children.retain(|(p, _)| *p != pid);
+    running.interrupted
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP (those not ignored, as `start` does) on a thread that
@@ -157,15 +198,16 @@ fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
 }
 
 /// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
-/// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
+/// once concurrently. A job whose wait failed is not run (`resurrect`: run with the step that
+/// says so, [`Direction::blocked_step`]). Prints one line per daemon (what its
 /// child printed, each stream to its own) as each finishes; a failure and the log tail
 /// `start` shows go to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
 /// (SIGTERM) or 129 (SIGHUP) once the running children, passed the signal, have ended (a
 /// start stops what it half started, a stop ends as an interrupted `stop`), unless every one
-/// succeeded all the same.
+/// succeeded all the same. The children work in `cwd` (none: rdaemon's own).
 pub(crate) fn run_jobs(
     ctx: &Ctx,
-    cwd: &Path,
+    cwd: Option<&Path>,
     jobs: Vec<Job>,
     direction: Direction,
     idle: impl Fn(&Name) -> String,
@@ -176,6 +218,23 @@ pub(crate) fn run_jobs(
         base.push("-q".into());
     }
     base.extend((0..ctx.verbose).map(|_| OsString::from("-v")));
+    let command = |step: &Vec<OsString>| {
+        let mut cmd = Child::new(&exe);
+        cmd.args(&base)
+            .args(step)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(cwd) = cwd {
+            cmd.current_dir(cwd);
+        }
+        pass_dirs(ctx, &mut cmd);
+        // Every step is told of an interrupt, as if it had been run by hand: a start stops
+        // what it half started, a stop ends its wait as an interrupted `stop` does (what still
+        // runs stays wanted running), so that a `timeout` or a CI cancel bounds `up` and
+        // `down` too (helper-85's review: `down` waited out every stop timeout).
+        cmd
+    };
     let mut pending: BTreeMap<Name, Job> = jobs.into_iter().map(|j| (j.name.clone(), j)).collect();
     let mut succeeded: BTreeSet<Name> = BTreeSet::new();
     let mut failed: BTreeSet<Name> = BTreeSet::new();
@@ -215,6 +274,12 @@ pub(crate) fn run_jobs(
                     held.insert(name, cause);
                     continue;
                 }
+                if let Some(step) = direction.blocked_step(&name, &cause, failed.contains(&cause)) {
+                    let children = vec![command(&step)];
+                    spawn_job(name, false, children, tx.clone(), live.clone());
+                    running += 1;
+                    continue;
+                }
                 let untouched = blocked_by_others.contains(&cause);
                 eprintln!("rdaemon: {}", direction.blocked(&name, &cause, untouched));
                 blocked_by_others.insert(name.clone());
@@ -236,73 +301,9 @@ pub(crate) fn run_jobs(
                 progressed = true;
                 continue;
             }
-            let mut children = Vec::new();
-            for step in &job.steps {
-                let mut cmd = Child::new(&exe);
-                cmd.args(&base)
-                    .args(step)
-                    .current_dir(cwd)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                pass_dirs(ctx, &mut cmd);
-                // Every step is told of an interrupt, as if it had been run by hand: a start
-                // stops what it half started, a stop ends its wait as an interrupted `stop`
-                // does (what still runs stays wanted running), so that a `timeout` or a CI
-                // cancel bounds `up` and `down` too (helper-85's review: `down` waited out
-                // every stop timeout).
-                children.push(cmd);
-            }
-            let tx = tx.clone();
-            let live = live.clone();
-            let replaces = job.replaces;
+            let children = job.steps.iter().map(&command).collect();
+            spawn_job(name, job.replaces, children, tx.clone(), live.clone());
             running += 1;
-            std::thread::spawn(move || {
-                let mut done = Done {
-                    name,
-                    replaces,
-                    ok: true,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                };
-                for mut cmd in children {
-                    let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
-                    if interrupted() {
-                        done.ok = false;
-                        break;
-                    }
-                    let out = cmd.spawn().and_then(|child| {
-                        let pid = child.id();
-                        hold_child(&live, pid);
-                        // Forgotten before it is reaped: a pid is never signalled once reused.
-                        let out = wait_output(child, || drop_child(&live, pid));
-                        drop_child(&live, pid);
-                        out
-                    });
-                    match out {
-                        Ok(out) => {
-                            done.stdout.extend(out.stdout);
-                            done.stderr.extend(out.stderr);
-                            done.ok = out.status.success();
-                        }
-                        Err(e) => {
-                            done.stderr.extend(
-                                format!(
-                                    "rdaemon: cannot run rdaemon for {}: {}\n",
-                                    done.name,
-                                    crate::exit::os_reason(&e)
-                                )
-                                .into_bytes(),
-                            );
-                            done.ok = false;
-                        }
-                    }
-                    if !done.ok {
-                        break;
-                    }
-                }
-                let _ = tx.send(Msg::Done(done));
-            });
         }
         if progressed {
             continue;
@@ -338,7 +339,21 @@ pub(crate) fn run_jobs(
         if done.ok {
             print!("{}", text(&done.stdout));
             eprint!("{stderr}");
+            // A start that waits for nothing does not catch the signal: it came, and did not
+            // stop it. Said, as the daemon runs (helper-89's review: it went unsaid).
+            if let (Direction::Resurrect, Some(sig)) = (direction, done.signalled) {
+                ctx.warn(format!(
+                    "{} came while {} was being started: its start completed, and it runs",
+                    sig.as_str(),
+                    done.name
+                ));
+            }
             succeeded.insert(done.name);
+        } else if direction.left_alone(done.code) {
+            print!("{}", text(&done.stdout));
+            eprint!("{stderr}");
+            // It holds back what comes after it, as the cause.
+            held.insert(done.name.clone(), done.name);
         } else {
             // What succeeded before the failed step (an edited entry's "stopped NAME") is on
             // stdout, as `restart` prints it; the failure, with its log tail, on stderr.
@@ -361,13 +376,87 @@ pub(crate) fn run_jobs(
         direction.not_done(),
         names.join(", ")
     );
+    let verb = match direction {
+        Direction::Resurrect => "resurrect ",
+        Direction::Up | Direction::Down => "",
+    };
     if let Some(sig) = interrupted {
-        return Err(
-            Fail::interrupted(sig, format!("interrupted by {}; {summary}", sig.as_str())).into(),
-        );
+        return Err(Fail::interrupted(
+            sig,
+            format!("{verb}interrupted by {}; {summary}", sig.as_str()),
+        )
+        .into());
     }
-    eprintln!("rdaemon: {summary}");
+    // `resurrect` said each failure on its line, and only that, as it always has.
+    if direction != Direction::Resurrect {
+        eprintln!("rdaemon: {summary}");
+    }
     Ok(Code::Failure)
+}
+
+/// Runs a job's `children` one after the other on a thread of their own, until one fails or
+/// rdaemon is interrupted, each held (`hold_child`) while it runs so that an interrupt reaches
+/// it; then hands the main thread how the job ended.
+fn spawn_job(
+    name: Name,
+    replaces: bool,
+    children: Vec<Child>,
+    tx: mpsc::Sender<Msg>,
+    live: Shared,
+) {
+    std::thread::spawn(move || {
+        let mut done = Done {
+            name,
+            replaces,
+            ok: true,
+            code: None,
+            signalled: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        for mut cmd in children {
+            let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
+            if interrupted() {
+                done.ok = false;
+                done.code = None;
+                break;
+            }
+            let mut signalled = None;
+            let out = cmd.spawn().and_then(|child| {
+                let pid = child.id();
+                hold_child(&live, pid);
+                // Forgotten before it is reaped: a pid is never signalled once reused.
+                let out = wait_output(child, || signalled = drop_child(&live, pid));
+                drop_child(&live, pid);
+                out
+            });
+            match out {
+                Ok(out) => {
+                    done.stdout.extend(out.stdout);
+                    done.stderr.extend(out.stderr);
+                    done.ok = out.status.success();
+                    done.code = out.status.code();
+                    done.signalled = signalled;
+                }
+                Err(e) => {
+                    done.stderr.extend(
+                        format!(
+                            "rdaemon: cannot run rdaemon for {}: {}\n",
+                            done.name,
+                            crate::exit::os_reason(&e)
+                        )
+                        .into_bytes(),
+                    );
+                    done.ok = false;
+                    done.code = None;
+                }
+            }
+            if !done.ok {
+                break;
+            }
+        }
+        let _ = tx.send(Msg::Done(done));
+    });
 }
 
 /// `stderr`, a child's, with `name` after each `rdaemon: warning: ` that does not name the

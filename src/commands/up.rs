@@ -167,7 +167,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             }
         })
         .collect();
-    let code = run_jobs(ctx, &file.dir, jobs, Direction::Up, |name| {
+    let code = run_jobs(ctx, Some(&file.dir), jobs, Direction::Up, |name| {
         format!("{name} is up to date")
     })?;
     warn_orphans(ctx, &file, "it still runs");
@@ -226,7 +226,7 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
         });
     }
-    let code = run_jobs(ctx, &file.dir, jobs, Direction::Down, |name| {
+    let code = run_jobs(ctx, Some(&file.dir), jobs, Direction::Down, |name| {
         format!("{name} is not running")
     })?;
     warn_orphans(ctx, &file, "it was left running");
