@@ -282,9 +282,9 @@ An option not given keeps the recorded value, not the default that start would u
 Examples:
   rdaemon resurrect           # at boot: cron @reboot, an init script, a systemd unit
 
-Daemons are started one after the other, each after the daemons its up file says it comes
-after, else in alphabetical order. Exit 0 if all daemons wanted
-running run afterwards, else 1.")]
+Daemons are started concurrently, each once the daemons its up file says it comes after run;
+one line per daemon as each finishes. Exit 0 if all daemons wanted running run afterwards,
+else 1.")]
     Resurrect(ResurrectArgs),
 
     /// Print the last lines of a daemon's log; -f follows it (across rotation) until interrupted
@@ -1561,6 +1561,42 @@ mod tests {
             &["../x"],
         ] {
             assert!(parse_monitor(words(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resurrects_child_is_internal_and_parsed_by_hand() {
+        let err = Cli::try_parse_from(["rdaemon", RESURRECT_ONE, "x"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSubcommand);
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>().into_iter();
+        let parsed = |w: &[&str]| match parse_resurrect_one(true, 2, words(w)) {
+            Ok(Cli {
+                quiet: true,
+                verbose: 2,
+                command: Command::ResurrectOne(args),
+                ..
+            }) => Ok((args.name.as_str().to_owned(), args.after)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(parsed(&["web"]), Ok(("web".into(), None)));
+        let db = Name::parse("db").unwrap();
+        assert_eq!(
+            parsed(&["web", "--after-failed", "db"]),
+            Ok(("web".into(), Some((db.clone(), AfterDown::Failed))))
+        );
+        assert_eq!(
+            parsed(&["--after-stopped", "db", "web"]),
+            Ok(("web".into(), Some((db, AfterDown::Stopped))))
+        );
+        for bad in [
+            &[][..],
+            &["web", "db"],
+            &["web", "--after-failed"],
+            &["web", "--after", "db"],
+            &["../x"],
+        ] {
+            assert!(parsed(bad).is_err(), "{bad:?}");
         }
     }
 }
