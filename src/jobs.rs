@@ -32,6 +32,9 @@ pub(crate) struct Job {
     pub replaces: bool,
     pub steps: Vec<Vec<OsString>>,
     pub waits_for: BTreeSet<Name>,
+    /// Jobs that must have ended first, whatever their outcome: two daemons that would be in
+    /// each other's way if started at once (`resurrect`'s [`crate::preflight::clashes`]).
+    pub runs_after: BTreeSet<Name>,
 }
 
 /// How a job's child ended: success, its exit code, and what it printed.
@@ -286,9 +289,11 @@ pub(crate) fn run_jobs(
                 failed.insert(name);
             }
         }
+        let ended = |w: &Name| succeeded.contains(w) || failed.contains(w) || held.contains_key(w);
         let ready: Vec<Name> = pending
             .values()
             .filter(|j| j.waits_for.iter().all(|w| succeeded.contains(w)))
+            .filter(|j| j.runs_after.iter().all(ended))
             .map(|j| j.name.clone())
             .collect();
         let mut progressed = false;

@@ -852,3 +852,45 @@ fn resurrect_starts_independent_daemons_at_once_and_the_dependent_after() {
     }
     env.run(&["down"]).ok();
 }
+
+/// Two daemons in each other's way (here one pidfile, the spec edited as a user could) are not
+/// started at once by `resurrect`: both starts found the pidfile free, both daemons ran, and it
+/// named the one written last (helper-126 saw it in `up`). One after the other, as before
+/// `resurrect` started any at once, the second finds the first's pidfile and is refused.
+#[test]
+fn resurrect_starts_daemons_sharing_a_pidfile_one_after_the_other() {
+    let env = Env::new();
+    let (p_secs, q_secs) = (unique_secs(), unique_secs());
+    let shared = env.path("shared.pid");
+    env.run(&[
+        "start",
+        "--name",
+        "p",
+        "--pidfile",
+        shared.to_str().unwrap(),
+        "--",
+        "sleep",
+        &p_secs,
+    ])
+    .ok();
+    env.start("q", &["sleep", &q_secs]);
+    let spec = env.path("q.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["pidfile"] = shared.to_str().unwrap().into();
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    reboot(env.dir(), &["p", "q"]);
+    let _ = fs::remove_file(&shared);
+    for _ in 0..3 {
+        let run = env.run(&["resurrect"]);
+        let (p, q) = (env.track_marked(&p_secs), env.track_marked(&q_secs));
+        let run = run
+            .code(1)
+            .stdout_has("started p (pid ")
+            .stderr_has("cannot start q: ");
+        assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
+        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{}\n", p[0]));
+        reboot(env.dir(), &["p", "q"]);
+        let _ = fs::remove_file(&shared);
+    }
+}

@@ -356,20 +356,38 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
         }
     }
     // The order comes from the specs as they are now; each is read again under its lock.
+    let recs: Vec<Option<Record>> = names
+        .iter()
+        .map(|name| Record::load(ctx, name).ok().flatten())
+        .collect();
     let after: Vec<(Name, Vec<Name>)> = names
         .into_iter()
-        .map(|name| {
-            let after = Record::load(ctx, &name)
-                .ok()
-                .flatten()
-                .map(|rec| rec.after)
-                .unwrap_or_default();
-            (name, after)
+        .zip(&recs)
+        .map(|(name, rec)| {
+            (
+                name,
+                rec.as_ref().map(|r| r.after.clone()).unwrap_or_default(),
+            )
         })
         .collect();
     let order = crate::upfile::order_by_after(&after);
     let place: std::collections::BTreeMap<&Name, usize> =
         order.iter().enumerate().map(|(i, n)| (n, i)).collect();
+    // Daemons in each other's way (one pidfile, one readiness port or file) start one after
+    // the other, in the order, as they did before resurrect started any at once.
+    let specs: Vec<Option<Spec>> = recs
+        .iter()
+        .map(|rec| rec.as_ref().and_then(|r| Spec::from_record(ctx, r).ok()))
+        .collect();
+    let mut by_place: Vec<usize> = (0..after.len()).collect();
+    by_place.sort_by_key(|i| place[&after[*i].0]);
+    let ordered: Vec<Option<&Spec>> = by_place.iter().map(|i| specs[*i].as_ref()).collect();
+    let mut runs_after: std::collections::BTreeMap<&Name, std::collections::BTreeSet<Name>> =
+        std::collections::BTreeMap::new();
+    for (first, second) in crate::preflight::clashes(&ordered) {
+        let (first, second) = (&after[by_place[first]].0, &after[by_place[second]].0);
+        runs_after.entry(second).or_default().insert(first.clone());
+    }
     let jobs = after
         .iter()
         .map(|(name, after)| crate::jobs::Job {
@@ -384,6 +402,7 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
                 .filter(|d| place.get(d).is_some_and(|p| *p < place[name]))
                 .cloned()
                 .collect(),
+            runs_after: runs_after.remove(name).unwrap_or_default(),
         })
         .collect();
     crate::jobs::run_jobs(ctx, None, jobs, crate::jobs::Direction::Resurrect, |name| {

@@ -6,7 +6,7 @@
 //! those whose turn has come at once, concurrently. `down` lives here, beside `up`, as
 //! `resurrect` lives beside `start`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -164,6 +164,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                 replaces: matches!(actions[name], Action::Restart),
                 steps,
                 waits_for: entry.after.iter().cloned().collect(),
+                runs_after: BTreeSet::new(),
             }
         })
         .collect();
@@ -224,6 +225,7 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             },
             // Dependents first.
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
+            runs_after: BTreeSet::new(),
         });
     }
     let code = run_jobs(ctx, Some(&file.dir), jobs, Direction::Down, |name| {
