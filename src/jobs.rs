@@ -442,6 +442,18 @@ fn spawn_job(
                     done.ok = out.status.success();
                     done.code = out.status.code();
                     done.signalled = signalled;
+                    // Killed (the OOM killer, a SIGKILL by hand): it said nothing, so this does.
+                    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+                        let sig = Signal::try_from(sig)
+                            .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
+                        done.stderr.extend(
+                            format!(
+                                "rdaemon: rdaemon's child for {} was killed by {sig}\n",
+                                done.name
+                            )
+                            .into_bytes(),
+                        );
+                    }
                 }
                 Err(e) => {
                     done.stderr.extend(

@@ -894,3 +894,36 @@ fn resurrect_starts_daemons_sharing_a_pidfile_one_after_the_other() {
         let _ = fs::remove_file(&shared);
     }
 }
+
+/// A child of `resurrect` killed outright (here at a fault point, as the OOM killer would) says
+/// nothing itself: `resurrect` says it, does not start what comes after that daemon, exits 1,
+/// and the next `resurrect` starts both.
+#[test]
+fn a_killed_child_of_resurrect_is_told_and_holds_back_what_comes_after() {
+    let env = Env::new();
+    let (a_secs, b_secs) = (unique_secs(), unique_secs());
+    env.start("a", &["sleep", &a_secs]);
+    env.start("b", &["sleep", &b_secs]);
+    let spec = env.path("b.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["after"] = serde_json::json!(["a"]);
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    reboot(env.dir(), &["a", "b"]);
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    let run = env.run_cmd(cmd, &["resurrect"]);
+    env.track_marked(&a_secs);
+    env.track_marked(&b_secs);
+    let run = run
+        .code(1)
+        .stderr_has("rdaemon: rdaemon's child for a was killed by SIGKILL")
+        .stderr_has("rdaemon: cannot start b: it comes after a, which did not start");
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has("started a (pid ")
+        .stdout_has("started b (pid ");
+    assert_eq!(env.track_marked(&a_secs), vec![env.pid_of("a")]);
+    assert_eq!(env.track_marked(&b_secs), vec![env.pid_of("b")]);
+}
