@@ -123,6 +123,61 @@ fn parse_monitor(words: impl Iterator<Item = OsString>) -> Result<Cli, String> {
 /// The word that selects the internal monitor as `argv[1]`.
 pub const MONITOR: &str = "__monitor";
 
+/// The word that selects `resurrect`'s internal work for one daemon (after the global `-q` and
+/// `-v` its parent passes on): `rdaemon [-q] [-v]... __resurrect NAME [--after-failed DEP |
+/// --after-stopped DEP]`.
+pub const RESURRECT_ONE: &str = "__resurrect";
+
+/// `__resurrect NAME --after-failed DEP`: DEP, which NAME comes after, did not start.
+pub const AFTER_FAILED: &str = "after-failed";
+
+/// `__resurrect NAME --after-stopped DEP`: DEP, which NAME comes after, is wanted stopped.
+pub const AFTER_STOPPED: &str = "after-stopped";
+
+/// Parses the command line of the internal `rdaemon __resurrect`: `quiet` and `verbose` from the
+/// global options before it, then the words after it. By hand, as [`parse_monitor`]: help,
+/// completions and the man page never offer it.
+fn parse_resurrect_one(
+    quiet: bool,
+    verbose: u8,
+    words: impl Iterator<Item = OsString>,
+) -> Result<Cli, String> {
+    let mut words = words;
+    let (mut name, mut after) = (None, None);
+    while let Some(word) = words.next() {
+        let text = word
+            .to_str()
+            .ok_or_else(|| format!("invalid UTF-8: {word:?}"))?
+            .to_owned();
+        let why = match text.strip_prefix("--") {
+            Some(AFTER_FAILED) => Some(AfterDown::Failed),
+            Some(AFTER_STOPPED) => Some(AfterDown::Stopped),
+            Some(_) => return Err(format!("unexpected option '{text}'")),
+            None => None,
+        };
+        match why {
+            Some(why) => {
+                let dep = words
+                    .next()
+                    .and_then(|w| w.into_string().ok())
+                    .ok_or_else(|| format!("{text} needs a value"))?;
+                after = Some((Name::parse(&dep)?, why));
+            }
+            None if name.is_some() => return Err(format!("unexpected argument '{text}'")),
+            None => name = Some(Name::parse(&text)?),
+        }
+    }
+    Ok(Cli {
+        dir: None,
+        quiet,
+        verbose,
+        command: Command::ResurrectOne(ResurrectOneArgs {
+            name: name.ok_or("the daemon's NAME is missing")?,
+            after,
+        }),
+    })
+}
+
 /// `start --source FILE`, internal: see [`with_internal_options`].
 const SOURCE: &str = "source";
 
@@ -227,9 +282,9 @@ An option not given keeps the recorded value, not the default that start would u
 Examples:
   rdaemon resurrect           # at boot: cron @reboot, an init script, a systemd unit
 
-Daemons are started one after the other, each after the daemons its up file says it comes
-after, else in alphabetical order. Exit 0 if all daemons wanted
-running run afterwards, else 1.")]
+Daemons are started concurrently, each once the daemons its up file says it comes after run;
+one line per daemon as each finishes. Exit 0 if all daemons wanted running run afterwards,
+else 1.")]
     Resurrect(ResurrectArgs),
 
     /// Print the last lines of a daemon's log; -f follows it (across rotation) until interrupted
@@ -337,6 +392,29 @@ Examples:
     /// Internal: the monitor process of a `start --respawn` daemon, parsed by hand (`parse_monitor`)
     #[command(skip)]
     Monitor(MonitorArgs),
+
+    /// Internal: `resurrect`'s work for one daemon, in a child process of its own, parsed by hand
+    /// (`parse_resurrect_one`)
+    #[command(skip)]
+    ResurrectOne(ResurrectOneArgs),
+}
+
+// `rdaemon __resurrect`: run by `resurrect` for each daemon, never by hand.
+#[derive(Debug, Clone)]
+pub struct ResurrectOneArgs {
+    /// The daemon to start if it is wanted running and does not run
+    pub name: Name,
+    /// A daemon it comes after that does not run, and why: then it is not started
+    pub after: Option<(Name, AfterDown)>,
+}
+
+/// Why a daemon that another comes after does not run, for `__resurrect`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDown {
+    /// Its start failed (or was not tried, for a failure further on).
+    Failed,
+    /// It is wanted stopped (or left to the supervisor that runs it in the foreground).
+    Stopped,
 }
 
 // `rdaemon __monitor`: run by `start --respawn` (through exec), never by hand.
@@ -438,6 +516,7 @@ impl Command {
             Command::Export(_) => "export",
             Command::Completions(_) => "completions",
             Command::Monitor(_) => "monitor",
+            Command::ResurrectOne(_) => "resurrect",
         }
     }
 
@@ -1107,6 +1186,24 @@ impl Cli {
                 }
             };
         }
+        // After the `-q` and `-v` that `resurrect` passes on to it.
+        let globals = args
+            .iter()
+            .skip(1)
+            .take_while(|a| *a == "-q" || *a == "-v")
+            .count();
+        if args.get(1 + globals).is_some_and(|a| a == RESURRECT_ONE) {
+            let quiet = args[1..1 + globals].iter().any(|a| a == "-q");
+            let verbose = args[1..1 + globals].iter().filter(|a| *a == "-v").count();
+            let verbose = u8::try_from(verbose).unwrap_or(u8::MAX);
+            return match parse_resurrect_one(quiet, verbose, args.into_iter().skip(2 + globals)) {
+                Ok(cli) => cli,
+                Err(why) => {
+                    eprintln!("rdaemon: {RESURRECT_ONE}: {why}");
+                    std::process::exit(2);
+                }
+            };
+        }
         let parsed = Cli::try_parse_words(args);
         match parsed {
             Ok(cli) => cli,
@@ -1464,6 +1561,42 @@ mod tests {
             &["../x"],
         ] {
             assert!(parse_monitor(words(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn resurrects_child_is_internal_and_parsed_by_hand() {
+        let err = Cli::try_parse_from(["rdaemon", RESURRECT_ONE, "x"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidSubcommand);
+        let words = |w: &[&str]| w.iter().map(OsString::from).collect::<Vec<_>>().into_iter();
+        let parsed = |w: &[&str]| match parse_resurrect_one(true, 2, words(w)) {
+            Ok(Cli {
+                quiet: true,
+                verbose: 2,
+                command: Command::ResurrectOne(args),
+                ..
+            }) => Ok((args.name.as_str().to_owned(), args.after)),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(parsed(&["web"]), Ok(("web".into(), None)));
+        let db = Name::parse("db").unwrap();
+        assert_eq!(
+            parsed(&["web", "--after-failed", "db"]),
+            Ok(("web".into(), Some((db.clone(), AfterDown::Failed))))
+        );
+        assert_eq!(
+            parsed(&["--after-stopped", "db", "web"]),
+            Ok(("web".into(), Some((db, AfterDown::Stopped))))
+        );
+        for bad in [
+            &[][..],
+            &["web", "db"],
+            &["web", "--after-failed"],
+            &["web", "--after", "db"],
+            &["../x"],
+        ] {
+            assert!(parsed(bad).is_err(), "{bad:?}");
         }
     }
 }

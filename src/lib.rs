@@ -23,6 +23,7 @@ pub mod exit;
 pub(crate) mod fault;
 pub(crate) mod forking;
 pub(crate) mod fsx;
+pub(crate) mod jobs;
 pub(crate) mod logs;
 pub mod manpage;
 pub mod parse;

@@ -199,6 +199,34 @@ pub(crate) fn shared_ports(waits: &[Vec<SocketAddr>]) -> Vec<(usize, usize, u16)
     pairs
 }
 
+/// Every two of `specs` (in their order; none: unknown) that must not start at once, by index
+/// (the earlier first): one pidfile (two starts at once each find it free, both daemons run,
+/// and it names the one written last: helper-126), one port their readiness waits on (only one
+/// can listen there, and which one would be chance), or one `file:` their readiness waits for
+/// (either program making it would make both ready). One after the other, each start finds
+/// what the other did, as it would by hand.
+pub(crate) fn clashes(specs: &[Option<&Spec>]) -> Vec<(usize, usize)> {
+    let waits: Vec<Vec<SocketAddr>> = specs
+        .iter()
+        .map(|s| s.map(ready_addrs).unwrap_or_default())
+        .collect();
+    let mut pairs: Vec<(usize, usize)> = shared_ports(&waits)
+        .into_iter()
+        .map(|(first, second, _)| (first, second))
+        .collect();
+    for (second, b) in specs.iter().enumerate() {
+        let Some(b) = b else { continue };
+        for (first, a) in specs[..second].iter().enumerate() {
+            let Some(a) = a else { continue };
+            let file = matches!(&b.ready, ReadySpec::File(_)) && a.ready == b.ready;
+            if (a.pidfile == b.pidfile || file) && !pairs.contains(&(first, second)) {
+                pairs.push((first, second));
+            }
+        }
+    }
+    pairs
+}
+
 /// `port 8080 is already in use by pid 4711 (python3, daemon 'web')`: the holder's command name,
 /// and the daemon whose record names its pid, if any.
 fn port_in_use_message(ctx: &Ctx, busy: &PortInUse) -> String {
@@ -330,6 +358,31 @@ mod tests {
             shared_ports(&waits),
             [(0, 2, 8080), (0, 4, 8080), (2, 4, 8080)]
         );
+    }
+
+    #[test]
+    fn clashes_pair_specs_that_must_not_start_at_once() {
+        let spec = |name: &str, pidfile: &str, ready: &str| Spec {
+            name: crate::parse::Name::parse(name).unwrap(),
+            pidfile: pidfile.into(),
+            ready: ReadySpec::parse(ready).unwrap(),
+            ..Spec::default()
+        };
+        let specs = [
+            spec("a", "/p/a.pid", "tcp:127.0.0.1:8080"),
+            spec("b", "/p/b.pid", "file:/r/x"),
+            spec("c", "/p/a.pid", "exec"),
+            spec("d", "/p/d.pid", "tcp:127.0.0.1:8080"),
+            spec("e", "/p/e.pid", "file:/r/x"),
+            spec("f", "/p/f.pid", "file:/r/y"),
+        ];
+        let mut refs: Vec<Option<&Spec>> = specs.iter().map(Some).collect();
+        let mut pairs = clashes(&refs);
+        pairs.sort_unstable();
+        assert_eq!(pairs, [(0, 2), (0, 3), (1, 4)]);
+        // An unknown spec clashes with nothing.
+        refs[0] = None;
+        assert_eq!(clashes(&refs), [(1, 4)]);
     }
 
     #[test]

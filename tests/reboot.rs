@@ -605,11 +605,52 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
     assert!(live_pids_with_arg(&rn_secs).is_empty());
 }
 
-/// SIGTERM to `resurrect` between two daemons, the first started with a readiness wait (whose
-/// catch of the signals, once dropped, left its handler behind): the next daemon is not
-/// started, and `resurrect` exits 143 (helper-87's field trial, 2026-12-03: the signal was
-/// swallowed, and `resurrect` went on and exited 0). `RDAEMON_FAULT=start-before-catch:stop`
-/// stops it at each start; the test lets the first go on and signals the second.
+/// The child process in which `resurrect` (pid `parent`) does its work for `name`: `rdaemon
+/// __resurrect NAME`, one per daemon, run concurrently.
+fn resurrect_child(parent: i32, name: &str) -> Option<i32> {
+    let wanted = format!("__resurrect\0{name}\0");
+    fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            stat(*pid).is_some_and(|s| s.ppid == parent)
+                && fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&wanted))
+        })
+}
+
+/// `name`'s child of `resurrect` once it has stopped itself (`RDAEMON_FAULT=STAGE:stop`).
+fn stopped_child(resurrect: i32, name: &str) -> i32 {
+    let mut child = None;
+    wait_until(
+        &format!("resurrect's child for {name} stops"),
+        DEADLINE,
+        || {
+            child = resurrect_child(resurrect, name)
+                .filter(|c| stat(*c).is_some_and(|s| s.state == 'T'));
+            child.is_some()
+        },
+    );
+    child.unwrap()
+}
+
+/// SIGTERM to `resurrect`, which passes it on to its `child`, stopped at a fault point: the
+/// child is continued once the signal waits there, so that it arrives exactly at that stage.
+fn sigterm_at(resurrect: i32, child: i32) {
+    kill(NixPid::from_raw(resurrect), Signal::SIGTERM).unwrap();
+    wait_until("resurrect passes SIGTERM on to its child", DEADLINE, || {
+        signal_pending(child, Signal::SIGTERM)
+    });
+    kill(NixPid::from_raw(child), Signal::SIGCONT).unwrap();
+}
+
+/// SIGTERM to `resurrect` between two daemons, the second after the first, which was started
+/// with a readiness wait: the second is not started, and `resurrect` exits 143 (helper-87's
+/// field trial, 2026-12-03: the signal was swallowed, and `resurrect` went on and exited 0).
+/// Each daemon's start runs in a child of `resurrect` now; `RDAEMON_FAULT=start-before-catch:stop`
+/// stops each child at its start; the test lets the first go on and signals `resurrect` while
+/// the second is stopped: the signal is passed on, and that start ends before it began.
 #[test]
 fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
     let env = Env::new();
@@ -627,6 +668,12 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
     .ok();
     env.run(&["start", "--name", "b", "--", "sleep", &b_secs])
         .ok();
+    // b comes after a, as `up` would have recorded it: started only once a runs.
+    let spec = env.path("b.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["after"] = serde_json::json!(["a"]);
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
     reboot(env.dir(), &["a", "b"]);
     let mut cmd = env.std_cmd();
     cmd.arg("resurrect")
@@ -635,17 +682,12 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let resurrect = Background::spawn(interruptible(&mut cmd));
-    let stopped = || stat(resurrect.pid()).is_some_and(|s| s.state == 'T');
-    wait_until("resurrect stops at a's start", DEADLINE, stopped);
-    let cont = || {
-        kill(NixPid::from_raw(resurrect.pid()), Signal::SIGCONT).unwrap();
-    };
-    cont();
-    wait_until("resurrect stops at b's start", DEADLINE, || {
-        env.path("a.pid").exists() && stopped()
-    });
-    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
-    cont();
+    let a = stopped_child(resurrect.pid(), "a");
+    assert_eq!(resurrect_child(resurrect.pid(), "b"), None, "b before a");
+    kill(NixPid::from_raw(a), Signal::SIGCONT).unwrap();
+    let b = stopped_child(resurrect.pid(), "b");
+    assert!(env.path("a.pid").exists(), "b's start before a runs");
+    sigterm_at(resurrect.pid(), b);
     let out = resurrect.output_within(DEADLINE, "the interrupted resurrect ends");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -658,15 +700,21 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
         stderr.contains("cannot start b: interrupted by SIGTERM before it was started"),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(
+            "resurrect interrupted by SIGTERM; 1 of 2 daemons failed or were not started: b"
+        ),
+        "{stderr}"
+    );
     assert_eq!(env.track_marked(&b_secs), Vec::<i32>::new(), "b runs");
     env.run(&["status", "b"]).code(1).stdout_has("b is dead");
     env.run(&["stop", "a"]).ok();
 }
 
-/// SIGTERM to `resurrect` while it waits for a daemon's lock (another command holds it, as
-/// another `resurrect` would): it ends at once, starts nothing, exit 143 (helper-88's review,
-/// 2026-12-03: the catch held for the whole run kept the lock wait deaf to the signal, until
-/// the other command let go).
+/// SIGTERM to `resurrect` while its child for a daemon waits for that daemon's lock (another
+/// command holds it, as another `resurrect` would): it ends at once, starts nothing, exit 143
+/// (helper-88's review, 2026-12-03: the catch held for the whole run kept the lock wait deaf to
+/// the signal, until the other command let go).
 #[test]
 fn a_sigterm_to_resurrect_waiting_for_a_lock_ends_it() {
     let env = Env::new();
@@ -688,8 +736,9 @@ fn a_sigterm_to_resurrect_waiting_for_a_lock_ends_it() {
         .unwrap();
     let resurrect = env.in_background("resurrect", &[]);
     wait_until("resurrect waits for the lock", DEADLINE, || {
-        fs::read_to_string(format!("/proc/{}/wchan", resurrect.pid()))
-            .is_ok_and(|w| w.contains("sleep"))
+        resurrect_child(resurrect.pid(), "a").is_some_and(|child| {
+            fs::read_to_string(format!("/proc/{child}/wchan")).is_ok_and(|w| w.contains("sleep"))
+        })
     });
     kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
     let out = resurrect.output_within(DEADLINE, "the interrupted resurrect ends");
@@ -705,7 +754,7 @@ fn a_sigterm_to_resurrect_waiting_for_a_lock_ends_it() {
 /// SIGTERM to `resurrect` during the start of its last daemon, one that waits for nothing
 /// (and so catches nothing): the start completes and the daemon runs, as in `restart`, and
 /// `resurrect` says the signal came (helper-89's review, 2026-12-03: it exited 0 without a
-/// word of it).
+/// word of it). The start runs in `resurrect`'s child, which stops before the exec.
 #[test]
 fn a_sigterm_during_resurrects_last_start_is_told() {
     let env = Env::new();
@@ -719,11 +768,8 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     let resurrect = Background::spawn(interruptible(&mut cmd));
-    wait_until("resurrect stops before the exec", DEADLINE, || {
-        stat(resurrect.pid()).is_some_and(|s| s.state == 'T')
-    });
-    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGTERM).unwrap();
-    kill(NixPid::from_raw(resurrect.pid()), Signal::SIGCONT).unwrap();
+    let child = stopped_child(resurrect.pid(), "last");
+    sigterm_at(resurrect.pid(), child);
     let out = resurrect.output_within(DEADLINE, "resurrect ends");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&out.stdout),
@@ -738,4 +784,146 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
     );
     env.run(&["status", "last"]).ok();
     env.run(&["stop", "last"]).ok();
+}
+
+/// `resurrect` starts daemons that come after nothing at once, concurrently (as `up` does):
+/// after a reboot, ten daemons that each take 2 s to be ready took 20 s, one after the other.
+/// Proved by outcome, not by timing: x, y and z are each ready only once all three programs
+/// have started (each leaves a `.started` marker, then waits for the other two), so that one
+/// after the other the first is never ready (`ready-timeout`) and `resurrect` fails. And the
+/// order still holds: w comes after x, and its program finds x ready when it starts.
+#[test]
+fn resurrect_starts_independent_daemons_at_once_and_the_dependent_after() {
+    let env = Env::new();
+    let names = ["x", "y", "z", "w"];
+    let secs: Vec<String> = names.iter().map(|_| unique_secs()).collect();
+    let wait_all =
+        "while [ ! -e x.started ] || [ ! -e y.started ] || [ ! -e z.started ]; do sleep 0.01; done";
+    let mut file = String::new();
+    for (name, s) in names.iter().zip(&secs).take(3) {
+        file += &format!(
+            "[daemons.{name}]\nrun = \"touch {name}.started; {wait_all}; touch {name}.ready; exec sleep {s}\"\nready = \"file:{name}.ready\"\nready-timeout = \"5s\"\n\n"
+        );
+    }
+    file += &format!(
+        "[daemons.w]\nrun = \"if [ -e x.ready ]; then touch w.saw-x-ready; fi; touch w.ready; exec sleep {}\"\nready = \"file:w.ready\"\nafter = [\"x\"]\n",
+        secs[3]
+    );
+    fs::write(env.path("rdaemon.toml"), file).unwrap();
+    let clear = || {
+        for name in names {
+            for what in ["started", "ready", "saw-x-ready"] {
+                let _ = fs::remove_file(env.path(&format!("{name}.{what}")));
+            }
+        }
+    };
+    // `up` starts them so (concurrently), and records their order.
+    let up = env.run(&["up"]);
+    for s in &secs {
+        env.track_marked(s);
+    }
+    up.ok();
+    assert!(env.path("w.saw-x-ready").exists());
+    reboot(env.dir(), &names);
+    clear();
+    env.run(&["status", "x"]).code(1).stdout_has("x is dead");
+    let run = env.run(&["resurrect"]);
+    for s in &secs {
+        env.track_marked(s);
+    }
+    let run = run.ok();
+    for name in names {
+        let said = run.stdout.matches(&format!("started {name} (pid ")).count();
+        assert_eq!(said, 1, "{name}\n{}", run.dump());
+    }
+    assert!(
+        env.path("w.saw-x-ready").exists(),
+        "w started before x was ready\n{}",
+        run.dump()
+    );
+    // w after x, also in what was said: x's line before w's.
+    assert!(
+        run.stdout.find("started x ") < run.stdout.find("started w "),
+        "{}",
+        run.dump()
+    );
+    for (name, s) in names.iter().zip(&secs) {
+        assert_eq!(env.track_marked(s), vec![env.pid_of(name)], "{name}");
+    }
+    env.run(&["down"]).ok();
+}
+
+/// Two daemons in each other's way (here one pidfile, the spec edited as a user could) are not
+/// started at once by `resurrect`: both starts found the pidfile free, both daemons ran, and it
+/// named the one written last (helper-126 saw it in `up`). One after the other, as before
+/// `resurrect` started any at once, the second finds the first's pidfile and is refused.
+#[test]
+fn resurrect_starts_daemons_sharing_a_pidfile_one_after_the_other() {
+    let env = Env::new();
+    let (p_secs, q_secs) = (unique_secs(), unique_secs());
+    let shared = env.path("shared.pid");
+    env.run(&[
+        "start",
+        "--name",
+        "p",
+        "--pidfile",
+        shared.to_str().unwrap(),
+        "--",
+        "sleep",
+        &p_secs,
+    ])
+    .ok();
+    env.start("q", &["sleep", &q_secs]);
+    let spec = env.path("q.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["pidfile"] = shared.to_str().unwrap().into();
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    reboot(env.dir(), &["p", "q"]);
+    let _ = fs::remove_file(&shared);
+    for _ in 0..3 {
+        let run = env.run(&["resurrect"]);
+        let (p, q) = (env.track_marked(&p_secs), env.track_marked(&q_secs));
+        let run = run
+            .code(1)
+            .stdout_has("started p (pid ")
+            .stderr_has("cannot start q: ");
+        assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
+        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{}\n", p[0]));
+        reboot(env.dir(), &["p", "q"]);
+        let _ = fs::remove_file(&shared);
+    }
+}
+
+/// A child of `resurrect` killed outright (here at a fault point, as the OOM killer would) says
+/// nothing itself: `resurrect` says it, does not start what comes after that daemon, exits 1,
+/// and the next `resurrect` starts both.
+#[test]
+fn a_killed_child_of_resurrect_is_told_and_holds_back_what_comes_after() {
+    let env = Env::new();
+    let (a_secs, b_secs) = (unique_secs(), unique_secs());
+    env.start("a", &["sleep", &a_secs]);
+    env.start("b", &["sleep", &b_secs]);
+    let spec = env.path("b.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json["after"] = serde_json::json!(["a"]);
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    reboot(env.dir(), &["a", "b"]);
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "before-fork");
+    let run = env.run_cmd(cmd, &["resurrect"]);
+    env.track_marked(&a_secs);
+    env.track_marked(&b_secs);
+    let run = run
+        .code(1)
+        .stderr_has("rdaemon: rdaemon's child for a was killed by SIGKILL")
+        .stderr_has("rdaemon: cannot start b: it comes after a, which did not start");
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    env.run(&["resurrect"])
+        .ok()
+        .stdout_has("started a (pid ")
+        .stdout_has("started b (pid ");
+    assert_eq!(env.track_marked(&a_secs), vec![env.pid_of("a")]);
+    assert_eq!(env.track_marked(&b_secs), vec![env.pid_of("b")]);
 }

@@ -64,6 +64,7 @@ fn run_verb(cli: Cli) -> Result<Code> {
         Command::List(args) => list::run(args, &ctx()?),
         Command::Restart(args) => restart::run(args, &acting_ctx()?),
         Command::Resurrect(args) => start::resurrect(args, &acting_ctx()?),
+        Command::ResurrectOne(args) => start::resurrect_child(args, &acting_ctx()?),
         Command::Logs(args) => logs::run(args, &acting_ctx()?),
         Command::Forget(args) => forget::run(args, &acting_ctx()?),
         Command::Signal(args) => signal::run(args, &acting_ctx()?),

@@ -331,22 +331,18 @@ fn start_spec(ctx: &Ctx, mut spec: Spec, args: &StartArgs) -> Result<Code> {
 }
 
 // `rdaemon resurrect`: starts every daemon whose spec wants it running and that does not run —
-// after a reboot emptied the runtime directory, or after a crash. One after the other, in `up`'s
-// dependency order (the specs' `after`; alphabetical among equals), each under its own lock,
-// where `wanted` is read again: a `stop` that won the lock wins. A daemon that comes after one
-// that could not be started, or after one that is wanted stopped and does not run, is not
-// started: an error for it, unless it is wanted stopped too. It lives here, beside `start`, since it is
-// `start NAME` over every such daemon.
+// after a reboot emptied the runtime directory, or after a crash. In `up`'s dependency order
+// (the specs' `after`), each daemon once every one it comes after runs, and those whose turn
+// has come at once, concurrently (`jobs`, as `up`): each in a child process of rdaemon's own
+// (`rdaemon __resurrect NAME`, [`resurrect_child`]), since a start forks and must run on one
+// thread. Each under its own lock, where `wanted` is read again: a `stop` that won the lock
+// wins. A daemon that comes after one that could not be started, or after one that is wanted
+// stopped and does not run, is not started: an error for it, unless it runs already or is
+// wanted stopped too. It lives here, beside `start`, since it is `start NAME` over every such
+// daemon.
 
 /// `rdaemon resurrect`.
 pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
-    // SIGINT, SIGTERM and SIGHUP end `resurrect` between two daemons and in a wait for a
-    // daemon's lock (a start under way stops what it half started, as always). Caught for the
-    // whole run, and held during each start, so that its own waits run as they would alone: a
-    // start's catch, once dropped, leaves its handler behind, and a signal after it reached
-    // nobody (helper-87's field trial: a SIGTERM to `resurrect` was swallowed, and it went on
-    // starting daemons).
-    crate::process::catch_interrupts().context("cannot install signal handlers")?;
     let names = crate::state::list_names(ctx).map_err(|e| crate::target::denied_error(ctx, e))?;
     // A directory it may read but not write (root's, to a user): said once, exit 4, not
     // "cannot start" for every daemon, running ones included (helper-116).
@@ -360,79 +356,90 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
         }
     }
     // The order comes from the specs as they are now; each is read again under its lock.
+    let recs: Vec<Option<Record>> = names
+        .iter()
+        .map(|name| Record::load(ctx, name).ok().flatten())
+        .collect();
     let after: Vec<(Name, Vec<Name>)> = names
         .into_iter()
-        .map(|name| {
-            let after = Record::load(ctx, &name)
-                .ok()
-                .flatten()
-                .map(|rec| rec.after)
-                .unwrap_or_default();
-            (name, after)
+        .zip(&recs)
+        .map(|(name, rec)| {
+            (
+                name,
+                rec.as_ref().map(|r| r.after.clone()).unwrap_or_default(),
+            )
         })
         .collect();
-    let needs: std::collections::BTreeMap<Name, Vec<Name>> = after.iter().cloned().collect();
-    let mut codes = Vec::new();
-    // The daemons that do not run after their turn, and why: a daemon that comes after one of
-    // them is not started (it would fail, or run without what it needs).
-    let mut down: std::collections::BTreeMap<Name, &str> = std::collections::BTreeMap::new();
-    for name in crate::upfile::order_by_after(&after) {
-        // Armed again for each daemon: its wait for the lock ends on a signal (held only for
-        // its start, below).
-        crate::process::catch_interrupts().context("cannot install signal handlers")?;
-        if let Some(sig) = crate::process::caught() {
-            return Err(Fail::interrupted(
-                sig,
-                format!(
-                    "resurrect interrupted by {}: {name} and what comes after it in the order not started",
-                    sig.as_str()
-                ),
-            )
-            .into());
-        }
-        let blocked = needs[&name]
-            .iter()
-            .find_map(|d| down.get(d).map(|why| (d.clone(), *why)));
-        match resurrect_one(ctx, &name, blocked) {
-            Ok(Some(code)) => {
-                // A start that waits for nothing does not catch the signals (as in `restart`):
-                // one that came meanwhile did not stop it. It runs, and says so; the next
-                // daemon, if any, is not started (helper-89's review: the last one's signal
-                // was swallowed without a word).
-                if let (Code::Ok, Some(sig)) = (code, crate::process::caught()) {
-                    ctx.warn(format!(
-                        "{} came while {name} was being started: its start completed, and it runs",
-                        sig.as_str()
-                    ));
-                }
-                codes.push(code)
-            }
-            Ok(None) => {
-                down.insert(name, IS_STOPPED);
-            }
-            Err(err) => {
-                let why = crate::exit::render(&err);
-                // Most errors of a start name the daemon already.
-                match why.starts_with(&format!("cannot start {name}")) {
-                    true => eprintln!("rdaemon: {why}"),
-                    false => eprintln!("rdaemon: cannot start {name}: {why}"),
-                }
-                down.insert(name, DID_NOT_START);
-                codes.push(Code::Failure);
-            }
-        }
+    let order = crate::upfile::order_by_after(&after);
+    let place: std::collections::BTreeMap<&Name, usize> =
+        order.iter().enumerate().map(|(i, n)| (n, i)).collect();
+    // Daemons in each other's way (one pidfile, one readiness port or file) start one after
+    // the other, in the order, as they did before resurrect started any at once.
+    let specs: Vec<Option<Spec>> = recs
+        .iter()
+        .map(|rec| rec.as_ref().and_then(|r| Spec::from_record(ctx, r).ok()))
+        .collect();
+    let mut by_place: Vec<usize> = (0..after.len()).collect();
+    by_place.sort_by_key(|i| place[&after[*i].0]);
+    let ordered: Vec<Option<&Spec>> = by_place.iter().map(|i| specs[*i].as_ref()).collect();
+    let mut runs_after: std::collections::BTreeMap<&Name, std::collections::BTreeSet<Name>> =
+        std::collections::BTreeMap::new();
+    for (first, second) in crate::preflight::clashes(&ordered) {
+        let (first, second) = (&after[by_place[first]].0, &after[by_place[second]].0);
+        runs_after.entry(second).or_default().insert(first.clone());
     }
-    let all_ok = codes.iter().all(|c| *c == Code::Ok);
-    // A start that the signal ended (it stopped what it half started): the signal's code.
-    if let (false, Some(sig)) = (all_ok, crate::process::caught()) {
-        return Err(
-            Fail::interrupted(sig, format!("resurrect interrupted by {}", sig.as_str())).into(),
-        );
-    }
-    Ok(match all_ok {
-        true => Code::Ok,
-        false => Code::Failure,
+    let jobs = after
+        .iter()
+        .map(|(name, after)| crate::jobs::Job {
+            name: name.clone(),
+            replaces: false,
+            steps: vec![vec![crate::cli::RESURRECT_ONE.into(), name.as_str().into()]],
+            // What it comes after, of the daemons there are, earlier in the order: a cycle
+            // (hand-made specs) is broken where the order broke it, as when one ran after the
+            // other.
+            waits_for: after
+                .iter()
+                .filter(|d| place.get(d).is_some_and(|p| *p < place[name]))
+                .cloned()
+                .collect(),
+            runs_after: runs_after.remove(name).unwrap_or_default(),
+        })
+        .collect();
+    crate::jobs::run_jobs(ctx, None, jobs, crate::jobs::Direction::Resurrect, |name| {
+        format!("{name} is left alone")
     })
+}
+
+/// `rdaemon __resurrect NAME`: `resurrect`'s work for one daemon, in a child process of its
+/// own. Exit 0 when it runs afterwards, 3 when it is left alone (not wanted running, or left to
+/// the supervisor that runs it in the foreground), 1 when it could not be started (said on
+/// stderr); `args.after` names a daemon it comes after that does not run, and why.
+pub fn resurrect_child(args: crate::cli::ResurrectOneArgs, ctx: &Ctx) -> Result<Code> {
+    // SIGINT, SIGTERM and SIGHUP (`resurrect` passes them on) end its wait for the daemon's
+    // lock; held during the start itself, whose own waits catch them as they would alone.
+    crate::process::catch_interrupts().context("cannot install signal handlers")?;
+    let name = &args.name;
+    let blocked = args.after.map(|(dep, why)| {
+        let why = match why {
+            crate::cli::AfterDown::Failed => DID_NOT_START,
+            crate::cli::AfterDown::Stopped => IS_STOPPED,
+        };
+        (dep, why)
+    });
+    match resurrect_one(ctx, name, blocked) {
+        Ok(Some(Code::Ok)) => Ok(Code::Ok),
+        Ok(Some(_)) => Ok(Code::Failure),
+        Ok(None) => Ok(Code::NotRunning),
+        Err(err) => {
+            let why = crate::exit::render(&err);
+            // Most errors of a start name the daemon already.
+            match why.starts_with(&format!("cannot start {name}")) {
+                true => eprintln!("rdaemon: {why}"),
+                false => eprintln!("rdaemon: cannot start {name}: {why}"),
+            }
+            Ok(Code::Failure)
+        }
+    }
 }
 
 /// Why `resurrect` does not start a daemon after one that failed.

@@ -2,26 +2,22 @@
 //! ordinary daemon. Nothing stays resident: `up` is a graph of `rdaemon start`s, `down` one of
 //! `rdaemon stop`s, each run as a child process of this very executable (the `start` code forks
 //! and must not run on several threads, and each child takes its own name's lock as any
-//! `start` does). A daemon's child runs once everything it waits for has succeeded; children
-//! whose turn has come run at once, concurrently. A thread per child waits for it and hands its
-//! outcome and output to the main thread, which alone prints and starts the next ones. An
-//! interrupt of `up` itself is passed on to the children by pidfd (`Interrupts`). `down`
-//! lives here, beside `up`, as `resurrect` lives beside `start`.
+//! `start` does), run by `jobs`: a daemon's child once everything it waits for has succeeded,
+//! those whose turn has come at once, concurrently. `down` lives here, beside `up`, as
+//! `resurrect` lives beside `start`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::Path;
-use std::process::{Command as Child, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
 
-use anyhow::{Context, Result};
-use nix::sys::signal::Signal;
+use anyhow::Result;
 
 use crate::cli::UpArgs;
-use crate::exit::{Code, Fail};
+use crate::exit::Code;
+use crate::jobs::{run_jobs, Direction, Job};
 use crate::parse::Name;
 use crate::paths::Ctx;
-use crate::process::{Pid, Process};
+use crate::process::Pid;
 use crate::state::Record;
 use crate::target::Target;
 use crate::upfile::UpFile;
@@ -168,10 +164,11 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                 replaces: matches!(actions[name], Action::Restart),
                 steps,
                 waits_for: entry.after.iter().cloned().collect(),
+                runs_after: BTreeSet::new(),
             }
         })
         .collect();
-    let code = run_jobs(ctx, &file.dir, jobs, Direction::Up, |name| {
+    let code = run_jobs(ctx, Some(&file.dir), jobs, Direction::Up, |name| {
         format!("{name} is up to date")
     })?;
     warn_orphans(ctx, &file, "it still runs");
@@ -228,9 +225,10 @@ pub fn down(args: UpArgs, ctx: &Ctx) -> Result<Code> {
             },
             // Dependents first.
             waits_for: file.dependents_of(name, &chosen).cloned().collect(),
+            runs_after: BTreeSet::new(),
         });
     }
-    let code = run_jobs(ctx, &file.dir, jobs, Direction::Down, |name| {
+    let code = run_jobs(ctx, Some(&file.dir), jobs, Direction::Down, |name| {
         format!("{name} is not running")
     })?;
     warn_orphans(ctx, &file, "it was left running");
@@ -429,455 +427,5 @@ fn refuse_foreign(name: &Name, rec: &Record, file: &Path, verb: &str) -> Result<
             "cannot {verb} {name} from {}: a daemon of that name {owner} (forget it, or rename the entry)",
             file.display()
         )),
-    }
-}
-
-/// One daemon's work: commands of rdaemon to run one after the other, once every daemon of
-/// `waits_for` has succeeded. No steps: nothing to do (`idle` says so).
-struct Job {
-    name: Name,
-    /// An edited entry of a running daemon: stopped, then started anew.
-    replaces: bool,
-    steps: Vec<Vec<OsString>>,
-    waits_for: BTreeSet<Name>,
-}
-
-/// How a job's child ended: success, and what it printed.
-struct Done {
-    name: Name,
-    /// The job's `replaces`.
-    replaces: bool,
-    ok: bool,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-/// What a worker thread hands the main thread.
-enum Msg {
-    /// A job finished.
-    Done(Done),
-    /// `up` itself got SIGINT, SIGTERM or SIGHUP.
-    Interrupted(Signal),
-}
-
-/// Which way `run_jobs` goes: what it does when it is interrupted itself (SIGINT, SIGTERM,
-/// SIGHUP), and how it words what it did not do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    /// `up`: the signal is passed on to the `start`s running, which stop the daemon they half
-    /// started (SPEC §2.1), and nothing more is started. A Ctrl-C on a terminal reaches them
-    /// anyway (the process group); a `kill` of `up` alone did not, and they finished starting
-    /// after `up` was gone.
-    Up,
-    /// `down`: the default disposition. The `stop`s running finish their work.
-    Down,
-}
-
-impl Direction {
-    /// Why `name` was not acted on: `cause`, which it waits for, failed, or was itself not
-    /// acted on (`untouched`) for a failure further on.
-    fn blocked(self, name: &Name, cause: &Name, untouched: bool) -> String {
-        match (self, untouched) {
-            (Direction::Up, false) => {
-                format!("{name} not started: it comes after {cause}, which failed")
-            }
-            (Direction::Up, true) => {
-                format!("{name} not started: it comes after {cause}, which was not started")
-            }
-            (Direction::Down, false) => {
-                format!("{name} not stopped: {cause}, which comes after it, could not be stopped")
-            }
-            (Direction::Down, true) => {
-                format!("{name} not stopped: {cause}, which comes after it, was not stopped")
-            }
-        }
-    }
-
-    /// What the failed ones were not.
-    fn not_done(self) -> &'static str {
-        match self {
-            Direction::Up => "started",
-            Direction::Down => "stopped",
-        }
-    }
-}
-
-/// The children running now, each held by pidfd from its spawn to its reaping (so that a
-/// signal passed on never reaches a reused pid), and the interrupt that came, if one did.
-#[derive(Default)]
-struct Running {
-    children: Vec<(u32, Process)>,
-    interrupted: Option<Signal>,
-}
-
-type Shared = Arc<Mutex<Running>>;
-
-/// Registers the child `pid` just spawned. After an interrupt it gets the signal at once; the
-/// caller then runs no further step.
-fn hold_child(running: &Shared, pid: u32) {
-    let Ok(process) =
-        Pid::new(pid as i32).and_then(|p| Process::open(p).map_err(|e| e.to_string()))
-    else {
-        return;
-    };
-    let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(sig) = running.interrupted {
-        let _ = process.signal(sig);
-    }
-    running.children.push((pid, process));
-}
-
-/// Forgets the child `pid`, before it is reaped.
-fn drop_child(running: &Shared, pid: u32) {
-    let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
-    running.children.retain(|(p, _)| *p != pid);
-}
-
-/// Catches SIGINT, SIGTERM and SIGHUP (those not ignored, as `start` does) on a thread that
-/// passes the first one on to the running children and tells the main thread.
-fn pass_on_interrupts(running: Shared, tx: mpsc::Sender<Msg>) -> Result<()> {
-    let ignored = crate::process::ignored_signals();
-    let sigs: Vec<i32> = [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP]
-        .iter()
-        .map(|s| *s as i32)
-        .filter(|s| ignored & (1u64 << (s - 1)) == 0)
-        .collect();
-    let mut signals =
-        signal_hook::iterator::Signals::new(sigs).context("cannot install signal handlers")?;
-    std::thread::spawn(move || {
-        for raw in signals.forever() {
-            let Ok(sig) = Signal::try_from(raw) else {
-                continue;
-            };
-            let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
-            if running.interrupted.is_some() {
-                continue;
-            }
-            running.interrupted = Some(sig);
-            for (_, process) in &running.children {
-                let _ = process.signal(sig);
-            }
-            drop(running);
-            let _ = tx.send(Msg::Interrupted(sig));
-        }
-    });
-    Ok(())
-}
-
-/// Runs the jobs: each as soon as everything it waits for has succeeded, all that may run at
-/// once concurrently. A job whose wait failed is not run. Prints one line per daemon (what its
-/// child printed, each stream to its own) as each finishes; a failure and the log tail
-/// `start` shows go to stderr. Exit 0 when all succeeded, else 1; interrupted, 130 (SIGINT), 143
-/// (SIGTERM) or 129 (SIGHUP) once the running children, passed the signal, have ended (a
-/// start stops what it half started, a stop ends as an interrupted `stop`), unless every one
-/// succeeded all the same.
-fn run_jobs(
-    ctx: &Ctx,
-    cwd: &Path,
-    jobs: Vec<Job>,
-    direction: Direction,
-    idle: impl Fn(&Name) -> String,
-) -> Result<Code> {
-    let exe = std::env::current_exe().context("cannot find rdaemon's own executable")?;
-    let mut base: Vec<OsString> = Vec::new();
-    if ctx.quiet {
-        base.push("-q".into());
-    }
-    base.extend((0..ctx.verbose).map(|_| OsString::from("-v")));
-    let mut pending: BTreeMap<Name, Job> = jobs.into_iter().map(|j| (j.name.clone(), j)).collect();
-    let mut succeeded: BTreeSet<Name> = BTreeSet::new();
-    let mut failed: BTreeSet<Name> = BTreeSet::new();
-    let mut running = 0usize;
-    let (tx, rx) = mpsc::channel::<Msg>();
-    let live: Shared = Arc::default();
-    // Both ways: interrupted, `up` and `down` pass the signal on to the steps under way, wait
-    // for them and print what they said, instead of dying with their output unread.
-    pass_on_interrupts(live.clone(), tx.clone())?;
-    // What had nothing to do (up to date, or nothing to stop) but waits for a failure: neither
-    // failed nor done, it still holds back what waits for it. With the failure that held it.
-    let mut held: BTreeMap<Name, Name> = BTreeMap::new();
-    // Of `failed`, those not acted on for another's failure (said so, not "failed").
-    let mut blocked_by_others: BTreeSet<Name> = BTreeSet::new();
-    let mut interrupted = None;
-    loop {
-        // Not run: what waits for a failure (transitively, as each is marked failed or held).
-        loop {
-            let blocked: Vec<(Name, Name)> = pending
-                .values()
-                .filter_map(|j| {
-                    let cause = j.waits_for.iter().find_map(|w| match failed.contains(w) {
-                        true => Some(w.clone()),
-                        false => held.get(w).cloned(),
-                    })?;
-                    Some((j.name.clone(), cause))
-                })
-                .collect();
-            if blocked.is_empty() {
-                break;
-            }
-            for (name, cause) in blocked {
-                let job = pending.remove(&name).expect("pending");
-                if job.steps.is_empty() {
-                    // An entry that runs unchanged is not failed by its dependency's failure.
-                    ctx.say(idle(&name));
-                    held.insert(name, cause);
-                    continue;
-                }
-                let untouched = blocked_by_others.contains(&cause);
-                eprintln!("rdaemon: {}", direction.blocked(&name, &cause, untouched));
-                blocked_by_others.insert(name.clone());
-                failed.insert(name);
-            }
-        }
-        let ready: Vec<Name> = pending
-            .values()
-            .filter(|j| j.waits_for.iter().all(|w| succeeded.contains(w)))
-            .map(|j| j.name.clone())
-            .collect();
-        let mut progressed = false;
-        for name in ready {
-            let job = pending.remove(&name).expect("pending");
-            if job.steps.is_empty() {
-                ctx.say(idle(&name));
-                succeeded.insert(name);
-                // What waits for it may go now.
-                progressed = true;
-                continue;
-            }
-            let mut children = Vec::new();
-            for step in &job.steps {
-                let mut cmd = Child::new(&exe);
-                cmd.args(&base)
-                    .args(step)
-                    .current_dir(cwd)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                pass_dirs(ctx, &mut cmd);
-                // Every step is told of an interrupt, as if it had been run by hand: a start
-                // stops what it half started, a stop ends its wait as an interrupted `stop`
-                // does (what still runs stays wanted running), so that a `timeout` or a CI
-                // cancel bounds `up` and `down` too (helper-85's review: `down` waited out
-                // every stop timeout).
-                children.push(cmd);
-            }
-            let tx = tx.clone();
-            let live = live.clone();
-            let replaces = job.replaces;
-            running += 1;
-            std::thread::spawn(move || {
-                let mut done = Done {
-                    name,
-                    replaces,
-                    ok: true,
-                    stdout: Vec::new(),
-                    stderr: Vec::new(),
-                };
-                for mut cmd in children {
-                    let interrupted = || live.lock().map_or(true, |l| l.interrupted.is_some());
-                    if interrupted() {
-                        done.ok = false;
-                        break;
-                    }
-                    let out = cmd.spawn().and_then(|child| {
-                        let pid = child.id();
-                        hold_child(&live, pid);
-                        // Forgotten before it is reaped: a pid is never signalled once reused.
-                        let out = wait_output(child, || drop_child(&live, pid));
-                        drop_child(&live, pid);
-                        out
-                    });
-                    match out {
-                        Ok(out) => {
-                            done.stdout.extend(out.stdout);
-                            done.stderr.extend(out.stderr);
-                            done.ok = out.status.success();
-                        }
-                        Err(e) => {
-                            done.stderr.extend(
-                                format!(
-                                    "rdaemon: cannot run rdaemon for {}: {}\n",
-                                    done.name,
-                                    crate::exit::os_reason(&e)
-                                )
-                                .into_bytes(),
-                            );
-                            done.ok = false;
-                        }
-                    }
-                    if !done.ok {
-                        break;
-                    }
-                }
-                let _ = tx.send(Msg::Done(done));
-            });
-        }
-        if progressed {
-            continue;
-        }
-        if running == 0 {
-            break;
-        }
-        let done = match rx
-            .recv()
-            .context("internal error: a worker thread vanished")?
-        {
-            Msg::Done(done) => done,
-            Msg::Interrupted(sig) => {
-                // Nothing more starts; the running ones stop what they half started.
-                interrupted = Some(sig);
-                for (name, job) in std::mem::take(&mut pending) {
-                    // Nothing to do for it: it runs (or stays stopped) as it was, not failed.
-                    match job.steps.is_empty() {
-                        true => {
-                            held.insert(name.clone(), name);
-                        }
-                        false => {
-                            failed.insert(name);
-                        }
-                    }
-                }
-                continue;
-            }
-        };
-        running -= 1;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        let stderr = name_warnings(&text(&done.stderr), &done.name);
-        if done.ok {
-            print!("{}", text(&done.stdout));
-            eprint!("{stderr}");
-            succeeded.insert(done.name);
-        } else {
-            // What succeeded before the failed step (an edited entry's "stopped NAME") is on
-            // stdout, as `restart` prints it; the failure, with its log tail, on stderr.
-            print!("{}", text(&done.stdout));
-            eprint!("{stderr}");
-            if done.replaces {
-                keep_wanted_running(ctx, &done.name);
-            }
-            failed.insert(done.name);
-        }
-    }
-    if failed.is_empty() {
-        return Ok(Code::Ok);
-    }
-    let names: Vec<&str> = failed.iter().map(Name::as_str).collect();
-    let summary = format!(
-        "{} of {} daemons failed or were not {}: {}",
-        failed.len(),
-        failed.len() + succeeded.len() + held.len(),
-        direction.not_done(),
-        names.join(", ")
-    );
-    if let Some(sig) = interrupted {
-        return Err(
-            Fail::interrupted(sig, format!("interrupted by {}; {summary}", sig.as_str())).into(),
-        );
-    }
-    eprintln!("rdaemon: {summary}");
-    Ok(Code::Failure)
-}
-
-/// `stderr`, a child's, with `name` after each `rdaemon: warning: ` that does not name the
-/// daemon already: the child's own warnings (`--ready file:x is taken from this directory`)
-/// say which entry only when one runs at a time (helper-126's trial).
-fn name_warnings(stderr: &str, name: &Name) -> String {
-    const WARNING: &str = "rdaemon: warning: ";
-    let named = format!("{name}: ");
-    stderr
-        .split_inclusive('\n')
-        .map(|line| match line.strip_prefix(WARNING) {
-            Some(rest) if !rest.starts_with(&named) && !rest.starts_with(&format!("{name} ")) => {
-                format!("{WARNING}{named}{rest}")
-            }
-            _ => line.to_owned(),
-        })
-        .collect()
-}
-
-/// The child's output and exit status, as `Command::output` gives them; `before_reap` runs once
-/// the child has exited and before it is reaped (its pid is still its own then).
-fn wait_output(
-    mut child: std::process::Child,
-    before_reap: impl FnOnce(),
-) -> std::io::Result<std::process::Output> {
-    use std::io::Read;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    // Both pipes read to their end (the child's exit, or it closed them), one on a thread, so
-    // that a child filling one while rdaemon reads the other never blocks.
-    let stderr = child.stderr.take();
-    let reader = std::thread::spawn(move || {
-        let mut err = Vec::new();
-        if let Some(mut stderr) = stderr {
-            let _ = stderr.read_to_end(&mut err);
-        }
-        err
-    });
-    if let Some(mut stdout) = child.stdout.take() {
-        stdout.read_to_end(&mut out)?;
-    }
-    err.extend(reader.join().unwrap_or_default());
-    // Exited (or at least done writing): wait without reaping, then forget it, then reap.
-    crate::process::wait_exited_unreaped(child.id() as i32);
-    before_reap();
-    let status = child.wait()?;
-    Ok(std::process::Output {
-        status,
-        stdout: out,
-        stderr: err,
-    })
-}
-
-/// After an edited entry's restart failed (never ready, an interrupt): its `stop` marked the
-/// daemon wanted stopped, and the start that failed put that spec back. Nobody asked for it to
-/// be stopped, so it is wanted running again, `dead` until the next `up` or `resurrect`, as
-/// after a failed `restart`. Left alone when it runs (the stop failed). Best effort.
-fn keep_wanted_running(ctx: &Ctx, name: &Name) {
-    let Ok(_lock) = crate::pidfile::NameLock::acquire(&ctx.lock_path(name)) else {
-        return;
-    };
-    let Ok(Some(mut rec)) = Record::load(ctx, name) else {
-        return;
-    };
-    let runs = Report::new(ctx, &Target::of_record(rec.clone()))
-        .state
-        .runs();
-    if rec.stopping && !runs {
-        rec.stopping = false;
-        if let Err(err) = rec.save_spec(ctx) {
-            ctx.debug(format!("{err:#}"));
-        }
-    }
-}
-
-/// The children work from the file's directory: an rdaemon directory given relative to the
-/// caller's is passed on as an absolute path.
-fn pass_dirs(ctx: &Ctx, cmd: &mut Child) {
-    if ctx.dir_explicit {
-        cmd.env("RDAEMON_DIR", &ctx.dir);
-    }
-    if std::env::var_os("RDAEMON_RUNTIME_DIR").is_some_and(|v| !v.is_empty()) {
-        cmd.env("RDAEMON_RUNTIME_DIR", &ctx.runtime);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_childs_warnings_name_its_daemon() {
-        let name = Name::parse("web").unwrap();
-        let stderr = "rdaemon: warning: --ready file:x is taken from this directory\n\
-                      rdaemon: warning: web: already said\n\
-                      rdaemon: cannot start web: no\n\
-                      (the log is empty)";
-        assert_eq!(
-            name_warnings(stderr, &name),
-            "rdaemon: warning: web: --ready file:x is taken from this directory\n\
-             rdaemon: warning: web: already said\n\
-             rdaemon: cannot start web: no\n\
-             (the log is empty)"
-        );
     }
 }
