@@ -16,7 +16,7 @@ use crate::pidfile::{self, Content};
 use crate::process::{self, Pid, Process};
 use crate::progress::Spinner;
 use crate::schedule::{run_schedule_noting, Aim};
-use crate::session::{self, Held, Session, Swept, Timeline};
+use crate::session::{self, GroupSignalled, Held, Session, Swept, Timeline};
 use crate::state::{Mode, Record};
 use crate::target::{judge, privilege_error, resolve_many, several_error, Main, Many, Target};
 
@@ -280,7 +280,16 @@ pub fn stop_locked(
             _ => String::new(),
         };
         // Then what the main process left behind in its session (SPEC §3.1).
-        let signalled = aim.group.filter(|_| !aim.soft_to_main).map(Pid::get);
+        // What the schedule sent the daemon's group: every signal, or, to a respawn monitor's,
+        // SIGKILL only (the rest went to the monitor, which forwards them).
+        let signalled = aim.group.map(|g| GroupSignalled {
+            group: g.get(),
+            signals: sent
+                .iter()
+                .map(|(sig, _)| *sig)
+                .filter(|sig| !aim.soft_to_main || *sig == Signal::SIGKILL)
+                .collect(),
+        });
         // With a cgroup, it is the kernel's word on what is left of the daemon (its session and
         // its escaped descendants were born inside): stopped and waited for through the cgroup,
         // no scan of `/proc`. The session sweep runs the schedules a cgroup stop does not
@@ -289,9 +298,20 @@ pub fn stop_locked(
             && target.record.as_ref().and_then(Cgroup::of_record).is_some();
         let swept = match by_cgroup {
             true => Ok(Leftovers::default()),
-            false => sweep(&label, session, escaped, &rest, begun, signalled, By::Stop),
+            false => sweep(
+                &label,
+                session,
+                escaped,
+                &rest,
+                begun,
+                signalled.as_ref(),
+                By::Stop,
+            ),
         }
-        .and_then(|s| Ok(s + stop_cgroup(ctx, target, &rest, begun, signalled, By::Stop)?))
+        .and_then(|s| {
+            let cgroup = stop_cgroup(ctx, target, &rest, begun, signalled.as_ref(), By::Stop)?;
+            Ok(s + cgroup)
+        })
         // What a respawn monitor was still waiting for when the schedule came to SIGKILL.
         .map(|s| {
             s + Leftovers {
@@ -629,7 +649,7 @@ fn sweep(
     held: Vec<Held>,
     schedule: &[Step],
     begun: Instant,
-    signalled_group: Option<i32>,
+    signalled_group: Option<&GroupSignalled>,
     by: By,
 ) -> Result<Leftovers> {
     if session.is_none() && held.is_empty() {
@@ -698,14 +718,14 @@ fn sweep(
 /// SIGCONT) to its members, `cgroup.kill` for SIGKILL, each wait on `cgroup.events` (inotify,
 /// `populated 0`); then the cgroup is removed. A schedule without a soft signal before its
 /// first wait (`--main-only`'s [`rest_schedule`]) only waits until its SIGKILL step. How many
-/// processes it held; an error naming them if some survive. `signalled_group` got the first
-/// signal already (its members do not get it twice).
+/// processes it held; an error naming them if some survive. `signalled_group` got some of the
+/// signals already (its members do not get them twice, and are not counted for them).
 fn stop_cgroup(
     ctx: &Ctx,
     target: &Target,
     schedule: &[Step],
     begun: Instant,
-    signalled_group: Option<i32>,
+    signalled_group: Option<&GroupSignalled>,
     by: By,
 ) -> Result<Leftovers> {
     let label = target.label();
@@ -762,14 +782,31 @@ fn stop_cgroup(
         };
         match phase.signal {
             Some((Signal::SIGKILL, _)) => {
-                let doomed = cg.procs().unwrap_or_default();
+                // Those of the group that got SIGKILL from the schedule already, still being
+                // torn down, are not what this stop had to kill.
+                let doomed: Vec<i32> = cg
+                    .procs()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|&p| {
+                        let pgrp = process::Pid::new(p)
+                            .ok()
+                            .and_then(process::read_stat)
+                            .map(|s| s.pgrp);
+                        !pgrp.is_some_and(|g| {
+                            signalled_group.is_some_and(|s| s.got(g, Signal::SIGKILL))
+                        })
+                    })
+                    .collect();
                 cg.kill().map_err(fail)?;
-                killed = true;
+                killed |= !doomed.is_empty();
                 stopped.extend(doomed);
             }
-            Some((sig, first)) => {
-                // The signalled group had its SIGCONT with its first signal.
-                let skip = signalled_group.filter(|_| first);
+            Some((sig, _)) => {
+                // The signalled group had its SIGCONT with its signal.
+                let skip = signalled_group
+                    .filter(|g| g.signals.contains(&sig))
+                    .map(|g| g.group);
                 cg.signal_members(
                     &[sig, Signal::SIGCONT],
                     skip.as_slice(),
