@@ -383,19 +383,7 @@ fn a_pidfile_that_outlived_a_reboot_names_nobody_of_the_daemon() {
         fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
     };
     reboot_into_stranger();
-    env.run(&["status", "p"])
-        .code(1)
-        .stdout_has("it was last started before the machine rebooted");
-    env.run(&["resurrect"]).ok().stdout_has("started p (pid ");
-    env.track_marked(&secs);
-    let started: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(started);
-    assert_ne!(started, stranger.pid());
-    assert_left_alone(stranger.pid(), "a resurrect over a pidfile naming it");
+    resurrect_beside_stranger(&env, &pidfile, stranger.pid(), &secs);
     // Started in this boot: the spec says so again.
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
@@ -453,19 +441,7 @@ fn a_pidfile_in_the_users_directory_that_outlived_a_reboot_does_not_keep_the_dae
     // The pidfile rdaemon wrote there with the user's rights, its old pid now a stranger's.
     fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
     std::os::unix::fs::chown(&pidfile, Some(65534), Some(65534)).unwrap();
-    env.run(&["status", "p"])
-        .code(1)
-        .stdout_has("it was last started before the machine rebooted");
-    env.run(&["resurrect"]).ok().stdout_has("started p (pid ");
-    env.track_marked(&secs);
-    let started: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    env.track(started);
-    assert_ne!(started, stranger.pid());
-    assert_left_alone(stranger.pid(), "a resurrect over a pidfile naming it");
+    resurrect_beside_stranger(&env, &pidfile, stranger.pid(), &secs);
     env.run(&["stop", "p"]).ok().stdout_has("stopped p");
     assert!(
         alive(stranger.pid()),
@@ -926,4 +902,20 @@ fn a_killed_child_of_resurrect_is_told_and_holds_back_what_comes_after() {
         .stdout_has("started b (pid ");
     assert_eq!(env.track_marked(&a_secs), vec![env.pid_of("a")]);
     assert_eq!(env.track_marked(&b_secs), vec![env.pid_of("b")]);
+}
+
+/// After a reboot of daemon `p` whose pidfile now names `stranger`: `status` says it was
+/// last started before the reboot, `resurrect` starts it anew and leaves the stranger alone.
+/// Returns the new pid (its processes, marked `secs`, are tracked).
+fn resurrect_beside_stranger(env: &Env, pidfile: &Path, stranger: i32, secs: &str) -> i32 {
+    env.run(&["status", "p"])
+        .code(1)
+        .stdout_has("it was last started before the machine rebooted");
+    env.run(&["resurrect"]).ok().stdout_has("started p (pid ");
+    env.track_marked(secs);
+    let started: i32 = fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
+    env.track(started);
+    assert_ne!(started, stranger);
+    assert_left_alone(stranger, "a resurrect over a pidfile naming it");
+    started
 }
