@@ -12,6 +12,7 @@ plot of docs/performance.md.
 import argparse
 import errno
 import json
+import glob
 import os
 import random
 import resource
@@ -197,12 +198,16 @@ class Tools:
                 os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
             except FileNotFoundError:
                 pass
-        # A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind.
+        # A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind:
+        # `rdaemon/NAME`, or `rdaemon/NAME@HASH` for a daemon of a directory given with --dir,
+        # as the bench's are.
         for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-            try:
-                os.rmdir(os.path.join(mount, "rdaemon", name))
-            except OSError:
-                pass
+            base = os.path.join(mount, "rdaemon")
+            for cg in [os.path.join(base, name)] + glob.glob(os.path.join(base, name + "@*")):
+                try:
+                    os.rmdir(cg)
+                except OSError:
+                    pass
 
 
 # ---------------------------------------------------------------------------------------------
