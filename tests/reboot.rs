@@ -645,11 +645,7 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
     env.run(&["start", "--name", "b", "--", "sleep", &b_secs])
         .ok();
     // b comes after a, as `up` would have recorded it: started only once a runs.
-    let spec = env.path("b.json");
-    let mut json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
-    json["after"] = serde_json::json!(["a"]);
-    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    edit_spec(&env, "b", "after", serde_json::json!(["a"]));
     reboot(env.dir(), &["a", "b"]);
     let mut cmd = env.std_cmd();
     cmd.arg("resurrect")
@@ -880,11 +876,7 @@ fn a_killed_child_of_resurrect_is_told_and_holds_back_what_comes_after() {
     let (a_secs, b_secs) = (unique_secs(), unique_secs());
     env.start("a", &["sleep", &a_secs]);
     env.start("b", &["sleep", &b_secs]);
-    let spec = env.path("b.json");
-    let mut json: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
-    json["after"] = serde_json::json!(["a"]);
-    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    edit_spec(&env, "b", "after", serde_json::json!(["a"]));
     reboot(env.dir(), &["a", "b"]);
     let mut cmd = env.cmd();
     cmd.env("RDAEMON_FAULT", "before-fork");
@@ -918,4 +910,13 @@ fn resurrect_beside_stranger(env: &Env, pidfile: &Path, stranger: i32, secs: &st
     assert_ne!(started, stranger);
     assert_left_alone(stranger, "a resurrect over a pidfile naming it");
     started
+}
+
+/// Rewrites one field of the spec `NAME.json` (docs/json.md), as `up` would have written it.
+fn edit_spec(env: &Env, name: &str, field: &str, value: serde_json::Value) {
+    let spec = env.path(&format!("{name}.json"));
+    let mut json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&spec).unwrap()).unwrap();
+    json[field] = value;
+    fs::write(&spec, serde_json::to_string_pretty(&json).unwrap()).unwrap();
 }
