@@ -9,11 +9,12 @@
 //! exists and waits; nothing is written yet), `between-commits` (the record is written, the
 //! pidfile not yet), `before-exec` ("go" was sent; the exec is under way); and
 //! `restart-before-start` (`restart`, its stop done, its start about to begin), and
-//! `start-before-catch` (every check of a start passed, its signals not yet caught); and, in
-//! any command, `session-scan` (a daemon's session found plausible, its members not yet read),
-//! `upfile-checked` (an up file's path checked, the file not yet opened), and `socket-dup` (a
-//! socket of the daemon's duplicated with `pidfd_getfd` by a `tcp:`/`http:` check, not yet
-//! closed).
+//! `start-before-catch` (every check of a start passed, its signals not yet caught), and
+//! `resurrect-running` (`resurrect`'s child for a daemon it found running, before it says so);
+//! and, in any command, `session-scan` (a daemon's session found plausible, its members not yet
+//! read), `upfile-checked` (an up file's path checked, the file not yet opened), and
+//! `socket-dup` (a socket of the daemon's duplicated with `pidfd_getfd` by a `tcp:`/`http:`
+//! check, not yet closed).
 //!
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.

@@ -45,8 +45,6 @@ struct Done {
     ok: bool,
     /// The last step's exit code (none: killed by a signal, or never run).
     code: Option<i32>,
-    /// The interrupt passed on to the child while it ran, if one was.
-    signalled: Option<Signal>,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
@@ -161,12 +159,10 @@ fn hold_child(running: &Shared, pid: u32) {
     running.children.push((pid, process));
 }
 
-/// Forgets the child `pid`, before it is reaped. The interrupt it was passed while it was held,
-/// if one came.
-fn drop_child(running: &Shared, pid: u32) -> Option<Signal> {
+/// Forgets the child `pid`, before it is reaped.
+fn drop_child(running: &Shared, pid: u32) {
     let mut running = running.lock().unwrap_or_else(|e| e.into_inner());
     running.children.retain(|(p, _)| *p != pid);
-    running.interrupted
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP (those not ignored, as `start` does) on a thread that
@@ -344,15 +340,9 @@ pub(crate) fn run_jobs(
         if done.ok {
             print!("{}", text(&done.stdout));
             eprint!("{stderr}");
-            // A start that waits for nothing does not catch the signal: it came, and did not
-            // stop it. Said, as the daemon runs (helper-89's review: it went unsaid).
-            if let (Direction::Resurrect, Some(sig)) = (direction, done.signalled) {
-                ctx.warn(format!(
-                    "{} came while {} was being started: its start completed, and it runs",
-                    sig.as_str(),
-                    done.name
-                ));
-            }
+            // A start that completed although the signal came says so itself: only it knows
+            // whether it started anything (helper-89's review: it went unsaid; helper-128's:
+            // said here, it was said of a daemon found running too).
             succeeded.insert(done.name);
         } else if direction.left_alone(done.code) {
             print!("{}", text(&done.stdout));
@@ -415,7 +405,6 @@ fn spawn_job(
             replaces,
             ok: true,
             code: None,
-            signalled: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
         };
@@ -426,12 +415,11 @@ fn spawn_job(
                 done.code = None;
                 break;
             }
-            let mut signalled = None;
             let out = cmd.spawn().and_then(|child| {
                 let pid = child.id();
                 hold_child(&live, pid);
                 // Forgotten before it is reaped: a pid is never signalled once reused.
-                let out = wait_output(child, || signalled = drop_child(&live, pid));
+                let out = wait_output(child, || drop_child(&live, pid));
                 drop_child(&live, pid);
                 out
             });
@@ -441,7 +429,6 @@ fn spawn_job(
                     done.stderr.extend(out.stderr);
                     done.ok = out.status.success();
                     done.code = out.status.code();
-                    done.signalled = signalled;
                     // Killed (the OOM killer, a SIGKILL by hand): it said nothing, so this does.
                     if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
                         let sig = Signal::try_from(sig)

@@ -752,10 +752,38 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
     assert!(stdout.contains("started last"), "{stdout}");
     assert_eq!(
         stderr,
-        "rdaemon: warning: SIGTERM came while last was being started: its start completed, and it runs\n"
+        "rdaemon: warning: last was being started when SIGTERM came: its start completed, and it runs\n"
     );
     env.run(&["status", "last"]).ok();
     env.run(&["stop", "last"]).ok();
+}
+
+/// SIGTERM to `resurrect` while its child looks at a daemon that runs already: nothing was
+/// being started, and nothing says so (helper-128's review: `resurrect` warned that the
+/// signal "came while up was being started", for any child that ran when it came). The
+/// child stops where it found the daemon running (`RDAEMON_FAULT=resurrect-running:stop`).
+#[test]
+fn a_sigterm_while_resurrect_finds_a_daemon_running_is_not_called_a_start() {
+    let env = Env::new();
+    let pid = env.start("up", &["sleep", &unique_secs()]);
+    let mut cmd = env.std_cmd();
+    cmd.arg("resurrect")
+        .env("RDAEMON_FAULT", "resurrect-running:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let resurrect = Background::spawn(interruptible(&mut cmd));
+    let child = stopped_child(resurrect.pid(), "up");
+    sigterm_at(resurrect.pid(), child);
+    let out = resurrect.output_within(DEADLINE, "resurrect ends");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, format!("up is already running (pid {pid})\n"));
+    assert_eq!(stderr, "");
+    assert!(alive(pid));
 }
 
 /// `resurrect` starts daemons that come after nothing at once, concurrently (as `up` does):

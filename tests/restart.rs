@@ -522,9 +522,8 @@ fn a_signal_during_a_restarts_exec_start_is_reported() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
-        stderr.contains(
-            "SIGINT came while quick was being started: its start completed, and it runs"
-        ),
+        stderr
+            .contains("quick was being started when SIGINT came: its start completed, and it runs"),
         "{stderr}"
     );
     let new = env.pid_of("quick");

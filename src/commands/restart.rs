@@ -182,11 +182,8 @@ fn restart_locked(
     // A start that waits for nothing (`--ready exec`) does not catch the signals: one that
     // came meanwhile did not stop it. It runs; the restart is done (as a stop the signal came
     // too late for is), and the next name is not restarted.
-    if let (Ok(_), Some(sig)) = (&started, crate::process::caught()) {
-        ctx.warn(format!(
-            "SIG{} came while {name} was being started: its start completed, and it runs",
-            signal_name(sig)
-        ));
+    if started.is_ok() {
+        crate::commands::start::warn_started_regardless(ctx, &name);
     }
     started
 }

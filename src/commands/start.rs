@@ -474,6 +474,7 @@ fn resurrect_one(
         if let Some(pid) = report.pid.and_then(|p| Pid::new(p).ok()) {
             repair_pidfile(ctx, &rec, pid);
         }
+        crate::fault::point("resurrect-running");
         ctx.say(format!(
             "{name} is already running (pid {})",
             report.pid.unwrap_or_default()
@@ -498,7 +499,24 @@ fn resurrect_one(
     let spec = Spec::from_record(ctx, &rec)?;
     // The start catches the signals itself where it waits, as `restart`'s does.
     crate::process::hold_interrupts();
-    start_locked(ctx, &spec, Some(rec)).map(Some)
+    let started = start_locked(ctx, &spec, Some(rec));
+    // One that waits for nothing does not catch them: it ran on to the end. Said here, where
+    // it is known that a start was under way (not for a daemon found running).
+    if started.is_ok() {
+        warn_started_regardless(ctx, name);
+    }
+    started.map(Some)
+}
+
+/// The warning of a start that completed although SIGINT, SIGTERM or SIGHUP came while it ran
+/// (`--ready exec`, which catches none of them), if one came: the daemon runs.
+pub fn warn_started_regardless(ctx: &Ctx, name: &crate::parse::Name) {
+    if let Some(sig) = crate::process::caught() {
+        ctx.warn(format!(
+            "{name} was being started when SIG{} came: its start completed, and it runs",
+            crate::parse::signal_name(sig)
+        ));
+    }
 }
 
 /// The relative-path trap (SPEC §2): with the default `--chdir /` (or, for `restart` with a new
