@@ -621,6 +621,23 @@ fn sigterm_at(resurrect: i32, child: i32) {
     kill(NixPid::from_raw(child), Signal::SIGCONT).unwrap();
 }
 
+/// `resurrect` run with `RDAEMON_FAULT=STAGE:stop`, and SIGTERM to it once its child for
+/// `name` has stopped at `stage`: its exit code, stdout and stderr.
+fn resurrect_sigterm_at(env: &Env, stage: &str, name: &str) -> (Option<i32>, String, String) {
+    let mut cmd = env.std_cmd();
+    cmd.arg("resurrect")
+        .env("RDAEMON_FAULT", format!("{stage}:stop"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let resurrect = Background::spawn(interruptible(&mut cmd));
+    let child = stopped_child(resurrect.pid(), name);
+    sigterm_at(resurrect.pid(), child);
+    let out = resurrect.output_within(DEADLINE, "resurrect ends");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (out.status.code(), text(&out.stdout), text(&out.stderr))
+}
+
 /// SIGTERM to `resurrect` between two daemons, the second after the first, which was started
 /// with a readiness wait: the second is not started, and `resurrect` exits 143 (helper-87's
 /// field trial, 2026-12-03: the signal was swallowed, and `resurrect` went on and exited 0).
@@ -733,22 +750,9 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
     let secs = unique_secs();
     env.start("last", &["sleep", &secs]);
     reboot(env.dir(), &["last"]);
-    let mut cmd = env.std_cmd();
-    cmd.arg("resurrect")
-        .env("RDAEMON_FAULT", "before-exec:stop")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let resurrect = Background::spawn(interruptible(&mut cmd));
-    let child = stopped_child(resurrect.pid(), "last");
-    sigterm_at(resurrect.pid(), child);
-    let out = resurrect.output_within(DEADLINE, "resurrect ends");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (code, stdout, stderr) = resurrect_sigterm_at(&env, "before-exec", "last");
     env.track_pidfiles();
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("started last"), "{stdout}");
     assert_eq!(
         stderr,
@@ -766,21 +770,8 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
 fn a_sigterm_while_resurrect_finds_a_daemon_running_is_not_called_a_start() {
     let env = Env::new();
     let pid = env.start("up", &["sleep", &unique_secs()]);
-    let mut cmd = env.std_cmd();
-    cmd.arg("resurrect")
-        .env("RDAEMON_FAULT", "resurrect-running:stop")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let resurrect = Background::spawn(interruptible(&mut cmd));
-    let child = stopped_child(resurrect.pid(), "up");
-    sigterm_at(resurrect.pid(), child);
-    let out = resurrect.output_within(DEADLINE, "resurrect ends");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
-    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (code, stdout, stderr) = resurrect_sigterm_at(&env, "resurrect-running", "up");
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(stdout, format!("up is already running (pid {pid})\n"));
     assert_eq!(stderr, "");
     assert!(alive(pid));
