@@ -48,17 +48,6 @@ fn start_trapper(env: &Env, name: &str, options: &[&str]) -> (i32, i32) {
     (shell, sleep)
 }
 
-/// Whether process `holder` has a pidfd open for `pid` (`Pid:` in `/proc/HOLDER/fdinfo/FD`).
-fn holds_pidfd(holder: i32, pid: i32) -> bool {
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{holder}/fdinfo")) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        std::fs::read_to_string(e.path())
-            .is_ok_and(|t| t.lines().any(|l| l == format!("Pid:\t{pid}")))
-    })
-}
-
 fn lines_of(env: &Env, file: &str) -> usize {
     std::fs::read_to_string(env.path(file))
         .map(|t| t.lines().count())

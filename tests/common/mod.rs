@@ -422,6 +422,16 @@ pub fn fds(pid: i32) -> Vec<(i32, PathBuf)> {
     out
 }
 
+/// Whether process `holder` has a pidfd open for `pid` (`Pid:` in `/proc/HOLDER/fdinfo/FD`).
+pub fn holds_pidfd(holder: i32, pid: i32) -> bool {
+    let Ok(entries) = fs::read_dir(format!("/proc/{holder}/fdinfo")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        fs::read_to_string(e.path()).is_ok_and(|t| t.lines().any(|l| l == format!("Pid:\t{pid}")))
+    })
+}
+
 /// Waits until `pid`, a `sleep`, is blocked in its nanosleep: its start-up is over (a libc may
 /// briefly open locale files there), so what `fds` shows now is what the daemon keeps.
 pub fn wait_asleep(pid: i32) {
