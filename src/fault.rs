@@ -12,7 +12,8 @@
 //! `start-before-catch` (every check of a start passed, its signals not yet caught), and
 //! `resurrect-running` (`resurrect`'s child for a daemon it found running, before it says so);
 //! and, in any command, `session-scan` (a daemon's session found plausible, its members not yet
-//! read), `upfile-checked` (an up file's path checked, the file not yet opened), and
+//! read), `session-listed` (the pids of `/proc` listed for that scan, none of them read yet),
+//! `upfile-checked` (an up file's path checked, the file not yet opened), and
 //! `socket-dup` (a socket of the daemon's duplicated with `pidfd_getfd` by a `tcp:`/`http:`
 //! check, not yet closed).
 //!

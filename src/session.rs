@@ -441,7 +441,7 @@ impl Session {
 
     /// The leftovers in one scan of `/proc`, ascending.
     pub fn leftovers(&self) -> Vec<Entry> {
-        self.scan_leftovers(None).0
+        self.scan_leftovers(None).found
     }
 
     /// [`Session::leftovers`], and whether the session showed life the scan could not hold: a
@@ -457,14 +457,16 @@ impl Session {
     /// costs the kernel a formatted page: with a thousand processes, 1 ms instead of 20, paid by
     /// every `stop` after the main process is gone (bench/, "stop"). Only the members of the
     /// session are read in full.
-    pub fn scan_leftovers(&self, since: Option<u64>) -> (Vec<Entry>, bool) {
+    pub fn scan_leftovers(&self, since: Option<u64>) -> Scan {
         if !matches!(self.plausible(), Ok(true)) {
-            return (Vec::new(), false);
+            return Scan::default();
         }
         crate::fault::point("session-scan");
         let (mut seen, mut ended) = (false, false);
-        let mut found = Vec::new();
-        for pid in all_pids().into_iter().rev() {
+        let (mut found, mut zombies) = (Vec::new(), Vec::new());
+        let listed = all_pids();
+        crate::fault::point("session-listed");
+        for pid in listed.into_iter().rev() {
             let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid)));
             if !sid.is_ok_and(|sid| sid.as_raw() == self.sid) {
                 continue;
@@ -478,16 +480,21 @@ impl Session {
                 found.push(e);
             } else if !e.stat.is_alive()
                 && Some(pid) != self.main
-                && since.is_some_and(|t| e.stat.start_time >= t)
+                && e.stat.start_time >= self.not_before
             {
-                ended = true;
+                zombies.push(pid);
+                ended |= since.is_some_and(|t| e.stat.start_time >= t);
             }
         }
         found.reverse();
         let hidden =
             !seen && (self.inode).is_some_and(|i| process::pidfs_pid_exists(i) == Some(true));
         let elusive = crate::fault::injected("session-elusive");
-        (self.still_itself(found), ended || hidden || elusive)
+        Scan {
+            found: self.still_itself(found),
+            active: ended || hidden || elusive,
+            zombies,
+        }
     }
 
     /// `found`, members read in a scan that began with this session plausible, if it still is
@@ -526,7 +533,7 @@ impl Session {
         let mut since = process::boot_ticks().map(|t| t.saturating_sub(1));
         loop {
             let began = process::boot_ticks().map(|t| t.saturating_sub(1));
-            let (found, active) = self.scan_leftovers(since);
+            let Scan { found, active, .. } = self.scan_leftovers(since);
             if !found.is_empty() || !active || std::time::Instant::now() >= until {
                 return found.into_iter().map(|e| e.pid).collect();
             }
@@ -547,6 +554,17 @@ impl Session {
             .map(|e| e.pid)
             .collect()
     }
+}
+
+/// One scan of `/proc` for a session's leftovers ([`Session::scan_leftovers`]).
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// The live leftovers, ascending.
+    pub found: Vec<Entry>,
+    /// The session showed life the scan could not hold.
+    pub active: bool,
+    /// The members it read as zombies (the main process aside), ended but not yet reaped.
+    pub zombies: Vec<i32>,
 }
 
 /// The sweep of `session` (if any) and of `held`, processes held besides its members
@@ -575,6 +593,7 @@ pub fn sweep(
         // chain's).
         scanned_at: process::boot_ticks().map(|t| t.saturating_sub(1)),
         active: false,
+        zombies: None,
     };
     for Held(m) in held {
         sweep.members.push(m);
@@ -749,6 +768,8 @@ struct Sweeper {
     /// The last scan saw the session alive beyond what it found ([`Session::scan_leftovers`]):
     /// the sweep scans again every [`ACTIVE_RESCAN`] until it is quiet.
     active: bool,
+    /// The zombies of the session the last scan read (none before the first).
+    zombies: Option<HashSet<i32>>,
 }
 
 /// How often a sweep scans `/proc` again while the daemon's session shows life it has not
@@ -772,12 +793,26 @@ impl Sweeper {
         // A clock tick (10 ms) before it: a process started just before the scan began may
         // have ended unseen, as one of a chain that forks every few milliseconds does.
         let began = process::boot_ticks().map(|t| t.saturating_sub(1));
-        let (found, active) = self
+        let Scan {
+            found,
+            active,
+            zombies,
+        } = self
             .session
             .map(|s| s.scan_leftovers(self.scanned_at))
             .unwrap_or_default();
         self.scanned_at = began;
-        self.active = active;
+        // A member listed alive may have forked and exited before the scan read it: its child,
+        // born after the listing, is not in it. A zombie this sweep has not seen before, of a
+        // process it never held, is such a sign of life (the first scan's all are): one scan
+        // more, at least. The exit of one it held makes it scan again anyway.
+        let new_zombie = zombies.iter().any(|z| {
+            !self.signalled.contains(z)
+                && !self.members.iter().any(|m| m.process.pid().get() == *z)
+                && self.zombies.as_ref().is_none_or(|known| !known.contains(z))
+        });
+        self.zombies = Some(zombies.into_iter().collect());
+        self.active = active || new_zombie;
         let mut new = Vec::new();
         for e in found {
             if self.members.iter().any(|m| m.process.pid().get() == e.pid) {

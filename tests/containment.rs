@@ -286,6 +286,89 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
     wait_chain_gone(&alive);
 }
 
+/// A member of a dead daemon's session that forks and exits between `stop`'s listing of
+/// `/proc` and its reading of that member (`RDAEMON_FAULT=session-listed:stop` holds the stop
+/// there): the scan reads it a zombie, and its child, born after the listing, is not listed.
+/// The stop said the daemon was not running while the child ran on (the chain above, under
+/// the whole suite's load, once). A zombie the sweep had not seen before is a sign of life
+/// now: it scans again, and stops the child. The zombie stays one: its parent left the session
+/// and never reaps it.
+#[test]
+fn a_member_that_forks_and_exits_during_the_scan_is_followed() {
+    let test = "a_member_that_forks_and_exits_during_the_scan_is_followed";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let (secs, child_secs) = (unique_secs(), unique_secs());
+    let hop = env.path("hop.py");
+    fs::write(
+        &hop,
+        format!(
+            "import os, signal, sys\n\
+             def hop(*_):\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
+             signal.signal(signal.SIGUSR1, hop)\n\
+             open(sys.argv[1] + '/hop.tmp', 'w').close()\n\
+             os.rename(sys.argv[1] + '/hop.tmp', sys.argv[1] + '/hop.ready')\n\
+             while True:\n    signal.pause()\n"
+        ),
+    )
+    .unwrap();
+    let script = env.script(
+        "hop.sh",
+        &format!(
+            r#"(sh -c '"$2" "$3" "$1" & echo $! > "$1/member.tmp"; exec setsid sleep {secs}' sh "$1" "{python}" "{hop}" & echo $! > "$1/parent.tmp")
+while [ ! -s "$1/member.tmp" ] || [ ! -s "$1/parent.tmp" ]; do sleep 0.01; done
+cat "$1/member.tmp" "$1/parent.tmp" > "$1/pids.tmp"
+mv "$1/pids.tmp" "$1/pids.txt"
+exec sleep {secs}"#,
+            python = python.display(),
+            hop = hop.display(),
+        ),
+    );
+    let main = start_script_without_cgroup(&env, "hop", &script);
+    let pids = member_pids(&env, "pids.txt");
+    let (member, parent) = (pids[0], pids[1]);
+    env.wait_file("hop.ready");
+    wait_until("the member's parent has its own session", DEADLINE, || {
+        stat(parent).is_some_and(|s| s.session == parent)
+    });
+    assert!(same_session(member, main));
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+
+    let mut stop = env.paused_at("session-listed", &["stop", "hop"]);
+    kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
+    let mut child = Vec::new();
+    wait_until(
+        "the member has forked its child and exited",
+        DEADLINE,
+        || {
+            child = live_pids_with_arg(&child_secs);
+            !child.is_empty() && stat(member).is_some_and(|s| s.state == 'Z')
+        },
+    );
+    child.iter().for_each(|p| env.track(*p));
+    // Every scan stops there: the first one after the fork, and those after it, go on.
+    wait_until("the stop ends", DEADLINE, || {
+        if stat(stop.pid()).is_some_and(|s| s.state == 'T') {
+            let _ = kill(NixPid::from_raw(stop.pid()), Signal::SIGCONT);
+        }
+        stop.has_ended()
+    });
+    let out = stop.output_within(DEADLINE, "the stop ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(said, "stopped leftovers of hop: 1 process\n");
+    for pid in child {
+        assert!(!alive(pid), "the member's child {pid} survived the stop");
+    }
+}
+
 /// `status` of such a daemon whose main process died: one scan of `/proc` could miss the whole
 /// chain, and `status` then showed no leftovers (docs/safety.md listed it as a limit). It now
 /// looks again while the session shows life its scan did not find; ten in a row show them.

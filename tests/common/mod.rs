@@ -920,6 +920,29 @@ while :; do sleep 1 & wait $!; done"#,
         Background::spawn(interruptible(&mut cmd))
     }
 
+    /// `rdaemon ARGS` in the background as [`Env::in_background`], with
+    /// `RDAEMON_FAULT=STAGE:stop`: it stops itself (SIGSTOP) where it reaches `stage`
+    /// (src/fault.rs), and so does every child of it that reaches it.
+    pub fn with_fault(&self, stage: &str, args: &[&str]) -> Background {
+        let mut cmd = self.std_cmd();
+        cmd.args(args)
+            .env("RDAEMON_FAULT", format!("{stage}:stop"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        Background::spawn(interruptible(&mut cmd))
+    }
+
+    /// [`Env::with_fault`], once rdaemon has stopped at `stage`: a signal sent to it then
+    /// arrives exactly there, once it is continued.
+    pub fn paused_at(&self, stage: &str, args: &[&str]) -> Background {
+        let paused = self.with_fault(stage, args);
+        wait_until(&format!("rdaemon stops at {stage}"), DEADLINE, || {
+            stat(paused.pid()).is_some_and(|s| s.state == 'T')
+        });
+        paused
+    }
+
     /// Waits until `waiting`, a `stop` or `restart` of daemon `name` in the background, has
     /// marked it wanted stopped (before its first signal) and waits for it in a poll.
     pub fn wait_stopping(&self, waiting: &Background, name: &str) {
