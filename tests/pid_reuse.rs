@@ -361,16 +361,7 @@ fn a_session_id_reused_during_a_stops_scan_is_not_swept() {
     // the process that takes another test's pid while that test has moved the cursor (a CI
     // run: it took a session id another test was waiting to take).
     let cursor = PidCursor::take();
-    let mut cmd = env.std_cmd();
-    cmd.args(["stop", "gap", "--timeout", "1s"])
-        .env("RDAEMON_FAULT", "session-scan:stop")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut stop = Background::spawn(&mut cmd);
-    wait_until("stop holds at its first scan", DEADLINE, || {
-        stat(stop.pid()).is_some_and(|s| s.state == 'T')
-    });
+    let mut stop = env.paused_at("session-scan", &["stop", "gap", "--timeout", "1s"]);
     // The daemon's last member ends, and the kernel hands its session id to a stranger.
     kill(NixPid::from_raw(left), Signal::SIGKILL).unwrap();
     wait_until(&format!("pid {left} is reaped"), DEADLINE, || {

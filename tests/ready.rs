@@ -1220,19 +1220,25 @@ fn a_lingering_socket_the_daemon_gives_up_while_start_looks_at_it_blocks_nothing
     let port = free_port().to_string();
     let mark = env.path("dropped").display().to_string();
     let ready = format!("tcp:127.0.0.1:{port}");
-    let mut cmd = env.std_cmd();
-    cmd.args(["start", "--name", "lg", "--ready", &ready])
-        .args(["--ready-timeout", "60s", "--"])
-        .arg(&python)
-        .args(["-c", LINGERS_UNDER_THE_LISTENER, &port, &mark])
-        .env("RDAEMON_FAULT", "socket-dup:stop")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut start = Background::spawn(&mut cmd);
-    wait_until("start holds at its first duplicate", DEADLINE, || {
-        stat(start.pid()).is_some_and(|s| s.state == 'T')
-    });
+    let python = python.display().to_string();
+    let mut start = env.paused_at(
+        "socket-dup",
+        &[
+            "start",
+            "--name",
+            "lg",
+            "--ready",
+            &ready,
+            "--ready-timeout",
+            "60s",
+            "--",
+            &python,
+            "-c",
+            LINGERS_UNDER_THE_LISTENER,
+            &port,
+            &mark,
+        ],
+    );
     let daemon = env.pid_of("lg");
     env.track(daemon);
     nix::sys::signal::kill(

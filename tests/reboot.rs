@@ -624,13 +624,7 @@ fn sigterm_at(resurrect: i32, child: i32) {
 /// `resurrect` run with `RDAEMON_FAULT=STAGE:stop`, and SIGTERM to it once its child for
 /// `name` has stopped at `stage`: its exit code, stdout and stderr.
 fn resurrect_sigterm_at(env: &Env, stage: &str, name: &str) -> (Option<i32>, String, String) {
-    let mut cmd = env.std_cmd();
-    cmd.arg("resurrect")
-        .env("RDAEMON_FAULT", format!("{stage}:stop"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let resurrect = Background::spawn(interruptible(&mut cmd));
+    let resurrect = env.with_fault(stage, &["resurrect"]);
     let child = stopped_child(resurrect.pid(), name);
     sigterm_at(resurrect.pid(), child);
     let out = resurrect.output_within(DEADLINE, "resurrect ends");
@@ -664,13 +658,7 @@ fn a_sigterm_to_resurrect_between_two_daemons_starts_no_more() {
     // b comes after a, as `up` would have recorded it: started only once a runs.
     edit_spec(&env, "b", "after", serde_json::json!(["a"]));
     reboot(env.dir(), &["a", "b"]);
-    let mut cmd = env.std_cmd();
-    cmd.arg("resurrect")
-        .env("RDAEMON_FAULT", "start-before-catch:stop")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let resurrect = Background::spawn(interruptible(&mut cmd));
+    let resurrect = env.with_fault("start-before-catch", &["resurrect"]);
     let a = stopped_child(resurrect.pid(), "a");
     assert_eq!(resurrect_child(resurrect.pid(), "b"), None, "b before a");
     kill(NixPid::from_raw(a), Signal::SIGCONT).unwrap();

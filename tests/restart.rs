@@ -434,18 +434,7 @@ fn a_restart_interrupted_while_its_start_waits_stops_the_new_program() {
 /// (`RDAEMON_FAULT`, src/fault.rs): a signal sent to it then arrives exactly there, once it
 /// is continued.
 fn restart_paused_at(env: &Env, stage: &str, args: &[&str]) -> Background {
-    let mut cmd = env.std_cmd();
-    cmd.arg("restart")
-        .args(args)
-        .env("RDAEMON_FAULT", format!("{stage}:stop"))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let restart = Background::spawn(interruptible(&mut cmd));
-    wait_until(&format!("restart stops at {stage}"), DEADLINE, || {
-        stat(restart.pid()).is_some_and(|s| s.state == 'T')
-    });
-    restart
+    env.paused_at(stage, &[&["restart"], args].concat())
 }
 
 /// Sends SIGINT to the stopped `pid`, then SIGCONT: the Ctrl-C arrives where it stopped.

@@ -1847,22 +1847,11 @@ fn an_up_file_made_by_another_user_after_the_check_is_refused() {
             ),
             _ => "[daemons.h3]\nrun = \"sleep 1\"\n".to_owned(),
         };
-        let mut cmd = env.std_cmd();
-        match verb {
-            "up" => cmd.args(["up", "-f"]),
-            _ => cmd.args(["stop", "--file"]),
+        let option = match verb {
+            "up" => "-f",
+            _ => "--file",
         };
-        cmd.arg(&path)
-            .env("RDAEMON_FAULT", "upfile-checked:stop")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let running = Background::spawn(&mut cmd);
-        wait_until(
-            "rdaemon stops between the check and the open",
-            DEADLINE,
-            || stat(running.pid()).is_some_and(|s| s.state == 'T'),
-        );
+        let running = env.paused_at("upfile-checked", &[verb, option, path.to_str().unwrap()]);
         let staged = sticky.join(format!("{verb}.staged"));
         fs::write(&staged, &body).unwrap();
         std::os::unix::fs::chown(&staged, Some(65534), Some(65534)).unwrap();
@@ -1919,16 +1908,7 @@ fn another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart() 
     ])
     .ok();
     env.track(env.record("sq")["pid"].as_i64().unwrap() as i32);
-    let mut cmd = env.std_cmd();
-    cmd.args(["restart", "sq"])
-        .env("RDAEMON_FAULT", "restart-before-start:stop")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let restart = Background::spawn(&mut cmd);
-    wait_until("the restart holds before its start", DEADLINE, || {
-        stat(restart.pid()).is_some_and(|s| s.state == 'T')
-    });
+    let restart = env.paused_at("restart-before-start", &["restart", "sq"]);
     let s = sticky.display();
     nobody_does(&format!(
         "mkdir {s}/.sq.pid.tmp {s}/.sq.pid.{}.tmp",
