@@ -173,7 +173,7 @@ pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>)
 
 /// The addresses of this machine `spec`'s readiness (`tcp:`, `http:`) waits for a listener on;
 /// none for another kind, a remote host, or one that does not resolve ([`preflight`] says so).
-pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
+fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
     // No runtime directory is needed: only a notify check uses it.
     match spec.ready {
         ReadySpec::Tcp { .. } | ReadySpec::Http(_) => {
@@ -183,22 +183,6 @@ pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
         }
         _ => Vec::new(),
     }
-}
-
-/// Every two of `waits` (each entry's [`ready_addrs`], in the file's order) that wait on one
-/// address of this machine, by index (the earlier first), with its port, in the order of the
-/// later one: only one of them can listen there, so the other's readiness never comes (its own
-/// listener fails to bind, and another's does not count, SPEC §2.1).
-pub(crate) fn shared_ports(waits: &[Vec<SocketAddr>]) -> Vec<(usize, usize, u16)> {
-    let mut pairs = Vec::new();
-    for (second, addrs) in waits.iter().enumerate() {
-        for (first, earlier) in waits[..second].iter().enumerate() {
-            if let Some(addr) = addrs.iter().find(|a| earlier.contains(a)) {
-                pairs.push((first, second, addr.port()));
-            }
-        }
-    }
-    pairs
 }
 
 /// What of a daemon [`in_the_way`] compares with another's: its spec, and the addresses of
@@ -250,28 +234,34 @@ pub(crate) enum Shared<'a> {
 
 /// What `a` shares with `b` that puts it in the way of `b`'s start, the one rule of what
 /// "in each other's way" means: `resurrect` starts such daemons one after the other
-/// ([`clashes`]), and `up` refuses such entries before it starts any. The first of: a port
+/// ([`clashes`]), and `up` refuses such entries before it starts any. In this order: a port
 /// their readiness waits on, their pidfile, a file their readiness waits for, a log `b`'s
 /// `log:` readiness reads that `a` writes. All but the log go both ways: `a` writing a log
 /// that `b`'s readiness reads is not in the way of `a`'s start.
-pub(crate) fn in_the_way<'a>(a: &Holds<'a>, b: &Holds<'a>) -> Option<Shared<'a>> {
+pub(crate) fn in_the_way<'a>(a: &Holds<'a>, b: &Holds<'a>) -> Vec<Shared<'a>> {
+    let spec: &'a Spec = b.spec;
+    let mut shared = Vec::new();
     if let Some(addr) = b.ports.iter().find(|addr| a.ports.contains(addr)) {
-        return Some(Shared::Port(addr.port()));
+        shared.push(Shared::Port(addr.port()));
     }
-    if a.spec.pidfile == b.spec.pidfile {
-        return Some(Shared::Pidfile(&b.spec.pidfile));
+    if a.spec.pidfile == spec.pidfile {
+        shared.push(Shared::Pidfile(&spec.pidfile));
     }
-    match &b.spec.ready {
-        ReadySpec::File(path) if a.spec.ready == b.spec.ready => Some(Shared::ReadyFile(path)),
+    match &spec.ready {
+        ReadySpec::File(path) if a.spec.ready == spec.ready => {
+            shared.push(Shared::ReadyFile(path));
+        }
         ReadySpec::Log(_) => {
             let reads = b.logs();
-            a.logs()
+            let log = a
+                .logs()
                 .into_iter()
-                .find(|(log, _)| reads.iter().any(|(read, _)| read == log))
-                .map(|(log, keys)| Shared::Log(log, keys))
+                .find(|(log, _)| reads.iter().any(|(read, _)| read == log));
+            shared.extend(log.map(|(log, keys)| Shared::Log(log, keys)));
         }
-        _ => None,
+        _ => {}
     }
+    shared
 }
 
 /// Every two of `specs` (in their order; none: unknown) that must not start at once, by index
@@ -284,7 +274,7 @@ pub(crate) fn clashes(specs: &[Option<&Spec>]) -> Vec<(usize, usize)> {
         let Some(b) = b else { continue };
         for (first, a) in holds[..second].iter().enumerate() {
             let Some(a) = a else { continue };
-            if in_the_way(a, b).or_else(|| in_the_way(b, a)).is_some() {
+            if !in_the_way(a, b).is_empty() || !in_the_way(b, a).is_empty() {
                 pairs.push((first, second));
             }
         }
@@ -437,10 +427,10 @@ mod tests {
         ];
         let shared = |a: usize, b: usize| in_the_way(&holds[a], &holds[b]);
         for (a, b) in [(0, 2), (2, 0), (0, 4), (2, 4), (4, 2)] {
-            assert_eq!(shared(a, b), Some(Shared::Port(8080)), "{a} {b}");
+            assert_eq!(shared(a, b), [Shared::Port(8080)], "{a} {b}");
         }
         for (a, b) in [(0, 1), (1, 0), (0, 3), (3, 4), (1, 2)] {
-            assert_eq!(shared(a, b), None, "{a} {b}");
+            assert!(shared(a, b).is_empty(), "{a} {b}");
         }
     }
 
@@ -458,7 +448,7 @@ mod tests {
         ];
         for a in 0..4 {
             for b in (0..4).filter(|b| *b != a) {
-                assert_eq!(in_the_way(&holds[a], &holds[b]), None, "{a} {b}");
+                assert!(in_the_way(&holds[a], &holds[b]).is_empty(), "{a} {b}");
             }
         }
     }
@@ -468,39 +458,40 @@ mod tests {
         let mut reader = spec("r", "/p/r.pid", "log:ready");
         let mut writer = spec("w", "/p/w.pid", "exec");
         writer.stderr = "/l/r.log".into();
-        fn way<'a>(a: &'a Spec, b: &'a Spec) -> Option<Shared<'a>> {
+        fn way<'a>(a: &'a Spec, b: &'a Spec) -> Vec<Shared<'a>> {
             in_the_way(&Holds::of(a), &Holds::of(b))
         }
         // A log the reader's readiness reads, written by the other: in the way of the
         // reader's start only.
         assert_eq!(
             way(&writer, &reader),
-            Some(Shared::Log(Path::new("/l/r.log"), &["stderr", "log"]))
+            [Shared::Log(Path::new("/l/r.log"), &["stderr", "log"])]
         );
-        assert_eq!(way(&reader, &writer), None);
+        assert!(way(&reader, &writer).is_empty());
         // Its stderr elsewhere, the reader reads it too; `/dev/null` is shared by none.
         reader.stderr = "/l/w.log".into();
         assert_eq!(
             way(&writer, &reader),
-            Some(Shared::Log(Path::new("/l/w.log"), &["stdout", "log"]))
+            [Shared::Log(Path::new("/l/w.log"), &["stdout", "log"])]
         );
         reader.stderr = "/dev/null".into();
         (writer.stdout, writer.stderr) = ("/dev/null".into(), "/l/w.log".into());
-        assert_eq!(way(&writer, &reader), None);
-        // One pidfile comes first, both ways.
+        assert!(way(&writer, &reader).is_empty());
+        // One pidfile, both ways, before the log.
         writer.pidfile = reader.pidfile.clone();
         writer.stderr = "/l/r.log".into();
-        for (a, b) in [(&writer, &reader), (&reader, &writer)] {
-            assert_eq!(way(a, b), Some(Shared::Pidfile(Path::new("/p/r.pid"))));
-        }
+        let pidfile = Shared::Pidfile(Path::new("/p/r.pid"));
+        let log = Shared::Log(Path::new("/l/r.log"), &["stderr", "log"]);
+        assert_eq!(way(&writer, &reader), [pidfile, log]);
+        assert_eq!(way(&reader, &writer), [pidfile]);
         // One `file:`, both ways; another file, or another kind, is not.
         let one = spec("a", "/p/a.pid", "file:/r/x");
         let two = spec("b", "/p/b.pid", "file:/r/x");
         for (a, b) in [(&one, &two), (&two, &one)] {
-            assert_eq!(way(a, b), Some(Shared::ReadyFile(Path::new("/r/x"))));
+            assert_eq!(way(a, b), [Shared::ReadyFile(Path::new("/r/x"))]);
         }
-        assert_eq!(way(&one, &spec("c", "/p/c.pid", "file:/r/y")), None);
-        assert_eq!(way(&one, &spec("d", "/p/d.pid", "exec")), None);
+        assert!(way(&one, &spec("c", "/p/c.pid", "file:/r/y")).is_empty());
+        assert!(way(&one, &spec("d", "/p/d.pid", "exec")).is_empty());
     }
 
     #[test]

@@ -1983,7 +1983,7 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
     assert_eq!(
         run.stderr,
         format!(
-            "rdaemon: {file}:4: fast: ready = \"log:ready\" reads the log '{}', which slow writes too (line 8): a line of slow's would make fast ready; give fast a log of its own\n",
+            "rdaemon: {file}:9: slow: ready = \"log:ready\" reads the log '{}', which fast writes too (line 3): a line of fast's would make slow ready; give slow a log of its own\n",
             log.display()
         ),
         "{}",
@@ -1997,7 +1997,8 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
         .stderr_has(":4: fast: ready = \"log:ready\" reads the log '")
         .stderr_has("which slow writes too (line 8)");
     assert!(env.track_marked(&secs).is_empty());
-    // A log of its own: `slow` is not ready on `fast`'s line (its start times out).
+    // The other's log of its own (either is enough): `slow` is not ready on `fast`'s line (its
+    // start times out).
     fs::write(
         env.path("rdaemon.toml"),
         shared.replacen("log = \"all.log\"", "log = \"fast.log\"", 1),
@@ -2024,10 +2025,47 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
         .code(1)
         .one_error_line()
         .stderr_has(&format!(
-        ":3: one: the file '{}' it waits for to be ready is also the one two waits for (line 7)",
+        ":7: two: the file '{}' it waits for to be ready is also the one one waits for (line 3)",
         made.display()
     ));
     assert!(env.track_marked(&secs).is_empty());
+}
+
+/// A log is in the way only of the entry whose `log:` readiness reads it (preflight's rule,
+/// which `resurrect` follows too), wherever each stands in the file: another entry writing it,
+/// added beside the running reader, starts; the reader, to be started beside it, is refused,
+/// named though it comes first.
+#[test]
+fn a_shared_log_is_in_the_way_only_of_the_entry_waiting_on_it() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let reader = format!(
+        "[daemons.r]\nrun = \"echo r is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\n"
+    );
+    let writer =
+        format!("\n[daemons.w]\nrun = \"echo w is ready; exec sleep {secs}\"\nlog = \"all.log\"\n");
+    fs::write(env.path("rdaemon.toml"), &reader).unwrap();
+    env.run(&["up"]).ok().stdout_has("started r (pid ");
+    fs::write(env.path("rdaemon.toml"), format!("{reader}{writer}")).unwrap();
+    let run = env.run(&["up"]).ok();
+    let run = run
+        .stdout_has("r is up to date")
+        .stdout_has("started w (pid ");
+    assert_eq!(env.track_marked(&secs).len(), 2, "{}", run.dump());
+    env.run(&["down"]).ok();
+    let run = env.run(&["up"]).code(1).one_error_line();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let log = env.dir().canonicalize().unwrap().join("all.log");
+    assert_eq!(
+        run.stderr,
+        format!(
+            "rdaemon: {file}:4: r: ready = \"log:ready\" reads the log '{}', which w writes too (line 8): a line of w's would make r ready; give r a log of its own\n",
+            log.display()
+        ),
+        "{}",
+        run.dump()
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
 }
 
 /// helper-126's review: options `start` refuses together (`max-restarts` without `respawn`)
