@@ -407,24 +407,33 @@ mod tests {
         }
     }
 
-    /// `spec`'s [`Holds`], its readiness waiting on `addrs` (as if resolved).
-    fn waiting_on<'a>(spec: &'a Spec, addrs: &[&str]) -> Holds<'a> {
-        let ports = addrs.iter().map(|a| a.parse().unwrap()).collect();
-        Holds { spec, ports }
+    /// Specs `s0`, `s1`, ..., one for each of `waits`, each with a pidfile of its own.
+    fn numbered(waits: &[&[&str]]) -> Vec<Spec> {
+        (0..waits.len())
+            .map(|i| spec(&format!("s{i}"), &format!("/p/{i}"), "exec"))
+            .collect()
+    }
+
+    /// The [`Holds`] of `specs`, the readiness of each waiting on its `waits` (as if resolved).
+    fn waiting_on<'a>(specs: &'a [Spec], waits: &[&[&str]]) -> Vec<Holds<'a>> {
+        let holds = specs.iter().zip(waits).map(|(spec, addrs)| Holds {
+            spec,
+            ports: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        });
+        holds.collect()
     }
 
     #[test]
     fn in_the_way_names_a_port_both_wait_on() {
-        let specs: Vec<Spec> = (0..5)
-            .map(|i| spec(&format!("s{i}"), &format!("/p/{i}"), "exec"))
-            .collect();
-        let holds = [
-            waiting_on(&specs[0], &["127.0.0.1:8080"]),
-            waiting_on(&specs[1], &[]),
-            waiting_on(&specs[2], &["[::1]:8080", "127.0.0.1:8080"]),
-            waiting_on(&specs[3], &["127.0.0.1:9090"]),
-            waiting_on(&specs[4], &["127.0.0.1:8080"]),
+        let waits: &[&[&str]] = &[
+            &["127.0.0.1:8080"],
+            &[],
+            &["[::1]:8080", "127.0.0.1:8080"],
+            &["127.0.0.1:9090"],
+            &["127.0.0.1:8080"],
         ];
+        let specs = numbered(waits);
+        let holds = waiting_on(&specs, waits);
         let shared = |a: usize, b: usize| in_the_way(&holds[a], &holds[b]);
         for (a, b) in [(0, 2), (2, 0), (0, 4), (2, 4), (4, 2)] {
             assert_eq!(shared(a, b), [Shared::Port(8080)], "{a} {b}");
@@ -432,20 +441,15 @@ mod tests {
         for (a, b) in [(0, 1), (1, 0), (0, 3), (3, 4), (1, 2)] {
             assert!(shared(a, b).is_empty(), "{a} {b}");
         }
-    }
-
-    #[test]
-    fn in_the_way_tells_other_addresses_and_ports_apart() {
         // One port on two addresses: two servers can bind them side by side.
-        let specs: Vec<Spec> = (0..4)
-            .map(|i| spec(&format!("s{i}"), &format!("/p/{i}"), "exec"))
-            .collect();
-        let holds = [
-            waiting_on(&specs[0], &["127.0.0.1:8080"]),
-            waiting_on(&specs[1], &["[::1]:8080"]),
-            waiting_on(&specs[2], &["127.0.0.2:8080"]),
-            waiting_on(&specs[3], &["127.0.0.1:8081"]),
+        let waits: &[&[&str]] = &[
+            &["127.0.0.1:8080"],
+            &["[::1]:8080"],
+            &["127.0.0.2:8080"],
+            &["127.0.0.1:8081"],
         ];
+        let specs = numbered(waits);
+        let holds = waiting_on(&specs, waits);
         for a in 0..4 {
             for b in (0..4).filter(|b| *b != a) {
                 assert!(in_the_way(&holds[a], &holds[b]).is_empty(), "{a} {b}");

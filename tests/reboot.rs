@@ -861,14 +861,8 @@ fn resurrect_starts_daemons_sharing_a_pidfile_one_after_the_other() {
     reboot(env.dir(), &["p", "q"]);
     let _ = fs::remove_file(&shared);
     for _ in 0..3 {
-        let run = env.run(&["resurrect"]);
-        let (p, q) = (env.track_marked(&p_secs), env.track_marked(&q_secs));
-        let run = run
-            .code(1)
-            .stdout_has("started p (pid ")
-            .stderr_has("cannot start q: ");
-        assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
-        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{}\n", p[0]));
+        let p = resurrect_p_not_q(&env, &p_secs, &q_secs);
+        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{p}\n"));
         reboot(env.dir(), &["p", "q"]);
         let _ = fs::remove_file(&shared);
     }
@@ -899,13 +893,20 @@ fn resurrect_starts_a_daemon_waiting_on_anothers_log_after_it() {
     edit_spec(&env, "q", "ready_timeout", "1s".into());
     reboot(env.dir(), &["p", "q"]);
     fs::remove_file(&q_runs).unwrap();
+    resurrect_p_not_q(&env, &p_secs, &q_secs);
+}
+
+/// `resurrect` of daemons p and q in each other's way, one after the other: p started, q's
+/// start refused (exit 1), their processes (marked `p_secs`, `q_secs`) tracked. Returns p's pid.
+fn resurrect_p_not_q(env: &Env, p_secs: &str, q_secs: &str) -> i32 {
     let run = env.run(&["resurrect"]);
-    let (p, q) = (env.track_marked(&p_secs), env.track_marked(&q_secs));
+    let (p, q) = (env.track_marked(p_secs), env.track_marked(q_secs));
     let run = run
         .code(1)
         .stdout_has("started p (pid ")
         .stderr_has("cannot start q: ");
     assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
+    p[0]
 }
 
 /// A child of `resurrect` killed outright (here at a fault point, as the OOM killer would) says
