@@ -4,8 +4,10 @@
 //! for every entry it is about to start before it starts any; `start` checks the same again
 //! as it goes, and opens the files for real. Also the refusal of a `--ready tcp:`/`http:` port
 //! another process already listens on ([`refuse_busy_port`]), which `start` and `up` share, and
-//! two entries of an up file waiting on one port ([`shared_ports`]). Below `commands/`, where
-//! all of them reach it.
+//! the one rule of what puts two daemons in each other's way ([`in_the_way`]: one pidfile, one
+//! readiness port or file, a log one's readiness reads and the other writes), by which
+//! `resurrect` orders its starts and `up` refuses a file. Below `commands/`, where all of them
+//! reach it.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -171,7 +173,7 @@ pub(crate) fn check_port(ctx: &Ctx, spec: &Spec, own: impl FnOnce() -> Vec<i32>)
 
 /// The addresses of this machine `spec`'s readiness (`tcp:`, `http:`) waits for a listener on;
 /// none for another kind, a remote host, or one that does not resolve ([`preflight`] says so).
-pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
+fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
     // No runtime directory is needed: only a notify check uses it.
     match spec.ready {
         ReadySpec::Tcp { .. } | ReadySpec::Http(_) => {
@@ -183,43 +185,96 @@ pub(crate) fn ready_addrs(spec: &Spec) -> Vec<SocketAddr> {
     }
 }
 
-/// Every two of `waits` (each entry's [`ready_addrs`], in the file's order) that wait on one
-/// address of this machine, by index (the earlier first), with its port, in the order of the
-/// later one: only one of them can listen there, so the other's readiness never comes (its own
-/// listener fails to bind, and another's does not count, SPEC §2.1).
-pub(crate) fn shared_ports(waits: &[Vec<SocketAddr>]) -> Vec<(usize, usize, u16)> {
-    let mut pairs = Vec::new();
-    for (second, addrs) in waits.iter().enumerate() {
-        for (first, earlier) in waits[..second].iter().enumerate() {
-            if let Some(addr) = addrs.iter().find(|a| earlier.contains(a)) {
-                pairs.push((first, second, addr.port()));
-            }
-        }
+/// What of a daemon [`in_the_way`] compares with another's: its spec, and the addresses of
+/// this machine its readiness waits on, resolved once ([`ready_addrs`]).
+pub(crate) struct Holds<'a> {
+    spec: &'a Spec,
+    ports: Vec<SocketAddr>,
+}
+
+impl<'a> Holds<'a> {
+    /// What `spec` holds or watches as it starts.
+    pub(crate) fn of(spec: &'a Spec) -> Self {
+        let ports = ready_addrs(spec);
+        Holds { spec, ports }
     }
-    pairs
+
+    /// The files its program's output goes to (each once; not `/dev/null`, where nothing is
+    /// written), each with the keys of an up file that name it ([`About`]).
+    fn logs(&self) -> Vec<(&'a Path, About)> {
+        let spec = self.spec;
+        let mut logs: Vec<(&'a Path, About)> = vec![(&spec.stdout, &["stdout", "log"])];
+        if spec.stderr != spec.stdout {
+            logs.push((&spec.stderr, &["stderr", "log"]));
+        }
+        logs.retain(|(path, _)| *path != Path::new("/dev/null"));
+        logs
+    }
+}
+
+/// What one daemon shares with another that puts it in the way of the other's start
+/// ([`in_the_way`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shared<'a> {
+    /// A port of this machine both their readiness (`tcp:`, `http:`) waits on: only one of them
+    /// can listen there, and the other's own listener fails to bind while another's does not
+    /// count (SPEC §2.1).
+    Port(u16),
+    /// Their pidfile, which names one daemon (SPEC §1): two starts at once each find it free,
+    /// both daemons run, and it names the one written last (helper-126).
+    Pidfile(&'a Path),
+    /// The file both their `file:` readiness waits for: either program making it makes both
+    /// "ready".
+    ReadyFile(&'a Path),
+    /// A log the other's `log:` readiness reads, which this one writes too, with the keys that
+    /// name it in this one's entry: a line of this one's makes the other "ready" before its
+    /// program is, though SPEC §2.1 wants the program's own.
+    Log(&'a Path, About),
+}
+
+/// What `a` shares with `b` that puts it in the way of `b`'s start, the one rule of what
+/// "in each other's way" means: `resurrect` starts such daemons one after the other
+/// ([`clashes`]), and `up` refuses such entries before it starts any. In this order: a port
+/// their readiness waits on, their pidfile, a file their readiness waits for, a log `b`'s
+/// `log:` readiness reads that `a` writes. All but the log go both ways: `a` writing a log
+/// that `b`'s readiness reads is not in the way of `a`'s start.
+pub(crate) fn in_the_way<'a>(a: &Holds<'a>, b: &Holds<'a>) -> Vec<Shared<'a>> {
+    let spec: &'a Spec = b.spec;
+    let mut shared = Vec::new();
+    if let Some(addr) = b.ports.iter().find(|addr| a.ports.contains(addr)) {
+        shared.push(Shared::Port(addr.port()));
+    }
+    if a.spec.pidfile == spec.pidfile {
+        shared.push(Shared::Pidfile(&spec.pidfile));
+    }
+    match &spec.ready {
+        ReadySpec::File(path) if a.spec.ready == spec.ready => {
+            shared.push(Shared::ReadyFile(path));
+        }
+        ReadySpec::Log(_) => {
+            let reads = b.logs();
+            let log = a
+                .logs()
+                .into_iter()
+                .find(|(log, _)| reads.iter().any(|(read, _)| read == log));
+            shared.extend(log.map(|(log, keys)| Shared::Log(log, keys)));
+        }
+        _ => {}
+    }
+    shared
 }
 
 /// Every two of `specs` (in their order; none: unknown) that must not start at once, by index
-/// (the earlier first): one pidfile (two starts at once each find it free, both daemons run,
-/// and it names the one written last: helper-126), one port their readiness waits on (only one
-/// can listen there, and which one would be chance), or one `file:` their readiness waits for
-/// (either program making it would make both ready). One after the other, each start finds
-/// what the other did, as it would by hand.
+/// (the earlier first): either in the way of the other's start ([`in_the_way`]). One after the
+/// other, each start finds what the other did, as it would by hand.
 pub(crate) fn clashes(specs: &[Option<&Spec>]) -> Vec<(usize, usize)> {
-    let waits: Vec<Vec<SocketAddr>> = specs
-        .iter()
-        .map(|s| s.map(ready_addrs).unwrap_or_default())
-        .collect();
-    let mut pairs: Vec<(usize, usize)> = shared_ports(&waits)
-        .into_iter()
-        .map(|(first, second, _)| (first, second))
-        .collect();
-    for (second, b) in specs.iter().enumerate() {
+    let holds: Vec<Option<Holds>> = specs.iter().map(|s| s.map(Holds::of)).collect();
+    let mut pairs = Vec::new();
+    for (second, b) in holds.iter().enumerate() {
         let Some(b) = b else { continue };
-        for (first, a) in specs[..second].iter().enumerate() {
+        for (first, a) in holds[..second].iter().enumerate() {
             let Some(a) = a else { continue };
-            let file = matches!(&b.ready, ReadySpec::File(_)) && a.ready == b.ready;
-            if (a.pidfile == b.pidfile || file) && !pairs.contains(&(first, second)) {
+            if !in_the_way(a, b).is_empty() || !in_the_way(b, a).is_empty() {
                 pairs.push((first, second));
             }
         }
@@ -341,33 +396,112 @@ fn check_log(path: &Path, account: Option<&Account>) -> Result<()> {
 mod tests {
     use super::*;
 
-    fn addrs(list: &[&str]) -> Vec<SocketAddr> {
-        list.iter().map(|a| a.parse().unwrap()).collect()
+    fn spec(name: &str, pidfile: &str, ready: &str) -> Spec {
+        Spec {
+            name: crate::parse::Name::parse(name).unwrap(),
+            pidfile: pidfile.into(),
+            ready: ReadySpec::parse(ready).unwrap(),
+            stdout: format!("/l/{name}.log").into(),
+            stderr: format!("/l/{name}.log").into(),
+            ..Spec::default()
+        }
+    }
+
+    /// Specs `s0`, `s1`, ..., one for each of `waits`, each with a pidfile of its own.
+    fn numbered(waits: &[&[&str]]) -> Vec<Spec> {
+        (0..waits.len())
+            .map(|i| spec(&format!("s{i}"), &format!("/p/{i}"), "exec"))
+            .collect()
+    }
+
+    /// The [`Holds`] of `specs`, the readiness of each waiting on its `waits` (as if resolved).
+    fn waiting_on<'a>(specs: &'a [Spec], waits: &[&[&str]]) -> Vec<Holds<'a>> {
+        let holds = specs.iter().zip(waits).map(|(spec, addrs)| Holds {
+            spec,
+            ports: addrs.iter().map(|a| a.parse().unwrap()).collect(),
+        });
+        holds.collect()
     }
 
     #[test]
-    fn shared_ports_pairs_entries_waiting_on_one_address() {
-        let waits = [
-            addrs(&["127.0.0.1:8080"]),
-            addrs(&[]),
-            addrs(&["[::1]:8080", "127.0.0.1:8080"]),
-            addrs(&["127.0.0.1:9090"]),
-            addrs(&["127.0.0.1:8080"]),
+    fn in_the_way_names_a_port_both_wait_on() {
+        let waits: &[&[&str]] = &[
+            &["127.0.0.1:8080"],
+            &[],
+            &["[::1]:8080", "127.0.0.1:8080"],
+            &["127.0.0.1:9090"],
+            &["127.0.0.1:8080"],
         ];
+        let specs = numbered(waits);
+        let holds = waiting_on(&specs, waits);
+        let shared = |a: usize, b: usize| in_the_way(&holds[a], &holds[b]);
+        for (a, b) in [(0, 2), (2, 0), (0, 4), (2, 4), (4, 2)] {
+            assert_eq!(shared(a, b), [Shared::Port(8080)], "{a} {b}");
+        }
+        for (a, b) in [(0, 1), (1, 0), (0, 3), (3, 4), (1, 2)] {
+            assert!(shared(a, b).is_empty(), "{a} {b}");
+        }
+        // One port on two addresses: two servers can bind them side by side.
+        let waits: &[&[&str]] = &[
+            &["127.0.0.1:8080"],
+            &["[::1]:8080"],
+            &["127.0.0.2:8080"],
+            &["127.0.0.1:8081"],
+        ];
+        let specs = numbered(waits);
+        let holds = waiting_on(&specs, waits);
+        for a in 0..4 {
+            for b in (0..4).filter(|b| *b != a) {
+                assert!(in_the_way(&holds[a], &holds[b]).is_empty(), "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn in_the_way_names_a_pidfile_a_ready_file_or_a_log_read() {
+        let mut reader = spec("r", "/p/r.pid", "log:ready");
+        let mut writer = spec("w", "/p/w.pid", "exec");
+        writer.stderr = "/l/r.log".into();
+        fn way<'a>(a: &'a Spec, b: &'a Spec) -> Vec<Shared<'a>> {
+            in_the_way(&Holds::of(a), &Holds::of(b))
+        }
+        // A log the reader's readiness reads, written by the other: in the way of the
+        // reader's start only.
         assert_eq!(
-            shared_ports(&waits),
-            [(0, 2, 8080), (0, 4, 8080), (2, 4, 8080)]
+            way(&writer, &reader),
+            [Shared::Log(Path::new("/l/r.log"), &["stderr", "log"])]
         );
+        assert!(way(&reader, &writer).is_empty());
+        // Its stderr elsewhere, the reader reads it too; `/dev/null` is shared by none.
+        reader.stderr = "/l/w.log".into();
+        assert_eq!(
+            way(&writer, &reader),
+            [Shared::Log(Path::new("/l/w.log"), &["stdout", "log"])]
+        );
+        reader.stderr = "/dev/null".into();
+        (writer.stdout, writer.stderr) = ("/dev/null".into(), "/l/w.log".into());
+        assert!(way(&writer, &reader).is_empty());
+        // One pidfile, both ways, before the log.
+        writer.pidfile = reader.pidfile.clone();
+        writer.stderr = "/l/r.log".into();
+        let pidfile = Shared::Pidfile(Path::new("/p/r.pid"));
+        let log = Shared::Log(Path::new("/l/r.log"), &["stderr", "log"]);
+        assert_eq!(way(&writer, &reader), [pidfile, log]);
+        assert_eq!(way(&reader, &writer), [pidfile]);
+        // One `file:`, both ways; another file, or another kind, is not.
+        let one = spec("a", "/p/a.pid", "file:/r/x");
+        let two = spec("b", "/p/b.pid", "file:/r/x");
+        for (a, b) in [(&one, &two), (&two, &one)] {
+            assert_eq!(way(a, b), [Shared::ReadyFile(Path::new("/r/x"))]);
+        }
+        assert!(way(&one, &spec("c", "/p/c.pid", "file:/r/y")).is_empty());
+        assert!(way(&one, &spec("d", "/p/d.pid", "exec")).is_empty());
     }
 
     #[test]
     fn clashes_pair_specs_that_must_not_start_at_once() {
-        let spec = |name: &str, pidfile: &str, ready: &str| Spec {
-            name: crate::parse::Name::parse(name).unwrap(),
-            pidfile: pidfile.into(),
-            ready: ReadySpec::parse(ready).unwrap(),
-            ..Spec::default()
-        };
+        let mut logger = spec("g", "/p/g.pid", "exec");
+        logger.stdout = "/l/h.log".into();
         let specs = [
             spec("a", "/p/a.pid", "tcp:127.0.0.1:8080"),
             spec("b", "/p/b.pid", "file:/r/x"),
@@ -375,26 +509,16 @@ mod tests {
             spec("d", "/p/d.pid", "tcp:127.0.0.1:8080"),
             spec("e", "/p/e.pid", "file:/r/x"),
             spec("f", "/p/f.pid", "file:/r/y"),
+            logger,
+            spec("h", "/p/h.pid", "log:ready"),
         ];
         let mut refs: Vec<Option<&Spec>> = specs.iter().map(Some).collect();
         let mut pairs = clashes(&refs);
         pairs.sort_unstable();
-        assert_eq!(pairs, [(0, 2), (0, 3), (1, 4)]);
+        assert_eq!(pairs, [(0, 2), (0, 3), (1, 4), (6, 7)]);
         // An unknown spec clashes with nothing.
         refs[0] = None;
+        refs[7] = None;
         assert_eq!(clashes(&refs), [(1, 4)]);
-    }
-
-    #[test]
-    fn shared_ports_tells_other_addresses_and_ports_apart() {
-        // One port on two addresses: two servers can bind them side by side.
-        let waits = [
-            addrs(&["127.0.0.1:8080"]),
-            addrs(&["[::1]:8080"]),
-            addrs(&["127.0.0.2:8080"]),
-            addrs(&["127.0.0.1:8081"]),
-        ];
-        assert!(shared_ports(&waits).is_empty());
-        assert!(shared_ports(&[]).is_empty());
     }
 }

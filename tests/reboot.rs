@@ -861,17 +861,52 @@ fn resurrect_starts_daemons_sharing_a_pidfile_one_after_the_other() {
     reboot(env.dir(), &["p", "q"]);
     let _ = fs::remove_file(&shared);
     for _ in 0..3 {
-        let run = env.run(&["resurrect"]);
-        let (p, q) = (env.track_marked(&p_secs), env.track_marked(&q_secs));
-        let run = run
-            .code(1)
-            .stdout_has("started p (pid ")
-            .stderr_has("cannot start q: ");
-        assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
-        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{}\n", p[0]));
+        let p = resurrect_p_not_q(&env, &p_secs, &q_secs);
+        assert_eq!(fs::read_to_string(&shared).unwrap(), format!("{p}\n"));
         reboot(env.dir(), &["p", "q"]);
         let _ = fs::remove_file(&shared);
     }
+}
+
+/// Two daemons in each other's way by a log (the `log:` readiness of q reads the log p writes
+/// too, which `up` refuses in a file) are not started at once by `resurrect` either: at once,
+/// q's wait took p's line for its own. p says its line once q's program runs (or after about
+/// half a second): one after the other, p is ready first, and q, whose program says nothing,
+/// times out. Checked: without the order, `resurrect` exits 0 with both running.
+#[test]
+fn resurrect_starts_a_daemon_waiting_on_anothers_log_after_it() {
+    let env = Env::new();
+    let (p_secs, q_secs) = (unique_secs(), unique_secs());
+    let (log, q_runs) = (env.path("shared.log"), env.path("q.runs"));
+    let log = log.to_str().unwrap();
+    let p = format!(
+        "for i in $(seq 50); do [ -e {} ] && break; sleep 0.01; done; echo p ready; exec sleep {p_secs}",
+        q_runs.display()
+    );
+    let q = format!("touch {}; exec sleep {q_secs}", q_runs.display());
+    for (name, ready, script) in [("p", "log:ready", &p), ("q", "exec", &q)] {
+        let start = ["start", "--name", name, "--log", log, "--ready", ready];
+        let run = env.run(&[&start[..], &["--", "sh", "-c", script]].concat());
+        run.ok().stdout_has(&format!("started {name} (pid "));
+    }
+    edit_spec(&env, "q", "ready", "log:ready".into());
+    edit_spec(&env, "q", "ready_timeout", "1s".into());
+    reboot(env.dir(), &["p", "q"]);
+    fs::remove_file(&q_runs).unwrap();
+    resurrect_p_not_q(&env, &p_secs, &q_secs);
+}
+
+/// `resurrect` of daemons p and q in each other's way, one after the other: p started, q's
+/// start refused (exit 1), their processes (marked `p_secs`, `q_secs`) tracked. Returns p's pid.
+fn resurrect_p_not_q(env: &Env, p_secs: &str, q_secs: &str) -> i32 {
+    let run = env.run(&["resurrect"]);
+    let (p, q) = (env.track_marked(p_secs), env.track_marked(q_secs));
+    let run = run
+        .code(1)
+        .stdout_has("started p (pid ")
+        .stderr_has("cannot start q: ");
+    assert_eq!((p.len(), q.len()), (1, 0), "{}", run.dump());
+    p[0]
 }
 
 /// A child of `resurrect` killed outright (here at a fault point, as the OOM killer would) says

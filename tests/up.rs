@@ -1908,6 +1908,22 @@ fn an_entry_with_limits_in_any_order_is_up_to_date() {
     assert_eq!(env.track_marked(&secs), [pid]);
 }
 
+/// Runs `up ARGS`, which must be refused (exit 1) with the one line `rdaemon: FILE:MESSAGE`,
+/// FILE the test's `rdaemon.toml`, `{dir}` in `message` the real path of its directory.
+fn assert_up_refused(env: &Env, args: &[&str], message: &str) -> Run {
+    let run = env.run(&[&["up"], args].concat()).code(1).one_error_line();
+    let file = env.path("rdaemon.toml").display().to_string();
+    let dir = env.dir().canonicalize().unwrap();
+    let message = message.replace("{dir}", dir.to_str().unwrap());
+    assert_eq!(
+        run.stderr,
+        format!("rdaemon: {file}:{message}\n"),
+        "{}",
+        run.dump()
+    );
+    run
+}
+
 /// helper-126's review: two entries with one pidfile, waiting for nothing, were started at once;
 /// each `start` found the pidfile free, both daemons ran, and the pidfile named only the one
 /// written last. Refused before anything starts, naming both, as two entries waiting on one
@@ -1923,17 +1939,10 @@ fn two_entries_with_one_pidfile_start_nothing() {
         ),
     )
     .unwrap();
-    let run = env.run(&["up"]).code(1).one_error_line();
-    let file = env.path("rdaemon.toml").display().to_string();
-    let pidfile = env.dir().canonicalize().unwrap().join("shared.pid");
-    assert_eq!(
-        run.stderr,
-        format!(
-            "rdaemon: {file}:8: two: pidfile '{}' is also one's (line 3): give each daemon a pidfile of its own\n",
-            pidfile.display()
-        ),
-        "{}",
-        run.dump()
+    let run = assert_up_refused(
+        &env,
+        &[],
+        "8: two: pidfile '{dir}/shared.pid' is also one's (line 3): give each daemon a pidfile of its own",
     );
     assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
     assert!(!env.path("one.json").exists() && !env.path("two.json").exists());
@@ -1977,27 +1986,21 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
         "[daemons.fast]\nrun = \"echo fast is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\n\n[daemons.slow]\nrun = \"until [ -e go ]; do sleep 0.01; done; echo slow is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\nready-timeout = \"1s\"\n"
     );
     fs::write(env.path("rdaemon.toml"), &shared).unwrap();
-    let file = env.path("rdaemon.toml").display().to_string();
-    let log = env.dir().canonicalize().unwrap().join("all.log");
-    let run = env.run(&["up"]).code(1).one_error_line();
-    assert_eq!(
-        run.stderr,
-        format!(
-            "rdaemon: {file}:4: fast: ready = \"log:ready\" reads the log '{}', which slow writes too (line 8): a line of slow's would make fast ready; give fast a log of its own\n",
-            log.display()
-        ),
-        "{}",
-        run.dump()
+    let run = assert_up_refused(
+        &env,
+        &[],
+        "9: slow: ready = \"log:ready\" reads the log '{dir}/all.log', which fast writes too (line 3): a line of fast's would make slow ready; give slow a log of its own",
     );
     assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
     // Also when the other is not one `up` starts: it may run, and write there.
-    env.run(&["up", "fast"])
-        .code(1)
-        .one_error_line()
-        .stderr_has(":4: fast: ready = \"log:ready\" reads the log '")
-        .stderr_has("which slow writes too (line 8)");
+    assert_up_refused(
+        &env,
+        &["fast"],
+        "4: fast: ready = \"log:ready\" reads the log '{dir}/all.log', which slow writes too (line 8): a line of slow's would make fast ready; give fast a log of its own",
+    );
     assert!(env.track_marked(&secs).is_empty());
-    // A log of its own: `slow` is not ready on `fast`'s line (its start times out).
+    // The other's log of its own (either is enough): `slow` is not ready on `fast`'s line (its
+    // start times out).
     fs::write(
         env.path("rdaemon.toml"),
         shared.replacen("log = \"all.log\"", "log = \"fast.log\"", 1),
@@ -2019,15 +2022,42 @@ fn an_entry_whose_readiness_another_entry_can_meet_starts_nothing() {
         ),
     )
     .unwrap();
-    let made = env.dir().canonicalize().unwrap().join("made");
-    env.run(&["up"])
-        .code(1)
-        .one_error_line()
-        .stderr_has(&format!(
-        ":3: one: the file '{}' it waits for to be ready is also the one two waits for (line 7)",
-        made.display()
-    ));
+    assert_up_refused(
+        &env,
+        &[],
+        "7: two: the file '{dir}/made' it waits for to be ready is also the one one waits for (line 3): either program making it would make both ready",
+    );
     assert!(env.track_marked(&secs).is_empty());
+}
+
+/// A log is in the way only of the entry whose `log:` readiness reads it (preflight's rule,
+/// which `resurrect` follows too), wherever each stands in the file: another entry writing it,
+/// added beside the running reader, starts; the reader, to be started beside it, is refused,
+/// named though it comes first.
+#[test]
+fn a_shared_log_is_in_the_way_only_of_the_entry_waiting_on_it() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let reader = format!(
+        "[daemons.r]\nrun = \"echo r is ready; exec sleep {secs}\"\nlog = \"all.log\"\nready = \"log:ready\"\n"
+    );
+    let writer =
+        format!("\n[daemons.w]\nrun = \"echo w is ready; exec sleep {secs}\"\nlog = \"all.log\"\n");
+    fs::write(env.path("rdaemon.toml"), &reader).unwrap();
+    env.run(&["up"]).ok().stdout_has("started r (pid ");
+    fs::write(env.path("rdaemon.toml"), format!("{reader}{writer}")).unwrap();
+    let run = env.run(&["up"]).ok();
+    let run = run
+        .stdout_has("r is up to date")
+        .stdout_has("started w (pid ");
+    assert_eq!(env.track_marked(&secs).len(), 2, "{}", run.dump());
+    env.run(&["down"]).ok();
+    let run = assert_up_refused(
+        &env,
+        &[],
+        "4: r: ready = \"log:ready\" reads the log '{dir}/all.log', which w writes too (line 8): a line of w's would make r ready; give r a log of its own",
+    );
+    assert!(env.track_marked(&secs).is_empty(), "{}", run.dump());
 }
 
 /// helper-126's review: options `start` refuses together (`max-restarts` without `respawn`)

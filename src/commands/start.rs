@@ -373,8 +373,9 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
     let order = crate::upfile::order_by_after(&after);
     let place: std::collections::BTreeMap<&Name, usize> =
         order.iter().enumerate().map(|(i, n)| (n, i)).collect();
-    // Daemons in each other's way (one pidfile, one readiness port or file) start one after
-    // the other, in the order, as they did before resurrect started any at once.
+    // Daemons in each other's way (preflight::in_the_way: one pidfile, one readiness port or
+    // file, a log one's readiness reads and the other writes) start one after the other, in
+    // the order, as they did before resurrect started any at once.
     let specs: Vec<Option<Spec>> = recs
         .iter()
         .map(|rec| rec.as_ref().and_then(|r| Spec::from_record(ctx, r).ok()))

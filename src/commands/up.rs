@@ -17,7 +17,9 @@ use crate::exit::Code;
 use crate::jobs::{run_jobs, Direction, Job};
 use crate::parse::Name;
 use crate::paths::Ctx;
+use crate::preflight::{in_the_way, Holds, Shared};
 use crate::process::Pid;
+use crate::spec::Spec;
 use crate::state::Record;
 use crate::target::Target;
 use crate::upfile::UpFile;
@@ -62,7 +64,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                 // it cannot start it.
                 let action = match report.state.runs() && !report.unsupervised {
                     true => {
-                        let running = crate::spec::Spec::from_record(ctx, &rec).ok();
+                        let running = Spec::from_record(ctx, &rec).ok();
                         // `after` says when to start a daemon, not how it runs: an entry whose
                         // order alone changed is not restarted (review, 2026-12-02), only its
                         // spec takes the new order, which `resurrect` and `export` read.
@@ -95,9 +97,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
         };
         actions.insert(name.clone(), action);
     }
-    refuse_shared_ports(&file, &specs, &actions)?;
-    refuse_shared_pidfiles(&file, &specs, &actions)?;
-    refuse_shared_readiness(ctx, &file, &specs, &actions)?;
+    refuse_in_each_others_way(ctx, &file, &specs, &actions)?;
     // Then what each start is bound to fail on (the user, the chdir target, the env files, the
     // program, the log and pidfile paths): checked for every entry to start, before any starts,
     // as `start` checks its own before it detaches. The error is `start`'s, with its exit code
@@ -258,164 +258,102 @@ fn warn_orphans(ctx: &Ctx, file: &UpFile, what: &str) {
     }
 }
 
-/// Two entries whose readiness (`tcp:`, `http:`) waits on one port of this machine: only one
-/// can ever listen there, so the other's `start` is bound to fail (a busy port) or never to be
-/// ready. Refused before anything starts, naming both with their lines, with the exit code of
-/// `start`'s busy port (1). A pair of entries both up to date is left alone: they run already.
-fn refuse_shared_ports(
-    file: &UpFile,
-    specs: &BTreeMap<Name, crate::spec::Spec>,
-    actions: &BTreeMap<Name, Action>,
-) -> Result<()> {
-    if actions.values().all(|a| matches!(a, Action::UpToDate)) {
-        return Ok(());
-    }
-    // In the file's order: the later entry is the one said to be in the way.
-    let mut names: Vec<&Name> = specs.keys().collect();
-    names.sort_by_key(|name| file.entries[*name].line);
-    let waits: Vec<Vec<std::net::SocketAddr>> = names
-        .iter()
-        .map(|name| crate::preflight::ready_addrs(&specs[*name]))
-        .collect();
-    let clash = crate::preflight::shared_ports(&waits)
-        .into_iter()
-        .map(|(first, second, port)| (names[first], names[second], port))
-        .find(|(a, b, _)| {
-            !matches!(
-                (&actions[*a], &actions[*b]),
-                (Action::UpToDate, Action::UpToDate)
-            )
-        });
-    let Some((a, b, port)) = clash else {
-        return Ok(());
-    };
-    let line = |name: &Name| file.entries[name].line_of("--ready");
-    anyhow::bail!(
-        "{}:{}: {b}: port {port} is also the one {a} waits on to be ready (line {}): only one of them can listen on it",
-        file.path.display(),
-        line(b),
-        line(a)
-    )
-}
-
-/// Two entries with one pidfile: `start` refuses a pidfile that names another daemon, but
-/// two `start`s at once (entries that wait for nothing) each found it free, both daemons ran,
-/// and the pidfile named only the one written last (helper-126), so that `kill $(cat PIDFILE)`
-/// reached one of them (SPEC §1: the pidfile holds the daemon's pid). Refused before anything
-/// starts, naming both with their lines, with `start`'s exit code for it (1). A pair of entries
-/// both up to date is left alone, as for [`refuse_shared_ports`].
-fn refuse_shared_pidfiles(
-    file: &UpFile,
-    specs: &BTreeMap<Name, crate::spec::Spec>,
-    actions: &BTreeMap<Name, Action>,
-) -> Result<()> {
-    // In the file's order: the later entry is the one said to be in the way.
-    let mut names: Vec<&Name> = specs.keys().collect();
-    names.sort_by_key(|name| file.entries[*name].line);
-    let line = |name: &Name| file.entries[name].line_about(&["pidfile"], "--pidfile");
-    for (i, b) in names.iter().enumerate() {
-        let clash = names[..i].iter().find(|a| {
-            specs[**a].pidfile == specs[*b].pidfile
-                && !matches!(
-                    (&actions[**a], &actions[*b]),
-                    (Action::UpToDate, Action::UpToDate)
-                )
-        });
-        if let Some(a) = clash {
-            anyhow::bail!(
-                "{}:{}: {b}: pidfile '{}' is also {a}'s (line {}): give each daemon a pidfile of its own",
-                file.path.display(),
-                line(b),
-                specs[*b].pidfile.display(),
-                line(a)
-            );
-        }
-    }
-    Ok(())
-}
-
-/// An entry to start whose readiness another entry of the file can meet: a `log:` wait on a
-/// log file another entry writes too (a line of the other's counts, though SPEC §2.1 wants the
-/// program's own), or a `file:` wait on the path another entry waits for (whichever program
-/// makes it makes both "ready"). Started at once, such an entry was said ready, and what comes
-/// after it started, before its program was (helper-126: two entries logging to one file, the
-/// second ready at once on the first's line). Refused before anything starts, naming both with
-/// their lines, exit 1 as for [`refuse_shared_ports`]. The other may be any entry of the
-/// file, also one that `up NAME` does not start: it may run.
-fn refuse_shared_readiness(
+/// Two entries in each other's way ([`in_the_way`], the rule by which `resurrect` starts such
+/// daemons one after the other): one port their readiness waits on (only one of them can listen
+/// there: the other's start fails on the busy port, or its readiness never comes), one pidfile
+/// (two `start`s at once each found it free, both daemons ran, and it named the one written
+/// last, so that `kill $(cat PIDFILE)` reached one of them: helper-126), one `file:` their
+/// readiness waits for (either program making it makes both "ready"), or a log one's `log:`
+/// readiness reads that the other writes too (the other's line made it "ready" at once, and
+/// what comes after it started before its program was: helper-126). Refused before anything
+/// starts, naming both with their lines, exit 1 (`start`'s for a busy port or another's
+/// pidfile). Only where the one whose start the other is in the way of is one `up` is about to
+/// start: a pair both up to date runs already. For readiness, the other may be any entry of
+/// the file, also one that `up NAME` does not start: it may run. Of two in the way of each
+/// other's start, the later in the file is named; of several pairs, a port first, then a
+/// pidfile, then readiness, each by the named entry's place in the file.
+fn refuse_in_each_others_way(
     ctx: &Ctx,
     file: &UpFile,
-    specs: &BTreeMap<Name, crate::spec::Spec>,
+    specs: &BTreeMap<Name, Spec>,
     actions: &BTreeMap<Name, Action>,
 ) -> Result<()> {
-    use crate::ready::ReadySpec;
-    // The files a program's output goes to (each once), with the keys that name them.
-    fn logs(spec: &crate::spec::Spec) -> Vec<(&Path, &'static [&'static str])> {
-        let mut logs: Vec<(&Path, &'static [&'static str])> =
-            vec![(&spec.stdout, &["stdout", "log"])];
-        if spec.stderr != spec.stdout {
-            logs.push((&spec.stderr, &["stderr", "log"]));
-        }
-        logs.retain(|(path, _)| *path != Path::new("/dev/null"));
-        logs
+    let starts = |name: &Name| {
+        actions
+            .get(name)
+            .is_some_and(|a| !matches!(a, Action::UpToDate))
+    };
+    if !specs.keys().any(starts) {
+        return Ok(());
     }
-    // Every entry of the file may be in the way, also one `up NAME` does not start (it may
-    // run): the specs of those not chosen, as far as they can be built.
-    let unchosen: BTreeMap<&Name, crate::spec::Spec> = file
+    // The specs of the entries not chosen, as far as they can be built.
+    let unchosen: BTreeMap<&Name, Spec> = file
         .entries
         .iter()
         .filter(|(name, _)| !specs.contains_key(*name))
         .filter_map(|(name, entry)| Some((name, entry.spec(ctx, &file.path).ok()?)))
         .collect();
-    let specs: BTreeMap<&Name, &crate::spec::Spec> = specs
+    let mut holds: Vec<(&Name, Holds)> = specs
         .iter()
         .chain(unchosen.iter().map(|(name, spec)| (*name, spec)))
+        .map(|(name, spec)| (name, Holds::of(spec)))
         .collect();
-    let mut names: Vec<&Name> = specs.keys().copied().collect();
-    names.sort_by_key(|name| file.entries[*name].line);
-    let line = |name: &Name, keys: &[&str]| file.entries[name].line_about(keys, "");
-    for b in names.iter().filter(|b| {
-        actions
-            .get(**b)
-            .is_some_and(|a| !matches!(a, Action::UpToDate))
-    }) {
-        let others = names.iter().filter(|a| *a != b);
-        match &specs[*b].ready {
-            ReadySpec::Log(_) => {
-                let reads = logs(specs[*b]);
-                for a in others {
-                    let shared = logs(specs[*a])
-                        .into_iter()
-                        .find(|(path, _)| reads.iter().any(|(read, _)| read == path));
-                    if let Some((log, keys)) = shared {
-                        anyhow::bail!(
-                            "{}:{}: {b}: ready = \"{}\" reads the log '{}', which {a} writes too (line {}): a line of {a}'s would make {b} ready; give {b} a log of its own",
-                            file.path.display(),
-                            line(b, &["ready"]),
-                            specs[*b].ready,
-                            log.display(),
-                            line(a, keys)
-                        );
-                    }
-                }
-            }
-            ReadySpec::File(path) => {
-                for a in others {
-                    if specs[*a].ready == specs[*b].ready {
-                        anyhow::bail!(
-                            "{}:{}: {b}: the file '{}' it waits for to be ready is also the one {a} waits for (line {}): either program making it would make both ready",
-                            file.path.display(),
-                            line(b, &["ready"]),
-                            path.display(),
-                            line(a, &["ready"])
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
+    holds.sort_by_key(|(name, _)| file.entries[*name].line);
+    let place = |name: &Name| file.entries[name].line;
+    // A port or a pidfile only of another entry to start or up to date: one that `up NAME`
+    // does not start fails this one's start as it runs (a busy port; a pidfile naming another
+    // daemon) and, not running, is in nobody's way. A log or a `file:` of any entry: its
+    // line or file, whenever it comes, would be taken for this one's.
+    let counts = |shared: &Shared, other: &Name| match shared {
+        Shared::Port(_) | Shared::Pidfile(_) => specs.contains_key(other),
+        Shared::ReadyFile(_) | Shared::Log(..) => true,
+    };
+    let rank = |shared: &Shared| match shared {
+        Shared::Port(_) => 0,
+        Shared::Pidfile(_) => 1,
+        Shared::ReadyFile(_) | Shared::Log(..) => 2,
+    };
+    // Each pair once, the entry whose start the other is in the way of first (the later when
+    // both are).
+    let clashes = holds.iter().enumerate().flat_map(|(later, (b, b_holds))| {
+        holds[..later].iter().filter_map(move |(a, a_holds)| {
+            [(*b, b_holds, *a, a_holds), (*a, a_holds, *b, b_holds)]
+                .into_iter()
+                .filter(|(named, ..)| starts(named))
+                .find_map(|(named, n, other, o)| {
+                    let shared = in_the_way(o, n).into_iter().find(|s| counts(s, other));
+                    shared.map(|shared| (named, other, shared))
+                })
+        })
+    });
+    let first = clashes.min_by_key(|(b, a, shared)| (rank(shared), place(b), place(a)));
+    let Some((b, a, shared)) = first else {
+        return Ok(());
+    };
+    let at = |name: &Name, keys: &[&str]| file.entries[name].line_about(keys, "");
+    let (line_b, line_a) = (at(b, &["ready"]), at(a, &["ready"]));
+    let path = file.path.display();
+    match shared {
+        Shared::Port(port) => anyhow::bail!(
+            "{path}:{line_b}: {b}: port {port} is also the one {a} waits on to be ready (line {line_a}): only one of them can listen on it"
+        ),
+        Shared::Pidfile(pidfile) => anyhow::bail!(
+            "{path}:{}: {b}: pidfile '{}' is also {a}'s (line {}): give each daemon a pidfile of its own",
+            at(b, &["pidfile"]),
+            pidfile.display(),
+            at(a, &["pidfile"])
+        ),
+        Shared::ReadyFile(made) => anyhow::bail!(
+            "{path}:{line_b}: {b}: the file '{}' it waits for to be ready is also the one {a} waits for (line {line_a}): either program making it would make both ready",
+            made.display()
+        ),
+        Shared::Log(log, keys) => anyhow::bail!(
+            "{path}:{line_b}: {b}: ready = \"{}\" reads the log '{}', which {a} writes too (line {}): a line of {a}'s would make {b} ready; give {b} a log of its own",
+            specs[b].ready,
+            log.display(),
+            at(a, keys)
+        ),
     }
-    Ok(())
 }
 
 /// A name that belongs to a daemon not from `file` (started by hand, or from another file) is
