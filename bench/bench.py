@@ -198,16 +198,29 @@ class Tools:
                 os.unlink(os.path.join(self.rd_dir, f"{name}.{ext}"))
             except FileNotFoundError:
                 pass
-        # A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind:
-        # `rdaemon/NAME`, or `rdaemon/NAME@HASH` for a daemon of a directory given with --dir,
-        # as the bench's are.
-        for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
-            base = os.path.join(mount, "rdaemon")
-            for cg in [os.path.join(base, name)] + glob.glob(os.path.join(base, name + "@*")):
-                try:
-                    os.rmdir(cg)
-                except OSError:
-                    pass
+        remove_daemon_cgroups(name)
+
+
+def cgroup_leaf(name, directory):
+    """The cgroup rdaemon makes beneath `rdaemon/` for daemon `name` of the directory given with
+    --dir (`Ctx::cgroup_leaf`): `NAME@HASH`, HASH the 32-bit FNV-1a of the directory's path."""
+    h = 0x811C9DC5
+    for b in os.path.normpath(directory).encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return f"{name}@{h:08x}"
+
+
+def remove_daemon_cgroups(name):
+    """A daemon killed by pid (not by `rdaemon stop`) leaves its empty cgroup behind:
+    `rdaemon/NAME`, or `rdaemon/NAME@HASH` for a daemon of a directory given with --dir, as the
+    bench's are."""
+    for mount in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        base = os.path.join(mount, "rdaemon")
+        for cg in [os.path.join(base, name)] + glob.glob(os.path.join(base, name + "@*")):
+            try:
+                os.rmdir(cg)
+            except OSError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,10 +490,11 @@ def bench_status_list(tools, results):
         results["list_ms_by_records"] = out
     finally:
         kill_and_wait(pid)
-        # Killed by its pid, not stopped: its cgroup stays behind unless removed here.
+        # Killed by its pid, not stopped: its cgroup stays behind unless removed here, once
+        # empty. `one@HASH`, of the --dir: the run at 54da257 left it, removing `one`.
         parent = cgroup_parent()
         if parent:
-            remove_cgroup(os.path.join(parent, "one"))
+            remove_cgroup(os.path.join(parent, cgroup_leaf("one", d)))
 
 
 def bench_scale(tools, runs, results, sizes=(10, 1000)):
