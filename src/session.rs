@@ -482,7 +482,7 @@ impl Session {
                 && Some(pid) != self.main
                 && e.stat.start_time >= self.not_before
             {
-                zombies.push(pid);
+                zombies.push((pid, e.stat.start_time));
                 ended |= since.is_some_and(|t| e.stat.start_time >= t);
             }
         }
@@ -563,8 +563,9 @@ pub struct Scan {
     pub found: Vec<Entry>,
     /// The session showed life the scan could not hold.
     pub active: bool,
-    /// The members it read as zombies (the main process aside), ended but not yet reaped.
-    pub zombies: Vec<i32>,
+    /// The members it read as zombies (the main process aside), ended but not yet reaped, each
+    /// with its start time (a pid reused by another zombie is another).
+    pub zombies: Vec<(i32, u64)>,
 }
 
 /// The sweep of `session` (if any) and of `held`, processes held besides its members
@@ -768,8 +769,9 @@ struct Sweeper {
     /// The last scan saw the session alive beyond what it found ([`Session::scan_leftovers`]):
     /// the sweep scans again every [`ACTIVE_RESCAN`] until it is quiet.
     active: bool,
-    /// The zombies of the session the last scan read (none before the first).
-    zombies: Option<HashSet<i32>>,
+    /// The zombies of the session the last scan read, by pid and start time (none before the
+    /// first).
+    zombies: Option<HashSet<(i32, u64)>>,
 }
 
 /// How often a sweep scans `/proc` again while the daemon's session shows life it has not
@@ -807,8 +809,8 @@ impl Sweeper {
         // process it never held, is such a sign of life (the first scan's all are): one scan
         // more, at least. The exit of one it held makes it scan again anyway.
         let new_zombie = zombies.iter().any(|z| {
-            !self.signalled.contains(z)
-                && !self.members.iter().any(|m| m.process.pid().get() == *z)
+            !self.signalled.contains(&z.0)
+                && !self.members.iter().any(|m| m.process.pid().get() == z.0)
                 && self.zombies.as_ref().is_none_or(|known| !known.contains(z))
         });
         self.zombies = Some(zombies.into_iter().collect());
