@@ -594,13 +594,14 @@ pub fn sweep(
         // chain's).
         scanned_at: process::boot_ticks().map(|t| t.saturating_sub(1)),
         active: false,
+        rescan: false,
         zombies: None,
     };
     for Held(m) in held {
         sweep.members.push(m);
     }
     sweep.refresh();
-    if sweep.members.is_empty() && !sweep.active {
+    if sweep.members.is_empty() && !sweep.active && !sweep.rescan {
         return Ok(Swept::default());
     }
     let mut timeline = Timeline::new(schedule);
@@ -769,6 +770,11 @@ struct Sweeper {
     /// The last scan saw the session alive beyond what it found ([`Session::scan_leftovers`]):
     /// the sweep scans again every [`ACTIVE_RESCAN`] until it is quiet.
     active: bool,
+    /// A member it held exited during the last scan, and may have forked a child the listing
+    /// missed: the sweep waited for it, and with none left would have ended on that scan. It
+    /// scans again, as while `active`; unlike `active`, not a sign of a chain it cannot catch
+    /// (at the end, such an exit is one a stop or its interrupt just caused).
+    rescan: bool,
     /// The zombies of the session the last scan read, by pid and start time (none before the
     /// first).
     zombies: Option<HashSet<(i32, u64)>>,
@@ -795,6 +801,13 @@ impl Sweeper {
         // A clock tick (10 ms) before it: a process started just before the scan began may
         // have ended unseen, as one of a chain that forks every few milliseconds does.
         let began = process::boot_ticks().map(|t| t.saturating_sub(1));
+        // The members alive as the scan begins: one that exits before it ends may have forked a
+        // child the listing missed, as an unknown zombie may have.
+        let alive = self
+            .members
+            .iter()
+            .filter(|m| !m.process.has_exited())
+            .count();
         let Scan {
             found,
             active,
@@ -807,7 +820,7 @@ impl Sweeper {
         // A member listed alive may have forked and exited before the scan read it: its child,
         // born after the listing, is not in it. A zombie this sweep has not seen before, of a
         // process it never held, is such a sign of life (the first scan's all are): one scan
-        // more, at least. The exit of one it held makes it scan again anyway.
+        // more, at least. So is a member it held that exited during the scan (`rescan`, below).
         let new_zombie = zombies.iter().any(|z| {
             !self.signalled.contains(&z.0)
                 && !self.members.iter().any(|m| m.process.pid().get() == z.0)
@@ -834,6 +847,7 @@ impl Sweeper {
         }
         self.members.retain(|m| !m.process.has_exited());
         let held = self.members.len();
+        self.rescan = held < alive;
         new.retain(|m| !m.process.has_exited());
         self.members.extend(new);
         self.fresh = true;
@@ -904,9 +918,9 @@ impl Sweeper {
             self.members.retain(|m| !m.process.has_exited());
             // Every known one is gone: one scan for any forked meanwhile; and again and
             // again while the session shows life the scans have not found.
-            if self.members.is_empty() || self.active {
+            if self.members.is_empty() || self.active || self.rescan {
                 self.refresh_signalling();
-                if self.members.is_empty() && !self.active {
+                if self.members.is_empty() && !self.active && !self.rescan {
                     return true;
                 }
             }
@@ -916,7 +930,7 @@ impl Sweeper {
             }
             self.fresh = false;
             let blind = self.members.iter().any(|m| m.process.pidfd().is_none());
-            let slice = match (self.active, blind) {
+            let slice = match (self.active || self.rescan, blind) {
                 (true, _) => left.min(ACTIVE_RESCAN),
                 (false, true) => left.min(Duration::from_millis(5)),
                 (false, false) => left,

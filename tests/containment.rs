@@ -369,6 +369,123 @@ exec sleep {secs}"#,
     }
 }
 
+/// Clock ticks (hundredths of a second) since boot, the clock of a process's start time.
+fn uptime_ticks() -> u64 {
+    let uptime = fs::read_to_string("/proc/uptime").unwrap();
+    let secs: f64 = uptime.split_whitespace().next().unwrap().parse().unwrap();
+    (secs * 100.0) as u64
+}
+
+/// SIGTERM in `pid`'s pending signals (it blocks it): a `stop` has sent it.
+fn term_pending(pid: i32) -> bool {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status.lines().any(|l| {
+        (l.starts_with("SigPnd:") || l.starts_with("ShdPnd:"))
+            && l.split_whitespace()
+                .nth(1)
+                .and_then(|m| u64::from_str_radix(m, 16).ok())
+                .is_some_and(|m| m & (1 << (Signal::SIGTERM as u64 - 1)) != 0)
+    })
+}
+
+/// The test above with a member the sweep holds: it survives SIGTERM (blocks it), and forks
+/// and exits between the listing of a later scan and the reading of it. That scan, made while
+/// the sweep waited, reads it gone (a zombie, but one the sweep signalled) and does not list
+/// its child, born after the listing: the sweep had nothing left to wait for, and `stop` said
+/// "1 process" stopped while the child ran on. A held member that exits during a scan is a
+/// sign of life as an unknown zombie is: one scan more finds the child. The first scan's
+/// zombie (a child the member never reaps) keeps the sweep scanning while the member lives.
+#[test]
+fn a_held_member_that_forks_and_exits_during_a_scan_is_followed() {
+    let test = "a_held_member_that_forks_and_exits_during_a_scan_is_followed";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let (secs, child_secs) = (unique_secs(), unique_secs());
+    let hop = env.path("hop.py");
+    fs::write(
+        &hop,
+        format!(
+            "import os, signal, sys\n\
+             def hop(*_):\n    if os.fork() == 0:\n        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
+             signal.signal(signal.SIGUSR1, hop)\n\
+             signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n\
+             if os.fork() == 0:\n    os._exit(0)\n\
+             open(sys.argv[1] + '/hop.tmp', 'w').close()\n\
+             os.rename(sys.argv[1] + '/hop.tmp', sys.argv[1] + '/hop.ready')\n\
+             while True:\n    signal.pause()\n"
+        ),
+    )
+    .unwrap();
+    let script = env.script(
+        "hop.sh",
+        &format!(
+            r#"(sh -c '"$2" "$3" "$1" & echo $! > "$1/member.tmp"; exec setsid sleep {secs}' sh "$1" "{python}" "{hop}" & echo $! > "$1/parent.tmp")
+while [ ! -s "$1/member.tmp" ] || [ ! -s "$1/parent.tmp" ]; do sleep 0.01; done
+cat "$1/member.tmp" "$1/parent.tmp" > "$1/pids.tmp"
+mv "$1/pids.tmp" "$1/pids.txt"
+exec sleep {secs}"#,
+            python = python.display(),
+            hop = hop.display(),
+        ),
+    );
+    let main = start_script_without_cgroup(&env, "hop", &script);
+    let pids = member_pids(&env, "pids.txt");
+    let (member, parent) = (pids[0], pids[1]);
+    env.wait_file("hop.ready");
+    wait_until("the member's parent has its own session", DEADLINE, || {
+        stat(parent).is_some_and(|s| s.session == parent)
+    });
+    assert!(same_session(member, main));
+    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
+    wait_dead(main);
+    // The member and its zombie started a few clock ticks before the stop: a zombie started
+    // in the tick before a scan is a sign of life of its own (the test is about the others).
+    let ready = uptime_ticks();
+    wait_until("three clock ticks have passed", DEADLINE, || {
+        uptime_ticks() > ready + 3
+    });
+
+    // Every scan stops at the listing. At the first after the sweep's SIGTERM, the member
+    // forks and exits; that one and those after it go on.
+    let mut stop = env.with_fault("session-listed", &["stop", "hop"]);
+    let (mut hopped, mut child) = (false, Vec::new());
+    wait_until("the stop ends", DEADLINE, || {
+        if stat(stop.pid()).is_some_and(|s| s.state == 'T') {
+            if !hopped && term_pending(member) {
+                kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
+                wait_until(
+                    "the member has forked its child and exited",
+                    DEADLINE,
+                    || {
+                        child = live_pids_with_arg(&child_secs);
+                        !child.is_empty() && stat(member).is_some_and(|s| s.state == 'Z')
+                    },
+                );
+                child.iter().for_each(|p| env.track(*p));
+                hopped = true;
+            }
+            let _ = kill(NixPid::from_raw(stop.pid()), Signal::SIGCONT);
+        }
+        stop.has_ended()
+    });
+    assert!(hopped, "the stop's SIGTERM never reached the member");
+    let out = stop.output_within(DEADLINE, "the stop ends");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let survivors: Vec<i32> = child.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(
+        survivors.is_empty(),
+        "the member's child survived the stop: {said}"
+    );
+    assert!(out.status.success(), "{said}");
+    assert_eq!(said, "stopped leftovers of hop: 2 processes\n");
+}
+
 /// `status` of such a daemon whose main process died: one scan of `/proc` could miss the whole
 /// chain, and `status` then showed no leftovers (docs/safety.md listed it as a limit). It now
 /// looks again while the session shows life its scan did not find; ten in a row show them.

@@ -909,6 +909,41 @@ fn resurrect_p_not_q(env: &Env, p_secs: &str, q_secs: &str) -> i32 {
     p[0]
 }
 
+/// Two daemons in each other's way by a log whose specs each come after the other (hand-made:
+/// `up` refuses both): the cycle is broken where the order breaks it, and the clash orders
+/// them the same way (both by the place in that order), so that neither waits for the other
+/// for good: `resurrect` starts both and ends.
+#[test]
+fn resurrect_of_a_log_pair_each_after_the_other_starts_both() {
+    let env = Env::new();
+    let (a_secs, b_secs) = (unique_secs(), unique_secs());
+    let log = env.path("shared.log");
+    let log = log.to_str().unwrap();
+    let scripts = [
+        ("a", "exec", format!("exec sleep {a_secs}")),
+        (
+            "b",
+            "log:ready",
+            format!("echo b ready; exec sleep {b_secs}"),
+        ),
+    ];
+    for (name, ready, script) in &scripts {
+        let start = ["start", "--name", name, "--log", log, "--ready", ready];
+        let run = env.run(&[&start[..], &["--", "sh", "-c", script]].concat());
+        run.ok().stdout_has(&format!("started {name} (pid "));
+    }
+    edit_spec(&env, "a", "after", serde_json::json!(["b"]));
+    edit_spec(&env, "b", "after", serde_json::json!(["a"]));
+    reboot(env.dir(), &["a", "b"]);
+    let run = env.run(&["resurrect"]);
+    let (a, b) = (env.track_marked(&a_secs), env.track_marked(&b_secs));
+    let run = run
+        .ok()
+        .stdout_has("started a (pid ")
+        .stdout_has("started b (pid ");
+    assert_eq!((a.len(), b.len()), (1, 1), "{}", run.dump());
+}
+
 /// A child of `resurrect` killed outright (here at a fault point, as the OOM killer would) says
 /// nothing itself: `resurrect` says it, does not start what comes after that daemon, exits 1,
 /// and the next `resurrect` starts both.
