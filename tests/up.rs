@@ -1971,6 +1971,22 @@ fn two_entries_with_one_pidfile_start_nothing() {
         fs::read_to_string(env.path("shared.pid")).unwrap().trim(),
         one[0].to_string()
     );
+    // The running one up to date and the new entry before it in the file: the one refused is
+    // the one `up` would start, at its line (helper-131's review: since one rule decides, the
+    // entry named is the one to start, not the later in the file).
+    fs::write(
+        env.path("rdaemon.toml"),
+        format!(
+            "[daemons.zero]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n\n[daemons.one]\ncommand = [\"sleep\", \"{secs}\"]\npidfile = \"shared.pid\"\n"
+        ),
+    )
+    .unwrap();
+    assert_up_refused(
+        &env,
+        &[],
+        "3: zero: pidfile '{dir}/shared.pid' is also one's (line 7): give each daemon a pidfile of its own",
+    );
+    assert_eq!(env.track_marked(&secs), one);
 }
 
 /// helper-126's review: two entries writing one log, each waiting for `log:ready`, started at
