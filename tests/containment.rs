@@ -286,28 +286,17 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
     wait_chain_gone(&alive);
 }
 
-/// A member of a dead daemon's session that forks and exits between `stop`'s listing of
-/// `/proc` and its reading of that member (`RDAEMON_FAULT=session-listed:stop` holds the stop
-/// there): the scan reads it a zombie, and its child, born after the listing, is not listed.
-/// The stop said the daemon was not running while the child ran on (the chain above, under
-/// the whole suite's load, once). A zombie the sweep had not seen before is a sign of life
-/// now: it scans again, and stops the child. The zombie stays one: its parent left the session
-/// and never reaps it.
-#[test]
-fn a_member_that_forks_and_exits_during_the_scan_is_followed() {
-    let test = "a_member_that_forks_and_exits_during_the_scan_is_followed";
-    let Some(python) = python3_or_skip(test) else {
-        return;
-    };
-    let env = Env::new();
-    let (secs, child_secs) = (unique_secs(), unique_secs());
+/// The daemon `hop` without a cgroup, its main process killed: what is left of it is its
+/// member, a python running `setup` (with `os`, `signal` and `sys` imported), then waiting for
+/// signals, whose parent left the session and never reaps it (so that the member, once it
+/// exits, stays a zombie of the session). The member's pid.
+fn start_hop(env: &Env, python: &std::path::Path, setup: &str) -> i32 {
+    let secs = unique_secs();
     let hop = env.path("hop.py");
     fs::write(
         &hop,
         format!(
-            "import os, signal, sys\n\
-             def hop(*_):\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
-             signal.signal(signal.SIGUSR1, hop)\n\
+            "import os, signal, sys\n{setup}\
              open(sys.argv[1] + '/hop.tmp', 'w').close()\n\
              os.rename(sys.argv[1] + '/hop.tmp', sys.argv[1] + '/hop.ready')\n\
              while True:\n    signal.pause()\n"
@@ -326,8 +315,8 @@ exec sleep {secs}"#,
             hop = hop.display(),
         ),
     );
-    let main = start_script_without_cgroup(&env, "hop", &script);
-    let pids = member_pids(&env, "pids.txt");
+    let main = start_script_without_cgroup(env, "hop", &script);
+    let pids = member_pids(env, "pids.txt");
     let (member, parent) = (pids[0], pids[1]);
     env.wait_file("hop.ready");
     wait_until("the member's parent has its own session", DEADLINE, || {
@@ -336,6 +325,32 @@ exec sleep {secs}"#,
     assert!(same_session(member, main));
     kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
     wait_dead(main);
+    member
+}
+
+/// A member of a dead daemon's session that forks and exits between `stop`'s listing of
+/// `/proc` and its reading of that member (`RDAEMON_FAULT=session-listed:stop` holds the stop
+/// there): the scan reads it a zombie, and its child, born after the listing, is not listed.
+/// The stop said the daemon was not running while the child ran on (the chain above, under
+/// the whole suite's load, once). A zombie the sweep had not seen before is a sign of life
+/// now: it scans again, and stops the child. The zombie stays one: its parent left the session
+/// and never reaps it.
+#[test]
+fn a_member_that_forks_and_exits_during_the_scan_is_followed() {
+    let test = "a_member_that_forks_and_exits_during_the_scan_is_followed";
+    let Some(python) = python3_or_skip(test) else {
+        return;
+    };
+    let env = Env::new();
+    let child_secs = unique_secs();
+    let member = start_hop(
+        &env,
+        &python,
+        &format!(
+            "def hop(*_):\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
+             signal.signal(signal.SIGUSR1, hop)\n"
+        ),
+    );
 
     let mut stop = env.paused_at("session-listed", &["stop", "hop"]);
     kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
@@ -402,44 +417,17 @@ fn a_held_member_that_forks_and_exits_during_a_scan_is_followed() {
         return;
     };
     let env = Env::new();
-    let (secs, child_secs) = (unique_secs(), unique_secs());
-    let hop = env.path("hop.py");
-    fs::write(
-        &hop,
-        format!(
-            "import os, signal, sys\n\
-             def hop(*_):\n    if os.fork() == 0:\n        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
+    let child_secs = unique_secs();
+    let member = start_hop(
+        &env,
+        &python,
+        &format!(
+            "def hop(*_):\n    if os.fork() == 0:\n        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
              signal.signal(signal.SIGUSR1, hop)\n\
              signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n\
-             if os.fork() == 0:\n    os._exit(0)\n\
-             open(sys.argv[1] + '/hop.tmp', 'w').close()\n\
-             os.rename(sys.argv[1] + '/hop.tmp', sys.argv[1] + '/hop.ready')\n\
-             while True:\n    signal.pause()\n"
-        ),
-    )
-    .unwrap();
-    let script = env.script(
-        "hop.sh",
-        &format!(
-            r#"(sh -c '"$2" "$3" "$1" & echo $! > "$1/member.tmp"; exec setsid sleep {secs}' sh "$1" "{python}" "{hop}" & echo $! > "$1/parent.tmp")
-while [ ! -s "$1/member.tmp" ] || [ ! -s "$1/parent.tmp" ]; do sleep 0.01; done
-cat "$1/member.tmp" "$1/parent.tmp" > "$1/pids.tmp"
-mv "$1/pids.tmp" "$1/pids.txt"
-exec sleep {secs}"#,
-            python = python.display(),
-            hop = hop.display(),
+             if os.fork() == 0:\n    os._exit(0)\n"
         ),
     );
-    let main = start_script_without_cgroup(&env, "hop", &script);
-    let pids = member_pids(&env, "pids.txt");
-    let (member, parent) = (pids[0], pids[1]);
-    env.wait_file("hop.ready");
-    wait_until("the member's parent has its own session", DEADLINE, || {
-        stat(parent).is_some_and(|s| s.session == parent)
-    });
-    assert!(same_session(member, main));
-    kill(NixPid::from_raw(main), Signal::SIGKILL).unwrap();
-    wait_dead(main);
     // The member and its zombie started a few clock ticks before the stop: a zombie started
     // in the tick before a scan is a sign of life of its own (the test is about the others).
     let ready = uptime_ticks();
