@@ -10,7 +10,8 @@
 //! pidfile not yet), `before-exec` ("go" was sent; the exec is under way); and
 //! `restart-before-start` (`restart`, its stop done, its start about to begin), and
 //! `start-before-catch` (every check of a start passed, its signals not yet caught), and
-//! `resurrect-running` (`resurrect`'s child for a daemon it found running, before it says so);
+//! `resurrect-running` (`resurrect`'s child for a daemon it found running, before it says so),
+//! `resurrect-before-catch` (`resurrect`'s child before it catches any signal);
 //! and, in any command, `session-scan` (a daemon's session found plausible, its members not yet
 //! read), `session-listed` (the pids of `/proc` listed for that scan, none of them read yet),
 //! `upfile-checked` (an up file's path checked, the file not yet opened), and

@@ -430,15 +430,19 @@ fn spawn_job(
                     done.ok = out.status.success();
                     done.code = out.status.code();
                     // Killed (the OOM killer, a SIGKILL by hand): it said nothing, so this does.
-                    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
-                        let sig = Signal::try_from(sig)
-                            .map_or_else(|_| format!("signal {sig}"), |s| s.as_str().to_owned());
+                    // Or ended by the interrupt passed on to it, before it caught it itself.
+                    if let Some(raw) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+                        let sig = Signal::try_from(raw).ok();
+                        let name =
+                            sig.map_or_else(|| format!("signal {raw}"), |s| s.as_str().into());
+                        let passed = live.lock().map_or(None, |l| l.interrupted);
+                        let how = match sig.is_some() && sig == passed {
+                            true => format!("ended by the {name} passed on to it"),
+                            false => format!("killed by {name}"),
+                        };
                         done.stderr.extend(
-                            format!(
-                                "rdaemon: rdaemon's child for {} was killed by {sig}\n",
-                                done.name
-                            )
-                            .into_bytes(),
+                            format!("rdaemon: rdaemon's child for {} was {how}\n", done.name)
+                                .into_bytes(),
                         );
                     }
                 }

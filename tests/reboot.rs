@@ -750,6 +750,31 @@ fn a_sigterm_during_resurrects_last_start_is_told() {
     env.run(&["stop", "last"]).ok();
 }
 
+/// SIGTERM to `resurrect` before its child for a daemon catches any signal: the child dies of
+/// the signal passed on to it, having started nothing, and `resurrect` says so as that, not as
+/// if something else had killed it (helper-131's review: "was killed by SIGTERM").
+#[test]
+fn a_child_ended_by_the_signal_resurrect_passed_on_is_told_so() {
+    let env = Env::new();
+    let secs = unique_secs();
+    env.start("last", &["sleep", &secs]);
+    reboot(env.dir(), &["last"]);
+    let (code, stdout, stderr) = resurrect_sigterm_at(&env, "resurrect-before-catch", "last");
+    assert_eq!(code, Some(143), "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "rdaemon: rdaemon's child for last was ended by the SIGTERM passed on to it\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("killed by"), "{stderr}");
+    assert_eq!(
+        env.track_marked(&secs),
+        Vec::<i32>::new(),
+        "last was started"
+    );
+}
+
 /// SIGTERM to `resurrect` while its child looks at a daemon that runs already: nothing was
 /// being started, and nothing says so (helper-128's review: `resurrect` warned that the
 /// signal "came while up was being started", for any child that ran when it came). The

@@ -418,6 +418,7 @@ pub fn resurrect(_args: crate::cli::ResurrectArgs, ctx: &Ctx) -> Result<Code> {
 pub fn resurrect_child(args: crate::cli::ResurrectOneArgs, ctx: &Ctx) -> Result<Code> {
     // SIGINT, SIGTERM and SIGHUP (`resurrect` passes them on) end its wait for the daemon's
     // lock; held during the start itself, whose own waits catch them as they would alone.
+    crate::fault::point("resurrect-before-catch");
     crate::process::catch_interrupts().context("cannot install signal handlers")?;
     let name = &args.name;
     let blocked = args.after.map(|(dep, why)| {
