@@ -287,16 +287,19 @@ fn a_chain_of_processes_each_forking_the_next_is_stopped_without_a_cgroup() {
 }
 
 /// The daemon `hop` without a cgroup, its main process killed: what is left of it is its
-/// member, a python running `setup` (with `os`, `signal` and `sys` imported), then waiting for
-/// signals, whose parent left the session and never reaps it (so that the member, once it
+/// member, a python that on SIGUSR1 forks a child (`sleep CHILD_SECS`, SIGTERM unblocked) and
+/// exits; before it waits for signals it runs `setup` (with `os`, `signal` and `sys`
+/// imported). Its parent left the session and never reaps it (so that the member, once it
 /// exits, stays a zombie of the session). The member's pid.
-fn start_hop(env: &Env, python: &std::path::Path, setup: &str) -> i32 {
+fn start_hop(env: &Env, python: &std::path::Path, child_secs: &str, setup: &str) -> i32 {
     let secs = unique_secs();
     let hop = env.path("hop.py");
     fs::write(
         &hop,
         format!(
-            "import os, signal, sys\n{setup}\
+            "import os, signal, sys\n\
+             def hop(*_):\n    if os.fork() == 0:\n        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
+             signal.signal(signal.SIGUSR1, hop)\n{setup}\
              open(sys.argv[1] + '/hop.tmp', 'w').close()\n\
              os.rename(sys.argv[1] + '/hop.tmp', sys.argv[1] + '/hop.ready')\n\
              while True:\n    signal.pause()\n"
@@ -343,14 +346,7 @@ fn a_member_that_forks_and_exits_during_the_scan_is_followed() {
     };
     let env = Env::new();
     let child_secs = unique_secs();
-    let member = start_hop(
-        &env,
-        &python,
-        &format!(
-            "def hop(*_):\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
-             signal.signal(signal.SIGUSR1, hop)\n"
-        ),
-    );
+    let member = start_hop(&env, &python, &child_secs, "");
 
     let mut stop = env.paused_at("session-listed", &["stop", "hop"]);
     kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
@@ -418,15 +414,13 @@ fn a_held_member_that_forks_and_exits_during_a_scan_is_followed() {
     };
     let env = Env::new();
     let child_secs = unique_secs();
+    // It blocks SIGTERM, and keeps a zombie child it never reaps.
     let member = start_hop(
         &env,
         &python,
-        &format!(
-            "def hop(*_):\n    if os.fork() == 0:\n        signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])\n        os.execvp('sleep', ['sleep', '{child_secs}'])\n    os._exit(0)\n\
-             signal.signal(signal.SIGUSR1, hop)\n\
-             signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n\
-             if os.fork() == 0:\n    os._exit(0)\n"
-        ),
+        &child_secs,
+        "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])\n\
+         if os.fork() == 0:\n    os._exit(0)\n",
     );
     // The member and its zombie started a few clock ticks before the stop: a zombie started
     // in the tick before a scan is a sign of life of its own (the test is about the others).
