@@ -331,6 +331,23 @@ exec sleep {secs}"#,
     member
 }
 
+/// SIGUSR1 to the [`start_hop`] member: once it has forked its child and exited (a zombie), the
+/// child's pid, tracked.
+fn hop_now(env: &Env, member: i32, child_secs: &str) -> Vec<i32> {
+    kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
+    let mut child = Vec::new();
+    wait_until(
+        "the member has forked its child and exited",
+        DEADLINE,
+        || {
+            child = live_pids_with_arg(child_secs);
+            !child.is_empty() && stat(member).is_some_and(|s| s.state == 'Z')
+        },
+    );
+    child.iter().for_each(|p| env.track(*p));
+    child
+}
+
 /// A member of a dead daemon's session that forks and exits between `stop`'s listing of
 /// `/proc` and its reading of that member (`RDAEMON_FAULT=session-listed:stop` holds the stop
 /// there): the scan reads it a zombie, and its child, born after the listing, is not listed.
@@ -349,17 +366,7 @@ fn a_member_that_forks_and_exits_during_the_scan_is_followed() {
     let member = start_hop(&env, &python, &child_secs, "");
 
     let mut stop = env.paused_at("session-listed", &["stop", "hop"]);
-    kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
-    let mut child = Vec::new();
-    wait_until(
-        "the member has forked its child and exited",
-        DEADLINE,
-        || {
-            child = live_pids_with_arg(&child_secs);
-            !child.is_empty() && stat(member).is_some_and(|s| s.state == 'Z')
-        },
-    );
-    child.iter().for_each(|p| env.track(*p));
+    let child = hop_now(&env, member, &child_secs);
     // Every scan stops there: the first one after the fork, and those after it, go on.
     wait_until("the stop ends", DEADLINE, || {
         if stat(stop.pid()).is_some_and(|s| s.state == 'T') {
@@ -436,16 +443,7 @@ fn a_held_member_that_forks_and_exits_during_a_scan_is_followed() {
     wait_until("the stop ends", DEADLINE, || {
         if stat(stop.pid()).is_some_and(|s| s.state == 'T') {
             if !hopped && term_pending(member) {
-                kill(NixPid::from_raw(member), Signal::SIGUSR1).unwrap();
-                wait_until(
-                    "the member has forked its child and exited",
-                    DEADLINE,
-                    || {
-                        child = live_pids_with_arg(&child_secs);
-                        !child.is_empty() && stat(member).is_some_and(|s| s.state == 'Z')
-                    },
-                );
-                child.iter().for_each(|p| env.track(*p));
+                child = hop_now(&env, member, &child_secs);
                 hopped = true;
             }
             let _ = kill(NixPid::from_raw(stop.pid()), Signal::SIGCONT);
