@@ -2066,7 +2066,10 @@ fn a_shared_log_is_in_the_way_only_of_the_entry_waiting_on_it() {
     let run = run
         .stdout_has("r is up to date")
         .stdout_has("started w (pid ");
-    assert_eq!(env.track_marked(&secs).len(), 2, "{}", run.dump());
+    // w has no readiness: `up` returns once its shell runs, maybe before that shell execs sleep.
+    wait_until(&format!("two sleeps\n{}", run.dump()), DEADLINE, || {
+        env.track_marked(&secs).len() == 2
+    });
     env.run(&["down"]).ok();
     let run = assert_up_refused(
         &env,
