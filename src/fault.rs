@@ -21,10 +21,14 @@
 //! `RDAEMON_FAULT=STAGE:stop` stops rdaemon there instead (SIGSTOP): a test then sends it a
 //! signal, which stays pending until its SIGCONT, and so arrives exactly at that stage.
 //!
-//! One fault changes what rdaemon sees instead: `session-elusive` makes every scan of a
-//! daemon's session report life it could not find, as a chain of processes that fork and exit
-//! faster than `/proc` can be read would ([`injected`]). No real chain outran the sweep in a
-//! test, so `stop`'s failure for one is reached this way.
+//! Two faults change what rdaemon sees instead ([`injected`]): `session-elusive` makes every
+//! scan of a daemon's session report life it could not find, as a chain of processes that fork
+//! and exit faster than `/proc` can be read would (no real chain outran the sweep in a test, so
+//! `stop`'s failure for one is reached this way); `clone-vm-refused` makes `start` create its
+//! children as where the kernel refuses `clone3` (a seccomp filter, a kernel before 5.3): forked,
+//! not sharing its memory.
+//!
+//! `RDAEMON_FAULT` may name several, separated by commas (`clone-vm-refused,before-pidfile:stop`).
 
 use nix::sys::signal::{raise, Signal};
 
@@ -37,15 +41,22 @@ pub fn point(stage: &str) {
     let Some(value) = std::env::var_os(VAR) else {
         return;
     };
-    if value == stage {
-        let _ = raise(Signal::SIGKILL);
-    } else if value.to_str().and_then(|v| v.strip_suffix(":stop")) == Some(stage) {
-        let _ = raise(Signal::SIGSTOP);
+    for fault in value.to_str().unwrap_or_default().split(',') {
+        if fault == stage {
+            let _ = raise(Signal::SIGKILL);
+        } else if fault.strip_suffix(":stop") == Some(stage) {
+            let _ = raise(Signal::SIGSTOP);
+        }
     }
 }
 
 /// Whether `RDAEMON_FAULT` names `fault`, one that changes what rdaemon sees rather than where
-/// it dies (`session-elusive`).
+/// it dies (`session-elusive`, `clone-vm-refused`).
 pub fn injected(fault: &str) -> bool {
-    std::env::var_os(VAR).is_some_and(|v| v == fault)
+    std::env::var_os(VAR).is_some_and(|v| {
+        v.to_str()
+            .unwrap_or_default()
+            .split(',')
+            .any(|f| f == fault)
+    })
 }
