@@ -18,14 +18,24 @@
 //! still is the caller's child, so `start` can wait for its readiness and learn how it ended.
 //!
 //! Given the daemon's cgroup, [`spawn`] creates the grandchild straight in it (`clone3` with
-//! `CLONE_INTO_CGROUP`), falling back to the plain fork.
+//! `CLONE_INTO_CGROUP`), falling back to creating it outside.
+//!
+//! On x86_64, [`spawn`]'s two children share rdaemon's memory instead of copying it (`clone3`
+//! with `CLONE_VM`, each on a stack of its own, as `posix_spawn` does for one child): no page
+//! table is copied and no page of rdaemon's becomes copy-on-write, which took 0.3–0.4 ms off a
+//! `start` (issue 18). They run beside rdaemon, so they make raw system calls only ([`sys!`]:
+//! not even `errno`, which they would share with it), with every signal blocked from their
+//! creation until the grandchild's dispositions are back to default, and [`spawn`] returns only
+//! once the report pipe says that neither can run on that memory any more. Where `clone3`
+//! cannot be used (a kernel before 5.3, a seccomp filter), or for a `--forking` launch's kept
+//! intermediate, which outlives the `start`, the children are forked as before.
 //!
 //! [`spawn_child`] forks once, with every signal blocked across the fork (the child must not run
 //! the monitor's handlers), and the child keeps the monitor's session and process group, sets
 //! `PR_SET_PDEATHSIG` and re-checks its parent, then runs the same setup as a daemon.
 //!
-//! Between fork and exec only async-signal-safe libc calls run on memory prepared before the fork:
-//! no allocation, no locks, no Rust I/O, no panics; failures end in `_exit`.
+//! Between fork and exec only raw system calls run on memory prepared before the fork: no libc
+//! call, no allocation, no locks, no Rust I/O, no panics; failures end in `exit_group`.
 
 use std::ffi::{CString, OsStr};
 use std::fs;
@@ -44,6 +54,80 @@ use nix::sys::wait::waitpid;
 use nix::unistd::{getpid, pipe2};
 
 use crate::process::Pid;
+
+/// Raw system calls for the code between fork and exec: the kernel's answer, `Err(errno)` on
+/// failure, and `errno` left alone. A child that [`spawn`] creates with `CLONE_VM` shares
+/// rdaemon's memory, and with it the thread-local `errno` that rdaemon's own calls set and read
+/// meanwhile: a libc wrapper there could hand rdaemon the child's errno, or the child rdaemon's.
+mod raw {
+    use nix::libc::c_long;
+
+    /// `syscall(n, a…)` with the x86_64 convention; the kernel clobbers rcx and r11 only.
+    ///
+    /// # Safety
+    /// The memory and fds the call reads or writes are the caller's contract, as for
+    /// `libc::syscall`.
+    #[cfg(target_arch = "x86_64")]
+    pub unsafe fn call(n: c_long, a: [usize; 6]) -> Result<usize, i32> {
+        let ret: isize;
+        // SAFETY: the arguments are plain integers in the registers the kernel reads them from;
+        // what they point to is the caller's contract (above). No stack is used.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") n as isize => ret,
+                in("rdi") a[0],
+                in("rsi") a[1],
+                in("rdx") a[2],
+                in("r10") a[3],
+                in("r8") a[4],
+                in("r9") a[5],
+                lateout("rcx") _,
+                lateout("r11") _,
+                options(nostack),
+            );
+        }
+        match ret {
+            -4095..=-1 => Err(-ret as i32),
+            r => Ok(r as usize),
+        }
+    }
+
+    /// Elsewhere no child shares rdaemon's memory (see `clone_vm`): libc's wrapper, whose errno
+    /// is then the forked child's own.
+    ///
+    /// # Safety
+    /// As for `libc::syscall`.
+    #[cfg(not(target_arch = "x86_64"))]
+    pub unsafe fn call(n: c_long, a: [usize; 6]) -> Result<usize, i32> {
+        // SAFETY: the caller's contract.
+        let r = unsafe { nix::libc::syscall(n, a[0], a[1], a[2], a[3], a[4], a[5]) };
+        match r < 0 {
+            true => Err(nix::errno::Errno::last_raw()),
+            false => Ok(r as usize),
+        }
+    }
+
+    /// Ends the calling process (`exit_group`): no atexit handler, no destructor, no stdio
+    /// flush, which belong to rdaemon.
+    pub fn exit(code: i32) -> ! {
+        loop {
+            // SAFETY: exit_group takes an integer and does not return when it succeeds.
+            let _ = unsafe { call(nix::libc::SYS_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+        }
+    }
+}
+
+/// `sys!(SYS_name, args…)`: [`raw::call`] of `libc::SYS_name` with up to six arguments, each
+/// cast to `usize` (pointers and fds alike). Unsafe, as the call is.
+macro_rules! sys {
+    ($n:ident $(, $a:expr)* $(,)?) => {{
+        let given: &[usize] = &[$($a as usize),*];
+        let mut args = [0usize; 6];
+        args[..given.len()].copy_from_slice(given);
+        raw::call(libc::$n, args)
+    }};
+}
 
 /// User and groups to switch to before exec (resolved before the fork).
 #[derive(Debug, Clone)]
@@ -303,8 +387,6 @@ struct Prepared<'a> {
     argv: Vec<*const c_char>,
     envp: Vec<*const c_char>,
     report: RawFd,
-    go_read: RawFd,
-    go_write: RawFd,
     max_signal: c_int,
     max_fd: c_int,
     /// `spawn`: the directory of the cgroup the grandchild is created in
@@ -394,8 +476,6 @@ impl<'a> Prepared<'a> {
             argv,
             envp,
             report,
-            go_read: -1,
-            go_write: -1,
             max_signal: libc::SIGRTMAX(),
             max_fd: max_fd(),
             cgroup: -1,
@@ -452,29 +532,155 @@ pub fn spawn<W, T>(
         false => None,
     };
     let prepared = Prepared {
-        go_read: go_r.as_raw_fd(),
-        go_write: go_w.as_raw_fd(),
         cgroup: cgroup.map_or(-1, |fd| fd.as_raw_fd()),
         reaped: reaped.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
         keeper_parent: if keep { getpid().as_raw() } else { 0 },
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
+    let shared = cfg!(target_arch = "x86_64") && !crate::fault::injected("clone-vm-refused");
+    let stacks = shared.then(ChildStacks::new).flatten();
+    let handoff = Box::into_raw(Box::new(Handoff {
+        // Only the address: the children read it as `&Prepared` while `spawn` keeps `prepared`.
+        prepared: std::ptr::addr_of!(prepared).cast(),
+        go_read: go_r.as_raw_fd(),
+        go_write: go_w.as_raw_fd(),
+        shares_memory: false,
+        stack: stacks.as_ref().map(|s| s.stack(1)),
+    }));
 
     crate::fault::point("before-fork");
-    // SAFETY: rdaemon is single-threaded here (checked above), so the child is a faithful copy
-    // with no lock held by another thread. The child runs `intermediate`, which makes only
-    // async-signal-safe calls on memory prepared above and never returns.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(io::Error::last_os_error()).context("cannot fork");
-    }
-    if child == 0 {
-        // SAFETY: see above; this is the forked child.
-        unsafe { intermediate(&prepared) }
-    }
+    let (child, shares) = fork_intermediate(handoff, stacks.as_ref(), keep)?;
     drop(report_w);
     drop(go_r);
-    let reaped = reaped.map(|(r, _)| r);
+    let result = after_fork(
+        plan,
+        child,
+        keep,
+        go_w,
+        &report_r,
+        reaped.map(|(r, _)| r),
+        while_forking,
+        before_exec,
+    );
+    // Once `after_fork` returns, the intermediate is reaped (or kept: then forked, not sharing
+    // this memory) and the go pipe closed. A grandchild that shares this memory either exec'd
+    // or is about to end (it fails, or reads end-of-file for its "go"); both close its end of
+    // the report pipe, and the intermediate's end is closed. End-of-file there is what says
+    // that no child runs on the stacks or reads `prepared` or the handoff any more.
+    let done = !shares || report_closed(&report_r);
+    match done {
+        // SAFETY: the Box made above, freed once: nothing reads it any more.
+        true => drop(unsafe { Box::from_raw(handoff) }),
+        // A child that neither exec'd nor ended in 10 s (stopped by root?) may still run
+        // there: its stacks and handoff are left to it, never reused.
+        false => std::mem::forget(stacks),
+    }
+    result
+}
+
+/// Creates the intermediate child of [`spawn`]: with `CLONE_VM` (sharing rdaemon's memory,
+/// nothing copied) where it can (x86_64, `clone3`, the stacks made, not `keep`: a kept
+/// intermediate outlives the launch's `start`), else with `fork`. Returns its pid and whether
+/// it shares the memory. Every signal is blocked across it: the child inherits the mask, and no
+/// handler of rdaemon's may run in a child beside it; the grandchild unblocks them, their
+/// dispositions back to default, just before its exec.
+fn fork_intermediate(
+    handoff: *mut Handoff,
+    stacks: Option<&ChildStacks>,
+    keep: bool,
+) -> Result<(libc::pid_t, bool)> {
+    // The raw call: glibc's `sigprocmask` leaves its two reserved signals (32, 33) unblocked.
+    let all: u64 = !0;
+    let mut old_mask: u64 = 0;
+    let size = std::mem::size_of::<u64>();
+    // SAFETY: both masks are u64 on this stack, the kernel's sigset size.
+    unsafe {
+        let mask = (&all as *const u64, &mut old_mask as *mut u64);
+        sys!(SYS_rt_sigprocmask, libc::SIG_SETMASK, mask.0, mask.1, size)
+    }
+    .map_err(io::Error::from_raw_os_error)
+    .context("cannot block signals")?;
+    #[cfg(target_arch = "x86_64")]
+    let shared = match (stacks, keep) {
+        (Some(stacks), false) => {
+            // SAFETY: `handoff` is the live Box of `spawn`, written only before the clone.
+            unsafe { (*handoff).shares_memory = true };
+            // SAFETY: every signal is blocked; the stack is this spawn's, used by this child
+            // only; `intermediate_entry` keeps to raw system calls on the handoff and
+            // `prepared`, which `spawn` leaves alone and keeps until the child is reaped.
+            let cloned =
+                unsafe { clone_vm(0, -1, stacks.stack(0), intermediate_entry, handoff.cast()) };
+            if cloned.is_err() {
+                // SAFETY: as above; no child was made.
+                unsafe { (*handoff).shares_memory = false };
+            }
+            cloned.ok()
+        }
+        _ => None,
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let shared: Option<libc::pid_t> = {
+        let _ = (stacks, keep);
+        None
+    };
+    let forked = match shared {
+        Some(pid) => Ok((pid, true)),
+        None => {
+            // SAFETY: rdaemon is single-threaded (checked by `spawn`), so the child is a
+            // faithful copy with no lock held by another thread. It runs `intermediate`, which
+            // makes only raw system calls on its copy of memory prepared before, and never
+            // returns.
+            match unsafe { libc::fork() } {
+                -1 => Err(io::Error::last_os_error()),
+                // SAFETY: the forked child; `handoff` and what it points to are its copies.
+                0 => unsafe { intermediate(&*(*handoff).prepared, &*handoff) },
+                pid => Ok((pid, false)),
+            }
+        }
+    };
+    // SAFETY: as above.
+    let _ = unsafe {
+        let old = &old_mask as *const u64;
+        sys!(SYS_rt_sigprocmask, libc::SIG_SETMASK, old, 0, size)
+    };
+    forked.context("cannot fork")
+}
+
+/// Whether the report pipe is at end-of-file: every child that held it exec'd or exited.
+/// Waits up to 10 s (`spawn` has closed the go pipe: a grandchild waiting for it ends).
+fn report_closed(report: &OwnedFd) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 64];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let mut fds = [PollFd::new(report.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, timeout) {
+            Ok(0) => return false,
+            Ok(_) => match nix::unistd::read(report, &mut buf) {
+                Ok(0) => return true,
+                Ok(_) | Err(Errno::EINTR) | Err(Errno::EAGAIN) => continue,
+                Err(_) => return false,
+            },
+            Err(Errno::EINTR) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+/// [`spawn`] once the intermediate runs: the pid, `before_exec`, "go", the exec's outcome.
+#[allow(clippy::too_many_arguments)]
+fn after_fork<W, T>(
+    plan: &Plan,
+    child: libc::pid_t,
+    keep: bool,
+    go_w: OwnedFd,
+    report_r: &OwnedFd,
+    reaped: Option<OwnedFd>,
+    while_forking: impl FnOnce() -> W,
+    before_exec: impl FnOnce(W, Pid, bool) -> Result<T>,
+) -> Result<(Pid, T, Option<Keeper>)> {
     crate::fault::point("between-forks");
     // The pid arrives as soon as the intermediate has forked; its exit and reaping then overlap
     // with the pidfile and record work and with the grandchild's exec instead of delaying them.
@@ -483,7 +689,7 @@ pub fn spawn<W, T>(
         kept: keep,
     };
     let forked = while_forking();
-    let (pid, in_cgroup) = match read_message(&report_r)? {
+    let (pid, in_cgroup) = match read_message(report_r)? {
         Some((step @ (Step::Pid | Step::PidInCgroup), raw)) => (
             Pid::new(raw)
                 .map_err(|why| anyhow::anyhow!("the daemon got an unusable pid: {why}"))?,
@@ -512,7 +718,7 @@ pub fn spawn<W, T>(
     drop(go_w);
     crate::fault::point("before-exec");
 
-    let outcome = read_message(&report_r)?;
+    let outcome = read_message(report_r)?;
     // Only a kept intermediate is handed over (taking the pid of one that exits would leave it
     // unreaped: a zombie session leader, which the session sweep then takes for gone).
     if let (None, Some(reaped), true) = (&outcome, reaped, intermediate.kept) {
@@ -968,7 +1174,7 @@ fn read_message(fd: &OwnedFd) -> Result<Option<(Step, i32)>> {
     Ok(Some((step, value)))
 }
 
-/// Writes one message on the report pipe. Async-signal-safe: one `write` of a stack buffer.
+/// Writes one message on the report pipe: one raw `write` of a stack buffer.
 ///
 /// # Safety
 /// `fd` must be the report pipe's write end.
@@ -977,66 +1183,105 @@ unsafe fn report(fd: RawFd, step: Step, value: i32) {
     buf[..4].copy_from_slice(&(step as u32).to_ne_bytes());
     buf[4..].copy_from_slice(&value.to_ne_bytes());
     // SAFETY: buf is 8 valid bytes on our stack; a pipe write of ≤ PIPE_BUF bytes is atomic.
-    unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+    let _ = unsafe { sys!(SYS_write, fd, buf.as_ptr(), buf.len()) };
 }
 
-/// Reports `step` with the current errno and exits the child.
+/// Reports `step` with `errno` and ends the child.
 ///
 /// # Safety
-/// Only in a forked child.
-unsafe fn fail(p: &Prepared<'_>, step: Step) -> ! {
-    let errno = Errno::last_raw();
-    // SAFETY: write and _exit are async-signal-safe; _exit skips atexit handlers and destructors
-    // that belong to the parent.
-    unsafe {
-        report(p.report, step, errno);
-        libc::_exit(127)
-    }
+/// Only in a child of [`spawn`] or [`spawn_child`].
+unsafe fn fail(p: &Prepared<'_>, step: Step, errno: i32) -> ! {
+    // SAFETY: a raw write on the report pipe's fd.
+    unsafe { report(p.report, step, errno) };
+    raw::exit(127)
 }
 
-/// The first child: new session, second fork, report the grandchild's pid, exit.
+/// The first child: new session, the grandchild created, its pid reported, then exit (or, kept,
+/// the launch's subreaper).
 ///
 /// # Safety
-/// Only in the child of `fork`, with `p` built before the fork.
-unsafe fn intermediate(p: &Prepared<'_>) -> ! {
-    // SAFETY: setsid, prctl, getppid, fork, write and _exit are async-signal-safe, and so is the
-    // raw clone3 of `clone_into_cgroup` (its child only makes raw system calls); `grandchild`
-    // and `keep_launch` keep to the same.
+/// Only in the intermediate child of [`spawn`], with `p` and `h` built before it and alive until
+/// it is reaped; only raw system calls ([`sys!`]), as it may share rdaemon's memory.
+unsafe fn intermediate(p: &Prepared<'_>, h: &Handoff) -> ! {
+    // SAFETY: raw system calls on integers; `new_grandchild` and `keep_launch_or_exit` keep to
+    // the same.
     unsafe {
-        if libc::setsid() < 0 {
-            fail(p, Step::Setsid)
+        if let Err(errno) = sys!(SYS_setsid) {
+            fail(p, Step::Setsid, errno)
         }
         if p.reaped >= 0 {
             // The launch's own subreaper, gone with rdaemon (checked once set: rdaemon may
             // have died before).
-            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0
-                || libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0
-            {
-                fail(p, Step::Pdeathsig)
+            let subreaper = sys!(SYS_prctl, libc::PR_SET_CHILD_SUBREAPER, 1);
+            let pdeathsig = sys!(SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Err(errno) = subreaper.and(pdeathsig) {
+                fail(p, Step::Pdeathsig, errno)
             }
-            if libc::getppid() != p.keeper_parent {
-                libc::_exit(1)
+            if sys!(SYS_getppid) != Ok(p.keeper_parent as usize) {
+                raw::exit(1)
             }
         }
+        match new_grandchild(p, h) {
+            Ok((pid, in_cgroup)) => {
+                let step = if in_cgroup {
+                    Step::PidInCgroup
+                } else {
+                    Step::Pid
+                };
+                report(p.report, step, pid);
+                keep_launch_or_exit(p)
+            }
+            Err(errno) => fail(p, Step::Fork, errno),
+        }
+    }
+}
+
+/// Creates the grandchild in the intermediate and returns its pid, and whether it was created
+/// in the daemon's cgroup. With a stack (x86_64): [`clone_vm`], in the cgroup if one is given
+/// and the kernel takes it there, else outside it (the caller then moves it). An intermediate
+/// that does not share rdaemon's memory falls back to the fork of rdaemon before `clone3` with
+/// `CLONE_VM` (a kernel before 5.3, a seccomp filter that refuses `clone3`); one that shares it
+/// never forks. Only the forked grandchild runs [`grandchild`] from here.
+///
+/// # Safety
+/// Only in the intermediate, with `p` and `h` built before it.
+unsafe fn new_grandchild(p: &Prepared<'_>, h: &Handoff) -> Result<(libc::pid_t, bool), i32> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(stack) = h.stack {
+        let arg = h as *const Handoff as *mut libc::c_void;
+        if p.cgroup >= 0 {
+            // SAFETY: every signal is blocked (inherited from `spawn`); the grandchild's stack
+            // is its own; `grandchild_entry` keeps to raw system calls on the handoff, and on
+            // `prepared` only after its "go", while `spawn` waits for its exec.
+            let into =
+                unsafe { clone_vm(CLONE_INTO_CGROUP, p.cgroup, stack, grandchild_entry, arg) };
+            if let Ok(pid) = into {
+                return Ok((pid, true));
+            }
+        }
+        // SAFETY: as above.
+        match unsafe { clone_vm(0, -1, stack, grandchild_entry, arg) } {
+            Ok(pid) => return Ok((pid, false)),
+            Err(errno) if h.shares_memory => return Err(errno),
+            Err(_) => {}
+        }
+    }
+    // SAFETY: a forked intermediate (`h.shares_memory` is false here): the forked grandchild
+    // gets a copy of its memory and only makes raw system calls in it.
+    unsafe {
         if p.cgroup >= 0 {
             match clone_into_cgroup(p.cgroup) {
-                0 => grandchild(p),
-                pid if pid > 0 => {
-                    report(p.report, Step::PidInCgroup, pid);
-                    keep_launch_or_exit(p)
-                }
+                0 => grandchild(h),
+                pid if pid > 0 => return Ok((pid, true)),
                 // Whatever the reason, a plain fork and the parent's write to `cgroup.procs`
                 // do what rdaemon did before clone3: the same outcome, the same errors.
                 _ => {}
             }
         }
         match libc::fork() {
-            -1 => fail(p, Step::Fork),
-            0 => grandchild(p),
-            pid => {
-                report(p.report, Step::Pid, pid);
-                keep_launch_or_exit(p)
-            }
+            -1 => Err(Errno::last_raw()),
+            0 => grandchild(h),
+            pid => Ok((pid, false)),
         }
     }
 }
@@ -1049,33 +1294,33 @@ unsafe fn intermediate(p: &Prepared<'_>) -> ! {
 /// # Safety
 /// Only in the intermediate child, with `p` built before the fork.
 unsafe fn keep_launch_or_exit(p: &Prepared<'_>) -> ! {
-    // SAFETY: close_range, close, dup2, waitpid, write and _exit are async-signal-safe syscall
-    // wrappers; the buffer is on this stack.
+    if p.reaped < 0 {
+        raw::exit(0)
+    }
+    // SAFETY: raw system calls on fds and on buffers on this stack.
     unsafe {
-        if p.reaped < 0 {
-            libc::_exit(0)
-        }
         // The reaped pipe as fd 0, every other fd closed.
-        if libc::dup2(p.reaped, 0) < 0 {
-            libc::_exit(1)
+        if sys!(SYS_dup3, p.reaped, 0, 0).is_err() {
+            raw::exit(1)
         }
-        if libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32) < 0 {
+        if sys!(SYS_close_range, 1u32, u32::MAX, 0u32).is_err() {
             for fd in 1..p.max_fd {
-                libc::close(fd);
+                let _ = sys!(SYS_close, fd);
             }
         }
         loop {
             let mut status: c_int = 0;
-            let pid = libc::waitpid(-1, &mut status, 0);
-            if pid > 0 {
-                let mut buf = [0u8; 8];
-                buf[..4].copy_from_slice(&pid.to_ne_bytes());
-                buf[4..].copy_from_slice(&status.to_ne_bytes());
-                // A pipe write of ≤ PIPE_BUF bytes is atomic.
-                libc::write(0, buf.as_ptr().cast(), buf.len());
-            } else if Errno::last_raw() != libc::EINTR {
+            match sys!(SYS_wait4, -1i32, &mut status as *mut c_int, 0, 0) {
+                Ok(pid) => {
+                    let mut buf = [0u8; 8];
+                    buf[..4].copy_from_slice(&(pid as i32).to_ne_bytes());
+                    buf[4..].copy_from_slice(&status.to_ne_bytes());
+                    // A pipe write of ≤ PIPE_BUF bytes is atomic.
+                    let _ = sys!(SYS_write, 0, buf.as_ptr(), buf.len());
+                }
+                Err(libc::EINTR) => {}
                 // ECHILD: nothing beneath it any more, so nothing can be re-parented to it.
-                libc::_exit(0)
+                Err(_) => raw::exit(0),
             }
         }
     }
@@ -1131,53 +1376,210 @@ unsafe fn clone_into_cgroup(cgroup: RawFd) -> libc::pid_t {
     }
 }
 
+/// What the intermediate and the grandchild of [`spawn`] read before the grandchild's "go",
+/// in memory of its own (boxed): freed only once nothing may read it any more, and leaked,
+/// never freed, when that cannot be known (see [`spawn`]).
+struct Handoff {
+    /// The [`Prepared`] of the spawn, read by the grandchild only after its "go", while
+    /// [`spawn`] waits for its exec.
+    prepared: *const Prepared<'static>,
+    go_read: RawFd,
+    go_write: RawFd,
+    /// Whether the intermediate shares rdaemon's memory (`CLONE_VM`): then it must not fork
+    /// (glibc's `fork` takes locks of that memory), and only [`clone_vm`] creates the
+    /// grandchild.
+    shares_memory: bool,
+    /// The grandchild's stack for [`clone_vm`]: its lowest address and size; `None` without one.
+    stack: Option<(usize, usize)>,
+}
+
+/// The stacks of the two children [`spawn`] creates with `CLONE_VM` (intermediate and
+/// grandchild), each above a guard page: one anonymous mapping, unmapped on drop, which is
+/// only right once neither child can run on it any more.
+struct ChildStacks {
+    base: *mut libc::c_void,
+}
+
+impl ChildStacks {
+    /// Each stack's size. The children call no libc function and allocate nothing; their
+    /// deepest frames (the set-up before exec) use a few kB.
+    const SIZE: usize = 64 * 1024;
+    const GUARD: usize = 4096;
+    const LEN: usize = 2 * (Self::GUARD + Self::SIZE);
+
+    /// The mapping, or `None` if it cannot be made (the children are then forked).
+    fn new() -> Option<ChildStacks> {
+        // SAFETY: a fresh anonymous mapping that nothing else refers to; both stacks are made
+        // writable above their guard pages, which stay PROT_NONE.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                Self::LEN,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return None;
+            }
+            let stacks = ChildStacks { base };
+            for (bottom, size) in [stacks.stack(0), stacks.stack(1)] {
+                let rw = libc::PROT_READ | libc::PROT_WRITE;
+                if libc::mprotect(bottom as *mut libc::c_void, size, rw) < 0 {
+                    return None;
+                }
+            }
+            Some(stacks)
+        }
+    }
+
+    /// Stack `i` (0: the intermediate's, 1: the grandchild's): its lowest address and size.
+    fn stack(&self, i: usize) -> (usize, usize) {
+        let bottom = self.base as usize + i * (Self::GUARD + Self::SIZE) + Self::GUARD;
+        (bottom, Self::SIZE)
+    }
+}
+
+impl Drop for ChildStacks {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, unmapped once; `spawn` drops it only when no child
+        // runs on it (else it forgets it).
+        unsafe { libc::munmap(self.base, Self::LEN) };
+    }
+}
+
+/// `CLONE_VM` (linux/sched.h).
+const CLONE_VM: u64 = 0x100;
+
+/// Creates a child that shares the caller's memory (`clone3` with `CLONE_VM`, plus `extra`
+/// flags and `cgroup` for `CLONE_INTO_CGROUP`) and runs `entry(arg)` on the given stack, exiting
+/// when it is done; the parent gets its pid. Nothing is copied: no page table, and no page of
+/// rdaemon's that either process writes afterwards (a fork costs `start` 0.3–0.4 ms that way,
+/// issue 18). The child reports `SIGCHLD` at its exit and is waited for like a forked one.
+///
+/// # Safety
+/// `stack` must be writable memory that nothing else uses while the child runs. `entry` must
+/// never return and, as it runs beside the caller in the same memory, make only raw system
+/// calls ([`sys!`]: no errno, no lock, no allocation) on memory the caller leaves alone until
+/// the child has exited or exec'd; every signal must be blocked in the caller (the child
+/// inherits the mask, and a handler must not run in it).
+#[cfg(target_arch = "x86_64")]
+unsafe fn clone_vm(
+    extra: u64,
+    cgroup: RawFd,
+    stack: (usize, usize),
+    entry: unsafe extern "C" fn(*mut libc::c_void) -> !,
+    arg: *mut libc::c_void,
+) -> Result<libc::pid_t, i32> {
+    let args = CloneArgs {
+        flags: CLONE_VM | extra,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: stack.0 as u64,
+        stack_size: stack.1 as u64,
+        cgroup: cgroup.max(0) as u64,
+        ..CloneArgs::default()
+    };
+    let ret: isize;
+    // SAFETY: clone3 with a valid clone_args of the size given. The kernel starts the child on
+    // the new stack (its top: stack + size, 16-byte aligned as a page boundary) with every
+    // other register as the parent's, so r12 and r13 still hold `arg` and `entry`: the child
+    // calls entry(arg), which never returns, and never runs the code after this block on the
+    // parent's stack. The parent returns from the syscall with the child's pid (or -errno).
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            "xor ebp, ebp",
+            "mov rdi, r12",
+            "call r13",
+            "ud2",
+            "2:",
+            inlateout("rax") libc::SYS_clone3 as isize => ret,
+            in("rdi") &args as *const CloneArgs,
+            in("rsi") std::mem::size_of::<CloneArgs>(),
+            in("r12") arg,
+            in("r13") entry,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    match ret {
+        -4095..=-1 => Err(-ret as i32),
+        pid => Ok(pid as libc::pid_t),
+    }
+}
+
+/// The intermediate's entry from [`clone_vm`]: `arg` is the spawn's [`Handoff`].
+///
+/// # Safety
+/// Only as [`clone_vm`]'s entry, with `arg` a live `Handoff` whose `prepared` is live.
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn intermediate_entry(arg: *mut libc::c_void) -> ! {
+    // SAFETY: the caller's contract; `spawn` keeps both alive until the intermediate is reaped.
+    unsafe {
+        let handoff = &*(arg as *const Handoff);
+        intermediate(&*handoff.prepared, handoff)
+    }
+}
+
+/// The grandchild's entry from [`clone_vm`]: `arg` is the spawn's [`Handoff`].
+///
+/// # Safety
+/// Only as [`clone_vm`]'s entry, with `arg` a live `Handoff`.
+#[cfg(target_arch = "x86_64")]
+unsafe extern "C" fn grandchild_entry(arg: *mut libc::c_void) -> ! {
+    // SAFETY: the caller's contract; see `grandchild`.
+    unsafe { grandchild(&*(arg as *const Handoff)) }
+}
+
 /// The daemon-to-be: waits for "go", sets up the process and execs.
 ///
 /// # Safety
-/// Only in the grandchild, with `p` built before the fork.
-unsafe fn grandchild(p: &Prepared<'_>) -> ! {
-    // SAFETY: close, read, setpgid and _exit are async-signal-safe syscall wrappers on fds
-    // prepared before the fork; set_up_and_exec keeps to the same rules.
+/// Only in the grandchild, with `h` built before the fork; `h.prepared` is read only after the
+/// "go", while [`spawn`] waits for the exec.
+unsafe fn grandchild(h: &Handoff) -> ! {
+    // SAFETY: raw system calls on fds prepared before the fork and on a byte of this stack;
+    // exec_or_report keeps to the same.
     unsafe {
-        libc::close(p.go_write);
+        let _ = sys!(SYS_close, h.go_write);
         let mut byte = 0u8;
         loop {
-            let n = libc::read(p.go_read, (&mut byte as *mut u8).cast(), 1);
-            if n == 1 {
-                break;
+            match sys!(SYS_read, h.go_read, &mut byte as *mut u8, 1) {
+                Ok(1) => break,
+                Err(libc::EINTR) => continue,
+                // The parent died or gave up before saying go: never run the program.
+                _ => raw::exit(1),
             }
-            if n < 0 && Errno::last_raw() == libc::EINTR {
-                continue;
-            }
-            // The parent died or gave up before saying go: never run the program.
-            libc::_exit(1);
         }
-        libc::close(p.go_read);
+        let _ = sys!(SYS_close, h.go_read);
+        let p = &*h.prepared;
 
         // Lead a process group of its own, so `stop` can signal the daemon and its children,
         // while staying out of the session leader's seat (no controlling tty, ever).
-        if libc::setpgid(0, 0) < 0 {
-            fail(p, Step::Setpgid)
+        if let Err(errno) = sys!(SYS_setpgid, 0, 0) {
+            fail(p, Step::Setpgid, errno)
         }
         exec_or_report(p)
     }
 }
 
-/// [`set_up_and_exec`] in a forked child: a failure goes back on the report pipe, then `_exit`.
+/// [`set_up_and_exec`] in a child: a failure goes back on the report pipe, then the child
+/// ends.
 ///
 /// # Safety
-/// Only in a forked child, with `p` built before the fork.
+/// Only in a child of [`spawn`] or [`spawn_child`], with `p` built before it.
 unsafe fn exec_or_report(p: &Prepared<'_>) -> ! {
-    // SAFETY: set_up_and_exec, write and _exit keep to async-signal-safe calls on memory
-    // prepared before the fork; the pid slot is a raw allocation of the right size that no
-    // reference points into (see `Prepared::pid_slot`).
+    // SAFETY: raw system calls on memory prepared before the fork; the pid slot is a raw
+    // allocation of the right size that no reference points into (see `Prepared::pid_slot`).
     unsafe {
         if let Some(slot) = &p.pid_slot {
-            write_pid_digits(slot.ptr.add(slot.at), libc::getpid());
+            let pid = sys!(SYS_getpid).unwrap_or(0) as libc::pid_t;
+            write_pid_digits(slot.ptr.add(slot.at), pid);
         }
         let (step, errno) = set_up_and_exec(p);
-        report(p.report, step, errno);
-        libc::_exit(127)
+        fail(p, step, errno)
     }
 }
 
@@ -1190,10 +1592,10 @@ unsafe fn exec_or_report(p: &Prepared<'_>) -> ! {
 /// `p` built beforehand: it makes only async-signal-safe calls and never allocates.
 unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
     let plan = p.plan;
-    let failed = |step| (step, Errno::last_raw());
-    // SAFETY: every call below is an async-signal-safe syscall wrapper (keyctl, setgroups, setgid,
-    // setuid, setresgid, setresuid, prctl, getppid, chdir, umask, dup2, close_range/fcntl, sigaction, sigprocmask,
-    // execve, _exit) operating on fds and C strings prepared before the fork; nothing allocates.
+    // SAFETY: every call below is a raw system call (keyctl, setgroups, setgid, setuid,
+    // setresgid, setresuid, prctl, getppid, chdir, umask, dup3, close_range/fcntl,
+    // rt_sigaction, rt_sigprocmask, execve) on fds and C strings prepared before the fork;
+    // nothing allocates, nothing touches errno.
     unsafe {
         // Before the credentials: as root, a hard limit can be raised, a negative nice value
         // and a low OOM score set, for a program that runs as another user.
@@ -1205,83 +1607,81 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
             if let Err(errno) = join_new_session_keyring() {
                 return (Step::Keyring, errno);
             }
-            if libc::setgroups(creds.groups.len(), creds.groups.as_ptr()) < 0 {
-                return failed(Step::Setgroups);
+            let groups = sys!(SYS_setgroups, creds.groups.len(), creds.groups.as_ptr());
+            if let Err(errno) = groups {
+                return (Step::Setgroups, errno);
             }
-            if p.keep_saved_ids {
+            let (gid, uid) = if p.keep_saved_ids {
                 // Real and effective ids only (-1: the saved ones stay root's); execve copies
                 // the effective ids into the saved ones, so the program has no way back.
                 let keep = libc::uid_t::MAX;
-                if libc::setresgid(creds.gid, creds.gid, keep) < 0 {
-                    return failed(Step::Setgid);
-                }
-                if libc::setresuid(creds.uid, creds.uid, keep) < 0 {
-                    return failed(Step::Setuid);
-                }
+                let gid = sys!(SYS_setresgid, creds.gid, creds.gid, keep);
+                let uid = gid.and_then(|_| sys!(SYS_setresuid, creds.uid, creds.uid, keep));
                 // A saved uid of 0 keeps the ambient capabilities, which a full setuid would
                 // have cleared (capabilities(7)): clear them, so the program gets none.
                 // EINVAL on kernels before 4.3, which have none to clear.
-                libc::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-                    0 as libc::c_ulong,
-                    0 as libc::c_ulong,
-                    0 as libc::c_ulong,
-                );
+                if uid.is_ok() {
+                    let clear = libc::PR_CAP_AMBIENT_CLEAR_ALL;
+                    let _ = sys!(SYS_prctl, libc::PR_CAP_AMBIENT, clear, 0, 0, 0);
+                }
+                (gid, uid)
             } else {
-                if libc::setgid(creds.gid) < 0 {
-                    return failed(Step::Setgid);
-                }
-                if libc::setuid(creds.uid) < 0 {
-                    return failed(Step::Setuid);
-                }
+                let gid = sys!(SYS_setgid, creds.gid);
+                (gid, gid.and_then(|_| sys!(SYS_setuid, creds.uid)))
+            };
+            if let Err(errno) = gid {
+                return (Step::Setgid, errno);
+            }
+            if let Err(errno) = uid {
+                return (Step::Setuid, errno);
             }
         }
         if p.parent != 0 {
             // After the credentials: changing them clears the parent-death signal (prctl(2)).
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) < 0 {
-                return failed(Step::Pdeathsig);
+            if let Err(errno) = sys!(SYS_prctl, libc::PR_SET_PDEATHSIG, libc::SIGTERM) {
+                return (Step::Pdeathsig, errno);
             }
             // The monitor may have died before the prctl, and then the signal never comes:
             // re-check the parent, as systemd does. Nobody is left to report to.
-            if libc::getppid() != p.parent {
-                libc::_exit(1)
+            if sys!(SYS_getppid) != Ok(p.parent as usize) {
+                raw::exit(1)
             }
         }
-        if libc::chdir(plan.cwd.as_ptr()) < 0 {
-            return failed(Step::Chdir);
+        if let Err(errno) = sys!(SYS_chdir, plan.cwd.as_ptr()) {
+            return (Step::Chdir, errno);
         }
-        libc::umask(plan.umask);
+        let _ = sys!(SYS_umask, plan.umask);
+        // The plan's fds are above 2 (`above_stdio`), so each dup3 has two different fds, and
+        // clears close-on-exec on its copy.
         let stderr = plan.stderr.as_ref().unwrap_or(&plan.stdout);
-        if libc::dup2(plan.stdin.as_raw_fd(), 0) < 0
-            || libc::dup2(plan.stdout.as_raw_fd(), 1) < 0
-            || libc::dup2(stderr.as_raw_fd(), 2) < 0
-        {
-            return failed(Step::Stdio);
+        let stdio = sys!(SYS_dup3, plan.stdin.as_raw_fd(), 0, 0)
+            .and_then(|_| sys!(SYS_dup3, plan.stdout.as_raw_fd(), 1, 0))
+            .and_then(|_| sys!(SYS_dup3, stderr.as_raw_fd(), 2, 0));
+        if let Err(errno) = stdio {
+            return (Step::Stdio, errno);
         }
         // Every fd above 2 is closed at exec: the report pipe stays usable until then.
-        if libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        ) < 0
-        {
+        let cloexec = libc::CLOSE_RANGE_CLOEXEC;
+        if sys!(SYS_close_range, 3u32, u32::MAX, cloexec).is_err() {
             for fd in 3..p.max_fd {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                let _ = sys!(SYS_fcntl, fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
         // ...except the ones the plan passes on under their own numbers.
         for fd in &plan.inherit {
-            if libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, 0) < 0 {
-                return failed(Step::Stdio);
+            if let Err(errno) = sys!(SYS_fcntl, fd.as_raw_fd(), libc::F_SETFD, 0) {
+                return (Step::Stdio, errno);
             }
         }
-        // Last, so that a signal blocked since `spawn_child`'s fork acts only with its default
-        // disposition, never through a handler inherited from the monitor.
+        // Last, so that a signal blocked since the fork acts only with its default
+        // disposition, never through a handler inherited from rdaemon or the monitor.
         reset_signals(p.max_signal);
-        libc::execve(plan.program.as_ptr(), p.argv.as_ptr(), p.envp.as_ptr());
-        failed(Step::Exec)
+        let argv = p.argv.as_ptr();
+        let envp = p.envp.as_ptr();
+        match sys!(SYS_execve, plan.program.as_ptr(), argv, envp) {
+            Err(errno) => (Step::Exec, errno),
+            Ok(_) => (Step::Exec, 0),
+        }
     }
 }
 
@@ -1289,41 +1689,35 @@ unsafe fn set_up_and_exec(p: &Prepared<'_>) -> (Step, i32) {
 /// failure, the step, its errno and (for a limit) its index.
 ///
 /// # Safety
-/// Only in a forked child (or rdaemon about to exec in place): async-signal-safe calls only
-/// (prlimit64, setpriority, open, write, close) on memory prepared before the fork.
+/// Only in a child before exec (or rdaemon about to exec in place): raw system calls only
+/// (prlimit64, setpriority, openat, write, close) on memory prepared before the fork.
 unsafe fn apply_tuning(t: &PreparedTuning) -> Result<(), (Step, i32, usize)> {
     // SAFETY: raw system calls on stack values and buffers allocated before the fork.
     unsafe {
         for (i, (resource, values)) in t.rlimits.iter().enumerate() {
-            let r = libc::syscall(
-                libc::SYS_prlimit64,
-                0 as libc::pid_t,
-                *resource as c_int,
-                values.as_ptr(),
-                std::ptr::null_mut::<u64>(),
-            );
-            if r < 0 {
-                return Err((Step::Rlimit, Errno::last_raw(), i));
+            let set = sys!(SYS_prlimit64, 0, *resource, values.as_ptr(), 0);
+            if let Err(errno) = set {
+                return Err((Step::Rlimit, errno, i));
             }
         }
         if let Some(nice) = t.nice {
-            if libc::setpriority(libc::PRIO_PROCESS, 0, nice) < 0 {
-                return Err((Step::Nice, Errno::last_raw(), 0));
+            if let Err(errno) = sys!(SYS_setpriority, libc::PRIO_PROCESS, 0, nice) {
+                return Err((Step::Nice, errno, 0));
             }
         }
         if let Some(text) = &t.oom_text {
-            let fd = libc::open(
-                c"/proc/self/oom_score_adj".as_ptr(),
-                libc::O_WRONLY | libc::O_CLOEXEC,
-            );
-            if fd < 0 {
-                return Err((Step::OomScoreAdj, Errno::last_raw(), 0));
-            }
-            let n = libc::write(fd, text.as_ptr().cast(), text.len());
-            let errno = Errno::last_raw();
-            libc::close(fd);
-            if n != text.len() as isize {
-                return Err((Step::OomScoreAdj, errno, 0));
+            let path = c"/proc/self/oom_score_adj".as_ptr();
+            let flags = libc::O_WRONLY | libc::O_CLOEXEC;
+            let fd = match sys!(SYS_openat, libc::AT_FDCWD, path, flags) {
+                Ok(fd) => fd,
+                Err(errno) => return Err((Step::OomScoreAdj, errno, 0)),
+            };
+            let written = sys!(SYS_write, fd, text.as_ptr(), text.len());
+            let _ = sys!(SYS_close, fd);
+            match written {
+                Ok(n) if n == text.len() => {}
+                Ok(_) => return Err((Step::OomScoreAdj, libc::EIO, 0)),
+                Err(errno) => return Err((Step::OomScoreAdj, errno, 0)),
             }
         }
     }
@@ -1411,21 +1805,27 @@ pub fn try_tuning(tuning: &Tuning) -> Result<Option<Refused>> {
 /// Only in the grandchild.
 unsafe fn reset_signals(max_signal: c_int) {
     // SAFETY: a zeroed kernel sigaction is "SIG_DFL, no flags, no restorer, empty mask";
-    // rt_sigaction and sigprocmask are async-signal-safe; errors (SIGKILL, SIGSTOP) are ignored.
+    // errors (SIGKILL, SIGSTOP) are ignored.
     unsafe {
         let dfl = KernelSigaction::default();
+        let size = std::mem::size_of::<u64>();
         for sig in 1..=max_signal {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
+            let _ = sys!(
+                SYS_rt_sigaction,
                 sig,
                 &dfl as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                std::mem::size_of::<u64>(),
+                0,
+                size
             );
         }
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        let empty: u64 = 0;
+        let _ = sys!(
+            SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            0,
+            size
+        );
     }
 }
 
@@ -1464,21 +1864,11 @@ compile_error!(
 /// # Safety
 /// Async-signal-safe (one raw system call), for a forked child before exec.
 unsafe fn join_new_session_keyring() -> Result<(), i32> {
-    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    const KEYCTL_JOIN_SESSION_KEYRING: usize = 1;
     // SAFETY: a NULL name asks for an anonymous keyring; no memory is passed to the kernel.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            KEYCTL_JOIN_SESSION_KEYRING,
-            std::ptr::null::<c_char>(),
-        )
-    };
-    match r < 0 {
-        false => Ok(()),
-        true => match Errno::last_raw() {
-            libc::ENOSYS | libc::EPERM => Ok(()),
-            errno => Err(errno),
-        },
+    match unsafe { sys!(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0) } {
+        Ok(_) | Err(libc::ENOSYS | libc::EPERM) => Ok(()),
+        Err(errno) => Err(errno),
     }
 }
 

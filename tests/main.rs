@@ -41,6 +41,7 @@ mod security_files;
 mod security_isolation;
 mod security_pids;
 mod security_trust;
+mod shared_spawn;
 mod start;
 mod status;
 mod stop;
