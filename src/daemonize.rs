@@ -20,7 +20,7 @@
 //! Given the daemon's cgroup, [`spawn`] creates the grandchild straight in it (`clone3` with
 //! `CLONE_INTO_CGROUP`), falling back to creating it outside.
 //!
-//! On x86_64, [`spawn`]'s two children share rdaemon's memory instead of copying it (`clone3`
+//! On x86_64, [`spawn`]'s two children (and [`spawn_child`]'s one) share rdaemon's memory instead of copying it (`clone3`
 //! with `CLONE_VM`, each on a stack of its own, as `posix_spawn` does for one child): no page
 //! table is copied and no page of rdaemon's becomes copy-on-write, which took 0.3–0.4 ms off a
 //! `start` (issue 18). They run beside rdaemon, so they make raw system calls only ([`sys!`]:
@@ -49,7 +49,7 @@ use nix::errno::Errno;
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::libc::{self, c_char, c_int};
 use nix::sys::prctl;
-use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
+use nix::sys::signal::SigSet;
 use nix::sys::wait::waitpid;
 use nix::unistd::{getpid, pipe2};
 
@@ -549,7 +549,18 @@ pub fn spawn<W, T>(
     }));
 
     crate::fault::point("before-fork");
-    let (child, shares) = fork_intermediate(handoff, stacks.as_ref(), keep)?;
+    // Not shared by a kept intermediate, which outlives this `start`.
+    let stack = stacks.as_ref().filter(|_| !keep).map(|s| s.stack(0));
+    // SAFETY: `handoff` is the Box made above, written only before the child exists.
+    unsafe { (*handoff).shares_memory = stack.is_some() };
+    // SAFETY: single-threaded (checked above); `intermediate_entry` keeps to raw system calls on
+    // the handoff and `prepared`, which stay untouched here until the intermediate is reaped
+    // (`after_fork`); its stack is its own. Forked, it learns that it shares nothing.
+    let (child, shares) = unsafe {
+        new_child(stack, intermediate_entry, handoff.cast(), || {
+            (*handoff).shares_memory = false;
+        })?
+    };
     drop(report_w);
     drop(go_r);
     let result = after_fork(
@@ -578,72 +589,61 @@ pub fn spawn<W, T>(
     result
 }
 
-/// Creates the intermediate child of [`spawn`]: with `CLONE_VM` (sharing rdaemon's memory,
-/// nothing copied) where it can (x86_64, `clone3`, the stacks made, not `keep`: a kept
-/// intermediate outlives the launch's `start`), else with `fork`. Returns its pid and whether
-/// it shares the memory. Every signal is blocked across it: the child inherits the mask, and no
-/// handler of rdaemon's may run in a child beside it; the grandchild unblocks them, their
-/// dispositions back to default, just before its exec.
-fn fork_intermediate(
-    handoff: *mut Handoff,
-    stacks: Option<&ChildStacks>,
-    keep: bool,
+/// Creates a child that runs `entry(arg)` and never returns: sharing rdaemon's memory on
+/// `stack` ([`clone_vm`]) when one is given, where it can (x86_64, `clone3`), else forked
+/// (`forking` runs first, so the forked copy sees what it changes). Returns its pid and whether
+/// it shares the memory.
+///
+/// Every signal is blocked across it, the two glibc keeps for itself included (the raw call:
+/// glibc's `sigprocmask` leaves them out): the child inherits the mask, and no handler of
+/// rdaemon's may run in it, whose memory it shares or is a copy of; it unblocks them just
+/// before its exec, every disposition back to default.
+///
+/// # Safety
+/// rdaemon must be single-threaded (a fork copies only the calling thread). `entry` must keep
+/// to raw system calls on memory the caller leaves alone until the child has exited or exec'd,
+/// and `stack`, if any, must be the caller's for this child alone until then.
+unsafe fn new_child(
+    stack: Option<(usize, usize)>,
+    entry: unsafe extern "C" fn(*mut libc::c_void) -> !,
+    arg: *mut libc::c_void,
+    forking: impl FnOnce(),
 ) -> Result<(libc::pid_t, bool)> {
-    // The raw call: glibc's `sigprocmask` leaves its two reserved signals (32, 33) unblocked.
     let all: u64 = !0;
-    let mut old_mask: u64 = 0;
+    let mut old: u64 = 0;
     let size = std::mem::size_of::<u64>();
     // SAFETY: both masks are u64 on this stack, the kernel's sigset size.
     unsafe {
-        let mask = (&all as *const u64, &mut old_mask as *mut u64);
-        sys!(SYS_rt_sigprocmask, libc::SIG_SETMASK, mask.0, mask.1, size)
+        let (all, old) = (&all as *const u64, &mut old as *mut u64);
+        sys!(SYS_rt_sigprocmask, libc::SIG_SETMASK, all, old, size)
     }
     .map_err(io::Error::from_raw_os_error)
     .context("cannot block signals")?;
+    // SAFETY: the caller's contract; every signal is blocked.
     #[cfg(target_arch = "x86_64")]
-    let shared = match (stacks, keep) {
-        (Some(stacks), false) => {
-            // SAFETY: `handoff` is the live Box of `spawn`, written only before the clone.
-            unsafe { (*handoff).shares_memory = true };
-            // SAFETY: every signal is blocked; the stack is this spawn's, used by this child
-            // only; `intermediate_entry` keeps to raw system calls on the handoff and
-            // `prepared`, which `spawn` leaves alone and keeps until the child is reaped.
-            let cloned =
-                unsafe { clone_vm(0, -1, stacks.stack(0), intermediate_entry, handoff.cast()) };
-            if cloned.is_err() {
-                // SAFETY: as above; no child was made.
-                unsafe { (*handoff).shares_memory = false };
-            }
-            cloned.ok()
-        }
-        _ => None,
-    };
+    let shared = stack.and_then(|stack| unsafe { clone_vm(0, -1, stack, entry, arg) }.ok());
     #[cfg(not(target_arch = "x86_64"))]
-    let shared: Option<libc::pid_t> = {
-        let _ = (stacks, keep);
-        None
-    };
-    let forked = match shared {
+    let shared: Option<libc::pid_t> = stack.and(None);
+    let made = match shared {
         Some(pid) => Ok((pid, true)),
         None => {
-            // SAFETY: rdaemon is single-threaded (checked by `spawn`), so the child is a
-            // faithful copy with no lock held by another thread. It runs `intermediate`, which
-            // makes only raw system calls on its copy of memory prepared before, and never
-            // returns.
+            forking();
+            // SAFETY: single-threaded (the caller's contract), so the child is a faithful copy
+            // with no lock held by another thread; it runs `entry` on its copy of the memory.
             match unsafe { libc::fork() } {
                 -1 => Err(io::Error::last_os_error()),
-                // SAFETY: the forked child; `handoff` and what it points to are its copies.
-                0 => unsafe { intermediate(&*(*handoff).prepared, &*handoff) },
+                // SAFETY: the forked child, which `entry` ends.
+                0 => unsafe { entry(arg) },
                 pid => Ok((pid, false)),
             }
         }
     };
     // SAFETY: as above.
     let _ = unsafe {
-        let old = &old_mask as *const u64;
+        let old = &old as *const u64;
         sys!(SYS_rt_sigprocmask, libc::SIG_SETMASK, old, 0, size)
     };
-    forked.context("cannot fork")
+    made.context("cannot fork")
 }
 
 /// Whether the report pipe is at end-of-file: every child that held it exec'd or exited.
@@ -859,7 +859,9 @@ pub fn start_up() {
 ///
 /// Every signal is blocked across the fork: the child inherits the monitor's handlers, which
 /// must never run in it, and a signal sent to it before the exec (a `stop` of the whole group)
-/// stays pending until every disposition is back to default, then acts.
+/// stays pending until every disposition is back to default, then acts. As [`spawn`]'s
+/// children, it shares the monitor's memory on x86_64 ([`new_child`]): a respawn copies
+/// nothing of the monitor's.
 pub fn spawn_child(plan: &Plan) -> Result<Pid> {
     ensure_single_threaded()?;
     let (report_r, report_w) = pipe2(OFlag::O_CLOEXEC).context("cannot create a pipe")?;
@@ -867,40 +869,31 @@ pub fn spawn_child(plan: &Plan) -> Result<Pid> {
         parent: getpid().as_raw(),
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
-    let mut old_mask = SigSet::empty();
-    sigprocmask(
-        SigmaskHow::SIG_SETMASK,
-        Some(&SigSet::all()),
-        Some(&mut old_mask),
-    )
-    .context("cannot block signals")?;
-    // SAFETY: single-threaded (checked above), so the child is a faithful copy with no lock held
-    // by another thread; it runs `set_up_and_exec`, which makes only async-signal-safe calls on
-    // memory prepared above and never returns. The child stays in the monitor's session and
-    // process group, so that `stop`'s group signal reaches both.
-    let child = unsafe { libc::fork() };
-    if child == 0 {
-        // SAFETY: see above; this is the forked child.
-        unsafe { exec_or_report(&prepared) }
-    }
-    let forked = if child < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    };
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    forked.context("cannot fork")?;
+    let shared = cfg!(target_arch = "x86_64") && !crate::fault::injected("clone-vm-refused");
+    let stacks = shared.then(ChildStacks::new).flatten();
+    let arg = std::ptr::addr_of!(prepared).cast_mut().cast();
+    // SAFETY: single-threaded (checked above); `child_entry` keeps to raw system calls on
+    // `prepared`, which stays untouched here until the child has exec'd or ended (the report
+    // pipe's end-of-file, below), on a stack of its own. The child stays in the monitor's
+    // session and process group, so that `stop`'s group signal reaches both.
+    let (child, shares) =
+        unsafe { new_child(stacks.as_ref().map(|s| s.stack(0)), child_entry, arg, || {})? };
     drop(report_w);
     let pid =
         Pid::new(child).map_err(|why| anyhow::anyhow!("the child got an unusable pid: {why}"));
-    match read_message(&report_r) {
+    let outcome = match read_message(&report_r) {
         Ok(None) => pid,
         Ok(Some((step, errno))) => {
             let _ = waitpid(nix::unistd::Pid::from_raw(child), None);
             Err(failure(plan, step, errno).into())
         }
         Err(e) => Err(e),
+    };
+    // As in `spawn`: its stack is unmapped only once nothing can run on it.
+    if shares && !report_closed(&report_r) {
+        std::mem::forget(stacks);
     }
+    outcome
 }
 
 /// Execs the plan's program in place of rdaemon (`start --foreground`): the same set-up as the
@@ -1511,11 +1504,10 @@ unsafe fn clone_vm(
     }
 }
 
-/// The intermediate's entry from [`clone_vm`]: `arg` is the spawn's [`Handoff`].
+/// The intermediate's entry from [`new_child`]: `arg` is the spawn's [`Handoff`].
 ///
 /// # Safety
-/// Only as [`clone_vm`]'s entry, with `arg` a live `Handoff` whose `prepared` is live.
-#[cfg(target_arch = "x86_64")]
+/// Only as [`new_child`]'s entry, with `arg` a live `Handoff` whose `prepared` is live.
 unsafe extern "C" fn intermediate_entry(arg: *mut libc::c_void) -> ! {
     // SAFETY: the caller's contract; `spawn` keeps both alive until the intermediate is reaped.
     unsafe {
@@ -1532,6 +1524,16 @@ unsafe extern "C" fn intermediate_entry(arg: *mut libc::c_void) -> ! {
 unsafe extern "C" fn grandchild_entry(arg: *mut libc::c_void) -> ! {
     // SAFETY: the caller's contract; see `grandchild`.
     unsafe { grandchild(&*(arg as *const Handoff)) }
+}
+
+/// The respawn monitor's child's entry from [`new_child`]: `arg` is its [`Prepared`].
+///
+/// # Safety
+/// Only as [`new_child`]'s entry, with `arg` a live `Prepared` that [`spawn_child`] keeps until
+/// the child has exec'd or ended.
+unsafe extern "C" fn child_entry(arg: *mut libc::c_void) -> ! {
+    // SAFETY: the caller's contract.
+    unsafe { exec_or_report(&*(arg as *const Prepared<'_>)) }
 }
 
 /// The daemon-to-be: waits for "go", sets up the process and execs.

@@ -3,7 +3,8 @@
 //! after. What that needs and must not change: the daemon-to-be runs beside rdaemon with every
 //! signal blocked until its exec (no handler of rdaemon's can run in it), a start killed while it
 //! waits still leaves nothing running, and where the kernel refuses `clone3` (the injected fault
-//! `clone-vm-refused`) the children are forked and the daemon is the same.
+//! `clone-vm-refused`) the children are forked and the daemon is the same. The respawn
+//! monitor's children are made the same way.
 
 use nix::libc;
 use nix::sys::signal::{kill, Signal};
@@ -58,6 +59,20 @@ fn paused_before_the_go(env: &Env, name: &str, faults: &str) -> (Background, i32
     (start, waiting[0])
 }
 
+/// Lets `start`, paused by [`paused_before_the_go`], go on: it succeeds, and `waiting` is daemon
+/// `name`, running the program (`sleep`) with no signal blocked or ignored.
+fn goes_on(env: &Env, start: Background, waiting: i32, name: &str) {
+    kill(NixPid::from_raw(start.pid()), Signal::SIGCONT).unwrap();
+    let out = start.output_within(DEADLINE, "start goes on");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(env.pid_of(name), waiting);
+    assert_eq!(status_field(waiting, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(waiting, "SigIgn"), "0000000000000000");
+    let comm = std::fs::read_to_string(format!("/proc/{waiting}/comm")).unwrap();
+    assert_eq!(comm.trim(), "sleep");
+}
+
 #[test]
 fn the_daemon_to_be_shares_rdaemons_memory_with_every_signal_blocked() {
     let env = Env::new();
@@ -76,27 +91,13 @@ fn the_daemon_to_be_shares_rdaemons_memory_with_every_signal_blocked() {
     // running the program; the memory it shared with start stays its own until then.
     kill(NixPid::from_raw(start.pid()), Signal::SIGKILL).unwrap();
     wait_dead(waiting);
-    drop(start);
-    let run = env.run(&["status", "shared"]);
-    assert_ne!(run.code, 0, "{}", run.dump());
 }
 
 #[test]
 fn a_start_that_goes_on_gives_a_daemon_its_own_memory_and_signals() {
     let env = Env::new();
     let (start, waiting) = paused_before_the_go(&env, "goes", "before-pidfile:stop");
-    kill(NixPid::from_raw(start.pid()), Signal::SIGCONT).unwrap();
-    let out = start.output_within(DEADLINE, "start goes on");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(env.pid_of("goes"), waiting);
-    assert_eq!(status_field(waiting, "SigBlk"), "0000000000000000");
-    assert_eq!(status_field(waiting, "SigIgn"), "0000000000000000");
-    let comm = std::fs::read_to_string(format!("/proc/{waiting}/comm")).unwrap();
-    assert_eq!(comm.trim(), "sleep");
+    goes_on(&env, start, waiting, "goes");
     env.run(&["stop", "goes"]).ok();
     wait_dead(waiting);
 }
@@ -110,19 +111,56 @@ fn where_clone3_is_refused_the_children_are_forked_and_the_daemon_is_the_same() 
         assert!(!shared, "pid {waiting} shares start's memory");
     }
     assert_eq!(status_field(waiting, "SigBlk"), "fffffffffffbfeff");
-    kill(NixPid::from_raw(start.pid()), Signal::SIGCONT).unwrap();
-    let out = start.output_within(DEADLINE, "start goes on");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(env.pid_of("forked"), waiting);
-    assert_eq!(status_field(waiting, "SigBlk"), "0000000000000000");
+    goes_on(&env, start, waiting, "forked");
     let stat = stat(waiting).unwrap();
     // Its own process group, in the session the intermediate made, which it does not lead.
     assert_eq!(stat.pgrp, waiting);
     assert_ne!(stat.session, waiting);
     env.run(&["stop", "forked"]).ok();
     wait_dead(waiting);
+}
+
+/// The respawn monitor starts each child the same way (`spawn_child`, through `new_child`): where
+/// `clone3` is refused, forked, and the restarted child is the same.
+#[test]
+fn where_clone3_is_refused_a_monitor_forks_its_children_and_restarts_them() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let mut cmd = env.cmd();
+    cmd.env("RDAEMON_FAULT", "clone-vm-refused");
+    let args = [
+        "start",
+        "--respawn",
+        "--restart-delay",
+        "0",
+        "--name",
+        "again",
+    ];
+    let run = env.run_cmd(cmd, &[&args[..], &["--", "sleep", &secs]].concat());
+    let run = run.ok();
+    let child_of = |rec: &serde_json::Value| rec["child_pid"].as_i64().map(|p| p as i32);
+    let rec = env.record("again");
+    let monitor = rec["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    let first = child_of(&rec).unwrap_or_else(|| panic!("no child\n{}", run.dump()));
+    env.track(first);
+    // The monitor sees the fault, so its children are forked.
+    wait_environ_has(monitor, "RDAEMON_FAULT=clone-vm-refused");
+    kill(NixPid::from_raw(first), Signal::SIGKILL).unwrap();
+    let mut next = None;
+    wait_until("the monitor restarts its child", DEADLINE, || {
+        next = child_of(&env.record("again")).filter(|&p| p != first && alive(p));
+        next.is_some()
+    });
+    let next = next.unwrap();
+    env.track(next);
+    wait_until("the new child runs sleep", DEADLINE, || {
+        std::fs::read_to_string(format!("/proc/{next}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_eq!(stat(next).unwrap().ppid, monitor);
+    assert_eq!(status_field(next, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(next, "SigCgt"), "0000000000000000");
+    env.run(&["stop", "again"]).ok();
+    wait_dead(next);
+    wait_dead(monitor);
 }
