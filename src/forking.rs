@@ -62,7 +62,6 @@ pub struct Found {
 static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
     procs: Vec::new(),
     sessions: Vec::new(),
-    place: None,
     user: None,
 });
 
@@ -76,9 +75,6 @@ struct Earlier {
     /// but it is not the launch's either, whose processes are all in sessions made since (or,
     /// for a respawn monitor's program, in the monitor's own).
     sessions: Vec<i32>,
-    /// The caller's own cgroups (`/proc/self/cgroup`): where a launch without a cgroup of its
-    /// own runs, and everything it forks.
-    place: Option<String>,
     /// The user the launch runs as, when it is not root: every process it forks has that real
     /// user id (a set-user-ID program keeps it; only one that makes itself root in full, as
     /// `su` does, would not).
@@ -107,7 +103,7 @@ impl Earlier {
     /// way when that daemon has a cgroup or runs as another user; a daemon as another user
     /// can then neither name root's processes in its pidfile nor have them stopped with it.
     fn may_have_made(&self, pid: i32, members: Option<&[i32]>) -> bool {
-        let placed = match (members, &self.place) {
+        let placed = match (members, own_cgroups()) {
             (Some(members), _) => members.contains(&pid),
             (None, Some(own)) => {
                 process::read_text(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c == *own)
@@ -142,9 +138,17 @@ pub fn begin_launch(user: Option<u32>, helpers: &[i32]) {
     *EARLIER.lock().unwrap_or_else(|e| e.into_inner()) = Earlier {
         procs: found.iter().map(|e| (e.pid, e.stat.start_time)).collect(),
         sessions,
-        place: process::read_text("/proc/self/cgroup").ok(),
         user: user.filter(|&uid| uid != 0),
     };
+}
+
+/// The caller's own cgroups (`/proc/self/cgroup`): where a launch without a cgroup of its own
+/// runs, and everything it forks. Read once, when first asked: only where a launch's leftovers
+/// are looked for (a `--forking` program's, a failed start's), not by every `start`.
+fn own_cgroups() -> Option<&'static String> {
+    static OWN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    OWN.get_or_init(|| process::read_text("/proc/self/cgroup").ok())
+        .as_ref()
 }
 
 /// The live descendants of `root` (the caller, a child subreaper) that the launch under way
@@ -919,7 +923,6 @@ mod tests {
         let earlier = Earlier {
             procs: Vec::new(),
             sessions: Vec::new(),
-            place: None,
             user: None,
         };
         let left = |pid, made: &dyn Fn(i32) -> bool| {
