@@ -27,8 +27,10 @@
 //! not even `errno`, which they would share with it), with every signal blocked from their
 //! creation until the grandchild's dispositions are back to default, and [`spawn`] returns only
 //! once the report pipe says that neither can run on that memory any more. Where `clone3`
-//! cannot be used (a kernel before 5.3, a seccomp filter), or for a `--forking` launch's kept
-//! intermediate, which outlives the `start`, the children are forked as before.
+//! cannot be used (a kernel before 5.3, a seccomp filter), for a `--forking` launch's kept
+//! intermediate, which outlives the `start`, and for a program with an OOM score adjustment
+//! (which the kernel would set on rdaemon too, see [`may_share_memory`]), the children are
+//! forked as before.
 //!
 //! [`spawn_child`] forks once, with every signal blocked across the fork (the child must not run
 //! the monitor's handlers), and the child keeps the monitor's session and process group, sets
@@ -537,7 +539,7 @@ pub fn spawn<W, T>(
         keeper_parent: if keep { getpid().as_raw() } else { 0 },
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
-    let shared = cfg!(target_arch = "x86_64") && !crate::fault::injected("clone-vm-refused");
+    let shared = may_share_memory(plan);
     let stacks = shared.then(ChildStacks::new).flatten();
     let handoff = Box::into_raw(Box::new(Handoff {
         // Only the address: the children read it as `&Prepared` while `spawn` keeps `prepared`.
@@ -587,6 +589,20 @@ pub fn spawn<W, T>(
         false => std::mem::forget(stacks),
     }
     result
+}
+
+/// Whether [`spawn`]'s and [`spawn_child`]'s children may share rdaemon's memory (`CLONE_VM`):
+/// on x86_64, unless the test fault `clone-vm-refused` says otherwise, and not for a program
+/// with an OOM score adjustment. Written from a process that shares its memory with others
+/// (`MMF_MULTIPROCESS`, set by a `CLONE_VM` clone), `/proc/self/oom_score_adj` is set by the
+/// kernel on every one of them (`__set_oom_adj` in fs/proc/base.c), so `start` and the respawn
+/// monitor would take the daemon's score: the monitor the OOM killer's first target (and the
+/// daemon killed with it by its parent-death signal), or, lowered, never one. Those children
+/// are forked.
+fn may_share_memory(plan: &Plan) -> bool {
+    cfg!(target_arch = "x86_64")
+        && !crate::fault::injected("clone-vm-refused")
+        && plan.tuning.oom_text.is_none()
 }
 
 /// Creates a child that runs `entry(arg)` and never returns: sharing rdaemon's memory on
@@ -869,7 +885,7 @@ pub fn spawn_child(plan: &Plan) -> Result<Pid> {
         parent: getpid().as_raw(),
         ..Prepared::new(plan, report_w.as_raw_fd())
     };
-    let shared = cfg!(target_arch = "x86_64") && !crate::fault::injected("clone-vm-refused");
+    let shared = may_share_memory(plan);
     let stacks = shared.then(ChildStacks::new).flatten();
     let arg = std::ptr::addr_of!(prepared).cast_mut().cast();
     // SAFETY: single-threaded (checked above); `child_entry` keeps to raw system calls on

@@ -164,3 +164,94 @@ fn where_clone3_is_refused_a_monitor_forks_its_children_and_restarts_them() {
     wait_dead(next);
     wait_dead(monitor);
 }
+
+/// This process's OOM score adjustment, which the processes it starts inherit.
+fn own_oom_score_adj() -> String {
+    std::fs::read_to_string("/proc/self/oom_score_adj")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// A program's `--oom-score-adj` is its own. Written from a child that shares a process's
+/// memory, the kernel sets it on every process sharing that memory (`__set_oom_adj`,
+/// `MMF_MULTIPROCESS`): that must not reach the respawn monitor, which would then be the OOM
+/// killer's first target (and the daemon would die with it) or, lowered, never be one.
+#[test]
+fn a_daemons_oom_score_adjustment_does_not_reach_its_monitor() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let own = own_oom_score_adj();
+    let args = [
+        "start",
+        "--respawn",
+        "--oom-score-adj",
+        "700",
+        "--name",
+        "oom",
+    ];
+    let run = env.run(&[&args[..], &["--", "sleep", &secs]].concat()).ok();
+    let rec = env.record("oom");
+    let monitor = rec["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    let child = rec["child_pid"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no child\n{}", run.dump())) as i32;
+    env.track(child);
+    let adj = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj"))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(adj(child), "700");
+    assert_eq!(adj(monitor), own, "the monitor took its child's OOM score");
+    env.run(&["stop", "oom"]).ok();
+    wait_dead(child);
+    wait_dead(monitor);
+}
+
+/// The same for `start` itself, which waits for the daemon after its exec (stopped there by the
+/// fault `before-exec:stop`, once the daemon has set its score and exec'd).
+#[test]
+fn a_daemons_oom_score_adjustment_does_not_reach_start() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let own = own_oom_score_adj();
+    let mut cmd = env.std_cmd();
+    let args = ["start", "--oom-score-adj", "600", "--name", "oom"];
+    cmd.args([&args[..], &["--", "sleep", &secs]].concat())
+        .env("RDAEMON_FAULT", "before-exec:stop")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let start = Background::spawn(&mut cmd);
+    let mut daemon = 0;
+    wait_until("the daemon runs sleep, start stopped", DEADLINE, || {
+        let stopped = stat(start.pid()).is_some_and(|s| s.state == 'T');
+        let children = live_children(start.pid());
+        if let [only] = children[..] {
+            daemon = only;
+        }
+        stopped
+            && daemon != 0
+            && std::fs::read_to_string(format!("/proc/{daemon}/comm"))
+                .is_ok_and(|c| c.trim() == "sleep")
+    });
+    env.track(daemon);
+    let start_adj = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", start.pid()));
+    kill(NixPid::from_raw(start.pid()), Signal::SIGCONT).unwrap();
+    let out = start.output_within(DEADLINE, "start goes on");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        start_adj.unwrap().trim(),
+        own,
+        "start took its daemon's OOM score"
+    );
+    env.run(&["stop", "oom"]).ok();
+    wait_dead(daemon);
+}
