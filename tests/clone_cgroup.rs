@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use crate::common::*;
 
 /// Kills whatever is left in the cgroup and removes it, on Drop (a failed test included).
-struct CgroupGuard(PathBuf);
+pub(crate) struct CgroupGuard(pub(crate) PathBuf);
 
 impl Drop for CgroupGuard {
     fn drop(&mut self) {

@@ -39,8 +39,17 @@ fn live_children(pid: i32) -> Vec<i32> {
 /// daemon-to-be exists and waits for its "go"; returns `start` and the daemon-to-be's pid (the
 /// intermediate has handed it over: it is `start`'s child).
 fn paused_before_the_go(env: &Env, name: &str, faults: &str) -> (Background, i32) {
+    paused_before_the_go_in(env, env.std_cmd(), name, faults)
+}
+
+/// [`paused_before_the_go`] with `cmd` as rdaemon's command (a wrapper that execs it).
+fn paused_before_the_go_in(
+    env: &Env,
+    mut cmd: std::process::Command,
+    name: &str,
+    faults: &str,
+) -> (Background, i32) {
     let secs = unique_secs();
-    let mut cmd = env.std_cmd();
     cmd.args(["start", "--name", name, "--", "sleep", &secs])
         .env("RDAEMON_FAULT", faults)
         .stdin(std::process::Stdio::null())
@@ -254,4 +263,193 @@ fn a_daemons_oom_score_adjustment_does_not_reach_start() {
     );
     env.run(&["stop", "oom"]).ok();
     wait_dead(daemon);
+}
+
+/// A Python 3 wrapper that makes the kernel itself refuse `clone3` (x86_64 system call 435)
+/// with `ENOSYS`, as a kernel before 5.3 or a container's seccomp profile does, then execs its
+/// arguments: `PR_SET_NO_NEW_PRIVS`, then a classic BPF filter (`PR_SET_SECCOMP`,
+/// `SECCOMP_MODE_FILTER`) that allows everything else, and every system call of another
+/// architecture. With `--probe`, it calls `clone3` itself and exits 0 only if refused so.
+const NO_CLONE3: &str = r#"import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+class Insn(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Insn))]
+LD_W_ABS, JEQ_K, RET_K = 0x20, 0x15, 0x06
+AUDIT_ARCH_X86_64, SYS_CLONE3, ENOSYS = 0xC000003E, 435, 38
+insns = (Insn * 6)(
+    Insn(LD_W_ABS, 0, 0, 4),                  # seccomp_data.arch
+    Insn(JEQ_K, 0, 3, AUDIT_ARCH_X86_64),     # another arch: allow
+    Insn(LD_W_ABS, 0, 0, 0),                  # seccomp_data.nr
+    Insn(JEQ_K, 0, 1, SYS_CLONE3),
+    Insn(RET_K, 0, 0, 0x00050000 | ENOSYS),   # SECCOMP_RET_ERRNO | ENOSYS
+    Insn(RET_K, 0, 0, 0x7FFF0000),            # SECCOMP_RET_ALLOW
+)
+prog = Prog(len(insns), ctypes.cast(insns, ctypes.POINTER(Insn)))
+ul = ctypes.c_ulong
+libc.prctl.restype = ctypes.c_int
+if libc.prctl(38, ul(1), ul(0), ul(0), ul(0)) != 0:  # PR_SET_NO_NEW_PRIVS
+    sys.exit("no_clone3: PR_SET_NO_NEW_PRIVS: " + os.strerror(ctypes.get_errno()))
+if libc.prctl(22, ul(2), ctypes.byref(prog), ul(0), ul(0)) != 0:  # PR_SET_SECCOMP, FILTER
+    sys.exit("no_clone3: PR_SET_SECCOMP: " + os.strerror(ctypes.get_errno()))
+if sys.argv[1] == "--probe":
+    libc.syscall.restype = ctypes.c_long
+    r = libc.syscall(ul(SYS_CLONE3), ul(0), ul(0))
+    if r == -1 and ctypes.get_errno() == ENOSYS:
+        sys.exit(0)
+    sys.exit("no_clone3: clone3 returned %d (errno %d), not ENOSYS" % (r, ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])
+"#;
+
+/// rdaemon run through [`NO_CLONE3`] (written into the test's directory), in `env`'s world;
+/// `None`, the test skipped, where the filter cannot be installed or does not refuse `clone3`.
+fn without_clone3(env: &Env, test: &str) -> Option<std::process::Command> {
+    if !cfg!(target_arch = "x86_64") {
+        skip_optional(test, "the seccomp filter knows x86_64's clone3 only");
+        return None;
+    }
+    let wrapper = env.path("no_clone3.py");
+    std::fs::write(&wrapper, NO_CLONE3).unwrap();
+    let probe = std::process::Command::new("python3")
+        .arg(&wrapper)
+        .arg("--probe")
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr);
+            skip(
+                test,
+                &format!("cannot make the kernel refuse clone3: {}", why.trim()),
+            );
+            return None;
+        }
+        Err(e) => {
+            skip(test, &format!("cannot run python3: {e}"));
+            return None;
+        }
+    }
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(&wrapper)
+        .arg(assert_cmd::cargo::cargo_bin!("rdaemon"));
+    isolate(&mut cmd, env.dir()).current_dir(env.dir());
+    Some(cmd)
+}
+
+/// The seccomp mode of `pid` (`/proc/PID/status`): 2 under a filter.
+fn seccomp_field(pid: i32) -> String {
+    status_field(pid, "Seccomp")
+}
+
+/// Where the kernel itself refuses `clone3` (a seccomp filter, not the injected fault),
+/// `start` forks its children: the daemon-to-be has a copy of start's memory, and the daemon
+/// runs the program in a process group of its own, nothing blocked or ignored.
+#[test]
+fn where_the_kernel_refuses_clone3_start_forks_and_the_daemon_is_the_same() {
+    let test = "where_the_kernel_refuses_clone3_start_forks_and_the_daemon_is_the_same";
+    let env = Env::new();
+    let Some(cmd) = without_clone3(&env, test) else {
+        return;
+    };
+    let (start, waiting) = paused_before_the_go_in(&env, cmd, "sec", "before-pidfile:stop");
+    assert_eq!(
+        seccomp_field(start.pid()),
+        "2",
+        "start runs without the filter"
+    );
+    if let Some(shared) = same_memory(start.pid(), waiting) {
+        assert!(
+            !shared,
+            "pid {waiting} shares start's memory: clone3 was not refused"
+        );
+    }
+    goes_on(&env, start, waiting, "sec");
+    let stat = stat(waiting).unwrap();
+    assert_eq!(stat.pgrp, waiting);
+    assert_ne!(stat.session, waiting);
+    env.run(&["stop", "sec"]).ok();
+    wait_dead(waiting);
+}
+
+/// The same with a cgroup: `clone3(CLONE_INTO_CGROUP)` is refused too, and the daemon is moved
+/// into its cgroup instead, where it runs.
+#[test]
+fn where_the_kernel_refuses_clone3_a_daemon_still_runs_in_its_cgroup() {
+    let test = "where_the_kernel_refuses_clone3_a_daemon_still_runs_in_its_cgroup";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    let env = Env::new();
+    let Some(cmd) = without_clone3(&env, test) else {
+        return;
+    };
+    let name = unique_name(&env, "seccg");
+    let cgroup = mount.join("rdaemon").join(env.cgroup_leaf(&name));
+    let _guard = crate::clone_cgroup::CgroupGuard(cgroup.clone());
+    let secs = unique_secs();
+    let args = [
+        "start", "--cgroup", "on", "--name", &name, "--", "sleep", &secs,
+    ];
+    let run = env.run_cmd(assert_cmd::Command::from_std(cmd), &args);
+    let run = run.ok();
+    let pid = env.pid_of(&name);
+    env.track(pid);
+    assert_eq!(seccomp_field(pid), "2", "{}", run.dump());
+    assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("0::/rdaemon/{}", env.cgroup_leaf(&name));
+    assert!(own.lines().any(|l| l == want), "{pid} runs in {own}");
+    env.run(&["stop", &name]).ok();
+    wait_dead(pid);
+}
+
+/// A respawn monitor under the same filter forks its children, and restarts a killed one.
+#[test]
+fn where_the_kernel_refuses_clone3_a_monitor_restarts_its_child() {
+    let test = "where_the_kernel_refuses_clone3_a_monitor_restarts_its_child";
+    let env = Env::new();
+    let Some(cmd) = without_clone3(&env, test) else {
+        return;
+    };
+    let secs = unique_secs();
+    let args = [
+        "start",
+        "--respawn",
+        "--restart-delay",
+        "0",
+        "--cgroup",
+        "off",
+    ];
+    let args = [&args[..], &["--name", "again", "--", "sleep", &secs]].concat();
+    let run = env.run_cmd(assert_cmd::Command::from_std(cmd), &args);
+    let run = run.ok();
+    let child_of = |rec: &serde_json::Value| rec["child_pid"].as_i64().map(|p| p as i32);
+    let rec = env.record("again");
+    let monitor = rec["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    let first = child_of(&rec).unwrap_or_else(|| panic!("no child\n{}", run.dump()));
+    env.track(first);
+    assert_eq!(
+        seccomp_field(monitor),
+        "2",
+        "the monitor runs without the filter"
+    );
+    kill(NixPid::from_raw(first), Signal::SIGKILL).unwrap();
+    let mut next = None;
+    wait_until("the monitor restarts its child", DEADLINE, || {
+        next = child_of(&env.record("again")).filter(|&p| p != first && alive(p));
+        next.is_some()
+    });
+    let next = next.unwrap();
+    env.track(next);
+    wait_until("the new child runs sleep", DEADLINE, || {
+        std::fs::read_to_string(format!("/proc/{next}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_eq!(stat(next).unwrap().ppid, monitor);
+    assert_eq!(status_field(next, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(next, "SigCgt"), "0000000000000000");
+    env.run(&["stop", "again"]).ok();
+    wait_dead(next);
+    wait_dead(monitor);
 }
