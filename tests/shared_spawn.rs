@@ -82,6 +82,36 @@ fn goes_on(env: &Env, start: Background, waiting: i32, name: &str) {
     assert_eq!(comm.trim(), "sleep");
 }
 
+/// For `start --respawn --name again` that `run` made: after `check(monitor)`, a SIGKILL of its
+/// child is followed by a new child of the monitor running `sleep` with no signal blocked or
+/// caught; then the daemon is stopped.
+fn restarts_a_killed_child(env: &Env, run: Run, check: impl FnOnce(i32)) {
+    let child_of = |rec: &serde_json::Value| rec["child_pid"].as_i64().map(|p| p as i32);
+    let rec = env.record("again");
+    let monitor = rec["pid"].as_i64().unwrap() as i32;
+    env.track(monitor);
+    let first = child_of(&rec).unwrap_or_else(|| panic!("no child\n{}", run.dump()));
+    env.track(first);
+    check(monitor);
+    kill(NixPid::from_raw(first), Signal::SIGKILL).unwrap();
+    let mut next = None;
+    wait_until("the monitor restarts its child", DEADLINE, || {
+        next = child_of(&env.record("again")).filter(|&p| p != first && alive(p));
+        next.is_some()
+    });
+    let next = next.unwrap();
+    env.track(next);
+    wait_until("the new child runs sleep", DEADLINE, || {
+        std::fs::read_to_string(format!("/proc/{next}/comm")).is_ok_and(|c| c.trim() == "sleep")
+    });
+    assert_eq!(stat(next).unwrap().ppid, monitor);
+    assert_eq!(status_field(next, "SigBlk"), "0000000000000000");
+    assert_eq!(status_field(next, "SigCgt"), "0000000000000000");
+    env.run(&["stop", "again"]).ok();
+    wait_dead(next);
+    wait_dead(monitor);
+}
+
 #[test]
 fn the_daemon_to_be_shares_rdaemons_memory_with_every_signal_blocked() {
     let env = Env::new();
@@ -146,32 +176,10 @@ fn where_clone3_is_refused_a_monitor_forks_its_children_and_restarts_them() {
         "again",
     ];
     let run = env.run_cmd(cmd, &[&args[..], &["--", "sleep", &secs]].concat());
-    let run = run.ok();
-    let child_of = |rec: &serde_json::Value| rec["child_pid"].as_i64().map(|p| p as i32);
-    let rec = env.record("again");
-    let monitor = rec["pid"].as_i64().unwrap() as i32;
-    env.track(monitor);
-    let first = child_of(&rec).unwrap_or_else(|| panic!("no child\n{}", run.dump()));
-    env.track(first);
     // The monitor sees the fault, so its children are forked.
-    wait_environ_has(monitor, "RDAEMON_FAULT=clone-vm-refused");
-    kill(NixPid::from_raw(first), Signal::SIGKILL).unwrap();
-    let mut next = None;
-    wait_until("the monitor restarts its child", DEADLINE, || {
-        next = child_of(&env.record("again")).filter(|&p| p != first && alive(p));
-        next.is_some()
+    restarts_a_killed_child(&env, run.ok(), |monitor| {
+        wait_environ_has(monitor, "RDAEMON_FAULT=clone-vm-refused")
     });
-    let next = next.unwrap();
-    env.track(next);
-    wait_until("the new child runs sleep", DEADLINE, || {
-        std::fs::read_to_string(format!("/proc/{next}/comm")).is_ok_and(|c| c.trim() == "sleep")
-    });
-    assert_eq!(stat(next).unwrap().ppid, monitor);
-    assert_eq!(status_field(next, "SigBlk"), "0000000000000000");
-    assert_eq!(status_field(next, "SigCgt"), "0000000000000000");
-    env.run(&["stop", "again"]).ok();
-    wait_dead(next);
-    wait_dead(monitor);
 }
 
 /// This process's OOM score adjustment, which the processes it starts inherit.
@@ -423,33 +431,11 @@ fn where_the_kernel_refuses_clone3_a_monitor_restarts_its_child() {
     ];
     let args = [&args[..], &["--name", "again", "--", "sleep", &secs]].concat();
     let run = env.run_cmd(assert_cmd::Command::from_std(cmd), &args);
-    let run = run.ok();
-    let child_of = |rec: &serde_json::Value| rec["child_pid"].as_i64().map(|p| p as i32);
-    let rec = env.record("again");
-    let monitor = rec["pid"].as_i64().unwrap() as i32;
-    env.track(monitor);
-    let first = child_of(&rec).unwrap_or_else(|| panic!("no child\n{}", run.dump()));
-    env.track(first);
-    assert_eq!(
-        seccomp_field(monitor),
-        "2",
-        "the monitor runs without the filter"
-    );
-    kill(NixPid::from_raw(first), Signal::SIGKILL).unwrap();
-    let mut next = None;
-    wait_until("the monitor restarts its child", DEADLINE, || {
-        next = child_of(&env.record("again")).filter(|&p| p != first && alive(p));
-        next.is_some()
+    restarts_a_killed_child(&env, run.ok(), |monitor| {
+        assert_eq!(
+            seccomp_field(monitor),
+            "2",
+            "the monitor runs without the filter"
+        )
     });
-    let next = next.unwrap();
-    env.track(next);
-    wait_until("the new child runs sleep", DEADLINE, || {
-        std::fs::read_to_string(format!("/proc/{next}/comm")).is_ok_and(|c| c.trim() == "sleep")
-    });
-    assert_eq!(stat(next).unwrap().ppid, monitor);
-    assert_eq!(status_field(next, "SigBlk"), "0000000000000000");
-    assert_eq!(status_field(next, "SigCgt"), "0000000000000000");
-    env.run(&["stop", "again"]).ok();
-    wait_dead(next);
-    wait_dead(monitor);
 }
