@@ -599,10 +599,20 @@ pub fn spawn<W, T>(
 /// monitor would take the daemon's score: the monitor the OOM killer's first target (and the
 /// daemon killed with it by its parent-death signal), or, lowered, never one. Those children
 /// are forked.
+///
+/// Nor for a program that runs as another user (`--user`, `--group`). A child whose
+/// credentials change is given, with its memory, the dumpability `fs.suid_dumpable` says
+/// (`commit_creds`): shared, rdaemon's too. Where that is 1 ("debug"), the user could, between
+/// the child's `setuid` and its exec, stop it and open its memory (`ptrace`, `/proc/PID/mem`),
+/// which would be root's `start` or monitor (shown by stopping every process of `nobody`'s in a
+/// loop and opening the one still running rdaemon's image); where it is 0, `start` and the
+/// monitor would lose their core dumps. Forked, the child's memory is a copy that its exec
+/// replaces.
 fn may_share_memory(plan: &Plan) -> bool {
     cfg!(target_arch = "x86_64")
         && !crate::fault::injected("clone-vm-refused")
         && plan.tuning.oom_text.is_none()
+        && plan.creds.is_none()
 }
 
 /// Creates a child that runs `entry(arg)` and never returns: sharing rdaemon's memory on

@@ -39,18 +39,22 @@ fn live_children(pid: i32) -> Vec<i32> {
 /// daemon-to-be exists and waits for its "go"; returns `start` and the daemon-to-be's pid (the
 /// intermediate has handed it over: it is `start`'s child).
 fn paused_before_the_go(env: &Env, name: &str, faults: &str) -> (Background, i32) {
-    paused_before_the_go_in(env, env.std_cmd(), name, faults)
+    paused_before_the_go_in(env, env.std_cmd(), &[], name, faults)
 }
 
-/// [`paused_before_the_go`] with `cmd` as rdaemon's command (a wrapper that execs it).
+/// [`paused_before_the_go`] with `cmd` as rdaemon's command (a wrapper that execs it) and
+/// `opts` given to `start`.
 fn paused_before_the_go_in(
     env: &Env,
     mut cmd: std::process::Command,
+    opts: &[&str],
     name: &str,
     faults: &str,
 ) -> (Background, i32) {
     let secs = unique_secs();
-    cmd.args(["start", "--name", name, "--", "sleep", &secs])
+    cmd.arg("start")
+        .args(opts)
+        .args(["--name", name, "--", "sleep", &secs])
         .env("RDAEMON_FAULT", faults)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -156,6 +160,30 @@ fn where_clone3_is_refused_the_children_are_forked_and_the_daemon_is_the_same() 
     assert_eq!(stat.pgrp, waiting);
     assert_ne!(stat.session, waiting);
     env.run(&["stop", "forked"]).ok();
+    wait_dead(waiting);
+}
+
+/// A daemon-to-be that will change its credentials (`--user`) is forked: its `setuid` gives
+/// its memory the dumpability of `fs.suid_dumpable`, and where that lets the user open it
+/// (1, "debug"), shared memory would be root's `start` (or monitor) until the exec.
+#[test]
+fn a_daemon_to_be_that_runs_as_another_user_has_a_copy_of_starts_memory() {
+    let test = "a_daemon_to_be_that_runs_as_another_user_has_a_copy_of_starts_memory";
+    let Some(user) = root_and_nobody(test) else {
+        return;
+    };
+    let env = Env::new();
+    open_dir(&env);
+    let opts = ["--user", "nobody"];
+    let faults = "before-pidfile:stop";
+    let (start, waiting) = paused_before_the_go_in(&env, env.std_cmd(), &opts, "as", faults);
+    if let Some(shared) = same_memory(start.pid(), waiting) {
+        assert!(!shared, "pid {waiting} shares start's memory");
+    }
+    goes_on(&env, start, waiting, "as");
+    let uid = status_field(waiting, "Uid");
+    assert_eq!(uid.split_whitespace().next(), Some(&*user.uid.to_string()));
+    env.run(&["stop", "as"]).ok();
     wait_dead(waiting);
 }
 
@@ -360,7 +388,7 @@ fn where_the_kernel_refuses_clone3_start_forks_and_the_daemon_is_the_same() {
     let Some(cmd) = without_clone3(&env, test) else {
         return;
     };
-    let (start, waiting) = paused_before_the_go_in(&env, cmd, "sec", "before-pidfile:stop");
+    let (start, waiting) = paused_before_the_go_in(&env, cmd, &[], "sec", "before-pidfile:stop");
     assert_eq!(
         seccomp_field(start.pid()),
         "2",
