@@ -409,6 +409,12 @@ pub fn parse_signal(s: &str) -> Result<Signal, String> {
     let t = s.trim();
     if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
         let n: i32 = t.parse().map_err(|_| bad())?;
+        // `kill -0`'s question, "does it run?", is `status`'s (exit 0 when it does).
+        if n == 0 {
+            return Err(format!(
+                "invalid signal '{s}': signal 0 sends nothing; 'rdaemon status NAME' says whether a daemon runs (exit 0)"
+            ));
+        }
         return Signal::try_from(n).map_err(|_| bad());
     }
     let upper = t.to_ascii_uppercase();
@@ -972,6 +978,9 @@ mod tests {
         for bad in ["", "0", "TERMX", "SIG", "99", "-15", "1.5"] {
             assert!(parse_signal(bad).is_err(), "{bad:?} accepted");
         }
+        // `kill -0`'s question has its own verb.
+        let zero = parse_signal("0").unwrap_err();
+        assert!(zero.contains("'rdaemon status NAME'"), "{zero}");
         assert_eq!(signal_name(Signal::SIGUSR1), "USR1");
     }
 

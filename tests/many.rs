@@ -212,6 +212,10 @@ fn signal_reaches_the_main_program_only() {
     env.run(&["signal", "NOPE", "t"])
         .code(2)
         .stderr_has("invalid signal 'NOPE'");
+    // `kill -0`'s "does it run?" is status's question: the error says so, nothing is sent.
+    env.run(&["signal", "0", "t"])
+        .code(2)
+        .stderr_has("invalid signal '0': signal 0 sends nothing; 'rdaemon status NAME'");
 }
 
 #[test]
