@@ -295,7 +295,10 @@ Examples:
   rdaemon logs web -f
   rdaemon logs web worker -f    # interleaved, each line prefixed 'NAME | '
   rdaemon logs --file rdaemon.toml -f   # the daemons of an up file
-  rdaemon logs --all -n 5")]
+  rdaemon logs --all -n 5
+
+With several daemons, their last lines come in the order of their times where the monitor
+puts one on every line (--log-timestamps), else one log after the other.")]
     Logs(LogsArgs),
 
     /// Remove stopped daemons' records (their logs stay); refuses a daemon that runs

@@ -114,6 +114,70 @@ pub fn older_lines(path: &Path, lines: usize, shown: usize) -> Vec<u8> {
     parts.into_iter().rev().flatten().collect()
 }
 
+/// The time a monitor with `--log-timestamps` put at the start of `line`
+/// (`2026-12-04T12:37:09.584Z `, RFC 3339 in UTC with milliseconds, then a space), if it has
+/// one. Being of one width and in UTC, such times sort as text.
+pub fn line_stamp(line: &[u8]) -> Option<&[u8]> {
+    const SHAPE: &[u8; 25] = b"dddd-dd-ddTdd:dd:dd.dddZ ";
+    let head = line.get(..SHAPE.len())?;
+    let fits = head.iter().zip(SHAPE).all(|(&b, &s)| match s {
+        b'd' => b.is_ascii_digit(),
+        _ => b == s,
+    });
+    fits.then(|| &head[..SHAPE.len() - 1])
+}
+
+/// Several logs' last lines (`tails`, in the order given) as one sequence by time: each entry a
+/// tail's index and one of its records, a stamped line ([`line_stamp`]) with the unstamped
+/// lines after it (the monitor's own notes, an `--on-exit` command's output, a long line's
+/// continuation; those before a tail's first stamped line go with that one). Merged as
+/// `sort -m` does: each tail keeps its own order, and the next record is the earliest of the
+/// tails' next ones, a tie going to the tail given first. `None` when a tail that is not empty
+/// has no stamped line: a log without times cannot be placed among others.
+pub fn by_time(tails: &[Vec<u8>]) -> Option<Vec<(usize, &[u8])>> {
+    let mut queues = Vec::with_capacity(tails.len());
+    for tail in tails {
+        let mut records: Vec<(&[u8], &[u8])> = Vec::new();
+        let mut start = 0;
+        let mut stamp = None;
+        let mut at = 0;
+        while at < tail.len() {
+            let end = tail[at..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(tail.len(), |n| at + n + 1);
+            if let Some(this) = line_stamp(&tail[at..end]) {
+                // Lines before the first stamped one go with it.
+                if let Some(prev) = stamp {
+                    records.push((prev, &tail[start..at]));
+                    start = at;
+                }
+                stamp = Some(this);
+            }
+            at = end;
+        }
+        match stamp {
+            Some(last) => records.push((last, &tail[start..])),
+            None if tail.is_empty() => {}
+            None => return None,
+        }
+        queues.push(records.into_iter().peekable());
+    }
+    let mut merged = Vec::new();
+    loop {
+        let next = queues
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, q)| q.peek().map(|&(stamp, _)| (stamp, i)))
+            .min();
+        let Some((_, i)) = next else {
+            return Some(merged);
+        };
+        let (_, record) = queues[i].next().expect("peeked");
+        merged.push((i, record));
+    }
+}
+
 /// How many lines `bytes` holds (a last one without its newline counts).
 pub fn line_count(bytes: &[u8]) -> usize {
     let newlines = bytes.iter().filter(|&&b| b == b'\n').count();
@@ -1082,6 +1146,57 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_monitors_stamps_are_recognised_and_nothing_else() {
+        let stamp = b"2026-12-04T12:37:09.584Z".as_slice();
+        assert_eq!(line_stamp(b"2026-12-04T12:37:09.584Z x1\n"), Some(stamp));
+        for other in [
+            "2026-12-04T12:37:09.584Z",        // no space: not a stamp before a line
+            "2026-12-04T12:37:09Z x1",         // no milliseconds
+            "2026-12-04 12:37:09.584Z x1",     // not RFC 3339's T
+            "2026-12-04T12:37:09.584+01:00 x", // not UTC
+            "x1 2026-12-04T12:37:09.584Z y",
+            "",
+        ] {
+            assert_eq!(line_stamp(other.as_bytes()), None, "{other:?}");
+        }
+    }
+
+    #[test]
+    fn stamped_tails_are_merged_by_time_each_in_its_own_order() {
+        let a = b"rdaemon: a note\n2026-01-01T00:00:01.000Z a1\n2026-01-01T00:00:03.000Z a3\ncontinued\n2026-01-01T00:00:02.500Z a-late"
+            .to_vec();
+        let b = b"2026-01-01T00:00:02.000Z b2\n2026-01-01T00:00:03.000Z b3\n".to_vec();
+        let tails = [a, b, Vec::new()];
+        let merged = by_time(&tails).unwrap();
+        let shown: Vec<(usize, String)> = merged
+            .into_iter()
+            .map(|(i, r)| (i, String::from_utf8_lossy(r).into_owned()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                (
+                    0,
+                    "rdaemon: a note\n2026-01-01T00:00:01.000Z a1\n".to_owned()
+                ),
+                (1, "2026-01-01T00:00:02.000Z b2\n".to_owned()),
+                // A tie goes to the tail given first, with the line that continues it.
+                (0, "2026-01-01T00:00:03.000Z a3\ncontinued\n".to_owned()),
+                // A tail keeps its own order, even where its clock went back.
+                (0, "2026-01-01T00:00:02.500Z a-late".to_owned()),
+                (1, "2026-01-01T00:00:03.000Z b3\n".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_tail_without_times_is_not_merged() {
+        let stamped = b"2026-01-01T00:00:01.000Z a1\n".to_vec();
+        assert!(by_time(&[stamped.clone(), b"plain\n".to_vec()]).is_none());
+        assert!(by_time(&[stamped, Vec::new()]).is_some());
+    }
 
     #[test]
     fn sanitized_escapes_controls_and_keeps_colors_even_when_cut_between_writes() {

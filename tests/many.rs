@@ -469,6 +469,70 @@ fn logs_of_several_daemons_are_prefixed_without_color_in_a_pipe() {
     let _ = follower.wait();
 }
 
+/// Lines that carry the monitor's times (`--log-timestamps`) are shown in the order of those
+/// times across several logs, as far as the tails go; a log without times is shown whole
+/// after the one before it, since nothing says where its lines belong.
+#[test]
+fn logs_of_several_daemons_with_times_are_shown_in_time_order() {
+    let env = Env::new();
+    let secs = unique_secs();
+    let script = format!("echo x-now; exec sleep {secs}");
+    let stamped = ["start", "--respawn", "--log-timestamps", "--name", "x"];
+    env.run(&[&stamped[..], &["--", "sh", "-c", &script]].concat())
+        .ok();
+    wait_until("x's line is in its log", DEADLINE, || {
+        std::fs::read_to_string(env.path("x.log")).is_ok_and(|t| t.contains(" x-now\n"))
+    });
+    // y and z are silent; their logs are written here, y's with times around x's line.
+    for name in ["y", "z"] {
+        env.run(&["start", "--name", name, "--", "sleep", &secs])
+            .ok();
+    }
+    let y = "2000-01-01T00:00:00.000Z y-early\nrdaemon: a note\n2999-01-01T00:00:00.000Z y-late\n";
+    std::fs::write(env.path("y.log"), y).unwrap();
+    std::fs::write(env.path("z.log"), "z-plain\n").unwrap();
+    let lines = |run: &Run| -> Vec<String> {
+        run.stdout
+            .lines()
+            .map(|l| {
+                // Each line's name and text, without x's time, which is now's.
+                let (name, text) = l.split_once(" | ").unwrap();
+                let text = text
+                    .split_once("Z x-")
+                    .map_or(text.to_owned(), |(_, t)| format!("x-{t}"));
+                format!("{name}: {text}")
+            })
+            .collect()
+    };
+    let run = env.run(&["logs", "y", "x"]).ok();
+    assert_eq!(
+        lines(&run),
+        [
+            "y: 2000-01-01T00:00:00.000Z y-early",
+            "y: rdaemon: a note",
+            "x: x-now",
+            "y: 2999-01-01T00:00:00.000Z y-late",
+        ],
+        "{}",
+        run.dump()
+    );
+    // With z, whose log has no times: one log after the other, in the order named.
+    let run = env.run(&["logs", "y", "x", "z"]).ok();
+    assert_eq!(
+        lines(&run),
+        [
+            "y: 2000-01-01T00:00:00.000Z y-early",
+            "y: rdaemon: a note",
+            "y: 2999-01-01T00:00:00.000Z y-late",
+            "x: x-now",
+            "z: z-plain",
+        ],
+        "{}",
+        run.dump()
+    );
+    env.run(&["stop", "x", "y", "z"]).ok();
+}
+
 #[test]
 fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
     let env = Env::new();

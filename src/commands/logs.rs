@@ -182,7 +182,9 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
         .unwrap_or(0);
     let color =
         io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut followed = Vec::new();
+    // Each file's last lines, read before any is shown: several logs whose lines all carry the
+    // monitor's times (`--log-timestamps`) are shown in the order of those times.
+    let mut shown = Vec::new();
     for (i, (label, files)) in sources.enumerate() {
         let prefix = match color {
             true => format!("{}{label:<width$} |\x1b[0m ", COLORS[i % COLORS.len()]),
@@ -198,8 +200,7 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
             }
         };
         for path in files {
-            let mut out = Prefixed::new(prefix.clone());
-            let shown = (|| -> io::Result<Option<(File, u64)>> {
+            let read = (|| -> io::Result<Option<(File, u64, Vec<u8>)>> {
                 // The safe way, as for one name: no symlink another user made is followed, on
                 // the way or at the name, and a FIFO does not block (it is refused).
                 let mut file = match crate::fsx::open_read(&path)? {
@@ -208,14 +209,15 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
                     None => return Err(io::Error::from_raw_os_error(nix::libc::ENOENT)),
                 };
                 let (bytes, end) = tail(&mut file, args.lines)?;
-                out.write_all(&older_lines(&path, args.lines, line_count(&bytes)))?;
-                out.write_all(&bytes)?;
-                out.finish()?;
-                Ok(Some((file, end)))
+                let mut text = older_lines(&path, args.lines, line_count(&bytes));
+                text.extend_from_slice(&bytes);
+                Ok(Some((file, end, text)))
             })();
-            match shown {
-                Ok(opened) => followed.push((path, opened, out)),
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Code::Ok),
+            match read {
+                Ok(Some((file, end, text))) => {
+                    shown.push((path, Some((file, end)), text, prefix.clone()))
+                }
+                Ok(None) => shown.push((path, None, Vec::new(), prefix.clone())),
                 Err(e) => {
                     eprintln!(
                         "rdaemon: cannot read log '{}': {}",
@@ -227,6 +229,40 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
             }
         }
     }
+    let mut outs: Vec<Prefixed> = shown
+        .iter()
+        .map(|(_, _, _, prefix)| Prefixed::new(prefix.clone()))
+        .collect();
+    let tails: Vec<Vec<u8>> = shown.iter_mut().map(|s| std::mem::take(&mut s.2)).collect();
+    let printed = (|| -> io::Result<()> {
+        match crate::logs::by_time(&tails).filter(|_| tails.len() > 1) {
+            Some(merged) => {
+                for (i, record) in merged {
+                    outs[i].write_all(record)?;
+                    if !record.ends_with(b"\n") {
+                        outs[i].finish()?;
+                    }
+                }
+            }
+            None => {
+                for (out, text) in outs.iter_mut().zip(&tails) {
+                    out.write_all(text)?;
+                    out.finish()?;
+                }
+            }
+        }
+        Ok(())
+    })();
+    match printed {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Code::Ok),
+        Err(e) => return Err(e).context("cannot write the logs"),
+        Ok(()) => {}
+    }
+    let followed: Vec<_> = shown
+        .into_iter()
+        .zip(outs)
+        .map(|((path, opened, _, _), out)| (path, opened, out))
+        .collect();
     if !args.follow || followed.is_empty() {
         return Ok(code);
     }
