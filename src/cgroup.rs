@@ -756,7 +756,7 @@ impl Cgroup {
     }
 
     /// Whether `/proc/PID/cgroup` places `pid` in this cgroup (or beneath it).
-    fn holds(&self, pid: i32) -> bool {
+    pub fn holds(&self, pid: i32) -> bool {
         let Some(own) = process::read_text(format!("/proc/{pid}/cgroup"))
             .ok()
             .as_deref()

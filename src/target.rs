@@ -703,6 +703,22 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.pidfile.display()
             ),
         },
+        // The same for a `--forking` program's own pidfile, which the program itself may
+        // rewrite (nginx's binary upgrade), where the daemon has a cgroup and the pid is not in
+        // it: by the kernel's word not the daemon's, and the record's process is gone (user
+        // trial, 2026-12-04: memcached killed, its pid reused, the pidfile in `nobody`'s
+        // directory naming a process of nobody's made the daemon unknown, and `status`,
+        // `stop` and `resurrect` fail, where `start` took it for stale). In the cgroup, it may
+        // be the program's new process, which this pidfile cannot vouch for: unknown still.
+        None if !trusted && outside_its_cgroup(target, pid) => Main::Gone {
+            pid,
+            why: format!(
+                "its pid {} is not running, and pidfile '{}' names pid {pid} instead, which is not in {}'s cgroup",
+                target.record.as_ref().and_then(|r| r.pid).unwrap_or_default(),
+                target.pidfile.display(),
+                target.label()
+            ),
+        },
         None if !trusted => Main::Untrusted {
             why: format!(
                 "pidfile '{}' could have been written by another user (it is not owned by root, is group- or world-writable, has another hard link, or lies in a directory another user can write), and no record vouches for pid {pid}",
@@ -841,6 +857,27 @@ fn replaced_by_another(target: &Target, pid: Pid) -> bool {
     target.record.as_ref().is_some_and(|r| {
         r.pidfile == target.pidfile && !r.program_pidfile && r.pid.is_some_and(|p| p != pid.get())
     })
+}
+
+/// Whether the daemon's record (for this very pidfile) names a main process that is gone and a
+/// cgroup of this boot that does not hold `pid`. `false` without such a record or cgroup.
+fn outside_its_cgroup(target: &Target, pid: Pid) -> bool {
+    let Some(rec) = target
+        .record
+        .as_ref()
+        .filter(|r| r.pidfile == target.pidfile)
+    else {
+        return false;
+    };
+    // Gone: no process, a zombie, or the number given to another process since.
+    let gone = rec.pid.is_some_and(|p| {
+        p != pid.get()
+            && process::stat_of(p)
+                .ok()
+                .flatten()
+                .is_none_or(|s| !s.is_alive() || Some(s.start_time) != rec.start_time)
+    });
+    gone && crate::cgroup::Cgroup::of_record(rec).is_some_and(|cg| !cg.holds(pid.get()))
 }
 
 /// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at

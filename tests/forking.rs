@@ -842,6 +842,71 @@ fn forking_as_nobody_with_its_own_pidfile_directory() {
     wait_nothing_left(&env, &mark);
 }
 
+/// User trial, 2026-12-04: a `--forking` daemon's program, whose pidfile is in its user's
+/// directory, is killed outright, and the pidfile then names another live process (its number
+/// reused, or written there by the user). The daemon has a cgroup, which that process is not
+/// in: it is dead, not unknown. `status` says so (exit 1), `stop` signals nothing (exit 0), and
+/// `resurrect` starts it again, as `start` would; before, all three failed on an unknown
+/// daemon while `start` took the pidfile for stale.
+#[test]
+fn a_forking_pidfile_naming_a_process_outside_the_daemons_cgroup_after_a_crash_is_stale() {
+    let test =
+        "a_forking_pidfile_naming_a_process_outside_the_daemons_cgroup_after_a_crash_is_stale";
+    let Some(mount) = cgroups_here(test) else {
+        return;
+    };
+    if root_and_nobody(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    let dir = nobody_dir(&env, "run").unwrap();
+    let name = unique_name(&env, "mc");
+    let _guard =
+        crate::clone_cgroup::CgroupGuard(mount.join("rdaemon").join(env.cgroup_leaf(&name)));
+    let mark = unique_secs();
+    let pidfile = dir.join("mc.pid");
+    let p = pidfile.display().to_string();
+    let Some(argv) = forker(test, &["--pidfile", &p], &mark) else {
+        return;
+    };
+    let opts = [
+        "--forking",
+        "--pidfile",
+        &p,
+        "--user",
+        "nobody",
+        "--cgroup",
+        "on",
+    ];
+    let run = start(&env, &name, &opts, &argv).ok();
+    let daemon = read_pid(&pidfile);
+    assert_eq!(env.track_marked(&mark), [daemon], "{}", run.dump());
+    let stranger = OwnChild::sleep();
+    // The program dies, and its user's pidfile names another process, outside the cgroup.
+    let crash = |daemon: i32| {
+        let pid = nix::unistd::Pid::from_raw(daemon);
+        nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL).unwrap();
+        wait_dead(daemon);
+        fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+        let nobody = nobody().unwrap();
+        nix::unistd::chown(&pidfile, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    };
+    crash(daemon);
+    env.run(&["status", &name])
+        .code(1)
+        .stdout_has(&format!("{name} is dead"))
+        .stdout_has("which is not in");
+    let run = env.run(&["resurrect"]).ok();
+    let live = env.track_marked(&mark);
+    assert_eq!(live.len(), 1, "{}", run.dump());
+    assert_eq!(read_pid(&pidfile), live[0]);
+    assert_left_alone(stranger.pid(), "a resurrect of the crashed daemon");
+    crash(live[0]);
+    env.run(&["stop", &name]).ok().stdout_has("not running");
+    assert_left_alone(stranger.pid(), "a stop of the crashed daemon");
+    wait_nothing_left(&env, &mark);
+}
+
 #[test]
 fn forking_pidfile_that_is_a_symlink_planted_by_nobody_is_refused() {
     if !is_root() {
