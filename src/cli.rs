@@ -785,8 +785,9 @@ pub struct StartArgs {
     #[arg(long, value_name = "NAME", value_parser = Name::parse)]
     pub name: Option<Name>,
 
-    /// Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the
-    /// program writes, which rdaemon only reads
+    /// Where to write the pidfile [default: DIR/NAME.pid; as root without --dir or
+    /// RDAEMON_DIR: /run/rdaemon/NAME.pid]; with --forking, the pidfile the program writes,
+    /// which rdaemon only reads
     #[arg(long, value_name = "PATH", value_parser = Utf8Path)]
     pub pidfile: Option<PathBuf>,
 
