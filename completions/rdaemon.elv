@@ -47,7 +47,7 @@ set edit:completion:arg-completer[rdaemon] = {|@words|
         &'rdaemon;start'= {
             cand --dir 'The rdaemon directory holding pidfiles, records and logs [env: RDAEMON_DIR] [default: /var/lib/rdaemon (runtime: /run/rdaemon) as root, else $XDG_STATE_HOME/rdaemon]'
             cand --name 'The daemon''s name [default: the pidfile''s stem, else the program''s basename]'
-            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads'
+            cand --pidfile 'Where to write the pidfile [default: DIR/NAME.pid; as root without --dir or RDAEMON_DIR: /run/rdaemon/NAME.pid]; with --forking, the pidfile the program writes, which rdaemon only reads'
             cand --log 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]'
             cand --stdout 'Append stdout to FILE (overrides --log; /dev/null discards)'
             cand --stderr 'Append stderr to FILE (overrides --log; /dev/null discards)'
