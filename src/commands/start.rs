@@ -2109,14 +2109,20 @@ fn look_at_pidfile(ctx: &Ctx, target: &Target, program: &Path, respawn: bool) ->
 fn replace_stale(ctx: &Ctx, spec: &Spec, stale: Vec<Stale>) -> Result<()> {
     let programs = (spec.forking && spec.program_pidfile).then_some(spec.pidfile.as_path());
     for Stale { path, why, warn } in stale {
+        let program_writes = programs == Some(path.as_path());
+        // The program's own pidfile, empty: what `nginx -t`, run before every restart, leaves
+        // (user trial, 2026-12-04: a warning at each start after it was noise). Said with -v.
+        let routine = program_writes
+            && std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file() && m.len() == 0);
         // Removed first: a file that cannot be removed is one error line, not a warning that
         // it is being replaced followed by the error.
         pidfile::remove(&path)?;
-        let what = match programs == Some(path.as_path()) {
+        let what = match program_writes {
             true => "removing it (the program writes it)",
             false => "replacing it",
         };
         match warn {
+            true if routine => ctx.debug(format!("{why}; {what}")),
             true => ctx.warn(format!("{why}; {what}")),
             false => ctx.debug(format!(
                 "removing stale pidfile '{}': {why}",
