@@ -119,7 +119,11 @@ fn up_twice_leaves_them_alone_and_an_edit_restarts_only_that_one() {
         "[daemons.cache]\nenv = { LEVEL = \"debug\" }\n",
     );
     fs::write(env.path("rdaemon.toml"), edited).unwrap();
-    let run = env.run(&["up"]).ok();
+    // With -v it says what changed (user trial, 2026-12-04: a restart without a reason).
+    let run = env
+        .run(&["up", "-v"])
+        .ok()
+        .stderr_has("cache: its entry changed (env): restarting it");
     assert!(run.stdout.contains("db is up to date"), "{}", run.dump());
     assert!(run.stdout.contains("web is up to date"), "{}", run.dump());
     let cache = env.pid_of("cache");

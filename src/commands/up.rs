@@ -73,7 +73,8 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                             r.after.clone_from(&spec.after);
                             r == *spec
                         });
-                        let reordered = same && running.is_some_and(|r| r.after != spec.after);
+                        let reordered =
+                            same && running.as_ref().is_some_and(|r| r.after != spec.after);
                         // Running, but maybe not ready: a start (another `up`'s) still waits
                         // for it. This `up`'s start waits for that one's lock, then finds it
                         // running and ready, or starts it itself: what comes after it waits.
@@ -86,7 +87,15 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                             }
                             (true, false) => Action::UpToDate,
                             (true, true) => Action::Start,
-                            (false, _) => Action::Restart,
+                            (false, _) => {
+                                if let Some(running) = &running {
+                                    let keys = running.differing(spec).join(", ");
+                                    ctx.debug(format!(
+                                        "{name}: its entry changed ({keys}): restarting it"
+                                    ));
+                                }
+                                Action::Restart
+                            }
                         }
                     }
                     false => Action::Start,
