@@ -65,6 +65,58 @@ static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
     user: None,
 });
 
+/// The hint for a pidfile that never appeared in `dir` while the processes a launch left
+/// (`left`) run: that none of them may write there, each running as a user other than root
+/// (by its filesystem ids) whose class of `dir`'s permission bits lacks write or search. `None`
+/// when one of them may, or when it cannot be told.
+fn unwritable_by(left: &[Entry], dir: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(dir).ok()?;
+    let mut user = None;
+    for e in left.iter().filter(|e| e.stat.is_alive()) {
+        let status = process::read_text(format!("/proc/{}/status", e.pid)).ok()?;
+        let ids = |field: &str| -> Vec<u32> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(field))
+                .map(|v| {
+                    v.split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // Real, effective, saved, filesystem: the kernel checks access with the last.
+        let (uid, gid) = (*ids("Uid:").get(3)?, *ids("Gid:").get(3)?);
+        if uid == 0 {
+            return None;
+        }
+        let shift = match (
+            uid == meta.uid(),
+            gid == meta.gid() || ids("Groups:").contains(&meta.gid()),
+        ) {
+            (true, _) => 6,
+            (false, true) => 3,
+            (false, false) => 0,
+        };
+        if (meta.mode() >> shift) & 0o3 == 0o3 {
+            return None;
+        }
+        user.get_or_insert(uid);
+    }
+    let uid = user?;
+    let who = match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => format!("user '{}' (uid {uid})", u.name),
+        _ => format!("uid {uid}"),
+    };
+    Some(format!(
+        " (the program runs as {who}, who may not write in '{}' (mode {:03o}, owner uid {}): give it a pidfile in a directory it may write, or have it write the pidfile before it drops its privileges)",
+        dir.display(),
+        meta.mode() & 0o7777,
+        meta.uid()
+    ))
+}
+
 /// What descended from this rdaemon when the launch under way began ([`EARLIER`]).
 #[derive(Clone)]
 struct Earlier {
@@ -486,8 +538,14 @@ fn from_pidfile(
         if left.is_zero() {
             // The other usual mistake: the program runs, and wrote its pidfile where its own
             // configuration says (helper-112's trial: nginx's `pid` setting), not at --pidfile.
+            // Or it runs as a user who may not write there (user trial, 2026-12-04: `memcached
+            // -u nobody -P` with its pidfile in a directory of root's).
             if missing && hint.is_empty() && !nothing {
-                hint = " (the program runs: does it write its pidfile elsewhere? --pidfile must name the file its configuration names)".to_owned();
+                let launched = launch_descendants(root, &table, members);
+                hint = path
+                    .parent()
+                    .and_then(|dir| unwritable_by(&launched, dir))
+                    .unwrap_or_else(|| " (the program runs: does it write its pidfile elsewhere? --pidfile must name the file its configuration names)".to_owned());
             }
             bail!("{why} within {}{hint}", format_duration(timeout));
         }

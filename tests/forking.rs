@@ -670,6 +670,44 @@ fn forking_pidfile_that_never_appears_times_out_and_leaves_nothing() {
     assert!(!Path::new(&p).exists());
 }
 
+/// Another usual mistake (user trial, 2026-12-04: `memcached -u nobody -P` with its pidfile in a
+/// directory of root's): the program runs as a user who may not write in the pidfile's
+/// directory. At the timeout the failure names the user and the directory.
+#[test]
+fn a_forking_pidfile_its_user_may_not_write_is_named_as_the_likely_cause() {
+    let test = "a_forking_pidfile_its_user_may_not_write_is_named_as_the_likely_cause";
+    if root_and_nobody(test).is_none() {
+        return;
+    }
+    let env = Env::new();
+    open_dir(&env);
+    let dir = env.path("run");
+    fs::create_dir(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let mark = unique_secs();
+    let p = dir.join("never.pid").display().to_string();
+    // It writes none: as nobody it could not have.
+    let Some(argv) = forker(test, &[], &mark) else {
+        return;
+    };
+    let opts = [
+        "--forking",
+        "--pidfile",
+        &p,
+        "--user",
+        "nobody",
+        "--ready-timeout",
+        "1s",
+    ];
+    start(&env, "never", &opts, &argv)
+        .code(1)
+        .stderr_has(&format!(
+            "did not appear within 1s (the program runs as user 'nobody' (uid 65534), who may not write in '{}' (mode 755, owner uid 0)",
+            dir.display()
+        ));
+    wait_nothing_left(&env, &mark);
+}
+
 /// The usual mistake behind a pidfile that never comes: its directory does not exist (the
 /// program cannot create the file there). The failure says so, whether the program gave up
 /// (as the fixture does) or waits on without it (then at the timeout).
