@@ -38,6 +38,38 @@ fn logs_prints_the_last_lines() {
     assert_eq!(run.stdout, "", "the only daemon is the default");
 }
 
+/// A daemon that wrote nothing (nginx logs to its own error_log): `logs` shows nothing, and says
+/// on stderr that the log is empty, naming it (user trial, 2026-12-04: it printed nothing at
+/// all); not with `-n 0`, which asks for nothing, nor with `-q`.
+#[test]
+fn logs_of_a_silent_daemon_says_its_log_is_empty() {
+    let env = Env::new();
+    env.start("silent", &["sleep", &unique_secs()]);
+    let log = env.path("silent.log");
+    let run = env.run(&["logs", "silent"]).ok();
+    assert_eq!(run.stdout, "", "{}", run.dump());
+    assert_eq!(
+        run.stderr,
+        format!("rdaemon: silent's log '{}' is empty\n", log.display())
+    );
+    for quiet in [
+        &["logs", "silent", "-n", "0"][..],
+        &["-q", "logs", "silent"],
+    ] {
+        let run = env.run(quiet).ok();
+        assert_eq!(
+            (run.stdout.as_str(), run.stderr.as_str()),
+            ("", ""),
+            "{}",
+            run.dump()
+        );
+    }
+    // Once it has written, nothing is said.
+    append(&log, "hello\n");
+    let run = env.run(&["logs", "silent"]).ok();
+    assert_eq!((run.stdout.as_str(), run.stderr.as_str()), ("hello\n", ""));
+}
+
 #[test]
 fn logs_labels_separate_streams_as_tail_does() {
     let env = Env::new();

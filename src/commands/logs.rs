@@ -37,6 +37,7 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
         false => Box::new(io::stdout().lock()),
     };
     let mut opened = Vec::with_capacity(files.len());
+    let mut empty = Vec::new();
     for (i, path) in files.iter().enumerate() {
         let shown = (|| -> io::Result<Option<(File, u64)>> {
             if headers {
@@ -54,7 +55,11 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
             };
             let (bytes, end) = tail(&mut file, args.lines)?;
             // Just rotated, the log holds few lines: the rest from the files before it.
-            out.write_all(&older_lines(path, args.lines, line_count(&bytes)))?;
+            let older = older_lines(path, args.lines, line_count(&bytes));
+            if end == 0 && older.is_empty() {
+                empty.push(path.display().to_string());
+            }
+            out.write_all(&older)?;
             out.write_all(&bytes)?;
             out.flush()?;
             Ok(Some((file, end)))
@@ -66,6 +71,20 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
         }
     }
     if !args.follow {
+        // Nothing shown may be a program that logs elsewhere (nginx's error_log): say that the
+        // log is empty, on stderr, as a failed start does (user trial, 2026-12-04).
+        if args.lines > 0 && !files.is_empty() && empty.len() == files.len() && !ctx.quiet {
+            let quoted: Vec<String> = empty.iter().map(|p| format!("'{p}'")).collect();
+            let (what, verb) = match quoted.len() {
+                1 => ("log", "is"),
+                _ => ("logs", "are"),
+            };
+            eprintln!(
+                "rdaemon: {}'s {what} {} {verb} empty",
+                target.label(),
+                quoted.join(" and ")
+            );
+        }
         return Ok(Code::Ok);
     }
     let last = (!files.is_empty()).then(|| files.len() - 1);
