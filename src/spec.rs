@@ -140,82 +140,6 @@ impl Default for Spec {
 }
 
 impl Spec {
-    /// The options in which `self` and `other` differ, by their names in `start` and in an up
-    /// file (`ready-timeout`), each once, in the order of the spec: what `up -v` says of an
-    /// entry it restarts because it changed.
-    pub fn differing(&self, other: &Spec) -> Vec<&'static str> {
-        // Every field, so that one added later cannot be left out of the comparison.
-        let Spec {
-            name,
-            pidfile,
-            command,
-            chdir,
-            umask,
-            env,
-            stdout,
-            stderr,
-            respawn,
-            user,
-            group,
-            ready,
-            ready_timeout,
-            foreground,
-            inherit_output,
-            cgroup,
-            memory_max,
-            tasks_max,
-            source,
-            after,
-            env_files,
-            limits,
-            nice,
-            oom_score_adj,
-            stop_signal,
-            stop_timeout,
-            reload_signal,
-            forking,
-            program_pidfile,
-        } = self;
-        let fields = [
-            (name != &other.name, "name"),
-            (pidfile != &other.pidfile, "pidfile"),
-            (program_pidfile != &other.program_pidfile, "pidfile"),
-            (command != &other.command, "command"),
-            (chdir != &other.chdir, "chdir"),
-            (umask != &other.umask, "umask"),
-            (env != &other.env, "env"),
-            (env_files != &other.env_files, "env-file"),
-            (stdout != &other.stdout, "stdout"),
-            (inherit_output != &other.inherit_output, "stdout"),
-            (stderr != &other.stderr, "stderr"),
-            (respawn != &other.respawn, "respawn"),
-            (user != &other.user, "user"),
-            (group != &other.group, "group"),
-            (ready != &other.ready, "ready"),
-            (ready_timeout != &other.ready_timeout, "ready-timeout"),
-            (foreground != &other.foreground, "foreground"),
-            (cgroup != &other.cgroup, "cgroup"),
-            (memory_max != &other.memory_max, "memory-max"),
-            (tasks_max != &other.tasks_max, "tasks-max"),
-            (source != &other.source, "source"),
-            (after != &other.after, "after"),
-            (limits != &other.limits, "limit"),
-            (nice != &other.nice, "nice"),
-            (oom_score_adj != &other.oom_score_adj, "oom-score-adj"),
-            (stop_signal != &other.stop_signal, "stop-signal"),
-            (stop_timeout != &other.stop_timeout, "stop-timeout"),
-            (reload_signal != &other.reload_signal, "reload-signal"),
-            (forking != &other.forking, "forking"),
-        ];
-        let mut keys: Vec<&'static str> = Vec::new();
-        for (differs, key) in fields {
-            if differs && !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
-        keys
-    }
-
     /// A spec with the defaults ([`Spec::default`]) for `command`.
     pub fn new(
         ctx: &Ctx,
@@ -668,18 +592,6 @@ mod tests {
 
     /// `Spec::new` adds only what depends on the daemon and its directory to `Spec::default`,
     /// the one home of the defaults (SPEC §2, §3, §6).
-    #[test]
-    fn differing_names_each_option_that_changed_once() {
-        let a = Spec::default();
-        assert_eq!(a.differing(&a.clone()), Vec::<&str>::new());
-        let mut b = a.clone();
-        b.ready_timeout = Duration::from_secs(20);
-        b.env.insert("LEVEL".into(), "debug".into());
-        b.stdout = PathBuf::from("/var/log/x.log");
-        b.inherit_output = !a.inherit_output;
-        assert_eq!(a.differing(&b), ["env", "stdout", "ready-timeout"]);
-    }
-
     #[test]
     fn a_new_spec_is_the_default_with_its_name_and_paths() {
         let dir = tempfile::tempdir().unwrap();

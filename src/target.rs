@@ -859,14 +859,18 @@ fn replaced_by_another(target: &Target, pid: Pid) -> bool {
     })
 }
 
-/// Whether the daemon's record (for this very pidfile) names a main process that is gone and a
-/// cgroup of this boot that does not hold `pid`. `false` without such a record or cgroup.
-fn outside_its_cgroup(target: &Target, pid: Pid) -> bool {
-    let Some(rec) = target
+/// The daemon's record, if it is for this very pidfile.
+fn record_of_this_pidfile(target: &Target) -> Option<&Record> {
+    target
         .record
         .as_ref()
         .filter(|r| r.pidfile == target.pidfile)
-    else {
+}
+
+/// Whether the daemon's record (for this very pidfile) names a main process that is gone and a
+/// cgroup of this boot that does not hold `pid`. `false` without such a record or cgroup.
+fn outside_its_cgroup(target: &Target, pid: Pid) -> bool {
+    let Some(rec) = record_of_this_pidfile(target) else {
         return false;
     };
     // Gone: no process, a zombie, or the number given to another process since.
@@ -903,11 +907,7 @@ fn reused_child_number(target: &Target, pid: Pid, start_time: u64) -> Result<boo
 /// started during another boot than this one. `false` when it does not say (a spec written
 /// before it kept the boot, no spec, or the boot id cannot be read).
 fn started_before_boot(target: &Target) -> bool {
-    let Some(rec) = target
-        .record
-        .as_ref()
-        .filter(|r| r.pidfile == target.pidfile)
-    else {
+    let Some(rec) = record_of_this_pidfile(target) else {
         return false;
     };
     let Some(started) = rec.started_boot.as_deref() else {

@@ -1339,7 +1339,7 @@ fn running_otherwise(ctx: &Ctx, spec: &Spec, rec: &Record) -> Option<String> {
 /// launch setting cannot be forgotten here: the ones left out say nothing about what runs (the
 /// name, where the spec came from) or never decide how it runs again (`--foreground`); the command is
 /// compared by the caller.
-fn differing_options(running: &Spec, spec: &Spec) -> Vec<&'static str> {
+pub(crate) fn differing_options(running: &Spec, spec: &Spec) -> Vec<&'static str> {
     let Spec {
         name: _,
         source: _,

@@ -89,7 +89,7 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
                             (true, true) => Action::Start,
                             (false, _) => {
                                 if let Some(running) = &running {
-                                    let keys = running.differing(spec).join(", ");
+                                    let keys = changed_keys(running, spec);
                                     ctx.debug(format!(
                                         "{name}: its entry changed ({keys}): restarting it"
                                     ));
@@ -182,6 +182,21 @@ pub fn run(args: UpArgs, ctx: &Ctx) -> Result<Code> {
     })?;
     warn_orphans(ctx, &file, "it still runs");
     Ok(code)
+}
+
+/// The keys of an entry that differ between the spec of its running daemon and the file's, by
+/// the options of `start` they are ([`super::start::differing_options`]), for `up -v`.
+fn changed_keys(running: &Spec, spec: &Spec) -> String {
+    let command = (running.command != spec.command).then_some("command");
+    let options = super::start::differing_options(running, spec);
+    let keys: Vec<&str> = command
+        .into_iter()
+        .chain(options.iter().map(|o| o.trim_start_matches("--")))
+        .collect();
+    match keys.is_empty() {
+        true => "how it runs".to_owned(),
+        false => keys.join(", "),
+    }
 }
 
 /// Writes the pidfile of `name`, running as `pid` when `up` looked, again if it no longer names
