@@ -703,19 +703,21 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.pidfile.display()
             ),
         },
-        // The same for a `--forking` program's own pidfile, which the program itself may
-        // rewrite (nginx's binary upgrade), where the daemon has a cgroup and the pid is not in
-        // it: by the kernel's word not the daemon's, and the record's process is gone (user
-        // trial, 2026-12-04: memcached killed, its pid reused, the pidfile in `nobody`'s
-        // directory naming a process of nobody's made the daemon unknown, and `status`,
-        // `stop` and `resurrect` fail, where `start` took it for stale). In the cgroup, it may
-        // be the program's new process, which this pidfile cannot vouch for: unknown still.
-        None if !trusted && outside_its_cgroup(target, pid) => Main::Gone {
+        // A pid outside the daemon's cgroup is not the daemon's, by the kernel's word, whoever
+        // wrote the pidfile, so the daemon whose process is gone is dead: a `--forking`
+        // program's own pidfile, which another user could write (user trial, 2026-12-04:
+        // memcached killed, its pidfile in `nobody`'s directory naming another process of
+        // nobody's made the daemon unknown, and `status`, `stop` and `resurrect` failed, where
+        // `start` took it for stale), or one only root could write, trusted the classic way
+        // below (the same trial: nginx's pidfile rewritten to name a `sleep`, its status lost,
+        // and `stop nginx` killed the `sleep`). In the cgroup, it may be the program's new
+        // process (nginx's binary upgrade): judged as before.
+        None if outside_its_cgroup(ctx, target, pid) => Main::Gone {
             pid,
             why: format!(
-                "its pid {} is not running, and pidfile '{}' names pid {pid} instead, which is not in {}'s cgroup",
-                target.record.as_ref().and_then(|r| r.pid).unwrap_or_default(),
+                "pidfile '{}' names pid {pid} ({}), which is not in {}'s cgroup",
                 target.pidfile.display(),
+                crate::sockets::comm(pid.get()),
                 target.label()
             ),
         },
@@ -867,21 +869,14 @@ fn record_of_this_pidfile(target: &Target) -> Option<&Record> {
         .filter(|r| r.pidfile == target.pidfile)
 }
 
-/// Whether the daemon's record (for this very pidfile) names a main process that is gone and a
-/// cgroup of this boot that does not hold `pid`. `false` without such a record or cgroup.
-fn outside_its_cgroup(target: &Target, pid: Pid) -> bool {
-    let Some(rec) = record_of_this_pidfile(target) else {
-        return false;
-    };
-    // Gone: no process, a zombie, or the number given to another process since.
-    let gone = rec.pid.is_some_and(|p| {
-        p != pid.get()
-            && process::stat_of(p)
-                .ok()
-                .flatten()
-                .is_none_or(|s| !s.is_alive() || Some(s.start_time) != rec.start_time)
-    });
-    gone && crate::cgroup::Cgroup::of_record(rec).is_some_and(|cg| !cg.holds(pid.get()))
+/// Whether the daemon has a cgroup, by its record (for this very pidfile) or, its status lost,
+/// by the mark a start from this directory left on it ([`crate::cgroup::Cgroup::of_daemon`]),
+/// and that cgroup does not hold `pid`. `false` without a record or a cgroup (without cgroups,
+/// or one emptied and removed).
+fn outside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
+    record_of_this_pidfile(target)
+        .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
+        .is_some_and(|cg| !cg.holds(pid.get()))
 }
 
 /// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at

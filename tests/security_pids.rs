@@ -615,3 +615,58 @@ fn stop_never_cancels_another_users_start_holding_the_lock() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not ready after 3s"), "{stderr}");
 }
+
+/// User trial, 2026-12-04: a daemon's pidfile, one only root could write (trusted the classic
+/// way, SPEC §4), rewritten after the daemon died to name another process. The daemon has a
+/// cgroup that does not hold that process: by the kernel's word it is not the daemon, which is
+/// dead. `status` says so (exit 1) and `stop` leaves the process alone; before, `status` said
+/// "running" and `stop` killed it. The same once the daemon's status is lost too (the runtime
+/// directory emptied by hand) while it still runs in its cgroup: `stop` stops the daemon
+/// through its cgroup and never signals the process the pidfile names.
+#[test]
+fn a_trusted_pidfile_naming_a_process_outside_the_daemons_cgroup_is_not_the_daemon() {
+    const TEST: &str =
+        "a_trusted_pidfile_naming_a_process_outside_the_daemons_cgroup_is_not_the_daemon";
+    let Some(mount) = cgroups_here(TEST) else {
+        return;
+    };
+    let env = Env::new();
+    let name = unique_name(&env, "cg");
+    let _guard =
+        crate::clone_cgroup::CgroupGuard(mount.join("rdaemon").join(env.cgroup_leaf(&name)));
+    let run_dir = env.path("run");
+    fs::create_dir(&run_dir).unwrap();
+    let pidfile = run_dir.join("cg.pid");
+    let p = pidfile.to_str().unwrap();
+    let stranger = OwnChild::sleep();
+    let start = |env: &Env| {
+        let secs = unique_secs();
+        let args = ["start", "--name", &name, "--cgroup", "on", "--pidfile", p];
+        env.run(&[&args[..], &["--", "sleep", &secs]].concat()).ok();
+        let pid: i32 = fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        env.track(pid);
+        pid
+    };
+    let daemon = start(&env);
+    let sigkill = nix::sys::signal::Signal::SIGKILL;
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(daemon), sigkill).unwrap();
+    wait_dead(daemon);
+    fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+    env.run(&["status", &name])
+        .code(1)
+        .stdout_has(&format!("{name} is dead"))
+        .stdout_has("which is not in");
+    env.run(&["stop", &name]).ok().stdout_has("not running");
+    assert_left_alone(stranger.pid(), "a stop of the dead daemon");
+    // Its status lost while it runs: found by its cgroup, stopped there.
+    let daemon = start(&env);
+    fs::remove_file(env.path(&format!("{name}.status"))).unwrap();
+    fs::write(&pidfile, format!("{}\n", stranger.pid())).unwrap();
+    env.run(&["stop", &name]).ok();
+    wait_dead(daemon);
+    assert_left_alone(stranger.pid(), "a stop of the daemon whose status was lost");
+}
