@@ -550,10 +550,13 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
             .unwrap();
         let ours = String::from_utf8(ours.stdout).unwrap().trim().to_owned();
         assert!(!ours.is_empty(), "the start marked its cgroup");
-        // `status` sees them there too, as `stop` will.
-        env.run(&["status", "ex"])
+        // `status` sees them there too, as `stop` will. No `--forking` hint: nothing says how
+        // its main process ended, only that its status is gone (user trial, 2026-12-04).
+        let status = env
+            .run(&["status", "ex"])
             .code(1)
             .stdout_has("ex is dead: its main process is gone; 1 leftover process");
+        assert!(!status.stdout.contains("--forking"), "{}", status.dump());
         // Nor is its spec forgotten while it runs there.
         env.run(&["forget", "ex"])
             .code(1)

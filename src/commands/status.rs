@@ -197,8 +197,10 @@ fn print_human(r: &Report, has_record: bool, show_log: bool, unreadable: Option<
                 ),
                 false => println!("{} is dead: {reason}{leftovers}", r.name),
             }
-            if r.mode == Mode::Exec && r.leftovers.is_some() {
-                // What `redis-server --daemonize yes` started without `--forking` looks like.
+            // What `redis-server --daemonize yes` started without `--forking` looks like, when
+            // the status says how the main process ended: not when the status was lost while
+            // the daemon ran (user trial, 2026-12-04: redis, which never forks, was given it).
+            if r.mode == Mode::Exec && r.leftovers.is_some() && r.start_time.is_some() {
                 println!(
                     "  hint:    {}",
                     crate::forking::background_hint("its program")
