@@ -755,20 +755,22 @@ impl Cgroup {
         Ok(listed)
     }
 
-    /// Whether `/proc/PID/cgroup` places `pid` in this cgroup (or beneath it).
+    /// Whether `/proc/PID/cgroup` places `pid` in this cgroup (or beneath it); `false` when it
+    /// cannot be read.
     pub fn holds(&self, pid: i32) -> bool {
-        let Some(own) = process::read_text(format!("/proc/{pid}/cgroup"))
-            .ok()
-            .as_deref()
-            .and_then(parse_own_cgroup)
-        else {
-            return false;
-        };
+        self.holds_known(pid).unwrap_or(false)
+    }
+
+    /// [`Cgroup::holds`], `None` when `/proc/PID/cgroup` cannot be read or has no cgroup v2
+    /// line: no answer, for a caller that must not take that for "not in it".
+    pub fn holds_known(&self, pid: i32) -> Option<bool> {
+        let text = process::read_text(format!("/proc/{pid}/cgroup")).ok()?;
+        let own = parse_own_cgroup(&text)?;
         let tail = format!(
             "/{TOP}/{}",
             self.path.file_name().unwrap_or_default().to_string_lossy()
         );
-        own.ends_with(&tail) || own.contains(&format!("{tail}/"))
+        Some(own.ends_with(&tail) || own.contains(&format!("{tail}/")))
     }
 
     /// Waits up to `timeout` until nothing is in the cgroup (`populated 0`): `poll` on

@@ -872,11 +872,12 @@ fn record_of_this_pidfile(target: &Target) -> Option<&Record> {
 /// Whether the daemon has a cgroup, by its record (for this very pidfile) or, its status lost,
 /// by the mark a start from this directory left on it ([`crate::cgroup::Cgroup::of_daemon`]),
 /// and that cgroup does not hold `pid`. `false` without a record or a cgroup (without cgroups,
-/// or one emptied and removed).
+/// or one emptied and removed), and when `/proc/PID/cgroup` cannot be read: only the kernel's
+/// answer counts (helper-135's review).
 fn outside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
     record_of_this_pidfile(target)
         .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
-        .is_some_and(|cg| !cg.holds(pid.get()))
+        .is_some_and(|cg| cg.holds_known(pid.get()) == Some(false))
 }
 
 /// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at
