@@ -44,19 +44,25 @@ const POLL_MAX: Duration = Duration::from_millis(250);
 /// by its last this many bytes. The daemon's user can make the log a huge sparse file
 /// (`ftruncate` on its stdout) or one endless line; the tail must stay small all the same.
 const MAX_LINE: u64 = 64 * 1024;
-/// How far back the tail goes at most, whatever the number of lines asked for.
-const MAX_TAIL: u64 = 16 * 1024 * 1024;
+/// How far back the tail goes at most, whatever the number of lines asked for: of a log and
+/// its rotated files together ([`older_lines`]), and of the logs `logs` holds to merge.
+pub const MAX_TAIL: u64 = 16 * 1024 * 1024;
 /// How much following reads and writes at once.
 const FOLLOW_CHUNK: usize = 64 * 1024;
 
 /// The last `lines` lines of `file` and the offset where they end (its length when read): at
 /// most `lines` × [`MAX_LINE`] bytes (and [`MAX_TAIL`]), cut at the front if they are longer.
 pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
+    tail_within(file, lines, MAX_TAIL)
+}
+
+/// [`tail`], at most `budget` bytes.
+fn tail_within(file: &mut File, lines: usize, budget: u64) -> io::Result<(Vec<u8>, u64)> {
     let len = file.metadata()?.len();
-    if lines == 0 || len == 0 {
+    if lines == 0 || len == 0 || budget == 0 {
         return Ok((Vec::new(), len));
     }
-    let reach = (lines as u64).saturating_mul(MAX_LINE).min(MAX_TAIL);
+    let reach = (lines as u64).saturating_mul(MAX_LINE).min(budget);
     let floor = len.saturating_sub(reach);
     let mut start = floor;
     let mut pos = len;
@@ -91,24 +97,29 @@ pub fn tail(file: &mut File, lines: usize) -> io::Result<(Vec<u8>, u64)> {
 /// `path`: the last ones of its rotated files (`PATH.1`, then `PATH.2`...), oldest first, as
 /// many as are missing. A log the monitor has just rotated holds only its newest lines; `logs -n`
 /// reads on into the files before it, as `-f` does when it follows a rotation. Each is opened
-/// the safe way ([`crate::fsx::open_read`]); the first missing or unreadable one ends it.
-pub fn older_lines(path: &Path, lines: usize, shown: usize) -> Vec<u8> {
-    let mut missing = lines.saturating_sub(shown);
+/// the safe way ([`crate::fsx::open_read`]); the first missing or unreadable one ends it. `shown`
+/// is `path`'s own tail: with it, they take at most [`MAX_TAIL`] bytes, however many rotated
+/// files the daemon's user made, each a huge sparse file (helper-135's review: 60 of 16 MiB,
+/// read whole for `-n 60`).
+pub fn older_lines(path: &Path, lines: usize, shown: &[u8]) -> Vec<u8> {
+    let mut missing = lines.saturating_sub(line_count(shown));
+    let mut budget = MAX_TAIL.saturating_sub(shown.len() as u64);
     let mut parts: Vec<Vec<u8>> = Vec::new();
     for n in 1..=MAX_LOG_KEEP {
-        if missing == 0 {
+        if missing == 0 || budget == 0 {
             break;
         }
         let Ok(Some(mut file)) = crate::fsx::open_read(&rotated_path(path, n)) else {
             break;
         };
-        let Ok((mut bytes, _)) = tail(&mut file, missing) else {
+        let Ok((mut bytes, _)) = tail_within(&mut file, missing, budget) else {
             break;
         };
         if !bytes.is_empty() && !bytes.ends_with(b"\n") {
             bytes.push(b'\n');
         }
         missing = missing.saturating_sub(line_count(&bytes));
+        budget = budget.saturating_sub(bytes.len() as u64);
         parts.push(bytes);
     }
     parts.into_iter().rev().flatten().collect()
@@ -1146,6 +1157,32 @@ impl Follower {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A daemon's user can make every rotated file a huge sparse one without a newline: the
+    /// lines before a log's own, with its tail, stay within `MAX_TAIL` (helper-135's review: 60
+    /// of 16 MiB were read whole for `-n 60`).
+    #[test]
+    fn older_lines_stay_within_the_tails_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.log");
+        fs::write(&path, "own\n").unwrap();
+        for n in 1..=3 {
+            let rotated = fs::File::create(rotated_path(&path, n)).unwrap();
+            rotated.set_len(MAX_TAIL).unwrap();
+        }
+        let older = older_lines(&path, 300, b"own\n");
+        // (With the newline that ends the last rotated file's cut line.)
+        assert!(
+            older.len() as u64 <= MAX_TAIL,
+            "{} bytes of older lines",
+            older.len()
+        );
+        // Within the budget, they are read as before: the last lines of each, oldest first.
+        fs::write(rotated_path(&path, 1), "b1\nb2\n").unwrap();
+        fs::write(rotated_path(&path, 2), "a1\na2\n").unwrap();
+        fs::remove_file(rotated_path(&path, 3)).unwrap();
+        assert_eq!(older_lines(&path, 4, b"own\n"), b"a2\nb1\nb2\n");
+    }
 
     #[test]
     fn the_monitors_stamps_are_recognised_and_nothing_else() {

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::cli::LogsArgs;
 use crate::exit::Code;
-use crate::logs::{line_count, older_lines, sanitized, tail, Follower, Sanitized};
+use crate::logs::{older_lines, sanitized, tail, Follower, Sanitized};
 use crate::paths::Ctx;
 use crate::pidfile::os_reason;
 use crate::target::{resolve_many, resolve_running, several_error, Many, Resolved, Target};
@@ -55,7 +55,7 @@ pub fn run(args: LogsArgs, ctx: &Ctx) -> Result<Code> {
             };
             let (bytes, end) = tail(&mut file, args.lines)?;
             // Just rotated, the log holds few lines: the rest from the files before it.
-            let older = older_lines(path, args.lines, line_count(&bytes));
+            let older = older_lines(path, args.lines, &bytes);
             if end == 0 && older.is_empty() {
                 empty.push(path.display().to_string());
             }
@@ -158,6 +158,9 @@ fn log_files(ctx: &Ctx, target: &Target, follow: bool) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A log file open for following, with the offset its tail ended at (`None`: not there yet).
+type Opened = Option<(File, u64)>;
+
 /// Colors for the `NAME | ` prefixes on a terminal, one per daemon in turn, as foreman's.
 const COLORS: [&str; 6] = [
     "\x1b[36m", "\x1b[33m", "\x1b[32m", "\x1b[35m", "\x1b[34m", "\x1b[31m",
@@ -201,87 +204,98 @@ fn logs_many(args: &LogsArgs, ctx: &Ctx) -> Result<Code> {
         .unwrap_or(0);
     let color =
         io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    // Each file's last lines, read before any is shown: several logs whose lines all carry the
-    // monitor's times (`--log-timestamps`) are shown in the order of those times.
-    let mut shown = Vec::new();
-    for (i, (label, files)) in sources.enumerate() {
-        let prefix = match color {
-            true => format!("{}{label:<width$} |\x1b[0m ", COLORS[i % COLORS.len()]),
-            false => format!("{label:<width$} | "),
-        };
-        let files = match files {
-            Ok(files) => files,
-            Err(e) => {
-                eprintln!("rdaemon: {}", crate::exit::render(&e));
-                // Insufficient privilege stays exit 4 (helper-117's review).
-                code = Code::worst([code, crate::exit::code_of(&e)]);
-                continue;
-            }
-        };
-        for path in files {
-            let read = (|| -> io::Result<Option<(File, u64, Vec<u8>)>> {
-                // The safe way, as for one name: no symlink another user made is followed, on
-                // the way or at the name, and a FIFO does not block (it is refused).
-                let mut file = match crate::fsx::open_read(&path)? {
-                    Some(f) => f,
-                    None if args.follow => return Ok(None),
-                    None => return Err(io::Error::from_raw_os_error(nix::libc::ENOENT)),
-                };
-                let (bytes, end) = tail(&mut file, args.lines)?;
-                let mut text = older_lines(&path, args.lines, line_count(&bytes));
-                text.extend_from_slice(&bytes);
-                Ok(Some((file, end, text)))
-            })();
-            match read {
-                Ok(Some((file, end, text))) => {
-                    shown.push((path, Some((file, end)), text, prefix.clone()))
-                }
-                Ok(None) => shown.push((path, None, Vec::new(), prefix.clone())),
+    // Each file's last lines. Those of several logs whose lines all carry the monitor's times
+    // (`--log-timestamps`) are shown in the order of those times, so the tails are held until
+    // every one is read, up to `MAX_TAIL` bytes in all: a daemon's user can make its log's tail
+    // large (helper-135's review: four logs held 980 MB). Past that, what is held is shown, then
+    // each tail as it is read, one log after the other.
+    let mut followed: Vec<(PathBuf, Opened, Prefixed)> = Vec::new();
+    let shown = || -> io::Result<()> {
+        let mut held: Option<Vec<Vec<u8>>> = Some(Vec::new());
+        let mut held_bytes = 0u64;
+        for (i, (label, files)) in sources.enumerate() {
+            let prefix = match color {
+                true => format!("{}{label:<width$} |\x1b[0m ", COLORS[i % COLORS.len()]),
+                false => format!("{label:<width$} | "),
+            };
+            let files = match files {
+                Ok(files) => files,
                 Err(e) => {
-                    eprintln!(
-                        "rdaemon: cannot read log '{}': {}",
-                        path.display(),
-                        os_reason(&e)
-                    );
-                    code = Code::Failure;
+                    eprintln!("rdaemon: {}", crate::exit::render(&e));
+                    // Insufficient privilege stays exit 4 (helper-117's review).
+                    code = Code::worst([code, crate::exit::code_of(&e)]);
+                    continue;
                 }
+            };
+            for path in files {
+                let read = (|| -> io::Result<Option<(File, u64, Vec<u8>)>> {
+                    // The safe way, as for one name: no symlink another user made is followed,
+                    // on the way or at the name, and a FIFO does not block (it is refused).
+                    let mut file = match crate::fsx::open_read(&path)? {
+                        Some(f) => f,
+                        None if args.follow => return Ok(None),
+                        None => return Err(io::Error::from_raw_os_error(nix::libc::ENOENT)),
+                    };
+                    let (bytes, end) = tail(&mut file, args.lines)?;
+                    let mut text = older_lines(&path, args.lines, &bytes);
+                    text.extend_from_slice(&bytes);
+                    Ok(Some((file, end, text)))
+                })();
+                let (opened, text) = match read {
+                    Ok(Some((file, end, text))) => (Some((file, end)), text),
+                    Ok(None) => (None, Vec::new()),
+                    Err(e) => {
+                        eprintln!(
+                            "rdaemon: cannot read log '{}': {}",
+                            path.display(),
+                            os_reason(&e)
+                        );
+                        code = Code::Failure;
+                        continue;
+                    }
+                };
+                let mut out = Prefixed::new(prefix.clone());
+                held_bytes += text.len() as u64;
+                match held.as_mut() {
+                    Some(tails) if held_bytes <= crate::logs::MAX_TAIL => tails.push(text),
+                    _ => {
+                        if let Some(tails) = held.take() {
+                            for ((_, _, out), text) in followed.iter_mut().zip(&tails) {
+                                out.show(text)?;
+                            }
+                        }
+                        out.show(&text)?;
+                    }
+                }
+                followed.push((path, opened, out));
             }
         }
-    }
-    let mut outs: Vec<Prefixed> = shown
-        .iter()
-        .map(|(_, _, _, prefix)| Prefixed::new(prefix.clone()))
-        .collect();
-    let tails: Vec<Vec<u8>> = shown.iter_mut().map(|s| std::mem::take(&mut s.2)).collect();
-    let printed = (|| -> io::Result<()> {
+        let Some(tails) = held else {
+            return Ok(());
+        };
         match crate::logs::by_time(&tails).filter(|_| tails.len() > 1) {
             Some(merged) => {
                 for (i, record) in merged {
-                    outs[i].write_all(record)?;
+                    let out = &mut followed[i].2;
+                    out.write_all(record)?;
                     if !record.ends_with(b"\n") {
-                        outs[i].finish()?;
+                        out.finish()?;
                     }
                 }
             }
             None => {
-                for (out, text) in outs.iter_mut().zip(&tails) {
-                    out.write_all(text)?;
-                    out.finish()?;
+                for ((_, _, out), text) in followed.iter_mut().zip(&tails) {
+                    out.show(text)?;
                 }
             }
         }
         Ok(())
-    })();
-    match printed {
+    };
+    match shown() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(Code::Ok),
         Err(e) => return Err(e).context("cannot write the logs"),
         Ok(()) => {}
     }
-    let followed: Vec<_> = shown
-        .into_iter()
-        .zip(outs)
-        .map(|((path, opened, _, _), out)| (path, opened, out))
-        .collect();
     if !args.follow || followed.is_empty() {
         return Ok(code);
     }
@@ -328,6 +342,12 @@ impl Prefixed {
         }
     }
 
+    /// Writes `text` (a tail), its last line ended if it has no newline.
+    fn show(&mut self, text: &[u8]) -> io::Result<()> {
+        self.write_all(text)?;
+        self.finish()
+    }
+
     /// Writes a last line that has no newline (the end of a tail), ending it.
     fn finish(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
@@ -352,6 +372,8 @@ impl Prefixed {
             text.push(b'\n');
         }
         self.pending.drain(..=end);
+        // A tail written at once must not stay allocated while following.
+        self.pending.shrink_to(MAX_PENDING);
         let mut out = io::stdout().lock();
         out.write_all(&text)?;
         out.flush()
