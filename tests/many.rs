@@ -533,6 +533,52 @@ fn logs_of_several_daemons_with_times_are_shown_in_time_order() {
     env.run(&["stop", "x", "y", "z"]).ok();
 }
 
+/// The tails held to be ordered by time are bounded (helper-135's review): a log whose tail
+/// alone is 16 MiB (a sparse file its daemon's user made, then one stamped line) is shown as
+/// it is read, and the next log after it, in the order named, whatever their times.
+#[test]
+fn logs_of_several_daemons_hold_a_bounded_tail_to_order_them() {
+    let env = Env::new();
+    let secs = unique_secs();
+    for name in ["big", "small"] {
+        env.run(&["start", "--name", name, "--", "sleep", &secs])
+            .ok();
+    }
+    let big = std::fs::File::create(env.path("big.log")).unwrap();
+    big.set_len(16 * 1024 * 1024).unwrap();
+    drop(big);
+    let mut big = std::fs::OpenOptions::new()
+        .append(true)
+        .open(env.path("big.log"))
+        .unwrap();
+    std::io::Write::write_all(&mut big, b"\n2999-01-01T00:00:00.000Z big-late\n").unwrap();
+    std::fs::write(
+        env.path("small.log"),
+        "2000-01-01T00:00:00.000Z small-early\n",
+    )
+    .unwrap();
+    let run = env.run(&["logs", "-n", "300", "big", "small"]).ok();
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.contains("-late") || l.contains("-early"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "big   | 2999-01-01T00:00:00.000Z big-late",
+            "small | 2000-01-01T00:00:00.000Z small-early"
+        ]
+    );
+    // Small enough, they are ordered by time.
+    let run = env.run(&["logs", "-n", "1", "big", "small"]).ok();
+    assert_eq!(
+        run.stdout,
+        "small | 2000-01-01T00:00:00.000Z small-early\nbig   | 2999-01-01T00:00:00.000Z big-late\n"
+    );
+    env.run(&["stop", "big", "small"]).ok();
+}
+
 #[test]
 fn logs_of_several_daemons_are_colored_on_a_terminal_unless_no_color() {
     let env = Env::new();
