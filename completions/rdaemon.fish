@@ -51,8 +51,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l pidfile -d 'Wh
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /; restart: the recorded one]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it [default: 022; restart: the recorded one]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l umask -d 'File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env -d 'Set an environment variable (repeatable; KEY is letters, digits and _); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand start" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r
@@ -218,8 +218,8 @@ complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l file -d 'The
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l log -d 'Append stdout and stderr to FILE [default: DIR/NAME.log; as root without --dir or RDAEMON_DIR: /var/log/rdaemon/NAME.log]' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stdout -d 'Append stdout to FILE (overrides --log; /dev/null discards)' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l stderr -d 'Append stderr to FILE (overrides --log; /dev/null discards)' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /; restart: the recorded one]' -r -F
-complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it [default: 022; restart: the recorded one]' -r
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l chdir -d 'Working directory of the daemon [default: /]' -r -F
+complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l umask -d 'File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it [default: 022]' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env -d 'Set an environment variable (repeatable; KEY is letters, digits and _); the rest of the environment is inherited' -r
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l env-file -d 'Read KEY=VALUE lines from FILE into the environment (repeatable; blank lines and # comments skipped, optional `export `, one level of quotes stripped); later files win, --env wins over files; read again at every start, restart and respawn' -r -F
 complete -c rdaemon -n "__fish_rdaemon_using_subcommand restart" -l limit -d 'Set a resource limit before exec (repeatable): nofile, nproc, core, memlock, as, fsize, cpu, stack, data; a number, a size for core/memlock/as/fsize/stack/data (64M), or unlimited; one value sets both the soft and the hard limit' -r

@@ -274,7 +274,8 @@ Examples:
   rdaemon restart api -- ./server --port 9090
   rdaemon restart 'web-*'             # one after the other
 
-An option not given keeps the recorded value, not the default that start would use.")]
+An option not given keeps the recorded value: the defaults shown above are the ones start
+uses for a new daemon.")]
     Restart(RestartArgs),
 
     /// Start every daemon whose spec wants it running and that does not run (after a reboot)
@@ -573,12 +574,12 @@ pub struct StartOpts {
     #[arg(long, value_name = "FILE", value_parser = Utf8Path)]
     pub stderr: Option<PathBuf>,
 
-    /// Working directory of the daemon [default: /; restart: the recorded one]
+    /// Working directory of the daemon [default: /]
     #[arg(long, value_name = "DIR", value_parser = Utf8Path)]
     pub chdir: Option<PathBuf>,
 
     /// File mode creation mask, in octal; the log files rdaemon creates get 0644 narrowed by it
-    /// [default: 022; restart: the recorded one]
+    /// [default: 022]
     #[arg(long, value_name = "OCTAL", value_parser = parse::parse_umask, allow_negative_numbers = true)]
     pub umask: Option<u32>,
 
@@ -1488,7 +1489,6 @@ mod tests {
         let said = |verb: &str, id: &str| {
             let help = help(verb, id);
             let start = help.find("[default: ").expect("a default in the help") + 10;
-            // `[default: /; restart: the recorded one]`: start's is the first.
             let end = help[start..].find([']', ';']).unwrap();
             help[start..start + end].to_owned()
         };
