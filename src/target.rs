@@ -727,6 +727,20 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
                 target.pidfile.display()
             ),
         },
+        // Its status lost while it ran (the status file removed, the pidfile left): the pid is
+        // in the daemon's cgroup, which a start from this directory marked, so it is one of the
+        // daemon's processes by the kernel's word, whichever. The daemon is judged as when the
+        // whole runtime directory is gone: its main process unknown, what its cgroup holds its
+        // leftovers, which `stop` stops and `start` stops before starting (user trial,
+        // 2026-12-04: `stop` refused, exit 1, while the process ran in the cgroup).
+        None if in_own_dir && inside_its_cgroup(ctx, target, pid) => Main::Gone {
+            pid,
+            why: format!(
+                "no status vouches for pid {pid} of pidfile '{}', which runs in {}'s cgroup",
+                target.pidfile.display(),
+                target.label()
+            ),
+        },
         None if in_own_dir => Main::Untrusted {
             why: format!(
                 "no record vouches for pid {pid} in pidfile '{}': rdaemon writes a pidfile in its directory only after the record that vouches for it, so this one was left by an interrupted start or written by something else; remove it if pid {pid} is not the daemon",
@@ -878,6 +892,14 @@ fn outside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
     record_of_this_pidfile(target)
         .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
         .is_some_and(|cg| cg.holds_known(pid.get()) == Some(false))
+}
+
+/// Whether the daemon has a cgroup ([`outside_its_cgroup`]'s) and the kernel says that it holds
+/// `pid`.
+fn inside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
+    record_of_this_pidfile(target)
+        .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
+        .is_some_and(|cg| cg.holds_known(pid.get()) == Some(true))
 }
 
 /// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at

@@ -449,6 +449,60 @@ fn a_pidfile_in_the_users_directory_that_outlived_a_reboot_does_not_keep_the_dae
     );
 }
 
+/// Only the status files removed while the daemons run, the pidfiles left in rdaemon's
+/// directory: each pidfile names a process in its daemon's cgroup, so the daemon is judged as
+/// when the whole runtime directory is gone (dead, what its cgroup holds its leftovers), and
+/// `stop` stops them (user trial, 2026-12-04: `stop` refused the pidfile no record vouched for,
+/// exit 1, while the process ran in the cgroup).
+#[test]
+fn daemons_whose_status_files_alone_were_removed_while_they_ran_are_stopped() {
+    if cgroups_here("daemons_whose_status_files_alone_were_removed_while_they_ran_are_stopped")
+        .is_none()
+    {
+        return;
+    }
+    let env = Env::new();
+    let (ex_secs, rn_secs) = (unique_secs(), unique_secs());
+    env.run(&["start", "--name", "ex", "--", "sleep", &ex_secs])
+        .ok();
+    let respawn = [
+        "start",
+        "--respawn",
+        "--name",
+        "rn",
+        "--",
+        "sleep",
+        &rn_secs,
+    ];
+    env.run(&respawn).ok();
+    let mut old = pids_in_status(env.dir(), "ex");
+    old.extend(pids_in_status(env.dir(), "rn"));
+    assert_eq!(old.len(), 3, "ex, rn's monitor and its child");
+    // As in the test above: the monitor's last write of its status is done.
+    assert_polls_without_timeout(env.pid_of("rn"));
+    for name in ["ex", "rn"] {
+        fs::remove_file(env.path(&format!("{name}.status"))).unwrap();
+    }
+    env.run(&["status", "ex"])
+        .code(1)
+        .stdout_has("ex is dead: no status vouches for pid")
+        .stdout_has("which runs in ex's cgroup; 1 leftover process");
+    env.run(&["status", "rn"])
+        .code(1)
+        .stdout_has("which runs in rn's cgroup; 2 leftover processes");
+    env.run(&["stop", "ex"])
+        .ok()
+        .stdout_has("stopped leftovers of ex: 1 process");
+    env.run(&["stop", "rn"])
+        .ok()
+        .stdout_has("stopped leftovers of rn: 2 processes");
+    for pid in &old {
+        wait_dead(*pid);
+    }
+    assert!(env.track_marked(&ex_secs).is_empty());
+    assert!(env.track_marked(&rn_secs).is_empty());
+}
+
 /// The runtime files removed while the daemons still run (not a reboot: an administrator's `rm
 /// -rf /run/rdaemon`). No status names their processes any more, but their cgroups still hold
 /// them: `resurrect` stops what is there before it starts each again, in its own cgroup, not a
