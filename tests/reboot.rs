@@ -449,6 +449,19 @@ fn a_pidfile_in_the_users_directory_that_outlived_a_reboot_does_not_keep_the_dae
     );
 }
 
+/// Starts `ex` (`sleep EX_SECS`) and `rn` (`--respawn`, `sleep RN_SECS`): returns the three pids
+/// their statuses name (ex's, rn's monitor's and its child's).
+fn start_ex_and_rn(env: &Env, ex_secs: &str, rn_secs: &str) -> Vec<i32> {
+    env.run(&["start", "--name", "ex", "--", "sleep", ex_secs])
+        .ok();
+    let respawn = ["start", "--respawn", "--name", "rn", "--", "sleep", rn_secs];
+    env.run(&respawn).ok();
+    let mut pids = pids_in_status(env.dir(), "ex");
+    pids.extend(pids_in_status(env.dir(), "rn"));
+    assert_eq!(pids.len(), 3, "ex, rn's monitor and its child");
+    pids
+}
+
 /// Only the status files removed while the daemons run, the pidfiles left in rdaemon's
 /// directory: each pidfile names a process in its daemon's cgroup, so the daemon is judged as
 /// when the whole runtime directory is gone (dead, what its cgroup holds its leftovers), and
@@ -463,21 +476,7 @@ fn daemons_whose_status_files_alone_were_removed_while_they_ran_are_stopped() {
     }
     let env = Env::new();
     let (ex_secs, rn_secs) = (unique_secs(), unique_secs());
-    env.run(&["start", "--name", "ex", "--", "sleep", &ex_secs])
-        .ok();
-    let respawn = [
-        "start",
-        "--respawn",
-        "--name",
-        "rn",
-        "--",
-        "sleep",
-        &rn_secs,
-    ];
-    env.run(&respawn).ok();
-    let mut old = pids_in_status(env.dir(), "ex");
-    old.extend(pids_in_status(env.dir(), "rn"));
-    assert_eq!(old.len(), 3, "ex, rn's monitor and its child");
+    let old = start_ex_and_rn(&env, &ex_secs, &rn_secs);
     // As in the test above: the monitor's last write of its status is done.
     assert_polls_without_timeout(env.pid_of("rn"));
     for name in ["ex", "rn"] {
@@ -528,25 +527,7 @@ fn daemons_whose_runtime_files_were_removed_while_they_ran_are_not_doubled() {
             }
         }
     };
-    let start_both = || {
-        env.run(&["start", "--name", "ex", "--", "sleep", &ex_secs])
-            .ok();
-        env.run(&[
-            "start",
-            "--respawn",
-            "--name",
-            "rn",
-            "--",
-            "sleep",
-            &rn_secs,
-        ])
-        .ok();
-        let mut pids = pids_in_status(env.dir(), "ex");
-        pids.extend(pids_in_status(env.dir(), "rn"));
-        assert_eq!(pids.len(), 3, "ex, rn's monitor and its child");
-        pids
-    };
-    let old = start_both();
+    let old = start_ex_and_rn(&env, &ex_secs, &rn_secs);
     // The monitor writes its status once more after `start` has returned (the handoff): a
     // wipe before that write is undone by it (seen in a full run: "rn is already running").
     // At rest it waits in `poll` with no timeout, its writing done.
