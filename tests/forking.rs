@@ -47,11 +47,6 @@ fn status_pid(env: &Env, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no pid\n{}", run.dump()))
 }
 
-/// The pid in a pidfile.
-fn read_pid(path: &Path) -> i32 {
-    fs::read_to_string(path).unwrap().trim().parse().unwrap()
-}
-
 /// Nothing the fixture started with `mark` is alive (zombies count as dead). Each one seen is
 /// tracked by `env`, so one that never goes away is killed when the test ends.
 fn wait_nothing_left(env: &Env, mark: &str) {

@@ -1922,11 +1922,7 @@ fn another_users_names_at_a_sticky_pidfiles_temporaries_do_not_fail_a_restart() 
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout.contains("started sq (pid "), "{out:?}");
-    let pid: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     env.track(pid);
     assert!(stat(pid).is_some(), "the daemon does not run: {out:?}");
     env.run(&["stop", "sq"]).ok();

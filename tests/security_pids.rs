@@ -643,11 +643,7 @@ fn a_trusted_pidfile_naming_a_process_outside_the_daemons_cgroup_is_not_the_daem
         let secs = unique_secs();
         let args = ["start", "--name", &name, "--cgroup", "on", "--pidfile", p];
         env.run(&[&args[..], &["--", "sleep", &secs]].concat()).ok();
-        let pid: i32 = fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let pid = read_pid(&pidfile);
         env.track(pid);
         pid
     };

@@ -556,11 +556,7 @@ fn a_start_that_fails_its_checks_leaves_a_stale_pidfile_as_it_was() {
             "invalid pidfile '{pidfile_arg}': it does not hold one decimal pid; replacing it"
         ))
         .stdout_has("started x (pid ");
-    let pid: i32 = fs::read_to_string(&pidfile)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid = read_pid(&pidfile);
     env.track(pid);
     assert!(alive(pid));
     let new = env.start("phoenix", &["sleep", &secs]);

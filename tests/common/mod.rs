@@ -1234,6 +1234,11 @@ pub fn pid_max() -> i64 {
         .unwrap()
 }
 
+/// The pid a pidfile holds (one decimal number and a newline).
+pub fn read_pid(path: &Path) -> i32 {
+    fs::read_to_string(path).unwrap().trim().parse().unwrap()
+}
+
 /// The `nobody` account, if this system has one.
 pub fn nobody() -> Option<nix::unistd::User> {
     nix::unistd::User::from_name("nobody").ok().flatten()
