@@ -102,8 +102,13 @@ fn tail_within(file: &mut File, lines: usize, budget: u64) -> io::Result<(Vec<u8
 /// files the daemon's user made, each a huge sparse file (helper-135's review: 60 of 16 MiB,
 /// read whole for `-n 60`).
 pub fn older_lines(path: &Path, lines: usize, shown: &[u8]) -> Vec<u8> {
+    older_lines_within(path, lines, shown, MAX_TAIL)
+}
+
+/// [`older_lines`] with `limit` in place of [`MAX_TAIL`].
+fn older_lines_within(path: &Path, lines: usize, shown: &[u8], limit: u64) -> Vec<u8> {
     let mut missing = lines.saturating_sub(line_count(shown));
-    let mut budget = MAX_TAIL.saturating_sub(shown.len() as u64);
+    let mut budget = limit.saturating_sub(shown.len() as u64);
     let mut parts: Vec<Vec<u8>> = Vec::new();
     for n in 1..=MAX_LOG_KEEP {
         if missing == 0 || budget == 0 {
@@ -1159,21 +1164,24 @@ mod tests {
     use super::*;
 
     /// A daemon's user can make every rotated file a huge sparse one without a newline: the
-    /// lines before a log's own, with its tail, stay within `MAX_TAIL` (helper-135's review: 60
-    /// of 16 MiB were read whole for `-n 60`).
+    /// lines before a log's own, with its tail, stay within the budget (`MAX_TAIL`;
+    /// helper-135's review: 60 of 16 MiB were read whole for `-n 60`). Tried with a budget of
+    /// 256 KiB: the unit tests share one process, whose memory another test measures.
     #[test]
     fn older_lines_stay_within_the_tails_budget() {
+        const LIMIT: u64 = 256 * 1024;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.log");
         fs::write(&path, "own\n").unwrap();
         for n in 1..=3 {
             let rotated = fs::File::create(rotated_path(&path, n)).unwrap();
-            rotated.set_len(MAX_TAIL).unwrap();
+            rotated.set_len(LIMIT).unwrap();
         }
-        let older = older_lines(&path, 300, b"own\n");
+        // Each file's tail could reach 300 × 64 KiB: more than the whole budget.
+        let older = older_lines_within(&path, 300, b"own\n", LIMIT);
         // (With the newline that ends the last rotated file's cut line.)
         assert!(
-            older.len() as u64 <= MAX_TAIL,
+            older.len() as u64 <= LIMIT,
             "{} bytes of older lines",
             older.len()
         );
