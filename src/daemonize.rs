@@ -29,8 +29,8 @@
 //! once the report pipe says that neither can run on that memory any more. Where `clone3`
 //! cannot be used (a kernel before 5.3, a seccomp filter), for a `--forking` launch's kept
 //! intermediate, which outlives the `start`, and for a program with an OOM score adjustment
-//! (which the kernel would set on rdaemon too, see [`may_share_memory`]), the children are
-//! forked as before.
+//! or credentials of another user (which would reach rdaemon's process too, see
+//! [`may_share_memory`]), the children are forked as before.
 //!
 //! [`spawn_child`] forks once, with every signal blocked across the fork (the child must not run
 //! the monitor's handlers), and the child keeps the monitor's session and process group, sets

@@ -67,7 +67,8 @@ static EARLIER: std::sync::Mutex<Earlier> = std::sync::Mutex::new(Earlier {
 
 /// The hint for a pidfile that never appeared in `dir` while the processes a launch left
 /// (`left`) run: that none of them may write there, each running as a user other than root
-/// (by its filesystem ids) whose class of `dir`'s permission bits lacks write or search. `None`
+/// (by its filesystem ids) whose class of `dir`'s permission bits lacks write or search
+/// ([`crate::fsx::dir_writable_by`]). `None`
 /// when one of them may, or when it cannot be told.
 fn unwritable_by(left: &[Entry], dir: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
@@ -87,21 +88,15 @@ fn unwritable_by(left: &[Entry], dir: &Path) -> Option<String> {
                 .unwrap_or_default()
         };
         // Real, effective, saved, filesystem: the kernel checks access with the last.
-        let (uid, gid) = (*ids("Uid:").get(3)?, *ids("Gid:").get(3)?);
-        if uid == 0 {
-            return None;
-        }
-        let shift = match (
-            uid == meta.uid(),
-            gid == meta.gid() || ids("Groups:").contains(&meta.gid()),
-        ) {
-            (true, _) => 6,
-            (false, true) => 3,
-            (false, false) => 0,
+        let creds = crate::daemonize::Credentials {
+            uid: *ids("Uid:").get(3)?,
+            gid: *ids("Gid:").get(3)?,
+            groups: ids("Groups:"),
         };
-        if (meta.mode() >> shift) & 0o3 == 0o3 {
+        if creds.uid == 0 || crate::fsx::dir_writable_by(&meta, &creds) {
             return None;
         }
+        let uid = creds.uid;
         user.get_or_insert(uid);
     }
     let uid = user?;

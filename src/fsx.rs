@@ -474,6 +474,14 @@ pub fn readable_by(st: &std::fs::Metadata, creds: &Credentials) -> bool {
     st.mode() & (0o4 << class_shift(creds, st.uid(), st.gid())) != 0
 }
 
+/// Whether a process with `creds` may create files in the directory `st` describes (write and
+/// search), by its permission bits, as [`Dir::writable_by`] says of an open one.
+pub fn dir_writable_by(st: &std::fs::Metadata, creds: &Credentials) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let bits = 0o3 << class_shift(creds, st.uid(), st.gid());
+    st.mode() & bits == bits
+}
+
 /// Which permission bits apply to a process with `creds` on a file owned by `uid` and `gid`,
 /// as the shift of the owner's (6), the group's (3) or the others' (0), as the kernel picks
 /// them for a user without capabilities.

@@ -655,6 +655,11 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
             .as_ref()
             .filter(|r| r.pid == Some(pid.get()) && r.pidfile == target.pidfile);
     }
+    // Asked once, and only of a pid no record vouches for.
+    let in_its_cgroup = match record {
+        Some(_) => None,
+        None => its_cgroup_holds(ctx, target, pid),
+    };
     Ok(match record {
         Some(rec) => match identity_mismatch(rec, stat.start_time)? {
             Some(why) => Main::Gone { pid, why },
@@ -712,7 +717,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
         // below (the same trial: nginx's pidfile rewritten to name a `sleep`, its status lost,
         // and `stop nginx` killed the `sleep`). In the cgroup, it may be the program's new
         // process (nginx's binary upgrade): judged as before.
-        None if outside_its_cgroup(ctx, target, pid) => Main::Gone {
+        None if in_its_cgroup == Some(false) => Main::Gone {
             pid,
             why: format!(
                 "pidfile '{}' names pid {pid} ({}), which is not in {}'s cgroup",
@@ -733,7 +738,7 @@ pub fn judge(ctx: &Ctx, target: &Target) -> Result<Main> {
         // whole runtime directory is gone: its main process unknown, what its cgroup holds its
         // leftovers, which `stop` stops and `start` stops before starting (user trial,
         // 2026-12-04: `stop` refused, exit 1, while the process ran in the cgroup).
-        None if in_own_dir && inside_its_cgroup(ctx, target, pid) => Main::Gone {
+        None if in_own_dir && in_its_cgroup == Some(true) => Main::Gone {
             pid,
             why: format!(
                 "no status vouches for pid {pid} of pidfile '{}', which runs in {}'s cgroup",
@@ -883,23 +888,14 @@ fn record_of_this_pidfile(target: &Target) -> Option<&Record> {
         .filter(|r| r.pidfile == target.pidfile)
 }
 
-/// Whether the daemon has a cgroup, by its record (for this very pidfile) or, its status lost,
-/// by the mark a start from this directory left on it ([`crate::cgroup::Cgroup::of_daemon`]),
-/// and that cgroup does not hold `pid`. `false` without a record or a cgroup (without cgroups,
-/// or one emptied and removed), and when `/proc/PID/cgroup` cannot be read: only the kernel's
-/// answer counts (helper-135's review).
-fn outside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
-    record_of_this_pidfile(target)
-        .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
-        .is_some_and(|cg| cg.holds_known(pid.get()) == Some(false))
-}
-
-/// Whether the daemon has a cgroup ([`outside_its_cgroup`]'s) and the kernel says that it holds
-/// `pid`.
-fn inside_its_cgroup(ctx: &Ctx, target: &Target, pid: Pid) -> bool {
-    record_of_this_pidfile(target)
-        .and_then(|rec| crate::cgroup::Cgroup::of_daemon(ctx, rec))
-        .is_some_and(|cg| cg.holds_known(pid.get()) == Some(true))
+/// Whether the daemon's cgroup holds `pid`, by the kernel's word: its cgroup by its record (for
+/// this very pidfile) or, its status lost, by the mark a start from this directory left on it
+/// ([`crate::cgroup::Cgroup::of_daemon`]). `None` without a record or a cgroup (without
+/// cgroups, or one emptied and removed), and when `/proc/PID/cgroup` cannot be read: no answer
+/// is taken for "not in it" (helper-135's review).
+fn its_cgroup_holds(ctx: &Ctx, target: &Target, pid: Pid) -> Option<bool> {
+    let rec = record_of_this_pidfile(target)?;
+    crate::cgroup::Cgroup::of_daemon(ctx, rec)?.holds_known(pid.get())
 }
 
 /// Whether the record names `pid` as its respawn monitor's program (`child_pid`), started at
